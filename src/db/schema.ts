@@ -1,0 +1,89 @@
+// The D1 control plane. Hot, per-device data (logs, heartbeats, commands) lives in the
+// device's Durable Object; these tables hold what is queried across a project or org.
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Every time is an integer of milliseconds since the epoch (UTC); responses format it as ISO 8601.
+const createdAt = () => integer("created_at").notNull();
+
+export const orgs = sqliteTable("orgs", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  tier: text("tier", { enum: ["free", "pro", "enterprise"] }).notNull(),
+  createdAt: createdAt(),
+});
+
+export const projects = sqliteTable(
+  "projects",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    name: text("name").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("projects_org_idx").on(t.orgId, t.id)],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    name: text("name").notNull(),
+    role: text("role", { enum: ["admin", "viewer"] }).notNull(),
+    keyHash: text("key_hash").notNull(),
+    // First characters of the secret, so people can tell their keys apart in a list.
+    prefix: text("prefix").notNull(),
+    createdAt: createdAt(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash_idx").on(t.keyHash), index("api_keys_org_idx").on(t.orgId, t.id)],
+);
+
+export const registrationTokens = sqliteTable(
+  "registration_tokens",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    projectId: text("project_id").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    deviceType: text("device_type").notNull(),
+    environment: text("environment").notNull(),
+    name: text("name"),
+    dsn: text("dsn"),
+    expiresAt: integer("expires_at").notNull(), // ms since epoch
+    usedAt: integer("used_at"),
+    deviceId: text("device_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("registration_tokens_hash_idx").on(t.tokenHash), index("registration_tokens_expiry_idx").on(t.expiresAt)],
+);
+
+// The registry: who the devices are, and their presence as last flushed by each DeviceHub.
+export const devices = sqliteTable(
+  "devices",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    projectId: text("project_id").notNull(),
+    dsn: text("dsn").notNull(),
+    name: text("name").notNull(),
+    deviceType: text("device_type").notNull(),
+    environment: text("environment").notNull(),
+    status: text("status", { enum: ["online", "offline", "maintenance", "error"] }).notNull(),
+    deviceInfo: text("device_info", { mode: "json" }).$type<Record<string, unknown>>(),
+    metrics: text("metrics", { mode: "json" }).$type<Record<string, number>>(),
+    currentSessionId: text("current_session_id"),
+    heartbeatIntervalMs: integer("heartbeat_interval_ms").notNull(),
+    registeredAt: integer("registered_at").notNull(),
+    lastSeenAt: integer("last_seen_at"),
+    lastHeartbeatAt: integer("last_heartbeat_at"),
+    decommissionedAt: integer("decommissioned_at"),
+    // Monotonic counter from the DeviceHub: a late flush never overwrites a newer one.
+    presenceVersion: integer("presence_version").notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex("devices_project_dsn_idx").on(t.projectId, t.dsn),
+    index("devices_org_idx").on(t.orgId, t.id),
+    index("devices_project_status_idx").on(t.projectId, t.status, t.id),
+  ],
+);

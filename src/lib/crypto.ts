@@ -1,0 +1,44 @@
+// Ids, secrets and their hashes. Secrets carry 256 random bits and are stored only as SHA-256.
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+function randomChars(n: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
+  let out = "";
+  for (const b of bytes) out += CROCKFORD[b & 31];
+  return out;
+}
+
+function timeChars(ms: number): string {
+  let out = "";
+  for (let i = 0; i < 10; i++) {
+    out = CROCKFORD[ms % 32] + out;
+    ms = Math.floor(ms / 32);
+  }
+  return out;
+}
+
+/** A ULID-style id: sorts by creation time, so keyset pagination on it is stable. */
+export function newId(prefix: string, now = Date.now()): string {
+  return `${prefix}_${timeChars(now)}${randomChars(16)}`;
+}
+
+function hex(bytes: ArrayBuffer | Uint8Array): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** 32 random bytes as hex, behind a prefix that says what kind of secret it is. */
+export function newSecret(prefix: string): string {
+  return `${prefix}_${hex(crypto.getRandomValues(new Uint8Array(32)))}`;
+}
+
+export async function sha256(text: string): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/** Compares two secrets without leaking where they differ through timing. */
+export async function secretsEqual(a: string, b: string): Promise<boolean> {
+  const [ha, hb] = await Promise.all([sha256(a), sha256(b)]);
+  let diff = 0;
+  for (let i = 0; i < ha.length; i++) diff |= ha.charCodeAt(i) ^ hb.charCodeAt(i);
+  return diff === 0;
+}

@@ -1,0 +1,17 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { orgKey } from "../auth/middleware";
+import { ApiError } from "../http/errors";
+import { jsonBody } from "../http/validate";
+import { deviceHub } from "../services/device-hub";
+import { presentCommand } from "../services/presenters";
+import { deviceOfOrg } from "../services/tenancy";
+import { QueueCommand } from "../schemas/commands";
+
+export const commands = new Hono<AppEnv>().post("/", orgKey("admin"), jsonBody(QueueCommand), async (c) => {
+  const body = c.req.valid("json");
+  const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
+  if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
+  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000);
+  return c.json({ command: presentCommand(device.id, row) }, 201);
+});

@@ -1,0 +1,106 @@
+// /fleet/devices: the registry for people (org keys) and each device's own command inbox
+// (device keys). A device key reaches only its own device: any other id answers 404.
+import { eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
+import { deviceAuth, orgKey } from "../auth/middleware";
+import { devices as devicesTable } from "../db/schema";
+import { decodeCursor, page } from "../http/cursor";
+import { ApiError, invalidField, notFound } from "../http/errors";
+import { jsonBody, params, query } from "../http/validate";
+import { deviceHub } from "../services/device-hub";
+import { listDevices } from "../services/device-registry";
+import { presentCommand, presentDevice } from "../services/presenters";
+import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
+import { AckCommand, CommandParams } from "../schemas/commands";
+import { cursor, limit } from "../schemas/common";
+import { DeviceParams, ListDevices, MetricsQuery, UpdateDevice } from "../schemas/fleet";
+
+const DAY = 24 * 3600 * 1000;
+const HistoryQuery = z.object({ limit: limit(200, 50), cursor });
+const PollQuery = z.object({ limit: limit(100, 100) });
+
+export const devices = new Hono<AppEnv>()
+  .get("/", orgKey("viewer"), query(ListDevices), async (c) => {
+    const q = c.req.valid("query");
+    if (q.project_id) await projectOfOrg(c.var.db, c.var.org.orgId, q.project_id);
+    const { items, next_cursor } = await listDevices(c.var.db, c.var.org.orgId, q);
+    return c.json({ devices: items.map((d) => presentDevice(d)), next_cursor });
+  })
+  .get("/:device_id", orgKey("viewer"), params(DeviceParams), async (c) => {
+    const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
+    const live = await deviceHub(c.env, device.id).presence();
+    return c.json({ device: presentDevice(device, live) });
+  })
+  .patch("/:device_id", orgKey("admin"), params(DeviceParams), jsonBody(UpdateDevice), async (c) => {
+    const { db, org } = c.var;
+    const device = await deviceOfOrg(db, org.orgId, c.req.valid("param").device_id);
+    if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
+    const { name, environment, status } = c.req.valid("json");
+    if (name !== undefined || environment !== undefined) {
+      await db.update(devicesTable).set({ name, environment }).where(eq(devicesTable.id, device.id));
+    }
+    const hub = deviceHub(c.env, device.id);
+    const live = status ? await hub.setOperatorStatus(status) : await hub.presence();
+    const updated = await deviceOfOrg(db, org.orgId, device.id);
+    return c.json({ device: presentDevice(updated, live) });
+  })
+  .delete("/:device_id", orgKey("admin"), params(DeviceParams), async (c) => {
+    const { db, org } = c.var;
+    const device = await deviceOfOrg(db, org.orgId, c.req.valid("param").device_id);
+    // The key dies in the device's object first: from this point on it answers 401.
+    await deviceHub(c.env, device.id).decommission();
+    const now = Date.now();
+    await db
+      .update(devicesTable)
+      .set({ decommissionedAt: device.decommissionedAt ?? now, status: "offline" })
+      .where(eq(devicesTable.id, device.id));
+    return c.json({ id: device.id, decommissioned: true, decommissioned_at: new Date(device.decommissionedAt ?? now).toISOString() });
+  })
+  .get("/:device_id/metrics", orgKey("viewer"), params(DeviceParams), query(MetricsQuery), async (c) => {
+    const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
+    const q = c.req.valid("query");
+    const to = q.to ?? Date.now();
+    const from = q.from ?? to - DAY;
+    if (from >= to) throw invalidField("query", "from", "from must be before to");
+    const { interval, points } = await deviceHub(c.env, device.id).metrics(from, to, q.interval);
+    return c.json({
+      device_id: device.id,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      interval,
+      points: points.map((p) => ({ ...p, t: new Date(p.t).toISOString() })),
+    });
+  })
+  .get("/:device_id/commands/history", orgKey("viewer"), params(DeviceParams), query(HistoryQuery), async (c) => {
+    const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
+    const q = c.req.valid("query");
+    const before = decodeCursor(q.cursor, z.object({ id: z.string() }));
+    const rows = await deviceHub(c.env, device.id).commandHistory(q.limit + 1, before?.id);
+    const { items, next_cursor } = page(rows, q.limit, (r) => ({ id: r.id }));
+    return c.json({ commands: items.map((r) => presentCommand(device.id, r)), next_cursor });
+  })
+  .get("/:device_id/commands", deviceAuth, params(DeviceParams), query(PollQuery), async (c) => {
+    const deviceId = ownDevice(c.var.device.deviceId, c.req.valid("param").device_id);
+    const rows = await deviceHub(c.env, deviceId).pollCommands(c.req.valid("query").limit);
+    return c.json({ commands: rows.map((r) => presentCommand(deviceId, r)) });
+  })
+  .post("/:device_id/commands/:command_id/ack", deviceAuth, params(CommandParams), jsonBody(AckCommand), async (c) => {
+    const { device_id, command_id } = c.req.valid("param");
+    const deviceId = ownDevice(c.var.device.deviceId, device_id);
+    const { status, result } = c.req.valid("json");
+    const outcome = await deviceHub(c.env, deviceId).ackCommand(command_id, status, result);
+    if (!outcome.ok) {
+      if (outcome.code === "not_found") throw notFound("command");
+      const current = presentCommand(deviceId, outcome.command!);
+      if (outcome.code === "gone") throw new ApiError("gone", "command expired before it was acknowledged", { command: current });
+      throw new ApiError("conflict", `command was already acknowledged as ${current.status}`, { command: current });
+    }
+    return c.json({ command: presentCommand(deviceId, outcome.command) });
+  });
+
+function ownDevice(authenticated: string, requested: string): string {
+  if (authenticated !== requested) throw notFound("device");
+  return authenticated;
+}

@@ -1,0 +1,18 @@
+// What devices call on /fleet: registration (with a token in the body) and heartbeats.
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { deviceAuth } from "../auth/middleware";
+import { jsonBody } from "../http/validate";
+import { iso } from "../lib/time";
+import { deviceHub } from "../services/device-hub";
+import { registerDevice } from "../services/registration";
+import { Heartbeat, Register } from "../schemas/fleet";
+
+export const fleetDevice = new Hono<AppEnv>()
+  .post("/register", jsonBody(Register), async (c) => {
+    return c.json(await registerDevice(c.env, c.var.db, c.req.valid("json")), 201);
+  })
+  .post("/heartbeat", deviceAuth, jsonBody(Heartbeat), async (c) => {
+    const { server_time, pending_commands } = await deviceHub(c.env, c.var.device.deviceId).heartbeat(c.req.valid("json"));
+    return c.json({ server_time: iso(server_time), pending_commands });
+  });

@@ -1,0 +1,54 @@
+import { and, eq, isNull, ne } from "drizzle-orm";
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { ORG_KEY_PREFIX } from "../auth/bearer";
+import { orgKey } from "../auth/middleware";
+import { apiKeys } from "../db/schema";
+import { ApiError, notFound } from "../http/errors";
+import { jsonBody, params } from "../http/validate";
+import { newId, newSecret, sha256 } from "../lib/crypto";
+import { presentKey } from "../services/presenters";
+import { CreateKey, KeyParams } from "../schemas/tenancy";
+
+export const keys = new Hono<AppEnv>()
+  .use(orgKey("admin"))
+  .post("/", jsonBody(CreateKey), async (c) => {
+    const { role, name } = c.req.valid("json");
+    const now = Date.now();
+    const key = newSecret(ORG_KEY_PREFIX);
+    const row = {
+      id: newId("key", now),
+      orgId: c.var.org.orgId,
+      name,
+      role,
+      keyHash: await sha256(key),
+      prefix: key.slice(0, 12),
+      createdAt: now,
+      revokedAt: null,
+    };
+    await c.var.db.insert(apiKeys).values(row);
+    // The secret is in this answer only; we keep its hash.
+    return c.json({ ...presentKey(row), key }, 201);
+  })
+  .get("/", async (c) => {
+    const rows = await c.var.db.query.apiKeys.findMany({
+      where: and(eq(apiKeys.orgId, c.var.org.orgId), isNull(apiKeys.revokedAt)),
+      orderBy: apiKeys.id,
+    });
+    return c.json({ keys: rows.map(presentKey) });
+  })
+  .delete("/:id", params(KeyParams), async (c) => {
+    const { id } = c.req.valid("param");
+    const { db, org } = c.var;
+    const live = and(eq(apiKeys.orgId, org.orgId), isNull(apiKeys.revokedAt));
+    const key = await db.query.apiKeys.findFirst({ where: and(eq(apiKeys.id, id), live) });
+    if (!key) throw notFound("key");
+    if (key.role === "admin") {
+      const otherAdmin = await db.query.apiKeys.findFirst({
+        where: and(live, eq(apiKeys.role, "admin"), ne(apiKeys.id, id)),
+      });
+      if (!otherAdmin) throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
+    }
+    await db.update(apiKeys).set({ revokedAt: Date.now() }).where(eq(apiKeys.id, id));
+    return c.json({ id, deleted: true });
+  });

@@ -1,0 +1,14 @@
+import { z } from "zod";
+import { keyId, name, orgId, projectId, role, tier } from "./common";
+
+export const CreateOrg = z.object({ name, tier: tier.default("free") });
+export const UpdateOrg = z
+  .object({ name: name.optional(), tier: tier.optional() })
+  .refine((v) => v.name !== undefined || v.tier !== undefined, "send name or tier");
+export const OrgParams = z.object({ org_id: orgId });
+
+export const CreateProject = z.object({ name });
+export const ProjectParams = z.object({ project_id: projectId });
+
+export const CreateKey = z.object({ role, name: name.default("unnamed key") });
+export const KeyParams = z.object({ id: keyId });

@@ -1,0 +1,36 @@
+// Listing the D1 registry with filters and a keyset cursor on the device id (ids sort by
+// creation), so paging returns every device exactly once even while devices register.
+import { type AnyColumn, type SQL, and, asc, eq, gt, isNull, or, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { devices } from "../db/schema";
+import { decodeCursor, page } from "../http/cursor";
+import type { ListDevices } from "../schemas/fleet";
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+// drizzle's like() has no ESCAPE clause; this keeps % and _ in the user's text literal.
+const likeEscaped = (column: AnyColumn, pattern: string) => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+
+export async function listDevices(db: Db, orgId: string, q: z.output<typeof ListDevices>) {
+  const after = decodeCursor(q.cursor, z.object({ id: z.string() }));
+  const conditions: (SQL | undefined)[] = [
+    eq(devices.orgId, orgId),
+    q.project_id ? eq(devices.projectId, q.project_id) : undefined,
+    q.environment ? eq(devices.environment, q.environment) : undefined,
+    q.status ? eq(devices.status, q.status) : undefined,
+    q.type ? eq(devices.deviceType, q.type) : undefined,
+    q.include_decommissioned === "true" ? undefined : isNull(devices.decommissionedAt),
+    after ? gt(devices.id, after.id) : undefined,
+  ];
+  if (q.q) {
+    const pattern = `%${escapeLike(q.q)}%`;
+    conditions.push(or(likeEscaped(devices.name, pattern), likeEscaped(devices.dsn, pattern)));
+  }
+  const rows = await db
+    .select()
+    .from(devices)
+    .where(and(...conditions))
+    .orderBy(asc(devices.id))
+    .limit(q.limit + 1);
+  return page(rows, q.limit, (d) => ({ id: d.id }));
+}

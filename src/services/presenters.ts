@@ -1,0 +1,77 @@
+// How stored rows look on the wire: snake_case fields and ISO 8601 times.
+import type { CommandRow } from "../../durable-objects/command-queue";
+import type { Presence } from "../../durable-objects/device-hub";
+import type { apiKeys, devices, orgs, projects } from "../db/schema";
+import { iso, isoOrNull } from "../lib/time";
+import { TIER_LIMITS } from "../tiers";
+
+type Org = typeof orgs.$inferSelect;
+type Project = typeof projects.$inferSelect;
+type ApiKey = typeof apiKeys.$inferSelect;
+type Device = typeof devices.$inferSelect;
+
+export const presentOrg = (o: Org, withLimits = false) => ({
+  id: o.id,
+  name: o.name,
+  tier: o.tier,
+  created_at: iso(o.createdAt),
+  ...(withLimits ? { limits: TIER_LIMITS[o.tier] } : {}),
+});
+
+export const presentProject = (p: Project) => ({
+  id: p.id,
+  name: p.name,
+  org_id: p.orgId,
+  created_at: iso(p.createdAt),
+});
+
+export const presentKey = (k: ApiKey) => ({
+  id: k.id,
+  name: k.name,
+  role: k.role,
+  prefix: k.prefix,
+  created_at: iso(k.createdAt),
+});
+
+/** A registry row, overlaid with the device object's live presence when we have it. */
+export const presentDevice = (d: Device, live?: Presence | null) => ({
+  id: d.id,
+  project_id: d.projectId,
+  name: d.name,
+  dsn: d.dsn,
+  device_type: d.deviceType,
+  environment: d.environment,
+  status: d.decommissionedAt ? "offline" : (live?.status ?? d.status),
+  last_seen_at: isoOrNull(live?.last_seen_at ?? d.lastSeenAt),
+  last_heartbeat_at: isoOrNull(live?.last_heartbeat_at ?? d.lastHeartbeatAt),
+  metrics: live?.metrics ?? d.metrics ?? null,
+  current_session_id: live?.current_session_id ?? d.currentSessionId,
+  device_info: d.deviceInfo ?? null,
+  heartbeat_interval_ms: d.heartbeatIntervalMs,
+  registered_at: iso(d.registeredAt),
+  decommissioned_at: isoOrNull(d.decommissionedAt),
+});
+
+const parse = (json: string | null) => (json === null ? null : JSON.parse(json));
+
+export const presentCommand = (deviceId: string, c: CommandRow) => {
+  const transitions: { status: string; at: string }[] = [{ status: "queued", at: iso(c.created_at) }];
+  if (c.delivered_at !== null) transitions.push({ status: "delivered", at: iso(c.delivered_at) });
+  if (c.completed_at !== null) transitions.push({ status: c.status, at: iso(c.completed_at) });
+  if (c.expired_at !== null) transitions.push({ status: "expired", at: iso(c.expired_at) });
+  return {
+    id: c.id,
+    device_id: deviceId,
+    command: c.command,
+    params: parse(c.params),
+    status: c.status,
+    result: parse(c.result),
+    created_at: iso(c.created_at),
+    queued_at: iso(c.created_at),
+    expires_at: iso(c.expires_at),
+    delivered_at: isoOrNull(c.delivered_at),
+    completed_at: isoOrNull(c.completed_at),
+    expired_at: isoOrNull(c.expired_at),
+    transitions,
+  };
+};

@@ -1,0 +1,45 @@
+// What each tier may use per month. Enforcement arrives with usage counting (logs issue);
+// the numbers are shown on GET /orgs/:id and beside each counter in GET /stats/usage.
+export type Tier = "free" | "pro" | "enterprise";
+
+export interface TierLimits {
+  devices: number | null; // null: no limit
+  projects: number | null;
+  logs_per_month: number | null;
+  log_bytes_per_month: number | null;
+  artifact_storage_bytes: number | null;
+  hot_retention_days: number;
+  api_calls_per_month: number | null;
+}
+
+const GB = 1024 ** 3;
+
+export const TIER_LIMITS: Record<Tier, TierLimits> = {
+  free: {
+    devices: 10,
+    projects: 3,
+    logs_per_month: 10_000_000,
+    log_bytes_per_month: 5 * GB,
+    artifact_storage_bytes: 10 * GB,
+    hot_retention_days: 7,
+    api_calls_per_month: 1_000_000,
+  },
+  pro: {
+    devices: 1_000,
+    projects: 50,
+    logs_per_month: 1_000_000_000,
+    log_bytes_per_month: 500 * GB,
+    artifact_storage_bytes: 1024 * GB,
+    hot_retention_days: 7,
+    api_calls_per_month: 100_000_000,
+  },
+  enterprise: {
+    devices: null,
+    projects: null,
+    logs_per_month: null,
+    log_bytes_per_month: null,
+    artifact_storage_bytes: null,
+    hot_retention_days: 7,
+    api_calls_per_month: null,
+  },
+};
