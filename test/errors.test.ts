@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { call, newOrg, tenant } from "./helpers";
+
+const isContractError = (json: any, code: string) =>
+  expect(json).toEqual({ error: { code, message: expect.any(String), ...(json.error.details !== undefined ? { details: json.error.details } : {}) } });
+
+describe("every failure answers in the contract's error shape", () => {
+  it("malformed JSON is a 400 bad_request", async () => {
+    const { adminKey } = await newOrg();
+    const res = await call("POST", "/projects", { token: adminKey, raw: '{"name": "x"', headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(400);
+    isContractError(res.json, "bad_request");
+  });
+
+  it("a body that is not JSON gets 415", async () => {
+    const { adminKey } = await newOrg();
+    const res = await call("POST", "/projects", { token: adminKey, raw: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(res.status).toBe(415);
+    isContractError(res.json, "unsupported_media_type");
+  });
+
+  it("a body over the limit gets 413, by Content-Length or by streaming", async () => {
+    const { adminKey } = await newOrg();
+    const huge = JSON.stringify({ name: "x".repeat(200_000) });
+    const res = await call("POST", "/projects", { token: adminKey, raw: huge, headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(413);
+    isContractError(res.json, "payload_too_large");
+
+    const chunks = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode("x".repeat(1000)));
+        c.close();
+      },
+    });
+    const streamed = await call("POST", "/projects", { token: adminKey, raw: chunks, headers: { "content-type": "application/json" } });
+    expect(streamed.status).toBe(413);
+  });
+
+  it("validation_failed lists each field path", async () => {
+    const t = await tenant();
+    const res = await call("POST", "/fleet/heartbeat", {
+      token: t.deviceKey,
+      body: { status: "sleeping", metrics: { cpu_usage: "high", temperature: 41 } },
+    });
+    expect(res.status).toBe(400);
+    isContractError(res.json, "validation_failed");
+    const paths = res.json.error.details.map((d: any) => d.path).sort();
+    expect(paths).toEqual(["metrics.cpu_usage", "status"]);
+  });
+
+  it("unknown enum values and oversize strings are refused with their paths", async () => {
+    const res = await call("POST", "/orgs", { token: (await import("./helpers")).ADMIN, body: { name: "n".repeat(500), tier: "platinum" } });
+    expect(res.status).toBe(400);
+    expect(res.json.error.details.map((d: any) => d.path).sort()).toEqual(["name", "tier"]);
+  });
+
+  it("bad query and path parameters are validation failures, not 500s", async () => {
+    const t = await tenant();
+    const q = await call("GET", "/fleet/devices?limit=abc&status=sleeping", { token: t.adminKey });
+    expect(q.status).toBe(400);
+    expect(q.json.error.details.map((d: any) => `${d.location}:${d.path}`).sort()).toEqual(["query:limit", "query:status"]);
+    const p = await call("GET", "/fleet/devices/not-an-id", { token: t.adminKey });
+    expect(p.status).toBe(400);
+    expect(p.json.error.details[0]).toMatchObject({ location: "path", path: "device_id" });
+    const cursor = await call("GET", "/fleet/devices?cursor=garbage", { token: t.adminKey });
+    expect(cursor.status).toBe(400);
+    expect(cursor.json.error.details[0].path).toBe("cursor");
+  });
+
+  it("a JSON body that is not an object is refused", async () => {
+    const { adminKey } = await newOrg();
+    for (const raw of ["[]", "42", '"x"', "null"]) {
+      const res = await call("POST", "/projects", { token: adminKey, raw, headers: { "content-type": "application/json" } });
+      expect(res.status, raw).toBe(400);
+      isContractError(res.json, "validation_failed");
+    }
+  });
+
+  it("invalid UTF-8 is a 400", async () => {
+    const { adminKey } = await newOrg();
+    const res = await call("POST", "/projects", { token: adminKey, raw: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(400);
+  });
+
+  it("unknown routes and missing credentials answer in the same shape", async () => {
+    const nf = await call("GET", "/nowhere");
+    expect(nf.status).toBe(404);
+    isContractError(nf.json, "not_found");
+    const noAuth = await call("GET", "/projects");
+    expect(noAuth.status).toBe(401);
+    isContractError(noAuth.json, "unauthorized");
+    const badAuth = await call("GET", "/projects", { token: "fbk_nope" });
+    expect(badAuth.status).toBe(401);
+  });
+});

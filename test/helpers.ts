@@ -1,0 +1,73 @@
+// Calls the Worker the way a client would, through its fetch handler, and builds the
+// org / project / device a test needs. Each test makes its own, so files never share state.
+import { exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
+
+export const ADMIN = env.ADMIN_TOKEN;
+const BASE = "http://fleetbeat.test/api/v1";
+
+export interface Answer<T = any> {
+  status: number;
+  headers: Headers;
+  json: T;
+}
+
+export async function call<T = any>(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: BodyInit } = {},
+): Promise<Answer<T>> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined) headers["content-type"] ??= "application/json";
+  const res = await exports.default.fetch(`${BASE}${path}`, {
+    method,
+    headers,
+    body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
+}
+
+export async function newOrg(tier: "free" | "pro" | "enterprise" = "pro") {
+  const res = await call("POST", "/orgs", { token: ADMIN, body: { name: "Acme Robotics", tier } });
+  if (res.status !== 201) throw new Error(`org: ${res.status} ${JSON.stringify(res.json)}`);
+  return { orgId: res.json.org.id as string, adminKey: res.json.api_key.key as string };
+}
+
+export async function newKey(adminKey: string, role: "admin" | "viewer") {
+  const res = await call("POST", "/keys", { token: adminKey, body: { role, name: `${role} key` } });
+  if (res.status !== 201) throw new Error(`key: ${res.status}`);
+  return res.json.key as string;
+}
+
+export async function newProject(adminKey: string, name = "warehouse") {
+  const res = await call("POST", "/projects", { token: adminKey, body: { name } });
+  if (res.status !== 201) throw new Error(`project: ${res.status}`);
+  return res.json.project.id as string;
+}
+
+export async function capsule(adminKey: string, projectId: string, extra: Record<string, unknown> = {}) {
+  const res = await call("POST", "/capsules/generate", {
+    token: adminKey,
+    body: { project_id: projectId, device_type: "amr", environment: "production", ...extra },
+  });
+  if (res.status !== 201) throw new Error(`capsule: ${res.status} ${JSON.stringify(res.json)}`);
+  return res.json.capsule.fleet.registration_token as string;
+}
+
+export async function newDevice(adminKey: string, projectId: string, dsn = `SN-${crypto.randomUUID().slice(0, 8)}`, extra: Record<string, unknown> = {}) {
+  const token = await capsule(adminKey, projectId, extra);
+  const res = await call("POST", "/fleet/register", { body: { dsn, registration_token: token } });
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.json)}`);
+  return { deviceId: res.json.device_id as string, deviceKey: res.json.device_key as string, dsn };
+}
+
+/** A whole tenant: org, admin and viewer keys, a project and one registered device. */
+export async function tenant() {
+  const { orgId, adminKey } = await newOrg();
+  const viewerKey = await newKey(adminKey, "viewer");
+  const projectId = await newProject(adminKey);
+  const device = await newDevice(adminKey, projectId);
+  return { orgId, adminKey, viewerKey, projectId, ...device };
+}
