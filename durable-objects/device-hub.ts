@@ -1,16 +1,32 @@
 // DeviceHub: one Durable Object per device. A device's writes serialise here: presence from
-// heartbeats, metric history, the command queue (and, later, its hot logs).
+// heartbeats, metric history, the command queue, its hot logs and sessions, the usage it owes
+// its project, and its own WebSocket.
 import { DurableObject } from "cloudflare:workers";
 import { newId } from "../src/lib/crypto";
+import type { Rejection, StoredLine } from "../src/logs/line";
+import { type LogView, presentLog } from "../src/logs/present";
+import { hotWindowMs } from "../src/limits";
 import { type AckOutcome, type AckStatus, type CommandRow, CommandQueue } from "./command-queue";
 import { type DeviceState, type DeviceStatus, type ReportedStatus, effectiveStatus, offlineDeadline } from "./device-presence";
 import { DEVICE_SCHEMA } from "./device-schema";
+import { DeviceSocket } from "./device-socket";
+import { type LogFilter, type LogRow, LogStore } from "./log-store";
 import { type MetricInterval, MetricHistory } from "./metric-history";
+import type { ProjectHub } from "./project-hub";
+import { writePresence, writeSessions } from "./registry-sync";
+import { type EndOutcome, type SessionRow, type SessionStatus, SessionStore } from "./session-store";
 import { migrate } from "./sql-migrations";
+import { type UsageDelta, UsageOutbox } from "./usage-outbox";
 
-/** The D1 registry gets at most one presence write per device per this long, plus one per status change. */
+/** The D1 registry gets at most one write per device per this long, plus one per status change. */
 export const REGISTRY_FLUSH_MS = 60_000;
+/** A retried batch_id is recognised for at least this long. */
+export const BATCH_MEMORY_MS = 48 * 3600 * 1000;
+/** Lines waiting for the live tail beyond this are dropped (and the viewers told how many). */
+const TAIL_BUFFER_MAX = 20_000;
+const RETRY_MS = 5_000;
 const PRUNE_EVERY_MS = 3600_000;
+const PRUNE_BATCH = 10_000;
 const STATE_KEY = "device";
 
 export interface Identity {
@@ -38,19 +54,51 @@ export interface HeartbeatInput {
   metrics?: Record<string, number>;
 }
 
+export interface IngestBatch {
+  batch_id?: string;
+  session_id?: string;
+  lines: StoredLine[];
+  /** Lines the Worker already rejected, kept in the answer a retry gets back. */
+  rejected: Rejection[];
+}
+
+export interface IngestAnswer {
+  accepted: number;
+  rejected: Rejection[];
+  duplicate: boolean;
+  batch_id?: string;
+}
+
+export type CreateSessionOutcome = { ok: true; session: SessionRow; created: boolean } | { ok: false; code: "conflict" };
+
 export class DeviceHub extends DurableObject<Env> {
   private readonly commands: CommandQueue;
   private readonly metricHistory: MetricHistory;
+  private readonly logs: LogStore;
+  private readonly sessions: SessionStore;
+  private readonly outbox: UsageOutbox;
+  private readonly socket: DeviceSocket;
+  /** Accepted lines not yet handed to the project's live tail (memory only; storage has them). */
+  private tailBuffer: LogView[] = [];
+  private tailDropped = 0;
+  private projectFlush: Promise<void> | null = null;
+  private flushAgain = false;
+  /** Whether anyone watched the project's tail at the last delivery; unknown counts as yes. */
+  private projectHasViewers = true;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     migrate(ctx.storage, DEVICE_SCHEMA);
     this.commands = new CommandQueue(ctx.storage.sql);
     this.metricHistory = new MetricHistory(ctx.storage.sql);
+    this.logs = new LogStore(ctx.storage.sql, () => this.requireState().deviceId);
+    this.sessions = new SessionStore(ctx.storage.sql);
+    this.outbox = new UsageOutbox(ctx.storage);
+    this.socket = new DeviceSocket(ctx, this, env);
   }
 
-  // State is read from the synchronous KV store on each call (it is cached by the runtime),
-  // so tests and restarts see exactly what is durable.
+  // State is read from the synchronous KV store on each call (the runtime caches it), so
+  // tests and restarts see exactly what is durable.
   private get state(): DeviceState | undefined {
     return this.ctx.storage.kv.get<DeviceState>(STATE_KEY);
   }
@@ -59,11 +107,25 @@ export class DeviceHub extends DurableObject<Env> {
     this.ctx.storage.kv.put(STATE_KEY, s);
   }
 
+  private requireState(): DeviceState {
+    const s = this.state;
+    if (!s) throw new Error("device is not provisioned");
+    return s;
+  }
+
+  /** Records usage under the outbox's open sequence and makes sure it travels. */
+  count(delta: UsageDelta): void {
+    this.outbox.add(Date.now(), delta);
+    this.kickProjectFlush();
+  }
+
+  // ---- identity -------------------------------------------------------------------------
+
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
   async provision(p: Provision): Promise<void> {
     const now = Date.now();
     const prev = this.state;
-    const s: DeviceState = {
+    this.save({
       deviceId: p.deviceId,
       orgId: p.orgId,
       projectId: p.projectId,
@@ -76,15 +138,18 @@ export class DeviceHub extends DurableObject<Env> {
       lastSeenAt: now,
       metrics: prev?.metrics ?? null,
       currentSessionId: prev?.currentSessionId ?? null,
+      lastLogAt: prev?.lastLogAt ?? null,
       version: (prev?.version ?? 0) + 1,
       flushedVersion: prev?.flushedVersion ?? 0,
       lastFlushAt: prev?.lastFlushAt ?? 0,
-    };
-    this.save(s);
+    });
     await this.schedule(now);
   }
 
-  /** The device's identity when `keyHash` is its current key, else null. Counts as being seen. */
+  /**
+   * The device's identity when `keyHash` is its current key, else null. Every authenticated
+   * HTTP request is a device message and an API call, and counts as being seen.
+   */
   async authenticate(keyHash: string): Promise<Identity | null> {
     const s = this.state;
     if (!s || s.keyHash === null || s.keyHash !== keyHash) return null;
@@ -92,9 +157,24 @@ export class DeviceHub extends DurableObject<Env> {
     s.lastSeenAt = now;
     s.version++;
     this.save(s);
+    this.count({ device_messages_in: 1, api_calls: 1 });
     await this.schedule(now);
     return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
   }
+
+  /** The key stops working at once; its socket is closed; queued commands stay undelivered. */
+  async decommission(): Promise<void> {
+    const s = this.state;
+    if (!s) return;
+    s.keyHash = null;
+    s.offline = true;
+    s.version++;
+    this.save(s);
+    this.socket.closeAll(4001, "decommissioned");
+    await this.flushRegistry(Date.now());
+  }
+
+  // ---- presence -------------------------------------------------------------------------
 
   async heartbeat(input: HeartbeatInput): Promise<{ server_time: number; pending_commands: number }> {
     const now = Date.now();
@@ -110,7 +190,8 @@ export class DeviceHub extends DurableObject<Env> {
     this.save(s);
     if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
     this.commands.expire(now);
-    if (effectiveStatus(s) !== before) await this.flush(now);
+    this.count({ heartbeats: 1 });
+    if (effectiveStatus(s) !== before) await this.flushRegistry(now);
     await this.schedule(now);
     return { server_time: now, pending_commands: this.commands.pendingCount() };
   }
@@ -129,25 +210,12 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** An operator's status: maintenance holds until set back to online. Offline stays offline. */
   async setOperatorStatus(status: "maintenance" | "online"): Promise<Presence | null> {
-    const now = Date.now();
     const s = this.requireState();
     s.maintenance = status === "maintenance";
     s.version++;
     this.save(s);
-    await this.flush(now);
+    await this.flushRegistry(Date.now());
     return this.presence();
-  }
-
-  /** The key stops working at once; queued commands can no longer be delivered. */
-  async decommission(): Promise<void> {
-    const s = this.state;
-    if (!s) return;
-    s.keyHash = null;
-    s.offline = true;
-    s.version++;
-    this.save(s);
-    await this.flush(Date.now());
-    await this.ctx.storage.deleteAlarm();
   }
 
   async metrics(from: number, to: number, interval?: MetricInterval) {
@@ -155,18 +223,134 @@ export class DeviceHub extends DurableObject<Env> {
     return { interval: chosen, points: this.metricHistory.query(from, to, chosen) };
   }
 
+  // ---- logs -----------------------------------------------------------------------------
+
+  /**
+   * Stores a batch in one transaction: the lines, their index entries, the session's
+   * counters, the usage owed and the batch's answer (for retries). Answers only once committed.
+   */
+  async ingest(batch: IngestBatch): Promise<IngestAnswer> {
+    const now = Date.now();
+    const s = this.requireState();
+    const firstLogs = s.lastLogAt === null && batch.lines.length > 0;
+    let newSession = false;
+    let firstId = 0;
+    const answer = this.ctx.storage.transactionSync((): IngestAnswer => {
+      if (batch.batch_id !== undefined) {
+        const seen = this.ctx.storage.sql
+          .exec<{ answer: string }>("SELECT answer FROM batches WHERE batch_id = ?", batch.batch_id)
+          .toArray()[0];
+        if (seen) return { ...(JSON.parse(seen.answer) as IngestAnswer), duplicate: true };
+      }
+      const sessionId = batch.session_id ?? null;
+      if (sessionId !== null && batch.lines.length > 0) {
+        newSession = this.sessions.ensure(sessionId, sessionId, now).created;
+        let errors = 0;
+        let warnings = 0;
+        for (const l of batch.lines) {
+          if (l.level >= 3) errors++;
+          else if (l.level === 2) warnings++;
+        }
+        this.sessions.count(sessionId, batch.lines.length, errors, warnings);
+      }
+      firstId = this.logs.insert(batch.lines, sessionId, now);
+      let bytes = 0;
+      for (const l of batch.lines) bytes += l.bytes;
+      this.outbox.add(now, { logs: batch.lines.length, log_bytes: bytes, sessions: newSession ? 1 : 0 });
+      const result: IngestAnswer = { accepted: batch.lines.length, rejected: batch.rejected, duplicate: false };
+      if (batch.batch_id !== undefined) {
+        result.batch_id = batch.batch_id;
+        this.ctx.storage.sql.exec(
+          "INSERT INTO batches (batch_id, received_at, answer) VALUES (?, ?, ?)",
+          batch.batch_id,
+          now,
+          JSON.stringify(result),
+        );
+      }
+      if (batch.lines.length > 0) {
+        s.lastLogAt = now;
+        s.version++;
+        this.save(s);
+      }
+      return result;
+    });
+    if (!answer.duplicate && batch.lines.length > 0) {
+      this.bufferForTail(batch.lines, batch.session_id ?? null, firstId, s.deviceId);
+    }
+    this.kickProjectFlush();
+    // D1 learns at once that this device has logs (project-wide queries ask only such devices).
+    if (firstLogs || newSession) await this.flushRegistry(now);
+    await this.schedule(now);
+    return answer;
+  }
+
+  async queryLogs(filter: LogFilter): Promise<LogRow[]> {
+    return this.logs.query(filter);
+  }
+
+  private bufferForTail(lines: StoredLine[], sessionId: string | null, firstId: number, deviceId: string): void {
+    if (!this.projectHasViewers) return;
+    lines.forEach((l, i) => this.tailBuffer.push(presentLog(deviceId, { ...l, id: firstId + i, session_id: sessionId })));
+    if (this.tailBuffer.length > TAIL_BUFFER_MAX) {
+      const excess = this.tailBuffer.length - TAIL_BUFFER_MAX;
+      this.tailBuffer.splice(0, excess);
+      this.tailDropped += excess;
+    }
+  }
+
+  // ---- sessions -------------------------------------------------------------------------
+
+  async createSession(id: string, name: string, startedAt: number): Promise<CreateSessionOutcome> {
+    const { session, created } = this.sessions.ensure(id, name, startedAt);
+    if (!created) return { ok: true, session, created };
+    const s = this.requireState();
+    s.currentSessionId = id;
+    s.version++;
+    this.save(s);
+    this.count({ sessions: 1 });
+    const refused = await this.flushSessions();
+    if (refused.includes(id)) return { ok: false, code: "conflict" };
+    await this.flushRegistry(Date.now());
+    return { ok: true, session: this.sessions.get(id)!, created };
+  }
+
+  async endSession(id: string, status: Exclude<SessionStatus, "active">, completedAt: number): Promise<EndOutcome> {
+    const outcome = this.sessions.end(id, status, completedAt);
+    if (outcome.ok) {
+      const s = this.requireState();
+      if (s.currentSessionId === id) {
+        s.currentSessionId = null;
+        s.version++;
+        this.save(s);
+      }
+      await this.flushSessions();
+      await this.flushRegistry(Date.now());
+    }
+    return outcome;
+  }
+
+  async getSessions(ids: string[]): Promise<SessionRow[]> {
+    return this.sessions.live(ids);
+  }
+
+  // ---- commands -------------------------------------------------------------------------
+
   async queueCommand(command: string, params: unknown, ttlMs: number): Promise<CommandRow> {
     const now = Date.now();
     const row = this.commands.queue(newId("cmd", now), command, params, ttlMs, now);
+    this.count({ commands: 1 });
+    this.socket.pushCommands(this.requireState().deviceId);
     await this.schedule(now);
-    return row;
+    return this.commands.get(row.id)!;
   }
 
   /** The device's poll: every queued command, now marked delivered. */
   async pollCommands(limit = 100): Promise<CommandRow[]> {
     const now = Date.now();
     this.commands.expire(now);
-    return this.commands.deliver(now, limit);
+    const rows = this.commands.deliver(now, limit);
+    if (rows.length > 0) this.count({ device_messages_out: rows.length });
+    return rows;
   }
 
   async ackCommand(id: string, status: AckStatus, result: unknown): Promise<AckOutcome> {
@@ -180,12 +364,78 @@ export class DeviceHub extends DurableObject<Env> {
     return this.commands.history(limit, before);
   }
 
-  async getCommand(id: string): Promise<CommandRow | null> {
-    this.commands.expire(Date.now());
-    return this.commands.get(id) ?? null;
+  /** Used by the device socket to push what is queued. */
+  takeQueuedCommands(): CommandRow[] {
+    const now = Date.now();
+    this.commands.expire(now);
+    return this.commands.deliver(now, 100);
   }
 
-  /** One alarm serves every timer: the offline deadline, the registry flush and command expiry. */
+  // ---- the device's WebSocket -----------------------------------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    return this.socket.accept(request, this.requireState().deviceId);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.socket.onMessage(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.socket.onClose(ws, code);
+  }
+
+  // ---- delivery to the project ----------------------------------------------------------
+
+  /** Starts a delivery unless one is running; then it runs once more when that one ends. */
+  private kickProjectFlush(): void {
+    if (this.projectFlush) {
+      this.flushAgain = true;
+      return;
+    }
+    this.projectFlush = (async () => {
+      try {
+        do {
+          this.flushAgain = false;
+          await this.deliverToProject();
+        } while (this.flushAgain);
+      } catch (err) {
+        console.error("delivery to the project failed; the alarm retries", err);
+        await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+      } finally {
+        this.projectFlush = null;
+      }
+    })();
+  }
+
+  private async deliverToProject(): Promise<void> {
+    const s = this.state;
+    if (!s) return;
+    const rows = this.outbox.seal();
+    const lines = this.tailBuffer;
+    const dropped = this.tailDropped;
+    if (rows.length === 0 && lines.length === 0 && dropped === 0) return;
+    this.tailBuffer = [];
+    this.tailDropped = 0;
+    const hub = this.projectHub(s.projectId);
+    const { viewers } = await hub.deliver(s.deviceId, rows, lines, dropped);
+    this.projectHasViewers = viewers > 0;
+    if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
+  }
+
+  /** Waits for deliveries under way: tests and the alarm use it to reach a settled state. */
+  async settle(): Promise<void> {
+    while (this.projectFlush) await this.projectFlush;
+  }
+
+  private projectHub(projectId: string): DurableObjectStub<ProjectHub> {
+    const ns = this.env.PROJECT_HUB as DurableObjectNamespace<ProjectHub>;
+    return ns.get(ns.idFromName(projectId));
+  }
+
+  // ---- the alarm ------------------------------------------------------------------------
+
+  /** One alarm serves every timer: offline deadline, D1 flush, command expiry, retries, pruning. */
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.commands.expire(now);
@@ -196,56 +446,68 @@ export class DeviceHub extends DurableObject<Env> {
       s.offline = true;
       s.version++;
       this.save(s);
-      await this.flush(now);
-    } else if (s.version > s.flushedVersion && now >= s.lastFlushAt + REGISTRY_FLUSH_MS) {
-      await this.flush(now);
+      await this.flushRegistry(now);
+    } else if (this.registryDirty(s) && now >= s.lastFlushAt + REGISTRY_FLUSH_MS) {
+      await this.flushSessions();
+      await this.flushRegistry(now);
     }
-    if (now >= (this.ctx.storage.kv.get<number>("metrics_pruned_at") ?? 0) + PRUNE_EVERY_MS) {
-      this.metricHistory.prune(now);
-      this.ctx.storage.kv.put("metrics_pruned_at", now);
+    if (this.outbox.pending()) {
+      this.kickProjectFlush();
+      await this.settle();
+    }
+    if (now >= (this.ctx.storage.kv.get<number>("pruned_at") ?? 0) + PRUNE_EVERY_MS || this.logsExpired(now)) {
+      this.prune(now);
     }
     await this.schedule(now);
   }
 
-  private requireState(): DeviceState {
-    const s = this.state;
-    if (!s) throw new Error("device is not provisioned");
-    return s;
+  private logsExpired(now: number): boolean {
+    const oldest = this.logs.oldest();
+    return oldest !== null && oldest < (now - hotWindowMs(this.env)) * 1000;
   }
 
-  /**
-   * Writes presence to the D1 registry. The version guard makes a late, slower write lose
-   * to a newer one. A failed write leaves the state dirty for the next alarm to retry.
-   */
-  private async flush(now: number): Promise<void> {
+  /** Lines past the hot window, remembered batch ids past BATCH_MEMORY_MS, old metric minutes. */
+  private prune(now: number): void {
+    this.logs.prune((now - hotWindowMs(this.env)) * 1000, PRUNE_BATCH);
+    this.ctx.storage.sql.exec("DELETE FROM batches WHERE received_at < ?", now - BATCH_MEMORY_MS);
+    this.metricHistory.prune(now);
+    this.ctx.storage.kv.put("pruned_at", now);
+  }
+
+  private registryDirty(s: DeviceState): boolean {
+    return s.version > s.flushedVersion || this.sessions.unflushed(1).length > 0;
+  }
+
+  /** Presence to D1. A failed write leaves the state dirty for the next alarm to retry. */
+  private async flushRegistry(now: number): Promise<void> {
     const s = this.state;
     if (!s) return;
-    const version = s.version;
     try {
-      await this.env.DB.prepare(
-        `UPDATE devices SET status = ?, last_seen_at = ?, last_heartbeat_at = ?, metrics = ?,
-           current_session_id = ?, presence_version = ?
-         WHERE id = ? AND presence_version < ?`,
-      )
-        .bind(
-          effectiveStatus(s),
-          s.lastSeenAt,
-          s.lastHeartbeatAt,
-          s.metrics ? JSON.stringify(s.metrics) : null,
-          s.currentSessionId,
-          version,
-          s.deviceId,
-          version,
-        )
-        .run();
+      await writePresence(this.env.DB, s);
     } catch (err) {
-      console.error("registry flush failed; retrying at the next alarm", err);
+      console.error("registry flush failed; the alarm retries", err);
       return;
     }
     const latest = this.requireState();
-    latest.flushedVersion = Math.max(latest.flushedVersion, version);
+    latest.flushedVersion = Math.max(latest.flushedVersion, s.version);
     latest.lastFlushAt = now;
     this.save(latest);
+  }
+
+  /** Sessions to D1; returns ids refused because another device of the project owns them. */
+  private async flushSessions(): Promise<string[]> {
+    const s = this.requireState();
+    const rows = this.sessions.unflushed(50);
+    let refused: string[] = [];
+    try {
+      refused = await writeSessions(this.env.DB, s, rows);
+    } catch (err) {
+      console.error("session flush failed; the alarm retries", err);
+      return [];
+    }
+    for (const id of refused) this.sessions.forget(id);
+    this.sessions.markFlushed(rows.filter((r) => !refused.includes(r.session_id)));
+    return refused;
   }
 
   private async schedule(now: number): Promise<void> {
@@ -253,12 +515,14 @@ export class DeviceHub extends DurableObject<Env> {
     const times: number[] = [];
     const deadline = s ? offlineDeadline(s) : null;
     if (deadline !== null) times.push(deadline);
-    if (s && s.version > s.flushedVersion) times.push(Math.max(now, s.lastFlushAt + REGISTRY_FLUSH_MS));
+    if (s && this.registryDirty(s)) times.push(Math.max(now, s.lastFlushAt + REGISTRY_FLUSH_MS));
     const expiry = this.commands.nextExpiry();
     if (expiry !== null) times.push(expiry);
+    const oldest = this.logs.oldest();
+    if (oldest !== null) times.push(Math.max(now, Math.floor(oldest / 1000) + hotWindowMs(this.env)));
     if (times.length === 0) return;
     const next = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();
-    if (current !== next) await this.ctx.storage.setAlarm(next);
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 }

@@ -19,6 +19,8 @@ export interface DeviceState {
   lastSeenAt: number | null;
   metrics: Record<string, number> | null;
   currentSessionId: string | null;
+  /** Receipt time (ms) of the latest log batch. */
+  lastLogAt: number | null;
   /** Bumped on every change the D1 registry shows; D1 keeps the highest version it was sent. */
   version: number;
   flushedVersion: number;

@@ -18,4 +18,61 @@ export const DEVICE_SCHEMA = [
      result TEXT
    );
    CREATE INDEX commands_open_idx ON commands (status, expires_at);`,
+
+  // The hot store: lines by arrival (id), searched by event time (ts, µs) and full text.
+  `CREATE TABLE logs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after the window empties the table
+     ts INTEGER NOT NULL,
+     level INTEGER NOT NULL,       -- 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR, 4 FATAL
+     module TEXT NOT NULL,
+     logger TEXT,
+     message TEXT NOT NULL,
+     thread_id TEXT,
+     process_id TEXT,
+     session_id TEXT,
+     context TEXT,                 -- JSON object or NULL
+     received_at INTEGER NOT NULL  -- ms
+   );
+   CREATE INDEX logs_ts_idx ON logs (ts, id);
+   CREATE INDEX logs_level_idx ON logs (level, ts);
+   CREATE INDEX logs_module_idx ON logs (module, ts);
+   CREATE INDEX logs_session_idx ON logs (session_id, ts);
+   CREATE VIRTUAL TABLE logs_fts USING fts5 (message, content = 'logs', content_rowid = 'id');
+
+   -- Answers to batches already taken, so a retried batch_id gets the same answer.
+   CREATE TABLE batches (
+     batch_id TEXT PRIMARY KEY,
+     received_at INTEGER NOT NULL,
+     answer TEXT NOT NULL
+   );
+   CREATE INDEX batches_received_idx ON batches (received_at);
+
+   CREATE TABLE sessions (
+     session_id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     status TEXT NOT NULL,         -- active | completed | failed | aborted
+     started_at INTEGER NOT NULL,  -- ms
+     completed_at INTEGER,
+     total_logs INTEGER NOT NULL DEFAULT 0,
+     error_count INTEGER NOT NULL DEFAULT 0,
+     warning_count INTEGER NOT NULL DEFAULT 0,
+     version INTEGER NOT NULL DEFAULT 1,
+     flushed_version INTEGER NOT NULL DEFAULT 0
+   );
+
+   -- Usage this device owes its project, by UTC day of receipt. Rows of one seq travel
+   -- together; the project applies each seq once (see usage-outbox.ts).
+   CREATE TABLE outbox (
+     seq INTEGER NOT NULL,
+     day TEXT NOT NULL,
+     logs INTEGER NOT NULL DEFAULT 0,
+     log_bytes INTEGER NOT NULL DEFAULT 0,
+     sessions INTEGER NOT NULL DEFAULT 0,
+     heartbeats INTEGER NOT NULL DEFAULT 0,
+     device_messages_in INTEGER NOT NULL DEFAULT 0,
+     device_messages_out INTEGER NOT NULL DEFAULT 0,
+     commands INTEGER NOT NULL DEFAULT 0,
+     api_calls INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (seq, day)
+   );`,
 ] as const;

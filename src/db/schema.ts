@@ -1,6 +1,6 @@
 // The D1 control plane. Hot, per-device data (logs, heartbeats, commands) lives in the
 // device's Durable Object; these tables hold what is queried across a project or org.
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Every time is an integer of milliseconds since the epoch (UTC); responses format it as ISO 8601.
 const createdAt = () => integer("created_at").notNull();
@@ -78,6 +78,9 @@ export const devices = sqliteTable(
     lastSeenAt: integer("last_seen_at"),
     lastHeartbeatAt: integer("last_heartbeat_at"),
     decommissionedAt: integer("decommissioned_at"),
+    // Receipt time (ms) of the device's latest log batch, as last flushed; null until its first.
+    // Project-wide log queries only ask devices that have logs.
+    lastLogAt: integer("last_log_at"),
     // Monotonic counter from the DeviceHub: a late flush never overwrites a newer one.
     presenceVersion: integer("presence_version").notNull().default(0),
   },
@@ -85,5 +88,31 @@ export const devices = sqliteTable(
     uniqueIndex("devices_project_dsn_idx").on(t.projectId, t.dsn),
     index("devices_org_idx").on(t.orgId, t.id),
     index("devices_project_status_idx").on(t.projectId, t.status, t.id),
+  ],
+);
+
+// Sessions as the project sees them. Live counters are in the device's object; these rows
+// are flushed from it on create and end at once, and otherwise at most once per flush interval.
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    projectId: text("project_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    orgId: text("org_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    name: text("name").notNull(),
+    status: text("status", { enum: ["active", "completed", "failed", "aborted"] }).notNull(),
+    startedAt: integer("started_at").notNull(),
+    completedAt: integer("completed_at"),
+    totalLogs: integer("total_logs").notNull().default(0),
+    errorCount: integer("error_count").notNull().default(0),
+    warningCount: integer("warning_count").notNull().default(0),
+    version: integer("version").notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.sessionId] }),
+    index("sessions_project_started_idx").on(t.projectId, t.startedAt),
+    index("sessions_device_started_idx").on(t.deviceId, t.startedAt),
+    index("sessions_org_idx").on(t.orgId, t.sessionId),
   ],
 );

@@ -1,0 +1,125 @@
+// The device's own WebSocket (GET /fleet/connect), held by its DeviceHub with the
+// hibernation API. The device sends {"type":"logs", ...ingest body} and
+// {"type":"heartbeat", ...}; each gets {"type":"ack", ...} with what HTTP would answer.
+// Commands are pushed as {"type":"command", command} the moment they are queued.
+import { ApiError } from "../src/http/errors";
+import { parseEnvelope } from "../src/logs/ingest-body";
+import { validateLines } from "../src/logs/line";
+import { hotWindowMs } from "../src/limits";
+import { AckCommand } from "../src/schemas/commands";
+import { Heartbeat } from "../src/schemas/fleet";
+import { presentCommand } from "../src/services/presenters";
+import type { DeviceHub } from "./device-hub";
+
+type Frame = Record<string, unknown>;
+
+export class DeviceSocket {
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly hub: DeviceHub,
+    private readonly env: Env,
+  ) {}
+
+  accept(request: Request, deviceId: string): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json({ error: { code: "bad_request", message: "expected a WebSocket upgrade" } }, { status: 426 });
+    }
+    // One live connection per device: a reconnect replaces the old socket.
+    this.closeAll(4000, "replaced by a newer connection");
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    this.send(server, { type: "ready", server_time: new Date().toISOString() });
+    this.pushCommands(deviceId);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.hub.count({ device_messages_in: 1 });
+    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+    let frame: Frame;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+      frame = parsed as Frame;
+    } catch {
+      return this.send(ws, { type: "error", error: { code: "bad_request", message: "frames are JSON objects" } });
+    }
+    const id = typeof frame.id === "string" || typeof frame.id === "number" ? frame.id : undefined;
+    try {
+      this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...(await this.handle(frame, text)) });
+    } catch (err) {
+      const e = err instanceof ApiError ? err : new ApiError("internal", "internal error");
+      if (!(err instanceof ApiError)) console.error("device frame failed", err);
+      this.send(ws, { type: "error", ...(id !== undefined ? { id } : {}), error: { code: e.code, message: e.message, details: e.details } });
+    }
+  }
+
+  private async handle(frame: Frame, text: string): Promise<Frame> {
+    switch (frame.type) {
+      case "logs": {
+        const envelope = parseEnvelope(text);
+        const nowUs = Date.now() * 1000;
+        const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(this.env) * 1000);
+        return { of: "logs", ...(await this.hub.ingest({ ...envelope, lines, rejected })) };
+      }
+      case "heartbeat": {
+        const parsed = Heartbeat.safeParse(frame);
+        if (!parsed.success) throw invalid(parsed.error.issues);
+        const { server_time, pending_commands } = await this.hub.heartbeat(parsed.data);
+        return { of: "heartbeat", server_time: new Date(server_time).toISOString(), pending_commands };
+      }
+      case "command_ack": {
+        const parsed = AckCommand.safeParse(frame);
+        const commandId = typeof frame.command_id === "string" ? frame.command_id : "";
+        if (!parsed.success) throw invalid(parsed.error.issues);
+        const outcome = await this.hub.ackCommand(commandId, parsed.data.status, parsed.data.result);
+        if (!outcome.ok) throw new ApiError(outcome.code, `command ${outcome.code.replace("_", " ")}`);
+        return { of: "command_ack", command_id: commandId, status: outcome.command.status };
+      }
+      default:
+        throw new ApiError("bad_request", 'type must be "logs", "heartbeat" or "command_ack"');
+    }
+  }
+
+  /** Sends every queued command to the connected device, marking each delivered. */
+  pushCommands(deviceId: string): void {
+    const [ws] = this.ctx.getWebSockets();
+    if (!ws) return;
+    for (const row of this.hub.takeQueuedCommands()) this.send(ws, { type: "command", command: presentCommand(deviceId, row) });
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closing
+      }
+    }
+  }
+
+  onClose(ws: WebSocket, code: number): void {
+    try {
+      ws.close(code === 1005 ? 1000 : code);
+    } catch {
+      // already closed
+    }
+  }
+
+  private send(ws: WebSocket, frame: Frame): void {
+    try {
+      ws.send(JSON.stringify(frame));
+      this.hub.count({ device_messages_out: 1 });
+    } catch {
+      // the socket is closing
+    }
+  }
+}
+
+function invalid(issues: { path: PropertyKey[]; message: string; code: string }[]) {
+  return new ApiError(
+    "validation_failed",
+    issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
+    issues.map((i) => ({ location: "body", path: i.path.join(".") || "(root)", message: i.message, code: i.code })),
+  );
+}

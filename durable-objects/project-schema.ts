@@ -1,0 +1,20 @@
+// SQLite schema of a ProjectHub. Each entry is one migration step (see sql-migrations.ts).
+export const PROJECT_SCHEMA = [
+  `-- Exact usage by UTC day of receipt; a month is the sum of its days.
+   CREATE TABLE usage_days (
+     day TEXT PRIMARY KEY,
+     logs INTEGER NOT NULL DEFAULT 0,
+     log_bytes INTEGER NOT NULL DEFAULT 0,
+     sessions INTEGER NOT NULL DEFAULT 0,
+     heartbeats INTEGER NOT NULL DEFAULT 0,
+     device_messages_in INTEGER NOT NULL DEFAULT 0,
+     device_messages_out INTEGER NOT NULL DEFAULT 0,
+     commands INTEGER NOT NULL DEFAULT 0,
+     api_calls INTEGER NOT NULL DEFAULT 0
+   );
+   -- The last outbox sequence applied from each device: a redelivery is ignored.
+   CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+   CREATE TABLE active_devices (month TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (month, device_id));
+   -- Live-tail tickets: single use, short-lived, stored as hashes.
+   CREATE TABLE tickets (hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
+] as const;
