@@ -6,13 +6,13 @@ import { newId } from "../src/lib/crypto";
 import type { Rejection, StoredLine } from "../src/logs/line";
 import { type LogView, presentLog } from "../src/logs/present";
 import { hotWindowMs } from "../src/limits";
+import { projectHub } from "../src/services/project-hub";
 import { type AckOutcome, type AckStatus, type CommandRow, CommandQueue } from "./command-queue";
 import { type DeviceState, type DeviceStatus, type ReportedStatus, effectiveStatus, offlineDeadline } from "./device-presence";
 import { DEVICE_SCHEMA } from "./device-schema";
 import { DeviceSocket } from "./device-socket";
 import { type LogFilter, type LogRow, LogStore } from "./log-store";
 import { type MetricInterval, MetricHistory } from "./metric-history";
-import type { ProjectHub } from "./project-hub";
 import { writePresence, writeSessions } from "./registry-sync";
 import { type EndOutcome, type SessionRow, type SessionStatus, SessionStore } from "./session-store";
 import { migrate } from "./sql-migrations";
@@ -278,8 +278,10 @@ export class DeviceHub extends DurableObject<Env> {
       this.bufferForTail(batch.lines, batch.session_id ?? null, firstId, s.deviceId);
     }
     this.kickProjectFlush();
-    // D1 learns at once that this device has logs (project-wide queries ask only such devices).
-    if (firstLogs || newSession) await this.flushRegistry(now);
+    // D1 learns at once of a new session and that this device has logs (project-wide
+    // queries ask only such devices); later counts wait for the coalesced flush.
+    if (newSession) await this.flushSessions();
+    if (firstLogs) await this.flushRegistry(now);
     await this.schedule(now);
     return answer;
   }
@@ -417,7 +419,7 @@ export class DeviceHub extends DurableObject<Env> {
     if (rows.length === 0 && lines.length === 0 && dropped === 0) return;
     this.tailBuffer = [];
     this.tailDropped = 0;
-    const hub = this.projectHub(s.projectId);
+    const hub = projectHub(this.env, s.projectId);
     const { viewers } = await hub.deliver(s.deviceId, rows, lines, dropped);
     this.projectHasViewers = viewers > 0;
     if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
@@ -426,11 +428,6 @@ export class DeviceHub extends DurableObject<Env> {
   /** Waits for deliveries under way: tests and the alarm use it to reach a settled state. */
   async settle(): Promise<void> {
     while (this.projectFlush) await this.projectFlush;
-  }
-
-  private projectHub(projectId: string): DurableObjectStub<ProjectHub> {
-    const ns = this.env.PROJECT_HUB as DurableObjectNamespace<ProjectHub>;
-    return ns.get(ns.idFromName(projectId));
   }
 
   // ---- the alarm ------------------------------------------------------------------------

@@ -10,8 +10,11 @@ import { devices } from "./routes/devices";
 import { fleetDevice } from "./routes/fleet-device";
 import { health } from "./routes/health";
 import { keys } from "./routes/keys";
+import { logs } from "./routes/logs";
 import { orgs } from "./routes/orgs";
 import { projects } from "./routes/projects";
+import { sessions } from "./routes/sessions";
+import { stats } from "./routes/stats";
 
 export const app = new Hono<AppEnv>();
 
@@ -28,7 +31,10 @@ const api = new Hono<AppEnv>()
   .route("/capsules", capsules)
   .route("/fleet", fleetDevice)
   .route("/fleet/devices", devices)
-  .route("/fleet/commands", commands);
+  .route("/fleet/commands", commands)
+  .route("/logs", logs)
+  .route("/sessions", sessions)
+  .route("/stats", stats);
 
 app.route("/api/v1", api);
 

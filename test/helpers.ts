@@ -71,3 +71,21 @@ export async function tenant() {
   const device = await newDevice(adminKey, projectId);
   return { orgId, adminKey, viewerKey, projectId, ...device };
 }
+
+/** `n` Loghub lines of one dataset, stamped one millisecond apart ending about now. */
+export function loghubLines(dataset: string, n: number, opts: { endUs?: number; stepUs?: number; offset?: number } = {}) {
+  const sample = env.LOGHUB[dataset]!;
+  const step = opts.stepUs ?? 1000;
+  const end = opts.endUs ?? Date.now() * 1000 - 1_000_000;
+  return Array.from({ length: n }, (_, i) => {
+    const s = sample[((opts.offset ?? 0) + i) % sample.length]!;
+    return { ...s, timestamp_us: end - (n - 1 - i) * step };
+  });
+}
+
+export async function gzip(text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+export const ingest = (deviceKey: string, body: unknown) => call("POST", "/logs/ingest", { token: deviceKey, body });

@@ -1,4 +1,4 @@
-// What devices call on /fleet: registration (with a token in the body) and heartbeats.
+// What devices call on /fleet: registration (with a token in the body), heartbeats and the device socket.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { deviceAuth } from "../auth/middleware";
@@ -15,4 +15,6 @@ export const fleetDevice = new Hono<AppEnv>()
   .post("/heartbeat", deviceAuth, jsonBody(Heartbeat), async (c) => {
     const { server_time, pending_commands } = await deviceHub(c.env, c.var.device.deviceId).heartbeat(c.req.valid("json"));
     return c.json({ server_time: iso(server_time), pending_commands });
-  });
+  })
+  // The device's WebSocket: logs and heartbeats in, acks and commands out (see durable-objects/device-socket.ts).
+  .get("/connect", deviceAuth, (c) => deviceHub(c.env, c.var.device.deviceId).fetch(c.req.raw));

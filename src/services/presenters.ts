@@ -75,3 +75,29 @@ export const presentCommand = (deviceId: string, c: CommandRow) => {
     transitions,
   };
 };
+
+/** The fields of a session, whether read from D1 or live from the device's object. */
+export interface SessionFields {
+  session_id: string;
+  name: string;
+  status: string;
+  started_at: number;
+  completed_at: number | null;
+  total_logs: number;
+  error_count: number;
+  warning_count: number;
+}
+
+export const presentSession = (where: { projectId: string; deviceId: string }, s: SessionFields, now = Date.now()) => ({
+  session_id: s.session_id,
+  name: s.name,
+  project_id: where.projectId,
+  device_id: where.deviceId,
+  status: s.status,
+  started_at: iso(s.started_at),
+  completed_at: isoOrNull(s.completed_at),
+  duration_seconds: Math.max(0, ((s.completed_at ?? now) - s.started_at) / 1000),
+  total_logs: s.total_logs,
+  error_count: s.error_count,
+  warning_count: s.warning_count,
+});

@@ -1,0 +1,105 @@
+// /sessions: a device opens and ends its runs; people list and read them. Lists come from
+// D1 and are overlaid with the live counters of each device's object, so counts are exact.
+import { type SQL, and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
+import { deviceAuth, orgKey } from "../auth/middleware";
+import type { Db } from "../db/client";
+import { sessions as sessionsTable } from "../db/schema";
+import { decodeCursor, page } from "../http/cursor";
+import { ApiError, notFound } from "../http/errors";
+import { jsonBody, params, query } from "../http/validate";
+import { mapLimit } from "../lib/concurrency";
+import { deviceHub } from "../services/device-hub";
+import { FAN_OUT } from "../services/log-search";
+import { presentSession } from "../services/presenters";
+import { projectOfOrg } from "../services/tenancy";
+import { projectId } from "../schemas/common";
+import { CreateSession, EndSession, ListSessions, SessionParams } from "../schemas/sessions";
+
+type SessionRecord = typeof sessionsTable.$inferSelect;
+
+const CursorShape = z.object({ started_at: z.number(), project_id: z.string(), session_id: z.string() });
+
+const fromRecord = (r: SessionRecord) => ({
+  session_id: r.sessionId,
+  name: r.name,
+  status: r.status,
+  started_at: r.startedAt,
+  completed_at: r.completedAt,
+  total_logs: r.totalLogs,
+  error_count: r.errorCount,
+  warning_count: r.warningCount,
+});
+
+/** D1 rows with each device's live values laid over them (one call per device on the page). */
+async function withLiveCounts(env: Env, records: SessionRecord[]) {
+  const byDevice = new Map<string, SessionRecord[]>();
+  for (const r of records) byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), r]);
+  const live = new Map<string, ReturnType<typeof fromRecord>>();
+  await mapLimit([...byDevice], FAN_OUT, async ([deviceId, rows]) => {
+    for (const s of await deviceHub(env, deviceId).getSessions(rows.map((r) => r.sessionId))) live.set(`${deviceId}/${s.session_id}`, s);
+  });
+  return records.map((r) =>
+    presentSession({ projectId: r.projectId, deviceId: r.deviceId }, live.get(`${r.deviceId}/${r.sessionId}`) ?? fromRecord(r)),
+  );
+}
+
+async function findSession(db: Db, orgId: string, sessionId: string, inProject?: string) {
+  const rows = await db
+    .select()
+    .from(sessionsTable)
+    .where(and(eq(sessionsTable.orgId, orgId), eq(sessionsTable.sessionId, sessionId), inProject ? eq(sessionsTable.projectId, inProject) : undefined))
+    .limit(1);
+  if (!rows[0]) throw notFound("session");
+  return rows[0];
+}
+
+export const sessions = new Hono<AppEnv>()
+  .post("/", deviceAuth, jsonBody(CreateSession), async (c) => {
+    const body = c.req.valid("json");
+    const device = c.var.device;
+    const outcome = await deviceHub(c.env, device.deviceId).createSession(body.session_id, body.name ?? body.session_id, body.started_at ?? Date.now());
+    if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
+    return c.json({ session: presentSession(device, outcome.session) }, outcome.created ? 201 : 200);
+  })
+  .patch("/:session_id", deviceAuth, params(SessionParams), jsonBody(EndSession), async (c) => {
+    const { status, completed_at } = c.req.valid("json");
+    const device = c.var.device;
+    const outcome = await deviceHub(c.env, device.deviceId).endSession(c.req.valid("param").session_id, status, completed_at ?? Date.now());
+    if (!outcome.ok) {
+      if (outcome.code === "not_found") throw notFound("session");
+      throw new ApiError("conflict", `session already ended as ${outcome.session!.status}`);
+    }
+    return c.json({ session: presentSession(device, outcome.session) });
+  })
+  .get("/", orgKey("viewer"), query(ListSessions), async (c) => {
+    const q = c.req.valid("query");
+    const { db, org } = c.var;
+    if (q.project_id) await projectOfOrg(db, org.orgId, q.project_id);
+    const after = decodeCursor(q.cursor, CursorShape);
+    const t = sessionsTable;
+    const conditions: (SQL | undefined)[] = [
+      eq(t.orgId, org.orgId),
+      q.project_id ? eq(t.projectId, q.project_id) : undefined,
+      q.device_id ? eq(t.deviceId, q.device_id) : undefined,
+      q.status ? eq(t.status, q.status) : undefined,
+      q.from !== undefined ? gte(t.startedAt, q.from) : undefined,
+      q.to !== undefined ? lt(t.startedAt, q.to) : undefined,
+      after ? sql`(${t.startedAt}, ${t.projectId}, ${t.sessionId}) < (${after.started_at}, ${after.project_id}, ${after.session_id})` : undefined,
+    ];
+    const rows = await db
+      .select()
+      .from(t)
+      .where(and(...conditions))
+      .orderBy(desc(t.startedAt), desc(t.projectId), desc(t.sessionId))
+      .limit(q.limit + 1);
+    const { items, next_cursor } = page(rows, q.limit, (r) => ({ started_at: r.startedAt, project_id: r.projectId, session_id: r.sessionId }));
+    return c.json({ sessions: await withLiveCounts(c.env, items), next_cursor });
+  })
+  .get("/:session_id", orgKey("viewer"), params(SessionParams), query(z.object({ project_id: projectId.optional() })), async (c) => {
+    const record = await findSession(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
+    const [session] = await withLiveCounts(c.env, [record]);
+    return c.json({ session });
+  });

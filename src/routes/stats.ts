@@ -1,0 +1,54 @@
+// /stats/usage: the project's exact counters for the current month, by day of receipt, from
+// its ProjectHub, with the org's tier limit beside each.
+import { and, count, eq, isNull } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import { utcDay } from "../../durable-objects/usage-outbox";
+import type { AppEnv } from "../app-env";
+import { orgKey } from "../auth/middleware";
+import { devices, orgs } from "../db/schema";
+import { query } from "../http/validate";
+import { projectHub } from "../services/project-hub";
+import { projectOfOrg } from "../services/tenancy";
+import { projectId } from "../schemas/common";
+import { TIER_LIMITS } from "../tiers";
+
+export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(z.object({ project_id: projectId })), async (c) => {
+  const { db, org } = c.var;
+  const project = await projectOfOrg(db, org.orgId, c.req.valid("query").project_id);
+  const now = Date.now();
+  const day = utcDay(now);
+  const month = day.slice(0, 7);
+  const [usage, tierRow, deviceCount] = await Promise.all([
+    projectHub(c.env, project.id).usage(month, day),
+    db.select({ tier: orgs.tier }).from(orgs).where(eq(orgs.id, org.orgId)),
+    db.select({ n: count() }).from(devices).where(and(eq(devices.projectId, project.id), isNull(devices.decommissionedAt))),
+  ]);
+  const tier = tierRow[0]!.tier;
+  const limits = TIER_LIMITS[tier];
+  const resetsAt = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() + 1, 1)).toISOString();
+  return c.json({
+    project_id: project.id,
+    month,
+    tier,
+    resets_at: resetsAt,
+    ...usage.month,
+    storage_bytes: 0,
+    devices: deviceCount[0]!.n,
+    active_devices: usage.active_devices,
+    limits: {
+      logs: limits.logs_per_month,
+      log_bytes: limits.log_bytes_per_month,
+      api_calls: limits.api_calls_per_month,
+      storage_bytes: limits.artifact_storage_bytes,
+      devices: limits.devices,
+      sessions: null,
+      heartbeats: null,
+      device_messages_in: null,
+      device_messages_out: null,
+      commands: null,
+      active_devices: limits.devices,
+    },
+    today: { day, ...usage.today },
+  });
+});

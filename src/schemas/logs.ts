@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { levelSet } from "../logs/tail-filter";
+import { parseIsoMicros } from "../lib/time";
+import { cursor, deviceId, projectId } from "./common";
+
+/** A time in the query string: ISO 8601 (µs kept) or integer milliseconds; held as µs. */
+const instantUs = z.union([
+  z.iso.datetime({ offset: true }).transform((s) => parseIsoMicros(s)),
+  z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .transform((ms) => ms * 1000),
+]);
+
+const sessionId = z.string().min(1).max(128);
+
+export const LogSearch = z.object({
+  project_id: projectId.optional(),
+  device_id: deviceId.optional(),
+  session_id: sessionId.optional(),
+  module: z.string().min(1).max(128).optional(),
+  level: levelSet.optional(),
+  from: instantUs.optional(),
+  to: instantUs.optional(),
+  q: z.string().max(512).optional(),
+  order: z.enum(["asc", "desc"]).default("desc"),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor,
+});
+export type LogSearch = z.output<typeof LogSearch>;
+
+export const LogExport = LogSearch.omit({ limit: true, cursor: true }).extend({
+  format: z.enum(["csv", "ndjson", "json"]).default("ndjson"),
+});
+
+export const TicketRequest = z.object({ project_id: projectId });
+
+export const StreamQuery = z.object({
+  ticket: z.string().min(1).max(256),
+  project_id: projectId.optional(),
+  device_id: deviceId.optional(),
+  session_id: sessionId.optional(),
+  module: z.string().min(1).max(128).optional(),
+  level: levelSet.optional(),
+  q: z.string().max(256).optional(),
+  window: z.coerce.number().int().min(1).max(10_000).optional(),
+});

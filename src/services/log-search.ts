@@ -1,0 +1,83 @@
+// GET /logs and the export: one device's hot store, or the whole project's merged by event
+// time. Project-wide, every device that has logs is asked for one page in parallel (at most
+// FAN_OUT calls in flight) and the answers are merged by (timestamp, device id, row id); the
+// cursor is that triple, so a page resumes exactly after the last line it returned.
+import { and, eq, isNotNull } from "drizzle-orm";
+import { z } from "zod";
+import type { LogCursor, LogFilter } from "../../durable-objects/log-store";
+import type { Db } from "../db/client";
+import { devices, sessions } from "../db/schema";
+import { decodeCursor, encodeCursor } from "../http/cursor";
+import { invalidField, notFound } from "../http/errors";
+import { mapLimit } from "../lib/concurrency";
+import { ftsExpression } from "../logs/fts-query";
+import { levelNumber } from "../logs/levels";
+import { type LogView, presentLog } from "../logs/present";
+import type { LogSearch } from "../schemas/logs";
+import { deviceHub } from "./device-hub";
+import { deviceOfOrg, projectOfOrg } from "./tenancy";
+
+export const FAN_OUT = 32;
+
+const CursorShape = z.object({ ts: z.number().int(), device_id: z.string(), id: z.number().int() });
+
+/** The devices a search must ask, all inside the caller's org. */
+export async function searchScope(db: Db, orgId: string, p: Pick<LogSearch, "project_id" | "device_id" | "session_id">) {
+  if (p.device_id) {
+    const device = await deviceOfOrg(db, orgId, p.device_id);
+    if (p.project_id && device.projectId !== p.project_id) throw notFound("device");
+    return [device.id];
+  }
+  if (p.session_id) {
+    const rows = await db
+      .select({ deviceId: sessions.deviceId, projectId: sessions.projectId })
+      .from(sessions)
+      .where(and(eq(sessions.orgId, orgId), eq(sessions.sessionId, p.session_id)));
+    const inScope = rows.filter((r) => !p.project_id || r.projectId === p.project_id);
+    if (inScope.length === 0) throw notFound("session");
+    return [...new Set(inScope.map((r) => r.deviceId))];
+  }
+  if (!p.project_id) throw invalidField("query", "project_id", "project_id, device_id or session_id is required", "missing_scope");
+  await projectOfOrg(db, orgId, p.project_id);
+  const rows = await db
+    .select({ id: devices.id })
+    .from(devices)
+    .where(and(eq(devices.projectId, p.project_id), isNotNull(devices.lastLogAt)));
+  return rows.map((r) => r.id).sort();
+}
+
+export async function searchLogs(env: Env, deviceIds: string[], p: LogSearch): Promise<{ logs: LogView[]; next_cursor: string | null }> {
+  const after = decodeCursor(p.cursor, CursorShape) as LogCursor | undefined;
+  const match = p.q === undefined || p.q.trim() === "" ? undefined : ftsExpression(p.q);
+  if (match === null) return { logs: [], next_cursor: null };
+  const filter: LogFilter = {
+    from: p.from,
+    to: p.to,
+    levels: p.level?.map(levelNumber),
+    module: p.module,
+    session_id: p.session_id,
+    match,
+    order: p.order,
+    after,
+    limit: p.limit + 1,
+  };
+  const pages = await mapLimit(deviceIds, FAN_OUT, async (id) =>
+    (await deviceHub(env, id).queryLogs(filter)).map((row) => presentLog(id, row)),
+  );
+  const sign = p.order === "asc" ? 1 : -1;
+  const merged = pages.flat().sort((a, b) => sign * compare(a, b));
+  const logs = merged.slice(0, p.limit);
+  const last = logs[logs.length - 1];
+  const next_cursor =
+    merged.length > p.limit && last ? encodeCursor({ ts: last.timestamp_us, device_id: last.device_id, id: rowId(last) }) : null;
+  return { logs, next_cursor };
+}
+
+const rowId = (l: LogView) => Number(l.id.slice(l.id.lastIndexOf(":") + 1));
+
+/** The project-wide order: event time, then device id, then arrival within the device. */
+function compare(a: LogView, b: LogView): number {
+  if (a.timestamp_us !== b.timestamp_us) return a.timestamp_us - b.timestamp_us;
+  if (a.device_id !== b.device_id) return a.device_id < b.device_id ? -1 : 1;
+  return rowId(a) - rowId(b);
+}
