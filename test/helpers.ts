@@ -89,3 +89,37 @@ export async function gzip(text: string): Promise<Uint8Array> {
 }
 
 export const ingest = (deviceKey: string, body: unknown) => call("POST", "/logs/ingest", { token: deviceKey, body });
+
+/** A WebSocket opened through the Worker, with its frames collected as parsed JSON. */
+export async function openSocket(path: string, headers: Record<string, string> = {}) {
+  const res = await exports.default.fetch(`${BASE}${path}`, { headers: { upgrade: "websocket", ...headers } });
+  if (!res.webSocket) return { status: res.status, json: await res.json<any>(), ws: null, frames: [] as any[] };
+  const ws = res.webSocket;
+  const frames: any[] = [];
+  const waiters: (() => void)[] = [];
+  ws.accept();
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(e.data as string));
+    for (const w of waiters.splice(0)) w();
+  });
+  /** Resolves once some frame satisfies `pred` (or rejects after `ms`). */
+  const until = async (pred: (frames: any[]) => boolean, ms = 3000) => {
+    const deadline = Date.now() + ms;
+    while (!pred(frames)) {
+      if (Date.now() > deadline) throw new Error(`timed out; frames: ${JSON.stringify(frames).slice(0, 500)}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+    return frames;
+  };
+  const send = (frame: unknown) => ws.send(JSON.stringify(frame));
+  return { status: res.status, json: null, ws, frames, until, send };
+}
+
+export async function tailTicket(token: string, projectId: string) {
+  const res = await call("POST", "/logs/stream/ticket", { token, body: { project_id: projectId } });
+  if (res.status !== 200) throw new Error(`ticket: ${res.status} ${JSON.stringify(res.json)}`);
+  return res.json.ticket as string;
+}

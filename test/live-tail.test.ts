@@ -1,0 +1,106 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { deviceHub } from "../src/services/device-hub";
+import { call, ingest, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
+
+const logsIn = (frames: any[]) => frames.filter((f) => f.type === "logs").flatMap((f) => f.logs);
+
+describe("live tail", () => {
+  it("tickets are single use, short-lived and org-scoped", async () => {
+    const t = await tenant();
+    const res = await call("POST", "/logs/stream/ticket", { token: t.viewerKey, body: { project_id: t.projectId } });
+    expect(res.status).toBe(200);
+    const ttl = Date.parse(res.json.expires_at) - Date.now();
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    const first = await openSocket(`/logs/stream?ticket=${res.json.ticket}`);
+    expect(first.status).toBe(101);
+    const second = await openSocket(`/logs/stream?ticket=${res.json.ticket}`);
+    expect(second.status).toBe(401);
+    expect(second.json.error.code).toBe("unauthorized");
+    expect((await openSocket(`/logs/stream?ticket=garbage`)).status).toBe(401);
+
+    const stranger = await tenant();
+    expect((await call("POST", "/logs/stream/ticket", { token: stranger.viewerKey, body: { project_id: t.projectId } })).status).toBe(404);
+    expect((await call("POST", "/logs/stream/ticket", { token: t.deviceKey, body: { project_id: t.projectId } })).status).toBe(403);
+    first.ws!.close();
+  });
+
+  it("delivers only matching lines, within a second, and filters change without reconnecting", async () => {
+    const t = await tenant();
+    const other = await newDevice(t.adminKey, t.projectId);
+    const ticket = await tailTicket(t.viewerKey, t.projectId);
+    const viewer = await openSocket(`/logs/stream?ticket=${ticket}&device_id=${t.deviceId}&level=ERROR,FATAL`);
+    await viewer.until((f) => f.some((x) => x.type === "ready"));
+
+    const sentAt = Date.now();
+    await ingest(other.deviceKey, { logs: [{ level: "ERROR", message: "other device" }] });
+    await ingest(t.deviceKey, {
+      logs: [
+        { level: "INFO", message: "fine" },
+        { level: "ERROR", message: "wheel jam" },
+        { level: "FATAL", message: "shutdown" },
+      ],
+    });
+    await viewer.until((f) => logsIn(f).length >= 2);
+    expect(Date.now() - sentAt).toBeLessThan(1000);
+    expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["wheel jam", "shutdown"]);
+    expect(logsIn(viewer.frames)[0]).toMatchObject({ device_id: t.deviceId, level: "ERROR", id: expect.any(String), timestamp: expect.any(String) });
+
+    viewer.send({ type: "filter", q: "dock" });
+    await viewer.until((f) => f.some((x) => x.type === "filter"));
+    await ingest(other.deviceKey, { logs: [{ level: "INFO", message: "arrived at dock 4" }, { level: "INFO", message: "leaving" }] });
+    await viewer.until((f) => logsIn(f).length >= 3);
+    expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["wheel jam", "shutdown", "arrived at dock 4"]);
+
+    viewer.send({ type: "filter", level: ["LOUD"] });
+    await viewer.until((f) => f.some((x) => x.type === "error"));
+    viewer.ws!.close();
+  });
+
+  it("a slow viewer is told how many lines it missed and never holds up ingest or other viewers", async () => {
+    const t = await tenant();
+    // The slow viewer allows 2 unacknowledged frames and never acknowledges until the end.
+    const slow = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&window=2`);
+    const fast = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`);
+    await slow.until((f) => f.some((x) => x.type === "ready"));
+    await fast.until((f) => f.some((x) => x.type === "ready"));
+
+    for (let i = 0; i < 6; i++) {
+      const res = await ingest(t.deviceKey, { logs: loghubLines("HDFS", 50, { offset: i * 50 }) });
+      expect(res.json.accepted).toBe(50);
+      await deviceHub(env, t.deviceId).settle();
+      // The fast viewer acknowledges everything it gets.
+      const lastSeq = fast.frames.filter((f) => f.type === "logs").at(-1)?.seq;
+      if (lastSeq) fast.send({ type: "ack", seq: lastSeq });
+    }
+    await fast.until((f) => logsIn(f).length === 300);
+    const slowFrames = slow.frames.filter((f) => f.type === "logs");
+    expect(slowFrames.length).toBe(2);
+    const received = logsIn(slow.frames).length;
+    expect(received).toBe(100);
+
+    slow.send({ type: "ack", seq: slowFrames.at(-1).seq });
+    await slow.until((f) => f.some((x) => x.type === "dropped"));
+    expect(slow.frames.find((f) => f.type === "dropped").count).toBe(300 - received);
+    slow.ws!.close();
+    fast.ws!.close();
+  });
+
+  it("holds 100 viewers on one project", async () => {
+    const t = await tenant();
+    const viewers = [];
+    for (let i = 0; i < 100; i++) viewers.push(await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`));
+    await Promise.all(viewers.map((v) => v.until((f) => f.some((x) => x.type === "ready"))));
+    await ingest(t.deviceKey, { logs: loghubLines("Zookeeper", 20) });
+    await Promise.all(viewers.map((v) => v.until((f) => logsIn(f).length === 20, 5000)));
+    for (const v of viewers) v.ws!.close();
+  });
+
+  it("refuses plain HTTP and bad filters before upgrading", async () => {
+    const t = await tenant();
+    const ticket = await tailTicket(t.viewerKey, t.projectId);
+    expect((await call("GET", `/logs/stream?ticket=${ticket}`)).status).toBe(400);
+    expect((await openSocket(`/logs/stream?ticket=${ticket}&level=LOUD`)).status).toBe(400);
+  });
+});
