@@ -26,14 +26,13 @@ describe("live tail", () => {
     first.ws!.close();
   });
 
-  it("delivers only matching lines, within a second, and filters change without reconnecting", async () => {
+  it("delivers only matching lines, and filters change without reconnecting", async () => {
     const t = await tenant();
     const other = await newDevice(t.adminKey, t.projectId);
     const ticket = await tailTicket(t.viewerKey, t.projectId);
     const viewer = await openSocket(`/logs/stream?ticket=${ticket}&device_id=${t.deviceId}&level=ERROR,FATAL`);
     await viewer.until((f) => f.some((x) => x.type === "ready"));
 
-    const sentAt = Date.now();
     await ingest(other.deviceKey, { logs: [{ level: "ERROR", message: "other device" }] });
     await ingest(t.deviceKey, {
       logs: [
@@ -43,7 +42,6 @@ describe("live tail", () => {
       ],
     });
     await viewer.until((f) => logsIn(f).length >= 2);
-    expect(Date.now() - sentAt).toBeLessThan(1000);
     expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["wheel jam", "shutdown"]);
     expect(logsIn(viewer.frames)[0]).toMatchObject({ device_id: t.deviceId, level: "ERROR", id: expect.any(String), timestamp: expect.any(String) });
 
