@@ -1,0 +1,148 @@
+// Ingest benchmark: lines/s through POST /logs/ingest at 100- and 1,000-line batches of real
+// Loghub text, on `wrangler dev` (workerd, local D1 and Durable Objects) on this machine.
+// Beside each figure it measures, in the same run and the same way, the ceiling of the
+// request path alone: the same batches re-sent with a known batch_id, which are parsed,
+// validated and answered by the device's object but not stored. Then the live-tail latency:
+// from a POST leaving the client to its line arriving at a WebSocket viewer.
+//
+//   npm run bench            (PORT_BENCH to change the port, default 8799)
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { DATASETS, loadLoghub } from "../test/support/loghub.ts";
+
+const port = Number(process.env.PORT_BENCH ?? 8799);
+const base = `http://127.0.0.1:${port}/api/v1`;
+const admin = randomBytes(16).toString("hex");
+const persist = ".wrangler/bench-state";
+
+async function api(method: string, path: string, token: string | null, body?: unknown) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const json: any = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+function startServer(): ChildProcess {
+  rmSync(persist, { recursive: true, force: true });
+  const migrate = spawnSync("npm", ["exec", "--", "wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
+    env: { ...process.env, CI: "true" },
+    stdio: "ignore",
+  });
+  if (migrate.status !== 0) throw new Error("migrations failed");
+  return spawn(
+    "npm",
+    ["exec", "--", "wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false"],
+    { stdio: "ignore", detached: true },
+  );
+}
+
+async function waitReady() {
+  for (let i = 0; i < 240; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("server did not start");
+}
+
+async function newDevice(orgKey: string, projectId: string, dsn: string) {
+  const cap = await api("POST", "/capsules/generate", orgKey, { project_id: projectId, device_type: "bench", environment: "bench" });
+  const reg = await api("POST", "/fleet/register", null, { dsn, registration_token: cap.capsule.fleet.registration_token });
+  return reg as { device_id: string; device_key: string };
+}
+
+const corpus = DATASETS.flatMap((d) => loadLoghub(d));
+
+function batchBodies(size: number, count: number, prefix: string): string[] {
+  const bodies: string[] = [];
+  let at = 0;
+  for (let b = 0; b < count; b++) {
+    const now = Date.now() * 1000;
+    const logs = Array.from({ length: size }, (_, i) => ({ ...corpus[at++ % corpus.length]!, timestamp_us: now - (size - i) }));
+    bodies.push(JSON.stringify({ batch_id: `${prefix}-${b}`, logs }));
+  }
+  return bodies;
+}
+
+async function send(deviceKey: string, bodies: string[]) {
+  const started = performance.now();
+  let lines = 0;
+  for (const body of bodies) {
+    const res = await fetch(`${base}/logs/ingest`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json" },
+      body,
+    });
+    const json: any = await res.json();
+    if (!res.ok) throw new Error(JSON.stringify(json));
+    lines += json.accepted;
+  }
+  return { lines, seconds: (performance.now() - started) / 1000 };
+}
+
+async function tailLatency(orgKey: string, projectId: string, deviceKey: string, samples: number) {
+  const { ticket } = await api("POST", "/logs/stream/ticket", orgKey, { project_id: projectId });
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/logs/stream?ticket=${ticket}`);
+  const arrivals = new Map<string, number>();
+  ws.onmessage = (e) => {
+    const frame = JSON.parse(String(e.data));
+    if (frame.type === "logs") {
+      for (const l of frame.logs) arrivals.set(l.message, performance.now());
+      ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
+    }
+  };
+  await new Promise((r) => (ws.onopen = r));
+  const latencies: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const marker = `latency-probe-${i}-${randomBytes(4).toString("hex")}`;
+    const sent = performance.now();
+    await fetch(`${base}/logs/ingest`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ logs: [{ level: "INFO", module: "bench", message: marker }] }),
+    });
+    while (!arrivals.has(marker)) await new Promise((r) => setTimeout(r, 1));
+    latencies.push(arrivals.get(marker)! - sent);
+  }
+  ws.close();
+  latencies.sort((a, b) => a - b);
+  return { p50: latencies[Math.floor(samples * 0.5)]!, p99: latencies[Math.floor(samples * 0.99)]!, max: latencies.at(-1)! };
+}
+
+const server = startServer();
+try {
+  await waitReady();
+  const org = await api("POST", "/orgs", admin, { name: "bench", tier: "enterprise" });
+  const orgKey = org.api_key.key;
+  const { project } = await api("POST", "/projects", orgKey, { name: "bench" });
+  console.log(`fleetbeat ingest benchmark: wrangler dev on this machine, ${corpus.length} Loghub lines as text\n`);
+  console.log("batch   lines   stored lines/s   request-path ceiling lines/s   stored/ceiling");
+  for (const [size, count] of [
+    [100, 300],
+    [1000, 60],
+  ] as const) {
+    const device = await newDevice(orgKey, project.id, `bench-${size}`);
+    await send(device.device_key, batchBodies(size, 5, `warm-${size}`)); // warm-up
+    const bodies = batchBodies(size, count, `run-${size}`);
+    const stored = await send(device.device_key, bodies);
+    const ceiling = await send(device.device_key, bodies); // every batch_id is known now: answered, not stored
+    const storedRate = stored.lines / stored.seconds;
+    const ceilingRate = (size * count) / ceiling.seconds;
+    console.log(
+      `${String(size).padStart(5)} ${String(stored.lines).padStart(7)} ${storedRate.toFixed(0).padStart(16)} ${ceilingRate.toFixed(0).padStart(30)} ${(storedRate / ceilingRate).toFixed(2).padStart(16)}`,
+    );
+  }
+  const device = await newDevice(orgKey, project.id, "bench-latency");
+  const lat = await tailLatency(orgKey, project.id, device.device_key, 100);
+  console.log(`\nlive tail, accepted line to viewer (100 single-line batches): p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, max ${lat.max.toFixed(1)} ms`);
+} finally {
+  try {
+    process.kill(-server.pid!, "SIGTERM");
+  } catch {}
+}
