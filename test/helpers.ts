@@ -93,16 +93,15 @@ export const ingest = (deviceKey: string, body: unknown) => call("POST", "/logs/
 /** A WebSocket opened through the Worker, with its frames collected as parsed JSON. */
 export async function openSocket(path: string, headers: Record<string, string> = {}) {
   const res = await exports.default.fetch(`${BASE}${path}`, { headers: { upgrade: "websocket", ...headers } });
-  if (!res.webSocket) return { status: res.status, json: await res.json<any>(), ws: null, frames: [] as any[] };
   const ws = res.webSocket;
   const frames: any[] = [];
   const waiters: (() => void)[] = [];
-  ws.accept();
-  ws.addEventListener("message", (e) => {
+  ws?.accept();
+  ws?.addEventListener("message", (e) => {
     frames.push(JSON.parse(e.data as string));
     for (const w of waiters.splice(0)) w();
   });
-  /** Resolves once some frame satisfies `pred` (or rejects after `ms`). */
+  /** Resolves once the frames satisfy `pred` (or rejects after `ms`). */
   const until = async (pred: (frames: any[]) => boolean, ms = 3000) => {
     const deadline = Date.now() + ms;
     while (!pred(frames)) {
@@ -114,8 +113,8 @@ export async function openSocket(path: string, headers: Record<string, string> =
     }
     return frames;
   };
-  const send = (frame: unknown) => ws.send(JSON.stringify(frame));
-  return { status: res.status, json: null, ws, frames, until, send };
+  const send = (frame: unknown) => ws!.send(JSON.stringify(frame));
+  return { status: res.status, json: ws ? null : await res.json<any>(), ws, frames, until, send };
 }
 
 export async function tailTicket(token: string, projectId: string) {

@@ -50,6 +50,18 @@ describe("log ingest", () => {
     expect(res.json.accepted).toBe(1);
     const logs = await call("GET", `/logs?device_id=${t.deviceId}`, { token: t.viewerKey });
     expect(logs.json.logs[0]).toMatchObject({ timestamp: ts, level: "WARN", module: "nav", message: "slow wheel" });
+
+    // The same instant written the ways devices write it: no zone (UTC), an offset, a space.
+    const base = new Date(Date.now() - 120_000);
+    base.setUTCMilliseconds(250);
+    const utc = base.toISOString(); // …:ss.250Z
+    const plain = utc.slice(0, -1); // no zone
+    const shifted = new Date(base.getTime() + 2 * 3600_000).toISOString().slice(0, -1) + "+0200";
+    const spaced = plain.replace("T", " ");
+    const res2 = await ingest(t.deviceKey, { logs: [plain, shifted, spaced].map((timestamp, i) => ({ timestamp, level: "INFO", message: `form ${i}` })) });
+    expect(res2.json).toMatchObject({ accepted: 3, rejected: [] });
+    const forms = await call("GET", `/logs?device_id=${t.deviceId}&q=form`, { token: t.viewerKey });
+    expect(new Set(forms.json.logs.map((l: any) => l.timestamp))).toEqual(new Set([utc.replace("Z", "000Z")]));
   });
 
   it("a retried batch_id is answered as a duplicate and nothing is stored twice", async () => {

@@ -5,12 +5,20 @@ import { LINE_LIMITS as L } from "../limits";
 import { parseIsoMicros } from "../lib/time";
 import { levelNumber, parseLevel } from "./levels";
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i;
+// ISO 8601 / RFC 3339. A time without a zone (as Python's isoformat() writes it) is UTC.
+const ISO = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(Z|[+-]\d{2}:?\d{2})?$/i;
+
+function parseTimestamp(text: string): number {
+  const m = ISO.exec(text);
+  if (!m) return NaN;
+  const zone = m[3] === undefined ? "Z" : m[3].length === 5 ? `${m[3].slice(0, 3)}:${m[3].slice(3)}` : m[3].toUpperCase();
+  return parseIsoMicros(`${m[1]}T${m[2]}${zone}`);
+}
 
 const idLike = z.union([z.string().max(L.thread_chars), z.number().int()]).transform(String);
 
 export const LogLine = z.object({
-  timestamp: z.string().regex(ISO, "ISO 8601 with a time zone, e.g. 2026-11-25T10:00:00.123456Z").optional(),
+  timestamp: z.string().regex(ISO, "ISO 8601, e.g. 2026-11-25T10:00:00.123456Z (no zone means UTC)").optional(),
   timestamp_us: z.number().int().nonnegative().optional(),
   level: z.string().transform((v, ctx) => {
     const level = parseLevel(v);
@@ -77,7 +85,7 @@ export function validateLines(raw: unknown[], nowUs: number, oldestUs: number) {
       return;
     }
     const line = parsed.data;
-    const ts = line.timestamp_us ?? (line.timestamp !== undefined ? parseIsoMicros(line.timestamp) : nowUs);
+    const ts = line.timestamp_us ?? (line.timestamp !== undefined ? parseTimestamp(line.timestamp) : nowUs);
     if (Number.isNaN(ts)) return void rejected.push({ index, reason: "timestamp: not a valid date" });
     if (ts < oldestUs) return void rejected.push({ index, reason: "timestamp: older than the hot window" });
     if (ts > newestUs) return void rejected.push({ index, reason: "timestamp: too far in the future" });
