@@ -78,8 +78,9 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly sessions: SessionStore;
   private readonly outbox: UsageOutbox;
   private readonly socket: DeviceSocket;
-  /** Accepted lines not yet handed to the project's live tail (memory only; storage has them). */
-  private tailBuffer: LogView[] = [];
+  /** Accepted batches not yet handed to the project's live tail (memory only; storage has them). */
+  private tailBuffer: { firstId: number; sessionId: string | null; lines: StoredLine[] }[] = [];
+  private tailBuffered = 0;
   private tailDropped = 0;
   private projectFlush: Promise<void> | null = null;
   private flushAgain = false;
@@ -275,7 +276,7 @@ export class DeviceHub extends DurableObject<Env> {
       return result;
     });
     if (!answer.duplicate && batch.lines.length > 0) {
-      this.bufferForTail(batch.lines, batch.session_id ?? null, firstId, s.deviceId);
+      this.bufferForTail(batch.lines, batch.session_id ?? null, firstId);
     }
     this.kickProjectFlush();
     // D1 learns at once of a new session and that this device has logs (project-wide
@@ -290,14 +291,22 @@ export class DeviceHub extends DurableObject<Env> {
     return this.logs.query(filter);
   }
 
-  private bufferForTail(lines: StoredLine[], sessionId: string | null, firstId: number, deviceId: string): void {
-    if (!this.projectHasViewers) return;
-    lines.forEach((l, i) => this.tailBuffer.push(presentLog(deviceId, { ...l, id: firstId + i, session_id: sessionId })));
-    if (this.tailBuffer.length > TAIL_BUFFER_MAX) {
-      const excess = this.tailBuffer.length - TAIL_BUFFER_MAX;
-      this.tailBuffer.splice(0, excess);
-      this.tailDropped += excess;
+  private bufferForTail(lines: StoredLine[], sessionId: string | null, firstId: number): void {
+    this.tailBuffer.push({ firstId, sessionId, lines });
+    this.tailBuffered += lines.length;
+    while (this.tailBuffered > TAIL_BUFFER_MAX && this.tailBuffer.length > 1) {
+      const oldest = this.tailBuffer.shift()!;
+      this.tailBuffered -= oldest.lines.length;
+      this.tailDropped += oldest.lines.length;
     }
+  }
+
+  /** Takes the buffered lines, as viewers see them. */
+  private takeTailLines(deviceId: string): LogView[] {
+    const views = this.tailBuffer.flatMap((b) => b.lines.map((l, i) => presentLog(deviceId, { ...l, id: b.firstId + i, session_id: b.sessionId })));
+    this.tailBuffer = [];
+    this.tailBuffered = 0;
+    return views;
   }
 
   // ---- sessions -------------------------------------------------------------------------
@@ -410,19 +419,31 @@ export class DeviceHub extends DurableObject<Env> {
     })();
   }
 
+  /**
+   * Hands the sealed outbox and the buffered lines to the project. Lines go only while someone
+   * watches; when the answer says a viewer has just appeared, the lines held back follow at
+   * once, so a new viewer misses nothing accepted after it connected.
+   */
   private async deliverToProject(): Promise<void> {
     const s = this.state;
     if (!s) return;
     const rows = this.outbox.seal();
-    const lines = this.tailBuffer;
+    const sendLines = this.projectHasViewers;
+    const lines = this.takeTailLines(s.deviceId);
     const dropped = this.tailDropped;
     if (rows.length === 0 && lines.length === 0 && dropped === 0) return;
-    this.tailBuffer = [];
     this.tailDropped = 0;
     const hub = projectHub(this.env, s.projectId);
-    const { viewers } = await hub.deliver(s.deviceId, rows, lines, dropped);
-    this.projectHasViewers = viewers > 0;
-    if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
+    try {
+      const { viewers } = await hub.deliver(s.deviceId, rows, sendLines ? lines : [], sendLines ? dropped : 0);
+      if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
+      this.projectHasViewers = viewers > 0;
+      if (!sendLines && viewers > 0 && lines.length > 0) await hub.deliver(s.deviceId, [], lines, 0);
+    } catch (err) {
+      // The outbox rows stay for the retry; lines for the tail are gone, so viewers will be told.
+      this.tailDropped += lines.length + dropped;
+      throw err;
+    }
   }
 
   /** Waits for deliveries under way: tests and the alarm use it to reach a settled state. */

@@ -6,7 +6,8 @@ import { ApiError } from "../src/http/errors";
 import { parseEnvelope } from "../src/logs/ingest-body";
 import { validateLines } from "../src/logs/line";
 import { hotWindowMs } from "../src/limits";
-import { AckCommand } from "../src/schemas/commands";
+import { parseOrThrow } from "../src/http/validate";
+import { CommandAckFrame } from "../src/schemas/commands";
 import { Heartbeat } from "../src/schemas/fleet";
 import { presentCommand } from "../src/services/presenters";
 import type { DeviceHub } from "./device-hub";
@@ -63,16 +64,12 @@ export class DeviceSocket {
         return { of: "logs", ...(await this.hub.ingest({ ...envelope, lines, rejected })) };
       }
       case "heartbeat": {
-        const parsed = Heartbeat.safeParse(frame);
-        if (!parsed.success) throw invalid(parsed.error.issues);
-        const { server_time, pending_commands } = await this.hub.heartbeat(parsed.data);
+        const { server_time, pending_commands } = await this.hub.heartbeat(parseOrThrow(Heartbeat, frame, "body"));
         return { of: "heartbeat", server_time: new Date(server_time).toISOString(), pending_commands };
       }
       case "command_ack": {
-        const parsed = AckCommand.safeParse(frame);
-        const commandId = typeof frame.command_id === "string" ? frame.command_id : "";
-        if (!parsed.success) throw invalid(parsed.error.issues);
-        const outcome = await this.hub.ackCommand(commandId, parsed.data.status, parsed.data.result);
+        const { command_id: commandId, status, result } = parseOrThrow(CommandAckFrame, frame, "body");
+        const outcome = await this.hub.ackCommand(commandId, status, result);
         if (!outcome.ok) throw new ApiError(outcome.code, `command ${outcome.code.replace("_", " ")}`);
         return { of: "command_ack", command_id: commandId, status: outcome.command.status };
       }
@@ -114,12 +111,4 @@ export class DeviceSocket {
       // the socket is closing
     }
   }
-}
-
-function invalid(issues: { path: PropertyKey[]; message: string; code: string }[]) {
-  return new ApiError(
-    "validation_failed",
-    issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
-    issues.map((i) => ({ location: "body", path: i.path.join(".") || "(root)", message: i.message, code: i.code })),
-  );
 }

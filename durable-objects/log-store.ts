@@ -1,21 +1,9 @@
 // A device's hot logs in its Durable Object's SQLite: one statement writes a whole batch
 // (the lines travel as one JSON parameter), FTS5 is fed once per batch, and every query is
 // bounded by LIMIT and a keyset cursor.
-import type { StoredLine } from "../src/logs/line";
+import type { LogRecord, StoredLine } from "../src/logs/line";
 
-export interface LogRow {
-  id: number;
-  ts: number;
-  level: number;
-  module: string;
-  logger: string | null;
-  message: string;
-  thread_id: string | null;
-  process_id: string | null;
-  session_id: string | null;
-  context: string | null;
-  [key: string]: SqlStorageValue;
-}
+export type LogRow = LogRecord & Record<string, SqlStorageValue>;
 
 /** Position of the last row a page returned, in the project-wide order (ts, device_id, id). */
 export interface LogCursor {

@@ -85,6 +85,20 @@ describe("live tail", () => {
     fast.ws!.close();
   });
 
+  it("a viewer that connects to a quiet project gets every line accepted after it connected", async () => {
+    const t = await tenant();
+    // Nobody watches: the device learns it and stops sending lines to the project.
+    await ingest(t.deviceKey, { logs: [{ level: "INFO", message: "before anyone watched" }] });
+    await deviceHub(env, t.deviceId).settle();
+    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`);
+    await viewer.until((f) => f.some((x) => x.type === "ready"));
+    await ingest(t.deviceKey, { logs: [{ level: "INFO", message: "first line watched" }] });
+    await ingest(t.deviceKey, { logs: [{ level: "INFO", message: "second line watched" }] });
+    await viewer.until((f) => logsIn(f).length >= 2);
+    expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["first line watched", "second line watched"]);
+    viewer.ws!.close();
+  });
+
   it("holds 100 viewers on one project", async () => {
     const t = await tenant();
     const viewers = [];

@@ -39,8 +39,9 @@ export const LogLine = z.object({
     .optional(),
 });
 
-/** A validated line as the hot store keeps it. Times in µs since the epoch. */
-export interface StoredLine {
+/** A line as the hot store holds it (see durable-objects/log-store.ts). Times in µs since the epoch. */
+export interface LogRecord {
+  id: number;
   ts: number;
   level: number;
   module: string;
@@ -48,7 +49,12 @@ export interface StoredLine {
   message: string;
   thread_id: string | null;
   process_id: string | null;
+  session_id: string | null;
   context: string | null;
+}
+
+/** A validated line on its way in: a record before it has an id and a session. */
+export interface StoredLine extends Omit<LogRecord, "id" | "session_id"> {
   /** UTF-8 bytes of message, module, logger, thread and context: what log_bytes counts. */
   bytes: number;
 }

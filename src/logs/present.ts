@@ -1,6 +1,7 @@
 // A stored log row as GET /logs, the export and the live tail show it.
 import { isoMicros } from "../lib/time";
 import { levelName } from "./levels";
+import type { LogRecord } from "./line";
 
 export interface LogView {
   id: string;
@@ -15,20 +16,6 @@ export interface LogView {
   thread_id: string | null;
   process_id: string | null;
   context: Record<string, string | number | boolean> | null;
-}
-
-/** The stored fields of a line, as the hot store returns them. */
-export interface LogRecord {
-  id: number;
-  ts: number;
-  level: number;
-  module: string;
-  logger: string | null;
-  message: string;
-  thread_id: string | null;
-  process_id: string | null;
-  session_id: string | null;
-  context: string | null;
 }
 
 /** Log ids are `<device id>:<row id>`: unique across the project, ordered within a device. */

@@ -6,6 +6,7 @@ import { orgKey } from "../auth/middleware";
 import { devices, projects as projectsTable, registrationTokens } from "../db/schema";
 import { decodeCursor, page } from "../http/cursor";
 import { jsonBody, params, query } from "../http/validate";
+import { mapLimit } from "../lib/concurrency";
 import { newId } from "../lib/crypto";
 import { deviceHub } from "../services/device-hub";
 import { presentProject } from "../services/presenters";
@@ -42,9 +43,7 @@ export const projects = new Hono<AppEnv>()
     const project = await projectOfOrg(db, org.orgId, c.req.valid("param").project_id);
     const deviceIds = await db.select({ id: devices.id }).from(devices).where(eq(devices.projectId, project.id));
     // Stop every device key before the rows go, so no device keeps writing into a deleted project.
-    for (let i = 0; i < deviceIds.length; i += 50) {
-      await Promise.all(deviceIds.slice(i, i + 50).map(({ id }) => deviceHub(c.env, id).decommission()));
-    }
+    await mapLimit(deviceIds, 50, ({ id }) => deviceHub(c.env, id).decommission());
     await db.batch([
       db.delete(registrationTokens).where(eq(registrationTokens.projectId, project.id)),
       db.delete(devices).where(eq(devices.projectId, project.id)),

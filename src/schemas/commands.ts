@@ -16,3 +16,6 @@ export const AckCommand = z.object({
 });
 
 export const CommandParams = z.object({ device_id: deviceId, command_id: commandId });
+
+/** The device socket's acknowledgement of a pushed command. */
+export const CommandAckFrame = AckCommand.extend({ command_id: commandId });
