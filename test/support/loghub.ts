@@ -1,4 +1,5 @@
-// Loghub's structured samples (../shared/data/loghub, with their licence) as fleetbeat log
+// Loghub's structured samples (a copy of ../shared/data/loghub in test/fixtures/loghub, with
+// its licence, so a clone needs nothing beside it) as fleetbeat log
 // lines, read in Node by vitest.config.ts and the benchmarks. Timestamps are left out: the
 // callers stamp lines with recent times, since the hot store refuses lines older than its window.
 import { readFileSync } from "node:fs";
@@ -7,7 +8,7 @@ import { parseCsv } from "./csv.ts";
 
 import type { SampleLine } from "./sample-line";
 
-export const LOGHUB_DIR = path.resolve(import.meta.dirname, "../../../shared/data/loghub");
+export const LOGHUB_DIR = path.resolve(import.meta.dirname, "../fixtures/loghub");
 export const DATASETS = ["Android", "Apache", "BGL", "HDFS", "HPC", "Linux", "OpenSSH", "Zookeeper"] as const;
 
 const LEVELS: Record<string, string> = {
