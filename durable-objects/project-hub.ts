@@ -8,7 +8,7 @@ import { TailFilter } from "../src/logs/tail-filter";
 import { sha256 } from "../src/lib/crypto";
 import { PROJECT_SCHEMA } from "./project-schema";
 import { migrate } from "./sql-migrations";
-import { type ViewerState, acknowledge, newViewer, offer, send } from "./tail-viewer";
+import { DROPPED_REPORT_MS, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
 import { type OutboxRow, USAGE_FIELDS, type UsageField, utcDay } from "./usage-outbox";
 
 export const TICKET_TTL_MS = 60_000;
@@ -37,12 +37,29 @@ export class ProjectHub extends DurableObject<Env> {
     if (rows.length > 0) this.applyUsage(deviceId, rows);
     const sockets = this.ctx.getWebSockets();
     if (lines.length > 0 || dropped > 0) {
+      const now = Date.now();
+      let unreported = false;
       for (const ws of sockets) {
         const v = ws.deserializeAttachment() as ViewerState;
-        if (offer(ws, v, lines, dropped)) ws.serializeAttachment(v);
+        if (offer(ws, v, lines, dropped, now)) ws.serializeAttachment(v);
+        unreported ||= v.missed > 0;
       }
+      // Losses not yet reported (a viewer was told less than a second ago) go out by alarm.
+      if (unreported && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + DROPPED_REPORT_MS);
     }
     return { viewers: sockets.length };
+  }
+
+  /** Sends each viewer that is still behind the count of what it missed since it was last told. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    let unreported = false;
+    for (const ws of this.ctx.getWebSockets()) {
+      const v = ws.deserializeAttachment() as ViewerState;
+      if (reportDropped(ws, v, now)) ws.serializeAttachment(v);
+      unreported ||= v.missed > 0;
+    }
+    if (unreported) await this.ctx.storage.setAlarm(now + DROPPED_REPORT_MS);
   }
 
   private applyUsage(deviceId: string, rows: OutboxRow[]): void {
@@ -113,14 +130,16 @@ export class ProjectHub extends DurableObject<Env> {
     try {
       parsed = ViewerMessage.safeParse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
     } catch {
-      return send(ws, { type: "error", message: "frames are JSON" });
+      send(ws, { type: "error", message: "frames are JSON" });
+      return;
     }
     if (!parsed.success) {
-      return send(ws, { type: "error", message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+      send(ws, { type: "error", message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+      return;
     }
     const v = ws.deserializeAttachment() as ViewerState;
     const msg = parsed.data;
-    if (msg.type === "ack") acknowledge(ws, v, msg.seq);
+    if (msg.type === "ack") acknowledge(ws, v, msg.seq, Date.now());
     else {
       const { type: _type, ...filter } = msg;
       v.filter = filter;

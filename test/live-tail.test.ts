@@ -1,6 +1,8 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { deviceHub } from "../src/services/device-hub";
+import { projectHub } from "../src/services/project-hub";
 import { call, ingest, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
 
 const logsIn = (frames: any[]) => frames.filter((f) => f.type === "logs").flatMap((f) => f.logs);
@@ -78,11 +80,32 @@ describe("live tail", () => {
     const received = logsIn(slow.frames).length;
     expect(received).toBe(100);
 
+    // It was told at once that it fell behind, without having to acknowledge anything.
+    const droppedSum = (frames: any[]) => frames.filter((f) => f.type === "dropped").reduce((n, f) => n + f.count, 0);
+    expect(droppedSum(slow.frames)).toBeGreaterThan(0);
+
+    // Acknowledging brings the rest of the count: every line is either received or reported.
     slow.send({ type: "ack", seq: slowFrames.at(-1).seq });
-    await slow.until((f) => f.some((x) => x.type === "dropped"));
-    expect(slow.frames.find((f) => f.type === "dropped").count).toBe(300 - received);
+    await slow.until((f) => droppedSum(f) === 300 - received);
     slow.ws!.close();
     fast.ws!.close();
+  });
+
+  it("a viewer that stays behind hears of later losses within about a second, without acknowledging", async () => {
+    const t = await tenant();
+    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&window=1`);
+    await viewer.until((f) => f.some((x) => x.type === "ready"));
+    for (let i = 0; i < 3; i++) {
+      await ingest(t.deviceKey, { logs: loghubLines("Apache", 50, { offset: i * 50 }) });
+      await deviceHub(env, t.deviceId).settle();
+    }
+    const dropped = (f: any[]) => f.filter((x) => x.type === "dropped").reduce((n, x) => n + x.count, 0);
+    await viewer.until((f) => dropped(f) === 50); // the first loss is reported at once
+    await new Promise((r) => setTimeout(r, 1100));
+    await runDurableObjectAlarm(projectHub(env, t.projectId));
+    await viewer.until((f) => dropped(f) === 100); // the next one by the project's alarm
+    expect(logsIn(viewer.frames).length).toBe(50);
+    viewer.ws!.close();
   });
 
   it("a viewer that connects to a quiet project gets every line accepted after it connected", async () => {
