@@ -5,6 +5,8 @@ const MINUTE = 60_000;
 export const RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const INTERVAL_MS = { "1m": MINUTE, "5m": 5 * MINUTE, "15m": 15 * MINUTE, "1h": 60 * MINUTE, "1d": 1440 * MINUTE };
 export type MetricInterval = keyof typeof INTERVAL_MS;
+/** Distinct metric names kept per minute; names beyond are ignored, so a row stays small. */
+export const MAX_NAMES_PER_MINUTE = 64;
 /** The widest answer a query may produce; a wider range picks a coarser interval. */
 export const MAX_POINTS = 1500;
 
@@ -32,7 +34,9 @@ export class MetricHistory {
       .exec<{ samples: number; data: string }>(`SELECT samples, data FROM metric_minutes WHERE minute = ?`, minute)
       .toArray()[0];
     const data: MinuteData = row ? JSON.parse(row.data) : {};
-    for (const [name, v] of Object.entries(metrics)) merge(data, name, [v, v, v, 1]);
+    for (const [name, v] of Object.entries(metrics)) {
+      if (data[name] || Object.keys(data).length < MAX_NAMES_PER_MINUTE) merge(data, name, [v, v, v, 1]);
+    }
     this.sql.exec(
       `INSERT INTO metric_minutes (minute, samples, data) VALUES (?, ?, ?)
        ON CONFLICT (minute) DO UPDATE SET samples = excluded.samples, data = excluded.data`,

@@ -15,5 +15,7 @@ export interface AppEnv {
     db: Db;
     org: OrgCaller;
     device: Identity;
+    /** The caller used the server admin token. */
+    serverAdmin: boolean;
   };
 }

@@ -30,6 +30,8 @@ describe("orgs", () => {
     expect(own.json.org).toMatchObject({ id: a.orgId, tier: "free", limits: { devices: 10, hot_retention_days: 7 } });
     const viewer = await newKey(a.adminKey, "viewer");
     expect((await call("GET", `/orgs/${a.orgId}`, { token: viewer })).status).toBe(200);
+    // The server admin reads any org.
+    expect((await call("GET", `/orgs/${b.orgId}`, { token: ADMIN })).json.org).toMatchObject({ id: b.orgId, tier: "pro" });
     const other = await call("GET", `/orgs/${b.orgId}`, { token: a.adminKey });
     expect(other.status).toBe(404);
     expect(other.json.error.code).toBe("not_found");

@@ -1,6 +1,7 @@
 // Who may call a route. Each middleware resolves the bearer secret to a caller or answers
 // 401 (unknown secret) / 403 (a known secret of the wrong kind or role).
 import { and, eq, isNull } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { apiKeys } from "../db/schema";
@@ -21,6 +22,17 @@ export const serverAdmin = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next();
 });
+
+/** The server admin token, or else whatever `otherwise` accepts. Sets `serverAdmin`. */
+export const serverAdminOr = (otherwise: MiddlewareHandler<AppEnv>) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const token = bearer(c.req.header("authorization"));
+    if (c.env.ADMIN_TOKEN && (await secretsEqual(token, c.env.ADMIN_TOKEN))) {
+      c.set("serverAdmin", true);
+      return next();
+    }
+    return otherwise(c, next);
+  });
 
 /** An org API key; `admin` routes refuse viewer keys with 403. */
 export const orgKey = (needs: "viewer" | "admin") =>

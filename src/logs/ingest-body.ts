@@ -5,9 +5,10 @@ import { readBounded } from "../http/body";
 import { ApiError } from "../http/errors";
 import { parseOrThrow } from "../http/validate";
 import { LOG_UPLOAD } from "../limits";
+import { sessionId } from "../schemas/common";
 
 export const IngestEnvelope = z.object({
-  session_id: z.string().min(1).max(128).optional(),
+  session_id: sessionId.optional(),
   batch_id: z.string().min(1).max(128).optional(),
   logs: z.array(z.unknown()),
 });

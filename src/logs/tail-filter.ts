@@ -1,6 +1,6 @@
 // Which lines a live-tail viewer wants. Applied in the ProjectHub before anything is sent.
 import { z } from "zod";
-import { deviceId } from "../schemas/common";
+import { deviceId, sessionId } from "../schemas/common";
 import { LEVELS, parseLevel } from "./levels";
 import type { LogView } from "./present";
 
@@ -19,7 +19,7 @@ export const levelSet = z
 
 export const TailFilter = z.object({
   device_id: deviceId.optional(),
-  session_id: z.string().min(1).max(128).optional(),
+  session_id: sessionId.optional(),
   module: z.string().min(1).max(128).optional(),
   level: levelSet.optional(),
   q: z.string().max(256).optional(),

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { ORG_KEY_PREFIX } from "../auth/bearer";
-import { orgKey, serverAdmin } from "../auth/middleware";
+import { orgKey, serverAdmin, serverAdminOr } from "../auth/middleware";
 import { apiKeys, orgs as orgsTable } from "../db/schema";
 import { notFound } from "../http/errors";
 import { jsonBody, params } from "../http/validate";
@@ -34,9 +34,10 @@ export const orgs = new Hono<AppEnv>()
     if (!org) throw notFound("org");
     return c.json({ org: presentOrg(org, true) });
   })
-  .get("/:org_id", orgKey("viewer"), params(OrgParams), async (c) => {
+  .get("/:org_id", serverAdminOr(orgKey("viewer")), params(OrgParams), async (c) => {
     const { org_id } = c.req.valid("param");
-    const org = org_id === c.var.org.orgId ? await c.var.db.query.orgs.findFirst({ where: eq(orgsTable.id, org_id) }) : undefined;
+    const visible = c.var.serverAdmin || org_id === c.var.org.orgId;
+    const org = visible ? await c.var.db.query.orgs.findFirst({ where: eq(orgsTable.id, org_id) }) : undefined;
     if (!org) throw notFound("org");
     return c.json({ org: presentOrg(org, true) });
   });

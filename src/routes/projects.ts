@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { devices, projects as projectsTable, registrationTokens } from "../db/schema";
+import { devices, projects as projectsTable, registrationTokens, sessions } from "../db/schema";
 import { decodeCursor, page } from "../http/cursor";
 import { jsonBody, params, query } from "../http/validate";
 import { mapLimit } from "../lib/concurrency";
@@ -47,6 +47,7 @@ export const projects = new Hono<AppEnv>()
     await db.batch([
       db.delete(registrationTokens).where(eq(registrationTokens.projectId, project.id)),
       db.delete(devices).where(eq(devices.projectId, project.id)),
+      db.delete(sessions).where(eq(sessions.projectId, project.id)),
       db.delete(projectsTable).where(eq(projectsTable.id, project.id)),
     ]);
     return c.json({ id: project.id, deleted: true });

@@ -17,6 +17,13 @@ export const dsn = z
 export const idOf = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`), `not a ${prefix}_ id`);
 
+/** Chosen by the device: a UUID, or another id of letters, digits and . _ : - */
+export const sessionId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "a UUID, or letters, digits and . _ : -");
+
 export const orgId = idOf("org");
 export const projectId = idOf("prj");
 export const keyId = idOf("key");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, projectId } from "./common";
+import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, projectId, sessionId } from "./common";
 
 export const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
 
@@ -28,7 +28,7 @@ export const Metrics = z
 
 export const Heartbeat = z.object({
   status: z.enum(["online", "maintenance", "error"]).default("online"),
-  session_id: z.string().min(1).max(128).optional(),
+  session_id: sessionId.optional(),
   metrics: Metrics.optional(),
 });
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { levelSet } from "../logs/tail-filter";
 import { parseIsoMicros } from "../lib/time";
-import { cursor, deviceId, projectId } from "./common";
+import { cursor, deviceId, projectId, sessionId } from "./common";
 
 /** A time in the query string: ISO 8601 (µs kept) or integer milliseconds; held as µs. */
 const instantUs = z.union([
@@ -12,8 +12,6 @@ const instantUs = z.union([
     .nonnegative()
     .transform((ms) => ms * 1000),
 ]);
-
-const sessionId = z.string().min(1).max(128);
 
 export const LogSearch = z.object({
   project_id: projectId.optional(),

@@ -1,11 +1,5 @@
 import { z } from "zod";
-import { cursor, deviceId, instant, limit, name, projectId } from "./common";
-
-export const sessionId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "a UUID, or letters, digits and . _ : -");
+import { cursor, deviceId, instant, limit, name, projectId, sessionId } from "./common";
 
 const isoMs = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 
