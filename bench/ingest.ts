@@ -106,7 +106,7 @@ async function tailLatency(orgKey: string, projectId: string, deviceKey: string,
     await fetch(`${base}/logs/ingest`, {
       method: "POST",
       headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ logs: [{ level: "INFO", module: "bench", message: marker }] }),
+      body: JSON.stringify({ logs: [{ timestamp_us: Date.now() * 1000, level: "INFO", module: "bench", message: marker }] }),
     });
     while (!arrivals.has(marker)) await new Promise((r) => setTimeout(r, 1));
     latencies.push(arrivals.get(marker)! - sent);

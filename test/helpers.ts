@@ -83,6 +83,15 @@ export function loghubLines(dataset: string, n: number, opts: { endUs?: number; 
   });
 }
 
+/** One well-formed line, stamped now. */
+export const line = (level: string, message: string, extra: Record<string, unknown> = {}) => ({
+  timestamp: new Date().toISOString(),
+  level,
+  module: "test",
+  message,
+  ...extra,
+});
+
 export async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { deviceHub } from "../src/services/device-hub";
 import { projectHub } from "../src/services/project-hub";
-import { call, ingest, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
+import { call, ingest, line, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
 
 const logsIn = (frames: any[]) => frames.filter((f) => f.type === "logs").flatMap((f) => f.logs);
 
@@ -35,12 +35,12 @@ describe("live tail", () => {
     const viewer = await openSocket(`/logs/stream?ticket=${ticket}&device_id=${t.deviceId}&level=ERROR,FATAL`);
     await viewer.until((f) => f.some((x) => x.type === "ready"));
 
-    await ingest(other.deviceKey, { logs: [{ level: "ERROR", message: "other device" }] });
+    await ingest(other.deviceKey, { logs: [line("ERROR", "other device")] });
     await ingest(t.deviceKey, {
       logs: [
-        { level: "INFO", message: "fine" },
-        { level: "ERROR", message: "wheel jam" },
-        { level: "FATAL", message: "shutdown" },
+        line("INFO", "fine"),
+        line("ERROR", "wheel jam"),
+        line("FATAL", "shutdown"),
       ],
     });
     await viewer.until((f) => logsIn(f).length >= 2);
@@ -49,7 +49,7 @@ describe("live tail", () => {
 
     viewer.send({ type: "filter", q: "dock" });
     await viewer.until((f) => f.some((x) => x.type === "filter"));
-    await ingest(other.deviceKey, { logs: [{ level: "INFO", message: "arrived at dock 4" }, { level: "INFO", message: "leaving" }] });
+    await ingest(other.deviceKey, { logs: [line("INFO", "arrived at dock 4"), line("INFO", "leaving")] });
     await viewer.until((f) => logsIn(f).length >= 3);
     expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["wheel jam", "shutdown", "arrived at dock 4"]);
 
@@ -111,12 +111,12 @@ describe("live tail", () => {
   it("a viewer that connects to a quiet project gets every line accepted after it connected", async () => {
     const t = await tenant();
     // Nobody watches: the device learns it and stops sending lines to the project.
-    await ingest(t.deviceKey, { logs: [{ level: "INFO", message: "before anyone watched" }] });
+    await ingest(t.deviceKey, { logs: [line("INFO", "before anyone watched")] });
     await deviceHub(env, t.deviceId).settle();
     const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`);
     await viewer.until((f) => f.some((x) => x.type === "ready"));
-    await ingest(t.deviceKey, { logs: [{ level: "INFO", message: "first line watched" }] });
-    await ingest(t.deviceKey, { logs: [{ level: "INFO", message: "second line watched" }] });
+    await ingest(t.deviceKey, { logs: [line("INFO", "first line watched")] });
+    await ingest(t.deviceKey, { logs: [line("INFO", "second line watched")] });
     await viewer.until((f) => logsIn(f).length >= 2);
     expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["first line watched", "second line watched"]);
     viewer.ws!.close();

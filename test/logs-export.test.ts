@@ -29,7 +29,7 @@ describe("log export", () => {
     await ingest(other.deviceKey, {
       logs: [
         ...loghubLines("Apache", 1200),
-        { level: "ERROR", module: "cam,front", message: 'multi\nline "quoted", with, commas\r\nand 😀', context: { note: 'a "b", c', n: 3, ok: true } },
+        { timestamp: new Date().toISOString(), level: "ERROR", module: "cam,front", message: 'multi\nline "quoted", with, commas\r\nand 😀', context: { note: 'a "b", c', n: 3, ok: true } },
       ],
     });
     const query = `project_id=${t.projectId}`;

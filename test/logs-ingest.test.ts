@@ -17,13 +17,15 @@ describe("log ingest", () => {
         good[0],
         { ...good[1], level: "LOUD" },
         good[1],
-        { level: "INFO" }, // no message
+        { timestamp_us: good[0]!.timestamp_us, level: "INFO", module: "m" }, // no message
         { ...good[2], timestamp: "yesterday-ish" },
         { ...good[2], timestamp_us: 1 }, // 1970: older than the hot window
         { ...good[2], timestamp_us: (Date.now() + 3600_000) * 1000 }, // an hour ahead
         { ...good[2], message: "x".repeat(20_000) },
         { ...good[2], context: { nested: { no: true } } },
         "not an object",
+        { ...good[2], module: undefined }, // no module
+        { level: "INFO", module: "m", message: "no time" },
         good[2],
       ],
     };
@@ -31,7 +33,7 @@ describe("log ingest", () => {
     expect(res.status).toBe(200);
     expect(res.json.accepted).toBe(3);
     expect(res.json.duplicate).toBe(false);
-    expect(res.json.rejected.map((r: any) => r.index)).toEqual([1, 3, 4, 5, 6, 7, 8, 9]);
+    expect(res.json.rejected.map((r: any) => r.index)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     const reasons = Object.fromEntries(res.json.rejected.map((r: any) => [r.index, r.reason]));
     expect(reasons[1]).toMatch(/^level:/);
     expect(reasons[3]).toMatch(/^message:/);
@@ -40,6 +42,8 @@ describe("log ingest", () => {
     expect(reasons[6]).toMatch(/future/);
     expect(reasons[7]).toMatch(/^message:/);
     expect(reasons[8]).toMatch(/^context/);
+    expect(reasons[10]).toMatch(/^module:/);
+    expect(reasons[11]).toMatch(/^timestamp: timestamp \(ISO 8601\) or timestamp_us is required/);
     expect(await stored(t.deviceId)).toBe(3);
   });
 
@@ -58,7 +62,7 @@ describe("log ingest", () => {
     const plain = utc.slice(0, -1); // no zone
     const shifted = new Date(base.getTime() + 2 * 3600_000).toISOString().slice(0, -1) + "+0200";
     const spaced = plain.replace("T", " ");
-    const res2 = await ingest(t.deviceKey, { logs: [plain, shifted, spaced].map((timestamp, i) => ({ timestamp, level: "INFO", message: `form ${i}` })) });
+    const res2 = await ingest(t.deviceKey, { logs: [plain, shifted, spaced].map((timestamp, i) => ({ timestamp, level: "INFO", module: "clock", message: `form ${i}` })) });
     expect(res2.json).toMatchObject({ accepted: 3, rejected: [] });
     const forms = await call("GET", `/logs?device_id=${t.deviceId}&q=form`, { token: t.viewerKey });
     expect(new Set(forms.json.logs.map((l: any) => l.timestamp))).toEqual(new Set([utc.replace("Z", "000Z")]));

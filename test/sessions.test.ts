@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DeviceState } from "../durable-objects/device-presence";
 import { deviceHub } from "../src/services/device-hub";
-import { call, ingest, loghubLines, newDevice, tenant } from "./helpers";
+import { call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 
 const d1Session = (sessionId: string) => env.DB.prepare("SELECT * FROM sessions WHERE session_id = ?").bind(sessionId).first<any>();
 
@@ -24,11 +24,11 @@ describe("sessions", () => {
     await ingest(t.deviceKey, {
       session_id: id,
       logs: [
-        { level: "INFO", message: "a" },
-        { level: "WARN", message: "b" },
-        { level: "ERROR", message: "c" },
-        { level: "FATAL", message: "d" },
-        { level: "BAD", message: "rejected" },
+        line("INFO", "a"),
+        line("WARN", "b"),
+        line("ERROR", "c"),
+        line("FATAL", "d"),
+        line("BAD", "rejected"),
       ],
     });
     await ingest(t.deviceKey, { session_id: id, logs: loghubLines("HDFS", 100) });

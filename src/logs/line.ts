@@ -28,7 +28,7 @@ export const LogLine = z.object({
     }
     return level;
   }),
-  module: z.string().min(1).max(L.module_chars).default("default"),
+  module: z.string().min(1).max(L.module_chars),
   logger: z.string().max(L.logger_chars).optional(),
   message: z.string().max(L.message_chars, `at most ${L.message_chars} characters`),
   thread_id: idLike.optional(),
@@ -37,6 +37,9 @@ export const LogLine = z.object({
     .record(z.string().min(1).max(L.context_key_chars), z.union([z.string().max(L.context_value_chars), z.number(), z.boolean()]))
     .refine((c) => Object.keys(c).length <= L.context_keys, `at most ${L.context_keys} keys`)
     .optional(),
+}).refine((l) => l.timestamp !== undefined || l.timestamp_us !== undefined, {
+  message: "timestamp (ISO 8601) or timestamp_us is required",
+  path: ["timestamp"],
 });
 
 /** A line as the hot store holds it (see durable-objects/log-store.ts). Times in µs since the epoch. */
@@ -91,7 +94,7 @@ export function validateLines(raw: unknown[], nowUs: number, oldestUs: number) {
       return;
     }
     const line = parsed.data;
-    const ts = line.timestamp_us ?? (line.timestamp !== undefined ? parseTimestamp(line.timestamp) : nowUs);
+    const ts = line.timestamp_us ?? parseTimestamp(line.timestamp!);
     if (Number.isNaN(ts)) return void rejected.push({ index, reason: "timestamp: not a valid date" });
     if (ts < oldestUs) return void rejected.push({ index, reason: "timestamp: older than the hot window" });
     if (ts > newestUs) return void rejected.push({ index, reason: "timestamp: too far in the future" });
