@@ -13,13 +13,10 @@ import { deviceHub } from "../services/device-hub";
 import { listDevices } from "../services/device-registry";
 import { presentCommand, presentDevice } from "../services/presenters";
 import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
-import { AckCommand, CommandParams } from "../schemas/commands";
-import { cursor, limit } from "../schemas/common";
+import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from "../schemas/commands";
 import { DeviceParams, ListDevices, MetricsQuery, UpdateDevice } from "../schemas/fleet";
 
 const DAY = 24 * 3600 * 1000;
-const HistoryQuery = z.object({ limit: limit(200, 50), cursor });
-const PollQuery = z.object({ limit: limit(100, 100) });
 
 export const devices = new Hono<AppEnv>()
   .get("/", orgKey("viewer"), query(ListDevices), async (c) => {
@@ -73,7 +70,7 @@ export const devices = new Hono<AppEnv>()
       points: points.map((p) => ({ ...p, t: new Date(p.t).toISOString() })),
     });
   })
-  .get("/:device_id/commands/history", orgKey("viewer"), params(DeviceParams), query(HistoryQuery), async (c) => {
+  .get("/:device_id/commands/history", orgKey("viewer"), params(DeviceParams), query(CommandHistoryQuery), async (c) => {
     const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
     const q = c.req.valid("query");
     const before = decodeCursor(q.cursor, z.object({ id: z.string() }));
@@ -81,7 +78,7 @@ export const devices = new Hono<AppEnv>()
     const { items, next_cursor } = page(rows, q.limit, (r) => ({ id: r.id }));
     return c.json({ commands: items.map((r) => presentCommand(device.id, r)), next_cursor });
   })
-  .get("/:device_id/commands", deviceAuth, params(DeviceParams), query(PollQuery), async (c) => {
+  .get("/:device_id/commands", deviceAuth, params(DeviceParams), query(CommandPollQuery), async (c) => {
     const deviceId = ownDevice(c.var.device.deviceId, c.req.valid("param").device_id);
     const rows = await deviceHub(c.env, deviceId).pollCommands(c.req.valid("query").limit);
     return c.json({ commands: rows.map((r) => presentCommand(deviceId, r)) });

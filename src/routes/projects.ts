@@ -11,10 +11,7 @@ import { newId } from "../lib/crypto";
 import { deviceHub } from "../services/device-hub";
 import { presentProject } from "../services/presenters";
 import { projectOfOrg } from "../services/tenancy";
-import { cursor, limit } from "../schemas/common";
-import { CreateProject, ProjectParams } from "../schemas/tenancy";
-
-const ListProjects = z.object({ limit: limit(200, 100), cursor });
+import { CreateProject, ListProjects, ProjectParams } from "../schemas/tenancy";
 
 export const projects = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateProject), async (c) => {

@@ -15,8 +15,7 @@ import { deviceHub } from "../services/device-hub";
 import { FAN_OUT } from "../services/log-search";
 import { presentSession } from "../services/presenters";
 import { projectOfOrg } from "../services/tenancy";
-import { projectId } from "../schemas/common";
-import { CreateSession, EndSession, ListSessions, SessionParams } from "../schemas/sessions";
+import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "../schemas/sessions";
 
 type SessionRecord = typeof sessionsTable.$inferSelect;
 
@@ -98,7 +97,7 @@ export const sessions = new Hono<AppEnv>()
     const { items, next_cursor } = page(rows, q.limit, (r) => ({ started_at: r.startedAt, project_id: r.projectId, session_id: r.sessionId }));
     return c.json({ sessions: await withLiveCounts(c.env, items), next_cursor });
   })
-  .get("/:session_id", orgKey("viewer"), params(SessionParams), query(z.object({ project_id: projectId.optional() })), async (c) => {
+  .get("/:session_id", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {
     const record = await findSession(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
     const [session] = await withLiveCounts(c.env, [record]);
     return c.json({ session });

@@ -2,7 +2,6 @@
 // its ProjectHub, with the org's tier limit beside each.
 import { and, count, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
-import { z } from "zod";
 import { utcDay } from "../../durable-objects/usage-outbox";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
@@ -10,10 +9,10 @@ import { devices, orgs } from "../db/schema";
 import { query } from "../http/validate";
 import { projectHub } from "../services/project-hub";
 import { projectOfOrg } from "../services/tenancy";
-import { projectId } from "../schemas/common";
+import { UsageQuery } from "../schemas/stats";
 import { TIER_LIMITS } from "../tiers";
 
-export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(z.object({ project_id: projectId })), async (c) => {
+export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {
   const { db, org } = c.var;
   const project = await projectOfOrg(db, org.orgId, c.req.valid("query").project_id);
   const now = Date.now();

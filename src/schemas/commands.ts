@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boundedJson, commandId, deviceId } from "./common";
+import { boundedJson, commandId, cursor, deviceId, limit } from "./common";
 
 export const MAX_COMMAND_TTL_S = 7 * 24 * 3600;
 
@@ -16,6 +16,8 @@ export const AckCommand = z.object({
 });
 
 export const CommandParams = z.object({ device_id: deviceId, command_id: commandId });
+export const CommandHistoryQuery = z.object({ limit: limit(200, 50), cursor });
+export const CommandPollQuery = z.object({ limit: limit(100, 100) });
 
 /** The device socket's acknowledgement of a pushed command. */
 export const CommandAckFrame = AckCommand.extend({ command_id: commandId });

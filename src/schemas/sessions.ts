@@ -15,6 +15,7 @@ export const EndSession = z.object({
 });
 
 export const SessionParams = z.object({ session_id: sessionId });
+export const SessionQuery = z.object({ project_id: projectId.optional() });
 
 export const ListSessions = z.object({
   project_id: projectId.optional(),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { keyId, name, orgId, projectId, role, tier } from "./common";
+import { cursor, keyId, limit, name, orgId, projectId, role, tier } from "./common";
 
 export const CreateOrg = z.object({ name, tier: tier.default("free") });
 export const UpdateOrg = z
@@ -9,6 +9,7 @@ export const OrgParams = z.object({ org_id: orgId });
 
 export const CreateProject = z.object({ name });
 export const ProjectParams = z.object({ project_id: projectId });
+export const ListProjects = z.object({ limit: limit(200, 100), cursor });
 
 export const CreateKey = z.object({ role, name: name.default("unnamed key") });
 export const KeyParams = z.object({ id: keyId });

@@ -1,0 +1,127 @@
+// GET /api/v1/openapi.json: the API described from the same zod schemas the routes validate
+// with. A test checks that every route the app serves is listed here.
+import { z } from "zod";
+import { IngestEnvelope } from "./logs/ingest-body";
+import { LogLine } from "./logs/line";
+import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery, QueueCommand } from "./schemas/commands";
+import {
+  DeviceParams,
+  GenerateCapsule,
+  Heartbeat,
+  ListDevices,
+  MetricsQuery,
+  Register,
+  UpdateDevice,
+} from "./schemas/fleet";
+import { LogExport, LogSearch, StreamQuery, TicketRequest } from "./schemas/logs";
+import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./schemas/sessions";
+import { UsageQuery } from "./schemas/stats";
+import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./schemas/tenancy";
+import { VERSION } from "./version";
+
+type Auth = "none" | "server admin" | "viewer" | "admin" | "device" | "ticket";
+
+interface Operation {
+  method: "get" | "post" | "patch" | "delete";
+  path: string;
+  summary: string;
+  auth: Auth;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** A WebSocket upgrade, a stream or a file instead of JSON. */
+  note?: string;
+}
+
+const IngestBody = IngestEnvelope.extend({ logs: z.array(LogLine) });
+
+export const OPERATIONS: Operation[] = [
+  { method: "get", path: "/health", summary: "Liveness and version", auth: "none" },
+  { method: "get", path: "/openapi.json", summary: "This document", auth: "none" },
+  { method: "post", path: "/orgs", summary: "Create an org and its first admin key", auth: "server admin", body: CreateOrg },
+  { method: "patch", path: "/orgs/{org_id}", summary: "Change an org's tier or name", auth: "server admin", params: OrgParams, body: UpdateOrg },
+  { method: "get", path: "/orgs/{org_id}", summary: "An org with its tier limits", auth: "viewer", params: OrgParams },
+  { method: "post", path: "/projects", summary: "Create a project", auth: "admin", body: CreateProject },
+  { method: "get", path: "/projects", summary: "List projects", auth: "viewer", query: ListProjects },
+  { method: "get", path: "/projects/{project_id}", summary: "A project", auth: "viewer", params: ProjectParams },
+  { method: "delete", path: "/projects/{project_id}", summary: "Delete a project and decommission its devices", auth: "admin", params: ProjectParams },
+  { method: "post", path: "/keys", summary: "Create an API key (the secret is shown once)", auth: "admin", body: CreateKey },
+  { method: "get", path: "/keys", summary: "List API keys, without secrets", auth: "admin" },
+  { method: "delete", path: "/keys/{id}", summary: "Revoke an API key", auth: "admin", params: KeyParams },
+  { method: "post", path: "/capsules/generate", summary: "Mint a one-time registration token", auth: "admin", body: GenerateCapsule },
+  { method: "post", path: "/fleet/register", summary: "Register a device with a registration token", auth: "none", body: Register },
+  { method: "post", path: "/fleet/heartbeat", summary: "Heartbeat with status and metrics", auth: "device", body: Heartbeat },
+  { method: "get", path: "/fleet/connect", summary: "The device's WebSocket (logs and heartbeats in, acks and commands out)", auth: "device", note: "WebSocket upgrade" },
+  { method: "get", path: "/fleet/devices", summary: "List devices", auth: "viewer", query: ListDevices },
+  { method: "get", path: "/fleet/devices/{device_id}", summary: "A device with its live presence", auth: "viewer", params: DeviceParams },
+  { method: "patch", path: "/fleet/devices/{device_id}", summary: "Rename, move or set maintenance", auth: "admin", params: DeviceParams, body: UpdateDevice },
+  { method: "delete", path: "/fleet/devices/{device_id}", summary: "Decommission: the device key stops at once", auth: "admin", params: DeviceParams },
+  { method: "get", path: "/fleet/devices/{device_id}/metrics", summary: "Heartbeat metric series", auth: "viewer", params: DeviceParams, query: MetricsQuery },
+  { method: "get", path: "/fleet/devices/{device_id}/commands", summary: "The device's poll: queued commands, now delivered", auth: "device", params: DeviceParams, query: CommandPollQuery },
+  { method: "post", path: "/fleet/devices/{device_id}/commands/{command_id}/ack", summary: "Acknowledge a command", auth: "device", params: CommandParams, body: AckCommand },
+  { method: "get", path: "/fleet/devices/{device_id}/commands/history", summary: "Every command with its transitions", auth: "viewer", params: DeviceParams, query: CommandHistoryQuery },
+  { method: "post", path: "/fleet/commands", summary: "Queue a command", auth: "admin", body: QueueCommand },
+  { method: "post", path: "/logs/ingest", summary: "Ingest a batch of log lines (gzip accepted)", auth: "device", body: IngestBody },
+  { method: "get", path: "/logs", summary: "Search logs", auth: "viewer", query: LogSearch },
+  { method: "get", path: "/logs/export", summary: "Export logs as CSV, NDJSON or JSON (streamed)", auth: "viewer", query: LogExport, note: "a file download" },
+  { method: "post", path: "/logs/stream/ticket", summary: "A single-use live-tail ticket", auth: "viewer", body: TicketRequest },
+  { method: "get", path: "/logs/stream", summary: "Live tail", auth: "ticket", query: StreamQuery, note: "WebSocket upgrade" },
+  { method: "post", path: "/sessions", summary: "Open a session (idempotent on session_id)", auth: "device", body: CreateSession },
+  { method: "patch", path: "/sessions/{session_id}", summary: "End a session", auth: "device", params: SessionParams, body: EndSession },
+  { method: "get", path: "/sessions", summary: "List sessions", auth: "viewer", query: ListSessions },
+  { method: "get", path: "/sessions/{session_id}", summary: "A session with live counts", auth: "viewer", params: SessionParams, query: SessionQuery },
+  { method: "get", path: "/stats/usage", summary: "This month's exact usage with tier limits", auth: "viewer", query: UsageQuery },
+];
+
+const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, any>;
+
+function parameters(schema: z.ZodType | undefined, where: "path" | "query") {
+  if (!schema) return [];
+  const s = jsonSchema(schema);
+  return Object.entries(s.properties ?? {}).map(([name, prop]) => ({
+    name,
+    in: where,
+    required: where === "path" || (s.required ?? []).includes(name),
+    schema: prop,
+  }));
+}
+
+const ERROR = {
+  description: "An error in the contract's shape",
+  content: {
+    "application/json": {
+      schema: {
+        type: "object",
+        properties: {
+          error: {
+            type: "object",
+            properties: { code: { type: "string" }, message: { type: "string" }, details: {} },
+            required: ["code", "message"],
+          },
+        },
+      },
+    },
+  },
+};
+
+export function openApiDocument(serverUrl: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    paths[op.path] ??= {};
+    paths[op.path]![op.method] = {
+      summary: op.summary,
+      description: `Auth: ${op.auth}.${op.note ? ` Answers with ${op.note}.` : ""}`,
+      security: op.auth === "none" || op.auth === "ticket" ? [] : [{ bearer: [] }],
+      parameters: [...parameters(op.params, "path"), ...parameters(op.query, "query")],
+      ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(op.body) } } } } : {}),
+      responses: { "2XX": { description: "Success" }, "4XX": ERROR },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "fleetbeat", version: VERSION, description: "Fleet telemetry on Cloudflare's edge. The contract is ../shared/API.md; additions are in docs/api-notes.md." },
+    servers: [{ url: `${serverUrl}/api/v1` }],
+    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    paths,
+  };
+}
