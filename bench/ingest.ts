@@ -91,14 +91,14 @@ async function tailLatency(orgKey: string, projectId: string, deviceKey: string,
   const { ticket } = await api("POST", "/logs/stream/ticket", orgKey, { project_id: projectId });
   const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/logs/stream?ticket=${ticket}`);
   const arrivals = new Map<string, number>();
-  ws.onmessage = (e) => {
+  ws.addEventListener("message", (e) => {
     const frame = JSON.parse(String(e.data));
     if (frame.type === "logs") {
       for (const l of frame.logs) arrivals.set(l.message, performance.now());
       ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
     }
-  };
-  await new Promise((r) => (ws.onopen = r));
+  });
+  await new Promise((r) => ws.addEventListener("open", r));
   const latencies: number[] = [];
   for (let i = 0; i < samples; i++) {
     const marker = `latency-probe-${i}-${randomBytes(4).toString("hex")}`;
