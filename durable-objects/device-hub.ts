@@ -312,15 +312,23 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- sessions -------------------------------------------------------------------------
 
   async createSession(id: string, name: string, startedAt: number): Promise<CreateSessionOutcome> {
-    const { session, created } = this.sessions.ensure(id, name, startedAt);
+    // The session and its count are written together; a refusal below takes both back.
+    const { session, created } = this.ctx.storage.transactionSync(() => {
+      const made = this.sessions.ensure(id, name, startedAt);
+      if (made.created) this.outbox.add(Date.now(), { sessions: 1 });
+      return made;
+    });
     if (!created) return { ok: true, session, created };
+    const refused = await this.flushSessions();
+    if (refused.includes(id)) {
+      this.count({ sessions: -1 });
+      return { ok: false, code: "conflict" };
+    }
     const s = this.requireState();
     s.currentSessionId = id;
     s.version++;
     this.save(s);
-    this.count({ sessions: 1 });
-    const refused = await this.flushSessions();
-    if (refused.includes(id)) return { ok: false, code: "conflict" };
+    this.kickProjectFlush();
     await this.flushRegistry(Date.now());
     return { ok: true, session: this.sessions.get(id)!, created };
   }
@@ -523,8 +531,9 @@ export class DeviceHub extends DurableObject<Env> {
       console.error("session flush failed; the alarm retries", err);
       return [];
     }
+    // A refused id stays local: removed if it has no lines, else kept for this device's own queries.
     for (const id of refused) this.sessions.forget(id);
-    this.sessions.markFlushed(rows.filter((r) => !refused.includes(r.session_id)));
+    this.sessions.markFlushed(rows);
     return refused;
   }
 

@@ -109,6 +109,11 @@ describe("sessions", () => {
     const other = await newDevice(t.adminKey, t.projectId);
     expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "shared", name: "a" } })).status).toBe(201);
     expect((await call("POST", "/sessions", { token: other.deviceKey, body: { session_id: "shared", name: "b" } })).status).toBe(409);
+    // The refused session is not counted.
+    await deviceHub(env, t.deviceId).settle();
+    await deviceHub(env, other.deviceId).settle();
+    expect((await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.sessions).toBe(1);
+    expect((await call("GET", `/fleet/devices/${other.deviceId}`, { token: t.viewerKey })).json.device.current_session_id).toBeNull();
     const stranger = await tenant();
     expect((await call("GET", "/sessions/shared", { token: stranger.adminKey })).status).toBe(404);
     expect((await call("GET", `/sessions?project_id=${t.projectId}`, { token: stranger.adminKey })).status).toBe(404);
