@@ -101,7 +101,9 @@ export class DeviceHub extends DurableObject<Env> {
   // State is read from the synchronous KV store on each call (the runtime caches it), so
   // tests and restarts see exactly what is durable.
   private get state(): DeviceState | undefined {
-    return this.ctx.storage.kv.get<DeviceState>(STATE_KEY);
+    const stored = this.ctx.storage.kv.get<DeviceState>(STATE_KEY);
+    // Fields added after an object was first provisioned start out empty.
+    return stored && { ...stored, lastLogAt: stored.lastLogAt ?? null };
   }
 
   private save(s: DeviceState): void {

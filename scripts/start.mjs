@@ -64,6 +64,8 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const dev = spawn("npm", [...wrangler, "dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"], {
   stdio: ["ignore", "inherit", "inherit"],
+  // Offline machines cannot fetch the sample Request.cf object; use the built-in placeholder.
+  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" },
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
