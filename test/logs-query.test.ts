@@ -70,6 +70,26 @@ describe("log search", () => {
     expect(desc.every((l, i) => i === 0 || l.timestamp_us <= desc[i - 1].timestamp_us)).toBe(true);
   });
 
+  it("merges many devices exactly, even when one device holds most lines", async () => {
+    const t = await tenant();
+    const keys = [t.deviceKey];
+    for (let i = 0; i < 24; i++) keys.push((await newDevice(t.adminKey, t.projectId)).deviceKey);
+    const end = Date.now() * 1000 - 2_000_000;
+    // One busy device with 600 lines, 24 quiet ones with 6 each, all interleaved in time.
+    await ingest(keys[0]!, { logs: loghubLines("Android", 600, { endUs: end, stepUs: 1000 }) });
+    for (let i = 1; i < keys.length; i++) {
+      await ingest(keys[i]!, { logs: loghubLines("HPC", 6, { endUs: end - i * 7000, stepUs: 100_000 }) });
+    }
+    for (const order of ["asc", "desc"]) {
+      const all = (await walk(t.viewerKey, `project_id=${t.projectId}&order=${order}&limit=1000`)).logs;
+      expect(all.length).toBe(600 + 24 * 6);
+      const paged = (await walk(t.viewerKey, `project_id=${t.projectId}&order=${order}&limit=37`)).logs;
+      expect(paged.map((l) => l.id)).toEqual(all.map((l) => l.id));
+      const sorted = [...all].sort((a, b) => (order === "asc" ? 1 : -1) * (a.timestamp_us - b.timestamp_us || (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0) || Number(a.id.split(":")[1]) - Number(b.id.split(":")[1])));
+      expect(all.map((l) => l.id)).toEqual(sorted.map((l) => l.id));
+    }
+  });
+
   it("filters by device, session, module, level set and time range", async () => {
     const t = await tenant();
     const now = Date.now() * 1000;

@@ -1,5 +1,5 @@
 // GET /logs and the export: one device's hot store, or the whole project's merged by event
-// time. Project-wide, every device that has logs is asked for one page in parallel (at most
+// time. Project-wide, every device that has logs is asked for its share of the page (at most
 // FAN_OUT calls in flight) and the answers are merged by (timestamp, device id, row id); the
 // cursor is that triple, so a page resumes exactly after the last line it returned.
 import { and, eq, isNotNull } from "drizzle-orm";
@@ -50,7 +50,7 @@ export async function searchLogs(env: Env, deviceIds: string[], p: LogSearch): P
   const after = decodeCursor(p.cursor, CursorShape) as LogCursor | undefined;
   const match = p.q === undefined || p.q.trim() === "" ? undefined : ftsExpression(p.q);
   if (match === null) return { logs: [], next_cursor: null };
-  const filter: LogFilter = {
+  const filter: Omit<LogFilter, "after" | "limit"> = {
     from: p.from,
     to: p.to,
     levels: p.level?.map(levelNumber),
@@ -58,19 +58,59 @@ export async function searchLogs(env: Env, deviceIds: string[], p: LogSearch): P
     session_id: p.session_id,
     match,
     order: p.order,
-    after,
-    limit: p.limit + 1,
   };
-  const pages = await mapLimit(deviceIds, FAN_OUT, async (id) =>
-    (await deviceHub(env, id).queryLogs(filter)).map((row) => presentLog(id, row)),
-  );
-  const sign = p.order === "asc" ? 1 : -1;
-  const merged = pages.flat().sort((a, b) => sign * compare(a, b));
+  const merged = await mergePages(env, deviceIds, filter, after, p.limit + 1);
   const logs = merged.slice(0, p.limit);
   const last = logs[logs.length - 1];
   const next_cursor =
     merged.length > p.limit && last ? encodeCursor({ ts: last.timestamp_us, device_id: last.device_id, id: rowId(last) }) : null;
   return { logs, next_cursor };
+}
+
+/** Rows a device is asked for at a time: enough to fill a page together, never fewer than this. */
+const MIN_CHUNK = 20;
+
+interface DeviceStream {
+  id: string;
+  rows: LogView[];
+  /** Where the next fetch resumes (the device's last row so far), and how many it asks for. */
+  after: LogCursor | undefined;
+  chunk: number;
+  done: boolean;
+}
+
+/**
+ * The first `want` lines after `after`, in order, across devices: a k-way merge that holds at
+ * most a chunk per device. Each device is first asked for its share of the page; a device
+ * whose rows run out while it may have more is asked again (twice as many each time) before
+ * anything is taken past it, so the result is exact and memory stays O(page + devices).
+ */
+async function mergePages(env: Env, deviceIds: string[], filter: Omit<LogFilter, "after" | "limit">, after: LogCursor | undefined, want: number) {
+  const fetchMore = async (d: DeviceStream) => {
+    const rows = await deviceHub(env, d.id).queryLogs({ ...filter, after: d.after, limit: d.chunk });
+    d.rows.push(...rows.map((row) => presentLog(d.id, row)));
+    d.done = rows.length < d.chunk;
+    const last = d.rows[d.rows.length - 1];
+    if (last) d.after = { ts: last.timestamp_us, device_id: d.id, id: rowId(last) };
+    d.chunk = Math.min(d.chunk * 2, want);
+  };
+  const share = Math.max(MIN_CHUNK, Math.ceil((2 * want) / Math.max(1, deviceIds.length)));
+  const streams: DeviceStream[] = deviceIds.map((id) => ({ id, rows: [], after, chunk: Math.min(share, want), done: false }));
+  await mapLimit(streams, FAN_OUT, fetchMore);
+
+  const sign = filter.order === "asc" ? 1 : -1;
+  const out: LogView[] = [];
+  while (out.length < want) {
+    const starved = streams.filter((d) => d.rows.length === 0 && !d.done);
+    if (starved.length > 0) await mapLimit(starved, FAN_OUT, fetchMore);
+    let best: DeviceStream | undefined;
+    for (const d of streams) {
+      if (d.rows.length > 0 && (!best || sign * compare(d.rows[0]!, best.rows[0]!) < 0)) best = d;
+    }
+    if (!best) break;
+    out.push(best.rows.shift()!);
+  }
+  return out;
 }
 
 const rowId = (l: LogView) => Number(l.id.slice(l.id.lastIndexOf(":") + 1));
