@@ -25,6 +25,8 @@ export const BATCH_MEMORY_MS = 48 * 3600 * 1000;
 /** Lines waiting for the live tail beyond this are dropped (and the viewers told how many). */
 const TAIL_BUFFER_MAX = 20_000;
 const RETRY_MS = 5_000;
+/** How long a delivery to the project waits for more to carry; bounds calls per device to ~1/this. */
+const DELIVERY_GATHER_MS = 20;
 const PRUNE_EVERY_MS = 3600_000;
 const PRUNE_BATCH = 10_000;
 const STATE_KEY = "device";
@@ -416,6 +418,8 @@ export class DeviceHub extends DurableObject<Env> {
     }
     this.projectFlush = (async () => {
       try {
+        // A short wait gathers the counts and lines of requests arriving together into one call.
+        await new Promise((r) => setTimeout(r, DELIVERY_GATHER_MS));
         do {
           this.flushAgain = false;
           await this.deliverToProject();
