@@ -72,6 +72,19 @@ export async function tenant() {
   return { orgId, adminKey, viewerKey, projectId, ...device };
 }
 
+/** Every line GET /logs answers for `query`, following next_cursor to the end. */
+export async function allLogs(token: string, query: string): Promise<any[]> {
+  const out: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: Answer = await call("GET", `/logs?${query}${cursor ? `&cursor=${cursor}` : ""}`, { token });
+    if (res.status !== 200) throw new Error(`GET /logs?${query}: ${res.status} ${JSON.stringify(res.json)}`);
+    out.push(...res.json.logs);
+    cursor = res.json.next_cursor;
+  } while (cursor);
+  return out;
+}
+
 /** `n` Loghub lines of one dataset, stamped one millisecond apart ending about now. */
 export function loghubLines(dataset: string, n: number, opts: { endUs?: number; stepUs?: number; offset?: number } = {}) {
   const sample = env.LOGHUB[dataset]!;

@@ -1,23 +1,12 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, ingest, loghubLines, newDevice, tenant } from "./helpers";
+import { allLogs, ingest, loghubLines, newDevice, tenant } from "./helpers";
 import { CSV_COLUMNS } from "../src/logs/export-format";
 import { parseCsv } from "./support/csv";
 
 async function exportOf(token: string, query: string) {
   const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, { headers: { authorization: `Bearer ${token}` } });
   return { res, text: await res.text() };
-}
-
-async function countByQuery(token: string, query: string) {
-  let n = 0;
-  let cursor: string | null = null;
-  do {
-    const res: any = await call("GET", `/logs?${query}&limit=1000${cursor ? `&cursor=${cursor}` : ""}`, { token });
-    n += res.json.logs.length;
-    cursor = res.json.next_cursor;
-  } while (cursor);
-  return n;
 }
 
 describe("log export", () => {
@@ -33,7 +22,7 @@ describe("log export", () => {
       ],
     });
     const query = `project_id=${t.projectId}`;
-    const expected = await countByQuery(t.viewerKey, query);
+    const expected = (await allLogs(t.viewerKey, `${query}&limit=1000`)).length;
     expect(expected).toBe(2701);
 
     const { res, text } = await exportOf(t.viewerKey, `${query}&format=csv`);
@@ -45,13 +34,7 @@ describe("log export", () => {
     expect(rows.length).toBe(expected);
 
     // Every row equals what GET /logs returns for it.
-    const byId = new Map<string, any>();
-    let cursor: string | null = null;
-    do {
-      const page: any = await call("GET", `/logs?${query}&limit=1000${cursor ? `&cursor=${cursor}` : ""}`, { token: t.viewerKey });
-      for (const l of page.json.logs) byId.set(l.id, l);
-      cursor = page.json.next_cursor;
-    } while (cursor);
+    const byId = new Map((await allLogs(t.viewerKey, `${query}&limit=1000`)).map((l) => [l.id, l]));
     for (const row of rows) {
       const rec = Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, row[i]]));
       const line = byId.get(rec.id!)!;
@@ -68,7 +51,7 @@ describe("log export", () => {
     const t = await tenant();
     await ingest(t.deviceKey, { logs: loghubLines("Zookeeper", 2000) });
     const query = `device_id=${t.deviceId}&level=WARN,ERROR`;
-    const expected = await countByQuery(t.viewerKey, query);
+    const expected = (await allLogs(t.viewerKey, `${query}&limit=1000`)).length;
     expect(expected).toBeGreaterThan(0);
 
     const nd = await exportOf(t.viewerKey, `${query}&format=ndjson`);

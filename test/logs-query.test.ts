@@ -1,17 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, ingest, loghubLines, newDevice, tenant } from "./helpers";
-
-async function walk(token: string, query: string) {
-  const out: any[] = [];
-  let cursor: string | null = null;
-  do {
-    const res: any = await call("GET", `/logs?${query}${cursor ? `&cursor=${cursor}` : ""}`, { token });
-    expect(res.status).toBe(200);
-    out.push(...res.json.logs);
-    cursor = res.json.next_cursor;
-  } while (cursor);
-  return { logs: out };
-}
+import { allLogs, call, ingest, loghubLines, newDevice, tenant } from "./helpers";
 
 const ascending = (logs: any[]) => logs.every((l, i) => i === 0 || l.timestamp_us >= logs[i - 1].timestamp_us);
 
@@ -55,7 +43,7 @@ describe("log search", () => {
 
     // Newest first, while late lines with timestamps inside the range keep arriving: no line
     // is returned twice, and every line that existed when the walk began is returned.
-    const existing = new Set((await walk(t.viewerKey, `project_id=${t.projectId}&limit=1000&order=desc`)).logs.map((l) => l.id));
+    const existing = new Set((await allLogs(t.viewerKey, `project_id=${t.projectId}&limit=1000&order=desc`)).map((l) => l.id));
     const desc: any[] = [];
     cursor = null;
     page = 0;
@@ -81,9 +69,9 @@ describe("log search", () => {
       await ingest(keys[i]!, { logs: loghubLines("HPC", 6, { endUs: end - i * 7000, stepUs: 100_000 }) });
     }
     for (const order of ["asc", "desc"]) {
-      const all = (await walk(t.viewerKey, `project_id=${t.projectId}&order=${order}&limit=1000`)).logs;
+      const all = (await allLogs(t.viewerKey, `project_id=${t.projectId}&order=${order}&limit=1000`));
       expect(all.length).toBe(600 + 24 * 6);
-      const paged = (await walk(t.viewerKey, `project_id=${t.projectId}&order=${order}&limit=37`)).logs;
+      const paged = (await allLogs(t.viewerKey, `project_id=${t.projectId}&order=${order}&limit=37`));
       expect(paged.map((l) => l.id)).toEqual(all.map((l) => l.id));
       const sorted = [...all].sort((a, b) => (order === "asc" ? 1 : -1) * (a.timestamp_us - b.timestamp_us || (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0) || Number(a.id.split(":")[1]) - Number(b.id.split(":")[1])));
       expect(all.map((l) => l.id)).toEqual(sorted.map((l) => l.id));
