@@ -27,7 +27,10 @@ export interface Spool {
   remove(batchId: string): void;
 }
 
-const batchId = () => `${Date.now().toString(36).padStart(9, "0")}-${crypto.randomUUID().slice(0, 8)}`;
+// Batch ids sort in the order they were sealed: time, then a counter within the millisecond.
+let sealedInProcess = 0;
+const batchId = () =>
+  `${Date.now().toString(36).padStart(9, "0")}-${(sealedInProcess++ % 1e6).toString().padStart(6, "0")}-${crypto.randomUUID().slice(0, 8)}`;
 
 /** For tests and runtimes without a disk: survives the agent object, not the process. */
 export class MemorySpool implements Spool {

@@ -4,9 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { newId } from "../src/lib/crypto";
 import type { Rejection, StoredLine } from "../src/logs/line";
-import { type LogView, presentLog } from "../src/logs/present";
 import { hotWindowMs } from "../src/limits";
-import { projectHub } from "../src/services/project-hub";
 import { type AckOutcome, type AckStatus, type CommandRow, CommandQueue } from "./command-queue";
 import { type DeviceState, type DeviceStatus, type ReportedStatus, effectiveStatus, offlineDeadline } from "./device-presence";
 import { DEVICE_SCHEMA } from "./device-schema";
@@ -15,6 +13,7 @@ import { type LogFilter, type LogRow, LogStore } from "./log-store";
 import { type MetricInterval, MetricHistory } from "./metric-history";
 import { writePresence, writeSessions } from "./registry-sync";
 import { type EndOutcome, type SessionRow, type SessionStatus, SessionStore } from "./session-store";
+import { ProjectDelivery } from "./project-delivery";
 import { migrate } from "./sql-migrations";
 import { type UsageDelta, UsageOutbox } from "./usage-outbox";
 
@@ -22,11 +21,6 @@ import { type UsageDelta, UsageOutbox } from "./usage-outbox";
 export const REGISTRY_FLUSH_MS = 60_000;
 /** A retried batch_id is recognised for at least this long. */
 export const BATCH_MEMORY_MS = 48 * 3600 * 1000;
-/** Lines waiting for the live tail beyond this are dropped (and the viewers told how many). */
-const TAIL_BUFFER_MAX = 20_000;
-const RETRY_MS = 5_000;
-/** How long a delivery to the project waits for more to carry; bounds calls per device to ~1/this. */
-const DELIVERY_GATHER_MS = 20;
 const PRUNE_EVERY_MS = 3600_000;
 const PRUNE_BATCH = 10_000;
 const STATE_KEY = "device";
@@ -80,14 +74,7 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly sessions: SessionStore;
   private readonly outbox: UsageOutbox;
   private readonly socket: DeviceSocket;
-  /** Accepted batches not yet handed to the project's live tail (memory only; storage has them). */
-  private tailBuffer: { firstId: number; sessionId: string | null; lines: StoredLine[] }[] = [];
-  private tailBuffered = 0;
-  private tailDropped = 0;
-  private projectFlush: Promise<void> | null = null;
-  private flushAgain = false;
-  /** Whether anyone watched the project's tail at the last delivery; unknown counts as yes. */
-  private projectHasViewers = true;
+  private readonly delivery: ProjectDelivery;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -98,6 +85,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.sessions = new SessionStore(ctx.storage.sql);
     this.outbox = new UsageOutbox(ctx.storage);
     this.socket = new DeviceSocket(ctx, this, env);
+    this.delivery = new ProjectDelivery(env, ctx.storage, this.outbox, () => this.state);
   }
 
   // State is read from the synchronous KV store on each call (the runtime caches it), so
@@ -121,7 +109,7 @@ export class DeviceHub extends DurableObject<Env> {
   /** Records usage under the outbox's open sequence and makes sure it travels. */
   count(delta: UsageDelta): void {
     this.outbox.add(Date.now(), delta);
-    this.kickProjectFlush();
+    this.delivery.kick();
   }
 
   // ---- identity -------------------------------------------------------------------------
@@ -280,9 +268,9 @@ export class DeviceHub extends DurableObject<Env> {
       return result;
     });
     if (!answer.duplicate && batch.lines.length > 0) {
-      this.bufferForTail(batch.lines, batch.session_id ?? null, firstId);
+      this.delivery.addLines(batch.lines, batch.session_id ?? null, firstId);
     }
-    this.kickProjectFlush();
+    this.delivery.kick();
     // D1 learns at once of a new session and that this device has logs (project-wide
     // queries ask only such devices); later counts wait for the coalesced flush.
     if (newSession) await this.flushSessions();
@@ -293,24 +281,6 @@ export class DeviceHub extends DurableObject<Env> {
 
   async queryLogs(filter: LogFilter): Promise<LogRow[]> {
     return this.logs.query(filter);
-  }
-
-  private bufferForTail(lines: StoredLine[], sessionId: string | null, firstId: number): void {
-    this.tailBuffer.push({ firstId, sessionId, lines });
-    this.tailBuffered += lines.length;
-    while (this.tailBuffered > TAIL_BUFFER_MAX && this.tailBuffer.length > 1) {
-      const oldest = this.tailBuffer.shift()!;
-      this.tailBuffered -= oldest.lines.length;
-      this.tailDropped += oldest.lines.length;
-    }
-  }
-
-  /** Takes the buffered lines, as viewers see them. */
-  private takeTailLines(deviceId: string): LogView[] {
-    const views = this.tailBuffer.flatMap((b) => b.lines.map((l, i) => presentLog(deviceId, { ...l, id: b.firstId + i, session_id: b.sessionId })));
-    this.tailBuffer = [];
-    this.tailBuffered = 0;
-    return views;
   }
 
   // ---- sessions -------------------------------------------------------------------------
@@ -332,7 +302,7 @@ export class DeviceHub extends DurableObject<Env> {
     s.currentSessionId = id;
     s.version++;
     this.save(s);
-    this.kickProjectFlush();
+    this.delivery.kick();
     await this.flushRegistry(Date.now());
     return { ok: true, session: this.sessions.get(id)!, created };
   }
@@ -408,61 +378,9 @@ export class DeviceHub extends DurableObject<Env> {
     this.socket.onClose(ws, code);
   }
 
-  // ---- delivery to the project ----------------------------------------------------------
-
-  /** Starts a delivery unless one is running; then it runs once more when that one ends. */
-  private kickProjectFlush(): void {
-    if (this.projectFlush) {
-      this.flushAgain = true;
-      return;
-    }
-    this.projectFlush = (async () => {
-      try {
-        // A short wait gathers the counts and lines of requests arriving together into one call.
-        await new Promise((r) => setTimeout(r, DELIVERY_GATHER_MS));
-        do {
-          this.flushAgain = false;
-          await this.deliverToProject();
-        } while (this.flushAgain);
-      } catch (err) {
-        console.error("delivery to the project failed; the alarm retries", err);
-        await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
-      } finally {
-        this.projectFlush = null;
-      }
-    })();
-  }
-
-  /**
-   * Hands the sealed outbox and the buffered lines to the project. Lines go only while someone
-   * watches; when the answer says a viewer has just appeared, the lines held back follow at
-   * once, so a new viewer misses nothing accepted after it connected.
-   */
-  private async deliverToProject(): Promise<void> {
-    const s = this.state;
-    if (!s) return;
-    const rows = this.outbox.seal();
-    const sendLines = this.projectHasViewers;
-    const lines = this.takeTailLines(s.deviceId);
-    const dropped = this.tailDropped;
-    if (rows.length === 0 && lines.length === 0 && dropped === 0) return;
-    this.tailDropped = 0;
-    const hub = projectHub(this.env, s.projectId);
-    try {
-      const { viewers } = await hub.deliver(s.deviceId, rows, sendLines ? lines : [], sendLines ? dropped : 0);
-      if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
-      this.projectHasViewers = viewers > 0;
-      if (!sendLines && viewers > 0 && lines.length > 0) await hub.deliver(s.deviceId, [], lines, 0);
-    } catch (err) {
-      // The outbox rows stay for the retry; lines for the tail are gone, so viewers will be told.
-      this.tailDropped += lines.length + dropped;
-      throw err;
-    }
-  }
-
-  /** Waits for deliveries under way: tests and the alarm use it to reach a settled state. */
+  /** Waits for deliveries to the project under way: tests and the alarm use it to settle. */
   async settle(): Promise<void> {
-    while (this.projectFlush) await this.projectFlush;
+    await this.delivery.settle();
   }
 
   // ---- the alarm ------------------------------------------------------------------------
@@ -484,7 +402,7 @@ export class DeviceHub extends DurableObject<Env> {
       await this.flushRegistry(now);
     }
     if (this.outbox.pending()) {
-      this.kickProjectFlush();
+      this.delivery.kick();
       await this.settle();
     }
     if (now >= (this.ctx.storage.kv.get<number>("pruned_at") ?? 0) + PRUNE_EVERY_MS || this.logsExpired(now)) {
