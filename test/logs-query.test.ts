@@ -116,11 +116,18 @@ describe("log search", () => {
     await ingest(t.deviceKey, { logs: loghubLines("OpenSSH", 2000) });
     const search = async (q: string) => call("GET", `/logs?device_id=${t.deviceId}&limit=1000&q=${encodeURIComponent(q)}`, { token: t.viewerKey });
 
+    // The text is one phrase: every hit contains it, and every line containing it is a hit.
+    const all = await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=1000`);
+    const hits = await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=1000&q=${encodeURIComponent("Invalid user")}`);
+    expect(hits.length).toBeGreaterThan(10);
+    for (const l of hits) expect(l.message.toLowerCase()).toContain("invalid user");
+    const containing = all.filter((l: any) => /(^|[^a-z0-9])invalid user/i.test(l.message));
+    expect(hits.length).toBe(containing.length);
     const invalid = await search("Invalid user");
-    expect(invalid.status).toBe(200);
-    expect(invalid.json.logs.length).toBeGreaterThan(10);
-    for (const l of invalid.json.logs) expect(l.message.toLowerCase()).toMatch(/invalid/);
-    for (const l of invalid.json.logs) expect(l.message.toLowerCase()).toMatch(/user/);
+    // Typing a word halfway already finds it.
+    const typed = await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=1000&q=${encodeURIComponent("Invalid us")}`);
+    expect(typed.length).toBe(hits.length);
+    expect((await search("invalid webmaster")).json.logs.length).toBe(0); // not adjacent
     const breakIn = await search("BREAK-IN");
     expect(breakIn.json.logs.length).toBeGreaterThan(0);
     for (const l of breakIn.json.logs) expect(l.message).toMatch(/BREAK-IN/);
@@ -133,6 +140,7 @@ describe("log search", () => {
     }
     // Operators are searched as words: "OR" finds nothing it should not.
     expect((await search("Invalid OR nothing")).json.logs.length).toBe(0);
+    expect((await search('"Invalid user"')).json.logs.length).toBe(invalid.json.logs.length);
     expect((await search("user*")).json.logs.length).toBeGreaterThan(0);
   });
 });

@@ -27,12 +27,12 @@ export const TailFilter = z.object({
 export type TailFilter = z.output<typeof TailFilter>;
 
 export function tailMatcher(f: TailFilter): (line: LogView) => boolean {
-  const terms = (f.q ?? "").toLowerCase().split(/\s+/).filter(Boolean);
+  const text = (f.q ?? "").trim().toLowerCase();
   const levels = f.level && f.level.length > 0 ? new Set<string>(f.level) : null;
   return (line) =>
     (f.device_id === undefined || line.device_id === f.device_id) &&
     (f.session_id === undefined || line.session_id === f.session_id) &&
     (f.module === undefined || line.module === f.module) &&
     (levels === null || levels.has(line.level)) &&
-    (terms.length === 0 || terms.every((t) => line.message.toLowerCase().includes(t)));
+    (text === "" || line.message.toLowerCase().includes(text));
 }
