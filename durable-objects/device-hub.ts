@@ -13,7 +13,9 @@ import { type LogFilter, type LogRow, LogStore } from "./log-store";
 import { type MetricInterval, MetricHistory } from "./metric-history";
 import { writePresence, writeSessions } from "./registry-sync";
 import { type EndOutcome, type SessionRow, type SessionStatus, SessionStore } from "./session-store";
-import { ProjectDelivery } from "./project-delivery";
+import { LogHours, hourOf } from "./log-hours";
+import { DELIVERY_RETRY_MS, ProjectDelivery } from "./project-delivery";
+import { projectHub } from "../src/services/project-hub";
 import { migrate } from "./sql-migrations";
 import { type UsageDelta, UsageOutbox } from "./usage-outbox";
 
@@ -42,6 +44,7 @@ export interface Presence {
   last_heartbeat_at: number | null;
   metrics: Record<string, number> | null;
   current_session_id: string | null;
+  last_log_at: number | null;
 }
 
 export interface HeartbeatInput {
@@ -75,6 +78,7 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly outbox: UsageOutbox;
   private readonly socket: DeviceSocket;
   private readonly delivery: ProjectDelivery;
+  private readonly hours: LogHours;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -86,6 +90,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.outbox = new UsageOutbox(ctx.storage);
     this.socket = new DeviceSocket(ctx, this, env);
     this.delivery = new ProjectDelivery(env, ctx.storage, this.outbox, () => this.state);
+    this.hours = new LogHours(ctx.storage.sql);
   }
 
   // State is read from the synchronous KV store on each call (the runtime caches it), so
@@ -198,6 +203,7 @@ export class DeviceHub extends DurableObject<Env> {
       last_heartbeat_at: s.lastHeartbeatAt,
       metrics: s.metrics,
       current_session_id: s.currentSessionId,
+      last_log_at: s.lastLogAt,
     };
   }
 
@@ -225,7 +231,6 @@ export class DeviceHub extends DurableObject<Env> {
   async ingest(batch: IngestBatch): Promise<IngestAnswer> {
     const now = Date.now();
     const s = this.requireState();
-    const firstLogs = s.lastLogAt === null && batch.lines.length > 0;
     let newSession = false;
     let firstId = 0;
     const answer = this.ctx.storage.transactionSync((): IngestAnswer => {
@@ -247,6 +252,7 @@ export class DeviceHub extends DurableObject<Env> {
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
+      this.hours.note(batch.lines);
       let bytes = 0;
       for (const l of batch.lines) bytes += l.bytes;
       this.outbox.add(now, { logs: batch.lines.length, log_bytes: bytes, sessions: newSession ? 1 : 0 });
@@ -271,16 +277,30 @@ export class DeviceHub extends DurableObject<Env> {
       this.delivery.addLines(batch.lines, batch.session_id ?? null, firstId);
     }
     this.delivery.kick();
-    // D1 learns at once of a new session and that this device has logs (project-wide
-    // queries ask only such devices); later counts wait for the coalesced flush.
+    // The project's index learns of new hours before the answer, so a search right after
+    // finds these lines; D1 learns of a new session at once, of the rest by the next flush.
+    await this.reportHours();
     if (newSession) await this.flushSessions();
-    if (firstLogs) await this.flushRegistry(now);
     await this.schedule(now);
     return answer;
   }
 
   async queryLogs(filter: LogFilter): Promise<LogRow[]> {
     return this.logs.query(filter);
+  }
+
+  /** Tells the project's index the hours it does not know yet; on failure the alarm retries. */
+  private async reportHours(): Promise<void> {
+    const hours = this.hours.unreported();
+    const s = this.state;
+    if (hours.length === 0 || !s) return;
+    try {
+      await projectHub(this.env, s.projectId).indexHours(s.deviceId, hours);
+      this.hours.reported(hours);
+    } catch (err) {
+      console.error("reporting log hours failed; the alarm retries", err);
+      await this.ctx.storage.setAlarm(Date.now() + DELIVERY_RETRY_MS);
+    }
   }
 
   // ---- sessions -------------------------------------------------------------------------
@@ -401,6 +421,7 @@ export class DeviceHub extends DurableObject<Env> {
       await this.flushSessions();
       await this.flushRegistry(now);
     }
+    await this.reportHours();
     if (this.outbox.pending()) {
       this.delivery.kick();
       await this.settle();
@@ -419,6 +440,7 @@ export class DeviceHub extends DurableObject<Env> {
   /** Lines past the hot window, remembered batch ids past BATCH_MEMORY_MS, old metric minutes. */
   private prune(now: number): void {
     this.logs.prune((now - hotWindowMs(this.env)) * 1000, PRUNE_BATCH);
+    this.hours.prune(hourOf((now - hotWindowMs(this.env)) * 1000) - 1);
     this.ctx.storage.sql.exec("DELETE FROM batches WHERE received_at < ?", now - BATCH_MEMORY_MS);
     this.metricHistory.prune(now);
     this.ctx.storage.kv.put("pruned_at", now);

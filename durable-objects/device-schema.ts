@@ -75,4 +75,8 @@ export const DEVICE_SCHEMA = [
      api_calls INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (seq, day)
    );`,
+
+  // The event-time hours this device has lines in, and whether its project's index knows.
+  `CREATE TABLE log_hours (hour INTEGER PRIMARY KEY, reported INTEGER NOT NULL DEFAULT 0);
+   INSERT INTO log_hours (hour) SELECT DISTINCT ts / 3600000000 FROM logs;`,
 ] as const;

@@ -6,6 +6,8 @@ import { z } from "zod";
 import type { LogView } from "../src/logs/present";
 import { TailFilter } from "../src/logs/tail-filter";
 import { sha256 } from "../src/lib/crypto";
+import { hotWindowMs } from "../src/limits";
+import { hourOf } from "./log-hours";
 import { PROJECT_SCHEMA } from "./project-schema";
 import { migrate } from "./sql-migrations";
 import { DROPPED_REPORT_MS, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
@@ -84,6 +86,28 @@ export class ProjectHub extends DurableObject<Env> {
         top,
       );
     });
+  }
+
+  /** Records that a device has lines in these event-time hours (see log-hours.ts). */
+  async indexHours(deviceId: string, hours: number[]): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      for (const h of hours) sql.exec("INSERT OR IGNORE INTO device_hours (hour, device_id) VALUES (?, ?)", h, deviceId);
+      // Hours past the hot window (with a day's margin) hold no searchable line any more.
+      sql.exec("DELETE FROM device_hours WHERE hour < ?", hourOf((Date.now() - hotWindowMs(this.env)) * 1000) - 24);
+    });
+  }
+
+  /** Devices with lines whose event time falls in [fromHour, toHour]. */
+  async devicesWithLines(fromHour: number, toHour: number): Promise<string[]> {
+    return this.ctx.storage.sql
+      .exec<{ device_id: string }>(
+        "SELECT DISTINCT device_id FROM device_hours WHERE hour BETWEEN ? AND ? ORDER BY device_id",
+        fromHour,
+        toHour,
+      )
+      .toArray()
+      .map((r) => r.device_id);
   }
 
   /** Counters of one month (YYYY-MM) and of one day (YYYY-MM-DD), by day of receipt. */

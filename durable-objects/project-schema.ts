@@ -17,4 +17,7 @@ export const PROJECT_SCHEMA = [
    CREATE TABLE active_devices (month TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (month, device_id));
    -- Live-tail tickets: single use, short-lived, stored as hashes.
    CREATE TABLE tickets (hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
+
+  // Which devices have lines in which event-time hour: project-wide searches ask only those.
+  `CREATE TABLE device_hours (hour INTEGER NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (hour, device_id));`,
 ] as const;

@@ -79,7 +79,6 @@ export const devices = sqliteTable(
     lastHeartbeatAt: integer("last_heartbeat_at"),
     decommissionedAt: integer("decommissioned_at"),
     // Receipt time (ms) of the device's latest log batch, as last flushed; null until its first.
-    // Project-wide log queries only ask devices that have logs.
     lastLogAt: integer("last_log_at"),
     // Monotonic counter from the DeviceHub: a late flush never overwrites a newer one.
     presenceVersion: integer("presence_version").notNull().default(0),

@@ -1,12 +1,14 @@
 // GET /logs and the export: one device's hot store, or the whole project's merged by event
-// time. Project-wide, every device that has logs is asked for its share of the page (at most
-// FAN_OUT calls in flight) and the answers are merged by (timestamp, device id, row id); the
-// cursor is that triple, so a page resumes exactly after the last line it returned.
-import { and, eq, isNotNull } from "drizzle-orm";
+// time. Project-wide, the devices the project's hour index lists for the time range are each
+// asked for their share of the page (at most FAN_OUT calls in flight) and the answers are
+// merged by (timestamp, device id, row id); the cursor is that triple, so a page resumes
+// exactly after the last line it returned.
+import { and, eq } from "drizzle-orm";
+import { hourOf } from "../../durable-objects/log-hours";
 import { z } from "zod";
 import type { LogCursor, LogFilter } from "../../durable-objects/log-store";
 import type { Db } from "../db/client";
-import { devices, sessions } from "../db/schema";
+import { sessions } from "../db/schema";
 import { decodeCursor, encodeCursor } from "../http/cursor";
 import { invalidField, notFound } from "../http/errors";
 import { mapLimit } from "../lib/concurrency";
@@ -15,6 +17,7 @@ import { levelNumber } from "../logs/levels";
 import { type LogView, presentLog } from "../logs/present";
 import type { LogSearch } from "../schemas/logs";
 import { deviceHub } from "./device-hub";
+import { projectHub } from "./project-hub";
 import { deviceOfOrg, projectOfOrg } from "./tenancy";
 
 export const FAN_OUT = 32;
@@ -22,7 +25,7 @@ export const FAN_OUT = 32;
 const CursorShape = z.object({ ts: z.number().int(), device_id: z.string(), id: z.number().int() });
 
 /** The devices a search must ask, all inside the caller's org. */
-export async function searchScope(db: Db, orgId: string, p: Pick<LogSearch, "project_id" | "device_id" | "session_id">) {
+export async function searchScope(env: Env, db: Db, orgId: string, p: Pick<LogSearch, "project_id" | "device_id" | "session_id" | "from" | "to">) {
   if (p.device_id) {
     const device = await deviceOfOrg(db, orgId, p.device_id);
     if (p.project_id && device.projectId !== p.project_id) throw notFound("device");
@@ -39,11 +42,10 @@ export async function searchScope(db: Db, orgId: string, p: Pick<LogSearch, "pro
   }
   if (!p.project_id) throw invalidField("query", "project_id", "project_id, device_id or session_id is required", "missing_scope");
   await projectOfOrg(db, orgId, p.project_id);
-  const rows = await db
-    .select({ id: devices.id })
-    .from(devices)
-    .where(and(eq(devices.projectId, p.project_id), isNotNull(devices.lastLogAt)));
-  return rows.map((r) => r.id).sort();
+  // The project's index of (hour, device): only devices with lines in the range are asked.
+  const fromHour = p.from === undefined ? 0 : hourOf(p.from);
+  const toHour = p.to === undefined ? Number.MAX_SAFE_INTEGER : hourOf(Math.max(p.to - 1, 0));
+  return projectHub(env, p.project_id).devicesWithLines(fromHour, toHour);
 }
 
 export async function searchLogs(env: Env, deviceIds: string[], p: LogSearch): Promise<{ logs: LogView[]; next_cursor: string | null }> {

@@ -46,6 +46,7 @@ export const presentDevice = (d: Device, live?: Presence | null) => ({
   last_heartbeat_at: isoOrNull(live?.last_heartbeat_at ?? d.lastHeartbeatAt),
   metrics: live?.metrics ?? d.metrics ?? null,
   current_session_id: live?.current_session_id ?? d.currentSessionId,
+  last_log_at: isoOrNull(live?.last_log_at ?? d.lastLogAt),
   device_info: d.deviceInfo ?? null,
   heartbeat_interval_ms: d.heartbeatIntervalMs,
   registered_at: iso(d.registeredAt),
