@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { utcDay } from "../durable-objects/usage-outbox";
 import { deviceHub } from "../src/services/device-hub";
 import { projectHub } from "../src/services/project-hub";
-import { call, ingest, loghubLines, tenant } from "./helpers";
+import { allLogs, call, ingest, loghubLines, newDevice, tenant } from "./helpers";
 
 const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
 /** log_bytes as documented: UTF-8 bytes of message, module, logger, thread_id and context. */
@@ -58,6 +58,25 @@ describe("exact usage counting", () => {
     expect(u.logs).toBe(300);
     expect(u.log_bytes).toBe(bytesOf(lines.slice(0, 300)));
     expect(u.device_messages_in).toBe(3);
+  });
+
+  it("stays exact with many devices sending, and retrying, at the same time", async () => {
+    const t = await tenant();
+    const devices = [{ deviceKey: t.deviceKey, deviceId: t.deviceId }];
+    for (let i = 0; i < 7; i++) devices.push(await newDevice(t.adminKey, t.projectId));
+    const batches = devices.flatMap((d, i) =>
+      [0, 1, 2].map((b) => ({ key: d.deviceKey, body: { batch_id: `c-${b}`, logs: loghubLines("BGL", 40, { offset: i * 120 + b * 40 }) } })),
+    );
+    // Every batch goes twice at once, as a client that timed out and retried would send it.
+    const answers = await Promise.all(batches.flatMap((b) => [ingest(b.key, b.body), ingest(b.key, b.body)]));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.json.duplicate).length).toBe(batches.length);
+    await Promise.all(devices.map((d) => deviceHub(env, d.deviceId).settle()));
+    const u = await usage(t);
+    expect(u.logs).toBe(batches.length * 40);
+    expect(u.log_bytes).toBe(batches.reduce((n, b) => n + bytesOf(b.body.logs), 0));
+    expect(u.active_devices).toBe(8);
+    expect((await allLogs(t.viewerKey, `project_id=${t.projectId}&limit=1000`)).length).toBe(batches.length * 40);
   });
 
   it("a redelivered outbox sequence is applied once", async () => {
