@@ -3,19 +3,19 @@
 // its project, and its own WebSocket.
 import { DurableObject } from "cloudflare:workers";
 import { newId } from "../src/lib/crypto";
-import type { Rejection, StoredLine } from "../src/logs/line";
 import { hotWindowMs } from "../src/limits";
+import type { Rejection, StoredLine } from "../src/logs/line";
+import { projectHub } from "../src/services/project-hub";
 import { type AckOutcome, type AckStatus, type CommandRow, CommandQueue } from "./command-queue";
 import { type DeviceState, type DeviceStatus, type ReportedStatus, effectiveStatus, offlineDeadline } from "./device-presence";
 import { DEVICE_SCHEMA } from "./device-schema";
 import { DeviceSocket } from "./device-socket";
+import { LogHours, hourOf } from "./log-hours";
 import { type LogFilter, type LogRow, LogStore } from "./log-store";
 import { type MetricInterval, MetricHistory } from "./metric-history";
+import { DELIVERY_RETRY_MS, ProjectDelivery } from "./project-delivery";
 import { writePresence, writeSessions } from "./registry-sync";
 import { type EndOutcome, type SessionRow, type SessionStatus, SessionStore } from "./session-store";
-import { LogHours, hourOf } from "./log-hours";
-import { DELIVERY_RETRY_MS, ProjectDelivery } from "./project-delivery";
-import { projectHub } from "../src/services/project-hub";
 import { migrate } from "./sql-migrations";
 import { type UsageDelta, UsageOutbox } from "./usage-outbox";
 
