@@ -19,6 +19,8 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/apply-migrations.ts"],
+      // Generous: CI machines are small and the heaviest tests move 10,000+ lines.
+      testTimeout: 30_000,
     },
   };
 });

@@ -124,7 +124,7 @@ export async function openSocket(path: string, headers: Record<string, string> =
     for (const w of waiters.splice(0)) w();
   });
   /** Resolves once the frames satisfy `pred` (or rejects after `ms`). */
-  const until = async (pred: (frames: any[]) => boolean, ms = 3000) => {
+  const until = async (pred: (frames: any[]) => boolean, ms = 10_000) => {
     const deadline = Date.now() + ms;
     while (!pred(frames)) {
       if (Date.now() > deadline) throw new Error(`timed out; frames: ${JSON.stringify(frames).slice(0, 500)}`);
