@@ -11,7 +11,7 @@ import { hourOf } from "./log-hours";
 import { PROJECT_SCHEMA } from "./project-schema";
 import { migrate } from "./sql-migrations";
 import { DROPPED_REPORT_MS, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
-import { type OutboxRow, USAGE_FIELDS, type UsageField, utcDay } from "./usage-outbox";
+import { type OutboxRow, USAGE_FIELDS, type UsageField } from "./usage-outbox";
 
 export const TICKET_TTL_MS = 60_000;
 /** Beyond this many viewers a project refuses new ones (429). */
@@ -184,5 +184,3 @@ export class ProjectHub extends DurableObject<Env> {
 function errorResponse(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status });
 }
-
-export const monthOf = (ms: number) => utcDay(ms).slice(0, 7);

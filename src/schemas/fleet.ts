@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { INTERVAL_MS, type MetricInterval as MetricIntervalName } from "../../durable-objects/metric-history";
 import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, projectId, sessionId } from "./common";
 
 export const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
@@ -55,7 +56,7 @@ export const UpdateDevice = z
   })
   .refine((v) => Object.values(v).some((x) => x !== undefined), "send name, environment or status");
 
-export const MetricInterval = z.enum(["1m", "5m", "15m", "1h", "1d"]);
+export const MetricInterval = z.enum(Object.keys(INTERVAL_MS) as [MetricIntervalName, ...MetricIntervalName[]]);
 export const MetricsQuery = z.object({
   from: instant.optional(),
   to: instant.optional(),
