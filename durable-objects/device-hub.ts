@@ -24,6 +24,7 @@ export const REGISTRY_FLUSH_MS = 60_000;
 /** A retried batch_id is recognised for at least this long. */
 export const BATCH_MEMORY_MS = 48 * 3600 * 1000;
 const PRUNE_EVERY_MS = 3600_000;
+const OWED_DELIVERY_MS = 1000;
 const PRUNE_BATCH = 10_000;
 const STATE_KEY = "device";
 
@@ -111,10 +112,14 @@ export class DeviceHub extends DurableObject<Env> {
     return s;
   }
 
-  /** Records usage under the outbox's open sequence and makes sure it travels. */
+  /** Records usage under the outbox's open sequence; it travels with the next delivery. */
   count(delta: UsageDelta): void {
     this.outbox.add(Date.now(), delta);
-    this.delivery.kick();
+  }
+
+  /** Delivers everything owed to the project and waits for it (see ProjectDelivery.kick). */
+  deliverOwed(): Promise<void> {
+    return this.delivery.kick();
   }
 
   // ---- identity -------------------------------------------------------------------------
@@ -191,6 +196,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.count({ heartbeats: 1 });
     if (effectiveStatus(s) !== before) await this.flushRegistry(now);
     await this.schedule(now);
+    await this.deliverOwed();
     return { server_time: now, pending_commands: this.commands.pendingCount() };
   }
 
@@ -276,12 +282,12 @@ export class DeviceHub extends DurableObject<Env> {
     if (!answer.duplicate && batch.lines.length > 0) {
       this.delivery.addLines(batch.lines, batch.session_id ?? null, firstId);
     }
-    this.delivery.kick();
     // The project's index learns of new hours before the answer, so a search right after
     // finds these lines; D1 learns of a new session at once, of the rest by the next flush.
     await this.reportHours();
     if (newSession) await this.flushSessions();
     await this.schedule(now);
+    await this.deliverOwed();
     return answer;
   }
 
@@ -316,14 +322,15 @@ export class DeviceHub extends DurableObject<Env> {
     const refused = await this.flushSessions();
     if (refused.includes(id)) {
       this.count({ sessions: -1 });
+      await this.deliverOwed();
       return { ok: false, code: "conflict" };
     }
     const s = this.requireState();
     s.currentSessionId = id;
     s.version++;
     this.save(s);
-    this.delivery.kick();
     await this.flushRegistry(Date.now());
+    await this.deliverOwed();
     return { ok: true, session: this.sessions.get(id)!, created };
   }
 
@@ -354,6 +361,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.count({ commands: 1 });
     this.socket.pushCommands(this.requireState().deviceId);
     await this.schedule(now);
+    await this.deliverOwed();
     return this.commands.get(row.id)!;
   }
 
@@ -363,13 +371,16 @@ export class DeviceHub extends DurableObject<Env> {
     this.commands.expire(now);
     const rows = this.commands.deliver(now, limit);
     if (rows.length > 0) this.count({ device_messages_out: rows.length });
+    await this.deliverOwed();
     return rows;
   }
 
   async ackCommand(id: string, status: AckStatus, result: unknown): Promise<AckOutcome> {
     const now = Date.now();
     this.commands.expire(now);
-    return this.commands.ack(id, status, result, now);
+    const outcome = this.commands.ack(id, status, result, now);
+    await this.deliverOwed();
+    return outcome;
   }
 
   async commandHistory(limit: number, before?: string): Promise<CommandRow[]> {
@@ -422,10 +433,7 @@ export class DeviceHub extends DurableObject<Env> {
       await this.flushRegistry(now);
     }
     await this.reportHours();
-    if (this.outbox.pending()) {
-      this.delivery.kick();
-      await this.settle();
-    }
+    if (this.outbox.pending()) await this.deliverOwed();
     if (now >= (this.ctx.storage.kv.get<number>("pruned_at") ?? 0) + PRUNE_EVERY_MS || this.logsExpired(now)) {
       this.prune(now);
     }
@@ -491,6 +499,8 @@ export class DeviceHub extends DurableObject<Env> {
     if (s && this.registryDirty(s)) times.push(Math.max(now, s.lastFlushAt + REGISTRY_FLUSH_MS));
     const expiry = this.commands.nextExpiry();
     if (expiry !== null) times.push(expiry);
+    // Counts of a request that ended early (a 4xx after authentication) still travel soon.
+    if (this.outbox.pending()) times.push(now + OWED_DELIVERY_MS);
     const oldest = this.logs.oldest();
     if (oldest !== null) times.push(Math.max(now, Math.floor(oldest / 1000) + hotWindowMs(this.env)));
     if (times.length === 0) return;

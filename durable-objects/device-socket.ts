@@ -53,6 +53,8 @@ export class DeviceSocket {
       if (!(err instanceof ApiError)) console.error("device frame failed", err);
       this.send(ws, { type: "error", ...(id !== undefined ? { id } : {}), error: { code: e.code, message: e.message, details: e.details } });
     }
+    // The frames just counted travel now; the reply is already on its way.
+    void this.hub.deliverOwed();
   }
 
   private async handle(frame: Frame, text: string): Promise<Frame> {

@@ -1,7 +1,7 @@
 // How a DeviceHub hands its project what it owes: the sealed usage outbox and, while anyone
-// watches, the lines just accepted for the live tail. One delivery runs at a time; it waits
-// DELIVERY_GATHER_MS to gather what arrives meanwhile, and runs again if more came while it
-// was under way. A failed delivery keeps the outbox for the alarm's retry.
+// watches, the lines just accepted for the live tail. One delivery runs at a time and carries
+// everything owed when it starts; what arrives meanwhile goes together in the next one. A
+// failed delivery keeps the outbox for the alarm's retry.
 import type { StoredLine } from "../src/logs/line";
 import { type LogView, presentLog } from "../src/logs/present";
 import { projectHub } from "../src/services/project-hub";
@@ -9,8 +9,6 @@ import type { UsageOutbox } from "./usage-outbox";
 
 /** Lines waiting for the live tail beyond this are dropped (and the viewers told how many). */
 const TAIL_BUFFER_MAX = 20_000;
-/** How long a delivery waits for more to carry; bounds calls per device to about 1/this. */
-const DELIVERY_GATHER_MS = 20;
 export const DELIVERY_RETRY_MS = 5_000;
 
 export class ProjectDelivery {
@@ -19,7 +17,9 @@ export class ProjectDelivery {
   private pendingLines = 0;
   private dropped = 0;
   private running: Promise<void> | null = null;
-  private again = false;
+  /** Deliveries asked for, and how many of those asks a finished delivery has covered. */
+  private requested = 0;
+  private delivered = 0;
   /** Whether anyone watched the project's tail at the last delivery; unknown counts as yes. */
   private hasViewers = true;
 
@@ -41,26 +41,36 @@ export class ProjectDelivery {
     }
   }
 
-  /** Starts a delivery unless one is running; then that one runs once more. */
-  kick(): void {
-    if (this.running) {
-      this.again = true;
-      return;
+  /**
+   * Asks for a delivery of everything owed so far and resolves once one has carried it, so
+   * a request that awaits it answers only when its counts and lines are at the project
+   * (live usage, tail within milliseconds). Requests arriving while a delivery is under way
+   * share the next one. A failed delivery does not fail the request: the outbox keeps the
+   * counts and the alarm retries.
+   */
+  async kick(): Promise<void> {
+    const mine = ++this.requested;
+    while (this.delivered < mine) {
+      this.running ??= this.run();
+      await this.running;
     }
-    this.running = (async () => {
-      try {
-        await new Promise((r) => setTimeout(r, DELIVERY_GATHER_MS));
-        do {
-          this.again = false;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.delivered < this.requested) {
+        const upTo = this.requested;
+        try {
           await this.deliver();
-        } while (this.again);
-      } catch (err) {
-        console.error("delivery to the project failed; the alarm retries", err);
-        await this.storage.setAlarm(Date.now() + DELIVERY_RETRY_MS);
-      } finally {
-        this.running = null;
+        } catch (err) {
+          console.error("delivery to the project failed; the alarm retries", err);
+          await this.storage.setAlarm(Date.now() + DELIVERY_RETRY_MS);
+        }
+        this.delivered = upTo;
       }
-    })();
+    } finally {
+      this.running = null;
+    }
   }
 
   /** Waits until no delivery is under way. */

@@ -45,6 +45,18 @@ describe("exact usage counting", () => {
     expect(u.limits.logs).toBe(1_000_000_000);
   });
 
+  it("is live: a count is readable as soon as the request that made it has its answer", async () => {
+    const t = await tenant();
+    const stats = async () => (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
+    await ingest(t.deviceKey, { logs: loghubLines("HDFS", 25) });
+    expect((await stats()).logs).toBe(25);
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    expect((await stats()).heartbeats).toBe(1);
+    await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "x" } });
+    expect((await stats()).commands).toBe(1);
+    expect((await stats()).device_messages_in).toBe(2);
+  });
+
   it("stays exact when the objects are torn down mid-delivery and the alarm redelivers", async () => {
     const t = await tenant();
     const lines = loghubLines("Linux", 400);
