@@ -57,6 +57,14 @@ describe("exact usage counting", () => {
     expect((await stats()).device_messages_in).toBe(2);
   });
 
+  it("counts by the day of receipt, not by the lines' event time", async () => {
+    const t = await tenant();
+    const twoDaysAgo = Date.now() * 1000 - 2 * 86_400_000_000;
+    await ingest(t.deviceKey, { logs: loghubLines("Linux", 30, { endUs: twoDaysAgo }) });
+    const u = await usage(t);
+    expect(u.today).toMatchObject({ day: utcDay(Date.now()), logs: 30 });
+  });
+
   it("stays exact when the objects are torn down mid-delivery and the alarm redelivers", async () => {
     const t = await tenant();
     const lines = loghubLines("Linux", 400);
