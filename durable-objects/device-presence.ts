@@ -11,7 +11,7 @@ export interface DeviceState {
   keyHash: string | null;
   heartbeatIntervalMs: number;
   reportedStatus: ReportedStatus;
-  /** Set by an operator (PATCH status: maintenance); outranks what the device reports. */
+  /** Set by an operator (PATCH status: maintenance); outranks what the device reports, and offline. */
   maintenance: boolean;
   /** Set by the alarm after MISSED_HEARTBEATS intervals without a heartbeat. */
   offline: boolean;
@@ -29,9 +29,10 @@ export interface DeviceState {
 
 export const MISSED_HEARTBEATS = 3;
 
+/** An operator's maintenance outranks everything (it is why the device may be silent). */
 export function effectiveStatus(s: DeviceState): DeviceStatus {
-  if (s.offline || s.lastHeartbeatAt === null) return "offline";
   if (s.maintenance) return "maintenance";
+  if (s.offline || s.lastHeartbeatAt === null) return "offline";
   return s.reportedStatus;
 }
 

@@ -4,6 +4,8 @@
 const MINUTE = 60_000;
 export const RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const INTERVAL_MS = { "1m": MINUTE, "5m": 5 * MINUTE, "15m": 15 * MINUTE, "1h": 60 * MINUTE, "1d": 1440 * MINUTE };
+/** Other names people use for the same intervals (the stats endpoints say 60m). */
+export const INTERVAL_ALIASES: Record<string, MetricInterval> = { "60m": "1h", "1440m": "1d", "24h": "1d" };
 export type MetricInterval = keyof typeof INTERVAL_MS;
 /** Distinct metric names kept per minute; names beyond are ignored, so a row stays small. */
 export const MAX_NAMES_PER_MINUTE = 64;

@@ -39,6 +39,14 @@ describe("commands", () => {
     expect(Date.parse(c.completed_at)).toBeGreaterThanOrEqual(Date.parse(c.delivered_at));
   });
 
+  it("takes any JSON as params and result", async () => {
+    const t = await tenant();
+    const { json } = await queue(t, { params: [1, "two", { three: 3 }] });
+    expect(json.command.params).toEqual([1, "two", { three: 3 }]);
+    const ack = await call("POST", `/fleet/devices/${t.deviceId}/commands/${json.command.id}/ack`, { token: t.deviceKey, body: { status: "succeeded", result: "done" } });
+    expect(ack.json.command.result).toBe("done");
+  });
+
   it("a retried ack is accepted; a contradicting one is a conflict", async () => {
     const t = await tenant();
     const { json } = await queue(t);

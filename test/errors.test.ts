@@ -59,9 +59,13 @@ describe("every failure answers in the contract's error shape", () => {
     const q = await call("GET", "/fleet/devices?limit=abc&status=sleeping", { token: t.adminKey });
     expect(q.status).toBe(400);
     expect(q.json.error.details.map((d: any) => `${d.location}:${d.path}`).sort()).toEqual(["query:limit", "query:status"]);
+    // An id that cannot exist names nothing: 404, as for an unknown id.
     const p = await call("GET", "/fleet/devices/not-an-id", { token: t.adminKey });
-    expect(p.status).toBe(400);
-    expect(p.json.error.details[0]).toMatchObject({ location: "path", path: "device_id" });
+    expect(p.status).toBe(404);
+    isContractError(p.json, "not_found");
+    expect(p.json.error.details).toMatchObject({ location: "path", path: "device_id" });
+    expect((await call("DELETE", "/keys/xyz", { token: t.adminKey })).status).toBe(404);
+    expect((await call("GET", `/fleet/devices/${crypto.randomUUID()}`, { token: t.adminKey })).status).toBe(404);
     const cursor = await call("GET", "/fleet/devices?cursor=garbage", { token: t.adminKey });
     expect(cursor.status).toBe(400);
     expect(cursor.json.error.details[0].path).toBe("cursor");

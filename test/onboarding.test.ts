@@ -58,6 +58,11 @@ describe("registration", () => {
     const garbage = await call("POST", "/fleet/register", { body: { dsn: "AMR-3", registration_token: "hello" } });
     expect(garbage.status).toBe(401);
 
+    // A capsule may live as little as a second.
+    const brief = await capsule(adminKey, projectId, { expires_in_s: 1 });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await call("POST", "/fleet/register", { body: { dsn: "AMR-5", registration_token: brief } })).status).toBe(410);
+
     const old = await capsule(adminKey, projectId);
     // Age the token in the real D1 row rather than waiting a day.
     await env.DB.prepare("UPDATE registration_tokens SET expires_at = ? WHERE project_id = ? AND used_at IS NULL")
@@ -94,6 +99,7 @@ describe("registration", () => {
 
   it("the same DSN with a new token rotates the key and keeps the device's id and history", async () => {
     const t = await tenant();
+    await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Dock robot 7" } });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 10 } } });
     const queued = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "calibrate" } });
 
@@ -109,6 +115,8 @@ describe("registration", () => {
     expect(history.json.commands.map((c: any) => c.id)).toEqual([queued.json.command.id]);
     const list = await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey });
     expect(list.json.devices).toHaveLength(1);
+    // The operator's name survives a registration that names nothing.
+    expect(list.json.devices[0].name).toBe("Dock robot 7");
   });
 
   it("register validates its body like every other route", async () => {

@@ -103,6 +103,8 @@ describe("heartbeats and presence", () => {
     const res = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=1h`, { token: t.viewerKey });
     expect(res.status).toBe(200);
     expect(res.json.interval).toBe("1h");
+    const alias = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=60m`, { token: t.viewerKey });
+    expect(alias.json).toMatchObject({ interval: "1h", points: res.json.points });
     const samples = res.json.points.reduce((n: number, p: any) => n + p.samples, 0);
     expect(samples).toBe(3);
     // Three heartbeats may straddle a minute boundary; across the points the extremes are exact.
@@ -130,6 +132,16 @@ describe("heartbeats and presence", () => {
     const res = await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: many } });
     expect(res.status).toBe(400);
     expect(res.json.error.details[0].path).toBe("metrics");
+  });
+
+  it("maintenance set on a silent device reads back as maintenance", async () => {
+    const t = await tenant();
+    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance" } });
+    expect(patched.json.device.status).toBe("maintenance");
+    const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=maintenance`, { token: t.adminKey });
+    expect(listed.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
+    await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
   });
 
   it("an operator's maintenance status holds over the device's reports until set back", async () => {

@@ -196,5 +196,6 @@ describe("another org's objects answer 404 on every object route", () => {
     expect((await call("POST", "/fleet/heartbeat", { token: t.adminKey, body: {} })).status).toBe(403);
     expect((await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.adminKey })).status).toBe(403);
     expect((await call("POST", "/orgs", { token: t.deviceKey, body: { name: "x", tier: "free" } })).status).toBe(403);
+    expect((await call("POST", "/projects", { token: ADMIN, body: { name: "x" } })).status).toBe(403);
   });
 });

@@ -39,7 +39,8 @@ export const orgKey = (needs: "viewer" | "admin") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) {
-      if (token.startsWith(`${DEVICE_KEY_PREFIX}_`)) throw new ApiError("forbidden", "this route needs an org API key");
+      const known = token.startsWith(`${DEVICE_KEY_PREFIX}_`) || (c.env.ADMIN_TOKEN && (await secretsEqual(token, c.env.ADMIN_TOKEN)));
+      if (known) throw new ApiError("forbidden", "this route needs an org API key");
       throw new ApiError("unauthorized", "invalid API key");
     }
     const key = await c.var.db.query.apiKeys.findFirst({

@@ -40,5 +40,15 @@ export function jsonBody<S extends z.ZodType>(schema: S, maxBytes = DEFAULT_BODY
 export const query = <S extends z.ZodType>(schema: S) =>
   validator("query", (value) => parseOrThrow(schema, value, "query") as z.output<S>);
 
+/** Validates path parameters. An id that cannot exist names nothing: 404, like an unknown one. */
 export const params = <S extends z.ZodType>(schema: S) =>
-  validator("param", (value) => parseOrThrow(schema, value, "path") as z.output<S>);
+  validator("param", (value) => {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data as z.output<S>;
+    const [issue] = result.error.issues;
+    throw new ApiError("not_found", `no such ${String(issue!.path[0] ?? "object").replace(/_id$/, "")}`, {
+      location: "path",
+      path: pathOf(issue!.path),
+      message: issue!.message,
+    });
+  });

@@ -1,18 +1,18 @@
 import { z } from "zod";
-import { boundedJson, commandId, cursor, deviceId, limit } from "./common";
+import { boundedJsonValue, commandId, cursor, deviceId, limit } from "./common";
 
 export const MAX_COMMAND_TTL_S = 7 * 24 * 3600;
 
 export const QueueCommand = z.object({
   device_id: deviceId,
   command: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:/-]+$/, "letters, digits and _ . : / - only"),
-  params: boundedJson(16 * 1024).optional(),
+  params: boundedJsonValue(16 * 1024).optional(),
   ttl_s: z.number().int().min(1).max(MAX_COMMAND_TTL_S).default(3600),
 });
 
 export const AckCommand = z.object({
   status: z.enum(["succeeded", "failed", "rejected"]),
-  result: boundedJson(16 * 1024).optional(),
+  result: boundedJsonValue(16 * 1024).optional(),
 });
 
 export const CommandParams = z.object({ device_id: deviceId, command_id: commandId });

@@ -43,6 +43,10 @@ export const instant = z.union([
   z.coerce.number().int().nonnegative(),
 ]);
 
+/** Any JSON value from a client, bounded by its serialised size. */
+export const boundedJsonValue = (maxBytes: number) =>
+  z.json().refine((v) => JSON.stringify(v).length <= maxBytes, `larger than ${maxBytes} bytes as JSON`);
+
 /** Free-form JSON objects from clients are bounded by their serialised size. */
 export const boundedJson = (maxBytes: number) =>
   z

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { INTERVAL_MS, type MetricInterval as MetricIntervalName } from "../../durable-objects/metric-history";
+import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "../../durable-objects/metric-history";
 import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, projectId, sessionId } from "./common";
 
 export const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
@@ -10,7 +10,7 @@ export const GenerateCapsule = z.object({
   environment: label,
   name: name.optional(),
   dsn: dsn.optional(),
-  expires_in_s: z.number().int().min(60).max(MAX_CAPSULE_TTL_S).default(86_400),
+  expires_in_s: z.number().int().min(1).max(MAX_CAPSULE_TTL_S).default(86_400),
 });
 
 export const Register = z.object({
@@ -56,7 +56,10 @@ export const UpdateDevice = z
   })
   .refine((v) => Object.values(v).some((x) => x !== undefined), "send name, environment or status");
 
-export const MetricInterval = z.enum(Object.keys(INTERVAL_MS) as [MetricIntervalName, ...MetricIntervalName[]]);
+export const MetricInterval = z.preprocess(
+  (v) => (typeof v === "string" && v in INTERVAL_ALIASES ? INTERVAL_ALIASES[v] : v),
+  z.enum(Object.keys(INTERVAL_MS) as [MetricIntervalName, ...MetricIntervalName[]]),
+);
 export const MetricsQuery = z.object({
   from: instant.optional(),
   to: instant.optional(),

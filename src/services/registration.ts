@@ -28,13 +28,14 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
   try {
     const interval = heartbeatIntervalMs(env);
     const fields = {
-      name: body.name ?? token.name ?? body.dsn,
       deviceType: body.device_type ?? token.deviceType,
       environment: body.environment ?? token.environment,
-      deviceInfo: body.device_info ?? null,
       heartbeatIntervalMs: interval,
       decommissionedAt: null,
     };
+    // A name or device_info given now replaces the old one; otherwise an operator's rename stays.
+    const named = body.name ?? token.name;
+    const given = { ...(named ? { name: named } : {}), ...(body.device_info ? { deviceInfo: body.device_info } : {}) };
     // The same DSN in the same project is the same device: it keeps its id and history.
     const [device] = await db
       .insert(devices)
@@ -45,9 +46,11 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
         dsn: body.dsn,
         status: "offline",
         registeredAt: now,
+        name: named ?? body.dsn,
+        deviceInfo: body.device_info ?? null,
         ...fields,
       })
-      .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: fields })
+      .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: { ...fields, ...given } })
       .returning();
     const secret = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
     const key = deviceKey(device!.id, secret);
