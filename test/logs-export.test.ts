@@ -18,12 +18,13 @@ describe("log export", () => {
     await ingest(other.deviceKey, {
       logs: [
         ...loghubLines("Apache", 1200),
+        { timestamp: new Date().toISOString(), level: "INFO", module: "cam", message: "empty context", context: {} },
         { timestamp: new Date().toISOString(), level: "ERROR", module: "cam,front", message: 'multi\nline "quoted", with, commas\r\nand 😀', context: { note: 'a "b", c', n: 3, ok: true } },
       ],
     });
     const query = `project_id=${t.projectId}`;
     const expected = (await allLogs(t.viewerKey, `${query}&limit=1000`)).length;
-    expect(expected).toBe(2701);
+    expect(expected).toBe(2702);
 
     const { res, text } = await exportOf(t.viewerKey, `${query}&format=csv`);
     expect(res.status).toBe(200);
@@ -35,6 +36,9 @@ describe("log export", () => {
 
     // Every row equals what GET /logs returns for it.
     const byId = new Map((await allLogs(t.viewerKey, `${query}&limit=1000`)).map((l) => [l.id, l]));
+    // An empty context stays an empty object, not a missing one.
+    const emptyContext = rows.find((r) => r[CSV_COLUMNS.indexOf("message")] === "empty context")!;
+    expect(emptyContext[CSV_COLUMNS.indexOf("context")]).toBe("{}");
     for (const row of rows) {
       const rec = Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, row[i]]));
       const line = byId.get(rec.id!)!;
@@ -74,5 +78,9 @@ describe("log export", () => {
     const b = await tenant();
     expect((await exportOf(b.viewerKey, `project_id=${a.projectId}&format=csv`)).res.status).toBe(404);
     expect((await exportOf(a.viewerKey, `project_id=${a.projectId}&format=xml`)).res.status).toBe(400);
+    // Hostile search text answers an empty, well-formed file.
+    const nul = await exportOf(a.viewerKey, `project_id=${a.projectId}&format=json&q=${encodeURIComponent("a\u0000b")}`);
+    expect(nul.res.status).toBe(200);
+    expect(JSON.parse(nul.text)).toEqual([]);
   });
 });

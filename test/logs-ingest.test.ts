@@ -25,6 +25,7 @@ describe("log ingest", () => {
         { ...good[2], context: { nested: { no: true } } },
         "not an object",
         { ...good[2], module: undefined }, // no module
+        { ...good[2], timestamp_us: undefined, timestamp: "2026-02-30T00:00:00Z" }, // no such day
         { level: "INFO", module: "m", message: "no time" },
         good[2],
       ],
@@ -33,7 +34,7 @@ describe("log ingest", () => {
     expect(res.status).toBe(200);
     expect(res.json.accepted).toBe(3);
     expect(res.json.duplicate).toBe(false);
-    expect(res.json.rejected.map((r: any) => r.index)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(res.json.rejected.map((r: any) => r.index)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     const reasons = Object.fromEntries(res.json.rejected.map((r: any) => [r.index, r.reason]));
     expect(reasons[1]).toMatch(/^level:/);
     expect(reasons[3]).toMatch(/^message:/);
@@ -43,7 +44,8 @@ describe("log ingest", () => {
     expect(reasons[7]).toMatch(/^message:/);
     expect(reasons[8]).toMatch(/^context/);
     expect(reasons[10]).toMatch(/^module:/);
-    expect(reasons[11]).toMatch(/^timestamp: timestamp \(ISO 8601\) or timestamp_us is required/);
+    expect(reasons[11]).toBe("timestamp: not a valid date");
+    expect(reasons[12]).toMatch(/^timestamp: timestamp \(ISO 8601\) or timestamp_us is required/);
     expect(await stored(t.deviceId)).toBe(3);
   });
 

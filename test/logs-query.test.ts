@@ -127,6 +127,7 @@ describe("log search", () => {
     expect(Object.keys(line)).toEqual(expect.arrayContaining(["id", "device_id", "session_id", "timestamp", "level", "module", "logger", "message", "thread_id", "context"]));
     expect(line).toMatchObject({ device_id: t.deviceId, session_id: "run-A", level: "ERROR" });
     expect((await call("GET", `/logs?project_id=${t.projectId}&level=LOUD`, { token: t.viewerKey })).status).toBe(400);
+    expect(await messages(`project_id=${t.projectId}&level=ERROR,FATAL&level=WARN`)).toEqual(["obstacle near", "gripper stalled", "battery cut", "other arm"]);
     expect((await call("GET", `/logs`, { token: t.viewerKey })).status).toBe(400);
   });
 
@@ -151,7 +152,7 @@ describe("log search", () => {
     expect(breakIn.json.logs.length).toBeGreaterThan(0);
     for (const l of breakIn.json.logs) expect(l.message).toMatch(/BREAK-IN/);
 
-    const hostile = ['"', '""', "*", "-", "NEAR", "OR", "AND", "NOT", "a OR b", "NEAR(a b)", "message:x", "^start", "(", ")", "'; DROP TABLE logs; --", "\\", "{}", "-user", "user*", "\u0000", "😀", "a\"b", "col:val OR NEAR(x, 3)"];
+    const hostile = ['"', '""', "*", "-", "NEAR", "OR", "AND", "NOT", "a OR b", "NEAR(a b)", "message:x", "^start", "(", ")", "'; DROP TABLE logs; --", "\\", "{}", "-user", "user*", "\u0000", "a\u0000b", "hello\u0000", "tab\there", "😀", "a\"b", "col:val OR NEAR(x, 3)"];
     for (const q of hostile) {
       const res = await search(q);
       expect(res.status, q).toBe(200);

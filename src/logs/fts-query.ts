@@ -9,7 +9,8 @@ const ENDS_IN_WORD = /[\p{L}\p{N}]$/u;
 
 /** null means the text has no searchable word: the search matches no line. */
 export function ftsExpression(text: string): string | null {
-  const trimmed = text.trim();
+  // Control characters (NUL ends a string inside SQLite's FTS parser) are not searchable text.
+  const trimmed = text.replace(/[\u0000-\u001f\u007f]/g, " ").trim();
   if (!HAS_TOKEN.test(trimmed)) return null;
   const phrase = `"${trimmed.replace(/"/g, '""')}"`;
   return ENDS_IN_WORD.test(trimmed) ? `${phrase} *` : phrase;

@@ -11,6 +11,10 @@ const ISO = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(Z|[+-]\d{
 function parseTimestamp(text: string): number {
   const m = ISO.exec(text);
   if (!m) return NaN;
+  // Date.parse rolls 2026-02-30 over to March; a date that does not exist is not a date.
+  const [year, month, day] = m[1]!.split("-").map(Number);
+  const probe = new Date(Date.UTC(year!, month! - 1, day!));
+  if (probe.getUTCMonth() !== month! - 1 || probe.getUTCDate() !== day) return NaN;
   const zone = m[3] === undefined ? "Z" : m[3].length === 5 ? `${m[3].slice(0, 3)}:${m[3].slice(3)}` : m[3].toUpperCase();
   return parseIsoMicros(`${m[1]}T${m[2]}${zone}`);
 }
@@ -98,7 +102,7 @@ export function validateLines(raw: unknown[], nowUs: number, oldestUs: number) {
     if (Number.isNaN(ts)) return void rejected.push({ index, reason: "timestamp: not a valid date" });
     if (ts < oldestUs) return void rejected.push({ index, reason: "timestamp: older than the hot window" });
     if (ts > newestUs) return void rejected.push({ index, reason: "timestamp: too far in the future" });
-    const context = line.context && Object.keys(line.context).length > 0 ? JSON.stringify(line.context) : null;
+    const context = line.context ? JSON.stringify(line.context) : null;
     lines.push({
       ts,
       level: levelNumber(line.level),

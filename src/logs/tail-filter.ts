@@ -8,7 +8,7 @@ import type { LogView } from "./present";
 export const levelSet = z
   .union([z.string().max(64), z.array(z.string().max(16)).max(5)])
   .transform((v, ctx) => {
-    const names = (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean);
+    const names = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
     const levels = names.map(parseLevel);
     if (levels.some((l) => l === null)) {
       ctx.addIssue({ code: "custom", message: `levels are ${LEVELS.join(", ")}` });
