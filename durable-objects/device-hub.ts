@@ -69,6 +69,8 @@ export interface IngestAnswer {
   batch_id?: string;
 }
 
+export type IngestOutcome = { ok: true; answer: IngestAnswer } | { ok: false; code: "conflict" };
+
 export type CreateSessionOutcome = { ok: true; session: SessionRow; created: boolean } | { ok: false; code: "conflict" };
 
 export class DeviceHub extends DurableObject<Env> {
@@ -234,7 +236,10 @@ export class DeviceHub extends DurableObject<Env> {
    * Stores a batch in one transaction: the lines, their index entries, the session's
    * counters, the usage owed and the batch's answer (for retries). Answers only once committed.
    */
-  async ingest(batch: IngestBatch): Promise<IngestAnswer> {
+  async ingest(batch: IngestBatch): Promise<IngestOutcome> {
+    if (batch.session_id !== undefined && batch.lines.length > 0 && !(await this.mayUseSession(batch.session_id))) {
+      return { ok: false, code: "conflict" };
+    }
     const now = Date.now();
     const s = this.requireState();
     let newSession = false;
@@ -249,6 +254,7 @@ export class DeviceHub extends DurableObject<Env> {
       const sessionId = batch.session_id ?? null;
       if (sessionId !== null && batch.lines.length > 0) {
         newSession = this.sessions.ensure(sessionId, sessionId, now).created;
+        if (newSession) s.currentSessionId = sessionId;
         let errors = 0;
         let warnings = 0;
         for (const l of batch.lines) {
@@ -288,7 +294,17 @@ export class DeviceHub extends DurableObject<Env> {
     if (newSession) await this.flushSessions();
     await this.schedule(now);
     await this.deliverOwed();
-    return answer;
+    return { ok: true, answer };
+  }
+
+  /** A session id this device has, or one no other device of the project has taken. */
+  private async mayUseSession(sessionId: string): Promise<boolean> {
+    if (this.sessions.get(sessionId)) return true;
+    const s = this.requireState();
+    const owner = await this.env.DB.prepare("SELECT device_id FROM sessions WHERE project_id = ? AND session_id = ?")
+      .bind(s.projectId, sessionId)
+      .first<{ device_id: string }>();
+    return !owner || owner.device_id === s.deviceId;
   }
 
   async queryLogs(filter: LogFilter): Promise<LogRow[]> {
@@ -318,18 +334,18 @@ export class DeviceHub extends DurableObject<Env> {
       if (made.created) this.outbox.add(Date.now(), { sessions: 1 });
       return made;
     });
-    if (!created) return { ok: true, session, created };
-    const refused = await this.flushSessions();
-    if (refused.includes(id)) {
-      this.count({ sessions: -1 });
+    if (created && (await this.flushSessions()).includes(id)) {
       await this.deliverOwed();
       return { ok: false, code: "conflict" };
     }
+    // Opening a session (again) makes it the device's current one while it is active.
     const s = this.requireState();
-    s.currentSessionId = id;
-    s.version++;
-    this.save(s);
-    await this.flushRegistry(Date.now());
+    if (session.status === "active" && s.currentSessionId !== id) {
+      s.currentSessionId = id;
+      s.version++;
+      this.save(s);
+      await this.flushRegistry(Date.now());
+    }
     await this.deliverOwed();
     return { ok: true, session: this.sessions.get(id)!, created };
   }
@@ -485,8 +501,10 @@ export class DeviceHub extends DurableObject<Env> {
       console.error("session flush failed; the alarm retries", err);
       return [];
     }
-    // A refused id stays local: removed if it has no lines, else kept for this device's own queries.
+    // A refused id (another device of the project took it first) is taken back: its count,
+    // and the row itself unless lines already name it (they stay queryable by device).
     for (const id of refused) this.sessions.forget(id);
+    if (refused.length > 0) this.count({ sessions: -refused.length });
     this.sessions.markFlushed(rows);
     return refused;
   }

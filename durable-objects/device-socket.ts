@@ -63,7 +63,9 @@ export class DeviceSocket {
         const envelope = parseEnvelope(text);
         const nowUs = Date.now() * 1000;
         const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(this.env) * 1000);
-        return { of: "logs", ...(await this.hub.ingest({ ...envelope, lines, rejected })) };
+        const outcome = await this.hub.ingest({ ...envelope, lines, rejected });
+        if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
+        return { of: "logs", ...outcome.answer };
       }
       case "heartbeat": {
         const { server_time, pending_commands } = await this.hub.heartbeat(parseOrThrow(Heartbeat, frame, "body"));

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DeviceState } from "../durable-objects/device-presence";
 import { deviceHub } from "../src/services/device-hub";
-import { call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
+import { allLogs, call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 
 const d1Session = (sessionId: string) => env.DB.prepare("SELECT * FROM sessions WHERE session_id = ?").bind(sessionId).first<any>();
 
@@ -76,6 +76,8 @@ describe("sessions", () => {
     const s = await call("GET", "/sessions/implicit-1", { token: t.viewerKey });
     expect(s.status).toBe(200);
     expect(s.json.session).toMatchObject({ session_id: "implicit-1", status: "active", total_logs: 7 });
+    const device = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
+    expect(device.json.device.current_session_id).toBe("implicit-1");
   });
 
   it("list with filters and a cursor, newest first", async () => {
@@ -114,6 +116,13 @@ describe("sessions", () => {
     await deviceHub(env, other.deviceId).settle();
     expect((await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.sessions).toBe(1);
     expect((await call("GET", `/fleet/devices/${other.deviceId}`, { token: t.viewerKey })).json.device.current_session_id).toBeNull();
+    // Logs may not name it either: the batch is refused whole and nothing is stored or counted.
+    const borrowed = await ingest(other.deviceKey, { session_id: "shared", logs: loghubLines("HDFS", 3) });
+    expect(borrowed.status).toBe(409);
+    expect(borrowed.json.error.code).toBe("conflict");
+    expect((await allLogs(t.viewerKey, `device_id=${other.deviceId}`)).length).toBe(0);
+    const usage = (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
+    expect(usage).toMatchObject({ sessions: 1, logs: 0 });
     const stranger = await tenant();
     expect((await call("GET", "/sessions/shared", { token: stranger.adminKey })).status).toBe(404);
     expect((await call("GET", `/sessions?project_id=${t.projectId}`, { token: stranger.adminKey })).status).toBe(404);

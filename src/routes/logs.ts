@@ -22,8 +22,9 @@ export const logs = new Hono<AppEnv>()
     const envelope = await readIngestBody(c.req.raw);
     const nowUs = Date.now() * 1000;
     const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(c.env) * 1000);
-    const answer = await deviceHub(c.env, c.var.device.deviceId).ingest({ ...envelope, lines, rejected });
-    return c.json(answer);
+    const outcome = await deviceHub(c.env, c.var.device.deviceId).ingest({ ...envelope, lines, rejected });
+    if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
+    return c.json(outcome.answer);
   })
   .get("/", orgKey("viewer"), query(LogSearch), async (c) => {
     const q = c.req.valid("query");
