@@ -10,7 +10,17 @@ import { hotWindowMs } from "../src/limits";
 import { hourOf } from "./log-hours";
 import { PROJECT_SCHEMA } from "./project-schema";
 import { migrate } from "./sql-migrations";
-import { DROPPED_REPORT_MS, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
+import {
+  BURST_BYTES,
+  DROPPED_REPORT_MS,
+  RATE_BYTES_PER_S,
+  type ViewerState,
+  acknowledge,
+  newViewer,
+  offer,
+  reportDropped,
+  send,
+} from "./tail-viewer";
 import { type OutboxRow, USAGE_FIELDS, type UsageField } from "./usage-outbox";
 
 export const TICKET_TTL_MS = 60_000;
@@ -141,11 +151,11 @@ export class ProjectHub extends DurableObject<Env> {
       return errorResponse(429, "rate_limited", `at most ${MAX_VIEWERS} live viewers per project`);
     }
     const filter = TailFilter.parse(JSON.parse(request.headers.get("x-tail-filter") ?? "{}"));
-    const viewer = newViewer(filter, Number(url.searchParams.get("window") ?? undefined) || undefined);
+    const viewer = newViewer(filter, Date.now(), Number(url.searchParams.get("window") ?? undefined) || undefined);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(viewer);
-    send(server, { type: "ready", filter, window: viewer.window });
+    send(server, { type: "ready", filter, flow: viewer.acking ? { window: viewer.window } : { rate_bytes_per_s: RATE_BYTES_PER_S, burst_bytes: BURST_BYTES } });
     return new Response(null, { status: 101, webSocket: client });
   }
 

@@ -91,6 +91,18 @@ describe("live tail", () => {
     fast.ws!.close();
   });
 
+  it("a viewer that never acknowledges keeps receiving past a megabyte", async () => {
+    const t = await tenant();
+    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`);
+    await viewer.until((f) => f.some((x) => x.type === "ready"));
+    for (let i = 0; i < 5; i++) await ingest(t.deviceKey, { logs: loghubLines("Android", 1000, { offset: i * 1000 }) });
+    await viewer.until((f) => logsIn(f).length === 5000);
+    const bytes = viewer.frames.filter((f) => f.type === "logs").reduce((n, f) => n + JSON.stringify(f).length, 0);
+    expect(bytes).toBeGreaterThan(1024 * 1024);
+    expect(viewer.frames.some((f) => f.type === "dropped")).toBe(false);
+    viewer.ws!.close();
+  });
+
   it("a viewer that stays behind hears of later losses within about a second, without acknowledging", async () => {
     const t = await tenant();
     const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&window=1`);
