@@ -63,7 +63,7 @@ export class DeviceSocket {
         const envelope = parseEnvelope(text);
         const nowUs = Date.now() * 1000;
         const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(this.env) * 1000);
-        const outcome = await this.hub.ingest({ ...envelope, lines, rejected });
+        const outcome = await this.hub.ingest({ session_id: envelope.session_id, batch_id: envelope.batch_id, lines, rejected });
         if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
         return { of: "logs", ...outcome.answer };
       }

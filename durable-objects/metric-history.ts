@@ -21,10 +21,12 @@ export interface MetricPoint {
   metrics: Record<string, { avg: number; min: number; max: number }>;
 }
 
+/** Adds an aggregate under `name`. Own properties only: names like "constructor" or
+ *  "__proto__" are metrics like any other, never the object's prototype. */
 function merge(into: MinuteData, name: string, [sum, min, max, count]: Aggregate): void {
-  const a = into[name];
-  if (!a) into[name] = [sum, min, max, count];
-  else into[name] = [a[0] + sum, Math.min(a[1], min), Math.max(a[2], max), a[3] + count];
+  const a = Object.hasOwn(into, name) ? into[name] : undefined;
+  const value: Aggregate = a ? [a[0] + sum, Math.min(a[1], min), Math.max(a[2], max), a[3] + count] : [sum, min, max, count];
+  Object.defineProperty(into, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 export class MetricHistory {
@@ -37,7 +39,7 @@ export class MetricHistory {
       .toArray()[0];
     const data: MinuteData = row ? JSON.parse(row.data) : {};
     for (const [name, v] of Object.entries(metrics)) {
-      if (data[name] || Object.keys(data).length < MAX_NAMES_PER_MINUTE) merge(data, name, [v, v, v, 1]);
+      if (Object.hasOwn(data, name) || Object.keys(data).length < MAX_NAMES_PER_MINUTE) merge(data, name, [v, v, v, 1]);
     }
     this.sql.exec(
       `INSERT INTO metric_minutes (minute, samples, data) VALUES (?, ?, ?)

@@ -150,7 +150,7 @@ export class ProjectHub extends DurableObject<Env> {
     if (this.ctx.getWebSockets().length >= MAX_VIEWERS) {
       return errorResponse(429, "rate_limited", `at most ${MAX_VIEWERS} live viewers per project`);
     }
-    const filter = TailFilter.parse(JSON.parse(request.headers.get("x-tail-filter") ?? "{}"));
+    const filter = TailFilter.parse(JSON.parse(decodeURIComponent(request.headers.get("x-tail-filter") ?? "%7B%7D")));
     const viewer = newViewer(filter, Date.now(), Number(url.searchParams.get("window") ?? undefined) || undefined);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
@@ -164,11 +164,12 @@ export class ProjectHub extends DurableObject<Env> {
     try {
       parsed = ViewerMessage.safeParse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
     } catch {
-      send(ws, { type: "error", message: "frames are JSON" });
+      send(ws, { type: "error", error: { code: "bad_request", message: "frames are JSON" } });
       return;
     }
     if (!parsed.success) {
-      send(ws, { type: "error", message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+      const details = parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(root)", message: i.message, code: i.code }));
+      send(ws, { type: "error", error: { code: "validation_failed", message: details.map((d) => `${d.path}: ${d.message}`).join("; "), details } });
       return;
     }
     const v = ws.deserializeAttachment() as ViewerState;

@@ -71,6 +71,29 @@ describe("every failure answers in the contract's error shape", () => {
     expect(cursor.json.error.details[0].path).toBe("cursor");
   });
 
+  it("deeply nested JSON and out-of-range times are refused, not crashed on", async () => {
+    const t = await tenant();
+    const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+    const cmd = await call("POST", "/fleet/commands", {
+      token: t.adminKey,
+      raw: `{"device_id":"${t.deviceId}","command":"x","params":${deep(3000)}}`,
+      headers: { "content-type": "application/json" },
+    });
+    expect(cmd.status).toBe(400);
+    expect(cmd.json.error.details[0].path).toBe("params");
+    const ingest = await call("POST", "/logs/ingest", {
+      token: t.deviceKey,
+      raw: `{"logs":[${deep(10_000)}]}`,
+      headers: { "content-type": "application/json" },
+    });
+    expect(ingest.status).toBe(200);
+    expect(ingest.json).toMatchObject({ accepted: 0, rejected: [{ index: 0 }] });
+    const metrics = await call("GET", `/fleet/devices/${t.deviceId}/metrics?to=8640000000000001`, { token: t.adminKey });
+    expect(metrics.status).toBe(400);
+    const logs = await call("GET", `/logs?device_id=${t.deviceId}&from=9007199254740991`, { token: t.adminKey });
+    expect(logs.status).toBe(400);
+  });
+
   it("a JSON body that is not an object is refused", async () => {
     const { adminKey } = await newOrg();
     for (const raw of ["[]", "42", '"x"', "null"]) {

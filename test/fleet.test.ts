@@ -35,6 +35,9 @@ describe("fleet list", () => {
     // % and _ are the user's text, not wildcards.
     expect(await ids(`q=${encodeURIComponent("100%")}`)).toEqual([b.deviceId]);
     expect(await ids("q=_")).toEqual([]);
+    // Long search text (a whole DSN or name) is fine.
+    expect(await ids(`q=${"x".repeat(120)}`)).toEqual([]);
+    expect(await ids(`q=${encodeURIComponent("%".repeat(60))}`)).toEqual([]);
     expect(await ids("environment=production&type=camera")).toEqual([c.deviceId]);
 
     const device = (await call("GET", `/fleet/devices?project_id=${projectId}&q=picker`, { token: adminKey })).json.devices[0];

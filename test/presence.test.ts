@@ -126,6 +126,19 @@ describe("heartbeats and presence", () => {
     expect(bad.json.error.details[0].path).toBe("from");
   });
 
+  it("keeps metrics whose names are also JavaScript property names", async () => {
+    const t = await tenant();
+    for (const v of [1, 3]) {
+      const raw = `{"metrics":{"constructor":${v},"hasOwnProperty":${v},"toString":${v}}}`;
+      await call("POST", "/fleet/heartbeat", { token: t.deviceKey, raw, headers: { "content-type": "application/json" } });
+    }
+    const res = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=1d`, { token: t.viewerKey });
+    const merged = res.json.points.at(-1).metrics;
+    for (const name of ["constructor", "hasOwnProperty", "toString"]) {
+      expect(Object.getOwnPropertyDescriptor(merged, name)?.value).toEqual({ avg: 2, min: 1, max: 3 });
+    }
+  });
+
   it("rejects too many or non-numeric metrics", async () => {
     const t = await tenant();
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`m${i}`, i]));

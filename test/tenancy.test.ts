@@ -98,6 +98,23 @@ describe("API keys", () => {
     expect((await call("GET", "/projects", { token: second })).status).toBe(200);
   });
 
+  it("two admins revoking each other at once never leave the org without an admin key", async () => {
+    for (let i = 0; i < 5; i++) {
+      const { adminKey } = await newOrg();
+      const second = await newKey(adminKey, "admin");
+      const ids = (await call("GET", "/keys", { token: adminKey })).json.keys.map((k: any) => k.id);
+      const [a, b] = await Promise.all([
+        call("DELETE", `/keys/${ids[1]}`, { token: adminKey }),
+        call("DELETE", `/keys/${ids[0]}`, { token: second }),
+      ]);
+      // One wins; the other is refused as the last admin key, or finds its own key already revoked.
+      expect([a.status, b.status].filter((s) => s === 200)).toHaveLength(1);
+      expect([a.status, b.status].every((s) => [200, 401, 409].includes(s))).toBe(true);
+      const alive = await Promise.all([adminKey, second].map((k) => call("GET", "/projects", { token: k })));
+      expect(alive.filter((r) => r.status === 200).length).toBe(1);
+    }
+  });
+
   it("keys of another org answer 404", async () => {
     const a = await newOrg();
     const b = await newOrg();

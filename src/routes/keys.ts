@@ -1,4 +1,4 @@
-import { and, eq, isNull, ne } from "drizzle-orm";
+import { and, count, eq, isNull, ne, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { ORG_KEY_PREFIX } from "../auth/bearer";
@@ -41,14 +41,19 @@ export const keys = new Hono<AppEnv>()
     const { id } = c.req.valid("param");
     const { db, org } = c.var;
     const live = and(eq(apiKeys.orgId, org.orgId), isNull(apiKeys.revokedAt));
+    // One statement, so two admins revoking each other at once cannot both succeed: an
+    // admin key is revoked only while another live admin key remains.
+    const otherAdmins = db
+      .select({ n: count() })
+      .from(apiKeys)
+      .where(and(live, eq(apiKeys.role, "admin"), ne(apiKeys.id, id)));
+    const revoked = await db
+      .update(apiKeys)
+      .set({ revokedAt: Date.now() })
+      .where(and(eq(apiKeys.id, id), live, or(ne(apiKeys.role, "admin"), sql`(${otherAdmins}) > 0`)))
+      .returning({ id: apiKeys.id });
+    if (revoked.length > 0) return c.json({ id, deleted: true });
     const key = await db.query.apiKeys.findFirst({ where: and(eq(apiKeys.id, id), live) });
     if (!key) throw notFound("key");
-    if (key.role === "admin") {
-      const otherAdmin = await db.query.apiKeys.findFirst({
-        where: and(live, eq(apiKeys.role, "admin"), ne(apiKeys.id, id)),
-      });
-      if (!otherAdmin) throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
-    }
-    await db.update(apiKeys).set({ revokedAt: Date.now() }).where(eq(apiKeys.id, id));
-    return c.json({ id, deleted: true });
+    throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
   });

@@ -22,7 +22,8 @@ export const logs = new Hono<AppEnv>()
     const envelope = await readIngestBody(c.req.raw);
     const nowUs = Date.now() * 1000;
     const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(c.env) * 1000);
-    const outcome = await deviceHub(c.env, c.var.device.deviceId).ingest({ ...envelope, lines, rejected });
+    const { session_id, batch_id } = envelope;
+    const outcome = await deviceHub(c.env, c.var.device.deviceId).ingest({ session_id, batch_id, lines, rejected });
     if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
     return c.json(outcome.answer);
   })
@@ -53,6 +54,7 @@ export const logs = new Hono<AppEnv>()
     const url = new URL(c.req.url);
     url.search = new URLSearchParams({ ticket: parsed.secret, ...(window ? { window: String(window) } : {}) }).toString();
     const headers = new Headers(c.req.raw.headers);
-    headers.set("x-tail-filter", JSON.stringify(filter));
+    // Percent-encoded: header values are ASCII, filters may not be.
+    headers.set("x-tail-filter", encodeURIComponent(JSON.stringify(filter)));
     return projectHub(c.env, parsed.projectId).fetch(new Request(url, { headers }));
   });

@@ -38,17 +38,36 @@ export const limit = (max = 100, fallback = 50) => z.coerce.number().int().min(1
 export const cursor = z.string().max(512).optional();
 
 /** A timestamp as ISO 8601 or as milliseconds since the epoch, from the query string. */
+/** The latest time a query may name: its microseconds still fit a double exactly (year 2255). */
+export const MAX_INSTANT_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
+
 export const instant = z.union([
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-  z.coerce.number().int().nonnegative(),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)).pipe(z.number().max(MAX_INSTANT_MS, "too far in the future")),
+  z.coerce.number().int().nonnegative().max(MAX_INSTANT_MS, "too far in the future"),
 ]);
 
 /** Any JSON value from a client, bounded by its serialised size. */
-export const boundedJsonValue = (maxBytes: number) =>
-  z.json().refine((v) => JSON.stringify(v).length <= maxBytes, `larger than ${maxBytes} bytes as JSON`);
+/** How deep client JSON may nest; checked without recursion, so no input can exhaust the stack. */
+export const MAX_JSON_DEPTH = 32;
 
-/** Free-form JSON objects from clients are bounded by their serialised size. */
-export const boundedJson = (maxBytes: number) =>
-  z
-    .record(z.string().max(128), z.unknown())
-    .refine((v) => JSON.stringify(v).length <= maxBytes, `larger than ${maxBytes} bytes as JSON`);
+function depthWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > max) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+const boundedBy = (maxBytes: number) => (v: unknown, ctx: z.RefinementCtx) => {
+  if (!depthWithin(v, MAX_JSON_DEPTH)) ctx.addIssue({ code: "custom", message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+  else if (JSON.stringify(v).length > maxBytes) ctx.addIssue({ code: "custom", message: `larger than ${maxBytes} bytes as JSON` });
+};
+
+/** Any JSON value from a client (bodies come from JSON.parse), bounded in depth and size. */
+export const boundedJsonValue = (maxBytes: number) => z.unknown().superRefine(boundedBy(maxBytes));
+
+/** A free-form JSON object from a client, bounded in depth and size. */
+export const boundedJson = (maxBytes: number) => z.record(z.string().max(128), z.unknown()).superRefine(boundedBy(maxBytes));

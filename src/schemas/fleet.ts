@@ -23,8 +23,10 @@ export const Register = z.object({
 });
 
 const metricName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "metric names are 1-64 letters, digits, _ . -");
+/** Metric values are bounded so sums over a day of samples stay finite. */
+export const METRIC_MAX = 1e15;
 export const Metrics = z
-  .record(metricName, z.number().finite())
+  .record(metricName, z.number().min(-METRIC_MAX).max(METRIC_MAX))
   .refine((m) => Object.keys(m).length <= 32, "at most 32 metrics per heartbeat");
 
 export const Heartbeat = z.object({

@@ -1,15 +1,19 @@
 import { z } from "zod";
 import { levelSet } from "../logs/tail-filter";
 import { parseIsoMicros } from "../lib/time";
-import { cursor, deviceId, projectId, sessionId } from "./common";
+import { MAX_INSTANT_MS, cursor, deviceId, projectId, sessionId } from "./common";
 
 /** A time in the query string: ISO 8601 (µs kept) or integer milliseconds; held as µs. */
 const instantUs = z.union([
-  z.iso.datetime({ offset: true }).transform((s) => parseIsoMicros(s)),
+  z.iso
+    .datetime({ offset: true })
+    .transform((s) => parseIsoMicros(s))
+    .pipe(z.number().max(MAX_INSTANT_MS * 1000, "too far in the future")),
   z.coerce
     .number()
     .int()
     .nonnegative()
+    .max(MAX_INSTANT_MS, "too far in the future")
     .transform((ms) => ms * 1000),
 ]);
 

@@ -7,9 +7,9 @@ import { devices } from "../db/schema";
 import { decodeCursor, page } from "../http/cursor";
 import type { ListDevices } from "../schemas/fleet";
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-// drizzle's like() has no ESCAPE clause; this keeps % and _ in the user's text literal.
-const likeEscaped = (column: AnyColumn, pattern: string) => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+// A literal, case-insensitive substring test. (D1 caps LIKE patterns at 50 bytes, and LIKE
+// would make % and _ in the user's text wildcards.)
+const contains = (column: AnyColumn, text: string) => sql`instr(lower(${column}), lower(${text})) > 0`;
 
 export async function listDevices(db: Db, orgId: string, q: z.output<typeof ListDevices>) {
   const after = decodeCursor(q.cursor, z.object({ id: z.string() }));
@@ -22,10 +22,7 @@ export async function listDevices(db: Db, orgId: string, q: z.output<typeof List
     q.include_decommissioned === "true" ? undefined : isNull(devices.decommissionedAt),
     after ? gt(devices.id, after.id) : undefined,
   ];
-  if (q.q) {
-    const pattern = `%${escapeLike(q.q)}%`;
-    conditions.push(or(likeEscaped(devices.name, pattern), likeEscaped(devices.dsn, pattern)));
-  }
+  if (q.q) conditions.push(or(contains(devices.name, q.q), contains(devices.dsn, q.q)));
   const rows = await db
     .select()
     .from(devices)
