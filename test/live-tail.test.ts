@@ -53,8 +53,14 @@ describe("live tail", () => {
     await viewer.until((f) => logsIn(f).length >= 3);
     expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["wheel jam", "shutdown", "arrived at dock 4"]);
 
+    // The nested form the server echoes works too; the filter now wants WARN only.
+    viewer.send({ type: "filter", filter: { level: ["WARN"] } });
+    await viewer.until((f) => f.filter((x) => x.type === "filter").length === 2);
+    expect(viewer.frames.filter((x) => x.type === "filter").at(-1).filter).toEqual({ level: ["WARN"] });
     viewer.send({ type: "filter", level: ["LOUD"] });
-    await viewer.until((f) => f.some((x) => x.type === "error"));
+    viewer.send({ type: "filter", levels: ["WARN"] }); // a misspelt key is an error, not "everything"
+    await viewer.until((f) => f.filter((x) => x.type === "error").length === 2);
+    expect(viewer.frames.filter((x) => x.type === "error").map((x) => x.error.code)).toEqual(["validation_failed", "validation_failed"]);
     viewer.ws!.close();
   });
 
