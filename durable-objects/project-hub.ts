@@ -32,7 +32,10 @@ export type UsageCounters = Record<UsageField, number>;
 // A filter change may come flat ({"type":"filter","level":[…]}) or nested the way the server
 // echoes it ({"type":"filter","filter":{…}}); unknown keys are an error, never a silent reset.
 const ViewerMessage = z.preprocess(
-  (m) => (m && typeof m === "object" && "filter" in m && typeof m.filter === "object" ? { type: (m as { type?: unknown }).type, ...m.filter } : m),
+  (m) =>
+    m && typeof m === "object" && "filter" in m && m.filter !== null && typeof m.filter === "object"
+      ? { type: (m as { type?: unknown }).type, ...m.filter }
+      : m,
   z.discriminatedUnion("type", [
     z.object({ type: z.literal("ack"), seq: z.number().int().nonnegative() }),
     z.object({ type: z.literal("filter") }).extend(TailFilter.shape).strict(),
