@@ -129,6 +129,10 @@ describe("log search", () => {
     expect((await call("GET", `/logs?project_id=${t.projectId}&level=LOUD`, { token: t.viewerKey })).status).toBe(400);
     expect(await messages(`project_id=${t.projectId}&level=ERROR,FATAL&level=WARN`)).toEqual(["obstacle near", "gripper stalled", "battery cut", "other arm"]);
     expect((await call("GET", `/logs`, { token: t.viewerKey })).status).toBe(400);
+    // A page size above the maximum is lowered to it, not refused.
+    const big = await call("GET", `/logs?device_id=${t.deviceId}&limit=50000`, { token: t.viewerKey });
+    expect(big.status).toBe(200);
+    expect((await call("GET", `/logs?device_id=${t.deviceId}&limit=0`, { token: t.viewerKey })).status).toBe(400);
   });
 
   it("searches message text, and hostile query strings never raise an error", async () => {

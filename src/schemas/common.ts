@@ -33,8 +33,14 @@ export const commandId = idOf("cmd");
 export const tier = z.enum(["free", "pro", "enterprise"]);
 export const role = z.enum(["admin", "viewer"]);
 
-/** A page size from the query string. */
-export const limit = (max = 100, fallback = 50) => z.coerce.number().int().min(1).max(max).default(fallback);
+/** A page size from the query string; one above the maximum is lowered to it (paging still works). */
+export const limit = (max = 100, fallback = 50) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(fallback)
+    .transform((n) => Math.min(n, max));
 export const cursor = z.string().max(512).optional();
 
 /** A timestamp as ISO 8601 or as milliseconds since the epoch, from the query string. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { levelSet } from "../logs/tail-filter";
 import { parseIsoMicros } from "../lib/time";
-import { MAX_INSTANT_MS, cursor, deviceId, projectId, sessionId } from "./common";
+import { MAX_INSTANT_MS, cursor, deviceId, limit, projectId, sessionId } from "./common";
 
 /** A time in the query string: ISO 8601 (µs kept) or integer milliseconds; held as µs. */
 const instantUs = z.union([
@@ -27,7 +27,7 @@ export const LogSearch = z.object({
   to: instantUs.optional(),
   q: z.string().max(512).optional(),
   order: z.enum(["asc", "desc"]).default("desc"),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: limit(1000, 100),
   cursor,
 });
 export type LogSearch = z.output<typeof LogSearch>;
