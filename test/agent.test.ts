@@ -74,7 +74,7 @@ describe("device agent", () => {
       deviceKey: d.device_key,
       spool,
       fetch: toWorker,
-      sessionId: "not a valid id",
+      sessionId: "not/valid",
       onRejectedBatch: (_id, status) => refused.push(status),
     });
     expect((await agent.flush()).pending).toBe(false);

@@ -19,7 +19,7 @@ describe("fleet list", () => {
     const { adminKey } = await newOrg();
     const projectId = await newProject(adminKey);
     const a = await newDevice(adminKey, projectId, "AMR-100", { device_type: "amr", environment: "production", name: "Picker north" });
-    const b = await newDevice(adminKey, projectId, "DRN-200", { device_type: "drone", environment: "staging", name: "Scout 100%" });
+    const b = await newDevice(adminKey, projectId, "DRN-200", { device_type: "drone", environment: "staging west", name: "Scout 100%" });
     const c = await newDevice(adminKey, projectId, "CAM-300", { device_type: "camera", environment: "production", name: "Dock cam" });
     await call("POST", "/fleet/heartbeat", { token: a.deviceKey, body: {} });
 
@@ -27,6 +27,7 @@ describe("fleet list", () => {
       (await call("GET", `/fleet/devices?project_id=${projectId}&${q}`, { token: adminKey })).json.devices.map((d: any) => d.id);
     expect(await ids("environment=production")).toEqual([a.deviceId, c.deviceId]);
     expect(await ids("type=drone")).toEqual([b.deviceId]);
+    expect(await ids(`environment=${encodeURIComponent("staging west")}`)).toEqual([b.deviceId]);
     expect(await ids("status=online")).toEqual([a.deviceId]);
     expect(await ids("status=offline")).toEqual([b.deviceId, c.deviceId]);
     expect(await ids("q=picker")).toEqual([a.deviceId]);

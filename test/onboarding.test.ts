@@ -120,7 +120,7 @@ describe("registration", () => {
   });
 
   it("register validates its body like every other route", async () => {
-    const res = await call("POST", "/fleet/register", { body: { dsn: "bad dsn with spaces", device_info: { blob: "x".repeat(20_000) } } });
+    const res = await call("POST", "/fleet/register", { body: { dsn: " bad\u0007dsn", device_info: { blob: "x".repeat(20_000) } } });
     expect(res.status).toBe(400);
     expect(res.json.error.details.map((d: any) => d.path).sort()).toEqual(["device_info", "dsn", "registration_token"]);
   });

@@ -70,6 +70,15 @@ describe("sessions", () => {
     expect(await d1Session("s-coalesce")).toMatchObject({ total_logs: 50 });
   });
 
+  it("take ids with spaces and other printable text, but never a slash", async () => {
+    const t = await tenant();
+    const created = await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "Run 7 (night)", name: "x" } });
+    expect(created.status).toBe(201);
+    const ended = await call("PATCH", `/sessions/${encodeURIComponent("Run 7 (night)")}`, { token: t.deviceKey, body: { status: "completed" } });
+    expect(ended.json.session).toMatchObject({ session_id: "Run 7 (night)", status: "completed" });
+    expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "a/b", name: "x" } })).status).toBe(400);
+  });
+
   it("appear when logs name a session nobody created", async () => {
     const t = await tenant();
     await ingest(t.deviceKey, { session_id: "implicit-1", logs: loghubLines("OpenSSH", 7) });

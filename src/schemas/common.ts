@@ -1,28 +1,23 @@
 // Field shapes reused by every payload schema.
 import { z } from "zod";
 
+// Printable text: no control characters, no leading or trailing spaces.
+const PRINTABLE = /^[^\p{Cc}\s](?:[^\p{Cc}]*[^\p{Cc}\s])?$/u;
+const printable = (max: number, what: string) =>
+  z.string().min(1).max(max).regex(PRINTABLE, `${what}: printable text without control characters or surrounding spaces`);
+
 export const name = z.string().trim().min(1).max(200);
-export const label = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "letters, digits and . _ : - only, starting with a letter or digit");
-export const dsn = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, "letters, digits and . _ : / - only, starting with a letter or digit");
+/** device_type and environment: free text people filter on ("amr", "Robot Arm", "staging"). */
+export const label = printable(64, "a label");
+/** A device serial number, unique within a project. */
+export const dsn = printable(128, "a DSN");
 
 /** An id made by lib/crypto newId: `<prefix>_` and 26 Crockford base-32 characters. */
 export const idOf = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`), `not a ${prefix}_ id`);
 
-/** Chosen by the device: a UUID, or another id of letters, digits and . _ : - */
-export const sessionId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "a UUID, or letters, digits and . _ : -");
+/** Chosen by the device, usually a UUID; any printable text without "/" (it is a path segment). */
+export const sessionId = printable(128, "a session id").refine((s) => !s.includes("/"), "a session id cannot contain /");
 
 export const orgId = idOf("org");
 export const projectId = idOf("prj");
