@@ -125,7 +125,7 @@ describe("commands", () => {
     const t = await tenant();
     const res = await call("POST", "/fleet/commands", {
       token: t.adminKey,
-      body: { device_id: t.deviceId, command: "rm -rf /", ttl_s: 0, params: { x: "y".repeat(20_000) } },
+      body: { device_id: t.deviceId, command: "\u0000reboot", ttl_s: 0, params: { x: "y".repeat(20_000) } },
     });
     expect(res.status).toBe(400);
     expect(res.json.error.details.map((d: any) => d.path).sort()).toEqual(["command", "params", "ttl_s"]);

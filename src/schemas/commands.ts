@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { boundedJsonValue, commandId, cursor, deviceId, limit } from "./common";
+import { boundedJsonValue, commandId, cursor, deviceId, limit, printable } from "./common";
 
 export const MAX_COMMAND_TTL_S = 7 * 24 * 3600;
 
 export const QueueCommand = z.object({
   device_id: deviceId,
-  command: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:/-]+$/, "letters, digits and _ . : / - only"),
+  command: printable(128, "a command"),
   params: boundedJsonValue(16 * 1024).optional(),
   ttl_s: z.number().int().min(1).max(MAX_COMMAND_TTL_S).default(3600),
 });

@@ -3,7 +3,7 @@ import { z } from "zod";
 
 // Printable text: no control characters, no leading or trailing spaces.
 const PRINTABLE = /^[^\p{Cc}\s](?:[^\p{Cc}]*[^\p{Cc}\s])?$/u;
-const printable = (max: number, what: string) =>
+export const printable = (max: number, what: string) =>
   z.string().min(1).max(max).regex(PRINTABLE, `${what}: printable text without control characters or surrounding spaces`);
 
 export const name = z.string().trim().min(1).max(200);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "../../durable-objects/metric-history";
-import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, projectId, sessionId } from "./common";
+import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, printable, projectId, sessionId } from "./common";
 
 export const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
 
@@ -22,7 +22,7 @@ export const Register = z.object({
   device_info: boundedJson(8 * 1024).optional(),
 });
 
-const metricName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "metric names are 1-64 letters, digits, _ . -");
+const metricName = printable(64, "a metric name");
 /** Metric values are bounded so sums over a day of samples stay finite. */
 export const METRIC_MAX = 1e15;
 export const Metrics = z
