@@ -3,7 +3,7 @@
 // {"type":"heartbeat", ...}; each gets {"type":"ack", ...} with what HTTP would answer.
 // Commands are pushed as {"type":"command", command} the moment they are queued.
 import { ApiError } from "../src/http/errors";
-import { parseEnvelope } from "../src/logs/ingest-body";
+import { envelopeOf } from "../src/logs/ingest-body";
 import { validateLines } from "../src/logs/line";
 import { hotWindowMs } from "../src/limits";
 import { parseOrThrow } from "../src/http/validate";
@@ -47,7 +47,7 @@ export class DeviceSocket {
     }
     const id = typeof frame.id === "string" || typeof frame.id === "number" ? frame.id : undefined;
     try {
-      this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...(await this.handle(frame, text)) });
+      this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...(await this.handle(frame)) });
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError("internal", "internal error");
       if (!(err instanceof ApiError)) console.error("device frame failed", err);
@@ -57,10 +57,10 @@ export class DeviceSocket {
     void this.hub.deliverOwed();
   }
 
-  private async handle(frame: Frame, text: string): Promise<Frame> {
+  private async handle(frame: Frame): Promise<Frame> {
     switch (frame.type) {
       case "logs": {
-        const envelope = parseEnvelope(text);
+        const envelope = envelopeOf(frame);
         const nowUs = Date.now() * 1000;
         const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(this.env) * 1000);
         const outcome = await this.hub.ingest({ session_id: envelope.session_id, batch_id: envelope.batch_id, lines, rejected });

@@ -10,11 +10,13 @@ import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../services/device-hub";
 import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, parseDeviceKey } from "./bearer";
 
+/** Whether `token` is the server admin token (never true when none is configured). */
+const isAdminToken = async (env: Env, token: string) => Boolean(env.ADMIN_TOKEN) && (await secretsEqual(token, env.ADMIN_TOKEN));
+
 export const serverAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearer(c.req.header("authorization"));
-  const expected = c.env.ADMIN_TOKEN;
-  if (!expected) throw new ApiError("unauthorized", "the server has no ADMIN_TOKEN configured");
-  if (!(await secretsEqual(token, expected))) {
+  if (!c.env.ADMIN_TOKEN) throw new ApiError("unauthorized", "the server has no ADMIN_TOKEN configured");
+  if (!(await isAdminToken(c.env, token))) {
     if (token.startsWith(`${ORG_KEY_PREFIX}_`) || token.startsWith(`${DEVICE_KEY_PREFIX}_`)) {
       throw new ApiError("forbidden", "this route needs the server admin token");
     }
@@ -27,7 +29,7 @@ export const serverAdmin = createMiddleware<AppEnv>(async (c, next) => {
 export const serverAdminOr = (otherwise: MiddlewareHandler<AppEnv>) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
-    if (c.env.ADMIN_TOKEN && (await secretsEqual(token, c.env.ADMIN_TOKEN))) {
+    if (await isAdminToken(c.env, token)) {
       c.set("serverAdmin", true);
       return next();
     }
@@ -39,7 +41,7 @@ export const orgKey = (needs: "viewer" | "admin") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) {
-      const known = token.startsWith(`${DEVICE_KEY_PREFIX}_`) || (c.env.ADMIN_TOKEN && (await secretsEqual(token, c.env.ADMIN_TOKEN)));
+      const known = token.startsWith(`${DEVICE_KEY_PREFIX}_`) || (await isAdminToken(c.env, token));
       if (known) throw new ApiError("forbidden", "this route needs an org API key");
       throw new ApiError("unauthorized", "invalid API key");
     }

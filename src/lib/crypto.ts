@@ -26,9 +26,12 @@ function hex(bytes: ArrayBuffer | Uint8Array): string {
   return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** 32 random bytes as hex, behind a prefix that says what kind of secret it is. */
+/** 32 random bytes (256 bits) as 64 hex characters. */
+export const randomHex = (): string => hex(crypto.getRandomValues(new Uint8Array(32)));
+
+/** A random secret behind a prefix that says what kind of secret it is. */
 export function newSecret(prefix: string): string {
-  return `${prefix}_${hex(crypto.getRandomValues(new Uint8Array(32)))}`;
+  return `${prefix}_${randomHex()}`;
 }
 
 export async function sha256(text: string): Promise<string> {

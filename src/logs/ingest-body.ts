@@ -49,13 +49,18 @@ async function gunzipBounded(compressed: Uint8Array, maxBytes: number): Promise<
   }
 }
 
-export function parseEnvelope(bytes: Uint8Array | string): IngestEnvelope {
+export function parseEnvelope(bytes: Uint8Array): IngestEnvelope {
   let value: unknown;
   try {
-    value = JSON.parse(typeof bytes === "string" ? bytes : new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch (err) {
     throw new ApiError("bad_request", `malformed JSON: ${(err as Error).message}`);
   }
+  return envelopeOf(value);
+}
+
+/** Validates an already-parsed envelope and holds it to the line limit. */
+export function envelopeOf(value: unknown): IngestEnvelope {
   const envelope = parseOrThrow(IngestEnvelope, value, "body");
   if (envelope.logs.length > LOG_UPLOAD.max_lines) {
     throw new ApiError("payload_too_large", `a batch holds at most ${LOG_UPLOAD.max_lines} lines`, {

@@ -9,6 +9,7 @@ import { devices as devicesTable } from "../db/schema";
 import { decodeCursor, page } from "../http/cursor";
 import { ApiError, invalidField, notFound } from "../http/errors";
 import { jsonBody, params, query } from "../http/validate";
+import { iso } from "../lib/time";
 import { deviceHub } from "../services/device-hub";
 import { listDevices } from "../services/device-registry";
 import { presentCommand, presentDevice } from "../services/presenters";
@@ -53,7 +54,7 @@ export const devices = new Hono<AppEnv>()
       .update(devicesTable)
       .set({ decommissionedAt: device.decommissionedAt ?? now, status: "offline" })
       .where(eq(devicesTable.id, device.id));
-    return c.json({ id: device.id, decommissioned: true, decommissioned_at: new Date(device.decommissionedAt ?? now).toISOString() });
+    return c.json({ id: device.id, decommissioned: true, decommissioned_at: iso(device.decommissionedAt ?? now) });
   })
   .get("/:device_id/metrics", orgKey("viewer"), params(DeviceParams), query(MetricsQuery), async (c) => {
     const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
@@ -64,10 +65,10 @@ export const devices = new Hono<AppEnv>()
     const { interval, points } = await deviceHub(c.env, device.id).metrics(from, to, q.interval);
     return c.json({
       device_id: device.id,
-      from: new Date(from).toISOString(),
-      to: new Date(to).toISOString(),
+      from: iso(from),
+      to: iso(to),
       interval,
-      points: points.map((p) => ({ ...p, t: new Date(p.t).toISOString() })),
+      points: points.map((p) => ({ ...p, t: iso(p.t) })),
     });
   })
   .get("/:device_id/commands/history", orgKey("viewer"), params(DeviceParams), query(CommandHistoryQuery), async (c) => {

@@ -5,7 +5,7 @@ import { REGISTRATION_TOKEN_PREFIX, deviceKey } from "../auth/bearer";
 import type { Db } from "../db/client";
 import { devices, registrationTokens } from "../db/schema";
 import { ApiError, invalidField } from "../http/errors";
-import { newId, sha256 } from "../lib/crypto";
+import { newId, randomHex, sha256 } from "../lib/crypto";
 import { LOG_UPLOAD, heartbeatIntervalMs } from "../limits";
 import type { Register } from "../schemas/fleet";
 import { deviceHub } from "./device-hub";
@@ -52,8 +52,7 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
       })
       .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: { ...fields, ...given } })
       .returning();
-    const secret = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
-    const key = deviceKey(device!.id, secret);
+    const key = deviceKey(device!.id, randomHex());
     await deviceHub(env, device!.id).provision({
       deviceId: device!.id,
       orgId: device!.orgId,
