@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { createDb } from "./db/client";
-import { ApiError, errorBody } from "./http/errors";
+import { ApiError, errorBody } from "./contract/errors";
 import { capsules } from "./routes/capsules";
 import { commands } from "./routes/commands";
 import { devices } from "./routes/devices";

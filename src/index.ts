@@ -3,8 +3,8 @@
 import { app } from "./app";
 import { runScheduled } from "./jobs/schedule";
 
-export { DeviceHub } from "../durable-objects/device-hub";
-export { ProjectHub } from "../durable-objects/project-hub";
+export { DeviceHub } from "../durable-objects/device-hub/hub";
+export { ProjectHub } from "../durable-objects/project-hub/hub";
 
 export default {
   fetch: app.fetch,

@@ -1,9 +1,9 @@
 // GET /api/v1/openapi.json: the API described from the same zod schemas the routes validate
 // with. A test checks that every route the app serves is listed here.
 import { z } from "zod";
-import { IngestEnvelope } from "./logs/ingest-body";
-import { LogLine } from "./logs/line";
-import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery, QueueCommand } from "./schemas/commands";
+import { IngestEnvelope } from "./http/ingest-body";
+import { LogLine } from "./contract/log-line";
+import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery, QueueCommand } from "./contract/commands";
 import {
   DeviceParams,
   GenerateCapsule,
@@ -12,12 +12,12 @@ import {
   MetricsQuery,
   Register,
   UpdateDevice,
-} from "./schemas/fleet";
-import { LogExport, LogSearch, StreamQuery, TicketRequest } from "./schemas/logs";
-import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./schemas/sessions";
-import { UsageQuery } from "./schemas/stats";
-import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./schemas/tenancy";
-import { VERSION } from "./version";
+} from "./contract/fleet";
+import { LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
+import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
+import { UsageQuery } from "./contract/stats";
+import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
+import { VERSION } from "./contract/version";
 
 type Auth = "none" | "server admin" | "viewer" | "admin" | "device" | "ticket";
 

@@ -5,10 +5,10 @@ import type { MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { apiKeys } from "../db/schema";
-import { ApiError } from "../http/errors";
+import { ApiError } from "../contract/errors";
 import { secretsEqual, sha256 } from "../lib/crypto";
-import { deviceHub } from "../services/device-hub";
-import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, parseDeviceKey } from "./bearer";
+import { deviceHub } from "../stubs/device-hub";
+import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, parseDeviceKey } from "../contract/credentials";
 
 /** Whether `token` is the server admin token (never true when none is configured). */
 const isAdminToken = async (env: Env, token: string) => Boolean(env.ADMIN_TOKEN) && (await secretsEqual(token, env.ADMIN_TOKEN));

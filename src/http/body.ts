@@ -1,5 +1,5 @@
 // Reads a request body without ever holding more than `maxBytes` of it.
-import { ApiError } from "./errors";
+import { ApiError } from "../contract/errors";
 
 export async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
   if (!body) return new Uint8Array();

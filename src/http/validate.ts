@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { validator } from "hono/validator";
 import { z } from "zod";
 import { readJson } from "./body";
-import { ApiError } from "./errors";
+import { ApiError } from "../contract/errors";
 
 /** Bodies of control-plane requests are small; ingest sets its own, larger limits. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;

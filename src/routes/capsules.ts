@@ -1,13 +1,13 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { REGISTRATION_TOKEN_PREFIX } from "../auth/bearer";
+import { REGISTRATION_TOKEN_PREFIX } from "../contract/credentials";
 import { orgKey } from "../auth/middleware";
 import { registrationTokens } from "../db/schema";
 import { jsonBody } from "../http/validate";
 import { newId, newSecret, sha256 } from "../lib/crypto";
 import { iso } from "../lib/time";
 import { projectOfOrg } from "../services/tenancy";
-import { GenerateCapsule } from "../schemas/fleet";
+import { GenerateCapsule } from "../contract/fleet";
 
 /** A capsule is what a device needs to join: where the backend is and a one-time token. */
 export const capsules = new Hono<AppEnv>().post("/generate", orgKey("admin"), jsonBody(GenerateCapsule), async (c) => {

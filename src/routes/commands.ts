@@ -1,12 +1,12 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { ApiError } from "../http/errors";
+import { ApiError } from "../contract/errors";
 import { jsonBody } from "../http/validate";
-import { deviceHub } from "../services/device-hub";
+import { deviceHub } from "../stubs/device-hub";
 import { presentCommand } from "../services/presenters";
 import { deviceOfOrg } from "../services/tenancy";
-import { QueueCommand } from "../schemas/commands";
+import { QueueCommand } from "../contract/commands";
 
 export const commands = new Hono<AppEnv>().post("/", orgKey("admin"), jsonBody(QueueCommand), async (c) => {
   const body = c.req.valid("json");

@@ -7,15 +7,15 @@ import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { devices as devicesTable } from "../db/schema";
 import { decodeCursor, page } from "../http/cursor";
-import { ApiError, invalidField, notFound } from "../http/errors";
+import { ApiError, invalidField, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
 import { iso } from "../lib/time";
-import { deviceHub } from "../services/device-hub";
+import { deviceHub } from "../stubs/device-hub";
 import { listDevices } from "../services/device-registry";
 import { presentCommand, presentDevice } from "../services/presenters";
 import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
-import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from "../schemas/commands";
-import { DeviceParams, ListDevices, MetricsQuery, UpdateDevice } from "../schemas/fleet";
+import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from "../contract/commands";
+import { DeviceParams, ListDevices, MetricsQuery, UpdateDevice } from "../contract/fleet";
 
 const DAY = 24 * 3600 * 1000;
 

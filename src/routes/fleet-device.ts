@@ -4,9 +4,9 @@ import type { AppEnv } from "../app-env";
 import { deviceAuth } from "../auth/middleware";
 import { jsonBody } from "../http/validate";
 import { iso } from "../lib/time";
-import { deviceHub } from "../services/device-hub";
+import { deviceHub } from "../stubs/device-hub";
 import { registerDevice } from "../services/registration";
-import { Heartbeat, Register } from "../schemas/fleet";
+import { Heartbeat, Register } from "../contract/fleet";
 
 export const fleetDevice = new Hono<AppEnv>()
   .post("/register", jsonBody(Register), async (c) => {

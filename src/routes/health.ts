@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { openApiDocument } from "../openapi";
-import { VERSION } from "../version";
+import { VERSION } from "../contract/version";
 
 export const health = new Hono<AppEnv>()
   .get("/health", (c) => c.json({ ok: true, version: VERSION }))

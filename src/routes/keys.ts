@@ -1,14 +1,14 @@
 import { and, count, eq, isNull, ne, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { ORG_KEY_PREFIX } from "../auth/bearer";
+import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { orgKey } from "../auth/middleware";
 import { apiKeys } from "../db/schema";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, notFound } from "../contract/errors";
 import { jsonBody, params } from "../http/validate";
 import { newId, newSecret, sha256 } from "../lib/crypto";
 import { presentKey } from "../services/presenters";
-import { CreateKey, KeyParams } from "../schemas/tenancy";
+import { CreateKey, KeyParams } from "../contract/tenancy";
 
 export const keys = new Hono<AppEnv>()
   .use(orgKey("admin"))

@@ -3,19 +3,19 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { readJson } from "../http/body";
-import { ApiError } from "../http/errors";
+import { ApiError } from "../contract/errors";
 import { DEFAULT_BODY_LIMIT, parseOrThrow, query } from "../http/validate";
 import { iso } from "../lib/time";
-import { hotWindowMs } from "../limits";
-import { readIngestBody } from "../logs/ingest-body";
-import { validateLines } from "../logs/line";
-import { newTailTicket, parseTailTicket } from "../logs/tail-ticket";
-import { deviceHub } from "../services/device-hub";
+import { hotWindowMs } from "../contract/limits";
+import { readIngestBody } from "../http/ingest-body";
+import { validateLines } from "../contract/log-line";
+import { newTailTicket, parseTailTicket } from "../contract/tail-ticket";
+import { deviceHub } from "../stubs/device-hub";
 import { logExport } from "../services/log-export";
 import { searchLogs, searchScope } from "../services/log-search";
-import { projectHub } from "../services/project-hub";
+import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "../services/tenancy";
-import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../schemas/logs";
+import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
 
 export const logs = new Hono<AppEnv>()
   .post("/ingest", deviceAuth, async (c) => {

@@ -1,14 +1,14 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { ORG_KEY_PREFIX } from "../auth/bearer";
+import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { orgKey, serverAdmin, serverAdminOr } from "../auth/middleware";
 import { apiKeys, orgs as orgsTable } from "../db/schema";
-import { notFound } from "../http/errors";
+import { notFound } from "../contract/errors";
 import { jsonBody, params } from "../http/validate";
 import { newId, newSecret, sha256 } from "../lib/crypto";
 import { presentOrg } from "../services/presenters";
-import { CreateOrg, OrgParams, UpdateOrg } from "../schemas/tenancy";
+import { CreateOrg, OrgParams, UpdateOrg } from "../contract/tenancy";
 
 export const orgs = new Hono<AppEnv>()
   .post("/", serverAdmin, jsonBody(CreateOrg), async (c) => {

@@ -8,10 +8,10 @@ import { decodeCursor, page } from "../http/cursor";
 import { jsonBody, params, query } from "../http/validate";
 import { mapLimit } from "../lib/concurrency";
 import { newId } from "../lib/crypto";
-import { deviceHub } from "../services/device-hub";
+import { deviceHub } from "../stubs/device-hub";
 import { presentProject } from "../services/presenters";
 import { projectOfOrg } from "../services/tenancy";
-import { CreateProject, ListProjects, ProjectParams } from "../schemas/tenancy";
+import { CreateProject, ListProjects, ProjectParams } from "../contract/tenancy";
 
 export const projects = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateProject), async (c) => {

@@ -8,14 +8,14 @@ import { deviceAuth, orgKey } from "../auth/middleware";
 import type { Db } from "../db/client";
 import { sessions as sessionsTable } from "../db/schema";
 import { decodeCursor, page } from "../http/cursor";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
 import { mapLimit } from "../lib/concurrency";
-import { deviceHub } from "../services/device-hub";
+import { deviceHub } from "../stubs/device-hub";
 import { FAN_OUT } from "../services/log-search";
 import { presentSession } from "../services/presenters";
 import { projectOfOrg } from "../services/tenancy";
-import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "../schemas/sessions";
+import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "../contract/sessions";
 
 type SessionRecord = typeof sessionsTable.$inferSelect;
 

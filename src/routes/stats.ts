@@ -2,15 +2,15 @@
 // its ProjectHub, with the org's tier limit beside each.
 import { and, count, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
-import { utcDay } from "../../durable-objects/usage-outbox";
+import { utcDay } from "../../durable-objects/device-hub/outbox";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { devices, orgs } from "../db/schema";
 import { query } from "../http/validate";
-import { projectHub } from "../services/project-hub";
+import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "../services/tenancy";
-import { UsageQuery } from "../schemas/stats";
-import { TIER_LIMITS } from "../tiers";
+import { UsageQuery } from "../contract/stats";
+import { TIER_LIMITS } from "../contract/tiers";
 
 export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {
   const { db, org } = c.var;

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import { devices } from "../db/schema";
 import { decodeCursor, page } from "../http/cursor";
-import type { ListDevices } from "../schemas/fleet";
+import type { ListDevices } from "../contract/fleet";
 
 // A literal, case-insensitive substring test. (D1 caps LIKE patterns at 50 bytes, and LIKE
 // would make % and _ in the user's text wildcards.)

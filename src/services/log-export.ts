@@ -1,7 +1,7 @@
 // GET /logs/export: the search, page after page, written as one file. Pull-based, so the next
 // page is read only when the client has taken the previous one: any size, constant memory.
-import { type ExportFormat, EXPORT_TYPES, exportWriters } from "../logs/export-format";
-import type { LogSearch } from "../schemas/logs";
+import { type ExportFormat, EXPORT_TYPES, exportWriters } from "./export-format";
+import type { LogSearch } from "../contract/logs";
 import { searchLogs } from "./log-search";
 
 const EXPORT_PAGE = 1000;

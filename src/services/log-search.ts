@@ -4,20 +4,20 @@
 // merged by (timestamp, device id, row id); the cursor is that triple, so a page resumes
 // exactly after the last line it returned.
 import { and, eq } from "drizzle-orm";
-import { hourOf } from "../../durable-objects/log-hours";
+import { hourOf } from "../../durable-objects/device-hub/hours";
 import { z } from "zod";
-import type { LogCursor, LogFilter } from "../../durable-objects/log-store";
+import type { LogCursor, LogFilter } from "../../durable-objects/device-hub/logs";
 import type { Db } from "../db/client";
 import { sessions } from "../db/schema";
 import { decodeCursor, encodeCursor } from "../http/cursor";
-import { invalidField, notFound } from "../http/errors";
+import { invalidField, notFound } from "../contract/errors";
 import { mapLimit } from "../lib/concurrency";
-import { ftsExpression } from "../logs/fts-query";
-import { levelNumber } from "../logs/levels";
-import { type LogView, presentLog } from "../logs/present";
-import type { LogSearch } from "../schemas/logs";
-import { deviceHub } from "./device-hub";
-import { projectHub } from "./project-hub";
+import { ftsExpression } from "./fts-query";
+import { levelNumber } from "../contract/levels";
+import { type LogView, presentLog } from "../contract/log-view";
+import type { LogSearch } from "../contract/logs";
+import { deviceHub } from "../stubs/device-hub";
+import { projectHub } from "../stubs/project-hub";
 import { deviceOfOrg, projectOfOrg } from "./tenancy";
 
 export const FAN_OUT = 32;

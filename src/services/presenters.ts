@@ -1,9 +1,9 @@
 // How stored rows look on the wire: snake_case fields and ISO 8601 times.
-import type { CommandRow } from "../../durable-objects/command-queue";
-import type { Presence } from "../../durable-objects/device-hub";
+import type { CommandRow } from "../../durable-objects/device-hub/commands";
+import type { Presence } from "../../durable-objects/device-hub/hub";
 import type { apiKeys, devices, orgs, projects } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
-import { TIER_LIMITS } from "../tiers";
+import { TIER_LIMITS } from "../contract/tiers";
 
 type Org = typeof orgs.$inferSelect;
 type Project = typeof projects.$inferSelect;

@@ -1,14 +1,14 @@
 // Turning a one-time registration token into a device and its key.
 import { and, eq, isNull } from "drizzle-orm";
 import type { z } from "zod";
-import { REGISTRATION_TOKEN_PREFIX, deviceKey } from "../auth/bearer";
+import { REGISTRATION_TOKEN_PREFIX, deviceKey } from "../contract/credentials";
 import type { Db } from "../db/client";
 import { devices, registrationTokens } from "../db/schema";
-import { ApiError, invalidField } from "../http/errors";
+import { ApiError, invalidField } from "../contract/errors";
 import { newId, randomHex, sha256 } from "../lib/crypto";
-import { LOG_UPLOAD, heartbeatIntervalMs } from "../limits";
-import type { Register } from "../schemas/fleet";
-import { deviceHub } from "./device-hub";
+import { LOG_UPLOAD, heartbeatIntervalMs } from "../contract/limits";
+import type { Register } from "../contract/fleet";
+import { deviceHub } from "../stubs/device-hub";
 
 export async function registerDevice(env: Env, db: Db, body: z.output<typeof Register>) {
   const token = await findToken(db, body.registration_token);

@@ -3,7 +3,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { devices, projects } from "../db/schema";
-import { notFound } from "../http/errors";
+import { notFound } from "../contract/errors";
 
 export async function projectOfOrg(db: Db, orgId: string, projectId: string) {
   const project = await db.query.projects.findFirst({

@@ -1,0 +1,114 @@
+// How a DeviceHub hands its project what it owes: the sealed usage outbox and, while anyone
+// watches, the lines just accepted for the live tail. One delivery runs at a time and carries
+// everything owed when it starts; what arrives meanwhile goes together in the next one. A
+// failed delivery keeps the outbox for the alarm's retry.
+import type { StoredLine } from "../../src/contract/log-line";
+import { type LogView, presentLog } from "../../src/contract/log-view";
+import { projectHub } from "../../src/stubs/project-hub";
+import type { UsageOutbox } from "./outbox";
+
+/** Lines waiting for the live tail beyond this are dropped (and the viewers told how many). */
+const TAIL_BUFFER_MAX = 20_000;
+export const DELIVERY_RETRY_MS = 5_000;
+
+export class ProjectDelivery {
+  /** Accepted batches not yet handed to the tail (memory only; the hot store has them). */
+  private pending: { firstId: number; sessionId: string | null; lines: StoredLine[] }[] = [];
+  private pendingLines = 0;
+  private dropped = 0;
+  private running: Promise<void> | null = null;
+  /** Deliveries asked for, and how many of those asks a finished delivery has covered. */
+  private requested = 0;
+  private delivered = 0;
+  /** Whether anyone watched the project's tail at the last delivery; unknown counts as yes. */
+  private hasViewers = true;
+
+  constructor(
+    private readonly env: Env,
+    private readonly storage: DurableObjectStorage,
+    private readonly outbox: UsageOutbox,
+    private readonly identity: () => { deviceId: string; projectId: string } | undefined,
+  ) {}
+
+  /** Keeps a committed batch for the tail. */
+  addLines(lines: StoredLine[], sessionId: string | null, firstId: number): void {
+    this.pending.push({ firstId, sessionId, lines });
+    this.pendingLines += lines.length;
+    while (this.pendingLines > TAIL_BUFFER_MAX && this.pending.length > 1) {
+      const oldest = this.pending.shift()!;
+      this.pendingLines -= oldest.lines.length;
+      this.dropped += oldest.lines.length;
+    }
+  }
+
+  /**
+   * Asks for a delivery of everything owed so far and resolves once one has carried it, so
+   * a request that awaits it answers only when its counts and lines are at the project
+   * (live usage, tail within milliseconds). Requests arriving while a delivery is under way
+   * share the next one. A failed delivery does not fail the request: the outbox keeps the
+   * counts and the alarm retries.
+   */
+  async kick(): Promise<void> {
+    const mine = ++this.requested;
+    while (this.delivered < mine) {
+      this.running ??= this.run();
+      await this.running;
+    }
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.delivered < this.requested) {
+        const upTo = this.requested;
+        try {
+          await this.deliver();
+        } catch (err) {
+          console.error("delivery to the project failed; the alarm retries", err);
+          await this.storage.setAlarm(Date.now() + DELIVERY_RETRY_MS);
+        }
+        this.delivered = upTo;
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /** Waits until no delivery is under way. */
+  async settle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * Lines go only while someone watches; when the answer says a viewer has just appeared,
+   * the lines held back follow at once, so a new viewer misses nothing accepted after it
+   * connected.
+   */
+  private async deliver(): Promise<void> {
+    const who = this.identity();
+    if (!who) return;
+    const rows = this.outbox.seal();
+    const sendLines = this.hasViewers;
+    const lines = this.takeLines(who.deviceId);
+    const dropped = this.dropped;
+    if (rows.length === 0 && lines.length === 0 && dropped === 0) return;
+    this.dropped = 0;
+    const hub = projectHub(this.env, who.projectId);
+    try {
+      const { viewers } = await hub.deliver(who.deviceId, rows, sendLines ? lines : [], sendLines ? dropped : 0);
+      if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
+      this.hasViewers = viewers > 0;
+      if (!sendLines && viewers > 0 && lines.length > 0) await hub.deliver(who.deviceId, [], lines, 0);
+    } catch (err) {
+      // The outbox rows stay for the retry; lines for the tail are gone, so viewers will be told.
+      this.dropped += lines.length + dropped;
+      throw err;
+    }
+  }
+
+  private takeLines(deviceId: string): LogView[] {
+    const views = this.pending.flatMap((b) => b.lines.map((l, i) => presentLog(deviceId, { ...l, id: b.firstId + i, session_id: b.sessionId })));
+    this.pending = [];
+    this.pendingLines = 0;
+    return views;
+  }
+}

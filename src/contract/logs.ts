@@ -1,0 +1,50 @@
+import { z } from "zod";
+import { levelSet } from "./tail-filter";
+import { parseIsoMicros } from "../lib/time";
+import { MAX_INSTANT_MS, cursor, deviceId, limit, projectId, sessionId } from "./common";
+
+/** A time in the query string: ISO 8601 (µs kept) or integer milliseconds; held as µs. */
+const instantUs = z.union([
+  z.iso
+    .datetime({ offset: true })
+    .transform((s) => parseIsoMicros(s))
+    .pipe(z.number().max(MAX_INSTANT_MS * 1000, "too far in the future")),
+  z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .max(MAX_INSTANT_MS, "too far in the future")
+    .transform((ms) => ms * 1000),
+]);
+
+export const LogSearch = z.object({
+  project_id: projectId.optional(),
+  device_id: deviceId.optional(),
+  session_id: sessionId.optional(),
+  module: z.string().min(1).max(128).optional(),
+  level: levelSet.optional(),
+  from: instantUs.optional(),
+  to: instantUs.optional(),
+  q: z.string().max(512).optional(),
+  order: z.enum(["asc", "desc"]).default("desc"),
+  limit: limit(1000, 100),
+  cursor,
+});
+export type LogSearch = z.output<typeof LogSearch>;
+
+export const LogExport = LogSearch.omit({ limit: true, cursor: true }).extend({
+  format: z.enum(["csv", "ndjson", "json"]).default("ndjson"),
+});
+
+export const TicketRequest = z.object({ project_id: projectId });
+
+export const StreamQuery = z.object({
+  ticket: z.string().min(1).max(256),
+  project_id: projectId.optional(),
+  device_id: deviceId.optional(),
+  session_id: sessionId.optional(),
+  module: z.string().min(1).max(128).optional(),
+  level: levelSet.optional(),
+  q: z.string().max(256).optional(),
+  window: z.coerce.number().int().min(1).max(10_000).optional(),
+});

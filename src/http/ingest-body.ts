@@ -1,0 +1,72 @@
+// Reading an ingest body: JSON, optionally gzip. Decompression runs as a stream and stops at
+// the byte limit, so a gzip bomb costs at most LOG_UPLOAD.max_bytes of memory, then 413.
+import { z } from "zod";
+import { readBounded } from "./body";
+import { ApiError } from "../contract/errors";
+import { parseOrThrow } from "./validate";
+import { LOG_UPLOAD } from "../contract/limits";
+import { sessionId } from "../contract/common";
+
+export const IngestEnvelope = z.object({
+  session_id: sessionId.optional(),
+  batch_id: z.string().min(1).max(128).optional(),
+  logs: z.array(z.unknown()),
+});
+export type IngestEnvelope = z.output<typeof IngestEnvelope>;
+
+export async function readIngestBody(req: Request): Promise<IngestEnvelope> {
+  const encoding = (req.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "gzip") {
+    throw new ApiError("unsupported_media_type", "Content-Encoding must be gzip or absent", { content_encoding: encoding });
+  }
+  const mediaType = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    throw new ApiError("unsupported_media_type", "send the body as application/json", { content_type: mediaType || null });
+  }
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > LOG_UPLOAD.max_bytes) {
+    throw new ApiError("payload_too_large", `body is larger than ${LOG_UPLOAD.max_bytes} bytes`, { limit: LOG_UPLOAD.max_bytes });
+  }
+  let bytes: Uint8Array;
+  if (encoding === "gzip") {
+    const compressed = await readBounded(req.body, LOG_UPLOAD.max_bytes);
+    bytes = await gunzipBounded(compressed, LOG_UPLOAD.max_bytes);
+  } else {
+    bytes = await readBounded(req.body, LOG_UPLOAD.max_bytes);
+  }
+  return parseEnvelope(bytes);
+}
+
+async function gunzipBounded(compressed: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream("gzip"));
+  try {
+    return await readBounded(stream, maxBytes);
+  } catch (err) {
+    if (err instanceof ApiError) {
+      throw new ApiError("payload_too_large", `decompressed body is larger than ${maxBytes} bytes`, { limit: maxBytes });
+    }
+    throw new ApiError("bad_request", "body is not valid gzip");
+  }
+}
+
+export function parseEnvelope(bytes: Uint8Array): IngestEnvelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch (err) {
+    throw new ApiError("bad_request", `malformed JSON: ${(err as Error).message}`);
+  }
+  return envelopeOf(value);
+}
+
+/** Validates an already-parsed envelope and holds it to the line limit. */
+export function envelopeOf(value: unknown): IngestEnvelope {
+  const envelope = parseOrThrow(IngestEnvelope, value, "body");
+  if (envelope.logs.length > LOG_UPLOAD.max_lines) {
+    throw new ApiError("payload_too_large", `a batch holds at most ${LOG_UPLOAD.max_lines} lines`, {
+      limit: LOG_UPLOAD.max_lines,
+      lines: envelope.logs.length,
+    });
+  }
+  return envelope;
+}

@@ -1,0 +1,192 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { DeviceState } from "../../durable-objects/device-hub/state";
+import { deviceHub } from "../../src/stubs/device-hub";
+import { call, tenant } from "./helpers";
+
+const registryRow = (id: string) =>
+  env.DB.prepare("SELECT status, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
+
+/** Moves the device's last heartbeat into the past, as if it had gone quiet `ms` ago. */
+async function silenceFor(deviceId: string, ms: number) {
+  await runInDurableObject(deviceHub(env, deviceId), (_hub, state) => {
+    const s = state.storage.kv.get<DeviceState>("device")!;
+    state.storage.kv.put("device", { ...s, lastHeartbeatAt: s.lastHeartbeatAt! - ms, lastFlushAt: s.lastFlushAt - ms });
+  });
+}
+
+describe("heartbeats and presence", () => {
+  it("a registered device is offline until its first heartbeat, then online with its metrics", async () => {
+    const t = await tenant();
+    const before = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
+    expect(before.json.device.status).toBe("offline");
+    expect(before.json.device.last_heartbeat_at).toBeNull();
+
+    const hb = await call("POST", "/fleet/heartbeat", {
+      token: t.deviceKey,
+      body: { status: "online", session_id: "run-1", metrics: { cpu_usage: 41.5, battery_level: 88, wheel_temp_c: 35 } },
+    });
+    expect(hb.status).toBe(200);
+    expect(hb.json).toEqual({ server_time: expect.stringMatching(/Z$/), pending_commands: 0 });
+
+    const after = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
+    expect(after.json.device).toMatchObject({
+      status: "online",
+      current_session_id: "run-1",
+      metrics: { cpu_usage: 41.5, battery_level: 88, wheel_temp_c: 35 },
+      last_heartbeat_at: expect.stringMatching(/Z$/),
+      last_seen_at: expect.stringMatching(/Z$/),
+    });
+    // The status change reached the D1 registry at once, so list filters see it.
+    expect((await registryRow(t.deviceId)).status).toBe("online");
+    const online = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=online`, { token: t.adminKey });
+    expect(online.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
+  });
+
+  it("an empty heartbeat body counts as status online", async () => {
+    const t = await tenant();
+    expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey })).status).toBe(200);
+    expect((await registryRow(t.deviceId)).status).toBe("online");
+  });
+
+  it("goes offline by the object's alarm after three missed intervals and back online with the next heartbeat", async () => {
+    const t = await tenant();
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    const stub = deviceHub(env, t.deviceId);
+
+    // Two missed intervals: the alarm runs but the device stays online.
+    await silenceFor(t.deviceId, 2 * 30_000);
+    await runDurableObjectAlarm(stub);
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("online");
+
+    // Past three intervals: offline, in the object and in D1.
+    await silenceFor(t.deviceId, 31_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
+    expect((await registryRow(t.deviceId)).status).toBe("offline");
+    const offline = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
+    expect(offline.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
+
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "error" } });
+    expect((await registryRow(t.deviceId)).status).toBe("error");
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    expect((await registryRow(t.deviceId)).status).toBe("online");
+  });
+
+  it("heartbeats without a status change are coalesced into one D1 write per flush interval", async () => {
+    const t = await tenant();
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 1 } } });
+    const first = await registryRow(t.deviceId);
+    for (let i = 2; i <= 5; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: i } } });
+    // Four heartbeats, no status change: D1 still holds the first write.
+    const coalesced = await registryRow(t.deviceId);
+    expect(coalesced.presence_version).toBe(first.presence_version);
+    expect(JSON.parse(coalesced.metrics)).toEqual({ cpu_usage: 1 });
+
+    // The flush alarm writes the latest state once its interval has passed.
+    await silenceFor(t.deviceId, 61_000);
+    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
+    const flushed = await registryRow(t.deviceId);
+    expect(flushed.presence_version).toBeGreaterThan(first.presence_version);
+    expect(JSON.parse(flushed.metrics)).toEqual({ cpu_usage: 5 });
+    // The detail view never waits for the flush: it reads the object's live state.
+    const detail = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
+    expect(detail.json.device.metrics).toEqual({ cpu_usage: 5 });
+  });
+
+  it("keeps a downsampled metric history per minute", async () => {
+    const t = await tenant();
+    for (const cpu of [10, 20, 60]) {
+      await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: cpu, temperature: 30 } } });
+    }
+    const res = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=1h`, { token: t.viewerKey });
+    expect(res.status).toBe(200);
+    expect(res.json.interval).toBe("1h");
+    const alias = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=60m`, { token: t.viewerKey });
+    expect(alias.json).toMatchObject({ interval: "1h", points: res.json.points });
+    const samples = res.json.points.reduce((n: number, p: any) => n + p.samples, 0);
+    expect(samples).toBe(3);
+    // Three heartbeats may straddle a minute boundary; across the points the extremes are exact.
+    const cpu = res.json.points.map((p: any) => p.metrics.cpu_usage);
+    expect(Math.min(...cpu.map((m: any) => m.min))).toBe(10);
+    expect(Math.max(...cpu.map((m: any) => m.max))).toBe(60);
+    if (res.json.points.length === 1) expect(cpu[0].avg).toBe(30);
+
+    // A week at one-minute resolution would be 10,080 points; the answer picks a coarser interval.
+    const wide = await call("GET", `/fleet/devices/${t.deviceId}/metrics?from=${Date.now() - 7 * 86_400_000}&interval=1m`, { token: t.viewerKey });
+    expect(wide.json.interval).toBe("15m");
+    const rows = await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM metric_minutes").one().n,
+    );
+    expect(rows).toBeLessThanOrEqual(2);
+
+    const bad = await call("GET", `/fleet/devices/${t.deviceId}/metrics?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`, { token: t.viewerKey });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.details[0].path).toBe("from");
+  });
+
+  it("keeps metrics whose names are also JavaScript property names", async () => {
+    const t = await tenant();
+    for (const v of [1, 3]) {
+      const raw = `{"metrics":{"constructor":${v},"hasOwnProperty":${v},"toString":${v}}}`;
+      await call("POST", "/fleet/heartbeat", { token: t.deviceKey, raw, headers: { "content-type": "application/json" } });
+    }
+    const res = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=1d`, { token: t.viewerKey });
+    const merged = res.json.points.at(-1).metrics;
+    for (const name of ["constructor", "hasOwnProperty", "toString"]) {
+      expect(Object.getOwnPropertyDescriptor(merged, name)?.value).toEqual({ avg: 2, min: 1, max: 3 });
+    }
+  });
+
+  it("rejects too many or non-numeric metrics", async () => {
+    const t = await tenant();
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`m${i}`, i]));
+    const res = await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: many } });
+    expect(res.status).toBe(400);
+    expect(res.json.error.details[0].path).toBe("metrics");
+  });
+
+  it("maintenance set on a silent device reads back as maintenance", async () => {
+    const t = await tenant();
+    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance" } });
+    expect(patched.json.device.status).toBe("maintenance");
+    const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=maintenance`, { token: t.adminKey });
+    expect(listed.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
+    await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
+  });
+
+  it("an operator's maintenance status holds over the device's reports until set back", async () => {
+    const t = await tenant();
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance", name: "Dock robot" } });
+    expect(patched.status).toBe(200);
+    expect(patched.json.device).toMatchObject({ status: "maintenance", name: "Dock robot" });
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "online" } });
+    expect((await registryRow(t.deviceId)).status).toBe("maintenance");
+    await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
+    expect((await registryRow(t.deviceId)).status).toBe("online");
+  });
+});
+
+describe("decommission", () => {
+  it("stops the device key at once and hides the device from the fleet list", async () => {
+    const t = await tenant();
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    const res = await call("DELETE", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ id: t.deviceId, decommissioned: true });
+
+    const hb = await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    expect(hb.status).toBe(401);
+    expect((await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey })).status).toBe(401);
+
+    const list = await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey });
+    expect(list.json.devices).toEqual([]);
+    const all = await call("GET", `/fleet/devices?project_id=${t.projectId}&include_decommissioned=true`, { token: t.adminKey });
+    expect(all.json.devices[0]).toMatchObject({ id: t.deviceId, status: "offline", decommissioned_at: expect.any(String) });
+    const cmd = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "reboot" } });
+    expect(cmd.status).toBe(409);
+  });
+});

@@ -1,0 +1,134 @@
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { utcDay } from "../../durable-objects/device-hub/outbox";
+import { deviceHub } from "../../src/stubs/device-hub";
+import { projectHub } from "../../src/stubs/project-hub";
+import { allLogs, call, ingest, loghubLines, newDevice, tenant } from "./helpers";
+
+const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
+/** log_bytes as documented: UTF-8 bytes of message, module, logger, thread_id and context. */
+const bytesOf = (lines: ReturnType<typeof loghubLines>) =>
+  lines.reduce((n, l) => n + utf8(l.message) + utf8(l.module) + (l.thread_id ? utf8(l.thread_id) : 0) + utf8(JSON.stringify(l.context)), 0);
+
+async function usage(t: { viewerKey: string; projectId: string; deviceId: string }) {
+  await deviceHub(env, t.deviceId).settle();
+  const res = await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey });
+  expect(res.status).toBe(200);
+  return res.json;
+}
+
+describe("exact usage counting", () => {
+  it("counts a batch sent twice once, across an eviction of the device object", async () => {
+    const t = await tenant();
+    const a = loghubLines("HDFS", 300);
+    const b = loghubLines("Android", 200, { offset: 300 });
+    const first = await ingest(t.deviceKey, { batch_id: "a", logs: a });
+    expect(first.json.accepted).toBe(300);
+    expect((await ingest(t.deviceKey, { batch_id: "a", logs: a })).json.duplicate).toBe(true);
+
+    await deviceHub(env, t.deviceId).settle();
+    await evictDurableObject(deviceHub(env, t.deviceId));
+    expect((await ingest(t.deviceKey, { batch_id: "b", logs: b })).json.accepted).toBe(200);
+    await evictDurableObject(deviceHub(env, t.deviceId));
+    expect((await ingest(t.deviceKey, { batch_id: "b", logs: b })).json.duplicate).toBe(true);
+
+    const u = await usage(t);
+    expect(u.logs).toBe(500);
+    expect(u.log_bytes).toBe(bytesOf(a) + bytesOf(b));
+    expect(u.device_messages_in).toBe(4);
+    expect(u.api_calls).toBe(4);
+    expect(u.month).toBe(utcDay(Date.now()).slice(0, 7));
+    expect(u.today.logs).toBe(500);
+    expect(u.devices).toBe(1);
+    expect(u.active_devices).toBe(1);
+    expect(u.limits.logs).toBe(1_000_000_000);
+  });
+
+  it("is live: a count is readable as soon as the request that made it has its answer", async () => {
+    const t = await tenant();
+    const stats = async () => (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
+    await ingest(t.deviceKey, { logs: loghubLines("HDFS", 25) });
+    expect((await stats()).logs).toBe(25);
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    expect((await stats()).heartbeats).toBe(1);
+    await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "x" } });
+    expect((await stats()).commands).toBe(1);
+    expect((await stats()).device_messages_in).toBe(2);
+  });
+
+  it("counts by the day of receipt, not by the lines' event time", async () => {
+    const t = await tenant();
+    const twoDaysAgo = Date.now() * 1000 - 2 * 86_400_000_000;
+    await ingest(t.deviceKey, { logs: loghubLines("Linux", 30, { endUs: twoDaysAgo }) });
+    const u = await usage(t);
+    expect(u.today).toMatchObject({ day: utcDay(Date.now()), logs: 30 });
+  });
+
+  it("stays exact when the objects are torn down mid-delivery and the alarm redelivers", async () => {
+    const t = await tenant();
+    const lines = loghubLines("Linux", 400);
+    for (let i = 0; i < 3; i++) {
+      expect((await ingest(t.deviceKey, { logs: lines.slice(i * 100, i * 100 + 100) })).json.accepted).toBe(100);
+      // Tear down every object at once: a delivery may be in flight, applied or not.
+      await abortAllDurableObjects();
+      await runDurableObjectAlarm(deviceHub(env, t.deviceId));
+    }
+    const u = await usage(t);
+    expect(u.logs).toBe(300);
+    expect(u.log_bytes).toBe(bytesOf(lines.slice(0, 300)));
+    expect(u.device_messages_in).toBe(3);
+  });
+
+  it("stays exact with many devices sending, and retrying, at the same time", async () => {
+    const t = await tenant();
+    const devices = [{ deviceKey: t.deviceKey, deviceId: t.deviceId }];
+    for (let i = 0; i < 7; i++) devices.push(await newDevice(t.adminKey, t.projectId));
+    const batches = devices.flatMap((d, i) =>
+      [0, 1, 2].map((b) => ({ key: d.deviceKey, body: { batch_id: `c-${b}`, logs: loghubLines("BGL", 40, { offset: i * 120 + b * 40 }) } })),
+    );
+    // Every batch goes twice at once, as a client that timed out and retried would send it.
+    const answers = await Promise.all(batches.flatMap((b) => [ingest(b.key, b.body), ingest(b.key, b.body)]));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.json.duplicate).length).toBe(batches.length);
+    await Promise.all(devices.map((d) => deviceHub(env, d.deviceId).settle()));
+    const u = await usage(t);
+    expect(u.logs).toBe(batches.length * 40);
+    expect(u.log_bytes).toBe(batches.reduce((n, b) => n + bytesOf(b.body.logs), 0));
+    expect(u.active_devices).toBe(8);
+    expect((await allLogs(t.viewerKey, `project_id=${t.projectId}&limit=1000`)).length).toBe(batches.length * 40);
+  });
+
+  it("a redelivered outbox sequence is applied once", async () => {
+    const t = await tenant();
+    await ingest(t.deviceKey, { logs: loghubLines("HPC", 10) });
+    const before = await usage(t);
+    const day = utcDay(Date.now());
+    const replay = { seq: 1, day, logs: 10, log_bytes: 999, sessions: 0, heartbeats: 0, device_messages_in: 1, device_messages_out: 0, commands: 0, api_calls: 1 };
+    await projectHub(env, t.projectId).deliver(t.deviceId, [replay], []);
+    await projectHub(env, t.projectId).deliver(t.deviceId, [replay], []);
+    const after = await usage(t);
+    expect(after.logs).toBe(before.logs);
+    expect(after.log_bytes).toBe(before.log_bytes);
+  });
+
+  it("counts heartbeats, sessions, commands and messages to and from devices", async () => {
+    const t = await tenant();
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "u-1", name: "u" } });
+    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "u-1", name: "u" } });
+    await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "a" } });
+    await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "b" } });
+    await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey });
+    const u = await usage(t);
+    expect(u).toMatchObject({ heartbeats: 2, sessions: 1, commands: 2, device_messages_out: 2, device_messages_in: 5, logs: 0 });
+  });
+
+  it("is readable only inside the org", async () => {
+    const a = await tenant();
+    const b = await tenant();
+    expect((await call("GET", `/stats/usage?project_id=${a.projectId}`, { token: b.viewerKey })).status).toBe(404);
+    expect((await call("GET", `/stats/usage`, { token: a.viewerKey })).status).toBe(400);
+  });
+});
