@@ -1,5 +1,5 @@
 // The Hono environment every route shares: the bindings, and who is calling.
-import type { Identity } from "../durable-objects/device-hub/hub";
+import type { Identity } from "./contract/presence";
 import type { Db } from "./db/client";
 
 export interface OrgCaller {

@@ -1,7 +1,6 @@
 // GET /api/v1/openapi.json: the API described from the same zod schemas the routes validate
 // with. A test checks that every route the app serves is listed here.
 import { z } from "zod";
-import { IngestEnvelope } from "./http/ingest-body";
 import { LogLine } from "./contract/log-line";
 import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery, QueueCommand } from "./contract/commands";
 import {
@@ -13,7 +12,7 @@ import {
   Register,
   UpdateDevice,
 } from "./contract/fleet";
-import { LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
+import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
 import { UsageQuery } from "./contract/stats";
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";

@@ -1,25 +1,9 @@
 // A device's command queue: queued -> delivered -> succeeded | failed | rejected, or expired
 // when the TTL passes first. Every transition keeps its own timestamp.
-export type CommandStatus = "queued" | "delivered" | "succeeded" | "failed" | "rejected" | "expired";
-export type AckStatus = "succeeded" | "failed" | "rejected";
+import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/commands";
 
-export interface CommandRow {
-  id: string;
-  command: string;
-  params: string | null;
-  status: CommandStatus;
-  created_at: number;
-  expires_at: number;
-  delivered_at: number | null;
-  completed_at: number | null;
-  expired_at: number | null;
-  result: string | null;
-  [key: string]: SqlStorageValue;
-}
-
-export type AckOutcome =
-  | { ok: true; command: CommandRow }
-  | { ok: false; code: "not_found" | "gone" | "conflict"; command?: CommandRow };
+/** A row of the commands table (SqlStorage wants an index signature). */
+type CommandRow = CommandRecord & Record<string, SqlStorageValue>;
 
 const OPEN = "status IN ('queued', 'delivered')";
 

@@ -1,15 +1,17 @@
 // How a DeviceHub hands its project what it owes: the sealed usage outbox and, while anyone
 // watches, the lines just accepted for the live tail. One delivery runs at a time and carries
 // everything owed when it starts; what arrives meanwhile goes together in the next one. A
-// failed delivery keeps the outbox for the alarm's retry.
+// failed delivery keeps the outbox for the alarm's retry. Counts of a request that ended early
+// (a 4xx after authentication) travel by the alarm, OWED_DELIVERY_MS later.
 import type { StoredLine } from "../../src/contract/log-line";
 import { type LogView, presentLog } from "../../src/contract/log-view";
 import { projectHub } from "../../src/stubs/project-hub";
+import { RETRY_MS, type Timers } from "../timers";
 import type { UsageOutbox } from "./outbox";
 
 /** Lines waiting for the live tail beyond this are dropped (and the viewers told how many). */
 const TAIL_BUFFER_MAX = 20_000;
-export const DELIVERY_RETRY_MS = 5_000;
+const OWED_DELIVERY_MS = 1000;
 
 export class ProjectDelivery {
   /** Accepted batches not yet handed to the tail (memory only; the hot store has them). */
@@ -22,13 +24,22 @@ export class ProjectDelivery {
   private delivered = 0;
   /** Whether anyone watched the project's tail at the last delivery; unknown counts as yes. */
   private hasViewers = true;
+  /** When the alarm should deliver what is still owed (memory only; after a restart, soon). */
+  private owedAt: number | null = null;
 
   constructor(
     private readonly env: Env,
-    private readonly storage: DurableObjectStorage,
     private readonly outbox: UsageOutbox,
     private readonly identity: () => { deviceId: string; projectId: string } | undefined,
-  ) {}
+    timers: Timers,
+  ) {
+    timers.add({ name: "usage delivery", due: (now) => this.due(now), fire: () => this.kick() });
+  }
+
+  private due(now: number): number | null {
+    if (!this.outbox.pending()) return (this.owedAt = null);
+    return (this.owedAt ??= now + OWED_DELIVERY_MS);
+  }
 
   /** Keeps a committed batch for the tail. */
   addLines(lines: StoredLine[], sessionId: string | null, firstId: number): void {
@@ -64,7 +75,7 @@ export class ProjectDelivery {
           await this.deliver();
         } catch (err) {
           console.error("delivery to the project failed; the alarm retries", err);
-          await this.storage.setAlarm(Date.now() + DELIVERY_RETRY_MS);
+          this.owedAt = Date.now() + RETRY_MS;
         }
         this.delivered = upTo;
       }

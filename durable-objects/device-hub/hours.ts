@@ -1,15 +1,35 @@
 // The event-time hours a device has lines in. Noted in the same transaction as the lines,
-// then reported to the project's index (ProjectHub.indexHours); an hour stays unreported
-// until the project has it, and the alarm retries. Searches across a project ask only the
-// devices the index lists for the hours they cover, so a page's fan-out is the devices that
-// have lines in its time range, not every device of the project.
+// then reported to the project's index (ProjectHub.indexHours) before the request answers, so
+// a search right after finds them; an hour stays unreported until the project has it, and the
+// alarm retries. Searches across a project ask only the devices the index lists for the hours
+// they cover, so a page's fan-out is the devices that have lines in its time range.
 import type { StoredLine } from "../../src/contract/log-line";
+import { hourOf } from "../../src/lib/time";
+import { projectHub } from "../../src/stubs/project-hub";
+import { RETRY_MS, type Timers } from "../timers";
+import type { Identity } from "../../src/contract/presence";
 
-export const HOUR_US = 3_600_000_000;
-export const hourOf = (us: number) => Math.floor(us / HOUR_US);
+/** Hours reported in one call. */
+const REPORT_BATCH = 500;
 
 export class LogHours {
-  constructor(private readonly sql: SqlStorage) {}
+  /** When the alarm retries a report that failed (memory only; after a restart, soon). */
+  private retryAt: number | null = null;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly env: Env,
+    private readonly identity: () => Identity | undefined,
+    timers: Timers,
+  ) {
+    // Reports are made by each ingest; only a failed one leaves work for the alarm.
+    timers.add({ name: "hour report", due: (now) => this.due(now), fire: () => this.report() });
+  }
+
+  private due(now: number): number | null {
+    if (this.unreported().length === 0) return (this.retryAt = null);
+    return (this.retryAt ??= now + RETRY_MS);
+  }
 
   note(lines: StoredLine[]): void {
     const hours = new Set<number>();
@@ -17,15 +37,23 @@ export class LogHours {
     for (const h of hours) this.sql.exec("INSERT OR IGNORE INTO log_hours (hour) VALUES (?)", h);
   }
 
-  unreported(): number[] {
-    return this.sql.exec<{ hour: number }>("SELECT hour FROM log_hours WHERE reported = 0 ORDER BY hour LIMIT 500").toArray().map((r) => r.hour);
-  }
-
-  reported(hours: number[]): void {
+  /** Tells the project's index the hours it does not know yet. Throws when the project cannot be reached. */
+  async report(): Promise<void> {
+    const who = this.identity();
+    const hours = this.unreported();
+    if (!who || hours.length === 0) return;
+    await projectHub(this.env, who.projectId).indexHours(who.deviceId, hours);
     for (const h of hours) this.sql.exec("UPDATE log_hours SET reported = 1 WHERE hour = ?", h);
   }
 
   prune(beforeHour: number): void {
     this.sql.exec("DELETE FROM log_hours WHERE hour < ? AND reported = 1", beforeHour);
+  }
+
+  private unreported(): number[] {
+    return this.sql
+      .exec<{ hour: number }>("SELECT hour FROM log_hours WHERE reported = 0 ORDER BY hour LIMIT ?", REPORT_BATCH)
+      .toArray()
+      .map((r) => r.hour);
   }
 }

@@ -1,233 +1,170 @@
 // DeviceHub: one Durable Object per device. A device's writes serialise here: presence from
 // heartbeats, metric history, the command queue, its hot logs and sessions, the usage it owes
-// its project, and its own WebSocket.
+// its project, and its own WebSocket. This class is the object's RPC surface; each concern is
+// a part in this folder, and every part that needs time registers with the one alarm (timers.ts).
 import { DurableObject } from "cloudflare:workers";
+import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/commands";
+import type { Heartbeat } from "../../src/contract/fleet";
+import type { LogFilter } from "../../src/contract/logs";
+import type { MetricInterval } from "../../src/contract/metrics";
+import type { Identity, Presence } from "../../src/contract/presence";
+import type { EndStatus } from "../../src/contract/sessions";
+import { createDb } from "../../src/db/client";
+import { sessionOwner } from "../../src/db/repos/sessions";
+import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
+import { hotWindowMs } from "../../src/lib/config";
 import { newId } from "../../src/lib/crypto";
-import { hotWindowMs } from "../../src/contract/limits";
-import type { Rejection, StoredLine } from "../../src/contract/log-line";
-import { projectHub } from "../../src/stubs/project-hub";
-import { type AckOutcome, type AckStatus, type CommandRow, CommandQueue } from "./commands";
-import { type DeviceState, type DeviceStatus, type ReportedStatus, effectiveStatus, offlineDeadline } from "./state";
-import { DEVICE_SCHEMA } from "./schema";
-import { DeviceSocket } from "./socket";
-import { LogHours, hourOf } from "./hours";
-import { type LogFilter, type LogRow, LogStore } from "./logs";
-import { type MetricInterval, MetricHistory } from "./metrics";
-import { DELIVERY_RETRY_MS, ProjectDelivery } from "./delivery";
-import { writePresence, writeSessions } from "./registry";
-import { type EndOutcome, type SessionRow, type SessionStatus, SessionStore } from "./sessions";
+import type { z } from "zod";
 import { migrate } from "../sql-migrations";
-import { type UsageDelta, UsageOutbox } from "./outbox";
+import { Timers } from "../timers";
+import { BatchMemory } from "./batches";
+import { CommandQueue } from "./commands";
+import { ProjectDelivery } from "./delivery";
+import { LogHours } from "./hours";
+import { type LogRow, LogStore } from "./logs";
+import { MetricHistory } from "./metrics";
+import { UsageOutbox } from "./outbox";
+import { Registry } from "./registry";
+import { Retention } from "./retention";
+import { DEVICE_SCHEMA } from "./schema";
+import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
+import { DeviceSocket } from "./socket";
+import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
 
-/** The D1 registry gets at most one write per device per this long, plus one per status change. */
-export const REGISTRY_FLUSH_MS = 60_000;
-/** A retried batch_id is recognised for at least this long. */
-export const BATCH_MEMORY_MS = 48 * 3600 * 1000;
-const PRUNE_EVERY_MS = 3600_000;
-const OWED_DELIVERY_MS = 1000;
-const PRUNE_BATCH = 10_000;
-const STATE_KEY = "device";
-
-export interface Identity {
-  deviceId: string;
-  orgId: string;
-  projectId: string;
-}
-
-export interface Provision extends Identity {
-  keyHash: string;
-  heartbeatIntervalMs: number;
-}
-
-export interface Presence {
-  status: DeviceStatus;
-  last_seen_at: number | null;
-  last_heartbeat_at: number | null;
-  metrics: Record<string, number> | null;
-  current_session_id: string | null;
-  last_log_at: number | null;
-}
-
-export interface HeartbeatInput {
-  status: ReportedStatus;
-  session_id?: string;
-  metrics?: Record<string, number>;
-}
-
-export interface IngestBatch {
-  batch_id?: string;
-  session_id?: string;
-  lines: StoredLine[];
-  /** Lines the Worker already rejected, kept in the answer a retry gets back. */
-  rejected: Rejection[];
-}
-
-export interface IngestAnswer {
-  accepted: number;
-  rejected: Rejection[];
-  duplicate: boolean;
-  batch_id?: string;
-}
-
-export type IngestOutcome = { ok: true; answer: IngestAnswer } | { ok: false; code: "conflict" };
+/** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
+export const SETTLE = Symbol("settle");
 
 export type CreateSessionOutcome = { ok: true; session: SessionRow; created: boolean } | { ok: false; code: "conflict" };
 
 export class DeviceHub extends DurableObject<Env> {
+  private readonly state: DeviceStateStore;
+  private readonly timers: Timers;
   private readonly commands: CommandQueue;
   private readonly metricHistory: MetricHistory;
   private readonly logs: LogStore;
+  private readonly batches: BatchMemory<IngestAnswer>;
   private readonly sessions: SessionStore;
   private readonly outbox: UsageOutbox;
-  private readonly socket: DeviceSocket;
-  private readonly delivery: ProjectDelivery;
   private readonly hours: LogHours;
+  private readonly delivery: ProjectDelivery;
+  private readonly registry: Registry;
+  private readonly socket: DeviceSocket;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     migrate(ctx.storage, DEVICE_SCHEMA);
-    this.commands = new CommandQueue(ctx.storage.sql);
-    this.metricHistory = new MetricHistory(ctx.storage.sql);
-    this.logs = new LogStore(ctx.storage.sql, () => this.requireState().deviceId);
-    this.sessions = new SessionStore(ctx.storage.sql);
+    const sql = ctx.storage.sql;
+    const identity = () => this.state.current;
+    this.state = new DeviceStateStore(ctx.storage.kv);
+    this.timers = new Timers(ctx.storage);
+    this.commands = new CommandQueue(sql);
+    this.metricHistory = new MetricHistory(sql);
+    this.logs = new LogStore(sql, () => this.state.require().deviceId);
+    this.batches = new BatchMemory(sql);
+    this.sessions = new SessionStore(sql);
     this.outbox = new UsageOutbox(ctx.storage);
-    this.socket = new DeviceSocket(ctx, this, env);
-    this.delivery = new ProjectDelivery(env, ctx.storage, this.outbox, () => this.state);
-    this.hours = new LogHours(ctx.storage.sql);
-  }
-
-  // State is read from the synchronous KV store on each call (the runtime caches it), so
-  // tests and restarts see exactly what is durable.
-  private get state(): DeviceState | undefined {
-    const stored = this.ctx.storage.kv.get<DeviceState>(STATE_KEY);
-    // Fields added after an object was first provisioned start out empty.
-    return stored && { ...stored, lastLogAt: stored.lastLogAt ?? null };
-  }
-
-  private save(s: DeviceState): void {
-    this.ctx.storage.kv.put(STATE_KEY, s);
-  }
-
-  private requireState(): DeviceState {
-    const s = this.state;
-    if (!s) throw new Error("device is not provisioned");
-    return s;
-  }
-
-  /** Records usage under the outbox's open sequence; it travels with the next delivery. */
-  count(delta: UsageDelta): void {
-    this.outbox.add(Date.now(), delta);
-  }
-
-  /** Delivers everything owed to the project and waits for it (see ProjectDelivery.kick). */
-  deliverOwed(): Promise<void> {
-    return this.delivery.kick();
+    // The order the alarm runs them in: expiry and offline first, so what is flushed is current.
+    this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
+    this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
+    this.registry = new Registry(env, this.state, this.sessions, (delta) => this.count(delta), this.timers);
+    this.hours = new LogHours(sql, env, identity, this.timers);
+    this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers);
+    new Retention(ctx.storage, hotWindowMs(env), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
+    this.socket = new DeviceSocket(
+      ctx,
+      {
+        ingest: (batch) => this.ingest(batch),
+        heartbeat: (input) => this.heartbeat(input),
+        ackCommand: (id, status, result) => this.ackCommand(id, status, result),
+        takeQueuedCommands: () => this.takeQueuedCommands(),
+        count: (delta) => this.count(delta),
+        deliverOwed: () => this.delivery.kick(),
+      },
+      hotWindowMs(env),
+    );
   }
 
   // ---- identity -------------------------------------------------------------------------
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
-  async provision(p: Provision): Promise<void> {
-    const now = Date.now();
-    const prev = this.state;
-    this.save({
-      deviceId: p.deviceId,
-      orgId: p.orgId,
-      projectId: p.projectId,
-      keyHash: p.keyHash,
-      heartbeatIntervalMs: p.heartbeatIntervalMs,
-      reportedStatus: prev?.reportedStatus ?? "online",
-      maintenance: prev?.maintenance ?? false,
-      offline: prev?.offline ?? true,
-      lastHeartbeatAt: prev?.lastHeartbeatAt ?? null,
-      lastSeenAt: now,
-      metrics: prev?.metrics ?? null,
-      currentSessionId: prev?.currentSessionId ?? null,
-      lastLogAt: prev?.lastLogAt ?? null,
-      version: (prev?.version ?? 0) + 1,
-      flushedVersion: prev?.flushedVersion ?? 0,
-      lastFlushAt: prev?.lastFlushAt ?? 0,
-    });
-    await this.schedule(now);
+  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number }): Promise<void> {
+    this.state.provision(p, Date.now());
+    await this.timers.arm();
   }
 
   /**
    * The device's identity when `keyHash` is its current key, else null. Every authenticated
-   * HTTP request is a device message and an API call, and counts as being seen.
+   * HTTP request is a device message and an API call, and counts as being seen. Its counts
+   * travel with the request's own work (or by the alarm, if it ends early).
    */
   async authenticate(keyHash: string): Promise<Identity | null> {
-    const s = this.state;
+    const s = this.state.current;
     if (!s || s.keyHash === null || s.keyHash !== keyHash) return null;
-    const now = Date.now();
-    s.lastSeenAt = now;
-    s.version++;
-    this.save(s);
+    this.state.update((d) => (d.lastSeenAt = Date.now()));
     this.count({ device_messages_in: 1, api_calls: 1 });
-    await this.schedule(now);
+    await this.timers.arm();
     return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
   }
 
   /** The key stops working at once; its socket is closed; queued commands stay undelivered. */
   async decommission(): Promise<void> {
-    const s = this.state;
-    if (!s) return;
-    s.keyHash = null;
-    s.offline = true;
-    s.version++;
-    this.save(s);
+    if (!this.state.current) return;
+    this.state.update(
+      (s) => {
+        s.keyHash = null;
+        s.offline = true;
+      },
+      { urgent: true },
+    );
     this.socket.closeAll(4001, "decommissioned");
-    await this.flushRegistry(Date.now());
+    await this.commit();
   }
 
   // ---- presence -------------------------------------------------------------------------
 
-  async heartbeat(input: HeartbeatInput): Promise<{ server_time: number; pending_commands: number }> {
+  async heartbeat(input: z.output<typeof Heartbeat>): Promise<{ server_time: number; pending_commands: number }> {
     const now = Date.now();
-    const s = this.requireState();
-    const before = effectiveStatus(s);
-    s.lastHeartbeatAt = now;
-    s.lastSeenAt = now;
-    s.reportedStatus = input.status;
-    s.offline = false;
-    if (input.metrics) s.metrics = input.metrics;
-    if (input.session_id) s.currentSessionId = input.session_id;
-    s.version++;
-    this.save(s);
+    this.state.update((s) => {
+      s.lastHeartbeatAt = now;
+      s.lastSeenAt = now;
+      s.reportedStatus = input.status;
+      s.offline = false;
+      if (input.metrics) s.metrics = input.metrics;
+      if (input.session_id) s.currentSessionId = input.session_id;
+    });
     if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
     this.commands.expire(now);
     this.count({ heartbeats: 1 });
-    if (effectiveStatus(s) !== before) await this.flushRegistry(now);
-    await this.schedule(now);
-    await this.deliverOwed();
+    await this.commit();
     return { server_time: now, pending_commands: this.commands.pendingCount() };
   }
 
   async presence(): Promise<Presence | null> {
-    const s = this.state;
-    if (!s) return null;
-    return {
-      status: effectiveStatus(s),
-      last_seen_at: s.lastSeenAt,
-      last_heartbeat_at: s.lastHeartbeatAt,
-      metrics: s.metrics,
-      current_session_id: s.currentSessionId,
-      last_log_at: s.lastLogAt,
-    };
+    const s = this.state.current;
+    return s ? presenceOf(s) : null;
   }
 
   /** An operator's status: maintenance holds until set back to online. Offline stays offline. */
   async setOperatorStatus(status: "maintenance" | "online"): Promise<Presence | null> {
-    const s = this.requireState();
-    s.maintenance = status === "maintenance";
-    s.version++;
-    this.save(s);
-    await this.flushRegistry(Date.now());
+    this.state.update((s) => (s.maintenance = status === "maintenance"), { urgent: true });
+    await this.commit();
     return this.presence();
   }
 
   async metrics(from: number, to: number, interval?: MetricInterval) {
     const chosen = MetricHistory.fitInterval(from, to, interval);
     return { interval: chosen, points: this.metricHistory.query(from, to, chosen) };
+  }
+
+  private offlineAt(): number | null {
+    const s = this.state.current;
+    return s ? offlineDeadline(s) : null;
+  }
+
+  /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat. */
+  private async goOffline(): Promise<void> {
+    this.state.update((s) => (s.offline = true));
+    await this.registry.flush(Date.now());
   }
 
   // ---- logs -----------------------------------------------------------------------------
@@ -237,92 +174,51 @@ export class DeviceHub extends DurableObject<Env> {
    * counters, the usage owed and the batch's answer (for retries). Answers only once committed.
    */
   async ingest(batch: IngestBatch): Promise<IngestOutcome> {
-    if (batch.session_id !== undefined && batch.lines.length > 0 && !(await this.mayUseSession(batch.session_id))) {
-      return { ok: false, code: "conflict" };
-    }
+    const sessionId = batch.lines.length > 0 ? (batch.session_id ?? null) : null;
+    if (sessionId !== null && !(await this.mayUseSession(sessionId))) return { ok: false, code: "conflict" };
     const now = Date.now();
-    const s = this.requireState();
-    let newSession = false;
     let firstId = 0;
     const answer = this.ctx.storage.transactionSync((): IngestAnswer => {
-      if (batch.batch_id !== undefined) {
-        const seen = this.ctx.storage.sql
-          .exec<{ answer: string }>("SELECT answer FROM batches WHERE batch_id = ?", batch.batch_id)
-          .toArray()[0];
-        if (seen) return { ...(JSON.parse(seen.answer) as IngestAnswer), duplicate: true };
-      }
-      const sessionId = batch.session_id ?? null;
-      if (sessionId !== null && batch.lines.length > 0) {
+      const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id);
+      if (seen) return { ...seen, duplicate: true };
+      let newSession = false;
+      if (sessionId !== null) {
         newSession = this.sessions.ensure(sessionId, sessionId, now).created;
-        if (newSession) s.currentSessionId = sessionId;
-        let errors = 0;
-        let warnings = 0;
-        for (const l of batch.lines) {
-          if (l.level >= 3) errors++;
-          else if (l.level === 2) warnings++;
-        }
+        const { errors, warnings } = severities(batch);
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
+        if (newSession) this.registry.sessionChanged();
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
       this.hours.note(batch.lines);
-      let bytes = 0;
-      for (const l of batch.lines) bytes += l.bytes;
-      this.outbox.add(now, { logs: batch.lines.length, log_bytes: bytes, sessions: newSession ? 1 : 0 });
+      this.count({ logs: batch.lines.length, log_bytes: batch.lines.reduce((n, l) => n + l.bytes, 0), sessions: newSession ? 1 : 0 });
+      if (batch.lines.length > 0) {
+        this.state.update((s) => {
+          s.lastLogAt = now;
+          if (newSession) s.currentSessionId = sessionId;
+        });
+      }
       const result: IngestAnswer = { accepted: batch.lines.length, rejected: batch.rejected, duplicate: false };
       if (batch.batch_id !== undefined) {
         result.batch_id = batch.batch_id;
-        this.ctx.storage.sql.exec(
-          "INSERT INTO batches (batch_id, received_at, answer) VALUES (?, ?, ?)",
-          batch.batch_id,
-          now,
-          JSON.stringify(result),
-        );
-      }
-      if (batch.lines.length > 0) {
-        s.lastLogAt = now;
-        s.version++;
-        this.save(s);
+        this.batches.remember(batch.batch_id, result, now);
       }
       return result;
     });
-    if (!answer.duplicate && batch.lines.length > 0) {
-      this.delivery.addLines(batch.lines, batch.session_id ?? null, firstId);
-    }
-    // The project's index learns of new hours before the answer, so a search right after
-    // finds these lines; D1 learns of a new session at once, of the rest by the next flush.
-    await this.reportHours();
-    if (newSession) await this.flushSessions();
-    await this.schedule(now);
-    await this.deliverOwed();
+    if (!answer.duplicate && batch.lines.length > 0) this.delivery.addLines(batch.lines, sessionId, firstId);
+    await this.commit();
     return { ok: true, answer };
-  }
-
-  /** A session id this device has, or one no other device of the project has taken. */
-  private async mayUseSession(sessionId: string): Promise<boolean> {
-    if (this.sessions.get(sessionId)) return true;
-    const s = this.requireState();
-    const owner = await this.env.DB.prepare("SELECT device_id FROM sessions WHERE project_id = ? AND session_id = ?")
-      .bind(s.projectId, sessionId)
-      .first<{ device_id: string }>();
-    return !owner || owner.device_id === s.deviceId;
   }
 
   async queryLogs(filter: LogFilter): Promise<LogRow[]> {
     return this.logs.query(filter);
   }
 
-  /** Tells the project's index the hours it does not know yet; on failure the alarm retries. */
-  private async reportHours(): Promise<void> {
-    const hours = this.hours.unreported();
-    const s = this.state;
-    if (hours.length === 0 || !s) return;
-    try {
-      await projectHub(this.env, s.projectId).indexHours(s.deviceId, hours);
-      this.hours.reported(hours);
-    } catch (err) {
-      console.error("reporting log hours failed; the alarm retries", err);
-      await this.ctx.storage.setAlarm(Date.now() + DELIVERY_RETRY_MS);
-    }
+  /** A session id this device has, or one no other device of the project has taken. */
+  private async mayUseSession(sessionId: string): Promise<boolean> {
+    if (this.sessions.get(sessionId)) return true;
+    const s = this.state.require();
+    const owner = await sessionOwner(createDb(this.env.DB), s.projectId, sessionId);
+    return owner === null || owner === s.deviceId;
   }
 
   // ---- sessions -------------------------------------------------------------------------
@@ -331,36 +227,27 @@ export class DeviceHub extends DurableObject<Env> {
     // The session and its count are written together; a refusal below takes both back.
     const { session, created } = this.ctx.storage.transactionSync(() => {
       const made = this.sessions.ensure(id, name, startedAt);
-      if (made.created) this.outbox.add(Date.now(), { sessions: 1 });
+      if (made.created) this.count({ sessions: 1 });
       return made;
     });
-    if (created && (await this.flushSessions()).includes(id)) {
-      await this.deliverOwed();
+    if (created && (await this.flushSessionsNow()).includes(id)) {
+      await this.commit();
       return { ok: false, code: "conflict" };
     }
     // Opening a session (again) makes it the device's current one while it is active.
-    const s = this.requireState();
-    if (session.status === "active" && s.currentSessionId !== id) {
-      s.currentSessionId = id;
-      s.version++;
-      this.save(s);
-      await this.flushRegistry(Date.now());
+    if (session.status === "active" && this.state.require().currentSessionId !== id) {
+      this.state.update((s) => (s.currentSessionId = id));
     }
-    await this.deliverOwed();
+    await this.commit();
     return { ok: true, session: this.sessions.get(id)!, created };
   }
 
-  async endSession(id: string, status: Exclude<SessionStatus, "active">, completedAt: number): Promise<EndOutcome> {
+  async endSession(id: string, status: EndStatus, completedAt: number): Promise<EndOutcome> {
     const outcome = this.sessions.end(id, status, completedAt);
     if (outcome.ok) {
-      const s = this.requireState();
-      if (s.currentSessionId === id) {
-        s.currentSessionId = null;
-        s.version++;
-        this.save(s);
-      }
-      await this.flushSessions();
-      await this.flushRegistry(Date.now());
+      this.registry.sessionChanged();
+      if (this.state.require().currentSessionId === id) this.state.update((s) => (s.currentSessionId = null));
+      await this.commit();
     }
     return outcome;
   }
@@ -369,25 +256,34 @@ export class DeviceHub extends DurableObject<Env> {
     return this.sessions.live(ids);
   }
 
+  /** Sessions to D1 within the request; a failure is left to the alarm and refuses nothing. */
+  private async flushSessionsNow(): Promise<string[]> {
+    try {
+      return await this.registry.flushSessions();
+    } catch (err) {
+      console.error("session flush failed; the alarm retries", err);
+      return [];
+    }
+  }
+
   // ---- commands -------------------------------------------------------------------------
 
-  async queueCommand(command: string, params: unknown, ttlMs: number): Promise<CommandRow> {
+  async queueCommand(command: string, params: unknown, ttlMs: number): Promise<CommandRecord> {
     const now = Date.now();
     const row = this.commands.queue(newId("cmd", now), command, params, ttlMs, now);
     this.count({ commands: 1 });
-    this.socket.pushCommands(this.requireState().deviceId);
-    await this.schedule(now);
-    await this.deliverOwed();
+    this.socket.pushCommands(this.state.require().deviceId);
+    await this.commit();
     return this.commands.get(row.id)!;
   }
 
   /** The device's poll: every queued command, now marked delivered. */
-  async pollCommands(limit = 100): Promise<CommandRow[]> {
+  async pollCommands(limit = 100): Promise<CommandRecord[]> {
     const now = Date.now();
     this.commands.expire(now);
     const rows = this.commands.deliver(now, limit);
     if (rows.length > 0) this.count({ device_messages_out: rows.length });
-    await this.deliverOwed();
+    await this.commit();
     return rows;
   }
 
@@ -395,17 +291,17 @@ export class DeviceHub extends DurableObject<Env> {
     const now = Date.now();
     this.commands.expire(now);
     const outcome = this.commands.ack(id, status, result, now);
-    await this.deliverOwed();
+    await this.commit();
     return outcome;
   }
 
-  async commandHistory(limit: number, before?: string): Promise<CommandRow[]> {
+  async commandHistory(limit: number, before?: string): Promise<CommandRecord[]> {
     this.commands.expire(Date.now());
     return this.commands.history(limit, before);
   }
 
-  /** Used by the device socket to push what is queued. */
-  takeQueuedCommands(): CommandRow[] {
+  /** For the device socket: what is queued, marked delivered. */
+  private takeQueuedCommands(): CommandRecord[] {
     const now = Date.now();
     this.commands.expire(now);
     return this.commands.deliver(now, 100);
@@ -414,116 +310,56 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- the device's WebSocket -----------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
-    return this.socket.accept(request, this.requireState().deviceId);
+    return this.socket.accept(request, this.state.require().deviceId);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    await this.socket.onMessage(ws, message);
+    await this.socket.onMessage(ws, this.state.require().deviceId, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.socket.onClose(ws, code);
   }
 
-  /** Waits for deliveries to the project under way: tests and the alarm use it to settle. */
-  async settle(): Promise<void> {
-    await this.delivery.settle();
-  }
+  // ---- time -----------------------------------------------------------------------------
 
-  // ---- the alarm ------------------------------------------------------------------------
-
-  /** One alarm serves every timer: offline deadline, D1 flush, command expiry, retries, pruning. */
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    this.commands.expire(now);
-    const s = this.state;
-    if (!s) return;
-    const deadline = offlineDeadline(s);
-    if (deadline !== null && now >= deadline) {
-      s.offline = true;
-      s.version++;
-      this.save(s);
-      await this.flushRegistry(now);
-    } else if (this.registryDirty(s) && now >= s.lastFlushAt + REGISTRY_FLUSH_MS) {
-      await this.flushSessions();
-      await this.flushRegistry(now);
-    }
-    await this.reportHours();
-    if (this.outbox.pending()) await this.deliverOwed();
-    if (now >= (this.ctx.storage.kv.get<number>("pruned_at") ?? 0) + PRUNE_EVERY_MS || this.logsExpired(now)) {
-      this.prune(now);
-    }
-    await this.schedule(now);
+    await this.timers.fire();
   }
 
-  private logsExpired(now: number): boolean {
-    const oldest = this.logs.oldest();
-    return oldest !== null && oldest < (now - hotWindowMs(this.env)) * 1000;
+  /** Waits for deliveries to the project under way (tests settle with it). */
+  [SETTLE](): Promise<void> {
+    return this.delivery.settle();
   }
 
-  /** Lines past the hot window, remembered batch ids past BATCH_MEMORY_MS, old metric minutes. */
-  private prune(now: number): void {
-    this.logs.prune((now - hotWindowMs(this.env)) * 1000, PRUNE_BATCH);
-    this.hours.prune(hourOf((now - hotWindowMs(this.env)) * 1000) - 1);
-    this.ctx.storage.sql.exec("DELETE FROM batches WHERE received_at < ?", now - BATCH_MEMORY_MS);
-    this.metricHistory.prune(now);
-    this.ctx.storage.kv.put("pruned_at", now);
-  }
-
-  private registryDirty(s: DeviceState): boolean {
-    return s.version > s.flushedVersion || this.sessions.unflushed(1).length > 0;
-  }
-
-  /** Presence to D1. A failed write leaves the state dirty for the next alarm to retry. */
-  private async flushRegistry(now: number): Promise<void> {
-    const s = this.state;
-    if (!s) return;
+  /**
+   * What every change ends with before it answers: what people must see at once goes to D1,
+   * new log hours to the project's index, what is owed to the project (counts, lines for the
+   * live tail), and the alarm is set for everything else.
+   */
+  private async commit(): Promise<void> {
+    if (this.registry.urgent) await this.registry.flushNow();
     try {
-      await writePresence(this.env.DB, s);
+      await this.hours.report();
     } catch (err) {
-      console.error("registry flush failed; the alarm retries", err);
-      return;
+      console.error("reporting log hours failed; the alarm retries", err);
     }
-    const latest = this.requireState();
-    latest.flushedVersion = Math.max(latest.flushedVersion, s.version);
-    latest.lastFlushAt = now;
-    this.save(latest);
+    await this.delivery.kick();
+    await this.timers.arm();
   }
 
-  /** Sessions to D1; returns ids refused because another device of the project owns them. */
-  private async flushSessions(): Promise<string[]> {
-    const s = this.requireState();
-    const rows = this.sessions.unflushed(50);
-    let refused: string[] = [];
-    try {
-      refused = await writeSessions(this.env.DB, s, rows);
-    } catch (err) {
-      console.error("session flush failed; the alarm retries", err);
-      return [];
-    }
-    // A refused id (another device of the project took it first) is taken back: its count,
-    // and the row itself unless lines already name it (they stay queryable by device).
-    for (const id of refused) this.sessions.forget(id);
-    if (refused.length > 0) this.count({ sessions: -refused.length });
-    this.sessions.markFlushed(rows);
-    return refused;
+  /** Records usage under the outbox's open sequence; it travels with the next delivery. */
+  private count(delta: Parameters<UsageOutbox["add"]>[1]): void {
+    this.outbox.add(Date.now(), delta);
   }
+}
 
-  private async schedule(now: number): Promise<void> {
-    const s = this.state;
-    const times: number[] = [];
-    const deadline = s ? offlineDeadline(s) : null;
-    if (deadline !== null) times.push(deadline);
-    if (s && this.registryDirty(s)) times.push(Math.max(now, s.lastFlushAt + REGISTRY_FLUSH_MS));
-    const expiry = this.commands.nextExpiry();
-    if (expiry !== null) times.push(expiry);
-    // Counts of a request that ended early (a 4xx after authentication) still travel soon.
-    if (this.outbox.pending()) times.push(now + OWED_DELIVERY_MS);
-    const oldest = this.logs.oldest();
-    if (oldest !== null) times.push(Math.max(now, Math.floor(oldest / 1000) + hotWindowMs(this.env)));
-    if (times.length === 0) return;
-    const next = Math.min(...times);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+function severities(batch: IngestBatch): { errors: number; warnings: number } {
+  let errors = 0;
+  let warnings = 0;
+  for (const l of batch.lines) {
+    if (l.level >= 3) errors++;
+    else if (l.level === 2) warnings++;
   }
+  return { errors, warnings };
 }

@@ -2,28 +2,9 @@
 // (the lines travel as one JSON parameter), FTS5 is fed once per batch, and every query is
 // bounded by LIMIT and a keyset cursor.
 import type { LogRecord, StoredLine } from "../../src/contract/log-line";
+import type { LogCursor, LogFilter } from "../../src/contract/logs";
 
 export type LogRow = LogRecord & Record<string, SqlStorageValue>;
-
-/** Position of the last row a page returned, in the project-wide order (ts, device_id, id). */
-export interface LogCursor {
-  ts: number;
-  device_id: string;
-  id: number;
-}
-
-export interface LogFilter {
-  from?: number; // µs, inclusive
-  to?: number; // µs, exclusive
-  levels?: number[];
-  module?: string;
-  session_id?: string;
-  /** An FTS5 expression built by src/logs/fts-query.ts, never raw user text. */
-  match?: string;
-  order: "asc" | "desc";
-  after?: LogCursor;
-  limit: number;
-}
 
 const COLUMNS = "id, ts, level, module, logger, message, thread_id, process_id, session_id, context";
 

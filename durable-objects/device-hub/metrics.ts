@@ -1,12 +1,10 @@
 // Heartbeat metrics, downsampled as they arrive: one row per UTC minute holding, for each
 // metric, [sum, min, max, count]. Kept for RETENTION_MS, so a device holds at most
 // 10,080 rows however often it reports. Queries regroup minutes into wider buckets.
+import { INTERVAL_MS, type MetricInterval } from "../../src/contract/metrics";
+
 const MINUTE = 60_000;
 export const RETENTION_MS = 7 * 24 * 3600 * 1000;
-export const INTERVAL_MS = { "1m": MINUTE, "5m": 5 * MINUTE, "15m": 15 * MINUTE, "1h": 60 * MINUTE, "1d": 1440 * MINUTE };
-/** Other names people use for the same intervals (the stats endpoints say 60m). */
-export const INTERVAL_ALIASES: Record<string, MetricInterval> = { "60m": "1h", "1440m": "1d", "24h": "1d" };
-export type MetricInterval = keyof typeof INTERVAL_MS;
 /** Distinct metric names kept per minute; names beyond are ignored, so a row stays small. */
 export const MAX_NAMES_PER_MINUTE = 64;
 /** The widest answer a query may produce; a wider range picks a coarser interval. */
@@ -48,6 +46,11 @@ export class MetricHistory {
       (row?.samples ?? 0) + 1,
       JSON.stringify(data),
     );
+  }
+
+  /** The oldest minute kept (ms), or null. */
+  oldest(): number | null {
+    return this.sql.exec<{ t: number | null }>(`SELECT min(minute) AS t FROM metric_minutes`).one().t;
   }
 
   prune(now: number): void {

@@ -2,27 +2,10 @@
 // work they count, under the open sequence number. A delivery seals every pending sequence
 // (new counts go to the next one), the project applies each sequence at most once, and only
 // then are the rows deleted: a crash or retry anywhere can neither lose nor double a count.
-export const USAGE_FIELDS = [
-  "logs",
-  "log_bytes",
-  "sessions",
-  "heartbeats",
-  "device_messages_in",
-  "device_messages_out",
-  "commands",
-  "api_calls",
-] as const;
-export type UsageField = (typeof USAGE_FIELDS)[number];
-export type UsageDelta = Partial<Record<UsageField, number>>;
-
-export interface OutboxRow extends Record<UsageField, number> {
-  seq: number;
-  day: string; // UTC day of receipt, YYYY-MM-DD
-}
+import { type OutboxRow, USAGE_FIELDS, type UsageDelta } from "../../src/contract/usage";
+import { utcDay } from "../../src/lib/time";
 
 const OPEN_SEQ_KEY = "outbox_open_seq";
-
-export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export class UsageOutbox {
   constructor(private readonly storage: DurableObjectStorage) {}

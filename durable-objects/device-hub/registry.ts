@@ -1,70 +1,103 @@
-// Writes from a DeviceHub to the D1 registry: its presence row and its sessions. Every write
-// carries a version and D1 keeps only newer ones, so a slow write never undoes a newer one.
-import type { DeviceState } from "./state";
-import { effectiveStatus } from "./state";
-import type { SessionRow } from "./sessions";
+// The device's rows in the D1 registry: its presence and its sessions. D1 gets a write at
+// once for what people must see at once (a status change, a session opened or ended), and
+// otherwise at most one per REGISTRY_FLUSH_MS. Every write carries a version and D1 keeps only
+// newer ones, so a slow write never undoes a newer one. A failed write leaves the rows dirty
+// for the alarm to retry.
+import { type Db, createDb } from "../../src/db/client";
+import { upsertSessions } from "../../src/db/repos/sessions";
+import { writePresence } from "../../src/db/repos/devices";
+import type { UsageDelta } from "../../src/contract/usage";
+import type { SessionStore } from "./sessions";
+import { type DeviceStateStore, effectiveStatus } from "./state";
+import type { Timers } from "../timers";
 
-export async function writePresence(db: D1Database, s: DeviceState): Promise<void> {
-  await db
-    .prepare(
-      `UPDATE devices SET status = ?, last_seen_at = ?, last_heartbeat_at = ?, metrics = ?,
-         current_session_id = ?, last_log_at = ?, presence_version = ?
-       WHERE id = ? AND presence_version < ?`,
-    )
-    .bind(
-      effectiveStatus(s),
-      s.lastSeenAt,
-      s.lastHeartbeatAt,
-      s.metrics ? JSON.stringify(s.metrics) : null,
-      s.currentSessionId,
-      s.lastLogAt,
-      s.version,
-      s.deviceId,
-      s.version,
-    )
-    .run();
-}
+/** The D1 registry gets at most one write per device per this long, plus one per urgent change. */
+export const REGISTRY_FLUSH_MS = 60_000;
+/** Sessions written to D1 in one batch. */
+const SESSION_BATCH = 50;
 
-const UPSERT_SESSION = `
-  INSERT INTO sessions (project_id, session_id, org_id, device_id, name, status, started_at, completed_at,
-                        total_logs, error_count, warning_count, version)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (project_id, session_id) DO UPDATE SET
-    name = excluded.name, status = excluded.status, completed_at = excluded.completed_at,
-    total_logs = excluded.total_logs, error_count = excluded.error_count,
-    warning_count = excluded.warning_count, version = excluded.version
-  WHERE sessions.device_id = excluded.device_id AND sessions.version < excluded.version`;
+export class Registry {
+  private readonly db: Db;
+  /** A session was opened or ended: D1 should know before the request answers. */
+  private sessionsUrgent = false;
 
-/**
- * Upserts sessions. Returns the ids D1 refused because another device of the project
- * already owns that session id.
- */
-export async function writeSessions(db: D1Database, s: DeviceState, rows: SessionRow[]): Promise<string[]> {
-  if (rows.length === 0) return [];
-  const stmt = db.prepare(UPSERT_SESSION);
-  const results = await db.batch(
-    rows.map((r) =>
-      stmt.bind(
-        s.projectId,
-        r.session_id,
-        s.orgId,
-        s.deviceId,
-        r.name,
-        r.status,
-        r.started_at,
-        r.completed_at,
-        r.total_logs,
-        r.error_count,
-        r.warning_count,
-        r.version,
-      ),
-    ),
-  );
-  const unchanged = rows.filter((_, i) => results[i]!.meta.changes === 0).map((r) => r.session_id);
-  if (unchanged.length === 0) return [];
-  const owners = await db
-    .prepare(`SELECT session_id, device_id FROM sessions WHERE project_id = ? AND session_id IN (${unchanged.map(() => "?").join(", ")})`)
-    .bind(s.projectId, ...unchanged)
-    .all<{ session_id: string; device_id: string }>();
-  return owners.results.filter((o) => o.device_id !== s.deviceId).map((o) => o.session_id);
+  constructor(
+    env: Env,
+    private readonly state: DeviceStateStore,
+    private readonly sessions: SessionStore,
+    private readonly count: (delta: UsageDelta) => void,
+    timers: Timers,
+  ) {
+    this.db = createDb(env.DB);
+    timers.add({ name: "registry flush", due: (now) => this.due(now), fire: (now) => this.flush(now) });
+  }
+
+  get urgent(): boolean {
+    return this.state.urgent || this.sessionsUrgent;
+  }
+
+  sessionChanged(): void {
+    this.sessionsUrgent = true;
+  }
+
+  private dirty(): boolean {
+    const s = this.state.current;
+    return s !== undefined && (s.version > s.flushedVersion || this.sessions.unflushed(1).length > 0);
+  }
+
+  private due(now: number): number | null {
+    const s = this.state.current;
+    if (!s || !this.dirty()) return null;
+    return this.urgent ? now : Math.max(now, s.lastFlushAt + REGISTRY_FLUSH_MS);
+  }
+
+  /** Writes what is waiting now, within a request: a failure is logged and left to the alarm. */
+  async flushNow(): Promise<void> {
+    try {
+      await this.flush(Date.now());
+    } catch (err) {
+      console.error("registry flush failed; the alarm retries", err);
+    }
+  }
+
+  /** Sessions, then presence. Throws when D1 could not be written. */
+  async flush(now: number): Promise<void> {
+    await this.flushSessions();
+    await this.flushPresence(now);
+  }
+
+  /**
+   * Sessions to D1; answers the ids refused because another device of the project owns them.
+   * A refused id is taken back: its count, and the row itself unless lines already name it
+   * (they stay queryable by device).
+   */
+  async flushSessions(): Promise<string[]> {
+    const s = this.state.require();
+    const rows = this.sessions.unflushed(SESSION_BATCH);
+    const refused = rows.length === 0 ? [] : await upsertSessions(this.db, s, rows);
+    this.sessionsUrgent = false;
+    for (const id of refused) this.sessions.forget(id);
+    if (refused.length > 0) this.count({ sessions: -refused.length });
+    this.sessions.markFlushed(rows);
+    return refused;
+  }
+
+  private async flushPresence(now: number): Promise<void> {
+    const s = this.state.current;
+    if (!s) return;
+    if (s.version > s.flushedVersion) {
+      await writePresence(this.db, {
+      deviceId: s.deviceId,
+      status: effectiveStatus(s),
+      lastSeenAt: s.lastSeenAt,
+      lastHeartbeatAt: s.lastHeartbeatAt,
+      metrics: s.metrics,
+      currentSessionId: s.currentSessionId,
+      lastLogAt: s.lastLogAt,
+      version: s.version,
+      });
+      this.state.flushed(s.version, now);
+    }
+    this.state.urgent = false;
+  }
 }

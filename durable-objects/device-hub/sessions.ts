@@ -1,6 +1,6 @@
 // A device's sessions ("runs") with live counters, updated in the same transaction as the
 // lines they count. `version` / `flushed_version` say which rows D1 has not seen yet.
-export type SessionStatus = "active" | "completed" | "failed" | "aborted";
+import type { EndStatus, SessionStatus } from "../../src/contract/sessions";
 
 export interface SessionRow {
   session_id: string;
@@ -56,7 +56,7 @@ export class SessionStore {
     );
   }
 
-  end(id: string, status: Exclude<SessionStatus, "active">, completedAt: number): EndOutcome {
+  end(id: string, status: EndStatus, completedAt: number): EndOutcome {
     const session = this.get(id);
     if (!session) return { ok: false, code: "not_found" };
     if (session.status === status) return { ok: true, session }; // a retried end

@@ -1,29 +1,39 @@
 // The device's own WebSocket (GET /fleet/connect), held by its DeviceHub with the
-// hibernation API. The device sends {"type":"logs", ...ingest body} and
-// {"type":"heartbeat", ...}; each gets {"type":"ack", ...} with what HTTP would answer.
-// Commands are pushed as {"type":"command", command} the moment they are queued.
-import { ApiError } from "../../src/contract/errors";
-import { envelopeOf } from "../../src/http/ingest-body";
-import { validateLines } from "../../src/contract/log-line";
-import { hotWindowMs } from "../../src/contract/limits";
-import { parseOrThrow } from "../../src/http/validate";
-import { CommandAckFrame } from "../../src/contract/commands";
+// hibernation API. The device sends {"type":"logs", ...ingest body}, {"type":"heartbeat", ...}
+// and {"type":"command_ack", command_id, status, result?}; each gets {"type":"ack", ...} with
+// what HTTP would answer, or an error frame with the contract's error body. Commands are
+// pushed as {"type":"command", command} the moment they are queued.
+import { type AckOutcome, type AckStatus, CommandAckFrame, type CommandRecord, ackRefusal, presentCommand } from "../../src/contract/commands";
+import { ApiError, errorBody } from "../../src/contract/errors";
 import { Heartbeat } from "../../src/contract/fleet";
-import { presentCommand } from "../../src/services/presenters";
-import type { DeviceHub } from "./hub";
+import { type AckBody, type DeviceFrame, errorFrame, parseFrame } from "../../src/contract/frames";
+import type { UsageDelta } from "../../src/contract/usage";
+import { parseOrThrow } from "../../src/contract/validation";
+import { type IngestBatch, type IngestOutcome, envelopeOf, ingest } from "../../src/ingest/ingest";
+import type { z } from "zod";
 
-type Frame = Record<string, unknown>;
+/** What the socket asks of its DeviceHub; the same work HTTP requests do. */
+export interface DeviceActions {
+  ingest(batch: IngestBatch): Promise<IngestOutcome>;
+  heartbeat(input: z.output<typeof Heartbeat>): Promise<{ server_time: number; pending_commands: number }>;
+  ackCommand(id: string, status: AckStatus, result: unknown): Promise<AckOutcome>;
+  /** Queued commands, now marked delivered. */
+  takeQueuedCommands(): CommandRecord[];
+  count(delta: UsageDelta): void;
+  /** Hands the project what it is owed (the counts of the frames just handled). */
+  deliverOwed(): Promise<void>;
+}
 
 export class DeviceSocket {
   constructor(
     private readonly ctx: DurableObjectState,
-    private readonly hub: DeviceHub,
-    private readonly env: Env,
+    private readonly device: DeviceActions,
+    private readonly hotWindowMs: number,
   ) {}
 
   accept(request: Request, deviceId: string): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return Response.json({ error: { code: "bad_request", message: "expected a WebSocket upgrade" } }, { status: 426 });
+      return Response.json(errorBody("bad_request", "expected a WebSocket upgrade"), { status: 426 });
     }
     // One live connection per device: a reconnect replaces the old socket.
     this.closeAll(4000, "replaced by a newer connection");
@@ -34,48 +44,38 @@ export class DeviceSocket {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.hub.count({ device_messages_in: 1 });
-    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
-    let frame: Frame;
+  async onMessage(ws: WebSocket, deviceId: string, message: string | ArrayBuffer): Promise<void> {
+    this.device.count({ device_messages_in: 1 });
+    let id: string | number | undefined;
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
-      frame = parsed as Frame;
-    } catch {
-      return this.send(ws, { type: "error", error: { code: "bad_request", message: "frames are JSON objects" } });
-    }
-    const id = typeof frame.id === "string" || typeof frame.id === "number" ? frame.id : undefined;
-    try {
-      this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...(await this.handle(frame)) });
+      const frame = parseFrame(message);
+      if (typeof frame !== "object" || frame === null || Array.isArray(frame)) throw new ApiError("bad_request", "frames are JSON objects");
+      const fields = frame as Record<string, unknown>;
+      if (typeof fields.id === "string" || typeof fields.id === "number") id = fields.id;
+      this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...(await this.handle(deviceId, fields)) });
     } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError("internal", "internal error");
       if (!(err instanceof ApiError)) console.error("device frame failed", err);
-      this.send(ws, { type: "error", ...(id !== undefined ? { id } : {}), error: { code: e.code, message: e.message, details: e.details } });
+      this.send(ws, errorFrame(err, id));
     }
     // The frames just counted travel now; the reply is already on its way.
-    void this.hub.deliverOwed();
+    void this.device.deliverOwed();
   }
 
-  private async handle(frame: Frame): Promise<Frame> {
+  private async handle(deviceId: string, frame: Record<string, unknown>): Promise<AckBody> {
     switch (frame.type) {
       case "logs": {
-        const envelope = envelopeOf(frame);
-        const nowUs = Date.now() * 1000;
-        const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(this.env) * 1000);
-        const outcome = await this.hub.ingest({ session_id: envelope.session_id, batch_id: envelope.batch_id, lines, rejected });
-        if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
-        return { of: "logs", ...outcome.answer };
+        const answer = await ingest(envelopeOf(frame), this.hotWindowMs, (batch) => this.device.ingest(batch));
+        return { of: "logs", ...answer };
       }
       case "heartbeat": {
-        const { server_time, pending_commands } = await this.hub.heartbeat(parseOrThrow(Heartbeat, frame, "body"));
+        const { server_time, pending_commands } = await this.device.heartbeat(parseOrThrow(Heartbeat, frame, "body"));
         return { of: "heartbeat", server_time: new Date(server_time).toISOString(), pending_commands };
       }
       case "command_ack": {
-        const { command_id: commandId, status, result } = parseOrThrow(CommandAckFrame, frame, "body");
-        const outcome = await this.hub.ackCommand(commandId, status, result);
-        if (!outcome.ok) throw new ApiError(outcome.code, `command ${outcome.code.replace("_", " ")}`);
-        return { of: "command_ack", command_id: commandId, status: outcome.command.status };
+        const { command_id, status, result } = parseOrThrow(CommandAckFrame, frame, "body");
+        const outcome = await this.device.ackCommand(command_id, status, result);
+        if (!outcome.ok) throw ackRefusal(deviceId, outcome);
+        return { of: "command_ack", command_id, status: outcome.command.status, command: presentCommand(deviceId, outcome.command) };
       }
       default:
         throw new ApiError("bad_request", 'type must be "logs", "heartbeat" or "command_ack"');
@@ -86,7 +86,7 @@ export class DeviceSocket {
   pushCommands(deviceId: string): void {
     const [ws] = this.ctx.getWebSockets();
     if (!ws) return;
-    for (const row of this.hub.takeQueuedCommands()) this.send(ws, { type: "command", command: presentCommand(deviceId, row) });
+    for (const row of this.device.takeQueuedCommands()) this.send(ws, { type: "command", command: presentCommand(deviceId, row) });
   }
 
   closeAll(code: number, reason: string): void {
@@ -107,10 +107,10 @@ export class DeviceSocket {
     }
   }
 
-  private send(ws: WebSocket, frame: Frame): void {
+  private send(ws: WebSocket, frame: DeviceFrame): void {
     try {
       ws.send(JSON.stringify(frame));
-      this.hub.count({ device_messages_out: 1 });
+      this.device.count({ device_messages_out: 1 });
     } catch {
       // the socket is closing
     }

@@ -1,12 +1,8 @@
-// What a DeviceHub remembers about its device between requests, and the rules that turn it
-// into the status people see.
-export type ReportedStatus = "online" | "maintenance" | "error";
-export type DeviceStatus = ReportedStatus | "offline";
+// What a DeviceHub remembers about its device between requests, the rules that turn it into
+// the status people see, and the one way it changes.
+import type { DeviceStatus, Identity, Presence, ReportedStatus } from "../../src/contract/presence";
 
-export interface DeviceState {
-  deviceId: string;
-  orgId: string;
-  projectId: string;
+export interface DeviceState extends Identity {
   /** SHA-256 of the device key; null once decommissioned, so the key stops at once. */
   keyHash: string | null;
   heartbeatIntervalMs: number;
@@ -39,4 +35,82 @@ export function effectiveStatus(s: DeviceState): DeviceStatus {
 export function offlineDeadline(s: DeviceState): number | null {
   if (s.offline || s.lastHeartbeatAt === null) return null;
   return s.lastHeartbeatAt + MISSED_HEARTBEATS * s.heartbeatIntervalMs;
+}
+
+export function presenceOf(s: DeviceState): Presence {
+  return {
+    status: effectiveStatus(s),
+    last_seen_at: s.lastSeenAt,
+    last_heartbeat_at: s.lastHeartbeatAt,
+    metrics: s.metrics,
+    current_session_id: s.currentSessionId,
+    last_log_at: s.lastLogAt,
+  };
+}
+
+const STATE_KEY = "device";
+
+/**
+ * The device's state in its object's key-value store. Every change the registry shows goes
+ * through update(), which bumps the version D1 compares and marks the registry dirty; a change
+ * people must see at once (the status, the current session) also marks it urgent.
+ */
+export class DeviceStateStore {
+  /** A change waits that the registry should get before the request answers. */
+  urgent = false;
+
+  constructor(private readonly kv: DurableObjectStorage["kv"]) {}
+
+  // Read from the synchronous KV store on each call (the runtime caches it), so tests and
+  // restarts see exactly what is durable.
+  get current(): DeviceState | undefined {
+    const stored = this.kv.get<DeviceState>(STATE_KEY);
+    // Fields added after an object was first provisioned start out empty.
+    return stored && { ...stored, lastLogAt: stored.lastLogAt ?? null };
+  }
+
+  require(): DeviceState {
+    const s = this.current;
+    if (!s) throw new Error("device is not provisioned");
+    return s;
+  }
+
+  update(change: (s: DeviceState) => void, opts: { urgent?: boolean } = {}): DeviceState {
+    const s = this.require();
+    const before = effectiveStatus(s);
+    const session = s.currentSessionId;
+    change(s);
+    s.version++;
+    this.kv.put(STATE_KEY, s);
+    this.urgent ||= opts.urgent === true || effectiveStatus(s) !== before || s.currentSessionId !== session;
+    return s;
+  }
+
+  /** (Re)binds the device to an identity and a key, keeping everything else it knew. */
+  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number }, now: number): void {
+    const prev = this.current;
+    this.kv.put(STATE_KEY, {
+      reportedStatus: "online",
+      maintenance: false,
+      offline: true,
+      lastHeartbeatAt: null,
+      metrics: null,
+      currentSessionId: null,
+      lastLogAt: null,
+      flushedVersion: 0,
+      lastFlushAt: 0,
+      ...prev,
+      ...p,
+      lastSeenAt: now,
+      version: (prev?.version ?? 0) + 1,
+    } satisfies DeviceState);
+  }
+
+  /** Records that D1 has seen `version`; not itself a change D1 needs to see. */
+  flushed(version: number, at: number): void {
+    const s = this.require();
+    s.flushedVersion = Math.max(s.flushedVersion, version);
+    s.lastFlushAt = at;
+    this.kv.put(STATE_KEY, s);
+  }
 }

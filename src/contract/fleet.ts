@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "../../durable-objects/device-hub/metrics";
+import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "./metrics";
 import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, printable, projectId, sessionId } from "./common";
 
 export const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;

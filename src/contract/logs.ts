@@ -1,3 +1,5 @@
+// Logs: the ingest envelope, search and export queries, the live tail, and the query a
+// device's object answers for a search.
 import { z } from "zod";
 import { levelSet } from "./tail-filter";
 import { parseIsoMicros } from "../lib/time";
@@ -48,3 +50,32 @@ export const StreamQuery = z.object({
   q: z.string().max(256).optional(),
   window: z.coerce.number().int().min(1).max(10_000).optional(),
 });
+
+/** POST /logs/ingest and the device socket's logs frame. Lines are validated one by one later. */
+export const IngestEnvelope = z.object({
+  session_id: sessionId.optional(),
+  batch_id: z.string().min(1).max(128).optional(),
+  logs: z.array(z.unknown()),
+});
+export type IngestEnvelope = z.output<typeof IngestEnvelope>;
+
+/** Position of the last row a page returned, in the project-wide order (ts, device_id, id). */
+export interface LogCursor {
+  ts: number;
+  device_id: string;
+  id: number;
+}
+
+/** What a device's object is asked for one search page. Times in µs. */
+export interface LogFilter {
+  from?: number; // inclusive
+  to?: number; // exclusive
+  levels?: number[];
+  module?: string;
+  session_id?: string;
+  /** An FTS5 expression built by src/services/fts-query.ts, never raw user text. */
+  match?: string;
+  order: "asc" | "desc";
+  after?: LogCursor;
+  limit: number;
+}

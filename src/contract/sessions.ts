@@ -1,5 +1,15 @@
+// Sessions: a device's runs, opened and ended by the device, listed and read by people.
 import { z } from "zod";
 import { cursor, deviceId, instant, limit, name, projectId, sessionId } from "./common";
+import { ApiError } from "./errors";
+
+export const SessionStatus = z.enum(["active", "completed", "failed", "aborted"]);
+export type SessionStatus = z.output<typeof SessionStatus>;
+export const EndStatus = SessionStatus.exclude(["active"]);
+export type EndStatus = z.output<typeof EndStatus>;
+
+/** Session ids are unique within a project: the first device to use one owns it. */
+export const sessionTaken = () => new ApiError("conflict", "another device of this project already uses this session_id");
 
 const isoMs = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 
@@ -10,7 +20,7 @@ export const CreateSession = z.object({
 });
 
 export const EndSession = z.object({
-  status: z.enum(["completed", "failed", "aborted"]),
+  status: EndStatus,
   completed_at: isoMs.optional(),
 });
 
@@ -20,7 +30,7 @@ export const SessionQuery = z.object({ project_id: projectId.optional() });
 export const ListSessions = z.object({
   project_id: projectId.optional(),
   device_id: deviceId.optional(),
-  status: z.enum(["active", "completed", "failed", "aborted"]).optional(),
+  status: SessionStatus.optional(),
   from: instant.optional(),
   to: instant.optional(),
   limit: limit(200, 50),

@@ -1,18 +1,10 @@
 // Reading an ingest body: JSON, optionally gzip. Decompression runs as a stream and stops at
 // the byte limit, so a gzip bomb costs at most LOG_UPLOAD.max_bytes of memory, then 413.
-import { z } from "zod";
-import { readBounded } from "./body";
 import { ApiError } from "../contract/errors";
-import { parseOrThrow } from "./validate";
 import { LOG_UPLOAD } from "../contract/limits";
-import { sessionId } from "../contract/common";
-
-export const IngestEnvelope = z.object({
-  session_id: sessionId.optional(),
-  batch_id: z.string().min(1).max(128).optional(),
-  logs: z.array(z.unknown()),
-});
-export type IngestEnvelope = z.output<typeof IngestEnvelope>;
+import type { IngestEnvelope } from "../contract/logs";
+import { envelopeOf } from "../ingest/ingest";
+import { readBounded } from "./body";
 
 export async function readIngestBody(req: Request): Promise<IngestEnvelope> {
   const encoding = (req.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
@@ -49,7 +41,7 @@ async function gunzipBounded(compressed: Uint8Array, maxBytes: number): Promise<
   }
 }
 
-export function parseEnvelope(bytes: Uint8Array): IngestEnvelope {
+function parseEnvelope(bytes: Uint8Array): IngestEnvelope {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
@@ -57,16 +49,4 @@ export function parseEnvelope(bytes: Uint8Array): IngestEnvelope {
     throw new ApiError("bad_request", `malformed JSON: ${(err as Error).message}`);
   }
   return envelopeOf(value);
-}
-
-/** Validates an already-parsed envelope and holds it to the line limit. */
-export function envelopeOf(value: unknown): IngestEnvelope {
-  const envelope = parseOrThrow(IngestEnvelope, value, "body");
-  if (envelope.logs.length > LOG_UPLOAD.max_lines) {
-    throw new ApiError("payload_too_large", `a batch holds at most ${LOG_UPLOAD.max_lines} lines`, {
-      limit: LOG_UPLOAD.max_lines,
-      lines: envelope.logs.length,
-    });
-  }
-  return envelope;
 }

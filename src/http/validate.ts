@@ -4,25 +4,10 @@ import { validator } from "hono/validator";
 import { z } from "zod";
 import { readJson } from "./body";
 import { ApiError } from "../contract/errors";
+import { parseOrThrow, pathOf } from "../contract/validation";
 
 /** Bodies of control-plane requests are small; ingest sets its own, larger limits. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
-
-type Location = "body" | "query" | "path";
-
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, location: Location): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw new ApiError(
-    "validation_failed",
-    `invalid ${location}: ${result.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`).join("; ")}`,
-    result.error.issues.map((i) => ({ location, path: pathOf(i.path), message: i.message, code: i.code })),
-  );
-}
-
-function pathOf(path: PropertyKey[]): string {
-  return path.length === 0 ? "(root)" : path.map(String).join(".");
-}
 
 /** Validates the JSON body; wrong media type, oversize and malformed bodies are answered before parsing. */
 export function jsonBody<S extends z.ZodType>(schema: S, maxBytes = DEFAULT_BODY_LIMIT) {

@@ -20,3 +20,10 @@ export function parseIsoMicros(text: string): number {
   const micros = match ? Math.floor(Number(`0.${match[1]}`) * 1e6 + 1e-6) : 0;
   return ms * 1000 + micros;
 }
+
+/** The UTC day of an instant, YYYY-MM-DD: usage is counted by the day a thing arrived. */
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** Log event times are µs; the project's index of who has lines where is kept by the hour. */
+export const HOUR_US = 3_600_000_000;
+export const hourOf = (us: number): number => Math.floor(us / HOUR_US);

@@ -4,7 +4,7 @@ import { orgKey } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
 import { jsonBody } from "../http/validate";
 import { deviceHub } from "../stubs/device-hub";
-import { presentCommand } from "../services/presenters";
+import { presentCommand } from "../contract/commands";
 import { deviceOfOrg } from "../services/tenancy";
 import { QueueCommand } from "../contract/commands";
 

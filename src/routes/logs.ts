@@ -2,30 +2,27 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
-import { readJson } from "../http/body";
 import { ApiError } from "../contract/errors";
-import { DEFAULT_BODY_LIMIT, parseOrThrow, query } from "../http/validate";
-import { iso } from "../lib/time";
-import { hotWindowMs } from "../contract/limits";
-import { readIngestBody } from "../http/ingest-body";
-import { validateLines } from "../contract/log-line";
+import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
 import { newTailTicket, parseTailTicket } from "../contract/tail-ticket";
-import { deviceHub } from "../stubs/device-hub";
+import { parseOrThrow } from "../contract/validation";
+import { readJson } from "../http/body";
+import { readIngestBody } from "../http/ingest-body";
+import { DEFAULT_BODY_LIMIT, query } from "../http/validate";
+import { ingest } from "../ingest/ingest";
+import { hotWindowMs } from "../lib/config";
+import { iso } from "../lib/time";
 import { logExport } from "../services/log-export";
 import { searchLogs, searchScope } from "../services/log-search";
-import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "../services/tenancy";
-import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
+import { deviceHub } from "../stubs/device-hub";
+import { projectHub } from "../stubs/project-hub";
 
 export const logs = new Hono<AppEnv>()
   .post("/ingest", deviceAuth, async (c) => {
     const envelope = await readIngestBody(c.req.raw);
-    const nowUs = Date.now() * 1000;
-    const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs(c.env) * 1000);
-    const { session_id, batch_id } = envelope;
-    const outcome = await deviceHub(c.env, c.var.device.deviceId).ingest({ session_id, batch_id, lines, rejected });
-    if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
-    return c.json(outcome.answer);
+    const hub = deviceHub(c.env, c.var.device.deviceId);
+    return c.json(await ingest(envelope, hotWindowMs(c.env), (batch) => hub.ingest(batch)));
   })
   .get("/", orgKey("viewer"), query(LogSearch), async (c) => {
     const q = c.req.valid("query");

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { devices, projects as projectsTable, registrationTokens, sessions } from "../db/schema";
-import { decodeCursor, page } from "../http/cursor";
+import { decodeCursor, page } from "../contract/cursor";
 import { jsonBody, params, query } from "../http/validate";
 import { mapLimit } from "../lib/concurrency";
 import { newId } from "../lib/crypto";

@@ -7,7 +7,7 @@ import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import type { Db } from "../db/client";
 import { sessions as sessionsTable } from "../db/schema";
-import { decodeCursor, page } from "../http/cursor";
+import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
 import { mapLimit } from "../lib/concurrency";

@@ -2,7 +2,6 @@
 // its ProjectHub, with the org's tier limit beside each.
 import { and, count, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
-import { utcDay } from "../../durable-objects/device-hub/outbox";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { devices, orgs } from "../db/schema";
@@ -11,6 +10,7 @@ import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "../services/tenancy";
 import { UsageQuery } from "../contract/stats";
 import { TIER_LIMITS } from "../contract/tiers";
+import { utcDay } from "../lib/time";
 
 export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {
   const { db, org } = c.var;

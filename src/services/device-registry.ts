@@ -4,7 +4,7 @@ import { type AnyColumn, type SQL, and, asc, eq, gt, isNull, or, sql } from "dri
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { devices } from "../db/schema";
-import { decodeCursor, page } from "../http/cursor";
+import { decodeCursor, page } from "../contract/cursor";
 import type { ListDevices } from "../contract/fleet";
 
 // A literal, case-insensitive substring test. (D1 caps LIKE patterns at 50 bytes, and LIKE

@@ -4,14 +4,14 @@
 // merged by (timestamp, device id, row id); the cursor is that triple, so a page resumes
 // exactly after the last line it returned.
 import { and, eq } from "drizzle-orm";
-import { hourOf } from "../../durable-objects/device-hub/hours";
 import { z } from "zod";
-import type { LogCursor, LogFilter } from "../../durable-objects/device-hub/logs";
+import type { LogCursor, LogFilter } from "../contract/logs";
 import type { Db } from "../db/client";
 import { sessions } from "../db/schema";
-import { decodeCursor, encodeCursor } from "../http/cursor";
+import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { invalidField, notFound } from "../contract/errors";
 import { mapLimit } from "../lib/concurrency";
+import { hourOf } from "../lib/time";
 import { ftsExpression } from "./fts-query";
 import { levelNumber } from "../contract/levels";
 import { type LogView, presentLog } from "../contract/log-view";

@@ -1,6 +1,5 @@
 // How stored rows look on the wire: snake_case fields and ISO 8601 times.
-import type { CommandRow } from "../../durable-objects/device-hub/commands";
-import type { Presence } from "../../durable-objects/device-hub/hub";
+import type { Presence } from "../contract/presence";
 import type { apiKeys, devices, orgs, projects } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
 import { TIER_LIMITS } from "../contract/tiers";
@@ -52,30 +51,6 @@ export const presentDevice = (d: Device, live?: Presence | null) => ({
   registered_at: iso(d.registeredAt),
   decommissioned_at: isoOrNull(d.decommissionedAt),
 });
-
-const parse = (json: string | null) => (json === null ? null : JSON.parse(json));
-
-export const presentCommand = (deviceId: string, c: CommandRow) => {
-  const transitions: { status: string; at: string }[] = [{ status: "queued", at: iso(c.created_at) }];
-  if (c.delivered_at !== null) transitions.push({ status: "delivered", at: iso(c.delivered_at) });
-  if (c.completed_at !== null) transitions.push({ status: c.status, at: iso(c.completed_at) });
-  if (c.expired_at !== null) transitions.push({ status: "expired", at: iso(c.expired_at) });
-  return {
-    id: c.id,
-    device_id: deviceId,
-    command: c.command,
-    params: parse(c.params),
-    status: c.status,
-    result: parse(c.result),
-    created_at: iso(c.created_at),
-    queued_at: iso(c.created_at),
-    expires_at: iso(c.expires_at),
-    delivered_at: isoOrNull(c.delivered_at),
-    completed_at: isoOrNull(c.completed_at),
-    expired_at: isoOrNull(c.expired_at),
-    transitions,
-  };
-};
 
 /** The fields of a session, whether read from D1 or live from the device's object. */
 export interface SessionFields {

@@ -6,7 +6,8 @@ import type { Db } from "../db/client";
 import { devices, registrationTokens } from "../db/schema";
 import { ApiError, invalidField } from "../contract/errors";
 import { newId, randomHex, sha256 } from "../lib/crypto";
-import { LOG_UPLOAD, heartbeatIntervalMs } from "../contract/limits";
+import { LOG_UPLOAD } from "../contract/limits";
+import { heartbeatIntervalMs } from "../lib/config";
 import type { Register } from "../contract/fleet";
 import { deviceHub } from "../stubs/device-hub";
 

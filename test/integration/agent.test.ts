@@ -1,10 +1,10 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
 import { FleetbeatAgent, register } from "../../agent/agent";
 import { FileSpool, MemorySpool } from "../../agent/spool";
-import { deviceHub } from "../../src/stubs/device-hub";
 import { allLogs, call, capsule, newOrg, newProject } from "./helpers";
+import { settle } from "../support/settle";
 
 const BACKEND = "http://fleetbeat.test";
 const toWorker = (r: Request) => exports.default.fetch(r);
@@ -40,7 +40,7 @@ describe("device agent", () => {
     expect(spool.sealed()).toEqual([]);
 
     expect((await allLogs(d.adminKey, `device_id=${d.device_id}&limit=1000`)).length).toBe(250);
-    await deviceHub(env, d.device_id).settle();
+    await settle(d.device_id);
     const usage = await call("GET", `/stats/usage?project_id=${d.projectId}`, { token: d.adminKey });
     expect(usage.json.logs).toBe(250);
   });

@@ -1,7 +1,6 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { deviceHub } from "../../src/stubs/device-hub";
 import { call, loghubLines, openSocket, tenant } from "./helpers";
+import { settle } from "../support/settle";
 
 const connect = (deviceKey: string) => openSocket("/fleet/connect", { authorization: `Bearer ${deviceKey}` });
 const acks = (frames: any[]) => frames.filter((f) => f.type === "ack");
@@ -76,6 +75,6 @@ describe("device WebSocket", () => {
     const closed = new Promise<number>((r) => dev.ws!.addEventListener("close", (e) => r(e.code)));
     await call("DELETE", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
     expect(await closed).toBe(4001);
-    await deviceHub(env, t.deviceId).settle();
+    await settle(t.deviceId);
   });
 });

@@ -1,9 +1,9 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
 import { call, ingest, line, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
+import { settle } from "../support/settle";
 
 const logsIn = (frames: any[]) => frames.filter((f) => f.type === "logs").flatMap((f) => f.logs);
 
@@ -75,7 +75,7 @@ describe("live tail", () => {
     for (let i = 0; i < 6; i++) {
       const res = await ingest(t.deviceKey, { logs: loghubLines("HDFS", 50, { offset: i * 50 }) });
       expect(res.json.accepted).toBe(50);
-      await deviceHub(env, t.deviceId).settle();
+      await settle(t.deviceId);
       // The fast viewer acknowledges everything it gets.
       const lastSeq = fast.frames.filter((f) => f.type === "logs").at(-1)?.seq;
       if (lastSeq) fast.send({ type: "ack", seq: lastSeq });
@@ -115,7 +115,7 @@ describe("live tail", () => {
     await viewer.until((f) => f.some((x) => x.type === "ready"));
     for (let i = 0; i < 3; i++) {
       await ingest(t.deviceKey, { logs: loghubLines("Apache", 50, { offset: i * 50 }) });
-      await deviceHub(env, t.deviceId).settle();
+      await settle(t.deviceId);
     }
     const dropped = (f: any[]) => f.filter((x) => x.type === "dropped").reduce((n, x) => n + x.count, 0);
     await viewer.until((f) => dropped(f) === 50); // the first loss is reported at once
@@ -130,7 +130,7 @@ describe("live tail", () => {
     const t = await tenant();
     // Nobody watches: the device learns it and stops sending lines to the project.
     await ingest(t.deviceKey, { logs: [line("INFO", "before anyone watched")] });
-    await deviceHub(env, t.deviceId).settle();
+    await settle(t.deviceId);
     const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`);
     await viewer.until((f) => f.some((x) => x.type === "ready"));
     await ingest(t.deviceKey, { logs: [line("INFO", "first line watched")] });

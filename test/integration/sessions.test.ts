@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { DeviceState } from "../../durable-objects/device-hub/state";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { allLogs, call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
+import { settle } from "../support/settle";
 
 const d1Session = (sessionId: string) => env.DB.prepare("SELECT * FROM sessions WHERE session_id = ?").bind(sessionId).first<any>();
 
@@ -121,8 +122,8 @@ describe("sessions", () => {
     expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "shared", name: "a" } })).status).toBe(201);
     expect((await call("POST", "/sessions", { token: other.deviceKey, body: { session_id: "shared", name: "b" } })).status).toBe(409);
     // The refused session is not counted.
-    await deviceHub(env, t.deviceId).settle();
-    await deviceHub(env, other.deviceId).settle();
+    await settle(t.deviceId);
+    await settle(other.deviceId);
     expect((await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.sessions).toBe(1);
     expect((await call("GET", `/fleet/devices/${other.deviceId}`, { token: t.viewerKey })).json.device.current_session_id).toBeNull();
     // Logs may not name it either: the batch is refused whole and nothing is stored or counted.

@@ -1,10 +1,11 @@
 import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { utcDay } from "../../durable-objects/device-hub/outbox";
+import { utcDay } from "../../src/lib/time";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
 import { allLogs, call, ingest, loghubLines, newDevice, tenant } from "./helpers";
+import { settle } from "../support/settle";
 
 const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
 /** log_bytes as documented: UTF-8 bytes of message, module, logger, thread_id and context. */
@@ -12,7 +13,7 @@ const bytesOf = (lines: ReturnType<typeof loghubLines>) =>
   lines.reduce((n, l) => n + utf8(l.message) + utf8(l.module) + (l.thread_id ? utf8(l.thread_id) : 0) + utf8(JSON.stringify(l.context)), 0);
 
 async function usage(t: { viewerKey: string; projectId: string; deviceId: string }) {
-  await deviceHub(env, t.deviceId).settle();
+  await settle(t.deviceId);
   const res = await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey });
   expect(res.status).toBe(200);
   return res.json;
@@ -27,7 +28,7 @@ describe("exact usage counting", () => {
     expect(first.json.accepted).toBe(300);
     expect((await ingest(t.deviceKey, { batch_id: "a", logs: a })).json.duplicate).toBe(true);
 
-    await deviceHub(env, t.deviceId).settle();
+    await settle(t.deviceId);
     await evictDurableObject(deviceHub(env, t.deviceId));
     expect((await ingest(t.deviceKey, { batch_id: "b", logs: b })).json.accepted).toBe(200);
     await evictDurableObject(deviceHub(env, t.deviceId));
@@ -91,7 +92,7 @@ describe("exact usage counting", () => {
     const answers = await Promise.all(batches.flatMap((b) => [ingest(b.key, b.body), ingest(b.key, b.body)]));
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(answers.filter((a) => a.json.duplicate).length).toBe(batches.length);
-    await Promise.all(devices.map((d) => deviceHub(env, d.deviceId).settle()));
+    await Promise.all(devices.map((d) => settle(d.deviceId)));
     const u = await usage(t);
     expect(u.logs).toBe(batches.length * 40);
     expect(u.log_bytes).toBe(batches.reduce((n, b) => n + bytesOf(b.body.logs), 0));

@@ -1,7 +1,7 @@
 // Opaque page cursors. Inside is the sort key of the last row returned; pages continue
 // strictly after it, so rows inserted meanwhile never repeat or shift a page.
 import { z } from "zod";
-import { invalidField } from "../contract/errors";
+import { invalidField } from "./errors";
 
 export function encodeCursor(value: Record<string, string | number>): string {
   return btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -1,0 +1,61 @@
+// WebSocket frames, both sockets: the device's own (GET /fleet/connect) and the live tail
+// (GET /logs/stream). Every error frame carries the contract's error body.
+import { z } from "zod";
+import { ApiError, errorBody } from "./errors";
+import type { LogView } from "./log-view";
+import { TailFilter } from "./tail-filter";
+import { pathOf } from "./validation";
+
+/** Frames the server sends a device. `id` echoes the id of the frame being answered. */
+export type DeviceFrame = { type: "ready"; server_time: string } | AckFrame | { type: "command"; command: unknown } | ErrorFrame;
+
+/** The answer to a device's frame: what HTTP would answer for the same work. */
+export type AckFrame = { type: "ack"; id?: string | number } & AckBody;
+export type AckBody = { of: "logs" | "heartbeat" | "command_ack" } & Record<string, unknown>;
+
+/** Frames the server sends a live-tail viewer. */
+export type TailFrame =
+  | { type: "ready"; filter: TailFilter; flow: { window: number } | { rate_bytes_per_s: number; burst_bytes: number } }
+  | { type: "logs"; seq: number; logs: LogView[] }
+  | { type: "dropped"; count: number }
+  | { type: "filter"; filter: TailFilter }
+  | ErrorFrame;
+
+export type ErrorFrame = { type: "error"; id?: string | number } & ReturnType<typeof errorBody>;
+
+/** An error frame for any failure; what is not an ApiError is an internal error, without details. */
+export function errorFrame(err: unknown, id?: string | number): ErrorFrame {
+  const e = err instanceof ApiError ? err : new ApiError("internal", "internal error");
+  return { type: "error", ...(id !== undefined ? { id } : {}), ...errorBody(e.code, e.message, e.details) };
+}
+
+/** A socket frame's JSON; 400 when it is not JSON. */
+export function parseFrame(message: string | ArrayBuffer): unknown {
+  try {
+    return JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
+  } catch {
+    throw new ApiError("bad_request", "frames are JSON");
+  }
+}
+
+// A viewer's frames. A filter change may come flat ({"type":"filter","level":[…]}) or nested the
+// way the server echoes it ({"type":"filter","filter":{…}}); unknown keys are an error, never a
+// silent reset.
+export const ViewerMessage = z.preprocess(
+  (m) =>
+    m && typeof m === "object" && "filter" in m && m.filter !== null && typeof m.filter === "object"
+      ? { type: (m as { type?: unknown }).type, ...m.filter }
+      : m,
+  z.discriminatedUnion("type", [
+    z.object({ type: z.literal("ack"), seq: z.number().int().nonnegative() }),
+    z.object({ type: z.literal("filter") }).extend(TailFilter.shape).strict(),
+  ]),
+);
+
+/** A viewer's frame, or the validation error to answer it with. */
+export function parseViewerMessage(frame: unknown): z.output<typeof ViewerMessage> {
+  const parsed = ViewerMessage.safeParse(frame);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message, code: i.code }));
+  throw new ApiError("validation_failed", details.map((d) => `${d.path}: ${d.message}`).join("; "), details);
+}
