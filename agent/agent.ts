@@ -4,12 +4,13 @@
 //   const agent = new FleetbeatAgent({ backendUrl, deviceKey, spool: new FileSpool(fs, "/var/lib/fleetbeat") });
 //   agent.log("ERROR", "arm", "gripper stalled", { context: { joint: 3 } });
 //   await agent.flush();           // or agent.start() to flush and heartbeat on a timer
+import type { AckStatus } from "../src/contract/commands";
+import type { Level } from "../src/contract/levels";
+import type { ReportedStatus } from "../src/contract/presence";
 import type { Spool, SpoolLine } from "./spool";
 
 /** Answers that say the batch itself is wrong; sending it again would not help. */
 const REFUSED = new Set([400, 413, 415]);
-
-export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR" | "FATAL";
 
 export interface Registration {
   device_id: string;
@@ -118,7 +119,7 @@ export class FleetbeatAgent {
     return result;
   }
 
-  async heartbeat(body: { status?: "online" | "maintenance" | "error"; metrics?: Record<string, number> } = {}) {
+  async heartbeat(body: { status?: ReportedStatus; metrics?: Record<string, number> } = {}) {
     const res = await this.call("POST", "/fleet/heartbeat", { ...body, ...(this.sessionId ? { session_id: this.sessionId } : {}) });
     if (!res.ok) throw new Error(`heartbeat failed (${res.status})`);
     return (await res.json()) as { server_time: string; pending_commands: number };
@@ -145,7 +146,7 @@ export class FleetbeatAgent {
     return ((await res.json()) as any).commands;
   }
 
-  async ack(deviceId: string, commandId: string, status: "succeeded" | "failed" | "rejected", result?: Record<string, unknown>) {
+  async ack(deviceId: string, commandId: string, status: AckStatus, result?: Record<string, unknown>) {
     const res = await this.call("POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, { status, ...(result ? { result } : {}) });
     if (!res.ok && res.status !== 409) throw new Error(`ack failed (${res.status})`);
   }

@@ -1,6 +1,9 @@
-// What each tier may use per month. Enforcement arrives with usage counting (logs issue);
-// the numbers are shown on GET /orgs/:id and beside each counter in GET /stats/usage.
-export type Tier = "free" | "pro" | "enterprise";
+// What each tier may use per month. Not enforced yet (the stats and quotas issue); the
+// numbers are shown on GET /orgs/:id and beside each counter in GET /stats/usage.
+import type { z } from "zod";
+import type { tier } from "./common";
+
+export type Tier = z.output<typeof tier>;
 
 export interface TierLimits {
   devices: number | null; // null: no limit

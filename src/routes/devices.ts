@@ -12,7 +12,7 @@ import { jsonBody, params, query } from "../http/validate";
 import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
 import { listDevices } from "../services/device-registry";
-import { presentCommand } from "../contract/commands";
+import { ackRefusal, presentCommand } from "../contract/commands";
 import { presentDevice } from "../services/presenters";
 import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
 import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from "../contract/commands";
@@ -90,12 +90,7 @@ export const devices = new Hono<AppEnv>()
     const deviceId = ownDevice(c.var.device.deviceId, device_id);
     const { status, result } = c.req.valid("json");
     const outcome = await deviceHub(c.env, deviceId).ackCommand(command_id, status, result);
-    if (!outcome.ok) {
-      if (outcome.code === "not_found") throw notFound("command");
-      const current = presentCommand(deviceId, outcome.command!);
-      if (outcome.code === "gone") throw new ApiError("gone", "command expired before it was acknowledged", { command: current });
-      throw new ApiError("conflict", `command was already acknowledged as ${current.status}`, { command: current });
-    }
+    if (!outcome.ok) throw ackRefusal(deviceId, outcome);
     return c.json({ command: presentCommand(deviceId, outcome.command) });
   });
 

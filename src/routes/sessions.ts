@@ -10,12 +10,11 @@ import { sessions as sessionsTable } from "../db/schema";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
-import { mapLimit } from "../lib/concurrency";
+import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
-import { FAN_OUT } from "../services/log-search";
 import { presentSession } from "../services/presenters";
 import { projectOfOrg } from "../services/tenancy";
-import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "../contract/sessions";
+import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery, sessionTaken } from "../contract/sessions";
 
 type SessionRecord = typeof sessionsTable.$inferSelect;
 
@@ -60,7 +59,7 @@ export const sessions = new Hono<AppEnv>()
     const body = c.req.valid("json");
     const device = c.var.device;
     const outcome = await deviceHub(c.env, device.deviceId).createSession(body.session_id, body.name ?? body.session_id, body.started_at ?? Date.now());
-    if (!outcome.ok) throw new ApiError("conflict", "another device of this project already uses this session_id");
+    if (!outcome.ok) throw sessionTaken();
     return c.json({ session: presentSession(device, outcome.session) }, outcome.created ? 201 : 200);
   })
   .patch("/:session_id", deviceAuth, params(SessionParams), jsonBody(EndSession), async (c) => {

@@ -10,17 +10,15 @@ import type { Db } from "../db/client";
 import { sessions } from "../db/schema";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { invalidField, notFound } from "../contract/errors";
-import { mapLimit } from "../lib/concurrency";
 import { hourOf } from "../lib/time";
 import { ftsExpression } from "./fts-query";
+import { mergePages, rowId } from "./page-merge";
 import { levelNumber } from "../contract/levels";
 import { type LogView, presentLog } from "../contract/log-view";
 import type { LogSearch } from "../contract/logs";
 import { deviceHub } from "../stubs/device-hub";
 import { projectHub } from "../stubs/project-hub";
 import { deviceOfOrg, projectOfOrg } from "./tenancy";
-
-export const FAN_OUT = 32;
 
 const CursorShape = z.object({ ts: z.number().int(), device_id: z.string(), id: z.number().int() });
 
@@ -61,65 +59,12 @@ export async function searchLogs(env: Env, deviceIds: string[], p: LogSearch): P
     match,
     order: p.order,
   };
-  const merged = await mergePages(env, deviceIds, filter, after, p.limit + 1);
+  const fetchRows = async (deviceId: string, from: LogCursor | undefined, limit: number) =>
+    (await deviceHub(env, deviceId).queryLogs({ ...filter, after: from, limit })).map((row) => presentLog(deviceId, row));
+  const merged = await mergePages(deviceIds, filter.order, after, p.limit + 1, fetchRows);
   const logs = merged.slice(0, p.limit);
   const last = logs[logs.length - 1];
   const next_cursor =
     merged.length > p.limit && last ? encodeCursor({ ts: last.timestamp_us, device_id: last.device_id, id: rowId(last) }) : null;
   return { logs, next_cursor };
-}
-
-/** Rows a device is asked for at a time: enough to fill a page together, never fewer than this. */
-const MIN_CHUNK = 20;
-
-interface DeviceStream {
-  id: string;
-  rows: LogView[];
-  /** Where the next fetch resumes (the device's last row so far), and how many it asks for. */
-  after: LogCursor | undefined;
-  chunk: number;
-  done: boolean;
-}
-
-/**
- * The first `want` lines after `after`, in order, across devices: a k-way merge that holds at
- * most a chunk per device. Each device is first asked for its share of the page; a device
- * whose rows run out while it may have more is asked again (twice as many each time) before
- * anything is taken past it, so the result is exact and memory stays O(page + devices).
- */
-async function mergePages(env: Env, deviceIds: string[], filter: Omit<LogFilter, "after" | "limit">, after: LogCursor | undefined, want: number) {
-  const fetchMore = async (d: DeviceStream) => {
-    const rows = await deviceHub(env, d.id).queryLogs({ ...filter, after: d.after, limit: d.chunk });
-    d.rows.push(...rows.map((row) => presentLog(d.id, row)));
-    d.done = rows.length < d.chunk;
-    const last = d.rows[d.rows.length - 1];
-    if (last) d.after = { ts: last.timestamp_us, device_id: d.id, id: rowId(last) };
-    d.chunk = Math.min(d.chunk * 2, want);
-  };
-  const share = Math.max(MIN_CHUNK, Math.ceil((2 * want) / Math.max(1, deviceIds.length)));
-  const streams: DeviceStream[] = deviceIds.map((id) => ({ id, rows: [], after, chunk: Math.min(share, want), done: false }));
-  await mapLimit(streams, FAN_OUT, fetchMore);
-
-  const sign = filter.order === "asc" ? 1 : -1;
-  const out: LogView[] = [];
-  while (out.length < want) {
-    const starved = streams.filter((d) => d.rows.length === 0 && !d.done);
-    if (starved.length > 0) await mapLimit(starved, FAN_OUT, fetchMore);
-    let best: DeviceStream | undefined;
-    for (const d of streams) {
-      if (d.rows.length > 0 && (!best || sign * compare(d.rows[0]!, best.rows[0]!) < 0)) best = d;
-    }
-    if (!best) break;
-    out.push(best.rows.shift()!);
-  }
-  return out;
-}
-
-const rowId = (l: LogView) => Number(l.id.slice(l.id.lastIndexOf(":") + 1));
-
-/** The project-wide order: event time, then device id, then arrival within the device. */
-function compare(a: LogView, b: LogView): number {
-  if (a.timestamp_us !== b.timestamp_us) return a.timestamp_us - b.timestamp_us;
-  if (a.device_id !== b.device_id) return a.device_id < b.device_id ? -1 : 1;
-  return rowId(a) - rowId(b);
 }
