@@ -3,12 +3,11 @@
 // asked for their share of the page (at most FAN_OUT calls in flight) and the answers are
 // merged by (timestamp, device id, row id); the cursor is that triple, so a page resumes
 // exactly after the last line it returned.
-import { and, eq } from "drizzle-orm";
 import { hourOf } from "../../durable-objects/device-hub/hours";
 import { z } from "zod";
 import type { LogCursor, LogFilter } from "../../durable-objects/device-hub/logs";
 import type { Db } from "../db/client";
-import { sessions } from "../db/schema";
+import { sessionDevicesOfOrg } from "../db/repos/sessions";
 import { decodeCursor, encodeCursor } from "../http/cursor";
 import { invalidField, notFound } from "../contract/errors";
 import { mapLimit } from "../lib/concurrency";
@@ -32,10 +31,7 @@ export async function searchScope(env: Env, db: Db, orgId: string, p: Pick<LogSe
     return [device.id];
   }
   if (p.session_id) {
-    const rows = await db
-      .select({ deviceId: sessions.deviceId, projectId: sessions.projectId })
-      .from(sessions)
-      .where(and(eq(sessions.orgId, orgId), eq(sessions.sessionId, p.session_id)));
+    const rows = await sessionDevicesOfOrg(db, orgId, p.session_id);
     const inScope = rows.filter((r) => !p.project_id || r.projectId === p.project_id);
     if (inScope.length === 0) throw notFound("session");
     return [...new Set(inScope.map((r) => r.deviceId))];
