@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
-import { type Device, type Presence, listDevices, upsertRegisteredDevice, writePresence } from "../../src/db/repos/devices";
+import { type Device, type PresenceUpdate, listDevices, upsertRegisteredDevice, writePresence } from "../../src/db/repos/devices";
 import { insertKey, revokeKeyUnlessLastAdmin } from "../../src/db/repos/keys";
 import { createOrgWithAdminKey } from "../../src/db/repos/orgs";
 import { createProject } from "../../src/db/repos/projects";
@@ -32,7 +32,7 @@ async function fleet(n = 1) {
   return { org, key, project, devices, owner: (i: number) => ({ orgId: org.id, projectId: project.id, deviceId: devices[i]!.id }) };
 }
 
-const presence = (deviceId: string, version: number, extra: Partial<Presence> = {}): Presence => ({
+const presence = (deviceId: string, version: number, extra: Partial<PresenceUpdate> = {}): PresenceUpdate => ({
   deviceId,
   status: "online",
   lastSeenAt: 1_000 * version,

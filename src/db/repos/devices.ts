@@ -9,7 +9,7 @@ import type { DeviceStatus, ListDevices } from "../../contract/fleet";
 
 export type Device = typeof devices.$inferSelect;
 
-/** What a registration says about the device; omitted fields keep what an earlier one stored. */
+/** What a registration says about the device; without a name or deviceInfo, a re-registration keeps the stored ones. */
 export interface Registration {
   orgId: string;
   projectId: string;
@@ -114,7 +114,7 @@ export async function markDecommissioned(db: Db, deviceId: string, at: number): 
 }
 
 /** A device's presence as its DeviceHub last knew it; `version` only ever grows. */
-export interface Presence {
+export interface PresenceUpdate {
   deviceId: string;
   status: z.output<typeof DeviceStatus>;
   lastSeenAt: number | null;
@@ -126,7 +126,7 @@ export interface Presence {
 }
 
 /** Writes the presence row unless D1 already holds a newer version: a late write never undoes a newer one. */
-export async function writePresence(db: Db, p: Presence): Promise<void> {
+export async function writePresence(db: Db, p: PresenceUpdate): Promise<void> {
   await db
     .update(devices)
     .set({
