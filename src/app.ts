@@ -11,6 +11,7 @@ import { fleetDevice } from "./routes/fleet-device";
 import { health } from "./routes/health";
 import { keys } from "./routes/keys";
 import { logs } from "./routes/logs";
+import { me } from "./routes/me";
 import { orgs } from "./routes/orgs";
 import { projects } from "./routes/projects";
 import { sessions } from "./routes/sessions";
@@ -28,6 +29,7 @@ const api = new Hono<AppEnv>()
   .route("/orgs", orgs)
   .route("/projects", projects)
   .route("/keys", keys)
+  .route("/me", me)
   .route("/capsules", capsules)
   .route("/fleet", fleetDevice)
   .route("/fleet/devices", devices)

@@ -21,7 +21,7 @@ import { VERSION } from "./contract/version";
 type Auth = "none" | "server admin" | "viewer" | "admin" | "device" | "ticket";
 
 interface Operation {
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   path: string;
   summary: string;
   auth: Auth;
@@ -47,6 +47,7 @@ export const OPERATIONS: Operation[] = [
   { method: "post", path: "/keys", summary: "Create an API key (the secret is shown once)", auth: "admin", body: CreateKey },
   { method: "get", path: "/keys", summary: "List API keys, without secrets", auth: "admin" },
   { method: "delete", path: "/keys/{id}", summary: "Revoke an API key", auth: "admin", params: KeyParams },
+  { method: "get", path: "/me", summary: "The calling key and its org (with tier limits)", auth: "viewer" },
   { method: "post", path: "/capsules/generate", summary: "Mint a one-time registration token", auth: "admin", body: GenerateCapsule },
   { method: "post", path: "/fleet/register", summary: "Register a device with a registration token", auth: "none", body: Register },
   { method: "post", path: "/fleet/heartbeat", summary: "Heartbeat with status and metrics", auth: "device", body: Heartbeat },
@@ -54,6 +55,7 @@ export const OPERATIONS: Operation[] = [
   { method: "get", path: "/fleet/devices", summary: "List devices", auth: "viewer", query: ListDevices },
   { method: "get", path: "/fleet/devices/{device_id}", summary: "A device with its live presence", auth: "viewer", params: DeviceParams },
   { method: "patch", path: "/fleet/devices/{device_id}", summary: "Rename, move or set maintenance", auth: "admin", params: DeviceParams, body: UpdateDevice },
+  { method: "put", path: "/fleet/devices/{device_id}", summary: "The same as PATCH (a synonym)", auth: "admin", params: DeviceParams, body: UpdateDevice },
   { method: "delete", path: "/fleet/devices/{device_id}", summary: "Decommission: the device key stops at once", auth: "admin", params: DeviceParams },
   { method: "get", path: "/fleet/devices/{device_id}/metrics", summary: "Heartbeat metric series", auth: "viewer", params: DeviceParams, query: MetricsQuery },
   { method: "get", path: "/fleet/devices/{device_id}/commands", summary: "The device's poll: queued commands, now delivered", auth: "device", params: DeviceParams, query: CommandPollQuery },
@@ -118,7 +120,7 @@ export function openApiDocument(serverUrl: string) {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "fleetbeat", version: VERSION, description: "Fleet telemetry on Cloudflare's edge. The contract is ../shared/API.md; additions are in docs/api-notes.md." },
+    info: { title: "fleetbeat", version: VERSION, description: "Fleet telemetry on Cloudflare's edge. The contract is docs/api.md; additions are in docs/api-notes.md." },
     servers: [{ url: `${serverUrl}/api/v1` }],
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     paths,

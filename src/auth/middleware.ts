@@ -1,10 +1,9 @@
 // Who may call a route. Each middleware resolves the bearer secret to a caller or answers
 // 401 (unknown secret) / 403 (a known secret of the wrong kind or role).
-import { and, eq, isNull } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
-import { apiKeys } from "../db/schema";
+import { findLiveKeyByHash } from "../db/repos/keys";
 import { ApiError } from "../contract/errors";
 import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
@@ -45,9 +44,7 @@ export const orgKey = (needs: "viewer" | "admin") =>
       if (known) throw new ApiError("forbidden", "this route needs an org API key");
       throw new ApiError("unauthorized", "invalid API key");
     }
-    const key = await c.var.db.query.apiKeys.findFirst({
-      where: and(eq(apiKeys.keyHash, await sha256(token)), isNull(apiKeys.revokedAt)),
-    });
+    const key = await findLiveKeyByHash(c.var.db, await sha256(token));
     if (!key) throw new ApiError("unauthorized", "invalid API key");
     if (needs === "admin" && key.role !== "admin") throw new ApiError("forbidden", "this key is read-only (viewer)");
     c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });

@@ -1,6 +1,14 @@
 // The D1 control plane. Hot, per-device data (logs, heartbeats, commands) lives in the
 // device's Durable Object; these tables hold what is queried across a project or org.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { role, tier } from "../contract/common";
+import { DeviceStatus } from "../contract/fleet";
+import { ListSessions } from "../contract/sessions";
+
+// Each enum is declared once, in the contract; drizzle wants its values as a non-empty tuple.
+const values = <T extends string>(e: { options: T[] }) => e.options as [T, ...T[]];
+// The contract names the session statuses once, as the list filter.
+const SessionStatus = ListSessions.shape.status.unwrap();
 
 // Every time is an integer of milliseconds since the epoch (UTC); responses format it as ISO 8601.
 const createdAt = () => integer("created_at").notNull();
@@ -8,7 +16,7 @@ const createdAt = () => integer("created_at").notNull();
 export const orgs = sqliteTable("orgs", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  tier: text("tier", { enum: ["free", "pro", "enterprise"] }).notNull(),
+  tier: text("tier", { enum: values(tier) }).notNull(),
   createdAt: createdAt(),
 });
 
@@ -29,7 +37,7 @@ export const apiKeys = sqliteTable(
     id: text("id").primaryKey(),
     orgId: text("org_id").notNull(),
     name: text("name").notNull(),
-    role: text("role", { enum: ["admin", "viewer"] }).notNull(),
+    role: text("role", { enum: values(role) }).notNull(),
     keyHash: text("key_hash").notNull(),
     // First characters of the secret, so people can tell their keys apart in a list.
     prefix: text("prefix").notNull(),
@@ -69,7 +77,7 @@ export const devices = sqliteTable(
     name: text("name").notNull(),
     deviceType: text("device_type").notNull(),
     environment: text("environment").notNull(),
-    status: text("status", { enum: ["online", "offline", "maintenance", "error"] }).notNull(),
+    status: text("status", { enum: values(DeviceStatus) }).notNull(),
     deviceInfo: text("device_info", { mode: "json" }).$type<Record<string, unknown>>(),
     metrics: text("metrics", { mode: "json" }).$type<Record<string, number>>(),
     currentSessionId: text("current_session_id"),
@@ -100,7 +108,7 @@ export const sessions = sqliteTable(
     orgId: text("org_id").notNull(),
     deviceId: text("device_id").notNull(),
     name: text("name").notNull(),
-    status: text("status", { enum: ["active", "completed", "failed", "aborted"] }).notNull(),
+    status: text("status", { enum: values(SessionStatus) }).notNull(),
     startedAt: integer("started_at").notNull(),
     completedAt: integer("completed_at"),
     totalLogs: integer("total_logs").notNull().default(0),

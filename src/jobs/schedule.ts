@@ -1,7 +1,6 @@
 // Cron Triggers land here; the cron string in wrangler.toml says which job runs.
-import { lt } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { registrationTokens } from "../db/schema";
+import { deleteTokensExpiredBefore } from "../db/repos/tokens";
 
 export const CRON = {
   hourly: "0 * * * *",
@@ -11,6 +10,8 @@ export const CRON = {
 
 /** Expired tokens are kept a while so reuse still answers 410/409 rather than 401. */
 const TOKEN_KEEP_MS = 30 * 24 * 3600 * 1000;
+/** Tokens deleted per statement; the job repeats until a chunk comes back short. */
+const TOKENS_PER_DELETE = 500;
 
 export async function runScheduled(cron: string, scheduledTime: number, env: Env): Promise<void> {
   switch (cron) {
@@ -24,5 +25,8 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
 }
 
 async function dropOldTokens(env: Env, now: number): Promise<void> {
-  await createDb(env.DB).delete(registrationTokens).where(lt(registrationTokens.expiresAt, now - TOKEN_KEEP_MS));
+  const db = createDb(env.DB);
+  let deleted: number;
+  do deleted = await deleteTokensExpiredBefore(db, now - TOKEN_KEEP_MS, TOKENS_PER_DELETE);
+  while (deleted === TOKENS_PER_DELETE);
 }

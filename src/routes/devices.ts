@@ -1,17 +1,15 @@
 // /fleet/devices: the registry for people (org keys) and each device's own command inbox
 // (device keys). A device key reaches only its own device: any other id answers 404.
-import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
-import { devices as devicesTable } from "../db/schema";
+import { listDevices, markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, invalidField, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
 import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
-import { listDevices } from "../services/device-registry";
 import { ackRefusal, presentCommand } from "../contract/commands";
 import { presentDevice } from "../services/presenters";
 import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
@@ -19,12 +17,15 @@ import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from
 import { DeviceParams, ListDevices, MetricsQuery, UpdateDevice } from "../contract/fleet";
 
 const DAY = 24 * 3600 * 1000;
+const IdCursor = z.object({ id: z.string() });
 
 export const devices = new Hono<AppEnv>()
   .get("/", orgKey("viewer"), query(ListDevices), async (c) => {
     const q = c.req.valid("query");
     if (q.project_id) await projectOfOrg(c.var.db, c.var.org.orgId, q.project_id);
-    const { items, next_cursor } = await listDevices(c.var.db, c.var.org.orgId, q);
+    const afterId = decodeCursor(q.cursor, IdCursor)?.id;
+    const rows = await listDevices(c.var.db, c.var.org.orgId, q, { afterId, limit: q.limit + 1 });
+    const { items, next_cursor } = page(rows, q.limit, (d) => ({ id: d.id }));
     return c.json({ devices: items.map((d) => presentDevice(d)), next_cursor });
   })
   .get("/:device_id", orgKey("viewer"), params(DeviceParams), async (c) => {
@@ -32,14 +33,13 @@ export const devices = new Hono<AppEnv>()
     const live = await deviceHub(c.env, device.id).presence();
     return c.json({ device: presentDevice(device, live) });
   })
-  .patch("/:device_id", orgKey("admin"), params(DeviceParams), jsonBody(UpdateDevice), async (c) => {
+  // PUT is a synonym of PATCH: the same partial update.
+  .on(["PATCH", "PUT"], "/:device_id", orgKey("admin"), params(DeviceParams), jsonBody(UpdateDevice), async (c) => {
     const { db, org } = c.var;
     const device = await deviceOfOrg(db, org.orgId, c.req.valid("param").device_id);
     if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
     const { name, environment, status } = c.req.valid("json");
-    if (name !== undefined || environment !== undefined) {
-      await db.update(devicesTable).set({ name, environment }).where(eq(devicesTable.id, device.id));
-    }
+    await updateDeviceLabels(db, device.id, { name, environment });
     const hub = deviceHub(c.env, device.id);
     const live = status ? await hub.setOperatorStatus(status) : await hub.presence();
     const updated = await deviceOfOrg(db, org.orgId, device.id);
@@ -50,12 +50,9 @@ export const devices = new Hono<AppEnv>()
     const device = await deviceOfOrg(db, org.orgId, c.req.valid("param").device_id);
     // The key dies in the device's object first: from this point on it answers 401.
     await deviceHub(c.env, device.id).decommission();
-    const now = Date.now();
-    await db
-      .update(devicesTable)
-      .set({ decommissionedAt: device.decommissionedAt ?? now, status: "offline" })
-      .where(eq(devicesTable.id, device.id));
-    return c.json({ id: device.id, decommissioned: true, decommissioned_at: iso(device.decommissionedAt ?? now) });
+    const at = device.decommissionedAt ?? Date.now();
+    await markDecommissioned(db, device.id, at);
+    return c.json({ id: device.id, decommissioned: true, decommissioned_at: iso(at) });
   })
   .get("/:device_id/metrics", orgKey("viewer"), params(DeviceParams), query(MetricsQuery), async (c) => {
     const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
@@ -75,7 +72,7 @@ export const devices = new Hono<AppEnv>()
   .get("/:device_id/commands/history", orgKey("viewer"), params(DeviceParams), query(CommandHistoryQuery), async (c) => {
     const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
     const q = c.req.valid("query");
-    const before = decodeCursor(q.cursor, z.object({ id: z.string() }));
+    const before = decodeCursor(q.cursor, IdCursor);
     const rows = await deviceHub(c.env, device.id).commandHistory(q.limit + 1, before?.id);
     const { items, next_cursor } = page(rows, q.limit, (r) => ({ id: r.id }));
     return c.json({ commands: items.map((r) => presentCommand(device.id, r)), next_cursor });

@@ -1,22 +1,18 @@
 // /sessions: a device opens and ends its runs; people list and read them. Lists come from
 // D1 and are overlaid with the live counters of each device's object, so counts are exact.
-import { type SQL, and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
-import type { Db } from "../db/client";
-import { sessions as sessionsTable } from "../db/schema";
+import { type SessionRecord, listSessions } from "../db/repos/sessions";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
 import { presentSession } from "../services/presenters";
-import { projectOfOrg } from "../services/tenancy";
+import { projectOfOrg, sessionOfOrg } from "../services/tenancy";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery, sessionTaken } from "../contract/sessions";
-
-type SessionRecord = typeof sessionsTable.$inferSelect;
 
 const CursorShape = z.object({ started_at: z.number(), project_id: z.string(), session_id: z.string() });
 
@@ -44,16 +40,6 @@ async function withLiveCounts(env: Env, records: SessionRecord[]) {
   );
 }
 
-async function findSession(db: Db, orgId: string, sessionId: string, inProject?: string) {
-  const rows = await db
-    .select()
-    .from(sessionsTable)
-    .where(and(eq(sessionsTable.orgId, orgId), eq(sessionsTable.sessionId, sessionId), inProject ? eq(sessionsTable.projectId, inProject) : undefined))
-    .limit(1);
-  if (!rows[0]) throw notFound("session");
-  return rows[0];
-}
-
 export const sessions = new Hono<AppEnv>()
   .post("/", deviceAuth, jsonBody(CreateSession), async (c) => {
     const body = c.req.valid("json");
@@ -77,27 +63,15 @@ export const sessions = new Hono<AppEnv>()
     const { db, org } = c.var;
     if (q.project_id) await projectOfOrg(db, org.orgId, q.project_id);
     const after = decodeCursor(q.cursor, CursorShape);
-    const t = sessionsTable;
-    const conditions: (SQL | undefined)[] = [
-      eq(t.orgId, org.orgId),
-      q.project_id ? eq(t.projectId, q.project_id) : undefined,
-      q.device_id ? eq(t.deviceId, q.device_id) : undefined,
-      q.status ? eq(t.status, q.status) : undefined,
-      q.from !== undefined ? gte(t.startedAt, q.from) : undefined,
-      q.to !== undefined ? lt(t.startedAt, q.to) : undefined,
-      after ? sql`(${t.startedAt}, ${t.projectId}, ${t.sessionId}) < (${after.started_at}, ${after.project_id}, ${after.session_id})` : undefined,
-    ];
-    const rows = await db
-      .select()
-      .from(t)
-      .where(and(...conditions))
-      .orderBy(desc(t.startedAt), desc(t.projectId), desc(t.sessionId))
-      .limit(q.limit + 1);
+    const rows = await listSessions(db, org.orgId, q, {
+      after: after && { startedAt: after.started_at, projectId: after.project_id, sessionId: after.session_id },
+      limit: q.limit + 1,
+    });
     const { items, next_cursor } = page(rows, q.limit, (r) => ({ started_at: r.startedAt, project_id: r.projectId, session_id: r.sessionId }));
     return c.json({ sessions: await withLiveCounts(c.env, items), next_cursor });
   })
   .get("/:session_id", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {
-    const record = await findSession(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
+    const record = await sessionOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
     const [session] = await withLiveCounts(c.env, [record]);
     return c.json({ session });
   });

@@ -1,10 +1,10 @@
 // /stats/usage: the project's exact counters for the current month, by day of receipt, from
 // its ProjectHub, with the org's tier limit beside each.
-import { and, count, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { devices, orgs } from "../db/schema";
+import { countLiveDevices } from "../db/repos/devices";
+import { findOrg } from "../db/repos/orgs";
 import { query } from "../http/validate";
 import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "../services/tenancy";
@@ -18,12 +18,12 @@ export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(Us
   const now = Date.now();
   const day = utcDay(now);
   const month = day.slice(0, 7);
-  const [usage, tierRow, deviceCount] = await Promise.all([
+  const [usage, orgRow, deviceCount] = await Promise.all([
     projectHub(c.env, project.id).usage(month, day),
-    db.select({ tier: orgs.tier }).from(orgs).where(eq(orgs.id, org.orgId)),
-    db.select({ n: count() }).from(devices).where(and(eq(devices.projectId, project.id), isNull(devices.decommissionedAt))),
+    findOrg(db, org.orgId),
+    countLiveDevices(db, project.id),
   ]);
-  const tier = tierRow[0]!.tier;
+  const tier = orgRow!.tier;
   const limits = TIER_LIMITS[tier];
   const resetsAt = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() + 1, 1)).toISOString();
   return c.json({
@@ -33,7 +33,7 @@ export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(Us
     resets_at: resetsAt,
     ...usage.month,
     storage_bytes: 0,
-    devices: deviceCount[0]!.n,
+    devices: deviceCount,
     active_devices: usage.active_devices,
     limits: {
       logs: limits.logs_per_month,

@@ -3,11 +3,10 @@
 // asked for their share of the page (at most FAN_OUT calls in flight) and the answers are
 // merged by (timestamp, device id, row id); the cursor is that triple, so a page resumes
 // exactly after the last line it returned.
-import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { LogCursor, LogFilter } from "../contract/logs";
 import type { Db } from "../db/client";
-import { sessions } from "../db/schema";
+import { sessionDevicesOfOrg } from "../db/repos/sessions";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { invalidField, notFound } from "../contract/errors";
 import { hourOf } from "../lib/time";
@@ -30,10 +29,7 @@ export async function searchScope(env: Env, db: Db, orgId: string, p: Pick<LogSe
     return [device.id];
   }
   if (p.session_id) {
-    const rows = await db
-      .select({ deviceId: sessions.deviceId, projectId: sessions.projectId })
-      .from(sessions)
-      .where(and(eq(sessions.orgId, orgId), eq(sessions.sessionId, p.session_id)));
+    const rows = await sessionDevicesOfOrg(db, orgId, p.session_id);
     const inScope = rows.filter((r) => !p.project_id || r.projectId === p.project_id);
     if (inScope.length === 0) throw notFound("session");
     return [...new Set(inScope.map((r) => r.deviceId))];

@@ -1,15 +1,31 @@
-// Turning a one-time registration token into a device and its key.
-import { and, eq, isNull } from "drizzle-orm";
+// Registration tokens: minted with a capsule, turned once into a device and its key.
 import type { z } from "zod";
 import { REGISTRATION_TOKEN_PREFIX, deviceKey } from "../contract/credentials";
 import type { Db } from "../db/client";
-import { devices, registrationTokens } from "../db/schema";
+import { upsertRegisteredDevice } from "../db/repos/devices";
+import { consumeToken, findTokenByHash, insertToken, recordTokenDevice, releaseToken } from "../db/repos/tokens";
 import { ApiError, invalidField } from "../contract/errors";
-import { newId, randomHex, sha256 } from "../lib/crypto";
+import { newSecret, randomHex, sha256 } from "../lib/crypto";
 import { LOG_UPLOAD } from "../contract/limits";
 import { heartbeatIntervalMs } from "../lib/config";
-import type { Register } from "../contract/fleet";
+import type { GenerateCapsule, Register } from "../contract/fleet";
 import { deviceHub } from "../stubs/device-hub";
+
+/** A one-time token for a device of the project; the secret is returned once and stored as a hash. */
+export async function issueToken(db: Db, orgId: string, projectId: string, body: z.output<typeof GenerateCapsule>) {
+  const secret = newSecret(REGISTRATION_TOKEN_PREFIX);
+  const token = await insertToken(db, {
+    orgId,
+    projectId,
+    tokenHash: await sha256(secret),
+    deviceType: body.device_type,
+    environment: body.environment,
+    name: body.name ?? null,
+    dsn: body.dsn ?? null,
+    expiresAt: Date.now() + body.expires_in_s * 1000,
+  });
+  return { secret, expiresAt: token.expiresAt };
+}
 
 export async function registerDevice(env: Env, db: Db, body: z.output<typeof Register>) {
   const token = await findToken(db, body.registration_token);
@@ -17,69 +33,47 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
     throw invalidField("body", "dsn", `this token was issued for DSN ${token.dsn}`, "dsn_mismatch");
   }
 
-  const now = Date.now();
   // Consume first, atomically: of two racing registrations exactly one gets past here.
-  const consumed = await db
-    .update(registrationTokens)
-    .set({ usedAt: now })
-    .where(and(eq(registrationTokens.id, token.id), isNull(registrationTokens.usedAt)))
-    .returning({ id: registrationTokens.id });
-  if (consumed.length === 0) throw new ApiError("conflict", "registration token was already used");
+  if (!(await consumeToken(db, token.id, Date.now()))) throw new ApiError("conflict", "registration token was already used");
 
   try {
     const interval = heartbeatIntervalMs(env);
-    const fields = {
+    // The same DSN in the same project is the same device: it keeps its id and history.
+    const device = await upsertRegisteredDevice(db, {
+      orgId: token.orgId,
+      projectId: token.projectId,
+      dsn: body.dsn,
       deviceType: body.device_type ?? token.deviceType,
       environment: body.environment ?? token.environment,
       heartbeatIntervalMs: interval,
-      decommissionedAt: null,
-    };
-    // A name or device_info given now replaces the old one; otherwise an operator's rename stays.
-    const named = body.name ?? token.name;
-    const given = { ...(named ? { name: named } : {}), ...(body.device_info ? { deviceInfo: body.device_info } : {}) };
-    // The same DSN in the same project is the same device: it keeps its id and history.
-    const [device] = await db
-      .insert(devices)
-      .values({
-        id: newId("dev", now),
-        orgId: token.orgId,
-        projectId: token.projectId,
-        dsn: body.dsn,
-        status: "offline",
-        registeredAt: now,
-        name: named ?? body.dsn,
-        deviceInfo: body.device_info ?? null,
-        ...fields,
-      })
-      .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: { ...fields, ...given } })
-      .returning();
-    const key = deviceKey(device!.id, randomHex());
-    await deviceHub(env, device!.id).provision({
-      deviceId: device!.id,
-      orgId: device!.orgId,
-      projectId: device!.projectId,
+      name: body.name ?? token.name ?? undefined,
+      deviceInfo: body.device_info,
+    });
+    const key = deviceKey(device.id, randomHex());
+    await deviceHub(env, device.id).provision({
+      deviceId: device.id,
+      orgId: device.orgId,
+      projectId: device.projectId,
       keyHash: await sha256(key),
       heartbeatIntervalMs: interval,
     });
-    await db.update(registrationTokens).set({ deviceId: device!.id }).where(eq(registrationTokens.id, token.id));
+    await recordTokenDevice(db, token.id, device.id);
     return {
-      device_id: device!.id,
+      device_id: device.id,
       device_key: key,
-      project_id: device!.projectId,
+      project_id: device.projectId,
       heartbeat_interval_ms: interval,
       log_upload: LOG_UPLOAD,
     };
   } catch (err) {
     // Nothing usable was handed out: give the token back so the device can retry.
-    await db.update(registrationTokens).set({ usedAt: null }).where(eq(registrationTokens.id, token.id));
+    await releaseToken(db, token.id);
     throw err;
   }
 }
 
 async function findToken(db: Db, token: string) {
-  const row = token.startsWith(`${REGISTRATION_TOKEN_PREFIX}_`)
-    ? await db.query.registrationTokens.findFirst({ where: eq(registrationTokens.tokenHash, await sha256(token)) })
-    : undefined;
+  const row = token.startsWith(`${REGISTRATION_TOKEN_PREFIX}_`) ? await findTokenByHash(db, await sha256(token)) : undefined;
   if (!row) throw new ApiError("unauthorized", "unknown registration token");
   if (row.usedAt !== null) throw new ApiError("conflict", "registration token was already used");
   if (row.expiresAt <= Date.now()) throw new ApiError("gone", "registration token has expired");

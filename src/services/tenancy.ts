@@ -1,22 +1,67 @@
-// Org, project and key lookups that every object route shares. A row of another org is
-// reported exactly like a missing row: 404.
-import { and, eq } from "drizzle-orm";
-import type { Db } from "../db/client";
-import { devices, projects } from "../db/schema";
+// Orgs, their keys and projects. A row of another org is reported exactly like a missing
+// row: 404.
+import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { notFound } from "../contract/errors";
+import type { Db } from "../db/client";
+import { findDeviceOfOrg, listDeviceIdsOfProject } from "../db/repos/devices";
+import { type KeyRole, insertKey } from "../db/repos/keys";
+import { type OrgTier, createOrgWithAdminKey } from "../db/repos/orgs";
+import { deleteProjectCascade, findProjectOfOrg } from "../db/repos/projects";
+import { findSessionOfOrg } from "../db/repos/sessions";
+import { mapLimit } from "../lib/concurrency";
+import { newSecret, sha256 } from "../lib/crypto";
+import { deviceHub } from "../stubs/device-hub";
 
 export async function projectOfOrg(db: Db, orgId: string, projectId: string) {
-  const project = await db.query.projects.findFirst({
-    where: and(eq(projects.id, projectId), eq(projects.orgId, orgId)),
-  });
+  const project = await findProjectOfOrg(db, orgId, projectId);
   if (!project) throw notFound("project");
   return project;
 }
 
 export async function deviceOfOrg(db: Db, orgId: string, deviceId: string) {
-  const device = await db.query.devices.findFirst({
-    where: and(eq(devices.id, deviceId), eq(devices.orgId, orgId)),
-  });
+  const device = await findDeviceOfOrg(db, orgId, deviceId);
   if (!device) throw notFound("device");
   return device;
+}
+
+export async function sessionOfOrg(db: Db, orgId: string, sessionId: string, projectId?: string) {
+  const session = await findSessionOfOrg(db, orgId, sessionId, projectId);
+  if (!session) throw notFound("session");
+  return session;
+}
+
+/** A new org key: the secret for the answer, its hash and prefix for the row. */
+async function mintOrgKey() {
+  const secret = newSecret(ORG_KEY_PREFIX);
+  // The prefix lets people tell their keys apart in a list.
+  return { secret, keyHash: await sha256(secret), prefix: secret.slice(0, 12) };
+}
+
+/** The org and its first admin key; the key's secret is returned once and never stored. */
+export async function createOrg(db: Db, name: string, tier: OrgTier) {
+  const { secret, keyHash, prefix } = await mintOrgKey();
+  const created = await createOrgWithAdminKey(db, { name, tier }, { name: "first admin key", keyHash, prefix });
+  return { ...created, secret };
+}
+
+/** A new key of the org; its secret is returned once and never stored. */
+export async function createKey(db: Db, orgId: string, role: KeyRole, name: string) {
+  const { secret, keyHash, prefix } = await mintOrgKey();
+  return { key: await insertKey(db, orgId, { name, role, keyHash, prefix }), secret };
+}
+
+/** Devices decommissioned per page of the project's device ids. */
+const DEVICES_PER_PAGE = 500;
+
+/** Stops every device key of the project, then removes the project's rows. */
+export async function deleteProject(env: Env, db: Db, projectId: string): Promise<void> {
+  // Keys stop before the rows go, so no device keeps writing into a deleted project.
+  let afterId: string | undefined;
+  for (;;) {
+    const ids = await listDeviceIdsOfProject(db, projectId, { afterId, limit: DEVICES_PER_PAGE });
+    await mapLimit(ids, 50, (id) => deviceHub(env, id).decommission());
+    if (ids.length < DEVICES_PER_PAGE) break;
+    afterId = ids[ids.length - 1];
+  }
+  await deleteProjectCascade(db, projectId);
 }

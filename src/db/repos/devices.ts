@@ -1,22 +1,132 @@
-// TEMPORARY (replaced by the repos branch): the device's presence row, written by its DeviceHub.
-import { and, eq, lt } from "drizzle-orm";
-import type { DeviceStatus } from "../../contract/presence";
+// The device registry: who the devices are (written at registration and by operators) and
+// their presence (written by each device's DeviceHub).
+import { type AnyColumn, type SQL, and, asc, count, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import type { z } from "zod";
 import type { Db } from "../client";
 import { devices } from "../schema";
+import { newId } from "../../lib/crypto";
+import type { DeviceStatus, ListDevices } from "../../contract/fleet";
 
-export async function writePresence(
-  db: Db,
-  p: {
-    deviceId: string;
-    status: DeviceStatus;
-    lastSeenAt: number | null;
-    lastHeartbeatAt: number | null;
-    metrics: Record<string, number> | null;
-    currentSessionId: string | null;
-    lastLogAt: number | null;
-    version: number;
-  },
-): Promise<void> {
+export type Device = typeof devices.$inferSelect;
+
+/** What a registration says about the device; without a name or deviceInfo, a re-registration keeps the stored ones. */
+export interface Registration {
+  orgId: string;
+  projectId: string;
+  dsn: string;
+  deviceType: string;
+  environment: string;
+  heartbeatIntervalMs: number;
+  name?: string;
+  deviceInfo?: Record<string, unknown>;
+}
+
+/**
+ * Adds the device, or, when its DSN is already registered in the project, re-registers that
+ * device: it keeps its id and history, and is no longer decommissioned.
+ */
+export async function upsertRegisteredDevice(db: Db, r: Registration): Promise<Device> {
+  const now = Date.now();
+  const { orgId, projectId, dsn, name, deviceInfo, ...registered } = r;
+  const renewed = { ...registered, decommissionedAt: null };
+  // A name or device_info given now replaces the old one; otherwise an operator's rename stays.
+  const given = { ...(name ? { name } : {}), ...(deviceInfo ? { deviceInfo } : {}) };
+  const [device] = await db
+    .insert(devices)
+    .values({
+      id: newId("dev", now),
+      orgId,
+      projectId,
+      dsn,
+      status: "offline",
+      registeredAt: now,
+      name: name ?? dsn,
+      deviceInfo: deviceInfo ?? null,
+      ...renewed,
+    })
+    .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: { ...renewed, ...given } })
+    .returning();
+  return device!;
+}
+
+/** A device of the org; a device of another org is not found, like a missing one. */
+export async function findDeviceOfOrg(db: Db, orgId: string, deviceId: string): Promise<Device | undefined> {
+  return db.query.devices.findFirst({ where: and(eq(devices.id, deviceId), eq(devices.orgId, orgId)) });
+}
+
+export type DeviceFilter = Pick<z.output<typeof ListDevices>, "project_id" | "environment" | "status" | "type" | "q" | "include_decommissioned">;
+
+// A literal, case-insensitive substring test. (D1 caps LIKE patterns at 50 bytes, and LIKE
+// would make % and _ in the user's text wildcards.)
+const contains = (column: AnyColumn, text: string) => sql`instr(lower(${column}), lower(${text})) > 0`;
+
+/**
+ * At most `limit` of the org's devices after `afterId`, by id. Ids sort by creation, so
+ * paging returns every device exactly once even while devices register.
+ */
+export async function listDevices(db: Db, orgId: string, f: DeviceFilter, page: { afterId?: string; limit: number }): Promise<Device[]> {
+  const conditions: (SQL | undefined)[] = [
+    eq(devices.orgId, orgId),
+    f.project_id ? eq(devices.projectId, f.project_id) : undefined,
+    f.environment ? eq(devices.environment, f.environment) : undefined,
+    f.status ? eq(devices.status, f.status) : undefined,
+    f.type ? eq(devices.deviceType, f.type) : undefined,
+    f.include_decommissioned === "true" ? undefined : isNull(devices.decommissionedAt),
+    page.afterId ? gt(devices.id, page.afterId) : undefined,
+    f.q ? or(contains(devices.name, f.q), contains(devices.dsn, f.q)) : undefined,
+  ];
+  return db
+    .select()
+    .from(devices)
+    .where(and(...conditions))
+    .orderBy(asc(devices.id))
+    .limit(page.limit);
+}
+
+/** At most `limit` ids of the project's devices after `afterId`, decommissioned ones included. */
+export async function listDeviceIdsOfProject(db: Db, projectId: string, page: { afterId?: string; limit: number }): Promise<string[]> {
+  const rows = await db
+    .select({ id: devices.id })
+    .from(devices)
+    .where(and(eq(devices.projectId, projectId), page.afterId ? gt(devices.id, page.afterId) : undefined))
+    .orderBy(asc(devices.id))
+    .limit(page.limit);
+  return rows.map((r) => r.id);
+}
+
+/** Devices of the project that are not decommissioned. */
+export async function countLiveDevices(db: Db, projectId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(devices)
+    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt)));
+  return row!.n;
+}
+
+/** An operator's rename or move; undefined fields stay as they are. */
+export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: string }): Promise<void> {
+  if (labels.name === undefined && labels.environment === undefined) return;
+  await db.update(devices).set(labels).where(eq(devices.id, deviceId));
+}
+
+export async function markDecommissioned(db: Db, deviceId: string, at: number): Promise<void> {
+  await db.update(devices).set({ decommissionedAt: at, status: "offline" }).where(eq(devices.id, deviceId));
+}
+
+/** A device's presence as its DeviceHub last knew it; `version` only ever grows. */
+export interface PresenceUpdate {
+  deviceId: string;
+  status: z.output<typeof DeviceStatus>;
+  lastSeenAt: number | null;
+  lastHeartbeatAt: number | null;
+  metrics: Record<string, number> | null;
+  currentSessionId: string | null;
+  lastLogAt: number | null;
+  version: number;
+}
+
+/** Writes the presence row unless D1 already holds a newer version: a late write never undoes a newer one. */
+export async function writePresence(db: Db, p: PresenceUpdate): Promise<void> {
   await db
     .update(devices)
     .set({

@@ -1,0 +1,193 @@
+// The D1 repositories called directly, against real D1: the version and ownership rules
+// DeviceHubs rely on when they flush presence and sessions, and the guards routes rely on.
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createDb } from "../../src/db/client";
+import { type Device, type PresenceUpdate, listDevices, upsertRegisteredDevice, writePresence } from "../../src/db/repos/devices";
+import { insertKey, revokeKeyUnlessLastAdmin } from "../../src/db/repos/keys";
+import { createOrgWithAdminKey } from "../../src/db/repos/orgs";
+import { createProject } from "../../src/db/repos/projects";
+import { type SessionUpsert, sessionOwner, upsertSessions } from "../../src/db/repos/sessions";
+import { consumeToken, deleteTokensExpiredBefore, insertToken } from "../../src/db/repos/tokens";
+
+const db = createDb(env.DB);
+
+/** An org with one project and `n` registered devices, made through the repositories. */
+async function fleet(n = 1) {
+  const { org, key } = await createOrgWithAdminKey(db, { name: "Repo Test", tier: "pro" }, { name: "admin", keyHash: crypto.randomUUID(), prefix: "fbk_test" });
+  const project = await createProject(db, org.id, "repos");
+  const devices: Device[] = [];
+  for (let i = 0; i < n; i++) {
+    devices.push(
+      await upsertRegisteredDevice(db, {
+        orgId: org.id,
+        projectId: project.id,
+        dsn: `SN-${crypto.randomUUID().slice(0, 8)}`,
+        deviceType: "amr",
+        environment: "production",
+        heartbeatIntervalMs: 30_000,
+      }),
+    );
+  }
+  return { org, key, project, devices, owner: (i: number) => ({ orgId: org.id, projectId: project.id, deviceId: devices[i]!.id }) };
+}
+
+const presence = (deviceId: string, version: number, extra: Partial<PresenceUpdate> = {}): PresenceUpdate => ({
+  deviceId,
+  status: "online",
+  lastSeenAt: 1_000 * version,
+  lastHeartbeatAt: 1_000 * version,
+  metrics: { cpu_usage: version },
+  currentSessionId: null,
+  lastLogAt: null,
+  version,
+  ...extra,
+});
+
+const session = (id: string, version: number, extra: Partial<SessionUpsert> = {}): SessionUpsert => ({
+  session_id: id,
+  name: `run ${id}`,
+  status: "active",
+  started_at: 1_700_000_000_000,
+  completed_at: null,
+  total_logs: version * 10,
+  error_count: version,
+  warning_count: 0,
+  version,
+  ...extra,
+});
+
+const presenceRow = (id: string) =>
+  env.DB.prepare("SELECT status, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
+const sessionRow = (projectId: string, sessionId: string) =>
+  env.DB.prepare("SELECT * FROM sessions WHERE project_id = ? AND session_id = ?").bind(projectId, sessionId).first<any>();
+
+describe("writePresence", () => {
+  it("a newer version overwrites the row; an older or equal one changes nothing", async () => {
+    const { devices } = await fleet();
+    const id = devices[0]!.id;
+    await writePresence(db, presence(id, 5, { status: "error" }));
+    expect(await presenceRow(id)).toEqual({ status: "error", last_heartbeat_at: 5_000, metrics: '{"cpu_usage":5}', presence_version: 5 });
+
+    await writePresence(db, presence(id, 3, { status: "online" }));
+    await writePresence(db, presence(id, 5, { status: "maintenance" }));
+    expect(await presenceRow(id)).toMatchObject({ status: "error", presence_version: 5 });
+
+    await writePresence(db, presence(id, 6, { status: "offline", metrics: null }));
+    expect(await presenceRow(id)).toEqual({ status: "offline", last_heartbeat_at: 6_000, metrics: null, presence_version: 6 });
+  });
+
+  it("touches only the device it names", async () => {
+    const { devices } = await fleet(2);
+    await writePresence(db, presence(devices[0]!.id, 1));
+    expect(await presenceRow(devices[1]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
+  });
+});
+
+describe("upsertSessions", () => {
+  it("inserts new sessions with their owner and refuses nothing", async () => {
+    const f = await fleet();
+    expect(await upsertSessions(db, f.owner(0), [session("a", 1), session("b", 1)])).toEqual([]);
+    expect(await sessionRow(f.project.id, "a")).toMatchObject({ org_id: f.org.id, device_id: f.devices[0]!.id, name: "run a", total_logs: 10, version: 1 });
+    expect(await sessionOwner(db, f.project.id, "b")).toBe(f.devices[0]!.id);
+  });
+
+  it("a newer version updates the counters and status; an older one is ignored and not refused", async () => {
+    const f = await fleet();
+    await upsertSessions(db, f.owner(0), [session("s", 2)]);
+    expect(await upsertSessions(db, f.owner(0), [session("s", 4, { status: "completed", completed_at: 1_700_000_060_000 })])).toEqual([]);
+    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", completed_at: 1_700_000_060_000, total_logs: 40, version: 4 });
+
+    expect(await upsertSessions(db, f.owner(0), [session("s", 3), session("s2", 1)])).toEqual([]);
+    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", total_logs: 40, version: 4 });
+    expect(await sessionRow(f.project.id, "s2")).toMatchObject({ version: 1 });
+  });
+
+  it("refuses a session id another device of the project owns, and leaves that session as it was", async () => {
+    const f = await fleet(2);
+    await upsertSessions(db, f.owner(0), [session("shared", 1)]);
+    const refused = await upsertSessions(db, f.owner(1), [session("shared", 9, { name: "stolen" }), session("mine", 1)]);
+    expect(refused).toEqual(["shared"]);
+    expect(await sessionRow(f.project.id, "shared")).toMatchObject({ device_id: f.devices[0]!.id, name: "run shared", version: 1 });
+    expect(await sessionOwner(db, f.project.id, "mine")).toBe(f.devices[1]!.id);
+  });
+
+  it("the same session id in another project is another session", async () => {
+    const a = await fleet();
+    const b = await fleet();
+    await upsertSessions(db, a.owner(0), [session("run-1", 1)]);
+    expect(await upsertSessions(db, b.owner(0), [session("run-1", 1)])).toEqual([]);
+    expect(await sessionOwner(db, a.project.id, "run-1")).toBe(a.devices[0]!.id);
+    expect(await sessionOwner(db, b.project.id, "run-1")).toBe(b.devices[0]!.id);
+  });
+
+  it("reports every refused id of a flush larger than one owner lookup", async () => {
+    const f = await fleet(2);
+    const ids = Array.from({ length: 120 }, (_, i) => `taken-${i}`);
+    await upsertSessions(db, f.owner(0), ids.map((id) => session(id, 1)));
+    const refused = await upsertSessions(db, f.owner(1), ids.map((id) => session(id, 2)));
+    expect(refused.sort()).toEqual([...ids].sort());
+  });
+
+  it("an empty flush writes nothing", async () => {
+    const f = await fleet();
+    expect(await upsertSessions(db, f.owner(0), [])).toEqual([]);
+  });
+});
+
+describe("sessionOwner", () => {
+  it("is null until a device of the project writes the session", async () => {
+    const f = await fleet();
+    expect(await sessionOwner(db, f.project.id, "later")).toBeNull();
+    await upsertSessions(db, f.owner(0), [session("later", 1)]);
+    expect(await sessionOwner(db, f.project.id, "later")).toBe(f.devices[0]!.id);
+  });
+});
+
+describe("guards the routes rely on", () => {
+  it("a registration token is consumed once, however many race for it", async () => {
+    const f = await fleet(0);
+    const token = await insertToken(db, {
+      orgId: f.org.id,
+      projectId: f.project.id,
+      tokenHash: crypto.randomUUID(),
+      deviceType: "amr",
+      environment: "production",
+      name: null,
+      dsn: null,
+      expiresAt: Date.now() + 60_000,
+    });
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => consumeToken(db, token.id, Date.now())));
+    expect(outcomes.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("expired tokens are deleted in chunks of at most the limit", async () => {
+    const f = await fleet(0);
+    const expired = { orgId: f.org.id, projectId: f.project.id, deviceType: "amr", environment: "production", name: null, dsn: null, expiresAt: 1 };
+    for (let i = 0; i < 3; i++) await insertToken(db, { ...expired, tokenHash: crypto.randomUUID() });
+    expect(await deleteTokensExpiredBefore(db, 2, 2)).toBe(2);
+    expect(await deleteTokensExpiredBefore(db, 2, 2)).toBeLessThan(2);
+  });
+
+  it("the last live admin key is never revoked; a viewer key is", async () => {
+    const f = await fleet(0);
+    const viewer = await insertKey(db, f.org.id, { name: "viewer", role: "viewer", keyHash: crypto.randomUUID(), prefix: "fbk_v" });
+    expect(await revokeKeyUnlessLastAdmin(db, f.org.id, f.key.id)).toBe("last_admin");
+    expect(await revokeKeyUnlessLastAdmin(db, f.org.id, viewer.id)).toBe("revoked");
+    expect(await revokeKeyUnlessLastAdmin(db, f.org.id, viewer.id)).toBe("not_found");
+    const other = await fleet(0);
+    expect(await revokeKeyUnlessLastAdmin(db, other.org.id, viewer.id)).toBe("not_found");
+  });
+
+  it("device search is a literal substring: % and _ match only themselves", async () => {
+    const f = await fleet(0);
+    const register = (dsn: string) =>
+      upsertRegisteredDevice(db, { orgId: f.org.id, projectId: f.project.id, dsn, deviceType: "amr", environment: "lab", heartbeatIntervalMs: 30_000 });
+    const percent = await register("ARM_100%");
+    await register("ARMX1000");
+    const all = { project_id: f.project.id, include_decommissioned: "false" as const };
+    expect((await listDevices(db, f.org.id, { ...all, q: "m_100%" }, { limit: 10 })).map((d) => d.id)).toEqual([percent.id]);
+    expect(await listDevices(db, f.org.id, { ...all, q: "%" }, { limit: 10 })).toHaveLength(1);
+    expect(await listDevices(db, f.org.id, { ...all, q: "arm" }, { limit: 10 })).toHaveLength(2);
+  });
+});
