@@ -1,20 +1,9 @@
 // A device's sessions ("runs") with live counters, updated in the same transaction as the
 // lines they count. `version` / `flushed_version` say which rows D1 has not seen yet.
-import type { EndStatus, SessionStatus } from "../../src/contract/sessions";
+import type { EndStatus, SessionFields } from "../../src/contract/sessions";
 
-export interface SessionRow {
-  session_id: string;
-  name: string;
-  status: SessionStatus;
-  started_at: number;
-  completed_at: number | null;
-  total_logs: number;
-  error_count: number;
-  warning_count: number;
-  version: number;
-  flushed_version: number;
-  [key: string]: SqlStorageValue;
-}
+/** A row of the sessions table: `version` / `flushed_version` say whether D1 has seen it. */
+export type SessionRow = SessionFields & { version: number; flushed_version: number } & Record<string, SqlStorageValue>;
 
 export type EndOutcome = { ok: true; session: SessionRow } | { ok: false; code: "not_found" | "conflict"; session?: SessionRow };
 

@@ -8,6 +8,18 @@ export type SessionStatus = z.output<typeof SessionStatus>;
 export const EndStatus = SessionStatus.exclude(["active"]);
 export type EndStatus = z.output<typeof EndStatus>;
 
+/** A session's fields, times in ms, whether read from D1 or live from the device's object. */
+export interface SessionFields {
+  session_id: string;
+  name: string;
+  status: SessionStatus;
+  started_at: number;
+  completed_at: number | null;
+  total_logs: number;
+  error_count: number;
+  warning_count: number;
+}
+
 /** Session ids are unique within a project: the first device to use one owns it. */
 export const sessionTaken = () => new ApiError("conflict", "another device of this project already uses this session_id");
 

@@ -1,5 +1,6 @@
 // How stored rows look on the wire: snake_case fields and ISO 8601 times.
 import type { Presence } from "../contract/presence";
+import type { SessionFields } from "../contract/sessions";
 import type { apiKeys, devices, orgs, projects } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
 import { TIER_LIMITS } from "../contract/tiers";
@@ -51,18 +52,6 @@ export const presentDevice = (d: Device, live?: Presence | null) => ({
   registered_at: iso(d.registeredAt),
   decommissioned_at: isoOrNull(d.decommissionedAt),
 });
-
-/** The fields of a session, whether read from D1 or live from the device's object. */
-export interface SessionFields {
-  session_id: string;
-  name: string;
-  status: string;
-  started_at: number;
-  completed_at: number | null;
-  total_logs: number;
-  error_count: number;
-  warning_count: number;
-}
 
 export const presentSession = (where: { projectId: string; deviceId: string }, s: SessionFields, now = Date.now()) => ({
   session_id: s.session_id,

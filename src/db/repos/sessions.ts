@@ -4,7 +4,7 @@ import { type SQL, and, desc, eq, gte, inArray, lt, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../client";
 import { sessions } from "../schema";
-import type { ListSessions } from "../../contract/sessions";
+import type { ListSessions, SessionFields } from "../../contract/sessions";
 
 export type SessionRecord = typeof sessions.$inferSelect;
 
@@ -67,17 +67,8 @@ export async function sessionOwner(db: Db, projectId: string, sessionId: string)
 }
 
 /** A session as a DeviceHub flushes it; `version` grows with every change. */
-export interface SessionUpsert {
-  session_id: string;
-  name: string;
-  status: SessionRecord["status"];
-  started_at: number;
-  completed_at: number | null;
-  total_logs: number;
-  error_count: number;
-  warning_count: number;
-  version: number;
-}
+/** A session as its device's object sends it; `version` orders the writes. */
+export type SessionUpsert = SessionFields & { version: number };
 
 // D1 binds at most 100 parameters a statement; an owner lookup binds the project and the ids.
 const IDS_PER_LOOKUP = 90;
