@@ -1,6 +1,7 @@
 // GET /api/v1/openapi.json: the API described from the same zod schemas the routes validate
 // with. A test checks that every route the app serves is listed here.
 import { z } from "zod";
+import { ErrorBody } from "./contract/errors";
 import { LogLine } from "./contract/log-line";
 import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery, QueueCommand } from "./contract/commands";
 import {
@@ -89,20 +90,7 @@ function parameters(schema: z.ZodType | undefined, where: "path" | "query") {
 
 const ERROR = {
   description: "An error in the contract's shape",
-  content: {
-    "application/json": {
-      schema: {
-        type: "object",
-        properties: {
-          error: {
-            type: "object",
-            properties: { code: { type: "string" }, message: { type: "string" }, details: {} },
-            required: ["code", "message"],
-          },
-        },
-      },
-    },
-  },
+  content: { "application/json": { schema: jsonSchema(ErrorBody) } },
 };
 
 export function openApiDocument(serverUrl: string) {

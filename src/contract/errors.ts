@@ -1,19 +1,27 @@
 // The contract's error shape, built in one place. Routes throw ApiError; app.onError answers.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
 
-export type ErrorCode =
-  | "bad_request"
-  | "validation_failed"
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "conflict"
-  | "gone"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "quota_exceeded"
-  | "rate_limited"
-  | "internal";
+export const ErrorCode = z.enum([
+  "bad_request",
+  "validation_failed",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "gone",
+  "payload_too_large",
+  "unsupported_media_type",
+  "quota_exceeded",
+  "rate_limited",
+  "internal",
+]);
+export type ErrorCode = z.output<typeof ErrorCode>;
+
+/** Every non-2xx answer, and every error frame on a socket. */
+export const ErrorBody = z.object({
+  error: z.object({ code: ErrorCode, message: z.string(), details: z.unknown().optional() }),
+});
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -43,7 +51,7 @@ export class ApiError extends Error {
   }
 }
 
-export function errorBody(code: ErrorCode, message: string, details?: unknown) {
+export function errorBody(code: ErrorCode, message: string, details?: unknown): z.output<typeof ErrorBody> {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
