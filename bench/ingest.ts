@@ -53,7 +53,7 @@ async function waitReady() {
 }
 
 async function newDevice(orgKey: string, projectId: string, dsn: string) {
-  const cap = await api("POST", "/capsules/generate", orgKey, { project_id: projectId, device_type: "bench", environment: "bench" });
+  const cap = await api("POST", "/capsules/generate", orgKey, { project_id: projectId, device_type: "bench", environment: "testing" });
   const reg = await api("POST", "/fleet/register", null, { dsn, registration_token: cap.capsule.fleet.registration_token });
   return reg as { device_id: string; device_key: string };
 }

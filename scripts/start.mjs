@@ -1,21 +1,36 @@
 // `npm start`: the whole platform on this machine. Makes a local ADMIN_TOKEN if there is none,
 // applies D1 migrations to the local database, runs `wrangler dev` on PORT (default 8787),
-// and makes a demo org and project on first start (kept in .fleetbeat-demo.json).
+// makes a demo org and project on first start, and prints `export` lines to paste into a shell.
+//
+// State (D1, R2, Durable Objects) lives in .wrangler/state, the token in .dev.vars and the demo
+// org in .fleetbeat-demo.json. With FLEETBEAT_STATE=<dir>, all three live in <dir> instead, so a
+// second server (a test, a demo) starts fresh and leaves the developer's own state alone.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 
-const port = Number(process.env.PORT ?? 8787);
+const port = Number(process.env.PORT || 8787);
 const base = `http://localhost:${port}`;
-const wrangler = ["exec", "--", "wrangler"];
+// wrangler's own launcher, on this Node (the project's Node 22 under `npm start`). Not through
+// `npm exec`, whose shell would not pass a SIGTERM on to wrangler.
+const wrangler = (...args) => [path.join(import.meta.dirname, "../node_modules/wrangler/bin/wrangler.js"), ...args];
+
+const stateDir = process.env.FLEETBEAT_STATE ? path.resolve(process.env.FLEETBEAT_STATE) : null;
+if (stateDir) mkdirSync(stateDir, { recursive: true });
+const varsFile = stateDir ? path.join(stateDir, ".dev.vars") : ".dev.vars";
+const demoFile = stateDir ? path.join(stateDir, "demo.json") : ".fleetbeat-demo.json";
+// wrangler reads .dev.vars from the project unless given an env file; both commands share one store.
+const stateArgs = stateDir ? ["--persist-to", stateDir] : [];
+const varsArgs = stateDir ? ["--env-file", varsFile] : [];
 
 function adminToken() {
-  const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
+  const existing = existsSync(varsFile) ? readFileSync(varsFile, "utf8") : "";
   const match = /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m.exec(existing);
   if (match) return match[1];
   const token = randomBytes(32).toString("hex");
-  writeFileSync(".dev.vars", `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`);
-  console.log("wrote a new random ADMIN_TOKEN to .dev.vars");
+  writeFileSync(varsFile, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`);
+  console.log(`wrote a new random ADMIN_TOKEN to ${varsFile}`);
   return token;
 }
 
@@ -43,44 +58,52 @@ async function api(path, token, body) {
 
 /** The demo org and project, made once and found again on later starts. */
 async function demo(admin) {
-  if (existsSync(".fleetbeat-demo.json")) {
-    const saved = JSON.parse(readFileSync(".fleetbeat-demo.json", "utf8"));
+  if (existsSync(demoFile)) {
+    const saved = JSON.parse(readFileSync(demoFile, "utf8"));
     if ((await api(`/projects/${saved.project_id}`, saved.api_key)).status === 200) return saved;
   }
   const org = await api("/orgs", admin, { name: "Demo org", tier: "pro" });
+  if (org.status !== 201) throw new Error(`creating the demo org: ${org.status} ${JSON.stringify(org.json)}`);
   const key = org.json.api_key.key;
   const project = await api("/projects", key, { name: "Demo project" });
   const saved = { org_id: org.json.org.id, project_id: project.json.project.id, api_key: key };
-  writeFileSync(".fleetbeat-demo.json", `${JSON.stringify(saved, null, 2)}\n`);
+  writeFileSync(demoFile, `${JSON.stringify(saved, null, 2)}\n`);
   return saved;
 }
 
+/** A value as one shell word: left bare when it is safe, single-quoted otherwise. */
+const shellWord = (v) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+
 const token = adminToken();
-const migrate = spawnSync("npm", [...wrangler, "d1", "migrations", "apply", "DB", "--local"], {
+const migrate = spawnSync(process.execPath, wrangler("d1", "migrations", "apply", "DB", "--local", ...stateArgs), {
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, CI: "true" },
 });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const dev = spawn("npm", [...wrangler, "dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"], {
-  stdio: ["ignore", "inherit", "inherit"],
-  // Offline machines cannot fetch the sample Request.cf object; use the built-in placeholder.
-  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" },
-});
+const dev = spawn(
+  process.execPath,
+  wrangler("dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false", ...stateArgs, ...varsArgs),
+  {
+    stdio: ["ignore", "inherit", "inherit"],
+    // Offline machines cannot fetch the sample Request.cf object; use the built-in placeholder.
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" },
+  },
+);
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
 
 await waitForHealth();
 const d = await demo(token);
+const shellVars = { B: `${base}/api/v1`, ADMIN_TOKEN: token, ORG_KEY: d.api_key, PROJECT_ID: d.project_id };
 console.log(`
 fleetbeat is running at ${base}  (health: ${base}/api/v1/health)
+  state: ${stateDir ?? ".wrangler/state"}; server admin token from ${varsFile}; demo org ${d.org_id} from ${demoFile}
 
-  server admin token (creates orgs):  ${token}   (from .dev.vars)
-  demo org ${d.org_id}, project ${d.project_id}
-  demo org admin key:                 ${d.api_key}   (kept in .fleetbeat-demo.json)
+Paste into a shell (B is the API base; ORG_KEY and PROJECT_ID are the demo org's admin key and project):
 
-Try:
-  curl -H "Authorization: Bearer ${d.api_key}" ${base}/api/v1/projects
-  curl -H "Authorization: Bearer ${d.api_key}" -H "content-type: application/json" \\
-       -d '{"project_id":"${d.project_id}","device_type":"robot","environment":"dev"}' ${base}/api/v1/capsules/generate
+export ${Object.entries(shellVars).map(([k, v]) => `${k}=${shellWord(v)}`).join(" ")}
+
+Then follow README.md, "A device's first minute", or try:
+  curl -H "Authorization: Bearer $ORG_KEY" "$B/projects"
 `);

@@ -7,8 +7,23 @@ export const printable = (max: number, what: string) =>
   z.string().min(1).max(max).regex(PRINTABLE, `${what}: printable text without control characters or surrounding spaces`);
 
 export const name = z.string().trim().min(1).max(200);
-/** device_type and environment: free text people filter on ("amr", "Robot Arm", "staging"). */
+/** device_type: free text people filter on ("amr", "Robot Arm", "drone"). */
 export const label = printable(64, "a label");
+
+/** The environments the dashboard has a tab for. */
+export const ENVIRONMENTS = ["production", "testing", "development"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+const ENVIRONMENT_ALIASES: Record<string, Environment> = { prod: "production", test: "testing", dev: "development" };
+
+/** `production`, `testing` or `development`; `prod`, `test` and `dev` (any case) are stored as the full name. */
+export const environment = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    const lower = v.trim().toLowerCase();
+    return ENVIRONMENT_ALIASES[lower] ?? lower;
+  },
+  z.enum(ENVIRONMENTS, { error: "must be production, testing or development (prod, test or dev for short)" }),
+);
 /** A device serial number, unique within a project. */
 export const dsn = printable(128, "a DSN");
 

@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "./metrics";
-import { boundedJson, cursor, deviceId, dsn, instant, label, limit, name, printable, projectId, sessionId } from "./common";
+import { boundedJson, cursor, deviceId, dsn, environment, instant, label, limit, name, printable, projectId, sessionId } from "./common";
 
 export const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
 
 export const GenerateCapsule = z.object({
   project_id: projectId,
   device_type: label,
-  environment: label,
+  environment,
   name: name.optional(),
   dsn: dsn.optional(),
   expires_in_s: z.number().int().min(1).max(MAX_CAPSULE_TTL_S).default(86_400),
@@ -18,7 +18,7 @@ export const Register = z.object({
   registration_token: z.string().min(1).max(200),
   name: name.optional(),
   device_type: label.optional(),
-  environment: label.optional(),
+  environment: environment.optional(),
   device_info: boundedJson(8 * 1024).optional(),
 });
 
@@ -39,7 +39,7 @@ export const DeviceStatus = z.enum(["online", "offline", "maintenance", "error"]
 
 export const ListDevices = z.object({
   project_id: projectId.optional(),
-  environment: label.optional(),
+  environment: environment.optional(),
   status: DeviceStatus.optional(),
   type: label.optional(),
   q: z.string().min(1).max(128).optional(),
@@ -53,7 +53,7 @@ export const DeviceParams = z.object({ device_id: deviceId });
 export const UpdateDevice = z
   .object({
     name: name.optional(),
-    environment: label.optional(),
+    environment: environment.optional(),
     status: z.enum(["maintenance", "online"]).optional(),
   })
   .refine((v) => Object.values(v).some((x) => x !== undefined), "send name, environment or status");

@@ -5,12 +5,12 @@ import { call, newOrg, tenant } from "./helpers";
 describe("PUT /fleet/devices/:device_id", () => {
   it("renames and moves a device like PATCH, changing only the fields sent", async () => {
     const t = await tenant();
-    const put = await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Line 4 arm", environment: "staging" } });
+    const put = await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Line 4 arm", environment: "testing" } });
     expect(put.status).toBe(200);
-    expect(put.json.device).toMatchObject({ id: t.deviceId, name: "Line 4 arm", environment: "staging", dsn: t.dsn });
+    expect(put.json.device).toMatchObject({ id: t.deviceId, name: "Line 4 arm", environment: "testing", dsn: t.dsn });
 
     const renamed = await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Dock arm" } });
-    expect(renamed.json.device).toMatchObject({ name: "Dock arm", environment: "staging" });
+    expect(renamed.json.device).toMatchObject({ name: "Dock arm", environment: "testing" });
     const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Dock arm" } });
     expect(patched.json).toEqual(renamed.json);
   });

@@ -19,7 +19,7 @@ describe("fleet list", () => {
     const { adminKey } = await newOrg();
     const projectId = await newProject(adminKey);
     const a = await newDevice(adminKey, projectId, "AMR-100", { device_type: "amr", environment: "production", name: "Picker north" });
-    const b = await newDevice(adminKey, projectId, "DRN-200", { device_type: "drone", environment: "staging west", name: "Scout 100%" });
+    const b = await newDevice(adminKey, projectId, "DRN-200", { device_type: "drone", environment: "testing", name: "Scout 100%" });
     const c = await newDevice(adminKey, projectId, "CAM-300", { device_type: "camera", environment: "production", name: "Dock cam" });
     await call("POST", "/fleet/heartbeat", { token: a.deviceKey, body: {} });
 
@@ -27,7 +27,7 @@ describe("fleet list", () => {
       (await call("GET", `/fleet/devices?project_id=${projectId}&${q}`, { token: adminKey })).json.devices.map((d: any) => d.id);
     expect(await ids("environment=production")).toEqual([a.deviceId, c.deviceId]);
     expect(await ids("type=drone")).toEqual([b.deviceId]);
-    expect(await ids(`environment=${encodeURIComponent("staging west")}`)).toEqual([b.deviceId]);
+    expect(await ids("environment=testing")).toEqual([b.deviceId]);
     expect(await ids("status=online")).toEqual([a.deviceId]);
     expect(await ids("status=offline")).toEqual([b.deviceId, c.deviceId]);
     expect(await ids("q=picker")).toEqual([a.deviceId]);
@@ -78,10 +78,10 @@ describe("fleet list", () => {
     const { adminKey } = await newOrg();
     const projectId = await newProject(adminKey);
     const d = await newDevice(adminKey, projectId);
-    const res = await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: { name: "Line 4 arm", environment: "staging" } });
-    expect(res.json.device).toMatchObject({ name: "Line 4 arm", environment: "staging" });
-    const staging = await call("GET", `/fleet/devices?project_id=${projectId}&environment=staging`, { token: adminKey });
-    expect(staging.json.devices.map((x: any) => x.id)).toEqual([d.deviceId]);
+    const res = await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: { name: "Line 4 arm", environment: "testing" } });
+    expect(res.json.device).toMatchObject({ name: "Line 4 arm", environment: "testing" });
+    const testing = await call("GET", `/fleet/devices?project_id=${projectId}&environment=testing`, { token: adminKey });
+    expect(testing.json.devices.map((x: any) => x.id)).toEqual([d.deviceId]);
     expect((await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: { status: "offline" } })).status).toBe(400);
     expect((await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: {} })).status).toBe(400);
   });

@@ -9,10 +9,10 @@ describe("capsules", () => {
     const before = Date.now();
     const res = await call("POST", "/capsules/generate", {
       token: adminKey,
-      body: { project_id: projectId, device_type: "drone", environment: "field", name: "Drone 7", dsn: "DR-7" },
+      body: { project_id: projectId, device_type: "drone", environment: "testing", name: "Drone 7", dsn: "DR-7" },
     });
     expect(res.status).toBe(201);
-    expect(res.json.capsule.device).toMatchObject({ dsn: "DR-7", type: "drone", environment: "field" });
+    expect(res.json.capsule.device).toMatchObject({ dsn: "DR-7", type: "drone", environment: "testing" });
     const fleet = res.json.capsule.fleet;
     expect(fleet).toMatchObject({ project_id: projectId, backend_url: "http://fleetbeat.test", registration_token: expect.stringMatching(/^fbr_/) });
     const ttl = Date.parse(fleet.expires_at) - before;
@@ -21,12 +21,12 @@ describe("capsules", () => {
 
     const week = await call("POST", "/capsules/generate", {
       token: adminKey,
-      body: { project_id: projectId, device_type: "drone", environment: "field", expires_in_s: 604_800 },
+      body: { project_id: projectId, device_type: "drone", environment: "testing", expires_in_s: 604_800 },
     });
     expect(week.status).toBe(201);
     const tooLong = await call("POST", "/capsules/generate", {
       token: adminKey,
-      body: { project_id: projectId, device_type: "drone", environment: "field", expires_in_s: 604_801 },
+      body: { project_id: projectId, device_type: "drone", environment: "testing", expires_in_s: 604_801 },
     });
     expect(tooLong.status).toBe(400);
     expect(tooLong.json.error.details[0].path).toBe("expires_in_s");
