@@ -1,3 +1,8 @@
+// Two tiers of tests, three projects:
+// - fast (`npm test`): `workers` runs inside workerd with the real bindings; `node` runs the
+//   checks that read the source tree from disk, which workerd cannot do.
+// - slow (`npm run test:slow`): `slow` runs in Node against a real `wrangler dev` server,
+//   a browser or a drill; its tests start what they need and take minutes.
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -8,19 +13,46 @@ export default defineConfig(async () => {
   // Real log text for the tests, read here in Node and handed to workerd as a binding.
   const loghub = Object.fromEntries(DATASETS.map((d) => [d, loadLoghub(d)]));
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations, LOGHUB: loghub },
-        },
-      }),
-    ],
     test: {
-      include: ["test/**/*.test.ts"],
-      setupFiles: ["./test/apply-migrations.ts"],
-      // Generous: CI machines are small and the heaviest tests move 10,000+ lines.
-      testTimeout: 30_000,
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations, LOGHUB: loghub },
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/integration/**/*.test.ts", "test/unit/**/*.test.ts"],
+            setupFiles: ["./test/apply-migrations.ts"],
+            // Generous: CI machines are small and the heaviest tests move 10,000+ lines.
+            testTimeout: 30_000,
+          },
+        },
+        {
+          test: {
+            name: "node",
+            environment: "node",
+            include: ["test/node/**/*.test.ts"],
+            testTimeout: 60_000,
+          },
+        },
+        {
+          test: {
+            name: "slow",
+            environment: "node",
+            include: ["test/slow/**/*.test.ts"],
+            // A slow test starts a server (or a browser) of its own, and waits for it.
+            testTimeout: 5 * 60_000,
+            hookTimeout: 5 * 60_000,
+            // One server at a time: two wrangler dev processes on two cores starve each other.
+            fileParallelism: false,
+          },
+        },
+      ],
     },
   };
 });
