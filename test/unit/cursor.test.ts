@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ApiError } from "../../src/contract/errors";
-import { decodeCursor, encodeCursor, page } from "../../src/http/cursor";
+import { decodeCursor, encodeCursor, page } from "../../src/contract/cursor";
 
 const IdCursor = z.object({ id: z.string() });
 const SessionCursor = z.object({ started_at: z.number(), project_id: z.string(), session_id: z.string() });
