@@ -2,7 +2,7 @@
 import type { Identity } from "./contract/presence";
 import type { Db } from "./db/client";
 
-export interface OrgCaller {
+interface OrgCaller {
   orgId: string;
   keyId: string;
   role: "admin" | "viewer";

@@ -35,7 +35,7 @@ interface Operation {
 
 const IngestBody = IngestEnvelope.extend({ logs: z.array(LogLine) });
 
-export const OPERATIONS: Operation[] = [
+const OPERATIONS: Operation[] = [
   { method: "get", path: "/health", summary: "Liveness and version", auth: "none" },
   { method: "get", path: "/openapi.json", summary: "This document", auth: "none" },
   { method: "post", path: "/orgs", summary: "Create an org and its first admin key", auth: "server admin", body: CreateOrg },

@@ -6,7 +6,7 @@ import { INTERVAL_MS, type MetricInterval } from "../../src/contract/metrics";
 const MINUTE = 60_000;
 export const RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** Distinct metric names kept per minute; names beyond are ignored, so a row stays small. */
-export const MAX_NAMES_PER_MINUTE = 64;
+const MAX_NAMES_PER_MINUTE = 64;
 /** The widest answer a query may produce; a wider range picks a coarser interval. */
 export const MAX_POINTS = 1500;
 

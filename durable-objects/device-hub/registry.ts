@@ -12,7 +12,7 @@ import { type DeviceStateStore, effectiveStatus } from "./state";
 import type { Timers } from "../timers";
 
 /** The D1 registry gets at most one write per device per this long, plus one per urgent change. */
-export const REGISTRY_FLUSH_MS = 60_000;
+const REGISTRY_FLUSH_MS = 60_000;
 /** Sessions written to D1 in one batch. */
 const SESSION_BATCH = 50;
 

@@ -9,7 +9,7 @@ import type { Timers } from "../timers";
 import { BURST_BYTES, DROPPED_REPORT_MS, RATE_BYTES_PER_S, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
 
 /** Beyond this many viewers a project refuses new ones (429). */
-export const MAX_VIEWERS = 1000;
+const MAX_VIEWERS = 1000;
 
 const REPORT_AT_KEY = "dropped_report_at";
 

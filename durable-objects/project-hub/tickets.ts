@@ -1,7 +1,7 @@
 // Live-tail tickets: single use, valid TICKET_TTL_MS, stored only as hashes.
 import { sha256 } from "../../src/lib/crypto";
 
-export const TICKET_TTL_MS = 60_000;
+const TICKET_TTL_MS = 60_000;
 
 export class Tickets {
   constructor(private readonly sql: SqlStorage) {}

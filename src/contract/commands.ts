@@ -4,11 +4,11 @@ import { isoOrNull, iso } from "../lib/time";
 import { boundedJsonValue, commandId, cursor, deviceId, limit, printable } from "./common";
 import { ApiError, notFound } from "./errors";
 
-export const MAX_COMMAND_TTL_S = 7 * 24 * 3600;
+const MAX_COMMAND_TTL_S = 7 * 24 * 3600;
 
 /** queued -> delivered -> succeeded | failed | rejected, or expired when the TTL passes first. */
-export const CommandStatus = z.enum(["queued", "delivered", "succeeded", "failed", "rejected", "expired"]);
-export type CommandStatus = z.output<typeof CommandStatus>;
+const CommandStatus = z.enum(["queued", "delivered", "succeeded", "failed", "rejected", "expired"]);
+type CommandStatus = z.output<typeof CommandStatus>;
 export const AckStatus = z.enum(["succeeded", "failed", "rejected"]);
 export type AckStatus = z.output<typeof AckStatus>;
 

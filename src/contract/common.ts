@@ -28,7 +28,7 @@ export const environment = z.preprocess(
 export const dsn = printable(128, "a DSN");
 
 /** An id made by lib/crypto newId: `<prefix>_` and 26 Crockford base-32 characters. */
-export const idOf = (prefix: string) =>
+const idOf = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`), `not a ${prefix}_ id`);
 
 /** Chosen by the device, usually a UUID; any printable text without "/" (it is a path segment). */
@@ -64,7 +64,7 @@ export const instant = z.union([
 
 /** Any JSON value from a client, bounded by its serialised size. */
 /** How deep client JSON may nest; checked without recursion, so no input can exhaust the stack. */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 function depthWithin(value: unknown, max: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];

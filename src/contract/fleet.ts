@@ -2,7 +2,7 @@ import { z } from "zod";
 import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "./metrics";
 import { boundedJson, cursor, deviceId, dsn, environment, instant, label, limit, name, printable, projectId, sessionId } from "./common";
 
-export const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
+const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
 
 export const GenerateCapsule = z.object({
   project_id: projectId,
@@ -24,8 +24,8 @@ export const Register = z.object({
 
 const metricName = printable(64, "a metric name");
 /** Metric values are bounded so sums over a day of samples stay finite. */
-export const METRIC_MAX = 1e15;
-export const Metrics = z
+const METRIC_MAX = 1e15;
+const Metrics = z
   .record(metricName, z.number().min(-METRIC_MAX).max(METRIC_MAX))
   .refine((m) => Object.keys(m).length <= 32, "at most 32 metrics per heartbeat");
 
@@ -58,7 +58,7 @@ export const UpdateDevice = z
   })
   .refine((v) => Object.values(v).some((x) => x !== undefined), "send name, environment or status");
 
-export const MetricInterval = z.preprocess(
+const MetricInterval = z.preprocess(
   (v) => (typeof v === "string" && v in INTERVAL_ALIASES ? INTERVAL_ALIASES[v] : v),
   z.enum(Object.keys(INTERVAL_MS) as [MetricIntervalName, ...MetricIntervalName[]]),
 );

@@ -10,7 +10,7 @@ import { pathOf } from "./validation";
 export type DeviceFrame = { type: "ready"; server_time: string } | AckFrame | { type: "command"; command: unknown } | ErrorFrame;
 
 /** The answer to a device's frame: what HTTP would answer for the same work. */
-export type AckFrame = { type: "ack"; id?: string | number } & AckBody;
+type AckFrame = { type: "ack"; id?: string | number } & AckBody;
 export type AckBody = { of: "logs" | "heartbeat" | "command_ack" } & Record<string, unknown>;
 
 /** Frames the server sends a live-tail viewer. */

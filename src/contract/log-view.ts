@@ -19,7 +19,7 @@ export interface LogView {
 }
 
 /** Log ids are `<device id>:<row id>`: unique across the project, ordered within a device. */
-export const logId = (deviceId: string, rowId: number) => `${deviceId}:${rowId}`;
+const logId = (deviceId: string, rowId: number) => `${deviceId}:${rowId}`;
 
 export function presentLog(deviceId: string, row: LogRecord): LogView {
   return {

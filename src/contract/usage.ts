@@ -10,7 +10,7 @@ export const USAGE_FIELDS = [
   "commands",
   "api_calls",
 ] as const;
-export type UsageField = (typeof USAGE_FIELDS)[number];
+type UsageField = (typeof USAGE_FIELDS)[number];
 export type UsageCounters = Record<UsageField, number>;
 export type UsageDelta = Partial<UsageCounters>;
 

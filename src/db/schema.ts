@@ -1,14 +1,12 @@
 // The D1 control plane. Hot, per-device data (logs, heartbeats, commands) lives in the
 // device's Durable Object; these tables hold what is queried across a project or org.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { role, tier } from "../contract/common";
+import { ENVIRONMENTS, role, tier } from "../contract/common";
 import { DeviceStatus } from "../contract/fleet";
-import { ListSessions } from "../contract/sessions";
+import { SessionStatus } from "../contract/sessions";
 
 // Each enum is declared once, in the contract; drizzle wants its values as a non-empty tuple.
 const values = <T extends string>(e: { options: T[] }) => e.options as [T, ...T[]];
-// The contract names the session statuses once, as the list filter.
-const SessionStatus = ListSessions.shape.status.unwrap();
 
 // Every time is an integer of milliseconds since the epoch (UTC); responses format it as ISO 8601.
 const createdAt = () => integer("created_at").notNull();
@@ -55,7 +53,7 @@ export const registrationTokens = sqliteTable(
     projectId: text("project_id").notNull(),
     tokenHash: text("token_hash").notNull(),
     deviceType: text("device_type").notNull(),
-    environment: text("environment").notNull(),
+    environment: text("environment", { enum: ENVIRONMENTS }).notNull(),
     name: text("name"),
     dsn: text("dsn"),
     expiresAt: integer("expires_at").notNull(), // ms since epoch
@@ -76,7 +74,7 @@ export const devices = sqliteTable(
     dsn: text("dsn").notNull(),
     name: text("name").notNull(),
     deviceType: text("device_type").notNull(),
-    environment: text("environment").notNull(),
+    environment: text("environment", { enum: ENVIRONMENTS }).notNull(),
     status: text("status", { enum: values(DeviceStatus) }).notNull(),
     deviceInfo: text("device_info", { mode: "json" }).$type<Record<string, unknown>>(),
     metrics: text("metrics", { mode: "json" }).$type<Record<string, number>>(),

@@ -25,5 +25,5 @@ export function parseIsoMicros(text: string): number {
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /** Log event times are µs; the project's index of who has lines where is kept by the hour. */
-export const HOUR_US = 3_600_000_000;
+const HOUR_US = 3_600_000_000;
 export const hourOf = (us: number): number => Math.floor(us / HOUR_US);

@@ -163,7 +163,7 @@ describe("guards the routes rely on", () => {
 
   it("expired tokens are deleted in chunks of at most the limit", async () => {
     const f = await fleet(0);
-    const expired = { orgId: f.org.id, projectId: f.project.id, deviceType: "amr", environment: "production", name: null, dsn: null, expiresAt: 1 };
+    const expired = { orgId: f.org.id, projectId: f.project.id, deviceType: "amr", environment: "production" as const, name: null, dsn: null, expiresAt: 1 };
     for (let i = 0; i < 3; i++) await insertToken(db, { ...expired, tokenHash: crypto.randomUUID() });
     expect(await deleteTokensExpiredBefore(db, 2, 2)).toBe(2);
     expect(await deleteTokensExpiredBefore(db, 2, 2)).toBeLessThan(2);
@@ -182,7 +182,7 @@ describe("guards the routes rely on", () => {
   it("device search is a literal substring: % and _ match only themselves", async () => {
     const f = await fleet(0);
     const register = (dsn: string) =>
-      upsertRegisteredDevice(db, { orgId: f.org.id, projectId: f.project.id, dsn, deviceType: "amr", environment: "lab", heartbeatIntervalMs: 30_000 });
+      upsertRegisteredDevice(db, { orgId: f.org.id, projectId: f.project.id, dsn, deviceType: "amr", environment: "testing", heartbeatIntervalMs: 30_000 });
     const percent = await register("ARM_100%");
     await register("ARMX1000");
     const all = { project_id: f.project.id, include_decommissioned: "false" as const };

@@ -2,6 +2,7 @@
 // their presence (written by each device's DeviceHub).
 import { type AnyColumn, type SQL, and, asc, count, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import type { z } from "zod";
+import type { Environment } from "../../contract/common";
 import type { Db } from "../client";
 import { devices } from "../schema";
 import { newId } from "../../lib/crypto";
@@ -15,7 +16,7 @@ export interface Registration {
   projectId: string;
   dsn: string;
   deviceType: string;
-  environment: string;
+  environment: Environment;
   heartbeatIntervalMs: number;
   name?: string;
   deviceInfo?: Record<string, unknown>;
@@ -104,7 +105,7 @@ export async function countLiveDevices(db: Db, projectId: string): Promise<numbe
 }
 
 /** An operator's rename or move; undefined fields stay as they are. */
-export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: string }): Promise<void> {
+export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: Environment }): Promise<void> {
   if (labels.name === undefined && labels.environment === undefined) return;
   await db.update(devices).set(labels).where(eq(devices.id, deviceId));
 }

@@ -1,5 +1,6 @@
 // Registration tokens: minted with a capsule, consumed once by a registering device.
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
+import type { Environment } from "../../contract/common";
 import type { Db } from "../client";
 import { registrationTokens } from "../schema";
 import { newId } from "../../lib/crypto";
@@ -11,7 +12,7 @@ export interface NewToken {
   projectId: string;
   tokenHash: string;
   deviceType: string;
-  environment: string;
+  environment: Environment;
   name: string | null;
   dsn: string | null;
   expiresAt: number;
