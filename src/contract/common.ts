@@ -51,7 +51,8 @@ export const limit = (max = 100, fallback = 50) =>
     .min(1)
     .default(fallback)
     .transform((n) => Math.min(n, max));
-export const cursor = z.string().max(512).optional();
+/** Cursors carry a sort key, which may hold a 128-character session id in any script. */
+export const cursor = z.string().max(2048).optional();
 
 /** A timestamp as ISO 8601 or as milliseconds since the epoch, from the query string. */
 /** The latest time a query may name: its microseconds still fit a double exactly (year 2255). */

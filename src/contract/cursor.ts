@@ -3,14 +3,18 @@
 import { z } from "zod";
 import { invalidField } from "./errors";
 
+// base64url of the key's UTF-8 JSON: keys hold any text a client chose (a session id may be
+// セッション-1), and btoa takes only Latin-1.
 export function encodeCursor(value: Record<string, string | number>): string {
-  return btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 export function decodeCursor<S extends z.ZodType>(cursor: string | undefined, shape: S): z.output<S> | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const json = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    const json = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
     const parsed = shape.safeParse(JSON.parse(json));
     if (parsed.success) return parsed.data;
   } catch {

@@ -1,12 +1,12 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { allLogs, ingest, loghubLines, newDevice, tenant } from "./helpers";
+import { allLogs, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
 import { CSV_COLUMNS } from "../../src/services/export-format";
 import { parseCsv } from "../support/csv";
 
 async function exportOf(token: string, query: string) {
   const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, { headers: { authorization: `Bearer ${token}` } });
-  return { res, text: await res.text() };
+  return { res, text: await readText(res) };
 }
 
 describe("log export", () => {

@@ -61,10 +61,8 @@ const jsonLines = (text: string): any[] =>
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l));
 
-// The slow tier runs this in Node; a workerd pool that picks up every test file skips it.
-const inNode = typeof navigator === "undefined" || navigator.userAgent !== "Cloudflare-Workers";
 
-describe.skipIf(!inNode)("the README's first minute, against a fresh `npm start`", () => {
+describe("the README's first minute, against a fresh `npm start`", () => {
   let server: ChildProcess;
   let serverOutput = "";
   let exportLine = "";
