@@ -14,7 +14,7 @@ export function decodeCursor<S extends z.ZodType>(cursor: string | undefined, sh
   if (cursor === undefined) return undefined;
   try {
     const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    const json = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const json = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
     const parsed = shape.safeParse(JSON.parse(json));
     if (parsed.success) return parsed.data;
   } catch {

@@ -2,6 +2,7 @@
 // numbers are shown on GET /orgs/:id and beside each counter in GET /stats/usage.
 import type { z } from "zod";
 import type { tier } from "./common";
+import { USAGE_FIELDS, type UsageCounters } from "./usage";
 
 export type Tier = z.output<typeof tier>;
 
@@ -46,3 +47,14 @@ export const TIER_LIMITS: Record<Tier, TierLimits> = {
     api_calls_per_month: null,
   },
 };
+
+/** The tier's monthly limit beside each usage counter, as GET /stats/usage shows it (null: none). */
+export function usageLimits(limits: TierLimits) {
+  const perMonth: Partial<UsageCounters> = {
+    logs: limits.logs_per_month ?? undefined,
+    log_bytes: limits.log_bytes_per_month ?? undefined,
+    api_calls: limits.api_calls_per_month ?? undefined,
+  };
+  const counters = Object.fromEntries(USAGE_FIELDS.map((f) => [f, perMonth[f] ?? null])) as Record<keyof UsageCounters, number | null>;
+  return { ...counters, storage_bytes: limits.artifact_storage_bytes, devices: limits.devices, active_devices: limits.devices };
+}

@@ -9,7 +9,7 @@ import { query } from "../http/validate";
 import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "../services/tenancy";
 import { UsageQuery } from "../contract/stats";
-import { TIER_LIMITS } from "../contract/tiers";
+import { TIER_LIMITS, usageLimits } from "../contract/tiers";
 import { utcDay } from "../lib/time";
 
 export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {
@@ -24,7 +24,6 @@ export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(Us
     countLiveDevices(db, project.id),
   ]);
   const tier = orgRow!.tier;
-  const limits = TIER_LIMITS[tier];
   const resetsAt = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() + 1, 1)).toISOString();
   return c.json({
     project_id: project.id,
@@ -35,19 +34,7 @@ export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(Us
     storage_bytes: 0,
     devices: deviceCount,
     active_devices: usage.active_devices,
-    limits: {
-      logs: limits.logs_per_month,
-      log_bytes: limits.log_bytes_per_month,
-      api_calls: limits.api_calls_per_month,
-      storage_bytes: limits.artifact_storage_bytes,
-      devices: limits.devices,
-      sessions: null,
-      heartbeats: null,
-      device_messages_in: null,
-      device_messages_out: null,
-      commands: null,
-      active_devices: limits.devices,
-    },
+    limits: usageLimits(TIER_LIMITS[tier]),
     today: { day, ...usage.today },
   });
 });

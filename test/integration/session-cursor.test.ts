@@ -1,5 +1,7 @@
 import { expect, it } from "vitest";
-import { call, tenant } from "./helpers";
+import { type Answer, call, tenant } from "./helpers";
+
+type SessionPage = { sessions: { session_id: string }[]; next_cursor: string | null };
 
 it("pages through sessions whose ids are in any script", async () => {
   const t = await tenant();
@@ -11,9 +13,9 @@ it("pages through sessions whose ids are in any script", async () => {
   const seen: string[] = [];
   let cursor: string | null = null;
   do {
-    const res: Awaited<ReturnType<typeof call>> = await call("GET", `/sessions?project_id=${t.projectId}&limit=1${cursor ? `&cursor=${cursor}` : ""}`, { token: t.viewerKey });
+    const res: Answer<SessionPage> = await call<SessionPage>("GET", `/sessions?project_id=${t.projectId}&limit=1${cursor ? `&cursor=${cursor}` : ""}`, { token: t.viewerKey });
     expect(res.status).toBe(200);
-    seen.push(...res.json.sessions.map((s: { session_id: string }) => s.session_id));
+    seen.push(...res.json.sessions.map((s) => s.session_id));
     cursor = res.json.next_cursor;
   } while (cursor);
   expect(seen).toEqual(ids);
