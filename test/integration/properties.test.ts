@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { settle } from "../support/settle";
 import { type Answer, type LooseJson, allLogs, call, gzip, line, newDevice, newKey, newOrg, newProject, readText, tailTicket, tenant } from "./helpers";
 import { type Expected, type LineSpec, lineSpecs, materialize } from "./properties/lines";
-import { checkProperty, reportGenerated } from "./properties/runner";
+import { TIMEOUT_MS, checkProperty, reportGenerated } from "./properties/runner";
 import { expectClientError, expectErrorFrame, expectNoLeak } from "./properties/shapes";
 import { connect } from "./properties/socket";
 import { exports } from "cloudflare:workers";
@@ -210,7 +210,7 @@ describe("ingest properties", () => {
     for (const [marker, e] of expected) expect(asSent(byMarkerStored.get(marker)), marker).toEqual(e);
     const existing = await call("GET", `/sessions/${A.sessionId}`, { token: A.viewerKey });
     expect(existing.json.session.total_logs).toBe(stored.filter((l) => l.session_id === A.sessionId).length);
-  });
+  }, TIMEOUT_MS);
 
   it("a batch refused whole stores and counts nothing, and says why in the contract's shape", async () => {
     const goodLines = [line("INFO", "refused-1"), line("ERROR", "refused-2")];
@@ -249,7 +249,7 @@ describe("ingest properties", () => {
     expect(usage.logs).toBe(0);
     expect(usage.log_bytes).toBe(0);
     expect(await allLogs(A.viewerKey, `device_id=${A.d4.deviceId}`)).toEqual([]);
-  });
+  }, TIMEOUT_MS);
 });
 
 const byMarker = (x: Expected, y: Expected) => (markerOf(x.message) < markerOf(y.message) ? -1 : 1);
@@ -369,7 +369,7 @@ describe("query-string properties", () => {
       }
     });
     console.log(`[properties] query statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
-  });
+  }, TIMEOUT_MS);
 
   it("B's ids in A's scoping parameters answer 404", async () => {
     const asks = [
@@ -389,6 +389,24 @@ describe("query-string properties", () => {
       expect(res.status, `${path}: ${JSON.stringify(res.json)}`).toBe(404);
       expectClientError(res.status, res.json, path);
     }
+  });
+});
+
+describe("what the properties found", () => {
+  // KNOWN BUG, found by the query property (FC_RUNS=300, seeds 1, 2 and 3: "GET /sessions?limit=691
+  // → 500"). A page of GET /sessions asks each device's object for its live counts with one
+  // bound variable per session (durable-objects/device-hub/sessions.ts, live()), and a Durable
+  // Object's SQLite takes at most 100: a page holding more than 100 sessions of one device
+  // answers 500 "too many SQL variables". Marked `fails` so the tier stays green until the fix
+  // lands; the fix makes this test fail, and then `.fails` comes off.
+  it.fails("GET /sessions pages holding more than 100 sessions of one device answer 200 (KNOWN BUG: 500 today)", async () => {
+    const t = await tenant();
+    for (let i = 0; i < 101; i++) {
+      expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: `many-${i}` } })).status).toBe(201);
+    }
+    const page = await call("GET", `/sessions?project_id=${t.projectId}&limit=200`, { token: t.viewerKey });
+    expect(page.status, JSON.stringify(page.json)).toBe(200);
+    expect(page.json.sessions).toHaveLength(101);
   });
 });
 
@@ -475,7 +493,7 @@ describe("path properties", () => {
     const history = (await asB(`/fleet/devices/${B.deviceId}/commands/history`)).json.commands;
     expect(history.map((h: LooseJson) => [h.id, h.status])).toEqual([[B.commandId, "queued"]]);
     expect((await call("POST", "/fleet/heartbeat", { token: B.deviceKey, body: {} })).status).toBe(200);
-  });
+  }, TIMEOUT_MS);
 });
 
 describe("socket properties", () => {
@@ -619,7 +637,7 @@ describe("socket properties", () => {
     expect(new Set(lines.map((l) => markerOf(l.message))).size, "none twice").toBe(lines.length);
     expect((await usageOf(A.p2, A.d2.deviceId)).logs).toBe(stored);
     console.log(`[properties] device socket: ${framesSent} frames sent, ${stored} lines stored`);
-  });
+  }, TIMEOUT_MS);
 
   it("a live-tail viewer's frames are answered with a filter or an error frame, it stays open, and it sees only its project", async () => {
     // Each field either valid by docs/limits.md or wrong in a way the filter schema names.
@@ -714,7 +732,7 @@ describe("socket properties", () => {
     expect(viewer.closed).toBeNull();
     viewer.close();
     console.log(`[properties] live tail: ${framesSent} frames sent, ${sentinel} fences`);
-  });
+  }, TIMEOUT_MS);
 
   it("forged device keys and tail tickets never open a socket, and are refused in the contract's shape", async () => {
     const forged = fc.oneof(
@@ -739,5 +757,5 @@ describe("socket properties", () => {
       expectClientError(res.status, JSON.parse(await readText(res)), context);
       expect([400, 401], context).toContain(res.status);
     });
-  });
+  }, TIMEOUT_MS);
 });

@@ -17,6 +17,9 @@ export const SEED = Number(setting("FC_SEED") ?? 20261125);
 const RUNS = Number(setting("FC_RUNS") ?? 0);
 const SHRINK = setting("FC_SHRINK") === "true";
 
+/** A test's time limit: the tier's 30 s, or more when FC_RUNS asks for a deeper run. */
+export const TIMEOUT_MS = Math.max(30_000, RUNS * 1000);
+
 /** Cases generated, per property, in the order they ran. */
 export const generated = new Map<string, number>();
 
