@@ -207,7 +207,8 @@ export function durableObjectFiles(state: string): Record<string, number> {
   const counts: Record<string, number> = {};
   if (!existsSync(root)) return counts;
   for (const dir of readdirSync(root)) {
-    counts[dir] = readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".sqlite")).length;
+    // metadata.sqlite is the namespace's own index, there before any object.
+    counts[dir] = readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite").length;
   }
   return counts;
 }
