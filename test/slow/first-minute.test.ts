@@ -2,12 +2,12 @@
 // with its own state (FLEETBEAT_STATE), the `export` line it prints, then every shell block of
 // that section as one `bash -euo pipefail` script. Then agent/README.md's complete example
 // against the same server. Plain Node: this starts the real server, as a newcomer would.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Server, freshEnv, startServer } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -17,26 +17,6 @@ function blocks(file: string, heading: string | null, lang: string): string[] {
   const part = heading === null ? text : text.split(/^## /m).find((s) => s.startsWith(`${heading}\n`));
   if (part === undefined) throw new Error(`${file} has no section "## ${heading}"`);
   return [...part.matchAll(new RegExp(`^\`\`\`${lang}\\n([\\s\\S]*?)^\`\`\`$`, "gm"))].map((m) => m[1]!);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The environment a newcomer's shell has: none of the variables the README's steps set. */
-function freshEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: Record<string, string | undefined> = { ...process.env, ...extra };
-  for (const name of ["B", "ADMIN_TOKEN", "ORG_KEY", "PROJECT_ID", "DEVICE_ID", "DEVICE_KEY", "COMMAND_ID", "TICKET", "ANSWER", "DEVICE_DIR"]) {
-    delete env[name];
-  }
-  return env as NodeJS.ProcessEnv;
 }
 
 function run(script: string, cwd: string, timeoutMs: number) {
@@ -63,45 +43,20 @@ const jsonLines = (text: string): any[] =>
 
 
 describe("the README's first minute, against a fresh `npm start`", () => {
-  let server: ChildProcess;
-  let serverOutput = "";
+  let server: Server;
   let exportLine = "";
   let state = "";
 
   beforeAll(async () => {
     state = mkdtempSync(path.join(tmpdir(), "fleetbeat-first-minute-"));
-    const port = await freePort();
     // Its own process group, so stopping it stops wrangler and workerd beneath it.
-    server = spawn("npm", ["start"], {
-      cwd: ROOT,
-      env: freshEnv({ PORT: String(port), FLEETBEAT_STATE: state }),
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    exportLine = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm start printed no export line in 3 minutes:\n${serverOutput}`)), 180_000);
-      const seen = (d: Buffer) => {
-        serverOutput += d;
-        const line = /^export B=.*$/m.exec(serverOutput);
-        if (line) {
-          clearTimeout(timer);
-          resolve(line[0]);
-        }
-      };
-      server.stdout!.on("data", seen);
-      server.stderr!.on("data", (d) => (serverOutput += d));
-      server.on("exit", (code) => reject(new Error(`npm start exited (${code}) before it was ready:\n${serverOutput}`)));
-    });
-    expect(exportLine).toContain(`B=http://localhost:${port}/api/v1 `);
+    server = await startServer({ state });
+    exportLine = server.exportLine;
+    expect(exportLine).toContain(`B=http://localhost:${server.port}/api/v1 `);
   }, 200_000);
 
   afterAll(async () => {
-    if (server?.pid && server.exitCode === null) {
-      const exited = new Promise((r) => server.once("exit", r));
-      process.kill(-server.pid, "SIGTERM");
-      const stopped = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 20_000))]);
-      if (!stopped) process.kill(-server.pid, "SIGKILL");
-    }
+    await server?.stop();
     if (state) rmSync(state, { recursive: true, force: true });
   }, 30_000);
 

@@ -129,7 +129,7 @@ export async function startServer(opts: { state: string; port?: number; timeoutM
     child,
     startedInMs: Date.now() - started,
     output: () => output,
-    async stop(graceMs = 20_000) {
+    async stop(graceMs = 15_000) {
       if (groupPids(child.pid!).length === 0) return;
       signalGroup("SIGTERM");
       if (!(await groupGone(graceMs))) {
