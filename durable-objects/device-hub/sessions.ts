@@ -29,11 +29,6 @@ export class SessionStore {
     return { session, created: true };
   }
 
-  /** Undoes a creation that the project refused (the id belongs to another device there). */
-  forget(id: string): void {
-    this.sql.exec("DELETE FROM sessions WHERE session_id = ? AND total_logs = 0", id);
-  }
-
   count(id: string, lines: number, errors: number, warnings: number): void {
     this.sql.exec(
       `UPDATE sessions SET total_logs = total_logs + ?, error_count = error_count + ?,
