@@ -8,7 +8,8 @@ import type { AckStatus } from "../src/contract/commands";
 import type { Level } from "../src/contract/levels";
 import type { LOG_UPLOAD } from "../src/contract/limits";
 import type { ReportedStatus } from "../src/contract/presence";
-import { jsonBytes, type Spool, type SpoolLine } from "./spool";
+// With its extension: Node runs this file as it is (agent/README.md), and resolves no other way.
+import { jsonBytes, type Spool, type SpoolLine } from "./spool.ts";
 
 /**
  * Answers that say the batch itself is wrong, or (409) that its session belongs to another
