@@ -147,3 +147,17 @@ describe("a log line's context key __proto__", () => {
     expect(stored.json.logs[0].context).toEqual({ constructor: "c", toString: 1, valueOf: true });
   });
 });
+
+describe("a log line without a module", () => {
+  it("is rejected with its index and reason, as docs/limits.md says; its neighbours are kept", async () => {
+    const t = await tenant();
+    const { module: _, ...noModule } = line("INFO", "no module");
+    const res = await ingest(t.deviceKey, { logs: [line("INFO", "first"), noModule, line("INFO", "empty", { module: "" })] });
+    expect(res.status).toBe(200);
+    expect(res.json.accepted).toBe(1);
+    expect(res.json.rejected).toEqual([
+      { index: 1, reason: expect.stringMatching(/^module: /) },
+      { index: 2, reason: expect.stringMatching(/^module: /) },
+    ]);
+  });
+});

@@ -34,6 +34,10 @@ describe("a CSV cell", () => {
 });
 
 describe("the export's Content-Disposition", () => {
+  it("is a plain filename when the name is plain ASCII", () => {
+    expect(attachmentDisposition("fleetbeat-logs-dev_01KB-20260101T000000.csv")).toBe('attachment; filename="fleetbeat-logs-dev_01KB-20260101T000000.csv"');
+  });
+
   /** The header's parameters, as RFC 6266 reads them: name=token or name="quoted string". */
   function parameters(header: string): Map<string, string> {
     const out = new Map<string, string>();
@@ -72,7 +76,7 @@ describe("the export's Content-Disposition", () => {
       expect(header).toMatch(/^[\x20-\x7e]+$/);
       const p = parameters(header);
       expect(p.get("filename")).toMatch(/^[A-Za-z0-9._-]+$/);
-      const real = decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length));
+      const real = p.has("filename*") ? decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length)) : p.get("filename")!;
       expect(real).not.toMatch(/[\\/:*?"<>|\p{Cc}]/u);
       expect(real).toMatch(/^fleetbeat-logs-.+-1\.csv$/);
     }
