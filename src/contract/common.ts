@@ -95,7 +95,7 @@ export const boundedJsonValue = (maxBytes: number) => z.unknown().superRefine(bo
  * A JSON object whose keys are `what`s, refusing an own "__proto__" key (JSON.parse makes one):
  * zod's records skip that key without a word, so it would vanish from a request that answers 200.
  */
-export const ownKeys = <S extends z.ZodType>(record: S, what: string) =>
+export const refuseProtoKey = <S extends z.ZodType>(record: S, what: string) =>
   z.preprocess((v, ctx) => {
     if (typeof v === "object" && v !== null && Object.hasOwn(v, "__proto__")) {
       ctx.addIssue({ code: "custom", path: ["__proto__"], message: `"__proto__" cannot be ${what}` });
@@ -105,4 +105,4 @@ export const ownKeys = <S extends z.ZodType>(record: S, what: string) =>
 
 /** A free-form JSON object from a client, bounded in depth and size. */
 export const boundedJson = (maxBytes: number) =>
-  ownKeys(z.record(z.string().max(128), z.unknown()).superRefine(boundedBy(maxBytes)), "a key here");
+  refuseProtoKey(z.record(z.string().max(128), z.unknown()).superRefine(boundedBy(maxBytes)), "a key here");
