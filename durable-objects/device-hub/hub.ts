@@ -265,7 +265,7 @@ export class DeviceHub extends DurableObject<Env> {
     return { ok: true, session: this.sessions.get(id)!, created };
   }
 
-  async endSession(id: string, status: EndStatus, completedAt: number): Promise<EndOutcome> {
+  async endSession(id: string, status: EndStatus, completedAt: number | undefined): Promise<EndOutcome> {
     const outcome = this.sessions.end(id, status, completedAt);
     if (outcome.ok) {
       this.registry.sessionChanged();

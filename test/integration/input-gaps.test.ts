@@ -38,7 +38,7 @@ describe("session times", () => {
 
   // Fails until the device's object compares completed_at with the session's started_at
   // (durable-objects/device-hub/sessions.ts end()): flip to `it` when that lands.
-  it.fails("refuses an end before the session's start, naming completed_at", async () => {
+  it("refuses an end before the session's start, naming completed_at", async () => {
     const t = await tenant();
     const start = Date.now() - 3600_000;
     expect((await open(t.deviceKey, "run-2", new Date(start).toISOString())).status).toBe(201);
@@ -125,7 +125,7 @@ describe("a metric named __proto__", () => {
 describe("a log line's context key __proto__", () => {
   // src/contract/log-line.ts builds context with z.record, which skips "__proto__": the line is
   // accepted and the key is gone. Fails until that schema refuses (or keeps) it: flip to `it` then.
-  it.fails("is refused with the line's index, or kept; never dropped in silence", async () => {
+  it("is refused with the line's index, or kept; never dropped in silence", async () => {
     const t = await tenant();
     const now = new Date().toISOString();
     const batch = `{"logs":[{"timestamp":"${now}","level":"INFO","module":"m","message":"proto","context":{"__proto__":"x","k":1}}]}`;
