@@ -6,11 +6,21 @@
 //   await agent.flush();           // or agent.start() to flush and heartbeat on a timer
 import type { AckStatus } from "../src/contract/commands";
 import type { Level } from "../src/contract/levels";
+import type { LOG_UPLOAD } from "../src/contract/limits";
 import type { ReportedStatus } from "../src/contract/presence";
-import type { Spool, SpoolLine } from "./spool";
+// With its extension: Node runs this file as it is (agent/README.md), and resolves no other way.
+import { jsonBytes, type Spool, type SpoolLine } from "./spool.ts";
 
-/** Answers that say the batch itself is wrong; sending it again would not help. */
-const REFUSED = new Set([400, 413, 415]);
+/**
+ * Answers that say the batch itself is wrong, or (409) that its session belongs to another
+ * device: sending it again would not help. A 413 is first split into halves.
+ */
+const REFUSED = new Set([400, 409, 413, 415]);
+
+/** The server's log_upload when the agent is not given the registration's (src/contract/limits.ts). */
+const SERVER_LIMITS: typeof LOG_UPLOAD = { max_lines: 5000, max_bytes: 5 * 1024 * 1024 };
+/** Room under max_bytes for what a batch holds besides its lines: its batch_id and session_id. */
+const ENVELOPE_BYTES = 4 * 1024;
 
 export interface Registration {
   device_id: string;
@@ -25,12 +35,21 @@ export interface AgentOptions {
   backendUrl: string;
   deviceKey: string;
   spool: Spool;
-  /** Lines per batch; a segment is sealed when it has this many. Keep batches under the
-   *  registration's log_upload.max_bytes: with very long lines, use fewer. */
+  /** Lines per batch (1000 by default); a segment is sealed when it has this many. */
   batchLines?: number;
+  /** Bytes of a batch's lines as JSON; a segment is sealed before a line would take it past
+   *  this. By default log_upload.max_bytes less a few KiB for the rest of the batch. */
+  batchBytes?: number;
+  /** The registration's log_upload: batches stay within it. Without it, the server's defaults. */
+  logUpload?: Registration["log_upload"];
+  /** The session lines are logged in from the start; startSession and endSession change it. */
   sessionId?: string;
   fetch?: (request: Request) => Promise<Response>;
-  /** Called for a batch the backend refused as malformed or too large (400, 413, 415): it is dropped. */
+  /**
+   * Called for a batch that is dropped: the backend called it malformed (400, 415), or its
+   * session belongs to another device of the project (409), or it is one line too large to
+   * send (413). `batchId` is the id it was sent under (a derived one for part of a segment).
+   */
   onRejectedBatch?: (batchId: string, status: number, body: unknown) => void;
 }
 
@@ -40,7 +59,7 @@ export interface FlushResult {
   duplicates: number;
   /** Lines the backend rejected one by one (bad level, timestamp, …). */
   rejected: number;
-  /** True when a batch could not be delivered now (network, 5xx, 429): it stays spooled. */
+  /** True when a batch could not be delivered now (network, 5xx, 429, 401/403): it stays spooled. */
   pending: boolean;
 }
 
@@ -60,27 +79,38 @@ export async function register(
 
 export class FleetbeatAgent {
   private readonly batchLines: number;
+  private readonly batchBytes: number;
   private readonly fetcher: (request: Request) => Promise<Response>;
   private flushing: Promise<FlushResult> | null = null;
   private timers: ReturnType<typeof setInterval>[] = [];
   sessionId: string | undefined;
 
   constructor(private readonly options: AgentOptions) {
-    this.batchLines = options.batchLines ?? 1000;
+    const server = options.logUpload;
+    const roomFor = (limits: Registration["log_upload"]) => limits.max_bytes - ENVELOPE_BYTES;
+    this.batchLines = Math.min(options.batchLines ?? 1000, server?.max_lines ?? Infinity);
+    this.batchBytes = Math.min(options.batchBytes ?? roomFor(server ?? SERVER_LIMITS), server ? roomFor(server) : Infinity);
     this.fetcher = options.fetch ?? ((r) => fetch(r));
     this.sessionId = options.sessionId;
   }
 
-  /** Spools one line at once (it survives a crash from here on); seals a full batch. */
-  log(level: Level, module: string, message: string, extra: Partial<Omit<SpoolLine, "level" | "module" | "message">> = {}): void {
-    this.options.spool.append({ timestamp_us: extra.timestamp_us ?? Date.now() * 1000, level, module, message, ...extra });
-    if (this.options.spool.openCount() >= this.batchLines) this.options.spool.seal();
+  /**
+   * Spools one line at once, in the current session (it survives a crash from here on). Seals
+   * the open segment first if the line would take it past batchBytes, and after if it is full.
+   */
+  log(level: Level, module: string, message: string, extra: Partial<Omit<SpoolLine, "level" | "module" | "message" | "session_id">> = {}): void {
+    const spool = this.options.spool;
+    const line: SpoolLine = { timestamp_us: extra.timestamp_us ?? Date.now() * 1000, level, module, message, ...extra };
+    if (this.sessionId) line.session_id = this.sessionId;
+    if (spool.openCount() > 0 && spool.openBytes() + jsonBytes(line) > this.batchBytes) spool.seal();
+    spool.append(line);
+    if (spool.openCount() >= this.batchLines) spool.seal();
   }
 
   /**
-   * Sends every spooled line, oldest batch first, each under its own batch_id. A batch leaves
-   * the spool only after the backend answered for it, so a crash anywhere means a resend that
-   * the backend recognises as a duplicate. One flush runs at a time.
+   * Sends every spooled line, oldest segment first, each under its own batch_id. A segment
+   * leaves the spool only after the backend answered for all of it, so a crash anywhere means
+   * a resend that the backend recognises as a duplicate. One flush runs at a time.
    */
   flush(): Promise<FlushResult> {
     this.flushing ??= this.sendAll().finally(() => (this.flushing = null));
@@ -92,31 +122,65 @@ export class FleetbeatAgent {
     spool.seal();
     const result: FlushResult = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, pending: false };
     for (const batchId of spool.sealed()) {
-      const logs = spool.read(batchId);
-      let res: Response;
-      try {
-        res = await this.call("POST", "/logs/ingest", { batch_id: batchId, ...(this.sessionId ? { session_id: this.sessionId } : {}), logs });
-      } catch {
+      if (!(await this.sendSegment(batchId, spool.read(batchId), result))) {
         result.pending = true;
         break;
-      }
-      if (!res.ok && !REFUSED.has(res.status)) {
-        // 401/403 (a rotated or revoked key), 429, 5xx: keep the batch and try again later.
-        result.pending = true;
-        break;
-      }
-      const body: any = await res.json().catch(() => null);
-      if (res.ok) {
-        result.sent += logs.length;
-        result.accepted += body.accepted;
-        result.rejected += body.rejected.length;
-        if (body.duplicate) result.duplicates++;
-      } else {
-        this.options.onRejectedBatch?.(batchId, res.status, body);
       }
       spool.remove(batchId);
     }
     return result;
+  }
+
+  /**
+   * Sends a segment's lines, one batch per session they were logged in. A segment of one
+   * session goes under its own id; otherwise each session's lines go under `<id>.s<n>`, in the
+   * order the sessions first appear, so a resend derives the same ids. False: keep it for later.
+   */
+  private async sendSegment(batchId: string, lines: SpoolLine[], result: FlushResult): Promise<boolean> {
+    const bySession = new Map<string | undefined, SpoolLine[]>();
+    for (const { session_id, ...line } of lines) {
+      const group = bySession.get(session_id) ?? [];
+      group.push(line);
+      bySession.set(session_id, group);
+    }
+    let n = 0;
+    for (const [sessionId, group] of bySession) {
+      const id = bySession.size === 1 ? batchId : `${batchId}.s${n++}`;
+      if (!(await this.sendBatch(id, sessionId, group, result))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Sends one batch. A batch the backend finds too large goes again as two halves, `<id>.0`
+   * and `<id>.1` (and so on down), until only a line too large on its own is left to drop.
+   * False: keep it for later (network, 5xx, 429, a refused key).
+   */
+  private async sendBatch(batchId: string, sessionId: string | undefined, logs: SpoolLine[], result: FlushResult): Promise<boolean> {
+    let res: Response;
+    try {
+      res = await this.call("POST", "/logs/ingest", { batch_id: batchId, ...(sessionId ? { session_id: sessionId } : {}), logs });
+    } catch {
+      return false;
+    }
+    if (!res.ok && !REFUSED.has(res.status)) return false;
+    const body: any = await res.json().catch(() => null);
+    if (res.status === 413 && logs.length > 1) {
+      const half = Math.ceil(logs.length / 2);
+      return (
+        (await this.sendBatch(`${batchId}.0`, sessionId, logs.slice(0, half), result)) &&
+        (await this.sendBatch(`${batchId}.1`, sessionId, logs.slice(half), result))
+      );
+    }
+    if (res.ok) {
+      result.sent += logs.length;
+      result.accepted += body.accepted;
+      result.rejected += body.rejected.length;
+      if (body.duplicate) result.duplicates++;
+    } else {
+      this.options.onRejectedBatch?.(batchId, res.status, body);
+    }
+    return true;
   }
 
   async heartbeat(body: { status?: ReportedStatus; metrics?: Record<string, number> } = {}) {

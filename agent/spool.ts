@@ -1,7 +1,8 @@
 // Where an agent keeps log lines until the backend has them. Lines are appended to an open
-// segment as they are logged; a segment is sealed (given its batch_id) before it is sent, and
-// removed only once the backend has answered for it. After a crash, whatever is on disk is
-// sent again with the same batch_id, and the backend stores and counts it once.
+// segment as they are logged, each with the session it was logged in; a segment is sealed
+// (given its batch_id) before it is sent, and removed only once the backend has answered for
+// it. After a crash, whatever is on disk is sent again with the same batch_id, and the backend
+// stores and counts it once.
 import type * as NodeFs from "node:fs";
 
 export interface SpoolLine {
@@ -13,12 +14,16 @@ export interface SpoolLine {
   thread_id?: string;
   process_id?: string;
   context?: Record<string, string | number | boolean>;
+  /** The agent's session when the line was logged; none, none is sent. */
+  session_id?: string;
 }
 
 export interface Spool {
   append(line: SpoolLine): void;
   /** Lines in the open segment. */
   openCount(): number;
+  /** What the open segment's lines add to a batch's JSON, in bytes (see jsonBytes). */
+  openBytes(): number;
   /** Closes the open segment under a new batch id; null when it is empty. */
   seal(): string | null;
   /** Sealed segments, oldest first. */
@@ -26,6 +31,12 @@ export interface Spool {
   read(batchId: string): SpoolLine[];
   remove(batchId: string): void;
 }
+
+const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
+
+/** Bytes a line adds to a batch's JSON: its UTF-8 text and the separator after it. */
+export const jsonBytes = (line: SpoolLine) => encoder.encode(JSON.stringify(line)).length + 1;
 
 // Batch ids sort in the order they were sealed: time, then a counter within the millisecond.
 let sealedInProcess = 0;
@@ -35,18 +46,24 @@ const batchId = () =>
 /** For tests and runtimes without a disk: survives the agent object, not the process. */
 export class MemorySpool implements Spool {
   private open: SpoolLine[] = [];
+  private bytes = 0;
   private segments = new Map<string, SpoolLine[]>();
   append(line: SpoolLine) {
     this.open.push(line);
+    this.bytes += jsonBytes(line);
   }
   openCount() {
     return this.open.length;
+  }
+  openBytes() {
+    return this.bytes;
   }
   seal() {
     if (this.open.length === 0) return null;
     const id = batchId();
     this.segments.set(id, this.open);
     this.open = [];
+    this.bytes = 0;
     return id;
   }
   sealed() {
@@ -62,53 +79,72 @@ export class MemorySpool implements Spool {
 
 /**
  * NDJSON files in a folder: `open.ndjson` takes appends; sealing renames it to
- * `<batch id>.ndjson`. A line cut short by a crash mid-write is skipped when read.
- * Pass `fsync: true` to make every append survive a power cut, at the cost of a sync each.
+ * `<batch id>.ndjson`. Every line ends in a newline: a write a crash cut short is cut off
+ * when the spool opens (or ended with a newline, if what was written is a whole line), so
+ * the next line starts on a line of its own. Pass `fsync: true` to make every append survive
+ * a power cut, at the cost of a sync each.
  */
 export class FileSpool implements Spool {
-  private count: number;
+  private count = 0;
+  /** The size of `open.ndjson`: its lines, each with its newline. */
+  private bytes = 0;
   constructor(
     private readonly fs: typeof NodeFs,
     private readonly dir: string,
     private readonly options: { fsync?: boolean } = {},
   ) {
     fs.mkdirSync(dir, { recursive: true });
-    this.count = this.parse(this.path("open")).length;
+    this.mendOpen();
   }
   private path(name: string) {
     return `${this.dir}/${name}.ndjson`;
   }
-  private parse(file: string): SpoolLine[] {
-    if (!this.fs.existsSync(file)) return [];
-    const lines: SpoolLine[] = [];
-    for (const text of this.fs.readFileSync(file, "utf8").split("\n")) {
-      if (!text) continue;
-      try {
-        lines.push(JSON.parse(text));
-      } catch {
-        // a torn write from a crash: everything before it is intact
+  /** Ends the open segment with a newline, dropping the part of a line a crash left unwritten. */
+  private mendOpen() {
+    const file = this.path("open");
+    if (!this.fs.existsSync(file)) return;
+    const bytes = this.fs.readFileSync(file);
+    this.bytes = bytes.length;
+    if (bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE) {
+      const tail = bytes.subarray(bytes.lastIndexOf(NEWLINE) + 1);
+      if (parseLine(tail.toString("utf8"))) {
+        this.fs.appendFileSync(file, "\n");
+        this.bytes++;
+      } else {
+        this.bytes -= tail.length;
+        this.fs.truncateSync(file, this.bytes);
       }
     }
-    return lines;
+    this.count = parseLines(bytes.toString("utf8")).length;
   }
   append(line: SpoolLine) {
+    const text = encoder.encode(`${JSON.stringify(line)}\n`);
     const fd = this.fs.openSync(this.path("open"), "a");
     try {
-      this.fs.writeSync(fd, `${JSON.stringify(line)}\n`);
+      if (this.fs.writeSync(fd, text) !== text.length) throw new Error(`the spool in ${this.dir} could not write a whole line`);
       if (this.options.fsync) this.fs.fsyncSync(fd);
+    } catch (err) {
+      // A line half written would swallow the next one; the spool stays as it was.
+      this.fs.ftruncateSync(fd, this.bytes);
+      throw err;
     } finally {
       this.fs.closeSync(fd);
     }
     this.count++;
+    this.bytes += text.length;
   }
   openCount() {
     return this.count;
+  }
+  openBytes() {
+    return this.bytes;
   }
   seal() {
     if (this.count === 0) return null;
     const id = batchId();
     this.fs.renameSync(this.path("open"), this.path(id));
     this.count = 0;
+    this.bytes = 0;
     return id;
   }
   sealed() {
@@ -119,9 +155,24 @@ export class FileSpool implements Spool {
       .sort();
   }
   read(id: string) {
-    return this.parse(this.path(id));
+    const file = this.path(id);
+    return this.fs.existsSync(file) ? parseLines(this.fs.readFileSync(file, "utf8")) : [];
   }
   remove(id: string) {
     this.fs.rmSync(this.path(id), { force: true });
+  }
+}
+
+/** The lines of a segment; a line torn by a crash (before the spool mended it) is skipped. */
+function parseLines(text: string): SpoolLine[] {
+  return text.split("\n").flatMap((t) => parseLine(t) ?? []);
+}
+
+function parseLine(text: string): SpoolLine | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }

@@ -8,6 +8,7 @@ interface __BaseEnv_Env {
 	HOT_WINDOW_DAYS: "7";
 	PUBLIC_URL: "";
 	ADMIN_TOKEN: string;
+	SIGNING_SECRET?: string;
 	DEVICE_HUB: DurableObjectNamespace<import("./index").DeviceHub>;
 	PROJECT_HUB: DurableObjectNamespace<import("./index").ProjectHub>;
 }

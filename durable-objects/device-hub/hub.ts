@@ -7,10 +7,10 @@ import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/co
 import type { Heartbeat } from "../../src/contract/fleet";
 import type { LogFilter } from "../../src/contract/logs";
 import type { MetricInterval } from "../../src/contract/metrics";
-import type { Identity, Presence } from "../../src/contract/presence";
+import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
 import type { EndStatus } from "../../src/contract/sessions";
 import { createDb } from "../../src/db/client";
-import { sessionOwner } from "../../src/db/repos/sessions";
+import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { hotWindowMs } from "../../src/lib/config";
 import { newId } from "../../src/lib/crypto";
@@ -52,7 +52,8 @@ export class DeviceHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage, DEVICE_SCHEMA);
+    // An object nobody provisioned builds no storage (a key for a deleted device still reaches it).
+    if (ctx.storage.kv.get("schema_version") !== undefined) migrate(ctx.storage, DEVICE_SCHEMA);
     const sql = ctx.storage.sql;
     const identity = () => this.state.current;
     this.state = new DeviceStateStore(ctx.storage.kv);
@@ -66,7 +67,7 @@ export class DeviceHub extends DurableObject<Env> {
     // The order the alarm runs them in: expiry and offline first, so what is flushed is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
-    this.registry = new Registry(env, this.state, this.sessions, (delta) => this.count(delta), this.timers);
+    this.registry = new Registry(env, this.state, this.sessions, this.timers);
     this.hours = new LogHours(sql, env, identity, this.timers);
     this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers);
     new Retention(ctx.storage, hotWindowMs(env), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
@@ -88,6 +89,7 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
   async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number }): Promise<void> {
+    migrate(this.ctx.storage, DEVICE_SCHEMA);
     this.state.provision(p, Date.now());
     await this.timers.arm();
   }
@@ -106,6 +108,23 @@ export class DeviceHub extends DurableObject<Env> {
     return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
   }
 
+  /** Whether `keyHash` is the device's current key (an org route asks, to answer 403 or 401). */
+  async holdsKey(keyHash: string): Promise<boolean> {
+    const s = this.state.current;
+    return s !== undefined && s.keyHash === keyHash;
+  }
+
+  /**
+   * The device's project was deleted: the key stops and the socket closes at once, nothing
+   * reaches D1 or the project again, and the alarm wipes everything the object holds.
+   */
+  async retire(): Promise<void> {
+    if (!this.state.current) return;
+    this.state.retire();
+    this.socket.closeAll(4001, "project deleted");
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
   /** The key stops working at once; its socket is closed; queued commands stay undelivered. */
   async decommission(): Promise<void> {
     if (!this.state.current) return;
@@ -122,7 +141,13 @@ export class DeviceHub extends DurableObject<Env> {
 
   // ---- presence -------------------------------------------------------------------------
 
-  async heartbeat(input: z.output<typeof Heartbeat>): Promise<{ server_time: number; pending_commands: number }> {
+  async heartbeat(input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome> {
+    // A device may name only a session it has, or one no other device of the project has claimed.
+    if (input.session_id && !this.sessions.get(input.session_id)) {
+      const s = this.state.require();
+      const owner = await sessionOwner(createDb(this.env.DB), s.projectId, input.session_id);
+      if (owner !== null && owner !== s.deviceId) return { ok: false, code: "conflict" };
+    }
     const now = Date.now();
     this.state.update((s) => {
       s.lastHeartbeatAt = now;
@@ -136,7 +161,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.commands.expire(now);
     this.count({ heartbeats: 1 });
     await this.commit();
-    return { server_time: now, pending_commands: this.commands.pendingCount() };
+    return { ok: true, server_time: now, pending_commands: this.commands.pendingCount() };
   }
 
   async presence(): Promise<Presence | null> {
@@ -175,8 +200,8 @@ export class DeviceHub extends DurableObject<Env> {
    */
   async ingest(batch: IngestBatch): Promise<IngestOutcome> {
     const sessionId = batch.lines.length > 0 ? (batch.session_id ?? null) : null;
-    if (sessionId !== null && !(await this.mayUseSession(sessionId))) return { ok: false, code: "conflict" };
     const now = Date.now();
+    if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { ok: false, code: "conflict" };
     let firstId = 0;
     const answer = this.ctx.storage.transactionSync((): IngestAnswer => {
       const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id);
@@ -186,7 +211,6 @@ export class DeviceHub extends DurableObject<Env> {
         newSession = this.sessions.ensure(sessionId, sessionId, now).created;
         const { errors, warnings } = severities(batch);
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
-        if (newSession) this.registry.sessionChanged();
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
       this.hours.note(batch.lines);
@@ -213,27 +237,26 @@ export class DeviceHub extends DurableObject<Env> {
     return this.logs.query(filter);
   }
 
-  /** A session id this device has, or one no other device of the project has taken. */
-  private async mayUseSession(sessionId: string): Promise<boolean> {
+  /**
+   * Whether this device may use a session id: it has it already, or it claims it now. D1
+   * decides a new id's owner, once and atomically, for every device of the project.
+   */
+  private async claim(sessionId: string, name: string, startedAt: number): Promise<boolean> {
     if (this.sessions.get(sessionId)) return true;
     const s = this.state.require();
-    const owner = await sessionOwner(createDb(this.env.DB), s.projectId, sessionId);
-    return owner === null || owner === s.deviceId;
+    const owner = await claimSession(createDb(this.env.DB), s, { session_id: sessionId, name, started_at: startedAt });
+    return owner === s.deviceId;
   }
 
   // ---- sessions -------------------------------------------------------------------------
 
   async createSession(id: string, name: string, startedAt: number): Promise<CreateSessionOutcome> {
-    // The session and its count are written together; a refusal below takes both back.
+    if (!(await this.claim(id, name, startedAt))) return { ok: false, code: "conflict" };
     const { session, created } = this.ctx.storage.transactionSync(() => {
       const made = this.sessions.ensure(id, name, startedAt);
       if (made.created) this.count({ sessions: 1 });
       return made;
     });
-    if (created && (await this.flushSessionsNow()).includes(id)) {
-      await this.commit();
-      return { ok: false, code: "conflict" };
-    }
     // Opening a session (again) makes it the device's current one while it is active.
     if (session.status === "active" && this.state.require().currentSessionId !== id) {
       this.state.update((s) => (s.currentSessionId = id));
@@ -242,7 +265,7 @@ export class DeviceHub extends DurableObject<Env> {
     return { ok: true, session: this.sessions.get(id)!, created };
   }
 
-  async endSession(id: string, status: EndStatus, completedAt: number): Promise<EndOutcome> {
+  async endSession(id: string, status: EndStatus, completedAt: number | undefined): Promise<EndOutcome> {
     const outcome = this.sessions.end(id, status, completedAt);
     if (outcome.ok) {
       this.registry.sessionChanged();
@@ -254,16 +277,6 @@ export class DeviceHub extends DurableObject<Env> {
 
   async getSessions(ids: string[]): Promise<SessionRow[]> {
     return this.sessions.live(ids);
-  }
-
-  /** Sessions to D1 within the request; a failure is left to the alarm and refuses nothing. */
-  private async flushSessionsNow(): Promise<string[]> {
-    try {
-      return await this.registry.flushSessions();
-    } catch (err) {
-      console.error("session flush failed; the alarm retries", err);
-      return [];
-    }
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -324,6 +337,12 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- time -----------------------------------------------------------------------------
 
   override async alarm(): Promise<void> {
+    if (this.state.retired) {
+      // What a deleted project's device held goes; the object is empty from here on.
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      return;
+    }
     await this.timers.fire();
   }
 

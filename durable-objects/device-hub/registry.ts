@@ -4,9 +4,8 @@
 // newer ones, so a slow write never undoes a newer one. A failed write leaves the rows dirty
 // for the alarm to retry.
 import { type Db, createDb } from "../../src/db/client";
-import { upsertSessions } from "../../src/db/repos/sessions";
+import { updateSessions } from "../../src/db/repos/sessions";
 import { writePresence } from "../../src/db/repos/devices";
-import type { UsageDelta } from "../../src/contract/usage";
 import type { SessionStore } from "./sessions";
 import { type DeviceStateStore, effectiveStatus } from "./state";
 import type { Timers } from "../timers";
@@ -25,7 +24,6 @@ export class Registry {
     env: Env,
     private readonly state: DeviceStateStore,
     private readonly sessions: SessionStore,
-    private readonly count: (delta: UsageDelta) => void,
     timers: Timers,
   ) {
     this.db = createDb(env.DB);
@@ -66,20 +64,13 @@ export class Registry {
     await this.flushPresence(now);
   }
 
-  /**
-   * Sessions to D1; answers the ids refused because another device of the project owns them.
-   * A refused id is taken back: its count, and the row itself unless lines already name it
-   * (they stay queryable by device).
-   */
-  async flushSessions(): Promise<string[]> {
+  /** Sessions' counters and status to D1 (each id was claimed there when it was first named). */
+  private async flushSessions(): Promise<void> {
     const s = this.state.require();
     const rows = this.sessions.unflushed(SESSION_BATCH);
-    const refused = rows.length === 0 ? [] : await upsertSessions(this.db, s, rows);
-    this.sessionsUrgent = false;
-    for (const id of refused) this.sessions.forget(id);
-    if (refused.length > 0) this.count({ sessions: -refused.length });
+    if (rows.length > 0) await updateSessions(this.db, s, rows);
     this.sessions.markFlushed(rows);
-    return refused;
+    this.sessionsUrgent = false;
   }
 
   private async flushPresence(now: number): Promise<void> {

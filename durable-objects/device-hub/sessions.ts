@@ -5,7 +5,7 @@ import type { EndStatus, SessionFields } from "../../src/contract/sessions";
 /** A row of the sessions table: `version` / `flushed_version` say whether D1 has seen it. */
 export type SessionRow = SessionFields & { version: number; flushed_version: number } & Record<string, SqlStorageValue>;
 
-export type EndOutcome = { ok: true; session: SessionRow } | { ok: false; code: "not_found" | "conflict"; session?: SessionRow };
+export type EndOutcome = { ok: true; session: SessionRow } | { ok: false; code: "not_found" | "conflict" | "before_start"; session?: SessionRow };
 
 export class SessionStore {
   constructor(private readonly sql: SqlStorage) {}
@@ -29,11 +29,6 @@ export class SessionStore {
     return { session, created: true };
   }
 
-  /** Undoes a creation that the project refused (the id belongs to another device there). */
-  forget(id: string): void {
-    this.sql.exec("DELETE FROM sessions WHERE session_id = ? AND total_logs = 0", id);
-  }
-
   count(id: string, lines: number, errors: number, warnings: number): void {
     this.sql.exec(
       `UPDATE sessions SET total_logs = total_logs + ?, error_count = error_count + ?,
@@ -45,11 +40,14 @@ export class SessionStore {
     );
   }
 
-  end(id: string, status: EndStatus, completedAt: number): EndOutcome {
+  /** Ends a session; without a `completedAt` it ends now (never before it started). */
+  end(id: string, status: EndStatus, completedAt: number | undefined): EndOutcome {
     const session = this.get(id);
     if (!session) return { ok: false, code: "not_found" };
     if (session.status === status) return { ok: true, session }; // a retried end
     if (session.status !== "active") return { ok: false, code: "conflict", session };
+    if (completedAt !== undefined && completedAt < session.started_at) return { ok: false, code: "before_start", session };
+    completedAt ??= Math.max(Date.now(), session.started_at);
     const ended = this.sql
       .exec<SessionRow>(
         "UPDATE sessions SET status = ?, completed_at = ?, version = version + 1 WHERE session_id = ? RETURNING *",
@@ -71,8 +69,9 @@ export class SessionStore {
     }
   }
 
+  /** The sessions with these ids, however many (one JSON parameter: SQLite binds at most 100). */
   live(ids: string[]): SessionRow[] {
     if (ids.length === 0) return [];
-    return this.sql.exec<SessionRow>(`SELECT * FROM sessions WHERE session_id IN (${ids.map(() => "?").join(", ")})`, ...ids).toArray();
+    return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE session_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids)).toArray();
   }
 }

@@ -7,6 +7,8 @@ import { type AckOutcome, type AckStatus, CommandAckFrame, type CommandRecord, a
 import { ApiError, errorBody } from "../../src/contract/errors";
 import { Heartbeat } from "../../src/contract/fleet";
 import { type AckBody, type DeviceFrame, errorFrame, parseFrame } from "../../src/contract/frames";
+import type { HeartbeatOutcome } from "../../src/contract/presence";
+import { sessionTaken } from "../../src/contract/sessions";
 import type { UsageDelta } from "../../src/contract/usage";
 import { parseOrThrow } from "../../src/contract/validation";
 import { type IngestBatch, type IngestOutcome, envelopeOf, ingest } from "../../src/ingest/ingest";
@@ -15,7 +17,7 @@ import type { z } from "zod";
 /** What the socket asks of its DeviceHub; the same work HTTP requests do. */
 export interface DeviceActions {
   ingest(batch: IngestBatch): Promise<IngestOutcome>;
-  heartbeat(input: z.output<typeof Heartbeat>): Promise<{ server_time: number; pending_commands: number }>;
+  heartbeat(input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome>;
   ackCommand(id: string, status: AckStatus, result: unknown): Promise<AckOutcome>;
   /** Queued commands, now marked delivered. */
   takeQueuedCommands(): CommandRecord[];
@@ -68,8 +70,9 @@ export class DeviceSocket {
         return { of: "logs", ...answer };
       }
       case "heartbeat": {
-        const { server_time, pending_commands } = await this.device.heartbeat(parseOrThrow(Heartbeat, frame, "body"));
-        return { of: "heartbeat", server_time: new Date(server_time).toISOString(), pending_commands };
+        const outcome = await this.device.heartbeat(parseOrThrow(Heartbeat, frame, "body"));
+        if (!outcome.ok) throw sessionTaken();
+        return { of: "heartbeat", server_time: new Date(outcome.server_time).toISOString(), pending_commands: outcome.pending_commands };
       }
       case "command_ack": {
         const { command_id, status, result } = parseOrThrow(CommandAckFrame, frame, "body");

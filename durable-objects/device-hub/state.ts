@@ -49,6 +49,7 @@ export function presenceOf(s: DeviceState): Presence {
 }
 
 const STATE_KEY = "device";
+const RETIRED_KEY = "retired";
 
 /**
  * The device's state in its object's key-value store. Every change the registry shows goes
@@ -64,6 +65,7 @@ export class DeviceStateStore {
   // Read from the synchronous KV store on each call (the runtime caches it), so tests and
   // restarts see exactly what is durable.
   get current(): DeviceState | undefined {
+    if (this.retired) return undefined;
     const stored = this.kv.get<DeviceState>(STATE_KEY);
     // Fields added after an object was first provisioned start out empty.
     return stored && { ...stored, lastLogAt: stored.lastLogAt ?? null };
@@ -104,6 +106,15 @@ export class DeviceStateStore {
       lastSeenAt: now,
       version: (prev?.version ?? 0) + 1,
     } satisfies DeviceState);
+  }
+
+  /** The device's project was deleted: from now on the object acts for nobody. */
+  get retired(): boolean {
+    return this.kv.get<boolean>(RETIRED_KEY) === true;
+  }
+
+  retire(): void {
+    this.kv.put(RETIRED_KEY, true);
   }
 
   /** Records that D1 has seen `version`; not itself a change D1 needs to see. */

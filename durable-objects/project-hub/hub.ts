@@ -7,14 +7,21 @@ import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
 import type { OutboxRow, UsageCounters } from "../../src/contract/usage";
 import { errorBody } from "../../src/contract/errors";
+import { createDb } from "../../src/db/client";
+import { findLiveKey } from "../../src/db/repos/keys";
 import { hotWindowMs } from "../../src/lib/config";
 import { migrate } from "../sql-migrations";
 import { Timers } from "../timers";
 import { HourIndex } from "./hours";
 import { PROJECT_SCHEMA } from "./schema";
 import { LiveTail } from "./tail";
-import { Tickets } from "./tickets";
+import { type TicketHolder, Tickets } from "./tickets";
 import { UsageCounts } from "./usage";
+
+/** The close code for a stream whose key was revoked or whose project was deleted. */
+const CLOSE_REVOKED = 4001;
+
+const refused = () => Response.json(errorBody("unauthorized", "ticket is unknown, used or expired"), { status: 401 });
 
 export class ProjectHub extends DurableObject<Env> {
   private readonly timers: Timers;
@@ -62,19 +69,38 @@ export class ProjectHub extends DurableObject<Env> {
     return this.usageCounts.read(month, day);
   }
 
-  /** A single-use ticket for the live tail; answers when it expires. */
-  async mintTicket(secret: string): Promise<number> {
-    return this.tickets.mint(secret, Date.now());
+  /** A single-use ticket for the live tail, for the org key that asked; answers when it expires. */
+  async mintTicket(secret: string, holder: TicketHolder): Promise<number> {
+    return this.tickets.mint(secret, holder, Date.now());
   }
 
-  /** The live-tail WebSocket. The Worker has validated the filter; the ticket is checked (and used up) here. */
+  /** A key was revoked: the streams it opened close now (its unused tickets open nothing, see fetch). */
+  async revokeKey(keyId: string): Promise<void> {
+    this.tail.close(CLOSE_REVOKED, "the key that opened this stream was revoked", keyId);
+  }
+
+  /** The project was deleted: every stream closes and no ticket opens anything. */
+  async retire(): Promise<void> {
+    this.tickets.clear();
+    this.tail.close(CLOSE_REVOKED, "project deleted");
+  }
+
+  /**
+   * The live-tail WebSocket. The Worker has validated the filter and the ticket's signature;
+   * the ticket is used up here, and the key that minted it must still be live.
+   */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (!(await this.tickets.redeem(url.searchParams.get("ticket") ?? "", Date.now()))) {
-      return Response.json(errorBody("unauthorized", "ticket is unknown, used or expired"), { status: 401 });
-    }
+    const holder = await this.tickets.redeem(url.searchParams.get("ticket") ?? "", Date.now());
+    if (!holder) return refused();
     const filter = TailFilter.parse(JSON.parse(decodeURIComponent(request.headers.get("x-tail-filter") ?? "%7B%7D")));
-    return this.tail.accept(filter, Number(url.searchParams.get("window") ?? undefined) || undefined);
+    const answer = this.tail.accept(filter, holder.keyId, Number(url.searchParams.get("window") ?? undefined) || undefined);
+    // Checked after the viewer is in place: a revocation either finds it there or is seen here.
+    if (!(await findLiveKey(createDb(this.env.DB), holder.orgId, holder.keyId))) {
+      this.tail.close(CLOSE_REVOKED, "the key that minted this ticket was revoked", holder.keyId);
+      return refused();
+    }
+    return answer;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

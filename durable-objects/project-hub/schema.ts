@@ -20,4 +20,8 @@ export const PROJECT_SCHEMA = [
 
   // Which devices have lines in which event-time hour: project-wide searches ask only those.
   `CREATE TABLE device_hours (hour INTEGER NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (hour, device_id));`,
+
+  // Which org key minted each ticket: a revoked key's tickets open nothing.
+  `ALTER TABLE tickets ADD COLUMN org_id TEXT;
+   ALTER TABLE tickets ADD COLUMN key_id TEXT;`,
 ] as const;

@@ -6,7 +6,7 @@ import { type TailFrame, errorFrame, parseFrame, parseViewerMessage } from "../.
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
 import type { Timers } from "../timers";
-import { BURST_BYTES, DROPPED_REPORT_MS, RATE_BYTES_PER_S, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
+import { DROPPED_REPORT_MS, UNACKED_CAP_BYTES, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
 
 /** Beyond this many viewers a project refuses new ones (429). */
 const MAX_VIEWERS = 1000;
@@ -35,16 +35,16 @@ export class LiveTail {
     return this.ctx.getWebSockets().length;
   }
 
-  /** A new viewer, its filter already validated by the Worker; null when the project is full. */
-  accept(filter: TailFilter, window: number | undefined): Response {
+  /** A new viewer for an org key, its filter already validated by the Worker. */
+  accept(filter: TailFilter, keyId: string, window: number | undefined): Response {
     if (this.viewers >= MAX_VIEWERS) {
       return Response.json(errorBody("rate_limited", `at most ${MAX_VIEWERS} live viewers per project`), { status: 429 });
     }
-    const viewer = newViewer(filter, Date.now(), window);
+    const viewer = newViewer(filter, keyId, window);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(viewer);
-    const flow = viewer.acking ? { window: viewer.window } : { rate_bytes_per_s: RATE_BYTES_PER_S, burst_bytes: BURST_BYTES };
+    const flow = viewer.acking ? { window: viewer.window, unacked_cap_bytes: UNACKED_CAP_BYTES } : { unacked_cap_bytes: UNACKED_CAP_BYTES };
     send(server, { type: "ready", filter, flow } satisfies TailFrame);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -55,7 +55,9 @@ export class LiveTail {
     let unreported = false;
     for (const ws of this.ctx.getWebSockets()) {
       const v = ws.deserializeAttachment() as ViewerState;
-      if (offer(ws, v, lines, dropped, now)) ws.serializeAttachment(v);
+      const outcome = offer(ws, v, lines, dropped, now);
+      if (outcome === "closed") continue;
+      if (outcome) ws.serializeAttachment(v);
       unreported ||= v.missed > 0;
     }
     // A viewer told less than a second ago hears of the rest by alarm.
@@ -79,6 +81,18 @@ export class LiveTail {
       send(ws, { type: "filter", filter } satisfies TailFrame);
     }
     ws.serializeAttachment(v);
+  }
+
+  /** Closes the viewers a key opened (the key was revoked), or every viewer (the project is gone). */
+  close(code: number, reason: string, keyId?: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      if (keyId !== undefined && (ws.deserializeAttachment() as ViewerState).keyId !== keyId) continue;
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closing
+      }
+    }
   }
 
   onClose(ws: WebSocket, code: number): void {

@@ -1,26 +1,36 @@
 // Who may call a route. Each middleware resolves the bearer secret to a caller or answers
 // 401 (unknown secret) / 403 (a known secret of the wrong kind or role).
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
-import { findLiveKeyByHash } from "../db/repos/keys";
+import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, verifyDeviceKey } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
+import { findLiveKeyByHash } from "../db/repos/keys";
+import { signingKey } from "../lib/config";
 import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
-import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, parseDeviceKey } from "../contract/credentials";
 
 /** Whether `token` is the server admin token (never true when none is configured). */
 const isAdminToken = async (env: Env, token: string) => Boolean(env.ADMIN_TOKEN) && (await secretsEqual(token, env.ADMIN_TOKEN));
 
+/**
+ * A credential of another kind than the route wants: 403 when it is live (a known secret on
+ * the wrong route), 401 when it is unknown or revoked, as for any other unknown secret.
+ */
+async function wrongKind(c: Context<AppEnv>, token: string, needs: string): Promise<ApiError> {
+  let live: boolean;
+  if (token.startsWith(`${ORG_KEY_PREFIX}_`)) live = (await findLiveKeyByHash(c.var.db, await sha256(token))) !== undefined;
+  else if (token.startsWith(`${DEVICE_KEY_PREFIX}_`)) {
+    const device = await verifyDeviceKey(token, signingKey(c.env));
+    live = device !== null && (await deviceHub(c.env, device.deviceId).holdsKey(await sha256(token)));
+  } else live = await isAdminToken(c.env, token);
+  return live ? new ApiError("forbidden", `this route needs ${needs}`) : new ApiError("unauthorized", "unknown or revoked credential");
+}
+
 export const serverAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearer(c.req.header("authorization"));
   if (!c.env.ADMIN_TOKEN) throw new ApiError("unauthorized", "the server has no ADMIN_TOKEN configured");
-  if (!(await isAdminToken(c.env, token))) {
-    if (token.startsWith(`${ORG_KEY_PREFIX}_`) || token.startsWith(`${DEVICE_KEY_PREFIX}_`)) {
-      throw new ApiError("forbidden", "this route needs the server admin token");
-    }
-    throw new ApiError("unauthorized", "invalid admin token");
-  }
+  if (!(await isAdminToken(c.env, token))) throw await wrongKind(c, token, "the server admin token");
   await next();
 });
 
@@ -39,11 +49,7 @@ export const serverAdminOr = (otherwise: MiddlewareHandler<AppEnv>) =>
 export const orgKey = (needs: "viewer" | "admin") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
-    if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) {
-      const known = token.startsWith(`${DEVICE_KEY_PREFIX}_`) || (await isAdminToken(c.env, token));
-      if (known) throw new ApiError("forbidden", "this route needs an org API key");
-      throw new ApiError("unauthorized", "invalid API key");
-    }
+    if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw await wrongKind(c, token, "an org API key");
     const key = await findLiveKeyByHash(c.var.db, await sha256(token));
     if (!key) throw new ApiError("unauthorized", "invalid API key");
     if (needs === "admin" && key.role !== "admin") throw new ApiError("forbidden", "this key is read-only (viewer)");
@@ -51,15 +57,18 @@ export const orgKey = (needs: "viewer" | "admin") =>
     await next();
   });
 
-/** A device key, checked by the device's own Durable Object (no D1 read on the hot path). */
+/**
+ * A device key, checked by the device's own Durable Object (no D1 read on the hot path). A
+ * key the server did not issue is refused here, before any object is addressed.
+ */
 export const deviceAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearer(c.req.header("authorization"));
-  const parsed = parseDeviceKey(token);
-  if (!parsed) {
-    if (token.startsWith(`${ORG_KEY_PREFIX}_`)) throw new ApiError("forbidden", "this route needs a device key");
-    throw new ApiError("unauthorized", "invalid device key");
+  const device = await verifyDeviceKey(token, signingKey(c.env));
+  if (!device) {
+    if (token.startsWith(`${DEVICE_KEY_PREFIX}_`)) throw new ApiError("unauthorized", "invalid device key");
+    throw await wrongKind(c, token, "a device key");
   }
-  const identity = await deviceHub(c.env, parsed.deviceId).authenticate(await sha256(token));
+  const identity = await deviceHub(c.env, device.deviceId).authenticate(await sha256(token));
   if (!identity) throw new ApiError("unauthorized", "invalid or decommissioned device key");
   c.set("device", identity);
   await next();

@@ -6,7 +6,12 @@ const PRINTABLE = /^[^\p{Cc}\s](?:[^\p{Cc}]*[^\p{Cc}\s])?$/u;
 export const printable = (max: number, what: string) =>
   z.string().min(1).max(max).regex(PRINTABLE, `${what}: printable text without control characters or surrounding spaces`);
 
-export const name = z.string().trim().min(1).max(200);
+/** Characters that break or disguise a line of text: C0 and C1 controls (NUL, tab, CR, LF, ESC,
+ *  DEL…), the Unicode line and paragraph separators, and the bidi embeddings, overrides and isolates. */
+const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
+
+/** A name people gave (org, project, key, device, session): trimmed, any script, inner spaces kept. */
+export const name = z.string().trim().min(1).max(200).refine((s) => !CONTROL.test(s), "no control characters (tab, line breaks, NUL, bidi overrides…)");
 /** device_type: free text people filter on ("amr", "Robot Arm", "drone"). */
 export const label = printable(64, "a label");
 
@@ -86,5 +91,18 @@ const boundedBy = (maxBytes: number) => (v: unknown, ctx: z.RefinementCtx) => {
 /** Any JSON value from a client (bodies come from JSON.parse), bounded in depth and size. */
 export const boundedJsonValue = (maxBytes: number) => z.unknown().superRefine(boundedBy(maxBytes));
 
+/**
+ * A JSON object whose keys are `what`s, refusing an own "__proto__" key (JSON.parse makes one):
+ * zod's records skip that key without a word, so it would vanish from a request that answers 200.
+ */
+export const refuseProtoKey = <S extends z.ZodType>(record: S, what: string) =>
+  z.preprocess((v, ctx) => {
+    if (typeof v === "object" && v !== null && Object.hasOwn(v, "__proto__")) {
+      ctx.addIssue({ code: "custom", path: ["__proto__"], message: `"__proto__" cannot be ${what}` });
+    }
+    return v;
+  }, record);
+
 /** A free-form JSON object from a client, bounded in depth and size. */
-export const boundedJson = (maxBytes: number) => z.record(z.string().max(128), z.unknown()).superRefine(boundedBy(maxBytes));
+export const boundedJson = (maxBytes: number) =>
+  refuseProtoKey(z.record(z.string().max(128), z.unknown()).superRefine(boundedBy(maxBytes)), "a key here");

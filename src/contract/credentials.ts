@@ -1,4 +1,5 @@
 // Every credential arrives as `Authorization: Bearer <secret>`; its prefix says which kind it is.
+import { isSignedFor, signedSecret } from "../lib/crypto";
 import { ApiError } from "./errors";
 
 export const ORG_KEY_PREFIX = "fbk";
@@ -11,12 +12,18 @@ export function bearer(header: string | undefined): string {
   return match[1]!;
 }
 
-/** A device key is `fbd_<device id>.<secret>`, so it is checked by the device's own object. */
-export function deviceKey(deviceId: string, secret: string): string {
-  return `${DEVICE_KEY_PREFIX}_${deviceId}.${secret}`;
+/**
+ * A device key is `fbd_<device id>.<secret>`: the device's own object checks it, and the
+ * secret carries a tag under the server's signing key, so a made-up device id is refused
+ * before that object is addressed (it would otherwise build storage for nobody).
+ */
+export async function newDeviceKey(deviceId: string, signingKey: string): Promise<string> {
+  return `${DEVICE_KEY_PREFIX}_${deviceId}.${await signedSecret(signingKey, `device:${deviceId}`)}`;
 }
 
-export function parseDeviceKey(key: string): { deviceId: string } | null {
-  const match = /^fbd_(dev_[0-9A-HJKMNP-TV-Z]{26})\.[0-9a-f]{64}$/.exec(key);
-  return match ? { deviceId: match[1]! } : null;
+/** The device a key names, when the server issued a key for it; null for anything else. */
+export async function verifyDeviceKey(key: string, signingKey: string): Promise<{ deviceId: string } | null> {
+  const match = /^fbd_(dev_[0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{64})$/.exec(key);
+  if (!match || !(await isSignedFor(signingKey, `device:${match[1]}`, match[2]!))) return null;
+  return { deviceId: match[1]! };
 }

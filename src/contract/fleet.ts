@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "./metrics";
-import { boundedJson, cursor, deviceId, dsn, environment, instant, label, limit, name, printable, projectId, sessionId } from "./common";
+import { boundedJson, cursor, deviceId, dsn, environment, instant, label, limit, name, printable, projectId, refuseProtoKey, sessionId } from "./common";
 
 const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
 
@@ -25,9 +25,10 @@ export const Register = z.object({
 const metricName = printable(64, "a metric name");
 /** Metric values are bounded so sums over a day of samples stay finite. */
 const METRIC_MAX = 1e15;
-const Metrics = z
-  .record(metricName, z.number().min(-METRIC_MAX).max(METRIC_MAX))
-  .refine((m) => Object.keys(m).length <= 32, "at most 32 metrics per heartbeat");
+const Metrics = refuseProtoKey(
+  z.record(metricName, z.number().min(-METRIC_MAX).max(METRIC_MAX)).refine((m) => Object.keys(m).length <= 32, "at most 32 metrics per heartbeat"),
+  "a metric name",
+);
 
 export const Heartbeat = z.object({
   status: z.enum(["online", "maintenance", "error"]).default("online"),

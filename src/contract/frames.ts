@@ -15,7 +15,7 @@ export type AckBody = { of: "logs" | "heartbeat" | "command_ack" } & Record<stri
 
 /** Frames the server sends a live-tail viewer. */
 export type TailFrame =
-  | { type: "ready"; filter: TailFilter; flow: { window: number } | { rate_bytes_per_s: number; burst_bytes: number } }
+  | { type: "ready"; filter: TailFilter; flow: { window: number; unacked_cap_bytes: number } | { unacked_cap_bytes: number } }
   | { type: "logs"; seq: number; logs: LogView[] }
   | { type: "dropped"; count: number }
   | { type: "filter"; filter: TailFilter }

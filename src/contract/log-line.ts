@@ -1,6 +1,7 @@
 // One log line as a device sends it, validated on its own, and the compact form the hot
 // store keeps. A bad line is rejected with its index and reason; its neighbours are kept.
 import { z } from "zod";
+import { refuseProtoKey } from "./common";
 import { LINE_LIMITS as L } from "./limits";
 import { parseIsoMicros } from "../lib/time";
 import { levelNumber, parseLevel } from "./levels";
@@ -37,10 +38,12 @@ export const LogLine = z.object({
   message: z.string().max(L.message_chars, `at most ${L.message_chars} characters`),
   thread_id: idLike.optional(),
   process_id: idLike.optional(),
-  context: z
-    .record(z.string().min(1).max(L.context_key_chars), z.union([z.string().max(L.context_value_chars), z.number(), z.boolean()]))
-    .refine((c) => Object.keys(c).length <= L.context_keys, `at most ${L.context_keys} keys`)
-    .optional(),
+  context: refuseProtoKey(
+    z
+      .record(z.string().min(1).max(L.context_key_chars), z.union([z.string().max(L.context_value_chars), z.number(), z.boolean()]))
+      .refine((c) => Object.keys(c).length <= L.context_keys, `at most ${L.context_keys} keys`),
+    "a context key",
+  ).optional(),
 }).refine((l) => l.timestamp !== undefined || l.timestamp_us !== undefined, {
   message: "timestamp (ISO 8601) or timestamp_us is required",
   path: ["timestamp"],

@@ -22,3 +22,6 @@ export interface Identity {
   orgId: string;
   projectId: string;
 }
+
+/** A heartbeat's answer, or its refusal: it named a session another device of the project owns. */
+export type HeartbeatOutcome = { ok: true; server_time: number; pending_commands: number } | { ok: false; code: "conflict" };

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { cursor, deviceId, instant, limit, name, projectId, sessionId } from "./common";
 import { ApiError } from "./errors";
+import { LINE_LIMITS } from "./limits";
 
 export const SessionStatus = z.enum(["active", "completed", "failed", "aborted"]);
 export type SessionStatus = z.output<typeof SessionStatus>;
@@ -23,17 +24,26 @@ export interface SessionFields {
 /** Session ids are unique within a project: the first device to use one owns it. */
 export const sessionTaken = () => new ApiError("conflict", "another device of this project already uses this session_id");
 
-const isoMs = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
+/** Before this a device's clock was never set (a clock at zero reads 1970). */
+const EARLIEST_SESSION_MS = Date.UTC(2000, 0, 1);
+
+/** A time a device read from its own clock: from 2000 to as far ahead of the server as a log line may be. */
+const deviceTime = z.iso
+  .datetime({ offset: true })
+  .transform((s) => Date.parse(s))
+  .refine((ms) => ms >= EARLIEST_SESSION_MS, "before 2000-01-01T00:00:00Z")
+  .refine((ms) => ms <= Date.now() + LINE_LIMITS.future_skew_ms, `more than ${LINE_LIMITS.future_skew_ms / 60_000} minutes ahead of the server's clock`);
 
 export const CreateSession = z.object({
   session_id: sessionId,
   name: name.optional(),
-  started_at: isoMs.optional(),
+  started_at: deviceTime.optional(),
 });
 
+/** A completed_at before the session's started_at can only be refused where the session is known: its device's object. */
 export const EndSession = z.object({
   status: EndStatus,
-  completed_at: isoMs.optional(),
+  completed_at: deviceTime.optional(),
 });
 
 export const SessionParams = z.object({ session_id: sessionId });

@@ -1,15 +1,19 @@
-// A live-tail ticket is `<project id>.<secret>`: the stream request finds the project's object
-// from it, and that object checks (and burns) the secret's hash.
-import { newSecret } from "../lib/crypto";
+// A live-tail ticket is `<project id>.fbt_<secret>`: the stream request finds the project's
+// object from it, and that object checks (and burns) the secret's hash. The secret carries a
+// tag under the server's signing key, so a made-up ticket is refused before any object is
+// addressed.
+import { signedSecret, isSignedFor } from "../lib/crypto";
 import { projectId } from "./common";
 
-export function newTailTicket(project: string): { ticket: string; secret: string } {
-  const secret = newSecret("fbt");
+export async function newTailTicket(project: string, signingKey: string): Promise<{ ticket: string; secret: string }> {
+  const secret = `fbt_${await signedSecret(signingKey, `tail:${project}`)}`;
   return { ticket: `${project}.${secret}`, secret };
 }
 
-export function parseTailTicket(ticket: string): { projectId: string; secret: string } | null {
+export async function verifyTailTicket(ticket: string, signingKey: string): Promise<{ projectId: string; secret: string } | null> {
   const dot = ticket.indexOf(".");
   const project = projectId.safeParse(ticket.slice(0, Math.max(0, dot)));
-  return project.success ? { projectId: project.data, secret: ticket.slice(dot + 1) } : null;
+  const secret = ticket.slice(dot + 1);
+  if (!project.success || !secret.startsWith("fbt_") || !(await isSignedFor(signingKey, `tail:${project.data}`, secret.slice(4)))) return null;
+  return { projectId: project.data, secret };
 }

@@ -9,3 +9,13 @@ export const hotWindowMs = (env: Env): number => {
   const days = Number(env.HOT_WINDOW_DAYS);
   return (Number.isFinite(days) && days > 0 ? days : 7) * 24 * 3600 * 1000;
 };
+
+/**
+ * The key that signs device keys and live-tail tickets, so the Worker refuses made-up ones
+ * before any Durable Object is addressed. SIGNING_SECRET when set, else the ADMIN_TOKEN.
+ */
+export const signingKey = (env: Env): string => {
+  const key = env.SIGNING_SECRET || env.ADMIN_TOKEN;
+  if (!key) throw new Error("set SIGNING_SECRET (or ADMIN_TOKEN) to sign device keys and tickets");
+  return `fleetbeat-signing:${key}`;
+};

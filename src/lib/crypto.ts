@@ -27,7 +27,7 @@ function hex(bytes: ArrayBuffer | Uint8Array): string {
 }
 
 /** 32 random bytes (256 bits) as 64 hex characters. */
-export const randomHex = (): string => hex(crypto.getRandomValues(new Uint8Array(32)));
+const randomHex = (): string => hex(crypto.getRandomValues(new Uint8Array(32)));
 
 /** A random secret behind a prefix that says what kind of secret it is. */
 export function newSecret(prefix: string): string {
@@ -43,5 +43,40 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
   const [ha, hb] = await Promise.all([sha256(a), sha256(b)]);
   let diff = 0;
   for (let i = 0; i < ha.length; i++) diff |= ha.charCodeAt(i) ^ hb.charCodeAt(i);
+  return diff === 0;
+}
+
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const hmacKey = (secret: string) => {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    hmacKeys.set(secret, key);
+  }
+  return key;
+};
+
+/** 128 bits of HMAC-SHA-256 of `message` under `secret`, as 32 hex characters. */
+async function tag(secret: string, message: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(message));
+  return hex(new Uint8Array(mac).slice(0, 16));
+}
+
+/**
+ * A secret this server can recognise by computation alone: 128 random bits, then a tag over
+ * them and `subject` (64 hex characters in all). Made-up credentials are refused without
+ * touching storage.
+ */
+export async function signedSecret(signingKey: string, subject: string): Promise<string> {
+  const random = hex(crypto.getRandomValues(new Uint8Array(16)));
+  return random + (await tag(signingKey, `${subject}:${random}`));
+}
+
+/** Whether `secret` was made by signedSecret for `subject` under `signingKey`. */
+export async function isSignedFor(signingKey: string, subject: string, secret: string): Promise<boolean> {
+  if (!/^[0-9a-f]{64}$/.test(secret)) return false;
+  const expected = await tag(signingKey, `${subject}:${secret.slice(0, 32)}`);
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= expected.charCodeAt(i) ^ secret.charCodeAt(32 + i);
   return diff === 0;
 }

@@ -7,14 +7,16 @@ import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
 import { registerDevice } from "../services/registration";
 import { Heartbeat, Register } from "../contract/fleet";
+import { sessionTaken } from "../contract/sessions";
 
 export const fleetDevice = new Hono<AppEnv>()
   .post("/register", jsonBody(Register), async (c) => {
     return c.json(await registerDevice(c.env, c.var.db, c.req.valid("json")), 201);
   })
   .post("/heartbeat", deviceAuth, jsonBody(Heartbeat), async (c) => {
-    const { server_time, pending_commands } = await deviceHub(c.env, c.var.device.deviceId).heartbeat(c.req.valid("json"));
-    return c.json({ server_time: iso(server_time), pending_commands });
+    const outcome = await deviceHub(c.env, c.var.device.deviceId).heartbeat(c.req.valid("json"));
+    if (!outcome.ok) throw sessionTaken();
+    return c.json({ server_time: iso(outcome.server_time), pending_commands: outcome.pending_commands });
   })
-  // The device's WebSocket: logs and heartbeats in, acks and commands out (see durable-objects/device-socket.ts).
+  // The device's WebSocket: logs and heartbeats in, acks and commands out (see durable-objects/device-hub/socket.ts).
   .get("/connect", deviceAuth, (c) => deviceHub(c.env, c.var.device.deviceId).fetch(c.req.raw));

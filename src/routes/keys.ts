@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { listLiveKeys, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
+import { listLiveKeys } from "../db/repos/keys";
 import { ApiError, notFound } from "../contract/errors";
 import { jsonBody, params } from "../http/validate";
 import { presentKey } from "../services/presenters";
-import { createKey } from "../services/tenancy";
+import { createKey, revokeKey } from "../services/tenancy";
 import { CreateKey, KeyParams } from "../contract/tenancy";
 
 export const keys = new Hono<AppEnv>()
@@ -21,7 +21,7 @@ export const keys = new Hono<AppEnv>()
   })
   .delete("/:id", params(KeyParams), async (c) => {
     const { id } = c.req.valid("param");
-    const outcome = await revokeKeyUnlessLastAdmin(c.var.db, c.var.org.orgId, id);
+    const outcome = await revokeKey(c.env, c.var.db, c.var.org.orgId, id);
     if (outcome === "not_found") throw notFound("key");
     if (outcome === "last_admin") throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
     return c.json({ id, deleted: true });

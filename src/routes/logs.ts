@@ -4,13 +4,13 @@ import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
 import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
-import { newTailTicket, parseTailTicket } from "../contract/tail-ticket";
+import { newTailTicket, verifyTailTicket } from "../contract/tail-ticket";
 import { parseOrThrow } from "../contract/validation";
 import { readJson } from "../http/body";
 import { readIngestBody } from "../http/ingest-body";
 import { DEFAULT_BODY_LIMIT, query } from "../http/validate";
 import { ingest } from "../ingest/ingest";
-import { hotWindowMs } from "../lib/config";
+import { hotWindowMs, signingKey } from "../lib/config";
 import { iso } from "../lib/time";
 import { logExport } from "../services/log-export";
 import { searchLogs, searchScope } from "../services/log-search";
@@ -37,13 +37,13 @@ export const logs = new Hono<AppEnv>()
     const fromBody = c.req.raw.body ? await readJson(c.req.raw, DEFAULT_BODY_LIMIT) : {};
     const { project_id } = parseOrThrow(TicketRequest, { ...(fromBody as object), ...c.req.query() }, "body");
     await projectOfOrg(c.var.db, c.var.org.orgId, project_id);
-    const { ticket, secret } = newTailTicket(project_id);
-    const expiresAt = await projectHub(c.env, project_id).mintTicket(secret);
+    const { ticket, secret } = await newTailTicket(project_id, signingKey(c.env));
+    const expiresAt = await projectHub(c.env, project_id).mintTicket(secret, { orgId: c.var.org.orgId, keyId: c.var.org.keyId });
     return c.json({ ticket, expires_at: iso(expiresAt), project_id });
   })
   .get("/stream", query(StreamQuery), async (c) => {
     const { ticket, window, project_id, ...filter } = c.req.valid("query");
-    const parsed = parseTailTicket(ticket);
+    const parsed = await verifyTailTicket(ticket, signingKey(c.env));
     if (!parsed || (project_id && project_id !== parsed.projectId)) throw new ApiError("unauthorized", "ticket is unknown, used or expired");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new ApiError("bad_request", "connect with a WebSocket (Upgrade: websocket)");

@@ -6,7 +6,7 @@ import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { type SessionRecord, listSessions } from "../db/repos/sessions";
 import { decodeCursor, page } from "../contract/cursor";
-import { ApiError, notFound } from "../contract/errors";
+import { ApiError, invalidField, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
@@ -51,9 +51,10 @@ export const sessions = new Hono<AppEnv>()
   .patch("/:session_id", deviceAuth, params(SessionParams), jsonBody(EndSession), async (c) => {
     const { status, completed_at } = c.req.valid("json");
     const device = c.var.device;
-    const outcome = await deviceHub(c.env, device.deviceId).endSession(c.req.valid("param").session_id, status, completed_at ?? Date.now());
+    const outcome = await deviceHub(c.env, device.deviceId).endSession(c.req.valid("param").session_id, status, completed_at);
     if (!outcome.ok) {
       if (outcome.code === "not_found") throw notFound("session");
+      if (outcome.code === "before_start") throw invalidField("body", "completed_at", "completed_at is before the session's started_at");
       throw new ApiError("conflict", `session already ended as ${outcome.session!.status}`);
     }
     return c.json({ session: presentSession(device, outcome.session) });

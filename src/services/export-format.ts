@@ -17,10 +17,16 @@ export const CSV_COLUMNS = [
   "context",
 ] as const;
 
-/** RFC 4180: a field with a comma, quote, CR or LF is quoted, and its quotes doubled. */
-function csvField(value: string | null): string {
+/** What makes a spreadsheet read a cell as a formula (OWASP, CSV Injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+/** RFC 4180 quotes a comma, quote, CR or LF; ";" and tab too, since spreadsheets in some locales split on them. */
+const NEEDS_QUOTES = /[",;\t\r\n]/;
+
+/** One cell: a leading `'` before a formula character, so spreadsheets show the text instead of running it, then RFC 4180 quoting. */
+export function csvCell(value: string | null): string {
   if (value === null) return "";
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  const text = FORMULA_START.test(value) ? `'${value}` : value;
+  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 function csvRow(l: LogView): string {
@@ -37,7 +43,7 @@ function csvRow(l: LogView): string {
     process_id: l.process_id,
     context: l.context === null ? null : JSON.stringify(l.context),
   };
-  return `${CSV_COLUMNS.map((c) => csvField(values[c])).join(",")}\r\n`;
+  return `${CSV_COLUMNS.map((c) => csvCell(values[c])).join(",")}\r\n`;
 }
 
 export const EXPORT_TYPES: Record<ExportFormat, string> = {
@@ -52,3 +58,23 @@ export const exportWriters: Record<ExportFormat, { head: string; row: (l: LogVie
   ndjson: { head: "", row: (l) => `${JSON.stringify(l)}\n`, tail: "" },
   json: { head: "[", row: (l, first) => `${first ? "" : ","}\n${JSON.stringify(l)}`, tail: "\n]\n" },
 };
+
+/** What no common file system takes in a name (Windows is the strictest), control and bidi-override
+ *  characters (which can disguise an extension), and lone surrogates (which UTF-8 cannot encode). */
+const NOT_IN_FILE_NAMES = /[\\/:*?"<>|\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/gu;
+/** The ASCII fallback keeps only these; every other character becomes "_". */
+const NOT_IN_FALLBACK = /[^A-Za-z0-9._-]/gu;
+
+/**
+ * `Content-Disposition: attachment` for a name that may hold device-chosen text (RFC 6266,
+ * appendix D): `filename` alone when the name is plain ASCII; otherwise an ASCII fallback
+ * first, for old clients, then `filename*` with the name in UTF-8 (RFC 8187).
+ */
+export function attachmentDisposition(fileName: string): string {
+  const name = fileName.replace(NOT_IN_FILE_NAMES, "_");
+  const fallback = name.replace(NOT_IN_FALLBACK, "_");
+  if (fallback === name) return `attachment; filename="${name}"`;
+  // encodeURIComponent leaves ' ( ) * as they are; RFC 8187 wants them encoded.
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}

@@ -1,6 +1,6 @@
 // GET /logs/export: the search, page after page, written as one file. Pull-based, so the next
 // page is read only when the client has taken the previous one: any size, constant memory.
-import { type ExportFormat, EXPORT_TYPES, exportWriters } from "./export-format";
+import { type ExportFormat, EXPORT_TYPES, attachmentDisposition, exportWriters } from "./export-format";
 import type { LogSearch } from "../contract/logs";
 import { searchLogs } from "./log-search";
 
@@ -36,7 +36,8 @@ export function logExport(env: Env, deviceIds: string[], filters: Omit<LogSearch
   return new Response(body, {
     headers: {
       "content-type": EXPORT_TYPES[format],
-      "content-disposition": `attachment; filename="fleetbeat-logs-${scope}-${stamp}.${format}"`,
+      // The scope may be a session id, which the device chose.
+      "content-disposition": attachmentDisposition(`fleetbeat-logs-${scope}-${stamp}.${format}`),
       "cache-control": "no-store",
     },
   });

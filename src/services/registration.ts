@@ -1,13 +1,13 @@
 // Registration tokens: minted with a capsule, turned once into a device and its key.
 import type { z } from "zod";
-import { REGISTRATION_TOKEN_PREFIX, deviceKey } from "../contract/credentials";
+import { REGISTRATION_TOKEN_PREFIX, newDeviceKey } from "../contract/credentials";
 import type { Db } from "../db/client";
 import { upsertRegisteredDevice } from "../db/repos/devices";
 import { consumeToken, findTokenByHash, insertToken, recordTokenDevice, releaseToken } from "../db/repos/tokens";
 import { ApiError, invalidField } from "../contract/errors";
-import { newSecret, randomHex, sha256 } from "../lib/crypto";
+import { newSecret, sha256 } from "../lib/crypto";
 import { LOG_UPLOAD } from "../contract/limits";
-import { heartbeatIntervalMs } from "../lib/config";
+import { heartbeatIntervalMs, signingKey } from "../lib/config";
 import type { GenerateCapsule, Register } from "../contract/fleet";
 import { deviceHub } from "../stubs/device-hub";
 
@@ -49,7 +49,7 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
       name: body.name ?? token.name ?? undefined,
       deviceInfo: body.device_info,
     });
-    const key = deviceKey(device.id, randomHex());
+    const key = await newDeviceKey(device.id, signingKey(env));
     await deviceHub(env, device.id).provision({
       deviceId: device.id,
       orgId: device.orgId,

@@ -4,13 +4,14 @@ import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { notFound } from "../contract/errors";
 import type { Db } from "../db/client";
 import { findDeviceOfOrg, listDeviceIdsOfProject } from "../db/repos/devices";
-import { type KeyRole, insertKey } from "../db/repos/keys";
+import { type KeyRole, insertKey, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
 import { type OrgTier, createOrgWithAdminKey } from "../db/repos/orgs";
-import { deleteProjectCascade, findProjectOfOrg } from "../db/repos/projects";
+import { deleteProjectCascade, findProjectOfOrg, listProjects } from "../db/repos/projects";
 import { findSessionOfOrg } from "../db/repos/sessions";
-import { mapLimit } from "../lib/concurrency";
+import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { newSecret, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
+import { projectHub } from "../stubs/project-hub";
 
 export async function projectOfOrg(db: Db, orgId: string, projectId: string) {
   const project = await findProjectOfOrg(db, orgId, projectId);
@@ -50,18 +51,37 @@ export async function createKey(db: Db, orgId: string, role: KeyRole, name: stri
   return { key: await insertKey(db, orgId, { name, role, keyHash, prefix }), secret };
 }
 
-/** Devices decommissioned per page of the project's device ids. */
-const DEVICES_PER_PAGE = 500;
+/** Projects (or devices) visited per page when a change fans out to their objects. */
+const PAGE = 500;
+
+/**
+ * Revokes an org key, unless it is the org's last admin key; the live-tail streams it opened
+ * close at once, in every project of the org.
+ */
+export async function revokeKey(env: Env, db: Db, orgId: string, keyId: string) {
+  const outcome = await revokeKeyUnlessLastAdmin(db, orgId, keyId);
+  if (outcome !== "revoked") return outcome;
+  let afterId: string | undefined;
+  for (;;) {
+    const page = await listProjects(db, orgId, { afterId, limit: PAGE });
+    await mapLimit(page, FAN_OUT, (p) => projectHub(env, p.id).revokeKey(keyId));
+    if (page.length < PAGE) return outcome;
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
 
 /** Stops every device key of the project, then removes the project's rows. */
 export async function deleteProject(env: Env, db: Db, projectId: string): Promise<void> {
-  // Keys stop before the rows go, so no device keeps writing into a deleted project.
+  // Keys, tails and alarms stop before the rows go, so nothing writes into a deleted project;
+  // each device's object then wipes what it held.
   let afterId: string | undefined;
   for (;;) {
-    const ids = await listDeviceIdsOfProject(db, projectId, { afterId, limit: DEVICES_PER_PAGE });
-    await mapLimit(ids, 50, (id) => deviceHub(env, id).decommission());
-    if (ids.length < DEVICES_PER_PAGE) break;
+    const ids = await listDeviceIdsOfProject(db, projectId, { afterId, limit: PAGE });
+    await mapLimit(ids, FAN_OUT, (id) => deviceHub(env, id).retire());
+    if (ids.length < PAGE) break;
     afterId = ids[ids.length - 1];
   }
+  await projectHub(env, projectId).retire();
   await deleteProjectCascade(db, projectId);
 }

@@ -9,13 +9,35 @@ import { settle } from "../support/settle";
 const BACKEND = "http://fleetbeat.test";
 const toWorker = (r: Request) => exports.default.fetch(r);
 
-async function device() {
+async function ownProject() {
   const { adminKey } = await newOrg();
-  const projectId = await newProject(adminKey);
+  return { adminKey, projectId: await newProject(adminKey) };
+}
+
+/** A registered device, in a project of its own unless it is given one. */
+async function device(project?: { adminKey: string; projectId: string }) {
+  const { adminKey, projectId } = project ?? (await ownProject());
   const token = await capsule(adminKey, projectId);
   const reg = await register(BACKEND, { dsn: `AG-${crypto.randomUUID().slice(0, 6)}`, registration_token: token }, toWorker);
   return { adminKey, projectId, ...reg };
 }
+
+/** The agent's fetch, keeping the body size and line count of each ingest it sends. */
+function recording() {
+  const batches: { id: string; bytes: number; lines: number }[] = [];
+  const fetch = async (r: Request) => {
+    if (r.url.endsWith("/logs/ingest")) {
+      const text = await r.clone().text();
+      const body = JSON.parse(text);
+      batches.push({ id: body.batch_id, bytes: new TextEncoder().encode(text).length, lines: body.logs.length });
+    }
+    return toWorker(r);
+  };
+  return { batches, fetch };
+}
+
+const messages = async (adminKey: string, deviceId: string) =>
+  (await allLogs(adminKey, `device_id=${deviceId}&limit=1000&order=asc`)).map((l) => l.message);
 
 describe("device agent", () => {
   it("loses nothing and doubles nothing when it crashes after the backend took a batch", async () => {
@@ -64,7 +86,8 @@ describe("device agent", () => {
     const d = await device();
     const spool = new MemorySpool();
     const refused: number[] = [];
-    const wrongKey = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: "fbd_nope", spool, fetch: toWorker });
+    // The line is logged in a session the backend will call malformed.
+    const wrongKey = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: "fbd_nope", spool, fetch: toWorker, sessionId: "not/valid" });
     wrongKey.log("INFO", "x", "kept");
     expect((await wrongKey.flush()).pending).toBe(true);
     expect(spool.sealed().length).toBe(1);
@@ -74,7 +97,6 @@ describe("device agent", () => {
       deviceKey: d.device_key,
       spool,
       fetch: toWorker,
-      sessionId: "not/valid",
       onRejectedBatch: (_id, status) => refused.push(status),
     });
     expect((await agent.flush()).pending).toBe(false);
@@ -98,5 +120,174 @@ describe("device agent", () => {
     await agent.ack(d.device_id, cmd!.id, "succeeded");
     const history = await call("GET", `/fleet/devices/${d.device_id}/commands/history`, { token: d.adminKey });
     expect(history.json.commands[0].status).toBe("succeeded");
+  });
+});
+
+describe("device agent, where an attack pass found it losing or holding lines", () => {
+  it("keeps the first line logged after a torn write", async () => {
+    const d = await device();
+    const dir = `/tmp/fleetbeat-spool-${crypto.randomUUID()}`;
+    const before = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new FileSpool(fs, dir) });
+    for (let i = 0; i < 3; i++) before.log("INFO", "cam", `frame ${i}`);
+    fs.appendFileSync(`${dir}/open.ndjson`, '{"timestamp_us":1,"lev');
+
+    const after = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new FileSpool(fs, dir), fetch: toWorker });
+    after.log("WARN", "cam", "first after the crash");
+    after.log("INFO", "cam", "second after the crash");
+    expect(await after.flush()).toMatchObject({ sent: 5, accepted: 5, pending: false });
+    expect(await messages(d.adminKey, d.device_id)).toEqual(["frame 0", "frame 1", "frame 2", "first after the crash", "second after the crash"]);
+  });
+
+  it("keeps a whole line that a crash left without its newline", () => {
+    const dir = `/tmp/fleetbeat-spool-${crypto.randomUUID()}`;
+    fs.mkdirSync(dir);
+    fs.writeFileSync(`${dir}/open.ndjson`, JSON.stringify({ timestamp_us: 1, level: "INFO", module: "m", message: "whole" }));
+    const spool = new FileSpool(fs, dir);
+    expect(spool.openCount()).toBe(1);
+    spool.append({ timestamp_us: 2, level: "INFO", module: "m", message: "next" });
+    expect(spool.read(spool.seal()!).map((l) => l.message)).toEqual(["whole", "next"]);
+  });
+
+  it("seals batches by bytes as well as lines, so 700 lines of 8 KB all arrive", async () => {
+    const d = await device();
+    const { batches, fetch } = recording();
+    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch });
+    const big = "x".repeat(8 * 1024);
+    for (let i = 0; i < 700; i++) agent.log("INFO", "lidar", `${i} ${big}`);
+    expect(await agent.flush()).toMatchObject({ sent: 700, accepted: 700, rejected: 0, pending: false });
+    expect(batches.length).toBeGreaterThan(1);
+    for (const b of batches) expect(b.bytes).toBeLessThan(5 * 1024 * 1024);
+    expect((await allLogs(d.adminKey, `device_id=${d.device_id}&limit=1000`)).length).toBe(700);
+  });
+
+  it("takes its batch limits from the registration's log_upload", async () => {
+    const d = await device();
+    const { batches, fetch } = recording();
+    const logUpload = { max_lines: 40, max_bytes: 64 * 1024 };
+    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch, logUpload });
+    // Short lines fill batches by count, then long ones by bytes.
+    for (let i = 0; i < 200; i++) agent.log("INFO", "arm", `${i} ${"y".repeat(i < 100 ? 10 : 3000)}`);
+    expect(await agent.flush()).toMatchObject({ sent: 200, accepted: 200, pending: false });
+    for (const b of batches) {
+      expect(b.lines).toBeLessThanOrEqual(40);
+      expect(b.bytes).toBeLessThanOrEqual(64 * 1024);
+    }
+    expect(batches[0]!.lines).toBe(40);
+    expect(batches.at(-2)!.lines).toBeLessThan(40);
+    expect(batches.at(-2)!.bytes).toBeGreaterThan(48 * 1024);
+  });
+
+  it("splits a batch the backend calls too large, and resends the same parts after a crash mid-split", async () => {
+    const d = await device();
+    const spool = new MemorySpool();
+    const refused: number[] = [];
+    let calls = 0;
+    const ids: string[] = [];
+    // The third ingest (the second half) reaches the backend, but its answer never reaches the agent.
+    const flaky = async (r: Request) => {
+      if (r.url.endsWith("/logs/ingest")) ids.push(JSON.parse(await r.clone().text()).batch_id);
+      const res = await toWorker(r);
+      if (r.url.endsWith("/logs/ingest") && ++calls === 3) throw new Error("connection reset");
+      return res;
+    };
+    const options = { backendUrl: BACKEND, deviceKey: d.device_key, spool, batchBytes: 64 * 1024 * 1024, onRejectedBatch: (_: string, status: number) => refused.push(status) };
+    const first = new FleetbeatAgent({ ...options, fetch: flaky });
+    for (let i = 0; i < 600; i++) first.log("INFO", "lidar", `${i} ${"z".repeat(10_000)}`);
+    expect(await first.flush()).toMatchObject({ sent: 300, accepted: 300, pending: true });
+    const [whole] = spool.sealed();
+    expect(ids).toEqual([whole, `${whole}.0`, `${whole}.1`]);
+
+    const second = new FleetbeatAgent({ ...options, fetch: toWorker });
+    expect(await second.flush()).toMatchObject({ sent: 600, accepted: 600, duplicates: 2, pending: false });
+    expect(refused).toEqual([]);
+    expect(spool.sealed()).toEqual([]);
+    expect((await allLogs(d.adminKey, `device_id=${d.device_id}&limit=1000`)).length).toBe(600);
+  });
+
+  it("drops only a line that is too large on its own, and says so", async () => {
+    const d = await device();
+    const refused: [string, number][] = [];
+    const agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new MemorySpool(),
+      fetch: toWorker,
+      onRejectedBatch: (id, status) => refused.push([id, status]),
+    });
+    for (let i = 0; i < 300; i++) agent.log("INFO", "cam", i === 100 ? "h".repeat(6 * 1024 * 1024) : `frame ${i}`);
+    expect(await agent.flush()).toMatchObject({ sent: 299, accepted: 299, pending: false });
+    expect(refused).toHaveLength(1);
+    expect(refused[0]![1]).toBe(413);
+    const got = await messages(d.adminKey, d.device_id);
+    expect(got).toHaveLength(299);
+    expect(got).not.toContain("h".repeat(6 * 1024 * 1024));
+  });
+
+  it("reports a batch whose session another device owns, and sends the batches after it", async () => {
+    const project = await ownProject();
+    const owner = await device(project);
+    const other = await device(project);
+    const session = `shared-${crypto.randomUUID().slice(0, 8)}`;
+    await new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: owner.device_key, spool: new MemorySpool(), fetch: toWorker }).startSession(session);
+
+    const spool = new MemorySpool();
+    const refused: number[] = [];
+    const agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: other.device_key,
+      spool,
+      fetch: toWorker,
+      sessionId: session,
+      batchLines: 1,
+      onRejectedBatch: (_id, status) => refused.push(status),
+    });
+    agent.log("INFO", "nav", "in a session another device owns");
+    expect((await agent.flush()).pending).toBe(false);
+    expect(refused).toEqual([409]);
+    expect(spool.sealed()).toEqual([]);
+
+    agent.sessionId = undefined;
+    agent.log("INFO", "nav", "after it");
+    expect(await agent.flush()).toMatchObject({ sent: 1, accepted: 1, pending: false });
+    expect(await messages(other.adminKey, other.device_id)).toEqual(["after it"]);
+  });
+
+  it("keeps each line in the session it was logged in, whenever the batch is sent", async () => {
+    const d = await device();
+    let offline = true;
+    let calls = 0;
+    // Offline until the last flush; then the second ingest reaches the backend but its answer is lost.
+    const network = async (r: Request) => {
+      if (r.url.endsWith("/logs/ingest") && offline) throw new Error("offline");
+      const res = await toWorker(r);
+      if (r.url.endsWith("/logs/ingest") && ++calls === 2) throw new Error("connection reset");
+      return res;
+    };
+    const spool = new MemorySpool();
+    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool, fetch: network });
+    const [a, b] = [`run-a-${crypto.randomUUID().slice(0, 6)}`, `run-b-${crypto.randomUUID().slice(0, 6)}`];
+    agent.log("INFO", "nav", "before any session");
+    await agent.startSession(a);
+    agent.log("ERROR", "nav", "in a");
+    await agent.endSession("completed");
+    await agent.startSession(b);
+    agent.log("WARN", "nav", "in b");
+    await agent.endSession("completed");
+    agent.log("INFO", "nav", "after both");
+    expect(spool.sealed().length).toBeGreaterThan(0);
+
+    offline = false;
+    expect((await agent.flush()).pending).toBe(true);
+    expect(await agent.flush()).toMatchObject({ sent: 4, accepted: 4, duplicates: 2, pending: false });
+    const logs = await allLogs(d.adminKey, `device_id=${d.device_id}&limit=1000&order=asc`);
+    expect(logs.map((l) => [l.message, l.session_id])).toEqual([
+      ["before any session", null],
+      ["in a", a],
+      ["in b", b],
+      ["after both", null],
+    ]);
+    const [sa, sb] = await Promise.all([a, b].map((id) => call("GET", `/sessions/${id}`, { token: d.adminKey })));
+    expect(sa!.json.session).toMatchObject({ total_logs: 1, error_count: 1 });
+    expect(sb!.json.session).toMatchObject({ total_logs: 1, warning_count: 1 });
   });
 });

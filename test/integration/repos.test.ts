@@ -6,8 +6,8 @@ import { createDb } from "../../src/db/client";
 import { type Device, type PresenceUpdate, listDevices, upsertRegisteredDevice, writePresence } from "../../src/db/repos/devices";
 import { insertKey, revokeKeyUnlessLastAdmin } from "../../src/db/repos/keys";
 import { createOrgWithAdminKey } from "../../src/db/repos/orgs";
-import { createProject } from "../../src/db/repos/projects";
-import { type SessionUpsert, sessionOwner, upsertSessions } from "../../src/db/repos/sessions";
+import { createProject, deleteProjectCascade } from "../../src/db/repos/projects";
+import { type SessionUpsert, claimSession, sessionOwner, updateSessions } from "../../src/db/repos/sessions";
 import { consumeToken, deleteTokensExpiredBefore, insertToken } from "../../src/db/repos/tokens";
 
 const db = createDb(env.DB);
@@ -84,63 +84,61 @@ describe("writePresence", () => {
   });
 });
 
-describe("upsertSessions", () => {
-  it("inserts new sessions with their owner and refuses nothing", async () => {
-    const f = await fleet();
-    expect(await upsertSessions(db, f.owner(0), [session("a", 1), session("b", 1)])).toEqual([]);
-    expect(await sessionRow(f.project.id, "a")).toMatchObject({ org_id: f.org.id, device_id: f.devices[0]!.id, name: "run a", total_logs: 10, version: 1 });
-    expect(await sessionOwner(db, f.project.id, "b")).toBe(f.devices[0]!.id);
-  });
+describe("claimSession", () => {
+  const claim = (f: Awaited<ReturnType<typeof fleet>>, i: number, id: string) => claimSession(db, f.owner(i), { session_id: id, name: `run ${id}`, started_at: 1_700_000_000_000 });
 
-  it("a newer version updates the counters and status; an older one is ignored and not refused", async () => {
-    const f = await fleet();
-    await upsertSessions(db, f.owner(0), [session("s", 2)]);
-    expect(await upsertSessions(db, f.owner(0), [session("s", 4, { status: "completed", completed_at: 1_700_000_060_000 })])).toEqual([]);
-    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", completed_at: 1_700_000_060_000, total_logs: 40, version: 4 });
-
-    expect(await upsertSessions(db, f.owner(0), [session("s", 3), session("s2", 1)])).toEqual([]);
-    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", total_logs: 40, version: 4 });
-    expect(await sessionRow(f.project.id, "s2")).toMatchObject({ version: 1 });
-  });
-
-  it("refuses a session id another device of the project owns, and leaves that session as it was", async () => {
+  it("gives a new id to the first device that names it, and tells the others who owns it", async () => {
     const f = await fleet(2);
-    await upsertSessions(db, f.owner(0), [session("shared", 1)]);
-    const refused = await upsertSessions(db, f.owner(1), [session("shared", 9, { name: "stolen" }), session("mine", 1)]);
-    expect(refused).toEqual(["shared"]);
-    expect(await sessionRow(f.project.id, "shared")).toMatchObject({ device_id: f.devices[0]!.id, name: "run shared", version: 1 });
-    expect(await sessionOwner(db, f.project.id, "mine")).toBe(f.devices[1]!.id);
+    expect(await sessionOwner(db, f.project.id, "s")).toBeNull();
+    expect(await claim(f, 0, "s")).toBe(f.devices[0]!.id);
+    expect(await claim(f, 1, "s")).toBe(f.devices[0]!.id);
+    expect(await claim(f, 0, "s")).toBe(f.devices[0]!.id);
+    expect(await sessionRow(f.project.id, "s")).toMatchObject({ org_id: f.org.id, device_id: f.devices[0]!.id, name: "run s", status: "active", version: 0 });
   });
 
-  it("the same session id in another project is another session", async () => {
+  it("has exactly one winner when devices race for the same new id", async () => {
+    const f = await fleet(8);
+    const owners = await Promise.all(f.devices.map((_, i) => claim(f, i, "raced")));
+    expect(new Set(owners).size).toBe(1);
+    expect(owners[0]).toBe(await sessionOwner(db, f.project.id, "raced"));
+  });
+
+  it("the same id in another project is another session", async () => {
     const a = await fleet();
     const b = await fleet();
-    await upsertSessions(db, a.owner(0), [session("run-1", 1)]);
-    expect(await upsertSessions(db, b.owner(0), [session("run-1", 1)])).toEqual([]);
-    expect(await sessionOwner(db, a.project.id, "run-1")).toBe(a.devices[0]!.id);
-    expect(await sessionOwner(db, b.project.id, "run-1")).toBe(b.devices[0]!.id);
+    expect(await claim(a, 0, "run-1")).toBe(a.devices[0]!.id);
+    expect(await claim(b, 0, "run-1")).toBe(b.devices[0]!.id);
   });
 
-  it("reports every refused id of a flush larger than one owner lookup", async () => {
+  it("claims nothing for a project that no longer exists", async () => {
+    const f = await fleet();
+    await deleteProjectCascade(db, f.project.id);
+    expect(await claim(f, 0, "late")).toBeNull();
+    expect(await sessionOwner(db, f.project.id, "late")).toBeNull();
+  });
+});
+
+describe("updateSessions", () => {
+  it("a newer version updates the counters and status; an older one is ignored", async () => {
+    const f = await fleet();
+    await claimSession(db, f.owner(0), { session_id: "s", name: "run s", started_at: 1_700_000_000_000 });
+    await updateSessions(db, f.owner(0), [session("s", 4, { status: "completed", completed_at: 1_700_000_060_000 })]);
+    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", completed_at: 1_700_000_060_000, total_logs: 40, version: 4 });
+    await updateSessions(db, f.owner(0), [session("s", 3)]);
+    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", total_logs: 40, version: 4 });
+  });
+
+  it("changes only sessions the device claimed: never another device's, never a row that is gone", async () => {
     const f = await fleet(2);
-    const ids = Array.from({ length: 120 }, (_, i) => `taken-${i}`);
-    await upsertSessions(db, f.owner(0), ids.map((id) => session(id, 1)));
-    const refused = await upsertSessions(db, f.owner(1), ids.map((id) => session(id, 2)));
-    expect(refused.sort()).toEqual([...ids].sort());
+    await claimSession(db, f.owner(0), { session_id: "shared", name: "run shared", started_at: 1_700_000_000_000 });
+    await updateSessions(db, f.owner(1), [session("shared", 9, { name: "stolen" }), session("never-claimed", 1)]);
+    expect(await sessionRow(f.project.id, "shared")).toMatchObject({ device_id: f.devices[0]!.id, name: "run shared", version: 0 });
+    expect(await sessionOwner(db, f.project.id, "never-claimed")).toBeNull();
   });
 
   it("an empty flush writes nothing", async () => {
     const f = await fleet();
-    expect(await upsertSessions(db, f.owner(0), [])).toEqual([]);
-  });
-});
-
-describe("sessionOwner", () => {
-  it("is null until a device of the project writes the session", async () => {
-    const f = await fleet();
-    expect(await sessionOwner(db, f.project.id, "later")).toBeNull();
-    await upsertSessions(db, f.owner(0), [session("later", 1)]);
-    expect(await sessionOwner(db, f.project.id, "later")).toBe(f.devices[0]!.id);
+    await expect(updateSessions(db, f.owner(0), [])).resolves.toBeUndefined();
   });
 });
 

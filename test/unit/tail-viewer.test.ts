@@ -4,17 +4,17 @@ import { describe, expect, it } from "vitest";
 import type { LogView } from "../../src/contract/log-view";
 import {
   acknowledge,
-  BURST_BYTES,
+  CLOSE_UNACKED,
   DEFAULT_WINDOW,
   DROPPED_REPORT_MS,
   MAX_LINES_PER_FRAME,
   MAX_WINDOW,
   newViewer,
   offer,
-  RATE_BYTES_PER_S,
   reportDropped,
   send,
   UNACKED_BYTES_MAX,
+  UNACKED_CAP_BYTES,
 } from "../../durable-objects/project-hub/tail-viewer";
 
 type Frame = { type: "logs"; seq: number; logs: LogView[] } | { type: "dropped"; count: number };
@@ -23,9 +23,14 @@ type Frame = { type: "logs"; seq: number; logs: LogView[] } | { type: "dropped";
 class RecordingSocket {
   readonly texts: string[] = [];
   closing = false;
+  closedWith: number | null = null;
   send(text: string) {
     if (this.closing) throw new TypeError("WebSocket is closing");
     this.texts.push(text);
+  }
+  close(code: number) {
+    this.closing = true;
+    this.closedWith = code;
   }
   get frames(): Frame[] {
     return this.texts.map((t) => JSON.parse(t) as Frame);
@@ -68,41 +73,29 @@ const bigLine = (n: number) => logLine(n, {}, 100_000);
 const FRAME_BYTES = JSON.stringify({ type: "logs", seq: 99_999, logs: [bigLine(99_999)] }).length;
 
 describe("a viewer that never acknowledges", () => {
-  it("gets a burst of about BURST_BYTES at once, and the rest of that moment is counted as dropped", () => {
+  it("is sent lines as fast as they come until UNACKED_CAP_BYTES, then told what it missed and closed with 4008", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0);
-    for (let i = 0; i < 100; i++) offer(ws.asWebSocket(), v, [bigLine(i)], 0, 0);
+    const v = newViewer({}, "key_1");
+    let offered = 0;
+    while (ws.closedWith === null && offered < 1000) offer(ws.asWebSocket(), v, [bigLine(offered++)], 0, offered);
 
-    expect(ws.logBytes).toBeGreaterThanOrEqual(BURST_BYTES);
-    expect(ws.logBytes).toBeLessThan(BURST_BYTES + FRAME_BYTES);
-    const sent = ws.logFrames.length;
-    // Told at once the first time; the rest of the second's losses wait for the next report.
-    expect(ws.droppedCounts).toEqual([1]);
-    expect(v.missed).toBe(100 - sent - 1);
+    expect(ws.closedWith).toBe(CLOSE_UNACKED);
+    expect(ws.logBytes).toBeGreaterThanOrEqual(UNACKED_CAP_BYTES);
+    expect(ws.logBytes).toBeLessThan(UNACKED_CAP_BYTES + FRAME_BYTES);
+    // Every line it was offered is either in a frame or in the last dropped count.
+    expect(ws.logFrames.length + ws.droppedCounts.reduce((a, b) => a + b, 0)).toBe(offered);
+    expect(ws.frames.at(-1)).toEqual({ type: "dropped", count: 1 });
   });
 
-  it("is then held to RATE_BYTES_PER_S", () => {
+  it("is never closed while it acknowledges what it gets, however much it reads", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0);
-    for (let i = 0; i < 100; i++) offer(ws.asWebSocket(), v, [bigLine(i)], 0, 0);
-    const burst = ws.logBytes;
-
-    for (let i = 0; i < 100; i++) offer(ws.asWebSocket(), v, [bigLine(i)], 0, 1000);
-
-    const overdraft = burst - BURST_BYTES; // the burst's last frame went past the budget
-    expect(ws.logBytes - burst).toBeGreaterThanOrEqual(RATE_BYTES_PER_S - overdraft);
-    expect(ws.logBytes - burst).toBeLessThan(RATE_BYTES_PER_S - overdraft + FRAME_BYTES);
-  });
-
-  it("is never cut off while it reads about as fast as the rate, however long it stays", () => {
-    const ws = new RecordingSocket();
-    const v = newViewer({}, 0);
-    const framesPerSecond = Math.floor(RATE_BYTES_PER_S / FRAME_BYTES);
-    const seconds = 2 * Math.ceil(BURST_BYTES / RATE_BYTES_PER_S); // well past what the burst alone covers
-    for (let i = 0; i < seconds * framesPerSecond; i++) {
-      offer(ws.asWebSocket(), v, [bigLine(i)], 0, Math.floor((i * 1000) / framesPerSecond));
+    const v = newViewer({}, "key_1");
+    for (let i = 0; i < 3 * Math.ceil(UNACKED_CAP_BYTES / FRAME_BYTES); i++) {
+      offer(ws.asWebSocket(), v, [bigLine(i)], 0, i);
+      acknowledge(ws.asWebSocket(), v, v.sent, i);
     }
-    expect(ws.logFrames).toHaveLength(seconds * framesPerSecond);
+    expect(ws.closedWith).toBeNull();
+    expect(ws.logBytes).toBeGreaterThan(2 * UNACKED_CAP_BYTES);
     expect(ws.droppedCounts).toEqual([]);
   });
 });
@@ -110,7 +103,7 @@ describe("a viewer that never acknowledges", () => {
 describe("a viewer that acknowledges", () => {
   it("is sent at most `window` unacknowledged frames, and more as it acknowledges", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0, 3);
+    const v = newViewer({}, "key_1", 3);
     for (let i = 1; i <= 5; i++) offer(ws.asWebSocket(), v, [logLine(i)], 0, 0);
     expect(ws.logFrames.map((f) => f.seq)).toEqual([1, 2, 3]);
 
@@ -122,7 +115,7 @@ describe("a viewer that acknowledges", () => {
 
   it("is held to about UNACKED_BYTES_MAX unacknowledged bytes, however wide its window", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0, MAX_WINDOW);
+    const v = newViewer({}, "key_1", MAX_WINDOW);
     for (let i = 0; i < 100; i++) offer(ws.asWebSocket(), v, [bigLine(i)], 0, 0);
     expect(ws.logBytes).toBeGreaterThanOrEqual(UNACKED_BYTES_MAX);
     expect(ws.logBytes).toBeLessThan(UNACKED_BYTES_MAX + FRAME_BYTES);
@@ -130,7 +123,7 @@ describe("a viewer that acknowledges", () => {
 
   it("gets a window of DEFAULT_WINDOW once it acknowledges without having asked for one", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0);
+    const v = newViewer({}, "key_1");
     expect(v.acking).toBe(false);
     acknowledge(ws.asWebSocket(), v, 0, 0);
     for (let i = 0; i < DEFAULT_WINDOW + 10; i++) offer(ws.asWebSocket(), v, [logLine(i)], 0, 0);
@@ -138,15 +131,15 @@ describe("a viewer that acknowledges", () => {
   });
 
   it("asks for a window between 1 and MAX_WINDOW, whatever it sends", () => {
-    expect(newViewer({}, 0, 0).window).toBe(1);
-    expect(newViewer({}, 0, -5).window).toBe(1);
-    expect(newViewer({}, 0, MAX_WINDOW * 10).window).toBe(MAX_WINDOW);
-    expect(newViewer({}, 0, 250)).toMatchObject({ window: 250, acking: true });
+    expect(newViewer({}, "key_1", 0).window).toBe(1);
+    expect(newViewer({}, "key_1", -5).window).toBe(1);
+    expect(newViewer({}, "key_1", MAX_WINDOW * 10).window).toBe(MAX_WINDOW);
+    expect(newViewer({}, "key_1", 250)).toMatchObject({ window: 250, acking: true });
   });
 
   it("opens no more room by acknowledging frames it was never sent, nor loses room by acknowledging old ones", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0, 2);
+    const v = newViewer({}, "key_1", 2);
     offer(ws.asWebSocket(), v, [logLine(1)], 0, 0);
     acknowledge(ws.asWebSocket(), v, 1_000, 0);
     acknowledge(ws.asWebSocket(), v, 0, 0);
@@ -158,7 +151,7 @@ describe("a viewer that acknowledges", () => {
 describe("dropped reports", () => {
   it("come at most once a second while a viewer stays behind, and count every line it missed", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0, 1); // never acknowledges, so after one frame it is always behind
+    const v = newViewer({}, "key_1", 1); // never acknowledges, so after one frame it is always behind
     const reportedAt: number[] = [];
     let offered = 0;
     const step = DROPPED_REPORT_MS / 10;
@@ -175,7 +168,7 @@ describe("dropped reports", () => {
 
   it("come at once when a viewer that fell behind acknowledges", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0, 1);
+    const v = newViewer({}, "key_1", 1);
     offer(ws.asWebSocket(), v, [logLine(1)], 0, 0);
     offer(ws.asWebSocket(), v, [logLine(2)], 0, 0);
     offer(ws.asWebSocket(), v, [logLine(3), logLine(4)], 0, 10);
@@ -187,7 +180,7 @@ describe("dropped reports", () => {
 
   it("wait while an acknowledgement still leaves the viewer behind", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0, 2);
+    const v = newViewer({}, "key_1", 2);
     for (let i = 1; i <= 4; i++) offer(ws.asWebSocket(), v, [logLine(i)], 0, 0);
     offer(ws.asWebSocket(), v, [logLine(5)], 0, 10);
     expect(ws.droppedCounts).toEqual([1]);
@@ -199,14 +192,14 @@ describe("dropped reports", () => {
 
   it("carry lines dropped before they reached the viewer, even with no line to send", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0);
+    const v = newViewer({}, "key_1");
     expect(offer(ws.asWebSocket(), v, [], 7, 0)).toBe(true);
     expect(ws.frames).toEqual([{ type: "dropped", count: 7 }]);
   });
 
   it("are not sent when nothing was missed", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0);
+    const v = newViewer({}, "key_1");
     expect(reportDropped(ws.asWebSocket(), v, 0, true)).toBe(false);
     expect(ws.frames).toEqual([]);
   });
@@ -215,7 +208,7 @@ describe("dropped reports", () => {
 describe("offer", () => {
   it("sends only the lines the viewer's filter wants, and nothing at all when none match", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({ level: ["ERROR"], q: "gripper" }, 0);
+    const v = newViewer({ level: ["ERROR"], q: "gripper" }, "key_1");
     const lines = [
       logLine(1, { level: "ERROR", message: "Gripper stalled" }),
       logLine(2, { level: "INFO", message: "gripper ok" }),
@@ -230,7 +223,7 @@ describe("offer", () => {
 
   it("splits many lines into frames of at most MAX_LINES_PER_FRAME, numbered in order", () => {
     const ws = new RecordingSocket();
-    const v = newViewer({}, 0);
+    const v = newViewer({}, "key_1");
     const lines = Array.from({ length: 2 * MAX_LINES_PER_FRAME + 7 }, (_, i) => logLine(i));
     offer(ws.asWebSocket(), v, lines, 0, 0);
     expect(ws.logFrames.map((f) => [f.seq, f.logs.length])).toEqual([
@@ -244,7 +237,7 @@ describe("offer", () => {
   it("does not throw when the socket is closing, and counts nothing as sent", () => {
     const ws = new RecordingSocket();
     ws.closing = true;
-    const v = newViewer({}, 0);
+    const v = newViewer({}, "key_1");
     expect(send(ws.asWebSocket(), { type: "logs", seq: 1, logs: [] })).toBe(0);
     expect(() => offer(ws.asWebSocket(), v, [logLine(1)], 0, 0)).not.toThrow();
     expect(v.bytes).toBe(0);

@@ -1,9 +1,9 @@
 // Sessions as the project sees them. Each DeviceHub owns its sessions' live counters and
 // flushes them here with a version; D1 keeps the newest version a session's device sent.
-import { type SQL, and, desc, eq, gte, inArray, lt, sql } from "drizzle-orm";
+import { type SQL, and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../client";
-import { sessions } from "../schema";
+import { projects, sessions } from "../schema";
 import type { ListSessions, SessionFields } from "../../contract/sessions";
 
 export type SessionRecord = typeof sessions.$inferSelect;
@@ -56,72 +56,83 @@ export async function sessionDevicesOfOrg(db: Db, orgId: string, sessionId: stri
     .where(and(eq(sessions.orgId, orgId), eq(sessions.sessionId, sessionId)));
 }
 
-/** The device that owns the session id in the project, or null if no device does yet. */
-export async function sessionOwner(db: Db, projectId: string, sessionId: string): Promise<string | null> {
-  const [row] = await db
+/** A session as its device's object sends it; `version` orders the writes. */
+export type SessionUpsert = SessionFields & { version: number };
+
+type Owner = { orgId: string; projectId: string; deviceId: string };
+
+/**
+ * The one place a session id gets its owner: the first device of a project to name an id
+ * claims it, atomically (D1 takes one write at a time, and the row's key is the project and
+ * the id). Answers the owning device: this one, or the one that claimed it first. Null when
+ * the project no longer exists: nothing is written for a deleted project.
+ */
+export async function claimSession(db: Db, owner: Owner, s: Pick<SessionFields, "session_id" | "name" | "started_at">): Promise<string | null> {
+  const claim = db
+    .insert(sessions)
+    .select(
+      db
+        .select({
+          projectId: projects.id,
+          sessionId: sql<string>`${s.session_id}`.as("session_id"),
+          orgId: projects.orgId,
+          deviceId: sql<string>`${owner.deviceId}`.as("device_id"),
+          name: sql<string>`${s.name}`.as("name"),
+          status: sql<"active">`'active'`.as("status"),
+          startedAt: sql<number>`${s.started_at}`.as("started_at"),
+          completedAt: sql<null>`NULL`.as("completed_at"),
+          totalLogs: sql<number>`0`.as("total_logs"),
+          errorCount: sql<number>`0`.as("error_count"),
+          warningCount: sql<number>`0`.as("warning_count"),
+          version: sql<number>`0`.as("version"),
+        })
+        .from(projects)
+        .where(and(eq(projects.id, owner.projectId), eq(projects.orgId, owner.orgId))),
+    )
+    .onConflictDoNothing();
+  const [, rows] = await db.batch([claim, ownerQuery(db, owner.projectId, s.session_id)]);
+  return rows[0]?.deviceId ?? null;
+}
+
+const ownerQuery = (db: Db, projectId: string, sessionId: string) =>
+  db
     .select({ deviceId: sessions.deviceId })
     .from(sessions)
     .where(and(eq(sessions.projectId, projectId), eq(sessions.sessionId, sessionId)))
     .limit(1);
+
+/** The device that owns a session id in a project, if any has claimed it. */
+export async function sessionOwner(db: Db, projectId: string, sessionId: string): Promise<string | null> {
+  const [row] = await ownerQuery(db, projectId, sessionId);
   return row?.deviceId ?? null;
 }
 
-/** A session as a DeviceHub flushes it; `version` grows with every change. */
-/** A session as its device's object sends it; `version` orders the writes. */
-export type SessionUpsert = SessionFields & { version: number };
-
-// D1 binds at most 100 parameters a statement; an owner lookup binds the project and the ids.
-const IDS_PER_LOOKUP = 90;
-
 /**
- * Inserts or updates the device's sessions, in one batch. A row changes only when the same
- * device owns it and sent an older version, so a slow flush never undoes a newer one and no
- * device overwrites another's session. Returns the ids refused because another device of the
- * project already owns them.
+ * Writes the device's sessions' counters and status, in one batch. Only rows the device
+ * claimed change, and only to a newer version, so a slow flush never undoes a newer one, no
+ * device overwrites another's session, and a deleted project's rows never come back.
  */
-export async function upsertSessions(
-  db: Db,
-  owner: { orgId: string; projectId: string; deviceId: string },
-  rows: SessionUpsert[],
-): Promise<string[]> {
-  const [first, ...rest] = rows.map((r) => {
-    const counters = {
-      name: r.name,
-      status: r.status,
-      completedAt: r.completed_at,
-      totalLogs: r.total_logs,
-      errorCount: r.error_count,
-      warningCount: r.warning_count,
-      version: r.version,
-    };
-    return db
-      .insert(sessions)
-      .values({
-        orgId: owner.orgId,
-        projectId: owner.projectId,
-        deviceId: owner.deviceId,
-        sessionId: r.session_id,
-        startedAt: r.started_at,
-        ...counters,
+export async function updateSessions(db: Db, owner: Owner, rows: SessionUpsert[]): Promise<void> {
+  const [first, ...rest] = rows.map((r) =>
+    db
+      .update(sessions)
+      .set({
+        name: r.name,
+        status: r.status,
+        completedAt: r.completed_at,
+        totalLogs: r.total_logs,
+        errorCount: r.error_count,
+        warningCount: r.warning_count,
+        version: r.version,
       })
-      .onConflictDoUpdate({
-        target: [sessions.projectId, sessions.sessionId],
-        set: counters,
-        setWhere: and(eq(sessions.deviceId, owner.deviceId), lt(sessions.version, r.version)),
-      })
-      .returning({ sessionId: sessions.sessionId });
-  });
-  if (!first) return [];
-  const written = new Set((await db.batch([first, ...rest])).flat().map((r) => r.sessionId));
-  // A row left unchanged is either this device's own (it already had this version) or another's.
-  const unchanged = rows.map((r) => r.session_id).filter((id) => !written.has(id));
-  const refused: string[] = [];
-  for (let i = 0; i < unchanged.length; i += IDS_PER_LOOKUP) {
-    const owners = await db
-      .select({ sessionId: sessions.sessionId, deviceId: sessions.deviceId })
-      .from(sessions)
-      .where(and(eq(sessions.projectId, owner.projectId), inArray(sessions.sessionId, unchanged.slice(i, i + IDS_PER_LOOKUP))));
-    refused.push(...owners.filter((o) => o.deviceId !== owner.deviceId).map((o) => o.sessionId));
-  }
-  return refused;
+      .where(
+        and(
+          eq(sessions.projectId, owner.projectId),
+          eq(sessions.sessionId, r.session_id),
+          eq(sessions.deviceId, owner.deviceId),
+          lt(sessions.version, r.version),
+        ),
+      ),
+  );
+  if (first) await db.batch([first, ...rest]);
 }
