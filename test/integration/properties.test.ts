@@ -393,13 +393,12 @@ describe("query-string properties", () => {
 });
 
 describe("what the properties found", () => {
-  // KNOWN BUG, found by the query property (FC_RUNS=300, seeds 1, 2 and 3: "GET /sessions?limit=691
-  // → 500"). A page of GET /sessions asks each device's object for its live counts with one
-  // bound variable per session (durable-objects/device-hub/sessions.ts, live()), and a Durable
-  // Object's SQLite takes at most 100: a page holding more than 100 sessions of one device
-  // answers 500 "too many SQL variables". Marked `fails` so the tier stays green until the fix
-  // lands; the fix makes this test fail, and then `.fails` comes off.
-  it.fails("GET /sessions pages holding more than 100 sessions of one device answer 200 (KNOWN BUG: 500 today)", async () => {
+  // Found by the query property (FC_RUNS=300, seeds 1, 2 and 3: "GET /sessions?limit=691 → 500"):
+  // a page of GET /sessions asked each device's object for its live counts with one bound
+  // variable per session, and a Durable Object's SQLite takes at most 100, so a page holding
+  // more than 100 sessions of one device answered 500 "too many SQL variables". Fixed in
+  // 8168156 (one JSON parameter); this pins it.
+  it("GET /sessions pages holding more than 100 sessions of one device answer 200", async () => {
     const t = await tenant();
     for (let i = 0; i < 101; i++) {
       expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: `many-${i}` } })).status).toBe(201);

@@ -58,7 +58,8 @@ const contextValue = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.boolean(),
 );
-const contextKey = bounded(text(20), 1, 64);
+// "__proto__" is a key the server refuses (a record would drop it without a word): see FLAWS.
+const contextKey = bounded(text(20), 1, 64).filter((k) => k !== "__proto__");
 
 export const validSpec: fc.Arbitrary<ValidSpec> = fc.record(
   {
@@ -101,6 +102,7 @@ const FLAWS = [
   "context-empty-key",
   "context-long-value",
   "context-not-object",
+  "context-proto-key",
   "long-thread",
   "thread-float",
   "long-logger",
@@ -220,6 +222,8 @@ export function materialize(spec: LineSpec, nowMs: number, marker: string): { li
     "context-empty-key": () => ({ ...line, context: { "": "x" } }),
     "context-long-value": () => ({ ...line, context: { k: "v".repeat(1025) } }),
     "context-not-object": () => ({ ...line, context: choose(["k=v", 1, [["k", "v"]], true]) }),
+    // An own "__proto__" key, as JSON.parse makes it on the server.
+    "context-proto-key": () => ({ ...line, context: JSON.parse('{"__proto__":"x","k":1}') }),
     "long-thread": () => ({ ...line, thread_id: "t".repeat(65) }),
     "thread-float": () => ({ ...line, thread_id: 1.5 }),
     "long-logger": () => ({ ...line, logger: "l".repeat(257) }),
