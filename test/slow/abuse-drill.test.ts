@@ -1,16 +1,22 @@
 // The abuse drill: against a fresh `npm start`, about a minute in three phases while a device
-// ingests steadily throughout:
-// 1. live-tail viewers that complete the WebSocket handshake and then never read (raw TCP
-//    sockets, paused, so the server's sends back up behind a full TCP window); they stay
-//    stuck to the end;
-// 2. a reconnect storm of viewers that connect, wait for `ready` and close, over and over;
-// 3. forged credentials in volume: well-formed device keys that name no device, on
-//    POST /fleet/heartbeat, and well-formed tail tickets that name no project, on the stream.
-// Then: the server's workerd processes grew by less than 50 MB (DESIGN.md invariant 9), no
-// Durable Object storage appeared for the forged ids (invariant 8), every stuck viewer was
-// told it missed lines and closed with 4008 (the contract), forged credentials were all
-// refused with 401, and ingest never failed. Memory is sampled after each phase, so the
-// report says which one grew it.
+// ingests steadily throughout (big batches, few requests):
+// 1. a reconnect storm of live-tail viewers that connect, wait for `ready` and close, over and over;
+// 2. forged credentials in volume: well-formed device keys that name no device, on
+//    POST /fleet/heartbeat, and well-formed tail tickets that name no project, on the stream;
+// 3. live-tail viewers that complete the WebSocket handshake and then never read (raw TCP
+//    sockets, paused, so the server's sends back up behind a full TCP window).
+// Then: while the viewers are stuck, the server's workerd processes grew by less than 50 MB
+// and each stuck viewer cost at most the documented 4 MiB before it was told what it missed
+// and closed with 4008 (DESIGN.md invariant 9, the contract's live tail); no Durable Object
+// storage appeared for the forged ids (invariant 8); forged credentials were all refused with
+// 401; the storm's viewers all connected; ingest never failed.
+//
+// Why memory is asserted over the stuck phase only: a wrangler dev server's workerd grows by
+// tens of KB per request, whatever the request (GET /health too), until V8's heap levels off
+// near a gigabyte here, so RSS across thousands of storm and forged requests measures the
+// runtime's garbage, not the app. The stuck phase makes few requests and moves many bytes:
+// without a cap its viewers hold what they are sent (tens of MB each), with one a few MB.
+// Every phase's growth is printed.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -20,18 +26,21 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Server, api, durableObjectFiles, newTenant, sleep, startServer, workerdRss } from "./support/server.ts";
 
-/** How long the abuse lasts, in three phases of a third each (ABUSE_SECONDS to change it for a local run). */
+/** How long the abuse lasts: a quarter storm, a quarter forged credentials, a half stuck viewers (ABUSE_SECONDS for a local run). */
 const ABUSE_MS = Number(process.env.ABUSE_SECONDS ?? 60) * 1000;
 const STUCK_VIEWERS = 6;
 const STORM_LOOPS = 3;
 /** Forged credentials of each kind, spread over their phase. */
 const FORGED_PER_KIND = 1000;
 const FORGED_LOOPS_PER_KIND = 2;
-/** The steady device: a batch of this many lines of about this many bytes every INGEST_EVERY_MS. */
-const INGEST_LINES = 100;
-const INGEST_LINE_BYTES = 700;
-const INGEST_EVERY_MS = 250;
+/** The steady device: a batch of this many lines of about this many bytes every INGEST_EVERY_MS (about 1 MB/s). */
+const INGEST_LINES = 500;
+const INGEST_LINE_BYTES = 900;
+const INGEST_EVERY_MS = 500;
 const MAX_GROWTH_BYTES = 50 * 1024 * 1024;
+/** docs/limits.md: a viewer is closed past 4 MiB sent since its last acknowledgement; one frame may straddle it. */
+const STUCK_CAP_BYTES = 4 * 1024 * 1024;
+const FRAME_SLACK_BYTES = 1024 * 1024;
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const madeUpId = (prefix: string) => `${prefix}_${[...randomBytes(26)].map((b) => CROCKFORD[b & 31]).join("")}`;
@@ -248,96 +257,105 @@ describe("abuse drill: stuck viewers, a reconnect storm and forged credentials w
       } else if (frame.type === "dropped") healthy.dropped += frame.count;
     });
 
-    // Warm up, then the baseline: memory, and the objects' storage files.
+    // Warm up, then the baseline.
     await sleep(5000);
-    const rssBefore = workerdRss(server);
-    const phases: { name: string; rss: number; offered: number }[] = [];
-    const phaseMs = ABUSE_MS / 3;
-    const endPhase = async (name: string, started: number) => {
-      await sleep(Math.max(0, phaseMs - (Date.now() - started)));
-      phases.push({ name, rss: workerdRss(server).bytes, offered: healthy.bytes });
+    const rssStart = workerdRss(server);
+    const phases: { name: string; before: number; after: number; offered: number }[] = [];
+    const phase = async (name: string, ms: number, work: (until: () => boolean) => Promise<void>) => {
+      const before = workerdRss(server).bytes;
+      const offeredBefore = healthy.bytes;
+      const started = Date.now();
+      const until = () => Date.now() - started < ms;
+      await work(until);
+      await sleep(Math.max(0, ms - (Date.now() - started)));
+      phases.push({ name, before, after: workerdRss(server).bytes, offered: healthy.bytes - offeredBefore });
     };
 
-    // Phase 1: viewers that stop reading once they are in; they stay stuck to the end.
-    let phaseStarted = Date.now();
-    for (let i = 0; i < STUCK_VIEWERS; i++) stuck.push(await stuckViewer(server.port, await ticket()));
-    await endPhase(`${STUCK_VIEWERS} stuck viewers`, phaseStarted);
-
-    // Phase 2: a reconnect storm.
-    phaseStarted = Date.now();
+    // Phase 1: a reconnect storm.
     const storm = { connects: 0, failed: [] as string[] };
-    let storming = true;
-    const stormLoops = Array.from({ length: STORM_LOOPS }, async () => {
-      while (storming) {
-        try {
-          const ws = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`);
-          await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error("no ready frame in 10 s")), 10_000);
-            ws.addEventListener("message", (m) => {
-              if (JSON.parse(String(m.data)).type === "ready") {
-                clearTimeout(timer);
-                resolve();
-              }
-            });
-            ws.addEventListener("error", () => reject(new Error("socket error")));
-          });
-          ws.close();
-          storm.connects++;
-        } catch (err) {
-          storm.failed.push(String(err));
-        }
-        await sleep(20);
-      }
-    });
-    await endPhase("reconnect storm", phaseStarted);
-    storming = false;
-    await Promise.all(stormLoops);
+    await phase("reconnect storm", ABUSE_MS / 4, (until) =>
+      Promise.all(
+        Array.from({ length: STORM_LOOPS }, async () => {
+          while (until()) {
+            try {
+              const ws = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`);
+              await new Promise<void>((resolve, reject) => {
+                const timer = setTimeout(() => reject(new Error("no ready frame in 10 s")), 10_000);
+                ws.addEventListener("message", (m) => {
+                  if (JSON.parse(String(m.data)).type === "ready") {
+                    clearTimeout(timer);
+                    resolve();
+                  }
+                });
+                ws.addEventListener("error", () => reject(new Error("socket error")));
+              });
+              ws.close();
+              storm.connects++;
+            } catch (err) {
+              storm.failed.push(String(err));
+            }
+            await sleep(20);
+          }
+        }),
+      ).then(() => {}),
+    );
 
-    // Phase 3: forged credentials, paced over the phase; storage files counted around it.
-    phaseStarted = Date.now();
+    // Phase 2: forged credentials, paced over the phase; storage files counted around it.
     const filesBefore = durableObjectFiles(state);
     const forged = { deviceKeys: 0, tickets: 0, statuses: {} as Record<string, number> };
     const note = (status: number | string) => (forged.statuses[status] = (forged.statuses[status] ?? 0) + 1);
-    const paceMs = (phaseMs * FORGED_LOOPS_PER_KIND) / FORGED_PER_KIND;
-    const forgers = Array.from({ length: FORGED_LOOPS_PER_KIND }, () => [
-      (async () => {
-        while (forged.deviceKeys < FORGED_PER_KIND) {
-          forged.deviceKeys++;
-          const started = Date.now();
-          try {
-            const res = await fetch(`${base}/fleet/heartbeat`, {
-              method: "POST",
-              headers: { authorization: `Bearer ${forgedDeviceKey()}`, "content-type": "application/json" },
-              body: JSON.stringify({ status: "online", metrics: { cpu_usage: 1 } }),
-              signal: AbortSignal.timeout(20_000),
-            });
-            await res.arrayBuffer();
-            note(res.status);
-          } catch (err) {
-            note(`error ${(err as Error).name}`);
-          }
-          await sleep(Math.max(0, paceMs - (Date.now() - started)));
-        }
-      })(),
-      (async () => {
-        while (forged.tickets < FORGED_PER_KIND) {
-          forged.tickets++;
-          const started = Date.now();
-          try {
-            note(await openWithTicket(server.port, forgedTicket()));
-          } catch (err) {
-            note(`error ${(err as Error).message}`);
-          }
-          await sleep(Math.max(0, paceMs - (Date.now() - started)));
-        }
-      })(),
-    ]).flat();
-    await Promise.all(forgers);
-    await endPhase("forged credentials", phaseStarted);
+    const forgedMs = ABUSE_MS / 4;
+    const paceMs = (forgedMs * FORGED_LOOPS_PER_KIND) / FORGED_PER_KIND;
+    const paced = async (count: () => boolean, attempt: () => Promise<void>) => {
+      while (count()) {
+        const started = Date.now();
+        await attempt();
+        await sleep(Math.max(0, paceMs - (Date.now() - started)));
+      }
+    };
+    await phase("forged credentials", forgedMs, () =>
+      Promise.all(
+        Array.from({ length: FORGED_LOOPS_PER_KIND }, () => [
+          paced(
+            () => forged.deviceKeys++ < FORGED_PER_KIND,
+            async () => {
+              try {
+                const res = await fetch(`${base}/fleet/heartbeat`, {
+                  method: "POST",
+                  headers: { authorization: `Bearer ${forgedDeviceKey()}`, "content-type": "application/json" },
+                  body: JSON.stringify({ status: "online", metrics: { cpu_usage: 1 } }),
+                  signal: AbortSignal.timeout(20_000),
+                });
+                await res.arrayBuffer();
+                note(res.status);
+              } catch (err) {
+                note(`error ${(err as Error).name}`);
+              }
+            },
+          ),
+          paced(
+            () => forged.tickets++ < FORGED_PER_KIND,
+            async () => {
+              try {
+                note(await openWithTicket(server.port, forgedTicket()));
+              } catch (err) {
+                note(`error ${(err as Error).message}`);
+              }
+            },
+          ),
+        ]).flat(),
+      ).then(() => {}),
+    );
+    forged.deviceKeys = Math.min(forged.deviceKeys, FORGED_PER_KIND);
+    forged.tickets = Math.min(forged.tickets, FORGED_PER_KIND);
     const filesAfter = durableObjectFiles(state);
 
-    // Measured while the stuck viewers are still connected and still not reading.
-    const rssAfter = workerdRss(server);
+    // Phase 3: viewers that stop reading once they are in, measured while they are stuck.
+    await phase(`${STUCK_VIEWERS} stuck viewers`, ABUSE_MS / 2, async () => {
+      for (let i = 0; i < STUCK_VIEWERS; i++) stuck.push(await stuckViewer(server.port, await ticket()));
+    });
+    const stuckPhase = phases.at(-1)!;
+    const rssEnd = workerdRss(server);
     running = false;
     await Promise.all(loops);
     healthyWs.close();
@@ -345,21 +363,17 @@ describe("abuse drill: stuck viewers, a reconnect storm and forged credentials w
     // What the stuck viewers were sent, read back now.
     await Promise.all(stuck.map((v) => readBack(v, 8000)));
 
-    const growth = rssAfter.bytes - rssBefore.bytes;
+    const growth = stuckPhase.after - stuckPhase.before;
     const sorted = [...ingest.latencies].sort((a, b) => a - b);
     const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
     const newFiles = Object.fromEntries(Object.keys({ ...filesBefore, ...filesAfter }).map((k) => [k, (filesAfter[k] ?? 0) - (filesBefore[k] ?? 0)]));
-    let previous = { rss: rssBefore.bytes, offered: 0 };
-    const byPhase = phases.map((ph) => {
-      const line = `${ph.name}: ${mb(ph.rss)} (+${mb(ph.rss - previous.rss)}; ${mb(ph.offered - previous.offered)} offered to each stuck viewer)`;
-      previous = ph;
-      return line;
-    });
     console.log(
       [
-        `[abuse-drill] ${(ABUSE_MS / 1000).toFixed(0)} s of abuse in 3 phases against workerd pids ${rssAfter.pids.join(",")}`,
-        `[abuse-drill] memory (workerd RSS): before ${mb(rssBefore.bytes)}, after ${mb(rssAfter.bytes)}, growth ${mb(growth)} (limit ${mb(MAX_GROWTH_BYTES)}); by phase: ${byPhase.join("; ")}`,
-        `[abuse-drill] stuck viewers: ${STUCK_VIEWERS}; read back afterwards: ${stuck.map((v) => `${mb(v.readAfter)} ${JSON.stringify(v.frames)} close ${v.closeCode ?? "none"}${v.ended ? " (ended)" : ""}`).join("; ")}`,
+        `[abuse-drill] ${(ABUSE_MS / 1000).toFixed(0)} s of abuse against workerd pids ${rssEnd.pids.join(",")}`,
+        `[abuse-drill] memory (workerd RSS): start ${mb(rssStart.bytes)}, end ${mb(rssEnd.bytes)}; by phase: ${phases
+          .map((ph) => `${ph.name} ${mb(ph.before)} → ${mb(ph.after)} (${ph.after >= ph.before ? "+" : ""}${mb(ph.after - ph.before)}; ${mb(ph.offered)} offered to each viewer)`)
+          .join("; ")}; asserted: stuck-phase growth ${mb(growth)} < ${mb(MAX_GROWTH_BYTES)}`,
+        `[abuse-drill] stuck viewers: ${STUCK_VIEWERS}; each was sent: ${stuck.map((v) => `${mb(v.readBefore + v.readAfter)} ${JSON.stringify(v.frames)} close ${v.closeCode ?? "none"}${v.ended ? " (ended)" : ""}`).join("; ")}`,
         `[abuse-drill] reconnect storm: ${storm.connects} viewers connected and closed, ${storm.failed.length} failed${storm.failed.length ? ` (${storm.failed.slice(0, 3).join("; ")})` : ""}`,
         `[abuse-drill] forged: ${forged.deviceKeys} device keys on POST /fleet/heartbeat, ${forged.tickets} tail tickets on /logs/stream; answers ${JSON.stringify(forged.statuses)}`,
         `[abuse-drill] Durable Object files around the forged phase: before ${JSON.stringify(filesBefore)}, after ${JSON.stringify(filesAfter)}, new ${JSON.stringify(newFiles)}`,
@@ -368,12 +382,13 @@ describe("abuse drill: stuck viewers, a reconnect storm and forged credentials w
     );
 
     // Every check runs, so the report names each that fails.
-    expect.soft(growth, `workerd grew by ${mb(growth)}: memory per connection is not bounded (invariant 9)`).toBeLessThan(MAX_GROWTH_BYTES);
-    expect.soft(newFiles, "forged ids created Durable Object storage (invariant 8)").toEqual(Object.fromEntries(Object.keys(newFiles).map((k) => [k, 0])));
+    expect.soft(growth, `workerd grew by ${mb(growth)} while ${STUCK_VIEWERS} viewers were stuck: memory per connection is not bounded (invariant 9)`).toBeLessThan(MAX_GROWTH_BYTES);
     for (const [i, v] of stuck.entries()) {
+      expect.soft(v.readBefore + v.readAfter, `stuck viewer ${i} was sent at most the 4 MiB cap and a frame`).toBeLessThanOrEqual(STUCK_CAP_BYTES + FRAME_SLACK_BYTES);
       expect.soft(v.closeCode, `stuck viewer ${i} closed with 4008`).toBe(4008);
       expect.soft(v.droppedBeforeClose, `stuck viewer ${i} was sent a dropped frame before the close`).toBe(true);
     }
+    expect.soft(newFiles, "forged ids created Durable Object storage (invariant 8)").toEqual(Object.fromEntries(Object.keys(newFiles).map((k) => [k, 0])));
     expect.soft(forged.statuses, "every forged credential refused with 401").toEqual({ 401: forged.deviceKeys + forged.tickets });
     expect.soft(storm.failed, "every viewer of the storm connected").toEqual([]);
     expect.soft(ingest.failed, "ingest never failed").toEqual([]);
