@@ -142,6 +142,7 @@ const asSent = (l: LooseJson): Expected => ({
   context: l.context,
 });
 const markerOf = (message: string) => message.split(" ", 1)[0]!;
+const byMarker = (x: Expected, y: Expected) => (markerOf(x.message) < markerOf(y.message) ? -1 : 1);
 const bytesOf = (e: Expected) =>
   utf8(e.message) + utf8(e.module) + utf8(e.logger ?? "") + utf8(e.thread_id ?? "") + (e.context === null ? 0 : utf8(JSON.stringify(e.context)));
 
@@ -251,8 +252,6 @@ describe("ingest properties", () => {
     expect(await allLogs(A.viewerKey, `device_id=${A.d4.deviceId}`)).toEqual([]);
   }, TIMEOUT_MS);
 });
-
-const byMarker = (x: Expected, y: Expected) => (markerOf(x.message) < markerOf(y.message) ? -1 : 1);
 
 /** Values that have broken query parsers: numbers out of range, odd dates, ids of both orgs. */
 function wildValues() {
