@@ -7,69 +7,14 @@
 // sequential from one client, so the figures are per device, and include wrangler dev's proxy.
 //
 //   npm run bench            (PORT_BENCH to change the port, default 8799)
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { DATASETS, loadLoghub } from "../test/support/loghub.ts";
+import { api as call, batchBodies, corpus, healthRate, newDevice as register, newProject, startServer } from "./server.ts";
 
 const port = Number(process.env.PORT_BENCH ?? 8799);
-const base = `http://127.0.0.1:${port}/api/v1`;
-const admin = randomBytes(16).toString("hex");
-const persist = ".wrangler/bench-state";
-
-async function api(method: string, path: string, token: string | null, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-  const json: any = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-function startServer(): ChildProcess {
-  rmSync(persist, { recursive: true, force: true });
-  const migrate = spawnSync("npm", ["exec", "--", "wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-    env: { ...process.env, CI: "true" },
-    stdio: "ignore",
-  });
-  if (migrate.status !== 0) throw new Error("migrations failed");
-  return spawn(
-    "npm",
-    ["exec", "--", "wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false"],
-    { stdio: "ignore", detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
-  );
-}
-
-async function waitReady() {
-  for (let i = 0; i < 240; i++) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error("server did not start");
-}
-
-async function newDevice(orgKey: string, projectId: string, dsn: string) {
-  const cap = await api("POST", "/capsules/generate", orgKey, { project_id: projectId, device_type: "bench", environment: "testing" });
-  const reg = await api("POST", "/fleet/register", null, { dsn, registration_token: cap.capsule.fleet.registration_token });
-  return reg as { device_id: string; device_key: string };
-}
-
-const corpus = DATASETS.flatMap((d) => loadLoghub(d));
-
-function batchBodies(size: number, count: number, prefix: string): string[] {
-  const bodies: string[] = [];
-  let at = 0;
-  for (let b = 0; b < count; b++) {
-    const now = Date.now() * 1000;
-    const logs = Array.from({ length: size }, (_, i) => ({ ...corpus[at++ % corpus.length]!, timestamp_us: now - (size - i) }));
-    bodies.push(JSON.stringify({ batch_id: `${prefix}-${b}`, logs }));
-  }
-  return bodies;
-}
+const server = await startServer(port, ".wrangler/bench-state");
+const base = server.base;
+const api = (method: string, path: string, token: string | null, body?: unknown) => call(base, method, path, token, body);
+const newDevice = (orgKey: string, projectId: string, dsn: string) => register(base, orgKey, projectId, dsn);
 
 async function send(deviceKey: string, bodies: string[]) {
   const started = performance.now();
@@ -116,23 +61,17 @@ async function tailLatency(orgKey: string, projectId: string, deviceKey: string,
   return { p50: latencies[Math.floor(samples * 0.5)]!, p99: latencies[Math.floor(samples * 0.99)]!, max: latencies.at(-1)! };
 }
 
-const server = startServer();
 try {
-  await waitReady();
-  const org = await api("POST", "/orgs", admin, { name: "bench", tier: "enterprise" });
-  const orgKey = org.api_key.key;
-  const { project } = await api("POST", "/projects", orgKey, { name: "bench" });
+  const { orgKey, projectId } = await newProject(server);
   console.log(`fleetbeat ingest benchmark: wrangler dev on this machine, ${corpus.length} Loghub lines as text\n`);
   // The floor of any request here: wrangler dev's proxy and workerd answering GET /health.
-  const t0 = performance.now();
-  for (let i = 0; i < 300; i++) await (await fetch(`${base}/health`)).json();
-  console.log(`GET /health, sequential: ${(300 / ((performance.now() - t0) / 1000)).toFixed(0)} requests/s\n`);
+  console.log(`GET /health, sequential: ${(await healthRate(base)).toFixed(0)} requests/s\n`);
   console.log("batch   lines   stored lines/s   request-path ceiling lines/s   stored/ceiling");
   for (const [size, count] of [
     [100, 300],
     [1000, 60],
   ] as const) {
-    const device = await newDevice(orgKey, project.id, `bench-${size}`);
+    const device = await newDevice(orgKey, projectId, `bench-${size}`);
     await send(device.device_key, batchBodies(size, 5, `warm-${size}`)); // warm-up
     const bodies = batchBodies(size, count, `run-${size}`);
     const stored = await send(device.device_key, bodies);
@@ -143,11 +82,9 @@ try {
       `${String(size).padStart(5)} ${String(stored.lines).padStart(7)} ${storedRate.toFixed(0).padStart(16)} ${ceilingRate.toFixed(0).padStart(30)} ${(storedRate / ceilingRate).toFixed(2).padStart(16)}`,
     );
   }
-  const device = await newDevice(orgKey, project.id, "bench-latency");
-  const lat = await tailLatency(orgKey, project.id, device.device_key, 100);
+  const device = await newDevice(orgKey, projectId, "bench-latency");
+  const lat = await tailLatency(orgKey, projectId, device.device_key, 100);
   console.log(`\nlive tail, accepted line to viewer (100 single-line batches): p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, max ${lat.max.toFixed(1)} ms`);
 } finally {
-  try {
-    process.kill(-server.pid!, "SIGTERM");
-  } catch {}
+  server.stop();
 }

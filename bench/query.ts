@@ -9,12 +9,10 @@
 // 1,000,000 lines as NDJSON, read as a stream and counted, never kept.
 //
 //   npm run bench:query            (-- --quick for a tenth of the data; PORT_BENCH, default 8881)
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
-import { DATASETS, loadLoghub } from "../test/support/loghub.ts";
+import { api as call, corpus, newDevice as register, startServer } from "./server.ts";
 
 const gzip = promisify(gzipCb);
 const quick = process.argv.includes("--quick");
@@ -29,54 +27,7 @@ const TARGET_P99_MS = 100;
 const SPAN_US = 6 * 24 * 3600 * 1e6;
 
 const port = Number(process.env.PORT_BENCH ?? 8881);
-const base = `http://127.0.0.1:${port}/api/v1`;
-const admin = randomBytes(16).toString("hex");
 const persist = ".wrangler/bench-query-state";
-
-async function api(method: string, path: string, token: string | null, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json: any = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-function startServer(): ChildProcess {
-  rmSync(persist, { recursive: true, force: true });
-  const migrate = spawnSync("npm", ["exec", "--", "wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-    env: { ...process.env, CI: "true" },
-    stdio: "ignore",
-  });
-  if (migrate.status !== 0) throw new Error("migrations failed");
-  return spawn(
-    "npm",
-    ["exec", "--", "wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false"],
-    { stdio: "ignore", detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
-  );
-}
-
-async function waitReady() {
-  for (let i = 0; i < 240; i++) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error("server did not start");
-}
-
-async function newDevice(orgKey: string, projectId: string, dsn: string) {
-  const cap = await api("POST", "/capsules/generate", orgKey, { project_id: projectId, device_type: "bench", environment: "testing" });
-  const reg = await api("POST", "/fleet/register", null, { dsn, registration_token: cap.capsule.fleet.registration_token });
-  return reg as { device_id: string; device_key: string };
-}
-
-const corpus = DATASETS.flatMap((d) => loadLoghub(d));
-
-// ---- memory: workerd processes started under the wrangler dev process ----
 
 function procStat(pid: string) {
   try {
@@ -324,10 +275,12 @@ async function exportNdjson(deviceId: string, token: string) {
 
 const began = performance.now();
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`;
-const server = startServer();
+const server = await startServer(port, persist);
+const { base, admin } = server;
+const api = (method: string, path: string, token: string | null, body?: unknown) => call(base, method, path, token, body);
+const newDevice = (orgKey: string, projectId: string, dsn: string) => register(base, orgKey, projectId, dsn);
 try {
-  await waitReady();
-  const root = server.pid!;
+  const root = server.pid;
   const org = await api("POST", "/orgs", admin, { name: "bench-query", tier: "enterprise" });
   const orgKey: string = org.api_key.key;
   const words = wordShares();
@@ -412,7 +365,5 @@ try {
   }
   console.log(`\nload average after: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}; total ${elapsed()}`);
 } finally {
-  try {
-    process.kill(-server.pid!, "SIGTERM");
-  } catch {}
+  server.stop();
 }

@@ -5,62 +5,21 @@
 // and overall, and checks for gaps: every line sent is either received or counted in a
 // `dropped` frame (target p99 ≤ 50 ms locally).
 //
-//   npm run bench:tail            (PORT_BENCH to change the port, default 8798; SECONDS, default 10)
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { DATASETS, loadLoghub } from "../test/support/loghub.ts";
+//   npm run bench:tail            (PORT_BENCH to change the port, default 8798; TAIL_SECONDS, default 10)
+import { type BenchServer, api as call, corpus, newDevice, newProject, startServer } from "./server.ts";
 
 const port = Number(process.env.PORT_BENCH ?? 8798);
-const seconds = Number(process.env.SECONDS ?? 10);
-const base = `http://127.0.0.1:${port}/api/v1`;
-const admin = randomBytes(16).toString("hex");
-const persist = ".wrangler/bench-tail-state";
+const seconds = Number(process.env.TAIL_SECONDS ?? 10);
 const DEVICES = 10;
 const VIEWERS = 10;
 const BATCH = 100;
 const EVERY_MS = 100;
 
-async function api(method: string, path: string, token: string | null, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json: any = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-function startServer(): ChildProcess {
-  rmSync(persist, { recursive: true, force: true });
-  const migrate = spawnSync("npm", ["exec", "--", "wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-    env: { ...process.env, CI: "true" },
-    stdio: "ignore",
-  });
-  if (migrate.status !== 0) throw new Error("migrations failed");
-  return spawn(
-    "npm",
-    ["exec", "--", "wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false"],
-    { stdio: "ignore", detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
-  );
-}
-
-async function waitReady() {
-  for (let i = 0; i < 240; i++) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error("server did not start");
-}
-
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 
 /** A viewer that acknowledges every frame and times each line by the send moment in its message. */
-async function viewer(orgKey: string, projectId: string) {
-  const { ticket } = await api("POST", "/logs/stream/ticket", orgKey, { project_id: projectId });
+async function viewer(server: BenchServer, orgKey: string, projectId: string) {
+  const { ticket } = await call(server.base, "POST", "/logs/stream/ticket", orgKey, { project_id: projectId });
   const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/logs/stream?ticket=${ticket}`);
   const latencies: number[] = [];
   const seen = new Set<string>();
@@ -83,20 +42,14 @@ async function viewer(orgKey: string, projectId: string) {
   return { ws, latencies, seen, dropped: () => dropped, closedWith: () => closedWith };
 }
 
-const corpus = DATASETS.flatMap((d) => loadLoghub(d));
-const server = startServer();
+const server = await startServer(port, ".wrangler/bench-tail-state");
+const base = server.base;
 try {
-  await waitReady();
-  const org = await api("POST", "/orgs", admin, { name: "bench", tier: "enterprise" });
-  const orgKey = org.api_key.key;
-  const { project } = await api("POST", "/projects", orgKey, { name: "tail" });
+  const { orgKey, projectId } = await newProject(server);
   const devices = [];
-  for (let d = 0; d < DEVICES; d++) {
-    const cap = await api("POST", "/capsules/generate", orgKey, { project_id: project.id, device_type: "bench", environment: "testing" });
-    devices.push(await api("POST", "/fleet/register", null, { dsn: `tail-${d}`, registration_token: cap.capsule.fleet.registration_token }));
-  }
+  for (let d = 0; d < DEVICES; d++) devices.push(await newDevice(base, orgKey, projectId, `tail-${d}`));
   const viewers = [];
-  for (let v = 0; v < VIEWERS; v++) viewers.push(await viewer(orgKey, project.id));
+  for (let v = 0; v < VIEWERS; v++) viewers.push(await viewer(server, orgKey, projectId));
   console.log(`fleetbeat live-tail benchmark: ${VIEWERS} viewers, ${DEVICES} devices × ${BATCH} lines every ${EVERY_MS} ms (${(DEVICES * BATCH * 1000) / EVERY_MS} lines/s offered) for ${seconds} s\n`);
 
   const cpuBefore = process.cpuUsage();
@@ -140,7 +93,5 @@ try {
   all.sort((a, b) => a - b);
   console.log(`\nall viewers: p50 ${percentile(all, 0.5).toFixed(1)} ms, p99 ${percentile(all, 0.99).toFixed(1)} ms (target p99 ≤ 50 ms); "gaps" = lines neither received nor reported dropped (must be 0)`);
 } finally {
-  try {
-    process.kill(-server.pid!, "SIGTERM");
-  } catch {}
+  server.stop();
 }

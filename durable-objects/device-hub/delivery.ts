@@ -22,6 +22,8 @@ export class ProjectDelivery {
   /** Deliveries asked for, and how many of those asks a finished delivery has covered. */
   private requested = 0;
   private delivered = 0;
+  /** Asks not yet covered, in order: each is answered by the first delivery that started after it. */
+  private waiting: { ask: number; covered: () => void }[] = [];
   /** Whether anyone watched the project's tail at the last delivery; unknown counts as yes. */
   private hasViewers = true;
   /** When the alarm should deliver what is still owed (memory only; after a restart, soon). */
@@ -56,20 +58,22 @@ export class ProjectDelivery {
    * Asks for a delivery of everything owed so far and resolves once one has carried it, so
    * a request that awaits it answers only when its counts and lines are at the project
    * (live usage, tail within milliseconds). Requests arriving while a delivery is under way
-   * share the next one. A failed delivery does not fail the request: the outbox keeps the
+   * share the next one, and each answers as soon as that one is done, not when the run of
+   * deliveries ends (under steady load it would not end, and every request would wait for
+   * all the others). A failed delivery does not fail the request: the outbox keeps the
    * counts and the alarm retries.
    */
-  async kick(): Promise<void> {
-    const mine = ++this.requested;
-    while (this.delivered < mine) {
-      this.running ??= this.run();
-      await this.running;
-    }
+  kick(): Promise<void> {
+    const ask = ++this.requested;
+    const covered = new Promise<void>((resolve) => this.waiting.push({ ask, covered: resolve }));
+    this.running ??= this.run();
+    return covered;
   }
 
   private async run(): Promise<void> {
     try {
       while (this.delivered < this.requested) {
+        // Taken before deliver() seals the outbox: every ask up to here has its counts in this delivery.
         const upTo = this.requested;
         try {
           await this.deliver();
@@ -78,6 +82,7 @@ export class ProjectDelivery {
           this.owedAt = Date.now() + RETRY_MS;
         }
         this.delivered = upTo;
+        while (this.waiting.length > 0 && this.waiting[0]!.ask <= upTo) this.waiting.shift()!.covered();
       }
     } finally {
       this.running = null;
@@ -99,27 +104,28 @@ export class ProjectDelivery {
     if (!who) return;
     const rows = this.outbox.seal();
     const sendLines = this.hasViewers;
-    const lines = this.takeLines(who.deviceId);
+    const batches = this.pending;
+    const lineCount = this.pendingLines;
+    this.pending = [];
+    this.pendingLines = 0;
     const dropped = this.dropped;
-    if (rows.length === 0 && lines.length === 0 && dropped === 0) return;
+    if (rows.length === 0 && lineCount === 0 && dropped === 0) return;
     this.dropped = 0;
     const hub = projectHub(this.env, who.projectId);
     try {
-      const { viewers } = await hub.deliver(who.deviceId, rows, sendLines ? lines : [], sendLines ? dropped : 0);
+      // Lines are presented only when they go: with nobody watching, that work is skipped.
+      const { viewers } = await hub.deliver(who.deviceId, rows, sendLines ? present(who.deviceId, batches) : [], sendLines ? dropped : 0);
       if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
       this.hasViewers = viewers > 0;
-      if (!sendLines && viewers > 0 && lines.length > 0) await hub.deliver(who.deviceId, [], lines, 0);
+      if (!sendLines && viewers > 0 && lineCount > 0) await hub.deliver(who.deviceId, [], present(who.deviceId, batches), 0);
     } catch (err) {
       // The outbox rows stay for the retry; lines for the tail are gone, so viewers will be told.
-      this.dropped += lines.length + dropped;
+      this.dropped += lineCount + dropped;
       throw err;
     }
   }
+}
 
-  private takeLines(deviceId: string): LogView[] {
-    const views = this.pending.flatMap((b) => b.lines.map((l, i) => presentLog(deviceId, { ...l, id: b.firstId + i, session_id: b.sessionId })));
-    this.pending = [];
-    this.pendingLines = 0;
-    return views;
-  }
+function present(deviceId: string, batches: { firstId: number; sessionId: string | null; lines: StoredLine[] }[]): LogView[] {
+  return batches.flatMap((b) => b.lines.map((l, i) => presentLog(deviceId, { ...l, id: b.firstId + i, session_id: b.sessionId })));
 }
