@@ -9,13 +9,14 @@ import type { LogFilter } from "../../src/contract/logs";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
 import type { EndStatus } from "../../src/contract/sessions";
-import { createDb } from "../../src/db/client";
+import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { hotWindowMs } from "../../src/lib/config";
 import { newId } from "../../src/lib/crypto";
 import type { z } from "zod";
 import { migrate } from "../sql-migrations";
+import { answerClose } from "../sockets";
 import { Timers } from "../timers";
 import { BatchMemory } from "./batches";
 import { CommandQueue } from "./commands";
@@ -49,12 +50,14 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly delivery: ProjectDelivery;
   private readonly registry: Registry;
   private readonly socket: DeviceSocket;
+  private readonly db: Db;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // An object nobody provisioned builds no storage (a key for a deleted device still reaches it).
     if (ctx.storage.kv.get("schema_version") !== undefined) migrate(ctx.storage, DEVICE_SCHEMA);
     const sql = ctx.storage.sql;
+    this.db = createDb(env.DB);
     const identity = () => this.state.current;
     this.state = new DeviceStateStore(ctx.storage.kv);
     this.timers = new Timers(ctx.storage);
@@ -67,7 +70,7 @@ export class DeviceHub extends DurableObject<Env> {
     // The order the alarm runs them in: expiry and offline first, so what is flushed is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
-    this.registry = new Registry(env, this.state, this.sessions, this.timers);
+    this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
     this.hours = new LogHours(sql, env, identity, this.timers);
     this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers);
     new Retention(ctx.storage, hotWindowMs(env), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
@@ -145,7 +148,7 @@ export class DeviceHub extends DurableObject<Env> {
     // A device may name only a session it has, or one no other device of the project has claimed.
     if (input.session_id && !this.sessions.get(input.session_id)) {
       const s = this.state.require();
-      const owner = await sessionOwner(createDb(this.env.DB), s.projectId, input.session_id);
+      const owner = await sessionOwner(this.db, s.projectId, input.session_id);
       if (owner !== null && owner !== s.deviceId) return { ok: false, code: "conflict" };
     }
     const now = Date.now();
@@ -244,7 +247,7 @@ export class DeviceHub extends DurableObject<Env> {
   private async claim(sessionId: string, name: string, startedAt: number): Promise<boolean> {
     if (this.sessions.get(sessionId)) return true;
     const s = this.state.require();
-    const owner = await claimSession(createDb(this.env.DB), s, { session_id: sessionId, name, started_at: startedAt });
+    const owner = await claimSession(this.db, s, { session_id: sessionId, name, started_at: startedAt });
     return owner === s.deviceId;
   }
 
@@ -331,7 +334,7 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    this.socket.onClose(ws, code);
+    answerClose(ws, code);
   }
 
   // ---- time -----------------------------------------------------------------------------

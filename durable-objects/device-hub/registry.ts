@@ -3,7 +3,7 @@
 // otherwise at most one per REGISTRY_FLUSH_MS. Every write carries a version and D1 keeps only
 // newer ones, so a slow write never undoes a newer one. A failed write leaves the rows dirty
 // for the alarm to retry.
-import { type Db, createDb } from "../../src/db/client";
+import type { Db } from "../../src/db/client";
 import { updateSessions } from "../../src/db/repos/sessions";
 import { writePresence } from "../../src/db/repos/devices";
 import type { SessionStore } from "./sessions";
@@ -16,17 +16,15 @@ const REGISTRY_FLUSH_MS = 60_000;
 const SESSION_BATCH = 50;
 
 export class Registry {
-  private readonly db: Db;
   /** A session was opened or ended: D1 should know before the request answers. */
   private sessionsUrgent = false;
 
   constructor(
-    env: Env,
+    private readonly db: Db,
     private readonly state: DeviceStateStore,
     private readonly sessions: SessionStore,
     timers: Timers,
   ) {
-    this.db = createDb(env.DB);
     timers.add({ name: "registry flush", due: (now) => this.due(now), fire: (now) => this.flush(now) });
   }
 

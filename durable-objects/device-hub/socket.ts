@@ -13,6 +13,7 @@ import type { UsageDelta } from "../../src/contract/usage";
 import { parseOrThrow } from "../../src/contract/validation";
 import { type IngestBatch, type IngestOutcome, envelopeOf, ingest } from "../../src/ingest/ingest";
 import type { z } from "zod";
+import { closeQuietly } from "../sockets";
 
 /** What the socket asks of its DeviceHub; the same work HTTP requests do. */
 export interface DeviceActions {
@@ -93,21 +94,7 @@ export class DeviceSocket {
   }
 
   closeAll(code: number, reason: string): void {
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.close(code, reason);
-      } catch {
-        // already closing
-      }
-    }
-  }
-
-  onClose(ws: WebSocket, code: number): void {
-    try {
-      ws.close(code === 1005 ? 1000 : code);
-    } catch {
-      // already closed
-    }
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, code, reason);
   }
 
   private send(ws: WebSocket, frame: DeviceFrame): void {

@@ -11,6 +11,7 @@ import { createDb } from "../../src/db/client";
 import { findLiveKey } from "../../src/db/repos/keys";
 import { hotWindowMs } from "../../src/lib/config";
 import { migrate } from "../sql-migrations";
+import { answerClose } from "../sockets";
 import { Timers } from "../timers";
 import { HourIndex } from "./hours";
 import { PROJECT_SCHEMA } from "./schema";
@@ -108,7 +109,7 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    this.tail.onClose(ws, code);
+    answerClose(ws, code);
   }
 
   override async alarm(): Promise<void> {

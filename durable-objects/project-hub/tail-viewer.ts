@@ -13,6 +13,7 @@
 // stays behind, and at once when it acknowledges again. A slow viewer costs the others and
 // ingest nothing.
 import type { TailFrame } from "../../src/contract/frames";
+import { closeQuietly } from "../sockets";
 import type { LogView } from "../../src/contract/log-view";
 import { type TailFilter, tailMatcher } from "../../src/contract/tail-filter";
 
@@ -99,11 +100,7 @@ export function offer(ws: WebSocket, v: ViewerState, lines: LogView[], dropped: 
 function closeUnacked(ws: WebSocket, v: ViewerState): void {
   send(ws, { type: "dropped", count: v.missed });
   v.missed = 0;
-  try {
-    ws.close(CLOSE_UNACKED, "unacknowledged bytes passed the cap; acknowledge frames, then reconnect");
-  } catch {
-    // already closing
-  }
+  closeQuietly(ws, CLOSE_UNACKED, "unacknowledged bytes passed the cap; acknowledge frames, then reconnect");
 }
 
 /** Tells the viewer what it missed, if anything, unless it was told less than a second ago. */

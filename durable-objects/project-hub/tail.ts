@@ -5,6 +5,7 @@ import { errorBody } from "../../src/contract/errors";
 import { type TailFrame, errorFrame, parseFrame, parseViewerMessage } from "../../src/contract/frames";
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
+import { closeQuietly } from "../sockets";
 import type { Timers } from "../timers";
 import { DROPPED_REPORT_MS, UNACKED_CAP_BYTES, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
 
@@ -86,20 +87,7 @@ export class LiveTail {
   /** Closes the viewers a key opened (the key was revoked), or every viewer (the project is gone). */
   close(code: number, reason: string, keyId?: string): void {
     for (const ws of this.ctx.getWebSockets()) {
-      if (keyId !== undefined && (ws.deserializeAttachment() as ViewerState).keyId !== keyId) continue;
-      try {
-        ws.close(code, reason);
-      } catch {
-        // already closing
-      }
-    }
-  }
-
-  onClose(ws: WebSocket, code: number): void {
-    try {
-      ws.close(code === 1005 ? 1000 : code);
-    } catch {
-      // already closed
+      if (keyId === undefined || (ws.deserializeAttachment() as ViewerState).keyId === keyId) closeQuietly(ws, code, reason);
     }
   }
 
