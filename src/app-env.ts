@@ -1,6 +1,7 @@
 // The Hono environment every route shares: the bindings, and who is calling.
 import type { Identity } from "./contract/presence";
 import type { Db } from "./db/client";
+import type { ApiKey } from "./db/repos/keys";
 
 interface OrgCaller {
   orgId: string;
@@ -14,6 +15,8 @@ export interface AppEnv {
   Variables: {
     db: Db;
     org: OrgCaller;
+    /** The org key's row, as the middleware found it. */
+    apiKey: ApiKey;
     device: Identity;
     /** The caller used the server admin token. */
     serverAdmin: boolean;

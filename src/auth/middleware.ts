@@ -54,6 +54,7 @@ export const orgKey = (needs: "viewer" | "admin") =>
     if (!key) throw new ApiError("unauthorized", "invalid API key");
     if (needs === "admin" && key.role !== "admin") throw new ApiError("forbidden", "this key is read-only (viewer)");
     c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
+    c.set("apiKey", key);
     await next();
   });
 

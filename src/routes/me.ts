@@ -2,15 +2,13 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { findLiveKey } from "../db/repos/keys";
 import { findOrg } from "../db/repos/orgs";
 import { ApiError } from "../contract/errors";
 import { presentKey, presentOrg } from "../services/presenters";
 
 export const me = new Hono<AppEnv>().get("/", orgKey("viewer"), async (c) => {
-  const { db, org } = c.var;
-  const [orgRow, key] = await Promise.all([findOrg(db, org.orgId), findLiveKey(db, org.orgId, org.keyId)]);
-  // The key passed the middleware a moment ago; gone now means revoked in between.
-  if (!orgRow || !key) throw new ApiError("unauthorized", "invalid API key");
-  return c.json({ org: presentOrg(orgRow, true), key: presentKey(key) });
+  const { db, org, apiKey } = c.var;
+  const orgRow = await findOrg(db, org.orgId);
+  if (!orgRow) throw new ApiError("unauthorized", "invalid API key");
+  return c.json({ org: presentOrg(orgRow, true), key: presentKey(apiKey) });
 });
