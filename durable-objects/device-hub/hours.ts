@@ -27,7 +27,7 @@ export class LogHours {
   }
 
   private due(now: number): number | null {
-    if (this.unreported().length === 0) return (this.retryAt = null);
+    if (!this.anyUnreported()) return (this.retryAt = null);
     return (this.retryAt ??= now + RETRY_MS);
   }
 
@@ -48,6 +48,11 @@ export class LogHours {
 
   prune(beforeHour: number): void {
     this.sql.exec("DELETE FROM log_hours WHERE hour < ? AND reported = 1", beforeHour);
+  }
+
+  /** Asked on every request as the alarm is set: one row at most, not the whole list. */
+  private anyUnreported(): boolean {
+    return this.sql.exec("SELECT 1 FROM log_hours WHERE reported = 0 LIMIT 1").toArray().length > 0;
   }
 
   private unreported(): number[] {
