@@ -1,90 +1,177 @@
-// Ingest benchmark: lines/s through POST /logs/ingest at 100- and 1,000-line batches of real
-// Loghub text, on `wrangler dev` (workerd, local D1 and Durable Objects) on this machine.
-// Beside each figure it measures, in the same run and the same way, the ceiling of the
-// request path alone: the same batches re-sent with a known batch_id, which are parsed,
-// validated and answered by the device's object but not stored. Then the live-tail latency:
-// from a POST leaving the client to its line arriving at a WebSocket viewer. Requests are
-// sequential from one client, so the figures are per device, and include wrangler dev's proxy.
+// Ingest benchmark: lines/s into fleetbeat the way real clients send them, beside two references
+// measured in the same run.
 //
-//   npm run bench            (PORT_BENCH to change the port, default 8799)
-import { randomBytes } from "node:crypto";
-import { api as call, batchBodies, corpus, healthRate, newDevice as register, newProject, startServer } from "./server.ts";
+//   1. The limit: the device object's own ingest step on pre-parsed lines, called inside the
+//      object (bench/limit-entry.ts), with no HTTP and no Worker; beside it a bare INSERT of the
+//      same lines, the same with the hot store's indexes, and with FTS, so each layer's cost shows.
+//   2. PostgreSQL 15 with the original design's schema (bench/postgres.ts), skipped with a notice
+//      where PostgreSQL is absent.
+//   3. fleetbeat end to end over HTTP on `wrangler dev`: POST /logs/ingest of Loghub HDFS lines,
+//      100- and 1,000-line batches, JSON and gzip, from 1 device at 1, 2 and 8 connections and
+//      from 10 and 100 devices at one connection each. Every request is stamped afresh and has
+//      no batch_id, so each one is stored and counted; each row runs on fresh devices for a fixed
+//      time. Beside each row: the CPU the server (workerd) and this load generator took.
+//
+//   npm run bench:ingest              (-- --quick: 2 s rows, fewer batches, no 100-device rows)
+//     PORT_BENCH       first of the ports used (default 8861; the limit server takes the next)
+//     BENCH_SECONDS    per HTTP row (default 8, quick 2)
+//     BENCH_SAME_BODY  1: every request re-sends one byte-identical body (see docs/BENCHMARKS.md)
+import { availableParallelism } from "node:os";
+import { promisify } from "node:util";
+import { gzip as gzipCb } from "node:zlib";
+import { loadLoghub } from "../test/support/loghub.ts";
+import type { LimitFigures } from "./limit-entry.ts";
+import { formatPostgresReference, postgresReference } from "./postgres.ts";
+import { cpuSeconds, loadAverage } from "./procs.ts";
+import { type BenchServer, healthRate, newDevice, newProject, startServer } from "./server.ts";
 
-const port = Number(process.env.PORT_BENCH ?? 8799);
-const server = await startServer(port, ".wrangler/bench-state");
-const base = server.base;
-const api = (method: string, path: string, token: string | null, body?: unknown) => call(base, method, path, token, body);
-const newDevice = (orgKey: string, projectId: string, dsn: string) => register(base, orgKey, projectId, dsn);
+const gzip = promisify(gzipCb);
+const quick = process.argv.includes("--quick");
+const port = Number(process.env.PORT_BENCH ?? 8861);
+const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 8));
+const sameBody = process.env.BENCH_SAME_BODY === "1";
+const SIZES = [100, 1000] as const;
+const SHAPES: readonly (readonly [devices: number, connections: number])[] = quick
+  ? [[1, 1], [1, 8], [10, 1]]
+  : [[1, 1], [1, 2], [1, 8], [10, 1], [100, 1]];
 
-async function send(deviceKey: string, bodies: string[]) {
-  const started = performance.now();
-  let lines = 0;
-  for (const body of bodies) {
-    const res = await fetch(`${base}/logs/ingest`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json" },
-      body,
-    });
-    const json: any = await res.json();
-    if (!res.ok) throw new Error(JSON.stringify(json));
-    lines += json.accepted;
-  }
-  return { lines, seconds: (performance.now() - started) / 1000 };
+const hdfs = loadLoghub("HDFS");
+/** Each line as JSON without its opening brace, so a body is stamped by concatenation. */
+const tails = hdfs.map((l) => JSON.stringify(l).slice(1));
+let lastUs = 0;
+/** An ISO 8601 timestamp with microseconds, as agents send them. */
+const isoUs = (us: number) => new Date(Math.floor(us / 1000)).toISOString().replace("Z", `${String(us % 1000).padStart(3, "0")}Z`);
+/** A body of `size` lines stamped just before now, later than every body made before it. */
+function body(size: number): string {
+  const nowUs = (lastUs = Math.max(Date.now() * 1000, lastUs + size));
+  const lines: string[] = [];
+  for (let i = 0; i < size; i++) lines.push(`{"timestamp":"${isoUs(nowUs - (size - i))}",${tails[i % tails.length]}`);
+  return `{"logs":[${lines.join(",")}]}`;
 }
+const fixed = new Map(SIZES.map((s) => [s, body(s)]));
 
-async function tailLatency(orgKey: string, projectId: string, deviceKey: string, samples: number) {
-  const { ticket } = await api("POST", "/logs/stream/ticket", orgKey, { project_id: projectId });
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/logs/stream?ticket=${ticket}`);
-  const arrivals = new Map<string, number>();
-  ws.addEventListener("message", (e) => {
-    const frame = JSON.parse(String(e.data));
-    if (frame.type === "logs") {
-      for (const l of frame.logs) arrivals.set(l.message, performance.now());
-      ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
-    }
+const rate = (lines: number, ms: number) => (lines / ms) * 1000;
+const fmt = (n: number) => n.toFixed(0).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+// ---- 1. the limit -------------------------------------------------------------------------
+
+async function limitRow(server: BenchServer, size: number, batches: number) {
+  const { orgKey, projectId } = await newProject(server);
+  const device = await newDevice(server.base, orgKey, projectId, `limit-${size}`);
+  const logs = hdfs.slice(0, size).map((l, i) => ({ ...l, timestamp_us: Date.now() * 1000 - 3600e6 + i }));
+  const res = await fetch(`${server.base.replace("/api/v1", "")}/__bench/limit`, {
+    method: "POST",
+    body: JSON.stringify({ device_id: device.device_id, logs, batches, spacing_us: size }),
   });
-  await new Promise((r) => ws.addEventListener("open", r));
-  const latencies: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const marker = `latency-probe-${i}-${randomBytes(4).toString("hex")}`;
-    const sent = performance.now();
-    await fetch(`${base}/logs/ingest`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ logs: [{ timestamp_us: Date.now() * 1000, level: "INFO", module: "bench", message: marker }] }),
-    });
-    while (!arrivals.has(marker)) await new Promise((r) => setTimeout(r, 1));
-    latencies.push(arrivals.get(marker)! - sent);
-  }
-  ws.close();
-  latencies.sort((a, b) => a - b);
-  return { p50: latencies[Math.floor(samples * 0.5)]!, p99: latencies[Math.floor(samples * 0.99)]!, max: latencies.at(-1)! };
+  if (!res.ok) throw new Error(`limit: ${res.status} ${await res.text()}`);
+  const ms = (await res.json()) as LimitFigures;
+  const lines = size * batches;
+  return { bare: rate(lines, ms.bare), indexed: rate(lines, ms.indexed), fts: rate(lines, ms.fts), step: rate(lines, ms.step) };
 }
 
+// ---- 3. over HTTP ---------------------------------------------------------------------------
+
+async function post(base: string, key: string, size: number, gzipped: boolean): Promise<number> {
+  const started = performance.now();
+  const json = sameBody ? fixed.get(size as 100 | 1000)! : body(size);
+  const res = await fetch(`${base}/logs/ingest`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(gzipped ? { "content-encoding": "gzip" } : {}) },
+    body: gzipped ? await gzip(json) : json,
+  });
+  const answer: any = await res.json();
+  if (!res.ok) throw new Error(`${res.status} ${JSON.stringify(answer)}`);
+  if (answer.accepted !== size) throw new Error(`accepted ${answer.accepted} of ${size}: ${JSON.stringify(answer.rejected[0])}`);
+  return performance.now() - started;
+}
+
+/** `connections` closed loops per device key for `seconds`; a request under way at the end still counts. */
+async function httpRow(server: BenchServer, keys: string[], connections: number, size: number, gzipped: boolean) {
+  const latencies: number[] = [];
+  const serverCpu = cpuSeconds(server.pid, "workerd");
+  const clientCpu = process.cpuUsage();
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const loop = async (key: string) => {
+    while (performance.now() < until) latencies.push(await post(server.base, key, size, gzipped));
+  };
+  await Promise.all(keys.flatMap((k) => Array.from({ length: connections }, () => loop(k))));
+  const elapsed = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientCpu);
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length / elapsed,
+    lines: (latencies.length * size) / elapsed,
+    mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
+    p99: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]!,
+    serverCpu: ((cpuSeconds(server.pid, "workerd") - serverCpu) / elapsed) * 100,
+    clientCpu: ((client.user + client.system) / 1e6 / elapsed) * 100,
+  };
+}
+
+// ---- the run --------------------------------------------------------------------------------
+
+console.log(
+  `fleetbeat ingest benchmark${quick ? " (--quick)" : ""}: ${availableParallelism()} cores, load average ${loadAverage()}, ` +
+    `${new Date().toISOString()}\nLoghub HDFS lines as the contract's lines (ISO module, logger, context); CPU in % of one core\n`,
+);
+
+const limits = new Map<number, Awaited<ReturnType<typeof limitRow>>>();
+{
+  const server = await startServer(port + 1, ".wrangler/bench-limit-state", { entry: "bench/limit-entry.ts", logFile: process.env.BENCH_SERVER_LOG });
+  try {
+    console.log("1. The limit: the device object's own step, called inside the object (no HTTP, no Worker); each batch synced to disk");
+    console.log("batch   bare INSERT   + 4 indexes      + FTS5   object's ingest step   (lines/s)");
+    for (const size of SIZES) {
+      const batches = size === 1000 ? (quick ? 20 : 60) : quick ? 100 : 300;
+      const l = await limitRow(server, size, batches);
+      limits.set(size, l);
+      console.log(`${String(size).padStart(5)} ${fmt(l.bare).padStart(13)} ${fmt(l.indexed).padStart(13)} ${fmt(l.fts).padStart(11)} ${fmt(l.step).padStart(22)}`);
+    }
+  } finally {
+    server.stop();
+  }
+}
+
+console.log("\n2. PostgreSQL with the design's schema (multi-row INSERTs of the same lines, each its own flushed transaction)");
+const pg = await postgresReference(hdfs, { lines: quick ? 12_000 : 60_000, port: port + 2 });
+const pgOne = new Map<number, number>();
+if (!pg) console.log("skipped: no PostgreSQL binaries found (apt-get install postgresql, or set PG_BIN)");
+else {
+  console.log(`${pg.version.split(",")[0]}\n${formatPostgresReference(pg)}`);
+  for (const r of pg.rows) if (r.connections === 1) pgOne.set(r.batch, r.linesPerSecond);
+}
+
+const server = await startServer(port, ".wrangler/bench-ingest-state");
+const best = new Map<number, number>();
 try {
   const { orgKey, projectId } = await newProject(server);
-  console.log(`fleetbeat ingest benchmark: wrangler dev on this machine, ${corpus.length} Loghub lines as text\n`);
-  // The floor of any request here: wrangler dev's proxy and workerd answering GET /health.
-  console.log(`GET /health, sequential: ${(await healthRate(base)).toFixed(0)} requests/s\n`);
-  console.log("batch   lines   stored lines/s   request-path ceiling lines/s   stored/ceiling");
-  for (const [size, count] of [
-    [100, 300],
-    [1000, 60],
-  ] as const) {
-    const device = await newDevice(orgKey, projectId, `bench-${size}`);
-    await send(device.device_key, batchBodies(size, 5, `warm-${size}`)); // warm-up
-    const bodies = batchBodies(size, count, `run-${size}`);
-    const stored = await send(device.device_key, bodies);
-    const ceiling = await send(device.device_key, bodies); // every batch_id is known now: answered, not stored
-    const storedRate = stored.lines / stored.seconds;
-    const ceilingRate = (size * count) / ceiling.seconds;
-    console.log(
-      `${String(size).padStart(5)} ${String(stored.lines).padStart(7)} ${storedRate.toFixed(0).padStart(16)} ${ceilingRate.toFixed(0).padStart(30)} ${(storedRate / ceilingRate).toFixed(2).padStart(16)}`,
-    );
+  console.log(`\n3. fleetbeat over HTTP: POST /logs/ingest on wrangler dev, ${seconds} s per row, fresh devices per row${sameBody ? ", one identical body re-sent" : ""}`);
+  console.log(`GET /health, sequential: ${fmt(await healthRate(server.base))} requests/s`);
+  console.log("batch  body   devices × conns   requests/s     lines/s   mean ms   p99 ms   server CPU   client CPU   of limit");
+  let made = 0;
+  for (const size of SIZES) {
+    for (const gzipped of [false, true]) {
+      for (const [devices, connections] of SHAPES) {
+        const keys: string[] = [];
+        for (let d = 0; d < devices; d++) keys.push((await newDevice(server.base, orgKey, projectId, `ingest-${made++}`)).device_key);
+        await Promise.all(keys.map((k) => post(server.base, k, size, gzipped))); // the objects are up and their tables built
+        const r = await httpRow(server, keys, connections, size, gzipped);
+        best.set(size, Math.max(best.get(size) ?? 0, r.lines));
+        console.log(
+          `${String(size).padStart(5)}  ${(gzipped ? "gzip" : "json").padEnd(5)} ${`${devices} × ${connections}`.padStart(16)} ${r.requests.toFixed(1).padStart(12)} ${fmt(r.lines).padStart(11)} ${r.mean.toFixed(0).padStart(9)} ${r.p99.toFixed(0).padStart(8)} ${`${r.serverCpu.toFixed(0)}%`.padStart(12)} ${`${r.clientCpu.toFixed(0)}%`.padStart(12)} ${`${((r.lines / limits.get(size)!.step) * 100).toFixed(0)}%`.padStart(10)}`,
+        );
+      }
+    }
   }
-  const device = await newDevice(orgKey, projectId, "bench-latency");
-  const lat = await tailLatency(orgKey, projectId, device.device_key, 100);
-  console.log(`\nlive tail, accepted line to viewer (100 single-line batches): p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, max ${lat.max.toFixed(1)} ms`);
+  console.log(`GET /health, sequential, after: ${fmt(await healthRate(server.base))} requests/s; load average ${loadAverage()}`);
 } finally {
   server.stop();
 }
+
+console.log("\nAgainst the targets (best HTTP row of each batch size):");
+const b1000 = best.get(1000)!;
+const b100 = best.get(100)!;
+const step1000 = limits.get(1000)!.step;
+console.log(`  1,000-line: ${fmt(b1000)} lines/s = ${((b1000 / step1000) * 100).toFixed(0)}% of the object's step (target ≥ 75%)` + (pgOne.has(1000) ? `, ${((b1000 / pgOne.get(1000)!) * 100).toFixed(0)}% of PostgreSQL with one connection (target ≥ 100%)` : ""));
+console.log(`  100-line: ${fmt(b100)} lines/s = ${((b100 / b1000) * 100).toFixed(0)}% of the 1,000-line rate (target ≥ 50%)`);

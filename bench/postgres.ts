@@ -18,6 +18,7 @@ import { pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { DATASETS, loadLoghub } from "../test/support/loghub.ts";
 import type { SampleLine } from "../test/support/sample-line.ts";
+import { cpuSeconds, loadAverage } from "./procs.ts";
 
 const SCHEMA = `
 CREATE TABLE session_logs (id BIGSERIAL PRIMARY KEY, session_id INT, device_id INT NOT NULL,
@@ -174,25 +175,10 @@ function startCluster(bin: string, port: number): Cluster {
   return { socketDir: root, port, dataDir, stop };
 }
 
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** CPU seconds used so far by the postmaster and its children (backends, writers), from /proc. */
+/** CPU seconds used so far by the postmaster and its children (backends, writers). */
 function clusterCpuSeconds(dataDir: string): number | null {
   try {
-    const postmaster = Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-    let ticks = 0;
-    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      } catch {
-        continue; // gone in between
-      }
-      // Fields after the parenthesised command: state, ppid, …; utime and stime are fields 14 and 15.
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pid) === postmaster || Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
-    }
-    return ticks / CLK_TCK;
+    return cpuSeconds(Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]));
   } catch {
     return null;
   }
@@ -310,7 +296,7 @@ export function formatPostgresReference(...refs: PostgresReference[]): string {
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const samples = DATASETS.flatMap((d) => loadLoghub(d));
   const lines = Number(process.env.PG_BENCH_LINES ?? 60_000);
-  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const load = loadAverage();
   const durable = await postgresReference(samples, { lines });
   if (!durable) {
     console.log(`PostgreSQL reference: skipped, no PostgreSQL binaries (initdb, pg_ctl) in ${process.env.PG_BIN ?? "/usr/lib/postgresql/*/bin; set PG_BIN to use others"}.`);

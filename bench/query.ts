@@ -9,9 +9,9 @@
 // 1,000,000 lines as NDJSON, read as a stream and counted, never kept.
 //
 //   npm run bench:query            (-- --quick for a tenth of the data; PORT_BENCH, default 8881)
-import { readdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
+import { loadAverage, mib, withMemory } from "./procs.ts";
 import { api as call, corpus, newDevice as register, startServer } from "./server.ts";
 
 const gzip = promisify(gzipCb);
@@ -28,61 +28,6 @@ const SPAN_US = 6 * 24 * 3600 * 1e6;
 
 const port = Number(process.env.PORT_BENCH ?? 8881);
 const persist = ".wrangler/bench-query-state";
-
-function procStat(pid: string) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const [, ppid, pgrp] = stat.slice(close + 2).split(" ");
-    return { comm, ppid: Number(ppid), pgrp: Number(pgrp) };
-  } catch {
-    return undefined;
-  }
-}
-
-function workerdPids(root: number): number[] {
-  const procs = readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .map((p) => ({ pid: Number(p), ...procStat(p) }))
-    .filter((p) => p.comm !== undefined);
-  const tree = new Set([root]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of procs) if (!tree.has(p.pid) && tree.has(p.ppid!)) (tree.add(p.pid), (grew = true));
-  }
-  return procs.filter((p) => p.comm === "workerd" && (tree.has(p.pid) || p.pgrp === root)).map((p) => p.pid);
-}
-
-/** VmRSS and VmHWM in MiB, summed over the workerd processes. */
-function workerdMemory(root: number) {
-  let rss = 0;
-  let hwm = 0;
-  for (const pid of workerdPids(root)) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-      hwm += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-    } catch {}
-  }
-  return { rss, hwm };
-}
-
-/** Samples RSS every 100 ms while `run` goes on: start, peak and end of the phase. */
-async function withMemory<T>(root: number, run: () => Promise<T>) {
-  const start = workerdMemory(root).rss;
-  let peak = start;
-  const timer = setInterval(() => (peak = Math.max(peak, workerdMemory(root).rss)), 100);
-  try {
-    const result = await run();
-    const end = workerdMemory(root);
-    return { result, mem: { start, peak: Math.max(peak, end.rss), end: end.rss, hwm: end.hwm } };
-  } finally {
-    clearInterval(timer);
-  }
-}
-const mib = (m: { start: number; peak: number; end: number; hwm: number }) =>
-  `RSS start ${m.start.toFixed(0)} MiB, peak ${m.peak.toFixed(0)} MiB, end ${m.end.toFixed(0)} MiB (VmHWM after: ${m.hwm.toFixed(0)} MiB)`;
 
 // ---- loading ----
 
@@ -289,7 +234,7 @@ try {
   const health = 300 / ((performance.now() - t0) / 1000);
   console.log(
     `fleetbeat query benchmark${quick ? " (--quick: a tenth of the data)" : ""}: wrangler dev on this machine, ${corpus.length} Loghub lines as text, reused\n` +
-      `GET /health, sequential: ${health.toFixed(0)} requests/s; load average before: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}\n` +
+      `GET /health, sequential: ${health.toFixed(0)} requests/s; load average before: ${loadAverage()}\n` +
       `p99 of ${SAMPLES} sequential requests is their slowest; each query is sent once before timing\n`,
   );
 
@@ -363,7 +308,7 @@ try {
     const c = await callsPerPage(query.replace(/&?cursor=[^&]*/, ""), ids, limit, orgKey, after);
     console.log(`    ${name.padEnd(52)} limit ${String(limit).padStart(4)}: ${c.calls} calls (first ${c.firstCalls} = ${Math.ceil(c.firstCalls / 32)} waves of ≤ 32, then ${c.calls - c.firstCalls} more in ${c.steps - 1} refill step(s)), ${c.rowsFetched} rows fetched for ${c.lines} returned`);
   }
-  console.log(`\nload average after: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}; total ${elapsed()}`);
+  console.log(`\nload average after: ${loadAverage()}; total ${elapsed()}`);
 } finally {
   server.stop();
 }

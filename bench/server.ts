@@ -13,11 +13,21 @@ export interface BenchServer {
   stop(): void;
 }
 
+export interface ServerOptions {
+  /** A file for the server's output (else it is dropped). */
+  logFile?: string;
+  /** Where wrangler serves the V8 inspector, for CPU profiles (its default otherwise). */
+  inspectorPort?: number;
+  /** Another entry than wrangler.toml's `main`, with the same bindings (bench/limit-entry.ts). */
+  entry?: string;
+}
+
 /**
  * Starts `wrangler dev` on loopback `port` with its own state in `persist` and a random admin
- * token, and waits until it answers. `logFile` keeps the server's output (else it is dropped).
+ * token, and waits until it answers.
  */
-export async function startServer(port: number, persist: string, logFile?: string): Promise<BenchServer> {
+export async function startServer(port: number, persist: string, opts: ServerOptions = {}): Promise<BenchServer> {
+  const { logFile, inspectorPort, entry } = opts;
   const base = `http://127.0.0.1:${port}/api/v1`;
   const admin = randomBytes(16).toString("hex");
   rmSync(persist, { recursive: true, force: true });
@@ -29,7 +39,7 @@ export async function startServer(port: number, persist: string, logFile?: strin
   const out = logFile ? openSync(logFile, "w") : "ignore";
   const child: ChildProcess = spawn(
     "npm",
-    ["exec", "--", "wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false"],
+    ["exec", "--", "wrangler", "dev", ...(entry ? [entry] : []), "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false", ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : [])],
     { stdio: ["ignore", out, out], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
   );
   const stop = () => {

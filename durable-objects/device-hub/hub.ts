@@ -206,7 +206,7 @@ export class DeviceHub extends DurableObject<Env> {
     const now = Date.now();
     if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { ok: false, code: "conflict" };
     let firstId = 0;
-    const answer = this.ctx.storage.transactionSync((): IngestAnswer => {
+    const answer = this.transaction((): IngestAnswer => {
       const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id);
       if (seen) return { ...seen, duplicate: true };
       let newSession = false;
@@ -255,7 +255,7 @@ export class DeviceHub extends DurableObject<Env> {
 
   async createSession(id: string, name: string, startedAt: number): Promise<CreateSessionOutcome> {
     if (!(await this.claim(id, name, startedAt))) return { ok: false, code: "conflict" };
-    const { session, created } = this.ctx.storage.transactionSync(() => {
+    const { session, created } = this.transaction(() => {
       const made = this.sessions.ensure(id, name, startedAt);
       if (made.created) this.count({ sessions: 1 });
       return made;
@@ -368,6 +368,16 @@ export class DeviceHub extends DurableObject<Env> {
     }
     await this.delivery.kick();
     await this.timers.arm();
+  }
+
+  /** One SQLite transaction; if it rolls back, the device state kept in memory is read again. */
+  private transaction<T>(work: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(work);
+    } catch (err) {
+      this.state.forget();
+      throw err;
+    }
   }
 
   /** Records usage under the outbox's open sequence; it travels with the next delivery. */

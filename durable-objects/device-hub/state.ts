@@ -62,13 +62,32 @@ export class DeviceStateStore {
 
   constructor(private readonly kv: DurableObjectStorage["kv"]) {}
 
-  // Read from the synchronous KV store on each call (the runtime caches it), so tests and
-  // restarts see exactly what is durable.
+  /**
+   * What the KV store holds, read once per object life and then kept beside every write this
+   * class makes (it is the only writer). Reading KV on every call cost ~0.8 ms per request in
+   * a CPU profile. Callers get copies, so nothing changes the kept state but a write.
+   */
+  private kept?: { state: DeviceState | undefined; retired: boolean };
+
+  private get stored() {
+    return (this.kept ??= { state: this.kv.get<DeviceState>(STATE_KEY), retired: this.kv.get<boolean>(RETIRED_KEY) === true });
+  }
+
+  /** Drops what is kept, after a transaction that wrote through this class rolled back. */
+  forget(): void {
+    this.kept = undefined;
+  }
+
+  private write(s: DeviceState): void {
+    this.kv.put(STATE_KEY, s);
+    this.stored.state = { ...s };
+  }
+
   get current(): DeviceState | undefined {
-    if (this.retired) return undefined;
-    const stored = this.kv.get<DeviceState>(STATE_KEY);
+    const { state, retired } = this.stored;
+    if (retired || !state) return undefined;
     // Fields added after an object was first provisioned start out empty.
-    return stored && { ...stored, lastLogAt: stored.lastLogAt ?? null };
+    return { ...state, lastLogAt: state.lastLogAt ?? null };
   }
 
   require(): DeviceState {
@@ -83,7 +102,7 @@ export class DeviceStateStore {
     const session = s.currentSessionId;
     change(s);
     s.version++;
-    this.kv.put(STATE_KEY, s);
+    this.write(s);
     this.urgent ||= opts.urgent === true || effectiveStatus(s) !== before || s.currentSessionId !== session;
     return s;
   }
@@ -91,7 +110,7 @@ export class DeviceStateStore {
   /** (Re)binds the device to an identity and a key, keeping everything else it knew. */
   provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number }, now: number): void {
     const prev = this.current;
-    this.kv.put(STATE_KEY, {
+    this.write({
       reportedStatus: "online",
       maintenance: false,
       offline: true,
@@ -110,11 +129,12 @@ export class DeviceStateStore {
 
   /** The device's project was deleted: from now on the object acts for nobody. */
   get retired(): boolean {
-    return this.kv.get<boolean>(RETIRED_KEY) === true;
+    return this.stored.retired;
   }
 
   retire(): void {
     this.kv.put(RETIRED_KEY, true);
+    this.stored.retired = true;
   }
 
   /** Records that D1 has seen `version`; not itself a change D1 needs to see. */
@@ -122,6 +142,6 @@ export class DeviceStateStore {
     const s = this.require();
     s.flushedVersion = Math.max(s.flushedVersion, version);
     s.lastFlushAt = at;
-    this.kv.put(STATE_KEY, s);
+    this.write(s);
   }
 }

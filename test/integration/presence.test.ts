@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { DeviceState } from "../../durable-objects/device-hub/state";
+import { rewriteDeviceState } from "../support/device-state";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { call, tenant } from "./helpers";
 
@@ -10,13 +10,28 @@ const registryRow = (id: string) =>
 
 /** Moves the device's last heartbeat into the past, as if it had gone quiet `ms` ago. */
 async function silenceFor(deviceId: string, ms: number) {
-  await runInDurableObject(deviceHub(env, deviceId), (_hub, state) => {
-    const s = state.storage.kv.get<DeviceState>("device")!;
-    state.storage.kv.put("device", { ...s, lastHeartbeatAt: s.lastHeartbeatAt! - ms, lastFlushAt: s.lastFlushAt - ms });
-  });
+  await rewriteDeviceState(deviceHub(env, deviceId), (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - ms, lastFlushAt: s.lastFlushAt - ms }));
 }
 
 describe("heartbeats and presence", () => {
+  it("the state an object keeps in memory never outlives a rolled-back transaction", async () => {
+    const t = await tenant();
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "maintenance" } });
+    await runInDurableObject(deviceHub(env, t.deviceId), (hub) => {
+      const h = hub as unknown as { transaction(w: () => void): void; state: { current: { reportedStatus: string; version: number } } };
+      const before = h.state.current;
+      expect(() =>
+        h.transaction(() => {
+          (hub as any).state.update((s: { reportedStatus: string }) => (s.reportedStatus = "error"));
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      expect(h.state.current).toEqual(before);
+    });
+    const device = (await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device;
+    expect(device.status).toBe("maintenance");
+  });
+
   it("a registered device is offline until its first heartbeat, then online with its metrics", async () => {
     const t = await tenant();
     const before = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });

@@ -1,7 +1,7 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { DeviceState } from "../../durable-objects/device-hub/state";
+import { rewriteDeviceState } from "../support/device-state";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { allLogs, call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 import { settle } from "../support/settle";
@@ -63,10 +63,7 @@ describe("sessions", () => {
     expect(listed.json.sessions[0]).toMatchObject({ session_id: "s-coalesce", total_logs: 50 });
 
     // The flush alarm writes the counts once its interval has passed.
-    await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) => {
-      const s = state.storage.kv.get<DeviceState>("device")!;
-      state.storage.kv.put("device", { ...s, lastFlushAt: s.lastFlushAt - 61_000 });
-    });
+    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastFlushAt: s.lastFlushAt - 61_000 }));
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
     expect(await d1Session("s-coalesce")).toMatchObject({ total_logs: 50 });
   });

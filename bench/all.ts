@@ -1,0 +1,25 @@
+// `npm run bench`: every benchmark, one after another, in one run, so their figures can be
+// compared (docs/BENCHMARKS.md is written from one such run). `-- --quick` is a smoke run:
+// shorter rows and a tenth of the query data. Each benchmark also runs alone (see package.json).
+import { spawnSync } from "node:child_process";
+
+const quick = process.argv.includes("--quick");
+const benches = [
+  ["profile", "where the CPU of one ingest batch goes"],
+  ["ingest", "ingest against the object's own limit and PostgreSQL"],
+  ["tail", "live tail under load"],
+  ["query", "queries over large hot stores, and the export's memory"],
+] as const;
+
+const began = Date.now();
+for (const [name, what] of benches) {
+  console.log(`\n=== npm run bench:${name}: ${what} ===\n`);
+  const run = spawnSync(process.execPath, ["--experimental-strip-types", "--no-warnings", `bench/${name}.ts`, ...(quick ? ["--quick"] : [])], {
+    stdio: "inherit",
+  });
+  if (run.status !== 0) {
+    console.error(`bench:${name} failed (exit ${run.status})`);
+    process.exit(1);
+  }
+}
+console.log(`\nall benchmarks done in ${((Date.now() - began) / 1000).toFixed(0)} s`);

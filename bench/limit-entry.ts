@@ -1,0 +1,106 @@
+// The ingest benchmark's "limit": what a device's object itself does for a batch, with no
+// HTTP and no Worker in front. This entry is the app exactly as `npm start` runs it, plus one
+// route only benchmarks reach (`POST /__bench/limit`), served by a DeviceHub subclass with one
+// extra method. The benchmark starts it with `wrangler dev bench/limit-entry.ts`, which keeps
+// wrangler.toml's bindings; `npm start` and `wrangler deploy` never see this file.
+import { DeviceHub as AppDeviceHub } from "../durable-objects/device-hub/hub";
+import { type StoredLine, validateLines } from "../src/contract/log-line";
+import entry from "../src/index";
+
+export { ProjectHub } from "../durable-objects/project-hub/hub";
+
+/** Milliseconds for all the batches of one variant, each batch committed to disk. */
+export interface LimitFigures {
+  /** The object's own ingest step (`DeviceHub.ingest`, called in the object), then `storage.sync()`. */
+  step: number;
+  /** One multi-row INSERT per batch into a copy of the logs table without any index. */
+  bare: number;
+  /** The same into a copy with the hot store's four indexes. */
+  indexed: number;
+  /** Indexed, plus feeding an FTS5 index once per batch, as the hot store does. */
+  fts: number;
+}
+
+/** A copy of the hot store's logs table (durable-objects/device-hub/schema.ts) under another name. */
+const logsTable = (name: string) =>
+  `CREATE TABLE IF NOT EXISTS ${name} (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, level INTEGER NOT NULL,
+     module TEXT NOT NULL, logger TEXT, message TEXT NOT NULL, thread_id TEXT, process_id TEXT, session_id TEXT,
+     context TEXT, received_at INTEGER NOT NULL);`;
+/** Its four indexes. */
+const logsIndexes = (name: string) =>
+  ["ts, id", "level, ts", "module, ts", "session_id, ts"]
+    .map((cols, i) => `CREATE INDEX IF NOT EXISTS ${name}_${i} ON ${name} (${cols});`)
+    .join("\n");
+
+const SCRATCH = [
+  logsTable("bench_bare"),
+  logsTable("bench_indexed"),
+  logsIndexes("bench_indexed"),
+  logsTable("bench_fts_rows"),
+  logsIndexes("bench_fts_rows"),
+  "CREATE VIRTUAL TABLE IF NOT EXISTS bench_fts USING fts5 (message, content = 'bench_fts_rows', content_rowid = 'id');",
+].join("\n");
+
+export class DeviceHub extends AppDeviceHub {
+  /**
+   * Runs `batches` (already validated, each stamped later than the last) through each variant,
+   * timing only the work. The scratch tables live beside the device's own and are dropped after.
+   */
+  async limit(batches: StoredLine[][]): Promise<LimitFigures> {
+    const sql = this.ctx.storage.sql;
+    sql.exec(SCRATCH);
+    const time = async (one: (lines: StoredLine[]) => unknown): Promise<number> => {
+      const started = performance.now();
+      for (const lines of batches) {
+        await one(lines);
+        await this.ctx.storage.sync();
+      }
+      return performance.now() - started;
+    };
+    const insertInto = (table: string, lines: StoredLine[]) => {
+      const rows = JSON.stringify(lines.map((l) => [l.ts, l.level, l.module, l.logger, l.message, l.thread_id, l.process_id, l.context]));
+      return sql.exec(
+        `INSERT INTO ${table} (ts, level, module, logger, message, thread_id, process_id, context, session_id, received_at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, NULL, ?
+         FROM json_each(?)`,
+        Date.now(),
+        rows,
+      ).rowsWritten;
+    };
+    const figures: LimitFigures = {
+      bare: await time((lines) => this.ctx.storage.transactionSync(() => insertInto("bench_bare", lines))),
+      indexed: await time((lines) => this.ctx.storage.transactionSync(() => insertInto("bench_indexed", lines))),
+      fts: await time((lines) =>
+        this.ctx.storage.transactionSync(() => {
+          insertInto("bench_fts_rows", lines);
+          const first = sql.exec<{ id: number }>("SELECT last_insert_rowid() AS id").one().id - lines.length + 1;
+          sql.exec("INSERT INTO bench_fts (rowid, message) SELECT id, message FROM bench_fts_rows WHERE id >= ?", first);
+        }),
+      ),
+      step: await time((lines) => this.ingest({ lines, rejected: [] })),
+    };
+    sql.exec("DROP TABLE bench_fts; DROP TABLE bench_fts_rows; DROP TABLE bench_indexed; DROP TABLE bench_bare;");
+    return figures;
+  }
+}
+
+export default {
+  ...entry,
+  async fetch(req, env, ctx) {
+    const url = new URL(req.url);
+    if (req.method !== "POST" || url.pathname !== "/__bench/limit") return entry.fetch(req, env, ctx);
+    // { device_id, logs: contract lines, batches, spacing_us }: the lines are validated here, once,
+    // then stamped `spacing_us` apart from batch to batch, so no batch lands between earlier ones.
+    const { device_id, logs, batches, spacing_us } = (await req.json()) as {
+      device_id: string;
+      logs: unknown[];
+      batches: number;
+      spacing_us: number;
+    };
+    const now = Date.now() * 1000;
+    const { lines } = validateLines(logs, now, 0);
+    const stamped = Array.from({ length: batches }, (_, b) => lines.map((l) => ({ ...l, ts: l.ts + b * spacing_us })));
+    const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace<DeviceHub>;
+    return Response.json(await ns.get(ns.idFromName(device_id)).limit(stamped));
+  },
+} satisfies ExportedHandler<Env>;
