@@ -67,24 +67,36 @@ export interface MemoryPhase {
   peak: number;
   end: number;
   hwm: number;
+  /** Peak JS heap of the isolate (the Worker and its objects), when a sampler was given. */
+  heapPeak?: number;
 }
 
-/** Samples workerd's RSS every 100 ms while `run` goes on: start, peak and end of the phase. */
-export async function withMemory<T>(root: number, run: () => Promise<T>): Promise<{ result: T; mem: MemoryPhase }> {
+/**
+ * Samples workerd's RSS every 100 ms while `run` goes on: start, peak and end of the phase;
+ * and, with `heap` (MiB used by the isolate's JS heap, from the inspector), its peak.
+ */
+export async function withMemory<T>(root: number, run: () => Promise<T>, heap?: () => Promise<number>): Promise<{ result: T; mem: MemoryPhase }> {
   const start = workerdMemory(root).rss;
   let peak = start;
-  const timer = setInterval(() => (peak = Math.max(peak, workerdMemory(root).rss)), 100);
+  let heapPeak: number | undefined;
+  const sample = async () => {
+    peak = Math.max(peak, workerdMemory(root).rss);
+    if (heap) heapPeak = Math.max(heapPeak ?? 0, await heap());
+  };
+  const timer = setInterval(() => void sample(), 100);
   try {
     const result = await run();
+    await sample();
     const end = workerdMemory(root);
-    return { result, mem: { start, peak: Math.max(peak, end.rss), end: end.rss, hwm: end.hwm } };
+    return { result, mem: { start, peak, end: end.rss, hwm: end.hwm, heapPeak } };
   } finally {
     clearInterval(timer);
   }
 }
 
 export const mib = (m: MemoryPhase) =>
-  `RSS start ${m.start.toFixed(0)} MiB, peak ${m.peak.toFixed(0)} MiB, end ${m.end.toFixed(0)} MiB (VmHWM after: ${m.hwm.toFixed(0)} MiB)`;
+  `RSS start ${m.start.toFixed(0)} MiB, peak ${m.peak.toFixed(0)} MiB, end ${m.end.toFixed(0)} MiB (VmHWM after: ${m.hwm.toFixed(0)} MiB)` +
+  (m.heapPeak === undefined ? "" : `; JS heap of the isolate (Worker and objects) at most ${m.heapPeak.toFixed(1)} MiB`);
 
 /** The 1-minute, 5-minute and 15-minute load averages. */
 export const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");

@@ -18,6 +18,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { inspector } from "./inspector.ts";
 import { batchBodies, newDevice, newProject, startServer } from "./server.ts";
 
 const port = Number(process.env.PORT_BENCH ?? 8871);
@@ -43,30 +44,6 @@ interface Profile {
   timeDeltas: number[];
   startTime: number;
   endTime: number;
-}
-
-/** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
-async function inspector(url: string) {
-  // The inspector proxy wants an Origin it trusts (undici lets a client set headers).
-  const ws = new WebSocket(url, { headers: { origin: "http://localhost" } } as any);
-  await new Promise((resolve, reject) => {
-    ws.addEventListener("open", resolve);
-    ws.addEventListener("error", reject);
-  });
-  let next = 1;
-  const waiting = new Map<number, (result: any) => void>();
-  ws.addEventListener("message", (e) => {
-    const msg = JSON.parse(String(e.data));
-    if (msg.id && waiting.has(msg.id)) waiting.get(msg.id)!(msg.result ?? msg.error);
-  });
-  return {
-    send(method: string, params: object = {}): Promise<any> {
-      const id = next++;
-      ws.send(JSON.stringify({ id, method, params }));
-      return new Promise((resolve) => waiting.set(id, resolve));
-    },
-    close: () => ws.close(),
-  };
 }
 
 /** The source map of wrangler's bundle, found under .wrangler/tmp while the server runs. */
@@ -137,8 +114,7 @@ const server = await startServer(port, ".wrangler/bench-profile-state", { inspec
 try {
   const { orgKey, projectId } = await newProject(server);
   const map = bundleMap();
-  const targets: any[] = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
-  const cdp = await inspector(targets[0].webSocketDebuggerUrl);
+  const cdp = await inspector(inspectorPort);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
   console.log(`fleetbeat CPU profile: ${batches} batches of ${lines} Loghub lines to one device, one after another, sampled every 50 µs`);

@@ -11,6 +11,7 @@
 //   npm run bench:query            (-- --quick for a tenth of the data; PORT_BENCH, default 8881)
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
+import { inspector } from "./inspector.ts";
 import { loadAverage, mib, withMemory } from "./procs.ts";
 import { api as call, corpus, newDevice as register, startServer } from "./server.ts";
 
@@ -220,12 +221,17 @@ async function exportNdjson(deviceId: string, token: string) {
 
 const began = performance.now();
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`;
-const server = await startServer(port, persist);
+const inspectorPort = Number(process.env.BENCH_INSPECTOR_PORT ?? 9242);
+const server = await startServer(port, persist, { inspectorPort });
+// The isolate's JS heap in use, in MiB: the memory a Worker's or an object's 128 MB limit is about.
+const cdp = await inspector(inspectorPort);
+const heap = async () => ((await cdp.send("Runtime.getHeapUsage")) as { usedSize: number }).usedSize / 2 ** 20;
 const { base, admin } = server;
 const api = (method: string, path: string, token: string | null, body?: unknown) => call(base, method, path, token, body);
 const newDevice = (orgKey: string, projectId: string, dsn: string) => register(base, orgKey, projectId, dsn);
 try {
   const root = server.pid;
+  const measure = <T>(run: () => Promise<T>) => withMemory(root, run, heap);
   const org = await api("POST", "/orgs", admin, { name: "bench-query", tier: "enterprise" });
   const orgKey: string = org.api_key.key;
   const words = wordShares();
@@ -243,7 +249,7 @@ try {
   const device = await newDevice(orgKey, project.id, "bench-one");
   const origin = Date.now() * 1000 - SPAN_US - 3600e6; // the newest line an hour old
   let lastPrint = 0;
-  const load = await withMemory(root, async () => {
+  const load = await measure(async () => {
     const t = performance.now();
     await ingest(device.device_key, ONE_DEVICE_LINES, origin, 0, (done) => {
       if (performance.now() - lastPrint > 10_000) {
@@ -261,7 +267,7 @@ try {
   await queryKinds(`device_id=${device.device_id}`, orgKey, mid, words, 50);
 
   // 2. Memory of the export of the device's lines.
-  const exp = await withMemory(root, async () => {
+  const exp = await measure(async () => {
     const t = performance.now();
     const r = await exportNdjson(device.device_id, orgKey);
     return { ...r, seconds: (performance.now() - t) / 1000 };
@@ -277,7 +283,7 @@ try {
   const devices: { device_id: string; device_key: string }[] = [];
   for (let i = 0; i < PROJECT_DEVICES; i++) devices.push(await newDevice(orgKey, fleet.project.id, `bench-fleet-${i}`));
   const t = performance.now();
-  const fleetLoad = await withMemory(root, async () => {
+  const fleetLoad = await measure(async () => {
     let next = 0;
     const worker = async () => {
       while (next < devices.length) {
@@ -310,5 +316,6 @@ try {
   }
   console.log(`\nload average after: ${loadAverage()}; total ${elapsed()}`);
 } finally {
+  cdp.close();
   server.stop();
 }
