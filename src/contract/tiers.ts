@@ -1,60 +1,120 @@
-// What each tier may use per month. Not enforced yet (the stats and quotas issue); the
-// numbers are shown on GET /orgs/:id and beside each counter in GET /stats/usage.
+// What each tier may use: one table, read by enforcement (src/services/quotas.ts), by the
+// monthly close (overage) and by every answer that shows a limit beside its counter.
+//
+// Every limit is a number, so there is always a base to bill against. Resource counts
+// (projects, devices, API keys) and storage are per org. Monthly volumes are per project:
+// each project's ProjectHub counts its own month exactly and enforces it where lines arrive.
+// A hard limit refuses past it (429 quota_exceeded); a soft one accepts and bills the
+// excess as overage. On free and pro every limit is hard; on enterprise the monthly
+// volumes are soft.
 import type { z } from "zod";
 import type { tier } from "./common";
 import { USAGE_FIELDS, type UsageCounters } from "./usage";
 
 export type Tier = z.output<typeof tier>;
 
-export interface TierLimits {
-  devices: number | null; // null: no limit
-  projects: number | null;
-  logs_per_month: number | null;
-  log_bytes_per_month: number | null;
-  artifact_storage_bytes: number | null;
+const LIMIT_NAMES = [
+  "projects",
+  "devices",
+  "api_keys",
+  "logs_per_month",
+  "log_bytes_per_month",
+  "device_messages_in_per_month",
+  "device_messages_out_per_month",
+  "storage_bytes",
+] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
+/** The monthly volume limits, by the usage counter each one caps. */
+const MONTHLY: Partial<Record<keyof UsageCounters, LimitName>> = {
+  logs: "logs_per_month",
+  log_bytes: "log_bytes_per_month",
+  device_messages_in: "device_messages_in_per_month",
+  device_messages_out: "device_messages_out_per_month",
+};
+
+export interface TierPlan {
+  limits: Record<LimitName, number>;
+  /** Limits accepted past and billed as overage; every other limit refuses. */
+  soft: readonly LimitName[];
+  /** Days a line stays hot (searchable in its device's object), and archived after that. */
   hot_retention_days: number;
-  api_calls_per_month: number | null;
+  archive_retention_days: number;
+  /** USD cents per unit past a soft limit, per month. */
+  overage_cents: {
+    logs_per_million: number;
+    log_bytes_per_gib: number;
+    device_messages_per_million: number;
+    storage_per_gib: number;
+  };
 }
 
-const GB = 1024 ** 3;
+const GiB = 1024 ** 3;
+const TiB = 1024 * GiB;
+const M = 1_000_000;
 
-export const TIER_LIMITS: Record<Tier, TierLimits> = {
+const PRICES = { logs_per_million: 50, log_bytes_per_gib: 10, device_messages_per_million: 20, storage_per_gib: 2 };
+
+export const TIERS: Record<Tier, TierPlan> = {
   free: {
-    devices: 10,
-    projects: 3,
-    logs_per_month: 10_000_000,
-    log_bytes_per_month: 5 * GB,
-    artifact_storage_bytes: 10 * GB,
+    limits: {
+      projects: 3,
+      devices: 10,
+      api_keys: 10,
+      logs_per_month: 10 * M,
+      log_bytes_per_month: 5 * GiB,
+      device_messages_in_per_month: 5 * M,
+      device_messages_out_per_month: 1 * M,
+      storage_bytes: 10 * GiB,
+    },
+    soft: [],
     hot_retention_days: 7,
-    api_calls_per_month: 1_000_000,
+    archive_retention_days: 30,
+    overage_cents: PRICES,
   },
   pro: {
-    devices: 1_000,
-    projects: 50,
-    logs_per_month: 1_000_000_000,
-    log_bytes_per_month: 500 * GB,
-    artifact_storage_bytes: 1024 * GB,
+    limits: {
+      projects: 50,
+      devices: 1_000,
+      api_keys: 100,
+      logs_per_month: 1_000 * M,
+      log_bytes_per_month: 500 * GiB,
+      device_messages_in_per_month: 500 * M,
+      device_messages_out_per_month: 100 * M,
+      storage_bytes: 1 * TiB,
+    },
+    soft: [],
     hot_retention_days: 7,
-    api_calls_per_month: 100_000_000,
+    archive_retention_days: 365,
+    overage_cents: PRICES,
   },
   enterprise: {
-    devices: null,
-    projects: null,
-    logs_per_month: null,
-    log_bytes_per_month: null,
-    artifact_storage_bytes: null,
+    limits: {
+      projects: 1_000,
+      devices: 100_000,
+      api_keys: 1_000,
+      logs_per_month: 100_000 * M,
+      log_bytes_per_month: 50 * TiB,
+      device_messages_in_per_month: 50_000 * M,
+      device_messages_out_per_month: 10_000 * M,
+      storage_bytes: 100 * TiB,
+    },
+    soft: ["logs_per_month", "log_bytes_per_month", "device_messages_in_per_month", "device_messages_out_per_month"],
     hot_retention_days: 7,
-    api_calls_per_month: null,
+    archive_retention_days: 730,
+    overage_cents: PRICES,
   },
 };
 
-/** The tier's monthly limit beside each usage counter, as GET /stats/usage shows it (null: none). */
-export function usageLimits(limits: TierLimits) {
-  const perMonth: Partial<UsageCounters> = {
-    logs: limits.logs_per_month ?? undefined,
-    log_bytes: limits.log_bytes_per_month ?? undefined,
-    api_calls: limits.api_calls_per_month ?? undefined,
-  };
-  const counters = Object.fromEntries(USAGE_FIELDS.map((f) => [f, perMonth[f] ?? null])) as Record<keyof UsageCounters, number | null>;
-  return { ...counters, storage_bytes: limits.artifact_storage_bytes, devices: limits.devices, active_devices: limits.devices };
+/** The tier's plan as GET /orgs/:id and GET /me show it. */
+export function presentPlan(t: Tier) {
+  const { limits, soft, ...rest } = TIERS[t];
+  return { ...limits, soft_limits: soft, ...rest };
+}
+
+/** The tier's limit beside each usage counter, as GET /stats/usage shows it (null: none). */
+export function usageLimits(t: Tier) {
+  const { limits } = TIERS[t];
+  const counters = Object.fromEntries(USAGE_FIELDS.map((f) => [f, MONTHLY[f] ? limits[MONTHLY[f]] : null])) as Record<keyof UsageCounters, number | null>;
+  return { ...counters, storage_bytes: limits.storage_bytes, devices: limits.devices, active_devices: limits.devices };
 }

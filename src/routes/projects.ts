@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { createProject, listProjects } from "../db/repos/projects";
+import { countProjects, createProject, deleteProjectCascade, listProjects } from "../db/repos/projects";
+import { createWithinLimit } from "../services/quotas";
 import { decodeCursor, page } from "../contract/cursor";
 import { jsonBody, params, query } from "../http/validate";
 import { presentProject } from "../services/presenters";
@@ -13,7 +14,12 @@ const IdCursor = z.object({ id: z.string() });
 
 export const projects = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateProject), async (c) => {
-    const project = await createProject(c.var.db, c.var.org.orgId, c.req.valid("json").name);
+    const { db, org } = c.var;
+    const project = await createWithinLimit(db, org.orgId, "projects", {
+      count: () => countProjects(db, org.orgId),
+      create: () => createProject(db, org.orgId, c.req.valid("json").name),
+      undo: (p) => deleteProjectCascade(db, p.id),
+    });
     return c.json({ project: presentProject(project) }, 201);
   })
   .get("/", orgKey("viewer"), query(ListProjects), async (c) => {

@@ -9,7 +9,7 @@ import { query } from "../http/validate";
 import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "../services/tenancy";
 import { UsageQuery } from "../contract/stats";
-import { TIER_LIMITS, usageLimits } from "../contract/tiers";
+import { usageLimits } from "../contract/tiers";
 import { utcDay } from "../lib/time";
 
 export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {
@@ -34,7 +34,7 @@ export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(Us
     storage_bytes: 0,
     devices: deviceCount,
     active_devices: usage.active_devices,
-    limits: usageLimits(TIER_LIMITS[tier]),
+    limits: usageLimits(tier),
     today: { day, ...usage.today },
   });
 });

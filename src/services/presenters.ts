@@ -3,7 +3,7 @@ import type { Presence } from "../contract/presence";
 import type { SessionFields } from "../contract/sessions";
 import type { apiKeys, devices, orgs, projects } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
-import { TIER_LIMITS } from "../contract/tiers";
+import { presentPlan } from "../contract/tiers";
 
 type Org = typeof orgs.$inferSelect;
 type Project = typeof projects.$inferSelect;
@@ -15,7 +15,7 @@ export const presentOrg = (o: Org, withLimits = false) => ({
   name: o.name,
   tier: o.tier,
   created_at: iso(o.createdAt),
-  ...(withLimits ? { limits: TIER_LIMITS[o.tier] } : {}),
+  ...(withLimits ? { limits: presentPlan(o.tier) } : {}),
 });
 
 export const presentProject = (p: Project) => ({

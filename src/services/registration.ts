@@ -2,7 +2,7 @@
 import type { z } from "zod";
 import { REGISTRATION_TOKEN_PREFIX, newDeviceKey } from "../contract/credentials";
 import type { Db } from "../db/client";
-import { upsertRegisteredDevice } from "../db/repos/devices";
+import { countLiveDevicesOfOrg, deleteDeviceRow, dsnState, markDecommissioned, upsertRegisteredDevice } from "../db/repos/devices";
 import { consumeToken, findTokenByHash, insertToken, recordTokenDevice, releaseToken } from "../db/repos/tokens";
 import { ApiError, invalidField } from "../contract/errors";
 import { newSecret, sha256 } from "../lib/crypto";
@@ -10,6 +10,7 @@ import { LOG_UPLOAD } from "../contract/limits";
 import { heartbeatIntervalMs, signingKey } from "../lib/config";
 import type { GenerateCapsule, Register } from "../contract/fleet";
 import { deviceHub } from "../stubs/device-hub";
+import { createWithinLimit } from "./quotas";
 
 /** A one-time token for a device of the project; the secret is returned once and stored as a hash. */
 export async function issueToken(db: Db, orgId: string, projectId: string, body: z.output<typeof GenerateCapsule>) {
@@ -39,16 +40,28 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
   try {
     const interval = heartbeatIntervalMs(env);
     // The same DSN in the same project is the same device: it keeps its id and history.
-    const device = await upsertRegisteredDevice(db, {
-      orgId: token.orgId,
-      projectId: token.projectId,
-      dsn: body.dsn,
-      deviceType: body.device_type ?? token.deviceType,
-      environment: body.environment ?? token.environment,
-      heartbeatIntervalMs: interval,
-      name: body.name ?? token.name ?? undefined,
-      deviceInfo: body.device_info,
-    });
+    const upsert = () =>
+      upsertRegisteredDevice(db, {
+        orgId: token.orgId,
+        projectId: token.projectId,
+        dsn: body.dsn,
+        deviceType: body.device_type ?? token.deviceType,
+        environment: body.environment ?? token.environment,
+        heartbeatIntervalMs: interval,
+        name: body.name ?? token.name ?? undefined,
+        deviceInfo: body.device_info,
+      });
+    // A device already registered and live is never blocked; a new one (or one coming back
+    // from decommissioning) counts against the tier's devices.
+    const before = await dsnState(db, token.projectId, body.dsn);
+    const device =
+      before === "live"
+        ? await upsert()
+        : await createWithinLimit(db, token.orgId, "devices", {
+            count: () => countLiveDevicesOfOrg(db, token.orgId),
+            create: upsert,
+            undo: (d) => (before === "absent" ? deleteDeviceRow(db, d.id) : markDecommissioned(db, d.id, Date.now())),
+          });
     const key = await newDeviceKey(device.id, signingKey(env));
     await deviceHub(env, device.id).provision({
       deviceId: device.id,

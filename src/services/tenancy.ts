@@ -4,7 +4,7 @@ import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { notFound } from "../contract/errors";
 import type { Db } from "../db/client";
 import { findDeviceOfOrg, listDeviceIdsOfProject } from "../db/repos/devices";
-import { type KeyRole, insertKey, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
+import { type KeyRole, countLiveKeys, deleteKeyRow, insertKey, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
 import { type OrgTier, createOrgWithAdminKey } from "../db/repos/orgs";
 import { deleteProjectCascade, findProjectOfOrg, listProjects } from "../db/repos/projects";
 import { findSessionOfOrg } from "../db/repos/sessions";
@@ -12,6 +12,7 @@ import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { newSecret, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
 import { projectHub } from "../stubs/project-hub";
+import { createWithinLimit } from "./quotas";
 
 export async function projectOfOrg(db: Db, orgId: string, projectId: string) {
   const project = await findProjectOfOrg(db, orgId, projectId);
@@ -48,7 +49,12 @@ export async function createOrg(db: Db, name: string, tier: OrgTier) {
 /** A new key of the org; its secret is returned once and never stored. */
 export async function createKey(db: Db, orgId: string, role: KeyRole, name: string) {
   const { secret, keyHash, prefix } = await mintOrgKey();
-  return { key: await insertKey(db, orgId, { name, role, keyHash, prefix }), secret };
+  const key = await createWithinLimit(db, orgId, "api_keys", {
+    count: () => countLiveKeys(db, orgId),
+    create: () => insertKey(db, orgId, { name, role, keyHash, prefix }),
+    undo: (k) => deleteKeyRow(db, k.id),
+  });
+  return { key, secret };
 }
 
 /** Projects (or devices) visited per page when a change fans out to their objects. */

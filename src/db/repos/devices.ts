@@ -104,6 +104,30 @@ export async function countLiveDevices(db: Db, projectId: string): Promise<numbe
   return row!.n;
 }
 
+/** Devices of the org that are not decommissioned, as the tier's devices limit counts them. */
+export async function countLiveDevicesOfOrg(db: Db, orgId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(devices)
+    .where(and(eq(devices.orgId, orgId), isNull(devices.decommissionedAt)));
+  return row!.n;
+}
+
+/** Whether a DSN names a live device of the project, a decommissioned one, or none yet. */
+export async function dsnState(db: Db, projectId: string, dsn: string): Promise<"live" | "decommissioned" | "absent"> {
+  const [row] = await db
+    .select({ decommissionedAt: devices.decommissionedAt })
+    .from(devices)
+    .where(and(eq(devices.projectId, projectId), eq(devices.dsn, dsn)))
+    .limit(1);
+  return !row ? "absent" : row.decommissionedAt === null ? "live" : "decommissioned";
+}
+
+/** Removes a registry row outright: only for a device just added and never provisioned. */
+export async function deleteDeviceRow(db: Db, deviceId: string): Promise<void> {
+  await db.delete(devices).where(eq(devices.id, deviceId));
+}
+
 /** An operator's rename or move; undefined fields stay as they are. */
 export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: Environment }): Promise<void> {
   if (labels.name === undefined && labels.environment === undefined) return;

@@ -65,3 +65,14 @@ export async function revokeKeyUnlessLastAdmin(db: Db, orgId: string, keyId: str
   if (revoked.length > 0) return "revoked";
   return (await findLiveKey(db, orgId, keyId)) ? "last_admin" : "not_found";
 }
+
+/** Live keys of the org, as the tier's api_keys limit counts them. */
+export async function countLiveKeys(db: Db, orgId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(apiKeys).where(liveIn(orgId));
+  return row!.n;
+}
+
+/** Removes a key row outright: only for a key just created and never handed out. */
+export async function deleteKeyRow(db: Db, keyId: string): Promise<void> {
+  await db.delete(apiKeys).where(eq(apiKeys.id, keyId));
+}

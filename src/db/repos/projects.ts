@@ -1,5 +1,5 @@
 // Projects, and the one place a project's D1 rows are removed together.
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, count, eq, gt } from "drizzle-orm";
 import type { Db } from "../client";
 import { devices, projects, registrationTokens, sessions } from "../schema";
 import { newId } from "../../lib/crypto";
@@ -11,6 +11,12 @@ export async function createProject(db: Db, orgId: string, name: string): Promis
   const project: Project = { id: newId("prj", now), orgId, name, createdAt: now };
   await db.insert(projects).values(project);
   return project;
+}
+
+/** Projects of the org, as the tier's projects limit counts them. */
+export async function countProjects(db: Db, orgId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(projects).where(eq(projects.orgId, orgId));
+  return row!.n;
 }
 
 /** A project of the org; a project of another org is not found, like a missing one. */
