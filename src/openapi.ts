@@ -15,7 +15,7 @@ import {
 } from "./contract/fleet";
 import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
-import { UsageQuery } from "./contract/stats";
+import { DailyQuery, MonthlyQuery, UsageQuery } from "./contract/stats";
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
 import { VERSION } from "./contract/version";
 
@@ -72,7 +72,9 @@ const OPERATIONS: Operation[] = [
   { method: "patch", path: "/sessions/{session_id}", summary: "End a session", auth: "device", params: SessionParams, body: EndSession },
   { method: "get", path: "/sessions", summary: "List sessions", auth: "viewer", query: ListSessions },
   { method: "get", path: "/sessions/{session_id}", summary: "A session with live counts", auth: "viewer", params: SessionParams, query: SessionQuery },
-  { method: "get", path: "/stats/usage", summary: "This month's exact usage with tier limits", auth: "viewer", query: UsageQuery },
+  { method: "get", path: "/stats/usage", summary: "This month's exact usage with tier limits, for a project or an org", auth: "viewer", query: UsageQuery },
+  { method: "get", path: "/stats/daily", summary: "Written days (the daily job's rows), for a project or summed over an org", auth: "viewer", query: DailyQuery },
+  { method: "get", path: "/stats/monthly", summary: "Closed months with overage, for a project or summed over an org", auth: "viewer", query: MonthlyQuery },
 ];
 
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, any>;

@@ -12,6 +12,7 @@ import type { EndStatus } from "../../src/contract/sessions";
 import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
+import { clockNow } from "../../src/lib/clock";
 import { hotWindowMs } from "../../src/lib/config";
 import { newId } from "../../src/lib/crypto";
 import type { z } from "zod";
@@ -217,7 +218,12 @@ export class DeviceHub extends DurableObject<Env> {
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
       this.hours.note(batch.lines);
-      this.count({ logs: batch.lines.length, log_bytes: batch.lines.reduce((n, l) => n + l.bytes, 0), sessions: newSession ? 1 : 0 });
+      this.count({
+        logs: batch.lines.length,
+        log_bytes: batch.lines.reduce((n, l) => n + l.bytes, 0),
+        error_lines: severities(batch).errors,
+        sessions: newSession ? 1 : 0,
+      });
       if (batch.lines.length > 0) {
         this.state.update((s) => {
           s.lastLogAt = now;
@@ -382,7 +388,7 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** Records usage under the outbox's open sequence; it travels with the next delivery. */
   private count(delta: Parameters<UsageOutbox["add"]>[1]): void {
-    this.outbox.add(Date.now(), delta);
+    this.outbox.add(clockNow(), delta);
   }
 }
 

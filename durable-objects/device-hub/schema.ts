@@ -79,4 +79,8 @@ export const DEVICE_SCHEMA = [
   // The event-time hours this device has lines in, and whether its project's index knows.
   `CREATE TABLE log_hours (hour INTEGER PRIMARY KEY, reported INTEGER NOT NULL DEFAULT 0);
    INSERT INTO log_hours (hour) SELECT DISTINCT ts / 3600000000 FROM logs;`,
+
+  // Counters added with the stats work.
+  `ALTER TABLE outbox ADD COLUMN artifact_bytes INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE outbox ADD COLUMN error_lines INTEGER NOT NULL DEFAULT 0;`,
 ] as const;

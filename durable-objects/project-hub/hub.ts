@@ -5,7 +5,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
-import type { OutboxRow, UsageCounters } from "../../src/contract/usage";
+import type { OutboxRow } from "../../src/contract/usage";
 import { errorBody } from "../../src/contract/errors";
 import { createDb } from "../../src/db/client";
 import { findLiveKey } from "../../src/db/repos/keys";
@@ -65,9 +65,14 @@ export class ProjectHub extends DurableObject<Env> {
     return this.hours.devices(fromHour, toHour);
   }
 
-  /** Counters of one month (YYYY-MM) and of one day (YYYY-MM-DD), by day of receipt. */
-  async usage(month: string, day: string): Promise<{ month: UsageCounters; today: UsageCounters; active_devices: number }> {
+  /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD) and lifetime, by day of receipt. */
+  async usage(month: string, day: string): Promise<ReturnType<UsageCounts["read"]>> {
     return this.usageCounts.read(month, day);
+  }
+
+  /** The daily job: closes a finished day and answers its counters (the same answer every time). */
+  async closeDay(day: string): Promise<ReturnType<UsageCounts["closeDay"]>> {
+    return this.usageCounts.closeDay(day);
   }
 
   /** A single-use ticket for the live tail, for the org key that asked; answers when it expires. */

@@ -24,4 +24,9 @@ export const PROJECT_SCHEMA = [
   // Which org key minted each ticket: a revoked key's tickets open nothing.
   `ALTER TABLE tickets ADD COLUMN org_id TEXT;
    ALTER TABLE tickets ADD COLUMN key_id TEXT;`,
+
+  // Counters added with the stats work, and the devices active on each day.
+  `ALTER TABLE usage_days ADD COLUMN artifact_bytes INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE usage_days ADD COLUMN error_lines INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE active_device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (day, device_id));`,
 ] as const;

@@ -1,10 +1,25 @@
 // The project's exact usage, by UTC day of receipt, fed by each DeviceHub's outbox. Each
 // device's sequences are applied at most once, so a redelivery after a crash or a retry
 // changes nothing.
+//
+// A day is closed once the daily job has written it to D1 (`closeDay`). Counts that reach
+// the project later for a closed day (a device whose delivery was held up past midnight) are
+// counted on the first open day instead. So a written day never changes, and nothing is lost.
 import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
+import { utcDay } from "../../src/lib/time";
+
+const CLOSED_THROUGH_KEY = "usage_closed_through";
+const DAY_MS = 86_400_000;
+
+const sums = USAGE_FIELDS.map((f) => `coalesce(sum(${f}), 0) AS ${f}`).join(", ");
 
 export class UsageCounts {
   constructor(private readonly storage: DurableObjectStorage) {}
+
+  /** The last day the daily job has closed, YYYY-MM-DD ("" before the first). */
+  private get closedThrough(): string {
+    return this.storage.kv.get<string>(CLOSED_THROUGH_KEY) ?? "";
+  }
 
   apply(deviceId: string, rows: OutboxRow[]): void {
     const sql = this.storage.sql;
@@ -12,14 +27,18 @@ export class UsageCounts {
       const last = sql.exec<{ seq: number }>("SELECT seq FROM device_seqs WHERE device_id = ?", deviceId).toArray()[0]?.seq ?? 0;
       const fresh = rows.filter((r) => r.seq > last);
       if (fresh.length === 0) return;
+      const closed = this.closedThrough;
+      const firstOpen = closed === "" ? "" : utcDay(Date.parse(closed) + DAY_MS);
       for (const r of fresh) {
+        const day = r.day <= closed ? firstOpen : r.day;
         sql.exec(
           `INSERT INTO usage_days (day, ${USAGE_FIELDS.join(", ")}) VALUES (?, ${USAGE_FIELDS.map(() => "?").join(", ")})
            ON CONFLICT (day) DO UPDATE SET ${USAGE_FIELDS.map((f) => `${f} = ${f} + excluded.${f}`).join(", ")}`,
-          r.day,
-          ...USAGE_FIELDS.map((f) => r[f]),
+          day,
+          ...USAGE_FIELDS.map((f) => r[f] ?? 0),
         );
-        sql.exec("INSERT OR IGNORE INTO active_devices (month, device_id) VALUES (?, ?)", r.day.slice(0, 7), deviceId);
+        sql.exec("INSERT OR IGNORE INTO active_devices (month, device_id) VALUES (?, ?)", day.slice(0, 7), deviceId);
+        sql.exec("INSERT OR IGNORE INTO active_device_days (day, device_id) VALUES (?, ?)", day, deviceId);
       }
       sql.exec(
         "INSERT INTO device_seqs (device_id, seq) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq",
@@ -29,13 +48,27 @@ export class UsageCounts {
     });
   }
 
-  /** Counters of one month (YYYY-MM) and of one day (YYYY-MM-DD). */
-  read(month: string, day: string): { month: UsageCounters; today: UsageCounters; active_devices: number } {
+  /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD), and since the project began. */
+  read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; active_devices: number } {
     const sql = this.storage.sql;
-    const sums = USAGE_FIELDS.map((f) => `coalesce(sum(${f}), 0) AS ${f}`).join(", ");
     const monthRow = sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day >= ? AND day < ?`, `${month}-01`, `${month}-32`).one();
-    const dayRow = sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day = ?`, day).one();
     const active = sql.exec<{ n: number }>("SELECT count(*) AS n FROM active_devices WHERE month = ?", month).one().n;
-    return { month: { ...monthRow }, today: { ...dayRow }, active_devices: active };
+    return { month: { ...monthRow }, today: this.day(day), lifetime: { ...sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days`).one() }, active_devices: active };
+  }
+
+  /**
+   * Closes `day` and every day before it, and answers the day's counters and how many
+   * devices were active in it. Asked again, it answers the same: nothing lands in a closed day.
+   */
+  closeDay(day: string): UsageCounters & { active_devices: number } {
+    return this.storage.transactionSync(() => {
+      if (day > this.closedThrough) this.storage.kv.put(CLOSED_THROUGH_KEY, day);
+      const active = this.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM active_device_days WHERE day = ?", day).one().n;
+      return { ...this.day(day), active_devices: active };
+    });
+  }
+
+  private day(day: string): UsageCounters {
+    return { ...this.storage.sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day = ?`, day).one() };
   }
 }

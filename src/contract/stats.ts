@@ -1,4 +1,25 @@
 import { z } from "zod";
-import { projectId } from "./common";
+import { orgId, projectId } from "./common";
 
-export const UsageQuery = z.object({ project_id: projectId });
+/** A project, or a whole org (the sum of its projects): exactly one of the two. */
+const scope = {
+  project_id: projectId.optional(),
+  org_id: orgId.optional(),
+};
+const oneScope = (q: { project_id?: string; org_id?: string }) => (q.project_id === undefined) !== (q.org_id === undefined);
+const ONE_SCOPE = { message: "give project_id or org_id (one of them)", path: ["project_id"] };
+
+const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD").refine((d) => !Number.isNaN(Date.parse(d)), "not a real date");
+
+export const UsageQuery = z.object(scope).refine(oneScope, ONE_SCOPE);
+
+/** Days, inclusive; at most 366 of them. Both default to the last 30 finished days. */
+export const DailyQuery = z
+  .object({ ...scope, from: date.optional(), to: date.optional() })
+  .refine(oneScope, ONE_SCOPE)
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from is after to", path: ["from"] })
+  .refine((q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) <= 366 * 86_400_000, { message: "at most 366 days at once", path: ["to"] });
+
+export const MonthlyQuery = z
+  .object({ ...scope, year: z.coerce.number().int().min(2000).max(9999).optional() })
+  .refine(oneScope, ONE_SCOPE);

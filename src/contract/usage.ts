@@ -9,6 +9,9 @@ export const USAGE_FIELDS = [
   "device_messages_out",
   "commands",
   "api_calls",
+  "artifact_bytes",
+  // ERROR and FATAL lines: a day's error rate is error_lines / logs.
+  "error_lines",
 ] as const;
 type UsageField = (typeof USAGE_FIELDS)[number];
 export type UsageCounters = Record<UsageField, number>;

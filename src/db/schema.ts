@@ -121,3 +121,51 @@ export const sessions = sqliteTable(
     index("sessions_org_idx").on(t.orgId, t.sessionId),
   ],
 );
+
+// What a project used on one UTC day, written once by the daily job after the day ends and
+// never changed (the key makes a second run a no-op). Counters as in src/contract/usage.ts.
+const dayCounters = () => ({
+  logs: integer("logs").notNull(),
+  logBytes: integer("log_bytes").notNull(),
+  sessions: integer("sessions").notNull(),
+  heartbeats: integer("heartbeats").notNull(),
+  deviceMessagesIn: integer("device_messages_in").notNull(),
+  deviceMessagesOut: integer("device_messages_out").notNull(),
+  apiCalls: integer("api_calls").notNull(),
+  commands: integer("commands").notNull(),
+  artifactBytes: integer("artifact_bytes").notNull(),
+  errorLines: integer("error_lines").notNull(),
+});
+
+export const dailyStats = sqliteTable(
+  "daily_stats",
+  {
+    projectId: text("project_id").notNull(),
+    orgId: text("org_id").notNull(),
+    date: text("date").notNull(), // YYYY-MM-DD
+    ...dayCounters(),
+    // Snapshots taken when the day was written.
+    storageBytes: integer("storage_bytes").notNull(),
+    devices: integer("devices").notNull(),
+    activeDevices: integer("active_devices").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.date] }), index("daily_stats_org_idx").on(t.orgId, t.date)],
+);
+
+// A closed month of a project, derived from its daily_stats rows only; written once.
+export const monthlyStats = sqliteTable(
+  "monthly_stats",
+  {
+    projectId: text("project_id").notNull(),
+    orgId: text("org_id").notNull(),
+    month: text("month").notNull(), // YYYY-MM
+    ...dayCounters(),
+    peakStorageBytes: integer("peak_storage_bytes").notNull(),
+    tier: text("tier", { enum: values(tier) }).notNull(),
+    exceededLimits: text("exceeded_limits", { mode: "json" }).$type<string[]>().notNull(),
+    overageCents: integer("overage_cents").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.month] }), index("monthly_stats_org_idx").on(t.orgId, t.month)],
+);

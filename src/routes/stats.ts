@@ -1,40 +1,39 @@
-// /stats/usage: the project's exact counters for the current month, by day of receipt, from
-// its ProjectHub, with the org's tier limit beside each.
+// /stats: live usage (from the ProjectHubs), and the days and months the jobs wrote to D1,
+// for a project or summed over an org.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { countLiveDevices } from "../db/repos/devices";
+import { DailyQuery, MonthlyQuery, UsageQuery } from "../contract/stats";
 import { findOrg } from "../db/repos/orgs";
+import { dailyStatsOf, monthlyStatsOf } from "../db/repos/stats";
 import { query } from "../http/validate";
-import { projectHub } from "../stubs/project-hub";
-import { projectOfOrg } from "../services/tenancy";
-import { UsageQuery } from "../contract/stats";
-import { usageLimits } from "../contract/tiers";
+import { clockNow } from "../lib/clock";
 import { utcDay } from "../lib/time";
+import { liveUsage, presentDay, presentMonths, statsScope } from "../services/stats";
 
-export const stats = new Hono<AppEnv>().get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {
-  const { db, org } = c.var;
-  const project = await projectOfOrg(db, org.orgId, c.req.valid("query").project_id);
-  const now = Date.now();
-  const day = utcDay(now);
-  const month = day.slice(0, 7);
-  const [usage, orgRow, deviceCount] = await Promise.all([
-    projectHub(c.env, project.id).usage(month, day),
-    findOrg(db, org.orgId),
-    countLiveDevices(db, project.id),
-  ]);
-  const tier = orgRow!.tier;
-  const resetsAt = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() + 1, 1)).toISOString();
-  return c.json({
-    project_id: project.id,
-    month,
-    tier,
-    resets_at: resetsAt,
-    ...usage.month,
-    storage_bytes: 0,
-    devices: deviceCount,
-    active_devices: usage.active_devices,
-    limits: usageLimits(tier),
-    today: { day, ...usage.today },
+const DAY_MS = 86_400_000;
+
+export const stats = new Hono<AppEnv>()
+  .get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {
+    const { db, org } = c.var;
+    const scope = await statsScope(db, org.orgId, c.req.valid("query"));
+    const tier = (await findOrg(db, org.orgId))!.tier;
+    return c.json(await liveUsage(c.env, db, scope, tier, clockNow()));
+  })
+  .get("/daily", orgKey("viewer"), query(DailyQuery), async (c) => {
+    const { db, org } = c.var;
+    const q = c.req.valid("query");
+    const scope = await statsScope(db, org.orgId, q);
+    const now = clockNow();
+    const to = q.to ?? utcDay(now - DAY_MS);
+    const from = q.from ?? utcDay(Date.parse(to) - 29 * DAY_MS);
+    const days = await dailyStatsOf(db, scope, from, to);
+    return c.json({ days: days.map(presentDay) });
+  })
+  .get("/monthly", orgKey("viewer"), query(MonthlyQuery), async (c) => {
+    const { db, org } = c.var;
+    const q = c.req.valid("query");
+    const scope = await statsScope(db, org.orgId, q);
+    const year = q.year ?? new Date(clockNow()).getUTCFullYear();
+    return c.json({ months: presentMonths(await monthlyStatsOf(db, scope, year), scope) });
   });
-});

@@ -105,7 +105,7 @@ describe("exact usage counting", () => {
     await ingest(t.deviceKey, { logs: loghubLines("HPC", 10) });
     const before = await usage(t);
     const day = utcDay(Date.now());
-    const replay = { seq: 1, day, logs: 10, log_bytes: 999, sessions: 0, heartbeats: 0, device_messages_in: 1, device_messages_out: 0, commands: 0, api_calls: 1 };
+    const replay = { seq: 1, day, logs: 10, log_bytes: 999, sessions: 0, heartbeats: 0, device_messages_in: 1, device_messages_out: 0, commands: 0, api_calls: 1, artifact_bytes: 0, error_lines: 0 };
     await projectHub(env, t.projectId).deliver(t.deviceId, [replay], []);
     await projectHub(env, t.projectId).deliver(t.deviceId, [replay], []);
     const after = await usage(t);

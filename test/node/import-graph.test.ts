@@ -16,7 +16,7 @@ const LAYERS: readonly Layer[] = [
   { name: "services", files: ["src/services/"],                                         mayImport: ["services", "stubs", "db", "ingest", "contract", "lib"] },
   { name: "http",     files: ["src/http/", "src/auth/", "src/app-env.ts", "src/openapi.ts"], mayImport: ["http", "services", "stubs", "db", "ingest", "contract", "lib"] },
   { name: "routes",   files: ["src/routes/"],                                           mayImport: ["http", "services", "stubs", "db", "ingest", "contract", "lib"] },
-  { name: "jobs",     files: ["src/jobs/"],                                             mayImport: ["services", "stubs", "db", "ingest", "contract", "lib"] },
+  { name: "jobs",     files: ["src/jobs/"],                                             mayImport: ["jobs", "services", "stubs", "db", "ingest", "contract", "lib"] },
   { name: "entry",    files: ["src/index.ts", "src/app.ts"],                            mayImport: "*" },
   // The two clients: each keeps to its own folder and the wire types.
   { name: "web",      files: ["web/"],                                                  mayImport: ["web", "contract", "lib"] },

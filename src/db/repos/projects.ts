@@ -33,6 +33,15 @@ export async function listProjects(db: Db, orgId: string, page: { afterId?: stri
   });
 }
 
+/** Every org's projects, `limit` at a time after `afterId`, by id: what the jobs walk. */
+export async function listAllProjects(db: Db, page: { afterId?: string; limit: number }): Promise<Project[]> {
+  return db.query.projects.findMany({
+    where: page.afterId ? gt(projects.id, page.afterId) : undefined,
+    orderBy: asc(projects.id),
+    limit: page.limit,
+  });
+}
+
 /** The project with its tokens, devices and sessions, in one batch so none outlives it. */
 export async function deleteProjectCascade(db: Db, projectId: string): Promise<void> {
   await db.batch([

@@ -1,0 +1,103 @@
+// The stats jobs. Daily: one immutable daily_stats row per project for every finished UTC day
+// not yet written (so a missed run is back-filled by the next). Monthly: one monthly_stats
+// row per project for every finished month, derived from daily_stats only, after making sure
+// every day of that month has its row. Both walk the projects a page at a time with bounded
+// concurrency, and both can be run again, or late, without changing a number already written.
+import { countLiveDevices } from "../db/repos/devices";
+import { findOrg } from "../db/repos/orgs";
+import { type Project, listAllProjects } from "../db/repos/projects";
+import { insertDailyStats, insertMonthlyStats, lastDailyDate, monthlyRowExists, projectDays } from "../db/repos/stats";
+import type { Db } from "../db/client";
+import { FAN_OUT, mapLimit } from "../lib/concurrency";
+import { utcDay } from "../lib/time";
+import { projectHub } from "../stubs/project-hub";
+import { closeMonth } from "./month-close";
+
+const DAY_MS = 86_400_000;
+/** Projects read from D1 per page. */
+const PAGE = 200;
+/** How far back a missed day is still written (older days have left the project's counters' reach). */
+const BACKFILL_DAYS = 62;
+
+const nextDay = (day: string) => utcDay(Date.parse(day) + DAY_MS);
+const lastDayOfMonth = (month: string) => {
+  const [y, m] = month.split("-").map(Number);
+  return utcDay(Date.UTC(y!, m!, 0));
+};
+
+/** Runs `work` for every project, a page at a time, FAN_OUT at once. */
+async function forEachProject(db: Db, work: (p: Project) => Promise<void>): Promise<void> {
+  let afterId: string | undefined;
+  for (;;) {
+    const page = await listAllProjects(db, { afterId, limit: PAGE });
+    await mapLimit(page, FAN_OUT, async (p) => {
+      try {
+        await work(p);
+      } catch (err) {
+        // One project's failure must not stop the others; the next run picks it up.
+        console.error(`stats job failed for project ${p.id}`, err);
+      }
+    });
+    if (page.length < PAGE) return;
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
+/** Writes one day of one project: closes the day in its ProjectHub and stores the answer. */
+async function writeDay(env: Env, db: Db, p: Project, day: string, now: number): Promise<void> {
+  const usage = await projectHub(env, p.id).closeDay(day);
+  await insertDailyStats(db, {
+    projectId: p.id,
+    orgId: p.orgId,
+    date: day,
+    logs: usage.logs,
+    logBytes: usage.log_bytes,
+    sessions: usage.sessions,
+    heartbeats: usage.heartbeats,
+    deviceMessagesIn: usage.device_messages_in,
+    deviceMessagesOut: usage.device_messages_out,
+    apiCalls: usage.api_calls,
+    commands: usage.commands,
+    artifactBytes: usage.artifact_bytes,
+    errorLines: usage.error_lines,
+    // Stored artifacts and archives are counted once R2 storage lands; until then there are none.
+    storageBytes: 0,
+    devices: await countLiveDevices(db, p.id),
+    activeDevices: usage.active_devices,
+    createdAt: now,
+  });
+}
+
+/** Every finished day of the project not yet written, oldest first, up to `through`. */
+async function writeMissingDays(env: Env, db: Db, p: Project, through: string, now: number): Promise<void> {
+  const created = utcDay(p.createdAt);
+  const earliest = utcDay(now - BACKFILL_DAYS * DAY_MS);
+  const last = await lastDailyDate(db, p.id);
+  let day = last ? nextDay(last) : created > earliest ? created : earliest;
+  for (; day <= through; day = nextDay(day)) await writeDay(env, db, p, day, now);
+}
+
+/** The daily job (and the hourly catch-up): every project's finished days, up to yesterday. */
+export async function writeDailyStats(env: Env, db: Db, now: number): Promise<void> {
+  const yesterday = utcDay(now - DAY_MS);
+  await forEachProject(db, (p) => writeMissingDays(env, db, p, yesterday, now));
+}
+
+/** The monthly job: every project's last finished month, once all its days are written. */
+export async function writeMonthlyStats(env: Env, db: Db, now: number): Promise<void> {
+  const month = previousMonth(utcDay(now));
+  await forEachProject(db, async (p) => {
+    if (utcDay(p.createdAt) > lastDayOfMonth(month) || (await monthlyRowExists(db, p.id, month))) return;
+    // A daily run still fanning out must never leave the month closed on partial days.
+    await writeMissingDays(env, db, p, lastDayOfMonth(month), now);
+    const days = await projectDays(db, p.id, `${month}-01`, lastDayOfMonth(month));
+    const tier = (await findOrg(db, p.orgId))?.tier ?? "free";
+    await insertMonthlyStats(db, closeMonth({ projectId: p.id, orgId: p.orgId }, days, tier, month, now));
+  });
+}
+
+/** The month before the one `day` is in, YYYY-MM. */
+function previousMonth(day: string): string {
+  const [y, m] = day.split("-").map(Number);
+  return utcDay(Date.UTC(y!, m! - 2, 1)).slice(0, 7);
+}

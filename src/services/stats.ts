@@ -1,0 +1,147 @@
+// The stats API's reads: live usage from the ProjectHubs, and the written days and months
+// from D1, for one project or summed over an org. Field names are the contract's.
+import type { Tier } from "../contract/tiers";
+import { usageLimits } from "../contract/tiers";
+import { USAGE_FIELDS, type UsageCounters } from "../contract/usage";
+import { notFound } from "../contract/errors";
+import type { Db } from "../db/client";
+import { countLiveDevices } from "../db/repos/devices";
+import { listProjects } from "../db/repos/projects";
+import type { MonthlyRow, StatsScope } from "../db/repos/stats";
+import { FAN_OUT, mapLimit } from "../lib/concurrency";
+import { utcDay } from "../lib/time";
+import { projectHub } from "../stubs/project-hub";
+import { projectOfOrg } from "./tenancy";
+
+/** The scope a stats query names, checked against the caller's org: another org's is 404. */
+export async function statsScope(db: Db, callerOrgId: string, q: { project_id?: string; org_id?: string }): Promise<StatsScope> {
+  if (q.project_id) return { projectId: (await projectOfOrg(db, callerOrgId, q.project_id)).id };
+  if (q.org_id !== callerOrgId) throw notFound("org");
+  return { orgId: callerOrgId };
+}
+
+const zero = (): UsageCounters => Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])) as UsageCounters;
+const add = (a: UsageCounters, b: UsageCounters) => {
+  for (const f of USAGE_FIELDS) a[f] += b[f];
+  return a;
+};
+
+/** Every project id of the org, a page at a time. */
+async function projectIdsOf(db: Db, orgId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let afterId: string | undefined; ; ) {
+    const page = await listProjects(db, orgId, { afterId, limit: 500 });
+    ids.push(...page.map((p) => p.id));
+    if (page.length < 500) return ids;
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
+/** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */
+export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier, now: number) {
+  const day = utcDay(now);
+  const month = day.slice(0, 7);
+  const projectIds = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
+  const parts = await mapLimit(projectIds, FAN_OUT, async (id) => {
+    const [usage, devices] = await Promise.all([projectHub(env, id).usage(month, day), countLiveDevices(db, id)]);
+    return { ...usage, devices };
+  });
+  const sum = { month: zero(), today: zero(), lifetime: zero(), devices: 0, active_devices: 0 };
+  for (const p of parts) {
+    add(sum.month, p.month);
+    add(sum.today, p.today);
+    add(sum.lifetime, p.lifetime);
+    sum.devices += p.devices;
+    sum.active_devices += p.active_devices;
+  }
+  const at = new Date(now);
+  return {
+    ...("projectId" in scope ? { project_id: scope.projectId } : { org_id: scope.orgId }),
+    month,
+    tier,
+    resets_at: new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1)).toISOString(),
+    ...sum.month,
+    // Stored artifacts and archived logs are counted once R2 storage lands; until then there are none.
+    storage_bytes: 0,
+    devices: sum.devices,
+    active_devices: sum.active_devices,
+    limits: usageLimits(tier),
+    today: { day, ...sum.today },
+    lifetime: sum.lifetime,
+  };
+}
+
+/** A daily_stats row (or an org's sum of one day) as the contract names it. */
+export function presentDay(d: {
+  date: string;
+  projectId?: string;
+  logs: number;
+  logBytes: number;
+  sessions: number;
+  heartbeats: number;
+  deviceMessagesIn: number;
+  deviceMessagesOut: number;
+  apiCalls: number;
+  commands: number;
+  artifactBytes: number;
+  storageBytes: number;
+  devices: number;
+  activeDevices: number;
+  errorLines: number;
+}) {
+  return {
+    date: d.date,
+    ...(d.projectId ? { project_id: d.projectId } : {}),
+    logs: d.logs,
+    log_bytes: d.logBytes,
+    sessions: d.sessions,
+    heartbeats: d.heartbeats,
+    device_messages_in: d.deviceMessagesIn,
+    device_messages_out: d.deviceMessagesOut,
+    api_calls: d.apiCalls,
+    commands: d.commands,
+    artifact_bytes: d.artifactBytes,
+    storage_bytes: d.storageBytes,
+    devices: d.devices,
+    active_devices: d.activeDevices,
+    error_lines: d.errorLines,
+    error_rate: d.logs === 0 ? 0 : d.errorLines / d.logs,
+  };
+}
+
+const presentMonthRow = (m: Omit<MonthlyRow, "orgId" | "createdAt" | "projectId"> & { projectId?: string }) => ({
+  month: m.month,
+  ...(m.projectId ? { project_id: m.projectId } : {}),
+  logs: m.logs,
+  log_bytes: m.logBytes,
+  sessions: m.sessions,
+  heartbeats: m.heartbeats,
+  device_messages_in: m.deviceMessagesIn,
+  device_messages_out: m.deviceMessagesOut,
+  api_calls: m.apiCalls,
+  commands: m.commands,
+  artifact_bytes: m.artifactBytes,
+  error_lines: m.errorLines,
+  peak_storage_bytes: m.peakStorageBytes,
+  tier: m.tier,
+  exceeded_limits: m.exceededLimits,
+  overage_charge: { currency: "USD", cents: m.overageCents },
+});
+
+/** Monthly rows as the contract names them; for an org, one row per month summed over its projects. */
+export function presentMonths(rows: MonthlyRow[], scope: StatsScope) {
+  if ("projectId" in scope) return rows.map(presentMonthRow);
+  const byMonth = new Map<string, MonthlyRow>();
+  for (const r of rows) {
+    const m = byMonth.get(r.month);
+    if (!m) {
+      byMonth.set(r.month, { ...r, exceededLimits: [...r.exceededLimits] });
+      continue;
+    }
+    for (const k of ["logs", "logBytes", "sessions", "heartbeats", "deviceMessagesIn", "deviceMessagesOut", "apiCalls", "commands", "artifactBytes", "errorLines", "peakStorageBytes", "overageCents"] as const) {
+      m[k] += r[k];
+    }
+    m.exceededLimits = [...new Set([...m.exceededLimits, ...r.exceededLimits])];
+  }
+  return [...byMonth.values()].map(({ projectId: _p, ...m }) => presentMonthRow(m));
+}
