@@ -102,7 +102,7 @@ export class ProjectDelivery {
   private async deliver(): Promise<void> {
     const who = this.identity();
     if (!who) return;
-    const rows = this.outbox.seal();
+    const { rows, buckets: bucketRows } = this.outbox.seal();
     const sendLines = this.hasViewers;
     const batches = this.pending;
     const lineCount = this.pendingLines;
@@ -114,7 +114,7 @@ export class ProjectDelivery {
     const hub = projectHub(this.env, who.projectId);
     try {
       // Lines are presented only when they go: with nobody watching, that work is skipped.
-      const { viewers } = await hub.deliver(who.deviceId, rows, sendLines ? present(who.deviceId, batches) : [], sendLines ? dropped : 0);
+      const { viewers } = await hub.deliver(who.deviceId, rows, sendLines ? present(who.deviceId, batches) : [], sendLines ? dropped : 0, bucketRows);
       if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
       this.hasViewers = viewers > 0;
       if (!sendLines && viewers > 0 && lineCount > 0) await hub.deliver(who.deviceId, [], present(who.deviceId, batches), 0);

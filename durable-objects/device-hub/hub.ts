@@ -12,6 +12,7 @@ import type { EndStatus } from "../../src/contract/sessions";
 import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
+import { lineBuckets } from "../../src/contract/buckets";
 import { clockNow } from "../../src/lib/clock";
 import { hotWindowMs } from "../../src/lib/config";
 import { newId } from "../../src/lib/crypto";
@@ -217,6 +218,7 @@ export class DeviceHub extends DurableObject<Env> {
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
+      this.outbox.addBuckets(lineBuckets(batch.lines));
       this.hours.note(batch.lines);
       this.count({
         logs: batch.lines.length,

@@ -2,6 +2,7 @@
 // work they count, under the open sequence number. A delivery seals every pending sequence
 // (new counts go to the next one), the project applies each sequence at most once, and only
 // then are the rows deleted: a crash or retry anywhere can neither lose nor double a count.
+import { type BucketDeltas, type BucketRow, arrivalBuckets } from "../../src/contract/buckets";
 import { type OutboxRow, USAGE_FIELDS, type UsageDelta } from "../../src/contract/usage";
 import { utcDay } from "../../src/lib/time";
 
@@ -14,9 +15,11 @@ export class UsageOutbox {
     return this.storage.kv.get<number>(OPEN_SEQ_KEY) ?? 1;
   }
 
+  /** Counts `delta` on the day of `now`, and what arrived in the buckets of `now`. */
   add(now: number, delta: UsageDelta): void {
     const fields = USAGE_FIELDS.filter((f) => delta[f]);
     if (fields.length === 0) return;
+    this.addBuckets(arrivalBuckets(now, delta));
     this.storage.sql.exec(
       `INSERT INTO outbox (seq, day, ${fields.join(", ")}) VALUES (?, ?, ${fields.map(() => "?").join(", ")})
        ON CONFLICT (seq, day) DO UPDATE SET ${fields.map((f) => `${f} = ${f} + excluded.${f}`).join(", ")}`,
@@ -26,16 +29,40 @@ export class UsageOutbox {
     );
   }
 
-  /** Every pending row, sealed: counts added from now on go to a later sequence. */
-  seal(): OutboxRow[] {
-    const rows = this.storage.sql.exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY seq, day").toArray();
-    if (rows.length > 0) this.storage.kv.put(OPEN_SEQ_KEY, Math.max(this.openSeq, rows[rows.length - 1]!.seq + 1));
-    return rows;
+  /** Bucket counts owed under the open sequence (lines by event time, from the ingest). */
+  addBuckets(deltas: BucketDeltas): void {
+    const seq = this.openSeq;
+    for (const d of deltas.values()) {
+      this.storage.sql.exec(
+        `INSERT INTO outbox_buckets (seq, minutes, start, metric, n) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (seq, minutes, start, metric) DO UPDATE SET n = n + excluded.n`,
+        seq,
+        d.minutes,
+        d.start,
+        d.metric,
+        d.n,
+      );
+    }
+  }
+
+  /**
+   * Every pending row and bucket, sealed: counts added from now on go to a later sequence.
+   * Buckets only ever go with usage rows of their sequence (every bucket count is also a usage count).
+   */
+  seal(): { rows: OutboxRow[]; buckets: BucketRow[] } {
+    const sql = this.storage.sql;
+    const rows = sql.exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY seq, day").toArray();
+    if (rows.length === 0) return { rows, buckets: [] };
+    const last = rows[rows.length - 1]!.seq;
+    this.storage.kv.put(OPEN_SEQ_KEY, Math.max(this.openSeq, last + 1));
+    const buckets = sql.exec<BucketRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox_buckets WHERE seq <= ?", last).toArray();
+    return { rows, buckets };
   }
 
   /** The project has applied every sequence up to `seq`. */
   delivered(seq: number): void {
     this.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", seq);
+    this.storage.sql.exec("DELETE FROM outbox_buckets WHERE seq <= ?", seq);
   }
 
   pending(): boolean {

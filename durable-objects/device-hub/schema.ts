@@ -83,4 +83,14 @@ export const DEVICE_SCHEMA = [
   // Counters added with the stats work.
   `ALTER TABLE outbox ADD COLUMN artifact_bytes INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE outbox ADD COLUMN error_lines INTEGER NOT NULL DEFAULT 0;`,
+
+  // Time-bucket counts owed to the project, under the same sequences as the outbox rows.
+  `CREATE TABLE outbox_buckets (
+     seq INTEGER NOT NULL,
+     minutes INTEGER NOT NULL,
+     start INTEGER NOT NULL,       -- ms
+     metric TEXT NOT NULL,
+     n INTEGER NOT NULL,
+     PRIMARY KEY (seq, minutes, start, metric)
+   );`,
 ] as const;

@@ -5,6 +5,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
+import type { BucketMetric, BucketMinutes, BucketRow } from "../../src/contract/buckets";
 import type { OutboxRow } from "../../src/contract/usage";
 import { errorBody } from "../../src/contract/errors";
 import { createDb } from "../../src/db/client";
@@ -17,6 +18,7 @@ import { HourIndex } from "./hours";
 import { PROJECT_SCHEMA } from "./schema";
 import { LiveTail } from "./tail";
 import { type TicketHolder, Tickets } from "./tickets";
+import { TimeBuckets } from "./buckets";
 import { UsageCounts } from "./usage";
 
 /** The close code for a stream whose key was revoked or whose project was deleted. */
@@ -30,6 +32,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly hours: HourIndex;
   private readonly tickets: Tickets;
   private readonly tail: LiveTail;
+  private readonly buckets: TimeBuckets;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -40,14 +43,15 @@ export class ProjectHub extends DurableObject<Env> {
     this.hours = new HourIndex(ctx.storage, hotWindowMs(env));
     this.tickets = new Tickets(ctx.storage.sql);
     this.tail = new LiveTail(ctx, this.timers);
+    this.buckets = new TimeBuckets(ctx.storage, this.timers);
   }
 
   /**
    * A device's delivery: its sealed outbox rows (applied at most once per sequence) and the
    * lines just accepted, fanned out to the viewers. Answers how many viewers are watching.
    */
-  async deliver(deviceId: string, rows: OutboxRow[], lines: LogView[], dropped = 0): Promise<{ viewers: number }> {
-    if (rows.length > 0) this.usageCounts.apply(deviceId, rows);
+  async deliver(deviceId: string, rows: OutboxRow[], lines: LogView[], dropped = 0, buckets: BucketRow[] = []): Promise<{ viewers: number }> {
+    if (rows.length > 0) this.usageCounts.apply(deviceId, rows, buckets);
     if (lines.length > 0 || dropped > 0) {
       this.tail.offer(lines, dropped);
       await this.timers.arm();
@@ -70,9 +74,17 @@ export class ProjectHub extends DurableObject<Env> {
     return this.usageCounts.read(month, day);
   }
 
+  /** Counts of `metrics` summed per bucket of `minutes` starting in [from, to) (ms). */
+  async series(minutes: BucketMinutes, metrics: BucketMetric[], from: number, to: number): Promise<{ start: number; n: number }[]> {
+    return this.buckets.series(minutes, metrics, from, to);
+  }
+
   /** The daily job: closes a finished day and answers its counters (the same answer every time). */
   async closeDay(day: string): Promise<ReturnType<UsageCounts["closeDay"]>> {
-    return this.usageCounts.closeDay(day);
+    const closed = this.usageCounts.closeDay(day);
+    // The daily job visits every project once a day: a good moment to set the pruning alarm.
+    await this.timers.arm();
+    return closed;
   }
 
   /** A single-use ticket for the live tail, for the org key that asked; answers when it expires. */

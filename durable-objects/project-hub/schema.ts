@@ -29,4 +29,13 @@ export const PROJECT_SCHEMA = [
   `ALTER TABLE usage_days ADD COLUMN artifact_bytes INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE usage_days ADD COLUMN error_lines INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE active_device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (day, device_id));`,
+
+  // Counts by time bucket (see src/contract/buckets.ts), kept BUCKET_KEEP_DAYS per size.
+  `CREATE TABLE buckets (
+     minutes INTEGER NOT NULL,
+     metric TEXT NOT NULL,
+     start INTEGER NOT NULL,       -- ms
+     n INTEGER NOT NULL,
+     PRIMARY KEY (minutes, metric, start)
+   );`,
 ] as const;

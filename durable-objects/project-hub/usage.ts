@@ -5,6 +5,7 @@
 // A day is closed once the daily job has written it to D1 (`closeDay`). Counts that reach
 // the project later for a closed day (a device whose delivery was held up past midnight) are
 // counted on the first open day instead. So a written day never changes, and nothing is lost.
+import type { BucketRow } from "../../src/contract/buckets";
 import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
 import { utcDay } from "../../src/lib/time";
 
@@ -21,7 +22,8 @@ export class UsageCounts {
     return this.storage.kv.get<string>(CLOSED_THROUGH_KEY) ?? "";
   }
 
-  apply(deviceId: string, rows: OutboxRow[]): void {
+  /** A device's sealed outbox rows and bucket counts; each sequence is applied once. */
+  apply(deviceId: string, rows: OutboxRow[], buckets: BucketRow[] = []): void {
     const sql = this.storage.sql;
     this.storage.transactionSync(() => {
       const last = sql.exec<{ seq: number }>("SELECT seq FROM device_seqs WHERE device_id = ?", deviceId).toArray()[0]?.seq ?? 0;
@@ -39,6 +41,16 @@ export class UsageCounts {
         );
         sql.exec("INSERT OR IGNORE INTO active_devices (month, device_id) VALUES (?, ?)", day.slice(0, 7), deviceId);
         sql.exec("INSERT OR IGNORE INTO active_device_days (day, device_id) VALUES (?, ?)", day, deviceId);
+      }
+      for (const b of buckets) {
+        if (b.seq <= last) continue;
+        sql.exec(
+          "INSERT INTO buckets (minutes, metric, start, n) VALUES (?, ?, ?, ?) ON CONFLICT (minutes, metric, start) DO UPDATE SET n = n + excluded.n",
+          b.minutes,
+          b.metric,
+          b.start,
+          b.n,
+        );
       }
       sql.exec(
         "INSERT INTO device_seqs (device_id, seq) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq",

@@ -23,3 +23,30 @@ export const DailyQuery = z
 export const MonthlyQuery = z
   .object({ ...scope, year: z.coerce.number().int().min(2000).max(9999).optional() })
   .refine(oneScope, ONE_SCOPE);
+
+/** The metrics GET /stats/timeseries serves (the contract's names). */
+export const TIMESERIES_METRICS = [
+  "logs",
+  "logs_debug",
+  "logs_info",
+  "logs_warn",
+  "logs_error",
+  "logs_fatal",
+  "errors",
+  "heartbeats",
+  "device_messages_in",
+  "device_messages_out",
+  "api_calls",
+] as const;
+
+const isoTime = z.string().refine((t) => !Number.isNaN(Date.parse(t)), "an ISO 8601 time");
+
+export const TimeseriesQuery = z
+  .object({
+    project_id: projectId,
+    metric: z.enum(TIMESERIES_METRICS),
+    interval: z.enum(["1m", "5m", "15m", "60m", "1d"]).default("60m"),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] });

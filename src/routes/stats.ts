@@ -3,13 +3,14 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { DailyQuery, MonthlyQuery, UsageQuery } from "../contract/stats";
+import { DailyQuery, MonthlyQuery, TimeseriesQuery, UsageQuery } from "../contract/stats";
 import { findOrg } from "../db/repos/orgs";
 import { dailyStatsOf, monthlyStatsOf } from "../db/repos/stats";
 import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
 import { utcDay } from "../lib/time";
-import { liveUsage, presentDay, presentMonths, statsScope } from "../services/stats";
+import { liveUsage, presentDay, presentMonths, statsScope, timeseries } from "../services/stats";
+import { projectOfOrg } from "../services/tenancy";
 
 const DAY_MS = 86_400_000;
 
@@ -19,6 +20,12 @@ export const stats = new Hono<AppEnv>()
     const scope = await statsScope(db, org.orgId, c.req.valid("query"));
     const tier = (await findOrg(db, org.orgId))!.tier;
     return c.json(await liveUsage(c.env, db, scope, tier, clockNow()));
+  })
+  .get("/timeseries", orgKey("viewer"), query(TimeseriesQuery), async (c) => {
+    const { db, org } = c.var;
+    const q = c.req.valid("query");
+    const project = await projectOfOrg(db, org.orgId, q.project_id);
+    return c.json(await timeseries(c.env, db, project.id, q, clockNow()));
   })
   .get("/daily", orgKey("viewer"), query(DailyQuery), async (c) => {
     const { db, org } = c.var;

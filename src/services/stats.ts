@@ -3,15 +3,19 @@
 import type { Tier } from "../contract/tiers";
 import { usageLimits } from "../contract/tiers";
 import { USAGE_FIELDS, type UsageCounters } from "../contract/usage";
-import { notFound } from "../contract/errors";
+import type { BucketMetric, BucketMinutes } from "../contract/buckets";
+import { invalidField, notFound } from "../contract/errors";
+import type { TIMESERIES_METRICS } from "../contract/stats";
 import type { Db } from "../db/client";
 import { countLiveDevices } from "../db/repos/devices";
 import { listProjects } from "../db/repos/projects";
-import type { MonthlyRow, StatsScope } from "../db/repos/stats";
+import { type DailyRow, type MonthlyRow, type StatsScope, projectDays } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
-import { utcDay } from "../lib/time";
+import { iso, utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
 import { projectOfOrg } from "./tenancy";
+
+type TimeseriesMetric = (typeof TIMESERIES_METRICS)[number];
 
 /** The scope a stats query names, checked against the caller's org: another org's is 404. */
 export async function statsScope(db: Db, callerOrgId: string, q: { project_id?: string; org_id?: string }): Promise<StatsScope> {
@@ -144,4 +148,60 @@ export function presentMonths(rows: MonthlyRow[], scope: StatsScope) {
     m.exceededLimits = [...new Set([...m.exceededLimits, ...r.exceededLimits])];
   }
   return [...byMonth.values()].map(({ projectId: _p, ...m }) => presentMonthRow(m));
+}
+
+const STEP_MS = { "1m": 60_000, "5m": 300_000, "15m": 900_000, "60m": 3_600_000, "1d": 86_400_000 } as const;
+type Interval = keyof typeof STEP_MS;
+/** A series answers at most this many points (400 past it: ask for a shorter range or a wider interval). */
+const MAX_POINTS = 1_500;
+const DEFAULT_POINTS = 60;
+
+const LEVEL_METRICS = ["logs_debug", "logs_info", "logs_warn", "logs_error", "logs_fatal"] as const;
+const bucketMetricsOf = (metric: TimeseriesMetric): BucketMetric[] =>
+  metric === "logs" ? [...LEVEL_METRICS] : metric === "errors" ? ["logs_error", "logs_fatal"] : [metric];
+/** The daily_stats column of each metric a day row holds; per-level lines come from hourly buckets. */
+const DAY_COLUMN: Partial<Record<TimeseriesMetric, keyof DailyRow>> = {
+  logs: "logs",
+  errors: "errorLines",
+  heartbeats: "heartbeats",
+  device_messages_in: "deviceMessagesIn",
+  device_messages_out: "deviceMessagesOut",
+  api_calls: "apiCalls",
+};
+
+/**
+ * GET /stats/timeseries: one point per interval from `from` to `to` (aligned down to the
+ * interval; both default to the last 60 intervals up to now), zero where nothing was counted.
+ * Minute and hour intervals read the project's buckets (by event time for lines). `1d` reads
+ * the daily rows (by day of receipt, only days the daily job has written), except per-level
+ * lines, which sum the hourly buckets by UTC day.
+ */
+export async function timeseries(
+  env: Env,
+  db: Db,
+  projectId: string,
+  q: { metric: TimeseriesMetric; interval: Interval; from?: string; to?: string },
+  now: number,
+) {
+  const step = STEP_MS[q.interval];
+  const down = (ms: number) => ms - (ms % step);
+  const to = q.to ? down(Date.parse(q.to) + step - 1) : down(now) + step;
+  const from = q.from ? down(Date.parse(q.from)) : to - DEFAULT_POINTS * step;
+  if ((to - from) / step > MAX_POINTS) {
+    throw invalidField("query", "from", `at most ${MAX_POINTS} points at once: shorten the range or widen the interval`, "too_many_points");
+  }
+  const values = new Map<number, number>();
+  const column = DAY_COLUMN[q.metric];
+  if (q.interval === "1d" && column) {
+    for (const d of await projectDays(db, projectId, utcDay(from), utcDay(to - 1))) values.set(Date.parse(d.date), d[column] as number);
+  } else {
+    const minutes = q.interval === "1d" ? 60 : (Number(q.interval.slice(0, -1)) as BucketMinutes);
+    for (const b of await projectHub(env, projectId).series(minutes, bucketMetricsOf(q.metric), from, to)) {
+      const at = down(b.start);
+      values.set(at, (values.get(at) ?? 0) + b.n);
+    }
+  }
+  const points = [];
+  for (let t = from; t < to; t += step) points.push({ t: iso(t), value: values.get(t) ?? 0 });
+  return { metric: q.metric, interval: q.interval, points };
 }
