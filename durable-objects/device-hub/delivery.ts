@@ -4,6 +4,7 @@
 // failed delivery keeps the outbox for the alarm's retry. Counts of a request that ended early
 // (a 4xx after authentication) travel by the alarm, OWED_DELIVERY_MS later.
 import type { StoredLine } from "../../src/contract/log-line";
+import type { QuotaState } from "../../src/contract/quota";
 import { type LogView, presentLog } from "../../src/contract/log-view";
 import { projectHub } from "../../src/stubs/project-hub";
 import { RETRY_MS, type Timers } from "../timers";
@@ -34,6 +35,8 @@ export class ProjectDelivery {
     private readonly outbox: UsageOutbox,
     private readonly identity: () => { deviceId: string; projectId: string } | undefined,
     timers: Timers,
+    /** Hears what the project says of the monthly quota with each delivery. */
+    private readonly onQuota: (state: QuotaState | undefined) => void,
   ) {
     timers.add({ name: "usage delivery", due: (now) => this.due(now), fire: () => this.kick() });
   }
@@ -114,7 +117,8 @@ export class ProjectDelivery {
     const hub = projectHub(this.env, who.projectId);
     try {
       // Lines are presented only when they go: with nobody watching, that work is skipped.
-      const { viewers } = await hub.deliver(who.deviceId, rows, sendLines ? present(who.deviceId, batches) : [], sendLines ? dropped : 0, bucketRows);
+      const { viewers, quota } = await hub.deliver(who.deviceId, rows, sendLines ? present(who.deviceId, batches) : [], sendLines ? dropped : 0, bucketRows);
+      this.onQuota(quota);
       if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
       this.hasViewers = viewers > 0;
       if (!sendLines && viewers > 0 && lineCount > 0) await hub.deliver(who.deviceId, [], present(who.deviceId, batches), 0);

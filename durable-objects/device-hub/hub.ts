@@ -13,8 +13,10 @@ import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { lineBuckets } from "../../src/contract/buckets";
+import { QUOTA_REJECTION } from "../../src/contract/quota";
 import { clockNow } from "../../src/lib/clock";
 import { hotWindowMs } from "../../src/lib/config";
+import { utcDay } from "../../src/lib/time";
 import { newId } from "../../src/lib/crypto";
 import type { z } from "zod";
 import { migrate } from "../sql-migrations";
@@ -26,6 +28,7 @@ import { ProjectDelivery } from "./delivery";
 import { LogHours } from "./hours";
 import { type LogRow, LogStore } from "./logs";
 import { MetricHistory } from "./metrics";
+import { QuotaGate } from "./quota";
 import { UsageOutbox } from "./outbox";
 import { Registry } from "./registry";
 import { Retention } from "./retention";
@@ -52,6 +55,7 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly delivery: ProjectDelivery;
   private readonly registry: Registry;
   private readonly socket: DeviceSocket;
+  private readonly quota: QuotaGate;
   private readonly db: Db;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -74,7 +78,8 @@ export class DeviceHub extends DurableObject<Env> {
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
     this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
     this.hours = new LogHours(sql, env, identity, this.timers);
-    this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers);
+    this.quota = new QuotaGate(env);
+    this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers, (state) => this.quota.note(state));
     new Retention(ctx.storage, hotWindowMs(env), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
     this.socket = new DeviceSocket(
       ctx,
@@ -203,10 +208,21 @@ export class DeviceHub extends DurableObject<Env> {
    * Stores a batch in one transaction: the lines, their index entries, the session's
    * counters, the usage owed and the batch's answer (for retries). Answers only once committed.
    */
-  async ingest(batch: IngestBatch): Promise<IngestOutcome> {
-    const sessionId = batch.lines.length > 0 ? (batch.session_id ?? null) : null;
+  async ingest(offered: IngestBatch): Promise<IngestOutcome> {
+    const sessionId = offered.lines.length > 0 ? (offered.session_id ?? null) : null;
     const now = Date.now();
     if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { ok: false, code: "conflict" };
+    // The month's quota, unless this is a retry (its answer is already kept).
+    const retry = offered.batch_id !== undefined && this.batches.answerOf(offered.batch_id) !== undefined;
+    let batch = offered;
+    let reserved: { logs: number; bytes: number } | null = null;
+    if (!retry && offered.lines.length > 0) {
+      const counted = clockNow();
+      const admission = await this.quota.admit(this.state.require(), offered.lines, utcDay(counted).slice(0, 7));
+      if (admission.admitted === 0) return { ok: false, code: "quota_exceeded", state: admission.state! };
+      batch = admitLines(offered, admission.admitted);
+      if (admission.reserved) reserved = { logs: batch.lines.length, bytes: batch.lines.reduce((n, l) => n + l.bytes, 0) };
+    }
     let firstId = 0;
     const answer = this.transaction((): IngestAnswer => {
       const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id);
@@ -226,6 +242,7 @@ export class DeviceHub extends DurableObject<Env> {
         error_lines: severities(batch).errors,
         sessions: newSession ? 1 : 0,
       });
+      if (reserved) this.outbox.addReserved(clockNow(), reserved.logs, reserved.bytes);
       if (batch.lines.length > 0) {
         this.state.update((s) => {
           s.lastLogAt = now;
@@ -392,6 +409,16 @@ export class DeviceHub extends DurableObject<Env> {
   private count(delta: Parameters<UsageOutbox["add"]>[1]): void {
     this.outbox.add(clockNow(), delta);
   }
+}
+
+/** The batch with only its first `admitted` valid lines; the rest are refused by their index, for the quota. */
+function admitLines(batch: IngestBatch, admitted: number): IngestBatch {
+  if (admitted >= batch.lines.length) return batch;
+  const invalid = new Set(batch.rejected.map((r) => r.index));
+  const validIndexes: number[] = [];
+  for (let i = 0; validIndexes.length < batch.lines.length; i++) if (!invalid.has(i)) validIndexes.push(i);
+  const refused = validIndexes.slice(admitted).map((index) => ({ index, reason: QUOTA_REJECTION }));
+  return { ...batch, lines: batch.lines.slice(0, admitted), rejected: [...batch.rejected, ...refused].sort((a, b) => a.index - b.index) };
 }
 
 function severities(batch: IngestBatch): { errors: number; warnings: number } {

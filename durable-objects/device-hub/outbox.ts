@@ -29,6 +29,18 @@ export class UsageOutbox {
     );
   }
 
+  /** Marks `logs` lines and `bytes` bytes counted on the day of `now` as reserved at the project. */
+  addReserved(now: number, logs: number, bytes: number): void {
+    this.storage.sql.exec(
+      `INSERT INTO outbox (seq, day, reserved_logs, reserved_bytes) VALUES (?, ?, ?, ?)
+       ON CONFLICT (seq, day) DO UPDATE SET reserved_logs = reserved_logs + excluded.reserved_logs, reserved_bytes = reserved_bytes + excluded.reserved_bytes`,
+      this.openSeq,
+      utcDay(now),
+      logs,
+      bytes,
+    );
+  }
+
   /** Bucket counts owed under the open sequence (lines by event time, from the ingest). */
   addBuckets(deltas: BucketDeltas): void {
     const seq = this.openSeq;

@@ -93,4 +93,8 @@ export const DEVICE_SCHEMA = [
      n INTEGER NOT NULL,
      PRIMARY KEY (seq, minutes, start, metric)
    );`,
+
+  // Of an outbox row's lines and bytes, what the project reserved against the monthly quota.
+  `ALTER TABLE outbox ADD COLUMN reserved_logs INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE outbox ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0;`,
 ] as const;

@@ -18,7 +18,11 @@ import { HourIndex } from "./hours";
 import { PROJECT_SCHEMA } from "./schema";
 import { LiveTail } from "./tail";
 import { type TicketHolder, Tickets } from "./tickets";
+import type { QuotaGrant, QuotaState } from "../../src/contract/quota";
+import { clockNow } from "../../src/lib/clock";
+import { utcDay } from "../../src/lib/time";
 import { TimeBuckets } from "./buckets";
+import { MonthlyQuota } from "./quota";
 import { UsageCounts } from "./usage";
 
 /** The close code for a stream whose key was revoked or whose project was deleted. */
@@ -33,6 +37,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly tickets: Tickets;
   private readonly tail: LiveTail;
   private readonly buckets: TimeBuckets;
+  private readonly quota: MonthlyQuota;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -44,19 +49,32 @@ export class ProjectHub extends DurableObject<Env> {
     this.tickets = new Tickets(ctx.storage.sql);
     this.tail = new LiveTail(ctx, this.timers);
     this.buckets = new TimeBuckets(ctx.storage, this.timers);
+    this.quota = new MonthlyQuota(ctx.storage, env);
   }
 
   /**
    * A device's delivery: its sealed outbox rows (applied at most once per sequence) and the
    * lines just accepted, fanned out to the viewers. Answers how many viewers are watching.
    */
-  async deliver(deviceId: string, rows: OutboxRow[], lines: LogView[], dropped = 0, buckets: BucketRow[] = []): Promise<{ viewers: number }> {
-    if (rows.length > 0) this.usageCounts.apply(deviceId, rows, buckets);
+  async deliver(
+    deviceId: string,
+    rows: OutboxRow[],
+    lines: LogView[],
+    dropped = 0,
+    buckets: BucketRow[] = [],
+  ): Promise<{ viewers: number; quota?: QuotaState }> {
+    if (rows.length > 0) this.quota.settle(this.usageCounts.apply(deviceId, rows, buckets));
     if (lines.length > 0 || dropped > 0) {
       this.tail.offer(lines, dropped);
       await this.timers.arm();
     }
-    return { viewers: this.tail.viewers };
+    const now = clockNow();
+    return { viewers: this.tail.viewers, quota: await this.quota.current(utcDay(now).slice(0, 7), now) };
+  }
+
+  /** A device close to the month's limit reserves its batch's lines here, one batch at a time. */
+  async reserve(orgId: string, month: string, lineBytes: number[]): Promise<QuotaGrant> {
+    return this.quota.reserve(orgId, month, lineBytes, clockNow());
   }
 
   /** Records that a device has lines in these event-time hours. */

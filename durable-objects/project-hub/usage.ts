@@ -22,13 +22,13 @@ export class UsageCounts {
     return this.storage.kv.get<string>(CLOSED_THROUGH_KEY) ?? "";
   }
 
-  /** A device's sealed outbox rows and bucket counts; each sequence is applied once. */
-  apply(deviceId: string, rows: OutboxRow[], buckets: BucketRow[] = []): void {
+  /** A device's sealed outbox rows and bucket counts; each sequence is applied once. Answers the rows applied now. */
+  apply(deviceId: string, rows: OutboxRow[], buckets: BucketRow[] = []): OutboxRow[] {
     const sql = this.storage.sql;
-    this.storage.transactionSync(() => {
+    return this.storage.transactionSync(() => {
       const last = sql.exec<{ seq: number }>("SELECT seq FROM device_seqs WHERE device_id = ?", deviceId).toArray()[0]?.seq ?? 0;
       const fresh = rows.filter((r) => r.seq > last);
-      if (fresh.length === 0) return;
+      if (fresh.length === 0) return fresh;
       const closed = this.closedThrough;
       const firstOpen = closed === "" ? "" : utcDay(Date.parse(closed) + DAY_MS);
       for (const r of fresh) {
@@ -57,6 +57,7 @@ export class UsageCounts {
         deviceId,
         Math.max(...fresh.map((r) => r.seq)),
       );
+      return fresh;
     });
   }
 

@@ -21,4 +21,7 @@ export type UsageDelta = Partial<UsageCounters>;
 export interface OutboxRow extends UsageCounters {
   seq: number;
   day: string; // YYYY-MM-DD
+  /** Of `logs` and `log_bytes`, what was reserved against the monthly quota (see contract/quota.ts). */
+  reserved_logs?: number;
+  reserved_bytes?: number;
 }

@@ -7,6 +7,7 @@ import { LOG_UPLOAD } from "../contract/limits";
 import { type Rejection, type StoredLine, validateLines } from "../contract/log-line";
 import { IngestEnvelope } from "../contract/logs";
 import { sessionTaken } from "../contract/sessions";
+import { type QuotaState, monthlyQuotaExceeded } from "../contract/quota";
 import { parseOrThrow } from "../contract/validation";
 
 /** What the device's object is handed: lines already validated, rejections already decided. */
@@ -26,8 +27,14 @@ export interface IngestAnswer {
   batch_id?: string;
 }
 
-/** The object refuses a batch only when its session id belongs to another device. */
-export type IngestOutcome = { ok: true; answer: IngestAnswer } | { ok: false; code: "conflict" };
+/**
+ * The object refuses a batch whole when its session id belongs to another device, or when
+ * none of its lines fits the project's monthly limit (some fitting: those are kept).
+ */
+export type IngestOutcome =
+  | { ok: true; answer: IngestAnswer }
+  | { ok: false; code: "conflict" }
+  | { ok: false; code: "quota_exceeded"; state: QuotaState };
 
 /** Validates a parsed envelope and holds it to the line limit (413 past it). */
 export function envelopeOf(value: unknown): IngestEnvelope {
@@ -53,6 +60,6 @@ export async function ingest(
   const nowUs = Date.now() * 1000;
   const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs * 1000);
   const outcome = await hand({ session_id: envelope.session_id, batch_id: envelope.batch_id, lines, rejected });
-  if (!outcome.ok) throw sessionTaken();
+  if (!outcome.ok) throw outcome.code === "conflict" ? sessionTaken() : monthlyQuotaExceeded(outcome.state);
   return outcome.answer;
 }

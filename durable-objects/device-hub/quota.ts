@@ -1,0 +1,49 @@
+// A device's side of the monthly line quota (see project-hub/quota.ts). While the project
+// last said plenty is left, lines are admitted without asking, and the local estimate goes
+// down with each batch. Close to the limit, or before the project has said anything, each
+// batch reserves its lines at the project, which grants as many as fit, in order.
+import type { StoredLine } from "../../src/contract/log-line";
+import type { QuotaState } from "../../src/contract/quota";
+import { projectHub } from "../../src/stubs/project-hub";
+
+/** Below this much room, every batch asks the project. Far above any burst in flight at once. */
+const NEAR_LINES = 100_000;
+const NEAR_BYTES = 100 * 1024 * 1024;
+
+export interface Admission {
+  /** How many of the lines, in order, may be stored. */
+  admitted: number;
+  /** Whether the project reserved them (the outbox then settles the reservation). */
+  reserved: boolean;
+  /** The project's word, when it was asked. */
+  state?: QuotaState;
+}
+
+export class QuotaGate {
+  private known?: QuotaState;
+
+  constructor(private readonly env: Env) {}
+
+  /** The project's latest word (from a delivery's answer). */
+  note(state: QuotaState | undefined): void {
+    if (state) this.known = state;
+  }
+
+  async admit(who: { orgId: string; projectId: string }, lines: StoredLine[], month: string): Promise<Admission> {
+    const bytes = lines.reduce((n, l) => n + l.bytes, 0);
+    const s = this.known;
+    const roomy = (left: number | null, take: number, near: number) => left === null || left - take > near;
+    if (s && s.month === month && roomy(s.logs_left, lines.length, NEAR_LINES) && roomy(s.log_bytes_left, bytes, NEAR_BYTES)) {
+      if (s.logs_left !== null) s.logs_left -= lines.length;
+      if (s.log_bytes_left !== null) s.log_bytes_left -= bytes;
+      return { admitted: lines.length, reserved: false };
+    }
+    const grant = await projectHub(this.env, who.projectId).reserve(
+      who.orgId,
+      month,
+      lines.map((l) => l.bytes),
+    );
+    this.known = grant.state;
+    return { admitted: grant.granted, reserved: true, state: grant.state };
+  }
+}

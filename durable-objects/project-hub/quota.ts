@@ -1,0 +1,98 @@
+// The project's monthly line quota: what is left of its tier's hard monthly limits on lines
+// and log bytes. Used = the month's delivered counts plus the lines granted to devices and not
+// delivered yet (the reserved ledger). Devices reserve only when close to the limit
+// (device-hub/quota.ts), so far from it this costs nothing; near it, the grants are exact,
+// since one object hands them out one at a time.
+import type { QuotaGrant, QuotaState } from "../../src/contract/quota";
+import { TIERS, type Tier } from "../../src/contract/tiers";
+import type { OutboxRow } from "../../src/contract/usage";
+import { createDb } from "../../src/db/client";
+import { findOrg } from "../../src/db/repos/orgs";
+
+const ORG_KEY = "quota_org";
+const reservedKey = (month: string) => `quota_reserved:${month}`;
+/** The org's tier is read from D1 at most this often (a tier change applies within it). */
+const TIER_TTL_MS = 60_000;
+
+interface Reserved {
+  logs: number;
+  bytes: number;
+}
+
+export class MonthlyQuota {
+  private tier?: { tier: Tier; readAt: number };
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly env: Env,
+  ) {}
+
+  private reserved(month: string): Reserved {
+    return this.storage.kv.get<Reserved>(reservedKey(month)) ?? { logs: 0, bytes: 0 };
+  }
+
+  private async tierOf(orgId: string, now: number): Promise<Tier> {
+    if (this.tier && now - this.tier.readAt < TIER_TTL_MS) return this.tier.tier;
+    this.storage.kv.put(ORG_KEY, orgId);
+    const tier = (await findOrg(createDb(this.env.DB), orgId))?.tier ?? "free";
+    this.tier = { tier, readAt: now };
+    return tier;
+  }
+
+  private state(tier: Tier, month: string): QuotaState {
+    const plan = TIERS[tier];
+    const used = this.storage.sql
+      .exec<{ logs: number; bytes: number }>(
+        "SELECT coalesce(sum(logs), 0) AS logs, coalesce(sum(log_bytes), 0) AS bytes FROM usage_days WHERE day >= ? AND day < ?",
+        `${month}-01`,
+        `${month}-32`,
+      )
+      .one();
+    const r = this.reserved(month);
+    const hard = (limit: "logs_per_month" | "log_bytes_per_month") => !plan.soft.includes(limit);
+    const [y, m] = month.split("-").map(Number);
+    return {
+      month,
+      logs_left: hard("logs_per_month") ? plan.limits.logs_per_month - used.logs - r.logs : null,
+      log_bytes_left: hard("log_bytes_per_month") ? plan.limits.log_bytes_per_month - used.bytes - r.bytes : null,
+      logs_limit: plan.limits.logs_per_month,
+      log_bytes_limit: plan.limits.log_bytes_per_month,
+      resets_at: new Date(Date.UTC(y!, m!, 1)).toISOString(),
+    };
+  }
+
+  /** Grants, in order, as many of the offered lines (their byte sizes) as the month has room for. */
+  async reserve(orgId: string, month: string, lineBytes: number[], now: number): Promise<QuotaGrant> {
+    const tier = await this.tierOf(orgId, now);
+    const before = this.state(tier, month);
+    const logsRoom = before.logs_left ?? Infinity;
+    const bytesRoom = before.log_bytes_left ?? Infinity;
+    let granted = 0;
+    let bytes = 0;
+    while (granted < lineBytes.length && granted < logsRoom && bytes + lineBytes[granted]! <= bytesRoom) bytes += lineBytes[granted++]!;
+    if (granted > 0) {
+      const r = this.reserved(month);
+      this.storage.kv.put(reservedKey(month), { logs: r.logs + granted, bytes: r.bytes + bytes });
+    }
+    return { granted, state: this.state(tier, month) };
+  }
+
+  /** Delivered rows that carry reserved lines settle them: from now on they count as used. */
+  settle(rows: OutboxRow[]): void {
+    for (const row of rows) {
+      if (!row.reserved_logs && !row.reserved_bytes) continue;
+      const month = row.day.slice(0, 7);
+      const r = this.reserved(month);
+      this.storage.kv.put(reservedKey(month), {
+        logs: Math.max(0, r.logs - (row.reserved_logs ?? 0)),
+        bytes: Math.max(0, r.bytes - (row.reserved_bytes ?? 0)),
+      });
+    }
+  }
+
+  /** The month's state for a delivery's answer, once the org is known (else undefined). */
+  async current(month: string, now: number): Promise<QuotaState | undefined> {
+    const orgId = this.storage.kv.get<string>(ORG_KEY);
+    return orgId === undefined ? undefined : this.state(await this.tierOf(orgId, now), month);
+  }
+}
