@@ -20,5 +20,7 @@ export interface AppEnv {
     device: Identity;
     /** The caller used the server admin token. */
     serverAdmin: boolean;
+    /** The parsed JSON body, once a route's validator has read it. */
+    jsonBody: unknown;
   };
 }

@@ -1,9 +1,11 @@
 // The Worker's HTTP surface: every route under /api/v1, every failure in the contract's shape.
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { routePath } from "hono/route";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { createDb } from "./db/client";
 import { ApiError, errorBody } from "./contract/errors";
+import { type ApiCall, recordApiCall } from "./services/api-analytics";
 import { capsules } from "./routes/capsules";
 import { commands } from "./routes/commands";
 import { devices } from "./routes/devices";
@@ -21,8 +23,27 @@ export const app = new Hono<AppEnv>();
 
 app.use("/api/*", async (c, next) => {
   c.set("db", createDb(c.env.DB));
+  const started = Date.now();
   await next();
+  recordApiCall(c.env, apiCallOf(c, started), (p) => c.executionCtx.waitUntil(p));
 });
+
+/**
+ * What the API analytics record of a finished request: route pattern, status, latency, and
+ * whose it was. A device's call belongs to its project; an org key's call to the project it
+ * named (in the query or the JSON body), once the flush has checked it is the org's.
+ */
+function apiCallOf(c: Context<AppEnv>, started: number): ApiCall {
+  const now = Date.now();
+  const call = { orgKey: false, route: routePath(c, -1), status: c.res.status, ms: now - started, at: now };
+  const device = c.get("device");
+  if (device) return { ...call, scope: { projectId: device.projectId } };
+  const org = c.get("org");
+  if (!org) return { ...call, scope: null };
+  const body = c.get("jsonBody");
+  const fromBody = body && typeof body === "object" && "project_id" in body ? String(body.project_id) : undefined;
+  return { ...call, orgKey: true, scope: { orgId: org.orgId, named: c.req.query("project_id") ?? fromBody } };
+}
 
 const api = new Hono<AppEnv>()
   .route("/", health)

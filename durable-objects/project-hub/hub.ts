@@ -21,6 +21,8 @@ import { type TicketHolder, Tickets } from "./tickets";
 import type { QuotaGrant, QuotaState } from "../../src/contract/quota";
 import { clockNow } from "../../src/lib/clock";
 import { utcDay } from "../../src/lib/time";
+import type { ApiRecord } from "../../src/contract/api-records";
+import { ApiStats } from "./api-stats";
 import { TimeBuckets } from "./buckets";
 import { MonthlyQuota } from "./quota";
 import { UsageCounts } from "./usage";
@@ -38,6 +40,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly tail: LiveTail;
   private readonly buckets: TimeBuckets;
   private readonly quota: MonthlyQuota;
+  private readonly apiStats: ApiStats;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -50,6 +53,7 @@ export class ProjectHub extends DurableObject<Env> {
     this.tail = new LiveTail(ctx, this.timers);
     this.buckets = new TimeBuckets(ctx.storage, this.timers);
     this.quota = new MonthlyQuota(ctx.storage, env);
+    this.apiStats = new ApiStats(ctx.storage);
   }
 
   /**
@@ -70,6 +74,19 @@ export class ProjectHub extends DurableObject<Env> {
     }
     const now = clockNow();
     return { viewers: this.tail.viewers, quota: await this.quota.current(utcDay(now).slice(0, 7), now) };
+  }
+
+  /**
+   * The Worker's batched API records for this project (or, in an org's own hub, for calls
+   * that touch no project), and how many of them were org-key calls, by UTC day, for api_calls.
+   */
+  async recordApi(records: ApiRecord[], orgKeyCalls: Record<string, number>): Promise<void> {
+    this.apiStats.record(records);
+    for (const [day, n] of Object.entries(orgKeyCalls)) this.usageCounts.addApiCalls(day, n);
+  }
+
+  async apiHours(fromHour: number, toHour: number): Promise<ApiRecord[]> {
+    return this.apiStats.read(fromHour, toHour);
   }
 
   /** A device close to the month's limit reserves its batch's lines here, one batch at a time. */

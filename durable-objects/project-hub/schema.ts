@@ -38,4 +38,14 @@ export const PROJECT_SCHEMA = [
      n INTEGER NOT NULL,
      PRIMARY KEY (minutes, metric, start)
    );`,
+
+  // API analytics by hour, route pattern and status class (see api-stats.ts).
+  `CREATE TABLE api_hours (
+     hour INTEGER NOT NULL,
+     route TEXT NOT NULL,
+     status_class TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     hist TEXT NOT NULL,           -- JSON: latency bucket -> count (src/contract/latency-histogram.ts)
+     PRIMARY KEY (hour, route, status_class)
+   );`,
 ] as const;

@@ -61,6 +61,16 @@ export class UsageCounts {
     });
   }
 
+  /**
+   * API calls made with org keys, counted where they are recorded (the Worker's batched API
+   * records), on their day, or on the first open day if that one is closed.
+   */
+  addApiCalls(day: string, n: number): void {
+    const closed = this.closedThrough;
+    const at = day <= closed ? utcDay(Date.parse(closed) + DAY_MS) : day;
+    this.storage.sql.exec("INSERT INTO usage_days (day, api_calls) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET api_calls = api_calls + excluded.api_calls", at, n);
+  }
+
   /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD), and since the project began. */
   read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; active_devices: number } {
     const sql = this.storage.sql;

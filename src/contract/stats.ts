@@ -50,3 +50,8 @@ export const TimeseriesQuery = z
     to: isoTime.optional(),
   })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] });
+
+/** The hours of the last `days` days, up to the current one. */
+export const ApiStatsQuery = z
+  .object({ ...scope, days: z.coerce.number().int().min(1).max(31).default(1) })
+  .refine(oneScope, ONE_SCOPE);

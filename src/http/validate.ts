@@ -14,6 +14,7 @@ export function jsonBody<S extends z.ZodType>(schema: S, maxBytes = DEFAULT_BODY
   const check = validator("json", (value) => parseOrThrow(schema, value, "body") as z.output<S>);
   const guarded: MiddlewareHandler = async (c: Context, next) => {
     const parsed = await readJson(c.req.raw, maxBytes);
+    c.set("jsonBody", parsed);
     // Hand the parsed value to Hono's validator through its body cache.
     c.req.bodyCache.json = Promise.resolve(parsed);
     return (await check(c, next)) as Response | void;

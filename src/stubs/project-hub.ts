@@ -5,3 +5,11 @@ export function projectHub(env: Env, projectId: string): DurableObjectStub<Proje
   const ns = env.PROJECT_HUB as DurableObjectNamespace<ProjectHub>;
   return ns.get(ns.idFromName(projectId));
 }
+
+/**
+ * The org's own hub: a ProjectHub addressed by `org:<org id>`, holding only what belongs to
+ * no project (the API records and api_calls of calls such as GET /projects or /keys).
+ */
+export function orgHub(env: Env, orgId: string): DurableObjectStub<ProjectHub> {
+  return projectHub(env, `org:${orgId}`);
+}

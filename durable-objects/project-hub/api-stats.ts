@@ -1,0 +1,51 @@
+// API analytics of a project (or, in the org's own hub, of calls that touch no project): per
+// hour, route pattern and status class, a count and a mergeable latency histogram. The
+// Worker batches its records (src/http/api-analytics.ts); no request writes D1.
+import type { ApiRecord } from "../../src/contract/api-records";
+import { type Histogram, merge } from "../../src/contract/latency-histogram";
+
+/** Hours kept, then pruned when records arrive. */
+const KEEP_HOURS = 90 * 24;
+const PRUNED_KEY = "api_hours_pruned";
+
+export class ApiStats {
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  record(records: ApiRecord[]): void {
+    const sql = this.storage.sql;
+    this.storage.transactionSync(() => {
+      for (const r of records) {
+        const row = sql
+          .exec<{ hist: string }>("SELECT hist FROM api_hours WHERE hour = ? AND route = ? AND status_class = ?", r.hour, r.route, r.status_class)
+          .toArray()[0];
+        const hist = row ? merge(JSON.parse(row.hist) as Histogram, r.hist) : r.hist;
+        sql.exec(
+          `INSERT INTO api_hours (hour, route, status_class, count, hist) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (hour, route, status_class) DO UPDATE SET count = count + excluded.count, hist = excluded.hist`,
+          r.hour,
+          r.route,
+          r.status_class,
+          r.count,
+          JSON.stringify(hist),
+        );
+      }
+      const newest = Math.max(...records.map((r) => r.hour));
+      if ((this.storage.kv.get<number>(PRUNED_KEY) ?? 0) < newest) {
+        sql.exec("DELETE FROM api_hours WHERE hour < ?", newest - KEEP_HOURS);
+        this.storage.kv.put(PRUNED_KEY, newest);
+      }
+    });
+  }
+
+  /** Every row of the hours in [fromHour, toHour]. */
+  read(fromHour: number, toHour: number): ApiRecord[] {
+    return this.storage.sql
+      .exec<{ hour: number; route: string; status_class: string; count: number; hist: string }>(
+        "SELECT hour, route, status_class, count, hist FROM api_hours WHERE hour BETWEEN ? AND ? ORDER BY hour, route, status_class",
+        fromHour,
+        toHour,
+      )
+      .toArray()
+      .map((r) => ({ ...r, hist: JSON.parse(r.hist) as Histogram }));
+  }
+}

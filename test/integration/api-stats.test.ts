@@ -1,0 +1,47 @@
+// API analytics: every authenticated request is recorded with its route pattern, status class
+// and latency, in the project it touched (or its org's own hub), and org-key calls count as
+// api_calls there; GET /stats/api reads them per hour and per route.
+import { describe, expect, it } from "vitest";
+import { call, ingest, line, tenant } from "./helpers";
+import { settle } from "../support/settle";
+
+describe("API analytics", () => {
+  it("records each call in the project it touched, with org-key calls counted as its api_calls", async () => {
+    const t = await tenant();
+    const usage = async () => (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
+    const before = (await usage()).api_calls;
+    for (let i = 0; i < 3; i++) await call("GET", `/logs?project_id=${t.projectId}&limit=1`, { token: t.viewerKey });
+    // The read of usage itself names the project: 3 searches + 1 usage read since `before`.
+    expect((await usage()).api_calls).toBe(before + 4);
+
+    // A call naming another org's project is not that project's: it is refused and counted for the caller's org.
+    const other = await tenant();
+    const otherBefore = (await call("GET", `/stats/usage?project_id=${other.projectId}`, { token: other.viewerKey })).json.api_calls;
+    expect((await call("GET", `/logs?project_id=${other.projectId}`, { token: t.viewerKey })).status).toBe(404);
+    expect((await call("GET", `/stats/usage?project_id=${other.projectId}`, { token: other.viewerKey })).json.api_calls).toBe(otherBefore + 1);
+
+    // Calls that touch no project are the org's own, and org usage adds them.
+    const orgBefore = (await call("GET", `/stats/usage?org_id=${t.orgId}`, { token: t.viewerKey })).json.api_calls;
+    await call("GET", "/projects", { token: t.viewerKey });
+    await call("GET", "/me", { token: t.viewerKey });
+    const orgAfter = (await call("GET", `/stats/usage?org_id=${t.orgId}`, { token: t.viewerKey })).json.api_calls;
+    expect(orgAfter).toBe(orgBefore + 3); // GET /projects, GET /me, and the first org usage read
+  });
+
+  it("answers counts, errors and latency percentiles per hour and per route", async () => {
+    const t = await tenant();
+    for (let i = 0; i < 5; i++) await ingest(t.deviceKey, { logs: [line("INFO", `m${i}`)] });
+    await ingest(t.deviceKey, { logs: "not a list" });
+    await settle(t.deviceId);
+    const res = await call("GET", `/stats/api?project_id=${t.projectId}&days=1`, { token: t.viewerKey });
+    expect(res.status).toBe(200);
+    const ingestRoute = res.json.routes.find((r: any) => r.route === "/api/v1/logs/ingest");
+    expect(ingestRoute).toMatchObject({ count: 6, errors: 1, client_errors: 1, server_errors: 0 });
+    expect(ingestRoute.p50_ms).toBeGreaterThan(0);
+    expect(ingestRoute.p99_ms).toBeGreaterThanOrEqual(ingestRoute.p50_ms);
+    const hour = res.json.hours.at(-1);
+    expect(hour.count).toBeGreaterThanOrEqual(6);
+    expect(Date.parse(hour.hour) % 3_600_000).toBe(0);
+    expect((await call("GET", `/stats/api?project_id=${t.projectId}&days=99`, { token: t.viewerKey })).status).toBe(400);
+  });
+});
