@@ -15,7 +15,7 @@ import {
 } from "./contract/fleet";
 import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
-import { ApiStatsQuery, DailyQuery, MonthlyQuery, TimeseriesQuery, UsageQuery } from "./contract/stats";
+import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "./contract/stats";
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
 import { VERSION } from "./contract/version";
 
@@ -74,6 +74,8 @@ const OPERATIONS: Operation[] = [
   { method: "get", path: "/sessions/{session_id}", summary: "A session with live counts", auth: "viewer", params: SessionParams, query: SessionQuery },
   { method: "get", path: "/stats/usage", summary: "This month's exact usage with tier limits, for a project or an org", auth: "viewer", query: UsageQuery },
   { method: "get", path: "/stats/timeseries", summary: "Counts per 1, 5, 15 or 60-minute bucket (lines by event time), or per day", auth: "viewer", query: TimeseriesQuery },
+  { method: "get", path: "/stats/overview", summary: "Totals, error rate, top devices and modules of the last days", auth: "viewer", query: OverviewQuery },
+  { method: "get", path: "/stats/errors", summary: "ERROR and FATAL lines over time, top modules and most repeated messages", auth: "viewer", query: ErrorsQuery },
   { method: "get", path: "/stats/api", summary: "API requests per hour and per route: counts, errors, latency p50/p95/p99", auth: "viewer", query: ApiStatsQuery },
   { method: "get", path: "/stats/daily", summary: "Written days (the daily job's rows), for a project or summed over an org", auth: "viewer", query: DailyQuery },
   { method: "get", path: "/stats/monthly", summary: "Closed months with overage, for a project or summed over an org", auth: "viewer", query: MonthlyQuery },

@@ -105,7 +105,7 @@ export class ProjectDelivery {
   private async deliver(): Promise<void> {
     const who = this.identity();
     if (!who) return;
-    const { rows, buckets: bucketRows } = this.outbox.seal();
+    const { rows, buckets: bucketRows, tallies } = this.outbox.seal();
     const sendLines = this.hasViewers;
     const batches = this.pending;
     const lineCount = this.pendingLines;
@@ -117,7 +117,7 @@ export class ProjectDelivery {
     const hub = projectHub(this.env, who.projectId);
     try {
       // Lines are presented only when they go: with nobody watching, that work is skipped.
-      const { viewers, quota } = await hub.deliver(who.deviceId, rows, sendLines ? present(who.deviceId, batches) : [], sendLines ? dropped : 0, bucketRows);
+      const { viewers, quota } = await hub.deliver(who.deviceId, rows, sendLines ? present(who.deviceId, batches) : [], sendLines ? dropped : 0, bucketRows, tallies);
       this.onQuota(quota);
       if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
       this.hasViewers = viewers > 0;

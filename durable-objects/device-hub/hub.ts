@@ -14,6 +14,7 @@ import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { lineBuckets } from "../../src/contract/buckets";
 import { QUOTA_REJECTION } from "../../src/contract/quota";
+import { lineTallies } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
 import { hotWindowMs } from "../../src/lib/config";
 import { utcDay } from "../../src/lib/time";
@@ -235,6 +236,7 @@ export class DeviceHub extends DurableObject<Env> {
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
       this.outbox.addBuckets(lineBuckets(batch.lines));
+      this.outbox.addTallies(clockNow(), lineTallies(batch.lines));
       this.hours.note(batch.lines);
       this.count({
         logs: batch.lines.length,

@@ -3,6 +3,7 @@
 // (new counts go to the next one), the project applies each sequence at most once, and only
 // then are the rows deleted: a crash or retry anywhere can neither lose nor double a count.
 import { type BucketDeltas, type BucketRow, arrivalBuckets } from "../../src/contract/buckets";
+import type { Tallies, TallyRow } from "../../src/contract/tallies";
 import { type OutboxRow, USAGE_FIELDS, type UsageDelta } from "../../src/contract/usage";
 import { utcDay } from "../../src/lib/time";
 
@@ -41,6 +42,23 @@ export class UsageOutbox {
     );
   }
 
+  /** Module and error-message tallies of a stored batch, on the day of `now`. */
+  addTallies(now: number, tallies: Tallies): void {
+    const day = utcDay(now);
+    for (const t of tallies.values()) {
+      this.storage.sql.exec(
+        `INSERT INTO outbox_tallies (seq, day, kind, key, lines, errors) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (seq, day, kind, key) DO UPDATE SET lines = lines + excluded.lines, errors = errors + excluded.errors`,
+        this.openSeq,
+        day,
+        t.kind,
+        t.key,
+        t.lines,
+        t.errors,
+      );
+    }
+  }
+
   /** Bucket counts owed under the open sequence (lines by event time, from the ingest). */
   addBuckets(deltas: BucketDeltas): void {
     const seq = this.openSeq;
@@ -61,20 +79,22 @@ export class UsageOutbox {
    * Every pending row and bucket, sealed: counts added from now on go to a later sequence.
    * Buckets only ever go with usage rows of their sequence (every bucket count is also a usage count).
    */
-  seal(): { rows: OutboxRow[]; buckets: BucketRow[] } {
+  seal(): { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[] } {
     const sql = this.storage.sql;
     const rows = sql.exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY seq, day").toArray();
-    if (rows.length === 0) return { rows, buckets: [] };
+    if (rows.length === 0) return { rows, buckets: [], tallies: [] };
     const last = rows[rows.length - 1]!.seq;
     this.storage.kv.put(OPEN_SEQ_KEY, Math.max(this.openSeq, last + 1));
     const buckets = sql.exec<BucketRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox_buckets WHERE seq <= ?", last).toArray();
-    return { rows, buckets };
+    const tallies = sql.exec<TallyRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox_tallies WHERE seq <= ?", last).toArray();
+    return { rows, buckets, tallies };
   }
 
   /** The project has applied every sequence up to `seq`. */
   delivered(seq: number): void {
     this.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", seq);
     this.storage.sql.exec("DELETE FROM outbox_buckets WHERE seq <= ?", seq);
+    this.storage.sql.exec("DELETE FROM outbox_tallies WHERE seq <= ?", seq);
   }
 
   pending(): boolean {

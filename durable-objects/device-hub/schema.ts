@@ -97,4 +97,15 @@ export const DEVICE_SCHEMA = [
   // Of an outbox row's lines and bytes, what the project reserved against the monthly quota.
   `ALTER TABLE outbox ADD COLUMN reserved_logs INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE outbox ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0;`,
+
+  // Per-module and per-error-message tallies owed to the project (src/contract/tallies.ts).
+  `CREATE TABLE outbox_tallies (
+     seq INTEGER NOT NULL,
+     day TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     key TEXT NOT NULL,
+     lines INTEGER NOT NULL,
+     errors INTEGER NOT NULL,
+     PRIMARY KEY (seq, day, kind, key)
+   );`,
 ] as const;

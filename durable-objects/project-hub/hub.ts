@@ -19,11 +19,13 @@ import { PROJECT_SCHEMA } from "./schema";
 import { LiveTail } from "./tail";
 import { type TicketHolder, Tickets } from "./tickets";
 import type { QuotaGrant, QuotaState } from "../../src/contract/quota";
+import type { TallyRow } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
 import { utcDay } from "../../src/lib/time";
 import type { ApiRecord } from "../../src/contract/api-records";
 import { ApiStats } from "./api-stats";
 import { TimeBuckets } from "./buckets";
+import { Tops } from "./tops";
 import { MonthlyQuota } from "./quota";
 import { UsageCounts } from "./usage";
 
@@ -41,6 +43,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly buckets: TimeBuckets;
   private readonly quota: MonthlyQuota;
   private readonly apiStats: ApiStats;
+  private readonly tops: Tops;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -54,6 +57,7 @@ export class ProjectHub extends DurableObject<Env> {
     this.buckets = new TimeBuckets(ctx.storage, this.timers);
     this.quota = new MonthlyQuota(ctx.storage, env);
     this.apiStats = new ApiStats(ctx.storage);
+    this.tops = new Tops(ctx.storage.sql);
   }
 
   /**
@@ -66,8 +70,9 @@ export class ProjectHub extends DurableObject<Env> {
     lines: LogView[],
     dropped = 0,
     buckets: BucketRow[] = [],
+    tallies: TallyRow[] = [],
   ): Promise<{ viewers: number; quota?: QuotaState }> {
-    if (rows.length > 0) this.quota.settle(this.usageCounts.apply(deviceId, rows, buckets));
+    if (rows.length > 0) this.quota.settle(this.usageCounts.apply(deviceId, rows, buckets, tallies));
     if (lines.length > 0 || dropped > 0) {
       this.tail.offer(lines, dropped);
       await this.timers.arm();
@@ -83,6 +88,16 @@ export class ProjectHub extends DurableObject<Env> {
   async recordApi(records: ApiRecord[], orgKeyCalls: Record<string, number>): Promise<void> {
     this.apiStats.record(records);
     for (const [day, n] of Object.entries(orgKeyCalls)) this.usageCounts.addApiCalls(day, n);
+  }
+
+  /** Totals and the top devices and modules of the days in [from, to] (YYYY-MM-DD). */
+  async overview(from: string, to: string, limit: number): Promise<ReturnType<Tops["overview"]>> {
+    return this.tops.overview(from, to, limit);
+  }
+
+  /** The top modules by errors and the most repeated error messages of the days in [from, to]. */
+  async topErrors(from: string, to: string, limit: number): Promise<ReturnType<Tops["errors"]>> {
+    return this.tops.errors(from, to, limit);
   }
 
   async apiHours(fromHour: number, toHour: number): Promise<ApiRecord[]> {
@@ -117,6 +132,7 @@ export class ProjectHub extends DurableObject<Env> {
   /** The daily job: closes a finished day and answers its counters (the same answer every time). */
   async closeDay(day: string): Promise<ReturnType<UsageCounts["closeDay"]>> {
     const closed = this.usageCounts.closeDay(day);
+    this.tops.prune(day);
     // The daily job visits every project once a day: a good moment to set the pruning alarm.
     await this.timers.arm();
     return closed;

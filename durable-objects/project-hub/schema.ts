@@ -48,4 +48,8 @@ export const PROJECT_SCHEMA = [
      hist TEXT NOT NULL,           -- JSON: latency bucket -> count (src/contract/latency-histogram.ts)
      PRIMARY KEY (hour, route, status_class)
    );`,
+
+  // Lines and errors per device, per module and per error-message shape, by day of receipt.
+  `CREATE TABLE device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, device_id));
+   CREATE TABLE tallies (day TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, kind, key));`,
 ] as const;

@@ -6,6 +6,7 @@
 // the project later for a closed day (a device whose delivery was held up past midnight) are
 // counted on the first open day instead. So a written day never changes, and nothing is lost.
 import type { BucketRow } from "../../src/contract/buckets";
+import type { TallyRow } from "../../src/contract/tallies";
 import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
 import { utcDay } from "../../src/lib/time";
 
@@ -23,7 +24,7 @@ export class UsageCounts {
   }
 
   /** A device's sealed outbox rows and bucket counts; each sequence is applied once. Answers the rows applied now. */
-  apply(deviceId: string, rows: OutboxRow[], buckets: BucketRow[] = []): OutboxRow[] {
+  apply(deviceId: string, rows: OutboxRow[], buckets: BucketRow[] = [], tallies: TallyRow[] = []): OutboxRow[] {
     const sql = this.storage.sql;
     return this.storage.transactionSync(() => {
       const last = sql.exec<{ seq: number }>("SELECT seq FROM device_seqs WHERE device_id = ?", deviceId).toArray()[0]?.seq ?? 0;
@@ -41,6 +42,28 @@ export class UsageCounts {
         );
         sql.exec("INSERT OR IGNORE INTO active_devices (month, device_id) VALUES (?, ?)", day.slice(0, 7), deviceId);
         sql.exec("INSERT OR IGNORE INTO active_device_days (day, device_id) VALUES (?, ?)", day, deviceId);
+        if (r.logs > 0) {
+          sql.exec(
+            `INSERT INTO device_days (day, device_id, lines, errors) VALUES (?, ?, ?, ?)
+             ON CONFLICT (day, device_id) DO UPDATE SET lines = lines + excluded.lines, errors = errors + excluded.errors`,
+            day,
+            deviceId,
+            r.logs,
+            r.error_lines ?? 0,
+          );
+        }
+      }
+      for (const t of tallies) {
+        if (t.seq <= last) continue;
+        sql.exec(
+          `INSERT INTO tallies (day, kind, key, lines, errors) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (day, kind, key) DO UPDATE SET lines = lines + excluded.lines, errors = errors + excluded.errors`,
+          t.day <= closed ? firstOpen : t.day,
+          t.kind,
+          t.key,
+          t.lines,
+          t.errors,
+        );
       }
       for (const b of buckets) {
         if (b.seq <= last) continue;

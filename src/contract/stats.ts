@@ -55,3 +55,17 @@ export const TimeseriesQuery = z
 export const ApiStatsQuery = z
   .object({ ...scope, days: z.coerce.number().int().min(1).max(31).default(1) })
   .refine(oneScope, ONE_SCOPE);
+
+/** The last `days` days, today included. */
+export const OverviewQuery = z
+  .object({ ...scope, days: z.coerce.number().int().min(1).max(90).default(7) })
+  .refine(oneScope, ONE_SCOPE);
+
+export const ErrorsQuery = z
+  .object({
+    project_id: projectId,
+    interval: z.enum(["1m", "5m", "15m", "60m", "1d"]).default("60m"),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] });

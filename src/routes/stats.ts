@@ -3,13 +3,13 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { ApiStatsQuery, DailyQuery, MonthlyQuery, TimeseriesQuery, UsageQuery } from "../contract/stats";
+import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "../contract/stats";
 import { findOrg } from "../db/repos/orgs";
 import { dailyStatsOf, monthlyStatsOf } from "../db/repos/stats";
 import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
 import { utcDay } from "../lib/time";
-import { apiStats, liveUsage, presentDay, presentMonths, statsScope, timeseries } from "../services/stats";
+import { apiStats, errorStats, liveUsage, overview, presentDay, presentMonths, statsScope, timeseries } from "../services/stats";
 import { projectOfOrg } from "../services/tenancy";
 
 const DAY_MS = 86_400_000;
@@ -26,6 +26,17 @@ export const stats = new Hono<AppEnv>()
     const q = c.req.valid("query");
     const project = await projectOfOrg(db, org.orgId, q.project_id);
     return c.json(await timeseries(c.env, db, project.id, q, clockNow()));
+  })
+  .get("/overview", orgKey("viewer"), query(OverviewQuery), async (c) => {
+    const { db, org } = c.var;
+    const q = c.req.valid("query");
+    return c.json(await overview(c.env, db, await statsScope(db, org.orgId, q), org.orgId, q.days, clockNow()));
+  })
+  .get("/errors", orgKey("viewer"), query(ErrorsQuery), async (c) => {
+    const { db, org } = c.var;
+    const q = c.req.valid("query");
+    const project = await projectOfOrg(db, org.orgId, q.project_id);
+    return c.json(await errorStats(c.env, db, project.id, q, clockNow()));
   })
   .get("/api", orgKey("viewer"), query(ApiStatsQuery), async (c) => {
     const { db, org } = c.var;

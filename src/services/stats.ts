@@ -7,11 +7,12 @@ import type { BucketMetric, BucketMinutes } from "../contract/buckets";
 import { invalidField, notFound } from "../contract/errors";
 import type { TIMESERIES_METRICS } from "../contract/stats";
 import type { Db } from "../db/client";
-import { countLiveDevices } from "../db/repos/devices";
+import { countLiveDevices, deviceNames } from "../db/repos/devices";
 import { listProjects } from "../db/repos/projects";
 import { type DailyRow, type MonthlyRow, type StatsScope, projectDays } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { iso, utcDay } from "../lib/time";
+import type { Ranked } from "../contract/tallies";
 import type { ApiRecord } from "../contract/api-records";
 import { type Histogram, merge, quantile } from "../contract/latency-histogram";
 import { flushApiCalls } from "./api-analytics";
@@ -258,5 +259,77 @@ export async function apiStats(env: Env, db: Db, scope: StatsScope, days: number
     from: iso(fromHour * HOUR_MS),
     hours: [...group((r) => r.hour)].sort((a, b) => Number(a[0]) - Number(b[0])).map(([hour, rs]) => ({ hour: iso(Number(hour) * HOUR_MS), ...summarise(rs) })),
     routes: [...group((r) => r.route)].map(([route, rs]) => ({ route, ...summarise(rs) })).sort((a, b) => b.count - a.count),
+  };
+}
+
+const TOP = 10;
+
+/** Merges rankings from several projects: sums by key, then the top TOP by `by`. */
+function mergeRanked(lists: Ranked[][], by: "lines" | "errors"): Ranked[] {
+  const sums = new Map<string, Ranked>();
+  for (const r of lists.flat()) {
+    const s = sums.get(r.key) ?? { key: r.key, lines: 0, errors: 0 };
+    s.lines += r.lines;
+    s.errors += r.errors;
+    sums.set(r.key, s);
+  }
+  return [...sums.values()].sort((a, b) => b[by] - a[by] || a.key.localeCompare(b.key)).slice(0, TOP);
+}
+
+/**
+ * GET /stats/overview: the last `days` UTC days (today included) by day of receipt: totals,
+ * error rate, and the top devices and modules by lines and by errors. An org merges each
+ * project's top lists (so a module's rank across projects is from their tops).
+ */
+export async function overview(env: Env, db: Db, scope: StatsScope, orgId: string, days: number, now: number) {
+  await flushApiCalls(env);
+  const to = utcDay(now);
+  const from = utcDay(now - (days - 1) * 86_400_000);
+  const ids = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
+  const parts = await mapLimit(ids, FAN_OUT, (id) => projectHub(env, id).overview(from, to, TOP));
+  const totals = zero();
+  for (const p of parts) add(totals, p.totals);
+  const byLines = mergeRanked(parts.map((p) => p.devices_by_lines), "lines");
+  const byErrors = mergeRanked(parts.map((p) => p.devices_by_errors), "errors");
+  const names = await deviceNames(db, orgId, [...new Set([...byLines, ...byErrors].map((d) => d.key))]);
+  const device = (d: Ranked) => ({ device_id: d.key, name: names.get(d.key) ?? null, lines: d.lines, errors: d.errors });
+  const module = (m: Ranked) => ({ module: m.key, lines: m.lines, errors: m.errors });
+  return {
+    ...("projectId" in scope ? { project_id: scope.projectId } : { org_id: scope.orgId }),
+    from,
+    to,
+    totals,
+    error_rate: totals.logs === 0 ? 0 : totals.error_lines / totals.logs,
+    top_devices: { by_lines: byLines.map(device), by_errors: byErrors.map(device) },
+    top_modules: {
+      by_lines: mergeRanked(parts.map((p) => p.modules_by_lines), "lines").map(module),
+      by_errors: mergeRanked(parts.map((p) => p.modules_by_errors), "errors").map(module),
+    },
+  };
+}
+
+/**
+ * GET /stats/errors: ERROR and FATAL lines over time (the `errors` series), and over the
+ * range's UTC days, the modules with the most of them and the most repeated messages (grouped
+ * by shape: numbers and long hex ids folded to `#`).
+ */
+export async function errorStats(
+  env: Env,
+  db: Db,
+  projectId: string,
+  q: { interval: Interval; from?: string; to?: string },
+  now: number,
+) {
+  const series = await timeseries(env, db, projectId, { ...q, metric: "errors" }, now);
+  const first = series.points[0]?.t ?? iso(now);
+  const last = series.points.at(-1)?.t ?? iso(now);
+  const tops = await projectHub(env, projectId).topErrors(first.slice(0, 10), last.slice(0, 10), TOP);
+  return {
+    project_id: projectId,
+    interval: q.interval,
+    points: series.points,
+    total: series.points.reduce((n, p) => n + p.value, 0),
+    top_modules: tops.modules.map((m) => ({ module: m.key, errors: m.errors })),
+    top_messages: tops.messages.map((m) => ({ message: m.key, count: m.errors })),
   };
 }

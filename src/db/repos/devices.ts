@@ -1,6 +1,6 @@
 // The device registry: who the devices are (written at registration and by operators) and
 // their presence (written by each device's DeviceHub).
-import { type AnyColumn, type SQL, and, asc, count, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { type AnyColumn, type SQL, and, asc, count, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Environment } from "../../contract/common";
 import type { Db } from "../client";
@@ -164,4 +164,14 @@ export async function writePresence(db: Db, p: PresenceUpdate): Promise<void> {
       presenceVersion: p.version,
     })
     .where(and(eq(devices.id, p.deviceId), lt(devices.presenceVersion, p.version)));
+}
+
+/** Names of the given devices of the org, by id (for rankings). */
+export async function deviceNames(db: Db, orgId: string, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ id: devices.id, name: devices.name })
+    .from(devices)
+    .where(and(eq(devices.orgId, orgId), inArray(devices.id, ids)));
+  return new Map(rows.map((r) => [r.id, r.name]));
 }
