@@ -197,6 +197,17 @@ export class DeviceHub extends DurableObject<Env> {
     return s ? offlineDeadline(s) : null;
   }
 
+  /**
+   * The hourly safety net for a device D1 still shows online past its deadline: goes offline
+   * now if the object agrees (its alarm was lost), and sets the alarm again either way.
+   */
+  async sweep(): Promise<void> {
+    if (!this.state.current) return;
+    const at = this.offlineAt();
+    if (at !== null && at <= Date.now()) await this.goOffline();
+    await this.timers.arm();
+  }
+
   /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat. */
   private async goOffline(): Promise<void> {
     this.state.update((s) => (s.offline = true));

@@ -124,6 +124,11 @@ export class ProjectHub extends DurableObject<Env> {
     return this.usageCounts.read(month, day);
   }
 
+  /** The hourly job's count of the project's bytes in R2. */
+  async setStorage(bytes: number): Promise<void> {
+    this.usageCounts.storageBytes = bytes;
+  }
+
   /** Counts of `metrics` summed per bucket of `minutes` starting in [from, to) (ms). */
   async series(minutes: BucketMinutes, metrics: BucketMetric[], from: number, to: number): Promise<{ start: number; n: number }[]> {
     return this.buckets.series(minutes, metrics, from, to);

@@ -11,6 +11,7 @@ import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/cont
 import { utcDay } from "../../src/lib/time";
 
 const CLOSED_THROUGH_KEY = "usage_closed_through";
+const STORAGE_KEY = "storage_bytes";
 const DAY_MS = 86_400_000;
 
 const sums = USAGE_FIELDS.map((f) => `coalesce(sum(${f}), 0) AS ${f}`).join(", ");
@@ -94,23 +95,38 @@ export class UsageCounts {
     this.storage.sql.exec("INSERT INTO usage_days (day, api_calls) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET api_calls = api_calls + excluded.api_calls", at, n);
   }
 
+  /** Bytes the project holds in R2 (artifacts and archived logs), as the hourly job last counted them. */
+  get storageBytes(): number {
+    return this.storage.kv.get<number>(STORAGE_KEY) ?? 0;
+  }
+
+  set storageBytes(bytes: number) {
+    this.storage.kv.put(STORAGE_KEY, bytes);
+  }
+
   /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD), and since the project began. */
-  read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; active_devices: number } {
+  read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; active_devices: number; storage_bytes: number } {
     const sql = this.storage.sql;
     const monthRow = sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day >= ? AND day < ?`, `${month}-01`, `${month}-32`).one();
     const active = sql.exec<{ n: number }>("SELECT count(*) AS n FROM active_devices WHERE month = ?", month).one().n;
-    return { month: { ...monthRow }, today: this.day(day), lifetime: { ...sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days`).one() }, active_devices: active };
+    return {
+      month: { ...monthRow },
+      today: this.day(day),
+      lifetime: { ...sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days`).one() },
+      active_devices: active,
+      storage_bytes: this.storageBytes,
+    };
   }
 
   /**
    * Closes `day` and every day before it, and answers the day's counters and how many
    * devices were active in it. Asked again, it answers the same: nothing lands in a closed day.
    */
-  closeDay(day: string): UsageCounters & { active_devices: number } {
+  closeDay(day: string): UsageCounters & { active_devices: number; storage_bytes: number } {
     return this.storage.transactionSync(() => {
       if (day > this.closedThrough) this.storage.kv.put(CLOSED_THROUGH_KEY, day);
       const active = this.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM active_device_days WHERE day = ?", day).one().n;
-      return { ...this.day(day), active_devices: active };
+      return { ...this.day(day), active_devices: active, storage_bytes: this.storageBytes };
     });
   }
 

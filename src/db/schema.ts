@@ -169,3 +169,19 @@ export const monthlyStats = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.projectId, t.month] }), index("monthly_stats_org_idx").on(t.orgId, t.month)],
 );
+
+// API analytics of finished hours, copied from the ProjectHubs by the hourly job (once: a
+// second copy of the same key does nothing). `scope` is a project id, or `org:<org id>` for
+// calls that touched no project.
+export const apiHourly = sqliteTable(
+  "api_hourly",
+  {
+    scope: text("scope").notNull(),
+    hour: integer("hour").notNull(), // hours since the epoch
+    route: text("route").notNull(),
+    statusClass: text("status_class").notNull(),
+    count: integer("count").notNull(),
+    hist: text("hist", { mode: "json" }).$type<Record<string, number>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.hour, t.route, t.statusClass] })],
+);

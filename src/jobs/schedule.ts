@@ -1,5 +1,6 @@
 // Cron Triggers land here; the cron string in wrangler.toml says which job runs.
 import { type Db, createDb } from "../db/client";
+import { copyApiHours, reconcileStorage, sweepPresence } from "./hourly";
 import { writeDailyStats, writeMonthlyStats } from "./stats";
 import { deleteTokensExpiredBefore } from "../db/repos/tokens";
 
@@ -23,6 +24,9 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
   switch (cron) {
     case CRON.hourly:
       await dropOldTokens(db, scheduledTime);
+      await sweepPresence(env, db, scheduledTime);
+      await reconcileStorage(env, db);
+      await copyApiHours(env, db, scheduledTime);
       await writeDailyStats(env, db, scheduledTime);
       return;
     case CRON.daily:

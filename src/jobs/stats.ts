@@ -5,17 +5,15 @@
 // concurrency, and both can be run again, or late, without changing a number already written.
 import { countLiveDevices } from "../db/repos/devices";
 import { findOrg } from "../db/repos/orgs";
-import { type Project, listAllProjects } from "../db/repos/projects";
+import type { Project } from "../db/repos/projects";
 import { insertDailyStats, insertMonthlyStats, lastDailyDate, monthlyRowExists, projectDays } from "../db/repos/stats";
 import type { Db } from "../db/client";
-import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
+import { forEachProject } from "./each-project";
 import { closeMonth } from "./month-close";
 
 const DAY_MS = 86_400_000;
-/** Projects read from D1 per page. */
-const PAGE = 200;
 /** How far back a missed day is still written (older days have left the project's counters' reach). */
 const BACKFILL_DAYS = 62;
 
@@ -24,24 +22,6 @@ const lastDayOfMonth = (month: string) => {
   const [y, m] = month.split("-").map(Number);
   return utcDay(Date.UTC(y!, m!, 0));
 };
-
-/** Runs `work` for every project, a page at a time, FAN_OUT at once. */
-async function forEachProject(db: Db, work: (p: Project) => Promise<void>): Promise<void> {
-  let afterId: string | undefined;
-  for (;;) {
-    const page = await listAllProjects(db, { afterId, limit: PAGE });
-    await mapLimit(page, FAN_OUT, async (p) => {
-      try {
-        await work(p);
-      } catch (err) {
-        // One project's failure must not stop the others; the next run picks it up.
-        console.error(`stats job failed for project ${p.id}`, err);
-      }
-    });
-    if (page.length < PAGE) return;
-    afterId = page[page.length - 1]!.id;
-  }
-}
 
 /** Writes one day of one project: closes the day in its ProjectHub and stores the answer. */
 async function writeDay(env: Env, db: Db, p: Project, day: string, now: number): Promise<void> {
@@ -60,8 +40,7 @@ async function writeDay(env: Env, db: Db, p: Project, day: string, now: number):
     commands: usage.commands,
     artifactBytes: usage.artifact_bytes,
     errorLines: usage.error_lines,
-    // Stored artifacts and archives are counted once R2 storage lands; until then there are none.
-    storageBytes: 0,
+    storageBytes: usage.storage_bytes,
     devices: await countLiveDevices(db, p.id),
     activeDevices: usage.active_devices,
     createdAt: now,

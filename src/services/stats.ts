@@ -7,7 +7,7 @@ import type { BucketMetric, BucketMinutes } from "../contract/buckets";
 import { invalidField, notFound } from "../contract/errors";
 import type { TIMESERIES_METRICS } from "../contract/stats";
 import type { Db } from "../db/client";
-import { countLiveDevices, deviceNames } from "../db/repos/devices";
+import { countActiveDevices, countLiveDevices, deviceNames } from "../db/repos/devices";
 import { listProjects } from "../db/repos/projects";
 import { type DailyRow, type MonthlyRow, type StatsScope, projectDays } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
@@ -45,6 +45,9 @@ async function projectIdsOf(db: Db, orgId: string): Promise<string[]> {
   }
 }
 
+/** A device is active when its last heartbeat is this recent. */
+const ACTIVE_MS = 5 * 60_000;
+
 /** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */
 export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier, now: number) {
   await flushApiCalls(env);
@@ -52,10 +55,14 @@ export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier,
   const month = day.slice(0, 7);
   const projectIds = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
   const parts = await mapLimit(projectIds, FAN_OUT, async (id) => {
-    const [usage, devices] = await Promise.all([projectHub(env, id).usage(month, day), countLiveDevices(db, id)]);
-    return { ...usage, devices };
+    const [usage, devices, active] = await Promise.all([
+      projectHub(env, id).usage(month, day),
+      countLiveDevices(db, id),
+      countActiveDevices(db, id, now - ACTIVE_MS),
+    ]);
+    return { ...usage, devices, active_devices: active };
   });
-  const sum = { month: zero(), today: zero(), lifetime: zero(), devices: 0, active_devices: 0 };
+  const sum = { month: zero(), today: zero(), lifetime: zero(), devices: 0, active_devices: 0, storage_bytes: 0 };
   if ("orgId" in scope) {
     // Calls that touched no project (GET /projects, /keys, /me) are the org's own.
     const own = await orgHub(env, scope.orgId).usage(month, day);
@@ -69,6 +76,7 @@ export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier,
     add(sum.lifetime, p.lifetime);
     sum.devices += p.devices;
     sum.active_devices += p.active_devices;
+    sum.storage_bytes += p.storage_bytes;
   }
   const at = new Date(now);
   return {
@@ -77,8 +85,8 @@ export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier,
     tier,
     resets_at: new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1)).toISOString(),
     ...sum.month,
-    // Stored artifacts and archived logs are counted once R2 storage lands; until then there are none.
-    storage_bytes: 0,
+    // As the hourly job last counted it in R2 (artifacts and archived logs).
+    storage_bytes: sum.storage_bytes,
     devices: sum.devices,
     active_devices: sum.active_devices,
     limits: usageLimits(tier),

@@ -43,7 +43,8 @@ describe("exact usage counting", () => {
     expect(u.month).toBe(utcDay(Date.now()).slice(0, 7));
     expect(u.today.logs).toBe(500);
     expect(u.devices).toBe(1);
-    expect(u.active_devices).toBe(1);
+    // Active means a heartbeat in the last 5 minutes, and this device has sent none.
+    expect(u.active_devices).toBe(0);
     expect(u.limits.logs).toBe(1_000_000_000);
   });
 
@@ -97,7 +98,10 @@ describe("exact usage counting", () => {
     const u = await usage(t);
     expect(u.logs).toBe(batches.length * 40);
     expect(u.log_bytes).toBe(batches.reduce((n, b) => n + bytesOf(b.body.logs), 0));
-    expect(u.active_devices).toBe(8);
+    // Active: a heartbeat in the last 5 minutes. Three of the eight send one.
+    expect(u.active_devices).toBe(0);
+    for (const d of devices.slice(0, 3)) await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} });
+    expect((await usage(t)).active_devices).toBe(3);
     expect((await allLogs(t.viewerKey, `project_id=${t.projectId}&limit=1000`)).length).toBe(batches.length * 40);
   });
 

@@ -175,3 +175,31 @@ export async function deviceNames(db: Db, orgId: string, ids: string[]): Promise
     .where(and(eq(devices.orgId, orgId), inArray(devices.id, ids)));
   return new Map(rows.map((r) => [r.id, r.name]));
 }
+
+/** Devices of the project with a heartbeat since `since` (ms), as the registry last heard it. */
+export async function countActiveDevices(db: Db, projectId: string, since: number): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(devices)
+    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt), sql`${devices.lastHeartbeatAt} >= ${since}`));
+  return row!.n;
+}
+
+/**
+ * Devices D1 still shows online (or in error) well past their offline deadline: three missed
+ * intervals plus `graceMs`. Their objects' alarms should have marked them offline already.
+ */
+export async function overdueDevices(db: Db, now: number, graceMs: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: devices.id })
+    .from(devices)
+    .where(
+      and(
+        or(eq(devices.status, "online"), eq(devices.status, "error")),
+        isNull(devices.decommissionedAt),
+        sql`${devices.lastHeartbeatAt} + 3 * ${devices.heartbeatIntervalMs} + ${graceMs} < ${now}`,
+      ),
+    )
+    .limit(limit);
+  return rows.map((r) => r.id);
+}

@@ -1,5 +1,5 @@
 // Orgs. An org is born with its first admin key, in one batch, so none exists without one.
-import { eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { Db } from "../client";
 import { apiKeys, orgs } from "../schema";
 import { newId } from "../../lib/crypto";
@@ -28,4 +28,10 @@ export async function findOrg(db: Db, orgId: string): Promise<Org | undefined> {
 export async function updateOrg(db: Db, orgId: string, changes: { name?: string; tier?: OrgTier }): Promise<Org | undefined> {
   const [org] = await db.update(orgs).set(changes).where(eq(orgs.id, orgId)).returning();
   return org;
+}
+
+/** Every org's id, oldest first (what the hourly copy of org-level API records walks). */
+export async function listAllOrgIds(db: Db): Promise<string[]> {
+  const rows = await db.select({ id: orgs.id }).from(orgs).orderBy(asc(orgs.id));
+  return rows.map((r) => r.id);
 }

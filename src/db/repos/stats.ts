@@ -2,7 +2,7 @@
 // key does nothing), read by the stats API for a project or summed over an org.
 import { and, asc, eq, getTableColumns, gte, lte, max, sql, sum } from "drizzle-orm";
 import type { Db } from "../client";
-import { dailyStats, monthlyStats } from "../schema";
+import { apiHourly, dailyStats, monthlyStats } from "../schema";
 
 export type DailyRow = typeof dailyStats.$inferSelect;
 export type MonthlyRow = typeof monthlyStats.$inferSelect;
@@ -69,4 +69,13 @@ export async function monthlyStatsOf(db: Db, scope: StatsScope, year: number): P
     .from(monthlyStats)
     .where(and(ofScope, gte(monthlyStats.month, `${year}-01`), lte(monthlyStats.month, `${year}-12`)))
     .orderBy(asc(monthlyStats.month), asc(monthlyStats.projectId));
+}
+
+/** Copies finished hours of API records; an hour already copied is left as it is. */
+export async function insertApiHours(db: Db, scope: string, records: { hour: number; route: string; status_class: string; count: number; hist: Record<string, number> }[]): Promise<void> {
+  // D1 caps the bound parameters of one statement: a few rows at a time.
+  for (let i = 0; i < records.length; i += 10) {
+    const rows = records.slice(i, i + 10).map((r) => ({ scope, hour: r.hour, route: r.route, statusClass: r.status_class, count: r.count, hist: r.hist }));
+    await db.insert(apiHourly).values(rows).onConflictDoNothing();
+  }
 }

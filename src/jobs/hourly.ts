@@ -1,0 +1,57 @@
+// The hourly job's safety nets and copies: storage counted from R2, presence swept, and the
+// finished hours of API records copied to D1. Each is safe to run again or late.
+import type { Db } from "../db/client";
+import { overdueDevices } from "../db/repos/devices";
+import { listAllOrgIds } from "../db/repos/orgs";
+import { insertApiHours } from "../db/repos/stats";
+import { FAN_OUT, mapLimit } from "../lib/concurrency";
+import { deviceHub } from "../stubs/device-hub";
+import { orgHub, projectHub } from "../stubs/project-hub";
+import { forEachProject } from "./each-project";
+
+const HOUR_MS = 3_600_000;
+/** Where a project's bytes live in R2 (see wrangler.toml). */
+const prefixesOf = (projectId: string) => [`artifacts/${projectId}/`, `logs/${projectId}/`];
+/** Devices swept per run; the next run takes the rest. */
+const SWEEP_MAX = 1_000;
+/** How far past its deadline a device must be before the sweep steps in (its alarm had time). */
+const SWEEP_GRACE_MS = 5 * 60_000;
+/** Finished hours copied each run, so a missed run is made up by the next. */
+const COPY_HOURS = 24;
+
+/** The bytes under `prefix`, listed a page at a time (R2 lists at most 1,000 keys per call). */
+async function bytesUnder(bucket: R2Bucket, prefix: string, pageSize: number): Promise<number> {
+  let total = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix, cursor, limit: pageSize });
+    for (const o of page.objects) total += o.size;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return total;
+}
+
+/** Counts every project's bytes in R2 and tells its ProjectHub (storage_bytes). */
+export async function reconcileStorage(env: Env, db: Db, pageSize = 1_000): Promise<void> {
+  await forEachProject(db, async (p) => {
+    let bytes = 0;
+    for (const prefix of prefixesOf(p.id)) bytes += await bytesUnder(env.STORAGE, prefix, pageSize);
+    await projectHub(env, p.id).setStorage(bytes);
+  });
+}
+
+/** Asks the objects of devices D1 shows online past their deadline to check themselves. */
+export async function sweepPresence(env: Env, db: Db, now: number): Promise<void> {
+  const overdue = await overdueDevices(db, now, SWEEP_GRACE_MS, SWEEP_MAX);
+  await mapLimit(overdue, FAN_OUT, (id) => deviceHub(env, id).sweep());
+}
+
+/** Copies the last COPY_HOURS finished hours of API records of every project and org to D1. */
+export async function copyApiHours(env: Env, db: Db, now: number): Promise<void> {
+  const lastFinished = Math.floor(now / HOUR_MS) - 1;
+  const first = lastFinished - COPY_HOURS + 1;
+  await forEachProject(db, async (p) => insertApiHours(db, p.id, await projectHub(env, p.id).apiHours(first, lastFinished)));
+  for (const orgId of await listAllOrgIds(db)) {
+    await insertApiHours(db, `org:${orgId}`, await orgHub(env, orgId).apiHours(first, lastFinished));
+  }
+}
