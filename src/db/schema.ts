@@ -185,3 +185,9 @@ export const apiHourly = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.hour, t.route, t.statusClass] })],
 );
+
+// Where a job that visits every project in turn (more than one run can do) goes on next time.
+export const jobCursors = sqliteTable("job_cursors", {
+  job: text("job").primaryKey(),
+  afterId: text("after_id"),
+});

@@ -2,12 +2,13 @@
 // finished hours of API records copied to D1. Each is safe to run again or late.
 import type { Db } from "../db/client";
 import { overdueDevices } from "../db/repos/devices";
-import { listAllOrgIds } from "../db/repos/orgs";
-import { insertApiHours } from "../db/repos/stats";
+import { listOrgIds } from "../db/repos/orgs";
+import { insertApiHours, jobCursor, saveJobCursor } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
 import { orgHub, projectHub } from "../stubs/project-hub";
-import { forEachProject } from "./each-project";
+import type { Project } from "../db/repos/projects";
+import { JOB_BUDGET, forEachOf, nextProjects } from "./each-project";
 
 const HOUR_MS = 3_600_000;
 /** Where a project's bytes live in R2 (see wrangler.toml). */
@@ -31,13 +32,25 @@ async function bytesUnder(bucket: R2Bucket, prefix: string, pageSize: number): P
   return total;
 }
 
-/** Counts every project's bytes in R2 and tells its ProjectHub (storage_bytes). */
-export async function reconcileStorage(env: Env, db: Db, pageSize = 1_000): Promise<void> {
-  await forEachProject(db, async (p) => {
-    let bytes = 0;
-    for (const prefix of prefixesOf(p.id)) bytes += await bytesUnder(env.STORAGE, prefix, pageSize);
-    await projectHub(env, p.id).setStorage(bytes);
-  });
+/** Runs `work` for the next JOB_BUDGET projects of the walk named `job`, and remembers where it stopped. */
+async function walk(db: Db, job: string, work: (p: Project) => Promise<void>, budget?: number): Promise<void> {
+  const { projects, next } = await nextProjects(db, await jobCursor(db, job), budget);
+  await forEachOf(projects, work);
+  await saveJobCursor(db, job, next);
+}
+
+/** Counts the bytes in R2 of the next projects in turn, and tells each ProjectHub (storage_bytes). */
+export async function reconcileStorage(env: Env, db: Db, opts: { pageSize?: number; budget?: number } = {}): Promise<void> {
+  await walk(
+    db,
+    "storage",
+    async (p) => {
+      let bytes = 0;
+      for (const prefix of prefixesOf(p.id)) bytes += await bytesUnder(env.STORAGE, prefix, opts.pageSize ?? 1_000);
+      await projectHub(env, p.id).setStorage(bytes);
+    },
+    opts.budget,
+  );
 }
 
 /** Asks the objects of devices D1 shows online past their deadline to check themselves. */
@@ -50,8 +63,10 @@ export async function sweepPresence(env: Env, db: Db, now: number): Promise<void
 export async function copyApiHours(env: Env, db: Db, now: number): Promise<void> {
   const lastFinished = Math.floor(now / HOUR_MS) - 1;
   const first = lastFinished - COPY_HOURS + 1;
-  await forEachProject(db, async (p) => insertApiHours(db, p.id, await projectHub(env, p.id).apiHours(first, lastFinished)));
-  for (const orgId of await listAllOrgIds(db)) {
-    await insertApiHours(db, `org:${orgId}`, await orgHub(env, orgId).apiHours(first, lastFinished));
-  }
+  await walk(db, "api_hours", async (p) => insertApiHours(db, p.id, await projectHub(env, p.id).apiHours(first, lastFinished)));
+  // The orgs' own hubs, in turn likewise.
+  const after = await jobCursor(db, "api_hours_orgs");
+  const orgIds = await listOrgIds(db, { afterId: after ?? undefined, limit: JOB_BUDGET });
+  await mapLimit(orgIds, FAN_OUT, async (orgId) => insertApiHours(db, `org:${orgId}`, await orgHub(env, orgId).apiHours(first, lastFinished)));
+  await saveJobCursor(db, "api_hours_orgs", orgIds.length < JOB_BUDGET ? null : orgIds[orgIds.length - 1]!);
 }

@@ -17,7 +17,8 @@ const TOKENS_PER_DELETE = 500;
 
 /**
  * Runs the job of a cron string at `scheduledTime`, the moment the trigger was due (tests
- * pass their own). The hourly run also catches up on days a daily run did not finish.
+ * pass their own). The hourly run also continues what a daily or monthly run left (each takes
+ * at most JOB_BUDGET projects; see each-project.ts).
  */
 export async function runScheduled(cron: string, scheduledTime: number, env: Env): Promise<void> {
   const db = createDb(env.DB);
@@ -28,6 +29,7 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
       await reconcileStorage(env, db);
       await copyApiHours(env, db, scheduledTime);
       await writeDailyStats(env, db, scheduledTime);
+      await writeMonthlyStats(env, db, scheduledTime);
       return;
     case CRON.daily:
       await writeDailyStats(env, db, scheduledTime);

@@ -2,15 +2,16 @@
 // not yet written (so a missed run is back-filled by the next). Monthly: one monthly_stats
 // row per project for every finished month, derived from daily_stats only, after making sure
 // every day of that month has its row. Both walk the projects a page at a time with bounded
-// concurrency, and both can be run again, or late, without changing a number already written.
+// concurrency, at most JOB_BUDGET projects a run (the next run continues), and both can be run
+// again, or late, without changing a number already written.
 import { countLiveDevices } from "../db/repos/devices";
 import { findOrg } from "../db/repos/orgs";
 import type { Project } from "../db/repos/projects";
-import { insertDailyStats, insertMonthlyStats, lastDailyDate, monthlyRowExists, projectDays } from "../db/repos/stats";
+import { insertDailyStats, insertMonthlyStats, lastDailyDate, projectDays, projectsWithoutDay, projectsWithoutMonth } from "../db/repos/stats";
 import type { Db } from "../db/client";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
-import { forEachProject } from "./each-project";
+import { JOB_BUDGET, forEachOf } from "./each-project";
 import { closeMonth } from "./month-close";
 
 const DAY_MS = 86_400_000;
@@ -56,17 +57,24 @@ async function writeMissingDays(env: Env, db: Db, p: Project, through: string, n
   for (; day <= through; day = nextDay(day)) await writeDay(env, db, p, day, now);
 }
 
-/** The daily job (and the hourly catch-up): every project's finished days, up to yesterday. */
-export async function writeDailyStats(env: Env, db: Db, now: number): Promise<void> {
+/**
+ * The daily job (and the hourly catch-up): for the projects still missing yesterday's row,
+ * every finished day not yet written. At most JOB_BUDGET projects a run; the next run continues.
+ */
+export async function writeDailyStats(env: Env, db: Db, now: number, budget = JOB_BUDGET): Promise<void> {
   const yesterday = utcDay(now - DAY_MS);
-  await forEachProject(db, (p) => writeMissingDays(env, db, p, yesterday, now));
+  const todo = await projectsWithoutDay(db, yesterday, Date.parse(yesterday) + DAY_MS, budget);
+  await forEachOf(todo, (p) => writeMissingDays(env, db, p, yesterday, now));
 }
 
-/** The monthly job: every project's last finished month, once all its days are written. */
+/**
+ * The monthly job (and the hourly catch-up): every project's last finished month, once all
+ * its days are written. At most JOB_BUDGET projects a run; the next run continues.
+ */
 export async function writeMonthlyStats(env: Env, db: Db, now: number): Promise<void> {
   const month = previousMonth(utcDay(now));
-  await forEachProject(db, async (p) => {
-    if (utcDay(p.createdAt) > lastDayOfMonth(month) || (await monthlyRowExists(db, p.id, month))) return;
+  const todo = await projectsWithoutMonth(db, month, Date.parse(lastDayOfMonth(month)) + DAY_MS, JOB_BUDGET);
+  await forEachOf(todo, async (p) => {
     // A daily run still fanning out must never leave the month closed on partial days.
     await writeMissingDays(env, db, p, lastDayOfMonth(month), now);
     const days = await projectDays(db, p.id, `${month}-01`, lastDayOfMonth(month));

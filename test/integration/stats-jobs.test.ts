@@ -4,7 +4,9 @@
 // stats are the sum of its projects'.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createDb } from "../../src/db/client";
 import { CRON, runScheduled } from "../../src/jobs/schedule";
+import { writeDailyStats } from "../../src/jobs/stats";
 import { projectHub } from "../../src/stubs/project-hub";
 import { call, ingest, line, newDevice, newProject, tenant } from "./helpers";
 import { setClock } from "../support/clock";
@@ -75,6 +77,30 @@ describe("the daily job", () => {
       [d2, 6],
       [d3, 1],
     ]);
+  });
+});
+
+describe("a run with more projects than its budget", () => {
+  it("leaves the rest to the next run, which continues", async () => {
+    const t = await tenant();
+    await newProject(t.adminKey, "two");
+    await newProject(t.adminKey, "three");
+    const d = day(2);
+    const count = async (org?: string) =>
+      (await env.DB.prepare(`SELECT count(*) AS n FROM daily_stats WHERE date = ?${org ? " AND org_id = ?" : ""}`).bind(...(org ? [d, org] : [d])).first<{ n: number }>())!.n;
+    const db = createDb(env.DB);
+    // Each run writes at most its budget of projects, and makes progress, until this org's three are done.
+    let before = await count();
+    let runs = 0;
+    while ((await count(t.orgId)) < 3) {
+      await writeDailyStats(env, db, Date.parse(at(day(3), "00:05:00")) + runs * 3_600_000, 2);
+      const after = await count();
+      expect(after - before).toBeGreaterThan(0);
+      expect(after - before).toBeLessThanOrEqual(2);
+      before = after;
+      runs++;
+    }
+    expect(runs).toBeGreaterThanOrEqual(2);
   });
 });
 

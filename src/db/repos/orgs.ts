@@ -1,5 +1,5 @@
 // Orgs. An org is born with its first admin key, in one batch, so none exists without one.
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, gt } from "drizzle-orm";
 import type { Db } from "../client";
 import { apiKeys, orgs } from "../schema";
 import { newId } from "../../lib/crypto";
@@ -30,8 +30,13 @@ export async function updateOrg(db: Db, orgId: string, changes: { name?: string;
   return org;
 }
 
-/** Every org's id, oldest first (what the hourly copy of org-level API records walks). */
-export async function listAllOrgIds(db: Db): Promise<string[]> {
-  const rows = await db.select({ id: orgs.id }).from(orgs).orderBy(asc(orgs.id));
+/** Org ids after `afterId`, `limit` at a time, by id (what the hourly copy of org-level API records walks). */
+export async function listOrgIds(db: Db, page: { afterId?: string; limit: number }): Promise<string[]> {
+  const rows = await db
+    .select({ id: orgs.id })
+    .from(orgs)
+    .where(page.afterId ? gt(orgs.id, page.afterId) : undefined)
+    .orderBy(asc(orgs.id))
+    .limit(page.limit);
   return rows.map((r) => r.id);
 }

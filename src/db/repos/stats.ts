@@ -1,8 +1,9 @@
 // daily_stats and monthly_stats: rows written once by the jobs (a second write of the same
 // key does nothing), read by the stats API for a project or summed over an org.
-import { and, asc, eq, getTableColumns, gte, lte, max, sql, sum } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gte, lt, lte, max, notExists, sql, sum } from "drizzle-orm";
 import type { Db } from "../client";
-import { apiHourly, dailyStats, monthlyStats } from "../schema";
+import { apiHourly, dailyStats, jobCursors, monthlyStats, projects } from "../schema";
+import type { Project } from "./projects";
 
 export type DailyRow = typeof dailyStats.$inferSelect;
 export type MonthlyRow = typeof monthlyStats.$inferSelect;
@@ -32,15 +33,6 @@ export async function projectDays(db: Db, projectId: string, from: string, to: s
     .from(dailyStats)
     .where(and(eq(dailyStats.projectId, projectId), gte(dailyStats.date, from), lte(dailyStats.date, to)))
     .orderBy(asc(dailyStats.date));
-}
-
-export async function monthlyRowExists(db: Db, projectId: string, month: string): Promise<boolean> {
-  const [row] = await db
-    .select({ month: monthlyStats.month })
-    .from(monthlyStats)
-    .where(and(eq(monthlyStats.projectId, projectId), eq(monthlyStats.month, month)))
-    .limit(1);
-  return row !== undefined;
 }
 
 const summed = <T extends Record<string, unknown>>(columns: T) =>
@@ -78,4 +70,47 @@ export async function insertApiHours(db: Db, scope: string, records: { hour: num
     const rows = records.slice(i, i + 10).map((r) => ({ scope, hour: r.hour, route: r.route, statusClass: r.status_class, count: r.count, hist: r.hist }));
     await db.insert(apiHourly).values(rows).onConflictDoNothing();
   }
+}
+
+/**
+ * Projects created before `createdBefore` that have no daily row for `date`: what the daily
+ * job still has to do, `limit` at a time (by id, so a run that stops is continued by the next).
+ */
+export async function projectsWithoutDay(db: Db, date: string, createdBefore: number, limit: number): Promise<Project[]> {
+  return db
+    .select()
+    .from(projects)
+    .where(
+      and(
+        lt(projects.createdAt, createdBefore),
+        notExists(db.select({ one: sql`1` }).from(dailyStats).where(and(eq(dailyStats.projectId, projects.id), eq(dailyStats.date, date)))),
+      ),
+    )
+    .orderBy(asc(projects.id))
+    .limit(limit);
+}
+
+/** Projects created before `createdBefore` without a monthly row for `month`. */
+export async function projectsWithoutMonth(db: Db, month: string, createdBefore: number, limit: number): Promise<Project[]> {
+  return db
+    .select()
+    .from(projects)
+    .where(
+      and(
+        lt(projects.createdAt, createdBefore),
+        notExists(db.select({ one: sql`1` }).from(monthlyStats).where(and(eq(monthlyStats.projectId, projects.id), eq(monthlyStats.month, month)))),
+      ),
+    )
+    .orderBy(asc(projects.id))
+    .limit(limit);
+}
+
+/** Where the job named `job` goes on from (the last project id it reached), if anywhere. */
+export async function jobCursor(db: Db, job: string): Promise<string | null> {
+  const [row] = await db.select({ afterId: jobCursors.afterId }).from(jobCursors).where(eq(jobCursors.job, job));
+  return row?.afterId ?? null;
+}
+
+export async function saveJobCursor(db: Db, job: string, afterId: string | null): Promise<void> {
+  await db.insert(jobCursors).values({ job, afterId }).onConflictDoUpdate({ target: jobCursors.job, set: { afterId } });
 }
