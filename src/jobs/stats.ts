@@ -7,7 +7,7 @@
 import { countLiveDevices } from "../db/repos/devices";
 import { findOrg } from "../db/repos/orgs";
 import type { Project } from "../db/repos/projects";
-import { insertDailyStats, insertMonthlyStats, lastDailyDate, projectDays, projectsWithoutDay, projectsWithoutMonth } from "../db/repos/stats";
+import { insertDailyStats, insertMonthlyStats, lastDailyDate, projectDays, projectsLacking } from "../db/repos/stats";
 import type { Db } from "../db/client";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
@@ -63,7 +63,7 @@ async function writeMissingDays(env: Env, db: Db, p: Project, through: string, n
  */
 export async function writeDailyStats(env: Env, db: Db, now: number, budget = JOB_BUDGET): Promise<void> {
   const yesterday = utcDay(now - DAY_MS);
-  const todo = await projectsWithoutDay(db, yesterday, Date.parse(yesterday) + DAY_MS, budget);
+  const todo = await projectsLacking(db, { date: yesterday }, Date.parse(yesterday) + DAY_MS, budget);
   await forEachOf(todo, (p) => writeMissingDays(env, db, p, yesterday, now));
 }
 
@@ -73,7 +73,7 @@ export async function writeDailyStats(env: Env, db: Db, now: number, budget = JO
  */
 export async function writeMonthlyStats(env: Env, db: Db, now: number): Promise<void> {
   const month = previousMonth(utcDay(now));
-  const todo = await projectsWithoutMonth(db, month, Date.parse(lastDayOfMonth(month)) + DAY_MS, JOB_BUDGET);
+  const todo = await projectsLacking(db, { month }, Date.parse(lastDayOfMonth(month)) + DAY_MS, JOB_BUDGET);
   await forEachOf(todo, async (p) => {
     // A daily run still fanning out must never leave the month closed on partial days.
     await writeMissingDays(env, db, p, lastDayOfMonth(month), now);

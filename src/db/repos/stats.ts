@@ -73,34 +73,19 @@ export async function insertApiHours(db: Db, scope: string, records: { hour: num
 }
 
 /**
- * Projects created before `createdBefore` that have no daily row for `date`: what the daily
- * job still has to do, `limit` at a time (by id, so a run that stops is continued by the next).
+ * Projects created before `createdBefore` that have no row yet for `date` (a day, YYYY-MM-DD)
+ * or `month` (YYYY-MM): what the daily or monthly job still has to do, `limit` at a time, by
+ * id, so a run that stops is continued by the next.
  */
-export async function projectsWithoutDay(db: Db, date: string, createdBefore: number, limit: number): Promise<Project[]> {
+export async function projectsLacking(db: Db, row: { date: string } | { month: string }, createdBefore: number, limit: number): Promise<Project[]> {
+  const written =
+    "date" in row
+      ? db.select({ one: sql`1` }).from(dailyStats).where(and(eq(dailyStats.projectId, projects.id), eq(dailyStats.date, row.date)))
+      : db.select({ one: sql`1` }).from(monthlyStats).where(and(eq(monthlyStats.projectId, projects.id), eq(monthlyStats.month, row.month)));
   return db
     .select()
     .from(projects)
-    .where(
-      and(
-        lt(projects.createdAt, createdBefore),
-        notExists(db.select({ one: sql`1` }).from(dailyStats).where(and(eq(dailyStats.projectId, projects.id), eq(dailyStats.date, date)))),
-      ),
-    )
-    .orderBy(asc(projects.id))
-    .limit(limit);
-}
-
-/** Projects created before `createdBefore` without a monthly row for `month`. */
-export async function projectsWithoutMonth(db: Db, month: string, createdBefore: number, limit: number): Promise<Project[]> {
-  return db
-    .select()
-    .from(projects)
-    .where(
-      and(
-        lt(projects.createdAt, createdBefore),
-        notExists(db.select({ one: sql`1` }).from(monthlyStats).where(and(eq(monthlyStats.projectId, projects.id), eq(monthlyStats.month, month)))),
-      ),
-    )
+    .where(and(lt(projects.createdAt, createdBefore), notExists(written)))
     .orderBy(asc(projects.id))
     .limit(limit);
 }
