@@ -41,6 +41,11 @@ export class MonthlyQuota {
 
   private state(tier: Tier, month: string): QuotaState {
     const plan = TIERS[tier];
+    const [y, m] = month.split("-").map(Number);
+    const resets_at = new Date(Date.UTC(y!, m!, 1)).toISOString();
+    const limits = { logs_limit: plan.limits.logs_per_month, log_bytes_limit: plan.limits.log_bytes_per_month, resets_at };
+    // Soft limits (enterprise) leave nothing to count: every delivery asks, so this stays cheap.
+    if (plan.soft.includes("logs_per_month") && plan.soft.includes("log_bytes_per_month")) return { month, logs_left: null, log_bytes_left: null, ...limits };
     const used = this.storage.sql
       .exec<{ logs: number; bytes: number }>(
         "SELECT coalesce(sum(logs), 0) AS logs, coalesce(sum(log_bytes), 0) AS bytes FROM usage_days WHERE day >= ? AND day < ?",
@@ -50,14 +55,11 @@ export class MonthlyQuota {
       .one();
     const r = this.reserved(month);
     const hard = (limit: "logs_per_month" | "log_bytes_per_month") => !plan.soft.includes(limit);
-    const [y, m] = month.split("-").map(Number);
     return {
       month,
       logs_left: hard("logs_per_month") ? plan.limits.logs_per_month - used.logs - r.logs : null,
       log_bytes_left: hard("log_bytes_per_month") ? plan.limits.log_bytes_per_month - used.bytes - r.bytes : null,
-      logs_limit: plan.limits.logs_per_month,
-      log_bytes_limit: plan.limits.log_bytes_per_month,
-      resets_at: new Date(Date.UTC(y!, m!, 1)).toISOString(),
+      ...limits,
     };
   }
 
