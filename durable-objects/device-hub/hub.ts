@@ -246,7 +246,7 @@ export class DeviceHub extends DurableObject<Env> {
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
-      this.outbox.addBuckets(lineBuckets(batch.lines));
+      this.outbox.addBuckets(lineBuckets(batch.lines, Date.now()));
       this.outbox.addTallies(clockNow(), lineTallies(batch.lines));
       this.hours.note(batch.lines);
       this.count({

@@ -59,20 +59,19 @@ export class UsageOutbox {
     }
   }
 
-  /** Bucket counts owed under the open sequence (lines by event time, from the ingest). */
+  /**
+   * Bucket counts owed under the open sequence (lines by event time, from the ingest). One
+   * statement for all of them: a batch replayed from a spool can span thousands of buckets.
+   */
   addBuckets(deltas: BucketDeltas): void {
-    const seq = this.openSeq;
-    for (const d of deltas.values()) {
-      this.storage.sql.exec(
-        `INSERT INTO outbox_buckets (seq, minutes, start, metric, n) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (seq, minutes, start, metric) DO UPDATE SET n = n + excluded.n`,
-        seq,
-        d.minutes,
-        d.start,
-        d.metric,
-        d.n,
-      );
-    }
+    if (deltas.size === 0) return;
+    this.storage.sql.exec(
+      `INSERT INTO outbox_buckets (seq, minutes, start, metric, n)
+       SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+       ON CONFLICT (seq, minutes, start, metric) DO UPDATE SET n = n + excluded.n`,
+      this.openSeq,
+      JSON.stringify([...deltas.values()].map((d) => [d.minutes, d.start, d.metric, d.n])),
+    );
   }
 
   /**

@@ -66,14 +66,14 @@ export class UsageCounts {
           t.errors,
         );
       }
-      for (const b of buckets) {
-        if (b.seq <= last) continue;
+      // One statement for every bucket (a replayed spool can bring thousands).
+      const freshBuckets = buckets.filter((b) => b.seq > last).map((b) => [b.minutes, b.metric, b.start, b.n]);
+      if (freshBuckets.length > 0) {
         sql.exec(
-          "INSERT INTO buckets (minutes, metric, start, n) VALUES (?, ?, ?, ?) ON CONFLICT (minutes, metric, start) DO UPDATE SET n = n + excluded.n",
-          b.minutes,
-          b.metric,
-          b.start,
-          b.n,
+          `INSERT INTO buckets (minutes, metric, start, n)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+           ON CONFLICT (minutes, metric, start) DO UPDATE SET n = n + excluded.n`,
+          JSON.stringify(freshBuckets),
         );
       }
       sql.exec(

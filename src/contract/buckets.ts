@@ -39,8 +39,16 @@ export type BucketDeltas = Map<string, { minutes: BucketMinutes; start: number; 
 
 const startOf = (ms: number, minutes: number) => ms - (ms % (minutes * 60_000));
 
-function addTo(deltas: BucketDeltas, ms: number, metric: BucketMetric, n: number): void {
+const DAY_MS = 86_400_000;
+
+/**
+ * Counts `n` at `ms` in each size's bucket. A size whose keeping time is already over for
+ * `ms` is skipped: the project would prune that bucket at once (a spool replayed after days
+ * offline would otherwise write thousands of minute buckets for nothing).
+ */
+function addTo(deltas: BucketDeltas, ms: number, metric: BucketMetric, n: number, now: number): void {
   for (const minutes of BUCKET_MINUTES) {
+    if (ms < now - BUCKET_KEEP_DAYS[minutes] * DAY_MS) continue;
     const start = startOf(ms, minutes);
     const key = `${minutes}:${start}:${metric}`;
     const d = deltas.get(key);
@@ -49,10 +57,10 @@ function addTo(deltas: BucketDeltas, ms: number, metric: BucketMetric, n: number
   }
 }
 
-/** The buckets of a batch's lines, by each line's event time (µs) and level. */
-export function lineBuckets(lines: readonly { ts: number; level: number }[]): BucketDeltas {
+/** The buckets of a batch's lines, by each line's event time (µs) and level, as of `now`. */
+export function lineBuckets(lines: readonly { ts: number; level: number }[], now: number): BucketDeltas {
   const deltas: BucketDeltas = new Map();
-  for (const l of lines) addTo(deltas, Math.floor(l.ts / 1000), `logs_${levelName(l.level).toLowerCase()}` as BucketMetric, 1);
+  for (const l of lines) addTo(deltas, Math.floor(l.ts / 1000), `logs_${levelName(l.level).toLowerCase()}` as BucketMetric, 1, now);
   return deltas;
 }
 
@@ -60,7 +68,7 @@ export function lineBuckets(lines: readonly { ts: number; level: number }[]): Bu
 export function arrivalBuckets(now: number, delta: UsageDelta): BucketDeltas {
   const deltas: BucketDeltas = new Map();
   for (const metric of ["heartbeats", "device_messages_in", "device_messages_out", "api_calls"] as const) {
-    if (delta[metric]) addTo(deltas, now, metric, delta[metric]);
+    if (delta[metric]) addTo(deltas, now, metric, delta[metric], now);
   }
   return deltas;
 }
