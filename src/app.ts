@@ -25,8 +25,17 @@ app.use("/api/*", async (c, next) => {
   c.set("db", createDb(c.env.DB));
   const started = Date.now();
   await next();
-  recordApiCall(c.env, apiCallOf(c, started), (p) => c.executionCtx.waitUntil(p));
+  recordApiCall(c.env, apiCallOf(c, started), (p) => waitUntil(c, p));
 });
+
+/** Keeps `p` running past the answer; a request made without an execution context just lets it run. */
+function waitUntil(c: Context<AppEnv>, p: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(p);
+  } catch {
+    p.catch((err) => console.error(err));
+  }
+}
 
 /**
  * What the API analytics record of a finished request: route pattern, status, latency, and

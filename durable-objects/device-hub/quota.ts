@@ -6,9 +6,14 @@ import type { StoredLine } from "../../src/contract/log-line";
 import type { QuotaState } from "../../src/contract/quota";
 import { projectHub } from "../../src/stubs/project-hub";
 
-/** Below this much room, every batch asks the project. Far above any burst in flight at once. */
+/**
+ * Below this much room, every batch asks the project: the larger of a fixed floor and a tenth
+ * of the limit. Devices learn the room with every delivery, so counts stay exact while a
+ * fleet sends less than this between two requests of any one device (docs/limits.md).
+ */
 const NEAR_LINES = 100_000;
 const NEAR_BYTES = 100 * 1024 * 1024;
+const NEAR_SHARE = 0.1;
 
 export interface Admission {
   /** How many of the lines, in order, may be stored. */
@@ -33,7 +38,13 @@ export class QuotaGate {
     const bytes = lines.reduce((n, l) => n + l.bytes, 0);
     const s = this.known;
     const roomy = (left: number | null, take: number, near: number) => left === null || left - take > near;
-    if (s && s.month === month && roomy(s.logs_left, lines.length, NEAR_LINES) && roomy(s.log_bytes_left, bytes, NEAR_BYTES)) {
+    const near = (floor: number, limit: number) => Math.max(floor, limit * NEAR_SHARE);
+    if (
+      s &&
+      s.month === month &&
+      roomy(s.logs_left, lines.length, near(NEAR_LINES, s.logs_limit)) &&
+      roomy(s.log_bytes_left, bytes, near(NEAR_BYTES, s.log_bytes_limit))
+    ) {
       if (s.logs_left !== null) s.logs_left -= lines.length;
       if (s.log_bytes_left !== null) s.log_bytes_left -= bytes;
       return { admitted: lines.length, reserved: false };
@@ -44,6 +55,8 @@ export class QuotaGate {
       lines.map((l) => l.bytes),
     );
     this.known = grant.state;
-    return { admitted: grant.granted, reserved: true, state: grant.state };
+    // Under soft limits nothing was reserved, so there is nothing to settle later.
+    const reserved = grant.state.logs_left !== null || grant.state.log_bytes_left !== null;
+    return { admitted: grant.granted, reserved, state: grant.state };
   }
 }

@@ -67,6 +67,8 @@ export class MonthlyQuota {
   async reserve(orgId: string, month: string, lineBytes: number[], now: number): Promise<QuotaGrant> {
     const tier = await this.tierOf(orgId, now);
     const before = this.state(tier, month);
+    // Soft limits refuse nothing and hold nothing back.
+    if (before.logs_left === null && before.log_bytes_left === null) return { granted: lineBytes.length, state: before };
     const logsRoom = before.logs_left ?? Infinity;
     const bytesRoom = before.log_bytes_left ?? Infinity;
     let granted = 0;
