@@ -9,6 +9,7 @@ const benches = [
   ["ingest", "ingest against the object's own limit and PostgreSQL"],
   ["tail", "live tail under load"],
   ["query", "queries over large hot stores, and the export's memory"],
+  ["counter-path", "deliveries into one project's object from 100 devices"],
 ] as const;
 
 const began = Date.now();

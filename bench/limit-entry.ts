@@ -1,13 +1,29 @@
-// The ingest benchmark's "limit": what a device's object itself does for a batch, with no
-// HTTP and no Worker in front. This entry is the app exactly as `npm start` runs it, plus one
-// route only benchmarks reach (`POST /__bench/limit`), served by a DeviceHub subclass with one
-// extra method. The benchmark starts it with `wrangler dev bench/limit-entry.ts`, which keeps
-// wrangler.toml's bindings; `npm start` and `wrangler deploy` never see this file.
+// What benchmarks measure inside the objects. This entry is the app exactly as `npm start` runs
+// it, plus routes only benchmarks reach, served by subclasses of the two objects:
+//   - `POST /__bench/limit`: the ingest benchmark's "limit", what a device's object itself does
+//     for a batch, with no HTTP and no Worker in front (a DeviceHub with one extra method);
+//   - `GET /__bench/deliveries?project_id=`: how many deliveries a project's object has taken
+//     (a ProjectHub that counts them), for bench/counter-path.ts.
+// Benchmarks start it with `wrangler dev bench/limit-entry.ts`, which keeps wrangler.toml's
+// bindings; `npm start` and `wrangler deploy` never see this file.
 import { DeviceHub as AppDeviceHub } from "../durable-objects/device-hub/hub";
+import { ProjectHub as AppProjectHub } from "../durable-objects/project-hub/hub";
 import { type StoredLine, validateLines } from "../src/contract/log-line";
 import entry from "../src/index";
 
-export { ProjectHub } from "../durable-objects/project-hub/hub";
+/** A ProjectHub that counts the deliveries it takes (in memory: the benchmark reads it live). */
+export class ProjectHub extends AppProjectHub {
+  private taken = 0;
+
+  override async deliver(...args: Parameters<AppProjectHub["deliver"]>): ReturnType<AppProjectHub["deliver"]> {
+    this.taken++;
+    return super.deliver(...args);
+  }
+
+  async deliveriesTaken(): Promise<number> {
+    return this.taken;
+  }
+}
 
 /** Milliseconds for all the batches of one variant, each batch committed to disk. */
 export interface LimitFigures {
@@ -88,6 +104,10 @@ export default {
   ...entry,
   async fetch(req, env, ctx) {
     const url = new URL(req.url);
+    if (url.pathname === "/__bench/deliveries") {
+      const ns = env.PROJECT_HUB as unknown as DurableObjectNamespace<ProjectHub>;
+      return Response.json({ deliveries: await ns.get(ns.idFromName(url.searchParams.get("project_id") ?? "")).deliveriesTaken() });
+    }
     if (req.method !== "POST" || url.pathname !== "/__bench/limit") return entry.fetch(req, env, ctx);
     // { device_id, logs: contract lines, batches, spacing_us }: the lines are validated here, once,
     // then stamped `spacing_us` apart from batch to batch, so no batch lands between earlier ones.
