@@ -5,7 +5,7 @@ interface __BaseEnv_Env {
 	DB: D1Database;
 	ASSETS: Fetcher;
 	HEARTBEAT_INTERVAL_MS: "30000";
-	HOT_WINDOW_DAYS: "7";
+	HOT_WINDOW_DAYS: "30";
 	PUBLIC_URL: "";
 	ADMIN_TOKEN: string;
 	SIGNING_SECRET?: string;

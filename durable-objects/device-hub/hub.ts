@@ -13,10 +13,11 @@ import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { lineBuckets } from "../../src/contract/buckets";
-import { QUOTA_REJECTION } from "../../src/contract/quota";
+import { QUOTA_REJECTION, type QuotaState } from "../../src/contract/quota";
+import type { Rejection, StoredLine } from "../../src/contract/log-line";
 import { lineTallies } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
-import { hotWindowMs } from "../../src/lib/config";
+import { hotWindowFor, hotWindowMs } from "../../src/lib/config";
 import { utcDay } from "../../src/lib/time";
 import { newId } from "../../src/lib/crypto";
 import type { z } from "zod";
@@ -80,8 +81,8 @@ export class DeviceHub extends DurableObject<Env> {
     this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
     this.hours = new LogHours(sql, env, identity, this.timers);
     this.quota = new QuotaGate(env);
-    this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers, (state) => this.quota.note(state));
-    new Retention(ctx.storage, hotWindowMs(env), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
+    this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers, (state) => this.heard(state));
+    new Retention(ctx.storage, () => this.hotWindowMs(), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
     this.socket = new DeviceSocket(
       ctx,
       {
@@ -99,7 +100,7 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- identity -------------------------------------------------------------------------
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
-  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number }): Promise<void> {
+  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number }): Promise<void> {
     migrate(this.ctx.storage, DEVICE_SCHEMA);
     this.state.provision(p, Date.now());
     await this.timers.arm();
@@ -226,13 +227,16 @@ export class DeviceHub extends DurableObject<Env> {
     if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { ok: false, code: "conflict" };
     // The month's quota, unless this is a retry (its answer is already kept).
     const retry = offered.batch_id !== undefined && this.batches.answerOf(offered.batch_id) !== undefined;
-    let batch = offered;
+    // The Worker checked the operator's cap; this device's tier may keep lines for less.
+    const edgeUs = (now - this.hotWindowMs()) * 1000;
+    let batch = retry ? offered : refuseLines(offered, (l) => l.ts >= edgeUs, STALE_REJECTION);
     let reserved: { logs: number; bytes: number } | null = null;
-    if (!retry && offered.lines.length > 0) {
+    if (!retry && batch.lines.length > 0) {
       const counted = clockNow();
-      const admission = await this.quota.admit(this.state.require(), offered.lines, utcDay(counted).slice(0, 7));
+      const admission = await this.quota.admit(this.state.require(), batch.lines, utcDay(counted).slice(0, 7));
       if (admission.admitted === 0) return { ok: false, code: "quota_exceeded", state: admission.state! };
-      batch = admitLines(offered, admission.admitted);
+      const admitted = admission.admitted;
+      batch = refuseLines(batch, (_, i) => i < admitted, QUOTA_REJECTION);
       if (admission.reserved) reserved = { logs: batch.lines.length, bytes: batch.lines.reduce((n, l) => n + l.bytes, 0) };
     }
     let firstId = 0;
@@ -408,6 +412,19 @@ export class DeviceHub extends DurableObject<Env> {
     await this.timers.arm();
   }
 
+  /** How long this device keeps its lines: its tier's hot retention, within the operator's cap. */
+  private hotWindowMs(): number {
+    const days = this.state.current?.hotWindowDays;
+    return days === undefined ? hotWindowMs(this.env) : hotWindowFor(this.env, days);
+  }
+
+  /** What the project said with a delivery: the month's quota, and the tier's hot retention. */
+  private heard(state: QuotaState | undefined): void {
+    this.quota.note(state);
+    const current = this.state.current;
+    if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
+  }
+
   /** One SQLite transaction; if it rolls back, the device state kept in memory is read again. */
   private transaction<T>(work: () => T): T {
     try {
@@ -424,14 +441,22 @@ export class DeviceHub extends DurableObject<Env> {
   }
 }
 
-/** The batch with only its first `admitted` valid lines; the rest are refused by their index, for the quota. */
-function admitLines(batch: IngestBatch, admitted: number): IngestBatch {
-  if (admitted >= batch.lines.length) return batch;
+/** Beside each line refused because this device's tier keeps lines for less time (as the Worker words it). */
+const STALE_REJECTION = "timestamp: older than the hot window";
+
+/**
+ * The batch with only the lines `keep` accepts (given each line and its place among the
+ * stored lines); the others are refused by their index in the request, beside the rest.
+ */
+function refuseLines(batch: IngestBatch, keep: (line: StoredLine, i: number) => boolean, reason: string): IngestBatch {
+  if (batch.lines.every(keep)) return batch;
   const invalid = new Set(batch.rejected.map((r) => r.index));
-  const validIndexes: number[] = [];
-  for (let i = 0; validIndexes.length < batch.lines.length; i++) if (!invalid.has(i)) validIndexes.push(i);
-  const refused = validIndexes.slice(admitted).map((index) => ({ index, reason: QUOTA_REJECTION }));
-  return { ...batch, lines: batch.lines.slice(0, admitted), rejected: [...batch.rejected, ...refused].sort((a, b) => a.index - b.index) };
+  const indexes: number[] = [];
+  for (let i = 0; indexes.length < batch.lines.length; i++) if (!invalid.has(i)) indexes.push(i);
+  const kept: StoredLine[] = [];
+  const refused: Rejection[] = [];
+  batch.lines.forEach((l, i) => (keep(l, i) ? kept.push(l) : refused.push({ index: indexes[i]!, reason })));
+  return { ...batch, lines: kept, rejected: [...batch.rejected, ...refused].sort((a, b) => a.index - b.index) };
 }
 
 function severities(batch: IngestBatch): { errors: number; warnings: number } {

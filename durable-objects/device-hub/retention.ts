@@ -17,7 +17,8 @@ const PRUNED_AT_KEY = "pruned_at";
 export class Retention {
   constructor(
     private readonly storage: DurableObjectStorage,
-    private readonly hotWindowMs: number,
+    /** The device's hot window now (its tier can change). */
+    private readonly hotWindowMs: () => number,
     private readonly parts: { logs: LogStore; hours: LogHours; batches: BatchMemory<unknown>; metrics: MetricHistory },
     timers: Timers,
   ) {
@@ -30,7 +31,7 @@ export class Retention {
     const oldestBatch = batches.oldest();
     const oldestMinute = metrics.oldest();
     const expiries = [
-      oldestLine === null ? null : Math.floor(oldestLine / 1000) + this.hotWindowMs,
+      oldestLine === null ? null : Math.floor(oldestLine / 1000) + this.hotWindowMs(),
       oldestBatch === null ? null : oldestBatch + BATCH_MEMORY_MS,
       oldestMinute === null ? null : oldestMinute + RETENTION_MS,
     ].filter((t): t is number => t !== null);
@@ -39,7 +40,7 @@ export class Retention {
   }
 
   private prune(now: number): void {
-    const edgeUs = (now - this.hotWindowMs) * 1000;
+    const edgeUs = (now - this.hotWindowMs()) * 1000;
     this.parts.logs.prune(edgeUs, PRUNE_BATCH);
     this.parts.hours.prune(hourOf(edgeUs) - 1);
     this.parts.batches.prune(now);

@@ -6,6 +6,8 @@ export interface DeviceState extends Identity {
   /** SHA-256 of the device key; null once decommissioned, so the key stops at once. */
   keyHash: string | null;
   heartbeatIntervalMs: number;
+  /** The org's tier's hot retention when last heard (at registration, then from the project); unset: not yet. */
+  hotWindowDays?: number;
   reportedStatus: ReportedStatus;
   /** Set by an operator (PATCH status: maintenance); outranks what the device reports, and offline. */
   maintenance: boolean;
@@ -108,7 +110,7 @@ export class DeviceStateStore {
   }
 
   /** (Re)binds the device to an identity and a key, keeping everything else it knew. */
-  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number }, now: number): void {
+  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number }, now: number): void {
     const prev = this.current;
     this.write({
       reportedStatus: "online",

@@ -43,7 +43,7 @@ export class MonthlyQuota {
     const plan = TIERS[tier];
     const [y, m] = month.split("-").map(Number);
     const resets_at = new Date(Date.UTC(y!, m!, 1)).toISOString();
-    const limits = { logs_limit: plan.limits.logs_per_month, log_bytes_limit: plan.limits.log_bytes_per_month, resets_at };
+    const limits = { logs_limit: plan.limits.logs_per_month, log_bytes_limit: plan.limits.log_bytes_per_month, resets_at, hot_window_days: plan.hot_retention_days };
     // Soft limits (enterprise) leave nothing to count: every delivery asks, so this stays cheap.
     if (plan.soft.includes("logs_per_month") && plan.soft.includes("log_bytes_per_month")) return { month, logs_left: null, log_bytes_left: null, ...limits };
     const used = this.storage.sql

@@ -12,6 +12,8 @@ export interface QuotaState {
   logs_limit: number;
   log_bytes_limit: number;
   resets_at: string;
+  /** The org's tier's hot retention, which the device's object keeps its lines for. */
+  hot_window_days: number;
 }
 
 /** What a reservation got: how many of the lines offered (in order) fit, and the state after. */

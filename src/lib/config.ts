@@ -4,11 +4,19 @@ export const heartbeatIntervalMs = (env: Env): number => {
   return Number.isFinite(configured) && configured >= 1000 ? configured : 30_000;
 };
 
-/** How long lines stay in a device's hot store (searchable in its Durable Object). */
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * The longest any line stays in a device's hot store (searchable in its Durable Object):
+ * HOT_WINDOW_DAYS, an operator's cap over every tier's own hot retention (30 when unset).
+ */
 export const hotWindowMs = (env: Env): number => {
   const days = Number(env.HOT_WINDOW_DAYS);
-  return (Number.isFinite(days) && days > 0 ? days : 7) * 24 * 3600 * 1000;
+  return (Number.isFinite(days) && days > 0 ? days : 30) * DAY_MS;
 };
+
+/** A device's hot window: its tier's hot retention days, within the operator's cap. */
+export const hotWindowFor = (env: Env, tierDays: number): number => Math.min(hotWindowMs(env), tierDays * DAY_MS);
 
 /**
  * The key that signs device keys and live-tail tickets, so the Worker refuses made-up ones

@@ -10,6 +10,8 @@ import { LOG_UPLOAD } from "../contract/limits";
 import { heartbeatIntervalMs, signingKey } from "../lib/config";
 import type { GenerateCapsule, Register } from "../contract/fleet";
 import { deviceHub } from "../stubs/device-hub";
+import { TIERS } from "../contract/tiers";
+import { findOrg } from "../db/repos/orgs";
 import { createWithinLimit } from "./quotas";
 
 /** A one-time token for a device of the project; the secret is returned once and stored as a hash. */
@@ -69,6 +71,7 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
       projectId: device.projectId,
       keyHash: await sha256(key),
       heartbeatIntervalMs: interval,
+      hotWindowDays: TIERS[(await findOrg(db, device.orgId))?.tier ?? "free"].hot_retention_days,
     });
     await recordTokenDevice(db, token.id, device.id);
     return {

@@ -2,7 +2,9 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { deviceHub } from "../../src/stubs/device-hub";
-import { call, ingest, loghubLines, tenant } from "./helpers";
+import { projectHub } from "../../src/stubs/project-hub";
+import { call, ingest, loghubLines, newDevice, newOrg, newProject, tenant } from "./helpers";
+import { settle } from "../support/settle";
 
 it("lines older than the hot window leave the store and its full-text index", async () => {
   const t = await tenant();
@@ -11,9 +13,9 @@ it("lines older than the hot window leave the store and its full-text index", as
   await ingest(t.deviceKey, { logs: loghubLines("OpenSSH", 300, { endUs: now - 6 * day }) });
   await ingest(t.deviceKey, { logs: loghubLines("OpenSSH", 200, { endUs: now - 1000, offset: 300 }) });
   const stub = deviceHub(env, t.deviceId);
-  // Age the first batch past the 7-day window, as if the days had passed.
+  // Age the first batch past the pro tier's 14-day window, as if the days had passed.
   await runInDurableObject(stub, (_h, state) => {
-    state.storage.sql.exec("UPDATE logs SET ts = ts - ? WHERE ts < ?", 2 * day, now - 5 * day);
+    state.storage.sql.exec("UPDATE logs SET ts = ts - ? WHERE ts < ?", 10 * day, now - 5 * day);
   });
   await runDurableObjectAlarm(stub);
 
@@ -27,5 +29,24 @@ it("lines older than the hot window leave the store and its full-text index", as
   const all = await call("GET", `/logs?device_id=${t.deviceId}&limit=1000`, { token: t.viewerKey });
   expect(all.json.logs.length).toBe(200);
   const searched = await call("GET", `/logs?device_id=${t.deviceId}&limit=1000&q=user`, { token: t.viewerKey });
-  for (const l of searched.json.logs) expect(l.timestamp_us).toBeGreaterThan(now - 7 * day);
+  for (const l of searched.json.logs) expect(l.timestamp_us).toBeGreaterThan(now - 14 * day);
+});
+
+it("each tier keeps lines for its own hot retention, and a device hears of a new tier from its project", async () => {
+  const day = 86_400_000_000; // µs
+  const tenDaysAgo = Date.now() * 1000 - 10 * day;
+  const line = { timestamp_us: tenDaysAgo, level: "INFO", module: "nav", message: "ten days old" };
+  const { orgId, adminKey } = await newOrg("free");
+  const projectId = await newProject(adminKey);
+  const device = await newDevice(adminKey, projectId);
+  const onFree = await ingest(device.deviceKey, { logs: [line, { ...line, timestamp_us: Date.now() * 1000 - 1000 }] });
+  expect(onFree.json.accepted).toBe(1);
+  expect(onFree.json.rejected).toEqual([{ index: 0, reason: "timestamp: older than the hot window" }]);
+
+  // The org moves to pro (14 days): the device hears it with its next delivery's answer.
+  expect((await call("PATCH", `/orgs/${orgId}`, { token: env.ADMIN_TOKEN, body: { tier: "pro" } })).status).toBe(200);
+  await runInDurableObject(projectHub(env, projectId), (hub) => ((hub as unknown as { quota: { tier?: unknown } }).quota.tier = undefined));
+  await ingest(device.deviceKey, { logs: [{ ...line, timestamp_us: Date.now() * 1000 - 1000 }] });
+  await settle(device.deviceId);
+  expect((await ingest(device.deviceKey, { logs: [line] })).json.accepted).toBe(1);
 });

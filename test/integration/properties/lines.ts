@@ -214,7 +214,7 @@ export function materialize(spec: LineSpec, nowMs: number, marker: string): { li
       const now = new Date(nowMs);
       return { ...line, timestamp: `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${choose(["32", "00", "99"])}T00:00:00Z` };
     },
-    "too-old": () => (delete line.timestamp, { ...line, timestamp_us: (nowMs - 8 * DAY_MS) * 1000 }),
+    "too-old": () => (delete line.timestamp, { ...line, timestamp_us: (nowMs - 40 * DAY_MS) * 1000 }), // past every tier's hot window and the cap
     "too-far-ahead": () => (delete line.timestamp, { ...line, timestamp_us: (nowMs + 3_600_000) * 1000 }),
     "bad-timestamp-us": () => (delete line.timestamp, { ...line, timestamp_us: choose([-1, 1.5, "1700000000000000", null, 1e300]) }),
     "context-too-many-keys": () => ({ ...line, context: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])) }),
