@@ -1,6 +1,7 @@
 // Two tiers of tests, three projects:
 // - fast (`npm test`): `workers` runs inside workerd with the real bindings; `node` runs the
-//   checks that read the source tree from disk, which workerd cannot do.
+//   checks that read the source tree from disk, which workerd cannot do, and the unit tests of
+//   pure functions (no bindings, so no workerd to start for each file).
 // - slow (`npm run test:slow`): `slow` runs in Node against a real `wrangler dev` server,
 //   a browser or a drill; its tests start what they need and take minutes.
 import path from "node:path";
@@ -26,7 +27,7 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "workers",
-            include: ["test/integration/**/*.test.ts", "test/unit/**/*.test.ts"],
+            include: ["test/integration/**/*.test.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
             // Generous: CI machines are small and the heaviest tests move 10,000+ lines.
             testTimeout: 30_000,
@@ -36,7 +37,7 @@ export default defineConfig(async () => {
           test: {
             name: "node",
             environment: "node",
-            include: ["test/node/**/*.test.ts"],
+            include: ["test/node/**/*.test.ts", "test/unit/**/*.test.ts"],
             testTimeout: 60_000,
           },
         },
