@@ -9,7 +9,11 @@ import { dailyStatsOf, monthlyStatsOf } from "../db/repos/stats";
 import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
 import { utcDay } from "../lib/time";
-import { apiStats, errorStats, liveUsage, overview, presentDay, presentMonths, statsScope, timeseries } from "../services/stats";
+import { apiStats } from "../services/api-stats";
+import { overview } from "../services/rankings";
+import { errorStats, timeseries } from "../services/series-stats";
+import { statsScope } from "../services/stats-scope";
+import { liveUsage, presentDay, presentMonths } from "../services/usage-stats";
 import { projectOfOrg } from "../services/tenancy";
 
 const DAY_MS = 86_400_000;
