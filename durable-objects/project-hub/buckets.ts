@@ -2,11 +2,11 @@
 // outbox rows they came with, read as series, and pruned by the alarm once a size's
 // BUCKET_KEEP_DAYS have passed.
 import { BUCKET_KEEP_DAYS, BUCKET_MINUTES, type BucketMetric, type BucketMinutes } from "../../src/contract/buckets";
+import { DAY_MS } from "../../src/lib/time";
 import type { Timers } from "../timers";
 
 const PRUNE_EVERY_MS = 6 * 3600_000;
 const PRUNED_AT_KEY = "buckets_pruned_at";
-const DAY_MS = 86_400_000;
 
 export class TimeBuckets {
   constructor(

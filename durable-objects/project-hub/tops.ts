@@ -3,10 +3,9 @@
 // Kept KEEP_DAYS, pruned when the daily job closes a day.
 import type { Ranked } from "../../src/contract/tallies";
 import { USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
-import { utcDay } from "../../src/lib/time";
+import { addDays } from "../../src/lib/time";
 
 const KEEP_DAYS = 90;
-const DAY_MS = 86_400_000;
 
 export class Tops {
   constructor(private readonly sql: SqlStorage) {}
@@ -37,7 +36,7 @@ export class Tops {
   }
 
   prune(today: string): void {
-    const cutoff = utcDay(Date.parse(today) - KEEP_DAYS * DAY_MS);
+    const cutoff = addDays(today, -KEEP_DAYS);
     this.sql.exec("DELETE FROM device_days WHERE day < ?", cutoff);
     this.sql.exec("DELETE FROM tallies WHERE day < ?", cutoff);
   }

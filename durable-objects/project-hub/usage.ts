@@ -8,11 +8,10 @@
 import type { BucketRow } from "../../src/contract/buckets";
 import type { TallyRow } from "../../src/contract/tallies";
 import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
-import { utcDay } from "../../src/lib/time";
+import { addDays } from "../../src/lib/time";
 
 const CLOSED_THROUGH_KEY = "usage_closed_through";
 const STORAGE_KEY = "storage_bytes";
-const DAY_MS = 86_400_000;
 
 const sums = USAGE_FIELDS.map((f) => `coalesce(sum(${f}), 0) AS ${f}`).join(", ");
 
@@ -24,6 +23,11 @@ export class UsageCounts {
     return this.storage.kv.get<string>(CLOSED_THROUGH_KEY) ?? "";
   }
 
+  /** The day a count of `day` lands on: its own, or the first open one if `day` is closed. */
+  private openDayFor(day: string, closed = this.closedThrough): string {
+    return day <= closed ? addDays(closed, 1) : day;
+  }
+
   /** A device's sealed outbox rows and bucket counts; each sequence is applied once. Answers the rows applied now. */
   apply(deviceId: string, rows: OutboxRow[], buckets: BucketRow[] = [], tallies: TallyRow[] = []): OutboxRow[] {
     const sql = this.storage.sql;
@@ -32,9 +36,8 @@ export class UsageCounts {
       const fresh = rows.filter((r) => r.seq > last);
       if (fresh.length === 0) return fresh;
       const closed = this.closedThrough;
-      const firstOpen = closed === "" ? "" : utcDay(Date.parse(closed) + DAY_MS);
       for (const r of fresh) {
-        const day = r.day <= closed ? firstOpen : r.day;
+        const day = this.openDayFor(r.day, closed);
         sql.exec(
           `INSERT INTO usage_days (day, ${USAGE_FIELDS.join(", ")}) VALUES (?, ${USAGE_FIELDS.map(() => "?").join(", ")})
            ON CONFLICT (day) DO UPDATE SET ${USAGE_FIELDS.map((f) => `${f} = ${f} + excluded.${f}`).join(", ")}`,
@@ -59,7 +62,7 @@ export class UsageCounts {
         sql.exec(
           `INSERT INTO tallies (day, kind, key, lines, errors) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (day, kind, key) DO UPDATE SET lines = lines + excluded.lines, errors = errors + excluded.errors`,
-          t.day <= closed ? firstOpen : t.day,
+          this.openDayFor(t.day, closed),
           t.kind,
           t.key,
           t.lines,
@@ -90,9 +93,11 @@ export class UsageCounts {
    * records), on their day, or on the first open day if that one is closed.
    */
   addApiCalls(day: string, n: number): void {
-    const closed = this.closedThrough;
-    const at = day <= closed ? utcDay(Date.parse(closed) + DAY_MS) : day;
-    this.storage.sql.exec("INSERT INTO usage_days (day, api_calls) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET api_calls = api_calls + excluded.api_calls", at, n);
+    this.storage.sql.exec(
+      "INSERT INTO usage_days (day, api_calls) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET api_calls = api_calls + excluded.api_calls",
+      this.openDayFor(day),
+      n,
+    );
   }
 
   /** Bytes the project holds in R2 (artifacts and archived logs), as the hourly job last counted them. */

@@ -3,6 +3,7 @@
 // line lands in its own bucket; heartbeats, device messages and API calls by when they arrived.
 // A device's object adds them to its outbox beside the usage rows, under the same sequence,
 // so they reach the project exactly once.
+import { DAY_MS } from "../lib/time";
 import { levelName } from "./levels";
 import type { UsageDelta } from "./usage";
 
@@ -38,8 +39,6 @@ export interface BucketRow {
 export type BucketDeltas = Map<string, { minutes: BucketMinutes; start: number; metric: BucketMetric; n: number }>;
 
 const startOf = (ms: number, minutes: number) => ms - (ms % (minutes * 60_000));
-
-const DAY_MS = 86_400_000;
 
 /**
  * Counts `n` at `ms` in each size's bucket. A size whose keeping time is already over for

@@ -9,16 +9,14 @@ import { findOrg } from "../db/repos/orgs";
 import type { Project } from "../db/repos/projects";
 import { insertDailyStats, insertMonthlyStats, lastDailyDate, projectDays, projectsLacking } from "../db/repos/stats";
 import type { Db } from "../db/client";
-import { utcDay } from "../lib/time";
+import { DAY_MS, addDays, utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
 import { JOB_BUDGET, forEachOf } from "./each-project";
 import { closeMonth } from "./month-close";
 
-const DAY_MS = 86_400_000;
 /** How far back a missed day is still written (older days have left the project's counters' reach). */
 const BACKFILL_DAYS = 62;
 
-const nextDay = (day: string) => utcDay(Date.parse(day) + DAY_MS);
 const lastDayOfMonth = (month: string) => {
   const [y, m] = month.split("-").map(Number);
   return utcDay(Date.UTC(y!, m!, 0));
@@ -53,8 +51,8 @@ async function writeMissingDays(env: Env, db: Db, p: Project, through: string, n
   const created = utcDay(p.createdAt);
   const earliest = utcDay(now - BACKFILL_DAYS * DAY_MS);
   const last = await lastDailyDate(db, p.id);
-  let day = last ? nextDay(last) : created > earliest ? created : earliest;
-  for (; day <= through; day = nextDay(day)) await writeDay(env, db, p, day, now);
+  let day = last ? addDays(last, 1) : created > earliest ? created : earliest;
+  for (; day <= through; day = addDays(day, 1)) await writeDay(env, db, p, day, now);
 }
 
 /**

@@ -1,10 +1,10 @@
+import { DAY_MS } from "./time";
+
 // Settings read from the Worker's [vars] (wrangler.toml), with the defaults used when unset.
 export const heartbeatIntervalMs = (env: Env): number => {
   const configured = Number(env.HEARTBEAT_INTERVAL_MS);
   return Number.isFinite(configured) && configured >= 1000 ? configured : 30_000;
 };
-
-const DAY_MS = 24 * 3600 * 1000;
 
 /**
  * The longest any line stays in a device's hot store (searchable in its Durable Object):

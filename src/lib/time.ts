@@ -21,8 +21,13 @@ export function parseIsoMicros(text: string): number {
   return ms * 1000 + micros;
 }
 
+export const DAY_MS = 86_400_000;
+
 /** The UTC day of an instant, YYYY-MM-DD: usage is counted by the day a thing arrived. */
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** The UTC day `n` days after `day` (YYYY-MM-DD; n may be negative). */
+export const addDays = (day: string, n: number): string => utcDay(Date.parse(day) + n * DAY_MS);
 
 /** Log event times are µs; the project's index of who has lines where is kept by the hour. */
 const HOUR_US = 3_600_000_000;

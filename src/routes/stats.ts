@@ -8,15 +8,13 @@ import { findOrg } from "../db/repos/orgs";
 import { dailyStatsOf, monthlyStatsOf } from "../db/repos/stats";
 import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
-import { utcDay } from "../lib/time";
+import { DAY_MS, utcDay } from "../lib/time";
 import { apiStats } from "../services/api-stats";
 import { overview } from "../services/rankings";
 import { errorStats, timeseries } from "../services/series-stats";
 import { statsScope } from "../services/stats-scope";
 import { liveUsage, presentDay, presentMonths } from "../services/usage-stats";
 import { projectOfOrg } from "../services/tenancy";
-
-const DAY_MS = 86_400_000;
 
 export const stats = new Hono<AppEnv>()
   .get("/usage", orgKey("viewer"), query(UsageQuery), async (c) => {

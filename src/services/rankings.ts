@@ -5,7 +5,7 @@ import type { Db } from "../db/client";
 import { deviceNames } from "../db/repos/devices";
 import type { StatsScope } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
-import { utcDay } from "../lib/time";
+import { DAY_MS, utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
 import { flushApiCalls } from "./api-analytics";
 import { add, projectIdsOf, zero } from "./stats-scope";
@@ -32,7 +32,7 @@ function mergeRanked(lists: Ranked[][], by: "lines" | "errors"): Ranked[] {
 export async function overview(env: Env, db: Db, scope: StatsScope, orgId: string, days: number, now: number) {
   await flushApiCalls(env);
   const to = utcDay(now);
-  const from = utcDay(now - (days - 1) * 86_400_000);
+  const from = utcDay(now - (days - 1) * DAY_MS);
   const ids = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
   const parts = await mapLimit(ids, FAN_OUT, (id) => projectHub(env, id).overview(from, to, TOP));
   const totals = zero();
