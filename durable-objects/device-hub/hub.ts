@@ -244,9 +244,9 @@ export class DeviceHub extends DurableObject<Env> {
       const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id);
       if (seen) return { ...seen, duplicate: true };
       let newSession = false;
+      const { errors, warnings } = severities(batch);
       if (sessionId !== null) {
         newSession = this.sessions.ensure(sessionId, sessionId, now).created;
-        const { errors, warnings } = severities(batch);
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
@@ -256,7 +256,7 @@ export class DeviceHub extends DurableObject<Env> {
       this.count({
         logs: batch.lines.length,
         log_bytes: batch.lines.reduce((n, l) => n + l.bytes, 0),
-        error_lines: severities(batch).errors,
+        error_lines: errors,
         sessions: newSession ? 1 : 0,
       });
       if (reserved) this.outbox.addReserved(clockNow(), reserved.logs, reserved.bytes);

@@ -25,7 +25,8 @@ export const PROJECT_SCHEMA = [
   `ALTER TABLE tickets ADD COLUMN org_id TEXT;
    ALTER TABLE tickets ADD COLUMN key_id TEXT;`,
 
-  // Counters added with the stats work, and the devices active on each day.
+  // Counters added with the stats work, and the devices active on each day. (The month table
+  // active_devices above is no longer written: "active" now means a recent heartbeat, read from D1.)
   `ALTER TABLE usage_days ADD COLUMN artifact_bytes INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE usage_days ADD COLUMN error_lines INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE active_device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (day, device_id));`,

@@ -31,8 +31,8 @@ export class Tops {
 
   /** The modules with the most ERROR and FATAL lines, and the most repeated error messages. */
   errors(from: string, to: string, limit: number) {
-    const of = (kind: string) => `SELECT key, sum(lines) AS lines, sum(errors) AS errors FROM tallies WHERE kind = '${kind}' AND day BETWEEN ? AND ? GROUP BY key HAVING errors > 0`;
-    return { modules: this.ranked(of("module"), "errors", limit, from, to), messages: this.ranked(of("error_message"), "errors", limit, from, to) };
+    const of = "SELECT key, sum(lines) AS lines, sum(errors) AS errors FROM tallies WHERE kind = ? AND day BETWEEN ? AND ? GROUP BY key HAVING errors > 0";
+    return { modules: this.ranked(of, "errors", limit, "module", from, to), messages: this.ranked(of, "errors", limit, "error_message", from, to) };
   }
 
   prune(today: string): void {

@@ -44,7 +44,6 @@ export class UsageCounts {
           day,
           ...USAGE_FIELDS.map((f) => r[f] ?? 0),
         );
-        sql.exec("INSERT OR IGNORE INTO active_devices (month, device_id) VALUES (?, ?)", day.slice(0, 7), deviceId);
         sql.exec("INSERT OR IGNORE INTO active_device_days (day, device_id) VALUES (?, ?)", day, deviceId);
         if (r.logs > 0) {
           sql.exec(
@@ -110,15 +109,13 @@ export class UsageCounts {
   }
 
   /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD), and since the project began. */
-  read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; active_devices: number; storage_bytes: number } {
+  read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; storage_bytes: number } {
     const sql = this.storage.sql;
     const monthRow = sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day >= ? AND day < ?`, `${month}-01`, `${month}-32`).one();
-    const active = sql.exec<{ n: number }>("SELECT count(*) AS n FROM active_devices WHERE month = ?", month).one().n;
     return {
       month: { ...monthRow },
       today: this.day(day),
       lifetime: { ...sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days`).one() },
-      active_devices: active,
       storage_bytes: this.storageBytes,
     };
   }

@@ -22,8 +22,11 @@ const lastDayOfMonth = (month: string) => {
   return utcDay(Date.UTC(y!, m!, 0));
 };
 
-/** Writes one day of one project: closes the day in its ProjectHub and stores the answer. */
-async function writeDay(env: Env, db: Db, p: Project, day: string, now: number): Promise<void> {
+/**
+ * Writes one day of one project: closes the day in its ProjectHub and stores the answer, with
+ * `devices`, the project's live devices as the job counted them once for all its days.
+ */
+async function writeDay(env: Env, db: Db, p: Project, day: string, devices: number, now: number): Promise<void> {
   const usage = await projectHub(env, p.id).closeDay(day);
   await insertDailyStats(db, {
     projectId: p.id,
@@ -40,7 +43,7 @@ async function writeDay(env: Env, db: Db, p: Project, day: string, now: number):
     artifactBytes: usage.artifact_bytes,
     errorLines: usage.error_lines,
     storageBytes: usage.storage_bytes,
-    devices: await countLiveDevices(db, p.id),
+    devices,
     activeDevices: usage.active_devices,
     createdAt: now,
   });
@@ -52,7 +55,9 @@ async function writeMissingDays(env: Env, db: Db, p: Project, through: string, n
   const earliest = utcDay(now - BACKFILL_DAYS * DAY_MS);
   const last = await lastDailyDate(db, p.id);
   let day = last ? addDays(last, 1) : created > earliest ? created : earliest;
-  for (; day <= through; day = addDays(day, 1)) await writeDay(env, db, p, day, now);
+  if (day > through) return;
+  const devices = await countLiveDevices(db, p.id);
+  for (; day <= through; day = addDays(day, 1)) await writeDay(env, db, p, day, devices, now);
 }
 
 /**

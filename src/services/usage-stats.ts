@@ -3,7 +3,7 @@
 import type { Tier } from "../contract/tiers";
 import { usageLimits } from "../contract/tiers";
 import type { Db } from "../db/client";
-import { countActiveDevices, countLiveDevices } from "../db/repos/devices";
+import { deviceCounts } from "../db/repos/devices";
 import type { MonthlyRow, StatsScope } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { utcDay } from "../lib/time";
@@ -21,12 +21,8 @@ export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier,
   const month = day.slice(0, 7);
   const projectIds = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
   const parts = await mapLimit(projectIds, FAN_OUT, async (id) => {
-    const [usage, devices, active] = await Promise.all([
-      projectHub(env, id).usage(month, day),
-      countLiveDevices(db, id),
-      countActiveDevices(db, id, now - ACTIVE_MS),
-    ]);
-    return { ...usage, devices, active_devices: active };
+    const [usage, counts] = await Promise.all([projectHub(env, id).usage(month, day), deviceCounts(db, id, now - ACTIVE_MS)]);
+    return { ...usage, devices: counts.live, active_devices: counts.active };
   });
   const sum = { month: zero(), today: zero(), lifetime: zero(), devices: 0, active_devices: 0, storage_bytes: 0 };
   if ("orgId" in scope) {

@@ -176,13 +176,13 @@ export async function deviceNames(db: Db, orgId: string, ids: string[]): Promise
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
-/** Devices of the project with a heartbeat since `since` (ms), as the registry last heard it. */
-export async function countActiveDevices(db: Db, projectId: string, since: number): Promise<number> {
+/** The project's live devices, and how many of them sent a heartbeat since `since` (ms), in one query. */
+export async function deviceCounts(db: Db, projectId: string, since: number): Promise<{ live: number; active: number }> {
   const [row] = await db
-    .select({ n: count() })
+    .select({ live: count(), active: sql<number>`coalesce(sum(${devices.lastHeartbeatAt} >= ${since}), 0)`.mapWith(Number) })
     .from(devices)
-    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt), sql`${devices.lastHeartbeatAt} >= ${since}`));
-  return row!.n;
+    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt)));
+  return row!;
 }
 
 /**
