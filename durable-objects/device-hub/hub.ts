@@ -12,7 +12,7 @@ import type { EndStatus } from "../../src/contract/sessions";
 import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
-import { lineBuckets } from "../../src/contract/buckets";
+import { arrivalBuckets, lineBuckets } from "../../src/contract/buckets";
 import { QUOTA_REJECTION, type QuotaState } from "../../src/contract/quota";
 import type { Rejection, StoredLine } from "../../src/contract/log-line";
 import { lineTallies } from "../../src/contract/tallies";
@@ -31,7 +31,7 @@ import { LogHours } from "./hours";
 import { type LogRow, LogStore } from "./logs";
 import { MetricHistory } from "./metrics";
 import { QuotaGate } from "./quota";
-import { UsageOutbox } from "./outbox";
+import { type OutboxDelta, UsageOutbox } from "../usage-outbox";
 import { Registry } from "./registry";
 import { Retention } from "./retention";
 import { DEVICE_SCHEMA } from "./schema";
@@ -81,7 +81,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
     this.hours = new LogHours(sql, env, identity, this.timers);
     this.quota = new QuotaGate(env);
-    this.delivery = new ProjectDelivery(env, this.outbox, identity, this.timers, (state) => this.heard(state));
+    this.delivery = new ProjectDelivery(env, ctx.storage.kv, this.outbox, identity, this.timers, (state) => this.heard(state));
     new Retention(ctx.storage, () => this.hotWindowMs(), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
     this.socket = new DeviceSocket(
       ctx,
@@ -250,8 +250,9 @@ export class DeviceHub extends DurableObject<Env> {
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
       }
       firstId = this.logs.insert(batch.lines, sessionId, now);
-      this.outbox.addBuckets(lineBuckets(batch.lines, Date.now()));
-      this.outbox.addTallies(clockNow(), lineTallies(batch.lines));
+      this.outbox.addBuckets(lineBuckets(batch.lines, Date.now()).values());
+      const day = utcDay(clockNow());
+      this.outbox.addTallies([...lineTallies(batch.lines).values()].map((t) => ({ ...t, day })));
       this.hours.note(batch.lines);
       this.count({
         logs: batch.lines.length,
@@ -259,7 +260,7 @@ export class DeviceHub extends DurableObject<Env> {
         error_lines: errors,
         sessions: newSession ? 1 : 0,
       });
-      if (reserved) this.outbox.addReserved(clockNow(), reserved.logs, reserved.bytes);
+      if (reserved) this.outbox.add(day, { reserved_logs: reserved.logs, reserved_bytes: reserved.bytes });
       if (batch.lines.length > 0) {
         this.state.update((s) => {
           s.lastLogAt = now;
@@ -391,9 +392,9 @@ export class DeviceHub extends DurableObject<Env> {
     await this.timers.fire();
   }
 
-  /** Waits for deliveries to the project under way (tests settle with it). */
+  /** Delivers everything owed to the project now and waits for it (tests settle with it). */
   [SETTLE](): Promise<void> {
-    return this.delivery.settle();
+    return this.delivery.flush();
   }
 
   /**
@@ -435,9 +436,11 @@ export class DeviceHub extends DurableObject<Env> {
     }
   }
 
-  /** Records usage under the outbox's open sequence; it travels with the next delivery. */
-  private count(delta: Parameters<UsageOutbox["add"]>[1]): void {
-    this.outbox.add(clockNow(), delta);
+  /** Records usage, and what arrived in the time buckets, under the outbox's open sequence; it travels with the next delivery. */
+  private count(delta: OutboxDelta): void {
+    const now = clockNow();
+    this.outbox.addBuckets(arrivalBuckets(now, delta).values());
+    this.outbox.add(utcDay(now), delta);
   }
 }
 

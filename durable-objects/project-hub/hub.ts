@@ -18,7 +18,7 @@ import { HourIndex } from "./hours";
 import { PROJECT_SCHEMA } from "./schema";
 import { LiveTail } from "./tail";
 import { type TicketHolder, Tickets } from "./tickets";
-import type { QuotaGrant, QuotaState } from "../../src/contract/quota";
+import type { QuotaGrant } from "../../src/contract/quota";
 import type { TallyRow } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
 import { utcDay } from "../../src/lib/time";
@@ -28,6 +28,8 @@ import { TimeBuckets } from "./buckets";
 import { Tops } from "./tops";
 import { MonthlyQuota } from "./quota";
 import { UsageCounts } from "./usage";
+import { FanInRoute } from "./fan-in-route";
+import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
 
 /** The close code for a stream whose key was revoked or whose project was deleted. */
 const CLOSE_REVOKED = 4001;
@@ -44,6 +46,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly quota: MonthlyQuota;
   private readonly apiStats: ApiStats;
   private readonly tops: Tops;
+  private readonly fanIn: FanInRoute;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -58,11 +61,13 @@ export class ProjectHub extends DurableObject<Env> {
     this.quota = new MonthlyQuota(ctx.storage, env);
     this.apiStats = new ApiStats(ctx.storage);
     this.tops = new Tops(ctx.storage.sql);
+    this.fanIn = new FanInRoute(env, this.usageCounts);
   }
 
   /**
    * A device's delivery: its sealed outbox rows (applied at most once per sequence) and the
-   * lines just accepted, fanned out to the viewers. Answers how many viewers are watching.
+   * lines just accepted, fanned out to the viewers. Answers how many viewers are watching,
+   * the month's quota and the route devices take next.
    */
   async deliver(
     deviceId: string,
@@ -71,14 +76,32 @@ export class ProjectHub extends DurableObject<Env> {
     dropped = 0,
     buckets: BucketRow[] = [],
     tallies: TallyRow[] = [],
-  ): Promise<{ viewers: number; quota?: QuotaState }> {
-    if (rows.length > 0) this.quota.settle(this.usageCounts.apply(deviceId, rows, buckets, tallies));
+  ): Promise<DeliveryAnswer> {
+    return this.take(deviceId, { rows, buckets, tallies }, lines, dropped);
+  }
+
+  /**
+   * A fan-in object's delivery: what it gathered from its devices since its last one, under
+   * its own sequences, with each device's days, and their lines for the tail.
+   */
+  async deliverFanIn(
+    sender: string,
+    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[] },
+    lines: LogView[],
+    dropped: number,
+  ): Promise<DeliveryAnswer> {
+    return this.take(sender, sealed, lines, dropped);
+  }
+
+  private async take(sender: string, sealed: Parameters<UsageCounts["apply"]>[1], lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
+    if (sealed.rows.length > 0) this.quota.settle(this.usageCounts.apply(sender, sealed));
     if (lines.length > 0 || dropped > 0) {
       this.tail.offer(lines, dropped);
       await this.timers.arm();
     }
     const now = clockNow();
-    return { viewers: this.tail.viewers, quota: await this.quota.current(utcDay(now).slice(0, 7), now) };
+    const day = utcDay(now);
+    return { viewers: this.tail.viewers, quota: await this.quota.current(day.slice(0, 7), now), fan_in: this.fanIn.count(day, now) };
   }
 
   /**
@@ -168,7 +191,10 @@ export class ProjectHub extends DurableObject<Env> {
     const holder = await this.tickets.redeem(url.searchParams.get("ticket") ?? "", Date.now());
     if (!holder) return refused();
     const filter = TailFilter.parse(JSON.parse(decodeURIComponent(request.headers.get("x-tail-filter") ?? "%7B%7D")));
+    const watchedBefore = this.tail.viewers > 0;
     const answer = this.tail.accept(filter, holder.keyId, Number(url.searchParams.get("window") ?? undefined) || undefined);
+    // The first viewer: fan-in objects learn it now, so their devices send lines from here on.
+    if (!watchedBefore) await this.fanIn.tellWatched(this.tail.viewers);
     // Checked after the viewer is in place: a revocation either finds it there or is seen here.
     if (!(await findLiveKey(createDb(this.env.DB), holder.orgId, holder.keyId))) {
       this.tail.close(CLOSE_REVOKED, "the key that minted this ticket was revoked", holder.keyId);

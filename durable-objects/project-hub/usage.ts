@@ -1,5 +1,5 @@
-// The project's exact usage, by UTC day of receipt, fed by each DeviceHub's outbox. Each
-// device's sequences are applied at most once, so a redelivery after a crash or a retry
+// The project's exact usage, by UTC day of receipt, fed by each DeviceHub's outbox (directly,
+// or through a fan-in object). Each sender's sequences are applied at most once, so a redelivery after a crash or a retry
 // changes nothing.
 //
 // A day is closed once the daily job has written it to D1 (`closeDay`). Counts that reach
@@ -9,6 +9,8 @@ import type { BucketRow } from "../../src/contract/buckets";
 import type { TallyRow } from "../../src/contract/tallies";
 import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
 import { addDays } from "../../src/lib/time";
+import { type DeviceDayRow, FAN_IN_SENDER } from "../../src/contract/fan-in";
+import { SequenceLedger } from "../sequence-ledger";
 
 const CLOSED_THROUGH_KEY = "usage_closed_through";
 const STORAGE_KEY = "storage_bytes";
@@ -16,7 +18,11 @@ const STORAGE_KEY = "storage_bytes";
 const sums = USAGE_FIELDS.map((f) => `coalesce(sum(${f}), 0) AS ${f}`).join(", ");
 
 export class UsageCounts {
-  constructor(private readonly storage: DurableObjectStorage) {}
+  private readonly ledger: SequenceLedger;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.ledger = new SequenceLedger(storage.sql);
+  }
 
   /** The last day the daily job has closed, YYYY-MM-DD ("" before the first). */
   private get closedThrough(): string {
@@ -28,31 +34,40 @@ export class UsageCounts {
     return day <= closed ? addDays(closed, 1) : day;
   }
 
-  /** A device's sealed outbox rows and bucket counts; each sequence is applied once. Answers the rows applied now. */
-  apply(deviceId: string, rows: OutboxRow[], buckets: BucketRow[] = [], tallies: TallyRow[] = []): OutboxRow[] {
+  /**
+   * A sender's sealed outbox: a device's own, or a fan-in object's, which brings the device
+   * rows of the devices it gathered (a device's own are its usage rows). Each sequence is
+   * applied once. Answers the rows applied now.
+   */
+  apply(sender: string, sealed: { rows: OutboxRow[]; buckets?: BucketRow[]; tallies?: TallyRow[]; devices?: DeviceDayRow[] }): OutboxRow[] {
     const sql = this.storage.sql;
+    const { rows, buckets = [], tallies = [] } = sealed;
+    const devices = sealed.devices ?? rows.map((r) => ({ seq: r.seq, day: r.day, device_id: sender, logs: r.logs, error_lines: r.error_lines ?? 0 }));
     return this.storage.transactionSync(() => {
-      const last = sql.exec<{ seq: number }>("SELECT seq FROM device_seqs WHERE device_id = ?", deviceId).toArray()[0]?.seq ?? 0;
+      const last = this.ledger.last(sender);
       const fresh = rows.filter((r) => r.seq > last);
       if (fresh.length === 0) return fresh;
       const closed = this.closedThrough;
       for (const r of fresh) {
-        const day = this.openDayFor(r.day, closed);
         sql.exec(
           `INSERT INTO usage_days (day, ${USAGE_FIELDS.join(", ")}) VALUES (?, ${USAGE_FIELDS.map(() => "?").join(", ")})
            ON CONFLICT (day) DO UPDATE SET ${USAGE_FIELDS.map((f) => `${f} = ${f} + excluded.${f}`).join(", ")}`,
-          day,
+          this.openDayFor(r.day, closed),
           ...USAGE_FIELDS.map((f) => r[f] ?? 0),
         );
-        sql.exec("INSERT OR IGNORE INTO active_device_days (day, device_id) VALUES (?, ?)", day, deviceId);
-        if (r.logs > 0) {
+      }
+      for (const d of devices) {
+        if (d.seq <= last) continue;
+        const day = this.openDayFor(d.day, closed);
+        sql.exec("INSERT OR IGNORE INTO active_device_days (day, device_id) VALUES (?, ?)", day, d.device_id);
+        if (d.logs > 0) {
           sql.exec(
             `INSERT INTO device_days (day, device_id, lines, errors) VALUES (?, ?, ?, ?)
              ON CONFLICT (day, device_id) DO UPDATE SET lines = lines + excluded.lines, errors = errors + excluded.errors`,
             day,
-            deviceId,
-            r.logs,
-            r.error_lines ?? 0,
+            d.device_id,
+            d.logs,
+            d.error_lines,
           );
         }
       }
@@ -78,13 +93,19 @@ export class UsageCounts {
           JSON.stringify(freshBuckets),
         );
       }
-      sql.exec(
-        "INSERT INTO device_seqs (device_id, seq) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq",
-        deviceId,
-        Math.max(...fresh.map((r) => r.seq)),
-      );
+      this.ledger.advance(sender, Math.max(...fresh.map((r) => r.seq)));
       return fresh;
     });
+  }
+
+  /** The fan-in objects that have delivered here (they are senders named `<project>/fan-in/<n>`). */
+  fanInSenders(): string[] {
+    return this.ledger.senders(FAN_IN_SENDER);
+  }
+
+  /** Devices active (with any usage) on `day` or the day before: how many the fan-in tier must carry. */
+  activeDevices(day: string): number {
+    return this.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT device_id) AS n FROM active_device_days WHERE day >= ?", addDays(day, -1)).one().n;
   }
 
   /**

@@ -193,7 +193,7 @@ describe("fault drill: the server is SIGKILLed mid-batch while an agent ships lo
       expect(res.status, JSON.stringify(res.json)).toBe(200);
       sessionTotals[sessionId] = res.json.session.total_logs;
     }
-    // Usage is live after each answer; after a crash mid-delivery the object's alarm redelivers within seconds.
+    // Counts reach the project within a second of each answer; after a crash mid-delivery the object's alarm redelivers within seconds.
     let usage: any = null;
     const usageDeadline = Date.now() + 60_000;
     do {
