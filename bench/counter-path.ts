@@ -1,10 +1,15 @@
 // The counter path at 1/100 scale: 100 devices of one project, each sending a heartbeat and a
-// 100-line batch every second, as a fleet of 10,000 would per 100 devices. The bench counts
-// the deliveries that reach the project's object each second (bench/limit-entry.ts counts
-// them inside it), and prints the arithmetic for 10,000 devices against the ~1,000 requests/s
-// a Durable Object takes.
+// 100-line batch every second, as a fleet of 10,000 would per 100 devices. It runs twice:
+//   1. direct: the project's object takes every device's deliveries itself (what a project
+//      below the fan-in threshold does);
+//   2. fan-in: the tier of src/contract/fan-in.ts at 1/100 scale (fan in past 10 devices, 5
+//      per fan-in object: 20 fan-in objects, as 10,000 devices at 500 each would have).
+// The bench counts the deliveries that reach the project's object and the fan-in objects each
+// second (bench/limit-entry.ts counts them inside the objects), checks that the project's
+// usage equals the lines accepted, and prints the arithmetic for 10,000 devices against the
+// ~1,000 requests/s a Durable Object takes.
 //
-//   npm run bench:counter-path     (-- --quick: 5 s; PORT_BENCH, default 8851)
+//   npm run bench:counter-path     (-- --quick: 5 s per run; PORT_BENCH, default 8851)
 import { newDevice, newProject, startServer } from "./server.ts";
 
 const quick = process.argv.includes("--quick");
@@ -12,52 +17,102 @@ const port = Number(process.env.PORT_BENCH ?? 8851);
 const seconds = quick ? 5 : 15;
 const DEVICES = 100;
 const LINES = 100;
+const SCALE = 100; // 10,000 devices / 100
 const OBJECT_LIMIT = 1_000; // requests/s a Durable Object takes, by Cloudflare's guidance
+/** The production thresholds (src/contract/fan-in.ts) divided by SCALE. */
+const SCALED_FAN_IN = { fromDevices: 1_000 / SCALE, devicesEach: 500 / SCALE, recountMs: 10_000 / SCALE };
+
+type Taken = { devices: number; fan_in: number; fan_in_objects: number };
 
 const server = await startServer(port, ".wrangler/bench-counter-state", { entry: "bench/limit-entry.ts" });
+const root = server.base.replace("/api/v1", "");
 try {
-  const org = await newProject(server);
-  const keys: string[] = [];
-  for (let d = 0; d < DEVICES; d++) keys.push((await newDevice(server.base, org.orgKey, org.projectId, `dev-${d}`)).device_key);
-  const deliveries = async () =>
-    ((await (await fetch(`${server.base.replace("/api/v1", "")}/__bench/deliveries?project_id=${org.projectId}`)).json()) as { deliveries: number }).deliveries;
-
+  const taken = async (projectId: string): Promise<Taken> => (await fetch(`${root}/__bench/deliveries?project_id=${projectId}`)).json() as Promise<Taken>;
   const post = (key: string, path: string, body: unknown) =>
-    fetch(`${server.base}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.text());
-  const started = performance.now();
-  let requests = 0;
-  const device = async (key: string, d: number) => {
-    for (let tick = 0; performance.now() - started < seconds * 1000; tick++) {
-      const wait = started + (tick + d / DEVICES) * 1000 - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const now = Date.now() * 1000;
-      await post(key, "/fleet/heartbeat", { metrics: { cpu_usage: 10 } });
-      await post(key, "/logs/ingest", { logs: Array.from({ length: LINES }, (_, i) => ({ timestamp_us: now - LINES + i, level: "INFO", module: "sim", message: `tick ${tick} line ${i}` })) });
-      requests += 2;
+    fetch(`${server.base}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ accepted?: number }>);
+
+  /** A project of DEVICES devices; every device heartbeats `rounds` times first, so the project knows them. */
+  const fleet = async (rounds: number) => {
+    const org = await newProject(server);
+    const keys: string[] = [];
+    for (let d = 0; d < DEVICES; d++) keys.push((await newDevice(server.base, org.orgKey, org.projectId, `dev-${d}`)).device_key);
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(keys.map((k) => post(k, "/fleet/heartbeat", {})));
+      await new Promise((res) => setTimeout(res, 1100));
     }
+    return { ...org, keys };
   };
-  const before = await deliveries();
-  const perSecond: number[] = [];
-  let last = before;
-  const sampler = setInterval(async () => {
-    const n = await deliveries();
-    perSecond.push(n - last);
-    last = n;
-  }, 1000);
-  await Promise.all(keys.map((k, d) => device(k, d)));
-  clearInterval(sampler);
-  const elapsed = (performance.now() - started) / 1000;
-  const total = (await deliveries()) - before;
-  const rate = total / elapsed;
-  console.log(`fleetbeat counter path, 1/100 scale: ${DEVICES} devices of one project, each a heartbeat and a ${LINES}-line batch every second, ${seconds} s`);
+
+  /** Runs the load for `seconds` and answers what reached the objects per second, and whether usage is exact. */
+  const run = async (f: Awaited<ReturnType<typeof fleet>>) => {
+    const started = performance.now();
+    let requests = 0;
+    let accepted = 0;
+    const device = async (key: string, d: number) => {
+      for (let tick = 0; performance.now() - started < seconds * 1000; tick++) {
+        const wait = started + (tick + d / DEVICES) * 1000 - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const now = Date.now() * 1000;
+        await post(key, "/fleet/heartbeat", { metrics: { cpu_usage: 10 } });
+        const answer = await post(key, "/logs/ingest", { logs: Array.from({ length: LINES }, (_, i) => ({ timestamp_us: now - LINES + i, level: "INFO", module: "sim", message: `tick ${tick} line ${i}` })) });
+        accepted += answer.accepted ?? 0;
+        requests += 2;
+      }
+    };
+    const before = await taken(f.projectId);
+    const usageBefore = await usageLogs(f);
+    const perSecond: Taken[] = [];
+    let last = before;
+    const sampler = setInterval(async () => {
+      const n = await taken(f.projectId);
+      perSecond.push({ devices: n.devices - last.devices, fan_in: n.fan_in - last.fan_in, fan_in_objects: n.fan_in_objects - last.fan_in_objects });
+      last = n;
+    }, 1000);
+    await Promise.all(f.keys.map((k, d) => device(k, d)));
+    clearInterval(sampler);
+    const elapsed = (performance.now() - started) / 1000;
+    const after = await taken(f.projectId);
+    // Counts still on their way (a second at most per hop) arrive by the objects' alarms.
+    let usage = 0;
+    for (let i = 0; i < 20 && usage !== usageBefore + accepted; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      usage = await usageLogs(f);
+    }
+    const rate = (k: keyof Taken) => (after[k] - before[k]) / elapsed;
+    return { elapsed, requests: requests / elapsed, accepted, exact: usage === usageBefore + accepted, usage: usage - usageBefore, perSecond, direct: rate("devices"), fromFanIn: rate("fan_in"), intoFanIn: rate("fan_in_objects") };
+  };
+  const usageLogs = async (f: { orgKey: string; projectId: string }) =>
+    ((await (await fetch(`${server.base}/stats/usage?project_id=${f.projectId}`, { headers: { authorization: `Bearer ${f.orgKey}` } })).json()) as { logs: number }).logs;
+
+  console.log(`fleetbeat counter path, 1/${SCALE} scale: ${DEVICES} devices of one project, each a heartbeat and a ${LINES}-line batch every second, ${seconds} s per run`);
+
+  // 1. Direct.
+  const direct = await run(await fleet(1));
   console.log(
-    `requests offered: ${DEVICES * 2}/s, sent: ${(requests / elapsed).toFixed(0)}/s (what this machine took); ` +
-      `deliveries reaching the ProjectHub: ${rate.toFixed(0)}/s (per second: ${perSecond.join(", ")})`,
+    `\ndirect: requests ${direct.requests.toFixed(0)}/s of ${DEVICES * 2}/s offered; deliveries reaching the ProjectHub ${direct.direct.toFixed(0)}/s ` +
+      `(per second: ${direct.perSecond.map((p) => p.devices).join(", ")}); ${(direct.direct / DEVICES).toFixed(2)} per device per second, ` +
+      `${(direct.direct / direct.requests).toFixed(2)} per request; usage ${direct.usage} of ${direct.accepted} lines accepted: ${direct.exact ? "exact" : "NOT EXACT"}`,
   );
-  console.log(`deliveries per request: ${(total / requests).toFixed(2)}; per device per second: ${(rate / DEVICES).toFixed(2)}`);
   console.log(
-    `at 10,000 devices: ${(rate * 100).toFixed(0)} deliveries/s into one object, ${((rate * 100) / OBJECT_LIMIT).toFixed(1)}× the ~${OBJECT_LIMIT}/s it takes; ` +
-      `with counter shards of 500 devices (docs/scale.md, not built yet): ${(rate * 5).toFixed(0)}/s per shard`,
+    `  at 10,000 devices: ${(direct.direct * SCALE).toFixed(0)} deliveries/s into one object (at most 10,000: one per device per second), ` +
+      `${((direct.direct * SCALE) / OBJECT_LIMIT).toFixed(1)}× the ~${OBJECT_LIMIT}/s it takes`,
+  );
+
+  // 2. Fan-in at 1/100 scale.
+  await fetch(`${root}/__bench/fan-in`, { method: "POST", body: JSON.stringify(SCALED_FAN_IN) });
+  const objects = Math.ceil(DEVICES / SCALED_FAN_IN.devicesEach);
+  // Two rounds of heartbeats: the project counts its devices, then each device hears how many fan-in objects there are.
+  const fanned = await run(await fleet(2));
+  console.log(
+    `\nfan-in (${objects} objects of ${SCALED_FAN_IN.devicesEach} devices): requests ${fanned.requests.toFixed(0)}/s; ` +
+      `into the fan-in objects ${fanned.intoFanIn.toFixed(0)}/s (${(fanned.intoFanIn / objects).toFixed(1)} per object); ` +
+      `reaching the ProjectHub ${(fanned.fromFanIn + fanned.direct).toFixed(1)}/s: ${fanned.fromFanIn.toFixed(1)} from fan-in objects (per second: ${fanned.perSecond.map((p) => p.fan_in).join(", ")}) ` +
+      `and ${fanned.direct.toFixed(1)} straight from devices; usage ${fanned.usage} of ${fanned.accepted} lines accepted: ${fanned.exact ? "exact" : "NOT EXACT"}`,
+  );
+  const perDevice = fanned.intoFanIn / DEVICES;
+  console.log(
+    `  at 10,000 devices: ${objects} fan-in objects of 500 devices, each taking ${(perDevice * 500).toFixed(0)} deliveries/s (at most 500, ${((perDevice * 500) / OBJECT_LIMIT).toFixed(2)}× the limit) ` +
+      `and passing on at most 1/s; the ProjectHub takes ~${(fanned.fromFanIn + fanned.direct * SCALE).toFixed(0)}/s (${(((fanned.fromFanIn + fanned.direct * SCALE) / OBJECT_LIMIT) * 100).toFixed(0)}% of the limit)`,
   );
 } finally {
   server.stop();

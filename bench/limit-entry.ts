@@ -3,25 +3,47 @@
 //   - `POST /__bench/limit`: the ingest benchmark's "limit", what a device's object itself does
 //     for a batch, with no HTTP and no Worker in front (a DeviceHub with one extra method);
 //   - `GET /__bench/deliveries?project_id=`: how many deliveries a project's object has taken
-//     (a ProjectHub that counts them), for bench/counter-path.ts.
+//     from devices and from fan-in objects (a ProjectHub that counts them), and how many all
+//     fan-in objects have taken (a FanIn that counts them), for bench/counter-path.ts;
+//   - `POST /__bench/fan-in`: sets the fan-in tier's thresholds (src/contract/fan-in.ts), so
+//     bench/counter-path.ts can run it at 1/100 scale.
 // Benchmarks start it with `wrangler dev bench/limit-entry.ts`, which keeps wrangler.toml's
 // bindings; `npm start` and `wrangler deploy` never see this file.
 import { DeviceHub as AppDeviceHub } from "../durable-objects/device-hub/hub";
 import { ProjectHub as AppProjectHub } from "../durable-objects/project-hub/hub";
 import { type StoredLine, validateLines } from "../src/contract/log-line";
+import { FanIn as AppFanIn } from "../durable-objects/fan-in/hub";
+import { FAN_IN } from "../src/contract/fan-in";
 import entry from "../src/index";
 
 /** A ProjectHub that counts the deliveries it takes (in memory: the benchmark reads it live). */
 export class ProjectHub extends AppProjectHub {
-  private taken = 0;
+  private fromDevices = 0;
+  private fromFanIn = 0;
 
   override async deliver(...args: Parameters<AppProjectHub["deliver"]>): ReturnType<AppProjectHub["deliver"]> {
-    this.taken++;
+    this.fromDevices++;
     return super.deliver(...args);
   }
 
-  async deliveriesTaken(): Promise<number> {
-    return this.taken;
+  override async deliverFanIn(...args: Parameters<AppProjectHub["deliverFanIn"]>): ReturnType<AppProjectHub["deliverFanIn"]> {
+    this.fromFanIn++;
+    return super.deliverFanIn(...args);
+  }
+
+  async deliveriesTaken(): Promise<{ devices: number; fan_in: number }> {
+    return { devices: this.fromDevices, fan_in: this.fromFanIn };
+  }
+}
+
+/** Deliveries taken by every fan-in object of this isolate (they all run in it locally). */
+let fanInTaken = 0;
+
+/** A FanIn that counts the deliveries it takes. */
+export class FanIn extends AppFanIn {
+  override async deliver(...args: Parameters<AppFanIn["deliver"]>): ReturnType<AppFanIn["deliver"]> {
+    fanInTaken++;
+    return super.deliver(...args);
   }
 }
 
@@ -106,7 +128,12 @@ export default {
     const url = new URL(req.url);
     if (url.pathname === "/__bench/deliveries") {
       const ns = env.PROJECT_HUB as unknown as DurableObjectNamespace<ProjectHub>;
-      return Response.json({ deliveries: await ns.get(ns.idFromName(url.searchParams.get("project_id") ?? "")).deliveriesTaken() });
+      const project = await ns.get(ns.idFromName(url.searchParams.get("project_id") ?? "")).deliveriesTaken();
+      return Response.json({ ...project, fan_in_objects: fanInTaken });
+    }
+    if (url.pathname === "/__bench/fan-in") {
+      Object.assign(FAN_IN, await req.json());
+      return Response.json(FAN_IN);
     }
     if (req.method !== "POST" || url.pathname !== "/__bench/limit") return entry.fetch(req, env, ctx);
     // { device_id, logs: contract lines, batches, spacing_us }: the lines are validated here, once,

@@ -3,7 +3,12 @@
 // a search right after finds them; an hour stays unreported until the project has it, and the
 // alarm retries. Searches across a project ask only the devices the index lists for the hours
 // they cover, so a page's fan-out is the devices that have lines in its time range.
+//
+// A device that logs also reports the next hour ahead, at its own minute of the current one
+// (nextHourAhead): otherwise every device of a large fleet would report its new hour in the
+// same second at the top of each hour. Its first lines of the next hour then need no call.
 import type { StoredLine } from "../../src/contract/log-line";
+import { slotOf } from "../../src/lib/hash";
 import { hourOf } from "../../src/lib/time";
 import { projectHub } from "../../src/stubs/project-hub";
 import { RETRY_MS, type Timers } from "../timers";
@@ -31,9 +36,12 @@ export class LogHours {
     return (this.retryAt ??= now + RETRY_MS);
   }
 
-  note(lines: StoredLine[]): void {
+  /** The hours of lines stored at `now` (ms), and the next hour when it is this device's time to report it. */
+  note(lines: StoredLine[], deviceId: string, now: number): void {
     const hours = new Set<number>();
     for (const l of lines) hours.add(hourOf(l.ts));
+    const ahead = nextHourAhead(deviceId, now);
+    if (ahead !== null && hours.has(ahead - 1)) hours.add(ahead);
     for (const h of hours) this.sql.exec("INSERT OR IGNORE INTO log_hours (hour) VALUES (?)", h);
   }
 
@@ -61,4 +69,18 @@ export class LogHours {
       .toArray()
       .map((r) => r.hour);
   }
+}
+
+/** Devices report the next hour ahead at a minute of their own between these two. */
+const AHEAD_FROM_MINUTE = 5;
+const AHEAD_MINUTES = 50;
+
+/**
+ * The hour after `now`'s, once `now` is past this device's minute of its hour (spread by a
+ * hash of its id over minutes 5–54), else null.
+ */
+export function nextHourAhead(deviceId: string, now: number): number | null {
+  const minute = Math.floor((now % 3_600_000) / 60_000);
+  if (minute < AHEAD_FROM_MINUTE + slotOf(deviceId, AHEAD_MINUTES)) return null;
+  return hourOf(now * 1000) + 1;
 }

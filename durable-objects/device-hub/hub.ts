@@ -253,7 +253,7 @@ export class DeviceHub extends DurableObject<Env> {
       this.outbox.addBuckets(lineBuckets(batch.lines, Date.now()).values());
       const day = utcDay(clockNow());
       this.outbox.addTallies([...lineTallies(batch.lines).values()].map((t) => ({ ...t, day })));
-      this.hours.note(batch.lines);
+      this.hours.note(batch.lines, this.state.require().deviceId, now);
       this.count({
         logs: batch.lines.length,
         log_bytes: batch.lines.reduce((n, l) => n + l.bytes, 0),

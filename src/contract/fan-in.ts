@@ -3,6 +3,7 @@
 // counts and live-tail lines of its share of the devices and passing them on at most once a
 // second. The project's object decides how many there are, from the devices active today and
 // yesterday, and says so in every delivery's answer; a device finds its own by a hash of its id.
+import { slotOf } from "../lib/hash";
 import type { QuotaState } from "./quota";
 
 /**
@@ -21,11 +22,9 @@ export function fanInCount(activeDevices: number): number {
   return activeDevices > FAN_IN.fromDevices ? Math.ceil(activeDevices / FAN_IN.devicesEach) : 0;
 }
 
-/** Which of `count` fan-in objects a device delivers to: FNV-1a of its id, so the spread is even and stable. */
+/** Which of `count` fan-in objects a device delivers to: a hash of its id, so the spread is even and stable. */
 export function fanInIndex(deviceId: string, count: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < deviceId.length; i++) h = Math.imul(h ^ deviceId.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % count;
+  return slotOf(deviceId, count);
 }
 
 /** What a delivery's receiver answers: who watches, the month's quota, and the route to use next. */
