@@ -37,6 +37,8 @@ export class QuotaGate {
   async admit(who: { orgId: string; projectId: string }, lines: StoredLine[], month: string): Promise<Admission> {
     const bytes = lines.reduce((n, l) => n + l.bytes, 0);
     const s = this.known;
+    // Past the month's device messages, no batch goes (the project's word, a second old at most).
+    if (s && s.month === month && s.messages_in_left !== null && s.messages_in_left <= 0) return { admitted: 0, reserved: false, state: s };
     const roomy = (left: number | null, take: number, near: number) => left === null || left - take > near;
     const near = (floor: number, limit: number) => Math.max(floor, limit * NEAR_SHARE);
     if (
@@ -45,6 +47,7 @@ export class QuotaGate {
       roomy(s.logs_left, lines.length, near(NEAR_LINES, s.logs_limit)) &&
       roomy(s.log_bytes_left, bytes, near(NEAR_BYTES, s.log_bytes_limit))
     ) {
+      if (s.messages_in_left !== null) s.messages_in_left--;
       if (s.logs_left !== null) s.logs_left -= lines.length;
       if (s.log_bytes_left !== null) s.log_bytes_left -= bytes;
       return { admitted: lines.length, reserved: false };

@@ -3,6 +3,11 @@
 // delivered yet (the reserved ledger). Devices reserve only when close to the limit
 // (device-hub/quota.ts), so far from it this costs nothing; near it, the grants are exact,
 // since one object hands them out one at a time.
+//
+// Device messages in are counted, not reserved: once the month's delivered count reaches the
+// limit, log batches stop (everything else a device sends still goes, so the fleet stays
+// visible and controllable). Counts reach here within a second or two, so a fleet can pass
+// the limit by what it sends in that time.
 import type { QuotaGrant, QuotaState } from "../../src/contract/quota";
 import { TIERS, type Tier } from "../../src/contract/tiers";
 import type { OutboxRow } from "../../src/contract/usage";
@@ -43,22 +48,32 @@ export class MonthlyQuota {
     const plan = TIERS[tier];
     const [y, m] = month.split("-").map(Number);
     const resets_at = new Date(Date.UTC(y!, m!, 1)).toISOString();
-    const limits = { logs_limit: plan.limits.logs_per_month, log_bytes_limit: plan.limits.log_bytes_per_month, resets_at, hot_window_days: plan.hot_retention_days };
+    const limits = {
+      logs_limit: plan.limits.logs_per_month,
+      log_bytes_limit: plan.limits.log_bytes_per_month,
+      messages_in_limit: plan.limits.device_messages_in_per_month,
+      resets_at,
+      hot_window_days: plan.hot_retention_days,
+    };
+    const hard = (limit: "logs_per_month" | "log_bytes_per_month" | "device_messages_in_per_month") => !plan.soft.includes(limit);
     // Soft limits (enterprise) leave nothing to count: every delivery asks, so this stays cheap.
-    if (plan.soft.includes("logs_per_month") && plan.soft.includes("log_bytes_per_month")) return { month, logs_left: null, log_bytes_left: null, ...limits };
+    if (!hard("logs_per_month") && !hard("log_bytes_per_month") && !hard("device_messages_in_per_month")) {
+      return { month, logs_left: null, log_bytes_left: null, messages_in_left: null, ...limits };
+    }
     const used = this.storage.sql
-      .exec<{ logs: number; bytes: number }>(
-        "SELECT coalesce(sum(logs), 0) AS logs, coalesce(sum(log_bytes), 0) AS bytes FROM usage_days WHERE day >= ? AND day < ?",
+      .exec<{ logs: number; bytes: number; messages: number }>(
+        `SELECT coalesce(sum(logs), 0) AS logs, coalesce(sum(log_bytes), 0) AS bytes, coalesce(sum(device_messages_in), 0) AS messages
+         FROM usage_days WHERE day >= ? AND day < ?`,
         `${month}-01`,
         `${month}-32`,
       )
       .one();
     const r = this.reserved(month);
-    const hard = (limit: "logs_per_month" | "log_bytes_per_month") => !plan.soft.includes(limit);
     return {
       month,
       logs_left: hard("logs_per_month") ? plan.limits.logs_per_month - used.logs - r.logs : null,
       log_bytes_left: hard("log_bytes_per_month") ? plan.limits.log_bytes_per_month - used.bytes - r.bytes : null,
+      messages_in_left: hard("device_messages_in_per_month") ? plan.limits.device_messages_in_per_month - used.messages : null,
       ...limits,
     };
   }
@@ -67,6 +82,7 @@ export class MonthlyQuota {
   async reserve(orgId: string, month: string, lineBytes: number[], now: number): Promise<QuotaGrant> {
     const tier = await this.tierOf(orgId, now);
     const before = this.state(tier, month);
+    if (before.messages_in_left !== null && before.messages_in_left <= 0) return { granted: 0, state: before };
     // Soft limits refuse nothing and hold nothing back.
     if (before.logs_left === null && before.log_bytes_left === null) return { granted: lineBytes.length, state: before };
     const logsRoom = before.logs_left ?? Infinity;

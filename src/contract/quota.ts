@@ -8,9 +8,12 @@ export interface QuotaState {
   month: string; // YYYY-MM
   logs_left: number | null;
   log_bytes_left: number | null;
+  /** Device messages in (every authenticated device request or frame): log batches stop past it. */
+  messages_in_left: number | null;
   /** For the 429: the limit, its use and when it starts over. */
   logs_limit: number;
   log_bytes_limit: number;
+  messages_in_limit: number;
   resets_at: string;
   /** The org's tier's hot retention, which the device's object keeps its lines for. */
   hot_window_days: number;
@@ -24,11 +27,14 @@ export interface QuotaGrant {
 
 /** The 429 an ingest gets when none of its lines fits the month's hard limit. */
 export function monthlyQuotaExceeded(state: QuotaState): ApiError {
-  // With room left for lines, what stopped the batch was its bytes.
+  // Messages first (they stop every batch); then, with room left for lines, it was the bytes.
+  const byMessages = state.messages_in_left !== null && state.messages_in_left <= 0;
   const byBytes = state.logs_left === null || state.logs_left > 0;
-  const [quota, limit, left] = byBytes
-    ? (["log_bytes_per_month", state.log_bytes_limit, state.log_bytes_left!] as const)
-    : (["logs_per_month", state.logs_limit, state.logs_left ?? 0] as const);
+  const [quota, limit, left] = byMessages
+    ? (["device_messages_in_per_month", state.messages_in_limit, state.messages_in_left!] as const)
+    : byBytes
+      ? (["log_bytes_per_month", state.log_bytes_limit, state.log_bytes_left!] as const)
+      : (["logs_per_month", state.logs_limit, state.logs_left ?? 0] as const);
   return new ApiError(
     "quota_exceeded",
     `the project's ${quota} limit (${limit}) is reached for ${state.month}`,

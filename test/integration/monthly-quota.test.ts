@@ -85,6 +85,31 @@ describe("the monthly line quota", () => {
     expect(refused.json.error.details).toMatchObject({ quota: "log_bytes_per_month", limit: 50 });
   });
 
+  it("stops log batches once the month's device messages are used, and nothing else", async () => {
+    TIERS.free.limits.device_messages_in_per_month = 6;
+    const f = await fleet("free");
+    const d = f.devices[0]!;
+    for (let i = 0; i < 5; i++) expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).status).toBe(200);
+    expect((await ingest(d.deviceKey, { logs: lines(3) })).json.accepted).toBe(3);
+    // Six messages in; the device hears it with its next delivery (a second at most).
+    await settle(d.deviceId);
+    const refused = await ingest(d.deviceKey, { logs: lines(3, "late") });
+    expect(refused.status).toBe(429);
+    expect(refused.json.error).toMatchObject({ code: "quota_exceeded", details: { quota: "device_messages_in_per_month", limit: 6 } });
+    expect(refused.json.error.details.used).toBeGreaterThanOrEqual(6);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    // The fleet stays visible and controllable: heartbeats, commands, polls and acks go on.
+    expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).status).toBe(200);
+    const queued = await call("POST", "/fleet/commands", { token: f.adminKey, body: { device_id: d.deviceId, command: "reboot" } });
+    expect(queued.status).toBe(201);
+    const polled = await call("GET", `/fleet/devices/${d.deviceId}/commands`, { token: d.deviceKey });
+    expect(polled.status).toBe(200);
+    const ack = await call("POST", `/fleet/devices/${d.deviceId}/commands/${queued.json.command.id}/ack`, { token: d.deviceKey, body: { status: "succeeded" } });
+    expect(ack.status).toBe(200);
+    await settle(d.deviceId);
+    expect(await monthLogs(f.adminKey, f.projectId)).toBe(3);
+  });
+
   it("never refuses on a soft limit (enterprise): the excess is billed at the month's close", async () => {
     const f = await fleet("enterprise");
     expect((await ingest(f.devices[0]!.deviceKey, { logs: lines(30) })).json.accepted).toBe(30);
