@@ -7,13 +7,23 @@ import { type Histogram, merge } from "../../src/contract/latency-histogram";
 /** Hours kept, then pruned when records arrive. */
 const KEEP_HOURS = 90 * 24;
 const PRUNED_KEY = "api_hours_pruned";
+/** Batch ids are remembered this long: far longer than the Worker retries one. */
+const BATCHES_KEPT_MS = 86_400_000;
 
 export class ApiStats {
   constructor(private readonly storage: DurableObjectStorage) {}
 
-  record(records: ApiRecord[]): void {
+  /**
+   * Applies the batch `batchId` unless it was applied already (a retried call), with `also`
+   * in the same transaction. Answers whether it was new.
+   */
+  record(batchId: string, records: ApiRecord[], now: number, also: () => void): boolean {
     const sql = this.storage.sql;
-    this.storage.transactionSync(() => {
+    return this.storage.transactionSync(() => {
+      if (sql.exec("SELECT 1 FROM api_batches WHERE id = ?", batchId).toArray().length > 0) return false;
+      sql.exec("INSERT INTO api_batches (id, at) VALUES (?, ?)", batchId, now);
+      sql.exec("DELETE FROM api_batches WHERE at < ?", now - BATCHES_KEPT_MS);
+      also();
       for (const r of records) {
         const row = sql
           .exec<{ hist: string }>("SELECT hist FROM api_hours WHERE hour = ? AND route = ? AND status_class = ?", r.hour, r.route, r.status_class)
@@ -34,6 +44,7 @@ export class ApiStats {
         sql.exec("DELETE FROM api_hours WHERE hour < ?", newest - KEEP_HOURS);
         this.storage.kv.put(PRUNED_KEY, newest);
       }
+      return true;
     });
   }
 

@@ -106,11 +106,13 @@ export class ProjectHub extends DurableObject<Env> {
 
   /**
    * The Worker's batched API records for this project (or, in an org's own hub, for calls
-   * that touch no project), and how many of them were org-key calls, by UTC day, for api_calls.
+   * that touch no project), and how many of them were org-key calls, by UTC day, for
+   * api_calls. A batch sent again (its answer was lost) is applied once.
    */
-  async recordApi(records: ApiRecord[], orgKeyCalls: Record<string, number>): Promise<void> {
-    this.apiStats.record(records);
-    for (const [day, n] of Object.entries(orgKeyCalls)) this.usageCounts.addApiCalls(day, n);
+  async recordApi(batchId: string, records: ApiRecord[], orgKeyCalls: Record<string, number>): Promise<void> {
+    this.apiStats.record(batchId, records, Date.now(), () => {
+      for (const [day, n] of Object.entries(orgKeyCalls)) this.usageCounts.addApiCalls(day, n);
+    });
   }
 
   /** Totals and the top devices and modules of the days in [from, to] (YYYY-MM-DD). */

@@ -53,4 +53,8 @@ export const PROJECT_SCHEMA = [
   // Lines and errors per device, per module and per error-message shape, by day of receipt.
   `CREATE TABLE device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, device_id));
    CREATE TABLE tallies (day TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, kind, key));`,
+
+  // The Worker's API record batches already applied (src/services/api-analytics.ts), kept a day.
+  `CREATE TABLE api_batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+   CREATE INDEX api_batches_at ON api_batches (at);`,
 ] as const;

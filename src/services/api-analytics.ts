@@ -1,12 +1,13 @@
 // Every API request is recorded: its route pattern, status class and latency, into hourly
 // mergeable histograms in the ProjectHub of the project it touched (or the org's own hub).
-// Records are batched in the isolate and sent together, at most every FLUSH_MS or every
-// FLUSH_RECORDS requests, so a request costs no extra call and no D1 write.
-//
-// The limits of this: records trail by up to FLUSH_MS, and an isolate that is evicted loses
-// the records it had not sent yet. That is acceptable for latency figures, and it is the
-// price of not paying a call per request. Org-key calls are also counted as api_calls here,
-// with the same caveat. Device calls are counted exactly by the device's object instead.
+// Records are batched in the isolate and sent together, FLUSH_MS after the first of them or
+// at FLUSH_RECORDS, so a request costs no extra call and no D1 write. The request that starts
+// a batch keeps the isolate up (waitUntil) until it is sent, so records never wait for a later
+// request. Each batch has an id the hub applies once, and a batch whose call failed is sent
+// again, with the same id, up to SEND_ATTEMPTS times and then with the next flush: so org-key
+// calls, which are counted as api_calls here, are neither lost to a failed call nor doubled by
+// a retry. What this cannot survive is the isolate dying in the FLUSH_MS before its batch goes.
+// Device calls are counted exactly by the device's object instead.
 import { type Histogram, addSample } from "../contract/latency-histogram";
 import { createDb } from "../db/client";
 import { findProjectOfOrg } from "../db/repos/projects";
@@ -15,6 +16,8 @@ import { orgHub, projectHub } from "../stubs/project-hub";
 
 const FLUSH_MS = 2_000;
 const FLUSH_RECORDS = 200;
+const SEND_ATTEMPTS = 3;
+const RETRY_BASE_MS = 100;
 const HOUR_MS = 3_600_000;
 
 export interface ApiCall {
@@ -37,7 +40,10 @@ interface Pending {
 
 const pending = new Map<string, Pending>();
 let pendingCount = 0;
-let lastFlush = Date.now();
+/** The flush the first pending record scheduled (null when nothing waits). */
+let scheduled: Promise<void> | null = null;
+/** Batches whose call failed every attempt, kept with their ids for the next flush. */
+let unsent: { hub: string; batchId: string; batch: Pending }[] = [];
 
 export function recordApiCall(env: Env, call: ApiCall, waitUntil: (p: Promise<unknown>) => void): void {
   if (!call.scope) return;
@@ -56,25 +62,38 @@ export function recordApiCall(env: Env, call: ApiCall, waitUntil: (p: Promise<un
     p.orgKeyCalls[day] = (p.orgKeyCalls[day] ?? 0) + 1;
   }
   pendingCount++;
-  if (pendingCount >= FLUSH_RECORDS || Date.now() - lastFlush >= FLUSH_MS) waitUntil(flushApiCalls(env));
+  if (pendingCount >= FLUSH_RECORDS) waitUntil(flushApiCalls(env));
+  else if (!scheduled) {
+    scheduled = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_MS)).then(() => flushApiCalls(env));
+    waitUntil(scheduled);
+  }
 }
 
 /** Sends every pending record now (also before the stats API reads them). */
 export async function flushApiCalls(env: Env): Promise<void> {
-  const batches = [...pending];
+  scheduled = null;
+  const batches = [...unsent, ...[...pending].map(([hub, batch]) => ({ hub, batchId: crypto.randomUUID(), batch }))];
   pending.clear();
   pendingCount = 0;
-  lastFlush = Date.now();
+  unsent = [];
   const db = createDb(env.DB);
   await Promise.all(
-    batches.map(async ([hub, p]) => {
-      const [kind, id, named] = hub.split(" ") as [string, string, string | undefined];
-      const own = kind === "o" && named ? (await findProjectOfOrg(db, id, named)) !== undefined : false;
-      const stub = kind === "p" ? projectHub(env, id) : own ? projectHub(env, named!) : orgHub(env, id);
-      try {
-        await stub.recordApi([...p.records.values()], p.orgKeyCalls);
-      } catch (err) {
-        console.error("API records were not delivered", err);
+    batches.map(async (b) => {
+      const [kind, id, named] = b.hub.split(" ") as [string, string, string | undefined];
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const own = kind === "o" && named ? (await findProjectOfOrg(db, id, named)) !== undefined : false;
+          const stub = kind === "p" ? projectHub(env, id) : own ? projectHub(env, named!) : orgHub(env, id);
+          await stub.recordApi(b.batchId, [...b.batch.records.values()], b.batch.orgKeyCalls);
+          return;
+        } catch (err) {
+          if (attempt >= SEND_ATTEMPTS) {
+            console.error("API records were not delivered; they go again with the next flush", err);
+            unsent.push(b);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, RETRY_BASE_MS * 2 ** attempt));
+        }
       }
     }),
   );

@@ -1,7 +1,11 @@
 // API analytics: every authenticated request is recorded with its route pattern, status class
 // and latency, in the project it touched (or its org's own hub), and org-key calls count as
 // api_calls there; GET /stats/api reads them per hour and per route.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { utcDay } from "../../src/lib/time";
+import { flushApiCalls } from "../../src/services/api-analytics";
+import { projectHub } from "../../src/stubs/project-hub";
 import { call, ingest, line, tenant } from "./helpers";
 import { settle } from "../support/settle";
 
@@ -26,6 +30,26 @@ describe("API analytics", () => {
     await call("GET", "/me", { token: t.viewerKey });
     const orgAfter = (await call("GET", `/stats/usage?org_id=${t.orgId}`, { token: t.viewerKey })).json.api_calls;
     expect(orgAfter).toBe(orgBefore + 3); // GET /projects, GET /me, and the first org usage read
+  });
+
+  it("sends records by themselves within seconds, and a batch sent again is applied once", async () => {
+    const t = await tenant();
+    const hub = projectHub(env, t.projectId);
+    const month = utcDay(Date.now()).slice(0, 7);
+    const apiCalls = async () => (await hub.usage(month, utcDay(Date.now()))).month.api_calls;
+    // Read the project's object directly: the stats API would send pending records first.
+    await flushApiCalls(env); // what the tenant's setup left pending
+    const before = await apiCalls();
+    for (let i = 0; i < 2; i++) await call("GET", `/logs?project_id=${t.projectId}&limit=1`, { token: t.viewerKey });
+    await expect.poll(apiCalls, { timeout: 5_000, interval: 200 }).toBe(before + 2);
+
+    const record = { hour: Math.floor(Date.now() / 3_600_000), route: "/api/v1/x", status_class: "2xx", count: 1, hist: { 10: 1 } };
+    const day = utcDay(Date.now());
+    await hub.recordApi("batch-1", [record], { [day]: 3 });
+    await hub.recordApi("batch-1", [record], { [day]: 3 }); // its answer was lost; the Worker sends it again
+    expect(await apiCalls()).toBe(before + 2 + 3);
+    const hours = await hub.apiHours(record.hour, record.hour);
+    expect(hours.find((r) => r.route === "/api/v1/x")?.count).toBe(1);
   });
 
   it("answers counts, errors and latency percentiles per hour and per route", async () => {
