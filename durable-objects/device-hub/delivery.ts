@@ -2,8 +2,7 @@
 // second, and, while anyone watches, the lines just accepted for the live tail, at once (see
 // ../coalesced.ts). They go to the project's object, or, in a project large enough to fan in,
 // to the device's fan-in object (src/contract/fan-in.ts), which answers the same way.
-import type { DeliveryAnswer } from "../../src/contract/fan-in";
-import { fanInIndex } from "../../src/contract/fan-in";
+import { type DeliveryAnswer, fanInIndex } from "../../src/contract/fan-in";
 import type { StoredLine } from "../../src/contract/log-line";
 import type { QuotaState } from "../../src/contract/quota";
 import { type LogView, presentLog } from "../../src/contract/log-view";
@@ -38,11 +37,16 @@ export class ProjectDelivery {
     /** Hears what the project says of the monthly quota with each delivery. */
     private readonly onQuota: (state: QuotaState | undefined) => void,
   ) {
-    this.sends = new Coalesced("usage delivery", {
-      send: (withCounts) => this.deliver(withCounts),
-      countsOwed: () => this.outbox.pending(),
-      urgent: () => this.hasViewers && (this.pendingLines > 0 || this.dropped > 0),
-    }, timers);
+    this.sends = new Coalesced(
+      "usage delivery",
+      {
+        send: (withCounts) => this.deliver(withCounts),
+        countsOwed: () => this.outbox.pending(),
+        // Lines someone watches go at once.
+        urgent: () => this.hasViewers && (this.pendingLines > 0 || this.dropped > 0),
+      },
+      timers,
+    );
   }
 
   /** Fan-in objects the project last said it uses (0: it takes deliveries itself). */

@@ -1,7 +1,7 @@
 // ProjectHub: one Durable Object per project. It holds the project's exact usage counters
-// (fed by each DeviceHub's outbox), the index of which devices have lines in which hours, the
-// live-tail tickets and the live-tail viewers. This class is its RPC surface; each concern is
-// a part in this folder.
+// (fed by each DeviceHub's outbox, directly or, past 1,000 active devices, through fan-in
+// objects), the index of which devices have lines in which hours, the live-tail tickets and
+// the live-tail viewers. This class is its RPC surface; each concern is a part in this folder.
 import { DurableObject } from "cloudflare:workers";
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";

@@ -1,6 +1,6 @@
 // The project's exact usage, by UTC day of receipt, fed by each DeviceHub's outbox (directly,
-// or through a fan-in object). Each sender's sequences are applied at most once, so a redelivery after a crash or a retry
-// changes nothing.
+// or through a fan-in object). Each sender's sequences are applied at most once, so a
+// redelivery after a crash or a retry changes nothing.
 //
 // A day is closed once the daily job has written it to D1 (`closeDay`). Counts that reach
 // the project later for a closed day (a device whose delivery was held up past midnight) are
