@@ -17,6 +17,7 @@ import { me } from "./routes/me";
 import { orgs } from "./routes/orgs";
 import { projects } from "./routes/projects";
 import { sessions } from "./routes/sessions";
+import { artifacts } from "./routes/artifacts";
 import { stats } from "./routes/stats";
 
 export const app = new Hono<AppEnv>();
@@ -66,6 +67,7 @@ const api = new Hono<AppEnv>()
   .route("/fleet/commands", commands)
   .route("/logs", logs)
   .route("/sessions", sessions)
+  .route("/sessions", artifacts)
   .route("/stats", stats);
 
 app.route("/api/v1", api);

@@ -15,6 +15,7 @@ import {
 } from "./contract/fleet";
 import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
+import { CompleteUpload, FileQuery, ListFiles, UploadQuery } from "./contract/artifacts";
 import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "./contract/stats";
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
 import { VERSION } from "./contract/version";
@@ -72,6 +73,45 @@ const OPERATIONS: Operation[] = [
   { method: "patch", path: "/sessions/{session_id}", summary: "End a session", auth: "device", params: SessionParams, body: EndSession },
   { method: "get", path: "/sessions", summary: "List sessions", auth: "viewer", query: ListSessions },
   { method: "get", path: "/sessions/{session_id}", summary: "A session with live counts", auth: "viewer", params: SessionParams, query: SessionQuery },
+  {
+    method: "put",
+    path: "/sessions/{session_id}/artifacts/*",
+    summary: "Upload a session file to the path after /artifacts/: one streamed PUT with Content-Length, or a part of a multipart upload (?upload_id&part_number)",
+    auth: "device",
+    params: SessionParams,
+    query: UploadQuery,
+    note: "the raw file as the body; answers {path, size, etag}, or {part: {part_number, etag}} for a part",
+  },
+  {
+    method: "post",
+    path: "/sessions/{session_id}/artifacts/*",
+    summary: "Start a multipart upload (?uploads) or complete one (?upload_id&complete with {parts})",
+    auth: "device",
+    params: SessionParams,
+    query: UploadQuery,
+    body: CompleteUpload,
+  },
+  { method: "delete", path: "/sessions/{session_id}/artifacts/*", summary: "Abort a multipart upload (?upload_id)", auth: "device", params: SessionParams, query: UploadQuery },
+  { method: "get", path: "/sessions/{session_id}/files", summary: "A page of the session's files", auth: "viewer", params: SessionParams, query: ListFiles },
+  {
+    method: "get",
+    path: "/sessions/{session_id}/files/download",
+    summary: "A session file's bytes, with Range and If-None-Match",
+    auth: "viewer",
+    params: SessionParams,
+    query: FileQuery,
+    note: "the file itself",
+  },
+  { method: "delete", path: "/sessions/{session_id}/files", summary: "Delete a session file", auth: "admin", params: SessionParams, query: FileQuery },
+  {
+    method: "get",
+    path: "/sessions/{session_id}/bundle",
+    summary: "The session as one streamed zip: files/<path> and logs.ndjson",
+    auth: "viewer",
+    params: SessionParams,
+    query: SessionQuery,
+    note: "a zip stream",
+  },
   { method: "get", path: "/stats/usage", summary: "This month's exact usage with tier limits, for a project or an org", auth: "viewer", query: UsageQuery },
   { method: "get", path: "/stats/timeseries", summary: "Counts per 1, 5, 15 or 60-minute bucket (lines by event time), or per day", auth: "viewer", query: TimeseriesQuery },
   { method: "get", path: "/stats/overview", summary: "Totals, error rate, top devices and modules of the last days", auth: "viewer", query: OverviewQuery },

@@ -14,6 +14,7 @@ import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { arrivalBuckets, lineBuckets } from "../../src/contract/buckets";
 import { QUOTA_REJECTION, type QuotaState } from "../../src/contract/quota";
+import { UPLOAD_GRACE_MS } from "../../src/contract/artifacts";
 import type { Rejection, StoredLine } from "../../src/contract/log-line";
 import { lineTallies } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
@@ -321,6 +322,27 @@ export class DeviceHub extends DurableObject<Env> {
     return outcome;
   }
 
+  /**
+   * Whether this device may upload a file to session `id` now: its own session, active or
+   * ended less than UPLOAD_GRACE_MS ago. Another device's session is a conflict.
+   */
+  async uploadAllowed(id: string, now: number): Promise<"ok" | "not_found" | "conflict" | "ended"> {
+    const session = this.sessions.get(id);
+    if (!session) {
+      const s = this.state.require();
+      const owner = await sessionOwner(this.db, s.projectId, id);
+      return owner === null ? "not_found" : "conflict";
+    }
+    if (session.status !== "active" && (session.completed_at ?? now) + UPLOAD_GRACE_MS < now) return "ended";
+    return "ok";
+  }
+
+  /** A file of `bytes` was stored for one of this device's sessions: counted as artifact_bytes. */
+  async recordUpload(bytes: number): Promise<void> {
+    this.count({ artifact_bytes: bytes });
+    await this.commit();
+  }
+
   async getSessions(ids: string[]): Promise<SessionRow[]> {
     return this.sessions.live(ids);
   }
@@ -390,6 +412,11 @@ export class DeviceHub extends DurableObject<Env> {
       return;
     }
     await this.timers.fire();
+  }
+
+  /** A stats read is about to happen: what this device owes its project goes now. */
+  async sendCounts(): Promise<void> {
+    if (this.state.current) await this.delivery.flush();
   }
 
   /** Delivers everything owed to the project now and waits for it (tests settle with it). */

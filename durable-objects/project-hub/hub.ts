@@ -47,6 +47,8 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly apiStats: ApiStats;
   private readonly tops: Tops;
   private readonly fanIn: FanInRoute;
+  /** Devices that delivered here directly, and when (memory only; see recentDevices). */
+  private readonly lastDelivery = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -77,7 +79,18 @@ export class ProjectHub extends DurableObject<Env> {
     buckets: BucketRow[] = [],
     tallies: TallyRow[] = [],
   ): Promise<DeliveryAnswer> {
+    if (rows.length > 0) this.lastDelivery.set(deviceId, Date.now());
     return this.take(deviceId, { rows, buckets, tallies }, lines, dropped);
+  }
+
+  /**
+   * The devices that delivered here within `withinMs`, when there are at most `max` of them
+   * (else none): a stats read asks them to send what they still owe (services/fresh-counts.ts).
+   */
+  async recentDevices(withinMs: number, max: number): Promise<string[]> {
+    const since = Date.now() - withinMs;
+    for (const [id, at] of this.lastDelivery) if (at < since) this.lastDelivery.delete(id);
+    return this.lastDelivery.size <= max ? [...this.lastDelivery.keys()] : [];
   }
 
   /**
@@ -152,6 +165,16 @@ export class ProjectHub extends DurableObject<Env> {
   /** The hourly job's count of the project's bytes in R2. */
   async setStorage(bytes: number): Promise<void> {
     this.usageCounts.storageBytes = bytes;
+  }
+
+  /** A file stored, replaced or deleted: storage follows at once (the hourly count corrects any drift). */
+  async addStorage(delta: number): Promise<number> {
+    this.usageCounts.storageBytes = Math.max(0, this.usageCounts.storageBytes + delta);
+    return this.usageCounts.storageBytes;
+  }
+
+  async storageBytes(): Promise<number> {
+    return this.usageCounts.storageBytes;
   }
 
   /** Counts of `metrics` summed per bucket of `minutes` starting in [from, to) (ms). */

@@ -40,6 +40,8 @@ export interface TierPlan {
   /** Days a line stays hot (searchable in its device's object), and archived after that. */
   hot_retention_days: number;
   archive_retention_days: number;
+  /** The largest file one PUT takes (Cloudflare's request body limit of the plan it runs on); larger files go multipart. */
+  single_upload_bytes: number;
   /** USD cents per unit past a soft limit, per month. */
   overage_cents: {
     logs_per_million: number;
@@ -49,6 +51,7 @@ export interface TierPlan {
   };
 }
 
+const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 const TiB = 1024 * GiB;
 const M = 1_000_000;
@@ -70,6 +73,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     soft: [],
     hot_retention_days: 7,
     archive_retention_days: 30,
+    single_upload_bytes: 100 * MiB,
     overage_cents: PRICES,
   },
   pro: {
@@ -86,6 +90,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     soft: [],
     hot_retention_days: 14,
     archive_retention_days: 365,
+    single_upload_bytes: 100 * MiB,
     overage_cents: PRICES,
   },
   enterprise: {
@@ -102,6 +107,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     soft: ["logs_per_month", "log_bytes_per_month", "device_messages_in_per_month", "device_messages_out_per_month"],
     hot_retention_days: 30,
     archive_retention_days: 730,
+    single_upload_bytes: 500 * MiB,
     overage_cents: PRICES,
   },
 };

@@ -191,3 +191,25 @@ export const jobCursors = sqliteTable("job_cursors", {
   job: text("job").primaryKey(),
   afterId: text("after_id"),
 });
+
+// Multipart uploads under way. R2 cannot list them, so this is how the daily job finds and
+// aborts the abandoned ones; a completed or aborted upload's row is deleted.
+export const uploads = sqliteTable(
+  "uploads",
+  {
+    uploadId: text("upload_id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    path: text("path").notNull(),
+    key: text("key").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("uploads_created_idx").on(t.createdAt)],
+);
+
+// R2 prefixes of deleted projects, emptied by the daily job, then removed.
+export const r2Purges = sqliteTable("r2_purges", {
+  prefix: text("prefix").primaryKey(),
+  createdAt: createdAt(),
+});

@@ -9,10 +9,9 @@ import { deviceHub } from "../stubs/device-hub";
 import { orgHub, projectHub } from "../stubs/project-hub";
 import type { Project } from "../db/repos/projects";
 import { JOB_BUDGET, forEachOf, nextProjects } from "./each-project";
+import { projectPrefixes } from "../contract/artifacts";
 
 const HOUR_MS = 3_600_000;
-/** Where a project's bytes live in R2 (see wrangler.toml). */
-const prefixesOf = (projectId: string) => [`artifacts/${projectId}/`, `logs/${projectId}/`];
 /** Devices swept per run; the next run takes the rest. */
 const SWEEP_MAX = 1_000;
 /** How far past its deadline a device must be before the sweep steps in (its alarm had time). */
@@ -46,7 +45,7 @@ export async function reconcileStorage(env: Env, db: Db, opts: { pageSize?: numb
     "storage",
     async (p) => {
       let bytes = 0;
-      for (const prefix of prefixesOf(p.id)) bytes += await bytesUnder(env.STORAGE, prefix, opts.pageSize ?? 1_000);
+      for (const prefix of projectPrefixes(p.id)) bytes += await bytesUnder(env.STORAGE, prefix, opts.pageSize ?? 1_000);
       await projectHub(env, p.id).setStorage(bytes);
     },
     opts.budget,

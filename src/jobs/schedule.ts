@@ -2,6 +2,7 @@
 import { type Db, createDb } from "../db/client";
 import { copyApiHours, reconcileStorage, sweepPresence } from "./hourly";
 import { writeDailyStats, writeMonthlyStats } from "./stats";
+import { abortStaleUploads, purgeDeletedProjects } from "./r2-cleanup";
 import { deleteTokensExpiredBefore } from "../db/repos/tokens";
 
 export const CRON = {
@@ -33,6 +34,8 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
       return;
     case CRON.daily:
       await writeDailyStats(env, db, scheduledTime);
+      await abortStaleUploads(env, db, scheduledTime);
+      await purgeDeletedProjects(env, db);
       return;
     case CRON.monthly:
       await writeMonthlyStats(env, db, scheduledTime);

@@ -66,15 +66,15 @@ const NOT_IN_FILE_NAMES = /[\\/:*?"<>|\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u206
 const NOT_IN_FALLBACK = /[^A-Za-z0-9._-]/gu;
 
 /**
- * `Content-Disposition: attachment` for a name that may hold device-chosen text (RFC 6266,
- * appendix D): `filename` alone when the name is plain ASCII; otherwise an ASCII fallback
- * first, for old clients, then `filename*` with the name in UTF-8 (RFC 8187).
+ * `Content-Disposition` for a name that may hold device-chosen text (RFC 6266, appendix D):
+ * `filename` alone when the name is plain ASCII; otherwise an ASCII fallback first, for old
+ * clients, then `filename*` with the name in UTF-8 (RFC 8187).
  */
-export function attachmentDisposition(fileName: string): string {
+export function attachmentDisposition(fileName: string, kind: "attachment" | "inline" = "attachment"): string {
   const name = fileName.replace(NOT_IN_FILE_NAMES, "_");
   const fallback = name.replace(NOT_IN_FALLBACK, "_");
-  if (fallback === name) return `attachment; filename="${name}"`;
+  if (fallback === name) return `${kind}; filename="${name}"`;
   // encodeURIComponent leaves ' ( ) * as they are; RFC 8187 wants them encoded.
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+  return `${kind}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }

@@ -12,7 +12,7 @@ import { findOrg } from "../db/repos/orgs";
 type HeldLimit = Extract<LimitName, "projects" | "devices" | "api_keys">;
 
 /** The 429 for a limit; `resetsAt` is when a monthly limit starts over (null for counts). */
-function quotaExceeded(limit: LimitName, max: number, used: number, resetsAt: string | null, tier: Tier): ApiError {
+export function quotaExceeded(limit: LimitName, max: number, used: number, resetsAt: string | null, tier: Tier): ApiError {
   return new ApiError("quota_exceeded", `the ${tier} tier's ${limit} limit (${max}) is reached`, {
     quota: limit,
     limit: max,
@@ -21,7 +21,7 @@ function quotaExceeded(limit: LimitName, max: number, used: number, resetsAt: st
   });
 }
 
-async function tierOf(db: Db, orgId: string): Promise<Tier> {
+export async function tierOf(db: Db, orgId: string): Promise<Tier> {
   return (await findOrg(db, orgId))?.tier ?? "free";
 }
 

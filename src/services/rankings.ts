@@ -7,7 +7,7 @@ import type { StatsScope } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { DAY_MS, utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
-import { flushApiCalls } from "./api-analytics";
+import { freshCounts } from "./fresh-counts";
 import { add, projectIdsOf, zero } from "./stats-scope";
 
 const TOP = 10;
@@ -30,10 +30,10 @@ function mergeRanked(lists: Ranked[][], by: "lines" | "errors"): Ranked[] {
  * project's top lists (so a module's rank across projects is from their tops).
  */
 export async function overview(env: Env, db: Db, scope: StatsScope, orgId: string, days: number, now: number) {
-  await flushApiCalls(env);
   const to = utcDay(now);
   const from = utcDay(now - (days - 1) * DAY_MS);
   const ids = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
+  await freshCounts(env, ids);
   const parts = await mapLimit(ids, FAN_OUT, (id) => projectHub(env, id).overview(from, to, TOP));
   const totals = zero();
   for (const p of parts) add(totals, p.totals);

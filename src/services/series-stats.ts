@@ -6,6 +6,7 @@ import type { TIMESERIES_METRICS } from "../contract/stats";
 import type { Db } from "../db/client";
 import { type DailyRow, projectDays } from "../db/repos/stats";
 import { iso, utcDay } from "../lib/time";
+import { freshCounts } from "./fresh-counts";
 import { projectHub } from "../stubs/project-hub";
 
 type TimeseriesMetric = (typeof TIMESERIES_METRICS)[number];
@@ -45,6 +46,7 @@ export async function timeseries(
   q: { metric: TimeseriesMetric; interval: Interval; from?: string; to?: string },
   now: number,
 ) {
+  await freshCounts(env, [projectId]);
   const step = STEP_MS[q.interval];
   const down = (ms: number) => ms - (ms % step);
   const to = q.to ? down(Date.parse(q.to) + step - 1) : down(now) + step;

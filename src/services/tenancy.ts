@@ -7,6 +7,8 @@ import { findDeviceOfOrg, listDeviceIdsOfProject } from "../db/repos/devices";
 import { type KeyRole, countLiveKeys, deleteKeyRow, insertKey, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
 import { type OrgTier, createOrgWithAdminKey } from "../db/repos/orgs";
 import { deleteProjectCascade, findProjectOfOrg, listProjects } from "../db/repos/projects";
+import { addPurges } from "../db/repos/uploads";
+import { projectPrefixes } from "../contract/artifacts";
 import { findSessionOfOrg } from "../db/repos/sessions";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { newSecret, sha256 } from "../lib/crypto";
@@ -89,5 +91,7 @@ export async function deleteProject(env: Env, db: Db, projectId: string): Promis
     afterId = ids[ids.length - 1];
   }
   await projectHub(env, projectId).retire();
+  // Its files and archive go with the daily job (R2 deletes a thousand keys a call).
+  await addPurges(db, projectPrefixes(projectId), Date.now());
   await deleteProjectCascade(db, projectId);
 }

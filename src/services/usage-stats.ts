@@ -8,7 +8,7 @@ import type { MonthlyRow, StatsScope } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { utcDay } from "../lib/time";
 import { orgHub, projectHub } from "../stubs/project-hub";
-import { flushApiCalls } from "./api-analytics";
+import { freshCounts } from "./fresh-counts";
 import { add, projectIdsOf, zero } from "./stats-scope";
 
 /** A device is active when its last heartbeat is this recent. */
@@ -16,10 +16,10 @@ const ACTIVE_MS = 5 * 60_000;
 
 /** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */
 export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier, now: number) {
-  await flushApiCalls(env);
   const day = utcDay(now);
   const month = day.slice(0, 7);
   const projectIds = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
+  await freshCounts(env, projectIds);
   const parts = await mapLimit(projectIds, FAN_OUT, async (id) => {
     const [usage, counts] = await Promise.all([projectHub(env, id).usage(month, day), deviceCounts(db, id, now - ACTIVE_MS)]);
     return { ...usage, devices: counts.live, active_devices: counts.active };

@@ -1,0 +1,247 @@
+// Session files in R2, under artifacts/<project>/<session>/<path>: uploads straight from
+// devices (one streamed PUT, or multipart for large files), listing, ranged and conditional
+// downloads, and deletes. R2 is the index: its listing gives each file's size, type, etag and
+// upload time, so nothing else has to agree with it.
+//
+// Every stored file counts at once: its bytes as the project's artifact_bytes (in the
+// device's object, like every other device count) and the change in what R2 holds as its
+// storage_bytes (in the project's object; the hourly job recounts R2 and corrects any drift).
+import { ApiError, notFound } from "../contract/errors";
+import { PART_MIN_BYTES, artifactPrefix, lengthRequired, mayShowInline } from "../contract/artifacts";
+import { sessionTaken } from "../contract/sessions";
+import { TIERS } from "../contract/tiers";
+import type { Db } from "../db/client";
+import { deleteUpload, findUpload, insertUpload } from "../db/repos/uploads";
+import { FAN_OUT, mapLimit } from "../lib/concurrency";
+import { deviceHub } from "../stubs/device-hub";
+import { projectHub } from "../stubs/project-hub";
+import { attachmentDisposition } from "./export-format";
+import { quotaExceeded, tierOf } from "./quotas";
+import { projectIdsOf } from "./stats-scope";
+
+/** The device uploading: its id, project and org. */
+export interface Uploader {
+  deviceId: string;
+  projectId: string;
+  orgId: string;
+}
+
+export interface StoredFile {
+  path: string;
+  size: number;
+  etag: string;
+}
+
+const keyOf = (projectId: string, sessionId: string, path: string) => artifactPrefix(projectId, sessionId) + path;
+
+/** The declared body length of an upload, or 411 when there is none. */
+function declaredLength(req: Request): number {
+  const header = req.headers.get("content-length");
+  if (header === null) throw lengthRequired();
+  const n = Number(header);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ApiError("bad_request", "Content-Length is not a byte count");
+  return n;
+}
+
+/** The session must be the device's own, and still take files (see DeviceHub.uploadAllowed). */
+async function checkSession(env: Env, device: Uploader, sessionId: string): Promise<void> {
+  const verdict = await deviceHub(env, device.deviceId).uploadAllowed(sessionId, Date.now());
+  if (verdict === "not_found") throw notFound("session");
+  if (verdict === "conflict") throw sessionTaken();
+  if (verdict === "ended") throw new ApiError("conflict", "the session ended more than 24 hours ago and takes no more files");
+}
+
+/** What the org's projects hold in R2, as their objects count it. */
+async function orgStorage(env: Env, db: Db, orgId: string): Promise<number> {
+  const each = await mapLimit(await projectIdsOf(db, orgId), FAN_OUT, (id) => projectHub(env, id).storageBytes());
+  return each.reduce((n, b) => n + b, 0);
+}
+
+/** Refuses `bytes` more (429) when the org's storage would pass its tier's limit. */
+async function ensureRoom(env: Env, db: Db, orgId: string, bytes: number): Promise<void> {
+  const tier = await tierOf(db, orgId);
+  const limit = TIERS[tier].limits.storage_bytes;
+  const used = await orgStorage(env, db, orgId);
+  if (used + bytes > limit || used >= limit) throw quotaExceeded("storage_bytes", limit, used, null, tier);
+}
+
+/** A file is stored (or replaced): it counts as artifact bytes, and storage moves by what changed. */
+async function stored(env: Env, device: Uploader, size: number, replacedSize: number): Promise<void> {
+  await Promise.all([deviceHub(env, device.deviceId).recordUpload(size), projectHub(env, device.projectId).addStorage(size - replacedSize)]);
+}
+
+/** The body as a stream of exactly its declared length (R2 needs the length up front; a body that differs fails). */
+function exactly(req: Request, size: number): ReadableStream<Uint8Array> {
+  if (!req.body) return new Blob([]).stream();
+  return req.body.pipeThrough(new FixedLengthStream(size));
+}
+
+const contentTypeOf = (req: Request) => req.headers.get("content-type") || "application/octet-stream";
+
+/** PUT /sessions/:id/artifacts/<path>: the body streamed to R2, never held whole. */
+export async function putArtifact(env: Env, db: Db, device: Uploader, sessionId: string, path: string, req: Request): Promise<StoredFile> {
+  const size = declaredLength(req);
+  const max = TIERS[await tierOf(db, device.orgId)].single_upload_bytes;
+  if (size > max) {
+    throw new ApiError("payload_too_large", `one PUT takes at most ${max} bytes; send larger files as a multipart upload (?uploads)`, { limit: max });
+  }
+  await checkSession(env, device, sessionId);
+  await ensureRoom(env, db, device.orgId, size);
+  const key = keyOf(device.projectId, sessionId, path);
+  const before = await env.STORAGE.head(key);
+  const object = await env.STORAGE.put(key, exactly(req, size), {
+    httpMetadata: { contentType: contentTypeOf(req) },
+    customMetadata: { device_id: device.deviceId },
+  });
+  await stored(env, device, object.size, before?.size ?? 0);
+  return { path, size: object.size, etag: object.etag };
+}
+
+/** POST ...?uploads: starts a multipart upload. */
+export async function startUpload(env: Env, db: Db, device: Uploader, sessionId: string, path: string, req: Request): Promise<{ upload_id: string }> {
+  await checkSession(env, device, sessionId);
+  await ensureRoom(env, db, device.orgId, 0);
+  const key = keyOf(device.projectId, sessionId, path);
+  const upload = await env.STORAGE.createMultipartUpload(key, {
+    httpMetadata: { contentType: contentTypeOf(req) },
+    customMetadata: { device_id: device.deviceId },
+  });
+  await insertUpload(db, { uploadId: upload.uploadId, projectId: device.projectId, sessionId, deviceId: device.deviceId, path, key, createdAt: Date.now() });
+  return { upload_id: upload.uploadId };
+}
+
+async function uploadOf(db: Db, device: Uploader, sessionId: string, path: string, uploadId: string) {
+  const row = await findUpload(db, uploadId, device.deviceId, sessionId, path);
+  if (!row) throw notFound("upload");
+  return row;
+}
+
+/** PUT ...?upload_id&part_number: one part, streamed. */
+export async function putPart(
+  env: Env,
+  db: Db,
+  device: Uploader,
+  sessionId: string,
+  path: string,
+  uploadId: string,
+  partNumber: number,
+  req: Request,
+): Promise<{ part: { part_number: number; etag: string } }> {
+  const size = declaredLength(req);
+  const max = TIERS[await tierOf(db, device.orgId)].single_upload_bytes;
+  if (size > max) throw new ApiError("payload_too_large", `a part takes at most ${max} bytes`, { limit: max });
+  await checkSession(env, device, sessionId);
+  const row = await uploadOf(db, device, sessionId, path, uploadId);
+  await ensureRoom(env, db, device.orgId, size);
+  const part = await r2Call(() => env.STORAGE.resumeMultipartUpload(row.key, uploadId).uploadPart(partNumber, exactly(req, size)));
+  return { part: { part_number: part.partNumber, etag: part.etag } };
+}
+
+/** POST ...?upload_id&complete: the parts joined into the file. */
+export async function completeUpload(
+  env: Env,
+  db: Db,
+  device: Uploader,
+  sessionId: string,
+  path: string,
+  uploadId: string,
+  parts: { part_number: number; etag: string }[],
+): Promise<StoredFile> {
+  const row = await uploadOf(db, device, sessionId, path, uploadId);
+  const before = await env.STORAGE.head(row.key);
+  const object = await r2Call(() =>
+    env.STORAGE.resumeMultipartUpload(row.key, uploadId).complete(parts.map((p) => ({ partNumber: p.part_number, etag: p.etag }))),
+  );
+  await deleteUpload(db, uploadId);
+  await stored(env, device, object.size, before?.size ?? 0);
+  return { path, size: object.size, etag: object.etag };
+}
+
+/** DELETE ...?upload_id: gives a multipart upload up. */
+export async function abortUpload(env: Env, db: Db, device: Uploader, sessionId: string, path: string, uploadId: string): Promise<void> {
+  const row = await uploadOf(db, device, sessionId, path, uploadId);
+  await r2Call(() => env.STORAGE.resumeMultipartUpload(row.key, uploadId).abort());
+  await deleteUpload(db, uploadId);
+}
+
+/**
+ * R2 refuses some multipart calls for what the client sent (an unknown part, a wrong etag, a
+ * part under 5 MiB that is not the last): those are the client's 400, not our 500.
+ */
+async function r2Call<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/multipart|part|etag|upload/i.test(message)) {
+      throw new ApiError("bad_request", `R2 refused the upload: ${message}`, { part_min_bytes: PART_MIN_BYTES });
+    }
+    throw err;
+  }
+}
+
+/** GET /sessions/:id/files: a page of the session's files, in path order. */
+export async function listFiles(env: Env, projectId: string, sessionId: string, limit: number, cursor?: string) {
+  const prefix = artifactPrefix(projectId, sessionId);
+  const page = await env.STORAGE.list({ prefix, limit, cursor, include: ["httpMetadata"] });
+  return {
+    files: page.objects.map((o) => ({
+      path: o.key.slice(prefix.length),
+      size: o.size,
+      content_type: o.httpMetadata?.contentType ?? "application/octet-stream",
+      etag: o.etag,
+      uploaded_at: o.uploaded.toISOString(),
+    })),
+    next_cursor: page.truncated ? page.cursor : null,
+  };
+}
+
+/**
+ * GET /sessions/:id/files/download?path=: the bytes, with Range (206), If-None-Match (304)
+ * and the stored type. Nothing is sniffed, and types a browser would run (HTML, SVG,
+ * JavaScript) only ever come as attachments.
+ */
+export async function downloadFile(env: Env, projectId: string, sessionId: string, path: string, req: Request): Promise<Response> {
+  const key = keyOf(projectId, sessionId, path);
+  let object: R2Object | R2ObjectBody | null;
+  try {
+    object = await env.STORAGE.get(key, { range: req.headers, onlyIf: req.headers });
+  } catch (err) {
+    if (req.headers.has("range")) {
+      const size = (await env.STORAGE.head(key))?.size;
+      if (size !== undefined) return new Response(null, { status: 416, headers: { "content-range": `bytes */${size}` } });
+    }
+    throw err;
+  }
+  if (!object) throw notFound("file");
+  const headers = new Headers();
+  object.writeHttpMetadata(headers);
+  const type = headers.get("content-type") ?? "application/octet-stream";
+  headers.set("content-type", type);
+  headers.set("etag", object.httpEtag);
+  headers.set("accept-ranges", "bytes");
+  headers.set("x-content-type-options", "nosniff");
+  headers.set("cache-control", "private, no-cache");
+  headers.set("content-disposition", attachmentDisposition(path.slice(path.lastIndexOf("/") + 1), mayShowInline(type) ? "inline" : "attachment"));
+  // A precondition that did not hold: R2 answers the object without its body.
+  if (!("body" in object)) return new Response(null, { status: req.headers.has("if-none-match") ? 304 : 412, headers });
+  const range = object.range as { offset?: number; length?: number } | undefined;
+  if (req.headers.has("range") && range) {
+    const offset = range.offset ?? 0;
+    const length = range.length ?? object.size - offset;
+    headers.set("content-range", `bytes ${offset}-${offset + length - 1}/${object.size}`);
+    headers.set("content-length", String(length));
+    return new Response(object.body, { status: 206, headers });
+  }
+  headers.set("content-length", String(object.size));
+  return new Response(object.body, { headers });
+}
+
+/** DELETE /sessions/:id/files?path=: the file goes, and storage with it. */
+export async function deleteFile(env: Env, projectId: string, sessionId: string, path: string): Promise<void> {
+  const key = keyOf(projectId, sessionId, path);
+  const object = await env.STORAGE.head(key);
+  if (!object) throw notFound("file");
+  await env.STORAGE.delete(key);
+  await projectHub(env, projectId).addStorage(-object.size);
+}
