@@ -80,9 +80,11 @@ describe("the README's first minute, against a fresh `npm start`", () => {
       ["7. session opened", (a) => a.session?.session_id === "run-1"],
       ["7. ingest accepted 1", (a) => a.accepted === 1 && a.rejected.length === 0 && a.duplicate === false],
       ["8. search finds it", (a) => a.logs?.length === 1 && a.logs[0].message === "gripper stalled"],
-      ["9. sessions with counts", (a) => a.sessions?.[0]?.total_logs === 1 && a.sessions[0].error_count === 1],
-      ["9. usage", (a) => a.logs === 1 && a.commands === 1 && a.heartbeats === 1],
-      ["10. tail ticket", (a) => typeof a.ticket === "string" && a.ticket.includes(".fbt_")],
+      ["9. file uploaded", (a) => a.path === "telemetry/pose.csv" && a.size === 8 && typeof a.etag === "string"],
+      ["9. files listed", (a) => a.files?.length === 1 && a.files[0].path === "telemetry/pose.csv" && a.files[0].content_type === "text/csv"],
+      ["10. sessions with counts", (a) => a.sessions?.[0]?.total_logs === 1 && a.sessions[0].error_count === 1],
+      ["10. usage", (a) => a.logs === 1 && a.commands === 1 && a.heartbeats === 1 && a.artifact_bytes === 8 && a.storage_bytes === 8],
+      ["11. tail ticket", (a) => typeof a.ticket === "string" && a.ticket.includes(".fbt_")],
     ];
     let at = 0;
     for (const [step, matches] of expected) {
@@ -91,12 +93,15 @@ describe("the README's first minute, against a fresh `npm start`", () => {
       at = found + 1;
     }
     const tail = answers.slice(at);
-    expect(tail.some((a) => a.type === "ready"), `10. the viewer connects:\n${stdout}`).toBe(true);
-    expect(tail.some((a) => a.accepted === 1), "10. the second batch is accepted").toBe(true);
+    expect(tail.some((a) => a.type === "ready"), `11. the viewer connects:\n${stdout}`).toBe(true);
+    expect(tail.some((a) => a.accepted === 1), "11. the second batch is accepted").toBe(true);
     expect(
       tail.some((a) => a.type === "logs" && a.logs.some((l: any) => l.message === "gripper lost")),
-      `10. the live viewer gets the line:\n${stdout}`,
+      `11. the live viewer gets the line:\n${stdout}`,
     ).toBe(true);
+    // 9. the download is the file; the bundle is a zip of some size
+    expect(stdout).toMatch(/^t,x\n1,2\n/m);
+    expect(stdout).toMatch(/^run-1\.zip: \d+ bytes$/m);
     // 8. the export is CSV with the line in it
     expect(stdout).toMatch(/^id,timestamp,device_id,session_id,level,module,/m);
     expect(stdout).toMatch(/^dev_\w+:1,.*,run-1,ERROR,arm,,gripper stalled,/m);
