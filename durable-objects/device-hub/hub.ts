@@ -5,7 +5,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/commands";
 import type { Heartbeat } from "../../src/contract/fleet";
-import type { LogFilter } from "../../src/contract/logs";
+import type { LogCursor, LogFilter } from "../../src/contract/logs";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
 import type { EndStatus } from "../../src/contract/sessions";
@@ -19,7 +19,7 @@ import type { Rejection, StoredLine } from "../../src/contract/log-line";
 import { lineTallies } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
 import { hotWindowFor, hotWindowMs } from "../../src/lib/config";
-import { utcDay } from "../../src/lib/time";
+import { DAY_MS, utcDay } from "../../src/lib/time";
 import { newId } from "../../src/lib/crypto";
 import type { z } from "zod";
 import { migrate } from "../sql-migrations";
@@ -29,6 +29,7 @@ import { BatchMemory } from "./batches";
 import { CommandQueue } from "./commands";
 import { ProjectDelivery } from "./delivery";
 import { LogHours } from "./hours";
+import { LogArchive } from "./archive";
 import { type LogRow, LogStore } from "./logs";
 import { MetricHistory } from "./metrics";
 import { QuotaGate } from "./quota";
@@ -51,6 +52,7 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly commands: CommandQueue;
   private readonly metricHistory: MetricHistory;
   private readonly logs: LogStore;
+  private readonly archive: LogArchive;
   private readonly batches: BatchMemory<IngestAnswer>;
   private readonly sessions: SessionStore;
   private readonly outbox: UsageOutbox;
@@ -73,6 +75,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.commands = new CommandQueue(sql);
     this.metricHistory = new MetricHistory(sql);
     this.logs = new LogStore(sql, () => this.state.require().deviceId);
+    this.archive = new LogArchive(ctx.storage, env.STORAGE, this.db, this.logs, () => this.state.require());
     this.batches = new BatchMemory(sql);
     this.sessions = new SessionStore(sql);
     this.outbox = new UsageOutbox(ctx.storage);
@@ -83,7 +86,13 @@ export class DeviceHub extends DurableObject<Env> {
     this.hours = new LogHours(sql, env, identity, this.timers);
     this.quota = new QuotaGate(env);
     this.delivery = new ProjectDelivery(env, ctx.storage.kv, this.outbox, identity, this.timers, (state) => this.heard(state));
-    new Retention(ctx.storage, () => this.hotWindowMs(), { logs: this.logs, hours: this.hours, batches: this.batches, metrics: this.metricHistory }, this.timers);
+    new Retention(
+      ctx.storage,
+      () => this.hotWindowMs(),
+      () => (this.state.current?.archiveDays ?? DEFAULT_ARCHIVE_DAYS) * DAY_MS,
+      { logs: this.logs, archive: this.archive, hours: this.hours, batches: this.batches, metrics: this.metricHistory },
+      this.timers,
+    );
     this.socket = new DeviceSocket(
       ctx,
       {
@@ -280,8 +289,25 @@ export class DeviceHub extends DurableObject<Env> {
     return { ok: true, answer };
   }
 
-  async queryLogs(filter: LogFilter): Promise<LogRow[]> {
-    return this.logs.query(filter);
+  /**
+   * A page of this device's lines: the hot store's, and the archive's where the filter reaches
+   * archived time, merged in the page's order. When the archive scan stops at its chunk limit,
+   * the page ends where it stopped and `resume` says where the next one starts.
+   */
+  async queryLogs(filter: LogFilter): Promise<{ rows: LogRow[]; resume?: LogCursor }> {
+    const hot = this.logs.query(filter);
+    if (!this.archive.covers(filter)) return { rows: hot };
+    const cold = await this.archive.page(filter, filter.terms);
+    const asc = filter.order === "asc";
+    const sign = asc ? 1 : -1;
+    const before = (a: { ts: number; id: number }, b: { ts: number; id: number }) => sign * (a.ts - b.ts || a.id - b.id) < 0;
+    let rows = [...hot, ...cold.rows].sort((a, b) => (before(a, b) ? -1 : 1));
+    const b = cold.boundary;
+    if (!b) return { rows: rows.slice(0, filter.limit) };
+    // Past the boundary nothing is read yet: the page ends there, and the next resumes at it.
+    rows = rows.filter((r) => before(r, b)).slice(0, filter.limit);
+    const resume = rows.length < filter.limit ? { ts: b.ts, device_id: this.state.require().deviceId, id: b.id - sign } : undefined;
+    return { rows, resume };
   }
 
   /**
@@ -451,6 +477,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.quota.note(state);
     const current = this.state.current;
     if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
+    if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
   }
 
   /** One SQLite transaction; if it rolls back, the device state kept in memory is read again. */
@@ -470,6 +497,9 @@ export class DeviceHub extends DurableObject<Env> {
     this.outbox.add(utcDay(now), delta);
   }
 }
+
+/** Days archived lines are kept before the device has heard its tier's number. */
+const DEFAULT_ARCHIVE_DAYS = 90;
 
 /** Beside each line refused because this device's tier keeps lines for less time (as the Worker words it). */
 const STALE_REJECTION = "timestamp: older than the hot window";

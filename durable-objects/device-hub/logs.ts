@@ -69,15 +69,27 @@ export class LogStore {
     return [sortsAfter ? `ts ${later}= ?` : `ts ${later} ?`, c.ts];
   }
 
-  /** Removes up to `max` lines older than `cutoff` (µs) from the table and the index. */
-  prune(cutoff: number, max: number): number {
-    const victims = "SELECT id FROM logs WHERE ts < ? ORDER BY ts, id LIMIT ?";
-    this.sql.exec(
-      `INSERT INTO logs_fts (logs_fts, rowid, message) SELECT 'delete', id, message FROM logs WHERE id IN (${victims})`,
-      cutoff,
-      max,
-    );
-    return this.sql.exec(`DELETE FROM logs WHERE id IN (${victims})`, cutoff, max).rowsWritten;
+  /** The first line in (ts, id) order, or null when the store is empty. */
+  oldestLine(): { ts: number; id: number } | null {
+    return this.sql.exec<{ ts: number; id: number }>("SELECT ts, id FROM logs ORDER BY ts, id LIMIT 1").toArray()[0] ?? null;
+  }
+
+  /** Up to `limit` of the oldest lines with from ≤ ts < until, in (ts, id) order, whole. */
+  oldestOfHour(from: number, until: number, limit: number): LogRow[] {
+    return this.sql.exec<LogRow>(`SELECT ${COLUMNS} FROM logs WHERE ts >= ? AND ts < ? ORDER BY ts, id LIMIT ?`, from, until, limit).toArray();
+  }
+
+  /** Deletes these lines from the table and the full-text index (the archive has them). */
+  remove(ids: number[]): void {
+    const list = JSON.stringify(ids);
+    this.sql.exec("INSERT INTO logs_fts (logs_fts, rowid, message) SELECT 'delete', id, message FROM logs WHERE id IN (SELECT value FROM json_each(?))", list);
+    this.sql.exec("DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))", list);
+  }
+
+  /** About how many lines are held: the span of ids (ids only grow; gaps make this an upper bound). */
+  span(): number {
+    const r = this.sql.exec<{ lo: number | null; hi: number | null }>("SELECT min(id) AS lo, max(id) AS hi FROM logs").one();
+    return r.lo === null || r.hi === null ? 0 : r.hi - r.lo + 1;
   }
 
   oldest(): number | null {

@@ -1,3 +1,4 @@
+import { ARCHIVE_SCHEMA } from "./archive";
 // SQLite schema of a DeviceHub. Each entry is one migration step (see sql-migrations.ts).
 export const DEVICE_SCHEMA = [
   `CREATE TABLE metric_minutes (
@@ -108,4 +109,7 @@ export const DEVICE_SCHEMA = [
      errors INTEGER NOT NULL,
      PRIMARY KEY (seq, day, kind, key)
    );`,
+
+  // The log archive's manifest: one row per chunk in R2 (see archive.ts).
+  ARCHIVE_SCHEMA,
 ] as const;

@@ -8,6 +8,8 @@ export interface DeviceState extends Identity {
   heartbeatIntervalMs: number;
   /** The org's tier's hot retention when last heard (at registration, then from the project); unset: not yet. */
   hotWindowDays?: number;
+  /** The tier's archive retention when last heard from the project; unset: not yet. */
+  archiveDays?: number;
   reportedStatus: ReportedStatus;
   /** Set by an operator (PATCH status: maintenance); outranks what the device reports, and offline. */
   maintenance: boolean;

@@ -75,6 +75,8 @@ export interface LogFilter {
   session_id?: string;
   /** An FTS5 expression built by src/services/fts-query.ts, never raw user text. */
   match?: string;
+  /** The same search as words, for archived lines (src/services/fts-query.ts searchTerms). */
+  terms?: { words: string[]; prefix: boolean };
   order: "asc" | "desc";
   after?: LogCursor;
   limit: number;

@@ -17,6 +17,8 @@ export interface QuotaState {
   resets_at: string;
   /** The org's tier's hot retention, which the device's object keeps its lines for. */
   hot_window_days: number;
+  /** The tier's archive retention: archived chunks older than this many days are deleted. */
+  archive_days: number;
 }
 
 /** What a reservation got: how many of the lines offered (in order) fit, and the state after. */

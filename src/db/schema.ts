@@ -213,3 +213,16 @@ export const r2Purges = sqliteTable("r2_purges", {
   prefix: text("prefix").primaryKey(),
   createdAt: createdAt(),
 });
+
+// Which devices of a project have archived lines on which UTC days (by event time): a search
+// over a range older than the hot window asks only those devices. One row per device-day,
+// not per chunk: the chunks themselves are listed in each device's object (its manifest).
+export const archiveDays = sqliteTable(
+  "archive_days",
+  {
+    projectId: text("project_id").notNull(),
+    day: text("day").notNull(), // YYYY-MM-DD
+    deviceId: text("device_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.deviceId] })],
+);

@@ -9,8 +9,9 @@ import type { Db } from "../db/client";
 import { sessionDevicesOfOrg } from "../db/repos/sessions";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { invalidField, notFound } from "../contract/errors";
-import { hourOf } from "../lib/time";
-import { ftsExpression } from "./fts-query";
+import { hourOf, utcDay } from "../lib/time";
+import { archivedDevices } from "../db/repos/archive";
+import { ftsExpression, searchTerms } from "./fts-query";
 import { mergePages, rowId } from "./page-merge";
 import { levelNumber } from "../contract/levels";
 import { type LogView, presentLog } from "../contract/log-view";
@@ -39,13 +40,19 @@ export async function searchScope(env: Env, db: Db, orgId: string, p: Pick<LogSe
   // The project's index of (hour, device): only devices with lines in the range are asked.
   const fromHour = p.from === undefined ? 0 : hourOf(p.from);
   const toHour = p.to === undefined ? Number.MAX_SAFE_INTEGER : hourOf(Math.max(p.to - 1, 0));
-  return projectHub(env, p.project_id).devicesWithLines(fromHour, toHour);
+  const hot = await projectHub(env, p.project_id).devicesWithLines(fromHour, toHour);
+  // And the devices with archived lines on the range's days (D1's archive index).
+  const fromDay = p.from === undefined ? "0000-00-00" : utcDay(p.from / 1000);
+  const toDay = p.to === undefined ? "9999-99-99" : utcDay(Math.max(p.to - 1, 0) / 1000);
+  const cold = await archivedDevices(db, p.project_id, fromDay, toDay);
+  return [...new Set([...hot, ...cold])];
 }
 
 export async function searchLogs(env: Env, deviceIds: string[], p: LogSearch): Promise<{ logs: LogView[]; next_cursor: string | null }> {
   const after = decodeCursor(p.cursor, CursorShape) as LogCursor | undefined;
   const match = p.q === undefined || p.q.trim() === "" ? undefined : ftsExpression(p.q);
   if (match === null) return { logs: [], next_cursor: null };
+  const terms = match === undefined ? undefined : (searchTerms(p.q!) ?? undefined);
   const filter: Omit<LogFilter, "after" | "limit"> = {
     from: p.from,
     to: p.to,
@@ -53,14 +60,18 @@ export async function searchLogs(env: Env, deviceIds: string[], p: LogSearch): P
     module: p.module,
     session_id: p.session_id,
     match,
+    terms,
     order: p.order,
   };
-  const fetchRows = async (deviceId: string, from: LogCursor | undefined, limit: number) =>
-    (await deviceHub(env, deviceId).queryLogs({ ...filter, after: from, limit })).map((row) => presentLog(deviceId, row));
-  const merged = await mergePages(deviceIds, filter.order, after, p.limit + 1, fetchRows);
+  const fetchRows = async (deviceId: string, from: LogCursor | undefined, limit: number) => {
+    const { rows, resume } = await deviceHub(env, deviceId).queryLogs({ ...filter, after: from, limit });
+    return { rows: rows.map((row) => presentLog(deviceId, row)), resume };
+  };
+  const { rows: merged, stop } = await mergePages(deviceIds, filter.order, after, p.limit + 1, fetchRows);
   const logs = merged.slice(0, p.limit);
   const last = logs[logs.length - 1];
-  const next_cursor =
-    merged.length > p.limit && last ? encodeCursor({ ts: last.timestamp_us, device_id: last.device_id, id: rowId(last) }) : null;
-  return { logs, next_cursor };
+  // A full page goes on after its last line; a page cut short by a capped archive scan, from where the scan stopped.
+  const next =
+    merged.length > p.limit && last ? { ts: last.timestamp_us, device_id: last.device_id, id: rowId(last) } : stop;
+  return { logs, next_cursor: next ? encodeCursor({ ...next }) : null };
 }

@@ -15,6 +15,14 @@ interface DeviceStream {
   after: LogCursor | undefined;
   chunk: number;
   done: boolean;
+  /** Where the device stopped short (it read as many archive chunks as a page may): nothing past it is known. */
+  stall?: LogCursor;
+}
+
+/** What a device answers for its share: rows in order, and where it stopped short, if it did. */
+export interface DeviceRows {
+  rows: LogView[];
+  resume?: LogCursor;
 }
 
 /**
@@ -22,18 +30,23 @@ interface DeviceStream {
  * most a chunk per device. Each device is first asked for its share of the page; a device
  * whose rows run out while it may have more is asked again (twice as many each time) before
  * anything is taken past it, so the result is exact and memory stays O(page + devices).
+ *
+ * A device that stops short (its archive scan hit the page's chunk limit) answers where it
+ * stopped: the page then ends there (`stop`), since what lies past it on that device is not
+ * read yet, and the next page resumes from it.
  */
 export async function mergePages(
   deviceIds: string[],
   order: "asc" | "desc",
   after: LogCursor | undefined,
   want: number,
-  fetchRows: (deviceId: string, after: LogCursor | undefined, limit: number) => Promise<LogView[]>,
-): Promise<LogView[]> {
+  fetchRows: (deviceId: string, after: LogCursor | undefined, limit: number) => Promise<DeviceRows>,
+): Promise<{ rows: LogView[]; stop?: LogCursor }> {
   const fetchMore = async (d: DeviceStream) => {
-    const rows = await fetchRows(d.id, d.after, d.chunk);
+    const { rows, resume } = await fetchRows(d.id, d.after, d.chunk);
     d.rows.push(...rows);
-    d.done = rows.length < d.chunk;
+    d.done = rows.length < d.chunk && !resume;
+    d.stall = resume;
     const last = d.rows[d.rows.length - 1];
     if (last) d.after = { ts: last.timestamp_us, device_id: d.id, id: rowId(last) };
     d.chunk = Math.min(d.chunk * 2, want);
@@ -45,16 +58,27 @@ export async function mergePages(
   const sign = order === "asc" ? 1 : -1;
   const out: LogView[] = [];
   while (out.length < want) {
-    const starved = streams.filter((d) => d.rows.length === 0 && !d.done);
+    const starved = streams.filter((d) => d.rows.length === 0 && !d.done && !d.stall);
     if (starved.length > 0) await mapLimit(starved, FAN_OUT, fetchMore);
+    // The first place a device stopped short: nothing at or past it may go in this page.
+    let stop: LogCursor | undefined;
+    for (const d of streams) if (d.stall && d.rows.length === 0 && (!stop || sign * compareKeys(d.stall, stop) < 0)) stop = d.stall;
     let best: DeviceStream | undefined;
     for (const d of streams) {
       if (d.rows.length > 0 && (!best || sign * compare(d.rows[0]!, best.rows[0]!) < 0)) best = d;
     }
-    if (!best) break;
+    if (!best || (stop && sign * compareKeys(keyOf(best.rows[0]!), stop) > 0)) return { rows: out, stop };
     out.push(best.rows.shift()!);
   }
-  return out;
+  return { rows: out };
+}
+
+const keyOf = (l: LogView): LogCursor => ({ ts: l.timestamp_us, device_id: l.device_id, id: rowId(l) });
+
+function compareKeys(a: LogCursor, b: LogCursor): number {
+  if (a.ts !== b.ts) return a.ts - b.ts;
+  if (a.device_id !== b.device_id) return a.device_id < b.device_id ? -1 : 1;
+  return a.id - b.id;
 }
 
 export const rowId = (l: LogView) => Number(l.id.slice(l.id.lastIndexOf(":") + 1));

@@ -33,7 +33,7 @@ function fetcher(devices: Record<string, LogView[]>, order: "asc" | "desc") {
     const sorted = [...devices[deviceId]!].sort((a, b) => (before(key(a), key(b)) ? -1 : 1));
     if (order === "desc") sorted.reverse();
     const cut = after && ([after.ts, after.device_id, after.id] as const);
-    return sorted.filter((l) => !cut || (order === "asc" ? before(cut, key(l)) : before(key(l), cut))).slice(0, limit);
+    return { rows: sorted.filter((l) => !cut || (order === "asc" ? before(cut, key(l)) : before(key(l), cut))).slice(0, limit) };
   };
   return { fetch, calls };
 }
@@ -44,7 +44,7 @@ describe("the k-way page merge", () => {
   it("merges devices by event time, then device id, then row id", async () => {
     const devices = { dev_b: device("dev_b", [10, 30, 30, 50]), dev_a: device("dev_a", [20, 30, 40]) };
     const { fetch } = fetcher(devices, "asc");
-    const page = await mergePages(Object.keys(devices), "asc", undefined, 100, fetch);
+    const page = (await mergePages(Object.keys(devices), "asc", undefined, 100, fetch)).rows;
     expect(page.map((l) => l.id)).toEqual(["dev_b:1", "dev_a:1", "dev_a:2", "dev_b:2", "dev_b:3", "dev_a:3", "dev_b:4"]);
   });
 
@@ -59,7 +59,7 @@ describe("the k-way page merge", () => {
       const seen: string[] = [];
       let after: LogCursor | undefined;
       for (;;) {
-        const page = await mergePages(Object.keys(devices), order, after, 10, fetch);
+        const page = (await mergePages(Object.keys(devices), order, after, 10, fetch)).rows;
         seen.push(...page.map((l) => l.id));
         if (page.length < 10) break;
         after = cursorOf(page.at(-1)!);
@@ -74,7 +74,7 @@ describe("the k-way page merge", () => {
     const others = Object.fromEntries(Array.from({ length: 9 }, (_, d) => [`dev_o${d}`, device(`dev_o${d}`, [1000 + d])]));
     const devices = { dev_a: device("dev_a", Array.from({ length: 100 }, (_, i) => i)), ...others };
     const { fetch, calls } = fetcher(devices, "asc");
-    const page = await mergePages(Object.keys(devices), "asc", undefined, 50, fetch);
+    const page = (await mergePages(Object.keys(devices), "asc", undefined, 50, fetch)).rows;
     expect(page.map((l) => l.timestamp_us)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(calls.filter((c) => c.device === "dev_a").length).toBeGreaterThan(1);
   });
@@ -82,8 +82,35 @@ describe("the k-way page merge", () => {
   it("holds at most a chunk per device, whatever the number of devices", async () => {
     const devices = Object.fromEntries(Array.from({ length: 200 }, (_, d) => [`dev_${String(d).padStart(3, "0")}`, device(`dev_${d}`, [d, d + 1000])]));
     const { fetch, calls } = fetcher(devices, "asc");
-    const page = await mergePages(Object.keys(devices), "asc", undefined, 20, fetch);
+    const page = (await mergePages(Object.keys(devices), "asc", undefined, 20, fetch)).rows;
     expect(page.length).toBe(20);
     for (const c of calls) expect(c.limit).toBeLessThanOrEqual(20);
+  });
+
+  it("ends a page where a device stopped short, and the next page resumes there, every line once", async () => {
+    const devices = {
+      dev_a: device("dev_a", Array.from({ length: 30 }, (_, i) => i * 2)),
+      dev_b: device("dev_b", Array.from({ length: 30 }, (_, i) => i * 2 + 1)),
+    };
+    const { fetch: plain } = fetcher(devices, "asc");
+    // dev_a reads at most 4 of its rows per call, then says where it stopped (as a capped archive scan does).
+    const fetch = async (deviceId: string, after: LogCursor | undefined, limit: number) => {
+      const { rows } = await plain(deviceId, after, deviceId === "dev_a" ? Math.min(limit, 4) : limit);
+      if (deviceId !== "dev_a" || rows.length < 4) return { rows };
+      const last = rows.at(-1)!;
+      return { rows, resume: cursorOf(last) };
+    };
+    const seen: string[] = [];
+    let after: LogCursor | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const { rows, stop } = await mergePages(Object.keys(devices), "asc", after, 10, fetch);
+      seen.push(...rows.map((l) => l.id));
+      const next = rows.length === 10 ? cursorOf(rows.at(-1)!) : stop;
+      if (!next) break;
+      after = next;
+    }
+    expect(seen).toEqual(
+      [...devices.dev_a, ...devices.dev_b].sort((x, y) => x.timestamp_us - y.timestamp_us).map((l) => l.id),
+    );
   });
 });
