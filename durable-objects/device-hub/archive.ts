@@ -15,7 +15,7 @@
 import type { LogFilter } from "../../src/contract/logs";
 import { type Db } from "../../src/db/client";
 import { indexArchiveDays } from "../../src/db/repos/archive";
-import { type SearchTerms, matchesTerms } from "../../src/services/fts-query";
+import { type SearchTerms, matchesTerms } from "../../src/contract/fts-query";
 import { utcDay } from "../../src/lib/time";
 import type { LogRow, LogStore } from "./logs";
 
@@ -151,6 +151,12 @@ export class LogArchive {
     const { deviceId, projectId } = this.who();
     await indexArchiveDays(this.db, projectId, deviceId, [...days]);
     for (const c of pending) this.sql.exec("UPDATE archive_chunks SET indexed = 1 WHERE key = ?", c.key);
+  }
+
+  /** The archived line a page in this order reaches first: the newest for "desc", the oldest for "asc". */
+  nearest(order: "asc" | "desc"): { ts: number; id: number } | undefined {
+    const q = order === "desc" ? "SELECT max_ts AS ts, max_id AS id FROM archive_chunks ORDER BY max_ts DESC, max_id DESC LIMIT 1" : "SELECT min_ts AS ts, min_id AS id FROM archive_chunks ORDER BY min_ts, min_id LIMIT 1";
+    return this.sql.exec<{ ts: number; id: number }>(q).toArray()[0];
   }
 
   /** Whether any chunk could hold lines for `f` (a cheap check before reading any). */

@@ -297,10 +297,13 @@ export class DeviceHub extends DurableObject<Env> {
   async queryLogs(filter: LogFilter): Promise<{ rows: LogRow[]; resume?: LogCursor }> {
     const hot = this.logs.query(filter);
     if (!this.archive.covers(filter)) return { rows: hot };
-    const cold = await this.archive.page(filter, filter.terms);
     const asc = filter.order === "asc";
     const sign = asc ? 1 : -1;
     const before = (a: { ts: number; id: number }, b: { ts: number; id: number }) => sign * (a.ts - b.ts || a.id - b.id) < 0;
+    // A full page of hot lines that all come before anything archived needs no chunk read (the usual "latest" page).
+    const nearest = this.archive.nearest(filter.order);
+    if (hot.length >= filter.limit && nearest && before(hot[filter.limit - 1]!, nearest)) return { rows: hot };
+    const cold = await this.archive.page(filter, filter.terms);
     let rows = [...hot, ...cold.rows].sort((a, b) => (before(a, b) ? -1 : 1));
     const b = cold.boundary;
     if (!b) return { rows: rows.slice(0, filter.limit) };

@@ -36,10 +36,10 @@ export class Retention {
     private readonly parts: { logs: LogStore; archive: LogArchive; hours: LogHours; batches: BatchMemory<unknown>; metrics: MetricHistory },
     timers: Timers,
   ) {
-    timers.add({ name: "retention", due: () => this.due(), fire: (now) => this.run(now) });
+    timers.add({ name: "retention", due: (now) => this.due(now), fire: (now) => this.run(now) });
   }
 
-  private due(): number | null {
+  private due(now: number): number | null {
     const { logs, archive, batches, metrics } = this.parts;
     const oldestLine = logs.oldest();
     const oldestChunk = archive.oldestChunkEnd();
@@ -50,7 +50,7 @@ export class Retention {
       oldestChunk === null ? null : Math.floor(oldestChunk / 1000) + this.archiveMs(),
       oldestBatch === null ? null : oldestBatch + BATCH_MEMORY_MS,
       oldestMinute === null ? null : oldestMinute + RETENTION_MS,
-      this.behind || logs.span() > HOT_LINES_MAX ? 0 : null,
+      this.behind || logs.span() > HOT_LINES_MAX ? now : null,
     ].filter((t): t is number => t !== null);
     if (expiries.length === 0) return null;
     const earliest = Math.min(...expiries);

@@ -112,4 +112,7 @@ export const DEVICE_SCHEMA = [
 
   // The log archive's manifest: one row per chunk in R2 (see archive.ts).
   ARCHIVE_SCHEMA,
+
+  // The archive's newest line first, for a "latest" page that may need no chunk.
+  `CREATE INDEX archive_chunks_end ON archive_chunks (max_ts, max_id);`,
 ] as const;

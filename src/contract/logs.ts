@@ -73,9 +73,9 @@ export interface LogFilter {
   levels?: number[];
   module?: string;
   session_id?: string;
-  /** An FTS5 expression built by src/services/fts-query.ts, never raw user text. */
+  /** An FTS5 expression built by src/contract/fts-query.ts, never raw user text. */
   match?: string;
-  /** The same search as words, for archived lines (src/services/fts-query.ts searchTerms). */
+  /** The same search as words, for archived lines (src/contract/fts-query.ts searchTerms). */
   terms?: { words: string[]; prefix: boolean };
   order: "asc" | "desc";
   after?: LogCursor;

@@ -2,7 +2,7 @@
 import { type Db, createDb } from "../db/client";
 import { copyApiHours, reconcileStorage, sweepPresence } from "./hourly";
 import { writeDailyStats, writeMonthlyStats } from "./stats";
-import { abortStaleUploads, purgeDeletedProjects } from "./r2-cleanup";
+import { abortStaleUploads, forgetExpiredArchive, purgeDeletedProjects } from "./r2-cleanup";
 import { deleteTokensExpiredBefore } from "../db/repos/tokens";
 
 export const CRON = {
@@ -35,6 +35,7 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
     case CRON.daily:
       await writeDailyStats(env, db, scheduledTime);
       await abortStaleUploads(env, db, scheduledTime);
+      await forgetExpiredArchive(db, scheduledTime);
       await purgeDeletedProjects(env, db);
       return;
     case CRON.monthly:

@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { invalidField, notFound } from "../contract/errors";
 import { hourOf, utcDay } from "../lib/time";
 import { archivedDevices } from "../db/repos/archive";
-import { ftsExpression, searchTerms } from "./fts-query";
+import { ftsExpression, searchTerms } from "../contract/fts-query";
 import { mergePages, rowId } from "./page-merge";
 import { levelNumber } from "../contract/levels";
 import { type LogView, presentLog } from "../contract/log-view";

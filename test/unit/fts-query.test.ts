@@ -1,7 +1,7 @@
 // What a person types in the log search box, turned into an FTS5 MATCH expression that can
 // never be a syntax error and finds what they meant.
 import { describe, expect, it } from "vitest";
-import { ftsExpression } from "../../src/services/fts-query";
+import { ftsExpression } from "../../src/contract/fts-query";
 
 describe("ftsExpression", () => {
   it("searches the whole text as one phrase, the last word also as a prefix", () => {

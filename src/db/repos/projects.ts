@@ -1,7 +1,7 @@
 // Projects, and the one place a project's D1 rows are removed together.
 import { and, asc, count, eq, gt } from "drizzle-orm";
 import type { Db } from "../client";
-import { devices, projects, registrationTokens, sessions } from "../schema";
+import { archiveDays, devices, projects, registrationTokens, sessions } from "../schema";
 import { newId } from "../../lib/crypto";
 
 export type Project = typeof projects.$inferSelect;
@@ -48,6 +48,7 @@ export async function deleteProjectCascade(db: Db, projectId: string): Promise<v
     db.delete(registrationTokens).where(eq(registrationTokens.projectId, projectId)),
     db.delete(devices).where(eq(devices.projectId, projectId)),
     db.delete(sessions).where(eq(sessions.projectId, projectId)),
+    db.delete(archiveDays).where(eq(archiveDays.projectId, projectId)),
     db.delete(projects).where(eq(projects.id, projectId)),
   ]);
 }

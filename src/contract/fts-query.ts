@@ -23,7 +23,7 @@ export interface SearchTerms {
 const clean = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, " ").trim();
 
 /** FTS5's unicode61 words of `text`: letters and digits, folded to lower case, diacritics removed. */
-export function words(text: string): string[] {
+function words(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(TOKEN)) {
     // remove_diacritics: a Latin letter's accents go (é is e); other scripts keep theirs.
