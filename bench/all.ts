@@ -10,6 +10,7 @@ const benches = [
   ["tail", "live tail under load"],
   ["query", "queries over large hot stores, and the export's memory"],
   ["counter-path", "deliveries into one project's object from 100 devices"],
+  ["archive", "the log archive's size and read rate"],
 ] as const;
 
 const began = Date.now();

@@ -6,13 +6,16 @@
 //     from devices and from fan-in objects (a ProjectHub that counts them), and how many all
 //     fan-in objects have taken (a FanIn that counts them), for bench/counter-path.ts;
 //   - `POST /__bench/fan-in`: sets the fan-in tier's thresholds (src/contract/fan-in.ts), so
-//     bench/counter-path.ts can run it at 1/100 scale.
+//     bench/counter-path.ts can run it at 1/100 scale;
+//   - `POST /__bench/archive?device_id=`: moves all of a device's lines to the archive now, as
+//     its alarm does past the hot window, and answers the chunks' sizes (bench/archive.ts).
 // Benchmarks start it with `wrangler dev bench/limit-entry.ts`, which keeps wrangler.toml's
 // bindings; `npm start` and `wrangler deploy` never see this file.
 import { DeviceHub as AppDeviceHub } from "../durable-objects/device-hub/hub";
 import { ProjectHub as AppProjectHub } from "../durable-objects/project-hub/hub";
 import { type StoredLine, validateLines } from "../src/contract/log-line";
 import { FanIn as AppFanIn } from "../durable-objects/fan-in/hub";
+import type { LogArchive } from "../durable-objects/device-hub/archive";
 import { FAN_IN } from "../src/contract/fan-in";
 import entry from "../src/index";
 
@@ -80,6 +83,14 @@ const SCRATCH = [
 ].join("\n");
 
 export class DeviceHub extends AppDeviceHub {
+  /** Archives every line (the edge is now), and answers how long it took and what the chunks hold. */
+  async archiveAll(): Promise<{ ms: number; chunks: number; lines: number; raw_bytes: number; gz_bytes: number }> {
+    const archive = (this as unknown as { archive: LogArchive }).archive;
+    const started = performance.now();
+    while ((await archive.archive(Date.now() * 1000, 0, 10)) > 0);
+    return { ms: performance.now() - started, ...archive.totals() };
+  }
+
   /**
    * Runs `batches` (already validated, each stamped later than the last) through each variant,
    * timing only the work. The scratch tables live beside the device's own and are dropped after.
@@ -130,6 +141,10 @@ export default {
       const ns = env.PROJECT_HUB as unknown as DurableObjectNamespace<ProjectHub>;
       const project = await ns.get(ns.idFromName(url.searchParams.get("project_id") ?? "")).deliveriesTaken();
       return Response.json({ ...project, fan_in_objects: fanInTaken });
+    }
+    if (url.pathname === "/__bench/archive") {
+      const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace<DeviceHub>;
+      return Response.json(await ns.get(ns.idFromName(url.searchParams.get("device_id") ?? "")).archiveAll());
     }
     if (url.pathname === "/__bench/fan-in") {
       Object.assign(FAN_IN, await req.json());
