@@ -94,8 +94,10 @@ export class LogArchive {
       const mustGo = early - moved;
       if (oldest.ts >= edgeUs && mustGo <= 0) break;
       const hour = Math.floor(oldest.ts / HOUR_US);
-      const until = mustGo > 0 ? (hour + 1) * HOUR_US : Math.min((hour + 1) * HOUR_US, edgeUs);
-      const rows = this.logs.oldestOfHour(hour * HOUR_US, until, CHUNK_LINES);
+      const expired = oldest.ts < edgeUs;
+      // Past the window: the hour's lines up to the edge. Early, for the size bound: only as many as must go.
+      const until = expired ? Math.min((hour + 1) * HOUR_US, edgeUs) : (hour + 1) * HOUR_US;
+      const rows = this.logs.oldestOfHour(hour * HOUR_US, until, expired ? CHUNK_LINES : Math.min(CHUNK_LINES, mustGo));
       if (rows.length === 0) break;
       moved += await this.moveChunk(hour, rows);
     }

@@ -1,5 +1,5 @@
 // What a device's object keeps, and for how long: lines leave the hot store for the archive
-// when they pass the hot window (or early, past HOT_LINES_MAX), archived chunks are deleted
+// when they pass the hot window (or early, past HOT_STORE.maxLines lines), archived chunks are deleted
 // past the tier's archive retention, remembered batch ids after BATCH_MEMORY_MS, metric
 // minutes after RETENTION_MS. The alarm comes when the oldest thing kept expires, at most once
 // per PRUNE_GAP_MS, so a device that logs without pause is not archived line by line; a run
@@ -18,10 +18,11 @@ const CHUNKS_PER_RUN = 10;
 /** Archived chunks deleted per run. */
 const DELETES_PER_RUN = 1000;
 /**
- * Past this many lines the oldest are archived whatever their age: a Durable Object holds at
- * most 10 GB, and a hot line costs ~0.5–1 KB with its indexes and full-text entry.
+ * Past `maxLines` the oldest lines are archived whatever their age: a Durable Object holds at
+ * most 10 GB, and a hot line costs ~0.5–1 KB with its indexes and full-text entry. (An object,
+ * so a test can lower it.)
  */
-const HOT_LINES_MAX = 5_000_000;
+export const HOT_STORE = { maxLines: 5_000_000 };
 const PRUNED_AT_KEY = "pruned_at";
 
 export class Retention {
@@ -50,7 +51,7 @@ export class Retention {
       oldestChunk === null ? null : Math.floor(oldestChunk / 1000) + this.archiveMs(),
       oldestBatch === null ? null : oldestBatch + BATCH_MEMORY_MS,
       oldestMinute === null ? null : oldestMinute + RETENTION_MS,
-      this.behind || logs.span() > HOT_LINES_MAX ? now : null,
+      this.behind || logs.span() > HOT_STORE.maxLines ? now : null,
     ].filter((t): t is number => t !== null);
     if (expiries.length === 0) return null;
     const earliest = Math.min(...expiries);
@@ -60,11 +61,11 @@ export class Retention {
   private async run(now: number): Promise<void> {
     const { logs, archive, hours, batches, metrics } = this.parts;
     const edgeUs = (now - this.hotWindowMs()) * 1000;
-    const early = Math.max(0, logs.span() - HOT_LINES_MAX);
+    const early = Math.max(0, logs.span() - HOT_STORE.maxLines);
     const moved = await archive.archive(edgeUs, early, CHUNKS_PER_RUN);
     const deleted = await archive.prune((now - this.archiveMs()) * 1000, DELETES_PER_RUN);
     const oldest = logs.oldest();
-    this.behind = deleted === DELETES_PER_RUN || (moved > 0 && oldest !== null && (oldest < edgeUs || logs.span() > HOT_LINES_MAX));
+    this.behind = deleted === DELETES_PER_RUN || (moved > 0 && oldest !== null && (oldest < edgeUs || logs.span() > HOT_STORE.maxLines));
     hours.prune(hourOf(edgeUs) - 1);
     batches.prune(now);
     metrics.prune(now);

@@ -6,6 +6,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PAGE_CHUNKS } from "../../durable-objects/device-hub/archive";
+import { HOT_STORE } from "../../durable-objects/device-hub/retention";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { allLogs, call, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
 import { rewriteDeviceState } from "../support/device-state";
@@ -132,6 +133,24 @@ describe("the log archive", () => {
     expect(found.map((l) => l.message)).toEqual(["a needle here"]);
     const all = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&limit=3`);
     expect(all.map((l) => l.message)).toEqual(Array.from({ length: 20 }, (_, h) => (h === 19 ? "a needle here" : `hay ${h}`)));
+  });
+
+  it("archives the oldest lines early when a device's hot store passes its size bound", async () => {
+    const t = await tenant();
+    const saved = HOT_STORE.maxLines;
+    HOT_STORE.maxLines = 50;
+    try {
+      const now = Date.now() * 1000;
+      await ingest(t.deviceKey, { logs: loghubLines("HDFS", 120, { endUs: now - 1000 }) });
+      for (let run = 0; run < 3; run++) await runDurableObjectAlarm(deviceHub(env, t.deviceId));
+      const hot = await runInDurableObject(deviceHub(env, t.deviceId), (_h, s) => s.storage.sql.exec<{ n: number; first: number }>("SELECT count(*) AS n, min(id) AS first FROM logs").one());
+      expect(hot.n).toBeLessThanOrEqual(50);
+      expect(hot.first).toBe(120 - hot.n + 1); // the newest stay hot
+      const all = await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=1000&order=asc`);
+      expect(all.map((l) => Number(l.id.split(":")[1]))).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    } finally {
+      HOT_STORE.maxLines = saved;
+    }
   });
 
   it("deletes chunks past the tier's archive retention, and nothing else", async () => {
