@@ -203,16 +203,16 @@ export async function listFiles(env: Env, projectId: string, sessionId: string, 
  */
 export async function downloadFile(env: Env, projectId: string, sessionId: string, path: string, req: Request): Promise<Response> {
   const key = keyOf(projectId, sessionId, path);
-  let object: R2Object | R2ObjectBody | null;
-  try {
-    object = await env.STORAGE.get(key, { range: req.headers, onlyIf: req.headers });
-  } catch (err) {
-    if (req.headers.has("range")) {
-      const size = (await env.STORAGE.head(key))?.size;
-      if (size !== undefined) return new Response(null, { status: 416, headers: { "content-range": `bytes */${size}` } });
-    }
-    throw err;
+  let range: R2Range | undefined;
+  const asked = req.headers.get("range");
+  if (asked) {
+    const size = (await env.STORAGE.head(key))?.size;
+    if (size === undefined) throw notFound("file");
+    const wanted = byteRange(asked, size);
+    if (wanted === "unsatisfiable") return new Response(null, { status: 416, headers: { "content-range": `bytes */${size}` } });
+    range = wanted;
   }
+  const object = await env.STORAGE.get(key, { range, onlyIf: req.headers });
   if (!object) throw notFound("file");
   const headers = new Headers();
   object.writeHttpMetadata(headers);
@@ -225,16 +225,34 @@ export async function downloadFile(env: Env, projectId: string, sessionId: strin
   headers.set("content-disposition", attachmentDisposition(path.slice(path.lastIndexOf("/") + 1), mayShowInline(type) ? "inline" : "attachment"));
   // A precondition that did not hold: R2 answers the object without its body.
   if (!("body" in object)) return new Response(null, { status: req.headers.has("if-none-match") ? 304 : 412, headers });
-  const range = object.range as { offset?: number; length?: number } | undefined;
-  if (req.headers.has("range") && range) {
-    const offset = range.offset ?? 0;
-    const length = range.length ?? object.size - offset;
+  if (range && "offset" in range) {
+    const offset = range.offset!;
+    const length = range.length!;
     headers.set("content-range", `bytes ${offset}-${offset + length - 1}/${object.size}`);
     headers.set("content-length", String(length));
     return new Response(object.body, { status: 206, headers });
   }
   headers.set("content-length", String(object.size));
   return new Response(object.body, { headers });
+}
+
+/**
+ * One byte range of a file of `size` bytes (RFC 9110): `bytes=a-b`, `bytes=a-` or `bytes=-n`,
+ * as an offset and length; undefined (the whole file) for anything else, such as several
+ * ranges; "unsatisfiable" when it starts past the end.
+ */
+function byteRange(header: string, size: number): { offset: number; length: number } | undefined | "unsatisfiable" {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") {
+    const n = Math.min(Number(m[2]), size);
+    return n === 0 ? "unsatisfiable" : { offset: size - n, length: n };
+  }
+  const start = Number(m[1]);
+  if (start >= size) return "unsatisfiable";
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (end < start) return undefined;
+  return { offset: start, length: end - start + 1 };
 }
 
 /** DELETE /sessions/:id/files?path=: the file goes, and storage with it. */

@@ -72,6 +72,10 @@ describe("session files", () => {
     expect(part.status).toBe(206);
     expect(part.headers.get("content-range")).toBe("bytes 100-199/5000");
     expect(new Uint8Array(await part.arrayBuffer())).toEqual(png.slice(100, 200));
+    const beyond = await send("GET", `/sessions/run-1/files/download?path=${path}`, { token: t.viewerKey, headers: { range: "bytes=9000-" } });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get("content-range")).toBe("bytes */5000");
+    await beyond.arrayBuffer();
     const same = await send("GET", `/sessions/run-1/files/download?path=${path}`, { token: t.viewerKey, headers: { "if-none-match": etag } });
     expect(same.status).toBe(304);
     await same.arrayBuffer();
