@@ -86,3 +86,6 @@ app.onError((err, c) => {
   console.error(`${c.req.method} ${c.req.path} failed`, err);
   return c.json(errorBody("internal", "internal error"), 500);
 });
+
+/** The API's routes as types, for the dashboard's typed client (web/src/api.ts, Hono's hc). */
+export type ApiType = typeof api;

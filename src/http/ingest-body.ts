@@ -30,7 +30,8 @@ export async function readIngestBody(req: Request): Promise<IngestEnvelope> {
 }
 
 async function gunzipBounded(compressed: Uint8Array, maxBytes: number): Promise<Uint8Array> {
-  const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream("gzip"));
+  // A request body is never a SharedArrayBuffer (the DOM's Blob type, which the dashboard's check uses, asks for that).
+  const stream = new Blob([compressed as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip"));
   try {
     return await readBounded(stream, maxBytes);
   } catch (err) {

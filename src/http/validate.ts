@@ -1,5 +1,6 @@
 // zod at the edge: every body, query and path parameter passes a schema before a route sees it.
 import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
 import { validator } from "hono/validator";
 import { z } from "zod";
 import { readJson } from "./body";
@@ -22,9 +23,19 @@ export function jsonBody<S extends z.ZodType>(schema: S, maxBytes = DEFAULT_BODY
   return guarded as typeof check;
 }
 
+/**
+ * What a client may send in a query string for schema S: each of its keys, optional (the
+ * schema's defaults fill in), as text. This is the type the dashboard's typed client sees.
+ */
+type QueryInput<S extends z.ZodType> = { [K in keyof z.input<S>]?: string | string[] };
+
 /** Validates the query string. Repeated keys arrive as arrays; single ones as strings. */
 export const query = <S extends z.ZodType>(schema: S) =>
-  validator("query", (value) => parseOrThrow(schema, value, "query") as z.output<S>);
+  validator("query", (value) => parseOrThrow(schema, value, "query") as z.output<S>) as MiddlewareHandler<
+    AppEnv,
+    string,
+    { in: { query: QueryInput<S> }; out: { query: z.output<S> } }
+  >;
 
 /** Validates path parameters. An id that cannot exist names nothing: 404, like an unknown one. */
 export const params = <S extends z.ZodType>(schema: S) =>

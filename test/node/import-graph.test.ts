@@ -19,7 +19,7 @@ const LAYERS: readonly Layer[] = [
   { name: "jobs",     files: ["src/jobs/"],                                             mayImport: ["jobs", "services", "stubs", "db", "ingest", "contract", "lib"] },
   { name: "entry",    files: ["src/index.ts", "src/app.ts"],                            mayImport: "*" },
   // The two clients: each keeps to its own folder and the wire types.
-  { name: "web",      files: ["web/"],                                                  mayImport: ["web", "contract", "lib"] },
+  { name: "web",      files: ["web/"],                                                  mayImport: ["web", "contract", "lib"], mayImportTypes: ["entry"] },
   { name: "agent",    files: ["agent/"],                                                mayImport: ["agent", "contract", "lib"] },
   // Written by `wrangler types`: Env names the Durable Object classes through src/index.ts.
   { name: "env",      files: ["src/worker-configuration.d.ts"],                         mayImport: [], mayImportTypes: ["entry"] },

@@ -1,0 +1,49 @@
+// The one API client: Hono's hc over the app's own route types (src/app.ts ApiType), so every
+// path, parameter and answer the dashboard uses is checked against the server's code. The
+// org key lives in session storage for this tab only.
+import { hc } from "hono/client";
+import type { ApiType } from "../../src/app";
+
+const KEY = "fleetbeat.key";
+
+export const savedKey = () => sessionStorage.getItem(KEY);
+export const saveKey = (key: string | null) => (key === null ? sessionStorage.removeItem(KEY) : sessionStorage.setItem(KEY, key));
+
+export const api = hc<ApiType>("/api/v1", {
+  headers: (): Record<string, string> => {
+    const key = savedKey();
+    return key ? { authorization: `Bearer ${key}` } : {};
+  },
+});
+
+/** An API error, in the contract's words. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The JSON of a successful answer; otherwise an ApiFailure with the server's code and message. */
+export async function ok<T>(res: { ok: boolean; status: number; json(): Promise<T> }): Promise<T> {
+  if (res.ok) return res.json();
+  let code = "http_error";
+  let message = `the server answered ${res.status}`;
+  try {
+    const body = (await res.json()) as unknown as { error?: { code?: string; message?: string } };
+    code = body.error?.code ?? code;
+    message = body.error?.message ?? message;
+  } catch {
+    // not JSON: keep the status
+  }
+  throw new ApiFailure(res.status, code, message);
+}
+
+/** An error in words, for people. */
+export function describe(err: unknown): string {
+  if (err instanceof ApiFailure) return `${err.message} (${err.code}, ${err.status})`;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,109 @@
+// The dashboard's shell: sign-in, the org's projects, navigation, and one view per URL hash
+// (#/fleet, #/sessions, #/sessions/<id>, #/logs, #/usage), so reload and back work.
+import { useEffect, useState } from "preact/hooks";
+import { ApiFailure, api, describe, ok, saveKey, savedKey } from "./api";
+import { Fleet } from "./views/fleet";
+import { Logs } from "./views/logs";
+import { SessionFiles, Sessions } from "./views/sessions";
+import { SignIn } from "./views/sign-in";
+import { Usage } from "./views/usage";
+
+export interface Me {
+  org: { id: string; name: string; tier: string };
+  key: { role: "admin" | "viewer"; name: string };
+}
+export interface Project {
+  id: string;
+  name: string;
+}
+
+const route = () => (location.hash.replace(/^#\/?/, "") || "fleet").split("/");
+
+export function App() {
+  const [me, setMe] = useState<Me | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [projects, setProjects] = useState<Project[]>([]);
+  const [projectId, setProjectId] = useState<string>(() => sessionStorage.getItem("fleetbeat.project") ?? "");
+  const [path, setPath] = useState(route());
+
+  useEffect(() => {
+    const onHash = () => setPath(route());
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+
+  const signIn = async (key: string) => {
+    saveKey(key);
+    try {
+      const who = (await ok(await api.me.$get())) as Me;
+      const list = (await ok(await api.projects.$get({ query: { limit: "100" } }))) as { projects: Project[] };
+      setProjects(list.projects);
+      setProjectId((current) => (list.projects.some((p) => p.id === current) ? current : (list.projects[0]?.id ?? "")));
+      setMe(who);
+      setError(null);
+    } catch (err) {
+      saveKey(null);
+      setMe(null);
+      setError(err instanceof ApiFailure && err.status === 401 ? "That key was not accepted." : describe(err));
+    }
+  };
+
+  useEffect(() => {
+    const key = savedKey();
+    if (key) void signIn(key);
+  }, []);
+  useEffect(() => sessionStorage.setItem("fleetbeat.project", projectId), [projectId]);
+
+  if (!me) return <SignIn onSubmit={signIn} error={error} />;
+  const [view, arg] = path;
+  const project = projects.find((p) => p.id === projectId);
+  return (
+    <div class="shell">
+      <header>
+        <strong class="brand">fleetbeat</strong>
+        <nav aria-label="Views">
+          {(["fleet", "sessions", "logs", "usage"] as const).map((v) => (
+            <a href={`#/${v}`} aria-current={view === v ? "page" : undefined}>
+              {v[0]!.toUpperCase() + v.slice(1)}
+            </a>
+          ))}
+        </nav>
+        <label class="project">
+          Project{" "}
+          <select value={projectId} onChange={(e) => setProjectId(e.currentTarget.value)}>
+            {projects.map((p) => (
+              <option value={p.id}>{p.name}</option>
+            ))}
+          </select>
+        </label>
+        <span class="who">
+          {me.org.name} · {me.key.role}
+        </span>
+        <button
+          type="button"
+          onClick={() => {
+            saveKey(null);
+            setMe(null);
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <main>
+        {!project ? (
+          <p>This org has no project yet. An admin makes one with POST /api/v1/projects.</p>
+        ) : view === "sessions" && arg ? (
+          <SessionFiles projectId={project.id} sessionId={decodeURIComponent(arg)} />
+        ) : view === "sessions" ? (
+          <Sessions projectId={project.id} />
+        ) : view === "logs" ? (
+          <Logs projectId={project.id} />
+        ) : view === "usage" ? (
+          <Usage projectId={project.id} />
+        ) : (
+          <Fleet projectId={project.id} />
+        )}
+      </main>
+    </div>
+  );
+}

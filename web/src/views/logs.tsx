@@ -1,0 +1,151 @@
+// Logs: the project's live tail over the WebSocket (a single-use ticket first), with level and
+// text filters sent to the server as filter frames, pause and resume, auto-scroll, level
+// colours, a notice when lines were dropped, and reconnection after a drop that says so.
+// Every frame is acknowledged, as the contract asks. The newest MAX_KEPT lines are kept.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, describe, ok } from "../api";
+
+interface Line {
+  id: string;
+  device_id: string;
+  session_id: string | null;
+  timestamp: string;
+  level: string;
+  module: string;
+  message: string;
+}
+
+const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"] as const;
+const MAX_KEPT = 10_000;
+const RECONNECT_MS = 2_000;
+
+export function Logs(props: { projectId: string }) {
+  const [lines, setLines] = useState<Line[]>([]);
+  const [held, setHeld] = useState<Line[]>([]);
+  const [paused, setPaused] = useState(false);
+  const [follow, setFollow] = useState(true);
+  const [levels, setLevels] = useState<string[]>([...LEVELS]);
+  const [q, setQ] = useState("");
+  const [state, setState] = useState("connecting");
+  const [notice, setNotice] = useState<string | null>(null);
+  const socket = useRef<WebSocket | null>(null);
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
+  const filterRef = useRef({ levels, q });
+  filterRef.current = { levels, q };
+  const list = useRef<HTMLOListElement>(null);
+
+  const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...(filterRef.current.q ? { q: filterRef.current.q } : {}) });
+
+  useEffect(() => {
+    let closed = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const connect = async (again: boolean) => {
+      try {
+        const args = { query: { project_id: props.projectId } };
+        const { ticket } = (await ok(await api.logs.stream.ticket.$post(args))) as { ticket: string };
+        const url = new URL(api.logs.stream.$url({ query: { ticket, project_id: props.projectId } }).toString(), location.href);
+        url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+        const ws = new WebSocket(url);
+        socket.current = ws;
+        ws.onopen = () => {
+          setState("live");
+          ws.send(JSON.stringify(filterFrame()));
+          if (again) setNotice("Reconnected. Lines sent while the connection was down are not shown here; search the logs for that time.");
+        };
+        ws.onmessage = (event) => {
+          const frame = JSON.parse(String(event.data)) as { type: string; seq?: number; logs?: Line[]; count?: number; error?: { message: string } };
+          if (frame.seq !== undefined) ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
+          if (frame.type === "logs" && frame.logs) {
+            const add = frame.logs;
+            if (pausedRef.current) setHeld((h) => [...h, ...add].slice(-MAX_KEPT));
+            else setLines((l) => [...l, ...add].slice(-MAX_KEPT));
+          } else if (frame.type === "dropped") {
+            setNotice(`${frame.count} lines were dropped: the view fell behind. Search the logs to see them.`);
+          } else if (frame.type === "error" && frame.error) {
+            setNotice(frame.error.message);
+          }
+        };
+        ws.onclose = (event) => {
+          if (closed) return;
+          setState(event.code === 4001 ? "closed" : "reconnecting");
+          if (event.code !== 4001) timer = setTimeout(() => void connect(true), RECONNECT_MS);
+          else setNotice(event.reason || "The stream was closed.");
+        };
+      } catch (err) {
+        setState("reconnecting");
+        setNotice(describe(err));
+        if (!closed) timer = setTimeout(() => void connect(true), RECONNECT_MS);
+      }
+    };
+    void connect(false);
+    return () => {
+      closed = true;
+      clearTimeout(timer);
+      socket.current?.close();
+    };
+  }, [props.projectId]);
+
+  useEffect(() => {
+    if (socket.current?.readyState === WebSocket.OPEN) socket.current.send(JSON.stringify(filterFrame()));
+  }, [levels, q]);
+
+  useEffect(() => {
+    if (follow && list.current) list.current.scrollTop = list.current.scrollHeight;
+  }, [lines, follow]);
+
+  const resume = () => {
+    setPaused(false);
+    setLines((l) => [...l, ...held].slice(-MAX_KEPT));
+    setHeld([]);
+  };
+
+  return (
+    <section aria-labelledby="logs-title">
+      <h1 id="logs-title">Logs</h1>
+      <div class="filters">
+        <fieldset>
+          <legend>Levels</legend>
+          {LEVELS.map((l) => (
+            <label>
+              <input
+                type="checkbox"
+                checked={levels.includes(l)}
+                onChange={(e) => setLevels(e.currentTarget.checked ? [...levels, l] : levels.filter((x) => x !== l))}
+              />{" "}
+              {l}
+            </label>
+          ))}
+        </fieldset>
+        <label>
+          Text <input type="search" value={q} onChange={(e) => setQ(e.currentTarget.value)} />
+        </label>
+        <button type="button" onClick={() => (paused ? resume() : setPaused(true))}>
+          {paused ? `Resume (${held.length} held)` : "Pause"}
+        </button>
+        <label>
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} /> Auto-scroll
+        </label>
+        <button type="button" onClick={() => setLines([])}>
+          Clear
+        </button>
+        <span class="state" role="status">
+          {state}
+        </span>
+      </div>
+      {notice && (
+        <p role="alert" class="notice">
+          {notice}
+        </p>
+      )}
+      <ol class="log" ref={list} aria-label="Live lines">
+        {lines.map((l) => (
+          <li key={l.id} class={`level-${l.level.toLowerCase()}`}>
+            <time>{l.timestamp}</time> <span class="lvl">{l.level}</span> <span class="mod">{l.module}</span> <span class="dev">{l.device_id}</span>{" "}
+            <span class="msg">{l.message}</span>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
