@@ -9,7 +9,7 @@ const KEY = "fleetbeat.key";
 export const savedKey = () => sessionStorage.getItem(KEY);
 export const saveKey = (key: string | null) => (key === null ? sessionStorage.removeItem(KEY) : sessionStorage.setItem(KEY, key));
 
-export const api = hc<ApiType>("/api/v1", {
+export const api = hc<ApiType>(new URL("/api/v1", location.origin).toString(), {
   headers: (): Record<string, string> => {
     const key = savedKey();
     return key ? { authorization: `Bearer ${key}` } : {};

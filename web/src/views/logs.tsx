@@ -44,7 +44,7 @@ export function Logs(props: { projectId: string }) {
       try {
         const args = { query: { project_id: props.projectId } };
         const { ticket } = (await ok(await api.logs.stream.ticket.$post(args))) as { ticket: string };
-        const url = new URL(api.logs.stream.$url({ query: { ticket, project_id: props.projectId } }).toString(), location.href);
+        const url = api.logs.stream.$url({ query: { ticket, project_id: props.projectId } });
         url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
         const ws = new WebSocket(url);
         socket.current = ws;
