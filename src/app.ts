@@ -18,6 +18,7 @@ import { orgs } from "./routes/orgs";
 import { projects } from "./routes/projects";
 import { sessions } from "./routes/sessions";
 import { artifacts } from "./routes/artifacts";
+import { downloads } from "./routes/downloads";
 import { stats } from "./routes/stats";
 
 export const app = new Hono<AppEnv>();
@@ -68,6 +69,7 @@ const api = new Hono<AppEnv>()
   .route("/logs", logs)
   .route("/sessions", sessions)
   .route("/sessions", artifacts)
+  .route("/downloads", downloads)
   .route("/stats", stats);
 
 app.route("/api/v1", api);

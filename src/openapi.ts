@@ -16,6 +16,7 @@ import {
 import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
 import { CompleteUpload, FileQuery, ListFiles, UploadQuery } from "./contract/artifacts";
+import { DownloadParams, DownloadRequest } from "./contract/downloads";
 import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "./contract/stats";
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
 import { VERSION } from "./contract/version";
@@ -103,6 +104,14 @@ const OPERATIONS: Operation[] = [
     note: "the file itself",
   },
   { method: "delete", path: "/sessions/{session_id}/files", summary: "Delete a session file", auth: "admin", params: SessionParams, query: FileQuery },
+  {
+    method: "post",
+    path: "/downloads/ticket",
+    summary: "A one-time link (60 s) that serves a file GET (export, session file, bundle) without an Authorization header",
+    auth: "viewer",
+    body: DownloadRequest,
+  },
+  { method: "get", path: "/downloads/{secret}", summary: "The file a download link names, once", auth: "none", params: DownloadParams, note: "the file itself" },
   {
     method: "get",
     path: "/sessions/{session_id}/bundle",

@@ -226,3 +226,18 @@ export const archiveDays = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.projectId, t.day, t.deviceId] })],
 );
+
+// One-time download links (POST /downloads/ticket): the hash of each link's secret, the org key
+// that made it and the file it serves; used_at is set by the one download it allows.
+export const downloadTickets = sqliteTable(
+  "download_tickets",
+  {
+    hash: text("hash").primaryKey(),
+    orgId: text("org_id").notNull(),
+    keyId: text("key_id").notNull(),
+    href: text("href").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [index("download_tickets_expires_idx").on(t.expiresAt)],
+);

@@ -4,6 +4,8 @@ import { copyApiHours, reconcileStorage, sweepPresence } from "./hourly";
 import { writeDailyStats, writeMonthlyStats } from "./stats";
 import { abortStaleUploads, forgetExpiredArchive, purgeDeletedProjects } from "./r2-cleanup";
 import { deleteTokensExpiredBefore } from "../db/repos/tokens";
+import { deleteDownloadTicketsBefore } from "../db/repos/download-tickets";
+import { DAY_MS } from "../lib/time";
 
 export const CRON = {
   hourly: "0 * * * *",
@@ -36,6 +38,7 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
       await writeDailyStats(env, db, scheduledTime);
       await abortStaleUploads(env, db, scheduledTime);
       await forgetExpiredArchive(db, scheduledTime);
+      await deleteDownloadTicketsBefore(db, scheduledTime - DAY_MS);
       await purgeDeletedProjects(env, db);
       return;
     case CRON.monthly:

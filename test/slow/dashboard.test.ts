@@ -1,10 +1,11 @@
 // The dashboard in headless Chromium (Debian's package, driven by playwright-core) against a
 // real `npm start`: sign in with an org key, the fleet shows the seeded device, a line a
 // device sends appears in the live view within 2 seconds, a level filter narrows it, pause
-// holds lines back and resume shows them, a session lists its file, the usage view shows the
-// counters, and nothing is logged to the console as an error. Every view is saved as a
+// holds lines back and resume shows them, export downloads the filtered rows, a session's
+// file and its bundle download, an image previews, the usage view shows the counters, and
+// nothing is logged to the console as an error. Every view is saved as a
 // screenshot at 1280 and 390 px wide under test/slow/screenshots/ (git ignores it).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, chromium } from "playwright-core";
@@ -41,6 +42,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await api(base, "POST", "/fleet/heartbeat", { token: deviceKey, body: { metrics: { battery_level: 77 } } });
     await api(base, "POST", "/sessions", { token: deviceKey, body: { session_id: "shift-1" } });
     await fetch(`${base}/sessions/shift-1/artifacts/maps/floor.pgm`, { method: "PUT", headers: { authorization: `Bearer ${deviceKey}` }, body: new Uint8Array(64) });
+    // A 2×2 PNG, which the files view previews.
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==", "base64");
+    await fetch(`${base}/sessions/shift-1/artifacts/camera/snap.png`, { method: "PUT", headers: { authorization: `Bearer ${deviceKey}`, "content-type": "image/png" }, body: png });
     const send = (level: string, message: string) =>
       api(base, "POST", "/logs/ingest", { token: deviceKey, body: { session_id: "shift-1", logs: [{ timestamp: new Date().toISOString(), level, module: "arm", message }] } });
 
@@ -93,10 +97,22 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByText("held while paused").waitFor();
     await shoot("logs");
 
+    // Export downloads the rows of the current filter (INFO is unticked) through a one-time link.
+    const [exported] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    const csv = readFileSync((await exported.path())!, "utf8");
+    expect(csv).toMatch(/^id,timestamp,device_id,session_id,level,module,/);
+    expect(csv).toContain("gripper stalled at bay 4");
+    expect(csv).not.toContain("routine pose update");
+
     // Sessions, and the session's files.
     await page.getByRole("link", { name: "Sessions" }).click();
     await page.getByRole("link", { name: "shift-1" }).click();
-    await page.getByText("maps/floor.pgm").waitFor();
+    await page.getByRole("button", { name: "Download maps/floor.pgm" }).waitFor();
+    await page.getByRole("img", { name: "camera/snap.png" }).waitFor();
+    const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download maps/floor.pgm" }).click()]);
+    expect(readFileSync((await file.path())!).byteLength).toBe(64);
+    const [bundle] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download the session (zip)" }).click()]);
+    expect(readFileSync((await bundle.path())!).subarray(0, 2).toString()).toBe("PK");
     await shoot("files");
     await page.getByRole("link", { name: "All sessions" }).click();
     await page.getByRole("table").waitFor();

@@ -47,3 +47,22 @@ export function describe(err: unknown): string {
   if (err instanceof ApiFailure) return `${err.message} (${err.code}, ${err.status})`;
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Downloads `href` (a GET under /api/v1 that answers a file) through a one-time link, as a
+ * plain link click: the browser streams it to disk and this page never holds it.
+ */
+export async function download(href: string): Promise<void> {
+  const { url } = (await ok(await api.downloads.ticket.$post({ json: { href } }))) as { url: string };
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = "";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+/** A one-time URL for `href`, for an image preview. */
+export async function oneTimeUrl(href: string): Promise<string> {
+  return ((await ok(await api.downloads.ticket.$post({ json: { href } }))) as { url: string }).url;
+}

@@ -3,7 +3,7 @@
 // colours, a notice when lines were dropped, and reconnection after a drop that says so.
 // Every frame is acknowledged, as the contract asks. The newest MAX_KEPT lines are kept.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, describe, ok } from "../api";
+import { api, describe, download, ok } from "../api";
 
 interface Line {
   id: string;
@@ -129,6 +129,18 @@ export function Logs(props: { projectId: string }) {
         <button type="button" onClick={() => setLines([])}>
           Clear
         </button>
+        {(["csv", "ndjson"] as const).map((format) => (
+          <button
+            type="button"
+            onClick={() => {
+              const query = new URLSearchParams({ project_id: props.projectId, format, level: levels.join(",") });
+              if (q) query.set("q", q);
+              download(`/logs/export?${query}`).catch((err) => setNotice(describe(err)));
+            }}
+          >
+            Export {format.toUpperCase()}
+          </button>
+        ))}
         <span class="state" role="status">
           {state}
         </span>

@@ -1,5 +1,6 @@
 // Sessions: the project's runs with status, duration and line counts; each links to its files.
-import { api, ok } from "../api";
+import { useEffect, useState } from "preact/hooks";
+import { api, describe, download, ok, oneTimeUrl } from "../api";
 import { usePoll } from "./use-poll";
 
 interface Session {
@@ -78,8 +79,12 @@ interface FileRow {
   uploaded_at: string;
 }
 
-/** A session's files. Downloads need one-time links (POST /downloads/ticket), which are not built yet. */
+/** Raster images preview inline; SVG and HTML never do (they could run script). */
+const PREVIEWABLE = /^image\/(png|jpeg|gif|webp|avif|bmp)$/;
+
+/** A session's files, by folder, with downloads, image previews and the whole session as one zip. */
 export function SessionFiles(props: { projectId: string; sessionId: string }) {
+  const [failure, setFailure] = useState<string | null>(null);
   const { data, error } = usePoll(
     async () =>
       ((await ok(await api.sessions[":session_id"].files.$get({ param: { session_id: props.sessionId }, query: { project_id: props.projectId, limit: "1000" } }))) as {
@@ -88,15 +93,21 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
     [props.projectId, props.sessionId],
     30_000,
   );
+  const base = `/sessions/${encodeURIComponent(props.sessionId)}`;
+  const fileHref = (f: FileRow) => `${base}/files/download?project_id=${props.projectId}&path=${encodeURIComponent(f.path)}`;
+  const get = (href: string) => download(href).catch((err) => setFailure(describe(err)));
   return (
     <section aria-labelledby="files-title">
       <h1 id="files-title">Files of session {props.sessionId}</h1>
       <p>
-        <a href="#/sessions">All sessions</a>
+        <a href="#/sessions">All sessions</a>{" "}
+        <button type="button" onClick={() => get(`${base}/bundle?project_id=${props.projectId}`)}>
+          Download the session (zip)
+        </button>
       </p>
-      {error && (
+      {(error || failure) && (
         <p role="alert" class="error">
-          {error}
+          {error ?? failure}
         </p>
       )}
       {data && data.length === 0 && <p>This session has no files.</p>}
@@ -108,21 +119,37 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
               <th scope="col">Size</th>
               <th scope="col">Type</th>
               <th scope="col">Uploaded</th>
+              <th scope="col">Download</th>
             </tr>
           </thead>
           <tbody>
             {data.map((f) => (
               <tr>
-                <td>{f.path}</td>
+                <td>
+                  {f.path.split("/").map((part, i, all) => (i < all.length - 1 ? <span class="folder">{part}/</span> : part))}
+                  {PREVIEWABLE.test(f.content_type) && <Preview href={fileHref(f)} alt={f.path} />}
+                </td>
                 <td>{f.size.toLocaleString()} bytes</td>
                 <td>{f.content_type}</td>
                 <td>{new Date(f.uploaded_at).toLocaleString()}</td>
+                <td>
+                  <button type="button" onClick={() => get(fileHref(f))} aria-label={`Download ${f.path}`}>
+                    Download
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      <p class="note">Downloading files and the session bundle from the browser needs one-time download links, which are not built yet.</p>
     </section>
   );
+}
+
+function Preview(props: { href: string; alt: string }) {
+  const [src, setSrc] = useState<string | null>(null);
+  useEffect(() => {
+    oneTimeUrl(props.href).then(setSrc, () => setSrc(null));
+  }, [props.href]);
+  return src ? <img class="preview" src={src} alt={props.alt} /> : null;
 }
