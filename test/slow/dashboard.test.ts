@@ -72,6 +72,14 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     expect(await page.getByRole("list", { name: "Devices" }).textContent()).toContain("online");
     await shoot("fleet");
 
+    // The device: details, its metrics chart, and (admin) a command that shows in its history.
+    await page.getByRole("link", { name: "Picker 1" }).click();
+    await page.getByRole("img", { name: "battery_level over the last 24 hours" }).waitFor();
+    await page.getByLabel("Command", { exact: true }).fill("reboot");
+    await page.getByRole("button", { name: "Send command" }).click();
+    await page.getByRole("list", { name: "Command history" }).getByText("reboot").waitFor();
+    await shoot("device");
+
     // Logs: a line appears within 2 seconds of being accepted.
     await page.getByRole("link", { name: "Logs" }).click();
     await page.getByRole("status").getByText("live").waitFor();
@@ -131,6 +139,14 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key").waitFor();
+
+    // A viewer key sees the same device with no control that changes anything.
+    await page.getByLabel("API key").fill(tenant.viewerKey);
+    await page.getByLabel("API key").press("Enter");
+    await page.goto(`${origin}/#/devices/${reg.json.device_id}`);
+    await page.getByRole("list", { name: "Command history" }).getByText("reboot").waitFor();
+    expect(await page.getByRole("button", { name: "Send command" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Decommission" }).count()).toBe(0);
     console.log(`[dashboard] a line reached the live view ${seenMs} ms after the request was sent; screenshots in ${path.relative(process.cwd(), SHOTS)}`);
     expect(errors).toEqual([]);
     await page.close();

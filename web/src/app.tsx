@@ -1,7 +1,9 @@
 // The dashboard's shell: sign-in, the org's projects, navigation, and one view per URL hash
-// (#/fleet, #/sessions, #/sessions/<id>, #/logs, #/usage), so reload and back work.
+// (#/fleet, #/devices/<id>, #/sessions, #/sessions/<id>, #/logs, #/usage), so reload and
+// back work. A viewer key sees no control that changes anything.
 import { useEffect, useState } from "preact/hooks";
 import { ApiFailure, api, describe, ok, saveKey, savedKey } from "./api";
+import { DeviceView } from "./views/device";
 import { Fleet } from "./views/fleet";
 import { Logs } from "./views/logs";
 import { SessionFiles, Sessions } from "./views/sessions";
@@ -92,6 +94,8 @@ export function App() {
       <main>
         {!project ? (
           <p>This org has no project yet. An admin makes one with POST /api/v1/projects.</p>
+        ) : view === "devices" && arg ? (
+          <DeviceView deviceId={decodeURIComponent(arg)} admin={me.key.role === "admin"} />
         ) : view === "sessions" && arg ? (
           <SessionFiles projectId={project.id} sessionId={decodeURIComponent(arg)} />
         ) : view === "sessions" ? (

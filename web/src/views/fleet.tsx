@@ -74,7 +74,9 @@ export function Fleet(props: { projectId: string }) {
       <ul class={layout === "grid" ? "cards" : "rows"} aria-label="Devices">
         {data?.map((d) => (
           <li class="device" data-status={d.status}>
-            <strong>{d.name ?? d.dsn ?? d.id}</strong>
+            <a href={`#/devices/${encodeURIComponent(d.id)}`}>
+              <strong>{d.name ?? d.dsn ?? d.id}</strong>
+            </a>
             <span class={`status ${d.status}`}>{d.status}</span>
             <span>{d.device_type}</span>
             <span>last seen {d.last_seen_at ? new Date(d.last_seen_at).toLocaleString() : "never"}</span>

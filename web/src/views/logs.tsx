@@ -12,7 +12,18 @@ interface Line {
   timestamp: string;
   level: string;
   module: string;
+  logger: string | null;
   message: string;
+  thread_id: string | null;
+  process_id: string | null;
+  context: Record<string, unknown> | null;
+}
+
+/** The text filters, as the tail's filter frame and GET /logs name them. */
+interface Scope {
+  device_id: string;
+  session_id: string;
+  module: string;
 }
 
 const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"] as const;
@@ -26,16 +37,31 @@ export function Logs(props: { projectId: string }) {
   const [follow, setFollow] = useState(true);
   const [levels, setLevels] = useState<string[]>([...LEVELS]);
   const [q, setQ] = useState("");
+  const [scope, setScope] = useState<Scope>({ device_id: "", session_id: "", module: "" });
+  const [open, setOpen] = useState<string | null>(null);
   const [state, setState] = useState("connecting");
   const [notice, setNotice] = useState<string | null>(null);
   const socket = useRef<WebSocket | null>(null);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
-  const filterRef = useRef({ levels, q });
-  filterRef.current = { levels, q };
+  const filterRef = useRef({ levels, q, scope });
+  filterRef.current = { levels, q, scope };
   const list = useRef<HTMLOListElement>(null);
 
-  const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...(filterRef.current.q ? { q: filterRef.current.q } : {}) });
+  const given = (): Partial<Scope> => Object.fromEntries(Object.entries(filterRef.current.scope).filter(([, v]) => v)) as Partial<Scope>;
+  const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...given(), ...(filterRef.current.q ? { q: filterRef.current.q } : {}) });
+
+  /** The last 100 lines of the filter, oldest first, before the live ones. */
+  const loadRecent = async () => {
+    const query: Record<string, string> = { project_id: props.projectId, limit: "100", ...given() };
+    if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
+    const { logs } = (await ok(await api.logs.$get({ query }))) as { logs: Line[] };
+    const recent = [...logs].reverse();
+    setLines((current) => {
+      const seen = new Set(recent.map((l) => l.id));
+      return [...recent, ...current.filter((l) => !seen.has(l.id))].slice(-MAX_KEPT);
+    });
+  };
 
   useEffect(() => {
     let closed = false;
@@ -51,7 +77,8 @@ export function Logs(props: { projectId: string }) {
         ws.onopen = () => {
           setState("live");
           ws.send(JSON.stringify(filterFrame()));
-          if (again) setNotice("Reconnected. Lines sent while the connection was down are not shown here; search the logs for that time.");
+          loadRecent().catch((err) => setNotice(describe(err)));
+          if (again) setNotice("Reconnected: the last 100 lines were read again. If more were sent while the connection was down, search the logs for that time.");
         };
         ws.onmessage = (event) => {
           const frame = JSON.parse(String(event.data)) as { type: string; seq?: number; logs?: Line[]; count?: number; error?: { message: string } };
@@ -87,8 +114,15 @@ export function Logs(props: { projectId: string }) {
   }, [props.projectId]);
 
   useEffect(() => {
-    if (socket.current?.readyState === WebSocket.OPEN) socket.current.send(JSON.stringify(filterFrame()));
-  }, [levels, q]);
+    if (socket.current?.readyState !== WebSocket.OPEN) return;
+    socket.current.send(JSON.stringify(filterFrame()));
+  }, [levels, q, scope]);
+  useEffect(() => {
+    // A new device, session or module scope starts from its own recent lines.
+    if (socket.current?.readyState !== WebSocket.OPEN) return;
+    setLines([]);
+    loadRecent().catch((err) => setNotice(describe(err)));
+  }, [scope]);
 
   useEffect(() => {
     if (follow && list.current) list.current.scrollTop = list.current.scrollHeight;
@@ -120,6 +154,12 @@ export function Logs(props: { projectId: string }) {
         <label>
           Text <input type="search" value={q} onChange={(e) => setQ(e.currentTarget.value)} />
         </label>
+        {(["device_id", "session_id", "module"] as const).map((k) => (
+          <label>
+            {k === "device_id" ? "Device" : k === "session_id" ? "Session" : "Module"}{" "}
+            <input value={scope[k]} onChange={(e) => setScope({ ...scope, [k]: e.currentTarget.value.trim() })} />
+          </label>
+        ))}
         <button type="button" onClick={() => (paused ? resume() : setPaused(true))}>
           {paused ? `Resume (${held.length} held)` : "Pause"}
         </button>
@@ -133,7 +173,8 @@ export function Logs(props: { projectId: string }) {
           <button
             type="button"
             onClick={() => {
-              const query = new URLSearchParams({ project_id: props.projectId, format, level: levels.join(",") });
+              const query = new URLSearchParams({ project_id: props.projectId, format, ...given() });
+              if (levels.length > 0) query.set("level", levels.join(","));
               if (q) query.set("q", q);
               download(`/logs/export?${query}`).catch((err) => setNotice(describe(err)));
             }}
@@ -153,8 +194,18 @@ export function Logs(props: { projectId: string }) {
       <ol class="log" ref={list} aria-label="Live lines">
         {lines.map((l) => (
           <li key={l.id} class={`level-${l.level.toLowerCase()}`}>
-            <time>{l.timestamp}</time> <span class="lvl">{l.level}</span> <span class="mod">{l.module}</span> <span class="dev">{l.device_id}</span>{" "}
-            <span class="msg">{l.message}</span>
+            <button type="button" class="row" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>
+              <time>{l.timestamp}</time> <span class="lvl">{l.level}</span> <span class="mod">{l.module}</span> <span class="dev">{l.device_id}</span>{" "}
+              <span class="msg">{l.message}</span>
+            </button>
+            {open === l.id && (
+              <div class="context">
+                <pre>{JSON.stringify(l, null, 2)}</pre>
+                <button type="button" onClick={() => void navigator.clipboard.writeText(JSON.stringify(l))}>
+                  Copy
+                </button>
+              </div>
+            )}
           </li>
         ))}
       </ol>

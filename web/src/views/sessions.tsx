@@ -20,14 +20,47 @@ const duration = (s: Session) => {
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
 };
 
+const STATUSES = ["active", "completed", "failed", "aborted"] as const;
+
 export function Sessions(props: { projectId: string }) {
+  const [device, setDevice] = useState("");
+  const [status, setStatus] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
   const { data, error } = usePoll(
-    async () => ((await ok(await api.sessions.$get({ query: { project_id: props.projectId, limit: "100" } }))) as { sessions: Session[] }).sessions,
-    [props.projectId],
+    async () => {
+      const query: Record<string, string> = { project_id: props.projectId, limit: "100" };
+      if (device) query.device_id = device;
+      if (status) query.status = status;
+      if (from) query.from = new Date(`${from}T00:00:00Z`).toISOString();
+      if (to) query.to = new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString();
+      return ((await ok(await api.sessions.$get({ query }))) as { sessions: Session[] }).sessions;
+    },
+    [props.projectId, device, status, from, to],
   );
   return (
     <section aria-labelledby="sessions-title">
       <h1 id="sessions-title">Sessions</h1>
+      <div class="filters">
+        <label>
+          Device <input value={device} placeholder="device id" onChange={(e) => setDevice(e.currentTarget.value.trim())} />
+        </label>
+        <label>
+          Status{" "}
+          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+            <option value="">any</option>
+            {STATUSES.map((s) => (
+              <option value={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Started from <input type="date" value={from} onChange={(e) => setFrom(e.currentTarget.value)} />
+        </label>
+        <label>
+          to <input type="date" value={to} onChange={(e) => setTo(e.currentTarget.value)} />
+        </label>
+      </div>
       {error && (
         <p role="alert" class="error">
           {error}
@@ -54,7 +87,9 @@ export function Sessions(props: { projectId: string }) {
                 <td>
                   <a href={`#/sessions/${encodeURIComponent(s.session_id)}`}>{s.session_id}</a>
                 </td>
-                <td>{s.device_id}</td>
+                <td>
+                  <a href={`#/devices/${encodeURIComponent(s.device_id)}`}>{s.device_id}</a>
+                </td>
                 <td>
                   <span class={`status ${s.status}`}>{s.status}</span>
                 </td>

@@ -1,5 +1,7 @@
-// Usage: this month's counters beside the tier's limits.
+// Usage: this month's counters beside the tier's limits, lines per 5 minutes today, lines per
+// day this month, the top devices and modules of the week, and API latency percentiles.
 import { api, ok } from "../api";
+import { Chart } from "./chart";
 import { usePoll } from "./use-poll";
 
 const COUNTERS = [
@@ -18,9 +20,38 @@ const COUNTERS = [
 ] as const;
 
 type UsageAnswer = Record<string, unknown> & { month: string; tier: string; limits: Record<string, number | null> };
+type Ranked = { lines: number; errors: number };
+interface Overview {
+  top_devices: { by_lines: (Ranked & { device_id: string; name: string | null })[] };
+  top_modules: { by_lines: (Ranked & { module: string })[] };
+  error_rate: number;
+}
+interface ApiRoute {
+  route: string;
+  count: number;
+  errors: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+}
+
+const points = (ps: { t: string; value: number }[]) => ps.map((p) => ({ t: Date.parse(p.t), v: p.value }));
 
 export function Usage(props: { projectId: string }) {
-  const { data, error } = usePoll(async () => (await ok(await api.stats.usage.$get({ query: { project_id: props.projectId } }))) as UsageAnswer, [props.projectId], 30_000);
+  const project_id = props.projectId;
+  const { data, error } = usePoll(async () => (await ok(await api.stats.usage.$get({ query: { project_id } }))) as UsageAnswer, [project_id], 30_000);
+  const { data: recent } = usePoll(
+    async () => ((await ok(await api.stats.timeseries.$get({ query: { project_id, metric: "logs", interval: "5m" } }))) as { points: { t: string; value: number }[] }).points,
+    [project_id],
+    60_000,
+  );
+  const { data: daily } = usePoll(
+    async () => ((await ok(await api.stats.timeseries.$get({ query: { project_id, metric: "logs", interval: "1d" } }))) as { points: { t: string; value: number }[] }).points,
+    [project_id],
+    300_000,
+  );
+  const { data: overview } = usePoll(async () => (await ok(await api.stats.overview.$get({ query: { project_id, days: "7" } }))) as Overview, [project_id], 60_000);
+  const { data: apiStats } = usePoll(async () => ((await ok(await api.stats.api.$get({ query: { project_id, days: "1" } }))) as { routes: ApiRoute[] }).routes, [project_id], 60_000);
   return (
     <section aria-labelledby="usage-title">
       <h1 id="usage-title">Usage</h1>
@@ -48,6 +79,83 @@ export function Usage(props: { projectId: string }) {
                   <th scope="row">{label}</th>
                   <td>{Number(data[key] ?? 0).toLocaleString()}</td>
                   <td>{data.limits[key] === null || data.limits[key] === undefined ? "—" : data.limits[key]!.toLocaleString()}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      <div class="charts">
+        {recent && <Chart name="lines per 5 minutes" points={points(recent)} span="the last 5 hours" />}
+        {daily && <Chart name="lines per day" points={points(daily)} span="the last 60 days" />}
+      </div>
+      {overview && (
+        <>
+          <h2>This week</h2>
+          <p>Error rate {(overview.error_rate * 100).toFixed(2)}%</p>
+          <div class="charts">
+            <table aria-label="Top devices">
+              <thead>
+                <tr>
+                  <th scope="col">Device</th>
+                  <th scope="col">Lines</th>
+                  <th scope="col">Errors</th>
+                </tr>
+              </thead>
+              <tbody>
+                {overview.top_devices.by_lines.map((d) => (
+                  <tr>
+                    <td>{d.name ?? d.device_id}</td>
+                    <td>{d.lines.toLocaleString()}</td>
+                    <td>{d.errors.toLocaleString()}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <table aria-label="Top modules">
+              <thead>
+                <tr>
+                  <th scope="col">Module</th>
+                  <th scope="col">Lines</th>
+                  <th scope="col">Errors</th>
+                </tr>
+              </thead>
+              <tbody>
+                {overview.top_modules.by_lines.map((m) => (
+                  <tr>
+                    <td>{m.module}</td>
+                    <td>{m.lines.toLocaleString()}</td>
+                    <td>{m.errors.toLocaleString()}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+      {apiStats && (
+        <>
+          <h2>API, last 24 hours</h2>
+          <table aria-label="API latency">
+            <thead>
+              <tr>
+                <th scope="col">Route</th>
+                <th scope="col">Calls</th>
+                <th scope="col">Errors</th>
+                <th scope="col">p50</th>
+                <th scope="col">p95</th>
+                <th scope="col">p99</th>
+              </tr>
+            </thead>
+            <tbody>
+              {apiStats.map((r) => (
+                <tr>
+                  <td>{r.route}</td>
+                  <td>{r.count.toLocaleString()}</td>
+                  <td>{r.errors.toLocaleString()}</td>
+                  <td>{r.p50_ms} ms</td>
+                  <td>{r.p95_ms} ms</td>
+                  <td>{r.p99_ms} ms</td>
                 </tr>
               ))}
             </tbody>
