@@ -105,6 +105,28 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByText("held while paused").waitFor();
     await shoot("logs");
 
+    // Many lines stay a window of rows in the page: 20,000 ERROR lines arrive, the page holds a few dozen rows.
+    for (let b = 0; b < 20; b++) {
+      const logs = Array.from({ length: 1000 }, (_, i) => ({ timestamp: new Date().toISOString(), level: "ERROR", module: "bulk", message: `bulk ${b}-${i}` }));
+      await api(base, "POST", "/logs/ingest", { token: deviceKey, body: { logs } });
+    }
+    await page.getByText(/^2\d,\d{3} lines/).waitFor({ timeout: 20_000 });
+    expect(await page.locator(".rows-window li").count()).toBeLessThan(200);
+    // A module filter starts from that module's last 100 lines; scrolled to the top, older ones are read and put above.
+    await page.getByRole("checkbox", { name: "Auto-scroll" }).uncheck();
+    await page.getByLabel("Module").fill("bulk");
+    await page.getByLabel("Module").press("Enter");
+    await page.getByText("100 lines; scroll up for older ones").waitFor();
+    await page.locator("div.log").evaluate((el) => (el.scrollTop = 400));
+    await page.locator("div.log").evaluate((el) => (el.scrollTop = 0));
+    await page.getByText("300 lines; scroll up for older ones").waitFor({ timeout: 5_000 });
+    // And by keyboard, with the button beside the count.
+    await page.getByRole("button", { name: "Load older lines" }).click();
+    await page.getByText("500 lines; scroll up for older ones").waitFor({ timeout: 5_000 });
+    await page.getByLabel("Module").fill("");
+    await page.getByLabel("Module").press("Enter");
+    await page.getByRole("checkbox", { name: "Auto-scroll" }).check();
+
     // Export downloads the rows of the current filter (INFO is unticked) through a one-time link.
     const [exported] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
     const csv = readFileSync((await exported.path())!, "utf8");

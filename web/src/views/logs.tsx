@@ -1,7 +1,9 @@
-// Logs: the project's live tail over the WebSocket (a single-use ticket first), with level and
-// text filters sent to the server as filter frames, pause and resume, auto-scroll, level
-// colours, a notice when lines were dropped, and reconnection after a drop that says so.
-// Every frame is acknowledged, as the contract asks. The newest MAX_KEPT lines are kept.
+// Logs: the project's live tail over the WebSocket (a single-use ticket first), starting from
+// the last 100 lines of the filter, with older ones read as you scroll up. Level, text,
+// device, session and module filters go to the server as filter frames; pause and resume,
+// auto-scroll, level colours, a notice when lines were dropped, reconnection after a drop
+// that says so. Every frame is acknowledged, as the contract asks. The list is virtualised
+// (only the rows in view are in the page, at a fixed height), so MAX_KEPT lines stay smooth.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, describe, download, ok } from "../api";
 
@@ -27,7 +29,11 @@ interface Scope {
 }
 
 const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"] as const;
-const MAX_KEPT = 10_000;
+const MAX_KEPT = 100_000;
+/** Each row's height in px (one line, cut with an ellipsis; the whole line opens below the list). */
+const ROW_H = 20;
+/** Rows drawn above and below the visible ones. */
+const OVERSCAN = 20;
 const RECONNECT_MS = 2_000;
 
 export function Logs(props: { projectId: string }) {
@@ -46,7 +52,11 @@ export function Logs(props: { projectId: string }) {
   pausedRef.current = paused;
   const filterRef = useRef({ levels, q, scope });
   filterRef.current = { levels, q, scope };
-  const list = useRef<HTMLOListElement>(null);
+  const list = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewHeight, setViewHeight] = useState(600);
+  /** Where older lines continue (GET /logs's cursor, newest first), and whether a read is under way. */
+  const older = useRef<{ cursor: string | null; loading: boolean }>({ cursor: null, loading: false });
 
   const given = (): Partial<Scope> => Object.fromEntries(Object.entries(filterRef.current.scope).filter(([, v]) => v)) as Partial<Scope>;
   const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...given(), ...(filterRef.current.q ? { q: filterRef.current.q } : {}) });
@@ -55,7 +65,8 @@ export function Logs(props: { projectId: string }) {
   const loadRecent = async () => {
     const query: Record<string, string> = { project_id: props.projectId, limit: "100", ...given() };
     if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
-    const { logs } = (await ok(await api.logs.$get({ query }))) as { logs: Line[] };
+    const { logs, next_cursor } = (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
+    older.current = { cursor: next_cursor, loading: false };
     const recent = [...logs].reverse();
     setLines((current) => {
       const seen = new Set(recent.map((l) => l.id));
@@ -124,9 +135,38 @@ export function Logs(props: { projectId: string }) {
     loadRecent().catch((err) => setNotice(describe(err)));
   }, [scope]);
 
+  /** Older lines, when the view is scrolled to its top: prepended, with the view kept where it was. */
+  const loadOlder = async () => {
+    const o = older.current;
+    if (!o.cursor || o.loading) return;
+    o.loading = true;
+    try {
+      const query: Record<string, string> = { project_id: props.projectId, limit: "200", cursor: o.cursor, ...given() };
+      if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
+      const { logs, next_cursor } = (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
+      older.current = { cursor: next_cursor, loading: false };
+      if (logs.length === 0) return;
+      setLines((current) => [...[...logs].reverse(), ...current].slice(0, MAX_KEPT));
+      if (list.current) list.current.scrollTop += logs.length * ROW_H;
+    } catch (err) {
+      older.current.loading = false;
+      setNotice(describe(err));
+    }
+  };
+
   useEffect(() => {
     if (follow && list.current) list.current.scrollTop = list.current.scrollHeight;
   }, [lines, follow]);
+  useEffect(() => {
+    const measure = () => list.current && setViewHeight(list.current.clientHeight);
+    measure();
+    addEventListener("resize", measure);
+    return () => removeEventListener("resize", measure);
+  }, []);
+
+  const first = Math.max(0, Math.floor(scrollTop / ROW_H) - OVERSCAN);
+  const last = Math.min(lines.length, Math.ceil((scrollTop + viewHeight) / ROW_H) + OVERSCAN);
+  const chosen = open === null ? undefined : lines.find((l) => l.id === open);
 
   const resume = () => {
     setPaused(false);
@@ -191,24 +231,45 @@ export function Logs(props: { projectId: string }) {
           {notice}
         </p>
       )}
-      <ol class="log" ref={list} aria-label="Live lines">
-        {lines.map((l) => (
-          <li key={l.id} class={`level-${l.level.toLowerCase()}`}>
-            <button type="button" class="row" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>
-              <time>{l.timestamp}</time> <span class="lvl">{l.level}</span> <span class="mod">{l.module}</span> <span class="dev">{l.device_id}</span>{" "}
-              <span class="msg">{l.message}</span>
-            </button>
-            {open === l.id && (
-              <div class="context">
-                <pre>{JSON.stringify(l, null, 2)}</pre>
-                <button type="button" onClick={() => void navigator.clipboard.writeText(JSON.stringify(l))}>
-                  Copy
-                </button>
-              </div>
-            )}
-          </li>
-        ))}
-      </ol>
+      <div
+        class="log"
+        ref={list}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          setScrollTop(el.scrollTop);
+          if (el.scrollTop < ROW_H * 5) void loadOlder();
+        }}
+      >
+        <ol aria-label="Live lines" class="rows-window" style={{ height: `${lines.length * ROW_H}px` }}>
+          {lines.slice(first, last).map((l, k) => (
+            <li key={l.id} class={`level-${l.level.toLowerCase()}`} style={{ top: `${(first + k) * ROW_H}px` }}>
+              <button type="button" class="row" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>
+                <time>{l.timestamp}</time> <span class="lvl">{l.level}</span> <span class="mod">{l.module}</span> <span class="dev">{l.device_id}</span>{" "}
+                <span class="msg">{l.message}</span>
+              </button>
+            </li>
+          ))}
+        </ol>
+      </div>
+      <p class="note">
+        {lines.length.toLocaleString()} lines{older.current.cursor ? "; scroll up for older ones" : ""}.{" "}
+        {older.current.cursor && (
+          <button type="button" onClick={() => void loadOlder()}>
+            Load older lines
+          </button>
+        )}
+      </p>
+      {chosen && (
+        <div class="context" aria-label="The whole line">
+          <pre>{JSON.stringify(chosen, null, 2)}</pre>
+          <button type="button" onClick={() => void navigator.clipboard.writeText(JSON.stringify(chosen))}>
+            Copy
+          </button>
+          <button type="button" onClick={() => setOpen(null)}>
+            Close
+          </button>
+        </div>
+      )}
     </section>
   );
 }
