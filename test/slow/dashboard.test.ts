@@ -3,8 +3,8 @@
 // device sends appears in the live view within 2 seconds, a level filter narrows it, pause
 // holds lines back and resume shows them, export downloads the filtered rows, a session's
 // file and its bundle download, an image previews, the usage view shows the counters, and
-// nothing is logged to the console as an error. Every view is saved as a
-// screenshot at 1280 and 390 px wide under test/slow/screenshots/ (git ignores it).
+// nothing is logged to the console as an error. Every view is saved as a screenshot at 1280
+// and 390 px wide, and dark at 1280, under test/slow/screenshots/ (git ignores it).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -58,6 +58,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
         await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true });
       }
       await page.setViewportSize({ width: 1280, height: 900 });
+      await page.emulateMedia({ colorScheme: "dark" });
+      await page.screenshot({ path: path.join(SHOTS, `${name}-1280-dark.png`), fullPage: true });
+      await page.emulateMedia({ colorScheme: "light" });
     };
 
     await page.goto(`${origin}/`);
@@ -147,6 +150,10 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByRole("link", { name: "All sessions" }).click();
     await page.getByRole("table").waitFor();
     await shoot("sessions");
+    // Each session links to its lines.
+    await page.getByRole("link", { name: "logs", exact: true }).click();
+    await page.getByText("gripper stalled at bay 4").waitFor();
+    expect(await page.getByLabel("Session").inputValue()).toBe("shift-1");
 
     // Usage: the counters, beside their limits.
     await page.getByRole("link", { name: "Usage" }).click();

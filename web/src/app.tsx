@@ -19,7 +19,11 @@ export interface Project {
   name: string;
 }
 
-const route = () => (location.hash.replace(/^#\/?/, "") || "fleet").split("/");
+/** The view's path segments and its query (#/logs?session_id=…), from the URL hash. */
+const route = () => {
+  const [path, query = ""] = (location.hash.replace(/^#\/?/, "") || "fleet").split("?");
+  return { parts: path!.split("/"), query: new URLSearchParams(query) };
+};
 
 export function App() {
   const [me, setMe] = useState<Me | null>(null);
@@ -57,7 +61,7 @@ export function App() {
   useEffect(() => sessionStorage.setItem("fleetbeat.project", projectId), [projectId]);
 
   if (!me) return <SignIn onSubmit={signIn} error={error} />;
-  const [view, arg] = path;
+  const [view, arg] = path.parts;
   const project = projects.find((p) => p.id === projectId);
   return (
     <div class="shell">
@@ -101,7 +105,7 @@ export function App() {
         ) : view === "sessions" ? (
           <Sessions projectId={project.id} />
         ) : view === "logs" ? (
-          <Logs projectId={project.id} />
+          <Logs projectId={project.id} initial={Object.fromEntries(path.query)} />
         ) : view === "usage" ? (
           <Usage projectId={project.id} />
         ) : (

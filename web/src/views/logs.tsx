@@ -36,22 +36,24 @@ const ROW_H = 20;
 const OVERSCAN = 20;
 const RECONNECT_MS = 2_000;
 
-export function Logs(props: { projectId: string }) {
+export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
   const [lines, setLines] = useState<Line[]>([]);
   const [held, setHeld] = useState<Line[]>([]);
   const [paused, setPaused] = useState(false);
   const [follow, setFollow] = useState(true);
   const [levels, setLevels] = useState<string[]>([...LEVELS]);
   const [q, setQ] = useState("");
-  const [scope, setScope] = useState<Scope>({ device_id: "", session_id: "", module: "" });
+  const [scope, setScope] = useState<Scope>({ device_id: "", session_id: "", module: "", ...props.initial });
+  /** A time range (datetime-local text): history and exports keep to it; live lines only come without an end. */
+  const [range, setRange] = useState({ from: "", to: "" });
   const [open, setOpen] = useState<string | null>(null);
   const [state, setState] = useState("connecting");
   const [notice, setNotice] = useState<string | null>(null);
   const socket = useRef<WebSocket | null>(null);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
-  const filterRef = useRef({ levels, q, scope });
-  filterRef.current = { levels, q, scope };
+  const filterRef = useRef({ levels, q, scope, range });
+  filterRef.current = { levels, q, scope, range };
   const list = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewHeight, setViewHeight] = useState(600);
@@ -59,11 +61,16 @@ export function Logs(props: { projectId: string }) {
   const older = useRef<{ cursor: string | null; loading: boolean }>({ cursor: null, loading: false });
 
   const given = (): Partial<Scope> => Object.fromEntries(Object.entries(filterRef.current.scope).filter(([, v]) => v)) as Partial<Scope>;
+  /** The range as GET /logs takes it (ISO 8601), when one is set. */
+  const within = (): { from?: string; to?: string } => {
+    const r = filterRef.current.range;
+    return { ...(r.from ? { from: new Date(r.from).toISOString() } : {}), ...(r.to ? { to: new Date(r.to).toISOString() } : {}) };
+  };
   const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...given(), ...(filterRef.current.q ? { q: filterRef.current.q } : {}) });
 
   /** The last 100 lines of the filter, oldest first, before the live ones. */
   const loadRecent = async () => {
-    const query: Record<string, string> = { project_id: props.projectId, limit: "100", ...given() };
+    const query: Record<string, string> = { project_id: props.projectId, limit: "100", ...given(), ...within() };
     if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
     const { logs, next_cursor } = (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
     older.current = { cursor: next_cursor, loading: false };
@@ -94,7 +101,7 @@ export function Logs(props: { projectId: string }) {
         ws.onmessage = (event) => {
           const frame = JSON.parse(String(event.data)) as { type: string; seq?: number; logs?: Line[]; count?: number; error?: { message: string } };
           if (frame.seq !== undefined) ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
-          if (frame.type === "logs" && frame.logs) {
+          if (frame.type === "logs" && frame.logs && !filterRef.current.range.to) {
             const add = frame.logs;
             if (pausedRef.current) setHeld((h) => [...h, ...add].slice(-MAX_KEPT));
             else setLines((l) => [...l, ...add].slice(-MAX_KEPT));
@@ -133,7 +140,7 @@ export function Logs(props: { projectId: string }) {
     if (socket.current?.readyState !== WebSocket.OPEN) return;
     setLines([]);
     loadRecent().catch((err) => setNotice(describe(err)));
-  }, [scope]);
+  }, [scope, range]);
 
   /** Older lines, when the view is scrolled to its top: prepended, with the view kept where it was. */
   const loadOlder = async () => {
@@ -141,7 +148,7 @@ export function Logs(props: { projectId: string }) {
     if (!o.cursor || o.loading) return;
     o.loading = true;
     try {
-      const query: Record<string, string> = { project_id: props.projectId, limit: "200", cursor: o.cursor, ...given() };
+      const query: Record<string, string> = { project_id: props.projectId, limit: "200", cursor: o.cursor, ...given(), ...within() };
       if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
       const { logs, next_cursor } = (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
       older.current = { cursor: next_cursor, loading: false };
@@ -194,6 +201,12 @@ export function Logs(props: { projectId: string }) {
         <label>
           Text <input type="search" value={q} onChange={(e) => setQ(e.currentTarget.value)} />
         </label>
+        <label>
+          From <input type="datetime-local" value={range.from} onChange={(e) => setRange({ ...range, from: e.currentTarget.value })} />
+        </label>
+        <label>
+          To <input type="datetime-local" value={range.to} onChange={(e) => setRange({ ...range, to: e.currentTarget.value })} />
+        </label>
         {(["device_id", "session_id", "module"] as const).map((k) => (
           <label>
             {k === "device_id" ? "Device" : k === "session_id" ? "Session" : "Module"}{" "}
@@ -213,7 +226,7 @@ export function Logs(props: { projectId: string }) {
           <button
             type="button"
             onClick={() => {
-              const query = new URLSearchParams({ project_id: props.projectId, format, ...given() });
+              const query = new URLSearchParams({ project_id: props.projectId, format, ...given(), ...within() });
               if (levels.length > 0) query.set("level", levels.join(","));
               if (q) query.set("q", q);
               download(`/logs/export?${query}`).catch((err) => setNotice(describe(err)));

@@ -85,7 +85,12 @@ export function Sessions(props: { projectId: string }) {
             {data.map((s) => (
               <tr>
                 <td>
-                  <a href={`#/sessions/${encodeURIComponent(s.session_id)}`}>{s.session_id}</a>
+                  <a href={`#/sessions/${encodeURIComponent(s.session_id)}`} aria-label={`Files of ${s.session_id}`}>
+                    {s.session_id}
+                  </a>{" "}
+                  <a href={`#/logs?session_id=${encodeURIComponent(s.session_id)}`} class="note">
+                    logs
+                  </a>
                 </td>
                 <td>
                   <a href={`#/devices/${encodeURIComponent(s.device_id)}`}>{s.device_id}</a>
@@ -158,27 +163,48 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
             </tr>
           </thead>
           <tbody>
-            {data.map((f) => (
-              <tr>
-                <td>
-                  {f.path.split("/").map((part, i, all) => (i < all.length - 1 ? <span class="folder">{part}/</span> : part))}
-                  {PREVIEWABLE.test(f.content_type) && <Preview href={fileHref(f)} alt={f.path} />}
-                </td>
-                <td>{f.size.toLocaleString()} bytes</td>
-                <td>{f.content_type}</td>
-                <td>{new Date(f.uploaded_at).toLocaleString()}</td>
-                <td>
-                  <button type="button" onClick={() => get(fileHref(f))} aria-label={`Download ${f.path}`}>
-                    Download
-                  </button>
-                </td>
-              </tr>
+            {folders(data).map(([folder, files]) => (
+              <>
+                {folder && (
+                  <tr class="folder-row">
+                    <th scope="rowgroup" colSpan={5}>
+                      {folder}/
+                    </th>
+                  </tr>
+                )}
+                {files.map((f) => (
+                  <tr>
+                    <td class={folder ? "in-folder" : undefined}>
+                      {f.path.slice(folder ? folder.length + 1 : 0)}
+                      {PREVIEWABLE.test(f.content_type) && <Preview href={fileHref(f)} alt={f.path} />}
+                    </td>
+                    <td>{f.size.toLocaleString()} bytes</td>
+                    <td>{f.content_type}</td>
+                    <td>{new Date(f.uploaded_at).toLocaleString()}</td>
+                    <td>
+                      <button type="button" onClick={() => get(fileHref(f))} aria-label={`Download ${f.path}`}>
+                        Download
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </>
             ))}
           </tbody>
         </table>
       )}
     </section>
   );
+}
+
+/** Files grouped by folder, folders in order, files at the top level first. */
+function folders(files: FileRow[]): [string, FileRow[]][] {
+  const by = new Map<string, FileRow[]>();
+  for (const f of files) {
+    const folder = f.path.includes("/") ? f.path.slice(0, f.path.lastIndexOf("/")) : "";
+    by.set(folder, [...(by.get(folder) ?? []), f]);
+  }
+  return [...by].sort(([a], [b]) => (a === b ? 0 : a < b ? -1 : 1));
 }
 
 function Preview(props: { href: string; alt: string }) {

@@ -1,5 +1,6 @@
 // Usage: this month's counters beside the tier's limits, lines per 5 minutes today, lines per
 // day this month, the top devices and modules of the week, and API latency percentiles.
+import { useState } from "preact/hooks";
 import { api, ok } from "../api";
 import { Chart } from "./chart";
 import { usePoll } from "./use-poll";
@@ -26,6 +27,16 @@ interface Overview {
   top_modules: { by_lines: (Ranked & { module: string })[] };
   error_rate: number;
 }
+interface Month {
+  month: string;
+  logs: number;
+  log_bytes: number;
+  peak_storage_bytes: number;
+  exceeded_limits: string[];
+  overage_charge: { currency: string; cents: number };
+}
+const BUCKETS = ["1m", "5m", "15m", "60m"] as const;
+
 interface ApiRoute {
   route: string;
   count: number;
@@ -40,11 +51,13 @@ const points = (ps: { t: string; value: number }[]) => ps.map((p) => ({ t: Date.
 export function Usage(props: { projectId: string }) {
   const project_id = props.projectId;
   const { data, error } = usePoll(async () => (await ok(await api.stats.usage.$get({ query: { project_id } }))) as UsageAnswer, [project_id], 30_000);
+  const [bucket, setBucket] = useState<(typeof BUCKETS)[number]>("5m");
   const { data: recent } = usePoll(
-    async () => ((await ok(await api.stats.timeseries.$get({ query: { project_id, metric: "logs", interval: "5m" } }))) as { points: { t: string; value: number }[] }).points,
-    [project_id],
+    async () => ((await ok(await api.stats.timeseries.$get({ query: { project_id, metric: "logs", interval: bucket } }))) as { points: { t: string; value: number }[] }).points,
+    [project_id, bucket],
     60_000,
   );
+  const { data: months } = usePoll(async () => ((await ok(await api.stats.monthly.$get({ query: { project_id } }))) as { months: Month[] }).months, [project_id], 300_000);
   const { data: daily } = usePoll(
     async () => ((await ok(await api.stats.timeseries.$get({ query: { project_id, metric: "logs", interval: "1d" } }))) as { points: { t: string; value: number }[] }).points,
     [project_id],
@@ -85,8 +98,16 @@ export function Usage(props: { projectId: string }) {
           </table>
         </>
       )}
+      <label>
+        Bucket{" "}
+        <select value={bucket} onChange={(e) => setBucket(e.currentTarget.value as (typeof BUCKETS)[number])}>
+          {BUCKETS.map((b) => (
+            <option value={b}>{b}</option>
+          ))}
+        </select>
+      </label>
       <div class="charts">
-        {recent && <Chart name="lines per 5 minutes" points={points(recent)} span="the last 5 hours" />}
+        {recent && <Chart name={`lines per ${bucket} bucket`} points={points(recent)} span="the last 60 buckets" />}
         {daily && <Chart name="lines per day" points={points(daily)} span="the last 60 days" />}
       </div>
       {overview && (
@@ -131,6 +152,37 @@ export function Usage(props: { projectId: string }) {
               </tbody>
             </table>
           </div>
+        </>
+      )}
+      {months && months.length > 0 && (
+        <>
+          <h2>Closed months</h2>
+          <table aria-label="Closed months">
+            <thead>
+              <tr>
+                <th scope="col">Month</th>
+                <th scope="col">Lines</th>
+                <th scope="col">Log bytes</th>
+                <th scope="col">Peak storage</th>
+                <th scope="col">Over limits</th>
+                <th scope="col">Overage</th>
+              </tr>
+            </thead>
+            <tbody>
+              {months.map((m) => (
+                <tr>
+                  <td>{m.month}</td>
+                  <td>{m.logs.toLocaleString()}</td>
+                  <td>{m.log_bytes.toLocaleString()}</td>
+                  <td>{m.peak_storage_bytes.toLocaleString()}</td>
+                  <td>{m.exceeded_limits.join(", ") || "none"}</td>
+                  <td>
+                    {(m.overage_charge.cents / 100).toFixed(2)} {m.overage_charge.currency}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </>
       )}
       {apiStats && (
