@@ -109,6 +109,7 @@ export function Usage(props: { projectId: string }) {
       <div class="charts">
         {recent && <Chart name={`lines per ${bucket} bucket`} points={points(recent)} span="the last 60 buckets" />}
         {daily && <Chart name="lines per day" points={points(daily)} span="the last 60 days" />}
+        {months && months.length > 0 && <Chart name="lines per month" points={months.map((m) => ({ t: Date.parse(`${m.month}-01`), v: m.logs }))} span="the closed months" />}
       </div>
       {overview && (
         <>
