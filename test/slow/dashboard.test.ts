@@ -69,8 +69,10 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByLabel("API key").press("Enter");
     await page.getByRole("navigation", { name: "Views" }).waitFor();
 
-    // Fleet: the seeded device, on its environment's tab.
-    await page.getByRole("tab", { name: "testing" }).click();
+    // Fleet: the seeded device, on its environment's tab (the tabs also answer arrow keys).
+    await page.getByRole("tab", { name: "production" }).focus();
+    await page.keyboard.press("ArrowRight");
+    expect(await page.getByRole("tab", { name: "testing" }).getAttribute("aria-selected")).toBe("true");
     await page.getByText("Picker 1").waitFor();
     expect(await page.getByRole("list", { name: "Devices" }).textContent()).toContain("online");
     await shoot("fleet");

@@ -38,9 +38,21 @@ export function Fleet(props: { projectId: string }) {
   return (
     <section aria-labelledby="fleet-title">
       <h1 id="fleet-title">Fleet</h1>
-      <div role="tablist" aria-label="Environment" class="tabs">
+      <div
+        role="tablist"
+        aria-label="Environment"
+        class="tabs"
+        onKeyDown={(e) => {
+          // Arrow keys move between tabs, as ARIA's tab pattern has it.
+          const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+          if (!step) return;
+          const next = ENVIRONMENTS[(ENVIRONMENTS.indexOf(environment) + step + ENVIRONMENTS.length) % ENVIRONMENTS.length]!;
+          setEnvironment(next);
+          (e.currentTarget.querySelector(`[data-env="${next}"]`) as HTMLElement | null)?.focus();
+        }}
+      >
         {ENVIRONMENTS.map((e) => (
-          <button type="button" role="tab" aria-selected={environment === e} onClick={() => setEnvironment(e)}>
+          <button type="button" role="tab" data-env={e} aria-selected={environment === e} tabIndex={environment === e ? 0 : -1} onClick={() => setEnvironment(e)}>
             {e}
           </button>
         ))}
