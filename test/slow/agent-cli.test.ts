@@ -1,0 +1,86 @@
+// The agent as a program, against a real `npm start`: `register` keeps the device's key in a
+// file only its owner can read; `run` wraps a program and ships what it prints, stdout as
+// INFO, stderr as ERROR, JSON lines with their own fields, each line once, and exits with the
+// program's code.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Server, allLogs, api, newTenant, startServer } from "./support/server.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+function agent(args: string[], configDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("npm", ["run", "--silent", "agent", "--", ...args], { cwd: ROOT, env: { ...process.env, FLEETBEAT_CONFIG_DIR: configDir } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("the agent program", () => {
+  let server: Server;
+  let state: string;
+  let work: string;
+  beforeAll(async () => {
+    state = mkdtempSync(path.join(tmpdir(), "fleetbeat-agent-cli-"));
+    work = mkdtempSync(path.join(tmpdir(), "fleetbeat-agent-work-"));
+    server = await startServer({ state });
+  }, 200_000);
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(state, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("lists its commands", async () => {
+    const help = await agent(["--help"], work);
+    expect(help.code).toBe(0);
+    for (const command of ["register", "run"]) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
+  });
+
+  it("registers from a capsule and ships a wrapped program's output with the right levels, once each", async () => {
+    const base = server.api;
+    const tenant = await newTenant(server, "Agent org");
+    const capsule = await api(base, "POST", "/capsules/generate", {
+      token: tenant.adminKey,
+      body: { project_id: tenant.projectId, device_type: "amr", environment: "testing", dsn: "AMR-CLI-1" },
+    });
+    const capsuleFile = path.join(work, "capsule.json");
+    writeFileSync(capsuleFile, JSON.stringify(capsule.json));
+    const config = path.join(work, "config");
+
+    const reg = await agent(["register", "--capsule", capsuleFile], config);
+    expect(reg.code, reg.stderr).toBe(0);
+    const saved = path.join(config, "device.json");
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
+    const device = JSON.parse(readFileSync(saved, "utf8"));
+    expect(device.device_id).toMatch(/^dev_/);
+
+    const script = [
+      "console.log('motor started');",
+      "console.error('encoder lost');",
+      "console.log(JSON.stringify({ level: 'warning', module: 'nav', message: 'drift 3 cm', context: { cm: 3 } }));",
+      "process.exit(3);",
+    ].join(" ");
+    const run = await agent(["run", "--", process.execPath, "-e", script], config);
+    expect(run.code, run.stderr).toBe(3);
+    expect(run.stdout).toContain("motor started");
+
+    const lines = await allLogs(base, tenant.viewerKey, `device_id=${device.device_id}&order=asc`);
+    const program = path.basename(process.execPath);
+    expect(lines.map((l) => [l.level, l.module, l.message])).toEqual(
+      expect.arrayContaining([
+        ["INFO", program, "motor started"],
+        ["ERROR", program, "encoder lost"],
+        ["WARN", "nav", "drift 3 cm"],
+      ]),
+    );
+    expect(lines).toHaveLength(3);
+    expect(lines.find((l) => l.module === "nav").context).toEqual({ cm: 3 });
+  }, 120_000);
+});
