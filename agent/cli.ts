@@ -2,6 +2,8 @@
 //
 //   register --capsule capsule.json [--name N]   registers the device, keeps its id and key
 //   run [--] <command...>                         runs a program and ships what it prints
+//   session start --name N | session end --status S
+//   upload <file> [--path P]                      a file of the current session
 //
 // The device's id and key are kept in $FLEETBEAT_CONFIG_DIR (default ~/.config/fleetbeat),
 // in device.json, readable only by its owner; the log spool lives beside it, so nothing a
@@ -11,6 +13,7 @@ import * as fs from "node:fs";
 import { homedir, hostname } from "node:os";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
 import { LEVELS, type Level } from "../src/contract/levels.ts";
 import { FleetbeatAgent, type Registration, register } from "./agent.ts";
 import { FileSpool } from "./spool.ts";
@@ -28,6 +31,12 @@ Commands:
       Runs the program and ships its output: stdout lines as INFO, stderr lines as ERROR,
       JSON lines with their own level, module, logger, message and context. Heartbeats
       while it runs. Exits with the program's exit code.
+  session start --name <name> [--id <id>]
+      Opens a session (one run); lines of later commands belong to it, until it ends.
+  session end [--status completed|failed|aborted]
+      Ends the current session (completed by default).
+  upload <file> [--path <path>] [--type <content type>]
+      Uploads a file to the current session, under its name or the given path.
   --help
       This text.
 
@@ -51,6 +60,11 @@ function option(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
   return at === -1 ? undefined : args[at + 1];
 }
+
+const sessionFile = () => path.join(configDir(), "session.json");
+/** The session opened by "session start" and not yet ended, if any. */
+const currentSession = (): string | undefined =>
+  fs.existsSync(sessionFile()) ? (JSON.parse(fs.readFileSync(sessionFile(), "utf8")) as { session_id: string }).session_id : undefined;
 
 function saved(): Saved {
   if (!fs.existsSync(savedFile())) fail(`no device registered in ${configDir()}: run "register --capsule <file>" first`);
@@ -106,12 +120,7 @@ async function runCommand(args: string[]) {
   const argv = args[0] === "--" ? args.slice(1) : args;
   if (argv.length === 0) fail("run needs a program to run");
   const device = saved();
-  const agent = new FleetbeatAgent({
-    backendUrl: device.backend_url,
-    deviceKey: device.device_key,
-    logUpload: device.log_upload,
-    spool: new FileSpool(fs, path.join(configDir(), "spool")),
-  });
+  const agent = agentOf(device);
   agent.start({ flushMs: 1000, heartbeatMs: device.heartbeat_interval_ms });
   const program = path.basename(argv[0]!);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["inherit", "pipe", "pipe"] });
@@ -145,8 +154,57 @@ async function runCommand(args: string[]) {
   process.exit(code);
 }
 
+function agentOf(device: Saved): FleetbeatAgent {
+  return new FleetbeatAgent({
+    backendUrl: device.backend_url,
+    deviceKey: device.device_key,
+    logUpload: device.log_upload,
+    spool: new FileSpool(fs, path.join(configDir(), "spool")),
+    sessionId: currentSession(),
+  });
+}
+
+async function sessionCommand(args: string[]) {
+  const device = saved();
+  const agent = agentOf(device);
+  if (args[0] === "start") {
+    const name = option(args, "--name") ?? fail("session start needs --name <name>");
+    const id = option(args, "--id") ?? `${name.replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 80)}-${Date.now().toString(36)}`;
+    await agent.startSession(id, name);
+    fs.writeFileSync(sessionFile(), JSON.stringify({ session_id: id, name }), { mode: 0o600 });
+    console.log(`session ${id} started`);
+  } else if (args[0] === "end") {
+    const status = (option(args, "--status") ?? "completed") as "completed" | "failed" | "aborted";
+    if (!["completed", "failed", "aborted"].includes(status)) fail("--status is completed, failed or aborted");
+    const id = currentSession() ?? fail("no session is open");
+    await agent.endSession(status);
+    fs.rmSync(sessionFile());
+    console.log(`session ${id} ended: ${status}`);
+  } else fail("session start --name <name> | session end [--status <status>]");
+}
+
+async function uploadCommand(args: string[]) {
+  const file = args[0] ?? fail("upload needs a file");
+  const device = saved();
+  const sessionId = currentSession() ?? fail('no session is open: "session start --name <name>" first');
+  const target = (option(args, "--path") ?? path.basename(file)).split("/").map(encodeURIComponent).join("/");
+  const size = fs.statSync(file).size;
+  const res = await fetch(`${device.backend_url}/api/v1/sessions/${encodeURIComponent(sessionId)}/artifacts/${target}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${device.device_key}`, "content-type": option(args, "--type") ?? "application/octet-stream", "content-length": String(size) },
+    // Streamed from disk, never read whole.
+    body: Readable.toWeb(fs.createReadStream(file)) as ReadableStream<Uint8Array>,
+    duplex: "half",
+  } as RequestInit);
+  const answer = (await res.json()) as { path?: string; size?: number; error?: { message: string } };
+  if (res.status !== 201) fail(`upload failed (${res.status}): ${answer.error?.message ?? "unknown error"}`);
+  console.log(`uploaded ${answer.path} (${answer.size} bytes) to session ${sessionId}`);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === undefined || command === "--help" || command === "-h" || command === "help") console.log(HELP);
 else if (command === "register") await registerCommand(rest);
 else if (command === "run") await runCommand(rest);
+else if (command === "session") await sessionCommand(rest);
+else if (command === "upload") await uploadCommand(rest);
 else fail(`unknown command "${command}" (see --help)`);

@@ -40,7 +40,7 @@ describe("the agent program", () => {
   it("lists its commands", async () => {
     const help = await agent(["--help"], work);
     expect(help.code).toBe(0);
-    for (const command of ["register", "run"]) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
+    for (const command of ["register", "run", "session start", "session end", "upload"]) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
   });
 
   it("registers from a capsule and ships a wrapped program's output with the right levels, once each", async () => {
@@ -82,5 +82,22 @@ describe("the agent program", () => {
     );
     expect(lines).toHaveLength(3);
     expect(lines.find((l) => l.module === "nav").context).toEqual({ cm: 3 });
+
+    // A session: lines of the commands in it belong to it, a file goes to it, and it ends.
+    const started = await agent(["session", "start", "--name", "morning run"], config);
+    expect(started.code, started.stderr).toBe(0);
+    const sessionId = /session (\S+) started/.exec(started.stdout)![1]!;
+    expect((await agent(["run", "--", process.execPath, "-e", "console.log('in the session')"], config)).code).toBe(0);
+    const file = path.join(work, "pose.csv");
+    writeFileSync(file, "t,x\n1,2\n");
+    const up = await agent(["upload", file, "--path", "telemetry/pose.csv", "--type", "text/csv"], config);
+    expect(up.code, up.stderr).toBe(0);
+    const ended = await agent(["session", "end", "--status", "completed"], config);
+    expect(ended.code, ended.stderr).toBe(0);
+    const session = await api(base, "GET", `/sessions/${encodeURIComponent(sessionId)}`, { token: tenant.viewerKey });
+    expect(session.json.session).toMatchObject({ status: "completed", total_logs: 1, name: "morning run" });
+    const files = await api(base, "GET", `/sessions/${encodeURIComponent(sessionId)}/files`, { token: tenant.viewerKey });
+    expect(files.json.files).toMatchObject([{ path: "telemetry/pose.csv", size: 8, content_type: "text/csv" }]);
+    expect((await agent(["upload", file], config)).code).toBe(2); // no session open any more
   }, 120_000);
 });
