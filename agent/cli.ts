@@ -4,6 +4,8 @@
 //   run [--] <command...>                         runs a program and ships what it prints
 //   session start --name N | session end --status S
 //   upload <file> [--path P]                      a file of the current session
+//   tail <file>|-                                 follows a file (or stdin) and ships its lines
+//   logs [--follow] [filters]                     reads a fleet's logs (people, with an org key)
 //
 // The device's id and key are kept in $FLEETBEAT_CONFIG_DIR (default ~/.config/fleetbeat),
 // in device.json, readable only by its owner; the log spool lives beside it, so nothing a
@@ -37,11 +39,21 @@ Commands:
       Ends the current session (completed by default).
   upload <file> [--path <path>] [--type <content type>]
       Uploads a file to the current session, under its name or the given path.
+  tail <file> | tail -
+      Follows a file, across rotation and truncation, and ships each new line (JSON lines
+      with their own fields, others as INFO); "-" reads standard input to its end.
+  logs [--follow] [--project <id>] [--device <id>] [--session <id>] [--level L[,L]] [-q <text>] [--limit N] [--json]
+      For people: the newest lines of a project, device or session, oldest first, coloured by
+      level on a terminal or as NDJSON with --json; --follow then tails new ones live. Needs an
+      org key in FLEETBEAT_API_KEY, and the server in FLEETBEAT_URL (else the registered one).
   --help
       This text.
 
 The config folder is $FLEETBEAT_CONFIG_DIR, or ~/.config/fleetbeat.
 `;
+
+/** How often `tail` looks at its file. */
+const TAIL_POLL_MS = 500;
 
 interface Saved extends Registration {
   backend_url: string;
@@ -201,10 +213,137 @@ async function uploadCommand(args: string[]) {
   console.log(`uploaded ${answer.path} (${answer.size} bytes) to session ${sessionId}`);
 }
 
+/** Ships the lines of `input` as they come; answers when it ends. */
+function shipLines(agent: FleetbeatAgent, input: NodeJS.ReadableStream, module: string): Promise<void> {
+  return new Promise((done) => {
+    const lines = createInterface({ input });
+    lines.on("line", (text) => {
+      if (!text.trim()) return;
+      const l = toLine(text, "INFO", module);
+      agent.log(l.level, l.module, l.message, l.extra);
+    });
+    lines.on("close", done);
+  });
+}
+
+async function tailCommand(args: string[]) {
+  const file = args[0] ?? fail("tail needs a file, or - for standard input");
+  const device = saved();
+  const agent = agentOf(device);
+  agent.start({ flushMs: 1000, heartbeatMs: device.heartbeat_interval_ms });
+  const finish = async (code: number) => {
+    agent.stop();
+    await agent.flush().catch(() => undefined);
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void finish(0));
+  process.on("SIGTERM", () => void finish(0));
+  if (file === "-") {
+    await shipLines(agent, process.stdin, "stdin");
+    return finish(0);
+  }
+  const module = path.basename(file);
+  // From the end of the file as it is now, like tail -F; then, every POLL_MS, what was added.
+  let inode = fs.existsSync(file) ? fs.statSync(file).ino : -1;
+  let offset = fs.existsSync(file) ? fs.statSync(file).size : 0;
+  let partial = "";
+  const readFrom = (name: string, from: number, to: number) => {
+    if (to <= from) return;
+    const fd = fs.openSync(name, "r");
+    try {
+      const buf = Buffer.alloc(to - from);
+      fs.readSync(fd, buf, 0, buf.length, from);
+      const text = partial + buf.toString("utf8");
+      const parts = text.split("\n");
+      partial = parts.pop()!;
+      for (const t of parts) {
+        if (!t.trim()) continue;
+        const l = toLine(t, "INFO", module);
+        agent.log(l.level, l.module, l.message, l.extra);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  for (;;) {
+    await new Promise((w) => setTimeout(w, TAIL_POLL_MS));
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      continue; // rotated away and not there yet
+    }
+    if (stat.ino !== inode) {
+      // Rotated: a new file under the name. It is read from its start.
+      inode = stat.ino;
+      offset = 0;
+      partial = "";
+    } else if (stat.size < offset) {
+      // Truncated in place (copytruncate): read again from the start. As with tail -F, a file
+      // truncated and then written past its old size within one poll is not noticed.
+      offset = 0;
+      partial = "";
+    }
+    readFrom(file, offset, stat.size);
+    offset = stat.size;
+  }
+}
+
+/** ANSI colours by level, for a terminal. */
+const COLOUR: Record<string, string> = { DEBUG: "\x1b[2m", INFO: "", WARN: "\x1b[33m", ERROR: "\x1b[31m", FATAL: "\x1b[1;31m" };
+
+async function logsCommand(args: string[]) {
+  const key = process.env.FLEETBEAT_API_KEY ?? fail("logs needs an org key in FLEETBEAT_API_KEY");
+  const device = fs.existsSync(savedFile()) ? saved() : undefined;
+  const origin = process.env.FLEETBEAT_URL ?? device?.backend_url ?? fail("logs needs the server's URL in FLEETBEAT_URL");
+  const filters: Record<string, string> = {};
+  const projectId = option(args, "--project") ?? (option(args, "--device") || option(args, "--session") ? undefined : device?.project_id);
+  if (projectId) filters.project_id = projectId;
+  for (const [flag, name] of [["--device", "device_id"], ["--session", "session_id"], ["--level", "level"], ["-q", "q"]] as const) {
+    const v = option(args, flag);
+    if (v) filters[name] = v;
+  }
+  const json = args.includes("--json");
+  const colour = !json && process.stdout.isTTY;
+  const print = (l: { timestamp: string; level: string; module: string; device_id: string; message: string }) => {
+    if (json) console.log(JSON.stringify(l));
+    else console.log(`${colour ? (COLOUR[l.level] ?? "") : ""}${l.timestamp} ${l.level.padEnd(5)} ${l.device_id} ${l.module}: ${l.message}${colour ? "\x1b[0m" : ""}`);
+  };
+  const headers = { authorization: `Bearer ${key}` };
+  const query = new URLSearchParams({ ...filters, limit: option(args, "--limit") ?? "100" });
+  const res = await fetch(`${origin}/api/v1/logs?${query}`, { headers });
+  const page = (await res.json()) as { logs?: Parameters<typeof print>[0][]; error?: { message: string } };
+  if (!res.ok) fail(`the server answered ${res.status}: ${page.error?.message ?? "unknown error"}`);
+  for (const l of [...page.logs!].reverse()) print(l);
+  if (!args.includes("--follow")) return;
+  const project = filters.project_id ?? fail("--follow needs --project (a live tail is per project)");
+  for (;;) {
+    const t = await fetch(`${origin}/api/v1/logs/stream/ticket`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ project_id: project }) });
+    const { ticket } = (await t.json()) as { ticket: string };
+    const url = new URL(`${origin}/api/v1/logs/stream`);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.search = new URLSearchParams({ ticket, ...Object.fromEntries(Object.entries(filters).filter(([k]) => k !== "project_id" && k !== "q")) }).toString();
+    await new Promise<void>((closed) => {
+      const ws = new WebSocket(url.toString());
+      ws.addEventListener("message", (event) => {
+        const frame = JSON.parse(String(event.data)) as { type: string; seq?: number; logs?: Parameters<typeof print>[0][]; count?: number };
+        if (frame.seq !== undefined) ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
+        if (frame.type === "logs") for (const l of frame.logs ?? []) if (!filters.q || l.message.toLowerCase().includes(filters.q.toLowerCase())) print(l);
+        if (frame.type === "dropped") console.error(`(${frame.count} lines dropped: the terminal fell behind)`);
+      });
+      ws.addEventListener("close", () => closed());
+    });
+    console.error("(the stream closed; reconnecting)");
+    await new Promise((w) => setTimeout(w, 2000));
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === undefined || command === "--help" || command === "-h" || command === "help") console.log(HELP);
 else if (command === "register") await registerCommand(rest);
 else if (command === "run") await runCommand(rest);
 else if (command === "session") await sessionCommand(rest);
 else if (command === "upload") await uploadCommand(rest);
+else if (command === "tail") await tailCommand(rest);
+else if (command === "logs") await logsCommand(rest);
 else fail(`unknown command "${command}" (see --help)`);

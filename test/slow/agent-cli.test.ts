@@ -3,7 +3,7 @@
 // INFO, stderr as ERROR, JSON lines with their own fields, each line once, and exits with the
 // program's code.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,7 +40,7 @@ describe("the agent program", () => {
   it("lists its commands", async () => {
     const help = await agent(["--help"], work);
     expect(help.code).toBe(0);
-    for (const command of ["register", "run", "session start", "session end", "upload"]) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
+    for (const command of ["register", "run", "session start", "session end", "upload", "tail", "logs"]) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
   });
 
   it("registers from a capsule and ships a wrapped program's output with the right levels, once each", async () => {
@@ -99,5 +99,46 @@ describe("the agent program", () => {
     const files = await api(base, "GET", `/sessions/${encodeURIComponent(sessionId)}/files`, { token: tenant.viewerKey });
     expect(files.json.files).toMatchObject([{ path: "telemetry/pose.csv", size: 8, content_type: "text/csv" }]);
     expect((await agent(["upload", file], config)).code).toBe(2); // no session open any more
+
+    // tail follows a file across rotation and truncation; every new line goes once.
+    const log = path.join(work, "robot.log");
+    writeFileSync(log, "before the agent started\n");
+    // Node itself (not through npm, whose shell would not pass the SIGTERM on).
+    const follower = spawn(process.execPath, ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "tail", log], {
+      cwd: ROOT,
+      env: { ...process.env, FLEETBEAT_CONFIG_DIR: config },
+    });
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await pause(2500);
+    appendFileSync(log, "line 1\nline 2\n");
+    await pause(1200);
+    renameSync(log, `${log}.1`); // rotated
+    writeFileSync(log, "line 3 after rotation\n");
+    await pause(1200);
+    truncateSync(log, 0); // truncated in place, as logrotate's copytruncate does, then written again
+    await pause(1200);
+    appendFileSync(log, "line 4 after truncation\n");
+    await pause(1200);
+    appendFileSync(log, `${JSON.stringify({ level: "ERROR", module: "tailed", message: "line 5 as JSON" })}\n`);
+    await pause(1500);
+    follower.kill("SIGTERM");
+    await new Promise((r) => follower.on("close", r));
+    const tailed = (await allLogs(base, tenant.viewerKey, `device_id=${device.device_id}&order=asc`)).filter((l) => /^line \d/.test(l.message));
+    expect(tailed.map((l) => l.message)).toEqual(["line 1", "line 2", "line 3 after rotation", "line 4 after truncation", "line 5 as JSON"]);
+    expect(tailed.at(-1)).toMatchObject({ level: "ERROR", module: "tailed" });
+
+    // logs, for people: the newest lines as NDJSON, with an org key.
+    const read = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn("npm", ["run", "--silent", "agent", "--", "logs", "--device", device.device_id, "--level", "ERROR", "--json"], {
+        cwd: ROOT,
+        env: { ...process.env, FLEETBEAT_CONFIG_DIR: config, FLEETBEAT_API_KEY: tenant.viewerKey, FLEETBEAT_URL: base.replace("/api/v1", "") },
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.on("close", (code) => resolve({ code, stdout: out }));
+    });
+    expect(read.code).toBe(0);
+    const printed = read.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(printed.map((l) => l.message)).toEqual(["encoder lost", "line 5 as JSON"]);
   }, 120_000);
 });
