@@ -9,7 +9,7 @@
 import { ApiError, notFound } from "../contract/errors";
 import { PART_MIN_BYTES, artifactPrefix, lengthRequired, mayShowInline } from "../contract/artifacts";
 import { sessionTaken } from "../contract/sessions";
-import { TIERS } from "../contract/tiers";
+import { TIERS, type Tier } from "../contract/tiers";
 import type { Db } from "../db/client";
 import { deleteUpload, findUpload, insertUpload } from "../db/repos/uploads";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
@@ -58,8 +58,7 @@ async function orgStorage(env: Env, db: Db, orgId: string): Promise<number> {
 }
 
 /** Refuses `bytes` more (429) when the org's storage would pass its tier's limit. */
-async function ensureRoom(env: Env, db: Db, orgId: string, bytes: number): Promise<void> {
-  const tier = await tierOf(db, orgId);
+async function ensureRoom(env: Env, db: Db, orgId: string, tier: Tier, bytes: number): Promise<void> {
   const limit = TIERS[tier].limits.storage_bytes;
   const used = await orgStorage(env, db, orgId);
   if (used + bytes > limit || used >= limit) throw quotaExceeded("storage_bytes", limit, used, null, tier);
@@ -81,12 +80,13 @@ const contentTypeOf = (req: Request) => req.headers.get("content-type") || "appl
 /** PUT /sessions/:id/artifacts/<path>: the body streamed to R2, never held whole. */
 export async function putArtifact(env: Env, db: Db, device: Uploader, sessionId: string, path: string, req: Request): Promise<StoredFile> {
   const size = declaredLength(req);
-  const max = TIERS[await tierOf(db, device.orgId)].single_upload_bytes;
+  const tier = await tierOf(db, device.orgId);
+  const max = TIERS[tier].single_upload_bytes;
   if (size > max) {
     throw new ApiError("payload_too_large", `one PUT takes at most ${max} bytes; send larger files as a multipart upload (?uploads)`, { limit: max });
   }
   await checkSession(env, device, sessionId);
-  await ensureRoom(env, db, device.orgId, size);
+  await ensureRoom(env, db, device.orgId, tier, size);
   const key = keyOf(device.projectId, sessionId, path);
   const before = await env.STORAGE.head(key);
   const object = await env.STORAGE.put(key, exactly(req, size), {
@@ -100,7 +100,7 @@ export async function putArtifact(env: Env, db: Db, device: Uploader, sessionId:
 /** POST ...?uploads: starts a multipart upload. */
 export async function startUpload(env: Env, db: Db, device: Uploader, sessionId: string, path: string, req: Request): Promise<{ upload_id: string }> {
   await checkSession(env, device, sessionId);
-  await ensureRoom(env, db, device.orgId, 0);
+  await ensureRoom(env, db, device.orgId, await tierOf(db, device.orgId), 0);
   const key = keyOf(device.projectId, sessionId, path);
   const upload = await env.STORAGE.createMultipartUpload(key, {
     httpMetadata: { contentType: contentTypeOf(req) },
@@ -128,11 +128,12 @@ export async function putPart(
   req: Request,
 ): Promise<{ part: { part_number: number; etag: string } }> {
   const size = declaredLength(req);
-  const max = TIERS[await tierOf(db, device.orgId)].single_upload_bytes;
+  const tier = await tierOf(db, device.orgId);
+  const max = TIERS[tier].single_upload_bytes;
   if (size > max) throw new ApiError("payload_too_large", `a part takes at most ${max} bytes`, { limit: max });
   await checkSession(env, device, sessionId);
   const row = await uploadOf(db, device, sessionId, path, uploadId);
-  await ensureRoom(env, db, device.orgId, size);
+  await ensureRoom(env, db, device.orgId, tier, size);
   const part = await r2Call(() => env.STORAGE.resumeMultipartUpload(row.key, uploadId).uploadPart(partNumber, exactly(req, size)));
   return { part: { part_number: part.partNumber, etag: part.etag } };
 }

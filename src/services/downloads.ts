@@ -44,10 +44,9 @@ function parseHref(href: string) {
   throw invalidField("body", "href", "href must be /logs/export, /sessions/:id/files/download or /sessions/:id/bundle");
 }
 
-/** Mints a link for `href`, after checking it now as its route would (so a bad link fails here, not later). */
+/** Mints a link for `href`, after resolving it now as its route would (so a bad link fails here, not later). */
 export async function mintDownload(env: Env, db: Db, org: { orgId: string; keyId: string }, href: string, origin: string) {
-  const target = parseHref(href);
-  await check(env, db, org.orgId, target);
+  await resolve(env, db, org.orgId, parseHref(href));
   const secret = newSecret("fbl");
   const expiresAt = Date.now() + DOWNLOAD_TTL_MS;
   await insertDownloadTicket(db, { hash: await sha256(secret), orgId: org.orgId, keyId: org.keyId, href, expiresAt });
@@ -58,30 +57,27 @@ export async function mintDownload(env: Env, db: Db, org: { orgId: string; keyId
 export async function serveDownload(env: Env, db: Db, secret: string, req: Request): Promise<Response> {
   const ticket = await redeemDownloadTicket(db, await sha256(secret), Date.now());
   if (!ticket || !(await findLiveKey(db, ticket.orgId, ticket.keyId))) throw new ApiError("unauthorized", "download link is unknown, used, expired or revoked");
-  const target = parseHref(ticket.href);
-  return fetchTarget(env, db, ticket.orgId, target, req);
+  const answer = await resolve(env, db, ticket.orgId, parseHref(ticket.href));
+  return answer(req);
 }
 
-async function check(env: Env, db: Db, orgId: string, t: ReturnType<typeof parseHref>): Promise<void> {
-  if (t.kind === "export") {
-    await searchScope(env, db, orgId, parseOrThrow(LogExport, t.query, "query"));
-    return;
-  }
-  const q = parseOrThrow(t.kind === "file" ? FileQuery : SessionQuery, t.query, "query");
-  if (t.kind === "file") artifactPath((q as { path: string }).path, "query");
-  await sessionOfOrg(db, orgId, t.sessionId!, q.project_id);
-}
-
-async function fetchTarget(env: Env, db: Db, orgId: string, t: ReturnType<typeof parseHref>, req: Request): Promise<Response> {
+/**
+ * The target checked for `orgId` as its route checks it (query, path, the session or devices
+ * being the org's), and what answers it: the same services as the authenticated routes.
+ */
+async function resolve(env: Env, db: Db, orgId: string, t: ReturnType<typeof parseHref>): Promise<(req: Request) => Promise<Response> | Response> {
   if (t.kind === "export") {
     const { format, ...filters } = parseOrThrow(LogExport, t.query, "query");
-    return logExport(env, await searchScope(env, db, orgId, filters), filters, format);
+    const deviceIds = await searchScope(env, db, orgId, filters);
+    return () => logExport(env, deviceIds, filters, format);
   }
   if (t.kind === "file") {
     const q = parseOrThrow(FileQuery, t.query, "query");
+    const path = artifactPath(q.path, "query");
     const session = await sessionOfOrg(db, orgId, t.sessionId!, q.project_id);
-    return downloadFile(env, session.projectId, session.sessionId, artifactPath(q.path, "query"), req);
+    return (req) => downloadFile(env, session.projectId, session.sessionId, path, req);
   }
   const q = parseOrThrow(SessionQuery, t.query, "query");
-  return sessionBundle(env, await sessionOfOrg(db, orgId, t.sessionId!, q.project_id));
+  const session = await sessionOfOrg(db, orgId, t.sessionId!, q.project_id);
+  return () => sessionBundle(env, session);
 }
