@@ -136,18 +136,10 @@ async function runCommand(args: string[]) {
   agent.start({ flushMs: 1000, heartbeatMs: device.heartbeat_interval_ms });
   const program = path.basename(argv[0]!);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["inherit", "pipe", "pipe"] });
-  const read = (stream: NodeJS.ReadableStream, level: "INFO" | "ERROR", echo: NodeJS.WritableStream) =>
-    new Promise<void>((done) => {
-      const lines = createInterface({ input: stream });
-      lines.on("line", (text) => {
-        echo.write(`${text}\n`);
-        if (!text.trim()) return;
-        const l = toLine(text, level, program);
-        agent.log(l.level, l.module, l.message, l.extra);
-      });
-      lines.on("close", done);
-    });
-  const printed = Promise.all([read(child.stdout!, "INFO", process.stdout), read(child.stderr!, "ERROR", process.stderr)]);
+  const printed = Promise.all([
+    shipLines(agent, child.stdout!, program, { level: "INFO", echo: process.stdout }),
+    shipLines(agent, child.stderr!, program, { level: "ERROR", echo: process.stderr }),
+  ]);
   const code = await new Promise<number>((resolve) => {
     child.on("error", (err) => {
       agent.log("ERROR", "fleetbeat-agent", `could not run ${argv[0]}: ${err.message}`);
@@ -213,13 +205,19 @@ async function uploadCommand(args: string[]) {
   console.log(`uploaded ${answer.path} (${answer.size} bytes) to session ${sessionId}`);
 }
 
-/** Ships the lines of `input` as they come; answers when it ends. */
-function shipLines(agent: FleetbeatAgent, input: NodeJS.ReadableStream, module: string): Promise<void> {
+/** Ships the lines of `input` as they come (plain ones at `level`, and echoed to `echo`); answers when it ends. */
+function shipLines(
+  agent: FleetbeatAgent,
+  input: NodeJS.ReadableStream,
+  module: string,
+  opts: { level?: "INFO" | "ERROR"; echo?: NodeJS.WritableStream } = {},
+): Promise<void> {
   return new Promise((done) => {
     const lines = createInterface({ input });
     lines.on("line", (text) => {
+      opts.echo?.write(`${text}\n`);
       if (!text.trim()) return;
-      const l = toLine(text, "INFO", module);
+      const l = toLine(text, opts.level ?? "INFO", module);
       agent.log(l.level, l.module, l.message, l.extra);
     });
     lines.on("close", done);

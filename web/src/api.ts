@@ -53,16 +53,15 @@ export function describe(err: unknown): string {
  * plain link click: the browser streams it to disk and this page never holds it.
  */
 export async function download(href: string): Promise<void> {
-  const { url } = (await ok(await api.downloads.ticket.$post({ json: { href } }))) as { url: string };
   const a = document.createElement("a");
-  a.href = url;
+  a.href = await oneTimeUrl(href);
   a.download = "";
   document.body.appendChild(a);
   a.click();
   a.remove();
 }
 
-/** A one-time URL for `href`, for an image preview. */
+/** A one-time URL for `href` (POST /downloads/ticket): a download's link, or an image preview's source. */
 export async function oneTimeUrl(href: string): Promise<string> {
   return ((await ok(await api.downloads.ticket.$post({ json: { href } }))) as { url: string }).url;
 }

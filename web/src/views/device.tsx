@@ -3,20 +3,9 @@
 import { useState } from "preact/hooks";
 import { api, describe, ok } from "../api";
 import { Chart } from "./chart";
+import { type Device, Failure } from "./parts";
 import { usePoll } from "./use-poll";
 
-interface Device {
-  id: string;
-  name: string | null;
-  dsn: string | null;
-  device_type: string;
-  environment: string;
-  status: string;
-  last_seen_at: string | null;
-  last_heartbeat_at: string | null;
-  metrics: Record<string, number> | null;
-  current_session_id: string | null;
-}
 interface Point {
   t: string;
   metrics: Record<string, { avg: number; min: number; max: number }>;
@@ -87,11 +76,7 @@ export function DeviceView(props: { deviceId: string; admin: boolean }) {
       <p>
         <a href="#/fleet">Fleet</a>
       </p>
-      {(error || failure) && (
-        <p role="alert" class="error">
-          {error ?? failure}
-        </p>
-      )}
+      <Failure error={error ?? failure} />
       {device && (
         <dl class="details">
           <dt>Status</dt>

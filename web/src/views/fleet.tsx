@@ -2,19 +2,8 @@
 // text; statuses refresh every 10 s without a reload.
 import { useState } from "preact/hooks";
 import { api, ok } from "../api";
+import { AnyOf, type Device, Failure } from "./parts";
 import { usePoll } from "./use-poll";
-
-interface Device {
-  id: string;
-  name: string | null;
-  dsn: string | null;
-  device_type: string;
-  environment: string;
-  status: string;
-  last_seen_at: string | null;
-  metrics: Record<string, number> | null;
-  current_session_id: string | null;
-}
 
 const ENVIRONMENTS = ["production", "testing", "development"] as const;
 const STATUSES = ["online", "offline", "maintenance", "error"] as const;
@@ -58,15 +47,7 @@ export function Fleet(props: { projectId: string }) {
         ))}
       </div>
       <div class="filters">
-        <label>
-          Status{" "}
-          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-            <option value="">any</option>
-            {STATUSES.map((s) => (
-              <option value={s}>{s}</option>
-            ))}
-          </select>
-        </label>
+        <AnyOf label="Status" value={status} options={STATUSES} onChange={setStatus} />
         <label>
           Type <input value={type} onChange={(e) => setType(e.currentTarget.value)} />
         </label>
@@ -77,11 +58,7 @@ export function Fleet(props: { projectId: string }) {
           {layout === "grid" ? "Show as list" : "Show as grid"}
         </button>
       </div>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <Failure error={error} />
       {data && data.length === 0 && <p>No devices here yet.</p>}
       <ul class={layout === "grid" ? "cards" : "rows"} aria-label="Devices">
         {data?.map((d) => (

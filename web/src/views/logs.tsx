@@ -68,11 +68,16 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
   };
   const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...given(), ...(filterRef.current.q ? { q: filterRef.current.q } : {}) });
 
+  /** A page of GET /logs for the current filter, newest first. */
+  const history = async (page: { limit: string; cursor?: string }) => {
+    const query: Record<string, string> = { project_id: props.projectId, ...page, ...given(), ...within() };
+    if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
+    return (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
+  };
+
   /** The last 100 lines of the filter, oldest first, before the live ones. */
   const loadRecent = async () => {
-    const query: Record<string, string> = { project_id: props.projectId, limit: "100", ...given(), ...within() };
-    if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
-    const { logs, next_cursor } = (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
+    const { logs, next_cursor } = await history({ limit: "100" });
     older.current = { cursor: next_cursor, loading: false };
     const recent = [...logs].reverse();
     setLines((current) => {
@@ -148,9 +153,7 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
     if (!o.cursor || o.loading) return;
     o.loading = true;
     try {
-      const query: Record<string, string> = { project_id: props.projectId, limit: "200", cursor: o.cursor, ...given(), ...within() };
-      if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
-      const { logs, next_cursor } = (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
+      const { logs, next_cursor } = await history({ limit: "200", cursor: o.cursor });
       older.current = { cursor: next_cursor, loading: false };
       if (logs.length === 0) return;
       setLines((current) => [...[...logs].reverse(), ...current].slice(0, MAX_KEPT));

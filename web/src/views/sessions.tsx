@@ -1,6 +1,7 @@
 // Sessions: the project's runs with status, duration and line counts; each links to its files.
 import { useEffect, useState } from "preact/hooks";
 import { api, describe, download, ok, oneTimeUrl } from "../api";
+import { AnyOf, Failure } from "./parts";
 import { usePoll } from "./use-poll";
 
 interface Session {
@@ -45,15 +46,7 @@ export function Sessions(props: { projectId: string }) {
         <label>
           Device <input value={device} placeholder="device id" onChange={(e) => setDevice(e.currentTarget.value.trim())} />
         </label>
-        <label>
-          Status{" "}
-          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-            <option value="">any</option>
-            {STATUSES.map((s) => (
-              <option value={s}>{s}</option>
-            ))}
-          </select>
-        </label>
+        <AnyOf label="Status" value={status} options={STATUSES} onChange={setStatus} />
         <label>
           Started from <input type="date" value={from} onChange={(e) => setFrom(e.currentTarget.value)} />
         </label>
@@ -61,11 +54,7 @@ export function Sessions(props: { projectId: string }) {
           to <input type="date" value={to} onChange={(e) => setTo(e.currentTarget.value)} />
         </label>
       </div>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <Failure error={error} />
       {data && data.length === 0 && <p>No sessions yet.</p>}
       {data && data.length > 0 && (
         <table>
@@ -145,11 +134,7 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
           Download the session (zip)
         </button>
       </p>
-      {(error || failure) && (
-        <p role="alert" class="error">
-          {error ?? failure}
-        </p>
-      )}
+      <Failure error={error ?? failure} />
       {data && data.length === 0 && <p>This session has no files.</p>}
       {data && data.length > 0 && (
         <table>

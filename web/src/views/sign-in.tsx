@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { Failure } from "./parts";
 
 /** Sign in with an org API key; it is kept in this tab's session storage only. */
 export function SignIn(props: { onSubmit: (key: string) => void; error: string | null }) {
@@ -15,11 +16,7 @@ export function SignIn(props: { onSubmit: (key: string) => void; error: string |
         <label for="api-key">API key</label>
         <input id="api-key" type="password" autocomplete="off" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
         <button type="submit">Sign in</button>
-        {props.error && (
-          <p role="alert" class="error">
-            {props.error}
-          </p>
-        )}
+        <Failure error={props.error} />
       </form>
     </main>
   );

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, ok } from "../api";
 import { Chart } from "./chart";
+import { Failure, Ranking } from "./parts";
 import { usePoll } from "./use-poll";
 
 const COUNTERS = [
@@ -68,11 +69,7 @@ export function Usage(props: { projectId: string }) {
   return (
     <section aria-labelledby="usage-title">
       <h1 id="usage-title">Usage</h1>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <Failure error={error} />
       {data && (
         <>
           <p>
@@ -116,42 +113,8 @@ export function Usage(props: { projectId: string }) {
           <h2>This week</h2>
           <p>Error rate {(overview.error_rate * 100).toFixed(2)}%</p>
           <div class="charts">
-            <table aria-label="Top devices">
-              <thead>
-                <tr>
-                  <th scope="col">Device</th>
-                  <th scope="col">Lines</th>
-                  <th scope="col">Errors</th>
-                </tr>
-              </thead>
-              <tbody>
-                {overview.top_devices.by_lines.map((d) => (
-                  <tr>
-                    <td>{d.name ?? d.device_id}</td>
-                    <td>{d.lines.toLocaleString()}</td>
-                    <td>{d.errors.toLocaleString()}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <table aria-label="Top modules">
-              <thead>
-                <tr>
-                  <th scope="col">Module</th>
-                  <th scope="col">Lines</th>
-                  <th scope="col">Errors</th>
-                </tr>
-              </thead>
-              <tbody>
-                {overview.top_modules.by_lines.map((m) => (
-                  <tr>
-                    <td>{m.module}</td>
-                    <td>{m.lines.toLocaleString()}</td>
-                    <td>{m.errors.toLocaleString()}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Ranking label="Top devices" column="Device" rows={overview.top_devices.by_lines.map((d) => ({ ...d, name: d.name ?? d.device_id }))} />
+            <Ranking label="Top modules" column="Module" rows={overview.top_modules.by_lines.map((m) => ({ ...m, name: m.module }))} />
           </div>
         </>
       )}
