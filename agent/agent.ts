@@ -5,10 +5,13 @@
 //   agent.log("ERROR", "arm", "gripper stalled", { context: { joint: 3 } });
 //   await agent.flush();           // or agent.start() to flush and heartbeat on a timer
 import type { AckStatus } from "../src/contract/commands";
+import { ERROR_STATUS, type ErrorCode } from "../src/contract/errors.ts";
 import type { Level } from "../src/contract/levels";
 import type { LOG_UPLOAD } from "../src/contract/limits";
 import type { ReportedStatus } from "../src/contract/presence";
 // With its extension: Node runs this file as it is (agent/README.md), and resolves no other way.
+import { Backoff, type BackoffOptions, serverDelayMs } from "./backoff.ts";
+import type { DeviceSocket, SocketAnswer } from "./socket.ts";
 import { jsonBytes, type Spool, type SpoolLine } from "./spool.ts";
 
 /**
@@ -21,6 +24,16 @@ const REFUSED = new Set([400, 409, 413, 415]);
 const SERVER_LIMITS: typeof LOG_UPLOAD = { max_lines: 5000, max_bytes: 5 * 1024 * 1024 };
 /** Room under max_bytes for what a batch holds besides its lines: its batch_id and session_id. */
 const ENVELOPE_BYTES = 4 * 1024;
+/** Batches larger than this go by HTTP even when the socket is open: a WebSocket message is at most 1 MiB on Workers. */
+const SOCKET_BATCH_BYTES = 900 * 1024;
+
+/** What the server answered for one batch, by HTTP or over the socket. */
+interface Answer {
+  status: number;
+  body: any;
+  /** How long the server asked the agent to wait (Retry-After, a quota's resets_at). */
+  delayMs?: number;
+}
 
 export interface Registration {
   device_id: string;
@@ -44,6 +57,12 @@ export interface AgentOptions {
   logUpload?: Registration["log_upload"];
   /** The session lines are logged in from the start; startSession and endSession change it. */
   sessionId?: string;
+  /** Gzip batches sent by HTTP (true by default). */
+  gzip?: boolean;
+  /** How long to wait after a failed delivery; `false` retries at every flush (tests). */
+  backoff?: BackoffOptions | false;
+  /** The device socket: while it is open, batches and heartbeats go over it. */
+  socket?: DeviceSocket;
   fetch?: (request: Request) => Promise<Response>;
   /**
    * Called for a batch that is dropped: the backend called it malformed (400, 415), or its
@@ -61,6 +80,12 @@ export interface FlushResult {
   rejected: number;
   /** True when a batch could not be delivered now (network, 5xx, 429, 401/403): it stays spooled. */
   pending: boolean;
+  /** When pending: the time (ms since the epoch) before which no flush sends, after the server's Retry-After or our backoff. */
+  retryAt?: number;
+  /** When pending: what the last attempt met, e.g. "429 quota_exceeded" or "network: fetch failed". */
+  reason?: string;
+  /** Lines the spool had to drop while over its bound, reported now as a WARN line of their own. */
+  dropped?: number;
 }
 
 /** Trades a capsule's registration token for the device's id and key. */
@@ -82,6 +107,8 @@ export class FleetbeatAgent {
   private readonly batchBytes: number;
   private readonly fetcher: (request: Request) => Promise<Response>;
   private flushing: Promise<FlushResult> | null = null;
+  private readonly backoff: Backoff | null;
+  private lastFailure = "";
   private timers: ReturnType<typeof setInterval>[] = [];
   sessionId: string | undefined;
 
@@ -92,6 +119,7 @@ export class FleetbeatAgent {
     this.batchBytes = Math.min(options.batchBytes ?? roomFor(server ?? SERVER_LIMITS), server ? roomFor(server) : Infinity);
     this.fetcher = options.fetch ?? ((r) => fetch(r));
     this.sessionId = options.sessionId;
+    this.backoff = options.backoff === false ? null : new Backoff(options.backoff);
   }
 
   /**
@@ -112,23 +140,59 @@ export class FleetbeatAgent {
    * leaves the spool only after the backend answered for all of it, so a crash anywhere means
    * a resend that the backend recognises as a duplicate. One flush runs at a time.
    */
-  flush(): Promise<FlushResult> {
-    this.flushing ??= this.sendAll().finally(() => (this.flushing = null));
+  flush(opts: { force?: boolean } = {}): Promise<FlushResult> {
+    this.flushing ??= this.sendAll(opts.force ?? false).finally(() => (this.flushing = null));
     return this.flushing;
   }
 
-  private async sendAll(): Promise<FlushResult> {
+  private async sendAll(force: boolean): Promise<FlushResult> {
+    const spool = this.options.spool;
+    const result: FlushResult = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, pending: false };
+    if (this.backoff && !force && !this.backoff.ready()) {
+      spool.seal();
+      return { ...result, pending: spool.sealed().length > 0, retryAt: this.backoff.retryAt, reason: this.lastFailure };
+    }
+    if (!(await this.sendSealed(result))) return result;
+    // The server is reachable again: now say what the outage cost, if anything.
+    if (this.reportDropped(result) && !(await this.sendSealed(result))) return result;
+    this.backoff?.succeeded();
+    return result;
+  }
+
+  /** Sends the sealed segments, oldest first; false when one could not go (it and the rest stay). */
+  private async sendSealed(result: FlushResult): Promise<boolean> {
     const spool = this.options.spool;
     spool.seal();
-    const result: FlushResult = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, pending: false };
     for (const batchId of spool.sealed()) {
       if (!(await this.sendSegment(batchId, spool.read(batchId), result))) {
         result.pending = true;
-        break;
+        result.reason = this.lastFailure;
+        result.retryAt = this.backoff?.retryAt;
+        return false;
       }
       spool.remove(batchId);
     }
-    return result;
+    return true;
+  }
+
+  /**
+   * Lines the spool dropped to stay within its bound are not lost silently: a WARN line says
+   * how many, sent with the next flush that can reach the server. It is spooled before the
+   * count is cleared, so a crash in between reports the drop twice rather than never.
+   */
+  private reportDropped(result: FlushResult): boolean {
+    const spool = this.options.spool;
+    const dropped = spool.dropped();
+    if (dropped === 0) return false;
+    const sessionId = this.sessionId;
+    this.sessionId = undefined;
+    this.log("WARN", "fleetbeat-agent", `dropped ${dropped} lines: the spool passed its bound while the server could not be reached`, {
+      context: { dropped_lines: dropped },
+    });
+    this.sessionId = sessionId;
+    spool.forgetDropped(dropped);
+    result.dropped = dropped;
+    return true;
   }
 
   /**
@@ -157,34 +221,77 @@ export class FleetbeatAgent {
    * False: keep it for later (network, 5xx, 429, a refused key).
    */
   private async sendBatch(batchId: string, sessionId: string | undefined, logs: SpoolLine[], result: FlushResult): Promise<boolean> {
-    let res: Response;
+    const batch = { batch_id: batchId, ...(sessionId ? { session_id: sessionId } : {}), logs };
+    let answer: Answer;
     try {
-      res = await this.call("POST", "/logs/ingest", { batch_id: batchId, ...(sessionId ? { session_id: sessionId } : {}), logs });
-    } catch {
+      answer = await this.deliver(batch);
+    } catch (err) {
+      this.failed(`network: ${(err as Error).message}`);
       return false;
     }
-    if (!res.ok && !REFUSED.has(res.status)) return false;
-    const body: any = await res.json().catch(() => null);
-    if (res.status === 413 && logs.length > 1) {
+    const { status, body } = answer;
+    const ok = status >= 200 && status < 300;
+    if (!ok && !REFUSED.has(status)) {
+      this.failed(`${status} ${body?.error?.code ?? ""}`.trim(), answer.delayMs);
+      return false;
+    }
+    if (status === 413 && logs.length > 1) {
       const half = Math.ceil(logs.length / 2);
       return (
         (await this.sendBatch(`${batchId}.0`, sessionId, logs.slice(0, half), result)) &&
         (await this.sendBatch(`${batchId}.1`, sessionId, logs.slice(half), result))
       );
     }
-    if (res.ok) {
+    if (ok) {
       result.sent += logs.length;
       result.accepted += body.accepted;
       result.rejected += body.rejected.length;
       if (body.duplicate) result.duplicates++;
     } else {
-      this.options.onRejectedBatch?.(batchId, res.status, body);
+      this.options.onRejectedBatch?.(batchId, status, body);
     }
     return true;
   }
 
+  private failed(reason: string, serverDelay?: number): void {
+    this.lastFailure = reason;
+    this.backoff?.failed(serverDelay);
+  }
+
+  /** One batch to the server: over the device socket while it is open and the batch fits a message, else by HTTP (gzipped). */
+  private async deliver(batch: { batch_id: string; session_id?: string; logs: SpoolLine[] }): Promise<Answer> {
+    const json = JSON.stringify(batch);
+    const socket = this.options.socket;
+    if (socket?.open && json.length < SOCKET_BATCH_BYTES) {
+      try {
+        return answerOf(await socket.request({ type: "logs", ...batch }));
+      } catch {
+        // The socket closed under the batch: HTTP takes it, under the same batch_id.
+      }
+    }
+    const gzip = this.options.gzip ?? true;
+    const res = await this.fetcher(
+      new Request(`${this.options.backendUrl}/api/v1/logs/ingest`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${this.options.deviceKey}`,
+          "content-type": "application/json",
+          ...(gzip ? { "content-encoding": "gzip" } : {}),
+        },
+        body: gzip ? await gzipped(json) : json,
+      }),
+    );
+    const body = await res.json().catch(() => null);
+    return { status: res.status, body, delayMs: serverDelayMs(res.headers.get("retry-after"), body) };
+  }
+
   async heartbeat(body: { status?: ReportedStatus; metrics?: Record<string, number> } = {}) {
-    const res = await this.call("POST", "/fleet/heartbeat", { ...body, ...(this.sessionId ? { session_id: this.sessionId } : {}) });
+    const beat = { ...body, ...(this.sessionId ? { session_id: this.sessionId } : {}) };
+    if (this.options.socket?.open) {
+      const answer = await this.options.socket.request({ type: "heartbeat", ...beat }).catch(() => null);
+      if (answer?.type === "ack") return answer as unknown as { server_time: string; pending_commands: number };
+    }
+    const res = await this.call("POST", "/fleet/heartbeat", beat);
     if (!res.ok) throw new Error(`heartbeat failed (${res.status})`);
     return (await res.json()) as { server_time: string; pending_commands: number };
   }
@@ -211,6 +318,10 @@ export class FleetbeatAgent {
   }
 
   async ack(deviceId: string, commandId: string, status: AckStatus, result?: Record<string, unknown>) {
+    if (this.options.socket?.open) {
+      const answer = await this.options.socket.request({ type: "command_ack", command_id: commandId, status, ...(result ? { result } : {}) }).catch(() => null);
+      if (answer?.type === "ack" || (answer?.type === "error" && answer.error.code === "conflict")) return;
+    }
     const res = await this.call("POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, { status, ...(result ? { result } : {}) });
     if (!res.ok && res.status !== 409) throw new Error(`ack failed (${res.status})`);
   }
@@ -235,4 +346,15 @@ export class FleetbeatAgent {
       }),
     );
   }
+}
+
+/** A socket's answer as the HTTP answer it stands for: an ack is a 200, an error frame its code's status. */
+function answerOf(frame: SocketAnswer): Answer {
+  if (frame.type === "ack") return { status: 200, body: frame };
+  const body = { error: frame.error };
+  return { status: ERROR_STATUS[frame.error.code as ErrorCode] ?? 500, body, delayMs: serverDelayMs(null, body) };
+}
+
+async function gzipped(text: string): Promise<ArrayBuffer> {
+  return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
 }

@@ -30,6 +30,10 @@ export interface Spool {
   sealed(): string[];
   read(batchId: string): SpoolLine[];
   remove(batchId: string): void;
+  /** Lines dropped to keep within the spool's bound and not yet reported. */
+  dropped(): number;
+  /** The agent has spooled a line reporting `count` dropped lines. */
+  forgetDropped(count: number): void;
 }
 
 const encoder = new TextEncoder();
@@ -75,11 +79,20 @@ export class MemorySpool implements Spool {
   remove(id: string) {
     this.segments.delete(id);
   }
+  dropped() {
+    return 0;
+  }
+  forgetDropped() {}
 }
+
+/** The bound of a FileSpool on disk unless it is given another. */
+export const SPOOL_MAX_BYTES = 100 * 1024 * 1024;
 
 /**
  * NDJSON files in a folder: `open.ndjson` takes appends; sealing renames it to
- * `<batch id>.ndjson`. Every line ends in a newline: a write a crash cut short is cut off
+ * `<batch id>.ndjson`. The folder stays within `maxBytes` (100 MB by default): when a sealed
+ * segment takes it past, the oldest segments are deleted and their lines counted in `dropped`,
+ * which the agent reports as a line of its own once the server can be reached. Every line ends in a newline: a write a crash cut short is cut off
  * when the spool opens (or ended with a newline, if what was written is a whole line), so
  * the next line starts on a line of its own. Pass `fsync: true` to make every append survive
  * a power cut, at the cost of a sync each.
@@ -91,11 +104,14 @@ export class FileSpool implements Spool {
   constructor(
     private readonly fs: typeof NodeFs,
     private readonly dir: string,
-    private readonly options: { fsync?: boolean } = {},
+    private readonly options: { fsync?: boolean; maxBytes?: number } = {},
   ) {
     fs.mkdirSync(dir, { recursive: true });
     this.mendOpen();
+    for (const id of this.sealed()) this.sealedBytes += this.fs.statSync(this.path(id)).size;
   }
+  /** The sizes of the sealed segments, together. */
+  private sealedBytes = 0;
   private path(name: string) {
     return `${this.dir}/${name}.ndjson`;
   }
@@ -143,9 +159,39 @@ export class FileSpool implements Spool {
     if (this.count === 0) return null;
     const id = batchId();
     this.fs.renameSync(this.path("open"), this.path(id));
+    this.sealedBytes += this.bytes;
     this.count = 0;
     this.bytes = 0;
+    this.keepWithinBound(id);
     return id;
+  }
+  /** Drops the oldest segments (never the one just sealed) while the folder is over its bound. */
+  private keepWithinBound(newest: string) {
+    const max = this.options.maxBytes ?? SPOOL_MAX_BYTES;
+    if (this.sealedBytes <= max) return;
+    let lines = 0;
+    for (const id of this.sealed()) {
+      if (this.sealedBytes <= max || id === newest) break;
+      const bytes = this.fs.readFileSync(this.path(id));
+      lines += bytes.filter((b) => b === NEWLINE).length;
+      this.remove(id);
+    }
+    if (lines > 0) this.writeDropped(this.dropped() + lines);
+  }
+  private get droppedFile() {
+    return `${this.dir}/dropped`;
+  }
+  dropped() {
+    return this.fs.existsSync(this.droppedFile) ? Number(this.fs.readFileSync(this.droppedFile, "utf8")) || 0 : 0;
+  }
+  forgetDropped(count: number) {
+    this.writeDropped(Math.max(0, this.dropped() - count));
+  }
+  /** Written aside and renamed into place, so a crash leaves the old count or the new one. */
+  private writeDropped(count: number) {
+    if (count === 0) return this.fs.rmSync(this.droppedFile, { force: true });
+    this.fs.writeFileSync(`${this.droppedFile}.tmp`, String(count));
+    this.fs.renameSync(`${this.droppedFile}.tmp`, this.droppedFile);
   }
   sealed() {
     return this.fs
@@ -159,7 +205,11 @@ export class FileSpool implements Spool {
     return this.fs.existsSync(file) ? parseLines(this.fs.readFileSync(file, "utf8")) : [];
   }
   remove(id: string) {
-    this.fs.rmSync(this.path(id), { force: true });
+    const file = this.path(id);
+    // Another agent process on the same folder may have sent and removed it already.
+    const size = this.fs.existsSync(file) ? this.fs.statSync(file).size : 0;
+    this.fs.rmSync(file, { force: true });
+    this.sealedBytes -= size;
   }
 }
 

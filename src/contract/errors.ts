@@ -24,7 +24,8 @@ export const ErrorBody = z.object({
   error: z.object({ code: ErrorCode, message: z.string(), details: z.unknown().optional() }),
 });
 
-const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+/** The HTTP status of each code; a socket's error frame means what the same status would. */
+export const ERROR_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
   validation_failed: 400,
   unauthorized: 401,
@@ -49,7 +50,7 @@ export class ApiError extends Error {
     readonly headers?: Record<string, string>,
   ) {
     super(message);
-    this.status = STATUS[code];
+    this.status = ERROR_STATUS[code];
   }
 }
 

@@ -23,13 +23,20 @@ async function device(project?: { adminKey: string; projectId: string }) {
 }
 
 /** The agent's fetch, keeping the body size and line count of each ingest it sends. */
+/** A batch's JSON as the agent sent it, gunzipped (the agent gzips by default). */
+async function batchText(r: Request): Promise<string> {
+  const body = r.clone().body!;
+  const plain = r.headers.get("content-encoding") === "gzip" ? body.pipeThrough(new DecompressionStream("gzip")) : body;
+  return new Response(plain).text();
+}
+
 function recording() {
-  const batches: { id: string; bytes: number; lines: number }[] = [];
+  const batches: { id: string; bytes: number; lines: number; gzip: boolean }[] = [];
   const fetch = async (r: Request) => {
     if (r.url.endsWith("/logs/ingest")) {
-      const text = await r.clone().text();
+      const text = await batchText(r);
       const body = JSON.parse(text);
-      batches.push({ id: body.batch_id, bytes: new TextEncoder().encode(text).length, lines: body.logs.length });
+      batches.push({ id: body.batch_id, bytes: new TextEncoder().encode(text).length, lines: body.logs.length, gzip: r.headers.get("content-encoding") === "gzip" });
     }
     return toWorker(r);
   };
@@ -157,6 +164,7 @@ describe("device agent, where an attack pass found it losing or holding lines", 
     expect(await agent.flush()).toMatchObject({ sent: 700, accepted: 700, rejected: 0, pending: false });
     expect(batches.length).toBeGreaterThan(1);
     for (const b of batches) expect(b.bytes).toBeLessThan(5 * 1024 * 1024);
+    expect(batches.every((b) => b.gzip)).toBe(true);
     expect((await allLogs(d.adminKey, `device_id=${d.device_id}&limit=1000`)).length).toBe(700);
   });
 
@@ -185,7 +193,7 @@ describe("device agent, where an attack pass found it losing or holding lines", 
     const ids: string[] = [];
     // The third ingest (the second half) reaches the backend, but its answer never reaches the agent.
     const flaky = async (r: Request) => {
-      if (r.url.endsWith("/logs/ingest")) ids.push(JSON.parse(await r.clone().text()).batch_id);
+      if (r.url.endsWith("/logs/ingest")) ids.push(JSON.parse(await batchText(r)).batch_id);
       const res = await toWorker(r);
       if (r.url.endsWith("/logs/ingest") && ++calls === 3) throw new Error("connection reset");
       return res;
@@ -264,7 +272,8 @@ describe("device agent, where an attack pass found it losing or holding lines", 
       return res;
     };
     const spool = new MemorySpool();
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool, fetch: network });
+    // backoff: false, so every flush tries: the test steps the network by hand.
+    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool, fetch: network, backoff: false });
     const [a, b] = [`run-a-${crypto.randomUUID().slice(0, 6)}`, `run-b-${crypto.randomUUID().slice(0, 6)}`];
     agent.log("INFO", "nav", "before any session");
     await agent.startSession(a);
@@ -291,3 +300,77 @@ describe("device agent, where an attack pass found it losing or holding lines", 
     expect(sb!.json.session).toMatchObject({ total_logs: 1, warning_count: 1 });
   });
 });
+
+describe("device agent delivery: waiting as the server asks, and a bounded spool", () => {
+  it("waits for Retry-After, for a quota's reset, and backs off with jitter otherwise", async () => {
+    const d = await device();
+    let calls = 0;
+    let answer = () => new Response(JSON.stringify({ error: { code: "rate_limited", message: "slow down" } }), { status: 429, headers: { "retry-after": "30" } });
+    const fetch = async (r: Request) => (r.url.endsWith("/logs/ingest") ? (calls++, answer()) : toWorker(r));
+    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch });
+    agent.log("INFO", "nav", "held back");
+    const before = Date.now();
+    const first = await agent.flush();
+    expect(first).toMatchObject({ pending: true, reason: "429 rate_limited" });
+    expect(first.retryAt! - before).toBeGreaterThanOrEqual(30_000);
+    expect(first.retryAt! - before).toBeLessThan(32_000);
+    // Until then, flushes keep the lines and do not call.
+    expect(await agent.flush()).toMatchObject({ pending: true, sent: 0 });
+    expect(calls).toBe(1);
+
+    // A quota answers with its reset; the agent waits for it rather than retrying all month.
+    const resetsAt = new Date(Date.now() + 3 * 24 * 3600_000).toISOString();
+    answer = () => new Response(JSON.stringify({ error: { code: "quota_exceeded", message: "monthly limit", details: { resets_at: resetsAt } } }), { status: 429 });
+    const quota = await agent.flush({ force: true });
+    expect(quota).toMatchObject({ pending: true, reason: "429 quota_exceeded" });
+    expect(Math.abs(quota.retryAt! - Date.parse(resetsAt))).toBeLessThan(2_000);
+
+    // A 503 without a word: our own backoff, up to a second the first time, then up to two.
+    const own = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch: async () => new Response("", { status: 503 }) });
+    own.log("INFO", "nav", "x");
+    const t0 = Date.now();
+    expect((await own.flush()).retryAt! - t0).toBeLessThanOrEqual(1_000 + 50);
+    const t1 = Date.now();
+    expect((await own.flush({ force: true })).retryAt! - t1).toBeLessThanOrEqual(2_000 + 50);
+
+    // Once the server takes it, the line arrives once.
+    answer = () => new Response("", { status: 500 });
+    const healed = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch: toWorker });
+    healed.log("INFO", "nav", "through");
+    expect(await healed.flush()).toMatchObject({ sent: 1, accepted: 1, pending: false });
+  });
+
+  it("keeps a file spool within its bound through a long outage, and reports what it dropped", async () => {
+    const d = await device();
+    const dir = `/tmp/fleetbeat-spool-${crypto.randomUUID()}`;
+    let offline = true;
+    const network = async (r: Request) => {
+      if (offline) throw new Error("offline");
+      return toWorker(r);
+    };
+    const maxBytes = 64 * 1024;
+    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new FileSpool(fs, dir, { maxBytes }), fetch: network, batchLines: 50, backoff: false });
+    // 2,000 lines of ~150 bytes: about 300 KB, four and a half times the bound.
+    for (let i = 0; i < 2000; i++) {
+      agent.log("INFO", "nav", `line ${i} ${"p".repeat(100)}`);
+      if (i % 200 === 199) expect((await agent.flush()).pending).toBe(true);
+    }
+    const onDisk = fs.readdirSync(dir).reduce((sum, f) => sum + fs.statSync(`${dir}/${f}`).size, 0);
+    expect(onDisk).toBeLessThanOrEqual(maxBytes + 50 * 200);
+
+    offline = false;
+    const result = await agent.flush();
+    expect(result.pending).toBe(false);
+    const logs = await allLogs(d.adminKey, `device_id=${d.device_id}&limit=1000&order=asc`);
+    const note = logs.filter((l) => l.module === "fleetbeat-agent");
+    expect(note).toHaveLength(1);
+    const dropped = Number(note[0]!.context!.dropped_lines);
+    expect(note[0]!.level).toBe("WARN");
+    // Every line is either stored or counted as dropped, and the newest are the ones kept.
+    expect(logs.length - 1 + dropped).toBe(2000);
+    expect(result.dropped).toBe(dropped);
+    expect(logs.filter((l) => l.module === "nav").at(-1)!.message).toMatch(/^line 1999 /);
+    expect(fs.existsSync(`${dir}/dropped`)).toBe(false);
+  });
+});
+
