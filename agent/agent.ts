@@ -6,7 +6,7 @@
 //   await agent.flush();           // or agent.start() to flush and heartbeat on a timer
 import type { AckStatus } from "../src/contract/commands";
 import { ERROR_STATUS, type ErrorCode } from "../src/contract/errors.ts";
-import type { Level } from "../src/contract/levels";
+import { type Level, levelNumber } from "../src/contract/levels.ts";
 import type { LOG_UPLOAD } from "../src/contract/limits";
 import type { ReportedStatus } from "../src/contract/presence";
 // With its extension: Node runs this file as it is (agent/README.md), and resolves no other way.
@@ -111,6 +111,8 @@ export class FleetbeatAgent {
   private lastFailure = "";
   private timers: ReturnType<typeof setInterval>[] = [];
   sessionId: string | undefined;
+  /** Lines below this level are not spooled (a `log-level` command changes it). */
+  minLevel: Level = "DEBUG";
 
   constructor(private readonly options: AgentOptions) {
     const server = options.logUpload;
@@ -127,6 +129,7 @@ export class FleetbeatAgent {
    * the open segment first if the line would take it past batchBytes, and after if it is full.
    */
   log(level: Level, module: string, message: string, extra: Partial<Omit<SpoolLine, "level" | "module" | "message" | "session_id">> = {}): void {
+    if (levelNumber(level) < levelNumber(this.minLevel)) return;
     const spool = this.options.spool;
     const line: SpoolLine = { timestamp_us: extra.timestamp_us ?? Date.now() * 1000, level, module, message, ...extra };
     if (this.sessionId) line.session_id = this.sessionId;

@@ -1,16 +1,21 @@
+// `run [--] <program...>`: runs a program and ships what it prints, stdout as INFO and
+// stderr as ERROR; heartbeats and takes commands while it runs; exits with its exit code.
 import { spawn } from "node:child_process";
+import { constants } from "node:os";
 import * as path from "node:path";
-import { agentOf, fail, saved } from "./config.ts";
+import { fail, saved } from "./config.ts";
 import { shipLines } from "./lines.ts";
+import { startRuntime } from "./runtime.ts";
 
 export async function runCommand(args: string[]) {
   const argv = args[0] === "--" ? args.slice(1) : args;
   if (argv.length === 0) fail("run needs a program to run");
-  const device = saved();
-  const agent = agentOf(device);
-  agent.start({ flushMs: 1000, heartbeatMs: device.heartbeat_interval_ms });
+  const runtime = startRuntime(saved());
+  const { agent } = runtime;
   const program = path.basename(argv[0]!);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["inherit", "pipe", "pipe"] });
+  // A signal to the agent (systemd stopping it, Ctrl-C) is passed on; the agent ends with the program.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => child.kill(signal));
   const printed = Promise.all([
     shipLines(agent, child.stdout!, program, { level: "INFO", echo: process.stdout }),
     shipLines(agent, child.stderr!, program, { level: "ERROR", echo: process.stderr }),
@@ -20,15 +25,10 @@ export async function runCommand(args: string[]) {
       agent.log("ERROR", "fleetbeat-agent", `could not run ${argv[0]}: ${err.message}`);
       resolve(127);
     });
-    child.on("close", (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    // As a shell reports it: a program killed by a signal exits 128 + the signal's number.
+    child.on("close", (c, signal) => resolve(c ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
   });
   await printed;
-  agent.stop();
-  // What is still spooled goes now; if the server cannot be reached it stays on disk for the next run.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const r = await agent.flush();
-    if (!r.pending) break;
-    await new Promise((w) => setTimeout(w, 1000 * 2 ** attempt));
-  }
+  await runtime.stop();
   process.exit(code);
 }
