@@ -20,7 +20,7 @@ export class Backoff {
 
   constructor(options: BackoffOptions = {}) {
     this.baseMs = options.baseMs ?? 1000;
-    this.capMs = options.capMs ?? 60_000;
+    this.capMs = options.capMs ?? 30_000;
     this.random = options.random ?? Math.random;
   }
 

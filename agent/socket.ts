@@ -23,6 +23,8 @@ export interface DeviceSocketOptions {
   backendUrl: string;
   deviceKey: string;
   onCommand: (command: PushedCommand) => void;
+  /** Told when the socket opens (the server's ready frame) and when it closes. */
+  onOpenChange?: (open: boolean) => void;
   /** How long a frame waits for its answer before it counts as lost (and goes again by HTTP). */
   answerTimeoutMs?: number;
 }
@@ -38,7 +40,7 @@ export class DeviceSocket {
   private stopped = false;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (a: SocketAnswer) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
-  private readonly backoff = new Backoff({ baseMs: 1000, capMs: 60_000 });
+  private readonly backoff = new Backoff({ baseMs: 1000, capMs: 30_000 });
 
   constructor(private readonly options: DeviceSocketOptions) {}
 
@@ -101,6 +103,7 @@ export class DeviceSocket {
     if (frame.type === "ready") {
       this.ready = true;
       this.backoff.succeeded();
+      this.options.onOpenChange?.(true);
     } else if (frame.type === "command" && frame.command) {
       this.options.onCommand(frame.command);
     } else if ((frame.type === "ack" || frame.type === "error") && typeof frame.id === "number") {
@@ -113,6 +116,7 @@ export class DeviceSocket {
   }
 
   private closed(): void {
+    if (this.ready) this.options.onOpenChange?.(false);
     this.ready = false;
     this.ws = null;
     for (const [id, waiter] of this.waiting) {

@@ -24,7 +24,12 @@ export function startRuntime(device: Saved): Runtime {
   let runner: CommandRunner | undefined;
   const socket =
     DeviceSocket.available() && process.env.FLEETBEAT_SOCKET !== "off"
-      ? new DeviceSocket({ backendUrl: device.backend_url, deviceKey: device.device_key, onCommand: (c) => void runner?.handle(c).catch(() => undefined) })
+      ? new DeviceSocket({
+          backendUrl: device.backend_url,
+          deviceKey: device.device_key,
+          onCommand: (c) => void runner?.handle(c).catch(() => undefined),
+          onOpenChange: (open) => say(open ? "the device socket is open: commands arrive at once" : "the device socket closed: commands are polled until it opens again"),
+        })
       : undefined;
   const agent = agentOf(device, config, socket);
   runner = new CommandRunner(device, agent, config);
