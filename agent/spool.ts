@@ -86,7 +86,7 @@ export class MemorySpool implements Spool {
 }
 
 /** The bound of a FileSpool on disk unless it is given another. */
-export const SPOOL_MAX_BYTES = 100 * 1024 * 1024;
+const SPOOL_MAX_BYTES = 100 * 1024 * 1024;
 
 /**
  * NDJSON files in a folder: `open.ndjson` takes appends; sealing renames it to

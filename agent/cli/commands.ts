@@ -9,14 +9,9 @@ import * as path from "node:path";
 import type { AckStatus } from "../../src/contract/commands.ts";
 import { parseLevel } from "../../src/contract/levels.ts";
 import type { FleetbeatAgent } from "../agent.ts";
+import type { PushedCommand as Command } from "../socket.ts";
 import { type AgentConfig, configDir, currentSession, type Saved, saveLevel } from "./config.ts";
 import { uploadFile } from "./upload.ts";
-
-export interface Command {
-  id: string;
-  command: string;
-  params?: unknown;
-}
 
 interface Outcome {
   status: AckStatus;

@@ -76,7 +76,7 @@ export function agentConfig(): AgentConfig {
 
 const levelFile = () => path.join(configDir(), "log-level");
 /** The lowest level shipped, as the last `log-level` command set it (DEBUG: everything). */
-export function savedLevel(): Level {
+function savedLevel(): Level {
   return (fs.existsSync(levelFile()) && parseLevel(fs.readFileSync(levelFile(), "utf8").trim())) || LEVELS[0];
 }
 export function saveLevel(level: Level): void {
