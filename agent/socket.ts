@@ -116,7 +116,7 @@ export class DeviceSocket {
   }
 
   private closed(): void {
-    if (this.ready) this.options.onOpenChange?.(false);
+    if (this.ready && !this.stopped) this.options.onOpenChange?.(false);
     this.ready = false;
     this.ws = null;
     for (const [id, waiter] of this.waiting) {
