@@ -265,7 +265,8 @@ export class FleetbeatAgent {
   private async deliver(batch: { batch_id: string; session_id?: string; logs: SpoolLine[] }): Promise<Answer> {
     const json = JSON.stringify(batch);
     const socket = this.options.socket;
-    if (socket?.open && json.length < SOCKET_BATCH_BYTES) {
+    // Up to 3 bytes per UTF-16 unit: the byte count is taken only when the length alone cannot settle it.
+    if (socket?.open && (json.length * 3 < SOCKET_BATCH_BYTES || new TextEncoder().encode(json).length < SOCKET_BATCH_BYTES)) {
       try {
         return answerOf(await socket.request({ type: "logs", ...batch }));
       } catch {
