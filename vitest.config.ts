@@ -7,7 +7,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { DATASETS, loadLoghub } from "./test/support/loghub.ts";
+import { DATASETS, loadLoghub } from "./agent/samples/loghub.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));

@@ -19,7 +19,7 @@
 import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
-import { loadLoghub } from "../test/support/loghub.ts";
+import { loadLoghub } from "../agent/samples/loghub.ts";
 import type { LimitFigures } from "./limit-entry.ts";
 import { formatPostgresReference, postgresReference } from "./postgres.ts";
 import { cpuSeconds, loadAverage } from "./procs.ts";

@@ -16,8 +16,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import postgres from "postgres";
-import { DATASETS, loadLoghub } from "../test/support/loghub.ts";
-import type { SampleLine } from "../test/support/sample-line.ts";
+import { DATASETS, loadLoghub } from "../agent/samples/loghub.ts";
+import type { SampleLine } from "../agent/samples/sample-line.ts";
 import { cpuSeconds, loadAverage } from "./procs.ts";
 
 const SCHEMA = `

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { openSync, rmSync } from "node:fs";
-import { DATASETS, loadLoghub } from "../test/support/loghub.ts";
+import { DATASETS, loadLoghub } from "../agent/samples/loghub.ts";
 
 export interface BenchServer {
   base: string;

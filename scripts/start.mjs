@@ -1,10 +1,13 @@
 // `npm start`: the whole platform on this machine. Makes a local ADMIN_TOKEN if there is none,
 // applies D1 migrations to the local database, runs `wrangler dev` on PORT (default 8787),
 // makes a demo org and project on first start, and prints `export` lines to paste into a shell.
+// Then, unless DEMO=0, a demo fleet (`agent simulate`: ten virtual devices) fills the demo
+// project with live logs, heartbeats, sessions and files; it stops with the server.
 //
 // State (D1, R2, Durable Objects) lives in .wrangler/state, the token in .dev.vars and the demo
-// org in .fleetbeat-demo.json. With FLEETBEAT_STATE=<dir>, all three live in <dir> instead, so a
-// second server (a test, a demo) starts fresh and leaves the developer's own state alone.
+// org in .fleetbeat-demo.json, the demo fleet's device keys in .wrangler/state/demo-fleet.json.
+// With FLEETBEAT_STATE=<dir>, all of them live in <dir> instead, so a second server (a test, a
+// demo) starts fresh and leaves the developer's own state alone.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -20,6 +23,9 @@ const stateDir = process.env.FLEETBEAT_STATE ? path.resolve(process.env.FLEETBEA
 if (stateDir) mkdirSync(stateDir, { recursive: true });
 const varsFile = stateDir ? path.join(stateDir, ".dev.vars") : ".dev.vars";
 const demoFile = stateDir ? path.join(stateDir, "demo.json") : ".fleetbeat-demo.json";
+// Beside the database its devices are registered in: a fresh state registers a fresh fleet.
+const fleetFile = path.join(stateDir ?? ".wrangler/state", "demo-fleet.json");
+const withDemoFleet = process.env.DEMO !== "0";
 // wrangler reads .dev.vars from the project unless given an env file; both commands share one store.
 const stateArgs = stateDir ? ["--persist-to", stateDir] : [];
 const varsArgs = stateDir ? ["--env-file", varsFile] : [];
@@ -90,7 +96,18 @@ const dev = spawn(
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" },
   },
 );
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+/** The demo fleet, once it runs: an IPC channel to it, so it stops when this process goes, however it goes. */
+let fleet = null;
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, async () => {
+    // The fleet first, so its sessions end while the server still answers; at most a few seconds.
+    if (fleet?.connected) {
+      fleet.disconnect();
+      await Promise.race([new Promise((r) => fleet.once("exit", r)), new Promise((r) => setTimeout(r, 5000))]);
+    }
+    dev.kill(signal);
+  });
+}
 dev.on("exit", (code) => process.exit(code ?? 0));
 
 await waitForHealth();
@@ -108,3 +125,18 @@ export ${Object.entries(shellVars).map(([k, v]) => `${k}=${shellWord(v)}`).join(
 Then follow README.md, "A device's first minute", or try:
   curl -H "Authorization: Bearer $ORG_KEY" "$B/projects"
 `);
+
+if (withDemoFleet) {
+  // Flushing every 5 s keeps wrangler's request log to a couple of lines a second.
+  const args = ["--devices", "10", "--rate", "1", "--flush", "5", "--project", d.project_id, "--state", fleetFile, "--quiet"];
+  fleet = spawn(process.execPath, ["--experimental-transform-types", "--no-warnings", path.join(import.meta.dirname, "../agent/cli.ts"), "simulate", ...args], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, FLEETBEAT_API_KEY: d.api_key, FLEETBEAT_URL: base },
+  });
+  fleet.on("exit", (code, signal) => {
+    if (code !== 0 && signal === null) console.log(`the demo fleet stopped (exit code ${code}); the server goes on`);
+  });
+  console.log(`A demo fleet of 10 simulated devices is sending to the demo project (devices kept in ${fleetFile}).
+Ctrl-C stops it with the server; DEMO=0 npm start starts the server without it.
+`);
+}

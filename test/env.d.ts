@@ -2,6 +2,6 @@
 declare namespace Cloudflare {
   interface Env {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
-    LOGHUB: Record<string, import("./support/sample-line").SampleLine[]>;
+    LOGHUB: Record<string, import("../agent/samples/sample-line").SampleLine[]>;
   }
 }

@@ -1,5 +1,5 @@
 // An RFC 4180 CSV reader: quoted fields, doubled quotes, commas and line breaks inside quotes.
-// Used to read Loghub's structured samples and to check that exports parse back.
+// Used to read Loghub's structured samples (loghub.ts), and by the tests to check that exports parse back.
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];

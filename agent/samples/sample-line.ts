@@ -1,6 +1,8 @@
-/** A Loghub line as the tests and benchmarks use it (see loghub.ts), before it gets a timestamp. */
+import type { Level } from "../../src/contract/levels.ts";
+
+/** A Loghub line (see loghub.ts) as the simulator, the tests and the benchmarks use it, before it gets a timestamp. */
 export interface SampleLine {
-  level: string;
+  level: Level;
   module: string;
   message: string;
   thread_id?: string;

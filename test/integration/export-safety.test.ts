@@ -2,7 +2,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ingest, line, readText, tenant } from "./helpers";
 import { CSV_COLUMNS } from "../../src/services/export-format";
-import { parseCsv } from "../support/csv";
+import { parseCsv } from "../../agent/samples/csv";
 
 async function exportOf(token: string, query: string) {
   const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, { headers: { authorization: `Bearer ${token}` } });

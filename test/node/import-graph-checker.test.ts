@@ -56,7 +56,7 @@ describe("importsOf", () => {
 });
 
 describe("resolveImport", () => {
-  const files = new Set(["src/lib/time.ts", "src/db/repos/index.ts", "web/app.mjs", "test/support/loghub.ts"]);
+  const files = new Set(["src/lib/time.ts", "src/db/repos/index.ts", "web/app.mjs", "agent/samples/loghub.ts"]);
   const exists = (f: string) => files.has(f);
 
   it("finds a file with or without its .ts extension, and a folder by its index.ts", () => {
@@ -64,7 +64,7 @@ describe("resolveImport", () => {
     expect(resolveImport("src/routes/orgs.ts", "../lib/time.ts", exists)).toBe("src/lib/time.ts");
     expect(resolveImport("src/routes/orgs.ts", "../db/repos", exists)).toBe("src/db/repos/index.ts");
     expect(resolveImport("web/index.ts", "./app.mjs", exists)).toBe("web/app.mjs");
-    expect(resolveImport("bench/ingest.ts", "../test/support/loghub.ts", exists)).toBe("test/support/loghub.ts");
+    expect(resolveImport("bench/ingest.ts", "../agent/samples/loghub.ts", exists)).toBe("agent/samples/loghub.ts");
   });
 
   it("answers null for a name that is no file", () => {

@@ -1,0 +1,129 @@
+// `simulate`: a fleet of virtual devices against a server, for demos and load: each registers
+// through a capsule and is driven through the agent library (agent/simulate/).
+import { DATASETS, type Dataset, loadLoghub } from "../samples/loghub.ts";
+import type { SampleLine } from "../samples/sample-line.ts";
+import { VirtualDevice } from "../simulate/device.ts";
+import { type Org, type SimDevice, loadDevices, profileOf, provision, saveDevices } from "../simulate/fleet.ts";
+import { Tally } from "../simulate/tally.ts";
+import { fail, option } from "./config.ts";
+
+const HELP = `Usage: npm run agent -- simulate --devices N --rate R [--duration S] --project <id> [options]
+
+Drives N virtual devices against the server: each registers through a capsule, heartbeats
+drifting metrics (CPU, memory, disk, a battery that drains and recharges, temperature), runs
+sessions that end with two small files uploaded, and logs lines replayed from the Loghub
+samples, with bursts of errors now and then.
+
+  --devices N        how many devices
+  --rate R           log lines a second, per device (bursts of errors come on top)
+  --duration S       stop after S seconds; without it, run until Ctrl-C or SIGTERM
+  --project <id>     the project the devices join
+  --state <file>     keep the devices' ids and keys in this file (mode 0600), and drive
+                     the same devices again on the next run instead of registering new ones
+  --environment E    production, testing (the default) or development
+  --flush S          seconds between a device's log uploads (1 by default)
+  --quiet            report once a minute instead of every 10 s
+
+Needs an org key with the admin role in FLEETBEAT_API_KEY (capsules need one) and the
+server's origin in FLEETBEAT_URL (default http://localhost:8787). Stopping ends the open
+sessions, sends what is left and prints what was sent and what the server accepted.
+`;
+
+/** Devices registered at once while the fleet is set up. */
+const REGISTERING_AT_ONCE = 4;
+/** How long stopping may take (ending sessions, last flushes) before the summary is printed anyway. */
+const STOP_GRACE_MS = 15_000;
+
+function numberOption(args: string[], name: string, opts: { integer?: boolean; max: number }): number | undefined {
+  const text = option(args, name);
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || n > opts.max || (opts.integer && !Number.isInteger(n))) {
+    fail(`${name} needs a ${opts.integer ? "whole " : ""}number above 0 and at most ${opts.max}, not "${text}"`);
+  }
+  return n;
+}
+
+/** Each sample read once, however many devices replay it. */
+const samples = new Map<Dataset, SampleLine[]>();
+const sample = (d: Dataset) => samples.get(d) ?? samples.set(d, loadLoghub(d)).get(d)!;
+
+export async function simulateCommand(args: string[]) {
+  if (args.includes("--help") || args.includes("-h")) return void console.log(HELP);
+  const count = numberOption(args, "--devices", { integer: true, max: 10_000 }) ?? fail("simulate needs --devices N (see simulate --help)");
+  const rate = numberOption(args, "--rate", { max: 10_000 }) ?? fail("simulate needs --rate R, log lines a second per device (see simulate --help)");
+  const duration = numberOption(args, "--duration", { max: 365 * 86_400 });
+  const flushEvery = numberOption(args, "--flush", { max: 3600 }) ?? 1;
+  const stateFile = option(args, "--state");
+  const quiet = args.includes("--quiet");
+  const org: Org = {
+    backendUrl: (process.env.FLEETBEAT_URL ?? "http://localhost:8787").replace(/\/+$/, "").replace(/\/api\/v1$/, ""),
+    orgKey: process.env.FLEETBEAT_API_KEY ?? fail("simulate needs an org key (admin role) in FLEETBEAT_API_KEY"),
+    projectId: option(args, "--project") ?? fail("simulate needs --project <id>"),
+    environment: option(args, "--environment") ?? "testing",
+  };
+
+  const stopping = new AbortController();
+  let signals = 0;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (++signals > 1) process.exit(130);
+      stopping.abort();
+    });
+  }
+  // Started with an IPC channel (npm start's demo fleet): stop when the parent goes away.
+  if (process.channel) process.on("disconnect", () => stopping.abort());
+
+  const tally = new Tally();
+  const started = Date.now();
+  const everyone = DATASETS.flatMap(sample);
+  const saved = loadDevices(stateFile, org);
+  const reused = Math.min(saved.length, count);
+  const run = crypto.randomUUID().slice(0, 6);
+  const devices: VirtualDevice[] = [];
+
+  /** The `i`th device: the saved one if its key still works, else one registered now (the same DSN gets a new key). */
+  const deviceAt = async (i: number): Promise<VirtualDevice> => {
+    let sim: SimDevice = saved[i] ?? (await provision(org, profileOf(i, run)));
+    const drive = (d: SimDevice) => new VirtualDevice(d, org.backendUrl, { own: sample(d.dataset), everyone }, { rate, flushEvery }, tally);
+    let device = drive(sim);
+    if (!(await device.greet())) {
+      sim = await provision(org, sim);
+      device = drive(sim);
+      if (!(await device.greet())) throw new Error(`the server refused ${sim.dsn}'s new key`);
+    }
+    saved[i] = sim;
+    if (stateFile) saveDevices(stateFile, org, saved);
+    return device;
+  };
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(REGISTERING_AT_ONCE, count) }, async () => {
+        while (next < count && !stopping.signal.aborted) devices.push(await deviceAt(next++));
+      }),
+    );
+  } catch (err) {
+    // fetch's own message is "fetch failed"; its cause says what (ECONNREFUSED, …).
+    const reason = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+    fail(`setting up the fleet at ${org.backendUrl} failed: ${reason}`);
+  }
+  const kept = stateFile ? ` (${Math.min(reused, devices.length)} from ${stateFile}, ${Math.max(0, devices.length - reused)} registered now)` : "";
+  console.log(
+    `simulate: ${devices.length} devices${kept} in project ${org.projectId} at ${org.backendUrl}, ` +
+      `${rate} lines/s each${duration ? ` for ${duration} s` : ""}; Ctrl-C stops`,
+  );
+
+  const seconds = () => (Date.now() - started) / 1000;
+  const report = setInterval(() => console.log(tally.progress(seconds(), devices.length)), (quiet ? 60 : 10) * 1000);
+  const timeUp = duration ? setTimeout(() => stopping.abort(), duration * 1000) : undefined;
+  await Promise.all(devices.map((d) => d.run(stopping.signal)));
+  clearInterval(report);
+  clearTimeout(timeUp);
+
+  console.log("simulate: stopping: ending open sessions and sending what is left");
+  const stopped = Promise.all(devices.map((d) => d.stop()));
+  await Promise.race([stopped, new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
+  console.log(tally.summary(seconds(), devices.length, devices.reduce((n, d) => n + d.spooled(), 0)));
+  process.exit(0);
+}
