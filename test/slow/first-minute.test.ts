@@ -50,7 +50,7 @@ describe("the README's first minute, against a fresh `npm start`", () => {
   beforeAll(async () => {
     state = mkdtempSync(path.join(tmpdir(), "fleetbeat-first-minute-"));
     // Its own process group, so stopping it stops wrangler and workerd beneath it.
-    server = await startServer({ state });
+    server = await startServer({ state, demo: true });
     exportLine = server.exportLine;
     expect(exportLine).toContain(`B=http://localhost:${server.port}/api/v1 `);
   }, 200_000);
