@@ -20,6 +20,7 @@ import { sessions } from "./routes/sessions";
 import { artifacts } from "./routes/artifacts";
 import { downloads } from "./routes/downloads";
 import { stats } from "./routes/stats";
+import { alertRules, alertsList } from "./routes/alerts";
 
 export const app = new Hono<AppEnv>();
 
@@ -70,7 +71,9 @@ const api = new Hono<AppEnv>()
   .route("/sessions", sessions)
   .route("/sessions", artifacts)
   .route("/downloads", downloads)
-  .route("/stats", stats);
+  .route("/stats", stats)
+  .route("/alert-rules", alertRules)
+  .route("/alerts", alertsList);
 
 app.route("/api/v1", api);
 

@@ -36,6 +36,8 @@ export class ProjectDelivery {
     timers: Timers,
     /** Hears what the project says of the monthly quota with each delivery. */
     private readonly onQuota: (state: QuotaState | undefined) => void,
+    /** Hears the version of the project's alert rules with each delivery. */
+    private readonly onRulesVersion: (version: number | undefined) => Promise<void>,
   ) {
     this.sends = new Coalesced(
       "usage delivery",
@@ -114,6 +116,8 @@ export class ProjectDelivery {
       this.hasViewers = answer.viewers > 0;
       this.fanIn = answer.fan_in;
       if (!sendLines && answer.viewers > 0 && lineCount > 0) await to.deliver(who.deviceId, [], present(who.deviceId, batches), 0);
+      // Delivered: a failure to fetch new alert rules must not send the counts again.
+      await this.onRulesVersion(answer.alert_rules).catch((err) => console.error("fetching the project's alert rules failed; the next delivery retries", err));
     } catch (err) {
       // The outbox rows stay for the retry; lines for the tail are gone, so viewers will be told.
       this.dropped += lineCount + dropped;

@@ -30,6 +30,7 @@ import { CommandQueue } from "./commands";
 import { ProjectDelivery } from "./delivery";
 import { LogHours } from "./hours";
 import { LogArchive } from "./archive";
+import { DeviceAlerts } from "./alerts";
 import { type LogRow, LogStore } from "./logs";
 import { MetricHistory } from "./metrics";
 import { QuotaGate } from "./quota";
@@ -61,6 +62,7 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly registry: Registry;
   private readonly socket: DeviceSocket;
   private readonly quota: QuotaGate;
+  private readonly alerts: DeviceAlerts;
   private readonly db: Db;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -85,7 +87,16 @@ export class DeviceHub extends DurableObject<Env> {
     this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
     this.hours = new LogHours(sql, env, identity, this.timers);
     this.quota = new QuotaGate(env);
-    this.delivery = new ProjectDelivery(env, ctx.storage.kv, this.outbox, identity, this.timers, (state) => this.heard(state));
+    this.alerts = new DeviceAlerts(ctx.storage.kv, env, () => this.state.current, this.timers);
+    this.delivery = new ProjectDelivery(
+      env,
+      ctx.storage.kv,
+      this.outbox,
+      identity,
+      this.timers,
+      (state) => this.heard(state),
+      (version) => this.alerts.heardVersion(version),
+    );
     new Retention(
       ctx.storage,
       () => this.hotWindowMs(),
@@ -110,7 +121,7 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- identity -------------------------------------------------------------------------
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
-  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number }): Promise<void> {
+  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; deviceType?: string | null }): Promise<void> {
     migrate(this.ctx.storage, DEVICE_SCHEMA);
     this.state.provision(p, Date.now());
     await this.timers.arm();
@@ -180,6 +191,7 @@ export class DeviceHub extends DurableObject<Env> {
       if (input.session_id) s.currentSessionId = input.session_id;
     });
     if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
+    this.alerts.onHeartbeat(input.metrics, now);
     this.commands.expire(now);
     this.count({ heartbeats: 1 });
     await this.commit();
@@ -222,6 +234,7 @@ export class DeviceHub extends DurableObject<Env> {
   /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat. */
   private async goOffline(): Promise<void> {
     this.state.update((s) => (s.offline = true));
+    this.alerts.onOffline(Date.now());
     await this.registry.flush(Date.now());
   }
 
@@ -284,7 +297,10 @@ export class DeviceHub extends DurableObject<Env> {
       }
       return result;
     });
-    if (!answer.duplicate && batch.lines.length > 0) this.delivery.addLines(batch.lines, sessionId, firstId);
+    if (!answer.duplicate && batch.lines.length > 0) {
+      this.delivery.addLines(batch.lines, sessionId, firstId);
+      this.alerts.onLines(batch.lines, now);
+    }
     await this.commit();
     return { ok: true, answer };
   }

@@ -21,6 +21,8 @@ export interface DeviceState extends Identity {
   currentSessionId: string | null;
   /** Receipt time (ms) of the latest log batch. */
   lastLogAt: number | null;
+  /** Set at registration (alert rules may filter by it); unset for devices registered before it was kept. */
+  deviceType?: string | null;
   /** Bumped on every change the D1 registry shows; D1 keeps the highest version it was sent. */
   version: number;
   flushedVersion: number;
@@ -112,7 +114,7 @@ export class DeviceStateStore {
   }
 
   /** (Re)binds the device to an identity and a key, keeping everything else it knew. */
-  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number }, now: number): void {
+  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; deviceType?: string | null }, now: number): void {
     const prev = this.current;
     this.write({
       reportedStatus: "online",

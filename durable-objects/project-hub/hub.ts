@@ -30,6 +30,9 @@ import { MonthlyQuota } from "./quota";
 import { UsageCounts } from "./usage";
 import { FanInRoute } from "./fan-in-route";
 import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
+import type { AlertRule } from "../../src/contract/alerts";
+import { usageLimits } from "../../src/contract/tiers";
+import { type AlertReport, ProjectAlerts } from "./alerts";
 
 /** The close code for a stream whose key was revoked or whose project was deleted. */
 const CLOSE_REVOKED = 4001;
@@ -47,6 +50,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly apiStats: ApiStats;
   private readonly tops: Tops;
   private readonly fanIn: FanInRoute;
+  private readonly alerts: ProjectAlerts;
   /** Devices that delivered here directly, and when (memory only; see recentDevices). */
   private readonly lastDelivery = new Map<string, number>();
 
@@ -64,6 +68,7 @@ export class ProjectHub extends DurableObject<Env> {
     this.apiStats = new ApiStats(ctx.storage);
     this.tops = new Tops(ctx.storage.sql);
     this.fanIn = new FanInRoute(env, this.usageCounts);
+    this.alerts = new ProjectAlerts(ctx.storage, env, this.timers);
   }
 
   /**
@@ -107,14 +112,60 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   private async take(sender: string, sealed: Parameters<UsageCounts["apply"]>[1], lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
-    if (sealed.rows.length > 0) this.quota.settle(this.usageCounts.apply(sender, sealed));
+    const now = clockNow();
+    const day = utcDay(now);
+    if (sealed.rows.length > 0) {
+      const fresh = this.usageCounts.apply(sender, sealed);
+      this.quota.settle(fresh);
+      if (fresh.length > 0) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
+    }
     if (lines.length > 0 || dropped > 0) {
       this.tail.offer(lines, dropped);
       await this.timers.arm();
     }
-    const now = clockNow();
-    const day = utcDay(now);
-    return { viewers: this.tail.viewers, quota: await this.quota.current(day.slice(0, 7), now), fan_in: this.fanIn.count(day, now) };
+    return {
+      viewers: this.tail.viewers,
+      quota: await this.quota.current(day.slice(0, 7), now),
+      fan_in: this.fanIn.count(day, now),
+      alert_rules: this.alerts.version,
+    };
+  }
+
+  /** Project-wide rules, on counts just applied (a retried delivery adds nothing here). */
+  private async evaluateAlerts(fresh: ReturnType<UsageCounts["apply"]>, tallies: TallyRow[], day: string, now: number): Promise<void> {
+    const seqs = new Set(fresh.map((r) => r.seq));
+    this.alerts.countErrors(
+      fresh.reduce((n, r) => n + (r.error_lines ?? 0), 0),
+      tallies.filter((t) => seqs.has(t.seq)),
+      Date.now(),
+    );
+    const orgId = this.alerts.orgId;
+    if (orgId) {
+      const tier = await this.quota.tierFor(orgId, now);
+      const month = this.usageCounts.read(day.slice(0, 7), day);
+      this.alerts.checkQuota(() => ({ ...month.month, storage_bytes: month.storage_bytes }), () => usageLimits(tier), Date.now());
+    }
+    await this.timers.arm();
+  }
+
+  // ---- alerts ---------------------------------------------------------------------------
+
+  /** The routes changed the project's rules in D1: this is the whole set now. Answers the new version. */
+  async setAlertRules(rules: AlertRule[]): Promise<number> {
+    const version = this.alerts.setRules(rules, Date.now());
+    await this.timers.arm();
+    return version;
+  }
+
+  /** A device's object asks for the rules that concern it (its delivery's answer named a newer version). */
+  async alertRulesFor(deviceId: string, deviceType: string | null): Promise<{ version: number; rules: AlertRule[] }> {
+    return this.alerts.rulesFor(deviceId, deviceType);
+  }
+
+  /** A device's object reports a rule's condition starting or ending for it. */
+  async reportAlert(report: AlertReport): Promise<void> {
+    this.alerts.report(report, Date.now());
+    await this.timers.arm();
   }
 
   /**

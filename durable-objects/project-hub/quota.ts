@@ -36,7 +36,7 @@ export class MonthlyQuota {
     return this.storage.kv.get<Reserved>(reservedKey(month)) ?? { logs: 0, bytes: 0 };
   }
 
-  private async tierOf(orgId: string, now: number): Promise<Tier> {
+  async tierFor(orgId: string, now: number): Promise<Tier> {
     if (this.tier && now - this.tier.readAt < TIER_TTL_MS) return this.tier.tier;
     this.storage.kv.put(ORG_KEY, orgId);
     const tier = (await findOrg(createDb(this.env.DB), orgId))?.tier ?? "free";
@@ -81,7 +81,7 @@ export class MonthlyQuota {
 
   /** Grants, in order, as many of the offered lines (their byte sizes) as the month has room for. */
   async reserve(orgId: string, month: string, lineBytes: number[], now: number): Promise<QuotaGrant> {
-    const tier = await this.tierOf(orgId, now);
+    const tier = await this.tierFor(orgId, now);
     const before = this.state(tier, month);
     if (before.messages_in_left !== null && before.messages_in_left <= 0) return { granted: 0, state: before };
     // Soft limits refuse nothing and hold nothing back.
@@ -114,6 +114,6 @@ export class MonthlyQuota {
   /** The month's state for a delivery's answer, once the org is known (else undefined). */
   async current(month: string, now: number): Promise<QuotaState | undefined> {
     const orgId = this.storage.kv.get<string>(ORG_KEY);
-    return orgId === undefined ? undefined : this.state(await this.tierOf(orgId, now), month);
+    return orgId === undefined ? undefined : this.state(await this.tierFor(orgId, now), month);
   }
 }

@@ -57,4 +57,30 @@ export const PROJECT_SCHEMA = [
   // The Worker's API record batches already applied (src/services/api-analytics.ts), kept a day.
   `CREATE TABLE api_batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
    CREATE INDEX api_batches_at ON api_batches (at);`,
+
+  // Alerts (alerts.ts): the ones firing now, by rule and subject (a device id, or "project"),
+  // with a resolution held back by the rule's min_firing_s; the webhooks still to send, each
+  // with its body, target and next try; and what D1 is still to be told (alerts, attempts).
+  `CREATE TABLE alert_open (
+     rule_id TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     alert TEXT NOT NULL,          -- JSON: the AlertRecord as it fired
+     resolve_at INTEGER,           -- ms: a resolution waiting for min_firing_s
+     resolve_summary TEXT,
+     PRIMARY KEY (rule_id, subject)
+   );
+   CREATE TABLE webhook_queue (
+     id TEXT PRIMARY KEY,          -- <alert id>.<state>.<target id>
+     rule_id TEXT NOT NULL,
+     alert_id TEXT NOT NULL,
+     target_id TEXT NOT NULL,
+     state TEXT NOT NULL,
+     url TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     body TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     first_at INTEGER NOT NULL,
+     next_at INTEGER NOT NULL
+   );
+   CREATE TABLE alert_d1_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, record TEXT NOT NULL);`,
 ] as const;

@@ -33,6 +33,8 @@ export interface DeliveryAnswer {
   quota?: QuotaState;
   /** Fan-in objects the project uses now (0: deliver to the project's object directly). */
   fan_in: number;
+  /** The version of the project's alert rules: a device that holds another asks for them. */
+  alert_rules?: number;
 }
 
 /** A device's share of a fan-in delivery: the device-days it was active and its lines and errors. */

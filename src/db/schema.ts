@@ -241,3 +241,71 @@ export const downloadTickets = sqliteTable(
   },
   (t) => [index("download_tickets_expires_idx").on(t.expiresAt)],
 );
+
+// Alert rules per project (the routes' source of truth; each project's object holds a copy
+// with the targets' secrets, src/contract/alerts.ts), the alerts they raised and every
+// webhook attempt, both written by the project's object off the hot path.
+export const alertRules = sqliteTable(
+  "alert_rules",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    projectId: text("project_id").notNull(),
+    name: text("name").notNull(),
+    kind: text("kind").notNull(),
+    params: text("params").notNull(), // JSON
+    deviceId: text("device_id"),
+    deviceType: text("device_type"),
+    minFiringS: integer("min_firing_s").notNull(),
+    silencedUntil: integer("silenced_until"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("alert_rules_project_idx").on(t.projectId, t.id)],
+);
+
+export const alertTargets = sqliteTable(
+  "alert_targets",
+  {
+    id: text("id").primaryKey(),
+    ruleId: text("rule_id").notNull(),
+    url: text("url").notNull(),
+    format: text("format", { enum: ["json", "slack"] }).notNull(),
+    // Kept to sign with (HMAC needs the secret itself, as with any webhook signer).
+    secret: text("secret").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("alert_targets_rule_idx").on(t.ruleId)],
+);
+
+export const alerts = sqliteTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    projectId: text("project_id").notNull(),
+    ruleId: text("rule_id").notNull(),
+    deviceId: text("device_id"),
+    state: text("state", { enum: ["firing", "resolved"] }).notNull(),
+    startedAt: integer("started_at").notNull(),
+    resolvedAt: integer("resolved_at"),
+    summary: text("summary").notNull(),
+  },
+  (t) => [index("alerts_project_idx").on(t.projectId, t.id)],
+);
+
+export const alertDeliveries = sqliteTable(
+  "alert_deliveries",
+  {
+    id: text("id").primaryKey(),
+    ruleId: text("rule_id").notNull(),
+    alertId: text("alert_id").notNull(),
+    targetId: text("target_id").notNull(),
+    stateChange: text("state_change", { enum: ["firing", "resolved"] }).notNull(),
+    attempt: integer("attempt").notNull(),
+    at: integer("at").notNull(),
+    status: integer("status"),
+    error: text("error"),
+  },
+  (t) => [index("alert_deliveries_rule_idx").on(t.ruleId, t.id)],
+);

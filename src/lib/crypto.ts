@@ -56,10 +56,14 @@ const hmacKey = (secret: string) => {
   return key;
 };
 
+/** HMAC-SHA-256 of `message` under `secret`, as 64 hex characters (webhook signatures). */
+export async function hmacHex(secret: string, message: string): Promise<string> {
+  return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(message)));
+}
+
 /** 128 bits of HMAC-SHA-256 of `message` under `secret`, as 32 hex characters. */
 async function tag(secret: string, message: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(message));
-  return hex(new Uint8Array(mac).slice(0, 16));
+  return (await hmacHex(secret, message)).slice(0, 32);
 }
 
 /**

@@ -69,6 +69,7 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
       deviceId: device.id,
       orgId: device.orgId,
       projectId: device.projectId,
+      deviceType: device.deviceType ?? null,
       keyHash: await sha256(key),
       heartbeatIntervalMs: interval,
       hotWindowDays: TIERS[(await findOrg(db, device.orgId))?.tier ?? "free"].hot_retention_days,
