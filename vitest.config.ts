@@ -21,7 +21,7 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations, LOGHUB: loghub },
+                bindings: { ADMIN_TOKEN: "test-admin-token", ALLOW_PRIVATE_WEBHOOKS: "true", TEST_MIGRATIONS: migrations, LOGHUB: loghub },
               },
             }),
           ],
@@ -29,6 +29,8 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/integration/**/*.test.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
+            // A real HTTP server for the alert webhooks to reach (test/webhook-receiver.ts).
+            globalSetup: ["./test/webhook-receiver.ts"],
             // Generous: CI machines are small and the heaviest tests move 10,000+ lines.
             testTimeout: 30_000,
           },

@@ -201,17 +201,19 @@ export class ProjectAlerts {
     return firing ? now + 1000 : null;
   }
 
-  /** Quota rules: any monthly counter at or past `percent` of the tier's limit fires; a new month resolves. */
-  checkQuota(month: () => UsageCounters & { storage_bytes: number }, limits: () => Record<string, number | null>, now: number): void {
-    const rules = this.projectRules("quota");
-    if (rules.length === 0 || now - this.lastQuotaCheck < QUOTA_CHECK_MS) return;
+  /** Whether quota rules exist and are due a look (deliveries look at most every QUOTA_CHECK_MS). */
+  quotaDue(now: number, force: boolean): boolean {
+    if (this.projectRules("quota").length === 0 || (!force && now - this.lastQuotaCheck < QUOTA_CHECK_MS)) return false;
     this.lastQuotaCheck = now;
-    const used = month();
-    const limit = limits();
+    return true;
+  }
+
+  /** Quota rules: any monthly counter at or past `percent` of the tier's limit fires; a new month resolves. */
+  checkQuota(used: UsageCounters & { storage_bytes: number }, limit: Record<string, number | null>, now: number): void {
     const shares = (["logs", "log_bytes", "device_messages_in", "device_messages_out", "storage_bytes"] as const)
       .filter((f) => typeof limit[f] === "number" && limit[f]! > 0)
       .map((f) => ({ counter: f, share: (100 * (used[f] ?? 0)) / limit[f]!, used: used[f] ?? 0, limit: limit[f]! }));
-    for (const rule of rules) {
+    for (const rule of this.projectRules("quota")) {
       const p = rule.params as AlertParams["quota"];
       const over = shares.filter((s) => s.share >= p.percent).sort((a, b) => b.share - a.share);
       const summary = over.length

@@ -139,12 +139,17 @@ export class ProjectHub extends DurableObject<Env> {
       tallies.filter((t) => seqs.has(t.seq)),
       Date.now(),
     );
+    await this.timers.arm();
+    await this.evaluateQuota(day, now, false);
+  }
+
+  /** Quota rules, on the month's counters: after deliveries at most every few seconds, at once when storage changes. */
+  private async evaluateQuota(day: string, now: number, force: boolean): Promise<void> {
     const orgId = this.alerts.orgId;
-    if (orgId) {
-      const tier = await this.quota.tierFor(orgId, now);
-      const month = this.usageCounts.read(day.slice(0, 7), day);
-      this.alerts.checkQuota(() => ({ ...month.month, storage_bytes: month.storage_bytes }), () => usageLimits(tier), Date.now());
-    }
+    if (!orgId || !this.alerts.quotaDue(now, force)) return;
+    const tier = await this.quota.tierFor(orgId, now);
+    const { month, storage_bytes } = this.usageCounts.read(day.slice(0, 7), day);
+    this.alerts.checkQuota({ ...month, storage_bytes }, usageLimits(tier), Date.now());
     await this.timers.arm();
   }
 
@@ -216,11 +221,15 @@ export class ProjectHub extends DurableObject<Env> {
   /** The hourly job's count of the project's bytes in R2. */
   async setStorage(bytes: number): Promise<void> {
     this.usageCounts.storageBytes = bytes;
+    const now = clockNow();
+    await this.evaluateQuota(utcDay(now), now, true);
   }
 
   /** A file stored, replaced or deleted: storage follows at once (the hourly count corrects any drift). */
   async addStorage(delta: number): Promise<number> {
     this.usageCounts.storageBytes = Math.max(0, this.usageCounts.storageBytes + delta);
+    const now = clockNow();
+    await this.evaluateQuota(utcDay(now), now, true);
     return this.usageCounts.storageBytes;
   }
 
