@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ErrorBody } from "./contract/errors";
 import { LogLine } from "./contract/log-line";
 import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery, QueueCommand } from "./contract/commands";
+import { AlertRuleParams, AlertRulesQuery, AlertsQuery, CreateAlertRule, DeliveriesQuery, PatchAlertRule } from "./contract/alerts";
 import {
   DeviceParams,
   GenerateCapsule,
@@ -65,6 +66,13 @@ const OPERATIONS: Operation[] = [
   { method: "post", path: "/fleet/devices/{device_id}/commands/{command_id}/ack", summary: "Acknowledge a command", auth: "device", params: CommandParams, body: AckCommand },
   { method: "get", path: "/fleet/devices/{device_id}/commands/history", summary: "Every command with its transitions", auth: "viewer", params: DeviceParams, query: CommandHistoryQuery },
   { method: "post", path: "/fleet/commands", summary: "Queue a command", auth: "admin", body: QueueCommand },
+  { method: "post", path: "/alert-rules", summary: "Create an alert rule; answers each target's signing secret, once", auth: "admin", body: CreateAlertRule },
+  { method: "get", path: "/alert-rules", summary: "A project's alert rules", auth: "viewer", query: AlertRulesQuery },
+  { method: "get", path: "/alert-rules/{id}", summary: "An alert rule", auth: "viewer", params: AlertRuleParams },
+  { method: "patch", path: "/alert-rules/{id}", summary: "Change or silence an alert rule", auth: "admin", params: AlertRuleParams, body: PatchAlertRule },
+  { method: "delete", path: "/alert-rules/{id}", summary: "Delete an alert rule", auth: "admin", params: AlertRuleParams },
+  { method: "get", path: "/alert-rules/{id}/deliveries", summary: "Each webhook attempt of a rule, newest first", auth: "viewer", params: AlertRuleParams, query: DeliveriesQuery },
+  { method: "get", path: "/alerts", summary: "A project's firing and resolved alerts, newest first", auth: "viewer", query: AlertsQuery },
   { method: "post", path: "/logs/ingest", summary: "Ingest a batch of log lines (gzip accepted)", auth: "device", body: IngestBody },
   { method: "get", path: "/logs", summary: "Search logs", auth: "viewer", query: LogSearch },
   { method: "get", path: "/logs/export", summary: "Export logs as CSV, NDJSON or JSON (streamed)", auth: "viewer", query: LogExport, note: "a file download" },

@@ -5,11 +5,10 @@
 // evaluating costs no D1 read or write. What it finds (a condition starting or ending) goes
 // to the project's object, which keeps the alert's state and sends the webhooks; reports
 // wait in this object's storage until the project has them.
-import type { AlertParams, AlertRule } from "../../src/contract/alerts";
+import type { AlertParams, AlertReport, AlertRule } from "../../src/contract/alerts";
 import { createDb } from "../../src/db/client";
 import { findDeviceOfOrg } from "../../src/db/repos/devices";
 import { projectHub } from "../../src/stubs/project-hub";
-import type { AlertReport } from "../project-hub/alerts";
 import { ErrorWindows } from "../error-windows";
 import type { Timers } from "../timers";
 import type { DeviceState } from "./state";

@@ -238,6 +238,13 @@ export class DeviceHub extends DurableObject<Env> {
     await this.registry.flush(Date.now());
   }
 
+  /** The project's alert rules changed (it tells devices that delivered lately): fetch them now. */
+  async alertRulesChanged(version: number): Promise<void> {
+    if (!this.state.current) return;
+    await this.alerts.heardVersion(version);
+    await this.timers.arm();
+  }
+
   // ---- logs -----------------------------------------------------------------------------
 
   /**

@@ -8,9 +8,9 @@
 // webhooks and for D1 (webhooks.ts).
 import {
   type AlertParams,
+  type AlertReport,
   type AlertRecord,
   type AlertRule,
-  type AlertState,
   concerns,
   perDevice,
   silenced,
@@ -24,19 +24,9 @@ import { Webhooks } from "./webhooks";
 
 const RULES_KEY = "alert_rules";
 /** The subject of a project-wide rule's alert. */
-export const PROJECT_SUBJECT = "project";
+const PROJECT_SUBJECT = "project";
 /** Quota rules are checked at most this often (they read the month's counters). */
 const QUOTA_CHECK_MS = 5_000;
-
-/** A state change reported for a rule and subject; the same report twice changes nothing. */
-export interface AlertReport {
-  rule_id: string;
-  /** A device id, or "project". */
-  subject: string;
-  state: AlertState;
-  at: number;
-  summary: string;
-}
 
 interface Stored {
   version: number;

@@ -30,9 +30,21 @@ import { MonthlyQuota } from "./quota";
 import { UsageCounts } from "./usage";
 import { FanInRoute } from "./fan-in-route";
 import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
-import type { AlertRule } from "../../src/contract/alerts";
+import type { AlertReport, AlertRule } from "../../src/contract/alerts";
 import { usageLimits } from "../../src/contract/tiers";
-import { type AlertReport, ProjectAlerts } from "./alerts";
+import { ProjectAlerts } from "./alerts";
+
+/** At most this many recently delivering devices are told of new alert rules at once. */
+const PUSH_RULES_TO = 100;
+
+/**
+ * A device's object, as this one calls it: the one method it needs. (A stub typed with the
+ * whole DeviceHub class would make an import cycle, since devices call this class.)
+ */
+function rulesListener(env: Env, deviceId: string): { alertRulesChanged(version: number): Promise<void> } {
+  const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace;
+  return ns.get(ns.idFromName(deviceId)) as unknown as { alertRulesChanged(version: number): Promise<void> };
+}
 
 /** The close code for a stream whose key was revoked or whose project was deleted. */
 const CLOSE_REVOKED = 4001;
@@ -159,6 +171,9 @@ export class ProjectHub extends DurableObject<Env> {
   async setAlertRules(rules: AlertRule[]): Promise<number> {
     const version = this.alerts.setRules(rules, Date.now());
     await this.timers.arm();
+    // Devices that delivered lately hear of it now; the rest with their next delivery's answer.
+    const recent = [...this.lastDelivery.keys()].slice(0, PUSH_RULES_TO);
+    this.ctx.waitUntil(Promise.allSettled(recent.map((id) => rulesListener(this.env, id).alertRulesChanged(version))));
     return version;
   }
 

@@ -34,7 +34,7 @@ type QueuedHook = {
 };
 
 /** The signature headers a receiver checks: HMAC-SHA-256 of "<timestamp>.<body>" under the target's secret. */
-export async function signatureHeaders(secret: string, body: string, nowMs: number): Promise<Record<string, string>> {
+async function signatureHeaders(secret: string, body: string, nowMs: number): Promise<Record<string, string>> {
   const timestamp = String(Math.floor(nowMs / 1000));
   return { "x-fleetbeat-timestamp": timestamp, "x-fleetbeat-signature": `sha256=${await hmacHex(secret, `${timestamp}.${body}`)}` };
 }

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { iso, isoOrNull } from "../lib/time";
 import { deviceId, label, name, printable, projectId } from "./common";
 
-export const ALERT_KINDS = ["device_offline", "error_rate", "metric_threshold", "quota"] as const;
+const ALERT_KINDS = ["device_offline", "error_rate", "metric_threshold", "quota"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** A metric a heartbeat carries: the contract's names and any other number a device sends. */
@@ -76,7 +76,7 @@ export const DeliveriesQuery = z.object({
 });
 
 /** A webhook target as the objects hold it: with its secret, which signs every POST. */
-export interface AlertTarget {
+interface AlertTarget {
   id: string;
   url: string;
   format: "json" | "slack";
@@ -128,6 +128,16 @@ export function presentRule(r: AlertRule) {
 }
 
 export type AlertState = "firing" | "resolved";
+
+/** A state change a device's object (or the project's) reports for a rule and subject; the same report twice changes nothing. */
+export interface AlertReport {
+  rule_id: string;
+  /** A device id, or "project". */
+  subject: string;
+  state: AlertState;
+  at: number;
+  summary: string;
+}
 
 /** An alert as D1 keeps it and GET /alerts shows it (times in ms). */
 export interface AlertRecord {
