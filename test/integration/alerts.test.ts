@@ -176,6 +176,41 @@ describe("alerts", () => {
     expect(deliveries[1].error).toContain("500");
   });
 
+  it("damps flapping with min_firing_s, and sends Slack's shape to a slack target", async () => {
+    const t = await tenant();
+    const slackHook = crypto.randomUUID();
+    const created = await call("POST", "/alert-rules", {
+      token: t.adminKey,
+      body: {
+        project_id: t.projectId,
+        name: "Hot motor",
+        kind: "metric_threshold",
+        params: { metric: "temperature", op: ">", value: 80, for_s: 0 },
+        min_firing_s: 600,
+        targets: [{ url: `${RECEIVER}/hook/${slackHook}`, format: "slack" }],
+      },
+    });
+    expect(created.status).toBe(201);
+    await hook(slackHook, created.json.targets[0].secret);
+    await beat(t, { temperature: 60 });
+    // Hot, cool, hot, cool within ten minutes: one alert, still firing.
+    for (const temperature of [85, 70, 90, 65]) await beat(t, { temperature });
+    await new Promise((w) => setTimeout(w, 1000));
+    const sent = await received(slackHook);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.verified).toBe(true);
+    expect(sent[0]!.body).toEqual({ text: expect.stringMatching(/^:red_circle: FIRING \*Hot motor\* \(metric_threshold\): temperature is 85/) });
+    // Ten minutes on, the held resolution goes (aged here, as if the time had passed).
+    const hub = projectHub(env, t.projectId);
+    await runInDurableObject(hub, (_h, state) => {
+      state.storage.sql.exec("UPDATE alert_open SET resolve_at = resolve_at - 600000");
+    });
+    await runDurableObjectAlarm(hub);
+    const both = await until("the resolution", async () => (await received(slackHook)).length > 1 && received(slackHook));
+    expect(both[1]!.body.text).toMatch(/^:large_green_circle: RESOLVED \*Hot motor\*/);
+    expect(await alertsOf(t.adminKey, t.projectId)).toHaveLength(1);
+  });
+
   it("a quota rule fires at its percentage", async () => {
     const t = await tenant();
     const r = await rule(t.adminKey, t.projectId, { kind: "quota", params: { percent: 80 } });
