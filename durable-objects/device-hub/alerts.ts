@@ -34,25 +34,43 @@ export class DeviceAlerts {
     timers.add({ name: "alert reports", due: (now) => (this.reports.length ? now : null), fire: () => this.sendReports() });
   }
 
+  // Rules and conditions are read from storage once and kept in memory beside it: every
+  // batch and heartbeat reads them, and a change is rare.
+  private cachedRules?: { version: number; rules: AlertRule[] };
+  private cachedConditions?: Conditions;
+
+  private get stored(): { version: number; rules: AlertRule[] } {
+    return (this.cachedRules ??= this.kv.get<{ version: number; rules: AlertRule[] }>(RULES_KEY) ?? { version: 0, rules: [] });
+  }
+
   private get rules(): AlertRule[] {
-    return this.kv.get<{ version: number; rules: AlertRule[] }>(RULES_KEY)?.rules ?? [];
+    return this.stored.rules;
   }
 
   private get conditions(): Conditions {
-    return this.kv.get<Conditions>(CONDITIONS_KEY) ?? {};
+    return (this.cachedConditions ??= this.kv.get<Conditions>(CONDITIONS_KEY) ?? {});
   }
 
-  private set conditions(c: Conditions) {
-    this.kv.put(CONDITIONS_KEY, c);
+  /** Writes the conditions through to storage, when `changed` says they changed. */
+  private saveConditions(c: Conditions, changed: boolean): void {
+    this.cachedConditions = c;
+    if (changed) this.kv.put(CONDITIONS_KEY, c);
   }
+
+  private cachedReports?: AlertReport[];
 
   private get reports(): AlertReport[] {
-    return this.kv.get<AlertReport[]>(REPORTS_KEY) ?? [];
+    return (this.cachedReports ??= this.kv.get<AlertReport[]>(REPORTS_KEY) ?? []);
+  }
+
+  private set reports(r: AlertReport[]) {
+    this.cachedReports = r;
+    this.kv.put(REPORTS_KEY, r);
   }
 
   /** A delivery's answer named the project's rules version; a different one is fetched once. */
   async heardVersion(version: number | undefined): Promise<void> {
-    if (version === undefined || version === (this.kv.get<{ version: number }>(RULES_KEY)?.version ?? 0)) return;
+    if (version === undefined || version === this.stored.version) return;
     this.refreshing ??= this.refresh().finally(() => (this.refreshing = null));
     await this.refreshing;
   }
@@ -66,8 +84,9 @@ export class DeviceAlerts {
     // RPC types cannot carry params' `unknown` values; they are the rules as the project holds them.
     const fetched = (await projectHub(this.env, s.projectId).alertRulesFor(s.deviceId, deviceType)) as unknown as { version: number; rules: AlertRule[] };
     this.kv.put(RULES_KEY, fetched);
+    this.cachedRules = fetched;
     const ids = new Set(fetched.rules.map((r) => r.id));
-    this.conditions = Object.fromEntries(Object.entries(this.conditions).filter(([id]) => ids.has(id)));
+    this.saveConditions(Object.fromEntries(Object.entries(this.conditions).filter(([id]) => ids.has(id))), true);
     this.errorWindows.keep(ids);
     // A new or changed rule judges the device as it is now.
     if (s.metrics && !s.offline) this.onHeartbeat(s.metrics, Date.now());
@@ -78,32 +97,42 @@ export class DeviceAlerts {
   /** A heartbeat: thresholds on its metrics, and a device back from offline. */
   onHeartbeat(metrics: Record<string, number> | undefined, now: number): void {
     const c = this.conditions;
+    let changed = false;
     for (const rule of this.rules) {
       const cond = (c[rule.id] ??= {});
       if (rule.kind === "device_offline") {
-        delete cond.since;
-        if (cond.firing) this.change(rule, cond, "resolved", now, "the device is back online");
+        if (cond.since !== undefined) {
+          delete cond.since;
+          changed = true;
+        }
+        if (cond.firing) changed = this.change(rule, cond, "resolved", now, "the device is back online");
       } else if (rule.kind === "metric_threshold") {
         const p = rule.params as AlertParams["metric_threshold"];
         const v = metrics?.[p.metric];
         if (v === undefined) continue;
         if (p.op === "<" ? v < p.value : v > p.value) {
-          cond.since ??= now;
-          if (!cond.firing && now - cond.since >= p.for_s * 1000) this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
+          if (cond.since === undefined) {
+            cond.since = now;
+            changed = true;
+          }
+          if (!cond.firing && now - cond.since >= p.for_s * 1000) changed = this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
         } else {
-          delete cond.since;
-          if (cond.firing) this.change(rule, cond, "resolved", now, `${p.metric} is ${v} again (threshold ${p.op} ${p.value})`);
+          if (cond.since !== undefined) {
+            delete cond.since;
+            changed = true;
+          }
+          if (cond.firing) changed = this.change(rule, cond, "resolved", now, `${p.metric} is ${v} again (threshold ${p.op} ${p.value})`);
         }
       }
     }
-    this.conditions = c;
+    this.saveConditions(c, changed);
   }
 
   /** The offline mark: device_offline rules start counting from it. */
   onOffline(now: number): void {
     const c = this.conditions;
     for (const rule of this.rules) if (rule.kind === "device_offline") (c[rule.id] ??= {}).since ??= now;
-    this.conditions = c;
+    this.saveConditions(c, true);
     this.evaluateTime(now);
   }
 
@@ -142,34 +171,35 @@ export class DeviceAlerts {
 
   private evaluateTime(now: number): void {
     const c = this.conditions;
+    let changed = false;
     for (const rule of this.rules) {
       const cond = (c[rule.id] ??= {});
       if (rule.kind === "device_offline") {
         const p = rule.params as AlertParams["device_offline"];
         if (cond.since !== undefined && !cond.firing && now - cond.since >= p.for_s * 1000 && this.device()?.offline) {
-          this.change(rule, cond, "firing", now, `offline since ${new Date(cond.since).toISOString()} (over ${p.for_s} s)`);
+          changed = this.change(rule, cond, "firing", now, `offline since ${new Date(cond.since).toISOString()} (over ${p.for_s} s)`);
         }
       } else if (rule.kind === "metric_threshold") {
         const p = rule.params as AlertParams["metric_threshold"];
         const v = this.device()?.metrics?.[p.metric];
-        if (cond.since !== undefined && !cond.firing && now - cond.since >= p.for_s * 1000 && v !== undefined) this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
+        if (cond.since !== undefined && !cond.firing && now - cond.since >= p.for_s * 1000 && v !== undefined) changed = this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
       } else if (rule.kind === "error_rate") {
         const p = rule.params as AlertParams["error_rate"];
         const sum = this.errorWindows.sum(rule.id, now, p.window_s);
         const what = `${sum} ERROR/FATAL lines${p.module ? ` from ${p.module}` : ""} in the last ${p.window_s} s (threshold ${p.count})`;
-        if (sum >= p.count && !cond.firing) this.change(rule, cond, "firing", now, what);
-        else if (sum < p.count && cond.firing) this.change(rule, cond, "resolved", now, what);
+        if (sum >= p.count && !cond.firing) changed = this.change(rule, cond, "firing", now, what);
+        else if (sum < p.count && cond.firing) changed = this.change(rule, cond, "resolved", now, what);
       }
     }
-    this.conditions = c;
+    this.saveConditions(c, changed);
   }
 
   /** Records the change in the condition and queues its report for the project. */
-  private change(rule: AlertRule, cond: { firing?: boolean }, state: "firing" | "resolved", at: number, summary: string): void {
+  private change(rule: AlertRule, cond: { firing?: boolean }, state: "firing" | "resolved", at: number, summary: string): true {
     cond.firing = state === "firing";
     const deviceId = this.device()?.deviceId;
-    if (!deviceId) return;
-    this.kv.put(REPORTS_KEY, [...this.reports, { rule_id: rule.id, subject: deviceId, state, at, summary }]);
+    if (deviceId) this.reports = [...this.reports, { rule_id: rule.id, subject: deviceId, state, at, summary }];
+    return true;
   }
 
   /** Sends the queued reports in order; one that fails stays, with the rest, for the alarm's retry. */
@@ -179,7 +209,7 @@ export class DeviceAlerts {
     const hub = projectHub(this.env, s.projectId);
     for (const report of this.reports) {
       await hub.reportAlert(report);
-      this.kv.put(REPORTS_KEY, this.reports.slice(1));
+      this.reports = this.reports.slice(1);
     }
   }
 }

@@ -61,10 +61,12 @@ async function beat(t: { deviceId: string; deviceKey: string }, metrics?: Record
 /** Ages a device's alert conditions by `ms`, as if that much time had passed, and runs its alarm. */
 async function age(deviceId: string, ms: number) {
   const stub = deviceHub(env, deviceId);
-  await runInDurableObject(stub, (_hub, state) => {
+  await runInDurableObject(stub, (hub, state) => {
     const c = state.storage.kv.get<Record<string, { since?: number }>>("alert_conditions") ?? {};
     for (const v of Object.values(c)) if (v.since !== undefined) v.since -= ms;
     state.storage.kv.put("alert_conditions", c);
+    // The object keeps its conditions in memory beside storage: it reads them again.
+    (hub as unknown as { alerts: { cachedConditions?: unknown } }).alerts.cachedConditions = undefined;
   });
   await runDurableObjectAlarm(stub);
 }

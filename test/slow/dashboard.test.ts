@@ -3,18 +3,36 @@
 // device sends appears in the live view within 2 seconds, a level filter narrows it, pause
 // holds lines back and resume shows them, export downloads the filtered rows, a session's
 // file and its bundle download, an image previews, the usage view shows the counters, and
-// nothing is logged to the console as an error. Every view is saved as a screenshot at 1280
+// nothing is logged to the console as an error. Alerts: the API's validation problems show
+// beside the form's fields, a rule's signing secret shows once (and checks the webhook a
+// loopback receiver gets), a firing alert and its delivery show, silence, unsilence and
+// delete work, and a viewer sees no control. Every view is saved as a screenshot at 1280
 // and 390 px wide, and dark at 1280, under test/slow/screenshots/ (git ignores it).
+import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, api, newTenant, startServer } from "./support/server.ts";
+import { type Server, api, newTenant, sleep, startServer } from "./support/server.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = path.join(import.meta.dirname, "screenshots");
 const WIDTHS = [1280, 390] as const;
+
+/** Saves the page as `<name>-1280.png`, `<name>-390.png` and `<name>-1280-dark.png` under SHOTS. */
+const shooter = (page: Page) => async (name: string) => {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.screenshot({ path: path.join(SHOTS, `${name}-1280-dark.png`), fullPage: true });
+  await page.emulateMedia({ colorScheme: "light" });
+};
 
 describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
   let server: Server;
@@ -52,16 +70,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
     page.on("pageerror", (e) => errors.push(e.message));
-    const shoot = async (name: string) => {
-      for (const width of WIDTHS) {
-        await page.setViewportSize({ width, height: 900 });
-        await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true });
-      }
-      await page.setViewportSize({ width: 1280, height: 900 });
-      await page.emulateMedia({ colorScheme: "dark" });
-      await page.screenshot({ path: path.join(SHOTS, `${name}-1280-dark.png`), fullPage: true });
-      await page.emulateMedia({ colorScheme: "light" });
-    };
+    const shoot = shooter(page);
 
     await page.goto(`${origin}/`);
     await shoot("sign-in");
@@ -181,6 +190,160 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     console.log(`[dashboard] a line reached the live view ${seenMs} ms after the request was sent; screenshots in ${path.relative(process.cwd(), SHOTS)}`);
     expect(errors).toEqual([]);
     await page.close();
+  }, 180_000);
+
+  it("alerts: an admin creates a rule and sees its secret once, a firing alert and its webhook show, silence and delete work; a viewer only reads", async () => {
+    const base = server.api;
+    const origin = base.replace("/api/v1", "");
+    const tenant = await newTenant(server, "Alerts org");
+    const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-ALERT-1", registration_token: tenant.registrationToken, name: "Picker 9" } });
+    const deviceKey = reg.json.device_key as string;
+    await api(base, "POST", "/fleet/heartbeat", { token: deviceKey, body: { metrics: { battery_level: 50 } } });
+
+    // A webhook receiver on loopback: `npm start` lets a local server send to private addresses.
+    const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+    const receiver = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    let target = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    // A server that refuses plain http targets still stores an https one (nothing is sent to it here).
+    const probe = await api(base, "POST", "/alert-rules", {
+      token: tenant.adminKey,
+      body: { project_id: tenant.projectId, name: "probe", kind: "quota", params: { percent: 99 }, targets: [{ url: target }] },
+    });
+    if (probe.status === 201) {
+      expect((await api(base, "DELETE", `/alert-rules/${probe.json.rule.id}`, { token: tenant.adminKey })).status).toBe(204);
+    } else {
+      expect(probe.json.error.message).toMatch(/https/);
+      target = "https://hooks.example.com/x";
+    }
+
+    const errors: string[] = [];
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("dialog", (d) => void d.accept());
+    const shoot = shooter(page);
+    await page.goto(`${origin}/`);
+    await page.getByLabel("API key").fill(tenant.adminKey);
+    await page.getByLabel("API key").press("Enter");
+    await page.getByRole("link", { name: "Alerts" }).click();
+    await page.getByText("This project has no alert rules yet.").waitFor();
+    await page.getByText("Nothing is firing.").waitFor();
+
+    // The API judges a rule: its problems show beside the fields they name.
+    const form = page.getByRole("form", { name: "New rule" });
+    await form.getByLabel("Name", { exact: true }).fill("Arm errors");
+    await form.getByLabel("Kind").selectOption("error_rate");
+    await form.getByLabel("Errors", { exact: true }).fill("3");
+    await form.getByLabel("Within (s)").fill("5");
+    await form.getByRole("button", { name: "Create rule" }).click();
+    await form.getByRole("alert").getByText(/validation_failed/).waitFor();
+    expect(await form.getByLabel("Within (s)").getAttribute("aria-invalid")).toBe("true");
+    expect(await form.locator("#rule-params-window_s-problem").textContent()).toMatch(/10/);
+    expect(await form.getByLabel("Target 1 URL").getAttribute("aria-invalid")).toBe("true");
+    await shoot("alerts-form-problems");
+    await form.getByLabel("Within (s)").fill("60");
+    await form.getByLabel("Target 1 URL").fill(target);
+    await form.getByRole("button", { name: "Create rule" }).click();
+
+    // The target's secret, shown this once, and the rule in the list.
+    const secrets = page.getByRole("region", { name: "Signing secrets of “Arm errors”" });
+    const secret = await secrets.getByLabel(`Secret for ${target}`).inputValue();
+    expect(secret).toMatch(/^whsec_[0-9a-f]+$/);
+    expect(await secrets.textContent()).toContain("it is shown once");
+    expect(await form.getByRole("alert").count()).toBe(0);
+    const rules = page.getByRole("table", { name: "Rules" });
+    const row = rules.getByRole("row").filter({ hasText: "Arm errors" });
+    await row.waitFor();
+    expect(await row.textContent()).toContain("3 errors in 60 s, per device");
+    expect(await row.textContent()).toContain("active");
+    await shoot("alerts-secret");
+    await secrets.getByRole("button", { name: "I have copied the secrets" }).click();
+    expect(await secrets.count()).toBe(0);
+    await page.reload();
+    await row.waitFor();
+    expect(await page.locator("input.secret").count()).toBe(0);
+
+    // 5 ERROR lines in a minute fire the rule (3 in 60 s); the device's object may only learn of
+    // the rule with its first delivery, so more lines follow while none fires yet.
+    const fireStarted = Date.now();
+    const firingNow = async () => (await api(base, "GET", `/alerts?project_id=${tenant.projectId}&state=firing`, { token: tenant.adminKey })).json.alerts as unknown[];
+    for (let round = 0; round < 4 && (await firingNow()).length === 0; round++) {
+      const logs = Array.from({ length: 5 }, (_, i) => ({ timestamp: new Date().toISOString(), level: "ERROR", module: "arm", message: `arm fault ${round}-${i}` }));
+      expect((await api(base, "POST", "/logs/ingest", { token: deviceKey, body: { logs } })).status).toBeLessThan(300);
+      for (let t = 0; t < 20 && (await firingNow()).length === 0; t++) await sleep(250);
+    }
+    const apiFiredMs = Date.now() - fireStarted;
+    const firing = page.getByRole("table", { name: "Firing" });
+    await firing.getByRole("row").filter({ hasText: "Arm errors" }).waitFor({ timeout: 15_000 });
+    const firedMs = Date.now() - fireStarted;
+    expect(await firing.textContent()).toContain(reg.json.device_id);
+    expect(await firing.textContent()).toContain("firing");
+    await shoot("alerts");
+
+    // The webhook reached the receiver, signed with the secret the page showed once; the rule's deliveries say so.
+    if (target.startsWith("http://")) {
+      for (let t = 0; t < 60 && received.length === 0; t++) await sleep(250);
+      expect(received.length).toBeGreaterThan(0);
+      const { headers, body } = received[0]!;
+      const signature = `sha256=${createHmac("sha256", secret).update(`${headers["x-fleetbeat-timestamp"]}.${body}`).digest("hex")}`;
+      expect(headers["x-fleetbeat-signature"]).toBe(signature);
+      expect(JSON.parse(body)).toMatchObject({ rule: { name: "Arm errors" }, alert: { state: "firing", device_id: reg.json.device_id } });
+    }
+    await rules.getByRole("link", { name: "Deliveries of Arm errors" }).click();
+    await page.getByRole("heading", { name: "Rule Arm errors" }).waitFor();
+    if (target.startsWith("http://")) {
+      const deliveries = page.getByRole("table", { name: "Deliveries" });
+      await deliveries.getByRole("row").filter({ hasText: target }).waitFor({ timeout: 15_000 });
+      expect(await deliveries.textContent()).toContain("200");
+    }
+    await shoot("alert-deliveries");
+    await page.getByRole("link", { name: "All alerts" }).click();
+
+    // Silence for 8 hours: the list says until when; unsilence; delete (after a confirm).
+    await row.waitFor();
+    await row.getByLabel("Silence Arm errors for").selectOption("8");
+    await row.getByRole("button", { name: "Silence Arm errors" }).click();
+    await row.getByText("silenced until").waitFor();
+    const listed = (await api(base, "GET", `/alert-rules?project_id=${tenant.projectId}`, { token: tenant.adminKey })).json.rules[0];
+    expect(Math.abs(Date.parse(listed.silenced_until) - Date.now() - 8 * 3_600_000)).toBeLessThan(60_000);
+    await shoot("alerts-silenced");
+    await row.getByRole("button", { name: "Unsilence Arm errors" }).click();
+    await row.getByText("active").waitFor();
+    await row.getByRole("button", { name: "Delete Arm errors" }).click();
+    await page.getByText("This project has no alert rules yet.").waitFor();
+    expect((await api(base, "GET", `/alert-rules?project_id=${tenant.projectId}`, { token: tenant.adminKey })).json.rules).toEqual([]);
+
+    // A viewer sees the rules and alerts, and no control that changes them.
+    const made = await api(base, "POST", "/alert-rules", {
+      token: tenant.adminKey,
+      body: { project_id: tenant.projectId, name: "Offline watch", kind: "device_offline", params: { for_s: 300 }, targets: [{ url: "https://hooks.example.com/y", format: "slack" }] },
+    });
+    expect(made.status).toBe(201);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API key").fill(tenant.viewerKey);
+    await page.getByLabel("API key").press("Enter");
+    await page.getByRole("table", { name: "Rules" }).getByText("Offline watch").waitFor();
+    expect(await page.getByRole("table", { name: "Rules" }).textContent()).toContain("offline for 5 min");
+    expect(await page.getByRole("form", { name: "New rule" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /silence|delete/i }).count()).toBe(0);
+    await shoot("alerts-viewer");
+
+    console.log(
+      `[dashboard] an error_rate rule fired ${apiFiredMs} ms after the first ERROR lines were sent (GET /alerts), the Alerts view showed it after ${firedMs} ms (it reads every 10 s); target ${target}`,
+    );
+    // The one 400 is the form's deliberate validation failure.
+    expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+    expect(errors.filter((e) => /status of 400/.test(e)).length).toBe(1);
+    await page.close();
+    await new Promise<void>((r) => receiver.close(() => r()));
   }, 180_000);
 
   it("serves the page with a strict Content-Security-Policy", async () => {

@@ -16,12 +16,19 @@ export const api = hc<ApiType>(new URL("/api/v1", location.origin).toString(), {
   },
 });
 
+/** One field's problem, as a 400 validation_failed lists them (path like "params.count" or "targets.0.url"). */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
 /** An API error, in the contract's words. */
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details: FieldProblem[] = [],
   ) {
     super(message);
   }
@@ -32,14 +39,18 @@ export async function ok<T>(res: { ok: boolean; status: number; json(): Promise<
   if (res.ok) return res.json();
   let code = "http_error";
   let message = `the server answered ${res.status}`;
+  let details: FieldProblem[] = [];
   try {
-    const body = (await res.json()) as unknown as { error?: { code?: string; message?: string } };
+    const body = (await res.json()) as unknown as { error?: { code?: string; message?: string; details?: unknown } };
     code = body.error?.code ?? code;
     message = body.error?.message ?? message;
+    if (Array.isArray(body.error?.details)) {
+      details = body.error.details.filter((d): d is FieldProblem => typeof d?.path === "string" && typeof d?.message === "string");
+    }
   } catch {
     // not JSON: keep the status
   }
-  throw new ApiFailure(res.status, code, message);
+  throw new ApiFailure(res.status, code, message, details);
 }
 
 /** An error in words, for people. */

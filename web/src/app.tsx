@@ -1,8 +1,9 @@
 // The dashboard's shell: sign-in, the org's projects, navigation, and one view per URL hash
-// (#/fleet, #/devices/<id>, #/sessions, #/sessions/<id>, #/logs, #/usage), so reload and
-// back work. A viewer key sees no control that changes anything.
+// (#/fleet, #/devices/<id>, #/sessions, #/sessions/<id>, #/logs, #/alerts, #/alerts/<rule
+// id>, #/usage), so reload and back work. A viewer key sees no control that changes anything.
 import { useEffect, useState } from "preact/hooks";
 import { ApiFailure, api, describe, ok, saveKey, savedKey } from "./api";
+import { Alerts, RuleDeliveries } from "./views/alerts";
 import { DeviceView } from "./views/device";
 import { Fleet } from "./views/fleet";
 import { Logs } from "./views/logs";
@@ -68,7 +69,7 @@ export function App() {
       <header>
         <strong class="brand">fleetbeat</strong>
         <nav aria-label="Views">
-          {(["fleet", "sessions", "logs", "usage"] as const).map((v) => (
+          {(["fleet", "sessions", "logs", "alerts", "usage"] as const).map((v) => (
             <a href={`#/${v}`} aria-current={view === v ? "page" : undefined}>
               {v[0]!.toUpperCase() + v.slice(1)}
             </a>
@@ -106,6 +107,10 @@ export function App() {
           <Sessions projectId={project.id} />
         ) : view === "logs" ? (
           <Logs projectId={project.id} initial={Object.fromEntries(path.query)} />
+        ) : view === "alerts" && arg ? (
+          <RuleDeliveries ruleId={decodeURIComponent(arg)} />
+        ) : view === "alerts" ? (
+          <Alerts projectId={project.id} admin={me.key.role === "admin"} />
         ) : view === "usage" ? (
           <Usage projectId={project.id} />
         ) : (
