@@ -4,7 +4,8 @@
 // it, asked of the project's object when a delivery's answer names a version it lacks, so
 // evaluating costs no D1 read or write. What it finds (a condition starting or ending) goes
 // to the project's object, which keeps the alert's state and sends the webhooks; reports
-// wait in this object's storage until the project has them.
+// wait in this object's storage until the project has them. Everything it judges by (rules,
+// conditions, error windows, reports) is in its storage, so an evicted object resumes as it was.
 import type { AlertParams, AlertReport, AlertRule } from "../../src/contract/alerts";
 import { createDb } from "../../src/db/client";
 import { findDeviceOfOrg } from "../../src/db/repos/devices";
@@ -21,7 +22,7 @@ const REPORTS_KEY = "alert_reports";
 type Conditions = Record<string, { since?: number; firing?: boolean }>;
 
 export class DeviceAlerts {
-  private readonly errorWindows = new ErrorWindows();
+  private readonly errorWindows: ErrorWindows;
   private refreshing: Promise<void> | null = null;
 
   constructor(
@@ -30,6 +31,7 @@ export class DeviceAlerts {
     private readonly device: () => DeviceState | undefined,
     timers: Timers,
   ) {
+    this.errorWindows = new ErrorWindows(kv, "alert_error_windows");
     timers.add({ name: "alert conditions", due: () => this.nextDue(), fire: (now) => this.evaluateTime(now) });
     timers.add({ name: "alert reports", due: (now) => (this.reports.length ? now : null), fire: () => this.sendReports() });
   }
@@ -144,7 +146,7 @@ export class DeviceAlerts {
       const p = rule.params as AlertParams["error_rate"];
       let n = 0;
       for (const l of lines) if (l.level >= 3 && (p.module === undefined || l.module === p.module)) n++;
-      this.errorWindows.add(rule.id, now, n);
+      this.errorWindows.add(rule.id, now, n, p.window_s);
     }
     this.evaluateTime(now);
   }

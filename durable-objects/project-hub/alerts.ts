@@ -43,7 +43,7 @@ type OpenRow = {
 
 export class ProjectAlerts {
   private readonly webhooks: Webhooks;
-  private readonly errorWindows = new ErrorWindows();
+  private readonly errorWindows: ErrorWindows;
   private lastQuotaCheck = 0;
 
   constructor(
@@ -52,6 +52,7 @@ export class ProjectAlerts {
     timers: Timers,
   ) {
     this.webhooks = new Webhooks(storage, env, timers);
+    this.errorWindows = new ErrorWindows(storage.kv, "alert_error_windows");
     timers.add({ name: "held alert resolutions", due: () => this.nextResolution(), fire: (now) => this.resolveHeld(now) });
     timers.add({ name: "project error windows", due: (now) => this.nextWindowCheck(now), fire: (now) => this.checkWindows(now) });
   }
@@ -171,7 +172,7 @@ export class ProjectAlerts {
     for (const rule of rules) {
       const p = rule.params as AlertParams["error_rate"];
       const n = p.module === undefined ? errorLines : tallies.filter((t) => t.kind === "module" && t.key === p.module).reduce((s, t) => s + t.errors, 0);
-      this.errorWindows.add(rule.id, now, n);
+      this.errorWindows.add(rule.id, now, n, p.window_s);
     }
     this.checkWindows(now);
   }

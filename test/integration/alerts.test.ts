@@ -213,6 +213,22 @@ describe("alerts", () => {
     expect(await alertsOf(t.adminKey, t.projectId)).toHaveLength(1);
   });
 
+  it("silencing a firing rule leaves its alert firing", async () => {
+    const t = await tenant();
+    const r = await rule(t.adminKey, t.projectId, { kind: "error_rate", params: { count: 3, window_s: 60 } });
+    await beat(t);
+    expect((await ingest(t.deviceKey, { logs: Array.from({ length: 5 }, (_, i) => line("ERROR", `e${i}`)) })).status).toBe(200);
+    await until("the webhook", async () => (await received(r.hook)).length > 0);
+    const silenced = await call("PATCH", `/alert-rules/${r.id}`, { token: t.adminKey, body: { silenced_until: new Date(Date.now() + 3600_000).toISOString() } });
+    expect(silenced.status).toBe(200);
+    // Idle objects are evicted; the windows are in storage, so a restart does not resolve it either.
+    await abortAllDurableObjects();
+    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
+    await beat(t);
+    await new Promise((w) => setTimeout(w, 1500));
+    expect((await received(r.hook)).map((x) => x.body.alert.state)).toEqual(["firing"]);
+  });
+
   it("a quota rule fires at its percentage", async () => {
     const t = await tenant();
     const r = await rule(t.adminKey, t.projectId, { kind: "quota", params: { percent: 80 } });
