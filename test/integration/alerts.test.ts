@@ -305,5 +305,9 @@ describe("alerts", () => {
     expect(patched.json.error.details[0].path).toBe("percent");
     expect((await call("DELETE", `/alert-rules/${r.json.rule.id}`, { token: t.adminKey })).status).toBe(204);
     expect((await call("GET", `/alert-rules/${r.json.rule.id}`, { token: t.adminKey })).status).toBe(404);
+    // A deleted project takes its rules with it.
+    const kept = await post({ kind: "quota", params: { percent: 90 } });
+    expect((await call("DELETE", `/projects/${t.projectId}`, { token: t.adminKey })).status).toBeLessThan(300);
+    expect((await call("GET", `/alert-rules/${kept.json.rule.id}`, { token: t.adminKey })).status).toBe(404);
   });
 });

@@ -1,7 +1,7 @@
 // Projects, and the one place a project's D1 rows are removed together.
-import { and, asc, count, eq, gt } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray } from "drizzle-orm";
 import type { Db } from "../client";
-import { archiveDays, devices, projects, registrationTokens, sessions } from "../schema";
+import { alertDeliveries, alertRules, alertTargets, alerts, archiveDays, devices, projects, registrationTokens, sessions } from "../schema";
 import { newId } from "../../lib/crypto";
 
 export type Project = typeof projects.$inferSelect;
@@ -49,6 +49,11 @@ export async function deleteProjectCascade(db: Db, projectId: string): Promise<v
     db.delete(devices).where(eq(devices.projectId, projectId)),
     db.delete(sessions).where(eq(sessions.projectId, projectId)),
     db.delete(archiveDays).where(eq(archiveDays.projectId, projectId)),
+    // A rule's targets and attempts go with it (their rows name the rule, not the project).
+    db.delete(alertTargets).where(inArray(alertTargets.ruleId, db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)))),
+    db.delete(alertDeliveries).where(inArray(alertDeliveries.ruleId, db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)))),
+    db.delete(alertRules).where(eq(alertRules.projectId, projectId)),
+    db.delete(alerts).where(eq(alerts.projectId, projectId)),
     db.delete(projects).where(eq(projects.id, projectId)),
   ]);
 }
