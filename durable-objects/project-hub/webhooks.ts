@@ -9,8 +9,8 @@ import { saveAlerts, saveDeliveries } from "../../src/db/repos/alerts";
 import { hmacHex, newId } from "../../src/lib/crypto";
 import type { Timers } from "../timers";
 
-/** Retries wait 1 s, 2 s, 4 s, … up to an hour, for up to a day after the first try. */
-const FIRST_RETRY_MS = 1000;
+/** Retries wait 0.5 s, 1 s, 2 s, … up to an hour, for up to a day after the first try. */
+const FIRST_RETRY_MS = 500;
 const LONGEST_RETRY_MS = 3_600_000;
 const GIVE_UP_AFTER_MS = 24 * 3_600_000;
 /** A receiver has this long to answer. */

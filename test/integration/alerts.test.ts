@@ -95,7 +95,7 @@ describe("alerts", () => {
     // More errors while it fires: no second alert, no second webhook.
     expect((await ingest(t.deviceKey, { logs: errors })).status).toBe(200);
     await settle(t.deviceId);
-    await new Promise((w) => setTimeout(w, 1500));
+    await new Promise((w) => setTimeout(w, 800));
     expect(await received(r.hook)).toHaveLength(1);
     const firing = await until("the alert in D1", async () => (await alertsOf(t.adminKey, t.projectId, "firing")).length > 0 && alertsOf(t.adminKey, t.projectId, "firing"));
     expect(firing).toEqual([expect.objectContaining({ rule_id: r.id, device_id: t.deviceId, state: "firing", resolved_at: null })]);
@@ -197,7 +197,7 @@ describe("alerts", () => {
     await beat(t, { temperature: 60 });
     // Hot, cool, hot, cool within ten minutes: one alert, still firing.
     for (const temperature of [85, 70, 90, 65]) await beat(t, { temperature });
-    await new Promise((w) => setTimeout(w, 1000));
+    await new Promise((w) => setTimeout(w, 800));
     const sent = await received(slackHook);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.verified).toBe(true);
@@ -225,7 +225,7 @@ describe("alerts", () => {
     await abortAllDurableObjects();
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
     await beat(t);
-    await new Promise((w) => setTimeout(w, 1500));
+    await new Promise((w) => setTimeout(w, 800));
     expect((await received(r.hook)).map((x) => x.body.alert.state)).toEqual(["firing"]);
   });
 
@@ -280,7 +280,7 @@ describe("alerts", () => {
     await beat(t);
     expect((await ingest(t.deviceKey, { logs: [line("ERROR", "silenced")] })).status).toBe(200);
     await settle(t.deviceId);
-    await new Promise((w) => setTimeout(w, 1000));
+    await new Promise((w) => setTimeout(w, 800));
     expect(await received(r.hook)).toHaveLength(0);
     expect(await alertsOf(t.adminKey, t.projectId)).toEqual([]);
   });
