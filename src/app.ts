@@ -1,5 +1,6 @@
 // The Worker's HTTP surface: every route under /api/v1, every failure in the contract's shape.
 import { type Context, Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
@@ -21,15 +22,21 @@ import { artifacts } from "./routes/artifacts";
 import { downloads } from "./routes/downloads";
 import { stats } from "./routes/stats";
 import { alertRules, alertsList } from "./routes/alerts";
+import { otlp } from "./routes/otlp";
+import { metrics } from "./routes/metrics";
 
 export const app = new Hono<AppEnv>();
 
-app.use("/api/*", async (c, next) => {
+/** Every API request: the D1 client, then its analytics record once it has answered. */
+const recorded = createMiddleware<AppEnv>(async (c, next) => {
   c.set("db", createDb(c.env.DB));
   const started = Date.now();
   await next();
   recordApiCall(c.env, apiCallOf(c, started), (p) => waitUntil(c, p));
 });
+app.use("/api/*", recorded);
+// OpenTelemetry's OTLP/HTTP path is fixed by its specification: /v1/logs, beside /api/v1.
+app.use("/v1/*", recorded);
 
 /** Keeps `p` running past the answer; a request made without an execution context just lets it run. */
 function waitUntil(c: Context<AppEnv>, p: Promise<unknown>): void {
@@ -73,9 +80,11 @@ const api = new Hono<AppEnv>()
   .route("/downloads", downloads)
   .route("/stats", stats)
   .route("/alert-rules", alertRules)
-  .route("/alerts", alertsList);
+  .route("/alerts", alertsList)
+  .route("/metrics", metrics);
 
 app.route("/api/v1", api);
+app.route("/v1", otlp);
 
 app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
 

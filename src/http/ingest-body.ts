@@ -7,26 +7,31 @@ import { envelopeOf } from "../ingest/ingest";
 import { readBounded } from "./body";
 
 export async function readIngestBody(req: Request): Promise<IngestEnvelope> {
+  const mediaType = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  checkEncoding(req);
+  if (mediaType !== "application/json") {
+    throw new ApiError("unsupported_media_type", "send the body as application/json", { content_type: mediaType || null });
+  }
+  return parseEnvelope(await readLogBody(req));
+}
+
+function checkEncoding(req: Request): "identity" | "gzip" {
   const encoding = (req.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
   if (encoding !== "identity" && encoding !== "gzip") {
     throw new ApiError("unsupported_media_type", "Content-Encoding must be gzip or absent", { content_encoding: encoding });
   }
-  const mediaType = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  if (mediaType !== "application/json") {
-    throw new ApiError("unsupported_media_type", "send the body as application/json", { content_type: mediaType || null });
-  }
+  return encoding;
+}
+
+/** A log body's bytes (native or OTLP), gunzipped when it says so, at most LOG_UPLOAD.max_bytes either way (413 past it). */
+export async function readLogBody(req: Request): Promise<Uint8Array> {
+  const encoding = checkEncoding(req);
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > LOG_UPLOAD.max_bytes) {
     throw new ApiError("payload_too_large", `body is larger than ${LOG_UPLOAD.max_bytes} bytes`, { limit: LOG_UPLOAD.max_bytes });
   }
-  let bytes: Uint8Array;
-  if (encoding === "gzip") {
-    const compressed = await readBounded(req.body, LOG_UPLOAD.max_bytes);
-    bytes = await gunzipBounded(compressed, LOG_UPLOAD.max_bytes);
-  } else {
-    bytes = await readBounded(req.body, LOG_UPLOAD.max_bytes);
-  }
-  return parseEnvelope(bytes);
+  const bytes = await readBounded(req.body, LOG_UPLOAD.max_bytes);
+  return encoding === "gzip" ? gunzipBounded(bytes, LOG_UPLOAD.max_bytes) : bytes;
 }
 
 async function gunzipBounded(compressed: Uint8Array, maxBytes: number): Promise<Uint8Array> {
