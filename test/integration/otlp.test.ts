@@ -2,13 +2,14 @@
 // partial success, retried exports stored once, and the answers OTLP exporters act on.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { TIERS } from "../../src/contract/tiers";
 import { StatusSchema } from "../../src/otlp/gen/google/rpc/status_pb";
 import {
   ExportLogsServiceRequestSchema,
   ExportLogsServiceResponseSchema,
 } from "../../src/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb";
-import { allLogs, call, tenant } from "./helpers";
+import { allLogs, call, newDevice, newOrg, newProject, tenant } from "./helpers";
 
 async function gzipBytes(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
@@ -161,5 +162,27 @@ describe("OTLP/HTTP logs in", () => {
     const noKey = await post("fbd_nope", "{}", "application/json");
     expect(noKey.status).toBe(401);
     expect(await noKey.json()).toMatchObject({ code: 16 });
+  });
+
+  describe("past the month's quota", () => {
+    const saved = TIERS.free.limits.logs_per_month;
+    afterEach(() => {
+      TIERS.free.limits.logs_per_month = saved;
+    });
+
+    it("answers 429 with Retry-After pointing at the reset, so the exporter waits for it", async () => {
+      // The tier table is data shared with the objects in this isolate: the test shrinks it.
+      TIERS.free.limits.logs_per_month = 3;
+      const { adminKey } = await newOrg("free");
+      const device = await newDevice(adminKey, await newProject(adminKey));
+      const ts = nowNs();
+      const three = JSON.stringify(jsonExport([0, 1, 2].map((i) => ({ timeUnixNano: String(ts + BigInt(i)), severityNumber: 9, body: { stringValue: `l${i}` } }))));
+      expect((await post(device.deviceKey, three, "application/json")).status).toBe(200);
+      const over = await post(device.deviceKey, JSON.stringify(jsonExport([{ timeUnixNano: String(ts + 9n), severityNumber: 9, body: { stringValue: "one too many" } }])), "application/json");
+      expect(over.status).toBe(429);
+      const firstOfNextMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1)).getTime();
+      expect(Number(over.headers.get("retry-after"))).toBeCloseTo((firstOfNextMonth - Date.now()) / 1000, -2);
+      expect(await over.json()).toMatchObject({ code: 8, message: expect.stringContaining("logs_per_month") });
+    });
   });
 });
