@@ -22,6 +22,7 @@ import { artifacts } from "./routes/artifacts";
 import { downloads } from "./routes/downloads";
 import { stats } from "./routes/stats";
 import { alertRules, alertsList } from "./routes/alerts";
+import { loki } from "./routes/loki";
 import { otlp } from "./routes/otlp";
 import { metrics } from "./routes/metrics";
 
@@ -84,6 +85,8 @@ const api = new Hono<AppEnv>()
   .route("/metrics", metrics);
 
 app.route("/api/v1", api);
+// Grafana's Loki data source appends /loki/api/v1/… to its URL (docs/grafana.md).
+app.route("/loki/api/v1", loki);
 app.route("/v1", otlp);
 
 app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));

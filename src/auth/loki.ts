@@ -1,0 +1,54 @@
+// Who may read through the Loki-compatible API (/loki/api/v1): an org API key (viewer is
+// enough), sent as `Authorization: Bearer <key>` or, since Grafana's data source also offers
+// basic auth, as the password of `Authorization: Basic base64(<any user>:<key>)`. The project
+// is the `X-Scope-OrgID` header (Loki's tenant header), a project id of the key's org.
+import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { ORG_KEY_PREFIX } from "../contract/credentials";
+import { ApiError } from "../contract/errors";
+import { projectId } from "../contract/common";
+import { createDb } from "../db/client";
+import { findLiveKeyByHash } from "../db/repos/keys";
+import { sha256 } from "../lib/crypto";
+import { projectOfOrg } from "../services/tenancy";
+
+/** The org key in an Authorization header, Bearer or Basic (as the password). */
+function orgKeyOf(header: string | undefined): string {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (bearer) return bearer[1]!;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
+  if (basic) {
+    let decoded = "";
+    try {
+      decoded = new TextDecoder().decode(Uint8Array.from(atob(basic[1]!), (ch) => ch.charCodeAt(0)));
+    } catch {
+      throw new ApiError("unauthorized", "the Basic credentials are not base64");
+    }
+    const colon = decoded.indexOf(":");
+    return colon < 0 ? decoded : decoded.slice(colon + 1);
+  }
+  throw new ApiError("unauthorized", "send Authorization: Bearer <org API key> (or Basic auth with the key as the password)");
+}
+
+/** An org API key of any role; sets `db`, `org` and `apiKey` as the /api/v1 middleware does. */
+export const lokiOrgKey = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("db", createDb(c.env.DB));
+  const token = orgKeyOf(c.req.header("authorization"));
+  if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw new ApiError("unauthorized", "this API needs an org API key");
+  const key = await findLiveKeyByHash(c.var.db, await sha256(token));
+  if (!key) throw new ApiError("unauthorized", "invalid API key");
+  c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
+  c.set("apiKey", key);
+  await next();
+});
+
+/** The project the X-Scope-OrgID header names; 404 when it is not one of the caller's org. */
+export async function scopeProject(c: Context<AppEnv>): Promise<string> {
+  const header = c.req.header("x-scope-orgid")?.trim();
+  if (!header) throw new ApiError("bad_request", "set the X-Scope-OrgID header to a project id (prj_…) of your org");
+  const parsed = projectId.safeParse(header);
+  if (!parsed.success) throw new ApiError("not_found", "project not found (X-Scope-OrgID must be a project id, prj_…)");
+  await projectOfOrg(c.var.db, c.var.org.orgId, parsed.data);
+  return parsed.data;
+}

@@ -1,0 +1,97 @@
+// /loki/api/v1: a Loki-compatible read API, so Grafana's own Loki data source (pointed at
+// fleetbeat with an org key and X-Scope-OrgID: <project id>) shows and live-tails fleet logs.
+// Answers are in Loki's shapes; errors carry Loki's `message` (what Grafana shows) next to the
+// contract's `error: {code, message}`. The LogQL subset is src/contract/logql.ts; docs/grafana.md.
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../app-env";
+import { lokiOrgKey, scopeProject } from "../auth/loki";
+import { ApiError, errorBody } from "../contract/errors";
+import { LokiLabelParams, LokiQueryParams, LokiTailParams, isHealthCheckQuery, parseLogQuery } from "../contract/logql";
+import { parseOrThrow } from "../contract/validation";
+import { lokiLabelNames, lokiLabelValues, lokiQuery, lokiSeries, openLokiTail } from "../services/loki";
+
+const HOUR_US = 3_600_000_000;
+/** Loki's defaults: queries look back an hour, label lookups six. */
+const QUERY_SINCE_US = HOUR_US;
+const LABELS_SINCE_US = 6 * HOUR_US;
+/** An instant log query reads the hour before its time. */
+const INSTANT_WINDOW_US = HOUR_US;
+
+const nowUs = () => Date.now() * 1000;
+
+/** [from, to) in µs from Loki's start, end and since. */
+function rangeOf(p: { start?: number; end?: number; since?: number }, defaultSince: number) {
+  const to = p.end ?? nowUs();
+  const from = p.start ?? Math.max(0, to - (p.since ?? defaultSince));
+  if (to < from) throw new ApiError("bad_request", "end timestamp must not be before start time");
+  return { from, to };
+}
+
+const success = (data: unknown, warning?: string) => ({ status: "success", data, ...(warning ? { warnings: [warning] } : {}) });
+
+export const loki = new Hono<AppEnv>()
+  .use(lokiOrgKey)
+  .get("/labels", async (c) => {
+    await scopeProject(c);
+    parseOrThrow(LokiLabelParams, c.req.query(), "query");
+    return c.json(success(lokiLabelNames()));
+  })
+  .get("/label/:name/values", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiLabelParams, c.req.query(), "query");
+    const selector = p.query ? parseLogQuery(p.query) : null;
+    return c.json(success(await lokiLabelValues(c.env, c.var.db, project, c.req.param("name"), rangeOf(p, LABELS_SINCE_US), selector)));
+  })
+  .get("/series", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiLabelParams, c.req.query(), "query");
+    const selectors = [...(c.req.queries("match[]") ?? []), ...(c.req.queries("match") ?? [])];
+    if (selectors.length === 0) throw new ApiError("bad_request", "match[] (a stream selector) is required");
+    if (selectors.length > 10) throw new ApiError("bad_request", "at most 10 match[] selectors");
+    const queries = selectors.map(parseLogQuery);
+    return c.json(success(await lokiSeries(c.env, c.var.db, c.var.org.orgId, project, queries, rangeOf(p, LABELS_SINCE_US))));
+  })
+  .get("/query_range", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiQueryParams, c.req.query(), "query");
+    const q = parseLogQuery(p.query);
+    const range = rangeOf(p, QUERY_SINCE_US);
+    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, { ...range, limit: p.limit, direction: p.direction });
+    return c.json(success({ resultType: "streams", result: answer.streams }, answer.warning));
+  })
+  .get("/query", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiQueryParams, c.req.query(), "query");
+    const at = p.time ?? nowUs();
+    // Grafana's "Save & test" runs this metric query and expects the vector 2.
+    if (isHealthCheckQuery(p.query)) {
+      return c.json(success({ resultType: "vector", result: [{ metric: {}, value: [at / 1e6, "2"] }] }));
+    }
+    const q = parseLogQuery(p.query);
+    const range = { from: Math.max(0, at - INSTANT_WINDOW_US), to: at + 1 };
+    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, { ...range, limit: p.limit, direction: p.direction });
+    return c.json(success({ resultType: "streams", result: answer.streams }, answer.warning));
+  })
+  .get("/tail", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiTailParams, c.req.query(), "query");
+    const q = parseLogQuery(p.query);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError("bad_request", "connect with a WebSocket (Upgrade: websocket)");
+    }
+    const start = p.start ?? nowUs() - HOUR_US;
+    return openLokiTail(c.env, c.var.db, { orgId: c.var.org.orgId, keyId: c.var.org.keyId }, project, q, { start, limit: p.limit });
+  });
+
+// Loki's error shape as Grafana reads it (`message`), with the contract's `error` beside it.
+loki.onError((err, c) => {
+  let e: ApiError;
+  if (err instanceof ApiError) e = err;
+  else if (err instanceof HTTPException && err.status >= 400 && err.status < 500) e = new ApiError("bad_request", err.message);
+  else {
+    console.error(`${c.req.method} ${c.req.path} failed`, err);
+    e = new ApiError("internal", "internal error");
+  }
+  return c.json({ status: "error", message: e.message, ...errorBody(e.code, e.message, e.details) }, e.status);
+});

@@ -1,0 +1,19 @@
+// GET /metrics?project_id: the project's devices and counters in the Prometheus text format
+// (version 0.0.4), for a scrape with an org key (viewer or admin) as its bearer token.
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { orgKey } from "../auth/middleware";
+import { ScrapeQuery } from "../contract/scrape";
+import { query } from "../http/validate";
+import { clockNow } from "../lib/clock";
+import { PROMETHEUS_CONTENT_TYPE } from "../lib/prometheus-text";
+import { scrapeProject } from "../services/prometheus-metrics";
+import { projectOfOrg } from "../services/tenancy";
+
+export const metrics = new Hono<AppEnv>().get("/", orgKey("viewer"), query(ScrapeQuery), async (c) => {
+  const { db, org } = c.var;
+  const q = c.req.valid("query");
+  await projectOfOrg(db, org.orgId, q.project_id);
+  const text = await scrapeProject(c.env, db, org.orgId, q, clockNow());
+  return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" });
+});

@@ -1,0 +1,342 @@
+// The Loki-compatible read API's use cases: a LogQL query of the subset (src/contract/logql.ts)
+// answered by the ordinary search (log-search.ts), label names and values, and the live tail
+// bridged from the project's own tail socket (docs/logs.md, "Live tail").
+//
+// What the search can do itself is handed to it (one device, one session, one module, a set of
+// levels, the devices the registry matchers leave); everything else (other matchers, line
+// filters) is applied to each line here. So a page is read, filtered, and the next page read
+// until `limit` lines pass, within a budget of lines read per request.
+import { ApiError } from "../contract/errors";
+import type { LogView } from "../contract/log-view";
+import type { LogSearch } from "../contract/logs";
+import {
+  DEVICE_LABELS,
+  LOKI_LABELS,
+  type LogQuery,
+  type LokiLabel,
+  type StreamLabels,
+  allowedLevels,
+  exactValue,
+  matchesLabels,
+  matchesLine,
+  nanos,
+  needsRegistry,
+} from "../contract/logql";
+import { LEVELS } from "../contract/levels";
+import { TailFilter } from "../contract/tail-filter";
+import { newTailTicket } from "../contract/tail-ticket";
+import type { Db } from "../db/client";
+import { type DeviceLabelRow, deviceLabelsOf, projectDeviceLabels, projectSessionIds } from "../db/repos/device-labels";
+import { signingKey } from "../lib/config";
+import { utcDay } from "../lib/time";
+import { projectHub } from "../stubs/project-hub";
+import { searchLogs, searchScope } from "./log-search";
+
+/** Lines read (before line filters) per request at most: a rare line filter over a long range answers what it found. */
+const MAX_SCANNED = 20_000;
+/** A search page: the most GET /logs answers at once. */
+const PAGE_LINES = 1000;
+/** The most devices a registry matcher (dsn, device_type, environment, a device_id regex) considers. */
+const MAX_REGISTRY_DEVICES = 20_000;
+/** The most values label/<name>/values answers. */
+const MAX_VALUES = 1000;
+
+interface LokiStream {
+  stream: StreamLabels;
+  values: [string, string][];
+}
+
+interface Range {
+  from: number; // µs, inclusive
+  to: number; // µs, exclusive
+}
+
+/** The registry labels of the devices a request meets, each read from D1 once. */
+class DeviceLabels {
+  private readonly rows = new Map<string, DeviceLabelRow | null>();
+  constructor(
+    private readonly db: Db,
+    private readonly projectId: string,
+  ) {}
+
+  add(rows: DeviceLabelRow[]) {
+    for (const r of rows) this.rows.set(r.id, r);
+  }
+
+  async load(ids: Iterable<string>): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !this.rows.has(id));
+    if (missing.length === 0) return;
+    for (const id of missing) this.rows.set(id, null);
+    this.add(await deviceLabelsOf(this.db, this.projectId, missing));
+  }
+
+  /** A line's stream labels. */
+  of(line: LogView): StreamLabels {
+    const device = this.rows.get(line.device_id);
+    return {
+      device_id: line.device_id,
+      ...(device ? { dsn: device.dsn, device_type: device.deviceType, environment: device.environment } : {}),
+      ...(line.session_id !== null ? { session_id: line.session_id } : {}),
+      module: line.module,
+      level: line.level,
+    };
+  }
+}
+
+const deviceOnly = (d: DeviceLabelRow): StreamLabels => ({ device_id: d.id, dsn: d.dsn, device_type: d.deviceType, environment: d.environment });
+const deviceMatchers = (q: LogQuery): LogQuery => ({ matchers: q.matchers.filter((m) => DEVICE_LABELS.includes(m.label)), filters: [] });
+
+/** Whether the search applies this matcher itself, so no line needs checking for it here. */
+const pushed = (q: LogQuery, label: LokiLabel) =>
+  label === "level" || DEVICE_LABELS.includes(label) || ((label === "session_id" || label === "module") && exactValue(q, label) !== undefined);
+
+/** Lines streamed together, in the order given. */
+function toStreams(lines: { labels: StreamLabels; line: LogView }[]): LokiStream[] {
+  const streams = new Map<string, LokiStream>();
+  for (const { labels, line } of lines) {
+    const key = JSON.stringify(labels);
+    let s = streams.get(key);
+    if (!s) streams.set(key, (s = { stream: labels, values: [] }));
+    s.values.push([nanos(line.timestamp_us), line.message]);
+  }
+  return [...streams.values()];
+}
+
+export interface QueryAnswer {
+  streams: LokiStream[];
+  /** Set when the budget of lines read ran out before `limit` lines passed the filters. */
+  warning?: string;
+}
+
+/** Runs a log query over [from, to): at most `limit` lines, newest first (backward) or oldest first. */
+export async function lokiQuery(
+  env: Env,
+  db: Db,
+  orgId: string,
+  projectId: string,
+  q: LogQuery,
+  p: Range & { limit: number; direction: "backward" | "forward" },
+): Promise<QueryAnswer> {
+  const labels = new DeviceLabels(db, projectId);
+  const levels = allowedLevels(q);
+  if (levels.length === 0 || p.from >= p.to) return { streams: [] };
+
+  let allowed: Set<string> | null = null;
+  if (needsRegistry(q)) {
+    const registry = await projectDeviceLabels(db, projectId, MAX_REGISTRY_DEVICES);
+    labels.add(registry);
+    const dq = deviceMatchers(q);
+    allowed = new Set(registry.filter((d) => matchesLabels(dq, deviceOnly(d))).map((d) => d.id));
+    if (allowed.size === 0) return { streams: [] };
+  }
+
+  const deviceId = exactValue(q, "device_id");
+  const sessionId = exactValue(q, "session_id");
+  const module = exactValue(q, "module");
+  let deviceIds: string[];
+  try {
+    deviceIds = await searchScope(env, db, orgId, { project_id: projectId, device_id: deviceId, session_id: sessionId, from: p.from, to: p.to });
+  } catch (err) {
+    // A device or session this project does not have: no lines, as Loki answers for any selector.
+    if (err instanceof ApiError && err.code === "not_found") return { streams: [] };
+    throw err;
+  }
+  if (allowed) deviceIds = deviceIds.filter((id) => allowed.has(id));
+  if (deviceIds.length === 0) return { streams: [] };
+
+  const postFiltered = q.filters.length > 0 || q.matchers.some((m) => !pushed(q, m.label));
+  const found: { labels: StreamLabels; line: LogView }[] = [];
+  let scanned = 0;
+  let cursor: string | undefined;
+  for (;;) {
+    const want = postFiltered ? PAGE_LINES : Math.min(PAGE_LINES, p.limit - found.length);
+    const search: LogSearch = {
+      project_id: projectId,
+      device_id: deviceId,
+      session_id: sessionId,
+      module,
+      level: levels.length < LEVELS.length ? levels : undefined,
+      from: p.from,
+      to: p.to,
+      order: p.direction === "backward" ? "desc" : "asc",
+      limit: Math.min(want, MAX_SCANNED - scanned),
+      cursor,
+    };
+    const page = await searchLogs(env, deviceIds, search);
+    scanned += page.logs.length;
+    await labels.load(page.logs.map((l) => l.device_id));
+    for (const line of page.logs) {
+      const l = labels.of(line);
+      if (matchesLabels(q, l) && matchesLine(q, line.message)) found.push({ labels: l, line });
+      if (found.length >= p.limit) break;
+    }
+    if (found.length >= p.limit || !page.next_cursor) break;
+    if (scanned >= MAX_SCANNED) {
+      return {
+        streams: toStreams(found),
+        warning: `fleetbeat read ${scanned} lines for this query and stopped with ${found.length} matching: narrow the time range or add label matchers to see older matches`,
+      };
+    }
+    cursor = page.next_cursor;
+  }
+  return { streams: toStreams(found) };
+}
+
+/** Distinct label sets of the streams a selector has in the range (for /series): read from its latest lines. */
+export async function lokiSeries(env: Env, db: Db, orgId: string, projectId: string, queries: LogQuery[], range: Range): Promise<StreamLabels[]> {
+  const seen = new Map<string, StreamLabels>();
+  for (const q of queries) {
+    const { streams } = await lokiQuery(env, db, orgId, projectId, q, { ...range, limit: PAGE_LINES, direction: "backward" });
+    for (const s of streams) seen.set(JSON.stringify(s.stream), s.stream);
+  }
+  return [...seen.values()];
+}
+
+/** The label names; every stream has device_id, module and level, and the registry's labels. */
+export const lokiLabelNames = (): string[] => [...LOKI_LABELS].sort();
+
+/** The values a label has in the project (in the range, where that is known), narrowed by the selector's matchers. */
+export async function lokiLabelValues(env: Env, db: Db, projectId: string, name: string, range: Range, q: LogQuery | null): Promise<string[]> {
+  const label = (LOKI_LABELS as readonly string[]).includes(name) ? (name as LokiLabel) : null;
+  if (!label) return [];
+  const matchers = (q?.matchers ?? []).filter((m) => m.label === label);
+  const keep = (values: Iterable<string>) => [...new Set(values)].filter((v) => matchers.every((m) => m.test(v))).sort().slice(0, MAX_VALUES);
+  if (label === "level") return LEVELS.filter((l) => matchers.every((m) => m.test(l)));
+  if (DEVICE_LABELS.includes(label)) {
+    const registry = await projectDeviceLabels(db, projectId, MAX_REGISTRY_DEVICES);
+    const dq = q ? deviceMatchers(q) : { matchers: [], filters: [] };
+    return keep(
+      registry
+        .map(deviceOnly)
+        .filter((d) => matchesLabels(dq, d))
+        .map((d) => d[label] ?? ""),
+    );
+  }
+  if (label === "session_id") {
+    return keep(await projectSessionIds(db, projectId, { from: Math.floor(range.from / 1000), to: Math.ceil(range.to / 1000) }, MAX_VALUES));
+  }
+  // Modules: the project's daily tallies of the range's days (counted by day of receipt).
+  const fromDay = utcDay(range.from / 1000);
+  const toDay = utcDay(Math.max(range.from, range.to - 1) / 1000);
+  const overview = await projectHub(env, projectId).overview(fromDay, toDay, MAX_VALUES);
+  return keep(overview.modules_by_lines.map((r) => r.key));
+}
+
+// The live tail.
+
+/** Lines a viewer may have unacknowledged at the project; the bridge acknowledges each frame once it passed it on. */
+const TAIL_WINDOW = 100;
+
+/** What the project's tail can filter itself: one device, session, module; the levels; a case-insensitive text every |= line holds. */
+function tailFilterOf(q: LogQuery): TailFilter {
+  const levels = allowedLevels(q);
+  const level = levels.length < LEVELS.length ? { level: levels } : {};
+  // Only printable ASCII: a case-insensitive match of it holds wherever the exact text is.
+  const text = q.filters.find((f) => f.op === "|=" && f.value.trim() !== "" && /^[\x20-\x7e]*$/.test(f.value));
+  const wanted = {
+    device_id: exactValue(q, "device_id"),
+    session_id: exactValue(q, "session_id"),
+    module: exactValue(q, "module"),
+    q: text?.value,
+    ...level,
+  };
+  // A value the tail's own filter would refuse (too long, not an id) is left to the bridge.
+  const parsed = TailFilter.safeParse(Object.fromEntries(Object.entries(wanted).filter(([, v]) => v !== undefined)));
+  return parsed.success ? parsed.data : level;
+}
+
+/** The Loki tail frame for some lines: one entry per stream. */
+const tailFrame = (streams: LokiStream[]) => JSON.stringify({ streams, dropped_entries: null });
+
+/**
+ * Opens the Loki tail: a WebSocket whose first frame holds the latest `limit` lines since
+ * `start` (oldest first), then each new line the query matches as the project's tail offers
+ * it. The Worker holds both sockets: it opens the project's tail with a ticket it mints for
+ * the caller's key (so revoking the key closes the tail), filters and relabels each frame,
+ * and acknowledges it upstream once passed on.
+ */
+export async function openLokiTail(
+  env: Env,
+  db: Db,
+  caller: { orgId: string; keyId: string },
+  projectId: string,
+  q: LogQuery,
+  p: { start: number; limit: number },
+): Promise<Response> {
+  const hub = projectHub(env, projectId);
+  const { secret } = await newTailTicket(projectId, signingKey(env));
+  await hub.mintTicket(secret, caller);
+  const url = new URL("https://project-hub/tail");
+  url.search = new URLSearchParams({ ticket: secret, window: String(TAIL_WINDOW) }).toString();
+  const res = await hub.fetch(
+    new Request(url, { headers: { upgrade: "websocket", "x-tail-filter": encodeURIComponent(JSON.stringify(tailFilterOf(q))) } }),
+  );
+  const upstream = res.webSocket;
+  if (!upstream) throw new ApiError(res.status === 429 ? "rate_limited" : "unauthorized", `the project's live tail refused the stream (${res.status})`);
+  upstream.accept();
+  const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+  server.accept();
+
+  const labels = new DeviceLabels(db, projectId);
+  const backfilled = new Set<string>();
+  let closed = false;
+  const closeBoth = (code: number, reason: string) => {
+    if (closed) return;
+    closed = true;
+    // 1005 and 1006 are reported, never sent.
+    const sendable = code === 1000 || (code >= 3000 && code <= 4999) ? code : 1011;
+    for (const ws of [server, upstream]) {
+      try {
+        ws.close(sendable, reason.slice(0, 120));
+      } catch {
+        // already closed
+      }
+    }
+  };
+
+  // Frames are handled one after another (each may read the registry), the backfill first.
+  let chain: Promise<void> = (async () => {
+    const now = Date.now() * 1000;
+    const { streams } = await lokiQuery(env, db, caller.orgId, projectId, q, { from: p.start, to: now + 1, limit: p.limit, direction: "backward" });
+    for (const s of streams) s.values.reverse();
+    // The backfill's lines may be offered live too, by the tail opened just before it.
+    const recent = new Set(streams.flatMap((s) => s.values.map(([ts, line]) => `${ts}\u0000${line}`)));
+    if (recent.size > 0 && !closed) server.send(tailFrame(streams));
+    for (const key of recent) backfilled.add(key);
+  })().catch((err) => {
+    console.error("loki tail backfill failed", err);
+    closeBoth(1011, "backfill failed");
+  });
+
+  const relay = async (frame: { type?: string; seq?: number; logs?: LogView[] }) => {
+    if (frame.type !== "logs" || !Array.isArray(frame.logs)) return;
+    await labels.load(frame.logs.map((l) => l.device_id));
+    const passed: { labels: StreamLabels; line: LogView }[] = [];
+    for (const line of frame.logs) {
+      if (backfilled.size > 0 && backfilled.has(`${nanos(line.timestamp_us)}\u0000${line.message}`)) continue;
+      const l = labels.of(line);
+      if (matchesLabels(q, l) && matchesLine(q, line.message)) passed.push({ labels: l, line });
+    }
+    if (passed.length > 0 && !closed) server.send(tailFrame(toStreams(passed)));
+    if (typeof frame.seq === "number" && !closed) upstream.send(JSON.stringify({ type: "ack", seq: frame.seq }));
+  };
+
+  upstream.addEventListener("message", (e) => {
+    let frame: { type?: string; seq?: number; logs?: LogView[] };
+    try {
+      frame = JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer));
+    } catch {
+      return;
+    }
+    chain = chain.then(() => relay(frame)).catch((err) => {
+      console.error("loki tail relay failed", err);
+      closeBoth(1011, "relay failed");
+    });
+  });
+  upstream.addEventListener("close", (e) => closeBoth(e.code, e.reason));
+  upstream.addEventListener("error", () => closeBoth(1011, "the project's tail failed"));
+  // Loki's tail reads nothing from its client; a closing client closes the project's tail.
+  server.addEventListener("close", (e) => closeBoth(e.code, e.reason));
+  server.addEventListener("error", () => closeBoth(1011, "client error"));
+  return new Response(null, { status: 101, webSocket: client });
+}

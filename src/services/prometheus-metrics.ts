@@ -1,0 +1,116 @@
+// GET /api/v1/metrics: a project's devices and counters in the Prometheus text format, for a
+// scrape (Prometheus, Grafana Agent / Alloy) with an org key. Devices come from the D1
+// registry a page at a time, as GET /fleet/devices lists them: status changes reach D1 at
+// once, heartbeat metrics at most a minute late (durable-objects/device-hub/registry.ts). One
+// scrape makes at most SCRAPE_MAX_DEVICES / SCRAPE_PAGE + 1 reads of D1 and one call to the
+// project's object, whatever the number of devices. Counters are those the project's object
+// holds: a device hands its counts on at most once a second.
+import type { z } from "zod";
+import { SCRAPE_MAX_DEVICES, SCRAPE_PAGE, type ScrapeQuery } from "../contract/scrape";
+import { USAGE_FIELDS } from "../contract/usage";
+import type { DeviceStatus } from "../contract/fleet";
+import type { Db } from "../db/client";
+import { deviceCounts, listDevicePresence } from "../db/repos/devices";
+import { type Labels, type MetricFamily, formatExposition } from "../lib/prometheus-text";
+import { utcDay } from "../lib/time";
+import { projectHub } from "../stubs/project-hub";
+import { ACTIVE_MS } from "./usage-stats";
+
+type Status = (typeof DeviceStatus.options)[number];
+const STATUSES: readonly Status[] = ["online", "offline", "maintenance", "error"];
+
+/** Heartbeat metrics the agent sends (agent/metrics.ts), each as a family of its own with its unit. */
+const KNOWN_METRICS: Record<string, { name: string; help: string }> = {
+  cpu_usage: { name: "fleetbeat_device_cpu_usage_percent", help: "CPU busy share (%) in the device's last heartbeat" },
+  memory_usage: { name: "fleetbeat_device_memory_usage_percent", help: "Memory in use (%) in the device's last heartbeat" },
+  disk_usage: { name: "fleetbeat_device_disk_usage_percent", help: "Disk in use (%) in the device's last heartbeat" },
+  battery_level: { name: "fleetbeat_device_battery_level_percent", help: "Battery charge (%) in the device's last heartbeat" },
+  temperature: { name: "fleetbeat_device_temperature_celsius", help: "Temperature (degrees Celsius) in the device's last heartbeat" },
+};
+
+const USAGE_HELP: Record<(typeof USAGE_FIELDS)[number], string> = {
+  logs: "Log lines accepted",
+  log_bytes: "Bytes of log lines accepted",
+  sessions: "Sessions opened",
+  heartbeats: "Heartbeats received",
+  device_messages_in: "Messages from devices (requests and WebSocket frames)",
+  device_messages_out: "Messages to devices",
+  commands: "Commands queued",
+  api_calls: "API calls made with org keys",
+  artifact_bytes: "Bytes of session files uploaded",
+  error_lines: "ERROR and FATAL log lines accepted",
+};
+
+const family = (name: string, help: string, type: MetricFamily["type"] = "gauge"): MetricFamily => ({ name, help, type, samples: [] });
+const seconds = (ms: number) => ms / 1000;
+
+export async function scrapeProject(
+  env: Env,
+  db: Db,
+  orgId: string,
+  q: z.output<typeof ScrapeQuery>,
+  now: number,
+): Promise<string> {
+  const day = utcDay(now);
+  // The project's object and its device counts, while the pages of devices are read.
+  const projectPart = Promise.all([projectHub(env, q.project_id).usage(day.slice(0, 7), day), deviceCounts(db, q.project_id, now - ACTIVE_MS)]);
+
+  const up = family("fleetbeat_device_up", "1 when the device is not offline (online, maintenance or error), 0 when it is offline");
+  const status = family("fleetbeat_device_status", "The device's status: 1 for the status it has, 0 for the others");
+  const lastSeen = family("fleetbeat_device_last_seen_timestamp_seconds", "When the device was last heard from (heartbeat, logs or socket), unix seconds");
+  const lastHeartbeat = family("fleetbeat_device_last_heartbeat_timestamp_seconds", "When the device last sent a heartbeat, unix seconds");
+  const known = Object.fromEntries(Object.entries(KNOWN_METRICS).map(([k, m]) => [k, family(m.name, m.help)]));
+  const other = family("fleetbeat_device_metric", "Any other metric of the device's last heartbeat, by its name in the metric label");
+
+  let exported = 0;
+  let truncated = false;
+  for (let afterId: string | undefined; ; ) {
+    // One row past the cap tells whether there are more.
+    const limit = Math.min(SCRAPE_PAGE, SCRAPE_MAX_DEVICES + 1 - exported);
+    const page = await listDevicePresence(db, orgId, { project_id: q.project_id, environment: q.environment, type: q.type }, { afterId, limit });
+    for (const d of page.slice(0, SCRAPE_MAX_DEVICES - exported)) {
+      const labels: Labels = { device_id: d.id, dsn: d.dsn, device_type: d.deviceType, environment: d.environment };
+      up.samples.push({ labels, value: d.status === "offline" ? 0 : 1 });
+      for (const s of STATUSES) status.samples.push({ labels: { ...labels, status: s }, value: d.status === s ? 1 : 0 });
+      if (d.lastSeenAt != null) lastSeen.samples.push({ labels, value: seconds(d.lastSeenAt) });
+      if (d.lastHeartbeatAt != null) lastHeartbeat.samples.push({ labels, value: seconds(d.lastHeartbeatAt) });
+      for (const [name, value] of Object.entries(d.metrics ?? {})) {
+        if (typeof value !== "number") continue;
+        const f = Object.hasOwn(known, name) ? known[name] : undefined;
+        if (f) f.samples.push({ labels, value });
+        else other.samples.push({ labels: { ...labels, metric: name }, value });
+      }
+    }
+    const before = exported;
+    exported = Math.min(SCRAPE_MAX_DEVICES, before + page.length);
+    if (page.length < limit) break;
+    if (before + page.length > SCRAPE_MAX_DEVICES) {
+      truncated = true;
+      break;
+    }
+    afterId = page[page.length - 1]!.id;
+  }
+
+  const [usage, counts] = await projectPart;
+  const project: Labels = { project_id: q.project_id };
+  const counters = USAGE_FIELDS.map((f) => ({
+    ...family(`fleetbeat_project_${f}_total`, `${USAGE_HELP[f]} this UTC month (starts again from 0 when the month turns)`, "counter"),
+    samples: [{ labels: project, value: usage.month[f] }],
+  }));
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({ ...family(name, help), samples: [{ labels: project, value }] });
+
+  return formatExposition([
+    up,
+    status,
+    lastSeen,
+    lastHeartbeat,
+    ...Object.values(known),
+    other,
+    ...counters,
+    gauge("fleetbeat_project_storage_bytes", "Bytes the project stores in R2 (session files and archived logs), as last counted", usage.storage_bytes),
+    gauge("fleetbeat_project_devices", "The project's devices that are not decommissioned", counts.live),
+    gauge("fleetbeat_project_active_devices", "The project's devices with a heartbeat in the last 5 minutes", counts.active),
+    gauge("fleetbeat_scrape_devices", "Devices in this answer", exported),
+    gauge("fleetbeat_scrape_truncated", `1 when the project has more than ${SCRAPE_MAX_DEVICES} matching devices and this answer lists only the first; narrow it with environment or type`, truncated ? 1 : 0),
+  ]);
+}
