@@ -38,6 +38,8 @@ const recorded = createMiddleware<AppEnv>(async (c, next) => {
 app.use("/api/*", recorded);
 // OpenTelemetry's OTLP/HTTP path is fixed by its specification: /v1/logs, beside /api/v1.
 app.use("/v1/*", recorded);
+// Grafana's reads through the Loki API are API calls of the org like any other.
+app.use("/loki/*", recorded);
 
 /** Keeps `p` running past the answer; a request made without an execution context just lets it run. */
 function waitUntil(c: Context<AppEnv>, p: Promise<unknown>): void {
