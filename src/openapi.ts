@@ -20,6 +20,7 @@ import { CompleteUpload, FileQuery, ListFiles, UploadQuery } from "./contract/ar
 import { DownloadParams, DownloadRequest } from "./contract/downloads";
 import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "./contract/stats";
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
+import { ScrapeQuery } from "./contract/scrape";
 import { VERSION } from "./contract/version";
 
 type Auth = "none" | "server admin" | "viewer" | "admin" | "device" | "ticket";
@@ -136,6 +137,14 @@ const OPERATIONS: Operation[] = [
   { method: "get", path: "/stats/api", summary: "API requests per hour and per route: counts, errors, latency p50/p95/p99", auth: "viewer", query: ApiStatsQuery },
   { method: "get", path: "/stats/daily", summary: "Written days (the daily job's rows), for a project or summed over an org", auth: "viewer", query: DailyQuery },
   { method: "get", path: "/stats/monthly", summary: "Closed months with overage, for a project or summed over an org", auth: "viewer", query: MonthlyQuery },
+  {
+    method: "get",
+    path: "/metrics",
+    summary: "The project's devices (status, last seen, heartbeat metrics) and this month's counters for a Prometheus scrape",
+    auth: "viewer",
+    query: ScrapeQuery,
+    note: "the Prometheus text format, version 0.0.4 (text/plain; version=0.0.4)",
+  },
 ];
 
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, any>;
@@ -156,13 +165,23 @@ const ERROR = {
   content: { "application/json": { schema: jsonSchema(ErrorBody) } },
 };
 
+/** Each operation's tag (the reference page at /docs groups by it), by its path's first segment. */
+const TAGS: Record<string, string> = { health: "Service", "openapi.json": "Service", capsules: "Fleet", "alert-rules": "Alerts", me: "Keys" };
+const tagOf = (path: string) => {
+  const first = path.split("/")[1]!;
+  return TAGS[first] ?? first[0]!.toUpperCase() + first.slice(1);
+};
+
 export function openApiDocument(serverUrl: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
     paths[op.path] ??= {};
     paths[op.path]![op.method] = {
+      tags: [tagOf(op.path)],
       summary: op.summary,
       description: `Auth: ${op.auth}.${op.note ? ` Answers with ${op.note}.` : ""}`,
+      // Who may call it: none, server admin, viewer (any org key), admin, device (a device key) or ticket.
+      "x-auth": op.auth,
       security: op.auth === "none" || op.auth === "ticket" ? [] : [{ bearer: [] }],
       parameters: [...parameters(op.params, "path"), ...parameters(op.query, "query")],
       ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(op.body) } } } } : {}),

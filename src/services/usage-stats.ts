@@ -12,7 +12,7 @@ import { freshCounts } from "./fresh-counts";
 import { add, projectIdsOf, zero } from "./stats-scope";
 
 /** A device is active when its last heartbeat is this recent. */
-const ACTIVE_MS = 5 * 60_000;
+export const ACTIVE_MS = 5 * 60_000;
 
 /** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */
 export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier, now: number) {

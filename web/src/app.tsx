@@ -61,7 +61,16 @@ export function App() {
   }, []);
   useEffect(() => sessionStorage.setItem("fleetbeat.project", projectId), [projectId]);
 
-  if (!me) return <SignIn onSubmit={signIn} error={error} />;
+  if (!me) {
+    return (
+      <>
+        <SignIn onSubmit={signIn} error={error} />
+        <footer class="site-footer">
+          <a href="/docs">API reference</a>
+        </footer>
+      </>
+    );
+  }
   const [view, arg] = path.parts;
   const project = projects.find((p) => p.id === projectId);
   return (
@@ -86,6 +95,7 @@ export function App() {
         <span class="who">
           {me.org.name} · {me.key.role}
         </span>
+        <a href="/docs">API reference</a>
         <button
           type="button"
           onClick={() => {

@@ -66,6 +66,15 @@ const contains = (column: AnyColumn, text: string) => sql`instr(lower(${column})
  * paging returns every device exactly once even while devices register.
  */
 export async function listDevices(db: Db, orgId: string, f: DeviceFilter, page: { afterId?: string; limit: number }): Promise<Device[]> {
+  return db
+    .select()
+    .from(devices)
+    .where(deviceConditions(orgId, f, page.afterId))
+    .orderBy(asc(devices.id))
+    .limit(page.limit);
+}
+
+function deviceConditions(orgId: string, f: Partial<DeviceFilter>, afterId: string | undefined): SQL | undefined {
   const conditions: (SQL | undefined)[] = [
     eq(devices.orgId, orgId),
     f.project_id ? eq(devices.projectId, f.project_id) : undefined,
@@ -73,13 +82,30 @@ export async function listDevices(db: Db, orgId: string, f: DeviceFilter, page: 
     f.status ? eq(devices.status, f.status) : undefined,
     f.type ? eq(devices.deviceType, f.type) : undefined,
     f.include_decommissioned === "true" ? undefined : isNull(devices.decommissionedAt),
-    page.afterId ? gt(devices.id, page.afterId) : undefined,
+    afterId ? gt(devices.id, afterId) : undefined,
     f.q ? or(contains(devices.name, f.q), contains(devices.dsn, f.q)) : undefined,
   ];
+  return and(...conditions);
+}
+
+/**
+ * The registry's presence of a page of devices, as listDevices filters and orders them, with
+ * only the columns a metrics scrape reads (not device_info, which may be kilobytes each).
+ */
+export async function listDevicePresence(db: Db, orgId: string, f: Partial<DeviceFilter>, page: { afterId?: string; limit: number }) {
   return db
-    .select()
+    .select({
+      id: devices.id,
+      dsn: devices.dsn,
+      deviceType: devices.deviceType,
+      environment: devices.environment,
+      status: devices.status,
+      lastSeenAt: devices.lastSeenAt,
+      lastHeartbeatAt: devices.lastHeartbeatAt,
+      metrics: devices.metrics,
+    })
     .from(devices)
-    .where(and(...conditions))
+    .where(deviceConditions(orgId, f, page.afterId))
     .orderBy(asc(devices.id))
     .limit(page.limit);
 }

@@ -1,0 +1,182 @@
+// The API reference: /api/v1/openapi.json read for people. Operations grouped by tag, each
+// with its method, path, who may call it, its summary, its path and query parameters and its
+// JSON body's fields; a search box narrows them to those that mention every word typed.
+import { useMemo, useState } from "preact/hooks";
+import { type Field, type JsonSchema, fieldNames, fieldsOf, notesOf, typeOf } from "./schema";
+
+interface Parameter {
+  name: string;
+  in: "path" | "query";
+  required: boolean;
+  schema: JsonSchema;
+}
+
+interface Operation {
+  tags?: string[];
+  summary: string;
+  description?: string;
+  "x-auth"?: string;
+  parameters?: Parameter[];
+  requestBody?: { content: Record<string, { schema: JsonSchema }> };
+}
+
+export interface OpenApiDocument {
+  info: { title: string; version: string; description?: string };
+  servers?: { url: string }[];
+  paths: Record<string, Record<string, Operation>>;
+}
+
+interface Entry {
+  id: string;
+  method: string;
+  path: string;
+  tag: string;
+  auth: string;
+  op: Operation;
+  body: JsonSchema | undefined;
+  haystack: string;
+}
+
+const AUTH: Record<string, string> = {
+  none: "no key",
+  "server admin": "server admin token",
+  viewer: "org key (viewer or admin)",
+  admin: "org key (admin)",
+  device: "device key",
+  ticket: "tail ticket in the query",
+};
+
+/** What the description adds beyond the auth line: "Answers with …". */
+const noteOf = (op: Operation) => op.description?.replace(/^Auth: [^.]*\.\s*/, "") ?? "";
+const authOf = (op: Operation) => op["x-auth"] ?? /^Auth: ([^.]*)\./.exec(op.description ?? "")?.[1] ?? "";
+
+function entries(doc: OpenApiDocument): Entry[] {
+  const out: Entry[] = [];
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const body = op.requestBody?.content["application/json"]?.schema;
+      const tag = op.tags?.[0] ?? path.split("/")[1] ?? "";
+      const auth = authOf(op);
+      const words = [method, path, tag, op.summary, noteOf(op), auth, ...(op.parameters ?? []).map((p) => p.name), ...fieldNames(body)];
+      out.push({ id: `${method}-${path}`.replace(/[^\w-]+/g, "-"), method, path, tag, auth, op, body, haystack: words.join(" ").toLowerCase() });
+    }
+  }
+  return out;
+}
+
+function FieldTable({ caption, rows }: { caption: string; rows: (Field & { where?: string })[] }) {
+  if (rows.length === 0) return null;
+  return (
+    <table class="fields">
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Type</th>
+          <th scope="col">Required</th>
+          <th scope="col">Notes</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((f) => (
+          <tr>
+            <td>
+              <code>{f.name}</code>
+              {f.where ? <span class="where"> ({f.where})</span> : null}
+            </td>
+            <td>
+              <code class="type">{f.type}</code>
+            </td>
+            <td>{f.required ? "required" : "optional"}</td>
+            <td>{f.notes.join("; ")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function OperationView({ e }: { e: Entry }) {
+  const params = (e.op.parameters ?? []).map((p) => ({ name: p.name, where: p.in, type: typeOf(p.schema), required: p.required, notes: notesOf(p.schema) }));
+  const note = noteOf(e.op);
+  return (
+    <section class="operation" id={e.id} aria-labelledby={`${e.id}-title`}>
+      <h3 id={`${e.id}-title`}>
+        <span class={`method method-${e.method}`}>{e.method.toUpperCase()}</span> <code class="path">{e.path}</code>
+      </h3>
+      <p>
+        {/[.!?]$/.test(e.op.summary) ? e.op.summary : `${e.op.summary}.`}
+        {note ? <span class="note"> {note}</span> : null}
+      </p>
+      <p class="auth">
+        Auth: <strong>{AUTH[e.auth] ?? e.auth}</strong>
+      </p>
+      <FieldTable caption="Parameters" rows={params} />
+      {e.body ? <FieldTable caption="JSON body" rows={fieldsOf(e.body)} /> : null}
+    </section>
+  );
+}
+
+export function Reference({ doc }: { doc: OpenApiDocument }) {
+  const all = useMemo(() => entries(doc), [doc]);
+  const [q, setQ] = useState("");
+  const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+  const shown = all.filter((e) => words.every((w) => e.haystack.includes(w)));
+  const tags = [...new Set(all.map((e) => e.tag))];
+  const base = doc.servers?.[0]?.url ?? "/api/v1";
+  return (
+    <div class="docs">
+      <header>
+        <strong class="brand">{doc.info.title} API</strong>
+        <span class="version">v{doc.info.version}</span>
+        <nav aria-label="Pages">
+          <a href="/">Dashboard</a>
+          <a href="/api/v1/openapi.json">openapi.json</a>
+        </nav>
+      </header>
+      <div class="docs-body">
+        <nav class="toc" aria-label="Sections">
+          <ul>
+            {tags.map((t) => {
+              const n = shown.filter((e) => e.tag === t).length;
+              return (
+                <li>
+                  <a href={`#tag-${t}`} class={n === 0 ? "empty" : undefined}>
+                    {t}
+                  </a>{" "}
+                  <span class="count">{n}</span>
+                </li>
+              );
+            })}
+          </ul>
+        </nav>
+        <main>
+          <p>{doc.info.description}</p>
+          <p>
+            Base URL <code>{base}</code>. Send keys as <code>Authorization: Bearer &lt;key&gt;</code>. Every failure answers{" "}
+            <code>{'{"error": {"code", "message", "details"}}'}</code> with a 4xx or 5xx status.
+          </p>
+          <label class="search">
+            Search{" "}
+            <input type="search" value={q} onInput={(ev) => setQ(ev.currentTarget.value)} placeholder="path, method, field, auth…" />
+          </label>
+          <p role="status" class="count">
+            {shown.length === all.length ? `${all.length} operations` : `${shown.length} of ${all.length} operations`}
+          </p>
+          {tags.map((t) => {
+            const ops = shown.filter((e) => e.tag === t);
+            if (ops.length === 0) return null;
+            return (
+              <section class="tag" id={`tag-${t}`} aria-labelledby={`tag-${t}-title`}>
+                <h2 id={`tag-${t}-title`}>{t}</h2>
+                {ops.map((e) => (
+                  <OperationView e={e} />
+                ))}
+              </section>
+            );
+          })}
+        </main>
+      </div>
+    </div>
+  );
+}
