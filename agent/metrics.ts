@@ -3,7 +3,8 @@
 // reading; memory counts what the kernel says is available as free (MemAvailable), as `free`
 // does; disk is the filesystem holding the agent's folder (statfs), as `df` shows it;
 // temperature is the hottest thermal zone; battery the first power supply of type Battery.
-// A reading the machine does not have is left out, never sent as zero.
+// A reading the machine does not have is left out, never sent as zero. The first heartbeat's
+// CPU is the average since boot (there is no earlier reading to compare with).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -98,7 +99,8 @@ function batteryLevel(sys: string): number | undefined {
 }
 
 export class MachineReader {
-  private last = cpuTimes();
+  /** The CPU times of the last reading; the first reading is the average since boot. */
+  private last = { busy: 0, total: 0 };
 
   /**
    * @param folder the folder whose filesystem `disk_usage` is about (the agent's own).
