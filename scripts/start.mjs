@@ -115,7 +115,7 @@ const d = await demo(token);
 const shellVars = { B: `${base}/api/v1`, ADMIN_TOKEN: token, ORG_KEY: d.api_key, PROJECT_ID: d.project_id };
 console.log(`
 fleetbeat is running at ${base}  (health: ${base}/api/v1/health)
-  dashboard: ${base}/ (sign in with the demo org's key, ORG_KEY below)
+  dashboard: ${base}/ (sign in with the demo org's key, ORG_KEY below); API reference: ${base}/docs
   state: ${stateDir ?? ".wrangler/state"}; server admin token from ${varsFile}; demo org ${d.org_id} from ${demoFile}
 
 Paste into a shell (B is the API base; ORG_KEY and PROJECT_ID are the demo org's admin key and project):
