@@ -54,11 +54,14 @@ export class ProjectAlerts {
     this.webhooks = new Webhooks(storage, env, timers);
     this.errorWindows = new ErrorWindows(storage.kv, "alert_error_windows");
     timers.add({ name: "held alert resolutions", due: () => this.nextResolution(), fire: (now) => this.resolveHeld(now) });
-    timers.add({ name: "project error windows", due: (now) => this.nextWindowCheck(now), fire: (now) => this.checkWindows(now) });
+    timers.add({ name: "project error windows", due: () => this.nextWindowCheck(), fire: (now) => this.checkWindows(now) });
   }
 
+  /** The rules as stored, read once and kept beside storage: every delivery's answer names their version. */
+  private cached?: Stored;
+
   private get stored(): Stored {
-    return this.storage.kv.get<Stored>(RULES_KEY) ?? { version: 0, rules: [] };
+    return (this.cached ??= this.storage.kv.get<Stored>(RULES_KEY) ?? { version: 0, rules: [] });
   }
 
   /** The project's org, as its rules name it (quota rules read its tier). */
@@ -80,6 +83,7 @@ export class ProjectAlerts {
     const ids = new Set(rules.map((r) => r.id));
     this.storage.transactionSync(() => {
       this.storage.kv.put(RULES_KEY, { version, rules });
+      this.cached = { version, rules };
       for (const row of this.openRows()) if (!ids.has(row.rule_id)) this.storage.sql.exec("DELETE FROM alert_open WHERE rule_id = ?", row.rule_id);
     });
     this.errorWindows.keep(ids);
@@ -186,10 +190,19 @@ export class ProjectAlerts {
     }
   }
 
-  /** While a project error alert fires, its window is looked at again as seconds leave it. */
-  private nextWindowCheck(now: number): number | null {
-    const firing = this.projectRules("error_rate").some((r) => this.open(r.id, PROJECT_SUBJECT));
-    return firing ? now + 1000 : null;
+  /** Whether any rule is judged on the deliveries this object takes (project-wide error rates, quotas). */
+  get judgesDeliveries(): boolean {
+    return this.stored.rules.some((r) => !perDevice(r));
+  }
+
+  /** A project error window is looked at again when its oldest counted second leaves it (which resolves a firing alert once it is under the threshold). */
+  private nextWindowCheck(): number | null {
+    let next: number | null = null;
+    for (const rule of this.projectRules("error_rate")) {
+      const at = this.errorWindows.nextExpiry(rule.id, (rule.params as AlertParams["error_rate"]).window_s);
+      if (at !== null && (next === null || at < next)) next = at;
+    }
+    return next;
   }
 
   /** Whether quota rules exist and are due a look (deliveries look at most every QUOTA_CHECK_MS). */

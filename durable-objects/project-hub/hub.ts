@@ -129,7 +129,7 @@ export class ProjectHub extends DurableObject<Env> {
     if (sealed.rows.length > 0) {
       const fresh = this.usageCounts.apply(sender, sealed);
       this.quota.settle(fresh);
-      if (fresh.length > 0) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
+      if (fresh.length > 0 && this.alerts.judgesDeliveries) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
     }
     if (lines.length > 0 || dropped > 0) {
       this.tail.offer(lines, dropped);
@@ -151,8 +151,8 @@ export class ProjectHub extends DurableObject<Env> {
       tallies.filter((t) => seqs.has(t.seq)),
       Date.now(),
     );
-    await this.timers.arm();
     await this.evaluateQuota(day, now, false);
+    await this.timers.arm();
   }
 
   /** Quota rules, on the month's counters: after deliveries at most every few seconds, at once when storage changes. */
@@ -160,8 +160,7 @@ export class ProjectHub extends DurableObject<Env> {
     const orgId = this.alerts.orgId;
     if (!orgId || !this.alerts.quotaDue(now, force)) return;
     const tier = await this.quota.tierFor(orgId, now);
-    const { month, storage_bytes } = this.usageCounts.read(day.slice(0, 7), day);
-    this.alerts.checkQuota({ ...month, storage_bytes }, usageLimits(tier), Date.now());
+    this.alerts.checkQuota({ ...this.usageCounts.month(day.slice(0, 7)), storage_bytes: this.usageCounts.storageBytes }, usageLimits(tier), Date.now());
     await this.timers.arm();
   }
 

@@ -132,9 +132,8 @@ export class UsageCounts {
   /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD), and since the project began. */
   read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; storage_bytes: number } {
     const sql = this.storage.sql;
-    const monthRow = sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day >= ? AND day < ?`, `${month}-01`, `${month}-32`).one();
     return {
-      month: { ...monthRow },
+      month: this.month(month),
       today: this.day(day),
       lifetime: { ...sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days`).one() },
       storage_bytes: this.storageBytes,
@@ -151,6 +150,11 @@ export class UsageCounts {
       const active = this.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM active_device_days WHERE day = ?", day).one().n;
       return { ...this.day(day), active_devices: active, storage_bytes: this.storageBytes };
     });
+  }
+
+  /** The counters of one month (YYYY-MM): the sum of its days. */
+  month(month: string): UsageCounters {
+    return { ...this.storage.sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day >= ? AND day < ?`, `${month}-01`, `${month}-32`).one() };
   }
 
   private day(day: string): UsageCounters {

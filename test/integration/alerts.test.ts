@@ -229,6 +229,22 @@ describe("alerts", () => {
     expect((await received(r.hook)).map((x) => x.body.alert.state)).toEqual(["firing"]);
   });
 
+  it("a project-wide error rate sums its devices' errors into one alert for the project", async () => {
+    const t = await tenant();
+    const second = await newDevice(t.adminKey, t.projectId);
+    const r = await rule(t.adminKey, t.projectId, { kind: "error_rate", params: { count: 4, window_s: 60, scope: "project" } });
+    // Two errors from each device: neither reaches four, the project does.
+    for (const d of [t, second]) {
+      expect((await ingest(d.deviceKey, { logs: [line("ERROR", "lidar timeout"), line("ERROR", "lidar timeout")] })).status).toBe(200);
+      await settle(d.deviceId);
+    }
+    const [fired] = await until("the project's webhook", async () => (await received(r.hook)).length > 0 && received(r.hook));
+    expect(fired!.body.alert).toMatchObject({ state: "firing", summary: expect.stringContaining("4 ERROR/FATAL lines across the project") });
+    expect(fired!.body.alert.device_id).toBeUndefined();
+    await new Promise((w) => setTimeout(w, 800));
+    expect(await received(r.hook)).toHaveLength(1);
+  });
+
   it("a quota rule fires at its percentage", async () => {
     const t = await tenant();
     const r = await rule(t.adminKey, t.projectId, { kind: "quota", params: { percent: 80 } });
