@@ -3,7 +3,7 @@
 // into the project's object, which hands each device's object the rules that concern it.
 import { z } from "zod";
 import { iso, isoOrNull } from "../lib/time";
-import { deviceId, label, name, printable, projectId } from "./common";
+import { cursor, deviceId, label, limit, name, printable, projectId } from "./common";
 
 const ALERT_KINDS = ["device_offline", "error_rate", "metric_threshold", "quota"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
@@ -64,16 +64,8 @@ export const PatchAlertRule = z
 
 export const AlertRuleParams = z.object({ id: z.string().regex(/^alr_[0-9A-HJKMNP-TV-Z]{26}$/, "not an alr_ id") });
 export const AlertRulesQuery = z.object({ project_id: projectId });
-export const AlertsQuery = z.object({
-  project_id: projectId,
-  state: z.enum(["firing", "resolved"]).optional(),
-  limit: z.coerce.number().int().min(1).default(50).transform((n) => Math.min(n, 200)),
-  cursor: z.string().max(64).optional(),
-});
-export const DeliveriesQuery = z.object({
-  limit: z.coerce.number().int().min(1).default(100).transform((n) => Math.min(n, 500)),
-  cursor: z.string().max(64).optional(),
-});
+export const AlertsQuery = z.object({ project_id: projectId, state: z.enum(["firing", "resolved"]).optional(), limit: limit(200, 50), cursor });
+export const DeliveriesQuery = z.object({ limit: limit(500, 100), cursor });
 
 /** A webhook target as the objects hold it: with its secret, which signs every POST. */
 interface AlertTarget {

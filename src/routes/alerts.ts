@@ -1,6 +1,7 @@
 // Alert rules (admin to change, viewer to read), the alerts they raised, and each rule's
 // webhook attempts. See src/contract/alerts.ts and docs/alerts.md.
 import { Hono } from "hono";
+import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import {
@@ -14,13 +15,14 @@ import {
   presentDelivery,
   presentRule,
 } from "../contract/alerts";
+import { decodeCursor, page } from "../contract/cursor";
 import { listAlerts, listDeliveries, rulesOfProject } from "../db/repos/alerts";
 import { jsonBody, params, query } from "../http/validate";
 import { createRule, patchRule, removeRule, ruleOfOrg } from "../services/alert-rules";
 import { projectOfOrg } from "../services/tenancy";
 
-/** A page of rows newest first, and the cursor of the next (the last row's id), if the page is full. */
-const page = <T extends { id: string }>(rows: T[], limit: number) => (rows.length === limit ? rows[rows.length - 1]!.id : null);
+/** Both lists run newest first by id (ids sort by creation time); a page continues before the last id. */
+const IdCursor = z.object({ id: z.string() });
 
 export const alertRules = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateAlertRule), async (c) => {
@@ -46,13 +48,15 @@ export const alertRules = new Hono<AppEnv>()
   .get("/:id/deliveries", orgKey("viewer"), params(AlertRuleParams), query(DeliveriesQuery), async (c) => {
     const rule = await ruleOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").id);
     const q = c.req.valid("query");
-    const rows = await listDeliveries(c.var.db, rule.id, q.limit, q.cursor);
-    return c.json({ deliveries: rows.map(presentDelivery), next_cursor: page(rows, q.limit) });
+    const rows = await listDeliveries(c.var.db, rule.id, q.limit + 1, decodeCursor(q.cursor, IdCursor)?.id);
+    const { items, next_cursor } = page(rows, q.limit, (d) => ({ id: d.id }));
+    return c.json({ deliveries: items.map(presentDelivery), next_cursor });
   });
 
 export const alertsList = new Hono<AppEnv>().get("/", orgKey("viewer"), query(AlertsQuery), async (c) => {
   const q = c.req.valid("query");
   await projectOfOrg(c.var.db, c.var.org.orgId, q.project_id);
-  const rows = await listAlerts(c.var.db, q.project_id, q.state, q.limit, q.cursor);
-  return c.json({ alerts: rows.map(presentAlert), next_cursor: page(rows, q.limit) });
+  const rows = await listAlerts(c.var.db, q.project_id, q.state, q.limit + 1, decodeCursor(q.cursor, IdCursor)?.id);
+  const { items, next_cursor } = page(rows, q.limit, (a) => ({ id: a.id }));
+  return c.json({ alerts: items.map(presentAlert), next_cursor });
 });
