@@ -12,7 +12,7 @@ export async function readIngestBody(req: Request): Promise<IngestEnvelope> {
   if (mediaType !== "application/json") {
     throw new ApiError("unsupported_media_type", "send the body as application/json", { content_type: mediaType || null });
   }
-  return parseEnvelope(await readLogBody(req));
+  return envelopeOf(parseJsonBytes(await readLogBody(req)));
 }
 
 function checkEncoding(req: Request): "identity" | "gzip" {
@@ -47,12 +47,11 @@ async function gunzipBounded(compressed: Uint8Array, maxBytes: number): Promise<
   }
 }
 
-function parseEnvelope(bytes: Uint8Array): IngestEnvelope {
-  let value: unknown;
+/** A log body's JSON: 400 when it is not UTF-8 JSON. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch (err) {
     throw new ApiError("bad_request", `malformed JSON: ${(err as Error).message}`);
   }
-  return envelopeOf(value);
 }

@@ -22,7 +22,7 @@ export function newId(prefix: string, now = Date.now()): string {
   return `${prefix}_${timeChars(now)}${randomChars(16)}`;
 }
 
-function hex(bytes: ArrayBuffer | Uint8Array): string {
+export function hex(bytes: ArrayBuffer | Uint8Array): string {
   return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -34,8 +34,9 @@ export function newSecret(prefix: string): string {
   return `${prefix}_${randomHex()}`;
 }
 
-export async function sha256(text: string): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+/** SHA-256 of text (as UTF-8) or of bytes, as 64 hex characters. */
+export async function sha256(data: string | Uint8Array): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", (typeof data === "string" ? new TextEncoder().encode(data) : data) as Uint8Array<ArrayBuffer>));
 }
 
 /** Compares two secrets without leaking where they differ through timing. */

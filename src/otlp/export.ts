@@ -5,6 +5,7 @@
 // same bytes, so every group is recognised and nothing is stored or counted twice.
 import { ApiError } from "../contract/errors";
 import { LOG_UPLOAD } from "../contract/limits";
+import { sha256 } from "../lib/crypto";
 import { type IngestBatch, type IngestOutcome, envelopeOf, ingest } from "../ingest/ingest";
 import { type MappedLine, lineOf } from "./mapping";
 import type { OtlpRecord } from "./records";
@@ -41,11 +42,6 @@ function groups(lines: MappedLine[]): Group[] {
   return out;
 }
 
-async function digest(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * Stores an export's records. A group refused whole for what it is (its session id is not
  * one, or another device owns that session) counts as rejected records; the month's quota,
@@ -57,7 +53,7 @@ export async function storeExport(
   hotWindowMs: number,
   hand: (batch: IngestBatch) => Promise<IngestOutcome>,
 ): Promise<ExportOutcome> {
-  const exportId = (await digest(body)).slice(0, 32);
+  const exportId = (await sha256(body)).slice(0, 32);
   const outcome: ExportOutcome = { rejected: 0, reasons: [] };
   const reason = (r: string) => outcome.reasons.length < REASONS_KEPT && !outcome.reasons.includes(r) && outcome.reasons.push(r);
   let n = 0;

@@ -7,6 +7,7 @@
 // binary form is decoded by protobuf-es from code generated ahead of time (src/otlp/gen).
 import { fromBinary } from "@bufbuild/protobuf";
 import { ApiError } from "../contract/errors";
+import { hex } from "../lib/crypto";
 import { ExportLogsServiceRequestSchema } from "./gen/opentelemetry/proto/collector/logs/v1/logs_service_pb";
 import type { AnyValue, KeyValue } from "./gen/opentelemetry/proto/common/v1/common_pb";
 
@@ -28,7 +29,6 @@ export interface OtlpRecord {
   resource: Record<string, Plain>;
 }
 
-const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 const int64 = (v: bigint): number | string => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
 
 // ---- protobuf --------------------------------------------------------------------------

@@ -5,27 +5,19 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { deviceAuth } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
-import { readLogBody } from "../http/ingest-body";
+import { parseJsonBytes, readLogBody } from "../http/ingest-body";
 import { hotWindowMs } from "../lib/config";
 import { errorAnswer, encodingOf, exportAnswer } from "../otlp/answer";
 import { storeExport } from "../otlp/export";
 import { recordsOfJson, recordsOfProtobuf } from "../otlp/records";
 import { deviceHub } from "../stubs/device-hub";
 
-function parseJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
-  } catch (err) {
-    throw new ApiError("bad_request", `malformed JSON: ${(err as Error).message}`);
-  }
-}
-
 export const otlp = new Hono<AppEnv>()
   .post("/logs", deviceAuth, async (c) => {
     const encoding = encodingOf(c.req.header("content-type"));
     if (!encoding) throw new ApiError("unsupported_media_type", "send OTLP logs as application/x-protobuf or application/json");
     const body = await readLogBody(c.req.raw);
-    const records = encoding === "protobuf" ? recordsOfProtobuf(body) : recordsOfJson(parseJson(body));
+    const records = encoding === "protobuf" ? recordsOfProtobuf(body) : recordsOfJson(parseJsonBytes(body));
     const hub = deviceHub(c.env, c.var.device.deviceId);
     return exportAnswer(encoding, await storeExport(body, records, hotWindowMs(c.env), (batch) => hub.ingest(batch)));
   })
