@@ -5,21 +5,11 @@
 // that says so. Every frame is acknowledged, as the contract asks. The list is virtualised
 // (only the rows in view are in the page, at a fixed height), so MAX_KEPT lines stay smooth.
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { LogView } from "../../../src/contract/log-view";
 import { api, describe, download, ok } from "../api";
 
-interface Line {
-  id: string;
-  device_id: string;
-  session_id: string | null;
-  timestamp: string;
-  level: string;
-  module: string;
-  logger: string | null;
-  message: string;
-  thread_id: string | null;
-  process_id: string | null;
-  context: Record<string, unknown> | null;
-}
+/** A line as GET /logs and the live tail send it (the contract's type). */
+type Line = LogView;
 
 /** The text filters, as the tail's filter frame and GET /logs name them. */
 interface Scope {
