@@ -1,13 +1,15 @@
 // What a program prints, as log lines.
+import * as path from "node:path";
 import { createInterface } from "node:readline";
 import { LEVELS, type Level } from "../../src/contract/levels.ts";
 import type { FleetbeatAgent } from "../agent.ts";
+import { followFile } from "./follow.ts";
 
 /** Level names programs print that the contract spells otherwise. */
 const LEVEL_ALIASES: Record<string, Level> = { TRACE: "DEBUG", WARNING: "WARN", CRITICAL: "FATAL", ERR: "ERROR" };
 
 /** One printed line as a log line: JSON lines keep their own fields; plain ones get the stream's level. */
-export function toLine(text: string, fallbackLevel: "INFO" | "ERROR", program: string): { level: Level; module: string; message: string; extra: { logger?: string; context?: Record<string, string | number | boolean> } } {
+function toLine(text: string, fallbackLevel: "INFO" | "ERROR", program: string): { level: Level; module: string; message: string; extra: { logger?: string; context?: Record<string, string | number | boolean> } } {
   if (text.startsWith("{")) {
     try {
       const j = JSON.parse(text) as Record<string, unknown>;
@@ -42,10 +44,21 @@ export function shipLines(
     const lines = createInterface({ input });
     lines.on("line", (text) => {
       opts.echo?.write(`${text}\n`);
-      if (!text.trim()) return;
-      const l = toLine(text, opts.level ?? "INFO", module);
-      agent.log(l.level, l.module, l.message, l.extra);
+      logLine(agent, text, opts.level ?? "INFO", module);
     });
     lines.on("close", done);
   });
+}
+
+/** Spools one printed line (blank ones are skipped): JSON with its own fields, else at `level`. */
+function logLine(agent: FleetbeatAgent, text: string, level: "INFO" | "ERROR", module: string): void {
+  if (!text.trim()) return;
+  const l = toLine(text, level, module);
+  agent.log(l.level, l.module, l.message, l.extra);
+}
+
+/** Follows a file across rotation and truncation (follow.ts), shipping each new line under the file's name. */
+export function shipFile(agent: FleetbeatAgent, file: string): void {
+  const module = path.basename(file);
+  followFile(file, (text) => logLine(agent, text, "INFO", module));
 }

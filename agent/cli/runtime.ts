@@ -6,12 +6,16 @@ import type { FleetbeatAgent, FlushResult } from "../agent.ts";
 import { MachineReader } from "../metrics.ts";
 import { DeviceSocket } from "../socket.ts";
 import { CommandRunner } from "./commands.ts";
-import { agentConfig, agentOf, configDir, type Saved } from "./config.ts";
+import { type AgentConfig, agentConfig, agentOf, configDir, type Saved } from "./config.ts";
 
 export interface Runtime {
   agent: FleetbeatAgent;
+  /** config.json as read at start. */
+  config: AgentConfig;
   /** Stops the timers and the socket, then tries for a while to send what is spooled; what cannot go stays on disk. */
   stop(): Promise<void>;
+  /** Stops (as stop() does) and exits on SIGINT or SIGTERM; also what a command calls when its input ends. */
+  exitOnSignals(): () => Promise<never>;
 }
 
 /** How long stop() keeps trying to send the spool before it leaves the rest for the next start. */
@@ -62,8 +66,18 @@ export function startRuntime(device: Saved): Runtime {
   ];
   void beat().catch(() => undefined);
 
-  return {
+  const runtime: Runtime = {
     agent,
+    config,
+    exitOnSignals() {
+      const finish = async (): Promise<never> => {
+        await runtime.stop();
+        process.exit(0);
+      };
+      process.on("SIGINT", () => void finish());
+      process.on("SIGTERM", () => void finish());
+      return finish;
+    },
     async stop() {
       for (const t of timers) clearInterval(t);
       socket?.stop();
@@ -80,4 +94,5 @@ export function startRuntime(device: Saved): Runtime {
       }
     },
   };
+  return runtime;
 }
