@@ -229,3 +229,43 @@ export async function overdueDevices(db: Db, now: number, graceMs: number, limit
     .limit(limit);
   return rows.map((r) => r.id);
 }
+
+// What the Loki read API labels a device's streams with (dsn, device type, environment).
+export interface DeviceLabelRow {
+  id: string;
+  dsn: string;
+  deviceType: string;
+  environment: string;
+}
+
+const COLUMNS = { id: devices.id, dsn: devices.dsn, deviceType: devices.deviceType, environment: devices.environment };
+/** D1 binds at most 100 parameters a statement. */
+const LABEL_IDS_PER_QUERY = 90;
+
+/** The registry labels of these devices of the project (ids of other projects are not found). */
+export async function deviceLabelsOf(db: Db, projectId: string, ids: readonly string[]): Promise<DeviceLabelRow[]> {
+  const out: DeviceLabelRow[] = [];
+  for (let i = 0; i < ids.length; i += LABEL_IDS_PER_QUERY) {
+    const chunk = ids.slice(i, i + LABEL_IDS_PER_QUERY);
+    out.push(...(await db.select(COLUMNS).from(devices).where(and(eq(devices.projectId, projectId), inArray(devices.id, chunk)))));
+  }
+  return out;
+}
+
+/** Every device of the project (decommissioned ones too: their lines remain), at most `max`, by id. */
+export async function projectDeviceLabels(db: Db, projectId: string, max: number): Promise<DeviceLabelRow[]> {
+  const out: DeviceLabelRow[] = [];
+  const page = 1000;
+  while (out.length < max) {
+    const after = out[out.length - 1]?.id;
+    const rows = await db
+      .select(COLUMNS)
+      .from(devices)
+      .where(and(eq(devices.projectId, projectId), after ? gt(devices.id, after) : undefined))
+      .orderBy(asc(devices.id))
+      .limit(Math.min(page, max - out.length));
+    out.push(...rows);
+    if (rows.length < page) break;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 // Sessions as the project sees them. Each DeviceHub owns its sessions' live counters and
 // flushes them here with a version; D1 keeps the newest version a session's device sent.
-import { type SQL, and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { type SQL, and, desc, eq, gte, isNull, lt, or, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../client";
 import { projects, sessions } from "../schema";
@@ -135,4 +135,21 @@ export async function updateSessions(db: Db, owner: Owner, rows: SessionUpsert[]
       ),
   );
   if (first) await db.batch([first, ...rest]);
+}
+
+/** Session ids of the project that ran during [from, to) (ms): started before `to`, not ended before `from`; newest first. */
+export async function projectSessionIds(db: Db, projectId: string, range: { from?: number; to?: number }, max: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: sessions.sessionId })
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.projectId, projectId),
+        range.from !== undefined ? or(isNull(sessions.completedAt), gte(sessions.completedAt, range.from)) : undefined,
+        range.to !== undefined ? lt(sessions.startedAt, range.to) : undefined,
+      ),
+    )
+    .orderBy(desc(sessions.startedAt))
+    .limit(max);
+  return rows.map((r) => r.id);
 }
