@@ -8,9 +8,7 @@ import type { AppEnv } from "../app-env";
 import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
 import { projectId } from "../contract/common";
-import { createDb } from "../db/client";
-import { findLiveKeyByHash } from "../db/repos/keys";
-import { sha256 } from "../lib/crypto";
+import { acceptOrgKey } from "./middleware";
 import { projectOfOrg } from "../services/tenancy";
 
 /** The org key in an Authorization header, Bearer or Basic (as the password). */
@@ -31,15 +29,11 @@ function orgKeyOf(header: string | undefined): string {
   throw new ApiError("unauthorized", "send Authorization: Bearer <org API key> (or Basic auth with the key as the password)");
 }
 
-/** An org API key of any role; sets `db`, `org` and `apiKey` as the /api/v1 middleware does. */
+/** An org API key of any role; sets `org` and `apiKey` as the /api/v1 middleware does (app.ts sets `db` for /loki/*). */
 export const lokiOrgKey = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("db", createDb(c.env.DB));
   const token = orgKeyOf(c.req.header("authorization"));
   if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw new ApiError("unauthorized", "this API needs an org API key");
-  const key = await findLiveKeyByHash(c.var.db, await sha256(token));
-  if (!key) throw new ApiError("unauthorized", "invalid API key");
-  c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
-  c.set("apiKey", key);
+  await acceptOrgKey(c, token, "viewer");
   await next();
 });
 

@@ -50,13 +50,18 @@ export const orgKey = (needs: "viewer" | "admin") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw await wrongKind(c, token, "an org API key");
-    const key = await findLiveKeyByHash(c.var.db, await sha256(token));
-    if (!key) throw new ApiError("unauthorized", "invalid API key");
-    if (needs === "admin" && key.role !== "admin") throw new ApiError("forbidden", "this key is read-only (viewer)");
-    c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
-    c.set("apiKey", key);
+    await acceptOrgKey(c, token, needs);
     await next();
   });
+
+/** Makes a live org key `token` the caller (sets `org` and `apiKey`): 401 when unknown or revoked, 403 for a viewer on an admin route. */
+export async function acceptOrgKey(c: Context<AppEnv>, token: string, needs: "viewer" | "admin"): Promise<void> {
+  const key = await findLiveKeyByHash(c.var.db, await sha256(token));
+  if (!key) throw new ApiError("unauthorized", "invalid API key");
+  if (needs === "admin" && key.role !== "admin") throw new ApiError("forbidden", "this key is read-only (viewer)");
+  c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
+  c.set("apiKey", key);
+}
 
 /**
  * A device key, checked by the device's own Durable Object (no D1 read on the hot path). A
