@@ -17,9 +17,9 @@ export interface Uploaded {
   parts: number;
 }
 
-/** A device's answer from the server, or an Error carrying its status and message. */
-async function deviceCall(device: Saved, method: string, url: string, init: RequestInit & { duplex?: "half" } = {}): Promise<any> {
-  const res = await fetch(url, { ...init, method, headers: { authorization: `Bearer ${device.device_key}`, ...(init.headers as Record<string, string>) } });
+/** A device's call and the server's answer, or an Error carrying its status and message. */
+export async function deviceCall(deviceKey: string, method: string, url: string, init: RequestInit & { duplex?: "half" } = {}): Promise<any> {
+  const res = await fetch(url, { ...init, method, headers: { authorization: `Bearer ${deviceKey}`, ...(init.headers as Record<string, string>) } });
   const body: any = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) throw Object.assign(new Error(`${method} ${new URL(url).pathname} answered ${res.status}: ${body?.error?.message ?? "unknown error"}`), { status: res.status });
   return body;
@@ -29,25 +29,29 @@ async function deviceCall(device: Saved, method: string, url: string, init: Requ
 const slice = (file: string, start: number, end: number) =>
   Readable.toWeb(fs.createReadStream(file, { start, end: end - 1 })) as ReadableStream<Uint8Array>;
 
+/** Where a session's file is PUT: each path segment escaped on its own, so "/" stays a separator. */
+export const artifactUrl = (backendUrl: string, sessionId: string, path: string) =>
+  `${backendUrl}/api/v1/sessions/${encodeURIComponent(sessionId)}/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`;
+
 export async function uploadFile(device: Saved, sessionId: string, file: string, target: string, type: string, partBytes = PART_BYTES): Promise<Uploaded> {
-  const url = `${device.backend_url}/api/v1/sessions/${encodeURIComponent(sessionId)}/artifacts/${target.split("/").map(encodeURIComponent).join("/")}`;
+  const url = artifactUrl(device.backend_url, sessionId, target);
   const size = fs.statSync(file).size;
   if (size <= partBytes) {
-    const answer = await deviceCall(device, "PUT", url, {
+    const answer = await deviceCall(device.device_key, "PUT", url, {
       headers: { "content-type": type, "content-length": String(size) },
       body: size === 0 ? "" : slice(file, 0, size),
       duplex: "half",
     });
     return { path: answer.path, size: answer.size, parts: 1 };
   }
-  const { upload_id } = await deviceCall(device, "POST", `${url}?uploads`, { headers: { "content-type": type } });
+  const { upload_id } = await deviceCall(device.device_key, "POST", `${url}?uploads`, { headers: { "content-type": type } });
   const parts: { part_number: number; etag: string }[] = [];
   try {
     for (let start = 0, n = 1; start < size; start += partBytes, n++) {
       const end = Math.min(size, start + partBytes);
       for (let attempt = 1; ; attempt++) {
         try {
-          const { part } = await deviceCall(device, "PUT", `${url}?upload_id=${encodeURIComponent(upload_id)}&part_number=${n}`, {
+          const { part } = await deviceCall(device.device_key, "PUT", `${url}?upload_id=${encodeURIComponent(upload_id)}&part_number=${n}`, {
             headers: { "content-length": String(end - start) },
             body: slice(file, start, end),
             duplex: "half",
@@ -62,13 +66,13 @@ export async function uploadFile(device: Saved, sessionId: string, file: string,
         }
       }
     }
-    const answer = await deviceCall(device, "POST", `${url}?upload_id=${encodeURIComponent(upload_id)}&complete`, {
+    const answer = await deviceCall(device.device_key, "POST", `${url}?upload_id=${encodeURIComponent(upload_id)}&complete`, {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ parts }),
     });
     return { path: answer.path, size: answer.size, parts: parts.length };
   } catch (err) {
-    await deviceCall(device, "DELETE", `${url}?upload_id=${encodeURIComponent(upload_id)}`).catch(() => undefined);
+    await deviceCall(device.device_key, "DELETE", `${url}?upload_id=${encodeURIComponent(upload_id)}`).catch(() => undefined);
     throw err;
   }
 }
