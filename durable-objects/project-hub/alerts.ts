@@ -80,6 +80,7 @@ export class ProjectAlerts {
    */
   setRules(rules: AlertRule[], now: number): number {
     const version = Math.max(now, this.stored.version + 1);
+    this.resolutionAt = undefined;
     const ids = new Set(rules.map((r) => r.id));
     this.storage.transactionSync(() => {
       this.storage.kv.put(RULES_KEY, { version, rules });
@@ -98,6 +99,7 @@ export class ProjectAlerts {
 
   /** What a device's object (or this object) reports; firing while silenced, or for an unknown rule, is ignored. */
   report(r: AlertReport, now: number): void {
+    this.resolutionAt = undefined;
     const rule = this.stored.rules.find((x) => x.id === r.rule_id);
     if (!rule) return;
     const open = this.open(r.rule_id, r.subject);
@@ -150,12 +152,19 @@ export class ProjectAlerts {
     return this.storage.sql.exec<OpenRow>("SELECT * FROM alert_open").toArray();
   }
 
+  /** The earliest held resolution, kept beside storage (undefined: read it again after alert_open changed). */
+  private resolutionAt?: number | null;
+
   private nextResolution(): number | null {
-    const [row] = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(resolve_at) AS at FROM alert_open").toArray();
-    return row?.at ?? null;
+    if (this.resolutionAt === undefined) {
+      const [row] = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(resolve_at) AS at FROM alert_open").toArray();
+      this.resolutionAt = row?.at ?? null;
+    }
+    return this.resolutionAt;
   }
 
   private resolveHeld(now: number): void {
+    this.resolutionAt = undefined;
     const rules = this.stored.rules;
     for (const row of this.storage.sql.exec<OpenRow>("SELECT * FROM alert_open WHERE resolve_at <= ?", now).toArray()) {
       const rule = rules.find((r) => r.id === row.rule_id);

@@ -40,6 +40,11 @@ async function signatureHeaders(secret: string, body: string, nowMs: number): Pr
 }
 
 export class Webhooks {
+  // What the alarm's timers ask on every arm, kept beside storage (undefined: read it again),
+  // so arming for other work costs no query.
+  private nextSendAt?: number | null;
+  private d1Waiting?: boolean;
+
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly env: Env,
@@ -52,6 +57,7 @@ export class Webhooks {
   /** Queues a state change of `alert` for every target of its rule, and its record for D1. */
   enqueue(rule: AlertRule, alert: AlertRecord, now: number): void {
     const sql = this.storage.sql;
+    this.nextSendAt = undefined;
     this.record("alert", alert);
     for (const t of rule.targets) {
       const body = JSON.stringify(t.format === "slack" ? slackBody(rule, alert) : webhookBody(rule, alert));
@@ -75,20 +81,26 @@ export class Webhooks {
   /** Writes an alert's record to D1 with the next batch (a resolution replaces its firing row). */
   record(kind: "alert" | "delivery", record: AlertRecord | DeliveryRecord): void {
     this.storage.sql.exec("INSERT INTO alert_d1_outbox (kind, record) VALUES (?, ?)", kind, JSON.stringify(record));
+    this.d1Waiting = true;
   }
 
   private nextSend(): number | null {
-    const [row] = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_queue").toArray();
-    return row?.at ?? null;
+    if (this.nextSendAt === undefined) {
+      const [row] = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_queue").toArray();
+      this.nextSendAt = row?.at ?? null;
+    }
+    return this.nextSendAt;
   }
 
   private d1Pending(): boolean {
-    return this.storage.sql.exec("SELECT 1 FROM alert_d1_outbox LIMIT 1").toArray().length > 0;
+    this.d1Waiting ??= this.storage.sql.exec("SELECT 1 FROM alert_d1_outbox LIMIT 1").toArray().length > 0;
+    return this.d1Waiting;
   }
 
   private async sendDue(now: number): Promise<void> {
     const due = this.storage.sql.exec<QueuedHook>("SELECT * FROM webhook_queue WHERE next_at <= ? ORDER BY next_at LIMIT ?", now, PER_RUN).toArray();
     await Promise.all(due.map((hook) => this.send({ ...hook }, now)));
+    this.nextSendAt = undefined;
   }
 
   /** One attempt; the row goes once an answer settles it, or moves to its next try. */
@@ -152,5 +164,6 @@ export class Webhooks {
     await saveAlerts(db, [...alerts.values()]);
     await saveDeliveries(db, deliveries);
     this.storage.sql.exec("DELETE FROM alert_d1_outbox WHERE id <= ?", rows[rows.length - 1]!.id);
+    this.d1Waiting = undefined;
   }
 }
