@@ -89,7 +89,19 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const dev = spawn(
   process.execPath,
-  wrangler("dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false", "--var", "ALLOW_PRIVATE_WEBHOOKS:true", ...stateArgs, ...varsArgs),
+  wrangler(
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--show-interactive-dev-session=false",
+    // Local webhook receivers are allowed locally, unless the environment says otherwise (the abuse drill checks production's filter).
+    "--var",
+    `ALLOW_PRIVATE_WEBHOOKS:${process.env.ALLOW_PRIVATE_WEBHOOKS ?? "true"}`,
+    ...stateArgs,
+    ...varsArgs,
+  ),
   {
     stdio: ["ignore", "inherit", "inherit"],
     // Offline machines cannot fetch the sample Request.cf object; use the built-in placeholder.

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { iso, isoOrNull } from "../lib/time";
 import { cursor, deviceId, label, limit, name, printable, projectId } from "./common";
+import { nonPublicHost } from "./special-addresses";
 
 const ALERT_KINDS = ["device_offline", "error_rate", "metric_threshold", "quota"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
@@ -198,29 +199,15 @@ export function slackBody(rule: AlertRule, alert: AlertRecord) {
 }
 
 /**
- * Whether a webhook may go to `url`. Production sends only to public https addresses; plain
- * http, localhost and private or link-local addresses are for local development.
+ * Whether a webhook may go to `url`. Production sends only to public https addresses
+ * (special-addresses.ts says which hosts are); plain http, localhost and private or
+ * link-local addresses are for local development.
  */
 export function targetProblem(url: string, local: boolean): string | null {
   const u = new URL(url);
   if (u.username || u.password) return "a target URL carries no credentials (sign with the secret instead)";
   if (local) return u.protocol === "https:" || u.protocol === "http:" ? null : "a target is an http(s) URL";
   if (u.protocol !== "https:") return "a target is an https URL (plain http only in local development)";
-  const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  const privateHost =
-    host === "localhost" ||
-    host.endsWith(".localhost") ||
-    host.endsWith(".local") ||
-    host.endsWith(".internal") ||
-    /^(0|10|127)\./.test(host) ||
-    /^169\.254\./.test(host) ||
-    /^192\.168\./.test(host) ||
-    /^172\.(1[6-9]|2\d|3[01])\./.test(host) ||
-    /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./.test(host) ||
-    host === "::1" ||
-    host === "::" ||
-    /^f[cd][0-9a-f]{2}:/.test(host) ||
-    /^fe[89ab][0-9a-f]:/.test(host) ||
-    host.startsWith("::ffff:");
-  return privateHost ? "a target is a public address (localhost and private addresses only in local development)" : null;
+  const why = nonPublicHost(u.hostname);
+  return why ? `a target is a public address (localhost and private addresses only in local development): ${why}` : null;
 }

@@ -12,6 +12,10 @@ export const UPLOAD_GRACE_MS = 24 * 3_600_000;
 /** Multipart parts: R2 wants at least 5 MiB for every part but the last, and at most 10,000 parts. */
 export const PART_MIN_BYTES = 5 * 1024 * 1024;
 const PARTS_MAX = 10_000;
+/** Multipart uploads a device may have open at once: each holds R2 parts until it completes or is given up. */
+export const OPEN_UPLOADS_MAX = 10;
+/** A multipart upload with no part for this long is stale: the hourly job aborts it. */
+export const UPLOAD_IDLE_MS = 24 * 3_600_000;
 
 /** Everything a project holds in R2: its session files and its archived logs. */
 export const projectPrefixes = (projectId: string) => [`artifacts/${projectId}/`, `logs/${projectId}/`];
@@ -51,13 +55,42 @@ export function artifactPath(value: string, location: "path" | "query", field = 
   return path;
 }
 
-/** Types a browser would run or render as a page: never shown inline. */
-const ACTIVE = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|(application|text)\/(x-)?(java|ecma)script|text\/javascript|application\/x-shockwave-flash|application\/pdf)\b/i;
+/** Types shown inline: raster images, which a browser only decodes, and plain text. Everything else is an attachment. */
+const INLINE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "text/plain"]);
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED = '"(?:[\\t \\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\\t\\x20-\\x7E])*"';
+/** One media type (RFC 9110 §8.3.1): `type/subtype`, then `; name=value` parameters, in ASCII. */
+const MEDIA_TYPE = new RegExp(`^(${TOKEN})/(${TOKEN})((?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|${QUOTED}))*)$`);
+const PARAMETER = new RegExp(`;[ \\t]*(${TOKEN})=(${TOKEN}|${QUOTED})`, "g");
+const CHARSET = new RegExp(`^${TOKEN}$`);
 
-/** Whether a stored content type may be shown inline (images, video, plain text, data); active ones go as attachments. */
-export function mayShowInline(contentType: string): boolean {
-  return !ACTIVE.test(contentType.trim());
+/**
+ * How a download serves a stored Content-Type (the device's own text): the type it is sent as
+ * and whether it may show inline. The text is parsed, never matched by its start: a browser
+ * takes the last type of a comma list, so a list (a comma anywhere) or text that is not one
+ * media type is sent as application/octet-stream. What is sent is rebuilt from the parse (the
+ * type in lower case, and a text type's charset), so the browser reads the type judged here.
+ */
+export function servedType(stored: string): { type: string; inline: boolean } {
+  const m = stored.includes(",") ? null : MEDIA_TYPE.exec(stored.trim());
+  if (!m) return { type: "application/octet-stream", inline: false };
+  const essence = `${m[1]}/${m[2]}`.toLowerCase();
+  let charset: string | undefined;
+  for (const [, name, value] of m[3]!.matchAll(PARAMETER)) {
+    if (name!.toLowerCase() === "charset" && CHARSET.test(value!)) charset = value!.toLowerCase();
+  }
+  const type = charset && essence.startsWith("text/") ? `${essence}; charset=${charset}` : essence;
+  return { type, inline: INLINE_TYPES.has(essence) };
 }
+
+/** The 429 of a device starting a multipart upload with OPEN_UPLOADS_MAX open already, in the shape of every count limit. */
+export const tooManyUploads = (used: number) =>
+  new ApiError("quota_exceeded", `a device may have ${OPEN_UPLOADS_MAX} multipart uploads open at once; complete or give one up (DELETE ?upload_id) first`, {
+    quota: "open_uploads",
+    limit: OPEN_UPLOADS_MAX,
+    used,
+    resets_at: null,
+  });
 
 /** The 411 of a single PUT without a Content-Length. */
 export const lengthRequired = () =>

@@ -7,7 +7,12 @@ import { TailFilter } from "./tail-filter";
 import { pathOf } from "./validation";
 
 /** Frames the server sends a device. `id` echoes the id of the frame being answered. */
-export type DeviceFrame = { type: "ready"; server_time: string } | AckFrame | { type: "command"; command: unknown } | ErrorFrame;
+export type DeviceFrame =
+  | { type: "ready"; server_time: string; live?: boolean; send_interval_s?: number }
+  | AckFrame
+  | { type: "command"; command: unknown }
+  | { type: "live"; live: boolean; send_interval_s: number }
+  | ErrorFrame;
 
 /** The answer to a device's frame: what HTTP would answer for the same work. */
 type AckFrame = { type: "ack"; id?: string | number } & AckBody;
@@ -29,8 +34,31 @@ export function errorFrame(err: unknown, id?: string | number): ErrorFrame {
   return { type: "error", ...(id !== undefined ? { id } : {}), ...errorBody(e.code, e.message, e.details) };
 }
 
-/** A socket frame's JSON; 400 when it is not JSON. */
+/**
+ * The most bytes one message to either socket may carry: Cloudflare's limit on a WebSocket
+ * message a Worker receives, held here too, so `wrangler dev` (which takes more) answers alike.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** A message's size as it crossed the wire: UTF-8 bytes for text, byteLength for binary. */
+function frameBytes(message: string | ArrayBuffer): number {
+  if (typeof message !== "string") return message.byteLength;
+  // Every UTF-16 unit is at least one byte; counting the rest avoids encoding a copy.
+  let bytes = message.length;
+  for (let i = 0; i < message.length; i++) {
+    const unit = message.charCodeAt(i);
+    // 2 bytes up to U+07FF, 3 above; a surrogate pair (4 bytes) is two units of 2.
+    if (unit >= 0x80) bytes += unit >= 0x800 && (unit < 0xd800 || unit > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
+
+/** A socket frame's JSON; 413 past MAX_FRAME_BYTES (checked before parsing), 400 when it is not JSON. */
 export function parseFrame(message: string | ArrayBuffer): unknown {
+  const size = frameBytes(message);
+  if (size > MAX_FRAME_BYTES) {
+    throw new ApiError("payload_too_large", `a frame is at most ${MAX_FRAME_BYTES} bytes (1 MiB); this one was ${size}`, { limit: MAX_FRAME_BYTES, size });
+  }
   try {
     return JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
   } catch {

@@ -3,10 +3,13 @@
 // line filters |=, !=, |~ and !~. Anything else (parsers such as `| json`, label filter
 // expressions, metric queries such as rate(…)) is refused with a message naming it.
 //
-// Regular expressions are RE2 syntax in Loki. They run here as JavaScript regexes, which
-// backtrack, so a pattern is bounded in length and refused when it has what RE2 does not
-// (lookaround, backreferences) or what can take exponential time on a backtracking engine (a
-// repeated group that itself repeats or alternates, such as (a+)+ or (a|aa)*).
+// Regular expressions are Loki's, Go's RE2 syntax, and run on re2js, a JavaScript port of RE2:
+// the same syntax and meaning (inline flags anywhere, (?P<name>…), no lookaround or
+// backreferences), and time linear in the text, so no pattern backtracks. Linear is not cheap
+// in every case: a pattern that defeats RE2's DFA reads a character in µs rather than ns, and
+// its DFA holds memory. So a query has at most MAX_QUERY_REGEXES regexes of MAX_REGEX_CHARS,
+// each with a bounded DFA, and what they read is counted in a RegexWork that the caller bounds.
+import { RE2JS, RE2JSException, RE2JSSyntaxException, RE2Set } from "re2js";
 import { z } from "zod";
 import { ApiError } from "./errors";
 import { LEVELS } from "./levels";
@@ -27,14 +30,14 @@ interface LabelMatcher {
   label: LokiLabel;
   op: MatchOp;
   value: string;
-  /** Whether a stream's value (missing labels are "", as in Loki) passes this matcher. */
-  test: (value: string) => boolean;
+  /** Whether a stream's value (missing labels are "", as in Loki) passes this matcher; a regex counts its work in `work`. */
+  test: (value: string, work?: RegexWork) => boolean;
 }
 
 interface LineFilter {
   op: FilterOp;
   value: string;
-  test: (line: string) => boolean;
+  test: (line: string, work?: RegexWork) => boolean;
 }
 
 export interface LogQuery {
@@ -44,6 +47,15 @@ export interface LogQuery {
 
 const MAX_QUERY_CHARS = 4096;
 const MAX_REGEX_CHARS = 256;
+/**
+ * Regexes (label matchers and line filters) in one query: each holds a DFA of up to
+ * DFA_BYTES while the query runs, and the largest take ~15 ms to compile.
+ */
+const MAX_QUERY_REGEXES = 16;
+/** The memory each regex's DFA may use; past it RE2 resets it, or falls back to its NFA. */
+const DFA_BYTES = 1024 * 1024;
+/** A regex program of up to this many instructions counts each character it reads once towards RegexWork; a larger one once per this many. */
+const INSTRUCTIONS_PER_WEIGHT = 64;
 const SUPPORTED = "fleetbeat supports a stream selector {label=\"value\", …} (=, !=, =~, !~) followed by line filters |=, !=, |~, !~";
 
 const unsupported = (what: string) => new ApiError("bad_request", `${what} is not supported: ${SUPPORTED}`);
@@ -116,12 +128,13 @@ export function parseLogQuery(query: string): LogQuery {
     throw parseError(`expected a stream selector such as {level="ERROR"}, found ${describe(r.rest())}`, r.pos);
   }
   r.take("{");
+  const regexes = { count: 0 };
   const matchers: LabelMatcher[] = [];
   r.skipSpace();
   if (!r.take("}")) {
     for (;;) {
       r.skipSpace();
-      matchers.push(matcher(r));
+      matchers.push(matcher(r, regexes));
       r.skipSpace();
       if (r.take("}")) break;
       if (!r.take(",")) throw parseError(`expected "," or "}", found ${describe(r.rest())}`, r.pos);
@@ -136,7 +149,7 @@ export function parseLogQuery(query: string): LogQuery {
     if (op) {
       r.skipSpace();
       if (/^ip\s*\(/.test(r.rest())) throw unsupported("the ip() line filter");
-      filters.push(lineFilter(op, r.string()));
+      filters.push(lineFilter(op, r.string(), regexes));
       r.skipSpace();
       if (/^or\b/.test(r.rest())) throw unsupported('"or" between line filter values');
       continue;
@@ -155,7 +168,7 @@ export function parseLogQuery(query: string): LogQuery {
   return { matchers, filters };
 }
 
-function matcher(r: Reader): LabelMatcher {
+function matcher(r: Reader, regexes: { count: number }): LabelMatcher {
   const at = r.pos;
   const name = r.ident();
   if (!name) throw parseError(`expected a label name, found ${describe(r.rest())}`, at);
@@ -172,100 +185,107 @@ function matcher(r: Reader): LabelMatcher {
   if (label === "level" && (op === "=" || op === "!=")) value = value.toUpperCase();
   if (op === "=") return { label, op, value, test: (v) => v === value };
   if (op === "!=") return { label, op, value, test: (v) => v !== value };
-  const re = compileRegex(value, true);
-  return { label, op, value, test: op === "=~" ? (v) => re.test(v) : (v) => !re.test(v) };
+  const re = regex(value, true, regexes);
+  return { label, op, value, test: op === "=~" ? (v, w) => re.test(v, w) : (v, w) => !re.test(v, w) };
 }
 
-function lineFilter(op: FilterOp, value: string): LineFilter {
+function lineFilter(op: FilterOp, value: string, regexes: { count: number }): LineFilter {
   if (op === "|=") return { op, value, test: (line) => line.includes(value) };
   if (op === "!=") return { op, value, test: (line) => !line.includes(value) };
-  const re = compileRegex(value, false);
-  return { op, value, test: op === "|~" ? (line) => re.test(line) : (line) => !re.test(line) };
+  const re = regex(value, false, regexes);
+  return { op, value, test: op === "|~" ? (line, w) => re.test(line, w) : (line, w) => !re.test(line, w) };
+}
+
+/** One more regex of the query being parsed, refused past MAX_QUERY_REGEXES. */
+function regex(source: string, anchored: boolean, regexes: { count: number }): Regex {
+  if (++regexes.count > MAX_QUERY_REGEXES) {
+    throw new ApiError("bad_request", `a query has at most ${MAX_QUERY_REGEXES} regular expressions (=~, !~, |~ and !~ together)`);
+  }
+  return compileRegex(source, anchored);
+}
+
+/** A compiled LogQL regex. */
+interface Regex {
+  /** Whether `text` matches (all of it, for a label matcher), counting the work in `work`. */
+  test(text: string, work?: RegexWork): boolean;
 }
 
 /**
- * An RE2-style pattern as a JavaScript regex: a leading (?i), (?s) or (?m) becomes a flag,
- * (?P<name>…) a named group; label matchers are anchored at both ends, as in Loki.
+ * Compiles an RE2 pattern as Loki does: label matchers match the whole value, line filters
+ * anywhere in the line. A pattern RE2 refuses is a 400 naming what is wrong.
  */
-export function compileRegex(source: string, anchored: boolean): RegExp {
+export function compileRegex(source: string, anchored: boolean): Regex {
   if (source.length > MAX_REGEX_CHARS) throw new ApiError("bad_request", `a regular expression is at most ${MAX_REGEX_CHARS} characters`);
-  let body = source;
-  let flags = "";
-  const lead = /^\(\?([a-zA-Z]+)\)/.exec(body);
-  if (lead) {
-    for (const f of lead[1]!) {
-      if (!"ism".includes(f)) throw unsupported(`the regex flag (?${f})`);
-      if (!flags.includes(f)) flags += f;
-    }
-    body = body.slice(lead[0].length);
+  // RE2Set, for one pattern, is re2js's matcher whose DFA memory can be bounded; RE2JS tells the program's size.
+  const set = new RE2Set(anchored ? RE2Set.ANCHOR_BOTH : RE2Set.UNANCHORED, 0, DFA_BYTES);
+  let instructions: number;
+  try {
+    instructions = RE2JS.compile(source).programSize();
+    set.add(source);
+    set.compile();
+  } catch (err) {
+    if (err instanceof RE2JSException) throw refusedRegex(source, err);
+    throw err;
   }
-  body = body.replace(/\(\?P</g, "(?<");
-  checkRegex(body);
-  const pattern = anchored ? `^(?:${body})$` : body;
-  for (const extra of ["u", ""]) {
-    try {
-      return new RegExp(pattern, flags + extra);
-    } catch {
-      // retried without the u flag, which is stricter about escapes
-    }
-  }
-  throw new ApiError("bad_request", `invalid regular expression ${JSON.stringify(source)}`);
+  // Where the DFA gives up, a character costs up to about one NFA step per instruction.
+  const weight = Math.ceil(instructions / INSTRUCTIONS_PER_WEIGHT);
+  return {
+    test(text, work) {
+      work?.count(text, weight);
+      return set.match(text).length > 0;
+    },
+  };
 }
 
-/** Refuses what RE2 lacks and what can backtrack exponentially. */
-function checkRegex(body: string): void {
-  // Per open group: whether it holds a repetition or an alternation.
-  const groups: { risky: boolean }[] = [];
-  let i = 0;
-  let lastGroupRisky = false;
-  while (i < body.length) {
-    const c = body[i]!;
-    if (c === "\\") {
-      const next = body[i + 1] ?? "";
-      if (/[1-9]/.test(next) || next === "k") throw unsupported("a backreference in a regular expression");
-      i += 2;
-      lastGroupRisky = false;
-      continue;
-    }
-    if (c === "[") {
-      // A character class: skip to its closing bracket (a ] first in the class is literal).
-      let j = i + 1;
-      if (body[j] === "^") j++;
-      if (body[j] === "]") j++;
-      while (j < body.length && body[j] !== "]") j += body[j] === "\\" ? 2 : 1;
-      i = j + 1;
-      lastGroupRisky = false;
-      continue;
-    }
-    if (c === "(") {
-      if (/^\(\?(=|!|<=|<!)/.test(body.slice(i))) throw unsupported("lookaround ((?=…), (?!…), (?<=…), (?<!…)) in a regular expression");
-      if (/^\(\?[a-zA-Z]/.test(body.slice(i))) throw unsupported("an inline regex flag other than at the start");
-      groups.push({ risky: false });
-      i++;
-      lastGroupRisky = false;
-      continue;
-    }
-    if (c === ")") {
-      const group = groups.pop();
-      lastGroupRisky = group?.risky ?? false;
-      i++;
-      continue;
-    }
-    const repeat = c === "*" || c === "+" || (c === "{" && /^\{\d*,\d*\}|^\{\d+\}/.test(body.slice(i)));
-    if (repeat || c === "|") {
-      if (repeat && lastGroupRisky) throw unsupported("a repeated group that itself repeats or alternates (such as (a+)+ or (a|b)*) in a regular expression");
-      for (const g of groups) g.risky = true;
-    }
-    lastGroupRisky = false;
-    i++;
+/** What RE2 refused, in words: lookaround and backreferences by name, as Loki users meet them in other engines. */
+function refusedRegex(source: string, err: RE2JSException): ApiError {
+  const at = err instanceof RE2JSSyntaxException ? (err.getPattern() ?? "") : "";
+  if (/^\(\?(=|!|<=|<!)/.test(at)) {
+    return new ApiError("bad_request", "lookaround ((?=…), (?!…), (?<=…), (?<!…)) is not supported: LogQL regular expressions are RE2, which has none");
+  }
+  if (/^\\([1-9]|k)/.test(at)) {
+    return new ApiError("bad_request", "a backreference (\\1, \\k<name>) is not supported: LogQL regular expressions are RE2, which has none");
+  }
+  const why = err instanceof RE2JSSyntaxException ? `${err.getDescription()}${at ? ` at \`${at}\`` : ""}` : err.message;
+  return new ApiError("bad_request", `invalid regular expression ${JSON.stringify(source)}: ${why}`);
+}
+
+/** The most work a query's regexes may do: tests (one line or label value through one regex) and the characters they read, weighted. */
+export interface RegexBounds {
+  lines: number;
+  chars: number;
+}
+
+/**
+ * The work a query's regexes have done, counted before each test so that none starts past the
+ * bounds: past either, a 400 with details {limit, max}. Counted rather than timed, because
+ * workerd's clock does not move during synchronous work.
+ */
+export class RegexWork {
+  lines = 0;
+  chars = 0;
+  constructor(readonly max: RegexBounds) {}
+
+  count(text: string, weight: number): void {
+    this.lines += 1;
+    this.chars += text.length * weight;
+    if (this.lines > this.max.lines) throw tooMuchWork("lines_tested", this.max.lines, "lines and label values");
+    if (this.chars > this.max.chars) throw tooMuchWork("chars_tested", this.max.chars, "characters, weighted by each regex's size");
   }
 }
+
+const tooMuchWork = (limit: string, max: number, what: string) =>
+  new ApiError(
+    "bad_request",
+    `the query's regular expressions would test more than ${max} ${what} (${limit}): narrow the time range, add label matchers, or put a |= filter before the regex`,
+    { limit, max },
+  );
 
 /** Whether a stream with these labels passes every matcher (a missing label is "", as in Loki). */
-export const matchesLabels = (q: LogQuery, labels: StreamLabels) => q.matchers.every((m) => m.test(labels[m.label] ?? ""));
+export const matchesLabels = (q: LogQuery, labels: StreamLabels, work: RegexWork) => q.matchers.every((m) => m.test(labels[m.label] ?? "", work));
 
 /** Whether a line passes every line filter. */
-export const matchesLine = (q: LogQuery, line: string) => q.filters.every((f) => f.test(line));
+export const matchesLine = (q: LogQuery, line: string, work: RegexWork) => q.filters.every((f) => f.test(line, work));
 
 /** The value every matching stream has for `label`, when an `=` matcher names one. */
 export function exactValue(q: LogQuery, label: LokiLabel): string | undefined {

@@ -192,8 +192,9 @@ export const jobCursors = sqliteTable("job_cursors", {
   afterId: text("after_id"),
 });
 
-// Multipart uploads under way. R2 cannot list them, so this is how the daily job finds and
-// aborts the abandoned ones; a completed or aborted upload's row is deleted.
+// Multipart uploads under way. R2 cannot list them, so this is how the hourly job finds and
+// aborts the abandoned ones (no part for a day: `active_at` is the start, then each part's
+// time); a completed or aborted upload's row is deleted with its parts.
 export const uploads = sqliteTable(
   "uploads",
   {
@@ -204,8 +205,25 @@ export const uploads = sqliteTable(
     path: text("path").notNull(),
     key: text("key").notNull(),
     createdAt: createdAt(),
+    activeAt: integer("active_at").notNull().default(0),
   },
-  (t) => [index("uploads_created_idx").on(t.createdAt)],
+  (t) => [
+    index("uploads_active_idx").on(t.activeAt),
+    index("uploads_device_idx").on(t.deviceId),
+    index("uploads_project_idx").on(t.projectId),
+  ],
+);
+
+// The parts R2 holds for each upload under way, with their sizes: bytes stored before any file
+// exists, which the storage quota counts from here. A part sent again replaces its row.
+export const uploadParts = sqliteTable(
+  "upload_parts",
+  {
+    uploadId: text("upload_id").notNull(),
+    partNumber: integer("part_number").notNull(),
+    size: integer("size").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] })],
 );
 
 // R2 prefixes of deleted projects, emptied by the daily job, then removed.

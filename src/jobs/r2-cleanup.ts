@@ -1,8 +1,8 @@
-// The daily job's R2 housekeeping: multipart uploads abandoned for a day are aborted, the
-// archive index forgets days past each tier's retention, and what a deleted project held
-// (its files and archive) is deleted, a bounded amount per run; whatever is left, the next run
-// continues.
-import { UPLOAD_GRACE_MS } from "../contract/artifacts";
+// R2 housekeeping. Hourly: multipart uploads with no part for a day are aborted, which gives
+// their parts' bytes back to the storage quota. Daily: the archive index forgets days past each
+// tier's retention, and what a deleted project held (its files and archive) is deleted, a
+// bounded amount per run; whatever is left, the next run continues.
+import { UPLOAD_IDLE_MS } from "../contract/artifacts";
 import type { Db } from "../db/client";
 import { deleteUpload, pendingPurges, purgeDone, staleUploads } from "../db/repos/uploads";
 import { forgetArchiveDays } from "../db/repos/archive";
@@ -15,9 +15,9 @@ const ABORTS_MAX = 500;
 const DELETE_PAGE = 1000;
 const DELETES_MAX = 50_000;
 
-/** Aborts multipart uploads started more than a day ago and never completed. */
+/** Aborts multipart uploads that had no part for UPLOAD_IDLE_MS, and forgets them and their parts. */
 export async function abortStaleUploads(env: Env, db: Db, now: number): Promise<number> {
-  const stale = await staleUploads(db, now - UPLOAD_GRACE_MS, ABORTS_MAX);
+  const stale = await staleUploads(db, now - UPLOAD_IDLE_MS, ABORTS_MAX);
   for (const u of stale) {
     try {
       await env.STORAGE.resumeMultipartUpload(u.key, u.uploadId).abort();

@@ -2,8 +2,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { countProjects, createProject, deleteProjectCascade, listProjects } from "../db/repos/projects";
-import { createWithinLimit } from "../services/quotas";
+import { createProjectWithinLimit, listProjects } from "../db/repos/projects";
+import { insertWithinLimit } from "../services/quotas";
 import { decodeCursor, page } from "../contract/cursor";
 import { jsonBody, params, query } from "../http/validate";
 import { presentProject } from "../services/presenters";
@@ -15,11 +15,8 @@ const IdCursor = z.object({ id: z.string() });
 export const projects = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateProject), async (c) => {
     const { db, org } = c.var;
-    const project = await createWithinLimit(db, org.orgId, "projects", {
-      count: () => countProjects(db, org.orgId),
-      create: () => createProject(db, org.orgId, c.req.valid("json").name),
-      undo: (p) => deleteProjectCascade(db, p.id),
-    });
+    const name = c.req.valid("json").name;
+    const project = await insertWithinLimit(db, org.orgId, "projects", (max) => createProjectWithinLimit(db, org.orgId, name, max));
     return c.json({ project: presentProject(project) }, 201);
   })
   .get("/", orgKey("viewer"), query(ListProjects), async (c) => {

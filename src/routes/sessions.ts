@@ -11,7 +11,7 @@ import { jsonBody, params, query } from "../http/validate";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
 import { presentSession } from "../services/presenters";
-import { projectOfOrg, sessionOfOrg } from "../services/tenancy";
+import { deviceInScope, projectOfOrg, sessionOfOrg } from "../services/tenancy";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery, sessionTaken } from "../contract/sessions";
 
 const CursorShape = z.object({ started_at: z.number(), project_id: z.string(), session_id: z.string() });
@@ -63,6 +63,7 @@ export const sessions = new Hono<AppEnv>()
     const q = c.req.valid("query");
     const { db, org } = c.var;
     if (q.project_id) await projectOfOrg(db, org.orgId, q.project_id);
+    if (q.device_id) await deviceInScope(db, org.orgId, q.device_id, q.project_id);
     const after = decodeCursor(q.cursor, CursorShape);
     const rows = await listSessions(db, org.orgId, q, {
       after: after && { startedAt: after.started_at, projectId: after.project_id, sessionId: after.session_id },

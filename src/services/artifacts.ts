@@ -6,12 +6,15 @@
 // Every stored file counts at once: its bytes as the project's artifact_bytes (in the
 // device's object, like every other device count) and the change in what R2 holds as its
 // storage_bytes (in the project's object; the hourly job recounts R2 and corrects any drift).
+// Parts of multipart uploads under way are held by R2 too, before any file exists: D1 keeps
+// their sizes, and the storage quota counts them beside the files.
 import { ApiError, notFound } from "../contract/errors";
-import { PART_MIN_BYTES, artifactPrefix, lengthRequired, mayShowInline } from "../contract/artifacts";
+import { OPEN_UPLOADS_MAX, PART_MIN_BYTES, artifactPrefix, lengthRequired, servedType, tooManyUploads } from "../contract/artifacts";
+import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { sessionTaken } from "../contract/sessions";
 import { TIERS, type Tier } from "../contract/tiers";
 import type { Db } from "../db/client";
-import { deleteUpload, findUpload, insertUpload } from "../db/repos/uploads";
+import { countOpenUploads, deleteUpload, findUpload, insertUpload, partSizes, pendingBytes, recordPart } from "../db/repos/uploads";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
 import { projectHub } from "../stubs/project-hub";
@@ -57,10 +60,15 @@ async function orgStorage(env: Env, db: Db, orgId: string): Promise<number> {
   return each.reduce((n, b) => n + b, 0);
 }
 
-/** Refuses `bytes` more (429) when the org's storage would pass its tier's limit. */
-async function ensureRoom(env: Env, db: Db, orgId: string, tier: Tier, bytes: number): Promise<void> {
+/**
+ * Refuses `bytes` more (429) when the org's storage would pass its tier's limit: its files and
+ * the parts of its uploads under way, but for the upload or part `replacing` (whose bytes are
+ * `bytes` themselves).
+ */
+async function ensureRoom(env: Env, db: Db, orgId: string, tier: Tier, bytes: number, replacing?: { uploadId: string; partNumber?: number }): Promise<void> {
   const limit = TIERS[tier].limits.storage_bytes;
-  const used = await orgStorage(env, db, orgId);
+  const [files, parts] = await Promise.all([orgStorage(env, db, orgId), pendingBytes(db, orgId, replacing)]);
+  const used = files + parts;
   if (used + bytes > limit || used >= limit) throw quotaExceeded("storage_bytes", limit, used, null, tier);
 }
 
@@ -97,16 +105,29 @@ export async function putArtifact(env: Env, db: Db, device: Uploader, sessionId:
   return { path, size: object.size, etag: object.etag };
 }
 
-/** POST ...?uploads: starts a multipart upload. */
+/**
+ * POST ...?uploads: starts a multipart upload, while the device has fewer than OPEN_UPLOADS_MAX
+ * open. The upload is counted after it is written and given up if it went past the cap, so two
+ * starts racing for the last place can never both stay (at worst both are refused).
+ */
 export async function startUpload(env: Env, db: Db, device: Uploader, sessionId: string, path: string, req: Request): Promise<{ upload_id: string }> {
   await checkSession(env, device, sessionId);
+  const open = await countOpenUploads(db, device.deviceId);
+  if (open >= OPEN_UPLOADS_MAX) throw tooManyUploads(open);
   await ensureRoom(env, db, device.orgId, await tierOf(db, device.orgId), 0);
   const key = keyOf(device.projectId, sessionId, path);
   const upload = await env.STORAGE.createMultipartUpload(key, {
     httpMetadata: { contentType: contentTypeOf(req) },
     customMetadata: { device_id: device.deviceId },
   });
-  await insertUpload(db, { uploadId: upload.uploadId, projectId: device.projectId, sessionId, deviceId: device.deviceId, path, key, createdAt: Date.now() });
+  const now = Date.now();
+  await insertUpload(db, { uploadId: upload.uploadId, projectId: device.projectId, sessionId, deviceId: device.deviceId, path, key, createdAt: now, activeAt: now });
+  const after = await countOpenUploads(db, device.deviceId);
+  if (after > OPEN_UPLOADS_MAX) {
+    await upload.abort();
+    await deleteUpload(db, upload.uploadId);
+    throw tooManyUploads(after - 1);
+  }
   return { upload_id: upload.uploadId };
 }
 
@@ -133,12 +154,16 @@ export async function putPart(
   if (size > max) throw new ApiError("payload_too_large", `a part takes at most ${max} bytes`, { limit: max });
   await checkSession(env, device, sessionId);
   const row = await uploadOf(db, device, sessionId, path, uploadId);
-  await ensureRoom(env, db, device.orgId, tier, size);
+  await ensureRoom(env, db, device.orgId, tier, size, { uploadId, partNumber });
   const part = await r2Call(() => env.STORAGE.resumeMultipartUpload(row.key, uploadId).uploadPart(partNumber, exactly(req, size)));
+  await recordPart(db, { uploadId, partNumber, size, at: Date.now() });
   return { part: { part_number: part.partNumber, etag: part.etag } };
 }
 
-/** POST ...?upload_id&complete: the parts joined into the file. */
+/**
+ * POST ...?upload_id&complete: the parts joined into the file. The whole file is weighed against
+ * the storage limit as it stands now, beside the org's files and its other uploads' parts.
+ */
 export async function completeUpload(
   env: Env,
   db: Db,
@@ -149,6 +174,9 @@ export async function completeUpload(
   parts: { part_number: number; etag: string }[],
 ): Promise<StoredFile> {
   const row = await uploadOf(db, device, sessionId, path, uploadId);
+  const sizes = await partSizes(db, uploadId);
+  const size = parts.reduce((n, p) => n + (sizes.get(p.part_number) ?? 0), 0);
+  await ensureRoom(env, db, device.orgId, await tierOf(db, device.orgId), size, { uploadId });
   const before = await env.STORAGE.head(row.key);
   const object = await r2Call(() =>
     env.STORAGE.resumeMultipartUpload(row.key, uploadId).complete(parts.map((p) => ({ partNumber: p.part_number, etag: p.etag }))),
@@ -199,8 +227,8 @@ export async function listFiles(env: Env, projectId: string, sessionId: string, 
 
 /**
  * GET /sessions/:id/files/download?path=: the bytes, with Range (206), If-None-Match (304)
- * and the stored type. Nothing is sniffed, and types a browser would run (HTML, SVG,
- * JavaScript) only ever come as attachments.
+ * and the stored type as servedType reads it: only raster images and plain text show inline,
+ * anything else is an attachment, and every answer is sandboxed and never sniffed.
  */
 export async function downloadFile(env: Env, projectId: string, sessionId: string, path: string, req: Request): Promise<Response> {
   const key = keyOf(projectId, sessionId, path);
@@ -210,20 +238,19 @@ export async function downloadFile(env: Env, projectId: string, sessionId: strin
     const size = (await env.STORAGE.head(key))?.size;
     if (size === undefined) throw notFound("file");
     const wanted = byteRange(asked, size);
-    if (wanted === "unsatisfiable") return new Response(null, { status: 416, headers: { "content-range": `bytes */${size}` } });
+    if (wanted === "unsatisfiable") return new Response(null, { status: 416, headers: { ...FILE_ANSWER_HEADERS, "content-range": `bytes */${size}` } });
     range = wanted;
   }
   const object = await env.STORAGE.get(key, { range, onlyIf: req.headers });
   if (!object) throw notFound("file");
-  const headers = new Headers();
+  const headers = new Headers(FILE_ANSWER_HEADERS);
   object.writeHttpMetadata(headers);
-  const type = headers.get("content-type") ?? "application/octet-stream";
-  headers.set("content-type", type);
+  const served = servedType(headers.get("content-type") ?? "application/octet-stream");
+  headers.set("content-type", served.type);
   headers.set("etag", object.httpEtag);
   headers.set("accept-ranges", "bytes");
-  headers.set("x-content-type-options", "nosniff");
   headers.set("cache-control", "private, no-cache");
-  headers.set("content-disposition", attachmentDisposition(path.slice(path.lastIndexOf("/") + 1), mayShowInline(type) ? "inline" : "attachment"));
+  headers.set("content-disposition", attachmentDisposition(path.slice(path.lastIndexOf("/") + 1), served.inline ? "inline" : "attachment"));
   // A precondition that did not hold: R2 answers the object without its body.
   if (!("body" in object)) return new Response(null, { status: req.headers.has("if-none-match") ? 304 : 412, headers });
   if (range && "offset" in range) {

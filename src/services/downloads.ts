@@ -2,8 +2,10 @@
 // link, streamed to disk, without holding the API key in the URL or the file in memory. A
 // link names one GET that answers a file (an export, a session file, a session bundle), works
 // once, within DOWNLOAD_TTL_MS, and only while the org key that made it is live. It is served
-// by the same code as the authenticated route, with the key's org.
+// by the same code as the authenticated route, with the key's org, and always sandboxed: a
+// link opens in the dashboard's own origin, so nothing it serves may run there.
 import { FileQuery, artifactPath } from "../contract/artifacts";
+import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { ApiError, invalidField } from "../contract/errors";
 import { LogExport } from "../contract/logs";
 import { SessionQuery } from "../contract/sessions";
@@ -53,12 +55,14 @@ export async function mintDownload(env: Env, db: Db, org: { orgId: string; keyId
   return { url: `${origin}${API}/downloads/${secret}`, expires_at: new Date(expiresAt).toISOString() };
 }
 
-/** GET /downloads/:secret: the file, once. */
+/** GET /downloads/:secret: the file, once, with the headers of every file answer whatever its kind. */
 export async function serveDownload(env: Env, db: Db, secret: string, req: Request): Promise<Response> {
   const ticket = await redeemDownloadTicket(db, await sha256(secret), Date.now());
   if (!ticket || !(await findLiveKey(db, ticket.orgId, ticket.keyId))) throw new ApiError("unauthorized", "download link is unknown, used, expired or revoked");
-  const answer = await resolve(env, db, ticket.orgId, parseHref(ticket.href));
-  return answer(req);
+  const answer = await (await resolve(env, db, ticket.orgId, parseHref(ticket.href)))(req);
+  const headers = new Headers(answer.headers);
+  for (const [name, value] of Object.entries(FILE_ANSWER_HEADERS)) headers.set(name, value);
+  return new Response(answer.body, { status: answer.status, headers });
 }
 
 /**

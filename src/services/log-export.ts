@@ -1,6 +1,7 @@
 // GET /logs/export: the search, page after page, written as one file. Pull-based, so the next
 // page is read only when the client has taken the previous one: any size, constant memory.
 import { type ExportFormat, EXPORT_TYPES, attachmentDisposition, exportWriters } from "./export-format";
+import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import type { LogSearch } from "../contract/logs";
 import { searchLogs } from "./log-search";
 
@@ -35,6 +36,7 @@ export function logExport(env: Env, deviceIds: string[], filters: Omit<LogSearch
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "");
   return new Response(body, {
     headers: {
+      ...FILE_ANSWER_HEADERS,
       "content-type": EXPORT_TYPES[format],
       // The scope may be a session id, which the device chose.
       "content-disposition": attachmentDisposition(`fleetbeat-logs-${scope}-${stamp}.${format}`),

@@ -5,7 +5,9 @@
 // What the search can do itself is handed to it (one device, one session, one module, a set of
 // levels, the devices the registry matchers leave); everything else (other matchers, line
 // filters) is applied to each line here. So a page is read, filtered, and the next page read
-// until `limit` lines pass, within a budget of lines read per request.
+// until `limit` lines pass, within a budget of lines read per request. What the query's regexes
+// do is counted and bounded (REGEX_WORK: a 400 past it, per request, and per frame of a tail),
+// and a long filtering run pauses now and then so that other requests share the isolate.
 import { ApiError } from "../contract/errors";
 import type { LogView } from "../contract/log-view";
 import type { LogSearch } from "../contract/logs";
@@ -14,6 +16,8 @@ import {
   LOKI_LABELS,
   type LogQuery,
   type LokiLabel,
+  type RegexBounds,
+  RegexWork,
   type StreamLabels,
   allowedLevels,
   exactValue,
@@ -41,6 +45,20 @@ const PAGE_LINES = 1000;
 const MAX_REGISTRY_DEVICES = 20_000;
 /** The most values label/<name>/values answers. */
 const MAX_VALUES = 1000;
+/**
+ * The regex work one request may do, and one frame of a tail: tests (a line or label value
+ * through one regex) and the characters they read, weighted by regex size (RegexWork). An
+ * ordinary regex reads a character in tens of ns, so the 20,000 lines a query reads fit; a
+ * pattern that defeats re2js's DFA costs ~0.25 µs a weighted character on log text, and up to
+ * ~6 µs on text made for it, so a request's worst is seconds, or tens of seconds at most,
+ * shared with other requests through PAUSE_EVERY.
+ */
+const REGEX_WORK: RegexBounds = { lines: 100_000, chars: 8 * 1024 * 1024 };
+/**
+ * Regex work after which a filtering run pauses for a macrotask, letting heartbeats and /health
+ * through: at worst tens of ms of work, and at best a fraction of one.
+ */
+const PAUSE_EVERY: RegexBounds = { lines: 1000, chars: 16 * 1024 };
 
 interface LokiStream {
   stream: StreamLabels;
@@ -91,8 +109,33 @@ const deviceMatchers = (q: LogQuery): LogQuery => ({ matchers: q.matchers.filter
 const pushed = (q: LogQuery, label: LokiLabel) =>
   label === "level" || DEVICE_LABELS.includes(label) || ((label === "session_id" || label === "module") && exactValue(q, label) !== undefined);
 
+interface Passed {
+  labels: StreamLabels;
+  line: LogView;
+}
+
+/**
+ * The lines that pass the query, with their labels, up to `room` of them. The regex work is
+ * counted in `work` (a 400 past its bounds); after each PAUSE_EVERY of it the run pauses, since
+ * workerd serves nothing else while a request computes.
+ */
+async function passing(q: LogQuery, lines: LogView[], labels: DeviceLabels, work: RegexWork, room = Infinity): Promise<Passed[]> {
+  const out: Passed[] = [];
+  let pauseAt = { lines: work.lines + PAUSE_EVERY.lines, chars: work.chars + PAUSE_EVERY.chars };
+  for (const line of lines) {
+    if (out.length >= room) break;
+    const l = labels.of(line);
+    if (matchesLabels(q, l, work) && matchesLine(q, line.message, work)) out.push({ labels: l, line });
+    if (work.lines >= pauseAt.lines || work.chars >= pauseAt.chars) {
+      pauseAt = { lines: work.lines + PAUSE_EVERY.lines, chars: work.chars + PAUSE_EVERY.chars };
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+  return out;
+}
+
 /** Lines streamed together, in the order given. */
-function toStreams(lines: { labels: StreamLabels; line: LogView }[]): LokiStream[] {
+function toStreams(lines: Passed[]): LokiStream[] {
   const streams = new Map<string, LokiStream>();
   for (const { labels, line } of lines) {
     const key = JSON.stringify(labels);
@@ -109,7 +152,10 @@ export interface QueryAnswer {
   warning?: string;
 }
 
-/** Runs a log query over [from, to): at most `limit` lines, newest first (backward) or oldest first. */
+/**
+ * Runs a log query over [from, to): at most `limit` lines, newest first (backward) or oldest
+ * first. Its regexes' work counts in `work`, the request's.
+ */
 export async function lokiQuery(
   env: Env,
   db: Db,
@@ -117,6 +163,7 @@ export async function lokiQuery(
   projectId: string,
   q: LogQuery,
   p: Range & { limit: number; direction: "backward" | "forward" },
+  work = new RegexWork(REGEX_WORK),
 ): Promise<QueryAnswer> {
   const labels = new DeviceLabels(db, projectId);
   const levels = allowedLevels(q);
@@ -127,7 +174,7 @@ export async function lokiQuery(
     const registry = await projectDeviceLabels(db, projectId, MAX_REGISTRY_DEVICES);
     labels.add(registry);
     const dq = deviceMatchers(q);
-    allowed = new Set(registry.filter((d) => matchesLabels(dq, deviceOnly(d))).map((d) => d.id));
+    allowed = new Set(registry.filter((d) => matchesLabels(dq, deviceOnly(d), work)).map((d) => d.id));
     if (allowed.size === 0) return { streams: [] };
   }
 
@@ -146,7 +193,7 @@ export async function lokiQuery(
   if (deviceIds.length === 0) return { streams: [] };
 
   const postFiltered = q.filters.length > 0 || q.matchers.some((m) => !pushed(q, m.label));
-  const found: { labels: StreamLabels; line: LogView }[] = [];
+  const found: Passed[] = [];
   let scanned = 0;
   let cursor: string | undefined;
   for (;;) {
@@ -166,11 +213,7 @@ export async function lokiQuery(
     const page = await searchLogs(env, deviceIds, search);
     scanned += page.logs.length;
     await labels.load(page.logs.map((l) => l.device_id));
-    for (const line of page.logs) {
-      const l = labels.of(line);
-      if (matchesLabels(q, l) && matchesLine(q, line.message)) found.push({ labels: l, line });
-      if (found.length >= p.limit) break;
-    }
+    found.push(...(await passing(q, page.logs, labels, work, p.limit - found.length)));
     if (found.length >= p.limit || !page.next_cursor) break;
     if (scanned >= MAX_SCANNED) {
       return {
@@ -186,8 +229,9 @@ export async function lokiQuery(
 /** Distinct label sets of the streams a selector has in the range (for /series): read from its latest lines. */
 export async function lokiSeries(env: Env, db: Db, orgId: string, projectId: string, queries: LogQuery[], range: Range): Promise<StreamLabels[]> {
   const seen = new Map<string, StreamLabels>();
+  const work = new RegexWork(REGEX_WORK);
   for (const q of queries) {
-    const { streams } = await lokiQuery(env, db, orgId, projectId, q, { ...range, limit: PAGE_LINES, direction: "backward" });
+    const { streams } = await lokiQuery(env, db, orgId, projectId, q, { ...range, limit: PAGE_LINES, direction: "backward" }, work);
     for (const s of streams) seen.set(JSON.stringify(s.stream), s.stream);
   }
   return [...seen.values()];
@@ -201,7 +245,8 @@ export async function lokiLabelValues(env: Env, db: Db, projectId: string, name:
   const label = (LOKI_LABELS as readonly string[]).includes(name) ? (name as LokiLabel) : null;
   if (!label) return [];
   const matchers = (q?.matchers ?? []).filter((m) => m.label === label);
-  const keep = (values: Iterable<string>) => [...new Set(values)].filter((v) => matchers.every((m) => m.test(v))).sort().slice(0, MAX_VALUES);
+  const work = new RegexWork(REGEX_WORK);
+  const keep = (values: Iterable<string>) => [...new Set(values)].filter((v) => matchers.every((m) => m.test(v, work))).sort().slice(0, MAX_VALUES);
   if (label === "level") return LEVELS.filter((l) => matchers.every((m) => m.test(l)));
   if (DEVICE_LABELS.includes(label)) {
     const registry = await projectDeviceLabels(db, projectId, MAX_REGISTRY_DEVICES);
@@ -209,7 +254,7 @@ export async function lokiLabelValues(env: Env, db: Db, projectId: string, name:
     return keep(
       registry
         .map(deviceOnly)
-        .filter((d) => matchesLabels(dq, d))
+        .filter((d) => matchesLabels(dq, d, work))
         .map((d) => d[label] ?? ""),
     );
   }
@@ -227,6 +272,8 @@ export async function lokiLabelValues(env: Env, db: Db, projectId: string, name:
 
 /** Lines a viewer may have unacknowledged at the project; the bridge acknowledges each frame once it passed it on. */
 const TAIL_WINDOW = 100;
+/** The close code of a tail whose query is refused after it opened (its regexes passed REGEX_WORK): the 400 a query gets. */
+const CLOSE_REFUSED = 4400;
 
 /** What the project's tail can filter itself: one device, session, module; the levels; a case-insensitive text every |= line holds. */
 function tailFilterOf(q: LogQuery): TailFilter {
@@ -295,6 +342,13 @@ export async function openLokiTail(
     }
   };
 
+  // A query past its regex work ends the tail with the 400's message; anything else is ours.
+  const stop = (what: string) => (err: unknown) => {
+    if (err instanceof ApiError && err.code === "bad_request") return closeBoth(CLOSE_REFUSED, err.message);
+    console.error(`loki tail ${what} failed`, err);
+    closeBoth(1011, `${what} failed`);
+  };
+
   // Frames are handled one after another (each may read the registry), the backfill first.
   let chain: Promise<void> = (async () => {
     const now = Date.now() * 1000;
@@ -304,20 +358,14 @@ export async function openLokiTail(
     const recent = new Set(streams.flatMap((s) => s.values.map(([ts, line]) => `${ts}\u0000${line}`)));
     if (recent.size > 0 && !closed) server.send(tailFrame(streams));
     for (const key of recent) backfilled.add(key);
-  })().catch((err) => {
-    console.error("loki tail backfill failed", err);
-    closeBoth(1011, "backfill failed");
-  });
+  })().catch(stop("backfill"));
 
   const relay = async (frame: { type?: string; seq?: number; logs?: LogView[] }) => {
     if (frame.type !== "logs" || !Array.isArray(frame.logs)) return;
     await labels.load(frame.logs.map((l) => l.device_id));
-    const passed: { labels: StreamLabels; line: LogView }[] = [];
-    for (const line of frame.logs) {
-      if (backfilled.size > 0 && backfilled.has(`${nanos(line.timestamp_us)}\u0000${line.message}`)) continue;
-      const l = labels.of(line);
-      if (matchesLabels(q, l) && matchesLine(q, line.message)) passed.push({ labels: l, line });
-    }
+    const fresh = backfilled.size > 0 ? frame.logs.filter((line) => !backfilled.has(`${nanos(line.timestamp_us)}\u0000${line.message}`)) : frame.logs;
+    // A tail has no end, so its regex work is bounded per frame (at most 500 lines) rather than in all.
+    const passed = await passing(q, fresh, labels, new RegexWork(REGEX_WORK));
     if (passed.length > 0 && !closed) server.send(tailFrame(toStreams(passed)));
     if (typeof frame.seq === "number" && !closed) upstream.send(JSON.stringify({ type: "ack", seq: frame.seq }));
   };
@@ -329,10 +377,7 @@ export async function openLokiTail(
     } catch {
       return;
     }
-    chain = chain.then(() => relay(frame)).catch((err) => {
-      console.error("loki tail relay failed", err);
-      closeBoth(1011, "relay failed");
-    });
+    chain = chain.then(() => relay(frame)).catch(stop("relay"));
   });
   upstream.addEventListener("close", (e) => closeBoth(e.code, e.reason));
   upstream.addEventListener("error", () => closeBoth(1011, "the project's tail failed"));

@@ -2,8 +2,9 @@
 // created, answered with 429 quota_exceeded. Monthly volumes are enforced where lines arrive
 // (the project's object), not here.
 //
-// A creation is counted after it is written and undone if it went past the limit, so two
-// creations racing for the last place can never both stay (at worst both are refused).
+// A creation takes its place in the same statement that stores it (INSERT … SELECT … WHERE the
+// org holds fewer than the limit). D1 runs each statement and each batch alone, so racing
+// creations take the places in turn: N of them against room for L store exactly min(N, L).
 import { ApiError } from "../contract/errors";
 import { type LimitName, TIERS, type Tier } from "../contract/tiers";
 import type { Db } from "../db/client";
@@ -25,25 +26,20 @@ export async function tierOf(db: Db, orgId: string): Promise<Tier> {
   return (await findOrg(db, orgId))?.tier ?? "free";
 }
 
+/** What one conditional creation did: the row if it was stored, and what the org held once it ran. */
+export interface Placed<T> {
+  created: T | undefined;
+  used: number;
+}
+
 /**
- * Creates something the tier limits per org: refuses at once when the org is already at
- * the limit, else creates it, counts again and undoes it if a racing creation got there first.
+ * Creates something the tier limits per org: `insert` stores it, in one statement (or batch),
+ * only while the org holds fewer than `max`; refused, it answers 429 with what the org holds.
  */
-export async function createWithinLimit<T>(
-  db: Db,
-  orgId: string,
-  limit: HeldLimit,
-  steps: { count: () => Promise<number>; create: () => Promise<T>; undo: (created: T) => Promise<void> },
-): Promise<T> {
+export async function insertWithinLimit<T>(db: Db, orgId: string, limit: HeldLimit, insert: (max: number) => Promise<Placed<T>>): Promise<T> {
   const tier = await tierOf(db, orgId);
   const max = TIERS[tier].limits[limit];
-  const before = await steps.count();
-  if (before >= max) throw quotaExceeded(limit, max, before, null, tier);
-  const created = await steps.create();
-  const after = await steps.count();
-  if (after > max) {
-    await steps.undo(created);
-    throw quotaExceeded(limit, max, after - 1, null, tier);
-  }
+  const { created, used } = await insert(max);
+  if (created === undefined) throw quotaExceeded(limit, max, used, null, tier);
   return created;
 }

@@ -2,8 +2,8 @@
 import type { z } from "zod";
 import { REGISTRATION_TOKEN_PREFIX, newDeviceKey } from "../contract/credentials";
 import type { Db } from "../db/client";
-import { countLiveDevicesOfOrg, deleteDeviceRow, dsnState, markDecommissioned, upsertRegisteredDevice } from "../db/repos/devices";
-import { consumeToken, findTokenByHash, insertToken, recordTokenDevice, releaseToken } from "../db/repos/tokens";
+import { registerWithToken } from "../db/repos/devices";
+import { findTokenByHash, insertToken, releaseToken } from "../db/repos/tokens";
 import { ApiError, invalidField } from "../contract/errors";
 import { newSecret, sha256 } from "../lib/crypto";
 import { LOG_UPLOAD } from "../contract/limits";
@@ -11,8 +11,7 @@ import { heartbeatIntervalMs, signingKey } from "../lib/config";
 import type { GenerateCapsule, Register } from "../contract/fleet";
 import { deviceHub } from "../stubs/device-hub";
 import { TIERS } from "../contract/tiers";
-import { findOrg } from "../db/repos/orgs";
-import { createWithinLimit } from "./quotas";
+import { insertWithinLimit, tierOf } from "./quotas";
 
 /** A one-time token for a device of the project; the secret is returned once and stored as a hash. */
 export async function issueToken(db: Db, orgId: string, projectId: string, body: z.output<typeof GenerateCapsule>) {
@@ -36,34 +35,27 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
     throw invalidField("body", "dsn", `this token was issued for DSN ${token.dsn}`, "dsn_mismatch");
   }
 
-  // Consume first, atomically: of two racing registrations exactly one gets past here.
-  if (!(await consumeToken(db, token.id, Date.now()))) throw new ApiError("conflict", "registration token was already used");
+  const interval = heartbeatIntervalMs(env);
+  const registration = {
+    orgId: token.orgId,
+    projectId: token.projectId,
+    dsn: body.dsn,
+    deviceType: body.device_type ?? token.deviceType,
+    environment: body.environment ?? token.environment,
+    heartbeatIntervalMs: interval,
+    name: body.name ?? token.name ?? undefined,
+    deviceInfo: body.device_info,
+  };
+  // The token is taken and the device stored together, or neither: of two racing registrations
+  // with one token exactly one gets a device, and one refused for the org's devices limit leaves
+  // the token unused. A device already registered and live is never refused.
+  const device = await insertWithinLimit(db, token.orgId, "devices", async (max) => {
+    const registered = await registerWithToken(db, token.id, registration, max);
+    if (registered.tokenTaken) throw new ApiError("conflict", "registration token was already used");
+    return registered;
+  });
 
   try {
-    const interval = heartbeatIntervalMs(env);
-    // The same DSN in the same project is the same device: it keeps its id and history.
-    const upsert = () =>
-      upsertRegisteredDevice(db, {
-        orgId: token.orgId,
-        projectId: token.projectId,
-        dsn: body.dsn,
-        deviceType: body.device_type ?? token.deviceType,
-        environment: body.environment ?? token.environment,
-        heartbeatIntervalMs: interval,
-        name: body.name ?? token.name ?? undefined,
-        deviceInfo: body.device_info,
-      });
-    // A device already registered and live is never blocked; a new one (or one coming back
-    // from decommissioning) counts against the tier's devices.
-    const before = await dsnState(db, token.projectId, body.dsn);
-    const device =
-      before === "live"
-        ? await upsert()
-        : await createWithinLimit(db, token.orgId, "devices", {
-            count: () => countLiveDevicesOfOrg(db, token.orgId),
-            create: upsert,
-            undo: (d) => (before === "absent" ? deleteDeviceRow(db, d.id) : markDecommissioned(db, d.id, Date.now())),
-          });
     const key = await newDeviceKey(device.id, signingKey(env));
     await deviceHub(env, device.id).provision({
       deviceId: device.id,
@@ -72,9 +64,8 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
       deviceType: device.deviceType ?? null,
       keyHash: await sha256(key),
       heartbeatIntervalMs: interval,
-      hotWindowDays: TIERS[(await findOrg(db, device.orgId))?.tier ?? "free"].hot_retention_days,
+      hotWindowDays: TIERS[await tierOf(db, device.orgId)].hot_retention_days,
     });
-    await recordTokenDevice(db, token.id, device.id);
     return {
       device_id: device.id,
       device_key: key,

@@ -4,7 +4,7 @@ import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { notFound } from "../contract/errors";
 import type { Db } from "../db/client";
 import { findDeviceOfOrg, listDeviceIdsOfProject } from "../db/repos/devices";
-import { type KeyRole, countLiveKeys, deleteKeyRow, insertKey, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
+import { type KeyRole, insertKeyWithinLimit, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
 import { type OrgTier, createOrgWithAdminKey } from "../db/repos/orgs";
 import { deleteProjectCascade, findProjectOfOrg, listProjects } from "../db/repos/projects";
 import { addPurges } from "../db/repos/uploads";
@@ -14,7 +14,7 @@ import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { newSecret, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
 import { projectHub } from "../stubs/project-hub";
-import { createWithinLimit } from "./quotas";
+import { insertWithinLimit } from "./quotas";
 
 export async function projectOfOrg(db: Db, orgId: string, projectId: string) {
   const project = await findProjectOfOrg(db, orgId, projectId);
@@ -25,6 +25,16 @@ export async function projectOfOrg(db: Db, orgId: string, projectId: string) {
 export async function deviceOfOrg(db: Db, orgId: string, deviceId: string) {
   const device = await findDeviceOfOrg(db, orgId, deviceId);
   if (!device) throw notFound("device");
+  return device;
+}
+
+/**
+ * A device of the org that is also in `projectId` when one is named: a device of another
+ * project is answered as one of another org, 404, as GET /logs does.
+ */
+export async function deviceInScope(db: Db, orgId: string, deviceId: string, projectId: string | undefined) {
+  const device = await deviceOfOrg(db, orgId, deviceId);
+  if (projectId !== undefined && device.projectId !== projectId) throw notFound("device");
   return device;
 }
 
@@ -51,11 +61,7 @@ export async function createOrg(db: Db, name: string, tier: OrgTier) {
 /** A new key of the org; its secret is returned once and never stored. */
 export async function createKey(db: Db, orgId: string, role: KeyRole, name: string) {
   const { secret, keyHash, prefix } = await mintOrgKey();
-  const key = await createWithinLimit(db, orgId, "api_keys", {
-    count: () => countLiveKeys(db, orgId),
-    create: () => insertKey(db, orgId, { name, role, keyHash, prefix }),
-    undo: (k) => deleteKeyRow(db, k.id),
-  });
+  const key = await insertWithinLimit(db, orgId, "api_keys", (max) => insertKeyWithinLimit(db, orgId, { name, role, keyHash, prefix }, max));
   return { key, secret };
 }
 

@@ -120,6 +120,53 @@ describe("session files", () => {
     }
   });
 
+  it("shows inline only raster images and plain text, judged and served by the parsed type", async () => {
+    const t = await tenant();
+    await openSession(t.deviceKey, "run-t");
+    // [stored type, served type, disposition]
+    const cases: [string, string, "inline" | "attachment"][] = [
+      ["image/png", "image/png", "inline"],
+      ["IMAGE/JPEG", "image/jpeg", "inline"],
+      ["image/webp", "image/webp", "inline"],
+      ["text/plain; charset=UTF-8", "text/plain; charset=utf-8", "inline"],
+      // Browsers take the last type of a comma list: a list is served as bytes, whatever it starts with.
+      ["image/png, text/html", "application/octet-stream", "attachment"],
+      ["text/plain, text/html", "application/octet-stream", "attachment"],
+      ["text/xsl", "text/xsl", "attachment"],
+      ["TEXT/HTML;charset=utf-8", "text/html; charset=utf-8", "attachment"],
+      ["application/xhtml+xml", "application/xhtml+xml", "attachment"],
+      ["image/svg+xml", "image/svg+xml", "attachment"],
+      ["application/pdf", "application/pdf", "attachment"],
+      ["text/csv", "text/csv", "attachment"],
+      ["not a type", "application/octet-stream", "attachment"],
+      ['image/png; name="a,b"', "application/octet-stream", "attachment"],
+    ];
+    for (const [i, [stored, served, disposition]] of cases.entries()) {
+      const name = `f${i}.bin`;
+      const put = await send("PUT", `/sessions/run-t/artifacts/${name}`, { token: t.deviceKey, body: bytes(10), headers: { "content-type": stored } });
+      expect(put.status, stored).toBe(201);
+      const res = await send("GET", `/sessions/run-t/files/download?path=${name}`, { token: t.viewerKey });
+      expect(res.headers.get("content-type"), stored).toBe(served);
+      expect(res.headers.get("content-disposition"), stored).toBe(`${disposition}; filename="${name}"`);
+      expect(res.headers.get("x-content-type-options"), stored).toBe("nosniff");
+      expect(res.headers.get("content-security-policy"), stored).toBe("sandbox");
+      await res.arrayBuffer();
+    }
+    // Partial and conditional answers carry the same guard.
+    const part = await send("GET", "/sessions/run-t/files/download?path=f4.bin", { token: t.viewerKey, headers: { range: "bytes=0-1" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-security-policy")).toBe("sandbox");
+    expect(part.headers.get("content-type")).toBe("application/octet-stream");
+    await part.arrayBuffer();
+    const same = await send("GET", "/sessions/run-t/files/download?path=f4.bin", { token: t.viewerKey, headers: { "if-none-match": part.headers.get("etag")! } });
+    expect(same.status).toBe(304);
+    expect(same.headers.get("content-security-policy")).toBe("sandbox");
+    await same.arrayBuffer();
+    // The listing still says what the device sent.
+    const listed = (await call("GET", "/sessions/run-t/files?limit=100", { token: t.viewerKey })).json.files;
+    expect(listed.find((f: any) => f.path === "f4.bin").content_type).toBe("image/png, text/html");
+  });
+
   it("refuses hostile paths with 400 naming the path, and stores nothing", async () => {
     const t = await tenant();
     await openSession(t.deviceKey, "run-h");
@@ -194,6 +241,78 @@ describe("session files", () => {
     expect((await send("PUT", "/sessions/q/artifacts/c.bin", { token: t.deviceKey, body: bytes(200) })).status).toBe(201);
   });
 
+  it("counts the parts of unfinished uploads against the storage limit, and checks the whole file at completion", async () => {
+    const t = await tenant();
+    await openSession(t.deviceKey, "parts");
+    const MiB = 1024 * 1024;
+    TIERS.pro.limits.storage_bytes = 11 * MiB;
+    const started = await call("POST", "/sessions/parts/artifacts/big.bin?uploads", { token: t.deviceKey });
+    const uploadUrl = `/sessions/parts/artifacts/big.bin?upload_id=${encodeURIComponent(started.json.upload_id)}`;
+    const part = (n: number, body: Uint8Array) => send("PUT", `${uploadUrl}&part_number=${n}`, { token: t.deviceKey, body });
+    const first = await (await part(1, bytes(5 * MiB, 1))).json<any>();
+    expect((await part(2, bytes(5 * MiB, 2))).status).toBe(200);
+    // A part sent again replaces its first copy: it is counted once.
+    const second = await part(2, bytes(5 * MiB, 3));
+    expect(second.status).toBe(200);
+    const secondPart = (await second.json<any>()).part;
+
+    // 10 MiB are held in parts: a 2 MiB file no longer fits, nor does a third part.
+    const refused = await send("PUT", "/sessions/parts/artifacts/small.bin", { token: t.deviceKey, body: bytes(2 * MiB) });
+    expect(refused.status).toBe(429);
+    expect((await refused.json<any>()).error).toMatchObject({ code: "quota_exceeded", details: { quota: "storage_bytes", limit: 11 * MiB, used: 10 * MiB } });
+    expect((await part(3, bytes(2 * MiB))).status).toBe(429);
+
+    // Completion weighs the whole file against the limit as it is now.
+    TIERS.pro.limits.storage_bytes = 9 * MiB;
+    const body = { parts: [first.part, secondPart] };
+    const tooBig = await call("POST", `${uploadUrl}&complete`, { token: t.deviceKey, body });
+    expect(tooBig.status).toBe(429);
+    expect(tooBig.json.error).toMatchObject({ code: "quota_exceeded", details: { quota: "storage_bytes", limit: 9 * MiB, used: 0 } });
+    TIERS.pro.limits.storage_bytes = 11 * MiB;
+    const done = await call("POST", `${uploadUrl}&complete`, { token: t.deviceKey, body });
+    expect(done.status).toBe(201);
+    expect(done.json.size).toBe(10 * MiB);
+    // The file now holds those bytes, counted once.
+    expect((await usage(t)).storage_bytes).toBe(10 * MiB);
+    expect((await send("PUT", "/sessions/parts/artifacts/small.bin", { token: t.deviceKey, body: bytes(MiB) })).status).toBe(201);
+
+    // Giving an upload up gives its parts' bytes back.
+    TIERS.pro.limits.storage_bytes = 20 * MiB;
+    const other = await call("POST", "/sessions/parts/artifacts/other.bin?uploads", { token: t.deviceKey });
+    const otherUrl = `/sessions/parts/artifacts/other.bin?upload_id=${encodeURIComponent(other.json.upload_id)}`;
+    expect((await send("PUT", `${otherUrl}&part_number=1`, { token: t.deviceKey, body: bytes(5 * MiB) })).status).toBe(200);
+    expect((await send("PUT", "/sessions/parts/artifacts/more.bin", { token: t.deviceKey, body: bytes(5 * MiB) })).status).toBe(429);
+    expect((await send("DELETE", otherUrl, { token: t.deviceKey })).status).toBe(204);
+    expect((await send("PUT", "/sessions/parts/artifacts/more.bin", { token: t.deviceKey, body: bytes(5 * MiB) })).status).toBe(201);
+  });
+
+  it("keeps at most 10 uploads open per device", async () => {
+    const t = await tenant();
+    await openSession(t.deviceKey, "many");
+    const start = (token: string, i: number) => call("POST", `/sessions/many/artifacts/f${i}.bin?uploads`, { token });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await start(t.deviceKey, i);
+      expect(res.status).toBe(201);
+      ids.push(res.json.upload_id);
+    }
+    const refused = await start(t.deviceKey, 10);
+    expect(refused.status).toBe(429);
+    expect(refused.json.error).toEqual({
+      code: "quota_exceeded",
+      message: expect.any(String),
+      details: { quota: "open_uploads", limit: 10, used: 10, resets_at: null },
+    });
+    // The cap is the device's own: another device of the project still starts uploads.
+    const other = await newDevice(t.adminKey, t.projectId);
+    await openSession(other.deviceKey, "theirs");
+    expect((await call("POST", "/sessions/theirs/artifacts/a.bin?uploads", { token: other.deviceKey })).status).toBe(201);
+    // Giving one up frees its place.
+    expect((await send("DELETE", `/sessions/many/artifacts/f0.bin?upload_id=${encodeURIComponent(ids[0]!)}`, { token: t.deviceKey })).status).toBe(204);
+    expect((await start(t.deviceKey, 10)).status).toBe(201);
+    expect((await start(t.deviceKey, 11)).status).toBe(429);
+  });
+
   it("takes a large file in parts, and refuses parts of another device's upload", async () => {
     const t = await tenant();
     await openSession(t.deviceKey, "big");
@@ -241,7 +360,7 @@ describe("session files", () => {
     expect(res.headers.get("content-type")).toBe("application/zip");
     expect(res.headers.get("content-disposition")).toBe('attachment; filename="fleetbeat-session-trip.zip"');
     const zip = unzipSync(new Uint8Array(await res.arrayBuffer()));
-    expect(Object.keys(zip).sort()).toEqual(["files/map/site.pgm", "files/notes.txt", "logs.ndjson"]);
+    expect(Object.keys(zip).sort()).toEqual(["files/map/site.pgm", "files/notes.txt", "logs.ndjson", "manifest.json"]);
     expect(zip["files/map/site.pgm"]).toEqual(bytes(3000));
     expect(new TextDecoder().decode(zip["files/notes.txt"])).toBe("all good");
     const logs = new TextDecoder().decode(zip["logs.ndjson"]).trim().split("\n").map((l) => JSON.parse(l));
@@ -250,21 +369,111 @@ describe("session files", () => {
   });
 });
 
-describe("the daily job's R2 housekeeping", () => {
-  it("aborts uploads abandoned for a day, and empties a deleted project's files", async () => {
+describe("the session bundle's names", () => {
+  /** What Windows refuses in a name besides the separators, and what it strips (trailing dots and spaces). */
+  const WINDOWS_REFUSES = /[<>:"|?*\\\u0000-\u001f]|[. ]$/;
+  const DEVICE_NAME = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
+  const fold = (name: string) => name.normalize("NFC").toUpperCase().toLowerCase();
+
+  it("extract everywhere: no file is also a folder, no two names differ only by case, no name Windows refuses; a manifest maps each", async () => {
+    const t = await tenant();
+    await openSession(t.deviceKey, "odd");
+    const paths = [
+      "a",
+      "a/secret.txt",
+      "con/aux.txt",
+      "Notes.txt",
+      "notes.txt",
+      "NOTES.TXT/inner.txt",
+      "trailing. ",
+      "trailing",
+      "dots...",
+      'what?<x>:"y"|z*.log',
+      "LPT1.bin",
+      "nul",
+      "fine/ok.csv",
+    ];
+    const uploaded = new Map<string, Uint8Array>();
+    for (const [i, path] of paths.entries()) {
+      const body = bytes(100 + i, i);
+      const url = `/sessions/odd/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`;
+      const put = await send("PUT", url, { token: t.deviceKey, body });
+      expect(put.status, path).toBe(201);
+      uploaded.set(path, body);
+    }
+    const listed = (await call("GET", "/sessions/odd/files?limit=100", { token: t.viewerKey })).json.files as any[];
+    expect(listed).toHaveLength(paths.length);
+
+    const res = await send("GET", "/sessions/odd/bundle", { token: t.viewerKey });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-security-policy")).toBe("sandbox");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    const zip = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    const names = Object.keys(zip);
+
+    // Every entry would extract: checked on the names themselves, as an extractor meets them.
+    const files = new Set(names.map(fold));
+    expect(files.size, "names that differ only by case").toBe(names.length);
+    for (const name of names) {
+      const segments = name.split("/");
+      for (let i = 1; i < segments.length; i++) {
+        expect(files.has(fold(segments.slice(0, i).join("/"))), `${name}: a file is named like its folder`).toBe(false);
+      }
+      for (const segment of segments) {
+        expect(segment, name).not.toMatch(WINDOWS_REFUSES);
+        expect(segment.split(".")[0]!.trimEnd(), name).not.toMatch(DEVICE_NAME);
+      }
+    }
+
+    // The manifest lists each file once: stored path, name in the zip, size and ETag, as stored.
+    const manifest = JSON.parse(new TextDecoder().decode(zip["manifest.json"]));
+    expect(manifest.files).toHaveLength(paths.length);
+    for (const f of listed) {
+      const entry = manifest.files.find((m: any) => m.path === f.path);
+      expect(entry, f.path).toEqual({ path: f.path, name: expect.stringMatching(/^files\//), size: f.size, etag: f.etag });
+      expect(zip[entry.name], f.path).toEqual(uploaded.get(f.path));
+    }
+    expect(new Set(manifest.files.map((m: any) => m.name)).size).toBe(paths.length);
+    // Names that extract everywhere already are kept; the rest are renamed, the same way every time.
+    const nameOf = (path: string) => manifest.files.find((m: any) => m.path === path).name;
+    expect(nameOf("a")).toBe("files/a");
+    expect(nameOf("fine/ok.csv")).toBe("files/fine/ok.csv");
+    expect(nameOf("a/secret.txt")).not.toBe("files/a/secret.txt");
+    const again = unzipSync(new Uint8Array(await (await send("GET", "/sessions/odd/bundle", { token: t.viewerKey })).arrayBuffer()));
+    expect(Object.keys(again).sort()).toEqual([...names].sort());
+  });
+});
+
+describe("the R2 housekeeping of the jobs", () => {
+  it("the hourly job aborts uploads that had no part for a day, and gives their bytes back", async () => {
     const t = await tenant();
     await openSession(t.deviceKey, "left");
-    const started = await call("POST", "/sessions/left/artifacts/half.bin?uploads", { token: t.deviceKey });
-    const uploadId = started.json.upload_id as string;
-    const fresh = await call("POST", "/sessions/left/artifacts/fresh.bin?uploads", { token: t.deviceKey });
-    await env.DB.prepare("UPDATE uploads SET created_at = ? WHERE upload_id = ?").bind(Date.now() - 25 * 3_600_000, uploadId).run();
-    await send("PUT", "/sessions/left/artifacts/keep.bin", { token: t.deviceKey, body: bytes(100) });
+    const MiB = 1024 * 1024;
+    TIERS.pro.limits.storage_bytes = 8 * MiB;
+    const idle = (await call("POST", "/sessions/left/artifacts/half.bin?uploads", { token: t.deviceKey })).json.upload_id as string;
+    expect((await send("PUT", `/sessions/left/artifacts/half.bin?upload_id=${encodeURIComponent(idle)}&part_number=1`, { token: t.deviceKey, body: bytes(5 * MiB) })).status).toBe(200);
+    // Started two days ago, but its last part came an hour ago: still under way.
+    const busy = (await call("POST", "/sessions/left/artifacts/slow.bin?uploads", { token: t.deviceKey })).json.upload_id as string;
+    const now = Date.now();
+    const age = (id: string, startedAgo: number, lastPartAgo: number) =>
+      env.DB.prepare("UPDATE uploads SET created_at = ?, active_at = ? WHERE upload_id = ?").bind(now - startedAgo, now - lastPartAgo, id).run();
+    await age(idle, 30 * 3_600_000, 25 * 3_600_000);
+    await age(busy, 48 * 3_600_000, 3_600_000);
+    expect((await send("PUT", "/sessions/left/artifacts/keep.bin", { token: t.deviceKey, body: bytes(4 * MiB) })).status).toBe(429);
 
-    await runScheduled(CRON.daily, Date.now(), env);
+    await runScheduled(CRON.hourly, now, env);
     const left = await env.DB.prepare("SELECT upload_id FROM uploads WHERE project_id = ?").bind(t.projectId).all<{ upload_id: string }>();
-    expect(left.results.map((r) => r.upload_id)).toEqual([fresh.json.upload_id]);
-    const late = await send("PUT", `/sessions/left/artifacts/half.bin?upload_id=${encodeURIComponent(uploadId)}&part_number=1`, { token: t.deviceKey, body: bytes(10) });
+    expect(left.results.map((r) => r.upload_id)).toEqual([busy]);
+    const late = await send("PUT", `/sessions/left/artifacts/half.bin?upload_id=${encodeURIComponent(idle)}&part_number=2`, { token: t.deviceKey, body: bytes(10) });
     expect(late.status).toBe(404);
+    // Its 5 MiB of parts no longer count.
+    expect((await send("PUT", "/sessions/left/artifacts/keep.bin", { token: t.deviceKey, body: bytes(4 * MiB) })).status).toBe(201);
+  });
+
+  it("the daily job empties a deleted project's files", async () => {
+    const t = await tenant();
+    await openSession(t.deviceKey, "left");
+    await send("PUT", "/sessions/left/artifacts/keep.bin", { token: t.deviceKey, body: bytes(100) });
 
     // A deleted project's files go with the next daily run; another project's stay.
     const other = await tenant();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_FRAME_BYTES } from "../../src/contract/frames";
 import { call, loghubLines, openSocket, tenant } from "./helpers";
 import { settle } from "../support/settle";
 
@@ -39,6 +40,32 @@ describe("device WebSocket", () => {
     expect(errors.find((e) => e.id === "h2").error.details[0].path).toBe("status");
     const device = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
     expect(device.json.device).toMatchObject({ status: "online", metrics: { cpu_usage: 5 } });
+    dev.ws!.close();
+  });
+
+  it("refuses a message over 1 MiB, counted in bytes before parsing, with an error frame, and stays open", async () => {
+    const t = await tenant();
+    const dev = await connect(t.deviceKey);
+    await dev.until((f) => f.some((x) => x.type === "ready"));
+    const logsFrame = (id: string, message: string) => JSON.stringify({ type: "logs", id, logs: [{ level: "INFO", module: "m", message }] });
+    // Refused whatever it holds: 2 MiB of ASCII; 1.8 MB of "€" in 600,000 UTF-16 units; binary one byte over.
+    dev.ws!.send(logsFrame("ascii", "x".repeat(2 * MAX_FRAME_BYTES)));
+    dev.ws!.send(logsFrame("euro", "€".repeat(600_000)));
+    dev.ws!.send(new Uint8Array(MAX_FRAME_BYTES + 1));
+    // Just under the limit, and a heartbeat after: both answered.
+    const fits = logsFrame("fits", "");
+    dev.ws!.send(logsFrame("fits", "y".repeat(MAX_FRAME_BYTES - fits.length)));
+    dev.send({ type: "heartbeat", id: "after" });
+    await dev.until((f) => f.filter((x) => x.type === "error").length === 3 && acks(f).length === 2);
+    for (const e of dev.frames.filter((f) => f.type === "error")) {
+      expect(e.error).toMatchObject({ code: "payload_too_large", details: { limit: MAX_FRAME_BYTES } });
+      expect(e.error.details.size).toBeGreaterThan(MAX_FRAME_BYTES);
+    }
+    expect(dev.frames.find((f) => f.type === "error" && f.error.details.size === MAX_FRAME_BYTES + 1)).toBeDefined();
+    // The refused frames stored nothing; the one that fitted is a line, which a 16,384-character message cap rejects by its index.
+    expect(acks(dev.frames).find((a) => a.id === "fits")).toMatchObject({ of: "logs", accepted: 0, rejected: [{ index: 0 }] });
+    expect(acks(dev.frames).find((a) => a.id === "after")).toMatchObject({ of: "heartbeat" });
+    expect(dev.ws!.readyState).toBe(WebSocket.OPEN);
     dev.ws!.close();
   });
 

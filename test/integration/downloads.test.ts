@@ -45,6 +45,41 @@ describe("download links", () => {
     await zip.arrayBuffer();
   });
 
+  it("serve every file, export and bundle sandboxed and unsniffed, and a hostile type only as an attachment", async () => {
+    const t = await tenant();
+    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "hostile" } });
+    await ingest(t.deviceKey, { session_id: "hostile", logs: [line("INFO", "<script>document.title='ran'</script>")] });
+    const script = new TextEncoder().encode("<script>document.title='ran'</script>");
+    const types = ["image/png, text/html", "text/html", "text/xsl", "image/svg+xml", "text/plain, text/html", "TEXT/HTML;charset=utf-8"];
+    for (const [i, type] of types.entries()) {
+      await exports.default.fetch(`${BASE}/sessions/hostile/artifacts/page${i}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${t.deviceKey}`, "content-length": String(script.byteLength), "content-type": type },
+        body: script,
+      });
+    }
+    const link = async (href: string) => plain((await call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href } })).json.url);
+    const answers: [string, Response][] = [
+      ...(await Promise.all(types.map(async (type, i): Promise<[string, Response]> => [type, await link(`/sessions/hostile/files/download?path=page${i}`)]))),
+      ["export csv", await link("/logs/export?session_id=hostile&format=csv")],
+      ["export json", await link("/logs/export?session_id=hostile&format=json")],
+      ["bundle", await link("/sessions/hostile/bundle")],
+    ];
+    for (const [what, res] of answers) {
+      expect(res.status, what).toBe(200);
+      expect(res.headers.get("content-security-policy"), what).toBe("sandbox");
+      expect(res.headers.get("x-content-type-options"), what).toBe("nosniff");
+      expect(res.headers.get("content-disposition"), what).toMatch(/^attachment/);
+      expect(res.headers.get("content-type"), what).not.toMatch(/,/);
+      await res.arrayBuffer();
+    }
+    // The API's own export answers likewise.
+    const exported = await exports.default.fetch(`${BASE}/logs/export?session_id=hostile&format=ndjson`, { headers: { authorization: `Bearer ${t.viewerKey}` } });
+    expect(exported.headers.get("content-security-policy")).toBe("sandbox");
+    expect(exported.headers.get("x-content-type-options")).toBe("nosniff");
+    await exported.arrayBuffer();
+  });
+
   it("refuse other paths, other orgs' files, expired links and revoked keys", async () => {
     const t = await tenant();
     const stranger = await tenant();

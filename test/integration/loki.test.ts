@@ -222,18 +222,96 @@ describe("Loki API: who may read", () => {
   });
 });
 
+/** Issue 20: regexes that kept a backtracking engine busy for minutes over a line of 1,000 x. */
+const STALLERS: [string, string][] = [
+  ["16 × .* then =x", `${".*".repeat(16)}=x`],
+  ["10 × (.*) then Z", `${"(.*)".repeat(10)}Z`],
+  ["10 × [ax]*[bx]*… then Q", `${[..."abcdefghij"].map((c) => `[${c}x]*`).join("")}Q`],
+  ["11 × \\w* then Q", `${"\\w*".repeat(11)}Q`],
+];
+const XS = "x".repeat(1000);
+/** A line every staller matches (=x, Z, Q), after the 1,000 x that none does. */
+const XS_MATCHED = `${XS} =x Z Q`;
+
+/** A regex of about 4,000 RE2 instructions, so each character it reads counts 63 times, and cheap on lines of x. */
+const HEAVY = "a{1000}|b{1000}|c{1000}|d{1000}";
+
+describe("Loki API: regexes are RE2, and what they read is bounded", () => {
+  it("answers each regex that stalled the server at once over a 1,000-character line, as Loki would", async () => {
+    const t = await tenant();
+    await ingest(t.deviceKey, { logs: stamped([["INFO", XS], ["INFO", XS_MATCHED]]) });
+    const h = grafana(t.viewerKey, t.projectId);
+    for (const [name, shape] of STALLERS) {
+      const started = Date.now();
+      const res = await loki(rangeQuery(`{level=~".*"} |~ ${JSON.stringify(shape)}`), h);
+      const ms = Date.now() - started;
+      expect(res.status, `${name}: ${JSON.stringify(res.json).slice(0, 300)}`).toBe(200);
+      expect(lines(res.json).map((l) => l.line), name).toEqual([XS_MATCHED]);
+      expect(ms, `${name} took ${ms} ms`).toBeLessThan(2000);
+      const negated = await loki(rangeQuery(`{level=~".*"} !~ ${JSON.stringify(shape)}`), h);
+      expect(lines(negated.json).map((l) => l.line), name).toEqual([XS]);
+    }
+  });
+
+  it("refuses lookaround and backreferences, which RE2 lacks, with a 400 naming them", async () => {
+    const t = await tenant();
+    const h = grafana(t.viewerKey, t.projectId);
+    const lookaround = await loki(rangeQuery('{} |~ "motor(?!ok)"'), h);
+    expect(lookaround.status).toBe(400);
+    expect(lookaround.json.message).toContain("lookaround");
+    const backreference = await loki(rangeQuery('{module=~"(a)\\\\1"}'), h);
+    expect(backreference.status).toBe(400);
+    expect(backreference.json.message).toContain("backreference");
+  });
+
+  it("answers 400 with details {limit, max} when its regexes would read more than 8 Mi characters, weighted by size", async () => {
+    const t = await tenant();
+    // 3 lines of 16,000 x: 48,000 characters, each counting 63 times in each heavy regex.
+    await ingest(t.deviceKey, { logs: stamped([["INFO", "x".repeat(16_000)], ["INFO", "x".repeat(16_000)], ["INFO", "x".repeat(16_000)]]) });
+    const h = grafana(t.viewerKey, t.projectId);
+    const heavy = (n: number) => `{} ${Array.from({ length: n }, () => `!~ "${HEAVY}"`).join(" ")}`;
+    // Two: 6 M of the 8 Mi.
+    const within = await loki(rangeQuery(heavy(2)), h);
+    expect(within.status, JSON.stringify(within.json).slice(0, 300)).toBe(200);
+    expect(lines(within.json)).toHaveLength(3);
+    // Three: 9 M.
+    const past = await loki(rangeQuery(heavy(3)), h);
+    expect(past.status).toBe(400);
+    expect(past.json.error).toMatchObject({ code: "bad_request", details: { limit: "chars_tested", max: 8 * 1024 * 1024 } });
+    expect(past.json.message).toContain("narrow the time range");
+  });
+
+  it("answers 400 with details {limit, max} when its regexes would test more than 100,000 lines", async () => {
+    const t = await tenant();
+    for (let batch = 0; batch < 2; batch++) {
+      const logs = Array.from({ length: 3200 }, (_, i) => line("INFO", `tick ${batch}-${i}`));
+      expect((await ingest(t.deviceKey, { logs })).json.accepted).toBe(3200);
+    }
+    // Every line passes 15 filters and fails the 16th, so each of the 6,400 lines is tested 16 times.
+    const filters = (n: number) => [...Array.from({ length: n - 1 }, (_, i) => `!~ "nope${i}"`), '|~ "never"'].join(" ");
+    const h = grafana(t.viewerKey, t.projectId);
+    const within = await loki(rangeQuery(`{} ${filters(15)}`), h);
+    expect(within.status, JSON.stringify(within.json).slice(0, 300)).toBe(200);
+    const past = await loki(rangeQuery(`{} ${filters(16)}`), h);
+    expect(past.status).toBe(400);
+    expect(past.json.error).toMatchObject({ code: "bad_request", details: { limit: "lines_tested", max: 100_000 } });
+  });
+});
+
 /** A WebSocket to the Loki API, its frames collected as parsed JSON. */
 async function lokiSocket(path: string, headers: Record<string, string>) {
   const res = await exports.default.fetch(`${BASE}${path}`, { headers: { upgrade: "websocket", ...headers } });
   const ws = res.webSocket;
   const frames: LooseJson[] = [];
   const closes: number[] = [];
+  const reasons: string[] = [];
   ws?.accept();
   ws?.addEventListener("message", (e) => {
     frames.push(JSON.parse(e.data as string));
   });
   ws?.addEventListener("close", (e) => {
     closes.push(e.code);
+    reasons.push(e.reason);
   });
   const until = async (pred: () => boolean, ms = 10_000) => {
     const deadline = Date.now() + ms;
@@ -242,7 +320,7 @@ async function lokiSocket(path: string, headers: Record<string, string>) {
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  return { status: res.status, body: ws ? null : await res.json<LooseJson>(), ws, frames, closes, until };
+  return { status: res.status, body: ws ? null : await res.json<LooseJson>(), ws, frames, closes, reasons, until };
 }
 
 const tailed = (frames: LooseJson[]) =>
@@ -293,6 +371,27 @@ describe("Loki API: tail over WebSocket", () => {
     await tail.until(() => tail.closes.length > 0);
     expect(tail.closes).toEqual([4001]);
     expect((await loki(`/labels`, grafana(key, t.projectId))).status).toBe(401);
+  });
+
+  it("filters live lines with RE2: a regex that stalled the server passes the matching line at once", async () => {
+    const t = await tenant();
+    const tail = await lokiSocket(`/tail?${qs({ query: `{} |~ ${JSON.stringify(STALLERS[0]![1])}` })}`, grafana(t.viewerKey, t.projectId));
+    expect(tail.status).toBe(101);
+    await ingest(t.deviceKey, { logs: [line("INFO", XS), line("INFO", XS_MATCHED)] });
+    await tail.until(() => tailed(tail.frames).length >= 1);
+    expect(tailed(tail.frames).map((l) => l.line)).toEqual([XS_MATCHED]);
+    tail.ws!.close(1000, "done");
+  });
+
+  it("closes with 4400 naming the bound when one frame's lines would cost its regexes too much", async () => {
+    const t = await tenant();
+    const expr = `{} ${Array.from({ length: 3 }, () => `!~ "${HEAVY}"`).join(" ")}`;
+    const tail = await lokiSocket(`/tail?${qs({ query: expr })}`, grafana(t.viewerKey, t.projectId));
+    expect(tail.status).toBe(101);
+    await ingest(t.deviceKey, { logs: [line("INFO", "x".repeat(16_000)), line("INFO", "x".repeat(16_000)), line("INFO", "x".repeat(16_000))] });
+    await tail.until(() => tail.closes.length > 0);
+    expect(tail.closes).toEqual([4400]);
+    expect(tail.reasons[0]).toContain("chars_tested");
   });
 
   it("refuses a tail without a WebSocket, of another org's project, or outside the subset", async () => {

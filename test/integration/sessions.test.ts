@@ -62,8 +62,8 @@ describe("sessions", () => {
     const listed = await call("GET", `/sessions?project_id=${t.projectId}`, { token: t.viewerKey });
     expect(listed.json.sessions[0]).toMatchObject({ session_id: "s-coalesce", total_logs: 50 });
 
-    // The flush alarm writes the counts once its interval has passed.
-    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastFlushAt: s.lastFlushAt - 61_000 }));
+    // The flush alarm writes the counts once its interval (an hour) has passed.
+    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastFlushAt: s.lastFlushAt - 3_601_000 }));
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
     expect(await d1Session("s-coalesce")).toMatchObject({ total_logs: 50 });
   });
@@ -135,5 +135,25 @@ describe("sessions", () => {
     expect((await call("GET", `/sessions?project_id=${t.projectId}`, { token: stranger.adminKey })).status).toBe(404);
     expect((await call("GET", `/logs?session_id=shared`, { token: stranger.adminKey })).status).toBe(404);
     expect((await call("POST", "/sessions", { token: t.viewerKey, body: { session_id: "x", name: "x" } })).status).toBe(403);
+  });
+
+  it("listed by a device of another org, or of another project than project_id, answer 404 as GET /logs does", async () => {
+    const t = await tenant();
+    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "scoped", name: "x" } });
+    const stranger = await tenant();
+    const foreign = await call("GET", `/sessions?device_id=${t.deviceId}`, { token: stranger.viewerKey });
+    expect(foreign.status).toBe(404);
+    expect(foreign.json.error.code).toBe("not_found");
+    expect((await call("GET", `/logs?device_id=${t.deviceId}`, { token: stranger.viewerKey })).status).toBe(404);
+
+    const otherProject = (await call("POST", "/projects", { token: t.adminKey, body: { name: "elsewhere" } })).json.project.id;
+    expect((await call("GET", `/sessions?project_id=${otherProject}&device_id=${t.deviceId}`, { token: t.viewerKey })).status).toBe(404);
+    expect((await call("GET", `/logs?project_id=${otherProject}&device_id=${t.deviceId}`, { token: t.viewerKey })).status).toBe(404);
+    // The device's own project, or none, lists its sessions.
+    for (const scope of [`project_id=${t.projectId}&`, ""]) {
+      const own = await call("GET", `/sessions?${scope}device_id=${t.deviceId}`, { token: t.viewerKey });
+      expect(own.status).toBe(200);
+      expect(own.json.sessions.map((s: any) => s.session_id)).toEqual(["scoped"]);
+    }
   });
 });

@@ -17,6 +17,10 @@
 // runtime's garbage, not the app. The stuck phase makes few requests and moves many bytes:
 // without a cap its viewers hold what they are sent (tens of MB each), with one a few MB.
 // Every phase's growth is printed.
+//
+// A second server, with production's webhook setting, then meets the attack classes of the
+// second attack pass (test/slow/attacks/): stalling regexes, hostile file types in Chromium,
+// creation races at a limit, and webhook addresses that only look public.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -25,6 +29,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Server, api, durableObjectFiles, newTenant, sleep, startServer, workerdRss } from "./support/server.ts";
+import { contentTypeDrill } from "./attacks/content-types.ts";
+import { creationRaces } from "./attacks/creation-races.ts";
+import { regexAttacks } from "./attacks/regex.ts";
+import { webhookAddresses } from "./attacks/webhook-addresses.ts";
 
 /** How long the abuse lasts: a quarter storm, a quarter forged credentials, a half stuck viewers (ABUSE_SECONDS for a local run). */
 const ABUSE_MS = Number(process.env.ABUSE_SECONDS ?? 60) * 1000;
@@ -394,4 +402,43 @@ describe("abuse drill: stuck viewers, a reconnect storm and forged credentials w
     expect.soft(ingest.failed, "ingest never failed").toEqual([]);
     expect.soft(healthy.logs, "a viewer that reads still gets lines").toBeGreaterThan(0);
   }, 8 * 60_000);
+});
+
+// The attack classes of the second attack pass (issue 20), kept so variants stay fixed: against
+// a live server with production's webhook setting, the regex shapes that stalled the server
+// answer quickly while /health keeps answering, no file a device uploads runs script in
+// Chromium however it is typed or opened, concurrent creations at a limit store exactly the
+// limit, and every address form that only looks public is refused as a webhook target.
+describe("abuse drill: the attack classes of the second pass, against production's settings", () => {
+  let server: Server;
+  let state: string;
+  beforeAll(async () => {
+    state = mkdtempSync(path.join(tmpdir(), "fleetbeat-attacks-"));
+    server = await startServer({ state, env: { ALLOW_PRIVATE_WEBHOOKS: "false" } });
+  }, 200_000);
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(state, { recursive: true, force: true });
+  }, 120_000);
+
+  it("regexes that stalled the server answer within 2 s, and /health within 1 s meanwhile", async () => {
+    const tenant = await newTenant(server, "Regex drill");
+    const times = await regexAttacks(server, tenant);
+    console.log(`[attacks] regex shapes: ${times.queries.map((q) => `${q.shape} ${q.status} in ${q.ms.toFixed(0)} ms`).join("; ")}; /health polled ${times.health.polls} times, slowest ${times.health.maxMs.toFixed(0)} ms`);
+  });
+
+  it("no file a device uploads runs script in Chromium, whatever its type, opened by link or through the API", async () => {
+    const summary = await contentTypeDrill(server);
+    console.log(`[attacks] content types: ${JSON.stringify(summary)}`);
+  });
+
+  it("concurrent creations at a limit store exactly the limit, every time", async () => {
+    const counts = await creationRaces(server);
+    console.log(`[attacks] creation races: ${JSON.stringify(counts)}`);
+  });
+
+  it("every address form that only looks public is refused as a webhook target", async () => {
+    const counts = await webhookAddresses(server);
+    console.log(`[attacks] webhook addresses: ${JSON.stringify(counts)}`);
+  });
 });

@@ -1,7 +1,10 @@
 // The LogQL subset of the Loki read API: what parses, what each part means, and that every
-// unsupported feature is refused with a message naming it.
+// unsupported feature is refused with a message naming it. Regexes are RE2, in linear time,
+// and what they read is counted against bounds.
 import { describe, expect, it } from "vitest";
+import { ApiError } from "../../src/contract/errors";
 import {
+  RegexWork,
   allowedLevels,
   compileRegex,
   exactValue,
@@ -14,6 +17,10 @@ import {
   parseLogQuery,
   parseLokiTime,
 } from "../../src/contract/logql";
+
+/** Work without bounds, for tests about what matches. */
+const unbounded = () => new RegexWork({ lines: Infinity, chars: Infinity });
+const line = (q: string, text: string) => matchesLine(parseLogQuery(q), text, unbounded());
 
 const refused = (query: string) => {
   try {
@@ -51,19 +58,19 @@ describe("parseLogQuery: the subset", () => {
 
   it("anchors label regexes and matches a missing label as empty, as Loki does", () => {
     const q = parseLogQuery('{module=~"net", session_id=""}');
-    expect(matchesLabels(q, { module: "net" })).toBe(true);
-    expect(matchesLabels(q, { module: "network" })).toBe(false);
-    expect(matchesLabels(q, { module: "net", session_id: "s1" })).toBe(false);
-    expect(matchesLabels(parseLogQuery('{session_id!=""}'), { session_id: "s1" })).toBe(true);
+    const work = unbounded();
+    expect(matchesLabels(q, { module: "net" }, work)).toBe(true);
+    expect(matchesLabels(q, { module: "network" }, work)).toBe(false);
+    expect(matchesLabels(q, { module: "net", session_id: "s1" }, work)).toBe(false);
+    expect(matchesLabels(parseLogQuery('{session_id!=""}'), { session_id: "s1" }, work)).toBe(true);
   });
 
   it("filters lines: |= is a case-sensitive substring, |~ an unanchored regex, (?i) a flag", () => {
-    const q = parseLogQuery('{} |= "Fail" != "retry"');
-    expect(matchesLine(q, "xFailure")).toBe(true);
-    expect(matchesLine(q, "failure")).toBe(false);
-    expect(matchesLine(q, "Fail, retry")).toBe(false);
-    expect(matchesLine(parseLogQuery('{} |~ "(?i)time(d)? ?out"'), "connection TIMED OUT")).toBe(true);
-    expect(matchesLine(parseLogQuery('{} !~ "^ok"'), "ok then")).toBe(false);
+    expect(line('{} |= "Fail" != "retry"', "xFailure")).toBe(true);
+    expect(line('{} |= "Fail" != "retry"', "failure")).toBe(false);
+    expect(line('{} |= "Fail" != "retry"', "Fail, retry")).toBe(false);
+    expect(line('{} |~ "(?i)time(d)? ?out"', "connection TIMED OUT")).toBe(true);
+    expect(line('{} !~ "^ok"', "ok then")).toBe(false);
   });
 
   it("says what the search can do itself", () => {
@@ -98,13 +105,13 @@ describe("parseLogQuery: refused, naming what", () => {
     ['{module="\\."}', "invalid escape"],
     ["", "query is required"],
     ["hello", "expected a stream selector"],
-    ['{} |~ "(?<=a)b"', "lookaround"],
-    ['{} |~ "(a)\\\\1"', "backreference"],
-    ['{} |~ "(a+)+$"', "a repeated group that itself repeats or alternates"],
-    ['{} |~ "(a|aa)*c"', "a repeated group that itself repeats or alternates"],
-    ['{} |~ "(?U)a+"', "the regex flag (?U)"],
-    ['{} |~ "a(?i)b"', "an inline regex flag other than at the start"],
-    ['{} |~ "[a-"', "invalid regular expression"],
+    ['{} |~ "(?<=a)b"', "lookaround ((?=…), (?!…), (?<=…), (?<!…)) is not supported"],
+    ['{} |~ "a(?!b)"', "lookaround ((?=…), (?!…), (?<=…), (?<!…)) is not supported"],
+    ['{} |~ "(a)\\\\1"', "a backreference (\\1, \\k<name>) is not supported"],
+    ['{module=~"(?<m>a)\\\\k<m>"}', "a backreference (\\1, \\k<name>) is not supported"],
+    ['{} |~ "[a-"', 'invalid regular expression "[a-": missing closing ] at `[a-`'],
+    ['{} |~ "(?x)a"', 'invalid regular expression "(?x)a": invalid or unsupported Perl syntax at `(?x`'],
+    ['{} |~ "a{1001}"', "invalid repeat count"],
   ])("%s", (query, message) => {
     expect(refused(query)).toContain(message);
   });
@@ -114,10 +121,106 @@ describe("parseLogQuery: refused, naming what", () => {
     expect(refused(`{} |~ "${"a".repeat(300)}"`)).toContain("at most 256 characters");
   });
 
-  it("keeps repeated groups that cannot backtrack exponentially, and RE2 named groups", () => {
-    expect(compileRegex("(ab)+c", false).test("ababc")).toBe(true);
+  it("holds at most 16 regexes a query, label matchers and line filters together", () => {
+    const filters = (n: number) => Array.from({ length: n }, (_, i) => `|~ "a${i}"`).join(" ");
+    expect(parseLogQuery(`{module=~"m.*"} ${filters(15)}`).filters).toHaveLength(15);
+    expect(refused(`{module=~"m.*"} ${filters(16)}`)).toContain("a query has at most 16 regular expressions");
+  });
+});
+
+describe("regexes are RE2, matched in time linear in the line", () => {
+  const long = "x".repeat(1000);
+  // Issue 20: each of these kept a backtracking engine busy for minutes on a line of 1,000 x.
+  // (The issue's `[ax]*[ay]*…` stalls only when every class holds the line's character.)
+  it.each([
+    ["16 × .* then =x", `${".*".repeat(16)}=x`, "=x"],
+    ["10 × (.*) then Z", `${"(.*)".repeat(10)}Z`, "Z"],
+    ["10 × [ax]*[bx]*… then Q", `${[..."abcdefghij"].map((c) => `[${c}x]*`).join("")}Q`, "Q"],
+    ["11 × \\w* then Q", `${"\\w*".repeat(11)}Q`, "Q"],
+  ])("%s over a 1,000-character line answers at once", (_, shape, tail) => {
+    const started = performance.now();
+    const q = parseLogQuery(`{level=~".*"} |~ ${JSON.stringify(shape)}`);
+    expect(matchesLine(q, long, unbounded())).toBe(false);
+    expect(matchesLine(q, long + tail, unbounded())).toBe(true);
+    expect(matchesLabels(q, { level: "INFO" }, unbounded())).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("takes Go's syntax: nested repeats, flags anywhere, non-greedy (?U), named groups, classes", () => {
+    expect(line('{} |~ "(a+)+$"', `${"a".repeat(5000)}!`)).toBe(false);
+    expect(line('{} |~ "(a|aa)*c"', "a".repeat(5000))).toBe(false);
+    expect(line('{} |~ "(a|aa)*c"', "aaac")).toBe(true);
+    expect(line('{} |~ "motor (?i)STALL"', "motor stall")).toBe(true);
+    expect(line('{} |~ "motor (?i)STALL"', "MOTOR stall")).toBe(false);
+    expect(line('{} |~ "(?U)a+b"', "aab")).toBe(true);
+    expect(line('{} |~ "[[:digit:]]{3} \\\\pL+"', "404 missing")).toBe(true);
     expect(compileRegex("(?P<code>\\d{3}) [a-z]+", true).test("404 missing")).toBe(true);
-    expect(compileRegex("[(]a+[)]+", false).test("(aa)")).toBe(true);
+    expect(compileRegex("(?<code>\\d{3})", false).test("at 404")).toBe(true);
+  });
+
+  it("anchors label matchers at both ends and line filters at neither, as Loki does", () => {
+    expect(compileRegex("net|arm", true).test("network")).toBe(false);
+    expect(compileRegex("net|arm", true).test("arm")).toBe(true);
+    expect(compileRegex("net|arm", false).test("network")).toBe(true);
+    expect(compileRegex("^ok$", false).test("ok")).toBe(true);
+    expect(compileRegex("(?m)^ok$", false).test("first\nok\nlast")).toBe(true);
+    expect(compileRegex("a.b", false).test("a\nb")).toBe(false);
+    expect(compileRegex("(?s)a.b", false).test("a\nb")).toBe(true);
+  });
+});
+
+describe("RegexWork: what a query's regexes read, bounded", () => {
+  const tooMuch = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ApiError);
+      return { status: (err as ApiError).status, message: (err as ApiError).message, details: (err as ApiError).details };
+    }
+    throw new Error("the work was not refused");
+  };
+
+  it("counts each text a regex tests and its characters; substring filters cost nothing", () => {
+    const work = unbounded();
+    const q = parseLogQuery('{module=~"a.*"} |= "x" |~ "x+" !~ "y"');
+    matchesLabels(q, { module: "arm" }, work);
+    matchesLine(q, "xxxx", work);
+    expect({ lines: work.lines, chars: work.chars }).toEqual({ lines: 3, chars: 3 + 4 + 4 });
+    // A line the substring filter drops reaches no regex.
+    matchesLine(q, "zzzz", work);
+    expect(work.lines).toBe(3);
+  });
+
+  it("refuses a test past the lines bound with a 400 naming it", () => {
+    const work = new RegexWork({ lines: 2, chars: 1000 });
+    const q = parseLogQuery('{} |~ "x"');
+    matchesLine(q, "x", work);
+    matchesLine(q, "x", work);
+    expect(tooMuch(() => matchesLine(q, "x", work))).toEqual({
+      status: 400,
+      message: expect.stringContaining("would test more than 2 lines and label values (lines_tested)"),
+      details: { limit: "lines_tested", max: 2 },
+    });
+  });
+
+  it("refuses a test past the characters bound before it runs", () => {
+    const work = new RegexWork({ lines: 100, chars: 10 });
+    const q = parseLogQuery('{} |~ "x"');
+    matchesLine(q, "x".repeat(6), work);
+    expect(tooMuch(() => matchesLine(q, "x".repeat(6), work))).toEqual({
+      status: 400,
+      message: expect.stringContaining("(chars_tested)"),
+      details: { limit: "chars_tested", max: 10 },
+    });
+  });
+
+  it("counts a character once per 64 instructions of a large regex", () => {
+    const work = unbounded();
+    compileRegex("x", false).test("abcd", work);
+    expect(work.chars).toBe(4);
+    // x{200} compiles to about 200 instructions: each character counts 4 times.
+    compileRegex("x{200}", false).test("abcd", work);
+    expect(work.chars).toBe(4 + 4 * 4);
   });
 });
 

@@ -1,11 +1,12 @@
 // The device registry: who the devices are (written at registration and by operators) and
 // their presence (written by each device's DeviceHub).
-import { type AnyColumn, type SQL, and, asc, count, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { type AnyColumn, type SQL, and, asc, count, eq, exists, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Environment } from "../../contract/common";
 import type { Db } from "../client";
-import { devices } from "../schema";
+import { devices, registrationTokens } from "../schema";
 import { newId } from "../../lib/crypto";
+import { constantRow } from "./projects";
 import type { DeviceStatus, ListDevices } from "../../contract/fleet";
 
 export type Device = typeof devices.$inferSelect;
@@ -23,31 +24,91 @@ export interface Registration {
 }
 
 /**
- * Adds the device, or, when its DSN is already registered in the project, re-registers that
- * device: it keeps its id and history, and is no longer decommissioned.
+ * The row a registration adds, and what it changes on the device its DSN already names in the
+ * project: that device keeps its id and history, and is no longer decommissioned.
  */
-export async function upsertRegisteredDevice(db: Db, r: Registration): Promise<Device> {
-  const now = Date.now();
-  const { orgId, projectId, dsn, name, deviceInfo, ...registered } = r;
-  const renewed = { ...registered, decommissionedAt: null };
+function registered(r: Registration, now: number) {
+  const { orgId, projectId, dsn, name, deviceInfo, ...given } = r;
+  const renewed = { ...given, decommissionedAt: null };
+  const row: Device = {
+    id: newId("dev", now),
+    orgId,
+    projectId,
+    dsn,
+    name: name ?? dsn,
+    status: "offline",
+    deviceInfo: deviceInfo ?? null,
+    metrics: null,
+    currentSessionId: null,
+    registeredAt: now,
+    lastSeenAt: null,
+    lastHeartbeatAt: null,
+    lastLogAt: null,
+    presenceVersion: 0,
+    ...renewed,
+  };
   // A name or device_info given now replaces the old one; otherwise an operator's rename stays.
-  const given = { ...(name ? { name } : {}), ...(deviceInfo ? { deviceInfo } : {}) };
+  const renew = { ...renewed, ...(name ? { name } : {}), ...(deviceInfo ? { deviceInfo } : {}) };
+  return { row, renew };
+}
+
+/** Adds the device, or re-registers the one its DSN already names in the project. */
+export async function upsertRegisteredDevice(db: Db, r: Registration): Promise<Device> {
+  const { row, renew } = registered(r, Date.now());
   const [device] = await db
     .insert(devices)
-    .values({
-      id: newId("dev", now),
-      orgId,
-      projectId,
-      dsn,
-      status: "offline",
-      registeredAt: now,
-      name: name ?? dsn,
-      deviceInfo: deviceInfo ?? null,
-      ...renewed,
-    })
-    .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: { ...renewed, ...given } })
+    .values(row)
+    .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: renew })
     .returning();
   return device!;
+}
+
+/** What a registration with a one-time token came to; `used` is the org's live devices after it. */
+export interface TokenRegistration {
+  created: Device | undefined;
+  used: number;
+  /** Refused because another registration had used the token (or it is gone). */
+  tokenTaken: boolean;
+}
+
+/**
+ * Registers (or re-registers) the device with a one-time token, in one batch, which D1 runs
+ * as one transaction: the token is taken only while it is unused and the device has a place
+ * (its DSN is a live device of the project already, or the org holds fewer than `max` live
+ * devices), and the device is written only if this call took the token. A refused
+ * registration leaves the token as it was, so the device can retry with it.
+ */
+export async function registerWithToken(db: Db, tokenId: string, r: Registration, max: number): Promise<TokenRegistration> {
+  const now = Date.now();
+  const { row, renew } = registered(r, now);
+  const sameDsn = and(eq(devices.projectId, r.projectId), eq(devices.dsn, r.dsn));
+  const held = db
+    .select({ n: count() })
+    .from(devices)
+    .where(and(eq(devices.orgId, r.orgId), isNull(devices.decommissionedAt)));
+  const alreadyLive = db.select({ id: devices.id }).from(devices).where(and(sameDsn, isNull(devices.decommissionedAt)));
+  // The new row's id marks the token as taken by this call until it names the stored device.
+  const takenHere = and(eq(registrationTokens.id, tokenId), eq(registrationTokens.deviceId, row.id));
+  const [, stored, , [token], [after]] = await db.batch([
+    db
+      .update(registrationTokens)
+      .set({ usedAt: now, deviceId: row.id })
+      .where(and(eq(registrationTokens.id, tokenId), isNull(registrationTokens.usedAt), or(exists(alreadyLive), sql`(${held}) < ${max}`))),
+    db
+      .insert(devices)
+      .select((qb) => qb.select(constantRow(devices, row)).from(registrationTokens).where(takenHere))
+      .onConflictDoUpdate({ target: [devices.projectId, devices.dsn], set: renew })
+      .returning(),
+    // A re-registered device keeps its id: the token names that one.
+    db
+      .update(registrationTokens)
+      .set({ deviceId: sql`(${db.select({ id: devices.id }).from(devices).where(sameDsn)})` })
+      .where(takenHere),
+    db.select({ usedAt: registrationTokens.usedAt }).from(registrationTokens).where(eq(registrationTokens.id, tokenId)),
+    held,
+  ]);
+  const created = stored[0];
+  return { created, used: after!.n, tokenTaken: !created && (token === undefined || token.usedAt !== null) };
 }
 
 /** A device of the org; a device of another org is not found, like a missing one. */
@@ -128,30 +189,6 @@ export async function countLiveDevices(db: Db, projectId: string): Promise<numbe
     .from(devices)
     .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt)));
   return row!.n;
-}
-
-/** Devices of the org that are not decommissioned, as the tier's devices limit counts them. */
-export async function countLiveDevicesOfOrg(db: Db, orgId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(devices)
-    .where(and(eq(devices.orgId, orgId), isNull(devices.decommissionedAt)));
-  return row!.n;
-}
-
-/** Whether a DSN names a live device of the project, a decommissioned one, or none yet. */
-export async function dsnState(db: Db, projectId: string, dsn: string): Promise<"live" | "decommissioned" | "absent"> {
-  const [row] = await db
-    .select({ decommissionedAt: devices.decommissionedAt })
-    .from(devices)
-    .where(and(eq(devices.projectId, projectId), eq(devices.dsn, dsn)))
-    .limit(1);
-  return !row ? "absent" : row.decommissionedAt === null ? "live" : "decommissioned";
-}
-
-/** Removes a registry row outright: only for a device just added and never provisioned. */
-export async function deleteDeviceRow(db: Db, deviceId: string): Promise<void> {
-  await db.delete(devices).where(eq(devices.id, deviceId));
 }
 
 /** An operator's rename or move; undefined fields stay as they are. */

@@ -1,8 +1,9 @@
 // Org API keys. Only the SHA-256 of a secret is stored; a revoked key keeps its row (revoked_at set).
 import { and, asc, count, eq, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../client";
-import { apiKeys } from "../schema";
+import { apiKeys, orgs } from "../schema";
 import { newId } from "../../lib/crypto";
+import { constantRow } from "./projects";
 
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type KeyRole = ApiKey["role"];
@@ -32,6 +33,23 @@ export async function insertKey(db: Db, orgId: string, k: NewKey): Promise<ApiKe
   const row = newKeyRow(orgId, k);
   await db.insert(apiKeys).values(row);
   return row;
+}
+
+/**
+ * Adds the key only while the org holds fewer than `max` live keys, in one statement, and
+ * counts its live keys after it in the same batch.
+ */
+export async function insertKeyWithinLimit(db: Db, orgId: string, k: NewKey, max: number): Promise<{ created: ApiKey | undefined; used: number }> {
+  const row = newKeyRow(orgId, k);
+  const held = db.select({ n: count() }).from(apiKeys).where(liveIn(orgId));
+  const [stored, [after]] = await db.batch([
+    db
+      .insert(apiKeys)
+      .select((qb) => qb.select(constantRow(apiKeys, row)).from(orgs).where(and(eq(orgs.id, orgId), sql`(${held}) < ${max}`)))
+      .returning(),
+    held,
+  ]);
+  return { created: stored[0], used: after!.n };
 }
 
 /** The key a bearer secret names, unless revoked. */
@@ -64,15 +82,4 @@ export async function revokeKeyUnlessLastAdmin(db: Db, orgId: string, keyId: str
     .returning({ id: apiKeys.id });
   if (revoked.length > 0) return "revoked";
   return (await findLiveKey(db, orgId, keyId)) ? "last_admin" : "not_found";
-}
-
-/** Live keys of the org, as the tier's api_keys limit counts them. */
-export async function countLiveKeys(db: Db, orgId: string): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(apiKeys).where(liveIn(orgId));
-  return row!.n;
-}
-
-/** Removes a key row outright: only for a key just created and never handed out. */
-export async function deleteKeyRow(db: Db, keyId: string): Promise<void> {
-  await db.delete(apiKeys).where(eq(apiKeys.id, keyId));
 }

@@ -1,7 +1,8 @@
 // Projects, and the one place a project's D1 rows are removed together.
-import { and, asc, count, eq, gt, inArray } from "drizzle-orm";
+import { type SQL, and, asc, count, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../client";
-import { alertDeliveries, alertRules, alertTargets, alerts, archiveDays, devices, projects, registrationTokens, sessions } from "../schema";
+import { alertDeliveries, alertRules, alertTargets, alerts, archiveDays, devices, orgs, projects, registrationTokens, sessions } from "../schema";
 import { newId } from "../../lib/crypto";
 
 export type Project = typeof projects.$inferSelect;
@@ -13,10 +14,33 @@ export async function createProject(db: Db, orgId: string, name: string): Promis
   return project;
 }
 
-/** Projects of the org, as the tier's projects limit counts them. */
-export async function countProjects(db: Db, orgId: string): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(projects).where(eq(projects.orgId, orgId));
-  return row!.n;
+/**
+ * A whole row as the constants a SELECT yields, column by column in the table's order: what
+ * `db.insert(table).select(…)` stores, so a row is stored only where that SELECT finds a row.
+ * (Here for want of a shared file: keys.ts and devices.ts use it too.)
+ */
+export function constantRow<T extends SQLiteTable>(table: T, row: T["$inferSelect"]): Record<keyof T["$inferSelect"], SQL.Aliased> {
+  const values = row as Record<string, unknown>;
+  const fields = Object.entries(getTableColumns(table)).map(([key, column]) => [key, sql`${sql.param(values[key], column)}`.as(column.name)]);
+  return Object.fromEntries(fields) as Record<keyof T["$inferSelect"], SQL.Aliased>;
+}
+
+/**
+ * Adds the project only while the org holds fewer than `max`, in one statement, and counts
+ * the org's projects after it in the same batch.
+ */
+export async function createProjectWithinLimit(db: Db, orgId: string, name: string, max: number): Promise<{ created: Project | undefined; used: number }> {
+  const now = Date.now();
+  const project: Project = { id: newId("prj", now), orgId, name, createdAt: now };
+  const held = db.select({ n: count() }).from(projects).where(eq(projects.orgId, orgId));
+  const [stored, [after]] = await db.batch([
+    db
+      .insert(projects)
+      .select((qb) => qb.select(constantRow(projects, project)).from(orgs).where(and(eq(orgs.id, orgId), sql`(${held}) < ${max}`)))
+      .returning(),
+    held,
+  ]);
+  return { created: stored[0], used: after!.n };
 }
 
 /** A project of the org; a project of another org is not found, like a missing one. */

@@ -41,11 +41,7 @@ export async function consumeToken(db: Db, tokenId: string, at: number): Promise
 
 /** Gives a consumed token back, for a registration that failed before handing anything out. */
 export async function releaseToken(db: Db, tokenId: string): Promise<void> {
-  await db.update(registrationTokens).set({ usedAt: null }).where(eq(registrationTokens.id, tokenId));
-}
-
-export async function recordTokenDevice(db: Db, tokenId: string, deviceId: string): Promise<void> {
-  await db.update(registrationTokens).set({ deviceId }).where(eq(registrationTokens.id, tokenId));
+  await db.update(registrationTokens).set({ usedAt: null, deviceId: null }).where(eq(registrationTokens.id, tokenId));
 }
 
 /**

@@ -60,14 +60,15 @@ export interface Server {
  * Starts `npm start` with FLEETBEAT_STATE=`state` on `port` (the first free port of the
  * range by default) and waits for the export line. Starting again on the same state is a
  * restart: the same database, objects, files, admin token and demo org. Without `demo`, it
- * runs no demo fleet (DEMO=0): the drills count what they send, and share two cores.
+ * runs no demo fleet (DEMO=0): the drills count what they send, and share two cores. `env`
+ * adds variables npm start reads (ALLOW_PRIVATE_WEBHOOKS=false, for production's webhook filter).
  */
-export async function startServer(opts: { state: string; port?: number; timeoutMs?: number; demo?: boolean }): Promise<Server> {
+export async function startServer(opts: { state: string; port?: number; timeoutMs?: number; demo?: boolean; env?: Record<string, string> }): Promise<Server> {
   const port = opts.port ?? (await freePort());
   const started = Date.now();
   const child = spawn("npm", ["start"], {
     cwd: ROOT,
-    env: freshEnv({ PORT: String(port), FLEETBEAT_STATE: opts.state, DEMO: opts.demo ? "1" : "0" }),
+    env: freshEnv({ ...opts.env, PORT: String(port), FLEETBEAT_STATE: opts.state, DEMO: opts.demo ? "1" : "0" }),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
