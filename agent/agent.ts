@@ -1,9 +1,9 @@
 // A small device agent for fleetbeat: registration, heartbeats, crash-safe log shipping and
-// commands over HTTPS. Runs wherever fetch does (Node 18+, Deno, Bun, a Worker).
+// commands over HTTPS (or the device socket). Runs wherever fetch does (Node 18+, Deno, Bun, a Worker).
 //
 //   const agent = new FleetbeatAgent({ backendUrl, deviceKey, spool: new FileSpool(fs, "/var/lib/fleetbeat") });
 //   agent.log("ERROR", "arm", "gripper stalled", { context: { joint: 3 } });
-//   await agent.flush();           // or agent.start() to flush and heartbeat on a timer
+//   await agent.flush();           // or agent.start(): sends as the send policy says, and heartbeats
 import type { AckStatus } from "../src/contract/commands";
 import { ERROR_STATUS, type ErrorCode } from "../src/contract/errors.ts";
 import { type Level, levelNumber } from "../src/contract/levels.ts";
@@ -11,6 +11,7 @@ import type { LOG_UPLOAD } from "../src/contract/limits";
 import type { ReportedStatus } from "../src/contract/presence";
 // With its extension: Node runs this file as it is (agent/README.md), and resolves no other way.
 import { Backoff, type BackoffOptions, serverDelayMs } from "./backoff.ts";
+import { type SendMode, type SendPolicyOptions, SendScheduler, type ServerHint } from "./send-policy.ts";
 import type { DeviceSocket, SocketAnswer } from "./socket.ts";
 import { jsonBytes, type Spool, type SpoolLine } from "./spool.ts";
 
@@ -26,6 +27,17 @@ const SERVER_LIMITS: typeof LOG_UPLOAD = { max_lines: 5000, max_bytes: 5 * 1024 
 const ENVELOPE_BYTES = 4 * 1024;
 /** Batches larger than this go by HTTP even when the socket is open: a WebSocket message is at most 1 MiB on Workers. */
 const SOCKET_BATCH_BYTES = 900 * 1024;
+
+/** What the agent needs of the device socket (agent/socket.ts); tests hand it one of their own. */
+export type AgentSocket = Pick<DeviceSocket, "open" | "request" | "onPush">;
+
+/** A heartbeat's answer; `live` and `send_interval_s` only from a server that sends them. */
+export interface HeartbeatAnswer {
+  server_time: string;
+  pending_commands: number;
+  live?: boolean;
+  send_interval_s?: number;
+}
 
 /** What the server answered for one batch, by HTTP or over the socket. */
 interface Answer {
@@ -62,8 +74,12 @@ export interface AgentOptions {
   /** How long to wait after a failed delivery; `false` retries at every flush (tests). */
   backoff?: BackoffOptions | false;
   /** The device socket: while it is open, batches and heartbeats go over it. */
-  socket?: DeviceSocket;
+  socket?: AgentSocket;
   fetch?: (request: Request) => Promise<Response>;
+  /** When lines are sent (agent/send-policy.ts): every 60 s, sooner when it matters. */
+  send?: SendPolicyOptions;
+  /** The clock the send policy reads (tests). */
+  clock?: () => number;
   /**
    * Called for a batch that is dropped: the backend called it malformed (400, 415), or its
    * session belongs to another device of the project (409), or it is one line too large to
@@ -110,6 +126,10 @@ export class FleetbeatAgent {
   private readonly backoff: Backoff | null;
   private lastFailure = "";
   private timers: ReturnType<typeof setInterval>[] = [];
+  private readonly policy: SendScheduler;
+  private readonly clock: () => number;
+  /** The send loop of startSending(): its timer, when that fires, and who hears each result. */
+  private sender: { timer: ReturnType<typeof setTimeout> | null; at: number; onFlush?: (result: FlushResult) => void } | null = null;
   sessionId: string | undefined;
   /** Lines below this level are not spooled (a `log-level` command changes it). */
   minLevel: Level = "DEBUG";
@@ -122,6 +142,16 @@ export class FleetbeatAgent {
     this.fetcher = options.fetch ?? ((r) => fetch(r));
     this.sessionId = options.sessionId;
     this.backoff = options.backoff === false ? null : new Backoff(options.backoff);
+    this.clock = options.clock ?? Date.now;
+    this.policy = new SendScheduler(options.send);
+    // Lines a previous process left in the spool (a crash, an outage) go at once.
+    const spool = options.spool;
+    const left = spool.openCount() + spool.sealed().length;
+    if (left > 0) this.policy.logged(this.clock(), spool.openBytes(), true, left);
+    options.socket?.onPush((frame) => {
+      if (frame.type === "command") this.commandReceived(frame.command.id);
+      else this.heard(frame);
+    });
   }
 
   /**
@@ -133,9 +163,36 @@ export class FleetbeatAgent {
     const spool = this.options.spool;
     const line: SpoolLine = { timestamp_us: extra.timestamp_us ?? Date.now() * 1000, level, module, message, ...extra };
     if (this.sessionId) line.session_id = this.sessionId;
-    if (spool.openCount() > 0 && spool.openBytes() + jsonBytes(line) > this.batchBytes) spool.seal();
+    const bytes = jsonBytes(line);
+    if (spool.openCount() > 0 && spool.openBytes() + bytes > this.batchBytes) spool.seal();
     spool.append(line);
     if (spool.openCount() >= this.batchLines) spool.seal();
+    const urgent = level === "ERROR" || level === "FATAL";
+    const now = this.clock();
+    this.policy.logged(now, bytes, urgent);
+    // The loop's timer moves only sooner: for an error, a first line, or a spool full enough to go.
+    if (urgent || this.sender?.timer === null || this.policy.due(now)) this.wake();
+  }
+
+  /** When the send policy would send next (ms since the epoch), or null while nothing waits. */
+  nextSendAt(now = this.clock()): number | null {
+    return this.policy.nextSendAt(now);
+  }
+
+  /** How long a line may wait now, and why: live, a command, the server's pace, or the agent's own. */
+  pace(now = this.clock()): { intervalMs: number; mode: SendMode } {
+    return this.policy.pace(now);
+  }
+
+  /** A command arrived (pushed, or listed by commands()): lines go every second until it is acknowledged. */
+  private commandReceived(commandId: string): void {
+    this.policy.commandReceived(commandId);
+    this.wake(true);
+  }
+
+  /** Takes what the server said about watching this device (a heartbeat's or a batch's answer, a pushed frame). */
+  private heard(hint: ServerHint): void {
+    if (this.policy.heard(hint)) this.wake(true);
   }
 
   /**
@@ -144,7 +201,23 @@ export class FleetbeatAgent {
    * a resend that the backend recognises as a duplicate. One flush runs at a time.
    */
   flush(opts: { force?: boolean } = {}): Promise<FlushResult> {
-    this.flushing ??= this.sendAll(opts.force ?? false).finally(() => (this.flushing = null));
+    if (this.flushing) return this.flushing;
+    this.policy.sendStarted(this.clock());
+    this.flushing = this.sendAll(opts.force ?? false)
+      .then(
+        (result) => {
+          this.policy.sendFinished(this.clock(), result);
+          return result;
+        },
+        (err) => {
+          this.policy.sendFinished(this.clock(), { pending: true });
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.flushing = null;
+        this.wake(true);
+      });
     return this.flushing;
   }
 
@@ -246,6 +319,7 @@ export class FleetbeatAgent {
       );
     }
     if (ok) {
+      this.heard(body ?? {});
       result.sent += logs.length;
       result.accepted += body.accepted;
       result.rejected += body.rejected.length;
@@ -289,15 +363,21 @@ export class FleetbeatAgent {
     return { status: res.status, body, delayMs: serverDelayMs(res.headers.get("retry-after"), body) };
   }
 
-  async heartbeat(body: { status?: ReportedStatus; metrics?: Record<string, number> } = {}) {
+  /** One heartbeat, over the socket while it is open, else by HTTP. Its answer may change the send pace (live, send_interval_s). */
+  async heartbeat(body: { status?: ReportedStatus; metrics?: Record<string, number> } = {}): Promise<HeartbeatAnswer> {
     const beat = { ...body, ...(this.sessionId ? { session_id: this.sessionId } : {}) };
+    let answer: HeartbeatAnswer | undefined;
     if (this.options.socket?.open) {
-      const answer = await this.options.socket.request({ type: "heartbeat", ...beat }).catch(() => null);
-      if (answer?.type === "ack") return answer as unknown as { server_time: string; pending_commands: number };
+      const frame = await this.options.socket.request({ type: "heartbeat", ...beat }).catch(() => null);
+      if (frame?.type === "ack") answer = frame as unknown as HeartbeatAnswer;
     }
-    const res = await this.call("POST", "/fleet/heartbeat", beat);
-    if (!res.ok) throw new Error(`heartbeat failed (${res.status})`);
-    return (await res.json()) as { server_time: string; pending_commands: number };
+    if (!answer) {
+      const res = await this.call("POST", "/fleet/heartbeat", beat);
+      if (!res.ok) throw new Error(`heartbeat failed (${res.status})`);
+      answer = (await res.json()) as HeartbeatAnswer;
+    }
+    this.heard(answer);
+    return answer;
   }
 
   async startSession(sessionId: string, name = sessionId) {
@@ -318,27 +398,72 @@ export class FleetbeatAgent {
   async commands(deviceId: string): Promise<{ id: string; command: string; params: unknown }[]> {
     const res = await this.call("GET", `/fleet/devices/${deviceId}/commands`);
     if (!res.ok) throw new Error(`command poll failed (${res.status})`);
-    return ((await res.json()) as any).commands;
+    const commands: { id: string; command: string; params: unknown }[] = ((await res.json()) as any).commands;
+    for (const c of commands) this.commandReceived(c.id);
+    return commands;
   }
 
+  /** Acknowledges a command; from then the send pace slows down again, after a few seconds (commandLingerMs). */
   async ack(deviceId: string, commandId: string, status: AckStatus, result?: Record<string, unknown>) {
-    if (this.options.socket?.open) {
-      const answer = await this.options.socket.request({ type: "command_ack", command_id: commandId, status, ...(result ? { result } : {}) }).catch(() => null);
-      if (answer?.type === "ack" || (answer?.type === "error" && answer.error.code === "conflict")) return;
+    try {
+      if (this.options.socket?.open) {
+        const answer = await this.options.socket.request({ type: "command_ack", command_id: commandId, status, ...(result ? { result } : {}) }).catch(() => null);
+        if (answer?.type === "ack" || (answer?.type === "error" && answer.error.code === "conflict")) return;
+      }
+      const res = await this.call("POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, { status, ...(result ? { result } : {}) });
+      if (!res.ok && res.status !== 409) throw new Error(`ack failed (${res.status})`);
+    } finally {
+      // Answered, or tried: what the command logged goes now.
+      this.policy.commandAnswered(commandId, this.clock());
+      this.wake(true);
     }
-    const res = await this.call("POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, { status, ...(result ? { result } : {}) });
-    if (!res.ok && res.status !== 409) throw new Error(`ack failed (${res.status})`);
   }
 
-  /** Flushes every `flushMs` and heartbeats every `heartbeatMs` until stop(). Errors wait for the next tick. */
+  /**
+   * Heartbeats every `heartbeatMs` and sends as the send policy says (startSending) until stop().
+   * `flushMs` instead flushes on a fixed timer, as the agent did before the policy. Errors wait for the next try.
+   */
   start(opts: { flushMs?: number; heartbeatMs?: number } = {}): void {
-    this.timers.push(setInterval(() => void this.flush().catch(() => {}), opts.flushMs ?? 1000));
+    if (opts.flushMs === undefined) this.startSending();
+    else this.timers.push(setInterval(() => void this.flush().catch(() => {}), opts.flushMs));
     this.timers.push(setInterval(() => void this.heartbeat().catch(() => {}), opts.heartbeatMs ?? 30_000));
+  }
+
+  /**
+   * Sends whenever the send policy says, until stop(): a timer for the policy's next time, moved
+   * sooner when a line, a command or the server calls for it. `onFlush` hears each result.
+   */
+  startSending(opts: { onFlush?: (result: FlushResult) => void } = {}): void {
+    if (this.sender?.timer) clearTimeout(this.sender.timer);
+    this.sender = { timer: null, at: Infinity, onFlush: opts.onFlush };
+    this.wake(true);
   }
 
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.sender?.timer) clearTimeout(this.sender.timer);
+    this.sender = null;
+  }
+
+  /** Sets the send loop's timer for the policy's next time, if that is sooner than the one set (or `reset`: whatever it is). */
+  private wake(reset = false): void {
+    const sender = this.sender;
+    if (!sender || this.flushing) return; // a flush under way calls again when it ends
+    const now = this.clock();
+    const at = this.policy.nextSendAt(now) ?? Infinity;
+    if (!reset && sender.timer !== null && at >= sender.at) return;
+    if (sender.timer !== null) clearTimeout(sender.timer);
+    sender.timer = null;
+    sender.at = at;
+    if (at === Infinity) return;
+    sender.timer = setTimeout(() => {
+      sender.timer = null;
+      void this.flush().then(
+        (result) => sender.onFlush?.(result),
+        () => undefined,
+      );
+    }, Math.max(0, at - now));
   }
 
   private call(method: string, path: string, body?: unknown): Promise<Response> {

@@ -1,7 +1,7 @@
 // The device agent as a program: `npm run agent -- <command>` in this repository.
 //
 //   register --capsule capsule.json [--name N]   registers the device, keeps its id and key
-//   run [--] <command...>                         runs a program and ships what it prints
+//   run [--transport T] [--] <command...>         runs a program and ships what it prints
 //   session start --name N | session end --status S
 //   upload <file> [--path P]                      a file of the current session
 //   tail <file>|-                                 follows a file (or stdin) and ships its lines
@@ -31,7 +31,7 @@ Commands:
       Registers this device with a capsule (the answer of POST /api/v1/capsules/generate,
       saved as a file) and keeps its id and key in the config folder. Without a DSN in the
       capsule, the machine's hostname is the DSN.
-  run [--] <program> [args...]
+  run [--transport socket|https] [--] <program> [args...]
       Runs the program and ships its output: stdout lines as INFO, stderr lines as ERROR,
       JSON lines with their own level, module, logger, message and context. Heartbeats
       while it runs. Exits with the program's exit code.
@@ -42,17 +42,18 @@ Commands:
   upload <file> [--path <path>] [--type <content type>] [--part-mb N]
       Uploads a file to the current session, under its name or the given path; files over
       one part (64 MiB, or N MiB) go multipart.
-  tail <file> | tail -
+  tail <file> | tail - [--transport socket|https]
       Follows a file, across rotation and truncation, and ships each new line (JSON lines
       with their own fields, others as INFO); "-" reads standard input to its end.
   logs [--follow] [--project <id>] [--device <id>] [--session <id>] [--level L[,L]] [-q <text>] [--limit N] [--json]
       For people: the newest lines of a project, device or session, oldest first, coloured by
       level on a terminal or as NDJSON with --json; --follow then tails new ones live. Needs an
       org key in FLEETBEAT_API_KEY, and the server in FLEETBEAT_URL (else the registered one).
-  simulate --devices N --rate R [--duration S] --project <id> [--state <file>] [--quiet]
+  simulate --devices N --rate R [--duration S] --project <id> [--state <file>] [--quiet] ...
       Drives N virtual devices (R log lines a second each, heartbeats, sessions, files) against
-      the server in FLEETBEAT_URL, with an org key in FLEETBEAT_API_KEY. See simulate --help.
-  daemon [--tail <file>]...
+      the server in FLEETBEAT_URL, with an org key in FLEETBEAT_API_KEY; transport, send pace,
+      heartbeats, sessions and files are flags too. See simulate --help.
+  daemon [--tail <file>]... [--transport socket|https]
       Runs until stopped: heartbeats at the server's interval with the machine's cpu_usage,
       memory_usage, disk_usage, temperature and battery_level (where it has them), runs the
       commands an admin queues (ping, upload, log-level, and programs config.json maps), and
@@ -61,12 +62,16 @@ Commands:
       This text.
 
 run, tail and daemon all heartbeat, take commands (over the device WebSocket on Node 22+,
-else by polling) and ship through a spool on disk that survives crashes and outages, bounded
-to 100 MB (config.json "spool_max_mb"); lines dropped to keep the bound are reported.
+HTTPS while it is not open; --transport https or FLEETBEAT_SOCKET=off: HTTPS and polling)
+and ship through a spool on disk that survives crashes and outages, bounded to 100 MB
+(config.json "spool_max_mb"); lines dropped to keep the bound are reported. Lines wait up to
+flush_ms (60 s) and go together; errors go at once, and every second while someone watches
+the device live or a command runs (agent/README.md, "When the agent sends").
 The config folder is $FLEETBEAT_CONFIG_DIR, or ~/.config/fleetbeat. It may hold config.json:
   {"upload_dirs": ["/var/log/robot"], "tail": ["/var/log/robot/nav.log"],
    "commands": {"restart-nav": {"run": ["systemctl", "restart", "nav"], "timeout_s": 30}},
-   "spool_max_mb": 100, "batch_lines": 1000, "flush_ms": 1000, "command_poll_s": 10}
+   "spool_max_mb": 100, "batch_lines": 1000, "flush_ms": 60000, "transport": "socket",
+   "command_poll_s": 10}
 `;
 
 const [command, ...rest] = process.argv.slice(2);

@@ -1,7 +1,8 @@
 // The device's WebSocket (GET /api/v1/fleet/connect): commands arrive the moment they are
-// queued, and batches and heartbeats can go over it while it is open. It needs a WebSocket
-// that sends an Authorization header on its upgrade: Node 22's global WebSocket (undici) does;
-// Node 20 has none, and there the agent stays on HTTP and polls for commands.
+// queued, the server says when someone starts or stops watching the device live, and batches
+// and heartbeats can go over it while it is open. It needs a WebSocket that sends an
+// Authorization header on its upgrade: Node 22's global WebSocket (undici) does; Node 20 has
+// none, and there the agent stays on HTTP and polls for commands.
 import { Backoff } from "./backoff.ts";
 
 /** The server's answer to one frame: an ack, or an error frame in the contract's error shape. */
@@ -15,6 +16,9 @@ export interface PushedCommand {
   command: string;
   params?: unknown;
 }
+
+/** What the server pushes unasked: a command, or a change of whether the device is watched live. */
+export type PushedFrame = { type: "command"; command: PushedCommand } | { type: "live"; live?: unknown; send_interval_s?: unknown };
 
 /** Undici's WebSocket takes headers in its second argument; the standard type does not say so. */
 type HeaderedWebSocket = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
@@ -41,8 +45,15 @@ export class DeviceSocket {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (a: SocketAnswer) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private readonly backoff = new Backoff({ baseMs: 1000, capMs: 30_000 });
+  private readonly listeners = new Set<(frame: PushedFrame) => void>();
 
   constructor(private readonly options: DeviceSocketOptions) {}
+
+  /** Calls `listener` with every frame the server pushes (before onCommand); returns its removal. */
+  onPush(listener: (frame: PushedFrame) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** True between the server's `ready` frame and the socket's close. */
   get open(): boolean {
@@ -94,7 +105,7 @@ export class DeviceSocket {
   }
 
   private received(text: string): void {
-    let frame: { type?: string; id?: number; command?: PushedCommand };
+    let frame: { type?: string; id?: number; command?: PushedCommand; live?: unknown; send_interval_s?: unknown };
     try {
       frame = JSON.parse(text);
     } catch {
@@ -105,7 +116,10 @@ export class DeviceSocket {
       this.backoff.succeeded();
       this.options.onOpenChange?.(true);
     } else if (frame.type === "command" && frame.command) {
+      for (const listener of this.listeners) listener({ type: "command", command: frame.command });
       this.options.onCommand(frame.command);
+    } else if (frame.type === "live") {
+      for (const listener of this.listeners) listener({ type: "live", live: frame.live, send_interval_s: frame.send_interval_s });
     } else if ((frame.type === "ack" || frame.type === "error") && typeof frame.id === "number") {
       const waiter = this.waiting.get(frame.id);
       if (!waiter) return;

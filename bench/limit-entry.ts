@@ -83,11 +83,11 @@ const SCRATCH = [
 ].join("\n");
 
 export class DeviceHub extends AppDeviceHub {
-  /** Archives every line (the edge is now), and answers how long it took and what the chunks hold. */
+  /** Archives every line (the edge an hour ahead: hours go whole), and answers how long it took and what the chunks hold. */
   async archiveAll(): Promise<{ ms: number; chunks: number; lines: number; raw_bytes: number; gz_bytes: number }> {
     const archive = (this as unknown as { archive: LogArchive }).archive;
     const started = performance.now();
-    while ((await archive.archive(Date.now() * 1000, 0, 10)) > 0);
+    while ((await archive.archive((Date.now() + 3_600_000) * 1000, 0, 10)) > 0);
     return { ms: performance.now() - started, ...archive.totals() };
   }
 

@@ -1,14 +1,14 @@
 // When an object sends what it owes onward (a DeviceHub to its project, a fan-in object to
-// its project): one send at a time, counts at most once per COUNTS_EVERY_MS, lines for the
-// live tail at once. That is what keeps the project's object under its ~1,000 requests/s
-// with 10,000 devices (docs/scale.md): however often a device is called, its counts reach
-// onward once a second at most; what is owed meanwhile waits, durable in the sender's outbox,
-// and goes with the next send. Counts that find the last send a second old go at once, so a
-// device that calls once a second or less has its counts at the project before it answers.
+// its project): one send at a time, counts at most once per interval (a second by default;
+// a device's object waits longer, see delivery.ts), lines for the live tail at once. That is
+// what keeps the project's object under its ~1,000 requests/s with 10,000 devices
+// (docs/scale.md): however often a device is called, its counts reach onward once per
+// interval at most; what is owed meanwhile waits, durable in the sender's outbox, and goes
+// with the next send. Counts that find the last send an interval old go at once.
 import { RETRY_MS, type Timers } from "./timers";
 
 /** Counts go onward at most this often per sender. */
-export const COUNTS_EVERY_MS = 1000;
+const COUNTS_EVERY_MS = 1000;
 /** Lines a sender holds for the live tail beyond this are dropped (and the viewers told how many). */
 export const TAIL_BUFFER_MAX = 20_000;
 /** Counts owed by a request that ended early (a 4xx after authentication) go by the alarm, this much later. */
@@ -21,6 +21,8 @@ export interface Sender {
   countsOwed(): boolean;
   /** Whether something must go at once, whatever the second (lines someone watches). */
   urgent(): boolean;
+  /** When counts last went (ms), for a sender that keeps it across restarts; memory decides otherwise. */
+  countsSentAt?(): number;
 }
 
 export class Coalesced {
@@ -34,19 +36,39 @@ export class Coalesced {
   private countsNotBefore = 0;
   /** When the alarm should send what is still owed (memory only). */
   private owedAt: number | null = null;
+  /** A flush asked for counts to go now, whatever the interval. */
+  private forced = false;
 
   constructor(
     name: string,
     private readonly sender: Sender,
     timers: Timers,
+    /** How often counts may go: a number, or read each time (a test may change it). */
+    private readonly every: number | (() => number) = COUNTS_EVERY_MS,
   ) {
     timers.add({ name, due: (now) => this.due(now), fire: () => this.kick() });
+  }
+
+  private get everyMs(): number {
+    return typeof this.every === "number" ? this.every : this.every();
+  }
+
+  /** Counts may not go before this (ms). */
+  private notBefore(): number {
+    if (this.forced) return 0;
+    const sent = this.sender.countsSentAt?.();
+    return sent === undefined ? this.countsNotBefore : Math.max(this.countsNotBefore, sent + this.everyMs);
+  }
+
+  /** Whether counts would go with a send starting now. */
+  countsDue(now = Date.now()): boolean {
+    return now >= this.notBefore() && this.sender.countsOwed();
   }
 
   private due(now: number): number | null {
     if (!this.sender.countsOwed()) return (this.owedAt = null);
     this.owedAt ??= now + OWED_GRACE_MS;
-    return Math.max(this.owedAt, this.countsNotBefore);
+    return Math.max(this.owedAt, this.notBefore());
   }
 
   /**
@@ -57,7 +79,7 @@ export class Coalesced {
    * the ask: the outbox keeps the counts and the alarm retries.
    */
   kick(now = Date.now()): Promise<void> {
-    const countsDue = now >= this.countsNotBefore && this.sender.countsOwed();
+    const countsDue = now >= this.notBefore() && this.sender.countsOwed();
     if (!countsDue && !this.sender.urgent()) return Promise.resolve();
     const ask = ++this.requested;
     const covered = new Promise<void>((resolve) => this.waiting.push({ ask, covered: resolve }));
@@ -68,8 +90,13 @@ export class Coalesced {
   /** Sends everything owed now, whatever the second, and waits for it (tests settle with it). */
   async flush(): Promise<void> {
     this.countsNotBefore = 0;
-    await this.kick();
-    await this.settle();
+    this.forced = true;
+    try {
+      await this.kick();
+      await this.settle();
+    } finally {
+      this.forced = false;
+    }
   }
 
   /** Waits until no send is under way. */
@@ -83,8 +110,9 @@ export class Coalesced {
         // Taken before the send seals the outbox: every ask up to here has its counts in this send.
         const upTo = this.requested;
         const started = Date.now();
-        const withCounts = started >= this.countsNotBefore;
-        if (withCounts) this.countsNotBefore = started + COUNTS_EVERY_MS;
+        const withCounts = started >= this.notBefore();
+        this.forced = false;
+        if (withCounts) this.countsNotBefore = started + this.everyMs;
         try {
           await this.sender.send(withCounts);
         } catch (err) {

@@ -4,6 +4,8 @@
 // A window of W seconds counts in buckets of W/60 seconds (at least one), so each rule keeps
 // at most ~61 numbers; a bucket counts while any of it is inside the window, so the window is
 // read at most one bucket long, never short.
+import type { Kv } from "./storage";
+
 type Buckets = [start: number, count: number][];
 
 const bucketS = (windowS: number) => Math.max(1, Math.ceil(windowS / 60));
@@ -12,7 +14,7 @@ export class ErrorWindows {
   private cached?: Record<string, Buckets>;
 
   constructor(
-    private readonly kv: SyncKvStorage,
+    private readonly kv: Kv,
     private readonly key: string,
   ) {}
 

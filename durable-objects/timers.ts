@@ -2,6 +2,8 @@
 // due and what to do then; the alarm is set to the earliest moment, and when it rings every
 // part that is due runs. New work that needs time (archiving, quotas) adds a timer here
 // instead of editing the alarm.
+import type { ObjectStorage } from "./storage";
+
 export interface Timer {
   /** Named in the log when its handler fails. */
   name: string;
@@ -17,7 +19,7 @@ export class Timers {
   private readonly timers: Timer[] = [];
   private readonly heldUntil = new Map<Timer, number>();
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  constructor(private readonly storage: Pick<ObjectStorage, "getAlarm" | "setAlarm">) {}
 
   add(timer: Timer): void {
     this.timers.push(timer);

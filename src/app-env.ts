@@ -18,6 +18,8 @@ export interface AppEnv {
     /** The org key's row, as the middleware found it. */
     apiKey: ApiKey;
     device: Identity;
+    /** A signed device key not yet checked by its object (signedDevice). */
+    deviceKey: { deviceId: string; keyHash: string };
     /** The caller used the server admin token. */
     serverAdmin: boolean;
     /** The parsed JSON body, once a route's validator has read it. */

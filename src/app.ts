@@ -7,6 +7,7 @@ import type { AppEnv } from "./app-env";
 import { createDb } from "./db/client";
 import { ApiError, errorBody } from "./contract/errors";
 import { type ApiCall, recordApiCall } from "./services/api-analytics";
+import { deviceHub } from "./stubs/device-hub";
 import { capsules } from "./routes/capsules";
 import { commands } from "./routes/commands";
 import { devices } from "./routes/devices";
@@ -33,8 +34,21 @@ const recorded = createMiddleware<AppEnv>(async (c, next) => {
   c.set("db", createDb(c.env.DB));
   const started = Date.now();
   await next();
+  await refusedDeviceCall(c);
   recordApiCall(c.env, apiCallOf(c, started), (p) => waitUntil(c, p));
 });
+
+/**
+ * A device request refused before its object did the work (a bad body, say) is still the
+ * device's message and API call: its object counts it now, and says whose it is. Only refused
+ * requests pay this second call; the others were authenticated with their work.
+ */
+async function refusedDeviceCall(c: Context<AppEnv>): Promise<void> {
+  const key = c.get("deviceKey");
+  if (!key || c.get("device")) return;
+  const identity = await deviceHub(c.env, key.deviceId).authenticate(key.keyHash, { alone: true });
+  if (identity) c.set("device", identity);
+}
 app.use("/api/*", recorded);
 // OpenTelemetry's OTLP/HTTP path is fixed by its specification: /v1/logs, beside /api/v1.
 app.use("/v1/*", recorded);

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { LEVELS, type Level, parseLevel } from "../../src/contract/levels.ts";
 import type { DeviceSocket } from "../socket.ts";
 import { FleetbeatAgent, type Registration } from "../agent.ts";
+import { SEND_DEFAULTS } from "../send-policy.ts";
 import { FileSpool } from "../spool.ts";
 
 /** config.json, written by the operator; every field may be left out. */
@@ -23,14 +24,31 @@ const AgentConfig = z
     tail: z.array(z.string().min(1)).default([]),
     /** The spool's bound on disk; past it the oldest lines go, and their count is reported. */
     spool_max_mb: z.number().positive().default(100),
-    /** Lines per batch, and how often batches go. */
+    /** Lines per batch. */
     batch_lines: z.number().int().min(1).max(5000).default(1000),
-    flush_ms: z.number().int().min(100).default(1000),
-    /** Without the device socket (Node 20), how often to ask for commands between heartbeats. */
+    /** The longest a line waits to be sent when nothing calls for sooner (the send policy, agent/README.md). */
+    flush_ms: z.number().int().min(100).default(SEND_DEFAULTS.intervalMs),
+    /** "socket": the device WebSocket where the runtime has one, HTTPS while it is not open; "https": HTTPS only. */
+    transport: z.enum(["socket", "https"]).default("socket"),
+    /** Without the device socket (Node 20, transport "https", or while it is closed), how often to ask for commands between heartbeats. */
     command_poll_s: z.number().min(1).default(10),
   })
   .strict();
 export type AgentConfig = z.output<typeof AgentConfig>;
+export type Transport = AgentConfig["transport"];
+
+/**
+ * `--transport socket|https` taken out of `args` (only before a `--`, whose rest belongs to a
+ * program), and the arguments left.
+ */
+export function transportFlag(args: string[]): { transport?: Transport; rest: string[] } {
+  const end = args.includes("--") ? args.indexOf("--") : args.length;
+  const at = args.indexOf("--transport");
+  if (at === -1 || at >= end) return { rest: args };
+  const value = args[at + 1];
+  if (value !== "socket" && value !== "https") fail(`--transport is socket or https, not "${value ?? ""}"`);
+  return { transport: value, rest: [...args.slice(0, at), ...args.slice(at + 2)] };
+}
 
 export interface Saved extends Registration {
   backend_url: string;
@@ -89,6 +107,7 @@ export function agentOf(device: Saved, config: AgentConfig = agentConfig(), sock
     deviceKey: device.device_key,
     logUpload: device.log_upload,
     batchLines: config.batch_lines,
+    send: { intervalMs: config.flush_ms },
     spool: new FileSpool(fs, path.join(configDir(), "spool"), { maxBytes: config.spool_max_mb * 1024 * 1024 }),
     sessionId: currentSession(),
     ...(socket ? { socket } : {}),

@@ -1,16 +1,18 @@
-// `run [--] <program...>`: runs a program and ships what it prints, stdout as INFO and
+// `run [--transport socket|https] [--] <program...>`: runs a program and ships what it prints, stdout as INFO and
 // stderr as ERROR; heartbeats and takes commands while it runs; exits with its exit code.
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import * as path from "node:path";
-import { fail, saved } from "./config.ts";
+import { fail, saved, transportFlag } from "./config.ts";
 import { shipLines } from "./lines.ts";
 import { startRuntime } from "./runtime.ts";
 
 export async function runCommand(args: string[]) {
-  const argv = args[0] === "--" ? args.slice(1) : args;
+  // The agent's own options come first: `run --transport https -- prog`.
+  const { transport, rest } = args[0] === "--transport" ? transportFlag(args) : { transport: undefined, rest: args };
+  const argv = rest[0] === "--" ? rest.slice(1) : rest;
   if (argv.length === 0) fail("run needs a program to run");
-  const runtime = startRuntime(saved());
+  const runtime = startRuntime(saved(), { transport });
   const { agent } = runtime;
   const program = path.basename(argv[0]!);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["inherit", "pipe", "pipe"] });

@@ -1,12 +1,14 @@
 // What every long-running agent command does while it runs (`daemon`, `run`, `tail`): ships
-// the spool every flush_ms, heartbeats at the interval the server gave with the machine's own
-// metrics, and runs the commands an admin queues. Commands and batches go over the device
-// socket when the runtime has one (Node 22+), else by HTTP, with commands polled.
+// the spool as the send policy says (agent/send-policy.ts: at most flush_ms after a line was
+// logged, every second while someone watches or a command runs, errors at once), heartbeats at
+// the interval the server gave with the machine's own metrics, and runs the commands an admin
+// queues. Commands and batches go over the device socket when the runtime has one (Node 22+)
+// and it is open, else by HTTPS, with commands polled; `--transport https` keeps to HTTPS.
 import type { FleetbeatAgent, FlushResult } from "../agent.ts";
 import { MachineReader } from "../metrics.ts";
 import { DeviceSocket } from "../socket.ts";
 import { CommandRunner } from "./commands.ts";
-import { type AgentConfig, agentConfig, agentOf, configDir, type Saved } from "./config.ts";
+import { type AgentConfig, agentConfig, agentOf, configDir, type Saved, type Transport } from "./config.ts";
 
 export interface Runtime {
   agent: FleetbeatAgent;
@@ -23,18 +25,23 @@ const FINAL_FLUSH_MS = 30_000;
 
 const say = (message: string) => console.error(`fleetbeat agent: ${message}`);
 
-export function startRuntime(device: Saved): Runtime {
+/** The socket unless the command line, FLEETBEAT_SOCKET=off or config.json says HTTPS (or the runtime has no WebSocket). */
+function wantsSocket(config: AgentConfig, flag: Transport | undefined): boolean {
+  const chosen = flag ?? (process.env.FLEETBEAT_SOCKET === "off" ? "https" : config.transport);
+  return chosen === "socket" && DeviceSocket.available();
+}
+
+export function startRuntime(device: Saved, opts: { transport?: Transport } = {}): Runtime {
   const config = agentConfig();
   let runner: CommandRunner | undefined;
-  const socket =
-    DeviceSocket.available() && process.env.FLEETBEAT_SOCKET !== "off"
-      ? new DeviceSocket({
-          backendUrl: device.backend_url,
-          deviceKey: device.device_key,
-          onCommand: (c) => void runner?.handle(c).catch(() => undefined),
-          onOpenChange: (open) => say(open ? "the device socket is open: commands arrive at once" : "the device socket closed: commands are polled until it opens again"),
-        })
-      : undefined;
+  const socket = wantsSocket(config, opts.transport)
+    ? new DeviceSocket({
+        backendUrl: device.backend_url,
+        deviceKey: device.device_key,
+        onCommand: (c) => void runner?.handle(c).catch(() => undefined),
+        onOpenChange: (open) => say(open ? "the device socket is open: commands arrive at once" : "the device socket closed: commands are polled until it opens again"),
+      })
+    : undefined;
   const agent = agentOf(device, config, socket);
   runner = new CommandRunner(device, agent, config);
   const machine = new MachineReader(configDir());
@@ -49,18 +56,17 @@ export function startRuntime(device: Saved): Runtime {
     if (answer.pending_commands > 0) await poll();
   };
 
-  // Say when delivery stops and starts again, once each, rather than every second.
+  // Say when delivery stops and starts again, once each, rather than at every try.
   let stalled = "";
-  const flush = async () => {
-    const result: FlushResult = await agent.flush();
+  const flushed = (result: FlushResult) => {
     const reason = result.pending ? (result.reason ?? "") : "";
     if (reason && reason !== stalled) say(`the server did not take logs (${reason}); kept on disk, next try ${new Date(result.retryAt ?? Date.now()).toISOString()}`);
     if (!reason && stalled) say("the server takes logs again");
     stalled = reason;
   };
+  agent.startSending({ onFlush: flushed });
 
   const timers = [
-    setInterval(() => void flush().catch(() => undefined), config.flush_ms),
     setInterval(() => void beat().catch(() => undefined), device.heartbeat_interval_ms),
     setInterval(() => void poll().catch(() => undefined), config.command_poll_s * 1000),
   ];
@@ -80,6 +86,7 @@ export function startRuntime(device: Saved): Runtime {
     },
     async stop() {
       for (const t of timers) clearInterval(t);
+      agent.stop();
       socket?.stop();
       const giveUpAt = Date.now() + FINAL_FLUSH_MS;
       for (let attempt = 0; ; attempt++) {

@@ -1,27 +1,52 @@
 // One virtual device, driven through the agent library as a real one would use it: it logs its
 // sample's lines at the rate asked, heartbeats its drifting metrics, runs sessions that end
-// with their files uploaded, and flushes every second (or as often as it is told).
+// with their files uploaded, answers the commands it is sent, and sends its lines as the
+// agent's send policy says (or on a fixed timer, when it is told to), over the device socket
+// or HTTPS.
 import { FleetbeatAgent } from "../agent.ts";
 import type { SampleLine } from "../samples/sample-line.ts";
+import { DeviceSocket, type PushedCommand } from "../socket.ts";
 import { MemorySpool } from "../spool.ts";
 import { putArtifact } from "./artifacts.ts";
 import type { SimDevice } from "./fleet.ts";
 import { DriftingMetrics } from "./metrics.ts";
 import { LineReplay } from "./replay.ts";
-import { SimSession } from "./session.ts";
+import { type FileShape, SimSession } from "./session.ts";
 import type { Tally } from "./tally.ts";
 
 const TICK_MS = 1000;
-/** Idle between sessions, and how long one runs, in seconds; the first starts soon. */
+/** Without a session pace: idle between sessions, and how long one runs, in seconds. The first starts soon either way. */
 const IDLE_S = { min: 5, max: 30 };
 const SESSION_S = { min: 30, max: 120 };
 const FIRST_SESSION_WITHIN_S = 3;
+/** After a session could not start, the next try. */
+const RETRY_SESSION_S = 5;
 /** A session with errors in it fails this often; the others complete. */
 const FAILS_AFTER_ERRORS = 0.5;
 /** Flushes tried when the device stops, while the server cannot take the lines. */
 const LAST_FLUSHES = 3;
 
 const between = (range: { min: number; max: number }, random: () => number) => range.min + random() * (range.max - range.min);
+
+/** How a virtual device behaves; every field but `rate` and `transport` has today's default. */
+export interface DevicePace {
+  /** Routine lines a second (bursts of errors come on top); 0 is a silent device, bursts and all. */
+  rate: number;
+  /** Seconds between sends on a fixed timer; without it, the agent's send policy decides. */
+  flushEvery?: number;
+  /** The send policy's own interval, in seconds (60 by default). */
+  sendEvery?: number;
+  /** Seconds between heartbeats; the registration's interval by default. */
+  heartbeatEvery?: number;
+  /** Seconds from one session's start to the next's (Infinity: no sessions); without it, 5–30 s idle after each. */
+  sessionEvery?: number;
+  /** How long a session runs, in seconds; 30–120 s by default. */
+  sessionLength?: number;
+  /** The files each session leaves; its telemetry and summary by default. */
+  files?: FileShape;
+  /** The device socket (HTTPS while it is not open), or HTTPS only. */
+  transport: "socket" | "https";
+}
 
 /** Resolves after `ms`, or at once when `signal` is aborted. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -40,6 +65,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 export class VirtualDevice {
   private readonly spool = new MemorySpool();
   private readonly agent: FleetbeatAgent;
+  private readonly socket: DeviceSocket | undefined;
   private readonly metrics: DriftingMetrics;
   private readonly replay: LineReplay;
   private session: SimSession | null = null;
@@ -55,20 +81,33 @@ export class VirtualDevice {
     readonly device: SimDevice,
     private readonly backendUrl: string,
     lines: { own: SampleLine[]; everyone: SampleLine[] },
-    private readonly pace: { /** Routine lines a second. */ rate: number; /** Seconds between flushes. */ flushEvery: number },
+    private readonly pace: DevicePace,
     private readonly tally: Tally,
     private readonly random: () => number = Math.random,
   ) {
+    this.socket =
+      pace.transport === "socket"
+        ? new DeviceSocket({
+            backendUrl,
+            deviceKey: device.device_key,
+            onCommand: (c) => void this.answer(c),
+            onOpenChange: (open) => {
+              if (open) tally.socketsOpened++;
+            },
+          })
+        : undefined;
     this.agent = new FleetbeatAgent({
       backendUrl,
       deviceKey: device.device_key,
       logUpload: device.log_upload,
       spool: this.spool,
       onRejectedBatch: () => tally.refusedBatches++,
+      ...(this.socket ? { socket: this.socket } : {}),
+      ...(pace.sendEvery ? { send: { intervalMs: pace.sendEvery * 1000 } } : {}),
     });
     this.metrics = new DriftingMetrics(random);
     this.replay = new LineReplay(lines.own, lines.everyone, random);
-    this.nextSessionAt = Date.now() + random() * FIRST_SESSION_WITHIN_S * 1000;
+    this.nextSessionAt = pace.sessionEvery === Infinity ? Infinity : Date.now() + random() * FIRST_SESSION_WITHIN_S * 1000;
   }
 
   /** The first heartbeat; false when the server no longer knows the device's key (it must register again). */
@@ -85,6 +124,7 @@ export class VirtualDevice {
 
   /** Runs until `signal` is aborted, a step a second; the fleet's devices start spread over the first second. */
   async run(signal: AbortSignal): Promise<void> {
+    this.socket?.start();
     await pause(this.random() * TICK_MS, signal);
     let last = Date.now();
     while (!signal.aborted) {
@@ -102,6 +142,7 @@ export class VirtualDevice {
       if (!(await this.flush({ force: true }))) break;
       await new Promise((r) => setTimeout(r, 500));
     }
+    this.socket?.stop();
   }
 
   /** Lines logged that the server has not answered for. */
@@ -112,7 +153,7 @@ export class VirtualDevice {
   private async step(seconds: number, now: number): Promise<void> {
     this.metrics.advance(seconds, (this.session ? 0.6 : 0.15) + (this.replay.inBurst ? 0.3 : 0));
     this.session?.record(now, this.metrics.now());
-    const lines = this.replay.advance(seconds, this.pace.rate);
+    const lines = this.pace.rate > 0 ? this.replay.advance(seconds, this.pace.rate) : [];
     // Spread over the second they stand for, so they keep their order in the store.
     lines.forEach((line, i) => this.log(line, Math.round((now - seconds * 1000 * (1 - (i + 1) / lines.length)) * 1000)));
     if (now >= this.nextHeartbeatAt || this.replay.inBurst !== this.reportedBurst) {
@@ -123,9 +164,29 @@ export class VirtualDevice {
     } else if (!this.session && now >= this.nextSessionAt && !this.metrics.isCharging) {
       await this.startSession(now);
     }
-    if (now >= this.nextFlushAt) {
+    if (this.pace.flushEvery === undefined) {
+      // As the agent's send loop would: when the policy says (errors, live, commands, full, or the interval).
+      const at = this.agent.nextSendAt();
+      if (at !== null && at <= Date.now()) await this.flush();
+    } else if (now >= this.nextFlushAt) {
       this.nextFlushAt = now + this.pace.flushEvery * 1000;
       await this.flush();
+    }
+  }
+
+  /** A simulated device runs `ping`, and rejects every other command. */
+  private async answer(command: PushedCommand): Promise<void> {
+    const ping = command.command === "ping";
+    try {
+      await this.agent.ack(
+        this.device.device_id,
+        command.id,
+        ping ? "succeeded" : "rejected",
+        ping ? { pong: true, simulated: true } : { error: `a simulated device runs only ping, not "${command.command}"` },
+      );
+      this.tally.commands++;
+    } catch (err) {
+      this.tally.failed("answering a command", err);
     }
   }
 
@@ -140,21 +201,28 @@ export class VirtualDevice {
   }
 
   private async heartbeat(now: number): Promise<void> {
-    this.nextHeartbeatAt = now + this.device.heartbeat_interval_ms;
+    this.nextHeartbeatAt = now + (this.pace.heartbeatEvery ? this.pace.heartbeatEvery * 1000 : this.device.heartbeat_interval_ms);
     this.reportedBurst = this.replay.inBurst;
-    await this.agent.heartbeat({ status: this.replay.inBurst ? "error" : "online", metrics: { ...this.metrics.now() } });
+    const answer = await this.agent.heartbeat({ status: this.replay.inBurst ? "error" : "online", metrics: { ...this.metrics.now() } });
     this.tally.heartbeats++;
+    // Over HTTPS nothing pushes commands: the heartbeat says some wait.
+    if (answer.pending_commands > 0 && !this.socket?.open) {
+      for (const command of await this.agent.commands(this.device.device_id)) await this.answer(command);
+    }
   }
 
   private async startSession(now: number): Promise<void> {
-    const session = new SimSession(now + between(SESSION_S, this.random) * 1000, this.random);
+    const length = this.pace.sessionLength ?? between(SESSION_S, this.random);
+    const session = new SimSession(now + length * 1000, this.random);
     try {
       await this.agent.startSession(session.id, session.name);
       this.session = session;
       this.tally.sessionsStarted++;
+      // With a pace, sessions start at its beat, however long each runs.
+      if (this.pace.sessionEvery !== undefined) this.nextSessionAt = now + this.pace.sessionEvery * 1000;
     } catch (err) {
       this.tally.failed("starting a session", err);
-      this.nextSessionAt = now + IDLE_S.min * 1000;
+      this.nextSessionAt = now + RETRY_SESSION_S * 1000;
     }
   }
 
@@ -162,9 +230,9 @@ export class VirtualDevice {
   private async endSession(now: number, status: "completed" | "failed" | "aborted", flush: { force?: boolean } = {}): Promise<void> {
     const session = this.session!;
     this.session = null;
-    this.nextSessionAt = now + between(IDLE_S, this.random) * 1000;
+    if (this.pace.sessionEvery === undefined) this.nextSessionAt = now + between(IDLE_S, this.random) * 1000;
     await this.flush(flush);
-    for (const file of session.files(status)) {
+    for (const file of session.files(status, this.pace.files)) {
       try {
         await putArtifact(this.backendUrl, this.device.device_key, session.id, file);
         this.tally.artifacts++;

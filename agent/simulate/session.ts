@@ -1,5 +1,6 @@
 // One run of a virtual device: a name, what it logged, and the files it leaves behind (its
-// telemetry as CSV and a summary), uploaded before it ends.
+// telemetry as CSV and a summary, or as many files of the size the simulator was asked for),
+// uploaded before it ends.
 import type { Artifact } from "./artifacts.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -8,6 +9,19 @@ const KINDS = ["patrol", "inspection", "delivery", "mapping", "calibration", "su
 const MAX_ROWS = 3600;
 
 const encoder = new TextEncoder();
+
+/** Files of a session when the simulator is given sizes (--files, --file-mb): `count` files of `bytes` each. */
+export interface FileShape {
+  count: number;
+  bytes: number;
+}
+
+/** Bytes that do not compress, as a recording's: getRandomValues gives at most 64 KiB a call. */
+function noise(bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let at = 0; at < bytes; at += 65_536) crypto.getRandomValues(out.subarray(at, Math.min(bytes, at + 65_536)));
+  return out;
+}
 
 export class SimSession {
   readonly id = crypto.randomUUID();
@@ -31,7 +45,11 @@ export class SimSession {
     }
   }
 
-  files(status: string): Artifact[] {
+  /** Its telemetry and summary, or `shape.count` recordings of `shape.bytes` each. */
+  files(status: string, shape?: FileShape): Artifact[] {
+    if (shape) {
+      return Array.from({ length: shape.count }, (_, i) => ({ path: `recordings/part-${i + 1}.bin`, contentType: "application/octet-stream", bytes: noise(shape.bytes) }));
+    }
     const csv = `time,cpu_usage,memory_usage,disk_usage,battery_level,temperature\n${this.rows.map((r) => `${r}\n`).join("")}`;
     const summary = {
       session_id: this.id,

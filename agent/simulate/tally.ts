@@ -10,6 +10,8 @@ export class Tally {
   accepted = 0;
   rejected = 0;
   duplicateBatches = 0;
+  /** Flushes that carried lines: what the send policy (or --flush) costs in requests, one batch or more each. */
+  sends = 0;
   /** Batches the server refused whole (400, 409, 413, 415): never sent again. */
   refusedBatches = 0;
   heartbeats = 0;
@@ -17,12 +19,17 @@ export class Tally {
   sessionsEnded = 0;
   artifacts = 0;
   artifactBytes = 0;
+  /** Commands answered (ping succeeds, others are rejected). */
+  commands = 0;
+  /** Device sockets that opened (each reconnect counts), with --transport socket. */
+  socketsOpened = 0;
   /** Requests that failed (a network error, a 5xx, a refusal; a spell of undelivered lines counts once): the first of each kind is told on stderr. */
   errors = 0;
   private readonly told = new Set<string>();
 
   flushed(r: FlushResult): void {
     this.sent += r.sent;
+    if (r.sent > 0) this.sends++;
     this.accepted += r.accepted;
     this.rejected += r.rejected;
     this.duplicateBatches += r.duplicates;
@@ -44,7 +51,7 @@ export class Tally {
   /** One line for the periodic report. */
   progress(seconds: number, devices: number): string {
     return (
-      `simulate [${Math.round(seconds)} s] ${devices} devices: lines ${this.logged} logged, ${this.accepted} accepted, ${this.rejected} rejected; ` +
+      `simulate [${Math.round(seconds)} s] ${devices} devices: lines ${this.logged} logged, ${this.accepted} accepted, ${this.rejected} rejected, in ${this.sends} sends; ` +
       `${this.heartbeats} heartbeats; sessions ${this.sessionsStarted} started, ${this.sessionsEnded} ended; ${this.artifacts} artifacts; ${this.errors} errors`
     );
   }
@@ -54,9 +61,12 @@ export class Tally {
     return [
       `simulate: stopped after ${seconds.toFixed(1)} s with ${devices} devices`,
       `  lines:      ${this.logged} logged, ${this.sent} sent, ${this.accepted} accepted, ${this.rejected} rejected, ${this.duplicateBatches} duplicate batches, ${this.refusedBatches} refused batches, ${spooled} not delivered`,
+      `  sends:      ${this.sends} flushes carried lines (${this.sends ? Math.round(this.sent / this.sends) : 0} lines each on average)`,
       `  heartbeats: ${this.heartbeats}`,
       `  sessions:   ${this.sessionsStarted} started, ${this.sessionsEnded} ended`,
       `  artifacts:  ${this.artifacts} uploaded (${this.artifactBytes} bytes)`,
+      `  commands:   ${this.commands} answered`,
+      `  sockets:    ${this.socketsOpened} opened`,
       `  errors:     ${this.errors}`,
     ].join("\n");
   }

@@ -13,6 +13,7 @@ import { projectHub } from "../../src/stubs/project-hub";
 import { ErrorWindows } from "../error-windows";
 import type { Timers } from "../timers";
 import type { DeviceState } from "./state";
+import type { Kv } from "../storage";
 
 const RULES_KEY = "alert_rules";
 const CONDITIONS_KEY = "alert_conditions";
@@ -26,7 +27,7 @@ export class DeviceAlerts {
   private refreshing: Promise<void> | null = null;
 
   constructor(
-    private readonly kv: SyncKvStorage,
+    private readonly kv: Kv,
     private readonly env: Env,
     private readonly device: () => DeviceState | undefined,
     timers: Timers,

@@ -15,9 +15,12 @@
 import type { LogFilter } from "../../src/contract/logs";
 import { type Db } from "../../src/db/client";
 import { indexArchiveDays } from "../../src/db/repos/archive";
-import { type SearchTerms, matchesTerms } from "../../src/contract/fts-query";
+import type { SearchTerms } from "../../src/contract/fts-query";
 import { utcDay } from "../../src/lib/time";
-import type { LogRow, LogStore } from "./logs";
+import type { ObjectStorage } from "../storage";
+import type { ChunkStore } from "./chunks";
+import { type Position, comesBefore, keepLine, ownCursor } from "./line-filter";
+import type { LogRow } from "./rows";
 
 /** Lines per chunk at most (~2–5 MB of NDJSON, a few hundred KB compressed). */
 const CHUNK_LINES = 20_000;
@@ -64,15 +67,15 @@ export const ARCHIVE_SCHEMA = `CREATE TABLE archive_chunks (
 export interface ArchivePage {
   rows: LogRow[];
   /** The first row key no chunk read covers, in the page's order; absent when nothing is left. */
-  boundary?: { ts: number; id: number };
+  boundary?: Position;
 }
 
 export class LogArchive {
   constructor(
-    private readonly storage: DurableObjectStorage,
+    private readonly storage: ObjectStorage,
     private readonly bucket: R2Bucket,
     private readonly db: Db,
-    private readonly logs: LogStore,
+    private readonly logs: Pick<ChunkStore, "oldest" | "oldestBetween" | "remove">,
     private readonly who: () => { deviceId: string; projectId: string },
   ) {}
 
@@ -89,15 +92,17 @@ export class LogArchive {
     await this.tellD1();
     let moved = 0;
     for (let n = 0; n < maxChunks; n++) {
-      const oldest = this.logs.oldestLine();
-      if (!oldest) break;
+      const oldest = this.logs.oldest();
+      if (oldest === null) break;
       const mustGo = early - moved;
-      if (oldest.ts >= edgeUs && mustGo <= 0) break;
-      const hour = Math.floor(oldest.ts / HOUR_US);
-      const expired = oldest.ts < edgeUs;
-      // Past the window: the hour's lines up to the edge. Early, for the size bound: only as many as must go.
-      const until = expired ? Math.min((hour + 1) * HOUR_US, edgeUs) : (hour + 1) * HOUR_US;
-      const rows = this.logs.oldestOfHour(hour * HOUR_US, until, expired ? CHUNK_LINES : Math.min(CHUNK_LINES, mustGo));
+      if (oldest >= edgeUs && mustGo <= 0) break;
+      const hour = Math.floor(oldest / HOUR_US);
+      // An hour goes whole, once all of it is past the window: one R2 object per device-hour
+      // (more only past CHUNK_LINES). Early, for the size bound: only as many as must go.
+      const expired = (hour + 1) * HOUR_US <= edgeUs;
+      if (!expired && mustGo <= 0) break;
+      const until = (hour + 1) * HOUR_US;
+      const rows = this.logs.oldestBetween(hour * HOUR_US, until, expired ? CHUNK_LINES : Math.min(CHUNK_LINES, mustGo));
       if (rows.length === 0) break;
       moved += await this.moveChunk(hour, rows);
     }
@@ -121,10 +126,15 @@ export class LogArchive {
     }
     const first = rows[0]!;
     const last = rows[rows.length - 1]!;
+    // D1 first, so the manifest row is written once, already marked as told (a failure leaves it for the next run).
+    const indexed = await indexArchiveDays(this.db, projectId, deviceId, [utcDay(first.ts / 1000)]).then(
+      () => 1,
+      (err: unknown) => (console.error("telling D1 of an archived day failed; the next run retries", err), 0),
+    );
     this.storage.transactionSync(() => {
       this.sql.exec(
-        `INSERT INTO archive_chunks (key, hour, seq, min_ts, min_id, max_ts, max_id, lines, levels, sessions, raw_bytes, gz_bytes, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO archive_chunks (key, hour, seq, min_ts, min_id, max_ts, max_id, lines, levels, sessions, raw_bytes, gz_bytes, created_at, indexed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         key,
         hour,
         seq,
@@ -138,6 +148,7 @@ export class LogArchive {
         raw.byteLength,
         gz.byteLength,
         Date.now(),
+        indexed,
       );
       this.logs.remove(rows.map((r) => r.id));
     });
@@ -156,7 +167,7 @@ export class LogArchive {
   }
 
   /** The archived line a page in this order reaches first: the newest for "desc", the oldest for "asc". */
-  nearest(order: "asc" | "desc"): { ts: number; id: number } | undefined {
+  nearest(order: "asc" | "desc"): Position | undefined {
     const q = order === "desc" ? "SELECT max_ts AS ts, max_id AS id FROM archive_chunks ORDER BY max_ts DESC, max_id DESC LIMIT 1" : "SELECT min_ts AS ts, min_id AS id FROM archive_chunks ORDER BY min_ts, min_id LIMIT 1";
     return this.sql.exec<{ ts: number; id: number }>(q).toArray()[0];
   }
@@ -199,8 +210,8 @@ export class LogArchive {
       if (rows.length >= f.limit) return { rows: rows.slice(0, f.limit) };
       if (read === PAGE_CHUNKS) return { rows, boundary: asc ? { ts: chunk.min_ts, id: chunk.min_id } : { ts: chunk.max_ts, id: chunk.max_id } };
       read++;
-      const found = await this.readChunk(chunk.key, (r) => keep(r, f, after, terms));
-      if (!asc) found.reverse();
+      const found = await this.readChunk(chunk.key, (r) => keepLine(r, f, after, terms));
+      found.sort((a, b) => (comesBefore(f.order, a, b) ? -1 : 1));
       rows.push(...found);
     }
     return { rows: rows.slice(0, f.limit) };
@@ -250,33 +261,4 @@ export class LogArchive {
       )
       .one();
   }
-}
-
-/**
- * The page's cursor as a position among this device's own rows: another device's cursor at
- * timestamp t lets this device's rows at t through when this device sorts after it (the
- * project-wide order is time, then device id, then row id), as LogStore's query does.
- */
-function ownCursor(f: LogFilter, me: string): { ts: number; id: number } | undefined {
-  const c = f.after;
-  if (!c) return undefined;
-  if (c.device_id === me) return c;
-  const asc = f.order === "asc";
-  const sortsAfter = asc ? me > c.device_id : me < c.device_id;
-  const beforeAll = asc ? -1 : Number.MAX_SAFE_INTEGER;
-  return { ts: c.ts, id: sortsAfter ? beforeAll : asc ? Number.MAX_SAFE_INTEGER : -1 };
-}
-
-/** Whether an archived row belongs to the page: the same filters as the hot store's query. */
-function keep(r: LogRow, f: LogFilter, after: { ts: number; id: number } | undefined, terms: SearchTerms | undefined): boolean {
-  if (f.from !== undefined && r.ts < f.from) return false;
-  if (f.to !== undefined && r.ts >= f.to) return false;
-  if (f.levels && f.levels.length > 0 && !f.levels.includes(r.level)) return false;
-  if (f.module !== undefined && r.module !== f.module) return false;
-  if (f.session_id !== undefined && r.session_id !== f.session_id) return false;
-  if (after) {
-    const later = f.order === "asc" ? r.ts > after.ts || (r.ts === after.ts && r.id > after.id) : r.ts < after.ts || (r.ts === after.ts && r.id < after.id);
-    if (!later) return false;
-  }
-  return terms === undefined || matchesTerms(terms, r.message);
 }

@@ -1,19 +1,53 @@
 // A device's command queue: queued -> delivered -> succeeded | failed | rejected, or expired
 // when the TTL passes first. Every transition keeps its own timestamp.
+//
+// One row per command in a table whose key is the table (WITHOUT ROWID): queuing writes one
+// row and each transition one more, with no index to keep. What is still open (queued or
+// delivered, and when it expires) is kept in memory, read from the table once per object life,
+// so the checks every request makes (anything expired? how many queued?) read nothing.
 import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/commands";
+import type { Sql } from "../storage";
 
 /** A row of the commands table (SqlStorage wants an index signature). */
 type CommandRow = CommandRecord & Record<string, SqlStorageValue>;
 
 const OPEN = "status IN ('queued', 'delivered')";
 
+export const COMMANDS_SCHEMA = `CREATE TABLE device_commands (
+     id TEXT PRIMARY KEY,
+     command TEXT NOT NULL,
+     params TEXT,
+     status TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     delivered_at INTEGER,
+     completed_at INTEGER,
+     expired_at INTEGER,
+     result TEXT
+   ) WITHOUT ROWID;
+   INSERT INTO device_commands SELECT id, command, params, status, created_at, expires_at, delivered_at, completed_at, expired_at, result FROM commands;
+   DROP TABLE commands;`;
+
 export class CommandQueue {
-  constructor(private readonly sql: SqlStorage) {}
+  /** Open commands: id → status and expiry (memory only, read from the table on first use). */
+  private kept?: Map<string, { status: "queued" | "delivered"; expiresAt: number }>;
+
+  constructor(private readonly sql: Sql) {}
+
+  private get open() {
+    if (!this.kept) {
+      this.kept = new Map();
+      for (const r of this.sql.exec<{ id: string; status: "queued" | "delivered"; expires_at: number }>(`SELECT id, status, expires_at FROM device_commands WHERE ${OPEN}`)) {
+        this.kept.set(r.id, { status: r.status, expiresAt: r.expires_at });
+      }
+    }
+    return this.kept;
+  }
 
   queue(id: string, command: string, params: unknown, ttlMs: number, now: number): CommandRow {
-    return this.sql
+    const row = this.sql
       .exec<CommandRow>(
-        `INSERT INTO commands (id, command, params, status, created_at, expires_at)
+        `INSERT INTO device_commands (id, command, params, status, created_at, expires_at)
          VALUES (?, ?, ?, 'queued', ?, ?) RETURNING *`,
         id,
         command,
@@ -22,32 +56,35 @@ export class CommandQueue {
         now + ttlMs,
       )
       .one();
+    this.open.set(id, { status: "queued", expiresAt: now + ttlMs });
+    return row;
   }
 
   /** Marks every command whose TTL has passed unacknowledged as expired, at its deadline. */
   expire(now: number): number {
-    return this.sql.exec(
-      `UPDATE commands SET status = 'expired', expired_at = expires_at WHERE ${OPEN} AND expires_at <= ?`,
-      now,
-    ).rowsWritten;
+    let n = 0;
+    for (const [id, c] of this.open) {
+      if (c.expiresAt > now) continue;
+      this.sql.exec("UPDATE device_commands SET status = 'expired', expired_at = expires_at WHERE id = ?", id);
+      this.open.delete(id);
+      n++;
+    }
+    return n;
   }
 
   pendingCount(): number {
-    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM commands WHERE status = 'queued'`).one().n;
+    let n = 0;
+    for (const c of this.open.values()) if (c.status === "queued") n++;
+    return n;
   }
 
   /** Hands the queued commands to the device, oldest first, and marks them delivered. */
   deliver(now: number, limit: number): CommandRow[] {
-    return this.sql
-      .exec<CommandRow>(
-        `UPDATE commands SET status = 'delivered', delivered_at = ?
-         WHERE id IN (SELECT id FROM commands WHERE status = 'queued' ORDER BY id LIMIT ?)
-         RETURNING *`,
-        now,
-        limit,
-      )
-      .toArray()
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const queued = [...this.open].filter(([, c]) => c.status === "queued").map(([id]) => id).sort().slice(0, limit);
+    return queued.map((id) => {
+      this.open.set(id, { ...this.open.get(id)!, status: "delivered" });
+      return this.sql.exec<CommandRow>("UPDATE device_commands SET status = 'delivered', delivered_at = ? WHERE id = ? RETURNING *", now, id).one();
+    });
   }
 
   ack(id: string, status: AckStatus, result: unknown, now: number): AckOutcome {
@@ -58,7 +95,7 @@ export class CommandQueue {
     if (row.status !== "queued" && row.status !== "delivered") return { ok: false, code: "conflict", command: row };
     const updated = this.sql
       .exec<CommandRow>(
-        `UPDATE commands SET status = ?, completed_at = ?, result = ?,
+        `UPDATE device_commands SET status = ?, completed_at = ?, result = ?,
            delivered_at = coalesce(delivered_at, ?) WHERE id = ? RETURNING *`,
         status,
         now,
@@ -67,21 +104,24 @@ export class CommandQueue {
         id,
       )
       .one();
+    this.open.delete(id);
     return { ok: true, command: updated };
   }
 
   get(id: string): CommandRow | undefined {
-    return this.sql.exec<CommandRow>(`SELECT * FROM commands WHERE id = ?`, id).toArray()[0];
+    return this.sql.exec<CommandRow>(`SELECT * FROM device_commands WHERE id = ?`, id).toArray()[0];
   }
 
   /** Newest first; `before` is the id of the last command of the previous page. */
   history(limit: number, before?: string): CommandRow[] {
     return before
-      ? this.sql.exec<CommandRow>(`SELECT * FROM commands WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit).toArray()
-      : this.sql.exec<CommandRow>(`SELECT * FROM commands ORDER BY id DESC LIMIT ?`, limit).toArray();
+      ? this.sql.exec<CommandRow>(`SELECT * FROM device_commands WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit).toArray()
+      : this.sql.exec<CommandRow>(`SELECT * FROM device_commands ORDER BY id DESC LIMIT ?`, limit).toArray();
   }
 
   nextExpiry(): number | null {
-    return this.sql.exec<{ t: number | null }>(`SELECT min(expires_at) AS t FROM commands WHERE ${OPEN}`).one().t;
+    let next: number | null = null;
+    for (const c of this.open.values()) if (next === null || c.expiresAt < next) next = c.expiresAt;
+    return next;
   }
 }

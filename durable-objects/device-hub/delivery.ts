@@ -1,53 +1,72 @@
-// How a DeviceHub hands its project what it owes: the sealed usage outbox, at most once a
-// second, and, while anyone watches, the lines just accepted for the live tail, at once (see
+// How a DeviceHub hands its project what it owes: the counts kept in its state (owed.ts), at
+// most once per DELIVERY.everyMs (src/contract/usage.ts) unless a stats read asks for them, and, while the device is
+// live (someone watches it, live.ts), the lines just accepted for the live tail, at once (see
 // ../coalesced.ts). They go to the project's object, or, in a project large enough to fan in,
 // to the device's fan-in object (src/contract/fan-in.ts), which answers the same way.
 import { type DeliveryAnswer, fanInIndex } from "../../src/contract/fan-in";
 import type { StoredLine } from "../../src/contract/log-line";
-import type { QuotaState } from "../../src/contract/quota";
 import { type LogView, presentLog } from "../../src/contract/log-view";
+import { DELIVERY } from "../../src/contract/usage";
 import { fanInByName, fanInName } from "../../src/stubs/fan-in";
 import { projectHub } from "../../src/stubs/project-hub";
 import type { ProjectHub } from "../project-hub/hub";
 import { Coalesced, TAIL_BUFFER_MAX } from "../coalesced";
+import type { Kv } from "../storage";
 import type { Timers } from "../timers";
-import type { UsageOutbox } from "../usage-outbox";
+import type { LegacyOutbox } from "./legacy-outbox";
+import { type Owed, anyOwed, delivered, deliveryOf, seal } from "./owed";
 
 const FAN_IN_KEY = "fan_in";
 
+
 type Who = { deviceId: string; projectId: string };
+/** A committed batch held for the live tail. */
+type HeldBatch = { firstId: number; sessionId: string | null; lines: StoredLine[] };
 /** A delivery's receiver, as the device sees it: the project's object or a fan-in object in front of it. */
 type Receiver = { deliver: (...args: Parameters<ProjectHub["deliver"]>) => Promise<DeliveryAnswer> };
 
+/** What delivering needs of the device's state (state.ts). */
+export interface OwedState {
+  /** The counts owed; changed in place. */
+  owed(): Owed;
+  /** The object's storage rows written so far (a seal adds the one row that saves it). */
+  rowsWritten(): number;
+  /** Saves the state now (one row), as sealing must be kept before the send. */
+  save(): void;
+  /** A change that may wait for the next save (state.ts noteLazily). */
+  later(change: () => void): void;
+  /** Whether the device is live now: its lines go to the tail. */
+  live(): boolean;
+}
+
 export class ProjectDelivery {
   /** Accepted batches not yet handed to the tail (memory only; the hot store has them). */
-  private pending: { firstId: number; sessionId: string | null; lines: StoredLine[] }[] = [];
+  private pending: HeldBatch[] = [];
   private pendingLines = 0;
   private dropped = 0;
-  /** Whether anyone watched the project's tail at the last delivery; unknown counts as yes. */
-  private hasViewers = true;
   private readonly sends: Coalesced;
 
   constructor(
     private readonly env: Env,
-    private readonly kv: SyncKvStorage,
-    private readonly outbox: UsageOutbox,
+    private readonly kv: Kv,
+    private readonly state: OwedState,
+    private readonly legacy: LegacyOutbox,
     private readonly identity: () => Who | undefined,
     timers: Timers,
-    /** Hears what the project says of the monthly quota with each delivery. */
-    private readonly onQuota: (state: QuotaState | undefined) => void,
-    /** Hears the version of the project's alert rules with each delivery. */
-    private readonly onRulesVersion: (version: number | undefined) => Promise<void>,
+    /** Hears each delivery's answer: the quota, whether the device is watched, the alert rules' version. */
+    private readonly onAnswer: (answer: DeliveryAnswer) => Promise<void>,
   ) {
     this.sends = new Coalesced(
       "usage delivery",
       {
         send: (withCounts) => this.deliver(withCounts),
-        countsOwed: () => this.outbox.pending(),
+        countsOwed: () => this.identity() !== undefined && (anyOwed(this.state.owed()) || this.legacy.left() !== null),
         // Lines someone watches go at once.
-        urgent: () => this.hasViewers && (this.pendingLines > 0 || this.dropped > 0),
+        urgent: () => this.state.live() && (this.pendingLines > 0 || this.dropped > 0),
+        countsSentAt: () => this.state.owed().sentAt,
       },
       timers,
+      () => DELIVERY.everyMs,
     );
   }
 
@@ -60,8 +79,9 @@ export class ProjectDelivery {
     if (n !== this.fanIn) this.kv.put(FAN_IN_KEY, n);
   }
 
-  /** Keeps a committed batch for the tail. */
+  /** Keeps a committed batch for the tail, while the device is live. */
   addLines(lines: StoredLine[], sessionId: string | null, firstId: number): void {
+    if (!this.state.live()) return;
     this.pending.push({ firstId, sessionId, lines });
     this.pendingLines += lines.length;
     while (this.pendingLines > TAIL_BUFFER_MAX && this.pending.length > 1) {
@@ -71,58 +91,93 @@ export class ProjectDelivery {
     }
   }
 
+  /**
+   * Seals what is owed when a delivery would take it now, without saving: the caller is about
+   * to save the state anyway (an event's one row), and the delivery then goes without a save
+   * of its own.
+   */
+  sealIfDue(): void {
+    const owed = this.state.owed();
+    if (!owed.sealed && this.sends.countsDue()) seal(owed, this.fanIn, this.state.rowsWritten() + 1);
+  }
+
+  /** Whether counts would go to the project now. */
+  countsDue(): boolean {
+    return this.sends.countsDue();
+  }
+
   /** Delivers what is due now and resolves when it is at the project (see Coalesced.kick). */
   kick(): Promise<void> {
     return this.sends.kick();
   }
 
-  /** Delivers everything owed now, through the fan-in object too, and waits (tests settle with it). */
+  /** Delivers everything owed now, through the fan-in object too, and waits (tests and stats reads settle with it). */
   async flush(): Promise<void> {
     await this.sends.flush();
     const who = this.identity();
     if (who && this.fanIn > 0) await fanInByName(this.env, fanInName(who.projectId, fanInIndex(who.deviceId, this.fanIn))).flush();
   }
 
-  /**
-   * Lines go only while someone watches; when the answer says a viewer has just appeared,
-   * the lines held back follow at once, so a new viewer misses nothing accepted after it
-   * connected.
-   */
   private async deliver(withCounts: boolean): Promise<void> {
     const who = this.identity();
     if (!who) return;
-    const sealed = withCounts ? this.outbox.seal(this.fanIn) : { rows: [], buckets: [], tallies: [], route: this.fanIn };
-    const sendLines = this.hasViewers;
-    const batches = this.pending;
-    const lineCount = this.pendingLines;
+    if (withCounts) await this.deliverLegacy(who);
+    // Lines for the tail go with the first send; counts sealed by an earlier life go first and
+    // what is owed since then right after, so one delivery leaves nothing owed.
+    let lines = this.takeLines();
+    for (let round = 0; round < 2; round++) {
+      const sealed = withCounts ? this.sealed() : null;
+      if (!sealed && lines.count === 0 && lines.dropped === 0) return;
+      const payload = sealed ? deliveryOf(sealed) : { rows: [], buckets: [], tallies: [], route: this.fanIn };
+      try {
+        const answer = await this.receiver(who, payload.route).deliver(who.deviceId, payload.rows, present(who.deviceId, lines.batches), lines.dropped, payload.buckets, payload.tallies);
+        if (sealed) {
+          const owed = this.state.owed();
+          // Taken: dropped from the state with its next save (a resend meanwhile is ignored by the project).
+          this.state.later(() => {
+            delivered(owed, sealed.seq);
+            owed.sentAt = Date.now();
+          });
+        }
+        this.fanIn = answer.fan_in;
+        // Delivered: a failure to hear the answer out must not send the counts again.
+        await this.onAnswer(answer).catch((err) => console.error("acting on the project's answer failed; the next delivery retries", err));
+      } catch (err) {
+        // The sealed counts stay for the retry; lines for the tail are gone, so viewers will be told.
+        this.dropped += lines.count + lines.dropped;
+        throw err;
+      }
+      lines = { batches: [], count: 0, dropped: 0 };
+    }
+  }
+
+  /** What goes next: the counts sealed and not yet taken, or what is owed, sealed (and saved) now. */
+  private sealed(): ReturnType<typeof seal> {
+    const owed = this.state.owed();
+    if (owed.sealed) return owed.sealed;
+    const sealed = seal(owed, this.fanIn, this.state.rowsWritten() + 1);
+    // Saved before it goes: a crash from here resends the same sequence.
+    if (sealed) this.state.save();
+    return sealed;
+  }
+
+  /** The lines held for the tail, handed over once. */
+  private takeLines(): { batches: HeldBatch[]; count: number; dropped: number } {
+    const taken = { batches: this.pending, count: this.pendingLines, dropped: this.dropped };
     this.pending = [];
     this.pendingLines = 0;
-    const dropped = this.dropped;
-    if (sealed.rows.length === 0 && lineCount === 0 && dropped === 0) return;
     this.dropped = 0;
-    const to = this.receiver(who, sealed.route);
-    try {
-      // Lines are presented only when they go: with nobody watching, that work is skipped.
-      const answer = await to.deliver(
-        who.deviceId,
-        sealed.rows,
-        sendLines ? present(who.deviceId, batches) : [],
-        sendLines ? dropped : 0,
-        sealed.buckets,
-        sealed.tallies,
-      );
-      this.onQuota(answer.quota);
-      if (sealed.rows.length > 0) this.outbox.delivered(sealed.rows[sealed.rows.length - 1]!.seq);
-      this.hasViewers = answer.viewers > 0;
-      this.fanIn = answer.fan_in;
-      if (!sendLines && answer.viewers > 0 && lineCount > 0) await to.deliver(who.deviceId, [], present(who.deviceId, batches), 0);
-      // Delivered: a failure to fetch new alert rules must not send the counts again.
-      await this.onRulesVersion(answer.alert_rules).catch((err) => console.error("fetching the project's alert rules failed; the next delivery retries", err));
-    } catch (err) {
-      // The outbox rows stay for the retry; lines for the tail are gone, so viewers will be told.
-      this.dropped += lineCount + dropped;
-      throw err;
-    }
+    return taken;
+  }
+
+  /** What the outbox tables from before held, under their own sequences, once. */
+  private async deliverLegacy(who: Who): Promise<void> {
+    const left = this.legacy.left();
+    if (!left) return;
+    const route = this.kv.get<number>("outbox_sealed_route") ?? this.fanIn;
+    await this.receiver(who, route).deliver(who.deviceId, left.rows, [], 0, left.buckets, left.tallies);
+    this.legacy.delivered();
+    this.kv.delete("outbox_sealed_route");
   }
 
   /** The project's object, or the device's fan-in object when the project fans in over `route` of them. */
@@ -133,6 +188,7 @@ export class ProjectDelivery {
   }
 }
 
-function present(deviceId: string, batches: { firstId: number; sessionId: string | null; lines: StoredLine[] }[]): LogView[] {
+function present(deviceId: string, batches: HeldBatch[]): LogView[] {
   return batches.flatMap((b) => b.lines.map((l, i) => presentLog(deviceId, { ...l, id: b.firstId + i, session_id: b.sessionId })));
 }
+

@@ -11,6 +11,7 @@ import type { StoredLine } from "../../src/contract/log-line";
 import { slotOf } from "../../src/lib/hash";
 import { hourOf } from "../../src/lib/time";
 import { projectHub } from "../../src/stubs/project-hub";
+import type { Sql } from "../storage";
 import { RETRY_MS, type Timers } from "../timers";
 import type { Identity } from "../../src/contract/presence";
 
@@ -22,7 +23,7 @@ export class LogHours {
   private retryAt: number | null = null;
 
   constructor(
-    private readonly sql: SqlStorage,
+    private readonly sql: Sql,
     private readonly env: Env,
     private readonly identity: () => Identity | undefined,
     timers: Timers,

@@ -13,7 +13,7 @@ import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
 import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { arrivalBuckets, lineBuckets } from "../../src/contract/buckets";
-import { QUOTA_REJECTION, type QuotaState } from "../../src/contract/quota";
+import { QUOTA_REJECTION } from "../../src/contract/quota";
 import { UPLOAD_GRACE_MS } from "../../src/contract/artifacts";
 import type { Rejection, StoredLine } from "../../src/contract/log-line";
 import { lineTallies } from "../../src/contract/tallies";
@@ -25,21 +25,28 @@ import type { z } from "zod";
 import { migrate } from "../sql-migrations";
 import { answerClose } from "../sockets";
 import { Timers } from "../timers";
+import type { DeliveryAnswer } from "../../src/contract/fan-in";
+import { CountedStorage } from "../storage";
 import { BatchMemory } from "./batches";
+import { ChunkStore } from "./chunks";
 import { CommandQueue } from "./commands";
 import { ProjectDelivery } from "./delivery";
 import { LogHours } from "./hours";
 import { LogArchive } from "./archive";
 import { DeviceAlerts } from "./alerts";
-import { type LogRow, LogStore } from "./logs";
+import { LegacyLines } from "./legacy-lines";
+import { LegacyOutbox } from "./legacy-outbox";
+import { comesBefore } from "./line-filter";
 import { MetricHistory } from "./metrics";
+import { type Owed, type OwedDelta, addBuckets, addTallies, addUsage, emptyOwed } from "./owed";
 import { QuotaGate } from "./quota";
-import { type OutboxDelta, UsageOutbox } from "../usage-outbox";
 import { Registry } from "./registry";
 import { Retention } from "./retention";
+import type { LogRow } from "./rows";
 import { DEVICE_SCHEMA } from "./schema";
 import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
 import { DeviceSocket } from "./socket";
+import { type Beats, SOCKET_BEATS, addBeat, saveDue } from "./socket-beats";
 import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
@@ -47,16 +54,31 @@ export const SETTLE = Symbol("settle");
 
 export type CreateSessionOutcome = { ok: true; session: SessionRow; created: boolean } | { ok: false; code: "conflict" };
 
+/** What a device is told with each answer: whether someone watches it, and how often to send its logs now. */
+export interface SendAdvice {
+  live: boolean;
+  send_interval_s: number;
+}
+
+/** A viewer's push keeps a device live this long at most (renewed by each delivery's answer, ended when the viewer leaves). */
+const LIVE_HOLD_MS = 3_600_000;
+/** A device stays live this long after the last viewer covering it leaves. */
+const LIVE_LINGER_MS = 60_000;
+/** How often a device should send its logs: while live, and otherwise. */
+const SEND_INTERVAL_S = { live: 1, idle: 60 };
+
 export class DeviceHub extends DurableObject<Env> {
+  private readonly storage: CountedStorage;
   private readonly state: DeviceStateStore;
   private readonly timers: Timers;
   private readonly commands: CommandQueue;
   private readonly metricHistory: MetricHistory;
-  private readonly logs: LogStore;
+  private readonly chunks: ChunkStore;
+  private readonly legacyLines: LegacyLines;
+  private readonly legacyOutbox: LegacyOutbox;
   private readonly archive: LogArchive;
   private readonly batches: BatchMemory<IngestAnswer>;
   private readonly sessions: SessionStore;
-  private readonly outbox: UsageOutbox;
   private readonly hours: LogHours;
   private readonly delivery: ProjectDelivery;
   private readonly registry: Registry;
@@ -64,65 +86,208 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly quota: QuotaGate;
   private readonly alerts: DeviceAlerts;
   private readonly db: Db;
+  /** Heartbeats over the socket held since the state was last saved (socket-beats.ts). */
+  private beats: Beats | null = null;
+  /** While set, changes to the state wait for the next save (the socket's heartbeats). */
+  private volatile = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    const storage = (this.storage = new CountedStorage(ctx.storage));
     // An object nobody provisioned builds no storage (a key for a deleted device still reaches it).
-    if (ctx.storage.kv.get("schema_version") !== undefined) migrate(ctx.storage, DEVICE_SCHEMA);
-    const sql = ctx.storage.sql;
+    if (storage.kv.get("schema_version") !== undefined) migrate(storage, DEVICE_SCHEMA);
+    const sql = storage.sql;
     this.db = createDb(env.DB);
     const identity = () => this.state.current;
-    this.state = new DeviceStateStore(ctx.storage.kv);
-    this.timers = new Timers(ctx.storage);
+    const deviceId = () => this.state.require().deviceId;
+    this.state = new DeviceStateStore(storage.kv, () => storage.rowsWritten, () => this.saved());
+    this.timers = new Timers(storage);
     this.commands = new CommandQueue(sql);
-    this.metricHistory = new MetricHistory(sql);
-    this.logs = new LogStore(sql, () => this.state.require().deviceId);
-    this.archive = new LogArchive(ctx.storage, env.STORAGE, this.db, this.logs, () => this.state.require());
-    this.batches = new BatchMemory(sql);
-    this.sessions = new SessionStore(sql);
-    this.outbox = new UsageOutbox(ctx.storage);
+    this.metricHistory = new MetricHistory(sql, {
+      get: () => this.state.current?.metricHour,
+      set: (h) => this.change((s) => (s.metricHour = h)),
+    });
+    this.chunks = new ChunkStore(sql, deviceId, {
+      get: () => ({ openChunk: this.state.current?.openChunk ?? null, nextLineId: this.state.current?.nextLineId ?? null }),
+      set: (openChunk, nextLineId) =>
+        this.state.note((s) => {
+          s.openChunk = openChunk;
+          s.nextLineId = nextLineId;
+        }),
+    });
+    this.legacyLines = new LegacyLines(sql, deviceId);
+    this.legacyOutbox = new LegacyOutbox(sql, storage.kv);
+    this.archive = new LogArchive(storage, env.STORAGE, this.db, this.chunks, () => this.state.require());
+    this.batches = new BatchMemory(sql, this.chunks);
+    this.sessions = new SessionStore(sql, {
+      get: () => this.state.current?.sessionCounts ?? {},
+      set: (p) => this.state.note((s) => (s.sessionCounts = p)),
+    });
     // The order the alarm runs them in: expiry and offline first, so what is flushed is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
     this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
     this.hours = new LogHours(sql, env, identity, this.timers);
     this.quota = new QuotaGate(env);
-    this.alerts = new DeviceAlerts(ctx.storage.kv, env, () => this.state.current, this.timers);
+    this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
     this.delivery = new ProjectDelivery(
       env,
-      ctx.storage.kv,
-      this.outbox,
+      storage.kv,
+      {
+        owed: () => this.owed(),
+        rowsWritten: () => this.state.rowsWritten,
+        save: () => {
+          this.state.touch();
+          this.state.save();
+        },
+        later: (change) => this.state.noteLazily(change),
+        live: () => this.isLive(Date.now()),
+      },
+      this.legacyOutbox,
       identity,
       this.timers,
-      (state) => this.heard(state),
-      (version) => this.alerts.heardVersion(version),
+      (answer) => this.heard(answer),
     );
     new Retention(
-      ctx.storage,
+      storage,
       () => this.hotWindowMs(),
       () => (this.state.current?.archiveDays ?? DEFAULT_ARCHIVE_DAYS) * DAY_MS,
-      { logs: this.logs, archive: this.archive, hours: this.hours, batches: this.batches, metrics: this.metricHistory },
+      { logs: this.chunks, legacy: this.legacyLines, archive: this.archive, hours: this.hours, batches: this.batches, metrics: this.metricHistory },
       this.timers,
+      {
+        get: () => this.state.current?.prunedAt ?? 0,
+        ran: (at) => {
+          this.state.note((s) => (s.prunedAt = at));
+          this.countArchiveBytes();
+        },
+      },
     );
+    // What the alarm must keep: the state, when something changed it without a save (the socket's heartbeats).
+    this.timers.add({ name: "state save", due: (now) => (this.state.unsaved ? now : null), fire: () => this.state.save() });
     this.socket = new DeviceSocket(
       ctx,
       {
         ingest: (batch) => this.ingest(batch),
-        heartbeat: (input) => this.heartbeat(input),
+        heartbeat: (ws, input) => this.socketHeartbeat(ws, input),
         ackCommand: (id, status, result) => this.ackCommand(id, status, result),
         takeQueuedCommands: () => this.takeQueuedCommands(),
         count: (delta) => this.count(delta),
-        deliverOwed: () => this.delivery.kick(),
+        deliverOwed: () => this.commit(),
       },
       hotWindowMs(env),
     );
+    // Woken with the socket open: the heartbeats its attachment holds are not saved yet.
+    const held = ctx.getWebSockets()[0]?.deserializeAttachment() as Beats | null | undefined;
+    if (held && this.state.current) this.replay(held);
+  }
+
+  /** A change to the state: saved with the event, or, for the socket's heartbeats, with a later save. */
+  private change(fn: (s: import("./state").DeviceState) => void): void {
+    if (this.volatile) this.state.noteLazily(fn);
+    else this.state.note(fn);
+  }
+
+  /** The state was saved: the socket's held heartbeats are in it now. */
+  private saved(): void {
+    if (!this.beats) return;
+    this.beats = null;
+    for (const ws of this.ctx.getWebSockets()) ws.serializeAttachment(null);
+  }
+
+  /** Lays the socket's held heartbeats over the saved state (after the object woke). */
+  private replay(b: Beats): void {
+    this.volatile = true;
+    try {
+      this.state.noteLazily((s) => {
+        s.lastHeartbeatAt = b.last;
+        s.lastSeenAt = Math.max(s.lastSeenAt ?? 0, b.last);
+        s.reportedStatus = b.status as typeof s.reportedStatus;
+        s.offline = false;
+        if (b.metrics) s.metrics = b.metrics;
+      });
+      for (const [minute, [samples, data]] of Object.entries(b.minutes)) {
+        const at = Number(minute);
+        this.count({ heartbeats: samples, device_messages_in: samples, device_messages_out: samples }, at);
+        this.metricHistory.mergeMinute(at, samples, data);
+      }
+    } finally {
+      this.volatile = false;
+    }
+    this.beats = b;
+  }
+
+  /**
+   * A heartbeat over the device socket: the same as over HTTPS, but saved with a later change
+   * unless it changes what people must see at once (socket-beats.ts). Counts its frame and its ack.
+   */
+  private async socketHeartbeat(ws: WebSocket, input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome & Partial<SendAdvice>> {
+    const s = this.state.require();
+    const now = Date.now();
+    const quiet = !input.session_id && input.status === s.reportedStatus && !s.offline && !s.maintenance;
+    if (!quiet) {
+      this.count({ device_messages_in: 1, device_messages_out: 1 });
+      return this.heartbeat(input);
+    }
+    this.volatile = true;
+    try {
+      this.state.noteLazily((d) => {
+        d.lastHeartbeatAt = now;
+        d.lastSeenAt = now;
+        if (input.metrics) d.metrics = input.metrics;
+      });
+      if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
+      this.count({ heartbeats: 1, device_messages_in: 1, device_messages_out: 1 }, now);
+    } finally {
+      this.volatile = false;
+    }
+    this.alerts.onHeartbeat(input.metrics, now);
+    this.commands.expire(now);
+    this.beats = addBeat(this.beats, now, input.status, input.metrics);
+    if (saveDue(this.beats, now) || this.delivery.countsDue()) {
+      this.state.touch();
+      await this.commit();
+    }
+    else {
+      ws.serializeAttachment(this.beats);
+      await this.timers.arm();
+    }
+    return { ok: true, server_time: now, pending_commands: this.commands.pendingCount(), ...this.advice(now) };
+  }
+
+  /**
+   * What the archive holds in R2 is the project's storage too: the change since it was last
+   * counted is owed with the rest, and the count moves with it, in the same state (saved
+   * together, so a crash counts it later, never twice). The first time, after an upgrade, what
+   * is already archived was counted by R2 listings before, so it only sets the mark.
+   */
+  private countArchiveBytes(): void {
+    const held = this.archive.totals().gz_bytes;
+    const counted = this.state.current?.archiveBytesCounted;
+    if (counted === held) return;
+    if (counted !== undefined) this.count({ storage_bytes: held - counted });
+    this.state.note((s) => (s.archiveBytesCounted = held));
+  }
+
+  /** What is owed to the project, kept in the state (new sequences continue after the outbox tables' of before). */
+  private owed(): Owed {
+    const s = this.state.require();
+    return (s.owed ??= { ...emptyOwed(), nextSeq: this.legacyOutbox.nextSeq() });
+  }
+
+  private isLive(now: number): boolean {
+    return (this.state.current?.liveUntil ?? 0) > now;
+  }
+
+  private advice(now = Date.now()): SendAdvice {
+    const live = this.isLive(now);
+    return { live, send_interval_s: live ? SEND_INTERVAL_S.live : SEND_INTERVAL_S.idle };
   }
 
   // ---- identity -------------------------------------------------------------------------
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
   async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; deviceType?: string | null }): Promise<void> {
-    migrate(this.ctx.storage, DEVICE_SCHEMA);
+    migrate(this.storage, DEVICE_SCHEMA);
     this.state.provision(p, Date.now());
     await this.timers.arm();
   }
@@ -132,12 +297,25 @@ export class DeviceHub extends DurableObject<Env> {
    * HTTP request is a device message and an API call, and counts as being seen. Its counts
    * travel with the request's own work (or by the alarm, if it ends early).
    */
-  async authenticate(keyHash: string): Promise<Identity | null> {
+  async authenticate(keyHash: string, opts: { alone?: boolean } = {}): Promise<Identity | null> {
+    // Its counts are saved by the work the request goes on to ask for (one row for both), or
+    // now, when the request was refused before any work (`alone`).
+    const who = this.checkKey(keyHash);
+    if (who && opts.alone) await this.commit();
+    return who;
+  }
+
+  /** A request was refused after it was authenticated: what it counted is saved now (one row, if anything is unsaved). */
+  async keepCounts(): Promise<void> {
+    if (this.state.current) await this.commit();
+  }
+
+  /** authenticate's work, for the calls that authenticate and act in one request to this object. */
+  private checkKey(keyHash: string): Identity | null {
     const s = this.state.current;
     if (!s || s.keyHash === null || s.keyHash !== keyHash) return null;
     this.state.update((d) => (d.lastSeenAt = Date.now()));
     this.count({ device_messages_in: 1, api_calls: 1 });
-    await this.timers.arm();
     return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
   }
 
@@ -155,7 +333,7 @@ export class DeviceHub extends DurableObject<Env> {
     if (!this.state.current) return;
     this.state.retire();
     this.socket.closeAll(4001, "project deleted");
-    await this.ctx.storage.setAlarm(Date.now());
+    await this.storage.setAlarm(Date.now());
   }
 
   /** The key stops working at once; its socket is closed; queued commands stay undelivered. */
@@ -174,12 +352,21 @@ export class DeviceHub extends DurableObject<Env> {
 
   // ---- presence -------------------------------------------------------------------------
 
-  async heartbeat(input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome> {
+  /**
+   * A heartbeat. Over HTTPS it comes with the key's hash and is authenticated here, in the same
+   * call (one request to this object); over the socket the connection was authenticated.
+   */
+  async heartbeat(input: z.output<typeof Heartbeat>, keyHash?: string): Promise<HeartbeatOutcome & Partial<SendAdvice> & { identity?: Identity }> {
+    const identity = keyHash === undefined ? undefined : this.checkKey(keyHash);
+    if (keyHash !== undefined && !identity) return { ok: false, code: "unauthorized" };
     // A device may name only a session it has, or one no other device of the project has claimed.
     if (input.session_id && !this.sessions.get(input.session_id)) {
       const s = this.state.require();
       const owner = await sessionOwner(this.db, s.projectId, input.session_id);
-      if (owner !== null && owner !== s.deviceId) return { ok: false, code: "conflict" };
+      if (owner !== null && owner !== s.deviceId) {
+        await this.commit();
+        return { ok: false, code: "conflict" };
+      }
     }
     const now = Date.now();
     this.state.update((s) => {
@@ -195,7 +382,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.commands.expire(now);
     this.count({ heartbeats: 1 });
     await this.commit();
-    return { ok: true, server_time: now, pending_commands: this.commands.pendingCount() };
+    return { ok: true, server_time: now, pending_commands: this.commands.pendingCount(), ...this.advice(now), ...(identity ? { identity } : {}) };
   }
 
   async presence(): Promise<Presence | null> {
@@ -217,7 +404,7 @@ export class DeviceHub extends DurableObject<Env> {
 
   private offlineAt(): number | null {
     const s = this.state.current;
-    return s ? offlineDeadline(s) : null;
+    return s ? offlineDeadline(s, this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : 0) : null;
   }
 
   /**
@@ -231,11 +418,13 @@ export class DeviceHub extends DurableObject<Env> {
     await this.timers.arm();
   }
 
-  /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat. */
+  /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat (or the open socket fell silent). */
   private async goOffline(): Promise<void> {
     this.state.update((s) => (s.offline = true));
     this.alerts.onOffline(Date.now());
+    this.state.save();
     await this.registry.flush(Date.now());
+    this.state.save();
   }
 
   /** The project's alert rules changed (it tells devices that delivered lately): fetch them now. */
@@ -245,18 +434,47 @@ export class DeviceHub extends DurableObject<Env> {
     await this.timers.arm();
   }
 
+  /**
+   * The project says whether a viewer watches this device: while one does, the device sends its
+   * lines every second and they go to the tail at once; a minute after the last leaves, it goes
+   * back to sending every SEND_INTERVAL_S.idle seconds.
+   */
+  async watch(watched: boolean): Promise<void> {
+    if (!this.state.current) return;
+    const now = Date.now();
+    this.setLive(watched, now, watched ? LIVE_HOLD_MS : LIVE_LINGER_MS);
+    await this.commit();
+  }
+
+  private setLive(watched: boolean, now: number, forMs: number): void {
+    const was = this.isLive(now);
+    const until = this.state.current?.liveUntil ?? 0;
+    const next = watched ? Math.max(until, now + forMs) : Math.min(until, now + forMs);
+    if (next !== until) this.state.note((s) => (s.liveUntil = next));
+    if (this.isLive(now) !== was) this.socket.pushAdvice(this.advice(now));
+  }
+
   // ---- logs -----------------------------------------------------------------------------
 
   /**
-   * Stores a batch in one transaction: the lines, their index entries, the session's
-   * counters, the usage owed and the batch's answer (for retries). Answers only once committed.
+   * Stores a batch in one transaction: its lines (appended to the open chunk, chunks.ts), its
+   * id and answer (for retries), and the counts it adds to the state. Answers only once
+   * committed. Over HTTPS it comes with the key's hash and is authenticated here, in the same call.
    */
-  async ingest(offered: IngestBatch): Promise<IngestOutcome> {
+  async ingest(offered: IngestBatch, keyHash?: string): Promise<IngestOutcome & { identity?: Identity }> {
+    const identity = keyHash === undefined ? undefined : this.checkKey(keyHash);
+    if (keyHash !== undefined && !identity) return { ok: false, code: "unauthorized" };
+    const outcome = await this.store(offered);
+    await this.commit();
+    return { ...outcome, ...(outcome.ok ? this.advice() : {}), ...(identity ? { identity } : {}) };
+  }
+
+  private async store(offered: IngestBatch): Promise<IngestOutcome> {
     const sessionId = offered.lines.length > 0 ? (offered.session_id ?? null) : null;
     const now = Date.now();
     if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { ok: false, code: "conflict" };
     // The month's quota, unless this is a retry (its answer is already kept).
-    const retry = offered.batch_id !== undefined && this.batches.answerOf(offered.batch_id) !== undefined;
+    const retry = offered.batch_id !== undefined && this.batches.answerOf(offered.batch_id, now) !== undefined;
     // The Worker checked the operator's cap; this device's tier may keep lines for less.
     const edgeUs = (now - this.hotWindowMs()) * 1000;
     let batch = retry ? offered : refuseLines(offered, (l) => l.ts >= edgeUs, STALE_REJECTION);
@@ -271,7 +489,7 @@ export class DeviceHub extends DurableObject<Env> {
     }
     let firstId = 0;
     const answer = this.transaction((): IngestAnswer => {
-      const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id);
+      const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id, now);
       if (seen) return { ...seen, duplicate: true };
       let newSession = false;
       const { errors, warnings } = severities(batch);
@@ -279,10 +497,16 @@ export class DeviceHub extends DurableObject<Env> {
         newSession = this.sessions.ensure(sessionId, sessionId, now).created;
         this.sessions.count(sessionId, batch.lines.length, errors, warnings);
       }
-      firstId = this.logs.insert(batch.lines, sessionId, now);
-      this.outbox.addBuckets(lineBuckets(batch.lines, Date.now()).values());
+      const result: IngestAnswer = { accepted: batch.lines.length, rejected: batch.rejected, duplicate: false };
+      if (batch.batch_id !== undefined) result.batch_id = batch.batch_id;
+      // A batch with neither lines nor an id to remember leaves nothing in the hot store.
+      if (batch.lines.length > 0 || batch.batch_id !== undefined) {
+        firstId = this.chunks.append(batch.lines, sessionId, now, batch.batch_id === undefined ? undefined : { id: batch.batch_id, answer: result });
+      }
+      const owed = this.owed();
+      addBuckets(owed, lineBuckets(batch.lines, Date.now()).values());
       const day = utcDay(clockNow());
-      this.outbox.addTallies([...lineTallies(batch.lines).values()].map((t) => ({ ...t, day })));
+      addTallies(owed, day, lineTallies(batch.lines).values());
       this.hours.note(batch.lines, this.state.require().deviceId, now);
       this.count({
         logs: batch.lines.length,
@@ -290,48 +514,46 @@ export class DeviceHub extends DurableObject<Env> {
         error_lines: errors,
         sessions: newSession ? 1 : 0,
       });
-      if (reserved) this.outbox.add(day, { reserved_logs: reserved.logs, reserved_bytes: reserved.bytes });
-      if (batch.lines.length > 0) {
-        this.state.update((s) => {
-          s.lastLogAt = now;
-          if (newSession) s.currentSessionId = sessionId;
-        });
-      }
-      const result: IngestAnswer = { accepted: batch.lines.length, rejected: batch.rejected, duplicate: false };
-      if (batch.batch_id !== undefined) {
-        result.batch_id = batch.batch_id;
-        this.batches.remember(batch.batch_id, result, now);
-      }
+      if (reserved) addUsage(owed, day, { reserved_logs: reserved.logs, reserved_bytes: reserved.bytes });
+      this.state.update((s) => {
+        if (batch.lines.length > 0) s.lastLogAt = now;
+        if (newSession) s.currentSessionId = sessionId;
+      });
+      if (batch.batch_id !== undefined) this.batches.remember(batch.batch_id, result);
+      // The lines, their counts and the state go in one commit.
+      this.delivery.sealIfDue();
+      this.state.save();
       return result;
     });
     if (!answer.duplicate && batch.lines.length > 0) {
       this.delivery.addLines(batch.lines, sessionId, firstId);
       this.alerts.onLines(batch.lines, now);
     }
-    await this.commit();
     return { ok: true, answer };
   }
 
   /**
-   * A page of this device's lines: the hot store's, and the archive's where the filter reaches
-   * archived time, merged in the page's order. When the archive scan stops at its chunk limit,
-   * the page ends where it stopped and `resume` says where the next one starts.
+   * A page of this device's lines: the hot store's (and lines still in the store before
+   * chunks), and the archive's where the filter reaches archived time, merged in the page's
+   * order. When the archive scan stops at its chunk limit, the page ends where it stopped and
+   * `resume` says where the next one starts.
    */
   async queryLogs(filter: LogFilter): Promise<{ rows: LogRow[]; resume?: LogCursor }> {
-    const hot = this.logs.query(filter);
+    const order = filter.order;
+    const before = (a: { ts: number; id: number }, b: { ts: number; id: number }) => comesBefore(order, a, b);
+    const sorted = (rows: LogRow[]) => rows.sort((a, b) => (before(a, b) ? -1 : 1));
+    const hot = sorted([...this.chunks.query(filter), ...this.legacyLines.query(filter)]).slice(0, filter.limit);
     if (!this.archive.covers(filter)) return { rows: hot };
-    const asc = filter.order === "asc";
-    const sign = asc ? 1 : -1;
-    const before = (a: { ts: number; id: number }, b: { ts: number; id: number }) => sign * (a.ts - b.ts || a.id - b.id) < 0;
     // A full page of hot lines that all come before anything archived needs no chunk read (the usual "latest" page).
-    const nearest = this.archive.nearest(filter.order);
+    const nearest = this.archive.nearest(order);
     if (hot.length >= filter.limit && nearest && before(hot[filter.limit - 1]!, nearest)) return { rows: hot };
     const cold = await this.archive.page(filter, filter.terms);
-    let rows = [...hot, ...cold.rows].sort((a, b) => (before(a, b) ? -1 : 1));
+    let rows = sorted([...hot, ...cold.rows]);
     const b = cold.boundary;
     if (!b) return { rows: rows.slice(0, filter.limit) };
     // Past the boundary nothing is read yet: the page ends there, and the next resumes at it.
     rows = rows.filter((r) => before(r, b)).slice(0, filter.limit);
+    const sign = order === "asc" ? 1 : -1;
     const resume = rows.length < filter.limit ? { ts: b.ts, device_id: this.state.require().deviceId, id: b.id - sign } : undefined;
     return { rows, resume };
   }
@@ -354,21 +576,24 @@ export class DeviceHub extends DurableObject<Env> {
     const { session, created } = this.transaction(() => {
       const made = this.sessions.ensure(id, name, startedAt);
       if (made.created) this.count({ sessions: 1 });
+      // Opening a session (again) makes it the device's current one while it is active.
+      if (made.session.status === "active" && this.state.require().currentSessionId !== id) this.state.update((s) => (s.currentSessionId = id));
+      this.state.save();
       return made;
     });
-    // Opening a session (again) makes it the device's current one while it is active.
-    if (session.status === "active" && this.state.require().currentSessionId !== id) {
-      this.state.update((s) => (s.currentSessionId = id));
-    }
     await this.commit();
-    return { ok: true, session: this.sessions.get(id)!, created };
+    return { ok: true, session: this.sessions.get(id) ?? session, created };
   }
 
   async endSession(id: string, status: EndStatus, completedAt: number | undefined): Promise<EndOutcome> {
-    const outcome = this.sessions.end(id, status, completedAt);
+    const outcome = this.transaction(() => {
+      const ended = this.sessions.end(id, status, completedAt);
+      if (ended.ok && this.state.require().currentSessionId === id) this.state.update((s) => (s.currentSessionId = null));
+      this.state.save();
+      return ended;
+    });
     if (outcome.ok) {
-      this.registry.sessionChanged();
-      if (this.state.require().currentSessionId === id) this.state.update((s) => (s.currentSessionId = null));
+      if (outcome.session.version === outcome.session.flushed_version) await this.registry.sessionEnded(outcome.session);
       await this.commit();
     }
     return outcome;
@@ -443,7 +668,9 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- the device's WebSocket -----------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
-    return this.socket.accept(request, this.state.require().deviceId);
+    const answer = this.socket.accept(request, this.state.require().deviceId, this.advice());
+    await this.commit();
+    return answer;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -452,6 +679,13 @@ export class DeviceHub extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     answerClose(ws, code);
+    // The heartbeats the socket held are saved now: the attachment goes with it.
+    const held = this.beats ?? (ws.deserializeAttachment() as Beats | null);
+    if (held && this.state.current) {
+      if (!this.beats) this.replay(held);
+      this.state.touch();
+      await this.commit();
+    }
   }
 
   // ---- time -----------------------------------------------------------------------------
@@ -459,11 +693,12 @@ export class DeviceHub extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     if (this.state.retired) {
       // What a deleted project's device held goes; the object is empty from here on.
-      await this.ctx.storage.deleteAlarm();
-      await this.ctx.storage.deleteAll();
+      await this.storage.deleteAlarm();
+      await this.storage.deleteAll();
       return;
     }
     await this.timers.fire();
+    this.state.save();
   }
 
   /** A stats read is about to happen: what this device owes its project goes now. */
@@ -471,18 +706,30 @@ export class DeviceHub extends DurableObject<Env> {
     if (this.state.current) await this.delivery.flush();
   }
 
+  /** The storage rows this object has written since it was provisioned (storage.ts), as its saves have kept them. */
+  async storageRows(): Promise<number> {
+    return this.state.current ? this.state.rowsWritten : 0;
+  }
+
   /** Delivers everything owed to the project now and waits for it (tests settle with it). */
-  [SETTLE](): Promise<void> {
-    return this.delivery.flush();
+  async [SETTLE](): Promise<void> {
+    await this.delivery.flush();
+    this.state.save();
   }
 
   /**
-   * What every change ends with before it answers: what people must see at once goes to D1,
-   * new log hours to the project's index, what is owed to the project (counts, lines for the
-   * live tail), and the alarm is set for everything else.
+   * What every change ends with before it answers: the state is saved (one row, if it
+   * changed), what people must see at once goes to D1, new log hours to the project's index,
+   * what is owed to the project when it is due (counts, lines for the live tail), and the
+   * alarm is set for everything else.
    */
   private async commit(): Promise<void> {
-    if (this.registry.urgent) await this.registry.flushNow();
+    if (this.state.unsaved) this.delivery.sealIfDue();
+    this.state.save();
+    if (this.registry.urgent) {
+      await this.registry.flushNow();
+      this.state.save();
+    }
     try {
       await this.hours.report();
     } catch (err) {
@@ -498,29 +745,35 @@ export class DeviceHub extends DurableObject<Env> {
     return days === undefined ? hotWindowMs(this.env) : hotWindowFor(this.env, days);
   }
 
-  /** What the project said with a delivery: the month's quota, and the tier's hot retention. */
-  private heard(state: QuotaState | undefined): void {
+  /** What the project said with a delivery: the month's quota, the tier's retention, who watches, the rules' version. */
+  private async heard(answer: DeliveryAnswer): Promise<void> {
+    const state = answer.quota;
     this.quota.note(state);
     const current = this.state.current;
     if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
     if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
+    this.setLive(answer.live ?? answer.viewers > 0, Date.now(), LIVE_LINGER_MS);
+    await this.alerts.heardVersion(answer.alert_rules);
   }
 
-  /** One SQLite transaction; if it rolls back, the device state kept in memory is read again. */
+  /** One SQLite transaction; if it rolls back, the device state kept in memory goes back to what it was when it began. */
   private transaction<T>(work: () => T): T {
+    const before = this.state.snapshot();
     try {
       return this.ctx.storage.transactionSync(work);
     } catch (err) {
-      this.state.forget();
+      this.state.restore(before);
       throw err;
     }
   }
 
-  /** Records usage, and what arrived in the time buckets, under the outbox's open sequence; it travels with the next delivery. */
-  private count(delta: OutboxDelta): void {
-    const now = clockNow();
-    this.outbox.addBuckets(arrivalBuckets(now, delta).values());
-    this.outbox.add(utcDay(now), delta);
+  /** Records usage, and what arrived in the time buckets, in the state; it travels with the next delivery. */
+  private count(delta: OwedDelta, at = clockNow()): void {
+    this.change(() => {
+      const owed = this.owed();
+      addBuckets(owed, arrivalBuckets(at, delta).values());
+      addUsage(owed, utcDay(at), delta);
+    });
   }
 }
 

@@ -1,17 +1,36 @@
-// Heartbeat metrics, downsampled as they arrive: one row per UTC minute holding, for each
-// metric, [sum, min, max, count]. Kept for RETENTION_MS, so a device holds at most
-// 10,080 rows however often it reports. Queries regroup minutes into wider buckets.
+// Heartbeat metrics, downsampled as they arrive: per UTC minute, for each metric, [sum, min,
+// max, count]. The current hour's minutes live in the device's state row (saved with the
+// heartbeat that changes them, state.ts); when an hour ends it becomes one row of
+// `metric_hours`. So a heartbeat writes no row of its own, an hour costs one, and the charts
+// keep minute resolution for RETENTION_MS. (Rows of `metric_minutes`, a row per minute as
+// kept before, are read beside them until they age out.)
 import { INTERVAL_MS, type MetricInterval } from "../../src/contract/metrics";
+import type { Sql } from "../storage";
 
-const MINUTE = 60_000;
+export const MINUTE_MS = 60_000;
+const MINUTE = MINUTE_MS;
+const HOUR = 3_600_000;
 export const RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** Distinct metric names kept per minute; names beyond are ignored, so a row stays small. */
 const MAX_NAMES_PER_MINUTE = 64;
 /** The widest answer a query may produce; a wider range picks a coarser interval. */
 export const MAX_POINTS = 1500;
 
+export const METRIC_HOURS_SCHEMA = `CREATE TABLE metric_hours (
+     hour INTEGER PRIMARY KEY,     -- start of the UTC hour, ms
+     data TEXT NOT NULL            -- {"<minute ms>": [samples, {"cpu_usage": [sum, min, max, count], ...}], ...}
+   );`;
+
 type Aggregate = [sum: number, min: number, max: number, count: number];
 type MinuteData = Record<string, Aggregate>;
+/** One hour of minutes: minute start (ms) → [samples, metrics]. */
+type HourData = Record<string, [number, MinuteData]>;
+
+/** The hour being filled, as the device's state keeps it. */
+export interface MetricHour {
+  hour: number;
+  minutes: HourData;
+}
 
 export interface MetricPoint {
   t: number;
@@ -28,33 +47,66 @@ function merge(into: MinuteData, name: string, [sum, min, max, count]: Aggregate
 }
 
 export class MetricHistory {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: Sql,
+    /** The state's current hour, and how to change it (the state row is saved by the caller). */
+    private readonly current: { get(): MetricHour | null | undefined; set(h: MetricHour | null): void },
+  ) {}
 
+  /** Adds a heartbeat's metrics to its minute; an hour that has ended is written as its row first. */
   record(metrics: Record<string, number>, now: number): void {
-    const minute = now - (now % MINUTE);
-    const row = this.sql
-      .exec<{ samples: number; data: string }>(`SELECT samples, data FROM metric_minutes WHERE minute = ?`, minute)
-      .toArray()[0];
-    const data: MinuteData = row ? JSON.parse(row.data) : {};
+    const hour = now - (now % HOUR);
+    let h = this.current.get();
+    if (h && h.hour !== hour) {
+      this.writeHour(h);
+      h = null;
+    }
+    h ??= { hour, minutes: {} };
+    const minute = String(now - (now % MINUTE));
+    const [samples, data] = h.minutes[minute] ?? [0, {}];
     for (const [name, v] of Object.entries(metrics)) {
       if (Object.hasOwn(data, name) || Object.keys(data).length < MAX_NAMES_PER_MINUTE) merge(data, name, [v, v, v, 1]);
     }
+    h.minutes[minute] = [samples + 1, data];
+    this.current.set(h);
+  }
+
+  /** Adds a minute's aggregates (a socket's heartbeats, socket-beats.ts), as record() adds one sample. */
+  mergeMinute(minute: number, samples: number, aggregates: MinuteData): void {
+    const hour = minute - (minute % HOUR);
+    let h = this.current.get();
+    if (h && h.hour !== hour) {
+      if (h.hour > hour) return; // an hour already written: its minutes stay as they are
+      this.writeHour(h);
+      h = null;
+    }
+    h ??= { hour, minutes: {} };
+    const [had, data] = h.minutes[String(minute)] ?? [0, {}];
+    for (const [name, agg] of Object.entries(aggregates)) {
+      if (Object.hasOwn(data, name) || Object.keys(data).length < MAX_NAMES_PER_MINUTE) merge(data, name, agg);
+    }
+    h.minutes[String(minute)] = [had + samples, data];
+    this.current.set(h);
+  }
+
+  private writeHour(h: MetricHour): void {
     this.sql.exec(
-      `INSERT INTO metric_minutes (minute, samples, data) VALUES (?, ?, ?)
-       ON CONFLICT (minute) DO UPDATE SET samples = excluded.samples, data = excluded.data`,
-      minute,
-      (row?.samples ?? 0) + 1,
-      JSON.stringify(data),
+      "INSERT INTO metric_hours (hour, data) VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET data = excluded.data",
+      h.hour,
+      JSON.stringify(h.minutes),
     );
   }
 
   /** The oldest minute kept (ms), or null. */
   oldest(): number | null {
-    return this.sql.exec<{ t: number | null }>(`SELECT min(minute) AS t FROM metric_minutes`).one().t;
+    const r = this.sql.exec<{ h: number | null; m: number | null }>("SELECT (SELECT min(hour) FROM metric_hours) AS h, (SELECT min(minute) FROM metric_minutes) AS m").one();
+    const kept = [r.h, r.m].filter((t): t is number => t !== null);
+    return kept.length ? Math.min(...kept) : null;
   }
 
   prune(now: number): void {
-    this.sql.exec(`DELETE FROM metric_minutes WHERE minute < ?`, now - RETENTION_MS);
+    this.sql.exec("DELETE FROM metric_hours WHERE hour < ?", now - RETENTION_MS - HOUR);
+    this.sql.exec("DELETE FROM metric_minutes WHERE minute < ?", now - RETENTION_MS);
   }
 
   /** The narrowest interval that keeps [from, to) within MAX_POINTS buckets. */
@@ -68,24 +120,36 @@ export class MetricHistory {
   query(from: number, to: number, interval: MetricInterval): MetricPoint[] {
     const width = INTERVAL_MS[interval];
     const buckets = new Map<number, { samples: number; data: MinuteData }>();
-    const rows = this.sql.exec<{ minute: number; samples: number; data: string }>(
-      `SELECT minute, samples, data FROM metric_minutes WHERE minute >= ? AND minute < ? ORDER BY minute`,
-      from - (from % MINUTE),
-      to,
-    );
-    for (const row of rows) {
-      const t = row.minute - (row.minute % width);
+    const first = from - (from % MINUTE);
+    const add = (minute: number, samples: number, data: MinuteData) => {
+      if (minute < first || minute >= to) return;
+      const t = minute - (minute % width);
       const bucket = buckets.get(t) ?? { samples: 0, data: {} };
-      bucket.samples += row.samples;
-      for (const [name, agg] of Object.entries(JSON.parse(row.data) as MinuteData)) merge(bucket.data, name, agg);
+      bucket.samples += samples;
+      for (const [name, agg] of Object.entries(data)) merge(bucket.data, name, agg);
       buckets.set(t, bucket);
+    };
+    const addHour = (minutes: HourData) => {
+      for (const [m, [samples, data]] of Object.entries(minutes)) add(Number(m), samples, data);
+    };
+    for (const row of this.sql.exec<{ minute: number; samples: number; data: string }>(
+      "SELECT minute, samples, data FROM metric_minutes WHERE minute >= ? AND minute < ?",
+      first,
+      to,
+    )) {
+      add(row.minute, row.samples, JSON.parse(row.data) as MinuteData);
     }
-    return [...buckets].map(([t, { samples, data }]) => ({
-      t,
-      samples,
-      metrics: Object.fromEntries(
-        Object.entries(data).map(([name, [sum, min, max, count]]) => [name, { avg: sum / count, min, max }]),
-      ),
-    }));
+    for (const row of this.sql.exec<{ data: string }>("SELECT data FROM metric_hours WHERE hour >= ? AND hour < ?", first - (first % HOUR), to)) {
+      addHour(JSON.parse(row.data) as HourData);
+    }
+    const h = this.current.get();
+    if (h) addHour(h.minutes);
+    return [...buckets]
+      .sort((a, b) => a[0] - b[0])
+      .map(([t, { samples, data }]) => ({
+        t,
+        samples,
+        metrics: Object.fromEntries(Object.entries(data).map(([name, [sum, min, max, count]]) => [name, { avg: sum / count, min, max }])),
+      }));
   }
 }

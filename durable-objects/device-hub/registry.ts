@@ -1,17 +1,18 @@
 // The device's rows in the D1 registry: its presence and its sessions. D1 gets a write at
 // once for what people must see at once (a status change, a session opened or ended), and
-// otherwise at most one per REGISTRY_FLUSH_MS. Every write carries a version and D1 keeps only
-// newer ones, so a slow write never undoes a newer one. A failed write leaves the rows dirty
-// for the alarm to retry.
+// otherwise at most one per REGISTRY_FLUSH_MS: a device whose status does not change costs D1
+// a row an hour, however often it heartbeats (its live presence is read from its object).
+// Every write carries a version and D1 keeps only newer ones, so a slow write never undoes a
+// newer one. A failed write leaves the rows dirty for the alarm to retry.
 import type { Db } from "../../src/db/client";
 import { updateSessions } from "../../src/db/repos/sessions";
 import { writePresence } from "../../src/db/repos/devices";
-import type { SessionStore } from "./sessions";
+import type { SessionRow, SessionStore } from "./sessions";
 import { type DeviceStateStore, effectiveStatus } from "./state";
 import type { Timers } from "../timers";
 
 /** The D1 registry gets at most one write per device per this long, plus one per urgent change. */
-const REGISTRY_FLUSH_MS = 60_000;
+const REGISTRY_FLUSH_MS = 3_600_000;
 /** Sessions written to D1 in one batch. */
 const SESSION_BATCH = 50;
 
@@ -32,13 +33,20 @@ export class Registry {
     return this.state.urgent || this.sessionsUrgent;
   }
 
-  sessionChanged(): void {
-    this.sessionsUrgent = true;
+  /** A session ended: D1 hears of it now (its row records it as told; a failure marks it to tell again). */
+  async sessionEnded(row: SessionRow): Promise<void> {
+    try {
+      await updateSessions(this.db, this.state.require(), [row]);
+    } catch (err) {
+      console.error("telling D1 of an ended session failed; the alarm retries", err);
+      this.sessions.notFlushed(row.session_id);
+      this.sessionsUrgent = true;
+    }
   }
 
   private dirty(): boolean {
     const s = this.state.current;
-    return s !== undefined && (s.version > s.flushedVersion || this.sessions.unflushed(1).length > 0);
+    return s !== undefined && (s.version > s.flushedVersion || this.sessions.anyUnflushed());
   }
 
   private due(now: number): number | null {

@@ -1,4 +1,7 @@
 import { ARCHIVE_SCHEMA } from "./archive";
+import { CHUNKS_SCHEMA } from "./chunks";
+import { COMMANDS_SCHEMA } from "./commands";
+import { METRIC_HOURS_SCHEMA } from "./metrics";
 // SQLite schema of a DeviceHub. Each entry is one migration step (see sql-migrations.ts).
 export const DEVICE_SCHEMA = [
   `CREATE TABLE metric_minutes (
@@ -115,4 +118,12 @@ export const DEVICE_SCHEMA = [
 
   // The archive's newest line first, for a "latest" page that may need no chunk.
   `CREATE INDEX archive_chunks_end ON archive_chunks (max_ts, max_id);`,
+
+  // The cost work (docs/COSTS.md): lines in chunks instead of a row each, metric minutes an hour
+  // to a row, commands in a table that is its own key. The per-line table and the outbox tables
+  // are read until they empty (legacy-lines.ts, legacy-outbox.ts).
+  `${CHUNKS_SCHEMA}
+   ${METRIC_HOURS_SCHEMA}
+   ${COMMANDS_SCHEMA}
+   DROP INDEX archive_chunks_hour_seq;`,
 ] as const;

@@ -1,6 +1,16 @@
 // What a DeviceHub remembers about its device between requests, the rules that turn it into
 // the status people see, and the one way it changes.
+//
+// The state is one key-value row. It is also where the device's small, frequent changes meet,
+// so that an event writes one row however much it changes: presence, the usage owed to the
+// project (owed.ts), sessions' counters not yet folded into their rows, the current hour of
+// metric minutes, the chunk lines are appended to. Changes are made in memory (update) and
+// written once, at the end of the event (save), inside the transaction of the work they go
+// with. A change may also be left unsaved on purpose (the device socket's heartbeats, which
+// the socket's attachment carries until the next save; see socket.ts).
 import type { DeviceStatus, Identity, Presence, ReportedStatus } from "../../src/contract/presence";
+import type { MetricHour } from "./metrics";
+import type { Owed } from "./owed";
 
 export interface DeviceState extends Identity {
   /** SHA-256 of the device key; null once decommissioned, so the key stops at once. */
@@ -27,6 +37,23 @@ export interface DeviceState extends Identity {
   version: number;
   flushedVersion: number;
   lastFlushAt: number;
+  /** What the project is owed (owed.ts). */
+  owed?: Owed;
+  /** Per session: lines, errors and warnings counted and not yet added to its row (sessions.ts). */
+  sessionCounts?: Record<string, [number, number, number]>;
+  /** The chunk new lines are appended to, and the id the next line gets (chunks.ts). */
+  openChunk?: number | null;
+  nextLineId?: number;
+  /** The current hour's metric minutes (metrics.ts). */
+  metricHour?: MetricHour | null;
+  /** Storage rows this object had written as of this state's last save (storage.ts). */
+  rowsWritten?: number;
+  /** Until when (ms) the device is live: someone watches it (DeviceHub.watch). */
+  liveUntil?: number;
+  /** When the retention work last ran (retention.ts). */
+  prunedAt?: number;
+  /** The archive's bytes in R2 as last counted to the project (DeviceHub.countArchiveBytes); unset before the first count. */
+  archiveBytesCounted?: number;
 }
 
 export const MISSED_HEARTBEATS = 3;
@@ -38,9 +65,10 @@ export function effectiveStatus(s: DeviceState): DeviceStatus {
   return s.reportedStatus;
 }
 
-export function offlineDeadline(s: DeviceState): number | null {
+/** When the device goes offline without another heartbeat; `silenceMs` stretches it while its socket is open. */
+export function offlineDeadline(s: DeviceState, silenceMs = 0): number | null {
   if (s.offline || s.lastHeartbeatAt === null) return null;
-  return s.lastHeartbeatAt + MISSED_HEARTBEATS * s.heartbeatIntervalMs;
+  return s.lastHeartbeatAt + Math.max(MISSED_HEARTBEATS * s.heartbeatIntervalMs, silenceMs);
 }
 
 export function presenceOf(s: DeviceState): Presence {
@@ -57,43 +85,67 @@ export function presenceOf(s: DeviceState): Presence {
 const STATE_KEY = "device";
 const RETIRED_KEY = "retired";
 
+type Kv = Pick<SyncKvStorage, "get" | "put">;
+
 /**
- * The device's state in its object's key-value store. Every change the registry shows goes
- * through update(), which bumps the version D1 compares and marks the registry dirty; a change
- * people must see at once (the status, the current session) also marks it urgent.
+ * The device's state in its object's key-value store, kept in memory beside it (this class is
+ * its only writer). Every change the registry shows goes through update(), which bumps the
+ * version D1 compares; a change people must see at once (the status, the current session) also
+ * marks it urgent. Nothing is written until save().
  */
 export class DeviceStateStore {
   /** A change waits that the registry should get before the request answers. */
   urgent = false;
+  /** Changes in memory that are not saved yet. */
+  private dirty = false;
 
-  constructor(private readonly kv: DurableObjectStorage["kv"]) {}
+  constructor(
+    private readonly kv: Kv,
+    /** The object's storage rows written in this life, for the total kept in the state. */
+    private readonly rowsThisLife: () => number,
+    /** Hears that the state was written (what waited in memory for a save is in it now). */
+    private readonly onSaved: () => void = () => {},
+  ) {}
 
   /**
    * What the KV store holds, read once per object life and then kept beside every write this
-   * class makes (it is the only writer). Reading KV on every call cost ~0.8 ms per request in
-   * a CPU profile. Callers get copies, so nothing changes the kept state but a write.
+   * class makes. Reading KV on every call cost ~0.8 ms per request in a CPU profile.
    */
-  private kept?: { state: DeviceState | undefined; retired: boolean };
+  private kept?: { state: DeviceState | undefined; retired: boolean; rowsBase: number };
 
   private get stored() {
-    return (this.kept ??= { state: this.kv.get<DeviceState>(STATE_KEY), retired: this.kv.get<boolean>(RETIRED_KEY) === true });
+    if (!this.kept) {
+      const state = this.kv.get<DeviceState>(STATE_KEY);
+      this.kept = { state, retired: this.kv.get<boolean>(RETIRED_KEY) === true, rowsBase: (state?.rowsWritten ?? 0) - this.rowsThisLife() };
+    }
+    return this.kept;
   }
 
-  /** Drops what is kept, after a transaction that wrote through this class rolled back. */
+  /** Drops what is kept, after a transaction that wrote through this class rolled back, or a write from outside (tests). */
   forget(): void {
     this.kept = undefined;
+    this.dirty = false;
   }
 
-  private write(s: DeviceState): void {
-    this.kv.put(STATE_KEY, s);
-    this.stored.state = { ...s };
+  /** A copy of the state in memory and whether it was saved, to go back to (restore). */
+  snapshot(): { state: DeviceState | undefined; dirty: boolean } {
+    return { state: structuredClone(this.stored.state), dirty: this.dirty };
+  }
+
+  /** Goes back to a snapshot: after a transaction that changed the state rolled back. */
+  restore(snapshot: { state: DeviceState | undefined; dirty: boolean }): void {
+    this.stored.state = snapshot.state;
+    this.dirty = snapshot.dirty;
+  }
+
+  /** Whether there are changes to save. */
+  get unsaved(): boolean {
+    return this.dirty;
   }
 
   get current(): DeviceState | undefined {
     const { state, retired } = this.stored;
-    if (retired || !state) return undefined;
-    // Fields added after an object was first provisioned start out empty.
-    return { ...state, lastLogAt: state.lastLogAt ?? null };
+    return retired ? undefined : state;
   }
 
   require(): DeviceState {
@@ -102,21 +154,51 @@ export class DeviceStateStore {
     return s;
   }
 
+  /** A change people see in the registry (presence, sessions): bumps the version D1 compares. */
   update(change: (s: DeviceState) => void, opts: { urgent?: boolean } = {}): DeviceState {
     const s = this.require();
     const before = effectiveStatus(s);
     const session = s.currentSessionId;
     change(s);
     s.version++;
-    this.write(s);
+    this.dirty = true;
     this.urgent ||= opts.urgent === true || effectiveStatus(s) !== before || s.currentSessionId !== session;
     return s;
   }
 
-  /** (Re)binds the device to an identity and a key, keeping everything else it knew. */
+  /** A change of what only this object reads (counts owed, chunk pointers, metrics): no version bump. */
+  note(change: (s: DeviceState) => void): DeviceState {
+    const s = this.require();
+    change(s);
+    this.dirty = true;
+    return s;
+  }
+
+  /** Marks the state as changed: what waited in memory (noteLazily) is written with the next save. */
+  touch(): void {
+    if (this.current) this.dirty = true;
+  }
+
+  /** Writes the state when it changed: one row, whatever changed. */
+  save(): void {
+    const s = this.current;
+    if (!this.dirty || !s) return;
+    // The row about to be written counts itself.
+    s.rowsWritten = this.rowsWritten + 1;
+    this.kv.put(STATE_KEY, s);
+    this.dirty = false;
+    this.onSaved();
+  }
+
+  /** Rows written by this object since it was first provisioned, as far as its saves have kept. */
+  get rowsWritten(): number {
+    return this.stored.rowsBase + this.rowsThisLife();
+  }
+
+  /** (Re)binds the device to an identity and a key, keeping everything else it knew. Saved at once. */
   provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; deviceType?: string | null }, now: number): void {
-    const prev = this.current;
-    this.write({
+    const prev = this.stored.state;
+    this.stored.state = {
       reportedStatus: "online",
       maintenance: false,
       offline: true,
@@ -126,11 +208,15 @@ export class DeviceStateStore {
       lastLogAt: null,
       flushedVersion: 0,
       lastFlushAt: 0,
+      // A new device has archived nothing; one from before the archive was counted this way keeps it unset (see countArchiveBytes).
+      ...(prev ? {} : { archiveBytesCounted: 0 }),
       ...prev,
       ...p,
       lastSeenAt: now,
       version: (prev?.version ?? 0) + 1,
-    } satisfies DeviceState);
+    } satisfies DeviceState;
+    this.dirty = true;
+    this.save();
   }
 
   /** The device's project was deleted: from now on the object acts for nobody. */
@@ -143,11 +229,21 @@ export class DeviceStateStore {
     this.stored.retired = true;
   }
 
+  /**
+   * A change that may wait for the next save rather than cost one of its own: losing it to an
+   * eviction only repeats work that is idempotent (telling D1 a version again, resending a
+   * delivery the project ignores).
+   */
+  noteLazily(change: (s: DeviceState) => void): void {
+    const s = this.current;
+    if (s) change(s);
+  }
+
   /** Records that D1 has seen `version`; not itself a change D1 needs to see. */
   flushed(version: number, at: number): void {
-    const s = this.require();
-    s.flushedVersion = Math.max(s.flushedVersion, version);
-    s.lastFlushAt = at;
-    this.write(s);
+    this.noteLazily((s) => {
+      s.flushedVersion = Math.max(s.flushedVersion, version);
+      s.lastFlushAt = at;
+    });
   }
 }

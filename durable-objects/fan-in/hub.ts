@@ -1,10 +1,11 @@
 // FanIn: one of a large project's fan-in objects (src/contract/fan-in.ts, docs/scale.md).
 // Its share of the project's devices deliver here instead of to the project's object. Each
-// device's sequences are applied once, into this object's own outbox, in one transaction; the
-// device has its answer then. What is gathered goes on to the project's object as one
-// delivery at most once a second, under this object's sequences (which the project applies
-// once), and lines for the live tail go on at once. So 500 devices delivering once a second
-// cost the project's object one call a second, and every hop stays exact.
+// device's sequences are applied once, into this object's outbox (outbox.ts: one row written
+// per delivery with fresh sequences); the device has its answer then. What is gathered goes on
+// to the project's object as one delivery at most every FORWARD_EVERY_MS, under this object's
+// sequences (which the project applies once), and lines for the live tail go on at once. So
+// 500 devices cost the project's object one call (and one row) every few seconds, and every
+// hop stays exact.
 import { DurableObject } from "cloudflare:workers";
 import type { BucketRow } from "../../src/contract/buckets";
 import { type DeliveryAnswer, FAN_IN_SENDER } from "../../src/contract/fan-in";
@@ -13,18 +14,20 @@ import type { TallyRow } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
 import { projectHub } from "../../src/stubs/project-hub";
 import { Coalesced, TAIL_BUFFER_MAX } from "../coalesced";
-import { SequenceLedger } from "../sequence-ledger";
 import { migrate } from "../sql-migrations";
+import { CountedStorage } from "../storage";
 import { Timers } from "../timers";
-import { FanInOutbox } from "./outbox";
+import { type Fresh, FanInOutbox } from "./outbox";
 import { FAN_IN_SCHEMA } from "./schema";
 
 const NAME_KEY = "name";
+/** Counts go on to the project at most this often (lines for the tail at once). */
+const FORWARD_EVERY_MS = 10_000;
 
 export class FanIn extends DurableObject<Env> {
+  private readonly storage: CountedStorage;
   private readonly timers: Timers;
   private readonly outbox: FanInOutbox;
-  private readonly ledger: SequenceLedger;
   private readonly sends: Coalesced;
   /** Lines for the tail not yet passed on (memory only), and how many were dropped. */
   private lines: LogView[] = [];
@@ -34,10 +37,12 @@ export class FanIn extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage, FAN_IN_SCHEMA);
-    this.timers = new Timers(ctx.storage);
-    this.outbox = new FanInOutbox(ctx.storage);
-    this.ledger = new SequenceLedger(ctx.storage.sql);
+    // Every part writes through it, so the rows this object writes are counted (the project hears the total).
+    const storage = new CountedStorage(ctx.storage);
+    this.storage = storage;
+    migrate(storage, FAN_IN_SCHEMA);
+    this.timers = new Timers(storage);
+    this.outbox = new FanInOutbox(storage, () => storage.rowsWritten);
     this.sends = new Coalesced(
       "delivery to the project",
       {
@@ -47,6 +52,7 @@ export class FanIn extends DurableObject<Env> {
         urgent: () => this.lines.length > 0 || this.dropped > 0 || this.heard === null,
       },
       this.timers,
+      FORWARD_EVERY_MS,
     );
   }
 
@@ -64,8 +70,9 @@ export class FanIn extends DurableObject<Env> {
     buckets: BucketRow[] = [],
     tallies: TallyRow[] = [],
   ): Promise<DeliveryAnswer> {
-    if (this.ctx.storage.kv.get(NAME_KEY) === undefined) this.ctx.storage.kv.put(NAME_KEY, name);
-    if (rows.length > 0) this.gather(deviceId, rows, buckets, tallies);
+    if (this.storage.kv.get(NAME_KEY) === undefined) this.storage.kv.put(NAME_KEY, name);
+    const fresh = rows.length > 0 ? this.outbox.fresh(deviceId, rows, buckets, tallies) : null;
+    if (fresh && !this.outbox.gather(deviceId, fresh)) await this.passOn(name, deviceId, fresh);
     this.keepLines(lines, dropped);
     // Passed on in the background: the device does not wait for the project.
     void this.sends.kick();
@@ -90,17 +97,15 @@ export class FanIn extends DurableObject<Env> {
     await this.timers.fire();
   }
 
-  /** A device's fresh sequences, into the outbox, once each. */
-  private gather(deviceId: string, rows: OutboxRow[], buckets: BucketRow[], tallies: TallyRow[]): void {
-    this.ctx.storage.transactionSync(() => {
-      const last = this.ledger.last(deviceId);
-      const fresh = rows.filter((r) => r.seq > last);
-      if (fresh.length === 0) return;
-      this.outbox.addRows(deviceId, fresh);
-      this.outbox.addBuckets(buckets.filter((b) => b.seq > last));
-      this.outbox.addTallies(tallies.filter((t) => t.seq > last));
-      this.ledger.advance(deviceId, Math.max(...fresh.map((r) => r.seq)));
-    });
+  /**
+   * A delivery too large to hold here (a spool of many days) goes straight to the project as
+   * the device's own, and only its sequence is recorded here once the project has it: a crash
+   * in between sends it again, and the project ignores it then.
+   */
+  private async passOn(name: string, deviceId: string, fresh: Fresh): Promise<void> {
+    const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
+    await projectHub(this.env, projectId).deliver(deviceId, fresh.rows, [], 0, fresh.buckets, fresh.tallies);
+    this.outbox.passedOn(deviceId, fresh.seq);
   }
 
   private keepLines(lines: LogView[], dropped: number): void {
@@ -114,19 +119,20 @@ export class FanIn extends DurableObject<Env> {
   }
 
   private async forward(withCounts: boolean): Promise<void> {
-    const name = this.ctx.storage.kv.get<string>(NAME_KEY);
+    const name = this.storage.kv.get<string>(NAME_KEY);
     if (name === undefined) return;
-    const sealed = withCounts ? this.outbox.sealAll() : { rows: [], buckets: [], tallies: [], devices: [] };
+    const sealed = withCounts ? this.outbox.seal() : null;
     const lines = this.lines;
     const dropped = this.dropped;
     this.lines = [];
     this.dropped = 0;
-    if (sealed.rows.length === 0 && lines.length === 0 && dropped === 0 && this.heard) return;
+    if (!sealed && lines.length === 0 && dropped === 0 && this.heard) return;
     const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
     try {
-      const { rows, buckets, tallies, devices } = sealed;
-      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices }, lines, dropped);
-      if (rows.length > 0) this.outbox.delivered(rows[rows.length - 1]!.seq);
+      const { rows = [], buckets = [], tallies = [], devices = [] } = sealed ?? {};
+      const own_rows = this.outbox.ownRows;
+      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows }, lines, dropped);
+      if (sealed) this.outbox.delivered(sealed.through);
     } catch (err) {
       // The outbox keeps the counts for the retry; the lines are gone, so viewers will be told.
       this.dropped += lines.length + dropped;

@@ -48,4 +48,21 @@ export const FAN_IN_SCHEMA = [
    );
    -- The last sequence applied from each device (../sequence-ledger.ts).
    CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);`,
+
+  // The intake (../intake.ts, outbox.ts): one row per device, rewritten by each delivery with
+  // fresh sequences, holding its last sequence and its counts by epoch until the project has
+  // taken them. The devices' last sequences carry over; what the outbox tables above still hold
+  // is moved into the intake when the object starts (outbox.ts), and they stay empty.
+  `CREATE TABLE intake (
+     sender TEXT PRIMARY KEY,
+     seq INTEGER NOT NULL,                   -- the last sequence applied
+     epoch INTEGER NOT NULL DEFAULT 0,       -- the newest epoch in pending
+     pending TEXT NOT NULL DEFAULT '{}',     -- JSON: epoch -> counts not taken yet (a Delta)
+     sender_rows INTEGER NOT NULL DEFAULT 0, -- storage rows the device's object wrote, lifetime
+     relay_rows INTEGER NOT NULL DEFAULT 0,  -- unused here (the project's fan-in senders)
+     own_rows INTEGER NOT NULL DEFAULT 0,    -- this object's own storage rows when the row was written
+     taken INTEGER NOT NULL DEFAULT 0        -- the epoch the project had taken through when the row was written
+   ) WITHOUT ROWID;
+   INSERT INTO intake (sender, seq) SELECT device_id, seq FROM device_seqs;
+   DROP TABLE device_seqs;`,
 ] as const;

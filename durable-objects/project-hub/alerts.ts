@@ -21,6 +21,7 @@ import { newId } from "../../src/lib/crypto";
 import { ErrorWindows } from "../error-windows";
 import type { Timers } from "../timers";
 import { Webhooks } from "./webhooks";
+import type { ObjectStorage } from "../storage";
 
 const RULES_KEY = "alert_rules";
 /** The subject of a project-wide rule's alert. */
@@ -47,7 +48,7 @@ export class ProjectAlerts {
   private lastQuotaCheck = 0;
 
   constructor(
-    private readonly storage: DurableObjectStorage,
+    private readonly storage: ObjectStorage,
     env: Env,
     timers: Timers,
   ) {

@@ -3,6 +3,7 @@
 // Worker batches its records (src/http/api-analytics.ts); no request writes D1.
 import type { ApiRecord } from "../../src/contract/api-records";
 import { type Histogram, merge } from "../../src/contract/latency-histogram";
+import type { ObjectStorage } from "../storage";
 
 /** Hours kept, then pruned when records arrive. */
 const KEEP_HOURS = 90 * 24;
@@ -11,7 +12,7 @@ const PRUNED_KEY = "api_hours_pruned";
 const BATCHES_KEPT_MS = 86_400_000;
 
 export class ApiStats {
-  constructor(private readonly storage: DurableObjectStorage) {}
+  constructor(private readonly storage: ObjectStorage) {}
 
   /**
    * Applies the batch `batchId` unless it was applied already (a retried call), with `also`

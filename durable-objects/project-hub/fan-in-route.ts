@@ -3,14 +3,21 @@
 // and telling those objects at once when the first viewer arrives, so their devices start
 // sending lines for the tail without waiting for their next answer.
 import { FAN_IN, fanInCount } from "../../src/contract/fan-in";
-import type { UsageCounts } from "./usage";
+
+/** What the route reads of the project's counts. */
+interface Senders {
+  /** Devices active (with any usage) on `day` or the day before: how many the fan-in tier must carry. */
+  activeDevices(day: string): number;
+  /** The fan-in objects that have delivered here. */
+  fanInSenders(): string[];
+}
 
 export class FanInRoute {
   private cached: { day: string; at: number; n: number } | null = null;
 
   constructor(
     private readonly env: Env,
-    private readonly usage: UsageCounts,
+    private readonly usage: Senders,
   ) {}
 
   /** Fan-in objects the project uses now (0: devices deliver here directly). */

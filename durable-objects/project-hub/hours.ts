@@ -1,13 +1,14 @@
 // Which devices have lines in which event-time hours (reported by each DeviceHub, see
 // device-hub/hours.ts): a project-wide search asks only those devices.
 import { hourOf } from "../../src/lib/time";
+import type { ObjectStorage } from "../storage";
 
 /** Hours are kept this long past the hot window, for devices whose clocks run behind. */
 const MARGIN_HOURS = 24;
 
 export class HourIndex {
   constructor(
-    private readonly storage: DurableObjectStorage,
+    private readonly storage: ObjectStorage,
     private readonly hotWindowMs: number,
   ) {}
 

@@ -17,22 +17,26 @@ import { Timers } from "../timers";
 import { HourIndex } from "./hours";
 import { PROJECT_SCHEMA } from "./schema";
 import { LiveTail } from "./tail";
+import { type Coverage, Watchers, covers } from "./watchers";
 import { type TicketHolder, Tickets } from "./tickets";
 import type { QuotaGrant } from "../../src/contract/quota";
 import type { TallyRow } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
-import { utcDay } from "../../src/lib/time";
+import { addDays, utcDay } from "../../src/lib/time";
 import type { ApiRecord } from "../../src/contract/api-records";
 import { ApiStats } from "./api-stats";
 import { TimeBuckets } from "./buckets";
 import { Tops } from "./tops";
 import { MonthlyQuota } from "./quota";
-import { UsageCounts } from "./usage";
+import { type Sealed, UsageCounts } from "./usage";
 import { FanInRoute } from "./fan-in-route";
+import { FAN_IN_SENDER } from "../../src/contract/fan-in";
 import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
 import type { AlertReport, AlertRule } from "../../src/contract/alerts";
 import { usageLimits } from "../../src/contract/tiers";
 import { ProjectAlerts } from "./alerts";
+import { CountedStorage } from "../storage";
+import type { UsageCounters } from "../../src/contract/usage";
 
 /** At most this many recently delivering devices are told of new alert rules at once. */
 const PUSH_RULES_TO = 100;
@@ -57,6 +61,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly hours: HourIndex;
   private readonly tickets: Tickets;
   private readonly tail: LiveTail;
+  private readonly watchers: Watchers;
   private readonly buckets: TimeBuckets;
   private readonly quota: MonthlyQuota;
   private readonly apiStats: ApiStats;
@@ -68,19 +73,26 @@ export class ProjectHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage, PROJECT_SCHEMA);
+    // Every part writes through it, so the rows this object writes are counted (storageRows).
+    const storage = new CountedStorage(ctx.storage);
+    migrate(storage, PROJECT_SCHEMA);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-    this.timers = new Timers(ctx.storage);
-    this.usageCounts = new UsageCounts(ctx.storage);
-    this.hours = new HourIndex(ctx.storage, hotWindowMs(env));
-    this.tickets = new Tickets(ctx.storage.sql);
+    this.timers = new Timers(storage);
+    this.usageCounts = new UsageCounts(storage, this.timers, () => storage.rowsWritten);
+    const unfolded = () => this.usageCounts.unfolded;
+    this.hours = new HourIndex(storage, hotWindowMs(env));
+    this.tickets = new Tickets(storage.sql);
     this.tail = new LiveTail(ctx, this.timers);
-    this.buckets = new TimeBuckets(ctx.storage, this.timers);
-    this.quota = new MonthlyQuota(ctx.storage, env);
-    this.apiStats = new ApiStats(ctx.storage);
-    this.tops = new Tops(ctx.storage.sql);
-    this.fanIn = new FanInRoute(env, this.usageCounts);
-    this.alerts = new ProjectAlerts(ctx.storage, env, this.timers);
+    this.watchers = new Watchers(env, () => ctx.id.name);
+    this.buckets = new TimeBuckets(storage.sql, unfolded);
+    this.quota = new MonthlyQuota(storage, env, this.usageCounts);
+    this.apiStats = new ApiStats(storage);
+    this.tops = new Tops(storage.sql, (from, to) => this.usageCounts.between(from, to), unfolded);
+    this.fanIn = new FanInRoute(env, {
+      activeDevices: (day) => this.tops.activeSince(addDays(day, -1)),
+      fanInSenders: () => this.usageCounts.fanInSenders(),
+    });
+    this.alerts = new ProjectAlerts(storage, env, this.timers);
   }
 
   /**
@@ -112,23 +124,23 @@ export class ProjectHub extends DurableObject<Env> {
 
   /**
    * A fan-in object's delivery: what it gathered from its devices since its last one, under
-   * its own sequences, with each device's days, and their lines for the tail.
+   * its own sequences (its epochs), with each device's days, the storage rows the fan-in
+   * object itself has written so far, and their lines for the tail.
    */
   async deliverFanIn(
     sender: string,
-    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[] },
+    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows?: number },
     lines: LogView[],
     dropped: number,
   ): Promise<DeliveryAnswer> {
     return this.take(sender, sealed, lines, dropped);
   }
 
-  private async take(sender: string, sealed: Parameters<UsageCounts["apply"]>[1], lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
+  private async take(sender: string, sealed: Sealed, lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
     const now = clockNow();
     const day = utcDay(now);
     if (sealed.rows.length > 0) {
-      const fresh = this.usageCounts.apply(sender, sealed);
-      this.quota.settle(fresh);
+      const fresh = await this.usageCounts.take(sender, sealed, now);
       if (fresh.length > 0 && this.alerts.judgesDeliveries) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
     }
     if (lines.length > 0 || dropped > 0) {
@@ -137,6 +149,8 @@ export class ProjectHub extends DurableObject<Env> {
     }
     return {
       viewers: this.tail.viewers,
+      // A device delivering directly hears whether a viewer watches it (a fan-in object's devices go by `viewers`).
+      ...(sender.includes(FAN_IN_SENDER) ? {} : { live: covers(this.tail.coverage(), sender) }),
       quota: await this.quota.current(day.slice(0, 7), now),
       fan_in: this.fanIn.count(day, now),
       alert_rules: this.alerts.version,
@@ -144,7 +158,7 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   /** Project-wide rules, on counts just applied (a retried delivery adds nothing here). */
-  private async evaluateAlerts(fresh: ReturnType<UsageCounts["apply"]>, tallies: TallyRow[], day: string, now: number): Promise<void> {
+  private async evaluateAlerts(fresh: OutboxRow[], tallies: TallyRow[], day: string, now: number): Promise<void> {
     const seqs = new Set(fresh.map((r) => r.seq));
     this.alerts.countErrors(
       fresh.reduce((n, r) => n + (r.error_lines ?? 0), 0),
@@ -232,16 +246,9 @@ export class ProjectHub extends DurableObject<Env> {
     return this.usageCounts.read(month, day);
   }
 
-  /** The hourly job's count of the project's bytes in R2. */
-  async setStorage(bytes: number): Promise<void> {
-    this.usageCounts.storageBytes = bytes;
-    const now = clockNow();
-    await this.evaluateQuota(utcDay(now), now, true);
-  }
-
-  /** A file stored, replaced or deleted: storage follows at once (the hourly count corrects any drift). */
+  /** A file stored, replaced or deleted: storage follows at once. */
   async addStorage(delta: number): Promise<number> {
-    this.usageCounts.storageBytes = Math.max(0, this.usageCounts.storageBytes + delta);
+    this.usageCounts.addStorage(delta);
     const now = clockNow();
     await this.evaluateQuota(utcDay(now), now, true);
     return this.usageCounts.storageBytes;
@@ -251,16 +258,27 @@ export class ProjectHub extends DurableObject<Env> {
     return this.usageCounts.storageBytes;
   }
 
+  /**
+   * Storage rows written for this project (Cloudflare bills them): by this object and its
+   * fan-in objects, and by its devices' objects, as their deliveries said.
+   */
+  async storageRows(): Promise<{ project: number; devices: number }> {
+    return this.usageCounts.storageRows();
+  }
+
   /** Counts of `metrics` summed per bucket of `minutes` starting in [from, to) (ms). */
   async series(minutes: BucketMinutes, metrics: BucketMetric[], from: number, to: number): Promise<{ start: number; n: number }[]> {
     return this.buckets.series(minutes, metrics, from, to);
   }
 
   /** The daily job: closes a finished day and answers its counters (the same answer every time). */
-  async closeDay(day: string): Promise<ReturnType<UsageCounts["closeDay"]>> {
-    const closed = this.usageCounts.closeDay(day);
+  async closeDay(day: string): Promise<UsageCounters & { active_devices: number; storage_bytes: number }> {
+    const now = clockNow();
+    const counters = this.usageCounts.closeDay(day, now);
+    const closed = { ...counters, active_devices: this.tops.activeOn(day), storage_bytes: this.usageCounts.storageBytes };
+    // The daily job visits every project once a day: a good moment to prune, and to arm the alarm.
     this.tops.prune(day);
-    // The daily job visits every project once a day: a good moment to set the pruning alarm.
+    this.buckets.prune(now);
     await this.timers.arm();
     return closed;
   }
@@ -291,7 +309,9 @@ export class ProjectHub extends DurableObject<Env> {
     if (!holder) return refused();
     const filter = TailFilter.parse(JSON.parse(decodeURIComponent(request.headers.get("x-tail-filter") ?? "%7B%7D")));
     const watchedBefore = this.tail.viewers > 0;
+    const before = this.tail.coverage();
     const answer = this.tail.accept(filter, holder.keyId, Number(url.searchParams.get("window") ?? undefined) || undefined);
+    this.viewersChanged(before);
     // The first viewer: fan-in objects learn it now, so their devices send lines from here on.
     if (!watchedBefore) await this.fanIn.tellWatched(this.tail.viewers);
     // Checked after the viewer is in place: a revocation either finds it there or is seen here.
@@ -303,11 +323,20 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const before = this.tail.coverage();
     this.tail.onMessage(ws, message);
+    this.viewersChanged(before);
+  }
+
+  /** The viewers' coverage may have changed since `before`: the devices concerned hear it (in the background). */
+  private viewersChanged(before: Coverage, leaving?: WebSocket): void {
+    this.ctx.waitUntil(this.watchers.changed(before, this.tail.coverage(leaving)));
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    const before = this.tail.coverage();
     answerClose(ws, code);
+    this.viewersChanged(before, ws);
   }
 
   override async alarm(): Promise<void> {

@@ -1,8 +1,9 @@
 // The project's monthly line quota: what is left of its tier's hard monthly limits on lines
 // and log bytes. Used = the month's delivered counts plus the lines granted to devices and not
-// delivered yet (the reserved ledger). Devices reserve only when close to the limit
-// (device-hub/quota.ts), so far from it this costs nothing; near it, the grants are exact,
-// since one object hands them out one at a time.
+// delivered yet: the month's grants (a key-value row, written by `reserve`) less what
+// deliveries have settled of them (counted with the rest of a delivery, see usage.ts).
+// Devices reserve only when close to the limit (device-hub/quota.ts), so far from it this
+// costs nothing; near it, the grants are exact, since one object hands them out one at a time.
 //
 // Device messages in are counted, not reserved: once the month's delivered count reaches the
 // limit, log batches stop (everything else a device sends still goes, so the fleet stays
@@ -10,11 +11,13 @@
 // the limit by what it sends in that time.
 import type { QuotaGrant, QuotaState } from "../../src/contract/quota";
 import { TIERS, type Tier } from "../../src/contract/tiers";
-import type { OutboxRow } from "../../src/contract/usage";
 import { createDb } from "../../src/db/client";
 import { findOrg } from "../../src/db/repos/orgs";
+import type { ObjectStorage } from "../storage";
+import type { UsageCounts } from "./usage";
 
 const ORG_KEY = "quota_org";
+/** Lines and bytes granted in a month (before the intake: granted and not yet settled, which reads the same). */
 const reservedKey = (month: string) => `quota_reserved:${month}`;
 /** The org's tier is read from D1 at most this often (a tier change applies within it). */
 const TIER_TTL_MS = 60_000;
@@ -28,12 +31,20 @@ export class MonthlyQuota {
   private tier?: { tier: Tier; readAt: number };
 
   constructor(
-    private readonly storage: DurableObjectStorage,
+    private readonly storage: ObjectStorage,
     private readonly env: Env,
+    private readonly usage: UsageCounts,
   ) {}
 
-  private reserved(month: string): Reserved {
+  private granted(month: string): Reserved {
     return this.storage.kv.get<Reserved>(reservedKey(month)) ?? { logs: 0, bytes: 0 };
+  }
+
+  /** Granted and not delivered yet. */
+  private reserved(month: string): Reserved {
+    const granted = this.granted(month);
+    const settled = this.usage.settled(month);
+    return { logs: Math.max(0, granted.logs - settled.logs), bytes: Math.max(0, granted.bytes - settled.bytes) };
   }
 
   async tierFor(orgId: string, now: number): Promise<Tier> {
@@ -61,20 +72,13 @@ export class MonthlyQuota {
     if (!hard("logs_per_month") && !hard("log_bytes_per_month") && !hard("device_messages_in_per_month")) {
       return { month, logs_left: null, log_bytes_left: null, messages_in_left: null, ...limits };
     }
-    const used = this.storage.sql
-      .exec<{ logs: number; bytes: number; messages: number }>(
-        `SELECT coalesce(sum(logs), 0) AS logs, coalesce(sum(log_bytes), 0) AS bytes, coalesce(sum(device_messages_in), 0) AS messages
-         FROM usage_days WHERE day >= ? AND day < ?`,
-        `${month}-01`,
-        `${month}-32`,
-      )
-      .one();
+    const used = this.usage.month(month);
     const r = this.reserved(month);
     return {
       month,
       logs_left: hard("logs_per_month") ? plan.limits.logs_per_month - used.logs - r.logs : null,
-      log_bytes_left: hard("log_bytes_per_month") ? plan.limits.log_bytes_per_month - used.bytes - r.bytes : null,
-      messages_in_left: hard("device_messages_in_per_month") ? plan.limits.device_messages_in_per_month - used.messages : null,
+      log_bytes_left: hard("log_bytes_per_month") ? plan.limits.log_bytes_per_month - used.log_bytes - r.bytes : null,
+      messages_in_left: hard("device_messages_in_per_month") ? plan.limits.device_messages_in_per_month - used.device_messages_in : null,
       ...limits,
     };
   }
@@ -92,23 +96,10 @@ export class MonthlyQuota {
     let bytes = 0;
     while (granted < lineBytes.length && granted < logsRoom && bytes + lineBytes[granted]! <= bytesRoom) bytes += lineBytes[granted++]!;
     if (granted > 0) {
-      const r = this.reserved(month);
-      this.storage.kv.put(reservedKey(month), { logs: r.logs + granted, bytes: r.bytes + bytes });
+      const g = this.granted(month);
+      this.storage.kv.put(reservedKey(month), { logs: g.logs + granted, bytes: g.bytes + bytes });
     }
     return { granted, state: this.state(tier, month) };
-  }
-
-  /** Delivered rows that carry reserved lines settle them: from now on they count as used. */
-  settle(rows: OutboxRow[]): void {
-    for (const row of rows) {
-      if (!row.reserved_logs && !row.reserved_bytes) continue;
-      const month = row.day.slice(0, 7);
-      const r = this.reserved(month);
-      this.storage.kv.put(reservedKey(month), {
-        logs: Math.max(0, r.logs - (row.reserved_logs ?? 0)),
-        bytes: Math.max(0, r.bytes - (row.reserved_bytes ?? 0)),
-      });
-    }
   }
 
   /** The month's state for a delivery's answer, once the org is known (else undefined). */

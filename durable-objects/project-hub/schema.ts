@@ -83,4 +83,79 @@ export const PROJECT_SCHEMA = [
      next_at INTEGER NOT NULL
    );
    CREATE TABLE alert_d1_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, record TEXT NOT NULL);`,
+
+  // The intake and packed aggregates (usage.ts, ../intake.ts): a delivery writes one row, its
+  // sender's; a fold writes a row per day (and bucket size) it touches. What the tables before
+  // held is carried over: each sender's last sequence, and the devices' days, tallies and
+  // buckets packed per day. usage_days is rebuilt WITHOUT ROWID (a new day is one row, not two).
+  `CREATE TABLE intake (
+     sender TEXT PRIMARY KEY,
+     seq INTEGER NOT NULL,                   -- the last sequence applied
+     epoch INTEGER NOT NULL DEFAULT 0,       -- the newest epoch in pending
+     pending TEXT NOT NULL DEFAULT '{}',     -- JSON: epoch -> counts not taken yet (a Delta)
+     sender_rows INTEGER NOT NULL DEFAULT 0, -- storage rows the sender's devices wrote, lifetime
+     relay_rows INTEGER NOT NULL DEFAULT 0,  -- a fan-in sender's own storage rows, as it last said
+     own_rows INTEGER NOT NULL DEFAULT 0,    -- this object's own storage rows when the row was written
+     taken INTEGER NOT NULL DEFAULT 0        -- the epoch taken through when the row was written
+   ) WITHOUT ROWID;
+   INSERT INTO intake (sender, seq) SELECT device_id, seq FROM device_seqs;
+   DROP TABLE device_seqs;
+
+   CREATE TABLE usage_days_packed (
+     day TEXT PRIMARY KEY,
+     logs INTEGER NOT NULL DEFAULT 0,
+     log_bytes INTEGER NOT NULL DEFAULT 0,
+     sessions INTEGER NOT NULL DEFAULT 0,
+     heartbeats INTEGER NOT NULL DEFAULT 0,
+     device_messages_in INTEGER NOT NULL DEFAULT 0,
+     device_messages_out INTEGER NOT NULL DEFAULT 0,
+     commands INTEGER NOT NULL DEFAULT 0,
+     api_calls INTEGER NOT NULL DEFAULT 0,
+     artifact_bytes INTEGER NOT NULL DEFAULT 0,
+     error_lines INTEGER NOT NULL DEFAULT 0
+   ) WITHOUT ROWID;
+   INSERT INTO usage_days_packed (day, logs, log_bytes, sessions, heartbeats, device_messages_in, device_messages_out, commands, api_calls, artifact_bytes, error_lines)
+     SELECT day, logs, log_bytes, sessions, heartbeats, device_messages_in, device_messages_out, commands, api_calls, artifact_bytes, error_lines FROM usage_days;
+   DROP TABLE usage_days;
+   ALTER TABLE usage_days_packed RENAME TO usage_days;
+
+   -- Of the lines and bytes reserved against a month's quota, those delivered since (quota.ts).
+   CREATE TABLE quota_settled (month TEXT PRIMARY KEY, logs INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+
+   -- Each day's active devices: JSON device id -> [lines, errors].
+   CREATE TABLE device_day_sets (day TEXT PRIMARY KEY, devices TEXT NOT NULL) WITHOUT ROWID;
+   INSERT INTO device_day_sets (day, devices)
+     SELECT day, json_group_object(device_id, json_array(lines, errors)) FROM (
+       SELECT day, device_id, sum(lines) AS lines, sum(errors) AS errors FROM (
+         SELECT day, device_id, 0 AS lines, 0 AS errors FROM active_device_days
+         UNION ALL SELECT day, device_id, lines, errors FROM device_days
+       ) GROUP BY day, device_id
+     ) GROUP BY day;
+   DROP TABLE device_days;
+   DROP TABLE active_device_days;
+
+   -- Each day's tallies: JSON kind -> key -> [lines, errors].
+   CREATE TABLE tally_days (day TEXT PRIMARY KEY, tallies TEXT NOT NULL) WITHOUT ROWID;
+   INSERT INTO tally_days (day, tallies)
+     SELECT day, json_group_object(kind, json(keys)) FROM (
+       SELECT day, kind, json_group_object(key, json_array(lines, errors)) AS keys FROM tallies GROUP BY day, kind
+     ) GROUP BY day;
+   DROP TABLE tallies;
+
+   -- Each size's buckets of a UTC day: JSON slot (the bucket's index in the day) -> counts, in
+   -- the order of BUCKET_METRIC_ORDER (../intake.ts).
+   CREATE TABLE bucket_days (minutes INTEGER NOT NULL, day TEXT NOT NULL, counts TEXT NOT NULL, PRIMARY KEY (minutes, day)) WITHOUT ROWID;
+   INSERT INTO bucket_days (minutes, day, counts)
+     SELECT minutes, day, json_group_object(slot, json(counts)) FROM (
+       SELECT minutes, strftime('%Y-%m-%d', start / 1000, 'unixepoch') AS day, (start % 86400000) / (minutes * 60000) AS slot,
+         json_array(
+           sum(CASE metric WHEN 'logs_debug' THEN n ELSE 0 END), sum(CASE metric WHEN 'logs_info' THEN n ELSE 0 END),
+           sum(CASE metric WHEN 'logs_warn' THEN n ELSE 0 END), sum(CASE metric WHEN 'logs_error' THEN n ELSE 0 END),
+           sum(CASE metric WHEN 'logs_fatal' THEN n ELSE 0 END), sum(CASE metric WHEN 'heartbeats' THEN n ELSE 0 END),
+           sum(CASE metric WHEN 'device_messages_in' THEN n ELSE 0 END), sum(CASE metric WHEN 'device_messages_out' THEN n ELSE 0 END),
+           sum(CASE metric WHEN 'api_calls' THEN n ELSE 0 END)
+         ) AS counts
+       FROM buckets GROUP BY minutes, start
+     ) GROUP BY minutes, day;
+   DROP TABLE buckets;`,
 ] as const;

@@ -6,6 +6,7 @@ import { type TailFrame, errorFrame, parseFrame, parseViewerMessage } from "../.
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
 import { closeQuietly } from "../sockets";
+import { type Coverage, coverageOf } from "./watchers";
 import type { Timers } from "../timers";
 import { DROPPED_REPORT_MS, UNACKED_CAP_BYTES, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
 
@@ -34,6 +35,16 @@ export class LiveTail {
 
   get viewers(): number {
     return this.ctx.getWebSockets().length;
+  }
+
+  /** The devices the viewers watch, without `leaving` (a socket on its way out). */
+  coverage(leaving?: WebSocket): Coverage {
+    return coverageOf(
+      this.ctx
+        .getWebSockets()
+        .filter((ws) => ws !== leaving && ws.readyState !== WebSocket.CLOSED)
+        .map((ws) => (ws.deserializeAttachment() as ViewerState).filter),
+    );
   }
 
   /** A new viewer for an org key, its filter already validated by the Worker. */

@@ -1,6 +1,7 @@
 // Live-tail tickets: single use, valid TICKET_TTL_MS, stored only as hashes, each with the
 // org key that minted it (a revoked key's tickets open nothing).
 import { sha256 } from "../../src/lib/crypto";
+import type { Sql } from "../storage";
 
 const TICKET_TTL_MS = 60_000;
 
@@ -11,7 +12,7 @@ export interface TicketHolder {
 }
 
 export class Tickets {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Stores a new ticket's hash; answers when it expires. */
   async mint(secret: string, holder: TicketHolder, now: number): Promise<number> {

@@ -2,26 +2,84 @@
 // or through a fan-in object). Each sender's sequences are applied at most once, so a
 // redelivery after a crash or a retry changes nothing.
 //
+// What it costs: a delivery with fresh sequences writes one row, its sender's intake row
+// (../intake.ts), whatever it carries; one with nothing fresh writes nothing. What it brought
+// is summed in memory and folded now and then into the packed aggregate tables (usage_days,
+// device_day_sets, tally_days, bucket_days, quota_settled), all in one transaction with the
+// epoch folded through (one key-value row): when the deliveries since the last fold reach
+// FOLD_RATIO times the rows the fold would write, once a day at the latest (the alarm), and
+// always before a day is closed. Reads are the aggregate tables plus what is not folded yet,
+// which is rebuilt from the intake rows when the object starts again.
+//
 // A day is closed once the daily job has written it to D1 (`closeDay`). Counts that reach
 // the project later for a closed day (a device whose delivery was held up past midnight) are
 // counted on the first open day instead. So a written day never changes, and nothing is lost.
 import type { BucketRow } from "../../src/contract/buckets";
+import { type DeviceDayRow, FAN_IN_SENDER } from "../../src/contract/fan-in";
 import type { TallyRow } from "../../src/contract/tallies";
 import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
-import { addDays } from "../../src/lib/time";
-import { type DeviceDayRow, FAN_IN_SENDER } from "../../src/contract/fan-in";
-import { SequenceLedger } from "../sequence-ledger";
+import { DAY_MS, addDays } from "../../src/lib/time";
+import { type Delta, Intake, type RowMarks, deltaOf, merge } from "../intake";
+import type { ObjectStorage } from "../storage";
+import type { Timers } from "../timers";
+import { foldBuckets } from "./buckets";
+import { foldDeviceDays, foldTallies } from "./tops";
 
 const CLOSED_THROUGH_KEY = "usage_closed_through";
 const STORAGE_KEY = "storage_bytes";
+/** The last fold: the epoch folded through, when, and this object's own rows written by then. */
+const FOLDED_KEY = "usage_folded";
+
+/** A fold waits for this many deliveries per row it will write. */
+const FOLD_RATIO = 50;
+/** Counts wait at most this long for a fold (the alarm's). */
+const FOLD_AT_LATEST_MS = DAY_MS;
 
 const sums = USAGE_FIELDS.map((f) => `coalesce(sum(${f}), 0) AS ${f}`).join(", ");
 
-export class UsageCounts {
-  private readonly ledger: SequenceLedger;
+interface Folded {
+  epoch: number;
+  at: number;
+  ownRows: number;
+}
 
-  constructor(private readonly storage: DurableObjectStorage) {
-    this.ledger = new SequenceLedger(storage.sql);
+/** A sender's delivery as the project takes it (a fan-in object's brings its devices' days and its own rows). */
+export interface Sealed {
+  rows: OutboxRow[];
+  buckets?: BucketRow[];
+  tallies?: TallyRow[];
+  devices?: DeviceDayRow[];
+  own_rows?: number;
+}
+
+/** The aggregate rows a fold of `d` writes. */
+function rowsOf(d: Delta): number {
+  const days = (part?: Record<string, unknown>) => Object.keys(part ?? {}).length;
+  const bucketDays = Object.values(d.buckets ?? {}).reduce((n, days) => n + Object.keys(days).length, 0);
+  return days(d.usage) + days(d.settled) + days(d.devices) + days(d.tallies) + bucketDays;
+}
+
+export class UsageCounts {
+  private readonly intake: Intake;
+  private folded: Folded;
+  /** Deliveries counted since the last fold (memory only; after a restart, the senders with counts not folded). */
+  private sinceFold: number;
+  /** This object's own rows written before it last started, as far as they were recorded. */
+  private readonly ownBefore: number;
+
+  constructor(
+    private readonly storage: ObjectStorage,
+    private readonly timers: Timers,
+    /** Rows this object has written since it started (../storage.ts). */
+    private readonly written: () => number,
+  ) {
+    this.intake = new Intake(storage.sql);
+    const kept = storage.kv.get<Folded>(FOLDED_KEY);
+    this.folded = kept ?? { epoch: 0, at: Date.now(), ownRows: 0 };
+    this.intake.load(this.folded.epoch);
+    this.sinceFold = this.intake.pendingSenders;
+    this.ownBefore = Math.max(this.folded.ownRows, this.intake.marks().ownRows);
+    timers.add({ name: "usage fold", due: () => (this.intake.empty ? null : this.folded.at + FOLD_AT_LATEST_MS), fire: (now) => this.fold(now) });
   }
 
   /** The last day the daily job has closed, YYYY-MM-DD ("" before the first). */
@@ -34,78 +92,120 @@ export class UsageCounts {
     return day <= closed ? addDays(closed, 1) : day;
   }
 
+  /** This object's own rows written, as far as it knows (what an eviction cut short of recording is missing). */
+  private get ownRows(): number {
+    return this.ownBefore + this.written();
+  }
+
+  /** What deliveries brought that is not folded yet (never changed by the caller). */
+  get unfolded(): Delta {
+    const epochs = [...this.intake.epochs.values()];
+    return epochs.length <= 1 ? (epochs[0] ?? {}) : epochs.reduce((all, d) => merge(all, d), {});
+  }
+
   /**
    * A sender's sealed outbox: a device's own, or a fan-in object's, which brings the device
    * rows of the devices it gathered (a device's own are its usage rows). Each sequence is
    * applied once. Answers the rows applied now.
    */
-  apply(sender: string, sealed: { rows: OutboxRow[]; buckets?: BucketRow[]; tallies?: TallyRow[]; devices?: DeviceDayRow[] }): OutboxRow[] {
-    const sql = this.storage.sql;
-    const { rows, buckets = [], tallies = [] } = sealed;
-    const devices = sealed.devices ?? rows.map((r) => ({ seq: r.seq, day: r.day, device_id: sender, logs: r.logs, error_lines: r.error_lines ?? 0 }));
-    return this.storage.transactionSync(() => {
-      const last = this.ledger.last(sender);
-      const fresh = rows.filter((r) => r.seq > last);
-      if (fresh.length === 0) return fresh;
-      const closed = this.closedThrough;
-      for (const r of fresh) {
-        sql.exec(
-          `INSERT INTO usage_days (day, ${USAGE_FIELDS.join(", ")}) VALUES (?, ${USAGE_FIELDS.map(() => "?").join(", ")})
-           ON CONFLICT (day) DO UPDATE SET ${USAGE_FIELDS.map((f) => `${f} = ${f} + excluded.${f}`).join(", ")}`,
-          this.openDayFor(r.day, closed),
-          ...USAGE_FIELDS.map((f) => r[f] ?? 0),
-        );
-      }
-      for (const d of devices) {
-        if (d.seq <= last) continue;
-        const day = this.openDayFor(d.day, closed);
-        sql.exec("INSERT OR IGNORE INTO active_device_days (day, device_id) VALUES (?, ?)", day, d.device_id);
-        if (d.logs > 0) {
-          sql.exec(
-            `INSERT INTO device_days (day, device_id, lines, errors) VALUES (?, ?, ?, ?)
-             ON CONFLICT (day, device_id) DO UPDATE SET lines = lines + excluded.lines, errors = errors + excluded.errors`,
-            day,
-            d.device_id,
-            d.logs,
-            d.error_lines,
-          );
+  async take(sender: string, sealed: Sealed, now: number): Promise<OutboxRow[]> {
+    const wasEmpty = this.intake.empty;
+    const fresh = this.apply(sender, sealed, now);
+    // The first counts after a fold: the alarm folds them within FOLD_AT_LATEST_MS.
+    if (wasEmpty && !this.intake.empty) await this.timers.arm();
+    return fresh;
+  }
+
+  private apply(sender: string, sealed: Sealed, now: number): OutboxRow[] {
+    const last = this.intake.last(sender);
+    const fresh = sealed.rows.filter((r) => r.seq > last);
+    if (fresh.length === 0) return fresh;
+    const closed = this.closedThrough;
+    const devices = sealed.devices?.filter((d) => d.seq > last) ?? fresh.map((r) => ({ seq: r.seq, day: r.day, device_id: sender, logs: r.logs, error_lines: r.error_lines ?? 0 }));
+    const delta = deltaOf(
+      { rows: fresh, devices, buckets: (sealed.buckets ?? []).filter((b) => b.seq > last), tallies: (sealed.tallies ?? []).filter((t) => t.seq > last) },
+      (day) => this.openDayFor(day, closed),
+    );
+    const seq = Math.max(...fresh.map((r) => r.seq));
+    // The row's own write is the one more it records.
+    const marks: RowMarks = { senderRows: delta.rows ?? 0, relayRows: sealed.own_rows ?? 0, ownRows: this.ownRows + 1 };
+    if (this.intake.add(sender, seq, delta, marks)) {
+      this.sinceFold++;
+      if (this.sinceFold >= FOLD_RATIO * (rowsOf(this.unfolded) + 2)) {
+        // The delivery is counted (its row is written): a fold that fails waits for the next one, or the alarm.
+        try {
+          this.fold(now);
+        } catch (err) {
+          console.error("folding the usage counts failed; the alarm tries again", err);
+          this.sinceFold = 0;
         }
       }
-      for (const t of tallies) {
-        if (t.seq <= last) continue;
-        sql.exec(
-          `INSERT INTO tallies (day, kind, key, lines, errors) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (day, kind, key) DO UPDATE SET lines = lines + excluded.lines, errors = errors + excluded.errors`,
-          this.openDayFor(t.day, closed),
-          t.kind,
-          t.key,
-          t.lines,
-          t.errors,
-        );
-      }
-      // One statement for every bucket (a replayed spool can bring thousands).
-      const freshBuckets = buckets.filter((b) => b.seq > last).map((b) => [b.minutes, b.metric, b.start, b.n]);
-      if (freshBuckets.length > 0) {
-        sql.exec(
-          `INSERT INTO buckets (minutes, metric, start, n)
-           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
-           ON CONFLICT (minutes, metric, start) DO UPDATE SET n = n + excluded.n`,
-          JSON.stringify(freshBuckets),
-        );
-      }
-      this.ledger.advance(sender, Math.max(...fresh.map((r) => r.seq)));
-      return fresh;
-    });
+    } else {
+      // Too much for the sender's row (a spool of many days): folded at once, with its sequence.
+      const folded = this.storage.transactionSync(() => {
+        this.intake.record(sender, seq, marks);
+        return this.writeFold(now, merge(structuredClone(this.unfolded), delta));
+      });
+      this.afterFold(folded);
+    }
+    return fresh;
+  }
+
+  /** Folds what is not folded yet into the aggregate tables, in one transaction. */
+  fold(now: number): void {
+    if (this.intake.empty) return;
+    this.afterFold(this.storage.transactionSync(() => this.writeFold(now, this.unfolded)));
+  }
+
+  /** Writes `all` into the aggregate tables, with the epoch it folds through (inside the caller's transaction). */
+  private writeFold(now: number, all: Delta): Folded {
+    const sql = this.storage.sql;
+    for (const [day, u] of Object.entries(all.usage ?? {})) {
+      const fields = USAGE_FIELDS.filter((f) => u[f]);
+      if (fields.length === 0) continue;
+      sql.exec(
+        `INSERT INTO usage_days (day, ${fields.join(", ")}) VALUES (?, ${fields.map(() => "?").join(", ")})
+         ON CONFLICT (day) DO UPDATE SET ${fields.map((f) => `${f} = ${f} + excluded.${f}`).join(", ")}`,
+        day,
+        ...fields.map((f) => u[f]!),
+      );
+    }
+    for (const [month, [logs, bytes]] of Object.entries(all.settled ?? {})) {
+      sql.exec(
+        "INSERT INTO quota_settled (month, logs, bytes) VALUES (?, ?, ?) ON CONFLICT (month) DO UPDATE SET logs = logs + excluded.logs, bytes = bytes + excluded.bytes",
+        month,
+        logs,
+        bytes,
+      );
+    }
+    foldDeviceDays(sql, all.devices ?? {});
+    foldTallies(sql, all.tallies ?? {});
+    foldBuckets(sql, all.buckets ?? {});
+    if (all.storage) this.storage.kv.put(STORAGE_KEY, (this.storage.kv.get<number>(STORAGE_KEY) ?? 0) + all.storage);
+    const folded = { epoch: this.intake.open, at: now, ownRows: this.ownRows + 1 };
+    this.storage.kv.put(FOLDED_KEY, folded);
+    return folded;
+  }
+
+  /** The fold is committed: what it folded is dropped from memory (the intake rows drop it as their senders write again). */
+  private afterFold(folded: Folded): void {
+    this.folded = folded;
+    this.intake.take(folded.epoch);
+    this.sinceFold = 0;
   }
 
   /** The fan-in objects that have delivered here (they are senders named `<project>/fan-in/<n>`). */
   fanInSenders(): string[] {
-    return this.ledger.senders(FAN_IN_SENDER);
+    return this.intake.senderNames(FAN_IN_SENDER);
   }
 
-  /** Devices active (with any usage) on `day` or the day before: how many the fan-in tier must carry. */
-  activeDevices(day: string): number {
-    return this.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT device_id) AS n FROM active_device_days WHERE day >= ?", addDays(day, -1)).one().n;
+  /**
+   * Storage rows written for this project: by its own object and its fan-in objects, and by
+   * its devices' objects (summed from their deliveries).
+   */
+  storageRows(): { project: number; devices: number } {
+    const t = this.intake.rowTotals();
+    return { project: this.ownRows + t.relayRows, devices: t.senderRows };
   }
 
   /**
@@ -120,44 +220,62 @@ export class UsageCounts {
     );
   }
 
-  /** Bytes the project holds in R2 (artifacts and archived logs), as the hourly job last counted them. */
+  /**
+   * Bytes the project holds in R2: session files, as they are stored and deleted, and archived
+   * logs, as devices deliver the change (folded here, and read with what is not folded yet).
+   */
   get storageBytes(): number {
-    return this.storage.kv.get<number>(STORAGE_KEY) ?? 0;
+    return Math.max(0, (this.storage.kv.get<number>(STORAGE_KEY) ?? 0) + (this.unfolded.storage ?? 0));
   }
 
-  set storageBytes(bytes: number) {
-    this.storage.kv.put(STORAGE_KEY, bytes);
+  /** A session file stored, replaced or deleted changes the bytes held by `delta` (at once; never below 0). */
+  addStorage(delta: number): void {
+    const kept = this.storage.kv.get<number>(STORAGE_KEY) ?? 0;
+    this.storage.kv.put(STORAGE_KEY, Math.max(-(this.unfolded.storage ?? 0), kept + delta));
   }
 
   /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD), and since the project began. */
   read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; storage_bytes: number } {
-    const sql = this.storage.sql;
-    return {
-      month: this.month(month),
-      today: this.day(day),
-      lifetime: { ...sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days`).one() },
-      storage_bytes: this.storageBytes,
-    };
+    return { month: this.month(month), today: this.between(day, day), lifetime: this.between("", "~"), storage_bytes: this.storageBytes };
   }
 
   /**
-   * Closes `day` and every day before it, and answers the day's counters and how many
-   * devices were active in it. Asked again, it answers the same: nothing lands in a closed day.
+   * Folds what is waiting, then closes `day` and every day before it, and answers the day's
+   * counters. Asked again, it answers the same: nothing lands in a closed day.
    */
-  closeDay(day: string): UsageCounters & { active_devices: number; storage_bytes: number } {
-    return this.storage.transactionSync(() => {
+  closeDay(day: string, now: number): UsageCounters {
+    const folded = this.storage.transactionSync(() => {
+      const f = this.intake.empty ? null : this.writeFold(now, this.unfolded);
       if (day > this.closedThrough) this.storage.kv.put(CLOSED_THROUGH_KEY, day);
-      const active = this.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM active_device_days WHERE day = ?", day).one().n;
-      return { ...this.day(day), active_devices: active, storage_bytes: this.storageBytes };
+      return f;
     });
+    if (folded) this.afterFold(folded);
+    return this.stored(day, day);
   }
 
   /** The counters of one month (YYYY-MM): the sum of its days. */
   month(month: string): UsageCounters {
-    return { ...this.storage.sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day >= ? AND day < ?`, `${month}-01`, `${month}-32`).one() };
+    return this.between(`${month}-01`, `${month}-31`);
   }
 
-  private day(day: string): UsageCounters {
-    return { ...this.storage.sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day = ?`, day).one() };
+  /** The counters of the days in [from, to] (YYYY-MM-DD), folded or not. */
+  between(from: string, to: string): UsageCounters {
+    const total = this.stored(from, to);
+    for (const [day, u] of Object.entries(this.unfolded.usage ?? {})) {
+      if (day < from || day > to) continue;
+      for (const f of USAGE_FIELDS) total[f] += u[f] ?? 0;
+    }
+    return total;
+  }
+
+  private stored(from: string, to: string): UsageCounters {
+    return { ...this.storage.sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day BETWEEN ? AND ?`, from, to).one() };
+  }
+
+  /** Of the lines and bytes reserved against a month's quota, those delivered since (folded or not). */
+  settled(month: string): { logs: number; bytes: number } {
+    const row = this.storage.sql.exec<{ logs: number; bytes: number }>("SELECT logs, bytes FROM quota_settled WHERE month = ?", month).toArray()[0];
+    const [logs, bytes] = this.unfolded.settled?.[month] ?? [0, 0];
+    return { logs: (row?.logs ?? 0) + logs, bytes: (row?.bytes ?? 0) + bytes };
   }
 }

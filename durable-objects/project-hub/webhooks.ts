@@ -8,6 +8,7 @@ import { createDb } from "../../src/db/client";
 import { saveAlerts, saveDeliveries } from "../../src/db/repos/alerts";
 import { hmacHex, newId } from "../../src/lib/crypto";
 import type { Timers } from "../timers";
+import type { ObjectStorage } from "../storage";
 
 /** Retries wait 0.5 s, 1 s, 2 s, … up to an hour, for up to a day after the first try. */
 const FIRST_RETRY_MS = 500;
@@ -46,7 +47,7 @@ export class Webhooks {
   private d1Waiting?: boolean;
 
   constructor(
-    private readonly storage: DurableObjectStorage,
+    private readonly storage: ObjectStorage,
     private readonly env: Env,
     timers: Timers,
   ) {

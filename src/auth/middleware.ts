@@ -63,19 +63,43 @@ export async function acceptOrgKey(c: Context<AppEnv>, token: string, needs: "vi
   c.set("apiKey", key);
 }
 
-/**
- * A device key, checked by the device's own Durable Object (no D1 read on the hot path). A
- * key the server did not issue is refused here, before any object is addressed.
- */
-export const deviceAuth = createMiddleware<AppEnv>(async (c, next) => {
+/** A device key the server issued (its signature holds), or the 401/403 for anything else. */
+async function signedDeviceKey(c: Context<AppEnv>): Promise<{ deviceId: string; keyHash: string }> {
   const token = bearer(c.req.header("authorization"));
   const device = await verifyDeviceKey(token, signingKey(c.env));
   if (!device) {
     if (token.startsWith(`${DEVICE_KEY_PREFIX}_`)) throw new ApiError("unauthorized", "invalid device key");
     throw await wrongKind(c, token, "a device key");
   }
-  const identity = await deviceHub(c.env, device.deviceId).authenticate(await sha256(token));
-  if (!identity) throw new ApiError("unauthorized", "invalid or decommissioned device key");
+  return { deviceId: device.deviceId, keyHash: await sha256(token) };
+}
+
+export const revokedDeviceKey = () => new ApiError("unauthorized", "invalid or decommissioned device key");
+
+/**
+ * A device key, checked by the device's own Durable Object (no D1 read on the hot path). A
+ * key the server did not issue is refused here, before any object is addressed.
+ */
+export const deviceAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const key = await signedDeviceKey(c);
+  const hub = deviceHub(c.env, key.deviceId);
+  const identity = await hub.authenticate(key.keyHash);
+  if (!identity) throw revokedDeviceKey();
   c.set("device", identity);
+  try {
+    await next();
+  } finally {
+    // A request refused after authentication: the work that would have saved its counts did not run.
+    if (c.error || c.res.status >= 400) await hub.keepCounts();
+  }
+});
+
+/**
+ * A device key whose signature holds, left for the device's object to check in the same call
+ * as the work (heartbeats and log batches: one request to the object instead of two). The
+ * route sets `device` from the object's answer.
+ */
+export const signedDevice = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("deviceKey", await signedDeviceKey(c));
   await next();
 });

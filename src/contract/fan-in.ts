@@ -1,8 +1,9 @@
 // The fan-in tier (docs/scale.md): a project whose devices would deliver more often than its
 // one object can take sends their deliveries through fan-in objects, each gathering the
-// counts and live-tail lines of its share of the devices and passing them on at most once a
-// second. The project's object decides how many there are, from the devices active today and
-// yesterday, and says so in every delivery's answer; a device finds its own by a hash of its id.
+// counts and live-tail lines of its share of the devices and passing them on: lines at once,
+// counts at most every ten seconds, as one delivery. The project's object decides how many there
+// are, from the devices active today and yesterday, and says so in every delivery's answer; a
+// device finds its own by a hash of its id.
 import { slotOf } from "../lib/hash";
 import type { QuotaState } from "./quota";
 
@@ -30,6 +31,8 @@ export function fanInIndex(deviceId: string, count: number): number {
 /** What a delivery's receiver answers: who watches, the month's quota, and the route to use next. */
 export interface DeliveryAnswer {
   viewers: number;
+  /** Whether a live-tail viewer watches the delivering device (absent: any viewer counts, as before). */
+  live?: boolean;
   quota?: QuotaState;
   /** Fan-in objects the project uses now (0: deliver to the project's object directly). */
   fan_in: number;

@@ -24,4 +24,4 @@ export interface Identity {
 }
 
 /** A heartbeat's answer, or its refusal: it named a session another device of the project owns. */
-export type HeartbeatOutcome = { ok: true; server_time: number; pending_commands: number } | { ok: false; code: "conflict" };
+export type HeartbeatOutcome = { ok: true; server_time: number; pending_commands: number } | { ok: false; code: "conflict" | "unauthorized" };

@@ -24,4 +24,16 @@ export interface OutboxRow extends UsageCounters {
   /** Of `logs` and `log_bytes`, what was reserved against the monthly quota (see contract/quota.ts). */
   reserved_logs?: number;
   reserved_bytes?: number;
+  /** Storage rows the sender's object wrote (durable-objects/storage.ts): not usage, counted for GET /metrics. */
+  rows_written?: number;
+  /** The change in bytes the sender keeps in R2 (a device's archived logs): the project's storage_bytes moves by it. */
+  storage_bytes?: number;
 }
+
+/**
+ * A device's object hands its counts to the project at most this often (an object, so tests
+ * can shorten it): one delivery, one row at the project, per device per interval. A stats read
+ * first asks the devices that delivered within it to send what they still owe
+ * (src/services/fresh-counts.ts), so the interval never makes a read stale.
+ */
+export const DELIVERY = { everyMs: 300_000 };

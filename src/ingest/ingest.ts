@@ -25,6 +25,8 @@ export interface IngestAnswer {
   rejected: Rejection[];
   duplicate: boolean;
   batch_id?: string;
+  live?: boolean;
+  send_interval_s?: number;
 }
 
 /**
@@ -32,8 +34,8 @@ export interface IngestAnswer {
  * none of its lines fits the project's monthly limit (some fitting: those are kept).
  */
 export type IngestOutcome =
-  | { ok: true; answer: IngestAnswer }
-  | { ok: false; code: "conflict" }
+  | { ok: true; answer: IngestAnswer; live?: boolean; send_interval_s?: number }
+  | { ok: false; code: "conflict" | "unauthorized" }
   | { ok: false; code: "quota_exceeded"; state: QuotaState };
 
 /** Validates a parsed envelope and holds it to the line limit (413 past it). */
@@ -60,6 +62,11 @@ export async function ingest(
   const nowUs = Date.now() * 1000;
   const { lines, rejected } = validateLines(envelope.logs, nowUs, nowUs - hotWindowMs * 1000);
   const outcome = await hand({ session_id: envelope.session_id, batch_id: envelope.batch_id, lines, rejected });
-  if (!outcome.ok) throw outcome.code === "conflict" ? sessionTaken() : monthlyQuotaExceeded(outcome.state);
-  return outcome.answer;
+  if (!outcome.ok) {
+    if (outcome.code === "quota_exceeded") throw monthlyQuotaExceeded(outcome.state);
+    throw outcome.code === "conflict" ? sessionTaken() : new ApiError("unauthorized", "invalid or decommissioned device key");
+  }
+  // Whether someone watches the device, and how often to send: the same answer as a heartbeat's.
+  const { live, send_interval_s } = outcome;
+  return live === undefined ? outcome.answer : { ...outcome.answer, live, send_interval_s };
 }

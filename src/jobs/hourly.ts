@@ -1,5 +1,6 @@
-// The hourly job's safety nets and copies: storage counted from R2, presence swept, and the
-// finished hours of API records copied to D1. Each is safe to run again or late.
+// The hourly job's safety nets and copies: presence swept, and the finished hours of API
+// records copied to D1. Each is safe to run again or late. (Storage is counted where bytes are
+// written and deleted, never by listing R2: docs/COSTS.md.)
 import type { Db } from "../db/client";
 import { overdueDevices } from "../db/repos/devices";
 import { listOrgIds } from "../db/repos/orgs";
@@ -9,7 +10,6 @@ import { deviceHub } from "../stubs/device-hub";
 import { orgHub, projectHub } from "../stubs/project-hub";
 import type { Project } from "../db/repos/projects";
 import { JOB_BUDGET, forEachOf, nextProjects } from "./each-project";
-import { projectPrefixes } from "../contract/artifacts";
 
 const HOUR_MS = 3_600_000;
 /** Devices swept per run; the next run takes the rest. */
@@ -19,37 +19,11 @@ const SWEEP_GRACE_MS = 5 * 60_000;
 /** Finished hours copied each run, so a missed run is made up by the next. */
 const COPY_HOURS = 24;
 
-/** The bytes under `prefix`, listed a page at a time (R2 lists at most 1,000 keys per call). */
-async function bytesUnder(bucket: R2Bucket, prefix: string, pageSize: number): Promise<number> {
-  let total = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await bucket.list({ prefix, cursor, limit: pageSize });
-    for (const o of page.objects) total += o.size;
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
-  return total;
-}
-
 /** Runs `work` for the next JOB_BUDGET projects of the walk named `job`, and remembers where it stopped. */
 async function walk(db: Db, job: string, work: (p: Project) => Promise<void>, budget?: number): Promise<void> {
   const { projects, next } = await nextProjects(db, await jobCursor(db, job), budget);
   await forEachOf(projects, work);
   await saveJobCursor(db, job, next);
-}
-
-/** Counts the bytes in R2 of the next projects in turn, and tells each ProjectHub (storage_bytes). */
-export async function reconcileStorage(env: Env, db: Db, opts: { pageSize?: number; budget?: number } = {}): Promise<void> {
-  await walk(
-    db,
-    "storage",
-    async (p) => {
-      let bytes = 0;
-      for (const prefix of projectPrefixes(p.id)) bytes += await bytesUnder(env.STORAGE, prefix, opts.pageSize ?? 1_000);
-      await projectHub(env, p.id).setStorage(bytes);
-    },
-    opts.budget,
-  );
 }
 
 /** Asks the objects of devices D1 shows online past their deadline to check themselves. */

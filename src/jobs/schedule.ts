@@ -1,6 +1,6 @@
 // Cron Triggers land here; the cron string in wrangler.toml says which job runs.
 import { type Db, createDb } from "../db/client";
-import { copyApiHours, reconcileStorage, sweepPresence } from "./hourly";
+import { copyApiHours, sweepPresence } from "./hourly";
 import { writeDailyStats, writeMonthlyStats } from "./stats";
 import { abortStaleUploads, forgetExpiredArchive, purgeDeletedProjects } from "./r2-cleanup";
 import { deleteTokensExpiredBefore } from "../db/repos/tokens";
@@ -28,15 +28,14 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
   switch (cron) {
     case CRON.hourly:
       await dropOldTokens(db, scheduledTime);
+      await abortStaleUploads(env, db, scheduledTime);
       await sweepPresence(env, db, scheduledTime);
-      await reconcileStorage(env, db);
       await copyApiHours(env, db, scheduledTime);
       await writeDailyStats(env, db, scheduledTime);
       await writeMonthlyStats(env, db, scheduledTime);
       return;
     case CRON.daily:
       await writeDailyStats(env, db, scheduledTime);
-      await abortStaleUploads(env, db, scheduledTime);
       await forgetExpiredArchive(db, scheduledTime);
       await deleteDownloadTicketsBefore(db, scheduledTime - DAY_MS);
       await purgeDeletedProjects(env, db);

@@ -1,7 +1,7 @@
 // What devices call on /fleet: registration (with a token in the body), heartbeats and the device socket.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { deviceAuth } from "../auth/middleware";
+import { deviceAuth, revokedDeviceKey, signedDevice } from "../auth/middleware";
 import { jsonBody } from "../http/validate";
 import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
@@ -13,10 +13,17 @@ export const fleetDevice = new Hono<AppEnv>()
   .post("/register", jsonBody(Register), async (c) => {
     return c.json(await registerDevice(c.env, c.var.db, c.req.valid("json")), 201);
   })
-  .post("/heartbeat", deviceAuth, jsonBody(Heartbeat), async (c) => {
-    const outcome = await deviceHub(c.env, c.var.device.deviceId).heartbeat(c.req.valid("json"));
-    if (!outcome.ok) throw sessionTaken();
-    return c.json({ server_time: iso(outcome.server_time), pending_commands: outcome.pending_commands });
+  .post("/heartbeat", signedDevice, jsonBody(Heartbeat), async (c) => {
+    const { deviceId, keyHash } = c.var.deviceKey;
+    const outcome = await deviceHub(c.env, deviceId).heartbeat(c.req.valid("json"), keyHash);
+    if (!outcome.ok) throw outcome.code === "unauthorized" ? revokedDeviceKey() : sessionTaken();
+    if (outcome.identity) c.set("device", outcome.identity);
+    return c.json({
+      server_time: iso(outcome.server_time),
+      pending_commands: outcome.pending_commands,
+      live: outcome.live ?? false,
+      send_interval_s: outcome.send_interval_s,
+    });
   })
   // The device's WebSocket: logs and heartbeats in, acks and commands out (see durable-objects/device-hub/socket.ts).
   .get("/connect", deviceAuth, (c) => deviceHub(c.env, c.var.device.deviceId).fetch(c.req.raw));

@@ -1,7 +1,7 @@
 // /logs: ingest (device), search and export (org keys), and the live tail.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { deviceAuth, orgKey } from "../auth/middleware";
+import { orgKey, signedDevice } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
 import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
 import { newTailTicket, verifyTailTicket } from "../contract/tail-ticket";
@@ -19,10 +19,17 @@ import { deviceHub } from "../stubs/device-hub";
 import { projectHub } from "../stubs/project-hub";
 
 export const logs = new Hono<AppEnv>()
-  .post("/ingest", deviceAuth, async (c) => {
+  .post("/ingest", signedDevice, async (c) => {
     const envelope = await readIngestBody(c.req.raw);
-    const hub = deviceHub(c.env, c.var.device.deviceId);
-    return c.json(await ingest(envelope, hotWindowMs(c.env), (batch) => hub.ingest(batch)));
+    const { deviceId, keyHash } = c.var.deviceKey;
+    const hub = deviceHub(c.env, deviceId);
+    return c.json(
+      await ingest(envelope, hotWindowMs(c.env), async (batch) => {
+        const outcome = await hub.ingest(batch, keyHash);
+        if (outcome.identity) c.set("device", outcome.identity);
+        return outcome;
+      }),
+    );
   })
   .get("/", orgKey("viewer"), query(LogSearch), async (c) => {
     const q = c.req.valid("query");

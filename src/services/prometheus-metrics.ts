@@ -4,7 +4,8 @@
 // once, heartbeat metrics at most a minute late (durable-objects/device-hub/registry.ts). One
 // scrape makes at most SCRAPE_MAX_DEVICES / SCRAPE_PAGE + 1 reads of D1 and one call to the
 // project's object, whatever the number of devices. Counters are those the project's object
-// holds: a device hands its counts on at most once a second.
+// holds: a device hands its counts on at most once per delivery interval (src/contract/usage.ts),
+// and a scrape does not ask for them sooner.
 import type { z } from "zod";
 import { SCRAPE_MAX_DEVICES, SCRAPE_PAGE, type ScrapeQuery } from "../contract/scrape";
 import { USAGE_FIELDS } from "../contract/usage";
@@ -53,7 +54,8 @@ export async function scrapeProject(
 ): Promise<string> {
   const day = utcDay(now);
   // The project's object and its device counts, while the pages of devices are read.
-  const projectPart = Promise.all([projectHub(env, q.project_id).usage(day.slice(0, 7), day), deviceCounts(db, q.project_id, now - ACTIVE_MS)]);
+  const hub = projectHub(env, q.project_id);
+  const projectPart = Promise.all([hub.usage(day.slice(0, 7), day), deviceCounts(db, q.project_id, now - ACTIVE_MS), hub.storageRows()]);
 
   const up = family("fleetbeat_device_up", "1 when the device is not offline (online, maintenance or error), 0 when it is offline");
   const status = family("fleetbeat_device_status", "The device's status: 1 for the status it has, 0 for the others");
@@ -91,7 +93,7 @@ export async function scrapeProject(
     afterId = page[page.length - 1]!.id;
   }
 
-  const [usage, counts] = await projectPart;
+  const [usage, counts, rows] = await projectPart;
   const project: Labels = { project_id: q.project_id };
   const counters = USAGE_FIELDS.map((f) => ({
     ...family(`fleetbeat_project_${f}_total`, `${USAGE_HELP[f]} this UTC month (starts again from 0 when the month turns)`, "counter"),
@@ -108,6 +110,17 @@ export async function scrapeProject(
     other,
     ...counters,
     gauge("fleetbeat_project_storage_bytes", "Bytes the project stores in R2 (session files and archived logs), as last counted", usage.storage_bytes),
+    {
+      ...family(
+        "fleetbeat_storage_rows_written_total",
+        "Rows the project's own Durable Objects wrote to their storage since they began (Cloudflare bills each; docs/COSTS.md): its devices' objects, as they last delivered, and the project's own",
+        "counter",
+      ),
+      samples: [
+        { labels: { ...project, object: "device" }, value: rows.devices },
+        { labels: { ...project, object: "project" }, value: rows.project },
+      ],
+    },
     gauge("fleetbeat_project_devices", "The project's devices that are not decommissioned", counts.live),
     gauge("fleetbeat_project_active_devices", "The project's devices with a heartbeat in the last 5 minutes", counts.active),
     gauge("fleetbeat_scrape_devices", "Devices in this answer", exported),

@@ -253,7 +253,7 @@ describe("alerts", () => {
     await beat(t);
     expect(await received(r.hook)).toHaveLength(0);
     // The org is on pro; the hourly job counts 85% of its storage limit in R2.
-    await projectHub(env, t.projectId).setStorage(Math.ceil(TIERS.pro.limits.storage_bytes * 0.85));
+    await projectHub(env, t.projectId).addStorage(Math.ceil(TIERS.pro.limits.storage_bytes * 0.85));
     const [fired] = await until("the quota webhook", async () => (await received(r.hook)).length > 0 && received(r.hook));
     expect(fired!.body.alert).toMatchObject({ state: "firing", summary: expect.stringMatching(/storage_bytes at 85\.\d% of the month's limit/) });
     expect(fired!.body.alert.device_id).toBeUndefined();

@@ -1,12 +1,12 @@
 // The fan-in tier at small scale: past FAN_IN.fromDevices active devices, a project's devices
 // deliver through fan-in objects, which pass their counts on at most once a second. The
 // project's numbers stay exactly what its devices did, through duplicates and restarts.
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FAN_IN, fanInIndex } from "../../src/contract/fan-in";
 import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, line, newDevice, openSocket, tailTicket, tenant } from "./helpers";
+import { call, ingest, line, newDevice, newOrg, newProject, openSocket, tailTicket, tenant } from "./helpers";
 import { fanInByName, fanInName } from "../../src/stubs/fan-in";
 import { type OutboxRow, USAGE_FIELDS } from "../../src/contract/usage";
 import { utcDay } from "../../src/lib/time";
@@ -20,7 +20,7 @@ const SHARDS = 3;
 /** What the project's object has applied from each sender (devices and fan-in objects). */
 const senders = (projectId: string) =>
   runInDurableObject(projectHub(env, projectId), (_hub, state) =>
-    Object.fromEntries(state.storage.sql.exec<{ device_id: string; seq: number }>("SELECT device_id, seq FROM device_seqs").toArray().map((r) => [r.device_id, r.seq])),
+    Object.fromEntries(state.storage.sql.exec<{ sender: string; seq: number }>("SELECT sender, seq FROM intake").toArray().map((r) => [r.sender, r.seq])),
   );
 
 describe("the fan-in tier", () => {
@@ -128,5 +128,59 @@ describe("the fan-in tier", () => {
     await ingest(t.deviceKey, { logs: [line("INFO", "hello")] });
     await settle(t.deviceId);
     expect(Object.keys(await senders(t.projectId))).toEqual([t.deviceId]);
+  });
+
+  it("passes on what its outbox held before the intake, under sequences above those it sent, once", async () => {
+    const { adminKey } = await newOrg();
+    const projectId = await newProject(adminKey);
+    const name = fanInName(projectId, 0);
+    const day = utcDay(Date.now());
+    const hour = Date.parse(`${day}T00:00:00Z`);
+    // Sequence 3 of the outbox as the version before the intake left it: sealed, not yet taken.
+    await runInDurableObject(fanInByName(env, name), (_fanIn, state) => {
+      const sql = state.storage.sql;
+      sql.exec("INSERT INTO outbox (seq, day, logs, log_bytes, heartbeats) VALUES (3, ?, 7, 70, 1)", day);
+      sql.exec("INSERT INTO outbox_devices VALUES (3, ?, 'dev-l', 7, 0)", day);
+      sql.exec("INSERT INTO outbox_buckets VALUES (3, 60, ?, 'logs_info', 7)", hour);
+      sql.exec("INSERT INTO outbox_tallies VALUES (3, ?, 'module', 'legacy', 7, 0)", day);
+      state.storage.kv.put("outbox_open_seq", 4);
+      state.storage.kv.put("name", name);
+    });
+    await evictDurableObject(fanInByName(env, name));
+    await fanInByName(env, name).flush();
+    const hub = projectHub(env, projectId);
+    expect((await hub.usage(day.slice(0, 7), day)).today).toMatchObject({ logs: 7, log_bytes: 70, heartbeats: 1 });
+    expect((await hub.overview(day, day, 10)).devices_by_lines).toEqual([{ key: "dev-l", lines: 7, errors: 0 }]);
+    expect((await hub.overview(day, day, 10)).modules_by_lines).toEqual([{ key: "legacy", lines: 7, errors: 0 }]);
+    expect(await hub.series(60, ["logs_info"], hour, hour + 3_600_000)).toEqual([{ start: hour, n: 7 }]);
+    expect((await senders(projectId))[name]).toBe(3);
+    // A device's delivery now goes under a later epoch, and the project takes it once, though
+    // every object is torn down while it may be on its way.
+    const row = { seq: 1, day, ...Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])), logs: 5 } as OutboxRow;
+    await fanInByName(env, name).deliver(name, "dev-n", [row], []);
+    await abortAllDurableObjects();
+    await fanInByName(env, name).flush();
+    await fanInByName(env, name).deliver(name, "dev-n", [row], []);
+    await fanInByName(env, name).flush();
+    expect((await projectHub(env, projectId).usage(day.slice(0, 7), day)).today.logs).toBe(12);
+    expect((await senders(projectId))[name]).toBeGreaterThan(3);
+  });
+
+  it("sends a delivery too large to hold straight to the project, once", async () => {
+    const { adminKey } = await newOrg();
+    const projectId = await newProject(adminKey);
+    const name = fanInName(projectId, 0);
+    const day = utcDay(Date.now());
+    const row = { seq: 1, day, ...Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])), logs: 3000, error_lines: 3000 } as OutboxRow;
+    // Three thousand error shapes of 150 characters: more than a device's intake row holds.
+    const tallies = Array.from({ length: 3000 }, (_, i) => ({ seq: 1, day, kind: "error_message" as const, key: `${String(i).padStart(6, "x")} ${"y".repeat(143)}`, lines: 1, errors: 1 }));
+    const fanIn = fanInByName(env, name);
+    await fanIn.deliver(name, "dev-big", [row], [], 0, [], tallies);
+    await fanIn.deliver(name, "dev-big", [row], [], 0, [], tallies);
+    await fanIn.flush();
+    const hub = projectHub(env, projectId);
+    expect((await hub.usage(day.slice(0, 7), day)).today).toMatchObject({ logs: 3000, error_lines: 3000 });
+    expect((await hub.topErrors(day, day, 5000)).messages).toHaveLength(3000);
+    expect(Object.keys(await senders(projectId))).toContain("dev-big");
   });
 });

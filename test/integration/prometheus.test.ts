@@ -4,7 +4,8 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
 import { env, exports } from "cloudflare:workers";
 import { SCRAPE_MAX_DEVICES, SCRAPE_PAGE } from "../../src/contract/scrape";
-import { call, ingest, line, newDevice, newOrg, newProject, readText, tenant } from "./helpers";
+import { call, ingest, line, loghubLines, newDevice, newOrg, newProject, readText, tenant } from "./helpers";
+import { deviceHub } from "../../src/stubs/device-hub";
 import { settle } from "../support/settle";
 
 async function scrape(token: string | undefined, query: string) {
@@ -114,6 +115,27 @@ describe("GET /metrics (Prometheus)", () => {
     const cameras = parsePrometheusTextFormat((await scrape(adminKey, `project_id=${projectId}&type=camera`)).text);
     expect(samples(cameras, "fleetbeat_device_up").map((m) => m.labels!.device_id)).toEqual([plain.deviceId]);
     expect(value(cameras, "fleetbeat_project_logs_total")).toBe(3);
+  });
+
+  it("exports the storage rows the project's own objects wrote, the devices' as they delivered and the project's own", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    await ingest(other.deviceKey, { logs: loghubLines("HDFS", 50) });
+    const rowsOf = async () => {
+      const families = parsePrometheusTextFormat((await scrape(t.viewerKey, `project_id=${t.projectId}`)).text);
+      const f = families.find((x) => x.name === "fleetbeat_storage_rows_written_total")!;
+      expect(f.type).toBe("COUNTER");
+      return Object.fromEntries(f.metrics.map((m) => [(m as { labels: Record<string, string> }).labels.object, Number((m as { value: string }).value)]));
+    };
+    const before = await rowsOf();
+    for (let i = 0; i < 5; i++) await ingest(t.deviceKey, { logs: loghubLines("HDFS", 20, { offset: i * 20 }) });
+    await settle(t.deviceId);
+    const after = await rowsOf();
+    // Five batches wrote about two rows each in the device's object; the delivery one at the project.
+    expect(after.device! - before.device!).toBeGreaterThanOrEqual(10);
+    expect(after.project!).toBeGreaterThan(before.project!);
+    // What the device's object counts itself is what the project exports for it (another project's devices are not in it).
+    expect(after.device).toBe(await deviceHub(env, t.deviceId).storageRows());
   });
 
   it("hides decommissioned devices and answers a project without devices", async () => {

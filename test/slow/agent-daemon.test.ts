@@ -2,13 +2,15 @@
 // metrics; commands an admin queues run and are acknowledged, over the device socket and by
 // polling; a 429 with Retry-After is waited out; the spool stays within its bound through an
 // outage and says what it dropped; the server stopped and started again while the agent keeps
-// logging loses and doubles nothing; a large file goes multipart; the built bin runs on Node 20.
+// logging loses and doubles nothing; routine lines wait and go with the first error (the send
+// policy); a large file goes multipart; the built bin runs on Node 20.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Server, allLogs, api, newTenant, sleep, startServer } from "./support/server.ts";
 
@@ -56,13 +58,20 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 /**
  * A small proxy in front of the server, standing in for what sits between a device and the
  * backend: it forwards, or answers ingest with 429 and Retry-After, or is down (drops the
- * connection). It records when each ingest arrived and what it answered.
+ * connection). It records when each ingest arrived, what it answered, and the messages it carried.
  */
 function proxy(target: string) {
-  const state = { mode: "pass" as "pass" | "429" | "down", retryAfterS: 3, ingests: [] as { at: number; status: number }[] };
+  const state = { mode: "pass" as "pass" | "429" | "down", retryAfterS: 3, ingests: [] as { at: number; status: number; messages?: () => string[] }[] };
   const server = http.createServer((req, res) => {
     const ingest = req.url!.endsWith("/logs/ingest");
     if (state.mode === "down") return req.socket.destroy();
+    const body: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => body.push(chunk));
+    const messages = () => {
+      const raw = Buffer.concat(body);
+      const text = (req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8");
+      return (JSON.parse(text) as { logs: { message: string }[] }).logs.map((l) => l.message);
+    };
     if (ingest && state.mode === "429") {
       state.ingests.push({ at: Date.now(), status: 429 });
       state.mode = "pass"; // once
@@ -70,7 +79,7 @@ function proxy(target: string) {
       return res.end(JSON.stringify({ error: { code: "rate_limited", message: "slow down" } }));
     }
     const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
-      if (ingest) state.ingests.push({ at: Date.now(), status: answer.statusCode! });
+      if (ingest) state.ingests.push({ at: Date.now(), status: answer.statusCode!, messages });
       res.writeHead(answer.statusCode!, answer.headers);
       answer.pipe(res);
     });
@@ -291,6 +300,34 @@ describe("the agent as a service", () => {
       await p.close();
     }
   }, 120_000);
+
+  it("lets routine lines wait and sends them with the first ERROR, at once (the send policy), over HTTPS when told", async () => {
+    const d = await device("POLICY-1");
+    const p = proxy(origin());
+    pointAt(d.configDir, await p.listen());
+    const log = path.join(d.dir, "arm.log");
+    writeFileSync(log, "");
+    const daemon = background(["daemon", "--tail", log, "--transport", "https"], d.configDir);
+    try {
+      await until("the first heartbeat", async () => (await api(server.api, "GET", `/fleet/devices/${d.id}`, { token: tenant.viewerKey })).json.device.status === "online");
+      appendFileSync(log, "joint 1 homed\njoint 2 homed\n");
+      await sleep(2000);
+      appendFileSync(log, "joint 3 homed\n");
+      await sleep(1000);
+      const errorAt = Date.now();
+      appendFileSync(log, `${JSON.stringify({ level: "ERROR", message: "joint 4 stalled" })}\n`);
+      await until("the batch with the error", async () => p.state.ingests.length > 0);
+      // One batch: the routine lines logged 3 s before the error waited for it (every second, they would have gone alone).
+      const [first] = p.state.ingests;
+      expect(first!.messages!()).toEqual(["joint 1 homed", "joint 2 homed", "joint 3 homed", "joint 4 stalled"]);
+      // Found by a poll of the file every half second, then sent at once.
+      expect(first!.at - errorAt).toBeLessThan(3000);
+      expect(daemon.stderr()).not.toContain("the device socket is open");
+    } finally {
+      await daemon.stop();
+      await p.close();
+    }
+  }, 60_000);
 
   it("loses and doubles nothing when the server stops for a while and starts again", async () => {
     const d = await device("RESTART-1");

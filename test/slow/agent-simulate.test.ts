@@ -2,7 +2,8 @@
 // virtual devices whose lines the server holds exactly as many as it says were accepted, with
 // heartbeat metrics, sessions that end and their files; a restart with --state drives the same
 // devices, and SIGTERM ends their sessions. `npm start` runs a demo fleet whose lines show
-// within seconds of the server being up, and none with DEMO=0.
+// within seconds of the server being up, and none with DEMO=0. The flags the cost workloads
+// need shape what the devices do: transport, session pace and length, files, heartbeats.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -105,6 +106,49 @@ describe("agent simulate", () => {
     const demo = server.vars;
     expect((await api(base, "GET", `/logs?project_id=${demo.PROJECT_ID}`, { token: demo.ORG_KEY! })).json.logs).toEqual([]);
     expect((await api(base, "GET", `/fleet/devices?project_id=${demo.PROJECT_ID}`, { token: demo.ORG_KEY! })).json.devices).toEqual([]);
+    await server.stop();
+    server = undefined;
+  }, 180_000);
+
+  it("shapes a workload: sessions at a set pace and length with files of a set size, heartbeats at a set interval, over HTTPS or the device socket", async () => {
+    server = await startServer({ state: tempDir("workload") });
+    const base = server.api;
+    const tenant = await newTenant(server, "Workload org");
+    const fileBytes = 256 * 1024;
+    const https = await simulate(server, tenant.adminKey, [
+      ...["--devices", "2", "--rate", "0.5", "--duration", "14", "--project", tenant.projectId, "--transport", "https"],
+      ...["--session-every", "6s", "--session-length", "3s", "--files", "2", "--file-mb", "0.25", "--heartbeat", "2"],
+    ]).done;
+    expect(https.code, https.stderr).toBe(0);
+    expect(https.stdout).toMatch(/over HTTPS, sending as the send policy says/);
+    const lines = linesOf(https.stdout);
+    expect(lines).toMatchObject({ sent: lines.logged, accepted: lines.logged, undelivered: 0 });
+    expect(https.stdout).toMatch(/sockets: +0 opened/);
+    // Heartbeats every 2 s for 14 s, per device (and one more whenever a burst of errors starts or ends).
+    expect(Number(/heartbeats: (\d+)/.exec(https.stdout)![1])).toBeGreaterThanOrEqual(2 * 6);
+
+    // A session every 6 s, each 3 s long: two or three per device, each with its two files of 256 KiB.
+    const sessions = (await api(base, "GET", `/sessions?project_id=${tenant.projectId}`, { token: tenant.viewerKey })).json.sessions;
+    expect(sessions.length).toBeGreaterThanOrEqual(2 * 2);
+    expect(sessions.length).toBeLessThanOrEqual(2 * 3);
+    const ended = sessions.filter((x: { status: string }) => x.status === "completed" || x.status === "failed");
+    expect(ended.length).toBeGreaterThanOrEqual(2);
+    for (const session of ended) {
+      expect(session.duration_seconds).toBeLessThan(6);
+      const files = (await api(base, "GET", `/sessions/${encodeURIComponent(session.session_id)}/files`, { token: tenant.viewerKey })).json.files;
+      expect(files.map((f: { path: string; size: number }) => [f.path, f.size])).toEqual([
+        ["recordings/part-1.bin", fileBytes],
+        ["recordings/part-2.bin", fileBytes],
+      ]);
+    }
+
+    // A silent device over the socket: no lines, no sessions, heartbeats only.
+    const quiet = await simulate(server, tenant.adminKey, ["--devices", "1", "--rate", "0", "--sessions-per-day", "0", "--duration", "5", "--project", tenant.projectId]).done;
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toMatch(/over the device socket/);
+    expect(quiet.stdout).toMatch(/sockets: +1 opened/);
+    expect(linesOf(quiet.stdout)).toMatchObject({ logged: 0, sent: 0 });
+    expect(quiet.stdout).toMatch(/sessions: +0 started, 0 ended/);
     await server.stop();
     server = undefined;
   }, 180_000);

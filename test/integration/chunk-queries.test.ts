@@ -1,0 +1,79 @@
+// Queries over lines kept in chunks answer what the store of a row per line answered: for every
+// filter (levels, module, session, words, time range, order) and every page size, the lines
+// GET /logs returns, page after page, are exactly those a plain filter over every line sent
+// picks, in (time, id) order. The lines come in many small batches and a few large ones, out of
+// time order, in several sessions; chunks are made small so a page spans many, the open chunk
+// (not in the full-text index) included.
+import { env } from "cloudflare:workers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHUNK } from "../../durable-objects/device-hub/chunks";
+import { matchesTerms, searchTerms } from "../../src/contract/fts-query";
+import { levelNumber, parseLevel } from "../../src/contract/levels";
+import { allLogs, ingest, tenant } from "./helpers";
+
+interface Sent {
+  id: string;
+  ts: number;
+  level: number;
+  module: string;
+  message: string;
+  session: string | null;
+}
+
+const saved = { ...CHUNK };
+beforeAll(() => Object.assign(CHUNK, { maxLines: 40, maxBatches: 6 }));
+afterAll(() => Object.assign(CHUNK, saved));
+
+describe("queries over chunks", () => {
+  it("answer what a filter over every line answers, for every filter, order and page size", { timeout: 120_000 }, async () => {
+    const t = await tenant();
+    const corpus = [...env.LOGHUB.HDFS!, ...env.LOGHUB.OpenSSH!].slice(0, 600);
+    const now = Date.now() * 1000;
+    const sent: Sent[] = [];
+    let next = 0;
+    // Batches of 1 to 90 lines, times shuffled within an hour and across two days; some in sessions.
+    for (let b = 0; next < corpus.length; b++) {
+      const size = [1, 3, 90, 7, 25, 2, 60][b % 7]!;
+      const session = b % 3 === 0 ? null : `run-${b % 4}`;
+      const logs = corpus.slice(next, next + size).map((l, i) => ({ ...l, timestamp_us: now - ((next + i) * 7919 % 600) * 180_000_000 - (b % 5) }));
+      next += logs.length;
+      const res = await ingest(t.deviceKey, { ...(session ? { session_id: session } : {}), logs });
+      expect(res.json.accepted).toBe(logs.length);
+      for (const l of logs) sent.push({ id: "", ts: l.timestamp_us, level: levelNumber(parseLevel(l.level)!), module: l.module, message: l.message, session });
+    }
+    // Ids in arrival order, as the device gives them.
+    const stored = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&limit=1000`);
+    expect(stored.length).toBe(sent.length);
+    const byArrival = [...stored].sort((a, b) => Number(a.id.split(":")[1]) - Number(b.id.split(":")[1]));
+    byArrival.forEach((l, i) => (sent[i]!.id = l.id));
+
+    const modules = [...new Set(sent.map((l) => l.module))];
+    const words = ["block", "user", "Received bl", "authentication failure", "zzz-none"];
+    const from = now - 30 * 3_600_000_000;
+    const to = now - 10 * 3_600_000_000;
+    const filters: { query: string; keep: (l: Sent) => boolean }[] = [
+      { query: "", keep: () => true },
+      { query: "&level=WARN,ERROR", keep: (l) => l.level === 2 || l.level === 3 },
+      { query: "&level=FATAL", keep: (l) => l.level === 4 },
+      { query: `&module=${encodeURIComponent(modules[1]!)}`, keep: (l) => l.module === modules[1] },
+      { query: "&session_id=run-1", keep: (l) => l.session === "run-1" },
+      { query: `&from=${Math.floor(from / 1000)}&to=${Math.floor(to / 1000)}`, keep: (l) => l.ts >= Math.floor(from / 1000) * 1000 && l.ts < Math.floor(to / 1000) * 1000 },
+      ...words.map((w) => ({ query: `&q=${encodeURIComponent(w)}`, keep: (l: Sent) => matchesTerms(searchTerms(w)!, l.message) })),
+      { query: `&q=user&level=INFO&session_id=run-2`, keep: (l) => matchesTerms(searchTerms("user")!, l.message) && l.level === 1 && l.session === "run-2" },
+    ];
+    const num = (id: string) => Number(id.split(":")[1]);
+    for (const { query, keep } of filters) {
+      for (const order of ["desc", "asc"] as const) {
+        const expected = sent
+          .filter(keep)
+          .sort((a, b) => (a.ts - b.ts || num(a.id) - num(b.id)) * (order === "asc" ? 1 : -1))
+          .map((l) => l.id);
+        // Pages of one line only where few lines match (a page is a request).
+        for (const limit of expected.length <= 40 ? [1, 7, 100] : [23, 100]) {
+          const got = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=${order}&limit=${limit}${query}`);
+          expect(got.map((l) => l.id), `${order} limit ${limit}${query}`).toEqual(expected);
+        }
+      }
+    }
+  });
+});

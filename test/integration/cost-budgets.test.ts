@@ -1,0 +1,150 @@
+// What each event costs a device's object in storage rows written, which Cloudflare bills at
+// $1.00 per million (docs/COSTS.md). The object counts its own rows (durable-objects/storage.ts:
+// every statement's rowsWritten, every key-value write, every alarm set); each test reads that
+// count through the object's RPC before and after a run of events and holds the average to
+// the budget issue 21 sets. Deliveries to the project and the alarm's work are included where
+// the events cause them.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { deviceHub } from "../../src/stubs/device-hub";
+import { call, ingest, loghubLines, openSocket, tenant } from "./helpers";
+import { DELIVERY } from "../../src/contract/usage";
+import { SOCKET_BEATS } from "../../durable-objects/device-hub/socket-beats";
+import { rewriteDeviceState } from "../support/device-state";
+import { settle } from "../support/settle";
+
+const DAY = 86_400_000_000; // µs
+
+/** The device object's rows written so far. */
+const rows = (deviceId: string) => deviceHub(env, deviceId).storageRows();
+
+/** Rows written by `run`, divided by `events`. */
+async function perEvent(deviceId: string, events: number, run: () => Promise<unknown>): Promise<number> {
+  const before = await rows(deviceId);
+  await run();
+  return ((await rows(deviceId)) - before) / events;
+}
+
+describe("storage rows written per event", () => {
+  it("a heartbeat over HTTPS that changes nothing writes at most one row", async () => {
+    const t = await tenant();
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 10 } } });
+    const n = 30;
+    const each = await perEvent(t.deviceId, n, async () => {
+      for (let i = 0; i < n; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 10 } } });
+    });
+    console.log(`heartbeat over HTTPS: ${each.toFixed(2)} rows`);
+    expect(each).toBeLessThanOrEqual(1);
+  });
+
+  it("a heartbeat over the device socket that changes nothing writes at most 0.2 rows on average over an hour", async () => {
+    // An hour in six seconds: every interval 600 times shorter (a heartbeat every 50 ms instead of
+    // 30 s; saves, deliveries and the silence check every second instead of every 10 minutes), so
+    // saves, deliveries and alarms weigh as they do over an hour.
+    const saved = { ...SOCKET_BEATS, every: DELIVERY.everyMs };
+    Object.assign(SOCKET_BEATS, { saveAfterMs: 1000, silenceMs: 1000 });
+    DELIVERY.everyMs = 1000;
+    try {
+      const t = await tenant();
+      await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, heartbeatIntervalMs: 50 }));
+      const socket = await openSocket("/fleet/connect", { authorization: `Bearer ${t.deviceKey}` });
+      await socket.until((f) => f.some((x) => x.type === "ready"));
+      socket.send({ type: "heartbeat", metrics: { cpu_usage: 10 } });
+      await socket.until((f) => f.filter((x) => x.type === "ack").length === 1);
+      await settle(t.deviceId);
+      const n = 120;
+      const each = await perEvent(t.deviceId, n, async () => {
+        for (let i = 0; i < n; i++) {
+          socket.send({ type: "heartbeat", metrics: { cpu_usage: 10 + (i % 7) } });
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await socket.until((f) => f.filter((x) => x.type === "ack").length === n + 1);
+      });
+      console.log(`heartbeat over the socket: ${each.toFixed(3)} rows`);
+      expect(each).toBeLessThanOrEqual(0.2);
+      // Nothing was lost by not writing: the heartbeats are all counted, and the presence is current.
+      socket.ws!.close(1000);
+      await settle(t.deviceId);
+      const device = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
+      expect(device.json.device.metrics).toEqual({ cpu_usage: 10 + ((n - 1) % 7) });
+    } finally {
+      Object.assign(SOCKET_BEATS, { saveAfterMs: saved.saveAfterMs, silenceMs: saved.silenceMs });
+      DELIVERY.everyMs = saved.every;
+    }
+  });
+
+  for (const size of [1, 100, 1000]) {
+    it(`a batch of ${size} line(s) writes at most 2 + 0.01 per line`, async () => {
+      const t = await tenant();
+      // A device's first batch opens its chunk, its log hour and its first delivery: once in its life.
+      await ingest(t.deviceKey, { logs: loghubLines("HDFS", size) });
+      await settle(t.deviceId);
+      // Enough batches for what comes once per interval (a delivery, its alarm) to weigh as it does over a day.
+      const batches = size === 1 ? 300 : size === 100 ? 100 : 20;
+      const each = await perEvent(t.deviceId, batches, async () => {
+        for (let b = 0; b < batches; b++) {
+          const res = await ingest(t.deviceKey, { batch_id: `b-${b}`, logs: loghubLines("HDFS", size, { offset: b * size }) });
+          expect(res.json.accepted).toBe(size);
+        }
+      });
+      console.log(`batch of ${size}: ${each.toFixed(2)} rows`);
+      expect(each).toBeLessThanOrEqual(2 + 0.01 * size);
+    });
+  }
+
+  it("a retried batch, a session start and end, an upload, a command sent and acknowledged write at most 3 each", async () => {
+    const t = await tenant();
+    const batch = { batch_id: "retried", logs: loghubLines("HDFS", 50) };
+    await ingest(t.deviceKey, batch);
+    await settle(t.deviceId);
+    const cost: Record<string, number> = {};
+    cost.retry = await perEvent(t.deviceId, 1, () => ingest(t.deviceKey, batch));
+    cost.sessionStart = await perEvent(t.deviceId, 1, () => call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run-1", name: "run" } }));
+    cost.upload = await perEvent(t.deviceId, 1, () =>
+      call("PUT", "/sessions/run-1/artifacts/a.txt", { token: t.deviceKey, raw: "hello", headers: { "content-type": "text/plain", "content-length": "5" } }),
+    );
+    cost.sessionEnd = await perEvent(t.deviceId, 1, () => call("PATCH", "/sessions/run-1", { token: t.deviceKey, body: { status: "completed" } }));
+    let commandId = "";
+    cost.commandSent = await perEvent(t.deviceId, 1, async () => {
+      const sent = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "reboot" } });
+      commandId = sent.json.command.id;
+    });
+    await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey });
+    cost.commandAcked = await perEvent(t.deviceId, 1, () =>
+      call("POST", `/fleet/devices/${t.deviceId}/commands/${commandId}/ack`, { token: t.deviceKey, body: { status: "succeeded" } }),
+    );
+    console.log("rows per event:", JSON.stringify(cost));
+    for (const [event, n] of Object.entries(cost)) expect(n, event).toBeLessThanOrEqual(3);
+  });
+
+  it("a line's whole later life (archive, retention, deletion) writes at most 0.01 row per line", async () => {
+    const t = await tenant();
+    const now = Date.now() * 1000;
+    // Six hours of lines, as an agent sends them (a batch a minute), ten days old.
+    let lines = 0;
+    for (let m = 0; m < 360; m += 3) {
+      const batch = loghubLines("HDFS", 60, { endUs: now - 10 * DAY + m * 60_000_000, stepUs: 3_000_000, offset: m * 20 });
+      await ingest(t.deviceKey, { logs: batch });
+      lines += batch.length;
+    }
+    const stub = deviceHub(env, t.deviceId);
+    const each = await perEvent(t.deviceId, lines, async () => {
+      // Past a one-day window they go to the archive, then past the archive's retention they are deleted.
+      await rewriteDeviceState(stub, (s) => ({ ...s, hotWindowDays: 1 }));
+      for (let run = 0; run < 5; run++) await runDurableObjectAlarm(stub);
+      await runInDurableObject(stub, (_h, s) => {
+        s.storage.sql.exec("UPDATE archive_chunks SET min_ts = min_ts - ?, max_ts = max_ts - ?", 400 * DAY, 400 * DAY);
+      });
+      await rewriteDeviceState(stub, (s) => ({ ...s, prunedAt: 0 }));
+      for (let run = 0; run < 3; run++) await runDurableObjectAlarm(stub);
+    });
+    const left = await runInDurableObject(stub, (_h, s) => ({
+      hot: s.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(lines), 0) AS n FROM chunks").one().n,
+      archived: s.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM archive_chunks").one().n,
+    }));
+    expect(left).toEqual({ hot: 0, archived: 0 });
+    console.log(`later life of ${lines} lines: ${each.toFixed(4)} rows per line`);
+    expect(each).toBeLessThanOrEqual(0.01);
+  });
+});
