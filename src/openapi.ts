@@ -124,7 +124,7 @@ const OPERATIONS: Operation[] = [
   {
     method: "get",
     path: "/sessions/{session_id}/bundle",
-    summary: "The session as one streamed zip: files/<path> and logs.ndjson",
+    summary: "The session as one streamed zip: files/<path> (renamed where a name would not extract everywhere), logs.ndjson and manifest.json",
     auth: "viewer",
     params: SessionParams,
     query: SessionQuery,

@@ -60,10 +60,12 @@ export interface SendAdvice {
   send_interval_s: number;
 }
 
-/** A viewer's push keeps a device live this long at most (renewed by each delivery's answer, ended when the viewer leaves). */
-const LIVE_HOLD_MS = 3_600_000;
-/** A device stays live this long after the last viewer covering it leaves. */
-const LIVE_LINGER_MS = 60_000;
+/**
+ * A viewer's push keeps a device live `holdMs` at most (renewed by each delivery's answer,
+ * ended when the viewer leaves); it stays live `lingerMs` after the last viewer covering it
+ * leaves. An object, so tests can shorten them.
+ */
+export const LIVE = { holdMs: 3_600_000, lingerMs: 60_000 };
 /** How often a device should send its logs: while live, and otherwise. */
 const SEND_INTERVAL_S = { live: 1, idle: 60 };
 
@@ -90,6 +92,8 @@ export class DeviceHub extends DurableObject<Env> {
   private beats: Beats | null = null;
   /** While set, changes to the state wait for the next save (the socket's heartbeats). */
   private volatile = false;
+  /** The device's socket was told it is live (memory only). */
+  private liveTold = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -162,6 +166,16 @@ export class DeviceHub extends DurableObject<Env> {
         },
       },
     );
+    // A device told on its socket that it is live hears when that ends (after a hibernation, with its next heartbeat's answer).
+    this.timers.add({
+      name: "live end",
+      due: () => (this.liveTold && this.ctx.getWebSockets().length > 0 ? (this.state.current?.liveUntil ?? 0) : null),
+      fire: (now) => {
+        if (this.isLive(now)) return;
+        this.liveTold = false;
+        this.socket.pushAdvice(this.advice(now));
+      },
+    });
     // What the alarm must keep: the state, when something changed it without a save (the socket's heartbeats).
     this.timers.add({ name: "state save", due: (now) => (this.state.unsaved ? now : null), fire: () => this.state.save() });
     this.socket = new DeviceSocket(
@@ -442,7 +456,7 @@ export class DeviceHub extends DurableObject<Env> {
   async watch(watched: boolean): Promise<void> {
     if (!this.state.current) return;
     const now = Date.now();
-    this.setLive(watched, now, watched ? LIVE_HOLD_MS : LIVE_LINGER_MS);
+    this.setLive(watched, now, watched ? LIVE.holdMs : LIVE.lingerMs);
     await this.commit();
   }
 
@@ -451,7 +465,9 @@ export class DeviceHub extends DurableObject<Env> {
     const until = this.state.current?.liveUntil ?? 0;
     const next = watched ? Math.max(until, now + forMs) : Math.min(until, now + forMs);
     if (next !== until) this.state.note((s) => (s.liveUntil = next));
-    if (this.isLive(now) !== was) this.socket.pushAdvice(this.advice(now));
+    if (this.isLive(now) === was) return;
+    this.liveTold = this.isLive(now);
+    this.socket.pushAdvice(this.advice(now));
   }
 
   // ---- logs -----------------------------------------------------------------------------
@@ -668,7 +684,9 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- the device's WebSocket -----------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
-    const answer = this.socket.accept(request, this.state.require().deviceId, this.advice());
+    const advice = this.advice();
+    const answer = this.socket.accept(request, this.state.require().deviceId, advice);
+    this.liveTold = advice.live;
     await this.commit();
     return answer;
   }
@@ -752,7 +770,7 @@ export class DeviceHub extends DurableObject<Env> {
     const current = this.state.current;
     if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
     if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
-    this.setLive(answer.live ?? answer.viewers > 0, Date.now(), LIVE_LINGER_MS);
+    this.setLive(answer.live ?? answer.viewers > 0, Date.now(), LIVE.lingerMs);
     await this.alerts.heardVersion(answer.alert_rules);
   }
 

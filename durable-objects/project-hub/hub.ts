@@ -330,11 +330,12 @@ export class ProjectHub extends DurableObject<Env> {
 
   /** The viewers' coverage may have changed since `before`: the devices concerned hear it (in the background). */
   private viewersChanged(before: Coverage, leaving?: WebSocket): void {
-    this.ctx.waitUntil(this.watchers.changed(before, this.tail.coverage(leaving)));
+    const after = this.tail.coverage(leaving && { ws: leaving, counted: false });
+    this.ctx.waitUntil(this.watchers.changed(before, after).catch((err) => console.error("telling devices who watches them failed; their deliveries hear it", err)));
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    const before = this.tail.coverage();
+    const before = this.tail.coverage({ ws, counted: true });
     answerClose(ws, code);
     this.viewersChanged(before, ws);
   }

@@ -37,14 +37,12 @@ export class LiveTail {
     return this.ctx.getWebSockets().length;
   }
 
-  /** The devices the viewers watch, without `leaving` (a socket on its way out). */
-  coverage(leaving?: WebSocket): Coverage {
-    return coverageOf(
-      this.ctx
-        .getWebSockets()
-        .filter((ws) => ws !== leaving && ws.readyState !== WebSocket.CLOSED)
-        .map((ws) => (ws.deserializeAttachment() as ViewerState).filter),
-    );
+  /** The devices the open viewers watch, with or without `leaving` (a socket on its way out, whatever its state). */
+  coverage(leaving?: { ws: WebSocket; counted: boolean }): Coverage {
+    // The socket a close handler is given may already be gone from the object's list.
+    const open = this.ctx.getWebSockets().filter((ws) => ws !== leaving?.ws && ws.readyState !== WebSocket.CLOSED);
+    if (leaving?.counted) open.push(leaving.ws);
+    return coverageOf(open.map((ws) => (ws.deserializeAttachment() as ViewerState).filter));
   }
 
   /** A new viewer for an org key, its filter already validated by the Worker. */

@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import * as fs from "node:fs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { LIVE } from "../../durable-objects/device-hub/hub";
 import { type AgentSocket, FleetbeatAgent, register } from "../../agent/agent";
 import type { PushedFrame, SocketAnswer } from "../../agent/socket";
 import { FileSpool, MemorySpool } from "../../agent/spool";
@@ -381,7 +382,7 @@ describe("device agent delivery: waiting as the server asks, and a bounded spool
  * pushes `live` frames on the device socket (issue 21): the tests below then insist on them.
  * Until then they accept an answer without them, which the agent reads as "use your own pace".
  */
-const SERVER_SAYS_LIVE = false;
+const SERVER_SAYS_LIVE = true;
 
 /** The device socket (GET /fleet/connect) through the Worker, as the agent uses one: requests answered by id, pushed frames to listeners. */
 async function deviceSocket(deviceKey: string): Promise<AgentSocket & { close(): void }> {
@@ -495,6 +496,9 @@ describe("device agent send policy, against the real Worker", () => {
   });
 
   it.skipIf(!SERVER_SAYS_LIVE)("sends every second while someone tails the device, over HTTPS, and slows down when they leave", async () => {
+    // A device stays live a minute after its last viewer leaves; here a second.
+    LIVE.lingerMs = 1000;
+    onTestFinished(() => void (LIVE.lingerMs = 60_000));
     const d = await device();
     let now = Date.now();
     const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch: toWorker, clock: () => now });
@@ -526,6 +530,8 @@ describe("device agent send policy, against the real Worker", () => {
   });
 
   it.skipIf(!SERVER_SAYS_LIVE)("hears on the device socket the moment someone starts and stops tailing the device", async () => {
+    LIVE.lingerMs = 1000;
+    onTestFinished(() => void (LIVE.lingerMs = 60_000));
     const d = await device();
     const socket = await deviceSocket(d.device_key);
     const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), socket, fetch: toWorker });
