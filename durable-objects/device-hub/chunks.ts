@@ -36,6 +36,7 @@ export const CHUNKS_SCHEMA = `CREATE TABLE chunks (
      batches INTEGER NOT NULL,     -- batches appended
      bytes INTEGER NOT NULL,       -- length of data
      batch_ids TEXT NOT NULL,      -- one JSON line per batch that had an id: [batch_id, received_at, answer]
+     keys TEXT NOT NULL,           -- "id,ts,level," per line, in the order of data: what most filters need, read without the lines
      data TEXT NOT NULL            -- one JSON line per log line: [id, ts, level, module, logger, message, thread_id, process_id, session_id, context]
    );
    CREATE VIRTUAL TABLE chunks_fts USING fts5 (text, content = '', contentless_delete = 1);`;
@@ -64,6 +65,60 @@ const rowOf = (t: Tuple): LogRow =>
   ({ id: t[0], ts: t[1], level: t[2], module: t[3], logger: t[4], message: t[5], thread_id: t[6], process_id: t[7], session_id: t[8], context: t[9] }) as LogRow;
 
 const tupleOf = (id: number, l: Omit<LogRecord, "id">): Tuple => [id, l.ts, l.level, l.module, l.logger, l.message, l.thread_id, l.process_id, l.session_id, l.context];
+
+/** A line's keys as the `keys` column holds them. */
+const keysOf = (t: Tuple): string => `${t[0]},${t[1]},${t[2]},`;
+
+/**
+ * One chunk's lines, read lazily: the keys (id, time, level) of all of them at once, a line's
+ * text only when a filter or the page needs it, and its JSON only then.
+ */
+class ChunkLines {
+  private readonly keys: number[];
+  private texts?: string[];
+
+  constructor(
+    keys: string,
+    private readonly data: string,
+  ) {
+    this.keys = keys ? (JSON.parse(`[${keys.slice(0, -1)}]`) as number[]) : [];
+  }
+
+  get count(): number {
+    return this.keys.length / 3;
+  }
+
+  id = (i: number): number => this.keys[3 * i]!;
+  ts = (i: number): number => this.keys[3 * i + 1]!;
+  level = (i: number): number => this.keys[3 * i + 2]!;
+
+  text(i: number): string {
+    this.texts ??= this.data.split("\n");
+    return this.texts[i]!;
+  }
+
+  tuple = (i: number): Tuple => JSON.parse(this.text(i)) as Tuple;
+  row = (i: number): LogRow => rowOf(this.tuple(i));
+}
+
+/** A line found for a page: its position, and its row once read. */
+interface Found {
+  ts: number;
+  id: number;
+  lines: ChunkLines;
+  i: number;
+}
+
+/**
+ * Whether a line's raw text can hold the search words at all: a cheap test before reading it.
+ * Only for lines in ASCII, where a word of the line is a run of the lower-cased text (elsewhere
+ * case folding and diacritics decide, and the line is read).
+ */
+function mayHold(words: readonly string[], raw: string): boolean {
+  if (words.length === 0 || /[^\x00-\x7f]/.test(raw)) return true;
+  const lower = raw.toLowerCase();
+  return words.every((w) => lower.includes(w));
+}
 
 /** The distinct values of a summary list after adding `more`; null once past SUMMARY_NAMES_MAX or already null. */
 function union(list: string | null, more: Iterable<string | null>): string | null {
@@ -119,7 +174,9 @@ export class ChunkStore {
     for (;;) {
       const take = rest.slice(0, head ? CHUNK.maxLines - head.lines : CHUNK.maxLines);
       const last = take.length === rest.length;
-      const text = take.map((r, i) => `${JSON.stringify(tupleOf(next + i, r))}\n`).join("");
+      const tuples = take.map((r, i) => tupleOf(next + i, r));
+      const text = tuples.map((t) => `${JSON.stringify(t)}\n`).join("");
+      const keys = tuples.map(keysOf).join("");
       // A batch goes whole into the open chunk, or the open chunk closes and it starts new ones. A
       // chunk holds one hour of arrivals: live lines of one hour then leave for the archive as
       // whole chunks, never rewritten (retention.ts).
@@ -138,7 +195,7 @@ export class ChunkStore {
         const maxTs = head.max_ts === null ? s.maxTs : s.maxTs === null ? head.max_ts : Math.max(head.max_ts, s.maxTs);
         this.sql.exec(
           `UPDATE chunks SET end_id = ?, lines = lines + ?, min_ts = ?, max_ts = ?, levels = levels | ?, modules = ?, sessions = ?,
-             received_at = ?, batches = batches + 1, bytes = bytes + ?, batch_ids = batch_ids || ?, data = data || ? WHERE id = ?`,
+             received_at = ?, batches = batches + 1, bytes = bytes + ?, batch_ids = batch_ids || ?, keys = keys || ?, data = data || ? WHERE id = ?`,
           next,
           take.length,
           minTs,
@@ -149,6 +206,7 @@ export class ChunkStore {
           receivedAt,
           text.length,
           note,
+          keys,
           text,
           head.id,
         );
@@ -156,8 +214,8 @@ export class ChunkStore {
       }
       const id = this.sql
         .exec<{ id: number }>(
-          `INSERT INTO chunks (first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes, batch_ids, data)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+          `INSERT INTO chunks (first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes, batch_ids, keys, data)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
           next - take.length,
           next,
           take.length,
@@ -170,6 +228,7 @@ export class ChunkStore {
           last ? 1 : 0,
           text.length,
           note,
+          keys,
           text,
         )
         .one().id;
@@ -187,9 +246,8 @@ export class ChunkStore {
 
   /** Closes a chunk: its messages become its document in the full-text index. */
   private close(id: number): void {
-    const text = this.tuples(id)
-      .map((t) => t[5])
-      .join("\n");
+    const lines = this.read(id);
+    const text = Array.from({ length: lines.count }, (_, i) => lines.tuple(i)[5]).join("\n");
     if (text) this.sql.exec("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", id, text);
   }
 
@@ -203,9 +261,9 @@ export class ChunkStore {
     return this.sql.exec<Head & Record<string, SqlStorageValue>>(`SELECT ${HEAD} FROM chunks WHERE id = ?`, id).toArray()[0];
   }
 
-  private tuples(id: number): Tuple[] {
-    const data = this.sql.exec<{ data: string }>("SELECT data FROM chunks WHERE id = ?", id).toArray()[0]?.data ?? "";
-    return data ? (JSON.parse(`[${data.slice(0, -1).replaceAll("\n", ",")}]`) as Tuple[]) : [];
+  private read(id: number): ChunkLines {
+    const r = this.sql.exec<{ keys: string; data: string }>("SELECT keys, data FROM chunks WHERE id = ?", id).toArray()[0];
+    return new ChunkLines(r?.keys ?? "", r?.data ?? "");
   }
 
   /** Whether the chunk is in the full-text index: every chunk but the open one is. */
@@ -236,8 +294,12 @@ export class ChunkStore {
       )
       .toArray();
     const order = f.order;
-    const sorted = (rows: LogRow[]) => rows.sort((a, b) => (comesBefore(order, a, b) ? -1 : 1));
-    let found: LogRow[] = [];
+    const sorted = (rows: Found[]) => rows.sort((a, b) => (comesBefore(order, a, b) ? -1 : 1));
+    const levels = f.levels && f.levels.length > 0 ? new Set(f.levels) : null;
+    // Filters on the line's own fields need its text; the others read only its keys.
+    const needsLine = f.module !== undefined || f.session_id !== undefined || f.terms !== undefined;
+    const words = f.terms ? f.terms.words : [];
+    let found: Found[] = [];
     for (const c of candidates) {
       if (found.length >= f.limit) {
         found = sorted(found).slice(0, f.limit);
@@ -245,12 +307,21 @@ export class ChunkStore {
         // No later chunk can hold a line before the page's last one.
         if (asc ? c.min_ts > kth.ts : c.max_ts < kth.ts) break;
       }
-      for (const t of this.tuples(c.id)) {
-        const row = rowOf(t);
-        if (keepLine(row, f, after, f.terms)) found.push(row);
+      const lines = this.read(c.id);
+      for (let i = 0; i < lines.count; i++) {
+        const ts = lines.ts(i);
+        const id = lines.id(i);
+        if (f.from !== undefined && ts < f.from) continue;
+        if (f.to !== undefined && ts >= f.to) continue;
+        if (levels && !levels.has(lines.level(i))) continue;
+        if (after && !comesBefore(order, after, { ts, id })) continue;
+        if (needsLine && !(mayHold(words, lines.text(i)) && keepLine(lines.row(i), f, after, f.terms))) continue;
+        found.push({ ts, id, lines, i });
       }
     }
-    return sorted(found).slice(0, f.limit);
+    return sorted(found)
+      .slice(0, f.limit)
+      .map((x) => x.lines.row(x.i));
   }
 
   /** The event time (µs) of the oldest line held, or null. */
@@ -268,16 +339,20 @@ export class ChunkStore {
     const chunks = this.sql
       .exec<{ id: number; min_ts: number }>("SELECT id, min_ts FROM chunks WHERE lines > 0 AND max_ts >= ? AND min_ts < ? ORDER BY min_ts", from, until)
       .toArray();
-    const upTo = (rows: LogRow[]) => rows.sort((a, b) => (comesBefore("asc", a, b) ? -1 : 1)).slice(0, limit);
-    let found: LogRow[] = [];
+    const upTo = (rows: Found[]) => rows.sort((a, b) => (comesBefore("asc", a, b) ? -1 : 1)).slice(0, limit);
+    let found: Found[] = [];
     for (const c of chunks) {
       if (found.length >= limit) {
         found = upTo(found);
         if (c.min_ts > found[limit - 1]!.ts) break;
       }
-      for (const t of this.tuples(c.id)) if (t[1] >= from && t[1] < until) found.push(rowOf(t));
+      const lines = this.read(c.id);
+      for (let i = 0; i < lines.count; i++) {
+        const ts = lines.ts(i);
+        if (ts >= from && ts < until) found.push({ ts, id: lines.id(i), lines, i });
+      }
     }
-    return upTo(found);
+    return upTo(found).map((x) => x.lines.row(x.i));
   }
 
   /** Takes these lines out (the archive has them): chunks left empty go, the others are rewritten without them (one row each). */
@@ -292,9 +367,10 @@ export class ChunkStore {
     }
     const chunks = this.sql.exec<{ id: number }>("SELECT id FROM chunks WHERE end_id > ? AND first_id <= ? AND lines > 0", lo, hi).toArray();
     for (const { id } of chunks) {
-      const tuples = this.tuples(id);
-      const kept = tuples.filter((t) => !gone.has(t[0]));
-      if (kept.length === tuples.length) continue;
+      const lines = this.read(id);
+      const keptAt = Array.from({ length: lines.count }, (_, i) => i).filter((i) => !gone.has(lines.id(i)));
+      if (keptAt.length === lines.count) continue;
+      const kept = keptAt.map((i) => lines.tuple(i));
       const indexed = this.indexed(id);
       if (kept.length === 0 && indexed) {
         this.sql.exec("DELETE FROM chunks_fts WHERE rowid = ?", id);
@@ -304,9 +380,9 @@ export class ChunkStore {
       // A chunk that keeps some lines keeps its index document as it was: words of lines gone
       // only make it a candidate its lines then do not match (a query checks every line).
       const s = summaryOf(kept.map(rowOf));
-      const text = kept.map((t) => `${JSON.stringify(t)}\n`).join("");
+      const text = keptAt.map((i) => `${lines.text(i)}\n`).join("");
       this.sql.exec(
-        "UPDATE chunks SET lines = ?, min_ts = ?, max_ts = ?, levels = ?, modules = ?, sessions = ?, bytes = ?, data = ? WHERE id = ?",
+        "UPDATE chunks SET lines = ?, min_ts = ?, max_ts = ?, levels = ?, modules = ?, sessions = ?, bytes = ?, keys = ?, data = ? WHERE id = ?",
         kept.length,
         s.minTs,
         s.maxTs,
@@ -314,6 +390,7 @@ export class ChunkStore {
         s.modules,
         s.sessions,
         text.length,
+        kept.map(keysOf).join(""),
         text,
         id,
       );
@@ -338,11 +415,12 @@ export class ChunkStore {
     for (let i = 0; i < rows.length; i += CHUNK.maxLines) {
       const piece = rows.slice(i, i + CHUNK.maxLines);
       const s = summaryOf(piece);
-      const text = piece.map((r) => `${JSON.stringify(tupleOf(r.id, r))}\n`).join("");
+      const tuples = piece.map((r) => tupleOf(r.id, r));
+      const text = tuples.map((t) => `${JSON.stringify(t)}\n`).join("");
       const id = this.sql
         .exec<{ id: number }>(
-          `INSERT INTO chunks (first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes, batch_ids, data)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '', ?) RETURNING id`,
+          `INSERT INTO chunks (first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes, batch_ids, keys, data)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '', ?, ?) RETURNING id`,
           piece[0]!.id,
           piece[piece.length - 1]!.id + 1,
           piece.length,
@@ -352,6 +430,7 @@ export class ChunkStore {
           s.modules,
           s.sessions,
           text.length,
+          tuples.map(keysOf).join(""),
           text,
         )
         .one().id;

@@ -2,18 +2,20 @@
 // presence is the connection itself; a heartbeat brings only its time, status and metrics, and
 // counts (a message in, its ack out, a heartbeat). Those wait in memory and in the socket's
 // attachment (which survives the object hibernating between frames, up to 2 KB), and are saved
-// with the state every SOCKET_BEATS.saveEvery heartbeats, after saveAfterMs, when a delivery to
-// the project is due (its sealing goes in the same row), or with any other change the object saves. When the object wakes, what the attachment holds is laid over the saved state
+// with the state when a delivery to the project is due (its sealing goes in the same row), at
+// the latest after SOCKET_BEATS' bounds, or with any other change the object saves. When the object wakes, what the attachment holds is laid over the saved state
 // again, so an eviction loses nothing. Heartbeats that change what people must see at once (the
 // status, the current session) are saved at once like any other change.
 import { MINUTE_MS } from "./metrics";
 
 /**
- * Heartbeats held before the state is saved, and for how long at most; and how long an open
- * socket may stay silent before its device is offline (a closed one is seen at once). An
- * object, so a test can run an hour in seconds.
+ * Heartbeats are saved when the device's counts are due at the project (every
+ * DELIVERY.everyMs, 10 minutes: their sealing then goes in the same row), and at the latest
+ * after `saveEvery` heartbeats or `saveAfterMs`; an open socket may stay silent `silenceMs`
+ * before its device is offline (a closed one is seen at once). An object, so a test can run an
+ * hour in seconds.
  */
-export const SOCKET_BEATS = { saveEvery: 20, saveAfterMs: 10 * 60_000, silenceMs: 10 * 60_000 };
+export const SOCKET_BEATS = { saveEvery: 40, saveAfterMs: 20 * 60_000, silenceMs: 10 * 60_000 };
 /** An attachment holds at most 2,048 bytes; past this size the state is saved instead. */
 const ATTACHMENT_MAX_BYTES = 1_900;
 

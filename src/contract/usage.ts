@@ -36,4 +36,4 @@ export interface OutboxRow extends UsageCounters {
  * first asks the devices that delivered within it to send what they still owe
  * (src/services/fresh-counts.ts), so the interval never makes a read stale.
  */
-export const DELIVERY = { everyMs: 300_000 };
+export const DELIVERY = { everyMs: 600_000 };
