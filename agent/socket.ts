@@ -113,6 +113,8 @@ export class DeviceSocket {
     }
     if (frame.type === "ready") {
       this.ready = true;
+      // The ready frame says whether the device is watched already (someone opened its tail first).
+      if ("live" in frame) for (const listener of this.listeners) listener({ type: "live", live: frame.live, send_interval_s: frame.send_interval_s });
       this.backoff.succeeded();
       this.options.onOpenChange?.(true);
     } else if (frame.type === "command" && frame.command) {

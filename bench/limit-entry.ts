@@ -17,6 +17,9 @@ import { type StoredLine, validateLines } from "../src/contract/log-line";
 import { FanIn as AppFanIn } from "../durable-objects/fan-in/hub";
 import type { LogArchive } from "../durable-objects/device-hub/archive";
 import { FAN_IN } from "../src/contract/fan-in";
+import { DELIVERY } from "../src/contract/usage";
+import { createDb } from "../src/db/client";
+import { listDeviceIdsOfProject } from "../src/db/repos/devices";
 import entry from "../src/index";
 
 /** A ProjectHub that counts the deliveries it takes (in memory: the benchmark reads it live). */
@@ -149,6 +152,18 @@ export default {
     if (url.pathname === "/__bench/fan-in") {
       Object.assign(FAN_IN, await req.json());
       return Response.json(FAN_IN);
+    }
+    if (url.pathname === "/__bench/delivery") {
+      // How often devices hand their counts on (src/contract/usage.ts): the bench runs it faster than production.
+      Object.assign(DELIVERY, await req.json());
+      return Response.json(DELIVERY);
+    }
+    if (url.pathname === "/__bench/flush") {
+      // Every device of the project sends what it owes now, as a stats read asks its recent ones to.
+      const ids = await listDeviceIdsOfProject(createDb(env.DB), url.searchParams.get("project_id") ?? "", { limit: 10_000 });
+      const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace<DeviceHub>;
+      await Promise.all(ids.map((id) => ns.get(ns.idFromName(id)).sendCounts()));
+      return Response.json({ devices: ids.length });
     }
     if (req.method !== "POST" || url.pathname !== "/__bench/limit") return entry.fetch(req, env, ctx);
     // { device_id, logs: contract lines, batches, spacing_us }: the lines are validated here, once,

@@ -54,6 +54,12 @@ export class DeviceAlerts {
     return (this.cachedConditions ??= this.kv.get<Conditions>(CONDITIONS_KEY) ?? {});
   }
 
+  /** Whether one of the device's conditions holds now (firing or on its way): its lines should come at once. */
+  holding(): boolean {
+    for (const c of Object.values(this.conditions)) if (c.since !== undefined) return true;
+    return false;
+  }
+
   /** Writes the conditions through to storage, when `changed` says they changed. */
   private saveConditions(c: Conditions, changed: boolean): void {
     this.cachedConditions = c;

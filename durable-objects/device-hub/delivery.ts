@@ -7,6 +7,8 @@ import { type DeliveryAnswer, fanInIndex } from "../../src/contract/fan-in";
 import type { StoredLine } from "../../src/contract/log-line";
 import { type LogView, presentLog } from "../../src/contract/log-view";
 import { DELIVERY } from "../../src/contract/usage";
+import { slotOf } from "../../src/lib/hash";
+import { DAY_MS, utcDay } from "../../src/lib/time";
 import { fanInByName, fanInName } from "../../src/stubs/fan-in";
 import { projectHub } from "../../src/stubs/project-hub";
 import type { ProjectHub } from "../project-hub/hub";
@@ -20,6 +22,8 @@ const FAN_IN_KEY = "fan_in";
 
 
 type Who = { deviceId: string; projectId: string };
+/** Seconds after midnight over which devices deliver the day's last counts. */
+const DAY_END_SPREAD_S = 120;
 /** A committed batch held for the live tail. */
 type HeldBatch = { firstId: number; sessionId: string | null; lines: StoredLine[] };
 /** A delivery's receiver, as the device sees it: the project's object or a fan-in object in front of it. */
@@ -68,6 +72,20 @@ export class ProjectDelivery {
       timers,
       () => DELIVERY.everyMs,
     );
+    // A day's counts reach the project within minutes of midnight, before the daily job closes
+    // the day at 00:05, whatever the interval: each device at its own second of the first two
+    // minutes, so a fleet does not deliver all at once.
+    timers.add({ name: "day's counts", due: (now) => this.dayEnd(now), fire: () => this.sends.flush() });
+  }
+
+  /** When counts of a day that has ended (or ends next) must go: the next midnight after the oldest day owed, plus this device's slot. */
+  private dayEnd(now: number): number | null {
+    const who = this.identity();
+    const owed = this.state.owed();
+    if (!who || !anyOwed(owed)) return null;
+    const days = [...Object.keys(owed.days), ...Object.keys(owed.sealed?.days ?? {})];
+    const oldest = days.length > 0 ? days.sort()[0]! : utcDay(now);
+    return Date.parse(oldest) + DAY_MS + slotOf(who.deviceId, DAY_END_SPREAD_S) * 1000;
   }
 
   /** Fan-in objects the project last said it uses (0: it takes deliveries itself). */

@@ -248,6 +248,8 @@ export class DeviceHub extends DurableObject<Env> {
         d.lastHeartbeatAt = now;
         d.lastSeenAt = now;
         if (input.metrics) d.metrics = input.metrics;
+        // D1's row hears of it with the registry's hourly flush.
+        d.version++;
       });
       if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
       this.count({ heartbeats: 1, device_messages_in: 1, device_messages_out: 1 }, now);
@@ -292,8 +294,9 @@ export class DeviceHub extends DurableObject<Env> {
     return (this.state.current?.liveUntil ?? 0) > now;
   }
 
+  /** What the device is told: live while someone watches it, or while one of its alert conditions holds (so its lines come at once). */
   private advice(now = Date.now()): SendAdvice {
-    const live = this.isLive(now);
+    const live = this.isLive(now) || this.alerts.holding();
     return { live, send_interval_s: live ? SEND_INTERVAL_S.live : SEND_INTERVAL_S.idle };
   }
 
@@ -697,13 +700,15 @@ export class DeviceHub extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     answerClose(ws, code);
+    if (!this.state.current) return;
     // The heartbeats the socket held are saved now: the attachment goes with it.
     const held = this.beats ?? (ws.deserializeAttachment() as Beats | null);
-    if (held && this.state.current) {
+    if (held) {
       if (!this.beats) this.replay(held);
       this.state.touch();
-      await this.commit();
     }
+    // Without its socket the device is offline three missed heartbeats after its last, not ten minutes.
+    await this.commit();
   }
 
   // ---- time -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ const CHUNKS_PER_RUN = 10;
 const DELETES_PER_RUN = 1000;
 /**
  * Past `maxLines` the oldest lines are archived whatever their age: a Durable Object holds at
- * most 10 GB, and a hot line costs ~0.5–1 KB with its indexes and full-text entry. (An object,
+ * most 10 GB, and a hot line costs ~200–400 bytes in its chunk with the full-text index. (An object,
  * so a test can lower it.)
  */
 export const HOT_STORE = { maxLines: 5_000_000 };

@@ -65,7 +65,7 @@ export const DEVICE_SCHEMA = [
    );
 
    -- Usage this device owes its project, by UTC day of receipt. Rows of one seq travel
-   -- together; the project applies each seq once (see usage-outbox.ts).
+   -- together; the project applies each seq once (now kept in the state row: owed.ts; legacy-outbox.ts delivers what is left here).
    CREATE TABLE outbox (
      seq INTEGER NOT NULL,
      day TEXT NOT NULL,

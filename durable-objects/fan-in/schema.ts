@@ -1,7 +1,7 @@
 // SQLite schema of a FanIn object. Each entry is one migration step (see sql-migrations.ts).
 export const FAN_IN_SCHEMA = [
   `-- What the devices delivered, gathered per sequence of this object's own outbox
-   -- (../usage-outbox.ts): the same tables as a device's, plus the devices' days.
+   -- (kept for objects from before the intake, ../intake.ts, which moves what they hold): the same tables as a device's, plus the devices' days.
    CREATE TABLE outbox (
      seq INTEGER NOT NULL,
      day TEXT NOT NULL,
@@ -46,7 +46,7 @@ export const FAN_IN_SCHEMA = [
      error_lines INTEGER NOT NULL,
      PRIMARY KEY (seq, day, device_id)
    );
-   -- The last sequence applied from each device (../sequence-ledger.ts).
+   -- The last sequence applied from each device (before the intake, ../intake.ts).
    CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);`,
 
   // The intake (../intake.ts, outbox.ts): one row per device, rewritten by each delivery with

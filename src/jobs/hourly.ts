@@ -14,8 +14,12 @@ import { JOB_BUDGET, forEachOf, nextProjects } from "./each-project";
 const HOUR_MS = 3_600_000;
 /** Devices swept per run; the next run takes the rest. */
 const SWEEP_MAX = 1_000;
-/** How far past its deadline a device must be before the sweep steps in (its alarm had time). */
-const SWEEP_GRACE_MS = 5 * 60_000;
+/**
+ * How far past its deadline a device must be before the sweep steps in: D1's heartbeat time may
+ * be an hour old (the registry's flush interval, durable-objects/device-hub/registry.ts), and
+ * its alarm had time.
+ */
+const SWEEP_GRACE_MS = 65 * 60_000;
 /** Finished hours copied each run, so a missed run is made up by the next. */
 const COPY_HOURS = 24;
 

@@ -15,7 +15,6 @@ import { deviceCounts, listDevicePresence } from "../db/repos/devices";
 import { type Labels, type MetricFamily, formatExposition } from "../lib/prometheus-text";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
-import { ACTIVE_MS } from "./usage-stats";
 
 type Status = (typeof DeviceStatus.options)[number];
 const STATUSES: readonly Status[] = ["online", "offline", "maintenance", "error"];
@@ -55,7 +54,7 @@ export async function scrapeProject(
   const day = utcDay(now);
   // The project's object and its device counts, while the pages of devices are read.
   const hub = projectHub(env, q.project_id);
-  const projectPart = Promise.all([hub.usage(day.slice(0, 7), day), deviceCounts(db, q.project_id, now - ACTIVE_MS), hub.storageRows()]);
+  const projectPart = Promise.all([hub.usage(day.slice(0, 7), day), deviceCounts(db, q.project_id), hub.storageRows()]);
 
   const up = family("fleetbeat_device_up", "1 when the device is not offline (online, maintenance or error), 0 when it is offline");
   const status = family("fleetbeat_device_status", "The device's status: 1 for the status it has, 0 for the others");
@@ -122,7 +121,7 @@ export async function scrapeProject(
       ],
     },
     gauge("fleetbeat_project_devices", "The project's devices that are not decommissioned", counts.live),
-    gauge("fleetbeat_project_active_devices", "The project's devices with a heartbeat in the last 5 minutes", counts.active),
+    gauge("fleetbeat_project_active_devices", "The project's devices that are not offline (online, maintenance or error)", counts.active),
     gauge("fleetbeat_scrape_devices", "Devices in this answer", exported),
     gauge("fleetbeat_scrape_truncated", `1 when the project has more than ${SCRAPE_MAX_DEVICES} matching devices and this answer lists only the first; narrow it with environment or type`, truncated ? 1 : 0),
   ]);

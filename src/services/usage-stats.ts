@@ -11,9 +11,6 @@ import { orgHub, projectHub } from "../stubs/project-hub";
 import { freshCounts } from "./fresh-counts";
 import { add, projectIdsOf, zero } from "./stats-scope";
 
-/** A device is active when its last heartbeat is this recent. */
-export const ACTIVE_MS = 5 * 60_000;
-
 /** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */
 export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier, now: number) {
   const day = utcDay(now);
@@ -21,7 +18,7 @@ export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier,
   const projectIds = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
   await freshCounts(env, projectIds);
   const parts = await mapLimit(projectIds, FAN_OUT, async (id) => {
-    const [usage, counts] = await Promise.all([projectHub(env, id).usage(month, day), deviceCounts(db, id, now - ACTIVE_MS)]);
+    const [usage, counts] = await Promise.all([projectHub(env, id).usage(month, day), deviceCounts(db, id)]);
     return { ...usage, devices: counts.live, active_devices: counts.active };
   });
   const sum = { month: zero(), today: zero(), lifetime: zero(), devices: 0, active_devices: 0, storage_bytes: 0 };

@@ -14,10 +14,10 @@ describe("the hourly job", () => {
     const t = await tenant();
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
     const stub = deviceHub(env, t.deviceId);
-    // The last heartbeat was an hour ago, and the alarm that should have noticed never rang.
-    await rewriteDeviceState(stub, (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - 3_600_000 }));
+    // The last heartbeat was two hours ago (D1 may trail a device by an hour), and the alarm that should have noticed never rang.
+    await rewriteDeviceState(stub, (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - 7_200_000 }));
     await runInDurableObject(stub, (_h, state) => state.storage.deleteAlarm());
-    await env.DB.prepare("UPDATE devices SET last_heartbeat_at = last_heartbeat_at - 3600000 WHERE id = ?").bind(t.deviceId).run();
+    await env.DB.prepare("UPDATE devices SET last_heartbeat_at = last_heartbeat_at - 7200000 WHERE id = ?").bind(t.deviceId).run();
     const fresh = await tenant();
     await call("POST", "/fleet/heartbeat", { token: fresh.deviceKey, body: {} });
 

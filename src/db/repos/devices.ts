@@ -239,10 +239,14 @@ export async function deviceNames(db: Db, orgId: string, ids: string[]): Promise
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
-/** The project's live devices, and how many of them sent a heartbeat since `since` (ms), in one query. */
-export async function deviceCounts(db: Db, projectId: string, since: number): Promise<{ live: number; active: number }> {
+/**
+ * The project's live devices, and how many of them are active: not offline, as the registry
+ * has it (a status change reaches it at once; a device is offline three missed heartbeats after
+ * its last, or when its socket falls silent), in one query.
+ */
+export async function deviceCounts(db: Db, projectId: string): Promise<{ live: number; active: number }> {
   const [row] = await db
-    .select({ live: count(), active: sql<number>`coalesce(sum(${devices.lastHeartbeatAt} >= ${since}), 0)`.mapWith(Number) })
+    .select({ live: count(), active: sql<number>`coalesce(sum(${devices.status} != 'offline'), 0)`.mapWith(Number) })
     .from(devices)
     .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt)));
   return row!;
@@ -250,7 +254,9 @@ export async function deviceCounts(db: Db, projectId: string, since: number): Pr
 
 /**
  * Devices D1 still shows online (or in error) well past their offline deadline: three missed
- * intervals plus `graceMs`. Their objects' alarms should have marked them offline already.
+ * intervals plus `graceMs` (which must cover how stale D1's heartbeat time may be: a device
+ * whose status does not change tells D1 at most hourly). Their objects' alarms should have
+ * marked them offline already.
  */
 export async function overdueDevices(db: Db, now: number, graceMs: number, limit: number): Promise<string[]> {
   const rows = await db
