@@ -783,7 +783,7 @@ export class DeviceHub extends DurableObject<Env> {
   private transaction<T>(work: () => T): T {
     const before = this.state.snapshot();
     try {
-      return this.ctx.storage.transactionSync(work);
+      return this.storage.transactionSync(work);
     } catch (err) {
       this.state.restore(before);
       throw err;

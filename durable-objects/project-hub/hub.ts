@@ -82,7 +82,7 @@ export class ProjectHub extends DurableObject<Env> {
     const unfolded = () => this.usageCounts.unfolded;
     this.hours = new HourIndex(storage, hotWindowMs(env));
     this.tickets = new Tickets(storage.sql);
-    this.tail = new LiveTail(ctx, this.timers);
+    this.tail = new LiveTail(ctx, storage.kv, this.timers);
     this.watchers = new Watchers(env, () => ctx.id.name);
     this.buckets = new TimeBuckets(storage.sql, unfolded);
     this.quota = new MonthlyQuota(storage, env, this.usageCounts);

@@ -6,6 +6,7 @@ import { type TailFrame, errorFrame, parseFrame, parseViewerMessage } from "../.
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
 import { closeQuietly } from "../sockets";
+import type { Kv } from "../storage";
 import { type Coverage, coverageOf } from "./watchers";
 import type { Timers } from "../timers";
 import { DROPPED_REPORT_MS, UNACKED_CAP_BYTES, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
@@ -18,6 +19,8 @@ const REPORT_AT_KEY = "dropped_report_at";
 export class LiveTail {
   constructor(
     private readonly ctx: DurableObjectState,
+    /** The object's counted key-value store (../storage.ts). */
+    private readonly kv: Kv,
     timers: Timers,
   ) {
     timers.add({ name: "dropped reports", due: () => this.reportAt, fire: (now) => this.reportDropped(now) });
@@ -25,12 +28,12 @@ export class LiveTail {
 
   /** When a viewer still has losses it was not told about (kept, so hibernation forgets none). */
   private get reportAt(): number | null {
-    return this.ctx.storage.kv.get<number>(REPORT_AT_KEY) ?? null;
+    return this.kv.get<number>(REPORT_AT_KEY) ?? null;
   }
 
   private set reportAt(at: number | null) {
-    if (at === null) this.ctx.storage.kv.delete(REPORT_AT_KEY);
-    else this.ctx.storage.kv.put(REPORT_AT_KEY, at);
+    if (at === null) this.kv.delete(REPORT_AT_KEY);
+    else this.kv.put(REPORT_AT_KEY, at);
   }
 
   get viewers(): number {

@@ -17,7 +17,7 @@ function writeOldLines(state: DurableObjectState, lines: ReturnType<typeof loghu
     sql.exec(
       "INSERT INTO logs (ts, level, module, logger, message, thread_id, process_id, session_id, context, received_at) VALUES (?, ?, ?, NULL, ?, NULL, NULL, ?, NULL, ?)",
       l.timestamp_us,
-      ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"].indexOf(l.level === "WARNING" ? "WARN" : l.level),
+      ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"].indexOf(l.level),
       l.module,
       l.message,
       sessionId,
