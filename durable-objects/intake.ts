@@ -247,6 +247,14 @@ export class Intake {
     return d;
   }
 
+  /** Senders whose counts came within `withinMs`, newest first, at most `max` + 1 (so the caller knows there are more). */
+  recent(withinMs: number, max: number): string[] {
+    return this.sql
+      .exec<{ sender: string }>("SELECT sender FROM intake WHERE delivered_at >= ? ORDER BY delivered_at DESC LIMIT ?", Date.now() - withinMs, max + 1)
+      .toArray()
+      .map((r) => r.sender);
+  }
+
   /** The last sequence applied from `sender` (0 before the first). */
   last(sender: string): number {
     const known = this.senders.get(sender)?.seq ?? this.seqs.get(sender);
@@ -306,10 +314,10 @@ export class Intake {
 
   private write(sender: string, seq: number, epoch: number, pending: string, m: RowMarks): void {
     this.sql.exec(
-      `INSERT INTO intake (sender, seq, epoch, pending, sender_rows, relay_rows, own_rows, taken) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO intake (sender, seq, epoch, pending, sender_rows, relay_rows, own_rows, taken, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (sender) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch, pending = excluded.pending,
          sender_rows = sender_rows + excluded.sender_rows, relay_rows = max(relay_rows, excluded.relay_rows),
-         own_rows = excluded.own_rows, taken = excluded.taken`,
+         own_rows = excluded.own_rows, taken = excluded.taken, delivered_at = excluded.delivered_at`,
       sender,
       seq,
       epoch,
@@ -318,6 +326,7 @@ export class Intake {
       m.relayRows,
       m.ownRows,
       this.taken,
+      Date.now(),
     );
   }
 

@@ -65,4 +65,9 @@ export const FAN_IN_SCHEMA = [
    ) WITHOUT ROWID;
    INSERT INTO intake (sender, seq) SELECT device_id, seq FROM device_seqs;
    DROP TABLE device_seqs;`,
+
+  // When each sender last delivered counts, kept in the row the delivery writes anyway: a stats
+  // read asks the devices that delivered lately to send what they still owe, even after the
+  // object restarted (services/fresh-counts.ts).
+  `ALTER TABLE intake ADD COLUMN delivered_at INTEGER NOT NULL DEFAULT 0;`,
 ] as const;

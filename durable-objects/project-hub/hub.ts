@@ -117,10 +117,12 @@ export class ProjectHub extends DurableObject<Env> {
    * (else none): a stats read asks them to send what they still owe (services/fresh-counts.ts).
    */
   async recentDevices(withinMs: number, max: number): Promise<string[]> {
-    const since = Date.now() - withinMs;
-    for (const [id, at] of this.lastDelivery) if (at < since) this.lastDelivery.delete(id);
-    return this.lastDelivery.size <= max ? [...this.lastDelivery.keys()] : [];
+    // Read from the intake rows (each delivery records when it came), so a restart forgets none;
+    // fan-in objects are senders too, but not devices.
+    const recent = this.usageCounts.recentSenders(withinMs, max).filter((s) => !s.includes(FAN_IN_SENDER));
+    return recent.length <= max ? recent : [];
   }
+
 
   /**
    * A fan-in object's delivery: what it gathered from its devices since its last one, under

@@ -158,4 +158,9 @@ export const PROJECT_SCHEMA = [
        FROM buckets GROUP BY minutes, start
      ) GROUP BY minutes, day;
    DROP TABLE buckets;`,
+
+  // When each sender last delivered counts, kept in the row the delivery writes anyway: a stats
+  // read asks the devices that delivered lately to send what they still owe, even after the
+  // object restarted (services/fresh-counts.ts).
+  `ALTER TABLE intake ADD COLUMN delivered_at INTEGER NOT NULL DEFAULT 0;`,
 ] as const;

@@ -97,6 +97,11 @@ export class UsageCounts {
     return this.ownBefore + this.written();
   }
 
+  /** Devices whose counts came within `withinMs` (at most `max` + 1: more means "too many to ask"). */
+  recentSenders(withinMs: number, max: number): string[] {
+    return this.intake.recent(withinMs, max);
+  }
+
   /** What deliveries brought that is not folded yet (never changed by the caller). */
   get unfolded(): Delta {
     const epochs = [...this.intake.epochs.values()];
