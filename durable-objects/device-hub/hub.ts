@@ -1,25 +1,24 @@
 // DeviceHub: one Durable Object per device. A device's writes serialise here: presence from
-// heartbeats, metric history, the command queue, its hot logs and sessions, the usage it owes
-// its project, and its own WebSocket. This class is the object's RPC surface; each concern is
-// a part in this folder, and every part that needs time registers with the one alarm (timers.ts).
+// heartbeats, metric history, the command queue, its sessions, the usage it owes its project,
+// and its own WebSocket. Its log batches are authenticated here and forwarded to its log shard
+// (durable-objects/log-shard/), which stores and counts their lines. This class is the object's
+// RPC surface; each concern is a part in this folder, and every part that needs time registers
+// with the one alarm (timers.ts).
 import { DurableObject } from "cloudflare:workers";
 import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/commands";
 import type { Heartbeat } from "../../src/contract/fleet";
-import type { LogCursor, LogFilter } from "../../src/contract/logs";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
 import type { EndStatus } from "../../src/contract/sessions";
 import { type Db, createDb } from "../../src/db/client";
 import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
-import type { IngestAnswer, IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
-import { arrivalBuckets, lineBuckets } from "../../src/contract/buckets";
-import { QUOTA_REJECTION } from "../../src/contract/quota";
+import type { IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
+import { arrivalBuckets } from "../../src/contract/buckets";
 import { UPLOAD_GRACE_MS } from "../../src/contract/artifacts";
-import type { Rejection, StoredLine } from "../../src/contract/log-line";
-import { lineTallies } from "../../src/contract/tallies";
+import type { StoredLine } from "../../src/contract/log-line";
 import { clockNow } from "../../src/lib/clock";
 import { hotWindowFor, hotWindowMs } from "../../src/lib/config";
-import { DAY_MS, utcDay } from "../../src/lib/time";
+import { utcDay } from "../../src/lib/time";
 import { newId } from "../../src/lib/crypto";
 import type { z } from "zod";
 import { migrate } from "../sql-migrations";
@@ -27,22 +26,16 @@ import { answerClose } from "../sockets";
 import { Timers } from "../timers";
 import type { DeliveryAnswer } from "../../src/contract/fan-in";
 import { CountedStorage } from "../storage";
-import { BatchMemory } from "./batches";
-import { ChunkStore } from "./chunks";
+import { shardOfDevice } from "../../src/stubs/log-shard";
 import { CommandQueue } from "./commands";
 import { ProjectDelivery } from "./delivery";
-import { LogHours } from "./hours";
-import { LogArchive } from "./archive";
 import { DeviceAlerts } from "./alerts";
-import { LegacyLines } from "./legacy-lines";
+import { HandOverToShard } from "./hand-over";
 import { LegacyOutbox } from "./legacy-outbox";
-import { comesBefore } from "./line-filter";
 import { MetricHistory } from "./metrics";
-import { type Owed, type OwedDelta, addBuckets, addTallies, addUsage, emptyOwed } from "./owed";
-import { QuotaGate } from "./quota";
+import { type Owed, type OwedDelta, addBuckets, addUsage, emptyOwed } from "./owed";
 import { Registry } from "./registry";
 import { Retention } from "./retention";
-import type { LogRow } from "./rows";
 import { DEVICE_SCHEMA } from "./schema";
 import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
 import { DeviceSocket } from "./socket";
@@ -75,17 +68,11 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly timers: Timers;
   private readonly commands: CommandQueue;
   private readonly metricHistory: MetricHistory;
-  private readonly chunks: ChunkStore;
-  private readonly legacyLines: LegacyLines;
   private readonly legacyOutbox: LegacyOutbox;
-  private readonly archive: LogArchive;
-  private readonly batches: BatchMemory<IngestAnswer>;
   private readonly sessions: SessionStore;
-  private readonly hours: LogHours;
   private readonly delivery: ProjectDelivery;
   private readonly registry: Registry;
   private readonly socket: DeviceSocket;
-  private readonly quota: QuotaGate;
   private readonly alerts: DeviceAlerts;
   private readonly db: Db;
   /** Heartbeats over the socket held since the state was last saved (socket-beats.ts). */
@@ -94,6 +81,8 @@ export class DeviceHub extends DurableObject<Env> {
   private volatile = false;
   /** The device's socket was told it is live (memory only). */
   private liveTold = false;
+  /** Where the per-line store's ids stopped, for a device that never had chunks (memory only). */
+  private floor?: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -103,7 +92,6 @@ export class DeviceHub extends DurableObject<Env> {
     const sql = storage.sql;
     this.db = createDb(env.DB);
     const identity = () => this.state.current;
-    const deviceId = () => this.state.require().deviceId;
     this.state = new DeviceStateStore(storage.kv, () => storage.rowsWritten, () => this.saved());
     this.timers = new Timers(storage);
     this.commands = new CommandQueue(sql);
@@ -111,18 +99,7 @@ export class DeviceHub extends DurableObject<Env> {
       get: () => this.state.current?.metricHour,
       set: (h) => this.change((s) => (s.metricHour = h)),
     });
-    this.chunks = new ChunkStore(sql, deviceId, {
-      get: () => ({ openChunk: this.state.current?.openChunk ?? null, nextLineId: this.state.current?.nextLineId ?? null }),
-      set: (openChunk, nextLineId) =>
-        this.state.note((s) => {
-          s.openChunk = openChunk;
-          s.nextLineId = nextLineId;
-        }),
-    });
-    this.legacyLines = new LegacyLines(sql, deviceId);
     this.legacyOutbox = new LegacyOutbox(sql, storage.kv);
-    this.archive = new LogArchive(storage, env.STORAGE, this.db, this.chunks, () => this.state.require());
-    this.batches = new BatchMemory(sql, this.chunks);
     this.sessions = new SessionStore(sql, {
       get: () => this.state.current?.sessionCounts ?? {},
       set: (p) => this.state.note((s) => (s.sessionCounts = p)),
@@ -131,8 +108,6 @@ export class DeviceHub extends DurableObject<Env> {
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
     this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
-    this.hours = new LogHours(sql, env, identity, this.timers);
-    this.quota = new QuotaGate(env);
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
     this.delivery = new ProjectDelivery(
       env,
@@ -152,20 +127,12 @@ export class DeviceHub extends DurableObject<Env> {
       this.timers,
       (answer) => this.heard(answer),
     );
-    new Retention(
-      storage,
-      () => this.hotWindowMs(),
-      () => (this.state.current?.archiveDays ?? DEFAULT_ARCHIVE_DAYS) * DAY_MS,
-      { logs: this.chunks, legacy: this.legacyLines, archive: this.archive, hours: this.hours, batches: this.batches, metrics: this.metricHistory },
-      this.timers,
-      {
-        get: () => this.state.current?.prunedAt ?? 0,
-        ran: (at) => {
-          this.state.note((s) => (s.prunedAt = at));
-          this.countArchiveBytes();
-        },
-      },
-    );
+    new Retention(this.metricHistory, this.timers, {
+      get: () => this.state.current?.prunedAt ?? 0,
+      ran: (at) => this.state.note((s) => (s.prunedAt = at)),
+    });
+    // What the device kept of its lines before log shards goes to its shard.
+    new HandOverToShard(storage, env, () => this.state.current, () => this.lineFloor(), this.timers);
     // A device told on its socket that it is live hears when that ends (after a hibernation, with its next heartbeat's answer).
     this.timers.add({
       name: "live end",
@@ -270,18 +237,12 @@ export class DeviceHub extends DurableObject<Env> {
     return { ok: true, server_time: now, pending_commands: this.commands.pendingCount(), ...this.advice(now) };
   }
 
-  /**
-   * What the archive holds in R2 is the project's storage too: the change since it was last
-   * counted is owed with the rest, and the count moves with it, in the same state (saved
-   * together, so a crash counts it later, never twice). The first time, after an upgrade, what
-   * is already archived was counted by R2 listings before, so it only sets the mark.
-   */
-  private countArchiveBytes(): void {
-    const held = this.archive.totals().gz_bytes;
-    const counted = this.state.current?.archiveBytesCounted;
-    if (counted === held) return;
-    if (counted !== undefined) this.count({ storage_bytes: held - counted });
-    this.state.note((s) => (s.archiveBytesCounted = held));
+  /** Where the device's line ids stood in its own store before log shards (its shard continues after it). */
+  private lineFloor(): number {
+    const next = this.state.current?.nextLineId;
+    if (next) return next;
+    this.floor ??= (this.storage.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'logs'").toArray()[0]?.seq ?? 0) + 1;
+    return this.floor;
   }
 
   /** What is owed to the project, kept in the state (new sequences continue after the outbox tables' of before). */
@@ -473,18 +434,24 @@ export class DeviceHub extends DurableObject<Env> {
     this.socket.pushAdvice(this.advice(now));
   }
 
-  // ---- logs -----------------------------------------------------------------------------
+  // ---- logs ----------------------------------------------------------------------------
 
   /**
-   * Stores a batch in one transaction: its lines (appended to the open chunk, chunks.ts), its
-   * id and answer (for retries), and the counts it adds to the state. Answers only once
-   * committed. Over HTTPS it comes with the key's hash and is authenticated here, in the same call.
+   * A batch: its session claimed, then forwarded to the device's log shard, which stores and
+   * counts its lines in one transaction and answers once committed (a retry gets the first
+   * answer, marked duplicate). The session's counts, the alerts and the live tail then hear of
+   * the lines kept. Over HTTPS it comes with the key's hash and is authenticated here, in the same call.
    */
   async ingest(offered: IngestBatch, keyHash?: string): Promise<IngestOutcome & { identity?: Identity }> {
     const identity = keyHash === undefined ? undefined : this.checkKey(keyHash);
     if (keyHash !== undefined && !identity) return { ok: false, code: "unauthorized" };
-    const outcome = await this.store(offered);
-    await this.commit();
+    let outcome: IngestOutcome;
+    try {
+      outcome = await this.store(offered);
+    } finally {
+      // The request's own counts are kept whatever the shard said.
+      await this.commit();
+    }
     return { ...outcome, ...(outcome.ok ? this.advice() : {}), ...(identity ? { identity } : {}) };
   }
 
@@ -492,89 +459,34 @@ export class DeviceHub extends DurableObject<Env> {
     const sessionId = offered.lines.length > 0 ? (offered.session_id ?? null) : null;
     const now = Date.now();
     if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { ok: false, code: "conflict" };
-    // The month's quota, unless this is a retry (its answer is already kept).
-    const retry = offered.batch_id !== undefined && this.batches.answerOf(offered.batch_id, now) !== undefined;
-    // The Worker checked the operator's cap; this device's tier may keep lines for less.
-    const edgeUs = (now - this.hotWindowMs()) * 1000;
-    let batch = retry ? offered : refuseLines(offered, (l) => l.ts >= edgeUs, STALE_REJECTION);
-    let reserved: { logs: number; bytes: number } | null = null;
-    if (!retry && batch.lines.length > 0) {
-      const counted = clockNow();
-      const admission = await this.quota.admit(this.state.require(), batch.lines, utcDay(counted).slice(0, 7));
-      if (admission.admitted === 0) return { ok: false, code: "quota_exceeded", state: admission.state! };
-      const admitted = admission.admitted;
-      batch = refuseLines(batch, (_, i) => i < admitted, QUOTA_REJECTION);
-      if (admission.reserved) reserved = { logs: batch.lines.length, bytes: batch.lines.reduce((n, l) => n + l.bytes, 0) };
-    }
-    let firstId = 0;
-    const answer = this.transaction((): IngestAnswer => {
-      const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(batch.batch_id, now);
-      if (seen) return { ...seen, duplicate: true };
-      let newSession = false;
-      const { errors, warnings } = severities(batch);
-      if (sessionId !== null) {
-        newSession = this.sessions.ensure(sessionId, sessionId, now).created;
-        this.sessions.count(sessionId, batch.lines.length, errors, warnings);
-      }
-      const result: IngestAnswer = { accepted: batch.lines.length, rejected: batch.rejected, duplicate: false };
-      if (batch.batch_id !== undefined) result.batch_id = batch.batch_id;
-      // A batch with neither lines nor an id to remember leaves nothing in the hot store.
-      if (batch.lines.length > 0 || batch.batch_id !== undefined) {
-        firstId = this.chunks.append(batch.lines, sessionId, now, batch.batch_id === undefined ? undefined : { id: batch.batch_id, answer: result });
-      }
-      const owed = this.owed();
-      addBuckets(owed, lineBuckets(batch.lines, Date.now()).values());
-      const day = utcDay(clockNow());
-      addTallies(owed, day, lineTallies(batch.lines).values());
-      this.hours.note(batch.lines, this.state.require().deviceId, now);
-      this.count({
-        logs: batch.lines.length,
-        log_bytes: batch.lines.reduce((n, l) => n + l.bytes, 0),
-        error_lines: errors,
-        sessions: newSession ? 1 : 0,
-      });
-      if (reserved) addUsage(owed, day, { reserved_logs: reserved.logs, reserved_bytes: reserved.bytes });
-      this.state.update((s) => {
-        if (batch.lines.length > 0) s.lastLogAt = now;
-        if (newSession) s.currentSessionId = sessionId;
-      });
-      if (batch.batch_id !== undefined) this.batches.remember(batch.batch_id, result);
-      // The lines, their counts and the state go in one commit.
-      this.delivery.sealIfDue();
-      this.state.save();
-      return result;
+    const s = this.state.require();
+    const stored = await shardOfDevice(this.env, s.projectId, s.deviceId).append({
+      orgId: s.orgId,
+      deviceId: s.deviceId,
+      batch: offered,
+      sessionId,
+      hotWindowMs: this.hotWindowMs(),
+      lineFloor: this.lineFloor(),
     });
-    if (!answer.duplicate && batch.lines.length > 0) {
-      this.delivery.addLines(batch.lines, sessionId, firstId);
-      this.alerts.onLines(batch.lines, now);
+    if (!stored.ok) return stored;
+    const answer = stored.answer;
+    if (answer.duplicate || stored.firstId === undefined) return { ok: true, answer };
+    const lines = stored.kept ? stored.kept.map((i) => offered.lines[i]!) : offered.lines;
+    if (lines.length === 0) return { ok: true, answer };
+    const { errors, warnings } = severities(lines);
+    let newSession = false;
+    if (sessionId !== null) {
+      newSession = this.sessions.ensure(sessionId, sessionId, now).created;
+      this.sessions.count(sessionId, lines.length, errors, warnings);
     }
+    if (newSession) this.count({ sessions: 1 });
+    this.state.update((d) => {
+      d.lastLogAt = now;
+      if (newSession) d.currentSessionId = sessionId;
+    });
+    this.delivery.addLines(lines, sessionId, stored.firstId);
+    this.alerts.onLines(lines, now);
     return { ok: true, answer };
-  }
-
-  /**
-   * A page of this device's lines: the hot store's (and lines still in the store before
-   * chunks), and the archive's where the filter reaches archived time, merged in the page's
-   * order. When the archive scan stops at its chunk limit, the page ends where it stopped and
-   * `resume` says where the next one starts.
-   */
-  async queryLogs(filter: LogFilter): Promise<{ rows: LogRow[]; resume?: LogCursor }> {
-    const order = filter.order;
-    const before = (a: { ts: number; id: number }, b: { ts: number; id: number }) => comesBefore(order, a, b);
-    const sorted = (rows: LogRow[]) => rows.sort((a, b) => (before(a, b) ? -1 : 1));
-    const hot = sorted([...this.chunks.query(filter), ...this.legacyLines.query(filter)]).slice(0, filter.limit);
-    if (!this.archive.covers(filter)) return { rows: hot };
-    // A full page of hot lines that all come before anything archived needs no chunk read (the usual "latest" page).
-    const nearest = this.archive.nearest(order);
-    if (hot.length >= filter.limit && nearest && before(hot[filter.limit - 1]!, nearest)) return { rows: hot };
-    const cold = await this.archive.page(filter, filter.terms);
-    let rows = sorted([...hot, ...cold.rows]);
-    const b = cold.boundary;
-    if (!b) return { rows: rows.slice(0, filter.limit) };
-    // Past the boundary nothing is read yet: the page ends there, and the next resumes at it.
-    rows = rows.filter((r) => before(r, b)).slice(0, filter.limit);
-    const sign = order === "asc" ? 1 : -1;
-    const resume = rows.length < filter.limit ? { ts: b.ts, device_id: this.state.require().deviceId, id: b.id - sign } : undefined;
-    return { rows, resume };
   }
 
   /**
@@ -734,17 +646,18 @@ export class DeviceHub extends DurableObject<Env> {
     return this.state.current ? this.state.rowsWritten : 0;
   }
 
-  /** Delivers everything owed to the project now and waits for it (tests settle with it). */
+  /** Delivers everything owed to the project now, the shard's counts too, and waits for it (tests settle with it). */
   async [SETTLE](): Promise<void> {
     await this.delivery.flush();
     this.state.save();
+    const s = this.state.current;
+    if (s) await shardOfDevice(this.env, s.projectId, s.deviceId).flush();
   }
 
   /**
    * What every change ends with before it answers: the state is saved (one row, if it
-   * changed), what people must see at once goes to D1, new log hours to the project's index,
-   * what is owed to the project when it is due (counts, lines for the live tail), and the
-   * alarm is set for everything else.
+   * changed), what people must see at once goes to D1, what is owed to the project when it is
+   * due (counts, lines for the live tail), and the alarm is set for everything else.
    */
   private async commit(): Promise<void> {
     if (this.state.unsaved) this.delivery.sealIfDue();
@@ -752,11 +665,6 @@ export class DeviceHub extends DurableObject<Env> {
     if (this.registry.urgent) {
       await this.registry.flushNow();
       this.state.save();
-    }
-    try {
-      await this.hours.report();
-    } catch (err) {
-      console.error("reporting log hours failed; the alarm retries", err);
     }
     await this.delivery.kick();
     await this.timers.arm();
@@ -771,7 +679,6 @@ export class DeviceHub extends DurableObject<Env> {
   /** What the project said with a delivery: the month's quota, the tier's retention, who watches, the rules' version. */
   private async heard(answer: DeliveryAnswer): Promise<void> {
     const state = answer.quota;
-    this.quota.note(state);
     const current = this.state.current;
     if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
     if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
@@ -800,31 +707,10 @@ export class DeviceHub extends DurableObject<Env> {
   }
 }
 
-/** Days archived lines are kept before the device has heard its tier's number. */
-const DEFAULT_ARCHIVE_DAYS = 90;
-
-/** Beside each line refused because this device's tier keeps lines for less time (as the Worker words it). */
-const STALE_REJECTION = "timestamp: older than the hot window";
-
-/**
- * The batch with only the lines `keep` accepts (given each line and its place among the
- * stored lines); the others are refused by their index in the request, beside the rest.
- */
-function refuseLines(batch: IngestBatch, keep: (line: StoredLine, i: number) => boolean, reason: string): IngestBatch {
-  if (batch.lines.every(keep)) return batch;
-  const invalid = new Set(batch.rejected.map((r) => r.index));
-  const indexes: number[] = [];
-  for (let i = 0; indexes.length < batch.lines.length; i++) if (!invalid.has(i)) indexes.push(i);
-  const kept: StoredLine[] = [];
-  const refused: Rejection[] = [];
-  batch.lines.forEach((l, i) => (keep(l, i) ? kept.push(l) : refused.push({ index: indexes[i]!, reason })));
-  return { ...batch, lines: kept, rejected: [...batch.rejected, ...refused].sort((a, b) => a.index - b.index) };
-}
-
-function severities(batch: IngestBatch): { errors: number; warnings: number } {
+function severities(lines: readonly StoredLine[]): { errors: number; warnings: number } {
   let errors = 0;
   let warnings = 0;
-  for (const l of batch.lines) {
+  for (const l of lines) {
     if (l.level >= 3) errors++;
     else if (l.level === 2) warnings++;
   }

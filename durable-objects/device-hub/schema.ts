@@ -1,8 +1,48 @@
-import { ARCHIVE_SCHEMA } from "./archive";
-import { CHUNKS_SCHEMA } from "./chunks";
 import { COMMANDS_SCHEMA } from "./commands";
 import { METRIC_HOURS_SCHEMA } from "./metrics";
 // SQLite schema of a DeviceHub. Each entry is one migration step (see sql-migrations.ts).
+// The log tables (logs, batches, log_hours, archive_chunks, chunks) are no longer written: a
+// device's lines live in its log shard now, and what is left here is handed over (hand-over.ts).
+
+/** The chunked hot store, as the cost work made it (frozen: a landed step never changes). */
+const CHUNKS_SCHEMA = `CREATE TABLE chunks (
+     id INTEGER PRIMARY KEY,       -- in order of arrival
+     first_id INTEGER NOT NULL,    -- the id of its first line (each line keeps its own)
+     end_id INTEGER NOT NULL,      -- one past the last line id given here
+     lines INTEGER NOT NULL,       -- lines held now (the archive takes some out)
+     min_ts INTEGER,               -- µs, null while it holds no line
+     max_ts INTEGER,
+     levels INTEGER NOT NULL,      -- bit n: a line at level n
+     modules TEXT,                 -- JSON array of the modules present; null: too many to list
+     sessions TEXT,                -- the same for session ids
+     received_at INTEGER NOT NULL, -- ms, when its last batch arrived
+     batches INTEGER NOT NULL,     -- batches appended
+     bytes INTEGER NOT NULL,       -- length of data
+     batch_ids TEXT NOT NULL,      -- one JSON line per batch that had an id: [batch_id, received_at, answer]
+     keys TEXT NOT NULL,           -- "id,ts,level," per line, in the order of data: what most filters need, read without the lines
+     data TEXT NOT NULL            -- one JSON line per log line: [id, ts, level, module, logger, message, thread_id, process_id, session_id, context]
+   );
+   CREATE VIRTUAL TABLE chunks_fts USING fts5 (text, content = '', contentless_delete = 1);`;
+
+/** The archive's manifest, as the archive work made it (frozen). */
+const ARCHIVE_SCHEMA = `CREATE TABLE archive_chunks (
+     key TEXT PRIMARY KEY,
+     hour INTEGER NOT NULL,
+     seq INTEGER NOT NULL,
+     min_ts INTEGER NOT NULL,
+     min_id INTEGER NOT NULL,
+     max_ts INTEGER NOT NULL,
+     max_id INTEGER NOT NULL,
+     lines INTEGER NOT NULL,
+     levels INTEGER NOT NULL,
+     sessions TEXT NOT NULL,
+     raw_bytes INTEGER NOT NULL,
+     gz_bytes INTEGER NOT NULL,
+     indexed INTEGER NOT NULL DEFAULT 0,  -- 1 once D1's archive_days has the chunk's day
+     created_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX archive_chunks_hour_seq ON archive_chunks (hour, seq);
+   CREATE INDEX archive_chunks_order ON archive_chunks (min_ts, min_id);`;
 export const DEVICE_SCHEMA = [
   `CREATE TABLE metric_minutes (
      minute INTEGER PRIMARY KEY,   -- start of the UTC minute, ms

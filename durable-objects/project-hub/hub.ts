@@ -1,7 +1,6 @@
 // ProjectHub: one Durable Object per project. It holds the project's exact usage counters
 // (fed by each DeviceHub's outbox, directly or, past 1,000 active devices, through fan-in
-// objects), the index of which devices have lines in which hours, the live-tail tickets and
-// the live-tail viewers. This class is its RPC surface; each concern is a part in this folder.
+// objects, and by its log shards), the live-tail tickets and the live-tail viewers. This class is its RPC surface; each concern is a part in this folder.
 import { DurableObject } from "cloudflare:workers";
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
@@ -10,11 +9,9 @@ import type { OutboxRow } from "../../src/contract/usage";
 import { errorBody } from "../../src/contract/errors";
 import { createDb } from "../../src/db/client";
 import { findLiveKey } from "../../src/db/repos/keys";
-import { hotWindowMs } from "../../src/lib/config";
 import { migrate } from "../sql-migrations";
 import { answerClose } from "../sockets";
 import { Timers } from "../timers";
-import { HourIndex } from "./hours";
 import { PROJECT_SCHEMA } from "./schema";
 import { LiveTail } from "./tail";
 import { type Coverage, Watchers, covers } from "./watchers";
@@ -31,6 +28,7 @@ import { MonthlyQuota } from "./quota";
 import { type Sealed, UsageCounts } from "./usage";
 import { FanInRoute } from "./fan-in-route";
 import { FAN_IN_SENDER } from "../../src/contract/fan-in";
+import { isShard } from "../../src/contract/log-shards";
 import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
 import type { AlertReport, AlertRule } from "../../src/contract/alerts";
 import { usageLimits } from "../../src/contract/tiers";
@@ -58,7 +56,6 @@ const refused = () => Response.json(errorBody("unauthorized", "ticket is unknown
 export class ProjectHub extends DurableObject<Env> {
   private readonly timers: Timers;
   private readonly usageCounts: UsageCounts;
-  private readonly hours: HourIndex;
   private readonly tickets: Tickets;
   private readonly tail: LiveTail;
   private readonly watchers: Watchers;
@@ -80,7 +77,6 @@ export class ProjectHub extends DurableObject<Env> {
     this.timers = new Timers(storage);
     this.usageCounts = new UsageCounts(storage, this.timers, () => storage.rowsWritten);
     const unfolded = () => this.usageCounts.unfolded;
-    this.hours = new HourIndex(storage, hotWindowMs(env));
     this.tickets = new Tickets(storage.sql);
     this.tail = new LiveTail(ctx, storage.kv, this.timers);
     this.watchers = new Watchers(env, () => ctx.id.name);
@@ -138,6 +134,22 @@ export class ProjectHub extends DurableObject<Env> {
     return this.take(sender, sealed, lines, dropped);
   }
 
+  /**
+   * A log shard's delivery (durable-objects/log-shard/counts.ts): the counts of its sequences
+   * (from, through], applied only when `from` is the last sequence taken from it; with no
+   * delivery, or another `from`, nothing is applied. Answers where the shard stands here
+   * (`taken`) with the rest of a delivery's answer.
+   */
+  async deliverShard(
+    sender: string,
+    delivery: { from: number; through: number; rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows: number } | null,
+  ): Promise<DeliveryAnswer & { taken: number }> {
+    const last = this.usageCounts.lastOf(sender);
+    const fits = delivery !== null && delivery.from === last && delivery.through > last && delivery.rows.length > 0;
+    const answer = await this.take(sender, fits ? delivery : { rows: [] }, [], 0);
+    return { ...answer, taken: fits ? delivery.through : last };
+  }
+
   private async take(sender: string, sealed: Sealed, lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
     const now = clockNow();
     const day = utcDay(now);
@@ -152,7 +164,7 @@ export class ProjectHub extends DurableObject<Env> {
     return {
       viewers: this.tail.viewers,
       // A device delivering directly hears whether a viewer watches it (a fan-in object's devices go by `viewers`).
-      ...(sender.includes(FAN_IN_SENDER) ? {} : { live: covers(this.tail.coverage(), sender) }),
+      ...(sender.includes(FAN_IN_SENDER) || isShard(sender) ? {} : { live: covers(this.tail.coverage(), sender) }),
       quota: await this.quota.current(day.slice(0, 7), now),
       fan_in: this.fanIn.count(day, now),
       alert_rules: this.alerts.version,
@@ -231,16 +243,6 @@ export class ProjectHub extends DurableObject<Env> {
   /** A device close to the month's limit reserves its batch's lines here, one batch at a time. */
   async reserve(orgId: string, month: string, lineBytes: number[]): Promise<QuotaGrant> {
     return this.quota.reserve(orgId, month, lineBytes, clockNow());
-  }
-
-  /** Records that a device has lines in these event-time hours. */
-  async indexHours(deviceId: string, hours: number[]): Promise<void> {
-    this.hours.add(deviceId, hours);
-  }
-
-  /** Devices with lines whose event time falls in [fromHour, toHour]. */
-  async devicesWithLines(fromHour: number, toHour: number): Promise<string[]> {
-    return this.hours.devices(fromHour, toHour);
   }
 
   /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD) and lifetime, by day of receipt. */

@@ -163,4 +163,7 @@ export const PROJECT_SCHEMA = [
   // read asks the devices that delivered lately to send what they still owe, even after the
   // object restarted (services/fresh-counts.ts).
   `ALTER TABLE intake ADD COLUMN delivered_at INTEGER NOT NULL DEFAULT 0;`,
+
+  // The index of which devices had lines in which hours went with log shards (searches ask the shards).
+  `DROP TABLE device_hours;`,
 ] as const;

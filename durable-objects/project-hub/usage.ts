@@ -121,6 +121,11 @@ export class UsageCounts {
     return fresh;
   }
 
+  /** The last sequence applied from `sender` (0 before the first). */
+  lastOf(sender: string): number {
+    return this.intake.last(sender);
+  }
+
   private apply(sender: string, sealed: Sealed, now: number): OutboxRow[] {
     const last = this.intake.last(sender);
     const fresh = sealed.rows.filter((r) => r.seq > last);

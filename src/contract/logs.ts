@@ -66,8 +66,10 @@ export interface LogCursor {
   id: number;
 }
 
-/** What a device's object is asked for one search page. Times in µs. */
+/** What a log shard is asked for one search page. Times in µs. */
 export interface LogFilter {
+  /** Only these devices' lines (all the shard's when absent). */
+  devices?: string[];
   from?: number; // inclusive
   to?: number; // exclusive
   levels?: number[];

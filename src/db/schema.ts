@@ -232,17 +232,15 @@ export const r2Purges = sqliteTable("r2_purges", {
   createdAt: createdAt(),
 });
 
-// Which devices of a project have archived lines on which UTC days (by event time): a search
-// over a range older than the hot window asks only those devices. One row per device-day,
-// not per chunk: the chunks themselves are listed in each device's object (its manifest).
-export const archiveDays = sqliteTable(
-  "archive_days",
+// The log shards a project uses (src/contract/log-shards.ts): a shard adds its row once, before
+// its first line is answered, so a project-wide search asks only these.
+export const logShards = sqliteTable(
+  "log_shards",
   {
     projectId: text("project_id").notNull(),
-    day: text("day").notNull(), // YYYY-MM-DD
-    deviceId: text("device_id").notNull(),
+    shard: integer("shard").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.day, t.deviceId] })],
+  (t) => [primaryKey({ columns: [t.projectId, t.shard] })],
 );
 
 // One-time download links (POST /downloads/ticket): the hash of each link's secret, the org key

@@ -1,13 +1,10 @@
 // R2 housekeeping. Hourly: multipart uploads with no part for a day are aborted, which gives
-// their parts' bytes back to the storage quota. Daily: the archive index forgets days past each
-// tier's retention, and what a deleted project held (its files and archive) is deleted, a
-// bounded amount per run; whatever is left, the next run continues.
+// their parts' bytes back to the storage quota. Daily: what a deleted project held (its files
+// and archive) is deleted, a bounded amount per run; whatever is left, the next run continues.
+// (Archived lines past their tier's retention are deleted by each log shard, on its alarm.)
 import { UPLOAD_IDLE_MS } from "../contract/artifacts";
 import type { Db } from "../db/client";
 import { deleteUpload, pendingPurges, purgeDone, staleUploads } from "../db/repos/uploads";
-import { forgetArchiveDays } from "../db/repos/archive";
-import { TIERS, type Tier } from "../contract/tiers";
-import { DAY_MS, utcDay } from "../lib/time";
 
 /** Uploads aborted per run. */
 const ABORTS_MAX = 500;
@@ -28,15 +25,6 @@ export async function abortStaleUploads(env: Env, db: Db, now: number): Promise<
     await deleteUpload(db, u.uploadId);
   }
   return stale.length;
-}
-
-/**
- * Forgets archived device-days past each tier's archive retention. The chunks themselves are
- * deleted by each device's own object, on its alarm (durable-objects/device-hub/retention.ts),
- * so no job has to visit every device.
- */
-export async function forgetExpiredArchive(db: Db, now: number): Promise<void> {
-  for (const tier of Object.keys(TIERS) as Tier[]) await forgetArchiveDays(db, tier, utcDay(now - TIERS[tier].archive_retention_days * DAY_MS));
 }
 
 /** Deletes what deleted projects left in R2, up to DELETES_MAX keys a run. */

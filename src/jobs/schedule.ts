@@ -2,7 +2,7 @@
 import { type Db, createDb } from "../db/client";
 import { copyApiHours, sweepPresence } from "./hourly";
 import { writeDailyStats, writeMonthlyStats } from "./stats";
-import { abortStaleUploads, forgetExpiredArchive, purgeDeletedProjects } from "./r2-cleanup";
+import { abortStaleUploads, purgeDeletedProjects } from "./r2-cleanup";
 import { deleteTokensExpiredBefore } from "../db/repos/tokens";
 import { deleteDownloadTicketsBefore } from "../db/repos/download-tickets";
 import { DAY_MS } from "../lib/time";
@@ -36,7 +36,6 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
       return;
     case CRON.daily:
       await writeDailyStats(env, db, scheduledTime);
-      await forgetExpiredArchive(db, scheduledTime);
       await deleteDownloadTicketsBefore(db, scheduledTime - DAY_MS);
       await purgeDeletedProjects(env, db);
       return;

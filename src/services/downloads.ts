@@ -72,8 +72,8 @@ export async function serveDownload(env: Env, db: Db, secret: string, req: Reque
 async function resolve(env: Env, db: Db, orgId: string, t: ReturnType<typeof parseHref>): Promise<(req: Request) => Promise<Response> | Response> {
   if (t.kind === "export") {
     const { format, ...filters } = parseOrThrow(LogExport, t.query, "query");
-    const deviceIds = await searchScope(env, db, orgId, filters);
-    return () => logExport(env, deviceIds, filters, format);
+    const sources = await searchScope(db, orgId, filters);
+    return () => logExport(env, sources, filters, format);
   }
   if (t.kind === "file") {
     const q = parseOrThrow(FileQuery, t.query, "query");

@@ -1,32 +1,38 @@
 // GET /logs/export: the search, page after page, written as one file. Pull-based, so the next
 // page is read only when the client has taken the previous one: any size, constant memory.
+// One merge serves the whole file: each shard is asked again only when its rows run out, not
+// once per page (services/page-merge.ts).
 import { type ExportFormat, EXPORT_TYPES, attachmentDisposition, exportWriters } from "./export-format";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import type { LogSearch } from "../contract/logs";
-import { searchLogs } from "./log-search";
+import { type Source, searchStream } from "./log-search";
 
 const EXPORT_PAGE = 1000;
 
-export function logExport(env: Env, deviceIds: string[], filters: Omit<LogSearch, "limit" | "cursor">, format: ExportFormat): Response {
+export function logExport(env: Env, sources: Source[], filters: Omit<LogSearch, "limit" | "cursor">, format: ExportFormat): Response {
   const writer = exportWriters[format];
   const encoder = new TextEncoder();
-  let cursor: string | undefined;
+  const stream = searchStream(env, sources, filters, undefined, EXPORT_PAGE);
   let first = true;
-  let done = false;
+  let done = stream === null;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       if (writer.head) controller.enqueue(encoder.encode(writer.head));
+      if (done) {
+        controller.enqueue(encoder.encode(writer.tail));
+        controller.close();
+      }
     },
     async pull(controller) {
-      if (done) return;
-      const page = await searchLogs(env, deviceIds, { ...filters, limit: EXPORT_PAGE, cursor });
+      if (done || !stream) return;
+      const page = await stream.next(EXPORT_PAGE);
       let chunk = "";
-      for (const line of page.logs) {
+      for (const line of page.rows) {
         chunk += writer.row(line, first);
         first = false;
       }
-      cursor = page.next_cursor ?? undefined;
-      done = page.next_cursor === null;
+      // A page cut short where a shard stopped its archive scan goes on from there; else a short page is the end.
+      done = page.rows.length < EXPORT_PAGE && !page.stop;
       if (done) chunk += writer.tail;
       if (chunk) controller.enqueue(encoder.encode(chunk));
       if (done) controller.close();

@@ -35,7 +35,7 @@ import { projectSessionIds } from "../db/repos/sessions";
 import { signingKey } from "../lib/config";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
-import { searchLogs, searchScope } from "./log-search";
+import { type Source, narrowTo, searchScope, searchStream } from "./log-search";
 
 /** Lines read (before line filters) per request at most: a rare line filter over a long range answers what it found. */
 const MAX_SCANNED = 20_000;
@@ -181,47 +181,46 @@ export async function lokiQuery(
   const deviceId = exactValue(q, "device_id");
   const sessionId = exactValue(q, "session_id");
   const module = exactValue(q, "module");
-  let deviceIds: string[];
+  let sources: Source[];
   try {
-    deviceIds = await searchScope(env, db, orgId, { project_id: projectId, device_id: deviceId, session_id: sessionId, from: p.from, to: p.to });
+    sources = await searchScope(db, orgId, { project_id: projectId, device_id: deviceId, session_id: sessionId });
   } catch (err) {
     // A device or session this project does not have: no lines, as Loki answers for any selector.
     if (err instanceof ApiError && err.code === "not_found") return { streams: [] };
     throw err;
   }
-  if (allowed) deviceIds = deviceIds.filter((id) => allowed.has(id));
-  if (deviceIds.length === 0) return { streams: [] };
+  if (allowed) sources = narrowTo(sources, allowed);
+  if (sources.length === 0) return { streams: [] };
 
   const postFiltered = q.filters.length > 0 || q.matchers.some((m) => !pushed(q, m.label));
+  const search: Omit<LogSearch, "limit" | "cursor"> = {
+    project_id: projectId,
+    device_id: deviceId,
+    session_id: sessionId,
+    module,
+    level: levels.length < LEVELS.length ? levels : undefined,
+    from: p.from,
+    to: p.to,
+    order: p.direction === "backward" ? "desc" : "asc",
+  };
+  // One merge for the whole query: each shard is asked again only when its rows run out.
+  const stream = searchStream(env, sources, search, undefined, postFiltered ? PAGE_LINES : Math.min(PAGE_LINES, p.limit));
+  if (!stream) return { streams: [] };
   const found: Passed[] = [];
   let scanned = 0;
-  let cursor: string | undefined;
   for (;;) {
     const want = postFiltered ? PAGE_LINES : Math.min(PAGE_LINES, p.limit - found.length);
-    const search: LogSearch = {
-      project_id: projectId,
-      device_id: deviceId,
-      session_id: sessionId,
-      module,
-      level: levels.length < LEVELS.length ? levels : undefined,
-      from: p.from,
-      to: p.to,
-      order: p.direction === "backward" ? "desc" : "asc",
-      limit: Math.min(want, MAX_SCANNED - scanned),
-      cursor,
-    };
-    const page = await searchLogs(env, deviceIds, search);
-    scanned += page.logs.length;
-    await labels.load(page.logs.map((l) => l.device_id));
-    found.push(...(await passing(q, page.logs, labels, work, p.limit - found.length)));
-    if (found.length >= p.limit || !page.next_cursor) break;
+    const page = await stream.next(Math.min(want, MAX_SCANNED - scanned));
+    scanned += page.rows.length;
+    await labels.load(page.rows.map((l) => l.device_id));
+    found.push(...(await passing(q, page.rows, labels, work, p.limit - found.length)));
+    if (found.length >= p.limit || (page.rows.length < want && !page.stop)) break;
     if (scanned >= MAX_SCANNED) {
       return {
         streams: toStreams(found),
         warning: `fleetbeat read ${scanned} lines for this query and stopped with ${found.length} matching: narrow the time range or add label matchers to see older matches`,
       };
     }
-    cursor = page.next_cursor;
   }
   return { streams: toStreams(found) };
 }

@@ -5,6 +5,7 @@
 // compressed already), and each is read from R2 only when the zip reaches it, so a session of
 // any size streams in the memory of one chunk, beside its list of paths and names. client-zip
 // writes Zip64 where sizes need it.
+import { sourcesOf } from "./log-search";
 import { downloadZip } from "client-zip";
 import { artifactPrefix } from "../contract/artifacts";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
@@ -49,7 +50,7 @@ export function sessionBundle(env: Env, session: SessionRecord): Response {
       manifest.push({ path, name, size: object.size, etag: object.etag });
       yield { name, input: object.body, size: object.size, lastModified: object.uploaded };
     }
-    const logs = logExport(env, [session.deviceId], { project_id: session.projectId, session_id: session.sessionId, order: "asc" }, "ndjson");
+    const logs = logExport(env, sourcesOf([{ projectId: session.projectId, deviceId: session.deviceId }]), { project_id: session.projectId, session_id: session.sessionId, order: "asc" }, "ndjson");
     yield { name: "logs.ndjson", input: logs.body!, lastModified: new Date() };
     yield { name: "manifest.json", input: `${JSON.stringify({ session_id: session.sessionId, files: manifest }, null, 2)}\n`, lastModified: new Date() };
   }

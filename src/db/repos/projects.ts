@@ -2,7 +2,7 @@
 import { type SQL, and, asc, count, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../client";
-import { alertDeliveries, alertRules, alertTargets, alerts, archiveDays, devices, orgs, projects, registrationTokens, sessions } from "../schema";
+import { alertDeliveries, alertRules, alertTargets, alerts, devices, logShards, orgs, projects, registrationTokens, sessions } from "../schema";
 import { newId } from "../../lib/crypto";
 
 export type Project = typeof projects.$inferSelect;
@@ -72,7 +72,7 @@ export async function deleteProjectCascade(db: Db, projectId: string): Promise<v
     db.delete(registrationTokens).where(eq(registrationTokens.projectId, projectId)),
     db.delete(devices).where(eq(devices.projectId, projectId)),
     db.delete(sessions).where(eq(sessions.projectId, projectId)),
-    db.delete(archiveDays).where(eq(archiveDays.projectId, projectId)),
+    db.delete(logShards).where(eq(logShards.projectId, projectId)),
     // A rule's targets and attempts go with it (their rows name the rule, not the project).
     db.delete(alertTargets).where(inArray(alertTargets.ruleId, db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)))),
     db.delete(alertDeliveries).where(inArray(alertDeliveries.ruleId, db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)))),

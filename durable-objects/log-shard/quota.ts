@@ -1,15 +1,16 @@
-// A device's side of the monthly line quota (see project-hub/quota.ts). While the project
+// A log shard's side of the monthly line quota (see project-hub/quota.ts). While the project
 // last said plenty is left, lines are admitted without asking, and the local estimate goes
 // down with each batch. Close to the limit, or before the project has said anything, each
-// batch reserves its lines at the project, which grants as many as fit, in order.
+// batch reserves its lines at the project, which grants as many as fit, in order. (A project
+// has at most 64 shards, each hearing the project's word with its deliveries.)
 import type { StoredLine } from "../../src/contract/log-line";
 import type { QuotaState } from "../../src/contract/quota";
 import { projectHub } from "../../src/stubs/project-hub";
 
 /**
  * Below this much room, every batch asks the project: the larger of a fixed floor and a tenth
- * of the limit. Devices learn the room with every delivery, so counts stay exact while a
- * fleet sends less than this between two requests of any one device (docs/limits.md).
+ * of the limit. Shards learn the room with every delivery, so counts stay exact while a
+ * project's shards together take less than this between two deliveries of any one shard (docs/limits.md).
  */
 const NEAR_LINES = 100_000;
 const NEAR_BYTES = 100 * 1024 * 1024;
