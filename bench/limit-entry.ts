@@ -7,15 +7,19 @@
 //     fan-in objects have taken (a FanIn that counts them), for bench/counter-path.ts;
 //   - `POST /__bench/fan-in`: sets the fan-in tier's thresholds (src/contract/fan-in.ts), so
 //     bench/counter-path.ts can run it at 1/100 scale;
-//   - `POST /__bench/archive?device_id=`: moves all of a device's lines to the archive now, as
-//     its alarm does past the hot window, and answers the chunks' sizes (bench/archive.ts).
+//   - `POST /__bench/archive?device_id=`: moves all the lines of a device's log shard to the
+//     archive now, as its alarm does past the hot window, and answers the objects' sizes
+//     (bench/archive.ts).
 // Benchmarks start it with `wrangler dev bench/limit-entry.ts`, which keeps wrangler.toml's
 // bindings; `npm start` and `wrangler deploy` never see this file.
 import { DeviceHub as AppDeviceHub } from "../durable-objects/device-hub/hub";
 import { ProjectHub as AppProjectHub } from "../durable-objects/project-hub/hub";
 import { type StoredLine, validateLines } from "../src/contract/log-line";
 import { FanIn as AppFanIn } from "../durable-objects/fan-in/hub";
-import type { LogArchive } from "../durable-objects/device-hub/archive";
+import { LogShard as AppLogShard } from "../durable-objects/log-shard/shard";
+import type { LogArchive } from "../durable-objects/log-shard/archive";
+import { shardsInUse } from "../src/db/repos/log-shards";
+import { logShard, shardOfDevice } from "../src/stubs/log-shard";
 import { FAN_IN } from "../src/contract/fan-in";
 import { DELIVERY } from "../src/contract/usage";
 import { createDb } from "../src/db/client";
@@ -85,15 +89,17 @@ const SCRATCH = [
   "CREATE VIRTUAL TABLE IF NOT EXISTS bench_fts USING fts5 (message, content = 'bench_fts_rows', content_rowid = 'id');",
 ].join("\n");
 
-export class DeviceHub extends AppDeviceHub {
-  /** Archives every line (the edge an hour ahead: hours go whole), and answers how long it took and what the chunks hold. */
-  async archiveAll(): Promise<{ ms: number; chunks: number; lines: number; raw_bytes: number; gz_bytes: number }> {
+export class LogShard extends AppLogShard {
+  /** Archives every line (the edge an hour ahead: hours go whole), and answers how long it took and what the objects hold. */
+  async archiveAll(): Promise<{ ms: number; objects: number; lines: number; raw_bytes: number; gz_bytes: number }> {
     const archive = (this as unknown as { archive: LogArchive }).archive;
     const started = performance.now();
     while ((await archive.archive((Date.now() + 3_600_000) * 1000, 0, 10)) > 0);
     return { ms: performance.now() - started, ...archive.totals() };
   }
+}
 
+export class DeviceHub extends AppDeviceHub {
   /**
    * Runs `batches` (already validated, each stamped later than the last) through each variant,
    * timing only the work. The scratch tables live beside the device's own and are dropped after.
@@ -146,8 +152,10 @@ export default {
       return Response.json({ ...project, fan_in_objects: fanInTaken });
     }
     if (url.pathname === "/__bench/archive") {
-      const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace<DeviceHub>;
-      return Response.json(await ns.get(ns.idFromName(url.searchParams.get("device_id") ?? "")).archiveAll());
+      const deviceId = url.searchParams.get("device_id") ?? "";
+      const row = await env.DB.prepare("SELECT project_id FROM devices WHERE id = ?").bind(deviceId).first<{ project_id: string }>();
+      const shard = shardOfDevice(env, row?.project_id ?? "", deviceId) as unknown as DurableObjectStub<LogShard>;
+      return Response.json(await shard.archiveAll());
     }
     if (url.pathname === "/__bench/fan-in") {
       Object.assign(FAN_IN, await req.json());
@@ -159,11 +167,15 @@ export default {
       return Response.json(DELIVERY);
     }
     if (url.pathname === "/__bench/flush") {
-      // Every device of the project sends what it owes now, as a stats read asks its recent ones to.
-      const ids = await listDeviceIdsOfProject(createDb(env.DB), url.searchParams.get("project_id") ?? "", { limit: 10_000 });
+      // Every device and log shard of the project sends what it owes now, as a stats read asks its recent ones to.
+      const projectId = url.searchParams.get("project_id") ?? "";
+      const db = createDb(env.DB);
+      const ids = await listDeviceIdsOfProject(db, projectId, { limit: 10_000 });
       const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace<DeviceHub>;
       await Promise.all(ids.map((id) => ns.get(ns.idFromName(id)).sendCounts()));
-      return Response.json({ devices: ids.length });
+      const shards = await shardsInUse(db, projectId);
+      await Promise.all(shards.map((i) => logShard(env, projectId, i).flush()));
+      return Response.json({ devices: ids.length, shards: shards.length });
     }
     if (req.method !== "POST" || url.pathname !== "/__bench/limit") return entry.fetch(req, env, ctx);
     // { device_id, logs: contract lines, batches, spacing_us }: the lines are validated here, once,

@@ -87,6 +87,8 @@ export class LogShard extends DurableObject<Env> {
   private readonly archive: LogArchive;
   private readonly quota: QuotaGate;
   private readonly sends: Coalesced;
+  /** Kept as a field so tests can let it run again at once. */
+  protected readonly retention: Retention;
   /** The hot window the last batch's device had, before the project has said its own (memory only). */
   private hotWindowHint?: number;
 
@@ -115,7 +117,7 @@ export class LogShard extends DurableObject<Env> {
     );
     // A day's counts reach the project within two minutes of midnight, before the daily job closes the day.
     this.timers.add({ name: "day's counts", due: () => this.dayEnd(), fire: () => this.sends.flush() });
-    new Retention({ logs: this.chunks, archive: this.archive }, () => this.hotWindow(), () => this.archiveDays() * DAY_MS, this.timers);
+    this.retention = new Retention({ logs: this.chunks, archive: this.archive }, () => this.hotWindow(), () => this.archiveDays() * DAY_MS, this.timers);
   }
 
   /** This shard's project and index, from its name (`<project id>/shard/<n>`). */

@@ -1,36 +1,42 @@
-// The log archive: lines past the hot window move to R2 chunks, and every read (device,
-// session, project-wide, export, search) finds each exactly once, as before the move; a crash
-// between the R2 write and the hot delete changes nothing; a page reads a bounded number of
-// chunks and resumes; retention deletes what is due and nothing else.
+// The log archive: lines past the hot window move from their log shard to R2 objects (one per
+// shard and event hour), and every read (device, session, project-wide, export, search) finds
+// each exactly once, as before the move; a crash between the R2 write and the hot delete
+// changes nothing; a page reads a bounded number of objects and resumes; retention deletes what
+// is due and nothing else.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { PAGE_CHUNKS } from "../../durable-objects/device-hub/archive";
-import { HOT_STORE } from "../../durable-objects/device-hub/retention";
-import { deviceHub } from "../../src/stubs/device-hub";
+import { PAGE_OBJECTS } from "../../durable-objects/log-shard/archive";
+import { HOT_STORE } from "../../durable-objects/log-shard/retention";
+import { shardOf as shardIndex } from "../../src/contract/log-shards";
 import { allLogs, call, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
-import { rewriteDeviceState } from "../support/device-state";
-import { hotLineIds } from "../support/hot-lines";
-import { CRON, runScheduled } from "../../src/jobs/schedule";
-import { utcDay } from "../../src/lib/time";
+import { hotLineIds, shardOf } from "../support/hot-lines";
 
 const DAY = 86_400_000_000; // µs
 const HOUR = 3_600_000_000;
 
+/** Lets a shard's retention run again now (it runs at most once a minute). */
+const runAgain = async (deviceId: string) =>
+  runInDurableObject(await shardOf(deviceId), (shard) => void ((shard as unknown as { retention: { lastRun: number } }).retention.lastRun = 0));
+
 /**
- * Shortens a device's hot window to `days`, as a tier change would, and runs its alarm: older
- * lines move to the archive (a run moves at most 10 chunks, then the alarm comes back at once).
+ * Shortens the hot window of a device's shard to `days`, as a tier change would, and runs its
+ * alarm: older lines move to the archive (a run writes at most 10 objects, then the alarm comes
+ * back at once).
  */
 async function shrinkWindow(deviceId: string, days: number) {
-  const stub = deviceHub(env, deviceId);
-  await rewriteDeviceState(stub, (s) => ({ ...s, hotWindowDays: days }));
-  for (let run = 0; run < 3; run++) await runDurableObjectAlarm(stub);
+  const stub = await shardOf(deviceId);
+  await runInDurableObject(stub, (_s, state) => state.storage.kv.put("retention", [days, 365]));
+  for (let run = 0; run < 3; run++) {
+    await runAgain(deviceId);
+    await runDurableObjectAlarm(stub);
+  }
 }
 
-const manifest = (deviceId: string) =>
-  runInDurableObject(deviceHub(env, deviceId), (_h, state) =>
-    state.storage.sql.exec<{ key: string; hour: number; seq: number; lines: number; raw_bytes: number; gz_bytes: number; indexed: number }>(
-      "SELECT key, hour, seq, lines, raw_bytes, gz_bytes, indexed FROM archive_chunks ORDER BY min_ts",
+const manifest = async (deviceId: string) =>
+  runInDurableObject(await shardOf(deviceId), (_h, state) =>
+    state.storage.sql.exec<{ key: string; hour: number; seq: number; lines: number; raw_bytes: number; gz_bytes: number }>(
+      "SELECT key, hour, seq, lines, raw_bytes, gz_bytes FROM archive_objects ORDER BY min_ts",
     ).toArray(),
   );
 
@@ -71,11 +77,12 @@ describe("the log archive", () => {
     // A one-day hot window: everything three days old moves to the archive.
     await shrinkWindow(t.deviceId, 1);
     await shrinkWindow(second.deviceId, 1);
-    const chunks = await manifest(t.deviceId);
-    expect(chunks.length).toBeGreaterThanOrEqual(6); // one or more per event hour
-    expect(chunks.every((c) => c.indexed === 1)).toBe(true);
-    expect(chunks.reduce((n, c) => n + c.lines, 0)).toBe(240);
-    expect((await hotLineIds(deviceHub(env, t.deviceId))).length).toBe(30);
+    const objects = await manifest(t.deviceId);
+    expect(objects.length).toBeGreaterThanOrEqual(6); // one or more per event hour
+    // Both devices' lines when they share a shard, this device's alone otherwise.
+    const together = shardIndex(t.deviceId) === shardIndex(second.deviceId);
+    expect(objects.reduce((n, c) => n + c.lines, 0)).toBe(together ? 240 + 150 : 240);
+    expect((await hotLineIds(t.deviceId)).length).toBe(30);
 
     // The same lines, in the same order, page after page; the export byte for byte.
     const cold = await read();
@@ -91,32 +98,21 @@ describe("the log archive", () => {
     // The state after a crash between the steps: R2 holds an object for the next chunk, which
     // no manifest row lists, and every line is still hot.
     const hour = Math.floor((now - 5 * DAY) / HOUR);
-    const key = `logs/${t.projectId}/${t.deviceId}/${hour}-0.ndjson.gz`;
+    const key = `logs/${t.projectId}/shard-${shardIndex(t.deviceId)}/${hour}-0.ndjson.gz`;
     await env.STORAGE.put(key, new Uint8Array([1, 2, 3]));
     const seen = (await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=1000`)).map((l) => l.id);
     expect(seen).toHaveLength(60);
 
     // Then the archive step runs again: the chunk is written under the same key, listed, and the lines leave the hot store.
     await shrinkWindow(t.deviceId, 1);
-    const chunks = await manifest(t.deviceId);
-    expect(chunks.map((c) => c.key)).toContain(key);
+    const objects = await manifest(t.deviceId);
+    expect(objects.map((c) => c.key)).toContain(key);
     expect((await env.STORAGE.head(key))!.size).toBeGreaterThan(3);
     const after = (await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=1000`)).map((l) => l.id);
     expect(after.sort()).toEqual(seen.sort());
-
-    // An interrupted D1 step is told on the next run.
-    await runInDurableObject(deviceHub(env, t.deviceId), (_h, s) => s.storage.sql.exec("UPDATE archive_chunks SET indexed = 0"));
-    await env.DB.prepare("DELETE FROM archive_days WHERE device_id = ?").bind(t.deviceId).run();
-    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-    await runInDurableObject(deviceHub(env, t.deviceId), async (hub) => {
-      // The alarm ran no archive step (nothing was due); the next archive run tells D1. Run one now.
-      await (hub as unknown as { archive: { archive(e: number, x: number, n: number): Promise<number> } }).archive.archive(0, 0, 1);
-    });
-    const days = await env.DB.prepare("SELECT day FROM archive_days WHERE device_id = ?").bind(t.deviceId).all();
-    expect(days.results.length).toBeGreaterThan(0);
   });
 
-  it(`reads at most ${PAGE_CHUNKS} chunks for a page, and its cursor goes on where the scan stopped`, async () => {
+  it(`reads at most ${PAGE_OBJECTS} objects for a page, and its cursor goes on where the scan stopped`, async () => {
     const t = await tenant();
     const now = Date.now() * 1000;
     const base = now - 5 * DAY;
@@ -135,15 +131,18 @@ describe("the log archive", () => {
     expect(all.map((l) => l.message)).toEqual(Array.from({ length: 20 }, (_, h) => (h === 19 ? "a needle here" : `hay ${h}`)));
   });
 
-  it("archives the oldest lines early when a device's hot store passes its size bound", async () => {
+  it("archives the oldest lines early when a shard's hot store passes its size bound", async () => {
     const t = await tenant();
     const saved = HOT_STORE.maxLines;
     HOT_STORE.maxLines = 50;
     try {
       const now = Date.now() * 1000;
       await ingest(t.deviceKey, { logs: loghubLines("HDFS", 120, { endUs: now - 1000 }) });
-      for (let run = 0; run < 3; run++) await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-      const hot = await hotLineIds(deviceHub(env, t.deviceId));
+      for (let run = 0; run < 3; run++) {
+        await runAgain(t.deviceId);
+        await runDurableObjectAlarm(await shardOf(t.deviceId));
+      }
+      const hot = await hotLineIds(t.deviceId);
       expect(hot.length).toBeLessThanOrEqual(50);
       expect(hot[0]).toBe(120 - hot.length + 1); // the newest stay hot
       const all = await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=1000&order=asc`);
@@ -153,32 +152,25 @@ describe("the log archive", () => {
     }
   });
 
-  it("deletes chunks past the tier's archive retention, and nothing else", async () => {
+  it("deletes objects past the tier's archive retention, and nothing else", async () => {
     const t = await tenant(); // pro: 14 days hot, 365 days archived
     const now = Date.now() * 1000;
     await ingest(t.deviceKey, { logs: loghubLines("Zookeeper", 20, { endUs: now - 10 * DAY }) });
     await ingest(t.deviceKey, { logs: loghubLines("Zookeeper", 20, { endUs: now - 5 * DAY, offset: 20 }) });
     await shrinkWindow(t.deviceId, 1);
-    const chunks = await manifest(t.deviceId);
-    expect(chunks.length).toBe(2);
-    // The older chunk passes 365 days (and the last retention run is long ago).
-    await runInDurableObject(deviceHub(env, t.deviceId), (_h, s) => {
-      s.storage.sql.exec("UPDATE archive_chunks SET min_ts = min_ts - ?, max_ts = max_ts - ? WHERE key = ?", 400 * DAY, 400 * DAY, chunks[0]!.key);
+    const objects = await manifest(t.deviceId);
+    expect(objects.length).toBe(2);
+    // The older object passes 365 days (and the last retention run is long ago).
+    const shard = await shardOf(t.deviceId);
+    await runInDurableObject(shard, (_h, s) => {
+      s.storage.sql.exec("UPDATE archive_objects SET min_ts = min_ts - ?, max_ts = max_ts - ? WHERE key = ?", 400 * DAY, 400 * DAY, objects[0]!.key);
     });
-    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, prunedAt: 0 }));
-    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-    expect((await manifest(t.deviceId)).map((c) => c.key)).toEqual([chunks[1]!.key]);
-    expect(await env.STORAGE.head(chunks[0]!.key)).toBeNull();
-    expect(await env.STORAGE.head(chunks[1]!.key)).not.toBeNull();
+    await runAgain(t.deviceId);
+    await runDurableObjectAlarm(shard);
+    expect((await manifest(t.deviceId)).map((c) => c.key)).toEqual([objects[1]!.key]);
+    expect(await env.STORAGE.head(objects[0]!.key)).toBeNull();
+    expect(await env.STORAGE.head(objects[1]!.key)).not.toBeNull();
     expect((await allLogs(t.viewerKey, `device_id=${t.deviceId}&limit=100`)).length).toBe(20);
-
-    // The daily job forgets the project's archived days past the retention, and keeps the rest.
-    const old = utcDay(Date.now() - 400 * 86_400_000);
-    await env.DB.prepare("INSERT INTO archive_days (project_id, day, device_id) VALUES (?, ?, ?)").bind(t.projectId, old, t.deviceId).run();
-    await runScheduled(CRON.daily, Date.now(), env);
-    const days = await env.DB.prepare("SELECT day FROM archive_days WHERE project_id = ?").bind(t.projectId).all<{ day: string }>();
-    expect(days.results.map((d) => d.day)).not.toContain(old);
-    expect(days.results.length).toBeGreaterThan(0);
   });
 });
 

@@ -6,7 +6,7 @@
 // (not in the full-text index) included.
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHUNK } from "../../durable-objects/device-hub/chunks";
+import { CHUNK } from "../../durable-objects/log-shard/chunks";
 import { matchesTerms, searchTerms } from "../../src/contract/fts-query";
 import { levelNumber, parseLevel } from "../../src/contract/levels";
 import { allLogs, ingest, tenant } from "./helpers";

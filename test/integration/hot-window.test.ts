@@ -1,12 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
 import { call, ingest, loghubLines, newDevice, newOrg, newProject, tenant } from "./helpers";
 import { settle } from "../support/settle";
-import { rewriteDeviceState } from "../support/device-state";
-import { hotLineIds } from "../support/hot-lines";
+import { hotLineIds, shardOf } from "../support/hot-lines";
 
 it("lines older than the hot window leave the hot store and its full-text index for the archive, where queries still find them", async () => {
   const t = await tenant();
@@ -14,19 +12,19 @@ it("lines older than the hot window leave the hot store and its full-text index 
   const now = Date.now() * 1000;
   await ingest(t.deviceKey, { logs: loghubLines("OpenSSH", 300, { endUs: now - 6 * day }) });
   await ingest(t.deviceKey, { logs: loghubLines("OpenSSH", 200, { endUs: now - 1000, offset: 300 }) });
-  const stub = deviceHub(env, t.deviceId);
+  const stub = await shardOf(t.deviceId);
   const before = await call("GET", `/logs?device_id=${t.deviceId}&limit=1000&q=user`, { token: t.viewerKey });
   // A five-day window, as a tier change would set: the first batch is now past it.
-  await rewriteDeviceState(stub, (s) => ({ ...s, hotWindowDays: 5 }));
+  await runInDurableObject(stub, (_s, state) => state.storage.kv.put("retention", [5, 365]));
   await runDurableObjectAlarm(stub);
 
   const counts = await runInDurableObject(stub, (_h, state) => ({
-    archived: state.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(lines), 0) AS n FROM archive_chunks").one().n,
+    archived: state.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(lines), 0) AS n FROM archive_objects").one().n,
     // FTS5's own check of the chunks' index (throws when it is corrupt).
     integrity: state.storage.sql.exec("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')").toArray().length,
   }));
   expect(counts).toEqual({ archived: 300, integrity: 0 });
-  expect((await hotLineIds(stub)).length).toBe(200);
+  expect((await hotLineIds(t.deviceId)).length).toBe(200);
   const all = await call("GET", `/logs?device_id=${t.deviceId}&limit=1000`, { token: t.viewerKey });
   expect(all.json.logs.length).toBe(500);
   expect(new Set(all.json.logs.map((l: { id: string }) => l.id)).size).toBe(500);

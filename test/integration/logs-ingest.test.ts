@@ -1,8 +1,5 @@
-import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LOG_UPLOAD } from "../../src/contract/limits";
-import { deviceHub } from "../../src/stubs/device-hub";
 import { call, gzip, ingest, loghubLines, tenant } from "./helpers";
 import { hotLineIds } from "../support/hot-lines";
 

@@ -1,7 +1,7 @@
-// A device's object from before the chunked store keeps everything it held: lines in the table of
-// a row per line answer queries as before, then move into chunks (a bounded number per alarm)
-// under their own ids; counts left in the old outbox tables reach the project once, under their
-// own sequences, and new counts continue after them.
+// A device's object from before log shards keeps everything it held: its lines (in the table of
+// a row per line, or in chunks), its archive and its batches' answers go to its shard (a piece
+// per alarm) under their own ids; counts left in the old outbox tables reach the project once,
+// under their own sequences, and new counts continue after them.
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -27,37 +27,76 @@ function writeOldLines(state: DurableObjectState, lines: ReturnType<typeof loghu
   sql.exec("INSERT INTO logs_fts (rowid, message) SELECT id, message FROM logs");
 }
 
-describe("an object from before the chunked store", () => {
-  it("answers its old lines as before, moves them into chunks under their own ids, and goes on after them", async () => {
+/** An object the device's archive wrote before shards: gzip NDJSON of its rows (which name no device), and its manifest row. */
+async function writeOldArchive(projectId: string, deviceId: string, rows: { id: number; ts: number; message: string }[]) {
+  const key = `logs/${projectId}/${deviceId}/${Math.floor(rows[0]!.ts / 3_600_000_000)}-0.ndjson.gz`;
+  const text = rows.map((r) => JSON.stringify({ id: r.id, ts: r.ts, level: 1, module: "old", logger: null, message: r.message, thread_id: null, process_id: null, session_id: null, context: null })).join("\n") + "\n";
+  const gz = new Uint8Array(await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+  await env.STORAGE.put(key, gz);
+  await runInDurableObject(deviceHub(env, deviceId), (_h, state) =>
+    state.storage.sql.exec(
+      `INSERT INTO archive_chunks (key, hour, seq, min_ts, min_id, max_ts, max_id, lines, levels, sessions, raw_bytes, gz_bytes, indexed, created_at)
+       VALUES (?, ?, 0, ?, ?, ?, ?, ?, 2, '[]', ?, ?, 1, ?)`,
+      key,
+      Math.floor(rows[0]!.ts / 3_600_000_000),
+      rows[0]!.ts,
+      rows[0]!.id,
+      rows.at(-1)!.ts,
+      rows.at(-1)!.id,
+      rows.length,
+      text.length,
+      gz.byteLength,
+      Date.now(),
+    ),
+  );
+}
+
+describe("an object from before log shards", () => {
+  it("hands its lines, its archive and its batches' answers to its shard, under their own ids, and new lines go on after them", async () => {
     const t = await tenant();
     const old = loghubLines("OpenSSH", 300);
-    await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) => writeOldLines(state, old, "old-run"));
+    await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) => {
+      writeOldLines(state, old, "old-run");
+      // Its answer to a batch taken before: a retry must still get it.
+      state.storage.sql.exec("INSERT INTO batches (batch_id, received_at, answer) VALUES ('b-old', ?, ?)", Date.now(), JSON.stringify({ accepted: 300, rejected: [], duplicate: false, batch_id: "b-old" }));
+    });
+    // Two lines its archive moved to R2 long ago, under ids before the table's (which started over at 1 here).
+    const day = 86_400_000_000;
+    await writeOldArchive(t.projectId, t.deviceId, [
+      { id: 1001, ts: Date.now() * 1000 - 3 * day, message: "archived one" },
+      { id: 1002, ts: Date.now() * 1000 - 3 * day + 5, message: "archived two" },
+    ]);
+    await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) => state.storage.sql.exec("UPDATE sqlite_sequence SET seq = 1002 WHERE name = 'logs'"));
     // The object starts again, as after the upgrade's deploy.
     await abortAllDurableObjects();
     const stub = deviceHub(env, t.deviceId);
-    const queries = [`device_id=${t.deviceId}&limit=37`, `device_id=${t.deviceId}&order=asc&limit=50&q=user`, `device_id=${t.deviceId}&limit=100&level=INFO`];
-    const before: string[][] = [];
-    for (const q of queries) before.push((await allLogs(t.viewerKey, q)).map((l) => `${l.id} ${l.message}`));
-    expect(before[0]!.length).toBe(300);
 
-    // New lines come after the old ones, with the next ids.
+    // New lines come with ids after every old one.
     await ingest(t.deviceKey, { logs: loghubLines("HDFS", 20) });
-    const both = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&limit=1000`);
-    expect(both.length).toBe(320);
-    expect(new Set(both.map((l) => l.id)).size).toBe(320);
-
-    // The alarm moves the old lines into chunks; every query answers the same.
-    await runDurableObjectAlarm(stub);
-    const left = await runInDurableObject(stub, (_h, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM logs").one().n);
-    expect(left).toBe(0);
-    expect((await hotLineIds(stub)).length).toBe(320);
-    const oldIds = before[0]!.map((x) => Number(x.split(" ")[0]!.split(":")[1]));
-    expect(Math.max(...oldIds)).toBeLessThan(Math.min(...(await hotLineIds(stub)).filter((id) => !oldIds.includes(id))));
-    const newLines = both.filter((l) => !before[0]!.some((x) => x.startsWith(`${l.id} `)));
-    for (const [i, q] of queries.entries()) {
-      const after = (await allLogs(t.viewerKey, q)).map((l) => `${l.id} ${l.message}`).filter((x) => !newLines.some((l) => x.startsWith(`${l.id} `)));
-      expect(after, q).toEqual(before[i]);
-    }
+    // The alarm hands everything over.
+    for (let run = 0; run < 3; run++) await runDurableObjectAlarm(stub);
+    const left = await runInDurableObject(stub, (_h, state) => ({
+      lines: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM logs").one().n,
+      archive: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM archive_chunks").one().n,
+    }));
+    expect(left).toEqual({ lines: 0, archive: 0 });
+    const hot = await hotLineIds(t.deviceId);
+    expect(hot.length).toBe(320);
+    const all = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&limit=1000`);
+    expect(all.length).toBe(322);
+    const ids = (msg: (m: string) => boolean) => all.filter((l) => msg(l.message)).map((l) => Number(l.id.split(":")[1]));
+    const oldIds = ids((m) => old.some((o) => o.message === m));
+    const newIds = hot.filter((id) => !oldIds.includes(id));
+    expect(oldIds.length).toBe(300);
+    expect(Math.max(...oldIds, 1002)).toBeLessThan(Math.min(...newIds));
+    expect(ids((m) => m.startsWith("archived"))).toEqual([1001, 1002]);
+    // Its words are found, its session too.
+    expect((await allLogs(t.viewerKey, `session_id=old-run&limit=1000`)).length).toBe(300);
+    expect((await allLogs(t.viewerKey, `device_id=${t.deviceId}&q=archived&limit=10`)).map((l) => l.message).sort()).toEqual(["archived one", "archived two"]);
+    // A retry of a batch it took before gets the same answer, and stores nothing.
+    const retry = await ingest(t.deviceKey, { batch_id: "b-old", logs: loghubLines("HDFS", 3) });
+    expect(retry.json).toMatchObject({ accepted: 300, duplicate: true });
+    expect((await hotLineIds(t.deviceId)).length).toBe(320);
   });
 
   it("delivers what its old outbox held once, under the old sequences, and counts on after them", async () => {
