@@ -235,10 +235,14 @@ export class Intake {
     return { taken: m.taken ?? 0, ownRows: m.own ?? 0 };
   }
 
-  /** Sums over every sender: rows its devices wrote, and the highest own total each reported. */
-  rowTotals(): { senderRows: number; relayRows: number } {
-    const t = this.sql.exec<{ s: number; r: number }>("SELECT coalesce(sum(sender_rows), 0) AS s, coalesce(sum(relay_rows), 0) AS r FROM intake").one();
-    return { senderRows: t.s, relayRows: t.r };
+  /** Sums over every sender: rows its devices wrote, and the highest own total each reported; of the first, what senders named `…/shard/…` wrote. */
+  rowTotals(): { senderRows: number; relayRows: number; shardRows: number } {
+    const t = this.sql
+      .exec<{ s: number; r: number; l: number }>(
+        "SELECT coalesce(sum(sender_rows), 0) AS s, coalesce(sum(relay_rows), 0) AS r, coalesce(sum(CASE WHEN instr(sender, '/shard/') > 0 THEN sender_rows ELSE 0 END), 0) AS l FROM intake",
+      )
+      .one();
+    return { senderRows: t.s, relayRows: t.r, shardRows: t.l };
   }
 
   private epoch(e: number): Delta {

@@ -6,7 +6,7 @@
 // for longest are dropped from memory past INDEX_MAX ids, and read again if they come back.
 import type { ChunkStore } from "./chunks";
 
-export const BATCH_MEMORY_MS = 48 * 3600 * 1000;
+const BATCH_MEMORY_MS = 48 * 3600 * 1000;
 /** Ids held in memory at most, over all the shard's devices. */
 const INDEX_MAX = 200_000;
 

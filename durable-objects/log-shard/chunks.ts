@@ -16,7 +16,7 @@
 // Lines are ordered project-wide by (event time, device id, line id); a line keeps the id its
 // device's next id gave it on arrival.
 import type { LogRecord, StoredLine } from "../../src/contract/log-line";
-import type { LogCursor, LogFilter } from "../../src/contract/logs";
+import type { LogFilter } from "../../src/contract/logs";
 import { LINE_LIMITS } from "../../src/contract/limits";
 import type { Sql } from "../storage";
 import { type Key, comesBefore, keepLine } from "./order";
@@ -82,7 +82,7 @@ export interface BatchRecord {
 const recordText = (r: BatchRecord): string =>
   `${JSON.stringify([r.seq, r.batch_id, r.at, r.answer, r.first_id, r.lines, r.bytes, r.reserved])}\n`;
 
-export function parseRecords(log: string): BatchRecord[] {
+function parseRecords(log: string): BatchRecord[] {
   const out: BatchRecord[] = [];
   for (const line of log.split("\n")) {
     if (!line) continue;
@@ -639,4 +639,3 @@ export class ChunkStore {
   }
 }
 
-export type { LogCursor };

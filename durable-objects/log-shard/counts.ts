@@ -47,7 +47,6 @@ export interface ShardDelivery {
   buckets: BucketRow[];
   tallies: TallyRow[];
   devices: DeviceDayRow[];
-  own_rows: number;
 }
 
 export class ShardCounts {
@@ -148,7 +147,7 @@ export class ShardCounts {
     for (const [day, byDevice] of Object.entries(merged.devices)) {
       for (const [device_id, [logs, error_lines]] of Object.entries(byDevice)) devices.push({ seq: through, day, device_id, logs, error_lines });
     }
-    return { from: this.taken, through, rows: d.rows, buckets: d.buckets, tallies: d.tallies, devices, own_rows: own };
+    return { from: this.taken, through, rows: d.rows, buckets: d.buckets, tallies: d.tallies, devices };
   }
 
   /** The project took a delivery sealed at `rowsWritten` rows: where it stands now. */

@@ -14,7 +14,7 @@ export interface Key {
 }
 
 /** -1, 0 or 1 as `a` sorts before, with or after `b` in ascending order. */
-export function compareKeys(a: Key, b: Key): number {
+function compareKeys(a: Key, b: Key): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.device_id !== b.device_id) return a.device_id < b.device_id ? -1 : 1;
   return a.id === b.id ? 0 : a.id < b.id ? -1 : 1;

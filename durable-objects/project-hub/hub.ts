@@ -142,7 +142,7 @@ export class ProjectHub extends DurableObject<Env> {
    */
   async deliverShard(
     sender: string,
-    delivery: { from: number; through: number; rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows: number } | null,
+    delivery: { from: number; through: number; rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[] } | null,
   ): Promise<DeliveryAnswer & { taken: number }> {
     const last = this.usageCounts.lastOf(sender);
     const fits = delivery !== null && delivery.from === last && delivery.through > last && delivery.rows.length > 0;
@@ -266,7 +266,7 @@ export class ProjectHub extends DurableObject<Env> {
    * Storage rows written for this project (Cloudflare bills them): by this object and its
    * fan-in objects, and by its devices' objects, as their deliveries said.
    */
-  async storageRows(): Promise<{ project: number; devices: number }> {
+  async storageRows(): Promise<{ project: number; devices: number; log_shards: number }> {
     return this.usageCounts.storageRows();
   }
 

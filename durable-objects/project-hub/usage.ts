@@ -210,12 +210,12 @@ export class UsageCounts {
   }
 
   /**
-   * Storage rows written for this project: by its own object and its fan-in objects, and by
-   * its devices' objects (summed from their deliveries).
+   * Storage rows written for this project: by its own object and its fan-in objects, by its
+   * devices' objects and by its log shards (summed from their deliveries).
    */
-  storageRows(): { project: number; devices: number } {
+  storageRows(): { project: number; devices: number; log_shards: number } {
     const t = this.intake.rowTotals();
-    return { project: this.ownRows + t.relayRows, devices: t.senderRows };
+    return { project: this.ownRows + t.relayRows, devices: t.senderRows - t.shardRows, log_shards: t.shardRows };
   }
 
   /**

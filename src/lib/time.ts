@@ -28,7 +28,3 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
 
 /** The UTC day `n` days after `day` (YYYY-MM-DD; n may be negative). */
 export const addDays = (day: string, n: number): string => utcDay(Date.parse(day) + n * DAY_MS);
-
-/** Log event times are µs; the project's index of who has lines where is kept by the hour. */
-const HOUR_US = 3_600_000_000;
-export const hourOf = (us: number): number => Math.floor(us / HOUR_US);

@@ -23,7 +23,7 @@ interface SourceStream {
 }
 
 /** What a source answers for its share: rows in order, and where it stopped short, if it did. */
-export interface SourceRows {
+interface SourceRows {
   rows: LogView[];
   resume?: LogCursor;
 }

@@ -112,11 +112,12 @@ export async function scrapeProject(
     {
       ...family(
         "fleetbeat_storage_rows_written_total",
-        "Rows the project's own Durable Objects wrote to their storage since they began (Cloudflare bills each; docs/COSTS.md): its devices' objects, as they last delivered, and the project's own",
+        "Rows the project's own Durable Objects wrote to their storage since they began (Cloudflare bills each; docs/COSTS.md): its devices' objects and its log shards, as they last delivered, and the project's own",
         "counter",
       ),
       samples: [
         { labels: { ...project, object: "device" }, value: rows.devices },
+        { labels: { ...project, object: "log_shard" }, value: rows.log_shards },
         { labels: { ...project, object: "project" }, value: rows.project },
       ],
     },

@@ -1,6 +1,7 @@
 // The fan-in tier at small scale: past FAN_IN.fromDevices active devices, a project's devices
 // deliver through fan-in objects, which pass their counts on at most once a second. The
 // project's numbers stay exactly what its devices did, through duplicates and restarts.
+import { shardName, shardOf } from "../../src/contract/log-shards";
 import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -127,7 +128,8 @@ describe("the fan-in tier", () => {
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
     await ingest(t.deviceKey, { logs: [line("INFO", "hello")] });
     await settle(t.deviceId);
-    expect(Object.keys(await senders(t.projectId))).toEqual([t.deviceId]);
+    // The device, and its log shard (which counts its lines): no fan-in object.
+    expect(Object.keys(await senders(t.projectId)).sort()).toEqual([t.deviceId, shardName(t.projectId, shardOf(t.deviceId))].sort());
   });
 
   it("passes on what its outbox held before the intake, under sequences above those it sent, once", async () => {

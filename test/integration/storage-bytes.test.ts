@@ -1,14 +1,13 @@
 // A project's storage_bytes follows what is written to R2 and deleted from it, where it happens:
-// a session file adds its bytes when it is stored and gives them back when it is deleted; a
-// device's archive adds each object it writes and gives back what retention deletes, owed with
-// the device's other counts (exactly once). Nothing lists R2 to count it.
+// a session file adds its bytes when it is stored and gives them back when it is deleted; a log
+// shard's archive adds each object it writes and gives back what retention deletes, owed with
+// the shard's other counts (exactly once). Nothing lists R2 to count it.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CRON, runScheduled } from "../../src/jobs/schedule";
-import { deviceHub } from "../../src/stubs/device-hub";
 import { call, ingest, loghubLines, tenant } from "./helpers";
-import { rewriteDeviceState } from "../support/device-state";
+import { shardOf } from "../support/hot-lines";
 
 const DAY = 86_400_000_000; // µs
 
@@ -23,10 +22,12 @@ describe("storage_bytes", () => {
 
     // Ten-day-old lines, then a one-day window: they go to the archive.
     await ingest(t.deviceKey, { logs: loghubLines("HDFS", 300, { endUs: Date.now() * 1000 - 10 * DAY }) });
-    const stub = deviceHub(env, t.deviceId);
-    await rewriteDeviceState(stub, (s) => ({ ...s, hotWindowDays: 1 }));
+    const stub = await shardOf(t.deviceId);
+    const runAgain = () => runInDurableObject(stub, (shard) => void ((shard as unknown as { retention: { lastRun: number } }).retention.lastRun = 0));
+    await runInDurableObject(stub, (_s, state) => state.storage.kv.put("retention", [1, 365]));
+    await runAgain();
     await runDurableObjectAlarm(stub);
-    const archived = await runInDurableObject(stub, (_h, s) => s.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(gz_bytes), 0) AS n FROM archive_chunks").one().n);
+    const archived = await runInDurableObject(stub, (_h, s) => s.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(gz_bytes), 0) AS n FROM archive_objects").one().n);
     expect(archived).toBeGreaterThan(0);
     expect(await storage()).toBe(1000 + archived);
     // An hourly run changes nothing: it does not count R2.
@@ -37,8 +38,8 @@ describe("storage_bytes", () => {
     expect(await storage()).toBe(archived);
 
     // Past the archive's retention the objects go, and their bytes with them.
-    await runInDurableObject(stub, (_h, s) => s.storage.sql.exec("UPDATE archive_chunks SET min_ts = min_ts - ?, max_ts = max_ts - ?", 400 * DAY, 400 * DAY));
-    await rewriteDeviceState(stub, (s) => ({ ...s, prunedAt: 0 }));
+    await runInDurableObject(stub, (_h, s) => s.storage.sql.exec("UPDATE archive_objects SET min_ts = min_ts - ?, max_ts = max_ts - ?", 400 * DAY, 400 * DAY));
+    await runAgain();
     await runDurableObjectAlarm(stub);
     expect(await storage()).toBe(0);
   });

@@ -91,7 +91,7 @@ describe("an object from before log shards", () => {
     expect(Math.max(...oldIds, 1002)).toBeLessThan(Math.min(...newIds));
     expect(ids((m) => m.startsWith("archived"))).toEqual([1001, 1002]);
     // Its words are found, its session too.
-    expect((await allLogs(t.viewerKey, `session_id=old-run&limit=1000`)).length).toBe(300);
+    expect((await allLogs(t.viewerKey, `device_id=${t.deviceId}&session_id=old-run&limit=1000`)).length).toBe(300);
     expect((await allLogs(t.viewerKey, `device_id=${t.deviceId}&q=archived&limit=10`)).map((l) => l.message).sort()).toEqual(["archived one", "archived two"]);
     // A retry of a batch it took before gets the same answer, and stores nothing.
     const retry = await ingest(t.deviceKey, { batch_id: "b-old", logs: loghubLines("HDFS", 3) });
