@@ -23,7 +23,7 @@ import { type Key, comesBefore, keepLine } from "./order";
 import type { ShardRow } from "./rows";
 
 /** A chunk closes (and is indexed for words) past any of these. An object, so tests can lower it. */
-export const CHUNK = { maxLines: 2_000, maxBytes: 512 * 1024, maxBatches: 200 };
+export const CHUNK = { maxLines: 2_000, maxBytes: 512 * 1024, maxBatches: 500 };
 /** Distinct modules or sessions a summary lists; past it the summary says "any" (null). */
 const SUMMARY_NAMES_MAX = 32;
 const HOUR_MS = 3_600_000;
@@ -34,7 +34,7 @@ const SKEW_US = LINE_LIMITS.future_skew_ms * 1000;
 export const CHUNKS_SCHEMA = `CREATE TABLE chunks (
      id INTEGER PRIMARY KEY,       -- in order of creation
      device_id TEXT NOT NULL,
-     hour INTEGER NOT NULL,        -- the UTC hour of arrival (ms / 3,600,000) of every batch it holds
+     hour INTEGER NOT NULL,        -- the UTC hour (ms / 3,600,000) it was made in, which every batch it holds arrived in
      open INTEGER NOT NULL,        -- 1 while its device's batches are appended to it
      first_id INTEGER NOT NULL,    -- the id of its first line (each line keeps its own)
      end_id INTEGER NOT NULL,      -- one past the last line id given here
@@ -53,8 +53,8 @@ export const CHUNKS_SCHEMA = `CREATE TABLE chunks (
      data TEXT NOT NULL            -- one JSON line per log line: [id, ts, level, module, logger, message, thread_id, process_id, session_id, context]
    );
    CREATE INDEX chunks_device ON chunks (device_id, id);
-   CREATE INDEX chunks_hour ON chunks (hour);
-   CREATE INDEX chunks_open ON chunks (device_id) WHERE open = 1;
+   -- The first chunk made in each hour: chunk ids grow with time, so an hour's chunks are an id range (one row per hour, not an index entry per chunk).
+   CREATE TABLE chunk_hours (hour INTEGER PRIMARY KEY, first_chunk INTEGER NOT NULL);
    CREATE VIRTUAL TABLE chunks_fts USING fts5 (text, content = '', contentless_delete = 1);
    -- Where a device's line ids continue once none of its chunks is left (the archive took them all).
    CREATE TABLE line_floors (device_id TEXT PRIMARY KEY, next_id INTEGER NOT NULL) WITHOUT ROWID;`;
@@ -299,6 +299,7 @@ export class ChunkStore {
           text,
         )
         .one().id;
+      this.noteHour(hour, id);
       if (last) {
         p.open = id;
         break;
@@ -308,6 +309,20 @@ export class ChunkStore {
       rest = rest.slice(take.length);
     }
     return first;
+  }
+
+  /** The hours chunks were made in, and the first of each (memory: the last hour noted). */
+  private lastHour = -1;
+
+  private noteHour(hour: number, id: number): void {
+    if (hour <= this.lastHour) return;
+    this.sql.exec("INSERT OR IGNORE INTO chunk_hours (hour, first_chunk) VALUES (?, ?)", hour, id);
+    this.lastHour = hour;
+  }
+
+  /** The first chunk id made in `hour` or later (past every chunk when none was). */
+  private firstChunkFrom(hour: number): number {
+    return this.sql.exec<{ id: number }>("SELECT first_chunk AS id FROM chunk_hours WHERE hour >= ? ORDER BY hour LIMIT 1", hour).toArray()[0]?.id ?? Number.MAX_SAFE_INTEGER;
   }
 
   /** Closes a chunk: its messages become its document in the full-text index. */
@@ -323,7 +338,10 @@ export class ChunkStore {
    * so the full-text index finds their words; answers how many.
    */
   closeQuiet(hour: number, max: number): number {
-    const quiet = this.sql.exec<{ id: number; device_id: string }>("SELECT id, device_id FROM chunks WHERE open = 1 AND hour < ? LIMIT ?", hour, max).toArray();
+    // A chunk is open at most an hour or so past its own: only the last two days' are looked at.
+    const quiet = this.sql
+      .exec<{ id: number; device_id: string }>("SELECT id, device_id FROM chunks WHERE id >= ? AND id < ? AND open = 1 LIMIT ?", this.firstChunkFrom(hour - 48), this.firstChunkFrom(hour), max)
+      .toArray();
     for (const c of quiet) {
       this.close(c.id);
       const p = this.pointers.get(c.device_id);
@@ -348,7 +366,8 @@ export class ChunkStore {
     const mine = ofDevices(f.devices);
     const where = ["lines > 0", mine.clause];
     const args: SqlStorageValue[] = [...mine.args];
-    if (f.from !== undefined) where.push("max_ts >= ?", "hour >= ?"), args.push(f.from, Math.floor((f.from - SKEW_US) / HOUR_US));
+    // A line at `from` or later arrived at `from` minus the skew at the earliest: older chunks cannot hold it.
+    if (f.from !== undefined) where.push("max_ts >= ?", "id >= ?"), args.push(f.from, this.firstChunkFrom(Math.floor((f.from - SKEW_US) / HOUR_US)));
     if (f.to !== undefined) where.push("min_ts < ?"), args.push(f.to);
     if (f.levels && f.levels.length > 0) where.push("(levels & ?) != 0"), args.push(f.levels.reduce((m, l) => m | (1 << l), 0));
     if (after) where.push(asc ? "max_ts >= ?" : "min_ts <= ?"), args.push(after.ts);
@@ -399,13 +418,13 @@ export class ChunkStore {
       // Newest first, by hours of arrival going back, each window twice the last: a chunk that
       // arrived before hour h holds no line after h's start plus the skew, so once the page is
       // full past that, older chunks are not even listed.
-      const newest = this.sql.exec<{ h: number | null }>(`SELECT max(hour) AS h FROM chunks WHERE ${mine.clause}`, ...mine.args).one().h;
-      const oldest = this.sql.exec<{ h: number | null }>(`SELECT min(hour) AS h FROM chunks WHERE ${mine.clause}`, ...mine.args).one().h;
+      const range = this.sql.exec<{ newest: number | null; oldest: number | null }>("SELECT max(hour) AS newest, min(hour) AS oldest FROM chunk_hours").one();
+      const { newest, oldest } = range;
       if (newest !== null && oldest !== null) {
         let hi = newest + 1;
         for (let span = 2; hi > oldest; span *= 2) {
           const lo = Math.max(oldest, hi - span);
-          scan(candidates("hour >= ? AND hour < ?", [lo, hi]));
+          scan(candidates("id >= ? AND id < ?", [this.firstChunkFrom(lo), this.firstChunkFrom(hi)]));
           if (found.length >= f.limit) {
             found = sorted(found).slice(0, f.limit);
             if (found[f.limit - 1]!.ts >= lo * HOUR_US + SKEW_US) break;
@@ -560,6 +579,8 @@ export class ChunkStore {
     this.sql.exec("INSERT INTO line_floors (device_id, next_id) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET next_id = max(next_id, excluded.next_id)", deviceId, nextId);
     const p = this.pointers.get(deviceId);
     if (p) p.next = Math.max(p.next, nextId);
+    // Made now: every line it holds is older than its hour, as for any chunk.
+    const hour = Math.floor(Date.now() / HOUR_MS);
     for (let i = 0; i < rows.length; i += CHUNK.maxLines) {
       const piece = rows.slice(i, i + CHUNK.maxLines);
       const s = summaryOf(piece);
@@ -570,7 +591,7 @@ export class ChunkStore {
           `INSERT INTO chunks (device_id, hour, open, first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes, seq_hi, batch_log, keys, data)
            VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, 0, '', ?, ?) RETURNING id`,
           deviceId,
-          Math.floor((s.maxTs ?? 0) / HOUR_US),
+          hour,
           Math.min(...piece.map((r) => r.id)),
           Math.max(...piece.map((r) => r.id)) + 1,
           piece.length,
@@ -584,6 +605,7 @@ export class ChunkStore {
           text,
         )
         .one().id;
+      this.noteHour(hour, id);
       this.sql.exec("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", id, piece.map((r) => r.message).join("\n"));
       this.noteAdded(piece.length, s.minTs);
     }
@@ -608,21 +630,26 @@ export class ChunkStore {
   adoptAnswers(deviceId: string, answers: readonly { id: string; answer: unknown }[], now: number): void {
     if (answers.length === 0) return;
     const log = answers.map((a) => recordText({ seq: 0, batch_id: a.id, at: now, answer: a.answer, first_id: 0, lines: 0, bytes: 0, reserved: null })).join("");
-    this.sql.exec(
-      `INSERT INTO chunks (device_id, hour, open, first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes, seq_hi, batch_log, keys, data)
-       VALUES (?, ?, 0, 0, 0, 0, NULL, NULL, 0, '[]', '[]', ?, ?, 0, 0, ?, '', '')`,
-      deviceId,
-      Math.floor(now / HOUR_MS),
-      now,
-      answers.length,
-      log,
-    );
+    const hour = Math.floor(now / HOUR_MS);
+    const id = this.sql
+      .exec<{ id: number }>(
+        `INSERT INTO chunks (device_id, hour, open, first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes, seq_hi, batch_log, keys, data)
+         VALUES (?, ?, 0, 0, 0, 0, NULL, NULL, 0, '[]', '[]', ?, ?, 0, 0, ?, '', '') RETURNING id`,
+        deviceId,
+        hour,
+        now,
+        answers.length,
+        log,
+      )
+      .one().id;
+    this.noteHour(hour, id);
   }
 
   /** Drops what memory holds of a device (a transaction that rolled back may have moved it). */
   forget(deviceId: string): void {
     this.pointers.delete(deviceId);
     this.cached = undefined;
+    this.lastHour = -1;
   }
 
   /** The key of the line a page in this order reaches first (of these devices, when given), for a quick "latest page" check. */

@@ -237,6 +237,11 @@ export class LogShard extends DurableObject<Env> {
     await this.timers.arm();
   }
 
+  /** The storage rows this object has written since it started (storage.ts; the project hears them with each delivery). */
+  async storageRows(): Promise<number> {
+    return this.storage.rowsWritten;
+  }
+
   /** Delivers what this shard owes its project now (stats reads and tests). */
   async flush(): Promise<void> {
     await this.sends.flush();

@@ -1,9 +1,9 @@
-// What each event costs a device's object in storage rows written, which Cloudflare bills at
-// $1.00 per million (docs/COSTS.md). The object counts its own rows (durable-objects/storage.ts:
-// every statement's rowsWritten, every key-value write, every alarm set); each test reads that
-// count through the object's RPC before and after a run of events and holds the average to
-// the budget issue 21 sets. Deliveries to the project and the alarm's work are included where
-// the events cause them.
+// What each event costs a device's object and its log shard in storage rows written, which
+// Cloudflare bills at $1.00 per million (docs/COSTS.md). Each object counts its own rows
+// (durable-objects/storage.ts: every statement's rowsWritten, every key-value write, every alarm
+// set); each test reads both counts through the objects' RPC before and after a run of events
+// and holds the average to the budget issue 21 sets. Deliveries to the project and the alarm's
+// work are included where the events cause them.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -12,12 +12,13 @@ import { call, ingest, loghubLines, openSocket, tenant } from "./helpers";
 import { DELIVERY } from "../../src/contract/usage";
 import { SOCKET_BEATS } from "../../durable-objects/device-hub/socket-beats";
 import { rewriteDeviceState } from "../support/device-state";
+import { shardOf } from "../support/hot-lines";
 import { settle } from "../support/settle";
 
 const DAY = 86_400_000_000; // µs
 
-/** The device object's rows written so far. */
-const rows = (deviceId: string) => deviceHub(env, deviceId).storageRows();
+/** The rows the device's object and its log shard have written so far (each tenant here has its project, and so its shard, to itself). */
+const rows = async (deviceId: string) => (await deviceHub(env, deviceId).storageRows()) + (await (await shardOf(deviceId)).storageRows());
 
 /** Rows written by `run`, divided by `events`. */
 async function perEvent(deviceId: string, events: number, run: () => Promise<unknown>): Promise<number> {
@@ -130,20 +131,26 @@ describe("storage rows written per event", () => {
       await ingest(t.deviceKey, { logs: batch });
       lines += batch.length;
     }
-    const stub = deviceHub(env, t.deviceId);
+    const stub = await shardOf(t.deviceId);
+    const runAgain = () => runInDurableObject(stub, (shard) => void ((shard as unknown as { retention: { lastRun: number } }).retention.lastRun = 0));
     const each = await perEvent(t.deviceId, lines, async () => {
       // Past a one-day window they go to the archive, then past the archive's retention they are deleted.
-      await rewriteDeviceState(stub, (s) => ({ ...s, hotWindowDays: 1 }));
-      for (let run = 0; run < 5; run++) await runDurableObjectAlarm(stub);
+      await runInDurableObject(stub, (_s, state) => state.storage.kv.put("retention", [1, 365]));
+      for (let run = 0; run < 5; run++) {
+        await runAgain();
+        await runDurableObjectAlarm(stub);
+      }
       await runInDurableObject(stub, (_h, s) => {
-        s.storage.sql.exec("UPDATE archive_chunks SET min_ts = min_ts - ?, max_ts = max_ts - ?", 400 * DAY, 400 * DAY);
+        s.storage.sql.exec("UPDATE archive_objects SET min_ts = min_ts - ?, max_ts = max_ts - ?", 400 * DAY, 400 * DAY);
       });
-      await rewriteDeviceState(stub, (s) => ({ ...s, prunedAt: 0 }));
-      for (let run = 0; run < 3; run++) await runDurableObjectAlarm(stub);
+      for (let run = 0; run < 3; run++) {
+        await runAgain();
+        await runDurableObjectAlarm(stub);
+      }
     });
     const left = await runInDurableObject(stub, (_h, s) => ({
       hot: s.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(lines), 0) AS n FROM chunks").one().n,
-      archived: s.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM archive_chunks").one().n,
+      archived: s.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM archive_objects").one().n,
     }));
     expect(left).toEqual({ hot: 0, archived: 0 });
     console.log(`later life of ${lines} lines: ${each.toFixed(4)} rows per line`);
