@@ -11,7 +11,8 @@ import { deviceHub } from "../../src/stubs/device-hub";
 import { allLogs, call, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
 import { rewriteDeviceState } from "../support/device-state";
 import { hotLineIds } from "../support/hot-lines";
-import { CRON, runScheduled } from "../../src/jobs/schedule";
+import { CRON } from "../../src/jobs/schedule";
+import { runJobs } from "../support/jobs";
 import { utcDay } from "../../src/lib/time";
 
 const DAY = 86_400_000_000; // µs
@@ -175,7 +176,7 @@ describe("the log archive", () => {
     // The daily job forgets the project's archived days past the retention, and keeps the rest.
     const old = utcDay(Date.now() - 400 * 86_400_000);
     await env.DB.prepare("INSERT INTO archive_days (project_id, day, device_id) VALUES (?, ?, ?)").bind(t.projectId, old, t.deviceId).run();
-    await runScheduled(CRON.daily, Date.now(), env);
+    await runJobs(CRON.daily, Date.now());
     const days = await env.DB.prepare("SELECT day FROM archive_days WHERE project_id = ?").bind(t.projectId).all<{ day: string }>();
     expect(days.results.map((d) => d.day)).not.toContain(old);
     expect(days.results.length).toBeGreaterThan(0);

@@ -5,7 +5,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { CRON, runScheduled } from "../../src/jobs/schedule";
+import { CRON } from "../../src/jobs/schedule";
+import { runJobs } from "../support/jobs";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { call, ingest, loghubLines, tenant } from "./helpers";
 import { rewriteDeviceState } from "../support/device-state";
@@ -30,7 +31,7 @@ describe("storage_bytes", () => {
     expect(archived).toBeGreaterThan(0);
     expect(await storage()).toBe(1000 + archived);
     // An hourly run changes nothing: it does not count R2.
-    await runScheduled(CRON.hourly, Date.now(), env);
+    await runJobs(CRON.hourly, Date.now());
     expect(await storage()).toBe(1000 + archived);
 
     expect((await call("DELETE", "/sessions/run/files?path=a.bin", { token: t.adminKey })).status).toBe(204);

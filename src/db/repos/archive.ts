@@ -1,8 +1,7 @@
 // The per-project index of archived device-days (see schema.ts archive_days).
-import { and, between, eq, inArray, lt } from "drizzle-orm";
-import type { Tier } from "../../contract/tiers";
+import { and, between, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../client";
-import { archiveDays, orgs, projects } from "../schema";
+import { archiveDays } from "../schema";
 
 export async function indexArchiveDays(db: Db, projectId: string, deviceId: string, days: string[]): Promise<void> {
   if (days.length === 0) return;
@@ -21,8 +20,17 @@ export async function archivedDevices(db: Db, projectId: string, fromDay: string
   return rows.map((r) => r.deviceId);
 }
 
-/** Forgets the device-days of `tier`'s projects before `day`: their chunks are past the tier's retention. */
-export async function forgetArchiveDays(db: Db, tier: Tier, before: string): Promise<void> {
-  const ofTier = db.select({ id: projects.id }).from(projects).innerJoin(orgs, eq(orgs.id, projects.orgId)).where(eq(orgs.tier, tier));
-  await db.delete(archiveDays).where(and(lt(archiveDays.day, before), inArray(archiveDays.projectId, ofTier)));
+/**
+ * Forgets at most `limit` device-days of the projects before `before` (their chunks are past
+ * the tier's retention), and answers how many went: the caller comes back while `limit` went.
+ */
+export async function forgetArchiveDays(db: Db, projectIds: string[], before: string, limit: number): Promise<number> {
+  if (projectIds.length === 0) return 0;
+  const doomed = db
+    .select({ rowid: sql`rowid` })
+    .from(archiveDays)
+    .where(and(inArray(archiveDays.projectId, projectIds), lt(archiveDays.day, before)))
+    .limit(limit);
+  const result = await db.delete(archiveDays).where(inArray(sql`rowid`, doomed));
+  return result.meta.changes;
 }
