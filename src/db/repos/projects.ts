@@ -81,6 +81,11 @@ export async function projectsWithTier(db: Db, ids: string[]): Promise<ProjectWi
     .orderBy(asc(projects.id));
 }
 
+/** The project, whichever org it is of (for the objects, which know a project by its id alone). */
+export async function findProject(db: Db, projectId: string): Promise<Project | undefined> {
+  return db.query.projects.findFirst({ where: eq(projects.id, projectId) });
+}
+
 /** The project with its tokens, devices and sessions, in one batch so none outlives it. */
 export async function deleteProjectCascade(db: Db, projectId: string): Promise<void> {
   await db.batch([
