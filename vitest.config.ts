@@ -7,12 +7,17 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 import { DATASETS, loadLoghub } from "./agent/samples/loghub.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   // Real log text for the tests, read here in Node and handed to workerd as a binding.
   const loghub = Object.fromEntries(DATASETS.map((d) => [d, loadLoghub(d)]));
+  // The jobs queue's consumer as wrangler.toml sets it: the tests batch its messages the same way
+  // (test/support/jobs.ts), and the queue itself hands them on at once, retrying without delay.
+  const consumer = unstable_readConfig({ config: "./wrangler.toml" }).queues.consumers![0]!;
+  const jobsConsumer = { max_batch_size: consumer.max_batch_size!, max_retries: consumer.max_retries! };
   return {
     test: {
       // Two test files at once even on two cores (vitest's default keeps one core free): the
@@ -24,7 +29,16 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { ADMIN_TOKEN: "test-admin-token", ALLOW_PRIVATE_WEBHOOKS: "true", TEST_MIGRATIONS: migrations, LOGHUB: loghub },
+                bindings: { ADMIN_TOKEN: "test-admin-token", ALLOW_PRIVATE_WEBHOOKS: "true", TEST_MIGRATIONS: migrations, LOGHUB: loghub, JOBS_CONSUMER: jobsConsumer },
+                queueConsumers: {
+                  [consumer.queue]: {
+                    maxBatchSize: consumer.max_batch_size,
+                    maxRetries: consumer.max_retries,
+                    deadLetterQueue: consumer.dead_letter_queue,
+                    maxBatchTimeout: 0.05,
+                    retryDelay: 0,
+                  },
+                },
               },
             }),
           ],

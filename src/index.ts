@@ -1,6 +1,7 @@
-// The Worker's entry: HTTP through the Hono app, cron through the job dispatcher, and the
-// Durable Object classes wrangler.toml binds.
+// The Worker's entry: HTTP through the Hono app, cron triggers onto the jobs queue, the
+// queue's messages through its consumer, and the Durable Object classes wrangler.toml binds.
 import { app } from "./app";
+import { consumeJobs } from "./jobs/consumer";
 import { runScheduled } from "./jobs/schedule";
 
 export { DeviceHub } from "../durable-objects/device-hub/hub";
@@ -10,7 +11,10 @@ export { LogShard } from "../durable-objects/log-shard/shard";
 
 export default {
   fetch: app.fetch,
-  scheduled(controller, env, ctx) {
-    ctx.waitUntil(runScheduled(controller.cron, controller.scheduledTime, env));
+  async scheduled(controller, env) {
+    await runScheduled(controller.cron, controller.scheduledTime, env.JOBS);
+  },
+  async queue(batch, env) {
+    await consumeJobs(batch, env);
   },
 } satisfies ExportedHandler<Env>;

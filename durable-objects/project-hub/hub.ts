@@ -34,6 +34,7 @@ import type { AlertReport, AlertRule } from "../../src/contract/alerts";
 import { usageLimits } from "../../src/contract/tiers";
 import { ProjectAlerts } from "./alerts";
 import { CountedStorage } from "../storage";
+import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage";
 import type { UsageCounters } from "../../src/contract/usage";
 
 /** At most this many recently delivering devices are told of new alert rules at once. */
@@ -65,6 +66,9 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly tops: Tops;
   private readonly fanIn: FanInRoute;
   private readonly alerts: ProjectAlerts;
+  /** A project's side of its org's storage figure, and (in an org's own hub) the figure. */
+  private readonly storageReporter: StorageReporter;
+  private readonly orgStorage: OrgStorage;
   /** Devices that delivered here directly, and when (memory only; see recentDevices). */
   private readonly lastDelivery = new Map<string, number>();
 
@@ -89,6 +93,8 @@ export class ProjectHub extends DurableObject<Env> {
       fanInSenders: () => this.usageCounts.fanInSenders(),
     });
     this.alerts = new ProjectAlerts(storage, env, this.timers);
+    this.storageReporter = new StorageReporter(storage, this.timers, env, () => ctx.id.name!, () => this.usageCounts.storageBytes);
+    this.orgStorage = new OrgStorage(storage, env, () => ctx.id.name!.slice("org:".length));
   }
 
   /**
@@ -155,6 +161,8 @@ export class ProjectHub extends DurableObject<Env> {
     const day = utcDay(now);
     if (sealed.rows.length > 0) {
       const fresh = await this.usageCounts.take(sender, sealed, now);
+      // Archived logs written or deleted: the org's storage figure follows, within seconds.
+      if (fresh.some((r) => r.storage_bytes)) await this.storageReporter.changedSoon();
       if (fresh.length > 0 && this.alerts.judgesDeliveries) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
     }
     if (lines.length > 0 || dropped > 0) {
@@ -250,16 +258,33 @@ export class ProjectHub extends DurableObject<Env> {
     return this.usageCounts.read(month, day);
   }
 
-  /** A file stored, replaced or deleted: storage follows at once. */
+  /** A file stored, replaced or deleted: storage follows at once, and the org's figure with it. */
   async addStorage(delta: number): Promise<number> {
     this.usageCounts.addStorage(delta);
+    await this.storageReporter.changed();
     const now = clockNow();
     await this.evaluateQuota(utcDay(now), now, true);
     return this.usageCounts.storageBytes;
   }
 
-  async storageBytes(): Promise<number> {
-    return this.usageCounts.storageBytes;
+  /** The project's storage under the version of its last change (the org's hub asks once, when it first keeps the figure). */
+  async storageReport(): Promise<StorageReport> {
+    return this.storageReporter.current();
+  }
+
+  /** In an org's own hub: a project's storage total (applied once per version). */
+  async reportStorage(projectId: string, report: StorageReport): Promise<void> {
+    this.orgStorage.apply(projectId, report);
+  }
+
+  /** In an org's own hub: a deleted project's storage leaves the figure. */
+  async forgetStorage(projectId: string): Promise<void> {
+    this.orgStorage.forget(projectId);
+  }
+
+  /** In an org's own hub: the bytes the org's projects hold in R2, as they reported them. */
+  async orgStorageBytes(): Promise<number> {
+    return this.orgStorage.total();
   }
 
   /**
@@ -301,6 +326,7 @@ export class ProjectHub extends DurableObject<Env> {
   async retire(): Promise<void> {
     this.tickets.clear();
     this.tail.close(CLOSE_REVOKED, "project deleted");
+    await this.storageReporter.retire();
   }
 
   /**

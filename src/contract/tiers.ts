@@ -40,6 +40,8 @@ export interface TierPlan {
   /** Days a line stays hot (searchable in its device's object), and archived after that. */
   hot_retention_days: number;
   archive_retention_days: number;
+  /** Days an alert is kept after it resolved, with its webhook attempts (the daily job prunes them). */
+  alert_retention_days: number;
   /** The largest file one PUT takes (Cloudflare's request body limit of the plan it runs on); larger files go multipart. */
   single_upload_bytes: number;
   /** USD cents per unit past a soft limit, per month. */
@@ -73,6 +75,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     soft: [],
     hot_retention_days: 7,
     archive_retention_days: 30,
+    alert_retention_days: 30,
     single_upload_bytes: 100 * MiB,
     overage_cents: PRICES,
   },
@@ -90,6 +93,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     soft: [],
     hot_retention_days: 14,
     archive_retention_days: 365,
+    alert_retention_days: 90,
     single_upload_bytes: 100 * MiB,
     overage_cents: PRICES,
   },
@@ -107,6 +111,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     soft: ["logs_per_month", "log_bytes_per_month", "device_messages_in_per_month", "device_messages_out_per_month"],
     hot_retention_days: 30,
     archive_retention_days: 730,
+    alert_retention_days: 365,
     single_upload_bytes: 500 * MiB,
     overage_cents: PRICES,
   },

@@ -170,28 +170,6 @@ export const monthlyStats = sqliteTable(
   (t) => [primaryKey({ columns: [t.projectId, t.month] }), index("monthly_stats_org_idx").on(t.orgId, t.month)],
 );
 
-// API analytics of finished hours, copied from the ProjectHubs by the hourly job (once: a
-// second copy of the same key does nothing). `scope` is a project id, or `org:<org id>` for
-// calls that touched no project.
-export const apiHourly = sqliteTable(
-  "api_hourly",
-  {
-    scope: text("scope").notNull(),
-    hour: integer("hour").notNull(), // hours since the epoch
-    route: text("route").notNull(),
-    statusClass: text("status_class").notNull(),
-    count: integer("count").notNull(),
-    hist: text("hist", { mode: "json" }).$type<Record<string, number>>().notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.scope, t.hour, t.route, t.statusClass] })],
-);
-
-// Where a job that visits every project in turn (more than one run can do) goes on next time.
-export const jobCursors = sqliteTable("job_cursors", {
-  job: text("job").primaryKey(),
-  afterId: text("after_id"),
-});
-
 // Multipart uploads under way. R2 cannot list them, so this is how the hourly job finds and
 // aborts the abandoned ones (no part for a day: `active_at` is the start, then each part's
 // time); a completed or aborted upload's row is deleted with its parts.
@@ -323,5 +301,6 @@ export const alertDeliveries = sqliteTable(
     status: integer("status"),
     error: text("error"),
   },
-  (t) => [index("alert_deliveries_rule_idx").on(t.ruleId, t.id)],
+  // By alert too: the daily job prunes an alert's attempts with it (src/jobs/prune.ts).
+  (t) => [index("alert_deliveries_rule_idx").on(t.ruleId, t.id), index("alert_deliveries_alert_idx").on(t.alertId)],
 );

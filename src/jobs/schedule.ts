@@ -1,11 +1,8 @@
-// Cron Triggers land here; the cron string in wrangler.toml says which job runs.
-import { type Db, createDb } from "../db/client";
-import { copyApiHours, sweepPresence } from "./hourly";
-import { writeDailyStats, writeMonthlyStats } from "./stats";
-import { abortStaleUploads, purgeDeletedProjects } from "./r2-cleanup";
-import { deleteTokensExpiredBefore } from "../db/repos/tokens";
-import { deleteDownloadTicketsBefore } from "../db/repos/download-tickets";
-import { DAY_MS } from "../lib/time";
+// Cron Triggers land here, and only enqueue: the cron string in wrangler.toml says which
+// messages go on the jobs queue; the queue's consumer (consumer.ts) does the work, a bounded
+// amount per message, with retries. Enqueueing is a handful of messages whatever the fleet's
+// size: the project walk is itself a message that enqueues the next page (walk.ts).
+import { type JobMessage, type JobQueue, enqueue } from "./messages";
 
 export const CRON = {
   hourly: "0 * * * *",
@@ -13,42 +10,36 @@ export const CRON = {
   monthly: "20 0 1 * *",
 } as const;
 
-/** Expired tokens are kept a while so reuse still answers 410/409 rather than 401. */
-const TOKEN_KEEP_MS = 30 * 24 * 3600 * 1000;
-/** Tokens deleted per statement; the job repeats until a chunk comes back short. */
-const TOKENS_PER_DELETE = 500;
-
 /**
- * Runs the job of a cron string at `scheduledTime`, the moment the trigger was due (tests
- * pass their own). The hourly run also continues what a daily or monthly run left (each takes
- * at most JOB_BUDGET projects; see each-project.ts).
+ * The messages of a cron run due at `at`. The hourly run also enqueues the projects still
+ * lacking yesterday's or last month's row: a day or month that a daily or monthly run left
+ * unwritten (a message that went to the dead-letter queue) is written within the hour.
  */
-export async function runScheduled(cron: string, scheduledTime: number, env: Env): Promise<void> {
-  const db = createDb(env.DB);
+function scheduledMessages(cron: string, at: number): JobMessage[] {
   switch (cron) {
     case CRON.hourly:
-      await dropOldTokens(db, scheduledTime);
-      await abortStaleUploads(env, db, scheduledTime);
-      await sweepPresence(env, db, scheduledTime);
-      await copyApiHours(env, db, scheduledTime);
-      await writeDailyStats(env, db, scheduledTime);
-      await writeMonthlyStats(env, db, scheduledTime);
-      return;
+      return [
+        { type: "tokens", at },
+        { type: "uploads", at },
+        { type: "presence", at, after: null },
+        { type: "page", work: "daily", at, lacking: true, after: null },
+        { type: "page", work: "monthly", at, lacking: true, after: null },
+      ];
     case CRON.daily:
-      await writeDailyStats(env, db, scheduledTime);
-      await deleteDownloadTicketsBefore(db, scheduledTime - DAY_MS);
-      await purgeDeletedProjects(env, db);
-      return;
+      return [
+        { type: "page", work: "daily", at, lacking: false, after: null },
+        { type: "tickets", at },
+        { type: "purges", at },
+      ];
     case CRON.monthly:
-      await writeMonthlyStats(env, db, scheduledTime);
-      return;
+      return [{ type: "page", work: "monthly", at, lacking: true, after: null }];
     default:
       console.log(`no job for cron "${cron}"`);
+      return [];
   }
 }
 
-async function dropOldTokens(db: Db, now: number): Promise<void> {
-  let deleted: number;
-  do deleted = await deleteTokensExpiredBefore(db, now - TOKEN_KEEP_MS, TOKENS_PER_DELETE);
-  while (deleted === TOKENS_PER_DELETE);
+/** The scheduled handler: enqueues the run's messages (one sendBatch). */
+export async function runScheduled(cron: string, at: number, queue: JobQueue): Promise<void> {
+  await enqueue(queue, scheduledMessages(cron, at));
 }

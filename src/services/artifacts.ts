@@ -5,9 +5,11 @@
 //
 // Every stored file counts at once: its bytes as the project's artifact_bytes (in the
 // device's object, like every other device count) and the change in what R2 holds as its
-// storage_bytes (in the project's object; the hourly job recounts R2 and corrects any drift).
-// Parts of multipart uploads under way are held by R2 too, before any file exists: D1 keeps
-// their sizes, and the storage quota counts them beside the files.
+// storage_bytes (in the project's object, which passes its new total on to the org's own hub
+// before it answers: durable-objects/org-storage.ts). The storage quota reads the org's figure
+// there, one call however many projects the org has. Parts of multipart uploads under way are
+// held by R2 too, before any file exists: D1 keeps their sizes, and the quota counts them
+// beside the files.
 import { ApiError, notFound } from "../contract/errors";
 import { OPEN_UPLOADS_MAX, PART_MIN_BYTES, artifactPrefix, lengthRequired, servedType, tooManyUploads } from "../contract/artifacts";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
@@ -15,12 +17,10 @@ import { sessionTaken } from "../contract/sessions";
 import { TIERS, type Tier } from "../contract/tiers";
 import type { Db } from "../db/client";
 import { countOpenUploads, deleteUpload, findUpload, insertUpload, partSizes, pendingBytes, recordPart } from "../db/repos/uploads";
-import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
-import { projectHub } from "../stubs/project-hub";
+import { orgHub, projectHub } from "../stubs/project-hub";
 import { attachmentDisposition } from "./export-format";
 import { quotaExceeded, tierOf } from "./quotas";
-import { projectIdsOf } from "./stats-scope";
 
 /** The device uploading: its id, project and org. */
 export interface Uploader {
@@ -54,12 +54,6 @@ async function checkSession(env: Env, device: Uploader, sessionId: string): Prom
   if (verdict === "ended") throw new ApiError("conflict", "the session ended more than 24 hours ago and takes no more files");
 }
 
-/** What the org's projects hold in R2, as their objects count it. */
-async function orgStorage(env: Env, db: Db, orgId: string): Promise<number> {
-  const each = await mapLimit(await projectIdsOf(db, orgId), FAN_OUT, (id) => projectHub(env, id).storageBytes());
-  return each.reduce((n, b) => n + b, 0);
-}
-
 /**
  * Refuses `bytes` more (429) when the org's storage would pass its tier's limit: its files and
  * the parts of its uploads under way, but for the upload or part `replacing` (whose bytes are
@@ -67,7 +61,7 @@ async function orgStorage(env: Env, db: Db, orgId: string): Promise<number> {
  */
 async function ensureRoom(env: Env, db: Db, orgId: string, tier: Tier, bytes: number, replacing?: { uploadId: string; partNumber?: number }): Promise<void> {
   const limit = TIERS[tier].limits.storage_bytes;
-  const [files, parts] = await Promise.all([orgStorage(env, db, orgId), pendingBytes(db, orgId, replacing)]);
+  const [files, parts] = await Promise.all([orgHub(env, orgId).orgStorageBytes(), pendingBytes(db, orgId, replacing)]);
   const used = files + parts;
   if (used + bytes > limit || used >= limit) throw quotaExceeded("storage_bytes", limit, used, null, tier);
 }

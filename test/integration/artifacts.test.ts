@@ -5,7 +5,8 @@ import { env, exports } from "cloudflare:workers";
 import { unzipSync } from "fflate";
 import { afterEach, describe, expect, it } from "vitest";
 import { TIERS } from "../../src/contract/tiers";
-import { CRON, runScheduled } from "../../src/jobs/schedule";
+import { CRON } from "../../src/jobs/schedule";
+import { runJobs } from "../support/jobs";
 import { call, ingest, line, newDevice, tenant } from "./helpers";
 import { settle } from "../support/settle";
 
@@ -461,7 +462,7 @@ describe("the R2 housekeeping of the jobs", () => {
     await age(busy, 48 * 3_600_000, 3_600_000);
     expect((await send("PUT", "/sessions/left/artifacts/keep.bin", { token: t.deviceKey, body: bytes(4 * MiB) })).status).toBe(429);
 
-    await runScheduled(CRON.hourly, now, env);
+    await runJobs(CRON.hourly, now);
     const left = await env.DB.prepare("SELECT upload_id FROM uploads WHERE project_id = ?").bind(t.projectId).all<{ upload_id: string }>();
     expect(left.results.map((r) => r.upload_id)).toEqual([busy]);
     const late = await send("PUT", `/sessions/left/artifacts/half.bin?upload_id=${encodeURIComponent(idle)}&part_number=2`, { token: t.deviceKey, body: bytes(10) });
@@ -480,7 +481,7 @@ describe("the R2 housekeeping of the jobs", () => {
     await openSession(other.deviceKey, "stays");
     await send("PUT", "/sessions/stays/artifacts/a.bin", { token: other.deviceKey, body: bytes(10) });
     expect((await call("DELETE", `/projects/${t.projectId}`, { token: t.adminKey })).status).toBe(200);
-    await runScheduled(CRON.daily, Date.now(), env);
+    await runJobs(CRON.daily, Date.now());
     expect((await env.STORAGE.list({ prefix: `artifacts/${t.projectId}/` })).objects).toEqual([]);
     expect((await env.STORAGE.list({ prefix: `artifacts/${other.projectId}/` })).objects).toHaveLength(1);
     expect((await env.DB.prepare("SELECT count(*) AS n FROM r2_purges").first<{ n: number }>())!.n).toBe(0);

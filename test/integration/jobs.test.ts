@@ -1,8 +1,7 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import worker from "../../src/index";
 import { CRON } from "../../src/jobs/schedule";
+import { runJobs } from "../support/jobs";
 import { call, capsule, newOrg, newProject } from "./helpers";
 
 it("the hourly job drops registration tokens expired over 30 days ago, and keeps the rest", async () => {
@@ -16,13 +15,9 @@ it("the hourly job drops registration tokens expired over 30 days ago, and keeps
     .bind(Date.now() - 2 * day, projectId, projectId)
     .run();
 
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ cron: CRON.hourly, scheduledTime: Date.now() }), env, ctx);
-  await waitOnExecutionContext(ctx);
+  await runJobs(CRON.hourly, Date.now());
   // Run twice: a re-run cron changes nothing more.
-  const again = createExecutionContext();
-  worker.scheduled(createScheduledController({ cron: CRON.hourly, scheduledTime: Date.now() }), env, again);
-  await waitOnExecutionContext(again);
+  await runJobs(CRON.hourly, Date.now());
 
   expect((await call("POST", "/fleet/register", { body: { dsn: "OLD-1", registration_token: ancient } })).status).toBe(401);
   expect((await call("POST", "/fleet/register", { body: { dsn: "OLD-2", registration_token: recent } })).status).toBe(410);

@@ -4,9 +4,8 @@
 // stats are the sum of its projects'.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createDb } from "../../src/db/client";
-import { CRON, runScheduled } from "../../src/jobs/schedule";
-import { writeDailyStats } from "../../src/jobs/stats";
+import { CRON } from "../../src/jobs/schedule";
+import { runJobs } from "../support/jobs";
 import { projectHub } from "../../src/stubs/project-hub";
 import { call, ingest, line, newDevice, newProject, tenant } from "./helpers";
 import { setClock } from "../support/clock";
@@ -17,7 +16,7 @@ const DAY_MS = 86_400_000;
 const day = (offset: number) => new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);
 const at = (d: string, time: string) => `${d}T${time}Z`;
 
-const run = (cron: string, iso: string) => runScheduled(cron, Date.parse(iso), env);
+const run = (cron: string, iso: string) => runJobs(cron, Date.parse(iso));
 const lines = (n: number, level = "INFO") => Array.from({ length: n }, (_, i) => line(level, `line ${i}`));
 
 async function daily(token: string, scope: string, from: string, to: string) {
@@ -77,30 +76,6 @@ describe("the daily job", () => {
       [d2, 6],
       [d3, 1],
     ]);
-  });
-});
-
-describe("a run with more projects than its budget", () => {
-  it("leaves the rest to the next run, which continues", async () => {
-    const t = await tenant();
-    await newProject(t.adminKey, "two");
-    await newProject(t.adminKey, "three");
-    const d = day(2);
-    const count = async (org?: string) =>
-      (await env.DB.prepare(`SELECT count(*) AS n FROM daily_stats WHERE date = ?${org ? " AND org_id = ?" : ""}`).bind(...(org ? [d, org] : [d])).first<{ n: number }>())!.n;
-    const db = createDb(env.DB);
-    // Each run writes at most its budget of projects, and makes progress, until this org's three are done.
-    let before = await count();
-    let runs = 0;
-    while ((await count(t.orgId)) < 3) {
-      await writeDailyStats(env, db, Date.parse(at(day(3), "00:05:00")) + runs * 3_600_000, 2);
-      const after = await count();
-      expect(after - before).toBeGreaterThan(0);
-      expect(after - before).toBeLessThanOrEqual(2);
-      before = after;
-      runs++;
-    }
-    expect(runs).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -1,8 +1,8 @@
 // Time buckets: each size counted directly, lines by event time, and for every size the
 // buckets of a window add up to exactly the lines accepted in it.
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { CRON, runScheduled } from "../../src/jobs/schedule";
+import { CRON } from "../../src/jobs/schedule";
+import { runJobs } from "../support/jobs";
 import { call, ingest, newDevice, tenant } from "./helpers";
 import { setClock } from "../support/clock";
 import { settle } from "../support/settle";
@@ -85,7 +85,7 @@ describe("time buckets", () => {
     setClock(`${day}T10:00:00Z`);
     await ingest(t.deviceKey, { logs: [{ timestamp: new Date().toISOString(), level: "ERROR", module: "nav", message: "x" }] });
     await settle(t.deviceId);
-    await runScheduled(CRON.daily, Date.parse(`${day}T00:05:00Z`) + 86_400_000, env);
+    await runJobs(CRON.daily, Date.parse(`${day}T00:05:00Z`) + 86_400_000);
     const res = await call("GET", `/stats/timeseries?project_id=${t.projectId}&metric=errors&interval=1d&from=${day}T00:00:00Z&to=${day}T23:59:59Z`, { token: t.viewerKey });
     expect(res.json.points).toEqual([{ t: `${day}T00:00:00.000Z`, value: 1 }]);
 

@@ -151,3 +151,20 @@ export async function listDeliveries(db: Db, ruleId: string, limit: number, befo
     error: d.error,
   }));
 }
+
+/**
+ * Deletes at most `limit` of the projects' alerts that resolved before `resolvedBefore`, with
+ * their webhook attempts, in one transaction; answers how many alerts went (the caller comes
+ * back while `limit` went). A firing alert stays, however old.
+ */
+export async function pruneAlerts(db: Db, projectIds: string[], resolvedBefore: number, limit: number): Promise<number> {
+  if (projectIds.length === 0) return 0;
+  const doomed = db
+    .select({ id: alerts.id })
+    .from(alerts)
+    .where(and(inArray(alerts.projectId, projectIds), eq(alerts.state, "resolved"), lt(alerts.resolvedAt, resolvedBefore)))
+    .orderBy(alerts.id)
+    .limit(limit);
+  const [, gone] = await db.batch([db.delete(alertDeliveries).where(inArray(alertDeliveries.alertId, doomed)), db.delete(alerts).where(inArray(alerts.id, doomed))]);
+  return gone.meta.changes;
+}

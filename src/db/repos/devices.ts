@@ -182,13 +182,15 @@ export async function listDeviceIdsOfProject(db: Db, projectId: string, page: { 
   return rows.map((r) => r.id);
 }
 
-/** Devices of the project that are not decommissioned. */
-export async function countLiveDevices(db: Db, projectId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
+/** Devices that are not decommissioned, of each of the projects that has any, in one query. */
+export async function liveDeviceCounts(db: Db, projectIds: string[]): Promise<Map<string, number>> {
+  if (projectIds.length === 0) return new Map();
+  const rows = await db
+    .select({ projectId: devices.projectId, n: count() })
     .from(devices)
-    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt)));
-  return row!.n;
+    .where(and(inArray(devices.projectId, projectIds), isNull(devices.decommissionedAt)))
+    .groupBy(devices.projectId);
+  return new Map(rows.map((r) => [r.projectId, r.n]));
 }
 
 /** An operator's rename or move; undefined fields stay as they are. */
@@ -256,20 +258,23 @@ export async function deviceCounts(db: Db, projectId: string): Promise<{ live: n
  * Devices D1 still shows online (or in error) well past their offline deadline: three missed
  * intervals plus `graceMs` (which must cover how stale D1's heartbeat time may be: a device
  * whose status does not change tells D1 at most hourly). Their objects' alarms should have
- * marked them offline already.
+ * marked them offline already. `limit` at a time by id after `afterId`, so a sweep that
+ * leaves a device as D1 shows it never meets it again in the same pass.
  */
-export async function overdueDevices(db: Db, now: number, graceMs: number, limit: number): Promise<string[]> {
+export async function overdueDevices(db: Db, now: number, graceMs: number, page: { afterId: string | null; limit: number }): Promise<string[]> {
   const rows = await db
     .select({ id: devices.id })
     .from(devices)
     .where(
       and(
+        page.afterId ? gt(devices.id, page.afterId) : undefined,
         or(eq(devices.status, "online"), eq(devices.status, "error")),
         isNull(devices.decommissionedAt),
         sql`${devices.lastHeartbeatAt} + 3 * ${devices.heartbeatIntervalMs} + ${graceMs} < ${now}`,
       ),
     )
-    .limit(limit);
+    .orderBy(asc(devices.id))
+    .limit(page.limit);
   return rows.map((r) => r.id);
 }
 

@@ -1,5 +1,5 @@
 // One-time download links (see schema.ts download_tickets).
-import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt } from "drizzle-orm";
 import type { Db } from "../client";
 import { downloadTickets } from "../schema";
 
@@ -19,6 +19,9 @@ export async function redeemDownloadTicket(db: Db, hash: string, now: number): P
   return row;
 }
 
-export async function deleteDownloadTicketsBefore(db: Db, before: number): Promise<void> {
-  await db.delete(downloadTickets).where(lt(downloadTickets.expiresAt, before));
+/** Deletes at most `limit` tickets that expired before `before`; answers how many went. */
+export async function deleteDownloadTicketsBefore(db: Db, before: number, limit: number): Promise<number> {
+  const expired = db.select({ hash: downloadTickets.hash }).from(downloadTickets).where(lt(downloadTickets.expiresAt, before)).limit(limit);
+  const result = await db.delete(downloadTickets).where(inArray(downloadTickets.hash, expired));
+  return result.meta.changes;
 }

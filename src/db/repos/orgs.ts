@@ -1,5 +1,5 @@
 // Orgs. An org is born with its first admin key, in one batch, so none exists without one.
-import { asc, eq, gt } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Db } from "../client";
 import { apiKeys, orgs } from "../schema";
 import { newId } from "../../lib/crypto";
@@ -28,15 +28,4 @@ export async function findOrg(db: Db, orgId: string): Promise<Org | undefined> {
 export async function updateOrg(db: Db, orgId: string, changes: { name?: string; tier?: OrgTier }): Promise<Org | undefined> {
   const [org] = await db.update(orgs).set(changes).where(eq(orgs.id, orgId)).returning();
   return org;
-}
-
-/** Org ids after `afterId`, `limit` at a time, by id (what the hourly copy of org-level API records walks). */
-export async function listOrgIds(db: Db, page: { afterId?: string; limit: number }): Promise<string[]> {
-  const rows = await db
-    .select({ id: orgs.id })
-    .from(orgs)
-    .where(page.afterId ? gt(orgs.id, page.afterId) : undefined)
-    .orderBy(asc(orgs.id))
-    .limit(page.limit);
-  return rows.map((r) => r.id);
 }

@@ -1,9 +1,8 @@
 // daily_stats and monthly_stats: rows written once by the jobs (a second write of the same
 // key does nothing), read by the stats API for a project or summed over an org.
-import { and, asc, eq, getTableColumns, gte, lt, lte, max, notExists, sql, sum } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, lte, max, notExists, sql, sum } from "drizzle-orm";
 import type { Db } from "../client";
-import { apiHourly, dailyStats, jobCursors, monthlyStats, projects } from "../schema";
-import type { Project } from "./projects";
+import { dailyStats, monthlyStats, projects } from "../schema";
 
 export type DailyRow = typeof dailyStats.$inferSelect;
 export type MonthlyRow = typeof monthlyStats.$inferSelect;
@@ -11,19 +10,42 @@ export type MonthlyRow = typeof monthlyStats.$inferSelect;
 /** Either one project, or every project of an org summed. */
 export type StatsScope = { projectId: string } | { orgId: string };
 
-/** Writes the day unless it is already written: written days never change. */
-export async function insertDailyStats(db: Db, row: DailyRow): Promise<void> {
-  await db.insert(dailyStats).values(row).onConflictDoNothing();
+/** Rows a statement inserts: D1 binds at most 100 parameters, and a row takes 17 or 18. */
+const ROWS_PER_INSERT = 5;
+
+/**
+ * Writes the days unless they are already written (written days never change), five rows a
+ * statement, in the order given: a project's days go oldest first, so a run cut short leaves
+ * no gap before its last written day.
+ */
+export async function insertDailyRows(db: Db, rows: DailyRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await db.insert(dailyStats).values(rows.slice(i, i + ROWS_PER_INSERT)).onConflictDoNothing();
 }
 
-export async function insertMonthlyStats(db: Db, row: MonthlyRow): Promise<void> {
-  await db.insert(monthlyStats).values(row).onConflictDoNothing();
+/** Writes the months unless they are already written; five rows a statement. */
+export async function insertMonthlyRows(db: Db, rows: MonthlyRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await db.insert(monthlyStats).values(rows.slice(i, i + ROWS_PER_INSERT)).onConflictDoNothing();
 }
 
-/** The latest day written for the project, if any. */
-export async function lastDailyDate(db: Db, projectId: string): Promise<string | null> {
-  const [row] = await db.select({ date: max(dailyStats.date) }).from(dailyStats).where(eq(dailyStats.projectId, projectId));
-  return row?.date ?? null;
+/** The latest day written for each of the projects that has one, in one query. */
+export async function lastDailyDates(db: Db, projectIds: string[]): Promise<Map<string, string>> {
+  if (projectIds.length === 0) return new Map();
+  const rows = await db
+    .select({ projectId: dailyStats.projectId, date: max(dailyStats.date) })
+    .from(dailyStats)
+    .where(inArray(dailyStats.projectId, projectIds))
+    .groupBy(dailyStats.projectId);
+  return new Map(rows.flatMap((r) => (r.date ? [[r.projectId, r.date] as const] : [])));
+}
+
+/** The days written for the projects within [from, to], in one query, each project's oldest first. */
+export async function daysOfProjects(db: Db, projectIds: string[], from: string, to: string): Promise<DailyRow[]> {
+  if (projectIds.length === 0) return [];
+  return db
+    .select()
+    .from(dailyStats)
+    .where(and(inArray(dailyStats.projectId, projectIds), gte(dailyStats.date, from), lte(dailyStats.date, to)))
+    .orderBy(asc(dailyStats.projectId), asc(dailyStats.date));
 }
 
 /** The days written for the project within [from, to] (YYYY-MM-DD), oldest first. */
@@ -63,39 +85,26 @@ export async function monthlyStatsOf(db: Db, scope: StatsScope, year: number): P
     .orderBy(asc(monthlyStats.month), asc(monthlyStats.projectId));
 }
 
-/** Copies finished hours of API records; an hour already copied is left as it is. */
-export async function insertApiHours(db: Db, scope: string, records: { hour: number; route: string; status_class: string; count: number; hist: Record<string, number> }[]): Promise<void> {
-  // D1 caps the bound parameters of one statement: a few rows at a time.
-  for (let i = 0; i < records.length; i += 10) {
-    const rows = records.slice(i, i + 10).map((r) => ({ scope, hour: r.hour, route: r.route, statusClass: r.status_class, count: r.count, hist: r.hist }));
-    await db.insert(apiHourly).values(rows).onConflictDoNothing();
-  }
-}
-
 /**
- * Projects created before `createdBefore` that have no row yet for `date` (a day, YYYY-MM-DD)
- * or `month` (YYYY-MM): what the daily or monthly job still has to do, `limit` at a time, by
- * id, so a run that stops is continued by the next.
+ * Ids of projects created before `createdBefore` that have no row yet for `date` (a day,
+ * YYYY-MM-DD) or `month` (YYYY-MM): what the daily or monthly work still has to do, `limit`
+ * at a time by id after `afterId`, so the hourly catch-up pages through them.
  */
-export async function projectsLacking(db: Db, row: { date: string } | { month: string }, createdBefore: number, limit: number): Promise<Project[]> {
+export async function projectsLacking(
+  db: Db,
+  row: { date: string } | { month: string },
+  createdBefore: number,
+  page: { afterId: string | null; limit: number },
+): Promise<string[]> {
   const written =
     "date" in row
       ? db.select({ one: sql`1` }).from(dailyStats).where(and(eq(dailyStats.projectId, projects.id), eq(dailyStats.date, row.date)))
       : db.select({ one: sql`1` }).from(monthlyStats).where(and(eq(monthlyStats.projectId, projects.id), eq(monthlyStats.month, row.month)));
-  return db
-    .select()
+  const rows = await db
+    .select({ id: projects.id })
     .from(projects)
-    .where(and(lt(projects.createdAt, createdBefore), notExists(written)))
+    .where(and(lt(projects.createdAt, createdBefore), page.afterId ? gt(projects.id, page.afterId) : undefined, notExists(written)))
     .orderBy(asc(projects.id))
-    .limit(limit);
-}
-
-/** Where the job named `job` goes on from (the last project id it reached), if anywhere. */
-export async function jobCursor(db: Db, job: string): Promise<string | null> {
-  const [row] = await db.select({ afterId: jobCursors.afterId }).from(jobCursors).where(eq(jobCursors.job, job));
-  return row?.afterId ?? null;
-}
-
-export async function saveJobCursor(db: Db, job: string, afterId: string | null): Promise<void> {
-  await db.insert(jobCursors).values({ job, afterId }).onConflictDoUpdate({ target: jobCursors.job, set: { afterId } });
+    .limit(page.limit);
+  return rows.map((r) => r.id);
 }
