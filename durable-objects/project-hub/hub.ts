@@ -37,17 +37,19 @@ import { usageLimits } from "../../src/contract/tiers";
 import { ProjectAlerts } from "./alerts";
 import { CountedStorage } from "../storage";
 import type { UsageCounters } from "../../src/contract/usage";
+import type { PresenceReport } from "../../src/contract/presence";
+import { FleetPresence } from "./presence";
 
 /** At most this many recently delivering devices are told of new alert rules at once. */
 const PUSH_RULES_TO = 100;
 
 /**
- * A device's object, as this one calls it: the one method it needs. (A stub typed with the
- * whole DeviceHub class would make an import cycle, since devices call this class.)
+ * A device's object, as this one calls it: the methods it needs. (A stub typed with the whole
+ * DeviceHub class would make an import cycle, since devices call this class.)
  */
-function rulesListener(env: Env, deviceId: string): { alertRulesChanged(version: number): Promise<void> } {
+function deviceObject(env: Env, deviceId: string): { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> } {
   const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace;
-  return ns.get(ns.idFromName(deviceId)) as unknown as { alertRulesChanged(version: number): Promise<void> };
+  return ns.get(ns.idFromName(deviceId)) as unknown as { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> };
 }
 
 /** The close code for a stream whose key was revoked or whose project was deleted. */
@@ -68,6 +70,7 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly tops: Tops;
   private readonly fanIn: FanInRoute;
   private readonly alerts: ProjectAlerts;
+  private readonly presence: FleetPresence;
   /** Devices that delivered here directly, and when (memory only; see recentDevices). */
   private readonly lastDelivery = new Map<string, number>();
 
@@ -93,12 +96,21 @@ export class ProjectHub extends DurableObject<Env> {
       fanInSenders: () => this.usageCounts.fanInSenders(),
     });
     this.alerts = new ProjectAlerts(storage, env, this.timers);
+    this.presence = new FleetPresence(
+      storage,
+      createDb(env.DB),
+      () => (ctx.id.name?.startsWith("org:") ? undefined : ctx.id.name),
+      (deviceId) => deviceObject(env, deviceId),
+      this.usageCounts.seenRows(),
+      this.timers,
+    );
   }
 
   /**
-   * A device's delivery: its sealed outbox rows (applied at most once per sequence) and the
-   * lines just accepted, fanned out to the viewers. Answers how many viewers are watching,
-   * the month's quota and the route devices take next.
+   * A device's delivery: its sealed outbox rows (applied at most once per sequence), its
+   * presence as of then (kept in the row the counts write) and the lines just accepted, fanned
+   * out to the viewers. Answers how many viewers are watching, the month's quota and the route
+   * devices take next.
    */
   async deliver(
     deviceId: string,
@@ -107,9 +119,25 @@ export class ProjectHub extends DurableObject<Env> {
     dropped = 0,
     buckets: BucketRow[] = [],
     tallies: TallyRow[] = [],
+    seen?: PresenceReport,
   ): Promise<DeliveryAnswer> {
     if (rows.length > 0) this.lastDelivery.set(deviceId, Date.now());
-    return this.take(deviceId, { rows, buckets, tallies }, lines, dropped);
+    return this.take(deviceId, { rows, buckets, tallies, ...(seen ? { seen: { [deviceId]: seen } } : {}) }, lines, dropped);
+  }
+
+  /** A device's transition (status or current session), at once: the live picture has it, D1 with the project's next batch. */
+  async reportPresence(deviceId: string, report: PresenceReport): Promise<void> {
+    this.presence.report(deviceId, report);
+    await this.timers.arm();
+  }
+
+  /**
+   * The live presence of these devices (those that ever reported; at most a page's worth), and
+   * how many of the project's devices are not offline: one call for a fleet list, a scrape or a
+   * stats read, however many devices.
+   */
+  async livePresence(ids: string[]): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
+    return { devices: this.presence.of(ids), active: this.presence.active() };
   }
 
   /**
@@ -131,18 +159,20 @@ export class ProjectHub extends DurableObject<Env> {
    */
   async deliverFanIn(
     sender: string,
-    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows?: number },
+    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows?: number; seen?: Record<string, PresenceReport> },
     lines: LogView[],
     dropped: number,
   ): Promise<DeliveryAnswer> {
     return this.take(sender, sealed, lines, dropped);
   }
 
-  private async take(sender: string, sealed: Sealed, lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
+  private async take(sender: string, sealed: Sealed & { seen?: Record<string, PresenceReport> }, lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
     const now = clockNow();
     const day = utcDay(now);
+    // What the sender said of its devices' presence goes in the row its counts write (kept in memory if they bring nothing fresh).
+    const seen = sealed.seen && Object.keys(sealed.seen).length > 0 ? this.presence.heard(sender, sealed.seen) : undefined;
     if (sealed.rows.length > 0) {
-      const fresh = await this.usageCounts.take(sender, sealed, now);
+      const fresh = await this.usageCounts.take(sender, sealed, now, seen);
       if (fresh.length > 0 && this.alerts.judgesDeliveries) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
     }
     if (lines.length > 0 || dropped > 0) {
@@ -188,7 +218,7 @@ export class ProjectHub extends DurableObject<Env> {
     await this.timers.arm();
     // Devices that delivered lately hear of it now; the rest with their next delivery's answer.
     const recent = [...this.lastDelivery.keys()].slice(0, PUSH_RULES_TO);
-    this.ctx.waitUntil(Promise.allSettled(recent.map((id) => rulesListener(this.env, id).alertRulesChanged(version))));
+    this.ctx.waitUntil(Promise.allSettled(recent.map((id) => deviceObject(this.env, id).alertRulesChanged(version))));
     return version;
   }
 

@@ -163,4 +163,10 @@ export const PROJECT_SCHEMA = [
   // read asks the devices that delivered lately to send what they still owe, even after the
   // object restarted (services/fresh-counts.ts).
   `ALTER TABLE intake ADD COLUMN delivered_at INTEGER NOT NULL DEFAULT 0;`,
+
+  // The fleet's live picture (presence.ts): each device's latest transition, numbered so D1's
+  // batches know what they have written; and, in each sender's intake row, what its deliveries
+  // last said of its devices' presence (JSON: device id -> report), written with the delivery.
+  `CREATE TABLE presence (device_id TEXT PRIMARY KEY, report TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+   ALTER TABLE intake ADD COLUMN seen TEXT;`,
 ] as const;

@@ -1,25 +1,16 @@
-// The hourly job's safety nets and copies: presence swept, and the finished hours of API
-// records copied to D1. Each is safe to run again or late. (Storage is counted where bytes are
-// written and deleted, never by listing R2: docs/COSTS.md.)
+// The hourly job's copies: the finished hours of API records copied to D1. Safe to run again
+// or late. (Storage is counted where bytes are written and deleted, never by listing R2:
+// docs/COSTS.md. Presence needs no sweep here: each project's object asks the devices it has
+// not heard from, durable-objects/project-hub/presence.ts.)
 import type { Db } from "../db/client";
-import { overdueDevices } from "../db/repos/devices";
 import { listOrgIds } from "../db/repos/orgs";
 import { insertApiHours, jobCursor, saveJobCursor } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
-import { deviceHub } from "../stubs/device-hub";
 import { orgHub, projectHub } from "../stubs/project-hub";
 import type { Project } from "../db/repos/projects";
 import { JOB_BUDGET, forEachOf, nextProjects } from "./each-project";
 
 const HOUR_MS = 3_600_000;
-/** Devices swept per run; the next run takes the rest. */
-const SWEEP_MAX = 1_000;
-/**
- * How far past its deadline a device must be before the sweep steps in: D1's heartbeat time may
- * be an hour old (the registry's flush interval, durable-objects/device-hub/registry.ts), and
- * its alarm had time.
- */
-const SWEEP_GRACE_MS = 65 * 60_000;
 /** Finished hours copied each run, so a missed run is made up by the next. */
 const COPY_HOURS = 24;
 
@@ -28,12 +19,6 @@ async function walk(db: Db, job: string, work: (p: Project) => Promise<void>, bu
   const { projects, next } = await nextProjects(db, await jobCursor(db, job), budget);
   await forEachOf(projects, work);
   await saveJobCursor(db, job, next);
-}
-
-/** Asks the objects of devices D1 shows online past their deadline to check themselves. */
-export async function sweepPresence(env: Env, db: Db, now: number): Promise<void> {
-  const overdue = await overdueDevices(db, now, SWEEP_GRACE_MS, SWEEP_MAX);
-  await mapLimit(overdue, FAN_OUT, (id) => deviceHub(env, id).sweep());
 }
 
 /** Copies the last COPY_HOURS finished hours of API records of every project and org to D1. */

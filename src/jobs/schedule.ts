@@ -1,6 +1,6 @@
 // Cron Triggers land here; the cron string in wrangler.toml says which job runs.
 import { type Db, createDb } from "../db/client";
-import { copyApiHours, sweepPresence } from "./hourly";
+import { copyApiHours } from "./hourly";
 import { writeDailyStats, writeMonthlyStats } from "./stats";
 import { abortStaleUploads, forgetExpiredArchive, purgeDeletedProjects } from "./r2-cleanup";
 import { deleteTokensExpiredBefore } from "../db/repos/tokens";
@@ -29,7 +29,6 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
     case CRON.hourly:
       await dropOldTokens(db, scheduledTime);
       await abortStaleUploads(env, db, scheduledTime);
-      await sweepPresence(env, db, scheduledTime);
       await copyApiHours(env, db, scheduledTime);
       await writeDailyStats(env, db, scheduledTime);
       await writeMonthlyStats(env, db, scheduledTime);

@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { rewriteDeviceState } from "../support/device-state";
 import { deviceHub } from "../../src/stubs/device-hub";
+import { settle } from "../support/settle";
+import { writeTransitionsNow } from "../support/transitions";
 import { call, tenant } from "./helpers";
 
 const registryRow = (id: string) =>
@@ -10,7 +12,7 @@ const registryRow = (id: string) =>
 
 /** Moves the device's last heartbeat into the past, as if it had gone quiet `ms` ago. */
 async function silenceFor(deviceId: string, ms: number) {
-  await rewriteDeviceState(deviceHub(env, deviceId), (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - ms, lastFlushAt: s.lastFlushAt - ms }));
+  await rewriteDeviceState(deviceHub(env, deviceId), (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - ms }));
 }
 
 describe("heartbeats and presence", () => {
@@ -53,7 +55,11 @@ describe("heartbeats and presence", () => {
       last_heartbeat_at: expect.stringMatching(/Z$/),
       last_seen_at: expect.stringMatching(/Z$/),
     });
-    // The status change reached the D1 registry at once, so list filters see it.
+    // The fleet list has it at once, from the project's live picture; D1 with the project's next batch of transitions.
+    const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey });
+    expect(listed.json.devices[0]).toMatchObject({ id: t.deviceId, status: "online", current_session_id: "run-1", last_seen_at: after.json.device.last_seen_at });
+    expect((await registryRow(t.deviceId)).status).toBe("offline");
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
     const online = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=online`, { token: t.adminKey });
     expect(online.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
@@ -62,6 +68,7 @@ describe("heartbeats and presence", () => {
   it("an empty heartbeat body counts as status online", async () => {
     const t = await tenant();
     expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey })).status).toBe(200);
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
   });
 
@@ -75,39 +82,45 @@ describe("heartbeats and presence", () => {
     await runDurableObjectAlarm(stub);
     expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("online");
 
-    // Past three intervals: offline, in the object and in D1.
+    // Past three intervals: offline, in the object and the project's picture at once, in D1 with the next batch.
     await silenceFor(t.deviceId, 31_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
+    expect((await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0].status).toBe("offline");
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("offline");
     const offline = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
     expect(offline.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
 
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "error" } });
+    // Until the batch, a status filter leaves out a device whose live status no longer matches D1's.
+    const stale = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
+    expect(stale.json.devices).toEqual([]);
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("error");
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
   });
 
-  it("heartbeats without a status change are coalesced into one D1 write an hour", async () => {
+  it("heartbeats without a status change reach D1 never, and the fleet list with the device's next delivery", async () => {
     const t = await tenant();
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 1 } } });
+    await writeTransitionsNow(t.projectId);
     const first = await registryRow(t.deviceId);
+    expect(JSON.parse(first.metrics)).toEqual({ cpu_usage: 1 });
     for (let i = 2; i <= 5; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: i } } });
-    // Four heartbeats, no status change: D1 still holds the first write.
-    const coalesced = await registryRow(t.deviceId);
-    expect(coalesced.presence_version).toBe(first.presence_version);
-    expect(JSON.parse(coalesced.metrics)).toEqual({ cpu_usage: 1 });
-
-    // The flush alarm writes the latest state once its interval (an hour) has passed.
-    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastFlushAt: s.lastFlushAt - 3_601_000 }));
-    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-    const flushed = await registryRow(t.deviceId);
-    expect(flushed.presence_version).toBeGreaterThan(first.presence_version);
-    expect(JSON.parse(flushed.metrics)).toEqual({ cpu_usage: 5 });
-    // The detail view never waits for the flush: it reads the object's live state.
+    // The detail view reads the device's own object: live.
     const detail = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
     expect(detail.json.device.metrics).toEqual({ cpu_usage: 5 });
+
+    // The device's delivery of counts carries its presence to the project, and the list shows it; no alarm, no delivery writes D1.
+    await settle(t.deviceId);
+    await writeTransitionsNow(t.projectId);
+    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
+    const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0];
+    expect(listed).toMatchObject({ metrics: { cpu_usage: 5 }, last_heartbeat_at: detail.json.device.last_heartbeat_at });
+    expect(await registryRow(t.deviceId)).toEqual(first);
   });
 
   it("keeps a downsampled metric history per minute", async () => {
@@ -166,6 +179,7 @@ describe("heartbeats and presence", () => {
     const t = await tenant();
     const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance" } });
     expect(patched.json.device.status).toBe("maintenance");
+    await writeTransitionsNow(t.projectId);
     const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=maintenance`, { token: t.adminKey });
     expect(listed.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
@@ -179,8 +193,10 @@ describe("heartbeats and presence", () => {
     expect(patched.status).toBe(200);
     expect(patched.json.device).toMatchObject({ status: "maintenance", name: "Dock robot" });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "online" } });
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("maintenance");
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
   });
 });
