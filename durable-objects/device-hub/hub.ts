@@ -438,7 +438,6 @@ export class DeviceHub extends DurableObject<Env> {
     this.alerts.onOffline(Date.now());
     this.state.save();
     await this.presenceReports.sendNow();
-    this.state.save();
   }
 
   /** The project's alert rules changed (it tells devices that delivered lately): fetch them at this device's moment (alerts.ts). */
@@ -741,17 +740,14 @@ export class DeviceHub extends DurableObject<Env> {
 
   /**
    * What every change ends with before it answers: the state is saved (one row, if it
-   * changed), a transition goes to the project (and the row that records it was told), new log
-   * hours to the project's index, what is owed to the project when it is due (counts, lines for
-   * the live tail), and the alarm is set for everything else.
+   * changed), a transition goes to the project, new log hours to the project's index, what is
+   * owed to the project when it is due (counts, lines for the live tail), and the alarm is set
+   * for everything else.
    */
   private async commit(): Promise<void> {
     if (this.state.unsaved) this.delivery.sealIfDue();
     this.state.save();
-    if (this.presenceReports.pending) {
-      await this.presenceReports.sendNow();
-      this.state.save();
-    }
+    await this.presenceReports.sendNow();
     try {
       await this.hours.report();
     } catch (err) {

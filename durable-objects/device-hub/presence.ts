@@ -6,23 +6,28 @@
 // next delivery of counts (delivery.ts), so a steady heartbeat reaches neither D1 nor the
 // project on its own. A session's end is control plane: D1 hears of it at once, with its counts.
 //
-// What the project last acknowledged is kept in the state (`told`), saved once the project has
-// it: a crash before that sends the report again, and the project keeps only the newest. A
-// report that fails is retried by the alarm.
+// What the project last acknowledged is kept in memory only, so a transition costs no row
+// besides the state's own: a report that fails is retried by the alarm, and one lost with the
+// object's memory (an eviction before the retry) reaches the project with the device's next
+// delivery, whose presence the project compares with the transition it holds.
 import type { Db } from "../../src/db/client";
 import { updateSessions } from "../../src/db/repos/sessions";
 import { projectHub } from "../../src/stubs/project-hub";
 import type { PresenceReport } from "../../src/contract/presence";
 import type { SessionRow, SessionStore } from "./sessions";
-import { type DeviceStateStore, reportOf, toldOf } from "./state";
+import { type DeviceStateStore, type Told, reportOf, toldOf } from "./state";
 import type { Timers } from "../timers";
 
 /** Ended sessions written to D1 in one batch. */
 const SESSION_BATCH = 50;
+/** What a device nobody told anything yet is: offline, as registered (in D1 too). */
+const REGISTERED: Told = { status: "offline", at: null, session: null };
 
 export class PresenceReports {
   /** Ended sessions D1 may not have seen: looked up once per object life, and set when telling D1 fails. */
   private untoldSessions?: boolean;
+  /** The transition the project last acknowledged, as far as this object's life knows: at its start, the one it woke with. */
+  private told: Told;
 
   constructor(
     private readonly env: Env,
@@ -31,6 +36,8 @@ export class PresenceReports {
     private readonly sessions: SessionStore,
     timers: Timers,
   ) {
+    const s = state.current;
+    this.told = s ? toldOf(s) : REGISTERED;
     timers.add({ name: "presence report", due: (now) => (this.pending ? now : null), fire: (now) => this.send(now) });
     timers.add({ name: "ended sessions", due: (now) => (this.anyUntold() ? now : null), fire: () => this.tellSessions() });
   }
@@ -44,10 +51,8 @@ export class PresenceReports {
   get pending(): boolean {
     const s = this.state.current;
     if (!s) return false;
-    // A device nobody told anything yet is offline as registered, in D1 too.
-    const told = s.told ?? { status: "offline", at: null, session: null };
     const now = toldOf(s);
-    return told.status !== now.status || told.at !== now.at || told.session !== now.session;
+    return this.told.status !== now.status || this.told.at !== now.at || this.told.session !== now.session;
   }
 
   /** The presence the device's next delivery carries (no transition: last seen, metrics). */
@@ -72,8 +77,7 @@ export class PresenceReports {
     if (!s || !this.pending) return;
     const told = toldOf(s);
     await projectHub(this.env, s.projectId).reportPresence(s.deviceId, reportOf(s, now));
-    // Saved by the caller's next save (commit's, or the alarm's): one row per transition besides the state's own.
-    this.state.note((d) => (d.told = told));
+    this.told = told;
   }
 
   /** A session ended: D1 hears of it now (its row records it as told; a failure marks it to tell again). */

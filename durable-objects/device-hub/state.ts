@@ -27,8 +27,6 @@ export interface DeviceState extends Identity {
   offline: boolean;
   /** When the status people see last changed (ms); unset for a device whose object has not seen a change since it was kept. */
   statusChangedAt?: number;
-  /** The transition the project last acknowledged (presence.ts): a status, its moment and the current session. */
-  told?: Told;
   lastHeartbeatAt: number | null;
   lastSeenAt: number | null;
   metrics: Record<string, number> | null;
@@ -58,7 +56,7 @@ export interface DeviceState extends Identity {
   archiveBytesCounted?: number;
 }
 
-/** What the project was last told of a device's transitions. */
+/** A device's transition as its project hears of it (presence.ts): a status, its moment and the current session. */
 export interface Told {
   status: DeviceStatus;
   at: number | null;

@@ -5,7 +5,8 @@
 // (device-hub/presence.ts): one row here, `presence(device_id, report, seq)`, replaced by the
 // device's next one. Each delivery of counts also brings the device's presence as of then
 // (last seen, metrics): it is kept in the sender's intake row, which the delivery writes anyway
-// (../intake.ts), so it costs no row. A fan-in object passes on what its devices said with its
+// (../intake.ts), so it costs no row; a transition it shows that no report brought (one lost
+// with the device's memory) is recorded then. A fan-in object passes on what its devices said with its
 // own deliveries. The picture is the newest report of each device, whichever way it came.
 //
 // D1 hears of transitions in one batch per project, a minute after the first it carries and at
@@ -28,8 +29,8 @@ import type { Timers } from "../timers";
 export const PRESENCE_D1 = { everyMs: 60_000 };
 /** What has reached D1: transitions through this sequence, when the last batch went, and how many batches there were. */
 const MARK_KEY = "presence_d1";
-/** The safety net's round, and how long a device thought online may go unheard before it is asked. */
-const SWEEP_EVERY_MS = 3_600_000;
+/** The safety net's round (an object, so tests can shorten it), and how long a device thought online may go unheard before it is asked. */
+export const PRESENCE_SWEEP = { everyMs: 3_600_000 };
 const SILENT_MS = () => 3 * DELIVERY.everyMs;
 const SWEEP_MAX = 50;
 /** Devices whose presence one sender's intake row keeps (a fan-in object's share, with room to spare). */
@@ -88,7 +89,7 @@ export class FleetPresence {
       due: () => (this.pendingD1 > 0 ? Math.max(this.pendingSince, this.mark.at) + PRESENCE_D1.everyMs : null),
       fire: (now) => this.writeD1(now),
     });
-    timers.add({ name: "presence safety net", due: () => (this.live.size > 0 ? this.sweptAt + SWEEP_EVERY_MS : null), fire: (now) => this.sweep(now) });
+    timers.add({ name: "presence safety net", due: () => (this.live.size > 0 ? this.sweptAt + PRESENCE_SWEEP.everyMs : null), fire: (now) => this.sweep(now) });
   }
 
   /** Keeps `r` as the device's picture if it is newer than what is kept. */
@@ -122,12 +123,14 @@ export class FleetPresence {
 
   /**
    * What a delivery said of its sender's devices: kept in the picture, and answered as the JSON
-   * the sender's intake row keeps (written with the delivery's counts, if it brings any).
+   * the sender's intake row keeps (written with the delivery's counts, if it brings any). A
+   * transition the project does not hold yet (its report was lost with the device's memory) is
+   * recorded as if reported.
    */
   heard(sender: string, seen: Record<string, PresenceReport>): string {
     const kept = { ...this.bySender.get(sender) };
     for (const [id, r] of Object.entries(seen)) {
-      this.see(id, r);
+      this.report(id, r);
       if (!kept[id] || kept[id].at <= r.at) kept[id] = r;
     }
     const ids = Object.keys(kept);

@@ -1,11 +1,13 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { rewriteDeviceState } from "../support/device-state";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { settle } from "../support/settle";
 import { writeTransitionsNow } from "../support/transitions";
-import { call, tenant } from "./helpers";
+import { projectHub } from "../../src/stubs/project-hub";
+import { PRESENCE_SWEEP } from "../../durable-objects/project-hub/presence";
+import { call, newDevice, tenant } from "./helpers";
 
 const registryRow = (id: string) =>
   env.DB.prepare("SELECT status, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
@@ -198,6 +200,40 @@ describe("heartbeats and presence", () => {
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
     await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
+  });
+});
+
+describe("the project's safety net", () => {
+  it("asks a device it has not heard from for long to check itself: one whose alarm was lost goes offline, the others stay", async () => {
+    const t = await tenant();
+    const fresh = await newDevice(t.adminKey, t.projectId);
+    for (const d of [t, fresh]) await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} });
+    const stub = deviceHub(env, t.deviceId);
+    // Its last heartbeat was two hours ago, the alarm that should have noticed never rang, and the project last heard of it then.
+    await rewriteDeviceState(stub, (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - 7_200_000 }));
+    await runInDurableObject(stub, (_h, state) => state.storage.deleteAlarm());
+    const project = projectHub(env, t.projectId);
+    await runInDurableObject(project, (_h, state) => {
+      const row = state.storage.sql.exec<{ report: string }>("SELECT report FROM presence WHERE device_id = ?", t.deviceId).one();
+      const report = JSON.parse(row.report);
+      state.storage.sql.exec("UPDATE presence SET report = ? WHERE device_id = ?", JSON.stringify({ ...report, at: report.at - 7_200_000 }), t.deviceId);
+    });
+    await evictDurableObject(project);
+
+    const every = PRESENCE_SWEEP.everyMs;
+    PRESENCE_SWEEP.everyMs = 0;
+    try {
+      expect(await runDurableObjectAlarm(project)).toBe(true);
+    } finally {
+      PRESENCE_SWEEP.everyMs = every;
+    }
+    const status = async (id: string) => (await call("GET", `/fleet/devices/${id}`, { token: t.adminKey })).json.device.status;
+    expect(await status(t.deviceId)).toBe("offline");
+    expect(await status(fresh.deviceId)).toBe("online");
+    const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices;
+    expect(Object.fromEntries(listed.map((d: any) => [d.id, d.status]))).toEqual({ [t.deviceId]: "offline", [fresh.deviceId]: "online" });
+    await writeTransitionsNow(t.projectId);
+    expect((await registryRow(t.deviceId)).status).toBe("offline");
   });
 });
 
