@@ -3,7 +3,7 @@
 // each stored batch (error_rate per device). The object holds only the rules that concern
 // it, asked of the project's object when a delivery's answer (or the project's push) names a
 // version it lacks, so evaluating costs no D1 read or write. It asks after a delay of its own
-// within RULES_SPREAD_MS (a hash of its id), so a rule change heard by many devices at once
+// within RULES_SPREAD.ms (a hash of its id and the version), so a rule change heard by many devices at once
 // reaches the project's object spread over that time, not in the same second. What it finds (a condition starting or ending) goes
 // to the project's object, which keeps the alert's state and sends the webhooks; reports
 // wait in this object's storage until the project has them. Everything it judges by (rules,
@@ -21,8 +21,8 @@ import type { Kv } from "../storage";
 const RULES_KEY = "alert_rules";
 const CONDITIONS_KEY = "alert_conditions";
 const REPORTS_KEY = "alert_reports";
-/** Devices that hear of new rules together ask for them spread over this long. */
-export const RULES_SPREAD_MS = 60_000;
+/** Devices that hear of new rules together ask for them spread over this long (an object, so tests can lengthen it). */
+export const RULES_SPREAD = { ms: 60_000 };
 
 /** Per rule: since when its condition holds (unset: it does not), and whether it was reported firing. */
 type Conditions = Record<string, { since?: number; firing?: boolean }>;
@@ -87,13 +87,13 @@ export class DeviceAlerts {
 
   /**
    * A delivery's answer (or the project) named the project's rules version; a different one is
-   * fetched once, at this device's moment within RULES_SPREAD_MS (the caller arms the alarm).
+   * fetched once, at this device's moment within RULES_SPREAD.ms (the caller arms the alarm).
    */
   heardVersion(version: number | undefined, now = Date.now()): void {
     if (version === undefined || version === this.stored.version || this.announced?.version === version) return;
     const id = this.device()?.deviceId;
     if (!id) return;
-    this.announced = { version, at: now + slotOf(`${id}:${version}`, RULES_SPREAD_MS) };
+    this.announced = { version, at: now + slotOf(`${id}:${version}`, RULES_SPREAD.ms) };
   }
 
   /** Fetches the rules heard of now, whatever the moment (the alarm's timer, and tests settling). */

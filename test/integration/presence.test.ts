@@ -214,9 +214,15 @@ describe("the project's safety net", () => {
     await runInDurableObject(stub, (_h, state) => state.storage.deleteAlarm());
     const project = projectHub(env, t.projectId);
     await runInDurableObject(project, (_h, state) => {
-      const row = state.storage.sql.exec<{ report: string }>("SELECT report FROM presence WHERE device_id = ?", t.deviceId).one();
-      const report = JSON.parse(row.report);
-      state.storage.sql.exec("UPDATE presence SET report = ? WHERE device_id = ?", JSON.stringify({ ...report, at: report.at - 7_200_000 }), t.deviceId);
+      const sql = state.storage.sql;
+      const aged = (r: { at: number }) => ({ ...r, at: r.at - 7_200_000 });
+      const row = sql.exec<{ report: string }>("SELECT report FROM presence WHERE device_id = ?", t.deviceId).one();
+      sql.exec("UPDATE presence SET report = ? WHERE device_id = ?", JSON.stringify(aged(JSON.parse(row.report))), t.deviceId);
+      // What its first delivery said of it, too.
+      for (const { sender, seen } of sql.exec<{ sender: string; seen: string }>("SELECT sender, seen FROM intake WHERE seen IS NOT NULL").toArray()) {
+        const all = JSON.parse(seen);
+        if (all[t.deviceId]) sql.exec("UPDATE intake SET seen = ? WHERE sender = ?", JSON.stringify({ ...all, [t.deviceId]: aged(all[t.deviceId]) }), sender);
+      }
     });
     await evictDurableObject(project);
 
