@@ -24,6 +24,9 @@ const REPORTS_KEY = "alert_reports";
 /** Devices that hear of new rules together ask for them spread over this long (an object, so tests can lengthen it). */
 export const RULES_SPREAD = { ms: 60_000 };
 
+/** When a device that heard of rules `version` at `heardAt` asks for them: its own moment within RULES_SPREAD.ms. */
+export const rulesFetchAt = (deviceId: string, version: number, heardAt: number): number => heardAt + slotOf(`${deviceId}:${version}`, RULES_SPREAD.ms);
+
 /** Per rule: since when its condition holds (unset: it does not), and whether it was reported firing. */
 type Conditions = Record<string, { since?: number; firing?: boolean }>;
 
@@ -93,7 +96,7 @@ export class DeviceAlerts {
     if (version === undefined || version === this.stored.version || this.announced?.version === version) return;
     const id = this.device()?.deviceId;
     if (!id) return;
-    this.announced = { version, at: now + slotOf(`${id}:${version}`, RULES_SPREAD.ms) };
+    this.announced = { version, at: rulesFetchAt(id, version, now) };
   }
 
   /** Fetches the rules heard of now, whatever the moment (the alarm's timer, and tests settling). */

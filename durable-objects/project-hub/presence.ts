@@ -53,6 +53,8 @@ export class FleetPresence {
   /** What each sender's intake row holds of its devices (what its next row write keeps). */
   private readonly bySender = new Map<string, Record<string, PresenceReport>>();
   private seq = 0;
+  /** Devices whose picture is not offline. */
+  private notOffline = 0;
   private mark: Mark;
   private pendingD1 = 0;
   /** Since when transitions wait for D1 (memory only: after a restart, since the start). */
@@ -89,13 +91,15 @@ export class FleetPresence {
       due: () => (this.pendingD1 > 0 ? Math.max(this.pendingSince, this.mark.at) + PRESENCE_D1.everyMs : null),
       fire: (now) => this.writeD1(now),
     });
-    timers.add({ name: "presence safety net", due: () => (this.live.size > 0 ? this.sweptAt + PRESENCE_SWEEP.everyMs : null), fire: (now) => this.sweep(now) });
+    timers.add({ name: "presence safety net", due: () => (this.notOffline > 0 ? this.sweptAt + PRESENCE_SWEEP.everyMs : null), fire: (now) => this.sweep(now) });
   }
 
   /** Keeps `r` as the device's picture if it is newer than what is kept. */
   private see(deviceId: string, r: PresenceReport): void {
     const had = this.live.get(deviceId);
-    if (!had || had.at <= r.at) this.live.set(deviceId, r);
+    if (had && had.at > r.at) return;
+    this.live.set(deviceId, r);
+    this.notOffline += (r.status !== "offline" ? 1 : 0) - (had && had.status !== "offline" ? 1 : 0);
   }
 
   /**
@@ -154,9 +158,7 @@ export class FleetPresence {
 
   /** Devices not offline now, as their reports have it. */
   active(): number {
-    let n = 0;
-    for (const r of this.live.values()) if (r.status !== "offline") n++;
-    return n;
+    return this.notOffline;
   }
 
   /** How many batches of transitions have gone to D1, and through which sequence. */
@@ -167,7 +169,12 @@ export class FleetPresence {
   /** The next batch of transitions to D1: the oldest first, at most TRANSITIONS_PER_BATCH. */
   private async writeD1(now: number): Promise<void> {
     const projectId = this.projectId();
-    if (!projectId || this.pendingD1 === 0) return;
+    if (!projectId) {
+      // An org's own hub has no devices of its own: nothing to write, and nothing to wait for.
+      this.pendingD1 = 0;
+      return;
+    }
+    if (this.pendingD1 === 0) return;
     const rows = this.storage.sql
       .exec<{ device_id: string; report: string; seq: number }>("SELECT device_id, report, seq FROM presence WHERE seq > ? ORDER BY seq LIMIT ?", this.mark.through, TRANSITIONS_PER_BATCH)
       .toArray();
