@@ -11,6 +11,9 @@
 // taken, a sender's entries for it are dropped the next time that sender delivers (its row is
 // written then anyway); nothing rewrites the rows in between. What is not taken yet is summed in
 // memory per epoch, and rebuilt from the rows when the object starts again.
+//
+// The project's intake rows also keep what its senders last said of their devices' presence
+// (`seen`: last seen, metrics; project-hub/presence.ts), in the row each delivery writes anyway.
 import type { BucketMetric, BucketMinutes, BucketRow } from "../src/contract/buckets";
 import type { DeviceDayRow } from "../src/contract/fan-in";
 import type { TallyRow } from "../src/contract/tallies";
@@ -283,12 +286,12 @@ export class Intake {
    * one row written. Answers false, writing nothing, when the sender's row would pass
    * PENDING_MAX_CHARS; the caller then takes the delta further at once and calls `record`.
    */
-  add(sender: string, seq: number, delta: Delta, marks: RowMarks): boolean {
+  add(sender: string, seq: number, delta: Delta, marks: RowMarks, seen?: string): boolean {
     const pending = this.kept(sender);
     pending.set(this.open, merge(structuredClone(pending.get(this.open) ?? {}), delta));
     const json = JSON.stringify(Object.fromEntries(pending));
     if (json.length > PENDING_MAX_CHARS) return false;
-    this.write(sender, seq, this.open, json, marks);
+    this.write(sender, seq, this.open, json, marks, seen);
     this.senders.set(sender, { seq, pending });
     this.seqs.delete(sender);
     merge(this.epoch(this.open), delta);
@@ -299,10 +302,10 @@ export class Intake {
    * Records `seq` as applied from `sender` with nothing of it pending here, because the caller
    * took the delivery further in the same transaction. Entries of epochs not taken stay.
    */
-  record(sender: string, seq: number, marks: RowMarks): void {
+  record(sender: string, seq: number, marks: RowMarks, seen?: string): void {
     const pending = this.kept(sender);
     const epoch = Math.max(0, ...pending.keys());
-    this.write(sender, seq, epoch, JSON.stringify(Object.fromEntries(pending)), marks);
+    this.write(sender, seq, epoch, JSON.stringify(Object.fromEntries(pending)), marks, seen);
     if (pending.size > 0) this.senders.set(sender, { seq, pending });
     else {
       this.senders.delete(sender);
@@ -316,12 +319,14 @@ export class Intake {
     return new Map([...(s?.pending ?? [])].filter(([e]) => e > this.taken));
   }
 
-  private write(sender: string, seq: number, epoch: number, pending: string, m: RowMarks): void {
+  /** Writes the sender's row; `seen` (only where the table has that column, the project's) replaces what it held. */
+  private write(sender: string, seq: number, epoch: number, pending: string, m: RowMarks, seen?: string): void {
+    const withSeen = seen === undefined ? ["", "", ""] : [", seen", ", ?", ", seen = excluded.seen"];
     this.sql.exec(
-      `INSERT INTO intake (sender, seq, epoch, pending, sender_rows, relay_rows, own_rows, taken, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO intake (sender, seq, epoch, pending, sender_rows, relay_rows, own_rows, taken, delivered_at${withSeen[0]}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?${withSeen[1]})
        ON CONFLICT (sender) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch, pending = excluded.pending,
          sender_rows = sender_rows + excluded.sender_rows, relay_rows = max(relay_rows, excluded.relay_rows),
-         own_rows = excluded.own_rows, taken = excluded.taken, delivered_at = excluded.delivered_at`,
+         own_rows = excluded.own_rows, taken = excluded.taken, delivered_at = excluded.delivered_at${withSeen[2]}`,
       sender,
       seq,
       epoch,
@@ -331,7 +336,13 @@ export class Intake {
       m.ownRows,
       this.taken,
       Date.now(),
+      ...(seen === undefined ? [] : [seen]),
     );
+  }
+
+  /** What each sender's row says of its devices' presence (the project's intake only). */
+  seenRows(): { sender: string; seen: string }[] {
+    return this.sql.exec<{ sender: string; seen: string }>("SELECT sender, seen FROM intake WHERE seen IS NOT NULL").toArray();
   }
 
   /**

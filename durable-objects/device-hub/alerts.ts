@@ -1,8 +1,10 @@
 // A device's own alert conditions, evaluated where its events already arrive: heartbeats
 // (metric_threshold, and the way back from offline), the offline mark (device_offline) and
 // each stored batch (error_rate per device). The object holds only the rules that concern
-// it, asked of the project's object when a delivery's answer names a version it lacks, so
-// evaluating costs no D1 read or write. What it finds (a condition starting or ending) goes
+// it, asked of the project's object when a delivery's answer (or the project's push) names a
+// version it lacks, so evaluating costs no D1 read or write. It asks after a delay of its own
+// within RULES_SPREAD.ms (a hash of its id and the version), so a rule change heard by many devices at once
+// reaches the project's object spread over that time, not in the same second. What it finds (a condition starting or ending) goes
 // to the project's object, which keeps the alert's state and sends the webhooks; reports
 // wait in this object's storage until the project has them. Everything it judges by (rules,
 // conditions, error windows, reports) is in its storage, so an evicted object resumes as it was.
@@ -10,6 +12,7 @@ import type { AlertParams, AlertReport, AlertRule } from "../../src/contract/ale
 import { createDb } from "../../src/db/client";
 import { findDeviceOfOrg } from "../../src/db/repos/devices";
 import { projectHub } from "../../src/stubs/project-hub";
+import { slotOf } from "../../src/lib/hash";
 import { ErrorWindows } from "../error-windows";
 import type { Timers } from "../timers";
 import type { DeviceState } from "./state";
@@ -18,6 +21,11 @@ import type { Kv } from "../storage";
 const RULES_KEY = "alert_rules";
 const CONDITIONS_KEY = "alert_conditions";
 const REPORTS_KEY = "alert_reports";
+/** Devices that hear of new rules together ask for them spread over this long (an object, so tests can lengthen it). */
+export const RULES_SPREAD = { ms: 60_000 };
+
+/** When a device that heard of rules `version` at `heardAt` asks for them: its own moment within RULES_SPREAD.ms. */
+export const rulesFetchAt = (deviceId: string, version: number, heardAt: number): number => heardAt + slotOf(`${deviceId}:${version}`, RULES_SPREAD.ms);
 
 /** Per rule: since when its condition holds (unset: it does not), and whether it was reported firing. */
 type Conditions = Record<string, { since?: number; firing?: boolean }>;
@@ -25,6 +33,8 @@ type Conditions = Record<string, { since?: number; firing?: boolean }>;
 export class DeviceAlerts {
   private readonly errorWindows: ErrorWindows;
   private refreshing: Promise<void> | null = null;
+  /** A rules version heard of and not fetched yet, and when to fetch it (memory only: the next delivery's answer names it again). */
+  private announced: { version: number; at: number } | null = null;
 
   constructor(
     private readonly kv: Kv,
@@ -35,6 +45,7 @@ export class DeviceAlerts {
     this.errorWindows = new ErrorWindows(kv, "alert_error_windows");
     timers.add({ name: "alert conditions", due: () => this.nextDue(), fire: (now) => this.evaluateTime(now) });
     timers.add({ name: "alert reports", due: (now) => (this.reports.length ? now : null), fire: () => this.sendReports() });
+    timers.add({ name: "alert rules", due: () => this.announced?.at ?? null, fire: () => this.fetchAnnounced() });
   }
 
   // Rules and conditions are read from storage once and kept in memory beside it: every
@@ -77,16 +88,31 @@ export class DeviceAlerts {
     this.kv.put(REPORTS_KEY, r);
   }
 
-  /** A delivery's answer named the project's rules version; a different one is fetched once. */
-  async heardVersion(version: number | undefined): Promise<void> {
-    if (version === undefined || version === this.stored.version) return;
+  /**
+   * A delivery's answer (or the project) named the project's rules version; a different one is
+   * fetched once, at this device's moment within RULES_SPREAD.ms (the caller arms the alarm).
+   */
+  heardVersion(version: number | undefined, now = Date.now()): void {
+    if (version === undefined || version === this.stored.version || this.announced?.version === version) return;
+    const id = this.device()?.deviceId;
+    if (!id) return;
+    this.announced = { version, at: rulesFetchAt(id, version, now) };
+  }
+
+  /** Fetches the rules heard of now, whatever the moment (the alarm's timer, and tests settling). */
+  async fetchAnnounced(): Promise<void> {
+    if (!this.announced) return;
     this.refreshing ??= this.refresh().finally(() => (this.refreshing = null));
     await this.refreshing;
   }
 
   private async refresh(): Promise<void> {
+    const announced = this.announced;
     const s = this.device();
-    if (!s) return;
+    if (!s) {
+      this.announced = null;
+      return;
+    }
     let deviceType = s.deviceType;
     // Devices registered before their type was kept learn it once, here (not on any hot path).
     if (deviceType === undefined) deviceType = (await findDeviceOfOrg(createDb(this.env.DB), s.orgId, s.deviceId))?.deviceType ?? null;
@@ -94,6 +120,8 @@ export class DeviceAlerts {
     const fetched = (await projectHub(this.env, s.projectId).alertRulesFor(s.deviceId, deviceType)) as unknown as { version: number; rules: AlertRule[] };
     this.kv.put(RULES_KEY, fetched);
     this.cachedRules = fetched;
+    // What was announced is fetched (a newer announcement made meanwhile waits for its own moment).
+    if (this.announced === announced) this.announced = null;
     const ids = new Set(fetched.rules.map((r) => r.id));
     this.saveConditions(Object.fromEntries(Object.entries(this.conditions).filter(([id]) => ids.has(id))), true);
     this.errorWindows.keep(ids);

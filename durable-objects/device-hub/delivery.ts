@@ -1,5 +1,7 @@
 // How a DeviceHub hands its project what it owes: the counts kept in its state (owed.ts), at
-// most once per DELIVERY.everyMs (src/contract/usage.ts) unless a stats read asks for them, and, while the device is
+// most once per DELIVERY.everyMs (src/contract/usage.ts) unless a stats read asks for them,
+// with the device's presence as of then (last seen, metrics: the project's live picture of the
+// fleet, at no row of its own, presence.ts), and, while the device is
 // live (someone watches it, live.ts), the lines just accepted for the live tail, at once (see
 // ../coalesced.ts). They go to the project's object, or, in a project large enough to fan in,
 // to the device's fan-in object (src/contract/fan-in.ts), which answers the same way.
@@ -7,6 +9,7 @@ import { type DeliveryAnswer, fanInIndex } from "../../src/contract/fan-in";
 import type { StoredLine } from "../../src/contract/log-line";
 import { type LogView, presentLog } from "../../src/contract/log-view";
 import { DELIVERY } from "../../src/contract/usage";
+import type { PresenceReport } from "../../src/contract/presence";
 import { slotOf } from "../../src/lib/hash";
 import { DAY_MS, utcDay } from "../../src/lib/time";
 import { fanInByName, fanInName } from "../../src/stubs/fan-in";
@@ -41,6 +44,8 @@ export interface OwedState {
   later(change: () => void): void;
   /** Whether the device is live now: its lines go to the tail. */
   live(): boolean;
+  /** The device's presence as of now: a delivery of counts carries it (last seen, metrics) to the project's live picture. */
+  presence(): PresenceReport | undefined;
 }
 
 export class ProjectDelivery {
@@ -148,7 +153,8 @@ export class ProjectDelivery {
       if (!sealed && lines.count === 0 && lines.dropped === 0) return;
       const payload = sealed ? deliveryOf(sealed) : { rows: [], buckets: [], tallies: [], route: this.fanIn };
       try {
-        const answer = await this.receiver(who, payload.route).deliver(who.deviceId, payload.rows, present(who.deviceId, lines.batches), lines.dropped, payload.buckets, payload.tallies);
+        const seen = sealed ? this.state.presence() : undefined;
+        const answer = await this.receiver(who, payload.route).deliver(who.deviceId, payload.rows, present(who.deviceId, lines.batches), lines.dropped, payload.buckets, payload.tallies, seen);
         if (sealed) {
           const owed = this.state.owed();
           // Taken: dropped from the state with its next save (a resend meanwhile is ignored by the project).

@@ -34,7 +34,7 @@ import { HandOverToShard } from "./hand-over";
 import { LegacyOutbox } from "./legacy-outbox";
 import { MetricHistory } from "./metrics";
 import { type Owed, type OwedDelta, addBuckets, addUsage, emptyOwed } from "./owed";
-import { Registry } from "./registry";
+import { PresenceReports } from "./presence";
 import { Retention } from "./retention";
 import { DEVICE_SCHEMA } from "./schema";
 import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
@@ -71,7 +71,7 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly legacyOutbox: LegacyOutbox;
   private readonly sessions: SessionStore;
   private readonly delivery: ProjectDelivery;
-  private readonly registry: Registry;
+  private readonly presenceReports: PresenceReports;
   private readonly socket: DeviceSocket;
   private readonly alerts: DeviceAlerts;
   private readonly db: Db;
@@ -104,10 +104,10 @@ export class DeviceHub extends DurableObject<Env> {
       get: () => this.state.current?.sessionCounts ?? {},
       set: (p) => this.state.note((s) => (s.sessionCounts = p)),
     });
-    // The order the alarm runs them in: expiry and offline first, so what is flushed is current.
+    // The order the alarm runs them in: expiry and offline first, so what is reported is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
-    this.registry = new Registry(this.db, this.state, this.sessions, this.timers);
+    this.presenceReports = new PresenceReports(env, this.db, this.state, this.sessions, this.timers);
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
     this.delivery = new ProjectDelivery(
       env,
@@ -121,6 +121,7 @@ export class DeviceHub extends DurableObject<Env> {
         },
         later: (change) => this.state.noteLazily(change),
         live: () => this.isLive(Date.now()),
+        presence: () => this.presenceReports.snapshot(),
       },
       this.legacyOutbox,
       identity,
@@ -215,8 +216,6 @@ export class DeviceHub extends DurableObject<Env> {
         d.lastHeartbeatAt = now;
         d.lastSeenAt = now;
         if (input.metrics) d.metrics = input.metrics;
-        // D1's row hears of it with the registry's hourly flush.
-        d.version++;
       });
       if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
       this.count({ heartbeats: 1, device_messages_in: 1, device_messages_out: 1 }, now);
@@ -317,13 +316,10 @@ export class DeviceHub extends DurableObject<Env> {
   /** The key stops working at once; its socket is closed; queued commands stay undelivered. */
   async decommission(): Promise<void> {
     if (!this.state.current) return;
-    this.state.update(
-      (s) => {
-        s.keyHash = null;
-        s.offline = true;
-      },
-      { urgent: true },
-    );
+    this.state.update((s) => {
+      s.keyHash = null;
+      s.offline = true;
+    });
     this.socket.closeAll(4001, "decommissioned");
     await this.commit();
   }
@@ -354,7 +350,7 @@ export class DeviceHub extends DurableObject<Env> {
       s.offline = false;
       if (input.metrics) s.metrics = input.metrics;
       if (input.session_id) s.currentSessionId = input.session_id;
-    });
+    }, now);
     if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
     this.alerts.onHeartbeat(input.metrics, now);
     this.commands.expire(now);
@@ -370,7 +366,7 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** An operator's status: maintenance holds until set back to online. Offline stays offline. */
   async setOperatorStatus(status: "maintenance" | "online"): Promise<Presence | null> {
-    this.state.update((s) => (s.maintenance = status === "maintenance"), { urgent: true });
+    this.state.update((s) => (s.maintenance = status === "maintenance"));
     await this.commit();
     return this.presence();
   }
@@ -386,8 +382,9 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   /**
-   * The hourly safety net for a device D1 still shows online past its deadline: goes offline
-   * now if the object agrees (its alarm was lost), and sets the alarm again either way.
+   * The project's safety net for a device it has not heard from for a long while although it
+   * thinks it online (project-hub/presence.ts): goes offline now if the object agrees (its alarm
+   * was lost), and sets the alarm again either way.
    */
   async sweep(): Promise<void> {
     if (!this.state.current) return;
@@ -396,19 +393,18 @@ export class DeviceHub extends DurableObject<Env> {
     await this.timers.arm();
   }
 
-  /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat (or the open socket fell silent). */
+  /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat (or the open socket fell silent); the project hears of it next. */
   private async goOffline(): Promise<void> {
     this.state.update((s) => (s.offline = true));
     this.alerts.onOffline(Date.now());
     this.state.save();
-    await this.registry.flush(Date.now());
-    this.state.save();
+    await this.presenceReports.sendNow();
   }
 
-  /** The project's alert rules changed (it tells devices that delivered lately): fetch them now. */
+  /** The project's alert rules changed (it tells devices that delivered lately): fetch them at this device's moment (alerts.ts). */
   async alertRulesChanged(version: number): Promise<void> {
     if (!this.state.current) return;
-    await this.alerts.heardVersion(version);
+    this.alerts.heardVersion(version);
     await this.timers.arm();
   }
 
@@ -524,7 +520,7 @@ export class DeviceHub extends DurableObject<Env> {
       return ended;
     });
     if (outcome.ok) {
-      if (outcome.session.version === outcome.session.flushed_version) await this.registry.sessionEnded(outcome.session);
+      if (outcome.session.version === outcome.session.flushed_version) await this.presenceReports.sessionEnded(outcome.session);
       await this.commit();
     }
     return outcome;
@@ -646,9 +642,11 @@ export class DeviceHub extends DurableObject<Env> {
     return this.state.current ? this.state.rowsWritten : 0;
   }
 
-  /** Delivers everything owed to the project now, the shard's counts too, and waits for it (tests settle with it). */
+  /** Delivers everything owed to the project now, the shard's counts too, fetches rules it was told of, and waits for it (tests settle with it). */
   async [SETTLE](): Promise<void> {
+    await this.presenceReports.sendNow();
     await this.delivery.flush();
+    await this.alerts.fetchAnnounced();
     this.state.save();
     const s = this.state.current;
     if (s) await shardOfDevice(this.env, s.projectId, s.deviceId).flush();
@@ -656,16 +654,13 @@ export class DeviceHub extends DurableObject<Env> {
 
   /**
    * What every change ends with before it answers: the state is saved (one row, if it
-   * changed), what people must see at once goes to D1, what is owed to the project when it is
-   * due (counts, lines for the live tail), and the alarm is set for everything else.
+   * changed), a transition goes to the project, what is owed to the project when it is due
+   * (counts, lines for the live tail), and the alarm is set for everything else.
    */
   private async commit(): Promise<void> {
     if (this.state.unsaved) this.delivery.sealIfDue();
     this.state.save();
-    if (this.registry.urgent) {
-      await this.registry.flushNow();
-      this.state.save();
-    }
+    await this.presenceReports.sendNow();
     await this.delivery.kick();
     await this.timers.arm();
   }
@@ -683,7 +678,7 @@ export class DeviceHub extends DurableObject<Env> {
     if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
     if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
     this.setLive(answer.live ?? answer.viewers > 0, Date.now(), LIVE.lingerMs);
-    await this.alerts.heardVersion(answer.alert_rules);
+    this.alerts.heardVersion(answer.alert_rules);
   }
 
   /** One SQLite transaction; if it rolls back, the device state kept in memory goes back to what it was when it began. */

@@ -1,8 +1,9 @@
 // A device's sessions ("runs") with live counters. A batch's lines are counted in the device's
 // state row (saved in the same transaction as the lines, so no row of the session's own is
-// written per batch) and added to the session's row when it ends, when D1 is told, or when
-// the state's list grows long. Reads add what is still pending. `version` /
-// `flushed_version` say which rows D1 has not seen yet.
+// written per batch) and added to the session's row when it ends or when the state's list grows
+// long. Reads add what is still pending. The counters live here and are read from here: D1 hears
+// of a session when its id is claimed and when it ends (with its counts then), never on a
+// schedule. `version` / `flushed_version` say whether D1 has seen an ended session's row.
 import type { EndStatus, SessionFields } from "../../src/contract/sessions";
 import type { Sql } from "../storage";
 
@@ -64,7 +65,7 @@ export class SessionStore {
     return Object.keys(this.pending.get()).length > 0;
   }
 
-  /** Adds the pending counts to the sessions' rows (one row each), so D1 can be told of them. */
+  /** Adds the pending counts to the sessions' rows (one row each): the state's list stays short. */
   fold(ids?: string[]): void {
     if (!this.anyPending()) return;
     const pending = { ...this.pending.get() };
@@ -84,7 +85,7 @@ export class SessionStore {
     this.pending.set(pending);
   }
 
-    /**
+  /**
    * Ends a session; without a `completedAt` it ends now (never before it started). Its pending
    * counts are added in the same statement, which also records D1 as told: the caller tells D1
    * at once (and calls unflushed() back if that fails).
@@ -117,18 +118,12 @@ export class SessionStore {
     return { ok: true, session: ended };
   }
 
-  /** Whether D1 has not seen some session as it is now: one row at most is read. */
-  anyUnflushed(): boolean {
-    return this.anyPending() || this.sql.exec("SELECT 1 FROM sessions WHERE version > flushed_version LIMIT 1").toArray().length > 0;
+  /** Ended sessions whose end D1 has not seen (a write that failed, or an end from before this was kept). */
+  untold(limit: number): SessionRow[] {
+    return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE status != 'active' AND version > flushed_version LIMIT ?", limit).toArray();
   }
 
-  /** Sessions D1 has not seen as they are (their pending counts folded in first). */
-  unflushed(limit: number): SessionRow[] {
-    this.fold();
-    return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE version > flushed_version LIMIT ?", limit).toArray();
-  }
-
-  /** D1 was not told after all (see end): the next flush tells it. */
+  /** D1 was not told of an end after all (see end): the alarm tells it. */
   notFlushed(id: string): void {
     this.sql.exec("UPDATE sessions SET flushed_version = 0 WHERE session_id = ?", id);
   }

@@ -8,7 +8,7 @@
 // written once, at the end of the event (save), inside the transaction of the work they go
 // with. A change may also be left unsaved on purpose (the device socket's heartbeats, which
 // the socket's attachment carries until the next save; see socket.ts).
-import type { DeviceStatus, Identity, Presence, ReportedStatus } from "../../src/contract/presence";
+import type { DeviceStatus, Identity, Presence, PresenceReport, ReportedStatus } from "../../src/contract/presence";
 import type { MetricHour } from "./metrics";
 import type { Owed } from "./owed";
 
@@ -25,6 +25,8 @@ export interface DeviceState extends Identity {
   maintenance: boolean;
   /** Set by the alarm after MISSED_HEARTBEATS intervals without a heartbeat. */
   offline: boolean;
+  /** When the status people see last changed (ms); unset for a device whose object has not seen a change since it was kept. */
+  statusChangedAt?: number;
   lastHeartbeatAt: number | null;
   lastSeenAt: number | null;
   metrics: Record<string, number> | null;
@@ -33,10 +35,8 @@ export interface DeviceState extends Identity {
   lastLogAt: number | null;
   /** Set at registration (alert rules may filter by it); unset for devices registered before it was kept. */
   deviceType?: string | null;
-  /** Bumped on every change the D1 registry shows; D1 keeps the highest version it was sent. */
+  /** Bumped on every change of presence; D1 keeps the highest version the project wrote. */
   version: number;
-  flushedVersion: number;
-  lastFlushAt: number;
   /** What the project is owed (owed.ts). */
   owed?: Owed;
   /** Per session: lines, errors and warnings counted and not yet added to its row (sessions.ts). */
@@ -54,6 +54,13 @@ export interface DeviceState extends Identity {
   prunedAt?: number;
   /** The archive's bytes in R2 as last counted to the project (DeviceHub.countArchiveBytes); unset before the first count. */
   archiveBytesCounted?: number;
+}
+
+/** A device's transition as its project hears of it (presence.ts): a status, its moment and the current session. */
+export interface Told {
+  status: DeviceStatus;
+  at: number | null;
+  session: string | null;
 }
 
 export const MISSED_HEARTBEATS = 3;
@@ -74,12 +81,23 @@ export function offlineDeadline(s: DeviceState, silenceMs = 0): number | null {
 export function presenceOf(s: DeviceState): Presence {
   return {
     status: effectiveStatus(s),
+    status_changed_at: s.statusChangedAt ?? null,
     last_seen_at: s.lastSeenAt,
     last_heartbeat_at: s.lastHeartbeatAt,
     metrics: s.metrics,
     current_session_id: s.currentSessionId,
     last_log_at: s.lastLogAt,
   };
+}
+
+/** The device's presence as it reports it to the project, made `at`. */
+export function reportOf(s: DeviceState, at: number): PresenceReport {
+  return { ...presenceOf(s), version: s.version, at };
+}
+
+/** The transition as the project should know it now. */
+export function toldOf(s: DeviceState): Told {
+  return { status: effectiveStatus(s), at: s.statusChangedAt ?? null, session: s.currentSessionId };
 }
 
 const STATE_KEY = "device";
@@ -89,13 +107,10 @@ type Kv = Pick<SyncKvStorage, "get" | "put">;
 
 /**
  * The device's state in its object's key-value store, kept in memory beside it (this class is
- * its only writer). Every change the registry shows goes through update(), which bumps the
- * version D1 compares; a change people must see at once (the status, the current session) also
- * marks it urgent. Nothing is written until save().
+ * its only writer). Every change of presence goes through update(), which bumps the version D1
+ * compares and stamps the moment the status people see changes. Nothing is written until save().
  */
 export class DeviceStateStore {
-  /** A change waits that the registry should get before the request answers. */
-  urgent = false;
   /** Changes in memory that are not saved yet. */
   private dirty = false;
 
@@ -154,15 +169,14 @@ export class DeviceStateStore {
     return s;
   }
 
-  /** A change people see in the registry (presence, sessions): bumps the version D1 compares. */
-  update(change: (s: DeviceState) => void, opts: { urgent?: boolean } = {}): DeviceState {
+  /** A change of presence (status, last seen, sessions): bumps the version D1 compares; a new status is stamped `at`. */
+  update(change: (s: DeviceState) => void, at = Date.now()): DeviceState {
     const s = this.require();
     const before = effectiveStatus(s);
-    const session = s.currentSessionId;
     change(s);
     s.version++;
+    if (effectiveStatus(s) !== before) s.statusChangedAt = at;
     this.dirty = true;
-    this.urgent ||= opts.urgent === true || effectiveStatus(s) !== before || s.currentSessionId !== session;
     return s;
   }
 
@@ -206,8 +220,6 @@ export class DeviceStateStore {
       metrics: null,
       currentSessionId: null,
       lastLogAt: null,
-      flushedVersion: 0,
-      lastFlushAt: 0,
       // A new device has archived nothing; one from before the archive was counted this way keeps it unset (see countArchiveBytes).
       ...(prev ? {} : { archiveBytesCounted: 0 }),
       ...prev,
@@ -231,19 +243,11 @@ export class DeviceStateStore {
 
   /**
    * A change that may wait for the next save rather than cost one of its own: losing it to an
-   * eviction only repeats work that is idempotent (telling D1 a version again, resending a
+   * eviction only repeats work that is idempotent (telling the project a transition again, resending a
    * delivery the project ignores).
    */
   noteLazily(change: (s: DeviceState) => void): void {
     const s = this.current;
     if (s) change(s);
-  }
-
-  /** Records that D1 has seen `version`; not itself a change D1 needs to see. */
-  flushed(version: number, at: number): void {
-    this.noteLazily((s) => {
-      s.flushedVersion = Math.max(s.flushedVersion, version);
-      s.lastFlushAt = at;
-    });
   }
 }

@@ -3,7 +3,9 @@
 // device's sequences are applied once, into this object's outbox (outbox.ts: one row written
 // per delivery with fresh sequences); the device has its answer then. What is gathered goes on
 // to the project's object as one delivery at most every FORWARD_EVERY_MS, under this object's
-// sequences (which the project applies once), and lines for the live tail go on at once. So
+// sequences (which the project applies once), with what its devices said of their presence
+// since the last one (memory only: a device's next delivery says it again), and lines for the
+// live tail go on at once. So
 // 500 devices cost the project's object one call (and one row) every few seconds, and every
 // hop stays exact.
 import { DurableObject } from "cloudflare:workers";
@@ -12,6 +14,7 @@ import { type DeliveryAnswer, FAN_IN_SENDER } from "../../src/contract/fan-in";
 import type { LogView } from "../../src/contract/log-view";
 import type { TallyRow } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
+import type { PresenceReport } from "../../src/contract/presence";
 import { projectHub } from "../../src/stubs/project-hub";
 import { Coalesced, TAIL_BUFFER_MAX } from "../coalesced";
 import { migrate } from "../sql-migrations";
@@ -32,6 +35,8 @@ export class FanIn extends DurableObject<Env> {
   /** Lines for the tail not yet passed on (memory only), and how many were dropped. */
   private lines: LogView[] = [];
   private dropped = 0;
+  /** What devices said of their presence since the last delivery to the project (memory only). */
+  private seen = new Map<string, PresenceReport>();
   /** The project's last answer, which devices get as theirs (memory only). */
   private heard: DeliveryAnswer | null = null;
 
@@ -69,10 +74,12 @@ export class FanIn extends DurableObject<Env> {
     dropped = 0,
     buckets: BucketRow[] = [],
     tallies: TallyRow[] = [],
+    seen?: PresenceReport,
   ): Promise<DeliveryAnswer> {
     if (this.storage.kv.get(NAME_KEY) === undefined) this.storage.kv.put(NAME_KEY, name);
+    if (seen) this.keepSeen(deviceId, seen);
     const fresh = rows.length > 0 ? this.outbox.fresh(deviceId, rows, buckets, tallies) : null;
-    if (fresh && !this.outbox.gather(deviceId, fresh)) await this.passOn(name, deviceId, fresh);
+    if (fresh && !this.outbox.gather(deviceId, fresh)) await this.passOn(name, deviceId, fresh, seen);
     this.keepLines(lines, dropped);
     // Passed on in the background: the device does not wait for the project.
     void this.sends.kick();
@@ -102,10 +109,15 @@ export class FanIn extends DurableObject<Env> {
    * the device's own, and only its sequence is recorded here once the project has it: a crash
    * in between sends it again, and the project ignores it then.
    */
-  private async passOn(name: string, deviceId: string, fresh: Fresh): Promise<void> {
+  private async passOn(name: string, deviceId: string, fresh: Fresh, seen: PresenceReport | undefined): Promise<void> {
     const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
-    await projectHub(this.env, projectId).deliver(deviceId, fresh.rows, [], 0, fresh.buckets, fresh.tallies);
+    await projectHub(this.env, projectId).deliver(deviceId, fresh.rows, [], 0, fresh.buckets, fresh.tallies, seen);
     this.outbox.passedOn(deviceId, fresh.seq);
+  }
+
+  private keepSeen(deviceId: string, r: PresenceReport): void {
+    const had = this.seen.get(deviceId);
+    if (!had || had.at <= r.at) this.seen.set(deviceId, r);
   }
 
   private keepLines(lines: LogView[], dropped: number): void {
@@ -128,13 +140,18 @@ export class FanIn extends DurableObject<Env> {
     this.dropped = 0;
     if (!sealed && lines.length === 0 && dropped === 0 && this.heard) return;
     const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
+    // Presence goes with counts (the project keeps it in the row they write).
+    const seen = sealed ? this.seen : new Map<string, PresenceReport>();
+    if (sealed) this.seen = new Map();
     try {
       const { rows = [], buckets = [], tallies = [], devices = [] } = sealed ?? {};
       const own_rows = this.outbox.ownRows;
-      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows }, lines, dropped);
+      const presence = seen.size > 0 ? { seen: Object.fromEntries(seen) } : {};
+      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows, ...presence }, lines, dropped);
       if (sealed) this.outbox.delivered(sealed.through);
     } catch (err) {
-      // The outbox keeps the counts for the retry; the lines are gone, so viewers will be told.
+      // The outbox keeps the counts for the retry, and this the presence; the lines are gone, so viewers will be told.
+      for (const [id, r] of seen) this.keepSeen(id, r);
       this.dropped += lines.length + dropped;
       throw err;
     }

@@ -36,17 +36,19 @@ import { ProjectAlerts } from "./alerts";
 import { CountedStorage } from "../storage";
 import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage";
 import type { UsageCounters } from "../../src/contract/usage";
+import type { PresenceReport } from "../../src/contract/presence";
+import { FleetPresence } from "./presence";
 
 /** At most this many recently delivering devices are told of new alert rules at once. */
 const PUSH_RULES_TO = 100;
 
 /**
- * A device's object, as this one calls it: the one method it needs. (A stub typed with the
- * whole DeviceHub class would make an import cycle, since devices call this class.)
+ * A device's object, as this one calls it: the methods it needs. (A stub typed with the whole
+ * DeviceHub class would make an import cycle, since devices call this class.)
  */
-function rulesListener(env: Env, deviceId: string): { alertRulesChanged(version: number): Promise<void> } {
+function deviceObject(env: Env, deviceId: string): { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> } {
   const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace;
-  return ns.get(ns.idFromName(deviceId)) as unknown as { alertRulesChanged(version: number): Promise<void> };
+  return ns.get(ns.idFromName(deviceId)) as unknown as { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> };
 }
 
 /** The close code for a stream whose key was revoked or whose project was deleted. */
@@ -69,6 +71,7 @@ export class ProjectHub extends DurableObject<Env> {
   /** A project's side of its org's storage figure, and (in an org's own hub) the figure. */
   private readonly storageReporter: StorageReporter;
   private readonly orgStorage: OrgStorage;
+  private readonly presence: FleetPresence;
   /** Devices that delivered here directly, and when (memory only; see recentDevices). */
   private readonly lastDelivery = new Map<string, number>();
 
@@ -95,12 +98,21 @@ export class ProjectHub extends DurableObject<Env> {
     this.alerts = new ProjectAlerts(storage, env, this.timers);
     this.storageReporter = new StorageReporter(storage, this.timers, env, () => ctx.id.name!, () => this.usageCounts.storageBytes);
     this.orgStorage = new OrgStorage(storage, env, () => ctx.id.name!.slice("org:".length));
+    this.presence = new FleetPresence(
+      storage,
+      createDb(env.DB),
+      () => (ctx.id.name?.startsWith("org:") ? undefined : ctx.id.name),
+      (deviceId) => deviceObject(env, deviceId),
+      this.usageCounts.seenRows(),
+      this.timers,
+    );
   }
 
   /**
-   * A device's delivery: its sealed outbox rows (applied at most once per sequence) and the
-   * lines just accepted, fanned out to the viewers. Answers how many viewers are watching,
-   * the month's quota and the route devices take next.
+   * A device's delivery: its sealed outbox rows (applied at most once per sequence), its
+   * presence as of then (kept in the row the counts write) and the lines just accepted, fanned
+   * out to the viewers. Answers how many viewers are watching, the month's quota and the route
+   * devices take next.
    */
   async deliver(
     deviceId: string,
@@ -109,9 +121,25 @@ export class ProjectHub extends DurableObject<Env> {
     dropped = 0,
     buckets: BucketRow[] = [],
     tallies: TallyRow[] = [],
+    seen?: PresenceReport,
   ): Promise<DeliveryAnswer> {
     if (rows.length > 0) this.lastDelivery.set(deviceId, Date.now());
-    return this.take(deviceId, { rows, buckets, tallies }, lines, dropped);
+    return this.take(deviceId, { rows, buckets, tallies, ...(seen ? { seen: { [deviceId]: seen } } : {}) }, lines, dropped);
+  }
+
+  /** A device's transition (status or current session), at once: the live picture has it, D1 with the project's next batch. */
+  async reportPresence(deviceId: string, report: PresenceReport): Promise<void> {
+    this.presence.report(deviceId, report);
+    await this.timers.arm();
+  }
+
+  /**
+   * The live presence of these devices (those that ever reported; at most a page's worth), and
+   * how many of the project's devices are not offline: one call for a fleet list, a scrape or a
+   * stats read, however many devices.
+   */
+  async livePresence(ids: string[]): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
+    return { devices: this.presence.of(ids), active: this.presence.active() };
   }
 
   /**
@@ -133,7 +161,7 @@ export class ProjectHub extends DurableObject<Env> {
    */
   async deliverFanIn(
     sender: string,
-    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows?: number },
+    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows?: number; seen?: Record<string, PresenceReport> },
     lines: LogView[],
     dropped: number,
   ): Promise<DeliveryAnswer> {
@@ -156,11 +184,13 @@ export class ProjectHub extends DurableObject<Env> {
     return { ...answer, taken: fits ? delivery.through : last };
   }
 
-  private async take(sender: string, sealed: Sealed, lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
+  private async take(sender: string, sealed: Sealed & { seen?: Record<string, PresenceReport> }, lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
     const now = clockNow();
     const day = utcDay(now);
+    // What the sender said of its devices' presence goes in the row its counts write (kept in memory if they bring nothing fresh).
+    const seen = sealed.seen && Object.keys(sealed.seen).length > 0 ? this.presence.heard(sender, sealed.seen) : undefined;
     if (sealed.rows.length > 0) {
-      const fresh = await this.usageCounts.take(sender, sealed, now);
+      const fresh = await this.usageCounts.take(sender, sealed, now, seen);
       // Archived logs written or deleted: the org's storage figure follows, within seconds.
       if (fresh.some((r) => r.storage_bytes)) await this.storageReporter.changedSoon();
       if (fresh.length > 0 && this.alerts.judgesDeliveries) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
@@ -208,7 +238,7 @@ export class ProjectHub extends DurableObject<Env> {
     await this.timers.arm();
     // Devices that delivered lately hear of it now; the rest with their next delivery's answer.
     const recent = [...this.lastDelivery.keys()].slice(0, PUSH_RULES_TO);
-    this.ctx.waitUntil(Promise.allSettled(recent.map((id) => rulesListener(this.env, id).alertRulesChanged(version))));
+    this.ctx.waitUntil(Promise.allSettled(recent.map((id) => deviceObject(this.env, id).alertRulesChanged(version))));
     return version;
   }
 

@@ -166,4 +166,10 @@ export const PROJECT_SCHEMA = [
 
   // The index of which devices had lines in which hours went with log shards (searches ask the shards).
   `DROP TABLE device_hours;`,
+
+  // The fleet's live picture (presence.ts): each device's latest transition, numbered so D1's
+  // batches know what they have written; and, in each sender's intake row, what its deliveries
+  // last said of its devices' presence (JSON: device id -> report), written with the delivery.
+  `CREATE TABLE presence (device_id TEXT PRIMARY KEY, report TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+   ALTER TABLE intake ADD COLUMN seen TEXT;`,
 ] as const;

@@ -113,9 +113,9 @@ export class UsageCounts {
    * rows of the devices it gathered (a device's own are its usage rows). Each sequence is
    * applied once. Answers the rows applied now.
    */
-  async take(sender: string, sealed: Sealed, now: number): Promise<OutboxRow[]> {
+  async take(sender: string, sealed: Sealed, now: number, seen?: string): Promise<OutboxRow[]> {
     const wasEmpty = this.intake.empty;
-    const fresh = this.apply(sender, sealed, now);
+    const fresh = this.apply(sender, sealed, now, seen);
     // The first counts after a fold: the alarm folds them within FOLD_AT_LATEST_MS.
     if (wasEmpty && !this.intake.empty) await this.timers.arm();
     return fresh;
@@ -126,7 +126,8 @@ export class UsageCounts {
     return this.intake.last(sender);
   }
 
-  private apply(sender: string, sealed: Sealed, now: number): OutboxRow[] {
+  /** Applies the fresh part of a delivery, with what the sender said of its devices' presence (`seen`, JSON) in the same row. */
+  private apply(sender: string, sealed: Sealed, now: number, seen?: string): OutboxRow[] {
     const last = this.intake.last(sender);
     const fresh = sealed.rows.filter((r) => r.seq > last);
     if (fresh.length === 0) return fresh;
@@ -139,7 +140,7 @@ export class UsageCounts {
     const seq = Math.max(...fresh.map((r) => r.seq));
     // The row's own write is the one more it records.
     const marks: RowMarks = { senderRows: delta.rows ?? 0, relayRows: sealed.own_rows ?? 0, ownRows: this.ownRows + 1 };
-    if (this.intake.add(sender, seq, delta, marks)) {
+    if (this.intake.add(sender, seq, delta, marks, seen)) {
       this.sinceFold++;
       if (this.sinceFold >= FOLD_RATIO * (rowsOf(this.unfolded) + 2)) {
         // The delivery is counted (its row is written): a fold that fails waits for the next one, or the alarm.
@@ -153,7 +154,7 @@ export class UsageCounts {
     } else {
       // Too much for the sender's row (a spool of many days): folded at once, with its sequence.
       const folded = this.storage.transactionSync(() => {
-        this.intake.record(sender, seq, marks);
+        this.intake.record(sender, seq, marks, seen);
         return this.writeFold(now, merge(structuredClone(this.unfolded), delta));
       });
       this.afterFold(folded);
@@ -205,6 +206,11 @@ export class UsageCounts {
   }
 
   /** The fan-in objects that have delivered here (they are senders named `<project>/fan-in/<n>`). */
+  /** What each sender's intake row says of its devices' presence (JSON), for the live picture after a restart. */
+  seenRows(): { sender: string; seen: string }[] {
+    return this.intake.seenRows();
+  }
+
   fanInSenders(): string[] {
     return this.intake.senderNames(FAN_IN_SENDER);
   }

@@ -86,6 +86,8 @@ export const devices = sqliteTable(
     decommissionedAt: integer("decommissioned_at"),
     // Receipt time (ms) of the device's latest log batch, as last flushed; null until its first.
     lastLogAt: integer("last_log_at"),
+    // When the device last changed status (ms), as its DeviceHub stamped the transition.
+    statusChangedAt: integer("status_changed_at"),
     // Monotonic counter from the DeviceHub: a late flush never overwrites a newer one.
     presenceVersion: integer("presence_version").notNull().default(0),
   },

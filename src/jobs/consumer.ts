@@ -11,23 +11,21 @@
 //
 //   message   D1 queries                                   calls
 //   page      1                                            2 sendBatch (100 messages + the next page)
-//   daily     3 + ⌈P·D/5⌉ inserts + 3 tiers · 3 prune = 32  P·D closeDay + 1 sendBatch = 101
+//   daily     3 + ⌈P·D/5⌉ inserts + 3 tiers · 2 prune = 29  P·D closeDay + 1 sendBatch = 101
 //   monthly   3 + ⌈P·D/5⌉ + 1 + ⌈P/5⌉ = 29                  P·D closeDay + 1 sendBatch = 101
 //   tokens    20 (DELETES_PER_MESSAGE)                     1 sendBatch
 //   tickets   20                                           1 sendBatch
 //   uploads   1 + 2 · 25 (ABORTS_PER_MESSAGE) = 51         2 · 25 R2 (resume, abort) + 1 = 51
-//   presence  1                                            100 sweeps (SWEEP_PER_MESSAGE) + 1 = 101
 //   purges    1 + 20 = 21                                  20 R2 (PURGE_CALLS_PER_MESSAGE) + 1 = 21
 //
-// So a message makes at most 51 D1 queries and 133 subrequests of any kind (D1 included), and
-// an invocation of B messages at most 255 and 665: within 1,000 of each whatever the fleet's
+// So a message makes at most 51 D1 queries and 130 subrequests of any kind (D1 included), and
+// an invocation of B messages at most 255 and 650: within 1,000 of each whatever the fleet's
 // size, since no line above grows with it. test/integration/jobs-bounds.test.ts counts them.
 import { type Db, createDb } from "../db/client";
 import { projectsWithTier } from "../db/repos/projects";
 import { addDays, utcDay } from "../lib/time";
 import { dropOldTickets, dropOldTokens } from "./expired";
 import { JobMessage, type ProjectJob, enqueue } from "./messages";
-import { sweepPresence } from "./presence";
 import { pruneProjects } from "./prune";
 import { abortStaleUploads, purgeDeletedProjects } from "./r2-cleanup";
 import { closeMonths, lastDayOfMonth, previousMonth, writeMissingDays } from "./stats";
@@ -71,10 +69,6 @@ async function runJob(env: Env, db: Db, job: JobMessage): Promise<JobMessage[]> 
       return again(await dropOldTickets(db, job.at));
     case "uploads":
       return again(await abortStaleUploads(env, db, job.at));
-    case "presence": {
-      const after = await sweepPresence(env, db, job.at, job.after);
-      return after === null ? [] : [{ ...job, after }];
-    }
     case "purges":
       return again(await purgeDeletedProjects(env, db));
   }

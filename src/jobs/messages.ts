@@ -33,7 +33,6 @@ export const JobMessage = z.discriminatedUnion("type", [
   /** Multipart uploads with no part for a day. */
   z.object({ type: z.literal("uploads"), at }),
   /** Devices D1 still shows online well past their deadline, by id after `after`. */
-  z.object({ type: z.literal("presence"), at, after: z.string().nullable() }),
   /** What deleted projects left in R2. */
   z.object({ type: z.literal("purges"), at }),
 ]);

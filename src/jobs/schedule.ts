@@ -21,7 +21,6 @@ function scheduledMessages(cron: string, at: number): JobMessage[] {
       return [
         { type: "tokens", at },
         { type: "uploads", at },
-        { type: "presence", at, after: null },
         { type: "page", work: "daily", at, lacking: true, after: null },
         { type: "page", work: "monthly", at, lacking: true, after: null },
       ];

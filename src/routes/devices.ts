@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
-import { listDevices, markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
+import { markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, invalidField, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
@@ -12,6 +12,7 @@ import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
 import { ackRefusal, presentCommand } from "../contract/commands";
 import { presentDevice } from "../services/presenters";
+import { listFleet } from "../services/fleet-presence";
 import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
 import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from "../contract/commands";
 import { DeviceParams, ListDevices, MetricsQuery, UpdateDevice } from "../contract/fleet";
@@ -23,10 +24,7 @@ export const devices = new Hono<AppEnv>()
   .get("/", orgKey("viewer"), query(ListDevices), async (c) => {
     const q = c.req.valid("query");
     if (q.project_id) await projectOfOrg(c.var.db, c.var.org.orgId, q.project_id);
-    const afterId = decodeCursor(q.cursor, IdCursor)?.id;
-    const rows = await listDevices(c.var.db, c.var.org.orgId, q, { afterId, limit: q.limit + 1 });
-    const { items, next_cursor } = page(rows, q.limit, (d) => ({ id: d.id }));
-    return c.json({ devices: items.map((d) => presentDevice(d)), next_cursor });
+    return c.json(await listFleet(c.env, c.var.db, c.var.org.orgId, q));
   })
   .get("/:device_id", orgKey("viewer"), params(DeviceParams), async (c) => {
     const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);

@@ -33,7 +33,7 @@ export const presentKey = (k: ApiKey) => ({
   created_at: iso(k.createdAt),
 });
 
-/** A registry row, overlaid with the device object's live presence when we have it. */
+/** A registry row, overlaid with the live presence (the device's object's, or its project's picture) when we have it. */
 export const presentDevice = (d: Device, live?: Presence | null) => ({
   id: d.id,
   project_id: d.projectId,
@@ -42,6 +42,7 @@ export const presentDevice = (d: Device, live?: Presence | null) => ({
   device_type: d.deviceType,
   environment: d.environment,
   status: d.decommissionedAt ? "offline" : (live?.status ?? d.status),
+  status_changed_at: isoOrNull(live?.status_changed_at ?? d.statusChangedAt),
   last_seen_at: isoOrNull(live?.last_seen_at ?? d.lastSeenAt),
   last_heartbeat_at: isoOrNull(live?.last_heartbeat_at ?? d.lastHeartbeatAt),
   metrics: live?.metrics ?? d.metrics ?? null,

@@ -3,12 +3,13 @@
 import type { Tier } from "../contract/tiers";
 import { usageLimits } from "../contract/tiers";
 import type { Db } from "../db/client";
-import { deviceCounts } from "../db/repos/devices";
+import { countLiveDevices } from "../db/repos/devices";
 import type { MonthlyRow, StatsScope } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { utcDay } from "../lib/time";
 import { orgHub, projectHub } from "../stubs/project-hub";
 import { freshCounts } from "./fresh-counts";
+import { projectPresence } from "./fleet-presence";
 import { add, projectIdsOf, zero } from "./stats-scope";
 
 /** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */
@@ -18,8 +19,9 @@ export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier,
   const projectIds = "projectId" in scope ? [scope.projectId] : await projectIdsOf(db, scope.orgId);
   await freshCounts(env, projectIds);
   const parts = await mapLimit(projectIds, FAN_OUT, async (id) => {
-    const [usage, counts] = await Promise.all([projectHub(env, id).usage(month, day), deviceCounts(db, id)]);
-    return { ...usage, devices: counts.live, active_devices: counts.active };
+    // Active: not offline, as the project's live picture has it (a transition reaches it at once).
+    const [usage, devices, live] = await Promise.all([projectHub(env, id).usage(month, day), countLiveDevices(db, id), projectPresence(env, id, [])]);
+    return { ...usage, devices, active_devices: live.active };
   });
   const sum = { month: zero(), today: zero(), lifetime: zero(), devices: 0, active_devices: 0, storage_bytes: 0 };
   if ("orgId" in scope) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { writeTransitionsNow } from "../support/transitions";
 import { call, newDevice, newOrg, newProject } from "./helpers";
 
 async function pageAll(token: string, query: string, limit: number, between?: () => Promise<void>) {
@@ -22,6 +23,8 @@ describe("fleet list", () => {
     const b = await newDevice(adminKey, projectId, "DRN-200", { device_type: "drone", environment: "testing", name: "Scout 100%" });
     const c = await newDevice(adminKey, projectId, "CAM-300", { device_type: "camera", environment: "production", name: "Dock cam" });
     await call("POST", "/fleet/heartbeat", { token: a.deviceKey, body: {} });
+    // A status filter reads D1's status, which the project's next batch of transitions brings (within a minute).
+    await writeTransitionsNow(projectId);
 
     const ids = async (q: string) =>
       (await call("GET", `/fleet/devices?project_id=${projectId}&${q}`, { token: adminKey })).json.devices.map((d: any) => d.id);

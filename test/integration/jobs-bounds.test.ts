@@ -8,7 +8,6 @@ import { TIERS, type Tier } from "../../src/contract/tiers";
 import { DAYS_PER_MESSAGE, type JobMessage, MESSAGES_PER_PAGE, PROJECTS_PER_MESSAGE } from "../../src/jobs/messages";
 import { PAGE_PROJECTS } from "../../src/jobs/walk";
 import { DELETES_PER_MESSAGE } from "../../src/jobs/expired";
-import { SWEEP_PER_MESSAGE } from "../../src/jobs/presence";
 import { ABORTS_PER_MESSAGE, PURGE_CALLS_PER_MESSAGE } from "../../src/jobs/r2-cleanup";
 import { counted, subrequests } from "../support/counted";
 import { insertMany } from "../support/many-rows";
@@ -92,14 +91,8 @@ describe("one consumer invocation", () => {
 
   it(`stays within ${LIMIT} of each with a full batch of the other messages at their worst`, async () => {
     const at = Date.now();
-    // More of each than one message takes: stale uploads, overdue devices, expired tokens and links, deleted projects' prefixes.
+    // More of each than one message takes: stale uploads, expired tokens and links, deleted projects' prefixes.
     await insertMany("uploads", "upload_id, project_id, session_id, device_id, path, key, created_at, active_at", "SELECT 'up_' || i, 'prj_x', 's', 'dev_x', 'p', 'artifacts/prj_x/s/p' || i, 0, 0 FROM k", ABORTS_PER_MESSAGE + 1);
-    await insertMany(
-      "devices",
-      "id, org_id, project_id, dsn, name, device_type, environment, status, heartbeat_interval_ms, registered_at, last_heartbeat_at",
-      "SELECT printf('dev_sweep_%04d', i), 'org_x', 'prj_x', 'SN-' || i, 'd', 'amr', 'production', 'online', 30000, 0, 0 FROM k",
-      SWEEP_PER_MESSAGE + 1,
-    );
     await insertMany(
       "registration_tokens",
       "id, org_id, project_id, token_hash, device_type, environment, expires_at, created_at",
@@ -112,7 +105,6 @@ describe("one consumer invocation", () => {
     const e = jobsEnv();
     const messages: JobMessage[] = [
       { type: "uploads", at },
-      { type: "presence", at, after: null },
       { type: "tokens", at },
       { type: "tickets", at },
       { type: "purges", at },
@@ -120,17 +112,16 @@ describe("one consumer invocation", () => {
     await e.JOBS.sendBatch(messages.map((body) => ({ body })));
     const { env: watched, counts, reset } = counted(e);
     reset();
-    expect(await consumeOnce(watched)).toEqual({ acked: 5, retried: 0 });
+    expect(await consumeOnce(watched)).toEqual({ acked: messages.length, retried: 0 });
     const c = counts();
-    // uploads: a query, then a batch of two and two R2 calls (resume, abort) an upload; presence: a
-    // query and a sweep a device; tokens and tickets: their deletes; purges: a query, then a list
+    // uploads: a query, then a batch of two and two R2 calls (resume, abort) an upload; tokens and tickets: their deletes; purges: a query, then a list
     // and a statement a prefix done, while two more calls fit.
     const purged = PURGE_CALLS_PER_MESSAGE - 1;
     expect(c).toMatchObject({
-      d1: 1 + 2 * ABORTS_PER_MESSAGE + 1 + 2 * DELETES_PER_MESSAGE + 1 + purged,
-      objects: SWEEP_PER_MESSAGE,
+      d1: 1 + 2 * ABORTS_PER_MESSAGE + 2 * DELETES_PER_MESSAGE + 1 + purged,
+      objects: 0,
       r2: 2 * ABORTS_PER_MESSAGE + purged,
-      sends: 5,
+      sends: messages.length,
     });
     expect(c.d1).toBeLessThanOrEqual(LIMIT);
     expect(subrequests(c)).toBeLessThanOrEqual(LIMIT);

@@ -34,7 +34,6 @@ describe("the cron handler", () => {
     expect(await sent(CRON.hourly)).toEqual([
       { type: "tokens", at },
       { type: "uploads", at },
-      { type: "presence", at, after: null },
       { type: "page", work: "daily", at, lacking: true, after: null },
       { type: "page", work: "monthly", at, lacking: true, after: null },
     ]);

@@ -1,16 +1,20 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { rewriteDeviceState } from "../support/device-state";
 import { deviceHub } from "../../src/stubs/device-hub";
-import { call, tenant } from "./helpers";
+import { settle } from "../support/settle";
+import { writeTransitionsNow } from "../support/transitions";
+import { projectHub } from "../../src/stubs/project-hub";
+import { PRESENCE_SWEEP } from "../../durable-objects/project-hub/presence";
+import { call, newDevice, tenant } from "./helpers";
 
 const registryRow = (id: string) =>
   env.DB.prepare("SELECT status, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
 
 /** Moves the device's last heartbeat into the past, as if it had gone quiet `ms` ago. */
 async function silenceFor(deviceId: string, ms: number) {
-  await rewriteDeviceState(deviceHub(env, deviceId), (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - ms, lastFlushAt: s.lastFlushAt - ms }));
+  await rewriteDeviceState(deviceHub(env, deviceId), (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - ms }));
 }
 
 describe("heartbeats and presence", () => {
@@ -53,7 +57,11 @@ describe("heartbeats and presence", () => {
       last_heartbeat_at: expect.stringMatching(/Z$/),
       last_seen_at: expect.stringMatching(/Z$/),
     });
-    // The status change reached the D1 registry at once, so list filters see it.
+    // The fleet list has it at once, from the project's live picture; D1 with the project's next batch of transitions.
+    const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey });
+    expect(listed.json.devices[0]).toMatchObject({ id: t.deviceId, status: "online", current_session_id: "run-1", last_seen_at: after.json.device.last_seen_at });
+    expect((await registryRow(t.deviceId)).status).toBe("offline");
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
     const online = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=online`, { token: t.adminKey });
     expect(online.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
@@ -62,6 +70,7 @@ describe("heartbeats and presence", () => {
   it("an empty heartbeat body counts as status online", async () => {
     const t = await tenant();
     expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey })).status).toBe(200);
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
   });
 
@@ -75,39 +84,45 @@ describe("heartbeats and presence", () => {
     await runDurableObjectAlarm(stub);
     expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("online");
 
-    // Past three intervals: offline, in the object and in D1.
+    // Past three intervals: offline, in the object and the project's picture at once, in D1 with the next batch.
     await silenceFor(t.deviceId, 31_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
+    expect((await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0].status).toBe("offline");
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("offline");
     const offline = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
     expect(offline.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
 
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "error" } });
+    // Until the batch, a status filter leaves out a device whose live status no longer matches D1's.
+    const stale = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
+    expect(stale.json.devices).toEqual([]);
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("error");
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
   });
 
-  it("heartbeats without a status change are coalesced into one D1 write an hour", async () => {
+  it("heartbeats without a status change reach D1 never, and the fleet list with the device's next delivery", async () => {
     const t = await tenant();
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 1 } } });
+    await writeTransitionsNow(t.projectId);
     const first = await registryRow(t.deviceId);
+    expect(JSON.parse(first.metrics)).toEqual({ cpu_usage: 1 });
     for (let i = 2; i <= 5; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: i } } });
-    // Four heartbeats, no status change: D1 still holds the first write.
-    const coalesced = await registryRow(t.deviceId);
-    expect(coalesced.presence_version).toBe(first.presence_version);
-    expect(JSON.parse(coalesced.metrics)).toEqual({ cpu_usage: 1 });
-
-    // The flush alarm writes the latest state once its interval (an hour) has passed.
-    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastFlushAt: s.lastFlushAt - 3_601_000 }));
-    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-    const flushed = await registryRow(t.deviceId);
-    expect(flushed.presence_version).toBeGreaterThan(first.presence_version);
-    expect(JSON.parse(flushed.metrics)).toEqual({ cpu_usage: 5 });
-    // The detail view never waits for the flush: it reads the object's live state.
+    // The detail view reads the device's own object: live.
     const detail = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
     expect(detail.json.device.metrics).toEqual({ cpu_usage: 5 });
+
+    // The device's delivery of counts carries its presence to the project, and the list shows it; no alarm, no delivery writes D1.
+    await settle(t.deviceId);
+    await writeTransitionsNow(t.projectId);
+    await runDurableObjectAlarm(deviceHub(env, t.deviceId));
+    const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0];
+    expect(listed).toMatchObject({ metrics: { cpu_usage: 5 }, last_heartbeat_at: detail.json.device.last_heartbeat_at });
+    expect(await registryRow(t.deviceId)).toEqual(first);
   });
 
   it("keeps a downsampled metric history per minute", async () => {
@@ -166,6 +181,7 @@ describe("heartbeats and presence", () => {
     const t = await tenant();
     const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance" } });
     expect(patched.json.device.status).toBe("maintenance");
+    await writeTransitionsNow(t.projectId);
     const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=maintenance`, { token: t.adminKey });
     expect(listed.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
@@ -179,9 +195,51 @@ describe("heartbeats and presence", () => {
     expect(patched.status).toBe(200);
     expect(patched.json.device).toMatchObject({ status: "maintenance", name: "Dock robot" });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "online" } });
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("maintenance");
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
+    await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.deviceId)).status).toBe("online");
+  });
+});
+
+describe("the project's safety net", () => {
+  it("asks a device it has not heard from for long to check itself: one whose alarm was lost goes offline, the others stay", async () => {
+    const t = await tenant();
+    const fresh = await newDevice(t.adminKey, t.projectId);
+    for (const d of [t, fresh]) await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} });
+    const stub = deviceHub(env, t.deviceId);
+    // Its last heartbeat was two hours ago, the alarm that should have noticed never rang, and the project last heard of it then.
+    await rewriteDeviceState(stub, (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - 7_200_000 }));
+    await runInDurableObject(stub, (_h, state) => state.storage.deleteAlarm());
+    const project = projectHub(env, t.projectId);
+    await runInDurableObject(project, (_h, state) => {
+      const sql = state.storage.sql;
+      const aged = (r: { at: number }) => ({ ...r, at: r.at - 7_200_000 });
+      const row = sql.exec<{ report: string }>("SELECT report FROM presence WHERE device_id = ?", t.deviceId).one();
+      sql.exec("UPDATE presence SET report = ? WHERE device_id = ?", JSON.stringify(aged(JSON.parse(row.report))), t.deviceId);
+      // What its first delivery said of it, too.
+      for (const { sender, seen } of sql.exec<{ sender: string; seen: string }>("SELECT sender, seen FROM intake WHERE seen IS NOT NULL").toArray()) {
+        const all = JSON.parse(seen);
+        if (all[t.deviceId]) sql.exec("UPDATE intake SET seen = ? WHERE sender = ?", JSON.stringify({ ...all, [t.deviceId]: aged(all[t.deviceId]) }), sender);
+      }
+    });
+    await evictDurableObject(project);
+
+    const every = PRESENCE_SWEEP.everyMs;
+    PRESENCE_SWEEP.everyMs = 0;
+    try {
+      expect(await runDurableObjectAlarm(project)).toBe(true);
+    } finally {
+      PRESENCE_SWEEP.everyMs = every;
+    }
+    const status = async (id: string) => (await call("GET", `/fleet/devices/${id}`, { token: t.adminKey })).json.device.status;
+    expect(await status(t.deviceId)).toBe("offline");
+    expect(await status(fresh.deviceId)).toBe("online");
+    const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices;
+    expect(Object.fromEntries(listed.map((d: any) => [d.id, d.status]))).toEqual({ [t.deviceId]: "offline", [fresh.deviceId]: "online" });
+    await writeTransitionsNow(t.projectId);
+    expect((await registryRow(t.deviceId)).status).toBe("offline");
   });
 });
 

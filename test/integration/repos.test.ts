@@ -1,9 +1,11 @@
 // The D1 repositories called directly, against real D1: the version and ownership rules
-// DeviceHubs rely on when they flush presence and sessions, and the guards routes rely on.
+// ProjectHubs rely on when they write transitions and DeviceHubs when they write sessions, and
+// the guards routes rely on.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
-import { type Device, type PresenceUpdate, listDevices, upsertRegisteredDevice, writePresence } from "../../src/db/repos/devices";
+import { type Device, listDevices, markDecommissioned, upsertRegisteredDevice, writeTransitions } from "../../src/db/repos/devices";
+import type { PresenceReport } from "../../src/contract/presence";
 import { insertKey, revokeKeyUnlessLastAdmin } from "../../src/db/repos/keys";
 import { createOrgWithAdminKey } from "../../src/db/repos/orgs";
 import { createProject, deleteProjectCascade } from "../../src/db/repos/projects";
@@ -32,15 +34,17 @@ async function fleet(n = 1) {
   return { org, key, project, devices, owner: (i: number) => ({ orgId: org.id, projectId: project.id, deviceId: devices[i]!.id }) };
 }
 
-const presence = (deviceId: string, version: number, extra: Partial<PresenceUpdate> = {}): PresenceUpdate => ({
+const presence = (deviceId: string, version: number, extra: Partial<PresenceReport> = {}): PresenceReport & { deviceId: string } => ({
   deviceId,
   status: "online",
-  lastSeenAt: 1_000 * version,
-  lastHeartbeatAt: 1_000 * version,
+  status_changed_at: 1_000 * version,
+  last_seen_at: 1_000 * version,
+  last_heartbeat_at: 1_000 * version,
   metrics: { cpu_usage: version },
-  currentSessionId: null,
-  lastLogAt: null,
+  current_session_id: null,
+  last_log_at: null,
   version,
+  at: 1_000 * version,
   ...extra,
 });
 
@@ -58,29 +62,38 @@ const session = (id: string, version: number, extra: Partial<SessionUpsert> = {}
 });
 
 const presenceRow = (id: string) =>
-  env.DB.prepare("SELECT status, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
+  env.DB.prepare("SELECT status, status_changed_at, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
 const sessionRow = (projectId: string, sessionId: string) =>
   env.DB.prepare("SELECT * FROM sessions WHERE project_id = ? AND session_id = ?").bind(projectId, sessionId).first<any>();
 
-describe("writePresence", () => {
-  it("a newer version overwrites the row; an older or equal one changes nothing", async () => {
-    const { devices } = await fleet();
-    const id = devices[0]!.id;
-    await writePresence(db, presence(id, 5, { status: "error" }));
-    expect(await presenceRow(id)).toEqual({ status: "error", last_heartbeat_at: 5_000, metrics: '{"cpu_usage":5}', presence_version: 5 });
+describe("writeTransitions", () => {
+  const write = (projectId: string, ...reports: ReturnType<typeof presence>[]) => writeTransitions(db, projectId, reports);
 
-    await writePresence(db, presence(id, 3, { status: "online" }));
-    await writePresence(db, presence(id, 5, { status: "maintenance" }));
+  it("a newer version overwrites the row, with the moment of the transition; an older or equal one changes nothing", async () => {
+    const { project, devices } = await fleet();
+    const id = devices[0]!.id;
+    await write(project.id, presence(id, 5, { status: "error" }));
+    expect(await presenceRow(id)).toEqual({ status: "error", status_changed_at: 5_000, last_heartbeat_at: 5_000, metrics: '{"cpu_usage":5}', presence_version: 5 });
+
+    await write(project.id, presence(id, 3, { status: "online" }), presence(id, 5, { status: "maintenance" }));
     expect(await presenceRow(id)).toMatchObject({ status: "error", presence_version: 5 });
 
-    await writePresence(db, presence(id, 6, { status: "offline", metrics: null }));
-    expect(await presenceRow(id)).toEqual({ status: "offline", last_heartbeat_at: 6_000, metrics: null, presence_version: 6 });
+    await write(project.id, presence(id, 6, { status: "offline", metrics: null }));
+    expect(await presenceRow(id)).toEqual({ status: "offline", status_changed_at: 6_000, last_heartbeat_at: 6_000, metrics: null, presence_version: 6 });
+    // A device that does not know when its status changed (from before it was kept) leaves the moment as it was.
+    await write(project.id, presence(id, 7, { status: "offline", status_changed_at: null }));
+    expect(await presenceRow(id)).toMatchObject({ status_changed_at: 6_000, presence_version: 7 });
   });
 
-  it("touches only the device it names", async () => {
-    const { devices } = await fleet(2);
-    await writePresence(db, presence(devices[0]!.id, 1));
+  it("touches only the devices it names, of the project it names, and never a decommissioned one", async () => {
+    const { project, devices } = await fleet(3);
+    const other = await fleet();
+    await write(project.id, presence(devices[0]!.id, 1), presence(other.devices[0]!.id, 1));
     expect(await presenceRow(devices[1]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
+    expect(await presenceRow(other.devices[0]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
+    await markDecommissioned(db, devices[2]!.id, 1_000);
+    await write(project.id, presence(devices[2]!.id, 9));
+    expect(await presenceRow(devices[2]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
   });
 });
 

@@ -50,7 +50,7 @@ describe("sessions", () => {
     expect(await d1Session(id)).toMatchObject({ status: "completed", total_logs: 104, error_count: 2 });
   });
 
-  it("keep D1 current without one write per batch", async () => {
+  it("keep their counters in the device's object: D1 hears of a session when it is claimed and when it ends, never per batch or on a schedule", async () => {
     const t = await tenant();
     await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "s-coalesce", name: "x" } });
     const base = await d1Session("s-coalesce");
@@ -58,14 +58,19 @@ describe("sessions", () => {
     const during = await d1Session("s-coalesce");
     expect(during.version).toBe(base.version);
     expect(during.total_logs).toBe(0);
-    // The list is still exact: it overlays the device's live counters.
+    // Reads are exact all the same: the list and the session lay the device's live counters over D1's row.
     const listed = await call("GET", `/sessions?project_id=${t.projectId}`, { token: t.viewerKey });
     expect(listed.json.sessions[0]).toMatchObject({ session_id: "s-coalesce", total_logs: 50 });
+    expect((await call("GET", "/sessions/s-coalesce", { token: t.viewerKey })).json.session).toMatchObject({ total_logs: 50 });
 
-    // The flush alarm writes the counts once its interval (an hour) has passed.
-    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastFlushAt: s.lastFlushAt - 3_601_000 }));
+    // No alarm copies them to D1, however late it rings.
+    await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastHeartbeatAt: Date.now() - 7_200_000 }));
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-    expect(await d1Session("s-coalesce")).toMatchObject({ total_logs: 50 });
+    expect(await d1Session("s-coalesce")).toMatchObject({ total_logs: 0, version: base.version });
+
+    // The end is control plane: D1 has it at once, with the counts as they ended.
+    await call("PATCH", "/sessions/s-coalesce", { token: t.deviceKey, body: { status: "completed" } });
+    expect(await d1Session("s-coalesce")).toMatchObject({ status: "completed", total_logs: 50 });
   });
 
   it("take ids with spaces and other printable text, but never a slash", async () => {

@@ -164,22 +164,23 @@ describe("the counts kept before the intake", () => {
     // The tables as the steps before the intake left them, holding a day of two devices.
     await runInDurableObject(hub, (_hub, state) => {
       const sql = state.storage.sql;
-      for (const t of ["intake", "usage_days", "quota_settled", "device_day_sets", "tally_days", "bucket_days"]) sql.exec(`DROP TABLE ${t}`);
+      for (const t of ["intake", "usage_days", "quota_settled", "device_day_sets", "tally_days", "bucket_days", "presence"]) sql.exec(`DROP TABLE ${t}`);
       sql.exec(`CREATE TABLE usage_days (day TEXT PRIMARY KEY, ${USAGE_FIELDS.map((f) => `${f} INTEGER NOT NULL DEFAULT 0`).join(", ")});
         CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
         CREATE TABLE active_device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (day, device_id));
         CREATE TABLE buckets (minutes INTEGER NOT NULL, metric TEXT NOT NULL, start INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minutes, metric, start));
         CREATE TABLE device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, device_id));
-        CREATE TABLE tallies (day TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, kind, key));`);
+        CREATE TABLE tallies (day TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, kind, key));
+        CREATE TABLE device_hours (hour INTEGER NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (hour, device_id));`);
       sql.exec("INSERT INTO usage_days (day, logs, log_bytes, heartbeats, error_lines) VALUES (?, 100, 5000, 4, 5)", day);
       sql.exec("INSERT INTO device_seqs VALUES ('dev-old', 7), ('dev-quiet', 2)");
       sql.exec("INSERT INTO active_device_days VALUES (?, 'dev-old'), (?, 'dev-quiet')", day, day);
       sql.exec("INSERT INTO device_days VALUES (?, 'dev-old', 100, 5)", day);
       sql.exec("INSERT INTO tallies VALUES (?, 'module', 'nav', 100, 5), (?, 'error_message', 'timeout after # ms', 5, 5)", day, day);
       sql.exec("INSERT INTO buckets VALUES (60, 'logs_info', ?, 95), (60, 'logs_error', ?, 5), (1, 'logs_info', ?, 95), (60, 'heartbeats', ?, 4)", hour, hour, hour + 60_000, hour);
-      // The packing step, and the step after it that touches these tables.
-      sql.exec(PROJECT_SCHEMA.at(-3)!);
-      sql.exec(PROJECT_SCHEMA.at(-2)!);
+      // The packing step, and the steps after it.
+      const packing = PROJECT_SCHEMA.findIndex((step) => step.includes("CREATE TABLE intake"));
+      for (const step of PROJECT_SCHEMA.slice(packing)) sql.exec(step);
     });
     await evictDurableObject(hub);
 

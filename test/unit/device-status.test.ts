@@ -20,8 +20,6 @@ function state(overrides: Partial<DeviceState>): DeviceState {
     currentSessionId: null,
     lastLogAt: null,
     version: 1,
-    flushedVersion: 1,
-    lastFlushAt: 0,
     ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 // The device registry: who the devices are (written at registration and by operators) and
-// their presence (written by each device's DeviceHub).
+// their status transitions (written in batches by each project's ProjectHub, which keeps the
+// live presence; durable-objects/project-hub/presence.ts).
 import { type AnyColumn, type SQL, and, asc, count, eq, exists, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Environment } from "../../contract/common";
@@ -7,7 +8,8 @@ import type { Db } from "../client";
 import { devices, registrationTokens } from "../schema";
 import { newId } from "../../lib/crypto";
 import { constantRow } from "./projects";
-import type { DeviceStatus, ListDevices } from "../../contract/fleet";
+import type { ListDevices } from "../../contract/fleet";
+import type { PresenceReport } from "../../contract/presence";
 
 export type Device = typeof devices.$inferSelect;
 
@@ -29,7 +31,8 @@ export interface Registration {
  */
 function registered(r: Registration, now: number) {
   const { orgId, projectId, dsn, name, deviceInfo, ...given } = r;
-  const renewed = { ...given, decommissionedAt: null };
+  // Registering is being seen (the device's object records the same moment when it is provisioned).
+  const renewed = { ...given, decommissionedAt: null, lastSeenAt: now };
   const row: Device = {
     id: newId("dev", now),
     orgId,
@@ -41,9 +44,9 @@ function registered(r: Registration, now: number) {
     metrics: null,
     currentSessionId: null,
     registeredAt: now,
-    lastSeenAt: null,
     lastHeartbeatAt: null,
     lastLogAt: null,
+    statusChangedAt: null,
     presenceVersion: 0,
     ...renewed,
   };
@@ -193,6 +196,15 @@ export async function liveDeviceCounts(db: Db, projectIds: string[]): Promise<Ma
   return new Map(rows.map((r) => [r.projectId, r.n]));
 }
 
+/** Devices of the project that are not decommissioned. */
+export async function countLiveDevices(db: Db, projectId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(devices)
+    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt)));
+  return row!.n;
+}
+
 /** An operator's rename or move; undefined fields stay as they are. */
 export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: Environment }): Promise<void> {
   if (labels.name === undefined && labels.environment === undefined) return;
@@ -203,32 +215,33 @@ export async function markDecommissioned(db: Db, deviceId: string, at: number): 
   await db.update(devices).set({ decommissionedAt: at, status: "offline" }).where(eq(devices.id, deviceId));
 }
 
-/** A device's presence as its DeviceHub last knew it; `version` only ever grows. */
-export interface PresenceUpdate {
-  deviceId: string;
-  status: z.output<typeof DeviceStatus>;
-  lastSeenAt: number | null;
-  lastHeartbeatAt: number | null;
-  metrics: Record<string, number> | null;
-  currentSessionId: string | null;
-  lastLogAt: number | null;
-  version: number;
-}
+/** D1 statements in one batch of transitions: D1 takes at most 1,000 queries per invocation. */
+export const TRANSITIONS_PER_BATCH = 100;
 
-/** Writes the presence row unless D1 already holds a newer version: a late write never undoes a newer one. */
-export async function writePresence(db: Db, p: PresenceUpdate): Promise<void> {
-  await db
-    .update(devices)
-    .set({
-      status: p.status,
-      lastSeenAt: p.lastSeenAt,
-      lastHeartbeatAt: p.lastHeartbeatAt,
-      metrics: p.metrics,
-      currentSessionId: p.currentSessionId,
-      lastLogAt: p.lastLogAt,
-      presenceVersion: p.version,
-    })
-    .where(and(eq(devices.id, p.deviceId), lt(devices.presenceVersion, p.version)));
+/**
+ * Writes devices' latest status transitions, reported to their project, in one batch (at most
+ * TRANSITIONS_PER_BATCH). A row changes only while its device is in the project and not
+ * decommissioned, and only to a newer version, so a late batch never undoes a newer one, a
+ * decommissioned device stays offline, and a deleted project's rows never come back.
+ */
+export async function writeTransitions(db: Db, projectId: string, reports: readonly (PresenceReport & { deviceId: string })[]): Promise<void> {
+  if (reports.length > TRANSITIONS_PER_BATCH) throw new Error(`at most ${TRANSITIONS_PER_BATCH} transitions a batch`);
+  const [first, ...rest] = reports.map((p) =>
+    db
+      .update(devices)
+      .set({
+        status: p.status,
+        statusChangedAt: sql`coalesce(${p.status_changed_at}, ${devices.statusChangedAt})`,
+        lastSeenAt: p.last_seen_at,
+        lastHeartbeatAt: p.last_heartbeat_at,
+        metrics: p.metrics,
+        currentSessionId: p.current_session_id,
+        lastLogAt: p.last_log_at,
+        presenceVersion: p.version,
+      })
+      .where(and(eq(devices.id, p.deviceId), eq(devices.projectId, projectId), isNull(devices.decommissionedAt), lt(devices.presenceVersion, p.version))),
+  );
+  if (first) await db.batch([first, ...rest]);
 }
 
 /** Names of the given devices of the org, by id (for rankings). */
@@ -239,43 +252,6 @@ export async function deviceNames(db: Db, orgId: string, ids: string[]): Promise
     .from(devices)
     .where(and(eq(devices.orgId, orgId), inArray(devices.id, ids)));
   return new Map(rows.map((r) => [r.id, r.name]));
-}
-
-/**
- * The project's live devices, and how many of them are active: not offline, as the registry
- * has it (a status change reaches it at once; a device is offline three missed heartbeats after
- * its last, or when its socket falls silent), in one query.
- */
-export async function deviceCounts(db: Db, projectId: string): Promise<{ live: number; active: number }> {
-  const [row] = await db
-    .select({ live: count(), active: sql<number>`coalesce(sum(${devices.status} != 'offline'), 0)`.mapWith(Number) })
-    .from(devices)
-    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt)));
-  return row!;
-}
-
-/**
- * Devices D1 still shows online (or in error) well past their offline deadline: three missed
- * intervals plus `graceMs` (which must cover how stale D1's heartbeat time may be: a device
- * whose status does not change tells D1 at most hourly). Their objects' alarms should have
- * marked them offline already. `limit` at a time by id after `afterId`, so a sweep that
- * leaves a device as D1 shows it never meets it again in the same pass.
- */
-export async function overdueDevices(db: Db, now: number, graceMs: number, page: { afterId: string | null; limit: number }): Promise<string[]> {
-  const rows = await db
-    .select({ id: devices.id })
-    .from(devices)
-    .where(
-      and(
-        page.afterId ? gt(devices.id, page.afterId) : undefined,
-        or(eq(devices.status, "online"), eq(devices.status, "error")),
-        isNull(devices.decommissionedAt),
-        sql`${devices.lastHeartbeatAt} + 3 * ${devices.heartbeatIntervalMs} + ${graceMs} < ${now}`,
-      ),
-    )
-    .orderBy(asc(devices.id))
-    .limit(page.limit);
-  return rows.map((r) => r.id);
 }
 
 // What the Loki read API labels a device's streams with (dsn, device type, environment).

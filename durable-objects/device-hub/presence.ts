@@ -1,0 +1,101 @@
+// What the device's project hears of its presence, and what D1 hears of its sessions. A
+// transition (the status people see, or the current session) goes to the project's object at
+// once, before the request that made it answers; the project keeps the fleet's live picture and
+// writes transitions to D1 in one batch per project at most once a minute
+// (../project-hub/presence.ts). Everything else (last seen, metrics) rides with the device's
+// next delivery of counts (delivery.ts), so a steady heartbeat reaches neither D1 nor the
+// project on its own. A session's end is control plane: D1 hears of it at once, with its counts.
+//
+// What the project last acknowledged is kept in memory only, so a transition costs no row
+// besides the state's own: a report that fails is retried by the alarm, and one lost with the
+// object's memory (an eviction before the retry) reaches the project with the device's next
+// delivery, whose presence the project compares with the transition it holds.
+import type { Db } from "../../src/db/client";
+import { updateSessions } from "../../src/db/repos/sessions";
+import { projectHub } from "../../src/stubs/project-hub";
+import type { PresenceReport } from "../../src/contract/presence";
+import type { SessionRow, SessionStore } from "./sessions";
+import { type DeviceStateStore, type Told, reportOf, toldOf } from "./state";
+import type { Timers } from "../timers";
+
+/** Ended sessions written to D1 in one batch. */
+const SESSION_BATCH = 50;
+/** What a device nobody told anything yet is: offline, as registered (in D1 too). */
+const REGISTERED: Told = { status: "offline", at: null, session: null };
+
+export class PresenceReports {
+  /** Ended sessions D1 may not have seen: looked up once per object life, and set when telling D1 fails. */
+  private untoldSessions?: boolean;
+  /** The transition the project last acknowledged, as far as this object's life knows: at its start, the one it woke with. */
+  private told: Told;
+
+  constructor(
+    private readonly env: Env,
+    private readonly db: Db,
+    private readonly state: DeviceStateStore,
+    private readonly sessions: SessionStore,
+    timers: Timers,
+  ) {
+    const s = state.current;
+    this.told = s ? toldOf(s) : REGISTERED;
+    timers.add({ name: "presence report", due: (now) => (this.pending ? now : null), fire: (now) => this.send(now) });
+    timers.add({ name: "ended sessions", due: (now) => (this.anyUntold() ? now : null), fire: () => this.tellSessions() });
+  }
+
+  private anyUntold(): boolean {
+    if (!this.state.current) return false;
+    return (this.untoldSessions ??= this.sessions.untold(1).length > 0);
+  }
+
+  /** Whether the project has not heard the device's latest transition. */
+  get pending(): boolean {
+    const s = this.state.current;
+    if (!s) return false;
+    const now = toldOf(s);
+    return this.told.status !== now.status || this.told.at !== now.at || this.told.session !== now.session;
+  }
+
+  /** The presence the device's next delivery carries (no transition: last seen, metrics). */
+  snapshot(): PresenceReport | undefined {
+    const s = this.state.current;
+    return s && reportOf(s, Date.now());
+  }
+
+  /** Tells the project now, within a request: a failure is logged and left to the alarm. */
+  async sendNow(): Promise<void> {
+    if (!this.pending) return;
+    try {
+      await this.send(Date.now());
+    } catch (err) {
+      console.error("reporting a transition to the project failed; the alarm retries", err);
+    }
+  }
+
+  /** Reports the latest transition to the project. Throws when the project could not be reached. */
+  private async send(now: number): Promise<void> {
+    const s = this.state.current;
+    if (!s || !this.pending) return;
+    const told = toldOf(s);
+    await projectHub(this.env, s.projectId).reportPresence(s.deviceId, reportOf(s, now));
+    this.told = told;
+  }
+
+  /** A session ended: D1 hears of it now (its row records it as told; a failure marks it to tell again). */
+  async sessionEnded(row: SessionRow): Promise<void> {
+    try {
+      await updateSessions(this.db, this.state.require(), [row]);
+    } catch (err) {
+      console.error("telling D1 of an ended session failed; the alarm retries", err);
+      this.sessions.notFlushed(row.session_id);
+      this.untoldSessions = true;
+    }
+  }
+
+  private async tellSessions(): Promise<void> {
+    const s = this.state.require();
+    const rows = this.sessions.untold(SESSION_BATCH);
+    if (rows.length > 0) await updateSessions(this.db, s, rows);
+    this.sessions.markFlushed(rows);
+    this.untoldSessions = rows.length === SESSION_BATCH;
+  }
+}
