@@ -6,6 +6,7 @@ import { runScheduled } from "./jobs/schedule";
 export { DeviceHub } from "../durable-objects/device-hub/hub";
 export { ProjectHub } from "../durable-objects/project-hub/hub";
 export { FanIn } from "../durable-objects/fan-in/hub";
+export { TailGroup } from "../durable-objects/tail-group/hub";
 
 export default {
   fetch: app.fetch,

@@ -13,11 +13,12 @@ interface __BaseEnv_Env {
 	DEVICE_HUB: DurableObjectNamespace<import("./index").DeviceHub>;
 	PROJECT_HUB: DurableObjectNamespace<import("./index").ProjectHub>;
 	FAN_IN: DurableObjectNamespace<import("./index").FanIn>;
+	TAIL_GROUP: DurableObjectNamespace<import("./index").TailGroup>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "DeviceHub" | "ProjectHub" | "FanIn";
+		durableNamespaces: "DeviceHub" | "ProjectHub" | "FanIn" | "TailGroup";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

@@ -3,19 +3,23 @@
 // device's sequences are applied once, into this object's outbox (outbox.ts: one row written
 // per delivery with fresh sequences); the device has its answer then. What is gathered goes on
 // to the project's object as one delivery at most every FORWARD_EVERY_MS, under this object's
-// sequences (which the project applies once), and lines for the live tail go on at once. So
-// 500 devices cost the project's object one call (and one row) every few seconds, and every
-// hop stays exact.
+// sequences (which the project applies once). Lines for the live tail (each device sends only
+// those its viewers want) go on at once to the viewer groups that want them, by every route
+// the project last said (src/contract/tail-plan.ts): one call per group for 500 devices. So 500
+// devices cost the project's object one call (and one row) every few seconds, and every hop
+// stays exact.
 import { DurableObject } from "cloudflare:workers";
 import type { BucketRow } from "../../src/contract/buckets";
 import { type DeliveryAnswer, FAN_IN_SENDER } from "../../src/contract/fan-in";
 import type { LogView } from "../../src/contract/log-view";
+import type { TailRoute } from "../../src/contract/tail-plan";
 import type { TallyRow } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
 import { projectHub } from "../../src/stubs/project-hub";
 import { Coalesced, TAIL_BUFFER_MAX } from "../coalesced";
 import { migrate } from "../sql-migrations";
 import { CountedStorage } from "../storage";
+import { TailShipper } from "../tail-group/shipper";
 import { Timers } from "../timers";
 import { type Fresh, FanInOutbox } from "./outbox";
 import { FAN_IN_SCHEMA } from "./schema";
@@ -34,6 +38,7 @@ export class FanIn extends DurableObject<Env> {
   private dropped = 0;
   /** The project's last answer, which devices get as theirs (memory only). */
   private heard: DeliveryAnswer | null = null;
+  private readonly shipper: TailShipper;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -43,13 +48,14 @@ export class FanIn extends DurableObject<Env> {
     migrate(storage, FAN_IN_SCHEMA);
     this.timers = new Timers(storage);
     this.outbox = new FanInOutbox(storage, () => storage.rowsWritten);
+    this.shipper = new TailShipper(env);
     this.sends = new Coalesced(
       "delivery to the project",
       {
         send: (withCounts) => this.forward(withCounts),
         countsOwed: () => this.outbox.pending(),
         // Lines for the tail, or, after a restart, the project's first answer.
-        urgent: () => this.lines.length > 0 || this.dropped > 0 || this.heard === null,
+        urgent: () => this.lines.length > 0 || this.dropped > 0 || this.shipper.owes || this.heard === null,
       },
       this.timers,
       FORWARD_EVERY_MS,
@@ -83,9 +89,9 @@ export class FanIn extends DurableObject<Env> {
     return this.heard;
   }
 
-  /** The project's tail has viewers again (the project tells each fan-in object at once). */
-  async watched(viewers: number): Promise<void> {
-    if (this.heard) this.heard = { ...this.heard, viewers };
+  /** The viewers changed: every route now (the project tells each fan-in object at once). Devices hear it with their next answer. */
+  async watched(routes: TailRoute[]): Promise<void> {
+    if (this.heard) this.heard = { ...this.heard, tail: routes };
   }
 
   /** Passes everything on now and waits for it (tests settle with it). */
@@ -122,21 +128,19 @@ export class FanIn extends DurableObject<Env> {
     const name = this.storage.kv.get<string>(NAME_KEY);
     if (name === undefined) return;
     const sealed = withCounts ? this.outbox.seal() : null;
+    if (sealed || !this.heard) {
+      const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
+      const { rows = [], buckets = [], tallies = [], devices = [] } = sealed ?? {};
+      const own_rows = this.outbox.ownRows;
+      // The outbox keeps the counts for the retry when this fails.
+      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows }, [], 0);
+      if (sealed) this.outbox.delivered(sealed.through);
+    }
     const lines = this.lines;
     const dropped = this.dropped;
     this.lines = [];
     this.dropped = 0;
-    if (!sealed && lines.length === 0 && dropped === 0 && this.heard) return;
-    const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
-    try {
-      const { rows = [], buckets = [], tallies = [], devices = [] } = sealed ?? {};
-      const own_rows = this.outbox.ownRows;
-      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows }, lines, dropped);
-      if (sealed) this.outbox.delivered(sealed.through);
-    } catch (err) {
-      // The outbox keeps the counts for the retry; the lines are gone, so viewers will be told.
-      this.dropped += lines.length + dropped;
-      throw err;
-    }
+    // A group that cannot be reached is told what it missed with the next shipment.
+    await this.shipper.ship(this.heard.tail, lines, dropped);
   }
 }
