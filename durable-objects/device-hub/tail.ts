@@ -26,6 +26,8 @@ export class DeviceTail {
   private pending: LogView[] = [];
   private lost = 0;
   private readonly shipper: TailShipper;
+  /** Deliveries to the fan-in object that carried lines, and those lines (memory only). */
+  private readonly viaFanIn = { calls: 0, lines: 0 };
 
   constructor(
     env: Env,
@@ -36,9 +38,10 @@ export class DeviceTail {
     this.shipper = new TailShipper(env);
   }
 
-  /** Calls made to groups and lines shipped since the object started. */
+  /** Calls that carried lines (to groups, or deliveries to the fan-in object) and lines shipped since the object started. */
   get shipped(): { calls: number; lines: number } {
-    return { ...this.shipper.shipped };
+    const direct = this.shipper.shipped;
+    return { calls: direct.calls + this.viaFanIn.calls, lines: direct.lines + this.viaFanIn.lines };
   }
 
   /** Whether the plan is known in this object's life. */
@@ -79,9 +82,11 @@ export class DeviceTail {
 
   /** What goes through the device's fan-in object, which passes it on to the groups: handed over once. */
   take(): { lines: LogView[]; lost: number } {
-    const taken = { lines: this.pending, lost: this.lost };
-    this.pending = [];
-    this.lost = 0;
+    const taken = this.takeHeld();
+    if (taken.lines.length > 0) {
+      this.viaFanIn.calls++;
+      this.viaFanIn.lines += taken.lines.length;
+    }
     return taken;
   }
 
@@ -95,7 +100,7 @@ export class DeviceTail {
     const who = this.who();
     const plan = this.plan;
     if (!who || plan === null) return;
-    const { lines, lost } = this.take();
+    const { lines, lost } = this.takeHeld();
     const answers = await this.shipper.ship(plan, lines, lost, who.deviceId);
     if (answers.size === 0 || this.plan !== plan) return;
     // A group's answer is its viewers' filters now: it narrows or changes its route, never adds one.
@@ -105,6 +110,13 @@ export class DeviceTail {
     });
     this.setPlan(next);
     this.heard(next.length > 0);
+  }
+
+  private takeHeld(): { lines: LogView[]; lost: number } {
+    const taken = { lines: this.pending, lost: this.lost };
+    this.pending = [];
+    this.lost = 0;
+    return taken;
   }
 
   private setPlan(plan: TailRoute[]): void {
