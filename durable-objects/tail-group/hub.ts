@@ -24,6 +24,13 @@ const RETIRED_KEY = "retired";
 /** The close code for a stream whose key was revoked or whose project was deleted (the contract's). */
 const CLOSE_REVOKED = 4001;
 
+/**
+ * While the group holds viewers its alarm rings this often, and every ring tells the project
+ * what the group wants unless it knows already. Sockets lost without a close (a machine gone)
+ * are then forgotten within this time, and their devices stop being live.
+ */
+const CHECK_MS = 5 * 60_000;
+
 const refused = () => Response.json(errorBody("unauthorized", "ticket is unknown, used or expired"), { status: 401 });
 
 export class TailGroup extends DurableObject<Env> {
@@ -34,6 +41,8 @@ export class TailGroup extends DurableObject<Env> {
   private reported: string | null = null;
   /** Reports go one at a time, each with what the group wants when it goes. */
   private reporting: Promise<void> = Promise.resolve();
+  /** When the alarm next checks what the group holds (memory: the alarm itself is what survives). */
+  private checkAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -42,6 +51,11 @@ export class TailGroup extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     this.timers = new Timers(this.storage);
     this.viewers = new Viewers(ctx, this.storage.kv, this.timers);
+    this.timers.add({
+      name: "viewers check",
+      due: (now) => (ctx.getWebSockets().length > 0 ? (this.checkAt ??= now + CHECK_MS) : null),
+      fire: () => void (this.checkAt = null),
+    });
   }
 
   /**
@@ -53,9 +67,11 @@ export class TailGroup extends DurableObject<Env> {
     const viewer = admittedViewer(request);
     if (!viewer) return Response.json(errorBody("bad_request", "a viewer group takes only viewers its project admitted"), { status: 400 });
     if (this.retired) return refused();
+    // Kept for a runtime that does not name the object in every handler (one row, once).
     if (this.name === undefined) this.storage.kv.put(NAME_KEY, viewer.group);
     const answer = this.viewers.accept(viewer.filter, viewer.keyId, viewer.window);
     await this.report();
+    await this.timers.arm();
     // Checked after the viewer is in place: a revocation either finds it here or is seen now.
     if (!(await findLiveKey(createDb(this.env.DB), viewer.orgId, viewer.keyId))) {
       this.viewers.close(CLOSE_REVOKED, "the key that minted this ticket was revoked", viewer.keyId);
@@ -103,11 +119,13 @@ export class TailGroup extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // After a restart nothing was reported yet: the project hears what is really here.
+    await this.report();
     await this.timers.fire();
   }
 
   private get name(): string | undefined {
-    return this.storage.kv.get<string>(NAME_KEY);
+    return this.ctx.id.name ?? this.storage.kv.get<string>(NAME_KEY);
   }
 
   private get retired(): boolean {

@@ -2,7 +2,7 @@
 // concerns, each device ships a viewer group only the lines one of its viewers wants, and many
 // viewers of a project spread over viewer groups. What a device ships is counted in its object
 // (DeviceHub[TAIL_SHIPPED]): the calls that carried lines and the lines they carried.
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { type DeviceHub, LIVE } from "../../durable-objects/device-hub/hub";
@@ -10,6 +10,7 @@ import { TAIL_SHIPPED } from "../../durable-objects/device-hub/tail";
 import { FAN_IN } from "../../src/contract/fan-in";
 import { TAIL_GROUPS, tailGroupName } from "../../src/contract/tail-plan";
 import { deviceHub } from "../../src/stubs/device-hub";
+import { projectHub } from "../../src/stubs/project-hub";
 import { tailGroup } from "../../src/stubs/tail-group";
 import { settle, settleFanIn } from "../support/settle";
 import { call, ingest, line, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
@@ -147,6 +148,22 @@ describe("the live tail filters at the source", () => {
     expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["wanted after restart"]);
     expect(await shipped(t.deviceId)).toEqual({ calls: 1, lines: 1 });
     viewer.ws!.close();
+  });
+
+  it("a group that lost its viewers without a close tells the project at its next alarm, and their devices stop being live", async () => {
+    LIVE.lingerMs = 1000;
+    onTestFinished(() => void (LIVE.lingerMs = 60_000));
+    const t = await tenant();
+    // What the project last heard from a group whose machine went away with its sockets: no close ran.
+    const lost = tailGroupName(t.projectId, 5);
+    await projectHub(env, t.projectId).tailGroupChanged(lost, 1, [{ device_id: t.deviceId }]);
+    expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} })).json.live).toBe(true);
+    // The group's alarm, set while it held the viewer, rings in its new life.
+    await runInDurableObject(tailGroup(env, lost), (_g, state) => state.storage.setAlarm(Date.now()));
+    await runDurableObjectAlarm(tailGroup(env, lost));
+    await untilNotLive(t.deviceKey);
+    await ingest(t.deviceKey, { logs: [line("ERROR", "nobody is watching")] });
+    expect(await shipped(t.deviceId)).toEqual({ calls: 0, lines: 0 });
   });
 
   it("a viewer naming another project's device gets nothing, and that device neither ships nor goes live", async () => {
