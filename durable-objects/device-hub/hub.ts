@@ -49,7 +49,7 @@ import { DeviceSocket } from "./socket";
 import { type Beats, SOCKET_BEATS, addBeat, saveDue } from "./socket-beats";
 import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
 import { DeviceTail, TAIL_SHIPPED } from "./tail";
-import type { TailRoute } from "../../src/contract/tail-plan";
+import type { TailPlan } from "../../src/contract/tail-plan";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
 export const SETTLE = Symbol("settle");
@@ -462,7 +462,7 @@ export class DeviceHub extends DurableObject<Env> {
    * at once; with none it ships nothing, and a minute later goes back to sending every
    * SEND_INTERVAL_S.idle seconds. Only its own project's word counts.
    */
-  async watch(projectId: string, plan: TailRoute[]): Promise<void> {
+  async watch(projectId: string, plan: TailPlan): Promise<void> {
     if (this.state.current?.projectId !== projectId) return;
     const watched = this.tail.learn(plan).length > 0;
     this.setLive(watched, Date.now(), watched ? LIVE.holdMs : LIVE.lingerMs);

@@ -9,7 +9,7 @@
 // delivery before it ships anything (delivery.ts).
 import type { StoredLine } from "../../src/contract/log-line";
 import { type LogView, presentLog } from "../../src/contract/log-view";
-import { type TailRoute, TailRouter, planFor, projectOfGroup } from "../../src/contract/tail-plan";
+import { type TailPlan, type TailRoute, TailRouter, planFor, projectOfGroup } from "../../src/contract/tail-plan";
 import { TAIL_BUFFER_MAX } from "../coalesced";
 import { TailShipper } from "../tail-group/shipper";
 
@@ -21,6 +21,8 @@ export const TAIL_SHIPPED = Symbol("tail shipped");
 export class DeviceTail {
   /** The device's plan; null until it is known in this object's life. */
   private plan: TailRoute[] | null = null;
+  /** The version of the project's routes the plan came from (an older one is ignored). */
+  private version = -1;
   private router = new TailRouter([]);
   /** Lines held for the groups (only those the plan wants, once it is known), and lines lost before shipping. */
   private pending: LogView[] = [];
@@ -56,11 +58,14 @@ export class DeviceTail {
 
   /**
    * The plan the project says, from every route it names: the routes to this project's groups
-   * whose filters concern this device. Answers it; with none, what was held goes.
+   * whose filters concern this device; unless the device holds a newer one. Answers the plan
+   * held; with none, what was held goes.
    */
-  learn(routes: readonly TailRoute[]): TailRoute[] {
+  learn(said: TailPlan): TailRoute[] {
+    if (said.version < this.version && this.plan !== null) return this.plan;
     const who = this.who();
-    const plan = who ? planFor(routes, who.deviceId).filter((r) => projectOfGroup(r.group) === who.projectId) : [];
+    const plan = who ? planFor(said.routes, who.deviceId).filter((r) => projectOfGroup(r.group) === who.projectId) : [];
+    this.version = said.version;
     this.setPlan(plan);
     return plan;
   }

@@ -12,7 +12,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { BucketRow } from "../../src/contract/buckets";
 import { type DeliveryAnswer, FAN_IN_SENDER } from "../../src/contract/fan-in";
 import type { LogView } from "../../src/contract/log-view";
-import type { TailRoute } from "../../src/contract/tail-plan";
+import { type TailPlan, newerPlan } from "../../src/contract/tail-plan";
 import type { TallyRow } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
 import { projectHub } from "../../src/stubs/project-hub";
@@ -90,8 +90,8 @@ export class FanIn extends DurableObject<Env> {
   }
 
   /** The viewers changed: every route now (the project tells each fan-in object at once). Devices hear it with their next answer. */
-  async watched(routes: TailRoute[]): Promise<void> {
-    if (this.heard) this.heard = { ...this.heard, tail: routes };
+  async watched(plan: TailPlan): Promise<void> {
+    if (this.heard) this.heard = { ...this.heard, tail: newerPlan(plan, this.heard.tail) };
   }
 
   /** Passes everything on now and waits for it (tests settle with it). */
@@ -133,7 +133,9 @@ export class FanIn extends DurableObject<Env> {
       const { rows = [], buckets = [], tallies = [], devices = [] } = sealed ?? {};
       const own_rows = this.outbox.ownRows;
       // The outbox keeps the counts for the retry when this fails.
-      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows }, [], 0);
+      const answer = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows }, [], 0);
+      // What the project told meanwhile (watched) may be newer than this answer.
+      this.heard = { ...answer, tail: newerPlan(answer.tail, this.heard?.tail) };
       if (sealed) this.outbox.delivered(sealed.through);
     }
     const lines = this.lines;
@@ -141,6 +143,6 @@ export class FanIn extends DurableObject<Env> {
     this.lines = [];
     this.dropped = 0;
     // A group that cannot be reached is told what it missed with the next shipment.
-    await this.shipper.ship(this.heard.tail, lines, dropped);
+    await this.shipper.ship(this.heard.tail.routes, lines, dropped);
   }
 }

@@ -101,7 +101,7 @@ export class ProjectHub extends DurableObject<Env> {
     this.alerts = new ProjectAlerts(storage, env, this.timers);
     this.watchers = new Watchers(env, {
       projectId: () => ctx.id.name,
-      routes: () => this.coverage.routes(),
+      plan: () => this.coverage.plan(),
       fanIns: () => this.usageCounts.fanInSenders(),
     });
   }
@@ -159,12 +159,12 @@ export class ProjectHub extends DurableObject<Env> {
     }
     const fanIn = sender.includes(FAN_IN_SENDER);
     if (lines.length > 0 || dropped > 0) {
-      await this.shipper.ship(fanIn ? this.coverage.routes() : this.coverage.planOf(sender), lines, dropped, fanIn ? undefined : sender);
+      await this.shipper.ship(fanIn ? this.coverage.routes() : this.coverage.planOf(sender).routes, lines, dropped, fanIn ? undefined : sender);
     }
     return {
       viewers: this.coverage.viewers,
       // A device hears the routes that concern it; a fan-in object every route, for its devices.
-      tail: fanIn ? this.coverage.routes() : this.coverage.planOf(sender),
+      tail: fanIn ? this.coverage.plan() : this.coverage.planOf(sender),
       quota: await this.quota.current(day.slice(0, 7), now),
       fan_in: this.fanIn.count(day, now),
       alert_rules: this.alerts.version,

@@ -4,7 +4,7 @@
 // it changes). From it come the admission of a new viewer (which group takes it), the count
 // of viewers, and each device's plan. Viewers themselves, and the lines, never come here.
 import type { TailFilter } from "../../src/contract/tail-filter";
-import { MAX_VIEWERS, TAIL_GROUPS, type TailRoute, concerns, planFor, tailGroupName } from "../../src/contract/tail-plan";
+import { MAX_VIEWERS, TAIL_GROUPS, type TailPlan, type TailRoute, concerns, planFor, tailGroupName } from "../../src/contract/tail-plan";
 import type { Kv } from "../storage";
 
 const GROUP_PREFIX = "tail_group:";
@@ -15,8 +15,11 @@ interface GroupWants {
   filters: TailFilter[];
 }
 
+/** As kept: with the version of the routes it made (TailPlan). */
+type Kept = GroupWants & { version: number };
+
 export class TailCoverage {
-  private loaded?: Map<string, GroupWants>;
+  private loaded?: Map<string, Kept>;
   /** Viewers admitted to a group since it last reported (memory only: a report brings the truth). */
   private readonly admitted = new Map<string, number>();
 
@@ -25,12 +28,19 @@ export class TailCoverage {
     private readonly projectId: () => string | undefined,
   ) {}
 
-  private get groups(): Map<string, GroupWants> {
+  private get groups(): Map<string, Kept> {
     if (!this.loaded) {
       this.loaded = new Map();
-      for (const [key, wants] of this.kv.list<GroupWants>({ prefix: GROUP_PREFIX })) this.loaded.set(key.slice(GROUP_PREFIX.length), wants);
+      for (const [key, kept] of this.kv.list<Kept>({ prefix: GROUP_PREFIX })) this.loaded.set(key.slice(GROUP_PREFIX.length), kept);
     }
     return this.loaded;
+  }
+
+  /** The routes' version: the newest group row's (kept in the rows, so it grows across restarts). */
+  private get version(): number {
+    let v = 0;
+    for (const g of this.groups.values()) v = Math.max(v, g.version ?? 0);
+    return v;
   }
 
   /** Viewers the project holds now, in every group, those on their way in included. */
@@ -69,7 +79,7 @@ export class TailCoverage {
   report(group: string, wants: GroupWants): { before: TailRoute[]; after: TailRoute[] } | null {
     this.admitted.delete(group);
     const was = this.groups.get(group);
-    if (was && JSON.stringify(was) === JSON.stringify(wants)) return null;
+    if (was && was.viewers === wants.viewers && JSON.stringify(was.filters) === JSON.stringify(wants.filters)) return null;
     const before = this.routes();
     this.save(group, wants);
     return { before, after: this.routes() };
@@ -80,14 +90,20 @@ export class TailCoverage {
     return [...this.groups].filter(([, g]) => g.filters.length > 0).map(([group, g]) => ({ group, filters: g.filters }));
   }
 
+  /** Every route, with its version. */
+  plan(): TailPlan {
+    return { version: this.version, routes: this.routes() };
+  }
+
   /** The routes that concern one device: its plan. */
-  planOf(deviceId: string): TailRoute[] {
-    return planFor(this.routes(), deviceId);
+  planOf(deviceId: string): TailPlan {
+    return { version: this.version, routes: planFor(this.routes(), deviceId) };
   }
 
   private save(group: string, wants: GroupWants): void {
-    this.groups.set(group, wants);
-    this.kv.put(GROUP_PREFIX + group, wants);
+    const kept = { viewers: wants.viewers, filters: wants.filters, version: this.version + 1 };
+    this.groups.set(group, kept);
+    this.kv.put(GROUP_PREFIX + group, kept);
   }
 }
 

@@ -8,23 +8,23 @@
 // device the plan of that moment: however fast viewers come and go, one pass runs at a time.
 import { createDb } from "../../src/db/client";
 import { listDeviceIdsOfProject } from "../../src/db/repos/devices";
-import { type TailRoute, planFor, samePlan } from "../../src/contract/tail-plan";
+import { type TailPlan, type TailRoute, planFor, samePlan } from "../../src/contract/tail-plan";
 import { FAN_OUT, mapLimit } from "../../src/lib/concurrency";
 
 /** Devices of a project read from D1 per page when every device must hear. */
 const PAGE = 1_000;
 
 /** A device's object, as this one calls it: the one method it needs (a stub typed with the whole class would make an import cycle). */
-function watchable(env: Env, deviceId: string): { watch(projectId: string, plan: TailRoute[]): Promise<void> } {
+function watchable(env: Env, deviceId: string): { watch(projectId: string, plan: TailPlan): Promise<void> } {
   const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace;
-  return ns.get(ns.idFromName(deviceId)) as unknown as { watch(projectId: string, plan: TailRoute[]): Promise<void> };
+  return ns.get(ns.idFromName(deviceId)) as unknown as { watch(projectId: string, plan: TailPlan): Promise<void> };
 }
 
 /** What the pass needs of the project. */
 interface Source {
   projectId(): string | undefined;
-  /** Every route now. */
-  routes(): TailRoute[];
+  /** Every route now, with its version. */
+  plan(): TailPlan;
   /** The fan-in objects that have delivered to the project. */
   fanIns(): string[];
 }
@@ -70,18 +70,18 @@ export class Watchers {
   private async tell(deviceIds: string[]): Promise<void> {
     const projectId = this.source.projectId();
     if (!projectId) return;
-    const routes = this.source.routes();
+    const { version, routes } = this.source.plan();
     await mapLimit(deviceIds, FAN_OUT, (id) =>
       watchable(this.env, id)
-        .watch(projectId, planFor(routes, id))
+        .watch(projectId, { version, routes: planFor(routes, id) })
         .catch((err) => console.error(`telling device ${id} what the viewers want failed; its next delivery's answer says`, err)),
     );
   }
 
   /** The fan-in objects route their devices' lines by every route. */
   private async tellFanIns(): Promise<void> {
-    const routes = this.source.routes();
-    const told = await Promise.allSettled(this.source.fanIns().map((name) => this.env.FAN_IN.get(this.env.FAN_IN.idFromName(name)).watched(routes)));
+    const plan = this.source.plan();
+    const told = await Promise.allSettled(this.source.fanIns().map((name) => this.env.FAN_IN.get(this.env.FAN_IN.idFromName(name)).watched(plan)));
     for (const t of told) if (t.status === "rejected") console.error("telling a fan-in object what the viewers want failed; its next delivery's answer says", t.reason);
   }
 

@@ -6,7 +6,7 @@
 // device finds its own by a hash of its id.
 import { slotOf } from "../lib/hash";
 import type { QuotaState } from "./quota";
-import type { TailRoute } from "./tail-plan";
+import type { TailPlan } from "./tail-plan";
 
 /**
  * Past `fromDevices` active devices a project fans in, one fan-in object per `devicesEach`;
@@ -36,7 +36,7 @@ export interface DeliveryAnswer {
    * Which viewer groups want which lines (src/contract/tail-plan.ts): to a device, the routes
    * that concern it; to a fan-in object (and so to its devices), every route.
    */
-  tail: TailRoute[];
+  tail: TailPlan;
   quota?: QuotaState;
   /** Fan-in objects the project uses now (0: deliver to the project's object directly). */
   fan_in: number;

@@ -13,6 +13,19 @@ export interface TailRoute {
 }
 
 /**
+ * Routes as the project's object had them at `version`, which grows with every change of its
+ * viewers. A receiver keeps the newest it has heard: an answer computed before a change, and
+ * heard after the change was told, is ignored.
+ */
+export interface TailPlan {
+  version: number;
+  routes: TailRoute[];
+}
+
+/** The newer of two plans (the first when they are as new). */
+export const newerPlan = (a: TailPlan, b: TailPlan | undefined): TailPlan => (b && b.version > a.version ? b : a);
+
+/**
  * How viewers spread over groups: at most `viewersEach` viewers a group. A plain object rather
  * than a constant, so tests can spread a few viewers over several groups.
  */
