@@ -118,8 +118,13 @@ export class TailGroup extends DurableObject<Env> {
     await this.report({ ws });
   }
 
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.report({ ws });
+  }
+
   override async alarm(): Promise<void> {
     // After a restart nothing was reported yet: the project hears what is really here.
+    this.viewers.recount();
     await this.report();
     await this.timers.fire();
   }

@@ -20,6 +20,8 @@ export interface Leaving {
 export class Viewers {
   /** Sockets whose close was heard (memory: a socket the object woke for is gone from its list by then). */
   private readonly gone = new WeakSet<WebSocket>();
+  /** What the group wants, worked out once per change of its viewers (every shipment asks). */
+  private memo: { viewers: number; filters: TailFilter[] } | null = null;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -43,12 +45,21 @@ export class Viewers {
   /** A viewer closed: it no longer counts, though the object may still list its socket. */
   leave(leaving: Leaving): void {
     this.gone.add(leaving.ws);
+    this.memo = null;
+  }
+
+  /** Counts the viewers again at the next ask (the alarm's check: a socket may have gone without a close). */
+  recount(): void {
+    this.memo = null;
   }
 
   /** What the group wants: how many viewers it holds and their distinct filters. */
   wants(): { viewers: number; filters: TailFilter[] } {
-    const open = this.ctx.getWebSockets().filter((ws) => !this.gone.has(ws) && ws.readyState !== WebSocket.CLOSED);
-    return { viewers: open.length, filters: distinctFilters(open.map((ws) => (ws.deserializeAttachment() as ViewerState).filter)) };
+    if (!this.memo) {
+      const open = this.ctx.getWebSockets().filter((ws) => !this.gone.has(ws) && ws.readyState !== WebSocket.CLOSED);
+      this.memo = { viewers: open.length, filters: distinctFilters(open.map((ws) => (ws.deserializeAttachment() as ViewerState).filter)) };
+    }
+    return this.memo;
   }
 
   /** A new viewer, admitted by the project's object; answers the socket's upgrade. */
@@ -57,6 +68,7 @@ export class Viewers {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(viewer);
+    this.memo = null;
     const flow = viewer.acking ? { window: viewer.window, unacked_cap_bytes: UNACKED_CAP_BYTES } : { unacked_cap_bytes: UNACKED_CAP_BYTES };
     send(server, { type: "ready", filter, flow } satisfies TailFrame);
     return new Response(null, { status: 101, webSocket: client });
@@ -100,6 +112,7 @@ export class Viewers {
     else {
       const { type: _type, ...changed } = msg;
       filter = v.filter = changed;
+      this.memo = null;
     }
     ws.serializeAttachment(v);
     return filter;
