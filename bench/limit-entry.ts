@@ -26,6 +26,9 @@ import { createDb } from "../src/db/client";
 import { listDeviceIdsOfProject } from "../src/db/repos/devices";
 import entry from "../src/index";
 
+// The live tail's viewer groups, as the app has them.
+export { TailGroup } from "../src/index";
+
 /** A ProjectHub that counts the deliveries it takes (in memory: the benchmark reads it live). */
 export class ProjectHub extends AppProjectHub {
   private fromDevices = 0;

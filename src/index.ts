@@ -8,6 +8,7 @@ export { DeviceHub } from "../durable-objects/device-hub/hub";
 export { ProjectHub } from "../durable-objects/project-hub/hub";
 export { FanIn } from "../durable-objects/fan-in/hub";
 export { LogShard } from "../durable-objects/log-shard/shard";
+export { TailGroup } from "../durable-objects/tail-group/hub";
 
 export default {
   fetch: app.fetch,

@@ -15,11 +15,12 @@ interface __BaseEnv_Env {
 	PROJECT_HUB: DurableObjectNamespace<import("./index").ProjectHub>;
 	FAN_IN: DurableObjectNamespace<import("./index").FanIn>;
 	LOG_SHARD: DurableObjectNamespace<import("./index").LogShard>;
+	TAIL_GROUP: DurableObjectNamespace<import("./index").TailGroup>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "DeviceHub" | "ProjectHub" | "FanIn" | "LogShard";
+		durableNamespaces: "DeviceHub" | "ProjectHub" | "FanIn" | "LogShard" | "TailGroup";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

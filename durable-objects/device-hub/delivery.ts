@@ -1,13 +1,14 @@
 // How a DeviceHub hands its project what it owes: the counts kept in its state (owed.ts), at
 // most once per DELIVERY.everyMs (src/contract/usage.ts) unless a stats read asks for them,
 // with the device's presence as of then (last seen, metrics: the project's live picture of the
-// fleet, at no row of its own, presence.ts), and, while the device is
-// live (someone watches it, live.ts), the lines just accepted for the live tail, at once (see
-// ../coalesced.ts). They go to the project's object, or, in a project large enough to fan in,
-// to the device's fan-in object (src/contract/fan-in.ts), which answers the same way.
+// fleet, at no row of its own, presence.ts), and, while the device is live (a viewer's filter
+// concerns it, tail.ts), the lines its viewers want, at once (see ../coalesced.ts). Counts go to
+// the project's object, or, in a project large enough to fan in, to the device's fan-in object
+// (src/contract/fan-in.ts), which answers the same way. Lines go straight to the viewer groups
+// that want them; through the fan-in object, in a project that fans in, which passes them on to
+// the groups.
 import { type DeliveryAnswer, fanInIndex } from "../../src/contract/fan-in";
 import type { StoredLine } from "../../src/contract/log-line";
-import { type LogView, presentLog } from "../../src/contract/log-view";
 import { DELIVERY } from "../../src/contract/usage";
 import type { PresenceReport } from "../../src/contract/presence";
 import { slotOf } from "../../src/lib/hash";
@@ -15,11 +16,12 @@ import { DAY_MS, utcDay } from "../../src/lib/time";
 import { fanInByName, fanInName } from "../../src/stubs/fan-in";
 import { projectHub } from "../../src/stubs/project-hub";
 import type { ProjectHub } from "../project-hub/hub";
-import { Coalesced, TAIL_BUFFER_MAX } from "../coalesced";
+import { Coalesced } from "../coalesced";
 import type { Kv } from "../storage";
 import type { Timers } from "../timers";
 import type { LegacyOutbox } from "./legacy-outbox";
 import { type Owed, anyOwed, delivered, deliveryOf, seal } from "./owed";
+import type { DeviceTail } from "./tail";
 
 const FAN_IN_KEY = "fan_in";
 
@@ -27,8 +29,6 @@ const FAN_IN_KEY = "fan_in";
 type Who = { deviceId: string; projectId: string };
 /** Seconds after midnight over which devices deliver the day's last counts. */
 const DAY_END_SPREAD_S = 120;
-/** A committed batch held for the live tail. */
-type HeldBatch = { firstId: number; sessionId: string | null; lines: StoredLine[] };
 /** A delivery's receiver, as the device sees it: the project's object or a fan-in object in front of it. */
 type Receiver = { deliver: (...args: Parameters<ProjectHub["deliver"]>) => Promise<DeliveryAnswer> };
 
@@ -49,10 +49,6 @@ export interface OwedState {
 }
 
 export class ProjectDelivery {
-  /** Accepted batches not yet handed to the tail (memory only; the hot store has them). */
-  private pending: HeldBatch[] = [];
-  private pendingLines = 0;
-  private dropped = 0;
   private readonly sends: Coalesced;
 
   constructor(
@@ -61,6 +57,8 @@ export class ProjectDelivery {
     private readonly state: OwedState,
     private readonly legacy: LegacyOutbox,
     private readonly identity: () => Who | undefined,
+    /** The lines the device's viewers want, held for shipping (memory only; the hot store has them). */
+    private readonly tail: DeviceTail,
     timers: Timers,
     /** Hears each delivery's answer: the quota, whether the device is watched, the alert rules' version. */
     private readonly onAnswer: (answer: DeliveryAnswer) => Promise<void>,
@@ -71,7 +69,7 @@ export class ProjectDelivery {
         send: (withCounts) => this.deliver(withCounts),
         countsOwed: () => this.identity() !== undefined && (anyOwed(this.state.owed()) || this.legacy.left() !== null),
         // Lines someone watches go at once.
-        urgent: () => this.state.live() && (this.pendingLines > 0 || this.dropped > 0),
+        urgent: () => this.state.live() && this.tail.waiting,
         countsSentAt: () => this.state.owed().sentAt,
       },
       timers,
@@ -102,16 +100,9 @@ export class ProjectDelivery {
     if (n !== this.fanIn) this.kv.put(FAN_IN_KEY, n);
   }
 
-  /** Keeps a committed batch for the tail, while the device is live. */
+  /** Keeps the lines of a committed batch that the viewers want, while the device is live. */
   addLines(lines: StoredLine[], sessionId: string | null, firstId: number): void {
-    if (!this.state.live()) return;
-    this.pending.push({ firstId, sessionId, lines });
-    this.pendingLines += lines.length;
-    while (this.pendingLines > TAIL_BUFFER_MAX && this.pending.length > 1) {
-      const oldest = this.pending.shift()!;
-      this.pendingLines -= oldest.lines.length;
-      this.dropped += oldest.lines.length;
-    }
+    if (this.state.live()) this.tail.hold(lines, sessionId, firstId);
   }
 
   /**
@@ -144,17 +135,23 @@ export class ProjectDelivery {
   private async deliver(withCounts: boolean): Promise<void> {
     const who = this.identity();
     if (!who) return;
+    // Lines someone watches go first, straight to their groups, when the project takes deliveries itself.
+    if (this.fanIn === 0 && this.tail.known) await this.tail.ship();
     if (withCounts) await this.deliverLegacy(who);
-    // Lines for the tail go with the first send; counts sealed by an earlier life go first and
+    // A device that does not know what its viewers want (it restarted while live) asks with a
+    // delivery first and ships after the answer. Counts sealed by an earlier life go first and
     // what is owed since then right after, so one delivery leaves nothing owed.
-    let lines = this.takeLines();
+    let ask = this.tail.waiting && !this.tail.known;
     for (let round = 0; round < 2; round++) {
       const sealed = withCounts ? this.sealed() : null;
-      if (!sealed && lines.count === 0 && lines.dropped === 0) return;
+      // Through a fan-in object the lines go with the delivery, and it passes them on.
+      const lines = this.fanIn > 0 && this.tail.known ? this.tail.take() : { lines: [], lost: 0 };
+      if (!sealed && !ask && lines.lines.length === 0 && lines.lost === 0) break;
+      ask = false;
       const payload = sealed ? deliveryOf(sealed) : { rows: [], buckets: [], tallies: [], route: this.fanIn };
       try {
         const seen = sealed ? this.state.presence() : undefined;
-        const answer = await this.receiver(who, payload.route).deliver(who.deviceId, payload.rows, present(who.deviceId, lines.batches), lines.dropped, payload.buckets, payload.tallies, seen);
+        const answer = await this.receiver(who, payload.route).deliver(who.deviceId, payload.rows, lines.lines, lines.lost, payload.buckets, payload.tallies, seen);
         if (sealed) {
           const owed = this.state.owed();
           // Taken: dropped from the state with its next save (a resend meanwhile is ignored by the project).
@@ -168,11 +165,12 @@ export class ProjectDelivery {
         await this.onAnswer(answer).catch((err) => console.error("acting on the project's answer failed; the next delivery retries", err));
       } catch (err) {
         // The sealed counts stay for the retry; lines for the tail are gone, so viewers will be told.
-        this.dropped += lines.count + lines.dropped;
+        this.tail.missed(lines.lines.length + lines.lost);
         throw err;
       }
-      lines = { batches: [], count: 0, dropped: 0 };
     }
+    // After an answer that taught the plan.
+    if (this.fanIn === 0 && this.tail.known && this.tail.waiting) await this.tail.ship();
   }
 
   /** What goes next: the counts sealed and not yet taken, or what is owed, sealed (and saved) now. */
@@ -183,15 +181,6 @@ export class ProjectDelivery {
     // Saved before it goes: a crash from here resends the same sequence.
     if (sealed) this.state.save();
     return sealed;
-  }
-
-  /** The lines held for the tail, handed over once. */
-  private takeLines(): { batches: HeldBatch[]; count: number; dropped: number } {
-    const taken = { batches: this.pending, count: this.pendingLines, dropped: this.dropped };
-    this.pending = [];
-    this.pendingLines = 0;
-    this.dropped = 0;
-    return taken;
   }
 
   /** What the outbox tables from before held, under their own sequences, once. */
@@ -211,8 +200,3 @@ export class ProjectDelivery {
     return { deliver: (...args) => fanInByName(this.env, name).deliver(name, ...args) };
   }
 }
-
-function present(deviceId: string, batches: HeldBatch[]): LogView[] {
-  return batches.flatMap((b) => b.lines.map((l, i) => presentLog(deviceId, { ...l, id: b.firstId + i, session_id: b.sessionId })));
-}
-

@@ -41,6 +41,8 @@ import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
 import { DeviceSocket } from "./socket";
 import { type Beats, SOCKET_BEATS, addBeat, saveDue } from "./socket-beats";
 import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
+import { DeviceTail, TAIL_SHIPPED } from "./tail";
+import type { TailPlan } from "../../src/contract/tail-plan";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
 export const SETTLE = Symbol("settle");
@@ -54,9 +56,9 @@ export interface SendAdvice {
 }
 
 /**
- * A viewer's push keeps a device live `holdMs` at most (renewed by each delivery's answer,
- * ended when the viewer leaves); it stays live `lingerMs` after the last viewer covering it
- * leaves. An object, so tests can shorten them.
+ * A viewer's push keeps a device live `holdMs` at most (renewed for as long again by an answer
+ * that finds less than `lingerMs` left, ended when the viewer leaves); it stays live `lingerMs`
+ * after the last viewer covering it leaves. An object, so tests can shorten them.
  */
 export const LIVE = { holdMs: 3_600_000, lingerMs: 60_000 };
 /** How often a device should send its logs: while live, and otherwise. */
@@ -72,6 +74,7 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly sessions: SessionStore;
   private readonly delivery: ProjectDelivery;
   private readonly presenceReports: PresenceReports;
+  private readonly tail: DeviceTail;
   private readonly socket: DeviceSocket;
   private readonly alerts: DeviceAlerts;
   private readonly db: Db;
@@ -109,6 +112,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
     this.presenceReports = new PresenceReports(env, this.db, this.state, this.sessions, this.timers);
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
+    this.tail = new DeviceTail(env, identity, (wanted) => this.setLive(wanted, Date.now(), LIVE.lingerMs));
     this.delivery = new ProjectDelivery(
       env,
       storage.kv,
@@ -125,6 +129,7 @@ export class DeviceHub extends DurableObject<Env> {
       },
       this.legacyOutbox,
       identity,
+      this.tail,
       this.timers,
       (answer) => this.heard(answer),
     );
@@ -409,21 +414,23 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   /**
-   * The project says whether a viewer watches this device: while one does, the device sends its
-   * lines every second and they go to the tail at once; a minute after the last leaves, it goes
-   * back to sending every SEND_INTERVAL_S.idle seconds.
+   * The project says which viewer groups want which of this device's lines (its plan, tail.ts):
+   * while some do, the device sends its lines every second and ships them the lines they want
+   * at once; with none it ships nothing, and a minute later goes back to sending every
+   * SEND_INTERVAL_S.idle seconds. Only its own project's word counts.
    */
-  async watch(watched: boolean): Promise<void> {
-    if (!this.state.current) return;
-    const now = Date.now();
-    this.setLive(watched, now, watched ? LIVE.holdMs : LIVE.lingerMs);
+  async watch(projectId: string, plan: TailPlan): Promise<void> {
+    if (this.state.current?.projectId !== projectId) return;
+    const watched = this.tail.learn(plan).length > 0;
+    this.setLive(watched, Date.now(), watched ? LIVE.holdMs : LIVE.lingerMs);
     await this.commit();
   }
 
   private setLive(watched: boolean, now: number, forMs: number): void {
     const was = this.isLive(now);
     const until = this.state.current?.liveUntil ?? 0;
-    const next = watched ? Math.max(until, now + forMs) : Math.min(until, now + forMs);
+    // Renewed a whole hold at a time: an answer that finds the device watched changes the state once an hour, not each time.
+    const next = watched ? (until >= now + forMs ? until : now + LIVE.holdMs) : Math.min(until, now + forMs);
     if (next !== until) this.state.note((s) => (s.liveUntil = next));
     if (this.isLive(now) === was) return;
     this.liveTold = this.isLive(now);
@@ -642,6 +649,11 @@ export class DeviceHub extends DurableObject<Env> {
     return this.state.current ? this.state.rowsWritten : 0;
   }
 
+  /** Calls made to viewer groups and lines shipped to them since the object started (tests read it). */
+  [TAIL_SHIPPED](): { calls: number; lines: number } {
+    return this.tail.shipped;
+  }
+
   /** Delivers everything owed to the project now, the shard's counts too, fetches rules it was told of, and waits for it (tests settle with it). */
   async [SETTLE](): Promise<void> {
     await this.presenceReports.sendNow();
@@ -677,7 +689,7 @@ export class DeviceHub extends DurableObject<Env> {
     const current = this.state.current;
     if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
     if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
-    this.setLive(answer.live ?? answer.viewers > 0, Date.now(), LIVE.lingerMs);
+    this.setLive(this.tail.learn(answer.tail).length > 0, Date.now(), LIVE.lingerMs);
     this.alerts.heardVersion(answer.alert_rules);
   }
 

@@ -4,14 +4,16 @@
 // per delivery with fresh sequences); the device has its answer then. What is gathered goes on
 // to the project's object as one delivery at most every FORWARD_EVERY_MS, under this object's
 // sequences (which the project applies once), with what its devices said of their presence
-// since the last one (memory only: a device's next delivery says it again), and lines for the
-// live tail go on at once. So
-// 500 devices cost the project's object one call (and one row) every few seconds, and every
-// hop stays exact.
+// since the last one (memory only: a device's next delivery says it again). Lines for the live
+// tail (each device sends only those its viewers want) go on at once to the viewer groups that
+// want them, by every route the project last said (src/contract/tail-plan.ts): one call per
+// group for 500 devices. So 500 devices cost the project's object one call (and one row) every
+// few seconds, and every hop stays exact.
 import { DurableObject } from "cloudflare:workers";
 import type { BucketRow } from "../../src/contract/buckets";
 import { type DeliveryAnswer, FAN_IN_SENDER } from "../../src/contract/fan-in";
 import type { LogView } from "../../src/contract/log-view";
+import { type TailPlan, newerPlan } from "../../src/contract/tail-plan";
 import type { TallyRow } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
 import type { PresenceReport } from "../../src/contract/presence";
@@ -19,6 +21,7 @@ import { projectHub } from "../../src/stubs/project-hub";
 import { Coalesced, TAIL_BUFFER_MAX } from "../coalesced";
 import { migrate } from "../sql-migrations";
 import { CountedStorage } from "../storage";
+import { TailShipper } from "../tail-group/shipper";
 import { Timers } from "../timers";
 import { type Fresh, FanInOutbox } from "./outbox";
 import { FAN_IN_SCHEMA } from "./schema";
@@ -39,6 +42,7 @@ export class FanIn extends DurableObject<Env> {
   private seen = new Map<string, PresenceReport>();
   /** The project's last answer, which devices get as theirs (memory only). */
   private heard: DeliveryAnswer | null = null;
+  private readonly shipper: TailShipper;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -48,13 +52,14 @@ export class FanIn extends DurableObject<Env> {
     migrate(storage, FAN_IN_SCHEMA);
     this.timers = new Timers(storage);
     this.outbox = new FanInOutbox(storage, () => storage.rowsWritten);
+    this.shipper = new TailShipper(env);
     this.sends = new Coalesced(
       "delivery to the project",
       {
         send: (withCounts) => this.forward(withCounts),
         countsOwed: () => this.outbox.pending(),
         // Lines for the tail, or, after a restart, the project's first answer.
-        urgent: () => this.lines.length > 0 || this.dropped > 0 || this.heard === null,
+        urgent: () => this.lines.length > 0 || this.dropped > 0 || this.shipper.owes || this.heard === null,
       },
       this.timers,
       FORWARD_EVERY_MS,
@@ -90,9 +95,9 @@ export class FanIn extends DurableObject<Env> {
     return this.heard;
   }
 
-  /** The project's tail has viewers again (the project tells each fan-in object at once). */
-  async watched(viewers: number): Promise<void> {
-    if (this.heard) this.heard = { ...this.heard, viewers };
+  /** The viewers changed: every route now (the project tells each fan-in object at once). Devices hear it with their next answer. */
+  async watched(plan: TailPlan): Promise<void> {
+    if (this.heard) this.heard = { ...this.heard, tail: newerPlan(plan, this.heard.tail) };
   }
 
   /** Passes everything on now and waits for it (tests settle with it). */
@@ -134,26 +139,31 @@ export class FanIn extends DurableObject<Env> {
     const name = this.storage.kv.get<string>(NAME_KEY);
     if (name === undefined) return;
     const sealed = withCounts ? this.outbox.seal() : null;
+    if (sealed || !this.heard) {
+      const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
+      const { rows = [], buckets = [], tallies = [], devices = [] } = sealed ?? {};
+      const own_rows = this.outbox.ownRows;
+      // Presence goes with counts (the project keeps it in the row they write).
+      const seen = sealed ? this.seen : new Map<string, PresenceReport>();
+      if (sealed) this.seen = new Map();
+      const presence = seen.size > 0 ? { seen: Object.fromEntries(seen) } : {};
+      let answer: DeliveryAnswer;
+      try {
+        answer = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows, ...presence }, [], 0);
+      } catch (err) {
+        // The outbox keeps the counts for the retry, and this the presence.
+        for (const [id, r] of seen) this.keepSeen(id, r);
+        throw err;
+      }
+      // What the project told meanwhile (watched) may be newer than this answer.
+      this.heard = { ...answer, tail: newerPlan(answer.tail, this.heard?.tail) };
+      if (sealed) this.outbox.delivered(sealed.through);
+    }
     const lines = this.lines;
     const dropped = this.dropped;
     this.lines = [];
     this.dropped = 0;
-    if (!sealed && lines.length === 0 && dropped === 0 && this.heard) return;
-    const projectId = name.slice(0, name.indexOf(FAN_IN_SENDER));
-    // Presence goes with counts (the project keeps it in the row they write).
-    const seen = sealed ? this.seen : new Map<string, PresenceReport>();
-    if (sealed) this.seen = new Map();
-    try {
-      const { rows = [], buckets = [], tallies = [], devices = [] } = sealed ?? {};
-      const own_rows = this.outbox.ownRows;
-      const presence = seen.size > 0 ? { seen: Object.fromEntries(seen) } : {};
-      this.heard = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows, ...presence }, lines, dropped);
-      if (sealed) this.outbox.delivered(sealed.through);
-    } catch (err) {
-      // The outbox keeps the counts for the retry, and this the presence; the lines are gone, so viewers will be told.
-      for (const [id, r] of seen) this.keepSeen(id, r);
-      this.dropped += lines.length + dropped;
-      throw err;
-    }
+    // A group that cannot be reached is told what it missed with the next shipment.
+    await this.shipper.ship(this.heard.tail.routes, lines, dropped);
   }
 }

@@ -1,20 +1,25 @@
 // ProjectHub: one Durable Object per project. It holds the project's exact usage counters
 // (fed by each DeviceHub's outbox, directly or, past 1,000 active devices, through fan-in
-// objects, and by its log shards), the live-tail tickets and the live-tail viewers. This class is its RPC surface; each concern is a part in this folder.
+// objects, and by its log shards), the live-tail tickets and what the live-tail viewers want,
+// group by group: the viewers themselves are held by viewer groups (TailGroup), and lines go
+// from the devices to the groups without passing here. This class is its RPC surface; each
+// concern is a part in this folder.
 import { DurableObject } from "cloudflare:workers";
 import type { LogView } from "../../src/contract/log-view";
 import { TailFilter } from "../../src/contract/tail-filter";
+import { type Admission, viewerRequest } from "../../src/contract/tail-admission";
 import type { BucketMetric, BucketMinutes, BucketRow } from "../../src/contract/buckets";
 import type { OutboxRow } from "../../src/contract/usage";
 import { errorBody } from "../../src/contract/errors";
 import { createDb } from "../../src/db/client";
-import { findLiveKey } from "../../src/db/repos/keys";
 import { migrate } from "../sql-migrations";
-import { answerClose } from "../sockets";
+import { answerClose, closeQuietly } from "../sockets";
 import { Timers } from "../timers";
+import { TailShipper } from "../tail-group/shipper";
 import { PROJECT_SCHEMA } from "./schema";
-import { LiveTail } from "./tail";
-import { type Coverage, Watchers, covers } from "./watchers";
+import { TailCoverage } from "./tail-coverage";
+import { MAX_VIEWERS } from "../../src/contract/tail-plan";
+import { Watchers } from "./watchers";
 import { type TicketHolder, Tickets } from "./tickets";
 import type { QuotaGrant } from "../../src/contract/quota";
 import type { TallyRow } from "../../src/contract/tallies";
@@ -28,7 +33,6 @@ import { MonthlyQuota } from "./quota";
 import { type Sealed, UsageCounts } from "./usage";
 import { FanInRoute } from "./fan-in-route";
 import { FAN_IN_SENDER } from "../../src/contract/fan-in";
-import { isShard } from "../../src/contract/log-shards";
 import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
 import type { AlertReport, AlertRule } from "../../src/contract/alerts";
 import { usageLimits } from "../../src/contract/tiers";
@@ -38,6 +42,9 @@ import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage"
 import type { UsageCounters } from "../../src/contract/usage";
 import type { PresenceReport } from "../../src/contract/presence";
 import { FleetPresence } from "./presence";
+
+/** A new viewer waits at most this long for its devices to hear of it (ms). */
+const TELL_WAIT_MS = 1000;
 
 /** At most this many recently delivering devices are told of new alert rules at once. */
 const PUSH_RULES_TO = 100;
@@ -51,17 +58,21 @@ function deviceObject(env: Env, deviceId: string): { alertRulesChanged(version: 
   return ns.get(ns.idFromName(deviceId)) as unknown as { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> };
 }
 
-/** The close code for a stream whose key was revoked or whose project was deleted. */
-const CLOSE_REVOKED = 4001;
+/** A viewer group of this project, addressed through Env's own typing (the group calls this object, so importing its class would make a cycle). */
+const tailGroup = (env: Env, name: string) => env.TAIL_GROUP.get(env.TAIL_GROUP.idFromName(name));
 
-const refused = () => Response.json(errorBody("unauthorized", "ticket is unknown, used or expired"), { status: 401 });
+const refusals = {
+  401: () => Response.json(errorBody("unauthorized", "ticket is unknown, used or expired"), { status: 401 }),
+  429: () => Response.json(errorBody("rate_limited", `at most ${MAX_VIEWERS} live viewers per project`), { status: 429 }),
+};
 
 export class ProjectHub extends DurableObject<Env> {
   private readonly timers: Timers;
   private readonly usageCounts: UsageCounts;
   private readonly tickets: Tickets;
-  private readonly tail: LiveTail;
+  private readonly coverage: TailCoverage;
   private readonly watchers: Watchers;
+  private readonly shipper: TailShipper;
   private readonly buckets: TimeBuckets;
   private readonly quota: MonthlyQuota;
   private readonly apiStats: ApiStats;
@@ -80,21 +91,17 @@ export class ProjectHub extends DurableObject<Env> {
     // Every part writes through it, so the rows this object writes are counted (storageRows).
     const storage = new CountedStorage(ctx.storage);
     migrate(storage, PROJECT_SCHEMA);
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     this.timers = new Timers(storage);
     this.usageCounts = new UsageCounts(storage, this.timers, () => storage.rowsWritten);
     const unfolded = () => this.usageCounts.unfolded;
     this.tickets = new Tickets(storage.sql);
-    this.tail = new LiveTail(ctx, storage.kv, this.timers);
-    this.watchers = new Watchers(env, () => ctx.id.name);
+    this.coverage = new TailCoverage(storage.kv, () => ctx.id.name);
+    this.shipper = new TailShipper(env);
     this.buckets = new TimeBuckets(storage.sql, unfolded);
     this.quota = new MonthlyQuota(storage, env, this.usageCounts);
     this.apiStats = new ApiStats(storage);
     this.tops = new Tops(storage.sql, (from, to) => this.usageCounts.between(from, to), unfolded);
-    this.fanIn = new FanInRoute(env, {
-      activeDevices: (day) => this.tops.activeSince(addDays(day, -1)),
-      fanInSenders: () => this.usageCounts.fanInSenders(),
-    });
+    this.fanIn = new FanInRoute({ activeDevices: (day) => this.tops.activeSince(addDays(day, -1)) });
     this.alerts = new ProjectAlerts(storage, env, this.timers);
     this.storageReporter = new StorageReporter(storage, this.timers, env, () => ctx.id.name!, () => this.usageCounts.storageBytes);
     this.orgStorage = new OrgStorage(storage, env, () => ctx.id.name!.slice("org:".length));
@@ -106,13 +113,19 @@ export class ProjectHub extends DurableObject<Env> {
       this.usageCounts.seenRows(),
       this.timers,
     );
+    this.watchers = new Watchers(env, {
+      projectId: () => ctx.id.name,
+      plan: () => this.coverage.plan(),
+      fanIns: () => this.usageCounts.fanInSenders(),
+    });
   }
 
   /**
-   * A device's delivery: its sealed outbox rows (applied at most once per sequence), its
-   * presence as of then (kept in the row the counts write) and the lines just accepted, fanned
-   * out to the viewers. Answers how many viewers are watching, the month's quota and the route
-   * devices take next.
+   * A device's delivery: its sealed outbox rows (applied at most once per sequence) and its
+   * presence as of then (kept in the row the counts write). Answers how many viewers are
+   * watching and which groups want which of its lines, the month's quota and the route devices
+   * take next. Lines for the tail go from devices to the viewer groups; any still handed here
+   * (by a device object of the version before, during a deploy) go on to them.
    */
   async deliver(
     deviceId: string,
@@ -195,14 +208,14 @@ export class ProjectHub extends DurableObject<Env> {
       if (fresh.some((r) => r.storage_bytes)) await this.storageReporter.changedSoon();
       if (fresh.length > 0 && this.alerts.judgesDeliveries) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
     }
+    const fanIn = sender.includes(FAN_IN_SENDER);
     if (lines.length > 0 || dropped > 0) {
-      this.tail.offer(lines, dropped);
-      await this.timers.arm();
+      await this.shipper.ship(fanIn ? this.coverage.routes() : this.coverage.planOf(sender).routes, lines, dropped, fanIn ? undefined : sender);
     }
     return {
-      viewers: this.tail.viewers,
-      // A device delivering directly hears whether a viewer watches it (a fan-in object's devices go by `viewers`).
-      ...(sender.includes(FAN_IN_SENDER) || isShard(sender) ? {} : { live: covers(this.tail.coverage(), sender) }),
+      viewers: this.coverage.viewers,
+      // A device hears the routes that concern it; a fan-in object every route, for its devices.
+      tail: fanIn ? this.coverage.plan() : this.coverage.planOf(sender),
       quota: await this.quota.current(day.slice(0, 7), now),
       fan_in: this.fanIn.count(day, now),
       alert_rules: this.alerts.version,
@@ -347,57 +360,62 @@ export class ProjectHub extends DurableObject<Env> {
     return this.tickets.mint(secret, holder, Date.now());
   }
 
-  /** A key was revoked: the streams it opened close now (its unused tickets open nothing, see fetch). */
+  /**
+   * A viewer's ticket, used up here: the viewer group that takes the viewer, and the org key the
+   * ticket acts for; or 401 (unknown, used or expired) or 429 (the project has MAX_VIEWERS).
+   */
+  async admitViewer(secret: string, filter: TailFilter): Promise<Admission> {
+    const holder = await this.tickets.redeem(secret, Date.now());
+    if (!holder) return { ok: false, status: 401 };
+    const group = this.coverage.admit(filter);
+    return group === null ? { ok: false, status: 429 } : { ok: true, group, ...holder };
+  }
+
+  /**
+   * A viewer group's viewers changed: how many it holds and their distinct filters. The devices
+   * whose plan changed hear it; the group's new viewer waits for that a second at most (a large
+   * project's devices go on hearing in the background).
+   */
+  async tailGroupChanged(group: string, viewers: number, filters: TailFilter[]): Promise<void> {
+    const change = this.coverage.report(group, { viewers, filters });
+    if (!change) return;
+    const told = this.watchers.changed(change.before, change.after).catch((err) => console.error("telling devices what the viewers want failed; their deliveries hear it", err));
+    this.ctx.waitUntil(told);
+    await Promise.race([told, new Promise((r) => setTimeout(r, TELL_WAIT_MS))]);
+  }
+
+  /** A key was revoked: the streams it opened close now, in every group (its unused tickets open nothing, see admitViewer). */
   async revokeKey(keyId: string): Promise<void> {
-    this.tail.close(CLOSE_REVOKED, "the key that opened this stream was revoked", keyId);
+    await Promise.all(this.coverage.names.map((name) => tailGroup(this.env, name).revokeKey(keyId)));
   }
 
   /** The project was deleted: every stream closes and no ticket opens anything. */
   async retire(): Promise<void> {
     this.tickets.clear();
-    this.tail.close(CLOSE_REVOKED, "project deleted");
+    await Promise.all(this.coverage.names.map((name) => tailGroup(this.env, name).retire()));
     await this.storageReporter.retire();
   }
 
   /**
-   * The live-tail WebSocket. The Worker has validated the filter and the ticket's signature;
-   * the ticket is used up here, and the key that minted it must still be live.
+   * The live-tail WebSocket, for callers that hold the ticket and the filter (the Loki tail):
+   * admitted here, accepted by its group. The Worker's own route admits and opens the group itself.
    */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const holder = await this.tickets.redeem(url.searchParams.get("ticket") ?? "", Date.now());
-    if (!holder) return refused();
     const filter = TailFilter.parse(JSON.parse(decodeURIComponent(request.headers.get("x-tail-filter") ?? "%7B%7D")));
-    const watchedBefore = this.tail.viewers > 0;
-    const before = this.tail.coverage();
-    const answer = this.tail.accept(filter, holder.keyId, Number(url.searchParams.get("window") ?? undefined) || undefined);
-    this.viewersChanged(before);
-    // The first viewer: fan-in objects learn it now, so their devices send lines from here on.
-    if (!watchedBefore) await this.fanIn.tellWatched(this.tail.viewers);
-    // Checked after the viewer is in place: a revocation either finds it there or is seen here.
-    if (!(await findLiveKey(createDb(this.env.DB), holder.orgId, holder.keyId))) {
-      this.tail.close(CLOSE_REVOKED, "the key that minted this ticket was revoked", holder.keyId);
-      return refused();
-    }
-    return answer;
+    const admitted = await this.admitViewer(url.searchParams.get("ticket") ?? "", filter);
+    if (!admitted.ok) return refusals[admitted.status]();
+    const window = Number(url.searchParams.get("window") ?? undefined) || undefined;
+    return tailGroup(this.env, admitted.group).fetch(viewerRequest(request, { group: admitted.group, filter, orgId: admitted.orgId, keyId: admitted.keyId, window }));
   }
 
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const before = this.tail.coverage();
-    this.tail.onMessage(ws, message);
-    this.viewersChanged(before);
-  }
-
-  /** The viewers' coverage may have changed since `before`: the devices concerned hear it (in the background). */
-  private viewersChanged(before: Coverage, leaving?: WebSocket): void {
-    const after = this.tail.coverage(leaving && { ws: leaving, counted: false });
-    this.ctx.waitUntil(this.watchers.changed(before, after).catch((err) => console.error("telling devices who watches them failed; their deliveries hear it", err)));
+  /** A viewer socket from before viewer groups, held here across a deploy: it closes (1012, restart) and reconnects into a group. */
+  override async webSocketMessage(ws: WebSocket): Promise<void> {
+    closeQuietly(ws, 1012, "the live tail moved; reconnect");
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    const before = this.tail.coverage({ ws, counted: true });
     answerClose(ws, code);
-    this.viewersChanged(before, ws);
   }
 
   override async alarm(): Promise<void> {

@@ -6,6 +6,7 @@
 // device finds its own by a hash of its id.
 import { slotOf } from "../lib/hash";
 import type { QuotaState } from "./quota";
+import type { TailPlan } from "./tail-plan";
 
 /**
  * Past `fromDevices` active devices a project fans in, one fan-in object per `devicesEach`;
@@ -31,8 +32,11 @@ export function fanInIndex(deviceId: string, count: number): number {
 /** What a delivery's receiver answers: who watches, the month's quota, and the route to use next. */
 export interface DeliveryAnswer {
   viewers: number;
-  /** Whether a live-tail viewer watches the delivering device (absent: any viewer counts, as before). */
-  live?: boolean;
+  /**
+   * Which viewer groups want which lines (src/contract/tail-plan.ts): to a device, the routes
+   * that concern it; to a fan-in object (and so to its devices), every route.
+   */
+  tail: TailPlan;
   quota?: QuotaState;
   /** Fan-in objects the project uses now (0: deliver to the project's object directly). */
   fan_in: number;

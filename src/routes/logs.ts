@@ -12,6 +12,7 @@ import { DEFAULT_BODY_LIMIT, query } from "../http/validate";
 import { ingest } from "../ingest/ingest";
 import { hotWindowMs, signingKey } from "../lib/config";
 import { iso } from "../lib/time";
+import { openLiveTail } from "../services/live-tail";
 import { logExport } from "../services/log-export";
 import { searchLogs, searchScope } from "../services/log-search";
 import { projectOfOrg } from "../services/tenancy";
@@ -55,10 +56,5 @@ export const logs = new Hono<AppEnv>()
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new ApiError("bad_request", "connect with a WebSocket (Upgrade: websocket)");
     }
-    const url = new URL(c.req.url);
-    url.search = new URLSearchParams({ ticket: parsed.secret, ...(window ? { window: String(window) } : {}) }).toString();
-    const headers = new Headers(c.req.raw.headers);
-    // Percent-encoded: header values are ASCII, filters may not be.
-    headers.set("x-tail-filter", encodeURIComponent(JSON.stringify(filter)));
-    return projectHub(c.env, parsed.projectId).fetch(new Request(url, { headers }));
+    return openLiveTail(c.env, c.req.raw, parsed, filter, window);
   });

@@ -15,7 +15,7 @@ import {
   send,
   UNACKED_BYTES_MAX,
   UNACKED_CAP_BYTES,
-} from "../../durable-objects/project-hub/tail-viewer";
+} from "../../durable-objects/tail-group/viewer";
 
 type Frame = { type: "logs"; seq: number; logs: LogView[] } | { type: "dropped"; count: number };
 

@@ -1,22 +1,28 @@
-// The project's live-tail viewers: hibernating WebSockets, each with its filter and flow
-// state in its attachment (see tail-viewer.ts). Lines from every device of the project are
-// offered to each viewer; losses not yet reported go out by the alarm.
-import { errorBody } from "../../src/contract/errors";
+// A viewer group's live-tail viewers: hibernating WebSockets, each with its filter and flow
+// state in its attachment (see viewer.ts). Lines shipped to the group are offered to each
+// viewer; losses not yet reported go out by the alarm.
 import { type TailFrame, errorFrame, parseFrame, parseViewerMessage } from "../../src/contract/frames";
 import type { LogView } from "../../src/contract/log-view";
-import { TailFilter } from "../../src/contract/tail-filter";
+import type { TailFilter } from "../../src/contract/tail-filter";
+import { concerns, distinctFilters } from "../../src/contract/tail-plan";
 import { closeQuietly } from "../sockets";
 import type { Kv } from "../storage";
-import { type Coverage, coverageOf } from "./watchers";
 import type { Timers } from "../timers";
-import { DROPPED_REPORT_MS, UNACKED_CAP_BYTES, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./tail-viewer";
-
-/** Beyond this many viewers a project refuses new ones (429). */
-const MAX_VIEWERS = 1000;
+import { DROPPED_REPORT_MS, UNACKED_CAP_BYTES, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./viewer";
 
 const REPORT_AT_KEY = "dropped_report_at";
 
-export class LiveTail {
+/** A socket on its way out: its close handler may run while it is still in the object's list. */
+export interface Leaving {
+  ws: WebSocket;
+}
+
+export class Viewers {
+  /** Sockets whose close was heard (memory: a socket the object woke for is gone from its list by then). */
+  private readonly gone = new WeakSet<WebSocket>();
+  /** What the group wants, worked out once per change of its viewers (every shipment asks). */
+  private memo: { viewers: number; filters: TailFilter[] } | null = null;
+
   constructor(
     private readonly ctx: DurableObjectState,
     /** The object's counted key-value store (../storage.ts). */
@@ -36,39 +42,49 @@ export class LiveTail {
     else this.kv.put(REPORT_AT_KEY, at);
   }
 
-  get viewers(): number {
-    return this.ctx.getWebSockets().length;
+  /** A viewer closed: it no longer counts, though the object may still list its socket. */
+  leave(leaving: Leaving): void {
+    this.gone.add(leaving.ws);
+    this.memo = null;
   }
 
-  /** The devices the open viewers watch, with or without `leaving` (a socket on its way out, whatever its state). */
-  coverage(leaving?: { ws: WebSocket; counted: boolean }): Coverage {
-    // The socket a close handler is given may already be gone from the object's list.
-    const open = this.ctx.getWebSockets().filter((ws) => ws !== leaving?.ws && ws.readyState !== WebSocket.CLOSED);
-    if (leaving?.counted) open.push(leaving.ws);
-    return coverageOf(open.map((ws) => (ws.deserializeAttachment() as ViewerState).filter));
+  /** Counts the viewers again at the next ask (the alarm's check: a socket may have gone without a close). */
+  recount(): void {
+    this.memo = null;
   }
 
-  /** A new viewer for an org key, its filter already validated by the Worker. */
-  accept(filter: TailFilter, keyId: string, window: number | undefined): Response {
-    if (this.viewers >= MAX_VIEWERS) {
-      return Response.json(errorBody("rate_limited", `at most ${MAX_VIEWERS} live viewers per project`), { status: 429 });
+  /** What the group wants: how many viewers it holds and their distinct filters. */
+  wants(): { viewers: number; filters: TailFilter[] } {
+    if (!this.memo) {
+      const open = this.ctx.getWebSockets().filter((ws) => !this.gone.has(ws) && ws.readyState !== WebSocket.CLOSED);
+      this.memo = { viewers: open.length, filters: distinctFilters(open.map((ws) => (ws.deserializeAttachment() as ViewerState).filter)) };
     }
+    return this.memo;
+  }
+
+  /** A new viewer, admitted by the project's object; answers the socket's upgrade. */
+  accept(filter: TailFilter, keyId: string, window: number | undefined): Response {
     const viewer = newViewer(filter, keyId, window);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(viewer);
+    this.memo = null;
     const flow = viewer.acking ? { window: viewer.window, unacked_cap_bytes: UNACKED_CAP_BYTES } : { unacked_cap_bytes: UNACKED_CAP_BYTES };
     send(server, { type: "ready", filter, flow } satisfies TailFrame);
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  /** Offers lines (and a count of lines lost on the way) to every viewer. */
-  offer(lines: LogView[], dropped: number): void {
+  /**
+   * Offers lines to every viewer, and a count of lines lost on the way: from one device, to
+   * each viewer whose filter could have wanted its lines; from an unknown sender, to every viewer.
+   */
+  offer(lines: LogView[], dropped: number, deviceId?: string): void {
     const now = Date.now();
     let unreported = false;
     for (const ws of this.ctx.getWebSockets()) {
       const v = ws.deserializeAttachment() as ViewerState;
-      const outcome = offer(ws, v, lines, dropped, now);
+      const lost = deviceId === undefined || concerns(v.filter, deviceId) ? dropped : 0;
+      const outcome = offer(ws, v, lines, lost, now);
       if (outcome === "closed") continue;
       if (outcome) ws.serializeAttachment(v);
       unreported ||= v.missed > 0;
@@ -77,23 +93,34 @@ export class LiveTail {
     if (unreported && this.reportAt === null) this.reportAt = now + DROPPED_REPORT_MS;
   }
 
-  /** A viewer's frame: an acknowledgement or a new filter. Bad frames get an error frame. */
-  onMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+  /**
+   * A viewer's frame: an acknowledgement, or a new filter, which answers the filter for the
+   * caller to confirm (filterSet) once the devices concerned have heard of it. Bad frames get
+   * an error frame.
+   */
+  onMessage(ws: WebSocket, message: string | ArrayBuffer): TailFilter | null {
     let msg: ReturnType<typeof parseViewerMessage>;
     try {
       msg = parseViewerMessage(parseFrame(message));
     } catch (err) {
       send(ws, errorFrame(err));
-      return;
+      return null;
     }
     const v = ws.deserializeAttachment() as ViewerState;
+    let filter: TailFilter | null = null;
     if (msg.type === "ack") acknowledge(ws, v, msg.seq, Date.now());
     else {
-      const { type: _type, ...filter } = msg;
-      v.filter = filter;
-      send(ws, { type: "filter", filter } satisfies TailFrame);
+      const { type: _type, ...changed } = msg;
+      filter = v.filter = changed;
+      this.memo = null;
     }
     ws.serializeAttachment(v);
+    return filter;
+  }
+
+  /** Confirms a viewer's new filter: lines come by it from here on. */
+  filterSet(ws: WebSocket, filter: TailFilter): void {
+    send(ws, { type: "filter", filter } satisfies TailFrame);
   }
 
   /** Closes the viewers a key opened (the key was revoked), or every viewer (the project is gone). */
