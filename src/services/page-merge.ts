@@ -10,6 +10,12 @@ import { FAN_OUT, mapLimit } from "../lib/concurrency";
 
 /** Rows a source is asked for at a time: enough to fill a page together, never fewer than this. */
 const MIN_CHUNK = 20;
+/**
+ * Rows a page may hold from its first fetches. Below it every source is asked for the whole page
+ * at once, so however the lines are spread over the sources, a page costs one call per source
+ * (64 shards × a page of 256 lines); above it, each source first gets its share.
+ */
+export const FIRST_FETCH_ROWS = 16_384;
 
 interface SourceStream {
   id: string;
@@ -32,7 +38,8 @@ export type FetchRows = (sourceId: string, after: LogCursor | undefined, limit: 
 
 /**
  * The lines after `after`, in order, across sources, a page at a time: a k-way merge that
- * holds at most a chunk per source. Each source is first asked for its share of the page; a
+ * holds at most a chunk per source. Each source is first asked for the whole page when that
+ * holds at most FIRST_FETCH_ROWS rows, else for its share; a
  * source whose rows run out while it may have more is asked again (twice as many each time)
  * before anything is taken past it, so the result is exact and memory stays O(page + sources).
  *
@@ -53,7 +60,8 @@ export class MergedLines {
     private readonly want: number,
     private readonly fetchRows: FetchRows,
   ) {
-    const share = Math.max(MIN_CHUNK, Math.ceil((2 * want) / Math.max(1, sourceIds.length)));
+    const sources = Math.max(1, sourceIds.length);
+    const share = sources * want <= FIRST_FETCH_ROWS ? want : Math.max(MIN_CHUNK, Math.ceil((2 * want) / sources));
     this.streams = sourceIds.map((id) => ({ id, rows: [], after, chunk: Math.min(share, want), done: false }));
     this.sign = order === "asc" ? 1 : -1;
   }

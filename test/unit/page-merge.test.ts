@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LogView } from "../../src/contract/log-view";
 import type { LogCursor } from "../../src/contract/logs";
-import { mergePages } from "../../src/services/page-merge";
+import { FIRST_FETCH_ROWS, mergePages } from "../../src/services/page-merge";
 
 /** A fake device: its lines sorted the way its object sorts them, answered after a cursor. */
 function device(id: string, timestamps: number[]) {
@@ -69,14 +69,29 @@ describe("the k-way page merge", () => {
     }
   });
 
-  it("asks a device that runs dry for more before taking anything past it", async () => {
-    // dev_a holds the whole first page; with ten devices its first share is smaller than the page.
+  it("asks each source once for a page it can hold whole, however the lines are spread", async () => {
+    // dev_a holds the whole first page; each of the ten sources is asked once, for the page.
     const others = Object.fromEntries(Array.from({ length: 9 }, (_, d) => [`dev_o${d}`, device(`dev_o${d}`, [1000 + d])]));
     const devices = { dev_a: device("dev_a", Array.from({ length: 100 }, (_, i) => i)), ...others };
     const { fetch, calls } = fetcher(devices, "asc");
     const page = (await mergePages(Object.keys(devices), "asc", undefined, 50, fetch)).rows;
     expect(page.map((l) => l.timestamp_us)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(calls).toHaveLength(10);
+    expect(new Set(calls.map((c) => c.device)).size).toBe(10);
+  });
+
+  it("past FIRST_FETCH_ROWS asks each source for its share, and one that runs dry for more before taking anything past it", async () => {
+    // 20 sources × a page of 1,000 is more than a page may hold from its first fetches.
+    const want = 1000;
+    expect(20 * want).toBeGreaterThan(FIRST_FETCH_ROWS);
+    const others = Object.fromEntries(Array.from({ length: 19 }, (_, d) => [`dev_o${d}`, device(`dev_o${d}`, [5000 + d])]));
+    const devices = { dev_a: device("dev_a", Array.from({ length: 2000 }, (_, i) => i)), ...others };
+    const { fetch, calls } = fetcher(devices, "asc");
+    const page = (await mergePages(Object.keys(devices), "asc", undefined, want, fetch)).rows;
+    expect(page.map((l) => l.timestamp_us)).toEqual(Array.from({ length: want }, (_, i) => i));
     expect(calls.filter((c) => c.device === "dev_a").length).toBeGreaterThan(1);
+    expect(Math.max(...calls.map((c) => c.limit))).toBeLessThanOrEqual(want);
+    expect(calls.find((c) => c.device === "dev_o0")!.limit).toBeLessThan(want);
   });
 
   it("holds at most a chunk per device, whatever the number of devices", async () => {
