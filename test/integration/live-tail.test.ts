@@ -126,6 +126,30 @@ describe("live tail", () => {
     viewer.ws!.close();
   });
 
+  it("what a viewer that fell behind missed is in GET /logs from its last line on (the dashboard reads it back there)", async () => {
+    const t = await tenant();
+    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&window=1`);
+    await viewer.until((f) => f.some((x) => x.type === "ready"));
+    const start = Date.now() * 1000 - 10_000_000;
+    for (let i = 0; i < 4; i++) {
+      await ingest(t.deviceKey, { logs: loghubLines("Apache", 50, { offset: i * 50, endUs: start + (i + 1) * 100_000 }) });
+      await settle(t.deviceId);
+    }
+    // One frame came; acknowledging it brings the count of the rest.
+    const got = logsIn(viewer.frames);
+    expect(got).toHaveLength(50);
+    viewer.send({ type: "ack", seq: viewer.frames.filter((f) => f.type === "logs").at(-1).seq });
+    const dropped = (f: any[]) => f.filter((x) => x.type === "dropped").reduce((n, x) => n + x.count, 0);
+    await viewer.until((f) => dropped(f) === 150);
+
+    const held = new Set(got.map((l) => l.id));
+    const from = encodeURIComponent(got.at(-1).timestamp);
+    const read = await call("GET", `/logs?project_id=${t.projectId}&from=${from}&limit=1000`, { token: t.viewerKey });
+    expect(read.status).toBe(200);
+    expect(read.json.logs.filter((l: any) => !held.has(l.id))).toHaveLength(150);
+    viewer.ws!.close();
+  });
+
   it("a viewer that connects to a quiet project gets every line accepted after it connected", async () => {
     const t = await tenant();
     // Nobody watches: the device learns it and stops sending lines to the project.

@@ -58,13 +58,17 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 /**
  * A small proxy in front of the server, standing in for what sits between a device and the
  * backend: it forwards, or answers ingest with 429 and Retry-After, or is down (drops the
- * connection). It records when each ingest arrived, what it answered, and the messages it carried.
+ * connection). It records when each ingest arrived, what it answered, and the messages it carried,
+ * and how many requests it dropped while down.
  */
 function proxy(target: string) {
-  const state = { mode: "pass" as "pass" | "429" | "down", retryAfterS: 3, ingests: [] as { at: number; status: number; messages?: () => string[] }[] };
+  const state = { mode: "pass" as "pass" | "429" | "down", retryAfterS: 3, ingests: [] as { at: number; status: number; messages?: () => string[] }[], dropped: 0 };
   const server = http.createServer((req, res) => {
     const ingest = req.url!.endsWith("/logs/ingest");
-    if (state.mode === "down") return req.socket.destroy();
+    if (state.mode === "down") {
+      state.dropped++;
+      return req.socket.destroy();
+    }
     const body: Buffer[] = [];
     req.on("data", (chunk: Buffer) => body.push(chunk));
     const messages = () => {
@@ -266,7 +270,9 @@ describe("the agent as a service", () => {
     writeFileSync(log, "");
     const tail = background(["tail", log], d.configDir, { FLEETBEAT_SOCKET: "off" });
     try {
-      await sleep(1500);
+      // `tail` follows the file from its end as it is at start, then sends its first heartbeat:
+      // once that reaches the proxy, every line appended is the agent's to send or count.
+      await until("the agent's first heartbeat", async () => p.state.dropped > 0);
       // About 300 KB of lines, in bursts, while the server cannot be reached.
       for (let burst = 0; burst < 10; burst++) {
         appendFileSync(log, Array.from({ length: 200 }, (_, i) => `sample ${burst * 200 + i} ${"x".repeat(100)}\n`).join(""));

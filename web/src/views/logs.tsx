@@ -1,9 +1,10 @@
 // Logs: the project's live tail over the WebSocket (a single-use ticket first), starting from
 // the last 100 lines of the filter, with older ones read as you scroll up. Level, text,
 // device, session and module filters go to the server as filter frames; pause and resume,
-// auto-scroll, level colours, a notice when lines were dropped, reconnection after a drop
-// that says so. Every frame is acknowledged, as the contract asks. The list is virtualised
-// (only the rows in view are in the page, at a fixed height), so MAX_KEPT lines stay smooth.
+// auto-scroll, level colours, reconnection after a drop that says so. Every frame is
+// acknowledged, as the contract asks; lines the stream drops because the view fell behind
+// are read back from the logs, and a notice says how many. The list is virtualised (only the
+// rows in view are in the page, at a fixed height), so MAX_KEPT lines stay smooth.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { LogView } from "../../../src/contract/log-view";
 import { api, describe, download, ok } from "../api";
@@ -49,6 +50,15 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
   const [viewHeight, setViewHeight] = useState(600);
   /** Where older lines continue (GET /logs's cursor, newest first), and whether a read is under way. */
   const older = useRef<{ cursor: string | null; loading: boolean }>({ cursor: null, loading: false });
+  /**
+   * Lines the stream dropped, to read back from the logs: from the last live line before the
+   * drop was told (its timestamp), whether a read is under way, how many were dropped in all,
+   * and the ids read back, which the stream may still bring (they are not shown twice). A new
+   * scope starts a new one.
+   */
+  const gap = useRef<{ from: string | null; reading: boolean; dropped: number; readBack: Set<string> }>({ from: null, reading: false, dropped: 0, readBack: new Set() });
+  /** The timestamp of the last live line, where a drop told next starts (the lines dropped came after it). */
+  const lastLive = useRef<string | null>(null);
 
   const given = (): Partial<Scope> => Object.fromEntries(Object.entries(filterRef.current.scope).filter(([, v]) => v)) as Partial<Scope>;
   /** The range as GET /logs takes it (ISO 8601), when one is set. */
@@ -58,9 +68,11 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
   };
   const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...given(), ...(filterRef.current.q ? { q: filterRef.current.q } : {}) });
 
-  /** A page of GET /logs for the current filter, newest first. */
-  const history = async (page: { limit: string; cursor?: string }) => {
-    const query: Record<string, string> = { project_id: props.projectId, ...page, ...given(), ...within() };
+  /** A page of GET /logs for the current filter, newest first; `page.from` narrows the range's start. */
+  const history = async (page: { limit: string; cursor?: string; from?: string }) => {
+    const range = within();
+    const from = page.from && (!range.from || Date.parse(page.from) > Date.parse(range.from)) ? page.from : range.from;
+    const query: Record<string, string> = { project_id: props.projectId, ...given(), ...range, ...page, ...(from ? { from } : {}) };
     if (filterRef.current.levels.length > 0) query.level = filterRef.current.levels.join(",");
     return (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
   };
@@ -87,6 +99,7 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
         url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
         const ws = new WebSocket(url);
         socket.current = ws;
+        const opened = new Date().toISOString();
         ws.onopen = () => {
           setState("live");
           ws.send(JSON.stringify(filterFrame()));
@@ -97,11 +110,16 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           const frame = JSON.parse(String(event.data)) as { type: string; seq?: number; logs?: Line[]; count?: number; error?: { message: string } };
           if (frame.seq !== undefined) ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
           if (frame.type === "logs" && frame.logs && !filterRef.current.range.to) {
-            const add = frame.logs;
+            const readIds = gap.current.readBack;
+            const add = readIds.size > 0 ? frame.logs.filter((l) => !readIds.has(l.id)) : frame.logs;
+            if (frame.logs.length > 0) lastLive.current = frame.logs[frame.logs.length - 1]!.timestamp;
             if (pausedRef.current) setHeld((h) => [...h, ...add].slice(-MAX_KEPT));
             else setLines((l) => [...l, ...add].slice(-MAX_KEPT));
-          } else if (frame.type === "dropped") {
-            setNotice(`${frame.count} lines were dropped: the view fell behind. Search the logs to see them.`);
+          } else if (frame.type === "dropped" && frame.count && !filterRef.current.range.to) {
+            gap.current.dropped += frame.count;
+            gap.current.from ??= lastLive.current ?? opened;
+            setNotice(`${gap.current.dropped.toLocaleString()} lines came faster than the view took them; reading them back from the logs.`);
+            void readBack();
           } else if (frame.type === "error" && frame.error) {
             setNotice(frame.error.message);
           }
@@ -134,8 +152,48 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
     // A new device, session or module scope starts from its own recent lines.
     if (socket.current?.readyState !== WebSocket.OPEN) return;
     setLines([]);
+    // A read-back under way was for the lines of before: it is dropped.
+    gap.current = { from: null, reading: false, dropped: 0, readBack: new Set() };
     loadRecent().catch((err) => setNotice(describe(err)));
   }, [scope, range]);
+
+  /**
+   * Lines the stream dropped (the view fell behind, or they were lost on their way), read
+   * back: every line of the filter from where the drop started to now that the view does not
+   * hold, put in place by time. Drops told during a read are read by the next one.
+   */
+  const readBack = async () => {
+    const g = gap.current;
+    if (g.reading || g.from === null) return;
+    const from = g.from;
+    g.from = null;
+    g.reading = true;
+    try {
+      const read: Line[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await history({ limit: "1000", from, ...(cursor ? { cursor } : {}) });
+        read.push(...page.logs);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor && read.length < MAX_KEPT);
+      if (gap.current !== g) return;
+      // The stream may still bring some of these: it leaves them out.
+      for (const l of read) g.readBack.add(l.id);
+      const put = (current: Line[]) => {
+        const have = new Set(current.map((l) => l.id));
+        const missing = read.filter((l) => !have.has(l.id));
+        return missing.length === 0 ? current : [...current, ...missing].sort((a, b) => a.timestamp_us - b.timestamp_us).slice(-MAX_KEPT);
+      };
+      if (pausedRef.current) setHeld(put);
+      else setLines(put);
+      setNotice(`${g.dropped.toLocaleString()} lines came faster than the view took them; they were read back from the logs.`);
+    } catch (err) {
+      if (gap.current === g) setNotice(`${g.dropped.toLocaleString()} lines came faster than the view took them, and reading them back failed (${describe(err)}). Search the logs to see them.`);
+    } finally {
+      g.reading = false;
+    }
+    if (g.from !== null) await readBack();
+  };
 
   /** Older lines, when the view is scrolled to its top: prepended, with the view kept where it was. */
   const loadOlder = async () => {
@@ -170,7 +228,11 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
 
   const resume = () => {
     setPaused(false);
-    setLines((l) => [...l, ...held].slice(-MAX_KEPT));
+    // A line read back while paused may be shown already.
+    setLines((l) => {
+      const have = new Set(l.map((x) => x.id));
+      return [...l, ...held.filter((x) => !have.has(x.id))].slice(-MAX_KEPT);
+    });
     setHeld([]);
   };
 
