@@ -14,7 +14,7 @@
 import { projectHub } from "../../src/stubs/project-hub";
 import type { PresenceReport } from "../../src/contract/presence";
 import type { SessionRow, SessionStore } from "./sessions";
-import type { SessionUpsert } from "../project-hub/sessions";
+import type { SessionUpsert } from "../../src/contract/sessions";
 import { type DeviceStateStore, type Told, reportOf, toldOf } from "./state";
 import type { Timers } from "../timers";
 

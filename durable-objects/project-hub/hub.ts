@@ -42,8 +42,8 @@ import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage"
 import type { UsageCounters } from "../../src/contract/usage";
 import type { PresenceReport } from "../../src/contract/presence";
 import { FleetPresence } from "./presence";
-import { ProjectSessions, type SessionAfter, type SessionListFilter, type SessionUpsert, type StoredSession } from "./sessions";
-import type { SessionFields } from "../../src/contract/sessions";
+import { ProjectSessions } from "./sessions";
+import type { SessionAfter, SessionFields, SessionListFilter, SessionUpsert, StoredSession } from "../../src/contract/sessions";
 
 /** A new viewer waits at most this long for its devices to hear of it (ms). */
 const TELL_WAIT_MS = 1000;

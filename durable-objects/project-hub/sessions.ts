@@ -12,31 +12,8 @@
 //
 // Rows written: a claim is 3 (the row, and its entries in the two indexes below); an end is 1
 // (it changes no indexed column). Keep the indexes few: each entry is a billed row write.
-import type { EndStatus, SessionFields, SessionStatus } from "../../src/contract/sessions";
+import type { SessionAfter, SessionFields, SessionListFilter, SessionUpsert, StoredSession } from "../../src/contract/sessions";
 import type { Kv, Sql } from "../storage";
-
-/** A session as the project stores it: its fields and the device that owns it. */
-export type StoredSession = SessionFields & { device_id: string };
-
-/** What a device's object sends of an ended (or changed) session: `version` orders the writes. */
-export type SessionUpsert = Omit<SessionFields, "status"> & { status: SessionStatus | EndStatus; version: number };
-
-/** A page's filters, as GET /sessions takes them (times in ms). */
-export interface SessionListFilter {
-  device_id?: string;
-  status?: SessionStatus;
-  from?: number;
-  to?: number;
-}
-
-/**
- * Where a page resumes: rows strictly before (started_at, session_id) in the list's order; with
- * no session_id, rows strictly before started_at.
- */
-export interface SessionAfter {
-  started_at: number;
-  session_id?: string;
-}
 
 /** Set when the project is deleted: nothing is claimed or written any more. */
 const RETIRED_KEY = "sessions_retired";

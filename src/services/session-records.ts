@@ -5,8 +5,7 @@
 import type { z } from "zod";
 import type { Db } from "../db/client";
 import { findProjectOfOrg, listProjects } from "../db/repos/projects";
-import type { ListSessions, SessionStatus } from "../contract/sessions";
-import type { SessionAfter, StoredSession } from "../../durable-objects/project-hub/sessions";
+import type { ListSessions, SessionAfter, SessionStatus, StoredSession } from "../contract/sessions";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { projectHub } from "../stubs/project-hub";
 

@@ -7,7 +7,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { SessionUpsert } from "../../durable-objects/project-hub/sessions";
+import type { SessionUpsert } from "../../src/contract/sessions";
 import { projectHub } from "../../src/stubs/project-hub";
 import { type Answer, call, ingest, line, newDevice, newOrg, newProject } from "./helpers";
 
