@@ -58,22 +58,29 @@ export class ProjectSessions {
     return row?.device_id ?? null;
   }
 
-  /** The device's sessions as it sends them: only its own rows, only to a newer version. */
+  /**
+   * The device's sessions as it sends them: only its own rows, only to a newer version. A
+   * session the project has no row of is the device's own from before sessions moved here (its
+   * id was claimed in D1, and the device's object holds it): it is added as the device's.
+   */
   update(deviceId: string, rows: SessionUpsert[]): void {
     if (this.retired) return;
     for (const r of rows) {
       this.sql.exec(
-        `UPDATE sessions SET name = ?, status = ?, completed_at = ?, total_logs = ?, error_count = ?, warning_count = ?, version = ?
-         WHERE session_id = ? AND device_id = ? AND version < ?`,
+        `INSERT INTO sessions (session_id, device_id, name, status, started_at, completed_at, total_logs, error_count, warning_count, version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (session_id) DO UPDATE SET name = excluded.name, status = excluded.status, completed_at = excluded.completed_at,
+           total_logs = excluded.total_logs, error_count = excluded.error_count, warning_count = excluded.warning_count, version = excluded.version
+         WHERE sessions.device_id = excluded.device_id AND sessions.version < excluded.version`,
+        r.session_id,
+        deviceId,
         r.name,
         r.status,
+        r.started_at,
         r.completed_at,
         r.total_logs,
         r.error_count,
         r.warning_count,
-        r.version,
-        r.session_id,
-        deviceId,
         r.version,
       );
     }
@@ -137,6 +144,11 @@ export class ProjectSessions {
           PRUNE_BATCH,
         );
     return gone.toArray().length >= PRUNE_BATCH;
+  }
+
+  /** Whether the project is retired and sessions are left to delete (an object that restarted while deleting them). */
+  get leftOver(): boolean {
+    return this.retired && this.sql.exec("SELECT 1 FROM sessions LIMIT 1").toArray().length > 0;
   }
 
   /** The project is deleted: its sessions answer nothing from now on and go PRUNE_BATCH at a time (the caller continues). */

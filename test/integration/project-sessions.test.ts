@@ -4,10 +4,12 @@
 // gives a new id to exactly one device however many race for it; an end with its counts is
 // applied once, by version, for its own device only; an org-wide list merges the org's projects
 // in order, and its cursor walks them all.
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SessionUpsert } from "../../src/contract/sessions";
+import { DEVICE_SCHEMA } from "../../durable-objects/device-hub/schema";
+import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
 import { type Answer, call, ingest, line, newDevice, newOrg, newProject } from "./helpers";
 
@@ -72,10 +74,19 @@ describe("a session's open and end", () => {
     expect((await call("PATCH", "/sessions/run-2", { token: d.deviceKey, body: { status: "failed" } })).status).toBe(200);
 
     expect(await d1RowsWritten()).toBe(before);
+    // What the project's object writes instead (with the presence transition each makes: the current session changes).
+    const rows = async () => (await projectHub(env, f.projectId).storageRows()).project;
+    const r0 = await rows();
+    await call("POST", "/sessions", { token: d.deviceKey, body: { session_id: "run-3" } });
+    const r1 = await rows();
+    await call("PATCH", "/sessions/run-3", { token: d.deviceKey, body: { status: "completed" } });
+    const r2 = await rows();
+    console.log(`rows written in the project's object, with the transition: a session's open ${r1 - r0}, its end ${r2 - r1}`);
+    expect(await d1RowsWritten()).toBe(before);
     expect(await storedRow(f.projectId, "run-1")).toMatchObject({ device_id: d.deviceId, name: "night run", status: "completed", total_logs: 2, error_count: 1 });
     expect(await storedRow(f.projectId, "run-2")).toMatchObject({ device_id: d.deviceId, status: "failed", total_logs: 1, warning_count: 1 });
     const listed = await call("GET", `/sessions?project_id=${f.projectId}`, { token: f.adminKey });
-    expect(listed.json.sessions.map((s: { session_id: string }) => s.session_id).sort()).toEqual(["run-1", "run-2"]);
+    expect(listed.json.sessions.map((s: { session_id: string }) => s.session_id).sort()).toEqual(["run-1", "run-2", "run-3"]);
   });
 });
 
@@ -109,17 +120,26 @@ describe("claims on the project's object", () => {
   it("an end applies once, by version, for its own device only", async () => {
     const projectId = `prj_test_${crypto.randomUUID()}`;
     const hub = projectHub(env, projectId);
+    await hub.getSession("warm"); // the object's schema is built
+    const rows = async () => (await hub.storageRows()).project;
+    const r0 = await rows();
     await hub.claimSession("dev_a", { session_id: "s", name: "run s", started_at: 1_700_000_000_000 });
+    const r1 = await rows();
     await hub.updateSessions("dev_a", [upsert("s", 4, { status: "completed", completed_at: 1_700_000_060_000 })]);
+    // A claim writes the row and its two index entries; an end the row alone.
+    expect([r1 - r0, (await rows()) - r1]).toEqual([3, 1]);
     expect(await hub.getSession("s")).toMatchObject({ status: "completed", completed_at: 1_700_000_060_000, total_logs: 40, error_count: 4 });
     // A retry, or a late older write, changes nothing.
     await hub.updateSessions("dev_a", [upsert("s", 4, { status: "completed", completed_at: 1_700_000_060_000, total_logs: 999 })]);
     await hub.updateSessions("dev_a", [upsert("s", 3)]);
     expect(await storedRow(projectId, "s")).toMatchObject({ status: "completed", total_logs: 40, version: 4 });
-    // Another device's write, or one for an id nobody claimed, changes nothing.
-    await hub.updateSessions("dev_b", [upsert("s", 9, { name: "stolen" }), upsert("never-claimed", 1)]);
+    // Another device's write changes nothing.
+    await hub.updateSessions("dev_b", [upsert("s", 9, { name: "stolen" })]);
     expect(await hub.getSession("s")).toMatchObject({ device_id: "dev_a", name: "run s", total_logs: 40 });
-    expect(await hub.sessionOwner("never-claimed")).toBeNull();
+    // A session its device held from before sessions moved here (claimed in D1) is kept as that device's.
+    await hub.updateSessions("dev_b", [upsert("from-d1", 2, { status: "completed", completed_at: 1_700_000_090_000 })]);
+    expect(await hub.getSession("from-d1")).toMatchObject({ device_id: "dev_b", status: "completed", total_logs: 20 });
+    expect(await hub.claimSession("dev_a", { session_id: "from-d1", name: "x", started_at: 1 })).toBe("dev_b");
     await expect(hub.updateSessions("dev_a", [])).resolves.toBeUndefined();
   });
 
@@ -133,6 +153,31 @@ describe("claims on the project's object", () => {
     expect(await hub.getSession("kept")).toBeNull();
     expect(await hub.listSessions({}, undefined, 10)).toEqual([]);
     expect(await runInDurableObject(hub, (_h, state) => state.storage.sql.exec("SELECT count(*) AS n FROM sessions").one().n)).toBe(0);
+  });
+});
+
+describe("sessions D1 had", () => {
+  it("reach the project from their devices' objects, which tell their ended sessions again", async () => {
+    const f = await fleet(1);
+    const d = f.devices[0]!;
+    expect((await call("POST", "/sessions", { token: d.deviceKey, body: { session_id: "fresh" } })).status).toBe(201);
+    // A session D1 had: ended and told before the move (the project's object never saw it).
+    await runInDurableObject(deviceHub(env, d.deviceId), (_h, state) => {
+      state.storage.sql.exec(
+        `INSERT INTO sessions (session_id, name, status, started_at, completed_at, total_logs, error_count, warning_count, version, flushed_version)
+         VALUES ('old-run', 'old run', 'completed', 1700000000000, 1700000060000, 12, 1, 2, 3, 3)`,
+      );
+      state.storage.sql.exec(DEVICE_SCHEMA[DEVICE_SCHEMA.length - 1]!);
+    });
+    await evictDurableObject(deviceHub(env, d.deviceId));
+    expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).status).toBe(200);
+    // The device's alarm (due at once) tells the project; it may ring on its own before the test runs it.
+    for (let i = 0; i < 50 && !(await projectHub(env, f.projectId).getSession("old-run")); i++) {
+      await runDurableObjectAlarm(deviceHub(env, d.deviceId));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await projectHub(env, f.projectId).getSession("old-run")).toMatchObject({ device_id: d.deviceId, status: "completed", total_logs: 12, error_count: 1, warning_count: 2 });
+    expect((await call("GET", "/sessions/old-run", { token: f.adminKey })).json.session).toMatchObject({ session_id: "old-run", total_logs: 12 });
   });
 });
 
