@@ -127,16 +127,16 @@ export class ProjectHub extends DurableObject<Env> {
         if (before !== null && !this.sessions.pruneBatch(before)) this.pruneSessionsBefore = null;
       },
     });
-    // A retired project's sessions still to delete go on going after a restart.
-    if (this.sessions.leftOver) {
-      this.pruneSessionsBefore = 0;
-      void ctx.blockConcurrencyWhile(() => this.timers.arm());
-    }
     this.watchers = new Watchers(env, {
       projectId: () => ctx.id.name,
       plan: () => this.coverage.plan(),
       fanIns: () => this.usageCounts.fanInSenders(),
     });
+    // A retired project's sessions still to delete go on being deleted after a restart.
+    if (this.sessions.leftOver) {
+      this.pruneSessionsBefore = 0;
+      void ctx.blockConcurrencyWhile(() => this.timers.arm());
+    }
   }
 
   /**
