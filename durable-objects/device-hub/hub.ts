@@ -10,8 +10,7 @@ import type { Heartbeat } from "../../src/contract/fleet";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
 import type { EndStatus } from "../../src/contract/sessions";
-import { type Db, createDb } from "../../src/db/client";
-import { claimSession, sessionOwner } from "../../src/db/repos/sessions";
+import { projectHub } from "../../src/stubs/project-hub";
 import type { IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { arrivalBuckets } from "../../src/contract/buckets";
 import { UPLOAD_GRACE_MS } from "../../src/contract/artifacts";
@@ -77,7 +76,6 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly tail: DeviceTail;
   private readonly socket: DeviceSocket;
   private readonly alerts: DeviceAlerts;
-  private readonly db: Db;
   /** Heartbeats over the socket held since the state was last saved (socket-beats.ts). */
   private beats: Beats | null = null;
   /** While set, changes to the state wait for the next save (the socket's heartbeats). */
@@ -93,7 +91,6 @@ export class DeviceHub extends DurableObject<Env> {
     // An object nobody provisioned builds no storage (a key for a deleted device still reaches it).
     if (storage.kv.get("schema_version") !== undefined) migrate(storage, DEVICE_SCHEMA);
     const sql = storage.sql;
-    this.db = createDb(env.DB);
     const identity = () => this.state.current;
     this.state = new DeviceStateStore(storage.kv, () => storage.rowsWritten, () => this.saved());
     this.timers = new Timers(storage);
@@ -110,7 +107,7 @@ export class DeviceHub extends DurableObject<Env> {
     // The order the alarm runs them in: expiry and offline first, so what is reported is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
     this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
-    this.presenceReports = new PresenceReports(env, this.db, this.state, this.sessions, this.timers);
+    this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers);
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
     this.tail = new DeviceTail(env, identity, (wanted) => this.setLive(wanted, Date.now(), LIVE.lingerMs));
     this.delivery = new ProjectDelivery(
@@ -341,7 +338,7 @@ export class DeviceHub extends DurableObject<Env> {
     // A device may name only a session it has, or one no other device of the project has claimed.
     if (input.session_id && !this.sessions.get(input.session_id)) {
       const s = this.state.require();
-      const owner = await sessionOwner(this.db, s.projectId, input.session_id);
+      const owner = await projectHub(this.env, s.projectId).sessionOwner(input.session_id);
       if (owner !== null && owner !== s.deviceId) {
         await this.commit();
         return { ok: false, code: "conflict" };
@@ -493,13 +490,14 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   /**
-   * Whether this device may use a session id: it has it already, or it claims it now. D1
-   * decides a new id's owner, once and atomically, for every device of the project.
+   * Whether this device may use a session id: it has it already, or it claims it now. The
+   * project's object decides a new id's owner, once and atomically, for every device of the
+   * project (../project-hub/sessions.ts).
    */
   private async claim(sessionId: string, name: string, startedAt: number): Promise<boolean> {
     if (this.sessions.get(sessionId)) return true;
     const s = this.state.require();
-    const owner = await claimSession(this.db, s, { session_id: sessionId, name, started_at: startedAt });
+    const owner = await projectHub(this.env, s.projectId).claimSession(s.deviceId, { session_id: sessionId, name, started_at: startedAt });
     return owner === s.deviceId;
   }
 
@@ -541,7 +539,7 @@ export class DeviceHub extends DurableObject<Env> {
     const session = this.sessions.get(id);
     if (!session) {
       const s = this.state.require();
-      const owner = await sessionOwner(this.db, s.projectId, id);
+      const owner = await projectHub(this.env, s.projectId).sessionOwner(id);
       return owner === null ? "not_found" : "conflict";
     }
     if (session.status !== "active" && (session.completed_at ?? now) + UPLOAD_GRACE_MS < now) return "ended";

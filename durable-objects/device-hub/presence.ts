@@ -1,37 +1,49 @@
-// What the device's project hears of its presence, and what D1 hears of its sessions. A
+// What the device's project hears of its presence and of its sessions. A
 // transition (the status people see, or the current session) goes to the project's object at
 // once, before the request that made it answers; the project keeps the fleet's live picture and
 // writes transitions to D1 in one batch per project at most once a minute
 // (../project-hub/presence.ts). Everything else (last seen, metrics) rides with the device's
 // next delivery of counts (delivery.ts), so a steady heartbeat reaches neither D1 nor the
-// project on its own. A session's end is control plane: D1 hears of it at once, with its counts.
+// project on its own. A session's end is control plane: the project's object (which keeps the
+// project's sessions, ../project-hub/sessions.ts) hears of it at once, with its counts.
 //
 // What the project last acknowledged is kept in memory only, so a transition costs no row
 // besides the state's own: a report that fails is retried by the alarm, and one lost with the
 // object's memory (an eviction before the retry) reaches the project with the device's next
 // delivery, whose presence the project compares with the transition it holds.
-import type { Db } from "../../src/db/client";
-import { updateSessions } from "../../src/db/repos/sessions";
 import { projectHub } from "../../src/stubs/project-hub";
 import type { PresenceReport } from "../../src/contract/presence";
 import type { SessionRow, SessionStore } from "./sessions";
+import type { SessionUpsert } from "../../src/contract/sessions";
 import { type DeviceStateStore, type Told, reportOf, toldOf } from "./state";
 import type { Timers } from "../timers";
 
-/** Ended sessions written to D1 in one batch. */
+/** Ended sessions sent to the project's object in one call. */
 const SESSION_BATCH = 50;
 /** What a device nobody told anything yet is: offline, as registered (in D1 too). */
 const REGISTERED: Told = { status: "offline", at: null, session: null };
 
+/** What the project keeps of a session row. */
+const upsertOf = (r: SessionRow): SessionUpsert => ({
+  session_id: r.session_id,
+  name: r.name,
+  status: r.status,
+  started_at: r.started_at,
+  completed_at: r.completed_at,
+  total_logs: r.total_logs,
+  error_count: r.error_count,
+  warning_count: r.warning_count,
+  version: r.version,
+});
+
 export class PresenceReports {
-  /** Ended sessions D1 may not have seen: looked up once per object life, and set when telling D1 fails. */
+  /** Ended sessions the project may not have heard of: looked up once per object life, and set when telling it fails. */
   private untoldSessions?: boolean;
   /** The transition the project last acknowledged, as far as this object's life knows: at its start, the one it woke with. */
   private told: Told;
 
   constructor(
     private readonly env: Env,
-    private readonly db: Db,
     private readonly state: DeviceStateStore,
     private readonly sessions: SessionStore,
     timers: Timers,
@@ -80,12 +92,13 @@ export class PresenceReports {
     this.told = told;
   }
 
-  /** A session ended: D1 hears of it now (its row records it as told; a failure marks it to tell again). */
+  /** A session ended: the project hears of it now (its row records it as told; a failure marks it to tell again). */
   async sessionEnded(row: SessionRow): Promise<void> {
+    const s = this.state.require();
     try {
-      await updateSessions(this.db, this.state.require(), [row]);
+      await projectHub(this.env, s.projectId).updateSessions(s.deviceId, [upsertOf(row)]);
     } catch (err) {
-      console.error("telling D1 of an ended session failed; the alarm retries", err);
+      console.error("telling the project of an ended session failed; the alarm retries", err);
       this.sessions.notFlushed(row.session_id);
       this.untoldSessions = true;
     }
@@ -94,7 +107,7 @@ export class PresenceReports {
   private async tellSessions(): Promise<void> {
     const s = this.state.require();
     const rows = this.sessions.untold(SESSION_BATCH);
-    if (rows.length > 0) await updateSessions(this.db, s, rows);
+    if (rows.length > 0) await projectHub(this.env, s.projectId).updateSessions(s.deviceId, rows.map(upsertOf));
     this.sessions.markFlushed(rows);
     this.untoldSessions = rows.length === SESSION_BATCH;
   }

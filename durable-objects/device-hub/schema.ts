@@ -166,4 +166,9 @@ export const DEVICE_SCHEMA = [
    ${METRIC_HOURS_SCHEMA}
    ${COMMANDS_SCHEMA}
    DROP INDEX archive_chunks_hour_seq;`,
+
+  // Sessions left D1 for the project's object (issue 22, ../project-hub/sessions.ts): every
+  // ended session this device holds is told again, so the project has the ones D1 had (the
+  // "ended sessions" timer sends them, 50 a call; the project keeps only its newest version).
+  `UPDATE sessions SET flushed_version = 0 WHERE status != 'active';`,
 ] as const;

@@ -1,9 +1,10 @@
 // A device's sessions ("runs") with live counters. A batch's lines are counted in the device's
 // state row (saved in the same transaction as the lines, so no row of the session's own is
 // written per batch) and added to the session's row when it ends or when the state's list grows
-// long. Reads add what is still pending. The counters live here and are read from here: D1 hears
-// of a session when its id is claimed and when it ends (with its counts then), never on a
-// schedule. `version` / `flushed_version` say whether D1 has seen an ended session's row.
+// long. Reads add what is still pending. The counters live here and are read from here: the
+// project's object (../project-hub/sessions.ts) hears of a session when its id is claimed and
+// when it ends (with its counts then), never on a schedule. `version` / `flushed_version` say
+// whether the project has seen an ended session's row.
 import type { EndStatus, SessionFields } from "../../src/contract/sessions";
 import type { Sql } from "../storage";
 
@@ -12,7 +13,7 @@ type Pending = Record<string, [number, number, number]>;
 /** Sessions with pending counts past which they are folded into their rows at once. */
 const PENDING_MAX = 16;
 
-/** A row of the sessions table: `version` / `flushed_version` say whether D1 has seen it. */
+/** A row of the sessions table: `version` / `flushed_version` say whether the project's object has seen it. */
 export type SessionRow = SessionFields & { version: number; flushed_version: number } & Record<string, SqlStorageValue>;
 
 export type EndOutcome = { ok: true; session: SessionRow } | { ok: false; code: "not_found" | "conflict" | "before_start"; session?: SessionRow };
@@ -41,7 +42,7 @@ export class SessionStore {
     if (existing) return { session: existing, created: false };
     const session = this.sql
       .exec<SessionRow>(
-        // D1 has the row already (the id was claimed there first): nothing to tell it yet.
+        // The project has the row already (the id was claimed there first): nothing to tell it yet.
         "INSERT INTO sessions (session_id, name, status, started_at, flushed_version) VALUES (?, ?, 'active', ?, 1) RETURNING *",
         id,
         name,
@@ -87,7 +88,7 @@ export class SessionStore {
 
   /**
    * Ends a session; without a `completedAt` it ends now (never before it started). Its pending
-   * counts are added in the same statement, which also records D1 as told: the caller tells D1
+   * counts are added in the same statement, which also records the project as told: the caller tells it
    * at once (and calls unflushed() back if that fails).
    */
   end(id: string, status: EndStatus, completedAt: number | undefined): EndOutcome {
@@ -118,12 +119,12 @@ export class SessionStore {
     return { ok: true, session: ended };
   }
 
-  /** Ended sessions whose end D1 has not seen (a write that failed, or an end from before this was kept). */
+  /** Ended sessions whose end the project has not seen (a write that failed, or an end from before this was kept). */
   untold(limit: number): SessionRow[] {
     return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE status != 'active' AND version > flushed_version LIMIT ?", limit).toArray();
   }
 
-  /** D1 was not told of an end after all (see end): the alarm tells it. */
+  /** The project was not told of an end after all (see end): the alarm tells it. */
   notFlushed(id: string): void {
     this.sql.exec("UPDATE sessions SET flushed_version = 0 WHERE session_id = ?", id);
   }

@@ -24,7 +24,7 @@ import { type TicketHolder, Tickets } from "./tickets";
 import type { QuotaGrant } from "../../src/contract/quota";
 import type { TallyRow } from "../../src/contract/tallies";
 import { clockNow } from "../../src/lib/clock";
-import { addDays, utcDay } from "../../src/lib/time";
+import { DAY_MS, addDays, utcDay } from "../../src/lib/time";
 import type { ApiRecord } from "../../src/contract/api-records";
 import { ApiStats } from "./api-stats";
 import { TimeBuckets } from "./buckets";
@@ -42,6 +42,8 @@ import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage"
 import type { UsageCounters } from "../../src/contract/usage";
 import type { PresenceReport } from "../../src/contract/presence";
 import { FleetPresence } from "./presence";
+import { ProjectSessions } from "./sessions";
+import type { SessionAfter, SessionFields, SessionListFilter, SessionUpsert, StoredSession } from "../../src/contract/sessions";
 
 /** A new viewer waits at most this long for its devices to hear of it (ms). */
 const TELL_WAIT_MS = 1000;
@@ -83,6 +85,9 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly storageReporter: StorageReporter;
   private readonly orgStorage: OrgStorage;
   private readonly presence: FleetPresence;
+  private readonly sessions: ProjectSessions;
+  /** Sessions to prune before this moment (ms) on the alarm, a batch at a time (memory only: the daily job asks again). */
+  private pruneSessionsBefore: number | null = null;
   /** Devices that delivered here directly, and when (memory only; see recentDevices). */
   private readonly lastDelivery = new Map<string, number>();
 
@@ -113,11 +118,25 @@ export class ProjectHub extends DurableObject<Env> {
       this.usageCounts.seenRows(),
       this.timers,
     );
+    this.sessions = new ProjectSessions(storage.sql, storage.kv);
+    this.timers.add({
+      name: "session pruning",
+      due: (now) => (this.pruneSessionsBefore !== null ? now : null),
+      fire: () => {
+        const before = this.pruneSessionsBefore;
+        if (before !== null && !this.sessions.pruneBatch(before)) this.pruneSessionsBefore = null;
+      },
+    });
     this.watchers = new Watchers(env, {
       projectId: () => ctx.id.name,
       plan: () => this.coverage.plan(),
       fanIns: () => this.usageCounts.fanInSenders(),
     });
+    // A retired project's sessions still to delete go on being deleted after a restart.
+    if (this.sessions.leftOver) {
+      this.pruneSessionsBefore = 0;
+      void ctx.blockConcurrencyWhile(() => this.timers.arm());
+    }
   }
 
   /**
@@ -243,6 +262,40 @@ export class ProjectHub extends DurableObject<Env> {
     await this.timers.arm();
   }
 
+  // ---- sessions -------------------------------------------------------------------------
+
+  /**
+   * A device names a session id: it claims it unless a device of the project has it. Answers
+   * the owner (this device, or the first to claim it), or null once the project is deleted.
+   */
+  async claimSession(deviceId: string, s: Pick<SessionFields, "session_id" | "name" | "started_at">): Promise<string | null> {
+    return this.sessions.claim(deviceId, s);
+  }
+
+  /** The device that owns a session id, if any claimed it. */
+  async sessionOwner(sessionId: string): Promise<string | null> {
+    return this.sessions.owner(sessionId);
+  }
+
+  /** A device's object sends its sessions (an end, with its counts): only its own, only newer versions. */
+  async updateSessions(deviceId: string, rows: SessionUpsert[]): Promise<void> {
+    this.sessions.update(deviceId, rows);
+  }
+
+  async getSession(sessionId: string): Promise<StoredSession | null> {
+    return this.sessions.get(sessionId) ?? null;
+  }
+
+  /** A page of the project's sessions, newest first, strictly after `after` (see ProjectSessions.list). */
+  async listSessions(filter: SessionListFilter, after: SessionAfter | undefined, limit: number): Promise<StoredSession[]> {
+    return this.sessions.list(filter, after, limit);
+  }
+
+  /** Ids of the sessions that ran during [from, to) (ms), newest first. */
+  async sessionIdsBetween(range: { from?: number; to?: number }, max: number): Promise<string[]> {
+    return this.sessions.idsBetween(range, max);
+  }
+
   // ---- alerts ---------------------------------------------------------------------------
 
   /** The routes changed the project's rules in D1: this is the whole set now. Answers the new version. */
@@ -344,13 +397,17 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   /** The daily job: closes a finished day and answers its counters (the same answer every time). */
-  async closeDay(day: string): Promise<UsageCounters & { active_devices: number; storage_bytes: number }> {
+  async closeDay(day: string, sessionRetentionDays?: number): Promise<UsageCounters & { active_devices: number; storage_bytes: number }> {
     const now = clockNow();
     const counters = this.usageCounts.closeDay(day, now);
     const closed = { ...counters, active_devices: this.tops.activeOn(day), storage_bytes: this.usageCounts.storageBytes };
     // The daily job visits every project once a day: a good moment to prune, and to arm the alarm.
     this.tops.prune(day);
     this.buckets.prune(now);
+    // Sessions ended before the tier's archive retention go (their lines are gone by then too).
+    if (sessionRetentionDays !== undefined && this.sessions.pruneBatch(now - sessionRetentionDays * DAY_MS)) {
+      this.pruneSessionsBefore = now - sessionRetentionDays * DAY_MS;
+    }
     await this.timers.arm();
     return closed;
   }
@@ -392,6 +449,10 @@ export class ProjectHub extends DurableObject<Env> {
   /** The project was deleted: every stream closes and no ticket opens anything. */
   async retire(): Promise<void> {
     this.tickets.clear();
+    if (this.sessions.retire()) {
+      this.pruneSessionsBefore = 0;
+      await this.timers.arm();
+    }
     await Promise.all(this.coverage.names.map((name) => tailGroup(this.env, name).retire()));
     await this.storageReporter.retire();
   }

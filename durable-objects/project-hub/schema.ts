@@ -172,4 +172,23 @@ export const PROJECT_SCHEMA = [
   // last said of its devices' presence (JSON: device id -> report), written with the delivery.
   `CREATE TABLE presence (device_id TEXT PRIMARY KEY, report TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
    ALTER TABLE intake ADD COLUMN seen TEXT;`,
+
+  // The project's sessions (sessions.ts), moved out of D1: one row each, keyed by the session id
+  // (unique within the project), with the device that claimed it. Two indexes only, each entry a
+  // billed row write: the list's order (started_at, then the key, which every entry carries) and
+  // one device's sessions in that order. Status and time filters ride the first.
+  `CREATE TABLE sessions (
+     session_id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     status TEXT NOT NULL,
+     started_at INTEGER NOT NULL,   -- ms
+     completed_at INTEGER,          -- ms
+     total_logs INTEGER NOT NULL DEFAULT 0,
+     error_count INTEGER NOT NULL DEFAULT 0,
+     warning_count INTEGER NOT NULL DEFAULT 0,
+     version INTEGER NOT NULL DEFAULT 0  -- the newest version its device sent
+   ) WITHOUT ROWID;
+   CREATE INDEX sessions_started ON sessions (started_at);
+   CREATE INDEX sessions_device ON sessions (device_id, started_at);`,
 ] as const;

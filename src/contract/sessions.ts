@@ -21,6 +21,29 @@ export interface SessionFields {
   warning_count: number;
 }
 
+/** A session as its project's object stores it (durable-objects/project-hub/sessions.ts): its fields and the device that owns it. */
+export type StoredSession = SessionFields & { device_id: string };
+
+/** What a device's object sends its project of an ended (or changed) session: `version` orders the writes. */
+export type SessionUpsert = SessionFields & { version: number };
+
+/** The filters of a page of one project's sessions, as GET /sessions takes them (times in ms). */
+export interface SessionListFilter {
+  device_id?: string;
+  status?: SessionStatus;
+  from?: number;
+  to?: number;
+}
+
+/**
+ * Where a page of one project's sessions resumes: rows strictly before (started_at, session_id)
+ * in the list's order (newest first); with no session_id, rows strictly before started_at.
+ */
+export interface SessionAfter {
+  started_at: number;
+  session_id?: string;
+}
+
 /** Session ids are unique within a project: the first device to use one owns it. */
 export const sessionTaken = () => new ApiError("conflict", "another device of this project already uses this session_id");
 

@@ -3,7 +3,6 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { ENVIRONMENTS, role, tier } from "../contract/common";
 import { DeviceStatus } from "../contract/fleet";
-import { SessionStatus } from "../contract/sessions";
 
 // Each enum is declared once, in the contract; drizzle wants its values as a non-empty tuple.
 const values = <T extends string>(e: { options: T[] }) => e.options as [T, ...T[]];
@@ -98,32 +97,8 @@ export const devices = sqliteTable(
   ],
 );
 
-// Sessions as the project sees them. Live counters are in the device's object; these rows
-// are flushed from it on create and end at once, and otherwise at most once per flush interval.
-export const sessions = sqliteTable(
-  "sessions",
-  {
-    projectId: text("project_id").notNull(),
-    sessionId: text("session_id").notNull(),
-    orgId: text("org_id").notNull(),
-    deviceId: text("device_id").notNull(),
-    name: text("name").notNull(),
-    status: text("status", { enum: values(SessionStatus) }).notNull(),
-    startedAt: integer("started_at").notNull(),
-    completedAt: integer("completed_at"),
-    totalLogs: integer("total_logs").notNull().default(0),
-    errorCount: integer("error_count").notNull().default(0),
-    warningCount: integer("warning_count").notNull().default(0),
-    version: integer("version").notNull().default(0),
-  },
-  (t) => [
-    primaryKey({ columns: [t.projectId, t.sessionId] }),
-    index("sessions_project_started_idx").on(t.projectId, t.startedAt),
-    index("sessions_device_started_idx").on(t.deviceId, t.startedAt),
-    index("sessions_org_idx").on(t.orgId, t.sessionId),
-  ],
-);
-
+// Sessions are not here: each project's sessions live in its object
+// (durable-objects/project-hub/sessions.ts); migration 0015 dropped the table.
 // What a project used on one UTC day, written once by the daily job after the day ends and
 // never changed (the key makes a second run a no-op). Counters as in src/contract/usage.ts.
 const dayCounters = () => ({

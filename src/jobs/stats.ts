@@ -10,6 +10,7 @@
 // objects; in D1, two queries and ⌈P·D/5⌉ inserts for the days, and for the month one query and
 // ⌈P/5⌉ inserts (consumer.ts sums a message). A project with more days to write than D
 // continues in a follow-up message.
+import { TIERS } from "../contract/tiers";
 import type { Db } from "../db/client";
 import { liveDeviceCounts } from "../db/repos/devices";
 import type { ProjectWithTier } from "../db/repos/projects";
@@ -48,7 +49,8 @@ export interface DaysWritten {
 
 /** One day of one project as its object closes it, with `devices`, the live devices the job counted. */
 async function closedDay(env: Env, p: ProjectWithTier, day: string, devices: number, at: number): Promise<DailyRow> {
-  const usage = await projectHub(env, p.id).closeDay(day);
+  // The project's object prunes its sessions by the tier's archive retention as it closes the day.
+  const usage = await projectHub(env, p.id).closeDay(day, TIERS[p.tier].archive_retention_days);
   return {
     projectId: p.id,
     orgId: p.orgId,

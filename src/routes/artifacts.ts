@@ -67,23 +67,23 @@ export const artifacts = new Hono<AppEnv>()
   })
   .get("/:session_id/files", orgKey("viewer"), params(SessionParams), query(ListFiles), async (c) => {
     const q = c.req.valid("query");
-    const session = await sessionOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
+    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
     return c.json(await listFiles(c.env, session.projectId, session.sessionId, q.limit, q.cursor));
   })
   .get("/:session_id/files/download", orgKey("viewer"), params(SessionParams), query(FileQuery), async (c) => {
     const q = c.req.valid("query");
     const path = artifactPath(q.path, "query");
-    const session = await sessionOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
+    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
     return downloadFile(c.env, session.projectId, session.sessionId, path, c.req.raw);
   })
   .delete("/:session_id/files", orgKey("admin"), params(SessionParams), query(FileQuery), async (c) => {
     const q = c.req.valid("query");
     const path = artifactPath(q.path, "query");
-    const session = await sessionOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
+    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
     await deleteFile(c.env, session.projectId, session.sessionId, path);
     return c.body(null, 204);
   })
   .get("/:session_id/bundle", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {
-    const session = await sessionOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
+    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
     return sessionBundle(c.env, session);
   });

@@ -34,12 +34,12 @@ export const logs = new Hono<AppEnv>()
   })
   .get("/", orgKey("viewer"), query(LogSearch), async (c) => {
     const q = c.req.valid("query");
-    const sources = await searchScope(c.var.db, c.var.org.orgId, q);
+    const sources = await searchScope(c.env, c.var.db, c.var.org.orgId, q);
     return c.json(await searchLogs(c.env, sources, q));
   })
   .get("/export", orgKey("viewer"), query(LogExport), async (c) => {
     const { format, ...filters } = c.req.valid("query");
-    return logExport(c.env, await searchScope(c.var.db, c.var.org.orgId, filters), filters, format);
+    return logExport(c.env, await searchScope(c.env, c.var.db, c.var.org.orgId, filters), filters, format);
   })
   .post("/stream/ticket", orgKey("viewer"), async (c) => {
     const fromBody = c.req.raw.body ? await readJson(c.req.raw, DEFAULT_BODY_LIMIT) : {};

@@ -1,10 +1,12 @@
 // /sessions: a device opens and ends its runs; people list and read them. Lists come from
-// D1 and are overlaid with the live counters of each device's object, so counts are exact.
+// each project's object (an org-wide list asks every project of the org and merges them:
+// services/session-records.ts) and are overlaid with the live counters of each device's
+// object, so counts are exact.
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
-import { type SessionRecord, listSessions } from "../db/repos/sessions";
+import { type SessionRecord, listSessions } from "../services/session-records";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, invalidField, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
@@ -27,7 +29,7 @@ const fromRecord = (r: SessionRecord) => ({
   warning_count: r.warningCount,
 });
 
-/** D1 rows with each device's live values laid over them (one call per device on the page). */
+/** Stored sessions with each device's live values laid over them (one call per device on the page). */
 async function withLiveCounts(env: Env, records: SessionRecord[]) {
   const byDevice = new Map<string, SessionRecord[]>();
   for (const r of records) byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), r]);
@@ -63,9 +65,10 @@ export const sessions = new Hono<AppEnv>()
     const q = c.req.valid("query");
     const { db, org } = c.var;
     if (q.project_id) await projectOfOrg(db, org.orgId, q.project_id);
-    if (q.device_id) await deviceInScope(db, org.orgId, q.device_id, q.project_id);
+    // A device's sessions are all in its project: only that project's object is asked.
+    const projectId = q.device_id ? (await deviceInScope(db, org.orgId, q.device_id, q.project_id)).projectId : q.project_id;
     const after = decodeCursor(q.cursor, CursorShape);
-    const rows = await listSessions(db, org.orgId, q, {
+    const rows = await listSessions(c.env, db, org.orgId, { ...q, project_id: projectId }, {
       after: after && { startedAt: after.started_at, projectId: after.project_id, sessionId: after.session_id },
       limit: q.limit + 1,
     });
@@ -73,7 +76,7 @@ export const sessions = new Hono<AppEnv>()
     return c.json({ sessions: await withLiveCounts(c.env, items), next_cursor });
   })
   .get("/:session_id", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {
-    const record = await sessionOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
+    const record = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
     const [session] = await withLiveCounts(c.env, [record]);
     return c.json({ session });
   });

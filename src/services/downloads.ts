@@ -72,16 +72,16 @@ export async function serveDownload(env: Env, db: Db, secret: string, req: Reque
 async function resolve(env: Env, db: Db, orgId: string, t: ReturnType<typeof parseHref>): Promise<(req: Request) => Promise<Response> | Response> {
   if (t.kind === "export") {
     const { format, ...filters } = parseOrThrow(LogExport, t.query, "query");
-    const sources = await searchScope(db, orgId, filters);
+    const sources = await searchScope(env, db, orgId, filters);
     return () => logExport(env, sources, filters, format);
   }
   if (t.kind === "file") {
     const q = parseOrThrow(FileQuery, t.query, "query");
     const path = artifactPath(q.path, "query");
-    const session = await sessionOfOrg(db, orgId, t.sessionId!, q.project_id);
+    const session = await sessionOfOrg(env, db, orgId, t.sessionId!, q.project_id);
     return (req) => downloadFile(env, session.projectId, session.sessionId, path, req);
   }
   const q = parseOrThrow(SessionQuery, t.query, "query");
-  const session = await sessionOfOrg(db, orgId, t.sessionId!, q.project_id);
+  const session = await sessionOfOrg(env, db, orgId, t.sessionId!, q.project_id);
   return () => sessionBundle(env, session);
 }

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { LogCursor, LogFilter } from "../contract/logs";
 import type { Db } from "../db/client";
-import { sessionDevicesOfOrg } from "../db/repos/sessions";
+import { sessionDevicesOfOrg } from "./session-records";
 import { shardsInUse } from "../db/repos/log-shards";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { invalidField, notFound } from "../contract/errors";
@@ -29,15 +29,15 @@ export interface Source {
 }
 
 /** The shards a search must ask, all inside the caller's org. */
-export async function searchScope(db: Db, orgId: string, p: Pick<LogSearch, "project_id" | "device_id" | "session_id">): Promise<Source[]> {
+export async function searchScope(env: Env, db: Db, orgId: string, p: Pick<LogSearch, "project_id" | "device_id" | "session_id">): Promise<Source[]> {
   if (p.device_id) {
     const device = await deviceOfOrg(db, orgId, p.device_id);
     if (p.project_id && device.projectId !== p.project_id) throw notFound("device");
     return [{ projectId: device.projectId, shard: shardOf(device.id), devices: [device.id] }];
   }
   if (p.session_id) {
-    const rows = await sessionDevicesOfOrg(db, orgId, p.session_id);
-    const inScope = rows.filter((r) => !p.project_id || r.projectId === p.project_id);
+    // Without a project, every project of the org is asked for the session (one call each).
+    const inScope = await sessionDevicesOfOrg(env, db, orgId, p.session_id, p.project_id);
     if (inScope.length === 0) throw notFound("session");
     return sourcesOf(inScope.map((r) => ({ projectId: r.projectId, deviceId: r.deviceId })));
   }

@@ -31,7 +31,7 @@ import { TailFilter } from "../contract/tail-filter";
 import { newTailTicket } from "../contract/tail-ticket";
 import type { Db } from "../db/client";
 import { type DeviceLabelRow, deviceLabelsOf, projectDeviceLabels } from "../db/repos/devices";
-import { projectSessionIds } from "../db/repos/sessions";
+import { projectSessionIds } from "./session-records";
 import { signingKey } from "../lib/config";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
@@ -183,7 +183,7 @@ export async function lokiQuery(
   const module = exactValue(q, "module");
   let sources: Source[];
   try {
-    sources = await searchScope(db, orgId, { project_id: projectId, device_id: deviceId, session_id: sessionId });
+    sources = await searchScope(env, db, orgId, { project_id: projectId, device_id: deviceId, session_id: sessionId });
   } catch (err) {
     // A device or session this project does not have: no lines, as Loki answers for any selector.
     if (err instanceof ApiError && err.code === "not_found") return { streams: [] };
@@ -258,7 +258,7 @@ export async function lokiLabelValues(env: Env, db: Db, projectId: string, name:
     );
   }
   if (label === "session_id") {
-    return keep(await projectSessionIds(db, projectId, { from: Math.floor(range.from / 1000), to: Math.ceil(range.to / 1000) }, MAX_VALUES));
+    return keep(await projectSessionIds(env, projectId, { from: Math.floor(range.from / 1000), to: Math.ceil(range.to / 1000) }, MAX_VALUES));
   }
   // Modules: the project's daily tallies of the range's days (counted by day of receipt).
   const fromDay = utcDay(range.from / 1000);

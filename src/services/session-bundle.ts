@@ -9,7 +9,7 @@ import { sourcesOf } from "./log-search";
 import { downloadZip } from "client-zip";
 import { artifactPrefix } from "../contract/artifacts";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
-import type { SessionRecord } from "../db/repos/sessions";
+import type { SessionRecord } from "./session-records";
 import { bundleNames } from "./bundle-names";
 import { attachmentDisposition } from "./export-format";
 import { logExport } from "./log-export";

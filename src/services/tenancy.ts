@@ -9,7 +9,7 @@ import { type OrgTier, createOrgWithAdminKey } from "../db/repos/orgs";
 import { deleteProjectCascade, findProjectOfOrg, listProjects } from "../db/repos/projects";
 import { addPurges } from "../db/repos/uploads";
 import { projectPrefixes } from "../contract/artifacts";
-import { findSessionOfOrg } from "../db/repos/sessions";
+import { findSessionOfOrg } from "./session-records";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { newSecret, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
@@ -38,8 +38,9 @@ export async function deviceInScope(db: Db, orgId: string, deviceId: string, pro
   return device;
 }
 
-export async function sessionOfOrg(db: Db, orgId: string, sessionId: string, projectId?: string) {
-  const session = await findSessionOfOrg(db, orgId, sessionId, projectId);
+/** A session of the org (without a project id, every project of the org is asked: one call each). */
+export async function sessionOfOrg(env: Env, db: Db, orgId: string, sessionId: string, projectId?: string) {
+  const session = await findSessionOfOrg(env, db, orgId, sessionId, projectId);
   if (!session) throw notFound("session");
   return session;
 }

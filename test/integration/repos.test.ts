@@ -1,6 +1,6 @@
-// The D1 repositories called directly, against real D1: the version and ownership rules
-// ProjectHubs rely on when they write transitions and DeviceHubs when they write sessions, and
-// the guards routes rely on.
+// The D1 repositories called directly, against real D1: the version rules ProjectHubs rely on
+// when they write transitions, and the guards routes rely on. (Sessions left D1: their claim and
+// version rules are tested on the project's object, project-sessions.test.ts.)
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
@@ -8,8 +8,7 @@ import { type Device, listDevices, markDecommissioned, upsertRegisteredDevice, w
 import type { PresenceReport } from "../../src/contract/presence";
 import { insertKey, revokeKeyUnlessLastAdmin } from "../../src/db/repos/keys";
 import { createOrgWithAdminKey } from "../../src/db/repos/orgs";
-import { createProject, deleteProjectCascade } from "../../src/db/repos/projects";
-import { type SessionUpsert, claimSession, sessionOwner, updateSessions } from "../../src/db/repos/sessions";
+import { createProject } from "../../src/db/repos/projects";
 import { consumeToken, deleteTokensExpiredBefore, insertToken } from "../../src/db/repos/tokens";
 
 const db = createDb(env.DB);
@@ -48,23 +47,8 @@ const presence = (deviceId: string, version: number, extra: Partial<PresenceRepo
   ...extra,
 });
 
-const session = (id: string, version: number, extra: Partial<SessionUpsert> = {}): SessionUpsert => ({
-  session_id: id,
-  name: `run ${id}`,
-  status: "active",
-  started_at: 1_700_000_000_000,
-  completed_at: null,
-  total_logs: version * 10,
-  error_count: version,
-  warning_count: 0,
-  version,
-  ...extra,
-});
-
 const presenceRow = (id: string) =>
   env.DB.prepare("SELECT status, status_changed_at, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
-const sessionRow = (projectId: string, sessionId: string) =>
-  env.DB.prepare("SELECT * FROM sessions WHERE project_id = ? AND session_id = ?").bind(projectId, sessionId).first<any>();
 
 describe("writeTransitions", () => {
   const write = (projectId: string, ...reports: ReturnType<typeof presence>[]) => writeTransitions(db, projectId, reports);
@@ -94,64 +78,6 @@ describe("writeTransitions", () => {
     await markDecommissioned(db, devices[2]!.id, 1_000);
     await write(project.id, presence(devices[2]!.id, 9));
     expect(await presenceRow(devices[2]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
-  });
-});
-
-describe("claimSession", () => {
-  const claim = (f: Awaited<ReturnType<typeof fleet>>, i: number, id: string) => claimSession(db, f.owner(i), { session_id: id, name: `run ${id}`, started_at: 1_700_000_000_000 });
-
-  it("gives a new id to the first device that names it, and tells the others who owns it", async () => {
-    const f = await fleet(2);
-    expect(await sessionOwner(db, f.project.id, "s")).toBeNull();
-    expect(await claim(f, 0, "s")).toBe(f.devices[0]!.id);
-    expect(await claim(f, 1, "s")).toBe(f.devices[0]!.id);
-    expect(await claim(f, 0, "s")).toBe(f.devices[0]!.id);
-    expect(await sessionRow(f.project.id, "s")).toMatchObject({ org_id: f.org.id, device_id: f.devices[0]!.id, name: "run s", status: "active", version: 0 });
-  });
-
-  it("has exactly one winner when devices race for the same new id", async () => {
-    const f = await fleet(8);
-    const owners = await Promise.all(f.devices.map((_, i) => claim(f, i, "raced")));
-    expect(new Set(owners).size).toBe(1);
-    expect(owners[0]).toBe(await sessionOwner(db, f.project.id, "raced"));
-  });
-
-  it("the same id in another project is another session", async () => {
-    const a = await fleet();
-    const b = await fleet();
-    expect(await claim(a, 0, "run-1")).toBe(a.devices[0]!.id);
-    expect(await claim(b, 0, "run-1")).toBe(b.devices[0]!.id);
-  });
-
-  it("claims nothing for a project that no longer exists", async () => {
-    const f = await fleet();
-    await deleteProjectCascade(db, f.project.id);
-    expect(await claim(f, 0, "late")).toBeNull();
-    expect(await sessionOwner(db, f.project.id, "late")).toBeNull();
-  });
-});
-
-describe("updateSessions", () => {
-  it("a newer version updates the counters and status; an older one is ignored", async () => {
-    const f = await fleet();
-    await claimSession(db, f.owner(0), { session_id: "s", name: "run s", started_at: 1_700_000_000_000 });
-    await updateSessions(db, f.owner(0), [session("s", 4, { status: "completed", completed_at: 1_700_000_060_000 })]);
-    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", completed_at: 1_700_000_060_000, total_logs: 40, version: 4 });
-    await updateSessions(db, f.owner(0), [session("s", 3)]);
-    expect(await sessionRow(f.project.id, "s")).toMatchObject({ status: "completed", total_logs: 40, version: 4 });
-  });
-
-  it("changes only sessions the device claimed: never another device's, never a row that is gone", async () => {
-    const f = await fleet(2);
-    await claimSession(db, f.owner(0), { session_id: "shared", name: "run shared", started_at: 1_700_000_000_000 });
-    await updateSessions(db, f.owner(1), [session("shared", 9, { name: "stolen" }), session("never-claimed", 1)]);
-    expect(await sessionRow(f.project.id, "shared")).toMatchObject({ device_id: f.devices[0]!.id, name: "run shared", version: 0 });
-    expect(await sessionOwner(db, f.project.id, "never-claimed")).toBeNull();
-  });
-
-  it("an empty flush writes nothing", async () => {
-    const f = await fleet();
-    await expect(updateSessions(db, f.owner(0), [])).resolves.toBeUndefined();
   });
 });
 

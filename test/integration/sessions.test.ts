@@ -1,12 +1,15 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { rewriteDeviceState } from "../support/device-state";
 import { deviceHub } from "../../src/stubs/device-hub";
+import { projectHub } from "../../src/stubs/project-hub";
 import { allLogs, call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 import { settle } from "../support/settle";
 
-const d1Session = (sessionId: string) => env.DB.prepare("SELECT * FROM sessions WHERE session_id = ?").bind(sessionId).first<any>();
+/** The session's row as the project's object stores it (sessions left D1: project-hub/sessions.ts). */
+const storedSession = (projectId: string, sessionId: string) =>
+  runInDurableObject(projectHub(env, projectId), (_h, state) => state.storage.sql.exec("SELECT * FROM sessions WHERE session_id = ?", sessionId).toArray()[0] as any);
 
 describe("sessions", () => {
   it("are created idempotently, count their lines live, and end with a status", async () => {
@@ -46,31 +49,31 @@ describe("sessions", () => {
     expect((await call("PATCH", `/sessions/nope`, { token: t.deviceKey, body: { status: "failed" } })).status).toBe(404);
     const after = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
     expect(after.json.device.current_session_id).toBeNull();
-    // Ending writes D1 at once, with the final counts.
-    expect(await d1Session(id)).toMatchObject({ status: "completed", total_logs: 104, error_count: 2 });
+    // Ending writes the project's row at once, with the final counts.
+    expect(await storedSession(t.projectId, id)).toMatchObject({ status: "completed", total_logs: 104, error_count: 2 });
   });
 
-  it("keep their counters in the device's object: D1 hears of a session when it is claimed and when it ends, never per batch or on a schedule", async () => {
+  it("keep their counters in the device's object: the project's row hears of a session when it is claimed and when it ends, never per batch or on a schedule", async () => {
     const t = await tenant();
     await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "s-coalesce", name: "x" } });
-    const base = await d1Session("s-coalesce");
+    const base = await storedSession(t.projectId, "s-coalesce");
     for (let i = 0; i < 5; i++) await ingest(t.deviceKey, { session_id: "s-coalesce", logs: loghubLines("Linux", 10) });
-    const during = await d1Session("s-coalesce");
+    const during = await storedSession(t.projectId, "s-coalesce");
     expect(during.version).toBe(base.version);
     expect(during.total_logs).toBe(0);
-    // Reads are exact all the same: the list and the session lay the device's live counters over D1's row.
+    // Reads are exact all the same: the list and the session lay the device's live counters over the stored row.
     const listed = await call("GET", `/sessions?project_id=${t.projectId}`, { token: t.viewerKey });
     expect(listed.json.sessions[0]).toMatchObject({ session_id: "s-coalesce", total_logs: 50 });
     expect((await call("GET", "/sessions/s-coalesce", { token: t.viewerKey })).json.session).toMatchObject({ total_logs: 50 });
 
-    // No alarm copies them to D1, however late it rings.
+    // No alarm copies them to the project, however late it rings.
     await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => ({ ...s, lastHeartbeatAt: Date.now() - 7_200_000 }));
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-    expect(await d1Session("s-coalesce")).toMatchObject({ total_logs: 0, version: base.version });
+    expect(await storedSession(t.projectId, "s-coalesce")).toMatchObject({ total_logs: 0, version: base.version });
 
-    // The end is control plane: D1 has it at once, with the counts as they ended.
+    // The end is control plane: the project has it at once, with the counts as they ended.
     await call("PATCH", "/sessions/s-coalesce", { token: t.deviceKey, body: { status: "completed" } });
-    expect(await d1Session("s-coalesce")).toMatchObject({ status: "completed", total_logs: 50 });
+    expect(await storedSession(t.projectId, "s-coalesce")).toMatchObject({ status: "completed", total_logs: 50 });
   });
 
   it("take ids with spaces and other printable text, but never a slash", async () => {

@@ -2,7 +2,7 @@
 import { type SQL, and, asc, count, eq, getTableColumns, gt, inArray, lt, sql } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../client";
-import { alertDeliveries, alertRules, alertTargets, alerts, devices, logShards, orgs, projects, registrationTokens, sessions } from "../schema";
+import { alertDeliveries, alertRules, alertTargets, alerts, devices, logShards, orgs, projects, registrationTokens } from "../schema";
 import { newId } from "../../lib/crypto";
 
 export type Project = typeof projects.$inferSelect;
@@ -86,12 +86,11 @@ export async function findProject(db: Db, projectId: string): Promise<Project | 
   return db.query.projects.findFirst({ where: eq(projects.id, projectId) });
 }
 
-/** The project with its tokens, devices and sessions, in one batch so none outlives it. */
+/** The project with its tokens, devices and rules, in one batch so none outlives it. (Its sessions are in its object, retired first.) */
 export async function deleteProjectCascade(db: Db, projectId: string): Promise<void> {
   await db.batch([
     db.delete(registrationTokens).where(eq(registrationTokens.projectId, projectId)),
     db.delete(devices).where(eq(devices.projectId, projectId)),
-    db.delete(sessions).where(eq(sessions.projectId, projectId)),
     db.delete(logShards).where(eq(logShards.projectId, projectId)),
     // A rule's targets and attempts go with it (their rows name the rule, not the project).
     db.delete(alertTargets).where(inArray(alertTargets.ruleId, db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)))),
