@@ -20,7 +20,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterAll, beforeAll, it, vi } from "vitest";
-import { FIELDS, type R2Tally, type Reading, type Tally, alarmOf, forgetAlarm, reading } from "./meter";
+import { FIELDS, type R2Tally, type Reading, type Tally, alarms, forgetAlarm, reading } from "./meter";
 
 interface Line {
   level: string;
@@ -209,16 +209,33 @@ class Device {
     });
   }
 
+  /** The earliest alarm of the tenant's objects: its device, its project, its log shard (today's code). */
   private nextAlarm(): { at: number; name: string; stub: DurableObjectStub } | undefined {
-    const device = alarmOf(this.t.deviceId);
-    const project = alarmOf(this.t.projectId);
-    if (device === undefined && project === undefined) return undefined;
-    if (project === undefined || (device !== undefined && device <= project)) {
-      return { at: device!, name: this.t.deviceId, stub: env.DEVICE_HUB.getByName(this.t.deviceId) };
-    }
-    return { at: project, name: this.t.projectId, stub: env.PROJECT_HUB.getByName(this.t.projectId) };
+    const next = alarms().find((a) => ofTenant(this.t, a.name));
+    if (!next) return undefined;
+    const ns = (env as unknown as Record<string, DurableObjectNamespace>)[BINDINGS[next.className] ?? ""];
+    if (!ns) throw new Error(`no binding for ${next.className} (${next.name})`);
+    return { at: next.at, name: next.name, stub: ns.get(ns.idFromName(next.name)) };
   }
 }
+
+/** wrangler.toml's binding of each object class. */
+const BINDINGS: Record<string, string> = {
+  DeviceHub: "DEVICE_HUB",
+  ProjectHub: "PROJECT_HUB",
+  FanIn: "FAN_IN",
+  LogShard: "LOG_SHARD",
+  TailGroup: "TAIL_GROUP",
+};
+
+/** Whether an object (a meter scope) is the tenant's: its device, its project, or one named after the project (its log shards). */
+const ofTenant = (t: Tenant, scope: string) => scope === t.deviceId || scope === t.projectId || scope.startsWith(`${t.projectId}/`);
+
+/** The SQLite bytes of the tenant's objects, as of their last events. */
+const bytesOf = (t: Tenant) =>
+  Object.entries(reading().object_bytes)
+    .filter(([name]) => ofTenant(t, name))
+    .reduce((n, [, b]) => n + b, 0);
 
 /** Drifting readings, as the simulator's heartbeats carry (five metrics). */
 function metricsAt(t: number) {
@@ -249,7 +266,7 @@ function diff(before: Reading, after: Reading, t: Tenant): Phase {
   const api = Object.fromEntries(FIELDS.map((f) => [f, 0])) as Tally;
   const labels: Record<string, Partial<Tally>> = {};
   for (const r of after.totals) {
-    if (r.scope !== t.deviceId && r.scope !== t.projectId) continue;
+    if (!ofTenant(t, r.scope)) continue;
     const was = old.get(key(r));
     const into = r.label === "ProjectHub.recordApi" ? api : totals;
     // The test pool deletes an alarm before it runs it (runDurableObjectAlarm), outside any event
@@ -304,7 +321,7 @@ for (const w of WORKLOADS) {
       await df.connect();
       await df.run(tf + 5 * MIN);
       const fresh = await measure(f, () => df.run(tf + 15 * MIN));
-      const freshBytes = reading().object_bytes[f.deviceId] ?? 0;
+      const freshBytes = bytesOf(f);
       df.close();
 
       // Steady: registered a week before, heartbeating then, so its metric history is full when
@@ -320,10 +337,10 @@ for (const w of WORKLOADS) {
       await d.connect();
       await d.run(t0);
       const linesBefore = d.lines;
-      const bytesBefore = reading().object_bytes[t.deviceId] ?? 0;
+      const bytesBefore = bytesOf(t);
       const steady = await measure(t, () => d.run(t0 + H));
       const steadyLines = d.lines - linesBefore;
-      const bytesAfter = reading().object_bytes[t.deviceId] ?? 0;
+      const bytesAfter = bytesOf(t);
       d.close();
 
       // The lines' later life (once per workload: it does not depend on how they came): past the

@@ -27,6 +27,8 @@ export const PRICES = {
   r2_class_a: 4.5 / 1e6,
   r2_class_b: 0.36 / 1e6,
   r2_storage_gb_month: 0.015,
+  /** Each message is written, read and deleted: three operations. */
+  queue_ops: 0.4 / 1e6,
 } as const;
 
 /** What is modelled rather than measured (docs/COSTS.md says why each is what it is). */
@@ -49,8 +51,12 @@ export const MODEL = {
   worker_cpu_ms_per_line: 0.0125,
   /** The pro tier (src/contract/tiers.ts): lines are hot 14 days, then archived 365 days. */
   hot_days: 14,
-  /** But a device's hot store holds at most this many lines; older ones are archived early (HOT_STORE in durable-objects/device-hub/retention.ts, before and now). */
-  hot_store_max_lines: 5_000_000,
+  /**
+   * But a hot store holds at most this many lines; older ones are archived early (HOT_STORE):
+   * before, each device's own (durable-objects/device-hub/retention.ts, 5M); now a log shard's,
+   * which a device alone in its shard has to itself (durable-objects/log-shard/retention.ts, 20M).
+   */
+  hot_store_max_lines: { before: 5_000_000, now: 20_000_000 },
   /** Metric history is kept this long (RETENTION_MS in durable-objects/device-hub/metrics.ts). */
   metric_days: 7,
   archive_days: 365,
@@ -62,8 +68,6 @@ export const MODEL = {
   session_share_of_day: 1 / 24,
   /** D1 bytes a device keeps: its row, a session row a day for a year, an archive_days row a day (~0.5 KB each). */
   d1_bytes_per_device: 2_000 + 365 * 2 * 500,
-  /** The hourly job of the code before lists each project's R2 prefixes, 1,000 keys a call (today's does not list). */
-  r2_keys_per_list: 1000,
   hours_per_month: 720,
 } as const;
 
@@ -82,6 +86,7 @@ export const USAGE_FIELDS = [
   "r2_class_a",
   "r2_class_b",
   "r2_storage_gb",
+  "queue_ops",
 ] as const;
 export type UsageField = (typeof USAGE_FIELDS)[number];
 export type Usage = Record<UsageField, number>;
@@ -113,6 +118,7 @@ export const LINE_ITEMS: { item: string; unit: string; quantity: (u: Usage) => n
   { item: "R2 class A", unit: "ops", quantity: (u) => u.r2_class_a, price: PRICES.r2_class_a },
   { item: "R2 class B", unit: "ops", quantity: (u) => u.r2_class_b, price: PRICES.r2_class_b },
   { item: "R2 storage", unit: "GB-month", quantity: (u) => u.r2_storage_gb, price: PRICES.r2_storage_gb_month },
+  { item: "Queues operations", unit: "ops", quantity: (u) => u.queue_ops, price: PRICES.queue_ops },
 ];
 
 export const dollars = (u: Usage): number => LINE_ITEMS.reduce((n, l) => n + l.quantity(u) * l.price, 0);

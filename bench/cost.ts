@@ -263,7 +263,8 @@ async function realTime(tree: Tree, dir: string, port: number): Promise<RealTime
     await sleep(10_000);
     const s3 = await meter();
     await fetch(`${origin}/__meter/cron?cron=${encodeURIComponent("0 * * * *")}`, { method: "POST" });
-    const s4 = await meter();
+    // Today's cron run only enqueues: wait until the jobs queue's consumer has done its work.
+    const s4 = await settled(meter);
     const r2Stored = (await (await fetch(`${origin}/__meter/r2`)).json()) as RealTime["r2_stored"];
     const out: RealTime["projects"] = {};
     for (const s of sims) {
@@ -278,18 +279,41 @@ async function realTime(tree: Tree, dir: string, port: number): Promise<RealTime
   }
 }
 
+/** A reading taken once the jobs queue's consumer has been quiet for 6 s (at most a minute). */
+async function settled(meter: () => Promise<Reading>): Promise<Reading> {
+  const queueEvents = (r: Reading) => r.totals.filter((t) => t.label.startsWith("queue ")).reduce((n, t) => n + t.events, 0);
+  let last = await meter();
+  let quietSince = Date.now();
+  for (const end = Date.now() + 60_000; Date.now() < end && Date.now() - quietSince < 6_000; ) {
+    await sleep(1_000);
+    const r = await meter();
+    if (queueEvents(r) !== queueEvents(last)) quietSince = Date.now();
+    last = r;
+  }
+  return last;
+}
+
 // ---- reading the meter -------------------------------------------------------------------------
 
 const zero = (): Tally => Object.fromEntries(FIELDS.map((f) => [f, 0])) as Tally;
 
+/**
+ * A project's objects, as scopes of the meter: its own, its devices', and those named after it
+ * (its log shards `<project>/shard/<n>` and viewer groups `<project>/…`, src/contract/).
+ */
+function scopesOf(p: { projectId: string; devices: string[] }): (scope: string) => boolean {
+  const devices = new Set(p.devices);
+  return (scope) => scope === p.projectId || devices.has(scope) || scope.startsWith(`${p.projectId}/`);
+}
+
 /** What changed between two readings, for the scopes given, summed, and by label. */
-function between(a: Reading, b: Reading, scopes: Set<string>, keep: (label: string) => boolean = () => true) {
+function between(a: Reading, b: Reading, inScope: (scope: string) => boolean, keep: (label: string) => boolean = () => true) {
   const key = (r: { scope: string; label: string }) => `${r.scope}\t${r.label}`;
   const before = new Map(a.totals.map((r) => [key(r), r]));
   const total = zero();
   const labels: Record<string, Tally> = {};
   for (const r of b.totals) {
-    if (!scopes.has(r.scope) || !keep(r.label)) continue;
+    if (!inScope(r.scope) || !keep(r.label)) continue;
     const was = before.get(key(r));
     const l = (labels[r.label] ??= zero());
     for (const f of FIELDS) {
@@ -324,11 +348,12 @@ function usageOf(t: Partial<Tally>, r2?: Partial<R2Tally>, k = 1): Partial<Usage
     d1_rows_read: (t.d1_rows_read ?? 0) * k,
     r2_class_a: (r2?.class_a ?? 0) * k,
     r2_class_b: (r2?.class_b ?? 0) * k,
+    queue_ops: (t.queue_messages ?? 0) * 3 * k,
   };
 }
 
 const sessionLabel = (label: string) => /\/sessions|Session|[Uu]pload|artifact/.test(label);
-const objectLabel = (label: string) => /^(DeviceHub|ProjectHub|FanIn)\./.test(label);
+const objectLabel = (label: string) => /^(DeviceHub|ProjectHub|FanIn|LogShard|TailGroup)\./.test(label);
 
 // ---- composing a device-month ------------------------------------------------------------------
 
@@ -351,7 +376,6 @@ interface Bill {
 function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName, transport: Transport): Bill {
   const notes: string[] = [];
   const project = (key: string) => rt.projects[`${key}-${transport}`]!;
-  const scopesOf = (p: { projectId: string; devices: string[] }) => new Set([p.projectId, ...p.devices]);
   const main = project(workload);
   const devices = main.devices.length;
   const perDeviceSecond = rt.window_s * devices;
@@ -404,36 +428,28 @@ function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName,
     artifactBytesPerMonth = r2.bytes_put * perMonth;
   }
 
-  // 5. Storage at steady state, from the sizes measured; and 6. the hourly job's listing of it.
+  // 5. Storage at steady state, from the sizes measured.
   const storage = emptyUsage();
   const gb = 1024 ** 3;
   const sizes = life ?? lifetime.find((c) => c.workload === workload);
   if (sizes) {
-    // A fresh device's size, plus what the steady hours added: per line kept hot (14 days, at
-    // most HOT_STORE's 5M lines), or, with no lines, per hour of metric history kept.
+    // A fresh device's objects' size, plus what the steady hours added: per line kept hot (14
+    // days, at most HOT_STORE's lines), or, with no lines, per hour of metric history kept.
     const grown = sizes.object_bytes.steady_after - sizes.object_bytes.steady_before;
-    const hotLines = Math.min(linesPerMonth * (MODEL.hot_days / MODEL.days_per_month), MODEL.hot_store_max_lines);
+    const hotLines = Math.min(linesPerMonth * (MODEL.hot_days / MODEL.days_per_month), MODEL.hot_store_max_lines[rt.tree]);
     const kept = sizes.steady.lines > 0 ? (grown / sizes.steady.lines) * hotLines : (grown / sizes.steady.hours) * MODEL.metric_days * 24;
     storage.object_storage_gb = (sizes.object_bytes.fresh + kept) / gb;
   }
-  let archiveObjects = 0;
   if (lines && linesPerMonth > 0) {
+    // The archive at steady state holds a year of lines, gzip in R2 at the measured bytes a line.
     const gzPerLine = lines.archive!.r2.bytes_put / lines.lifetime_lines;
-    const putsPerLine = lines.archive!.r2.class_a / lines.lifetime_lines;
-    const kept = linesPerMonth * (MODEL.archive_days / MODEL.days_per_month);
-    storage.r2_storage_gb += (gzPerLine * kept) / gb;
-    archiveObjects = putsPerLine * kept;
+    storage.r2_storage_gb += (gzPerLine * linesPerMonth * (MODEL.archive_days / MODEL.days_per_month)) / gb;
   }
-  const artifactObjects = workload === "typical" ? 2 * MODEL.sessions_per_day * MODEL.artifacts_kept_days : 0;
   storage.r2_storage_gb += (artifactBytesPerMonth * (MODEL.artifacts_kept_days / MODEL.days_per_month)) / gb;
   storage.d1_storage_gb = MODEL.d1_bytes_per_device / gb;
   parts["storage at steady state (modelled from measured sizes)"] = storage;
-  // The code before listed every project's keys each hour (src/jobs/hourly.ts reconcileStorage):
-  // 1,000 a call. Whether a tree's hourly job lists is what its cron run measured here did.
-  const listing = emptyUsage();
-  const lists = Object.keys(rt.s4.r2).some((k) => r2Between(rt.s3, rt.s4, k).class_a > 0);
-  if (lists) listing.r2_class_a = ((archiveObjects + artifactObjects) / MODEL.r2_keys_per_list) * MODEL.hours_per_month;
-  parts["hourly job's R2 listing (modelled from key counts)"] = listing;
+  // (The hourly job is a project's, whatever its devices: perProject() measures it. The code
+  // before listed R2 in it; today's counts storage as it is written and lists nothing.)
 
   // Duration and CPU, from the events and lines of all the parts.
   const usage = emptyUsage();
@@ -469,10 +485,17 @@ function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName,
   };
 }
 
+/**
+ * The hourly job's own events: the cron run, the queue's consumer (today's job runs there), and
+ * what they call in a project's object. Devices going offline after the simulators stopped
+ * (their alarms, presence at the project, the log shards' deliveries) are not the job's.
+ */
+const hourlyLabel = (l: string) =>
+  l.startsWith("cron ") || l.startsWith("queue ") || (l.startsWith("ProjectHub.") && !/^ProjectHub\.(deliver|alarm|presence|status|constructor)/.test(l));
+
 /** What one project costs a month whatever its devices: the hourly job (measured once here), 720 times. */
 function perProject(rt: RealTime): Usage {
-  const all = new Set(rt.s4.totals.map((r) => r.scope));
-  const cron = between(rt.s3, rt.s4, all, (l) => l.startsWith("cron ") || (objectLabel(l) && !l.startsWith("DeviceHub.") && l !== "ProjectHub.deliver"));
+  const cron = between(rt.s3, rt.s4, () => true, hourlyLabel);
   const r2 = Object.keys(rt.s4.r2).reduce(
     (n, k) => {
       const d = r2Between(rt.s3, rt.s4, k);
@@ -486,13 +509,13 @@ function perProject(rt: RealTime): Usage {
 /** The window's biggest writers for a project, object rows and D1 rows apart, per device-month. */
 function topWriters(rt: RealTime, key: string, n: number): { what: string; rows: number }[] {
   const p = rt.projects[key]!;
-  const scopes = new Set([p.projectId, ...p.devices]);
+  const inScope = scopesOf(p);
   const k = MODEL.month_s / (rt.window_s * p.devices.length);
   const id = (w: { scope: string; label: string; what: string }) => `${w.scope}\t${w.label}\t${w.what}`;
   const before = new Map(rt.s1.writes.map((w) => [id(w), w.rows]));
   const by = new Map<string, number>();
   for (const w of rt.s2.writes) {
-    if (!scopes.has(w.scope)) continue;
+    if (!inScope(w.scope)) continue;
     const d = w.rows - (before.get(id(w)) ?? 0);
     if (d > 0) by.set(`${w.label}: ${w.what}`, (by.get(`${w.label}: ${w.what}`) ?? 0) + d * k);
   }
@@ -582,7 +605,7 @@ async function main() {
     };
     const realTimePart = async () => {
       log("real-time part: a server per tree, the simulators against each");
-      return Promise.all([realTime("now", MAIN, 8891), before ? realTime("before", before, 8892) : Promise.resolve(null)]);
+      return Promise.all([realTime("now", MAIN, 8810), before ? realTime("before", before, 8811) : Promise.resolve(null)]);
     };
     // The window must not hold a UTC hour's turn: what comes once an hour would count six times
     // over. The real-time part goes first if its window fits before the next hour; else the

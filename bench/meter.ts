@@ -35,6 +35,7 @@ export const FIELDS = [
   "d1_rows_read",
   "d1_rows_written",
   "d1_queries",
+  "queue_messages",
   "wall_ms",
 ] as const;
 export type Field = (typeof FIELDS)[number];
@@ -74,6 +75,8 @@ const owners = new WeakMap<object, string>();
 let d1SizeAfter = 0;
 /** When each object's alarm is set for (ms), as it last set it: the lifetime simulation runs them when due. */
 const alarmAt = new Map<string, number>();
+/** Each object's class (DeviceHub, LogShard, …), by its name: the lifetime simulation finds its binding by it. */
+const classOf = new Map<string, string>();
 /** Rows written by what (a statement's start, a key-value key, the alarm), per scope and label: where the rows go. */
 const writes = new Map<string, number>();
 /** While true (the meter's own R2 listing), nothing is counted. */
@@ -421,6 +424,11 @@ function findOwner(obj: object, name: string): object {
 
 // ---- the events ----------------------------------------------------------------------------
 
+/** Notes that a queue consumer took `n` messages (each is written, read and deleted: three billed operations). */
+export function queueMessages(n: number): void {
+  add("queue_messages", n);
+}
+
 /** A Worker event (a request, a cron run), counted as one Worker request when `request`. */
 export function workerEvent<T>(label: string, request: boolean, work: () => T): T {
   const c = open(label, null, null);
@@ -449,6 +457,7 @@ export function instrument<C extends ObjectClass>(App: C, className: string): C 
     constructor(...args: any[]) {
       const [ctx, env] = args as [DurableObjectState, Env];
       const name = nameOf(ctx);
+      classOf.set(name, className);
       meterStorage(ctx.storage, name);
       meterBindings(env);
       // The constructor's own work (migrations, reading the state) is an event of its own, not a request.
@@ -549,6 +558,13 @@ export async function r2Stored(bucket: R2Bucket): Promise<Record<string, { objec
 /** When `object`'s alarm is set for (ms), or undefined. */
 export function alarmOf(object: string): number | undefined {
   return alarmAt.get(object);
+}
+
+/** Every alarm set now, with its object's name and class, earliest first. */
+export function alarms(): { name: string; className: string; at: number }[] {
+  return [...alarmAt]
+    .map(([name, at]) => ({ name, className: classOf.get(name) ?? "?", at }))
+    .sort((a, b) => a.at - b.at);
 }
 
 /** Forgets `object`'s alarm (the runtime had none to run). */
