@@ -2,7 +2,11 @@
 // measurements (bench/cost.ts) compose into a bill. Marginal prices only: no plan fee, no
 // included amounts. docs/COSTS.md explains each figure.
 
-/** Cloudflare's published prices (Workers Paid), as ../shared/DESIGN.md lists them. */
+/**
+ * Cloudflare's published prices (Workers Paid), as ../shared/DESIGN.md lists them. `read_on` is
+ * when this table was last compared with the pages below (the object request and duration
+ * prices and D1's were checked against a stored copy of those pages then; the rest is DESIGN.md's).
+ */
 export const PRICES = {
   read_on: "2026-12-07",
   sources: [
