@@ -13,6 +13,7 @@ const benches = [
   ["archive", "the log archive's size and read rate"],
   ["alerts", "what alert evaluation adds to a batch and a heartbeat"],
   ["otlp", "OTLP logs in beside native ingest"],
+  ["cost", "what a device-month costs at Cloudflare's prices, now and before the cost work"],
 ] as const;
 
 const began = Date.now();

@@ -97,11 +97,17 @@ export class MetricHistory {
     );
   }
 
-  /** The oldest minute kept (ms), or null. */
-  oldest(): number | null {
+  /**
+   * When prune() will next delete something (ms), or null when nothing is kept. An hour row
+   * goes an hour after its start passes RETENTION_MS (prune() keeps the hour that holds the
+   * window's first minute), so that is when it is due, not when its start ages out: an alarm
+   * set for the start would find nothing to delete, minute after minute, for an hour.
+   */
+  nextExpiry(): number | null {
     const r = this.sql.exec<{ h: number | null; m: number | null }>("SELECT (SELECT min(hour) FROM metric_hours) AS h, (SELECT min(minute) FROM metric_minutes) AS m").one();
-    const kept = [r.h, r.m].filter((t): t is number => t !== null);
-    return kept.length ? Math.min(...kept) : null;
+    const at = [r.h === null ? null : r.h + HOUR, r.m].filter((t): t is number => t !== null);
+    // + 1: prune() deletes what is strictly older than its bound.
+    return at.length ? Math.min(...at) + RETENTION_MS + 1 : null;
   }
 
   prune(now: number): void {

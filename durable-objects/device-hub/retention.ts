@@ -1,8 +1,8 @@
 // What a device's object keeps, and for how long: its metric history, RETENTION_MS. (Its lines
-// are kept by its log shard, durable-objects/log-shard/retention.ts.) The alarm comes when the
-// oldest metric hour expires, at most once per PRUNE_GAP_MS.
+// are kept by its log shard, durable-objects/log-shard/retention.ts.) The alarm comes when prune
+// has something to delete (the oldest metric row expires), at most once per PRUNE_GAP_MS.
 import type { Timers } from "../timers";
-import { type MetricHistory, RETENTION_MS } from "./metrics";
+import type { MetricHistory } from "./metrics";
 
 const PRUNE_GAP_MS = 60_000;
 
@@ -17,8 +17,8 @@ export class Retention {
   }
 
   private due(): number | null {
-    const oldest = this.metrics.oldest();
-    return oldest === null ? null : Math.max(oldest + RETENTION_MS, this.lastRun.get() + PRUNE_GAP_MS);
+    const expiry = this.metrics.nextExpiry();
+    return expiry === null ? null : Math.max(expiry, this.lastRun.get() + PRUNE_GAP_MS);
   }
 
   private run(now: number): void {
