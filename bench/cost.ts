@@ -7,13 +7,14 @@
 //   2. real time: `wrangler dev bench/meter-entry.ts` of each tree, one org on the pro tier,
 //      a project per workload and transport, the agent simulator (agent/cli.ts simulate, this
 //      tree's, against both servers) for a warm-up and a window of --window seconds (600), then
-//      the hourly cron job once.
+//      the hourly cron job once (today's only enqueues: its queue consumer's work is waited for).
 // Everything is counted by bench/meter.ts. A device-month is then composed (bench/cost-model.ts):
 // the window's rates scaled to 30 days; plus what the window cannot see, from the lifetime part
 // (steady-state hours minus the fresh window, so nothing counts twice); plus each line's archive
-// and expiry; plus sessions, counted whole (one a day); plus storage at steady state and the
-// hourly job's R2 listing, modelled from the measured sizes and key counts. It prints the bills,
-// and writes .wrangler/bench-cost/report.{json,md} (docs/COSTS.md is written from one).
+// and expiry; plus sessions, counted whole (one a day); plus storage at steady state, modelled
+// from the measured sizes. A project's hourly job, measured, is shared by its devices. It prints
+// the bills, and writes .wrangler/bench-cost/report.{json,md} (docs/COSTS.md is written from one).
+// Servers listen on 8810 (now) and 8811 (before), with state under .wrangler/bench-cost-*.
 //
 //   npm run bench:cost [-- --window S] [-- --quick] [-- --no-before] [-- --before REV] [-- --no-wait]
 //
