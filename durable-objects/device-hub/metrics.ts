@@ -10,7 +10,7 @@ import type { Sql } from "../storage";
 export const MINUTE_MS = 60_000;
 const MINUTE = MINUTE_MS;
 const HOUR = 3_600_000;
-export const RETENTION_MS = 7 * 24 * 3600 * 1000;
+const RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** Distinct metric names kept per minute; names beyond are ignored, so a row stays small. */
 const MAX_NAMES_PER_MINUTE = 64;
 /** The widest answer a query may produce; a wider range picks a coarser interval. */
