@@ -416,14 +416,14 @@ export default {
     if (id) {
       const scope = newScope();
       scopes.set(id, scope);
-      return entry.fetch(req, counted(env, scope));
+      return entry.fetch(req, counted(env, scope), ctx);
     }
     return entry.fetch(req, countedShared(env), ctx);
   },
-  async scheduled(controller, env, ctx) {
+  async scheduled(controller, env) {
     await entry.scheduled(controller, countedShared(env));
   },
-  async queue(batch, env, ctx) {
+  async queue(batch, env) {
     const scope = newScope();
     const started = Date.now();
     const types: Record<string, number> = {};
