@@ -75,7 +75,7 @@ const objects = new Map<string, { n: number; sec: number; cur: number; peak: num
 /** Object names by id, as idFromName made them. */
 const names = new Map<string, string>();
 const scopes = new Map<string, Scope>();
-const queueRuns: Array<Scope & { messages: number; types: Record<string, number>; ms: number; subrequests: number; failed?: string }> = [];
+const queueRuns: Array<Scope & { messages: number; projects: number; types: Record<string, number>; ms: number; subrequests: number; failed?: string }> = [];
 
 const add = (rec: Record<string, number>, key: string, n = 1) => void (rec[key] = (rec[key] ?? 0) + n);
 
@@ -276,9 +276,20 @@ const countedShared = (env: Env) => {
   return shared.counted;
 };
 
+/** D1 use by each object (its own scope), so D1's writes can be put down to projects. */
+const objectScopes = new Map<string, Scope>();
+/** `env` counted into the totals and into the scope of the object `ctx` is for. */
+function countedFor(binding: string, ctx: DurableObjectState, env: Env): Env {
+  const hex = ctx.id.toString();
+  const key = `${binding}:${names.get(hex) ?? (ctx.id as { name?: string }).name ?? hex}`;
+  let scope = objectScopes.get(key);
+  if (!scope) objectScopes.set(key, (scope = newScope()));
+  return counted(env, scope);
+}
+
 export class DeviceHub extends AppDeviceHub {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, countedShared(env));
+    super(ctx, countedFor("DEVICE_HUB", ctx, env));
   }
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     hit("DEVICE_HUB", this.ctx.id);
@@ -292,7 +303,7 @@ export class DeviceHub extends AppDeviceHub {
 
 export class ProjectHub extends AppProjectHub {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, countedShared(env));
+    super(ctx, countedFor("PROJECT_HUB", ctx, env));
   }
   override async webSocketMessage(ws: WebSocket): Promise<void> {
     hit("PROJECT_HUB", this.ctx.id);
@@ -306,7 +317,7 @@ export class ProjectHub extends AppProjectHub {
 
 export class FanIn extends AppFanIn {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, countedShared(env));
+    super(ctx, countedFor("FAN_IN", ctx, env));
   }
   override async alarm(): Promise<void> {
     hit("FAN_IN", this.ctx.id);
@@ -316,7 +327,7 @@ export class FanIn extends AppFanIn {
 
 export class TailGroup extends AppTailGroup {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, countedShared(env));
+    super(ctx, countedFor("TAIL_GROUP", ctx, env));
   }
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     hit("TAIL_GROUP", this.ctx.id);
@@ -330,7 +341,7 @@ export class TailGroup extends AppTailGroup {
 
 export class LogShard extends AppLogShard {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, countedShared(env));
+    super(ctx, countedFor("LOG_SHARD", ctx, env));
   }
   override async alarm(): Promise<void> {
     hit("LOG_SHARD", this.ctx.id);
@@ -380,7 +391,9 @@ export default {
     if (p === "/__bench/stats") {
       const objs: Record<string, [number, number]> = {};
       for (const [k, o] of objects) objs[k] = [o.n, o.peak];
-      return Response.json({ at: Date.now(), totals, objects: objs, scopes: scopes.size });
+      const d1: Record<string, [number, number]> = {};
+      for (const [k, sc] of objectScopes) if (sc.d1_queries) d1[k] = [sc.d1_queries, sc.d1_rows_written];
+      return Response.json({ at: Date.now(), totals, objects: objs, d1_by_object: d1, scopes: scopes.size });
     }
     if (p === "/__bench/scope") {
       const s = scopes.get(url.searchParams.get("id") ?? "");
@@ -427,8 +440,13 @@ export default {
     const scope = newScope();
     const started = Date.now();
     const types: Record<string, number> = {};
-    for (const m of batch.messages) add(types, String((m.body as { type?: string })?.type ?? "?"));
-    const run = Object.assign(scope, { messages: batch.messages.length, types, ms: 0, subrequests: 0 }) as (typeof queueRuns)[number];
+    let projects = 0;
+    for (const m of batch.messages) {
+      const body = m.body as { type?: string; projects?: unknown[] };
+      add(types, String(body?.type ?? "?"));
+      projects += Array.isArray(body?.projects) ? body.projects.length : 0;
+    }
+    const run = Object.assign(scope, { messages: batch.messages.length, projects, types, ms: 0, subrequests: 0 }) as (typeof queueRuns)[number];
     queueRuns.push(run);
     try {
       await entry.queue(batch, counted(env, scope));
