@@ -1,0 +1,658 @@
+// `npm run bench:scale`: issue 22's simulation at 1/1000 scale. It starts `wrangler dev` on
+// bench/scale-entry.ts (the app with every binding counted), registers 1,000 devices in 10
+// projects (one of 300, nine of about 78) and a light project of 3,000 devices, runs the agent
+// simulator at W-typical (0.4 lines/s, a heartbeat every 30 s) on the 1,000 and lightly (a few
+// lines each, heartbeats every 30 s) on the 3,000, and measures every figure of the issue's goal
+// table. It prints the table: each figure as measured, the arithmetic that takes it to
+// 1,000,000 devices or a 10,000-device project, and its bound with ✓ or ✗. Figures go to
+// .wrangler/bench-scale/report.json and report.md.
+//
+//   --minutes N   the steady window the figures are taken over (5 by default)
+//   --quick       a smoke run: a 1-minute window
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { profileOf } from "../agent/simulate/fleet.ts";
+import { api, startServer } from "./server.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const minutesArg = args.indexOf("--minutes");
+const MINUTES = quick ? 1 : minutesArg >= 0 ? Number(args[minutesArg + 1]) : 5;
+if (!(MINUTES > 0)) throw new Error("--minutes needs a number above 0");
+
+const PORT = 8820;
+const INSPECTOR = 8821;
+const PERSIST = ".wrangler/bench-scale";
+const ORIGIN = `http://127.0.0.1:${PORT}`;
+/** The W-typical projects: one of 300 (the 300-device figures), nine sharing the other 700. */
+const TYPICAL = [300, 78, 78, 78, 78, 78, 78, 78, 77, 77];
+const LIGHT = 3000;
+/** Registrations in flight at once (two requests each). */
+const REGISTER_AT_ONCE = 16;
+/** After the simulators start, before the steady window: sessions open, first heartbeats and sends. */
+const WARMUP_S = quick ? 30 : 60;
+const TARGET = { devices: 1_000_000, projects: 10_000, project: 10_000 };
+
+const began = Date.now();
+const log = (...a: unknown[]) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s]`, ...a);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const fmt = (n: number, digits = 2) => (Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: digits }));
+
+interface Scope {
+  d1_queries: number;
+  d1_rows_written: number;
+  d1_rows_by_table: Record<string, number>;
+  object_calls: Record<string, number>;
+  shard_query_limits: number[];
+  shard_rows: number;
+  r2_ops: Record<string, number>;
+  r2_archive_puts: number;
+  queue_sends: number;
+  tail_lines: Record<string, number>;
+  tail_calls: number;
+  subrequests?: number;
+}
+interface Stats {
+  at: number;
+  totals: Scope;
+  objects: Record<string, [number, number]>;
+  d1_by_object: Record<string, [number, number]>;
+}
+interface QueueRun extends Scope {
+  messages: number;
+  projects: number;
+  types: Record<string, number>;
+  ms: number;
+  subrequests: number;
+  failed?: string;
+}
+
+const bench = async <T>(path: string, method = "GET"): Promise<T> => {
+  const res = await fetch(`${ORIGIN}${path}`, { method });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+};
+const stats = () => bench<Stats>("/__bench/stats");
+
+// ---------------------------------------------------------------------------------------------
+// D1's size, read from the local database file (node:sqlite's dbstat): bytes of records per table.
+
+function d1File(): string {
+  const dir = join(PERSIST, "v3", "d1", "miniflare-D1DatabaseObject");
+  const file = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+  if (!file) throw new Error(`no D1 database under ${dir}`);
+  return join(dir, file);
+}
+
+interface D1Size {
+  bytes: number;
+  /** Bytes of records (payload) per table, its indexes included. */
+  tables: Record<string, number>;
+  rows: Record<string, number>;
+}
+
+function d1Size(): D1Size {
+  const db = new DatabaseSync(d1File(), { readOnly: true });
+  try {
+    const pageCount = (db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count;
+    const pageSize = (db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size;
+    const owner = new Map<string, string>();
+    for (const r of db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table','index')").all() as Array<{ name: string; tbl_name: string }>) owner.set(r.name, r.tbl_name);
+    const tables: Record<string, number> = {};
+    for (const r of db.prepare("SELECT name, SUM(payload) AS payload FROM dbstat GROUP BY name").all() as Array<{ name: string; payload: number }>) {
+      const t = owner.get(r.name) ?? r.name;
+      tables[t] = (tables[t] ?? 0) + r.payload;
+    }
+    const rows: Record<string, number> = {};
+    for (const t of new Set(owner.values())) {
+      if (t.startsWith("sqlite_") || t.startsWith("_cf_")) continue;
+      try {
+        rows[t] = (db.prepare(`SELECT COUNT(*) AS n FROM "${t}"`).get() as { n: number }).n;
+      } catch {}
+    }
+    return { bytes: pageCount * pageSize, tables, rows };
+  } finally {
+    db.close();
+  }
+}
+
+const diff = (a: Record<string, number>, b: Record<string, number>) => {
+  const out: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = (b[k] ?? 0) - (a[k] ?? 0);
+    if (d) out[k] = d;
+  }
+  return out;
+};
+
+/** What people create (excluded from the size bound): orgs, projects, people, keys, tokens, devices, rules. */
+const CREATED_BY_PEOPLE = /^(orgs|projects|users|members|memberships|api_keys|registration_tokens|devices|alert_rules|log_shards|invites|d1_migrations)$/;
+
+// ---------------------------------------------------------------------------------------------
+// The fleet.
+
+interface Project {
+  id: string;
+  devices: number;
+  light: boolean;
+  ids: string[];
+  stateFile: string;
+}
+
+async function registerDevices(orgKey: string, project: Project, run: string) {
+  const saved: unknown[] = new Array(project.devices);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: REGISTER_AT_ONCE }, async () => {
+      while (next < project.devices) {
+        const i = next++;
+        const profile = profileOf(i, run);
+        const cap = await api(`${ORIGIN}/api/v1`, "POST", "/capsules/generate", orgKey, { project_id: project.id, device_type: profile.device_type, environment: "testing", dsn: profile.dsn });
+        const reg = await api(`${ORIGIN}/api/v1`, "POST", "/fleet/register", null, {
+          dsn: profile.dsn,
+          registration_token: cap.capsule.fleet.registration_token,
+          name: profile.name,
+          device_type: profile.device_type,
+          environment: "testing",
+          device_info: { simulated: true, sample: profile.dataset },
+        });
+        saved[i] = { ...reg, ...profile };
+        project.ids[i] = reg.device_id;
+      }
+    }),
+  );
+  // The simulator's state file (agent/simulate/fleet.ts): it drives these devices instead of registering new ones.
+  writeFileSync(project.stateFile, JSON.stringify({ backend_url: ORIGIN, project_id: project.id, devices: saved }), { mode: 0o600 });
+}
+
+function simulate(orgKey: string, p: Project): { child: ChildProcess; started: Promise<void>; done: Promise<string> } {
+  const flags = p.light
+    ? ["--rate", "0.01", "--heartbeat", "30", "--sessions-per-day", "0"]
+    : ["--rate", "0.4", "--heartbeat", "30", "--sessions-per-day", "1", "--session-length", "1h", "--files", "0"];
+  const child = spawn(
+    process.execPath,
+    ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "simulate", "--devices", String(p.devices), "--project", p.id, "--state", p.stateFile, "--duration", "86400", "--quiet", ...flags],
+    { env: { ...process.env, FLEETBEAT_URL: ORIGIN, FLEETBEAT_API_KEY: orgKey }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  let resolveStarted: () => void;
+  const started = new Promise<void>((r) => (resolveStarted = r));
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d;
+    if (/simulate: \d+ devices/.test(out)) resolveStarted();
+  });
+  child.stderr!.on("data", (d: Buffer) => (out += d));
+  const done = new Promise<string>((r) => child.on("exit", () => r(out)));
+  void done.then((o) => {
+    if (!/simulate: \d+ devices/.test(o)) console.error(`simulator of ${p.id} ended before it started:\n${o}`);
+  });
+  return { child, started, done };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads as a user makes them, each counted in a scope of its own.
+
+let scopeSeq = 0;
+async function scoped(path: string, token: string, headers: Record<string, string> = {}) {
+  const id = `s${++scopeSeq}-${Date.now()}`;
+  const res = await fetch(`${ORIGIN}${path}`, { headers: { authorization: `Bearer ${token}`, "x-bench-scope": id, ...headers } });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${body.slice(0, 300)}`);
+  const scope = await bench<Scope>(`/__bench/scope?id=${id}`);
+  return { body, scope };
+}
+
+interface ReadFigures {
+  devices: number;
+  search: { calls: number; shard_calls: number; device_calls: number; rows_held: number; max_limit: number; lines: number };
+  export: { calls: number; pages: number; calls_per_page: number; lines: number; rows_held: number };
+  loki: { calls: number; shard_calls: number; device_calls: number; rows_held: number; lines: number };
+}
+
+async function reads(p: Project, key: string): Promise<ReadFigures> {
+  const calls = (s: Scope) => sum(Object.values(s.object_calls));
+  const search = await scoped(`/api/v1/logs?project_id=${p.id}&limit=100`, key);
+  const exp = await scoped(`/api/v1/logs/export?project_id=${p.id}&format=ndjson`, key);
+  const exportLines = exp.body.split("\n").filter(Boolean).length;
+  const end = BigInt(Date.now() + 1000) * 1_000_000n;
+  const q = encodeURIComponent('{module=~".+"}');
+  const loki = await scoped(`/loki/api/v1/query_range?query=${q}&start=${end - 3_600_000_000_000n}&end=${end}&limit=100&direction=backward`, key, { "x-scope-orgid": p.id });
+  const lokiLines = sum(((JSON.parse(loki.body).data?.result ?? []) as Array<{ values: unknown[] }>).map((r) => r.values.length));
+  const pages = Math.max(1, Math.ceil(exportLines / 1000));
+  return {
+    devices: p.devices,
+    search: {
+      calls: calls(search.scope),
+      shard_calls: search.scope.object_calls.LOG_SHARD ?? 0,
+      device_calls: search.scope.object_calls.DEVICE_HUB ?? 0,
+      rows_held: search.scope.shard_rows,
+      max_limit: Math.max(0, ...search.scope.shard_query_limits),
+      lines: (JSON.parse(search.body).logs ?? []).length,
+    },
+    export: { calls: calls(exp.scope), pages, calls_per_page: calls(exp.scope) / pages, lines: exportLines, rows_held: exp.scope.shard_rows },
+    loki: {
+      calls: calls(loki.scope),
+      shard_calls: loki.scope.object_calls.LOG_SHARD ?? 0,
+      device_calls: loki.scope.object_calls.DEVICE_HUB ?? 0,
+      rows_held: loki.scope.shard_rows,
+      lines: lokiLines,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A live-tail viewer of one device.
+
+async function openViewer(orgKey: string, projectId: string, deviceId: string) {
+  const { ticket } = await api(`${ORIGIN}/api/v1`, "POST", "/logs/stream/ticket", orgKey, { project_id: projectId });
+  const ws = new WebSocket(`ws://127.0.0.1:${PORT}/api/v1/logs/stream?ticket=${encodeURIComponent(ticket)}&device_id=${encodeURIComponent(deviceId)}`);
+  const got = { lines: 0, otherDevices: 0, frames: 0, dropped: 0, ready: false };
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener("message", (ev) => {
+      const f = JSON.parse(String(ev.data)) as { type: string; seq?: number; logs?: Array<{ device_id: string }>; count?: number };
+      if (f.type === "ready") {
+        got.ready = true;
+        resolve();
+      } else if (f.type === "logs") {
+        got.frames++;
+        for (const l of f.logs ?? []) {
+          got.lines++;
+          if (l.device_id !== deviceId) got.otherDevices++;
+        }
+        ws.send(JSON.stringify({ type: "ack", seq: f.seq }));
+      } else if (f.type === "dropped") got.dropped += f.count ?? 0;
+    });
+    ws.addEventListener("error", () => reject(new Error("the viewer's socket failed")));
+    setTimeout(() => reject(new Error("the viewer got no ready frame in 30 s")), 30_000);
+  });
+  return { ws, got };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const projectOf = (key: string, projects: Project[], deviceProject: Map<string, Project>): Project | "org" | undefined => {
+  const [binding, ...rest] = key.split(":");
+  const name = rest.join(":");
+  if (binding === "DEVICE_HUB") return deviceProject.get(name);
+  if (name.startsWith("org:")) return "org";
+  return projects.find((p) => name.startsWith(p.id));
+};
+
+async function main() {
+  log(`starting wrangler dev on bench/scale-entry.ts at ${ORIGIN} (state in ${PERSIST}); steady window ${MINUTES} min${quick ? " (--quick)" : ""}`);
+  const server = await startServer(PORT, PERSIST, { entry: "bench/scale-entry.ts", inspectorPort: INSPECTOR, logFile: join(PERSIST, "..", "bench-scale-server.log") });
+  const sims: ReturnType<typeof simulate>[] = [];
+  let viewer: Awaited<ReturnType<typeof openViewer>> | undefined;
+  const stopAll = () => {
+    for (const s of sims) if (s.child.exitCode === null) s.child.kill("SIGTERM");
+    try {
+      viewer?.ws.close();
+    } catch {}
+    server.stop();
+  };
+  process.on("SIGINT", () => {
+    stopAll();
+    process.exit(130);
+  });
+  try {
+    await run(server.admin, sims, (v) => (viewer = v));
+  } finally {
+    stopAll();
+  }
+}
+
+async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer: (v: Awaited<ReturnType<typeof openViewer>>) => void) {
+  const base = `${ORIGIN}/api/v1`;
+  const org = await api(base, "POST", "/orgs", admin, { name: "bench-scale", tier: "enterprise" });
+  const orgKey: string = org.api_key.key;
+  const projects: Project[] = [];
+  for (const [i, devices] of [...TYPICAL.map((n) => [n, false] as const), [LIGHT, true] as const].entries()) {
+    const { project } = await api(base, "POST", "/projects", orgKey, { name: `scale-${i}` });
+    projects.push({ id: project.id, devices: devices[0], light: devices[1], ids: [], stateFile: join(PERSIST, `fleet-${i}.json`) });
+  }
+  const typical = projects.filter((p) => !p.light);
+  const p300 = projects[0]!;
+  const light = projects.find((p) => p.light)!;
+
+  // 1. Registration through the public API: a capsule and a registration per device.
+  const regStarted = Date.now();
+  const run = Math.random().toString(36).slice(2, 8);
+  for (const p of projects) await registerDevices(orgKey, p, run);
+  const registration = { path: "public API (POST /capsules/generate + POST /fleet/register per device)", devices: sum(projects.map((p) => p.devices)), seconds: (Date.now() - regStarted) / 1000 };
+  log(`registered ${registration.devices} devices through the public API in ${registration.seconds.toFixed(0)} s`);
+  const deviceProject = new Map<string, Project>();
+  for (const p of projects) for (const id of p.ids) deviceProject.set(id, p);
+
+  // 2. The simulators, one per project; the light project's first.
+  const size0 = d1Size();
+  const stats0 = await stats();
+  const simStarted = Date.now();
+  for (const p of [light, ...typical]) sims.push(simulate(orgKey, p));
+  await Promise.all(sims.map((s) => s.started));
+  log(`all ${sims.length} simulators run (${((Date.now() - simStarted) / 1000).toFixed(0)} s to greet every device); warming up ${WARMUP_S} s`);
+  await sleep(WARMUP_S * 1000);
+
+  // 3. The steady window, with a viewer of one device of the 300-device project, sampled every 15 s.
+  const watched = p300.ids[0]!;
+  const viewer = await openViewer(orgKey, p300.id, watched);
+  setViewer(viewer);
+  const size1 = d1Size();
+  const stats1 = await stats();
+  const samples: Stats[] = [stats1];
+  log(`steady window: ${MINUTES} min, a live-tail viewer watching device ${watched}`);
+  const windowEnd = stats1.at + MINUTES * 60_000;
+  while (Date.now() < windowEnd) {
+    await sleep(Math.min(15_000, Math.max(0, windowEnd - Date.now())));
+    samples.push(await stats());
+  }
+  const stats2 = samples.at(-1)!;
+  const size2 = d1Size();
+  viewer.ws.close();
+  const windowS = (stats2.at - stats1.at) / 1000;
+
+  // 4. Project-wide reads while the fleet still runs: at 300 and at 3,000 devices.
+  log("reads: search, export and Loki pages of the 300- and the 3,000-device projects");
+  const read300 = await reads(p300, orgKey);
+  const read3000 = await reads(light, orgKey);
+
+  // 5. Stop the fleet (sessions end, what is left is sent), then the cron runs and their queue work.
+  log("stopping the simulators");
+  for (const s of sims) s.child.kill("SIGTERM");
+  const outputs = await Promise.all(sims.map((s) => s.done));
+  const stopped = Date.now();
+  const stats3 = await stats();
+  log("cron runs: hourly, daily, monthly; waiting for the jobs queue to drain");
+  const crons: Record<string, Scope> = {};
+  for (const cron of ["0 * * * *", "5 0 * * *", "20 0 1 * *"]) crons[cron] = await bench<Scope>(`/__bench/scheduled?cron=${encodeURIComponent(cron)}`, "POST");
+  let runs: QueueRun[] = [];
+  for (let quiet = 0, seen = -1; quiet < 4; ) {
+    await sleep(2500);
+    runs = await bench<QueueRun[]>("/__bench/queue");
+    quiet = runs.length === seen ? quiet + 1 : 0;
+    seen = runs.length;
+  }
+
+  // 6. The archive: every device and shard sends what it owes, every shard moves all its lines to R2.
+  log("archiving every shard's lines now");
+  const beforeArchive = await stats();
+  for (const p of projects) await bench(`/__bench/flush?project_id=${p.id}`, "POST");
+  for (const p of projects) await bench(`/__bench/archive?project_id=${p.id}`, "POST");
+  const afterArchive = await stats();
+  const archive = await bench<{ objects: number; lines: number; device_hours: number; shard_hours: number }>("/__bench/archive-stats");
+  const size3 = d1Size();
+  const ended = Date.now();
+
+  // -------------------------------------------------------------------------------------------
+  // The figures.
+
+  // D1 rows written, by project: each object's own D1 use, plus what Worker requests wrote (not put down to a project).
+  const rowsBy = (a: Stats, b: Stats) => {
+    const by = new Map<Project | "org" | "worker", number>();
+    let objects = 0;
+    for (const [k, [, rows]] of Object.entries(b.d1_by_object)) {
+      const d = rows - (a.d1_by_object[k]?.[1] ?? 0);
+      if (!d) continue;
+      objects += d;
+      const p = projectOf(k, projects, deviceProject) ?? "org";
+      by.set(p, (by.get(p) ?? 0) + d);
+    }
+    by.set("worker", b.totals.d1_rows_written - a.totals.d1_rows_written - objects);
+    return by;
+  };
+  const steadyRows = rowsBy(stats1, stats2);
+  const steadyTotal = stats2.totals.d1_rows_written - stats1.totals.d1_rows_written;
+  const steadyByTable = diff(stats1.totals.d1_rows_by_table, stats2.totals.d1_rows_by_table);
+  const typicalRows = sum(typical.map((p) => steadyRows.get(p) ?? 0)) + (steadyRows.get("worker") ?? 0) + (steadyRows.get("org") ?? 0);
+  const startRows = stats1.totals.d1_rows_written - stats0.totals.d1_rows_written;
+  const startByTable = diff(stats0.totals.d1_rows_by_table, stats1.totals.d1_rows_by_table);
+  const stopRows = stats3.totals.d1_rows_written - stats2.totals.d1_rows_written;
+  const stopByTable = diff(stats2.totals.d1_rows_by_table, stats3.totals.d1_rows_by_table);
+  // The most rows one project wrote in any minute of the run (the start's storm of transitions included).
+  let worstMinute = { rows: 0, project: "" as string, devices: 0 };
+  const all = [stats0, ...samples, stats3];
+  for (let i = 0; i < all.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      if (all[j]!.at - all[i]!.at < 60_000) continue;
+      const span = (all[j]!.at - all[i]!.at) / 60_000;
+      for (const [p, rows] of rowsBy(all[i]!, all[j]!)) {
+        if (typeof p === "string") continue;
+        if (rows / span > worstMinute.rows) worstMinute = { rows: rows / span, project: p.id, devices: p.devices };
+      }
+      break;
+    }
+  }
+  const perProjectRate = (p: Project) => (steadyRows.get(p) ?? 0) / windowS;
+  const project10k = Math.max(perProjectRate(p300) * (TARGET.project / p300.devices), perProjectRate(light) * (TARGET.project / light.devices));
+  const d1Rows = {
+    measured_per_s: steadyTotal / windowS,
+    typical_per_s: typicalRows / windowS,
+    by_table: steadyByTable,
+    at_1m_per_s: (typicalRows / windowS) * (TARGET.devices / sum(typical.map((p) => p.devices))),
+    p300_per_s: perProjectRate(p300),
+    light_per_s: perProjectRate(light),
+    at_10k_project_per_s: project10k,
+    start: { rows: startRows, by_table: startByTable, seconds: (stats1.at - stats0.at) / 1000 },
+    stop: { rows: stopRows, by_table: stopByTable },
+    worst_project_minute: worstMinute,
+  };
+  // Sessions: each W-typical device opened one when its run began and ended it when it stopped.
+  const sessionsOpened = sum(outputs.map((o) => Number(/(\d[\d,]*) sessions? (?:started|opened)/.exec(o)?.[1]?.replace(/,/g, "") ?? 0)));
+  const sessionRows = (startByTable.sessions ?? 0) + (steadyByTable.sessions ?? 0) + (stopByTable.sessions ?? 0);
+  const sessionCount = sum(typical.map((p) => p.devices));
+  const rowsPerSession = sessionRows / sessionCount;
+  const sessionsAt1m = (TARGET.devices / 86_400) * rowsPerSession;
+
+  // D1 size growth: all tables but what people create, over the run; sessions apart (one per device here, one a day in W-typical).
+  const grown = diff(size0.tables, size3.tables);
+  const growthSteady = diff(size1.tables, size2.tables);
+  const activity = (t: Record<string, number>) => sum(Object.entries(t).filter(([k]) => !CREATED_BY_PEOPLE.test(k) && k !== "sessions").map(([, v]) => v));
+  const sessionBytes = grown.sessions ?? 0;
+  const bytesPerSession = sessionBytes / sessionCount;
+  const runDeviceDays = (sum(projects.map((p) => p.devices)) * windowS) / 86_400;
+  const steadyBytesPerDeviceDay = activity(growthSteady) / runDeviceDays;
+  const perDeviceDay = steadyBytesPerDeviceDay + bytesPerSession; // W-typical: one session a day
+  const perYear1m = perDeviceDay * TARGET.devices * 365;
+  const d1SizeFig = {
+    before: size0.bytes,
+    after: size3.bytes,
+    tables_grown_bytes: grown,
+    rows_grown: diff(size0.rows, size3.rows),
+    steady_window_grown_bytes: growthSteady,
+    steady_bytes_per_device_day: steadyBytesPerDeviceDay,
+    bytes_per_session: bytesPerSession,
+    per_device_day: perDeviceDay,
+    per_year_at_1m: perYear1m,
+    sessions_per_year_at_1m: bytesPerSession * TARGET.devices * 365,
+  };
+
+  // Busiest object over the steady window, and what its rate is in a 10,000-device project.
+  const objectRates = Object.entries(stats2.objects).map(([k, [n, peak]]) => {
+    const rate = (n - (stats1.objects[k]?.[0] ?? 0)) / windowS;
+    const p = projectOf(k, projects, deviceProject);
+    const binding = k.split(":")[0]!;
+    // A device's own object takes its own device's load, whatever the project's size; the others take their project's.
+    const devicesBehind = binding === "DEVICE_HUB" ? 1 : p === "org" ? sum(projects.map((x) => x.devices)) : (p?.devices ?? 1);
+    const scale = binding === "DEVICE_HUB" ? 1 : TARGET.project / devicesBehind;
+    return { key: k, binding, project: p === "org" ? "org" : (p?.id ?? "?"), devices: devicesBehind, rate, peak, scale, at10k: rate * scale };
+  });
+  objectRates.sort((a, b) => b.rate - a.rate);
+  const busiest = objectRates[0]!;
+  const busiest10k = [...objectRates].sort((a, b) => b.at10k - a.at10k)[0]!;
+  const byClass: Record<string, { objects: number; requests_per_s: number; busiest: string; busiest_per_s: number; busiest_at_10k_per_s: number }> = {};
+  for (const o of objectRates) {
+    const c = (byClass[o.binding] ??= { objects: 0, requests_per_s: 0, busiest: o.key, busiest_per_s: o.rate, busiest_at_10k_per_s: 0 });
+    c.objects++;
+    c.requests_per_s += o.rate;
+    c.busiest_at_10k_per_s = Math.max(c.busiest_at_10k_per_s, o.at10k);
+  }
+
+  // Lines shipped to viewer groups during the window, by device.
+  const tailLines = diff(stats1.totals.tail_lines, stats2.totals.tail_lines);
+  const watchedLines = tailLines[watched] ?? 0;
+  const otherLines = sum(Object.entries(tailLines).filter(([d]) => d !== watched).map(([, n]) => n));
+  const tail = { watched, watched_lines: watchedLines, other_devices_lines: otherLines, other_devices: Object.keys(tailLines).filter((d) => d !== watched).length, viewer_got: viewer.got };
+
+  // Queue consumer invocations and cron runs.
+  const worstQueries = Math.max(0, ...runs.map((r) => r.d1_queries), ...Object.values(crons).map((c) => c.d1_queries));
+  const worstSub = Math.max(0, ...runs.map((r) => r.subrequests), ...Object.values(crons).map((c) => c.subrequests ?? 0));
+  const projectRuns = runs.filter((r) => r.projects > 0);
+  // A project message carries at most 25 projects (src/jobs/messages.ts PROJECTS_PER_MESSAGE), a batch at most 5 messages (wrangler.toml).
+  const perProjectQueries = Math.max(0, ...projectRuns.map((r) => r.d1_queries / r.projects));
+  const perProjectSub = Math.max(0, ...projectRuns.map((r) => r.subrequests / r.projects));
+  const jobs = {
+    invocations: runs.length,
+    failed: runs.filter((r) => r.failed).length,
+    max_d1_queries: worstQueries,
+    max_subrequests: worstSub,
+    per_project_d1_queries: perProjectQueries,
+    per_project_subrequests: perProjectSub,
+    full_batch_d1_queries: perProjectQueries * 125,
+    full_batch_subrequests: perProjectSub * 125,
+    crons: Object.fromEntries(Object.entries(crons).map(([k, c]) => [k, { d1_queries: c.d1_queries, subrequests: c.subrequests, queue_sends: c.queue_sends }])),
+    runs: runs.map((r) => ({ messages: r.messages, projects: r.projects, types: r.types, d1_queries: r.d1_queries, d1_rows_written: r.d1_rows_written, subrequests: r.subrequests, ms: r.ms, failed: r.failed })),
+  };
+
+  // Archive objects per device-hour with lines.
+  const archivePuts = afterArchive.totals.r2_archive_puts - beforeArchive.totals.r2_archive_puts;
+  const archiveFig = { puts: afterArchive.totals.r2_archive_puts, puts_when_forced: archivePuts, ...archive, per_device_hour: archive.device_hours ? afterArchive.totals.r2_archive_puts / archive.device_hours : 0 };
+
+  // -------------------------------------------------------------------------------------------
+  // The table.
+
+  const ok = (pass: boolean) => (pass ? "✓" : "✗");
+  const typicalDevices = sum(typical.map((p) => p.devices));
+  const readsCalls = (r: ReadFigures) => Math.max(r.search.calls, r.export.calls_per_page, r.loki.calls);
+  const readsPass =
+    readsCalls(read300) <= 64 &&
+    readsCalls(read3000) <= 64 &&
+    read3000.search.device_calls + read3000.loki.device_calls === 0 &&
+    read3000.search.rows_held <= 2 * 100 + 20 * 64 &&
+    read3000.loki.rows_held <= 2 * 100 + 20 * 64;
+  const rows: Array<{ figure: string; measured: string; arithmetic: string; at_1m: string; at_10k: string; bound: string; pass: boolean; why?: string }> = [];
+  const rowsPass1m = d1Rows.at_1m_per_s + sessionsAt1m <= 200;
+  rows.push({
+    figure: "D1 rows written (meta.rows_written), steady",
+    measured: `${fmt(d1Rows.measured_per_s, 3)} rows/s over ${windowS.toFixed(0)} s (${fmt(steadyTotal)} rows; W-typical projects ${fmt(d1Rows.typical_per_s, 3)}/s; 300-device project ${fmt(d1Rows.p300_per_s, 3)}/s; 3,000-device project ${fmt(d1Rows.light_per_s, 3)}/s)`,
+    arithmetic: `1M: ${fmt(d1Rows.typical_per_s, 3)}/s × ${fmt(TARGET.devices)}/${typicalDevices} + sessions ${fmt(rowsPerSession, 2)} rows each × 1/device-day × 1M/86,400 s; 10k project: max(${fmt(d1Rows.p300_per_s, 3)} × 10,000/300, ${fmt(d1Rows.light_per_s, 3)} × 10,000/3,000)`,
+    at_1m: `${fmt(d1Rows.at_1m_per_s + sessionsAt1m, 1)}/s (${fmt(d1Rows.at_1m_per_s, 1)} steady + ${fmt(sessionsAt1m, 1)} sessions)`,
+    at_10k: `${fmt(project10k, 2)}/s`,
+    bound: "≤ 200/s; ≤ 5/s",
+    pass: rowsPass1m && project10k <= 5,
+  });
+  const stormAt1m = (worstMinute.rows / 60) * TARGET.projects;
+  rows.push({
+    figure: "D1 rows written, worst minute of one project (the start: every device comes online at once)",
+    measured: `${fmt(worstMinute.rows, 1)} rows/min in a ${fmt(worstMinute.devices)}-device project`,
+    arithmetic: `1M: every one of 10,000 projects at once: ${fmt(worstMinute.rows, 1)}/60 × 10,000; 10k project: the per-project cap holds it (measured ${fmt(worstMinute.rows / 60, 2)}/s)`,
+    at_1m: `${fmt(stormAt1m, 0)}/s`,
+    at_10k: `${fmt(worstMinute.rows / 60, 2)}/s`,
+    bound: "≤ 200/s \"whatever the fleet does\"; ≤ 5/s",
+    pass: stormAt1m <= 200 && worstMinute.rows / 60 <= 5,
+  });
+  rows.push({
+    figure: "D1 size growth (excluding orgs, projects, keys, tokens, devices, rules)",
+    measured: `${fmt(steadyBytesPerDeviceDay, 1)} B per device-day steady (record bytes) + ${fmt(bytesPerSession, 0)} B per session; D1 file ${fmt(size0.bytes)} → ${fmt(size3.bytes)} B`,
+    arithmetic: `(${fmt(steadyBytesPerDeviceDay, 1)} + ${fmt(bytesPerSession, 0)} × 1 session/day) B × 1,000,000 devices × 365 days`,
+    at_1m: `${fmt(perYear1m / 1e9, 2)} GB/year (sessions ${fmt(d1SizeFig.sessions_per_year_at_1m / 1e9, 2)} GB)`,
+    at_10k: "—",
+    bound: "≤ 1 GB/year",
+    pass: perYear1m <= 1e9,
+  });
+  rows.push({
+    figure: "object calls per project-wide page (search / export / Loki)",
+    measured: `300 devices: ${read300.search.calls} / ${fmt(read300.export.calls_per_page, 1)} (${read300.export.calls} calls, ${read300.export.pages} pages) / ${read300.loki.calls}; 3,000: ${read3000.search.calls} / ${fmt(read3000.export.calls_per_page, 1)} (${read3000.export.calls} calls, ${read3000.export.pages} pages) / ${read3000.loki.calls}; device objects called: ${read300.search.device_calls + read3000.search.device_calls + read300.loki.device_calls + read3000.loki.device_calls}; shard rows held per search page ${read300.search.rows_held} / ${read3000.search.rows_held}, Loki ${read300.loki.rows_held} / ${read3000.loki.rows_held}`,
+    arithmetic: "10k project: the calls are the shards in use (≤ 64) whatever the device count; rows held ≤ 2 × limit + 20 × shards",
+    at_1m: "—",
+    at_10k: `≤ ${Math.max(readsCalls(read300), readsCalls(read3000)).toFixed(0)}`,
+    bound: "≤ 64, the same at 300 and 3,000; rows held do not grow",
+    pass: readsPass,
+  });
+  rows.push({
+    figure: "lines shipped for one viewer watching one device",
+    measured: `watched device ${watchedLines} lines; ${otherLines} lines from ${tail.other_devices} other devices (of ${fmt(sum(projects.map((p) => p.devices)) - 1)}); the viewer got ${viewer.got.lines} lines, ${viewer.got.otherDevices} of other devices`,
+    arithmetic: "10k project: others ship 0 whatever their number",
+    at_1m: "—",
+    at_10k: otherLines === 0 ? "that device's lines only" : `${fmt((otherLines / sum(projects.map((p) => p.devices))) * TARGET.project, 0)} lines of others`,
+    bound: "that device's lines only",
+    pass: otherLines === 0 && viewer.got.otherDevices === 0 && watchedLines > 0,
+  });
+  rows.push({
+    figure: "busiest object's requests/s (heartbeat 30 s, 0.4 lines/s)",
+    measured: `${busiest.key} ${fmt(busiest.rate, 2)}/s (peak second ${busiest.peak}); scaled the most: ${busiest10k.key} ${fmt(busiest10k.rate, 3)}/s behind ${fmt(busiest10k.devices)} devices`,
+    arithmetic: `${fmt(busiest10k.rate, 3)}/s × ${fmt(busiest10k.scale, 2)} (10,000 / devices behind it; a device's object × 1)`,
+    at_1m: "—",
+    at_10k: `${fmt(busiest10k.at10k, 1)}/s`,
+    bound: "≤ 500/s",
+    pass: busiest10k.at10k <= 500,
+  });
+  rows.push({
+    figure: "one cron or queue invocation",
+    measured: `${jobs.invocations} queue invocations + 3 cron runs: max ${worstQueries} D1 queries, ${worstSub} subrequests${jobs.failed ? `; ${jobs.failed} failed` : ""}`,
+    arithmetic: `a full batch (5 messages × 25 projects): ${fmt(perProjectQueries, 1)} queries and ${fmt(perProjectSub, 1)} subrequests per project × 125`,
+    at_1m: `${fmt(jobs.full_batch_d1_queries, 0)} queries, ${fmt(jobs.full_batch_subrequests, 0)} subrequests`,
+    at_10k: "",
+    bound: "≤ 1,000 and ≤ 1,000",
+    pass: worstQueries <= 1000 && worstSub <= 1000 && jobs.full_batch_d1_queries <= 1000 && jobs.full_batch_subrequests <= 1000 && jobs.failed === 0,
+  });
+  rows.push({
+    figure: "R2 objects written for the archive",
+    measured: `${archiveFig.puts} objects for ${archive.device_hours} device-hours with lines (${fmt(archive.lines)} lines, ${archive.shard_hours} shard-hours)`,
+    arithmetic: "per device-hour, independent of the fleet's size (one object per shard-hour)",
+    at_1m: `${fmt(archiveFig.per_device_hour, 3)} per device-hour`,
+    at_10k: "",
+    bound: "≤ 1 per device-hour",
+    pass: archiveFig.per_device_hour <= 1 && archive.device_hours > 0,
+  });
+
+  const lines: string[] = [];
+  lines.push(`# bench:scale, ${new Date(began).toISOString()}${quick ? " (--quick)" : ""}`);
+  lines.push("");
+  lines.push(`Fleet: ${typical.length} W-typical projects (${TYPICAL.join(", ")} devices: 0.4 lines/s, heartbeat 30 s, a session a day, over the device socket) + 1 light project of ${LIGHT} (0.01 lines/s, heartbeat 30 s, no sessions).`);
+  lines.push(`Registration: ${registration.path}: ${registration.devices} devices in ${registration.seconds.toFixed(0)} s. Steady window: ${windowS.toFixed(0)} s after a ${WARMUP_S} s warm-up.`);
+  lines.push("");
+  lines.push("| figure | measured at 1/1000 | arithmetic | at 1,000,000 devices | at a 10,000-device project | bound | |");
+  lines.push("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) lines.push(`| ${r.figure} | ${r.measured} | ${r.arithmetic} | ${r.at_1m} | ${r.at_10k} | ${r.bound} | ${ok(r.pass)} |`);
+  lines.push("");
+  lines.push("D1 rows written in the steady window, by table: " + (Object.entries(steadyByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
+  lines.push("D1 rows written at the start (registration done → steady window; transitions online, sessions opened), by table: " + (Object.entries(startByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
+  lines.push("D1 rows written at the stop (sessions ended, last sends), by table: " + (Object.entries(stopByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
+  lines.push("D1 size growth over the whole run, record bytes by table: " + (Object.entries(grown).map(([t, n]) => `${t} ${fmt(n)}${CREATED_BY_PEOPLE.test(t) ? " (created by people, excluded)" : ""}`).join(", ") || "none"));
+  lines.push("D1 size growth in the steady window, record bytes by table: " + (Object.entries(growthSteady).map(([t, n]) => `${t} ${fmt(n)}`).join(", ") || "none"));
+  lines.push("Requests per object, by class, over the steady window: " + Object.entries(byClass).map(([c, v]) => `${c}: ${v.objects} objects, ${fmt(v.requests_per_s, 1)}/s in all, busiest ${v.busiest} ${fmt(v.busiest_per_s, 2)}/s, at a 10,000-device project ${fmt(v.busiest_at_10k_per_s, 1)}/s`).join("; "));
+  lines.push(`Queue invocations: ${runs.map((r) => `${Object.entries(r.types).map(([t, n]) => `${n}×${t}`).join("+")}: ${r.d1_queries} q, ${r.subrequests} sub`).join("; ")}`);
+  const failures = rows.filter((r) => !r.pass);
+  lines.push("");
+  lines.push(failures.length ? `Missed: ${failures.map((r) => r.figure).join("; ")}.` : "Every figure within its bound.");
+  const text = lines.join("\n");
+  console.log(`\n${text}\n`);
+  log(`done in ${((ended - began) / 1000).toFixed(0)} s`);
+
+  const report = {
+    at: new Date(began).toISOString(),
+    quick,
+    minutes: MINUTES,
+    window_s: windowS,
+    fleet: { typical: TYPICAL, light: LIGHT, projects: projects.map((p) => ({ id: p.id, devices: p.devices, light: p.light })) },
+    registration,
+    table: rows,
+    d1_rows: { ...d1Rows, rows_per_session: rowsPerSession, sessions_at_1m_per_s: sessionsAt1m, sessions_reported: sessionsOpened },
+    d1_size: d1SizeFig,
+    reads: { "300": read300, "3000": read3000 },
+    tail,
+    objects: { busiest, busiest_at_10k: busiest10k, by_class: byClass, top: objectRates.slice(0, 20) },
+    jobs,
+    archive: archiveFig,
+    stop_s: (stopped - stats2.at) / 1000,
+    simulators: outputs.map((o) => o.split("\n").filter((l) => /simulate:|sent|accepted|failed/i.test(l)).slice(-6).join("\n")),
+  };
+  mkdirSync(PERSIST, { recursive: true });
+  writeFileSync(join(PERSIST, "report.json"), JSON.stringify(report, null, 2));
+  writeFileSync(join(PERSIST, "report.md"), `${text}\n`);
+  log(`figures in ${join(PERSIST, "report.json")} and report.md`);
+}
+
+await main();
