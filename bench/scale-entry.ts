@@ -30,6 +30,10 @@ import { TailGroup as AppTailGroup } from "../durable-objects/tail-group/hub";
 import { createDb } from "../src/db/client";
 import { listDeviceIdsOfProject } from "../src/db/repos/devices";
 import { shardsInUse } from "../src/db/repos/log-shards";
+import { shardOf } from "../src/contract/log-shards";
+import type { GenerateCapsule, Register } from "../src/contract/fleet";
+import { issueToken, registerDevice } from "../src/services/registration";
+import type { z } from "zod";
 import entry from "../src/index";
 import { logShard } from "../src/stubs/log-shard";
 
@@ -40,6 +44,8 @@ interface Scope {
   d1_rows_by_table: Record<string, number>;
   /** Stub calls, by binding. */
   object_calls: Record<string, number>;
+  /** Stub calls, by binding and method. */
+  object_methods: Record<string, number>;
   /** The `limit` of each LogShard.query, and the rows the shards answered. */
   shard_query_limits: number[];
   shard_rows: number;
@@ -56,6 +62,7 @@ const newScope = (): Scope => ({
   d1_rows_written: 0,
   d1_rows_by_table: {},
   object_calls: {},
+  object_methods: {},
   shard_query_limits: [],
   shard_rows: 0,
   r2_ops: {},
@@ -79,7 +86,8 @@ const queueRuns: Array<Scope & { messages: number; projects: number; types: Reco
 
 const add = (rec: Record<string, number>, key: string, n = 1) => void (rec[key] = (rec[key] ?? 0) + n);
 
-function hit(binding: string, id: DurableObjectId) {
+function hit(binding: string, id: DurableObjectId, what?: string) {
+  if (what) add(totals.object_methods, `${binding}.${what}`);
   const hex = id.toString();
   const key = `${binding}:${names.get(hex) ?? hex}`;
   const sec = Math.floor(Date.now() / 1000);
@@ -181,7 +189,10 @@ function wrapNamespace(binding: string, ns: DurableObjectNamespace, sc: Scope[])
         if (typeof f !== "function" || m === "then") return f;
         return (...a: unknown[]) => {
           hit(binding, id);
-          for (const x of sc) add(x.object_calls, binding);
+          for (const x of sc) {
+            add(x.object_calls, binding);
+            add(x.object_methods, `${binding}.${String(m)}`);
+          }
           if (binding === "TAIL_GROUP" && m === "offer") {
             const lines = (a[0] ?? []) as Array<{ device_id?: string }>;
             for (const x of sc) {
@@ -292,11 +303,11 @@ export class DeviceHub extends AppDeviceHub {
     super(ctx, countedFor("DEVICE_HUB", ctx, env));
   }
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    hit("DEVICE_HUB", this.ctx.id);
+    hit("DEVICE_HUB", this.ctx.id, "(socket message)");
     return super.webSocketMessage(ws, message);
   }
   override async alarm(): Promise<void> {
-    hit("DEVICE_HUB", this.ctx.id);
+    hit("DEVICE_HUB", this.ctx.id, "(alarm)");
     return super.alarm();
   }
 }
@@ -306,11 +317,11 @@ export class ProjectHub extends AppProjectHub {
     super(ctx, countedFor("PROJECT_HUB", ctx, env));
   }
   override async webSocketMessage(ws: WebSocket): Promise<void> {
-    hit("PROJECT_HUB", this.ctx.id);
+    hit("PROJECT_HUB", this.ctx.id, "(socket message)");
     return super.webSocketMessage(ws);
   }
   override async alarm(): Promise<void> {
-    hit("PROJECT_HUB", this.ctx.id);
+    hit("PROJECT_HUB", this.ctx.id, "(alarm)");
     return super.alarm();
   }
 }
@@ -320,7 +331,7 @@ export class FanIn extends AppFanIn {
     super(ctx, countedFor("FAN_IN", ctx, env));
   }
   override async alarm(): Promise<void> {
-    hit("FAN_IN", this.ctx.id);
+    hit("FAN_IN", this.ctx.id, "(alarm)");
     return super.alarm();
   }
 }
@@ -330,11 +341,11 @@ export class TailGroup extends AppTailGroup {
     super(ctx, countedFor("TAIL_GROUP", ctx, env));
   }
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    hit("TAIL_GROUP", this.ctx.id);
+    hit("TAIL_GROUP", this.ctx.id, "(socket message)");
     return super.webSocketMessage(ws, message);
   }
   override async alarm(): Promise<void> {
-    hit("TAIL_GROUP", this.ctx.id);
+    hit("TAIL_GROUP", this.ctx.id, "(alarm)");
     return super.alarm();
   }
 }
@@ -344,7 +355,7 @@ export class LogShard extends AppLogShard {
     super(ctx, countedFor("LOG_SHARD", ctx, env));
   }
   override async alarm(): Promise<void> {
-    hit("LOG_SHARD", this.ctx.id);
+    hit("LOG_SHARD", this.ctx.id, "(alarm)");
     return super.alarm();
   }
   /** Archives every line (the edge an hour ahead: hours go whole), as bench/limit-entry.ts does. */
@@ -425,6 +436,35 @@ export default {
       return Response.json({ shards: shards.length, objects: done.reduce((n, d) => n + d.objects, 0), lines: done.reduce((n, d) => n + d.lines, 0) });
     }
     if (p === "/__bench/archive-stats") return Response.json(await archiveStats(env.STORAGE));
+    if (p === "/__bench/shard-of") {
+      const ids = (await req.json()) as string[];
+      return Response.json(Object.fromEntries(ids.map((id) => [id, shardOf(id)])));
+    }
+    if (p === "/__bench/register") {
+      // The registration fast path: what POST /capsules/generate and POST /fleet/register do for
+      // each device (the same service functions: a token, then a registration with it: the same
+      // D1 rows and DeviceHub provisioning), in-process, without HTTP, auth or API records.
+      const { project_id, devices } = (await req.json()) as { project_id: string; devices: Array<{ dsn: string; name: string; device_type: string; sample: string }> };
+      const e = countedShared(env);
+      const db = createDb(e.DB);
+      const project = await e.DB.prepare("SELECT org_id FROM projects WHERE id = ?").bind(project_id).first<{ org_id: string }>();
+      if (!project) return Response.json({ error: "no such project" }, { status: 404 });
+      const out: unknown[] = new Array(devices.length);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < devices.length) {
+            const i = next++;
+            const d = devices[i]!;
+            const capsule = { project_id, device_type: d.device_type, environment: "testing", name: d.name, dsn: d.dsn, expires_in_s: 86_400 } as z.output<typeof GenerateCapsule>;
+            const { secret } = await issueToken(db, project.org_id, project_id, capsule);
+            const body = { dsn: d.dsn, registration_token: secret, name: d.name, device_type: d.device_type, environment: "testing", device_info: { simulated: true, sample: d.sample } } as z.output<typeof Register>;
+            out[i] = await registerDevice(e, db, body);
+          }
+        }),
+      );
+      return Response.json(out);
+    }
     const id = req.headers.get("x-bench-scope");
     if (id) {
       const scope = newScope();

@@ -9,11 +9,12 @@
 //
 //   --minutes N   the steady window the figures are taken over (5 by default)
 //   --quick       a smoke run: a 1-minute window
+//   --divide N    every project N times smaller (for working on the benchmark itself; its figures are not the issue's)
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { profileOf } from "../agent/simulate/fleet.ts";
+import { DATASETS } from "../agent/samples/loghub.ts";
 import { api, startServer } from "./server.ts";
 
 const args = process.argv.slice(2);
@@ -27,13 +28,21 @@ const INSPECTOR = 8821;
 const PERSIST = ".wrangler/bench-scale";
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 /** The W-typical projects: one of 300 (the 300-device figures), nine sharing the other 700. */
-const TYPICAL = [300, 78, 78, 78, 78, 78, 78, 78, 77, 77];
-const LIGHT = 3000;
-/** Registrations in flight at once (two requests each). */
-const REGISTER_AT_ONCE = 16;
+const divideArg = args.indexOf("--divide");
+const DIVIDE = divideArg >= 0 ? Number(args[divideArg + 1]) : 1;
+const TYPICAL = [300, 78, 78, 78, 78, 78, 78, 78, 77, 77].map((n) => Math.max(1, Math.round(n / DIVIDE)));
+const LIGHT = Math.round(3000 / DIVIDE);
 /** After the simulators start, before the steady window: sessions open, first heartbeats and sends. */
 const WARMUP_S = quick ? 30 : 60;
+const WARMUP_MAX_S = quick ? 150 : 420;
+const LOG_SHARDS = 64;
 const TARGET = { devices: 1_000_000, projects: 10_000, project: 10_000 };
+
+/** The `i`th device of a project, as the simulator's own fleet names them (agent/simulate/fleet.ts, which strip-only Node cannot load). */
+const profileOf = (i: number, run: string) => {
+  const number = String(i + 1).padStart(4, "0");
+  return { dsn: `scale-${run}-${number}`, name: `Scale device ${number}`, device_type: "robot", dataset: DATASETS[i % DATASETS.length]! };
+};
 
 const began = Date.now();
 const log = (...a: unknown[]) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s]`, ...a);
@@ -46,6 +55,7 @@ interface Scope {
   d1_rows_written: number;
   d1_rows_by_table: Record<string, number>;
   object_calls: Record<string, number>;
+  object_methods: Record<string, number>;
   shard_query_limits: number[];
   shard_rows: number;
   r2_ops: Record<string, number>;
@@ -129,7 +139,9 @@ const diff = (a: Record<string, number>, b: Record<string, number>) => {
 };
 
 /** What people create (excluded from the size bound): orgs, projects, people, keys, tokens, devices, rules. */
-const CREATED_BY_PEOPLE = /^(orgs|projects|users|members|memberships|api_keys|registration_tokens|devices|alert_rules|log_shards|invites|d1_migrations)$/;
+const CREATED_BY_PEOPLE = /^(orgs|projects|users|members|memberships|api_keys|registration_tokens|devices|alert_rules|invites|d1_migrations)$/;
+/** Written once per shard a project uses (≤ 64 rows a project), not per device-day: apart from the per-device-day figure. */
+const PER_PROJECT_ONCE = /^log_shards$/;
 
 // ---------------------------------------------------------------------------------------------
 // The fleet.
@@ -139,42 +151,41 @@ interface Project {
   devices: number;
   light: boolean;
   ids: string[];
-  stateFile: string;
+  /** Simulator processes driving it (the light project's 3,000 devices are six of 500, so they greet faster). */
+  parts: Array<{ from: number; devices: number; stateFile: string }>;
+}
+/** Devices per simulator process. */
+const PER_SIMULATOR = 500;
+
+/** Registers the project's devices through the entry's fast path (the registration services in-process), 100 a request. */
+async function registerDevices(project: Project, run: string) {
+  const saved: unknown[] = [];
+  for (let from = 0; from < project.devices; from += 100) {
+    const profiles = Array.from({ length: Math.min(100, project.devices - from) }, (_, i) => profileOf(from + i, run));
+    const res = await fetch(`${ORIGIN}/__bench/register`, {
+      method: "POST",
+      body: JSON.stringify({ project_id: project.id, devices: profiles.map((p) => ({ dsn: p.dsn, name: p.name, device_type: p.device_type, sample: p.dataset })) }),
+    });
+    if (!res.ok) throw new Error(`registering devices: ${res.status} ${await res.text()}`);
+    const regs = (await res.json()) as Array<{ device_id: string }>;
+    regs.forEach((reg, i) => {
+      saved.push({ ...reg, ...profiles[i] });
+      project.ids.push(reg.device_id);
+    });
+  }
+  // The simulator's state files (agent/simulate/fleet.ts): it drives these devices instead of registering new ones.
+  project.parts.forEach((part) => {
+    writeFileSync(part.stateFile, JSON.stringify({ backend_url: ORIGIN, project_id: project.id, devices: saved.slice(part.from, part.from + part.devices) }), { mode: 0o600 });
+  });
 }
 
-async function registerDevices(orgKey: string, project: Project, run: string) {
-  const saved: unknown[] = new Array(project.devices);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: REGISTER_AT_ONCE }, async () => {
-      while (next < project.devices) {
-        const i = next++;
-        const profile = profileOf(i, run);
-        const cap = await api(`${ORIGIN}/api/v1`, "POST", "/capsules/generate", orgKey, { project_id: project.id, device_type: profile.device_type, environment: "testing", dsn: profile.dsn });
-        const reg = await api(`${ORIGIN}/api/v1`, "POST", "/fleet/register", null, {
-          dsn: profile.dsn,
-          registration_token: cap.capsule.fleet.registration_token,
-          name: profile.name,
-          device_type: profile.device_type,
-          environment: "testing",
-          device_info: { simulated: true, sample: profile.dataset },
-        });
-        saved[i] = { ...reg, ...profile };
-        project.ids[i] = reg.device_id;
-      }
-    }),
-  );
-  // The simulator's state file (agent/simulate/fleet.ts): it drives these devices instead of registering new ones.
-  writeFileSync(project.stateFile, JSON.stringify({ backend_url: ORIGIN, project_id: project.id, devices: saved }), { mode: 0o600 });
-}
-
-function simulate(orgKey: string, p: Project): { child: ChildProcess; started: Promise<void>; done: Promise<string> } {
+function simulate(orgKey: string, p: Project, part: Project["parts"][number]): { child: ChildProcess; started: Promise<void>; done: Promise<string> } {
   const flags = p.light
     ? ["--rate", "0.01", "--heartbeat", "30", "--sessions-per-day", "0"]
     : ["--rate", "0.4", "--heartbeat", "30", "--sessions-per-day", "1", "--session-length", "1h", "--files", "0"];
   const child = spawn(
     process.execPath,
-    ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "simulate", "--devices", String(p.devices), "--project", p.id, "--state", p.stateFile, "--duration", "86400", "--quiet", ...flags],
+    ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "simulate", "--devices", String(part.devices), "--project", p.id, "--state", part.stateFile, "--duration", "86400", "--quiet", ...flags],
     { env: { ...process.env, FLEETBEAT_URL: ORIGIN, FLEETBEAT_API_KEY: orgKey }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -311,18 +322,24 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const projects: Project[] = [];
   for (const [i, devices] of [...TYPICAL.map((n) => [n, false] as const), [LIGHT, true] as const].entries()) {
     const { project } = await api(base, "POST", "/projects", orgKey, { name: `scale-${i}` });
-    projects.push({ id: project.id, devices: devices[0], light: devices[1], ids: [], stateFile: join(PERSIST, `fleet-${i}.json`) });
+    const n = devices[0];
+    const parts = Array.from({ length: Math.ceil(n / PER_SIMULATOR) }, (_, k) => ({ from: k * PER_SIMULATOR, devices: Math.min(PER_SIMULATOR, n - k * PER_SIMULATOR), stateFile: join(PERSIST, `fleet-${i}-${k}.json`) }));
+    projects.push({ id: project.id, devices: n, light: devices[1], ids: [], parts });
   }
   const typical = projects.filter((p) => !p.light);
   const p300 = projects[0]!;
   const light = projects.find((p) => p.light)!;
 
-  // 1. Registration through the public API: a capsule and a registration per device.
+  // 1. Registration through the entry's fast path: through the public API it took ~4 devices/s on this shared machine.
   const regStarted = Date.now();
   const run = Math.random().toString(36).slice(2, 8);
-  for (const p of projects) await registerDevices(orgKey, p, run);
-  const registration = { path: "public API (POST /capsules/generate + POST /fleet/register per device)", devices: sum(projects.map((p) => p.devices)), seconds: (Date.now() - regStarted) / 1000 };
-  log(`registered ${registration.devices} devices through the public API in ${registration.seconds.toFixed(0)} s`);
+  for (const p of projects) await registerDevices(p, run);
+  const registration = {
+    path: "bench-only route POST /__bench/register (the registration services of POST /capsules/generate and POST /fleet/register, in-process: the same D1 rows and DeviceHub provisioning, without HTTP; the public API managed ~4 devices/s here)",
+    devices: sum(projects.map((p) => p.devices)),
+    seconds: (Date.now() - regStarted) / 1000,
+  };
+  log(`registered ${registration.devices} devices through the bench-only fast path in ${registration.seconds.toFixed(0)} s`);
   const deviceProject = new Map<string, Project>();
   for (const p of projects) for (const id of p.ids) deviceProject.set(id, p);
 
@@ -330,10 +347,28 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const size0 = d1Size();
   const stats0 = await stats();
   const simStarted = Date.now();
-  for (const p of [light, ...typical]) sims.push(simulate(orgKey, p));
+  for (const p of [light, ...typical]) for (const part of p.parts) sims.push(simulate(orgKey, p, part));
   await Promise.all(sims.map((s) => s.started));
-  log(`all ${sims.length} simulators run (${((Date.now() - simStarted) / 1000).toFixed(0)} s to greet every device); warming up ${WARMUP_S} s`);
-  await sleep(WARMUP_S * 1000);
+  log(`all ${sims.length} simulators run (${((Date.now() - simStarted) / 1000).toFixed(0)} s to greet every device); warming up at least ${WARMUP_S} s, until the W-typical projects' D1 writes from the start (transitions online, sessions opened) are done`);
+  // Warm-up: at least WARMUP_S, then until the W-typical projects wrote no D1 row for 70 s (at most WARMUP_MAX_S).
+  const warmStarted = Date.now();
+  const typicalRowsNow = (st: Stats) => sum(Object.entries(st.d1_by_object).filter(([k]) => { const p = projectOf(k, projects, deviceProject); return p !== undefined && p !== "org" && !p.light; }).map(([, [, r]]) => r));
+  let lastRows = -1;
+  const warmSamples: Stats[] = [];
+  let lastChange = Date.now();
+  while (Date.now() - warmStarted < WARMUP_MAX_S * 1000) {
+    await sleep(10_000);
+    const st = await stats();
+    warmSamples.push(st);
+    const r = typicalRowsNow(st);
+    if (r !== lastRows) {
+      lastRows = r;
+      lastChange = Date.now();
+    }
+    if (Date.now() - warmStarted >= WARMUP_S * 1000 && Date.now() - lastChange >= 70_000) break;
+  }
+  const warmupS = (Date.now() - warmStarted) / 1000;
+  log(`warm-up done after ${warmupS.toFixed(0)} s`);
 
   // 3. The steady window, with a viewer of one device of the 300-device project, sampled every 15 s.
   const watched = p300.ids[0]!;
@@ -412,7 +447,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const stopByTable = diff(stats2.totals.d1_rows_by_table, stats3.totals.d1_rows_by_table);
   // The most rows one project wrote in any minute of the run (the start's storm of transitions included).
   let worstMinute = { rows: 0, project: "" as string, devices: 0 };
-  const all = [stats0, ...samples, stats3];
+  const all = [stats0, ...warmSamples, ...samples, stats3];
   for (let i = 0; i < all.length; i++) {
     for (let j = i + 1; j < all.length; j++) {
       if (all[j]!.at - all[i]!.at < 60_000) continue;
@@ -425,7 +460,8 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     }
   }
   const perProjectRate = (p: Project) => (steadyRows.get(p) ?? 0) / windowS;
-  const project10k = Math.max(perProjectRate(p300) * (TARGET.project / p300.devices), perProjectRate(light) * (TARGET.project / light.devices));
+  // A project's transitions reach D1 in at most one batch of 100 devices a minute: past that, its rate is its worst minute whatever its size.
+  const project10k = Math.max(perProjectRate(p300) * (TARGET.project / p300.devices), worstMinute.rows / 60);
   const d1Rows = {
     measured_per_s: steadyTotal / windowS,
     typical_per_s: typicalRows / windowS,
@@ -448,7 +484,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   // D1 size growth: all tables but what people create, over the run; sessions apart (one per device here, one a day in W-typical).
   const grown = diff(size0.tables, size3.tables);
   const growthSteady = diff(size1.tables, size2.tables);
-  const activity = (t: Record<string, number>) => sum(Object.entries(t).filter(([k]) => !CREATED_BY_PEOPLE.test(k) && k !== "sessions").map(([, v]) => v));
+  const activity = (t: Record<string, number>) => sum(Object.entries(t).filter(([k]) => !CREATED_BY_PEOPLE.test(k) && !PER_PROJECT_ONCE.test(k) && k !== "sessions").map(([, v]) => v));
   const sessionBytes = grown.sessions ?? 0;
   const bytesPerSession = sessionBytes / sessionCount;
   const runDeviceDays = (sum(projects.map((p) => p.devices)) * windowS) / 86_400;
@@ -469,13 +505,29 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   };
 
   // Busiest object over the steady window, and what its rate is in a 10,000-device project.
+  // Which shard each device's lines go to (src/contract/log-shards.ts, asked of the entry).
+  const shardOfDevice = new Map<string, number>();
+  for (const p of projects) {
+    const res = await fetch(`${ORIGIN}/__bench/shard-of`, { method: "POST", body: JSON.stringify(p.ids) });
+    for (const [, n] of Object.entries((await res.json()) as Record<string, number>)) shardOfDevice.set(`${p.id}/shard/${n}`, (shardOfDevice.get(`${p.id}/shard/${n}`) ?? 0) + 1);
+  }
   const objectRates = Object.entries(stats2.objects).map(([k, [n, peak]]) => {
     const rate = (n - (stats1.objects[k]?.[0] ?? 0)) / windowS;
     const p = projectOf(k, projects, deviceProject);
     const binding = k.split(":")[0]!;
-    // A device's own object takes its own device's load, whatever the project's size; the others take their project's.
-    const devicesBehind = binding === "DEVICE_HUB" ? 1 : p === "org" ? sum(projects.map((x) => x.devices)) : (p?.devices ?? 1);
-    const scale = binding === "DEVICE_HUB" ? 1 : TARGET.project / devicesBehind;
+    // What each object's load follows: a device's object, its device; a viewer group, the viewers and what they watch
+    // (one viewer of one device here, the same in any project); a log shard, the devices hashed to it (10,000 / 64 in a
+    // 10,000-device project); the project's object, its fan-in objects and the org's hub, all their project's (org's) devices.
+    const name = k.slice(binding.length + 1);
+    const devicesBehind =
+      binding === "DEVICE_HUB" || binding === "TAIL_GROUP"
+        ? 1
+        : binding === "LOG_SHARD"
+          ? (shardOfDevice.get(name) ?? 1)
+          : p === "org"
+            ? sum(projects.map((x) => x.devices))
+            : (p?.devices ?? 1);
+    const scale = binding === "DEVICE_HUB" || binding === "TAIL_GROUP" ? 1 : binding === "LOG_SHARD" ? TARGET.project / LOG_SHARDS / devicesBehind : TARGET.project / devicesBehind;
     return { key: k, binding, project: p === "org" ? "org" : (p?.id ?? "?"), devices: devicesBehind, rate, peak, scale, at10k: rate * scale };
   });
   objectRates.sort((a, b) => b.rate - a.rate);
@@ -529,14 +581,14 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     readsCalls(read300) <= 64 &&
     readsCalls(read3000) <= 64 &&
     read3000.search.device_calls + read3000.loki.device_calls === 0 &&
-    read3000.search.rows_held <= 2 * 100 + 20 * 64 &&
-    read3000.loki.rows_held <= 2 * 100 + 20 * 64;
+    read3000.search.rows_held <= 1.5 * read300.search.rows_held + 100 &&
+    read3000.loki.rows_held <= 1.5 * read300.loki.rows_held + 100;
   const rows: Array<{ figure: string; measured: string; arithmetic: string; at_1m: string; at_10k: string; bound: string; pass: boolean; why?: string }> = [];
   const rowsPass1m = d1Rows.at_1m_per_s + sessionsAt1m <= 200;
   rows.push({
     figure: "D1 rows written (meta.rows_written), steady",
     measured: `${fmt(d1Rows.measured_per_s, 3)} rows/s over ${windowS.toFixed(0)} s (${fmt(steadyTotal)} rows; W-typical projects ${fmt(d1Rows.typical_per_s, 3)}/s; 300-device project ${fmt(d1Rows.p300_per_s, 3)}/s; 3,000-device project ${fmt(d1Rows.light_per_s, 3)}/s)`,
-    arithmetic: `1M: ${fmt(d1Rows.typical_per_s, 3)}/s × ${fmt(TARGET.devices)}/${typicalDevices} + sessions ${fmt(rowsPerSession, 2)} rows each × 1/device-day × 1M/86,400 s; 10k project: max(${fmt(d1Rows.p300_per_s, 3)} × 10,000/300, ${fmt(d1Rows.light_per_s, 3)} × 10,000/3,000)`,
+    arithmetic: `1M: ${fmt(d1Rows.typical_per_s, 3)}/s × ${fmt(TARGET.devices)}/${typicalDevices} + sessions ${fmt(rowsPerSession, 2)} rows each × 1/device-day × 1M/86,400 s; 10k project: max(the 300-device project's steady ${fmt(d1Rows.p300_per_s, 3)}/s × 10,000/300, the worst minute of any project ${fmt(worstMinute.rows / 60, 2)}/s, which a project's one batch of ≤ 100 devices a minute caps at any size)`,
     at_1m: `${fmt(d1Rows.at_1m_per_s + sessionsAt1m, 1)}/s (${fmt(d1Rows.at_1m_per_s, 1)} steady + ${fmt(sessionsAt1m, 1)} sessions)`,
     at_10k: `${fmt(project10k, 2)}/s`,
     bound: "≤ 200/s; ≤ 5/s",
@@ -564,7 +616,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   rows.push({
     figure: "object calls per project-wide page (search / export / Loki)",
     measured: `300 devices: ${read300.search.calls} / ${fmt(read300.export.calls_per_page, 1)} (${read300.export.calls} calls, ${read300.export.pages} pages) / ${read300.loki.calls}; 3,000: ${read3000.search.calls} / ${fmt(read3000.export.calls_per_page, 1)} (${read3000.export.calls} calls, ${read3000.export.pages} pages) / ${read3000.loki.calls}; device objects called: ${read300.search.device_calls + read3000.search.device_calls + read300.loki.device_calls + read3000.loki.device_calls}; shard rows held per search page ${read300.search.rows_held} / ${read3000.search.rows_held}, Loki ${read300.loki.rows_held} / ${read3000.loki.rows_held}`,
-    arithmetic: "10k project: the calls are the shards in use (≤ 64) whatever the device count; rows held ≤ 2 × limit + 20 × shards",
+    arithmetic: "10k project: the calls are the shards in use (≤ 64) whatever the device count; rows the shards answered at 3,000 within 1.5× those at 300 (+100)",
     at_1m: "—",
     at_10k: `≤ ${Math.max(readsCalls(read300), readsCalls(read3000)).toFixed(0)}`,
     bound: "≤ 64, the same at 300 and 3,000; rows held do not grow",
@@ -582,7 +634,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   rows.push({
     figure: "busiest object's requests/s (heartbeat 30 s, 0.4 lines/s)",
     measured: `${busiest.key} ${fmt(busiest.rate, 2)}/s (peak second ${busiest.peak}); scaled the most: ${busiest10k.key} ${fmt(busiest10k.rate, 3)}/s behind ${fmt(busiest10k.devices)} devices`,
-    arithmetic: `${fmt(busiest10k.rate, 3)}/s × ${fmt(busiest10k.scale, 2)} (10,000 / devices behind it; a device's object × 1)`,
+    arithmetic: `${fmt(busiest10k.rate, 3)}/s × ${fmt(busiest10k.scale, 2)} (project-wide objects: 10,000 / the project's devices; a log shard: (10,000 / 64) / its devices; a device's object or a viewer group: × 1)`,
     at_1m: "—",
     at_10k: `${fmt(busiest10k.at10k, 1)}/s`,
     bound: "≤ 500/s",
@@ -611,7 +663,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   lines.push(`# bench:scale, ${new Date(began).toISOString()}${quick ? " (--quick)" : ""}`);
   lines.push("");
   lines.push(`Fleet: ${typical.length} W-typical projects (${TYPICAL.join(", ")} devices: 0.4 lines/s, heartbeat 30 s, a session a day, over the device socket) + 1 light project of ${LIGHT} (0.01 lines/s, heartbeat 30 s, no sessions).`);
-  lines.push(`Registration: ${registration.path}: ${registration.devices} devices in ${registration.seconds.toFixed(0)} s. Steady window: ${windowS.toFixed(0)} s after a ${WARMUP_S} s warm-up.`);
+  lines.push(`Registration: ${registration.path}: ${registration.devices} devices in ${registration.seconds.toFixed(0)} s. Steady window: ${windowS.toFixed(0)} s after a ${warmupS.toFixed(0)} s warm-up.`);
   lines.push("");
   lines.push("| figure | measured at 1/1000 | arithmetic | at 1,000,000 devices | at a 10,000-device project | bound | |");
   lines.push("| --- | --- | --- | --- | --- | --- | --- |");
@@ -620,9 +672,11 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   lines.push("D1 rows written in the steady window, by table: " + (Object.entries(steadyByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
   lines.push("D1 rows written at the start (registration done → steady window; transitions online, sessions opened), by table: " + (Object.entries(startByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
   lines.push("D1 rows written at the stop (sessions ended, last sends), by table: " + (Object.entries(stopByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
-  lines.push("D1 size growth over the whole run, record bytes by table: " + (Object.entries(grown).map(([t, n]) => `${t} ${fmt(n)}${CREATED_BY_PEOPLE.test(t) ? " (created by people, excluded)" : ""}`).join(", ") || "none"));
+  lines.push("D1 size growth over the whole run, record bytes by table: " + (Object.entries(grown).map(([t, n]) => `${t} ${fmt(n)}${CREATED_BY_PEOPLE.test(t) ? " (created by people, excluded)" : PER_PROJECT_ONCE.test(t) ? ` (once per shard in use: ${fmt(n / projects.length, 0)} B a project, not per day)` : ""}`).join(", ") || "none"));
   lines.push("D1 size growth in the steady window, record bytes by table: " + (Object.entries(growthSteady).map(([t, n]) => `${t} ${fmt(n)}`).join(", ") || "none"));
   lines.push("Requests per object, by class, over the steady window: " + Object.entries(byClass).map(([c, v]) => `${c}: ${v.objects} objects, ${fmt(v.requests_per_s, 1)}/s in all, busiest ${v.busiest} ${fmt(v.busiest_per_s, 2)}/s, at a 10,000-device project ${fmt(v.busiest_at_10k_per_s, 1)}/s`).join("; "));
+  const methods = diff(stats1.totals.object_methods, stats2.totals.object_methods);
+  lines.push("Object requests in the steady window, by method (per second): " + Object.entries(methods).sort((a, b) => b[1] - a[1]).slice(0, 16).map(([m, n]) => `${m} ${fmt(n / windowS, 2)}`).join(", "));
   lines.push(`Queue invocations: ${runs.map((r) => `${Object.entries(r.types).map(([t, n]) => `${n}×${t}`).join("+")}: ${r.d1_queries} q, ${r.subrequests} sub`).join("; ")}`);
   const failures = rows.filter((r) => !r.pass);
   lines.push("");
@@ -638,6 +692,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     window_s: windowS,
     fleet: { typical: TYPICAL, light: LIGHT, projects: projects.map((p) => ({ id: p.id, devices: p.devices, light: p.light })) },
     registration,
+    warmup_s: warmupS,
     table: rows,
     d1_rows: { ...d1Rows, rows_per_session: rowsPerSession, sessions_at_1m_per_s: sessionsAt1m, sessions_reported: sessionsOpened },
     d1_size: d1SizeFig,
