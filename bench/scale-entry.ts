@@ -49,6 +49,8 @@ interface Scope {
   /** The `limit` of each LogShard.query, and the rows the shards answered. */
   shard_query_limits: number[];
   shard_rows: number;
+  /** Calls to each log shard. */
+  shards_called: Record<string, number>;
   r2_ops: Record<string, number>;
   r2_archive_puts: number;
   queue_sends: number;
@@ -65,6 +67,7 @@ const newScope = (): Scope => ({
   object_methods: {},
   shard_query_limits: [],
   shard_rows: 0,
+  shards_called: {},
   r2_ops: {},
   r2_archive_puts: 0,
   queue_sends: 0,
@@ -78,7 +81,7 @@ const subrequests = (s: Scope) =>
 
 const totals = newScope();
 /** Requests each object took: stub calls to it, WebSocket messages, alarms; with its busiest second. */
-const objects = new Map<string, { n: number; sec: number; cur: number; peak: number }>();
+const objects = new Map<string, { n: number; sec: number; cur: number; peak: number; methods?: Record<string, number> }>();
 /** Object names by id, as idFromName made them. */
 const names = new Map<string, string>();
 const scopes = new Map<string, Scope>();
@@ -87,13 +90,16 @@ const queueRuns: Array<Scope & { messages: number; projects: number; types: Reco
 const add = (rec: Record<string, number>, key: string, n = 1) => void (rec[key] = (rec[key] ?? 0) + n);
 
 function hit(binding: string, id: DurableObjectId, what?: string) {
-  if (what) add(totals.object_methods, `${binding}.${what}`);
+  // Stub calls are counted by method where they are made (every scope); socket messages and alarms here.
+  if (what?.startsWith("(")) add(totals.object_methods, `${binding}.${what}`);
   const hex = id.toString();
   const key = `${binding}:${names.get(hex) ?? hex}`;
   const sec = Math.floor(Date.now() / 1000);
   let o = objects.get(key);
   if (!o) objects.set(key, (o = { n: 0, sec, cur: 0, peak: 0 }));
   o.n++;
+  // By method too, for the objects a project shares (a device's own object is one device's load).
+  if (binding !== "DEVICE_HUB") add((o.methods ??= {}), what ?? "?");
   if (o.sec !== sec) {
     o.sec = sec;
     o.cur = 0;
@@ -188,7 +194,7 @@ function wrapNamespace(binding: string, ns: DurableObjectNamespace, sc: Scope[])
         const f = Reflect.get(s, m, s) as unknown;
         if (typeof f !== "function" || m === "then") return f;
         return (...a: unknown[]) => {
-          hit(binding, id);
+          hit(binding, id, String(m));
           for (const x of sc) {
             add(x.object_calls, binding);
             add(x.object_methods, `${binding}.${String(m)}`);
@@ -203,7 +209,8 @@ function wrapNamespace(binding: string, ns: DurableObjectNamespace, sc: Scope[])
           // An RPC method's own `apply` would be another RPC call: call it as it is.
           const out = Reflect.apply(f as (...x: unknown[]) => unknown, s, a);
           if (binding === "LOG_SHARD" && m === "query") {
-            for (const x of sc) x.shard_query_limits.push((a[0] as { limit?: number })?.limit ?? 0);
+            for (const x of sc) if (x !== totals) add(x.shards_called, names.get(id.toString()) ?? id.toString());
+            for (const x of sc) if (x !== totals) x.shard_query_limits.push((a[0] as { limit?: number })?.limit ?? 0);
             return Promise.resolve(out).then((r) => {
               const rows = (r as { rows?: unknown[] })?.rows?.length ?? 0;
               for (const x of sc) x.shard_rows += rows;
@@ -401,10 +408,14 @@ export default {
     const p = url.pathname;
     if (p === "/__bench/stats") {
       const objs: Record<string, [number, number]> = {};
-      for (const [k, o] of objects) objs[k] = [o.n, o.peak];
+      const methods: Record<string, Record<string, number>> = {};
+      for (const [k, o] of objects) {
+        objs[k] = [o.n, o.peak];
+        if (o.methods) methods[k] = o.methods;
+      }
       const d1: Record<string, [number, number]> = {};
       for (const [k, sc] of objectScopes) if (sc.d1_queries) d1[k] = [sc.d1_queries, sc.d1_rows_written];
-      return Response.json({ at: Date.now(), totals, objects: objs, d1_by_object: d1, scopes: scopes.size });
+      return Response.json({ at: Date.now(), totals, objects: objs, methods, d1_by_object: d1, scopes: scopes.size });
     }
     if (p === "/__bench/scope") {
       const s = scopes.get(url.searchParams.get("id") ?? "");
