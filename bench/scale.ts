@@ -34,7 +34,7 @@ const TYPICAL = [300, 78, 78, 78, 78, 78, 78, 78, 77, 77].map((n) => Math.max(1,
 const LIGHT = Math.round(3000 / DIVIDE);
 /** After the simulators start, before the steady window: sessions open, first heartbeats and sends. */
 const WARMUP_S = quick ? 30 : 60;
-const WARMUP_MAX_S = quick ? 150 : 420;
+const WARMUP_MAX_S = quick ? 150 : 300;
 const LOG_SHARDS = 64;
 const TARGET = { devices: 1_000_000, projects: 10_000, project: 10_000 };
 
@@ -144,6 +144,8 @@ const diff = (a: Record<string, number>, b: Record<string, number>) => {
 const CREATED_BY_PEOPLE = /^(orgs|projects|users|members|memberships|api_keys|registration_tokens|devices|alert_rules|invites|d1_migrations)$/;
 /** Written once per shard a project uses (≤ 64 rows a project), not per device-day: apart from the per-device-day figure. */
 const PER_PROJECT_ONCE = /^log_shards$/;
+/** A row per project a day (a month): extrapolated per project. */
+const PER_PROJECT_DAY = /^(daily_stats|monthly_stats)$/;
 
 // ---------------------------------------------------------------------------------------------
 // The fleet.
@@ -309,10 +311,12 @@ async function main() {
     } catch {}
     server.stop();
   };
-  process.on("SIGINT", () => {
-    stopAll();
-    process.exit(130);
-  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      stopAll();
+      process.exit(130);
+    });
+  }
   try {
     await run(server.admin, sims, (v) => (viewer = v));
   } finally {
@@ -489,13 +493,19 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   // D1 size growth: all tables but what people create, over the run; sessions apart (one per device here, one a day in W-typical).
   const grown = diff(size0.tables, size3.tables);
   const growthSteady = diff(size1.tables, size2.tables);
-  const activity = (t: Record<string, number>) => sum(Object.entries(t).filter(([k]) => !CREATED_BY_PEOPLE.test(k) && !PER_PROJECT_ONCE.test(k) && k !== "sessions").map(([, v]) => v));
+  const activity = (t: Record<string, number>) =>
+    sum(Object.entries(t).filter(([k]) => !CREATED_BY_PEOPLE.test(k) && !PER_PROJECT_ONCE.test(k) && !PER_PROJECT_DAY.test(k) && k !== "sessions").map(([, v]) => v));
   const sessionBytes = grown.sessions ?? 0;
   const bytesPerSession = sessionBytes / sessionCount;
   const runDeviceDays = (sum(projects.map((p) => p.devices)) * windowS) / 86_400;
-  const steadyBytesPerDeviceDay = activity(growthSteady) / runDeviceDays;
+  // The steady window's rate, or the whole run's (start and stop included) when that is more.
+  const wholeDeviceDays = (sum(projects.map((p) => p.devices)) * (ended - simStarted)) / 1000 / 86_400;
+  const steadyBytesPerDeviceDay = Math.max(activity(growthSteady) / runDeviceDays, activity(grown) / wholeDeviceDays);
   const perDeviceDay = steadyBytesPerDeviceDay + bytesPerSession; // W-typical: one session a day
-  const perYear1m = perDeviceDay * TARGET.devices * 365;
+  const rowsGrown = diff(size0.rows, size3.rows);
+  const rowBytes = (t: string) => (rowsGrown[t] ? (grown[t] ?? 0) / rowsGrown[t]! : 0);
+  const perProjectYear = rowBytes("daily_stats") * 365 + rowBytes("monthly_stats") * 12;
+  const perYear1m = perDeviceDay * TARGET.devices * 365 + perProjectYear * TARGET.projects;
   const d1SizeFig = {
     before: size0.bytes,
     after: size3.bytes,
@@ -507,6 +517,9 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     per_device_day: perDeviceDay,
     per_year_at_1m: perYear1m,
     sessions_per_year_at_1m: bytesPerSession * TARGET.devices * 365,
+    daily_stats_row_bytes: rowBytes("daily_stats"),
+    monthly_stats_row_bytes: rowBytes("monthly_stats"),
+    per_project_year: perProjectYear,
   };
 
   // Busiest object over the steady window, and what its rate is in a 10,000-device project.
@@ -600,8 +613,8 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const rowsPass1m = d1Rows.at_1m_per_s + sessionsAt1m <= 200;
   rows.push({
     figure: "D1 rows written (meta.rows_written), steady",
-    measured: `${fmt(d1Rows.measured_per_s, 3)} rows/s over ${windowS.toFixed(0)} s (${fmt(steadyTotal)} rows; W-typical projects ${fmt(d1Rows.typical_per_s, 3)}/s; 300-device project ${fmt(d1Rows.p300_per_s, 3)}/s; 3,000-device project ${fmt(d1Rows.light_per_s, 3)}/s)`,
-    arithmetic: `1M: ${fmt(d1Rows.typical_per_s, 3)}/s × ${fmt(TARGET.devices)}/${typicalDevices} + sessions ${fmt(rowsPerSession, 2)} rows each × 1/device-day × 1M/86,400 s; 10k project: max(the 300-device project's steady ${fmt(d1Rows.p300_per_s, 3)}/s × 10,000/300, the worst minute of any project ${fmt(worstMinute.rows / 60, 2)}/s, which a project's one batch of ≤ 100 devices a minute caps at any size)`,
+    measured: `${fmt(d1Rows.measured_per_s, 3)} rows/s over ${windowS.toFixed(0)} s (${fmt(steadyTotal)} rows; W-typical projects ${fmt(d1Rows.typical_per_s, 3)}/s; ${p300.devices}-device project ${fmt(d1Rows.p300_per_s, 3)}/s; ${light.devices}-device project ${fmt(d1Rows.light_per_s, 3)}/s)`,
+    arithmetic: `1M: ${fmt(d1Rows.typical_per_s, 3)}/s × ${fmt(TARGET.devices)}/${typicalDevices} + sessions ${fmt(rowsPerSession, 2)} rows each × 1/device-day × 1M/86,400 s; 10k project: max(the ${p300.devices}-device project's steady ${fmt(d1Rows.p300_per_s, 3)}/s × 10,000/${p300.devices}, the worst minute of any project ${fmt(worstMinute.rows / 60, 2)}/s, which a project's one batch of ≤ 100 devices a minute caps at any size)`,
     at_1m: `${fmt(d1Rows.at_1m_per_s + sessionsAt1m, 1)}/s (${fmt(d1Rows.at_1m_per_s, 1)} steady + ${fmt(sessionsAt1m, 1)} sessions)`,
     at_10k: `${fmt(project10k, 2)}/s`,
     bound: "≤ 200/s; ≤ 5/s",
@@ -619,8 +632,8 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   });
   rows.push({
     figure: "D1 size growth (excluding orgs, projects, keys, tokens, devices, rules)",
-    measured: `${fmt(steadyBytesPerDeviceDay, 1)} B per device-day steady (record bytes) + ${fmt(bytesPerSession, 0)} B per session; D1 file ${fmt(size0.bytes)} → ${fmt(size3.bytes)} B`,
-    arithmetic: `(${fmt(steadyBytesPerDeviceDay, 1)} + ${fmt(bytesPerSession, 0)} × 1 session/day) B × 1,000,000 devices × 365 days`,
+    measured: `${fmt(steadyBytesPerDeviceDay, 1)} B per device-day besides sessions (record bytes, indexes included) + ${fmt(bytesPerSession, 0)} B per session; daily_stats ${rowsGrown.daily_stats ? `${fmt(rowBytes("daily_stats"), 0)} B a row` : "no row written by this run's crons (not measured)"}, monthly_stats ${rowsGrown.monthly_stats ? `${fmt(rowBytes("monthly_stats"), 0)} B a row` : "none written (not measured)"}; D1 file ${fmt(size0.bytes)} → ${fmt(size3.bytes)} B`,
+    arithmetic: `(${fmt(steadyBytesPerDeviceDay, 1)} + ${fmt(bytesPerSession, 0)} × 1 session/day) B × 1,000,000 devices × 365 days + (daily_stats × 365 + monthly_stats × 12) × 10,000 projects`,
     at_1m: `${fmt(perYear1m / 1e9, 2)} GB/year (sessions ${fmt(d1SizeFig.sessions_per_year_at_1m / 1e9, 2)} GB)`,
     at_10k: "—",
     bound: "≤ 1 GB/year",
@@ -628,11 +641,11 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   });
   rows.push({
     figure: "object calls per project-wide page (search / export / Loki)",
-    measured: `300 devices: ${read300.search.calls} / ${fmt(read300.export.calls_per_page, 1)} (${read300.export.calls} calls, ${read300.export.pages} pages) / ${read300.loki.calls}; 3,000: ${read3000.search.calls} / ${fmt(read3000.export.calls_per_page, 1)} (${read3000.export.calls} calls, ${read3000.export.pages} pages) / ${read3000.loki.calls}; shards asked: search ${read300.search.shards} / ${read3000.search.shards}, Loki ${read300.loki.shards} / ${read3000.loki.shards}; device objects called: ${read300.search.device_calls + read3000.search.device_calls + read300.loki.device_calls + read3000.loki.device_calls}; shard rows held per search page ${read300.search.rows_held} / ${read3000.search.rows_held}, Loki ${read300.loki.rows_held} / ${read3000.loki.rows_held}`,
-    arithmetic: "10k project: the calls are the shards in use (≤ 64) whatever the device count; rows the shards answered at 3,000 within 1.5× those at 300 (+100)",
+    measured: `${p300.devices} devices: ${read300.search.calls} / ${fmt(read300.export.calls_per_page, 1)} (${read300.export.calls} calls, ${read300.export.pages} pages) / ${read300.loki.calls}; ${light.devices}: ${read3000.search.calls} / ${fmt(read3000.export.calls_per_page, 1)} (${read3000.export.calls} calls, ${read3000.export.pages} pages) / ${read3000.loki.calls}; shards asked: search ${read300.search.shards} / ${read3000.search.shards}, Loki ${read300.loki.shards} / ${read3000.loki.shards}; device objects called: ${read300.search.device_calls + read3000.search.device_calls + read300.loki.device_calls + read3000.loki.device_calls}; shard rows held per search page ${read300.search.rows_held} / ${read3000.search.rows_held}, Loki ${read300.loki.rows_held} / ${read3000.loki.rows_held}`,
+    arithmetic: `10k project: the calls are the shards in use (≤ 64) whatever the device count; rows the shards answered at ${light.devices} within 1.5× those at ${p300.devices} (+100)`,
     at_1m: "—",
     at_10k: `≤ ${Math.max(readsCalls(read300), readsCalls(read3000)).toFixed(0)}`,
-    bound: "≤ 64, the same at 300 and 3,000; rows held do not grow",
+    bound: `≤ 64, the same at 300 and 3,000 (here ${p300.devices} and ${light.devices}); rows held do not grow`,
     pass: readsPass,
   });
   rows.push({
@@ -676,6 +689,8 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   lines.push(`# bench:scale, ${new Date(began).toISOString()}${quick ? " (--quick)" : ""}`);
   lines.push("");
   lines.push(`Fleet: ${typical.length} W-typical projects (${TYPICAL.join(", ")} devices: 0.4 lines/s, heartbeat 30 s, a session a day, over the device socket) + 1 light project of ${LIGHT} (0.01 lines/s, heartbeat 30 s, no sessions).`);
+  if (DIVIDE !== 1)
+    lines.push(`Scale: --divide ${DIVIDE}: every project ${DIVIDE}× smaller than the issue's 1/1000 scale (${sum(projects.map((p) => p.devices))} devices, not 4,000); the arithmetic uses the device counts run.`);
   lines.push(`Registration: ${registration.path}: ${registration.devices} devices in ${registration.seconds.toFixed(0)} s. Steady window: ${windowS.toFixed(0)} s after a ${warmupS.toFixed(0)} s warm-up.`);
   lines.push("");
   lines.push("| figure | measured at 1/1000 | arithmetic | at 1,000,000 devices | at a 10,000-device project | bound | |");
@@ -701,6 +716,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const report = {
     at: new Date(began).toISOString(),
     quick,
+    divide: DIVIDE,
     minutes: MINUTES,
     window_s: windowS,
     fleet: { typical: TYPICAL, light: LIGHT, projects: projects.map((p) => ({ id: p.id, devices: p.devices, light: p.light })) },
