@@ -296,8 +296,11 @@ const countedShared = (env: Env) => {
 
 /** D1 use by each object (its own scope), so D1's writes can be put down to projects. */
 const objectScopes = new Map<string, Scope>();
+/** Objects constructed, by class: an object evicted while idle is constructed again when next called. */
+const constructed: Record<string, number> = {};
 /** `env` counted into the totals and into the scope of the object `ctx` is for. */
 function countedFor(binding: string, ctx: DurableObjectState, env: Env): Env {
+  add(constructed, binding);
   const hex = ctx.id.toString();
   const key = `${binding}:${names.get(hex) ?? (ctx.id as { name?: string }).name ?? hex}`;
   let scope = objectScopes.get(key);
@@ -415,7 +418,7 @@ export default {
       }
       const d1: Record<string, [number, number]> = {};
       for (const [k, sc] of objectScopes) if (sc.d1_queries) d1[k] = [sc.d1_queries, sc.d1_rows_written];
-      return Response.json({ at: Date.now(), totals, objects: objs, methods, d1_by_object: d1, scopes: scopes.size });
+      return Response.json({ at: Date.now(), totals, objects: objs, methods, constructed, d1_by_object: d1, scopes: scopes.size });
     }
     if (p === "/__bench/scope") {
       const s = scopes.get(url.searchParams.get("id") ?? "");
