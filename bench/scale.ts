@@ -5,7 +5,8 @@
 // lines each, heartbeats every 30 s) on the 3,000, and measures every figure of the issue's goal
 // table. It prints the table: each figure as measured, the arithmetic that takes it to
 // 1,000,000 devices or a 10,000-device project, and its bound with ✓ or ✗. Figures go to
-// .wrangler/bench-scale/report.json and report.md.
+// .wrangler/bench-scale/report.json and report.md (report-quick.* for --quick). Note: wrangler dev starts afresh in
+// .wrangler/bench-scale (the folder is emptied first), so copy a run's report elsewhere to keep it.
 //
 //   --minutes N   the steady window the figures are taken over (5 by default)
 //   --quick       a smoke run: a 1-minute window
@@ -745,9 +746,11 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     simulators: outputs.map((o) => o.split("\n").filter((l) => /simulate:|sent|accepted|failed/i.test(l)).slice(-6).join("\n")),
   };
   mkdirSync(PERSIST, { recursive: true });
-  writeFileSync(join(PERSIST, "report.json"), JSON.stringify(report, null, 2));
-  writeFileSync(join(PERSIST, "report.md"), `${text}\n`);
-  log(`figures in ${join(PERSIST, "report.json")} and report.md`);
+  // A smoke run keeps its figures apart, so it never overwrites a real run's.
+  const name = quick ? "report-quick" : "report";
+  writeFileSync(join(PERSIST, `${name}.json`), JSON.stringify(report, null, 2));
+  writeFileSync(join(PERSIST, `${name}.md`), `${text}\n`);
+  log(`figures in ${join(PERSIST, name)}.json and .md`);
 }
 
 await main();
