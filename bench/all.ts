@@ -11,6 +11,7 @@ const benches = [
   ["query", "queries over large hot stores, and the export's memory"],
   ["counter-path", "deliveries into one project's object from 100 devices"],
   ["archive", "the log archive's size and read rate"],
+  ["scale", "issue 22's simulation at 1/1000 scale: the goal table, measured and extrapolated"],
   ["alerts", "what alert evaluation adds to a batch and a heartbeat"],
   ["otlp", "OTLP logs in beside native ingest"],
   ["cost", "what a device-month costs at Cloudflare's prices, now and before the cost work"],
