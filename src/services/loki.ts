@@ -39,8 +39,15 @@ import { type Source, narrowTo, searchScope, searchStream } from "./log-search";
 
 /** Lines read (before line filters) per request at most: a rare line filter over a long range answers what it found. */
 const MAX_SCANNED = 20_000;
-/** A search page: the most GET /logs answers at once. */
+/** A search page: the most GET /logs answers at once (and the recent lines a tail starts with). */
 const PAGE_LINES = 1000;
+/**
+ * Lines a query reads from the shards at a step: small enough that every shard in use (64) is
+ * asked for the whole step at once (FIRST_FETCH_ROWS, page-merge.ts), so a step costs one call
+ * per shard however the lines are spread; a query that needs more lines takes more steps, and a
+ * shard is asked again only when its rows run out.
+ */
+const SCAN_STEP = 256;
 /** The most devices a registry matcher (dsn, device_type, environment, a device_id regex) considers. */
 const MAX_REGISTRY_DEVICES = 20_000;
 /** The most values label/<name>/values answers. */
@@ -204,12 +211,12 @@ export async function lokiQuery(
     order: p.direction === "backward" ? "desc" : "asc",
   };
   // One merge for the whole query: each shard is asked again only when its rows run out.
-  const stream = searchStream(env, sources, search, undefined, postFiltered ? PAGE_LINES : Math.min(PAGE_LINES, p.limit));
+  const stream = searchStream(env, sources, search, undefined, postFiltered ? SCAN_STEP : Math.min(SCAN_STEP, p.limit));
   if (!stream) return { streams: [] };
   const found: Passed[] = [];
   let scanned = 0;
   for (;;) {
-    const want = postFiltered ? PAGE_LINES : Math.min(PAGE_LINES, p.limit - found.length);
+    const want = postFiltered ? SCAN_STEP : Math.min(SCAN_STEP, p.limit - found.length);
     const page = await stream.next(Math.min(want, MAX_SCANNED - scanned));
     scanned += page.rows.length;
     await labels.load(page.rows.map((l) => l.device_id));
