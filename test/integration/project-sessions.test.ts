@@ -12,24 +12,9 @@ import { DEVICE_SCHEMA } from "../../durable-objects/device-hub/schema";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
 import { type Answer, call, ingest, line, newDevice, newOrg, newProject } from "./helpers";
+import { countD1Rows, d1RowsWritten } from "../support/d1-rows";
 
-const COUNTER = "test_d1_rows_written";
-
-/** Counts every row written to any D1 table from here on, by a trigger per table and kind of write. */
-beforeAll(async () => {
-  const tables = await env.DB.prepare(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%'",
-  ).all<{ name: string }>();
-  const statements = [env.DB.prepare(`CREATE TABLE IF NOT EXISTS ${COUNTER} (n INTEGER NOT NULL)`), env.DB.prepare(`INSERT INTO ${COUNTER} VALUES (0)`)];
-  for (const { name } of tables.results) {
-    for (const kind of ["INSERT", "UPDATE", "DELETE"]) {
-      statements.push(env.DB.prepare(`CREATE TRIGGER IF NOT EXISTS count_${kind.toLowerCase()}_${name} AFTER ${kind} ON "${name}" BEGIN UPDATE ${COUNTER} SET n = n + 1; END`));
-    }
-  }
-  await env.DB.batch(statements);
-});
-
-const d1RowsWritten = async () => (await env.DB.prepare(`SELECT n FROM ${COUNTER}`).first<{ n: number }>())!.n;
+beforeAll(countD1Rows);
 
 /** A project with `n` devices. */
 async function fleet(n: number) {
