@@ -9,7 +9,7 @@ import type { DeliveryAnswer } from "../../src/contract/fan-in";
 import { SHARD_SENDER } from "../../src/contract/log-shards";
 import type { Rejection, StoredLine } from "../../src/contract/log-line";
 import type { LogCursor, LogFilter } from "../../src/contract/logs";
-import { QUOTA_REJECTION } from "../../src/contract/quota";
+import { QUOTA_REJECTION, type QuotaState } from "../../src/contract/quota";
 import { DELIVERY } from "../../src/contract/usage";
 import { createDb } from "../../src/db/client";
 import { noteShardInUse } from "../../src/db/repos/log-shards";
@@ -38,6 +38,13 @@ const SHARD_SCHEMA = [`${CHUNKS_SCHEMA}\n${EVENTS_SCHEMA}\n${ARCHIVE_SCHEMA}`] a
 const IN_USE_KEY = "in_use";
 /** The project's hot window and archive retention, in days, as its last answer said. */
 const RETENTION_KEY = "retention";
+/**
+ * When counts last went to the project, and the project's word on the quota then: one row per
+ * delivery, so a shard that was evicted between two batches (a quiet device's shard is, every
+ * time) neither delivers at once nor reserves each batch at the project until it hears again.
+ */
+const LAST_DELIVERY_KEY = "last_delivery";
+type LastDelivery = { at: number; quota?: QuotaState };
 /** Seconds after midnight over which shards deliver the day's last counts. */
 const DAY_END_SPREAD_S = 120;
 /** Beside each line refused because the project's tier keeps lines for less time (as the Worker words it). */
@@ -87,6 +94,8 @@ export class LogShard extends DurableObject<Env> {
   private readonly archive: LogArchive;
   private readonly quota: QuotaGate;
   private readonly sends: Coalesced;
+  /** When counts last went (LAST_DELIVERY_KEY); unset before the first delivery. */
+  private deliveredAt?: number;
   /** Kept as a field so tests can let it run again at once. */
   protected readonly retention: Retention;
   /** The hot window the last batch's device had, before the project has said its own (memory only). */
@@ -105,15 +114,19 @@ export class LogShard extends DurableObject<Env> {
       return `logs/${projectId}/shard-${index}`;
     });
     this.quota = new QuotaGate(env);
+    const last = storage.kv.get<LastDelivery>(LAST_DELIVERY_KEY);
+    this.quota.note(last?.quota);
+    this.deliveredAt = last?.at;
     this.sends = new Coalesced(
       "shard delivery",
       {
         send: (withCounts) => (withCounts ? this.deliver() : Promise.resolve()),
         countsOwed: () => this.counts.owed(),
         urgent: () => false,
+        countsSentAt: () => this.deliveredAt,
       },
       this.timers,
-      () => (this.counts.known ? DELIVERY.everyMs : 0),
+      () => DELIVERY.everyMs,
     );
     // A day's counts reach the project within two minutes of midnight, before the daily job closes the day.
     this.timers.add({ name: "day's counts", due: () => this.dayEnd(), fire: () => this.sends.flush() });
@@ -280,6 +293,8 @@ export class LogShard extends DurableObject<Env> {
     const answer = await hub.deliverShard(name, delivery);
     this.counts.delivered(answer.taken, sealedAt);
     this.heard(answer);
+    this.deliveredAt = Date.now();
+    this.storage.kv.put(LAST_DELIVERY_KEY, { at: this.deliveredAt, ...(answer.quota ? { quota: answer.quota } : {}) } satisfies LastDelivery);
   }
 
   /** What the project said: where it stands, the month's quota, the tier's retention. */

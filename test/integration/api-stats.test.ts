@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { utcDay } from "../../src/lib/time";
-import { flushApiCalls } from "../../src/services/api-analytics";
+import { API_FLUSH, flushApiCalls } from "../../src/services/api-analytics";
 import { projectHub } from "../../src/stubs/project-hub";
 import { call, ingest, line, tenant } from "./helpers";
 import { settle } from "../support/settle";
@@ -40,8 +40,14 @@ describe("API analytics", () => {
     // Read the project's object directly: the stats API would send pending records first.
     await flushApiCalls(env); // what the tenant's setup left pending
     const before = await apiCalls();
-    for (let i = 0; i < 2; i++) await call("GET", `/logs?project_id=${t.projectId}&limit=1`, { token: t.viewerKey });
-    await expect.poll(apiCalls, { timeout: 5_000, interval: 200 }).toBe(before + 2);
+    const wait = API_FLUSH.ms;
+    API_FLUSH.ms = 1000;
+    try {
+      for (let i = 0; i < 2; i++) await call("GET", `/logs?project_id=${t.projectId}&limit=1`, { token: t.viewerKey });
+      await expect.poll(apiCalls, { timeout: 5_000, interval: 200 }).toBe(before + 2);
+    } finally {
+      API_FLUSH.ms = wait;
+    }
 
     const record = { hour: Math.floor(Date.now() / 3_600_000), route: "/api/v1/x", status_class: "2xx", count: 1, hist: { 10: 1 } };
     const day = utcDay(Date.now());

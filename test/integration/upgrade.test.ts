@@ -57,6 +57,8 @@ describe("an object from before log shards", () => {
     const old = loghubLines("OpenSSH", 300);
     await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) => {
       writeOldLines(state, old, "old-run");
+      // An object from before never marked its hand-over done (this one did when it was made).
+      state.storage.kv.delete("handed_over");
       // Its answer to a batch taken before: a retry must still get it.
       state.storage.sql.exec("INSERT INTO batches (batch_id, received_at, answer) VALUES ('b-old', ?, ?)", Date.now(), JSON.stringify({ accepted: 300, rejected: [], duplicate: false, batch_id: "b-old" }));
     });
