@@ -22,7 +22,7 @@ export interface Sender {
   /** Whether something must go at once, whatever the second (lines someone watches). */
   urgent(): boolean;
   /** When counts last went (ms), for a sender that keeps it across restarts; memory decides otherwise. */
-  countsSentAt?(): number;
+  countsSentAt?(): number | undefined;
 }
 
 export class Coalesced {
