@@ -26,6 +26,7 @@ import { Timers } from "../timers";
 import type { DeliveryAnswer } from "../../src/contract/fan-in";
 import { CountedStorage } from "../storage";
 import { shardOfDevice } from "../../src/stubs/log-shard";
+import type { AppendOutcome, RequestCounts } from "../log-shard/shard";
 import { CommandQueue } from "./commands";
 import { ProjectDelivery } from "./delivery";
 import { DeviceAlerts } from "./alerts";
@@ -151,7 +152,7 @@ export class DeviceHub extends DurableObject<Env> {
     this.socket = new DeviceSocket(
       ctx,
       {
-        ingest: (batch) => this.ingest(batch),
+        ingest: (batch) => this.ingest(batch, undefined, [1, 1, 0]),
         heartbeat: (ws, input) => this.socketHeartbeat(ws, input),
         ackCommand: (id, status, result) => this.ackCommand(id, status, result),
         takeQueuedCommands: () => this.takeQueuedCommands(),
@@ -290,9 +291,14 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   /** authenticate's work, for the calls that authenticate and act in one request to this object. */
-  private checkKey(keyHash: string): Identity | null {
+  private checkKey(keyHash: string, counts = true): Identity | null {
     const s = this.state.current;
     if (!s || s.keyHash === null || s.keyHash !== keyHash) return null;
+    if (!counts) {
+      // A log batch (ingest): its counts go with it to the shard, and last seen waits for the next save.
+      this.state.noteLazily((d) => (d.lastSeenAt = Date.now()));
+      return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
+    }
     this.state.update((d) => (d.lastSeenAt = Date.now()));
     this.count({ device_messages_in: 1, api_calls: 1 });
     return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
@@ -442,23 +448,29 @@ export class DeviceHub extends DurableObject<Env> {
    * answer, marked duplicate). The session's counts, the alerts and the live tail then hear of
    * the lines kept. Over HTTPS it comes with the key's hash and is authenticated here, in the same call.
    */
-  async ingest(offered: IngestBatch, keyHash?: string): Promise<IngestOutcome & { identity?: Identity }> {
-    const identity = keyHash === undefined ? undefined : this.checkKey(keyHash);
+  async ingest(offered: IngestBatch, keyHash?: string, frame: RequestCounts = [0, 0, 0]): Promise<IngestOutcome & { identity?: Identity }> {
+    const identity = keyHash === undefined ? undefined : this.checkKey(keyHash, false);
     if (keyHash !== undefined && !identity) return { ok: false, code: "unauthorized" };
-    let outcome: IngestOutcome;
+    // The request's own counts (over HTTPS a message in and an API call; over the socket the frame
+    // and its ack) go with the batch: the shard counts them in the transaction that stores it, so
+    // a plain batch writes no row here. A batch the shard did not store counts them here.
+    const request: RequestCounts = identity ? [1, 0, 1] : frame;
+    let outcome: IngestOutcome = { ok: false, code: "conflict" };
+    let counted = false;
     try {
-      outcome = await this.store(offered);
+      ({ outcome, counted } = await this.store(offered, request));
     } finally {
       // The request's own counts are kept whatever the shard said.
+      if (!counted) this.count({ device_messages_in: request[0], device_messages_out: request[1], api_calls: request[2] });
       await this.commit();
     }
     return { ...outcome, ...(outcome.ok ? this.advice() : {}), ...(identity ? { identity } : {}) };
   }
 
-  private async store(offered: IngestBatch): Promise<IngestOutcome> {
+  private async store(offered: IngestBatch, request: RequestCounts): Promise<{ outcome: IngestOutcome; counted: boolean }> {
     const sessionId = offered.lines.length > 0 ? (offered.session_id ?? null) : null;
     const now = Date.now();
-    if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { ok: false, code: "conflict" };
+    if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { outcome: { ok: false, code: "conflict" }, counted: false };
     const s = this.state.require();
     const stored = await shardOfDevice(this.env, s.projectId, s.deviceId).append({
       orgId: s.orgId,
@@ -467,8 +479,14 @@ export class DeviceHub extends DurableObject<Env> {
       sessionId,
       hotWindowMs: this.hotWindowMs(),
       lineFloor: this.lineFloor(),
+      ...(request.some((n) => n > 0) ? { request } : {}),
     });
-    if (!stored.ok) return stored;
+    if (!stored.ok) return { outcome: stored, counted: false };
+    return { outcome: this.kept(offered, stored, sessionId, now), counted: stored.counted === true };
+  }
+
+  /** What a stored batch changes here: its session's counts, the device's last log, the alerts and the live tail. */
+  private kept(offered: IngestBatch, stored: Extract<AppendOutcome, { ok: true }>, sessionId: string | null, now: number): IngestOutcome {
     const answer = stored.answer;
     if (answer.duplicate || stored.firstId === undefined) return { ok: true, answer };
     const lines = stored.kept ? stored.kept.map((i) => offered.lines[i]!) : offered.lines;
@@ -480,10 +498,13 @@ export class DeviceHub extends DurableObject<Env> {
       this.sessions.count(sessionId, lines.length, errors, warnings);
     }
     if (newSession) this.count({ sessions: 1 });
-    this.state.update((d) => {
-      d.lastLogAt = now;
-      if (newSession) d.currentSessionId = sessionId;
-    });
+    // A new session is a transition people see; the time of the last log waits for the next save.
+    if (newSession) {
+      this.state.update((d) => {
+        d.lastLogAt = now;
+        d.currentSessionId = sessionId;
+      });
+    } else this.state.noteLazily((d) => (d.lastLogAt = now));
     this.delivery.addLines(lines, sessionId, stored.firstId);
     this.alerts.onLines(lines, now);
     return { ok: true, answer };

@@ -18,6 +18,7 @@ import { closeQuietly } from "../sockets";
 
 /** What the socket asks of its DeviceHub; the same work HTTP requests do. */
 export interface DeviceActions {
+  /** A logs frame's valid batch; it counts the frame and its ack (with the batch in its shard, or itself). */
   ingest(batch: IngestBatch): Promise<IngestOutcome>;
   /** A heartbeat frame; it counts itself and its ack (socket-beats.ts). */
   heartbeat(ws: WebSocket, input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome & { live?: boolean; send_interval_s?: number }>;
@@ -67,10 +68,12 @@ export class DeviceSocket {
         this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...body }, false);
         return;
       }
-      // The frame and the one answer it gets, counted before the work (which saves them with its own).
-      this.device.count({ device_messages_in: 1, device_messages_out: 1 });
-      counted = true;
-      this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...(await this.handle(deviceId, fields)) }, false);
+      // The frame and the one answer it gets, counted before the work (which saves them with its own);
+      // a logs frame's go with its batch, from the moment the batch reaches the device (DeviceActions.ingest).
+      if (fields.type !== "logs") this.device.count({ device_messages_in: 1, device_messages_out: 1 });
+      counted = fields.type !== "logs";
+      const body = await this.handle(deviceId, fields, () => (counted = true));
+      this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...body }, false);
     } catch (err) {
       if (!(err instanceof ApiError)) console.error("device frame failed", err);
       if (!counted) this.device.count({ device_messages_in: 1, device_messages_out: 1 });
@@ -80,10 +83,13 @@ export class DeviceSocket {
     await this.device.deliverOwed();
   }
 
-  private async handle(deviceId: string, frame: Record<string, unknown>): Promise<AckBody> {
+  private async handle(deviceId: string, frame: Record<string, unknown>, batchReached: () => void): Promise<AckBody> {
     switch (frame.type) {
       case "logs": {
-        const answer = await ingest(envelopeOf(frame), this.hotWindowMs, (batch) => this.device.ingest(batch));
+        const answer = await ingest(envelopeOf(frame), this.hotWindowMs, (batch) => {
+          batchReached();
+          return this.device.ingest(batch);
+        });
         return { of: "logs", ...answer };
       }
       case "command_ack": {

@@ -77,17 +77,19 @@ export interface BatchRecord {
   bytes: number;
   /** Of its lines and bytes, what the project reserved against the monthly quota. */
   reserved: [number, number] | null;
+  /** The request's own counts, counted with the batch (shard.ts RequestCounts); absent in records from before. */
+  request?: [number, number, number];
 }
 
 const recordText = (r: BatchRecord): string =>
-  `${JSON.stringify([r.seq, r.batch_id, r.at, r.answer, r.first_id, r.lines, r.bytes, r.reserved])}\n`;
+  `${JSON.stringify([r.seq, r.batch_id, r.at, r.answer, r.first_id, r.lines, r.bytes, r.reserved, ...(r.request ? [r.request] : [])])}\n`;
 
 function parseRecords(log: string): BatchRecord[] {
   const out: BatchRecord[] = [];
   for (const line of log.split("\n")) {
     if (!line) continue;
-    const [seq, batch_id, at, answer, first_id, lines, bytes, reserved] = JSON.parse(line) as [number, string | null, number, unknown, number, number, number, [number, number] | null];
-    out.push({ seq, batch_id, at, answer, first_id, lines, bytes, reserved });
+    const [seq, batch_id, at, answer, first_id, lines, bytes, reserved, request] = JSON.parse(line) as [number, string | null, number, unknown, number, number, number, [number, number] | null, [number, number, number]?];
+    out.push({ seq, batch_id, at, answer, first_id, lines, bytes, reserved, ...(request ? { request } : {}) });
   }
   return out;
 }

@@ -10,7 +10,7 @@
 // answer was lost is answered with where the project stands then, and only the rest goes
 // again. After a restart the shard asks first, and rebuilds what the project has not taken from
 // the records. Nothing is lost or counted twice, and the project's sequence is the only mark.
-import { type BucketRow, lineBuckets } from "../../src/contract/buckets";
+import { type BucketRow, arrivalBuckets, lineBuckets } from "../../src/contract/buckets";
 import type { DeviceDayRow } from "../../src/contract/fan-in";
 import { lineTallies } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
@@ -177,6 +177,14 @@ export class ShardCounts {
 
 /** Adds a batch's counts to a piece. */
 function addBatch(piece: Piece, deviceId: string, record: BatchRecord, lines: readonly Pick<ShardRow, "ts" | "level" | "module" | "message">[]): void {
+  if (record.request) {
+    // The request that brought the batch: its message in, its answer out, an API call (HTTPS).
+    const [device_messages_in, device_messages_out, api_calls] = record.request;
+    const request: OwedDelta = { device_messages_in, device_messages_out, api_calls };
+    addUsage(piece.owed, utcDay(record.at), request);
+    addBuckets(piece.owed, arrivalBuckets(record.at, request).values());
+    piece.any = true;
+  }
   if (record.lines === 0) return;
   const day = utcDay(record.at);
   let errors = 0;

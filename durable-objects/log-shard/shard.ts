@@ -62,7 +62,16 @@ export interface AppendRequest {
   hotWindowMs: number;
   /** Where the device's line ids stood before it had a shard (its own store's next id). */
   lineFloor: number;
+  /**
+   * The request's own usage (a device message in, its answer out, an API call): counted here,
+   * with the batch's record, when the batch is stored, so a plain batch costs its device no row.
+   * `counted` in the outcome says whether it was; when not, the device counts it.
+   */
+  request?: RequestCounts;
 }
+
+/** What a device request counts besides its lines. */
+export type RequestCounts = [messagesIn: number, messagesOut: number, apiCalls: number];
 
 export type AppendOutcome =
   | {
@@ -72,6 +81,8 @@ export type AppendOutcome =
       firstId?: number;
       /** Which of the batch's lines were kept, by position, when some were refused here. */
       kept?: number[];
+      /** The request's own counts were counted here (AppendRequest.request). */
+      counted?: boolean;
     }
   | { ok: false; code: "quota_exceeded"; state: import("../../src/contract/quota").QuotaState };
 
@@ -185,6 +196,7 @@ export class LogShard extends DurableObject<Env> {
           answer: result,
           bytes: lines.reduce((n, l) => n + l.bytes, 0),
           reserved,
+          ...(req.request ? { request: req.request } : {}),
         };
         const firstId = this.chunks.append(deviceId, lines, req.sessionId, now, record, req.lineFloor);
         stored = { firstId, record: { ...record, first_id: firstId, lines: lines.length } };
@@ -201,7 +213,7 @@ export class LogShard extends DurableObject<Env> {
     this.counts.countBatch(deviceId, record, lines);
     await this.sends.kick();
     await this.timers.arm();
-    return { ok: true, answer, firstId, ...(kept.kept ? { kept: kept.kept } : {}) };
+    return { ok: true, answer, firstId, counted: record.request !== undefined, ...(kept.kept ? { kept: kept.kept } : {}) };
   }
 
   /**
