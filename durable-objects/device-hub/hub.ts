@@ -61,6 +61,8 @@ export interface SendAdvice {
  * after the last viewer covering it leaves. An object, so tests can shorten them.
  */
 export const LIVE = { holdMs: 3_600_000, lingerMs: 60_000 };
+/** Session batches whose line ranges a device keeps (DeviceState.sessionBatches). */
+const SESSION_BATCHES_KEPT = 64;
 /** How often a device should send its logs: while live, and otherwise. */
 const SEND_INTERVAL_S = { live: 1, idle: 60 };
 
@@ -488,26 +490,52 @@ export class DeviceHub extends DurableObject<Env> {
   /** What a stored batch changes here: its session's counts, the device's last log, the alerts and the live tail. */
   private kept(offered: IngestBatch, stored: Extract<AppendOutcome, { ok: true }>, sessionId: string | null, now: number): IngestOutcome {
     const answer = stored.answer;
-    if (answer.duplicate || stored.firstId === undefined) return { ok: true, answer };
+    if (answer.duplicate) {
+      if (sessionId !== null && stored.taken && this.uncounted(stored.taken.first)) {
+        const { first, lines, errors, warnings } = stored.taken;
+        this.countForSession(sessionId, first, lines, errors, warnings, now);
+      }
+      return { ok: true, answer };
+    }
+    if (stored.firstId === undefined) return { ok: true, answer };
     const lines = stored.kept ? stored.kept.map((i) => offered.lines[i]!) : offered.lines;
     if (lines.length === 0) return { ok: true, answer };
-    const { errors, warnings } = severities(lines);
-    let newSession = false;
     if (sessionId !== null) {
-      newSession = this.sessions.ensure(sessionId, sessionId, now).created;
-      this.sessions.count(sessionId, lines.length, errors, warnings);
+      const { errors, warnings } = severities(lines);
+      this.countForSession(sessionId, stored.firstId, lines.length, errors, warnings, now);
     }
-    if (newSession) this.count({ sessions: 1 });
-    // A new session is a transition people see; the time of the last log waits for the next save.
-    if (newSession) {
-      this.state.update((d) => {
-        d.lastLogAt = now;
-        d.currentSessionId = sessionId;
-      });
-    } else this.state.noteLazily((d) => (d.lastLogAt = now));
+    // The time of the last log waits for the next save (a new session's was saved with it).
+    this.state.noteLazily((d) => (d.lastLogAt = now));
     this.delivery.addLines(lines, sessionId, stored.firstId);
     this.alerts.onLines(lines, now);
     return { ok: true, answer };
+  }
+
+  /** Counts a stored batch's lines (ids from `first`) for its session, opening it here if it is new; saved with the event. */
+  private countForSession(sessionId: string, first: number, lines: number, errors: number, warnings: number, now: number): void {
+    const newSession = this.sessions.ensure(sessionId, sessionId, now).created;
+    this.sessions.count(sessionId, lines, errors, warnings);
+    this.state.note((d) => {
+      const kept = (d.sessionBatches ??= { since: first, ranges: [] });
+      kept.ranges.push([first, first + lines - 1]);
+      if (kept.ranges.length > SESSION_BATCHES_KEPT) kept.ranges.shift();
+    });
+    if (!newSession) return;
+    // A new session is a transition people see.
+    this.count({ sessions: 1 });
+    this.state.update((d) => {
+      d.lastLogAt = now;
+      d.currentSessionId = sessionId;
+    });
+  }
+
+  /** Whether the stored batch whose lines start at `first` was not counted for its session here (see DeviceState.sessionBatches). */
+  private uncounted(first: number): boolean {
+    const kept = this.state.current?.sessionBatches;
+    if (!kept || first < kept.since) return false;
+    if (kept.ranges.some(([a]) => a === first)) return false;
+    // Older than every range kept: it was counted long ago (a retry comes within minutes, not SESSION_BATCHES_KEPT batches later).
+    return kept.ranges.length < SESSION_BATCHES_KEPT || first > kept.ranges[0]![0];
   }
 
   /**

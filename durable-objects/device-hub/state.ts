@@ -41,6 +41,13 @@ export interface DeviceState extends Identity {
   owed?: Owed;
   /** Per session: lines, errors and warnings counted and not yet added to its row (sessions.ts). */
   sessionCounts?: Record<string, [number, number, number]>;
+  /**
+   * The latest batches counted for their sessions, by their lines' ids (first, last), saved with
+   * those counts: a retried batch the shard stored but this object never counted (it was evicted
+   * between the two) is counted when its range is missing. Batches with lines before `since` were
+   * counted before this was kept. Unset for a device that has not counted a session batch since.
+   */
+  sessionBatches?: { since: number; ranges: [number, number][] };
   /** The chunk new lines are appended to, and the id the next line gets (chunks.ts). */
   openChunk?: number | null;
   nextLineId?: number;
@@ -221,7 +228,7 @@ export class DeviceStateStore {
       currentSessionId: null,
       lastLogAt: null,
       // A new device has archived nothing; one from before the archive was counted this way keeps it unset (see countArchiveBytes).
-      ...(prev ? {} : { archiveBytesCounted: 0 }),
+      ...(prev ? {} : { archiveBytesCounted: 0, sessionBatches: { since: 0, ranges: [] } }),
       ...prev,
       ...p,
       lastSeenAt: now,

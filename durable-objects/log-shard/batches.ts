@@ -10,22 +10,29 @@ const BATCH_MEMORY_MS = 48 * 3600 * 1000;
 /** Ids held in memory at most, over all the shard's devices. */
 const INDEX_MAX = 200_000;
 
+/** What a batch taken before is remembered by: its answer, and its lines' ids (first, how many). */
+export interface Taken {
+  answer: unknown;
+  first: number;
+  lines: number;
+}
+
 export class BatchMemory {
-  /** device id → (batch id → answer), in order of last use (the oldest first). */
-  private readonly devices = new Map<string, Map<string, unknown>>();
+  /** device id → (batch id → what it was taken as), in order of last use (the oldest first). */
+  private readonly devices = new Map<string, Map<string, Taken>>();
   private size = 0;
 
   constructor(private readonly chunks: ChunkStore) {}
 
-  answerOf(deviceId: string, batchId: string, now = Date.now()): unknown {
+  takenAs(deviceId: string, batchId: string, now = Date.now()): Taken | undefined {
     return this.of(deviceId, now).get(batchId);
   }
 
   /** Records a batch taken now (its chunk holds it already). */
-  remember(deviceId: string, batchId: string, answer: unknown): void {
+  remember(deviceId: string, batchId: string, taken: Taken): void {
     const ids = this.devices.get(deviceId);
     if (!ids) return;
-    ids.set(batchId, answer);
+    ids.set(batchId, taken);
     this.size++;
     this.trim(deviceId);
   }
@@ -38,7 +45,7 @@ export class BatchMemory {
     this.size -= ids.size;
   }
 
-  private of(deviceId: string, now: number): Map<string, unknown> {
+  private of(deviceId: string, now: number): Map<string, Taken> {
     let ids = this.devices.get(deviceId);
     if (ids) {
       // Most recently used last.
@@ -47,7 +54,7 @@ export class BatchMemory {
       return ids;
     }
     ids = new Map();
-    for (const b of this.chunks.recordsOf(deviceId, now - BATCH_MEMORY_MS)) if (b.batch_id !== null) ids.set(b.batch_id, b.answer);
+    for (const b of this.chunks.recordsOf(deviceId, now - BATCH_MEMORY_MS)) if (b.batch_id !== null) ids.set(b.batch_id, { answer: b.answer, first: b.first_id, lines: b.lines });
     this.devices.set(deviceId, ids);
     this.size += ids.size;
     this.trim(deviceId);

@@ -554,7 +554,7 @@ export class ChunkStore {
   }
 
   /** A device's lines with ids in [from, to), in id order (a batch's lines: its chunk, and the chunks before when it spanned them). */
-  private linesOf(deviceId: string, from: number, to: number): ShardRow[] {
+  linesOf(deviceId: string, from: number, to: number): ShardRow[] {
     if (to <= from) return [];
     const chunks = this.sql.exec<{ id: number }>("SELECT id FROM chunks WHERE device_id = ? AND end_id > ? AND first_id < ? ORDER BY id", deviceId, from, to).toArray();
     const out: ShardRow[] = [];

@@ -25,7 +25,7 @@ import { migrate } from "../sql-migrations";
 import { CountedStorage } from "../storage";
 import { Timers } from "../timers";
 import { ARCHIVE_SCHEMA, type DeviceArchiveRow, LogArchive } from "./archive";
-import { BatchMemory } from "./batches";
+import { BatchMemory, type Taken } from "./batches";
 import { CHUNKS_SCHEMA, ChunkStore } from "./chunks";
 import { EVENTS_SCHEMA, ShardCounts } from "./counts";
 import { comesBefore } from "./order";
@@ -83,6 +83,8 @@ export type AppendOutcome =
       kept?: number[];
       /** The request's own counts were counted here (AppendRequest.request). */
       counted?: boolean;
+      /** For a duplicate: the lines the batch was stored as (their first id, how many) and their severities. */
+      taken?: { first: number; lines: number; errors: number; warnings: number };
     }
   | { ok: false; code: "quota_exceeded"; state: import("../../src/contract/quota").QuotaState };
 
@@ -160,8 +162,8 @@ export class LogShard extends DurableObject<Env> {
   async append(req: AppendRequest): Promise<AppendOutcome> {
     const { deviceId, batch } = req;
     const now = Date.now();
-    const seen = batch.batch_id === undefined ? undefined : this.batches.answerOf(deviceId, batch.batch_id, now);
-    if (seen) return { ok: true, answer: { ...(seen as IngestAnswer), duplicate: true } };
+    const seen = batch.batch_id === undefined ? undefined : this.batches.takenAs(deviceId, batch.batch_id, now);
+    if (seen) return this.duplicate(deviceId, seen);
     this.hotWindowHint = req.hotWindowMs;
     await this.markInUse();
     // The device's tier may keep lines for less than the operator's cap the Worker checked.
@@ -179,12 +181,16 @@ export class LogShard extends DurableObject<Env> {
     }
     const lines = kept.batch.lines;
     let stored: { firstId: number; record: import("./chunks").BatchRecord } | null = null;
+    let retried: Taken | undefined;
     let answer: IngestAnswer;
     try {
       answer = this.storage.transactionSync((): IngestAnswer => {
         // A retry that came in while this one waited for the quota has stored it by now.
-        const again = batch.batch_id === undefined ? undefined : this.batches.answerOf(deviceId, batch.batch_id, now);
-        if (again) return { ...(again as IngestAnswer), duplicate: true };
+        const again = batch.batch_id === undefined ? undefined : this.batches.takenAs(deviceId, batch.batch_id, now);
+        if (again) {
+          retried = again;
+          return { ...(again.answer as IngestAnswer), duplicate: true };
+        }
         const result: IngestAnswer = { accepted: lines.length, rejected: kept.batch.rejected, duplicate: false };
         if (batch.batch_id !== undefined) result.batch_id = batch.batch_id;
         // A batch with neither lines nor an id to remember leaves nothing here.
@@ -207,13 +213,30 @@ export class LogShard extends DurableObject<Env> {
       this.chunks.forget(deviceId);
       throw err;
     }
+    if (retried) return this.duplicate(deviceId, retried);
     if (answer.duplicate || !stored) return { ok: true, answer };
     const { firstId, record } = stored as { firstId: number; record: import("./chunks").BatchRecord };
-    if (batch.batch_id !== undefined) this.batches.remember(deviceId, batch.batch_id, answer);
+    if (batch.batch_id !== undefined) this.batches.remember(deviceId, batch.batch_id, { answer, first: firstId, lines: lines.length });
     this.counts.countBatch(deviceId, record, lines);
     await this.sends.kick();
     await this.timers.arm();
     return { ok: true, answer, firstId, counted: record.request !== undefined, ...(kept.kept ? { kept: kept.kept } : {}) };
+  }
+
+  /**
+   * The answer to a batch taken before, marked duplicate, with its lines' ids and severities:
+   * a device that was evicted before it counted them for their session counts them now.
+   */
+  private duplicate(deviceId: string, taken: Taken): AppendOutcome {
+    const answer = { ...(taken.answer as IngestAnswer), duplicate: true };
+    if (taken.lines === 0) return { ok: true, answer };
+    let errors = 0;
+    let warnings = 0;
+    for (const l of this.chunks.linesOf(deviceId, taken.first, taken.first + taken.lines)) {
+      if (l.level >= 3) errors++;
+      else if (l.level === 2) warnings++;
+    }
+    return { ok: true, answer, taken: { first: taken.first, lines: taken.lines, errors, warnings } };
   }
 
   /**

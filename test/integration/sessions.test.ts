@@ -6,6 +6,9 @@ import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
 import { allLogs, call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { shardOfDevice } from "../../src/stubs/log-shard";
+import { envelopeOf, ingest as ingestCore } from "../../src/ingest/ingest";
+import { hotWindowMs } from "../../src/lib/config";
 
 /** The session's row as the project's object stores it (sessions left D1: project-hub/sessions.ts). */
 const storedSession = (projectId: string, sessionId: string) =>
@@ -74,6 +77,27 @@ describe("sessions", () => {
     // The end is control plane: the project has it at once, with the counts as they ended.
     await call("PATCH", "/sessions/s-coalesce", { token: t.deviceKey, body: { status: "completed" } });
     expect(await storedSession(t.projectId, "s-coalesce")).toMatchObject({ status: "completed", total_logs: 50 });
+  });
+
+  it("count a retried batch whose first try the shard stored but the device's object never counted (it was evicted in between), and a plain retry once", async () => {
+    const t = await tenant();
+    const id = "evicted-run";
+    const first = { batch_id: "b-1", session_id: id, logs: [line("INFO", "a"), line("ERROR", "b"), line("WARN", "c")] };
+    await ingest(t.deviceKey, first);
+    await ingest(t.deviceKey, first); // a plain retry: counted once
+    // The shard stores the second batch and answers; the device's object dies before it counts it.
+    const second = { batch_id: "b-2", session_id: id, logs: [line("ERROR", "d"), line("INFO", "e")] };
+    const stored = await ingestCore(envelopeOf(second), hotWindowMs(env), (batch) =>
+      shardOfDevice(env, t.projectId, t.deviceId)
+        .append({ orgId: t.orgId, deviceId: t.deviceId, batch, sessionId: id, hotWindowMs: hotWindowMs(env), lineFloor: 1 })
+        .then((o) => (o.ok ? { ok: true as const, answer: o.answer } : o)),
+    );
+    expect(stored.accepted).toBe(2);
+    // The device retries it: the shard answers duplicate, with what it stored, and the device counts it now, once.
+    expect((await ingest(t.deviceKey, second)).json.duplicate).toBe(true);
+    expect((await ingest(t.deviceKey, second)).json.duplicate).toBe(true);
+    const session = (await call("GET", `/sessions/${id}`, { token: t.viewerKey })).json.session;
+    expect(session).toMatchObject({ total_logs: 5, error_count: 2, warning_count: 1 });
   });
 
   it("take ids with spaces and other printable text, but never a slash", async () => {
