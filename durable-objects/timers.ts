@@ -9,6 +9,12 @@ export interface Timer {
   name: string;
   /** The next moment (ms) this part needs to run, or null when it needs nothing. */
   due(now: number): number | null;
+  /**
+   * How late it may run (ms): the alarm is set for it at `due + slack` at the latest, and it runs
+   * earlier with any other part the alarm rings for once it is due. A part whose due moment keeps
+   * moving (a device's silence check) then rides on the others' alarms instead of costing its own.
+   */
+  slack?(now: number): number;
   fire(now: number): Promise<void> | void;
 }
 
@@ -25,11 +31,12 @@ export class Timers {
     this.timers.push(timer);
   }
 
-  /** Sets the alarm to the earliest due moment, unless it is already set sooner. */
+  /** Sets the alarm to the earliest moment a part must run (its due moment and its slack), unless it is already set sooner. */
   async arm(now = Date.now()): Promise<void> {
     let next: number | null = null;
     for (const t of this.timers) {
-      const at = this.dueOf(t, now);
+      const due = this.dueOf(t, now);
+      const at = due === null ? null : due + (t.slack?.(now) ?? 0);
       if (at !== null && (next === null || at < next)) next = at;
     }
     if (next === null) return;

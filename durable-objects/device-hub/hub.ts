@@ -39,7 +39,7 @@ import { Retention } from "./retention";
 import { DEVICE_SCHEMA } from "./schema";
 import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
 import { DeviceSocket } from "./socket";
-import { type Beats, SOCKET_BEATS, addBeat, saveDue } from "./socket-beats";
+import { type Beats, SOCKET_BEATS, addBeat, minutesOf, saveDue } from "./socket-beats";
 import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
 import { DeviceTail, TAIL_SHIPPED } from "./tail";
 import type { TailPlan } from "../../src/contract/tail-plan";
@@ -109,7 +109,13 @@ export class DeviceHub extends DurableObject<Env> {
     });
     // The order the alarm runs them in: expiry and offline first, so what is reported is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
-    this.timers.add({ name: "offline", due: () => this.offlineAt(), fire: () => this.goOffline() });
+    // An open socket's silence may be noticed up to one silence late: it then rides on the deliveries' alarm.
+    this.timers.add({
+      name: "offline",
+      due: () => this.offlineAt(),
+      slack: () => (this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : 0),
+      fire: () => this.goOffline(),
+    });
     this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers);
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
     this.tail = new DeviceTail(env, identity, (wanted) => this.setLive(wanted, Date.now(), LIVE.lingerMs));
@@ -192,8 +198,7 @@ export class DeviceHub extends DurableObject<Env> {
         s.offline = false;
         if (b.metrics) s.metrics = b.metrics;
       });
-      for (const [minute, [samples, data]] of Object.entries(b.minutes)) {
-        const at = Number(minute);
+      for (const [at, samples, data] of minutesOf(b)) {
         this.count({ heartbeats: samples, device_messages_in: samples, device_messages_out: samples }, at);
         this.metricHistory.mergeMinute(at, samples, data);
       }

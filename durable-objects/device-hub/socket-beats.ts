@@ -21,7 +21,11 @@ const ATTACHMENT_MAX_BYTES = 1_900;
 
 type Aggregate = [sum: number, min: number, max: number, count: number];
 
-/** What the socket's attachment holds: the heartbeats since the state was last saved. */
+/**
+ * What the socket's attachment holds: the heartbeats since the state was last saved. Compact,
+ * so ten minutes of heartbeats with a handful of metrics fit in its 2 KB: metric names once,
+ * minutes by their offset from the first, each with its aggregates in the names' order.
+ */
 export interface Beats {
   /** How many, and the first and last time (ms). */
   n: number;
@@ -30,26 +34,45 @@ export interface Beats {
   /** The latest heartbeat's status and metrics (presence). */
   status: string;
   metrics: Record<string, number> | null;
-  /** Per minute (ms): heartbeats, and each metric's aggregate. */
-  minutes: Record<string, [number, Record<string, Aggregate>]>;
+  /** The metric names the minutes' aggregates follow. */
+  names: string[];
+  /** Per minute (its offset in minutes from the first's): heartbeats, then each name's aggregate (0: none that minute). */
+  minutes: Record<string, [samples: number, ...aggregates: (Aggregate | 0)[]]>;
 }
+
+/** Sums kept to a thousandth: floating-point noise would otherwise fill the attachment. */
+const tidy = (n: number) => Math.round(n * 1000) / 1000;
 
 /** Adds one heartbeat to `beats` (a copy), or starts them. */
 export function addBeat(beats: Beats | null, at: number, status: string, metrics: Record<string, number> | undefined): Beats {
-  const b: Beats = beats ? structuredClone(beats) : { n: 0, first: at, last: at, status, metrics: null, minutes: {} };
+  const b: Beats = beats ? structuredClone(beats) : { n: 0, first: at, last: at, status, metrics: null, names: [], minutes: {} };
   b.n++;
   b.last = at;
   b.status = status;
   if (metrics) b.metrics = metrics;
-  const minute = String(at - (at % MINUTE_MS));
-  const [samples, data] = b.minutes[minute] ?? [0, {}];
+  const key = String(Math.floor(at / MINUTE_MS) - Math.floor(b.first / MINUTE_MS));
+  const minute = (b.minutes[key] ??= [0]);
+  minute[0]++;
   for (const [name, v] of Object.entries(metrics ?? {})) {
-    const a = Object.hasOwn(data, name) ? data[name] : undefined;
-    const value: Aggregate = a ? [a[0] + v, Math.min(a[1], v), Math.max(a[2], v), a[3] + 1] : [v, v, v, 1];
-    Object.defineProperty(data, name, { value, enumerable: true, writable: true, configurable: true });
+    let i = b.names.indexOf(name);
+    if (i < 0) i = b.names.push(name) - 1;
+    const a = minute[i + 1] as Aggregate | 0 | undefined;
+    minute[i + 1] = a ? [tidy(a[0] + v), Math.min(a[1], v), Math.max(a[2], v), a[3] + 1] : [v, v, v, 1];
   }
-  b.minutes[minute] = [samples + 1, data];
+  for (let i = 1; i < minute.length; i++) minute[i] ??= 0;
   return b;
+}
+
+/** The held minutes as the metric history takes them: the minute's start (ms), its heartbeats, each metric's aggregate. */
+export function minutesOf(b: Beats): [minute: number, samples: number, data: Record<string, Aggregate>][] {
+  const base = Math.floor(b.first / MINUTE_MS) * MINUTE_MS;
+  return Object.entries(b.minutes).map(([offset, [samples, ...aggregates]]) => {
+    const data: Record<string, Aggregate> = {};
+    aggregates.forEach((a, i) => {
+      if (a) Object.defineProperty(data, b.names[i]!, { value: a, enumerable: true, writable: true, configurable: true });
+    });
+    return [base + Number(offset) * MINUTE_MS, samples, data];
+  });
 }
 
 /** Whether the heartbeats held should be saved now rather than carried further. */

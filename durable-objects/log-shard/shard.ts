@@ -167,7 +167,8 @@ export class LogShard extends DurableObject<Env> {
     this.hotWindowHint = req.hotWindowMs;
     await this.markInUse();
     // The device's tier may keep lines for less than the operator's cap the Worker checked.
-    const edgeUs = (now - req.hotWindowMs) * 1000;
+    // The project's word on the tier's window, once heard, outranks the device's (which hears it only with its own deliveries).
+    const edgeUs = (now - this.hotWindow()) * 1000;
     let kept = refuseLines(batch, (l) => l.ts >= edgeUs, STALE_REJECTION);
     let reserved: [number, number] | null = null;
     if (kept.batch.lines.length > 0) {
