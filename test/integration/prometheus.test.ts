@@ -127,6 +127,9 @@ describe("GET /metrics (Prometheus)", () => {
       expect(f.type).toBe("COUNTER");
       return Object.fromEntries(f.metrics.map((m) => [(m as { labels: Record<string, string> }).labels.object, Number((m as { value: string }).value)]));
     };
+    // A device in service has delivered before (its first delivery's answer changes its state once).
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
+    await settle(t.deviceId);
     const before = await rowsOf();
     for (let i = 0; i < 5; i++) await ingest(t.deviceKey, { logs: loghubLines("HDFS", 20, { offset: i * 20 }) });
     // The device's own rows reach the project with its deliveries, which its heartbeats' counts make.
