@@ -110,10 +110,12 @@ export class DeviceHub extends DurableObject<Env> {
     // The order the alarm runs them in: expiry and offline first, so what is reported is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
     // An open socket's silence may be noticed up to one silence late: it then rides on the deliveries' alarm.
+    // Over HTTPS, up to one heartbeat interval late (offline after three to four missed heartbeats): a device
+    // that keeps its interval then moves the alarm once every four intervals at most, not every three.
     this.timers.add({
       name: "offline",
       due: () => this.offlineAt(),
-      slack: () => (this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : 0),
+      slack: () => (this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : (this.state.current?.heartbeatIntervalMs ?? 0)),
       fire: () => this.goOffline(),
     });
     this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers);
