@@ -9,11 +9,11 @@
 // with the device's memory) is recorded then. A fan-in object passes on what its devices said with its
 // own deliveries. The picture is the newest report of each device, whichever way it came.
 //
-// D1 hears of transitions in one batch per project, a minute after the first it carries and at
-// most once per PRESENCE_D1.everyMs, at most TRANSITIONS_PER_BATCH devices a batch: each
-// device's latest transition, with the moment it happened. A device that changes twice within
-// the minute costs D1 one row. What is
-// written is remembered by one key-value row (the highest sequence written), not a row per device.
+// D1 hears of transitions as one row per project (src/db/repos/devices.ts, project_statuses):
+// the status of every device that has reported one, with the moment it changed, rewritten a minute after the first
+// transition it carries and at most once per PRESENCE_D1.everyMs. However many devices change,
+// and however often, a project costs D1 at most one row a minute. What is written is remembered
+// by one key-value row (the highest sequence written), not a row per device.
 //
 // A safety net replaces the hourly sweep of D1: a device the picture shows online (or in error)
 // that has reported nothing for SILENT_MS is asked to check its own deadline (its alarm may
@@ -21,7 +21,7 @@
 import type { PresenceReport } from "../../src/contract/presence";
 import { DELIVERY } from "../../src/contract/usage";
 import type { Db } from "../../src/db/client";
-import { TRANSITIONS_PER_BATCH, writeTransitions } from "../../src/db/repos/devices";
+import { type StatusEntry, writeProjectStatuses } from "../../src/db/repos/devices";
 import type { ObjectStorage } from "../storage";
 import type { Timers } from "../timers";
 
@@ -166,7 +166,7 @@ export class FleetPresence {
     return this.mark;
   }
 
-  /** The next batch of transitions to D1: the oldest first, at most TRANSITIONS_PER_BATCH. */
+  /** The project's statuses to D1: every device's latest transition, in one row. */
   private async writeD1(now: number): Promise<void> {
     const projectId = this.projectId();
     if (!projectId) {
@@ -175,14 +175,14 @@ export class FleetPresence {
       return;
     }
     if (this.pendingD1 === 0) return;
-    const rows = this.storage.sql
-      .exec<{ device_id: string; report: string; seq: number }>("SELECT device_id, report, seq FROM presence WHERE seq > ? ORDER BY seq LIMIT ?", this.mark.through, TRANSITIONS_PER_BATCH)
-      .toArray();
-    if (rows.length > 0) await writeTransitions(this.db, projectId, rows.map((r) => ({ ...(JSON.parse(r.report) as PresenceReport), deviceId: r.device_id })));
-    const through = rows.at(-1)?.seq ?? this.mark.through;
-    this.mark = { through, at: now, batches: this.mark.batches + (rows.length > 0 ? 1 : 0) };
+    const through = this.seq;
+    const statuses: Record<string, StatusEntry> = {};
+    for (const [id, { report }] of this.stored) statuses[id] = [report.status, report.status_changed_at];
+    await writeProjectStatuses(this.db, projectId, statuses, now);
+    this.mark = { through, at: now, batches: this.mark.batches + 1 };
     this.storage.kv.put(MARK_KEY, this.mark);
     this.pendingD1 = 0;
+    // Transitions that came while D1 was written wait for the next row.
     for (const s of this.stored.values()) if (s.seq > through) this.pendingD1++;
     this.pendingSince = now;
   }

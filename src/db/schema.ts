@@ -2,6 +2,7 @@
 // device's Durable Object; these tables hold what is queried across a project or org.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { ENVIRONMENTS, role, tier } from "../contract/common";
+import type { z } from "zod";
 import { DeviceStatus } from "../contract/fleet";
 
 // Each enum is declared once, in the contract; drizzle wants its values as a non-empty tuple.
@@ -96,6 +97,18 @@ export const devices = sqliteTable(
     index("devices_project_status_idx").on(t.projectId, t.status, t.id),
   ],
 );
+
+// Each project's device statuses, as its object last wrote them: one row per project, rewritten
+// at most once a minute when a device's status changed (durable-objects/project-hub/presence.ts),
+// so D1's writes follow projects, not devices. Each device that has reported a status is listed
+// with the moment it changed (ms, as its DeviceHub stamped it); a device absent is offline (as
+// registered, never heard). The status filter of the fleet list reads it.
+// (Created WITHOUT ROWID by its migration: one row written per rewrite, no separate key index.)
+export const projectStatuses = sqliteTable("project_statuses", {
+  projectId: text("project_id").primaryKey(),
+  statuses: text("statuses", { mode: "json" }).$type<Record<string, [status: z.output<typeof DeviceStatus>, changedAt: number | null]>>().notNull(),
+  writtenAt: integer("written_at").notNull(),
+});
 
 // Sessions are not here: each project's sessions live in its object
 // (durable-objects/project-hub/sessions.ts); migration 0015 dropped the table.

@@ -9,8 +9,12 @@ import { projectHub } from "../../src/stubs/project-hub";
 import { PRESENCE_SWEEP } from "../../durable-objects/project-hub/presence";
 import { call, newDevice, tenant } from "./helpers";
 
-const registryRow = (id: string) =>
-  env.DB.prepare("SELECT status, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
+/** A device's status as its project's row in D1 has it (absent: offline, as registered), and when the row was written. */
+async function registryRow(projectId: string, id: string): Promise<{ status: string; written_at: number | null }> {
+  const row = await env.DB.prepare("SELECT statuses, written_at FROM project_statuses WHERE project_id = ?").bind(projectId).first<{ statuses: string; written_at: number }>();
+  const entry = row ? (JSON.parse(row.statuses) as Record<string, [string, number | null]>)[id] : undefined;
+  return { status: entry?.[0] ?? "offline", written_at: row?.written_at ?? null };
+}
 
 /** Moves the device's last heartbeat into the past, as if it had gone quiet `ms` ago. */
 async function silenceFor(deviceId: string, ms: number) {
@@ -60,9 +64,9 @@ describe("heartbeats and presence", () => {
     // The fleet list has it at once, from the project's live picture; D1 with the project's next batch of transitions.
     const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey });
     expect(listed.json.devices[0]).toMatchObject({ id: t.deviceId, status: "online", current_session_id: "run-1", last_seen_at: after.json.device.last_seen_at });
-    expect((await registryRow(t.deviceId)).status).toBe("offline");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("offline");
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("online");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("online");
     const online = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=online`, { token: t.adminKey });
     expect(online.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
   });
@@ -71,7 +75,7 @@ describe("heartbeats and presence", () => {
     const t = await tenant();
     expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey })).status).toBe(200);
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("online");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("online");
   });
 
   it("goes offline by the object's alarm after three missed intervals and back online with the next heartbeat", async () => {
@@ -90,7 +94,7 @@ describe("heartbeats and presence", () => {
     expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
     expect((await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0].status).toBe("offline");
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("offline");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("offline");
     const offline = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
     expect(offline.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
 
@@ -99,18 +103,18 @@ describe("heartbeats and presence", () => {
     const stale = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
     expect(stale.json.devices).toEqual([]);
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("error");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("error");
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("online");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("online");
   });
 
   it("heartbeats without a status change reach D1 never, and the fleet list with the device's next delivery", async () => {
     const t = await tenant();
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 1 } } });
     await writeTransitionsNow(t.projectId);
-    const first = await registryRow(t.deviceId);
-    expect(JSON.parse(first.metrics)).toEqual({ cpu_usage: 1 });
+    const first = await registryRow(t.projectId, t.deviceId);
+    expect(first.status).toBe("online");
     for (let i = 2; i <= 5; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: i } } });
     // The detail view reads the device's own object: live.
     const detail = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
@@ -122,7 +126,7 @@ describe("heartbeats and presence", () => {
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
     const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0];
     expect(listed).toMatchObject({ metrics: { cpu_usage: 5 }, last_heartbeat_at: detail.json.device.last_heartbeat_at });
-    expect(await registryRow(t.deviceId)).toEqual(first);
+    expect(await registryRow(t.projectId, t.deviceId)).toEqual(first);
   });
 
   it("keeps a downsampled metric history per minute", async () => {
@@ -196,10 +200,10 @@ describe("heartbeats and presence", () => {
     expect(patched.json.device).toMatchObject({ status: "maintenance", name: "Dock robot" });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "online" } });
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("maintenance");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("maintenance");
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("online");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("online");
   });
 });
 
@@ -239,7 +243,7 @@ describe("the project's safety net", () => {
     const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices;
     expect(Object.fromEntries(listed.map((d: any) => [d.id, d.status]))).toEqual({ [t.deviceId]: "offline", [fresh.deviceId]: "online" });
     await writeTransitionsNow(t.projectId);
-    expect((await registryRow(t.deviceId)).status).toBe("offline");
+    expect((await registryRow(t.projectId, t.deviceId)).status).toBe("offline");
   });
 });
 

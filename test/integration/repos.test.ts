@@ -4,8 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
-import { type Device, listDevices, markDecommissioned, upsertRegisteredDevice, writeTransitions } from "../../src/db/repos/devices";
-import type { PresenceReport } from "../../src/contract/presence";
+import { type Device, listDevices, upsertRegisteredDevice, writeProjectStatuses } from "../../src/db/repos/devices";
 import { insertKey, revokeKeyUnlessLastAdmin } from "../../src/db/repos/keys";
 import { createOrgWithAdminKey } from "../../src/db/repos/orgs";
 import { createProject } from "../../src/db/repos/projects";
@@ -33,51 +32,37 @@ async function fleet(n = 1) {
   return { org, key, project, devices, owner: (i: number) => ({ orgId: org.id, projectId: project.id, deviceId: devices[i]!.id }) };
 }
 
-const presence = (deviceId: string, version: number, extra: Partial<PresenceReport> = {}): PresenceReport & { deviceId: string } => ({
-  deviceId,
-  status: "online",
-  status_changed_at: 1_000 * version,
-  last_seen_at: 1_000 * version,
-  last_heartbeat_at: 1_000 * version,
-  metrics: { cpu_usage: version },
-  current_session_id: null,
-  last_log_at: null,
-  version,
-  at: 1_000 * version,
-  ...extra,
-});
+const ids = (rows: Device[]) => rows.map((d) => d.id).sort();
 
-const presenceRow = (id: string) =>
-  env.DB.prepare("SELECT status, status_changed_at, last_heartbeat_at, metrics, presence_version FROM devices WHERE id = ?").bind(id).first<any>();
-
-describe("writeTransitions", () => {
-  const write = (projectId: string, ...reports: ReturnType<typeof presence>[]) => writeTransitions(db, projectId, reports);
-
-  it("a newer version overwrites the row, with the moment of the transition; an older or equal one changes nothing", async () => {
-    const { project, devices } = await fleet();
-    const id = devices[0]!.id;
-    await write(project.id, presence(id, 5, { status: "error" }));
-    expect(await presenceRow(id)).toEqual({ status: "error", status_changed_at: 5_000, last_heartbeat_at: 5_000, metrics: '{"cpu_usage":5}', presence_version: 5 });
-
-    await write(project.id, presence(id, 3, { status: "online" }), presence(id, 5, { status: "maintenance" }));
-    expect(await presenceRow(id)).toMatchObject({ status: "error", presence_version: 5 });
-
-    await write(project.id, presence(id, 6, { status: "offline", metrics: null }));
-    expect(await presenceRow(id)).toEqual({ status: "offline", status_changed_at: 6_000, last_heartbeat_at: 6_000, metrics: null, presence_version: 6 });
-    // A device that does not know when its status changed (from before it was kept) leaves the moment as it was.
-    await write(project.id, presence(id, 7, { status: "offline", status_changed_at: null }));
-    expect(await presenceRow(id)).toMatchObject({ status_changed_at: 6_000, presence_version: 7 });
+describe("writeProjectStatuses and the status filter", () => {
+  it("one row per project holds its devices' statuses; the filter reads it, offline being every device it does not list", async () => {
+    const { org, project, devices } = await fleet(3);
+    const [a, b, c] = devices.map((d) => d.id) as [string, string, string];
+    const list = (status: "online" | "offline" | "error", projectId?: string) =>
+      listDevices(db, org.id, { status, include_decommissioned: "false", ...(projectId ? { project_id: projectId } : {}) }, { limit: 10 });
+    // Before the project's object has written anything, every device is offline, as registered.
+    expect(ids(await list("offline", project.id))).toEqual([a, b, c].sort());
+    await writeProjectStatuses(db, project.id, { [a]: ["online", 1], [b]: ["error", 2] }, 1_000);
+    expect(ids(await list("online", project.id))).toEqual([a]);
+    expect(ids(await list("error"))).toEqual([b]);
+    expect(ids(await list("offline", project.id))).toEqual([c]);
+    // A rewrite replaces the row whole: one D1 row, however many devices changed.
+    const rows = await env.DB.prepare("INSERT INTO project_statuses (project_id, statuses, written_at) VALUES (?, '{}', 0) ON CONFLICT (project_id) DO UPDATE SET statuses = excluded.statuses").bind(project.id).run();
+    expect(rows.meta.rows_written).toBe(1);
+    await writeProjectStatuses(db, project.id, { [c]: ["online", 3] }, 2_000);
+    expect(ids(await list("online"))).toEqual([c]);
+    expect(ids(await list("offline", project.id))).toEqual([a, b].sort());
   });
 
-  it("touches only the devices it names, of the project it names, and never a decommissioned one", async () => {
-    const { project, devices } = await fleet(3);
-    const other = await fleet();
-    await write(project.id, presence(devices[0]!.id, 1), presence(other.devices[0]!.id, 1));
-    expect(await presenceRow(devices[1]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
-    expect(await presenceRow(other.devices[0]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
-    await markDecommissioned(db, devices[2]!.id, 1_000);
-    await write(project.id, presence(devices[2]!.id, 9));
-    expect(await presenceRow(devices[2]!.id)).toMatchObject({ status: "offline", presence_version: 0 });
+  it("never reaches another project or org, and a deleted project's row is not written again", async () => {
+    const one = await fleet(1);
+    const two = await fleet(1);
+    await writeProjectStatuses(db, one.project.id, { [one.devices[0]!.id]: ["online", 1], [two.devices[0]!.id]: ["online", 1] }, 1_000);
+    expect(ids(await listDevices(db, two.org.id, { status: "online", include_decommissioned: "false" }, { limit: 10 }))).toEqual([]);
+    expect(ids(await listDevices(db, one.org.id, { status: "online", include_decommissioned: "false" }, { limit: 10 }))).toEqual([one.devices[0]!.id]);
+    await env.DB.prepare("DELETE FROM projects WHERE id = ?").bind(two.project.id).run();
+    await writeProjectStatuses(db, two.project.id, { [two.devices[0]!.id]: ["online", 2] }, 2_000);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM project_statuses WHERE project_id = ?").bind(two.project.id).first("n")).toBe(0);
   });
 });
 

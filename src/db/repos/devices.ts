@@ -1,7 +1,8 @@
-// The device registry: who the devices are (written at registration and by operators) and
-// their status transitions (written in batches by each project's ProjectHub, which keeps the
-// live presence; durable-objects/project-hub/presence.ts).
-import { type AnyColumn, type SQL, and, asc, count, eq, exists, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
+// The device registry: who the devices are (written at registration and by operators), and each
+// project's statuses row (written by its ProjectHub at most once a minute, which keeps the live
+// presence; durable-objects/project-hub/presence.ts). A device's own row is not written by its
+// traffic: its status, last seen and metrics there are as registered (or decommissioned).
+import { type AnyColumn, type SQL, and, asc, count, eq, exists, gt, inArray, isNull, or, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Environment } from "../../contract/common";
 import type { Db } from "../client";
@@ -9,7 +10,7 @@ import { devices, registrationTokens } from "../schema";
 import { newId } from "../../lib/crypto";
 import { constantRow } from "./projects";
 import type { ListDevices } from "../../contract/fleet";
-import type { PresenceReport } from "../../contract/presence";
+import type { DeviceStatus } from "../../contract/presence";
 
 export type Device = typeof devices.$inferSelect;
 
@@ -143,13 +144,26 @@ function deviceConditions(orgId: string, f: Partial<DeviceFilter>, afterId: stri
     eq(devices.orgId, orgId),
     f.project_id ? eq(devices.projectId, f.project_id) : undefined,
     f.environment ? eq(devices.environment, f.environment) : undefined,
-    f.status ? eq(devices.status, f.status) : undefined,
+    f.status ? statusIs(f.status, orgId, f.project_id) : undefined,
     f.type ? eq(devices.deviceType, f.type) : undefined,
     f.include_decommissioned === "true" ? undefined : isNull(devices.decommissionedAt),
     afterId ? gt(devices.id, afterId) : undefined,
     f.q ? or(contains(devices.name, f.q), contains(devices.dsn, f.q)) : undefined,
   ];
   return and(...conditions);
+}
+
+/**
+ * Devices with `status` as their projects last wrote it (writeProjectStatuses): listed with it in
+ * their project's row, or, for offline, also not listed (registered offline, never heard). Each project's row is read once per query, not
+ * once per device (the subquery names the projects, not the device's row).
+ */
+function statusIs(status: DeviceStatus, orgId: string, projectId: string | undefined): SQL {
+  const rows = projectId ? sql`p.project_id = ${projectId}` : sql`p.project_id IN (SELECT id FROM projects WHERE org_id = ${orgId})`;
+  const listed = sql`SELECT j.key FROM project_statuses p, json_each(p.statuses) j WHERE ${rows}`;
+  return status === "offline"
+    ? sql`${devices.id} NOT IN (${listed} AND json_extract(j.value, '$[0]') != 'offline')`
+    : sql`${devices.id} IN (${listed} AND json_extract(j.value, '$[0]') = ${status})`;
 }
 
 /**
@@ -215,33 +229,18 @@ export async function markDecommissioned(db: Db, deviceId: string, at: number): 
   await db.update(devices).set({ decommissionedAt: at, status: "offline" }).where(eq(devices.id, deviceId));
 }
 
-/** D1 statements in one batch of transitions: D1 takes at most 1,000 queries per invocation. */
-export const TRANSITIONS_PER_BATCH = 100;
+/** A device's status in its project's row, and when it changed (ms; null: not known). */
+export type StatusEntry = [status: DeviceStatus, changedAt: number | null];
 
 /**
- * Writes devices' latest status transitions, reported to their project, in one batch (at most
- * TRANSITIONS_PER_BATCH). A row changes only while its device is in the project and not
- * decommissioned, and only to a newer version, so a late batch never undoes a newer one, a
- * decommissioned device stays offline, and a deleted project's rows never come back.
+ * Rewrites the project's statuses row (each device that has reported, by id): one D1 row
+ * however many devices changed. A deleted project's row is not written again.
  */
-export async function writeTransitions(db: Db, projectId: string, reports: readonly (PresenceReport & { deviceId: string })[]): Promise<void> {
-  if (reports.length > TRANSITIONS_PER_BATCH) throw new Error(`at most ${TRANSITIONS_PER_BATCH} transitions a batch`);
-  const [first, ...rest] = reports.map((p) =>
-    db
-      .update(devices)
-      .set({
-        status: p.status,
-        statusChangedAt: sql`coalesce(${p.status_changed_at}, ${devices.statusChangedAt})`,
-        lastSeenAt: p.last_seen_at,
-        lastHeartbeatAt: p.last_heartbeat_at,
-        metrics: p.metrics,
-        currentSessionId: p.current_session_id,
-        lastLogAt: p.last_log_at,
-        presenceVersion: p.version,
-      })
-      .where(and(eq(devices.id, p.deviceId), eq(devices.projectId, projectId), isNull(devices.decommissionedAt), lt(devices.presenceVersion, p.version))),
-  );
-  if (first) await db.batch([first, ...rest]);
+export async function writeProjectStatuses(db: Db, projectId: string, statuses: Record<string, StatusEntry>, at: number): Promise<void> {
+  await db.run(sql`
+    INSERT INTO project_statuses (project_id, statuses, written_at)
+    SELECT ${projectId}, ${JSON.stringify(statuses)}, ${at} WHERE EXISTS (SELECT 1 FROM projects WHERE id = ${projectId})
+    ON CONFLICT (project_id) DO UPDATE SET statuses = excluded.statuses, written_at = excluded.written_at`);
 }
 
 /** Names of the given devices of the org, by id (for rankings). */
