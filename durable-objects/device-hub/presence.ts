@@ -1,7 +1,7 @@
 // What the device's project hears of its presence and of its sessions. A
 // transition (the status people see, or the current session) goes to the project's object at
 // once, before the request that made it answers; the project keeps the fleet's live picture and
-// writes transitions to D1 in one batch per project at most once a minute
+// writes the statuses to D1 as one row per project at most once a minute
 // (../project-hub/presence.ts). Everything else (last seen, metrics) rides with the device's
 // next delivery of counts (delivery.ts), so a steady heartbeat reaches neither D1 nor the
 // project on its own. A session's end is control plane: the project's object (which keeps the

@@ -1,6 +1,6 @@
 // The fleet's live presence for the reads that show many devices (GET /fleet/devices, the
-// Prometheus scrape, active devices in /stats/usage). D1 holds who the devices are and their
-// status as of the project's last batch of transitions (at most a minute behind); each project's
+// Prometheus scrape, active devices in /stats/usage). D1 holds who the devices are and, in one
+// row per project, their statuses as the project last wrote them (at most a minute behind); each project's
 // object holds their live presence: the status as of the last transition, last seen and metrics
 // as of the device's last delivery (every DELIVERY.everyMs at most; docs/presence.md). A read
 // asks each project on the page once, whatever the number of devices.

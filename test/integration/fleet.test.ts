@@ -23,7 +23,7 @@ describe("fleet list", () => {
     const b = await newDevice(adminKey, projectId, "DRN-200", { device_type: "drone", environment: "testing", name: "Scout 100%" });
     const c = await newDevice(adminKey, projectId, "CAM-300", { device_type: "camera", environment: "production", name: "Dock cam" });
     await call("POST", "/fleet/heartbeat", { token: a.deviceKey, body: {} });
-    // A status filter reads D1's status, which the project's next batch of transitions brings (within a minute).
+    // A status filter reads the project's statuses row in D1, which the project rewrites within a minute.
     await writeTransitionsNow(projectId);
 
     const ids = async (q: string) =>

@@ -1,5 +1,5 @@
 // Presence off D1's hot path (issue 22): a steady heartbeat writes nothing to D1; status
-// transitions reach D1 in one batch per project with the moment each happened; the fleet list
+// transitions reach D1 as one row per project with the moment each happened; the fleet list
 // reads the live picture from the project's object in one call; a rule change spreads the
 // devices' fetches. D1's writes are counted by triggers on every table of the real database
 // (each row inserted, updated or deleted adds one), so nothing that writes D1 can hide.
