@@ -6,7 +6,7 @@ import { type AnyColumn, type SQL, and, asc, count, eq, exists, gt, inArray, isN
 import type { z } from "zod";
 import type { Environment } from "../../contract/common";
 import type { Db } from "../client";
-import { devices, registrationTokens } from "../schema";
+import { devices, projectStatuses, registrationTokens } from "../schema";
 import { newId } from "../../lib/crypto";
 import { constantRow } from "./projects";
 import type { ListDevices } from "../../contract/fleet";
@@ -160,7 +160,7 @@ function deviceConditions(orgId: string, f: Partial<DeviceFilter>, afterId: stri
  */
 function statusIs(status: DeviceStatus, orgId: string, projectId: string | undefined): SQL {
   const rows = projectId ? sql`p.project_id = ${projectId}` : sql`p.project_id IN (SELECT id FROM projects WHERE org_id = ${orgId})`;
-  const listed = sql`SELECT j.key FROM project_statuses p, json_each(p.statuses) j WHERE ${rows}`;
+  const listed = sql`SELECT j.key FROM ${projectStatuses} p, json_each(p.statuses) j WHERE ${rows}`;
   return status === "offline"
     ? sql`${devices.id} NOT IN (${listed} AND json_extract(j.value, '$[0]') != 'offline')`
     : sql`${devices.id} IN (${listed} AND json_extract(j.value, '$[0]') = ${status})`;
@@ -238,7 +238,7 @@ export type StatusEntry = [status: DeviceStatus, changedAt: number | null];
  */
 export async function writeProjectStatuses(db: Db, projectId: string, statuses: Record<string, StatusEntry>, at: number): Promise<void> {
   await db.run(sql`
-    INSERT INTO project_statuses (project_id, statuses, written_at)
+    INSERT INTO ${projectStatuses} (project_id, statuses, written_at)
     SELECT ${projectId}, ${JSON.stringify(statuses)}, ${at} WHERE EXISTS (SELECT 1 FROM projects WHERE id = ${projectId})
     ON CONFLICT (project_id) DO UPDATE SET statuses = excluded.statuses, written_at = excluded.written_at`);
 }
