@@ -23,6 +23,12 @@ export interface Sender {
   urgent(): boolean;
   /** When counts last went (ms), for a sender that keeps it across restarts; memory decides otherwise. */
   countsSentAt?(): number | undefined;
+  /**
+   * How late the alarm may send owed counts (ms; 0 by default): for a sender whose own traffic
+   * sends them in time anyway (a device socket's heartbeats), so the alarm need not be moved
+   * for them each interval and rides on the sender's other alarms (timers.ts).
+   */
+  countsSlackMs?(): number;
 }
 
 export class Coalesced {
@@ -46,7 +52,7 @@ export class Coalesced {
     /** How often counts may go: a number, or read each time (a test may change it). */
     private readonly every: number | (() => number) = COUNTS_EVERY_MS,
   ) {
-    timers.add({ name, due: (now) => this.due(now), fire: () => this.kick() });
+    timers.add({ name, due: (now) => this.due(now), slack: () => this.sender.countsSlackMs?.() ?? 0, fire: () => this.kick() });
   }
 
   private get everyMs(): number {

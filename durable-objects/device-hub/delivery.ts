@@ -20,7 +20,7 @@ import { Coalesced } from "../coalesced";
 import type { Kv } from "../storage";
 import type { Timers } from "../timers";
 import type { LegacyOutbox } from "./legacy-outbox";
-import { type Owed, anyOwed, delivered, deliveryOf, seal } from "./owed";
+import { type Owed, anyOwed, deliveryOf, seal } from "./owed";
 import type { DeviceTail } from "./tail";
 
 const FAN_IN_KEY = "fan_in";
@@ -40,10 +40,12 @@ export interface OwedState {
   rowsWritten(): number;
   /** Saves the state now (one row), as sealing must be kept before the send. */
   save(): void;
-  /** A change that may wait for the next save (state.ts noteLazily). */
-  later(change: () => void): void;
+  /** The project took the sealed delivery `seq` at `at`: kept with the next save, not one of its own (hub.ts markTaken). */
+  taken(seq: number, at: number): void;
   /** Whether the device is live now: its lines go to the tail. */
   live(): boolean;
+  /** How late the alarm may deliver owed counts (ms): the device's own frames deliver them when due (Sender.countsSlackMs). */
+  countsSlackMs(): number;
   /** The device's presence as of now: a delivery of counts carries it (last seen, metrics) to the project's live picture. */
   presence(): PresenceReport | undefined;
 }
@@ -71,6 +73,7 @@ export class ProjectDelivery {
         // Lines someone watches go at once.
         urgent: () => this.state.live() && this.tail.waiting,
         countsSentAt: () => this.state.owed().sentAt,
+        countsSlackMs: () => this.state.countsSlackMs(),
       },
       timers,
       () => DELIVERY.everyMs,
@@ -152,14 +155,8 @@ export class ProjectDelivery {
       try {
         const seen = sealed ? this.state.presence() : undefined;
         const answer = await this.receiver(who, payload.route).deliver(who.deviceId, payload.rows, lines.lines, lines.lost, payload.buckets, payload.tallies, seen);
-        if (sealed) {
-          const owed = this.state.owed();
-          // Taken: dropped from the state with its next save (a resend meanwhile is ignored by the project).
-          this.state.later(() => {
-            delivered(owed, sealed.seq);
-            owed.sentAt = Date.now();
-          });
-        }
+        // Taken: dropped from the state with its next save (a resend meanwhile is ignored by the project).
+        if (sealed) this.state.taken(sealed.seq, Date.now());
         this.fanIn = answer.fan_in;
         // Delivered: a failure to hear the answer out must not send the counts again.
         await this.onAnswer(answer).catch((err) => console.error("acting on the project's answer failed; the next delivery retries", err));

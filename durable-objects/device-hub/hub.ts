@@ -33,13 +33,13 @@ import { DeviceAlerts } from "./alerts";
 import { HandOverToShard } from "./hand-over";
 import { LegacyOutbox } from "./legacy-outbox";
 import { MetricHistory } from "./metrics";
-import { type Owed, type OwedDelta, addBuckets, addUsage, emptyOwed } from "./owed";
+import { type Owed, type OwedDelta, addBuckets, addUsage, delivered, emptyOwed } from "./owed";
 import { PresenceReports } from "./presence";
 import { Retention } from "./retention";
 import { DEVICE_SCHEMA } from "./schema";
 import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
 import { DeviceSocket } from "./socket";
-import { type Beats, SOCKET_BEATS, addBeat, minutesOf, saveDue } from "./socket-beats";
+import { type Beats, type Held, SOCKET_BEATS, addBeat, heldOf, minutesOf, saveDue } from "./socket-beats";
 import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
 import { DeviceTail, TAIL_SHIPPED } from "./tail";
 import type { TailPlan } from "../../src/contract/tail-plan";
@@ -81,6 +81,8 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly alerts: DeviceAlerts;
   /** Heartbeats over the socket held since the state was last saved (socket-beats.ts). */
   private beats: Beats | null = null;
+  /** The delivery the project took since the state was last saved, held by the socket's attachment too (socket-beats.ts). */
+  private taken: Held["taken"] = null;
   /** While set, changes to the state wait for the next save (the socket's heartbeats). */
   private volatile = false;
   /** The device's socket was told it is live (memory only). */
@@ -131,8 +133,11 @@ export class DeviceHub extends DurableObject<Env> {
           this.state.touch();
           this.state.save();
         },
-        later: (change) => this.state.noteLazily(change),
+        taken: (seq, at) => this.markTaken(seq, at),
         live: () => this.isLive(Date.now()),
+        // An open socket's heartbeats deliver the counts when they are due: the alarm is only for a
+        // socket gone silent, and may come up to one silence late, with the silence check.
+        countsSlackMs: () => (this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : 0),
         presence: () => this.presenceReports.snapshot(),
       },
       this.legacyOutbox,
@@ -163,7 +168,7 @@ export class DeviceHub extends DurableObject<Env> {
       ctx,
       {
         ingest: (batch) => this.ingest(batch, undefined, [1, 1, 0]),
-        heartbeat: (ws, input) => this.socketHeartbeat(ws, input),
+        heartbeat: (input) => this.socketHeartbeat(input),
         ackCommand: (id, status, result) => this.ackCommand(id, status, result),
         takeQueuedCommands: () => this.takeQueuedCommands(),
         count: (delta) => this.count(delta),
@@ -171,9 +176,12 @@ export class DeviceHub extends DurableObject<Env> {
       },
       hotWindowMs(env),
     );
-    // Woken with the socket open: the heartbeats its attachment holds are not saved yet.
-    const held = ctx.getWebSockets()[0]?.deserializeAttachment() as Beats | null | undefined;
-    if (held && this.state.current) this.replay(held);
+    // Woken with the socket open: what its attachment holds is not saved yet.
+    const held = heldOf(ctx.getWebSockets()[0]?.deserializeAttachment());
+    if (this.state.current) {
+      if (held.taken) this.markTaken(...held.taken);
+      if (held.beats) this.replay(held.beats);
+    }
   }
 
   /** A change to the state: saved with the event, or, for the socket's heartbeats, with a later save. */
@@ -182,11 +190,39 @@ export class DeviceHub extends DurableObject<Env> {
     else this.state.note(fn);
   }
 
-  /** The state was saved: the socket's held heartbeats are in it now. */
+  /** The state was saved: the socket's held heartbeats and taken mark are in it now. */
   private saved(): void {
-    if (!this.beats) return;
+    if (!this.beats && !this.taken) return;
     this.beats = null;
+    this.taken = null;
     for (const ws of this.ctx.getWebSockets()) ws.serializeAttachment(null);
+  }
+
+  /** What the socket's attachment should hold now. */
+  private held(): Held {
+    return { beats: this.beats, taken: this.taken };
+  }
+
+  /** Puts what is held in the socket's attachment (free, and kept while the object hibernates). */
+  private hold(): void {
+    const held = this.beats || this.taken ? this.held() : null;
+    for (const ws of this.ctx.getWebSockets()) ws.serializeAttachment(held);
+  }
+
+  /**
+   * The project took the sealed delivery `seq` at `at`: dropped from what is owed with the next
+   * save, not one of its own (a resend meanwhile is ignored by the project). With the socket open
+   * the mark waits in its attachment too, so a hibernation does not lose it.
+   */
+  private markTaken(seq: number, at: number): void {
+    this.state.noteLazily((s) => {
+      const owed = (s.owed ??= { ...emptyOwed(), nextSeq: this.legacyOutbox.nextSeq() });
+      delivered(owed, seq);
+      owed.sentAt = Math.max(owed.sentAt, at);
+    });
+    if (this.ctx.getWebSockets().length === 0) return;
+    this.taken = [seq, at];
+    this.hold();
   }
 
   /** Lays the socket's held heartbeats over the saved state (after the object woke). */
@@ -214,7 +250,7 @@ export class DeviceHub extends DurableObject<Env> {
    * A heartbeat over the device socket: the same as over HTTPS, but saved with a later change
    * unless it changes what people must see at once (socket-beats.ts). Counts its frame and its ack.
    */
-  private async socketHeartbeat(ws: WebSocket, input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome & Partial<SendAdvice>> {
+  private async socketHeartbeat(input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome & Partial<SendAdvice>> {
     const s = this.state.require();
     const now = Date.now();
     const quiet = !input.session_id && input.status === s.reportedStatus && !s.offline && !s.maintenance;
@@ -236,13 +272,12 @@ export class DeviceHub extends DurableObject<Env> {
     }
     this.alerts.onHeartbeat(input.metrics, now);
     this.commands.expire(now);
-    this.beats = addBeat(this.beats, now, input.status, input.metrics);
-    if (saveDue(this.beats, now) || this.delivery.countsDue()) {
+    const beats = (this.beats = addBeat(this.beats, now, input.status, input.metrics));
+    if (saveDue({ ...this.held(), beats }, now) || this.delivery.countsDue()) {
       this.state.touch();
       await this.commit();
-    }
-    else {
-      ws.serializeAttachment(this.beats);
+    } else {
+      this.hold();
       await this.timers.arm();
     }
     return { ok: true, server_time: now, pending_commands: this.commands.pendingCount(), ...this.advice(now) };
@@ -670,12 +705,13 @@ export class DeviceHub extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     answerClose(ws, code);
     if (!this.state.current) return;
-    // The heartbeats the socket held are saved now: the attachment goes with it.
-    const held = this.beats ?? (ws.deserializeAttachment() as Beats | null);
-    if (held) {
-      if (!this.beats) this.replay(held);
-      this.state.touch();
+    // What the socket held is saved now: the attachment goes with it.
+    if (!this.beats && !this.taken) {
+      const held = heldOf(ws.deserializeAttachment());
+      if (held.taken) this.markTaken(...held.taken);
+      if (held.beats) this.replay(held.beats);
     }
+    if (this.beats || this.taken) this.state.touch();
     // Without its socket the device is offline three missed heartbeats after its last, not ten minutes.
     await this.commit();
   }

@@ -3,9 +3,13 @@
 // counts (a message in, its ack out, a heartbeat). Those wait in memory and in the socket's
 // attachment (which survives the object hibernating between frames, up to 2 KB), and are saved
 // with the state when a delivery to the project is due (its sealing goes in the same row), at
-// the latest after SOCKET_BEATS' bounds, or with any other change the object saves. When the object wakes, what the attachment holds is laid over the saved state
-// again, so an eviction loses nothing. Heartbeats that change what people must see at once (the
-// status, the current session) are saved at once like any other change.
+// the latest after SOCKET_BEATS' bounds, or with any other change the object saves. The
+// attachment also holds the delivery the project took after that save: the seal was saved
+// before it went, and marking it taken waits for the next save, so without the mark a woken
+// object would send it again and seal anew (two more rows each interval). When the object wakes,
+// what the attachment holds is laid over the saved state again, so an eviction loses nothing.
+// Heartbeats that change what people must see at once (the status, the current session) are
+// saved at once like any other change.
 import { MINUTE_MS } from "./metrics";
 
 /**
@@ -38,6 +42,20 @@ export interface Beats {
   names: string[];
   /** Per minute (its offset in minutes from the first's): heartbeats, then each name's aggregate (0: none that minute). */
   minutes: Record<string, [samples: number, ...aggregates: (Aggregate | 0)[]]>;
+}
+
+/** What the socket's attachment holds: heartbeats not saved yet, and the delivery taken since the last save (its sequence, when). */
+export interface Held {
+  beats: Beats | null;
+  taken: [seq: number, at: number] | null;
+}
+
+/** The attachment as it was written: a Held, null, or (before the taken mark) the heartbeats alone. */
+export function heldOf(attachment: unknown): Held {
+  if (!attachment || typeof attachment !== "object") return { beats: null, taken: null };
+  if ("n" in attachment) return { beats: attachment as Beats, taken: null };
+  const held = attachment as Partial<Held>;
+  return { beats: held.beats ?? null, taken: held.taken ?? null };
 }
 
 /** Sums kept to a thousandth: floating-point noise would otherwise fill the attachment. */
@@ -76,6 +94,7 @@ export function minutesOf(b: Beats): [minute: number, samples: number, data: Rec
 }
 
 /** Whether the heartbeats held should be saved now rather than carried further. */
-export function saveDue(b: Beats, now: number): boolean {
-  return b.n >= SOCKET_BEATS.saveEvery || now - b.first >= SOCKET_BEATS.saveAfterMs || JSON.stringify(b).length > ATTACHMENT_MAX_BYTES;
+export function saveDue(held: Held & { beats: Beats }, now: number): boolean {
+  const b = held.beats;
+  return b.n >= SOCKET_BEATS.saveEvery || now - b.first >= SOCKET_BEATS.saveAfterMs || JSON.stringify(held).length > ATTACHMENT_MAX_BYTES;
 }

@@ -21,7 +21,7 @@ export interface DeviceActions {
   /** A logs frame's valid batch; it counts the frame and its ack (with the batch in its shard, or itself). */
   ingest(batch: IngestBatch): Promise<IngestOutcome>;
   /** A heartbeat frame; it counts itself and its ack (socket-beats.ts). */
-  heartbeat(ws: WebSocket, input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome & { live?: boolean; send_interval_s?: number }>;
+  heartbeat(input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome & { live?: boolean; send_interval_s?: number }>;
   ackCommand(id: string, status: AckStatus, result: unknown): Promise<AckOutcome>;
   /** Queued commands, now marked delivered. */
   takeQueuedCommands(): CommandRecord[];
@@ -61,7 +61,7 @@ export class DeviceSocket {
       if (fields.type === "heartbeat") {
         // A heartbeat counts itself and its ack, and usually waits for a later save.
         counted = true;
-        const outcome = await this.device.heartbeat(ws, parseOrThrow(Heartbeat, fields, "body"));
+        const outcome = await this.device.heartbeat(parseOrThrow(Heartbeat, fields, "body"));
         if (!outcome.ok) throw sessionTaken();
         const { live, send_interval_s } = outcome;
         const body = { of: "heartbeat", server_time: new Date(outcome.server_time).toISOString(), pending_commands: outcome.pending_commands, live, send_interval_s } as const;

@@ -11,6 +11,8 @@ import { deviceHub } from "../../src/stubs/device-hub";
 import { call, ingest, loghubLines, openSocket, tenant } from "./helpers";
 import { DELIVERY } from "../../src/contract/usage";
 import { SOCKET_BEATS } from "../../durable-objects/device-hub/socket-beats";
+import { DeviceHub } from "../../durable-objects/device-hub/hub";
+import type { DeviceState } from "../../durable-objects/device-hub/state";
 import { rewriteDeviceState } from "../support/device-state";
 import { shardOf } from "../support/hot-lines";
 import { settle } from "../support/settle";
@@ -74,6 +76,41 @@ describe("storage rows written per event", () => {
     } finally {
       Object.assign(SOCKET_BEATS, { saveAfterMs: saved.saveAfterMs, silenceMs: saved.silenceMs });
       DELIVERY.everyMs = saved.every;
+    }
+  });
+
+  it("after a delivery over the socket, the object woken from hibernation neither sends it again nor seals anew", async () => {
+    // The seal is saved before it goes; marking it taken waits for the next save. Over the
+    // socket the object hibernates between heartbeats, so the mark waits in the socket's
+    // attachment: without it every wake after a delivery resent it and sealed again (two rows).
+    const every = DELIVERY.everyMs;
+    DELIVERY.everyMs = 1000;
+    try {
+      const t = await tenant();
+      const socket = await openSocket("/fleet/connect", { authorization: `Bearer ${t.deviceKey}` });
+      await socket.until((f) => f.some((x) => x.type === "ready"));
+      socket.send({ type: "heartbeat", metrics: { cpu_usage: 10 } });
+      await socket.until((f) => f.filter((x) => x.type === "ack").length === 1);
+      await settle(t.deviceId);
+      await new Promise((r) => setTimeout(r, 1100));
+      // Its counts are due: this heartbeat seals them, saves, and delivers them before its ack.
+      socket.send({ type: "heartbeat", metrics: { cpu_usage: 11 } });
+      await socket.until((f) => f.filter((x) => x.type === "ack").length === 2);
+      const woken = await runInDurableObject(deviceHub(env, t.deviceId), (_hub, ctx) => {
+        const saved = ctx.storage.kv.get<DeviceState>("device")!.owed!;
+        // A new instance on the same storage and socket: what an object woken from hibernation is.
+        const fresh = new DeviceHub(ctx, env) as unknown as { state: { current: DeviceState }; delivery: { countsDue(): boolean } };
+        const owed = fresh.state.current.owed!;
+        return { savedSeal: saved.sealed?.seq ?? null, seal: owed.sealed?.seq ?? null, sentAt: owed.sentAt, due: fresh.delivery.countsDue() };
+      });
+      // The saved state still holds the seal: the mark came from the attachment.
+      expect(woken.savedSeal).not.toBeNull();
+      expect(woken.seal).toBeNull();
+      expect(woken.sentAt).toBeGreaterThan(Date.now() - 1000);
+      expect(woken.due).toBe(false);
+      socket.ws!.close(1000);
+    } finally {
+      DELIVERY.everyMs = every;
     }
   });
 
