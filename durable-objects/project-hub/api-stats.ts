@@ -23,7 +23,6 @@ export class ApiStats {
     return this.storage.transactionSync(() => {
       if (sql.exec("SELECT 1 FROM api_batches WHERE id = ?", batchId).toArray().length > 0) return false;
       sql.exec("INSERT INTO api_batches (id, at) VALUES (?, ?)", batchId, now);
-      sql.exec("DELETE FROM api_batches WHERE at < ?", now - BATCHES_KEPT_MS);
       also();
       for (const r of records) {
         const row = sql
@@ -41,8 +40,10 @@ export class ApiStats {
         );
       }
       const newest = Math.max(...records.map((r) => r.hour));
+      // Once an hour: what is past keeping goes (the batch ids by a scan: they have no time index, which every flush would pay for).
       if ((this.storage.kv.get<number>(PRUNED_KEY) ?? 0) < newest) {
         sql.exec("DELETE FROM api_hours WHERE hour < ?", newest - KEEP_HOURS);
+        sql.exec("DELETE FROM api_batches WHERE at < ?", now - BATCHES_KEPT_MS);
         this.storage.kv.put(PRUNED_KEY, newest);
       }
       return true;

@@ -191,4 +191,23 @@ export const PROJECT_SCHEMA = [
    ) WITHOUT ROWID;
    CREATE INDEX sessions_started ON sessions (started_at);
    CREATE INDEX sessions_device ON sessions (device_id, started_at);`,
+
+  // API analytics rebuilt WITHOUT ROWID, and the batch ids without their time index: a flush
+  // writes one row for its batch id (was three: the row, its key, its time) and one for each new
+  // hour, route and status (was two). Old batch ids go once an hour, found by a scan (api-stats.ts).
+  `CREATE TABLE api_batches_new (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO api_batches_new SELECT id, at FROM api_batches;
+   DROP TABLE api_batches;
+   ALTER TABLE api_batches_new RENAME TO api_batches;
+   CREATE TABLE api_hours_new (
+     hour INTEGER NOT NULL,
+     route TEXT NOT NULL,
+     status_class TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     hist TEXT NOT NULL,
+     PRIMARY KEY (hour, route, status_class)
+   ) WITHOUT ROWID;
+   INSERT INTO api_hours_new SELECT hour, route, status_class, count, hist FROM api_hours;
+   DROP TABLE api_hours;
+   ALTER TABLE api_hours_new RENAME TO api_hours;`,
 ] as const;

@@ -58,6 +58,21 @@ describe("API analytics", () => {
     expect(hours.find((r) => r.route === "/api/v1/x")?.count).toBe(1);
   });
 
+  it("a batch writes one row for its id and one for each hour, route and status it adds to", async () => {
+    const t = await tenant();
+    const hub = projectHub(env, t.projectId);
+    await flushApiCalls(env);
+    const rows = async () => (await hub.storageRows()).project;
+    const hour = Math.floor(Date.now() / 3_600_000);
+    const record = (route: string) => ({ hour, route, status_class: "2xx", count: 1, hist: { 10: 1 } });
+    // The hour's first batch also prunes what is past keeping, once.
+    await hub.recordApi("rows-0", [record("/api/v1/a")], {});
+    const before = await rows();
+    await hub.recordApi("rows-1", [record("/api/v1/a"), record("/api/v1/b")], {});
+    // Its id, route a's row updated, route b's row added: a row each (WITHOUT ROWID, no second index).
+    expect((await rows()) - before).toBe(3);
+  });
+
   it("answers counts, errors and latency percentiles per hour and per route", async () => {
     const t = await tenant();
     for (let i = 0; i < 5; i++) await ingest(t.deviceKey, { logs: [line("INFO", `m${i}`)] });
