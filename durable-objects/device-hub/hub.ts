@@ -178,9 +178,10 @@ export class DeviceHub extends DurableObject<Env> {
     );
     // Woken with the socket open: what its attachment holds is not saved yet.
     const held = heldOf(ctx.getWebSockets()[0]?.deserializeAttachment());
+    // (The heartbeats first: marking the delivery taken rewrites the attachment with what is held.)
     if (this.state.current) {
-      if (held.taken) this.markTaken(...held.taken);
       if (held.beats) this.replay(held.beats);
+      if (held.taken) this.markTaken(...held.taken);
     }
   }
 
@@ -708,8 +709,8 @@ export class DeviceHub extends DurableObject<Env> {
     // What the socket held is saved now: the attachment goes with it.
     if (!this.beats && !this.taken) {
       const held = heldOf(ws.deserializeAttachment());
-      if (held.taken) this.markTaken(...held.taken);
       if (held.beats) this.replay(held.beats);
+      if (held.taken) this.markTaken(...held.taken);
     }
     if (this.beats || this.taken) this.state.touch();
     // Without its socket the device is offline three missed heartbeats after its last, not ten minutes.

@@ -96,18 +96,26 @@ describe("storage rows written per event", () => {
       // Its counts are due: this heartbeat seals them, saves, and delivers them before its ack.
       socket.send({ type: "heartbeat", metrics: { cpu_usage: 11 } });
       await socket.until((f) => f.filter((x) => x.type === "ack").length === 2);
+      // One more, not due: the attachment holds it beside the mark.
+      socket.send({ type: "heartbeat", metrics: { cpu_usage: 12 } });
+      await socket.until((f) => f.filter((x) => x.type === "ack").length === 3);
       const woken = await runInDurableObject(deviceHub(env, t.deviceId), (_hub, ctx) => {
         const saved = ctx.storage.kv.get<DeviceState>("device")!.owed!;
         // A new instance on the same storage and socket: what an object woken from hibernation is.
         const fresh = new DeviceHub(ctx, env) as unknown as { state: { current: DeviceState }; delivery: { countsDue(): boolean } };
         const owed = fresh.state.current.owed!;
-        return { savedSeal: saved.sealed?.seq ?? null, seal: owed.sealed?.seq ?? null, sentAt: owed.sentAt, due: fresh.delivery.countsDue() };
+        const heartbeats = Object.values(owed.days).reduce((n, d) => n + (d.heartbeats ?? 0), 0);
+        const attachment = ctx.getWebSockets()[0]!.deserializeAttachment() as { beats: { n: number } | null; taken: unknown };
+        return { savedSeal: saved.sealed?.seq ?? null, seal: owed.sealed?.seq ?? null, sentAt: owed.sentAt, due: fresh.delivery.countsDue(), heartbeats, held: attachment.beats?.n, taken: attachment.taken !== null };
       });
       // The saved state still holds the seal: the mark came from the attachment.
       expect(woken.savedSeal).not.toBeNull();
       expect(woken.seal).toBeNull();
-      expect(woken.sentAt).toBeGreaterThan(Date.now() - 1000);
+      expect(woken.sentAt).toBeGreaterThan(Date.now() - 1500);
       expect(woken.due).toBe(false);
+      // The heartbeat held since is owed, and still held for the next wake.
+      expect(woken.heartbeats).toBe(1);
+      expect(woken).toMatchObject({ held: 1, taken: true });
       socket.ws!.close(1000);
     } finally {
       DELIVERY.everyMs = every;
