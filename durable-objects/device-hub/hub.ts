@@ -543,7 +543,9 @@ export class DeviceHub extends DurableObject<Env> {
     if (stored.firstId === undefined) return { ok: true, answer };
     const lines = stored.kept ? stored.kept.map((i) => offered.lines[i]!) : offered.lines;
     if (lines.length === 0) return { ok: true, answer };
-    if (sessionId !== null) {
+    // Not when a retry of it sent at the same time came back first and counted it (its duplicate
+    // answer finds no range here while this one is still on its way back from the shard).
+    if (sessionId !== null && !this.countedHere(stored.firstId)) {
       const { errors, warnings } = severities(lines);
       this.countForSession(sessionId, stored.firstId, lines.length, errors, warnings, now);
     }
@@ -572,11 +574,16 @@ export class DeviceHub extends DurableObject<Env> {
     });
   }
 
+  /** Whether the batch whose lines start at `first` is among the session batches counted here lately. */
+  private countedHere(first: number): boolean {
+    return this.state.current?.sessionBatches?.ranges.some(([a]) => a === first) ?? false;
+  }
+
   /** Whether the stored batch whose lines start at `first` was not counted for its session here (see DeviceState.sessionBatches). */
   private uncounted(first: number): boolean {
     const kept = this.state.current?.sessionBatches;
     if (!kept || first < kept.since) return false;
-    if (kept.ranges.some(([a]) => a === first)) return false;
+    if (this.countedHere(first)) return false;
     // Older than every range kept: it was counted long ago (a retry comes within minutes, not SESSION_BATCHES_KEPT batches later).
     return kept.ranges.length < SESSION_BATCHES_KEPT || first > kept.ranges[0]![0];
   }

@@ -50,4 +50,19 @@ describe("concurrent batches to one device", () => {
       expect(rowId(run.at(-1)!.id) - rowId(run[0]!.id)).toBe(BATCH - 1);
     }
   });
+
+  it("count a session batch once when it and its retry come back from the shard in either order", async () => {
+    // The retry's duplicate answer may reach the device's object before the first answer does:
+    // whichever comes first counts the lines for the session, the other finds them counted.
+    const t = await tenant();
+    const rounds = 20;
+    for (let r = 0; r < rounds; r++) {
+      const body = { session_id: "twins", batch_id: `t${r}`, logs: loghubLines("HDFS", 5, { offset: r * 5 }) };
+      const answers = await Promise.all([ingest(t.deviceKey, body), ingest(t.deviceKey, body), ingest(t.deviceKey, body)]);
+      expect(answers.map((a) => a.json.duplicate).sort()).toEqual([false, true, true]);
+    }
+    await settle(t.deviceId);
+    const { session } = (await call("GET", "/sessions/twins", { token: t.viewerKey })).json;
+    expect(session.total_logs).toBe(rounds * 5);
+  });
 });
