@@ -12,11 +12,18 @@
 //      no batch_id, so each one is stored and counted; each row runs on fresh devices for a fixed
 //      time. Beside each row: the CPU the server (workerd) and this load generator took.
 //
+//   4. wrk (where installed) posting one fixed 1,000-line body over and over to one device, at 1
+//      and 8 connections, as an outside load tool does, beside the project's client doing the same
+//      (BENCH_SAME_BODY's rows): what differs between a fresh body and the same one.
+//
 //   npm run bench:ingest              (-- --quick: 2 s rows, fewer batches, no 100-device rows)
 //     PORT_BENCH       first of the ports used (default 8861; the limit server takes the next)
 //     BENCH_SECONDS    per HTTP row (default 8, quick 2)
 //     BENCH_SAME_BODY  1: every request re-sends one byte-identical body (see docs/BENCHMARKS.md)
-import { availableParallelism } from "node:os";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
 import { loadLoghub } from "../agent/samples/loghub.ts";
@@ -109,6 +116,72 @@ async function httpRow(server: BenchServer, keys: string[], connections: number,
   };
 }
 
+// ---- 4. wrk ----------------------------------------------------------------------------------
+
+/**
+ * wrk posting one fixed 1,000-line body to one device for `seconds`, at 1 and 8 connections, and
+ * the project's client re-sending that same body the same way: the outside check of issue 21.
+ */
+async function wrkRows(server: BenchServer, orgKey: string, projectId: string): Promise<void> {
+  if (spawnSync("wrk", ["--version"]).error) {
+    console.log("\n4. wrk: skipped, not installed (apt-get install wrk)");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "fleetbeat-wrk-"));
+  writeFileSync(join(dir, "body.json"), fixed.get(1000)!);
+  console.log(`\n4. One fixed 1,000-line body posted over and over to one device, ${seconds} s a row (lines/s counts 2xx answers only)`);
+  console.log("client              conns   requests/s     lines/s   non-2xx   server CPU");
+  for (const connections of [1, 8]) {
+    const { device_key } = await newDevice(server.base, orgKey, projectId, `wrk-${connections}`);
+    const script = join(dir, `post-${connections}.lua`);
+    writeFileSync(
+      script,
+      [
+        `local f = io.open(${JSON.stringify(join(dir, "body.json"))}, "rb")`,
+        `wrk.method = "POST"`,
+        `wrk.body = f:read("*a")`,
+        `f:close()`,
+        `wrk.headers["Authorization"] = "Bearer ${device_key}"`,
+        `wrk.headers["Content-Type"] = "application/json"`,
+      ].join("\n"),
+    );
+    const serverCpu = cpuSeconds(server.pid, "workerd");
+    const started = performance.now();
+    const run = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, `${server.base}/logs/ingest`], { encoding: "utf8" });
+    const elapsed = (performance.now() - started) / 1000;
+    const total = Number(/(\d+) requests in/.exec(run.stdout)?.[1] ?? 0);
+    const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(run.stdout)?.[1] ?? 0);
+    const secs = Number(/requests in ([\d.]+)s/.exec(run.stdout)?.[1] ?? seconds);
+    const cpu = ((cpuSeconds(server.pid, "workerd") - serverCpu) / elapsed) * 100;
+    console.log(`${"wrk".padEnd(18)} ${String(connections).padStart(6)} ${(total / secs).toFixed(1).padStart(12)} ${fmt(((total - bad) / secs) * 1000).padStart(11)} ${String(bad).padStart(9)} ${`${cpu.toFixed(0)}%`.padStart(12)}`);
+    // The project's client, the same body re-sent, on a fresh device.
+    const { device_key: key } = await newDevice(server.base, orgKey, projectId, `same-${connections}`);
+    const r = await sameBodyRow(server, key, connections);
+    console.log(`${"fleetbeat client".padEnd(18)} ${String(connections).padStart(6)} ${r.requests.toFixed(1).padStart(12)} ${fmt(r.lines).padStart(11)} ${String(r.bad).padStart(9)} ${`${r.serverCpu.toFixed(0)}%`.padStart(12)}`);
+  }
+}
+
+/** The project's client re-sending the fixed 1,000-line body in `connections` closed loops. */
+async function sameBodyRow(server: BenchServer, key: string, connections: number) {
+  const json = fixed.get(1000)!;
+  let ok = 0;
+  let bad = 0;
+  const serverCpu = cpuSeconds(server.pid, "workerd");
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const loop = async () => {
+    while (performance.now() < until) {
+      const res = await fetch(`${server.base}/logs/ingest`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: json });
+      await res.arrayBuffer();
+      if (res.ok) ok++;
+      else bad++;
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  const elapsed = (performance.now() - started) / 1000;
+  return { requests: (ok + bad) / elapsed, lines: (ok * 1000) / elapsed, bad, serverCpu: ((cpuSeconds(server.pid, "workerd") - serverCpu) / elapsed) * 100 };
+}
+
 // ---- the run --------------------------------------------------------------------------------
 
 console.log(
@@ -164,6 +237,7 @@ try {
       }
     }
   }
+  await wrkRows(server, orgKey, projectId);
   console.log(`GET /health, sequential, after: ${fmt(await healthRate(server.base))} requests/s; load average ${loadAverage()}`);
 } finally {
   server.stop();
