@@ -151,6 +151,40 @@ export class ChunkLines {
     return this.texts[i]!;
   }
 
+  /**
+   * The lines whose raw text may hold every one of `words` (lower case), in order, found by
+   * searching the chunk's text once for the longest word rather than reading each line: a rare
+   * word costs its occurrences, not the chunk's lines. Null when the text is not all ASCII, where
+   * case folding and diacritics decide (mayHold), and every line must be read.
+   */
+  holding(words: readonly string[]): number[] | null {
+    if (words.length === 0 || /[^\x00-\x7f]/.test(this.data)) return null;
+    const lower = this.data.toLowerCase();
+    const probe = words.reduce((a, b) => (b.length > a.length ? b : a));
+    // Where each line starts in the text (lines are joined by newlines, which no line holds: JSON escapes them).
+    const starts = [0];
+    for (let at = lower.indexOf("\n"); at >= 0; at = lower.indexOf("\n", at + 1)) starts.push(at + 1);
+    const lineAt = (pos: number): number => {
+      let lo = 0;
+      let hi = starts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (starts[mid]! <= pos) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    };
+    const found: number[] = [];
+    for (let at = lower.indexOf(probe); at >= 0; ) {
+      const i = lineAt(at);
+      const end = i + 1 < starts.length ? starts[i + 1]! - 1 : lower.length;
+      const line = lower.slice(starts[i]!, end);
+      if (words.every((w) => line.includes(w))) found.push(i);
+      at = lower.indexOf(probe, end);
+    }
+    return found;
+  }
+
   tuple = (i: number): Tuple => JSON.parse(this.text(i)) as Tuple;
   row = (i: number): ShardRow => rowOf(this.deviceId, this.tuple(i));
 }
@@ -393,7 +427,11 @@ export class ChunkStore {
         }
         const lines = this.read(c.id, "");
         const device = lines.deviceId;
-        for (let i = 0; i < lines.count; i++) {
+        // With search words, only the lines that may hold them (found in one pass over the chunk's text).
+        const only = lines.holding(words);
+        const n = only ? only.length : lines.count;
+        for (let k = 0; k < n; k++) {
+          const i = only ? only[k]! : k;
           const ts = lines.ts(i);
           if (f.from !== undefined && ts < f.from) continue;
           if (f.to !== undefined && ts >= f.to) continue;
