@@ -122,20 +122,27 @@ const tupleOf = (id: number, l: Omit<LogRecord, "id">): Tuple => [id, l.ts, l.le
 /** A line's keys as the `keys` column holds them. */
 const keysOf = (t: Tuple): string => `${t[0]},${t[1]},${t[2]},`;
 
+const NOT_ASCII = /[^\x00-\x7f]/;
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 /**
- * One chunk's lines, read lazily: the keys (id, time, level) of all of them at once, a line's
- * text only when a filter or the page needs it, and its JSON only then.
+ * One chunk's lines, read lazily: the keys (id, time, level) of all of them at once when first
+ * asked, a line's text only when a filter or the page needs it, and its JSON only then.
  */
 export class ChunkLines {
-  private readonly keys: number[];
+  private parsedKeys?: number[];
   private texts?: string[];
 
+  /** `plain`: whether the text is all ASCII, when known (SQLite tells it without reading it into memory). */
   constructor(
     readonly deviceId: string,
-    keys: string,
+    private readonly keyText: string,
     private readonly data: string,
-  ) {
-    this.keys = keys ? (JSON.parse(`[${keys.slice(0, -1)}]`) as number[]) : [];
+    private readonly plain: boolean = !NOT_ASCII.test(data),
+  ) {}
+
+  private get keys(): number[] {
+    return (this.parsedKeys ??= this.keyText ? (JSON.parse(`[${this.keyText.slice(0, -1)}]`) as number[]) : []);
   }
 
   get count(): number {
@@ -152,35 +159,27 @@ export class ChunkLines {
   }
 
   /**
-   * The lines whose raw text may hold every one of `words` (lower case), in order, found by
-   * searching the chunk's text once for the longest word rather than reading each line: a rare
-   * word costs its occurrences, not the chunk's lines. Null when the text is not all ASCII, where
-   * case folding and diacritics decide (mayHold), and every line must be read.
+   * The lines whose raw text may hold every one of `words` (lower case), as their rows, found by
+   * searching the chunk's text once for the longest word in any case rather than reading each
+   * line: a rare word costs its occurrences, not the chunk's lines nor its keys. Null when the
+   * text or a word is not all ASCII, where case folding and diacritics decide (mayHold), and
+   * every line must be read.
    */
-  holding(words: readonly string[]): number[] | null {
-    if (words.length === 0 || /[^\x00-\x7f]/.test(this.data)) return null;
-    const lower = this.data.toLowerCase();
+  holding(words: readonly string[]): ShardRow[] | null {
+    if (words.length === 0 || !this.plain || words.some((w) => NOT_ASCII.test(w))) return null;
     const probe = words.reduce((a, b) => (b.length > a.length ? b : a));
-    // Where each line starts in the text (lines are joined by newlines, which no line holds: JSON escapes them).
-    const starts = [0];
-    for (let at = lower.indexOf("\n"); at >= 0; at = lower.indexOf("\n", at + 1)) starts.push(at + 1);
-    const lineAt = (pos: number): number => {
-      let lo = 0;
-      let hi = starts.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (starts[mid]! <= pos) lo = mid;
-        else hi = mid - 1;
-      }
-      return lo;
-    };
-    const found: number[] = [];
-    for (let at = lower.indexOf(probe); at >= 0; ) {
-      const i = lineAt(at);
-      const end = i + 1 < starts.length ? starts[i + 1]! - 1 : lower.length;
-      const line = lower.slice(starts[i]!, end);
-      if (words.every((w) => line.includes(w))) found.push(i);
-      at = lower.indexOf(probe, end);
+    // Over ASCII, a case-insensitive match is a match in the lower-cased text, without lower-casing it all.
+    const occurrence = new RegExp(escapeRegExp(probe), "gi");
+    const found: ShardRow[] = [];
+    for (let m = occurrence.exec(this.data); m; m = occurrence.exec(this.data)) {
+      // Lines are joined by newlines, which no line holds (JSON escapes them), nor any word.
+      const start = this.data.lastIndexOf("\n", m.index) + 1;
+      const newline = this.data.indexOf("\n", m.index);
+      const end = newline < 0 ? this.data.length : newline;
+      const line = this.data.slice(start, end);
+      const lower = line.toLowerCase();
+      if (words.every((w) => lower.includes(w))) found.push(rowOf(this.deviceId, JSON.parse(line) as Tuple));
+      occurrence.lastIndex = end;
     }
     return found;
   }
@@ -191,8 +190,7 @@ export class ChunkLines {
 
 /** A line found for a page: its key, and its row once read. */
 interface Found extends Key {
-  lines: ChunkLines;
-  i: number;
+  row: () => ShardRow;
 }
 
 /**
@@ -391,8 +389,11 @@ export class ChunkStore {
   }
 
   private read(id: number, deviceId: string): ChunkLines {
-    const r = this.sql.exec<{ device_id: string; keys: string; data: string }>("SELECT device_id, keys, data FROM chunks WHERE id = ?", id).toArray()[0];
-    return new ChunkLines(r?.device_id ?? deviceId, r?.keys ?? "", r?.data ?? "");
+    // SQLite tells whether the text is all ASCII (as many characters as bytes) faster than a scan here would.
+    const r = this.sql
+      .exec<{ device_id: string; keys: string; data: string; plain: number }>("SELECT device_id, keys, data, length(data) = octet_length(data) AS plain FROM chunks WHERE id = ?", id)
+      .toArray()[0];
+    return new ChunkLines(r?.device_id ?? deviceId, r?.keys ?? "", r?.data ?? "", r ? r.plain === 1 : true);
   }
 
   /** A page of lines for `f` (of `f.devices` only, when given), in its order, at most `f.limit`. */
@@ -427,19 +428,27 @@ export class ChunkStore {
         }
         const lines = this.read(c.id, "");
         const device = lines.deviceId;
+        const keeps = (ts: number, level: number, id: number): Key | null => {
+          if (f.from !== undefined && ts < f.from) return null;
+          if (f.to !== undefined && ts >= f.to) return null;
+          if (levels && !levels.has(level)) return null;
+          const key = { ts, device_id: device, id };
+          return after && !comesBefore(order, after, key) ? null : key;
+        };
         // With search words, only the lines that may hold them (found in one pass over the chunk's text).
-        const only = lines.holding(words);
-        const n = only ? only.length : lines.count;
-        for (let k = 0; k < n; k++) {
-          const i = only ? only[k]! : k;
-          const ts = lines.ts(i);
-          if (f.from !== undefined && ts < f.from) continue;
-          if (f.to !== undefined && ts >= f.to) continue;
-          if (levels && !levels.has(lines.level(i))) continue;
-          const key = { ts, device_id: device, id: lines.id(i) };
-          if (after && !comesBefore(order, after, key)) continue;
+        const holding = lines.holding(words);
+        if (holding) {
+          for (const row of holding) {
+            const key = keeps(row.ts, row.level, row.id);
+            if (key && keepLine(row, f, after, f.terms)) found.push({ ...key, row: () => row });
+          }
+          continue;
+        }
+        for (let i = 0; i < lines.count; i++) {
+          const key = keeps(lines.ts(i), lines.level(i), lines.id(i));
+          if (!key) continue;
           if (needsLine && !(mayHold(words, lines.text(i)) && keepLine(lines.row(i), f, after, f.terms))) continue;
-          found.push({ ...key, lines, i });
+          found.push({ ...key, row: () => lines.row(i) });
         }
       }
     };
@@ -475,7 +484,7 @@ export class ChunkStore {
     }
     return sorted(found)
       .slice(0, f.limit)
-      .map((x) => x.lines.row(x.i));
+      .map((x) => x.row());
   }
 
   private noteAdded(lines: number, minTs: number | null): void {
@@ -513,10 +522,10 @@ export class ChunkStore {
       const lines = this.read(c.id, "");
       for (let i = 0; i < lines.count; i++) {
         const ts = lines.ts(i);
-        if (ts >= from && ts < until) found.push({ ts, device_id: lines.deviceId, id: lines.id(i), lines, i });
+        if (ts >= from && ts < until) found.push({ ts, device_id: lines.deviceId, id: lines.id(i), row: () => lines.row(i) });
       }
     }
-    return upTo(found).map((x) => x.lines.row(x.i));
+    return upTo(found).map((x) => x.row());
   }
 
   /**
