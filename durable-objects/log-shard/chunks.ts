@@ -59,6 +59,15 @@ export const CHUNKS_SCHEMA = `CREATE TABLE chunks (
    -- Where a device's line ids continue once none of its chunks is left (the archive took them all).
    CREATE TABLE line_floors (device_id TEXT PRIMARY KEY, next_id INTEGER NOT NULL) WITHOUT ROWID;`;
 
+/**
+ * Where a closed chunk's lines lie, so a search finds a rare word's lines without reading the
+ * chunk into memory: the full-text index knows at which word of a chunk's document a word
+ * occurs (chunk_words), and `line_index` which line holds that word of the document and where
+ * that line's text starts (see LineIndex). Written with the chunk's close, in the same row.
+ */
+export const CHUNK_WORDS_SCHEMA = `ALTER TABLE chunks ADD COLUMN line_index BLOB;
+   CREATE VIRTUAL TABLE chunk_words USING fts5vocab (chunks_fts, instance);`;
+
 type Tuple = [number, number, number, string, string | null, string, string | null, string | null, string | null, string | null];
 
 /** A batch as its chunk remembers it. */
@@ -133,20 +142,30 @@ export class ChunkLines {
   private parsedKeys?: number[];
   private texts?: string[];
 
-  /** `plain`: whether the text is all ASCII, when known (SQLite tells it without reading it into memory). */
+  /**
+   * `keyText`: the keys column, or how to read it when first needed (a search by words may never).
+   * `plain`: whether the text is all ASCII, when known (SQLite tells it without reading it into memory).
+   */
   constructor(
     readonly deviceId: string,
-    private readonly keyText: string,
+    private readonly keyText: string | (() => string),
     private readonly data: string,
     private readonly plain: boolean = !NOT_ASCII.test(data),
   ) {}
 
   private get keys(): number[] {
-    return (this.parsedKeys ??= this.keyText ? (JSON.parse(`[${this.keyText.slice(0, -1)}]`) as number[]) : []);
+    if (this.parsedKeys) return this.parsedKeys;
+    const text = typeof this.keyText === "string" ? this.keyText : this.keyText();
+    return (this.parsedKeys = text ? (JSON.parse(`[${text.slice(0, -1)}]`) as number[]) : []);
   }
 
   get count(): number {
     return this.keys.length / 3;
+  }
+
+  /** Whether the chunk's text is all ASCII. */
+  get ascii(): boolean {
+    return this.plain;
   }
 
   id = (i: number): number => this.keys[3 * i]!;
@@ -203,6 +222,47 @@ function mayHold(words: readonly string[], raw: string): boolean {
   const lower = raw.toLowerCase();
   return words.every((w) => lower.includes(w));
 }
+
+/** A word of a document in ASCII, as FTS5's unicode61 tokenizer sees it: letters and digits. */
+const ASCII_WORD = /[A-Za-z0-9]+/g;
+
+/**
+ * A closed chunk's line index: for each line i, at [2i] the position (in words) of its
+ * message's first word in the chunk's index document, and at [2i + 1] where its text starts in
+ * `data` (in characters); one more pair past the last line. Only for a chunk all in ASCII,
+ * where words are runs of letters and digits and a character is a byte. Null otherwise.
+ */
+function lineIndexOf(lines: ChunkLines): ArrayBuffer | null {
+  if (!lines.ascii || lines.count === 0) return null;
+  const index = new Int32Array(2 * (lines.count + 1));
+  let word = 0;
+  let at = 0;
+  for (let i = 0; i < lines.count; i++) {
+    index[2 * i] = word;
+    index[2 * i + 1] = at;
+    word += (lines.tuple(i)[5].match(ASCII_WORD) ?? []).length;
+    at += lines.text(i).length + 1;
+  }
+  index[2 * lines.count] = word;
+  index[2 * lines.count + 1] = at;
+  return index.buffer;
+}
+
+/** The line holding word `word` of the document (index from lineIndexOf), or -1. */
+function lineOfWord(index: Int32Array, word: number): number {
+  let lo = 0;
+  let hi = index.length / 2 - 2;
+  if (hi < 0 || word < index[0]! || word >= index[2 * (hi + 1)]!) return -1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (index[2 * mid]! <= word) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Occurrences of a search word worth finding line by line; past it, candidate chunks are read whole. An object, so tests can lower it. */
+export const SEARCH = { occurrencesMax: 2_000 };
 
 /** The distinct values of a summary list after adding `more`; null once past SUMMARY_NAMES_MAX or already null. */
 function union(list: string | null, more: Iterable<string | null>): string | null {
@@ -364,7 +424,56 @@ export class ChunkStore {
     const lines = this.read(id, "");
     const text = Array.from({ length: lines.count }, (_, i) => lines.tuple(i)[5]).join("\n");
     if (text) this.sql.exec("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", id, text);
-    this.sql.exec("UPDATE chunks SET open = 0 WHERE id = ?", id);
+    this.sql.exec("UPDATE chunks SET open = 0, line_index = ? WHERE id = ?", text ? lineIndexOf(lines) : null, id);
+  }
+
+  /**
+   * Where the search's longest word occurs in closed chunks' documents: chunk id → positions
+   * (in words). Null when it occurs more than SEARCH.occurrencesMax times: chunks are then read whole.
+   */
+  private occurrences(terms: { words: string[]; prefix: boolean }): Map<number, number[]> | null {
+    if (terms.words.length === 0) return null;
+    let probe = 0;
+    terms.words.forEach((w, i) => {
+      if (w.length > terms.words[probe]!.length) probe = i;
+    });
+    const word = terms.words[probe]!;
+    // The last word of a search ending inside a word is a prefix: every indexed word it begins.
+    const prefix = terms.prefix && probe === terms.words.length - 1;
+    const rows = this.sql
+      .exec<{ doc: number; offset: number }>(
+        prefix ? "SELECT doc, offset FROM chunk_words WHERE term >= ? AND term < ? LIMIT ?" : "SELECT doc, offset FROM chunk_words WHERE term = ? LIMIT ?",
+        ...(prefix ? [word, `${word}\u{10ffff}`] : [word]),
+        SEARCH.occurrencesMax + 1,
+      )
+      .toArray();
+    if (rows.length > SEARCH.occurrencesMax) return null;
+    const at = new Map<number, number[]>();
+    for (const r of rows) {
+      const list = at.get(r.doc);
+      if (list) list.push(r.offset);
+      else at.set(r.doc, [r.offset]);
+    }
+    return at;
+  }
+
+  /**
+   * The rows of a closed chunk's lines holding these words of its document (line_index), read
+   * from its text between the first and the last of them, not whole. Null when the chunk has no
+   * line index.
+   */
+  private linesAt(id: number, words: readonly number[]): { deviceId: string; rows: ShardRow[] } | null {
+    const r = this.sql.exec<{ device_id: string; line_index: ArrayBuffer | null }>("SELECT device_id, line_index FROM chunks WHERE id = ?", id).toArray()[0];
+    if (!r?.line_index) return null;
+    const index = new Int32Array(r.line_index);
+    const lines = [...new Set(words.map((w) => lineOfWord(index, w)))].filter((i) => i >= 0).sort((a, b) => a - b);
+    if (lines.length === 0) return { deviceId: r.device_id, rows: [] };
+    // One read of the text from the first of these lines to the end of the last (SQLite loads a
+    // value whole for each substr, so one per line would load the chunk as many times).
+    const from = index[2 * lines[0]! + 1]!;
+    const span = this.sql.exec<{ text: string }>("SELECT substr(data, ?, ?) AS text FROM chunks WHERE id = ?", from + 1, index[2 * lines.at(-1)! + 3]! - from, id).one().text;
+    const rows = lines.map((i) => rowOf(r.device_id, JSON.parse(span.slice(index[2 * i + 1]! - from, index[2 * i + 3]! - 1 - from)) as Tuple));
+    return { deviceId: r.device_id, rows };
   }
 
   /**
@@ -388,12 +497,17 @@ export class ChunkStore {
     return this.sql.exec<Head & Record<string, SqlStorageValue>>(`SELECT ${HEAD} FROM chunks WHERE id = ?`, id).toArray()[0];
   }
 
-  private read(id: number, deviceId: string): ChunkLines {
+  /** A chunk's lines; with `keysLater`, its keys are read only if asked for (a search by words may find its lines without them). */
+  private read(id: number, deviceId: string, keysLater = false): ChunkLines {
     // SQLite tells whether the text is all ASCII (as many characters as bytes) faster than a scan here would.
     const r = this.sql
-      .exec<{ device_id: string; keys: string; data: string; plain: number }>("SELECT device_id, keys, data, length(data) = octet_length(data) AS plain FROM chunks WHERE id = ?", id)
+      .exec<{ device_id: string; keys: string | null; data: string; plain: number }>(
+        `SELECT device_id, ${keysLater ? "NULL" : "keys"} AS keys, data, length(data) = octet_length(data) AS plain FROM chunks WHERE id = ?`,
+        id,
+      )
       .toArray()[0];
-    return new ChunkLines(r?.device_id ?? deviceId, r?.keys ?? "", r?.data ?? "", r ? r.plain === 1 : true);
+    const keys = keysLater ? () => this.sql.exec<{ keys: string }>("SELECT keys FROM chunks WHERE id = ?", id).toArray()[0]?.keys ?? "" : (r?.keys ?? "");
+    return new ChunkLines(r?.device_id ?? deviceId, keys, r?.data ?? "", r ? r.plain === 1 : true);
   }
 
   /** A page of lines for `f` (of `f.devices` only, when given), in its order, at most `f.limit`. */
@@ -417,8 +531,22 @@ export class ChunkStore {
     // Filters on the line's own fields need its text; the others read only its keys.
     const needsLine = f.module !== undefined || f.session_id !== undefined || f.terms !== undefined;
     const words = f.terms ? f.terms.words : [];
+    const occurrences = f.terms && f.match !== undefined ? this.occurrences(f.terms) : null;
     let found: Found[] = [];
-    const scan = (candidates: { id: number; min_ts: number; max_ts: number }[]): void => {
+    const keeps = (device: string, ts: number, level: number, id: number): Key | null => {
+      if (f.from !== undefined && ts < f.from) return null;
+      if (f.to !== undefined && ts >= f.to) return null;
+      if (levels && !levels.has(level)) return null;
+      const key = { ts, device_id: device, id };
+      return after && !comesBefore(order, after, key) ? null : key;
+    };
+    const keepAll = (held: { deviceId: string; rows: ShardRow[] }) => {
+      for (const row of held.rows) {
+        const key = keeps(held.deviceId, row.ts, row.level, row.id);
+        if (key && keepLine(row, f, after, f.terms)) found.push({ ...key, row: () => row });
+      }
+    };
+    const scan = (candidates: { id: number; min_ts: number; max_ts: number; open: number }[]): void => {
       for (const c of candidates) {
         if (found.length >= f.limit) {
           found = sorted(found).slice(0, f.limit);
@@ -426,26 +554,21 @@ export class ChunkStore {
           // No later chunk can hold a line before the page's last one.
           if (asc ? c.min_ts > kth.ts : c.max_ts < kth.ts) break;
         }
-        const lines = this.read(c.id, "");
-        const device = lines.deviceId;
-        const keeps = (ts: number, level: number, id: number): Key | null => {
-          if (f.from !== undefined && ts < f.from) return null;
-          if (f.to !== undefined && ts >= f.to) return null;
-          if (levels && !levels.has(level)) return null;
-          const key = { ts, device_id: device, id };
-          return after && !comesBefore(order, after, key) ? null : key;
-        };
-        // With search words, only the lines that may hold them (found in one pass over the chunk's text).
+        // A closed chunk with a line index: only the lines where the index says the word is.
+        const at = occurrences && !c.open ? this.linesAt(c.id, occurrences.get(c.id) ?? []) : null;
+        if (at) {
+          keepAll(at);
+          continue;
+        }
+        const lines = this.read(c.id, "", words.length > 0);
+        // Else, with search words, the lines that may hold them (found in one pass over the chunk's text).
         const holding = lines.holding(words);
         if (holding) {
-          for (const row of holding) {
-            const key = keeps(row.ts, row.level, row.id);
-            if (key && keepLine(row, f, after, f.terms)) found.push({ ...key, row: () => row });
-          }
+          keepAll({ deviceId: lines.deviceId, rows: holding });
           continue;
         }
         for (let i = 0; i < lines.count; i++) {
-          const key = keeps(lines.ts(i), lines.level(i), lines.id(i));
+          const key = keeps(lines.deviceId, lines.ts(i), lines.level(i), lines.id(i));
           if (!key) continue;
           if (needsLine && !(mayHold(words, lines.text(i)) && keepLine(lines.row(i), f, after, f.terms))) continue;
           found.push({ ...key, row: () => lines.row(i) });
@@ -454,8 +577,8 @@ export class ChunkStore {
     };
     const candidates = (extra: string, extraArgs: SqlStorageValue[]) =>
       this.sql
-        .exec<{ id: number; min_ts: number; max_ts: number }>(
-          `SELECT id, min_ts, max_ts FROM chunks WHERE ${[...where, extra].join(" AND ")} ORDER BY ${asc ? "min_ts ASC" : "max_ts DESC"}`,
+        .exec<{ id: number; min_ts: number; max_ts: number; open: number }>(
+          `SELECT id, min_ts, max_ts, open FROM chunks WHERE ${[...where, extra].join(" AND ")} ORDER BY ${asc ? "min_ts ASC" : "max_ts DESC"}`,
           ...args,
           ...extraArgs,
         )
@@ -565,7 +688,8 @@ export class ChunkStore {
         const s = summaryOf(kept.map((t) => rowOf(deviceId, t)));
         const text = keptAt.map((i) => `${lines.text(i)}\n`).join("");
         this.sql.exec(
-          "UPDATE chunks SET lines = ?, min_ts = ?, max_ts = ?, levels = ?, modules = ?, sessions = ?, bytes = ?, keys = ?, data = ? WHERE id = ?",
+          // Its line index no longer matches its text: it is read whole by searches from now on.
+          "UPDATE chunks SET lines = ?, min_ts = ?, max_ts = ?, levels = ?, modules = ?, sessions = ?, bytes = ?, keys = ?, data = ?, line_index = NULL WHERE id = ?",
           kept.length,
           s.minTs,
           s.maxTs,

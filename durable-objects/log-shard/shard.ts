@@ -26,13 +26,13 @@ import { CountedStorage } from "../storage";
 import { Timers } from "../timers";
 import { ARCHIVE_SCHEMA, type DeviceArchiveRow, LogArchive } from "./archive";
 import { BatchMemory, type Taken } from "./batches";
-import { CHUNKS_SCHEMA, ChunkStore } from "./chunks";
+import { CHUNKS_SCHEMA, CHUNK_WORDS_SCHEMA, ChunkStore } from "./chunks";
 import { EVENTS_SCHEMA, ShardCounts } from "./counts";
 import { comesBefore } from "./order";
 import { Retention } from "./retention";
 import type { ShardRow } from "./rows";
 
-const SHARD_SCHEMA = [`${CHUNKS_SCHEMA}\n${EVENTS_SCHEMA}\n${ARCHIVE_SCHEMA}`] as const;
+const SHARD_SCHEMA = [`${CHUNKS_SCHEMA}\n${EVENTS_SCHEMA}\n${ARCHIVE_SCHEMA}`, CHUNK_WORDS_SCHEMA] as const;
 
 /** Set once D1 lists this shard as one its project uses (searches ask only those). */
 const IN_USE_KEY = "in_use";

@@ -6,7 +6,7 @@
 // (not in the full-text index) included.
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHUNK } from "../../durable-objects/log-shard/chunks";
+import { CHUNK, SEARCH } from "../../durable-objects/log-shard/chunks";
 import { matchesTerms, searchTerms } from "../../src/contract/fts-query";
 import { levelNumber, parseLevel } from "../../src/contract/levels";
 import { allLogs, ingest, tenant } from "./helpers";
@@ -20,14 +20,28 @@ interface Sent {
   session: string | null;
 }
 
-const saved = { ...CHUNK };
+const saved = { chunk: { ...CHUNK }, search: { ...SEARCH } };
 beforeAll(() => Object.assign(CHUNK, { maxLines: 40, maxBatches: 6 }));
-afterAll(() => Object.assign(CHUNK, saved));
+afterAll(() => {
+  Object.assign(CHUNK, saved.chunk);
+  Object.assign(SEARCH, saved.search);
+});
 
 describe("queries over chunks", () => {
   it("answer what a filter over every line answers, for every filter, order and page size", { timeout: 120_000 }, async () => {
     const t = await tenant();
-    const corpus = [...env.LOGHUB.HDFS!, ...env.LOGHUB.OpenSSH!].slice(0, 600);
+    // Real lines, and a few a rare-word search must find inside long or non-ASCII text: a word
+    // past the first characters of a 16,000-character line, and in the chunks holding Ü or ß
+    // (case folding beyond ASCII is left to each line's test there).
+    const filler = (n: number) => "padding ".repeat(n / 8);
+    const odd = [
+      { message: `${filler(9_000)}needle in the middle ${filler(6_000)}` },
+      { message: `Needle at the start ${filler(15_000)}` },
+      { message: `${filler(15_000)}ends with a NEEDLE` },
+      { message: "Übel: user needle ß" },
+      { message: "STRASSE needle user" },
+    ].map((l) => ({ ...env.LOGHUB.HDFS![0]!, ...l }));
+    const corpus = [...env.LOGHUB.HDFS!.slice(0, 300), ...odd, ...env.LOGHUB.OpenSSH!.slice(0, 300), ...odd];
     const now = Date.now() * 1000;
     const sent: Sent[] = [];
     let next = 0;
@@ -48,7 +62,10 @@ describe("queries over chunks", () => {
     byArrival.forEach((l, i) => (sent[i]!.id = l.id));
 
     const modules = [...new Set(sent.map((l) => l.module))];
-    const words = ["block", "user", "Received bl", "authentication failure", "zzz-none"];
+    // Words in many lines of a chunk, in few, in one, and in none.
+    // A search finds a closed chunk's lines by where the index says its longest word is; "needl"
+    // and "user authenticat" end in a prefix.
+    const words = ["block", "user", "Received bl", "authentication failure", "needle", "needl", "needle user", "user authenticat", "übel", "zzz-none"];
     const from = now - 30 * 3_600_000_000;
     const to = now - 10 * 3_600_000_000;
     const filters: { query: string; keep: (l: Sent) => boolean }[] = [
@@ -62,16 +79,20 @@ describe("queries over chunks", () => {
       { query: `&q=user&level=INFO&session_id=run-2`, keep: (l) => matchesTerms(searchTerms("user")!, l.message) && l.level === 1 && l.session === "run-2" },
     ];
     const num = (id: string) => Number(id.split(":")[1]);
-    for (const { query, keep } of filters) {
-      for (const order of ["desc", "asc"] as const) {
-        const expected = sent
-          .filter(keep)
-          .sort((a, b) => (a.ts - b.ts || num(a.id) - num(b.id)) * (order === "asc" ? 1 : -1))
-          .map((l) => l.id);
-        // Pages of one line only where few lines match (a page is a request).
-        for (const limit of expected.length <= 40 ? [1, 7, 100] : [23, 100]) {
-          const got = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=${order}&limit=${limit}${query}`);
-          expect(got.map((l) => l.id), `${order} limit ${limit}${query}`).toEqual(expected);
+    // Then again with words too frequent to be found where the index says: chunks read whole.
+    for (const occurrencesMax of [SEARCH.occurrencesMax, 3]) {
+      Object.assign(SEARCH, { occurrencesMax });
+      for (const { query, keep } of filters) {
+        for (const order of ["desc", "asc"] as const) {
+          const expected = sent
+            .filter(keep)
+            .sort((a, b) => (a.ts - b.ts || num(a.id) - num(b.id)) * (order === "asc" ? 1 : -1))
+            .map((l) => l.id);
+          // Pages of one line only where few lines match (a page is a request).
+          for (const limit of expected.length <= 40 ? [1, 7, 100] : [23, 100]) {
+            const got = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=${order}&limit=${limit}${query}`);
+            expect(got.map((l) => l.id), `${order} limit ${limit}${query}, words found line by line up to ${occurrencesMax}`).toEqual(expected);
+          }
         }
       }
     }
