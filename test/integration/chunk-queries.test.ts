@@ -79,10 +79,10 @@ describe("queries over chunks", () => {
       { query: `&q=user&level=INFO&session_id=run-2`, keep: (l) => matchesTerms(searchTerms("user")!, l.message) && l.level === 1 && l.session === "run-2" },
     ];
     const num = (id: string) => Number(id.split(":")[1]);
-    // Then again with words too frequent to be found where the index says: chunks read whole.
+    // Then the searches again with words too frequent to be found where the index says: chunks read whole.
     for (const occurrencesMax of [SEARCH.occurrencesMax, 3]) {
       Object.assign(SEARCH, { occurrencesMax });
-      for (const { query, keep } of filters) {
+      for (const { query, keep } of occurrencesMax === 3 ? filters.filter((x) => x.query.includes("q=")) : filters) {
         for (const order of ["desc", "asc"] as const) {
           const expected = sent
             .filter(keep)
