@@ -6,7 +6,7 @@ import type { ApiKey } from "./db/repos/keys";
 interface OrgCaller {
   orgId: string;
   keyId: string;
-  role: "admin" | "viewer";
+  role: ApiKey["role"];
 }
 
 export interface AppEnv {

@@ -23,7 +23,7 @@ import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams
 import { ScrapeQuery } from "./contract/scrape";
 import { VERSION } from "./contract/version";
 
-type Auth = "none" | "server admin" | "viewer" | "admin" | "device" | "ticket";
+type Auth = "none" | "server admin" | "viewer" | "operator" | "admin" | "device" | "ticket";
 
 interface Operation {
   method: "get" | "post" | "put" | "patch" | "delete";
@@ -66,11 +66,11 @@ const OPERATIONS: Operation[] = [
   { method: "get", path: "/fleet/devices/{device_id}/commands", summary: "The device's poll: queued commands, now delivered", auth: "device", params: DeviceParams, query: CommandPollQuery },
   { method: "post", path: "/fleet/devices/{device_id}/commands/{command_id}/ack", summary: "Acknowledge a command", auth: "device", params: CommandParams, body: AckCommand },
   { method: "get", path: "/fleet/devices/{device_id}/commands/history", summary: "Every command with its transitions", auth: "viewer", params: DeviceParams, query: CommandHistoryQuery },
-  { method: "post", path: "/fleet/commands", summary: "Queue a command", auth: "admin", body: QueueCommand },
+  { method: "post", path: "/fleet/commands", summary: "Queue a command", auth: "operator", body: QueueCommand },
   { method: "post", path: "/alert-rules", summary: "Create an alert rule; answers each target's signing secret, once", auth: "admin", body: CreateAlertRule },
   { method: "get", path: "/alert-rules", summary: "A project's alert rules", auth: "viewer", query: AlertRulesQuery },
   { method: "get", path: "/alert-rules/{id}", summary: "An alert rule", auth: "viewer", params: AlertRuleParams },
-  { method: "patch", path: "/alert-rules/{id}", summary: "Change or silence an alert rule", auth: "admin", params: AlertRuleParams, body: PatchAlertRule },
+  { method: "patch", path: "/alert-rules/{id}", summary: "Change an alert rule (admin) or silence it (operator: silenced_until alone)", auth: "operator", params: AlertRuleParams, body: PatchAlertRule },
   { method: "delete", path: "/alert-rules/{id}", summary: "Delete an alert rule", auth: "admin", params: AlertRuleParams },
   { method: "get", path: "/alert-rules/{id}/deliveries", summary: "Each webhook attempt of a rule, newest first", auth: "viewer", params: AlertRuleParams, query: DeliveriesQuery },
   { method: "get", path: "/alerts", summary: "A project's firing and resolved alerts, newest first", auth: "viewer", query: AlertsQuery },
@@ -112,7 +112,7 @@ const OPERATIONS: Operation[] = [
     query: FileQuery,
     note: "the file itself",
   },
-  { method: "delete", path: "/sessions/{session_id}/files", summary: "Delete a session file", auth: "admin", params: SessionParams, query: FileQuery },
+  { method: "delete", path: "/sessions/{session_id}/files", summary: "Delete a session file", auth: "operator", params: SessionParams, query: FileQuery },
   {
     method: "post",
     path: "/downloads/ticket",

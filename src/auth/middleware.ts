@@ -5,7 +5,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, verifyDeviceKey } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
-import { findLiveKeyByHash } from "../db/repos/keys";
+import { type KeyRole, findLiveKeyByHash } from "../db/repos/keys";
 import { signingKey } from "../lib/config";
 import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
@@ -45,8 +45,11 @@ export const serverAdminOr = (otherwise: MiddlewareHandler<AppEnv>) =>
     return otherwise(c, next);
   });
 
-/** An org API key; `admin` routes refuse viewer keys with 403. */
-export const orgKey = (needs: "viewer" | "admin") =>
+/** What each key role may do includes what the roles after it may (docs/security.md). */
+const RANK: Record<KeyRole, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** An org API key of role `needs` or above; a key of a lower role gets 403. */
+export const orgKey = (needs: KeyRole) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw await wrongKind(c, token, "an org API key");
@@ -54,11 +57,11 @@ export const orgKey = (needs: "viewer" | "admin") =>
     await next();
   });
 
-/** Makes a live org key `token` the caller (sets `org` and `apiKey`): 401 when unknown or revoked, 403 for a viewer on an admin route. */
-export async function acceptOrgKey(c: Context<AppEnv>, token: string, needs: "viewer" | "admin"): Promise<void> {
+/** Makes a live org key `token` the caller (sets `org` and `apiKey`): 401 when unknown or revoked, 403 for a key whose role is below `needs`. */
+export async function acceptOrgKey(c: Context<AppEnv>, token: string, needs: KeyRole): Promise<void> {
   const key = await findLiveKeyByHash(c.var.db, await sha256(token));
   if (!key) throw new ApiError("unauthorized", "invalid API key");
-  if (needs === "admin" && key.role !== "admin") throw new ApiError("forbidden", "this key is read-only (viewer)");
+  if (RANK[key.role] < RANK[needs]) throw new ApiError("forbidden", `this route needs an ${needs === "admin" ? "admin" : "operator or admin"} key; this key is ${key.role === "admin" ? "an" : "a"} ${key.role}`);
   c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
   c.set("apiKey", key);
 }

@@ -46,7 +46,8 @@ export const deviceId = idOf("dev");
 export const commandId = idOf("cmd");
 
 export const tier = z.enum(["free", "pro", "enterprise"]);
-export const role = z.enum(["admin", "viewer"]);
+/** An API key's role, from most to least allowed (docs/security.md): admin, operator, viewer. */
+export const role = z.enum(["admin", "operator", "viewer"]);
 
 /** A page size from the query string; one above the maximum is lowered to it (paging still works). */
 export const limit = (max = 100, fallback = 50) =>

@@ -39,6 +39,8 @@ export const apiKeys = sqliteTable(
     keyHash: text("key_hash").notNull(),
     // First characters of the secret, so people can tell their keys apart in a list.
     prefix: text("prefix").notNull(),
+    // The key that created it; null for an org's first key, which the server admin creates.
+    createdBy: text("created_by"),
     createdAt: createdAt(),
     revokedAt: integer("revoked_at"),
   },

@@ -16,6 +16,7 @@ import {
   presentRule,
 } from "../contract/alerts";
 import { decodeCursor, page } from "../contract/cursor";
+import { ApiError } from "../contract/errors";
 import { listAlerts, listDeliveries, rulesOfProject } from "../db/repos/alerts";
 import { jsonBody, params, query } from "../http/validate";
 import { createRule, patchRule, removeRule, ruleOfOrg } from "../services/alert-rules";
@@ -37,8 +38,12 @@ export const alertRules = new Hono<AppEnv>()
   .get("/:id", orgKey("viewer"), params(AlertRuleParams), async (c) => {
     return c.json({ rule: presentRule(await ruleOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").id)) });
   })
-  .patch("/:id", orgKey("admin"), params(AlertRuleParams), jsonBody(PatchAlertRule), async (c) => {
-    const rule = await patchRule(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").id, c.req.valid("json"));
+  .patch("/:id", orgKey("operator"), params(AlertRuleParams), jsonBody(PatchAlertRule), async (c) => {
+    const change = c.req.valid("json");
+    // An operator silences a rule (or ends its silence); changing it is an admin's.
+    const others = Object.keys(change).filter((k) => k !== "silenced_until");
+    if (c.var.org.role !== "admin" && others.length > 0) throw new ApiError("forbidden", `an operator key may change only silenced_until, not ${others.join(", ")}`);
+    const rule = await patchRule(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").id, change);
     return c.json({ rule: presentRule(rule) });
   })
   .delete("/:id", orgKey("admin"), params(AlertRuleParams), async (c) => {

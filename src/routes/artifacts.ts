@@ -76,7 +76,7 @@ export const artifacts = new Hono<AppEnv>()
     const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
     return downloadFile(c.env, session.projectId, session.sessionId, path, c.req.raw);
   })
-  .delete("/:session_id/files", orgKey("admin"), params(SessionParams), query(FileQuery), async (c) => {
+  .delete("/:session_id/files", orgKey("operator"), params(SessionParams), query(FileQuery), async (c) => {
     const q = c.req.valid("query");
     const path = artifactPath(q.path, "query");
     const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);

@@ -8,7 +8,7 @@ import { presentCommand } from "../contract/commands";
 import { deviceOfOrg } from "../services/tenancy";
 import { QueueCommand } from "../contract/commands";
 
-export const commands = new Hono<AppEnv>().post("/", orgKey("admin"), jsonBody(QueueCommand), async (c) => {
+export const commands = new Hono<AppEnv>().post("/", orgKey("operator"), jsonBody(QueueCommand), async (c) => {
   const body = c.req.valid("json");
   const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
   if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");

@@ -12,7 +12,7 @@ export const keys = new Hono<AppEnv>()
   .use(orgKey("admin"))
   .post("/", jsonBody(CreateKey), async (c) => {
     const { role, name } = c.req.valid("json");
-    const { key, secret } = await createKey(c.var.db, c.var.org.orgId, role, name);
+    const { key, secret } = await createKey(c.var.db, c.var.org.orgId, role, name, c.var.org.keyId);
     // The secret is in this answer only; we keep its hash.
     return c.json({ ...presentKey(key), key: secret }, 201);
   })

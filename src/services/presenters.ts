@@ -30,6 +30,7 @@ export const presentKey = (k: ApiKey) => ({
   name: k.name,
   role: k.role,
   prefix: k.prefix,
+  created_by: k.createdBy,
   created_at: iso(k.createdAt),
 });
 

@@ -59,10 +59,10 @@ export async function createOrg(db: Db, name: string, tier: OrgTier) {
   return { ...created, secret };
 }
 
-/** A new key of the org; its secret is returned once and never stored. */
-export async function createKey(db: Db, orgId: string, role: KeyRole, name: string) {
+/** A new key of the org, made by key `createdBy`; its secret is returned once and never stored. */
+export async function createKey(db: Db, orgId: string, role: KeyRole, name: string, createdBy: string) {
   const { secret, keyHash, prefix } = await mintOrgKey();
-  const key = await insertWithinLimit(db, orgId, "api_keys", (max) => insertKeyWithinLimit(db, orgId, { name, role, keyHash, prefix }, max));
+  const key = await insertWithinLimit(db, orgId, "api_keys", (max) => insertKeyWithinLimit(db, orgId, { name, role, keyHash, prefix, createdBy }, max));
   return { key, secret };
 }
 

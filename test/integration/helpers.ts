@@ -77,7 +77,7 @@ export async function newOrg(tier: "free" | "pro" | "enterprise" = "pro") {
   return { orgId: res.json.org.id, adminKey: res.json.api_key.key };
 }
 
-export async function newKey(adminKey: string, role: "admin" | "viewer") {
+export async function newKey(adminKey: string, role: "admin" | "operator" | "viewer") {
   const res = await call<KeyCreated>("POST", "/keys", { token: adminKey, body: { role, name: `${role} key` } });
   if (res.status !== 201) throw new Error(`key: ${res.status}`);
   return res.json.key;

@@ -3,6 +3,11 @@
 // org key lives in session storage for this tab only.
 import { hc } from "hono/client";
 import type { ApiType } from "../../src/app";
+import type { z } from "zod";
+import type { role } from "../../src/contract/common";
+
+/** An API key's role: admin, operator or viewer (what each may do: docs/security.md). */
+export type KeyRole = z.output<typeof role>;
 
 const KEY = "fleetbeat.key";
 

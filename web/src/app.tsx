@@ -2,7 +2,7 @@
 // (#/fleet, #/devices/<id>, #/sessions, #/sessions/<id>, #/logs, #/alerts, #/alerts/<rule
 // id>, #/usage), so reload and back work. A viewer key sees no control that changes anything.
 import { useEffect, useState } from "preact/hooks";
-import { ApiFailure, api, describe, ok, saveKey, savedKey } from "./api";
+import { type KeyRole, ApiFailure, api, describe, ok, saveKey, savedKey } from "./api";
 import { Alerts, RuleDeliveries } from "./views/alerts";
 import { DeviceView } from "./views/device";
 import { Fleet } from "./views/fleet";
@@ -13,7 +13,7 @@ import { Usage } from "./views/usage";
 
 export interface Me {
   org: { id: string; name: string; tier: string };
-  key: { role: "admin" | "viewer"; name: string };
+  key: { role: KeyRole; name: string };
 }
 export interface Project {
   id: string;
@@ -110,7 +110,7 @@ export function App() {
         {!project ? (
           <p>This org has no project yet. An admin makes one with POST /api/v1/projects.</p>
         ) : view === "devices" && arg ? (
-          <DeviceView deviceId={decodeURIComponent(arg)} admin={me.key.role === "admin"} />
+          <DeviceView deviceId={decodeURIComponent(arg)} role={me.key.role} />
         ) : view === "sessions" && arg ? (
           <SessionFiles projectId={project.id} sessionId={decodeURIComponent(arg)} />
         ) : view === "sessions" ? (
@@ -120,7 +120,7 @@ export function App() {
         ) : view === "alerts" && arg ? (
           <RuleDeliveries ruleId={decodeURIComponent(arg)} />
         ) : view === "alerts" ? (
-          <Alerts projectId={project.id} admin={me.key.role === "admin"} />
+          <Alerts projectId={project.id} role={me.key.role} />
         ) : view === "usage" ? (
           <Usage projectId={project.id} />
         ) : (

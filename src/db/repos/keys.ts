@@ -13,6 +13,8 @@ export interface NewKey {
   role: KeyRole;
   keyHash: string;
   prefix: string;
+  /** The key that creates it (none for an org's first key). */
+  createdBy?: string | null;
 }
 
 /** GET /keys has no cursor; an org holds far fewer live keys than this. */
@@ -25,6 +27,7 @@ export const newKeyRow = (orgId: string, k: NewKey, now = Date.now()): ApiKey =>
   id: newId("key", now),
   orgId,
   ...k,
+  createdBy: k.createdBy ?? null,
   createdAt: now,
   revokedAt: null,
 });

@@ -40,7 +40,8 @@ interface Entry {
 const AUTH: Record<string, string> = {
   none: "no key",
   "server admin": "server admin token",
-  viewer: "org key (viewer or admin)",
+  viewer: "org key (any role)",
+  operator: "org key (operator or admin)",
   admin: "org key (admin)",
   device: "device key",
   ticket: "tail ticket in the query",

@@ -6,7 +6,7 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import type { AlertKind as Kind, AlertState } from "../../../src/contract/alerts";
-import { ApiFailure, type FieldProblem, api, describe, ok } from "../api";
+import { ApiFailure, type FieldProblem, type KeyRole, api, describe, ok } from "../api";
 import { Failure } from "./parts";
 import { usePoll } from "./use-poll";
 
@@ -100,7 +100,10 @@ function watches(r: Rule): string {
 const silencedNow = (r: Rule) => r.silenced_until !== null && Date.parse(r.silenced_until) > Date.now();
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "—");
 
-export function Alerts(props: { projectId: string; admin: boolean }) {
+export function Alerts(props: { projectId: string; role: KeyRole }) {
+  // Operators silence rules; only admins create, change or delete them.
+  const operates = props.role !== "viewer";
+  const admin = props.role === "admin";
   const project_id = props.projectId;
   /** Bumped after every change, so the lists read again at once. */
   const [version, setVersion] = useState(0);
@@ -167,7 +170,7 @@ export function Alerts(props: { projectId: string; admin: boolean }) {
 
       <h2 id="rules-title">Rules</h2>
       {created && <Secrets created={created} onDone={() => setCreated(null)} />}
-      {rules && rules.length === 0 && <p>This project has no alert rules yet.{props.admin ? " Create one below." : ""}</p>}
+      {rules && rules.length === 0 && <p>This project has no alert rules yet.{admin ? " Create one below." : ""}</p>}
       {rules && rules.length > 0 && (
         <table aria-labelledby="rules-title">
           <thead>
@@ -178,7 +181,7 @@ export function Alerts(props: { projectId: string; admin: boolean }) {
               <th scope="col">Watches</th>
               <th scope="col">Targets</th>
               <th scope="col">State</th>
-              {props.admin && <th scope="col">Change</th>}
+              {operates && <th scope="col">Change</th>}
             </tr>
           </thead>
           <tbody>
@@ -199,7 +202,7 @@ export function Alerts(props: { projectId: string; admin: boolean }) {
                 <td>
                   {silencedNow(r) ? <span class="status silenced">silenced until {when(r.silenced_until)}</span> : <span class="status active">active</span>}
                 </td>
-                {props.admin && (
+                {operates && (
                   <td class="actions">
                     {silencedNow(r) ? (
                       <button type="button" onClick={() => void unsilence(r)} aria-label={`Unsilence ${r.name}`}>
@@ -221,9 +224,11 @@ export function Alerts(props: { projectId: string; admin: boolean }) {
                         </select>
                       </>
                     )}{" "}
-                    <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Delete ${r.name}`}>
-                      Delete
-                    </button>
+                    {admin && (
+                      <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Delete ${r.name}`}>
+                        Delete
+                      </button>
+                    )}
                   </td>
                 )}
               </tr>
@@ -231,7 +236,7 @@ export function Alerts(props: { projectId: string; admin: boolean }) {
           </tbody>
         </table>
       )}
-      {props.admin && (
+      {admin && (
         <RuleForm
           projectId={project_id}
           onCreated={(c) => {

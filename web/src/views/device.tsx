@@ -1,7 +1,7 @@
 // Device: its details, metric charts from its heartbeat history, its active session, its last
 // 50 lines, and (admin keys only) commands with their history, and decommissioning.
 import { useState } from "preact/hooks";
-import { api, describe, ok } from "../api";
+import { type KeyRole, api, describe, ok } from "../api";
 import { Chart } from "./chart";
 import { type Device, Failure } from "./parts";
 import { usePoll } from "./use-poll";
@@ -25,7 +25,10 @@ interface Line {
   message: string;
 }
 
-export function DeviceView(props: { deviceId: string; admin: boolean }) {
+export function DeviceView(props: { deviceId: string; role: KeyRole }) {
+  // Operators send commands; only admins decommission.
+  const operates = props.role !== "viewer";
+  const admin = props.role === "admin";
   const param = { device_id: props.deviceId };
   const [failure, setFailure] = useState<string | null>(null);
   const [command, setCommand] = useState("");
@@ -109,7 +112,7 @@ export function DeviceView(props: { deviceId: string; admin: boolean }) {
         ))}
       </ol>
       <h2>Commands</h2>
-      {props.admin && (
+      {operates && (
         <form
           class="filters"
           onSubmit={(e) => {
@@ -134,7 +137,7 @@ export function DeviceView(props: { deviceId: string; admin: boolean }) {
           </li>
         ))}
       </ul>
-      {props.admin && (
+      {admin && (
         <p>
           <button type="button" class="danger" onClick={() => void decommission()}>
             Decommission
