@@ -5,7 +5,7 @@
 // row and each transition one more, with no index to keep. What is still open (queued or
 // delivered, and when it expires) is kept in memory, read from the table once per object life,
 // so the checks every request makes (anything expired? how many queued?) read nothing.
-import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/commands";
+import type { AckOutcome, AckStatus, Actor, CommandRecord } from "../../src/contract/commands";
 import type { Sql } from "../storage";
 
 /** A row of the commands table (SqlStorage wants an index signature). */
@@ -44,16 +44,17 @@ export class CommandQueue {
     return this.kept;
   }
 
-  queue(id: string, command: string, params: unknown, ttlMs: number, now: number): CommandRow {
+  queue(id: string, command: string, params: unknown, ttlMs: number, now: number, sentBy: Actor): CommandRow {
     const row = this.sql
       .exec<CommandRow>(
-        `INSERT INTO device_commands (id, command, params, status, created_at, expires_at)
-         VALUES (?, ?, ?, 'queued', ?, ?) RETURNING *`,
+        `INSERT INTO device_commands (id, command, params, status, created_at, expires_at, sent_by)
+         VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING *`,
         id,
         command,
         params === undefined ? null : JSON.stringify(params),
         now,
         now + ttlMs,
+        JSON.stringify(sentBy),
       )
       .one();
     this.open.set(id, { status: "queued", expiresAt: now + ttlMs });

@@ -5,7 +5,7 @@
 // RPC surface; each concern is a part in this folder, and every part that needs time registers
 // with the one alarm (timers.ts).
 import { DurableObject } from "cloudflare:workers";
-import type { AckOutcome, AckStatus, CommandRecord } from "../../src/contract/commands";
+import type { AckOutcome, AckStatus, Actor, CommandRecord } from "../../src/contract/commands";
 import type { Heartbeat } from "../../src/contract/fleet";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
@@ -657,9 +657,9 @@ export class DeviceHub extends DurableObject<Env> {
 
   // ---- commands -------------------------------------------------------------------------
 
-  async queueCommand(command: string, params: unknown, ttlMs: number): Promise<CommandRecord> {
+  async queueCommand(command: string, params: unknown, ttlMs: number, sentBy: Actor): Promise<CommandRecord> {
     const now = Date.now();
-    const row = this.commands.queue(newId("cmd", now), command, params, ttlMs, now);
+    const row = this.commands.queue(newId("cmd", now), command, params, ttlMs, now, sentBy);
     this.count({ commands: 1 });
     this.socket.pushCommands(this.state.require().deviceId);
     await this.commit();

@@ -171,4 +171,7 @@ export const DEVICE_SCHEMA = [
   // ended session this device holds is told again, so the project has the ones D1 had (the
   // "ended sessions" timer sends them, 50 a call; the project keeps only its newest version).
   `UPDATE sessions SET flushed_version = 0 WHERE status != 'active';`,
+
+  // Who sent each command (issue 23): JSON {kind, id, label}; null for commands from before.
+  `ALTER TABLE device_commands ADD COLUMN sent_by TEXT;`,
 ] as const;

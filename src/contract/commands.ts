@@ -32,10 +32,19 @@ export const CommandPollQuery = z.object({ limit: limit(100, 100) });
 export const CommandAckFrame = AckCommand.extend({ command_id: commandId });
 
 /** A command as its device's object stores it: times in ms, params and result as JSON text. */
+/** Who did something: an org key (by its id and name) for now; people come with sign-in. */
+export interface Actor {
+  kind: "key";
+  id: string;
+  label: string;
+}
+
 export interface CommandRecord {
   id: string;
   command: string;
   params: string | null;
+  /** JSON of the Actor that sent it; null for commands sent before senders were kept. */
+  sent_by: string | null;
   status: CommandStatus;
   created_at: number;
   expires_at: number;
@@ -61,6 +70,7 @@ export const presentCommand = (deviceId: string, c: CommandRecord) => {
     device_id: deviceId,
     command: c.command,
     params: parse(c.params),
+    sent_by: parse(c.sent_by) as Actor | null,
     status: c.status,
     result: parse(c.result),
     created_at: iso(c.created_at),

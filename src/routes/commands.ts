@@ -12,6 +12,7 @@ export const commands = new Hono<AppEnv>().post("/", orgKey("operator"), jsonBod
   const body = c.req.valid("json");
   const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
   if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
-  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000);
+  const key = c.var.apiKey;
+  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, { kind: "key", id: key.id, label: key.name });
   return c.json({ command: presentCommand(device.id, row) }, 201);
 });

@@ -60,9 +60,14 @@ describe("API key roles", () => {
     }
   }
 
-  it("lets an operator queue a command and silence a rule, for real", async () => {
+  it("lets an operator queue a command, which shows who sent it, and silence a rule, for real", async () => {
     const sent = await call("POST", "/fleet/commands", { token: keys.operator, body: { device_id: t.deviceId, command: "calibrate" } });
     expect(sent.status, JSON.stringify(sent.json)).toBe(201);
+    const me = await call("GET", "/me", { token: keys.operator });
+    const sender = { kind: "key", id: me.json.key.id, label: "operator key" };
+    expect(sent.json.command.sent_by).toEqual(sender);
+    const history = await call("GET", `/fleet/devices/${t.deviceId}/commands/history`, { token: keys.viewer });
+    expect(history.json.commands.find((c: { id: string }) => c.id === sent.json.command.id).sent_by).toEqual(sender);
     const until = new Date(Date.now() + 7_200_000).toISOString();
     const silenced = await call("PATCH", `/alert-rules/${ruleId}`, { token: keys.operator, body: { silenced_until: until } });
     expect(silenced.status).toBe(200);

@@ -16,6 +16,8 @@ interface Command {
   status: string;
   created_at: string;
   transitions: { status: string; at: string }[];
+  /** The key that sent it; null for commands from before senders were kept. */
+  sent_by: { kind: string; id: string; label: string } | null;
 }
 interface Line {
   id: string;
@@ -134,6 +136,7 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
           <li>
             <strong>{c.command}</strong> <span class={`status ${c.status}`}>{c.status}</span>{" "}
             <span class="note">{c.transitions.map((t) => `${t.status} ${new Date(t.at).toLocaleTimeString()}`).join(" → ")}</span>
+            {c.sent_by && <span class="note"> · sent by {c.sent_by.label}</span>}
           </li>
         ))}
       </ul>
