@@ -6,7 +6,9 @@
 // nothing is logged to the console as an error. Alerts: the API's validation problems show
 // beside the form's fields, a rule's signing secret shows once (and checks the webhook a
 // loopback receiver gets), a firing alert and its delivery show, silence, unsilence and
-// delete work, and a viewer sees no control. Every view is saved as a screenshot at 1280
+// delete work, and a viewer sees no control. Access: an admin makes an operator key (shown
+// once) and a capsule that registers a device; the operator sends a command (shown as sent by
+// it) and sees no admin control; the key is revoked. Every view is saved as a screenshot at 1280
 // and 390 px wide, and dark at 1280, under test/slow/screenshots/ (git ignores it).
 import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -346,6 +348,79 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.close();
     await new Promise<void>((r) => receiver.close(() => r()));
   }, 180_000);
+
+  it("access: an admin makes an operator key and sees its secret once, the operator gets commands but no admin control, the key is revoked, and a capsule made here registers a device", async () => {
+    const base = server.api;
+    const origin = base.replace("/api/v1", "");
+    const tenant = await newTenant(server, "Access org");
+    const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-ACCESS-1", registration_token: tenant.registrationToken, name: "Picker 3" } });
+    expect(reg.status).toBe(201);
+
+    const errors: string[] = [];
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("dialog", (d) => void d.accept());
+    const shoot = shooter(page);
+    const signIn = async (key: string) => {
+      await page.getByLabel("API key").fill(key);
+      await page.getByLabel("API key").press("Enter");
+      await page.getByRole("navigation", { name: "Views" }).waitFor();
+    };
+    await page.goto(`${origin}/`);
+    await signIn(tenant.adminKey);
+    await page.getByRole("link", { name: "Access" }).click();
+    const keys = page.getByRole("table", { name: "API keys" });
+    await keys.getByText("drill viewer").waitFor();
+
+    // A new operator key: its secret shows once, and it works as an operator.
+    const form = page.getByRole("form", { name: "New key" });
+    await form.getByLabel("Name", { exact: true }).fill("line lead");
+    await form.getByLabel("Role").selectOption("operator");
+    await form.getByRole("button", { name: "Create key" }).click();
+    const secret = (await page.getByLabel("New key secret").textContent())!.trim();
+    expect(secret).toMatch(/^fbk_[0-9a-f]{64}$/);
+    expect((await api(base, "GET", "/me", { token: secret })).json.key.role).toBe("operator");
+    const row = keys.getByRole("row").filter({ hasText: "line lead" });
+    await row.getByText("by first admin key").waitFor();
+    await shoot("access");
+
+    // A capsule made here registers a device.
+    const capsuleForm = page.getByRole("form", { name: "New capsule" });
+    await capsuleForm.getByLabel("Device type").fill("drone");
+    await capsuleForm.getByLabel("Environment").selectOption("testing");
+    await capsuleForm.getByLabel("Name (optional)").fill("Scout 1");
+    await capsuleForm.getByRole("button", { name: "Make capsule" }).click();
+    const capsule = JSON.parse((await page.getByLabel("New capsule").textContent())!);
+    expect(capsule.fleet.project_id).toBe(tenant.projectId);
+    expect(capsule.device).toMatchObject({ type: "drone", environment: "testing" });
+    const scout = await api(base, "POST", "/fleet/register", { body: { dsn: "DRONE-1", registration_token: capsule.fleet.registration_token } });
+    expect(scout.status, JSON.stringify(scout.json)).toBe(201);
+    expect((await api(base, "GET", `/fleet/devices/${scout.json.device_id}`, { token: tenant.adminKey })).json.name).toBe("Scout 1");
+
+    // The operator: commands, and no Access view, no decommission.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(secret);
+    expect(await page.getByRole("link", { name: "Access" }).count()).toBe(0);
+    await page.goto(`${origin}/#/devices/${reg.json.device_id}`);
+    await page.getByRole("button", { name: "Send command" }).waitFor();
+    await page.getByLabel("Command", { exact: true }).fill("dock");
+    await page.getByRole("button", { name: "Send command" }).click();
+    await page.getByRole("list", { name: "Command history" }).getByText("sent by line lead").waitFor();
+    expect(await page.getByRole("button", { name: "Decommission" }).count()).toBe(0);
+    await shoot("device-operator");
+
+    // Back as the admin, the operator key is revoked and stops at once.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(tenant.adminKey);
+    await page.getByRole("link", { name: "Access" }).click();
+    await row.getByRole("button", { name: "Revoke line lead" }).click();
+    await row.waitFor({ state: "detached" });
+    expect((await api(base, "GET", "/me", { token: secret })).status).toBe(401);
+
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
 
   it("serves the page with a strict Content-Security-Policy", async () => {
     const res = await fetch(`${server.api.replace("/api/v1", "")}/`);
