@@ -391,7 +391,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await capsuleForm.getByLabel("Environment").selectOption("testing");
     await capsuleForm.getByLabel("Name (optional)").fill("Scout 1");
     await capsuleForm.getByRole("button", { name: "Make capsule" }).click();
-    const capsule = JSON.parse((await page.getByLabel("New capsule").textContent())!);
+    const capsule = JSON.parse((await page.getByLabel("Capsule JSON").textContent())!);
     expect(capsule.fleet.project_id).toBe(tenant.projectId);
     expect(capsule.device).toMatchObject({ type: "drone", environment: "testing" });
     const scout = await api(base, "POST", "/fleet/register", { body: { dsn: "DRONE-1", registration_token: capsule.fleet.registration_token } });

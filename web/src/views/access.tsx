@@ -178,7 +178,7 @@ function Capsule(props: { projectId: string }) {
       {capsule && (
         <div class="secrets" role="status">
           <p>The capsule, shown only now:</p>
-          <pre class="secret wrap" aria-label="New capsule">
+          <pre class="secret wrap" aria-label="Capsule JSON">
             {capsule}
           </pre>
         </div>
