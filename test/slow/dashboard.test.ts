@@ -396,7 +396,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     expect(capsule.device).toMatchObject({ type: "drone", environment: "testing" });
     const scout = await api(base, "POST", "/fleet/register", { body: { dsn: "DRONE-1", registration_token: capsule.fleet.registration_token } });
     expect(scout.status, JSON.stringify(scout.json)).toBe(201);
-    expect((await api(base, "GET", `/fleet/devices/${scout.json.device_id}`, { token: tenant.adminKey })).json.name).toBe("Scout 1");
+    expect((await api(base, "GET", `/fleet/devices/${scout.json.device_id}`, { token: tenant.adminKey })).json.device.name).toBe("Scout 1");
 
     // The operator: commands, and no Access view, no decommission.
     await page.getByRole("button", { name: "Sign out" }).click();
