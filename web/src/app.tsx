@@ -15,7 +15,7 @@ import { Usage } from "./views/usage";
 
 export interface Me {
   org: { id: string; name: string; tier: string };
-  key: { role: KeyRole; name: string };
+  key: { id: string; role: KeyRole; name: string };
 }
 export interface Project {
   id: string;
@@ -126,7 +126,7 @@ export function App() {
         ) : view === "usage" ? (
           <Usage projectId={project.id} />
         ) : view === "access" && me.key.role === "admin" ? (
-          <Access projectId={project.id} keyName={me.key.name} />
+          <Access projectId={project.id} keyId={me.key.id} />
         ) : (
           <Fleet projectId={project.id} />
         )}

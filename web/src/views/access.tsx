@@ -19,7 +19,7 @@ const ROLES: KeyRole[] = ["viewer", "operator", "admin"];
 const ENVIRONMENTS = ["production", "testing", "development"] as const;
 type Environment = (typeof ENVIRONMENTS)[number];
 
-export function Access(props: { projectId: string; keyName: string }) {
+export function Access(props: { projectId: string; keyId: string }) {
   const [version, setVersion] = useState(0);
   const { data, error } = usePoll(async () => ((await ok(await api.keys.$get())) as { keys: Key[] }).keys, [version], 30_000);
   const [failure, setFailure] = useState<string | null>(null);
@@ -69,7 +69,7 @@ export function Access(props: { projectId: string; keyName: string }) {
             <tr>
               <td>
                 {k.name}
-                {k.name === props.keyName && <span class="note"> (this one, probably)</span>}
+                {k.id === props.keyId && <span class="note"> (this key)</span>}
               </td>
               <td>{k.role}</td>
               <td>
