@@ -7,6 +7,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PAGE_OBJECTS } from "../../durable-objects/log-shard/archive";
+import { CHUNK } from "../../durable-objects/log-shard/chunks";
 import { HOT_STORE } from "../../durable-objects/log-shard/retention";
 import { shardOf as shardIndex } from "../../src/contract/log-shards";
 import { allLogs, call, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
@@ -88,6 +89,30 @@ describe("the log archive", () => {
     const cold = await read();
     for (const q of queries) expect(cold[q], q).toEqual(hot[q]);
     expect(await exportOf()).toBe(hotExport);
+  });
+
+  it("finds words in a closed chunk the archive took some lines out of, as before (its line index is dropped with them)", async () => {
+    const saved = { ...CHUNK };
+    Object.assign(CHUNK, { maxLines: 20 });
+    try {
+      const t = await tenant();
+      const now = Date.now() * 1000;
+      // Three batches of 20, each a chunk (the first two closed, with their line index): old and
+      // recent lines taking turns, so the archive takes half of each chunk and leaves the rest.
+      for (let b = 0; b < 3; b++) {
+        const logs = loghubLines("HDFS", 20, { offset: b * 20 }).map((l, i) => ({ ...l, timestamp_us: i % 2 ? now - 3 * DAY + (b * 20 + i) * 1000 : now - (60 - b * 20 - i) * 1000 }));
+        expect((await ingest(t.deviceKey, { logs })).json.accepted).toBe(20);
+      }
+      const searches = ["q=block", "q=Receiving bl", "q=PacketResponder", "q=blk"].map((q) => `device_id=${t.deviceId}&${q}&limit=7`);
+      const read = async () => Promise.all(searches.map(async (q) => (await allLogs(t.viewerKey, q)).map((l) => `${l.id} ${l.message}`)));
+      const before = await read();
+      expect(before.every((found) => found.length > 0)).toBe(true);
+      await shrinkWindow(t.deviceId, 1);
+      expect((await hotLineIds(t.deviceId)).length).toBe(30);
+      expect(await read()).toEqual(before);
+    } finally {
+      Object.assign(CHUNK, saved);
+    }
   });
 
   it("never shows a line twice or loses one when the object stops between the R2 write and the hot delete", async () => {
