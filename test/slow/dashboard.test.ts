@@ -36,6 +36,16 @@ const shooter = (page: Page) => async (name: string) => {
   await page.emulateMedia({ colorScheme: "light" });
 };
 
+/** A new page that keeps every console error and page error in `errors` and accepts every dialog. */
+async function openPage(browser: Browser) {
+  const errors: string[] = [];
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("dialog", (d) => void d.accept());
+  return { page, errors, shoot: shooter(page) };
+}
+
 describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
   let server: Server;
   let state: string;
@@ -68,11 +78,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const send = (level: string, message: string) =>
       api(base, "POST", "/logs/ingest", { token: deviceKey, body: { session_id: "shift-1", logs: [{ timestamp: new Date().toISOString(), level, module: "arm", message }] } });
 
-    const errors: string[] = [];
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    page.on("pageerror", (e) => errors.push(e.message));
-    const shoot = shooter(page);
+    const { page, errors, shoot } = await openPage(browser);
 
     await page.goto(`${origin}/`);
     await shoot("sign-in");
@@ -226,12 +232,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
       target = "https://hooks.example.com/x";
     }
 
-    const errors: string[] = [];
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("dialog", (d) => void d.accept());
-    const shoot = shooter(page);
+    const { page, errors, shoot } = await openPage(browser);
     await page.goto(`${origin}/`);
     await page.getByLabel("API key").fill(tenant.adminKey);
     await page.getByLabel("API key").press("Enter");
@@ -356,12 +357,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-ACCESS-1", registration_token: tenant.registrationToken, name: "Picker 3" } });
     expect(reg.status).toBe(201);
 
-    const errors: string[] = [];
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("dialog", (d) => void d.accept());
-    const shoot = shooter(page);
+    const { page, errors, shoot } = await openPage(browser);
     const signIn = async (key: string) => {
       await page.getByLabel("API key").fill(key);
       await page.getByLabel("API key").press("Enter");
