@@ -132,6 +132,8 @@ const tupleOf = (id: number, l: Omit<LogRecord, "id">): Tuple => [id, l.ts, l.le
 const keysOf = (t: Tuple): string => `${t[0]},${t[1]},${t[2]},`;
 
 const NOT_ASCII = /[^\x00-\x7f]/;
+/** Which of the search words is the longest: the one searched for (the rarest, most likely). */
+const longest = (words: readonly string[]): number => words.reduce((best, w, i) => (w.length > words[best]!.length ? i : best), 0);
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
@@ -141,17 +143,20 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\
 export class ChunkLines {
   private parsedKeys?: number[];
   private texts?: string[];
+  private knownAscii?: boolean;
 
   /**
    * `keyText`: the keys column, or how to read it when first needed (a search by words may never).
-   * `plain`: whether the text is all ASCII, when known (SQLite tells it without reading it into memory).
+   * `ascii`: whether the text is all ASCII, when SQLite told it (else found here when asked).
    */
   constructor(
     readonly deviceId: string,
     private readonly keyText: string | (() => string),
     private readonly data: string,
-    private readonly plain: boolean = !NOT_ASCII.test(data),
-  ) {}
+    ascii?: boolean,
+  ) {
+    this.knownAscii = ascii;
+  }
 
   private get keys(): number[] {
     if (this.parsedKeys) return this.parsedKeys;
@@ -165,7 +170,7 @@ export class ChunkLines {
 
   /** Whether the chunk's text is all ASCII. */
   get ascii(): boolean {
-    return this.plain;
+    return (this.knownAscii ??= !NOT_ASCII.test(this.data));
   }
 
   id = (i: number): number => this.keys[3 * i]!;
@@ -185,8 +190,8 @@ export class ChunkLines {
    * every line must be read.
    */
   holding(words: readonly string[]): ShardRow[] | null {
-    if (words.length === 0 || !this.plain || words.some((w) => NOT_ASCII.test(w))) return null;
-    const probe = words.reduce((a, b) => (b.length > a.length ? b : a));
+    if (words.length === 0 || !this.ascii || words.some((w) => NOT_ASCII.test(w))) return null;
+    const probe = words[longest(words)]!;
     // Over ASCII, a case-insensitive match is a match in the lower-cased text, without lower-casing it all.
     const occurrence = new RegExp(escapeRegExp(probe), "gi");
     const found: ShardRow[] = [];
@@ -232,7 +237,7 @@ const ASCII_WORD = /[A-Za-z0-9]+/g;
  * `data` (in characters); one more pair past the last line. Only for a chunk all in ASCII,
  * where words are runs of letters and digits and a character is a byte. Null otherwise.
  */
-function lineIndexOf(lines: ChunkLines): ArrayBuffer | null {
+function lineIndexOf(lines: ChunkLines, messages: readonly string[]): ArrayBuffer | null {
   if (!lines.ascii || lines.count === 0) return null;
   const index = new Int32Array(2 * (lines.count + 1));
   let word = 0;
@@ -240,7 +245,7 @@ function lineIndexOf(lines: ChunkLines): ArrayBuffer | null {
   for (let i = 0; i < lines.count; i++) {
     index[2 * i] = word;
     index[2 * i + 1] = at;
-    word += (lines.tuple(i)[5].match(ASCII_WORD) ?? []).length;
+    word += (messages[i]!.match(ASCII_WORD) ?? []).length;
     at += lines.text(i).length + 1;
   }
   index[2 * lines.count] = word;
@@ -422,9 +427,10 @@ export class ChunkStore {
   /** Closes a chunk: its messages become its document in the full-text index. */
   private close(id: number): void {
     const lines = this.read(id, "");
-    const text = Array.from({ length: lines.count }, (_, i) => lines.tuple(i)[5]).join("\n");
+    const messages = Array.from({ length: lines.count }, (_, i) => lines.tuple(i)[5]);
+    const text = messages.join("\n");
     if (text) this.sql.exec("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", id, text);
-    this.sql.exec("UPDATE chunks SET open = 0, line_index = ? WHERE id = ?", text ? lineIndexOf(lines) : null, id);
+    this.sql.exec("UPDATE chunks SET open = 0, line_index = ? WHERE id = ?", text ? lineIndexOf(lines, messages) : null, id);
   }
 
   /**
@@ -433,10 +439,7 @@ export class ChunkStore {
    */
   private occurrences(terms: { words: string[]; prefix: boolean }): Map<number, number[]> | null {
     if (terms.words.length === 0) return null;
-    let probe = 0;
-    terms.words.forEach((w, i) => {
-      if (w.length > terms.words[probe]!.length) probe = i;
-    });
+    const probe = longest(terms.words);
     const word = terms.words[probe]!;
     // The last word of a search ending inside a word is a prefix: every indexed word it begins.
     const prefix = terms.prefix && probe === terms.words.length - 1;
@@ -497,17 +500,22 @@ export class ChunkStore {
     return this.sql.exec<Head & Record<string, SqlStorageValue>>(`SELECT ${HEAD} FROM chunks WHERE id = ?`, id).toArray()[0];
   }
 
-  /** A chunk's lines; with `keysLater`, its keys are read only if asked for (a search by words may find its lines without them). */
-  private read(id: number, deviceId: string, keysLater = false): ChunkLines {
-    // SQLite tells whether the text is all ASCII (as many characters as bytes) faster than a scan here would.
+  /**
+   * A chunk's lines. For a search by words, its keys are read only if asked for (the words may
+   * find its lines without them), and SQLite says whether its text is all ASCII (as many
+   * characters as bytes), faster than a scan here; other reads need neither.
+   */
+  private read(id: number, deviceId: string, forWords = false): ChunkLines {
     const r = this.sql
-      .exec<{ device_id: string; keys: string | null; data: string; plain: number }>(
-        `SELECT device_id, ${keysLater ? "NULL" : "keys"} AS keys, data, length(data) = octet_length(data) AS plain FROM chunks WHERE id = ?`,
+      .exec<{ device_id: string; keys: string | null; data: string; ascii: number | null }>(
+        forWords
+          ? "SELECT device_id, NULL AS keys, data, length(data) = octet_length(data) AS ascii FROM chunks WHERE id = ?"
+          : "SELECT device_id, keys, data, NULL AS ascii FROM chunks WHERE id = ?",
         id,
       )
       .toArray()[0];
-    const keys = keysLater ? () => this.sql.exec<{ keys: string }>("SELECT keys FROM chunks WHERE id = ?", id).toArray()[0]?.keys ?? "" : (r?.keys ?? "");
-    return new ChunkLines(r?.device_id ?? deviceId, keys, r?.data ?? "", r ? r.plain === 1 : true);
+    const keys = forWords ? () => this.sql.exec<{ keys: string }>("SELECT keys FROM chunks WHERE id = ?", id).toArray()[0]?.keys ?? "" : (r?.keys ?? "");
+    return new ChunkLines(r?.device_id ?? deviceId, keys, r?.data ?? "", r?.ascii === null || r === undefined ? undefined : r.ascii === 1);
   }
 
   /** A page of lines for `f` (of `f.devices` only, when given), in its order, at most `f.limit`. */

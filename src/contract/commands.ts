@@ -31,7 +31,6 @@ export const CommandPollQuery = z.object({ limit: limit(100, 100) });
 /** The device socket's acknowledgement of a pushed command. */
 export const CommandAckFrame = AckCommand.extend({ command_id: commandId });
 
-/** A command as its device's object stores it: times in ms, params and result as JSON text. */
 /** Who did something: an org key (by its id and name) for now; people come with sign-in. */
 export interface Actor {
   kind: "key";
@@ -39,6 +38,7 @@ export interface Actor {
   label: string;
 }
 
+/** A command as its device's object stores it: times in ms, params and result as JSON text. */
 export interface CommandRecord {
   id: string;
   command: string;
