@@ -2,7 +2,7 @@
 // the API helpers, a device made the way a real one is, and the Loghub corpus as log lines.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { openSync, rmSync } from "node:fs";
+import { openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { DATASETS, loadLoghub } from "../agent/samples/loghub.ts";
 
 export interface BenchServer {
@@ -23,6 +23,22 @@ export interface ServerOptions {
 }
 
 /**
+ * wrangler.toml with every [[ratelimits]] binding's limit raised out of reach, as
+ * `wrangler.bench.toml` beside it (paths in it are relative to its folder). A benchmark measures
+ * what the platform can take (one device's batches as fast as they go, one key's queries), so
+ * the per-device and per-key limits that would refuse most of that load are lifted; the limits
+ * themselves cost nothing measurable (test/integration/rate-limits.test.ts checks they hold).
+ */
+function configWithoutRateLimits(): string {
+  const file = "wrangler.bench.toml";
+  const toml = readFileSync("wrangler.toml", "utf8");
+  const raised = toml.replace(/simple = \{ limit = \d+, period = (\d+) \}/g, "simple = { limit = 1000000000, period = $1 }");
+  if (raised === toml) throw new Error("wrangler.toml declares no [[ratelimits]] to raise");
+  writeFileSync(file, `# Written by bench/server.ts for benchmarks: wrangler.toml with its rate limits raised.\n${raised}`);
+  return file;
+}
+
+/**
  * Starts `wrangler dev` on loopback `port` with its own state in `persist` and a random admin
  * token, and waits until it answers.
  */
@@ -39,7 +55,7 @@ export async function startServer(port: number, persist: string, opts: ServerOpt
   const out = logFile ? openSync(logFile, "w") : "ignore";
   const child: ChildProcess = spawn(
     "npm",
-    ["exec", "--", "wrangler", "dev", ...(entry ? [entry] : []), "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false", ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : [])],
+    ["exec", "--", "wrangler", "dev", "--config", configWithoutRateLimits(), ...(entry ? [entry] : []), "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false", ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : [])],
     { stdio: ["ignore", out, out], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
   );
   const stop = () => {

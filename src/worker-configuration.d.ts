@@ -4,6 +4,13 @@ interface __BaseEnv_Env {
 	STORAGE: R2Bucket;
 	DB: D1Database;
 	JOBS: Queue;
+	RL_KEY_FREE: RateLimit;
+	RL_KEY_PRO: RateLimit;
+	RL_KEY_ENTERPRISE: RateLimit;
+	RL_DEVICE_FREE: RateLimit;
+	RL_DEVICE_PRO: RateLimit;
+	RL_DEVICE_ENTERPRISE: RateLimit;
+	RL_IP: RateLimit;
 	ASSETS: Fetcher;
 	HEARTBEAT_INTERVAL_MS: "30000";
 	HOT_WINDOW_DAYS: "30";

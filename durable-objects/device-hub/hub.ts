@@ -43,6 +43,8 @@ import { type Beats, type Held, SOCKET_BEATS, addBeat, heldOf, minutesOf, saveDu
 import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
 import { DeviceTail, TAIL_SHIPPED } from "./tail";
 import type { TailPlan } from "../../src/contract/tail-plan";
+import { type RateLimitRule, withinRate } from "../../src/contract/rate-limits";
+import { TIERS, type Tier } from "../../src/contract/tiers";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
 export const SETTLE = Symbol("settle");
@@ -311,7 +313,7 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- identity -------------------------------------------------------------------------
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
-  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; deviceType?: string | null }): Promise<void> {
+  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; tier: Tier; deviceType?: string | null }): Promise<void> {
     migrate(this.storage, DEVICE_SCHEMA);
     this.state.provision(p, Date.now());
     await this.timers.arm();
@@ -330,6 +332,25 @@ export class DeviceHub extends DurableObject<Env> {
     return who;
   }
 
+  /**
+   * authenticate, for a request that its device's rate limit holds (every device request but a
+   * heartbeat and a command acknowledgement): past the limit, the identity comes with the rule it
+   * broke, and the request counts nothing and writes nothing.
+   */
+  async admit(keyHash: string): Promise<{ identity: Identity | null; limited?: RateLimitRule }> {
+    if (!this.holdsKeyNow(keyHash)) return { identity: null };
+    const limited = await this.pastRate();
+    if (limited) return { identity: this.identity(), limited };
+    return { identity: this.checkKey(keyHash) };
+  }
+
+  /** The device's rate rule when one more request would break it, else null (the request is counted against it). */
+  private async pastRate(): Promise<RateLimitRule | null> {
+    const s = this.state.require();
+    const rule = TIERS[s.tier ?? "free"].rate_limits.device;
+    return (await withinRate(this.env, rule, s.deviceId)) ? null : rule;
+  }
+
   /** A request was refused after it was authenticated: what it counted is saved now (one row, if anything is unsaved). */
   async keepCounts(): Promise<void> {
     if (this.state.current) await this.commit();
@@ -337,22 +358,30 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** authenticate's work, for the calls that authenticate and act in one request to this object. */
   private checkKey(keyHash: string, counts = true): Identity | null {
-    const s = this.state.current;
-    if (!s || s.keyHash === null || s.keyHash !== keyHash) return null;
+    if (!this.holdsKeyNow(keyHash)) return null;
     if (!counts) {
       // A log batch (ingest): its counts go with it to the shard, and last seen waits for the next save.
       this.state.noteLazily((d) => (d.lastSeenAt = Date.now()));
-      return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
+      return this.identity();
     }
     this.state.update((d) => (d.lastSeenAt = Date.now()));
     this.count({ device_messages_in: 1, api_calls: 1 });
+    return this.identity();
+  }
+
+  private holdsKeyNow(keyHash: string): boolean {
+    const s = this.state.current;
+    return s !== undefined && s.keyHash !== null && s.keyHash === keyHash;
+  }
+
+  private identity(): Identity {
+    const s = this.state.require();
     return { deviceId: s.deviceId, orgId: s.orgId, projectId: s.projectId };
   }
 
   /** Whether `keyHash` is the device's current key (an org route asks, to answer 403 or 401). */
   async holdsKey(keyHash: string): Promise<boolean> {
-    const s = this.state.current;
-    return s !== undefined && s.keyHash === keyHash;
+    return this.holdsKeyNow(keyHash);
   }
 
   /**
@@ -494,8 +523,11 @@ export class DeviceHub extends DurableObject<Env> {
    * the lines kept. Over HTTPS it comes with the key's hash and is authenticated here, in the same call.
    */
   async ingest(offered: IngestBatch, keyHash?: string, frame: RequestCounts = [0, 0, 0]): Promise<IngestOutcome & { identity?: Identity }> {
+    if (keyHash !== undefined && !this.holdsKeyNow(keyHash)) return { ok: false, code: "unauthorized" };
+    // Over HTTPS or the socket alike, a batch past the device's rate counts and writes nothing.
+    const limited = this.state.current ? await this.pastRate() : null;
+    if (limited) return { ok: false, code: "rate_limited", rule: limited, ...(keyHash !== undefined ? { identity: this.identity() } : {}) };
     const identity = keyHash === undefined ? undefined : this.checkKey(keyHash, false);
-    if (keyHash !== undefined && !identity) return { ok: false, code: "unauthorized" };
     // The request's own counts (over HTTPS a message in and an API call; over the socket the frame
     // and its ack) go with the batch: the shard counts them in the transaction that stores it, so
     // a plain batch writes no row here. A batch the shard did not store counts them here.
@@ -787,6 +819,7 @@ export class DeviceHub extends DurableObject<Env> {
     const current = this.state.current;
     if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
     if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
+    if (state?.tier && current && current.tier !== state.tier) this.state.update((s) => (s.tier = state.tier));
     this.setLive(this.tail.learn(answer.tail).length > 0, Date.now(), LIVE.lingerMs);
     this.alerts.heardVersion(answer.alert_rules);
   }

@@ -9,6 +9,7 @@
 // with. A change may also be left unsaved on purpose (the device socket's heartbeats, which
 // the socket's attachment carries until the next save; see socket.ts).
 import type { DeviceStatus, Identity, Presence, PresenceReport, ReportedStatus } from "../../src/contract/presence";
+import type { Tier } from "../../src/contract/tiers";
 import type { MetricHour } from "./metrics";
 import type { Owed } from "./owed";
 
@@ -18,6 +19,8 @@ export interface DeviceState extends Identity {
   heartbeatIntervalMs: number;
   /** The org's tier's hot retention when last heard (at registration, then from the project); unset: not yet. */
   hotWindowDays?: number;
+  /** The org's tier when last heard (at registration, then from the project), for the device's rate limit; unset: not yet. */
+  tier?: Tier;
   /** The tier's archive retention when last heard from the project; unset: not yet. */
   archiveDays?: number;
   reportedStatus: ReportedStatus;
@@ -217,7 +220,7 @@ export class DeviceStateStore {
   }
 
   /** (Re)binds the device to an identity and a key, keeping everything else it knew. Saved at once. */
-  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; deviceType?: string | null }, now: number): void {
+  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; tier: Tier; deviceType?: string | null }, now: number): void {
     const prev = this.stored.state;
     this.stored.state = {
       reportedStatus: "online",

@@ -66,6 +66,7 @@ export class MonthlyQuota {
       resets_at,
       hot_window_days: plan.hot_retention_days,
       archive_days: plan.archive_retention_days,
+      tier,
     };
     const hard = (limit: "logs_per_month" | "log_bytes_per_month" | "device_messages_in_per_month") => !plan.soft.includes(limit);
     // Soft limits (enterprise) leave nothing to count: every delivery asks, so this stays cheap.

@@ -5,6 +5,8 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, verifyDeviceKey } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
+import { IP_RATE_LIMIT, clientIp, holdToRate, rateLimited } from "../contract/rate-limits";
+import { TIERS } from "../contract/tiers";
 import { type KeyRole, findLiveKeyByHash } from "../db/repos/keys";
 import { signingKey } from "../lib/config";
 import { secretsEqual, sha256 } from "../lib/crypto";
@@ -45,6 +47,12 @@ export const serverAdminOr = (otherwise: MiddlewareHandler<AppEnv>) =>
     return otherwise(c, next);
   });
 
+/** A route that takes no credential (registration, the live tail's upgrade): limited per client IP, before any lookup. */
+export const perClientIp = createMiddleware<AppEnv>(async (c, next) => {
+  await holdToRate(c.env, IP_RATE_LIMIT, clientIp(c.req.header("cf-connecting-ip")), "address");
+  await next();
+});
+
 /** What each key role may do includes what the roles after it may (docs/security.md). */
 const RANK: Record<KeyRole, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -64,6 +72,7 @@ export async function acceptOrgKey(c: Context<AppEnv>, token: string, needs: Key
   if (RANK[key.role] < RANK[needs]) throw new ApiError("forbidden", `this route needs an ${needs === "admin" ? "admin" : "operator or admin"} key; this key is ${key.role === "admin" ? "an" : "a"} ${key.role}`);
   c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
   c.set("apiKey", key);
+  await holdToRate(c.env, TIERS[key.tier].rate_limits.key, key.id, "API key");
 }
 
 /** A device key the server issued (its signature holds), or the 401/403 for anything else. */
@@ -80,23 +89,31 @@ async function signedDeviceKey(c: Context<AppEnv>): Promise<{ deviceId: string; 
 export const revokedDeviceKey = () => new ApiError("unauthorized", "invalid or decommissioned device key");
 
 /**
- * A device key, checked by the device's own Durable Object (no D1 read on the hot path). A
- * key the server did not issue is refused here, before any object is addressed.
+ * A device key, checked by the device's own Durable Object (no D1 read on the hot path), and
+ * held to the device's rate limit by it. A key the server did not issue is refused here, before
+ * any object is addressed.
  */
-export const deviceAuth = createMiddleware<AppEnv>(async (c, next) => {
-  const key = await signedDeviceKey(c);
-  const hub = deviceHub(c.env, key.deviceId);
-  const identity = await hub.authenticate(key.keyHash);
-  if (!identity) throw revokedDeviceKey();
-  c.set("device", identity);
-  try {
-    await next();
-  } finally {
-    // A request refused after authentication: the work that would have saved its counts did not run.
-    if (c.error || c.res.status >= 400) await hub.keepCounts();
-  }
-});
+export const deviceAuth = deviceKeyAuth({ rateLimited: true });
 
+/** deviceAuth without the rate limit, for a command's acknowledgement: it is never refused for rate. */
+export const deviceAuthUnlimited = deviceKeyAuth({ rateLimited: false });
+
+function deviceKeyAuth({ rateLimited: limits }: { rateLimited: boolean }) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const key = await signedDeviceKey(c);
+    const hub = deviceHub(c.env, key.deviceId);
+    const { identity, limited } = limits ? await hub.admit(key.keyHash) : { identity: await hub.authenticate(key.keyHash) };
+    if (!identity) throw revokedDeviceKey();
+    c.set("device", identity);
+    if (limited) throw rateLimited(limited, "device");
+    try {
+      await next();
+    } finally {
+      // A request refused after authentication: the work that would have saved its counts did not run.
+      if (c.error || c.res.status >= 400) await hub.keepCounts();
+    }
+  });
+}
 /**
  * A device key whose signature holds, left for the device's object to check in the same call
  * as the work (heartbeats and log batches: one request to the object instead of two). The

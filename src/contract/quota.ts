@@ -2,6 +2,7 @@
 // monthly limit is left this month. A device admits lines freely while plenty is left, and
 // reserves them at the project, batch by batch, once it is close (durable-objects/*/quota.ts).
 import { ApiError } from "./errors";
+import type { Tier } from "./tiers";
 
 /** What is left of the project's hard monthly limits; null where the limit is soft. */
 export interface QuotaState {
@@ -19,6 +20,8 @@ export interface QuotaState {
   hot_window_days: number;
   /** The tier's archive retention: archived chunks older than this many days are deleted. */
   archive_days: number;
+  /** The org's tier, for the device's rate limit; unset from an object that had not yet learnt it. */
+  tier?: Tier;
 }
 
 /** What a reservation got: how many of the lines offered (in order) fit, and the state after. */

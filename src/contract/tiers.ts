@@ -9,6 +9,7 @@
 // volumes are soft.
 import type { z } from "zod";
 import type { tier } from "./common";
+import type { RateLimitRule } from "./rate-limits";
 import { USAGE_FIELDS, type UsageCounters } from "./usage";
 
 export type Tier = z.output<typeof tier>;
@@ -44,6 +45,8 @@ export interface TierPlan {
   alert_retention_days: number;
   /** The largest file one PUT takes (Cloudflare's request body limit of the plan it runs on); larger files go multipart. */
   single_upload_bytes: number;
+  /** Requests per org API key (or signed-in person) and per device, by the [[ratelimits]] binding that holds them (rate-limits.ts). */
+  rate_limits: { key: RateLimitRule; device: RateLimitRule };
   /** USD cents per unit past a soft limit, per month. */
   overage_cents: {
     logs_per_million: number;
@@ -77,6 +80,10 @@ export const TIERS: Record<Tier, TierPlan> = {
     archive_retention_days: 30,
     alert_retention_days: 30,
     single_upload_bytes: 100 * MiB,
+    rate_limits: {
+      key: { binding: "RL_KEY_FREE", limit: 600, period: 60 },
+      device: { binding: "RL_DEVICE_FREE", limit: 120, period: 60 },
+    },
     overage_cents: PRICES,
   },
   pro: {
@@ -95,6 +102,10 @@ export const TIERS: Record<Tier, TierPlan> = {
     archive_retention_days: 365,
     alert_retention_days: 90,
     single_upload_bytes: 100 * MiB,
+    rate_limits: {
+      key: { binding: "RL_KEY_PRO", limit: 3_000, period: 60 },
+      device: { binding: "RL_DEVICE_PRO", limit: 600, period: 60 },
+    },
     overage_cents: PRICES,
   },
   enterprise: {
@@ -113,14 +124,19 @@ export const TIERS: Record<Tier, TierPlan> = {
     archive_retention_days: 730,
     alert_retention_days: 365,
     single_upload_bytes: 500 * MiB,
+    rate_limits: {
+      key: { binding: "RL_KEY_ENTERPRISE", limit: 12_000, period: 60 },
+      device: { binding: "RL_DEVICE_ENTERPRISE", limit: 3_000, period: 60 },
+    },
     overage_cents: PRICES,
   },
 };
 
 /** The tier's plan as GET /orgs/:id and GET /me show it. */
 export function presentPlan(t: Tier) {
-  const { limits, soft, ...rest } = TIERS[t];
-  return { ...limits, soft_limits: soft, ...rest };
+  const { limits, soft, rate_limits, ...rest } = TIERS[t];
+  const rate = ({ limit, period }: RateLimitRule) => ({ limit, period_s: period });
+  return { ...limits, soft_limits: soft, ...rest, rate_limits: { key: rate(rate_limits.key), device: rate(rate_limits.device) } };
 }
 
 /** The tier's limit beside each usage counter, as GET /stats/usage shows it (null: none). */

@@ -8,6 +8,7 @@ import { type Rejection, type StoredLine, validateLines } from "../contract/log-
 import { IngestEnvelope } from "../contract/logs";
 import { sessionTaken } from "../contract/sessions";
 import { type QuotaState, monthlyQuotaExceeded } from "../contract/quota";
+import { type RateLimitRule, rateLimited } from "../contract/rate-limits";
 import { parseOrThrow } from "../contract/validation";
 
 /** What the device's object is handed: lines already validated, rejections already decided. */
@@ -36,7 +37,8 @@ export interface IngestAnswer {
 export type IngestOutcome =
   | { ok: true; answer: IngestAnswer; live?: boolean; send_interval_s?: number }
   | { ok: false; code: "conflict" | "unauthorized" }
-  | { ok: false; code: "quota_exceeded"; state: QuotaState };
+  | { ok: false; code: "quota_exceeded"; state: QuotaState }
+  | { ok: false; code: "rate_limited"; rule: RateLimitRule };
 
 /** Validates a parsed envelope and holds it to the line limit (413 past it). */
 export function envelopeOf(value: unknown): IngestEnvelope {
@@ -64,6 +66,7 @@ export async function ingest(
   const outcome = await hand({ session_id: envelope.session_id, batch_id: envelope.batch_id, lines, rejected });
   if (!outcome.ok) {
     if (outcome.code === "quota_exceeded") throw monthlyQuotaExceeded(outcome.state);
+    if (outcome.code === "rate_limited") throw rateLimited(outcome.rule, "device");
     throw outcome.code === "conflict" ? sessionTaken() : new ApiError("unauthorized", "invalid or decommissioned device key");
   }
   // Whether someone watches the device, and how often to send: the same answer as a heartbeat's.

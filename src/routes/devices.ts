@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
-import { deviceAuth, orgKey } from "../auth/middleware";
+import { deviceAuth, deviceAuthUnlimited, orgKey } from "../auth/middleware";
 import { markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, invalidField, notFound } from "../contract/errors";
@@ -80,7 +80,7 @@ export const devices = new Hono<AppEnv>()
     const rows = await deviceHub(c.env, deviceId).pollCommands(c.req.valid("query").limit);
     return c.json({ commands: rows.map((r) => presentCommand(deviceId, r)) });
   })
-  .post("/:device_id/commands/:command_id/ack", deviceAuth, params(CommandParams), jsonBody(AckCommand), async (c) => {
+  .post("/:device_id/commands/:command_id/ack", deviceAuthUnlimited, params(CommandParams), jsonBody(AckCommand), async (c) => {
     const { device_id, command_id } = c.req.valid("param");
     const deviceId = ownDevice(c.var.device.deviceId, device_id);
     const { status, result } = c.req.valid("json");

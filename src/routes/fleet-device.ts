@@ -1,7 +1,7 @@
 // What devices call on /fleet: registration (with a token in the body), heartbeats and the device socket.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { deviceAuth, revokedDeviceKey, signedDevice } from "../auth/middleware";
+import { deviceAuth, perClientIp, revokedDeviceKey, signedDevice } from "../auth/middleware";
 import { jsonBody } from "../http/validate";
 import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
@@ -10,7 +10,7 @@ import { Heartbeat, Register } from "../contract/fleet";
 import { sessionTaken } from "../contract/sessions";
 
 export const fleetDevice = new Hono<AppEnv>()
-  .post("/register", jsonBody(Register), async (c) => {
+  .post("/register", perClientIp, jsonBody(Register), async (c) => {
     return c.json(await registerDevice(c.env, c.var.db, c.req.valid("json")), 201);
   })
   .post("/heartbeat", signedDevice, jsonBody(Heartbeat), async (c) => {

@@ -1,7 +1,7 @@
 // /logs: ingest (device), search and export (org keys), and the live tail.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { orgKey, signedDevice } from "../auth/middleware";
+import { orgKey, perClientIp, signedDevice } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
 import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
 import { newTailTicket, verifyTailTicket } from "../contract/tail-ticket";
@@ -49,7 +49,7 @@ export const logs = new Hono<AppEnv>()
     const expiresAt = await projectHub(c.env, project_id).mintTicket(secret, { orgId: c.var.org.orgId, keyId: c.var.org.keyId });
     return c.json({ ticket, expires_at: iso(expiresAt), project_id });
   })
-  .get("/stream", query(StreamQuery), async (c) => {
+  .get("/stream", perClientIp, query(StreamQuery), async (c) => {
     const { ticket, window, project_id, ...filter } = c.req.valid("query");
     const parsed = await verifyTailTicket(ticket, signingKey(c.env));
     if (!parsed || (project_id && project_id !== parsed.projectId)) throw new ApiError("unauthorized", "ticket is unknown, used or expired");

@@ -57,6 +57,7 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
 
   try {
     const key = await newDeviceKey(device.id, signingKey(env));
+    const tier = await tierOf(db, device.orgId);
     await deviceHub(env, device.id).provision({
       deviceId: device.id,
       orgId: device.orgId,
@@ -64,7 +65,8 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
       deviceType: device.deviceType ?? null,
       keyHash: await sha256(key),
       heartbeatIntervalMs: interval,
-      hotWindowDays: TIERS[await tierOf(db, device.orgId)].hot_retention_days,
+      hotWindowDays: TIERS[tier].hot_retention_days,
+      tier,
     });
     return {
       device_id: device.id,

@@ -4,6 +4,7 @@ import type { Db } from "../client";
 import { apiKeys, orgs } from "../schema";
 import { newId } from "../../lib/crypto";
 import { constantRow } from "./projects";
+import type { Tier } from "../../contract/tiers";
 
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type KeyRole = ApiKey["role"];
@@ -55,9 +56,15 @@ export async function insertKeyWithinLimit(db: Db, orgId: string, k: NewKey, max
   return { created: stored[0], used: after!.n };
 }
 
-/** The key a bearer secret names, unless revoked. */
-export async function findLiveKeyByHash(db: Db, keyHash: string): Promise<ApiKey | undefined> {
-  return db.query.apiKeys.findFirst({ where: and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)) });
+/** The key a bearer secret names, unless revoked, with its org's tier (for its rate limit): one read. */
+export async function findLiveKeyByHash(db: Db, keyHash: string): Promise<(ApiKey & { tier: Tier }) | undefined> {
+  const [row] = await db
+    .select({ key: apiKeys, tier: orgs.tier })
+    .from(apiKeys)
+    .innerJoin(orgs, eq(orgs.id, apiKeys.orgId))
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+    .limit(1);
+  return row && { ...row.key, tier: row.tier };
 }
 
 export async function findLiveKey(db: Db, orgId: string, keyId: string): Promise<ApiKey | undefined> {
