@@ -473,7 +473,7 @@ export default {
             const capsule = { project_id, device_type: d.device_type, environment: "testing", name: d.name, dsn: d.dsn, expires_in_s: 86_400 } as z.output<typeof GenerateCapsule>;
             const { secret } = await issueToken(db, project.org_id, project_id, capsule);
             const body = { dsn: d.dsn, registration_token: secret, name: d.name, device_type: d.device_type, environment: "testing", device_info: { simulated: true, sample: d.sample } } as z.output<typeof Register>;
-            out[i] = await registerDevice(e, db, body);
+            out[i] = (await registerDevice(e, db, body)).answer;
           }
         }),
       );

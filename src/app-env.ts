@@ -22,6 +22,8 @@ export interface AppEnv {
     deviceKey: { deviceId: string; keyHash: string };
     /** The caller used the server admin token. */
     serverAdmin: boolean;
+    /** The request's id: its X-Request-Id, else Cloudflare's ray id, else a new one; echoed in X-Request-Id. */
+    requestId: string;
     /** The parsed JSON body, once a route's validator has read it. */
     jsonBody: unknown;
   };

@@ -2,6 +2,7 @@
 import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
+import { requestId } from "hono/request-id";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { createDb } from "./db/client";
@@ -26,8 +27,12 @@ import { alertRules, alertsList } from "./routes/alerts";
 import { loki } from "./routes/loki";
 import { otlp } from "./routes/otlp";
 import { metrics } from "./routes/metrics";
+import { audit } from "./routes/audit";
 
 export const app = new Hono<AppEnv>();
+
+// Every answer names its request (X-Request-Id), and the audit log records it.
+app.use("*", requestId({ generator: (c) => c.req.header("cf-ray") ?? crypto.randomUUID() }));
 
 /** Every API request: the D1 client, then its analytics record once it has answered. */
 const recorded = createMiddleware<AppEnv>(async (c, next) => {
@@ -98,7 +103,8 @@ const api = new Hono<AppEnv>()
   .route("/stats", stats)
   .route("/alert-rules", alertRules)
   .route("/alerts", alertsList)
-  .route("/metrics", metrics);
+  .route("/metrics", metrics)
+  .route("/audit", audit);
 
 app.route("/api/v1", api);
 // Grafana's Loki data source appends /loki/api/v1/… to its URL (docs/grafana.md).

@@ -45,6 +45,8 @@ import { DeviceTail, TAIL_SHIPPED } from "./tail";
 import type { TailPlan } from "../../src/contract/tail-plan";
 import { type RateLimitRule, withinRate } from "../../src/contract/rate-limits";
 import { TIERS, type Tier } from "../../src/contract/tiers";
+import { type AuditAction, type AuditActor, type AuditEntry, type RequestInfo, paramNames } from "../../src/contract/audit";
+import { orgHub } from "../../src/stubs/project-hub";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
 export const SETTLE = Symbol("settle");
@@ -65,6 +67,9 @@ export interface SendAdvice {
 export const LIVE = { holdMs: 3_600_000, lingerMs: 60_000 };
 /** Session batches whose line ranges a device keeps (DeviceState.sessionBatches). */
 const SESSION_BATCHES_KEPT = 64;
+
+/** Audit events a device holds while its org's log cannot be reached (memory); older ones are dropped, and said so in the Worker's log. */
+const AUDIT_KEPT = 1000;
 /** How often a device should send its logs: while live, and otherwise. */
 const SEND_INTERVAL_S = { live: 1, idle: 60 };
 
@@ -81,6 +86,8 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly tail: DeviceTail;
   private readonly socket: DeviceSocket;
   private readonly alerts: DeviceAlerts;
+  /** Audit events of this device's commands not yet appended to its org's log (memory; sent by commit). */
+  private readonly auditOut: AuditEntry[] = [];
   /** Heartbeats over the socket held since the state was last saved (socket-beats.ts). */
   private beats: Beats | null = null;
   /** The delivery the project took since the state was last saved, held by the socket's attachment too (socket-beats.ts). */
@@ -689,31 +696,63 @@ export class DeviceHub extends DurableObject<Env> {
 
   // ---- commands -------------------------------------------------------------------------
 
-  async queueCommand(command: string, params: unknown, ttlMs: number, sentBy: Actor): Promise<CommandRecord> {
+  /** A command from a person or key (`sentBy`); audited here, so that its events stay in order (sent before delivered). */
+  async queueCommand(command: string, params: unknown, ttlMs: number, sentBy: Actor, audited?: { actor: AuditActor; via: RequestInfo }): Promise<CommandRecord> {
     const now = Date.now();
     const row = this.commands.queue(newId("cmd", now), command, params, ttlMs, now, sentBy);
     this.count({ commands: 1 });
+    // Parameters may carry secrets (a network's password): the event names them, not their values.
+    if (audited) this.auditCommand("command.sent", row, { command, params: paramNames(params), ttl_s: Math.round(ttlMs / 1000) }, audited.via, audited.actor);
     this.socket.pushCommands(this.state.require().deviceId);
     await this.commit();
     return this.commands.get(row.id)!;
   }
 
   /** The device's poll: every queued command, now marked delivered. */
-  async pollCommands(limit = 100): Promise<CommandRecord[]> {
+  async pollCommands(limit = 100, via?: RequestInfo): Promise<CommandRecord[]> {
     const now = Date.now();
     this.commands.expire(now);
     const rows = this.commands.deliver(now, limit);
     if (rows.length > 0) this.count({ device_messages_out: rows.length });
+    for (const row of rows) this.auditCommand("command.delivered", row, { via: "poll" }, via);
     await this.commit();
     return rows;
   }
 
-  async ackCommand(id: string, status: AckStatus, result: unknown): Promise<AckOutcome> {
+  /** A command's outcome, from the device over HTTPS (`via`: the request) or its socket. */
+  async ackCommand(id: string, status: AckStatus, result: unknown, via?: RequestInfo): Promise<AckOutcome> {
     const now = Date.now();
     this.commands.expire(now);
     const outcome = this.commands.ack(id, status, result, now);
+    if (outcome.ok) this.auditCommand("command.acked", outcome.command, { status: outcome.command.status }, via);
     await this.commit();
     return outcome;
+  }
+
+  /** An audit event of one of this device's commands, by the device unless said, sent to its org's log at the end of the event (commit). */
+  private auditCommand(action: AuditAction, row: Pick<CommandRecord, "id" | "command">, summary: Record<string, unknown>, via?: RequestInfo, actor?: AuditActor): void {
+    const s = this.state.require();
+    this.auditOut.push({
+      actor: actor ?? { kind: "device", id: s.deviceId, label: s.deviceId },
+      action,
+      target: { kind: "command", id: row.id, label: row.command },
+      project_id: s.projectId,
+      summary: { device_id: s.deviceId, ...summary },
+      ...(via ?? { request_id: `socket-${crypto.randomUUID()}` }),
+    });
+  }
+
+  /** Appends the audit events waiting here to the org's log; ones that fail wait for the next commit (at most AUDIT_KEPT). */
+  private async sendAudit(): Promise<void> {
+    const s = this.state.current;
+    if (this.auditOut.length === 0 || !s) return;
+    const entries = this.auditOut.splice(0);
+    try {
+      await orgHub(this.env, s.orgId).appendAudit(entries);
+    } catch (err) {
+      this.auditOut.unshift(...entries.slice(-AUDIT_KEPT));
+      console.error("audit events not appended yet", err);
+    }
   }
 
   async commandHistory(limit: number, before?: string): Promise<CommandRecord[]> {
@@ -721,11 +760,13 @@ export class DeviceHub extends DurableObject<Env> {
     return this.commands.history(limit, before);
   }
 
-  /** For the device socket: what is queued, marked delivered. */
+  /** For the device socket: what is queued, marked delivered (audited with the event's commit). */
   private takeQueuedCommands(): CommandRecord[] {
     const now = Date.now();
     this.commands.expire(now);
-    return this.commands.deliver(now, 100);
+    const rows = this.commands.deliver(now, 100);
+    for (const row of rows) this.auditCommand("command.delivered", row, { via: "socket" });
+    return rows;
   }
 
   // ---- the device's WebSocket -----------------------------------------------------------
@@ -802,6 +843,7 @@ export class DeviceHub extends DurableObject<Env> {
   private async commit(): Promise<void> {
     if (this.state.unsaved) this.delivery.sealIfDue();
     this.state.save();
+    await this.sendAudit();
     await this.presenceReports.sendNow();
     await this.delivery.kick();
     await this.timers.arm();

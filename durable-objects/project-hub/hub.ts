@@ -35,7 +35,7 @@ import { FanInRoute } from "./fan-in-route";
 import { FAN_IN_SENDER } from "../../src/contract/fan-in";
 import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
 import type { AlertReport, AlertRule } from "../../src/contract/alerts";
-import { usageLimits } from "../../src/contract/tiers";
+import { TIERS, usageLimits } from "../../src/contract/tiers";
 import { ProjectAlerts } from "./alerts";
 import { CountedStorage } from "../storage";
 import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage";
@@ -43,6 +43,8 @@ import type { UsageCounters } from "../../src/contract/usage";
 import type { PresenceReport } from "../../src/contract/presence";
 import { FleetPresence } from "./presence";
 import { ProjectSessions } from "./sessions";
+import { AuditLog } from "./audit";
+import type { AuditEntry, AuditFilter } from "../../src/contract/audit";
 import type { SessionAfter, SessionFields, SessionListFilter, SessionUpsert, StoredSession } from "../../src/contract/sessions";
 
 /** A new viewer waits at most this long for its devices to hear of it (ms). */
@@ -86,6 +88,8 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly orgStorage: OrgStorage;
   private readonly presence: FleetPresence;
   private readonly sessions: ProjectSessions;
+  /** The org's audit log (an org's own hub only). */
+  private readonly audit: AuditLog;
   /** Sessions to prune before this moment (ms) on the alarm, a batch at a time (memory only: the daily job asks again). */
   private pruneSessionsBefore: number | null = null;
   /** Devices that delivered here directly, and when (memory only; see recentDevices). */
@@ -119,6 +123,7 @@ export class ProjectHub extends DurableObject<Env> {
       this.timers,
     );
     this.sessions = new ProjectSessions(storage.sql, storage.kv);
+    this.audit = new AuditLog(storage);
     this.timers.add({
       name: "session pruning",
       due: (now) => (this.pruneSessionsBefore !== null ? now : null),
@@ -442,6 +447,29 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   /** A key was revoked: the streams it opened close now, in every group (its unused tickets open nothing, see admitViewer). */
+  // ---- the org's audit log (an org's own hub) -------------------------------------------------
+
+  /** Appends events to the org's audit log (one row each), and lets go of those past the tier's audit retention. */
+  async appendAudit(entries: AuditEntry[]): Promise<number> {
+    const orgId = this.orgOfOwnHub();
+    const now = Date.now();
+    const days = TIERS[await this.quota.tierFor(orgId, now)].audit_retention_days;
+    return this.ctx.storage.transactionSync(() => this.audit.append(entries, now, now - days * DAY_MS)).length;
+  }
+
+  /** A page of the log, each event as its JSON (an answer writes them as they are). */
+  async auditPage(filter: AuditFilter, limit: number): Promise<{ events: string[]; next: number | null }> {
+    this.orgOfOwnHub();
+    return this.audit.page(filter, limit);
+  }
+
+  /** The org this hub is the own hub of; a project's hub keeps no audit log. */
+  private orgOfOwnHub(): string {
+    const name = this.ctx.id.name ?? "";
+    if (!name.startsWith("org:")) throw new Error("the audit log is kept by an org's own hub");
+    return name.slice("org:".length);
+  }
+
   async revokeKey(keyId: string): Promise<void> {
     await Promise.all(this.coverage.names.map((name) => tailGroup(this.env, name).revokeKey(keyId)));
   }

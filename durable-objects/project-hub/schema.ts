@@ -210,4 +210,15 @@ export const PROJECT_SCHEMA = [
    INSERT INTO api_hours_new SELECT hour, route, status_class, count, hist FROM api_hours;
    DROP TABLE api_hours;
    ALTER TABLE api_hours_new RENAME TO api_hours;`,
+
+  // The org's audit log (audit.ts), used in an org's own hub only: one row an event, keyed by
+  // its id (time order), with no index; the columns beside the event are what pages filter by.
+  `CREATE TABLE audit_events (
+     id INTEGER PRIMARY KEY,
+     actor_id TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target_id TEXT NOT NULL,
+     project_id TEXT,
+     event TEXT NOT NULL
+   );`,
 ] as const;

@@ -43,6 +43,8 @@ export interface TierPlan {
   archive_retention_days: number;
   /** Days an alert is kept after it resolved, with its webhook attempts (the daily job prunes them). */
   alert_retention_days: number;
+  /** Days an audit event is kept (append-only until then). */
+  audit_retention_days: number;
   /** The largest file one PUT takes (Cloudflare's request body limit of the plan it runs on); larger files go multipart. */
   single_upload_bytes: number;
   /** Requests per org API key (or signed-in person) and per device, by the [[ratelimits]] binding that holds them (rate-limits.ts). */
@@ -79,6 +81,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     hot_retention_days: 7,
     archive_retention_days: 30,
     alert_retention_days: 30,
+    audit_retention_days: 30,
     single_upload_bytes: 100 * MiB,
     rate_limits: {
       key: { binding: "RL_KEY_FREE", limit: 600, period: 60 },
@@ -101,6 +104,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     hot_retention_days: 14,
     archive_retention_days: 365,
     alert_retention_days: 90,
+    audit_retention_days: 365,
     single_upload_bytes: 100 * MiB,
     rate_limits: {
       key: { binding: "RL_KEY_PRO", limit: 3_000, period: 60 },
@@ -123,6 +127,7 @@ export const TIERS: Record<Tier, TierPlan> = {
     hot_retention_days: 30,
     archive_retention_days: 730,
     alert_retention_days: 365,
+    audit_retention_days: 730,
     single_upload_bytes: 500 * MiB,
     rate_limits: {
       key: { binding: "RL_KEY_ENTERPRISE", limit: 12_000, period: 60 },

@@ -1,6 +1,7 @@
 // Session files: devices upload them (PUT, or multipart for large files); people list,
 // download and delete them (src/services/artifacts.ts), or take a session whole as one zip.
 import { Hono } from "hono";
+import { audit } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { CompleteUpload, FileQuery, ListFiles, UploadQuery, artifactPath } from "../contract/artifacts";
@@ -81,6 +82,7 @@ export const artifacts = new Hono<AppEnv>()
     const path = artifactPath(q.path, "query");
     const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
     await deleteFile(c.env, session.projectId, session.sessionId, path);
+    await audit(c, { action: "file.deleted", target: { kind: "file", id: `${session.sessionId}/${path}`, label: path }, projectId: session.projectId, summary: { session_id: session.sessionId, path } });
     return c.body(null, 204);
   })
   .get("/:session_id/bundle", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {

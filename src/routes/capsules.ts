@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { audit } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { jsonBody } from "../http/validate";
@@ -13,6 +14,13 @@ export const capsules = new Hono<AppEnv>().post("/generate", orgKey("admin"), js
   const { db, org } = c.var;
   const project = await projectOfOrg(db, org.orgId, body.project_id);
   const { secret, expiresAt } = await issueToken(db, org.orgId, project.id, body);
+  // The token is a secret: the event names what it is for, and until when.
+  await audit(c, {
+    action: "capsule.generated",
+    target: { kind: "project", id: project.id, label: project.name },
+    projectId: project.id,
+    summary: { dsn: body.dsn ?? null, device_type: body.device_type, environment: body.environment, expires_at: iso(expiresAt) },
+  });
   return c.json(
     {
       capsule: {

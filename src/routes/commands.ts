@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { actorOf, requestOf } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
@@ -13,6 +14,6 @@ export const commands = new Hono<AppEnv>().post("/", orgKey("operator"), jsonBod
   const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
   if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
   const key = c.var.apiKey;
-  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, { kind: "key", id: key.id, label: key.name });
+  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, { kind: "key", id: key.id, label: key.name }, { actor: actorOf(c), via: requestOf(c) });
   return c.json({ command: presentCommand(device.id, row) }, 201);
 });

@@ -2,6 +2,7 @@
 // (device keys). A device key reaches only its own device: any other id answers 404.
 import { Hono } from "hono";
 import { z } from "zod";
+import { audit, requestOf } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, deviceAuthUnlimited, orgKey } from "../auth/middleware";
 import { markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
@@ -41,6 +42,8 @@ export const devices = new Hono<AppEnv>()
     const hub = deviceHub(c.env, device.id);
     const live = status ? await hub.setOperatorStatus(status) : await hub.presence();
     const updated = await deviceOfOrg(db, org.orgId, device.id);
+    const changed = Object.fromEntries(Object.entries({ name, environment, status }).filter(([, v]) => v !== undefined));
+    await audit(c, { action: "device.updated", target: { kind: "device", id: device.id, label: updated.name }, projectId: device.projectId, summary: changed });
     return c.json({ device: presentDevice(updated, live) });
   })
   .delete("/:device_id", orgKey("admin"), params(DeviceParams), async (c) => {
@@ -50,6 +53,7 @@ export const devices = new Hono<AppEnv>()
     await deviceHub(c.env, device.id).decommission();
     const at = device.decommissionedAt ?? Date.now();
     await markDecommissioned(db, device.id, at);
+    await audit(c, { action: "device.decommissioned", target: { kind: "device", id: device.id, label: device.name }, projectId: device.projectId });
     return c.json({ id: device.id, decommissioned: true, decommissioned_at: iso(at) });
   })
   .get("/:device_id/metrics", orgKey("viewer"), params(DeviceParams), query(MetricsQuery), async (c) => {
@@ -77,14 +81,14 @@ export const devices = new Hono<AppEnv>()
   })
   .get("/:device_id/commands", deviceAuth, params(DeviceParams), query(CommandPollQuery), async (c) => {
     const deviceId = ownDevice(c.var.device.deviceId, c.req.valid("param").device_id);
-    const rows = await deviceHub(c.env, deviceId).pollCommands(c.req.valid("query").limit);
+    const rows = await deviceHub(c.env, deviceId).pollCommands(c.req.valid("query").limit, requestOf(c));
     return c.json({ commands: rows.map((r) => presentCommand(deviceId, r)) });
   })
   .post("/:device_id/commands/:command_id/ack", deviceAuthUnlimited, params(CommandParams), jsonBody(AckCommand), async (c) => {
     const { device_id, command_id } = c.req.valid("param");
     const deviceId = ownDevice(c.var.device.deviceId, device_id);
     const { status, result } = c.req.valid("json");
-    const outcome = await deviceHub(c.env, deviceId).ackCommand(command_id, status, result);
+    const outcome = await deviceHub(c.env, deviceId).ackCommand(command_id, status, result, requestOf(c));
     if (!outcome.ok) throw ackRefusal(deviceId, outcome);
     return c.json({ command: presentCommand(deviceId, outcome.command) });
   });

@@ -1,5 +1,6 @@
 // What devices call on /fleet: registration (with a token in the body), heartbeats and the device socket.
 import { Hono } from "hono";
+import { audit } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, perClientIp, revokedDeviceKey, signedDevice } from "../auth/middleware";
 import { jsonBody } from "../http/validate";
@@ -11,7 +12,16 @@ import { sessionTaken } from "../contract/sessions";
 
 export const fleetDevice = new Hono<AppEnv>()
   .post("/register", perClientIp, jsonBody(Register), async (c) => {
-    return c.json(await registerDevice(c.env, c.var.db, c.req.valid("json")), 201);
+    const body = c.req.valid("json");
+    const { answer, device } = await registerDevice(c.env, c.var.db, body);
+    c.set("device", { deviceId: device.id, orgId: device.orgId, projectId: device.projectId });
+    await audit(c, {
+      action: "device.registered",
+      target: { kind: "device", id: device.id, label: device.name },
+      projectId: device.projectId,
+      summary: { dsn: body.dsn, name: device.name, device_type: device.deviceType, environment: device.environment },
+    });
+    return c.json(answer, 201);
   })
   .post("/heartbeat", signedDevice, jsonBody(Heartbeat), async (c) => {
     const { deviceId, keyHash } = c.var.deviceKey;

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { audit } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { listLiveKeys } from "../db/repos/keys";
@@ -13,6 +14,7 @@ export const keys = new Hono<AppEnv>()
   .post("/", jsonBody(CreateKey), async (c) => {
     const { role, name } = c.req.valid("json");
     const { key, secret } = await createKey(c.var.db, c.var.org.orgId, role, name, c.var.org.keyId);
+    await audit(c, { action: "key.created", target: { kind: "key", id: key.id, label: key.name }, summary: { name: key.name, role: key.role } });
     // The secret is in this answer only; we keep its hash.
     return c.json({ ...presentKey(key), key: secret }, 201);
   })
@@ -24,5 +26,6 @@ export const keys = new Hono<AppEnv>()
     const outcome = await revokeKey(c.env, c.var.db, c.var.org.orgId, id);
     if (outcome === "not_found") throw notFound("key");
     if (outcome === "last_admin") throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
+    await audit(c, { action: "key.revoked", target: { kind: "key", id } });
     return c.json({ id, deleted: true });
   });

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { audit } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey, serverAdmin, serverAdminOr } from "../auth/middleware";
 import { findOrg, updateOrg } from "../db/repos/orgs";
@@ -12,11 +13,14 @@ export const orgs = new Hono<AppEnv>()
   .post("/", serverAdmin, jsonBody(CreateOrg), async (c) => {
     const { name, tier } = c.req.valid("json");
     const { org, key, secret } = await createOrg(c.var.db, name, tier);
+    await audit(c, { orgId: org.id, action: "org.created", target: { kind: "org", id: org.id, label: name }, summary: { name, tier } });
+    await audit(c, { orgId: org.id, action: "key.created", target: { kind: "key", id: key.id, label: key.name }, summary: { name: key.name, role: key.role } });
     return c.json({ org: presentOrg(org, true), api_key: { id: key.id, key: secret, role: key.role, name: key.name } }, 201);
   })
   .patch("/:org_id", serverAdmin, params(OrgParams), jsonBody(UpdateOrg), async (c) => {
     const org = await updateOrg(c.var.db, c.req.valid("param").org_id, c.req.valid("json"));
     if (!org) throw notFound("org");
+    await audit(c, { orgId: org.id, action: "org.tier_changed", target: { kind: "org", id: org.id, label: org.name }, summary: { tier: org.tier } });
     return c.json({ org: presentOrg(org, true) });
   })
   .get("/:org_id", serverAdminOr(orgKey("viewer")), params(OrgParams), async (c) => {

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { audit } from "../services/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { createProjectWithinLimit, listProjects } from "../db/repos/projects";
@@ -17,6 +18,7 @@ export const projects = new Hono<AppEnv>()
     const { db, org } = c.var;
     const name = c.req.valid("json").name;
     const project = await insertWithinLimit(db, org.orgId, "projects", (max) => createProjectWithinLimit(db, org.orgId, name, max));
+    await audit(c, { action: "project.created", target: { kind: "project", id: project.id, label: name }, projectId: project.id, summary: { name } });
     return c.json({ project: presentProject(project) }, 201);
   })
   .get("/", orgKey("viewer"), query(ListProjects), async (c) => {
@@ -33,5 +35,6 @@ export const projects = new Hono<AppEnv>()
   .delete("/:project_id", orgKey("admin"), params(ProjectParams), async (c) => {
     const project = await projectOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").project_id);
     await deleteProject(c.env, c.var.db, project.id);
+    await audit(c, { action: "project.deleted", target: { kind: "project", id: project.id, label: project.name }, projectId: project.id });
     return c.json({ id: project.id, deleted: true });
   });

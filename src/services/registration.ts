@@ -69,11 +69,14 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
       tier,
     });
     return {
-      device_id: device.id,
-      device_key: key,
-      project_id: device.projectId,
-      heartbeat_interval_ms: interval,
-      log_upload: LOG_UPLOAD,
+      answer: {
+        device_id: device.id,
+        device_key: key,
+        project_id: device.projectId,
+        heartbeat_interval_ms: interval,
+        log_upload: LOG_UPLOAD,
+      },
+      device,
     };
   } catch (err) {
     // Nothing usable was handed out: give the token back so the device can retry.
