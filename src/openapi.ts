@@ -22,6 +22,7 @@ import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, Ti
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
 import { ScrapeQuery } from "./contract/scrape";
 import { VERSION } from "./contract/version";
+import { AuditExport, AuditQuery } from "./contract/audit";
 
 type Auth = "none" | "server admin" | "viewer" | "operator" | "admin" | "device" | "ticket";
 
@@ -67,6 +68,8 @@ const OPERATIONS: Operation[] = [
   { method: "post", path: "/fleet/devices/{device_id}/commands/{command_id}/ack", summary: "Acknowledge a command", auth: "device", params: CommandParams, body: AckCommand },
   { method: "get", path: "/fleet/devices/{device_id}/commands/history", summary: "Every command with its transitions", auth: "viewer", params: DeviceParams, query: CommandHistoryQuery },
   { method: "post", path: "/fleet/commands", summary: "Queue a command", auth: "operator", body: QueueCommand },
+  { method: "get", path: "/audit", summary: "The org's audit log, newest first, filtered and paged", auth: "admin", query: AuditQuery },
+  { method: "get", path: "/audit/export", summary: "The org's audit log as one NDJSON or CSV file", auth: "admin", query: AuditExport, note: "a file (NDJSON or CSV), streamed" },
   { method: "post", path: "/alert-rules", summary: "Create an alert rule; answers each target's signing secret, once", auth: "admin", body: CreateAlertRule },
   { method: "get", path: "/alert-rules", summary: "A project's alert rules", auth: "viewer", query: AlertRulesQuery },
   { method: "get", path: "/alert-rules/{id}", summary: "An alert rule", auth: "viewer", params: AlertRuleParams },

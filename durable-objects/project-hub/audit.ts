@@ -10,7 +10,7 @@ import { AUDIT_ID_PER_MS, type AuditEntry, type AuditEvent, type AuditFilter } f
 import type { ObjectStorage } from "../storage";
 
 /** The most rows one page reads, matching or not: a page that found too few ends with a cursor to go on. */
-export const AUDIT_SCAN = { rows: 5_000 };
+const AUDIT_SCAN = { rows: 5_000 };
 /** Expired events deleted per append, so retention never makes one request slow. */
 const PRUNE_BATCH = 100;
 

@@ -7,9 +7,9 @@
 import { z } from "zod";
 import { cursor, instant, limit, orgId, printable, projectId } from "./common";
 
-export const AUDIT_ACTIONS = [
+const AUDIT_ACTIONS = [
   "org.created",
-  "org.tier_changed",
+  "org.updated",
   "project.created",
   "project.deleted",
   "key.created",
@@ -29,7 +29,7 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export type ActorKind = "person" | "key" | "device" | "system";
+type ActorKind = "person" | "key" | "device" | "system";
 
 export interface AuditActor {
   kind: ActorKind;

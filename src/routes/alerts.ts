@@ -2,7 +2,7 @@
 // webhook attempts. See src/contract/alerts.ts and docs/alerts.md.
 import { Hono } from "hono";
 import { z } from "zod";
-import { audit } from "../services/audit";
+import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import {

@@ -1,7 +1,7 @@
 // Session files: devices upload them (PUT, or multipart for large files); people list,
 // download and delete them (src/services/artifacts.ts), or take a session whole as one zip.
 import { Hono } from "hono";
-import { audit } from "../services/audit";
+import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { CompleteUpload, FileQuery, ListFiles, UploadQuery, artifactPath } from "../contract/artifacts";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { audit } from "../services/audit";
+import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { jsonBody } from "../http/validate";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { actorOf, requestOf } from "../services/audit";
+import { actorOf, requestOf } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { ApiError } from "../contract/errors";

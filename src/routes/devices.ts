@@ -2,7 +2,7 @@
 // (device keys). A device key reaches only its own device: any other id answers 404.
 import { Hono } from "hono";
 import { z } from "zod";
-import { audit, requestOf } from "../services/audit";
+import { audit, requestOf } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, deviceAuthUnlimited, orgKey } from "../auth/middleware";
 import { markDecommissioned, updateDeviceLabels } from "../db/repos/devices";

@@ -1,6 +1,6 @@
 // What devices call on /fleet: registration (with a token in the body), heartbeats and the device socket.
 import { Hono } from "hono";
-import { audit } from "../services/audit";
+import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, perClientIp, revokedDeviceKey, signedDevice } from "../auth/middleware";
 import { jsonBody } from "../http/validate";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { audit } from "../services/audit";
+import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey, serverAdmin, serverAdminOr } from "../auth/middleware";
 import { findOrg, updateOrg } from "../db/repos/orgs";
@@ -20,7 +20,7 @@ export const orgs = new Hono<AppEnv>()
   .patch("/:org_id", serverAdmin, params(OrgParams), jsonBody(UpdateOrg), async (c) => {
     const org = await updateOrg(c.var.db, c.req.valid("param").org_id, c.req.valid("json"));
     if (!org) throw notFound("org");
-    await audit(c, { orgId: org.id, action: "org.tier_changed", target: { kind: "org", id: org.id, label: org.name }, summary: { tier: org.tier } });
+    await audit(c, { orgId: org.id, action: "org.updated", target: { kind: "org", id: org.id, label: org.name }, summary: c.req.valid("json") });
     return c.json({ org: presentOrg(org, true) });
   })
   .get("/:org_id", serverAdminOr(orgKey("viewer")), params(OrgParams), async (c) => {

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { audit } from "../services/audit";
+import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { createProjectWithinLimit, listProjects } from "../db/repos/projects";

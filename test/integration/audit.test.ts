@@ -78,7 +78,7 @@ beforeAll(async () => {
   await made("device.decommissioned", "DELETE", `/fleet/devices/${deviceId}`, org.adminKey);
   const spare = (await call("POST", "/keys", { token: org.adminKey, body: { role: "viewer", name: "spare" } })).json;
   await made("key.revoked", "DELETE", `/keys/${spare.id}`, org.adminKey);
-  await made("org.tier_changed", "PATCH", `/orgs/${org.orgId}`, ADMIN, { tier: "enterprise" });
+  await made("org.updated", "PATCH", `/orgs/${org.orgId}`, ADMIN, { tier: "enterprise" });
   // A refused mutation changes nothing and appends nothing.
   expect((await call("POST", "/projects", { token: viewerKey, body: { name: "nope" } })).status).toBe(403);
 });
@@ -91,7 +91,7 @@ describe("audit log", () => {
     // The org and its first key, the keys made, the project, ... in the order made (newest first in the log).
     expect(counts).toEqual({
       "org.created": 1,
-      "org.tier_changed": 1,
+      "org.updated": 1,
       "key.created": 4, // the org's first key, the operator, the viewer, the spare
       "key.revoked": 1,
       "project.created": 1,
@@ -129,7 +129,7 @@ describe("audit log", () => {
     });
     expect(byAction("command.acked")).toMatchObject({ actor: { kind: "device", id: deviceId }, target: { id: commandId }, summary: { status: "succeeded" } });
     expect(byAction("device.registered")).toMatchObject({ actor: { kind: "device", id: deviceId }, ip: "203.0.113.50", user_agent: "agent/1", summary: { dsn: "SN-AUDIT" } });
-    expect(byAction("org.tier_changed")).toMatchObject({ actor: { kind: "system", id: "admin" }, summary: { tier: "enterprise" } });
+    expect(byAction("org.updated")).toMatchObject({ actor: { kind: "system", id: "admin" }, summary: { tier: "enterprise" } });
     expect(byAction("device.updated").summary).toEqual({ name: "picker 7" });
     // Secrets never: the command's parameter values, its result, the capsule's token, a key's secret, a webhook's secret.
     const text = JSON.stringify(events);
@@ -206,7 +206,7 @@ describe("audit log", () => {
   it("writes one row an event, and lets events go only past the tier's audit retention", async () => {
     const { orgId } = await newOrg("free");
     const hub = orgHub(env, orgId);
-    const entry = (n: number): AuditEntry => ({ actor: { kind: "system", id: "admin", label: "server admin" }, action: "org.tier_changed", target: { kind: "org", id: orgId }, summary: { n }, request_id: `r${n}` });
+    const entry = (n: number): AuditEntry => ({ actor: { kind: "system", id: "admin", label: "server admin" }, action: "org.updated", target: { kind: "org", id: orgId }, summary: { n }, request_id: `r${n}` });
     await hub.appendAudit([entry(0)]);
     const before = (await hub.storageRows()).project;
     await hub.appendAudit(Array.from({ length: 10 }, (_, i) => entry(i + 1)));
@@ -220,7 +220,7 @@ describe("audit log", () => {
       for (const [n, ageDays] of [[100, days + 1], [101, days - 1]] as const) {
         const id = (Date.now() - ageDays * dayMs) * AUDIT_ID_PER_MS;
         const event = { id: String(id), at: new Date(id / AUDIT_ID_PER_MS).toISOString(), ...entry(n) };
-        state.storage.sql.exec("INSERT INTO audit_events (id, actor_id, action, target_id, event) VALUES (?, 'admin', 'org.tier_changed', ?, ?)", id, orgId, JSON.stringify(event));
+        state.storage.sql.exec("INSERT INTO audit_events (id, actor_id, action, target_id, event) VALUES (?, 'admin', 'org.updated', ?, ?)", id, orgId, JSON.stringify(event));
       }
     });
     await hub.appendAudit([entry(102)]);

@@ -169,7 +169,7 @@ describe("the counts kept before the intake", () => {
     // The tables as the steps before the intake left them, holding a day of two devices.
     await runInDurableObject(hub, (_hub, state) => {
       const sql = state.storage.sql;
-      for (const t of ["intake", "usage_days", "quota_settled", "device_day_sets", "tally_days", "bucket_days", "presence", "sessions"]) sql.exec(`DROP TABLE ${t}`);
+      for (const t of ["intake", "usage_days", "quota_settled", "device_day_sets", "tally_days", "bucket_days", "presence", "sessions", "audit_events"]) sql.exec(`DROP TABLE ${t}`);
       sql.exec(`CREATE TABLE usage_days (day TEXT PRIMARY KEY, ${USAGE_FIELDS.map((f) => `${f} INTEGER NOT NULL DEFAULT 0`).join(", ")});
         CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
         CREATE TABLE active_device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (day, device_id));

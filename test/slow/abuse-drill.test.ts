@@ -69,6 +69,14 @@ interface StuckViewer {
   ended: boolean;
 }
 
+/**
+ * A client address of its own for each viewer and forged ticket, as a storm from many
+ * addresses would come (wrangler dev keeps a client's CF-Connecting-IP; Cloudflare sets it): one
+ * address is held to 300 upgrades in 10 s (429, test/integration/rate-limits.test.ts), and the
+ * drill is about what gets past that.
+ */
+const anyAddress = () => `10.${randomBytes(3).join(".")}`;
+
 /** Opens a live-tail WebSocket by hand on a raw TCP socket and stops reading once it is open. */
 async function stuckViewer(port: number, ticket: string): Promise<StuckViewer> {
   const socket = tcpConnect({ host: "127.0.0.1", port });
@@ -84,6 +92,7 @@ async function stuckViewer(port: number, ticket: string): Promise<StuckViewer> {
       "Connection: Upgrade",
       `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}`,
       "Sec-WebSocket-Version: 13",
+      `CF-Connecting-IP: ${anyAddress()}`,
       "",
       "",
     ].join("\r\n"),
@@ -171,7 +180,7 @@ function openWithTicket(port: number, ticket: string): Promise<number> {
       host: "127.0.0.1",
       port,
       path: `/api/v1/logs/stream?ticket=${encodeURIComponent(ticket)}`,
-      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-version": "13" },
+      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-version": "13", "cf-connecting-ip": anyAddress() },
     });
     req.on("upgrade", (_res, socket) => {
       socket.destroy();
@@ -286,7 +295,8 @@ describe("abuse drill: stuck viewers, a reconnect storm and forged credentials w
         Array.from({ length: STORM_LOOPS }, async () => {
           while (until()) {
             try {
-              const ws = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`);
+              // undici's WebSocket (Node's) takes headers beside the protocols.
+              const ws = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`, { headers: { "cf-connecting-ip": anyAddress() } } as unknown as string[]);
               await new Promise<void>((resolve, reject) => {
                 const timer = setTimeout(() => reject(new Error("no ready frame in 10 s")), 10_000);
                 ws.addEventListener("message", (m) => {

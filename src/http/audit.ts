@@ -7,7 +7,7 @@ import type { AuditAction, AuditActor, AuditEntry, AuditTarget, RequestInfo } fr
 import { orgHub } from "../stubs/project-hub";
 
 /** The server admin token, and the platform's own work, act as the system. */
-export const SYSTEM_ACTOR: AuditActor = { kind: "system", id: "admin", label: "server admin" };
+const SYSTEM_ACTOR: AuditActor = { kind: "system", id: "admin", label: "server admin" };
 
 /** Who made the request, as far as its authentication said. */
 export function actorOf(c: Context<AppEnv>): AuditActor {
