@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { listLiveKeys } from "../db/repos/keys";
+import { findLiveKey, listLiveKeys } from "../db/repos/keys";
 import { ApiError, notFound } from "../contract/errors";
 import { jsonBody, params } from "../http/validate";
 import { presentKey } from "../services/presenters";
@@ -23,9 +23,10 @@ export const keys = new Hono<AppEnv>()
   })
   .delete("/:id", params(KeyParams), async (c) => {
     const { id } = c.req.valid("param");
+    const key = await findLiveKey(c.var.db, c.var.org.orgId, id);
     const outcome = await revokeKey(c.env, c.var.db, c.var.org.orgId, id);
     if (outcome === "not_found") throw notFound("key");
     if (outcome === "last_admin") throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
-    await audit(c, { action: "key.revoked", target: { kind: "key", id } });
+    await audit(c, { action: "key.revoked", target: { kind: "key", id, ...(key ? { label: key.name } : {}) }, summary: key ? { name: key.name, role: key.role } : {} });
     return c.json({ id, deleted: true });
   });

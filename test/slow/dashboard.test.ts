@@ -350,7 +350,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await new Promise<void>((r) => receiver.close(() => r()));
   }, 180_000);
 
-  it("access: an admin makes an operator key and sees its secret once, the operator gets commands but no admin control, the key is revoked, and a capsule made here registers a device", async () => {
+  it("access: an admin makes an operator key and sees its secret once, the operator gets commands but no admin control, the key is revoked, a capsule made here registers a device, and the audit view shows who did what", async () => {
     const base = server.api;
     const origin = base.replace("/api/v1", "");
     const tenant = await newTenant(server, "Access org");
@@ -413,6 +413,17 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await row.getByRole("button", { name: "Revoke line lead" }).click();
     await row.waitFor({ state: "detached" });
     expect((await api(base, "GET", "/me", { token: secret })).status).toBe(401);
+
+    // The audit log shows who did each of it: the admin made and revoked the key, the operator sent the command.
+    await page.getByRole("link", { name: "Audit" }).click();
+    const events = page.getByRole("table", { name: "Audit events" });
+    await events.getByRole("row").filter({ hasText: "key.revoked" }).filter({ hasText: "line lead" }).waitFor();
+    await events.getByRole("row").filter({ hasText: "key.created" }).filter({ hasText: "line lead" }).waitFor();
+    await page.getByLabel("Action").selectOption("command");
+    await events.getByRole("row").filter({ hasText: "key.created" }).first().waitFor({ state: "detached" });
+    const sent = events.getByRole("row").filter({ hasText: "command.sent" });
+    expect(await sent.textContent()).toContain("line lead (key, operator)");
+    await shoot("audit");
 
     expect(errors).toEqual([]);
     await page.close();

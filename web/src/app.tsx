@@ -1,11 +1,12 @@
 // The dashboard's shell: sign-in, the org's projects, navigation, and one view per URL hash
 // (#/fleet, #/devices/<id>, #/sessions, #/sessions/<id>, #/logs, #/alerts, #/alerts/<rule
-// id>, #/usage, and for admin keys #/access), so reload and back work. A viewer key sees no
+// id>, #/usage, and for admin keys #/access and #/audit), so reload and back work. A viewer key sees no
 // control that changes anything; an operator key sees only the command and silence controls.
 import { useEffect, useState } from "preact/hooks";
 import { type KeyRole, ApiFailure, api, describe, ok, saveKey, savedKey } from "./api";
 import { Access } from "./views/access";
 import { Alerts, RuleDeliveries } from "./views/alerts";
+import { Audit } from "./views/audit";
 import { DeviceView } from "./views/device";
 import { Fleet } from "./views/fleet";
 import { Logs } from "./views/logs";
@@ -80,7 +81,7 @@ export function App() {
       <header>
         <strong class="brand">fleetbeat</strong>
         <nav aria-label="Views">
-          {(["fleet", "sessions", "logs", "alerts", "usage", ...(me.key.role === "admin" ? (["access"] as const) : [])] as const).map((v) => (
+          {(["fleet", "sessions", "logs", "alerts", "usage", ...(me.key.role === "admin" ? (["access", "audit"] as const) : [])] as const).map((v) => (
             <a href={`#/${v}`} aria-current={view === v ? "page" : undefined}>
               {v[0]!.toUpperCase() + v.slice(1)}
             </a>
@@ -127,6 +128,8 @@ export function App() {
           <Usage projectId={project.id} />
         ) : view === "access" && me.key.role === "admin" ? (
           <Access projectId={project.id} keyId={me.key.id} />
+        ) : view === "audit" && me.key.role === "admin" ? (
+          <Audit />
         ) : (
           <Fleet projectId={project.id} />
         )}
