@@ -9,6 +9,7 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { unstable_readConfig } from "wrangler";
 import { DATASETS, loadLoghub } from "./agent/samples/loghub.ts";
+import { TEST_CLIENT, startTestProviders } from "./test/oidc-providers.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -18,6 +19,9 @@ export default defineConfig(async () => {
   // (test/support/jobs.ts), and the queue itself hands them on at once, retrying without delay.
   const consumer = unstable_readConfig({ config: "./wrangler.toml" }).queues.consumers![0]!;
   const jobsConsumer = { max_batch_size: consumer.max_batch_size!, max_retries: consumer.max_retries! };
+  // A real OpenID provider for sign-in (test/oidc-providers.ts); the Worker is its client.
+  const oidc = await startTestProviders();
+  const oidcBindings = { OIDC_ISSUER: oidc.issuer, OIDC_CLIENT_ID: TEST_CLIENT.client_id, OIDC_CLIENT_SECRET: TEST_CLIENT.client_secret };
   return {
     test: {
       // Two test files at once even on two cores (vitest's default keeps one core free): the
@@ -29,7 +33,7 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { ADMIN_TOKEN: "test-admin-token", ALLOW_PRIVATE_WEBHOOKS: "true", TEST_MIGRATIONS: migrations, LOGHUB: loghub, JOBS_CONSUMER: jobsConsumer },
+                bindings: { ADMIN_TOKEN: "test-admin-token", ALLOW_PRIVATE_WEBHOOKS: "true", ...oidcBindings, TEST_MIGRATIONS: migrations, LOGHUB: loghub, JOBS_CONSUMER: jobsConsumer },
                 queueConsumers: {
                   [consumer.queue]: {
                     maxBatchSize: consumer.max_batch_size,

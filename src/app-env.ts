@@ -2,9 +2,11 @@
 import type { Identity } from "./contract/presence";
 import type { Db } from "./db/client";
 import type { ApiKey } from "./db/repos/keys";
+import type { SessionCaller } from "./auth/session";
 
 interface OrgCaller {
   orgId: string;
+  /** The API key's id, or the signed-in person's (psn_…): who minted a ticket, who created a key. */
   keyId: string;
   role: ApiKey["role"];
 }
@@ -17,6 +19,8 @@ export interface AppEnv {
     org: OrgCaller;
     /** The org key's row, as the middleware found it. */
     apiKey: ApiKey;
+    /** A signed-in person (a session cookie instead of a key), their orgs and the one acted in. */
+    person: SessionCaller;
     device: Identity;
     /** A signed device key not yet checked by its object (signedDevice). */
     deviceKey: { deviceId: string; keyHash: string };

@@ -28,6 +28,8 @@ import { loki } from "./routes/loki";
 import { otlp } from "./routes/otlp";
 import { metrics } from "./routes/metrics";
 import { audit } from "./routes/audit";
+import { auth } from "./routes/auth";
+import { invitations, people } from "./routes/people";
 
 export const app = new Hono<AppEnv>();
 
@@ -104,7 +106,10 @@ const api = new Hono<AppEnv>()
   .route("/alert-rules", alertRules)
   .route("/alerts", alertsList)
   .route("/metrics", metrics)
-  .route("/audit", audit);
+  .route("/audit", audit)
+  .route("/auth", auth)
+  .route("/people", people)
+  .route("/invitations", invitations);
 
 app.route("/api/v1", api);
 // Grafana's Loki data source appends /loki/api/v1/… to its URL (docs/grafana.md).

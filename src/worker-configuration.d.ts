@@ -17,6 +17,9 @@ interface __BaseEnv_Env {
 	PUBLIC_URL: "";
 	ALLOW_PRIVATE_WEBHOOKS: string;
 	ADMIN_TOKEN: string;
+	OIDC_ISSUER: string;
+	OIDC_CLIENT_ID: string;
+	OIDC_CLIENT_SECRET?: string;
 	SIGNING_SECRET?: string;
 	DEVICE_HUB: DurableObjectNamespace<import("./index").DeviceHub>;
 	PROJECT_HUB: DurableObjectNamespace<import("./index").ProjectHub>;

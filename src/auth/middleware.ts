@@ -11,6 +11,8 @@ import { type KeyRole, findLiveKeyByHash } from "../db/repos/keys";
 import { signingKey } from "../lib/config";
 import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
+import { PERSON_RANK } from "../contract/people";
+import { sessionCaller, sessionCookie } from "./session";
 
 /** Whether `token` is the server admin token (never true when none is configured). */
 const isAdminToken = async (env: Env, token: string) => Boolean(env.ADMIN_TOKEN) && (await secretsEqual(token, env.ADMIN_TOKEN));
@@ -56,14 +58,35 @@ export const perClientIp = createMiddleware<AppEnv>(async (c, next) => {
 /** What each key role may do includes what the roles after it may (docs/security.md). */
 const RANK: Record<KeyRole, number> = { viewer: 0, operator: 1, admin: 2 };
 
-/** An org API key of role `needs` or above; a key of a lower role gets 403. */
-export const orgKey = (needs: KeyRole) =>
+/**
+ * An org API key of role `needs` or above, or (with no Authorization header) a signed-in
+ * person's session whose role in the org is; a lower role gets 403. `firstOrg`: a person of
+ * several orgs who names none acts in the first (GET /me, which lists them all), instead of 400.
+ */
+export const orgKey = (needs: KeyRole, opts: { firstOrg?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const token = bearer(c.req.header("authorization"));
+    const header = c.req.header("authorization");
+    const session = header === undefined ? sessionCookie(c) : undefined;
+    if (session !== undefined) {
+      await acceptSession(c, session, needs, opts.firstOrg === true);
+      return next();
+    }
+    const token = bearer(header);
     if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw await wrongKind(c, token, "an org API key");
     await acceptOrgKey(c, token, needs);
     await next();
   });
+
+/** Makes a signed-in person the caller, in the org the request names (auth/session.ts). */
+async function acceptSession(c: Context<AppEnv>, secret: string, needs: KeyRole, firstOrg: boolean): Promise<void> {
+  const caller = await sessionCaller(c, secret, firstOrg);
+  const role = caller.person.role;
+  if (PERSON_RANK[role] < PERSON_RANK[needs]) throw new ApiError("forbidden", `this needs the ${needs === "admin" ? "admin" : "operator or admin"} role in the org; yours is ${role}`);
+  // An owner acts as an admin wherever an admin may; what only owners may is checked by the route.
+  c.set("org", { orgId: caller.org.id, keyId: caller.person.id, role: role === "owner" ? "admin" : role });
+  c.set("person", caller);
+  await holdToRate(c.env, TIERS[caller.org.tier].rate_limits.key, `session:${caller.person.sessionHash}`, "session");
+}
 
 /** Makes a live org key `token` the caller (sets `org` and `apiKey`): 401 when unknown or revoked, 403 for a key whose role is below `needs`. */
 export async function acceptOrgKey(c: Context<AppEnv>, token: string, needs: KeyRole): Promise<void> {

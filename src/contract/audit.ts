@@ -26,6 +26,13 @@ const AUDIT_ACTIONS = [
   "alert_rule.updated",
   "alert_rule.silenced",
   "alert_rule.deleted",
+  "person.signed_in",
+  "person.sign_in_failed",
+  "person.invited",
+  "person.joined",
+  "person.role_changed",
+  "person.removed",
+  "invitation.revoked",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

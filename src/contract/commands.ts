@@ -33,7 +33,7 @@ export const CommandAckFrame = AckCommand.extend({ command_id: commandId });
 
 /** Who did something: an org key (by its id and name) for now; people come with sign-in. */
 export interface Actor {
-  kind: "key";
+  kind: "key" | "person";
   id: string;
   label: string;
 }

@@ -48,6 +48,8 @@ export const commandId = idOf("cmd");
 export const tier = z.enum(["free", "pro", "enterprise"]);
 /** An API key's role, from most to least allowed (docs/security.md): admin, operator, viewer. */
 export const role = z.enum(["admin", "operator", "viewer"]);
+/** A person's role in an org: a key's roles, and above them the owner (docs/security.md). */
+export const personRole = z.enum(["owner", "admin", "operator", "viewer"]);
 
 /** A page size from the query string; one above the maximum is lowered to it (paging still works). */
 export const limit = (max = 100, fallback = 50) =>

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { cursor, keyId, limit, name, orgId, projectId, role, tier } from "./common";
+import { email } from "./people";
 
-export const CreateOrg = z.object({ name, tier: tier.default("free") });
+/** `owner_email`: the person who signs in with it becomes the org's owner. */
+export const CreateOrg = z.object({ name, tier: tier.default("free"), owner_email: email.optional() });
 export const UpdateOrg = z
   .object({ name: name.optional(), tier: tier.optional() })
   .refine((v) => v.name !== undefined || v.tier !== undefined, "send name or tier");

@@ -1,7 +1,7 @@
 // The D1 control plane. Hot, per-device data (logs, heartbeats, commands) lives in the
 // device's Durable Object; these tables hold what is queried across a project or org.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ENVIRONMENTS, role, tier } from "../contract/common";
+import { ENVIRONMENTS, personRole, role, tier } from "../contract/common";
 import type { z } from "zod";
 import { DeviceStatus } from "../contract/fleet";
 
@@ -295,4 +295,66 @@ export const alertDeliveries = sqliteTable(
   },
   // By alert too: the daily job prunes an alert's attempts with it (src/jobs/prune.ts).
   (t) => [index("alert_deliveries_rule_idx").on(t.ruleId, t.id), index("alert_deliveries_alert_idx").on(t.alertId)],
+);
+
+// People who sign in through the team's OpenID provider (src/auth/oidc.ts), one row per identity
+// (the provider's issuer and subject), with the email it last gave.
+export const people = sqliteTable(
+  "people",
+  {
+    id: text("id").primaryKey(),
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    email: text("email").notNull(),
+    name: text("name"),
+    createdAt: createdAt(),
+    lastSeenAt: integer("last_seen_at"),
+  },
+  (t) => [uniqueIndex("people_identity_idx").on(t.issuer, t.subject), index("people_email_idx").on(t.email)],
+);
+
+// Who belongs to which org, with which role (src/contract/people.ts); a person may be in several.
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    orgId: text("org_id").notNull(),
+    personId: text("person_id").notNull(),
+    role: text("role", { enum: values(personRole) }).notNull(),
+    joinedAt: integer("joined_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.personId] }), index("memberships_person_idx").on(t.personId)],
+);
+
+// Invitations by email: the hash of the link's secret (null for the owner named when the org was
+// made, who needs no link), valid until expires_at, used once (accepted_at) or withdrawn.
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    email: text("email").notNull(),
+    role: text("role", { enum: values(personRole) }).notNull(),
+    tokenHash: text("token_hash"),
+    createdBy: text("created_by"),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at").notNull(),
+    acceptedAt: integer("accepted_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("invitations_token_idx").on(t.tokenHash), index("invitations_org_idx").on(t.orgId), index("invitations_email_idx").on(t.email)],
+);
+
+// Sign-in sessions, server-side so that ending one (sign-out, removal) is immediate: the hash of
+// the cookie's secret, the person, when it was last used (the idle timeout) and when it ends.
+export const personSessions = sqliteTable(
+  "person_sessions",
+  {
+    id: text("id").primaryKey(),
+    personId: text("person_id").notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: integer("last_used_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    endedAt: integer("ended_at"),
+  },
+  (t) => [index("person_sessions_person_idx").on(t.personId)],
 );

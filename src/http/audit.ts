@@ -13,6 +13,8 @@ const SYSTEM_ACTOR: AuditActor = { kind: "system", id: "admin", label: "server a
 export function actorOf(c: Context<AppEnv>): AuditActor {
   const key = c.get("apiKey");
   if (key) return { kind: "key", id: key.id, label: key.name, role: key.role };
+  const person = c.get("person")?.person;
+  if (person) return { kind: "person", id: person.id, label: person.email, role: person.role };
   const device = c.get("device");
   if (device) return { kind: "device", id: device.deviceId, label: device.deviceId };
   return SYSTEM_ACTOR;

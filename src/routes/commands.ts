@@ -13,7 +13,8 @@ export const commands = new Hono<AppEnv>().post("/", orgKey("operator"), jsonBod
   const body = c.req.valid("json");
   const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
   if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
-  const key = c.var.apiKey;
-  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, { kind: "key", id: key.id, label: key.name }, { actor: actorOf(c), via: requestOf(c) });
+  const actor = actorOf(c);
+  const sentBy = { kind: actor.kind === "person" ? ("person" as const) : ("key" as const), id: actor.id, label: actor.label };
+  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, sentBy, { actor, via: requestOf(c) });
   return c.json({ command: presentCommand(device.id, row) }, 201);
 });

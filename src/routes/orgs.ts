@@ -1,5 +1,10 @@
 import { Hono } from "hono";
 import { audit } from "../http/audit";
+import { insertInvitationWithinLimit } from "../db/repos/people";
+import { TIERS } from "../contract/tiers";
+
+/** How long an org's named owner has to sign in for the first time. */
+const OWNER_INVITATION_MS = 365 * 24 * 3_600_000;
 import type { AppEnv } from "../app-env";
 import { orgKey, serverAdmin, serverAdminOr } from "../auth/middleware";
 import { findOrg, updateOrg } from "../db/repos/orgs";
@@ -11,9 +16,14 @@ import { CreateOrg, OrgParams, UpdateOrg } from "../contract/tenancy";
 
 export const orgs = new Hono<AppEnv>()
   .post("/", serverAdmin, jsonBody(CreateOrg), async (c) => {
-    const { name, tier } = c.req.valid("json");
+    const { name, tier, owner_email } = c.req.valid("json");
     const { org, key, secret } = await createOrg(c.var.db, name, tier);
-    await audit(c, { orgId: org.id, action: "org.created", target: { kind: "org", id: org.id, label: name }, summary: { name, tier } });
+    if (owner_email) {
+      // No link: the owner is whoever signs in with this email (a pending invitation, counted as a person).
+      const now = Date.now();
+      await insertInvitationWithinLimit(c.var.db, { orgId: org.id, email: owner_email, role: "owner", tokenHash: null, createdBy: null, expiresAt: now + OWNER_INVITATION_MS }, TIERS[tier].limits.people, now);
+    }
+    await audit(c, { orgId: org.id, action: "org.created", target: { kind: "org", id: org.id, label: name }, summary: { name, tier, ...(owner_email ? { owner_email } : {}) } });
     await audit(c, { orgId: org.id, action: "key.created", target: { kind: "key", id: key.id, label: key.name }, summary: { name: key.name, role: key.role } });
     return c.json({ org: presentOrg(org, true), api_key: { id: key.id, key: secret, role: key.role, name: key.name } }, 201);
   })

@@ -13,6 +13,7 @@ import { parseOrThrow } from "../contract/validation";
 import type { Db } from "../db/client";
 import { insertDownloadTicket, redeemDownloadTicket } from "../db/repos/download-tickets";
 import { findLiveKey } from "../db/repos/keys";
+import { membershipOf } from "../db/repos/people";
 import { newSecret, sha256 } from "../lib/crypto";
 import { downloadFile } from "./artifacts";
 import { logExport } from "./log-export";
@@ -55,10 +56,16 @@ export async function mintDownload(env: Env, db: Db, org: { orgId: string; keyId
   return { url: `${origin}${API}/downloads/${secret}`, expires_at: new Date(expiresAt).toISOString() };
 }
 
+/** Whether the key (or person: psn_…) that made a link still reaches the org: a live key, or a member. */
+async function stillMay(db: Db, orgId: string, callerId: string): Promise<boolean> {
+  if (callerId.startsWith("psn_")) return (await membershipOf(db, orgId, callerId)) !== undefined;
+  return (await findLiveKey(db, orgId, callerId)) !== undefined;
+}
+
 /** GET /downloads/:secret: the file, once, with the headers of every file answer whatever its kind. */
 export async function serveDownload(env: Env, db: Db, secret: string, req: Request): Promise<Response> {
   const ticket = await redeemDownloadTicket(db, await sha256(secret), Date.now());
-  if (!ticket || !(await findLiveKey(db, ticket.orgId, ticket.keyId))) throw new ApiError("unauthorized", "download link is unknown, used, expired or revoked");
+  if (!ticket || !(await stillMay(db, ticket.orgId, ticket.keyId))) throw new ApiError("unauthorized", "download link is unknown, used, expired or revoked");
   const answer = await (await resolve(env, db, ticket.orgId, parseHref(ticket.href)))(req);
   const headers = new Headers(answer.headers);
   for (const [name, value] of Object.entries(FILE_ANSWER_HEADERS)) headers.set(name, value);

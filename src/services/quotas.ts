@@ -10,7 +10,7 @@ import { type LimitName, TIERS, type Tier } from "../contract/tiers";
 import type { Db } from "../db/client";
 import { findOrg } from "../db/repos/orgs";
 
-type HeldLimit = Extract<LimitName, "projects" | "devices" | "api_keys">;
+type HeldLimit = Extract<LimitName, "projects" | "devices" | "api_keys" | "people">;
 
 /** The 429 for a limit; `resetsAt` is when a monthly limit starts over (null for counts). */
 export function quotaExceeded(limit: LimitName, max: number, used: number, resetsAt: string | null, tier: Tier): ApiError {

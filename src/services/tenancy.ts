@@ -75,12 +75,17 @@ const PAGE = 500;
  */
 export async function revokeKey(env: Env, db: Db, orgId: string, keyId: string) {
   const outcome = await revokeKeyUnlessLastAdmin(db, orgId, keyId);
-  if (outcome !== "revoked") return outcome;
+  if (outcome === "revoked") await closeTailsOf(env, db, orgId, keyId);
+  return outcome;
+}
+
+/** Closes the live tails a key or person (`callerId`) opened, in every project of the org. */
+export async function closeTailsOf(env: Env, db: Db, orgId: string, callerId: string): Promise<void> {
   let afterId: string | undefined;
   for (;;) {
     const page = await listProjects(db, orgId, { afterId, limit: PAGE });
-    await mapLimit(page, FAN_OUT, (p) => projectHub(env, p.id).revokeKey(keyId));
-    if (page.length < PAGE) return outcome;
+    await mapLimit(page, FAN_OUT, (p) => projectHub(env, p.id).revokeKey(callerId));
+    if (page.length < PAGE) return;
     afterId = page[page.length - 1]!.id;
   }
 }

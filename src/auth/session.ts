@@ -1,0 +1,99 @@
+// A person's sign-in session: an HttpOnly cookie whose secret's hash names a row in D1, so that
+// sign-out and removal take effect on the next request. A session request acts in one org: the
+// one its X-Fleetbeat-Org header (or ?org_id) names, the org of the project it names, or the
+// person's only org. A mutation from a session must come from this site (Fetch Metadata or Origin).
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { AppEnv } from "../app-env";
+import { ApiError } from "../contract/errors";
+import { type PersonRole, SESSION } from "../contract/people";
+import { findProjectOfOrg } from "../db/repos/projects";
+import { findLiveSession, insertSession, orgsOf, touchSession } from "../db/repos/people";
+import { newSecret, sha256 } from "../lib/crypto";
+
+/** Whether the request came over HTTPS: local development (plain http) gets no Secure flag. */
+const secure = (c: Context<AppEnv>) => new URL(c.req.url).protocol === "https:";
+
+/** Starts a session for `personId` and sets its cookie. */
+export async function startSession(c: Context<AppEnv>, personId: string): Promise<void> {
+  const secret = newSecret("fbs");
+  await insertSession(c.var.db, await sha256(secret), personId, Date.now(), SESSION.absoluteMs);
+  setCookie(c, SESSION.cookie, secret, { path: "/", httpOnly: true, secure: secure(c), sameSite: "Lax", maxAge: SESSION.absoluteMs / 1000 });
+}
+
+export const sessionCookie = (c: Context<AppEnv>) => getCookie(c, SESSION.cookie);
+
+export function clearSessionCookie(c: Context<AppEnv>): void {
+  deleteCookie(c, SESSION.cookie, { path: "/", secure: secure(c) });
+}
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * A mutation with a session cookie must come from this site: the browser's Sec-Fetch-Site says
+ * so, or (older browsers) its Origin is this origin. A cookie sent by another site's form or
+ * script is refused.
+ */
+function holdToSameOrigin(c: Context<AppEnv>): void {
+  if (SAFE.has(c.req.method)) return;
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined) {
+    if (site === "same-origin" || site === "none") return;
+  } else {
+    const origin = c.req.header("origin");
+    if (origin !== undefined && origin === new URL(c.req.url).origin) return;
+  }
+  throw new ApiError("forbidden", "a cross-site request with a session cookie is refused; send it from this site (or use an API key)");
+}
+
+/** The signed-in person of a session cookie, whatever their orgs (accepting an invitation): 401 without a live session. */
+export async function personOfSession(c: Context<AppEnv>) {
+  const secret = sessionCookie(c);
+  const found = secret ? await findLiveSession(c.var.db, await sha256(secret), Date.now(), SESSION.idleMs) : undefined;
+  if (!found) throw new ApiError("unauthorized", "sign in first");
+  holdToSameOrigin(c);
+  return found.person;
+}
+
+export interface SessionCaller {
+  person: { id: string; email: string; name: string | null; role: PersonRole; sessionHash: string };
+  org: { id: string; name: string; tier: "free" | "pro" | "enterprise" };
+  orgs: { id: string; name: string; role: PersonRole }[];
+}
+
+/**
+ * The person behind a session cookie and the org this request acts in: 401 for an ended,
+ * expired or idle session, 403 when the person is not a member of the org named, 400 when a
+ * person of several orgs names none.
+ */
+export async function sessionCaller(c: Context<AppEnv>, secret: string, firstOrg = false): Promise<SessionCaller> {
+  const db = c.var.db;
+  const now = Date.now();
+  const hash = await sha256(secret);
+  const found = await findLiveSession(db, hash, now, SESSION.idleMs);
+  if (!found) throw new ApiError("unauthorized", "the session has ended or expired; sign in again");
+  holdToSameOrigin(c);
+  if (now - found.session.lastUsedAt > SESSION.touchEveryMs) await touchSession(db, hash, now);
+  const orgs = await orgsOf(db, found.person.id);
+  const named = c.req.header("x-fleetbeat-org") ?? c.req.query("org_id");
+  let org = named ? orgs.find((o) => o.id === named) : undefined;
+  if (named && !org) throw new ApiError("forbidden", "you are not a member of that org");
+  if (!org) {
+    const projectId = c.req.query("project_id");
+    if (projectId) {
+      for (const o of orgs) if (await findProjectOfOrg(db, o.id, projectId)) org = o;
+      if (!org) throw new ApiError("not_found", "project not found");
+    }
+  }
+  if (!org) {
+    if (orgs.length === 0) throw new ApiError("forbidden", "you are not a member of any org yet; ask an admin for an invitation");
+    if (orgs.length > 1 && !firstOrg) throw new ApiError("bad_request", "you belong to several orgs: name one with the X-Fleetbeat-Org header");
+    org = orgs[0]!;
+  }
+  const p = found.person;
+  return {
+    person: { id: p.id, email: p.email, name: p.name, role: org.role, sessionHash: hash },
+    org: { id: org.id, name: org.name, tier: org.tier },
+    orgs: orgs.map((o) => ({ id: o.id, name: o.name, role: o.role })),
+  };
+}

@@ -1,0 +1,248 @@
+// People sign in through a real OpenID provider (oidc-provider, test/oidc-providers.ts) and act
+// with a session cookie: owners, admins, operators and viewers per org, invitations by email,
+// the last owner kept, removal and sign-out effective on the next request, cross-site
+// mutations refused, and every step in the org's audit log.
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, call, newKey, newOrg, newProject, newDevice, readText } from "./helpers";
+import { Browser } from "./sign-in";
+import { exports } from "cloudflare:workers";
+
+/** An org made for `email` as its owner, and that person signed in. */
+async function ownedOrg(email: string, tier: "free" | "pro" = "pro") {
+  const res = await call("POST", "/orgs", { token: ADMIN, body: { name: `${email}'s org`, tier, owner_email: email } });
+  expect(res.status).toBe(201);
+  const owner = new Browser();
+  const back = await owner.signIn(email);
+  expect(back.status, await readText(back.clone())).toBe(302);
+  return { orgId: res.json.org.id as string, adminKey: res.json.api_key.key as string, owner };
+}
+
+/** An invitation made by `by` (a browser in `orgId`), accepted by a new browser signed in as `email`. */
+async function invited(by: Browser, orgId: string, email: string, role: string) {
+  const made = await by.call("POST", "/invitations", { org: orgId, body: { email, role } });
+  expect(made.status, JSON.stringify(made.json)).toBe(201);
+  const person = new Browser();
+  expect((await person.signIn(email)).status).toBe(302);
+  const token = new URL(made.json.url).hash.replace("#/accept/", "");
+  const accepted = await person.call("POST", "/invitations/accept", { body: { token } });
+  expect(accepted.status, JSON.stringify(accepted.json)).toBe(200);
+  return person;
+}
+
+describe("signing in", () => {
+  it("signs a person in through the provider's form, sets an HttpOnly SameSite=Lax session cookie, and makes the org's named owner its owner", async () => {
+    const res = await call("POST", "/orgs", { token: ADMIN, body: { name: "Owned", tier: "pro", owner_email: "alice@example.com" } });
+    const orgId = res.json.org.id;
+    const alice = new Browser();
+    const back = await alice.signIn("alice@example.com", "/auth/login?return_to=%2F%23%2Ffleet");
+    expect(back.status).toBe(302);
+    expect(back.headers.get("location")).toBe("/#/fleet");
+    const cookie = back.headers.getSetCookie().find((c) => c.startsWith("fb_session="))!;
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+    expect(cookie).not.toMatch(/Secure/i); // plain http: local development
+    const me = await alice.call("GET", "/me", { org: orgId });
+    expect(me.status).toBe(200);
+    expect(me.json.person).toMatchObject({ email: "alice@example.com", name: "Alice Admin", role: "owner" });
+    expect(me.json.org.id).toBe(orgId);
+    expect(me.json.orgs.map((o: { id: string }) => o.id)).toContain(orgId);
+    expect(me.json.key).toBeUndefined();
+  });
+
+  it("refuses a replayed authorization code, an unknown session and a return path off this site", async () => {
+    const b = new Browser();
+    const callback = await b.toCallback("carol@example.com");
+    const login = b.jar.header("http://fleetbeat.test");
+    expect((await b.fetch(callback)).status).toBe(302);
+    // The same code again, with the same sign-in state: the provider refuses it, and so do we.
+    const replay = await exports.default.fetch(callback, { headers: { cookie: login }, redirect: "manual" });
+    expect(replay.status).toBe(401);
+    expect((await replay.json<{ error: { code: string } }>()).error.code).toBe("unauthorized");
+    // A callback with no sign-in in progress.
+    expect((await new Browser().fetch(callback)).status).toBe(401);
+    const stranger = await exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { cookie: "fb_session=fbs_made_up", "sec-fetch-site": "same-origin" } });
+    expect(stranger.status).toBe(401);
+    expect((await call("GET", "/auth/login?return_to=//evil.example/x")).status).toBe(400);
+    expect((await call("GET", "/auth/login?return_to=https://evil.example/")).status).toBe(400);
+  });
+
+  it("signs out on the server: the cookie stops at once, wherever it was copied", async () => {
+    const { orgId, owner } = await ownedOrg("dave@example.com");
+    const copied = owner.session!;
+    expect((await owner.call("POST", "/auth/logout")).status).toBe(204);
+    const again = await exports.default.fetch(`http://fleetbeat.test/api/v1/me?org_id=${orgId}`, { headers: { cookie: `fb_session=${copied}` } });
+    expect(again.status).toBe(401);
+  });
+
+  it("refuses a cross-site mutation made with a session cookie, and takes the same one from this site", async () => {
+    const { orgId, owner } = await ownedOrg("bob@example.com");
+    const body = { name: "from elsewhere" };
+    expect((await owner.call("POST", "/projects", { org: orgId, body, headers: { "sec-fetch-site": "cross-site" } })).status).toBe(403);
+    expect((await owner.call("POST", "/projects", { org: orgId, body, headers: { "sec-fetch-site": "same-site" } })).status).toBe(403);
+    // A browser without Fetch Metadata: its Origin decides, and no Origin is not this site.
+    const noMetadata = (origin?: string) =>
+      owner.fetch("http://fleetbeat.test/api/v1/projects", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-fleetbeat-org": orgId, ...(origin ? { origin } : {}) },
+        body: JSON.stringify(body),
+      });
+    expect((await noMetadata("https://evil.example")).status).toBe(403);
+    expect((await noMetadata()).status).toBe(403);
+    expect((await noMetadata("http://fleetbeat.test")).status).toBe(201);
+    expect((await owner.call("POST", "/projects", { org: orgId, body })).status).toBe(201);
+  });
+});
+
+describe("people and invitations", () => {
+  let org: Awaited<ReturnType<typeof ownedOrg>>;
+  beforeAll(async () => {
+    org = await ownedOrg("alice@example.com");
+  });
+
+  it("an invitation works once, for its email only, and makes its role", async () => {
+    const made = await org.owner.call("POST", "/invitations", { org: org.orgId, body: { email: "Carol@Example.com", role: "viewer" } });
+    expect(made.status).toBe(201);
+    expect(made.json.invitation).toMatchObject({ email: "carol@example.com", role: "viewer" });
+    expect(Date.parse(made.json.invitation.expires_at) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+    const token = new URL(made.json.url).hash.replace("#/accept/", "");
+    const bob = new Browser();
+    await bob.signIn("bob@example.com");
+    expect((await bob.call("POST", "/invitations/accept", { body: { token } })).status).toBe(404);
+    const carol = new Browser();
+    await carol.signIn("carol@example.com");
+    const accepted = await carol.call("POST", "/invitations/accept", { body: { token } });
+    expect(accepted.json).toEqual({ org_id: org.orgId, role: "viewer" });
+    expect((await carol.call("POST", "/invitations/accept", { body: { token } })).status).toBe(404);
+    expect((await carol.call("GET", "/me", { org: org.orgId })).json.person.role).toBe("viewer");
+    // Without a session, nobody accepts anything.
+    expect((await call("POST", "/invitations/accept", { body: { token } })).status).toBe(401);
+    const listed = await org.owner.call("GET", `/people?org_id=${org.orgId}`, { org: org.orgId });
+    expect(listed.json.people.map((p: { email: string; role: string }) => [p.email, p.role])).toEqual(
+      expect.arrayContaining([
+        ["alice@example.com", "owner"],
+        ["carol@example.com", "viewer"],
+      ]),
+    );
+  });
+
+  it("keeps the last owner: neither demoted nor removed, and owners are touched by owners only", async () => {
+    const { orgId, owner } = await ownedOrg("alice@example.com");
+    const me = (await owner.call("GET", "/me", { org: orgId })).json.person.id;
+    expect((await owner.call("PATCH", `/people/${me}`, { org: orgId, body: { role: "admin" } })).status).toBe(409);
+    expect((await owner.call("DELETE", `/people/${me}`, { org: orgId })).status).toBe(409);
+    const dave = await invited(owner, orgId, "dave@example.com", "admin");
+    // An admin may not touch an owner, nor make one (the org has one).
+    expect((await dave.call("DELETE", `/people/${me}`, { org: orgId })).status).toBe(403);
+    const daveId = (await dave.call("GET", "/me", { org: orgId })).json.person.id;
+    expect((await dave.call("PATCH", `/people/${daveId}`, { org: orgId, body: { role: "owner" } })).status).toBe(403);
+    expect((await dave.call("POST", "/invitations", { org: orgId, body: { email: "x@example.com", role: "owner" } })).status).toBe(403);
+    // With a second owner, the first may step down.
+    expect((await owner.call("PATCH", `/people/${daveId}`, { org: orgId, body: { role: "owner" } })).status).toBe(200);
+    expect((await owner.call("PATCH", `/people/${me}`, { org: orgId, body: { role: "admin" } })).status).toBe(200);
+    expect((await dave.call("DELETE", `/people/${daveId}`, { org: orgId })).status).toBe(409);
+  });
+
+  it("removing a person refuses their session's next request to the org", async () => {
+    const { orgId, owner } = await ownedOrg("alice@example.com");
+    const bob = await invited(owner, orgId, "bob@example.com", "operator");
+    expect((await bob.call("GET", "/projects", { org: orgId })).status).toBe(200);
+    const bobId = (await bob.call("GET", "/me", { org: orgId })).json.person.id;
+    expect((await owner.call("DELETE", `/people/${bobId}`, { org: orgId })).status).toBe(200);
+    expect((await bob.call("GET", "/projects", { org: orgId })).status).toBe(403);
+  });
+
+  it("a person of several orgs names one; one of none gets 403; a person never reaches an org they are not in", async () => {
+    const a = await ownedOrg("alice@example.com");
+    const b = await ownedOrg("alice@example.com");
+    const several = await b.owner.call("GET", "/projects");
+    expect(several.status).toBe(400);
+    expect((await b.owner.call("GET", "/projects", { org: a.orgId })).status).toBe(200);
+    const other = await newOrg();
+    expect((await b.owner.call("GET", "/projects", { org: other.orgId })).status).toBe(403);
+    const project = await newProject(other.adminKey);
+    expect((await b.owner.call("GET", `/logs?project_id=${project}`)).status).toBe(404);
+    const nobody = new Browser();
+    await nobody.signIn("dave@example.com");
+    const me = await nobody.call("GET", "/me");
+    expect([403, 200]).toContain(me.status);
+  });
+
+  it("counts people and pending invitations toward the tier's people limit", async () => {
+    const { orgId, owner } = await ownedOrg("bob@example.com", "free");
+    // Free: 5 people; the owner is one.
+    for (let i = 0; i < 4; i++) expect((await owner.call("POST", "/invitations", { org: orgId, body: { email: `p${i}@example.com`, role: "viewer" } })).status).toBe(201);
+    const over = await owner.call("POST", "/invitations", { org: orgId, body: { email: "p9@example.com", role: "viewer" } });
+    expect(over.status).toBe(429);
+    expect(over.json.error.details).toMatchObject({ quota: "people", limit: 5, used: 5 });
+    const pending = await owner.call("GET", "/invitations", { org: orgId });
+    expect(pending.json.invitations).toHaveLength(4);
+    expect((await owner.call("DELETE", `/invitations/${pending.json.invitations[0].id}`, { org: orgId })).status).toBe(200);
+    expect((await owner.call("POST", "/invitations", { org: orgId, body: { email: "p9@example.com", role: "viewer" } })).status).toBe(201);
+  });
+
+  it("an admin key may invite an owner while the org has none", async () => {
+    const { adminKey } = await newOrg();
+    const made = await call("POST", "/invitations", { token: adminKey, body: { email: "dave@example.com", role: "owner" } });
+    expect(made.status).toBe(201);
+    expect((await call("POST", "/invitations", { token: await newKey(adminKey, "viewer"), body: { email: "x@example.com", role: "viewer" } })).status).toBe(403);
+  });
+});
+
+describe("a person's role", () => {
+  type Role = "owner" | "admin" | "operator" | "viewer";
+  const ROLES: Role[] = ["owner", "admin", "operator", "viewer"];
+  const as = {} as Record<Role, Browser>;
+  let orgId: string;
+  let projectId: string;
+  let deviceId: string;
+  beforeAll(async () => {
+    const org = await ownedOrg("alice@example.com");
+    orgId = org.orgId;
+    as.owner = org.owner;
+    as.admin = await invited(org.owner, orgId, "bob@example.com", "admin");
+    as.operator = await invited(org.owner, orgId, "dave@example.com", "operator");
+    as.viewer = await invited(org.owner, orgId, "carol@example.com", "viewer");
+    projectId = await newProject(org.adminKey);
+    deviceId = (await newDevice(org.adminKey, projectId)).deviceId;
+  });
+
+  const ROUTES: { route: string; allowed: Role[]; send: () => [string, string, unknown?] }[] = [
+    { route: "GET /projects", allowed: ["owner", "admin", "operator", "viewer"], send: () => ["GET", "/projects"] },
+    { route: "GET /logs/export", allowed: ["owner", "admin", "operator", "viewer"], send: () => ["GET", `/logs/export?project_id=${projectId}&format=ndjson`] },
+    { route: "POST /logs/stream/ticket", allowed: ["owner", "admin", "operator", "viewer"], send: () => ["POST", "/logs/stream/ticket", { project_id: projectId }] },
+    { route: "POST /fleet/commands", allowed: ["owner", "admin", "operator"], send: () => ["POST", "/fleet/commands", { device_id: deviceId, command: "dock" }] },
+    { route: "POST /projects", allowed: ["owner", "admin"], send: () => ["POST", "/projects", { name: "by role" }] },
+    { route: "POST /keys", allowed: ["owner", "admin"], send: () => ["POST", "/keys", { role: "viewer", name: "by role" }] },
+    { route: "POST /capsules/generate", allowed: ["owner", "admin"], send: () => ["POST", "/capsules/generate", { project_id: projectId, device_type: "amr", environment: "production" }] },
+    { route: "PATCH /fleet/devices/:id", allowed: ["owner", "admin"], send: () => ["PATCH", `/fleet/devices/${deviceId}`, { name: "renamed" }] },
+    { route: "GET /people", allowed: ["owner", "admin"], send: () => ["GET", "/people"] },
+    { route: "POST /invitations", allowed: ["owner", "admin"], send: () => ["POST", "/invitations", { email: "new@example.com", role: "viewer" }] },
+    { route: "GET /audit", allowed: ["owner", "admin"], send: () => ["GET", "/audit"] },
+  ];
+
+  for (const r of ROUTES) {
+    for (const role of ROLES) {
+      const allowed = r.allowed.includes(role);
+      it(`${r.route}: ${role} ${allowed ? "may" : "is refused (403)"}`, async () => {
+        const [method, path, body] = r.send();
+        const res = await as[role].call(method, path, { org: orgId, ...(body !== undefined ? { body } : {}) });
+        if (allowed) expect(res.status, JSON.stringify(res.json)).toBeLessThan(300);
+        else {
+          expect(res.status).toBe(403);
+          expect(res.json.error.code).toBe("forbidden");
+        }
+      });
+    }
+  }
+
+  it("the audit log names each person who acted, with their role, and their sign-ins", async () => {
+    const events = (await as.owner.call("GET", "/audit?limit=200", { org: orgId })).json.events as { action: string; actor: { kind: string; label: string; role?: string } }[];
+    const by = (action: string, label: string) => events.find((e) => e.action === action && e.actor.label === label);
+    expect(by("person.signed_in", "alice@example.com")?.actor).toMatchObject({ kind: "person", role: "owner" });
+    expect(by("person.joined", "alice@example.com")).toBeDefined();
+    expect(by("person.invited", "alice@example.com")).toBeDefined();
+    expect(by("person.joined", "carol@example.com")?.actor.role).toBe("viewer");
+    expect(by("command.sent", "dave@example.com")?.actor).toMatchObject({ kind: "person", role: "operator" });
+    expect(by("project.created", "bob@example.com")?.actor).toMatchObject({ kind: "person", role: "admin" });
+  });
+});

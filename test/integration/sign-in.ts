@@ -1,0 +1,105 @@
+// Signing a person in the way a browser does, through the real OpenID provider the tests run
+// (test/oidc-providers.ts): GET /auth/login, the provider's redirects and its plain sign-in form,
+// back to /auth/callback, with each site's cookies kept as a browser keeps them. No step is
+// mocked. Then calls made with the session cookie, as the dashboard makes them.
+import { exports } from "cloudflare:workers";
+import { type Answer, readText } from "./helpers";
+
+const ORIGIN = "http://fleetbeat.test";
+
+/** Cookies by host, as a browser keeps them (paths ignored: each test's flow is short). */
+class CookieJar {
+  private readonly byHost = new Map<string, Map<string, string>>();
+  take(url: string, res: Response): void {
+    const jar = this.hostJar(url);
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(";");
+      const eq = pair!.indexOf("=");
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || /^\s*expires=Thu, 01 Jan 1970/i.test(a));
+      if (expired || value === "") jar.delete(name);
+      else jar.set(name, value);
+    }
+  }
+  header(url: string): string {
+    return [...this.hostJar(url)].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+  get(url: string, name: string): string | undefined {
+    return this.hostJar(url).get(name);
+  }
+  private hostJar(url: string) {
+    const host = new URL(url).host;
+    let jar = this.byHost.get(host);
+    if (!jar) this.byHost.set(host, (jar = new Map()));
+    return jar;
+  }
+}
+
+/** A browser of one person: its cookies, and how it fetches the Worker and the provider. */
+export class Browser {
+  readonly jar = new CookieJar();
+
+  /** One request, no redirect followed; the Worker through its fetch handler, anything else over the network. */
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    const cookie = this.jar.header(url);
+    if (cookie) headers.set("cookie", cookie);
+    const req = new Request(url, { ...init, headers, redirect: "manual" });
+    const res = url.startsWith(ORIGIN) ? await exports.default.fetch(req) : await fetch(req);
+    this.jar.take(url, res);
+    return res;
+  }
+
+  /** Follows redirects from `url` while they stay off the Worker's callback; answers the last response and its URL. */
+  async follow(url: string, init: RequestInit = {}): Promise<{ res: Response; url: string }> {
+    let res = await this.fetch(url, init);
+    for (let hops = 0; hops < 10 && res.status >= 300 && res.status < 400; hops++) {
+      const next = new URL(res.headers.get("location")!, url).toString();
+      if (next.startsWith(`${ORIGIN}/api/v1/auth/callback`)) return { res, url: next };
+      url = next;
+      res = await this.fetch(url);
+    }
+    return { res, url };
+  }
+
+  /**
+   * Signs in as `email` at the provider's form: GET /auth/login, the provider's sign-in page, the
+   * form posted, and the redirect to the callback, which is returned (not yet followed).
+   */
+  async toCallback(email: string, login = "/auth/login"): Promise<string> {
+    const start = await this.fetch(`${ORIGIN}/api/v1${login}`);
+    if (start.status !== 302) throw new Error(`login: ${start.status} ${await readText(start)}`);
+    const page = await this.follow(start.headers.get("location")!);
+    if (page.url.startsWith(`${ORIGIN}/api/v1/auth/callback`)) return page.url;
+    const html = await readText(page.res);
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`no sign-in form at ${page.url}: ${html.slice(0, 300)}`);
+    const fields = new URLSearchParams();
+    for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1]!, m[2]!);
+    fields.set("login", email);
+    fields.set("password", "any");
+    const submit = new URL(action.replace(/&amp;/g, "&"), page.url).toString();
+    const posted = await this.follow(submit, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: fields.toString() });
+    if (!posted.url.startsWith(`${ORIGIN}/api/v1/auth/callback`)) throw new Error(`the provider did not send us back: ${posted.res.status} at ${posted.url}`);
+    return posted.url;
+  }
+
+  /** The whole sign-in; answers the callback's response (302 to the dashboard, with the session cookie). */
+  async signIn(email: string, login?: string): Promise<Response> {
+    return this.fetch(await this.toCallback(email, login));
+  }
+
+  get session(): string | undefined {
+    return this.jar.get(ORIGIN, "fb_session");
+  }
+
+  /** An API call as the dashboard makes it: same-origin, with the session cookie and no key. */
+  async call(method: string, path: string, opts: { body?: unknown; org?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+    const headers: Record<string, string> = { "sec-fetch-site": "same-origin", ...(opts.org ? { "x-fleetbeat-org": opts.org } : {}), ...opts.headers };
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const res = await this.fetch(`${ORIGIN}/api/v1${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+    const text = await readText(res);
+    return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
+  }
+}
