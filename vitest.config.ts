@@ -9,7 +9,8 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { unstable_readConfig } from "wrangler";
 import { DATASETS, loadLoghub } from "./agent/samples/loghub.ts";
-import { TEST_CLIENT, startTestProviders } from "./test/oidc-providers.ts";
+import { ACCESS_CLIENT, TEST_CLIENT } from "./test/oidc-clients.ts";
+import { startTestProviders } from "./test/oidc-providers.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -21,7 +22,14 @@ export default defineConfig(async () => {
   const jobsConsumer = { max_batch_size: consumer.max_batch_size!, max_retries: consumer.max_retries! };
   // A real OpenID provider for sign-in (test/oidc-providers.ts); the Worker is its client.
   const oidc = await startTestProviders();
-  const oidcBindings = { OIDC_ISSUER: oidc.issuer, OIDC_CLIENT_ID: TEST_CLIENT.client_id, OIDC_CLIENT_SECRET: TEST_CLIENT.client_secret };
+  const oidcBindings = {
+    OIDC_ISSUER: oidc.issuer,
+    OIDC_CLIENT_ID: TEST_CLIENT.client_id,
+    OIDC_CLIENT_SECRET: TEST_CLIENT.client_secret,
+    CF_ACCESS_ISSUER: oidc.accessIssuer,
+    CF_ACCESS_AUD: ACCESS_CLIENT.client_id,
+    CF_ACCESS_JWKS_URL: `${oidc.accessIssuer}/jwks`,
+  };
   return {
     test: {
       // Two test files at once even on two cores (vitest's default keeps one core free): the

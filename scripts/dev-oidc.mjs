@@ -22,20 +22,23 @@ export const DEV_PEOPLE = [
 
 /**
  * Starts a provider on `port` (issuer http://localhost:<port>); resolves once it listens.
- * @param {{ port: number, host?: string, clients: { client_id: string, client_secret: string, redirect_uris: string[] }[], idTokenTtlS?: number, ownKeys?: boolean }} options
+ * `claimsInIdToken`: the email and name in the ID token itself (as Cloudflare Access's assertion
+ * has them), not only at the userinfo endpoint (the strict default).
+ * @param {{ port: number, host?: string, clients: { client_id: string, client_secret: string, redirect_uris: string[] }[], idTokenTtlS?: number, ownKeys?: boolean, claimsInIdToken?: boolean }} options
  */
-export async function startDevOidc({ port, host = "localhost", clients, idTokenTtlS = 300, ownKeys = false }) {
+export async function startDevOidc({ port, host = "localhost", clients, idTokenTtlS = 300, ownKeys = false, claimsInIdToken = false }) {
   // Listening first, so that port 0 (any free port) names the issuer.
   const server = createServer();
   await new Promise((resolve) => server.listen(port, host === "localhost" ? "127.0.0.1" : host, resolve));
   const issuer = `http://${host}:${server.address().port}`;
-  const jwks = ownKeys ? { keys: [{ ...(await exportJWK((await generateKeyPair("RS256", { extractable: true })).privateKey)), alg: "RS256", use: "sig", kid: `own-${port}` }] } : undefined;
+  const jwks = ownKeys ? { keys: [{ ...(await exportJWK((await generateKeyPair("RS256", { extractable: true })).privateKey)), alg: "RS256", use: "sig", kid: "fleetbeat-dev-own" }] } : undefined;
   const provider = new Provider(issuer, {
     clients: clients.map((c) => ({ ...c, grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "client_secret_basic" })),
     ...(jwks ? { jwks } : {}),
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile"],
     pkce: { required: () => true },
+    conformIdTokenClaims: !claimsInIdToken,
     ttl: { IdToken: idTokenTtlS, AccessToken: 300, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
     cookies: { keys: ["fleetbeat-dev-oidc"] },
     features: { devInteractions: { enabled: true } },

@@ -23,6 +23,7 @@ import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams
 import { ScrapeQuery } from "./contract/scrape";
 import { VERSION } from "./contract/version";
 import { AuditExport, AuditQuery } from "./contract/audit";
+import { AcceptInvitation, CallbackQuery, CreateInvitation, InvitationParams, LoginQuery, OrgScope, PatchPerson, PersonParams } from "./contract/people";
 
 type Auth = "none" | "server admin" | "viewer" | "operator" | "admin" | "device" | "ticket";
 
@@ -53,7 +54,17 @@ const OPERATIONS: Operation[] = [
   { method: "post", path: "/keys", summary: "Create an API key (the secret is shown once)", auth: "admin", body: CreateKey },
   { method: "get", path: "/keys", summary: "List API keys, without secrets", auth: "admin" },
   { method: "delete", path: "/keys/{id}", summary: "Revoke an API key", auth: "admin", params: KeyParams },
-  { method: "get", path: "/me", summary: "The calling key and its org (with tier limits)", auth: "viewer" },
+  { method: "get", path: "/me", summary: "The calling key or signed-in person and its org (with tier limits); a person's orgs", auth: "viewer" },
+  { method: "get", path: "/auth/login", summary: "Start signing in: a redirect to the OpenID provider (authorization code + PKCE)", auth: "none", query: LoginQuery, note: "a 302 redirect" },
+  { method: "get", path: "/auth/callback", summary: "The provider's redirect back: sets the session cookie, then a redirect to return_to", auth: "none", query: CallbackQuery, note: "a 302 redirect" },
+  { method: "post", path: "/auth/logout", summary: "End the session (the cookie stops at once)", auth: "none" },
+  { method: "get", path: "/people", summary: "The org's people and their roles", auth: "admin", query: OrgScope },
+  { method: "patch", path: "/people/{person_id}", summary: "Change a person's role (owners only by owners; never the last owner)", auth: "admin", params: PersonParams, query: OrgScope, body: PatchPerson },
+  { method: "delete", path: "/people/{person_id}", summary: "Remove a person from the org (owners only by owners; never the last owner)", auth: "admin", params: PersonParams, query: OrgScope },
+  { method: "post", path: "/invitations", summary: "Invite a person by email: a link shown once, valid 7 days, for that email", auth: "admin", body: CreateInvitation },
+  { method: "get", path: "/invitations", summary: "Pending invitations", auth: "admin", query: OrgScope },
+  { method: "delete", path: "/invitations/{id}", summary: "Withdraw an invitation", auth: "admin", params: InvitationParams },
+  { method: "post", path: "/invitations/accept", summary: "Accept an invitation made for the signed-in person's email", auth: "none", body: AcceptInvitation, note: "needs a session cookie" },
   { method: "post", path: "/capsules/generate", summary: "Mint a one-time registration token", auth: "admin", body: GenerateCapsule },
   { method: "post", path: "/fleet/register", summary: "Register a device with a registration token", auth: "none", body: Register },
   { method: "post", path: "/fleet/heartbeat", summary: "Heartbeat with status and metrics", auth: "device", body: Heartbeat },
@@ -69,6 +80,7 @@ const OPERATIONS: Operation[] = [
   { method: "get", path: "/fleet/devices/{device_id}/commands/history", summary: "Every command with its transitions", auth: "viewer", params: DeviceParams, query: CommandHistoryQuery },
   { method: "post", path: "/fleet/commands", summary: "Queue a command", auth: "operator", body: QueueCommand },
   { method: "get", path: "/audit", summary: "The org's audit log, newest first, filtered and paged", auth: "admin", query: AuditQuery },
+  { method: "get", path: "/audit/deployment", summary: "The deployment's own audit log: failed sign-ins that named no org", auth: "server admin", query: AuditQuery },
   { method: "get", path: "/audit/export", summary: "The org's audit log as one NDJSON or CSV file", auth: "admin", query: AuditExport, note: "a file (NDJSON or CSV), streamed" },
   { method: "post", path: "/alert-rules", summary: "Create an alert rule; answers each target's signing secret, once", auth: "admin", body: CreateAlertRule },
   { method: "get", path: "/alert-rules", summary: "A project's alert rules", auth: "viewer", query: AlertRulesQuery },

@@ -20,6 +20,9 @@ interface __BaseEnv_Env {
 	OIDC_ISSUER: string;
 	OIDC_CLIENT_ID: string;
 	OIDC_CLIENT_SECRET?: string;
+	CF_ACCESS_ISSUER: string;
+	CF_ACCESS_AUD: string;
+	CF_ACCESS_JWKS_URL: string;
 	SIGNING_SECRET?: string;
 	DEVICE_HUB: DurableObjectNamespace<import("./index").DeviceHub>;
 	PROJECT_HUB: DurableObjectNamespace<import("./index").ProjectHub>;

@@ -12,7 +12,8 @@ import { signingKey } from "../lib/config";
 import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
 import { PERSON_RANK } from "../contract/people";
-import { sessionCaller, sessionCookie } from "./session";
+import { type SessionCaller, accessCaller, sessionCaller, sessionCookie } from "./session";
+import { accessConfig } from "./oidc";
 
 /** Whether `token` is the server admin token (never true when none is configured). */
 const isAdminToken = async (env: Env, token: string) => Boolean(env.ADMIN_TOKEN) && (await secretsEqual(token, env.ADMIN_TOKEN));
@@ -66,10 +67,16 @@ const RANK: Record<KeyRole, number> = { viewer: 0, operator: 1, admin: 2 };
 export const orgKey = (needs: KeyRole, opts: { firstOrg?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header("authorization");
-    const session = header === undefined ? sessionCookie(c) : undefined;
-    if (session !== undefined) {
-      await acceptSession(c, session, needs, opts.firstOrg === true);
-      return next();
+    if (header === undefined) {
+      // A person: Cloudflare Access's assertion (when configured), else a session cookie.
+      const access = accessConfig(c.env);
+      const assertion = access ? c.req.header("cf-access-jwt-assertion") : undefined;
+      const session = sessionCookie(c);
+      if (assertion !== undefined || session !== undefined) {
+        const caller = assertion !== undefined ? await accessCaller(c, access!, assertion, opts.firstOrg === true) : await sessionCaller(c, session!, opts.firstOrg === true);
+        await acceptPerson(c, caller, needs);
+        return next();
+      }
     }
     const token = bearer(header);
     if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw await wrongKind(c, token, "an org API key");
@@ -78,8 +85,7 @@ export const orgKey = (needs: KeyRole, opts: { firstOrg?: boolean } = {}) =>
   });
 
 /** Makes a signed-in person the caller, in the org the request names (auth/session.ts). */
-async function acceptSession(c: Context<AppEnv>, secret: string, needs: KeyRole, firstOrg: boolean): Promise<void> {
-  const caller = await sessionCaller(c, secret, firstOrg);
+async function acceptPerson(c: Context<AppEnv>, caller: SessionCaller, needs: KeyRole): Promise<void> {
   const role = caller.person.role;
   if (PERSON_RANK[role] < PERSON_RANK[needs]) throw new ApiError("forbidden", `this needs the ${needs === "admin" ? "admin" : "operator or admin"} role in the org; yours is ${role}`);
   // An owner acts as an admin wherever an admin may; what only owners may is checked by the route.

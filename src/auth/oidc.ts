@@ -109,7 +109,10 @@ export async function finishLogin(cfg: OidcConfig, redirectUri: string, callback
     idToken = result.id_token!;
     accessToken = result.access_token;
   } catch (err) {
-    throw new SignInFailed(err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : "the provider refused");
+    // The provider's own error (invalid_grant for a used code) says the most.
+    const { error, error_description } = (err ?? {}) as { error?: unknown; error_description?: unknown };
+    const said = typeof error === "string" ? `${error}${typeof error_description === "string" ? `: ${error_description}` : ""}` : null;
+    throw new SignInFailed((said ?? (err instanceof Error ? `${err.name}: ${err.message}` : "the provider refused")).slice(0, 300));
   }
   try {
     const { payload } = await jwtVerify(idToken, keySet(as), { issuer: as.issuer, audience: cfg.clientId, clockTolerance: 5 });
@@ -128,4 +131,36 @@ export async function finishLogin(cfg: OidcConfig, redirectUri: string, callback
 async function userInfo(cfg: OidcConfig, as: oauth.AuthorizationServer, client: oauth.Client, accessToken: string, subject: string): Promise<Record<string, unknown>> {
   const response = await oauth.userInfoRequest(as, client, accessToken, options(cfg));
   return oauth.processUserInfoResponse(as, client, subject, response);
+}
+
+// ---- Cloudflare Access ---------------------------------------------------------------------
+
+export interface AccessConfig {
+  issuer: string;
+  audience: string;
+  jwksUrl: URL;
+}
+
+/** Behind Cloudflare Access: its team's issuer, this application's audience tag, and its keys (the team's certs unless said). */
+export function accessConfig(env: Env): AccessConfig | null {
+  if (!env.CF_ACCESS_ISSUER || !env.CF_ACCESS_AUD) return null;
+  const issuer = env.CF_ACCESS_ISSUER.replace(/\/$/, "");
+  return { issuer, audience: env.CF_ACCESS_AUD, jwksUrl: new URL(env.CF_ACCESS_JWKS_URL || `${issuer}/cdn-cgi/access/certs`) };
+}
+
+/**
+ * The person a `Cf-Access-Jwt-Assertion` names: its signature checked against the team's keys,
+ * its issuer, audience and lifetime. Anything else is SignInFailed (401).
+ */
+export async function accessPerson(cfg: AccessConfig, assertion: string): Promise<SignedIn> {
+  let keys = keySets.get(cfg.jwksUrl.href);
+  if (!keys) keySets.set(cfg.jwksUrl.href, (keys = createRemoteJWKSet(cfg.jwksUrl)));
+  try {
+    // No clock tolerance: Access and the Worker run on the same clocks.
+    const { payload } = await jwtVerify(assertion, keys, { issuer: cfg.issuer, audience: cfg.audience });
+    if (typeof payload.email !== "string") throw new Error("no email in the assertion");
+    return { issuer: cfg.issuer, subject: String(payload.sub ?? payload.email), email: payload.email.toLowerCase(), name: typeof payload.name === "string" ? payload.name : null };
+  } catch (err) {
+    throw new SignInFailed(`Cf-Access-Jwt-Assertion: ${err instanceof Error ? err.message : "refused"}`.slice(0, 300));
+  }
 }

@@ -8,7 +8,9 @@ import type { AppEnv } from "../app-env";
 import { ApiError } from "../contract/errors";
 import { type PersonRole, SESSION } from "../contract/people";
 import { findProjectOfOrg } from "../db/repos/projects";
-import { findLiveSession, insertSession, orgsOf, touchSession } from "../db/repos/people";
+import { type Person, addMember, findLiveSession, insertSession, orgsOf, takeOwnerInvitations, touchSession, upsertPerson } from "../db/repos/people";
+import { audit } from "../http/audit";
+import { type AccessConfig, type SignedIn, accessPerson } from "./oidc";
 import { newSecret, sha256 } from "../lib/crypto";
 
 /** Whether the request came over HTTPS: local development (plain http) gets no Secure flag. */
@@ -74,7 +76,40 @@ export async function sessionCaller(c: Context<AppEnv>, secret: string, firstOrg
   if (!found) throw new ApiError("unauthorized", "the session has ended or expired; sign in again");
   holdToSameOrigin(c);
   if (now - found.session.lastUsedAt > SESSION.touchEveryMs) await touchSession(db, hash, now);
-  const orgs = await orgsOf(db, found.person.id);
+  return inOrg(c, found.person, hash, firstOrg);
+}
+
+/**
+ * The person Cloudflare Access vouches for (its Cf-Access-Jwt-Assertion header, auth/oidc.ts),
+ * as a session would be: their orgs, and the one this request acts in. Access sends the header
+ * with every request it lets through, so the same-origin rule holds for mutations here too.
+ */
+export async function accessCaller(c: Context<AppEnv>, cfg: AccessConfig, assertion: string, firstOrg = false): Promise<SessionCaller> {
+  const person = await signedInPerson(c, await accessPerson(cfg, assertion));
+  holdToSameOrigin(c);
+  return inOrg(c, person, `access:${person.id}`, firstOrg);
+}
+
+/** A person who signed in (OIDC or Access): their row, and the orgs made for their email (POST /orgs owner_email) now theirs. */
+export async function signedInPerson(c: Context<AppEnv>, who: SignedIn): Promise<Person> {
+  const person = await upsertPerson(c.var.db, who);
+  for (const invitation of await takeOwnerInvitations(c.var.db, person.email)) {
+    await addMember(c.var.db, invitation.orgId, person.id, "owner");
+    await audit(c, {
+      orgId: invitation.orgId,
+      actor: { kind: "person", id: person.id, label: person.email, role: "owner" },
+      action: "person.joined",
+      target: { kind: "person", id: person.id, label: person.email },
+      summary: { role: "owner", invitation: invitation.id },
+    });
+  }
+  return person;
+}
+
+/** The org a person's request acts in, among theirs. */
+async function inOrg(c: Context<AppEnv>, p: Person, sessionHash: string, firstOrg: boolean): Promise<SessionCaller> {
+  const db = c.var.db;
+  const orgs = await orgsOf(db, p.id);
   const named = c.req.header("x-fleetbeat-org") ?? c.req.query("org_id");
   let org = named ? orgs.find((o) => o.id === named) : undefined;
   if (named && !org) throw new ApiError("forbidden", "you are not a member of that org");
@@ -90,9 +125,8 @@ export async function sessionCaller(c: Context<AppEnv>, secret: string, firstOrg
     if (orgs.length > 1 && !firstOrg) throw new ApiError("bad_request", "you belong to several orgs: name one with the X-Fleetbeat-Org header");
     org = orgs[0]!;
   }
-  const p = found.person;
   return {
-    person: { id: p.id, email: p.email, name: p.name, role: org.role, sessionHash: hash },
+    person: { id: p.id, email: p.email, name: p.name, role: org.role, sessionHash },
     org: { id: org.id, name: org.name, tier: org.tier },
     orgs: orgs.map((o) => ({ id: o.id, name: o.name, role: o.role })),
   };

@@ -1,10 +1,10 @@
 // /audit: the org's audit log for its admins, a page at a time or as one file (NDJSON or CSV,
 // written page by page as the log export is, with the same formula-safe CSV cells).
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
-import { orgKey } from "../auth/middleware";
-import { AuditExport, type AuditEvent, type AuditFilter, AuditQuery, CSV_AUDIT_COLUMNS } from "../contract/audit";
+import { orgKey, serverAdmin } from "../auth/middleware";
+import { DEPLOYMENT_LOG, AuditExport, type AuditEvent, type AuditFilter, AuditQuery, CSV_AUDIT_COLUMNS } from "../contract/audit";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { invalidField, notFound } from "../contract/errors";
@@ -44,16 +44,25 @@ function csvRow(e: AuditEvent): string {
   return `${CSV_AUDIT_COLUMNS.map((c) => csvCell(cells[c])).join(",")}\r\n`;
 }
 
+/** A page of the log `logName` (an org's id, or the deployment's), answered as the events are kept. */
+async function page(c: Context<AppEnv>, logName: string, q: AuditQuery & { org_id?: string }) {
+  const { limit, cursor, org_id: _, ...filter } = q;
+  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to) throw invalidField("query", "from", "from must not be after to");
+  const before = decodeCursor(cursor, Before)?.before;
+  const { events, next } = await orgHub(c.env, logName).auditPage({ ...filter, ...(before !== undefined ? { before } : {}) }, limit);
+  // The events are JSON already, as the log keeps them.
+  const nextCursor = next === null ? null : encodeCursor({ before: next });
+  return c.body(`{"events":[${events.join(",")}],"next_cursor":${JSON.stringify(nextCursor)}}`, 200, { "content-type": "application/json" });
+}
+
 export const audit = new Hono<AppEnv>()
   .get("/", orgKey("admin"), query(AuditQuery), async (c) => {
-    const { limit, cursor, ...q } = c.req.valid("query");
-    const filter = filterOf(c.var.org.orgId, q);
-    const before = decodeCursor(cursor, Before)?.before;
-    const { events, next } = await orgHub(c.env, c.var.org.orgId).auditPage({ ...filter, ...(before !== undefined ? { before } : {}) }, limit);
-    // The events are JSON already, as the log keeps them.
-    const nextCursor = next === null ? null : encodeCursor({ before: next });
-    return c.body(`{"events":[${events.join(",")}],"next_cursor":${JSON.stringify(nextCursor)}}`, 200, { "content-type": "application/json" });
+    const q = c.req.valid("query");
+    filterOf(c.var.org.orgId, q);
+    return page(c, c.var.org.orgId, q);
   })
+  // Failed sign-ins that named no org: the deployment's, for the server admin.
+  .get("/deployment", serverAdmin, query(AuditQuery), async (c) => page(c, DEPLOYMENT_LOG, c.req.valid("query")))
   .get("/export", orgKey("admin"), query(AuditExport), async (c) => {
     const { format, ...q } = c.req.valid("query");
     const filter = filterOf(c.var.org.orgId, q);

@@ -7,17 +7,16 @@ import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { perClientIp } from "../auth/middleware";
 import { type LoginState, SignInFailed, beginLogin, finishLogin, oidcConfig } from "../auth/oidc";
-import { clearSessionCookie, sessionCookie, startSession } from "../auth/session";
+import { clearSessionCookie, sessionCookie, signedInPerson, startSession } from "../auth/session";
 import { ApiError } from "../contract/errors";
 import { LOGIN, LoginQuery } from "../contract/people";
-import { addMember, endSession, orgsOf, takeOwnerInvitations, upsertPerson } from "../db/repos/people";
+import { endSession, orgsOf } from "../db/repos/people";
+import { DEPLOYMENT_LOG } from "../contract/audit";
 import { audit } from "../http/audit";
 import { query } from "../http/validate";
 import { signingKey } from "../lib/config";
 import { sha256 } from "../lib/crypto";
 
-/** Where failed sign-ins that name no org are logged: the deployment's own audit log (server admin). */
-export const DEPLOYMENT_LOG = "deployment";
 /** A person in more orgs than this gets their sign-in audited in the first ones only. */
 const AUDITED_ORGS = 20;
 
@@ -58,13 +57,8 @@ export const auth = new Hono<AppEnv>()
       }
       throw err;
     }
-    const person = await upsertPerson(c.var.db, who);
+    const person = await signedInPerson(c, who);
     const actor = { kind: "person" as const, id: person.id, label: person.email };
-    // An org made for this email (POST /orgs owner_email) becomes theirs now.
-    for (const invitation of await takeOwnerInvitations(c.var.db, person.email)) {
-      await addMember(c.var.db, invitation.orgId, person.id, "owner");
-      await audit(c, { orgId: invitation.orgId, actor: { ...actor, role: "owner" }, action: "person.joined", target: { kind: "person", id: person.id, label: person.email }, summary: { role: "owner", invitation: invitation.id } });
-    }
     await startSession(c, person.id);
     for (const org of (await orgsOf(c.var.db, person.id)).slice(0, AUDITED_ORGS)) {
       await audit(c, { orgId: org.id, actor: { ...actor, role: org.role }, action: "person.signed_in", target: { kind: "person", id: person.id, label: person.email }, summary: { issuer: who.issuer } });

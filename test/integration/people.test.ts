@@ -4,8 +4,10 @@
 // mutations refused, and every step in the org's audit log.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, call, newKey, newOrg, newProject, newDevice, readText } from "./helpers";
-import { Browser } from "./sign-in";
-import { exports } from "cloudflare:workers";
+import { Browser, codeFor, idTokenFrom } from "./sign-in";
+import { env, exports } from "cloudflare:workers";
+import { SignJWT, generateKeyPair } from "jose";
+import { ACCESS_CLIENT, OTHER_CLIENT } from "../oidc-clients";
 
 /** An org made for `email` as its owner, and that person signed in. */
 async function ownedOrg(email: string, tier: "free" | "pro" = "pro") {
@@ -62,6 +64,20 @@ describe("signing in", () => {
     expect((await new Browser().fetch(callback)).status).toBe(401);
     const stranger = await exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { cookie: "fb_session=fbs_made_up", "sec-fetch-site": "same-origin" } });
     expect(stranger.status).toBe(401);
+    // Failed sign-ins: one that named an org is in its log; one that named none, in the deployment's.
+    const named = await newOrg();
+    const c2 = new Browser();
+    const withOrg = await c2.toCallback("carol@example.com", `/auth/login?org_id=${named.orgId}`);
+    const kept = c2.jar.header("http://fleetbeat.test");
+    expect((await c2.fetch(withOrg)).status).toBe(302);
+    expect((await exports.default.fetch(withOrg, { headers: { cookie: kept }, redirect: "manual" })).status).toBe(401);
+    const orgLog = await call("GET", "/audit?action=person.sign_in_failed", { token: named.adminKey });
+    expect(orgLog.json.events).toHaveLength(1);
+    expect(orgLog.json.events[0].summary.reason).toMatch(/invalid_grant|grant/i);
+    const deployment = await call("GET", "/audit/deployment?action=person.sign_in_failed", { token: ADMIN });
+    expect(deployment.status).toBe(200);
+    expect(deployment.json.events.some((e: { summary: { reason: string } }) => /no sign-in in progress/.test(e.summary.reason))).toBe(true);
+    expect((await call("GET", "/audit/deployment", { token: named.adminKey })).status).toBe(403);
     expect((await call("GET", "/auth/login?return_to=//evil.example/x")).status).toBe(400);
     expect((await call("GET", "/auth/login?return_to=https://evil.example/")).status).toBe(400);
   });
@@ -90,6 +106,62 @@ describe("signing in", () => {
     expect((await noMetadata()).status).toBe(403);
     expect((await noMetadata("http://fleetbeat.test")).status).toBe(201);
     expect((await owner.call("POST", "/projects", { org: orgId, body })).status).toBe(201);
+  });
+});
+
+describe("tokens a correct provider would not give the Worker", () => {
+  it("a code issued to another application is refused at the callback (401)", async () => {
+    const b = new Browser();
+    const start = await b.fetch("http://fleetbeat.test/api/v1/auth/login");
+    const state = new URL(start.headers.get("location")!).searchParams.get("state")!;
+    const code = await codeFor(env.OIDC_ISSUER, OTHER_CLIENT, "carol@example.com", state);
+    const res = await b.fetch(`http://fleetbeat.test/api/v1/auth/callback?${new URLSearchParams({ code, state, iss: env.OIDC_ISSUER })}`);
+    expect(res.status).toBe(401);
+  });
+
+  describe("behind Cloudflare Access (Cf-Access-Jwt-Assertion, the second provider standing in for Access)", () => {
+    const me = (assertion: string) => exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { "cf-access-jwt-assertion": assertion } });
+    let orgId: string;
+    beforeAll(async () => {
+      orgId = (await call("POST", "/orgs", { token: ADMIN, body: { name: "Behind Access", tier: "pro", owner_email: "dave@example.com" } })).json.org.id;
+    });
+
+    it("takes a valid assertion for this application: the person, owner of the org made for them", async () => {
+      const res = await me(await idTokenFrom(env.CF_ACCESS_ISSUER, ACCESS_CLIENT, "dave@example.com"));
+      expect(res.status).toBe(200);
+      const body = await res.json<{ person: { email: string; role: string }; orgs: { id: string }[] }>();
+      expect(body.person).toMatchObject({ email: "dave@example.com" });
+      expect(body.orgs.map((o) => o.id)).toContain(orgId);
+    });
+
+    it("refuses another application's token: a wrong audience (401)", async () => {
+      expect((await me(await idTokenFrom(env.CF_ACCESS_ISSUER, OTHER_CLIENT, "dave@example.com"))).status).toBe(401);
+    });
+
+    it("refuses an expired token (401): the provider's ID tokens live 1 s", async () => {
+      const token = await idTokenFrom(env.CF_ACCESS_ISSUER, ACCESS_CLIENT, "dave@example.com");
+      await new Promise((r) => setTimeout(r, 2_100));
+      const res = await me(token);
+      expect(res.status).toBe(401);
+      expect(JSON.stringify(await res.json())).toMatch(/exp/);
+    });
+
+    it("refuses a bad signature (401): the team's key id, another key", async () => {
+      const { privateKey } = await generateKeyPair("RS256");
+      const forged = await new SignJWT({ email: "dave@example.com" })
+        .setProtectedHeader({ alg: "RS256", kid: "fleetbeat-dev-own" })
+        .setIssuer(env.CF_ACCESS_ISSUER)
+        .setAudience(ACCESS_CLIENT.client_id)
+        .setSubject("dave@example.com")
+        .setIssuedAt()
+        .setExpirationTime("5m")
+        .sign(privateKey);
+      const res = await me(forged);
+      expect(res.status).toBe(401);
+      expect(JSON.stringify(await res.json())).toMatch(/signature/i);
+      // The main provider's token: a good signature, but not the team's issuer or keys.
+      expect((await me(await idTokenFrom(env.OIDC_ISSUER, OTHER_CLIENT, "dave@example.com"))).status).toBe(401);
+    });
   });
 });
 

@@ -70,7 +70,12 @@ export class Browser {
   async toCallback(email: string, login = "/auth/login"): Promise<string> {
     const start = await this.fetch(`${ORIGIN}/api/v1${login}`);
     if (start.status !== 302) throw new Error(`login: ${start.status} ${await readText(start)}`);
-    const page = await this.follow(start.headers.get("location")!);
+    return this.atProvider(start.headers.get("location")!, email);
+  }
+
+  /** The provider's part: from its authorization URL, through its sign-in form as `email`, to the redirect back (returned, not followed). */
+  async atProvider(authorizeUrl: string, email: string): Promise<string> {
+    const page = await this.follow(authorizeUrl);
     if (page.url.startsWith(`${ORIGIN}/api/v1/auth/callback`)) return page.url;
     const html = await readText(page.res);
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
@@ -102,4 +107,30 @@ export class Browser {
     const text = await readText(res);
     return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
   }
+}
+
+/** An ID token minted by `issuer` for `client` (as that client would get one: code, PKCE, token endpoint), signing in as `email`. */
+export async function idTokenFrom(issuer: string, client: { client_id: string; client_secret: string; redirect_uris: string[] }, email: string): Promise<string> {
+  const verifier = crypto.randomUUID() + crypto.randomUUID();
+  const challenge = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)))))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+  const redirectUri = client.redirect_uris[0]!;
+  const authorize = `${issuer}/auth?${new URLSearchParams({ client_id: client.client_id, redirect_uri: redirectUri, response_type: "code", scope: "openid email profile", code_challenge: challenge, code_challenge_method: "S256", state: "s", nonce: "n" })}`;
+  const code = new URL(await new Browser().atProvider(authorize, email)).searchParams.get("code")!;
+  const res = await fetch(`${issuer}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` },
+    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier }).toString(),
+  });
+  const json = await res.json<{ id_token?: string }>();
+  if (!json.id_token) throw new Error(`token: ${res.status} ${JSON.stringify(json)}`);
+  return json.id_token;
+}
+
+/** A code `issuer` issued to `client` (not used), for `email`, sent back to the Worker's callback with `state`. */
+export async function codeFor(issuer: string, client: { client_id: string; redirect_uris: string[] }, email: string, state: string): Promise<string> {
+  const authorize = `${issuer}/auth?${new URLSearchParams({ client_id: client.client_id, redirect_uri: client.redirect_uris[0]!, response_type: "code", scope: "openid email", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", state, nonce: "n" })}`;
+  return new URL(await new Browser().atProvider(authorize, email)).searchParams.get("code")!;
 }
