@@ -2,7 +2,7 @@
 import type { Identity } from "./contract/presence";
 import type { Db } from "./db/client";
 import type { ApiKey } from "./db/repos/keys";
-import type { SessionCaller } from "./auth/session";
+import type { SessionCaller } from "./contract/people";
 
 interface OrgCaller {
   orgId: string;

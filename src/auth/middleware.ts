@@ -11,8 +11,8 @@ import { type KeyRole, findLiveKeyByHash } from "../db/repos/keys";
 import { signingKey } from "../lib/config";
 import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
-import { PERSON_RANK } from "../contract/people";
-import { type SessionCaller, accessCaller, sessionCaller, sessionCookie } from "./session";
+import { PERSON_RANK, type SessionCaller } from "../contract/people";
+import { accessCaller, sessionCaller, sessionCookie } from "./session";
 import { accessConfig } from "./oidc";
 
 /** Whether `token` is the server admin token (never true when none is configured). */

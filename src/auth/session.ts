@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../contract/errors";
-import { type PersonRole, SESSION } from "../contract/people";
+import { SESSION, type SessionCaller } from "../contract/people";
 import { findProjectOfOrg } from "../db/repos/projects";
 import { type Person, addMember, findLiveSession, insertSession, orgsOf, takeOwnerInvitations, touchSession, upsertPerson } from "../db/repos/people";
 import { audit } from "../http/audit";
@@ -57,11 +57,6 @@ export async function personOfSession(c: Context<AppEnv>) {
   return found.person;
 }
 
-export interface SessionCaller {
-  person: { id: string; email: string; name: string | null; role: PersonRole; sessionHash: string };
-  org: { id: string; name: string; tier: "free" | "pro" | "enterprise" };
-  orgs: { id: string; name: string; role: PersonRole }[];
-}
 
 /**
  * The person behind a session cookie and the org this request acts in: 401 for an ended,

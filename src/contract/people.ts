@@ -31,8 +31,8 @@ export const email = z
   .email()
   .transform((s) => s.toLowerCase());
 
-export const personId = z.string().regex(/^psn_[0-9A-HJKMNP-TV-Z]{26}$/, "not a psn_ id");
-export const invitationId = z.string().regex(/^inv_[0-9A-HJKMNP-TV-Z]{26}$/, "not an inv_ id");
+const personId = z.string().regex(/^psn_[0-9A-HJKMNP-TV-Z]{26}$/, "not a psn_ id");
+const invitationId = z.string().regex(/^inv_[0-9A-HJKMNP-TV-Z]{26}$/, "not an inv_ id");
 
 /** A same-origin path to go back to after sign-in (never another site). */
 const returnTo = z
@@ -50,3 +50,10 @@ export const PatchPerson = z.object({ role: personRole });
 export const InvitationParams = z.object({ id: invitationId });
 export const CreateInvitation = z.object({ org_id: orgId.optional(), email, role: personRole });
 export const AcceptInvitation = z.object({ token: z.string().min(1).max(256) });
+
+/** A signed-in person as a request knows them: their role in the org it acts in, that org, and all of theirs. */
+export interface SessionCaller {
+  person: { id: string; email: string; name: string | null; role: PersonRole; sessionHash: string };
+  org: { id: string; name: string; tier: "free" | "pro" | "enterprise" };
+  orgs: { id: string; name: string; role: PersonRole }[];
+}
