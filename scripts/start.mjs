@@ -4,6 +4,10 @@
 // Then, unless DEMO=0, a demo fleet (`agent simulate`: ten virtual devices) fills the demo
 // project with live logs, heartbeats, sessions and files; it stops with the server.
 //
+// People sign in through a development OpenID provider started here (scripts/dev-oidc.mjs, on
+// OIDC_PORT, default PORT + 1000) unless .dev.vars names a real one (OIDC_ISSUER): the demo
+// org's owner is alice@example.com.
+//
 // State (D1, R2, Durable Objects) lives in .wrangler/state, the token in .dev.vars and the demo
 // org in .fleetbeat-demo.json, the demo fleet's device keys in .wrangler/state/demo-fleet.json.
 // With FLEETBEAT_STATE=<dir>, all of them live in <dir> instead, so a second server (a test, a
@@ -12,6 +16,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { DEV_PEOPLE, startDevOidc } from "./dev-oidc.mjs";
 
 const port = Number(process.env.PORT || 8787);
 const base = `http://localhost:${port}`;
@@ -68,7 +73,8 @@ async function demo(admin) {
     const saved = JSON.parse(readFileSync(demoFile, "utf8"));
     if ((await api(`/projects/${saved.project_id}`, saved.api_key)).status === 200) return saved;
   }
-  const org = await api("/orgs", admin, { name: "Demo org", tier: "pro" });
+  // Its owner is whoever signs in as the development provider's first person.
+  const org = await api("/orgs", admin, { name: "Demo org", tier: "pro", owner_email: DEV_PEOPLE[0].email });
   if (org.status !== 201) throw new Error(`creating the demo org: ${org.status} ${JSON.stringify(org.json)}`);
   const key = org.json.api_key.key;
   const project = await api("/projects", key, { name: "Demo project" });
@@ -81,6 +87,18 @@ async function demo(admin) {
 const shellWord = (v) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
 
 const token = adminToken();
+
+/** The team's own provider when .dev.vars (or the environment) names one; else a development one, started here. */
+async function signIn() {
+  const vars = existsSync(varsFile) ? readFileSync(varsFile, "utf8") : "";
+  if (process.env.OIDC_ISSUER || /^OIDC_ISSUER\s*=/m.test(vars)) return { args: [], issuer: null };
+  const oidcPort = Number(process.env.OIDC_PORT || port + 1000);
+  const client = { client_id: "fleetbeat-dev", client_secret: "fleetbeat-dev-secret" };
+  const redirect_uris = [`http://localhost:${port}/api/v1/auth/callback`, `http://127.0.0.1:${port}/api/v1/auth/callback`];
+  const { issuer } = await startDevOidc({ port: oidcPort, clients: [{ ...client, redirect_uris }] });
+  return { args: ["--var", `OIDC_ISSUER:${issuer}`, "--var", `OIDC_CLIENT_ID:${client.client_id}`, "--var", `OIDC_CLIENT_SECRET:${client.client_secret}`], issuer };
+}
+const oidc = await signIn();
 const migrate = spawnSync(process.execPath, wrangler("d1", "migrations", "apply", "DB", "--local", ...stateArgs), {
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, CI: "true" },
@@ -101,6 +119,7 @@ const dev = spawn(
     `ALLOW_PRIVATE_WEBHOOKS:${process.env.ALLOW_PRIVATE_WEBHOOKS ?? "true"}`,
     ...stateArgs,
     ...varsArgs,
+    ...oidc.args,
   ),
   {
     stdio: ["ignore", "inherit", "inherit"],
@@ -127,7 +146,7 @@ const d = await demo(token);
 const shellVars = { B: `${base}/api/v1`, ADMIN_TOKEN: token, ORG_KEY: d.api_key, PROJECT_ID: d.project_id };
 console.log(`
 fleetbeat is running at ${base}  (health: ${base}/api/v1/health)
-  dashboard: ${base}/ (sign in with the demo org's key, ORG_KEY below); API reference: ${base}/docs
+  dashboard: ${base}/ (${oidc.issuer ? `"Sign in", then type ${DEV_PEOPLE[0].email} (the demo org's owner) at the development provider ${oidc.issuer}; or paste the demo org's key, ORG_KEY below` : "sign in, or paste the demo org's key, ORG_KEY below"}); API reference: ${base}/docs
   state: ${stateDir ?? ".wrangler/state"}; server admin token from ${varsFile}; demo org ${d.org_id} from ${demoFile}
 
 Paste into a shell (B is the API base; ORG_KEY and PROJECT_ID are the demo org's admin key and project):

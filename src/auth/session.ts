@@ -21,12 +21,15 @@ export async function startSession(c: Context<AppEnv>, personId: string): Promis
   const secret = newSecret("fbs");
   await insertSession(c.var.db, await sha256(secret), personId, Date.now(), SESSION.absoluteMs);
   setCookie(c, SESSION.cookie, secret, { path: "/", httpOnly: true, secure: secure(c), sameSite: "Lax", maxAge: SESSION.absoluteMs / 1000 });
+  // No secret: only tells the dashboard a session may exist, so it asks GET /me (no 401 to log otherwise).
+  setCookie(c, SESSION.hint, "1", { path: "/", secure: secure(c), sameSite: "Lax", maxAge: SESSION.absoluteMs / 1000 });
 }
 
 export const sessionCookie = (c: Context<AppEnv>) => getCookie(c, SESSION.cookie);
 
 export function clearSessionCookie(c: Context<AppEnv>): void {
   deleteCookie(c, SESSION.cookie, { path: "/", secure: secure(c) });
+  deleteCookie(c, SESSION.hint, { path: "/", secure: secure(c) });
 }
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);

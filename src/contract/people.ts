@@ -10,6 +10,8 @@ export const PERSON_RANK: Record<PersonRole, number> = { viewer: 0, operator: 1,
 
 export const SESSION = {
   cookie: "fb_session",
+  /** Beside it, readable by the page and holding no secret: "a session may exist", so the dashboard asks. */
+  hint: "fb_signed_in",
   /** A session unused this long ends (the dashboard's polling keeps an open page's alive). */
   idleMs: 60 * 60_000,
   /** A session ends this long after sign-in, however used. */

@@ -40,7 +40,7 @@ const shooter = (page: Page) => async (name: string) => {
 async function openPage(browser: Browser) {
   const errors: string[] = [];
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("console", (m) => m.type() === "error" && errors.push(`${m.text()} (${m.location().url})`));
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("dialog", (d) => void d.accept());
   return { page, errors, shoot: shooter(page) };
@@ -427,6 +427,81 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
 
     expect(errors).toEqual([]);
     await page.close();
+  }, 120_000);
+
+  it("people: a person signs in through the provider, sees only their orgs, invites a second person who signs in as a viewer without controls, the audit view shows both, and no API key is kept in the browser", async () => {
+    const base = server.api;
+    const origin = base.replace("/api/v1", "");
+    const admin = server.vars.ADMIN_TOKEN;
+    const made = async (name: string, owner?: string) => (await api(base, "POST", "/orgs", { token: admin, body: { name, tier: "pro", ...(owner ? { owner_email: owner } : {}) } })).json;
+    const people = await made("People org", "alice@example.com");
+    await made("Second org", "alice@example.com");
+    await made("Not Alice's org");
+    const project = await api(base, "POST", "/projects", { token: people.api_key.key, body: { name: "floor" } });
+    const token = (await api(base, "POST", "/capsules/generate", { token: people.api_key.key, body: { project_id: project.json.project.id, device_type: "amr", environment: "testing" } })).json.capsule.fleet.registration_token;
+    const device = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-PEOPLE-1", registration_token: token, name: "Picker 9" } });
+    expect(device.status).toBe(201);
+
+    /** The provider's plain sign-in form, as a person fills it. */
+    const atProvider = async (page: Page, email: string) => {
+      await page.locator('input[name="login"]').fill(email);
+      await page.locator('input[name="password"]').fill("anything");
+      await page.locator('button[type="submit"]').click();
+      await page.getByRole("navigation", { name: "Views" }).waitFor();
+    };
+    const noKeyKept = async (page: Page) => {
+      const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+      expect(stored).not.toContain("fbk_");
+      expect(stored).not.toContain("fleetbeat.key");
+    };
+
+    const alice = await openPage(browser);
+    await alice.page.goto(`${origin}/`);
+    await alice.page.getByRole("link", { name: "Sign in" }).click();
+    await atProvider(alice.page, "alice@example.com");
+    const orgs = alice.page.getByLabel("Org");
+    // Hers only: npm start's demo org (made for her) and the two made here, not the third.
+    expect(await orgs.locator("option").allTextContents()).toEqual(["Demo org", "People org", "Second org"]);
+    await orgs.selectOption({ label: "People org" });
+    await alice.page.getByText("People org · Alice Admin · owner").waitFor();
+    await alice.page.getByRole("link", { name: "People" }).click();
+    await alice.page.getByRole("table", { name: "People" }).getByText("alice@example.com").waitFor();
+    const invite = alice.page.getByRole("form", { name: "Invite a person" });
+    await invite.getByLabel("Email").fill("carol@example.com");
+    await invite.getByLabel("Role").selectOption("viewer");
+    await invite.getByRole("button", { name: "Invite" }).click();
+    const link = (await alice.page.getByLabel("Invitation link").textContent())!.trim();
+    expect(link).toMatch(/#\/accept\/fbi_[0-9a-f]{64}$/);
+    await alice.page.getByRole("table", { name: "Pending invitations" }).getByText("carol@example.com").waitFor();
+    await alice.shoot("people");
+    await noKeyKept(alice.page);
+
+    // Carol opens the link: signs in, joins as a viewer, and sees no control.
+    const carol = await openPage(browser);
+    await carol.page.goto(link.replace("http://localhost:", "http://127.0.0.1:"));
+    await carol.page.getByRole("link", { name: "Sign in" }).click();
+    await atProvider(carol.page, "carol@example.com");
+    await carol.page.getByText("People org · Carol Viewer · viewer").waitFor();
+    for (const adminOnly of ["Access", "People", "Audit"]) expect(await carol.page.getByRole("link", { name: adminOnly }).count()).toBe(0);
+    await carol.page.goto(`${origin}/#/devices/${device.json.device_id}`);
+    await carol.page.getByText("Picker 9").first().waitFor();
+    expect(await carol.page.getByRole("button", { name: "Send command" }).count()).toBe(0);
+    expect(await carol.page.getByRole("button", { name: "Decommission" }).count()).toBe(0);
+    await noKeyKept(carol.page);
+    await carol.shoot("viewer-person");
+
+    // Alice's audit view shows both: her invitation, Carol's joining.
+    await alice.page.getByRole("link", { name: "Audit" }).click();
+    const events = alice.page.getByRole("table", { name: "Audit events" });
+    await events.getByRole("row").filter({ hasText: "person.invited" }).filter({ hasText: "alice@example.com" }).waitFor();
+    await events.getByRole("row").filter({ hasText: "person.joined" }).filter({ hasText: "carol@example.com" }).waitFor();
+    await alice.shoot("audit-people");
+
+    // The development provider's own sign-in page asks for a web font this machine cannot reach: its errors are not the dashboard's.
+    const ours = [...alice.errors, ...carol.errors].filter((e) => !e.includes(`(http://localhost:${server.port + 1000}/`) && !e.includes("fonts.googleapis.com"));
+    expect(ours).toEqual([]);
+    await alice.page.close();
+    await carol.page.close();
   }, 120_000);
 
   it("serves the page with a strict Content-Security-Policy", async () => {

@@ -1,6 +1,8 @@
 // The one API client: Hono's hc over the app's own route types (src/app.ts ApiType), so every
-// path, parameter and answer the dashboard uses is checked against the server's code. The
-// org key lives in session storage for this tab only.
+// path, parameter and answer the dashboard uses is checked against the server's code. An org
+// key, for machines and local use, lives in session storage for this tab only; a person who
+// signs in has an HttpOnly session cookie instead (no script reads it), and only the org they
+// chose (not a secret) is kept here.
 import { hc } from "hono/client";
 import type { ApiType } from "../../src/app";
 import type { z } from "zod";
@@ -14,12 +16,21 @@ const KEY = "fleetbeat.key";
 export const savedKey = () => sessionStorage.getItem(KEY);
 export const saveKey = (key: string | null) => (key === null ? sessionStorage.removeItem(KEY) : sessionStorage.setItem(KEY, key));
 
+const ORG = "fleetbeat.org";
+export const chosenOrg = () => sessionStorage.getItem(ORG);
+export const chooseOrg = (id: string | null) => (id === null ? sessionStorage.removeItem(ORG) : sessionStorage.setItem(ORG, id));
+
 export const api = hc<ApiType>(new URL("/api/v1", location.origin).toString(), {
   headers: (): Record<string, string> => {
     const key = savedKey();
-    return key ? { authorization: `Bearer ${key}` } : {};
+    if (key) return { authorization: `Bearer ${key}` };
+    const org = chosenOrg();
+    return org ? { "x-fleetbeat-org": org } : {};
   },
 });
+
+/** Where the sign-in button goes: the server's redirect to the OpenID provider, back to `returnTo`. */
+export const loginUrl = (returnTo = "/") => `/api/v1/auth/login?${new URLSearchParams({ return_to: returnTo })}`;
 
 /** One field's problem, as a 400 validation_failed lists them (path like "params.count" or "targets.0.url"). */
 export interface FieldProblem {

@@ -19,7 +19,7 @@ const ROLES: KeyRole[] = ["viewer", "operator", "admin"];
 const ENVIRONMENTS = ["production", "testing", "development"] as const;
 type Environment = (typeof ENVIRONMENTS)[number];
 
-export function Access(props: { projectId: string; keyId: string }) {
+export function Access(props: { projectId: string; keyId: string | null }) {
   const [version, setVersion] = useState(0);
   const { data, error } = usePoll(async () => ((await ok(await api.keys.$get())) as { keys: Key[] }).keys, [version], 30_000);
   const [failure, setFailure] = useState<string | null>(null);

@@ -1,13 +1,26 @@
 import { useState } from "preact/hooks";
 import { Failure } from "./parts";
 
-/** Sign in with an org API key; it is kept in this tab's session storage only. */
-export function SignIn(props: { onSubmit: (key: string) => void; error: string | null }) {
+/**
+ * Signing in: people with the team's identity provider (a link: the server redirects to it, and
+ * the session lives in an HttpOnly cookie), or an org API key for machines and local use, kept in
+ * this tab's session storage only.
+ */
+export function SignIn(props: { onSubmit: (key: string) => void; error: string | null; signInUrl: string | null }) {
   const [key, setKey] = useState("");
   return (
     <main class="sign-in">
       <h1>fleetbeat</h1>
+      {props.signInUrl ? (
+        <p>
+          <a class="button" href={props.signInUrl}>
+            Sign in
+          </a>{" "}
+          with your team's account
+        </p>
+      ) : null}
       <form
+        aria-label="Sign in with an API key"
         onSubmit={(e) => {
           e.preventDefault();
           if (key.trim()) props.onSubmit(key.trim());
@@ -15,7 +28,7 @@ export function SignIn(props: { onSubmit: (key: string) => void; error: string |
       >
         <label for="api-key">API key</label>
         <input id="api-key" type="password" autocomplete="off" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
-        <button type="submit">Sign in</button>
+        <button type="submit">Use key</button>
         <Failure error={props.error} />
       </form>
     </main>
