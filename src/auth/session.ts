@@ -8,6 +8,7 @@ import type { AppEnv } from "../app-env";
 import { ApiError } from "../contract/errors";
 import { SESSION, type SessionCaller } from "../contract/people";
 import { findProjectOfOrg } from "../db/repos/projects";
+import { findDeviceOfOrg } from "../db/repos/devices";
 import { type Person, addMember, findLiveSession, insertSession, orgsOf, takeOwnerInvitations, touchSession, upsertPerson } from "../db/repos/people";
 import { audit } from "../http/audit";
 import { type AccessConfig, type SignedIn, accessPerson } from "./oidc";
@@ -112,10 +113,15 @@ async function inOrg(c: Context<AppEnv>, p: Person, sessionHash: string, firstOr
   let org = named ? orgs.find((o) => o.id === named) : undefined;
   if (named && !org) throw new ApiError("forbidden", "you are not a member of that org");
   if (!org) {
-    const projectId = c.req.query("project_id");
+    // The project or device the request names (in its path or query), if it is in one of theirs.
+    const projectId = c.req.param("project_id") ?? c.req.query("project_id");
+    const deviceId = c.req.param("device_id") ?? c.req.query("device_id");
     if (projectId) {
       for (const o of orgs) if (await findProjectOfOrg(db, o.id, projectId)) org = o;
       if (!org) throw new ApiError("not_found", "project not found");
+    } else if (deviceId) {
+      for (const o of orgs) if (await findDeviceOfOrg(db, o.id, deviceId)) org = o;
+      if (!org) throw new ApiError("not_found", "device not found");
     }
   }
   if (!org) {

@@ -9,7 +9,7 @@ export type PersonRole = z.output<typeof personRole>;
 export const PERSON_RANK: Record<PersonRole, number> = { viewer: 0, operator: 1, admin: 2, owner: 3 };
 
 export const SESSION = {
-  cookie: "fb_session",
+  cookie: "fleetbeat_session",
   /** Beside it, readable by the page and holding no secret: "a session may exist", so the dashboard asks. */
   hint: "fb_signed_in",
   /** A session unused this long ends (the dashboard's polling keeps an open page's alive). */

@@ -39,7 +39,7 @@ describe("signing in", () => {
     const back = await alice.signIn("alice@example.com", "/auth/login?return_to=%2F%23%2Ffleet");
     expect(back.status).toBe(302);
     expect(back.headers.get("location")).toBe("/#/fleet");
-    const cookie = back.headers.getSetCookie().find((c) => c.startsWith("fb_session="))!;
+    const cookie = back.headers.getSetCookie().find((c) => c.startsWith("fleetbeat_session="))!;
     expect(cookie).toMatch(/HttpOnly/i);
     expect(cookie).toMatch(/SameSite=Lax/i);
     expect(cookie).not.toMatch(/Secure/i); // plain http: local development
@@ -62,7 +62,7 @@ describe("signing in", () => {
     expect((await replay.json<{ error: { code: string } }>()).error.code).toBe("unauthorized");
     // A callback with no sign-in in progress.
     expect((await new Browser().fetch(callback)).status).toBe(401);
-    const stranger = await exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { cookie: "fb_session=fbs_made_up", "sec-fetch-site": "same-origin" } });
+    const stranger = await exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { cookie: "fleetbeat_session=fbs_made_up", "sec-fetch-site": "same-origin" } });
     expect(stranger.status).toBe(401);
     // Failed sign-ins: one that named an org is in its log; one that named none, in the deployment's.
     const named = await newOrg();
@@ -86,7 +86,7 @@ describe("signing in", () => {
     const { orgId, owner } = await ownedOrg("dave@example.com");
     const copied = owner.session!;
     expect((await owner.call("POST", "/auth/logout")).status).toBe(204);
-    const again = await exports.default.fetch(`http://fleetbeat.test/api/v1/me?org_id=${orgId}`, { headers: { cookie: `fb_session=${copied}` } });
+    const again = await exports.default.fetch(`http://fleetbeat.test/api/v1/me?org_id=${orgId}`, { headers: { cookie: `fleetbeat_session=${copied}` } });
     expect(again.status).toBe(401);
   });
 
@@ -229,6 +229,12 @@ describe("people and invitations", () => {
     const several = await b.owner.call("GET", "/projects");
     expect(several.status).toBe(400);
     expect((await b.owner.call("GET", "/projects", { org: a.orgId })).status).toBe(200);
+    // Or the project or device the request names decides.
+    const mine = await newProject(a.adminKey);
+    const { deviceId } = await newDevice(a.adminKey, mine);
+    expect((await b.owner.call("GET", `/projects/${mine}`)).status).toBe(200);
+    expect((await b.owner.call("GET", `/fleet/devices/${deviceId}`)).json.device.id).toBe(deviceId);
+    expect((await b.owner.call("GET", `/sessions?project_id=${mine}`)).status).toBe(200);
     const other = await newOrg();
     expect((await b.owner.call("GET", "/projects", { org: other.orgId })).status).toBe(403);
     const project = await newProject(other.adminKey);

@@ -96,7 +96,7 @@ export class Browser {
   }
 
   get session(): string | undefined {
-    return this.jar.get(ORIGIN, "fb_session");
+    return this.jar.get(ORIGIN, "fleetbeat_session");
   }
 
   /** An API call as the dashboard makes it: same-origin, with the session cookie and no key. */
