@@ -18,7 +18,7 @@ import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
 import { CompleteUpload, FileQuery, ListFiles, UploadQuery } from "./contract/artifacts";
 import { DownloadParams, DownloadRequest } from "./contract/downloads";
-import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "./contract/stats";
+import { ActivityQuery, ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "./contract/stats";
 import { CreateKey, CreateOrg, KeyParams, ListProjects, OrgParams, ProjectParams, UpdateOrg, CreateProject } from "./contract/tenancy";
 import { ScrapeQuery } from "./contract/scrape";
 import { VERSION } from "./contract/version";
@@ -80,6 +80,7 @@ const OPERATIONS: Operation[] = [
   { method: "get", path: "/fleet/devices/{device_id}/commands/history", summary: "Every command with its transitions", auth: "viewer", params: DeviceParams, query: CommandHistoryQuery },
   { method: "post", path: "/fleet/commands", summary: "Queue a command", auth: "operator", body: QueueCommand },
   { method: "get", path: "/audit", summary: "The org's audit log, newest first, filtered and paged", auth: "admin", query: AuditQuery },
+  { method: "get", path: "/stats/activity", summary: "The org's activity per day (active people, sign-ins, commands, devices, keys), from its audit log", auth: "admin", query: ActivityQuery },
   { method: "get", path: "/audit/deployment", summary: "The deployment's own audit log: failed sign-ins that named no org", auth: "server admin", query: AuditQuery },
   { method: "get", path: "/audit/export", summary: "The org's audit log as one NDJSON or CSV file", auth: "admin", query: AuditExport, note: "a file (NDJSON or CSV), streamed" },
   { method: "post", path: "/alert-rules", summary: "Create an alert rule; answers each target's signing secret, once", auth: "admin", body: CreateAlertRule },

@@ -62,15 +62,15 @@ export class CommandQueue {
   }
 
   /** Marks every command whose TTL has passed unacknowledged as expired, at its deadline. */
-  expire(now: number): number {
-    let n = 0;
+  /** Marks the open commands past their expiry expired; answers which (for the audit log). */
+  expire(now: number): { id: string; command: string }[] {
+    const expired: { id: string; command: string }[] = [];
     for (const [id, c] of this.open) {
       if (c.expiresAt > now) continue;
-      this.sql.exec("UPDATE device_commands SET status = 'expired', expired_at = expires_at WHERE id = ?", id);
+      expired.push(this.sql.exec<{ id: string; command: string }>("UPDATE device_commands SET status = 'expired', expired_at = expires_at WHERE id = ? RETURNING id, command", id).one());
       this.open.delete(id);
-      n++;
     }
-    return n;
+    return expired;
   }
 
   pendingCount(): number {

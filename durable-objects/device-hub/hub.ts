@@ -70,6 +70,9 @@ const SESSION_BATCHES_KEPT = 64;
 
 /** Audit events a device holds while its org's log cannot be reached (memory); older ones are dropped, and said so in the Worker's log. */
 const AUDIT_KEPT = 1000;
+
+/** Who acts when the platform itself finds something out (a device gone silent, a command expired). */
+const PRESENCE_ACTOR = { kind: "system", id: "fleetbeat", label: "fleetbeat" } as const;
 /** How often a device should send its logs: while live, and otherwise. */
 const SEND_INTERVAL_S = { live: 1, idle: 60 };
 
@@ -119,7 +122,7 @@ export class DeviceHub extends DurableObject<Env> {
       set: (p) => this.state.note((s) => (s.sessionCounts = p)),
     });
     // The order the alarm runs them in: expiry and offline first, so what is reported is current.
-    this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => void this.commands.expire(now) });
+    this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => this.expireCommands(now) });
     // An open socket's silence may be noticed up to one silence late: it then rides on the deliveries' alarm.
     // Over HTTPS, up to one heartbeat interval late (offline after three to four missed heartbeats): a device
     // that keeps its interval then moves the alarm once every four intervals at most, not every three.
@@ -281,7 +284,7 @@ export class DeviceHub extends DurableObject<Env> {
       this.volatile = false;
     }
     this.alerts.onHeartbeat(input.metrics, now);
-    this.commands.expire(now);
+    this.expireCommands(now);
     const beats = (this.beats = addBeat(this.beats, now, input.status, input.metrics));
     if (saveDue({ ...this.held(), beats }, now) || this.delivery.countsDue()) {
       this.state.touch();
@@ -432,6 +435,7 @@ export class DeviceHub extends DurableObject<Env> {
       }
     }
     const now = Date.now();
+    if (this.state.current?.offline) this.auditPresence("device.connected", { via: keyHash === undefined ? "socket" : "https" });
     this.state.update((s) => {
       s.lastHeartbeatAt = now;
       s.lastSeenAt = now;
@@ -442,7 +446,7 @@ export class DeviceHub extends DurableObject<Env> {
     }, now);
     if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
     this.alerts.onHeartbeat(input.metrics, now);
-    this.commands.expire(now);
+    this.expireCommands(now);
     this.count({ heartbeats: 1 });
     await this.commit();
     return { ok: true, server_time: now, pending_commands: this.commands.pendingCount(), ...this.advice(now), ...(identity ? { identity } : {}) };
@@ -484,9 +488,11 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat (or the open socket fell silent); the project hears of it next. */
   private async goOffline(): Promise<void> {
+    if (!this.state.require().offline) this.auditPresence("device.disconnected", { last_seen_at: this.state.require().lastSeenAt });
     this.state.update((s) => (s.offline = true));
     this.alerts.onOffline(Date.now());
     this.state.save();
+    await this.sendAudit();
     await this.presenceReports.sendNow();
   }
 
@@ -711,7 +717,7 @@ export class DeviceHub extends DurableObject<Env> {
   /** The device's poll: every queued command, now marked delivered. */
   async pollCommands(limit = 100, via?: RequestInfo): Promise<CommandRecord[]> {
     const now = Date.now();
-    this.commands.expire(now);
+    this.expireCommands(now);
     const rows = this.commands.deliver(now, limit);
     if (rows.length > 0) this.count({ device_messages_out: rows.length });
     for (const row of rows) this.auditCommand("command.delivered", row, { via: "poll" }, via);
@@ -722,7 +728,7 @@ export class DeviceHub extends DurableObject<Env> {
   /** A command's outcome, from the device over HTTPS (`via`: the request) or its socket. */
   async ackCommand(id: string, status: AckStatus, result: unknown, via?: RequestInfo): Promise<AckOutcome> {
     const now = Date.now();
-    this.commands.expire(now);
+    this.expireCommands(now);
     const outcome = this.commands.ack(id, status, result, now);
     if (outcome.ok) this.auditCommand("command.acked", outcome.command, { status: outcome.command.status }, via);
     await this.commit();
@@ -742,6 +748,24 @@ export class DeviceHub extends DurableObject<Env> {
     });
   }
 
+  /** Expires what is past its time, each an audit event by the system (sent with the event's commit, or the alarm's). */
+  private expireCommands(now: number): void {
+    for (const row of this.commands.expire(now)) this.auditCommand("command.expired", row, {}, undefined, PRESENCE_ACTOR);
+  }
+
+  /** The device came online after being offline (`by` it), or the alarm found it gone (by the system). */
+  private auditPresence(action: "device.connected" | "device.disconnected", summary: Record<string, unknown>): void {
+    const s = this.state.require();
+    this.auditOut.push({
+      actor: action === "device.connected" ? { kind: "device", id: s.deviceId, label: s.deviceId } : PRESENCE_ACTOR,
+      action,
+      target: { kind: "device", id: s.deviceId, label: s.deviceId },
+      project_id: s.projectId,
+      summary,
+      request_id: `presence-${crypto.randomUUID()}`,
+    });
+  }
+
   /** Appends the audit events waiting here to the org's log; ones that fail wait for the next commit (at most AUDIT_KEPT). */
   private async sendAudit(): Promise<void> {
     const s = this.state.current;
@@ -756,14 +780,14 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   async commandHistory(limit: number, before?: string): Promise<CommandRecord[]> {
-    this.commands.expire(Date.now());
+    this.expireCommands(Date.now());
     return this.commands.history(limit, before);
   }
 
   /** For the device socket: what is queued, marked delivered (audited with the event's commit). */
   private takeQueuedCommands(): CommandRecord[] {
     const now = Date.now();
-    this.commands.expire(now);
+    this.expireCommands(now);
     const rows = this.commands.deliver(now, 100);
     for (const row of rows) this.auditCommand("command.delivered", row, { via: "socket" });
     return rows;
@@ -808,6 +832,7 @@ export class DeviceHub extends DurableObject<Env> {
     }
     await this.timers.fire();
     this.state.save();
+    await this.sendAudit();
   }
 
   /** A stats read is about to happen: what this device owes its project goes now. */

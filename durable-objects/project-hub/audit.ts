@@ -6,11 +6,15 @@
 //
 // Append-only: nothing updates a row, and the only delete is of rows older than the tier's
 // audit retention, a batch at a time as events arrive.
-import { AUDIT_ID_PER_MS, type AuditEntry, type AuditEvent, type AuditFilter } from "../../src/contract/audit";
+import { AUDIT_ID_PER_MS, type ActivityDay, type AuditEntry, type AuditEvent, type AuditFilter } from "../../src/contract/audit";
 import type { ObjectStorage } from "../storage";
 
 /** The most rows one page reads, matching or not: a page that found too few ends with a cursor to go on. */
 const AUDIT_SCAN = { rows: 5_000 };
+const DAY = 86_400_000;
+/** The most events one activity read counts (a range of up to 92 days and the 29 before it). */
+const ACTIVITY_ROWS = 500_000;
+
 /** Expired events deleted per append, so retention never makes one request slow. */
 const PRUNE_BATCH = 100;
 
@@ -85,4 +89,61 @@ export class AuditLog {
       .toArray()[0];
     return { events, next: bound?.id ?? null };
   }
+
+  /**
+   * Activity per UTC day from `from` to `to` (YYYY-MM-DD, inclusive), counted from the events:
+   * people active that day, in the 7 and 30 days ending with it, and what happened. Reads the
+   * events from 29 days before `from` (for the monthly count) up to the end of `to`.
+   */
+  activity(from: string, to: string): ActivityDay[] {
+    const start = Date.parse(`${from}T00:00:00Z`) - 29 * DAY;
+    const end = Date.parse(`${to}T00:00:00Z`) + DAY;
+    const rows = this.storage.sql
+      .exec<{ id: number; actor_id: string; kind: string; action: string; status: string | null }>(
+        `SELECT id, actor_id, json_extract(event, '$.actor.kind') AS kind, action, json_extract(event, '$.summary.status') AS status
+         FROM audit_events WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`,
+        start * AUDIT_ID_PER_MS,
+        end * AUDIT_ID_PER_MS,
+        ACTIVITY_ROWS,
+      )
+      .toArray();
+    const byDay = new Map<string, typeof rows>();
+    for (const r of rows) {
+      const day = new Date(Math.floor(r.id / AUDIT_ID_PER_MS)).toISOString().slice(0, 10);
+      let list = byDay.get(day);
+      if (!list) byDay.set(day, (list = []));
+      list.push(r);
+    }
+    const peopleOn = (day: string) => new Set((byDay.get(day) ?? []).filter((r) => r.kind === "person" && r.actor_id !== "unknown").map((r) => r.actor_id));
+    const activeOver = (endDay: string, days: number) => {
+      const people = new Set<string>();
+      for (let i = 0; i < days; i++) for (const p of peopleOn(new Date(Date.parse(`${endDay}T00:00:00Z`) - i * DAY).toISOString().slice(0, 10))) people.add(p);
+      return people.size;
+    };
+    const out: ActivityDay[] = [];
+    for (let t = Date.parse(`${from}T00:00:00Z`); t < end; t += DAY) {
+      const date = new Date(t).toISOString().slice(0, 10);
+      const list = byDay.get(date) ?? [];
+      const n = (action: string, status?: string[]) => list.filter((r) => r.action === action && (status === undefined || status.includes(r.status ?? ""))).length;
+      out.push({
+        date,
+        active_people: peopleOn(date).size,
+        weekly_active_people: activeOver(date, 7),
+        monthly_active_people: activeOver(date, 30),
+        sign_ins: n("person.signed_in"),
+        failed_sign_ins: n("person.sign_in_failed"),
+        commands_sent: n("command.sent"),
+        commands_succeeded: n("command.acked", ["succeeded"]),
+        commands_failed: n("command.acked", ["failed", "rejected"]),
+        commands_expired: n("command.expired"),
+        devices_registered: n("device.registered"),
+        devices_connected: n("device.connected"),
+        devices_disconnected: n("device.disconnected"),
+        keys_created: n("key.created"),
+        keys_revoked: n("key.revoked"),
+      });
+    }
+    return out;
+  }
 }
+

@@ -44,7 +44,7 @@ import type { PresenceReport } from "../../src/contract/presence";
 import { FleetPresence } from "./presence";
 import { ProjectSessions } from "./sessions";
 import { AuditLog } from "./audit";
-import type { AuditEntry, AuditFilter } from "../../src/contract/audit";
+import type { ActivityDay, AuditEntry, AuditFilter } from "../../src/contract/audit";
 import type { SessionAfter, SessionFields, SessionListFilter, SessionUpsert, StoredSession } from "../../src/contract/sessions";
 
 /** A new viewer waits at most this long for its devices to hear of it (ms). */
@@ -461,6 +461,12 @@ export class ProjectHub extends DurableObject<Env> {
   async auditPage(filter: AuditFilter, limit: number): Promise<{ events: string[]; next: number | null }> {
     this.orgOfOwnHub();
     return this.audit.page(filter, limit);
+  }
+
+  /** The org's activity per day, from its audit log (GET /stats/activity). */
+  async activity(from: string, to: string): Promise<ActivityDay[]> {
+    this.orgOfOwnHub();
+    return this.audit.activity(from, to);
   }
 
   /** The org this hub is the own hub of; a project's hub keeps no audit log. */

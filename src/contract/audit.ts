@@ -21,6 +21,9 @@ const AUDIT_ACTIONS = [
   "command.sent",
   "command.delivered",
   "command.acked",
+  "command.expired",
+  "device.connected",
+  "device.disconnected",
   "file.deleted",
   "alert_rule.created",
   "alert_rule.updated",
@@ -114,3 +117,25 @@ export const CSV_AUDIT_COLUMNS = ["id", "at", "actor_kind", "actor_id", "actor_l
 export function paramNames(params: unknown): string[] {
   return params !== null && typeof params === "object" && !Array.isArray(params) ? Object.keys(params).slice(0, 32) : [];
 }
+
+/** GET /stats/activity: one UTC day of the org's activity, counted from its audit log. */
+export interface ActivityDay {
+  date: string;
+  active_people: number;
+  weekly_active_people: number;
+  monthly_active_people: number;
+  sign_ins: number;
+  failed_sign_ins: number;
+  commands_sent: number;
+  commands_succeeded: number;
+  commands_failed: number;
+  commands_expired: number;
+  devices_registered: number;
+  devices_connected: number;
+  devices_disconnected: number;
+  keys_created: number;
+  keys_revoked: number;
+}
+
+/** The most days one activity read covers. */
+export const ACTIVITY_MAX_DAYS = 92;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ACTIVITY_MAX_DAYS } from "./audit";
 import { orgId, projectId } from "./common";
 
 /** A project, or a whole org (the sum of its projects): exactly one of the two. */
@@ -69,3 +70,9 @@ export const ErrorsQuery = z
     to: isoTime.optional(),
   })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] });
+
+/** GET /stats/activity: the org's days, at most ACTIVITY_MAX_DAYS at once (default: the last 30, today included). */
+export const ActivityQuery = z
+  .object({ org_id: orgId.optional(), from: date.optional(), to: date.optional() })
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from is after to", path: ["from"] })
+  .refine((q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) < ACTIVITY_MAX_DAYS * 86_400_000, { message: `at most ${ACTIVITY_MAX_DAYS} days at once`, path: ["to"] });

@@ -3,8 +3,10 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "../contract/stats";
+import { ActivityQuery, ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "../contract/stats";
 import { findOrg } from "../db/repos/orgs";
+import { notFound } from "../contract/errors";
+import { orgHub } from "../stubs/project-hub";
 import { dailyStatsOf, monthlyStatsOf } from "../db/repos/stats";
 import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
@@ -54,6 +56,14 @@ export const stats = new Hono<AppEnv>()
     const from = q.from ?? utcDay(Date.parse(to) - 29 * DAY_MS);
     const days = await dailyStatsOf(db, scope, from, to);
     return c.json({ days: days.map(presentDay) });
+  })
+  // The org's activity per day, counted from its audit log (admins: it names people).
+  .get("/activity", orgKey("admin"), query(ActivityQuery), async (c) => {
+    const q = c.req.valid("query");
+    if (q.org_id !== undefined && q.org_id !== c.var.org.orgId) throw notFound("org");
+    const to = q.to ?? utcDay(clockNow());
+    const from = q.from ?? utcDay(Date.parse(to) - 29 * DAY_MS);
+    return c.json({ days: await orgHub(c.env, c.var.org.orgId).activity(from, to) });
   })
   .get("/monthly", orgKey("viewer"), query(MonthlyQuery), async (c) => {
     const { db, org } = c.var;

@@ -107,6 +107,7 @@ describe("audit log", () => {
       "alert_rule.updated": 1,
       "alert_rule.deleted": 1,
       "device.decommissioned": 1,
+      "device.connected": 1,
     });
     // Newest first, ids unique and falling, times not rising.
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
@@ -143,7 +144,7 @@ describe("audit log", () => {
     expect(commands.map((e) => e.action).sort()).toEqual(["command.acked", "command.delivered", "command.sent"]);
     expect((await allEvents(org.adminKey, "action=command.sent")).map((e) => e.target.id)).toEqual([commandId]);
     const byDevice = await allEvents(org.adminKey, `actor=${deviceId}`);
-    expect(byDevice.map((e) => e.action).sort()).toEqual(["command.acked", "command.delivered", "device.registered"]);
+    expect(byDevice.map((e) => e.action).sort()).toEqual(["command.acked", "command.delivered", "device.connected", "device.registered"]);
     expect((await allEvents(org.adminKey, `target=${commandId}`)).length).toBe(3);
     const inProject = await allEvents(org.adminKey, `project_id=${projectId}`);
     expect(inProject.length).toBe(all.filter((e) => e.project_id === projectId).length);

@@ -8,6 +8,9 @@ import { Browser, codeFor, idTokenFrom } from "./sign-in";
 import { env, exports } from "cloudflare:workers";
 import { SignJWT, generateKeyPair } from "jose";
 import { ACCESS_CLIENT, OTHER_CLIENT } from "../oidc-clients";
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { deviceHub } from "../../src/stubs/device-hub";
+import { rewriteDeviceState } from "../support/device-state";
 
 /** An org made for `email` as its owner, and that person signed in. */
 async function ownedOrg(email: string, tier: "free" | "pro" = "pro") {
@@ -324,3 +327,65 @@ describe("a person's role", () => {
     expect(by("project.created", "bob@example.com")?.actor).toMatchObject({ kind: "person", role: "admin" });
   });
 });
+
+describe("activity stats", () => {
+  it("count, for the day, what the org's people, keys and devices did", async () => {
+    const org = await call("POST", "/orgs", { token: ADMIN, body: { name: "Active", tier: "pro", owner_email: "dave@example.com" } });
+    const orgId = org.json.org.id;
+    const adminKey = org.json.api_key.key;
+    const dave = new Browser();
+    expect((await dave.signIn("dave@example.com")).status).toBe(302);
+    // A second sign-in, and a failed one that named the org: its code used again.
+    const failing = new Browser();
+    const callback = await failing.toCallback("dave@example.com", `/auth/login?org_id=${orgId}`);
+    const kept = failing.jar.header("http://fleetbeat.test");
+    await failing.fetch(callback);
+    expect((await exports.default.fetch(callback, { headers: { cookie: kept }, redirect: "manual" })).status).toBe(401);
+    // Keys: one made and revoked (the org's first key counts too).
+    const spare = (await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "spare" } })).json;
+    await call("DELETE", `/keys/${spare.id}`, { token: adminKey });
+    // A device registers, connects, and later goes silent.
+    const projectId = await newProject(adminKey);
+    const { deviceId, deviceKey } = await newDevice(adminKey, projectId);
+    expect((await call("POST", "/fleet/heartbeat", { token: deviceKey, body: {} })).status).toBe(200);
+    // Three commands from Dave: one succeeds, one fails, one expires.
+    const send = async (ttl_s?: number) => (await dave.call("POST", "/fleet/commands", { org: orgId, body: { device_id: deviceId, command: "dock", ...(ttl_s ? { ttl_s } : {}) } })).json.command.id;
+    const [ok1, bad, late] = [await send(), await send(), await send(1)];
+    await call("GET", `/fleet/devices/${deviceId}/commands`, { token: deviceKey });
+    await call("POST", `/fleet/devices/${deviceId}/commands/${ok1}/ack`, { token: deviceKey, body: { status: "succeeded" } });
+    await call("POST", `/fleet/devices/${deviceId}/commands/${bad}/ack`, { token: deviceKey, body: { status: "failed" } });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const history = await call("GET", `/fleet/devices/${deviceId}/commands/history`, { token: adminKey });
+    expect(history.json.commands.find((c: { id: string }) => c.id === late).status).toBe("expired");
+    const hub = deviceHub(env, deviceId);
+    await rewriteDeviceState(hub, (st) => ({ ...st, heartbeatIntervalMs: 10, lastHeartbeatAt: Date.now() - 60_000 }));
+    await runDurableObjectAlarm(hub);
+
+    const today = new Date().toISOString().slice(0, 10);
+    const res = await dave.call("GET", `/stats/activity?from=${today}&to=${today}`, { org: orgId });
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(res.json.days).toEqual([
+      {
+        date: today,
+        active_people: 1,
+        weekly_active_people: 1,
+        monthly_active_people: 1,
+        sign_ins: 2,
+        failed_sign_ins: 1,
+        commands_sent: 3,
+        commands_succeeded: 1,
+        commands_failed: 1,
+        commands_expired: 1,
+        devices_registered: 1,
+        devices_connected: 1,
+        devices_disconnected: 1,
+        keys_created: 2,
+        keys_revoked: 1,
+      },
+    ]);
+    // A viewer key reads no activity; a range too long is refused.
+    expect((await call("GET", "/stats/activity", { token: await newKey(adminKey, "viewer") })).status).toBe(403);
+    expect((await call("GET", "/stats/activity?from=2026-01-01&to=2026-12-31", { token: adminKey })).status).toBe(400);
+  });
+});
+
