@@ -92,6 +92,8 @@ export const devices = sqliteTable(
     statusChangedAt: integer("status_changed_at"),
     // Monotonic counter from the DeviceHub: a late flush never overwrites a newer one.
     presenceVersion: integer("presence_version").notNull().default(0),
+    // Who last changed it (renamed, moved, set to maintenance, decommissioned), and when: {kind, id, label, at}.
+    changedBy: text("changed_by", { mode: "json" }).$type<{ kind: string; id: string; label: string; at: number }>(),
   },
   (t) => [
     uniqueIndex("devices_project_dsn_idx").on(t.projectId, t.dsn),

@@ -2,7 +2,7 @@
 // (device keys). A device key reaches only its own device: any other id answers 404.
 import { Hono } from "hono";
 import { z } from "zod";
-import { audit, requestOf } from "../http/audit";
+import { actorOf, audit, requestOf } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, deviceAuthUnlimited, orgKey } from "../auth/middleware";
 import { markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
@@ -38,7 +38,8 @@ export const devices = new Hono<AppEnv>()
     const device = await deviceOfOrg(db, org.orgId, c.req.valid("param").device_id);
     if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
     const { name, environment, status } = c.req.valid("json");
-    await updateDeviceLabels(db, device.id, { name, environment });
+    const { kind, id, label } = actorOf(c);
+    await updateDeviceLabels(db, device.id, { name, environment }, { kind, id, label, at: Date.now() });
     const hub = deviceHub(c.env, device.id);
     const live = status ? await hub.setOperatorStatus(status) : await hub.presence();
     const updated = await deviceOfOrg(db, org.orgId, device.id);
@@ -52,7 +53,8 @@ export const devices = new Hono<AppEnv>()
     // The key dies in the device's object first: from this point on it answers 401.
     await deviceHub(c.env, device.id).decommission();
     const at = device.decommissionedAt ?? Date.now();
-    await markDecommissioned(db, device.id, at);
+    const { kind, id, label } = actorOf(c);
+    await markDecommissioned(db, device.id, at, { kind, id, label, at: Date.now() });
     await audit(c, { action: "device.decommissioned", target: { kind: "device", id: device.id, label: device.name }, projectId: device.projectId });
     return c.json({ id: device.id, decommissioned: true, decommissioned_at: iso(at) });
   })

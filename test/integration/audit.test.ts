@@ -132,6 +132,9 @@ describe("audit log", () => {
     expect(byAction("device.registered")).toMatchObject({ actor: { kind: "device", id: deviceId }, ip: "203.0.113.50", user_agent: "agent/1", summary: { dsn: "SN-AUDIT" } });
     expect(byAction("org.updated")).toMatchObject({ actor: { kind: "system", id: "admin" }, summary: { tier: "enterprise" } });
     expect(byAction("device.updated").summary).toEqual({ name: "picker 7" });
+    // The device itself says who changed it last (a viewer sees it too).
+    const shown = await call("GET", `/fleet/devices/${deviceId}`, { token: viewerKey });
+    expect(shown.json.device.changed_by).toMatchObject({ kind: "key", label: "first admin key" });
     // Secrets never: the command's parameter values, its result, the capsule's token, a key's secret, a webhook's secret.
     const text = JSON.stringify(events);
     for (const secret of ["hunter2", "s3cret", "fbk_", "registration_token", "whsec"]) expect(text).not.toContain(secret);

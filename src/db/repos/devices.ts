@@ -49,6 +49,7 @@ function registered(r: Registration, now: number) {
     lastLogAt: null,
     statusChangedAt: null,
     presenceVersion: 0,
+    changedBy: null,
     ...renewed,
   };
   // A name or device_info given now replaces the old one; otherwise an operator's rename stays.
@@ -220,13 +221,16 @@ export async function countLiveDevices(db: Db, projectId: string): Promise<numbe
 }
 
 /** An operator's rename or move; undefined fields stay as they are. */
-export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: Environment }): Promise<void> {
-  if (labels.name === undefined && labels.environment === undefined) return;
-  await db.update(devices).set(labels).where(eq(devices.id, deviceId));
+/** Who changed a device, and when (shown with it). */
+export type ChangedBy = NonNullable<Device["changedBy"]>;
+
+/** A person's or key's change of a device's labels (or of its status alone, kept in its object): who made it, with it. */
+export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: Environment }, changedBy: ChangedBy): Promise<void> {
+  await db.update(devices).set({ ...labels, changedBy }).where(eq(devices.id, deviceId));
 }
 
-export async function markDecommissioned(db: Db, deviceId: string, at: number): Promise<void> {
-  await db.update(devices).set({ decommissionedAt: at, status: "offline" }).where(eq(devices.id, deviceId));
+export async function markDecommissioned(db: Db, deviceId: string, at: number, changedBy: ChangedBy): Promise<void> {
+  await db.update(devices).set({ decommissionedAt: at, status: "offline", changedBy }).where(eq(devices.id, deviceId));
 }
 
 /** A device's status in its project's row, and when it changed (ms; null: not known). */

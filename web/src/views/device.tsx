@@ -96,6 +96,14 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
           <dd>{device.last_seen_at ? new Date(device.last_seen_at).toLocaleString() : "never"}</dd>
           <dt>Session</dt>
           <dd>{device.current_session_id ? <a href={`#/sessions/${encodeURIComponent(device.current_session_id)}`}>{device.current_session_id}</a> : "none"}</dd>
+          {device.changed_by ? (
+            <>
+              <dt>Changed</dt>
+              <dd>
+                by {device.changed_by.label}, {new Date(device.changed_by.at).toLocaleString()}
+              </dd>
+            </>
+          ) : null}
         </dl>
       )}
       <h2>Metrics, last 24 hours</h2>

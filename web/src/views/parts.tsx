@@ -13,6 +13,8 @@ export interface Device {
   last_heartbeat_at: string | null;
   metrics: Record<string, number> | null;
   current_session_id: string | null;
+  /** Who last renamed, moved, paused or decommissioned it; null: nobody since it registered. */
+  changed_by?: { kind: string; id: string; label: string; at: string } | null;
 }
 
 /** An error, shown in words (or nothing when there is none). */
