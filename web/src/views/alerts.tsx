@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import type { AlertKind as Kind, AlertState } from "../../../src/contract/alerts";
 import { ApiFailure, type FieldProblem, type KeyRole, api, describe, ok } from "../api";
 import { Failure } from "./parts";
-import { usePoll } from "./use-poll";
+import { useChanges, usePoll } from "./use-poll";
 
 const KIND_NAMES: Record<Kind, string> = {
   device_offline: "Device offline",
@@ -106,8 +106,7 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
   const admin = props.role === "admin";
   const project_id = props.projectId;
   /** Bumped after every change, so the lists read again at once. */
-  const [version, setVersion] = useState(0);
-  const [failure, setFailure] = useState<string | null>(null);
+  const { version, failure, change, setVersion } = useChanges();
   const [created, setCreated] = useState<Created | null>(null);
   const [silenceFor, setSilenceFor] = useState<Record<string, number>>({});
   const { data: rules, error } = usePoll(
@@ -125,16 +124,6 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
   );
   const names = rules ? new Map(rules.map((r) => [r.id, r.name])) : null;
 
-  /** Runs a change; on success the lists read again, on failure the error shows above them. */
-  const change = async (work: () => Promise<unknown>) => {
-    try {
-      await work();
-      setFailure(null);
-      setVersion((v) => v + 1);
-    } catch (err) {
-      setFailure(describe(err));
-    }
-  };
   const param = (r: Rule) => ({ param: { id: r.id } });
   const silence = (r: Rule) => {
     const hours = silenceFor[r.id] ?? SILENCE_HOURS[0];
@@ -241,7 +230,7 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
           projectId={project_id}
           onCreated={(c) => {
             setCreated(c);
-            setVersion((v) => v + 1);
+            setVersion((v: number) => v + 1);
           }}
         />
       )}

@@ -2,9 +2,9 @@
 // the pending invitations, and an invitation form whose link is shown once. Owners are changed
 // by owners only, and the last owner by nobody (the server says so).
 import { useState } from "preact/hooks";
-import { api, describe, ok } from "../api";
+import { api, ok } from "../api";
 import { Failure } from "./parts";
-import { usePoll } from "./use-poll";
+import { useChanges, usePoll } from "./use-poll";
 
 type PersonRole = "owner" | "admin" | "operator" | "viewer";
 interface Person {
@@ -24,24 +24,14 @@ interface Invitation {
 const ROLES: PersonRole[] = ["viewer", "operator", "admin", "owner"];
 
 export function People(props: { orgId: string; owner: boolean }) {
-  const [version, setVersion] = useState(0);
+  const { version, failure, change: act } = useChanges();
   const people = usePoll(async () => ((await ok(await api.people.$get({ query: {} }))) as { people: Person[] }).people, [version, props.orgId], 30_000);
   const invitations = usePoll(async () => ((await ok(await api.invitations.$get({ query: {} }))) as { invitations: Invitation[] }).invitations, [version, props.orgId], 30_000);
-  const [failure, setFailure] = useState<string | null>(null);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<PersonRole>("viewer");
   const [link, setLink] = useState<{ email: string; url: string } | null>(null);
   const roles = props.owner ? ROLES : ROLES.filter((r) => r !== "owner");
 
-  const act = async (work: () => Promise<unknown>) => {
-    try {
-      await work();
-      setFailure(null);
-      setVersion((v) => v + 1);
-    } catch (err) {
-      setFailure(describe(err));
-    }
-  };
   const invite = () =>
     act(async () => {
       const made = (await ok(await api.invitations.$post({ json: { email, role } }))) as { url: string };

@@ -21,3 +21,22 @@ export function usePoll<T>(load: () => Promise<T>, deps: unknown[], everyMs = 10
   }, deps);
   return { data, error };
 }
+
+/**
+ * A view's changes: `change(work)` runs one; on success `version` moves on (so the view's polls,
+ * which list it in their deps, read again) and the last failure clears; on failure it shows.
+ */
+export function useChanges() {
+  const [version, setVersion] = useState(0);
+  const [failure, setFailure] = useState<string | null>(null);
+  const change = async (work: () => Promise<unknown>) => {
+    try {
+      await work();
+      setFailure(null);
+      setVersion((v) => v + 1);
+    } catch (err) {
+      setFailure(describe(err));
+    }
+  };
+  return { version, failure, change, setFailure, setVersion };
+}
