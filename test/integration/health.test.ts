@@ -5,7 +5,7 @@ import { app } from "../../src/app";
 it("answers health with ok and the version", async () => {
   const res = await exports.default.fetch("http://fleetbeat.test/api/v1/health");
   expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ ok: true, version: expect.any(String) });
+  expect(await res.json()).toEqual({ ok: true, version: expect.any(String), sign_in: true });
 });
 
 it("describes every route the app serves in openapi.json", async () => {
