@@ -20,7 +20,7 @@ export function SignIn(props: { onSubmit: (key: string) => void; error: string |
         </p>
       ) : null}
       <form
-        aria-label="Sign in with an API key"
+        aria-label="Use an org key"
         onSubmit={(e) => {
           e.preventDefault();
           if (key.trim()) props.onSubmit(key.trim());
