@@ -62,6 +62,8 @@ interface StuckViewer {
   /** Bytes read before it stopped reading, and after it was resumed at the end. */
   readBefore: number;
   readAfter: number;
+  /** What came after the handshake's answer in the same read: the start of the first frames, parsed with the rest. */
+  leftover: Buffer;
   frames: Record<string, number>;
   closeCode: number | null;
   /** A `dropped` frame came before the close. */
@@ -115,12 +117,14 @@ async function stuckViewer(port: number, ticket: string): Promise<StuckViewer> {
   // From here on nothing is read: the kernel's buffers fill, then the server's.
   socket.pause();
   socket.on("error", () => {});
-  return { socket, readBefore: head.length, readAfter: 0, frames: {}, closeCode: null, droppedBeforeClose: false, ended: false };
+  const leftover = head.subarray(head.indexOf("\r\n\r\n") + 4);
+  return { socket, readBefore: head.length, readAfter: 0, leftover, frames: {}, closeCode: null, droppedBeforeClose: false, ended: false };
 }
 
 /** Reads a stuck viewer again for up to `ms`, parsing the server's (unmasked) frames. */
 async function readBack(v: StuckViewer, ms: number): Promise<void> {
-  let buf = Buffer.alloc(0);
+  // Frames start right after the handshake's answer, which may have come in the same read.
+  let buf: Buffer = v.leftover;
   let lastType = "";
   await new Promise<void>((resolve) => {
     const done = () => {
