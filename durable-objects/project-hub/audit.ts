@@ -114,7 +114,9 @@ export class AuditLog {
       if (!list) byDay.set(day, (list = []));
       list.push(r);
     }
-    const peopleOn = (day: string) => new Set((byDay.get(day) ?? []).filter((r) => r.kind === "person" && r.actor_id !== "unknown").map((r) => r.actor_id));
+    // Each day's people, once: the weekly and monthly counts read 7 and 30 days of them.
+    const people = new Map([...byDay].map(([day, list]) => [day, new Set(list.filter((r) => r.kind === "person" && r.actor_id !== "unknown").map((r) => r.actor_id))]));
+    const peopleOn = (day: string) => people.get(day) ?? new Set<string>();
     const activeOver = (endDay: string, days: number) => {
       const people = new Set<string>();
       for (let i = 0; i < days; i++) for (const p of peopleOn(new Date(Date.parse(`${endDay}T00:00:00Z`) - i * DAY).toISOString().slice(0, 10))) people.add(p);

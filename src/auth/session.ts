@@ -7,8 +7,8 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../contract/errors";
 import { SESSION, type SessionCaller } from "../contract/people";
-import { findProjectOfOrg } from "../db/repos/projects";
-import { findDeviceOfOrg } from "../db/repos/devices";
+import { findProject } from "../db/repos/projects";
+import { orgOfDevice } from "../db/repos/devices";
 import { type Person, addMember, findLiveSession, insertSession, orgsOf, takeOwnerInvitations, touchSession, upsertPerson } from "../db/repos/people";
 import { audit } from "../http/audit";
 import { type AccessConfig, type SignedIn, accessPerson } from "./oidc";
@@ -116,11 +116,14 @@ async function inOrg(c: Context<AppEnv>, p: Person, sessionHash: string, firstOr
     // The project or device the request names (in its path or query), if it is in one of theirs.
     const projectId = c.req.param("project_id") ?? c.req.query("project_id");
     const deviceId = c.req.param("device_id") ?? c.req.query("device_id");
+    // One read whatever the number of orgs: the thing's org, then whether it is one of theirs.
     if (projectId) {
-      for (const o of orgs) if (await findProjectOfOrg(db, o.id, projectId)) org = o;
+      const owner = (await findProject(db, projectId))?.orgId;
+      org = orgs.find((o) => o.id === owner);
       if (!org) throw new ApiError("not_found", "project not found");
     } else if (deviceId) {
-      for (const o of orgs) if (await findDeviceOfOrg(db, o.id, deviceId)) org = o;
+      const owner = await orgOfDevice(db, deviceId);
+      org = orgs.find((o) => o.id === owner);
       if (!org) throw new ApiError("not_found", "device not found");
     }
   }

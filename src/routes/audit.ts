@@ -16,9 +16,9 @@ const Before = z.object({ before: z.number().int().nonnegative() });
 const EXPORT_PAGE = 200;
 
 /** The filters of a query, checked against the caller's org: another org's id is 404, as for any of its resources. */
-function filterOf(callerOrg: string, q: Omit<AuditQuery, "limit" | "cursor">): AuditFilter {
+function filterOf(callerOrg: string | undefined, q: Omit<AuditQuery, "limit" | "cursor">): AuditFilter {
   const { org_id, ...filter } = q;
-  if (org_id !== undefined && org_id !== callerOrg) throw notFound("org");
+  if (org_id !== undefined && callerOrg !== undefined && org_id !== callerOrg) throw notFound("org");
   if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to) throw invalidField("query", "from", "from must not be after to");
   return filter;
 }
@@ -45,9 +45,7 @@ function csvRow(e: AuditEvent): string {
 }
 
 /** A page of the log `logName` (an org's id, or the deployment's), answered as the events are kept. */
-async function page(c: Context<AppEnv>, logName: string, q: AuditQuery & { org_id?: string }) {
-  const { limit, cursor, org_id: _, ...filter } = q;
-  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to) throw invalidField("query", "from", "from must not be after to");
+async function page(c: Context<AppEnv>, logName: string, filter: AuditFilter, limit: number, cursor: string | undefined) {
   const before = decodeCursor(cursor, Before)?.before;
   const { events, next } = await orgHub(c.env, logName).auditPage({ ...filter, ...(before !== undefined ? { before } : {}) }, limit);
   // The events are JSON already, as the log keeps them.
@@ -57,12 +55,14 @@ async function page(c: Context<AppEnv>, logName: string, q: AuditQuery & { org_i
 
 export const audit = new Hono<AppEnv>()
   .get("/", orgKey("admin"), query(AuditQuery), async (c) => {
-    const q = c.req.valid("query");
-    filterOf(c.var.org.orgId, q);
-    return page(c, c.var.org.orgId, q);
+    const { limit, cursor, ...q } = c.req.valid("query");
+    return page(c, c.var.org.orgId, filterOf(c.var.org.orgId, q), limit, cursor);
   })
   // Failed sign-ins that named no org: the deployment's, for the server admin.
-  .get("/deployment", serverAdmin, query(AuditQuery), async (c) => page(c, DEPLOYMENT_LOG, c.req.valid("query")))
+  .get("/deployment", serverAdmin, query(AuditQuery), async (c) => {
+    const { limit, cursor, ...q } = c.req.valid("query");
+    return page(c, DEPLOYMENT_LOG, filterOf(undefined, q), limit, cursor);
+  })
   .get("/export", orgKey("admin"), query(AuditExport), async (c) => {
     const { format, ...q } = c.req.valid("query");
     const filter = filterOf(c.var.org.orgId, q);

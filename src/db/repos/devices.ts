@@ -116,6 +116,11 @@ export async function registerWithToken(db: Db, tokenId: string, r: Registration
   return { created, used: after!.n, tokenTaken: !created && (token === undefined || token.usedAt !== null) };
 }
 
+/** The org a device belongs to (undefined: no such device). */
+export async function orgOfDevice(db: Db, deviceId: string): Promise<string | undefined> {
+  return (await db.query.devices.findFirst({ columns: { orgId: true }, where: eq(devices.id, deviceId) }))?.orgId;
+}
+
 /** A device of the org; a device of another org is not found, like a missing one. */
 export async function findDeviceOfOrg(db: Db, orgId: string, deviceId: string): Promise<Device | undefined> {
   return db.query.devices.findFirst({ where: and(eq(devices.id, deviceId), eq(devices.orgId, orgId)) });
