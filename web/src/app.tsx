@@ -189,7 +189,7 @@ export function App() {
         ) : view === "audit" && role === "admin" ? (
           <Audit />
         ) : (
-          <Fleet projectId={project.id} />
+          <Fleet projectId={project.id} role={role} />
         )}
       </main>
     </div>

@@ -1,5 +1,10 @@
-// Small pieces the views share: a device as the API shows it, an API error in words, a
-// filter's "any or one of" choice, and a table of ranked devices or modules.
+// Small pieces the views share: a device as the API shows it, an error and an empty state in
+// words, a status badge, a name that keeps its id on hover and copy, a "2 min ago" that ticks,
+// a filter's "any or one of" choice, and a table of ranked devices or modules.
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ago, count, exactly } from "../format";
+import { Table } from "./table";
 
 /** A device as GET /fleet/devices and /fleet/devices/:id answer it. */
 export interface Device {
@@ -13,9 +18,14 @@ export interface Device {
   last_heartbeat_at: string | null;
   metrics: Record<string, number> | null;
   current_session_id: string | null;
+  /** The last hour of some metrics, oldest first (GET /fleet/devices only). */
+  sparklines?: Partial<Record<string, (number | null)[]>>;
   /** Who last renamed, moved, paused or decommissioned it; null: nobody since it registered. */
   changed_by?: { kind: string; id: string; label: string; at: string } | null;
 }
+
+/** What a device is called: its name, else its DSN, else its id. */
+export const deviceName = (d: Pick<Device, "id" | "name" | "dsn">) => d.name ?? d.dsn ?? d.id;
 
 /** An error, shown in words (or nothing when there is none). */
 export function Failure(props: { error: string | null | undefined }) {
@@ -26,41 +36,109 @@ export function Failure(props: { error: string | null | undefined }) {
   ) : null;
 }
 
-/** A labelled select of `options`, with "any" (the empty value) first. */
-export function AnyOf(props: { label: string; value: string; options: readonly string[]; onChange: (value: string) => void }) {
+/** Nothing to show yet, and what would change that. */
+export function Empty(props: { title: string; children?: ComponentChildren }) {
   return (
-    <label>
-      {props.label}{" "}
+    <div class="empty">
+      <p class="empty-title">{props.title}</p>
+      {props.children ? <p>{props.children}</p> : null}
+    </div>
+  );
+}
+
+/** A status as a coloured badge (online, offline, firing, completed, timed_out…). */
+export const Status = (props: { value: string }) => <span class={`badge status ${props.value}`}>{props.value.replace("_", " ")}</span>;
+
+/**
+ * An entity by its name, linked where it has a page; its id shows on hover (title) and a
+ * click on the small copy button copies it.
+ */
+export function Named(props: { name: string | null | undefined; id: string; href?: string }) {
+  const text = props.name || props.id;
+  return (
+    <span class="named">
+      {props.href ? (
+        <a href={props.href} title={`id ${props.id}`}>
+          {text}
+        </a>
+      ) : (
+        <span title={`id ${props.id}`}>{text}</span>
+      )}
+      <CopyId id={props.id} />
+    </span>
+  );
+}
+
+/** A small button that copies an id. */
+export function CopyId(props: { id: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      class="copy"
+      title={`Copy id ${props.id}`}
+      aria-label={copied ? "Copied" : `Copy id ${props.id}`}
+      onClick={() => {
+        void navigator.clipboard?.writeText(props.id).then(() => {
+          setCopied(true);
+          setTimeout(() => setCopied(false), 1500);
+        });
+      }}
+    >
+      {copied ? "✓" : "⧉"}
+    </button>
+  );
+}
+
+/** Re-renders every `ms`, for times that read "2 min ago". */
+export function useTick(ms = 5_000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}
+
+/** "2 min ago", ticking, with the exact time on hover. */
+export function Ago(props: { at: string | null | undefined }) {
+  const now = useTick();
+  return props.at ? (
+    <time dateTime={props.at} title={exactly(props.at)}>
+      {ago(props.at, now)}
+    </time>
+  ) : (
+    <span>never</span>
+  );
+}
+
+/** A labelled select of `options`, with "any" (the empty value) first; options may carry their own labels. */
+export function AnyOf(props: { label: string; value: string; options: readonly (string | { value: string; label: string })[]; onChange: (value: string) => void }) {
+  return (
+    <label class="field">
+      <span>{props.label}</span>
       <select value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
         <option value="">any</option>
-        {props.options.map((o) => (
-          <option value={o}>{o}</option>
-        ))}
+        {props.options.map((o) => (typeof o === "string" ? <option value={o}>{o.replace("_", " ")}</option> : <option value={o.value}>{o.label}</option>))}
       </select>
     </label>
   );
 }
 
-/** Names with their lines and errors, as the overview ranks them. */
-export function Ranking(props: { label: string; column: string; rows: { name: string; lines: number; errors: number }[] }) {
+/** Names with their lines and errors, as the overview ranks them; each may link to its lines. */
+export function Ranking(props: { label: string; column: string; rows: { name: string; id?: string; href?: string; lines: number; errors: number }[] }) {
   return (
-    <table aria-label={props.label}>
-      <thead>
-        <tr>
-          <th scope="col">{props.column}</th>
-          <th scope="col">Lines</th>
-          <th scope="col">Errors</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.rows.map((r) => (
-          <tr>
-            <td>{r.name}</td>
-            <td>{r.lines.toLocaleString()}</td>
-            <td>{r.errors.toLocaleString()}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <Table
+      label={props.label}
+      rows={props.rows}
+      rowKey={(r) => r.id ?? r.name}
+      initial={{ key: "lines", desc: true }}
+      empty={<p>Nothing this week yet.</p>}
+      columns={[
+        { key: "name", label: props.column, cell: (r) => (r.id ? <Named name={r.name} id={r.id} href={r.href} /> : r.href ? <a href={r.href}>{r.name}</a> : r.name), sort: (r) => r.name },
+        { key: "lines", label: "Lines", numeric: true, cell: (r) => count(r.lines), sort: (r) => r.lines },
+        { key: "errors", label: "Errors", numeric: true, cell: (r) => count(r.errors), sort: (r) => r.errors },
+      ]}
+    />
   );
 }
