@@ -15,6 +15,7 @@ import {
   UpdateDevice,
 } from "./contract/fleet";
 import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "./contract/logs";
+import { FacetsQuery, VolumeQuery } from "./contract/log-counts";
 import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery } from "./contract/sessions";
 import { CompleteUpload, FileQuery, ListFiles, UploadQuery } from "./contract/artifacts";
 import { DownloadParams, DownloadRequest } from "./contract/downloads";
@@ -93,6 +94,8 @@ const OPERATIONS: Operation[] = [
   { method: "post", path: "/logs/ingest", summary: "Ingest a batch of log lines (gzip accepted)", auth: "device", body: IngestBody },
   { method: "get", path: "/logs", summary: "Search logs", auth: "viewer", query: LogSearch },
   { method: "get", path: "/logs/export", summary: "Export logs as CSV, NDJSON or JSON (streamed)", auth: "viewer", query: LogExport, note: "a file download" },
+  { method: "get", path: "/logs/facets", summary: "Lines per device, module and session over a range (default: the last 24 h), the most first, 500 of each", auth: "viewer", query: FacetsQuery },
+  { method: "get", path: "/logs/volume", summary: "Lines per time bucket and level, with the filters of GET /logs (a histogram)", auth: "viewer", query: VolumeQuery },
   { method: "post", path: "/logs/stream/ticket", summary: "A single-use live-tail ticket", auth: "viewer", body: TicketRequest },
   { method: "get", path: "/logs/stream", summary: "Live tail", auth: "ticket", query: StreamQuery, note: "WebSocket upgrade" },
   { method: "post", path: "/sessions", summary: "Open a session (idempotent on session_id)", auth: "device", body: CreateSession },

@@ -14,7 +14,8 @@
 // index; open chunks are not indexed and are always candidates), reads them in the page's
 // order and filters their lines, until no later chunk can hold a line the page would show.
 // Lines are ordered project-wide by (event time, device id, line id); a line keeps the id its
-// device's next id gave it on arrival.
+// device's next id gave it on arrival. A count (line-counts.ts) scans the same candidates,
+// newest chunks first, in no order within them, until its bound.
 import type { LogRecord, StoredLine } from "../../src/contract/log-line";
 import type { LogFilter } from "../../src/contract/logs";
 import { LINE_LIMITS } from "../../src/contract/limits";
@@ -296,6 +297,44 @@ function ofDevices(devices: readonly string[] | undefined): { clause: string; ar
   return { clause: "device_id IN (SELECT value FROM json_each(?))", args: [JSON.stringify(devices)] };
 }
 
+/** What a scan of lines is filtered by (ChunkStore.scan): a search's filter without its order, cursor and limit. */
+export type ScanFilter = Omit<LogFilter, "order" | "after" | "limit">;
+/** Candidate chunks a scan lists at a time. */
+const SCAN_PAGE = 500;
+
+/** A line a scan visits: its device, event time and level at once, its whole row when first asked. One view moves from line to line. */
+export class ScannedLine {
+  device_id = "";
+  ts = 0;
+  level = 0;
+  private lines?: ChunkLines;
+  private i = 0;
+  private parsed?: ShardRow;
+
+  /** Moves to line `i` of a chunk. */
+  at(lines: ChunkLines, i: number): void {
+    this.lines = lines;
+    this.i = i;
+    this.device_id = lines.deviceId;
+    this.ts = lines.ts(i);
+    this.level = lines.level(i);
+    this.parsed = undefined;
+  }
+
+  /** Moves to a line already read. */
+  of(row: ShardRow): void {
+    this.lines = undefined;
+    this.device_id = row.device_id;
+    this.ts = row.ts;
+    this.level = row.level;
+    this.parsed = row;
+  }
+
+  row(): ShardRow {
+    return (this.parsed ??= this.lines!.row(this.i));
+  }
+}
+
 /** A device's open chunk and next line id (memory; read from its newest chunk the first time). */
 interface Pointers {
   open: number | null;
@@ -522,17 +561,8 @@ export class ChunkStore {
   query(f: LogFilter): ShardRow[] {
     const asc = f.order === "asc";
     const after = f.after;
-    const mine = ofDevices(f.devices);
-    const where = ["lines > 0", mine.clause];
-    const args: SqlStorageValue[] = [...mine.args];
-    // A line at `from` or later arrived at `from` minus the skew at the earliest: older chunks cannot hold it.
-    if (f.from !== undefined) where.push("max_ts >= ?", "id >= ?"), args.push(f.from, this.firstChunkFrom(Math.floor((f.from - SKEW_US) / HOUR_US)));
-    if (f.to !== undefined) where.push("min_ts < ?"), args.push(f.to);
-    if (f.levels && f.levels.length > 0) where.push("(levels & ?) != 0"), args.push(f.levels.reduce((m, l) => m | (1 << l), 0));
+    const { where, args } = this.conditions(f);
     if (after) where.push(asc ? "max_ts >= ?" : "min_ts <= ?"), args.push(after.ts);
-    if (f.module !== undefined) where.push("(modules IS NULL OR EXISTS (SELECT 1 FROM json_each(modules) WHERE value = ?))"), args.push(f.module);
-    if (f.session_id !== undefined) where.push("(sessions IS NULL OR EXISTS (SELECT 1 FROM json_each(sessions) WHERE value = ?))"), args.push(f.session_id);
-    if (f.match !== undefined) where.push("(open = 1 OR id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?))"), args.push(f.match);
     const order = f.order;
     const sorted = (rows: Found[]) => rows.sort((a, b) => (comesBefore(order, a, b) ? -1 : 1));
     const levels = f.levels && f.levels.length > 0 ? new Set(f.levels) : null;
@@ -616,6 +646,69 @@ export class ChunkStore {
     return sorted(found)
       .slice(0, f.limit)
       .map((x) => x.row());
+  }
+
+  /** The conditions on a chunk's summary (and, for words, the full-text index) under which it may hold lines of `f`. */
+  private conditions(f: ScanFilter): { where: string[]; args: SqlStorageValue[] } {
+    const mine = ofDevices(f.devices);
+    const where = ["lines > 0", mine.clause];
+    const args: SqlStorageValue[] = [...mine.args];
+    // A line at `from` or later arrived at `from` minus the skew at the earliest: older chunks cannot hold it.
+    if (f.from !== undefined) where.push("max_ts >= ?", "id >= ?"), args.push(f.from, this.firstChunkFrom(Math.floor((f.from - SKEW_US) / HOUR_US)));
+    if (f.to !== undefined) where.push("min_ts < ?"), args.push(f.to);
+    if (f.levels && f.levels.length > 0) where.push("(levels & ?) != 0"), args.push(f.levels.reduce((m, l) => m | (1 << l), 0));
+    if (f.module !== undefined) where.push("(modules IS NULL OR EXISTS (SELECT 1 FROM json_each(modules) WHERE value = ?))"), args.push(f.module);
+    if (f.session_id !== undefined) where.push("(sessions IS NULL OR EXISTS (SELECT 1 FROM json_each(sessions) WHERE value = ?))"), args.push(f.session_id);
+    if (f.match !== undefined) where.push("(open = 1 OR id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?))"), args.push(f.match);
+    return { where, args };
+  }
+
+  /**
+   * Visits every line matching `f` (its time range, devices, levels, module, session and words;
+   * no order, cursor or limit), a chunk at a time, newest chunks first (so the newest hours of
+   * arrival first). `more` is asked before each chunk is read, with the lines it holds; once it
+   * says no, the scan stops and answers the event time (µs) from which every matching line was
+   * visited: a line at or after the end of the stopping chunk's hour plus the skew arrived after
+   * that hour, in a chunk already read. `visit` gets one view, moved from line to line (it must
+   * copy what it keeps). Reads only; the candidate chunks are listed a page at a time.
+   */
+  scan(f: ScanFilter, visit: (line: ScannedLine) => void, more: (lines: number) => boolean): { stoppedAt?: number } {
+    const { where, args } = this.conditions(f);
+    const levels = f.levels && f.levels.length > 0 ? new Set(f.levels) : null;
+    // Filters on the line's own fields need its text; the others read only its keys.
+    const needsLine = f.module !== undefined || f.session_id !== undefined || f.terms !== undefined;
+    const words = f.terms ? f.terms.words : [];
+    const check: LogFilter = { ...f, order: "asc", limit: 0 };
+    const inRange = (ts: number, level: number) => (f.from === undefined || ts >= f.from) && (f.to === undefined || ts < f.to) && (levels === null || levels.has(level));
+    const line = new ScannedLine();
+    let below = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const page = this.sql
+        .exec<{ id: number; hour: number; lines: number }>(`SELECT id, hour, lines FROM chunks WHERE ${where.join(" AND ")} AND id < ? ORDER BY id DESC LIMIT ?`, ...args, below, SCAN_PAGE)
+        .toArray();
+      for (const c of page) {
+        if (!more(c.lines)) return { stoppedAt: (c.hour + 1) * HOUR_US + SKEW_US };
+        const lines = this.read(c.id, "", words.length > 0);
+        // With search words, the lines that may hold them, found in one pass over the chunk's text.
+        const holding = lines.holding(words);
+        if (holding) {
+          for (const row of holding) {
+            if (!inRange(row.ts, row.level) || !keepLine(row, check, undefined, f.terms)) continue;
+            line.of(row);
+            visit(line);
+          }
+          continue;
+        }
+        for (let i = 0; i < lines.count; i++) {
+          if (!inRange(lines.ts(i), lines.level(i))) continue;
+          line.at(lines, i);
+          if (needsLine && !(mayHold(words, lines.text(i)) && keepLine(line.row(), check, undefined, f.terms))) continue;
+          visit(line);
+        }
+      }
+      if (page.length < SCAN_PAGE) return {};
+      below = page[page.length - 1]!.id;
+    }
   }
 
   private noteAdded(lines: number, minTs: number | null): void {

@@ -8,6 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { DeliveryAnswer } from "../../src/contract/fan-in";
 import { SHARD_SENDER } from "../../src/contract/log-shards";
 import type { Rejection, StoredLine } from "../../src/contract/log-line";
+import type { CountAnswer, CountRequest } from "../../src/contract/log-counts";
 import type { LogCursor, LogFilter } from "../../src/contract/logs";
 import { QUOTA_REJECTION, type QuotaState } from "../../src/contract/quota";
 import { DELIVERY } from "../../src/contract/usage";
@@ -28,6 +29,7 @@ import { ARCHIVE_SCHEMA, type DeviceArchiveRow, LogArchive } from "./archive";
 import { BatchMemory, type Taken } from "./batches";
 import { CHUNKS_SCHEMA, CHUNK_WORDS_SCHEMA, ChunkStore } from "./chunks";
 import { EVENTS_SCHEMA, ShardCounts } from "./counts";
+import { countLines } from "./line-counts";
 import { comesBefore } from "./order";
 import { Retention } from "./retention";
 import type { ShardRow } from "./rows";
@@ -262,6 +264,15 @@ export class LogShard extends DurableObject<Env> {
     // Past the boundary nothing is read yet: the page ends there, and the next resumes at it.
     const page = rows.filter((r) => before(r, b)).slice(0, filter.limit);
     return { rows: page, ...(page.length < filter.limit ? { resume: b } : {}) };
+  }
+
+  /**
+   * The lines of `req.filter` (of `req.filter.devices` only, when given) counted per group of
+   * each grouping asked: facets, volume histograms (line-counts.ts). Reads the hot store only,
+   * a bounded number of lines, and writes nothing.
+   */
+  async count(req: CountRequest): Promise<CountAnswer> {
+    return countLines(this.chunks, this.archive, req);
   }
 
   /**

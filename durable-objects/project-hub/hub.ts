@@ -301,6 +301,11 @@ export class ProjectHub extends DurableObject<Env> {
     return this.sessions.idsBetween(range, max);
   }
 
+  /** The names of these sessions of the project, by id, in one read (GET /logs/facets); unknown ids are left out. */
+  async sessionNames(ids: string[]): Promise<Record<string, string>> {
+    return this.sessions.names(ids);
+  }
+
   // ---- alerts ---------------------------------------------------------------------------
 
   /** The routes changed the project's rules in D1: this is the whole set now. Answers the new version. */

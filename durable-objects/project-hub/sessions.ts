@@ -8,7 +8,8 @@
 // - A device's object keeps a session's live counters and sends the ended session with its
 //   counts and a version; a row changes only for its own device and only to a newer version, so
 //   a retried or late write never undoes a newer one or counts twice.
-// - Reads: by id, a page newest first (started_at, session_id), ids running in a time range.
+// - Reads: by id, a page newest first (started_at, session_id), ids running in a time range,
+//   the names of a list of ids.
 //
 // Rows written: a claim is 3 (the row, and its entries in the two indexes below); an end is 1
 // (it changes no indexed column). Keep the indexes few: each entry is a billed row write.
@@ -110,6 +111,15 @@ export class ProjectSessions {
         limit,
       )
       .toArray();
+  }
+
+  /** The names of these sessions, by id (ids the project has no row of are left out); one read. */
+  names(ids: readonly string[]): Record<string, string> {
+    if (this.retired || ids.length === 0) return {};
+    const rows = this.sql
+      .exec<{ session_id: string; name: string }>("SELECT session_id, name FROM sessions WHERE session_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))
+      .toArray();
+    return Object.fromEntries(rows.map((r) => [r.session_id, r.name]));
   }
 
   /** Ids of sessions that ran during [from, to): started before `to`, not ended before `from`; newest first. */

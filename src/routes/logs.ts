@@ -1,8 +1,9 @@
-// /logs: ingest (device), search and export (org keys), and the live tail.
+// /logs: ingest (device), search, export, facets and volume (org keys), and the live tail.
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey, perClientIp, signedDevice } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
+import { FacetsQuery, VolumeQuery } from "../contract/log-counts";
 import { LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
 import { newTailTicket, verifyTailTicket } from "../contract/tail-ticket";
 import { parseOrThrow } from "../contract/validation";
@@ -10,9 +11,11 @@ import { readJson } from "../http/body";
 import { readIngestBody } from "../http/ingest-body";
 import { DEFAULT_BODY_LIMIT, query } from "../http/validate";
 import { ingest } from "../ingest/ingest";
+import { clockNow } from "../lib/clock";
 import { hotWindowMs, signingKey } from "../lib/config";
 import { iso } from "../lib/time";
 import { openLiveTail } from "../services/live-tail";
+import { logFacets, logVolume } from "../services/log-counts";
 import { logExport } from "../services/log-export";
 import { searchLogs, searchScope } from "../services/log-search";
 import { projectOfOrg } from "../services/tenancy";
@@ -40,6 +43,14 @@ export const logs = new Hono<AppEnv>()
   .get("/export", orgKey("viewer"), query(LogExport), async (c) => {
     const { format, ...filters } = c.req.valid("query");
     return logExport(c.env, await searchScope(c.env, c.var.db, c.var.org.orgId, filters), filters, format);
+  })
+  // Lines per device, module and session over a range, counted in the shards (docs/api-notes.md).
+  .get("/facets", orgKey("viewer"), query(FacetsQuery), async (c) => {
+    return c.json(await logFacets(c.env, c.var.db, c.var.org.orgId, c.req.valid("query"), clockNow() * 1000));
+  })
+  // Lines per time bucket and level, with GET /logs's filters (docs/api-notes.md).
+  .get("/volume", orgKey("viewer"), query(VolumeQuery), async (c) => {
+    return c.json(await logVolume(c.env, c.var.db, c.var.org.orgId, c.req.valid("query"), clockNow() * 1000));
   })
   .post("/stream/ticket", orgKey("viewer"), async (c) => {
     const fromBody = c.req.raw.body ? await readJson(c.req.raw, DEFAULT_BODY_LIMIT) : {};

@@ -252,13 +252,13 @@ export async function writeProjectStatuses(db: Db, projectId: string, statuses: 
     ON CONFLICT (project_id) DO UPDATE SET statuses = excluded.statuses, written_at = excluded.written_at`);
 }
 
-/** Names of the given devices of the org, by id (for rankings). */
+/** Names of the given devices of the org, by id (rankings, log facets): one query however many ids (they go as one JSON parameter). */
 export async function deviceNames(db: Db, orgId: string, ids: string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
   const rows = await db
     .select({ id: devices.id, name: devices.name })
     .from(devices)
-    .where(and(eq(devices.orgId, orgId), inArray(devices.id, ids)));
+    .where(and(eq(devices.orgId, orgId), sql`${devices.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`));
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
