@@ -11,7 +11,7 @@ import { type ApiCall, recordApiCall } from "./services/api-analytics";
 import { deviceHub } from "./stubs/device-hub";
 import { capsules } from "./routes/capsules";
 import { commands } from "./routes/commands";
-import { devices } from "./routes/devices";
+import { devices, summary } from "./routes/devices";
 import { fleetDevice } from "./routes/fleet-device";
 import { health } from "./routes/health";
 import { keys } from "./routes/keys";
@@ -97,6 +97,7 @@ const api = new Hono<AppEnv>()
   .route("/capsules", capsules)
   .route("/fleet", fleetDevice)
   .route("/fleet/devices", devices)
+  .route("/fleet/summary", summary)
   .route("/fleet/commands", commands)
   .route("/logs", logs)
   .route("/sessions", sessions)

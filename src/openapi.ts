@@ -7,6 +7,7 @@ import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery, Queue
 import { AlertRuleParams, AlertRulesQuery, AlertsQuery, CreateAlertRule, DeliveriesQuery, PatchAlertRule } from "./contract/alerts";
 import {
   DeviceParams,
+  FleetSummaryQuery,
   GenerateCapsule,
   Heartbeat,
   ListDevices,
@@ -72,6 +73,7 @@ const OPERATIONS: Operation[] = [
   { method: "get", path: "/fleet/connect", summary: "The device's WebSocket (logs and heartbeats in, acks and commands out)", auth: "device", note: "WebSocket upgrade" },
   { method: "get", path: "/fleet/devices", summary: "List devices", auth: "viewer", query: ListDevices },
   { method: "get", path: "/fleet/devices/{device_id}", summary: "A device with its live presence", auth: "viewer", params: DeviceParams },
+  { method: "get", path: "/fleet/summary", summary: "The project's devices counted by status (and alerting), overall and per environment", auth: "viewer", query: FleetSummaryQuery },
   { method: "patch", path: "/fleet/devices/{device_id}", summary: "Rename, move or set maintenance", auth: "admin", params: DeviceParams, body: UpdateDevice },
   { method: "put", path: "/fleet/devices/{device_id}", summary: "The same as PATCH (a synonym)", auth: "admin", params: DeviceParams, body: UpdateDevice },
   { method: "delete", path: "/fleet/devices/{device_id}", summary: "Decommission: the device key stops at once", auth: "admin", params: DeviceParams },

@@ -132,7 +132,7 @@ export class DeviceHub extends DurableObject<Env> {
       slack: () => (this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : (this.state.current?.heartbeatIntervalMs ?? 0)),
       fire: () => this.goOffline(),
     });
-    this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers);
+    this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers, (at) => this.metricHistory.sparklines(at));
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
     this.tail = new DeviceTail(env, identity, (wanted) => this.setLive(wanted, Date.now(), LIVE.lingerMs));
     this.delivery = new ProjectDelivery(

@@ -5,6 +5,7 @@
 // keep minute resolution for RETENTION_MS. (Rows of `metric_minutes`, a row per minute as
 // kept before, are read beside them until they age out.)
 import { INTERVAL_MS, type MetricInterval } from "../../src/contract/metrics";
+import { SPARKLINES, type Sparklines } from "../../src/contract/presence";
 import type { Sql } from "../storage";
 
 export const MINUTE_MS = 60_000;
@@ -121,6 +122,31 @@ export class MetricHistory {
     const start = wanted ? order.indexOf(wanted) : 0;
     for (const name of order.slice(start)) if ((to - from) / INTERVAL_MS[name] <= MAX_POINTS) return name;
     return "1d";
+  }
+
+  /**
+   * The fleet list's sparklines as of `at` (src/contract/presence.ts SPARKLINES): the last hour's
+   * slots, read from the rows kept anyway (the hour before, the current hour in the state), so
+   * they cost reads only. Undefined when no sparkline metric came within the hour.
+   */
+  sparklines(at: number): Sparklines | undefined {
+    const width = INTERVAL_MS[SPARKLINES.interval];
+    const last = at - (at % width);
+    const first = last - (SPARKLINES.slots - 1) * width;
+    const out: Sparklines = {};
+    const points = this.query(first, at + 1, SPARKLINES.interval);
+    for (const name of SPARKLINES.metrics) {
+      const series: (number | null)[] = new Array(SPARKLINES.slots).fill(null);
+      let any = false;
+      for (const p of points) {
+        const m = Object.hasOwn(p.metrics, name) ? p.metrics[name] : undefined;
+        if (!m) continue;
+        series[(p.t - first) / width] = Number(m.avg.toPrecision(3));
+        any = true;
+      }
+      if (any) out[name] = series;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
   }
 
   query(from: number, to: number, interval: MetricInterval): MetricPoint[] {

@@ -11,8 +11,13 @@
 // besides the state's own: a report that fails is retried by the alarm, and one lost with the
 // object's memory (an eviction before the retry) reaches the project with the device's next
 // delivery, whose presence the project compares with the transition it holds.
+//
+// Every report also carries the device's sparklines (its last hour of battery and CPU, from its
+// metric history, metrics.ts), computed when it is made: they ride in the rows the project
+// writes anyway (the transition's presence row, the delivery's intake row), so they cost reads here
+// and no row anywhere.
 import { projectHub } from "../../src/stubs/project-hub";
-import type { PresenceReport } from "../../src/contract/presence";
+import type { PresenceReport, Sparklines } from "../../src/contract/presence";
 import type { SessionRow, SessionStore } from "./sessions";
 import type { SessionUpsert } from "../../src/contract/sessions";
 import { type DeviceStateStore, type Told, reportOf, toldOf } from "./state";
@@ -47,6 +52,8 @@ export class PresenceReports {
     private readonly state: DeviceStateStore,
     private readonly sessions: SessionStore,
     timers: Timers,
+    /** The device's sparklines as of a moment (metrics.ts MetricHistory.sparklines). */
+    private readonly sparklines: (at: number) => Sparklines | undefined = () => undefined,
   ) {
     const s = state.current;
     this.told = s ? toldOf(s) : REGISTERED;
@@ -70,7 +77,13 @@ export class PresenceReports {
   /** The presence the device's next delivery carries (no transition: last seen, metrics). */
   snapshot(): PresenceReport | undefined {
     const s = this.state.current;
-    return s && reportOf(s, Date.now());
+    return s && this.reportOf(s, Date.now());
+  }
+
+  /** The report the project gets: the presence, with the sparklines as of `at`. */
+  private reportOf(s: NonNullable<DeviceStateStore["current"]>, at: number): PresenceReport {
+    const sparklines = this.sparklines(at);
+    return { ...reportOf(s, at), ...(sparklines ? { sparklines } : {}) };
   }
 
   /** Tells the project now, within a request: a failure is logged and left to the alarm. */
@@ -88,7 +101,7 @@ export class PresenceReports {
     const s = this.state.current;
     if (!s || !this.pending) return;
     const told = toldOf(s);
-    await projectHub(this.env, s.projectId).reportPresence(s.deviceId, reportOf(s, now));
+    await projectHub(this.env, s.projectId).reportPresence(s.deviceId, this.reportOf(s, now));
     this.told = told;
   }
 

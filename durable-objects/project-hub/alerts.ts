@@ -149,6 +149,12 @@ export class ProjectAlerts {
     return this.storage.sql.exec<OpenRow>("SELECT * FROM alert_open WHERE rule_id = ? AND subject = ?", ruleId, subject).toArray()[0];
   }
 
+  /** Devices with a firing alert (one awaiting its held resolution still fires), for GET /fleet/summary. */
+  alertingDevices(): Set<string> {
+    const rows = this.storage.sql.exec<{ subject: string }>("SELECT DISTINCT subject FROM alert_open WHERE subject != ?", PROJECT_SUBJECT);
+    return new Set(rows.toArray().map((r) => r.subject));
+  }
+
   private openRows(): OpenRow[] {
     return this.storage.sql.exec<OpenRow>("SELECT * FROM alert_open").toArray();
   }

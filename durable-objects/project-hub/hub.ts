@@ -40,7 +40,7 @@ import { ProjectAlerts } from "./alerts";
 import { CountedStorage } from "../storage";
 import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage";
 import type { UsageCounters } from "../../src/contract/usage";
-import type { PresenceReport } from "../../src/contract/presence";
+import type { DeviceStatus, PresenceReport, StatusCounts } from "../../src/contract/presence";
 import { FleetPresence } from "./presence";
 import { ProjectSessions } from "./sessions";
 import { AuditLog } from "./audit";
@@ -175,8 +175,17 @@ export class ProjectHub extends DurableObject<Env> {
    * how many of the project's devices are not offline: one call for a fleet list, a scrape or a
    * stats read, however many devices.
    */
-  async livePresence(ids: string[]): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
-    return { devices: this.presence.of(ids), active: this.presence.active() };
+  async livePresence(ids: string[], opts: { sparklines?: boolean } = {}): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
+    return { devices: this.presence.of(ids, opts.sparklines), active: this.presence.active() };
+  }
+
+  /**
+   * GET /fleet/summary: the devices of each group (ids by environment, from D1) counted by their
+   * status in the live picture (`registered` for those it never heard from: D1's status where it
+   * is not offline), and those with a firing alert, in one call however many devices.
+   */
+  async fleetCounts(groups: Record<string, string[]>, registered: Record<string, DeviceStatus>): Promise<Record<string, StatusCounts>> {
+    return this.presence.count(groups, registered, this.alerts.alertingDevices());
   }
 
   /**

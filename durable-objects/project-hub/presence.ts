@@ -18,7 +18,7 @@
 // A safety net replaces the hourly sweep of D1: a device the picture shows online (or in error)
 // that has reported nothing for SILENT_MS is asked to check its own deadline (its alarm may
 // have been lost), at most SWEEP_MAX a run, once an hour.
-import type { PresenceReport } from "../../src/contract/presence";
+import type { DeviceStatus, PresenceReport, StatusCounts } from "../../src/contract/presence";
 import { DELIVERY } from "../../src/contract/usage";
 import type { Db } from "../../src/db/client";
 import { type StatusEntry, writeProjectStatuses } from "../../src/db/repos/devices";
@@ -146,12 +146,38 @@ export class FleetPresence {
     return JSON.stringify(kept);
   }
 
-  /** The live presence of these devices, those it knows (the others never reported: D1 has them as registered). */
-  of(ids: readonly string[]): Record<string, PresenceReport> {
+  /**
+   * The live presence of these devices, those it knows (the others never reported: D1 has them
+   * as registered); their sparklines only when asked (the fleet list draws them, a scrape does not).
+   */
+  of(ids: readonly string[], sparklines = false): Record<string, PresenceReport> {
     const out: Record<string, PresenceReport> = {};
     for (const id of ids) {
       const r = this.live.get(id);
-      if (r) out[id] = r;
+      if (!r) continue;
+      if (sparklines || !r.sparklines) out[id] = r;
+      else {
+        const { sparklines: _, ...rest } = r;
+        out[id] = rest;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * GET /fleet/summary's counts: the devices of each group (an environment, as D1 has them) by
+   * their status in the picture, or as registered (`registered`, else offline) for one that never
+   * reported; and those of them in `alerting`, beside their status.
+   */
+  count(groups: Record<string, readonly string[]>, registered: Record<string, DeviceStatus>, alerting: ReadonlySet<string>): Record<string, StatusCounts> {
+    const out: Record<string, StatusCounts> = {};
+    for (const [group, ids] of Object.entries(groups)) {
+      const c: StatusCounts = { online: 0, offline: 0, maintenance: 0, error: 0, alerting: 0 };
+      for (const id of ids) {
+        c[this.live.get(id)?.status ?? (Object.hasOwn(registered, id) ? registered[id]! : "offline")]++;
+        if (alerting.has(id)) c.alerting++;
+      }
+      out[group] = c;
     }
     return out;
   }

@@ -51,6 +51,21 @@ export const ListDevices = z.object({
 
 export const DeviceParams = z.object({ device_id: deviceId });
 
+/** GET /fleet/summary: the project is required; `environment` narrows `counts` (by_environment always has all three). */
+export const FleetSummaryQuery = z.object({
+  project_id: projectId,
+  environment: environment.optional(),
+});
+
+const count = z.number().int().min(0);
+/** Devices by status (each once), and those with a firing alert (counted beside their status). */
+export const StatusCounts = z.object({ online: count, offline: count, maintenance: count, error: count, alerting: count });
+/** GET /fleet/summary's answer, as the contract names it. */
+export const FleetSummary = z.object({
+  counts: StatusCounts,
+  by_environment: z.object({ production: StatusCounts, testing: StatusCounts, development: StatusCounts }),
+});
+
 export const UpdateDevice = z
   .object({
     name: name.optional(),

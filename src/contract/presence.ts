@@ -2,7 +2,7 @@
 // registry row, and what the object reports to its project (a transition at once, the rest with
 // each delivery), which answers the fleet's live picture.
 import type { z } from "zod";
-import type { DeviceStatus, Heartbeat } from "./fleet";
+import type { DeviceStatus, Heartbeat, StatusCounts as StatusCountsSchema } from "./fleet";
 
 export type DeviceStatus = z.output<typeof DeviceStatus>;
 /** What a device may say about itself; offline is only ever concluded by the server. */
@@ -30,11 +30,27 @@ export interface Identity {
 export type HeartbeatOutcome = { ok: true; server_time: number; pending_commands: number } | { ok: false; code: "conflict" | "unauthorized" };
 
 /**
+ * The fleet list's sparklines: for each of these heartbeat metrics, its average in each of the
+ * last `slots` UTC slots of `interval` (five minutes: the last hour), oldest first, the last being
+ * the slot the report was made in; null where no heartbeat of the slot carried it. A metric the
+ * device did not send within the hour is left out. Values keep 3 significant digits.
+ */
+export const SPARKLINES = { metrics: ["battery_level", "cpu_usage"], slots: 12, interval: "5m" } as const;
+export type SparklineMetric = (typeof SPARKLINES.metrics)[number];
+export type Sparklines = Partial<Record<SparklineMetric, (number | null)[]>>;
+
+/**
  * A device's presence as it reports it to its project: at once on a transition (status or
  * current session), and with each delivery of counts. `version` is the device's own counter
  * (D1 keeps only a newer one); `at` is when the report was made (the project keeps the newest).
+ * `sparklines` are computed from the device's metric history when the report is made (unset:
+ * no sparkline metric within the hour, or a device object from before they were sent).
  */
 export interface PresenceReport extends Presence {
   version: number;
   at: number;
+  sparklines?: Sparklines;
 }
+
+/** A status count of devices, as GET /fleet/summary answers it (alerting: devices with a firing alert, counted beside their status). */
+export type StatusCounts = z.output<typeof StatusCountsSchema>;

@@ -1,5 +1,7 @@
 // /fleet/devices: the registry for people (org keys) and each device's own command inbox
-// (device keys). A device key reaches only its own device: any other id answers 404.
+// (device keys). A device key reaches only its own device: any other id answers 404. Beside it,
+// /fleet/summary: the project's devices counted by status (mounted at its own path in app.ts,
+// so no device id can shadow it).
 import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, audit, requestOf } from "../http/audit";
@@ -13,13 +15,20 @@ import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
 import { ackRefusal, presentCommand } from "../contract/commands";
 import { presentDevice } from "../services/presenters";
-import { listFleet } from "../services/fleet-presence";
+import { fleetSummary, listFleet } from "../services/fleet-presence";
 import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
 import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from "../contract/commands";
-import { DeviceParams, ListDevices, MetricsQuery, UpdateDevice } from "../contract/fleet";
+import { DeviceParams, FleetSummaryQuery, ListDevices, MetricsQuery, UpdateDevice } from "../contract/fleet";
 
 const DAY = 24 * 3600 * 1000;
 const IdCursor = z.object({ id: z.string() });
+
+/** GET /fleet/summary: counts by status and environment from the project's live picture (services/fleet-presence.ts). A read: nothing audited. */
+export const summary = new Hono<AppEnv>().get("/", orgKey("viewer"), query(FleetSummaryQuery), async (c) => {
+  const q = c.req.valid("query");
+  await projectOfOrg(c.var.db, c.var.org.orgId, q.project_id);
+  return c.json(await fleetSummary(c.env, c.var.db, q.project_id, q.environment));
+});
 
 export const devices = new Hono<AppEnv>()
   .get("/", orgKey("viewer"), query(ListDevices), async (c) => {

@@ -216,6 +216,19 @@ export async function liveDeviceCounts(db: Db, projectIds: string[]): Promise<Ma
   return new Map(rows.map((r) => [r.projectId, r.n]));
 }
 
+/**
+ * At most `limit` of the project's devices that are not decommissioned after `afterId`, by id,
+ * with only what GET /fleet/summary groups and falls back on: environment and registered status.
+ */
+export async function listDeviceEnvironments(db: Db, projectId: string, page: { afterId?: string; limit: number }) {
+  return db
+    .select({ id: devices.id, environment: devices.environment, status: devices.status })
+    .from(devices)
+    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt), page.afterId ? gt(devices.id, page.afterId) : undefined))
+    .orderBy(asc(devices.id))
+    .limit(page.limit);
+}
+
 /** Devices of the project that are not decommissioned. */
 export async function countLiveDevices(db: Db, projectId: string): Promise<number> {
   const [row] = await db
