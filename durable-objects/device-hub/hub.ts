@@ -9,7 +9,7 @@ import type { AckOutcome, AckStatus, Actor, CommandRecord } from "../../src/cont
 import type { Heartbeat } from "../../src/contract/fleet";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
-import type { EndStatus } from "../../src/contract/sessions";
+import { type EndStatus, SESSION_TIMEOUT } from "../../src/contract/sessions";
 import { projectHub } from "../../src/stubs/project-hub";
 import type { IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { arrivalBuckets } from "../../src/contract/buckets";
@@ -117,10 +117,11 @@ export class DeviceHub extends DurableObject<Env> {
       set: (h) => this.change((s) => (s.metricHour = h)),
     });
     this.legacyOutbox = new LegacyOutbox(sql, storage.kv);
-    this.sessions = new SessionStore(sql, {
-      get: () => this.state.current?.sessionCounts ?? {},
-      set: (p) => this.state.note((s) => (s.sessionCounts = p)),
-    });
+    this.sessions = new SessionStore(
+      sql,
+      { get: () => this.state.current?.sessionCounts ?? {}, set: (p) => this.state.note((s) => (s.sessionCounts = p)) },
+      { get: () => this.state.current?.sessionActivity, set: (a) => this.state.note((s) => (s.sessionActivity = a)) },
+    );
     // The order the alarm runs them in: expiry and offline first, so what is reported is current.
     this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => this.expireCommands(now) });
     // An open socket's silence may be noticed up to one silence late: it then rides on the deliveries' alarm.
@@ -131,6 +132,13 @@ export class DeviceHub extends DurableObject<Env> {
       due: () => this.offlineAt(),
       slack: () => (this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : (this.state.current?.heartbeatIntervalMs ?? 0)),
       fire: () => this.goOffline(),
+    });
+    // Sessions nothing named for an hour end as timed_out (sessions.ts); the check may come SESSION_TIMEOUT.slackMs late, riding on other alarms.
+    this.timers.add({
+      name: "session timeout",
+      due: () => (this.state.current ? this.sessions.nextTimeout() : null),
+      slack: (now) => ((this.sessions.nextTimeout() ?? now) <= now ? 0 : SESSION_TIMEOUT.slackMs),
+      fire: (now) => this.timeOutSessions(now),
     });
     this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers, (at) => this.metricHistory.sparklines(at));
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
@@ -426,7 +434,8 @@ export class DeviceHub extends DurableObject<Env> {
     const identity = keyHash === undefined ? undefined : this.checkKey(keyHash);
     if (keyHash !== undefined && !identity) return { ok: false, code: "unauthorized" };
     // A device may name only a session it has, or one no other device of the project has claimed.
-    if (input.session_id && !this.sessions.get(input.session_id)) {
+    const named = input.session_id ? this.sessions.get(input.session_id) : undefined;
+    if (input.session_id && !named) {
       const s = this.state.require();
       const owner = await projectHub(this.env, s.projectId).sessionOwner(input.session_id);
       if (owner !== null && owner !== s.deviceId) {
@@ -442,8 +451,10 @@ export class DeviceHub extends DurableObject<Env> {
       s.reportedStatus = input.status;
       s.offline = false;
       if (input.metrics) s.metrics = input.metrics;
-      if (input.session_id) s.currentSessionId = input.session_id;
+      // A session this device ended (or that timed out) is not opened again by naming it.
+      if (input.session_id && (!named || named.status === "active")) s.currentSessionId = input.session_id;
     }, now);
+    if (named) this.sessions.named(named, now);
     if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
     this.alerts.onHeartbeat(input.metrics, now);
     this.expireCommands(now);
@@ -603,8 +614,9 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** Counts a stored batch's lines (ids from `first`) for its session, opening it here if it is new; saved with the event. */
   private countForSession(sessionId: string, first: number, lines: number, errors: number, warnings: number, now: number): void {
-    const newSession = this.sessions.ensure(sessionId, sessionId, now).created;
+    const { session, created: newSession } = this.sessions.ensure(sessionId, sessionId, now, now);
     this.sessions.count(sessionId, lines, errors, warnings);
+    this.sessions.named(session, now);
     this.state.note((d) => {
       const kept = (d.sessionBatches ??= { since: first, ranges: [] });
       kept.ranges.push([first, first + lines - 1]);
@@ -673,6 +685,17 @@ export class DeviceHub extends DurableObject<Env> {
       await this.commit();
     }
     return outcome;
+  }
+
+  /** The alarm: sessions nothing named for SESSION_TIMEOUT.ms end as timed_out, each as an end does (its row, the state, the project told). */
+  private async timeOutSessions(now: number): Promise<void> {
+    const ended = this.transaction(() => {
+      const rows = this.sessions.timeOut(now);
+      if (rows.some((r) => r.session_id === this.state.require().currentSessionId)) this.state.update((s) => (s.currentSessionId = null), now);
+      this.state.save();
+      return rows;
+    });
+    for (const row of ended) await this.presenceReports.sessionEnded(row);
   }
 
   /**

@@ -174,4 +174,9 @@ export const DEVICE_SCHEMA = [
 
   // Who sent each command (issue 23): JSON {kind, id, label}; null for commands from before.
   `ALTER TABLE device_commands ADD COLUMN sent_by TEXT;`,
+
+  // Session timeouts (sessions.ts): when a session was last named, as far as its row knows (set
+  // when it opens, and when the state's list of recent activity spills it); null for sessions
+  // from before, which count from the first time the object looks. Status may now be timed_out.
+  `ALTER TABLE sessions ADD COLUMN last_active_at INTEGER;`,
 ] as const;

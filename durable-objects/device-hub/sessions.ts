@@ -5,13 +5,34 @@
 // project's object (../project-hub/sessions.ts) hears of a session when its id is claimed and
 // when it ends (with its counts then), never on a schedule. `version` / `flushed_version` say
 // whether the project has seen an ended session's row.
-import type { EndStatus, SessionFields } from "../../src/contract/sessions";
+//
+// Timeouts: a session no line and no heartbeat named for SESSION_TIMEOUT.ms ends as `timed_out`
+// (the device's alarm asks timeOut). When each active session was last named is kept in the
+// device's state too (SessionActivity), which the batch or heartbeat that names it saves anyway:
+// noting it writes no row. Past SEEN_MAX sessions the longest silent one's moment goes to its
+// row (`last_active_at`, also written when a session is opened) and the state keeps only the
+// earliest such moment, so the alarm knows when to look at the rows.
+import { type EndedStatus, SESSION_TIMEOUT, type SessionFields } from "../../src/contract/sessions";
 import type { Sql } from "../storage";
 
 /** Lines, errors and warnings counted for a session and not yet in its row. */
 type Pending = Record<string, [number, number, number]>;
 /** Sessions with pending counts past which they are folded into their rows at once. */
 const PENDING_MAX = 16;
+/** Active sessions whose last activity the state holds; past it the longest silent goes to its row. */
+const SEEN_MAX = 32;
+/** Sessions one alarm times out at most (each is told to the project); the rest come with the next. */
+const TIME_OUT_MAX = 50;
+
+/**
+ * When the device's active sessions were last named (a line, a heartbeat, their opening), kept in
+ * its state: `seen` by session (at most SEEN_MAX), and `spilled`, the earliest last activity of
+ * the active sessions whose moment only their rows hold (null: none).
+ */
+export interface SessionActivity {
+  seen: Record<string, number>;
+  spilled: number | null;
+}
 
 /** A row of the sessions table: `version` / `flushed_version` say whether the project's object has seen it. */
 export type SessionRow = SessionFields & { version: number; flushed_version: number } & Record<string, SqlStorageValue>;
@@ -23,6 +44,8 @@ export class SessionStore {
     private readonly sql: Sql,
     /** The pending counts in the device's state, and how to change them (the caller saves the state). */
     private readonly pending: { get(): Pending; set(p: Pending): void },
+    /** The sessions' activity in the device's state (undefined before it was kept), and how to change it (the caller saves the state). */
+    private readonly activity: { get(): SessionActivity | undefined; set(a: SessionActivity): void },
   ) {}
 
   get(id: string): SessionRow | undefined {
@@ -36,20 +59,123 @@ export class SessionStore {
     return { ...row, total_logs: row.total_logs + p[0], error_count: row.error_count + p[1], warning_count: row.warning_count + p[2] };
   }
 
-  /** Creates the session unless it exists; says which happened. */
-  ensure(id: string, name: string, startedAt: number): { session: SessionRow; created: boolean } {
+  /** Creates the session unless it exists; says which happened. Opening it is its first activity (`now`). */
+  ensure(id: string, name: string, startedAt: number, now = Date.now()): { session: SessionRow; created: boolean } {
     const existing = this.get(id);
     if (existing) return { session: existing, created: false };
     const session = this.sql
       .exec<SessionRow>(
         // The project has the row already (the id was claimed there first): nothing to tell it yet.
-        "INSERT INTO sessions (session_id, name, status, started_at, flushed_version) VALUES (?, ?, 'active', ?, 1) RETURNING *",
+        "INSERT INTO sessions (session_id, name, status, started_at, flushed_version, last_active_at) VALUES (?, ?, 'active', ?, 1, ?) RETURNING *",
         id,
         name,
         startedAt,
+        now,
       )
       .one();
+    this.remember(id, now);
     return { session, created: true };
+  }
+
+  /** A line or a heartbeat named the session at `at`: an active one's timeout starts again (in the state; the caller saves it). An ended one stays ended. */
+  named(session: Pick<SessionRow, "session_id" | "status">, at: number): void {
+    if (session.status !== "active") return;
+    if (this.activities().seen[session.session_id] === at) return;
+    this.remember(session.session_id, at);
+  }
+
+  /** The sessions' activity; for a device from before it was kept, made once from the rows (its active sessions count from now). */
+  private activities(): SessionActivity {
+    const kept = this.activity.get();
+    if (kept) return kept;
+    this.sql.exec("UPDATE sessions SET last_active_at = ? WHERE status = 'active' AND last_active_at IS NULL", Date.now());
+    const rows = this.activeRows();
+    rows.sort((a, b) => b.at - a.at);
+    const rest = rows.slice(SEEN_MAX);
+    const made: SessionActivity = {
+      seen: Object.fromEntries(rows.slice(0, SEEN_MAX).map((r) => [r.session_id, r.at])),
+      spilled: rest.length > 0 ? Math.min(...rest.map((r) => r.at)) : null,
+    };
+    this.activity.set(made);
+    return made;
+  }
+
+  /** Every active session with the last activity its row holds (a scan: only when the state says a row must be read). */
+  private activeRows(): { session_id: string; at: number }[] {
+    return this.sql
+      .exec<{ session_id: string; at: number }>("SELECT session_id, coalesce(last_active_at, started_at) AS at FROM sessions WHERE status = 'active'")
+      .toArray();
+  }
+
+  /** Notes the session's activity in the state; past SEEN_MAX, the longest silent session's moment goes to its row (one row written). */
+  private remember(id: string, at: number): void {
+    const { seen: was, spilled } = this.activities();
+    const seen = { ...was, [id]: Math.max(was[id] ?? 0, at) };
+    let earliest = spilled;
+    const ids = Object.keys(seen);
+    if (ids.length > SEEN_MAX) {
+      const oldest = ids.reduce((a, b) => (seen[b]! < seen[a]! ? b : a));
+      const moment = seen[oldest]!;
+      this.sql.exec("UPDATE sessions SET last_active_at = max(coalesce(last_active_at, 0), ?) WHERE session_id = ?", moment, oldest);
+      delete seen[oldest];
+      earliest = earliest === null ? moment : Math.min(earliest, moment);
+    }
+    this.activity.set({ seen, spilled: earliest });
+  }
+
+  /** When the alarm must next look for sessions to time out (ms), or null with none active. */
+  nextTimeout(): number | null {
+    const { seen, spilled } = this.activities();
+    let earliest = spilled;
+    for (const at of Object.values(seen)) if (earliest === null || at < earliest) earliest = at;
+    return earliest === null ? null : earliest + SESSION_TIMEOUT.ms;
+  }
+
+  /**
+   * Ends as `timed_out` the active sessions nothing named since `now - SESSION_TIMEOUT.ms`
+   * (TIME_OUT_MAX at most), each at its last activity (never before it started); answers them
+   * ended, for the caller to tell the project as it tells any end.
+   */
+  timeOut(now: number): SessionRow[] {
+    const before = now - SESSION_TIMEOUT.ms;
+    const { seen, spilled } = this.activities();
+    const silent = Object.entries(seen).filter(([, at]) => at <= before);
+    if (spilled !== null && spilled <= before) {
+      // Sessions whose moment only their rows hold: the silent ones go, the earliest of the rest is kept.
+      let earliest: number | null = null;
+      for (const r of this.activeRows()) {
+        if (r.session_id in seen) continue;
+        if (r.at <= before) silent.push([r.session_id, r.at]);
+        else if (earliest === null || r.at < earliest) earliest = r.at;
+      }
+      this.activity.set({ seen, spilled: earliest });
+    }
+    silent.sort((a, b) => a[1] - b[1]);
+    const ended: SessionRow[] = [];
+    for (const [id, at] of silent.slice(0, TIME_OUT_MAX)) {
+      const session = this.get(id);
+      if (!session || session.status !== "active") {
+        this.forgetActivity(id);
+        continue;
+      }
+      const outcome = this.end(id, "timed_out", Math.max(at, session.started_at));
+      if (outcome.ok) ended.push(outcome.session);
+    }
+    // The ones left for the next alarm keep their moment: a spilled one goes back to the earliest kept.
+    for (const [id, at] of silent.slice(TIME_OUT_MAX)) {
+      const a = this.activities();
+      if (!(id in a.seen)) this.activity.set({ ...a, spilled: a.spilled === null ? at : Math.min(a.spilled, at) });
+    }
+    return ended;
+  }
+
+  /** The session ended: the state no longer holds its activity. */
+  private forgetActivity(id: string): void {
+    const a = this.activities();
+    if (!(id in a.seen)) return;
+    const seen = { ...a.seen };
+    delete seen[id];
+    this.activity.set({ ...a, seen });
   }
 
   /** Counts a batch's lines for the session, in the state (the caller saves it). */
@@ -89,13 +215,15 @@ export class SessionStore {
   /**
    * Ends a session; without a `completedAt` it ends now (never before it started). Its pending
    * counts are added in the same statement, which also records the project as told: the caller tells it
-   * at once (and calls unflushed() back if that fails).
+   * at once (and calls unflushed() back if that fails). A timed-out session takes the device's
+   * own end once (its word outranks the server's guess); any other ended session keeps its status.
    */
-  end(id: string, status: EndStatus, completedAt: number | undefined): EndOutcome {
+  end(id: string, status: EndedStatus, completedAt: number | undefined): EndOutcome {
     const session = this.get(id);
     if (!session) return { ok: false, code: "not_found" };
     if (session.status === status) return { ok: true, session }; // a retried end
-    if (session.status !== "active") return { ok: false, code: "conflict", session };
+    const replacesTimeout = session.status === "timed_out" && status !== "timed_out";
+    if (session.status !== "active" && !replacesTimeout) return { ok: false, code: "conflict", session };
     if (completedAt !== undefined && completedAt < session.started_at) return { ok: false, code: "before_start", session };
     completedAt ??= Math.max(Date.now(), session.started_at);
     const pending = { ...this.pending.get() };
@@ -116,6 +244,7 @@ export class SessionStore {
       delete pending[id];
       this.pending.set(pending);
     }
+    this.forgetActivity(id);
     return { ok: true, session: ended };
   }
 

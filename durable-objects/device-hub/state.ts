@@ -12,6 +12,7 @@ import type { DeviceStatus, Identity, Presence, PresenceReport, ReportedStatus }
 import type { Tier } from "../../src/contract/tiers";
 import type { MetricHour } from "./metrics";
 import type { Owed } from "./owed";
+import type { SessionActivity } from "./sessions";
 
 export interface DeviceState extends Identity {
   /** SHA-256 of the device key; null once decommissioned, so the key stops at once. */
@@ -44,6 +45,8 @@ export interface DeviceState extends Identity {
   owed?: Owed;
   /** Per session: lines, errors and warnings counted and not yet added to its row (sessions.ts). */
   sessionCounts?: Record<string, [number, number, number]>;
+  /** When the active sessions were last named, for their timeout (sessions.ts); unset for a device from before it was kept. */
+  sessionActivity?: SessionActivity;
   /**
    * The latest batches counted for their sessions, by their lines' ids (first, last), saved with
    * those counts: a retried batch the shard stored but this object never counted (it was evicted
@@ -231,7 +234,7 @@ export class DeviceStateStore {
       currentSessionId: null,
       lastLogAt: null,
       // A new device has archived nothing; one from before the archive was counted this way keeps it unset (see countArchiveBytes).
-      ...(prev ? {} : { archiveBytesCounted: 0, sessionBatches: { since: 0, ranges: [] } }),
+      ...(prev ? {} : { archiveBytesCounted: 0, sessionBatches: { since: 0, ranges: [] }, sessionActivity: { seen: {}, spilled: null } }),
       ...prev,
       ...p,
       lastSeenAt: now,

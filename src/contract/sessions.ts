@@ -4,10 +4,21 @@ import { cursor, deviceId, instant, limit, name, projectId, sessionId } from "./
 import { ApiError } from "./errors";
 import { LINE_LIMITS } from "./limits";
 
-export const SessionStatus = z.enum(["active", "completed", "failed", "aborted"]);
+export const SessionStatus = z.enum(["active", "completed", "failed", "aborted", "timed_out"]);
 export type SessionStatus = z.output<typeof SessionStatus>;
-export const EndStatus = SessionStatus.exclude(["active"]);
+/** The statuses a device ends its session with (PATCH); `timed_out` is the server's alone. */
+export const EndStatus = SessionStatus.exclude(["active", "timed_out"]);
 export type EndStatus = z.output<typeof EndStatus>;
+/** Every status an ended session may have. */
+export type EndedStatus = Exclude<SessionStatus, "active">;
+
+/**
+ * A session that no line and no heartbeat named for `ms` ends as `timed_out`, its completed_at
+ * the moment it was last named (docs/api-notes.md, Sessions). Its device's alarm checks it, up
+ * to `slackMs` late (it rides on the device's other alarms meanwhile). An object, so tests may
+ * shorten it.
+ */
+export const SESSION_TIMEOUT = { ms: 3_600_000, slackMs: 600_000 };
 
 /** A session's fields, times in ms, whether read from D1 or live from the device's object. */
 export interface SessionFields {

@@ -317,7 +317,7 @@ describe("query-string properties", () => {
       { path: "/logs", keys: ["project_id", "device_id", "session_id", "module", "level", "from", "to", "q", "order", "limit", "cursor"], scoped: true },
       { path: "/logs/export", keys: ["format", "project_id", "device_id", "session_id", "module", "level", "from", "to", "q", "order"], scoped: true },
       { path: "/fleet/devices", keys: ["project_id", "environment", "status", "type", "q", "include_decommissioned", "limit", "cursor"], status: ["online", "offline", "maintenance", "error"] },
-      { path: "/sessions", keys: ["project_id", "device_id", "status", "from", "to", "limit", "cursor"], status: ["active", "completed", "failed", "aborted"] },
+      { path: "/sessions", keys: ["project_id", "device_id", "status", "from", "to", "limit", "cursor"], status: ["active", "completed", "failed", "aborted", "timed_out"] },
       { path: "/stats/usage", keys: ["project_id", "org_id"], scoped: true },
       { path: `/fleet/devices/${A.d1.deviceId}/metrics`, keys: ["from", "to", "interval"] },
       { path: `/fleet/devices/${A.d1.deviceId}/commands/history`, keys: ["limit", "cursor"] },
