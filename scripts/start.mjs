@@ -2,7 +2,8 @@
 // applies D1 migrations to the local database, runs `wrangler dev` on PORT (default 8787),
 // makes a demo org and project on first start, and prints `export` lines to paste into a shell.
 // Then, unless DEMO=0, a demo fleet (`agent simulate`: ten virtual devices) fills the demo
-// project with live logs, heartbeats, sessions and files; it stops with the server.
+// project with live logs, heartbeats, sessions and files, and answers commands within seconds;
+// it stops with the server.
 //
 // People sign in through a development OpenID provider started here (scripts/dev-oidc.mjs, on
 // OIDC_PORT, default PORT + 1000) unless .dev.vars names a real one (OIDC_ISSUER): the demo
@@ -158,8 +159,13 @@ Then follow README.md, "A device's first minute", or try:
 `);
 
 if (withDemoFleet) {
-  // Flushing every 5 s keeps wrangler's request log to a couple of lines a second.
-  const args = ["--devices", "10", "--rate", "1", "--flush", "5", "--project", d.project_id, "--state", fleetFile, "--quiet"];
+  // Flushing every 5 s keeps wrangler's request log to a couple of lines a second. Commands must
+  // be answered within seconds: over the device socket (Node 22, the project's node under `npm
+  // start`) the server pushes them the moment they are queued; while a socket is not open (it
+  // reconnects after the server reloads; a Node without a WebSocket client has none) each device
+  // asks for them every 2 s instead of waiting for its next heartbeat.
+  const transport = typeof globalThis.WebSocket === "function" ? "socket" : "https";
+  const args = ["--devices", "10", "--rate", "1", "--flush", "5", "--transport", transport, "--command-poll", "2", "--project", d.project_id, "--state", fleetFile, "--quiet"];
   fleet = spawn(process.execPath, ["--experimental-transform-types", "--no-warnings", path.join(import.meta.dirname, "../agent/cli.ts"), "simulate", ...args], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: { ...process.env, FLEETBEAT_API_KEY: d.api_key, FLEETBEAT_URL: base },
@@ -167,7 +173,8 @@ if (withDemoFleet) {
   fleet.on("exit", (code, signal) => {
     if (code !== 0 && signal === null) console.log(`the demo fleet stopped (exit code ${code}); the server goes on`);
   });
-  console.log(`A demo fleet of 10 simulated devices is sending to the demo project (devices kept in ${fleetFile}).
+  console.log(`A demo fleet of 10 simulated devices is sending to the demo project (devices kept in ${fleetFile});
+they answer ping, reboot, set_log_level, upload_logs and identify within seconds (agent/README.md).
 Ctrl-C stops it with the server; DEMO=0 npm start starts the server without it.
 `);
 }

@@ -14,8 +14,12 @@ const HELP = `Usage: npm run agent -- simulate --devices N --rate R [--duration 
 Drives N virtual devices against the server: each registers through a capsule, heartbeats
 drifting metrics (CPU, memory, disk, a battery that drains and recharges, temperature), runs
 sessions that end with two small files uploaded, logs lines replayed from the Loghub samples,
-with bursts of errors now and then, and answers commands (ping; others are rejected). Each
-device is an agent: it sends its lines as the agent's send policy says (agent/README.md).
+with bursts of errors now and then, and answers commands: ping, reboot (quiet for 2 s, then
+{rebooted: true}), set_log_level {level} (or log-level), upload_logs (sends its spool now),
+identify or locate {seconds?}; any other is rejected, naming these. Each device is an agent:
+it sends its lines as the agent's send policy says (agent/README.md). Over the device socket
+a command arrives the moment it is queued; over HTTPS (and while the socket reconnects) it is
+asked for after a heartbeat that says one waits, or every --command-poll seconds.
 
   --devices N          how many devices
   --rate R             log lines a second, per device (bursts of errors come on top);
@@ -27,6 +31,8 @@ device is an agent: it sends its lines as the agent's send policy says (agent/RE
   --environment E      production, testing (the default) or development
   --transport T        socket (the device WebSocket, the agent's default; HTTPS while it is
                        not open) or https
+  --command-poll S     while the socket is not open (or over HTTPS), ask for commands every
+                       S seconds; without it, only after a heartbeat that says some wait
   --send-every S       the send policy's own interval: a line waits at most S seconds (60)
                        unless errors, a command, someone watching, or 1,000 lines call sooner
   --flush S            send every S seconds on a fixed timer instead of the send policy
@@ -91,6 +97,7 @@ function paceOf(args: string[], rate: number): DevicePace {
   if (transport !== "socket" && transport !== "https") fail(`--transport is socket or https, not "${transport}"`);
   if (transport === "socket" && !DeviceSocket.available()) fail("--transport socket needs a runtime with a WebSocket client (Node 22+)");
   const heartbeatEvery = numberOption(args, "--heartbeat", { max: 86_400 });
+  const commandPollEvery = numberOption(args, "--command-poll", { max: 3600 });
   const sessionLength = durationOption(args, "--session-length");
   return {
     rate,
@@ -98,6 +105,7 @@ function paceOf(args: string[], rate: number): DevicePace {
     ...(flushEvery !== undefined ? { flushEvery } : {}),
     ...(sendEvery !== undefined ? { sendEvery } : {}),
     ...(heartbeatEvery !== undefined ? { heartbeatEvery } : {}),
+    ...(commandPollEvery !== undefined ? { commandPollEvery } : {}),
     ...(every !== undefined ? { sessionEvery: every } : perDay !== undefined ? { sessionEvery: perDay === 0 ? Infinity : 86_400 / perDay } : {}),
     ...(sessionLength !== undefined ? { sessionLength } : {}),
     ...(fileCount !== undefined || fileMb !== undefined ? { files: { count: fileCount ?? 2, bytes: Math.round((fileMb ?? 1) * 1024 * 1024) } } : {}),

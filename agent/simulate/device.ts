@@ -1,13 +1,17 @@
 // One virtual device, driven through the agent library as a real one would use it: it logs its
 // sample's lines at the rate asked, heartbeats its drifting metrics, runs sessions that end
-// with their files uploaded, answers the commands it is sent, and sends its lines as the
-// agent's send policy says (or on a fixed timer, when it is told to), over the device socket
-// or HTTPS.
+// with their files uploaded, answers the commands it is sent (commands.ts: ping, reboot,
+// set_log_level, upload_logs, identify), and sends its lines as the agent's send policy says
+// (or on a fixed timer, when it is told to), over the device socket or HTTPS. Commands arrive
+// pushed on the socket at once; while it is not open they are asked for after a heartbeat that
+// says some wait, and every `commandPollEvery` seconds when that is set (the demo fleet's 2 s).
+import { levelNumber } from "../../src/contract/levels.ts";
 import { FleetbeatAgent } from "../agent.ts";
 import type { SampleLine } from "../samples/sample-line.ts";
 import { DeviceSocket, type PushedCommand } from "../socket.ts";
 import { MemorySpool } from "../spool.ts";
 import { putArtifact } from "./artifacts.ts";
+import { type Simulated, runSimulated } from "./commands.ts";
 import type { SimDevice } from "./fleet.ts";
 import { DriftingMetrics } from "./metrics.ts";
 import { LineReplay } from "./replay.ts";
@@ -46,6 +50,8 @@ export interface DevicePace {
   files?: FileShape;
   /** The device socket (HTTPS while it is not open), or HTTPS only. */
   transport: "socket" | "https";
+  /** Seconds between asking for commands while the socket is not open; without it, only after a heartbeat that says some wait. */
+  commandPollEvery?: number;
 }
 
 /** Resolves after `ms`, or at once when `signal` is aborted. */
@@ -76,6 +82,29 @@ export class VirtualDevice {
   private reportedBurst = false;
   /** Whether the last flush left lines spooled: an outage is counted as one error when it starts. */
   private wasPending = false;
+  /** Commands taken, so one pushed and listed too runs once. */
+  private readonly taken = new Set<string>();
+  /** While a simulated reboot lasts (ms since the epoch): no lines, no heartbeats. */
+  private downUntil = 0;
+  private nextCommandPollAt = 0;
+  /** What commands may do to this device (commands.ts). */
+  private readonly simulated: Simulated = {
+    setLogLevel: (level) => {
+      const previous = this.agent.minLevel;
+      this.agent.minLevel = level;
+      return previous;
+    },
+    uploadLogs: async () => {
+      const result = await this.agent.flush({ force: true });
+      this.tally.flushed(result);
+      return { sent: result.sent, pending: result.pending, ...(result.reason ? { reason: result.reason } : {}) };
+    },
+    reboot: (ms) => {
+      this.downUntil = Date.now() + ms;
+      return new Promise((r) => setTimeout(r, ms));
+    },
+    log: (level, message) => this.log({ level, module: "system", message, context: { simulated: "true" } }, Date.now() * 1000),
+  };
 
   constructor(
     readonly device: SimDevice,
@@ -153,11 +182,18 @@ export class VirtualDevice {
   private async step(seconds: number, now: number): Promise<void> {
     this.metrics.advance(seconds, (this.session ? 0.6 : 0.15) + (this.replay.inBurst ? 0.3 : 0));
     this.session?.record(now, this.metrics.now());
-    const lines = this.pace.rate > 0 ? this.replay.advance(seconds, this.pace.rate) : [];
+    // A simulated reboot: quiet until it is back up.
+    const down = now < this.downUntil;
+    const lines = this.pace.rate > 0 && !down ? this.replay.advance(seconds, this.pace.rate) : [];
     // Spread over the second they stand for, so they keep their order in the store.
     lines.forEach((line, i) => this.log(line, Math.round((now - seconds * 1000 * (1 - (i + 1) / lines.length)) * 1000)));
-    if (now >= this.nextHeartbeatAt || this.replay.inBurst !== this.reportedBurst) {
+    if (!down && (now >= this.nextHeartbeatAt || this.replay.inBurst !== this.reportedBurst)) {
       await this.heartbeat(now).catch((err) => this.tally.failed("heartbeat", err));
+    }
+    // Nothing pushes commands while the socket is not open: ask for them at the pace set.
+    if (this.pace.commandPollEvery !== undefined && !this.socket?.open && now >= this.nextCommandPollAt) {
+      this.nextCommandPollAt = now + this.pace.commandPollEvery * 1000;
+      await this.pollCommands();
     }
     if (this.session && now >= this.session.endsAt) {
       await this.endSession(now, this.session.problems > 0 && this.random() < FAILS_AFTER_ERRORS ? "failed" : "completed");
@@ -174,24 +210,32 @@ export class VirtualDevice {
     }
   }
 
-  /** A simulated device runs `ping`, and rejects every other command. */
+  /** Runs a command once (commands.ts) and acknowledges it; another delivery of the same one is ignored. */
   private async answer(command: PushedCommand): Promise<void> {
-    const ping = command.command === "ping";
+    if (this.taken.has(command.id)) return;
+    this.taken.add(command.id);
+    const outcome = await runSimulated(command.command, command.params, this.simulated);
     try {
-      await this.agent.ack(
-        this.device.device_id,
-        command.id,
-        ping ? "succeeded" : "rejected",
-        ping ? { pong: true, simulated: true } : { error: `a simulated device runs only ping, not "${command.command}"` },
-      );
+      await this.agent.ack(this.device.device_id, command.id, outcome.status, outcome.result);
       this.tally.commands++;
     } catch (err) {
       this.tally.failed("answering a command", err);
     }
   }
 
+  /** The commands waiting for this device, by HTTPS (the server marks them delivered); each is answered without holding up the device. */
+  private async pollCommands(): Promise<void> {
+    try {
+      for (const command of await this.agent.commands(this.device.device_id)) void this.answer(command);
+    } catch (err) {
+      this.tally.failed("asking for commands", err);
+    }
+  }
+
   private log(line: SampleLine, timestampUs: number): void {
     const { level, module, message, ...extra } = line;
+    // Below the level set_log_level chose, a line stays on the device (the agent drops it): not counted as logged.
+    if (levelNumber(level) < levelNumber(this.agent.minLevel)) return;
     this.agent.log(level, module, message, { ...extra, timestamp_us: timestampUs });
     this.tally.logged++;
     if (this.session) {
@@ -205,10 +249,8 @@ export class VirtualDevice {
     this.reportedBurst = this.replay.inBurst;
     const answer = await this.agent.heartbeat({ status: this.replay.inBurst ? "error" : "online", metrics: { ...this.metrics.now() } });
     this.tally.heartbeats++;
-    // Over HTTPS nothing pushes commands: the heartbeat says some wait.
-    if (answer.pending_commands > 0 && !this.socket?.open) {
-      for (const command of await this.agent.commands(this.device.device_id)) await this.answer(command);
-    }
+    // Commands wait that nothing pushed (over HTTPS, or queued while the socket was being replaced): ask for them.
+    if (answer.pending_commands > 0) await this.pollCommands();
   }
 
   private async startSession(now: number): Promise<void> {

@@ -2,7 +2,8 @@
 // virtual devices whose lines the server holds exactly as many as it says were accepted, with
 // heartbeat metrics, sessions that end and their files; a restart with --state drives the same
 // devices, and SIGTERM ends their sessions. `npm start` runs a demo fleet whose lines show
-// within seconds of the server being up, and none with DEMO=0. The flags the cost workloads
+// within seconds of the server being up and whose devices answer commands within seconds, and
+// none with DEMO=0; over HTTPS, --command-poll brings commands without waiting for a heartbeat. The flags the cost workloads
 // need shape what the devices do: transport, session pace and length, files, heartbeats.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -37,6 +38,33 @@ function linesOf(summary: string) {
 }
 
 const METRICS = ["cpu_usage", "memory_usage", "disk_usage", "battery_level", "temperature"];
+
+/** Queues `command` for a device and waits (at most `withinMs`) until it is answered: its final status, result and how long it took. */
+async function answered(base: string, token: string, deviceId: string, command: string, params?: unknown, withinMs = 5000) {
+  const started = Date.now();
+  const sent = await api(base, "POST", "/fleet/commands", { token, body: { device_id: deviceId, command, ...(params === undefined ? {} : { params }) } });
+  expect(sent.status, JSON.stringify(sent.json)).toBe(201);
+  const id = sent.json.command.id as string;
+  for (;;) {
+    const history = (await api(base, "GET", `/fleet/devices/${deviceId}/commands/history`, { token })).json.commands as { id: string; status: string; result: any }[];
+    const c = history.find((x) => x.id === id)!;
+    if (!["queued", "delivered"].includes(c.status)) return { status: c.status, result: c.result, ms: Date.now() - started };
+    if (Date.now() - started > withinMs) throw new Error(`${command} to ${deviceId} was still ${c.status} after ${withinMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Waits until `n` devices of the project have sent a heartbeat. */
+async function heartbeating(base: string, token: string, projectId: string, n: number, withinMs = 30_000) {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const devices = (await api(base, "GET", `/fleet/devices?project_id=${projectId}`, { token })).json.devices as { id: string; last_heartbeat_at: string | null }[];
+    const beating = devices.filter((d) => d.last_heartbeat_at !== null);
+    if (beating.length >= n) return beating;
+    if (Date.now() > deadline) throw new Error(`${beating.length} of ${n} devices heartbeating after ${withinMs} ms`);
+    await sleep(300);
+  }
+}
 
 describe("agent simulate", () => {
   let server: Server | undefined;
@@ -149,6 +177,21 @@ describe("agent simulate", () => {
     expect(quiet.stdout).toMatch(/sockets: +1 opened/);
     expect(linesOf(quiet.stdout)).toMatchObject({ logged: 0, sent: 0 });
     expect(quiet.stdout).toMatch(/sessions: +0 started, 0 ended/);
+
+    // Over HTTPS with a heartbeat a minute apart, only --command-poll brings a command within seconds.
+    const polled = await newTenant(server, "Polling org");
+    const polling = simulate(server, polled.adminKey, [
+      ...["--devices", "1", "--rate", "0", "--sessions-per-day", "0", "--duration", "20", "--project", polled.projectId],
+      ...["--transport", "https", "--heartbeat", "60", "--command-poll", "1"],
+    ]);
+    const [device] = await heartbeating(base, polled.adminKey, polled.projectId, 1);
+    // The first heartbeat went; the next is a minute away.
+    await sleep(1500);
+    const ping = await answered(base, polled.adminKey, device!.id, "ping");
+    expect(ping).toMatchObject({ status: "succeeded", result: { pong: true, simulated: true } });
+    const polledRun = await polling.done;
+    expect(polledRun.code, polledRun.stderr).toBe(0);
+    expect(polledRun.stdout).toMatch(/commands: +1 answered/);
     await server.stop();
     server = undefined;
   }, 180_000);
@@ -166,6 +209,23 @@ describe("agent simulate", () => {
     const devices = (await api(base, "GET", `/fleet/devices?project_id=${vars.PROJECT_ID}`, { token: vars.ORG_KEY! })).json.devices;
     expect(devices).toHaveLength(10);
     expect(server.output()).toContain("DEMO=0 npm start");
+
+    // Its devices answer commands within seconds (pushed on their sockets), more than ping.
+    const key = vars.ORG_KEY!;
+    const [a, b] = await heartbeating(base, key, vars.PROJECT_ID!, 10);
+    const ping = await answered(base, key, a!.id, "ping");
+    expect(ping).toMatchObject({ status: "succeeded", result: { pong: true, simulated: true } });
+    expect(ping.ms).toBeLessThan(5000);
+    const reboot = await answered(base, key, b!.id, "reboot");
+    expect(reboot).toMatchObject({ status: "succeeded", result: { rebooted: true, simulated: true } });
+    expect(reboot.ms).toBeGreaterThanOrEqual(2000);
+    expect(await answered(base, key, a!.id, "set_log_level", { level: "warn" })).toMatchObject({ status: "succeeded", result: { level: "WARN", previous: "DEBUG" } });
+    expect(await answered(base, key, a!.id, "set_log_level", { level: "loud" })).toMatchObject({ status: "rejected", result: { error: expect.stringContaining("params.level") } });
+    expect(await answered(base, key, a!.id, "identify", { seconds: 5 })).toMatchObject({ status: "succeeded", result: { blinking: true, seconds: 5 } });
+    expect(await answered(base, key, a!.id, "upload_logs")).toMatchObject({ status: "succeeded", result: { uploaded_lines: expect.any(Number) } });
+    const unknown = await answered(base, key, a!.id, "self_destruct");
+    expect(unknown).toMatchObject({ status: "rejected", result: { error: expect.stringContaining('not "self_destruct"') } });
+    expect(unknown.result.error).toContain('"reboot"');
 
     // Stopping `npm start` stops the fleet first: it ends its sessions and prints its summary.
     const started = server;
