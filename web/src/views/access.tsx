@@ -3,8 +3,11 @@
 // device can be onboarded without curl. Each secret is shown once, as the API answers it, and
 // kept nowhere.
 import { useState } from "preact/hooks";
-import { type KeyRole, api, describe, ok } from "../api";
-import { Failure } from "./parts";
+import { ApiFailure, type KeyRole, api, describe, ok } from "../api";
+import { friendly } from "../format";
+import { Ago, Empty, Failure } from "./parts";
+import { When } from "./sessions";
+import { Table } from "./table";
 import { usePoll } from "./use-poll";
 
 interface Key {
@@ -18,6 +21,40 @@ interface Key {
 const ROLES: KeyRole[] = ["viewer", "operator", "admin"];
 const ENVIRONMENTS = ["production", "testing", "development"] as const;
 type Environment = (typeof ENVIRONMENTS)[number];
+
+/** A failure in words: a 400's field problems as "Name: Required", anything else as the API said it. */
+export function explain(err: unknown): string {
+  if (err instanceof ApiFailure && err.details.length > 0) {
+    const fields = err.details.map((d) => `${fieldName(d.path)}: ${friendly(d.message)}`);
+    return `${fields.join("; ")} (${err.code})`;
+  }
+  return describe(err);
+}
+/** A problem's path as its field is called: "json.device_type" → "Device type". */
+const fieldName = (path: string) => {
+  const last = path.split(".").filter((p) => p !== "json" && p !== "query").join(" ") || path;
+  const words = last.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+};
+
+/** A button that copies `text`, saying so for a moment. */
+export function CopyText(props: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      aria-label={copied ? "Copied" : props.label}
+      onClick={() =>
+        void navigator.clipboard?.writeText(props.text).then(() => {
+          setCopied(true);
+          setTimeout(() => setCopied(false), 1500);
+        })
+      }
+    >
+      {copied ? "Copied" : "Copy"}
+    </button>
+  );
+}
 
 export function Access(props: { projectId: string; keyId: string | null }) {
   const [version, setVersion] = useState(0);
@@ -36,7 +73,7 @@ export function Access(props: { projectId: string; keyId: string | null }) {
       setFailure(null);
       setVersion((v) => v + 1);
     } catch (err) {
-      setFailure(describe(err));
+      setFailure(explain(err));
     }
   };
   const revoke = async (k: Key) => {
@@ -46,48 +83,59 @@ export function Access(props: { projectId: string; keyId: string | null }) {
       setFailure(null);
       setVersion((v) => v + 1);
     } catch (err) {
-      setFailure(describe(err));
+      setFailure(explain(err));
     }
   };
 
   return (
-    <section>
-      <h1>API keys</h1>
+    <section aria-labelledby="access-title">
+      <h1 id="access-title">API keys</h1>
+      <p class="muted">Keys let machines and scripts use the API as this org: a viewer reads, an operator also sends commands and silences alerts, an admin changes everything.</p>
       <Failure error={error ?? failure} />
-      <table aria-label="API keys">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Role</th>
-            <th scope="col">Starts with</th>
-            <th scope="col">Made</th>
-            <th scope="col">Revoke</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(data ?? []).map((k) => (
-            <tr>
-              <td>
-                {k.name}
-                {k.id === props.keyId && <span class="note"> (this key)</span>}
-              </td>
-              <td>{k.role}</td>
-              <td>
-                <code>{k.prefix}…</code>
-              </td>
-              <td>
-                {new Date(k.created_at).toLocaleString()}
-                <span class="note"> by {k.created_by ? (names.get(k.created_by) ?? "a revoked key") : "the server admin"}</span>
-              </td>
-              <td>
+      {data && data.length === 0 ? <Empty title="No API keys">Make one below.</Empty> : null}
+      {data && data.length > 0 ? (
+        <Table
+          label="API keys"
+          rows={data}
+          rowKey={(k) => k.id}
+          initial={{ key: "made", desc: true }}
+          columns={[
+            {
+              key: "name",
+              label: "Name",
+              cell: (k) => (
+                <span>
+                  <span title={`id ${k.id}`}>{k.name}</span>
+                  {k.id === props.keyId && <span class="badge"> this key</span>}
+                </span>
+              ),
+              sort: (k) => k.name.toLowerCase(),
+            },
+            { key: "role", label: "Role", cell: (k) => <span class={`badge role ${k.role}`}>{k.role}</span>, sort: (k) => ROLES.indexOf(k.role) },
+            { key: "prefix", label: "Starts with", cell: (k) => <code>{k.prefix}…</code> },
+            {
+              key: "made",
+              label: "Made",
+              cell: (k) => (
+                <span>
+                  <When at={k.created_at} /> <span class="muted">by {k.created_by ? (names.get(k.created_by) ?? "a revoked key") : "the server admin"}</span>
+                </span>
+              ),
+              sort: (k) => Date.parse(k.created_at),
+            },
+            {
+              key: "revoke",
+              label: "Revoke",
+              cell: (k) => (
                 <button type="button" class="danger" onClick={() => void revoke(k)} aria-label={`Revoke ${k.name}`}>
                   Revoke
                 </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+              ),
+            },
+          ]}
+        />
+      ) : null}
+      <h2 id="new-key-title">New key</h2>
       <form
         class="filters"
         aria-label="New key"
@@ -96,11 +144,12 @@ export function Access(props: { projectId: string; keyId: string | null }) {
           void create();
         }}
       >
-        <label>
-          Name <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={128} />
+        <label class="field">
+          <span>Name</span>
+          <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={128} placeholder="line lead" />
         </label>
-        <label>
-          Role{" "}
+        <label class="field">
+          <span>Role</span>
           <select value={role} onChange={(e) => setRole(e.currentTarget.value as KeyRole)}>
             {ROLES.map((r) => (
               <option value={r}>{r}</option>
@@ -117,6 +166,12 @@ export function Access(props: { projectId: string; keyId: string | null }) {
           <pre class="secret wrap" aria-label="New key secret">
             {made.key}
           </pre>
+          <p class="actions">
+            <CopyText text={made.key} label="Copy the new key" />
+            <button type="button" onClick={() => setMade(null)}>
+              I have copied the key
+            </button>
+          </p>
         </div>
       )}
       <Capsule projectId={props.projectId} />
@@ -129,23 +184,33 @@ function Capsule(props: { projectId: string }) {
   const [deviceType, setDeviceType] = useState("robot");
   const [environment, setEnvironment] = useState<Environment>("production");
   const [deviceName, setDeviceName] = useState("");
-  const [capsule, setCapsule] = useState<string | null>(null);
+  const [capsule, setCapsule] = useState<{ json: string; expires: string | null } | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
 
   const generate = async () => {
     try {
       const json = { project_id: props.projectId, device_type: deviceType, environment, ...(deviceName ? { name: deviceName } : {}) };
-      const made = (await ok(await api.capsules.generate.$post({ json }))) as { capsule: unknown };
-      setCapsule(JSON.stringify(made.capsule, null, 2));
+      const made = (await ok(await api.capsules.generate.$post({ json }))) as { capsule: { fleet?: { expires_at?: string } } };
+      const expires = made.capsule.fleet?.expires_at ?? null;
+      setCapsule({ json: JSON.stringify(made.capsule, null, 2), expires });
       setFailure(null);
     } catch (err) {
-      setFailure(describe(err));
+      setFailure(explain(err));
     }
+  };
+  const save = (json: string) => {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([json], { type: "application/json" }));
+    a.download = "capsule.json";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    URL.revokeObjectURL(a.href);
   };
 
   return (
     <>
-      <h2>Onboard a device</h2>
+      <h2 id="capsule-title">Onboard a device</h2>
       <p>
         A capsule holds a one-time registration token for this project (valid 24 hours). Save it as <code>capsule.json</code> on the device and register with the
         agent: <code>fleetbeat-agent register --capsule capsule.json</code>.
@@ -159,28 +224,38 @@ function Capsule(props: { projectId: string }) {
           void generate();
         }}
       >
-        <label>
-          Device type <input value={deviceType} onInput={(e) => setDeviceType(e.currentTarget.value)} required maxLength={64} />
+        <label class="field">
+          <span>Device type</span>
+          <input value={deviceType} onInput={(e) => setDeviceType(e.currentTarget.value)} required maxLength={64} />
         </label>
-        <label>
-          Environment{" "}
+        <label class="field">
+          <span>Environment</span>
           <select value={environment} onChange={(e) => setEnvironment(e.currentTarget.value as Environment)}>
             {ENVIRONMENTS.map((env) => (
               <option value={env}>{env}</option>
             ))}
           </select>
         </label>
-        <label>
-          Name (optional) <input value={deviceName} onInput={(e) => setDeviceName(e.currentTarget.value)} maxLength={128} />
+        <label class="field">
+          <span>Name (optional)</span>
+          <input value={deviceName} onInput={(e) => setDeviceName(e.currentTarget.value)} maxLength={128} placeholder="Picker 12" />
         </label>
         <button type="submit">Make capsule</button>
       </form>
       {capsule && (
         <div class="secrets" role="status">
-          <p>The capsule, shown only now:</p>
+          <p>
+            The capsule, shown only now{capsule.expires ? <>; it works once, until <When at={capsule.expires} /> (<Ago at={capsule.expires} />)</> : null}:
+          </p>
           <pre class="secret wrap" aria-label="Capsule JSON">
-            {capsule}
+            {capsule.json}
           </pre>
+          <p class="actions">
+            <CopyText text={capsule.json} label="Copy the capsule" />
+            <button type="button" onClick={() => save(capsule.json)}>
+              Download capsule.json
+            </button>
+          </p>
         </div>
       )}
     </>

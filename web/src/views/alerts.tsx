@@ -1,13 +1,20 @@
-// Alerts: what is firing, what resolved lately, the project's rules (silenced or not), and,
-// for admin keys, a form that creates a rule and shows its targets' signing secrets once,
-// and per rule a silence for 1, 8 or 24 hours, an unsilence and a delete. Each rule links to
-// its webhook deliveries (#/alerts/<rule id>). The API is the one judge of a rule: its 400
-// validation_failed problems show beside the fields they name.
+// Alerts: what is firing, what resolved lately (each with its rule and its device by name), the
+// project's rules (silenced or not), and, for admin keys, a form that creates a rule and shows
+// its targets' signing secrets once. Operators silence a rule for 1, 8 or 24 hours and
+// unsilence it; admins also delete it; viewers see no control. A device filter (in the URL,
+// #/alerts?device_id=…, so a device's page links here) narrows the alerts and the rules to
+// one device. Each rule links to its page (#/alerts/<rule id>): the rule, and its webhook
+// deliveries grouped by alert, each state change with its attempts. The API is the one judge
+// of a rule: its 400 validation_failed problems show beside the fields they name, in words.
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { AlertKind as Kind, AlertState } from "../../../src/contract/alerts";
 import { ApiFailure, type FieldProblem, type KeyRole, api, describe, ok } from "../api";
-import { Failure } from "./parts";
+import { duration, friendly } from "../format";
+import { Ago, AnyOf, CopyId, type Device, Empty, Failure, Named, Status, deviceName } from "./parts";
+import { useDeviceNames } from "./names";
+import { When, useHashParam, writeHashQuery } from "./sessions";
+import { Table } from "./table";
 import { useChanges, usePoll } from "./use-poll";
 
 const KIND_NAMES: Record<Kind, string> = {
@@ -61,6 +68,8 @@ interface Created {
   targets: (Target & { secret: string })[];
 }
 type NewRule = Parameters<(typeof api)["alert-rules"]["$post"]>[0]["json"];
+/** A device's name by id ("—" for none), as useDeviceNames gives it. */
+type NameOf = (id: string | null | undefined) => string;
 
 const SILENCE_HOURS = [1, 8, 24] as const;
 const RESOLVED_SHOWN = 50;
@@ -90,21 +99,57 @@ function condition(r: Pick<Rule, "kind" | "params">): string {
   }
 }
 
-/** Which devices a rule watches, in words. */
-function watches(r: Rule): string {
-  if (r.kind === "quota" || (r.kind === "error_rate" && r.params.scope === "project")) return "the project";
-  const parts = [r.device_id ? `device ${r.device_id}` : "every device", r.device_type ? `of type ${r.device_type}` : ""];
-  return parts.filter(Boolean).join(" ");
+/** Whether a rule watches devices one by one (else the project as a whole). */
+const perDevice = (r: Pick<Rule, "kind" | "params">) => !(r.kind === "quota" || (r.kind === "error_rate" && r.params.scope === "project"));
+
+/** Which devices a rule watches, in words, the device by name and linked. */
+function Watches(props: { rule: Rule; name: NameOf }) {
+  const r = props.rule;
+  if (!perDevice(r)) return <>the project</>;
+  return (
+    <>
+      {r.device_id ? (
+        <>
+          device <Named name={props.name(r.device_id)} id={r.device_id} href={deviceHref(r.device_id)} />
+        </>
+      ) : (
+        "every device"
+      )}
+      {r.device_type ? ` of type ${r.device_type}` : ""}
+    </>
+  );
 }
 
+/** Whether a rule watches `device` (null: no filter, every rule). */
+const watchesDevice = (r: Rule, device: Device | undefined | null, id: string) =>
+  perDevice(r) && (r.device_id ? r.device_id === id : !r.device_type || !device || r.device_type === device.device_type);
+
 const silencedNow = (r: Rule) => r.silenced_until !== null && Date.parse(r.silenced_until) > Date.now();
-const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "—");
+const deviceHref = (id: string) => `#/devices/${encodeURIComponent(id)}`;
+const ruleHref = (id: string) => `#/alerts/${encodeURIComponent(id)}`;
+
+/** A rule's state as a badge: active, or silenced until when. */
+const RuleState = (props: { rule: Rule }) =>
+  silencedNow(props.rule) ? (
+    <span class="badge status silenced" title={new Date(props.rule.silenced_until!).toLocaleString()}>
+      silenced until <When at={props.rule.silenced_until} />
+    </span>
+  ) : (
+    <Status value="active" />
+  );
+
+/** A device an alert is about, by name and linked; "the project" for a project-wide one. */
+const Subject = (props: { deviceId: string | null; name: NameOf }) =>
+  props.deviceId ? <Named name={props.name(props.deviceId)} id={props.deviceId} href={deviceHref(props.deviceId)} /> : <span class="muted">the project</span>;
 
 export function Alerts(props: { projectId: string; role: KeyRole }) {
   // Operators silence rules; only admins create, change or delete them.
   const operates = props.role !== "viewer";
   const admin = props.role === "admin";
   const project_id = props.projectId;
+  const names = useDeviceNames(project_id);
+  const [device, setDevice] = useHashParam("#/alerts", "device_id");
+  useEffect(() => writeHashQuery("#/alerts", { device_id: device }), [device]);
   /** Bumped after every change, so the lists read again at once. */
   const { version, failure, change, setVersion } = useChanges();
   const [created, setCreated] = useState<Created | null>(null);
@@ -122,7 +167,14 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
     [project_id, version],
     30_000,
   );
-  const names = rules ? new Map(rules.map((r) => [r.id, r.name])) : null;
+  const ruleNames = rules ? new Map(rules.map((r) => [r.id, r.name])) : null;
+  const chosen = names.devices.find((d) => d.id === device);
+  const ofDevice = (alerts: Alert[] | null) => (alerts && device ? alerts.filter((a) => a.device_id === device) : alerts);
+  const shownFiring = ofDevice(firing);
+  const shownResolved = ofDevice(resolved);
+  const shownRules = rules && device ? rules.filter((r) => watchesDevice(r, chosen, device)) : rules;
+  const deviceOptions = [...names.devices].sort((a, b) => deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true })).map((d) => ({ value: d.id, label: deviceName(d) }));
+  if (device && !chosen) deviceOptions.push({ value: device, label: names.name(device) });
 
   const param = (r: Rule) => ({ param: { id: r.id } });
   const silence = (r: Rule) => {
@@ -142,92 +194,112 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
   return (
     <section aria-labelledby="alerts-title">
       <h1 id="alerts-title">Alerts</h1>
+      <div class="filters">
+        <AnyOf label="Device" value={device} options={deviceOptions} onChange={setDevice} />
+        {device ? (
+          <p class="muted filter-note">
+            Alerts of <a href={deviceHref(device)}>{names.name(device)}</a>, and the rules that watch it.
+          </p>
+        ) : null}
+      </div>
       <Failure error={error ?? firingError ?? failure} />
 
       <h2 id="firing-title">Firing</h2>
-      {firing && firing.length === 0 && <p>Nothing is firing.</p>}
-      {firing && firing.length > 0 && <AlertTable labelledBy="firing-title" alerts={firing} names={names} />}
+      {shownFiring && shownFiring.length === 0 && <Empty title="Nothing is firing." />}
+      {shownFiring && shownFiring.length > 0 && <AlertTable label="Firing" alerts={shownFiring} rules={ruleNames} name={names.name} />}
 
       <h2 id="resolved-title">Resolved</h2>
-      {resolved && resolved.length === 0 && <p>No alert has resolved yet.</p>}
-      {resolved && resolved.length > 0 && (
+      {shownResolved && shownResolved.length === 0 && <Empty title="No alert has resolved yet." />}
+      {shownResolved && shownResolved.length > 0 && (
         <>
-          <AlertTable labelledBy="resolved-title" alerts={resolved} names={names} />
-          {resolved.length === RESOLVED_SHOWN && <p class="note">The last {RESOLVED_SHOWN}.</p>}
+          <AlertTable label="Resolved" alerts={shownResolved} rules={ruleNames} name={names.name} />
+          {resolved!.length === RESOLVED_SHOWN && <p class="note">The last {RESOLVED_SHOWN}.</p>}
         </>
       )}
 
       <h2 id="rules-title">Rules</h2>
       {created && <Secrets created={created} onDone={() => setCreated(null)} />}
-      {rules && rules.length === 0 && <p>This project has no alert rules yet.{admin ? " Create one below." : ""}</p>}
-      {rules && rules.length > 0 && (
-        <table aria-labelledby="rules-title">
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Fires when</th>
-              <th scope="col">Watches</th>
-              <th scope="col">Targets</th>
-              <th scope="col">State</th>
-              {operates && <th scope="col">Change</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {rules.map((r) => (
-              <tr data-rule={r.id}>
-                <td>
-                  <a href={`#/alerts/${encodeURIComponent(r.id)}`} aria-label={`Deliveries of ${r.name}`}>
+      {shownRules && shownRules.length === 0 && (
+        <Empty title={rules!.length === 0 ? "This project has no alert rules yet." : "No rule watches this device."}>{admin && rules!.length === 0 ? "Create one below." : null}</Empty>
+      )}
+      {shownRules && shownRules.length > 0 && (
+        <Table
+          label="Rules"
+          rows={shownRules}
+          rowKey={(r) => r.id}
+          initial={{ key: "name" }}
+          columns={[
+            {
+              key: "name",
+              label: "Rule",
+              cell: (r) => (
+                <span class="named">
+                  <a href={ruleHref(r.id)} aria-label={`Deliveries of ${r.name}`} title={`id ${r.id}`}>
                     {r.name}
                   </a>
-                </td>
-                <td>{KIND_NAMES[r.kind]}</td>
-                <td>
+                  <CopyId id={r.id} />
+                </span>
+              ),
+              sort: (r) => r.name.toLowerCase(),
+            },
+            { key: "kind", label: "Kind", cell: (r) => KIND_NAMES[r.kind], sort: (r) => KIND_NAMES[r.kind] },
+            {
+              key: "when",
+              label: "Fires when",
+              cell: (r) => (
+                <span>
                   {condition(r)}
                   {r.min_firing_s > 0 && <span class="note"> (fires at least {span(r.min_firing_s)})</span>}
-                </td>
-                <td>{watches(r)}</td>
-                <td>{r.targets.map((t) => `${t.url}${t.format === "slack" ? " (Slack)" : ""}`).join(", ")}</td>
-                <td>
-                  {silencedNow(r) ? <span class="status silenced">silenced until {when(r.silenced_until)}</span> : <span class="status active">active</span>}
-                </td>
-                {operates && (
-                  <td class="actions">
-                    {silencedNow(r) ? (
-                      <button type="button" onClick={() => void unsilence(r)} aria-label={`Unsilence ${r.name}`}>
-                        Unsilence
-                      </button>
-                    ) : (
-                      <>
-                        <button type="button" onClick={() => void silence(r)} aria-label={`Silence ${r.name}`}>
-                          Silence
-                        </button>
-                        <select
-                          aria-label={`Silence ${r.name} for`}
-                          value={silenceFor[r.id] ?? SILENCE_HOURS[0]}
-                          onChange={(e) => setSilenceFor({ ...silenceFor, [r.id]: Number(e.currentTarget.value) })}
-                        >
-                          {SILENCE_HOURS.map((h) => (
-                            <option value={h}>for {h} h</option>
-                          ))}
-                        </select>
-                      </>
-                    )}{" "}
-                    {admin && (
-                      <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Delete ${r.name}`}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                </span>
+              ),
+            },
+            { key: "watches", label: "Watches", cell: (r) => <span><Watches rule={r} name={names.name} /></span> },
+            { key: "targets", label: "Targets", cell: (r) => <Targets targets={r.targets} /> },
+            { key: "state", label: "State", cell: (r) => <RuleState rule={r} />, sort: (r) => (silencedNow(r) ? 1 : 0) },
+            ...(operates
+              ? [
+                  {
+                    key: "change",
+                    label: "Change",
+                    cell: (r: Rule) => (
+                      <span class="actions">
+                        {silencedNow(r) ? (
+                          <button type="button" onClick={() => void unsilence(r)} aria-label={`Unsilence ${r.name}`}>
+                            Unsilence
+                          </button>
+                        ) : (
+                          <>
+                            <button type="button" onClick={() => void silence(r)} aria-label={`Silence ${r.name}`}>
+                              Silence
+                            </button>
+                            <select
+                              aria-label={`Silence ${r.name} for`}
+                              value={silenceFor[r.id] ?? SILENCE_HOURS[0]}
+                              onChange={(e) => setSilenceFor({ ...silenceFor, [r.id]: Number(e.currentTarget.value) })}
+                            >
+                              {SILENCE_HOURS.map((h) => (
+                                <option value={h}>for {h} h</option>
+                              ))}
+                            </select>
+                          </>
+                        )}
+                        {admin && (
+                          <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Delete ${r.name}`}>
+                            Delete
+                          </button>
+                        )}
+                      </span>
+                    ),
+                  },
+                ]
+              : []),
+          ]}
+        />
       )}
       {admin && (
         <RuleForm
           projectId={project_id}
+          devices={names.devices}
           onCreated={(c) => {
             setCreated(c);
             setVersion((v: number) => v + 1);
@@ -238,42 +310,68 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
   );
 }
 
-/** Alerts in a table; `names` are the rules' names by id (null while they load). */
-function AlertTable(props: { labelledBy: string; alerts: Alert[]; names: Map<string, string> | null }) {
+/** A rule's webhook targets: each URL (wrapping), Slack ones marked. */
+const Targets = (props: { targets: Target[] }) => (
+  <ul class="plain">
+    {props.targets.map((t) => (
+      <li class="wrap">
+        {t.url}
+        {t.format === "slack" ? <span class="muted"> (Slack)</span> : null}
+      </li>
+    ))}
+  </ul>
+);
+
+/** Alerts in a table; `rules` are the rules' names by id (null while they load). */
+function AlertTable(props: { label: string; alerts: Alert[]; rules: Map<string, string> | null; name: NameOf }) {
   const resolved = props.alerts.some((a) => a.state === "resolved");
+  const rule = (a: Alert) => props.rules?.get(a.rule_id);
   return (
-    <table aria-labelledby={props.labelledBy}>
-      <thead>
-        <tr>
-          <th scope="col">Rule</th>
-          <th scope="col">Device</th>
-          <th scope="col">State</th>
-          <th scope="col">Started</th>
-          {resolved && <th scope="col">Resolved</th>}
-          <th scope="col">Summary</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.alerts.map((a) => (
-          <tr data-alert={a.id}>
-            <td>
-              {props.names && !props.names.has(a.rule_id) ? (
-                <span class="note">a deleted rule</span>
-              ) : (
-                <a href={`#/alerts/${encodeURIComponent(a.rule_id)}`}>{props.names?.get(a.rule_id) ?? a.rule_id}</a>
-              )}
-            </td>
-            <td>{a.device_id ? <a href={`#/devices/${encodeURIComponent(a.device_id)}`}>{a.device_id}</a> : "the project"}</td>
-            <td>
-              <span class={`status ${a.state}`}>{a.state}</span>
-            </td>
-            <td>{when(a.started_at)}</td>
-            {resolved && <td>{when(a.resolved_at)}</td>}
-            <td class="wrap">{a.summary}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <Table
+      label={props.label}
+      rows={props.alerts}
+      rowKey={(a) => a.id}
+      initial={{ key: resolved ? "resolved" : "started", desc: true }}
+      columns={[
+        {
+          key: "rule",
+          label: "Rule",
+          cell: (a) => (props.rules && !props.rules.has(a.rule_id) ? <span class="note">a deleted rule</span> : <Named name={rule(a) ?? "…"} id={a.rule_id} href={ruleHref(a.rule_id)} />),
+          sort: (a) => rule(a) ?? "",
+        },
+        { key: "device", label: "Device", cell: (a) => <Subject deviceId={a.device_id} name={props.name} />, sort: (a) => (a.device_id ? props.name(a.device_id).toLowerCase() : "") },
+        { key: "state", label: "State", cell: (a) => <Status value={a.state} /> },
+        {
+          key: "started",
+          label: "Started",
+          cell: (a) => (
+            <span>
+              <When at={a.started_at} />
+              {a.state === "firing" ? (
+                <span class="muted">
+                  {" "}
+                  (<Ago at={a.started_at} />)
+                </span>
+              ) : null}
+            </span>
+          ),
+          sort: (a) => Date.parse(a.started_at),
+        },
+        ...(resolved
+          ? [
+              { key: "resolved", label: "Resolved", cell: (a: Alert) => <When at={a.resolved_at} />, sort: (a: Alert) => (a.resolved_at ? Date.parse(a.resolved_at) : null) },
+              {
+                key: "lasted",
+                label: "Lasted",
+                numeric: true,
+                cell: (a: Alert) => (a.resolved_at ? duration(Date.parse(a.resolved_at) - Date.parse(a.started_at)) : "—"),
+                sort: (a: Alert) => (a.resolved_at ? Date.parse(a.resolved_at) - Date.parse(a.started_at) : null),
+              },
+            ]
+          : []),
+        { key: "summary", label: "Summary", cell: (a) => <span class="wrap">{a.summary}</span> },
+      ]}
+    />
   );
 }
 
@@ -360,13 +458,12 @@ function ruleBody(projectId: string, d: Draft) {
         : d.kind === "metric_threshold"
           ? { metric: text(d.metric), op: d.op, value: num(d.value), for_s: num(d.for_s) }
           : { percent: num(d.percent) };
-  const perDevice = d.kind === "device_offline" || d.kind === "metric_threshold" || (d.kind === "error_rate" && d.scope === "device");
   return {
     project_id: projectId,
     name: d.name,
     kind: d.kind,
     params,
-    ...(perDevice ? { device_id: text(d.device_id), device_type: text(d.device_type) } : {}),
+    ...(perDevice({ kind: d.kind, params }) ? { device_id: text(d.device_id), device_type: text(d.device_type) } : {}),
     min_firing_s: num(d.min_firing_s),
     targets: d.targets.map((t) => ({ url: t.url.trim(), format: t.format })),
   };
@@ -380,17 +477,18 @@ interface InputExtras {
   min?: number;
   max?: number;
   step?: string;
+  list?: string;
 }
 
 type FieldAttrs = { id: string; "aria-invalid": boolean; "aria-describedby"?: string };
 
-/** A labelled input with the API's problem for `path`, if it named one, beside it. */
+/** A labelled input with the API's problem for `path`, if it named one, under it. */
 function Field(props: { label: string; path: string; problems: Map<string, string>; children: (attrs: FieldAttrs) => JSX.Element }) {
   const id = `rule-${props.path.replace(/\./g, "-")}`;
   const problem = props.problems.get(props.path);
   return (
     <span class="field">
-      <label for={id}>{props.label}</label>{" "}
+      <label for={id}>{props.label}</label>
       {props.children({ id, "aria-invalid": Boolean(problem), ...(problem ? { "aria-describedby": `${id}-problem` } : {}) })}
       {problem && (
         <span class="error" id={`${id}-problem`}>
@@ -401,14 +499,30 @@ function Field(props: { label: string; path: string; problems: Map<string, strin
   );
 }
 
-function RuleForm(props: { projectId: string; onCreated: (c: Created) => void }) {
+/** The paths the form shows a field for (a problem elsewhere is listed under the form). */
+const shownPaths = (d: Draft) => {
+  const paths = ["name", "kind", "min_firing_s", "targets", ...d.targets.flatMap((_, i) => [`targets.${i}.url`, `targets.${i}.format`])];
+  if (d.kind === "device_offline") paths.push("params.for_s");
+  if (d.kind === "error_rate") paths.push("params.count", "params.window_s", "params.module", "params.scope");
+  if (d.kind === "metric_threshold") paths.push("params.metric", "params.op", "params.value", "params.for_s");
+  if (d.kind === "quota") paths.push("params.percent");
+  if (perDevice({ kind: d.kind, params: { scope: d.scope } })) paths.push("device_id", "device_type");
+  return new Set(paths);
+};
+
+function RuleForm(props: { projectId: string; devices: Device[]; onCreated: (c: Created) => void }) {
   const [d, setD] = useState<Draft>(EMPTY);
   const [failure, setFailure] = useState<string | null>(null);
   const [problems, setProblems] = useState<Map<string, string>>(new Map());
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((old) => ({ ...old, [k]: v }));
   const setTarget = (i: number, t: Partial<Draft["targets"][number]>) => setD((old) => ({ ...old, targets: old.targets.map((o, j) => (j === i ? { ...o, ...t } : o)) }));
-  const perDevice = d.kind === "device_offline" || d.kind === "metric_threshold" || (d.kind === "error_rate" && d.scope === "device");
+  const watchesDevices = perDevice({ kind: d.kind, params: { scope: d.scope } });
+  const devices = [...props.devices].sort((a, b) => deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true }));
+  const types = [...new Set(props.devices.map((x) => x.device_type))].sort();
+  const metrics = [...new Set(props.devices.flatMap((x) => Object.keys(x.metrics ?? {})))].sort();
+  const shown = shownPaths(d);
+  const elsewhere = [...problems].filter(([path]) => !shown.has(path));
 
   const submit = async () => {
     setBusy(true);
@@ -419,11 +533,12 @@ function RuleForm(props: { projectId: string; onCreated: (c: Created) => void })
       setProblems(new Map());
       props.onCreated(created);
     } catch (err) {
-      setFailure(describe(err));
       const details: FieldProblem[] = err instanceof ApiFailure ? err.details : [];
-      // The first problem the API named for each field, shown beside it.
+      // The API's message repeats each field's problem in schema words: the fields say them in ours.
+      setFailure(err instanceof ApiFailure && details.length > 0 ? `Some fields need a change: see the messages beside them (${err.code}, ${err.status}).` : describe(err));
+      // The first problem the API named for each field, in words, shown beside it.
       const byPath = new Map<string, string>();
-      for (const p of details) if (!byPath.has(p.path)) byPath.set(p.path, p.message);
+      for (const p of details) if (!byPath.has(p.path)) byPath.set(p.path, friendly(p.message));
       setProblems(byPath);
     } finally {
       setBusy(false);
@@ -442,7 +557,7 @@ function RuleForm(props: { projectId: string; onCreated: (c: Created) => void })
 
   return (
     <form
-      class="rule-form"
+      class="rule-form card"
       aria-labelledby="new-rule-title"
       noValidate
       onSubmit={(e) => {
@@ -483,7 +598,12 @@ function RuleForm(props: { projectId: string; onCreated: (c: Created) => void })
         )}
         {d.kind === "metric_threshold" && (
           <>
-            {input("Metric", "params.metric", "metric", { placeholder: "battery_level" })}
+            {input("Metric", "params.metric", "metric", { placeholder: "battery_level", list: "rule-metrics" })}
+            <datalist id="rule-metrics">
+              {metrics.map((m) => (
+                <option value={m} />
+              ))}
+            </datalist>
             <Field label="Is" path="params.op" problems={problems}>
               {(a) => (
                 <select {...a} value={d.op} onChange={(e) => set("op", e.currentTarget.value as Draft["op"])}>
@@ -499,11 +619,25 @@ function RuleForm(props: { projectId: string; onCreated: (c: Created) => void })
         {d.kind === "quota" && input("Percent of a monthly limit", "params.percent", "percent", { type: "number", min: 1, max: 100 })}
         {input("Stays firing at least (s)", "min_firing_s", "min_firing_s", { ...numeric, min: 0 })}
       </fieldset>
-      {perDevice && (
+      {watchesDevices && (
         <fieldset>
-          <legend>Which devices (empty: all of the project)</legend>
-          {input("Device id", "device_id", "device_id", { placeholder: "dev_…" })}
-          {input("Device type", "device_type", "device_type", { placeholder: "amr" })}
+          <legend>Which devices (none chosen: all of the project)</legend>
+          <Field label="Device" path="device_id" problems={problems}>
+            {(a) => (
+              <select {...a} value={d.device_id} onChange={(e) => set("device_id", e.currentTarget.value)}>
+                <option value="">every device</option>
+                {devices.map((x) => (
+                  <option value={x.id}>{deviceName(x)}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          {input("Device type", "device_type", "device_type", { placeholder: "any type", list: "rule-types" })}
+          <datalist id="rule-types">
+            {types.map((t) => (
+              <option value={t} />
+            ))}
+          </datalist>
         </fieldset>
       )}
       <fieldset>
@@ -540,76 +674,192 @@ function RuleForm(props: { projectId: string; onCreated: (c: Created) => void })
           Create rule
         </button>
       </p>
-      <Failure error={failure} />
+      {failure ? (
+        <div role="alert" class="error-box">
+          <p class="error">{failure}</p>
+          {elsewhere.length > 0 ? (
+            <ul>
+              {elsewhere.map(([path, message]) => (
+                <li>
+                  {path}: {message}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+      ) : null}
     </form>
   );
 }
 
-/** A rule's details and its webhook deliveries, newest first. */
+/** One alert's webhooks: per state change and target, its attempts in order. */
+interface AlertDeliveries {
+  alertId: string;
+  /** The latest attempt's time, for the order (newest alert first). */
+  last: number;
+  changes: { change: AlertState; targetId: string; attempts: Delivery[] }[];
+}
+
+/** Attempts grouped by alert, then by state change (firing first) and target, attempts oldest first. */
+function byAlert(deliveries: Delivery[]): AlertDeliveries[] {
+  const alerts = new Map<string, AlertDeliveries>();
+  for (const x of deliveries) {
+    const a = alerts.get(x.alert_id) ?? { alertId: x.alert_id, last: 0, changes: [] };
+    alerts.set(x.alert_id, a);
+    a.last = Math.max(a.last, Date.parse(x.at));
+    let c = a.changes.find((y) => y.change === x.state_change && y.targetId === x.target_id);
+    if (!c) a.changes.push((c = { change: x.state_change, targetId: x.target_id, attempts: [] }));
+    c.attempts.push(x);
+  }
+  for (const a of alerts.values()) {
+    a.changes.sort((x, y) => (x.change === y.change ? 0 : x.change === "firing" ? -1 : 1));
+    for (const c of a.changes) c.attempts.sort((x, y) => x.attempt - y.attempt || Date.parse(x.at) - Date.parse(y.at));
+  }
+  return [...alerts.values()].sort((x, y) => y.last - x.last);
+}
+
+/** Where a state change's webhook stands after its attempts: a 2xx settles it, another 4xx (not 429) ends it, the rest retry for 24 h. */
+function outcome(attempts: Delivery[]): { label: string; status: string } {
+  const last = attempts.at(-1)!;
+  if (last.status !== null && last.status >= 200 && last.status < 300) return { label: "delivered", status: "succeeded" };
+  if (last.status !== null && last.status >= 400 && last.status < 500 && last.status !== 429) return { label: "refused", status: "failed" };
+  return Date.now() - Date.parse(attempts[0]!.at) > 86_400_000 ? { label: "gave up", status: "failed" } : { label: "retrying", status: "queued" };
+}
+
+/** A rule's details and its webhook deliveries, grouped by alert. */
 export function RuleDeliveries(props: { ruleId: string }) {
   const param = { id: props.ruleId };
   const { data: rule, error } = usePoll(async () => ((await ok(await api["alert-rules"][":id"].$get({ param }))) as { rule: Rule }).rule, [props.ruleId], 30_000);
-  const { data: deliveries, error: deliveriesError } = usePoll(
-    async () => ((await ok(await api["alert-rules"][":id"].deliveries.$get({ param, query: { limit: "100" } }))) as { deliveries: Delivery[] }).deliveries,
-    [props.ruleId],
-  );
-  const url = (id: string) => rule?.targets.find((t) => t.id === id)?.url ?? id;
   return (
     <section aria-labelledby="rule-title">
-      <h1 id="rule-title">{rule ? `Rule ${rule.name}` : `Rule ${props.ruleId}`}</h1>
-      <p>
-        <a href="#/alerts">All alerts</a>
+      <p class="crumbs">
+        <a href="#/alerts">All alerts</a> /
       </p>
-      <Failure error={error ?? deliveriesError} />
-      {rule && (
+      <div class="title-row">
+        <h1 id="rule-title">
+          <span class="muted">Rule</span> <span title={`id ${props.ruleId}`}>{rule ? rule.name : "…"}</span> {rule ? <RuleState rule={rule} /> : null}
+        </h1>
+        <CopyId id={props.ruleId} />
+      </div>
+      <Failure error={error} />
+      {rule ? <RuleBody rule={rule} /> : null}
+    </section>
+  );
+}
+
+function RuleBody(props: { rule: Rule }) {
+  const rule = props.rule;
+  const param = { id: rule.id };
+  const names = useDeviceNames(rule.project_id);
+  const { data: deliveries, error } = usePoll(
+    async () => ((await ok(await api["alert-rules"][":id"].deliveries.$get({ param, query: { limit: "200" } }))) as { deliveries: Delivery[] }).deliveries,
+    [rule.id],
+  );
+  // The alerts the attempts are about (their device, summary and times): the project's latest.
+  const { data: alerts } = usePoll(
+    async () => new Map(((await ok(await api.alerts.$get({ query: { project_id: rule.project_id, limit: "200" } }))) as { alerts: Alert[] }).alerts.map((a) => [a.id, a])),
+    [rule.project_id],
+    30_000,
+  );
+  const url = (id: string) => rule.targets.find((t) => t.id === id)?.url ?? "a removed target";
+  const groups = deliveries ? byAlert(deliveries) : null;
+
+  return (
+    <>
+      <div class="card">
         <dl class="details">
           <dt>Kind</dt>
           <dd>{KIND_NAMES[rule.kind]}</dd>
           <dt>Fires when</dt>
-          <dd>{condition(rule)}</dd>
+          <dd>
+            {condition(rule)}
+            {rule.min_firing_s > 0 && <span class="note"> (fires at least {span(rule.min_firing_s)})</span>}
+          </dd>
           <dt>Watches</dt>
-          <dd>{watches(rule)}</dd>
-          <dt>State</dt>
-          <dd>{silencedNow(rule) ? `silenced until ${when(rule.silenced_until)}` : "active"}</dd>
+          <dd>
+            <Watches rule={rule} name={names.name} />
+          </dd>
           <dt>Targets</dt>
-          <dd>{rule.targets.map((t) => `${t.url} (${t.format})`).join(", ")}</dd>
+          <dd>
+            <Targets targets={rule.targets} />
+          </dd>
           <dt>Created</dt>
-          <dd>{when(rule.created_at)}</dd>
+          <dd>
+            <When at={rule.created_at} /> <span class="muted">(<Ago at={rule.created_at} />)</span>
+          </dd>
         </dl>
-      )}
+      </div>
       <h2 id="deliveries-title">Deliveries</h2>
-      {deliveries && deliveries.length === 0 && <p>No webhook has been sent for this rule yet.</p>}
-      {deliveries && deliveries.length > 0 && (
-        <table aria-labelledby="deliveries-title">
-          <thead>
-            <tr>
-              <th scope="col">At</th>
-              <th scope="col">Alert</th>
-              <th scope="col">Change</th>
-              <th scope="col">Target</th>
-              <th scope="col">Attempt</th>
-              <th scope="col">Answer</th>
-            </tr>
-          </thead>
-          <tbody>
-            {deliveries.map((x) => (
-              <tr>
-                <td>{when(x.at)}</td>
-                <td>{x.alert_id}</td>
-                <td>
-                  <span class={`status ${x.state_change}`}>{x.state_change}</span>
-                </td>
-                <td>{url(x.target_id)}</td>
-                <td>{x.attempt}</td>
-                <td class={x.status !== null && x.status < 300 ? "status completed" : "status failed"}>
-                  {x.status ?? "no answer"}
-                  {x.error ? ` (${x.error})` : ""}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      <Failure error={error} />
+      {groups && groups.length === 0 && <Empty title="No webhook has been sent for this rule yet.">One is sent when an alert of it fires or resolves.</Empty>}
+      {groups && groups.length > 0 && (
+        <div class="deliveries">
+          <Table
+            label="Deliveries"
+            rows={groups}
+            rowKey={(g) => g.alertId}
+            columns={[
+              {
+                key: "alert",
+                label: "Alert",
+                cell: (g) => {
+                  const a = alerts?.get(g.alertId);
+                  return a ? (
+                    <span class="alert-cell">
+                      <span>
+                        <Subject deviceId={a.device_id} name={names.name} /> <Status value={a.state} />
+                      </span>
+                      <span class="muted">
+                        <When at={a.started_at} />
+                        {a.resolved_at ? (
+                          <>
+                            {" "}
+                            to <When at={a.resolved_at} />
+                          </>
+                        ) : null}
+                      </span>
+                      <span class="wrap">{a.summary}</span>
+                    </span>
+                  ) : (
+                    <span class="muted">
+                      {alerts ? "an older alert" : "…"} <CopyId id={g.alertId} />
+                    </span>
+                  );
+                },
+              },
+              {
+                key: "webhooks",
+                label: "Webhooks",
+                cell: (g) => (
+                  <ul class="plain changes">
+                    {g.changes.map((c) => {
+                      const o = outcome(c.attempts);
+                      return (
+                        <li>
+                          <span class="change-head">
+                            <Status value={c.change} /> <span class="wrap">{url(c.targetId)}</span> <span class={`badge status ${o.status}`}>{o.label}</span>
+                          </span>
+                          <ol class="plain attempts" aria-label={`Attempts of the ${c.change} webhook to ${url(c.targetId)}`}>
+                            {c.attempts.map((x) => (
+                              <li>
+                                <span class="muted">#{x.attempt}</span> <When at={x.at} />{" "}
+                                <span class={x.status !== null && x.status < 300 ? "ok-text" : "bad-text"}>{x.status === null ? "no answer" : `HTTP ${x.status}`}</span>
+                                {x.error ? <span class="wrap"> · {x.error}</span> : null}
+                              </li>
+                            ))}
+                          </ol>
+                        </li>
+                      );
+                    })}
+                  </ul>
+                ),
+              },
+              { key: "last", label: "Last attempt", cell: (g) => <Ago at={new Date(g.last).toISOString()} />, sort: (g) => g.last },
+            ]}
+          />
+        </div>
       )}
-    </section>
+      {deliveries && deliveries.length === 200 ? <p class="note">The latest 200 attempts.</p> : null}
+    </>
   );
 }

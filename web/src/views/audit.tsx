@@ -1,8 +1,13 @@
 // Audit (admin keys only): the org's audit log, newest first, filtered by action, actor or
-// target, a page at a time, and exported as NDJSON or CSV with the same filters.
+// target, a page at a time, and exported as NDJSON or CSV with the same filters. Devices show
+// by name (the project's, when the view is given it, and any the events themselves name), with
+// their ids on hover and copy.
 import { useState } from "preact/hooks";
 import { api, describe, ok } from "../api";
-import { Failure } from "./parts";
+import { useDeviceNames } from "./names";
+import { Empty, Failure, Named } from "./parts";
+import { When } from "./sessions";
+import { Table } from "./table";
 import { usePoll } from "./use-poll";
 
 interface AuditEvent {
@@ -23,7 +28,19 @@ interface AuditPage {
 
 const NOUNS = ["", "org", "key", "project", "capsule", "device", "command", "file", "alert_rule"];
 
-export function Audit() {
+/** A device id's name, if one is known (else the id). */
+type NameOf = (id: string) => string;
+
+export function Audit(props: { projectId?: string }) {
+  return props.projectId ? <WithProjectNames projectId={props.projectId} /> : <AuditLog name={(id) => id} />;
+}
+
+function WithProjectNames(props: { projectId: string }) {
+  const names = useDeviceNames(props.projectId);
+  return <AuditLog name={(id) => names.name(id)} />;
+}
+
+function AuditLog(props: { name: NameOf }) {
   const [filters, setFilters] = useState({ action: "", actor: "", target: "" });
   const [older, setOlder] = useState<AuditEvent[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -32,6 +49,13 @@ export function Audit() {
   const { data, error } = usePoll(async () => (await ok(await api.audit.$get({ query: { ...query, limit: "50" } }))) as AuditPage, [JSON.stringify(query)], 15_000);
   const events = [...(data?.events ?? []), ...older];
   const next = older.length > 0 ? cursor : (data?.next_cursor ?? null);
+  // The names the events give devices (a registration's or a rename's label), beside the project's.
+  const labels = new Map<string, string>();
+  for (const e of events) if (e.target.kind === "device" && e.target.label && e.target.label !== e.target.id) labels.set(e.target.id, e.target.label);
+  const name: NameOf = (id) => {
+    const known = props.name(id);
+    return known !== id ? known : (labels.get(id) ?? id);
+  };
 
   const set = (field: keyof typeof filters, value: string) => {
     setFilters((f) => ({ ...f, [field]: value.trim() }));
@@ -65,23 +89,26 @@ export function Audit() {
   };
 
   return (
-    <section>
-      <h1>Audit log</h1>
+    <section aria-labelledby="audit-title">
+      <h1 id="audit-title">Audit log</h1>
       <form aria-label="Audit filters" class="filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Action{" "}
+        <label class="field">
+          <span>Action</span>
           <select value={filters.action} onChange={(e) => set("action", e.currentTarget.value)}>
             {NOUNS.map((n) => (
-              <option value={n}>{n === "" ? "any" : n}</option>
+              <option value={n}>{n === "" ? "any" : n.replace("_", " ")}</option>
             ))}
           </select>
         </label>
-        <label>
-          Actor id <input value={filters.actor} onChange={(e) => set("actor", e.currentTarget.value)} placeholder="key_…, dev_…, admin" />
+        <label class="field">
+          <span>Actor id</span>
+          <input value={filters.actor} onChange={(e) => set("actor", e.currentTarget.value)} placeholder="key_…, dev_…, admin" />
         </label>
-        <label>
-          Target id <input value={filters.target} onChange={(e) => set("target", e.currentTarget.value)} placeholder="dev_…, cmd_…" />
+        <label class="field">
+          <span>Target id</span>
+          <input value={filters.target} onChange={(e) => set("target", e.currentTarget.value)} placeholder="dev_…, cmd_…" />
         </label>
+        <span class="spacer" />
         <button type="button" onClick={() => void exportAs("ndjson")}>
           Export NDJSON
         </button>
@@ -90,44 +117,59 @@ export function Audit() {
         </button>
       </form>
       <Failure error={error ?? failure} />
-      <table aria-label="Audit events">
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">Action</th>
-            <th scope="col">Target</th>
-            <th scope="col">Change</th>
-            <th scope="col">From</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events.map((e) => (
-            <tr key={e.id}>
-              <td>{new Date(e.at).toLocaleString()}</td>
-              <td title={e.actor.id}>
-                {e.actor.label} <small>({e.actor.role ? `${e.actor.kind}, ${e.actor.role}` : e.actor.kind})</small>
-              </td>
-              <td>{e.action}</td>
-              <td title={e.target.id}>{e.target.label ?? e.target.id}</td>
-              <td class="wrap">{changeOf(e.summary)}</td>
-              <td title={`request ${e.request_id}`}>{e.ip ?? ""}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {data && events.length === 0 ? <p>No events match.</p> : null}
+      {data && events.length === 0 ? (
+        <Empty title="No events match">{query.action || query.actor || query.target ? "Clear a filter to see more." : "What people, keys and devices change shows here."}</Empty>
+      ) : null}
+      {events.length > 0 ? (
+        <Table
+          label="Audit events"
+          rows={events}
+          rowKey={(e) => e.id}
+          columns={[
+            { key: "at", label: "When", cell: (e) => <When at={e.at} />, sort: (e) => Date.parse(e.at) },
+            {
+              key: "who",
+              label: "Who",
+              cell: (e) => (
+                <span title={`id ${e.actor.id}`}>
+                  {e.actor.kind === "device" ? name(e.actor.id) : e.actor.label} <small class="muted">({e.actor.role ? `${e.actor.kind}, ${e.actor.role}` : e.actor.kind})</small>
+                </span>
+              ),
+              sort: (e) => e.actor.label.toLowerCase(),
+            },
+            { key: "action", label: "Action", cell: (e) => <code>{e.action}</code>, sort: (e) => e.action },
+            { key: "target", label: "Target", cell: (e) => <Target target={e.target} name={name} />, sort: (e) => (e.target.label ?? e.target.id).toLowerCase() },
+            { key: "change", label: "Change", cell: (e) => <span class="wrap">{changeOf(e.summary, name)}</span> },
+            { key: "from", label: "From", cell: (e) => <span title={`request ${e.request_id}`}>{e.ip ?? "—"}</span> },
+          ]}
+        />
+      ) : null}
       {next ? (
-        <button type="button" onClick={() => void more()}>
-          Older events
-        </button>
+        <p>
+          <button type="button" onClick={() => void more()}>
+            Older events
+          </button>
+        </p>
       ) : null}
     </section>
   );
 }
 
-/** A summary in words: "name: picker 7, role: operator". */
-const changeOf = (summary: Record<string, unknown>) =>
+/** What an event changed: by its label, linked where the dashboard has a page for it (a device, an alert rule), its id on hover and copy. */
+function Target(props: { target: AuditEvent["target"]; name: NameOf }) {
+  const t = props.target;
+  const label = t.kind === "device" && (!t.label || t.label === t.id) ? props.name(t.id) : (t.label ?? t.id);
+  const href = t.kind === "device" ? `#/devices/${encodeURIComponent(t.id)}` : t.kind === "alert_rule" ? `#/alerts/${encodeURIComponent(t.id)}` : undefined;
+  return (
+    <span>
+      <span class="muted">{t.kind.replace("_", " ")} </span>
+      <Named name={label} id={t.id} href={href} />
+    </span>
+  );
+}
+
+/** A summary in words: "name: picker 7, role: operator"; a device id by its name. */
+const changeOf = (summary: Record<string, unknown>, name: NameOf) =>
   Object.entries(summary)
-    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${k === "device_id" && typeof v === "string" ? name(v) : typeof v === "string" ? v : JSON.stringify(v)}`)
     .join(", ");

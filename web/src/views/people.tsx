@@ -3,7 +3,10 @@
 // by owners only, and the last owner by nobody (the server says so).
 import { useState } from "preact/hooks";
 import { api, ok } from "../api";
-import { Failure } from "./parts";
+import { CopyText, explain } from "./access";
+import { Ago, Empty, Failure } from "./parts";
+import { When } from "./sessions";
+import { Table } from "./table";
 import { useChanges, usePoll } from "./use-poll";
 
 type PersonRole = "owner" | "admin" | "operator" | "viewer";
@@ -24,7 +27,16 @@ interface Invitation {
 const ROLES: PersonRole[] = ["viewer", "operator", "admin", "owner"];
 
 export function People(props: { orgId: string; owner: boolean }) {
-  const { version, failure, change: act } = useChanges();
+  const { version, failure, change, setFailure } = useChanges();
+  /** A change, its failure in words (a field's problem as "Email: Not a valid email address"). */
+  const act = (work: () => Promise<unknown>) =>
+    change(async () => {
+      try {
+        await work();
+      } catch (err) {
+        throw new Error(explain(err));
+      }
+    });
   const people = usePoll(async () => ((await ok(await api.people.$get({ query: {} }))) as { people: Person[] }).people, [version, props.orgId], 30_000);
   const invitations = usePoll(async () => ((await ok(await api.invitations.$get({ query: {} }))) as { invitations: Invitation[] }).invitations, [version, props.orgId], 30_000);
   const [email, setEmail] = useState("");
@@ -40,67 +52,70 @@ export function People(props: { orgId: string; owner: boolean }) {
     });
 
   return (
-    <section>
-      <h1>People</h1>
+    <section aria-labelledby="people-title">
+      <h1 id="people-title">People</h1>
       <Failure error={people.error ?? invitations.error ?? failure} />
-      <table aria-label="People">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Email</th>
-            <th scope="col">Role</th>
-            <th scope="col">Last seen</th>
-            <th scope="col" />
-          </tr>
-        </thead>
-        <tbody>
-          {(people.data ?? []).map((p) => {
-            const mayTouch = props.owner || p.role !== "owner";
-            return (
-              <tr key={p.id}>
-                <td>{p.name ?? ""}</td>
-                <td>{p.email}</td>
-                <td>
-                  {mayTouch ? (
-                    <select
-                      aria-label={`Role of ${p.email}`}
-                      value={p.role}
-                      onChange={(e) => {
-                        const to = e.currentTarget.value as PersonRole;
-                        void act(() => api.people[":person_id"].$patch({ param: { person_id: p.id }, query: {}, json: { role: to } }).then(ok));
-                      }}
-                    >
-                      {roles.map((r) => (
-                        <option value={r}>{r}</option>
-                      ))}
-                    </select>
-                  ) : (
-                    p.role
-                  )}
-                </td>
-                <td>{p.last_seen_at ? new Date(p.last_seen_at).toLocaleString() : "never"}</td>
-                <td>
-                  {mayTouch ? (
-                    <button
-                      type="button"
-                      aria-label={`Remove ${p.email}`}
-                      onClick={() => {
-                        if (confirm(`Remove ${p.email} from the org? Their next request is refused.`)) {
-                          void act(() => api.people[":person_id"].$delete({ param: { person_id: p.id }, query: {} }).then(ok));
-                        }
-                      }}
-                    >
-                      Remove
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      {people.data ? (
+        <Table
+          label="People"
+          rows={people.data}
+          rowKey={(p) => p.id}
+          initial={{ key: "name" }}
+          empty={<p>Nobody has joined yet: invite someone below.</p>}
+          columns={[
+            { key: "name", label: "Name", cell: (p) => p.name ?? <span class="muted">—</span>, sort: (p) => (p.name ?? p.email).toLowerCase() },
+            { key: "email", label: "Email", cell: (p) => <span class="wrap">{p.email}</span>, sort: (p) => p.email },
+            {
+              key: "role",
+              label: "Role",
+              cell: (p) =>
+                props.owner || p.role !== "owner" ? (
+                  <select
+                    aria-label={`Role of ${p.email}`}
+                    value={p.role}
+                    onChange={(e) => {
+                      const to = e.currentTarget.value as PersonRole;
+                      void act(() => api.people[":person_id"].$patch({ param: { person_id: p.id }, query: {}, json: { role: to } }).then(ok));
+                    }}
+                  >
+                    {roles.map((r) => (
+                      <option value={r}>{r}</option>
+                    ))}
+                  </select>
+                ) : (
+                  <span class="badge role owner">{p.role}</span>
+                ),
+              sort: (p) => ROLES.indexOf(p.role),
+            },
+            { key: "joined", label: "Joined", cell: (p) => <When at={p.joined_at} />, sort: (p) => Date.parse(p.joined_at) },
+            { key: "seen", label: "Last seen", cell: (p) => <Ago at={p.last_seen_at} />, sort: (p) => (p.last_seen_at ? -Date.parse(p.last_seen_at) : null) },
+            {
+              key: "remove",
+              label: "Remove",
+              cell: (p) =>
+                props.owner || p.role !== "owner" ? (
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Remove ${p.email}`}
+                    onClick={() => {
+                      if (confirm(`Remove ${p.email} from the org? Their next request is refused.`)) {
+                        setFailure(null);
+                        void act(() => api.people[":person_id"].$delete({ param: { person_id: p.id }, query: {} }).then(ok));
+                      }
+                    }}
+                  >
+                    Remove
+                  </button>
+                ) : (
+                  <span class="muted">—</span>
+                ),
+            },
+          ]}
+        />
+      ) : null}
 
-      <h2>Invite</h2>
+      <h2 id="invite-title">Invite</h2>
       <form
         aria-label="Invite a person"
         class="filters"
@@ -109,11 +124,12 @@ export function People(props: { orgId: string; owner: boolean }) {
           void invite();
         }}
       >
-        <label>
-          Email <input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+        <label class="field">
+          <span>Email</span>
+          <input type="email" required value={email} placeholder="carol@example.com" onInput={(e) => setEmail(e.currentTarget.value)} />
         </label>
-        <label>
-          Role{" "}
+        <label class="field">
+          <span>Role</span>
           <select value={role} onChange={(e) => setRole(e.currentTarget.value as PersonRole)}>
             {roles.map((r) => (
               <option value={r}>{r}</option>
@@ -123,38 +139,53 @@ export function People(props: { orgId: string; owner: boolean }) {
         <button type="submit">Invite</button>
       </form>
       {link ? (
-        <p>
-          Send this link to {link.email}; it is shown once, works once, for that email, for 7 days:{" "}
-          <code aria-label="Invitation link" class="wrap">
-            {link.url}
-          </code>
-        </p>
+        <div class="secrets" role="status">
+          <p>Send this link to {link.email}; it is shown once, works once, for that email, for 7 days:</p>
+          <p>
+            <code aria-label="Invitation link" class="wrap">
+              {link.url}
+            </code>
+          </p>
+          <p class="actions">
+            <CopyText text={link.url} label="Copy the invitation link" />
+            <button type="button" onClick={() => setLink(null)}>
+              Done
+            </button>
+          </p>
+        </div>
       ) : null}
-      {(invitations.data ?? []).length > 0 ? (
-        <table aria-label="Pending invitations">
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Role</th>
-              <th scope="col">Expires</th>
-              <th scope="col" />
-            </tr>
-          </thead>
-          <tbody>
-            {invitations.data!.map((i) => (
-              <tr key={i.id}>
-                <td>{i.email}</td>
-                <td>{i.role}</td>
-                <td>{new Date(i.expires_at).toLocaleString()}</td>
-                <td>
-                  <button type="button" aria-label={`Withdraw the invitation of ${i.email}`} onClick={() => void act(() => api.invitations[":id"].$delete({ param: { id: i.id } }).then(ok))}>
-                    Withdraw
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      <h3 id="pending-title">Pending invitations</h3>
+      {invitations.data && invitations.data.length === 0 ? <Empty title="No invitation is waiting" /> : null}
+      {invitations.data && invitations.data.length > 0 ? (
+        <Table
+          label="Pending invitations"
+          rows={invitations.data}
+          rowKey={(i) => i.id}
+          initial={{ key: "expires" }}
+          columns={[
+            { key: "email", label: "Email", cell: (i) => <span class="wrap">{i.email}</span>, sort: (i) => i.email },
+            { key: "role", label: "Role", cell: (i) => i.role, sort: (i) => ROLES.indexOf(i.role) },
+            {
+              key: "expires",
+              label: "Expires",
+              cell: (i) => (
+                <span>
+                  <When at={i.expires_at} /> <span class="muted">(<Ago at={i.expires_at} />)</span>
+                </span>
+              ),
+              sort: (i) => Date.parse(i.expires_at),
+            },
+            {
+              key: "withdraw",
+              label: "Withdraw",
+              cell: (i) => (
+                <button type="button" aria-label={`Withdraw the invitation of ${i.email}`} onClick={() => void act(() => api.invitations[":id"].$delete({ param: { id: i.id } }).then(ok))}>
+                  Withdraw
+                </button>
+              ),
+            },
+          ]}
+        />
       ) : null}
     </section>
   );

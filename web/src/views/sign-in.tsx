@@ -11,13 +11,17 @@ export function SignIn(props: { onSubmit: (key: string) => void; error: string |
   return (
     <main class="sign-in">
       <h1>fleetbeat</h1>
+      <p class="muted">Your fleet's logs, sessions, metrics and alerts.</p>
       {props.signInUrl ? (
-        <p>
-          <a class="button" href={props.signInUrl}>
-            Sign in
-          </a>{" "}
-          with your team's account
-        </p>
+        <>
+          <p>
+            <a class="button primary" href={props.signInUrl}>
+              Sign in
+            </a>{" "}
+            with your team's account
+          </p>
+          <p class="or muted">or use an org key</p>
+        </>
       ) : null}
       <form
         aria-label="Use an org key"
@@ -27,8 +31,13 @@ export function SignIn(props: { onSubmit: (key: string) => void; error: string |
         }}
       >
         <label for="api-key">API key</label>
-        <input id="api-key" type="password" autocomplete="off" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
-        <button type="submit">Use key</button>
+        <input id="api-key" type="password" autocomplete="off" value={key} aria-describedby="api-key-hint" onInput={(e) => setKey(e.currentTarget.value)} />
+        <p id="api-key-hint" class="muted hint">
+          Kept in this tab only, until you sign out or close it.
+        </p>
+        <button type="submit" class="primary">
+          Use key
+        </button>
         <Failure error={props.error} />
       </form>
     </main>
