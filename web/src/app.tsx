@@ -175,7 +175,7 @@ export function App() {
         ) : view === "sessions" ? (
           <Sessions projectId={project.id} />
         ) : view === "logs" ? (
-          <Logs projectId={project.id} initial={Object.fromEntries(path.query)} />
+          <Logs key={`${project.id}?${path.query}`} projectId={project.id} initial={Object.fromEntries(path.query)} />
         ) : view === "alerts" && arg ? (
           <RuleDeliveries ruleId={decodeURIComponent(arg)} />
         ) : view === "alerts" ? (
@@ -187,7 +187,7 @@ export function App() {
         ) : view === "people" && role === "admin" ? (
           <People orgId={me.org.id} owner={me.person?.role === "owner"} />
         ) : view === "audit" && role === "admin" ? (
-          <Audit />
+          <Audit projectId={project.id} />
         ) : (
           <Fleet projectId={project.id} role={role} />
         )}

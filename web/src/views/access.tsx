@@ -3,10 +3,8 @@
 // device can be onboarded without curl. Each secret is shown once, as the API answers it, and
 // kept nowhere.
 import { useState } from "preact/hooks";
-import { ApiFailure, type KeyRole, api, describe, ok } from "../api";
-import { friendly } from "../format";
-import { Ago, Empty, Failure } from "./parts";
-import { When } from "./sessions";
+import { type KeyRole, api, ok } from "../api";
+import { Ago, CopyText, Empty, Failure, When, explain } from "./parts";
 import { Table } from "./table";
 import { usePoll } from "./use-poll";
 
@@ -21,40 +19,6 @@ interface Key {
 const ROLES: KeyRole[] = ["viewer", "operator", "admin"];
 const ENVIRONMENTS = ["production", "testing", "development"] as const;
 type Environment = (typeof ENVIRONMENTS)[number];
-
-/** A failure in words: a 400's field problems as "Name: Required", anything else as the API said it. */
-export function explain(err: unknown): string {
-  if (err instanceof ApiFailure && err.details.length > 0) {
-    const fields = err.details.map((d) => `${fieldName(d.path)}: ${friendly(d.message)}`);
-    return `${fields.join("; ")} (${err.code})`;
-  }
-  return describe(err);
-}
-/** A problem's path as its field is called: "json.device_type" → "Device type". */
-const fieldName = (path: string) => {
-  const last = path.split(".").filter((p) => p !== "json" && p !== "query").join(" ") || path;
-  const words = last.replace(/_/g, " ");
-  return words.charAt(0).toUpperCase() + words.slice(1);
-};
-
-/** A button that copies `text`, saying so for a moment. */
-export function CopyText(props: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <button
-      type="button"
-      aria-label={copied ? "Copied" : props.label}
-      onClick={() =>
-        void navigator.clipboard?.writeText(props.text).then(() => {
-          setCopied(true);
-          setTimeout(() => setCopied(false), 1500);
-        })
-      }
-    >
-      {copied ? "Copied" : "Copy"}
-    </button>
-  );
-}
 
 export function Access(props: { projectId: string; keyId: string | null }) {
   const [version, setVersion] = useState(0);

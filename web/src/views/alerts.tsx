@@ -11,9 +11,9 @@ import { useEffect, useState } from "preact/hooks";
 import type { AlertKind as Kind, AlertState } from "../../../src/contract/alerts";
 import { ApiFailure, type FieldProblem, type KeyRole, api, describe, ok } from "../api";
 import { duration, friendly } from "../format";
-import { Ago, AnyOf, CopyId, type Device, Empty, Failure, Named, Status, deviceName } from "./parts";
+import { Ago, AnyOf, CopyId, type Device, Empty, Failure, Named, Status, When, deviceName } from "./parts";
 import { useDeviceNames } from "./names";
-import { When, useHashParam, writeHashQuery } from "./sessions";
+import { useHashParam, writeHashQuery } from "./hash-query";
 import { Table } from "./table";
 import { useChanges, usePoll } from "./use-poll";
 

@@ -5,8 +5,7 @@
 import { useState } from "preact/hooks";
 import { api, describe, ok } from "../api";
 import { useDeviceNames } from "./names";
-import { Empty, Failure, Named } from "./parts";
-import { When } from "./sessions";
+import { Empty, Failure, Named, When } from "./parts";
 import { Table } from "./table";
 import { usePoll } from "./use-poll";
 

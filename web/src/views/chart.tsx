@@ -52,6 +52,9 @@ function useScheme(): string {
   return dark ? "dark" : "light";
 }
 
+/** A bar's width in ms: the given step, else the distance between the first two times. */
+const stepOf = (p: TimeChartProps) => p.step ?? (p.times.length > 1 ? p.times[1]! - p.times[0]! : 60_000);
+
 const format = (unit: string | undefined) => (v: number | null | undefined) =>
   v === null || v === undefined ? "—" : unit === "bytes" ? `${count(v)} B`.replace(/(\d)(k|M|G|T) B$/, "$1 $2B") : unit && unit !== "lines" ? withUnit(v, unit) : count(v);
 
@@ -90,7 +93,10 @@ export function TimeChart(props: TimeChartProps) {
       {
         width: Math.max(el.clientWidth, 200),
         height: p.height ?? 180,
-        scales: { x: { time: true }, y: { range: (_u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
+        scales: {
+          // A bar starts at its time and covers its step: the axis runs to the end of the last one.
+          x: { time: true, ...(p.kind === "bars" ? { range: (_u: uPlot, lo: number, hi: number): uPlot.Range.MinMax => [lo, hi + stepOf(latest.current) / 1000] } : {}) },
+          y: { range: (_u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
         axes: [
           { ...axis },
           { ...axis, size: 56, values: (_u, ticks) => ticks.map((v) => fmt(v)) },

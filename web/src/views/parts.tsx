@@ -3,7 +3,8 @@
 // a filter's "any or one of" choice, and a table of ranked devices or modules.
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ago, count, exactly } from "../format";
+import { ApiFailure, describe } from "../api";
+import { ago, count, exactly, friendly, when } from "../format";
 import { Table } from "./table";
 
 /** A device as GET /fleet/devices and /fleet/devices/:id answer it. */
@@ -85,7 +86,14 @@ export function CopyId(props: { id: string }) {
         });
       }}
     >
-      {copied ? "✓" : "⧉"}
+      {copied ? (
+        "✓"
+      ) : (
+        <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+          <rect x="5" y="5" width="9" height="9" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.5" />
+          <path d="M3 11V3.5A1.5 1.5 0 0 1 4.5 2H11" fill="none" stroke="currentColor" stroke-width="1.5" />
+        </svg>
+      )}
     </button>
   );
 }
@@ -140,5 +148,49 @@ export function Ranking(props: { label: string; column: string; rows: { name: st
         { key: "errors", label: "Errors", numeric: true, cell: (r) => count(r.errors), sort: (r) => r.errors },
       ]}
     />
+  );
+}
+
+/** A moment as "14:03:07" (or "7 Dec, 14:03"), the exact time on hover. */
+export const When = (props: { at: string | null | undefined }) =>
+  props.at ? (
+    <time dateTime={props.at} title={exactly(props.at)}>
+      {when(props.at)}
+    </time>
+  ) : (
+    <span class="muted">—</span>
+  );
+
+/** A failure in words: a 400's field problems as "Name: Required", anything else as the API said it. */
+export function explain(err: unknown): string {
+  if (err instanceof ApiFailure && err.details.length > 0) {
+    const fields = err.details.map((d) => `${fieldName(d.path)}: ${friendly(d.message)}`);
+    return `${fields.join("; ")} (${err.code})`;
+  }
+  return describe(err);
+}
+/** A problem's path as its field is called: "json.device_type" → "Device type". */
+const fieldName = (path: string) => {
+  const last = path.split(".").filter((p) => p !== "json" && p !== "query").join(" ") || path;
+  const words = last.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+};
+
+/** A button that copies `text`, saying so for a moment. */
+export function CopyText(props: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      aria-label={copied ? "Copied" : props.label}
+      onClick={() =>
+        void navigator.clipboard?.writeText(props.text).then(() => {
+          setCopied(true);
+          setTimeout(() => setCopied(false), 1500);
+        })
+      }
+    >
+      {copied ? "Copied" : "Copy"}
+    </button>
   );
 }

@@ -5,8 +5,9 @@
 // The filters live in the URL (#/sessions?device_id=…&status=…), so a device's page links here.
 import { useEffect, useState } from "preact/hooks";
 import { api, describe, download, ok, oneTimeUrl } from "../api";
-import { bytes, count, duration, exactly, when } from "../format";
-import { Ago, AnyOf, CopyId, Empty, Failure, Named, Status, deviceName } from "./parts";
+import { bytes, count, duration } from "../format";
+import { Ago, AnyOf, CopyId, Empty, Failure, Named, Status, When, deviceName } from "./parts";
+import { useHashParam, writeHashQuery } from "./hash-query";
 import { useDeviceNames } from "./names";
 import { Table } from "./table";
 import { usePoll } from "./use-poll";
@@ -34,41 +35,6 @@ const STATUSES = ["active", "completed", "failed", "aborted", "timed_out"] as co
 /** This view's path in the URL's hash. */
 const VIEW = "#/sessions";
 const PAGE = "100";
-
-/** The path and the query of the URL's hash (#/view?a=1): what a link or a reload asked the view to show. */
-const hashPath = () => location.hash.split("?")[0] || "#/";
-export const hashQuery = () => new URLSearchParams(location.hash.split("?")[1] ?? "");
-
-/** Writes view `path`'s filters into its URL without a navigation (reload and a shared link keep them); not once another view's URL is there. */
-export function writeHashQuery(path: string, values: Record<string, string>) {
-  if (hashPath() !== path) return;
-  const query = new URLSearchParams(Object.entries(values).filter(([, v]) => v !== "")).toString();
-  const next = query ? `${path}?${query}` : path;
-  if (next !== location.hash) history.replaceState(history.state, "", next);
-}
-
-/** One filter of view `path` kept in the URL's hash: read at first, and again when a link to this view changes it. */
-export function useHashParam(path: string, name: string): [string, (v: string) => void] {
-  const [value, setValue] = useState(() => (hashPath() === path ? (hashQuery().get(name) ?? "") : ""));
-  useEffect(() => {
-    const on = () => {
-      if (hashPath() === path) setValue(hashQuery().get(name) ?? "");
-    };
-    addEventListener("hashchange", on);
-    return () => removeEventListener("hashchange", on);
-  }, [path, name]);
-  return [value, setValue];
-}
-
-/** A moment as "14:03:07" (or "7 Dec, 14:03"), the exact time on hover. */
-export const When = (props: { at: string | null | undefined }) =>
-  props.at ? (
-    <time dateTime={props.at} title={exactly(props.at)}>
-      {when(props.at)}
-    </time>
-  ) : (
-    <span class="muted">—</span>
-  );
 
 /** How long a session ran (or has run so far, while active). */
 const lasted = (s: Session) => duration((s.status === "active" ? Math.max(s.duration_seconds, (Date.now() - Date.parse(s.started_at)) / 1000) : s.duration_seconds) * 1000);
