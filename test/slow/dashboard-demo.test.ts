@@ -132,7 +132,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
     await page.getByLabel("Command", { exact: true }).fill("ping");
     await page.getByRole("button", { name: "Send command" }).click();
     const answered = Date.now();
-    await page.getByRole("list", { name: "Command history" }).locator("li").first().getByText("succeeded").waitFor({ timeout: 20_000 });
+    await page.getByRole("list", { name: "Command history" }).locator("li").first().getByText("succeeded", { exact: true }).waitFor({ timeout: 20_000 });
     const answerMs = Date.now() - answered;
     await noRawIds("device");
     await review("device");

@@ -152,7 +152,6 @@ export function App() {
         <span class="who">
           {me.org.name} · {whoOf(me)} · {me.person?.role ?? role}
         </span>
-        <a href="/docs">API reference</a>
         <button
           type="button"
           onClick={() => {
@@ -192,6 +191,9 @@ export function App() {
           <Fleet projectId={project.id} role={role} />
         )}
       </main>
+      <footer class="site-footer">
+        <a href="/docs">API reference</a>
+      </footer>
     </div>
   );
 }

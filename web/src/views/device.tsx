@@ -7,7 +7,7 @@ import { type KeyRole, api, describe, ok } from "../api";
 import { duration, lineTime, metric, when } from "../format";
 import { TimeChart } from "./chart";
 import { DeviceEditor } from "./device-editor";
-import { Ago, type Device, Empty, Failure, Named, Status, deviceName } from "./parts";
+import { Ago, CopyId, type Device, Empty, Failure, Named, Status, deviceName } from "./parts";
 import { useChanges, usePoll } from "./use-poll";
 
 interface Point {
@@ -122,7 +122,7 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
         <a href="#/fleet">Fleet</a> /
       </p>
       <h1 id="device-title">
-        {title} {device ? <Status value={device.status} /> : null}
+        {title} <CopyId id={props.deviceId} /> {device ? <Status value={device.status} /> : null}
       </h1>
       <Failure error={error ?? failure} />
       <nav class="links" aria-label="About this device">
@@ -159,8 +159,6 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
             </dd>
             <dt>DSN</dt>
             <dd>{device.dsn ?? "—"}</dd>
-            <dt>Id</dt>
-            <dd class="mono">{device.id}</dd>
             {device.changed_by ? (
               <>
                 <dt>Changed</dt>

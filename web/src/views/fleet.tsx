@@ -154,8 +154,8 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
             { key: "seen", label: "Last seen", cell: (d) => <Ago at={d.last_seen_at} />, sort: (d) => (d.last_seen_at ? -Date.parse(d.last_seen_at) : null) },
             { key: "battery", label: "Battery", cell: (d) => <Spark device={d} name="battery_level" />, sort: (d) => d.metrics?.battery_level ?? null, numeric: true },
             { key: "cpu", label: "CPU", cell: (d) => <Spark device={d} name="cpu_usage" />, sort: (d) => d.metrics?.cpu_usage ?? null, numeric: true },
-            { key: "type", label: "Type", cell: (d) => d.device_type, sort: (d) => d.device_type },
-            { key: "env", label: "Environment", cell: (d) => d.environment, sort: (d) => d.environment },
+            { key: "type", label: "Type", cell: (d) => d.device_type, sort: (d) => d.device_type, wide: true },
+            { key: "env", label: "Environment", cell: (d) => d.environment, sort: (d) => d.environment, wide: true },
             {
               key: "session",
               label: "Session",

@@ -12,6 +12,8 @@ export interface Column<T> {
   /** What the column sorts by; without it the column does not sort. */
   sort?: (row: T) => string | number | null;
   numeric?: boolean;
+  /** Left out on a phone, where each row is a card (what the row's page shows anyway). */
+  wide?: boolean;
 }
 
 export function Table<T>(props: {
@@ -65,7 +67,7 @@ export function Table<T>(props: {
           {rows.map((r) => (
             <tr key={props.rowKey(r)} class={props.rowClass?.(r)}>
               {props.columns.map((c) => (
-                <td data-label={c.label} class={c.numeric ? "num" : undefined}>
+                <td data-label={c.label} class={[c.numeric ? "num" : "", c.wide ? "wide" : ""].join(" ").trim() || undefined}>
                   {c.cell(r)}
                 </td>
               ))}
