@@ -168,7 +168,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
       ["sessions", () => page.getByRole("table").first().waitFor()],
       ["alerts", () => page.getByRole("heading", { name: "Alerts" }).waitFor()],
       ["usage", () => page.locator('tr[data-counter="logs"]').waitFor()],
-      ["access", () => page.getByRole("heading", { name: /Access/ }).first().waitFor()],
+      ["access", () => page.getByRole("heading", { name: "API keys" }).waitFor()],
       ["people", () => page.getByRole("heading", { name: /People/ }).first().waitFor()],
       ["audit", () => page.getByRole("heading", { name: /Audit/ }).first().waitFor()],
     ] as const) {

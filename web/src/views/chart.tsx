@@ -29,6 +29,8 @@ export interface TimeChartProps {
   height?: number;
   /** A drag (or a click on a bar) picked this range: the view zooms there itself. Without it, the chart zooms in place. */
   onZoom?: (from: number, to: number) => void;
+  /** The time window the x axis spans (ms), whatever the data covers; else the data's own span. */
+  window?: [number, number];
   /** A bar's width in ms, for a click on one to pick its bucket. */
   step?: number;
 }
@@ -95,7 +97,15 @@ export function TimeChart(props: TimeChartProps) {
         height: p.height ?? 180,
         scales: {
           // A bar starts at its time and covers its step: the axis runs to the end of the last one.
-          x: { time: true, ...(p.kind === "bars" ? { range: (_u: uPlot, lo: number, hi: number): uPlot.Range.MinMax => [lo, hi + stepOf(latest.current) / 1000] } : {}) },
+          // The window asked for, when given (a device's last 24 h with two heartbeats spans 24 h, not two).
+          x: {
+            time: true,
+            range: (_u: uPlot, lo: number, hi: number): uPlot.Range.MinMax => {
+              const w = latest.current.window;
+              if (w) return [w[0] / 1000, w[1] / 1000];
+              return p.kind === "bars" ? [lo, hi + stepOf(latest.current) / 1000] : [lo, hi > lo ? hi : lo + 60];
+            },
+          },
           y: { range: (_u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
         axes: [
           { ...axis },

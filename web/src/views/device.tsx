@@ -112,6 +112,8 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
   const percent = names.filter((n) => metric(n).unit === "%");
   const others = names.filter((n) => metric(n).unit !== "%");
   const times = (points ?? []).map((p) => Date.parse(p.t));
+  const now = Date.now();
+  const window: [number, number] = [now - range.ms, now];
   const values = (n: string) => (points ?? []).map((p) => p.metrics[n]?.avg ?? null);
   const title = device ? deviceName(device) : props.deviceId;
   const id = encodeURIComponent(props.deviceId);
@@ -190,9 +192,9 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
       </div>
       {points && names.length === 0 ? <Empty title="No heartbeat metrics in this range">The device sends them with its heartbeats.</Empty> : null}
       <div class="charts">
-        {percent.length > 0 && <TimeChart title={`${percent.map((n) => metric(n).label).join(", ")} (%), last ${range.label}`} times={times} unit="%" series={percent.map((n) => ({ label: metric(n).label, values: values(n) }))} />}
+        {percent.length > 0 && <TimeChart title={`${percent.map((n) => metric(n).label).join(", ")} (%), last ${range.label}`} times={times} unit="%" window={window} series={percent.map((n) => ({ label: metric(n).label, values: values(n) }))} />}
         {others.map((n) => (
-          <TimeChart title={`${metric(n).label}${metric(n).unit ? ` (${metric(n).unit})` : ""}, last ${range.label}`} times={times} unit={metric(n).unit} series={[{ label: metric(n).label, values: values(n) }]} />
+          <TimeChart title={`${metric(n).label}${metric(n).unit ? ` (${metric(n).unit})` : ""}, last ${range.label}`} times={times} unit={metric(n).unit} window={window} series={[{ label: metric(n).label, values: values(n) }]} />
         ))}
       </div>
 

@@ -102,6 +102,7 @@ export function Volume(props: { projectId: string; range: Range; filters: Record
   if (error) return <p class="note">Volume: {error}</p>;
   if (!data) return <div class="chart volume-placeholder" aria-hidden="true" />;
   const step = stepOf(data.interval);
+  const { from, to } = bounds(props.range);
   const total = data.points.reduce((n, p) => n + LEVELS.reduce((m, l) => m + p[l], 0), 0);
   return (
     <TimeChart
@@ -111,6 +112,7 @@ export function Volume(props: { projectId: string; range: Range; filters: Record
       unit="lines"
       height={140}
       step={step}
+      window={[from, to ?? Date.now()]}
       times={data.points.map((p) => Date.parse(p.t))}
       series={LEVELS.map((l) => ({ label: l.toUpperCase(), values: data.points.map((p) => p[l]), color: `--level-${l}` }))}
       onZoom={(from, to) => props.onZoom({ kind: "between", from, to })}

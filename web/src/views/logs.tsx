@@ -10,13 +10,21 @@
 // (only the rows in view are in the page, at a fixed height), so MAX_KEPT lines stay smooth.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { LogView } from "../../../src/contract/log-view";
-import { api, describe, download, ok } from "../api";
+import { ApiFailure, api, describe, download, ok } from "../api";
 import { count, lineTime } from "../format";
 import { LineDetail } from "./log-detail";
 import { mergeByTime } from "./log-merge";
 import { type Range, RangePicker, Volume, bounds } from "./log-range";
 import { useDeviceNames } from "./names";
 import { usePoll } from "./use-poll";
+
+/** A 404 for a device or session the filter names, in words: the text typed is not one the project knows. */
+function unknownScope(err: unknown, scope: Scope): string | null {
+  if (!(err instanceof ApiFailure) || err.status !== 404) return null;
+  if (scope.session_id && /session/i.test(err.message)) return `No session “${scope.session_id}” in this project: pick one from the list.`;
+  if (scope.device_id && /device/i.test(err.message)) return `No device “${scope.device_id}” in this project: pick one from the list.`;
+  return null;
+}
 
 /** A line as GET /logs and the live tail send it (the contract's type). */
 type Line = LogView;
@@ -250,9 +258,10 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
     setLines([]);
     setHeld([]);
     setPaused(null);
+    setNotice(null);
     // A read-back under way was for the lines of before: it is dropped.
     gap.current = { from: null, reading: false, dropped: 0, readBack: new Set() };
-    loadRecent().catch((err) => setNotice(describe(err)));
+    loadRecent().catch((err) => setNotice(unknownScope(err, filterRef.current.scope) ?? describe(err)));
   }, [scope, range, around, levels]);
 
   /**
