@@ -24,12 +24,12 @@ export interface Simulated {
 }
 
 /** How long a simulated reboot keeps the device quiet. */
-export const REBOOT_MS = 2000;
+const REBOOT_MS = 2000;
 /** How long identify blinks by default, and at most (params.seconds). */
 const IDENTIFY_S = { default: 10, max: 300 };
 
 /** The names a simulated device runs, as its rejections list them. */
-export const SIMULATED_COMMANDS = ["ping", "reboot", "set_log_level", "upload_logs", "identify", "locate", "log-level"] as const;
+const SIMULATED_COMMANDS = ["ping", "reboot", "set_log_level", "upload_logs", "identify", "locate", "log-level"] as const;
 
 const paramsOf = (params: unknown): Record<string, unknown> =>
   params && typeof params === "object" && !Array.isArray(params) ? (params as Record<string, unknown>) : {};

@@ -17,7 +17,7 @@ import { LogSearch, type LogFilter } from "./logs";
 export type CountDimension = "device_id" | "module" | "session_id" | "level" | "bucket";
 
 /** One way of grouping: lines are counted per distinct value of these dimensions. */
-export interface Grouping {
+interface Grouping {
   by: CountDimension[];
   /** Groups answered at most, the most lines first (ties by key); all when absent. */
   top?: number;
@@ -60,7 +60,7 @@ export function ranked(groups: CountGroup[], top?: number): CountGroup[] {
 export const FACETS = { max: 500 };
 
 /** The range a count covers when the query names none: the last 24 hours. */
-export const DEFAULT_RANGE_US = 24 * 3_600_000_000;
+const DEFAULT_RANGE_US = 24 * 3_600_000_000;
 
 /** GET /logs/facets: a project's lines in [from, to) per device, module and session. */
 export const FacetsQuery = z.object({
@@ -74,7 +74,7 @@ const UNIT_S = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 type Unit = keyof typeof UNIT_S;
 
 /** A histogram's step: `<n>s`, `<n>m`, `<n>h` or `<n>d`, from 1s to 1d; held as seconds. */
-export const volumeInterval = z
+const volumeInterval = z
   .string()
   .regex(/^[1-9][0-9]{0,5}[smhd]$/, "a duration such as 10s, 5m, 1h or 1d")
   .transform((s) => Number(s.slice(0, -1)) * UNIT_S[s.slice(-1) as Unit])

@@ -36,7 +36,7 @@ export type HeartbeatOutcome = { ok: true; server_time: number; pending_commands
  * device did not send within the hour is left out. Values keep 3 significant digits.
  */
 export const SPARKLINES = { metrics: ["battery_level", "cpu_usage"], slots: 12, interval: "5m" } as const;
-export type SparklineMetric = (typeof SPARKLINES.metrics)[number];
+type SparklineMetric = (typeof SPARKLINES.metrics)[number];
 export type Sparklines = Partial<Record<SparklineMetric, (number | null)[]>>;
 
 /**

@@ -39,9 +39,6 @@ function trim(v: number): string {
   return String(Number(v.toFixed(digits)));
 }
 
-/** A rate per second: 0.4 → "0.4/s", 1234 → "1.2k/s". */
-export const perSecond = (n: number) => `${count(n)}/s`;
-
 /** A length of time: 42 s → "42 s", 3 h 12 min, 2 d 4 h; under a second → "< 1 s". */
 export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return "—";

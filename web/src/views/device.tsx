@@ -240,7 +240,7 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
         <a href={`#/logs?device_id=${id}`}>All of its lines in Logs</a>
       </p>
       {lines && lines.length === 0 ? <p class="muted">No lines yet.</p> : null}
-      <ol class="log short" aria-label="Last lines">
+      <ol class="log short" aria-label="Last lines" tabIndex={0}>
         {(lines ?? []).map((l) => (
           <li class={`level-${l.level.toLowerCase()}`}>
             <time dateTime={l.timestamp}>{lineTime(l.timestamp)}</time> <span class="lvl">{l.level}</span> <span class="mod">{l.module}</span> <span class="msg">{l.message}</span>

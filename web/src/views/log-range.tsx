@@ -9,7 +9,7 @@ import { usePoll } from "./use-poll";
 
 export type Range = { kind: "last"; ms: number } | { kind: "between"; from: number; to: number | null };
 
-export const PRESETS = [
+const PRESETS = [
   { label: "5 min", ms: 5 * 60_000 },
   { label: "15 min", ms: 15 * 60_000 },
   { label: "1 h", ms: 3_600_000 },

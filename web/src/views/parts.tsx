@@ -99,7 +99,7 @@ export function CopyId(props: { id: string }) {
 }
 
 /** Re-renders every `ms`, for times that read "2 min ago". */
-export function useTick(ms = 5_000): number {
+function useTick(ms = 5_000): number {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), ms);
