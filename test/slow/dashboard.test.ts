@@ -468,7 +468,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await invite.getByLabel("Email").fill("carol@example.com");
     await invite.getByLabel("Role").selectOption("viewer");
     await invite.getByRole("button", { name: "Invite" }).click();
-    const link = (await alice.page.getByLabel("Invitation link").textContent())!.trim();
+    const link = (await alice.page.getByLabel("Invitation link", { exact: true }).textContent())!.trim();
     expect(link).toMatch(/#\/accept\/fbi_[0-9a-f]{64}$/);
     await alice.page.getByRole("table", { name: "Pending invitations" }).getByText("carol@example.com").waitFor();
     await alice.shoot("people");

@@ -71,7 +71,9 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
           // Arrow keys move between tabs, as ARIA's tab pattern has it.
           const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
           if (!step) return;
-          const at = tabs.findIndex((t) => t.value === environment);
+          // From the tab that has the focus, which need not be the selected one.
+          const focused = (e.target as HTMLElement).dataset.env;
+          const at = Math.max(0, tabs.findIndex((t) => (t.value || "all") === (focused ?? (environment || "all"))));
           const next = tabs[(at + step + tabs.length) % tabs.length]!.value;
           setEnvironment(next);
           (e.currentTarget.querySelector(`[data-env="${next || "all"}"]`) as HTMLElement | null)?.focus();

@@ -115,16 +115,30 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
     return s ? sessionLabel(s) : id;
   };
 
-  /** Typed text as ids: a device's or session's name (or label) finds its id; other text is taken as an id. */
-  const resolve = (t: typeof typed): Scope & { q: string } => {
+  /**
+   * Typed text as ids: a device by its name, DSN or id among the project's devices; a session
+   * by its label or id among those with lines in the range (or the one a link named). Text that
+   * names none of them filters nothing and says so beside its input: no request is made for it.
+   */
+  const resolve = (t: typeof typed) => {
     const device = t.device.trim();
     const session = t.session.trim();
-    const byName = facets?.devices.find((d) => (d.name ?? "").toLowerCase() === device.toLowerCase()) ?? names.devices.find((d) => (d.name ?? d.dsn ?? "").toLowerCase() === device.toLowerCase());
-    const bySession = facets?.sessions.find((s) => sessionLabel(s) === session);
-    return { q: t.q.trim(), device_id: device ? (byName?.id ?? device) : "", session_id: session ? (bySession?.id ?? session) : "", module: t.module.trim() };
+    const lower = device.toLowerCase();
+    const deviceId = !device
+      ? ""
+      : (facets?.devices.find((d) => (d.name ?? "").toLowerCase() === lower || d.id === device)?.id ??
+        names.devices.find((d) => [d.name, d.dsn, d.id].some((x) => (x ?? "").toLowerCase() === lower))?.id ??
+        null);
+    const sessionId = !session ? "" : (facets?.sessions.find((s) => sessionLabel(s) === session || s.id === session)?.id ?? (session === scope.session_id ? session : null));
+    return {
+      scope: { q: t.q.trim(), device_id: deviceId ?? "", session_id: sessionId ?? "", module: t.module.trim() },
+      unknown: { device: deviceId === null ? device : null, session: sessionId === null ? session : null },
+    };
   };
+  const [unknown, setUnknown] = useState<{ device: string | null; session: string | null }>({ device: null, session: null });
   const applyTyped = (t = typed) => {
-    const next = resolve(t);
+    const { scope: next, unknown: missing } = resolve(t);
+    setUnknown(missing);
     if (next.q !== scope.q || next.device_id !== scope.device_id || next.session_id !== scope.session_id || next.module !== scope.module) {
       setAround(null);
       setScope(next);
@@ -377,19 +391,29 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           <span>Text</span>
           <input type="search" value={typed.q} placeholder="words in the message" onInput={(e) => type("q", e.currentTarget.value)} />
         </label>
-        <label class="field">
-          <span>Device</span>
-          <input value={typed.device} list="log-devices" placeholder="any" onInput={(e) => type("device", e.currentTarget.value)} onChange={() => applyTyped()} />
-        </label>
+        <div class="field">
+          <label for="log-device">Device</label>
+          <input id="log-device" aria-describedby={unknown.device ? "log-device-unknown" : undefined} value={typed.device} list="log-devices" placeholder="any" aria-invalid={unknown.device ? true : undefined} onInput={(e) => type("device", e.currentTarget.value)} onChange={() => applyTyped()} />
+          {unknown.device ? (
+            <span class="error" id="log-device-unknown">
+              No device called “{unknown.device}”
+            </span>
+          ) : null}
+        </div>
         <datalist id="log-devices">
           {(facets?.devices ?? []).map((d) => (
             <option value={d.name ?? d.id}>{`${count(d.lines)} lines`}</option>
           ))}
         </datalist>
-        <label class="field">
-          <span>Session</span>
-          <input value={typed.session} list="log-sessions" placeholder="any" onInput={(e) => type("session", e.currentTarget.value)} onChange={() => applyTyped()} />
-        </label>
+        <div class="field">
+          <label for="log-session">Session</label>
+          <input id="log-session" aria-describedby={unknown.session ? "log-session-unknown" : undefined} value={typed.session} list="log-sessions" placeholder="any" aria-invalid={unknown.session ? true : undefined} onInput={(e) => type("session", e.currentTarget.value)} onChange={() => applyTyped()} />
+          {unknown.session ? (
+            <span class="error" id="log-session-unknown">
+              No session “{unknown.session}” with lines in this range
+            </span>
+          ) : null}
+        </div>
         <datalist id="log-sessions">
           {(facets?.sessions ?? []).map((s) => (
             <option value={sessionLabel(s)}>{`${count(s.lines)} lines`}</option>
