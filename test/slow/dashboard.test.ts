@@ -103,7 +103,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await shoot("device");
 
     // Logs: a line appears within 2 seconds of being accepted.
-    await page.getByRole("link", { name: "Logs" }).click();
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Logs" }).click();
     await page.getByRole("status").getByText("live").waitFor();
     const sent = Date.now();
     await send("ERROR", "gripper stalled at bay 4");
@@ -155,7 +155,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     expect(csv).not.toContain("routine pose update");
 
     // Sessions, and the session's files.
-    await page.getByRole("link", { name: "Sessions" }).click();
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Sessions" }).click();
     await page.getByRole("link", { name: "shift-1" }).click();
     await page.getByRole("button", { name: "Download maps/floor.pgm" }).waitFor();
     await page.getByRole("img", { name: "camera/snap.png" }).waitFor();
@@ -173,7 +173,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     expect(await page.getByLabel("Session").inputValue()).toBe("shift-1");
 
     // Usage: the counters, beside their limits.
-    await page.getByRole("link", { name: "Usage" }).click();
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Usage" }).click();
     const logsRow = page.locator('tr[data-counter="logs"]');
     await logsRow.waitFor();
     expect(Number((await logsRow.locator("td").first().textContent())!.replace(/\D/g, ""))).toBeGreaterThanOrEqual(4);
@@ -234,7 +234,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.goto(`${origin}/`);
     await page.getByLabel("API key").fill(tenant.adminKey);
     await page.getByLabel("API key").press("Enter");
-    await page.getByRole("link", { name: "Alerts" }).click();
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Alerts" }).click();
     await page.getByText("This project has no alert rules yet.").waitFor();
     await page.getByText("Nothing is firing.").waitFor();
 
@@ -363,7 +363,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     };
     await page.goto(`${origin}/`);
     await signIn(tenant.adminKey);
-    await page.getByRole("link", { name: "Access" }).click();
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Access" }).click();
     const keys = page.getByRole("table", { name: "API keys" });
     await keys.getByText("drill viewer").waitFor();
 
@@ -395,7 +395,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     // The operator: commands, and no Access view, no decommission.
     await page.getByRole("button", { name: "Sign out" }).click();
     await signIn(secret);
-    expect(await page.getByRole("link", { name: "Access" }).count()).toBe(0);
+    expect(await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Access" }).count()).toBe(0);
     await page.goto(`${origin}/#/devices/${reg.json.device_id}`);
     await page.getByRole("button", { name: "Send command" }).waitFor();
     await page.getByLabel("Command", { exact: true }).fill("dock");
@@ -407,13 +407,13 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     // Back as the admin, the operator key is revoked and stops at once.
     await page.getByRole("button", { name: "Sign out" }).click();
     await signIn(tenant.adminKey);
-    await page.getByRole("link", { name: "Access" }).click();
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Access" }).click();
     await row.getByRole("button", { name: "Revoke line lead" }).click();
     await row.waitFor({ state: "detached" });
     expect((await api(base, "GET", "/me", { token: secret })).status).toBe(401);
 
     // The audit log shows who did each of it: the admin made and revoked the key, the operator sent the command.
-    await page.getByRole("link", { name: "Audit" }).click();
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Audit" }).click();
     const events = page.getByRole("table", { name: "Audit events" });
     await events.getByRole("row").filter({ hasText: "key.revoked" }).filter({ hasText: "line lead" }).waitFor();
     await events.getByRole("row").filter({ hasText: "key.created" }).filter({ hasText: "line lead" }).waitFor();
@@ -462,7 +462,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     expect(await orgs.locator("option").allTextContents()).toEqual(["Demo org", "People org", "Second org"]);
     await orgs.selectOption({ label: "People org" });
     await alice.page.getByText("People org · Alice Admin · owner").waitFor();
-    await alice.page.getByRole("link", { name: "People" }).click();
+    await alice.page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "People" }).click();
     await alice.page.getByRole("table", { name: "People" }).getByText("alice@example.com").waitFor();
     const invite = alice.page.getByRole("form", { name: "Invite a person" });
     await invite.getByLabel("Email").fill("carol@example.com");
@@ -489,7 +489,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await carol.shoot("viewer-person");
 
     // Alice's audit view shows both: her invitation, Carol's joining.
-    await alice.page.getByRole("link", { name: "Audit" }).click();
+    await alice.page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Audit" }).click();
     const events = alice.page.getByRole("table", { name: "Audit events" });
     await events.getByRole("row").filter({ hasText: "person.invited" }).filter({ hasText: "alice@example.com" }).waitFor();
     await events.getByRole("row").filter({ hasText: "person.joined" }).filter({ hasText: "carol@example.com" }).waitFor();
