@@ -96,7 +96,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
 
     // The device: details, its metrics chart, and (admin) a command that shows in its history.
     await page.getByRole("link", { name: "Picker 1" }).click();
-    await page.getByRole("img", { name: /^Battery \(%\), last 24 h/ }).waitFor();
+    await page.getByRole("img", { name: /^Battery \(%\), last 1 h/ }).waitFor();
     await page.getByLabel("Command", { exact: true }).fill("reboot");
     await page.getByRole("button", { name: "Send command" }).click();
     await page.getByRole("list", { name: "Command history" }).getByText("reboot").waitFor();

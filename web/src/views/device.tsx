@@ -55,7 +55,7 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
   const [failure, setFailure] = useState<string | null>(null);
   const [command, setCommand] = useState("");
   const [params, setParams] = useState("");
-  const [range, setRange] = useState<(typeof RANGES)[number]>(RANGES[2]);
+  const [range, setRange] = useState<(typeof RANGES)[number]>(RANGES[0]);
   const [editing, setEditing] = useState(false);
   const { version, change } = useChanges();
   const { data: device, error } = usePoll(async () => ((await ok(await api.fleet.devices[":device_id"].$get({ param }))) as { device: Device }).device, [props.deviceId, version]);
