@@ -31,9 +31,9 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** The first free port of the drills' range. */
+/** The first port of the drills' range that is free, with the one `npm start` gives its sign-in provider (port + 1000). */
 export async function freePort(): Promise<number> {
-  for (let port = PORTS.first; port <= PORTS.last; port++) if (await portIsFree(port)) return port;
+  for (let port = PORTS.first; port <= PORTS.last; port++) if ((await portIsFree(port)) && (await portIsFree(port + 1000))) return port;
   throw new Error(`no free port in ${PORTS.first}-${PORTS.last}`);
 }
 
