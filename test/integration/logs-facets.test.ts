@@ -29,7 +29,8 @@ const at = (ts: number, level: string, module: string, message: string) => ({ ti
 async function fleet() {
   const t = await tenant();
   const b = await newDevice(t.adminKey, t.projectId, undefined, { name: "Bravo" });
-  const base = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000 * 1000;
+  // On a 5-minute boundary, so 1- and 5-minute buckets both start at it.
+  const base = Math.floor((Date.now() - 2 * 3_600_000) / 300_000) * 300_000 * 1000;
   const runOne = `run-${crypto.randomUUID()}`;
   const runTwo = `run-${crypto.randomUUID()}`;
   expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: runOne, name: "Run one" } })).status).toBe(201);

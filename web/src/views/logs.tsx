@@ -129,7 +129,7 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
       : (facets?.devices.find((d) => (d.name ?? "").toLowerCase() === lower || d.id === device)?.id ??
         names.devices.find((d) => [d.name, d.dsn, d.id].some((x) => (x ?? "").toLowerCase() === lower))?.id ??
         null);
-    const sessionId = !session ? "" : (facets?.sessions.find((s) => sessionLabel(s) === session || s.id === session)?.id ?? (session === scope.session_id ? session : null));
+    const sessionId = !session ? "" : (facets?.sessions.find((s) => sessionLabel(s) === session || s.id === session)?.id ?? (session === filterRef.current.scope.session_id ? session : null));
     return {
       scope: { q: t.q.trim(), device_id: deviceId ?? "", session_id: sessionId ?? "", module: t.module.trim() },
       unknown: { device: deviceId === null ? device : null, session: sessionId === null ? session : null },
@@ -139,7 +139,9 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
   const applyTyped = (t = typed) => {
     const { scope: next, unknown: missing } = resolve(t);
     setUnknown(missing);
-    if (next.q !== scope.q || next.device_id !== scope.device_id || next.session_id !== scope.session_id || next.module !== scope.module) {
+    // Against the scope as it is now (a settle timer set before an Enter must not apply it again).
+    const now = filterRef.current.scope;
+    if (next.q !== now.q || next.device_id !== now.device_id || next.session_id !== now.session_id || next.module !== now.module) {
       setAround(null);
       setScope(next);
     }
