@@ -16,7 +16,8 @@ const before = (a: LogView, b: LogView) => a.timestamp_us < b.timestamp_us || (a
 export function mergeByTime(shown: LogView[], incoming: LogView[], keep: number): LogView[] {
   if (incoming.length === 0) return shown;
   const tailIds = new Set(shown.slice(-Math.max(incoming.length * 4, 2000)).map((l) => l.id));
-  const fresh = incoming.filter((l) => !tailIds.has(l.id)).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  // A line twice in what came (two reads that overlap) is taken once too.
+  const fresh = incoming.filter((l) => !tailIds.has(l.id) && (tailIds.add(l.id), true)).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   if (fresh.length === 0) return shown;
   const out = shown.slice();
   for (const line of fresh) {

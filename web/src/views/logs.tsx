@@ -322,7 +322,10 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
       const { logs, next_cursor } = await history({ limit: "200", cursor: o.cursor });
       older.current = { cursor: next_cursor, loading: false };
       if (logs.length === 0) return;
-      setLines((current) => [...[...logs].reverse(), ...current].slice(0, MAX_KEPT));
+      setLines((current) => {
+        const have = new Set(current.slice(0, logs.length * 2).map((l) => l.id));
+        return [...[...logs].reverse().filter((l) => !have.has(l.id)), ...current].slice(0, MAX_KEPT);
+      });
       if (list.current) list.current.scrollTop += logs.length * rowH;
     } catch (err) {
       older.current.loading = false;
