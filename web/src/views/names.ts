@@ -13,7 +13,6 @@ interface Book {
   at: number;
   devices: Map<string, string>;
   list: Device[];
-  loading?: Promise<void>;
 }
 const books = new Map<string, Book>();
 const listeners = new Set<() => void>();
@@ -24,18 +23,23 @@ async function refresh(projectId: string): Promise<void> {
   for (const l of listeners) l();
 }
 
+/** Reads the project's devices again when its book is older than EVERY_MS (marked at once, so one read is under way at a time). */
+function refreshIfStale(projectId: string): void {
+  const book = books.get(projectId);
+  if (book && Date.now() - book.at < EVERY_MS) return;
+  books.set(projectId, { at: Date.now(), devices: book?.devices ?? new Map(), list: book?.list ?? [] });
+  void refresh(projectId).catch(() => undefined);
+}
+
 /** The project's device names (and devices), loaded once a minute for all views. */
 export function useDeviceNames(projectId: string): { name: (id: string | null | undefined) => string; devices: Device[] } {
   const [, setVersion] = useState(0);
   useEffect(() => {
     const on = () => setVersion((v) => v + 1);
     listeners.add(on);
-    const book = books.get(projectId);
-    if (!book || Date.now() - book.at > EVERY_MS) {
-      const loading = refresh(projectId).catch(() => undefined);
-      books.set(projectId, { at: Date.now(), devices: book?.devices ?? new Map(), list: book?.list ?? [], loading });
-    }
-    const timer = setInterval(() => void refresh(projectId).catch(() => undefined), EVERY_MS);
+    refreshIfStale(projectId);
+    // Every view that shows names has this timer; the first to find the book stale reads it for all.
+    const timer = setInterval(() => refreshIfStale(projectId), EVERY_MS / 4);
     return () => {
       listeners.delete(on);
       clearInterval(timer);

@@ -70,22 +70,22 @@ export function Named(props: { name: string | null | undefined; id: string; href
   );
 }
 
+/** Copies text to the clipboard; `copied` is true for a moment after, for the button to say so. */
+function useCopy(): [boolean, (text: string) => void] {
+  const [copied, setCopied] = useState(false);
+  const copy = (text: string) =>
+    void navigator.clipboard?.writeText(text).then(() => {
+      setCopied(true);
+      setTimeout(() => setCopied(false), 1500);
+    });
+  return [copied, copy];
+}
+
 /** A small button that copies an id. */
 export function CopyId(props: { id: string }) {
-  const [copied, setCopied] = useState(false);
+  const [copied, copy] = useCopy();
   return (
-    <button
-      type="button"
-      class="copy"
-      title={`Copy id ${props.id}`}
-      aria-label={copied ? "Copied" : `Copy id ${props.id}`}
-      onClick={() => {
-        void navigator.clipboard?.writeText(props.id).then(() => {
-          setCopied(true);
-          setTimeout(() => setCopied(false), 1500);
-        });
-      }}
-    >
+    <button type="button" class="copy" title={`Copy id ${props.id}`} aria-label={copied ? "Copied" : `Copy id ${props.id}`} onClick={() => copy(props.id)}>
       {copied ? (
         "✓"
       ) : (
@@ -178,18 +178,9 @@ const fieldName = (path: string) => {
 
 /** A button that copies `text`, saying so for a moment. */
 export function CopyText(props: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
+  const [copied, copy] = useCopy();
   return (
-    <button
-      type="button"
-      aria-label={copied ? "Copied" : props.label}
-      onClick={() =>
-        void navigator.clipboard?.writeText(props.text).then(() => {
-          setCopied(true);
-          setTimeout(() => setCopied(false), 1500);
-        })
-      }
-    >
+    <button type="button" aria-label={copied ? "Copied" : props.label} onClick={() => copy(props.text)}>
       {copied ? "Copied" : "Copy"}
     </button>
   );
