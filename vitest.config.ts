@@ -41,7 +41,14 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { ADMIN_TOKEN: "test-admin-token", ALLOW_PRIVATE_WEBHOOKS: "true", ...oidcBindings, TEST_MIGRATIONS: migrations, LOGHUB: loghub, JOBS_CONSUMER: jobsConsumer },
+                bindings: {
+                  ADMIN_TOKEN: "test-admin-token",
+                  ALLOW_PRIVATE_WEBHOOKS: "true",
+                  ...oidcBindings,
+                  TEST_MIGRATIONS: migrations,
+                  LOGHUB: loghub,
+                  JOBS_CONSUMER: jobsConsumer,
+                },
                 queueConsumers: {
                   [consumer.queue]: {
                     maxBatchSize: consumer.max_batch_size,

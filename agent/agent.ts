@@ -107,14 +107,26 @@ export interface FlushResult {
 /** Trades a capsule's registration token for the device's id and key. */
 export async function register(
   backendUrl: string,
-  body: { dsn: string; registration_token: string; name?: string; device_type?: string; environment?: string; device_info?: Record<string, unknown> },
+  body: {
+    dsn: string;
+    registration_token: string;
+    name?: string;
+    device_type?: string;
+    environment?: string;
+    device_info?: Record<string, unknown>;
+  },
   fetcher: (request: Request) => Promise<Response> = (r) => fetch(r),
 ): Promise<Registration> {
   const res = await fetcher(
-    new Request(`${backendUrl}/api/v1/fleet/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    new Request(`${backendUrl}/api/v1/fleet/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
   );
   const json: any = await res.json();
-  if (res.status !== 201) throw new Error(`registration failed (${res.status}): ${json?.error?.message ?? "unknown error"}`);
+  if (res.status !== 201)
+    throw new Error(`registration failed (${res.status}): ${json?.error?.message ?? "unknown error"}`);
   return json;
 }
 
@@ -129,7 +141,11 @@ export class FleetbeatAgent {
   private readonly policy: SendScheduler;
   private readonly clock: () => number;
   /** The send loop of startSending(): its timer, when that fires, and who hears each result. */
-  private sender: { timer: ReturnType<typeof setTimeout> | null; at: number; onFlush?: (result: FlushResult) => void } | null = null;
+  private sender: {
+    timer: ReturnType<typeof setTimeout> | null;
+    at: number;
+    onFlush?: (result: FlushResult) => void;
+  } | null = null;
   sessionId: string | undefined;
   /** Lines below this level are not spooled (a `log-level` command changes it). */
   minLevel: Level = "DEBUG";
@@ -138,7 +154,10 @@ export class FleetbeatAgent {
     const server = options.logUpload;
     const roomFor = (limits: Registration["log_upload"]) => limits.max_bytes - ENVELOPE_BYTES;
     this.batchLines = Math.min(options.batchLines ?? 1000, server?.max_lines ?? Infinity);
-    this.batchBytes = Math.min(options.batchBytes ?? roomFor(server ?? SERVER_LIMITS), server ? roomFor(server) : Infinity);
+    this.batchBytes = Math.min(
+      options.batchBytes ?? roomFor(server ?? SERVER_LIMITS),
+      server ? roomFor(server) : Infinity,
+    );
     this.fetcher = options.fetch ?? ((r) => fetch(r));
     this.sessionId = options.sessionId;
     this.backoff = options.backoff === false ? null : new Backoff(options.backoff);
@@ -158,7 +177,12 @@ export class FleetbeatAgent {
    * Spools one line at once, in the current session (it survives a crash from here on). Seals
    * the open segment first if the line would take it past batchBytes, and after if it is full.
    */
-  log(level: Level, module: string, message: string, extra: Partial<Omit<SpoolLine, "level" | "module" | "message" | "session_id">> = {}): void {
+  log(
+    level: Level,
+    module: string,
+    message: string,
+    extra: Partial<Omit<SpoolLine, "level" | "module" | "message" | "session_id">> = {},
+  ): void {
     if (levelNumber(level) < levelNumber(this.minLevel)) return;
     const spool = this.options.spool;
     const line: SpoolLine = { timestamp_us: extra.timestamp_us ?? Date.now() * 1000, level, module, message, ...extra };
@@ -262,9 +286,14 @@ export class FleetbeatAgent {
     if (dropped === 0) return false;
     const sessionId = this.sessionId;
     this.sessionId = undefined;
-    this.log("WARN", "fleetbeat-agent", `dropped ${dropped} lines: the spool passed its bound while the server could not be reached`, {
-      context: { dropped_lines: dropped },
-    });
+    this.log(
+      "WARN",
+      "fleetbeat-agent",
+      `dropped ${dropped} lines: the spool passed its bound while the server could not be reached`,
+      {
+        context: { dropped_lines: dropped },
+      },
+    );
     this.sessionId = sessionId;
     spool.forgetDropped(dropped);
     result.dropped = dropped;
@@ -296,7 +325,12 @@ export class FleetbeatAgent {
    * and `<id>.1` (and so on down), until only a line too large on its own is left to drop.
    * False: keep it for later (network, 5xx, 429, a refused key).
    */
-  private async sendBatch(batchId: string, sessionId: string | undefined, logs: SpoolLine[], result: FlushResult): Promise<boolean> {
+  private async sendBatch(
+    batchId: string,
+    sessionId: string | undefined,
+    logs: SpoolLine[],
+    result: FlushResult,
+  ): Promise<boolean> {
     const batch = { batch_id: batchId, ...(sessionId ? { session_id: sessionId } : {}), logs };
     let answer: Answer;
     try {
@@ -340,7 +374,10 @@ export class FleetbeatAgent {
     const json = JSON.stringify(batch);
     const socket = this.options.socket;
     // Up to 3 bytes per UTF-16 unit: the byte count is taken only when the length alone cannot settle it.
-    if (socket?.open && (json.length * 3 < SOCKET_BATCH_BYTES || new TextEncoder().encode(json).length < SOCKET_BATCH_BYTES)) {
+    if (
+      socket?.open &&
+      (json.length * 3 < SOCKET_BATCH_BYTES || new TextEncoder().encode(json).length < SOCKET_BATCH_BYTES)
+    ) {
       try {
         return answerOf(await socket.request({ type: "logs", ...batch }));
       } catch {
@@ -407,10 +444,15 @@ export class FleetbeatAgent {
   async ack(deviceId: string, commandId: string, status: AckStatus, result?: Record<string, unknown>) {
     try {
       if (this.options.socket?.open) {
-        const answer = await this.options.socket.request({ type: "command_ack", command_id: commandId, status, ...(result ? { result } : {}) }).catch(() => null);
+        const answer = await this.options.socket
+          .request({ type: "command_ack", command_id: commandId, status, ...(result ? { result } : {}) })
+          .catch(() => null);
         if (answer?.type === "ack" || (answer?.type === "error" && answer.error.code === "conflict")) return;
       }
-      const res = await this.call("POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, { status, ...(result ? { result } : {}) });
+      const res = await this.call("POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, {
+        status,
+        ...(result ? { result } : {}),
+      });
       if (!res.ok && res.status !== 409) throw new Error(`ack failed (${res.status})`);
     } finally {
       // Answered, or tried: what the command logged goes now.
@@ -457,20 +499,26 @@ export class FleetbeatAgent {
     sender.timer = null;
     sender.at = at;
     if (at === Infinity) return;
-    sender.timer = setTimeout(() => {
-      sender.timer = null;
-      void this.flush().then(
-        (result) => sender.onFlush?.(result),
-        () => undefined,
-      );
-    }, Math.max(0, at - now));
+    sender.timer = setTimeout(
+      () => {
+        sender.timer = null;
+        void this.flush().then(
+          (result) => sender.onFlush?.(result),
+          () => undefined,
+        );
+      },
+      Math.max(0, at - now),
+    );
   }
 
   private call(method: string, path: string, body?: unknown): Promise<Response> {
     return this.fetcher(
       new Request(`${this.options.backendUrl}/api/v1${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.options.deviceKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: {
+          authorization: `Bearer ${this.options.deviceKey}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       }),
     );

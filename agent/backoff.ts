@@ -53,7 +53,11 @@ export class Backoff {
  * How long the server asked to wait, in ms: `Retry-After` (seconds or an HTTP date), or the
  * `details.resets_at` of a quota_exceeded body (a socket's error frame has no headers).
  */
-export function serverDelayMs(retryAfter: string | null | undefined, body: unknown, now = Date.now()): number | undefined {
+export function serverDelayMs(
+  retryAfter: string | null | undefined,
+  body: unknown,
+  now = Date.now(),
+): number | undefined {
   if (retryAfter) {
     const seconds = Number(retryAfter);
     if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
@@ -61,6 +65,7 @@ export function serverDelayMs(retryAfter: string | null | undefined, body: unkno
     if (Number.isFinite(at)) return Math.max(0, at - now);
   }
   const resetsAt = (body as { error?: { details?: { resets_at?: unknown } } } | null)?.error?.details?.resets_at;
-  if (typeof resetsAt === "string" && Number.isFinite(Date.parse(resetsAt))) return Math.max(0, Date.parse(resetsAt) - now);
+  if (typeof resetsAt === "string" && Number.isFinite(Date.parse(resetsAt)))
+    return Math.max(0, Date.parse(resetsAt) - now);
   return undefined;
 }

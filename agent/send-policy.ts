@@ -133,7 +133,8 @@ export class SendScheduler {
     const { fastMs, intervalMs } = this.options;
     if (this.live) return { intervalMs: fastMs, mode: "live" };
     if (this.pendingCommands.size > 0 || now < this.lingerUntil) return { intervalMs: fastMs, mode: "command" };
-    if (this.serverIntervalMs !== undefined) return { intervalMs: Math.min(intervalMs, Math.max(fastMs, this.serverIntervalMs)), mode: "server" };
+    if (this.serverIntervalMs !== undefined)
+      return { intervalMs: Math.min(intervalMs, Math.max(fastMs, this.serverIntervalMs)), mode: "server" };
     return { intervalMs, mode: "own" };
   }
 

@@ -18,7 +18,9 @@ export interface PushedCommand {
 }
 
 /** What the server pushes unasked: a command, or a change of whether the device is watched live. */
-export type PushedFrame = { type: "command"; command: PushedCommand } | { type: "live"; live?: unknown; send_interval_s?: unknown };
+export type PushedFrame =
+  | { type: "command"; command: PushedCommand }
+  | { type: "live"; live?: unknown; send_interval_s?: unknown };
 
 /** Undici's WebSocket takes headers in its second argument; the standard type does not say so. */
 type HeaderedWebSocket = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
@@ -43,7 +45,10 @@ export class DeviceSocket {
   private ready = false;
   private stopped = false;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (a: SocketAnswer) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (a: SocketAnswer) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+  >();
   private readonly backoff = new Backoff({ baseMs: 1000, capMs: 30_000 });
   private readonly listeners = new Set<(frame: PushedFrame) => void>();
 
@@ -114,14 +119,17 @@ export class DeviceSocket {
     if (frame.type === "ready") {
       this.ready = true;
       // The ready frame says whether the device is watched already (someone opened its tail first).
-      if ("live" in frame) for (const listener of this.listeners) listener({ type: "live", live: frame.live, send_interval_s: frame.send_interval_s });
+      if ("live" in frame)
+        for (const listener of this.listeners)
+          listener({ type: "live", live: frame.live, send_interval_s: frame.send_interval_s });
       this.backoff.succeeded();
       this.options.onOpenChange?.(true);
     } else if (frame.type === "command" && frame.command) {
       for (const listener of this.listeners) listener({ type: "command", command: frame.command });
       this.options.onCommand(frame.command);
     } else if (frame.type === "live") {
-      for (const listener of this.listeners) listener({ type: "live", live: frame.live, send_interval_s: frame.send_interval_s });
+      for (const listener of this.listeners)
+        listener({ type: "live", live: frame.live, send_interval_s: frame.send_interval_s });
     } else if ((frame.type === "ack" || frame.type === "error") && typeof frame.id === "number") {
       const waiter = this.waiting.get(frame.id);
       if (!waiter) return;

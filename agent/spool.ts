@@ -137,7 +137,8 @@ export class FileSpool implements Spool {
     const text = encoder.encode(`${JSON.stringify(line)}\n`);
     const fd = this.fs.openSync(this.path("open"), "a");
     try {
-      if (this.fs.writeSync(fd, text) !== text.length) throw new Error(`the spool in ${this.dir} could not write a whole line`);
+      if (this.fs.writeSync(fd, text) !== text.length)
+        throw new Error(`the spool in ${this.dir} could not write a whole line`);
       if (this.options.fsync) this.fs.fsyncSync(fd);
     } catch (err) {
       // A line half written would swallow the next one; the spool stays as it was.

@@ -88,8 +88,14 @@ const rows = [
   [`a heartbeat, ${RULES.length} rules`, perCall((i) => five.onHeartbeat(metrics, 1_000_000 + i))],
 ] as const;
 
-console.log(`alert evaluation in the device's object (${ITERATIONS} calls each, ${batch.filter((l) => l.level >= 3).length} of 100 lines ERROR/FATAL)`);
+console.log(
+  `alert evaluation in the device's object (${ITERATIONS} calls each, ${batch.filter((l) => l.level >= 3).length} of 100 lines ERROR/FATAL)`,
+);
 for (const [what, us] of rows) console.log(`  ${what.padEnd(64)} ${us.toFixed(2).padStart(8)} µs`);
 const limit = rows[0][1];
-console.log(`  with ${RULES.length} rules a batch costs ${(rows[2][1] / limit).toFixed(2)}× what tallying it already costs; no D1 read or write, no RPC`);
-console.log("  (storage here is a Map; in the object, a batch with errors a rule counts adds one write to its own SQLite-backed store, a heartbeat adds one only when a condition starts or ends)");
+console.log(
+  `  with ${RULES.length} rules a batch costs ${(rows[2][1] / limit).toFixed(2)}× what tallying it already costs; no D1 read or write, no RPC`,
+);
+console.log(
+  "  (storage here is a Map; in the object, a batch with errors a rule counts adds one write to its own SQLite-backed store, a heartbeat adds one only when a condition starts or ends)",
+);

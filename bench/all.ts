@@ -21,7 +21,9 @@ const began = Date.now();
 for (const [name, what] of benches) {
   console.log(`\n=== npm run bench:${name}: ${what} ===\n`);
   // Through npm, as each runs alone: some are bundled first (their package.json scripts say how).
-  const run = spawnSync("npm", ["run", "--silent", `bench:${name}`, ...(quick ? ["--", "--quick"] : [])], { stdio: "inherit" });
+  const run = spawnSync("npm", ["run", "--silent", `bench:${name}`, ...(quick ? ["--", "--quick"] : [])], {
+    stdio: "inherit",
+  });
   if (run.status !== 0) {
     console.error(`bench:${name} failed (exit ${run.status})`);
     process.exit(1);

@@ -41,7 +41,11 @@ try {
         const body = bodies[next++]!;
         const res = await fetch(`${server.base}/logs/ingest`, {
           method: "POST",
-          headers: { authorization: `Bearer ${device.device_key}`, "content-type": "application/json", "content-encoding": "gzip" },
+          headers: {
+            authorization: `Bearer ${device.device_key}`,
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+          },
           body,
         });
         if (!res.ok) throw new Error(`ingest: ${res.status} ${await res.text()}`);
@@ -53,14 +57,18 @@ try {
 
   const exportAll = async () => {
     const t0 = performance.now();
-    const res = await fetch(`${server.base}/logs/export?device_id=${device.device_id}&format=ndjson&order=asc`, { headers: { authorization: `Bearer ${org.orgKey}` } });
+    const res = await fetch(`${server.base}/logs/export?device_id=${device.device_id}&format=ndjson&order=asc`, {
+      headers: { authorization: `Bearer ${org.orgKey}` },
+    });
     const text = await res.text();
     const s = (performance.now() - t0) / 1000;
     const lines = text.length === 0 ? 0 : text.split("\n").length - 1;
     return { text, lines, s };
   };
   const hot = await exportAll();
-  const archived = (await (await fetch(`${root}/__bench/archive?device_id=${device.device_id}`, { method: "POST" })).json()) as {
+  const archived = (await (
+    await fetch(`${root}/__bench/archive?device_id=${device.device_id}`, { method: "POST" })
+  ).json()) as {
     ms: number;
     objects: number;
     lines: number;
@@ -70,7 +78,9 @@ try {
   const cold = await exportAll();
 
   const share = (archived.gz_bytes / archived.raw_bytes) * 100;
-  console.log(`fleetbeat archive benchmark: ${LINES.toLocaleString("en")} Loghub lines (${corpus.length.toLocaleString("en")} distinct, 16 datasets) over two days of event time, one device`);
+  console.log(
+    `fleetbeat archive benchmark: ${LINES.toLocaleString("en")} Loghub lines (${corpus.length.toLocaleString("en")} distinct, 16 datasets) over two days of event time, one device`,
+  );
   console.log(`loaded in ${loadS.toFixed(1)} s (${Math.round(LINES / loadS).toLocaleString("en")} lines/s)`);
   console.log(
     `archived ${archived.lines.toLocaleString("en")} lines into ${archived.objects} objects in ${(archived.ms / 1000).toFixed(1)} s ` +

@@ -29,7 +29,12 @@ interface Line {
   thread_id?: string;
   context: Record<string, string>;
 }
-const bindings = env as unknown as { LOGHUB: Record<string, Line[]>; COST_AGENT: "new" | "old"; COST_QUICK: string; ADMIN_TOKEN: string };
+const bindings = env as unknown as {
+  LOGHUB: Record<string, Line[]>;
+  COST_AGENT: "new" | "old";
+  COST_QUICK: string;
+  ADMIN_TOKEN: string;
+};
 const AGENT = bindings.COST_AGENT;
 /** A smoke run (bench:cost --quick): an hour or less of each. */
 const QUICK = bindings.COST_QUICK === "1";
@@ -58,7 +63,8 @@ interface Workload {
   warmup: number;
 }
 // Four steady hours see what comes hourly four times, and keep the whole bench near 25 minutes on two cores.
-const hours = (now: number, before: number, quick = 1) => Math.min(QUICK ? quick : Infinity, AGENT === "new" ? now : before);
+const hours = (now: number, before: number, quick = 1) =>
+  Math.min(QUICK ? quick : Infinity, AGENT === "new" ? now : before);
 const WORKLOADS: Workload[] = [
   { name: "idle", rate: 0, hours: hours(4, 3), warmup: 60 },
   { name: "typical", rate: 0.4, hours: hours(4, 1), warmup: 60 },
@@ -73,7 +79,10 @@ const simulated = (w: Workload, t: Transport) => AGENT === "new" || w.name !== "
 async function call(method: string, path: string, token: string | null, body?: unknown) {
   const res = await exports.default.fetch(`${BASE}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = new TextDecoder().decode(await res.arrayBuffer());
@@ -92,8 +101,15 @@ async function tenant(name: string): Promise<Tenant> {
   const org = await call("POST", "/orgs", bindings.ADMIN_TOKEN, { name, tier: "pro" });
   const orgKey: string = org.api_key.key;
   const { project } = await call("POST", "/projects", orgKey, { name });
-  const cap = await call("POST", "/capsules/generate", orgKey, { project_id: project.id, device_type: "robot", environment: "production" });
-  const reg = await call("POST", "/fleet/register", null, { dsn: `${name}-1`, registration_token: cap.capsule.fleet.registration_token });
+  const cap = await call("POST", "/capsules/generate", orgKey, {
+    project_id: project.id,
+    device_type: "robot",
+    environment: "production",
+  });
+  const reg = await call("POST", "/fleet/register", null, {
+    dsn: `${name}-1`,
+    registration_token: cap.capsule.fleet.registration_token,
+  });
   return { projectId: project.id, deviceId: reg.device_id, deviceKey: reg.device_key };
 }
 
@@ -132,8 +148,19 @@ class Device {
     for (;;) {
       const alarm = this.nextAlarm();
       // 1,000 lines waiting go at once, whatever the interval.
-      const full = lines ? this.lastLineAt + ((BATCH_MAX - this.pending.length - this.owed) / this.w.rate) * S : Infinity;
-      const next = Math.max(Date.now(), Math.ceil(Math.min(beats ? this.nextBeat : Infinity, lines ? Math.min(this.nextSend, full) : Infinity, alarm?.at ?? Infinity)));
+      const full = lines
+        ? this.lastLineAt + ((BATCH_MAX - this.pending.length - this.owed) / this.w.rate) * S
+        : Infinity;
+      const next = Math.max(
+        Date.now(),
+        Math.ceil(
+          Math.min(
+            beats ? this.nextBeat : Infinity,
+            lines ? Math.min(this.nextSend, full) : Infinity,
+            alarm?.at ?? Infinity,
+          ),
+        ),
+      );
       if (next >= until) break;
       vi.setSystemTime(next);
       if (alarm && alarm.at <= next) {
@@ -175,7 +202,10 @@ class Device {
     if (now >= this.nextSend) this.nextSend = now + SEND_EVERY_MS;
     while (this.pending.length > 0) {
       const body = { batch_id: `b-${this.batches++}`, logs: this.pending.splice(0, BATCH_MAX) };
-      const answer = this.transport === "socket" ? await this.frame({ type: "logs", ...body }) : await call("POST", "/logs/ingest", this.t.deviceKey, body);
+      const answer =
+        this.transport === "socket"
+          ? await this.frame({ type: "logs", ...body })
+          : await call("POST", "/logs/ingest", this.t.deviceKey, body);
       this.lines += answer.accepted ?? 0;
     }
   }
@@ -183,7 +213,9 @@ class Device {
   /** Opens the device's WebSocket (GET /fleet/connect), as the agent holds it. */
   async connect(): Promise<void> {
     if (this.transport !== "socket") return;
-    const res = await exports.default.fetch(`${BASE}/fleet/connect`, { headers: { upgrade: "websocket", authorization: `Bearer ${this.t.deviceKey}` } });
+    const res = await exports.default.fetch(`${BASE}/fleet/connect`, {
+      headers: { upgrade: "websocket", authorization: `Bearer ${this.t.deviceKey}` },
+    });
     const ws = res.webSocket;
     if (!ws) throw new Error(`the device socket was refused: ${res.status}`);
     ws.accept();
@@ -205,7 +237,9 @@ class Device {
   private frame(body: Record<string, unknown>): Promise<{ type: string; accepted?: number }> {
     const id = this.frameId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, (f) => (f.type === "ack" ? resolve(f) : reject(new Error(`frame ${String(body.type)}: ${JSON.stringify(f)}`))));
+      this.waiting.set(id, (f) =>
+        f.type === "ack" ? resolve(f) : reject(new Error(`frame ${String(body.type)}: ${JSON.stringify(f)}`)),
+      );
       this.ws!.send(JSON.stringify({ ...body, id }));
     });
   }
@@ -230,7 +264,8 @@ const BINDINGS: Record<string, string> = {
 };
 
 /** Whether an object (a meter scope) is the tenant's: its device, its project, or one named after the project (its log shards). */
-const ofTenant = (t: Tenant, scope: string) => scope === t.deviceId || scope === t.projectId || scope.startsWith(`${t.projectId}/`);
+const ofTenant = (t: Tenant, scope: string) =>
+  scope === t.deviceId || scope === t.projectId || scope.startsWith(`${t.projectId}/`);
 
 /** The SQLite bytes of the tenant's objects, as of their last events. */
 const bytesOf = (t: Tenant) =>

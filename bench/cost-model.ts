@@ -104,7 +104,12 @@ export function addUsage(into: Usage, u: Partial<Usage>, k = 1): Usage {
 
 /** A bill's lines: what each is, its quantity from the usage, and its price per unit. */
 export const LINE_ITEMS: { item: string; unit: string; quantity: (u: Usage) => number; price: number }[] = [
-  { item: "object rows written", unit: "rows", quantity: (u) => u.object_rows_written, price: PRICES.object_rows_written },
+  {
+    item: "object rows written",
+    unit: "rows",
+    quantity: (u) => u.object_rows_written,
+    price: PRICES.object_rows_written,
+  },
   { item: "object rows read", unit: "rows", quantity: (u) => u.object_rows_read, price: PRICES.object_rows_read },
   {
     item: "object requests (WS messages 20:1)",
@@ -113,7 +118,12 @@ export const LINE_ITEMS: { item: string; unit: string; quantity: (u: Usage) => n
     price: PRICES.object_requests,
   },
   { item: "object duration", unit: "GB-s", quantity: (u) => u.object_gb_s, price: PRICES.object_gb_s },
-  { item: "object storage", unit: "GB-month", quantity: (u) => u.object_storage_gb, price: PRICES.object_storage_gb_month },
+  {
+    item: "object storage",
+    unit: "GB-month",
+    quantity: (u) => u.object_storage_gb,
+    price: PRICES.object_storage_gb_month,
+  },
   { item: "Worker requests", unit: "requests", quantity: (u) => u.worker_requests, price: PRICES.worker_requests },
   { item: "Worker CPU", unit: "ms", quantity: (u) => u.worker_cpu_ms, price: PRICES.worker_cpu_ms },
   { item: "D1 rows written", unit: "rows", quantity: (u) => u.d1_rows_written, price: PRICES.d1_rows_written },

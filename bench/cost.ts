@@ -68,7 +68,12 @@ interface Spec {
   flags: string[];
 }
 const SPECS: Spec[] = [
-  { key: "idle", workload: "idle", devices: QUICK ? 4 : 20, flags: ["--rate", "0", "--sessions-per-day", "0", "--heartbeat", "30"] },
+  {
+    key: "idle",
+    workload: "idle",
+    devices: QUICK ? 4 : 20,
+    flags: ["--rate", "0", "--sessions-per-day", "0", "--heartbeat", "30"],
+  },
   // W-typical's lines and heartbeats; its session comes once a day, so it is counted whole, apart (below).
   { key: "typical", workload: "typical", devices: QUICK ? 3 : 10, flags: ["--rate", "0.4", "--sessions-per-day", "0"] },
   // W-typical with its day's session: it starts in the warm-up and lasts the window; stopping ends it and uploads its files.
@@ -121,11 +126,15 @@ interface LifetimeCase {
 
 function runLifetime(tree: string, agent: "new" | "old"): Promise<LifetimeCase[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(tree, "node_modules/.bin/vitest"), ["run", "--config", "bench/cost.vitest.config.ts"], {
-      cwd: tree,
-      env: { ...process.env, COST_AGENT: agent, COST_QUICK: QUICK ? "1" : "0", FORCE_COLOR: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      path.join(tree, "node_modules/.bin/vitest"),
+      ["run", "--config", "bench/cost.vitest.config.ts"],
+      {
+        cwd: tree,
+        env: { ...process.env, COST_AGENT: agent, COST_QUICK: QUICK ? "1" : "0", FORCE_COLOR: "0" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     child.stdout!.on("data", (d) => (out += d));
     child.stderr!.on("data", (d) => (out += d));
@@ -135,7 +144,8 @@ function runLifetime(tree: string, agent: "new" | "old"): Promise<LifetimeCase[]
         .split("\n")
         .filter((l) => l.includes("COST-LIFETIME "))
         .map((l) => JSON.parse(l.slice(l.indexOf("COST-LIFETIME ") + 14)) as LifetimeCase);
-      if (code !== 0 || cases.length === 0) reject(new Error(`the lifetime part (${agent}) failed (exit ${code}); see ${OUT}/lifetime-${agent}.log`));
+      if (code !== 0 || cases.length === 0)
+        reject(new Error(`the lifetime part (${agent}) failed (exit ${code}); see ${OUT}/lifetime-${agent}.log`));
       else resolve(cases);
     });
   });
@@ -196,11 +206,15 @@ function startSim(tree: Tree, port: number, orgKey: string, spec: Spec, transpor
     // Before, the agent sent what it had every second (flush_ms 1000).
     ...(tree === "before" ? ["--flush", "1"] : []),
   ];
-  const child = spawn(process.execPath, ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "simulate", ...flags], {
-    cwd: MAIN,
-    env: { ...process.env, FLEETBEAT_API_KEY: orgKey, FLEETBEAT_URL: `http://127.0.0.1:${port}` },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "simulate", ...flags],
+    {
+      cwd: MAIN,
+      env: { ...process.env, FLEETBEAT_API_KEY: orgKey, FLEETBEAT_URL: `http://127.0.0.1:${port}` },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const sim = { spec, transport, projectId, stateFile, child, out: "" } as Sim;
   sim.ready = new Promise((resolve, reject) => {
     child.stdout!.on("data", (d) => {
@@ -208,7 +222,9 @@ function startSim(tree: Tree, port: number, orgKey: string, spec: Spec, transpor
       if (/simulate: \d+ devices/.test(sim.out)) resolve();
     });
     child.stderr!.on("data", (d) => (sim.out += d));
-    child.on("exit", () => reject(new Error(`simulator ${tree} ${spec.key} ${transport} exited early:\n${sim.out.slice(-2000)}`)));
+    child.on("exit", () =>
+      reject(new Error(`simulator ${tree} ${spec.key} ${transport} exited early:\n${sim.out.slice(-2000)}`)),
+    );
   });
   sim.exited = new Promise((resolve) => child.on("exit", () => resolve()));
   return sim;
@@ -251,7 +267,9 @@ async function realTime(tree: Tree, dir: string, port: number): Promise<RealTime
       }
     }
     const s0 = await meter();
-    for (const spec of SPECS) for (const transport of TRANSPORTS) sims.push(startSim(tree, port, orgKey, spec, transport, projects[`${spec.key}-${transport}`]!));
+    for (const spec of SPECS)
+      for (const transport of TRANSPORTS)
+        sims.push(startSim(tree, port, orgKey, spec, transport, projects[`${spec.key}-${transport}`]!));
     await Promise.all(sims.map((s) => s.ready));
     log(`${tree}: ${sims.length} simulators running; warm-up ${WARMUP_S} s, then a window of ${WINDOW_S} s`);
     await sleep(WARMUP_S * 1000);
@@ -270,10 +288,25 @@ async function realTime(tree: Tree, dir: string, port: number): Promise<RealTime
     const out: RealTime["projects"] = {};
     for (const s of sims) {
       const state = JSON.parse(readFileSync(s.stateFile, "utf8")) as { devices: { device_id: string }[] };
-      out[`${s.spec.key}-${s.transport}`] = { projectId: s.projectId, devices: state.devices.map((d) => d.device_id), summary: parseSummary(s.out) };
+      out[`${s.spec.key}-${s.transport}`] = {
+        projectId: s.projectId,
+        devices: state.devices.map((d) => d.device_id),
+        summary: parseSummary(s.out),
+      };
       writeFileSync(path.join(OUT, `simulator-${tree}-${s.spec.key}-${s.transport}.log`), s.out);
     }
-    return { tree, window_s: (s2.at - s1.at) / 1000, projects: out, s0, s1, s2, s3, s4, r2_stored: r2Stored, project_count: Object.keys(projects).length };
+    return {
+      tree,
+      window_s: (s2.at - s1.at) / 1000,
+      projects: out,
+      s0,
+      s1,
+      s2,
+      s3,
+      s4,
+      r2_stored: r2Stored,
+      project_count: Object.keys(projects).length,
+    };
   } finally {
     for (const s of sims) s.child.kill("SIGKILL");
     server.stop();
@@ -282,7 +315,8 @@ async function realTime(tree: Tree, dir: string, port: number): Promise<RealTime
 
 /** A reading taken once the jobs queue's consumer has been quiet for 6 s (at most a minute). */
 async function settled(meter: () => Promise<Reading>): Promise<Reading> {
-  const queueEvents = (r: Reading) => r.totals.filter((t) => t.label.startsWith("queue ")).reduce((n, t) => n + t.events, 0);
+  const queueEvents = (r: Reading) =>
+    r.totals.filter((t) => t.label.startsWith("queue ")).reduce((n, t) => n + t.events, 0);
   let last = await meter();
   let quietSince = Date.now();
   for (const end = Date.now() + 60_000; Date.now() < end && Date.now() - quietSince < 6_000; ) {
@@ -308,7 +342,12 @@ function scopesOf(p: { projectId: string; devices: string[] }): (scope: string) 
 }
 
 /** What changed between two readings, for the scopes given, summed, and by label. */
-function between(a: Reading, b: Reading, inScope: (scope: string) => boolean, keep: (label: string) => boolean = () => true) {
+function between(
+  a: Reading,
+  b: Reading,
+  inScope: (scope: string) => boolean,
+  keep: (label: string) => boolean = () => true,
+) {
   const key = (r: { scope: string; label: string }) => `${r.scope}\t${r.label}`;
   const before = new Map(a.totals.map((r) => [key(r), r]));
   const total = zero();
@@ -406,7 +445,10 @@ function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName,
     const c = addUsage(emptyUsage(), usageOf(life.steady.totals, life.steady.r2, steadyPerDay * MODEL.days_per_month));
     addUsage(c, usageOf(life.fresh.totals, life.fresh.r2, freshPerDay * MODEL.days_per_month), -1);
     parts["steady state beyond the window (lifetime)"] = c;
-  } else notes.push("no steady state simulated for this case (see cost-lifetime.workers.ts): nothing added beyond the window");
+  } else
+    notes.push(
+      "no steady state simulated for this case (see cost-lifetime.workers.ts): nothing added beyond the window",
+    );
 
   // 3. Each line's later life: the archive (R2 puts), deleting it from the hot store, and expiry.
   const lines = lifetime.find((c) => c.workload === workload && c.archive);
@@ -437,8 +479,14 @@ function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName,
     // A fresh device's objects' size, plus what the steady hours added: per line kept hot (14
     // days, at most HOT_STORE's lines), or, with no lines, per hour of metric history kept.
     const grown = sizes.object_bytes.steady_after - sizes.object_bytes.steady_before;
-    const hotLines = Math.min(linesPerMonth * (MODEL.hot_days / MODEL.days_per_month), MODEL.hot_store_max_lines[rt.tree]);
-    const kept = sizes.steady.lines > 0 ? (grown / sizes.steady.lines) * hotLines : (grown / sizes.steady.hours) * MODEL.metric_days * 24;
+    const hotLines = Math.min(
+      linesPerMonth * (MODEL.hot_days / MODEL.days_per_month),
+      MODEL.hot_store_max_lines[rt.tree],
+    );
+    const kept =
+      sizes.steady.lines > 0
+        ? (grown / sizes.steady.lines) * hotLines
+        : (grown / sizes.steady.hours) * MODEL.metric_days * 24;
     storage.object_storage_gb = (sizes.object_bytes.fresh + kept) / gb;
   }
   if (lines && linesPerMonth > 0) {
@@ -456,11 +504,20 @@ function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName,
   const usage = emptyUsage();
   for (const p of Object.values(parts)) addUsage(usage, p);
   const objEvents = Object.entries(win.labels).filter(([l]) => objectLabel(l) && !l.endsWith(".constructor"));
-  const wallMs = objEvents.reduce((n, [, t]) => n + t.wall_ms, 0) / Math.max(1, objEvents.reduce((n, [, t]) => n + t.events, 0));
+  const wallMs =
+    objEvents.reduce((n, [, t]) => n + t.wall_ms, 0) /
+    Math.max(
+      1,
+      objEvents.reduce((n, [, t]) => n + t.events, 0),
+    );
   const events = usage.object_requests + usage.ws_messages;
   const active = emptyUsage();
-  active.object_gb_s = ((events * (wallMs + MODEL.object_cpu_ms_per_event) + linesPerMonth * MODEL.object_cpu_ms_per_line) / 1000) * MODEL.object_gb;
-  active.worker_cpu_ms = usage.worker_requests * MODEL.worker_cpu_ms_per_request + (transport === "https" ? linesPerMonth * MODEL.worker_cpu_ms_per_line : 0);
+  active.object_gb_s =
+    ((events * (wallMs + MODEL.object_cpu_ms_per_event) + linesPerMonth * MODEL.object_cpu_ms_per_line) / 1000) *
+    MODEL.object_gb;
+  active.worker_cpu_ms =
+    usage.worker_requests * MODEL.worker_cpu_ms_per_request +
+    (transport === "https" ? linesPerMonth * MODEL.worker_cpu_ms_per_line : 0);
   parts["duration and CPU (modelled per event and line)"] = active;
   addUsage(usage, active);
 
@@ -469,7 +526,8 @@ function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName,
   const apiLabel = win.labels["ProjectHub.recordApi"] ?? zero();
   const apiMeasured = dollars(addUsage(emptyUsage(), usageOf(apiLabel, undefined, month / perDeviceSecond)));
   const rowsPerCall = apiLabel.object_requests ? apiLabel.rows_written / apiLabel.object_requests : 0;
-  const unbatched = (usage.worker_requests * (PRICES.object_requests + rowsPerCall * PRICES.object_rows_written)) as number;
+  const unbatched = (usage.worker_requests *
+    (PRICES.object_requests + rowsPerCall * PRICES.object_rows_written)) as number;
   if (main.summary.errors > 0) notes.push(`the simulator counted ${main.summary.errors} errors`);
   return {
     tree: rt.tree,
@@ -492,7 +550,9 @@ function compose(rt: RealTime, lifetime: LifetimeCase[], workload: WorkloadName,
  * (their alarms, presence at the project, the log shards' deliveries) are not the job's.
  */
 const hourlyLabel = (l: string) =>
-  l.startsWith("cron ") || l.startsWith("queue ") || (l.startsWith("ProjectHub.") && !/^ProjectHub\.(deliver|alarm|presence|status|constructor)/.test(l));
+  l.startsWith("cron ") ||
+  l.startsWith("queue ") ||
+  (l.startsWith("ProjectHub.") && !/^ProjectHub\.(deliver|alarm|presence|status|constructor)/.test(l));
 
 /** What one project costs a month whatever its devices: the hourly job (measured once here), 720 times. */
 function perProject(rt: RealTime): Usage {
@@ -528,24 +588,45 @@ function topWriters(rt: RealTime, key: string, n: number): { what: string; rows:
 
 // ---- printing ----------------------------------------------------------------------------------
 
-const fmt = (n: number, digits = 0) => (Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n.toLocaleString("en-US", { maximumFractionDigits: digits }));
-const usd = (n: number) => (Math.abs(n) < 0.0001 ? "$0.0000" : Math.abs(n) >= 100 ? `$${n.toFixed(0)}` : `$${n.toFixed(4)}`);
+const fmt = (n: number, digits = 0) =>
+  Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n.toLocaleString("en-US", { maximumFractionDigits: digits });
+const usd = (n: number) =>
+  Math.abs(n) < 0.0001 ? "$0.0000" : Math.abs(n) >= 100 ? `$${n.toFixed(0)}` : `$${n.toFixed(4)}`;
 
 function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  return [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }
 
 function billTables(bills: Bill[]): string {
   const out: string[] = [];
   for (const w of WORKLOADS) {
     const cols = bills.filter((b) => b.workload === w);
-    cols.sort((a, b) => TRANSPORTS.indexOf(a.transport) - TRANSPORTS.indexOf(b.transport) || (a.tree === "now" ? -1 : 1));
+    cols.sort(
+      (a, b) => TRANSPORTS.indexOf(a.transport) - TRANSPORTS.indexOf(b.transport) || (a.tree === "now" ? -1 : 1),
+    );
     const head = ["line item", ...cols.map((b) => `${b.transport}, ${b.tree === "now" ? "now" : "before"}`)];
-    const rows = LINE_ITEMS.map((l) => [`${l.item} (${l.unit})`, ...cols.map((b) => `${fmt(l.quantity(b.usage), l.unit.startsWith("GB") ? 4 : 0)} = ${usd(l.quantity(b.usage) * l.price)}`)]);
+    const rows = LINE_ITEMS.map((l) => [
+      `${l.item} (${l.unit})`,
+      ...cols.map(
+        (b) => `${fmt(l.quantity(b.usage), l.unit.startsWith("GB") ? 4 : 0)} = ${usd(l.quantity(b.usage) * l.price)}`,
+      ),
+    ]);
     rows.push(["**total per device-month**", ...cols.map((b) => `**${usd(b.total)}**`)]);
-    rows.push(["goal", ...cols.map((b) => `≤ $${b.goal.toFixed(2)} ${b.tree === "now" ? (b.total <= b.goal ? "(meets)" : "(misses)") : ""}`)]);
+    rows.push([
+      "goal",
+      ...cols.map(
+        (b) => `≤ $${b.goal.toFixed(2)} ${b.tree === "now" ? (b.total <= b.goal ? "(meets)" : "(misses)") : ""}`,
+      ),
+    ]);
     rows.push(["lines per month", ...cols.map((b) => fmt(b.lines_per_month))]);
-    rows.push(["API analytics in the total / if unbatched", ...cols.map((b) => `${usd(b.api.measured)} / ${usd(b.api.unbatched)}`)]);
+    rows.push([
+      "API analytics in the total / if unbatched",
+      ...cols.map((b) => `${usd(b.api.measured)} / ${usd(b.api.unbatched)}`),
+    ]);
     out.push(`### W-${w}\n\n${table(head, rows)}`);
     const parts = Object.keys(cols[0]?.parts ?? {});
     out.push(
@@ -567,7 +648,10 @@ function fleetTable(bills: Bill[], project: Record<Tree, Usage>): string {
     .map((b) => [`W-${b.workload}, ${b.transport}`, ...sizes.map((n) => usd(n * b.total + dollars(project.now)))]);
   const before = bills
     .filter((b) => b.tree === "before")
-    .map((b) => [`W-${b.workload}, ${b.transport} (before)`, ...sizes.map((n) => usd(n * b.total + dollars(project.before)))]);
+    .map((b) => [
+      `W-${b.workload}, ${b.transport} (before)`,
+      ...sizes.map((n) => usd(n * b.total + dollars(project.before))),
+    ]);
   return table(["fleet (one project), per month", ...sizes.map((n) => `${fmt(n)} devices`)], [...rows, ...before]);
 }
 
@@ -588,7 +672,11 @@ function summaryTable(bills: Bill[]): string {
 /** The commit measured as "now", and how many of its files in src/ and durable-objects/ were changed but not committed. */
 function treeState(): string {
   const head = execFileSync("git", ["-C", MAIN, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  const dirty = execFileSync("git", ["-C", MAIN, "status", "--porcelain", "--", "src", "durable-objects"], { encoding: "utf8" }).split("\n").filter(Boolean).length;
+  const dirty = execFileSync("git", ["-C", MAIN, "status", "--porcelain", "--", "src", "durable-objects"], {
+    encoding: "utf8",
+  })
+    .split("\n")
+    .filter(Boolean).length;
   return `${head}${dirty ? ` with ${dirty} uncommitted files in src/ and durable-objects/` : ""}`;
 }
 
@@ -600,19 +688,28 @@ async function main() {
   try {
     const lifetimePart = async () => {
       log("lifetime part: the workers test pool, both trees at once");
-      const out = await Promise.all([runLifetime(MAIN, "new"), before ? runLifetime(before, "old") : Promise.resolve([])]);
+      const out = await Promise.all([
+        runLifetime(MAIN, "new"),
+        before ? runLifetime(before, "old") : Promise.resolve([]),
+      ]);
       log(`lifetime part done: ${out[0].length} + ${out[1].length} cases`);
       return out;
     };
     const realTimePart = async () => {
       log("real-time part: a server per tree, the simulators against each");
-      return Promise.all([realTime("now", MAIN, 8810), before ? realTime("before", before, 8811) : Promise.resolve(null)]);
+      return Promise.all([
+        realTime("now", MAIN, 8810),
+        before ? realTime("before", before, 8811) : Promise.resolve(null),
+      ]);
     };
     // The window must not hold a UTC hour's turn: what comes once an hour would count six times
     // over. The real-time part goes first if its window fits before the next hour; else the
     // lifetime part does, and then, if need be, the window waits for the hour to turn.
     const hour = 3_600_000;
-    const windowAt = (start: number) => ({ from: start + (SETUP_S + WARMUP_S - 60) * 1000, to: start + (SETUP_S + WARMUP_S + WINDOW_S) * 1000 });
+    const windowAt = (start: number) => ({
+      from: start + (SETUP_S + WARMUP_S - 60) * 1000,
+      to: start + (SETUP_S + WARMUP_S + WINDOW_S) * 1000,
+    });
     const fits = (start: number) => Math.floor(windowAt(start).from / hour) === Math.floor(windowAt(start).to / hour);
     let life: [LifetimeCase[], LifetimeCase[]];
     let rt: [RealTime, RealTime | null];
@@ -661,7 +758,19 @@ async function main() {
     writeFileSync(path.join(OUT, "report.md"), `${report}\n`);
     writeFileSync(
       path.join(OUT, "report.json"),
-      JSON.stringify({ prices: PRICES, model: MODEL, window_s: rtNow.window_s, bills, project, lifetime: { now: lifeNow, before: lifeBefore }, realtime: [rtNow, rtBefore] }, null, 1),
+      JSON.stringify(
+        {
+          prices: PRICES,
+          model: MODEL,
+          window_s: rtNow.window_s,
+          bills,
+          project,
+          lifetime: { now: lifeNow, before: lifeBefore },
+          realtime: [rtNow, rtBefore],
+        },
+        null,
+        1,
+      ),
     );
     console.log(`\n${report}\n`);
     log(`written: ${path.join(OUT, "report.md")} and report.json`);

@@ -34,15 +34,21 @@ const server = await startServer(port, ".wrangler/bench-counter-state", { entry:
 const root = server.base.replace("/api/v1", "");
 try {
   await fetch(`${root}/__bench/delivery`, { method: "POST", body: JSON.stringify({ everyMs: BENCH_DELIVERY_MS }) });
-  const taken = async (projectId: string): Promise<Taken> => (await fetch(`${root}/__bench/deliveries?project_id=${projectId}`)).json() as Promise<Taken>;
+  const taken = async (projectId: string): Promise<Taken> =>
+    (await fetch(`${root}/__bench/deliveries?project_id=${projectId}`)).json() as Promise<Taken>;
   const post = (key: string, path: string, body: unknown) =>
-    fetch(`${server.base}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ accepted?: number }>);
+    fetch(`${server.base}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).then((r) => r.json() as Promise<{ accepted?: number }>);
 
   /** A project of DEVICES devices; every device heartbeats `rounds` times first, so the project knows them. */
   const fleet = async (rounds: number) => {
     const org = await newProject(server);
     const keys: string[] = [];
-    for (let d = 0; d < DEVICES; d++) keys.push((await newDevice(server.base, org.orgKey, org.projectId, `dev-${d}`)).device_key);
+    for (let d = 0; d < DEVICES; d++)
+      keys.push((await newDevice(server.base, org.orgKey, org.projectId, `dev-${d}`)).device_key);
     for (let r = 0; r < rounds; r++) {
       await Promise.all(keys.map((k) => post(k, "/fleet/heartbeat", {})));
       await new Promise((res) => setTimeout(res, 1100));
@@ -61,7 +67,14 @@ try {
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const now = Date.now() * 1000;
         await post(key, "/fleet/heartbeat", { metrics: { cpu_usage: 10 } });
-        const answer = await post(key, "/logs/ingest", { logs: Array.from({ length: LINES }, (_, i) => ({ timestamp_us: now - LINES + i, level: "INFO", module: "sim", message: `tick ${tick} line ${i}` })) });
+        const answer = await post(key, "/logs/ingest", {
+          logs: Array.from({ length: LINES }, (_, i) => ({
+            timestamp_us: now - LINES + i,
+            level: "INFO",
+            module: "sim",
+            message: `tick ${tick} line ${i}`,
+          })),
+        });
         accepted += answer.accepted ?? 0;
         requests += 2;
       }
@@ -72,7 +85,11 @@ try {
     let last = before;
     const sampler = setInterval(async () => {
       const n = await taken(f.projectId);
-      perSecond.push({ devices: n.devices - last.devices, fan_in: n.fan_in - last.fan_in, fan_in_objects: n.fan_in_objects - last.fan_in_objects });
+      perSecond.push({
+        devices: n.devices - last.devices,
+        fan_in: n.fan_in - last.fan_in,
+        fan_in_objects: n.fan_in_objects - last.fan_in_objects,
+      });
       last = n;
     }, 1000);
     await Promise.all(f.keys.map((k, d) => device(k, d)));
@@ -87,12 +104,30 @@ try {
       usage = await usageLogs(f);
     }
     const rate = (k: keyof Taken) => (after[k] - before[k]) / elapsed;
-    return { elapsed, requests: requests / elapsed, accepted, exact: usage === usageBefore + accepted, usage: usage - usageBefore, perSecond, direct: rate("devices"), fromFanIn: rate("fan_in"), intoFanIn: rate("fan_in_objects") };
+    return {
+      elapsed,
+      requests: requests / elapsed,
+      accepted,
+      exact: usage === usageBefore + accepted,
+      usage: usage - usageBefore,
+      perSecond,
+      direct: rate("devices"),
+      fromFanIn: rate("fan_in"),
+      intoFanIn: rate("fan_in_objects"),
+    };
   };
   const usageLogs = async (f: { orgKey: string; projectId: string }) =>
-    ((await (await fetch(`${server.base}/stats/usage?project_id=${f.projectId}`, { headers: { authorization: `Bearer ${f.orgKey}` } })).json()) as { logs: number }).logs;
+    (
+      (await (
+        await fetch(`${server.base}/stats/usage?project_id=${f.projectId}`, {
+          headers: { authorization: `Bearer ${f.orgKey}` },
+        })
+      ).json()) as { logs: number }
+    ).logs;
 
-  console.log(`fleetbeat counter path, 1/${SCALE} scale: ${DEVICES} devices of one project, each a heartbeat and a ${LINES}-line batch every second, ${seconds} s per run`);
+  console.log(
+    `fleetbeat counter path, 1/${SCALE} scale: ${DEVICES} devices of one project, each a heartbeat and a ${LINES}-line batch every second, ${seconds} s per run`,
+  );
 
   // 1. Direct.
   const direct = await run(await fleet(1));

@@ -39,15 +39,26 @@ const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 8));
 const sameBody = process.env.BENCH_SAME_BODY === "1";
 const SIZES = [100, 1000] as const;
 const SHAPES: readonly (readonly [devices: number, connections: number])[] = quick
-  ? [[1, 1], [1, 8], [10, 1]]
-  : [[1, 1], [1, 2], [1, 8], [10, 1], [100, 1]];
+  ? [
+      [1, 1],
+      [1, 8],
+      [10, 1],
+    ]
+  : [
+      [1, 1],
+      [1, 2],
+      [1, 8],
+      [10, 1],
+      [100, 1],
+    ];
 
 const hdfs = loadLoghub("HDFS");
 /** Each line as JSON without its opening brace, so a body is stamped by concatenation. */
 const tails = hdfs.map((l) => JSON.stringify(l).slice(1));
 let lastUs = 0;
 /** An ISO 8601 timestamp with microseconds, as agents send them. */
-const isoUs = (us: number) => new Date(Math.floor(us / 1000)).toISOString().replace("Z", `${String(us % 1000).padStart(3, "0")}Z`);
+const isoUs = (us: number) =>
+  new Date(Math.floor(us / 1000)).toISOString().replace("Z", `${String(us % 1000).padStart(3, "0")}Z`);
 /** A body of `size` lines stamped just before now, later than every body made before it. */
 function body(size: number): string {
   const nowUs = (lastUs = Math.max(Date.now() * 1000, lastUs + size));
@@ -73,7 +84,12 @@ async function limitRow(server: BenchServer, size: number, batches: number) {
   if (!res.ok) throw new Error(`limit: ${res.status} ${await res.text()}`);
   const ms = (await res.json()) as LimitFigures;
   const lines = size * batches;
-  return { bare: rate(lines, ms.bare), indexed: rate(lines, ms.indexed), fts: rate(lines, ms.fts), step: rate(lines, ms.step) };
+  return {
+    bare: rate(lines, ms.bare),
+    indexed: rate(lines, ms.indexed),
+    fts: rate(lines, ms.fts),
+    step: rate(lines, ms.step),
+  };
 }
 
 // ---- 3. over HTTP ---------------------------------------------------------------------------
@@ -83,12 +99,17 @@ async function post(base: string, key: string, size: number, gzipped: boolean): 
   const json = sameBody ? fixed.get(size as 100 | 1000)! : body(size);
   const res = await fetch(`${base}/logs/ingest`, {
     method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(gzipped ? { "content-encoding": "gzip" } : {}) },
+    headers: {
+      authorization: `Bearer ${key}`,
+      "content-type": "application/json",
+      ...(gzipped ? { "content-encoding": "gzip" } : {}),
+    },
     body: gzipped ? await gzip(json) : json,
   });
   const answer: any = await res.json();
   if (!res.ok) throw new Error(`${res.status} ${JSON.stringify(answer)}`);
-  if (answer.accepted !== size) throw new Error(`accepted ${answer.accepted} of ${size}: ${JSON.stringify(answer.rejected[0])}`);
+  if (answer.accepted !== size)
+    throw new Error(`accepted ${answer.accepted} of ${size}: ${JSON.stringify(answer.rejected[0])}`);
   return performance.now() - started;
 }
 
@@ -129,7 +150,9 @@ async function wrkRows(server: BenchServer, orgKey: string, projectId: string): 
   }
   const dir = mkdtempSync(join(tmpdir(), "fleetbeat-wrk-"));
   writeFileSync(join(dir, "body.json"), fixed.get(1000)!);
-  console.log(`\n4. One fixed 1,000-line body posted over and over to one device, ${seconds} s a row (lines/s counts 2xx answers only)`);
+  console.log(
+    `\n4. One fixed 1,000-line body posted over and over to one device, ${seconds} s a row (lines/s counts 2xx answers only)`,
+  );
   console.log("client              conns   requests/s     lines/s   non-2xx   server CPU");
   for (const connections of [1, 8]) {
     const { device_key } = await newDevice(server.base, orgKey, projectId, `wrk-${connections}`);
@@ -147,17 +170,25 @@ async function wrkRows(server: BenchServer, orgKey: string, projectId: string): 
     );
     const serverCpu = cpuSeconds(server.pid, "workerd");
     const started = performance.now();
-    const run = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, `${server.base}/logs/ingest`], { encoding: "utf8" });
+    const run = spawnSync(
+      "wrk",
+      ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, `${server.base}/logs/ingest`],
+      { encoding: "utf8" },
+    );
     const elapsed = (performance.now() - started) / 1000;
     const total = Number(/(\d+) requests in/.exec(run.stdout)?.[1] ?? 0);
     const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(run.stdout)?.[1] ?? 0);
     const secs = Number(/requests in ([\d.]+)s/.exec(run.stdout)?.[1] ?? seconds);
     const cpu = ((cpuSeconds(server.pid, "workerd") - serverCpu) / elapsed) * 100;
-    console.log(`${"wrk".padEnd(18)} ${String(connections).padStart(6)} ${(total / secs).toFixed(1).padStart(12)} ${fmt(((total - bad) / secs) * 1000).padStart(11)} ${String(bad).padStart(9)} ${`${cpu.toFixed(0)}%`.padStart(12)}`);
+    console.log(
+      `${"wrk".padEnd(18)} ${String(connections).padStart(6)} ${(total / secs).toFixed(1).padStart(12)} ${fmt(((total - bad) / secs) * 1000).padStart(11)} ${String(bad).padStart(9)} ${`${cpu.toFixed(0)}%`.padStart(12)}`,
+    );
     // The project's client, the same body re-sent, on a fresh device.
     const { device_key: key } = await newDevice(server.base, orgKey, projectId, `same-${connections}`);
     const r = await sameBodyRow(server, key, connections);
-    console.log(`${"fleetbeat client".padEnd(18)} ${String(connections).padStart(6)} ${r.requests.toFixed(1).padStart(12)} ${fmt(r.lines).padStart(11)} ${String(r.bad).padStart(9)} ${`${r.serverCpu.toFixed(0)}%`.padStart(12)}`);
+    console.log(
+      `${"fleetbeat client".padEnd(18)} ${String(connections).padStart(6)} ${r.requests.toFixed(1).padStart(12)} ${fmt(r.lines).padStart(11)} ${String(r.bad).padStart(9)} ${`${r.serverCpu.toFixed(0)}%`.padStart(12)}`,
+    );
   }
 }
 
@@ -171,7 +202,11 @@ async function sameBodyRow(server: BenchServer, key: string, connections: number
   const until = started + seconds * 1000;
   const loop = async () => {
     while (performance.now() < until) {
-      const res = await fetch(`${server.base}/logs/ingest`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: json });
+      const res = await fetch(`${server.base}/logs/ingest`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: json,
+      });
       await res.arrayBuffer();
       if (res.ok) ok++;
       else bad++;
@@ -179,7 +214,12 @@ async function sameBodyRow(server: BenchServer, key: string, connections: number
   };
   await Promise.all(Array.from({ length: connections }, loop));
   const elapsed = (performance.now() - started) / 1000;
-  return { requests: (ok + bad) / elapsed, lines: (ok * 1000) / elapsed, bad, serverCpu: ((cpuSeconds(server.pid, "workerd") - serverCpu) / elapsed) * 100 };
+  return {
+    requests: (ok + bad) / elapsed,
+    lines: (ok * 1000) / elapsed,
+    bad,
+    serverCpu: ((cpuSeconds(server.pid, "workerd") - serverCpu) / elapsed) * 100,
+  };
 }
 
 // ---- the run --------------------------------------------------------------------------------
@@ -191,22 +231,31 @@ console.log(
 
 const limits = new Map<number, Awaited<ReturnType<typeof limitRow>>>();
 {
-  const server = await startServer(port + 1, ".wrangler/bench-limit-state", { entry: "bench/limit-entry.ts", logFile: process.env.BENCH_SERVER_LOG });
+  const server = await startServer(port + 1, ".wrangler/bench-limit-state", {
+    entry: "bench/limit-entry.ts",
+    logFile: process.env.BENCH_SERVER_LOG,
+  });
   try {
-    console.log("1. The limit: the device object's own step, called inside the object (no HTTP, no Worker); each batch synced to disk");
+    console.log(
+      "1. The limit: the device object's own step, called inside the object (no HTTP, no Worker); each batch synced to disk",
+    );
     console.log("batch   bare INSERT   + 4 indexes      + FTS5   object's ingest step   (lines/s)");
     for (const size of SIZES) {
       const batches = size === 1000 ? (quick ? 20 : 60) : quick ? 100 : 300;
       const l = await limitRow(server, size, batches);
       limits.set(size, l);
-      console.log(`${String(size).padStart(5)} ${fmt(l.bare).padStart(13)} ${fmt(l.indexed).padStart(13)} ${fmt(l.fts).padStart(11)} ${fmt(l.step).padStart(22)}`);
+      console.log(
+        `${String(size).padStart(5)} ${fmt(l.bare).padStart(13)} ${fmt(l.indexed).padStart(13)} ${fmt(l.fts).padStart(11)} ${fmt(l.step).padStart(22)}`,
+      );
     }
   } finally {
     server.stop();
   }
 }
 
-console.log("\n2. PostgreSQL with the design's schema (multi-row INSERTs of the same lines, each its own flushed transaction)");
+console.log(
+  "\n2. PostgreSQL with the design's schema (multi-row INSERTs of the same lines, each its own flushed transaction)",
+);
 const pg = await postgresReference(hdfs, { lines: quick ? 12_000 : 60_000, port: port + 2 });
 const pgOne = new Map<number, number>();
 if (!pg) console.log("skipped: no PostgreSQL binaries found (apt-get install postgresql, or set PG_BIN)");
@@ -219,15 +268,20 @@ const server = await startServer(port, ".wrangler/bench-ingest-state");
 const best = new Map<number, number>();
 try {
   const { orgKey, projectId } = await newProject(server);
-  console.log(`\n3. fleetbeat over HTTP: POST /logs/ingest on wrangler dev, ${seconds} s per row, fresh devices per row${sameBody ? ", one identical body re-sent" : ""}`);
+  console.log(
+    `\n3. fleetbeat over HTTP: POST /logs/ingest on wrangler dev, ${seconds} s per row, fresh devices per row${sameBody ? ", one identical body re-sent" : ""}`,
+  );
   console.log(`GET /health, sequential: ${fmt(await healthRate(server.base))} requests/s`);
-  console.log("batch  body   devices × conns   requests/s     lines/s   mean ms   p99 ms   server CPU   client CPU   of limit");
+  console.log(
+    "batch  body   devices × conns   requests/s     lines/s   mean ms   p99 ms   server CPU   client CPU   of limit",
+  );
   let made = 0;
   for (const size of SIZES) {
     for (const gzipped of [false, true]) {
       for (const [devices, connections] of SHAPES) {
         const keys: string[] = [];
-        for (let d = 0; d < devices; d++) keys.push((await newDevice(server.base, orgKey, projectId, `ingest-${made++}`)).device_key);
+        for (let d = 0; d < devices; d++)
+          keys.push((await newDevice(server.base, orgKey, projectId, `ingest-${made++}`)).device_key);
         await Promise.all(keys.map((k) => post(server.base, k, size, gzipped))); // the objects are up and their tables built
         const r = await httpRow(server, keys, connections, size, gzipped);
         best.set(size, Math.max(best.get(size) ?? 0, r.lines));
@@ -238,7 +292,9 @@ try {
     }
   }
   await wrkRows(server, orgKey, projectId);
-  console.log(`GET /health, sequential, after: ${fmt(await healthRate(server.base))} requests/s; load average ${loadAverage()}`);
+  console.log(
+    `GET /health, sequential, after: ${fmt(await healthRate(server.base))} requests/s; load average ${loadAverage()}`,
+  );
 } finally {
   server.stop();
 }
@@ -247,5 +303,12 @@ console.log("\nAgainst the targets (best HTTP row of each batch size):");
 const b1000 = best.get(1000)!;
 const b100 = best.get(100)!;
 const step1000 = limits.get(1000)!.step;
-console.log(`  1,000-line: ${fmt(b1000)} lines/s = ${((b1000 / step1000) * 100).toFixed(0)}% of the object's step (target ≥ 75%)` + (pgOne.has(1000) ? `, ${((b1000 / pgOne.get(1000)!) * 100).toFixed(0)}% of PostgreSQL with one connection (target ≥ 100%)` : ""));
-console.log(`  100-line: ${fmt(b100)} lines/s = ${((b100 / b1000) * 100).toFixed(0)}% of the 1,000-line rate (target ≥ 50%)`);
+console.log(
+  `  1,000-line: ${fmt(b1000)} lines/s = ${((b1000 / step1000) * 100).toFixed(0)}% of the object's step (target ≥ 75%)` +
+    (pgOne.has(1000)
+      ? `, ${((b1000 / pgOne.get(1000)!) * 100).toFixed(0)}% of PostgreSQL with one connection (target ≥ 100%)`
+      : ""),
+);
+console.log(
+  `  100-line: ${fmt(b100)} lines/s = ${((b100 / b1000) * 100).toFixed(0)}% of the 1,000-line rate (target ≥ 50%)`,
+);

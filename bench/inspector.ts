@@ -25,4 +25,3 @@ export async function inspector(port: number) {
     close: () => ws.close(),
   };
 }
-

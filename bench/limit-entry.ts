@@ -39,7 +39,9 @@ export class ProjectHub extends AppProjectHub {
     return super.deliver(...args);
   }
 
-  override async deliverFanIn(...args: Parameters<AppProjectHub["deliverFanIn"]>): ReturnType<AppProjectHub["deliverFanIn"]> {
+  override async deliverFanIn(
+    ...args: Parameters<AppProjectHub["deliverFanIn"]>
+  ): ReturnType<AppProjectHub["deliverFanIn"]> {
     this.fromFanIn++;
     return super.deliverFanIn(...args);
   }
@@ -119,7 +121,9 @@ export class DeviceHub extends AppDeviceHub {
       return performance.now() - started;
     };
     const insertInto = (table: string, lines: StoredLine[]) => {
-      const rows = JSON.stringify(lines.map((l) => [l.ts, l.level, l.module, l.logger, l.message, l.thread_id, l.process_id, l.context]));
+      const rows = JSON.stringify(
+        lines.map((l) => [l.ts, l.level, l.module, l.logger, l.message, l.thread_id, l.process_id, l.context]),
+      );
       return sql.exec(
         `INSERT INTO ${table} (ts, level, module, logger, message, thread_id, process_id, context, session_id, received_at)
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, NULL, ?
@@ -135,7 +139,10 @@ export class DeviceHub extends AppDeviceHub {
         this.ctx.storage.transactionSync(() => {
           insertInto("bench_fts_rows", lines);
           const first = sql.exec<{ id: number }>("SELECT last_insert_rowid() AS id").one().id - lines.length + 1;
-          sql.exec("INSERT INTO bench_fts (rowid, message) SELECT id, message FROM bench_fts_rows WHERE id >= ?", first);
+          sql.exec(
+            "INSERT INTO bench_fts (rowid, message) SELECT id, message FROM bench_fts_rows WHERE id >= ?",
+            first,
+          );
         }),
       ),
       step: await time((lines) => this.ingest({ lines, rejected: [] })),
@@ -156,7 +163,9 @@ export default {
     }
     if (url.pathname === "/__bench/archive") {
       const deviceId = url.searchParams.get("device_id") ?? "";
-      const row = await env.DB.prepare("SELECT project_id FROM devices WHERE id = ?").bind(deviceId).first<{ project_id: string }>();
+      const row = await env.DB.prepare("SELECT project_id FROM devices WHERE id = ?")
+        .bind(deviceId)
+        .first<{ project_id: string }>();
       const shard = shardOfDevice(env, row?.project_id ?? "", deviceId) as unknown as DurableObjectStub<LogShard>;
       return Response.json(await shard.archiveAll());
     }

@@ -37,12 +37,16 @@ export default {
     meterBindings(env);
     const url = new URL(req.url);
     if (url.pathname === "/__meter") return Response.json(reading());
-    if (url.pathname === "/__meter/reset" && req.method === "POST") return resetMeter(), Response.json({ ok: true });
+    if (url.pathname === "/__meter/reset" && req.method === "POST") return (resetMeter(), Response.json({ ok: true }));
     if (url.pathname === "/__meter/r2") return Response.json(await r2Stored(env.STORAGE));
     if (url.pathname === "/__meter/cron" && req.method === "POST") {
       const cron = url.searchParams.get("cron") ?? "";
       const waits: Promise<unknown>[] = [];
-      const jobCtx = { waitUntil: (p: Promise<unknown>) => void waits.push(p), passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+      const jobCtx = {
+        waitUntil: (p: Promise<unknown>) => void waits.push(p),
+        passThroughOnException() {},
+        props: {},
+      } as unknown as ExecutionContext;
       await workerEvent(`cron ${cron}`, false, async () => {
         await app.scheduled!({ cron, scheduledTime: Date.now(), noRetry() {} } as ScheduledController, env, jobCtx);
         await Promise.all(waits);

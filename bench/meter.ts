@@ -103,11 +103,7 @@ function add(field: Field, n: number, owner?: object): void {
 
 /** A statement or key as a kind of write: its first words, ids and numbers left out. */
 function kindOf(what: string): string {
-  return what
-    .replace(/\s+/g, " ")
-    .trim()
-    .slice(0, 60)
-    .replace(/\d+/g, "N");
+  return what.replace(/\s+/g, " ").trim().slice(0, 60).replace(/\d+/g, "N");
 }
 
 /** Notes that `n` rows were written (or, for D1, `d1:` ones) by `what`, in the event under way. */
@@ -119,7 +115,16 @@ function wrote(what: string, n: number, owner?: object): void {
 }
 
 function open(label: string, self: string | null, sql: SqlStorage | null): Ctx {
-  return { scope: self ?? undefined, label, self, started: Date.now(), tally: emptyTally(), cursors: [], sql, ended: false };
+  return {
+    scope: self ?? undefined,
+    label,
+    self,
+    started: Date.now(),
+    tally: emptyTally(),
+    cursors: [],
+    sql,
+    ended: false,
+  };
 }
 
 /** Ends an event: reads what its cursors read, its wall time, and adds its tally to the totals. */
@@ -168,7 +173,11 @@ function within<T>(c: Ctx, work: () => T): T {
 const patched = new WeakSet<object>();
 
 /** Replaces `proto[name]` by `wrap(original)`, once. */
-function patch<T extends object>(proto: T, name: string, wrap: (orig: (...a: any[]) => any) => (this: any, ...a: any[]) => any): void {
+function patch<T extends object>(
+  proto: T,
+  name: string,
+  wrap: (orig: (...a: any[]) => any) => (this: any, ...a: any[]) => any,
+): void {
   const orig = (proto as Record<string, unknown>)[name];
   if (typeof orig !== "function") return;
   (proto as Record<string, unknown>)[name] = wrap(orig as (...a: any[]) => any);
@@ -186,94 +195,118 @@ export function meterStorage(storage: DurableObjectStorage, name: string): void 
   owners.set(storage.sql, name);
   if (storage.kv) owners.set(storage.kv, name);
   once(Object.getPrototypeOf(storage.sql), () =>
-    patch(Object.getPrototypeOf(storage.sql), "exec", (orig) =>
-      function (this: SqlStorage, ...args: unknown[]) {
-        const cursor = orig.apply(this, args) as SqlStorageCursor<Record<string, SqlStorageValue>>;
-        // Miniflare's own wrapper notes each object's name in a table of its own when it is made: not the app's, nor production's.
-        if (paused || (typeof args[0] === "string" && args[0].includes("__miniflare"))) return cursor;
-        add("rows_written", cursor.rowsWritten, this);
-        add("rows_written_sql", cursor.rowsWritten, this);
-        if (typeof args[0] === "string") wrote(args[0], cursor.rowsWritten, this);
-        const c = current();
-        if (c && !c.ended) c.cursors.push(cursor);
-        else add("rows_read", cursor.rowsRead, this);
-        return cursor;
-      },
+    patch(
+      Object.getPrototypeOf(storage.sql),
+      "exec",
+      (orig) =>
+        function (this: SqlStorage, ...args: unknown[]) {
+          const cursor = orig.apply(this, args) as SqlStorageCursor<Record<string, SqlStorageValue>>;
+          // Miniflare's own wrapper notes each object's name in a table of its own when it is made: not the app's, nor production's.
+          if (paused || (typeof args[0] === "string" && args[0].includes("__miniflare"))) return cursor;
+          add("rows_written", cursor.rowsWritten, this);
+          add("rows_written_sql", cursor.rowsWritten, this);
+          if (typeof args[0] === "string") wrote(args[0], cursor.rowsWritten, this);
+          const c = current();
+          if (c && !c.ended) c.cursors.push(cursor);
+          else add("rows_read", cursor.rowsRead, this);
+          return cursor;
+        },
     ),
   );
   if (storage.kv) {
     const kvProto = Object.getPrototypeOf(storage.kv);
     once(kvProto, () => {
-      patch(kvProto, "put", (orig) =>
-        function (this: object, ...args: unknown[]) {
-          const out = orig.apply(this, args);
-          add("rows_written", 1, this);
-          add("rows_written_kv", 1, this);
-          wrote(`kv put ${String(args[0])}`, 1, this);
-          return out;
-        },
-      );
-      patch(kvProto, "delete", (orig) =>
-        function (this: object, ...args: unknown[]) {
-          const existed = orig.apply(this, args);
-          if (existed) {
+      patch(
+        kvProto,
+        "put",
+        (orig) =>
+          function (this: object, ...args: unknown[]) {
+            const out = orig.apply(this, args);
             add("rows_written", 1, this);
             add("rows_written_kv", 1, this);
-            wrote(`kv delete ${String(args[0])}`, 1, this);
-          }
-          return existed;
-        },
+            wrote(`kv put ${String(args[0])}`, 1, this);
+            return out;
+          },
       );
-      patch(kvProto, "get", (orig) =>
-        function (this: object, ...args: unknown[]) {
-          add("rows_read", 1, this);
-          return orig.apply(this, args);
-        },
+      patch(
+        kvProto,
+        "delete",
+        (orig) =>
+          function (this: object, ...args: unknown[]) {
+            const existed = orig.apply(this, args);
+            if (existed) {
+              add("rows_written", 1, this);
+              add("rows_written_kv", 1, this);
+              wrote(`kv delete ${String(args[0])}`, 1, this);
+            }
+            return existed;
+          },
+      );
+      patch(
+        kvProto,
+        "get",
+        (orig) =>
+          function (this: object, ...args: unknown[]) {
+            add("rows_read", 1, this);
+            return orig.apply(this, args);
+          },
       );
     });
   }
   const proto = Object.getPrototypeOf(storage);
   once(proto, () => {
     // The asynchronous key-value API (the same hidden table): a put or delete of n keys writes n rows.
-    patch(proto, "put", (orig) =>
-      async function (this: object, key: unknown, ...rest: unknown[]) {
-        const out = await orig.call(this, key, ...rest);
-        const n = typeof key === "string" ? 1 : Object.keys(key as object).length;
-        add("rows_written", n, this);
-        add("rows_written_kv", n, this);
-        return out;
-      },
-    );
-    patch(proto, "delete", (orig) =>
-      async function (this: object, ...args: unknown[]) {
-        const out = await orig.apply(this, args);
-        const n = typeof out === "number" ? out : out ? 1 : 0;
-        add("rows_written", n, this);
-        add("rows_written_kv", n, this);
-        return out;
-      },
-    );
-    patch(proto, "get", (orig) =>
-      async function (this: object, key: unknown, ...rest: unknown[]) {
-        add("rows_read", Array.isArray(key) ? key.length : 1, this);
-        return orig.call(this, key, ...rest);
-      },
-    );
-    for (const name of ["setAlarm", "deleteAlarm"]) {
-      patch(proto, name, (orig) =>
-        async function (this: object, ...args: unknown[]) {
-          const out = await orig.apply(this, args);
-          add("rows_written", 1, this);
-          add("rows_written_alarm", 1, this);
-          wrote(name, 1, this);
-          const owner = owners.get(this);
-          if (owner !== undefined) {
-            const at = args[0];
-            if (name === "deleteAlarm") alarmAt.delete(owner);
-            else alarmAt.set(owner, at instanceof Date ? at.getTime() : Number(at));
-          }
+    patch(
+      proto,
+      "put",
+      (orig) =>
+        async function (this: object, key: unknown, ...rest: unknown[]) {
+          const out = await orig.call(this, key, ...rest);
+          const n = typeof key === "string" ? 1 : Object.keys(key as object).length;
+          add("rows_written", n, this);
+          add("rows_written_kv", n, this);
           return out;
         },
+    );
+    patch(
+      proto,
+      "delete",
+      (orig) =>
+        async function (this: object, ...args: unknown[]) {
+          const out = await orig.apply(this, args);
+          const n = typeof out === "number" ? out : out ? 1 : 0;
+          add("rows_written", n, this);
+          add("rows_written_kv", n, this);
+          return out;
+        },
+    );
+    patch(
+      proto,
+      "get",
+      (orig) =>
+        async function (this: object, key: unknown, ...rest: unknown[]) {
+          add("rows_read", Array.isArray(key) ? key.length : 1, this);
+          return orig.call(this, key, ...rest);
+        },
+    );
+    for (const name of ["setAlarm", "deleteAlarm"]) {
+      patch(
+        proto,
+        name,
+        (orig) =>
+          async function (this: object, ...args: unknown[]) {
+            const out = await orig.apply(this, args);
+            add("rows_written", 1, this);
+            add("rows_written_alarm", 1, this);
+            wrote(name, 1, this);
+            const owner = owners.get(this);
+            if (owner !== undefined) {
+              const at = args[0];
+              if (name === "deleteAlarm") alarmAt.delete(owner);
+              else alarmAt.set(owner, at instanceof Date ? at.getTime() : Number(at));
+            }
+            return out;
+          },
       );
     }
   });
@@ -304,24 +337,33 @@ function bytesOf(value: unknown): number {
 function meterMultipart(upload: R2MultipartUpload): void {
   const proto = Object.getPrototypeOf(upload);
   once(proto, () => {
-    patch(proto, "uploadPart", (orig) =>
-      function (this: R2MultipartUpload, part: number, value: unknown, ...rest: unknown[]) {
-        r2Add(this.key, "class_a");
-        r2Add(this.key, "bytes_put", bytesOf(value));
-        return orig.call(this, part, value, ...rest);
-      },
+    patch(
+      proto,
+      "uploadPart",
+      (orig) =>
+        function (this: R2MultipartUpload, part: number, value: unknown, ...rest: unknown[]) {
+          r2Add(this.key, "class_a");
+          r2Add(this.key, "bytes_put", bytesOf(value));
+          return orig.call(this, part, value, ...rest);
+        },
     );
-    patch(proto, "complete", (orig) =>
-      function (this: R2MultipartUpload, ...args: unknown[]) {
-        r2Add(this.key, "class_a");
-        return orig.apply(this, args);
-      },
+    patch(
+      proto,
+      "complete",
+      (orig) =>
+        function (this: R2MultipartUpload, ...args: unknown[]) {
+          r2Add(this.key, "class_a");
+          return orig.apply(this, args);
+        },
     );
-    patch(proto, "abort", (orig) =>
-      function (this: R2MultipartUpload, ...args: unknown[]) {
-        r2Add(this.key, "deletes");
-        return orig.apply(this, args);
-      },
+    patch(
+      proto,
+      "abort",
+      (orig) =>
+        function (this: R2MultipartUpload, ...args: unknown[]) {
+          r2Add(this.key, "deletes");
+          return orig.apply(this, args);
+        },
     );
   });
 }
@@ -341,16 +383,22 @@ export function meterBindings(env: Env): void {
       }
     };
     for (const name of ["_send", "_queryOrThrow"]) {
-      patch(d1Proto, name, (orig) =>
-        async function (this: object, ...args: unknown[]) {
-          const out = await orig.apply(this, args);
-          count(out);
-          // Which statements wrote: _send(endpoint, query | queries, …), _queryOrThrow({ queries: [{ sql }] }).
-          const sqls = name === "_send" ? [args[1]].flat() : ((args[0] as { queries?: { sql: string }[] }).queries ?? []).map((q) => q.sql);
-          const results = [out].flat() as { meta?: { rows_written?: number } }[];
-          sqls.forEach((q, i) => wrote(`d1: ${String(q)}`, results[i]?.meta?.rows_written ?? 0));
-          return out;
-        },
+      patch(
+        d1Proto,
+        name,
+        (orig) =>
+          async function (this: object, ...args: unknown[]) {
+            const out = await orig.apply(this, args);
+            count(out);
+            // Which statements wrote: _send(endpoint, query | queries, …), _queryOrThrow({ queries: [{ sql }] }).
+            const sqls =
+              name === "_send"
+                ? [args[1]].flat()
+                : ((args[0] as { queries?: { sql: string }[] }).queries ?? []).map((q) => q.sql);
+            const results = [out].flat() as { meta?: { rows_written?: number } }[];
+            sqls.forEach((q, i) => wrote(`d1: ${String(q)}`, results[i]?.meta?.rows_written ?? 0));
+            return out;
+          },
       );
     }
   });
@@ -358,60 +406,81 @@ export function meterBindings(env: Env): void {
   const bucket = env.STORAGE;
   const r2Proto = Object.getPrototypeOf(bucket);
   once(r2Proto, () => {
-    patch(r2Proto, "put", (orig) =>
-      async function (this: R2Bucket, key: string, value: unknown, ...rest: unknown[]) {
-        r2Add(key, "class_a");
-        const out = (await orig.call(this, key, value, ...rest)) as R2Object | null;
-        r2Add(key, "bytes_put", out?.size ?? bytesOf(value));
-        return out;
-      },
+    patch(
+      r2Proto,
+      "put",
+      (orig) =>
+        async function (this: R2Bucket, key: string, value: unknown, ...rest: unknown[]) {
+          r2Add(key, "class_a");
+          const out = (await orig.call(this, key, value, ...rest)) as R2Object | null;
+          r2Add(key, "bytes_put", out?.size ?? bytesOf(value));
+          return out;
+        },
     );
     for (const name of ["get", "head"]) {
-      patch(r2Proto, name, (orig) =>
-        function (this: R2Bucket, key: string, ...rest: unknown[]) {
-          r2Add(key, "class_b");
-          return orig.call(this, key, ...rest);
-        },
+      patch(
+        r2Proto,
+        name,
+        (orig) =>
+          function (this: R2Bucket, key: string, ...rest: unknown[]) {
+            r2Add(key, "class_b");
+            return orig.call(this, key, ...rest);
+          },
       );
     }
-    patch(r2Proto, "list", (orig) =>
-      function (this: R2Bucket, options?: R2ListOptions) {
-        r2Add(options?.prefix ?? "", "class_a");
-        return orig.call(this, options);
-      },
+    patch(
+      r2Proto,
+      "list",
+      (orig) =>
+        function (this: R2Bucket, options?: R2ListOptions) {
+          r2Add(options?.prefix ?? "", "class_a");
+          return orig.call(this, options);
+        },
     );
-    patch(r2Proto, "delete", (orig) =>
-      function (this: R2Bucket, keys: string | string[]) {
-        for (const k of Array.isArray(keys) ? keys : [keys]) r2Add(k, "deletes");
-        return orig.call(this, keys);
-      },
+    patch(
+      r2Proto,
+      "delete",
+      (orig) =>
+        function (this: R2Bucket, keys: string | string[]) {
+          for (const k of Array.isArray(keys) ? keys : [keys]) r2Add(k, "deletes");
+          return orig.call(this, keys);
+        },
     );
-    patch(r2Proto, "createMultipartUpload", (orig) =>
-      async function (this: R2Bucket, key: string, ...rest: unknown[]) {
-        r2Add(key, "class_a");
-        const upload = (await orig.call(this, key, ...rest)) as R2MultipartUpload;
-        meterMultipart(upload);
-        return upload;
-      },
+    patch(
+      r2Proto,
+      "createMultipartUpload",
+      (orig) =>
+        async function (this: R2Bucket, key: string, ...rest: unknown[]) {
+          r2Add(key, "class_a");
+          const upload = (await orig.call(this, key, ...rest)) as R2MultipartUpload;
+          meterMultipart(upload);
+          return upload;
+        },
     );
-    patch(r2Proto, "resumeMultipartUpload", (orig) =>
-      function (this: R2Bucket, ...args: unknown[]) {
-        const upload = orig.apply(this, args) as R2MultipartUpload;
-        meterMultipart(upload);
-        return upload;
-      },
+    patch(
+      r2Proto,
+      "resumeMultipartUpload",
+      (orig) =>
+        function (this: R2Bucket, ...args: unknown[]) {
+          const upload = orig.apply(this, args) as R2MultipartUpload;
+          meterMultipart(upload);
+          return upload;
+        },
     );
   });
 
   const nsProto = Object.getPrototypeOf(env.DEVICE_HUB);
   once(nsProto, () => {
     for (const name of ["idFromName", "getByName"]) {
-      patch(nsProto, name, (orig) =>
-        function (this: object, objectName: string, ...rest: unknown[]) {
-          const c = current();
-          if (c && c.self === null && c.scope === undefined) c.scope = objectName;
-          return orig.call(this, objectName, ...rest);
-        },
+      patch(
+        nsProto,
+        name,
+        (orig) =>
+          function (this: object, objectName: string, ...rest: unknown[]) {
+            const c = current();
+            if (c && c.self === null && c.scope === undefined) c.scope = objectName;
+            return orig.call(this, objectName, ...rest);
+          },
       );
     }
   });

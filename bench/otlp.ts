@@ -34,7 +34,14 @@ const otlpJson: Encoder = async (at, nowNs) => {
     body: { stringValue: l.message },
     attributes: [{ key: "code.namespace", value: { stringValue: l.module } }],
   }));
-  const body = { resourceLogs: [{ resource: { attributes: [{ key: "service.name", value: { stringValue: "bench" } }] }, scopeLogs: [{ scope: { name: "bench" }, logRecords }] }] };
+  const body = {
+    resourceLogs: [
+      {
+        resource: { attributes: [{ key: "service.name", value: { stringValue: "bench" } }] },
+        scopeLogs: [{ scope: { name: "bench" }, logRecords }],
+      },
+    ],
+  };
   return { body: await gzip(JSON.stringify(body)), type: "application/json" };
 };
 
@@ -49,7 +56,9 @@ const otlpProto: Encoder = async (at, nowNs) => {
               timeUnixNano: nowNs - BigInt((LINES - i) * 1000),
               severityNumber: SEVERITY[l.level] ?? 9,
               body: { value: { case: "stringValue" as const, value: l.message } },
-              attributes: [{ key: "code.namespace", value: { value: { case: "stringValue" as const, value: l.module } } }],
+              attributes: [
+                { key: "code.namespace", value: { value: { case: "stringValue" as const, value: l.module } } },
+              ],
             })),
           },
         ],
@@ -65,7 +74,14 @@ try {
   const org = await newProject(server);
   /** Lines/s one fresh device takes for `seconds` at `concurrency` requests in flight. */
   const run = async (path: string, encode: Encoder, concurrency: number) => {
-    const key = (await newDevice(server.base, org.orgKey, org.projectId, `bench-${path.length}-${encode.name}-${concurrency}-${Date.now()}`)).device_key;
+    const key = (
+      await newDevice(
+        server.base,
+        org.orgKey,
+        org.projectId,
+        `bench-${path.length}-${encode.name}-${concurrency}-${Date.now()}`,
+      )
+    ).device_key;
     let sent = 0;
     let failed = 0;
     const deadline = performance.now() + seconds * 1000;
@@ -74,7 +90,11 @@ try {
       Array.from({ length: concurrency }, async (_, w) => {
         for (let at = w * LINES; performance.now() < deadline; at += concurrency * LINES) {
           const { body, type } = await encode(at, BigInt(Date.now()) * 1_000_000n);
-          const res = await fetch(`${origin}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": type, "content-encoding": "gzip" }, body });
+          const res = await fetch(`${origin}${path}`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}`, "content-type": type, "content-encoding": "gzip" },
+            body,
+          });
           await res.arrayBuffer();
           if (res.ok) sent += LINES;
           else failed++;
@@ -94,7 +114,9 @@ try {
     const one = await run(path, encode, 1);
     const four = await run(path, encode, 4);
     const failures = one.failed + four.failed ? `  (${one.failed + four.failed} failed requests)` : "";
-    console.log(`  ${what.padEnd(34)} ${one.rate.toFixed(0).padStart(12)} ${four.rate.toFixed(0).padStart(12)}${failures}`);
+    console.log(
+      `  ${what.padEnd(34)} ${one.rate.toFixed(0).padStart(12)} ${four.rate.toFixed(0).padStart(12)}${failures}`,
+    );
   }
 } finally {
   server.stop();

@@ -31,7 +31,16 @@ CREATE INDEX ON session_logs (module_name);
 CREATE INDEX ON session_logs USING GIN (message_tsv);
 `;
 
-const COLUMNS = ["session_id", "device_id", "timestamp", "level", "module_name", "logger_name", "message", "context"] as const;
+const COLUMNS = [
+  "session_id",
+  "device_id",
+  "timestamp",
+  "level",
+  "module_name",
+  "logger_name",
+  "message",
+  "context",
+] as const;
 type Row = Record<(typeof COLUMNS)[number], string | number | null>;
 
 /** A line as the contract's POST /logs/ingest takes it, with an ISO timestamp. */
@@ -166,7 +175,10 @@ function startCluster(bin: string, port: number): Cluster {
   try {
     run("initdb", ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
     const conf = path.join(dataDir, "postgresql.conf");
-    writeFileSync(conf, `${readFileSync(conf, "utf8")}\nlisten_addresses = ''\nunix_socket_directories = '${root}'\nport = ${port}\n`);
+    writeFileSync(
+      conf,
+      `${readFileSync(conf, "utf8")}\nlisten_addresses = ''\nunix_socket_directories = '${root}'\nport = ${port}\n`,
+    );
     run("pg_ctl", ["-D", dataDir, "-l", path.join(root, "server.log"), "-w", "start"]);
   } catch (e) {
     stop();
@@ -196,11 +208,20 @@ function connect(cluster: Cluster, synchronousCommit = true) {
   });
 }
 
-async function measureRow(cluster: Cluster, lines: readonly ContractLine[], batch: number, connections: number, seconds: number, firstDevice: number, synchronousCommit: boolean) {
+async function measureRow(
+  cluster: Cluster,
+  lines: readonly ContractLine[],
+  batch: number,
+  connections: number,
+  seconds: number,
+  firstDevice: number,
+  synchronousCommit: boolean,
+) {
   const clients = Array.from({ length: connections }, () => connect(cluster, synchronousCommit));
   try {
     const perConnection = Math.floor(lines.length / connections / batch) * batch;
-    if (perConnection === 0) throw new Error(`${lines.length} lines do not fill one ${batch}-line batch per connection`);
+    if (perConnection === 0)
+      throw new Error(`${lines.length} lines do not fill one ${batch}-line batch per connection`);
     // Every connection sends its own device's lines; rows are built before the clock starts, as ingest.ts builds its bodies.
     const work = clients.map((_, c) => {
       const rows = lines.slice(c * perConnection, (c + 1) * perConnection).map((l) => toRow(l, firstDevice + c));
@@ -251,7 +272,10 @@ async function measureRow(cluster: Cluster, lines: readonly ContractLine[], batc
  * Starts a throwaway cluster, measures each batch size × connection count on the given lines,
  * stops the cluster and deletes its folder. Null when no PostgreSQL binaries are installed.
  */
-export async function postgresReference(samples: readonly SampleLine[], opts: PostgresOptions = {}): Promise<PostgresReference | null> {
+export async function postgresReference(
+  samples: readonly SampleLine[],
+  opts: PostgresOptions = {},
+): Promise<PostgresReference | null> {
   const bin = opts.bin ?? findPostgresBin();
   if (!bin) return null;
   const lines = contractLines(samples, opts.lines ?? 60_000);
@@ -299,13 +323,19 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const load = loadAverage();
   const durable = await postgresReference(samples, { lines });
   if (!durable) {
-    console.log(`PostgreSQL reference: skipped, no PostgreSQL binaries (initdb, pg_ctl) in ${process.env.PG_BIN ?? "/usr/lib/postgresql/*/bin; set PG_BIN to use others"}.`);
+    console.log(
+      `PostgreSQL reference: skipped, no PostgreSQL binaries (initdb, pg_ctl) in ${process.env.PG_BIN ?? "/usr/lib/postgresql/*/bin; set PG_BIN to use others"}.`,
+    );
   } else {
     // The same rows without waiting for each commit's WAL flush: how much of the figure is the disk.
     const async = (await postgresReference(samples, { lines, synchronousCommit: false }))!;
     console.log(`PostgreSQL reference: ${durable.version}`);
-    console.log(`throwaway cluster on a Unix socket, default settings, multi-row INSERTs of ${samples.length} Loghub lines, each INSERT its own transaction`);
-    console.log(`load average before the run: ${load} (${availableParallelism()} cores); lines/s summed over the connections; CPU in % of one core, client = this Node process\n`);
+    console.log(
+      `throwaway cluster on a Unix socket, default settings, multi-row INSERTs of ${samples.length} Loghub lines, each INSERT its own transaction`,
+    );
+    console.log(
+      `load average before the run: ${load} (${availableParallelism()} cores); lines/s summed over the connections; CPU in % of one core, client = this Node process\n`,
+    );
     console.log(formatPostgresReference(durable, async));
   }
 }

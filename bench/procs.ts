@@ -27,7 +27,13 @@ function procs(): Proc[] {
     // Fields after the parenthesised command: state, ppid, pgrp, …; utime and stime are fields 14 and 15.
     const close = stat.lastIndexOf(")");
     const f = stat.slice(close + 2).split(" ");
-    out.push({ pid: Number(p), comm: stat.slice(stat.indexOf("(") + 1, close), ppid: Number(f[1]), pgrp: Number(f[2]), cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK });
+    out.push({
+      pid: Number(p),
+      comm: stat.slice(stat.indexOf("(") + 1, close),
+      ppid: Number(f[1]),
+      pgrp: Number(f[2]),
+      cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK,
+    });
   }
   return out;
 }
@@ -38,7 +44,7 @@ export function processTree(root: number, comm?: string): Proc[] {
   const tree = new Set([root]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) (tree.add(p.pid), (grew = true));
+    for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
   }
   return all.filter((p) => (tree.has(p.pid) || p.pgrp === root) && (comm === undefined || p.comm === comm));
 }
@@ -75,7 +81,11 @@ export interface MemoryPhase {
  * Samples workerd's RSS every 100 ms while `run` goes on: start, peak and end of the phase;
  * and, with `heap` (MiB used by the isolate's JS heap, from the inspector), its peak.
  */
-export async function withMemory<T>(root: number, run: () => Promise<T>, heap?: () => Promise<number>): Promise<{ result: T; mem: MemoryPhase }> {
+export async function withMemory<T>(
+  root: number,
+  run: () => Promise<T>,
+  heap?: () => Promise<number>,
+): Promise<{ result: T; mem: MemoryPhase }> {
   const start = workerdMemory(root).rss;
   let peak = start;
   let heapPeak: number | undefined;
@@ -96,7 +106,9 @@ export async function withMemory<T>(root: number, run: () => Promise<T>, heap?: 
 
 export const mib = (m: MemoryPhase) =>
   `RSS start ${m.start.toFixed(0)} MiB, peak ${m.peak.toFixed(0)} MiB, end ${m.end.toFixed(0)} MiB (VmHWM after: ${m.hwm.toFixed(0)} MiB)` +
-  (m.heapPeak === undefined ? "" : `; JS heap of the isolate (Worker and objects) at most ${m.heapPeak.toFixed(1)} MiB`);
+  (m.heapPeak === undefined
+    ? ""
+    : `; JS heap of the isolate (Worker and objects) at most ${m.heapPeak.toFixed(1)} MiB`);
 
 /** The 1-minute, 5-minute and 15-minute load averages. */
 export const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");

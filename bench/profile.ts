@@ -62,7 +62,9 @@ function bundleMap(): SourceMap | undefined {
 function analyse(profile: Profile, map: SourceMap | undefined) {
   const sourceOf = (f: CallFrame): string => {
     if (!f.url) return "";
-    const entry = map?.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
+    const entry = map?.findEntry(f.lineNumber, f.columnNumber) as
+      | { originalSource?: string; originalLine?: number }
+      | undefined;
     const source = entry?.originalSource ?? f.url;
     return source.replace(/^.*?\/(node_modules|src|durable-objects)\//, "$1/");
   };
@@ -97,7 +99,8 @@ function analyse(profile: Profile, map: SourceMap | undefined) {
       const source = sourceOf(node.callFrame);
       if (source.startsWith("durable-objects/")) inObject = true;
       if (!ours && (source.startsWith("src/") || source.startsWith("durable-objects/"))) {
-        const native = child !== undefined && !child.callFrame.url ? ` → ${child.callFrame.functionName || "native"}` : "";
+        const native =
+          child !== undefined && !child.callFrame.url ? ` → ${child.callFrame.functionName || "native"}` : "";
         ours = `${source} ${node.callFrame.functionName || "(anonymous)"}${native}`;
       }
       child = node;
@@ -117,7 +120,9 @@ try {
   const cdp = await inspector(inspectorPort);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
-  console.log(`fleetbeat CPU profile: ${batches} batches of ${lines} Loghub lines to one device, one after another, sampled every 50 µs`);
+  console.log(
+    `fleetbeat CPU profile: ${batches} batches of ${lines} Loghub lines to one device, one after another, sampled every 50 µs`,
+  );
   console.log(`source map of wrangler's bundle: ${map ? "found" : "not found (sources are the bundle)"}`);
   for (const gzip of [false, true]) {
     const device = await newDevice(server.base, orgKey, projectId, `profile-${gzip ? "gzip" : "json"}`);
@@ -141,18 +146,23 @@ try {
     for (const b of bodies) await post(b);
     const wall = performance.now() - started;
     const { profile } = (await cdp.send("Profiler.stop")) as { profile: Profile };
-    if (process.env.BENCH_PROFILE_OUT) writeFileSync(`${process.env.BENCH_PROFILE_OUT}.${gzip ? "gzip" : "json"}.cpuprofile`, JSON.stringify(profile));
+    if (process.env.BENCH_PROFILE_OUT)
+      writeFileSync(`${process.env.BENCH_PROFILE_OUT}.${gzip ? "gzip" : "json"}.cpuprofile`, JSON.stringify(profile));
     const { ms, stage, self } = analyse(profile, map);
 
     const per = (v: number) => (v / batches).toFixed(2).padStart(8);
-    console.log(`\n--- ${gzip ? "gzip" : "plain JSON"} bodies: ${(wall / batches).toFixed(2)} ms per batch at the client ---`);
+    console.log(
+      `\n--- ${gzip ? "gzip" : "plain JSON"} bodies: ${(wall / batches).toFixed(2)} ms per batch at the client ---`,
+    );
     console.log("CPU ms per batch (one isolate runs the Worker and its objects)");
     console.log(`  Worker code         ${per(ms.worker)}`);
     console.log(`  Durable Objects     ${per(ms.object)}`);
     console.log(`  other JS / runtime  ${per(ms.other)}`);
     console.log(`  garbage collection  ${per(ms.gc)}`);
     console.log(`  idle                ${per(ms.idle)}`);
-    console.log("ms per batch, charged to the innermost function of ours on the stack (libraries land on their caller)");
+    console.log(
+      "ms per batch, charged to the innermost function of ours on the stack (libraries land on their caller)",
+    );
     for (const [k, v] of [...stage].sort((a, b) => b[1] - a[1]).slice(0, 24)) console.log(`${per(v)}  ${k}`);
     console.log("heaviest functions by self time, ms per batch");
     for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${per(v)}  ${k}`);

@@ -41,7 +41,13 @@ function batchBody(start: number, end: number, total: number, origin: number, of
   return JSON.stringify({ batch_id: batchId, logs });
 }
 
-async function ingest(deviceKey: string, total: number, origin: number, offset: number, progress: (done: number) => void) {
+async function ingest(
+  deviceKey: string,
+  total: number,
+  origin: number,
+  offset: number,
+  progress: (done: number) => void,
+) {
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -51,11 +57,16 @@ async function ingest(deviceKey: string, total: number, origin: number, offset: 
       const body = await gzip(batchBody(start, next, total, origin, offset, `b-${start}`));
       const res = await fetch(`${base}/logs/ingest`, {
         method: "POST",
-        headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json", "content-encoding": "gzip" },
+        headers: {
+          authorization: `Bearer ${deviceKey}`,
+          "content-type": "application/json",
+          "content-encoding": "gzip",
+        },
         body,
       });
       const json: any = await res.json();
-      if (!res.ok || json.accepted !== Math.min(BATCH, total - start)) throw new Error(`ingest: ${res.status} ${JSON.stringify(json).slice(0, 300)}`);
+      if (!res.ok || json.accepted !== Math.min(BATCH, total - start))
+        throw new Error(`ingest: ${res.status} ${JSON.stringify(json).slice(0, 300)}`);
       done += json.accepted;
       progress(done);
     }
@@ -69,14 +80,25 @@ async function ingest(deviceKey: string, total: number, origin: number, offset: 
 function wordShares() {
   const lines = new Map<string, number>();
   for (const line of corpus) {
-    const words = new Set(line.message.toLowerCase().split(/[^a-z0-9]+/).filter((w) => /^[a-z]{5,}$/.test(w)));
+    const words = new Set(
+      line.message
+        .toLowerCase()
+        .split(/[^a-z0-9]+/)
+        .filter((w) => /^[a-z]{5,}$/.test(w)),
+    );
     for (const w of words) lines.set(w, (lines.get(w) ?? 0) + 1);
   }
   // Prefix matching: a word's share includes the longer words it begins.
   const share = (w: string) => {
     const withPrefix = new Set<number>();
     corpus.forEach((line, i) => {
-      if (line.message.toLowerCase().split(/[^\p{L}\p{N}]+/u).some((t) => t.startsWith(w))) withPrefix.add(i);
+      if (
+        line.message
+          .toLowerCase()
+          .split(/[^\p{L}\p{N}]+/u)
+          .some((t) => t.startsWith(w))
+      )
+        withPrefix.add(i);
     });
     return withPrefix.size / corpus.length;
   };
@@ -87,9 +109,17 @@ function wordShares() {
     }
     throw new Error("no word fits");
   };
-  const byCloseness = [...lines.entries()].sort((a, b) => Math.abs(a[1] / corpus.length - 0.01) - Math.abs(b[1] / corpus.length - 0.01));
-  const common = pick(byCloseness.map(([w]) => w), (s) => s > 0.007 && s < 0.014);
-  const rare = pick([...lines.entries()].filter(([, n]) => n === 1).map(([w]) => w), (s) => s * corpus.length === 1);
+  const byCloseness = [...lines.entries()].sort(
+    (a, b) => Math.abs(a[1] / corpus.length - 0.01) - Math.abs(b[1] / corpus.length - 0.01),
+  );
+  const common = pick(
+    byCloseness.map(([w]) => w),
+    (s) => s > 0.007 && s < 0.014,
+  );
+  const rare = pick(
+    [...lines.entries()].filter(([, n]) => n === 1).map(([w]) => w),
+    (s) => s * corpus.length === 1,
+  );
   return { common, rare };
 }
 
@@ -123,12 +153,24 @@ function row(name: string, r: { p50: number; p99: number; lines: number }, extra
 }
 
 /** The query kinds, for one scope (`device_id=…` or `project_id=…`). */
-async function queryKinds(scope: string, token: string, mid: number, words: ReturnType<typeof wordShares>, pageDepth: number) {
+async function queryKinds(
+  scope: string,
+  token: string,
+  mid: number,
+  words: ReturnType<typeof wordShares>,
+  pageDepth: number,
+) {
   const kinds: [string, string][] = [
     ["latest 100, no filter", `${scope}`],
     ["level=ERROR, limit 100", `${scope}&level=ERROR`],
-    ["1 hour in the middle, limit 100", `${scope}&from=${Math.floor(mid / 1000) - 1_800_000}&to=${Math.floor(mid / 1000) + 1_800_000}`],
-    [`q=${words.common.w} (~${(words.common.s * 100).toFixed(1)}% of lines), limit 100`, `${scope}&q=${words.common.w}`],
+    [
+      "1 hour in the middle, limit 100",
+      `${scope}&from=${Math.floor(mid / 1000) - 1_800_000}&to=${Math.floor(mid / 1000) + 1_800_000}`,
+    ],
+    [
+      `q=${words.common.w} (~${(words.common.s * 100).toFixed(1)}% of lines), limit 100`,
+      `${scope}&q=${words.common.w}`,
+    ],
     [`q=${words.rare.w} (rare), limit 100`, `${scope}&q=${words.rare.w}`],
   ];
   console.log(`  ${"query".padEnd(52)} lines   p50 ms   p99 ms`);
@@ -142,16 +184,24 @@ async function queryKinds(scope: string, token: string, mid: number, words: Retu
   const walk: number[] = [];
   for (let p = 0; p < pageDepth; p++) {
     const t = performance.now();
-    const page: { logs: any[]; next_cursor: string | null } = await get(`/logs?${scope}&limit=1000${cursor ? `&cursor=${cursor}` : ""}`, token);
+    const page: { logs: any[]; next_cursor: string | null } = await get(
+      `/logs?${scope}&limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
+      token,
+    );
     walk.push(performance.now() - t);
     if (!page.next_cursor) break;
     cursor = page.next_cursor;
   }
   const deepPath = `/logs?${scope}&limit=1000&cursor=${cursor}`;
   paths.deep = deepPath;
-  console.log(`  (walked ${walk.length} pages of 1,000: first page ${walk[0]!.toFixed(1)} ms, page ${walk.length} ${walk.at(-1)!.toFixed(1)} ms)`);
+  console.log(
+    `  (walked ${walk.length} pages of 1,000: first page ${walk[0]!.toFixed(1)} ms, page ${walk.length} ${walk.at(-1)!.toFixed(1)} ms)`,
+  );
   row(`page ${pageDepth + 1} of 1,000 (deep cursor)`, await timed(deepPath, token));
-  row(`page ${pageDepth + 1} of 1,000 (deep cursor), limit 100`, await timed(deepPath.replace("limit=1000", "limit=100"), token));
+  row(
+    `page ${pageDepth + 1} of 1,000 (deep cursor), limit 100`,
+    await timed(deepPath.replace("limit=1000", "limit=100"), token),
+  );
   return paths;
 }
 
@@ -161,7 +211,13 @@ function encodeCursor(value: Record<string, string | number>) {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
-async function callsPerPage(query: string, deviceIds: string[], limit: number, token: string, after?: Record<string, string | number>) {
+async function callsPerPage(
+  query: string,
+  deviceIds: string[],
+  limit: number,
+  token: string,
+  after?: Record<string, string | number>,
+) {
   const want = limit + 1;
   let calls = 0;
   let rowsFetched = 0;
@@ -174,7 +230,8 @@ async function callsPerPage(query: string, deviceIds: string[], limit: number, t
     d.rows.push(...rows);
     d.done = rows.length < d.chunk;
     const last = d.rows.at(-1);
-    if (last) d.after = { ts: last.timestamp_us, device_id: d.id, id: Number(last.id.slice(last.id.lastIndexOf(":") + 1)) };
+    if (last)
+      d.after = { ts: last.timestamp_us, device_id: d.id, id: Number(last.id.slice(last.id.lastIndexOf(":") + 1)) };
     d.chunk = Math.min(d.chunk * 2, want);
   };
   const share = Math.max(20, Math.ceil((2 * want) / Math.max(1, deviceIds.length)));
@@ -206,7 +263,9 @@ async function callsPerPage(query: string, deviceIds: string[], limit: number, t
 // ---- export ----
 
 async function exportNdjson(deviceId: string, token: string) {
-  const res = await fetch(`${base}/logs/export?device_id=${deviceId}&format=ndjson`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${base}/logs/export?device_id=${deviceId}&format=ndjson`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   if (!res.ok || !res.body) throw new Error(`export: ${res.status}`);
   let bytes = 0;
   let lines = 0;
@@ -227,7 +286,8 @@ const server = await startServer(port, persist, { inspectorPort });
 const cdp = await inspector(inspectorPort);
 const heap = async () => ((await cdp.send("Runtime.getHeapUsage")) as { usedSize: number }).usedSize / 2 ** 20;
 const { base, admin } = server;
-const api = (method: string, path: string, token: string | null, body?: unknown) => call(base, method, path, token, body);
+const api = (method: string, path: string, token: string | null, body?: unknown) =>
+  call(base, method, path, token, body);
 const newDevice = (orgKey: string, projectId: string, dsn: string) => register(base, orgKey, projectId, dsn);
 try {
   const root = server.pid;
@@ -304,15 +364,22 @@ try {
   const paths = await queryKinds(`project_id=${fleet.project.id}`, orgKey, mid, words, 50);
 
   // Calls per project-wide page, counted by replaying the merge against each device.
-  console.log(`\n  device calls per project-wide page (the merge of page-merge.ts replayed here one device at a time; the server keeps ≤ 32 in flight):`);
+  console.log(
+    `\n  device calls per project-wide page (the merge of page-merge.ts replayed here one device at a time; the server keeps ≤ 32 in flight):`,
+  );
   const ids = devices.map((d) => d.device_id);
   for (const [name, path] of Object.entries(paths)) {
-    const query = path.replace(`/logs?project_id=${fleet.project.id}`, "").replace(/&limit=\d+/, "").replace(/^&/, "");
+    const query = path
+      .replace(`/logs?project_id=${fleet.project.id}`, "")
+      .replace(/&limit=\d+/, "")
+      .replace(/^&/, "");
     const limit = Number(/limit=(\d+)/.exec(path)?.[1] ?? 100);
     const cursor = /cursor=([^&]*)/.exec(query)?.[1];
     const after = cursor ? JSON.parse(Buffer.from(cursor, "base64url").toString()) : undefined;
     const c = await callsPerPage(query.replace(/&?cursor=[^&]*/, ""), ids, limit, orgKey, after);
-    console.log(`    ${name.padEnd(52)} limit ${String(limit).padStart(4)}: ${c.calls} calls (first ${c.firstCalls} = ${Math.ceil(c.firstCalls / 32)} waves of ≤ 32, then ${c.calls - c.firstCalls} more in ${c.steps - 1} refill step(s)), ${c.rowsFetched} rows fetched for ${c.lines} returned`);
+    console.log(
+      `    ${name.padEnd(52)} limit ${String(limit).padStart(4)}: ${c.calls} calls (first ${c.firstCalls} = ${Math.ceil(c.firstCalls / 32)} waves of ≤ 32, then ${c.calls - c.firstCalls} more in ${c.steps - 1} refill step(s)), ${c.rowsFetched} rows fetched for ${c.lines} returned`,
+    );
   }
   console.log(`\nload average after: ${loadAverage()}; total ${elapsed()}`);
 } finally {

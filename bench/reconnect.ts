@@ -11,7 +11,8 @@ import { api, newDevice, newProject, startServer } from "./server.ts";
 const DEVICES = Number(process.env.DEVICES ?? 400);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /** One heartbeat from each device, CONCURRENCY at a time: wall time and each one's latency. */
 async function wave(base: string, keys: string[]): Promise<{ seconds: number; latencies: number[] }> {
@@ -23,7 +24,11 @@ async function wave(base: string, keys: string[]): Promise<{ seconds: number; la
       while (next < keys.length) {
         const key = keys[next++]!;
         const started = performance.now();
-        const res = await fetch(`${base}/fleet/heartbeat`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: "{}" });
+        const res = await fetch(`${base}/fleet/heartbeat`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: "{}",
+        });
         await res.arrayBuffer();
         if (!res.ok) throw new Error(`heartbeat: ${res.status}`);
         latencies.push(performance.now() - started);
@@ -37,7 +42,8 @@ const server = await startServer(8884, ".wrangler/bench-reconnect");
 try {
   const { orgKey, projectId } = await newProject(server);
   const keys: string[] = [];
-  for (let i = 0; i < DEVICES; i++) keys.push((await newDevice(server.base, orgKey, projectId, `reconnect-${i}`)).device_key);
+  for (let i = 0; i < DEVICES; i++)
+    keys.push((await newDevice(server.base, orgKey, projectId, `reconnect-${i}`)).device_key);
   const reconnect = await wave(server.base, keys);
   const steady = await wave(server.base, keys);
   const connected = await api(server.base, "GET", `/audit?action=device.connected&limit=200`, orgKey);
@@ -46,7 +52,9 @@ try {
   console.log(`\n${DEVICES} devices of one org, ${CONCURRENCY} heartbeats in flight, wrangler dev on this machine`);
   console.log(line("first heartbeats (each audited)", reconnect));
   console.log(line("next heartbeats (no transition)", steady));
-  console.log(`device.connected events in the org's log: ${connected.events.length}${connected.next_cursor ? "+" : ""} (first page)`);
+  console.log(
+    `device.connected events in the org's log: ${connected.events.length}${connected.next_cursor ? "+" : ""} (first page)`,
+  );
 } finally {
   server.stop();
 }

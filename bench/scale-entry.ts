@@ -77,15 +77,29 @@ const newScope = (): Scope => ({
 
 /** Subrequests a scope made: object calls, R2 operations and queue sends (D1 queries are counted apart). */
 const subrequests = (s: Scope) =>
-  Object.values(s.object_calls).reduce((a, b) => a + b, 0) + Object.values(s.r2_ops).reduce((a, b) => a + b, 0) + s.queue_sends;
+  Object.values(s.object_calls).reduce((a, b) => a + b, 0) +
+  Object.values(s.r2_ops).reduce((a, b) => a + b, 0) +
+  s.queue_sends;
 
 const totals = newScope();
 /** Requests each object took: stub calls to it, WebSocket messages, alarms; with its busiest second. */
-const objects = new Map<string, { n: number; sec: number; cur: number; peak: number; methods?: Record<string, number> }>();
+const objects = new Map<
+  string,
+  { n: number; sec: number; cur: number; peak: number; methods?: Record<string, number> }
+>();
 /** Object names by id, as idFromName made them. */
 const names = new Map<string, string>();
 const scopes = new Map<string, Scope>();
-const queueRuns: Array<Scope & { messages: number; projects: number; types: Record<string, number>; ms: number; subrequests: number; failed?: string }> = [];
+const queueRuns: Array<
+  Scope & {
+    messages: number;
+    projects: number;
+    types: Record<string, number>;
+    ms: number;
+    subrequests: number;
+    failed?: string;
+  }
+> = [];
 
 const add = (rec: Record<string, number>, key: string, n = 1) => void (rec[key] = (rec[key] ?? 0) + n);
 
@@ -108,7 +122,8 @@ function hit(binding: string, id: DurableObjectId, what?: string) {
   if (o.cur > o.peak) o.peak = o.cur;
 }
 
-const WRITE = /^\s*(?:insert(?:\s+or\s+\w+)?\s+into|update(?:\s+or\s+\w+)?|delete\s+from|replace\s+into)\s+["`[]?([A-Za-z_][\w]*)/i;
+const WRITE =
+  /^\s*(?:insert(?:\s+or\s+\w+)?\s+into|update(?:\s+or\s+\w+)?|delete\s+from|replace\s+into)\s+["`[]?([A-Za-z_][\w]*)/i;
 
 /** Counts one D1 result (or a statement without meta) into every scope. */
 function d1Counted(scopesHere: Scope[], sql: string, meta: { rows_written?: number } | undefined) {
@@ -231,7 +246,9 @@ function wrapNamespace(binding: string, ns: DurableObjectNamespace, sc: Scope[])
           names.set(id.toString(), name);
           return id;
         };
-      if (prop === "get") return (id: DurableObjectId, opts?: DurableObjectNamespaceGetDurableObjectOptions) => stubOf(target.get(id, opts), id);
+      if (prop === "get")
+        return (id: DurableObjectId, opts?: DurableObjectNamespaceGetDurableObjectOptions) =>
+          stubOf(target.get(id, opts), id);
       if (prop === "getByName")
         return (name: string, opts?: DurableObjectNamespaceGetDurableObjectOptions) => {
           const id = target.idFromName(name);
@@ -251,7 +268,8 @@ function wrapR2(r2: R2Bucket, sc: Scope[]): R2Bucket {
       return (...a: unknown[]) => {
         for (const s of sc) {
           add(s.r2_ops, String(prop));
-          if ((prop === "put" || prop === "createMultipartUpload") && String(a[0]).startsWith("logs/")) s.r2_archive_puts++;
+          if ((prop === "put" || prop === "createMultipartUpload") && String(a[0]).startsWith("logs/"))
+            s.r2_archive_puts++;
         }
         return Reflect.apply(v as (...x: unknown[]) => unknown, target, a);
       };
@@ -418,17 +436,30 @@ export default {
       }
       const d1: Record<string, [number, number]> = {};
       for (const [k, sc] of objectScopes) if (sc.d1_queries) d1[k] = [sc.d1_queries, sc.d1_rows_written];
-      return Response.json({ at: Date.now(), totals, objects: objs, methods, constructed, d1_by_object: d1, scopes: scopes.size });
+      return Response.json({
+        at: Date.now(),
+        totals,
+        objects: objs,
+        methods,
+        constructed,
+        d1_by_object: d1,
+        scopes: scopes.size,
+      });
     }
     if (p === "/__bench/scope") {
       const s = scopes.get(url.searchParams.get("id") ?? "");
-      return s ? Response.json({ ...s, subrequests: subrequests(s) }) : Response.json({ error: "no such scope" }, { status: 404 });
+      return s
+        ? Response.json({ ...s, subrequests: subrequests(s) })
+        : Response.json({ error: "no such scope" }, { status: 404 });
     }
     if (p === "/__bench/queue") return Response.json(queueRuns);
     if (p === "/__bench/scheduled") {
       const scope = newScope();
       const cron = url.searchParams.get("cron") ?? "";
-      await entry.scheduled({ cron, scheduledTime: Date.now(), noRetry() {} } as ScheduledController, counted(env, scope));
+      await entry.scheduled(
+        { cron, scheduledTime: Date.now(), noRetry() {} } as ScheduledController,
+        counted(env, scope),
+      );
       return Response.json({ ...scope, subrequests: subrequests(scope) });
     }
     if (p === "/__bench/flush") {
@@ -437,7 +468,8 @@ export default {
       const db = createDb(e.DB);
       const ids = await listDeviceIdsOfProject(db, projectId, { limit: 10_000 });
       const ns = e.DEVICE_HUB as unknown as DurableObjectNamespace<DeviceHub>;
-      for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => ns.get(ns.idFromName(id)).sendCounts()));
+      for (let i = 0; i < ids.length; i += 50)
+        await Promise.all(ids.slice(i, i + 50).map((id) => ns.get(ns.idFromName(id)).sendCounts()));
       const shards = await shardsInUse(db, projectId);
       await Promise.all(shards.map((i) => logShard(e, projectId, i).flush()));
       return Response.json({ devices: ids.length, shards: shards.length });
@@ -446,8 +478,14 @@ export default {
       const projectId = url.searchParams.get("project_id") ?? "";
       const e = countedShared(env);
       const shards = await shardsInUse(createDb(e.DB), projectId);
-      const done = await Promise.all(shards.map((i) => (logShard(e, projectId, i) as unknown as DurableObjectStub<LogShard>).archiveAll()));
-      return Response.json({ shards: shards.length, objects: done.reduce((n, d) => n + d.objects, 0), lines: done.reduce((n, d) => n + d.lines, 0) });
+      const done = await Promise.all(
+        shards.map((i) => (logShard(e, projectId, i) as unknown as DurableObjectStub<LogShard>).archiveAll()),
+      );
+      return Response.json({
+        shards: shards.length,
+        objects: done.reduce((n, d) => n + d.objects, 0),
+        lines: done.reduce((n, d) => n + d.lines, 0),
+      });
     }
     if (p === "/__bench/archive-stats") return Response.json(await archiveStats(env.STORAGE));
     if (p === "/__bench/shard-of") {
@@ -458,10 +496,15 @@ export default {
       // The registration fast path: what POST /capsules/generate and POST /fleet/register do for
       // each device (the same service functions: a token, then a registration with it: the same
       // D1 rows and DeviceHub provisioning), in-process, without HTTP, auth or API records.
-      const { project_id, devices } = (await req.json()) as { project_id: string; devices: Array<{ dsn: string; name: string; device_type: string; sample: string }> };
+      const { project_id, devices } = (await req.json()) as {
+        project_id: string;
+        devices: Array<{ dsn: string; name: string; device_type: string; sample: string }>;
+      };
       const e = countedShared(env);
       const db = createDb(e.DB);
-      const project = await e.DB.prepare("SELECT org_id FROM projects WHERE id = ?").bind(project_id).first<{ org_id: string }>();
+      const project = await e.DB.prepare("SELECT org_id FROM projects WHERE id = ?")
+        .bind(project_id)
+        .first<{ org_id: string }>();
       if (!project) return Response.json({ error: "no such project" }, { status: 404 });
       const out: unknown[] = new Array(devices.length);
       let next = 0;
@@ -470,9 +513,23 @@ export default {
           while (next < devices.length) {
             const i = next++;
             const d = devices[i]!;
-            const capsule = { project_id, device_type: d.device_type, environment: "testing", name: d.name, dsn: d.dsn, expires_in_s: 86_400 } as z.output<typeof GenerateCapsule>;
+            const capsule = {
+              project_id,
+              device_type: d.device_type,
+              environment: "testing",
+              name: d.name,
+              dsn: d.dsn,
+              expires_in_s: 86_400,
+            } as z.output<typeof GenerateCapsule>;
             const { secret } = await issueToken(db, project.org_id, project_id, capsule);
-            const body = { dsn: d.dsn, registration_token: secret, name: d.name, device_type: d.device_type, environment: "testing", device_info: { simulated: true, sample: d.sample } } as z.output<typeof Register>;
+            const body = {
+              dsn: d.dsn,
+              registration_token: secret,
+              name: d.name,
+              device_type: d.device_type,
+              environment: "testing",
+              device_info: { simulated: true, sample: d.sample },
+            } as z.output<typeof Register>;
             out[i] = (await registerDevice(e, db, body)).answer;
           }
         }),
@@ -500,7 +557,13 @@ export default {
       add(types, String(body?.type ?? "?"));
       projects += Array.isArray(body?.projects) ? body.projects.length : 0;
     }
-    const run = Object.assign(scope, { messages: batch.messages.length, projects, types, ms: 0, subrequests: 0 }) as (typeof queueRuns)[number];
+    const run = Object.assign(scope, {
+      messages: batch.messages.length,
+      projects,
+      types,
+      ms: 0,
+      subrequests: 0,
+    }) as (typeof queueRuns)[number];
     queueRuns.push(run);
     try {
       await entry.queue(batch, counted(env, scope));

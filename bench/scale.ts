@@ -50,14 +50,20 @@ const TARGET = { devices: 1_000_000, projects: 10_000, project: 10_000 };
 /** The `i`th device of a project, as the simulator's own fleet names them (agent/simulate/fleet.ts, which strip-only Node cannot load). */
 const profileOf = (i: number, run: string) => {
   const number = String(i + 1).padStart(4, "0");
-  return { dsn: `scale-${run}-${number}`, name: `Scale device ${number}`, device_type: "robot", dataset: DATASETS[i % DATASETS.length]! };
+  return {
+    dsn: `scale-${run}-${number}`,
+    name: `Scale device ${number}`,
+    device_type: "robot",
+    dataset: DATASETS[i % DATASETS.length]!,
+  };
 };
 
 const began = Date.now();
 const log = (...a: unknown[]) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s]`, ...a);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-const fmt = (n: number, digits = 2) => (Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: digits }));
+const fmt = (n: number, digits = 2) =>
+  Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: digits });
 
 interface Scope {
   d1_queries: number;
@@ -122,9 +128,15 @@ function d1Size(): D1Size {
     const pageCount = (db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count;
     const pageSize = (db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size;
     const owner = new Map<string, string>();
-    for (const r of db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table','index')").all() as Array<{ name: string; tbl_name: string }>) owner.set(r.name, r.tbl_name);
+    for (const r of db
+      .prepare("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table','index')")
+      .all() as Array<{ name: string; tbl_name: string }>)
+      owner.set(r.name, r.tbl_name);
     const tables: Record<string, number> = {};
-    for (const r of db.prepare("SELECT name, SUM(payload) AS payload FROM dbstat GROUP BY name").all() as Array<{ name: string; payload: number }>) {
+    for (const r of db.prepare("SELECT name, SUM(payload) AS payload FROM dbstat GROUP BY name").all() as Array<{
+      name: string;
+      payload: number;
+    }>) {
       const t = owner.get(r.name) ?? r.name;
       tables[t] = (tables[t] ?? 0) + r.payload;
     }
@@ -151,7 +163,8 @@ const diff = (a: Record<string, number>, b: Record<string, number>) => {
 };
 
 /** What people create (excluded from the size bound): orgs, projects, people, keys, tokens, devices, rules. */
-const CREATED_BY_PEOPLE = /^(orgs|projects|users|members|memberships|api_keys|registration_tokens|devices|alert_rules|invites|d1_migrations)$/;
+const CREATED_BY_PEOPLE =
+  /^(orgs|projects|users|members|memberships|api_keys|registration_tokens|devices|alert_rules|invites|d1_migrations)$/;
 /** Written once per shard a project uses (≤ 64 rows a project), not per device-day: apart from the per-device-day figure. */
 const PER_PROJECT_ONCE = /^log_shards$/;
 /** One row per project, rewritten in place, whose size follows the project's devices (~50 B each): it grows as people register devices, not with time. */
@@ -180,7 +193,10 @@ async function registerDevices(project: Project, run: string) {
     const profiles = Array.from({ length: Math.min(100, project.devices - from) }, (_, i) => profileOf(from + i, run));
     const res = await fetch(`${ORIGIN}/__bench/register`, {
       method: "POST",
-      body: JSON.stringify({ project_id: project.id, devices: profiles.map((p) => ({ dsn: p.dsn, name: p.name, device_type: p.device_type, sample: p.dataset })) }),
+      body: JSON.stringify({
+        project_id: project.id,
+        devices: profiles.map((p) => ({ dsn: p.dsn, name: p.name, device_type: p.device_type, sample: p.dataset })),
+      }),
     });
     if (!res.ok) throw new Error(`registering devices: ${res.status} ${await res.text()}`);
     const regs = (await res.json()) as Array<{ device_id: string }>;
@@ -191,17 +207,44 @@ async function registerDevices(project: Project, run: string) {
   }
   // The simulator's state files (agent/simulate/fleet.ts): it drives these devices instead of registering new ones.
   project.parts.forEach((part) => {
-    writeFileSync(part.stateFile, JSON.stringify({ backend_url: ORIGIN, project_id: project.id, devices: saved.slice(part.from, part.from + part.devices) }), { mode: 0o600 });
+    writeFileSync(
+      part.stateFile,
+      JSON.stringify({
+        backend_url: ORIGIN,
+        project_id: project.id,
+        devices: saved.slice(part.from, part.from + part.devices),
+      }),
+      { mode: 0o600 },
+    );
   });
 }
 
-function simulate(orgKey: string, p: Project, part: Project["parts"][number]): { child: ChildProcess; started: Promise<void>; done: Promise<string> } {
+function simulate(
+  orgKey: string,
+  p: Project,
+  part: Project["parts"][number],
+): { child: ChildProcess; started: Promise<void>; done: Promise<string> } {
   const flags = p.light
     ? ["--rate", "0.01", "--heartbeat", "30", "--sessions-per-day", "0"]
     : ["--rate", "0.4", "--heartbeat", "30", "--sessions-per-day", "1", "--session-length", "1h", "--files", "0"];
   const child = spawn(
     process.execPath,
-    ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "simulate", "--devices", String(part.devices), "--project", p.id, "--state", part.stateFile, "--duration", "86400", "--quiet", ...flags],
+    [
+      "--experimental-transform-types",
+      "--no-warnings",
+      "agent/cli.ts",
+      "simulate",
+      "--devices",
+      String(part.devices),
+      "--project",
+      p.id,
+      "--state",
+      part.stateFile,
+      "--duration",
+      "86400",
+      "--quiet",
+      ...flags,
+    ],
     { env: { ...process.env, FLEETBEAT_URL: ORIGIN, FLEETBEAT_API_KEY: orgKey }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -225,7 +268,9 @@ function simulate(orgKey: string, p: Project, part: Project["parts"][number]): {
 let scopeSeq = 0;
 async function scoped(path: string, token: string, headers: Record<string, string> = {}) {
   const id = `s${++scopeSeq}-${Date.now()}`;
-  const res = await fetch(`${ORIGIN}${path}`, { headers: { authorization: `Bearer ${token}`, "x-bench-scope": id, ...headers } });
+  const res = await fetch(`${ORIGIN}${path}`, {
+    headers: { authorization: `Bearer ${token}`, "x-bench-scope": id, ...headers },
+  });
   const body = await res.text();
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${body.slice(0, 300)}`);
   const scope = await bench<Scope>(`/__bench/scope?id=${id}`);
@@ -234,9 +279,25 @@ async function scoped(path: string, token: string, headers: Record<string, strin
 
 interface ReadFigures {
   devices: number;
-  search: { calls: number; shard_calls: number; shards: number; device_calls: number; rows_held: number; max_limit: number; lines: number };
+  search: {
+    calls: number;
+    shard_calls: number;
+    shards: number;
+    device_calls: number;
+    rows_held: number;
+    max_limit: number;
+    lines: number;
+  };
   export: { calls: number; pages: number; calls_per_page: number; lines: number; rows_held: number };
-  loki: { calls: number; shard_calls: number; shards: number; device_calls: number; rows_held: number; max_limit: number; lines: number };
+  loki: {
+    calls: number;
+    shard_calls: number;
+    shards: number;
+    device_calls: number;
+    rows_held: number;
+    max_limit: number;
+    lines: number;
+  };
 }
 
 async function reads(p: Project, key: string): Promise<ReadFigures> {
@@ -246,8 +307,14 @@ async function reads(p: Project, key: string): Promise<ReadFigures> {
   const exportLines = exp.body.split("\n").filter(Boolean).length;
   const end = BigInt(Date.now() + 1000) * 1_000_000n;
   const q = encodeURIComponent('{module=~".+"}');
-  const loki = await scoped(`/loki/api/v1/query_range?query=${q}&start=${end - 3_600_000_000_000n}&end=${end}&limit=100&direction=backward`, key, { "x-scope-orgid": p.id });
-  const lokiLines = sum(((JSON.parse(loki.body).data?.result ?? []) as Array<{ values: unknown[] }>).map((r) => r.values.length));
+  const loki = await scoped(
+    `/loki/api/v1/query_range?query=${q}&start=${end - 3_600_000_000_000n}&end=${end}&limit=100&direction=backward`,
+    key,
+    { "x-scope-orgid": p.id },
+  );
+  const lokiLines = sum(
+    ((JSON.parse(loki.body).data?.result ?? []) as Array<{ values: unknown[] }>).map((r) => r.values.length),
+  );
   const pages = Math.max(1, Math.ceil(exportLines / 1000));
   return {
     devices: p.devices,
@@ -260,7 +327,13 @@ async function reads(p: Project, key: string): Promise<ReadFigures> {
       max_limit: Math.max(0, ...search.scope.shard_query_limits),
       lines: (JSON.parse(search.body).logs ?? []).length,
     },
-    export: { calls: calls(exp.scope), pages, calls_per_page: calls(exp.scope) / pages, lines: exportLines, rows_held: exp.scope.shard_rows },
+    export: {
+      calls: calls(exp.scope),
+      pages,
+      calls_per_page: calls(exp.scope) / pages,
+      lines: exportLines,
+      rows_held: exp.scope.shard_rows,
+    },
     loki: {
       calls: calls(loki.scope),
       shard_calls: loki.scope.object_calls.LOG_SHARD ?? 0,
@@ -278,11 +351,18 @@ async function reads(p: Project, key: string): Promise<ReadFigures> {
 
 async function openViewer(orgKey: string, projectId: string, deviceId: string) {
   const { ticket } = await api(`${ORIGIN}/api/v1`, "POST", "/logs/stream/ticket", orgKey, { project_id: projectId });
-  const ws = new WebSocket(`ws://127.0.0.1:${PORT}/api/v1/logs/stream?ticket=${encodeURIComponent(ticket)}&device_id=${encodeURIComponent(deviceId)}`);
+  const ws = new WebSocket(
+    `ws://127.0.0.1:${PORT}/api/v1/logs/stream?ticket=${encodeURIComponent(ticket)}&device_id=${encodeURIComponent(deviceId)}`,
+  );
   const got = { lines: 0, otherDevices: 0, frames: 0, dropped: 0, ready: false };
   await new Promise<void>((resolve, reject) => {
     ws.addEventListener("message", (ev) => {
-      const f = JSON.parse(String(ev.data)) as { type: string; seq?: number; logs?: Array<{ device_id: string }>; count?: number };
+      const f = JSON.parse(String(ev.data)) as {
+        type: string;
+        seq?: number;
+        logs?: Array<{ device_id: string }>;
+        count?: number;
+      };
       if (f.type === "ready") {
         got.ready = true;
         resolve();
@@ -303,7 +383,11 @@ async function openViewer(orgKey: string, projectId: string, deviceId: string) {
 
 // ---------------------------------------------------------------------------------------------
 
-const projectOf = (key: string, projects: Project[], deviceProject: Map<string, Project>): Project | "org" | undefined => {
+const projectOf = (
+  key: string,
+  projects: Project[],
+  deviceProject: Map<string, Project>,
+): Project | "org" | undefined => {
   const [binding, ...rest] = key.split(":");
   const name = rest.join(":");
   if (binding === "DEVICE_HUB") return deviceProject.get(name);
@@ -312,8 +396,14 @@ const projectOf = (key: string, projects: Project[], deviceProject: Map<string, 
 };
 
 async function main() {
-  log(`starting wrangler dev on bench/scale-entry.ts at ${ORIGIN} (state in ${PERSIST}); steady window ${MINUTES} min${quick ? " (--quick)" : ""}`);
-  const server = await startServer(PORT, PERSIST, { entry: "bench/scale-entry.ts", inspectorPort: INSPECTOR, logFile: join(PERSIST, "..", "bench-scale-server.log") });
+  log(
+    `starting wrangler dev on bench/scale-entry.ts at ${ORIGIN} (state in ${PERSIST}); steady window ${MINUTES} min${quick ? " (--quick)" : ""}`,
+  );
+  const server = await startServer(PORT, PERSIST, {
+    entry: "bench/scale-entry.ts",
+    inspectorPort: INSPECTOR,
+    logFile: join(PERSIST, "..", "bench-scale-server.log"),
+  });
   const sims: ReturnType<typeof simulate>[] = [];
   let viewer: Awaited<ReturnType<typeof openViewer>> | undefined;
   const stopAll = () => {
@@ -336,7 +426,11 @@ async function main() {
   }
 }
 
-async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer: (v: Awaited<ReturnType<typeof openViewer>>) => void) {
+async function run(
+  admin: string,
+  sims: ReturnType<typeof simulate>[],
+  setViewer: (v: Awaited<ReturnType<typeof openViewer>>) => void,
+) {
   const base = `${ORIGIN}/api/v1`;
   const org = await api(base, "POST", "/orgs", admin, { name: "bench-scale", tier: "enterprise" });
   const orgKey: string = org.api_key.key;
@@ -344,7 +438,11 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   for (const [i, devices] of [...TYPICAL.map((n) => [n, false] as const), [LIGHT, true] as const].entries()) {
     const { project } = await api(base, "POST", "/projects", orgKey, { name: `scale-${i}` });
     const n = devices[0];
-    const parts = Array.from({ length: Math.ceil(n / PER_SIMULATOR) }, (_, k) => ({ from: k * PER_SIMULATOR, devices: Math.min(PER_SIMULATOR, n - k * PER_SIMULATOR), stateFile: join(PERSIST, `fleet-${i}-${k}.json`) }));
+    const parts = Array.from({ length: Math.ceil(n / PER_SIMULATOR) }, (_, k) => ({
+      from: k * PER_SIMULATOR,
+      devices: Math.min(PER_SIMULATOR, n - k * PER_SIMULATOR),
+      stateFile: join(PERSIST, `fleet-${i}-${k}.json`),
+    }));
     projects.push({ id: project.id, devices: n, light: devices[1], ids: [], parts });
   }
   const typical = projects.filter((p) => !p.light);
@@ -360,7 +458,9 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     devices: sum(projects.map((p) => p.devices)),
     seconds: (Date.now() - regStarted) / 1000,
   };
-  log(`registered ${registration.devices} devices through the bench-only fast path in ${registration.seconds.toFixed(0)} s`);
+  log(
+    `registered ${registration.devices} devices through the bench-only fast path in ${registration.seconds.toFixed(0)} s`,
+  );
   const deviceProject = new Map<string, Project>();
   for (const p of projects) for (const id of p.ids) deviceProject.set(id, p);
 
@@ -370,10 +470,20 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const simStarted = Date.now();
   for (const p of [light, ...typical]) for (const part of p.parts) sims.push(simulate(orgKey, p, part));
   await Promise.all(sims.map((s) => s.started));
-  log(`all ${sims.length} simulators run (${((Date.now() - simStarted) / 1000).toFixed(0)} s to greet every device); warming up at least ${WARMUP_S} s, until the W-typical projects' D1 writes from the start (transitions online, sessions opened) are done`);
+  log(
+    `all ${sims.length} simulators run (${((Date.now() - simStarted) / 1000).toFixed(0)} s to greet every device); warming up at least ${WARMUP_S} s, until the W-typical projects' D1 writes from the start (transitions online, sessions opened) are done`,
+  );
   // Warm-up: at least WARMUP_S, then until the W-typical projects wrote no D1 row for 70 s (at most WARMUP_MAX_S).
   const warmStarted = Date.now();
-  const typicalRowsNow = (st: Stats) => sum(Object.entries(st.d1_by_object).filter(([k]) => { const p = projectOf(k, projects, deviceProject); return p !== undefined && p !== "org" && !p.light; }).map(([, [, r]]) => r));
+  const typicalRowsNow = (st: Stats) =>
+    sum(
+      Object.entries(st.d1_by_object)
+        .filter(([k]) => {
+          const p = projectOf(k, projects, deviceProject);
+          return p !== undefined && p !== "org" && !p.light;
+        })
+        .map(([, [, r]]) => r),
+    );
   let lastRows = -1;
   const warmSamples: Stats[] = [];
   let lastChange = Date.now();
@@ -422,7 +532,8 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const stats3 = await stats();
   log("cron runs: hourly, daily, monthly; waiting for the jobs queue to drain");
   const crons: Record<string, Scope> = {};
-  for (const cron of ["0 * * * *", "5 0 * * *", "20 0 1 * *"]) crons[cron] = await bench<Scope>(`/__bench/scheduled?cron=${encodeURIComponent(cron)}`, "POST");
+  for (const cron of ["0 * * * *", "5 0 * * *", "20 0 1 * *"])
+    crons[cron] = await bench<Scope>(`/__bench/scheduled?cron=${encodeURIComponent(cron)}`, "POST");
   let runs: QueueRun[] = [];
   for (let quiet = 0, seen = -1; quiet < 4; ) {
     await sleep(2500);
@@ -437,7 +548,9 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   for (const p of projects) await bench(`/__bench/flush?project_id=${p.id}`, "POST");
   for (const p of projects) await bench(`/__bench/archive?project_id=${p.id}`, "POST");
   const afterArchive = await stats();
-  const archive = await bench<{ objects: number; lines: number; device_hours: number; shard_hours: number }>("/__bench/archive-stats");
+  const archive = await bench<{ objects: number; lines: number; device_hours: number; shard_hours: number }>(
+    "/__bench/archive-stats",
+  );
   const size3 = d1Size();
   const ended = Date.now();
 
@@ -463,7 +576,8 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const steadyRows = rowsBy(stats1, stats2);
   const steadyTotal = stats2.totals.d1_rows_written - stats1.totals.d1_rows_written;
   const steadyByTable = diff(stats1.totals.d1_rows_by_table, stats2.totals.d1_rows_by_table);
-  const typicalRows = sum(typical.map((p) => steadyRows.get(p) ?? 0)) + (steadyRows.get("worker") ?? 0) + (steadyRows.get("org") ?? 0);
+  const typicalRows =
+    sum(typical.map((p) => steadyRows.get(p) ?? 0)) + (steadyRows.get("worker") ?? 0) + (steadyRows.get("org") ?? 0);
   const startRows = stats1.totals.d1_rows_written - stats0.totals.d1_rows_written;
   const startByTable = diff(stats0.totals.d1_rows_by_table, stats1.totals.d1_rows_by_table);
   const stopRows = stats3.totals.d1_rows_written - stats2.totals.d1_rows_written;
@@ -497,7 +611,8 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     by_table: steadyByTable,
     busiest_typical_project_per_s: busiestTypical,
     unattributed_per_s: unattributed,
-    at_1m_per_s: busiestTypical * TARGET.projects + unattributed * (TARGET.devices / sum(typical.map((p) => p.devices))),
+    at_1m_per_s:
+      busiestTypical * TARGET.projects + unattributed * (TARGET.devices / sum(typical.map((p) => p.devices))),
     p300_per_s: perProjectRate(p300),
     light_per_s: perProjectRate(light),
     at_10k_project_per_s: project10k,
@@ -506,7 +621,9 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     worst_project_minute: worstMinute,
   };
   // Sessions: each W-typical device opened one when its run began and ended it when it stopped.
-  const sessionsOpened = sum(outputs.map((o) => Number(/(\d[\d,]*) sessions? (?:started|opened)/.exec(o)?.[1]?.replace(/,/g, "") ?? 0)));
+  const sessionsOpened = sum(
+    outputs.map((o) => Number(/(\d[\d,]*) sessions? (?:started|opened)/.exec(o)?.[1]?.replace(/,/g, "") ?? 0)),
+  );
   const sessionRows = (startByTable.sessions ?? 0) + (steadyByTable.sessions ?? 0) + (stopByTable.sessions ?? 0);
   const sessionCount = sum(typical.map((p) => p.devices));
   const rowsPerSession = sessionRows / sessionCount;
@@ -516,7 +633,18 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const grown = diff(size0.tables, size3.tables);
   const growthSteady = diff(size1.tables, size2.tables);
   const activity = (t: Record<string, number>) =>
-    sum(Object.entries(t).filter(([k]) => !CREATED_BY_PEOPLE.test(k) && !PER_PROJECT_ONCE.test(k) && !PER_PROJECT_FLEET.test(k) && !PER_PROJECT_DAY.test(k) && k !== "sessions").map(([, v]) => v));
+    sum(
+      Object.entries(t)
+        .filter(
+          ([k]) =>
+            !CREATED_BY_PEOPLE.test(k) &&
+            !PER_PROJECT_ONCE.test(k) &&
+            !PER_PROJECT_FLEET.test(k) &&
+            !PER_PROJECT_DAY.test(k) &&
+            k !== "sessions",
+        )
+        .map(([, v]) => v),
+    );
   const sessionBytes = grown.sessions ?? 0;
   const bytesPerSession = sessionBytes / sessionCount;
   const runDeviceDays = (sum(projects.map((p) => p.devices)) * windowS) / 86_400;
@@ -549,12 +677,16 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const shardOfDevice = new Map<string, number>();
   for (const p of projects) {
     const res = await fetch(`${ORIGIN}/__bench/shard-of`, { method: "POST", body: JSON.stringify(p.ids) });
-    for (const [, n] of Object.entries((await res.json()) as Record<string, number>)) shardOfDevice.set(`${p.id}/shard/${n}`, (shardOfDevice.get(`${p.id}/shard/${n}`) ?? 0) + 1);
+    for (const [, n] of Object.entries((await res.json()) as Record<string, number>))
+      shardOfDevice.set(`${p.id}/shard/${n}`, (shardOfDevice.get(`${p.id}/shard/${n}`) ?? 0) + 1);
   }
-  const shardsInUse = (projectId: string) => [...shardOfDevice.keys()].filter((k) => k.startsWith(`${projectId}/shard/`)).length;
+  const shardsInUse = (projectId: string) =>
+    [...shardOfDevice.keys()].filter((k) => k.startsWith(`${projectId}/shard/`)).length;
   const objectRates = Object.entries(stats2.objects).map(([k, [n, peak]]) => {
     const rate = (n - (stats1.objects[k]?.[0] ?? 0)) / windowS;
-    const methodRates = Object.fromEntries(Object.entries(stats2.methods[k] ?? {}).map(([m, c]) => [m, (c - (stats1.methods[k]?.[m] ?? 0)) / windowS]));
+    const methodRates = Object.fromEntries(
+      Object.entries(stats2.methods[k] ?? {}).map(([m, c]) => [m, (c - (stats1.methods[k]?.[m] ?? 0)) / windowS]),
+    );
     const p = projectOf(k, projects, deviceProject);
     const binding = k.split(":")[0]!;
     // What each object's load follows: a device's object, its device; a viewer group, the viewers and what they watch
@@ -569,21 +701,52 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
           : p === "org"
             ? sum(projects.map((x) => x.devices))
             : (p?.devices ?? 1);
-    const scale = binding === "DEVICE_HUB" || binding === "TAIL_GROUP" ? 1 : binding === "LOG_SHARD" ? TARGET.project / LOG_SHARDS / devicesBehind : TARGET.project / devicesBehind;
+    const scale =
+      binding === "DEVICE_HUB" || binding === "TAIL_GROUP"
+        ? 1
+        : binding === "LOG_SHARD"
+          ? TARGET.project / LOG_SHARDS / devicesBehind
+          : TARGET.project / devicesBehind;
     // A project's object, by what drives each method: deliveries from shards follow the shards in use (64 at 10,000
     // devices), its own alarm is one object's, everything else follows the devices.
     const at10k =
       binding === "PROJECT_HUB" && p !== "org" && p
-        ? sum(Object.entries(methodRates).map(([m, r]) => r * (PER_SHARD_METHODS.has(m) ? LOG_SHARDS / Math.max(1, shardsInUse(p.id)) : m === "(alarm)" ? 1 : scale)))
+        ? sum(
+            Object.entries(methodRates).map(
+              ([m, r]) =>
+                r *
+                (PER_SHARD_METHODS.has(m) ? LOG_SHARDS / Math.max(1, shardsInUse(p.id)) : m === "(alarm)" ? 1 : scale),
+            ),
+          )
         : rate * scale;
-    return { key: k, binding, project: p === "org" ? "org" : (p?.id ?? "?"), devices: devicesBehind, rate, peak, scale, at10k, allLinear: rate * scale, methods: methodRates };
+    return {
+      key: k,
+      binding,
+      project: p === "org" ? "org" : (p?.id ?? "?"),
+      devices: devicesBehind,
+      rate,
+      peak,
+      scale,
+      at10k,
+      allLinear: rate * scale,
+      methods: methodRates,
+    };
   });
   objectRates.sort((a, b) => b.rate - a.rate);
   const busiest = objectRates[0]!;
   const busiest10k = [...objectRates].sort((a, b) => b.at10k - a.at10k)[0]!;
-  const byClass: Record<string, { objects: number; requests_per_s: number; busiest: string; busiest_per_s: number; busiest_at_10k_per_s: number }> = {};
+  const byClass: Record<
+    string,
+    { objects: number; requests_per_s: number; busiest: string; busiest_per_s: number; busiest_at_10k_per_s: number }
+  > = {};
   for (const o of objectRates) {
-    const c = (byClass[o.binding] ??= { objects: 0, requests_per_s: 0, busiest: o.key, busiest_per_s: o.rate, busiest_at_10k_per_s: 0 });
+    const c = (byClass[o.binding] ??= {
+      objects: 0,
+      requests_per_s: 0,
+      busiest: o.key,
+      busiest_per_s: o.rate,
+      busiest_at_10k_per_s: 0,
+    });
     c.objects++;
     c.requests_per_s += o.rate;
     c.busiest_at_10k_per_s = Math.max(c.busiest_at_10k_per_s, o.at10k);
@@ -592,12 +755,26 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   // Lines shipped to viewer groups during the window, by device.
   const tailLines = diff(stats1.totals.tail_lines, stats2.totals.tail_lines);
   const watchedLines = tailLines[watched] ?? 0;
-  const otherLines = sum(Object.entries(tailLines).filter(([d]) => d !== watched).map(([, n]) => n));
-  const tail = { watched, watched_lines: watchedLines, other_devices_lines: otherLines, other_devices: Object.keys(tailLines).filter((d) => d !== watched).length, viewer_got: viewer.got };
+  const otherLines = sum(
+    Object.entries(tailLines)
+      .filter(([d]) => d !== watched)
+      .map(([, n]) => n),
+  );
+  const tail = {
+    watched,
+    watched_lines: watchedLines,
+    other_devices_lines: otherLines,
+    other_devices: Object.keys(tailLines).filter((d) => d !== watched).length,
+    viewer_got: viewer.got,
+  };
 
   // Queue consumer invocations and cron runs.
   const worstQueries = Math.max(0, ...runs.map((r) => r.d1_queries), ...Object.values(crons).map((c) => c.d1_queries));
-  const worstSub = Math.max(0, ...runs.map((r) => r.subrequests), ...Object.values(crons).map((c) => c.subrequests ?? 0));
+  const worstSub = Math.max(
+    0,
+    ...runs.map((r) => r.subrequests),
+    ...Object.values(crons).map((c) => c.subrequests ?? 0),
+  );
   const projectRuns = runs.filter((r) => r.projects > 0);
   // A project message carries at most 25 projects (src/jobs/messages.ts PROJECTS_PER_MESSAGE), a batch at most 5 messages (wrangler.toml).
   const perProjectQueries = Math.max(0, ...projectRuns.map((r) => r.d1_queries / r.projects));
@@ -611,13 +788,32 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     per_project_subrequests: perProjectSub,
     full_batch_d1_queries: perProjectQueries * 125,
     full_batch_subrequests: perProjectSub * 125,
-    crons: Object.fromEntries(Object.entries(crons).map(([k, c]) => [k, { d1_queries: c.d1_queries, subrequests: c.subrequests, queue_sends: c.queue_sends }])),
-    runs: runs.map((r) => ({ messages: r.messages, projects: r.projects, types: r.types, d1_queries: r.d1_queries, d1_rows_written: r.d1_rows_written, subrequests: r.subrequests, ms: r.ms, failed: r.failed })),
+    crons: Object.fromEntries(
+      Object.entries(crons).map(([k, c]) => [
+        k,
+        { d1_queries: c.d1_queries, subrequests: c.subrequests, queue_sends: c.queue_sends },
+      ]),
+    ),
+    runs: runs.map((r) => ({
+      messages: r.messages,
+      projects: r.projects,
+      types: r.types,
+      d1_queries: r.d1_queries,
+      d1_rows_written: r.d1_rows_written,
+      subrequests: r.subrequests,
+      ms: r.ms,
+      failed: r.failed,
+    })),
   };
 
   // Archive objects per device-hour with lines.
   const archivePuts = afterArchive.totals.r2_archive_puts - beforeArchive.totals.r2_archive_puts;
-  const archiveFig = { puts: afterArchive.totals.r2_archive_puts, puts_when_forced: archivePuts, ...archive, per_device_hour: archive.device_hours ? afterArchive.totals.r2_archive_puts / archive.device_hours : 0 };
+  const archiveFig = {
+    puts: afterArchive.totals.r2_archive_puts,
+    puts_when_forced: archivePuts,
+    ...archive,
+    per_device_hour: archive.device_hours ? afterArchive.totals.r2_archive_puts / archive.device_hours : 0,
+  };
 
   // -------------------------------------------------------------------------------------------
   // The table.
@@ -631,7 +827,16 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     read3000.search.device_calls + read3000.loki.device_calls === 0 &&
     read3000.search.rows_held <= 1.5 * read300.search.rows_held + 100 &&
     read3000.loki.rows_held <= 1.5 * read300.loki.rows_held + 100;
-  const rows: Array<{ figure: string; measured: string; arithmetic: string; at_1m: string; at_10k: string; bound: string; pass: boolean; why?: string }> = [];
+  const rows: Array<{
+    figure: string;
+    measured: string;
+    arithmetic: string;
+    at_1m: string;
+    at_10k: string;
+    bound: string;
+    pass: boolean;
+    why?: string;
+  }> = [];
   const rowsPass1m = d1Rows.at_1m_per_s + sessionsAt1m <= 200;
   rows.push({
     figure: "D1 rows written (meta.rows_written), steady",
@@ -649,7 +854,7 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     arithmetic: `1M: every one of 10,000 projects at once: ${fmt(worstMinute.rows, 1)}/60 × 10,000; 10k project: the per-project cap holds it (measured ${fmt(worstMinute.rows / 60, 2)}/s)`,
     at_1m: `${fmt(stormAt1m, 0)}/s`,
     at_10k: `${fmt(worstMinute.rows / 60, 2)}/s`,
-    bound: "≤ 200/s \"whatever the fleet does\"; ≤ 5/s",
+    bound: '≤ 200/s "whatever the fleet does"; ≤ 5/s',
     pass: stormAt1m <= 200 && worstMinute.rows / 60 <= 5,
   });
   rows.push({
@@ -675,14 +880,22 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     measured: `watched device ${watchedLines} lines; ${otherLines} lines from ${tail.other_devices} other devices (of ${fmt(sum(projects.map((p) => p.devices)) - 1)}); the viewer got ${viewer.got.lines} lines, ${viewer.got.otherDevices} of other devices`,
     arithmetic: "10k project: others ship 0 whatever their number",
     at_1m: "—",
-    at_10k: otherLines === 0 ? "that device's lines only" : `${fmt((otherLines / sum(projects.map((p) => p.devices))) * TARGET.project, 0)} lines of others`,
+    at_10k:
+      otherLines === 0
+        ? "that device's lines only"
+        : `${fmt((otherLines / sum(projects.map((p) => p.devices))) * TARGET.project, 0)} lines of others`,
     bound: "that device's lines only",
     pass: otherLines === 0 && viewer.got.otherDevices === 0 && watchedLines > 0,
   });
   rows.push({
     figure: "busiest object's requests/s (heartbeat 30 s, 0.4 lines/s)",
     measured: `${busiest.key} ${fmt(busiest.rate, 2)}/s (peak second ${busiest.peak}); scaled the most: ${busiest10k.key} ${fmt(busiest10k.rate, 3)}/s behind ${fmt(busiest10k.devices)} devices`,
-    arithmetic: `${Object.entries(busiest10k.methods).filter(([, r]) => r > 0).map(([m, r]) => `${m} ${fmt(r, 3)}/s`).join(" + ") || fmt(busiest10k.rate, 3) + "/s"}, scaled: a project's object or fan-in object × 10,000 / the project's devices (${fmt(busiest10k.scale, 2)} here), but deliverShard and reserve (calls from shards) × 64 / shards in use and its alarm × 1 (every method × ${fmt(busiest10k.scale, 2)}: ${fmt(busiest10k.allLinear, 1)}/s); a log shard × (10,000 / 64) / its devices; a device's object or a viewer group × 1`,
+    arithmetic: `${
+      Object.entries(busiest10k.methods)
+        .filter(([, r]) => r > 0)
+        .map(([m, r]) => `${m} ${fmt(r, 3)}/s`)
+        .join(" + ") || fmt(busiest10k.rate, 3) + "/s"
+    }, scaled: a project's object or fan-in object × 10,000 / the project's devices (${fmt(busiest10k.scale, 2)} here), but deliverShard and reserve (calls from shards) × 64 / shards in use and its alarm × 1 (every method × ${fmt(busiest10k.scale, 2)}: ${fmt(busiest10k.allLinear, 1)}/s); a log shard × (10,000 / 64) / its devices; a device's object or a viewer group × 1`,
     at_1m: "—",
     at_10k: `${fmt(busiest10k.at10k, 1)}/s`,
     bound: "≤ 500/s",
@@ -695,7 +908,12 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     at_1m: `${fmt(jobs.full_batch_d1_queries, 0)} queries, ${fmt(jobs.full_batch_subrequests, 0)} subrequests`,
     at_10k: "",
     bound: "≤ 1,000 and ≤ 1,000",
-    pass: worstQueries <= 1000 && worstSub <= 1000 && jobs.full_batch_d1_queries <= 1000 && jobs.full_batch_subrequests <= 1000 && jobs.failed === 0,
+    pass:
+      worstQueries <= 1000 &&
+      worstSub <= 1000 &&
+      jobs.full_batch_d1_queries <= 1000 &&
+      jobs.full_batch_subrequests <= 1000 &&
+      jobs.failed === 0,
   });
   rows.push({
     figure: "R2 objects written for the archive",
@@ -710,29 +928,99 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
   const lines: string[] = [];
   lines.push(`# bench:scale, ${new Date(began).toISOString()}${quick ? " (--quick)" : ""}`);
   lines.push("");
-  lines.push(`Fleet: ${typical.length} W-typical projects (${TYPICAL.join(", ")} devices: 0.4 lines/s, heartbeat 30 s, a session a day, over the device socket) + 1 light project of ${LIGHT} (0.01 lines/s, heartbeat 30 s, no sessions).`);
+  lines.push(
+    `Fleet: ${typical.length} W-typical projects (${TYPICAL.join(", ")} devices: 0.4 lines/s, heartbeat 30 s, a session a day, over the device socket) + 1 light project of ${LIGHT} (0.01 lines/s, heartbeat 30 s, no sessions).`,
+  );
   if (DIVIDE !== 1)
-    lines.push(`Scale: --divide ${DIVIDE}: every project ${DIVIDE}× smaller than the issue's 1/1000 scale (${sum(projects.map((p) => p.devices))} devices, not 4,000); the arithmetic uses the device counts run.`);
-  lines.push(`Registration: ${registration.path}: ${registration.devices} devices in ${registration.seconds.toFixed(0)} s. Steady window: ${windowS.toFixed(0)} s after a ${warmupS.toFixed(0)} s warm-up.`);
+    lines.push(
+      `Scale: --divide ${DIVIDE}: every project ${DIVIDE}× smaller than the issue's 1/1000 scale (${sum(projects.map((p) => p.devices))} devices, not 4,000); the arithmetic uses the device counts run.`,
+    );
+  lines.push(
+    `Registration: ${registration.path}: ${registration.devices} devices in ${registration.seconds.toFixed(0)} s. Steady window: ${windowS.toFixed(0)} s after a ${warmupS.toFixed(0)} s warm-up.`,
+  );
   lines.push("");
-  lines.push("| figure | measured at 1/1000 | arithmetic | at 1,000,000 devices | at a 10,000-device project | bound | |");
+  lines.push(
+    "| figure | measured at 1/1000 | arithmetic | at 1,000,000 devices | at a 10,000-device project | bound | |",
+  );
   lines.push("| --- | --- | --- | --- | --- | --- | --- |");
-  for (const r of rows) lines.push(`| ${r.figure} | ${r.measured} | ${r.arithmetic} | ${r.at_1m} | ${r.at_10k} | ${r.bound} | ${ok(r.pass)} |`);
+  for (const r of rows)
+    lines.push(
+      `| ${r.figure} | ${r.measured} | ${r.arithmetic} | ${r.at_1m} | ${r.at_10k} | ${r.bound} | ${ok(r.pass)} |`,
+    );
   lines.push("");
-  lines.push("D1 rows written in the steady window, by table: " + (Object.entries(steadyByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
-  lines.push("D1 rows written at the start (registration done → steady window; transitions online, sessions opened), by table: " + (Object.entries(startByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
-  lines.push("D1 rows written at the stop (sessions ended, last sends), by table: " + (Object.entries(stopByTable).map(([t, n]) => `${t} ${n}`).join(", ") || "none"));
-  lines.push("D1 size growth over the whole run, record bytes by table: " + (Object.entries(grown).map(([t, n]) => `${t} ${fmt(n)}${CREATED_BY_PEOPLE.test(t) ? " (created by people, excluded)" : PER_PROJECT_ONCE.test(t) ? ` (once per shard in use: ${fmt(n / projects.length, 0)} B a project, not per day)` : PER_PROJECT_FLEET.test(t) ? ` (a row per project rewritten in place: ${fmt(n / sum(projects.map((p) => p.devices)), 0)} B per device registered, not per day)` : ""}`).join(", ") || "none"));
-  lines.push("D1 size growth in the steady window, record bytes by table: " + (Object.entries(growthSteady).map(([t, n]) => `${t} ${fmt(n)}`).join(", ") || "none"));
-  lines.push("Requests per object, by class, over the steady window: " + Object.entries(byClass).map(([c, v]) => `${c}: ${v.objects} objects, ${fmt(v.requests_per_s, 1)}/s in all, busiest ${v.busiest} ${fmt(v.busiest_per_s, 2)}/s, at a 10,000-device project ${fmt(v.busiest_at_10k_per_s, 1)}/s`).join("; "));
+  lines.push(
+    "D1 rows written in the steady window, by table: " +
+      (Object.entries(steadyByTable)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(", ") || "none"),
+  );
+  lines.push(
+    "D1 rows written at the start (registration done → steady window; transitions online, sessions opened), by table: " +
+      (Object.entries(startByTable)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(", ") || "none"),
+  );
+  lines.push(
+    "D1 rows written at the stop (sessions ended, last sends), by table: " +
+      (Object.entries(stopByTable)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(", ") || "none"),
+  );
+  lines.push(
+    "D1 size growth over the whole run, record bytes by table: " +
+      (Object.entries(grown)
+        .map(
+          ([t, n]) =>
+            `${t} ${fmt(n)}${CREATED_BY_PEOPLE.test(t) ? " (created by people, excluded)" : PER_PROJECT_ONCE.test(t) ? ` (once per shard in use: ${fmt(n / projects.length, 0)} B a project, not per day)` : PER_PROJECT_FLEET.test(t) ? ` (a row per project rewritten in place: ${fmt(n / sum(projects.map((p) => p.devices)), 0)} B per device registered, not per day)` : ""}`,
+        )
+        .join(", ") || "none"),
+  );
+  lines.push(
+    "D1 size growth in the steady window, record bytes by table: " +
+      (Object.entries(growthSteady)
+        .map(([t, n]) => `${t} ${fmt(n)}`)
+        .join(", ") || "none"),
+  );
+  lines.push(
+    "Requests per object, by class, over the steady window: " +
+      Object.entries(byClass)
+        .map(
+          ([c, v]) =>
+            `${c}: ${v.objects} objects, ${fmt(v.requests_per_s, 1)}/s in all, busiest ${v.busiest} ${fmt(v.busiest_per_s, 2)}/s, at a 10,000-device project ${fmt(v.busiest_at_10k_per_s, 1)}/s`,
+        )
+        .join("; "),
+  );
   const methods = diff(stats1.totals.object_methods, stats2.totals.object_methods);
   const starts = diff(stats1.constructed, stats2.constructed);
-  lines.push("Objects started in the steady window (an object evicted while idle starts again when next called), by class: " + (Object.entries(starts).map(([c, n]) => `${c} ${n}`).join(", ") || "none"));
-  lines.push("Object requests in the steady window, by method (per second): " + Object.entries(methods).sort((a, b) => b[1] - a[1]).slice(0, 16).map(([m, n]) => `${m} ${fmt(n / windowS, 2)}`).join(", "));
-  lines.push(`Queue invocations: ${runs.map((r) => `${Object.entries(r.types).map(([t, n]) => `${n}×${t}`).join("+")}: ${r.d1_queries} q, ${r.subrequests} sub`).join("; ")}`);
+  lines.push(
+    "Objects started in the steady window (an object evicted while idle starts again when next called), by class: " +
+      (Object.entries(starts)
+        .map(([c, n]) => `${c} ${n}`)
+        .join(", ") || "none"),
+  );
+  lines.push(
+    "Object requests in the steady window, by method (per second): " +
+      Object.entries(methods)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 16)
+        .map(([m, n]) => `${m} ${fmt(n / windowS, 2)}`)
+        .join(", "),
+  );
+  lines.push(
+    `Queue invocations: ${runs
+      .map(
+        (r) =>
+          `${Object.entries(r.types)
+            .map(([t, n]) => `${n}×${t}`)
+            .join("+")}: ${r.d1_queries} q, ${r.subrequests} sub`,
+      )
+      .join("; ")}`,
+  );
   const failures = rows.filter((r) => !r.pass);
   lines.push("");
-  lines.push(failures.length ? `Missed: ${failures.map((r) => r.figure).join("; ")}.` : "Every figure within its bound.");
+  lines.push(
+    failures.length ? `Missed: ${failures.map((r) => r.figure).join("; ")}.` : "Every figure within its bound.",
+  );
   const text = lines.join("\n");
   console.log(`\n${text}\n`);
   log(`done in ${((ended - began) / 1000).toFixed(0)} s`);
@@ -743,11 +1031,20 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     divide: DIVIDE,
     minutes: MINUTES,
     window_s: windowS,
-    fleet: { typical: TYPICAL, light: LIGHT, projects: projects.map((p) => ({ id: p.id, devices: p.devices, light: p.light })) },
+    fleet: {
+      typical: TYPICAL,
+      light: LIGHT,
+      projects: projects.map((p) => ({ id: p.id, devices: p.devices, light: p.light })),
+    },
     registration,
     warmup_s: warmupS,
     table: rows,
-    d1_rows: { ...d1Rows, rows_per_session: rowsPerSession, sessions_at_1m_per_s: sessionsAt1m, sessions_reported: sessionsOpened },
+    d1_rows: {
+      ...d1Rows,
+      rows_per_session: rowsPerSession,
+      sessions_at_1m_per_s: sessionsAt1m,
+      sessions_reported: sessionsOpened,
+    },
     d1_size: d1SizeFig,
     reads: { "300": read300, "3000": read3000 },
     tail,
@@ -755,7 +1052,13 @@ async function run(admin: string, sims: ReturnType<typeof simulate>[], setViewer
     jobs,
     archive: archiveFig,
     stop_s: (stopped - stats2.at) / 1000,
-    simulators: outputs.map((o) => o.split("\n").filter((l) => /simulate:|sent|accepted|failed/i.test(l)).slice(-6).join("\n")),
+    simulators: outputs.map((o) =>
+      o
+        .split("\n")
+        .filter((l) => /simulate:|sent|accepted|failed/i.test(l))
+        .slice(-6)
+        .join("\n"),
+    ),
   };
   mkdirSync(PERSIST, { recursive: true });
   // A smoke run keeps its figures apart, so it never overwrites a real run's.

@@ -32,9 +32,15 @@ export interface ServerOptions {
 function configWithoutRateLimits(): string {
   const file = "wrangler.bench.toml";
   const toml = readFileSync("wrangler.toml", "utf8");
-  const raised = toml.replace(/simple = \{ limit = \d+, period = (\d+) \}/g, "simple = { limit = 1000000000, period = $1 }");
+  const raised = toml.replace(
+    /simple = \{ limit = \d+, period = (\d+) \}/g,
+    "simple = { limit = 1000000000, period = $1 }",
+  );
   if (raised === toml) throw new Error("wrangler.toml declares no [[ratelimits]] to raise");
-  writeFileSync(file, `# Written by bench/server.ts for benchmarks: wrangler.toml with its rate limits raised.\n${raised}`);
+  writeFileSync(
+    file,
+    `# Written by bench/server.ts for benchmarks: wrangler.toml with its rate limits raised.\n${raised}`,
+  );
   return file;
 }
 
@@ -47,15 +53,37 @@ export async function startServer(port: number, persist: string, opts: ServerOpt
   const base = `http://127.0.0.1:${port}/api/v1`;
   const admin = randomBytes(16).toString("hex");
   rmSync(persist, { recursive: true, force: true });
-  const migrate = spawnSync("npm", ["exec", "--", "wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-    env: { ...process.env, CI: "true" },
-    stdio: "ignore",
-  });
+  const migrate = spawnSync(
+    "npm",
+    ["exec", "--", "wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
+    {
+      env: { ...process.env, CI: "true" },
+      stdio: "ignore",
+    },
+  );
   if (migrate.status !== 0) throw new Error("migrations failed");
   const out = logFile ? openSync(logFile, "w") : "ignore";
   const child: ChildProcess = spawn(
     "npm",
-    ["exec", "--", "wrangler", "dev", "--config", configWithoutRateLimits(), ...(entry ? [entry] : []), "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--var", `ADMIN_TOKEN:${admin}`, "--show-interactive-dev-session=false", ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : [])],
+    [
+      "exec",
+      "--",
+      "wrangler",
+      "dev",
+      "--config",
+      configWithoutRateLimits(),
+      ...(entry ? [entry] : []),
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      persist,
+      "--var",
+      `ADMIN_TOKEN:${admin}`,
+      "--show-interactive-dev-session=false",
+      ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : []),
+    ],
     { stdio: ["ignore", out, out], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
   );
   const stop = () => {
@@ -85,7 +113,10 @@ async function waitReady(base: string) {
 export async function api(base: string, method: string, path: string, token: string | null, body?: unknown) {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const json: any = await res.json();
@@ -102,8 +133,15 @@ export async function newProject(s: BenchServer) {
 }
 
 export async function newDevice(base: string, orgKey: string, projectId: string, dsn: string) {
-  const cap = await api(base, "POST", "/capsules/generate", orgKey, { project_id: projectId, device_type: "bench", environment: "testing" });
-  const reg = await api(base, "POST", "/fleet/register", null, { dsn, registration_token: cap.capsule.fleet.registration_token });
+  const cap = await api(base, "POST", "/capsules/generate", orgKey, {
+    project_id: projectId,
+    device_type: "bench",
+    environment: "testing",
+  });
+  const reg = await api(base, "POST", "/fleet/register", null, {
+    dsn,
+    registration_token: cap.capsule.fleet.registration_token,
+  });
   return reg as { device_id: string; device_key: string };
 }
 
@@ -115,7 +153,10 @@ export function batchBodies(size: number, count: number, prefix: string): string
   let at = 0;
   for (let b = 0; b < count; b++) {
     const now = Date.now() * 1000;
-    const logs = Array.from({ length: size }, (_, i) => ({ ...corpus[at++ % corpus.length]!, timestamp_us: now - (size - i) }));
+    const logs = Array.from({ length: size }, (_, i) => ({
+      ...corpus[at++ % corpus.length]!,
+      timestamp_us: now - (size - i),
+    }));
     bodies.push(JSON.stringify({ batch_id: `${prefix}-${b}`, logs }));
   }
   return bodies;

@@ -27,7 +27,8 @@ const DEVICES = 10;
 const VIEWERS = 10;
 const LINES_PER_SECOND = 10_000;
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 
 /** A viewer that acknowledges every frame and notes when each line's batch tag arrived. */
 async function viewer(server: BenchServer, orgKey: string, projectId: string) {
@@ -58,7 +59,9 @@ async function row(server: BenchServer, batch: number) {
   const viewers = [];
   for (let v = 0; v < VIEWERS; v++) viewers.push(await viewer(server, orgKey, projectId));
   const everyMs = (DEVICES * batch * 1000) / LINES_PER_SECOND;
-  console.log(`\n${DEVICES} devices × ${batch}-line batches every ${everyMs} ms (${LINES_PER_SECOND.toLocaleString("en")} lines/s offered) for ${seconds} s, ${VIEWERS} viewers`);
+  console.log(
+    `\n${DEVICES} devices × ${batch}-line batches every ${everyMs} ms (${LINES_PER_SECOND.toLocaleString("en")} lines/s offered) for ${seconds} s, ${VIEWERS} viewers`,
+  );
 
   /** Per batch tag: when its POST left and when its answer came back. */
   const batches = new Map<string, { sent: number; accepted: number; messages: string[] }>();
@@ -69,7 +72,7 @@ async function row(server: BenchServer, batch: number) {
   // Devices keep their own schedules, spread over the interval as independent devices are.
   const sendLoop = async (key: string, d: number) => {
     for (let tick = 0; performance.now() - started < seconds * 1000; tick++) {
-      const wait = started + ((tick + d / DEVICES) * everyMs) - performance.now();
+      const wait = started + (tick + d / DEVICES) * everyMs - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const tag = `b${tags++}`;
       const now = Date.now() * 1000;
@@ -93,7 +96,9 @@ async function row(server: BenchServer, batch: number) {
   await new Promise((r) => setTimeout(r, 2000)); // the last frames arrive
   const cpu = process.cpuUsage(cpuBefore);
   const sent = batches.size * batch;
-  console.log(`accepted ${(sent / elapsed).toFixed(0)} lines/s; this client used ${(((cpu.user + cpu.system) / 1e6 / elapsed) * 100).toFixed(0)}% of one core`);
+  console.log(
+    `accepted ${(sent / elapsed).toFixed(0)} lines/s; this client used ${(((cpu.user + cpu.system) / 1e6 / elapsed) * 100).toFixed(0)}% of one core`,
+  );
   console.log("viewer   received   dropped   gaps   from accepted: p50 ms  p99 ms   from sent: p50 ms  p99 ms");
   const allAccepted: number[] = [];
   const allSent: number[] = [];
@@ -143,8 +148,15 @@ async function agentsRow(server: BenchServer, transport: "https" | "socket") {
   for (let d = 0; d < AGENTS; d++) {
     const device = await newDevice(server.base, orgKey, projectId, `live-${transport}-${d}`);
     const socket =
-      transport === "socket" ? new DeviceSocket({ backendUrl: origin, deviceKey: device.device_key, onCommand: () => {} }) : undefined;
-    const agent = new FleetbeatAgent({ backendUrl: origin, deviceKey: device.device_key, spool: new MemorySpool(), ...(socket ? { socket } : {}) });
+      transport === "socket"
+        ? new DeviceSocket({ backendUrl: origin, deviceKey: device.device_key, onCommand: () => {} })
+        : undefined;
+    const agent = new FleetbeatAgent({
+      backendUrl: origin,
+      deviceKey: device.device_key,
+      spool: new MemorySpool(),
+      ...(socket ? { socket } : {}),
+    });
     socket?.start();
     // As the agent runs: the send policy, and a heartbeat every HEARTBEAT_S from the start.
     agent.start({ heartbeatMs: HEARTBEAT_S * 1000 });
@@ -198,9 +210,13 @@ async function agentsRow(server: BenchServer, transport: "https" | "socket") {
 const quick = process.argv.includes("--quick");
 const server = await startServer(port, ".wrangler/bench-tail-state");
 try {
-  console.log(`fleetbeat live-tail benchmark: wrangler dev on this machine; "gaps" = lines neither received nor reported dropped (must be 0)`);
+  console.log(
+    `fleetbeat live-tail benchmark: wrangler dev on this machine; "gaps" = lines neither received nor reported dropped (must be 0)`,
+  );
   for (const batch of [100, 1000]) await row(server, batch);
-  console.log(`\nLive through agents that follow their send policy (every minute unless watched; every second while live):`);
+  console.log(
+    `\nLive through agents that follow their send policy (every minute unless watched; every second while live):`,
+  );
   for (const transport of ["https", "socket"] as const) await agentsRow(server, transport);
 } finally {
   server.stop();

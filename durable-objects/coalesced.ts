@@ -52,7 +52,12 @@ export class Coalesced {
     /** How often counts may go: a number, or read each time (a test may change it). */
     private readonly every: number | (() => number) = COUNTS_EVERY_MS,
   ) {
-    timers.add({ name, due: (now) => this.due(now), slack: () => this.sender.countsSlackMs?.() ?? 0, fire: () => this.kick() });
+    timers.add({
+      name,
+      due: (now) => this.due(now),
+      slack: () => this.sender.countsSlackMs?.() ?? 0,
+      fire: () => this.kick(),
+    });
   }
 
   private get everyMs(): number {

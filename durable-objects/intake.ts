@@ -62,7 +62,8 @@ const BUCKET_METRIC_ORDER = Object.keys(METRIC_INDEX) as BucketMetric[];
 export const metricIndex = (metric: BucketMetric): number => METRIC_INDEX[metric];
 
 /** A bucket's start (ms) from its day and slot. */
-export const slotStart = (minutes: number, day: string, slot: string): number => Date.parse(day) + Number(slot) * minutes * 60_000;
+export const slotStart = (minutes: number, day: string, slot: string): number =>
+  Date.parse(day) + Number(slot) * minutes * 60_000;
 
 const addPair = (into: Record<string, Pair>, key: string, p: Pair) => {
   const t = (into[key] ??= [0, 0]);
@@ -123,12 +124,15 @@ export function deltaOf(fresh: Delivered, dayOf: (day: string) => string = (d) =
   for (const r of fresh.rows) {
     const u = ((delta.usage ??= {})[dayOf(r.day)] ??= {});
     for (const f of USAGE_FIELDS) if (r[f]) u[f] = (u[f] ?? 0) + r[f];
-    if (r.reserved_logs || r.reserved_bytes) addPair((delta.settled ??= {}), r.day.slice(0, 7), [r.reserved_logs ?? 0, r.reserved_bytes ?? 0]);
+    if (r.reserved_logs || r.reserved_bytes)
+      addPair((delta.settled ??= {}), r.day.slice(0, 7), [r.reserved_logs ?? 0, r.reserved_bytes ?? 0]);
     if (r.rows_written) delta.rows = (delta.rows ?? 0) + r.rows_written;
     if (r.storage_bytes) delta.storage = (delta.storage ?? 0) + r.storage_bytes;
   }
-  for (const d of fresh.devices) addPair(((delta.devices ??= {})[dayOf(d.day)] ??= {}), d.device_id, [d.logs, d.error_lines]);
-  for (const t of fresh.tallies) addPair((((delta.tallies ??= {})[dayOf(t.day)] ??= {})[t.kind] ??= {}), t.key, [t.lines, t.errors]);
+  for (const d of fresh.devices)
+    addPair(((delta.devices ??= {})[dayOf(d.day)] ??= {}), d.device_id, [d.logs, d.error_lines]);
+  for (const t of fresh.tallies)
+    addPair((((delta.tallies ??= {})[dayOf(t.day)] ??= {})[t.kind] ??= {}), t.key, [t.lines, t.errors]);
   for (const b of fresh.buckets) {
     const day = utcDay(b.start);
     const slot = String((b.start - Date.parse(day)) / (b.minutes * 60_000));
@@ -163,7 +167,9 @@ export function deliveryOf(seq: number, delta: Delta): Delivered {
     Object.entries(ids).map(([device_id, [logs, error_lines]]) => ({ seq, day, device_id, logs, error_lines })),
   );
   const tallies = Object.entries(delta.tallies ?? {}).flatMap(([day, kinds]) =>
-    Object.entries(kinds).flatMap(([kind, keys]) => Object.entries(keys).map(([key, [lines, errors]]) => ({ seq, day, kind: kind as TallyKind, key, lines, errors }))),
+    Object.entries(kinds).flatMap(([kind, keys]) =>
+      Object.entries(keys).map(([key, [lines, errors]]) => ({ seq, day, kind: kind as TallyKind, key, lines, errors })),
+    ),
   );
   const buckets: BucketRow[] = [];
   for (const [minutes, days] of Object.entries(delta.buckets ?? {})) {
@@ -171,7 +177,8 @@ export function deliveryOf(seq: number, delta: Delta): Delivered {
       for (const [slot, counts] of Object.entries(slots)) {
         const start = slotStart(Number(minutes), day, slot);
         counts.forEach((n, i) => {
-          if (n) buckets.push({ seq, minutes: Number(minutes) as BucketMinutes, start, metric: BUCKET_METRIC_ORDER[i]!, n });
+          if (n)
+            buckets.push({ seq, minutes: Number(minutes) as BucketMinutes, start, metric: BUCKET_METRIC_ORDER[i]!, n });
         });
       }
     }
@@ -218,7 +225,12 @@ export class Intake {
    */
   load(taken: number): number {
     this.take(taken);
-    const rows = this.sql.exec<{ sender: string; seq: number; pending: string }>("SELECT sender, seq, pending FROM intake WHERE epoch > ?", taken).toArray();
+    const rows = this.sql
+      .exec<{ sender: string; seq: number; pending: string }>(
+        "SELECT sender, seq, pending FROM intake WHERE epoch > ?",
+        taken,
+      )
+      .toArray();
     for (const row of rows) {
       const s: Sender = { seq: row.seq, pending: new Map() };
       for (const [key, delta] of Object.entries(JSON.parse(row.pending) as Record<string, Delta>)) {
@@ -234,7 +246,11 @@ export class Intake {
 
   /** The highest `taken` and `own_rows` any row recorded (what a fan-in object keeps nowhere else). */
   marks(): { taken: number; ownRows: number } {
-    const m = this.sql.exec<{ taken: number | null; own: number | null }>("SELECT max(taken) AS taken, max(own_rows) AS own FROM intake").one();
+    const m = this.sql
+      .exec<{ taken: number | null; own: number | null }>(
+        "SELECT max(taken) AS taken, max(own_rows) AS own FROM intake",
+      )
+      .one();
     return { taken: m.taken ?? 0, ownRows: m.own ?? 0 };
   }
 
@@ -257,7 +273,11 @@ export class Intake {
   /** Senders whose counts came within `withinMs`, newest first, at most `max` + 1 (so the caller knows there are more). */
   recent(withinMs: number, max: number): string[] {
     return this.sql
-      .exec<{ sender: string }>("SELECT sender FROM intake WHERE delivered_at >= ? ORDER BY delivered_at DESC LIMIT ?", Date.now() - withinMs, max + 1)
+      .exec<{ sender: string }>(
+        "SELECT sender FROM intake WHERE delivered_at >= ? ORDER BY delivered_at DESC LIMIT ?",
+        Date.now() - withinMs,
+        max + 1,
+      )
       .toArray()
       .map((r) => r.sender);
   }
@@ -266,7 +286,8 @@ export class Intake {
   last(sender: string): number {
     const known = this.senders.get(sender)?.seq ?? this.seqs.get(sender);
     if (known !== undefined) return known;
-    const seq = this.sql.exec<{ seq: number }>("SELECT seq FROM intake WHERE sender = ?", sender).toArray()[0]?.seq ?? 0;
+    const seq =
+      this.sql.exec<{ seq: number }>("SELECT seq FROM intake WHERE sender = ?", sender).toArray()[0]?.seq ?? 0;
     this.seqs.set(sender, seq);
     return seq;
   }
@@ -342,7 +363,9 @@ export class Intake {
 
   /** What each sender's row says of its devices' presence (the project's intake only). */
   seenRows(): { sender: string; seen: string }[] {
-    return this.sql.exec<{ sender: string; seen: string }>("SELECT sender, seen FROM intake WHERE seen IS NOT NULL").toArray();
+    return this.sql
+      .exec<{ sender: string; seen: string }>("SELECT sender, seen FROM intake WHERE seen IS NOT NULL")
+      .toArray();
   }
 
   /**

@@ -73,7 +73,11 @@ export class StorageReporter {
     private readonly projectId: () => string,
     private readonly bytes: () => number,
   ) {
-    timers.add({ name: "org storage report", due: () => (this.pending ? (this.dueAt ?? 0) : null), fire: () => this.send() });
+    timers.add({
+      name: "org storage report",
+      due: () => (this.pending ? (this.dueAt ?? 0) : null),
+      fire: () => this.send(),
+    });
   }
 
   private get state(): ReportState {

@@ -2,7 +2,10 @@
 // in its key-value store. Append new steps; never edit a step that has landed.
 import type { ObjectStorage } from "./storage";
 
-export function migrate(storage: Pick<ObjectStorage, "kv" | "sql" | "transactionSync">, steps: readonly string[]): void {
+export function migrate(
+  storage: Pick<ObjectStorage, "kv" | "sql" | "transactionSync">,
+  steps: readonly string[],
+): void {
   const applied = storage.kv.get<number>("schema_version") ?? 0;
   if (applied >= steps.length) return;
   storage.transactionSync(() => {

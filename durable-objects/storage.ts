@@ -62,7 +62,10 @@ export class CountedStorage implements ObjectStorage {
   }
 
   /** The tagged form: sql`SELECT … WHERE t <= ${now}`; values are bound, never spliced in. */
-  query<T extends Record<string, SqlStorageValue>>(strings: TemplateStringsArray, ...values: SqlStorageValue[]): SqlStorageCursor<T> {
+  query<T extends Record<string, SqlStorageValue>>(
+    strings: TemplateStringsArray,
+    ...values: SqlStorageValue[]
+  ): SqlStorageCursor<T> {
     return this.sql.exec<T>(strings.join("?"), ...values);
   }
 

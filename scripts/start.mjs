@@ -95,9 +95,22 @@ async function signIn() {
   if (process.env.OIDC_ISSUER || /^OIDC_ISSUER\s*=/m.test(vars)) return { args: [], issuer: null };
   const oidcPort = Number(process.env.OIDC_PORT || port + 1000);
   const client = { client_id: "fleetbeat-dev", client_secret: "fleetbeat-dev-secret" };
-  const redirect_uris = [`http://localhost:${port}/api/v1/auth/callback`, `http://127.0.0.1:${port}/api/v1/auth/callback`];
+  const redirect_uris = [
+    `http://localhost:${port}/api/v1/auth/callback`,
+    `http://127.0.0.1:${port}/api/v1/auth/callback`,
+  ];
   const { issuer } = await startDevOidc({ port: oidcPort, clients: [{ ...client, redirect_uris }] });
-  return { args: ["--var", `OIDC_ISSUER:${issuer}`, "--var", `OIDC_CLIENT_ID:${client.client_id}`, "--var", `OIDC_CLIENT_SECRET:${client.client_secret}`], issuer };
+  return {
+    args: [
+      "--var",
+      `OIDC_ISSUER:${issuer}`,
+      "--var",
+      `OIDC_CLIENT_ID:${client.client_id}`,
+      "--var",
+      `OIDC_CLIENT_SECRET:${client.client_secret}`,
+    ],
+    issuer,
+  };
 }
 const oidc = await signIn();
 const migrate = spawnSync(process.execPath, wrangler("d1", "migrations", "apply", "DB", "--local", ...stateArgs), {
@@ -152,7 +165,9 @@ fleetbeat is running at ${base}  (health: ${base}/api/v1/health)
 
 Paste into a shell (B is the API base; ORG_KEY and PROJECT_ID are the demo org's admin key and project):
 
-export ${Object.entries(shellVars).map(([k, v]) => `${k}=${shellWord(v)}`).join(" ")}
+export ${Object.entries(shellVars)
+  .map(([k, v]) => `${k}=${shellWord(v)}`)
+  .join(" ")}
 
 Then follow README.md, "A device's first minute", or try:
   curl -H "Authorization: Bearer $ORG_KEY" "$B/projects"
@@ -165,11 +180,37 @@ if (withDemoFleet) {
   // reconnects after the server reloads; a Node without a WebSocket client has none) each device
   // asks for them every 2 s instead of waiting for its next heartbeat.
   const transport = typeof globalThis.WebSocket === "function" ? "socket" : "https";
-  const args = ["--devices", "10", "--rate", "1", "--flush", "5", "--transport", transport, "--command-poll", "2", "--project", d.project_id, "--state", fleetFile, "--quiet"];
-  fleet = spawn(process.execPath, ["--experimental-transform-types", "--no-warnings", path.join(import.meta.dirname, "../agent/cli.ts"), "simulate", ...args], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-    env: { ...process.env, FLEETBEAT_API_KEY: d.api_key, FLEETBEAT_URL: base },
-  });
+  const args = [
+    "--devices",
+    "10",
+    "--rate",
+    "1",
+    "--flush",
+    "5",
+    "--transport",
+    transport,
+    "--command-poll",
+    "2",
+    "--project",
+    d.project_id,
+    "--state",
+    fleetFile,
+    "--quiet",
+  ];
+  fleet = spawn(
+    process.execPath,
+    [
+      "--experimental-transform-types",
+      "--no-warnings",
+      path.join(import.meta.dirname, "../agent/cli.ts"),
+      "simulate",
+      ...args,
+    ],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, FLEETBEAT_API_KEY: d.api_key, FLEETBEAT_URL: base },
+    },
+  );
   fleet.on("exit", (code, signal) => {
     if (code !== 0 && signal === null) console.log(`the demo fleet stopped (exit code ${code}); the server goes on`);
   });

@@ -12,7 +12,13 @@ import { ACCESS_CLIENT, OTHER_CLIENT, TEST_CLIENT } from "./oidc-clients";
 
 export async function startTestProviders(): Promise<{ issuer: string; accessIssuer: string }> {
   const main = await startDevOidc({ port: 0, clients: [TEST_CLIENT, OTHER_CLIENT] });
-  const access = await startDevOidc({ port: 0, clients: [ACCESS_CLIENT, OTHER_CLIENT], idTokenTtlS: 1, ownKeys: true, claimsInIdToken: true });
+  const access = await startDevOidc({
+    port: 0,
+    clients: [ACCESS_CLIENT, OTHER_CLIENT],
+    idTokenTtlS: 1,
+    ownKeys: true,
+    claimsInIdToken: true,
+  });
   main.server.unref();
   access.server.unref();
   return { issuer: main.issuer, accessIssuer: access.issuer };

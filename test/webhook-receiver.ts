@@ -37,10 +37,13 @@ export default async function setup(project: TestProject) {
         if (c.fail !== undefined) h.fail = c.fail;
         return res.writeHead(204).end();
       }
-      if (kind === "control") return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ received: h.received }));
+      if (kind === "control")
+        return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ received: h.received }));
       if (kind !== "hook") return res.writeHead(404).end();
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-      const verified = h.secret !== undefined && verify(h.secret, headers["x-fleetbeat-timestamp"] ?? "", text, headers["x-fleetbeat-signature"] ?? "");
+      const verified =
+        h.secret !== undefined &&
+        verify(h.secret, headers["x-fleetbeat-timestamp"] ?? "", text, headers["x-fleetbeat-signature"] ?? "");
       const status = h.fail > 0 ? 500 : 200;
       if (h.fail > 0) h.fail--;
       h.received.push({ status, verified, body: JSON.parse(text), headers });

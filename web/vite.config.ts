@@ -15,7 +15,10 @@ export default defineConfig({
     target: "es2022",
     reportCompressedSize: true,
     rolldownOptions: {
-      input: { dashboard: path.join(import.meta.dirname, "index.html"), docs: path.join(import.meta.dirname, "docs.html") },
+      input: {
+        dashboard: path.join(import.meta.dirname, "index.html"),
+        docs: path.join(import.meta.dirname, "docs.html"),
+      },
     },
   },
 });

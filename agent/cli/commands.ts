@@ -24,10 +24,12 @@ const OUTPUT_KEPT = 4000;
 const KILL_GRACE_MS = 5000;
 const started = Date.now();
 
-const paramsOf = (c: Command): Record<string, unknown> => (c.params && typeof c.params === "object" && !Array.isArray(c.params) ? (c.params as Record<string, unknown>) : {});
+const paramsOf = (c: Command): Record<string, unknown> =>
+  c.params && typeof c.params === "object" && !Array.isArray(c.params) ? (c.params as Record<string, unknown>) : {};
 
 /** True when `file` is `dir` or inside it, both as real paths (no `..` or link leads out). */
-const inside = (file: string, dir: string) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+const inside = (file: string, dir: string) =>
+  file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 
 export class CommandRunner {
   private readonly seen = new Set<string>();
@@ -42,10 +44,17 @@ export class CommandRunner {
   async handle(command: Command): Promise<void> {
     if (this.seen.has(command.id)) return;
     this.seen.add(command.id);
-    const outcome = await this.run(command).catch((err: Error): Outcome => ({ status: "failed", result: { error: err.message } }));
-    this.agent.log(outcome.status === "succeeded" ? "INFO" : "WARN", "fleetbeat-agent", `command ${command.command} ${outcome.status}`, {
-      context: { command_id: command.id },
-    });
+    const outcome = await this.run(command).catch(
+      (err: Error): Outcome => ({ status: "failed", result: { error: err.message } }),
+    );
+    this.agent.log(
+      outcome.status === "succeeded" ? "INFO" : "WARN",
+      "fleetbeat-agent",
+      `command ${command.command} ${outcome.status}`,
+      {
+        context: { command_id: command.id },
+      },
+    );
     await this.agent.ack(this.device.device_id, command.id, outcome.status, outcome.result);
   }
 
@@ -53,14 +62,23 @@ export class CommandRunner {
     const params = paramsOf(command);
     switch (command.command) {
       case "ping":
-        return Promise.resolve({ status: "succeeded", result: { pong: true, agent_uptime_s: Math.round((Date.now() - started) / 1000) } });
+        return Promise.resolve({
+          status: "succeeded",
+          result: { pong: true, agent_uptime_s: Math.round((Date.now() - started) / 1000) },
+        });
       case "log-level":
         return Promise.resolve(this.logLevel(params));
       case "upload":
         return this.upload(command, params);
       default: {
         const mapped = this.config.commands[command.command];
-        if (!mapped) return Promise.resolve({ status: "rejected", result: { error: `unknown command "${command.command}": not built in, and config.json maps no program to it` } });
+        if (!mapped)
+          return Promise.resolve({
+            status: "rejected",
+            result: {
+              error: `unknown command "${command.command}": not built in, and config.json maps no program to it`,
+            },
+          });
         return this.program(command, mapped);
       }
     }
@@ -68,14 +86,16 @@ export class CommandRunner {
 
   private logLevel(params: Record<string, unknown>): Outcome {
     const level = parseLevel(params.level);
-    if (!level) return { status: "rejected", result: { error: "params.level is one of DEBUG, INFO, WARN, ERROR, FATAL" } };
+    if (!level)
+      return { status: "rejected", result: { error: "params.level is one of DEBUG, INFO, WARN, ERROR, FATAL" } };
     this.agent.minLevel = level;
     saveLevel(level);
     return { status: "succeeded", result: { level } };
   }
 
   private async upload(command: Command, params: Record<string, unknown>): Promise<Outcome> {
-    if (typeof params.path !== "string") return { status: "rejected", result: { error: "params.path names the file to upload" } };
+    if (typeof params.path !== "string")
+      return { status: "rejected", result: { error: "params.path names the file to upload" } };
     let file: string;
     try {
       file = fs.realpathSync(params.path);
@@ -91,8 +111,13 @@ export class CommandRunner {
     };
     const allowed = this.config.upload_dirs.map(real).filter((d): d is string => d !== null);
     const own = real(configDir());
-    if (own && inside(file, own)) return { status: "rejected", result: { error: "the agent's own folder (its key, its spool) is never uploaded" } };
-    if (!allowed.some((d) => inside(file, d))) return { status: "rejected", result: { error: `${params.path} is outside the folders config.json allows (upload_dirs)` } };
+    if (own && inside(file, own))
+      return { status: "rejected", result: { error: "the agent's own folder (its key, its spool) is never uploaded" } };
+    if (!allowed.some((d) => inside(file, d)))
+      return {
+        status: "rejected",
+        result: { error: `${params.path} is outside the folders config.json allows (upload_dirs)` },
+      };
     if (!fs.statSync(file).isFile()) return { status: "rejected", result: { error: `${params.path} is not a file` } };
     // Into the session that is open, else one of its own, so an upload always has a home.
     let sessionId = currentSession();
@@ -116,7 +141,11 @@ export class CommandRunner {
       const [program, ...args] = mapped.run;
       const child = spawn(program!, args, {
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, FLEETBEAT_COMMAND_ID: command.id, FLEETBEAT_COMMAND_PARAMS: JSON.stringify(command.params ?? null) },
+        env: {
+          ...process.env,
+          FLEETBEAT_COMMAND_ID: command.id,
+          FLEETBEAT_COMMAND_PARAMS: JSON.stringify(command.params ?? null),
+        },
       });
       let stdout = "";
       let stderr = "";
@@ -134,7 +163,13 @@ export class CommandRunner {
       });
       child.on("close", (code, signal) => {
         clearTimeout(timer);
-        const result = { exit_code: code, ...(signal ? { signal } : {}), ...(timedOut ? { timed_out: true, timeout_s: mapped.timeout_s } : {}), stdout, stderr };
+        const result = {
+          exit_code: code,
+          ...(signal ? { signal } : {}),
+          ...(timedOut ? { timed_out: true, timeout_s: mapped.timeout_s } : {}),
+          stdout,
+          stderr,
+        };
         resolve({ status: code === 0 && !timedOut ? "succeeded" : "failed", result });
       });
     });

@@ -18,7 +18,19 @@ const AgentConfig = z
     upload_dirs: z.array(z.string().min(1)).default([]),
     /** Commands beyond the built-in ones: a name an admin queues, and the program it runs. */
     commands: z
-      .record(z.string(), z.object({ run: z.array(z.string()).min(1), timeout_s: z.number().positive().max(24 * 3600).default(60) }).strict())
+      .record(
+        z.string(),
+        z
+          .object({
+            run: z.array(z.string()).min(1),
+            timeout_s: z
+              .number()
+              .positive()
+              .max(24 * 3600)
+              .default(60),
+          })
+          .strict(),
+      )
       .default({}),
     /** Files `daemon` follows and ships, as `tail` does. */
     tail: z.array(z.string().min(1)).default([]),
@@ -71,10 +83,13 @@ export function option(args: string[], name: string): string | undefined {
 export const sessionFile = () => path.join(configDir(), "session.json");
 /** The session opened by "session start" and not yet ended, if any. */
 export const currentSession = (): string | undefined =>
-  fs.existsSync(sessionFile()) ? (JSON.parse(fs.readFileSync(sessionFile(), "utf8")) as { session_id: string }).session_id : undefined;
+  fs.existsSync(sessionFile())
+    ? (JSON.parse(fs.readFileSync(sessionFile(), "utf8")) as { session_id: string }).session_id
+    : undefined;
 
 export function saved(): Saved {
-  if (!fs.existsSync(savedFile())) fail(`no device registered in ${configDir()}: run "register --capsule <file>" first`);
+  if (!fs.existsSync(savedFile()))
+    fail(`no device registered in ${configDir()}: run "register --capsule <file>" first`);
   return JSON.parse(fs.readFileSync(savedFile(), "utf8")) as Saved;
 }
 
@@ -88,7 +103,8 @@ export function agentConfig(): AgentConfig {
     fail(`${file} is not JSON: ${(err as Error).message}`);
   }
   const parsed = AgentConfig.safeParse(json);
-  if (!parsed.success) fail(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    fail(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   return parsed.data;
 }
 

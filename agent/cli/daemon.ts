@@ -11,6 +11,8 @@ export async function daemonCommand(args: string[]) {
   const runtime = startRuntime(device, { transport });
   const files = [...runtime.config.tail, ...rest.flatMap((a, i) => (rest[i - 1] === "--tail" ? [a] : []))];
   for (const file of files) shipFile(runtime.agent, file);
-  console.error(`fleetbeat agent: device ${device.device_id} running${files.length ? `, following ${files.join(", ")}` : ""}`);
+  console.error(
+    `fleetbeat agent: device ${device.device_id} running${files.length ? `, following ${files.join(", ")}` : ""}`,
+  );
   runtime.exitOnSignals();
 }

@@ -9,20 +9,33 @@ import { followFile } from "./follow.ts";
 const LEVEL_ALIASES: Record<string, Level> = { TRACE: "DEBUG", WARNING: "WARN", CRITICAL: "FATAL", ERR: "ERROR" };
 
 /** One printed line as a log line: JSON lines keep their own fields; plain ones get the stream's level. */
-function toLine(text: string, fallbackLevel: "INFO" | "ERROR", program: string): { level: Level; module: string; message: string; extra: { logger?: string; context?: Record<string, string | number | boolean> } } {
+function toLine(
+  text: string,
+  fallbackLevel: "INFO" | "ERROR",
+  program: string,
+): {
+  level: Level;
+  module: string;
+  message: string;
+  extra: { logger?: string; context?: Record<string, string | number | boolean> };
+} {
   if (text.startsWith("{")) {
     try {
       const j = JSON.parse(text) as Record<string, unknown>;
       if (typeof j.message === "string" || typeof j.msg === "string") {
         const named = typeof j.level === "string" ? j.level.toUpperCase() : "";
-        const level: Level = (LEVELS as readonly string[]).includes(named) ? (named as Level) : (LEVEL_ALIASES[named] ?? fallbackLevel);
+        const level: Level = (LEVELS as readonly string[]).includes(named)
+          ? (named as Level)
+          : (LEVEL_ALIASES[named] ?? fallbackLevel);
         return {
           level,
           module: typeof j.module === "string" ? j.module : program,
           message: String(j.message ?? j.msg),
           extra: {
             ...(typeof j.logger === "string" ? { logger: j.logger } : {}),
-            ...(j.context && typeof j.context === "object" ? { context: j.context as Record<string, string | number | boolean> } : {}),
+            ...(j.context && typeof j.context === "object"
+              ? { context: j.context as Record<string, string | number | boolean> }
+              : {}),
           },
         };
       }

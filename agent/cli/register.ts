@@ -8,7 +8,8 @@ export async function registerCommand(args: string[]) {
   const parsed = JSON.parse(fs.readFileSync(file, "utf8"));
   // The saved answer of capsules/generate, or the capsule in it.
   const capsule = parsed.capsule ?? parsed;
-  const backendUrl: string = capsule.fleet?.backend_url ?? fail(`${file} holds no capsule (fleet.backend_url is missing)`);
+  const backendUrl: string =
+    capsule.fleet?.backend_url ?? fail(`${file} holds no capsule (fleet.backend_url is missing)`);
   const reg = await register(backendUrl, {
     dsn: capsule.device?.dsn ?? hostname(),
     registration_token: capsule.fleet.registration_token,

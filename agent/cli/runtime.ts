@@ -39,7 +39,12 @@ export function startRuntime(device: Saved, opts: { transport?: Transport } = {}
         backendUrl: device.backend_url,
         deviceKey: device.device_key,
         onCommand: (c) => void runner?.handle(c).catch(() => undefined),
-        onOpenChange: (open) => say(open ? "the device socket is open: commands arrive at once" : "the device socket closed: commands are polled until it opens again"),
+        onOpenChange: (open) =>
+          say(
+            open
+              ? "the device socket is open: commands arrive at once"
+              : "the device socket closed: commands are polled until it opens again",
+          ),
       })
     : undefined;
   const agent = agentOf(device, config, socket);
@@ -60,7 +65,10 @@ export function startRuntime(device: Saved, opts: { transport?: Transport } = {}
   let stalled = "";
   const flushed = (result: FlushResult) => {
     const reason = result.pending ? (result.reason ?? "") : "";
-    if (reason && reason !== stalled) say(`the server did not take logs (${reason}); kept on disk, next try ${new Date(result.retryAt ?? Date.now()).toISOString()}`);
+    if (reason && reason !== stalled)
+      say(
+        `the server did not take logs (${reason}); kept on disk, next try ${new Date(result.retryAt ?? Date.now()).toISOString()}`,
+      );
     if (!reason && stalled) say("the server takes logs again");
     stalled = reason;
   };
@@ -90,7 +98,9 @@ export function startRuntime(device: Saved, opts: { transport?: Transport } = {}
       socket?.stop();
       const giveUpAt = Date.now() + FINAL_FLUSH_MS;
       for (let attempt = 0; ; attempt++) {
-        const r = await agent.flush({ force: true }).catch(() => ({ pending: true, retryAt: undefined }) as Partial<FlushResult>);
+        const r = await agent
+          .flush({ force: true })
+          .catch(() => ({ pending: true, retryAt: undefined }) as Partial<FlushResult>);
         if (!r.pending) return;
         const next = Math.max(r.retryAt ?? 0, Date.now() + 1000 * 2 ** attempt);
         if (next > giveUpAt) {

@@ -6,7 +6,8 @@ export async function sessionCommand(args: string[]) {
   const agent = agentOf(device);
   if (args[0] === "start") {
     const name = option(args, "--name") ?? fail("session start needs --name <name>");
-    const id = option(args, "--id") ?? `${name.replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 80)}-${Date.now().toString(36)}`;
+    const id =
+      option(args, "--id") ?? `${name.replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 80)}-${Date.now().toString(36)}`;
     await agent.startSession(id, name);
     fs.writeFileSync(sessionFile(), JSON.stringify({ session_id: id, name }), { mode: 0o600 });
     console.log(`session ${id} started`);

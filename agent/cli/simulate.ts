@@ -61,12 +61,25 @@ const REGISTERING_AT_ONCE = 4;
 /** How long stopping may take (ending sessions, last flushes) before the summary is printed anyway. */
 const STOP_GRACE_MS = 15_000;
 
-function numberOption(args: string[], name: string, opts: { integer?: boolean; max: number; zero?: boolean }): number | undefined {
+function numberOption(
+  args: string[],
+  name: string,
+  opts: { integer?: boolean; max: number; zero?: boolean },
+): number | undefined {
   const text = option(args, name);
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !opts.zero) || n > opts.max || (opts.integer && !Number.isInteger(n))) {
-    fail(`${name} needs a ${opts.integer ? "whole " : ""}number ${opts.zero ? "from 0" : "above 0"} and at most ${opts.max}, not "${text}"`);
+  if (
+    text.trim() === "" ||
+    !Number.isFinite(n) ||
+    n < 0 ||
+    (n === 0 && !opts.zero) ||
+    n > opts.max ||
+    (opts.integer && !Number.isInteger(n))
+  ) {
+    fail(
+      `${name} needs a ${opts.integer ? "whole " : ""}number ${opts.zero ? "from 0" : "above 0"} and at most ${opts.max}, not "${text}"`,
+    );
   }
   return n;
 }
@@ -79,7 +92,8 @@ function durationOption(args: string[], name: string): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(text);
   const seconds = m ? Number(m[1]) * UNIT_S[m[2]!]! : NaN;
-  if (!(seconds > 0 && seconds <= 365 * 86_400)) fail(`${name} needs a duration above 0 such as 90s, 30m, 24h or 2d, not "${text ?? ""}"`);
+  if (!(seconds > 0 && seconds <= 365 * 86_400))
+    fail(`${name} needs a duration above 0 such as 90s, 30m, 24h or 2d, not "${text ?? ""}"`);
   return seconds;
 }
 
@@ -87,15 +101,18 @@ function durationOption(args: string[], name: string): number | undefined {
 function paceOf(args: string[], rate: number): DevicePace {
   const flushEvery = numberOption(args, "--flush", { max: 3600 });
   const sendEvery = numberOption(args, "--send-every", { max: 3600 });
-  if (flushEvery !== undefined && sendEvery !== undefined) fail("--flush (a fixed timer) and --send-every (the send policy's interval) exclude each other");
+  if (flushEvery !== undefined && sendEvery !== undefined)
+    fail("--flush (a fixed timer) and --send-every (the send policy's interval) exclude each other");
   const every = durationOption(args, "--session-every");
   const perDay = numberOption(args, "--sessions-per-day", { max: 86_400, zero: true });
-  if (every !== undefined && perDay !== undefined) fail("--session-every and --sessions-per-day say the same thing: give one");
+  if (every !== undefined && perDay !== undefined)
+    fail("--session-every and --sessions-per-day say the same thing: give one");
   const fileCount = numberOption(args, "--files", { integer: true, max: 100, zero: true });
   const fileMb = numberOption(args, "--file-mb", { max: 64 });
   const transport = option(args, "--transport") ?? (DeviceSocket.available() ? "socket" : "https");
   if (transport !== "socket" && transport !== "https") fail(`--transport is socket or https, not "${transport}"`);
-  if (transport === "socket" && !DeviceSocket.available()) fail("--transport socket needs a runtime with a WebSocket client (Node 22+)");
+  if (transport === "socket" && !DeviceSocket.available())
+    fail("--transport socket needs a runtime with a WebSocket client (Node 22+)");
   const heartbeatEvery = numberOption(args, "--heartbeat", { max: 86_400 });
   const commandPollEvery = numberOption(args, "--command-poll", { max: 3600 });
   const sessionLength = durationOption(args, "--session-length");
@@ -106,17 +123,29 @@ function paceOf(args: string[], rate: number): DevicePace {
     ...(sendEvery !== undefined ? { sendEvery } : {}),
     ...(heartbeatEvery !== undefined ? { heartbeatEvery } : {}),
     ...(commandPollEvery !== undefined ? { commandPollEvery } : {}),
-    ...(every !== undefined ? { sessionEvery: every } : perDay !== undefined ? { sessionEvery: perDay === 0 ? Infinity : 86_400 / perDay } : {}),
+    ...(every !== undefined
+      ? { sessionEvery: every }
+      : perDay !== undefined
+        ? { sessionEvery: perDay === 0 ? Infinity : 86_400 / perDay }
+        : {}),
     ...(sessionLength !== undefined ? { sessionLength } : {}),
-    ...(fileCount !== undefined || fileMb !== undefined ? { files: { count: fileCount ?? 2, bytes: Math.round((fileMb ?? 1) * 1024 * 1024) } } : {}),
+    ...(fileCount !== undefined || fileMb !== undefined
+      ? { files: { count: fileCount ?? 2, bytes: Math.round((fileMb ?? 1) * 1024 * 1024) } }
+      : {}),
   };
 }
 
 /** The pace in words, for the first line it prints. */
 function paceInWords(pace: DevicePace): string {
-  const sends = pace.flushEvery ? `every ${pace.flushEvery} s` : `as the send policy says (a line waits at most ${pace.sendEvery ?? SEND_DEFAULTS.intervalMs / 1000} s)`;
+  const sends = pace.flushEvery
+    ? `every ${pace.flushEvery} s`
+    : `as the send policy says (a line waits at most ${pace.sendEvery ?? SEND_DEFAULTS.intervalMs / 1000} s)`;
   const sessions =
-    pace.sessionEvery === Infinity ? "no sessions" : pace.sessionEvery ? `a session every ${pace.sessionEvery} s` : "sessions one after another";
+    pace.sessionEvery === Infinity
+      ? "no sessions"
+      : pace.sessionEvery
+        ? `a session every ${pace.sessionEvery} s`
+        : "sessions one after another";
   return `over ${pace.transport === "socket" ? "the device socket" : "HTTPS"}, sending ${sends}, ${sessions}`;
 }
 
@@ -126,8 +155,12 @@ const sample = (d: Dataset) => samples.get(d) ?? samples.set(d, loadLoghub(d)).g
 
 export async function simulateCommand(args: string[]) {
   if (args.includes("--help") || args.includes("-h")) return void console.log(HELP);
-  const count = numberOption(args, "--devices", { integer: true, max: 10_000 }) ?? fail("simulate needs --devices N (see simulate --help)");
-  const rate = numberOption(args, "--rate", { max: 10_000, zero: true }) ?? fail("simulate needs --rate R, log lines a second per device (see simulate --help)");
+  const count =
+    numberOption(args, "--devices", { integer: true, max: 10_000 }) ??
+    fail("simulate needs --devices N (see simulate --help)");
+  const rate =
+    numberOption(args, "--rate", { max: 10_000, zero: true }) ??
+    fail("simulate needs --rate R, log lines a second per device (see simulate --help)");
   const duration = numberOption(args, "--duration", { max: 365 * 86_400 });
   const pace = paceOf(args, rate);
   const stateFile = option(args, "--state");
@@ -161,7 +194,8 @@ export async function simulateCommand(args: string[]) {
   /** The `i`th device: the saved one if its key still works, else one registered now (the same DSN gets a new key). */
   const deviceAt = async (i: number): Promise<VirtualDevice> => {
     let sim: SimDevice = saved[i] ?? (await provision(org, profileOf(i, run)));
-    const drive = (d: SimDevice) => new VirtualDevice(d, org.backendUrl, { own: sample(d.dataset), everyone }, pace, tally);
+    const drive = (d: SimDevice) =>
+      new VirtualDevice(d, org.backendUrl, { own: sample(d.dataset), everyone }, pace, tally);
     let device = drive(sim);
     if (!(await device.greet())) {
       sim = await provision(org, sim);
@@ -184,7 +218,9 @@ export async function simulateCommand(args: string[]) {
     const reason = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
     fail(`setting up the fleet at ${org.backendUrl} failed: ${reason}`);
   }
-  const kept = stateFile ? ` (${Math.min(reused, devices.length)} from ${stateFile}, ${Math.max(0, devices.length - reused)} registered now)` : "";
+  const kept = stateFile
+    ? ` (${Math.min(reused, devices.length)} from ${stateFile}, ${Math.max(0, devices.length - reused)} registered now)`
+    : "";
   console.log(
     `simulate: ${devices.length} devices${kept} in project ${org.projectId} at ${org.backendUrl}, ` +
       `${rate} lines/s each${duration ? ` for ${duration} s` : ""}, ${paceInWords(pace)}; Ctrl-C stops`,
@@ -200,6 +236,12 @@ export async function simulateCommand(args: string[]) {
   console.log("simulate: stopping: ending open sessions and sending what is left");
   const stopped = Promise.all(devices.map((d) => d.stop()));
   await Promise.race([stopped, new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
-  console.log(tally.summary(seconds(), devices.length, devices.reduce((n, d) => n + d.spooled(), 0)));
+  console.log(
+    tally.summary(
+      seconds(),
+      devices.length,
+      devices.reduce((n, d) => n + d.spooled(), 0),
+    ),
+  );
   process.exit(0);
 }

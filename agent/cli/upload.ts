@@ -18,10 +18,25 @@ export interface Uploaded {
 }
 
 /** A device's call and the server's answer, or an Error carrying its status and message. */
-export async function deviceCall(deviceKey: string, method: string, url: string, init: RequestInit & { duplex?: "half" } = {}): Promise<any> {
-  const res = await fetch(url, { ...init, method, headers: { authorization: `Bearer ${deviceKey}`, ...(init.headers as Record<string, string>) } });
+export async function deviceCall(
+  deviceKey: string,
+  method: string,
+  url: string,
+  init: RequestInit & { duplex?: "half" } = {},
+): Promise<any> {
+  const res = await fetch(url, {
+    ...init,
+    method,
+    headers: { authorization: `Bearer ${deviceKey}`, ...(init.headers as Record<string, string>) },
+  });
   const body: any = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error(`${method} ${new URL(url).pathname} answered ${res.status}: ${body?.error?.message ?? "unknown error"}`), { status: res.status });
+  if (!res.ok)
+    throw Object.assign(
+      new Error(
+        `${method} ${new URL(url).pathname} answered ${res.status}: ${body?.error?.message ?? "unknown error"}`,
+      ),
+      { status: res.status },
+    );
   return body;
 }
 
@@ -33,7 +48,14 @@ const slice = (file: string, start: number, end: number) =>
 export const artifactUrl = (backendUrl: string, sessionId: string, path: string) =>
   `${backendUrl}/api/v1/sessions/${encodeURIComponent(sessionId)}/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`;
 
-export async function uploadFile(device: Saved, sessionId: string, file: string, target: string, type: string, partBytes = PART_BYTES): Promise<Uploaded> {
+export async function uploadFile(
+  device: Saved,
+  sessionId: string,
+  file: string,
+  target: string,
+  type: string,
+  partBytes = PART_BYTES,
+): Promise<Uploaded> {
   const url = artifactUrl(device.backend_url, sessionId, target);
   const size = fs.statSync(file).size;
   if (size <= partBytes) {
@@ -44,18 +66,25 @@ export async function uploadFile(device: Saved, sessionId: string, file: string,
     });
     return { path: answer.path, size: answer.size, parts: 1 };
   }
-  const { upload_id } = await deviceCall(device.device_key, "POST", `${url}?uploads`, { headers: { "content-type": type } });
+  const { upload_id } = await deviceCall(device.device_key, "POST", `${url}?uploads`, {
+    headers: { "content-type": type },
+  });
   const parts: { part_number: number; etag: string }[] = [];
   try {
     for (let start = 0, n = 1; start < size; start += partBytes, n++) {
       const end = Math.min(size, start + partBytes);
       for (let attempt = 1; ; attempt++) {
         try {
-          const { part } = await deviceCall(device.device_key, "PUT", `${url}?upload_id=${encodeURIComponent(upload_id)}&part_number=${n}`, {
-            headers: { "content-length": String(end - start) },
-            body: slice(file, start, end),
-            duplex: "half",
-          });
+          const { part } = await deviceCall(
+            device.device_key,
+            "PUT",
+            `${url}?upload_id=${encodeURIComponent(upload_id)}&part_number=${n}`,
+            {
+              headers: { "content-length": String(end - start) },
+              body: slice(file, start, end),
+              duplex: "half",
+            },
+          );
           parts.push(part);
           break;
         } catch (err) {
@@ -66,13 +95,20 @@ export async function uploadFile(device: Saved, sessionId: string, file: string,
         }
       }
     }
-    const answer = await deviceCall(device.device_key, "POST", `${url}?upload_id=${encodeURIComponent(upload_id)}&complete`, {
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ parts }),
-    });
+    const answer = await deviceCall(
+      device.device_key,
+      "POST",
+      `${url}?upload_id=${encodeURIComponent(upload_id)}&complete`,
+      {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ parts }),
+      },
+    );
     return { path: answer.path, size: answer.size, parts: parts.length };
   } catch (err) {
-    await deviceCall(device.device_key, "DELETE", `${url}?upload_id=${encodeURIComponent(upload_id)}`).catch(() => undefined);
+    await deviceCall(device.device_key, "DELETE", `${url}?upload_id=${encodeURIComponent(upload_id)}`).catch(
+      () => undefined,
+    );
     throw err;
   }
 }
@@ -85,8 +121,17 @@ export async function uploadCommand(args: string[]) {
   const partBytes = partMb ? Number(partMb) * 1024 * 1024 : PART_BYTES;
   if (!(partBytes >= MIN_PART_BYTES)) fail("--part-mb is at least 5 (R2's smallest part)");
   try {
-    const up = await uploadFile(device, sessionId, file, option(args, "--path") ?? path.basename(file), option(args, "--type") ?? "application/octet-stream", partBytes);
-    console.log(`uploaded ${up.path} (${up.size} bytes${up.parts > 1 ? ` in ${up.parts} parts` : ""}) to session ${sessionId}`);
+    const up = await uploadFile(
+      device,
+      sessionId,
+      file,
+      option(args, "--path") ?? path.basename(file),
+      option(args, "--type") ?? "application/octet-stream",
+      partBytes,
+    );
+    console.log(
+      `uploaded ${up.path} (${up.size} bytes${up.parts > 1 ? ` in ${up.parts} parts` : ""}) to session ${sessionId}`,
+    );
   } catch (err) {
     fail(`upload failed: ${(err as Error).message}`);
   }

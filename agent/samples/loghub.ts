@@ -14,15 +14,37 @@ export const DATASETS = ["Android", "Apache", "BGL", "HDFS", "HPC", "Linux", "Op
 export type Dataset = (typeof DATASETS)[number];
 
 const LEVELS: Record<string, Level> = {
-  V: "DEBUG", D: "DEBUG", I: "INFO", W: "WARN", E: "ERROR", F: "FATAL",
-  notice: "INFO", info: "INFO", warn: "WARN", error: "ERROR",
-  INFO: "INFO", WARN: "WARN", WARNING: "WARN", ERROR: "ERROR", FATAL: "FATAL", SEVERE: "ERROR", FAILURE: "ERROR",
+  V: "DEBUG",
+  D: "DEBUG",
+  I: "INFO",
+  W: "WARN",
+  E: "ERROR",
+  F: "FATAL",
+  notice: "INFO",
+  info: "INFO",
+  warn: "WARN",
+  error: "ERROR",
+  INFO: "INFO",
+  WARN: "WARN",
+  WARNING: "WARN",
+  ERROR: "ERROR",
+  FATAL: "FATAL",
+  SEVERE: "ERROR",
+  FAILURE: "ERROR",
 };
 
 export function loadLoghub(dataset: Dataset): SampleLine[] {
   const [header, ...rows] = parseCsv(readFileSync(path.join(LOGHUB_DIR, `${dataset}_2k.log_structured.csv`), "utf8"));
   const col = (name: string) => header!.indexOf(name);
-  const [level, component, content, event, pid, tid, node] = ["Level", "Component", "Content", "EventId", "Pid", "Tid", "Node"].map(col);
+  const [level, component, content, event, pid, tid, node] = [
+    "Level",
+    "Component",
+    "Content",
+    "EventId",
+    "Pid",
+    "Tid",
+    "Node",
+  ].map(col);
   return rows
     .filter((r) => r.length === header!.length)
     .map((r) => ({

@@ -9,7 +9,12 @@ export interface Artifact {
 }
 
 /** Uploads `file` to the device's session `sessionId`; throws with the server's reason when it is refused. */
-export async function putArtifact(backendUrl: string, deviceKey: string, sessionId: string, file: Artifact): Promise<void> {
+export async function putArtifact(
+  backendUrl: string,
+  deviceKey: string,
+  sessionId: string,
+  file: Artifact,
+): Promise<void> {
   await deviceCall(deviceKey, "PUT", artifactUrl(backendUrl, sessionId, file.path), {
     headers: { "content-type": file.contentType, "content-length": String(file.bytes.byteLength) },
     body: file.bytes as Uint8Array<ArrayBuffer>,

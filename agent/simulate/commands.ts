@@ -29,7 +29,15 @@ const REBOOT_MS = 2000;
 const IDENTIFY_S = { default: 10, max: 300 };
 
 /** The names a simulated device runs, as its rejections list them. */
-const SIMULATED_COMMANDS = ["ping", "reboot", "set_log_level", "upload_logs", "identify", "locate", "log-level"] as const;
+const SIMULATED_COMMANDS = [
+  "ping",
+  "reboot",
+  "set_log_level",
+  "upload_logs",
+  "identify",
+  "locate",
+  "log-level",
+] as const;
 
 const paramsOf = (params: unknown): Record<string, unknown> =>
   params && typeof params === "object" && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
@@ -50,21 +58,36 @@ export async function runSimulated(command: string, rawParams: unknown, device: 
       case "set_log_level":
       case "log-level": {
         const level = parseLevel(params.level);
-        if (!level) return { status: "rejected", result: { error: `${command} needs params.level, one of ${LEVELS.join(", ")}` } };
+        if (!level)
+          return {
+            status: "rejected",
+            result: { error: `${command} needs params.level, one of ${LEVELS.join(", ")}` },
+          };
         const previous = device.setLogLevel(level);
         device.log("INFO", `log level set to ${level} (was ${previous})`);
         return { status: "succeeded", result: { level, previous, simulated: true } };
       }
       case "upload_logs": {
         const sent = await device.uploadLogs();
-        if (sent.pending) return { status: "failed", result: { error: `some lines could not be sent now: ${sent.reason ?? "the server did not take them"}`, sent: sent.sent, simulated: true } };
+        if (sent.pending)
+          return {
+            status: "failed",
+            result: {
+              error: `some lines could not be sent now: ${sent.reason ?? "the server did not take them"}`,
+              sent: sent.sent,
+              simulated: true,
+            },
+          };
         return { status: "succeeded", result: { uploaded_lines: sent.sent, simulated: true } };
       }
       case "identify":
       case "locate": {
         const asked = params.seconds;
         if (asked !== undefined && !(typeof asked === "number" && asked > 0 && asked <= IDENTIFY_S.max)) {
-          return { status: "rejected", result: { error: `params.seconds is a number above 0 and at most ${IDENTIFY_S.max}` } };
+          return {
+            status: "rejected",
+            result: { error: `params.seconds is a number above 0 and at most ${IDENTIFY_S.max}` },
+          };
         }
         const seconds = asked ?? IDENTIFY_S.default;
         device.log("INFO", `${command}: blinking the status light for ${seconds} s`);
@@ -73,7 +96,9 @@ export async function runSimulated(command: string, rawParams: unknown, device: 
       default:
         return {
           status: "rejected",
-          result: { error: `a simulated device runs ${SIMULATED_COMMANDS.map((c) => `"${c}"`).join(", ")}, not "${command}"` },
+          result: {
+            error: `a simulated device runs ${SIMULATED_COMMANDS.map((c) => `"${c}"`).join(", ")}, not "${command}"`,
+          },
         };
     }
   } catch (err) {

@@ -30,7 +30,8 @@ const FAILS_AFTER_ERRORS = 0.5;
 /** Flushes tried when the device stops, while the server cannot take the lines. */
 const LAST_FLUSHES = 3;
 
-const between = (range: { min: number; max: number }, random: () => number) => range.min + random() * (range.max - range.min);
+const between = (range: { min: number; max: number }, random: () => number) =>
+  range.min + random() * (range.max - range.min);
 
 /** How a virtual device behaves; every field but `rate` and `transport` has today's default. */
 export interface DevicePace {
@@ -103,7 +104,8 @@ export class VirtualDevice {
       this.downUntil = Date.now() + ms;
       return new Promise((r) => setTimeout(r, ms));
     },
-    log: (level, message) => this.log({ level, module: "system", message, context: { simulated: "true" } }, Date.now() * 1000),
+    log: (level, message) =>
+      this.log({ level, module: "system", message, context: { simulated: "true" } }, Date.now() * 1000),
   };
 
   constructor(
@@ -136,7 +138,8 @@ export class VirtualDevice {
     });
     this.metrics = new DriftingMetrics(random);
     this.replay = new LineReplay(lines.own, lines.everyone, random);
-    this.nextSessionAt = pace.sessionEvery === Infinity ? Infinity : Date.now() + random() * FIRST_SESSION_WITHIN_S * 1000;
+    this.nextSessionAt =
+      pace.sessionEvery === Infinity ? Infinity : Date.now() + random() * FIRST_SESSION_WITHIN_S * 1000;
   }
 
   /** The first heartbeat; false when the server no longer knows the device's key (it must register again). */
@@ -186,7 +189,9 @@ export class VirtualDevice {
     const down = now < this.downUntil;
     const lines = this.pace.rate > 0 && !down ? this.replay.advance(seconds, this.pace.rate) : [];
     // Spread over the second they stand for, so they keep their order in the store.
-    lines.forEach((line, i) => this.log(line, Math.round((now - seconds * 1000 * (1 - (i + 1) / lines.length)) * 1000)));
+    lines.forEach((line, i) =>
+      this.log(line, Math.round((now - seconds * 1000 * (1 - (i + 1) / lines.length)) * 1000)),
+    );
     if (!down && (now >= this.nextHeartbeatAt || this.replay.inBurst !== this.reportedBurst)) {
       await this.heartbeat(now).catch((err) => this.tally.failed("heartbeat", err));
     }
@@ -196,7 +201,10 @@ export class VirtualDevice {
       await this.pollCommands();
     }
     if (this.session && now >= this.session.endsAt) {
-      await this.endSession(now, this.session.problems > 0 && this.random() < FAILS_AFTER_ERRORS ? "failed" : "completed");
+      await this.endSession(
+        now,
+        this.session.problems > 0 && this.random() < FAILS_AFTER_ERRORS ? "failed" : "completed",
+      );
     } else if (!this.session && now >= this.nextSessionAt && !this.metrics.isCharging) {
       await this.startSession(now);
     }
@@ -245,9 +253,13 @@ export class VirtualDevice {
   }
 
   private async heartbeat(now: number): Promise<void> {
-    this.nextHeartbeatAt = now + (this.pace.heartbeatEvery ? this.pace.heartbeatEvery * 1000 : this.device.heartbeat_interval_ms);
+    this.nextHeartbeatAt =
+      now + (this.pace.heartbeatEvery ? this.pace.heartbeatEvery * 1000 : this.device.heartbeat_interval_ms);
     this.reportedBurst = this.replay.inBurst;
-    const answer = await this.agent.heartbeat({ status: this.replay.inBurst ? "error" : "online", metrics: { ...this.metrics.now() } });
+    const answer = await this.agent.heartbeat({
+      status: this.replay.inBurst ? "error" : "online",
+      metrics: { ...this.metrics.now() },
+    });
     this.tally.heartbeats++;
     // Commands wait that nothing pushed (over HTTPS, or queued while the socket was being replaced): ask for them.
     if (answer.pending_commands > 0) await this.pollCommands();
@@ -269,7 +281,11 @@ export class VirtualDevice {
   }
 
   /** Sends the session's lines, uploads its files, then ends it. */
-  private async endSession(now: number, status: "completed" | "failed" | "aborted", flush: { force?: boolean } = {}): Promise<void> {
+  private async endSession(
+    now: number,
+    status: "completed" | "failed" | "aborted",
+    flush: { force?: boolean } = {},
+  ): Promise<void> {
     const session = this.session!;
     this.session = null;
     if (this.pace.sessionEvery === undefined) this.nextSessionAt = now + between(IDLE_S, this.random) * 1000;
@@ -307,7 +323,11 @@ export class VirtualDevice {
       pending = true;
       reason = err instanceof Error ? err.message : String(err);
     }
-    if (pending && !this.wasPending) this.tally.failed("sending lines", `${reason ?? "the server did not take them"} (they stay spooled; the agent tries again)`);
+    if (pending && !this.wasPending)
+      this.tally.failed(
+        "sending lines",
+        `${reason ?? "the server did not take them"} (they stay spooled; the agent tries again)`,
+      );
     this.wasPending = pending;
     return pending;
   }

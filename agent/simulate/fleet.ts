@@ -51,7 +51,11 @@ export function loadDevices(file: string | undefined, org: Org): SimDevice[] {
 export function saveDevices(file: string, org: Org, devices: SimDevice[]): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   // Devices register a few at once, so a later one may be saved before an earlier one.
-  const state: FleetState = { backend_url: org.backendUrl, project_id: org.projectId, devices: devices.filter(Boolean) };
+  const state: FleetState = {
+    backend_url: org.backendUrl,
+    project_id: org.projectId,
+    devices: devices.filter(Boolean),
+  };
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   fs.chmodSync(temporary, 0o600);
@@ -62,21 +66,40 @@ export function saveDevices(file: string, org: Org, devices: SimDevice[]): void 
 export function profileOf(index: number, run: string): Pick<SimDevice, "dsn" | "name" | "device_type" | "dataset"> {
   const dataset = DATASETS[index % DATASETS.length]!;
   const number = String(index + 1).padStart(3, "0");
-  return { dsn: `sim-${run}-${number}`, name: `Simulated ${DEVICE_TYPES[dataset]} ${number}`, device_type: DEVICE_TYPES[dataset], dataset };
+  return {
+    dsn: `sim-${run}-${number}`,
+    name: `Simulated ${DEVICE_TYPES[dataset]} ${number}`,
+    device_type: DEVICE_TYPES[dataset],
+    dataset,
+  };
 }
 
 /**
  * Registers a device of `profile` through a new capsule. Registering a DSN the project
  * already has gives that device a new key (how a device whose key stopped working comes back).
  */
-export async function provision(org: Org, profile: Pick<SimDevice, "dsn" | "name" | "device_type" | "dataset">): Promise<SimDevice> {
+export async function provision(
+  org: Org,
+  profile: Pick<SimDevice, "dsn" | "name" | "device_type" | "dataset">,
+): Promise<SimDevice> {
   const res = await fetch(`${org.backendUrl}/api/v1/capsules/generate`, {
     method: "POST",
     headers: { authorization: `Bearer ${org.orgKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ project_id: org.projectId, device_type: profile.device_type, environment: org.environment, dsn: profile.dsn }),
+    body: JSON.stringify({
+      project_id: org.projectId,
+      device_type: profile.device_type,
+      environment: org.environment,
+      dsn: profile.dsn,
+    }),
   });
-  const answer = (await res.json()) as { capsule?: { fleet: { registration_token: string } }; error?: { message: string } };
-  if (res.status !== 201) throw new Error(`a capsule for ${profile.dsn} was refused (${res.status}): ${answer.error?.message ?? "unknown error"}`);
+  const answer = (await res.json()) as {
+    capsule?: { fleet: { registration_token: string } };
+    error?: { message: string };
+  };
+  if (res.status !== 201)
+    throw new Error(
+      `a capsule for ${profile.dsn} was refused (${res.status}): ${answer.error?.message ?? "unknown error"}`,
+    );
   const registration = await register(org.backendUrl, {
     dsn: profile.dsn,
     registration_token: answer.capsule!.fleet.registration_token,
@@ -85,5 +108,11 @@ export async function provision(org: Org, profile: Pick<SimDevice, "dsn" | "name
     environment: org.environment,
     device_info: { simulated: true, sample: profile.dataset },
   });
-  return { ...registration, dsn: profile.dsn, name: profile.name, device_type: profile.device_type, dataset: profile.dataset };
+  return {
+    ...registration,
+    dsn: profile.dsn,
+    name: profile.name,
+    device_type: profile.device_type,
+    dataset: profile.dataset,
+  };
 }

@@ -52,8 +52,14 @@ export class DriftingMetrics {
     if (this.disk >= DISK_CLEANUP) this.disk = 30 + this.random() * 20;
     if (this.battery <= BATTERY_LOW) this.charging = true;
     if (this.battery >= BATTERY_FULL) this.charging = false;
-    this.battery = clamp(this.charging ? this.battery + CHARGE_PER_S * seconds : this.battery - DRAIN_PER_S * (0.3 + load) * seconds);
-    this.temperature = clamp(pull(this.temperature, 32 + 0.35 * this.cpu + (this.charging ? 6 : 0), 0.05, 0.6), -20, 120);
+    this.battery = clamp(
+      this.charging ? this.battery + CHARGE_PER_S * seconds : this.battery - DRAIN_PER_S * (0.3 + load) * seconds,
+    );
+    this.temperature = clamp(
+      pull(this.temperature, 32 + 0.35 * this.cpu + (this.charging ? 6 : 0), 0.05, 0.6),
+      -20,
+      120,
+    );
   }
 
   get isCharging(): boolean {

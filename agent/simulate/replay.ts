@@ -29,11 +29,16 @@ export class LineReplay {
    * `own` is the device's sample; its errors come out only in bursts (from `everyone`'s
    * errors when it has few of its own), so the rest of the time it logs routine lines.
    */
-  constructor(own: SampleLine[], everyone: SampleLine[], private readonly random: () => number = Math.random) {
+  constructor(
+    own: SampleLine[],
+    everyone: SampleLine[],
+    private readonly random: () => number = Math.random,
+  ) {
     this.routine = own.filter((l) => !isProblem(l));
     const ownProblems = own.filter(isProblem);
     this.problems = ownProblems.length >= OWN_PROBLEMS_ENOUGH ? ownProblems : everyone.filter(isProblem);
-    if (this.routine.length === 0 || this.problems.length === 0) throw new Error("a replay needs routine lines and problem lines");
+    if (this.routine.length === 0 || this.problems.length === 0)
+      throw new Error("a replay needs routine lines and problem lines");
     this.at = Math.floor(random() * this.routine.length);
   }
 

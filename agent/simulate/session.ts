@@ -41,14 +41,22 @@ export class SimSession {
 
   record(at: number, m: Metrics): void {
     if (this.rows.length < MAX_ROWS) {
-      this.rows.push([new Date(at).toISOString(), m.cpu_usage, m.memory_usage, m.disk_usage, m.battery_level, m.temperature].join(","));
+      this.rows.push(
+        [new Date(at).toISOString(), m.cpu_usage, m.memory_usage, m.disk_usage, m.battery_level, m.temperature].join(
+          ",",
+        ),
+      );
     }
   }
 
   /** Its telemetry and summary, or `shape.count` recordings of `shape.bytes` each. */
   files(status: string, shape?: FileShape): Artifact[] {
     if (shape) {
-      return Array.from({ length: shape.count }, (_, i) => ({ path: `recordings/part-${i + 1}.bin`, contentType: "application/octet-stream", bytes: noise(shape.bytes) }));
+      return Array.from({ length: shape.count }, (_, i) => ({
+        path: `recordings/part-${i + 1}.bin`,
+        contentType: "application/octet-stream",
+        bytes: noise(shape.bytes),
+      }));
     }
     const csv = `time,cpu_usage,memory_usage,disk_usage,battery_level,temperature\n${this.rows.map((r) => `${r}\n`).join("")}`;
     const summary = {
@@ -62,7 +70,11 @@ export class SimSession {
     };
     return [
       { path: "telemetry/metrics.csv", contentType: "text/csv", bytes: encoder.encode(csv) },
-      { path: "summary.json", contentType: "application/json", bytes: encoder.encode(`${JSON.stringify(summary, null, 2)}\n`) },
+      {
+        path: "summary.json",
+        contentType: "application/json",
+        bytes: encoder.encode(`${JSON.stringify(summary, null, 2)}\n`),
+      },
     ];
   }
 }

@@ -44,7 +44,9 @@ export class Tally {
     const kind = message.replace(/\d+/g, "#");
     if (!this.told.has(kind)) {
       this.told.add(kind);
-      console.error(`simulate: ${message}${this.told.size === 1 ? " (further failures of a kind are counted, not printed)" : ""}`);
+      console.error(
+        `simulate: ${message}${this.told.size === 1 ? " (further failures of a kind are counted, not printed)" : ""}`,
+      );
     }
   }
 

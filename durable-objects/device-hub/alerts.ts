@@ -25,7 +25,8 @@ const REPORTS_KEY = "alert_reports";
 export const RULES_SPREAD = { ms: 60_000 };
 
 /** When a device that heard of rules `version` at `heardAt` asks for them: its own moment within RULES_SPREAD.ms. */
-export const rulesFetchAt = (deviceId: string, version: number, heardAt: number): number => heardAt + slotOf(`${deviceId}:${version}`, RULES_SPREAD.ms);
+export const rulesFetchAt = (deviceId: string, version: number, heardAt: number): number =>
+  heardAt + slotOf(`${deviceId}:${version}`, RULES_SPREAD.ms);
 
 /** Per rule: since when its condition holds (unset: it does not), and whether it was reported firing. */
 type Conditions = Record<string, { since?: number; firing?: boolean }>;
@@ -44,7 +45,11 @@ export class DeviceAlerts {
   ) {
     this.errorWindows = new ErrorWindows(kv, "alert_error_windows");
     timers.add({ name: "alert conditions", due: () => this.nextDue(), fire: (now) => this.evaluateTime(now) });
-    timers.add({ name: "alert reports", due: (now) => (this.reports.length ? now : null), fire: () => this.sendReports() });
+    timers.add({
+      name: "alert reports",
+      due: (now) => (this.reports.length ? now : null),
+      fire: () => this.sendReports(),
+    });
     timers.add({ name: "alert rules", due: () => this.announced?.at ?? null, fire: () => this.fetchAnnounced() });
   }
 
@@ -54,7 +59,10 @@ export class DeviceAlerts {
   private cachedConditions?: Conditions;
 
   private get stored(): { version: number; rules: AlertRule[] } {
-    return (this.cachedRules ??= this.kv.get<{ version: number; rules: AlertRule[] }>(RULES_KEY) ?? { version: 0, rules: [] });
+    return (this.cachedRules ??= this.kv.get<{ version: number; rules: AlertRule[] }>(RULES_KEY) ?? {
+      version: 0,
+      rules: [],
+    });
   }
 
   private get rules(): AlertRule[] {
@@ -115,9 +123,13 @@ export class DeviceAlerts {
     }
     let deviceType = s.deviceType;
     // Devices registered before their type was kept learn it once, here (not on any hot path).
-    if (deviceType === undefined) deviceType = (await findDeviceOfOrg(createDb(this.env.DB), s.orgId, s.deviceId))?.deviceType ?? null;
+    if (deviceType === undefined)
+      deviceType = (await findDeviceOfOrg(createDb(this.env.DB), s.orgId, s.deviceId))?.deviceType ?? null;
     // RPC types cannot carry params' `unknown` values; they are the rules as the project holds them.
-    const fetched = (await projectHub(this.env, s.projectId).alertRulesFor(s.deviceId, deviceType)) as unknown as { version: number; rules: AlertRule[] };
+    const fetched = (await projectHub(this.env, s.projectId).alertRulesFor(s.deviceId, deviceType)) as unknown as {
+      version: number;
+      rules: AlertRule[];
+    };
     this.kv.put(RULES_KEY, fetched);
     this.cachedRules = fetched;
     // What was announced is fetched (a newer announcement made meanwhile waits for its own moment).
@@ -152,13 +164,21 @@ export class DeviceAlerts {
             cond.since = now;
             changed = true;
           }
-          if (!cond.firing && now - cond.since >= p.for_s * 1000) changed = this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
+          if (!cond.firing && now - cond.since >= p.for_s * 1000)
+            changed = this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
         } else {
           if (cond.since !== undefined) {
             delete cond.since;
             changed = true;
           }
-          if (cond.firing) changed = this.change(rule, cond, "resolved", now, `${p.metric} is ${v} again (threshold ${p.op} ${p.value})`);
+          if (cond.firing)
+            changed = this.change(
+              rule,
+              cond,
+              "resolved",
+              now,
+              `${p.metric} is ${v} again (threshold ${p.op} ${p.value})`,
+            );
         }
       }
     }
@@ -195,8 +215,10 @@ export class DeviceAlerts {
     const c = this.conditions;
     for (const rule of this.rules) {
       const cond = c[rule.id];
-      if (rule.kind === "device_offline" && cond?.since !== undefined && !cond.firing) at(cond.since + (rule.params as AlertParams["device_offline"]).for_s * 1000);
-      if (rule.kind === "metric_threshold" && cond?.since !== undefined && !cond.firing) at(cond.since + (rule.params as AlertParams["metric_threshold"]).for_s * 1000);
+      if (rule.kind === "device_offline" && cond?.since !== undefined && !cond.firing)
+        at(cond.since + (rule.params as AlertParams["device_offline"]).for_s * 1000);
+      if (rule.kind === "metric_threshold" && cond?.since !== undefined && !cond.firing)
+        at(cond.since + (rule.params as AlertParams["metric_threshold"]).for_s * 1000);
       if (rule.kind === "error_rate") {
         const expiry = this.errorWindows.nextExpiry(rule.id, (rule.params as AlertParams["error_rate"]).window_s);
         if (expiry !== null) at(expiry);
@@ -214,12 +236,19 @@ export class DeviceAlerts {
       if (rule.kind === "device_offline") {
         const p = rule.params as AlertParams["device_offline"];
         if (cond.since !== undefined && !cond.firing && now - cond.since >= p.for_s * 1000 && this.device()?.offline) {
-          changed = this.change(rule, cond, "firing", now, `offline since ${new Date(cond.since).toISOString()} (over ${p.for_s} s)`);
+          changed = this.change(
+            rule,
+            cond,
+            "firing",
+            now,
+            `offline since ${new Date(cond.since).toISOString()} (over ${p.for_s} s)`,
+          );
         }
       } else if (rule.kind === "metric_threshold") {
         const p = rule.params as AlertParams["metric_threshold"];
         const v = this.device()?.metrics?.[p.metric];
-        if (cond.since !== undefined && !cond.firing && now - cond.since >= p.for_s * 1000 && v !== undefined) changed = this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
+        if (cond.since !== undefined && !cond.firing && now - cond.since >= p.for_s * 1000 && v !== undefined)
+          changed = this.change(rule, cond, "firing", now, metricSummary(p, v, cond.since));
       } else if (rule.kind === "error_rate") {
         const p = rule.params as AlertParams["error_rate"];
         const sum = this.errorWindows.sum(rule.id, now, p.window_s);
@@ -232,7 +261,13 @@ export class DeviceAlerts {
   }
 
   /** Records the change in the condition and queues its report for the project. */
-  private change(rule: AlertRule, cond: { firing?: boolean }, state: "firing" | "resolved", at: number, summary: string): true {
+  private change(
+    rule: AlertRule,
+    cond: { firing?: boolean },
+    state: "firing" | "resolved",
+    at: number,
+    summary: string,
+  ): true {
     cond.firing = state === "firing";
     const deviceId = this.device()?.deviceId;
     if (deviceId) this.reports = [...this.reports, { rule_id: rule.id, subject: deviceId, state, at, summary }];

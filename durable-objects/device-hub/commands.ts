@@ -37,7 +37,9 @@ export class CommandQueue {
   private get open() {
     if (!this.kept) {
       this.kept = new Map();
-      for (const r of this.sql.exec<{ id: string; status: "queued" | "delivered"; expires_at: number }>(`SELECT id, status, expires_at FROM device_commands WHERE ${OPEN}`)) {
+      for (const r of this.sql.exec<{ id: string; status: "queued" | "delivered"; expires_at: number }>(
+        `SELECT id, status, expires_at FROM device_commands WHERE ${OPEN}`,
+      )) {
         this.kept.set(r.id, { status: r.status, expiresAt: r.expires_at });
       }
     }
@@ -67,7 +69,14 @@ export class CommandQueue {
     const expired: { id: string; command: string }[] = [];
     for (const [id, c] of this.open) {
       if (c.expiresAt > now) continue;
-      expired.push(this.sql.exec<{ id: string; command: string }>("UPDATE device_commands SET status = 'expired', expired_at = expires_at WHERE id = ? RETURNING id, command", id).one());
+      expired.push(
+        this.sql
+          .exec<{ id: string; command: string }>(
+            "UPDATE device_commands SET status = 'expired', expired_at = expires_at WHERE id = ? RETURNING id, command",
+            id,
+          )
+          .one(),
+      );
       this.open.delete(id);
     }
     return expired;
@@ -81,10 +90,20 @@ export class CommandQueue {
 
   /** Hands the queued commands to the device, oldest first, and marks them delivered. */
   deliver(now: number, limit: number): CommandRow[] {
-    const queued = [...this.open].filter(([, c]) => c.status === "queued").map(([id]) => id).sort().slice(0, limit);
+    const queued = [...this.open]
+      .filter(([, c]) => c.status === "queued")
+      .map(([id]) => id)
+      .sort()
+      .slice(0, limit);
     return queued.map((id) => {
       this.open.set(id, { ...this.open.get(id)!, status: "delivered" });
-      return this.sql.exec<CommandRow>("UPDATE device_commands SET status = 'delivered', delivered_at = ? WHERE id = ? RETURNING *", now, id).one();
+      return this.sql
+        .exec<CommandRow>(
+          "UPDATE device_commands SET status = 'delivered', delivered_at = ? WHERE id = ? RETURNING *",
+          now,
+          id,
+        )
+        .one();
     });
   }
 
@@ -116,7 +135,9 @@ export class CommandQueue {
   /** Newest first; `before` is the id of the last command of the previous page. */
   history(limit: number, before?: string): CommandRow[] {
     return before
-      ? this.sql.exec<CommandRow>(`SELECT * FROM device_commands WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit).toArray()
+      ? this.sql
+          .exec<CommandRow>(`SELECT * FROM device_commands WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
+          .toArray()
       : this.sql.exec<CommandRow>(`SELECT * FROM device_commands ORDER BY id DESC LIMIT ?`, limit).toArray();
   }
 

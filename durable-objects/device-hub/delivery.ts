@@ -25,7 +25,6 @@ import type { DeviceTail } from "./tail";
 
 const FAN_IN_KEY = "fan_in";
 
-
 type Who = { deviceId: string; projectId: string };
 /** Seconds after midnight over which devices deliver the day's last counts. */
 const DAY_END_SPREAD_S = 120;
@@ -132,7 +131,8 @@ export class ProjectDelivery {
   async flush(): Promise<void> {
     await this.sends.flush();
     const who = this.identity();
-    if (who && this.fanIn > 0) await fanInByName(this.env, fanInName(who.projectId, fanInIndex(who.deviceId, this.fanIn))).flush();
+    if (who && this.fanIn > 0)
+      await fanInByName(this.env, fanInName(who.projectId, fanInIndex(who.deviceId, this.fanIn))).flush();
   }
 
   private async deliver(withCounts: boolean): Promise<void> {
@@ -154,12 +154,22 @@ export class ProjectDelivery {
       const payload = sealed ? deliveryOf(sealed) : { rows: [], buckets: [], tallies: [], route: this.fanIn };
       try {
         const seen = sealed ? this.state.presence() : undefined;
-        const answer = await this.receiver(who, payload.route).deliver(who.deviceId, payload.rows, lines.lines, lines.lost, payload.buckets, payload.tallies, seen);
+        const answer = await this.receiver(who, payload.route).deliver(
+          who.deviceId,
+          payload.rows,
+          lines.lines,
+          lines.lost,
+          payload.buckets,
+          payload.tallies,
+          seen,
+        );
         // Taken: dropped from the state with its next save (a resend meanwhile is ignored by the project).
         if (sealed) this.state.taken(sealed.seq, Date.now());
         this.fanIn = answer.fan_in;
         // Delivered: a failure to hear the answer out must not send the counts again.
-        await this.onAnswer(answer).catch((err) => console.error("acting on the project's answer failed; the next delivery retries", err));
+        await this.onAnswer(answer).catch((err) =>
+          console.error("acting on the project's answer failed; the next delivery retries", err),
+        );
       } catch (err) {
         // The sealed counts stay for the retry; lines for the tail are gone, so viewers will be told.
         this.tail.missed(lines.lines.length + lines.lost);

@@ -19,7 +19,18 @@ const PIECE_LINES = 20_000;
 const ANSWERS_MS = 48 * 3600 * 1000;
 const COLUMNS = "id, ts, level, module, logger, message, thread_id, process_id, session_id, context";
 
-type Tuple = [number, number, number, string, string | null, string, string | null, string | null, string | null, string | null];
+type Tuple = [
+  number,
+  number,
+  number,
+  string,
+  string | null,
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+];
 
 /** Set once nothing is left: a woken object then asks its schema nothing (the lookups read ~150 rows). */
 const DONE_KEY = "handed_over";
@@ -48,7 +59,11 @@ export class HandOverToShard {
     if (this.done || !this.who()) return false;
     if (this.storage.kv.get(DONE_KEY) === true) return !(this.done = true);
     const any = (table: string) => this.sql.exec(`SELECT 1 FROM ${table} LIMIT 1`).toArray().length > 0;
-    this.done = !(this.hasTable("logs") && any("logs")) && !(this.hasTable("chunks") && any("chunks")) && !(this.hasTable("archive_chunks") && any("archive_chunks")) && !(this.hasTable("batches") && any("batches"));
+    this.done =
+      !(this.hasTable("logs") && any("logs")) &&
+      !(this.hasTable("chunks") && any("chunks")) &&
+      !(this.hasTable("archive_chunks") && any("archive_chunks")) &&
+      !(this.hasTable("batches") && any("batches"));
     // One row, once per device: every later wake skips the lookups.
     if (this.done) this.storage.kv.put(DONE_KEY, true);
     return !this.done;
@@ -64,7 +79,11 @@ export class HandOverToShard {
     if (!who || !this.left()) return;
     const since = Date.now() - ANSWERS_MS;
     const chunks = this.hasTable("chunks")
-      ? this.sql.exec<{ id: number; lines: number; batch_ids: string; data: string }>("SELECT id, lines, batch_ids, data FROM chunks ORDER BY id").toArray()
+      ? this.sql
+          .exec<{ id: number; lines: number; batch_ids: string; data: string }>(
+            "SELECT id, lines, batch_ids, data FROM chunks ORDER BY id",
+          )
+          .toArray()
       : [];
     const piece: Piece = { lines: [], nextId: this.nextId(), archive: [], answers: [] };
     const chunkIds: number[] = [];
@@ -80,13 +99,25 @@ export class HandOverToShard {
     }
     let lineIds: number[] = [];
     if (piece.lines.length < PIECE_LINES && this.hasTable("logs")) {
-      const rows = this.sql.exec<LogRecord & Record<string, SqlStorageValue>>(`SELECT ${COLUMNS} FROM logs ORDER BY id LIMIT ?`, PIECE_LINES - piece.lines.length).toArray();
+      const rows = this.sql
+        .exec<LogRecord & Record<string, SqlStorageValue>>(
+          `SELECT ${COLUMNS} FROM logs ORDER BY id LIMIT ?`,
+          PIECE_LINES - piece.lines.length,
+        )
+        .toArray();
       piece.lines.push(...rows.map((r) => ({ ...r, device_id: who.deviceId }) as ShardRow));
       lineIds = rows.map((r) => r.id);
     }
-    if (this.hasTable("archive_chunks")) piece.archive = this.sql.exec<DeviceArchiveRow & Record<string, SqlStorageValue>>("SELECT * FROM archive_chunks").toArray();
+    if (this.hasTable("archive_chunks"))
+      piece.archive = this.sql
+        .exec<DeviceArchiveRow & Record<string, SqlStorageValue>>("SELECT * FROM archive_chunks")
+        .toArray();
     if (this.hasTable("batches")) {
-      for (const r of this.sql.exec<{ batch_id: string; answer: string }>("SELECT batch_id, answer FROM batches WHERE received_at >= ?", since)) piece.answers.push({ id: r.batch_id, answer: JSON.parse(r.answer) });
+      for (const r of this.sql.exec<{ batch_id: string; answer: string }>(
+        "SELECT batch_id, answer FROM batches WHERE received_at >= ?",
+        since,
+      ))
+        piece.answers.push({ id: r.batch_id, answer: JSON.parse(r.answer) });
     }
     await shardOfDevice(this.env, who.projectId, who.deviceId).adopt(who.deviceId, piece);
     this.storage.transactionSync(() => {
@@ -97,7 +128,10 @@ export class HandOverToShard {
       if (lineIds.length > 0) {
         // The per-line table's full-text index holds its own copy of each message: it goes first.
         const list = JSON.stringify(lineIds);
-        this.sql.exec("INSERT INTO logs_fts (logs_fts, rowid, message) SELECT 'delete', id, message FROM logs WHERE id IN (SELECT value FROM json_each(?))", list);
+        this.sql.exec(
+          "INSERT INTO logs_fts (logs_fts, rowid, message) SELECT 'delete', id, message FROM logs WHERE id IN (SELECT value FROM json_each(?))",
+          list,
+        );
         this.sql.exec("DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))", list);
       }
       if (piece.archive.length > 0) this.sql.exec("DELETE FROM archive_chunks");
@@ -107,4 +141,16 @@ export class HandOverToShard {
 }
 
 const rowOf = (deviceId: string, t: Tuple): ShardRow =>
-  ({ device_id: deviceId, id: t[0], ts: t[1], level: t[2], module: t[3], logger: t[4], message: t[5], thread_id: t[6], process_id: t[7], session_id: t[8], context: t[9] }) as ShardRow;
+  ({
+    device_id: deviceId,
+    id: t[0],
+    ts: t[1],
+    level: t[2],
+    module: t[3],
+    logger: t[4],
+    message: t[5],
+    thread_id: t[6],
+    process_id: t[7],
+    session_id: t[8],
+    context: t[9],
+  }) as ShardRow;

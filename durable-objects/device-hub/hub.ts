@@ -45,13 +45,21 @@ import { DeviceTail, TAIL_SHIPPED } from "./tail";
 import type { TailPlan } from "../../src/contract/tail-plan";
 import { type RateLimitRule, withinRate } from "../../src/contract/rate-limits";
 import { TIERS, type Tier } from "../../src/contract/tiers";
-import { type AuditAction, type AuditActor, type AuditEntry, type RequestInfo, paramNames } from "../../src/contract/audit";
+import {
+  type AuditAction,
+  type AuditActor,
+  type AuditEntry,
+  type RequestInfo,
+  paramNames,
+} from "../../src/contract/audit";
 import { orgHub } from "../../src/stubs/project-hub";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
 export const SETTLE = Symbol("settle");
 
-export type CreateSessionOutcome = { ok: true; session: SessionRow; created: boolean } | { ok: false; code: "conflict" };
+export type CreateSessionOutcome =
+  | { ok: true; session: SessionRow; created: boolean }
+  | { ok: false; code: "conflict" };
 
 /** What a device is told with each answer: whether someone watches it, and how often to send its logs now. */
 export interface SendAdvice {
@@ -109,7 +117,11 @@ export class DeviceHub extends DurableObject<Env> {
     if (storage.kv.get("schema_version") !== undefined) migrate(storage, DEVICE_SCHEMA);
     const sql = storage.sql;
     const identity = () => this.state.current;
-    this.state = new DeviceStateStore(storage.kv, () => storage.rowsWritten, () => this.saved());
+    this.state = new DeviceStateStore(
+      storage.kv,
+      () => storage.rowsWritten,
+      () => this.saved(),
+    );
     this.timers = new Timers(storage);
     this.commands = new CommandQueue(sql);
     this.metricHistory = new MetricHistory(sql, {
@@ -123,14 +135,19 @@ export class DeviceHub extends DurableObject<Env> {
       { get: () => this.state.current?.sessionActivity, set: (a) => this.state.note((s) => (s.sessionActivity = a)) },
     );
     // The order the alarm runs them in: expiry and offline first, so what is reported is current.
-    this.timers.add({ name: "command expiry", due: () => this.commands.nextExpiry(), fire: (now) => this.expireCommands(now) });
+    this.timers.add({
+      name: "command expiry",
+      due: () => this.commands.nextExpiry(),
+      fire: (now) => this.expireCommands(now),
+    });
     // An open socket's silence may be noticed up to one silence late: it then rides on the deliveries' alarm.
     // Over HTTPS, up to one heartbeat interval late (offline after three to four missed heartbeats): a device
     // that keeps its interval then moves the alarm once every four intervals at most, not every three.
     this.timers.add({
       name: "offline",
       due: () => this.offlineAt(),
-      slack: () => (this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : (this.state.current?.heartbeatIntervalMs ?? 0)),
+      slack: () =>
+        this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : (this.state.current?.heartbeatIntervalMs ?? 0),
       fire: () => this.goOffline(),
     });
     // Sessions nothing named for an hour end as timed_out (sessions.ts); the check may come SESSION_TIMEOUT.slackMs late, riding on other alarms.
@@ -140,7 +157,9 @@ export class DeviceHub extends DurableObject<Env> {
       slack: (now) => ((this.sessions.nextTimeout() ?? now) <= now ? 0 : SESSION_TIMEOUT.slackMs),
       fire: (now) => this.timeOutSessions(now),
     });
-    this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers, (at) => this.metricHistory.sparklines(at));
+    this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers, (at) =>
+      this.metricHistory.sparklines(at),
+    );
     this.alerts = new DeviceAlerts(storage.kv, env, () => this.state.current, this.timers);
     this.tail = new DeviceTail(env, identity, (wanted) => this.setLive(wanted, Date.now(), LIVE.lingerMs));
     this.delivery = new ProjectDelivery(
@@ -171,7 +190,13 @@ export class DeviceHub extends DurableObject<Env> {
       ran: (at) => this.state.note((s) => (s.prunedAt = at)),
     });
     // What the device kept of its lines before log shards goes to its shard.
-    new HandOverToShard(storage, env, () => this.state.current, () => this.lineFloor(), this.timers);
+    new HandOverToShard(
+      storage,
+      env,
+      () => this.state.current,
+      () => this.lineFloor(),
+      this.timers,
+    );
     // A device told on its socket that it is live hears when that ends (after a hibernation, with its next heartbeat's answer).
     this.timers.add({
       name: "live end",
@@ -183,7 +208,11 @@ export class DeviceHub extends DurableObject<Env> {
       },
     });
     // What the alarm must keep: the state, when something changed it without a save (the socket's heartbeats).
-    this.timers.add({ name: "state save", due: (now) => (this.state.unsaved ? now : null), fire: () => this.state.save() });
+    this.timers.add({
+      name: "state save",
+      due: (now) => (this.state.unsaved ? now : null),
+      fire: () => this.state.save(),
+    });
     this.socket = new DeviceSocket(
       ctx,
       {
@@ -308,7 +337,9 @@ export class DeviceHub extends DurableObject<Env> {
   private lineFloor(): number {
     const next = this.state.current?.nextLineId;
     if (next) return next;
-    this.floor ??= (this.storage.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'logs'").toArray()[0]?.seq ?? 0) + 1;
+    this.floor ??=
+      (this.storage.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'logs'").toArray()[0]
+        ?.seq ?? 0) + 1;
     return this.floor;
   }
 
@@ -331,7 +362,15 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- identity -------------------------------------------------------------------------
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
-  async provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; tier: Tier; deviceType?: string | null }): Promise<void> {
+  async provision(
+    p: Identity & {
+      keyHash: string;
+      heartbeatIntervalMs: number;
+      hotWindowDays: number;
+      tier: Tier;
+      deviceType?: string | null;
+    },
+  ): Promise<void> {
     migrate(this.storage, DEVICE_SCHEMA);
     this.state.provision(p, Date.now());
     await this.timers.arm();
@@ -430,7 +469,10 @@ export class DeviceHub extends DurableObject<Env> {
    * A heartbeat. Over HTTPS it comes with the key's hash and is authenticated here, in the same
    * call (one request to this object); over the socket the connection was authenticated.
    */
-  async heartbeat(input: z.output<typeof Heartbeat>, keyHash?: string): Promise<HeartbeatOutcome & Partial<SendAdvice> & { identity?: Identity }> {
+  async heartbeat(
+    input: z.output<typeof Heartbeat>,
+    keyHash?: string,
+  ): Promise<HeartbeatOutcome & Partial<SendAdvice> & { identity?: Identity }> {
     const identity = keyHash === undefined ? undefined : this.checkKey(keyHash);
     if (keyHash !== undefined && !identity) return { ok: false, code: "unauthorized" };
     // A device may name only a session it has, or one no other device of the project has claimed.
@@ -444,7 +486,8 @@ export class DeviceHub extends DurableObject<Env> {
       }
     }
     const now = Date.now();
-    if (this.state.current?.offline) this.auditPresence("device.connected", { via: keyHash === undefined ? "socket" : "https" });
+    if (this.state.current?.offline)
+      this.auditPresence("device.connected", { via: keyHash === undefined ? "socket" : "https" });
     this.state.update((s) => {
       s.lastHeartbeatAt = now;
       s.lastSeenAt = now;
@@ -460,7 +503,13 @@ export class DeviceHub extends DurableObject<Env> {
     this.expireCommands(now);
     this.count({ heartbeats: 1 });
     await this.commit();
-    return { ok: true, server_time: now, pending_commands: this.commands.pendingCount(), ...this.advice(now), ...(identity ? { identity } : {}) };
+    return {
+      ok: true,
+      server_time: now,
+      pending_commands: this.commands.pendingCount(),
+      ...this.advice(now),
+      ...(identity ? { identity } : {}),
+    };
   }
 
   async presence(): Promise<Presence | null> {
@@ -499,7 +548,8 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat (or the open socket fell silent); the project hears of it next. */
   private async goOffline(): Promise<void> {
-    if (!this.state.require().offline) this.auditPresence("device.disconnected", { last_seen_at: this.state.require().lastSeenAt });
+    if (!this.state.require().offline)
+      this.auditPresence("device.disconnected", { last_seen_at: this.state.require().lastSeenAt });
     this.state.update((s) => (s.offline = true));
     this.alerts.onOffline(Date.now());
     this.state.save();
@@ -546,11 +596,21 @@ export class DeviceHub extends DurableObject<Env> {
    * answer, marked duplicate). The session's counts, the alerts and the live tail then hear of
    * the lines kept. Over HTTPS it comes with the key's hash and is authenticated here, in the same call.
    */
-  async ingest(offered: IngestBatch, keyHash?: string, frame: RequestCounts = [0, 0, 0]): Promise<IngestOutcome & { identity?: Identity }> {
+  async ingest(
+    offered: IngestBatch,
+    keyHash?: string,
+    frame: RequestCounts = [0, 0, 0],
+  ): Promise<IngestOutcome & { identity?: Identity }> {
     if (keyHash !== undefined && !this.holdsKeyNow(keyHash)) return { ok: false, code: "unauthorized" };
     // Over HTTPS or the socket alike, a batch past the device's rate counts and writes nothing.
     const limited = this.state.current ? await this.pastRate() : null;
-    if (limited) return { ok: false, code: "rate_limited", rule: limited, ...(keyHash !== undefined ? { identity: this.identity() } : {}) };
+    if (limited)
+      return {
+        ok: false,
+        code: "rate_limited",
+        rule: limited,
+        ...(keyHash !== undefined ? { identity: this.identity() } : {}),
+      };
     const identity = keyHash === undefined ? undefined : this.checkKey(keyHash, false);
     // The request's own counts (over HTTPS a message in and an API call; over the socket the frame
     // and its ack) go with the batch: the shard counts them in the transaction that stores it, so
@@ -562,16 +622,21 @@ export class DeviceHub extends DurableObject<Env> {
       ({ outcome, counted } = await this.store(offered, request));
     } finally {
       // The request's own counts are kept whatever the shard said.
-      if (!counted) this.count({ device_messages_in: request[0], device_messages_out: request[1], api_calls: request[2] });
+      if (!counted)
+        this.count({ device_messages_in: request[0], device_messages_out: request[1], api_calls: request[2] });
       await this.commit();
     }
     return { ...outcome, ...(outcome.ok ? this.advice() : {}), ...(identity ? { identity } : {}) };
   }
 
-  private async store(offered: IngestBatch, request: RequestCounts): Promise<{ outcome: IngestOutcome; counted: boolean }> {
+  private async store(
+    offered: IngestBatch,
+    request: RequestCounts,
+  ): Promise<{ outcome: IngestOutcome; counted: boolean }> {
     const sessionId = offered.lines.length > 0 ? (offered.session_id ?? null) : null;
     const now = Date.now();
-    if (sessionId !== null && !(await this.claim(sessionId, sessionId, now))) return { outcome: { ok: false, code: "conflict" }, counted: false };
+    if (sessionId !== null && !(await this.claim(sessionId, sessionId, now)))
+      return { outcome: { ok: false, code: "conflict" }, counted: false };
     const s = this.state.require();
     const stored = await shardOfDevice(this.env, s.projectId, s.deviceId).append({
       orgId: s.orgId,
@@ -587,7 +652,12 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   /** What a stored batch changes here: its session's counts, the device's last log, the alerts and the live tail. */
-  private kept(offered: IngestBatch, stored: Extract<AppendOutcome, { ok: true }>, sessionId: string | null, now: number): IngestOutcome {
+  private kept(
+    offered: IngestBatch,
+    stored: Extract<AppendOutcome, { ok: true }>,
+    sessionId: string | null,
+    now: number,
+  ): IngestOutcome {
     const answer = stored.answer;
     if (answer.duplicate) {
       if (sessionId !== null && stored.taken && this.uncounted(stored.taken.first)) {
@@ -613,7 +683,14 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   /** Counts a stored batch's lines (ids from `first`) for its session, opening it here if it is new; saved with the event. */
-  private countForSession(sessionId: string, first: number, lines: number, errors: number, warnings: number, now: number): void {
+  private countForSession(
+    sessionId: string,
+    first: number,
+    lines: number,
+    errors: number,
+    warnings: number,
+    now: number,
+  ): void {
     const { session, created: newSession } = this.sessions.ensure(sessionId, sessionId, now, now);
     this.sessions.count(sessionId, lines, errors, warnings);
     this.sessions.named(session, now);
@@ -653,7 +730,11 @@ export class DeviceHub extends DurableObject<Env> {
   private async claim(sessionId: string, name: string, startedAt: number): Promise<boolean> {
     if (this.sessions.get(sessionId)) return true;
     const s = this.state.require();
-    const owner = await projectHub(this.env, s.projectId).claimSession(s.deviceId, { session_id: sessionId, name, started_at: startedAt });
+    const owner = await projectHub(this.env, s.projectId).claimSession(s.deviceId, {
+      session_id: sessionId,
+      name,
+      started_at: startedAt,
+    });
     return owner === s.deviceId;
   }
 
@@ -665,7 +746,8 @@ export class DeviceHub extends DurableObject<Env> {
       const made = this.sessions.ensure(id, name, startedAt);
       if (made.created) this.count({ sessions: 1 });
       // Opening a session (again) makes it the device's current one while it is active.
-      if (made.session.status === "active" && this.state.require().currentSessionId !== id) this.state.update((s) => (s.currentSessionId = id));
+      if (made.session.status === "active" && this.state.require().currentSessionId !== id)
+        this.state.update((s) => (s.currentSessionId = id));
       this.state.save();
       return made;
     });
@@ -676,12 +758,14 @@ export class DeviceHub extends DurableObject<Env> {
   async endSession(id: string, status: EndStatus, completedAt: number | undefined): Promise<EndOutcome> {
     const outcome = this.transaction(() => {
       const ended = this.sessions.end(id, status, completedAt);
-      if (ended.ok && this.state.require().currentSessionId === id) this.state.update((s) => (s.currentSessionId = null));
+      if (ended.ok && this.state.require().currentSessionId === id)
+        this.state.update((s) => (s.currentSessionId = null));
       this.state.save();
       return ended;
     });
     if (outcome.ok) {
-      if (outcome.session.version === outcome.session.flushed_version) await this.presenceReports.sessionEnded(outcome.session);
+      if (outcome.session.version === outcome.session.flushed_version)
+        await this.presenceReports.sessionEnded(outcome.session);
       await this.commit();
     }
     return outcome;
@@ -691,7 +775,8 @@ export class DeviceHub extends DurableObject<Env> {
   private async timeOutSessions(now: number): Promise<void> {
     const ended = this.transaction(() => {
       const rows = this.sessions.timeOut(now);
-      if (rows.some((r) => r.session_id === this.state.require().currentSessionId)) this.state.update((s) => (s.currentSessionId = null), now);
+      if (rows.some((r) => r.session_id === this.state.require().currentSessionId))
+        this.state.update((s) => (s.currentSessionId = null), now);
       this.state.save();
       return rows;
     });
@@ -726,12 +811,25 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- commands -------------------------------------------------------------------------
 
   /** A command from a person or key (`sentBy`); audited here, so that its events stay in order (sent before delivered). */
-  async queueCommand(command: string, params: unknown, ttlMs: number, sentBy: Actor, audited?: { actor: AuditActor; via: RequestInfo }): Promise<CommandRecord> {
+  async queueCommand(
+    command: string,
+    params: unknown,
+    ttlMs: number,
+    sentBy: Actor,
+    audited?: { actor: AuditActor; via: RequestInfo },
+  ): Promise<CommandRecord> {
     const now = Date.now();
     const row = this.commands.queue(newId("cmd", now), command, params, ttlMs, now, sentBy);
     this.count({ commands: 1 });
     // Parameters may carry secrets (a network's password): the event names them, not their values.
-    if (audited) this.auditCommand("command.sent", row, { command, params: paramNames(params), ttl_s: Math.round(ttlMs / 1000) }, audited.via, audited.actor);
+    if (audited)
+      this.auditCommand(
+        "command.sent",
+        row,
+        { command, params: paramNames(params), ttl_s: Math.round(ttlMs / 1000) },
+        audited.via,
+        audited.actor,
+      );
     this.socket.pushCommands(this.state.require().deviceId);
     await this.commit();
     return this.commands.get(row.id)!;
@@ -759,7 +857,13 @@ export class DeviceHub extends DurableObject<Env> {
   }
 
   /** An audit event of one of this device's commands, by the device unless said, sent to its org's log at the end of the event (commit). */
-  private auditCommand(action: AuditAction, row: Pick<CommandRecord, "id" | "command">, summary: Record<string, unknown>, via?: RequestInfo, actor?: AuditActor): void {
+  private auditCommand(
+    action: AuditAction,
+    row: Pick<CommandRecord, "id" | "command">,
+    summary: Record<string, unknown>,
+    via?: RequestInfo,
+    actor?: AuditActor,
+  ): void {
     const s = this.state.require();
     this.auditOut.push({
       actor: actor ?? { kind: "device", id: s.deviceId, label: s.deviceId },
@@ -773,7 +877,8 @@ export class DeviceHub extends DurableObject<Env> {
 
   /** Expires what is past its time, each an audit event by the system (sent with the event's commit, or the alarm's). */
   private expireCommands(now: number): void {
-    for (const row of this.commands.expire(now)) this.auditCommand("command.expired", row, {}, undefined, PRESENCE_ACTOR);
+    for (const row of this.commands.expire(now))
+      this.auditCommand("command.expired", row, {}, undefined, PRESENCE_ACTOR);
   }
 
   /** The device came online after being offline (`by` it), or the alarm found it gone (by the system). */
@@ -907,8 +1012,10 @@ export class DeviceHub extends DurableObject<Env> {
   private async heard(answer: DeliveryAnswer): Promise<void> {
     const state = answer.quota;
     const current = this.state.current;
-    if (state && current && current.hotWindowDays !== state.hot_window_days) this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
-    if (state && current && current.archiveDays !== state.archive_days) this.state.update((s) => (s.archiveDays = state.archive_days));
+    if (state && current && current.hotWindowDays !== state.hot_window_days)
+      this.state.update((s) => (s.hotWindowDays = state.hot_window_days));
+    if (state && current && current.archiveDays !== state.archive_days)
+      this.state.update((s) => (s.archiveDays = state.archive_days));
     if (state?.tier && current && current.tier !== state.tier) this.state.update((s) => (s.tier = state.tier));
     this.setLive(this.tail.learn(answer.tail).length > 0, Date.now(), LIVE.lingerMs);
     this.alerts.heardVersion(answer.alert_rules);

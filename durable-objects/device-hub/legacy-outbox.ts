@@ -21,7 +21,9 @@ export class LegacyOutbox {
   /** The rows, buckets and tallies left, or null when there are none. */
   left(): { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[] } | null {
     if (this.empty) return null;
-    const rows = this.sql.exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY seq, day").toArray();
+    const rows = this.sql
+      .exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY seq, day")
+      .toArray();
     if (rows.length === 0) {
       this.empty = true;
       return null;

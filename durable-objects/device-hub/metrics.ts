@@ -43,7 +43,9 @@ export interface MetricPoint {
  *  "__proto__" are metrics like any other, never the object's prototype. */
 function merge(into: MinuteData, name: string, [sum, min, max, count]: Aggregate): void {
   const a = Object.hasOwn(into, name) ? into[name] : undefined;
-  const value: Aggregate = a ? [a[0] + sum, Math.min(a[1], min), Math.max(a[2], max), a[3] + count] : [sum, min, max, count];
+  const value: Aggregate = a
+    ? [a[0] + sum, Math.min(a[1], min), Math.max(a[2], max), a[3] + count]
+    : [sum, min, max, count];
   Object.defineProperty(into, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
@@ -105,7 +107,11 @@ export class MetricHistory {
    * set for the start would find nothing to delete, minute after minute, for an hour.
    */
   nextExpiry(): number | null {
-    const r = this.sql.exec<{ h: number | null; m: number | null }>("SELECT (SELECT min(hour) FROM metric_hours) AS h, (SELECT min(minute) FROM metric_minutes) AS m").one();
+    const r = this.sql
+      .exec<{ h: number | null; m: number | null }>(
+        "SELECT (SELECT min(hour) FROM metric_hours) AS h, (SELECT min(minute) FROM metric_minutes) AS m",
+      )
+      .one();
     const at = [r.h === null ? null : r.h + HOUR, r.m].filter((t): t is number => t !== null);
     // + 1: prune() deletes what is strictly older than its bound.
     return at.length ? Math.min(...at) + RETENTION_MS + 1 : null;
@@ -171,7 +177,11 @@ export class MetricHistory {
     )) {
       add(row.minute, row.samples, JSON.parse(row.data) as MinuteData);
     }
-    for (const row of this.sql.exec<{ data: string }>("SELECT data FROM metric_hours WHERE hour >= ? AND hour < ?", first - (first % HOUR), to)) {
+    for (const row of this.sql.exec<{ data: string }>(
+      "SELECT data FROM metric_hours WHERE hour >= ? AND hour < ?",
+      first - (first % HOUR),
+      to,
+    )) {
       addHour(JSON.parse(row.data) as HourData);
     }
     const h = this.current.get();
@@ -181,7 +191,9 @@ export class MetricHistory {
       .map(([t, { samples, data }]) => ({
         t,
         samples,
-        metrics: Object.fromEntries(Object.entries(data).map(([name, [sum, min, max, count]]) => [name, { avg: sum / count, min, max }])),
+        metrics: Object.fromEntries(
+          Object.entries(data).map(([name, [sum, min, max, count]]) => [name, { avg: sum / count, min, max }]),
+        ),
       }));
   }
 }

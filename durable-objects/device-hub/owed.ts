@@ -41,7 +41,15 @@ export interface Owed extends Counts {
   rowsSealed: number;
 }
 
-export const emptyOwed = (): Owed => ({ days: {}, buckets: {}, tallies: {}, nextSeq: 1, sealed: null, sentAt: 0, rowsSealed: 0 });
+export const emptyOwed = (): Owed => ({
+  days: {},
+  buckets: {},
+  tallies: {},
+  nextSeq: 1,
+  sealed: null,
+  sentAt: 0,
+  rowsSealed: 0,
+});
 
 /** The payload of a delivery, as the project takes it. */
 export interface Delivery {
@@ -58,14 +66,21 @@ export function addUsage(owed: Owed, day: string, delta: OwedDelta): void {
   for (const f of OWED_FIELDS) if (delta[f]) into[f] = (into[f] ?? 0) + delta[f];
 }
 
-export function addBuckets(owed: Owed, buckets: Iterable<{ minutes: BucketMinutes; start: number; metric: BucketMetric; n: number }>): void {
+export function addBuckets(
+  owed: Owed,
+  buckets: Iterable<{ minutes: BucketMinutes; start: number; metric: BucketMetric; n: number }>,
+): void {
   for (const b of buckets) {
     const key = `${b.minutes}:${b.start}:${b.metric}`;
     owed.buckets[key] = (owed.buckets[key] ?? 0) + b.n;
   }
 }
 
-export function addTallies(owed: Owed, day: string, tallies: Iterable<{ kind: string; key: string; lines: number; errors: number }>): void {
+export function addTallies(
+  owed: Owed,
+  day: string,
+  tallies: Iterable<{ kind: string; key: string; lines: number; errors: number }>,
+): void {
   for (const t of tallies) {
     const key = `${day}\u0000${t.kind}\u0000${t.key}`;
     const had = owed.tallies[key] ?? [0, 0];
@@ -85,7 +100,14 @@ export function anyOwed(owed: Owed): boolean {
 export function seal(owed: Owed, route: number, rowsNow: number): SealedCounts | null {
   if (owed.sealed) return owed.sealed;
   if (Object.keys(owed.days).length === 0) return null;
-  owed.sealed = { seq: owed.nextSeq++, route, rows: Math.max(0, rowsNow - owed.rowsSealed), days: owed.days, buckets: owed.buckets, tallies: owed.tallies };
+  owed.sealed = {
+    seq: owed.nextSeq++,
+    route,
+    rows: Math.max(0, rowsNow - owed.rowsSealed),
+    days: owed.days,
+    buckets: owed.buckets,
+    tallies: owed.tallies,
+  };
   owed.rowsSealed = rowsNow;
   owed.days = {};
   owed.buckets = {};

@@ -58,7 +58,11 @@ export class PresenceReports {
     const s = state.current;
     this.told = s ? toldOf(s) : REGISTERED;
     timers.add({ name: "presence report", due: (now) => (this.pending ? now : null), fire: (now) => this.send(now) });
-    timers.add({ name: "ended sessions", due: (now) => (this.anyUntold() ? now : null), fire: () => this.tellSessions() });
+    timers.add({
+      name: "ended sessions",
+      due: (now) => (this.anyUntold() ? now : null),
+      fire: () => this.tellSessions(),
+    });
   }
 
   private anyUntold(): boolean {

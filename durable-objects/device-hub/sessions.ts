@@ -37,7 +37,9 @@ export interface SessionActivity {
 /** A row of the sessions table: `version` / `flushed_version` say whether the project's object has seen it. */
 export type SessionRow = SessionFields & { version: number; flushed_version: number } & Record<string, SqlStorageValue>;
 
-export type EndOutcome = { ok: true; session: SessionRow } | { ok: false; code: "not_found" | "conflict" | "before_start"; session?: SessionRow };
+export type EndOutcome =
+  | { ok: true; session: SessionRow }
+  | { ok: false; code: "not_found" | "conflict" | "before_start"; session?: SessionRow };
 
 export class SessionStore {
   constructor(
@@ -56,7 +58,12 @@ export class SessionStore {
   private withPending(row: SessionRow): SessionRow {
     const p = this.pending.get()[row.session_id];
     if (!p) return row;
-    return { ...row, total_logs: row.total_logs + p[0], error_count: row.error_count + p[1], warning_count: row.warning_count + p[2] };
+    return {
+      ...row,
+      total_logs: row.total_logs + p[0],
+      error_count: row.error_count + p[1],
+      warning_count: row.warning_count + p[2],
+    };
   }
 
   /** Creates the session unless it exists; says which happened. Opening it is its first activity (`now`). */
@@ -88,7 +95,10 @@ export class SessionStore {
   private activities(): SessionActivity {
     const kept = this.activity.get();
     if (kept) return kept;
-    this.sql.exec("UPDATE sessions SET last_active_at = ? WHERE status = 'active' AND last_active_at IS NULL", Date.now());
+    this.sql.exec(
+      "UPDATE sessions SET last_active_at = ? WHERE status = 'active' AND last_active_at IS NULL",
+      Date.now(),
+    );
     const rows = this.activeRows();
     rows.sort((a, b) => b.at - a.at);
     const rest = rows.slice(SEEN_MAX);
@@ -103,7 +113,9 @@ export class SessionStore {
   /** Every active session with the last activity its row holds (a scan: only when the state says a row must be read). */
   private activeRows(): { session_id: string; at: number }[] {
     return this.sql
-      .exec<{ session_id: string; at: number }>("SELECT session_id, coalesce(last_active_at, started_at) AS at FROM sessions WHERE status = 'active'")
+      .exec<{ session_id: string; at: number }>(
+        "SELECT session_id, coalesce(last_active_at, started_at) AS at FROM sessions WHERE status = 'active'",
+      )
       .toArray();
   }
 
@@ -116,7 +128,11 @@ export class SessionStore {
     if (ids.length > SEEN_MAX) {
       const oldest = ids.reduce((a, b) => (seen[b]! < seen[a]! ? b : a));
       const moment = seen[oldest]!;
-      this.sql.exec("UPDATE sessions SET last_active_at = max(coalesce(last_active_at, 0), ?) WHERE session_id = ?", moment, oldest);
+      this.sql.exec(
+        "UPDATE sessions SET last_active_at = max(coalesce(last_active_at, 0), ?) WHERE session_id = ?",
+        moment,
+        oldest,
+      );
       delete seen[oldest];
       earliest = earliest === null ? moment : Math.min(earliest, moment);
     }
@@ -224,7 +240,8 @@ export class SessionStore {
     if (session.status === status) return { ok: true, session }; // a retried end
     const replacesTimeout = session.status === "timed_out" && status !== "timed_out";
     if (session.status !== "active" && !replacesTimeout) return { ok: false, code: "conflict", session };
-    if (completedAt !== undefined && completedAt < session.started_at) return { ok: false, code: "before_start", session };
+    if (completedAt !== undefined && completedAt < session.started_at)
+      return { ok: false, code: "before_start", session };
     completedAt ??= Math.max(Date.now(), session.started_at);
     const pending = { ...this.pending.get() };
     const [lines, errors, warnings] = pending[id] ?? [0, 0, 0];
@@ -250,7 +267,9 @@ export class SessionStore {
 
   /** Ended sessions whose end the project has not seen (a write that failed, or an end from before this was kept). */
   untold(limit: number): SessionRow[] {
-    return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE status != 'active' AND version > flushed_version LIMIT ?", limit).toArray();
+    return this.sql
+      .exec<SessionRow>("SELECT * FROM sessions WHERE status != 'active' AND version > flushed_version LIMIT ?", limit)
+      .toArray();
   }
 
   /** The project was not told of an end after all (see end): the alarm tells it. */
@@ -260,7 +279,11 @@ export class SessionStore {
 
   markFlushed(rows: { session_id: string; version: number }[]): void {
     for (const r of rows) {
-      this.sql.exec("UPDATE sessions SET flushed_version = max(flushed_version, ?) WHERE session_id = ?", r.version, r.session_id);
+      this.sql.exec(
+        "UPDATE sessions SET flushed_version = max(flushed_version, ?) WHERE session_id = ?",
+        r.version,
+        r.session_id,
+      );
     }
   }
 
@@ -268,7 +291,10 @@ export class SessionStore {
   live(ids: string[]): SessionRow[] {
     if (ids.length === 0) return [];
     return this.sql
-      .exec<SessionRow>("SELECT * FROM sessions WHERE session_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))
+      .exec<SessionRow>(
+        "SELECT * FROM sessions WHERE session_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(ids),
+      )
       .toArray()
       .map((r) => this.withPending(r));
   }

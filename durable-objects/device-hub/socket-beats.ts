@@ -62,8 +62,15 @@ export function heldOf(attachment: unknown): Held {
 const tidy = (n: number) => Math.round(n * 1000) / 1000;
 
 /** Adds one heartbeat to `beats` (a copy), or starts them. */
-export function addBeat(beats: Beats | null, at: number, status: string, metrics: Record<string, number> | undefined): Beats {
-  const b: Beats = beats ? structuredClone(beats) : { n: 0, first: at, last: at, status, metrics: null, names: [], minutes: {} };
+export function addBeat(
+  beats: Beats | null,
+  at: number,
+  status: string,
+  metrics: Record<string, number> | undefined,
+): Beats {
+  const b: Beats = beats
+    ? structuredClone(beats)
+    : { n: 0, first: at, last: at, status, metrics: null, names: [], minutes: {} };
   b.n++;
   b.last = at;
   b.status = status;
@@ -87,7 +94,8 @@ export function minutesOf(b: Beats): [minute: number, samples: number, data: Rec
   return Object.entries(b.minutes).map(([offset, [samples, ...aggregates]]) => {
     const data: Record<string, Aggregate> = {};
     aggregates.forEach((a, i) => {
-      if (a) Object.defineProperty(data, b.names[i]!, { value: a, enumerable: true, writable: true, configurable: true });
+      if (a)
+        Object.defineProperty(data, b.names[i]!, { value: a, enumerable: true, writable: true, configurable: true });
     });
     return [base + Number(offset) * MINUTE_MS, samples, data];
   });
@@ -96,5 +104,9 @@ export function minutesOf(b: Beats): [minute: number, samples: number, data: Rec
 /** Whether the heartbeats held should be saved now rather than carried further. */
 export function saveDue(held: Held & { beats: Beats }, now: number): boolean {
   const b = held.beats;
-  return b.n >= SOCKET_BEATS.saveEvery || now - b.first >= SOCKET_BEATS.saveAfterMs || JSON.stringify(held).length > ATTACHMENT_MAX_BYTES;
+  return (
+    b.n >= SOCKET_BEATS.saveEvery ||
+    now - b.first >= SOCKET_BEATS.saveAfterMs ||
+    JSON.stringify(held).length > ATTACHMENT_MAX_BYTES
+  );
 }

@@ -4,7 +4,14 @@
 // what HTTP would answer, or an error frame with the contract's error body (a message over
 // MAX_FRAME_BYTES, 1 MiB, gets payload_too_large before it is parsed). Commands are pushed as
 // {"type":"command", command} the moment they are queued.
-import { type AckOutcome, type AckStatus, CommandAckFrame, type CommandRecord, ackRefusal, presentCommand } from "../../src/contract/commands";
+import {
+  type AckOutcome,
+  type AckStatus,
+  CommandAckFrame,
+  type CommandRecord,
+  ackRefusal,
+  presentCommand,
+} from "../../src/contract/commands";
 import { ApiError, errorBody } from "../../src/contract/errors";
 import { Heartbeat } from "../../src/contract/fleet";
 import { type AckBody, type DeviceFrame, errorFrame, parseFrame } from "../../src/contract/frames";
@@ -21,7 +28,9 @@ export interface DeviceActions {
   /** A logs frame's valid batch; it counts the frame and its ack (with the batch in its shard, or itself). */
   ingest(batch: IngestBatch): Promise<IngestOutcome>;
   /** A heartbeat frame; it counts itself and its ack (socket-beats.ts). */
-  heartbeat(input: z.output<typeof Heartbeat>): Promise<HeartbeatOutcome & { live?: boolean; send_interval_s?: number }>;
+  heartbeat(
+    input: z.output<typeof Heartbeat>,
+  ): Promise<HeartbeatOutcome & { live?: boolean; send_interval_s?: number }>;
   ackCommand(id: string, status: AckStatus, result: unknown): Promise<AckOutcome>;
   /** Queued commands, now marked delivered. */
   takeQueuedCommands(): CommandRecord[];
@@ -55,7 +64,8 @@ export class DeviceSocket {
     let counted = false;
     try {
       const frame = parseFrame(message);
-      if (typeof frame !== "object" || frame === null || Array.isArray(frame)) throw new ApiError("bad_request", "frames are JSON objects");
+      if (typeof frame !== "object" || frame === null || Array.isArray(frame))
+        throw new ApiError("bad_request", "frames are JSON objects");
       const fields = frame as Record<string, unknown>;
       if (typeof fields.id === "string" || typeof fields.id === "number") id = fields.id;
       if (fields.type === "heartbeat") {
@@ -64,7 +74,13 @@ export class DeviceSocket {
         const outcome = await this.device.heartbeat(parseOrThrow(Heartbeat, fields, "body"));
         if (!outcome.ok) throw sessionTaken();
         const { live, send_interval_s } = outcome;
-        const body = { of: "heartbeat", server_time: new Date(outcome.server_time).toISOString(), pending_commands: outcome.pending_commands, live, send_interval_s } as const;
+        const body = {
+          of: "heartbeat",
+          server_time: new Date(outcome.server_time).toISOString(),
+          pending_commands: outcome.pending_commands,
+          live,
+          send_interval_s,
+        } as const;
         this.send(ws, { type: "ack", ...(id !== undefined ? { id } : {}), ...body }, false);
         return;
       }
@@ -96,7 +112,12 @@ export class DeviceSocket {
         const { command_id, status, result } = parseOrThrow(CommandAckFrame, frame, "body");
         const outcome = await this.device.ackCommand(command_id, status, result);
         if (!outcome.ok) throw ackRefusal(deviceId, outcome);
-        return { of: "command_ack", command_id, status: outcome.command.status, command: presentCommand(deviceId, outcome.command) };
+        return {
+          of: "command_ack",
+          command_id,
+          status: outcome.command.status,
+          command: presentCommand(deviceId, outcome.command),
+        };
       }
       default:
         throw new ApiError("bad_request", 'type must be "logs", "heartbeat" or "command_ack"');
@@ -107,7 +128,8 @@ export class DeviceSocket {
   pushCommands(deviceId: string): void {
     const [ws] = this.ctx.getWebSockets();
     if (!ws) return;
-    for (const row of this.device.takeQueuedCommands()) this.send(ws, { type: "command", command: presentCommand(deviceId, row) });
+    for (const row of this.device.takeQueuedCommands())
+      this.send(ws, { type: "command", command: presentCommand(deviceId, row) });
   }
 
   /** Tells the connected device whether it is watched now, and how often to send its logs. */

@@ -144,7 +144,11 @@ export class DeviceStateStore {
   private get stored() {
     if (!this.kept) {
       const state = this.kv.get<DeviceState>(STATE_KEY);
-      this.kept = { state, retired: this.kv.get<boolean>(RETIRED_KEY) === true, rowsBase: (state?.rowsWritten ?? 0) - this.rowsThisLife() };
+      this.kept = {
+        state,
+        retired: this.kv.get<boolean>(RETIRED_KEY) === true,
+        rowsBase: (state?.rowsWritten ?? 0) - this.rowsThisLife(),
+      };
     }
     return this.kept;
   }
@@ -223,7 +227,16 @@ export class DeviceStateStore {
   }
 
   /** (Re)binds the device to an identity and a key, keeping everything else it knew. Saved at once. */
-  provision(p: Identity & { keyHash: string; heartbeatIntervalMs: number; hotWindowDays: number; tier: Tier; deviceType?: string | null }, now: number): void {
+  provision(
+    p: Identity & {
+      keyHash: string;
+      heartbeatIntervalMs: number;
+      hotWindowDays: number;
+      tier: Tier;
+      deviceType?: string | null;
+    },
+    now: number,
+  ): void {
     const prev = this.stored.state;
     this.stored.state = {
       reportedStatus: "online",
@@ -234,7 +247,13 @@ export class DeviceStateStore {
       currentSessionId: null,
       lastLogAt: null,
       // A new device has archived nothing; one from before the archive was counted this way keeps it unset (see countArchiveBytes).
-      ...(prev ? {} : { archiveBytesCounted: 0, sessionBatches: { since: 0, ranges: [] }, sessionActivity: { seen: {}, spilled: null } }),
+      ...(prev
+        ? {}
+        : {
+            archiveBytesCounted: 0,
+            sessionBatches: { since: 0, ranges: [] },
+            sessionActivity: { seen: {}, spilled: null },
+          }),
       ...prev,
       ...p,
       lastSeenAt: now,

@@ -91,7 +91,8 @@ export class FanIn extends DurableObject<Env> {
     await this.timers.arm();
     // After a restart nothing has been heard yet: ask the project once before answering.
     if (!this.heard) await this.sends.flush();
-    if (!this.heard) throw new Error("the project's object did not answer; the device retries (its counts are kept here once)");
+    if (!this.heard)
+      throw new Error("the project's object did not answer; the device retries (its counts are kept here once)");
     return this.heard;
   }
 
@@ -149,7 +150,12 @@ export class FanIn extends DurableObject<Env> {
       const presence = seen.size > 0 ? { seen: Object.fromEntries(seen) } : {};
       let answer: DeliveryAnswer;
       try {
-        answer = await projectHub(this.env, projectId).deliverFanIn(name, { rows, buckets, tallies, devices, own_rows, ...presence }, [], 0);
+        answer = await projectHub(this.env, projectId).deliverFanIn(
+          name,
+          { rows, buckets, tallies, devices, own_rows, ...presence },
+          [],
+          0,
+        );
       } catch (err) {
         // The outbox keeps the counts for the retry, and this the presence.
         for (const [id, r] of seen) this.keepSeen(id, r);

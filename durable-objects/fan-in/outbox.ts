@@ -71,7 +71,13 @@ export class FanInOutbox {
    * written). False, writing nothing, when it is too large to hold here (see `passedOn`).
    */
   gather(deviceId: string, fresh: Fresh): boolean {
-    const devices = fresh.rows.map((r) => ({ seq: r.seq, day: r.day, device_id: deviceId, logs: r.logs, error_lines: r.error_lines ?? 0 }));
+    const devices = fresh.rows.map((r) => ({
+      seq: r.seq,
+      day: r.day,
+      device_id: deviceId,
+      logs: r.logs,
+      error_lines: r.error_lines ?? 0,
+    }));
     const delta = deltaOf({ ...fresh, devices });
     return this.intake.add(deviceId, fresh.seq, delta, this.marks(delta.rows ?? 0));
   }
@@ -116,15 +122,26 @@ export class FanInOutbox {
    */
   private carryEarlierOutbox(): void {
     const sql = this.storage.sql;
-    const rows = sql.exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY seq, day").toArray();
+    const rows = sql
+      .exec<OutboxRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox ORDER BY seq, day")
+      .toArray();
     if (rows.length === 0) return;
     const bySeq = <T extends { seq: number }>(items: T[], seq: number) => items.filter((i) => i.seq === seq);
     const buckets = sql.exec<BucketRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox_buckets").toArray();
     const tallies = sql.exec<TallyRow & Record<string, SqlStorageValue>>("SELECT * FROM outbox_tallies").toArray();
-    const devices = sql.exec<{ seq: number; day: string; device_id: string; logs: number; error_lines: number }>("SELECT * FROM outbox_devices").toArray();
+    const devices = sql
+      .exec<{ seq: number; day: string; device_id: string; logs: number; error_lines: number }>(
+        "SELECT * FROM outbox_devices",
+      )
+      .toArray();
     const pending: Record<number, ReturnType<typeof deltaOf>> = {};
     for (const seq of new Set(rows.map((r) => r.seq))) {
-      pending[seq] = deltaOf({ rows: bySeq(rows, seq), buckets: bySeq(buckets, seq), tallies: bySeq(tallies, seq), devices: bySeq(devices, seq) });
+      pending[seq] = deltaOf({
+        rows: bySeq(rows, seq),
+        buckets: bySeq(buckets, seq),
+        tallies: bySeq(tallies, seq),
+        devices: bySeq(devices, seq),
+      });
     }
     const newest = rows.at(-1)!.seq;
     this.storage.transactionSync(() => {
@@ -135,7 +152,8 @@ export class FanInOutbox {
         newest,
         JSON.stringify(pending),
       );
-      for (const table of ["outbox", "outbox_buckets", "outbox_tallies", "outbox_devices"]) sql.exec(`DELETE FROM ${table}`);
+      for (const table of ["outbox", "outbox_buckets", "outbox_tallies", "outbox_devices"])
+        sql.exec(`DELETE FROM ${table}`);
     });
   }
 }

@@ -89,7 +89,11 @@ export interface ArchivePage {
 /** The condition on an object's devices for a query of these devices (null: every device). */
 function listing(devices: readonly string[] | undefined): { clause: string; args: SqlStorageValue[] } | null {
   if (devices === undefined) return null;
-  return { clause: "(devices IS NULL OR EXISTS (SELECT 1 FROM json_each(devices) WHERE value IN (SELECT value FROM json_each(?))))", args: [JSON.stringify(devices)] };
+  return {
+    clause:
+      "(devices IS NULL OR EXISTS (SELECT 1 FROM json_each(devices) WHERE value IN (SELECT value FROM json_each(?))))",
+    args: [JSON.stringify(devices)],
+  };
 }
 
 export class LogArchive {
@@ -121,7 +125,11 @@ export class LogArchive {
       const hour = Math.floor(oldest / HOUR_US);
       const expired = (hour + 1) * HOUR_US <= edgeUs;
       if (!expired && mustGo <= 0) break;
-      const rows = this.logs.oldestBetween(hour * HOUR_US, (hour + 1) * HOUR_US, expired ? OBJECT_LINES : Math.min(OBJECT_LINES, mustGo));
+      const rows = this.logs.oldestBetween(
+        hour * HOUR_US,
+        (hour + 1) * HOUR_US,
+        expired ? OBJECT_LINES : Math.min(OBJECT_LINES, mustGo),
+      );
       if (rows.length === 0) break;
       moved += await this.move(hour, rows);
     }
@@ -129,11 +137,15 @@ export class LogArchive {
   }
 
   private async move(hour: number, rows: ShardRow[]): Promise<number> {
-    const seq = this.sql.exec<{ seq: number }>("SELECT coalesce(max(seq) + 1, 0) AS seq FROM archive_objects WHERE hour = ?", hour).one().seq;
+    const seq = this.sql
+      .exec<{ seq: number }>("SELECT coalesce(max(seq) + 1, 0) AS seq FROM archive_objects WHERE hour = ?", hour)
+      .one().seq;
     const key = `${this.prefix()}/${hour}-${seq}.ndjson.gz`;
     const text = rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
     const raw = new TextEncoder().encode(text);
-    const gz = new Uint8Array(await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+    const gz = new Uint8Array(
+      await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+    );
     await this.bucket.put(key, gz, { httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" } });
     let levels = 0;
     const sessions = new Set<string>();
@@ -214,7 +226,15 @@ export class LogArchive {
 
   /** Whether any object could hold lines for `f` (a cheap check before reading any). */
   covers(f: Pick<LogFilter, "from" | "to">): boolean {
-    return this.sql.exec("SELECT 1 FROM archive_objects WHERE max_ts >= ? AND min_ts < ? LIMIT 1", f.from ?? 0, f.to ?? Number.MAX_SAFE_INTEGER).toArray().length > 0;
+    return (
+      this.sql
+        .exec(
+          "SELECT 1 FROM archive_objects WHERE max_ts >= ? AND min_ts < ? LIMIT 1",
+          f.from ?? 0,
+          f.to ?? Number.MAX_SAFE_INTEGER,
+        )
+        .toArray().length > 0
+    );
   }
 
   /**
@@ -265,7 +285,9 @@ export class LogArchive {
         if (asc ? o.min_ts > kth.ts : o.max_ts < kth.ts) break;
       }
       if (read === PAGE_OBJECTS) {
-        const edge: Key = asc ? { ts: o.min_ts, device_id: "", id: -1 } : { ts: o.max_ts, device_id: "\uffff", id: Number.MAX_SAFE_INTEGER };
+        const edge: Key = asc
+          ? { ts: o.min_ts, device_id: "", id: -1 }
+          : { ts: o.max_ts, device_id: "\uffff", id: Number.MAX_SAFE_INTEGER };
         return { rows: sorted(rows).filter((r) => comesBefore(f.order, r, edge)), boundary: edge };
       }
       read++;
@@ -279,7 +301,10 @@ export class LogArchive {
     const object = await this.bucket.get(o.key);
     if (!object) throw new Error(`archive object ${o.key} is listed but missing from R2`);
     const out: ShardRow[] = [];
-    const reader = object.body.pipeThrough(new DecompressionStream("gzip")).pipeThrough(new TextDecoderStream()).getReader();
+    const reader = object.body
+      .pipeThrough(new DecompressionStream("gzip"))
+      .pipeThrough(new TextDecoderStream())
+      .getReader();
     let rest = "";
     for (;;) {
       const { done, value } = await reader.read();
@@ -299,7 +324,13 @@ export class LogArchive {
 
   /** Deletes objects whose newest line is older than `beforeUs`, from R2 and the manifest. Answers how many. */
   async prune(beforeUs: number, max: number): Promise<number> {
-    const old = this.sql.exec<{ key: string; gz_bytes: number; device_id: string | null }>("SELECT key, gz_bytes, device_id FROM archive_objects WHERE max_ts < ? ORDER BY max_ts LIMIT ?", beforeUs, max).toArray();
+    const old = this.sql
+      .exec<{ key: string; gz_bytes: number; device_id: string | null }>(
+        "SELECT key, gz_bytes, device_id FROM archive_objects WHERE max_ts < ? ORDER BY max_ts LIMIT ?",
+        beforeUs,
+        max,
+      )
+      .toArray();
     if (old.length === 0) return 0;
     await this.bucket.delete(old.map((o) => o.key));
     this.storage.transactionSync(() => {

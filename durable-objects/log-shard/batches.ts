@@ -54,7 +54,8 @@ export class BatchMemory {
       return ids;
     }
     ids = new Map();
-    for (const b of this.chunks.recordsOf(deviceId, now - BATCH_MEMORY_MS)) if (b.batch_id !== null) ids.set(b.batch_id, { answer: b.answer, first: b.first_id, lines: b.lines });
+    for (const b of this.chunks.recordsOf(deviceId, now - BATCH_MEMORY_MS))
+      if (b.batch_id !== null) ids.set(b.batch_id, { answer: b.answer, first: b.first_id, lines: b.lines });
     this.devices.set(deviceId, ids);
     this.size += ids.size;
     this.trim(deviceId);

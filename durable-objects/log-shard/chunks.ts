@@ -69,7 +69,18 @@ export const CHUNKS_SCHEMA = `CREATE TABLE chunks (
 export const CHUNK_WORDS_SCHEMA = `ALTER TABLE chunks ADD COLUMN line_index BLOB;
    CREATE VIRTUAL TABLE chunk_words USING fts5vocab (chunks_fts, instance);`;
 
-type Tuple = [number, number, number, string, string | null, string, string | null, string | null, string | null, string | null];
+type Tuple = [
+  number,
+  number,
+  number,
+  string,
+  string | null,
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+];
 
 /** A batch as its chunk remembers it. */
 export interface BatchRecord {
@@ -98,7 +109,17 @@ function parseRecords(log: string): BatchRecord[] {
   const out: BatchRecord[] = [];
   for (const line of log.split("\n")) {
     if (!line) continue;
-    const [seq, batch_id, at, answer, first_id, lines, bytes, reserved, request] = JSON.parse(line) as [number, string | null, number, unknown, number, number, number, [number, number] | null, [number, number, number]?];
+    const [seq, batch_id, at, answer, first_id, lines, bytes, reserved, request] = JSON.parse(line) as [
+      number,
+      string | null,
+      number,
+      unknown,
+      number,
+      number,
+      number,
+      [number, number] | null,
+      [number, number, number]?,
+    ];
     out.push({ seq, batch_id, at, answer, first_id, lines, bytes, reserved, ...(request ? { request } : {}) });
   }
   return out;
@@ -122,19 +143,44 @@ interface Head {
   bytes: number;
 }
 
-const HEAD = "id, device_id, hour, open, first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes";
+const HEAD =
+  "id, device_id, hour, open, first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes";
 
 const rowOf = (deviceId: string, t: Tuple): ShardRow =>
-  ({ device_id: deviceId, id: t[0], ts: t[1], level: t[2], module: t[3], logger: t[4], message: t[5], thread_id: t[6], process_id: t[7], session_id: t[8], context: t[9] }) as ShardRow;
+  ({
+    device_id: deviceId,
+    id: t[0],
+    ts: t[1],
+    level: t[2],
+    module: t[3],
+    logger: t[4],
+    message: t[5],
+    thread_id: t[6],
+    process_id: t[7],
+    session_id: t[8],
+    context: t[9],
+  }) as ShardRow;
 
-const tupleOf = (id: number, l: Omit<LogRecord, "id">): Tuple => [id, l.ts, l.level, l.module, l.logger, l.message, l.thread_id, l.process_id, l.session_id, l.context];
+const tupleOf = (id: number, l: Omit<LogRecord, "id">): Tuple => [
+  id,
+  l.ts,
+  l.level,
+  l.module,
+  l.logger,
+  l.message,
+  l.thread_id,
+  l.process_id,
+  l.session_id,
+  l.context,
+];
 
 /** A line's keys as the `keys` column holds them. */
 const keysOf = (t: Tuple): string => `${t[0]},${t[1]},${t[2]},`;
 
 const NOT_ASCII = /[^\x00-\x7f]/;
 /** Which of the search words is the longest: the one searched for (the rarest, most likely). */
-const longest = (words: readonly string[]): number => words.reduce((best, w, i) => (w.length > words[best]!.length ? i : best), 0);
+const longest = (words: readonly string[]): number =>
+  words.reduce((best, w, i) => (w.length > words[best]!.length ? i : best), 0);
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
@@ -287,7 +333,19 @@ function summaryOf(lines: readonly { ts: number; level: number; module: string; 
     if (maxTs === null || l.ts > maxTs) maxTs = l.ts;
     levels |= 1 << l.level;
   }
-  return { minTs, maxTs, levels, modules: union("[]", lines.map((l) => l.module)), sessions: union("[]", lines.map((l) => l.session_id)) };
+  return {
+    minTs,
+    maxTs,
+    levels,
+    modules: union(
+      "[]",
+      lines.map((l) => l.module),
+    ),
+    sessions: union(
+      "[]",
+      lines.map((l) => l.session_id),
+    ),
+  };
 }
 
 /** The condition on a chunk's device for a query of these devices (every device when absent). */
@@ -351,8 +409,15 @@ export class ChunkStore {
   private pointersOf(deviceId: string): Pointers {
     let p = this.pointers.get(deviceId);
     if (p) return p;
-    const newest = this.sql.exec<{ id: number; open: number; end_id: number }>("SELECT id, open, end_id FROM chunks WHERE device_id = ? ORDER BY id DESC LIMIT 1", deviceId).toArray()[0];
-    const floor = this.sql.exec<{ next_id: number }>("SELECT next_id FROM line_floors WHERE device_id = ?", deviceId).toArray()[0]?.next_id ?? 1;
+    const newest = this.sql
+      .exec<{ id: number; open: number; end_id: number }>(
+        "SELECT id, open, end_id FROM chunks WHERE device_id = ? ORDER BY id DESC LIMIT 1",
+        deviceId,
+      )
+      .toArray()[0];
+    const floor =
+      this.sql.exec<{ next_id: number }>("SELECT next_id FROM line_floors WHERE device_id = ?", deviceId).toArray()[0]
+        ?.next_id ?? 1;
     p = { open: newest?.open ? newest.id : null, next: Math.max(floor, newest?.end_id ?? 1) };
     this.pointers.set(deviceId, p);
     return p;
@@ -364,7 +429,14 @@ export class ChunkStore {
    * had a shard). One row written for a batch that fits the device's open chunk; a chunk that
    * closes adds its index document.
    */
-  append(deviceId: string, lines: readonly StoredLine[], sessionId: string | null, receivedAt: number, record: Omit<BatchRecord, "first_id" | "lines">, floor = 1): number {
+  append(
+    deviceId: string,
+    lines: readonly StoredLine[],
+    sessionId: string | null,
+    receivedAt: number,
+    record: Omit<BatchRecord, "first_id" | "lines">,
+    floor = 1,
+  ): number {
     const p = this.pointersOf(deviceId);
     p.next = Math.max(p.next, floor);
     const first = p.next;
@@ -402,8 +474,14 @@ export class ChunkStore {
           minTs,
           maxTs,
           s.levels,
-          union(head.modules, take.map((r) => r.module)),
-          union(head.sessions, take.map((r) => r.session_id)),
+          union(
+            head.modules,
+            take.map((r) => r.module),
+          ),
+          union(
+            head.sessions,
+            take.map((r) => r.session_id),
+          ),
           receivedAt,
           text.length,
           record.seq,
@@ -460,7 +538,11 @@ export class ChunkStore {
 
   /** The first chunk id made in `hour` or later (past every chunk when none was). */
   private firstChunkFrom(hour: number): number {
-    return this.sql.exec<{ id: number }>("SELECT first_chunk AS id FROM chunk_hours WHERE hour >= ? ORDER BY hour LIMIT 1", hour).toArray()[0]?.id ?? Number.MAX_SAFE_INTEGER;
+    return (
+      this.sql
+        .exec<{ id: number }>("SELECT first_chunk AS id FROM chunk_hours WHERE hour >= ? ORDER BY hour LIMIT 1", hour)
+        .toArray()[0]?.id ?? Number.MAX_SAFE_INTEGER
+    );
   }
 
   /** Closes a chunk: its messages become its document in the full-text index. */
@@ -469,7 +551,11 @@ export class ChunkStore {
     const messages = Array.from({ length: lines.count }, (_, i) => lines.tuple(i)[5]);
     const text = messages.join("\n");
     if (text) this.sql.exec("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", id, text);
-    this.sql.exec("UPDATE chunks SET open = 0, line_index = ? WHERE id = ?", text ? lineIndexOf(lines, messages) : null, id);
+    this.sql.exec(
+      "UPDATE chunks SET open = 0, line_index = ? WHERE id = ?",
+      text ? lineIndexOf(lines, messages) : null,
+      id,
+    );
   }
 
   /**
@@ -484,7 +570,9 @@ export class ChunkStore {
     const prefix = terms.prefix && probe === terms.words.length - 1;
     const rows = this.sql
       .exec<{ doc: number; offset: number }>(
-        prefix ? "SELECT doc, offset FROM chunk_words WHERE term >= ? AND term < ? LIMIT ?" : "SELECT doc, offset FROM chunk_words WHERE term = ? LIMIT ?",
+        prefix
+          ? "SELECT doc, offset FROM chunk_words WHERE term >= ? AND term < ? LIMIT ?"
+          : "SELECT doc, offset FROM chunk_words WHERE term = ? LIMIT ?",
         ...(prefix ? [word, `${word}\u{10ffff}`] : [word]),
         SEARCH.occurrencesMax + 1,
       )
@@ -505,7 +593,12 @@ export class ChunkStore {
    * line index.
    */
   private linesAt(id: number, words: readonly number[]): { deviceId: string; rows: ShardRow[] } | null {
-    const r = this.sql.exec<{ device_id: string; line_index: ArrayBuffer | null }>("SELECT device_id, line_index FROM chunks WHERE id = ?", id).toArray()[0];
+    const r = this.sql
+      .exec<{ device_id: string; line_index: ArrayBuffer | null }>(
+        "SELECT device_id, line_index FROM chunks WHERE id = ?",
+        id,
+      )
+      .toArray()[0];
     if (!r?.line_index) return null;
     const index = new Int32Array(r.line_index);
     const lines = [...new Set(words.map((w) => lineOfWord(index, w)))].filter((i) => i >= 0).sort((a, b) => a - b);
@@ -513,8 +606,17 @@ export class ChunkStore {
     // One read of the text from the first of these lines to the end of the last (SQLite loads a
     // value whole for each substr, so one per line would load the chunk as many times).
     const from = index[2 * lines[0]! + 1]!;
-    const span = this.sql.exec<{ text: string }>("SELECT substr(data, ?, ?) AS text FROM chunks WHERE id = ?", from + 1, index[2 * lines.at(-1)! + 3]! - from, id).one().text;
-    const rows = lines.map((i) => rowOf(r.device_id, JSON.parse(span.slice(index[2 * i + 1]! - from, index[2 * i + 3]! - 1 - from)) as Tuple));
+    const span = this.sql
+      .exec<{ text: string }>(
+        "SELECT substr(data, ?, ?) AS text FROM chunks WHERE id = ?",
+        from + 1,
+        index[2 * lines.at(-1)! + 3]! - from,
+        id,
+      )
+      .one().text;
+    const rows = lines.map((i) =>
+      rowOf(r.device_id, JSON.parse(span.slice(index[2 * i + 1]! - from, index[2 * i + 3]! - 1 - from)) as Tuple),
+    );
     return { deviceId: r.device_id, rows };
   }
 
@@ -525,7 +627,12 @@ export class ChunkStore {
   closeQuiet(hour: number, max: number): number {
     // A chunk is open at most an hour or so past its own: only the last two days' are looked at.
     const quiet = this.sql
-      .exec<{ id: number; device_id: string }>("SELECT id, device_id FROM chunks WHERE id >= ? AND id < ? AND open = 1 LIMIT ?", this.firstChunkFrom(hour - 48), this.firstChunkFrom(hour), max)
+      .exec<{ id: number; device_id: string }>(
+        "SELECT id, device_id FROM chunks WHERE id >= ? AND id < ? AND open = 1 LIMIT ?",
+        this.firstChunkFrom(hour - 48),
+        this.firstChunkFrom(hour),
+        max,
+      )
       .toArray();
     for (const c of quiet) {
       this.close(c.id);
@@ -536,7 +643,9 @@ export class ChunkStore {
   }
 
   private head(id: number): Head | undefined {
-    return this.sql.exec<Head & Record<string, SqlStorageValue>>(`SELECT ${HEAD} FROM chunks WHERE id = ?`, id).toArray()[0];
+    return this.sql
+      .exec<Head & Record<string, SqlStorageValue>>(`SELECT ${HEAD} FROM chunks WHERE id = ?`, id)
+      .toArray()[0];
   }
 
   /**
@@ -553,8 +662,15 @@ export class ChunkStore {
         id,
       )
       .toArray()[0];
-    const keys = forWords ? () => this.sql.exec<{ keys: string }>("SELECT keys FROM chunks WHERE id = ?", id).toArray()[0]?.keys ?? "" : (r?.keys ?? "");
-    return new ChunkLines(r?.device_id ?? deviceId, keys, r?.data ?? "", r?.ascii === null || r === undefined ? undefined : r.ascii === 1);
+    const keys = forWords
+      ? () => this.sql.exec<{ keys: string }>("SELECT keys FROM chunks WHERE id = ?", id).toArray()[0]?.keys ?? ""
+      : (r?.keys ?? "");
+    return new ChunkLines(
+      r?.device_id ?? deviceId,
+      keys,
+      r?.data ?? "",
+      r?.ascii === null || r === undefined ? undefined : r.ascii === 1,
+    );
   }
 
   /** A page of lines for `f` (of `f.devices` only, when given), in its order, at most `f.limit`. */
@@ -628,7 +744,11 @@ export class ChunkStore {
       // Newest first, by hours of arrival going back, each window twice the last: a chunk that
       // arrived before hour h holds no line after h's start plus the skew, so once the page is
       // full past that, older chunks are not even listed.
-      const range = this.sql.exec<{ newest: number | null; oldest: number | null }>("SELECT max(hour) AS newest, min(hour) AS oldest FROM chunk_hours").one();
+      const range = this.sql
+        .exec<{ newest: number | null; oldest: number | null }>(
+          "SELECT max(hour) AS newest, min(hour) AS oldest FROM chunk_hours",
+        )
+        .one();
       const { newest, oldest } = range;
       if (newest !== null && oldest !== null) {
         let hi = newest + 1;
@@ -654,12 +774,19 @@ export class ChunkStore {
     const where = ["lines > 0", mine.clause];
     const args: SqlStorageValue[] = [...mine.args];
     // A line at `from` or later arrived at `from` minus the skew at the earliest: older chunks cannot hold it.
-    if (f.from !== undefined) where.push("max_ts >= ?", "id >= ?"), args.push(f.from, this.firstChunkFrom(Math.floor((f.from - SKEW_US) / HOUR_US)));
+    if (f.from !== undefined)
+      where.push("max_ts >= ?", "id >= ?"),
+        args.push(f.from, this.firstChunkFrom(Math.floor((f.from - SKEW_US) / HOUR_US)));
     if (f.to !== undefined) where.push("min_ts < ?"), args.push(f.to);
-    if (f.levels && f.levels.length > 0) where.push("(levels & ?) != 0"), args.push(f.levels.reduce((m, l) => m | (1 << l), 0));
-    if (f.module !== undefined) where.push("(modules IS NULL OR EXISTS (SELECT 1 FROM json_each(modules) WHERE value = ?))"), args.push(f.module);
-    if (f.session_id !== undefined) where.push("(sessions IS NULL OR EXISTS (SELECT 1 FROM json_each(sessions) WHERE value = ?))"), args.push(f.session_id);
-    if (f.match !== undefined) where.push("(open = 1 OR id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?))"), args.push(f.match);
+    if (f.levels && f.levels.length > 0)
+      where.push("(levels & ?) != 0"), args.push(f.levels.reduce((m, l) => m | (1 << l), 0));
+    if (f.module !== undefined)
+      where.push("(modules IS NULL OR EXISTS (SELECT 1 FROM json_each(modules) WHERE value = ?))"), args.push(f.module);
+    if (f.session_id !== undefined)
+      where.push("(sessions IS NULL OR EXISTS (SELECT 1 FROM json_each(sessions) WHERE value = ?))"),
+        args.push(f.session_id);
+    if (f.match !== undefined)
+      where.push("(open = 1 OR id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?))"), args.push(f.match);
     return { where, args };
   }
 
@@ -679,12 +806,20 @@ export class ChunkStore {
     const needsLine = f.module !== undefined || f.session_id !== undefined || f.terms !== undefined;
     const words = f.terms ? f.terms.words : [];
     const check: LogFilter = { ...f, order: "asc", limit: 0 };
-    const inRange = (ts: number, level: number) => (f.from === undefined || ts >= f.from) && (f.to === undefined || ts < f.to) && (levels === null || levels.has(level));
+    const inRange = (ts: number, level: number) =>
+      (f.from === undefined || ts >= f.from) &&
+      (f.to === undefined || ts < f.to) &&
+      (levels === null || levels.has(level));
     const line = new ScannedLine();
     let below = Number.MAX_SAFE_INTEGER;
     for (;;) {
       const page = this.sql
-        .exec<{ id: number; hour: number; lines: number }>(`SELECT id, hour, lines FROM chunks WHERE ${where.join(" AND ")} AND id < ? ORDER BY id DESC LIMIT ?`, ...args, below, SCAN_PAGE)
+        .exec<{ id: number; hour: number; lines: number }>(
+          `SELECT id, hour, lines FROM chunks WHERE ${where.join(" AND ")} AND id < ? ORDER BY id DESC LIMIT ?`,
+          ...args,
+          below,
+          SCAN_PAGE,
+        )
         .toArray();
       for (const c of page) {
         if (!more(c.lines)) return { stoppedAt: (c.hour + 1) * HOUR_US + SKEW_US };
@@ -702,7 +837,8 @@ export class ChunkStore {
         for (let i = 0; i < lines.count; i++) {
           if (!inRange(lines.ts(i), lines.level(i))) continue;
           line.at(lines, i);
-          if (needsLine && !(mayHold(words, lines.text(i)) && keepLine(line.row(), check, undefined, f.terms))) continue;
+          if (needsLine && !(mayHold(words, lines.text(i)) && keepLine(line.row(), check, undefined, f.terms)))
+            continue;
           visit(line);
         }
       }
@@ -718,7 +854,11 @@ export class ChunkStore {
   }
 
   private stats(): { oldest: number | null; span: number } {
-    return (this.cached ??= this.sql.exec<{ oldest: number | null; span: number }>("SELECT min(min_ts) AS oldest, coalesce(sum(lines), 0) AS span FROM chunks WHERE lines > 0").one());
+    return (this.cached ??= this.sql
+      .exec<{ oldest: number | null; span: number }>(
+        "SELECT min(min_ts) AS oldest, coalesce(sum(lines), 0) AS span FROM chunks WHERE lines > 0",
+      )
+      .one());
   }
 
   /** The event time (µs) of the oldest line held, or null. */
@@ -734,7 +874,11 @@ export class ChunkStore {
   /** Up to `limit` of the oldest lines with from ≤ ts < until, in (ts, device, id) order, whole. */
   oldestBetween(from: number, until: number, limit: number): ShardRow[] {
     const chunks = this.sql
-      .exec<{ id: number; min_ts: number }>("SELECT id, min_ts FROM chunks WHERE lines > 0 AND max_ts >= ? AND min_ts < ? ORDER BY min_ts", from, until)
+      .exec<{ id: number; min_ts: number }>(
+        "SELECT id, min_ts FROM chunks WHERE lines > 0 AND max_ts >= ? AND min_ts < ? ORDER BY min_ts",
+        from,
+        until,
+      )
       .toArray();
     const upTo = (rows: Found[]) => rows.sort((a, b) => (comesBefore("asc", a, b) ? -1 : 1)).slice(0, limit);
     let found: Found[] = [];
@@ -746,7 +890,8 @@ export class ChunkStore {
       const lines = this.read(c.id, "");
       for (let i = 0; i < lines.count; i++) {
         const ts = lines.ts(i);
-        if (ts >= from && ts < until) found.push({ ts, device_id: lines.deviceId, id: lines.id(i), row: () => lines.row(i) });
+        if (ts >= from && ts < until)
+          found.push({ ts, device_id: lines.deviceId, id: lines.id(i), row: () => lines.row(i) });
       }
     }
     return upTo(found).map((x) => x.row());
@@ -771,7 +916,14 @@ export class ChunkStore {
         if (id < lo) lo = id;
         if (id > hi) hi = id;
       }
-      const chunks = this.sql.exec<{ id: number; open: number; end_id: number }>("SELECT id, open, end_id FROM chunks WHERE device_id = ? AND end_id > ? AND first_id <= ? AND lines > 0", deviceId, lo, hi).toArray();
+      const chunks = this.sql
+        .exec<{ id: number; open: number; end_id: number }>(
+          "SELECT id, open, end_id FROM chunks WHERE device_id = ? AND end_id > ? AND first_id <= ? AND lines > 0",
+          deviceId,
+          lo,
+          hi,
+        )
+        .toArray();
       for (const c of chunks) {
         const lines = this.read(c.id, deviceId);
         const keptAt = Array.from({ length: lines.count }, (_, i) => i).filter((i) => !gone.has(lines.id(i)));
@@ -781,7 +933,11 @@ export class ChunkStore {
         if (kept.length === 0 && !c.open) {
           this.sql.exec("DELETE FROM chunks_fts WHERE rowid = ?", c.id);
           this.sql.exec("DELETE FROM chunks WHERE id = ?", c.id);
-          this.sql.exec("INSERT INTO line_floors (device_id, next_id) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET next_id = max(next_id, excluded.next_id)", deviceId, c.end_id);
+          this.sql.exec(
+            "INSERT INTO line_floors (device_id, next_id) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET next_id = max(next_id, excluded.next_id)",
+            deviceId,
+            c.end_id,
+          );
           continue;
         }
         // A chunk that keeps some lines keeps its index document as it was: words of lines gone
@@ -810,17 +966,30 @@ export class ChunkStore {
 
   /** Batches recorded for a device since `since` (ms). */
   *recordsOf(deviceId: string, since: number): Generator<BatchRecord & { received_at: number }> {
-    const rows = this.sql.exec<{ received_at: number; batch_log: string }>("SELECT received_at, batch_log FROM chunks WHERE device_id = ? AND received_at >= ? AND batch_log != ''", deviceId, since);
+    const rows = this.sql.exec<{ received_at: number; batch_log: string }>(
+      "SELECT received_at, batch_log FROM chunks WHERE device_id = ? AND received_at >= ? AND batch_log != ''",
+      deviceId,
+      since,
+    );
     for (const r of rows) for (const b of parseRecords(r.batch_log)) yield { ...b, received_at: r.received_at };
   }
 
   /** Every batch recorded after shard sequence `seq`, with its device and its lines (counts.ts rebuilds what is owed from them). */
   *recordsAfter(seq: number): Generator<{ deviceId: string; record: BatchRecord; lines: ShardRow[] }> {
-    const rows = this.sql.exec<{ id: number; device_id: string; batch_log: string }>("SELECT id, device_id, batch_log FROM chunks WHERE seq_hi > ?", seq).toArray();
+    const rows = this.sql
+      .exec<{ id: number; device_id: string; batch_log: string }>(
+        "SELECT id, device_id, batch_log FROM chunks WHERE seq_hi > ?",
+        seq,
+      )
+      .toArray();
     for (const r of rows) {
       for (const record of parseRecords(r.batch_log)) {
         if (record.seq <= seq) continue;
-        yield { deviceId: r.device_id, record, lines: this.linesOf(r.device_id, record.first_id, record.first_id + record.lines) };
+        yield {
+          deviceId: r.device_id,
+          record,
+          lines: this.linesOf(r.device_id, record.first_id, record.first_id + record.lines),
+        };
       }
     }
   }
@@ -828,7 +997,14 @@ export class ChunkStore {
   /** A device's lines with ids in [from, to), in id order (a batch's lines: its chunk, and the chunks before when it spanned them). */
   linesOf(deviceId: string, from: number, to: number): ShardRow[] {
     if (to <= from) return [];
-    const chunks = this.sql.exec<{ id: number }>("SELECT id FROM chunks WHERE device_id = ? AND end_id > ? AND first_id < ? ORDER BY id", deviceId, from, to).toArray();
+    const chunks = this.sql
+      .exec<{ id: number }>(
+        "SELECT id FROM chunks WHERE device_id = ? AND end_id > ? AND first_id < ? ORDER BY id",
+        deviceId,
+        from,
+        to,
+      )
+      .toArray();
     const out: ShardRow[] = [];
     for (const c of chunks) {
       const lines = this.read(c.id, deviceId);
@@ -850,7 +1026,11 @@ export class ChunkStore {
    * with where its ids stand; answers how many lines.
    */
   adopt(deviceId: string, rows: readonly ShardRow[], nextId: number): number {
-    this.sql.exec("INSERT INTO line_floors (device_id, next_id) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET next_id = max(next_id, excluded.next_id)", deviceId, nextId);
+    this.sql.exec(
+      "INSERT INTO line_floors (device_id, next_id) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET next_id = max(next_id, excluded.next_id)",
+      deviceId,
+      nextId,
+    );
     const p = this.pointers.get(deviceId);
     if (p) p.next = Math.max(p.next, nextId);
     // Made now: every line it holds is older than its hour, as for any chunk.
@@ -893,7 +1073,14 @@ export class ChunkStore {
     const hi = Math.max(...ids);
     const want = new Set(ids);
     const out: number[] = [];
-    for (const c of this.sql.exec<{ id: number }>("SELECT id FROM chunks WHERE device_id = ? AND end_id > ? AND first_id <= ? AND lines > 0", deviceId, lo, hi).toArray()) {
+    for (const c of this.sql
+      .exec<{ id: number }>(
+        "SELECT id FROM chunks WHERE device_id = ? AND end_id > ? AND first_id <= ? AND lines > 0",
+        deviceId,
+        lo,
+        hi,
+      )
+      .toArray()) {
       const lines = this.read(c.id, deviceId);
       for (let i = 0; i < lines.count; i++) if (want.has(lines.id(i))) out.push(lines.id(i));
     }
@@ -903,7 +1090,20 @@ export class ChunkStore {
   /** Keeps answers to a device's batches of before it had a shard, for retries: one chunk row with no lines (never counted: sequence 0). */
   adoptAnswers(deviceId: string, answers: readonly { id: string; answer: unknown }[], now: number): void {
     if (answers.length === 0) return;
-    const log = answers.map((a) => recordText({ seq: 0, batch_id: a.id, at: now, answer: a.answer, first_id: 0, lines: 0, bytes: 0, reserved: null })).join("");
+    const log = answers
+      .map((a) =>
+        recordText({
+          seq: 0,
+          batch_id: a.id,
+          at: now,
+          answer: a.answer,
+          first_id: 0,
+          lines: 0,
+          bytes: 0,
+          reserved: null,
+        }),
+      )
+      .join("");
     const hour = Math.floor(now / HOUR_MS);
     const id = this.sql
       .exec<{ id: number }>(
@@ -939,4 +1139,3 @@ export class ChunkStore {
     return order === "desc" ? { ts, device_id: "\uffff", id: Number.MAX_SAFE_INTEGER } : { ts, device_id: "", id: -1 };
   }
 }
-

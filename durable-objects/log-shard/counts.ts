@@ -82,7 +82,11 @@ export class ShardCounts {
   }
 
   /** Counts a batch just stored (after its transaction committed). */
-  countBatch(deviceId: string, record: BatchRecord, lines: readonly { ts: number; level: number; module: string; message: string }[]): void {
+  countBatch(
+    deviceId: string,
+    record: BatchRecord,
+    lines: readonly { ts: number; level: number; module: string; message: string }[],
+  ): void {
     addBatch(this.open, deviceId, record, lines);
     this.open.through = Math.max(this.open.through, record.seq);
   }
@@ -142,10 +146,19 @@ export class ShardCounts {
     const merged = emptyPiece(through);
     for (const p of sent) mergeInto(merged, p);
     const own = Math.max(0, rowsWritten - this.rowsSent);
-    const d = deliveryOf({ ...merged.owed, seq: through, route: 0, rows: own, days: merged.owed.days, buckets: merged.owed.buckets, tallies: merged.owed.tallies });
+    const d = deliveryOf({
+      ...merged.owed,
+      seq: through,
+      route: 0,
+      rows: own,
+      days: merged.owed.days,
+      buckets: merged.owed.buckets,
+      tallies: merged.owed.tallies,
+    });
     const devices: DeviceDayRow[] = [];
     for (const [day, byDevice] of Object.entries(merged.devices)) {
-      for (const [device_id, [logs, error_lines]] of Object.entries(byDevice)) devices.push({ seq: through, day, device_id, logs, error_lines });
+      for (const [device_id, [logs, error_lines]] of Object.entries(byDevice))
+        devices.push({ seq: through, day, device_id, logs, error_lines });
     }
     return { from: this.taken, through, rows: d.rows, buckets: d.buckets, tallies: d.tallies, devices };
   }
@@ -167,7 +180,11 @@ export class ShardCounts {
     for (const { deviceId, record, lines } of this.chunks.recordsAfter(taken)) {
       if (record.seq <= this.startSeq) addBatch(piece, deviceId, record, lines);
     }
-    for (const e of this.sql.exec<{ seq: number; at: number; storage_bytes: number }>("SELECT seq, at, storage_bytes FROM shard_events WHERE seq > ? AND seq <= ?", taken, this.startSeq)) {
+    for (const e of this.sql.exec<{ seq: number; at: number; storage_bytes: number }>(
+      "SELECT seq, at, storage_bytes FROM shard_events WHERE seq > ? AND seq <= ?",
+      taken,
+      this.startSeq,
+    )) {
       addUsage(piece.owed, utcDay(e.at), { storage_bytes: e.storage_bytes });
       piece.any = true;
     }
@@ -176,7 +193,12 @@ export class ShardCounts {
 }
 
 /** Adds a batch's counts to a piece. */
-function addBatch(piece: Piece, deviceId: string, record: BatchRecord, lines: readonly Pick<ShardRow, "ts" | "level" | "module" | "message">[]): void {
+function addBatch(
+  piece: Piece,
+  deviceId: string,
+  record: BatchRecord,
+  lines: readonly Pick<ShardRow, "ts" | "level" | "module" | "message">[],
+): void {
   if (record.request) {
     // The request that brought the batch: its message in, its answer out, an API call (HTTPS).
     const [device_messages_in, device_messages_out, api_calls] = record.request;
@@ -216,4 +238,3 @@ function mergeInto(into: Piece, p: Piece): void {
   }
   into.any ||= p.any;
 }
-

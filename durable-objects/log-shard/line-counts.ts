@@ -8,7 +8,13 @@
 // stops and says from which event time every matching line was counted. It counts the hot store
 // only: where the range reaches archived lines, it says so the same way (every line after the
 // newest archived one is in the hot store). It reads; it writes no row.
-import { type CountAnswer, type CountDimension, type CountGroup, type CountRequest, ranked } from "../../src/contract/log-counts";
+import {
+  type CountAnswer,
+  type CountDimension,
+  type CountGroup,
+  type CountRequest,
+  ranked,
+} from "../../src/contract/log-counts";
 import type { ChunkStore, ScannedLine } from "./chunks";
 import type { LogArchive } from "./archive";
 
@@ -37,10 +43,15 @@ function valueOf(d: CountDimension, line: ScannedLine, stepUs: number): Value {
   }
 }
 
-export function countLines(chunks: Pick<ChunkStore, "scan">, archive: Pick<LogArchive, "covers" | "nearest">, req: CountRequest): CountAnswer {
+export function countLines(
+  chunks: Pick<ChunkStore, "scan">,
+  archive: Pick<LogArchive, "covers" | "nearest">,
+  req: CountRequest,
+): CountAnswer {
   const { filter } = req;
   const stepUs = req.stepUs ?? 0;
-  if (req.groupings.some((g) => g.by.includes("bucket")) && !(stepUs > 0)) throw new Error("a bucket grouping needs stepUs");
+  if (req.groupings.some((g) => g.by.includes("bucket")) && !(stepUs > 0))
+    throw new Error("a bucket grouping needs stepUs");
   const groupings = req.groupings.map((g) => ({ ...g, counts: new Map<string, CountGroup>() }));
   let lines = 0;
   let scanned = 0;

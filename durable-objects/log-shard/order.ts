@@ -21,7 +21,8 @@ function compareKeys(a: Key, b: Key): number {
 }
 
 /** Whether `a` comes before `b` in the page's order. */
-export const comesBefore = (order: "asc" | "desc", a: Key, b: Key): boolean => (order === "asc" ? compareKeys(a, b) < 0 : compareKeys(a, b) > 0);
+export const comesBefore = (order: "asc" | "desc", a: Key, b: Key): boolean =>
+  order === "asc" ? compareKeys(a, b) < 0 : compareKeys(a, b) > 0;
 
 /** Whether a row belongs to the page: time, levels, module, session, the cursor and the words. */
 export function keepLine(r: ShardRow, f: LogFilter, after: Key | undefined, terms: SearchTerms | undefined): boolean {

@@ -39,7 +39,8 @@ export class QuotaGate {
     const bytes = lines.reduce((n, l) => n + l.bytes, 0);
     const s = this.known;
     // Past the month's device messages, no batch goes (the project's word, a second old at most).
-    if (s && s.month === month && s.messages_in_left !== null && s.messages_in_left <= 0) return { admitted: 0, reserved: false, state: s };
+    if (s && s.month === month && s.messages_in_left !== null && s.messages_in_left <= 0)
+      return { admitted: 0, reserved: false, state: s };
     const roomy = (left: number | null, take: number, near: number) => left === null || left - take > near;
     const near = (floor: number, limit: number) => Math.max(floor, limit * NEAR_SHARE);
     if (

@@ -67,6 +67,9 @@ export class Retention {
     const deleted = await archive.prune((now - this.archiveMs()) * 1000, DELETES_PER_RUN);
     const oldest = logs.oldest();
     const hourDue = oldest !== null && Math.floor(oldest / (HOUR_MS * 1000) + 1) * HOUR_MS * 1000 <= edgeUs;
-    this.behind = closed === CLOSES_PER_RUN || deleted === DELETES_PER_RUN || (moved > 0 && (hourDue || logs.span() > HOT_STORE.maxLines));
+    this.behind =
+      closed === CLOSES_PER_RUN ||
+      deleted === DELETES_PER_RUN ||
+      (moved > 0 && (hourDue || logs.span() > HOT_STORE.maxLines));
   }
 }

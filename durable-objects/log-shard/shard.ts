@@ -145,7 +145,12 @@ export class LogShard extends DurableObject<Env> {
     );
     // A day's counts reach the project within two minutes of midnight, before the daily job closes the day.
     this.timers.add({ name: "day's counts", due: () => this.dayEnd(), fire: () => this.sends.flush() });
-    this.retention = new Retention({ logs: this.chunks, archive: this.archive }, () => this.hotWindow(), () => this.archiveDays() * DAY_MS, this.timers);
+    this.retention = new Retention(
+      { logs: this.chunks, archive: this.archive },
+      () => this.hotWindow(),
+      () => this.archiveDays() * DAY_MS,
+      this.timers,
+    );
   }
 
   /** This shard's project and index, from its name (`<project id>/shard/<n>`). */
@@ -175,11 +180,18 @@ export class LogShard extends DurableObject<Env> {
     let reserved: [number, number] | null = null;
     if (kept.batch.lines.length > 0) {
       const counted = clockNow();
-      const admission = await this.quota.admit({ orgId: req.orgId, projectId: this.who.projectId }, kept.batch.lines, utcDay(counted).slice(0, 7));
+      const admission = await this.quota.admit(
+        { orgId: req.orgId, projectId: this.who.projectId },
+        kept.batch.lines,
+        utcDay(counted).slice(0, 7),
+      );
       if (admission.admitted === 0) return { ok: false, code: "quota_exceeded", state: admission.state! };
       const admitted = admission.admitted;
       const more = refuseLines(kept.batch, (_, i) => i < admitted, QUOTA_REJECTION);
-      kept = { batch: more.batch, kept: kept.kept && more.kept ? more.kept.map((i) => kept.kept![i]!) : (more.kept ?? kept.kept) };
+      kept = {
+        batch: more.batch,
+        kept: kept.kept && more.kept ? more.kept.map((i) => kept.kept![i]!) : (more.kept ?? kept.kept),
+      };
       if (admission.reserved) reserved = [more.batch.lines.length, more.batch.lines.reduce((n, l) => n + l.bytes, 0)];
     }
     const lines = kept.batch.lines;
@@ -219,11 +231,18 @@ export class LogShard extends DurableObject<Env> {
     if (retried) return this.duplicate(deviceId, retried);
     if (answer.duplicate || !stored) return { ok: true, answer };
     const { firstId, record } = stored as { firstId: number; record: import("./chunks").BatchRecord };
-    if (batch.batch_id !== undefined) this.batches.remember(deviceId, batch.batch_id, { answer, first: firstId, lines: lines.length });
+    if (batch.batch_id !== undefined)
+      this.batches.remember(deviceId, batch.batch_id, { answer, first: firstId, lines: lines.length });
     this.counts.countBatch(deviceId, record, lines);
     await this.sends.kick();
     await this.timers.arm();
-    return { ok: true, answer, firstId, counted: record.request !== undefined, ...(kept.kept ? { kept: kept.kept } : {}) };
+    return {
+      ok: true,
+      answer,
+      firstId,
+      counted: record.request !== undefined,
+      ...(kept.kept ? { kept: kept.kept } : {}),
+    };
   }
 
   /**
@@ -250,7 +269,8 @@ export class LogShard extends DurableObject<Env> {
    */
   async query(filter: LogFilter): Promise<{ rows: ShardRow[]; resume?: LogCursor }> {
     const order = filter.order;
-    const before = (a: Parameters<typeof comesBefore>[1], b: Parameters<typeof comesBefore>[2]) => comesBefore(order, a, b);
+    const before = (a: Parameters<typeof comesBefore>[1], b: Parameters<typeof comesBefore>[2]) =>
+      comesBefore(order, a, b);
     const sorted = (rows: ShardRow[]) => rows.sort((a, b) => (before(a, b) ? -1 : 1));
     const hot = this.chunks.query(filter);
     if (!this.archive.covers(filter)) return { rows: hot };
@@ -284,7 +304,12 @@ export class LogShard extends DurableObject<Env> {
   async adopt(deviceId: string, piece: HandOver): Promise<void> {
     await this.markInUse();
     this.storage.transactionSync(() => {
-      const have = new Set(this.chunks.idsOf(deviceId, piece.lines.map((l) => l.id)));
+      const have = new Set(
+        this.chunks.idsOf(
+          deviceId,
+          piece.lines.map((l) => l.id),
+        ),
+      );
       this.chunks.adopt(
         deviceId,
         piece.lines.filter((l) => !have.has(l.id)),
@@ -341,7 +366,10 @@ export class LogShard extends DurableObject<Env> {
     this.counts.delivered(answer.taken, sealedAt);
     this.heard(answer);
     this.deliveredAt = Date.now();
-    this.storage.kv.put(LAST_DELIVERY_KEY, { at: this.deliveredAt, ...(answer.quota ? { quota: answer.quota } : {}) } satisfies LastDelivery);
+    this.storage.kv.put(LAST_DELIVERY_KEY, {
+      at: this.deliveredAt,
+      ...(answer.quota ? { quota: answer.quota } : {}),
+    } satisfies LastDelivery);
   }
 
   /** What the project said: where it stands, the month's quota, the tier's retention. */
@@ -351,7 +379,8 @@ export class LogShard extends DurableObject<Env> {
     this.quota.note(q);
     if (!q) return;
     const kept = this.storage.kv.get<[number, number]>(RETENTION_KEY);
-    if (!kept || kept[0] !== q.hot_window_days || kept[1] !== q.archive_days) this.storage.kv.put(RETENTION_KEY, [q.hot_window_days, q.archive_days]);
+    if (!kept || kept[0] !== q.hot_window_days || kept[1] !== q.archive_days)
+      this.storage.kv.put(RETENTION_KEY, [q.hot_window_days, q.archive_days]);
   }
 
   /** The project's hot window: its tier's, within the operator's cap (before it has said, the last device's). */
@@ -378,7 +407,11 @@ export class LogShard extends DurableObject<Env> {
  * batch's lines); the others are refused by their index in the request, beside the rest.
  * `kept` lists the positions kept, when some were refused.
  */
-function refuseLines(batch: IngestBatch, keep: (line: StoredLine, i: number) => boolean, reason: string): { batch: IngestBatch; kept?: number[] } {
+function refuseLines(
+  batch: IngestBatch,
+  keep: (line: StoredLine, i: number) => boolean,
+  reason: string,
+): { batch: IngestBatch; kept?: number[] } {
   if (batch.lines.every(keep)) return { batch };
   const invalid = new Set(batch.rejected.map((r) => r.index));
   const indexes: number[] = [];
@@ -392,5 +425,8 @@ function refuseLines(batch: IngestBatch, keep: (line: StoredLine, i: number) => 
       kept.push(i);
     } else refused.push({ index: indexes[i]!, reason });
   });
-  return { batch: { ...batch, lines, rejected: [...batch.rejected, ...refused].sort((a, b) => a.index - b.index) }, kept };
+  return {
+    batch: { ...batch, lines, rejected: [...batch.rejected, ...refused].sort((a, b) => a.index - b.index) },
+    kept,
+  };
 }

@@ -54,8 +54,16 @@ export class ProjectAlerts {
   ) {
     this.webhooks = new Webhooks(storage, env, timers);
     this.errorWindows = new ErrorWindows(storage.kv, "alert_error_windows");
-    timers.add({ name: "held alert resolutions", due: () => this.nextResolution(), fire: (now) => this.resolveHeld(now) });
-    timers.add({ name: "project error windows", due: () => this.nextWindowCheck(), fire: (now) => this.checkWindows(now) });
+    timers.add({
+      name: "held alert resolutions",
+      due: () => this.nextResolution(),
+      fire: (now) => this.resolveHeld(now),
+    });
+    timers.add({
+      name: "project error windows",
+      due: () => this.nextWindowCheck(),
+      fire: (now) => this.checkWindows(now),
+    });
   }
 
   /** The rules as stored, read once and kept beside storage: every delivery's answer names their version. */
@@ -86,7 +94,8 @@ export class ProjectAlerts {
     this.storage.transactionSync(() => {
       this.storage.kv.put(RULES_KEY, { version, rules });
       this.cached = { version, rules };
-      for (const row of this.openRows()) if (!ids.has(row.rule_id)) this.storage.sql.exec("DELETE FROM alert_open WHERE rule_id = ?", row.rule_id);
+      for (const row of this.openRows())
+        if (!ids.has(row.rule_id)) this.storage.sql.exec("DELETE FROM alert_open WHERE rule_id = ?", row.rule_id);
     });
     this.errorWindows.keep(ids);
     return version;
@@ -95,7 +104,10 @@ export class ProjectAlerts {
   /** The per-device rules that concern one device, without their targets (a device needs only what to watch). */
   rulesFor(deviceId: string, deviceType: string | null): Stored {
     const { version, rules } = this.stored;
-    return { version, rules: rules.filter((r) => concerns(r, { deviceId, deviceType })).map((r) => ({ ...r, targets: [] })) };
+    return {
+      version,
+      rules: rules.filter((r) => concerns(r, { deviceId, deviceType })).map((r) => ({ ...r, targets: [] })),
+    };
   }
 
   /** What a device's object (or this object) reports; firing while silenced, or for an unknown rule, is ignored. */
@@ -107,7 +119,12 @@ export class ProjectAlerts {
     if (r.state === "firing") {
       if (open) {
         // Still firing: a resolution held back by min_firing_s is called off.
-        if (open.resolve_at !== null) this.storage.sql.exec("UPDATE alert_open SET resolve_at = NULL, resolve_summary = NULL WHERE rule_id = ? AND subject = ?", r.rule_id, r.subject);
+        if (open.resolve_at !== null)
+          this.storage.sql.exec(
+            "UPDATE alert_open SET resolve_at = NULL, resolve_summary = NULL WHERE rule_id = ? AND subject = ?",
+            r.rule_id,
+            r.subject,
+          );
         return;
       }
       if (silenced(rule, now)) return;
@@ -123,7 +140,12 @@ export class ProjectAlerts {
         summary: r.summary,
       };
       this.storage.transactionSync(() => {
-        this.storage.sql.exec("INSERT INTO alert_open (rule_id, subject, alert) VALUES (?, ?, ?)", r.rule_id, r.subject, JSON.stringify(alert));
+        this.storage.sql.exec(
+          "INSERT INTO alert_open (rule_id, subject, alert) VALUES (?, ?, ?)",
+          r.rule_id,
+          r.subject,
+          JSON.stringify(alert),
+        );
         this.webhooks.enqueue(rule, alert, now);
       });
       return;
@@ -131,14 +153,25 @@ export class ProjectAlerts {
     if (!open) return;
     const heldUntil = (JSON.parse(open.alert) as AlertRecord).started_at + rule.min_firing_s * 1000;
     if (heldUntil > now) {
-      this.storage.sql.exec("UPDATE alert_open SET resolve_at = ?, resolve_summary = ? WHERE rule_id = ? AND subject = ?", heldUntil, r.summary, r.rule_id, r.subject);
+      this.storage.sql.exec(
+        "UPDATE alert_open SET resolve_at = ?, resolve_summary = ? WHERE rule_id = ? AND subject = ?",
+        heldUntil,
+        r.summary,
+        r.rule_id,
+        r.subject,
+      );
       return;
     }
     this.resolve(rule, open, Math.max(r.at, now), r.summary, now);
   }
 
   private resolve(rule: AlertRule, open: OpenRow, at: number, summary: string, now: number): void {
-    const alert: AlertRecord = { ...(JSON.parse(open.alert) as AlertRecord), state: "resolved", resolved_at: at, summary };
+    const alert: AlertRecord = {
+      ...(JSON.parse(open.alert) as AlertRecord),
+      state: "resolved",
+      resolved_at: at,
+      summary,
+    };
     this.storage.transactionSync(() => {
       this.storage.sql.exec("DELETE FROM alert_open WHERE rule_id = ? AND subject = ?", open.rule_id, open.subject);
       this.webhooks.enqueue(rule, alert, now);
@@ -146,12 +179,17 @@ export class ProjectAlerts {
   }
 
   private open(ruleId: string, subject: string): OpenRow | undefined {
-    return this.storage.sql.exec<OpenRow>("SELECT * FROM alert_open WHERE rule_id = ? AND subject = ?", ruleId, subject).toArray()[0];
+    return this.storage.sql
+      .exec<OpenRow>("SELECT * FROM alert_open WHERE rule_id = ? AND subject = ?", ruleId, subject)
+      .toArray()[0];
   }
 
   /** Devices with a firing alert (one awaiting its held resolution still fires), for GET /fleet/summary. */
   alertingDevices(): Set<string> {
-    const rows = this.storage.sql.exec<{ subject: string }>("SELECT DISTINCT subject FROM alert_open WHERE subject != ?", PROJECT_SUBJECT);
+    const rows = this.storage.sql.exec<{ subject: string }>(
+      "SELECT DISTINCT subject FROM alert_open WHERE subject != ?",
+      PROJECT_SUBJECT,
+    );
     return new Set(rows.toArray().map((r) => r.subject));
   }
 
@@ -164,7 +202,9 @@ export class ProjectAlerts {
 
   private nextResolution(): number | null {
     if (this.resolutionAt === undefined) {
-      const [row] = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(resolve_at) AS at FROM alert_open").toArray();
+      const [row] = this.storage.sql
+        .exec<{ at: number | null }>("SELECT MIN(resolve_at) AS at FROM alert_open")
+        .toArray();
       this.resolutionAt = row?.at ?? null;
     }
     return this.resolutionAt;
@@ -191,7 +231,10 @@ export class ProjectAlerts {
     if (rules.length === 0) return;
     for (const rule of rules) {
       const p = rule.params as AlertParams["error_rate"];
-      const n = p.module === undefined ? errorLines : tallies.filter((t) => t.kind === "module" && t.key === p.module).reduce((s, t) => s + t.errors, 0);
+      const n =
+        p.module === undefined
+          ? errorLines
+          : tallies.filter((t) => t.kind === "module" && t.key === p.module).reduce((s, t) => s + t.errors, 0);
       this.errorWindows.add(rule.id, now, n, p.window_s);
     }
     this.checkWindows(now);
@@ -202,7 +245,16 @@ export class ProjectAlerts {
       const p = rule.params as AlertParams["error_rate"];
       const sum = this.errorWindows.sum(rule.id, now, p.window_s);
       const what = `${p.module ? `module ${p.module}: ` : ""}${sum} ERROR/FATAL lines across the project in the last ${p.window_s} s (threshold ${p.count})`;
-      this.report({ rule_id: rule.id, subject: PROJECT_SUBJECT, state: sum >= p.count ? "firing" : "resolved", at: now, summary: what }, now);
+      this.report(
+        {
+          rule_id: rule.id,
+          subject: PROJECT_SUBJECT,
+          state: sum >= p.count ? "firing" : "resolved",
+          at: now,
+          summary: what,
+        },
+        now,
+      );
     }
   }
 
@@ -237,9 +289,14 @@ export class ProjectAlerts {
       const p = rule.params as AlertParams["quota"];
       const over = shares.filter((s) => s.share >= p.percent).sort((a, b) => b.share - a.share);
       const summary = over.length
-        ? over.map((s) => `${s.counter} at ${s.share.toFixed(1)}% of the month's limit (${s.used} of ${s.limit})`).join("; ")
+        ? over
+            .map((s) => `${s.counter} at ${s.share.toFixed(1)}% of the month's limit (${s.used} of ${s.limit})`)
+            .join("; ")
         : `every monthly counter under ${p.percent}% of its limit`;
-      this.report({ rule_id: rule.id, subject: PROJECT_SUBJECT, state: over.length ? "firing" : "resolved", at: now, summary }, now);
+      this.report(
+        { rule_id: rule.id, subject: PROJECT_SUBJECT, state: over.length ? "firing" : "resolved", at: now, summary },
+        now,
+      );
     }
   }
 }

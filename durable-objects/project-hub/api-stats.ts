@@ -26,7 +26,12 @@ export class ApiStats {
       also();
       for (const r of records) {
         const row = sql
-          .exec<{ hist: string }>("SELECT hist FROM api_hours WHERE hour = ? AND route = ? AND status_class = ?", r.hour, r.route, r.status_class)
+          .exec<{ hist: string }>(
+            "SELECT hist FROM api_hours WHERE hour = ? AND route = ? AND status_class = ?",
+            r.hour,
+            r.route,
+            r.status_class,
+          )
           .toArray()[0];
         const hist = row ? merge(JSON.parse(row.hist) as Histogram, r.hist) : r.hist;
         sql.exec(

@@ -6,7 +6,13 @@
 //
 // Append-only: nothing updates a row, and the only delete is of rows older than the tier's
 // audit retention, a batch at a time as events arrive.
-import { AUDIT_ID_PER_MS, type ActivityDay, type AuditEntry, type AuditEvent, type AuditFilter } from "../../src/contract/audit";
+import {
+  AUDIT_ID_PER_MS,
+  type ActivityDay,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditFilter,
+} from "../../src/contract/audit";
 import type { ObjectStorage } from "../storage";
 
 /** The most rows one page reads, matching or not: a page that found too few ends with a cursor to go on. */
@@ -36,7 +42,11 @@ export class AuditLog {
     const events = entries.map((entry) => {
       const id = Math.max(this.lastId! + 1, now * AUDIT_ID_PER_MS);
       this.lastId = id;
-      const event: AuditEvent = { id: String(id), at: new Date(Math.floor(id / AUDIT_ID_PER_MS)).toISOString(), ...entry };
+      const event: AuditEvent = {
+        id: String(id),
+        at: new Date(Math.floor(id / AUDIT_ID_PER_MS)).toISOString(),
+        ...entry,
+      };
       sql.exec(
         "INSERT INTO audit_events (id, actor_id, action, target_id, project_id, event) VALUES (?, ?, ?, ?, ?, ?)",
         id,
@@ -48,7 +58,11 @@ export class AuditLog {
       );
       return event;
     });
-    sql.exec("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE id < ? ORDER BY id LIMIT ?)", keepAfter * AUDIT_ID_PER_MS, PRUNE_BATCH);
+    sql.exec(
+      "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE id < ? ORDER BY id LIMIT ?)",
+      keepAfter * AUDIT_ID_PER_MS,
+      PRUNE_BATCH,
+    );
     return events;
   }
 
@@ -57,9 +71,17 @@ export class AuditLog {
    * is where the next page starts: the last event's id, or where a page's scan stopped; null at the end.
    */
   page(filter: AuditFilter, limit: number): { events: string[]; next: number | null } {
-    const upper = Math.min(filter.before ?? Number.MAX_SAFE_INTEGER, filter.to === undefined ? Number.MAX_SAFE_INTEGER : (filter.to + 1) * AUDIT_ID_PER_MS);
+    const upper = Math.min(
+      filter.before ?? Number.MAX_SAFE_INTEGER,
+      filter.to === undefined ? Number.MAX_SAFE_INTEGER : (filter.to + 1) * AUDIT_ID_PER_MS,
+    );
     const lower = filter.from === undefined ? 0 : filter.from * AUDIT_ID_PER_MS;
-    const [actor, target, project, action] = [filter.actor ?? null, filter.target ?? null, filter.project_id ?? null, filter.action ?? null];
+    const [actor, target, project, action] = [
+      filter.actor ?? null,
+      filter.target ?? null,
+      filter.project_id ?? null,
+      filter.action ?? null,
+    ];
     const rows = this.storage.sql
       .exec<EventRow>(
         `SELECT id, event FROM (SELECT * FROM audit_events WHERE id < ? AND id >= ? ORDER BY id DESC LIMIT ?)
@@ -85,7 +107,12 @@ export class AuditLog {
     if (events.length === limit) return { events, next: rows.at(-1)!.id };
     // Fewer than asked: the end, unless the scan stopped at its bound (the next page scans on from there).
     const bound = this.storage.sql
-      .exec<{ id: number }>("SELECT id FROM audit_events WHERE id < ? AND id >= ? ORDER BY id DESC LIMIT 1 OFFSET ?", upper, lower, AUDIT_SCAN.rows - 1)
+      .exec<{ id: number }>(
+        "SELECT id FROM audit_events WHERE id < ? AND id >= ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+        upper,
+        lower,
+        AUDIT_SCAN.rows - 1,
+      )
       .toArray()[0];
     return { events, next: bound?.id ?? null };
   }
@@ -115,18 +142,26 @@ export class AuditLog {
       list.push(r);
     }
     // Each day's people, once: the weekly and monthly counts read 7 and 30 days of them.
-    const people = new Map([...byDay].map(([day, list]) => [day, new Set(list.filter((r) => r.kind === "person" && r.actor_id !== "unknown").map((r) => r.actor_id))]));
+    const people = new Map(
+      [...byDay].map(([day, list]) => [
+        day,
+        new Set(list.filter((r) => r.kind === "person" && r.actor_id !== "unknown").map((r) => r.actor_id)),
+      ]),
+    );
     const peopleOn = (day: string) => people.get(day) ?? new Set<string>();
     const activeOver = (endDay: string, days: number) => {
       const people = new Set<string>();
-      for (let i = 0; i < days; i++) for (const p of peopleOn(new Date(Date.parse(`${endDay}T00:00:00Z`) - i * DAY).toISOString().slice(0, 10))) people.add(p);
+      for (let i = 0; i < days; i++)
+        for (const p of peopleOn(new Date(Date.parse(`${endDay}T00:00:00Z`) - i * DAY).toISOString().slice(0, 10)))
+          people.add(p);
       return people.size;
     };
     const out: ActivityDay[] = [];
     for (let t = Date.parse(`${from}T00:00:00Z`); t < end; t += DAY) {
       const date = new Date(t).toISOString().slice(0, 10);
       const list = byDay.get(date) ?? [];
-      const n = (action: string, status?: string[]) => list.filter((r) => r.action === action && (status === undefined || status.includes(r.status ?? ""))).length;
+      const n = (action: string, status?: string[]) =>
+        list.filter((r) => r.action === action && (status === undefined || status.includes(r.status ?? ""))).length;
       out.push({
         date,
         active_people: peopleOn(date).size,
@@ -148,4 +183,3 @@ export class AuditLog {
     return out;
   }
 }
-

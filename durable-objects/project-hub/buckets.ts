@@ -14,7 +14,9 @@ type Slots = Record<string, number[]>;
 export function foldBuckets(sql: Sql, buckets: NonNullable<Delta["buckets"]>): void {
   for (const [minutes, days] of Object.entries(buckets)) {
     for (const [day, slots] of Object.entries(days)) {
-      const row = sql.exec<{ counts: string }>("SELECT counts FROM bucket_days WHERE minutes = ? AND day = ?", Number(minutes), day).toArray()[0];
+      const row = sql
+        .exec<{ counts: string }>("SELECT counts FROM bucket_days WHERE minutes = ? AND day = ?", Number(minutes), day)
+        .toArray()[0];
       const counts = row ? (JSON.parse(row.counts) as Slots) : {};
       for (const [slot, c] of Object.entries(slots)) addCounts((counts[slot] ??= []), c);
       sql.exec(
@@ -35,7 +37,12 @@ export class TimeBuckets {
   ) {}
 
   /** Sum of `metrics` per bucket of `minutes` starting in [from, to) (ms), only buckets with counts. */
-  series(minutes: BucketMinutes, metrics: readonly BucketMetric[], from: number, to: number): { start: number; n: number }[] {
+  series(
+    minutes: BucketMinutes,
+    metrics: readonly BucketMetric[],
+    from: number,
+    to: number,
+  ): { start: number; n: number }[] {
     if (!(to > from)) return [];
     const at = metrics.map(metricIndex);
     const [first, last] = [utcDay(from), utcDay(to - 1)];
@@ -48,16 +55,26 @@ export class TimeBuckets {
         if (n > 0) sums.set(start, (sums.get(start) ?? 0) + n);
       }
     };
-    const rows = this.sql.exec<{ day: string; counts: string }>("SELECT day, counts FROM bucket_days WHERE minutes = ? AND day BETWEEN ? AND ?", minutes, first, last);
+    const rows = this.sql.exec<{ day: string; counts: string }>(
+      "SELECT day, counts FROM bucket_days WHERE minutes = ? AND day BETWEEN ? AND ?",
+      minutes,
+      first,
+      last,
+    );
     for (const row of rows) add(row.day, JSON.parse(row.counts) as Slots);
-    for (const [day, slots] of Object.entries(this.unfolded().buckets?.[minutes] ?? {})) if (day >= first && day <= last) add(day, slots);
+    for (const [day, slots] of Object.entries(this.unfolded().buckets?.[minutes] ?? {}))
+      if (day >= first && day <= last) add(day, slots);
     return [...sums].sort((a, b) => a[0] - b[0]).map(([start, n]) => ({ start, n }));
   }
 
   /** Drops each size's days that ended before its keeping time: one row per size and day. */
   prune(now: number): void {
     for (const minutes of BUCKET_MINUTES) {
-      this.sql.exec("DELETE FROM bucket_days WHERE minutes = ? AND day < ?", minutes, utcDay(now - BUCKET_KEEP_DAYS[minutes] * DAY_MS));
+      this.sql.exec(
+        "DELETE FROM bucket_days WHERE minutes = ? AND day < ?",
+        minutes,
+        utcDay(now - BUCKET_KEEP_DAYS[minutes] * DAY_MS),
+      );
     }
   }
 }

@@ -45,7 +45,13 @@ import { FleetPresence } from "./presence";
 import { ProjectSessions } from "./sessions";
 import { AuditLog } from "./audit";
 import type { ActivityDay, AuditEntry, AuditFilter } from "../../src/contract/audit";
-import type { SessionAfter, SessionFields, SessionListFilter, SessionUpsert, StoredSession } from "../../src/contract/sessions";
+import type {
+  SessionAfter,
+  SessionFields,
+  SessionListFilter,
+  SessionUpsert,
+  StoredSession,
+} from "../../src/contract/sessions";
 
 /** A new viewer waits at most this long for its devices to hear of it (ms). */
 const TELL_WAIT_MS = 1000;
@@ -57,9 +63,15 @@ const PUSH_RULES_TO = 100;
  * A device's object, as this one calls it: the methods it needs. (A stub typed with the whole
  * DeviceHub class would make an import cycle, since devices call this class.)
  */
-function deviceObject(env: Env, deviceId: string): { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> } {
+function deviceObject(
+  env: Env,
+  deviceId: string,
+): { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> } {
   const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace;
-  return ns.get(ns.idFromName(deviceId)) as unknown as { alertRulesChanged(version: number): Promise<void>; sweep(): Promise<void> };
+  return ns.get(ns.idFromName(deviceId)) as unknown as {
+    alertRulesChanged(version: number): Promise<void>;
+    sweep(): Promise<void>;
+  };
 }
 
 /** A viewer group of this project, addressed through Env's own typing (the group calls this object, so importing its class would make a cycle). */
@@ -67,7 +79,8 @@ const tailGroup = (env: Env, name: string) => env.TAIL_GROUP.get(env.TAIL_GROUP.
 
 const refusals = {
   401: () => Response.json(errorBody("unauthorized", "ticket is unknown, used or expired"), { status: 401 }),
-  429: () => Response.json(errorBody("rate_limited", `at most ${MAX_VIEWERS} live viewers per project`), { status: 429 }),
+  429: () =>
+    Response.json(errorBody("rate_limited", `at most ${MAX_VIEWERS} live viewers per project`), { status: 429 }),
 };
 
 export class ProjectHub extends DurableObject<Env> {
@@ -112,7 +125,13 @@ export class ProjectHub extends DurableObject<Env> {
     this.tops = new Tops(storage.sql, (from, to) => this.usageCounts.between(from, to), unfolded);
     this.fanIn = new FanInRoute({ activeDevices: (day) => this.tops.activeSince(addDays(day, -1)) });
     this.alerts = new ProjectAlerts(storage, env, this.timers);
-    this.storageReporter = new StorageReporter(storage, this.timers, env, () => ctx.id.name!, () => this.usageCounts.storageBytes);
+    this.storageReporter = new StorageReporter(
+      storage,
+      this.timers,
+      env,
+      () => ctx.id.name!,
+      () => this.usageCounts.storageBytes,
+    );
     this.orgStorage = new OrgStorage(storage, env, () => ctx.id.name!.slice("org:".length));
     this.presence = new FleetPresence(
       storage,
@@ -161,7 +180,12 @@ export class ProjectHub extends DurableObject<Env> {
     seen?: PresenceReport,
   ): Promise<DeliveryAnswer> {
     if (rows.length > 0) this.lastDelivery.set(deviceId, Date.now());
-    return this.take(deviceId, { rows, buckets, tallies, ...(seen ? { seen: { [deviceId]: seen } } : {}) }, lines, dropped);
+    return this.take(
+      deviceId,
+      { rows, buckets, tallies, ...(seen ? { seen: { [deviceId]: seen } } : {}) },
+      lines,
+      dropped,
+    );
   }
 
   /** A device's transition (status or current session), at once: the live picture has it, D1 with the project's next batch. */
@@ -175,7 +199,10 @@ export class ProjectHub extends DurableObject<Env> {
    * how many of the project's devices are not offline: one call for a fleet list, a scrape or a
    * stats read, however many devices.
    */
-  async livePresence(ids: string[], opts: { sparklines?: boolean } = {}): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
+  async livePresence(
+    ids: string[],
+    opts: { sparklines?: boolean } = {},
+  ): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
     return { devices: this.presence.of(ids, opts.sparklines), active: this.presence.active() };
   }
 
@@ -184,7 +211,10 @@ export class ProjectHub extends DurableObject<Env> {
    * status in the live picture (`registered` for those it never heard from: D1's status where it
    * is not offline), and those with a firing alert, in one call however many devices.
    */
-  async fleetCounts(groups: Record<string, string[]>, registered: Record<string, DeviceStatus>): Promise<Record<string, StatusCounts>> {
+  async fleetCounts(
+    groups: Record<string, string[]>,
+    registered: Record<string, DeviceStatus>,
+  ): Promise<Record<string, StatusCounts>> {
     return this.presence.count(groups, registered, this.alerts.alertingDevices());
   }
 
@@ -199,7 +229,6 @@ export class ProjectHub extends DurableObject<Env> {
     return recent.length <= max ? recent : [];
   }
 
-
   /**
    * A fan-in object's delivery: what it gathered from its devices since its last one, under
    * its own sequences (its epochs), with each device's days, the storage rows the fan-in
@@ -207,7 +236,14 @@ export class ProjectHub extends DurableObject<Env> {
    */
   async deliverFanIn(
     sender: string,
-    sealed: { rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[]; own_rows?: number; seen?: Record<string, PresenceReport> },
+    sealed: {
+      rows: OutboxRow[];
+      buckets: BucketRow[];
+      tallies: TallyRow[];
+      devices: DeviceDayRow[];
+      own_rows?: number;
+      seen?: Record<string, PresenceReport>;
+    },
     lines: LogView[],
     dropped: number,
   ): Promise<DeliveryAnswer> {
@@ -222,7 +258,14 @@ export class ProjectHub extends DurableObject<Env> {
    */
   async deliverShard(
     sender: string,
-    delivery: { from: number; through: number; rows: OutboxRow[]; buckets: BucketRow[]; tallies: TallyRow[]; devices: DeviceDayRow[] } | null,
+    delivery: {
+      from: number;
+      through: number;
+      rows: OutboxRow[];
+      buckets: BucketRow[];
+      tallies: TallyRow[];
+      devices: DeviceDayRow[];
+    } | null,
   ): Promise<DeliveryAnswer & { taken: number }> {
     const last = this.usageCounts.lastOf(sender);
     const fits = delivery !== null && delivery.from === last && delivery.through > last && delivery.rows.length > 0;
@@ -230,20 +273,32 @@ export class ProjectHub extends DurableObject<Env> {
     return { ...answer, taken: fits ? delivery.through : last };
   }
 
-  private async take(sender: string, sealed: Sealed & { seen?: Record<string, PresenceReport> }, lines: LogView[], dropped: number): Promise<DeliveryAnswer> {
+  private async take(
+    sender: string,
+    sealed: Sealed & { seen?: Record<string, PresenceReport> },
+    lines: LogView[],
+    dropped: number,
+  ): Promise<DeliveryAnswer> {
     const now = clockNow();
     const day = utcDay(now);
     // What the sender said of its devices' presence goes in the row its counts write (kept in memory if they bring nothing fresh).
-    const seen = sealed.seen && Object.keys(sealed.seen).length > 0 ? this.presence.heard(sender, sealed.seen) : undefined;
+    const seen =
+      sealed.seen && Object.keys(sealed.seen).length > 0 ? this.presence.heard(sender, sealed.seen) : undefined;
     if (sealed.rows.length > 0) {
       const fresh = await this.usageCounts.take(sender, sealed, now, seen);
       // Archived logs written or deleted: the org's storage figure follows, within seconds.
       if (fresh.some((r) => r.storage_bytes)) await this.storageReporter.changedSoon();
-      if (fresh.length > 0 && this.alerts.judgesDeliveries) await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
+      if (fresh.length > 0 && this.alerts.judgesDeliveries)
+        await this.evaluateAlerts(fresh, sealed.tallies ?? [], day, now);
     }
     const fanIn = sender.includes(FAN_IN_SENDER);
     if (lines.length > 0 || dropped > 0) {
-      await this.shipper.ship(fanIn ? this.coverage.routes() : this.coverage.planOf(sender).routes, lines, dropped, fanIn ? undefined : sender);
+      await this.shipper.ship(
+        fanIn ? this.coverage.routes() : this.coverage.planOf(sender).routes,
+        lines,
+        dropped,
+        fanIn ? undefined : sender,
+      );
     }
     return {
       viewers: this.coverage.viewers,
@@ -272,7 +327,11 @@ export class ProjectHub extends DurableObject<Env> {
     const orgId = this.alerts.orgId;
     if (!orgId || !this.alerts.quotaDue(now, force)) return;
     const tier = await this.quota.tierFor(orgId, now);
-    this.alerts.checkQuota({ ...this.usageCounts.month(day.slice(0, 7)), storage_bytes: this.usageCounts.storageBytes }, usageLimits(tier), Date.now());
+    this.alerts.checkQuota(
+      { ...this.usageCounts.month(day.slice(0, 7)), storage_bytes: this.usageCounts.storageBytes },
+      usageLimits(tier),
+      Date.now(),
+    );
     await this.timers.arm();
   }
 
@@ -282,7 +341,10 @@ export class ProjectHub extends DurableObject<Env> {
    * A device names a session id: it claims it unless a device of the project has it. Answers
    * the owner (this device, or the first to claim it), or null once the project is deleted.
    */
-  async claimSession(deviceId: string, s: Pick<SessionFields, "session_id" | "name" | "started_at">): Promise<string | null> {
+  async claimSession(
+    deviceId: string,
+    s: Pick<SessionFields, "session_id" | "name" | "started_at">,
+  ): Promise<string | null> {
     return this.sessions.claim(deviceId, s);
   }
 
@@ -301,7 +363,11 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   /** A page of the project's sessions, newest first, strictly after `after` (see ProjectSessions.list). */
-  async listSessions(filter: SessionListFilter, after: SessionAfter | undefined, limit: number): Promise<StoredSession[]> {
+  async listSessions(
+    filter: SessionListFilter,
+    after: SessionAfter | undefined,
+    limit: number,
+  ): Promise<StoredSession[]> {
     return this.sessions.list(filter, after, limit);
   }
 
@@ -411,15 +477,27 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   /** Counts of `metrics` summed per bucket of `minutes` starting in [from, to) (ms). */
-  async series(minutes: BucketMinutes, metrics: BucketMetric[], from: number, to: number): Promise<{ start: number; n: number }[]> {
+  async series(
+    minutes: BucketMinutes,
+    metrics: BucketMetric[],
+    from: number,
+    to: number,
+  ): Promise<{ start: number; n: number }[]> {
     return this.buckets.series(minutes, metrics, from, to);
   }
 
   /** The daily job: closes a finished day and answers its counters (the same answer every time). */
-  async closeDay(day: string, sessionRetentionDays?: number): Promise<UsageCounters & { active_devices: number; storage_bytes: number }> {
+  async closeDay(
+    day: string,
+    sessionRetentionDays?: number,
+  ): Promise<UsageCounters & { active_devices: number; storage_bytes: number }> {
     const now = clockNow();
     const counters = this.usageCounts.closeDay(day, now);
-    const closed = { ...counters, active_devices: this.tops.activeOn(day), storage_bytes: this.usageCounts.storageBytes };
+    const closed = {
+      ...counters,
+      active_devices: this.tops.activeOn(day),
+      storage_bytes: this.usageCounts.storageBytes,
+    };
     // The daily job visits every project once a day: a good moment to prune, and to arm the alarm.
     this.tops.prune(day);
     this.buckets.prune(now);
@@ -455,7 +533,9 @@ export class ProjectHub extends DurableObject<Env> {
   async tailGroupChanged(group: string, viewers: number, filters: TailFilter[]): Promise<void> {
     const change = this.coverage.report(group, { viewers, filters });
     if (!change) return;
-    const told = this.watchers.changed(change.before, change.after).catch((err) => console.error("telling devices what the viewers want failed; their deliveries hear it", err));
+    const told = this.watchers
+      .changed(change.before, change.after)
+      .catch((err) => console.error("telling devices what the viewers want failed; their deliveries hear it", err));
     this.ctx.waitUntil(told);
     await Promise.race([told, new Promise((r) => setTimeout(r, TELL_WAIT_MS))]);
   }
@@ -515,7 +595,9 @@ export class ProjectHub extends DurableObject<Env> {
     const admitted = await this.admitViewer(url.searchParams.get("ticket") ?? "", filter);
     if (!admitted.ok) return refusals[admitted.status]();
     const window = Number(url.searchParams.get("window") ?? undefined) || undefined;
-    return tailGroup(this.env, admitted.group).fetch(viewerRequest(request, { group: admitted.group, filter, orgId: admitted.orgId, keyId: admitted.keyId, window }));
+    return tailGroup(this.env, admitted.group).fetch(
+      viewerRequest(request, { group: admitted.group, filter, orgId: admitted.orgId, keyId: admitted.keyId, window }),
+    );
   }
 
   /** A viewer socket from before viewer groups, held here across a deploy: it closes (1012, restart) and reconnects into a group. */

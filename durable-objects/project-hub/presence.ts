@@ -72,7 +72,9 @@ export class FleetPresence {
     timers: Timers,
   ) {
     this.mark = storage.kv.get<Mark>(MARK_KEY) ?? { through: 0, at: 0, batches: 0 };
-    for (const row of storage.sql.exec<{ device_id: string; report: string; seq: number }>("SELECT device_id, report, seq FROM presence")) {
+    for (const row of storage.sql.exec<{ device_id: string; report: string; seq: number }>(
+      "SELECT device_id, report, seq FROM presence",
+    )) {
       const report = JSON.parse(row.report) as PresenceReport;
       this.stored.set(row.device_id, { report, seq: row.seq });
       this.see(row.device_id, report);
@@ -91,7 +93,11 @@ export class FleetPresence {
       due: () => (this.pendingD1 > 0 ? Math.max(this.pendingSince, this.mark.at) + PRESENCE_D1.everyMs : null),
       fire: (now) => this.writeD1(now),
     });
-    timers.add({ name: "presence safety net", due: () => (this.notOffline > 0 ? this.sweptAt + PRESENCE_SWEEP.everyMs : null), fire: (now) => this.sweep(now) });
+    timers.add({
+      name: "presence safety net",
+      due: () => (this.notOffline > 0 ? this.sweptAt + PRESENCE_SWEEP.everyMs : null),
+      fire: (now) => this.sweep(now),
+    });
   }
 
   /** Keeps `r` as the device's picture if it is newer than what is kept. */
@@ -169,7 +175,11 @@ export class FleetPresence {
    * their status in the picture, or as registered (`registered`, else offline) for one that never
    * reported; and those of them in `alerting`, beside their status.
    */
-  count(groups: Record<string, readonly string[]>, registered: Record<string, DeviceStatus>, alerting: ReadonlySet<string>): Record<string, StatusCounts> {
+  count(
+    groups: Record<string, readonly string[]>,
+    registered: Record<string, DeviceStatus>,
+    alerting: ReadonlySet<string>,
+  ): Record<string, StatusCounts> {
     const out: Record<string, StatusCounts> = {};
     for (const [group, ids] of Object.entries(groups)) {
       const c: StatusCounts = { online: 0, offline: 0, maintenance: 0, error: 0, alerting: 0 };
@@ -222,7 +232,9 @@ export class FleetPresence {
       if (silent.length >= SWEEP_MAX) break;
     }
     const outcomes = await Promise.allSettled(silent.map((id) => this.device(id).sweep()));
-    for (const o of outcomes) if (o.status === "rejected") console.error("a device did not answer the presence safety net; the next round asks again", o.reason);
+    for (const o of outcomes)
+      if (o.status === "rejected")
+        console.error("a device did not answer the presence safety net; the next round asks again", o.reason);
   }
 }
 

@@ -68,7 +68,8 @@ export class MonthlyQuota {
       archive_days: plan.archive_retention_days,
       tier,
     };
-    const hard = (limit: "logs_per_month" | "log_bytes_per_month" | "device_messages_in_per_month") => !plan.soft.includes(limit);
+    const hard = (limit: "logs_per_month" | "log_bytes_per_month" | "device_messages_in_per_month") =>
+      !plan.soft.includes(limit);
     // Soft limits (enterprise) leave nothing to count: every delivery asks, so this stays cheap.
     if (!hard("logs_per_month") && !hard("log_bytes_per_month") && !hard("device_messages_in_per_month")) {
       return { month, logs_left: null, log_bytes_left: null, messages_in_left: null, ...limits };
@@ -79,7 +80,9 @@ export class MonthlyQuota {
       month,
       logs_left: hard("logs_per_month") ? plan.limits.logs_per_month - used.logs - r.logs : null,
       log_bytes_left: hard("log_bytes_per_month") ? plan.limits.log_bytes_per_month - used.log_bytes - r.bytes : null,
-      messages_in_left: hard("device_messages_in_per_month") ? plan.limits.device_messages_in_per_month - used.device_messages_in : null,
+      messages_in_left: hard("device_messages_in_per_month")
+        ? plan.limits.device_messages_in_per_month - used.device_messages_in
+        : null,
       ...limits,
     };
   }
@@ -90,12 +93,14 @@ export class MonthlyQuota {
     const before = this.state(tier, month);
     if (before.messages_in_left !== null && before.messages_in_left <= 0) return { granted: 0, state: before };
     // Soft limits refuse nothing and hold nothing back.
-    if (before.logs_left === null && before.log_bytes_left === null) return { granted: lineBytes.length, state: before };
+    if (before.logs_left === null && before.log_bytes_left === null)
+      return { granted: lineBytes.length, state: before };
     const logsRoom = before.logs_left ?? Infinity;
     const bytesRoom = before.log_bytes_left ?? Infinity;
     let granted = 0;
     let bytes = 0;
-    while (granted < lineBytes.length && granted < logsRoom && bytes + lineBytes[granted]! <= bytesRoom) bytes += lineBytes[granted++]!;
+    while (granted < lineBytes.length && granted < logsRoom && bytes + lineBytes[granted]! <= bytesRoom)
+      bytes += lineBytes[granted++]!;
     if (granted > 0) {
       const g = this.granted(month);
       this.storage.kv.put(reservedKey(month), { logs: g.logs + granted, bytes: g.bytes + bytes });

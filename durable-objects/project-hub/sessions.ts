@@ -13,7 +13,13 @@
 //
 // Rows written: a claim is 3 (the row, and its entries in the two indexes below); an end is 1
 // (it changes no indexed column). Keep the indexes few: each entry is a billed row write.
-import type { SessionAfter, SessionFields, SessionListFilter, SessionUpsert, StoredSession } from "../../src/contract/sessions";
+import type {
+  SessionAfter,
+  SessionFields,
+  SessionListFilter,
+  SessionUpsert,
+  StoredSession,
+} from "../../src/contract/sessions";
 import type { Kv, Sql } from "../storage";
 
 /** Set when the project is deleted: nothing is claimed or written any more. */
@@ -55,7 +61,9 @@ export class ProjectSessions {
   /** The device that owns the id, if any claimed it. */
   owner(sessionId: string): string | null {
     if (this.retired) return null;
-    const [row] = this.sql.exec<{ device_id: string }>("SELECT device_id FROM sessions WHERE session_id = ?", sessionId).toArray();
+    const [row] = this.sql
+      .exec<{ device_id: string }>("SELECT device_id FROM sessions WHERE session_id = ?", sessionId)
+      .toArray();
     return row?.device_id ?? null;
   }
 
@@ -101,7 +109,8 @@ export class ProjectSessions {
     if (f.status !== undefined) where.push("status = ?"), args.push(f.status);
     if (f.from !== undefined) where.push("started_at >= ?"), args.push(f.from);
     if (f.to !== undefined) where.push("started_at < ?"), args.push(f.to);
-    if (after?.session_id !== undefined) where.push("(started_at, session_id) < (?, ?)"), args.push(after.started_at, after.session_id);
+    if (after?.session_id !== undefined)
+      where.push("(started_at, session_id) < (?, ?)"), args.push(after.started_at, after.session_id);
     else if (after) where.push("started_at < ?"), args.push(after.started_at);
     return this.sql
       .exec<Row>(
@@ -117,7 +126,10 @@ export class ProjectSessions {
   names(ids: readonly string[]): Record<string, string> {
     if (this.retired || ids.length === 0) return {};
     const rows = this.sql
-      .exec<{ session_id: string; name: string }>("SELECT session_id, name FROM sessions WHERE session_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))
+      .exec<{ session_id: string; name: string }>(
+        "SELECT session_id, name FROM sessions WHERE session_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(ids),
+      )
       .toArray();
     return Object.fromEntries(rows.map((r) => [r.session_id, r.name]));
   }
@@ -145,7 +157,10 @@ export class ProjectSessions {
    */
   pruneBatch(before: number): boolean {
     const gone = this.retired
-      ? this.sql.exec("DELETE FROM sessions WHERE session_id IN (SELECT session_id FROM sessions LIMIT ?) RETURNING session_id", PRUNE_BATCH)
+      ? this.sql.exec(
+          "DELETE FROM sessions WHERE session_id IN (SELECT session_id FROM sessions LIMIT ?) RETURNING session_id",
+          PRUNE_BATCH,
+        )
       : this.sql.exec(
           `DELETE FROM sessions WHERE session_id IN (
              SELECT session_id FROM sessions WHERE started_at < ? AND completed_at < ? LIMIT ?) RETURNING session_id`,

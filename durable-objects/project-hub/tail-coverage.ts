@@ -4,7 +4,15 @@
 // it changes). From it come the admission of a new viewer (which group takes it), the count
 // of viewers, and each device's plan. Viewers themselves, and the lines, never come here.
 import type { TailFilter } from "../../src/contract/tail-filter";
-import { MAX_VIEWERS, TAIL_GROUPS, type TailPlan, type TailRoute, concerns, planFor, tailGroupName } from "../../src/contract/tail-plan";
+import {
+  MAX_VIEWERS,
+  TAIL_GROUPS,
+  type TailPlan,
+  type TailRoute,
+  concerns,
+  planFor,
+  tailGroupName,
+} from "../../src/contract/tail-plan";
 import type { Kv } from "../storage";
 
 const GROUP_PREFIX = "tail_group:";
@@ -31,7 +39,8 @@ export class TailCoverage {
   private get groups(): Map<string, Kept> {
     if (!this.loaded) {
       this.loaded = new Map();
-      for (const [key, kept] of this.kv.list<Kept>({ prefix: GROUP_PREFIX })) this.loaded.set(key.slice(GROUP_PREFIX.length), kept);
+      for (const [key, kept] of this.kv.list<Kept>({ prefix: GROUP_PREFIX }))
+        this.loaded.set(key.slice(GROUP_PREFIX.length), kept);
     }
     return this.loaded;
   }
@@ -64,7 +73,9 @@ export class TailCoverage {
     const projectId = this.projectId();
     if (!projectId || this.viewers >= MAX_VIEWERS) return null;
     const load = (name: string) => (this.groups.get(name)?.viewers ?? 0) + (this.admitted.get(name) ?? 0);
-    const names = Array.from({ length: Math.ceil(MAX_VIEWERS / TAIL_GROUPS.viewersEach) + 1 }, (_, i) => tailGroupName(projectId, i));
+    const names = Array.from({ length: Math.ceil(MAX_VIEWERS / TAIL_GROUPS.viewersEach) + 1 }, (_, i) =>
+      tailGroupName(projectId, i),
+    );
     const roomy = names.filter((n) => load(n) < TAIL_GROUPS.viewersEach);
     const alike = roomy.find((n) => this.groups.get(n)?.filters.some((f) => sameSource(f, filter)));
     const chosen = alike ?? roomy[0];
@@ -79,7 +90,8 @@ export class TailCoverage {
   report(group: string, wants: GroupWants): { before: TailRoute[]; after: TailRoute[] } | null {
     this.admitted.delete(group);
     const was = this.groups.get(group);
-    if (was && was.viewers === wants.viewers && JSON.stringify(was.filters) === JSON.stringify(wants.filters)) return null;
+    if (was && was.viewers === wants.viewers && JSON.stringify(was.filters) === JSON.stringify(wants.filters))
+      return null;
     const before = this.routes();
     this.save(group, wants);
     return { before, after: this.routes() };
@@ -87,7 +99,9 @@ export class TailCoverage {
 
   /** Every group's route: what the fan-in objects route by. */
   routes(): TailRoute[] {
-    return [...this.groups].filter(([, g]) => g.filters.length > 0).map(([group, g]) => ({ group, filters: g.filters }));
+    return [...this.groups]
+      .filter(([, g]) => g.filters.length > 0)
+      .map(([group, g]) => ({ group, filters: g.filters }));
   }
 
   /** Every route, with its version. */

@@ -33,7 +33,11 @@ export function foldDeviceDays(sql: Sql, devices: NonNullable<Delta["devices"]>)
     const row = sql.exec<{ devices: string }>("SELECT devices FROM device_day_sets WHERE day = ?", day).toArray()[0];
     const all = row ? (JSON.parse(row.devices) as Keys) : {};
     addAll(all, ids);
-    sql.exec("INSERT INTO device_day_sets (day, devices) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET devices = excluded.devices", day, JSON.stringify(all));
+    sql.exec(
+      "INSERT INTO device_day_sets (day, devices) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET devices = excluded.devices",
+      day,
+      JSON.stringify(all),
+    );
   }
 }
 
@@ -47,10 +51,18 @@ export function foldTallies(sql: Sql, tallies: NonNullable<Delta["tallies"]>): v
       addAll(into, keys);
       if (Object.keys(into).length > KEYS_PER_DAY) {
         const by = kind === "module" ? 0 : 1;
-        all[kind] = Object.fromEntries(Object.entries(into).sort((a, b) => b[1][by] - a[1][by]).slice(0, KEYS_PER_DAY));
+        all[kind] = Object.fromEntries(
+          Object.entries(into)
+            .sort((a, b) => b[1][by] - a[1][by])
+            .slice(0, KEYS_PER_DAY),
+        );
       }
     }
-    sql.exec("INSERT INTO tally_days (day, tallies) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET tallies = excluded.tallies", day, JSON.stringify(all));
+    sql.exec(
+      "INSERT INTO tally_days (day, tallies) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET tallies = excluded.tallies",
+      day,
+      JSON.stringify(all),
+    );
   }
 }
 
@@ -76,7 +88,8 @@ export class Tops {
   /** Stored sums of one packed column (SQLite unpacks it), plus what is not folded. */
   private sums(query: string, args: SqlStorageValue[], pending: (Keys | undefined)[]): Map<string, Pair> {
     const sums = new Map<string, Pair>();
-    for (const r of this.sql.exec<{ key: string; lines: number; errors: number }>(query, ...args)) sums.set(r.key, [r.lines, r.errors]);
+    for (const r of this.sql.exec<{ key: string; lines: number; errors: number }>(query, ...args))
+      sums.set(r.key, [r.lines, r.errors]);
     for (const keys of pending) {
       for (const [key, [lines, errors]] of Object.entries(keys ?? {})) {
         const t = sums.get(key) ?? [0, 0];
@@ -120,23 +133,32 @@ export class Tops {
 
   /** The modules with the most ERROR and FATAL lines, and the most repeated error messages. */
   errors(from: string, to: string, limit: number) {
-    return { modules: ranked(this.tallies("module", from, to), "errors", limit), messages: ranked(this.tallies("error_message", from, to), "errors", limit) };
+    return {
+      modules: ranked(this.tallies("module", from, to), "errors", limit),
+      messages: ranked(this.tallies("error_message", from, to), "errors", limit),
+    };
   }
 
   /** The devices active on `day` (folded ones: the daily job closes a day after folding it). */
   activeOn(day: string): number {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM device_day_sets d, json_each(d.devices) WHERE d.day = ?", day).one().n;
+    return this.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM device_day_sets d, json_each(d.devices) WHERE d.day = ?", day)
+      .one().n;
   }
 
   /** Devices active on any day from `since` on, folded or not. */
   activeSince(since: string): number {
     const ids = new Set(
       this.sql
-        .exec<{ id: string }>("SELECT DISTINCT j.key AS id FROM device_day_sets d, json_each(d.devices) j WHERE d.day >= ?", since)
+        .exec<{ id: string }>(
+          "SELECT DISTINCT j.key AS id FROM device_day_sets d, json_each(d.devices) j WHERE d.day >= ?",
+          since,
+        )
         .toArray()
         .map((r) => r.id),
     );
-    for (const [day, devices] of Object.entries(this.unfolded().devices ?? {})) if (day >= since) for (const id of Object.keys(devices)) ids.add(id);
+    for (const [day, devices] of Object.entries(this.unfolded().devices ?? {}))
+      if (day >= since) for (const id of Object.keys(devices)) ids.add(id);
     return ids.size;
   }
 

@@ -79,7 +79,11 @@ export class UsageCounts {
     this.intake.load(this.folded.epoch);
     this.sinceFold = this.intake.pendingSenders;
     this.ownBefore = Math.max(this.folded.ownRows, this.intake.marks().ownRows);
-    timers.add({ name: "usage fold", due: () => (this.intake.empty ? null : this.folded.at + FOLD_AT_LATEST_MS), fire: (now) => this.fold(now) });
+    timers.add({
+      name: "usage fold",
+      due: () => (this.intake.empty ? null : this.folded.at + FOLD_AT_LATEST_MS),
+      fire: (now) => this.fold(now),
+    });
   }
 
   /** The last day the daily job has closed, YYYY-MM-DD ("" before the first). */
@@ -132,9 +136,16 @@ export class UsageCounts {
     const fresh = sealed.rows.filter((r) => r.seq > last);
     if (fresh.length === 0) return fresh;
     const closed = this.closedThrough;
-    const devices = sealed.devices?.filter((d) => d.seq > last) ?? fresh.map((r) => ({ seq: r.seq, day: r.day, device_id: sender, logs: r.logs, error_lines: r.error_lines ?? 0 }));
+    const devices =
+      sealed.devices?.filter((d) => d.seq > last) ??
+      fresh.map((r) => ({ seq: r.seq, day: r.day, device_id: sender, logs: r.logs, error_lines: r.error_lines ?? 0 }));
     const delta = deltaOf(
-      { rows: fresh, devices, buckets: (sealed.buckets ?? []).filter((b) => b.seq > last), tallies: (sealed.tallies ?? []).filter((t) => t.seq > last) },
+      {
+        rows: fresh,
+        devices,
+        buckets: (sealed.buckets ?? []).filter((b) => b.seq > last),
+        tallies: (sealed.tallies ?? []).filter((t) => t.seq > last),
+      },
       (day) => this.openDayFor(day, closed),
     );
     const seq = Math.max(...fresh.map((r) => r.seq));
@@ -251,8 +262,16 @@ export class UsageCounts {
   }
 
   /** Counters of one month (YYYY-MM), of one day (YYYY-MM-DD), and since the project began. */
-  read(month: string, day: string): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; storage_bytes: number } {
-    return { month: this.month(month), today: this.between(day, day), lifetime: this.between("", "~"), storage_bytes: this.storageBytes };
+  read(
+    month: string,
+    day: string,
+  ): { month: UsageCounters; today: UsageCounters; lifetime: UsageCounters; storage_bytes: number } {
+    return {
+      month: this.month(month),
+      today: this.between(day, day),
+      lifetime: this.between("", "~"),
+      storage_bytes: this.storageBytes,
+    };
   }
 
   /**
@@ -285,12 +304,18 @@ export class UsageCounts {
   }
 
   private stored(from: string, to: string): UsageCounters {
-    return { ...this.storage.sql.exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day BETWEEN ? AND ?`, from, to).one() };
+    return {
+      ...this.storage.sql
+        .exec<UsageCounters>(`SELECT ${sums} FROM usage_days WHERE day BETWEEN ? AND ?`, from, to)
+        .one(),
+    };
   }
 
   /** Of the lines and bytes reserved against a month's quota, those delivered since (folded or not). */
   settled(month: string): { logs: number; bytes: number } {
-    const row = this.storage.sql.exec<{ logs: number; bytes: number }>("SELECT logs, bytes FROM quota_settled WHERE month = ?", month).toArray()[0];
+    const row = this.storage.sql
+      .exec<{ logs: number; bytes: number }>("SELECT logs, bytes FROM quota_settled WHERE month = ?", month)
+      .toArray()[0];
     const [logs, bytes] = this.unfolded.settled?.[month] ?? [0, 0];
     return { logs: (row?.logs ?? 0) + logs, bytes: (row?.bytes ?? 0) + bytes };
   }

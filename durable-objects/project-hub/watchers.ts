@@ -74,15 +74,24 @@ export class Watchers {
     await mapLimit(deviceIds, FAN_OUT, (id) =>
       watchable(this.env, id)
         .watch(projectId, { version, routes: planFor(routes, id) })
-        .catch((err) => console.error(`telling device ${id} what the viewers want failed; its next delivery's answer says`, err)),
+        .catch((err) =>
+          console.error(`telling device ${id} what the viewers want failed; its next delivery's answer says`, err),
+        ),
     );
   }
 
   /** The fan-in objects route their devices' lines by every route. */
   private async tellFanIns(): Promise<void> {
     const plan = this.source.plan();
-    const told = await Promise.allSettled(this.source.fanIns().map((name) => this.env.FAN_IN.get(this.env.FAN_IN.idFromName(name)).watched(plan)));
-    for (const t of told) if (t.status === "rejected") console.error("telling a fan-in object what the viewers want failed; its next delivery's answer says", t.reason);
+    const told = await Promise.allSettled(
+      this.source.fanIns().map((name) => this.env.FAN_IN.get(this.env.FAN_IN.idFromName(name)).watched(plan)),
+    );
+    for (const t of told)
+      if (t.status === "rejected")
+        console.error(
+          "telling a fan-in object what the viewers want failed; its next delivery's answer says",
+          t.reason,
+        );
   }
 
   /** Runs `work` on every device of the project, a page at a time. */
@@ -102,7 +111,9 @@ export class Watchers {
 
 /** The routes' filters that name no device: what every device's plan holds. */
 function anyDevice(routes: TailRoute[]): TailRoute[] {
-  return routes.map((r) => ({ group: r.group, filters: r.filters.filter((f) => f.device_id === undefined) })).filter((r) => r.filters.length > 0);
+  return routes
+    .map((r) => ({ group: r.group, filters: r.filters.filter((f) => f.device_id === undefined) }))
+    .filter((r) => r.filters.length > 0);
 }
 
 function namedDevices(routes: TailRoute[]): Set<string> {

@@ -3,7 +3,13 @@
 // secret, retried with exponential backoff on a network error, a 5xx or a 429 for up to 24
 // hours, and never lost to a restart (the row stays until an answer settles it). Alerts and
 // every attempt are written to D1 by the alarm too, in batches, off the ingest path.
-import { type AlertRecord, type AlertRule, type DeliveryRecord, slackBody, webhookBody } from "../../src/contract/alerts";
+import {
+  type AlertRecord,
+  type AlertRule,
+  type DeliveryRecord,
+  slackBody,
+  webhookBody,
+} from "../../src/contract/alerts";
 import { createDb } from "../../src/db/client";
 import { saveAlerts, saveDeliveries } from "../../src/db/repos/alerts";
 import { hmacHex, newId } from "../../src/lib/crypto";
@@ -37,7 +43,10 @@ type QueuedHook = {
 /** The signature headers a receiver checks: HMAC-SHA-256 of "<timestamp>.<body>" under the target's secret. */
 async function signatureHeaders(secret: string, body: string, nowMs: number): Promise<Record<string, string>> {
   const timestamp = String(Math.floor(nowMs / 1000));
-  return { "x-fleetbeat-timestamp": timestamp, "x-fleetbeat-signature": `sha256=${await hmacHex(secret, `${timestamp}.${body}`)}` };
+  return {
+    "x-fleetbeat-timestamp": timestamp,
+    "x-fleetbeat-signature": `sha256=${await hmacHex(secret, `${timestamp}.${body}`)}`,
+  };
 }
 
 export class Webhooks {
@@ -52,7 +61,11 @@ export class Webhooks {
     timers: Timers,
   ) {
     timers.add({ name: "alert webhooks", due: () => this.nextSend(), fire: (now) => this.sendDue(now) });
-    timers.add({ name: "alert records to D1", due: (now) => (this.d1Pending() ? now : null), fire: () => this.writeD1() });
+    timers.add({
+      name: "alert records to D1",
+      due: (now) => (this.d1Pending() ? now : null),
+      fire: () => this.writeD1(),
+    });
   }
 
   /** Queues a state change of `alert` for every target of its rule, and its record for D1. */
@@ -87,7 +100,9 @@ export class Webhooks {
 
   private nextSend(): number | null {
     if (this.nextSendAt === undefined) {
-      const [row] = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_queue").toArray();
+      const [row] = this.storage.sql
+        .exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_queue")
+        .toArray();
       this.nextSendAt = row?.at ?? null;
     }
     return this.nextSendAt;
@@ -99,7 +114,9 @@ export class Webhooks {
   }
 
   private async sendDue(now: number): Promise<void> {
-    const due = this.storage.sql.exec<QueuedHook>("SELECT * FROM webhook_queue WHERE next_at <= ? ORDER BY next_at LIMIT ?", now, PER_RUN).toArray();
+    const due = this.storage.sql
+      .exec<QueuedHook>("SELECT * FROM webhook_queue WHERE next_at <= ? ORDER BY next_at LIMIT ?", now, PER_RUN)
+      .toArray();
     await Promise.all(due.map((hook) => this.send({ ...hook }, now)));
     this.nextSendAt = undefined;
   }
@@ -113,7 +130,11 @@ export class Webhooks {
     try {
       const res = await fetch(hook.url, {
         method: "POST",
-        headers: { "content-type": "application/json", "user-agent": "fleetbeat-webhooks", ...(await signatureHeaders(hook.secret, hook.body, now)) },
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "fleetbeat-webhooks",
+          ...(await signatureHeaders(hook.secret, hook.body, now)),
+        },
         body: hook.body,
         signal: AbortSignal.timeout(TIMEOUT_MS),
         redirect: "manual",
@@ -124,7 +145,10 @@ export class Webhooks {
       await res.body?.cancel();
       if (!res.ok) error = `the receiver answered ${res.status}`;
     } catch (err) {
-      error = (err as Error).name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : `network: ${(err as Error).message}`;
+      error =
+        (err as Error).name === "TimeoutError"
+          ? `no answer within ${TIMEOUT_MS / 1000} s`
+          : `network: ${(err as Error).message}`;
     }
     const retry = status === null || status >= 500 || status === 429;
     const nextAt = now + Math.max(retryAfterMs ?? 0, Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1)));
@@ -141,7 +165,13 @@ export class Webhooks {
         status,
         error: givingUp ? `${error}; given up after 24 hours of retries` : error,
       });
-      if (retry && !givingUp) this.storage.sql.exec("UPDATE webhook_queue SET attempt = ?, next_at = ? WHERE id = ?", attempt, nextAt, hook.id);
+      if (retry && !givingUp)
+        this.storage.sql.exec(
+          "UPDATE webhook_queue SET attempt = ?, next_at = ? WHERE id = ?",
+          attempt,
+          nextAt,
+          hook.id,
+        );
       else this.storage.sql.exec("DELETE FROM webhook_queue WHERE id = ?", hook.id);
     });
   }
@@ -149,7 +179,10 @@ export class Webhooks {
   /** Hands D1 what it has not been told, in order; rows leave the outbox only once D1 has them. */
   private async writeD1(): Promise<void> {
     const rows = this.storage.sql
-      .exec<{ id: number; kind: string; record: string }>("SELECT id, kind, record FROM alert_d1_outbox ORDER BY id LIMIT ?", D1_PER_RUN)
+      .exec<{ id: number; kind: string; record: string }>(
+        "SELECT id, kind, record FROM alert_d1_outbox ORDER BY id LIMIT ?",
+        D1_PER_RUN,
+      )
       .toArray();
     if (rows.length === 0) return;
     // The last word on each alert wins (a batch may hold its firing and its resolution).

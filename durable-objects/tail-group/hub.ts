@@ -65,7 +65,10 @@ export class TailGroup extends DurableObject<Env> {
    */
   override async fetch(request: Request): Promise<Response> {
     const viewer = admittedViewer(request);
-    if (!viewer) return Response.json(errorBody("bad_request", "a viewer group takes only viewers its project admitted"), { status: 400 });
+    if (!viewer)
+      return Response.json(errorBody("bad_request", "a viewer group takes only viewers its project admitted"), {
+        status: 400,
+      });
     if (this.retired) return refused();
     // Kept for a runtime that does not name the object in every handler (one row, once).
     if (this.name === undefined) this.storage.kv.put(NAME_KEY, viewer.group);

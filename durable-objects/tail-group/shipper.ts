@@ -25,7 +25,12 @@ export class TailShipper {
    * they could be routed) to every group of the plan. Answers the filters each group reached
    * holds now. `deviceId` names the device when the lines are all one device's.
    */
-  async ship(plan: readonly TailRoute[], lines: LogView[], lost: number, deviceId?: string): Promise<Map<string, TailFilter[]>> {
+  async ship(
+    plan: readonly TailRoute[],
+    lines: LogView[],
+    lost: number,
+    deviceId?: string,
+  ): Promise<Map<string, TailFilter[]>> {
     const split = new TailRouter(plan).split(lines);
     const answers = new Map<string, TailFilter[]>();
     await Promise.all(
@@ -36,12 +41,18 @@ export class TailShipper {
         this.owed.delete(group);
         try {
           // Addressed through Env's own typing, not src/stubs/tail-group.ts: the group calls the project's object, which ships through here.
-          answers.set(group, await this.env.TAIL_GROUP.get(this.env.TAIL_GROUP.idFromName(group)).offer(wanted, dropped, deviceId));
+          answers.set(
+            group,
+            await this.env.TAIL_GROUP.get(this.env.TAIL_GROUP.idFromName(group)).offer(wanted, dropped, deviceId),
+          );
           this.shipped.calls++;
           this.shipped.lines += wanted.length;
         } catch (err) {
           this.owed.set(group, (this.owed.get(group) ?? 0) + wanted.length + dropped);
-          console.error(`shipping lines to viewer group ${group} failed; its viewers are told what they missed with the next shipment`, err);
+          console.error(
+            `shipping lines to viewer group ${group} failed; its viewers are told what they missed with the next shipment`,
+            err,
+          );
         }
       }),
     );

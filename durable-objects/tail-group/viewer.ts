@@ -73,7 +73,13 @@ function behind(v: ViewerState): boolean {
  * Sends the lines this viewer wants, or counts them as missed when it is behind. Answers
  * whether the state changed, or "closed" when the viewer passed the cap and was closed.
  */
-export function offer(ws: WebSocket, v: ViewerState, lines: LogView[], dropped: number, now: number): boolean | "closed" {
+export function offer(
+  ws: WebSocket,
+  v: ViewerState,
+  lines: LogView[],
+  dropped: number,
+  now: number,
+): boolean | "closed" {
   const wanted = lines.filter(tailMatcher(v.filter));
   if (wanted.length === 0 && dropped === 0) return false;
   v.missed += dropped;

@@ -8,7 +8,16 @@ import { concerns, distinctFilters } from "../../src/contract/tail-plan";
 import { closeQuietly } from "../sockets";
 import type { Kv } from "../storage";
 import type { Timers } from "../timers";
-import { DROPPED_REPORT_MS, UNACKED_CAP_BYTES, type ViewerState, acknowledge, newViewer, offer, reportDropped, send } from "./viewer";
+import {
+  DROPPED_REPORT_MS,
+  UNACKED_CAP_BYTES,
+  type ViewerState,
+  acknowledge,
+  newViewer,
+  offer,
+  reportDropped,
+  send,
+} from "./viewer";
 
 const REPORT_AT_KEY = "dropped_report_at";
 
@@ -57,7 +66,10 @@ export class Viewers {
   wants(): { viewers: number; filters: TailFilter[] } {
     if (!this.memo) {
       const open = this.ctx.getWebSockets().filter((ws) => !this.gone.has(ws) && ws.readyState !== WebSocket.CLOSED);
-      this.memo = { viewers: open.length, filters: distinctFilters(open.map((ws) => (ws.deserializeAttachment() as ViewerState).filter)) };
+      this.memo = {
+        viewers: open.length,
+        filters: distinctFilters(open.map((ws) => (ws.deserializeAttachment() as ViewerState).filter)),
+      };
     }
     return this.memo;
   }
@@ -69,7 +81,9 @@ export class Viewers {
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(viewer);
     this.memo = null;
-    const flow = viewer.acking ? { window: viewer.window, unacked_cap_bytes: UNACKED_CAP_BYTES } : { unacked_cap_bytes: UNACKED_CAP_BYTES };
+    const flow = viewer.acking
+      ? { window: viewer.window, unacked_cap_bytes: UNACKED_CAP_BYTES }
+      : { unacked_cap_bytes: UNACKED_CAP_BYTES };
     send(server, { type: "ready", filter, flow } satisfies TailFrame);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -126,7 +140,8 @@ export class Viewers {
   /** Closes the viewers a key opened (the key was revoked), or every viewer (the project is gone). */
   close(code: number, reason: string, keyId?: string): void {
     for (const ws of this.ctx.getWebSockets()) {
-      if (keyId === undefined || (ws.deserializeAttachment() as ViewerState).keyId === keyId) closeQuietly(ws, code, reason);
+      if (keyId === undefined || (ws.deserializeAttachment() as ViewerState).keyId === keyId)
+        closeQuietly(ws, code, reason);
     }
   }
 

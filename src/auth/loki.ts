@@ -26,7 +26,10 @@ function orgKeyOf(header: string | undefined): string {
     const colon = decoded.indexOf(":");
     return colon < 0 ? decoded : decoded.slice(colon + 1);
   }
-  throw new ApiError("unauthorized", "send Authorization: Bearer <org API key> (or Basic auth with the key as the password)");
+  throw new ApiError(
+    "unauthorized",
+    "send Authorization: Bearer <org API key> (or Basic auth with the key as the password)",
+  );
 }
 
 /** An org API key of any role; sets `org` and `apiKey` as the /api/v1 middleware does (app.ts sets `db` for /loki/*). */

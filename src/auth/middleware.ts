@@ -16,7 +16,8 @@ import { accessCaller, sessionCaller, sessionCookie } from "./session";
 import { accessConfig } from "./oidc";
 
 /** Whether `token` is the server admin token (never true when none is configured). */
-const isAdminToken = async (env: Env, token: string) => Boolean(env.ADMIN_TOKEN) && (await secretsEqual(token, env.ADMIN_TOKEN));
+const isAdminToken = async (env: Env, token: string) =>
+  Boolean(env.ADMIN_TOKEN) && (await secretsEqual(token, env.ADMIN_TOKEN));
 
 /**
  * A credential of another kind than the route wants: 403 when it is live (a known secret on
@@ -24,12 +25,15 @@ const isAdminToken = async (env: Env, token: string) => Boolean(env.ADMIN_TOKEN)
  */
 async function wrongKind(c: Context<AppEnv>, token: string, needs: string): Promise<ApiError> {
   let live: boolean;
-  if (token.startsWith(`${ORG_KEY_PREFIX}_`)) live = (await findLiveKeyByHash(c.var.db, await sha256(token))) !== undefined;
+  if (token.startsWith(`${ORG_KEY_PREFIX}_`))
+    live = (await findLiveKeyByHash(c.var.db, await sha256(token))) !== undefined;
   else if (token.startsWith(`${DEVICE_KEY_PREFIX}_`)) {
     const device = await verifyDeviceKey(token, signingKey(c.env));
     live = device !== null && (await deviceHub(c.env, device.deviceId).holdsKey(await sha256(token)));
   } else live = await isAdminToken(c.env, token);
-  return live ? new ApiError("forbidden", `this route needs ${needs}`) : new ApiError("unauthorized", "unknown or revoked credential");
+  return live
+    ? new ApiError("forbidden", `this route needs ${needs}`)
+    : new ApiError("unauthorized", "unknown or revoked credential");
 }
 
 export const serverAdmin = createMiddleware<AppEnv>(async (c, next) => {
@@ -73,7 +77,10 @@ export const orgKey = (needs: KeyRole, opts: { firstOrg?: boolean } = {}) =>
       const assertion = access ? c.req.header("cf-access-jwt-assertion") : undefined;
       const session = sessionCookie(c);
       if (assertion !== undefined || session !== undefined) {
-        const caller = assertion !== undefined ? await accessCaller(c, access!, assertion, opts.firstOrg === true) : await sessionCaller(c, session!, opts.firstOrg === true);
+        const caller =
+          assertion !== undefined
+            ? await accessCaller(c, access!, assertion, opts.firstOrg === true)
+            : await sessionCaller(c, session!, opts.firstOrg === true);
         await acceptPerson(c, caller, needs);
         return next();
       }
@@ -87,7 +94,11 @@ export const orgKey = (needs: KeyRole, opts: { firstOrg?: boolean } = {}) =>
 /** Makes a signed-in person the caller, in the org the request names (auth/session.ts). */
 async function acceptPerson(c: Context<AppEnv>, caller: SessionCaller, needs: KeyRole): Promise<void> {
   const role = caller.person.role;
-  if (PERSON_RANK[role] < PERSON_RANK[needs]) throw new ApiError("forbidden", `this needs the ${needs === "admin" ? "admin" : "operator or admin"} role in the org; yours is ${role}`);
+  if (PERSON_RANK[role] < PERSON_RANK[needs])
+    throw new ApiError(
+      "forbidden",
+      `this needs the ${needs === "admin" ? "admin" : "operator or admin"} role in the org; yours is ${role}`,
+    );
   // An owner acts as an admin wherever an admin may; what only owners may is checked by the route.
   c.set("org", { orgId: caller.org.id, keyId: caller.person.id, role: role === "owner" ? "admin" : role });
   c.set("person", caller);
@@ -98,7 +109,11 @@ async function acceptPerson(c: Context<AppEnv>, caller: SessionCaller, needs: Ke
 export async function acceptOrgKey(c: Context<AppEnv>, token: string, needs: KeyRole): Promise<void> {
   const key = await findLiveKeyByHash(c.var.db, await sha256(token));
   if (!key) throw new ApiError("unauthorized", "invalid API key");
-  if (RANK[key.role] < RANK[needs]) throw new ApiError("forbidden", `this route needs an ${needs === "admin" ? "admin" : "operator or admin"} key; this key is ${key.role === "admin" ? "an" : "a"} ${key.role}`);
+  if (RANK[key.role] < RANK[needs])
+    throw new ApiError(
+      "forbidden",
+      `this route needs an ${needs === "admin" ? "admin" : "operator or admin"} key; this key is ${key.role === "admin" ? "an" : "a"} ${key.role}`,
+    );
   c.set("org", { orgId: key.orgId, keyId: key.id, role: key.role });
   c.set("apiKey", key);
   await holdToRate(c.env, TIERS[key.tier].rate_limits.key, key.id, "API key");
@@ -131,7 +146,9 @@ function deviceKeyAuth({ rateLimited: limits }: { rateLimited: boolean }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const key = await signedDeviceKey(c);
     const hub = deviceHub(c.env, key.deviceId);
-    const { identity, limited } = limits ? await hub.admit(key.keyHash) : { identity: await hub.authenticate(key.keyHash) };
+    const { identity, limited } = limits
+      ? await hub.admit(key.keyHash)
+      : { identity: await hub.authenticate(key.keyHash) };
     if (!identity) throw revokedDeviceKey();
     c.set("device", identity);
     if (limited) throw rateLimited(limited, "device");

@@ -32,7 +32,9 @@ async function server(cfg: OidcConfig): Promise<oauth.AuthorizationServer> {
   const key = cfg.issuer.href;
   let found = servers.get(key);
   if (!found) {
-    found = oauth.discoveryRequest(cfg.issuer, { algorithm: "oidc", ...options(cfg) }).then((res) => oauth.processDiscoveryResponse(cfg.issuer, res));
+    found = oauth
+      .discoveryRequest(cfg.issuer, { algorithm: "oidc", ...options(cfg) })
+      .then((res) => oauth.processDiscoveryResponse(cfg.issuer, res));
     found.catch(() => servers.delete(key));
     servers.set(key, found);
   }
@@ -59,7 +61,11 @@ export interface LoginState {
 }
 
 /** The provider's authorization URL for a new sign-in, and the state to keep until the callback. */
-export async function beginLogin(cfg: OidcConfig, redirectUri: string, keep: Pick<LoginState, "returnTo" | "orgId">): Promise<{ url: URL; state: LoginState }> {
+export async function beginLogin(
+  cfg: OidcConfig,
+  redirectUri: string,
+  keep: Pick<LoginState, "returnTo" | "orgId">,
+): Promise<{ url: URL; state: LoginState }> {
   const as = await server(cfg);
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
@@ -97,38 +103,75 @@ export class SignInFailed extends ApiError {
  * verifier and the client's secret), and verifies the ID token: its signature against the
  * provider's keys, its issuer, audience, lifetime and nonce. Any failure is SignInFailed (401).
  */
-export async function finishLogin(cfg: OidcConfig, redirectUri: string, callbackUrl: URL, kept: LoginState): Promise<SignedIn> {
+export async function finishLogin(
+  cfg: OidcConfig,
+  redirectUri: string,
+  callbackUrl: URL,
+  kept: LoginState,
+): Promise<SignedIn> {
   const as = await server(cfg);
   const client: oauth.Client = { client_id: cfg.clientId };
   let idToken: string;
   let accessToken: string;
   try {
     const params = oauth.validateAuthResponse(as, client, callbackUrl, kept.state);
-    const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.ClientSecretBasic(cfg.clientSecret), params, redirectUri, kept.verifier, options(cfg));
-    const result = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: kept.nonce, requireIdToken: true });
+    const response = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      oauth.ClientSecretBasic(cfg.clientSecret),
+      params,
+      redirectUri,
+      kept.verifier,
+      options(cfg),
+    );
+    const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
+      expectedNonce: kept.nonce,
+      requireIdToken: true,
+    });
     idToken = result.id_token!;
     accessToken = result.access_token;
   } catch (err) {
     // The provider's own error (invalid_grant for a used code) says the most.
     const { error, error_description } = (err ?? {}) as { error?: unknown; error_description?: unknown };
-    const said = typeof error === "string" ? `${error}${typeof error_description === "string" ? `: ${error_description}` : ""}` : null;
-    throw new SignInFailed((said ?? (err instanceof Error ? `${err.name}: ${err.message}` : "the provider refused")).slice(0, 300));
+    const said =
+      typeof error === "string"
+        ? `${error}${typeof error_description === "string" ? `: ${error_description}` : ""}`
+        : null;
+    throw new SignInFailed(
+      (said ?? (err instanceof Error ? `${err.name}: ${err.message}` : "the provider refused")).slice(0, 300),
+    );
   }
   try {
-    const { payload } = await jwtVerify(idToken, keySet(as), { issuer: as.issuer, audience: cfg.clientId, clockTolerance: 5 });
+    const { payload } = await jwtVerify(idToken, keySet(as), {
+      issuer: as.issuer,
+      audience: cfg.clientId,
+      clockTolerance: 5,
+    });
     if (payload.nonce !== kept.nonce) throw new Error("nonce mismatch");
     // Many providers put the email in the ID token; a strict one (oidc-provider by default) only
     // at its userinfo endpoint, asked with the access token, for the same subject.
-    const claims = typeof payload.email === "string" ? payload : await userInfo(cfg, as, client, accessToken, String(payload.sub));
+    const claims =
+      typeof payload.email === "string" ? payload : await userInfo(cfg, as, client, accessToken, String(payload.sub));
     const email = typeof claims.email === "string" ? claims.email.toLowerCase() : null;
     if (!email || claims.email_verified === false) throw new Error("the provider gave no verified email");
-    return { issuer: as.issuer, subject: String(payload.sub), email, name: typeof claims.name === "string" ? claims.name : null };
+    return {
+      issuer: as.issuer,
+      subject: String(payload.sub),
+      email,
+      name: typeof claims.name === "string" ? claims.name : null,
+    };
   } catch (err) {
     throw new SignInFailed(err instanceof Error ? `ID token: ${err.message}`.slice(0, 300) : "ID token refused");
   }
 }
 
-async function userInfo(cfg: OidcConfig, as: oauth.AuthorizationServer, client: oauth.Client, accessToken: string, subject: string): Promise<Record<string, unknown>> {
+async function userInfo(
+  cfg: OidcConfig,
+  as: oauth.AuthorizationServer,
+  client: oauth.Client,
+  accessToken: string,
+  subject: string,
+): Promise<Record<string, unknown>> {
   const response = await oauth.userInfoRequest(as, client, accessToken, options(cfg));
   return oauth.processUserInfoResponse(as, client, subject, response);
 }
@@ -145,7 +188,11 @@ export interface AccessConfig {
 export function accessConfig(env: Env): AccessConfig | null {
   if (!env.CF_ACCESS_ISSUER || !env.CF_ACCESS_AUD) return null;
   const issuer = env.CF_ACCESS_ISSUER.replace(/\/$/, "");
-  return { issuer, audience: env.CF_ACCESS_AUD, jwksUrl: new URL(env.CF_ACCESS_JWKS_URL || `${issuer}/cdn-cgi/access/certs`) };
+  return {
+    issuer,
+    audience: env.CF_ACCESS_AUD,
+    jwksUrl: new URL(env.CF_ACCESS_JWKS_URL || `${issuer}/cdn-cgi/access/certs`),
+  };
 }
 
 /**
@@ -159,7 +206,12 @@ export async function accessPerson(cfg: AccessConfig, assertion: string): Promis
     // No clock tolerance: Access and the Worker run on the same clocks.
     const { payload } = await jwtVerify(assertion, keys, { issuer: cfg.issuer, audience: cfg.audience });
     if (typeof payload.email !== "string") throw new Error("no email in the assertion");
-    return { issuer: cfg.issuer, subject: String(payload.sub ?? payload.email), email: payload.email.toLowerCase(), name: typeof payload.name === "string" ? payload.name : null };
+    return {
+      issuer: cfg.issuer,
+      subject: String(payload.sub ?? payload.email),
+      email: payload.email.toLowerCase(),
+      name: typeof payload.name === "string" ? payload.name : null,
+    };
   } catch (err) {
     throw new SignInFailed(`Cf-Access-Jwt-Assertion: ${err instanceof Error ? err.message : "refused"}`.slice(0, 300));
   }

@@ -9,7 +9,16 @@ import { ApiError } from "../contract/errors";
 import { SESSION, type SessionCaller } from "../contract/people";
 import { findProject } from "../db/repos/projects";
 import { orgOfDevice } from "../db/repos/devices";
-import { type Person, addMember, findLiveSession, insertSession, orgsOf, takeOwnerInvitations, touchSession, upsertPerson } from "../db/repos/people";
+import {
+  type Person,
+  addMember,
+  findLiveSession,
+  insertSession,
+  orgsOf,
+  takeOwnerInvitations,
+  touchSession,
+  upsertPerson,
+} from "../db/repos/people";
 import { audit } from "../http/audit";
 import { type AccessConfig, type SignedIn, accessPerson } from "./oidc";
 import { newSecret, sha256 } from "../lib/crypto";
@@ -21,7 +30,13 @@ const secure = (c: Context<AppEnv>) => new URL(c.req.url).protocol === "https:";
 export async function startSession(c: Context<AppEnv>, personId: string): Promise<void> {
   const secret = newSecret("fbs");
   await insertSession(c.var.db, await sha256(secret), personId, Date.now(), SESSION.absoluteMs);
-  setCookie(c, SESSION.cookie, secret, { path: "/", httpOnly: true, secure: secure(c), sameSite: "Lax", maxAge: SESSION.absoluteMs / 1000 });
+  setCookie(c, SESSION.cookie, secret, {
+    path: "/",
+    httpOnly: true,
+    secure: secure(c),
+    sameSite: "Lax",
+    maxAge: SESSION.absoluteMs / 1000,
+  });
   // No secret: only tells the dashboard a session may exist, so it asks GET /me (no 401 to log otherwise).
   setCookie(c, SESSION.hint, "1", { path: "/", secure: secure(c), sameSite: "Lax", maxAge: SESSION.absoluteMs / 1000 });
 }
@@ -49,7 +64,10 @@ function holdToSameOrigin(c: Context<AppEnv>): void {
     const origin = c.req.header("origin");
     if (origin !== undefined && origin === new URL(c.req.url).origin) return;
   }
-  throw new ApiError("forbidden", "a cross-site request with a session cookie is refused; send it from this site (or use an API key)");
+  throw new ApiError(
+    "forbidden",
+    "a cross-site request with a session cookie is refused; send it from this site (or use an API key)",
+  );
 }
 
 /** The signed-in person of a session cookie, whatever their orgs (accepting an invitation): 401 without a live session. */
@@ -60,7 +78,6 @@ export async function personOfSession(c: Context<AppEnv>) {
   holdToSameOrigin(c);
   return found.person;
 }
-
 
 /**
  * The person behind a session cookie and the org this request acts in: 401 for an ended,
@@ -83,7 +100,12 @@ export async function sessionCaller(c: Context<AppEnv>, secret: string, firstOrg
  * as a session would be: their orgs, and the one this request acts in. Access sends the header
  * with every request it lets through, so the same-origin rule holds for mutations here too.
  */
-export async function accessCaller(c: Context<AppEnv>, cfg: AccessConfig, assertion: string, firstOrg = false): Promise<SessionCaller> {
+export async function accessCaller(
+  c: Context<AppEnv>,
+  cfg: AccessConfig,
+  assertion: string,
+  firstOrg = false,
+): Promise<SessionCaller> {
   const person = await signedInPerson(c, await accessPerson(cfg, assertion));
   holdToSameOrigin(c);
   return inOrg(c, person, `access:${person.id}`, firstOrg);
@@ -128,8 +150,10 @@ async function inOrg(c: Context<AppEnv>, p: Person, sessionHash: string, firstOr
     }
   }
   if (!org) {
-    if (orgs.length === 0) throw new ApiError("forbidden", "you are not a member of any org yet; ask an admin for an invitation");
-    if (orgs.length > 1 && !firstOrg) throw new ApiError("bad_request", "you belong to several orgs: name one with the X-Fleetbeat-Org header");
+    if (orgs.length === 0)
+      throw new ApiError("forbidden", "you are not a member of any org yet; ask an admin for an invitation");
+    if (orgs.length > 1 && !firstOrg)
+      throw new ApiError("bad_request", "you belong to several orgs: name one with the X-Fleetbeat-Org header");
     org = orgs[0]!;
   }
   return {

@@ -14,7 +14,15 @@ const metricName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]{0,63}$/, "a metric 
 
 /** Each kind's params: what the rule watches and when it fires. */
 export const ALERT_PARAMS = {
-  device_offline: z.object({ for_s: z.number().int().min(60).max(7 * 86_400) }).strict(),
+  device_offline: z
+    .object({
+      for_s: z
+        .number()
+        .int()
+        .min(60)
+        .max(7 * 86_400),
+    })
+    .strict(),
   error_rate: z
     .object({
       count: z.number().int().min(1).max(1_000_000),
@@ -24,14 +32,21 @@ export const ALERT_PARAMS = {
     })
     .strict(),
   metric_threshold: z
-    .object({ metric: metricName, op: z.enum(["<", ">"]), value: z.number().finite(), for_s: z.number().int().min(0).max(86_400) })
+    .object({
+      metric: metricName,
+      op: z.enum(["<", ">"]),
+      value: z.number().finite(),
+      for_s: z.number().int().min(0).max(86_400),
+    })
     .strict(),
   quota: z.object({ percent: z.number().min(1).max(100) }).strict(),
 } satisfies Record<AlertKind, z.ZodType>;
 
 export type AlertParams = { [K in AlertKind]: z.output<(typeof ALERT_PARAMS)[K]> };
 
-const Target = z.object({ url: z.string().url().max(2048), format: z.enum(["json", "slack"]).default("json") }).strict();
+const Target = z
+  .object({ url: z.string().url().max(2048), format: z.enum(["json", "slack"]).default("json") })
+  .strict();
 
 const ruleFields = {
   project_id: projectId,
@@ -65,7 +80,12 @@ export const PatchAlertRule = z
 
 export const AlertRuleParams = z.object({ id: z.string().regex(/^alr_[0-9A-HJKMNP-TV-Z]{26}$/, "not an alr_ id") });
 export const AlertRulesQuery = z.object({ project_id: projectId });
-export const AlertsQuery = z.object({ project_id: projectId, state: z.enum(["firing", "resolved"]).optional(), limit: limit(200, 50), cursor });
+export const AlertsQuery = z.object({
+  project_id: projectId,
+  state: z.enum(["firing", "resolved"]).optional(),
+  limit: limit(200, 50),
+  cursor,
+});
 export const DeliveriesQuery = z.object({ limit: limit(500, 100), cursor });
 
 /** A webhook target as the objects hold it: with its secret, which signs every POST. */
@@ -95,11 +115,15 @@ export interface AlertRule {
 
 /** Whether a rule watches each device on its own (else the project as a whole). */
 export const perDevice = (r: AlertRule): boolean =>
-  r.kind === "device_offline" || r.kind === "metric_threshold" || (r.kind === "error_rate" && (r.params as AlertParams["error_rate"]).scope !== "project");
+  r.kind === "device_offline" ||
+  r.kind === "metric_threshold" ||
+  (r.kind === "error_rate" && (r.params as AlertParams["error_rate"]).scope !== "project");
 
 /** Whether a per-device rule concerns this device. */
 export const concerns = (r: AlertRule, device: { deviceId: string; deviceType: string | null }): boolean =>
-  perDevice(r) && (r.device_id === null || r.device_id === device.deviceId) && (r.device_type === null || r.device_type === device.deviceType);
+  perDevice(r) &&
+  (r.device_id === null || r.device_id === device.deviceId) &&
+  (r.device_type === null || r.device_type === device.deviceType);
 
 export const silenced = (r: AlertRule, now: number): boolean => r.silenced_until !== null && r.silenced_until > now;
 
@@ -172,7 +196,15 @@ export interface DeliveryRecord {
 }
 
 export function presentDelivery(d: DeliveryRecord) {
-  return { alert_id: d.alert_id, target_id: d.target_id, state_change: d.state_change, attempt: d.attempt, at: iso(d.at), status: d.status, error: d.error };
+  return {
+    alert_id: d.alert_id,
+    target_id: d.target_id,
+    state_change: d.state_change,
+    attempt: d.attempt,
+    at: iso(d.at),
+    status: d.status,
+    error: d.error,
+  };
 }
 
 /** The JSON a target receives; `id` is the same on every retry, so a receiver can drop replays. */
@@ -209,5 +241,7 @@ export function targetProblem(url: string, local: boolean): string | null {
   if (local) return u.protocol === "https:" || u.protocol === "http:" ? null : "a target is an http(s) URL";
   if (u.protocol !== "https:") return "a target is an https URL (plain http only in local development)";
   const why = nonPublicHost(u.hostname);
-  return why ? `a target is a public address (localhost and private addresses only in local development): ${why}` : null;
+  return why
+    ? `a target is a public address (localhost and private addresses only in local development): ${why}`
+    : null;
 }

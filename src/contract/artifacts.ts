@@ -21,7 +21,8 @@ export const UPLOAD_IDLE_MS = 24 * 3_600_000;
 export const projectPrefixes = (projectId: string) => [`artifacts/${projectId}/`, `logs/${projectId}/`];
 
 /** The R2 prefix of a session's files. Projects and sessions are ids the server checked. */
-export const artifactPrefix = (projectId: string, sessionId: string) => `artifacts/${projectId}/${encodeURIComponent(sessionId)}/`;
+export const artifactPrefix = (projectId: string, sessionId: string) =>
+  `artifacts/${projectId}/${encodeURIComponent(sessionId)}/`;
 
 /** Control characters (C0, DEL, C1), line and paragraph separators, and bidi overrides. */
 const FORBIDDEN = /[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069\uFEFF]/u;
@@ -43,7 +44,8 @@ export function artifactPath(value: string, location: "path" | "query", field = 
     throw bad("path is not valid percent-encoded UTF-8");
   }
   if (path.length === 0) throw bad("path is empty");
-  if (new TextEncoder().encode(path).byteLength > PATH_MAX_BYTES) throw bad(`path is longer than ${PATH_MAX_BYTES} bytes`);
+  if (new TextEncoder().encode(path).byteLength > PATH_MAX_BYTES)
+    throw bad(`path is longer than ${PATH_MAX_BYTES} bytes`);
   if (FORBIDDEN.test(path)) throw bad("path holds a control or direction-override character");
   if (ESCAPE.test(path)) throw bad("path holds a percent escape after decoding (double encoding)");
   if (path.includes("\\")) throw bad("path uses a backslash; separate folders with /");
@@ -85,16 +87,23 @@ export function servedType(stored: string): { type: string; inline: boolean } {
 
 /** The 429 of a device starting a multipart upload with OPEN_UPLOADS_MAX open already, in the shape of every count limit. */
 export const tooManyUploads = (used: number) =>
-  new ApiError("quota_exceeded", `a device may have ${OPEN_UPLOADS_MAX} multipart uploads open at once; complete or give one up (DELETE ?upload_id) first`, {
-    quota: "open_uploads",
-    limit: OPEN_UPLOADS_MAX,
-    used,
-    resets_at: null,
-  });
+  new ApiError(
+    "quota_exceeded",
+    `a device may have ${OPEN_UPLOADS_MAX} multipart uploads open at once; complete or give one up (DELETE ?upload_id) first`,
+    {
+      quota: "open_uploads",
+      limit: OPEN_UPLOADS_MAX,
+      used,
+      resets_at: null,
+    },
+  );
 
 /** The 411 of a single PUT without a Content-Length. */
 export const lengthRequired = () =>
-  new ApiError("length_required", "a single upload needs a Content-Length; send a file of unknown size as a multipart upload (?uploads)");
+  new ApiError(
+    "length_required",
+    "a single upload needs a Content-Length; send a file of unknown size as a multipart upload (?uploads)",
+  );
 
 /** The query of an upload: none for one PUT; `uploads`, `upload_id` with `part_number`, or `upload_id` with `complete` for multipart. */
 export const UploadQuery = z.object({
@@ -111,7 +120,17 @@ export const CompleteUpload = z.object({
     .max(PARTS_MAX),
 });
 
-export const ListFiles = z.object({ project_id: projectId.optional(), limit: limit(1000, 100), cursor: z.string().max(2048).optional() });
+export const ListFiles = z.object({
+  project_id: projectId.optional(),
+  limit: limit(1000, 100),
+  cursor: z.string().max(2048).optional(),
+});
 
 /** `path` is checked by artifactPath (it must be decoded once, by hand). */
-export const FileQuery = z.object({ project_id: projectId.optional(), path: z.string().min(1).max(4 * PATH_MAX_BYTES) });
+export const FileQuery = z.object({
+  project_id: projectId.optional(),
+  path: z
+    .string()
+    .min(1)
+    .max(4 * PATH_MAX_BYTES),
+});

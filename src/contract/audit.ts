@@ -111,11 +111,29 @@ export const DEPLOYMENT_LOG = "deployment";
 /** The id of an event: its time in ms times 1,024 plus its order within that ms, so ids sort by time and a time range is an id range. */
 export const AUDIT_ID_PER_MS = 1024;
 
-export const CSV_AUDIT_COLUMNS = ["id", "at", "actor_kind", "actor_id", "actor_label", "role", "action", "target_kind", "target_id", "target_label", "project_id", "summary", "ip", "user_agent", "request_id"] as const;
+export const CSV_AUDIT_COLUMNS = [
+  "id",
+  "at",
+  "actor_kind",
+  "actor_id",
+  "actor_label",
+  "role",
+  "action",
+  "target_kind",
+  "target_id",
+  "target_label",
+  "project_id",
+  "summary",
+  "ip",
+  "user_agent",
+  "request_id",
+] as const;
 
 /** A command's parameters as an event shows them: their names only, since values may be secrets. */
 export function paramNames(params: unknown): string[] {
-  return params !== null && typeof params === "object" && !Array.isArray(params) ? Object.keys(params).slice(0, 32) : [];
+  return params !== null && typeof params === "object" && !Array.isArray(params)
+    ? Object.keys(params).slice(0, 32)
+    : [];
 }
 
 /** GET /stats/activity: one UTC day of the org's activity, counted from its audit log. */

@@ -59,7 +59,8 @@ function addTo(deltas: BucketDeltas, ms: number, metric: BucketMetric, n: number
 /** The buckets of a batch's lines, by each line's event time (µs) and level, as of `now`. */
 export function lineBuckets(lines: readonly { ts: number; level: number }[], now: number): BucketDeltas {
   const deltas: BucketDeltas = new Map();
-  for (const l of lines) addTo(deltas, Math.floor(l.ts / 1000), `logs_${levelName(l.level).toLowerCase()}` as BucketMetric, 1, now);
+  for (const l of lines)
+    addTo(deltas, Math.floor(l.ts / 1000), `logs_${levelName(l.level).toLowerCase()}` as BucketMetric, 1, now);
   return deltas;
 }
 

@@ -4,14 +4,23 @@ import { z } from "zod";
 // Printable text: no control characters, no leading or trailing spaces.
 const PRINTABLE = /^[^\p{Cc}\s](?:[^\p{Cc}]*[^\p{Cc}\s])?$/u;
 export const printable = (max: number, what: string) =>
-  z.string().min(1).max(max).regex(PRINTABLE, `${what}: printable text without control characters or surrounding spaces`);
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(PRINTABLE, `${what}: printable text without control characters or surrounding spaces`);
 
 /** Characters that break or disguise a line of text: C0 and C1 controls (NUL, tab, CR, LF, ESC,
  *  DEL…), the Unicode line and paragraph separators, and the bidi embeddings, overrides and isolates. */
 const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
 
 /** A name people gave (org, project, key, device, session): trimmed, any script, inner spaces kept. */
-export const name = z.string().trim().min(1).max(200).refine((s) => !CONTROL.test(s), "no control characters (tab, line breaks, NUL, bidi overrides…)");
+export const name = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((s) => !CONTROL.test(s), "no control characters (tab, line breaks, NUL, bidi overrides…)");
 /** device_type: free text people filter on ("amr", "Robot Arm", "drone"). */
 export const label = printable(64, "a label");
 
@@ -37,7 +46,10 @@ const idOf = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`), `not a ${prefix}_ id`);
 
 /** Chosen by the device, usually a UUID; any printable text without "/" (it is a path segment). */
-export const sessionId = printable(128, "a session id").refine((s) => !s.includes("/"), "a session id cannot contain /");
+export const sessionId = printable(128, "a session id").refine(
+  (s) => !s.includes("/"),
+  "a session id cannot contain /",
+);
 
 export const orgId = idOf("org");
 export const projectId = idOf("prj");
@@ -67,7 +79,10 @@ export const cursor = z.string().max(2048).optional();
 export const MAX_INSTANT_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 
 export const instant = z.union([
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)).pipe(z.number().max(MAX_INSTANT_MS, "too far in the future")),
+  z.iso
+    .datetime({ offset: true })
+    .transform((s) => Date.parse(s))
+    .pipe(z.number().max(MAX_INSTANT_MS, "too far in the future")),
   z.coerce.number().int().nonnegative().max(MAX_INSTANT_MS, "too far in the future"),
 ]);
 
@@ -87,8 +102,10 @@ function depthWithin(value: unknown, max: number): boolean {
 }
 
 const boundedBy = (maxBytes: number) => (v: unknown, ctx: z.RefinementCtx) => {
-  if (!depthWithin(v, MAX_JSON_DEPTH)) ctx.addIssue({ code: "custom", message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
-  else if (JSON.stringify(v).length > maxBytes) ctx.addIssue({ code: "custom", message: `larger than ${maxBytes} bytes as JSON` });
+  if (!depthWithin(v, MAX_JSON_DEPTH))
+    ctx.addIssue({ code: "custom", message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+  else if (JSON.stringify(v).length > maxBytes)
+    ctx.addIssue({ code: "custom", message: `larger than ${maxBytes} bytes as JSON` });
 };
 
 /** Any JSON value from a client (bodies come from JSON.parse), bounded in depth and size. */

@@ -7,14 +7,19 @@ import { invalidField } from "./errors";
 // セッション-1), and btoa takes only Latin-1.
 export function encodeCursor(value: Record<string, string | number>): string {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 }
 
 export function decodeCursor<S extends z.ZodType>(cursor: string | undefined, shape: S): z.output<S> | undefined {
   if (cursor === undefined) return undefined;
   try {
     const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    const json = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const json = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+      Uint8Array.from(binary, (c) => c.charCodeAt(0)),
+    );
     const parsed = shape.safeParse(JSON.parse(json));
     if (parsed.success) return parsed.data;
   } catch {

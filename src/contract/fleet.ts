@@ -1,6 +1,20 @@
 import { z } from "zod";
 import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "./metrics";
-import { boundedJson, cursor, deviceId, dsn, environment, instant, label, limit, name, printable, projectId, refuseProtoKey, sessionId } from "./common";
+import {
+  boundedJson,
+  cursor,
+  deviceId,
+  dsn,
+  environment,
+  instant,
+  label,
+  limit,
+  name,
+  printable,
+  projectId,
+  refuseProtoKey,
+  sessionId,
+} from "./common";
 
 const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
 
@@ -26,7 +40,9 @@ const metricName = printable(64, "a metric name");
 /** Metric values are bounded so sums over a day of samples stay finite. */
 const METRIC_MAX = 1e15;
 const Metrics = refuseProtoKey(
-  z.record(metricName, z.number().min(-METRIC_MAX).max(METRIC_MAX)).refine((m) => Object.keys(m).length <= 32, "at most 32 metrics per heartbeat"),
+  z
+    .record(metricName, z.number().min(-METRIC_MAX).max(METRIC_MAX))
+    .refine((m) => Object.keys(m).length <= 32, "at most 32 metrics per heartbeat"),
   "a metric name",
 );
 
@@ -59,7 +75,13 @@ export const FleetSummaryQuery = z.object({
 
 const count = z.number().int().min(0);
 /** Devices by status (each once), and those with a firing alert (counted beside their status). */
-export const StatusCounts = z.object({ online: count, offline: count, maintenance: count, error: count, alerting: count });
+export const StatusCounts = z.object({
+  online: count,
+  offline: count,
+  maintenance: count,
+  error: count,
+  alerting: count,
+});
 /** GET /fleet/summary's answer, as the contract names it. */
 export const FleetSummary = z.object({
   counts: StatusCounts,

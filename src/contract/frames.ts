@@ -20,7 +20,11 @@ export type AckBody = { of: "logs" | "heartbeat" | "command_ack" } & Record<stri
 
 /** Frames the server sends a live-tail viewer. */
 export type TailFrame =
-  | { type: "ready"; filter: TailFilter; flow: { window: number; unacked_cap_bytes: number } | { unacked_cap_bytes: number } }
+  | {
+      type: "ready";
+      filter: TailFilter;
+      flow: { window: number; unacked_cap_bytes: number } | { unacked_cap_bytes: number };
+    }
   | { type: "logs"; seq: number; logs: LogView[] }
   | { type: "dropped"; count: number }
   | { type: "filter"; filter: TailFilter }
@@ -57,7 +61,11 @@ function frameBytes(message: string | ArrayBuffer): number {
 export function parseFrame(message: string | ArrayBuffer): unknown {
   const size = frameBytes(message);
   if (size > MAX_FRAME_BYTES) {
-    throw new ApiError("payload_too_large", `a frame is at most ${MAX_FRAME_BYTES} bytes (1 MiB); this one was ${size}`, { limit: MAX_FRAME_BYTES, size });
+    throw new ApiError(
+      "payload_too_large",
+      `a frame is at most ${MAX_FRAME_BYTES} bytes (1 MiB); this one was ${size}`,
+      { limit: MAX_FRAME_BYTES, size },
+    );
   }
   try {
     return JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
@@ -76,7 +84,10 @@ export const ViewerMessage = z.preprocess(
       : m,
   z.discriminatedUnion("type", [
     z.object({ type: z.literal("ack"), seq: z.number().int().nonnegative() }),
-    z.object({ type: z.literal("filter") }).extend(TailFilter.shape).strict(),
+    z
+      .object({ type: z.literal("filter") })
+      .extend(TailFilter.shape)
+      .strict(),
   ]),
 );
 

@@ -27,7 +27,11 @@ function words(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(TOKEN)) {
     // remove_diacritics: a Latin letter's accents go (é is e); other scripts keep theirs.
-    const w = m[0].normalize("NFD").replace(/(\p{Script=Latin})\p{M}+/gu, "$1").normalize("NFC").toLowerCase();
+    const w = m[0]
+      .normalize("NFD")
+      .replace(/(\p{Script=Latin})\p{M}+/gu, "$1")
+      .normalize("NFC")
+      .toLowerCase();
     if (w) out.push(w);
   }
   return out;

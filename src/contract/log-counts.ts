@@ -81,14 +81,18 @@ const volumeInterval = z
   .pipe(z.number().int().min(1).max(86_400, "at most 1d"));
 
 /** GET /logs/volume: lines per bucket and level, with GET /logs's filters (its schema without order and paging). */
-export const VolumeQuery = LogSearch.omit({ order: true, limit: true, cursor: true }).extend({ interval: volumeInterval.optional() });
+export const VolumeQuery = LogSearch.omit({ order: true, limit: true, cursor: true }).extend({
+  interval: volumeInterval.optional(),
+});
 export type VolumeQuery = z.output<typeof VolumeQuery>;
 
 /** A histogram answers at most this many buckets (400 past it). An object, so tests can lower it. */
 export const VOLUME = { maxBuckets: 2_000 };
 /** When no interval is given: the smallest of these steps (seconds) that makes at most this many buckets. */
 const AUTO_BUCKETS = 120;
-const AUTO_STEPS_S = [1, 2, 3, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400];
+const AUTO_STEPS_S = [
+  1, 2, 3, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400,
+];
 
 /** The step (seconds) for a range (µs) when none is asked: between 60 and 120 buckets, from 1s up to 1d (fewer for a range under a minute, more past 120 days). */
 export function autoStep(fromUs: number, toUs: number): number {
@@ -98,7 +102,8 @@ export function autoStep(fromUs: number, toUs: number): number {
 
 /** A step in seconds as the answer names it: the largest unit that divides it (3600 → "1h", 90 → "90s"). */
 export function intervalName(seconds: number): string {
-  for (const unit of ["d", "h", "m"] as const) if (seconds % UNIT_S[unit] === 0) return `${seconds / UNIT_S[unit]}${unit}`;
+  for (const unit of ["d", "h", "m"] as const)
+    if (seconds % UNIT_S[unit] === 0) return `${seconds / UNIT_S[unit]}${unit}`;
   return `${seconds}s`;
 }
 
@@ -106,9 +111,19 @@ export function intervalName(seconds: number): string {
  * The range [from, to) of a count, in µs: `to` defaults to now, `from` to 24 hours before `to`.
  * `from` at or after `to` is 400 (path `from`).
  */
-export function countRange(from: number | undefined, to: number | undefined, nowUs: number): { from: number; to: number } {
+export function countRange(
+  from: number | undefined,
+  to: number | undefined,
+  nowUs: number,
+): { from: number; to: number } {
   const end = to ?? nowUs;
   const start = from ?? end - DEFAULT_RANGE_US;
-  if (start >= end) throw invalidField("query", "from", to === undefined ? "from must be before now (or give to)" : "from must be before to", "invalid_range");
+  if (start >= end)
+    throw invalidField(
+      "query",
+      "from",
+      to === undefined ? "from must be before now (or give to)" : "from must be before to",
+      "invalid_range",
+    );
   return { from: start, to: end };
 }

@@ -16,38 +16,44 @@ function parseTimestamp(text: string): number {
   const [year, month, day] = m[1]!.split("-").map(Number);
   const probe = new Date(Date.UTC(year!, month! - 1, day!));
   if (probe.getUTCMonth() !== month! - 1 || probe.getUTCDate() !== day) return NaN;
-  const zone = m[3] === undefined ? "Z" : m[3].length === 5 ? `${m[3].slice(0, 3)}:${m[3].slice(3)}` : m[3].toUpperCase();
+  const zone =
+    m[3] === undefined ? "Z" : m[3].length === 5 ? `${m[3].slice(0, 3)}:${m[3].slice(3)}` : m[3].toUpperCase();
   return parseIsoMicros(`${m[1]}T${m[2]}${zone}`);
 }
 
 const idLike = z.union([z.string().max(L.thread_chars), z.number().int()]).transform(String);
 
-export const LogLine = z.object({
-  timestamp: z.string().regex(ISO, "ISO 8601, e.g. 2026-11-25T10:00:00.123456Z (no zone means UTC)").optional(),
-  timestamp_us: z.number().int().nonnegative().optional(),
-  level: z.string().transform((v, ctx) => {
-    const level = parseLevel(v);
-    if (level === null) {
-      ctx.addIssue({ code: "custom", message: "one of DEBUG, INFO, WARN, ERROR, FATAL" });
-      return z.NEVER;
-    }
-    return level;
-  }),
-  module: z.string().min(1).max(L.module_chars),
-  logger: z.string().max(L.logger_chars).optional(),
-  message: z.string().max(L.message_chars, `at most ${L.message_chars} characters`),
-  thread_id: idLike.optional(),
-  process_id: idLike.optional(),
-  context: refuseProtoKey(
-    z
-      .record(z.string().min(1).max(L.context_key_chars), z.union([z.string().max(L.context_value_chars), z.number(), z.boolean()]))
-      .refine((c) => Object.keys(c).length <= L.context_keys, `at most ${L.context_keys} keys`),
-    "a context key",
-  ).optional(),
-}).refine((l) => l.timestamp !== undefined || l.timestamp_us !== undefined, {
-  message: "timestamp (ISO 8601) or timestamp_us is required",
-  path: ["timestamp"],
-});
+export const LogLine = z
+  .object({
+    timestamp: z.string().regex(ISO, "ISO 8601, e.g. 2026-11-25T10:00:00.123456Z (no zone means UTC)").optional(),
+    timestamp_us: z.number().int().nonnegative().optional(),
+    level: z.string().transform((v, ctx) => {
+      const level = parseLevel(v);
+      if (level === null) {
+        ctx.addIssue({ code: "custom", message: "one of DEBUG, INFO, WARN, ERROR, FATAL" });
+        return z.NEVER;
+      }
+      return level;
+    }),
+    module: z.string().min(1).max(L.module_chars),
+    logger: z.string().max(L.logger_chars).optional(),
+    message: z.string().max(L.message_chars, `at most ${L.message_chars} characters`),
+    thread_id: idLike.optional(),
+    process_id: idLike.optional(),
+    context: refuseProtoKey(
+      z
+        .record(
+          z.string().min(1).max(L.context_key_chars),
+          z.union([z.string().max(L.context_value_chars), z.number(), z.boolean()]),
+        )
+        .refine((c) => Object.keys(c).length <= L.context_keys, `at most ${L.context_keys} keys`),
+      "a context key",
+    ).optional(),
+  })
+  .refine((l) => l.timestamp !== undefined || l.timestamp_us !== undefined, {
+    message: "timestamp (ISO 8601) or timestamp_us is required",
+    path: ["timestamp"],
+  });
 
 /** A line as the hot store holds it (see durable-objects/log-store.ts). Times in µs since the epoch. */
 export interface LogRecord {
@@ -96,7 +102,9 @@ export function validateLines(raw: unknown[], nowUs: number, oldestUs: number) {
   raw.forEach((value, index) => {
     const parsed = LogLine.safeParse(value);
     if (!parsed.success) {
-      const reason = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "line"}: ${i.message}`).join("; ");
+      const reason = parsed.error.issues
+        .map((i) => `${i.path.length ? i.path.join(".") : "line"}: ${i.message}`)
+        .join("; ");
       rejected.push({ index, reason });
       return;
     }

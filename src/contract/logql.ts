@@ -56,16 +56,31 @@ const MAX_QUERY_REGEXES = 16;
 const DFA_BYTES = 1024 * 1024;
 /** A regex program of up to this many instructions counts each character it reads once towards RegexWork; a larger one once per this many. */
 const INSTRUCTIONS_PER_WEIGHT = 64;
-const SUPPORTED = "fleetbeat supports a stream selector {label=\"value\", …} (=, !=, =~, !~) followed by line filters |=, !=, |~, !~";
+const SUPPORTED =
+  'fleetbeat supports a stream selector {label="value", …} (=, !=, =~, !~) followed by line filters |=, !=, |~, !~';
 
 const unsupported = (what: string) => new ApiError("bad_request", `${what} is not supported: ${SUPPORTED}`);
-const parseError = (message: string, at: number) => new ApiError("bad_request", `parse error at position ${at + 1}: ${message}`);
+const parseError = (message: string, at: number) =>
+  new ApiError("bad_request", `parse error at position ${at + 1}: ${message}`);
 
 /** Grafana's "Save & test" asks for this instant query and expects the vector 2. */
 export const isHealthCheckQuery = (query: string) => query.replace(/\s+/g, "") === "vector(1)+vector(1)";
 
 // Stages after `|` that Loki has and this subset does not.
-const STAGES = new Set(["json", "logfmt", "regexp", "pattern", "unpack", "line_format", "label_format", "keep", "drop", "decolorize", "unwrap", "distinct"]);
+const STAGES = new Set([
+  "json",
+  "logfmt",
+  "regexp",
+  "pattern",
+  "unpack",
+  "line_format",
+  "label_format",
+  "keep",
+  "drop",
+  "decolorize",
+  "unwrap",
+  "distinct",
+]);
 
 class Reader {
   pos = 0;
@@ -108,7 +123,7 @@ class Reader {
     try {
       return JSON.parse(this.text.slice(start, i + 1)) as string;
     } catch {
-      throw parseError('invalid escape in string (write \\\\ for a backslash, or use a `raw string`)', start);
+      throw parseError("invalid escape in string (write \\\\ for a backslash, or use a `raw string`)", start);
     }
   }
 }
@@ -117,14 +132,16 @@ const describe = (rest: string) => (rest === "" ? "the end of the query" : `"${r
 
 /** Parses a LogQL log query of the subset; throws a 400 ApiError naming what is wrong or unsupported. */
 export function parseLogQuery(query: string): LogQuery {
-  if (query.length > MAX_QUERY_CHARS) throw new ApiError("bad_request", `a query is at most ${MAX_QUERY_CHARS} characters`);
+  if (query.length > MAX_QUERY_CHARS)
+    throw new ApiError("bad_request", `a query is at most ${MAX_QUERY_CHARS} characters`);
   const r = new Reader(query);
   r.skipSpace();
   if (r.done()) throw new ApiError("bad_request", "query is required");
   if (!r.text.startsWith("{", r.pos)) {
     const fn = /^([A-Za-z_][A-Za-z0-9_]*)\s*\(/.exec(r.rest());
     if (fn) throw unsupported(`metric query ${fn[1]}(…)`);
-    if (/^(sum|avg|min|max|count|topk|bottomk|stddev|stdvar|sort|sort_desc)\b/.test(r.rest())) throw unsupported(`metric query ${r.rest().split(/\s/)[0]}`);
+    if (/^(sum|avg|min|max|count|topk|bottomk|stddev|stdvar|sort|sort_desc)\b/.test(r.rest()))
+      throw unsupported(`metric query ${r.rest().split(/\s/)[0]}`);
     throw parseError(`expected a stream selector such as {level="ERROR"}, found ${describe(r.rest())}`, r.pos);
   }
   r.take("{");
@@ -144,7 +161,8 @@ export function parseLogQuery(query: string): LogQuery {
   for (;;) {
     r.skipSpace();
     if (r.done()) break;
-    if (r.text.startsWith("|>", r.pos) || r.text.startsWith("!>", r.pos)) throw unsupported(`pattern line filter ${r.text.slice(r.pos, r.pos + 2)}`);
+    if (r.text.startsWith("|>", r.pos) || r.text.startsWith("!>", r.pos))
+      throw unsupported(`pattern line filter ${r.text.slice(r.pos, r.pos + 2)}`);
     const op = (["|=", "!=", "|~", "!~"] as const).find((o) => r.take(o));
     if (op) {
       r.skipSpace();
@@ -199,7 +217,10 @@ function lineFilter(op: FilterOp, value: string, regexes: { count: number }): Li
 /** One more regex of the query being parsed, refused past MAX_QUERY_REGEXES. */
 function regex(source: string, anchored: boolean, regexes: { count: number }): Regex {
   if (++regexes.count > MAX_QUERY_REGEXES) {
-    throw new ApiError("bad_request", `a query has at most ${MAX_QUERY_REGEXES} regular expressions (=~, !~, |~ and !~ together)`);
+    throw new ApiError(
+      "bad_request",
+      `a query has at most ${MAX_QUERY_REGEXES} regular expressions (=~, !~, |~ and !~ together)`,
+    );
   }
   return compileRegex(source, anchored);
 }
@@ -215,7 +236,8 @@ interface Regex {
  * anywhere in the line. A pattern RE2 refuses is a 400 naming what is wrong.
  */
 export function compileRegex(source: string, anchored: boolean): Regex {
-  if (source.length > MAX_REGEX_CHARS) throw new ApiError("bad_request", `a regular expression is at most ${MAX_REGEX_CHARS} characters`);
+  if (source.length > MAX_REGEX_CHARS)
+    throw new ApiError("bad_request", `a regular expression is at most ${MAX_REGEX_CHARS} characters`);
   // RE2Set, for one pattern, is re2js's matcher whose DFA memory can be bounded; RE2JS tells the program's size.
   const set = new RE2Set(anchored ? RE2Set.ANCHOR_BOTH : RE2Set.UNANCHORED, 0, DFA_BYTES);
   let instructions: number;
@@ -241,10 +263,16 @@ export function compileRegex(source: string, anchored: boolean): Regex {
 function refusedRegex(source: string, err: RE2JSException): ApiError {
   const at = err instanceof RE2JSSyntaxException ? (err.getPattern() ?? "") : "";
   if (/^\(\?(=|!|<=|<!)/.test(at)) {
-    return new ApiError("bad_request", "lookaround ((?=…), (?!…), (?<=…), (?<!…)) is not supported: LogQL regular expressions are RE2, which has none");
+    return new ApiError(
+      "bad_request",
+      "lookaround ((?=…), (?!…), (?<=…), (?<!…)) is not supported: LogQL regular expressions are RE2, which has none",
+    );
   }
   if (/^\\([1-9]|k)/.test(at)) {
-    return new ApiError("bad_request", "a backreference (\\1, \\k<name>) is not supported: LogQL regular expressions are RE2, which has none");
+    return new ApiError(
+      "bad_request",
+      "a backreference (\\1, \\k<name>) is not supported: LogQL regular expressions are RE2, which has none",
+    );
   }
   const why = err instanceof RE2JSSyntaxException ? `${err.getDescription()}${at ? ` at \`${at}\`` : ""}` : err.message;
   return new ApiError("bad_request", `invalid regular expression ${JSON.stringify(source)}: ${why}`);
@@ -270,7 +298,8 @@ export class RegexWork {
     this.lines += 1;
     this.chars += text.length * weight;
     if (this.lines > this.max.lines) throw tooMuchWork("lines_tested", this.max.lines, "lines and label values");
-    if (this.chars > this.max.chars) throw tooMuchWork("chars_tested", this.max.chars, "characters, weighted by each regex's size");
+    if (this.chars > this.max.chars)
+      throw tooMuchWork("chars_tested", this.max.chars, "characters, weighted by each regex's size");
   }
 }
 
@@ -282,7 +311,8 @@ const tooMuchWork = (limit: string, max: number, what: string) =>
   );
 
 /** Whether a stream with these labels passes every matcher (a missing label is "", as in Loki). */
-export const matchesLabels = (q: LogQuery, labels: StreamLabels, work: RegexWork) => q.matchers.every((m) => m.test(labels[m.label] ?? "", work));
+export const matchesLabels = (q: LogQuery, labels: StreamLabels, work: RegexWork) =>
+  q.matchers.every((m) => m.test(labels[m.label] ?? "", work));
 
 /** Whether a line passes every line filter. */
 export const matchesLine = (q: LogQuery, line: string, work: RegexWork) => q.filters.every((f) => f.test(line, work));
@@ -294,11 +324,14 @@ export function exactValue(q: LogQuery, label: LokiLabel): string | undefined {
 }
 
 /** The levels the matchers let through (all five when none names the level). */
-export const allowedLevels = (q: LogQuery) => LEVELS.filter((l) => q.matchers.every((m) => m.label !== "level" || m.test(l)));
+export const allowedLevels = (q: LogQuery) =>
+  LEVELS.filter((l) => q.matchers.every((m) => m.label !== "level" || m.test(l)));
 
 /** Whether any matcher needs the device registry (dsn, device_type, environment, or a device_id other than one exact id). */
 export const needsRegistry = (q: LogQuery) =>
-  q.matchers.some((m) => DEVICE_LABELS.includes(m.label) && !(m.label === "device_id" && m.op === "=" && m.value !== ""));
+  q.matchers.some(
+    (m) => DEVICE_LABELS.includes(m.label) && !(m.label === "device_id" && m.op === "=" && m.value !== ""),
+  );
 
 // Times and parameters, as Loki reads them.
 
@@ -331,7 +364,6 @@ export function parseDurationUs(text: string): number {
 
 /** A timestamp in µs as Loki writes one: nanoseconds, as a string. */
 export const nanos = (us: number) => (us === 0 ? "0" : `${us}000`);
-
 
 const lokiTime = (what: string) =>
   z

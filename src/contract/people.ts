@@ -44,7 +44,11 @@ const returnTo = z
   .optional();
 
 export const LoginQuery = z.object({ org_id: orgId.optional(), return_to: returnTo });
-export const CallbackQuery = z.object({ code: z.string().max(4096).optional(), state: z.string().max(1024).optional(), error: z.string().max(256).optional() });
+export const CallbackQuery = z.object({
+  code: z.string().max(4096).optional(),
+  state: z.string().max(1024).optional(),
+  error: z.string().max(256).optional(),
+});
 
 export const OrgScope = z.object({ org_id: orgId.optional() });
 export const PersonParams = z.object({ person_id: personId });

@@ -27,7 +27,9 @@ export interface Identity {
 }
 
 /** A heartbeat's answer, or its refusal: it named a session another device of the project owns. */
-export type HeartbeatOutcome = { ok: true; server_time: number; pending_commands: number } | { ok: false; code: "conflict" | "unauthorized" };
+export type HeartbeatOutcome =
+  | { ok: true; server_time: number; pending_commands: number }
+  | { ok: false; code: "conflict" | "unauthorized" };
 
 /**
  * The fleet list's sparklines: for each of these heartbeat metrics, its average in each of the

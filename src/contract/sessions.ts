@@ -56,7 +56,8 @@ export interface SessionAfter {
 }
 
 /** Session ids are unique within a project: the first device to use one owns it. */
-export const sessionTaken = () => new ApiError("conflict", "another device of this project already uses this session_id");
+export const sessionTaken = () =>
+  new ApiError("conflict", "another device of this project already uses this session_id");
 
 /** Before this a device's clock was never set (a clock at zero reads 1970). */
 const EARLIEST_SESSION_MS = Date.UTC(2000, 0, 1);
@@ -66,7 +67,10 @@ const deviceTime = z.iso
   .datetime({ offset: true })
   .transform((s) => Date.parse(s))
   .refine((ms) => ms >= EARLIEST_SESSION_MS, "before 2000-01-01T00:00:00Z")
-  .refine((ms) => ms <= Date.now() + LINE_LIMITS.future_skew_ms, `more than ${LINE_LIMITS.future_skew_ms / 60_000} minutes ahead of the server's clock`);
+  .refine(
+    (ms) => ms <= Date.now() + LINE_LIMITS.future_skew_ms,
+    `more than ${LINE_LIMITS.future_skew_ms / 60_000} minutes ahead of the server's clock`,
+  );
 
 export const CreateSession = z.object({
   session_id: sessionId,

@@ -101,7 +101,14 @@ export function parseIPv4(text: string): Bytes | null {
   for (const p of parts) {
     const m = /^(?:0x([0-9a-f]*)|(0[0-7]*)|([1-9][0-9]*))$/i.exec(p);
     if (!m) return null;
-    const v = m[1] !== undefined ? (m[1] === "" ? 0 : Number.parseInt(m[1], 16)) : m[2] !== undefined ? Number.parseInt(m[2], 8) : Number(m[3]);
+    const v =
+      m[1] !== undefined
+        ? m[1] === ""
+          ? 0
+          : Number.parseInt(m[1], 16)
+        : m[2] !== undefined
+          ? Number.parseInt(m[2], 8)
+          : Number(m[3]);
     if (!Number.isSafeInteger(v)) return null;
     values.push(v);
   }
@@ -147,7 +154,7 @@ function cidr(text: string): { bytes: Bytes; bits: number } {
 
 const within = (address: Bytes, net: { bytes: Bytes; bits: number }): boolean => {
   for (let bit = 0; bit < net.bits; bit++) {
-    const mask = 0x80 >> bit % 8;
+    const mask = 0x80 >> (bit % 8);
     if ((address[bit >> 3]! & mask) !== (net.bytes[bit >> 3]! & mask)) return false;
   }
   return true;
@@ -161,7 +168,8 @@ const TABLE = {
 /** The most specific special-purpose block holding the address, if any. */
 export function specialBlock(address: Bytes): Block | null {
   let best: (typeof TABLE)[4][number] | null = null;
-  for (const b of TABLE[address.length === 4 ? 4 : 6]) if (within(address, b.net) && (!best || b.net.bits > best.net.bits)) best = b;
+  for (const b of TABLE[address.length === 4 ? 4 : 6])
+    if (within(address, b.net) && (!best || b.net.bits > best.net.bits)) best = b;
   return best && { block: best.block, name: best.name, ref: best.ref, global: best.global };
 }
 
@@ -174,7 +182,8 @@ export function embeddedIPv4(v6: Bytes): { v4: Bytes; as: string } | null {
   if (startsWith(v6, [...ZEROS_80, 0xff, 0xff])) return { v4: last32, as: "IPv4-mapped" };
   if (startsWith(v6, [...ZEROS_80.slice(0, 8), 0xff, 0xff, 0, 0])) return { v4: last32, as: "IPv4-translated" };
   // ::/96, but for ::0.0.0.x (:: and ::1 are addresses of their own); the ::/96 row refuses those.
-  if (startsWith(v6, [...ZEROS_80, 0, 0]) && !startsWith(last32, [0, 0, 0])) return { v4: last32, as: "IPv4-compatible" };
+  if (startsWith(v6, [...ZEROS_80, 0, 0]) && !startsWith(last32, [0, 0, 0]))
+    return { v4: last32, as: "IPv4-compatible" };
   if (startsWith(v6, [0, 0x64, 0xff, 0x9b, ...ZEROS_80.slice(0, 8)])) return { v4: last32, as: "NAT64" };
   // 64:ff9b:1::/48 (RFC 8215) may embed at any RFC 6052 length; /96 is the common one.
   if (startsWith(v6, [0, 0x64, 0xff, 0x9b, 0, 1])) return { v4: last32, as: "local-use NAT64" };
@@ -199,7 +208,8 @@ export function nonPublicHost(hostname: string): string | null {
     if (!v6) return `${hostname} is not an IPv6 address`;
     const carried = embeddedIPv4(v6);
     const inner = carried && specialBlock(carried.v4);
-    if (carried && inner && !inner.global) return `${hostname} carries ${showV4(carried.v4)} (${carried.as}), in ${blockText(inner)}`;
+    if (carried && inner && !inner.global)
+      return `${hostname} carries ${showV4(carried.v4)} (${carried.as}), in ${blockText(inner)}`;
     const outer = specialBlock(v6);
     if (outer && !outer.global) return `${hostname} is in ${blockText(outer)}`;
     // Outside 2000::/3 nothing is allocated for global unicast, save the rows above.

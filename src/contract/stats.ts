@@ -7,10 +7,14 @@ const scope = {
   project_id: projectId.optional(),
   org_id: orgId.optional(),
 };
-const oneScope = (q: { project_id?: string; org_id?: string }) => (q.project_id === undefined) !== (q.org_id === undefined);
+const oneScope = (q: { project_id?: string; org_id?: string }) =>
+  (q.project_id === undefined) !== (q.org_id === undefined);
 const ONE_SCOPE = { message: "give project_id or org_id (one of them)", path: ["project_id"] };
 
-const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD").refine((d) => !Number.isNaN(Date.parse(d)), "not a real date");
+const date = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD")
+  .refine((d) => !Number.isNaN(Date.parse(d)), "not a real date");
 
 export const UsageQuery = z.object(scope).refine(oneScope, ONE_SCOPE);
 
@@ -19,7 +23,10 @@ export const DailyQuery = z
   .object({ ...scope, from: date.optional(), to: date.optional() })
   .refine(oneScope, ONE_SCOPE)
   .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from is after to", path: ["from"] })
-  .refine((q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) <= 366 * 86_400_000, { message: "at most 366 days at once", path: ["to"] });
+  .refine((q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) <= 366 * 86_400_000, {
+    message: "at most 366 days at once",
+    path: ["to"],
+  });
 
 export const MonthlyQuery = z
   .object({ ...scope, year: z.coerce.number().int().min(2000).max(9999).optional() })
@@ -50,7 +57,10 @@ export const TimeseriesQuery = z
     from: isoTime.optional(),
     to: isoTime.optional(),
   })
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] });
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), {
+    message: "from must be before to",
+    path: ["from"],
+  });
 
 /** The hours of the last `days` days, up to the current one. */
 export const ApiStatsQuery = z
@@ -69,10 +79,16 @@ export const ErrorsQuery = z
     from: isoTime.optional(),
     to: isoTime.optional(),
   })
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), { message: "from must be before to", path: ["from"] });
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), {
+    message: "from must be before to",
+    path: ["from"],
+  });
 
 /** GET /stats/activity: the org's days, at most ACTIVITY_MAX_DAYS at once (default: the last 30, today included). */
 export const ActivityQuery = z
   .object({ org_id: orgId.optional(), from: date.optional(), to: date.optional() })
   .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from is after to", path: ["from"] })
-  .refine((q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) < ACTIVITY_MAX_DAYS * 86_400_000, { message: `at most ${ACTIVITY_MAX_DAYS} days at once`, path: ["to"] });
+  .refine((q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) < ACTIVITY_MAX_DAYS * 86_400_000, {
+    message: `at most ${ACTIVITY_MAX_DAYS} days at once`,
+    path: ["to"],
+  });

@@ -5,17 +5,18 @@ import { LEVELS, parseLevel } from "./levels";
 import type { LogView } from "./log-view";
 
 /** Levels as `ERROR,WARN` (query string) or an array (filter messages). */
-export const levelSet = z
-  .union([z.string().max(64), z.array(z.string().max(16)).max(5)])
-  .transform((v, ctx) => {
-    const names = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
-    const levels = names.map(parseLevel);
-    if (levels.some((l) => l === null)) {
-      ctx.addIssue({ code: "custom", message: `levels are ${LEVELS.join(", ")}` });
-      return z.NEVER;
-    }
-    return [...new Set(levels as (typeof LEVELS)[number][])];
-  });
+export const levelSet = z.union([z.string().max(64), z.array(z.string().max(16)).max(5)]).transform((v, ctx) => {
+  const names = (Array.isArray(v) ? v : [v])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const levels = names.map(parseLevel);
+  if (levels.some((l) => l === null)) {
+    ctx.addIssue({ code: "custom", message: `levels are ${LEVELS.join(", ")}` });
+    return z.NEVER;
+  }
+  return [...new Set(levels as (typeof LEVELS)[number][])];
+});
 
 export const TailFilter = z.object({
   device_id: deviceId.optional(),

@@ -48,7 +48,8 @@ export function projectOfGroup(group: string): string | null {
 }
 
 /** Whether a filter can match a line of `deviceId`. */
-export const concerns = (f: TailFilter, deviceId: string): boolean => f.device_id === undefined || f.device_id === deviceId;
+export const concerns = (f: TailFilter, deviceId: string): boolean =>
+  f.device_id === undefined || f.device_id === deviceId;
 
 /** Filters without repeats (a hundred viewers with the same filter are one filter for the devices). */
 export function distinctFilters(filters: Iterable<TailFilter>): TailFilter[] {
@@ -62,7 +63,13 @@ export function distinctFilters(filters: Iterable<TailFilter>): TailFilter[] {
 
 /** A filter's identity: its fields in a fixed order, levels sorted. */
 function filterKey(f: TailFilter): string {
-  return JSON.stringify([f.device_id ?? null, f.session_id ?? null, f.module ?? null, f.level ? [...f.level].sort() : null, f.q ?? null]);
+  return JSON.stringify([
+    f.device_id ?? null,
+    f.session_id ?? null,
+    f.module ?? null,
+    f.level ? [...f.level].sort() : null,
+    f.q ?? null,
+  ]);
 }
 
 /** The routes of `routes` that concern `deviceId`, each with only the filters that can match its lines. */
@@ -81,7 +88,11 @@ export function samePlan(a: readonly TailRoute[], b: readonly TailRoute[]): bool
 }
 
 const planKey = (plan: readonly TailRoute[]): string =>
-  JSON.stringify(plan.map((r) => [r.group, r.filters.map(filterKey).sort()]).sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1)));
+  JSON.stringify(
+    plan
+      .map((r) => [r.group, r.filters.map(filterKey).sort()])
+      .sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1)),
+  );
 
 /** A plan, compiled: which lines it wants, and which of them each group gets. */
 export class TailRouter {

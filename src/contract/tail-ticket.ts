@@ -10,10 +10,18 @@ export async function newTailTicket(project: string, signingKey: string): Promis
   return { ticket: `${project}.${secret}`, secret };
 }
 
-export async function verifyTailTicket(ticket: string, signingKey: string): Promise<{ projectId: string; secret: string } | null> {
+export async function verifyTailTicket(
+  ticket: string,
+  signingKey: string,
+): Promise<{ projectId: string; secret: string } | null> {
   const dot = ticket.indexOf(".");
   const project = projectId.safeParse(ticket.slice(0, Math.max(0, dot)));
   const secret = ticket.slice(dot + 1);
-  if (!project.success || !secret.startsWith("fbt_") || !(await isSignedFor(signingKey, `tail:${project.data}`, secret.slice(4)))) return null;
+  if (
+    !project.success ||
+    !secret.startsWith("fbt_") ||
+    !(await isSignedFor(signingKey, `tail:${project.data}`, secret.slice(4)))
+  )
+    return null;
   return { projectId: project.data, secret };
 }

@@ -145,12 +145,20 @@ export const TIERS: Record<Tier, TierPlan> = {
 export function presentPlan(t: Tier) {
   const { limits, soft, rate_limits, ...rest } = TIERS[t];
   const rate = ({ limit, period }: RateLimitRule) => ({ limit, period_s: period });
-  return { ...limits, soft_limits: soft, ...rest, rate_limits: { key: rate(rate_limits.key), device: rate(rate_limits.device) } };
+  return {
+    ...limits,
+    soft_limits: soft,
+    ...rest,
+    rate_limits: { key: rate(rate_limits.key), device: rate(rate_limits.device) },
+  };
 }
 
 /** The tier's limit beside each usage counter, as GET /stats/usage shows it (null: none). */
 export function usageLimits(t: Tier) {
   const { limits } = TIERS[t];
-  const counters = Object.fromEntries(USAGE_FIELDS.map((f) => [f, MONTHLY[f] ? limits[MONTHLY[f]] : null])) as Record<keyof UsageCounters, number | null>;
+  const counters = Object.fromEntries(USAGE_FIELDS.map((f) => [f, MONTHLY[f] ? limits[MONTHLY[f]] : null])) as Record<
+    keyof UsageCounters,
+    number | null
+  >;
   return { ...counters, storage_bytes: limits.storage_bytes, devices: limits.devices, active_devices: limits.devices };
 }

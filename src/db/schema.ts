@@ -63,7 +63,10 @@ export const registrationTokens = sqliteTable(
     deviceId: text("device_id"),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("registration_tokens_hash_idx").on(t.tokenHash), index("registration_tokens_expiry_idx").on(t.expiresAt)],
+  (t) => [
+    uniqueIndex("registration_tokens_hash_idx").on(t.tokenHash),
+    index("registration_tokens_expiry_idx").on(t.expiresAt),
+  ],
 );
 
 // The registry: who the devices are, and their presence as last flushed by each DeviceHub.
@@ -110,7 +113,9 @@ export const devices = sqliteTable(
 // (Created WITHOUT ROWID by its migration: one row written per rewrite, no separate key index.)
 export const projectStatuses = sqliteTable("project_statuses", {
   projectId: text("project_id").primaryKey(),
-  statuses: text("statuses", { mode: "json" }).$type<Record<string, [status: z.output<typeof DeviceStatus>, changedAt: number | null]>>().notNull(),
+  statuses: text("statuses", { mode: "json" })
+    .$type<Record<string, [status: z.output<typeof DeviceStatus>, changedAt: number | null]>>()
+    .notNull(),
   writtenAt: integer("written_at").notNull(),
 });
 
@@ -343,7 +348,11 @@ export const invitations = sqliteTable(
     acceptedAt: integer("accepted_at"),
     revokedAt: integer("revoked_at"),
   },
-  (t) => [uniqueIndex("invitations_token_idx").on(t.tokenHash), index("invitations_org_idx").on(t.orgId), index("invitations_email_idx").on(t.email)],
+  (t) => [
+    uniqueIndex("invitations_token_idx").on(t.tokenHash),
+    index("invitations_org_idx").on(t.orgId),
+    index("invitations_email_idx").on(t.email),
+  ],
 );
 
 // Sign-in sessions, server-side so that ending one (sign-out, removal) is immediate: the hash of

@@ -24,7 +24,11 @@ export function actorOf(c: Context<AppEnv>): AuditActor {
 export function requestOf(c: Context<AppEnv>): RequestInfo {
   const ip = c.req.header("cf-connecting-ip");
   const userAgent = c.req.header("user-agent");
-  return { request_id: c.var.requestId, ...(ip ? { ip } : {}), ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}) };
+  return {
+    request_id: c.var.requestId,
+    ...(ip ? { ip } : {}),
+    ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}),
+  };
 }
 
 export interface Audited {
@@ -51,4 +55,3 @@ export async function audit(c: Context<AppEnv>, e: Audited): Promise<void> {
   };
   await orgHub(c.env, orgId).appendAudit([entry]);
 }
-

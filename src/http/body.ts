@@ -40,7 +40,9 @@ export async function readJson(req: Request, maxBytes: number): Promise<unknown>
   if (bytes.byteLength === 0) return {};
   const mediaType = (req.headers.get("content-type") ?? "").split(";")[0]!.trim();
   if (!JSON_TYPE.test(mediaType)) {
-    throw new ApiError("unsupported_media_type", "send the body as application/json", { content_type: mediaType || null });
+    throw new ApiError("unsupported_media_type", "send the body as application/json", {
+      content_type: mediaType || null,
+    });
   }
   let text: string;
   try {

@@ -67,7 +67,9 @@ export async function ingest(
   if (!outcome.ok) {
     if (outcome.code === "quota_exceeded") throw monthlyQuotaExceeded(outcome.state);
     if (outcome.code === "rate_limited") throw rateLimited(outcome.rule, "device");
-    throw outcome.code === "conflict" ? sessionTaken() : new ApiError("unauthorized", "invalid or decommissioned device key");
+    throw outcome.code === "conflict"
+      ? sessionTaken()
+      : new ApiError("unauthorized", "invalid or decommissioned device key");
   }
   // Whether someone watches the device, and how often to send: the same answer as a heartbeat's.
   const { live, send_interval_s } = outcome;

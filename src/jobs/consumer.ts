@@ -48,10 +48,13 @@ async function projectWork(env: Env, db: Db, job: ProjectJob): Promise<JobMessag
   const more = new Set(days.more);
   if (job.type === "daily") for (const id of await pruneProjects(db, projects, job.at)) more.add(id);
   else await closeMonths(db, days.done, month, job.at);
-  for (const f of days.failed) console.error(`the ${job.type} work of project ${f.id} failed; it goes on in a message of its own`, f.error);
+  for (const f of days.failed)
+    console.error(`the ${job.type} work of project ${f.id} failed; it goes on in a message of its own`, f.error);
   const failed = new Set(days.failed.map((f) => f.id));
   // In the message's own order, each set a message.
-  return [more, failed].flatMap((ids) => (ids.size > 0 ? [{ type: job.type, at: job.at, projects: job.projects.filter((id) => ids.has(id)) }] : []));
+  return [more, failed].flatMap((ids) =>
+    ids.size > 0 ? [{ type: job.type, at: job.at, projects: job.projects.filter((id) => ids.has(id)) }] : [],
+  );
 }
 
 /** Does one message's work; answers the messages that continue it. */

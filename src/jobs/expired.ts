@@ -14,10 +14,13 @@ export const DELETES_PER_MESSAGE = 20;
 
 /** Repeats `deleteChunk` while chunks come back full, at most DELETES_PER_MESSAGE times; true when more may be left. */
 async function deleteInChunks(deleteChunk: (limit: number) => Promise<number>): Promise<boolean> {
-  for (let i = 0; i < DELETES_PER_MESSAGE; i++) if ((await deleteChunk(ROWS_PER_DELETE)) < ROWS_PER_DELETE) return false;
+  for (let i = 0; i < DELETES_PER_MESSAGE; i++)
+    if ((await deleteChunk(ROWS_PER_DELETE)) < ROWS_PER_DELETE) return false;
   return true;
 }
 
-export const dropOldTokens = (db: Db, at: number) => deleteInChunks((limit) => deleteTokensExpiredBefore(db, at - TOKEN_KEEP_MS, limit));
+export const dropOldTokens = (db: Db, at: number) =>
+  deleteInChunks((limit) => deleteTokensExpiredBefore(db, at - TOKEN_KEEP_MS, limit));
 
-export const dropOldTickets = (db: Db, at: number) => deleteInChunks((limit) => deleteDownloadTicketsBefore(db, at - DAY_MS, limit));
+export const dropOldTickets = (db: Db, at: number) =>
+  deleteInChunks((limit) => deleteDownloadTicketsBefore(db, at - DAY_MS, limit));

@@ -21,7 +21,13 @@ export const JobMessage = z.discriminatedUnion("type", [
    * after `after` (all of them, or only those still lacking the row), enqueues their work, and
    * then itself for the next page.
    */
-  z.object({ type: z.literal("page"), work: z.enum(["daily", "monthly"]), at, lacking: z.boolean(), after: z.string().nullable() }),
+  z.object({
+    type: z.literal("page"),
+    work: z.enum(["daily", "monthly"]),
+    at,
+    lacking: z.boolean(),
+    after: z.string().nullable(),
+  }),
   /** Each project's finished days not yet written (up to yesterday), then its pruning by the tier's retention. */
   z.object({ type: z.literal("daily"), at, projects }),
   /** Each project's last finished month, once every day of it is written. */
@@ -44,5 +50,6 @@ export type JobQueue = Pick<Queue<JobMessage>, "sendBatch">;
 
 /** Sends `messages`, at most 100 a call (Queues' sendBatch limit). */
 export async function enqueue(queue: JobQueue, messages: readonly JobMessage[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
+  for (let i = 0; i < messages.length; i += 100)
+    await queue.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
 }

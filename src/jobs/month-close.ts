@@ -20,18 +20,57 @@ const DAY_COUNTERS = [
 const GiB = 1024 ** 3;
 
 /** The monthly row of a project from `days` (every day of its month), on the org's tier. */
-export function closeMonth(project: { projectId: string; orgId: string }, days: DailyRow[], tier: Tier, month: string, now: number): MonthlyRow {
+export function closeMonth(
+  project: { projectId: string; orgId: string },
+  days: DailyRow[],
+  tier: Tier,
+  month: string,
+  now: number,
+): MonthlyRow {
   const plan = TIERS[tier];
-  const sums = Object.fromEntries(DAY_COUNTERS.map((k) => [k, days.reduce((n, d) => n + d[k], 0)])) as Record<(typeof DAY_COUNTERS)[number], number>;
+  const sums = Object.fromEntries(DAY_COUNTERS.map((k) => [k, days.reduce((n, d) => n + d[k], 0)])) as Record<
+    (typeof DAY_COUNTERS)[number],
+    number
+  >;
   const peakStorageBytes = Math.max(0, ...days.map((d) => d.storageBytes));
   const { limits, overage_cents: price } = plan;
   // Each metered amount, its limit, and the price of one unit past it.
   const meters = [
-    { name: "logs", used: sums.logs, limit: limits.logs_per_month, soft: plan.soft.includes("logs_per_month"), cents: (x: number) => (x / 1e6) * price.logs_per_million },
-    { name: "log_bytes", used: sums.logBytes, limit: limits.log_bytes_per_month, soft: plan.soft.includes("log_bytes_per_month"), cents: (x: number) => (x / GiB) * price.log_bytes_per_gib },
-    { name: "device_messages_in", used: sums.deviceMessagesIn, limit: limits.device_messages_in_per_month, soft: plan.soft.includes("device_messages_in_per_month"), cents: (x: number) => (x / 1e6) * price.device_messages_per_million },
-    { name: "device_messages_out", used: sums.deviceMessagesOut, limit: limits.device_messages_out_per_month, soft: plan.soft.includes("device_messages_out_per_month"), cents: (x: number) => (x / 1e6) * price.device_messages_per_million },
-    { name: "storage_bytes", used: peakStorageBytes, limit: limits.storage_bytes, soft: plan.soft.includes("storage_bytes"), cents: (x: number) => (x / GiB) * price.storage_per_gib },
+    {
+      name: "logs",
+      used: sums.logs,
+      limit: limits.logs_per_month,
+      soft: plan.soft.includes("logs_per_month"),
+      cents: (x: number) => (x / 1e6) * price.logs_per_million,
+    },
+    {
+      name: "log_bytes",
+      used: sums.logBytes,
+      limit: limits.log_bytes_per_month,
+      soft: plan.soft.includes("log_bytes_per_month"),
+      cents: (x: number) => (x / GiB) * price.log_bytes_per_gib,
+    },
+    {
+      name: "device_messages_in",
+      used: sums.deviceMessagesIn,
+      limit: limits.device_messages_in_per_month,
+      soft: plan.soft.includes("device_messages_in_per_month"),
+      cents: (x: number) => (x / 1e6) * price.device_messages_per_million,
+    },
+    {
+      name: "device_messages_out",
+      used: sums.deviceMessagesOut,
+      limit: limits.device_messages_out_per_month,
+      soft: plan.soft.includes("device_messages_out_per_month"),
+      cents: (x: number) => (x / 1e6) * price.device_messages_per_million,
+    },
+    {
+      name: "storage_bytes",
+      used: peakStorageBytes,
+      limit: limits.storage_bytes,
+      soft: plan.soft.includes("storage_bytes"),
+      cents: (x: number) => (x / GiB) * price.storage_per_gib,
+    },
   ];
   const exceeded = meters.filter((m) => m.used > m.limit);
   const overage = exceeded.filter((m) => m.soft).reduce((c, m) => c + m.cents(m.used - m.limit), 0);

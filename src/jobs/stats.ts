@@ -76,7 +76,13 @@ async function closedDay(env: Env, p: ProjectWithTier, day: string, devices: num
  * Writes every finished day of the projects not yet written, oldest first, through `through`,
  * at most DAYS_PER_MESSAGE a project. Two D1 queries (their last days, their devices), then the rows five a statement.
  */
-export async function writeMissingDays(env: Env, db: Db, projects: ProjectWithTier[], through: string, at: number): Promise<DaysWritten> {
+export async function writeMissingDays(
+  env: Env,
+  db: Db,
+  projects: ProjectWithTier[],
+  through: string,
+  at: number,
+): Promise<DaysWritten> {
   const ids = projects.map((p) => p.id);
   const last = await lastDailyDates(db, ids);
   const earliest = utcDay(at - BACKFILL_DAYS * DAY_MS);
@@ -87,14 +93,21 @@ export async function writeMissingDays(env: Env, db: Db, projects: ProjectWithTi
     return created > earliest ? created : earliest;
   };
   const todo = projects.filter((p) => firstOf(p) <= through);
-  const devices = todo.length > 0 ? await liveDeviceCounts(db, todo.map((p) => p.id)) : new Map<string, number>();
+  const devices =
+    todo.length > 0
+      ? await liveDeviceCounts(
+          db,
+          todo.map((p) => p.id),
+        )
+      : new Map<string, number>();
   const result: DaysWritten = { done: projects.filter((p) => firstOf(p) > through), more: [], failed: [] };
   const rows = await mapLimit(todo, IN_FLIGHT, async (p) => {
     const days: DailyRow[] = [];
     let day = firstOf(p);
     try {
       // In order: closing a day closes every day before it.
-      for (; day <= through && days.length < DAYS_PER_MESSAGE; day = addDays(day, 1)) days.push(await closedDay(env, p, day, devices.get(p.id) ?? 0, at));
+      for (; day <= through && days.length < DAYS_PER_MESSAGE; day = addDays(day, 1))
+        days.push(await closedDay(env, p, day, devices.get(p.id) ?? 0, at));
     } catch (error) {
       result.failed.push({ id: p.id, error });
       return [];
@@ -113,7 +126,20 @@ export async function writeMissingDays(env: Env, db: Db, projects: ProjectWithTi
  */
 export async function closeMonths(db: Db, projects: ProjectWithTier[], month: string, at: number): Promise<void> {
   if (projects.length === 0) return;
-  const days = await daysOfProjects(db, projects.map((p) => p.id), `${month}-01`, lastDayOfMonth(month));
-  const rows = projects.map((p) => closeMonth({ projectId: p.id, orgId: p.orgId }, days.filter((d) => d.projectId === p.id), p.tier, month, at));
+  const days = await daysOfProjects(
+    db,
+    projects.map((p) => p.id),
+    `${month}-01`,
+    lastDayOfMonth(month),
+  );
+  const rows = projects.map((p) =>
+    closeMonth(
+      { projectId: p.id, orgId: p.orgId },
+      days.filter((d) => d.projectId === p.id),
+      p.tier,
+      month,
+      at,
+    ),
+  );
   await insertMonthlyRows(db, rows);
 }

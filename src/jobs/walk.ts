@@ -25,14 +25,17 @@ function pageOf(db: Db, page: Page): Promise<string[]> {
     return projectsLacking(db, { month }, Date.parse(lastDayOfMonth(month)) + DAY_MS, cursor);
   }
   const startOfToday = Date.parse(today);
-  return page.lacking ? projectsLacking(db, { date: utcDay(startOfToday - DAY_MS) }, startOfToday, cursor) : listProjectIds(db, { createdBefore: page.at, ...cursor });
+  return page.lacking
+    ? projectsLacking(db, { date: utcDay(startOfToday - DAY_MS) }, startOfToday, cursor)
+    : listProjectIds(db, { createdBefore: page.at, ...cursor });
 }
 
 /** The messages a page sends: its projects' work, PROJECTS_PER_MESSAGE a message, and the next page if this one was full. */
 export async function walkPage(db: Db, page: Page): Promise<JobMessage[]> {
   const ids = await pageOf(db, page);
   const out: JobMessage[] = [];
-  for (let i = 0; i < ids.length; i += PROJECTS_PER_MESSAGE) out.push({ type: page.work, at: page.at, projects: ids.slice(i, i + PROJECTS_PER_MESSAGE) });
+  for (let i = 0; i < ids.length; i += PROJECTS_PER_MESSAGE)
+    out.push({ type: page.work, at: page.at, projects: ids.slice(i, i + PROJECTS_PER_MESSAGE) });
   if (ids.length === PAGE_PROJECTS) out.push({ ...page, after: ids[ids.length - 1]! });
   return out;
 }

@@ -36,7 +36,12 @@ export function newSecret(prefix: string): string {
 
 /** SHA-256 of text (as UTF-8) or of bytes, as 64 hex characters. */
 export async function sha256(data: string | Uint8Array): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", (typeof data === "string" ? new TextEncoder().encode(data) : data) as Uint8Array<ArrayBuffer>));
+  return hex(
+    await crypto.subtle.digest(
+      "SHA-256",
+      (typeof data === "string" ? new TextEncoder().encode(data) : data) as Uint8Array<ArrayBuffer>,
+    ),
+  );
 }
 
 /** Compares two secrets without leaking where they differ through timing. */
@@ -51,7 +56,9 @@ const hmacKeys = new Map<string, Promise<CryptoKey>>();
 const hmacKey = (secret: string) => {
   let key = hmacKeys.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
     hmacKeys.set(secret, key);
   }
   return key;

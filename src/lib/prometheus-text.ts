@@ -15,7 +15,8 @@ export interface MetricFamily {
   samples: { labels: Labels; value: number }[];
 }
 
-export const escapeLabelValue = (v: string): string => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+export const escapeLabelValue = (v: string): string =>
+  v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
 const escapeHelp = (v: string): string => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 

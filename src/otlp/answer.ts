@@ -16,9 +16,17 @@ export function encodingOf(contentType: string | undefined): OtlpEncoding | null
   return media === "application/x-protobuf" ? "protobuf" : media === "application/json" ? "json" : null;
 }
 
-function respond(encoding: OtlpEncoding, status: number, bytesOrJson: Uint8Array | unknown, headers: Record<string, string> = {}): Response {
+function respond(
+  encoding: OtlpEncoding,
+  status: number,
+  bytesOrJson: Uint8Array | unknown,
+  headers: Record<string, string> = {},
+): Response {
   return encoding === "protobuf"
-    ? new Response(bytesOrJson as Uint8Array<ArrayBuffer>, { status, headers: { "content-type": "application/x-protobuf", ...headers } })
+    ? new Response(bytesOrJson as Uint8Array<ArrayBuffer>, {
+        status,
+        headers: { "content-type": "application/x-protobuf", ...headers },
+      })
     : Response.json(bytesOrJson, { status, headers });
 }
 
@@ -28,11 +36,28 @@ export function exportAnswer(encoding: OtlpEncoding, outcome: ExportOutcome): Re
       ? { partialSuccess: { rejectedLogRecords: BigInt(outcome.rejected), errorMessage: outcome.reasons.join("; ") } }
       : {}),
   });
-  return respond(encoding, 200, encoding === "protobuf" ? toBinary(ExportLogsServiceResponseSchema, message) : toJson(ExportLogsServiceResponseSchema, message));
+  return respond(
+    encoding,
+    200,
+    encoding === "protobuf"
+      ? toBinary(ExportLogsServiceResponseSchema, message)
+      : toJson(ExportLogsServiceResponseSchema, message),
+  );
 }
 
 /** google.rpc.Code by the HTTP status it stands beside. */
-const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 411: 3, 413: 3, 415: 3, 429: 8, 503: 14 };
+const GRPC_CODE: Record<number, number> = {
+  400: 3,
+  401: 16,
+  403: 7,
+  404: 5,
+  409: 10,
+  411: 3,
+  413: 3,
+  415: 3,
+  429: 8,
+  503: 14,
+};
 
 /**
  * A failure as OTLP answers it. The contract's errors keep their status, but an internal one
@@ -47,5 +72,10 @@ export function errorAnswer(encoding: OtlpEncoding, err: unknown): Response {
   if (status !== 429 && status !== 503) delete headers["retry-after"];
   const message = known ? err.message : "the server could not store the export now; retry";
   const body = create(StatusSchema, { code: GRPC_CODE[status] ?? 2, message });
-  return respond(encoding, status, encoding === "protobuf" ? toBinary(StatusSchema, body) : toJson(StatusSchema, body), headers);
+  return respond(
+    encoding,
+    status,
+    encoding === "protobuf" ? toBinary(StatusSchema, body) : toJson(StatusSchema, body),
+    headers,
+  );
 }

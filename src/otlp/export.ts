@@ -36,7 +36,11 @@ function groups(lines: MappedLine[]): Group[] {
   const out: Group[] = [];
   for (const [session_id, g] of bySession) {
     for (let i = 0; i < g.logs.length; i += LOG_UPLOAD.max_lines) {
-      out.push({ session_id, logs: g.logs.slice(i, i + LOG_UPLOAD.max_lines), records: g.records.slice(i, i + LOG_UPLOAD.max_lines) });
+      out.push({
+        session_id,
+        logs: g.logs.slice(i, i + LOG_UPLOAD.max_lines),
+        records: g.records.slice(i, i + LOG_UPLOAD.max_lines),
+      });
     }
   }
   return out;
@@ -55,12 +59,17 @@ export async function storeExport(
 ): Promise<ExportOutcome> {
   const exportId = (await sha256(body)).slice(0, 32);
   const outcome: ExportOutcome = { rejected: 0, reasons: [] };
-  const reason = (r: string) => outcome.reasons.length < REASONS_KEPT && !outcome.reasons.includes(r) && outcome.reasons.push(r);
+  const reason = (r: string) =>
+    outcome.reasons.length < REASONS_KEPT && !outcome.reasons.includes(r) && outcome.reasons.push(r);
   let n = 0;
   for (const group of groups(records.map(lineOf))) {
     const batchId = `otlp-${exportId}-${n++}`;
     try {
-      const envelope = envelopeOf({ batch_id: batchId, ...(group.session_id !== undefined ? { session_id: group.session_id } : {}), logs: group.logs });
+      const envelope = envelopeOf({
+        batch_id: batchId,
+        ...(group.session_id !== undefined ? { session_id: group.session_id } : {}),
+        logs: group.logs,
+      });
       const answer = await ingest(envelope, hotWindowMs, hand);
       outcome.rejected += answer.rejected.length;
       for (const r of answer.rejected) reason(`record ${group.records[r.index]}: ${r.reason}`);

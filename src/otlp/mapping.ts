@@ -15,7 +15,14 @@ const SESSION = "session.id";
 const NAMESPACE = "code.namespace";
 
 /** Level names OTLP senders write in severityText that the contract spells otherwise. */
-const TEXT_ALIASES: Record<string, Level> = { TRACE: "DEBUG", WARNING: "WARN", CRITICAL: "FATAL", ERR: "ERROR", NOTICE: "INFO", INFORMATION: "INFO" };
+const TEXT_ALIASES: Record<string, Level> = {
+  TRACE: "DEBUG",
+  WARNING: "WARN",
+  CRITICAL: "FATAL",
+  ERR: "ERROR",
+  NOTICE: "INFO",
+  INFORMATION: "INFO",
+};
 
 export function levelOf(severityNumber: number, severityText: string): Level {
   if (severityNumber >= 1 && severityNumber <= 8) return "DEBUG";
@@ -27,8 +34,10 @@ export function levelOf(severityNumber: number, severityText: string): Level {
   return parseLevel(text) ?? TEXT_ALIASES[text] ?? "INFO";
 }
 
-const text = (v: Plain | undefined): string | undefined => (v === undefined || v === null ? undefined : typeof v === "string" ? v : JSON.stringify(v));
-const scalar = (v: Plain): string | number | boolean => (typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v));
+const text = (v: Plain | undefined): string | undefined =>
+  v === undefined || v === null ? undefined : typeof v === "string" ? v : JSON.stringify(v);
+const scalar = (v: Plain): string | number | boolean =>
+  typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v);
 
 /** A line in the shape POST /logs/ingest takes, and the session it belongs to. */
 export interface MappedLine {
@@ -46,7 +55,8 @@ export interface MappedLine {
 export function lineOf(r: OtlpRecord): MappedLine {
   const ns = r.timeUnixNano > 0n ? r.timeUnixNano : r.observedTimeUnixNano;
   const context: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(r.attributes)) if (k !== SESSION && k !== NAMESPACE && v !== null) context[k] = scalar(v);
+  for (const [k, v] of Object.entries(r.attributes))
+    if (k !== SESSION && k !== NAMESPACE && v !== null) context[k] = scalar(v);
   if (r.traceId && !/^0*$/.test(r.traceId)) context.trace_id = r.traceId;
   if (r.spanId && !/^0*$/.test(r.spanId)) context.span_id = r.spanId;
   return {

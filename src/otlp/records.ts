@@ -29,7 +29,8 @@ export interface OtlpRecord {
   resource: Record<string, Plain>;
 }
 
-const int64 = (v: bigint): number | string => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
+const int64 = (v: bigint): number | string =>
+  v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 
 // ---- protobuf --------------------------------------------------------------------------
 
@@ -97,7 +98,8 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 function nanos(v: unknown, field: string): bigint {
   if (v === undefined || v === null || v === "") return 0n;
-  if ((typeof v === "string" && /^\d{1,20}$/.test(v)) || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) return BigInt(v);
+  if ((typeof v === "string" && /^\d{1,20}$/.test(v)) || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0))
+    return BigInt(v);
   throw new ApiError("bad_request", `${field} is not a count of nanoseconds: ${JSON.stringify(v)}`);
 }
 
@@ -126,7 +128,33 @@ function attributesOfJson(kvs: unknown): Record<string, Plain> {
 }
 
 /** OTLP JSON enums are integers; the enum's name is taken too (SEVERITY_NUMBER_ERROR is 17). */
-const SEVERITY_NAMES = ["UNSPECIFIED", "TRACE", "TRACE2", "TRACE3", "TRACE4", "DEBUG", "DEBUG2", "DEBUG3", "DEBUG4", "INFO", "INFO2", "INFO3", "INFO4", "WARN", "WARN2", "WARN3", "WARN4", "ERROR", "ERROR2", "ERROR3", "ERROR4", "FATAL", "FATAL2", "FATAL3", "FATAL4"];
+const SEVERITY_NAMES = [
+  "UNSPECIFIED",
+  "TRACE",
+  "TRACE2",
+  "TRACE3",
+  "TRACE4",
+  "DEBUG",
+  "DEBUG2",
+  "DEBUG3",
+  "DEBUG4",
+  "INFO",
+  "INFO2",
+  "INFO3",
+  "INFO4",
+  "WARN",
+  "WARN2",
+  "WARN3",
+  "WARN4",
+  "ERROR",
+  "ERROR2",
+  "ERROR3",
+  "ERROR4",
+  "FATAL",
+  "FATAL2",
+  "FATAL3",
+  "FATAL4",
+];
 function severityOfJson(v: unknown): number {
   if (typeof v === "number" && Number.isInteger(v)) return v;
   if (typeof v === "string") return Math.max(0, SEVERITY_NAMES.indexOf(v.replace(/^SEVERITY_NUMBER_/, "")));
@@ -134,7 +162,8 @@ function severityOfJson(v: unknown): number {
 }
 
 export function recordsOfJson(value: unknown): OtlpRecord[] {
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new ApiError("bad_request", "the body is not an OTLP ExportLogsServiceRequest (a JSON object)");
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new ApiError("bad_request", "the body is not an OTLP ExportLogsServiceRequest (a JSON object)");
   const out: OtlpRecord[] = [];
   const field = (o: Json, camel: string, snake: string) => (camel in o ? o[camel] : o[snake]);
   for (const rl of list(field(value as Json, "resourceLogs", "resource_logs"))) {
@@ -147,7 +176,10 @@ export function recordsOfJson(value: unknown): OtlpRecord[] {
         const r = obj(lr);
         out.push({
           timeUnixNano: nanos(field(r, "timeUnixNano", "time_unix_nano"), "timeUnixNano"),
-          observedTimeUnixNano: nanos(field(r, "observedTimeUnixNano", "observed_time_unix_nano"), "observedTimeUnixNano"),
+          observedTimeUnixNano: nanos(
+            field(r, "observedTimeUnixNano", "observed_time_unix_nano"),
+            "observedTimeUnixNano",
+          ),
           severityNumber: severityOfJson(field(r, "severityNumber", "severity_number")),
           severityText: String(field(r, "severityText", "severity_text") ?? ""),
           body: plainOfJson(r.body),

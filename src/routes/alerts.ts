@@ -29,8 +29,26 @@ const IdCursor = z.object({ id: z.string() });
 export const alertRules = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateAlertRule), async (c) => {
     const rule = await createRule(c.env, c.var.db, c.var.org.orgId, c.req.valid("json"));
-    await audit(c, { action: "alert_rule.created", target: { kind: "alert_rule", id: rule.id, label: rule.name }, projectId: rule.project_id, summary: { name: rule.name, kind: rule.kind, params: rule.params, device_id: rule.device_id, device_type: rule.device_type, targets: rule.targets.length } });
-    return c.json({ rule: presentRule(rule), targets: rule.targets.map((t) => ({ id: t.id, url: t.url, format: t.format, secret: t.secret })) }, 201);
+    await audit(c, {
+      action: "alert_rule.created",
+      target: { kind: "alert_rule", id: rule.id, label: rule.name },
+      projectId: rule.project_id,
+      summary: {
+        name: rule.name,
+        kind: rule.kind,
+        params: rule.params,
+        device_id: rule.device_id,
+        device_type: rule.device_type,
+        targets: rule.targets.length,
+      },
+    });
+    return c.json(
+      {
+        rule: presentRule(rule),
+        targets: rule.targets.map((t) => ({ id: t.id, url: t.url, format: t.format, secret: t.secret })),
+      },
+      201,
+    );
   })
   .get("/", orgKey("viewer"), query(AlertRulesQuery), async (c) => {
     const q = c.req.valid("query");
@@ -44,7 +62,8 @@ export const alertRules = new Hono<AppEnv>()
     const change = c.req.valid("json");
     // An operator silences a rule (or ends its silence); changing it is an admin's.
     const others = Object.keys(change).filter((k) => k !== "silenced_until");
-    if (c.var.org.role !== "admin" && others.length > 0) throw new ApiError("forbidden", `an operator key may change only silenced_until, not ${others.join(", ")}`);
+    if (c.var.org.role !== "admin" && others.length > 0)
+      throw new ApiError("forbidden", `an operator key may change only silenced_until, not ${others.join(", ")}`);
     const rule = await patchRule(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").id, change);
     await audit(c, {
       action: others.length === 0 ? "alert_rule.silenced" : "alert_rule.updated",
@@ -59,7 +78,11 @@ export const alertRules = new Hono<AppEnv>()
     const { id } = c.req.valid("param");
     const rule = await ruleOfOrg(c.var.db, c.var.org.orgId, id);
     await removeRule(c.env, c.var.db, c.var.org.orgId, id);
-    await audit(c, { action: "alert_rule.deleted", target: { kind: "alert_rule", id, label: rule.name }, projectId: rule.project_id });
+    await audit(c, {
+      action: "alert_rule.deleted",
+      target: { kind: "alert_rule", id, label: rule.name },
+      projectId: rule.project_id,
+    });
     return c.body(null, 204);
   })
   .get("/:id/deliveries", orgKey("viewer"), params(AlertRuleParams), query(DeliveriesQuery), async (c) => {

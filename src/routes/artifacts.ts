@@ -32,7 +32,10 @@ function pathOf(url: string): string {
 }
 
 const misuse = () =>
-  new ApiError("bad_request", "name one upload step: nothing (one PUT), ?upload_id&part_number (PUT), ?uploads or ?upload_id&complete (POST), or ?upload_id (DELETE)");
+  new ApiError(
+    "bad_request",
+    "name one upload step: nothing (one PUT), ?upload_id&part_number (PUT), ?uploads or ?upload_id&complete (POST), or ?upload_id (DELETE)",
+  );
 
 export const artifacts = new Hono<AppEnv>()
   .put("/:session_id/artifacts/*", deviceAuth, params(SessionParams.passthrough()), query(UploadQuery), async (c) => {
@@ -43,7 +46,8 @@ export const artifacts = new Hono<AppEnv>()
     if (q.upload_id !== undefined && q.part_number !== undefined) {
       return c.json(await putPart(c.env, db, c.var.device, sessionId, path, q.upload_id, q.part_number, c.req.raw));
     }
-    if (q.upload_id !== undefined || q.part_number !== undefined || q.uploads !== undefined || q.complete !== undefined) throw misuse();
+    if (q.upload_id !== undefined || q.part_number !== undefined || q.uploads !== undefined || q.complete !== undefined)
+      throw misuse();
     return c.json(await putArtifact(c.env, db, c.var.device, sessionId, path, c.req.raw), 201);
   })
   .post("/:session_id/artifacts/*", deviceAuth, params(SessionParams.passthrough()), query(UploadQuery), async (c) => {
@@ -60,12 +64,18 @@ export const artifacts = new Hono<AppEnv>()
     }
     throw misuse();
   })
-  .delete("/:session_id/artifacts/*", deviceAuth, params(SessionParams.passthrough()), query(UploadQuery), async (c) => {
-    const q = c.req.valid("query");
-    if (q.upload_id === undefined) throw misuse();
-    await abortUpload(c.env, c.var.db, c.var.device, c.req.valid("param").session_id, pathOf(c.req.url), q.upload_id);
-    return c.body(null, 204);
-  })
+  .delete(
+    "/:session_id/artifacts/*",
+    deviceAuth,
+    params(SessionParams.passthrough()),
+    query(UploadQuery),
+    async (c) => {
+      const q = c.req.valid("query");
+      if (q.upload_id === undefined) throw misuse();
+      await abortUpload(c.env, c.var.db, c.var.device, c.req.valid("param").session_id, pathOf(c.req.url), q.upload_id);
+      return c.body(null, 204);
+    },
+  )
   .get("/:session_id/files", orgKey("viewer"), params(SessionParams), query(ListFiles), async (c) => {
     const q = c.req.valid("query");
     const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
@@ -82,10 +92,21 @@ export const artifacts = new Hono<AppEnv>()
     const path = artifactPath(q.path, "query");
     const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
     await deleteFile(c.env, session.projectId, session.sessionId, path);
-    await audit(c, { action: "file.deleted", target: { kind: "file", id: `${session.sessionId}/${path}`, label: path }, projectId: session.projectId, summary: { session_id: session.sessionId, path } });
+    await audit(c, {
+      action: "file.deleted",
+      target: { kind: "file", id: `${session.sessionId}/${path}`, label: path },
+      projectId: session.projectId,
+      summary: { session_id: session.sessionId, path },
+    });
     return c.body(null, 204);
   })
   .get("/:session_id/bundle", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {
-    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
+    const session = await sessionOfOrg(
+      c.env,
+      c.var.db,
+      c.var.org.orgId,
+      c.req.valid("param").session_id,
+      c.req.valid("query").project_id,
+    );
     return sessionBundle(c.env, session);
   });

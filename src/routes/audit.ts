@@ -4,7 +4,14 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey, serverAdmin } from "../auth/middleware";
-import { DEPLOYMENT_LOG, AuditExport, type AuditEvent, type AuditFilter, AuditQuery, CSV_AUDIT_COLUMNS } from "../contract/audit";
+import {
+  DEPLOYMENT_LOG,
+  AuditExport,
+  type AuditEvent,
+  type AuditFilter,
+  AuditQuery,
+  CSV_AUDIT_COLUMNS,
+} from "../contract/audit";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { invalidField, notFound } from "../contract/errors";
@@ -19,7 +26,8 @@ const EXPORT_PAGE = 200;
 function filterOf(callerOrg: string | undefined, q: Omit<AuditQuery, "limit" | "cursor">): AuditFilter {
   const { org_id, ...filter } = q;
   if (org_id !== undefined && callerOrg !== undefined && org_id !== callerOrg) throw notFound("org");
-  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to) throw invalidField("query", "from", "from must not be after to");
+  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to)
+    throw invalidField("query", "from", "from must not be after to");
   return filter;
 }
 
@@ -45,12 +53,23 @@ function csvRow(e: AuditEvent): string {
 }
 
 /** A page of the log `logName` (an org's id, or the deployment's), answered as the events are kept. */
-async function page(c: Context<AppEnv>, logName: string, filter: AuditFilter, limit: number, cursor: string | undefined) {
+async function page(
+  c: Context<AppEnv>,
+  logName: string,
+  filter: AuditFilter,
+  limit: number,
+  cursor: string | undefined,
+) {
   const before = decodeCursor(cursor, Before)?.before;
-  const { events, next } = await orgHub(c.env, logName).auditPage({ ...filter, ...(before !== undefined ? { before } : {}) }, limit);
+  const { events, next } = await orgHub(c.env, logName).auditPage(
+    { ...filter, ...(before !== undefined ? { before } : {}) },
+    limit,
+  );
   // The events are JSON already, as the log keeps them.
   const nextCursor = next === null ? null : encodeCursor({ before: next });
-  return c.body(`{"events":[${events.join(",")}],"next_cursor":${JSON.stringify(nextCursor)}}`, 200, { "content-type": "application/json" });
+  return c.body(`{"events":[${events.join(",")}],"next_cursor":${JSON.stringify(nextCursor)}}`, 200, {
+    "content-type": "application/json",
+  });
 }
 
 export const audit = new Hono<AppEnv>()
@@ -77,7 +96,10 @@ export const audit = new Hono<AppEnv>()
       // Pull-based: the next page is read only when the client has taken the last.
       async pull(controller) {
         if (done) return;
-        const { events, next } = await hub.auditPage({ ...filter, ...(before !== undefined ? { before } : {}) }, EXPORT_PAGE);
+        const { events, next } = await hub.auditPage(
+          { ...filter, ...(before !== undefined ? { before } : {}) },
+          EXPORT_PAGE,
+        );
         const text = events.map((e) => (format === "csv" ? csvRow(JSON.parse(e) as AuditEvent) : `${e}\n`)).join("");
         if (text) controller.enqueue(encoder.encode(text));
         done = next === null;

@@ -21,19 +21,31 @@ import { sha256 } from "../lib/crypto";
 const AUDITED_ORGS = 20;
 
 const redirectUri = (c: Context<AppEnv>) => `${c.env.PUBLIC_URL || new URL(c.req.url).origin}/api/v1/auth/callback`;
-const loginCookie = (c: Context<AppEnv>) => ({ path: "/api/v1/auth", httpOnly: true, secure: new URL(c.req.url).protocol === "https:", sameSite: "Lax" as const });
+const loginCookie = (c: Context<AppEnv>) => ({
+  path: "/api/v1/auth",
+  httpOnly: true,
+  secure: new URL(c.req.url).protocol === "https:",
+  sameSite: "Lax" as const,
+});
 
 function configured(c: Context<AppEnv>) {
   const cfg = oidcConfig(c.env);
-  if (!cfg) throw new ApiError("not_found", "sign-in is not configured on this server (set OIDC_ISSUER and OIDC_CLIENT_ID)");
+  if (!cfg)
+    throw new ApiError("not_found", "sign-in is not configured on this server (set OIDC_ISSUER and OIDC_CLIENT_ID)");
   return cfg;
 }
 
 export const auth = new Hono<AppEnv>()
   .get("/login", perClientIp, query(LoginQuery), async (c) => {
     const q = c.req.valid("query");
-    const { url, state } = await beginLogin(configured(c), redirectUri(c), { returnTo: q.return_to ?? "/", ...(q.org_id ? { orgId: q.org_id } : {}) });
-    await setSignedCookie(c, LOGIN.cookie, JSON.stringify(state), signingKey(c.env), { ...loginCookie(c), maxAge: LOGIN.ttlMs / 1000 });
+    const { url, state } = await beginLogin(configured(c), redirectUri(c), {
+      returnTo: q.return_to ?? "/",
+      ...(q.org_id ? { orgId: q.org_id } : {}),
+    });
+    await setSignedCookie(c, LOGIN.cookie, JSON.stringify(state), signingKey(c.env), {
+      ...loginCookie(c),
+      maxAge: LOGIN.ttlMs / 1000,
+    });
     return c.redirect(url.toString(), 302);
   })
   .get("/callback", perClientIp, async (c) => {
@@ -61,7 +73,13 @@ export const auth = new Hono<AppEnv>()
     const actor = { kind: "person" as const, id: person.id, label: person.email };
     await startSession(c, person.id);
     for (const org of (await orgsOf(c.var.db, person.id)).slice(0, AUDITED_ORGS)) {
-      await audit(c, { orgId: org.id, actor: { ...actor, role: org.role }, action: "person.signed_in", target: { kind: "person", id: person.id, label: person.email }, summary: { issuer: who.issuer } });
+      await audit(c, {
+        orgId: org.id,
+        actor: { ...actor, role: org.role },
+        action: "person.signed_in",
+        target: { kind: "person", id: person.id, label: person.email },
+        summary: { issuer: who.issuer },
+      });
     }
     return c.redirect(state!.returnTo, 302);
   })

@@ -19,12 +19,22 @@ export const capsules = new Hono<AppEnv>().post("/generate", orgKey("admin"), js
     action: "capsule.generated",
     target: { kind: "project", id: project.id, label: project.name },
     projectId: project.id,
-    summary: { dsn: body.dsn ?? null, device_type: body.device_type, environment: body.environment, expires_at: iso(expiresAt) },
+    summary: {
+      dsn: body.dsn ?? null,
+      device_type: body.device_type,
+      environment: body.environment,
+      expires_at: iso(expiresAt),
+    },
   });
   return c.json(
     {
       capsule: {
-        device: { dsn: body.dsn ?? null, type: body.device_type, environment: body.environment, name: body.name ?? null },
+        device: {
+          dsn: body.dsn ?? null,
+          type: body.device_type,
+          environment: body.environment,
+          name: body.name ?? null,
+        },
         fleet: {
           project_id: project.id,
           backend_url: c.env.PUBLIC_URL || new URL(c.req.url).origin,

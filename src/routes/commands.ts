@@ -14,7 +14,14 @@ export const commands = new Hono<AppEnv>().post("/", orgKey("operator"), jsonBod
   const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
   if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
   const actor = actorOf(c);
-  const sentBy = { kind: actor.kind === "person" ? ("person" as const) : ("key" as const), id: actor.id, label: actor.label };
-  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, sentBy, { actor, via: requestOf(c) });
+  const sentBy = {
+    kind: actor.kind === "person" ? ("person" as const) : ("key" as const),
+    id: actor.id,
+    label: actor.label,
+  };
+  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, sentBy, {
+    actor,
+    via: requestOf(c),
+  });
   return c.json({ command: presentCommand(device.id, row) }, 201);
 });

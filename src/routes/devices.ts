@@ -52,8 +52,15 @@ export const devices = new Hono<AppEnv>()
     const hub = deviceHub(c.env, device.id);
     const live = status ? await hub.setOperatorStatus(status) : await hub.presence();
     const updated = await deviceOfOrg(db, org.orgId, device.id);
-    const changed = Object.fromEntries(Object.entries({ name, environment, status }).filter(([, v]) => v !== undefined));
-    await audit(c, { action: "device.updated", target: { kind: "device", id: device.id, label: updated.name }, projectId: device.projectId, summary: changed });
+    const changed = Object.fromEntries(
+      Object.entries({ name, environment, status }).filter(([, v]) => v !== undefined),
+    );
+    await audit(c, {
+      action: "device.updated",
+      target: { kind: "device", id: device.id, label: updated.name },
+      projectId: device.projectId,
+      summary: changed,
+    });
     return c.json({ device: presentDevice(updated, live) });
   })
   .delete("/:device_id", orgKey("admin"), params(DeviceParams), async (c) => {
@@ -64,7 +71,11 @@ export const devices = new Hono<AppEnv>()
     const at = device.decommissionedAt ?? Date.now();
     const { kind, id, label } = actorOf(c);
     await markDecommissioned(db, device.id, at, { kind, id, label, at: Date.now() });
-    await audit(c, { action: "device.decommissioned", target: { kind: "device", id: device.id, label: device.name }, projectId: device.projectId });
+    await audit(c, {
+      action: "device.decommissioned",
+      target: { kind: "device", id: device.id, label: device.name },
+      projectId: device.projectId,
+    });
     return c.json({ id: device.id, decommissioned: true, decommissioned_at: iso(at) });
   })
   .get("/:device_id/metrics", orgKey("viewer"), params(DeviceParams), query(MetricsQuery), async (c) => {
@@ -82,27 +93,39 @@ export const devices = new Hono<AppEnv>()
       points: points.map((p) => ({ ...p, t: iso(p.t) })),
     });
   })
-  .get("/:device_id/commands/history", orgKey("viewer"), params(DeviceParams), query(CommandHistoryQuery), async (c) => {
-    const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
-    const q = c.req.valid("query");
-    const before = decodeCursor(q.cursor, IdCursor);
-    const rows = await deviceHub(c.env, device.id).commandHistory(q.limit + 1, before?.id);
-    const { items, next_cursor } = page(rows, q.limit, (r) => ({ id: r.id }));
-    return c.json({ commands: items.map((r) => presentCommand(device.id, r)), next_cursor });
-  })
+  .get(
+    "/:device_id/commands/history",
+    orgKey("viewer"),
+    params(DeviceParams),
+    query(CommandHistoryQuery),
+    async (c) => {
+      const device = await deviceOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").device_id);
+      const q = c.req.valid("query");
+      const before = decodeCursor(q.cursor, IdCursor);
+      const rows = await deviceHub(c.env, device.id).commandHistory(q.limit + 1, before?.id);
+      const { items, next_cursor } = page(rows, q.limit, (r) => ({ id: r.id }));
+      return c.json({ commands: items.map((r) => presentCommand(device.id, r)), next_cursor });
+    },
+  )
   .get("/:device_id/commands", deviceAuth, params(DeviceParams), query(CommandPollQuery), async (c) => {
     const deviceId = ownDevice(c.var.device.deviceId, c.req.valid("param").device_id);
     const rows = await deviceHub(c.env, deviceId).pollCommands(c.req.valid("query").limit, requestOf(c));
     return c.json({ commands: rows.map((r) => presentCommand(deviceId, r)) });
   })
-  .post("/:device_id/commands/:command_id/ack", deviceAuthUnlimited, params(CommandParams), jsonBody(AckCommand), async (c) => {
-    const { device_id, command_id } = c.req.valid("param");
-    const deviceId = ownDevice(c.var.device.deviceId, device_id);
-    const { status, result } = c.req.valid("json");
-    const outcome = await deviceHub(c.env, deviceId).ackCommand(command_id, status, result, requestOf(c));
-    if (!outcome.ok) throw ackRefusal(deviceId, outcome);
-    return c.json({ command: presentCommand(deviceId, outcome.command) });
-  });
+  .post(
+    "/:device_id/commands/:command_id/ack",
+    deviceAuthUnlimited,
+    params(CommandParams),
+    jsonBody(AckCommand),
+    async (c) => {
+      const { device_id, command_id } = c.req.valid("param");
+      const deviceId = ownDevice(c.var.device.deviceId, device_id);
+      const { status, result } = c.req.valid("json");
+      const outcome = await deviceHub(c.env, deviceId).ackCommand(command_id, status, result, requestOf(c));
+      if (!outcome.ok) throw ackRefusal(deviceId, outcome);
+      return c.json({ command: presentCommand(deviceId, outcome.command) });
+    },
+  );
 
 function ownDevice(authenticated: string, requested: string): string {
   if (authenticated !== requested) throw notFound("device");

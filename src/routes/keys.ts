@@ -14,7 +14,11 @@ export const keys = new Hono<AppEnv>()
   .post("/", jsonBody(CreateKey), async (c) => {
     const { role, name } = c.req.valid("json");
     const { key, secret } = await createKey(c.var.db, c.var.org.orgId, role, name, c.var.org.keyId);
-    await audit(c, { action: "key.created", target: { kind: "key", id: key.id, label: key.name }, summary: { name: key.name, role: key.role } });
+    await audit(c, {
+      action: "key.created",
+      target: { kind: "key", id: key.id, label: key.name },
+      summary: { name: key.name, role: key.role },
+    });
     // The secret is in this answer only; we keep its hash.
     return c.json({ ...presentKey(key), key: secret }, 201);
   })
@@ -26,7 +30,12 @@ export const keys = new Hono<AppEnv>()
     const key = await findLiveKey(c.var.db, c.var.org.orgId, id);
     const outcome = await revokeKey(c.env, c.var.db, c.var.org.orgId, id);
     if (outcome === "not_found") throw notFound("key");
-    if (outcome === "last_admin") throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
-    await audit(c, { action: "key.revoked", target: { kind: "key", id, ...(key ? { label: key.name } : {}) }, summary: key ? { name: key.name, role: key.role } : {} });
+    if (outcome === "last_admin")
+      throw new ApiError("conflict", "this is the org's last admin key; create another admin key first");
+    await audit(c, {
+      action: "key.revoked",
+      target: { kind: "key", id, ...(key ? { label: key.name } : {}) },
+      summary: key ? { name: key.name, role: key.role } : {},
+    });
     return c.json({ id, deleted: true });
   });

@@ -57,13 +57,17 @@ export const logs = new Hono<AppEnv>()
     const { project_id } = parseOrThrow(TicketRequest, { ...(fromBody as object), ...c.req.query() }, "body");
     await projectOfOrg(c.var.db, c.var.org.orgId, project_id);
     const { ticket, secret } = await newTailTicket(project_id, signingKey(c.env));
-    const expiresAt = await projectHub(c.env, project_id).mintTicket(secret, { orgId: c.var.org.orgId, keyId: c.var.org.keyId });
+    const expiresAt = await projectHub(c.env, project_id).mintTicket(secret, {
+      orgId: c.var.org.orgId,
+      keyId: c.var.org.keyId,
+    });
     return c.json({ ticket, expires_at: iso(expiresAt), project_id });
   })
   .get("/stream", perClientIp, query(StreamQuery), async (c) => {
     const { ticket, window, project_id, ...filter } = c.req.valid("query");
     const parsed = await verifyTailTicket(ticket, signingKey(c.env));
-    if (!parsed || (project_id && project_id !== parsed.projectId)) throw new ApiError("unauthorized", "ticket is unknown, used or expired");
+    if (!parsed || (project_id && project_id !== parsed.projectId))
+      throw new ApiError("unauthorized", "ticket is unknown, used or expired");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new ApiError("bad_request", "connect with a WebSocket (Upgrade: websocket)");
     }

@@ -28,7 +28,11 @@ function rangeOf(p: { start?: number; end?: number; since?: number }, defaultSin
   return { from, to };
 }
 
-const success = (data: unknown, warning?: string) => ({ status: "success", data, ...(warning ? { warnings: [warning] } : {}) });
+const success = (data: unknown, warning?: string) => ({
+  status: "success",
+  data,
+  ...(warning ? { warnings: [warning] } : {}),
+});
 
 export const loki = new Hono<AppEnv>()
   .use(lokiOrgKey)
@@ -41,7 +45,11 @@ export const loki = new Hono<AppEnv>()
     const project = await scopeProject(c);
     const p = parseOrThrow(LokiLabelParams, c.req.query(), "query");
     const selector = p.query ? parseLogQuery(p.query) : null;
-    return c.json(success(await lokiLabelValues(c.env, c.var.db, project, c.req.param("name"), rangeOf(p, LABELS_SINCE_US), selector)));
+    return c.json(
+      success(
+        await lokiLabelValues(c.env, c.var.db, project, c.req.param("name"), rangeOf(p, LABELS_SINCE_US), selector),
+      ),
+    );
   })
   .get("/series", async (c) => {
     const project = await scopeProject(c);
@@ -50,14 +58,20 @@ export const loki = new Hono<AppEnv>()
     if (selectors.length === 0) throw new ApiError("bad_request", "match[] (a stream selector) is required");
     if (selectors.length > 10) throw new ApiError("bad_request", "at most 10 match[] selectors");
     const queries = selectors.map(parseLogQuery);
-    return c.json(success(await lokiSeries(c.env, c.var.db, c.var.org.orgId, project, queries, rangeOf(p, LABELS_SINCE_US))));
+    return c.json(
+      success(await lokiSeries(c.env, c.var.db, c.var.org.orgId, project, queries, rangeOf(p, LABELS_SINCE_US))),
+    );
   })
   .get("/query_range", async (c) => {
     const project = await scopeProject(c);
     const p = parseOrThrow(LokiQueryParams, c.req.query(), "query");
     const q = parseLogQuery(p.query);
     const range = rangeOf(p, QUERY_SINCE_US);
-    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, { ...range, limit: p.limit, direction: p.direction });
+    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, {
+      ...range,
+      limit: p.limit,
+      direction: p.direction,
+    });
     return c.json(success({ resultType: "streams", result: answer.streams }, answer.warning));
   })
   .get("/query", async (c) => {
@@ -70,7 +84,11 @@ export const loki = new Hono<AppEnv>()
     }
     const q = parseLogQuery(p.query);
     const range = { from: Math.max(0, at - INSTANT_WINDOW_US), to: at + 1 };
-    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, { ...range, limit: p.limit, direction: p.direction });
+    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, {
+      ...range,
+      limit: p.limit,
+      direction: p.direction,
+    });
     return c.json(success({ resultType: "streams", result: answer.streams }, answer.warning));
   })
   .get("/tail", async (c) => {
@@ -81,14 +99,18 @@ export const loki = new Hono<AppEnv>()
       throw new ApiError("bad_request", "connect with a WebSocket (Upgrade: websocket)");
     }
     const start = p.start ?? nowUs() - HOUR_US;
-    return openLokiTail(c.env, c.var.db, { orgId: c.var.org.orgId, keyId: c.var.org.keyId }, project, q, { start, limit: p.limit });
+    return openLokiTail(c.env, c.var.db, { orgId: c.var.org.orgId, keyId: c.var.org.keyId }, project, q, {
+      start,
+      limit: p.limit,
+    });
   });
 
 // Loki's error shape as Grafana reads it (`message`), with the contract's `error` beside it.
 loki.onError((err, c) => {
   let e: ApiError;
   if (err instanceof ApiError) e = err;
-  else if (err instanceof HTTPException && err.status >= 400 && err.status < 500) e = new ApiError("bad_request", err.message);
+  else if (err instanceof HTTPException && err.status >= 400 && err.status < 500)
+    e = new ApiError("bad_request", err.message);
   else {
     console.error(`${c.req.method} ${c.req.path} failed`, err);
     e = new ApiError("internal", "internal error");

@@ -21,16 +21,46 @@ export const orgs = new Hono<AppEnv>()
     if (owner_email) {
       // No link: the owner is whoever signs in with this email (a pending invitation, counted as a person).
       const now = Date.now();
-      await insertInvitationWithinLimit(c.var.db, { orgId: org.id, email: owner_email, role: "owner", tokenHash: null, createdBy: null, expiresAt: now + OWNER_INVITATION_MS }, TIERS[tier].limits.people, now);
+      await insertInvitationWithinLimit(
+        c.var.db,
+        {
+          orgId: org.id,
+          email: owner_email,
+          role: "owner",
+          tokenHash: null,
+          createdBy: null,
+          expiresAt: now + OWNER_INVITATION_MS,
+        },
+        TIERS[tier].limits.people,
+        now,
+      );
     }
-    await audit(c, { orgId: org.id, action: "org.created", target: { kind: "org", id: org.id, label: name }, summary: { name, tier, ...(owner_email ? { owner_email } : {}) } });
-    await audit(c, { orgId: org.id, action: "key.created", target: { kind: "key", id: key.id, label: key.name }, summary: { name: key.name, role: key.role } });
-    return c.json({ org: presentOrg(org, true), api_key: { id: key.id, key: secret, role: key.role, name: key.name } }, 201);
+    await audit(c, {
+      orgId: org.id,
+      action: "org.created",
+      target: { kind: "org", id: org.id, label: name },
+      summary: { name, tier, ...(owner_email ? { owner_email } : {}) },
+    });
+    await audit(c, {
+      orgId: org.id,
+      action: "key.created",
+      target: { kind: "key", id: key.id, label: key.name },
+      summary: { name: key.name, role: key.role },
+    });
+    return c.json(
+      { org: presentOrg(org, true), api_key: { id: key.id, key: secret, role: key.role, name: key.name } },
+      201,
+    );
   })
   .patch("/:org_id", serverAdmin, params(OrgParams), jsonBody(UpdateOrg), async (c) => {
     const org = await updateOrg(c.var.db, c.req.valid("param").org_id, c.req.valid("json"));
     if (!org) throw notFound("org");
-    await audit(c, { orgId: org.id, action: "org.updated", target: { kind: "org", id: org.id, label: org.name }, summary: c.req.valid("json") });
+    await audit(c, {
+      orgId: org.id,
+      action: "org.updated",
+      target: { kind: "org", id: org.id, label: org.name },
+      summary: c.req.valid("json"),
+    });
     return c.json({ org: presentOrg(org, true) });
   })
   .get("/:org_id", serverAdminOr(orgKey("viewer")), params(OrgParams), async (c) => {

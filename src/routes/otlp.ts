@@ -15,7 +15,8 @@ import { deviceHub } from "../stubs/device-hub";
 export const otlp = new Hono<AppEnv>()
   .post("/logs", deviceAuth, async (c) => {
     const encoding = encodingOf(c.req.header("content-type"));
-    if (!encoding) throw new ApiError("unsupported_media_type", "send OTLP logs as application/x-protobuf or application/json");
+    if (!encoding)
+      throw new ApiError("unsupported_media_type", "send OTLP logs as application/x-protobuf or application/json");
     const body = await readLogBody(c.req.raw);
     const records = encoding === "protobuf" ? recordsOfProtobuf(body) : recordsOfJson(parseJsonBytes(body));
     const hub = deviceHub(c.env, c.var.device.deviceId);

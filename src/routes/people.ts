@@ -7,7 +7,16 @@ import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { personOfSession } from "../auth/session";
 import { ApiError, notFound } from "../contract/errors";
-import { AcceptInvitation, CreateInvitation, INVITATION_TTL_MS, InvitationParams, OrgScope, PatchPerson, PersonParams, type PersonRole } from "../contract/people";
+import {
+  AcceptInvitation,
+  CreateInvitation,
+  INVITATION_TTL_MS,
+  InvitationParams,
+  OrgScope,
+  PatchPerson,
+  PersonParams,
+  type PersonRole,
+} from "../contract/people";
 import {
   addMember,
   insertInvitationWithinLimit,
@@ -41,7 +50,13 @@ function sameOrg(c: Context<AppEnv>, named: string | undefined): string {
   return c.var.org.orgId;
 }
 
-const presentInvitation = (i: { id: string; email: string; role: PersonRole; expiresAt: number; createdAt: number }) => ({
+const presentInvitation = (i: {
+  id: string;
+  email: string;
+  role: PersonRole;
+  expiresAt: number;
+  createdAt: number;
+}) => ({
   id: i.id,
   email: i.email,
   role: i.role,
@@ -71,8 +86,13 @@ export const people = new Hono<AppEnv>()
     const member = await membershipOf(c.var.db, orgId, person_id);
     if (!member) throw notFound("person");
     if (member.role === "owner" || role === "owner") ownersOnly(c, "promote or demote an owner");
-    if (!(await setMemberRole(c.var.db, orgId, person_id, role))) throw new ApiError("conflict", "this is the org's last owner; make another owner first");
-    await audit(c, { action: "person.role_changed", target: { kind: "person", id: person_id }, summary: { from: member.role, to: role } });
+    if (!(await setMemberRole(c.var.db, orgId, person_id, role)))
+      throw new ApiError("conflict", "this is the org's last owner; make another owner first");
+    await audit(c, {
+      action: "person.role_changed",
+      target: { kind: "person", id: person_id },
+      summary: { from: member.role, to: role },
+    });
     return c.json({ person: { id: person_id, role } });
   })
   .delete("/:person_id", orgKey("admin"), params(PersonParams), query(OrgScope), async (c) => {
@@ -81,10 +101,15 @@ export const people = new Hono<AppEnv>()
     const member = await membershipOf(c.var.db, orgId, person_id);
     if (!member) throw notFound("person");
     if (member.role === "owner") ownersOnly(c, "remove an owner");
-    if (!(await removeMember(c.var.db, orgId, person_id))) throw new ApiError("conflict", "this is the org's last owner; make another owner first");
+    if (!(await removeMember(c.var.db, orgId, person_id)))
+      throw new ApiError("conflict", "this is the org's last owner; make another owner first");
     // Their next request to this org is refused (the membership is gone); their live tails close now.
     await closeTailsOf(c.env, c.var.db, orgId, person_id);
-    await audit(c, { action: "person.removed", target: { kind: "person", id: person_id }, summary: { role: member.role } });
+    await audit(c, {
+      action: "person.removed",
+      target: { kind: "person", id: person_id },
+      summary: { role: member.role },
+    });
     return c.json({ id: person_id, removed: true });
   });
 
@@ -92,14 +117,31 @@ export const invitations = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateInvitation), async (c) => {
     const body = c.req.valid("json");
     const orgId = sameOrg(c, body.org_id);
-    if (body.role === "owner" && !isOwner(c) && (await ownerCount(c.var.db, orgId)) > 0) ownersOnly(c, "invite an owner");
+    if (body.role === "owner" && !isOwner(c) && (await ownerCount(c.var.db, orgId)) > 0)
+      ownersOnly(c, "invite an owner");
     const token = newSecret("fbi");
     const now = Date.now();
     const tokenHash = await sha256(token);
     const invitation = await insertWithinLimit(c.var.db, orgId, "people", (max) =>
-      insertInvitationWithinLimit(c.var.db, { orgId, email: body.email, role: body.role, tokenHash, createdBy: c.var.org.keyId, expiresAt: now + INVITATION_TTL_MS }, max, now),
+      insertInvitationWithinLimit(
+        c.var.db,
+        {
+          orgId,
+          email: body.email,
+          role: body.role,
+          tokenHash,
+          createdBy: c.var.org.keyId,
+          expiresAt: now + INVITATION_TTL_MS,
+        },
+        max,
+        now,
+      ),
     );
-    await audit(c, { action: "person.invited", target: { kind: "invitation", id: invitation.id, label: body.email }, summary: { email: body.email, role: body.role } });
+    await audit(c, {
+      action: "person.invited",
+      target: { kind: "invitation", id: invitation.id, label: body.email },
+      summary: { email: body.email, role: body.role },
+    });
     // The link opens the dashboard, which signs the person in and accepts it; shown once, kept only as a hash.
     const url = `${c.env.PUBLIC_URL || new URL(c.req.url).origin}/#/accept/${token}`;
     return c.json({ invitation: presentInvitation(invitation), url }, 201);
@@ -119,7 +161,8 @@ export const invitations = new Hono<AppEnv>()
   .post("/accept", jsonBody(AcceptInvitation), async (c) => {
     const person = await personOfSession(c);
     const taken = await takeInvitation(c.var.db, await sha256(c.req.valid("json").token), person.email);
-    if (!taken) throw new ApiError("not_found", "this invitation is unknown, used, withdrawn, expired, or for another email");
+    if (!taken)
+      throw new ApiError("not_found", "this invitation is unknown, used, withdrawn, expired, or for another email");
     await addMember(c.var.db, taken.orgId, person.id, taken.role);
     await audit(c, {
       orgId: taken.orgId,

@@ -17,8 +17,15 @@ export const projects = new Hono<AppEnv>()
   .post("/", orgKey("admin"), jsonBody(CreateProject), async (c) => {
     const { db, org } = c.var;
     const name = c.req.valid("json").name;
-    const project = await insertWithinLimit(db, org.orgId, "projects", (max) => createProjectWithinLimit(db, org.orgId, name, max));
-    await audit(c, { action: "project.created", target: { kind: "project", id: project.id, label: name }, projectId: project.id, summary: { name } });
+    const project = await insertWithinLimit(db, org.orgId, "projects", (max) =>
+      createProjectWithinLimit(db, org.orgId, name, max),
+    );
+    await audit(c, {
+      action: "project.created",
+      target: { kind: "project", id: project.id, label: name },
+      projectId: project.id,
+      summary: { name },
+    });
     return c.json({ project: presentProject(project) }, 201);
   })
   .get("/", orgKey("viewer"), query(ListProjects), async (c) => {
@@ -35,6 +42,10 @@ export const projects = new Hono<AppEnv>()
   .delete("/:project_id", orgKey("admin"), params(ProjectParams), async (c) => {
     const project = await projectOfOrg(c.var.db, c.var.org.orgId, c.req.valid("param").project_id);
     await deleteProject(c.env, c.var.db, project.id);
-    await audit(c, { action: "project.deleted", target: { kind: "project", id: project.id, label: project.name }, projectId: project.id });
+    await audit(c, {
+      action: "project.deleted",
+      target: { kind: "project", id: project.id, label: project.name },
+      projectId: project.id,
+    });
     return c.json({ id: project.id, deleted: true });
   });

@@ -14,7 +14,14 @@ import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
 import { presentSession } from "../services/presenters";
 import { deviceInScope, projectOfOrg, sessionOfOrg } from "../services/tenancy";
-import { CreateSession, EndSession, ListSessions, SessionParams, SessionQuery, sessionTaken } from "../contract/sessions";
+import {
+  CreateSession,
+  EndSession,
+  ListSessions,
+  SessionParams,
+  SessionQuery,
+  sessionTaken,
+} from "../contract/sessions";
 
 const CursorShape = z.object({ started_at: z.number(), project_id: z.string(), session_id: z.string() });
 
@@ -35,10 +42,14 @@ async function withLiveCounts(env: Env, records: SessionRecord[]) {
   for (const r of records) byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), r]);
   const live = new Map<string, ReturnType<typeof fromRecord>>();
   await mapLimit([...byDevice], FAN_OUT, async ([deviceId, rows]) => {
-    for (const s of await deviceHub(env, deviceId).getSessions(rows.map((r) => r.sessionId))) live.set(`${deviceId}/${s.session_id}`, s);
+    for (const s of await deviceHub(env, deviceId).getSessions(rows.map((r) => r.sessionId)))
+      live.set(`${deviceId}/${s.session_id}`, s);
   });
   return records.map((r) =>
-    presentSession({ projectId: r.projectId, deviceId: r.deviceId }, live.get(`${r.deviceId}/${r.sessionId}`) ?? fromRecord(r)),
+    presentSession(
+      { projectId: r.projectId, deviceId: r.deviceId },
+      live.get(`${r.deviceId}/${r.sessionId}`) ?? fromRecord(r),
+    ),
   );
 }
 
@@ -46,17 +57,26 @@ export const sessions = new Hono<AppEnv>()
   .post("/", deviceAuth, jsonBody(CreateSession), async (c) => {
     const body = c.req.valid("json");
     const device = c.var.device;
-    const outcome = await deviceHub(c.env, device.deviceId).createSession(body.session_id, body.name ?? body.session_id, body.started_at ?? Date.now());
+    const outcome = await deviceHub(c.env, device.deviceId).createSession(
+      body.session_id,
+      body.name ?? body.session_id,
+      body.started_at ?? Date.now(),
+    );
     if (!outcome.ok) throw sessionTaken();
     return c.json({ session: presentSession(device, outcome.session) }, outcome.created ? 201 : 200);
   })
   .patch("/:session_id", deviceAuth, params(SessionParams), jsonBody(EndSession), async (c) => {
     const { status, completed_at } = c.req.valid("json");
     const device = c.var.device;
-    const outcome = await deviceHub(c.env, device.deviceId).endSession(c.req.valid("param").session_id, status, completed_at);
+    const outcome = await deviceHub(c.env, device.deviceId).endSession(
+      c.req.valid("param").session_id,
+      status,
+      completed_at,
+    );
     if (!outcome.ok) {
       if (outcome.code === "not_found") throw notFound("session");
-      if (outcome.code === "before_start") throw invalidField("body", "completed_at", "completed_at is before the session's started_at");
+      if (outcome.code === "before_start")
+        throw invalidField("body", "completed_at", "completed_at is before the session's started_at");
       throw new ApiError("conflict", `session already ended as ${outcome.session!.status}`);
     }
     return c.json({ session: presentSession(device, outcome.session) });
@@ -66,17 +86,35 @@ export const sessions = new Hono<AppEnv>()
     const { db, org } = c.var;
     if (q.project_id) await projectOfOrg(db, org.orgId, q.project_id);
     // A device's sessions are all in its project: only that project's object is asked.
-    const projectId = q.device_id ? (await deviceInScope(db, org.orgId, q.device_id, q.project_id)).projectId : q.project_id;
+    const projectId = q.device_id
+      ? (await deviceInScope(db, org.orgId, q.device_id, q.project_id)).projectId
+      : q.project_id;
     const after = decodeCursor(q.cursor, CursorShape);
-    const rows = await listSessions(c.env, db, org.orgId, { ...q, project_id: projectId }, {
-      after: after && { startedAt: after.started_at, projectId: after.project_id, sessionId: after.session_id },
-      limit: q.limit + 1,
-    });
-    const { items, next_cursor } = page(rows, q.limit, (r) => ({ started_at: r.startedAt, project_id: r.projectId, session_id: r.sessionId }));
+    const rows = await listSessions(
+      c.env,
+      db,
+      org.orgId,
+      { ...q, project_id: projectId },
+      {
+        after: after && { startedAt: after.started_at, projectId: after.project_id, sessionId: after.session_id },
+        limit: q.limit + 1,
+      },
+    );
+    const { items, next_cursor } = page(rows, q.limit, (r) => ({
+      started_at: r.startedAt,
+      project_id: r.projectId,
+      session_id: r.sessionId,
+    }));
     return c.json({ sessions: await withLiveCounts(c.env, items), next_cursor });
   })
   .get("/:session_id", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {
-    const record = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, c.req.valid("query").project_id);
+    const record = await sessionOfOrg(
+      c.env,
+      c.var.db,
+      c.var.org.orgId,
+      c.req.valid("param").session_id,
+      c.req.valid("query").project_id,
+    );
     const [session] = await withLiveCounts(c.env, [record]);
     return c.json({ session });
   });

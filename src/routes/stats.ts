@@ -3,7 +3,16 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { ActivityQuery, ApiStatsQuery, DailyQuery, ErrorsQuery, MonthlyQuery, OverviewQuery, TimeseriesQuery, UsageQuery } from "../contract/stats";
+import {
+  ActivityQuery,
+  ApiStatsQuery,
+  DailyQuery,
+  ErrorsQuery,
+  MonthlyQuery,
+  OverviewQuery,
+  TimeseriesQuery,
+  UsageQuery,
+} from "../contract/stats";
 import { findOrg } from "../db/repos/orgs";
 import { notFound } from "../contract/errors";
 import { orgHub } from "../stubs/project-hub";

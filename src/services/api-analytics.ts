@@ -50,7 +50,8 @@ let unsent: { hub: string; batchId: string; batch: Pending }[] = [];
 
 export function recordApiCall(env: Env, call: ApiCall, waitUntil: (p: Promise<unknown>) => void): void {
   if (!call.scope) return;
-  const hub = "projectId" in call.scope ? `p ${call.scope.projectId}` : `o ${call.scope.orgId} ${call.scope.named ?? ""}`;
+  const hub =
+    "projectId" in call.scope ? `p ${call.scope.projectId}` : `o ${call.scope.orgId} ${call.scope.named ?? ""}`;
   let p = pending.get(hub);
   if (!p) pending.set(hub, (p = { records: new Map(), orgKeyCalls: {} }));
   const hour = Math.floor(call.at / HOUR_MS);

@@ -28,7 +28,15 @@ function summarise(records: ApiRecord[]) {
     const q = quantile(hist, p);
     return q === null ? null : Math.round(q * 10) / 10;
   };
-  return { count, errors: clientErrors + serverErrors, client_errors: clientErrors, server_errors: serverErrors, p50_ms: ms(0.5), p95_ms: ms(0.95), p99_ms: ms(0.99) };
+  return {
+    count,
+    errors: clientErrors + serverErrors,
+    client_errors: clientErrors,
+    server_errors: serverErrors,
+    p50_ms: ms(0.5),
+    p95_ms: ms(0.95),
+    p99_ms: ms(0.99),
+  };
 }
 
 /**
@@ -39,7 +47,10 @@ export async function apiStats(env: Env, db: Db, scope: StatsScope, days: number
   await flushApiCalls(env);
   const toHour = Math.floor(now / HOUR_MS);
   const fromHour = toHour - days * 24 + 1;
-  const hubs = "projectId" in scope ? [projectHub(env, scope.projectId)] : [orgHub(env, scope.orgId), ...(await projectIdsOf(db, scope.orgId)).map((id) => projectHub(env, id))];
+  const hubs =
+    "projectId" in scope
+      ? [projectHub(env, scope.projectId)]
+      : [orgHub(env, scope.orgId), ...(await projectIdsOf(db, scope.orgId)).map((id) => projectHub(env, id))];
   const records = (await mapLimit(hubs, FAN_OUT, (hub) => hub.apiHours(fromHour, toHour))).flat();
   const group = (key: (r: ApiRecord) => string | number) => {
     const groups = new Map<string | number, ApiRecord[]>();
@@ -49,7 +60,11 @@ export async function apiStats(env: Env, db: Db, scope: StatsScope, days: number
   return {
     ...("projectId" in scope ? { project_id: scope.projectId } : { org_id: scope.orgId }),
     from: iso(fromHour * HOUR_MS),
-    hours: [...group((r) => r.hour)].sort((a, b) => Number(a[0]) - Number(b[0])).map(([hour, rs]) => ({ hour: iso(Number(hour) * HOUR_MS), ...summarise(rs) })),
-    routes: [...group((r) => r.route)].map(([route, rs]) => ({ route, ...summarise(rs) })).sort((a, b) => b.count - a.count),
+    hours: [...group((r) => r.hour)]
+      .sort((a, b) => Number(a[0]) - Number(b[0]))
+      .map(([hour, rs]) => ({ hour: iso(Number(hour) * HOUR_MS), ...summarise(rs) })),
+    routes: [...group((r) => r.route)]
+      .map(([route, rs]) => ({ route, ...summarise(rs) }))
+      .sort((a, b) => b.count - a.count),
   };
 }

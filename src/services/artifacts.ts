@@ -11,12 +11,27 @@
 // held by R2 too, before any file exists: D1 keeps their sizes, and the quota counts them
 // beside the files.
 import { ApiError, notFound } from "../contract/errors";
-import { OPEN_UPLOADS_MAX, PART_MIN_BYTES, artifactPrefix, lengthRequired, servedType, tooManyUploads } from "../contract/artifacts";
+import {
+  OPEN_UPLOADS_MAX,
+  PART_MIN_BYTES,
+  artifactPrefix,
+  lengthRequired,
+  servedType,
+  tooManyUploads,
+} from "../contract/artifacts";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { sessionTaken } from "../contract/sessions";
 import { TIERS, type Tier } from "../contract/tiers";
 import type { Db } from "../db/client";
-import { countOpenUploads, deleteUpload, findUpload, insertUpload, partSizes, pendingBytes, recordPart } from "../db/repos/uploads";
+import {
+  countOpenUploads,
+  deleteUpload,
+  findUpload,
+  insertUpload,
+  partSizes,
+  pendingBytes,
+  recordPart,
+} from "../db/repos/uploads";
 import { deviceHub } from "../stubs/device-hub";
 import { orgHub, projectHub } from "../stubs/project-hub";
 import { attachmentDisposition } from "./export-format";
@@ -51,7 +66,8 @@ async function checkSession(env: Env, device: Uploader, sessionId: string): Prom
   const verdict = await deviceHub(env, device.deviceId).uploadAllowed(sessionId, Date.now());
   if (verdict === "not_found") throw notFound("session");
   if (verdict === "conflict") throw sessionTaken();
-  if (verdict === "ended") throw new ApiError("conflict", "the session ended more than 24 hours ago and takes no more files");
+  if (verdict === "ended")
+    throw new ApiError("conflict", "the session ended more than 24 hours ago and takes no more files");
 }
 
 /**
@@ -59,7 +75,14 @@ async function checkSession(env: Env, device: Uploader, sessionId: string): Prom
  * the parts of its uploads under way, but for the upload or part `replacing` (whose bytes are
  * `bytes` themselves).
  */
-async function ensureRoom(env: Env, db: Db, orgId: string, tier: Tier, bytes: number, replacing?: { uploadId: string; partNumber?: number }): Promise<void> {
+async function ensureRoom(
+  env: Env,
+  db: Db,
+  orgId: string,
+  tier: Tier,
+  bytes: number,
+  replacing?: { uploadId: string; partNumber?: number },
+): Promise<void> {
   const limit = TIERS[tier].limits.storage_bytes;
   const [files, parts] = await Promise.all([orgHub(env, orgId).orgStorageBytes(), pendingBytes(db, orgId, replacing)]);
   const used = files + parts;
@@ -68,7 +91,10 @@ async function ensureRoom(env: Env, db: Db, orgId: string, tier: Tier, bytes: nu
 
 /** A file is stored (or replaced): it counts as artifact bytes, and storage moves by what changed. */
 async function stored(env: Env, device: Uploader, size: number, replacedSize: number): Promise<void> {
-  await Promise.all([deviceHub(env, device.deviceId).recordUpload(size), projectHub(env, device.projectId).addStorage(size - replacedSize)]);
+  await Promise.all([
+    deviceHub(env, device.deviceId).recordUpload(size),
+    projectHub(env, device.projectId).addStorage(size - replacedSize),
+  ]);
 }
 
 /** The body as a stream of exactly its declared length (R2 needs the length up front; a body that differs fails). */
@@ -80,12 +106,23 @@ function exactly(req: Request, size: number): ReadableStream<Uint8Array> {
 const contentTypeOf = (req: Request) => req.headers.get("content-type") || "application/octet-stream";
 
 /** PUT /sessions/:id/artifacts/<path>: the body streamed to R2, never held whole. */
-export async function putArtifact(env: Env, db: Db, device: Uploader, sessionId: string, path: string, req: Request): Promise<StoredFile> {
+export async function putArtifact(
+  env: Env,
+  db: Db,
+  device: Uploader,
+  sessionId: string,
+  path: string,
+  req: Request,
+): Promise<StoredFile> {
   const size = declaredLength(req);
   const tier = await tierOf(db, device.orgId);
   const max = TIERS[tier].single_upload_bytes;
   if (size > max) {
-    throw new ApiError("payload_too_large", `one PUT takes at most ${max} bytes; send larger files as a multipart upload (?uploads)`, { limit: max });
+    throw new ApiError(
+      "payload_too_large",
+      `one PUT takes at most ${max} bytes; send larger files as a multipart upload (?uploads)`,
+      { limit: max },
+    );
   }
   await checkSession(env, device, sessionId);
   await ensureRoom(env, db, device.orgId, tier, size);
@@ -104,7 +141,14 @@ export async function putArtifact(env: Env, db: Db, device: Uploader, sessionId:
  * open. The upload is counted after it is written and given up if it went past the cap, so two
  * starts racing for the last place can never both stay (at worst both are refused).
  */
-export async function startUpload(env: Env, db: Db, device: Uploader, sessionId: string, path: string, req: Request): Promise<{ upload_id: string }> {
+export async function startUpload(
+  env: Env,
+  db: Db,
+  device: Uploader,
+  sessionId: string,
+  path: string,
+  req: Request,
+): Promise<{ upload_id: string }> {
   await checkSession(env, device, sessionId);
   const open = await countOpenUploads(db, device.deviceId);
   if (open >= OPEN_UPLOADS_MAX) throw tooManyUploads(open);
@@ -115,7 +159,16 @@ export async function startUpload(env: Env, db: Db, device: Uploader, sessionId:
     customMetadata: { device_id: device.deviceId },
   });
   const now = Date.now();
-  await insertUpload(db, { uploadId: upload.uploadId, projectId: device.projectId, sessionId, deviceId: device.deviceId, path, key, createdAt: now, activeAt: now });
+  await insertUpload(db, {
+    uploadId: upload.uploadId,
+    projectId: device.projectId,
+    sessionId,
+    deviceId: device.deviceId,
+    path,
+    key,
+    createdAt: now,
+    activeAt: now,
+  });
   const after = await countOpenUploads(db, device.deviceId);
   if (after > OPEN_UPLOADS_MAX) {
     await upload.abort();
@@ -149,7 +202,9 @@ export async function putPart(
   await checkSession(env, device, sessionId);
   const row = await uploadOf(db, device, sessionId, path, uploadId);
   await ensureRoom(env, db, device.orgId, tier, size, { uploadId, partNumber });
-  const part = await r2Call(() => env.STORAGE.resumeMultipartUpload(row.key, uploadId).uploadPart(partNumber, exactly(req, size)));
+  const part = await r2Call(() =>
+    env.STORAGE.resumeMultipartUpload(row.key, uploadId).uploadPart(partNumber, exactly(req, size)),
+  );
   await recordPart(db, { uploadId, partNumber, size, at: Date.now() });
   return { part: { part_number: part.partNumber, etag: part.etag } };
 }
@@ -173,7 +228,9 @@ export async function completeUpload(
   await ensureRoom(env, db, device.orgId, await tierOf(db, device.orgId), size, { uploadId });
   const before = await env.STORAGE.head(row.key);
   const object = await r2Call(() =>
-    env.STORAGE.resumeMultipartUpload(row.key, uploadId).complete(parts.map((p) => ({ partNumber: p.part_number, etag: p.etag }))),
+    env.STORAGE.resumeMultipartUpload(row.key, uploadId).complete(
+      parts.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
+    ),
   );
   await deleteUpload(db, uploadId);
   await stored(env, device, object.size, before?.size ?? 0);
@@ -181,7 +238,14 @@ export async function completeUpload(
 }
 
 /** DELETE ...?upload_id: gives a multipart upload up. */
-export async function abortUpload(env: Env, db: Db, device: Uploader, sessionId: string, path: string, uploadId: string): Promise<void> {
+export async function abortUpload(
+  env: Env,
+  db: Db,
+  device: Uploader,
+  sessionId: string,
+  path: string,
+  uploadId: string,
+): Promise<void> {
   const row = await uploadOf(db, device, sessionId, path, uploadId);
   await r2Call(() => env.STORAGE.resumeMultipartUpload(row.key, uploadId).abort());
   await deleteUpload(db, uploadId);
@@ -224,7 +288,13 @@ export async function listFiles(env: Env, projectId: string, sessionId: string, 
  * and the stored type as servedType reads it: only raster images and plain text show inline,
  * anything else is an attachment, and every answer is sandboxed and never sniffed.
  */
-export async function downloadFile(env: Env, projectId: string, sessionId: string, path: string, req: Request): Promise<Response> {
+export async function downloadFile(
+  env: Env,
+  projectId: string,
+  sessionId: string,
+  path: string,
+  req: Request,
+): Promise<Response> {
   const key = keyOf(projectId, sessionId, path);
   let range: R2Range | undefined;
   const asked = req.headers.get("range");
@@ -232,7 +302,11 @@ export async function downloadFile(env: Env, projectId: string, sessionId: strin
     const size = (await env.STORAGE.head(key))?.size;
     if (size === undefined) throw notFound("file");
     const wanted = byteRange(asked, size);
-    if (wanted === "unsatisfiable") return new Response(null, { status: 416, headers: { ...FILE_ANSWER_HEADERS, "content-range": `bytes */${size}` } });
+    if (wanted === "unsatisfiable")
+      return new Response(null, {
+        status: 416,
+        headers: { ...FILE_ANSWER_HEADERS, "content-range": `bytes */${size}` },
+      });
     range = wanted;
   }
   const object = await env.STORAGE.get(key, { range, onlyIf: req.headers });
@@ -244,7 +318,10 @@ export async function downloadFile(env: Env, projectId: string, sessionId: strin
   headers.set("etag", object.httpEtag);
   headers.set("accept-ranges", "bytes");
   headers.set("cache-control", "private, no-cache");
-  headers.set("content-disposition", attachmentDisposition(path.slice(path.lastIndexOf("/") + 1), served.inline ? "inline" : "attachment"));
+  headers.set(
+    "content-disposition",
+    attachmentDisposition(path.slice(path.lastIndexOf("/") + 1), served.inline ? "inline" : "attachment"),
+  );
   // A precondition that did not hold: R2 answers the object without its body.
   if (!("body" in object)) return new Response(null, { status: req.headers.has("if-none-match") ? 304 : 412, headers });
   if (range && "offset" in range) {

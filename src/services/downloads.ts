@@ -38,17 +38,29 @@ function parseHref(href: string) {
   } catch {
     throw invalidField("body", "href", "href is not a path");
   }
-  if (url.origin !== "http://fleetbeat.invalid" || !url.pathname.startsWith(`${API}/`)) throw invalidField("body", "href", "href must be a path under /api/v1");
+  if (url.origin !== "http://fleetbeat.invalid" || !url.pathname.startsWith(`${API}/`))
+    throw invalidField("body", "href", "href must be a path under /api/v1");
   const path = url.pathname.slice(API.length);
   for (const k of KINDS) {
     const m = k.path.exec(path);
-    if (m) return { kind: k.kind, sessionId: m[1] === undefined ? undefined : decodeURIComponent(m[1]), query: Object.fromEntries(url.searchParams) };
+    if (m)
+      return {
+        kind: k.kind,
+        sessionId: m[1] === undefined ? undefined : decodeURIComponent(m[1]),
+        query: Object.fromEntries(url.searchParams),
+      };
   }
   throw invalidField("body", "href", "href must be /logs/export, /sessions/:id/files/download or /sessions/:id/bundle");
 }
 
 /** Mints a link for `href`, after resolving it now as its route would (so a bad link fails here, not later). */
-export async function mintDownload(env: Env, db: Db, org: { orgId: string; keyId: string }, href: string, origin: string) {
+export async function mintDownload(
+  env: Env,
+  db: Db,
+  org: { orgId: string; keyId: string },
+  href: string,
+  origin: string,
+) {
   await resolve(env, db, org.orgId, parseHref(href));
   const secret = newSecret("fbl");
   const expiresAt = Date.now() + DOWNLOAD_TTL_MS;
@@ -65,7 +77,8 @@ async function stillMay(db: Db, orgId: string, callerId: string): Promise<boolea
 /** GET /downloads/:secret: the file, once, with the headers of every file answer whatever its kind. */
 export async function serveDownload(env: Env, db: Db, secret: string, req: Request): Promise<Response> {
   const ticket = await redeemDownloadTicket(db, await sha256(secret), Date.now());
-  if (!ticket || !(await stillMay(db, ticket.orgId, ticket.keyId))) throw new ApiError("unauthorized", "download link is unknown, used, expired or revoked");
+  if (!ticket || !(await stillMay(db, ticket.orgId, ticket.keyId)))
+    throw new ApiError("unauthorized", "download link is unknown, used, expired or revoked");
   const answer = await (await resolve(env, db, ticket.orgId, parseHref(ticket.href)))(req);
   const headers = new Headers(answer.headers);
   for (const [name, value] of Object.entries(FILE_ANSWER_HEADERS)) headers.set(name, value);
@@ -76,7 +89,12 @@ export async function serveDownload(env: Env, db: Db, secret: string, req: Reque
  * The target checked for `orgId` as its route checks it (query, path, the session or devices
  * being the org's), and what answers it: the same services as the authenticated routes.
  */
-async function resolve(env: Env, db: Db, orgId: string, t: ReturnType<typeof parseHref>): Promise<(req: Request) => Promise<Response> | Response> {
+async function resolve(
+  env: Env,
+  db: Db,
+  orgId: string,
+  t: ReturnType<typeof parseHref>,
+): Promise<(req: Request) => Promise<Response> | Response> {
   if (t.kind === "export") {
     const { format, ...filters } = parseOrThrow(LogExport, t.query, "query");
     const sources = await searchScope(env, db, orgId, filters);

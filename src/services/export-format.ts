@@ -53,7 +53,10 @@ export const EXPORT_TYPES: Record<ExportFormat, string> = {
 };
 
 /** Text before the first row, for each row (knowing whether it is the first), and after the last. */
-export const exportWriters: Record<ExportFormat, { head: string; row: (l: LogView, first: boolean) => string; tail: string }> = {
+export const exportWriters: Record<
+  ExportFormat,
+  { head: string; row: (l: LogView, first: boolean) => string; tail: string }
+> = {
   csv: { head: `${CSV_COLUMNS.join(",")}\r\n`, row: (l) => csvRow(l), tail: "" },
   ndjson: { head: "", row: (l) => `${JSON.stringify(l)}\n`, tail: "" },
   json: { head: "[", row: (l, first) => `${first ? "" : ","}\n${JSON.stringify(l)}`, tail: "\n]\n" },

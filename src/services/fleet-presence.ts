@@ -18,17 +18,26 @@ import { presentDevice } from "./presenters";
 const IdCursor = z.object({ id: z.string() });
 
 /** The live presence of `ids`, all of one project, and how many of its devices are not offline: one call to its object. */
-export async function projectPresence(env: Env, projectId: string, ids: string[], opts: { sparklines?: boolean } = {}): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
+export async function projectPresence(
+  env: Env,
+  projectId: string,
+  ids: string[],
+  opts: { sparklines?: boolean } = {},
+): Promise<{ devices: Record<string, PresenceReport>; active: number }> {
   return projectHub(env, projectId).livePresence(ids, opts);
 }
 
 /** The live presence of a page of devices, of any projects: one call per project on the page. */
-async function pagePresence(env: Env, rows: readonly Pick<Device, "id" | "projectId">[]): Promise<Map<string, PresenceReport>> {
+async function pagePresence(
+  env: Env,
+  rows: readonly Pick<Device, "id" | "projectId">[],
+): Promise<Map<string, PresenceReport>> {
   const byProject = new Map<string, string[]>();
   for (const d of rows) byProject.set(d.projectId, [...(byProject.get(d.projectId) ?? []), d.id]);
   const live = new Map<string, PresenceReport>();
   await mapLimit([...byProject], FAN_OUT, async ([projectId, ids]) => {
-    for (const [id, r] of Object.entries((await projectPresence(env, projectId, ids, { sparklines: true })).devices)) live.set(id, r);
+    for (const [id, r] of Object.entries((await projectPresence(env, projectId, ids, { sparklines: true })).devices))
+      live.set(id, r);
   });
   return live;
 }
@@ -45,7 +54,10 @@ export async function listFleet(env: Env, db: Db, orgId: string, q: z.output<typ
   const { items, next_cursor } = page(rows, q.limit, (d) => ({ id: d.id }));
   const live = await pagePresence(env, items);
   // Each device's sparklines came with its report (src/contract/presence.ts SPARKLINES): no call of their own.
-  const devices = items.map((d) => ({ ...presentDevice(d, live.get(d.id)), sparklines: live.get(d.id)?.sparklines ?? {} }));
+  const devices = items.map((d) => ({
+    ...presentDevice(d, live.get(d.id)),
+    sparklines: live.get(d.id)?.sparklines ?? {},
+  }));
   return { devices: q.status ? devices.filter((d) => d.status === q.status) : devices, next_cursor };
 }
 
@@ -59,7 +71,12 @@ const SUMMARY_PAGE = 5_000;
  * with those that have a firing alert counted beside their status. `counts` is one environment's
  * when `environment` is named, else the project's.
  */
-export async function fleetSummary(env: Env, db: Db, projectId: string, environment?: Environment): Promise<z.output<typeof FleetSummary>> {
+export async function fleetSummary(
+  env: Env,
+  db: Db,
+  projectId: string,
+  environment?: Environment,
+): Promise<z.output<typeof FleetSummary>> {
   const groups: Record<Environment, string[]> = { production: [], testing: [], development: [] };
   const registered: Record<string, DeviceStatus> = {};
   for (let afterId: string | undefined; ; ) {
@@ -73,7 +90,10 @@ export async function fleetSummary(env: Env, db: Db, projectId: string, environm
   }
   const counted = await projectHub(env, projectId).fleetCounts(groups, registered);
   const zero = (): StatusCounts => ({ online: 0, offline: 0, maintenance: 0, error: 0, alerting: 0 });
-  const by = Object.fromEntries(ENVIRONMENTS.map((e) => [e, counted[e] ?? zero()])) as Record<Environment, StatusCounts>;
+  const by = Object.fromEntries(ENVIRONMENTS.map((e) => [e, counted[e] ?? zero()])) as Record<
+    Environment,
+    StatusCounts
+  >;
   const counts = environment ? by[environment] : ENVIRONMENTS.reduce((sum, e) => addCounts(sum, by[e]), zero());
   return { counts, by_environment: by };
 }

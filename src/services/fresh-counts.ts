@@ -23,6 +23,8 @@ export async function freshCounts(env: Env, projectIds: string[]): Promise<void>
   await mapLimit(projectIds, FAN_OUT, async (id) => {
     const recent = await projectHub(env, id).recentDevices(RECENT_MS(), RECENT_MAX);
     // A log shard delivers for many devices (src/contract/log-shards.ts); it is asked the same way.
-    await mapLimit(recent, FAN_OUT, (sender) => (isShard(sender) ? shardByName(env, sender).flush() : deviceHub(env, sender).sendCounts()));
+    await mapLimit(recent, FAN_OUT, (sender) =>
+      isShard(sender) ? shardByName(env, sender).flush() : deviceHub(env, sender).sendCounts(),
+    );
   });
 }

@@ -8,11 +8,25 @@ import { projectHub } from "../stubs/project-hub";
 import { tailGroup } from "../stubs/tail-group";
 
 /** The viewer's upgrade request, answered by its group; 401 for a ticket the project does not take, 429 past its viewers. */
-export async function openLiveTail(env: Env, request: Request, ticket: { projectId: string; secret: string }, filter: TailFilter, window?: number): Promise<Response> {
+export async function openLiveTail(
+  env: Env,
+  request: Request,
+  ticket: { projectId: string; secret: string },
+  filter: TailFilter,
+  window?: number,
+): Promise<Response> {
   const admitted = await projectHub(env, ticket.projectId).admitViewer(ticket.secret, filter);
   if (!admitted.ok) {
     if (admitted.status === 429) throw new ApiError("rate_limited", `at most ${MAX_VIEWERS} live viewers per project`);
     throw new ApiError("unauthorized", "ticket is unknown, used or expired");
   }
-  return tailGroup(env, admitted.group).fetch(viewerRequest(request, { group: admitted.group, filter, orgId: admitted.orgId, keyId: admitted.keyId, ...(window ? { window } : {}) }));
+  return tailGroup(env, admitted.group).fetch(
+    viewerRequest(request, {
+      group: admitted.group,
+      filter,
+      orgId: admitted.orgId,
+      keyId: admitted.keyId,
+      ...(window ? { window } : {}),
+    }),
+  );
 }

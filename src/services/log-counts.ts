@@ -29,7 +29,15 @@ import { type Source, filterOf, searchScope } from "./log-search";
 /** Each shard's answer to the same count, asked of its own devices when the source names them. */
 async function countInShards(env: Env, sources: Source[], req: CountRequest): Promise<CountAnswer[]> {
   // RPC's types lose the groups' tuple shape on the way: they are CountGroups.
-  return mapLimit(sources, FAN_OUT, async (s) => (await logShard(env, s.projectId, s.shard).count({ ...req, filter: { ...req.filter, devices: s.devices } })) as unknown as CountAnswer);
+  return mapLimit(
+    sources,
+    FAN_OUT,
+    async (s) =>
+      (await logShard(env, s.projectId, s.shard).count({
+        ...req,
+        filter: { ...req.filter, devices: s.devices },
+      })) as unknown as CountAnswer,
+  );
 }
 
 /** The shards' groups of grouping `i` summed by key. */
@@ -48,7 +56,10 @@ function merged(answers: CountAnswer[], i: number): CountGroup[] {
 
 /** Whether any shard stopped short, and the time from which every shard counted every line (µs). */
 function coverage(answers: CountAnswer[]): { partial: boolean; counted_from: string | null } {
-  const from = answers.reduce<number | undefined>((m, a) => (a.countedFrom === undefined ? m : Math.max(m ?? a.countedFrom, a.countedFrom)), undefined);
+  const from = answers.reduce<number | undefined>(
+    (m, a) => (a.countedFrom === undefined ? m : Math.max(m ?? a.countedFrom, a.countedFrom)),
+    undefined,
+  );
   return { partial: from !== undefined, counted_from: from === undefined ? null : isoMicros(from) };
 }
 
@@ -101,9 +112,17 @@ export async function logFacets(env: Env, db: Db, orgId: string, q: FacetsQuery,
   return {
     from: isoMicros(from),
     to: isoMicros(to),
-    devices: devices.map(([key, lines]) => ({ id: String(key[0]), name: names.get(String(key[0])) ?? String(key[0]), lines })),
+    devices: devices.map(([key, lines]) => ({
+      id: String(key[0]),
+      name: names.get(String(key[0])) ?? String(key[0]),
+      lines,
+    })),
     modules: modules.map(([key, lines]) => ({ name: String(key[0]), lines })),
-    sessions: sessions.map(([key, lines]) => ({ id: String(key[0]), name: sessionNames[String(key[0])] || String(key[0]), lines })),
+    sessions: sessions.map(([key, lines]) => ({
+      id: String(key[0]),
+      name: sessionNames[String(key[0])] || String(key[0]),
+      lines,
+    })),
     partial: covered.partial || modulesCut,
     counted_from: covered.counted_from,
   };
@@ -134,16 +153,32 @@ export async function logVolume(env: Env, db: Db, orgId: string, q: VolumeQuery,
   const first = Math.floor(from / stepUs);
   const buckets = Math.floor((to - 1) / stepUs) - first + 1;
   if (buckets > VOLUME.maxBuckets) {
-    throw invalidField("query", q.interval === undefined ? "from" : "interval", `at most ${VOLUME.maxBuckets} buckets at once: shorten the range or widen the interval`, "too_many_buckets");
+    throw invalidField(
+      "query",
+      q.interval === undefined ? "from" : "interval",
+      `at most ${VOLUME.maxBuckets} buckets at once: shorten the range or widen the interval`,
+      "too_many_buckets",
+    );
   }
   const sources = await searchScope(env, db, orgId, q);
-  const points = Array.from({ length: buckets }, (_, i) => ({ t: iso(((first + i) * stepUs) / 1000), debug: 0, info: 0, warn: 0, error: 0, fatal: 0 }));
+  const points = Array.from({ length: buckets }, (_, i) => ({
+    t: iso(((first + i) * stepUs) / 1000),
+    debug: 0,
+    info: 0,
+    warn: 0,
+    error: 0,
+    fatal: 0,
+  }));
   const filter = filterOf({ ...q, order: "desc" });
   const base = { interval: intervalName(stepS), from: isoMicros(from), to: isoMicros(to) };
   // Words that can match nothing: no shard is asked.
   if (filter === null) return { ...base, points, partial: false, counted_from: null };
   const { order: _, ...rest } = filter;
-  const answers = await countInShards(env, sources, { filter: { ...rest, from, to }, groupings: [{ by: ["bucket", "level"] }], stepUs });
+  const answers = await countInShards(env, sources, {
+    filter: { ...rest, from, to },
+    groupings: [{ by: ["bucket", "level"] }],
+    stepUs,
+  });
   for (const [[bucket, level], lines] of merged(answers, 0)) {
     const point = points[Math.floor(Number(bucket) / stepUs) - first];
     const name = LEVEL_KEYS[Number(level)];

@@ -9,7 +9,12 @@ import { type Source, searchStream } from "./log-search";
 
 const EXPORT_PAGE = 1000;
 
-export function logExport(env: Env, sources: Source[], filters: Omit<LogSearch, "limit" | "cursor">, format: ExportFormat): Response {
+export function logExport(
+  env: Env,
+  sources: Source[],
+  filters: Omit<LogSearch, "limit" | "cursor">,
+  format: ExportFormat,
+): Response {
   const writer = exportWriters[format];
   const encoder = new TextEncoder();
   const stream = searchStream(env, sources, filters, undefined, EXPORT_PAGE);

@@ -29,7 +29,12 @@ export interface Source {
 }
 
 /** The shards a search must ask, all inside the caller's org. */
-export async function searchScope(env: Env, db: Db, orgId: string, p: Pick<LogSearch, "project_id" | "device_id" | "session_id">): Promise<Source[]> {
+export async function searchScope(
+  env: Env,
+  db: Db,
+  orgId: string,
+  p: Pick<LogSearch, "project_id" | "device_id" | "session_id">,
+): Promise<Source[]> {
   if (p.device_id) {
     const device = await deviceOfOrg(db, orgId, p.device_id);
     if (p.project_id && device.projectId !== p.project_id) throw notFound("device");
@@ -41,7 +46,8 @@ export async function searchScope(env: Env, db: Db, orgId: string, p: Pick<LogSe
     if (inScope.length === 0) throw notFound("session");
     return sourcesOf(inScope.map((r) => ({ projectId: r.projectId, deviceId: r.deviceId })));
   }
-  if (!p.project_id) throw invalidField("query", "project_id", "project_id, device_id or session_id is required", "missing_scope");
+  if (!p.project_id)
+    throw invalidField("query", "project_id", "project_id, device_id or session_id is required", "missing_scope");
   await projectOfOrg(db, orgId, p.project_id);
   const projectId = p.project_id;
   return (await shardsInUse(db, projectId)).map((shard) => ({ projectId, shard }));
@@ -63,7 +69,9 @@ export function sourcesOf(devices: { projectId: string; deviceId: string }[]): S
 /** The scope narrowed to these devices (a Loki selector on registry labels): only their shards, only them. */
 export function narrowTo(sources: Source[], deviceIds: Set<string>): Source[] {
   return sources.flatMap((s) => {
-    const left = s.devices ? s.devices.filter((d) => deviceIds.has(d)) : [...deviceIds].filter((d) => shardOf(d) === s.shard);
+    const left = s.devices
+      ? s.devices.filter((d) => deviceIds.has(d))
+      : [...deviceIds].filter((d) => shardOf(d) === s.shard);
     return left.length > 0 ? [{ ...s, devices: left }] : [];
   });
 }
@@ -86,18 +94,33 @@ export function filterOf(p: Omit<LogSearch, "limit" | "cursor">): Omit<LogFilter
 }
 
 /** The merged lines of `sources` after `after`, fetched a share at a time (one call per shard per fetch). */
-export function searchStream(env: Env, sources: Source[], p: Omit<LogSearch, "limit" | "cursor">, after: LogCursor | undefined, pageSize: number): MergedLines | null {
+export function searchStream(
+  env: Env,
+  sources: Source[],
+  p: Omit<LogSearch, "limit" | "cursor">,
+  after: LogCursor | undefined,
+  pageSize: number,
+): MergedLines | null {
   const filter = filterOf(p);
   if (filter === null) return null;
   const byId = new Map(sources.map((s) => [`${s.projectId}/${s.shard}`, s]));
   return new MergedLines([...byId.keys()], filter.order, after, pageSize, async (id, from, limit) => {
     const s = byId.get(id)!;
-    const { rows, resume } = await logShard(env, s.projectId, s.shard).query({ ...filter, devices: s.devices, after: from, limit });
+    const { rows, resume } = await logShard(env, s.projectId, s.shard).query({
+      ...filter,
+      devices: s.devices,
+      after: from,
+      limit,
+    });
     return { rows: rows.map((row) => presentLog(row.device_id, row)), resume };
   });
 }
 
-export async function searchLogs(env: Env, sources: Source[], p: LogSearch): Promise<{ logs: LogView[]; next_cursor: string | null }> {
+export async function searchLogs(
+  env: Env,
+  sources: Source[],
+  p: LogSearch,
+): Promise<{ logs: LogView[]; next_cursor: string | null }> {
   const after = decodeCursor(p.cursor, CursorShape) as LogCursor | undefined;
   const stream = searchStream(env, sources, p, after, p.limit + 1);
   if (!stream) return { logs: [], next_cursor: null };
@@ -105,6 +128,7 @@ export async function searchLogs(env: Env, sources: Source[], p: LogSearch): Pro
   const logs = merged.slice(0, p.limit);
   const last = logs[logs.length - 1];
   // A full page goes on after its last line; a page cut short by a capped archive scan, from where the scan stopped.
-  const next = merged.length > p.limit && last ? { ts: last.timestamp_us, device_id: last.device_id, id: rowId(last) } : stop;
+  const next =
+    merged.length > p.limit && last ? { ts: last.timestamp_us, device_id: last.device_id, id: rowId(last) } : stop;
   return { logs, next_cursor: next ? encodeCursor({ ...next }) : null };
 }

@@ -109,12 +109,22 @@ class DeviceLabels {
   }
 }
 
-const deviceOnly = (d: DeviceLabelRow): StreamLabels => ({ device_id: d.id, dsn: d.dsn, device_type: d.deviceType, environment: d.environment });
-const deviceMatchers = (q: LogQuery): LogQuery => ({ matchers: q.matchers.filter((m) => DEVICE_LABELS.includes(m.label)), filters: [] });
+const deviceOnly = (d: DeviceLabelRow): StreamLabels => ({
+  device_id: d.id,
+  dsn: d.dsn,
+  device_type: d.deviceType,
+  environment: d.environment,
+});
+const deviceMatchers = (q: LogQuery): LogQuery => ({
+  matchers: q.matchers.filter((m) => DEVICE_LABELS.includes(m.label)),
+  filters: [],
+});
 
 /** Whether the search applies this matcher itself, so no line needs checking for it here. */
 const pushed = (q: LogQuery, label: LokiLabel) =>
-  label === "level" || DEVICE_LABELS.includes(label) || ((label === "session_id" || label === "module") && exactValue(q, label) !== undefined);
+  label === "level" ||
+  DEVICE_LABELS.includes(label) ||
+  ((label === "session_id" || label === "module") && exactValue(q, label) !== undefined);
 
 interface Passed {
   labels: StreamLabels;
@@ -126,7 +136,13 @@ interface Passed {
  * counted in `work` (a 400 past its bounds); after each PAUSE_EVERY of it the run pauses, since
  * workerd serves nothing else while a request computes.
  */
-async function passing(q: LogQuery, lines: LogView[], labels: DeviceLabels, work: RegexWork, room = Infinity): Promise<Passed[]> {
+async function passing(
+  q: LogQuery,
+  lines: LogView[],
+  labels: DeviceLabels,
+  work: RegexWork,
+  room = Infinity,
+): Promise<Passed[]> {
   const out: Passed[] = [];
   let pauseAt = { lines: work.lines + PAUSE_EVERY.lines, chars: work.chars + PAUSE_EVERY.chars };
   for (const line of lines) {
@@ -233,11 +249,26 @@ export async function lokiQuery(
 }
 
 /** Distinct label sets of the streams a selector has in the range (for /series): read from its latest lines. */
-export async function lokiSeries(env: Env, db: Db, orgId: string, projectId: string, queries: LogQuery[], range: Range): Promise<StreamLabels[]> {
+export async function lokiSeries(
+  env: Env,
+  db: Db,
+  orgId: string,
+  projectId: string,
+  queries: LogQuery[],
+  range: Range,
+): Promise<StreamLabels[]> {
   const seen = new Map<string, StreamLabels>();
   const work = new RegexWork(REGEX_WORK);
   for (const q of queries) {
-    const { streams } = await lokiQuery(env, db, orgId, projectId, q, { ...range, limit: PAGE_LINES, direction: "backward" }, work);
+    const { streams } = await lokiQuery(
+      env,
+      db,
+      orgId,
+      projectId,
+      q,
+      { ...range, limit: PAGE_LINES, direction: "backward" },
+      work,
+    );
     for (const s of streams) seen.set(JSON.stringify(s.stream), s.stream);
   }
   return [...seen.values()];
@@ -247,12 +278,23 @@ export async function lokiSeries(env: Env, db: Db, orgId: string, projectId: str
 export const lokiLabelNames = (): string[] => [...LOKI_LABELS].sort();
 
 /** The values a label has in the project (in the range, where that is known), narrowed by the selector's matchers. */
-export async function lokiLabelValues(env: Env, db: Db, projectId: string, name: string, range: Range, q: LogQuery | null): Promise<string[]> {
+export async function lokiLabelValues(
+  env: Env,
+  db: Db,
+  projectId: string,
+  name: string,
+  range: Range,
+  q: LogQuery | null,
+): Promise<string[]> {
   const label = (LOKI_LABELS as readonly string[]).includes(name) ? (name as LokiLabel) : null;
   if (!label) return [];
   const matchers = (q?.matchers ?? []).filter((m) => m.label === label);
   const work = new RegexWork(REGEX_WORK);
-  const keep = (values: Iterable<string>) => [...new Set(values)].filter((v) => matchers.every((m) => m.test(v, work))).sort().slice(0, MAX_VALUES);
+  const keep = (values: Iterable<string>) =>
+    [...new Set(values)]
+      .filter((v) => matchers.every((m) => m.test(v, work)))
+      .sort()
+      .slice(0, MAX_VALUES);
   if (label === "level") return LEVELS.filter((l) => matchers.every((m) => m.test(l)));
   if (DEVICE_LABELS.includes(label)) {
     const registry = await projectDeviceLabels(db, projectId, MAX_REGISTRY_DEVICES);
@@ -265,7 +307,14 @@ export async function lokiLabelValues(env: Env, db: Db, projectId: string, name:
     );
   }
   if (label === "session_id") {
-    return keep(await projectSessionIds(env, projectId, { from: Math.floor(range.from / 1000), to: Math.ceil(range.to / 1000) }, MAX_VALUES));
+    return keep(
+      await projectSessionIds(
+        env,
+        projectId,
+        { from: Math.floor(range.from / 1000), to: Math.ceil(range.to / 1000) },
+        MAX_VALUES,
+      ),
+    );
   }
   // Modules: the project's daily tallies of the range's days (counted by day of receipt).
   const fromDay = utcDay(range.from / 1000);
@@ -323,10 +372,16 @@ export async function openLokiTail(
   const url = new URL("https://project-hub/tail");
   url.search = new URLSearchParams({ ticket: secret, window: String(TAIL_WINDOW) }).toString();
   const res = await hub.fetch(
-    new Request(url, { headers: { upgrade: "websocket", "x-tail-filter": encodeURIComponent(JSON.stringify(tailFilterOf(q))) } }),
+    new Request(url, {
+      headers: { upgrade: "websocket", "x-tail-filter": encodeURIComponent(JSON.stringify(tailFilterOf(q))) },
+    }),
   );
   const upstream = res.webSocket;
-  if (!upstream) throw new ApiError(res.status === 429 ? "rate_limited" : "unauthorized", `the project's live tail refused the stream (${res.status})`);
+  if (!upstream)
+    throw new ApiError(
+      res.status === 429 ? "rate_limited" : "unauthorized",
+      `the project's live tail refused the stream (${res.status})`,
+    );
   upstream.accept();
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   server.accept();
@@ -358,7 +413,12 @@ export async function openLokiTail(
   // Frames are handled one after another (each may read the registry), the backfill first.
   let chain: Promise<void> = (async () => {
     const now = Date.now() * 1000;
-    const { streams } = await lokiQuery(env, db, caller.orgId, projectId, q, { from: p.start, to: now + 1, limit: p.limit, direction: "backward" });
+    const { streams } = await lokiQuery(env, db, caller.orgId, projectId, q, {
+      from: p.start,
+      to: now + 1,
+      limit: p.limit,
+      direction: "backward",
+    });
     for (const s of streams) s.values.reverse();
     // The backfill's lines may be offered live too, by the tail opened just before it.
     const recent = new Set(streams.flatMap((s) => s.values.map(([ts, line]) => `${ts}\u0000${line}`)));
@@ -369,7 +429,10 @@ export async function openLokiTail(
   const relay = async (frame: { type?: string; seq?: number; logs?: LogView[] }) => {
     if (frame.type !== "logs" || !Array.isArray(frame.logs)) return;
     await labels.load(frame.logs.map((l) => l.device_id));
-    const fresh = backfilled.size > 0 ? frame.logs.filter((line) => !backfilled.has(`${nanos(line.timestamp_us)}\u0000${line.message}`)) : frame.logs;
+    const fresh =
+      backfilled.size > 0
+        ? frame.logs.filter((line) => !backfilled.has(`${nanos(line.timestamp_us)}\u0000${line.message}`))
+        : frame.logs;
     // A tail has no end, so its regex work is bounded per frame (at most 500 lines) rather than in all.
     const passed = await passing(q, fresh, labels, new RegexWork(REGEX_WORK));
     if (passed.length > 0 && !closed) server.send(tailFrame(toStreams(passed)));

@@ -91,7 +91,8 @@ export class MergedLines {
       if (starved.length > 0) await mapLimit(starved, FAN_OUT, (d) => this.fetchMore(d));
       // The first place a source stopped short: nothing at or past it may go in this page.
       let stop: LogCursor | undefined;
-      for (const d of this.streams) if (d.stall && d.rows.length === 0 && (!stop || sign * compareKeys(d.stall, stop) < 0)) stop = d.stall;
+      for (const d of this.streams)
+        if (d.stall && d.rows.length === 0 && (!stop || sign * compareKeys(d.stall, stop) < 0)) stop = d.stall;
       let best: SourceStream | undefined;
       for (const d of this.streams) {
         if (d.rows.length > 0 && (!best || sign * compare(d.rows[0]!, best.rows[0]!) < 0)) best = d;

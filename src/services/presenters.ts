@@ -54,7 +54,9 @@ export const presentDevice = (d: Device, live?: Presence | null) => ({
   registered_at: iso(d.registeredAt),
   decommissioned_at: isoOrNull(d.decommissionedAt),
   // Who last renamed, moved, paused or decommissioned it (null: nobody since it registered).
-  changed_by: d.changedBy ? { kind: d.changedBy.kind, id: d.changedBy.id, label: d.changedBy.label, at: iso(d.changedBy.at) } : null,
+  changed_by: d.changedBy
+    ? { kind: d.changedBy.kind, id: d.changedBy.id, label: d.changedBy.label, at: iso(d.changedBy.at) }
+    : null,
 });
 
 export const presentSession = (where: { projectId: string; deviceId: string }, s: SessionFields, now = Date.now()) => ({

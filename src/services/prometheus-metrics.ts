@@ -24,10 +24,19 @@ const STATUSES: readonly Status[] = ["online", "offline", "maintenance", "error"
 /** Heartbeat metrics the agent sends (agent/metrics.ts), each as a family of its own with its unit. */
 const KNOWN_METRICS: Record<string, { name: string; help: string }> = {
   cpu_usage: { name: "fleetbeat_device_cpu_usage_percent", help: "CPU busy share (%) in the device's last heartbeat" },
-  memory_usage: { name: "fleetbeat_device_memory_usage_percent", help: "Memory in use (%) in the device's last heartbeat" },
+  memory_usage: {
+    name: "fleetbeat_device_memory_usage_percent",
+    help: "Memory in use (%) in the device's last heartbeat",
+  },
   disk_usage: { name: "fleetbeat_device_disk_usage_percent", help: "Disk in use (%) in the device's last heartbeat" },
-  battery_level: { name: "fleetbeat_device_battery_level_percent", help: "Battery charge (%) in the device's last heartbeat" },
-  temperature: { name: "fleetbeat_device_temperature_celsius", help: "Temperature (degrees Celsius) in the device's last heartbeat" },
+  battery_level: {
+    name: "fleetbeat_device_battery_level_percent",
+    help: "Battery charge (%) in the device's last heartbeat",
+  },
+  temperature: {
+    name: "fleetbeat_device_temperature_celsius",
+    help: "Temperature (degrees Celsius) in the device's last heartbeat",
+  },
 };
 
 const USAGE_HELP: Record<(typeof USAGE_FIELDS)[number], string> = {
@@ -43,7 +52,12 @@ const USAGE_HELP: Record<(typeof USAGE_FIELDS)[number], string> = {
   error_lines: "ERROR and FATAL log lines accepted",
 };
 
-const family = (name: string, help: string, type: MetricFamily["type"] = "gauge"): MetricFamily => ({ name, help, type, samples: [] });
+const family = (name: string, help: string, type: MetricFamily["type"] = "gauge"): MetricFamily => ({
+  name,
+  help,
+  type,
+  samples: [],
+});
 const seconds = (ms: number) => ms / 1000;
 
 export async function scrapeProject(
@@ -56,21 +70,42 @@ export async function scrapeProject(
   const day = utcDay(now);
   // The project's object and its device counts, while the pages of devices are read.
   const hub = projectHub(env, q.project_id);
-  const projectPart = Promise.all([hub.usage(day.slice(0, 7), day), countLiveDevices(db, q.project_id), hub.storageRows()]);
+  const projectPart = Promise.all([
+    hub.usage(day.slice(0, 7), day),
+    countLiveDevices(db, q.project_id),
+    hub.storageRows(),
+  ]);
 
-  const up = family("fleetbeat_device_up", "1 when the device is not offline (online, maintenance or error), 0 when it is offline");
+  const up = family(
+    "fleetbeat_device_up",
+    "1 when the device is not offline (online, maintenance or error), 0 when it is offline",
+  );
   const status = family("fleetbeat_device_status", "The device's status: 1 for the status it has, 0 for the others");
-  const lastSeen = family("fleetbeat_device_last_seen_timestamp_seconds", "When the device was last heard from (heartbeat, logs or socket), unix seconds");
-  const lastHeartbeat = family("fleetbeat_device_last_heartbeat_timestamp_seconds", "When the device last sent a heartbeat, unix seconds");
+  const lastSeen = family(
+    "fleetbeat_device_last_seen_timestamp_seconds",
+    "When the device was last heard from (heartbeat, logs or socket), unix seconds",
+  );
+  const lastHeartbeat = family(
+    "fleetbeat_device_last_heartbeat_timestamp_seconds",
+    "When the device last sent a heartbeat, unix seconds",
+  );
   const known = Object.fromEntries(Object.entries(KNOWN_METRICS).map(([k, m]) => [k, family(m.name, m.help)]));
-  const other = family("fleetbeat_device_metric", "Any other metric of the device's last heartbeat, by its name in the metric label");
+  const other = family(
+    "fleetbeat_device_metric",
+    "Any other metric of the device's last heartbeat, by its name in the metric label",
+  );
 
   let truncated = false;
   const rows: Awaited<ReturnType<typeof listDevicePresence>> = [];
   for (let afterId: string | undefined; ; ) {
     // One row past the cap tells whether there are more.
     const limit = Math.min(SCRAPE_PAGE, SCRAPE_MAX_DEVICES + 1 - rows.length);
-    const page = await listDevicePresence(db, orgId, { project_id: q.project_id, environment: q.environment, type: q.type }, { afterId, limit });
+    const page = await listDevicePresence(
+      db,
+      orgId,
+      { project_id: q.project_id, environment: q.environment, type: q.type },
+      { afterId, limit },
+    );
     const before = rows.length;
     rows.push(...page.slice(0, SCRAPE_MAX_DEVICES - before));
     if (page.length < limit) break;
@@ -81,13 +116,20 @@ export async function scrapeProject(
     afterId = page[page.length - 1]!.id;
   }
   // The live picture of every device of the answer, and the active count, in one call.
-  const live = await projectPresence(env, q.project_id, rows.map((d) => d.id));
+  const live = await projectPresence(
+    env,
+    q.project_id,
+    rows.map((d) => d.id),
+  );
   for (const d of rows) {
     const l = live.devices[d.id];
     const labels: Labels = { device_id: d.id, dsn: d.dsn, device_type: d.deviceType, environment: d.environment };
-    const now = l ? { status: l.status, lastSeenAt: l.last_seen_at, lastHeartbeatAt: l.last_heartbeat_at, metrics: l.metrics } : d;
+    const now = l
+      ? { status: l.status, lastSeenAt: l.last_seen_at, lastHeartbeatAt: l.last_heartbeat_at, metrics: l.metrics }
+      : d;
     up.samples.push({ labels, value: now.status === "offline" ? 0 : 1 });
-    for (const s of STATUSES) status.samples.push({ labels: { ...labels, status: s }, value: now.status === s ? 1 : 0 });
+    for (const s of STATUSES)
+      status.samples.push({ labels: { ...labels, status: s }, value: now.status === s ? 1 : 0 });
     if (now.lastSeenAt != null) lastSeen.samples.push({ labels, value: seconds(now.lastSeenAt) });
     if (now.lastHeartbeatAt != null) lastHeartbeat.samples.push({ labels, value: seconds(now.lastHeartbeatAt) });
     for (const [name, value] of Object.entries(now.metrics ?? {})) {
@@ -102,10 +144,17 @@ export async function scrapeProject(
   const [usage, liveDevices, storageRows] = await projectPart;
   const project: Labels = { project_id: q.project_id };
   const counters = USAGE_FIELDS.map((f) => ({
-    ...family(`fleetbeat_project_${f}_total`, `${USAGE_HELP[f]} this UTC month (starts again from 0 when the month turns)`, "counter"),
+    ...family(
+      `fleetbeat_project_${f}_total`,
+      `${USAGE_HELP[f]} this UTC month (starts again from 0 when the month turns)`,
+      "counter",
+    ),
     samples: [{ labels: project, value: usage.month[f] }],
   }));
-  const gauge = (name: string, help: string, value: number): MetricFamily => ({ ...family(name, help), samples: [{ labels: project, value }] });
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({
+    ...family(name, help),
+    samples: [{ labels: project, value }],
+  });
 
   return formatExposition([
     up,
@@ -115,7 +164,11 @@ export async function scrapeProject(
     ...Object.values(known),
     other,
     ...counters,
-    gauge("fleetbeat_project_storage_bytes", "Bytes the project stores in R2 (session files and archived logs), as last counted", usage.storage_bytes),
+    gauge(
+      "fleetbeat_project_storage_bytes",
+      "Bytes the project stores in R2 (session files and archived logs), as last counted",
+      usage.storage_bytes,
+    ),
     {
       ...family(
         "fleetbeat_storage_rows_written_total",
@@ -129,8 +182,16 @@ export async function scrapeProject(
       ],
     },
     gauge("fleetbeat_project_devices", "The project's devices that are not decommissioned", liveDevices),
-    gauge("fleetbeat_project_active_devices", "The project's devices that are not offline (online, maintenance or error)", live.active),
+    gauge(
+      "fleetbeat_project_active_devices",
+      "The project's devices that are not offline (online, maintenance or error)",
+      live.active,
+    ),
     gauge("fleetbeat_scrape_devices", "Devices in this answer", exported),
-    gauge("fleetbeat_scrape_truncated", `1 when the project has more than ${SCRAPE_MAX_DEVICES} matching devices and this answer lists only the first; narrow it with environment or type`, truncated ? 1 : 0),
+    gauge(
+      "fleetbeat_scrape_truncated",
+      `1 when the project has more than ${SCRAPE_MAX_DEVICES} matching devices and this answer lists only the first; narrow it with environment or type`,
+      truncated ? 1 : 0,
+    ),
   ]);
 }

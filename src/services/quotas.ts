@@ -13,7 +13,13 @@ import { findOrg } from "../db/repos/orgs";
 type HeldLimit = Extract<LimitName, "projects" | "devices" | "api_keys" | "people">;
 
 /** The 429 for a limit; `resetsAt` is when a monthly limit starts over (null for counts). */
-export function quotaExceeded(limit: LimitName, max: number, used: number, resetsAt: string | null, tier: Tier): ApiError {
+export function quotaExceeded(
+  limit: LimitName,
+  max: number,
+  used: number,
+  resetsAt: string | null,
+  tier: Tier,
+): ApiError {
   return new ApiError("quota_exceeded", `the ${tier} tier's ${limit} limit (${max}) is reached`, {
     quota: limit,
     limit: max,
@@ -36,7 +42,12 @@ export interface Placed<T> {
  * Creates something the tier limits per org: `insert` stores it, in one statement (or batch),
  * only while the org holds fewer than `max`; refused, it answers 429 with what the org holds.
  */
-export async function insertWithinLimit<T>(db: Db, orgId: string, limit: HeldLimit, insert: (max: number) => Promise<Placed<T>>): Promise<T> {
+export async function insertWithinLimit<T>(
+  db: Db,
+  orgId: string,
+  limit: HeldLimit,
+  insert: (max: number) => Promise<Placed<T>>,
+): Promise<T> {
   const tier = await tierOf(db, orgId);
   const max = TIERS[tier].limits[limit];
   const { created, used } = await insert(max);

@@ -37,10 +37,21 @@ export async function overview(env: Env, db: Db, scope: StatsScope, orgId: strin
   const parts = await mapLimit(ids, FAN_OUT, (id) => projectHub(env, id).overview(from, to, TOP));
   const totals = zero();
   for (const p of parts) add(totals, p.totals);
-  const byLines = mergeRanked(parts.map((p) => p.devices_by_lines), "lines");
-  const byErrors = mergeRanked(parts.map((p) => p.devices_by_errors), "errors");
+  const byLines = mergeRanked(
+    parts.map((p) => p.devices_by_lines),
+    "lines",
+  );
+  const byErrors = mergeRanked(
+    parts.map((p) => p.devices_by_errors),
+    "errors",
+  );
   const names = await deviceNames(db, orgId, [...new Set([...byLines, ...byErrors].map((d) => d.key))]);
-  const device = (d: Ranked) => ({ device_id: d.key, name: names.get(d.key) ?? null, lines: d.lines, errors: d.errors });
+  const device = (d: Ranked) => ({
+    device_id: d.key,
+    name: names.get(d.key) ?? null,
+    lines: d.lines,
+    errors: d.errors,
+  });
   const module = (m: Ranked) => ({ module: m.key, lines: m.lines, errors: m.errors });
   return {
     ...("projectId" in scope ? { project_id: scope.projectId } : { org_id: scope.orgId }),
@@ -50,8 +61,14 @@ export async function overview(env: Env, db: Db, scope: StatsScope, orgId: strin
     error_rate: totals.logs === 0 ? 0 : totals.error_lines / totals.logs,
     top_devices: { by_lines: byLines.map(device), by_errors: byErrors.map(device) },
     top_modules: {
-      by_lines: mergeRanked(parts.map((p) => p.modules_by_lines), "lines").map(module),
-      by_errors: mergeRanked(parts.map((p) => p.modules_by_errors), "errors").map(module),
+      by_lines: mergeRanked(
+        parts.map((p) => p.modules_by_lines),
+        "lines",
+      ).map(module),
+      by_errors: mergeRanked(
+        parts.map((p) => p.modules_by_errors),
+        "errors",
+      ).map(module),
     },
   };
 }

@@ -86,7 +86,9 @@ export async function registerDevice(env: Env, db: Db, body: z.output<typeof Reg
 }
 
 async function findToken(db: Db, token: string) {
-  const row = token.startsWith(`${REGISTRATION_TOKEN_PREFIX}_`) ? await findTokenByHash(db, await sha256(token)) : undefined;
+  const row = token.startsWith(`${REGISTRATION_TOKEN_PREFIX}_`)
+    ? await findTokenByHash(db, await sha256(token))
+    : undefined;
   if (!row) throw new ApiError("unauthorized", "unknown registration token");
   if (row.usedAt !== null) throw new ApiError("conflict", "registration token was already used");
   if (row.expiresAt <= Date.now()) throw new ApiError("gone", "registration token has expired");

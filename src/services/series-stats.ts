@@ -52,12 +52,18 @@ export async function timeseries(
   const to = q.to ? down(Date.parse(q.to) + step - 1) : down(now) + step;
   const from = q.from ? down(Date.parse(q.from)) : to - DEFAULT_POINTS * step;
   if ((to - from) / step > MAX_POINTS) {
-    throw invalidField("query", "from", `at most ${MAX_POINTS} points at once: shorten the range or widen the interval`, "too_many_points");
+    throw invalidField(
+      "query",
+      "from",
+      `at most ${MAX_POINTS} points at once: shorten the range or widen the interval`,
+      "too_many_points",
+    );
   }
   const values = new Map<number, number>();
   const column = DAY_COLUMN[q.metric];
   if (q.interval === "1d" && column) {
-    for (const d of await projectDays(db, projectId, utcDay(from), utcDay(to - 1))) values.set(Date.parse(d.date), d[column] as number);
+    for (const d of await projectDays(db, projectId, utcDay(from), utcDay(to - 1)))
+      values.set(Date.parse(d.date), d[column] as number);
   } else {
     const minutes = q.interval === "1d" ? 60 : (Number(q.interval.slice(0, -1)) as BucketMinutes);
     for (const b of await projectHub(env, projectId).series(minutes, bucketMetricsOf(q.metric), from, to)) {

@@ -50,9 +50,18 @@ export function sessionBundle(env: Env, session: SessionRecord): Response {
       manifest.push({ path, name, size: object.size, etag: object.etag });
       yield { name, input: object.body, size: object.size, lastModified: object.uploaded };
     }
-    const logs = logExport(env, sourcesOf([{ projectId: session.projectId, deviceId: session.deviceId }]), { project_id: session.projectId, session_id: session.sessionId, order: "asc" }, "ndjson");
+    const logs = logExport(
+      env,
+      sourcesOf([{ projectId: session.projectId, deviceId: session.deviceId }]),
+      { project_id: session.projectId, session_id: session.sessionId, order: "asc" },
+      "ndjson",
+    );
     yield { name: "logs.ndjson", input: logs.body!, lastModified: new Date() };
-    yield { name: "manifest.json", input: `${JSON.stringify({ session_id: session.sessionId, files: manifest }, null, 2)}\n`, lastModified: new Date() };
+    yield {
+      name: "manifest.json",
+      input: `${JSON.stringify({ session_id: session.sessionId, files: manifest }, null, 2)}\n`,
+      lastModified: new Date(),
+    };
   }
   const zip = downloadZip(entries());
   return new Response(zip.body, {

@@ -59,7 +59,8 @@ async function orgProjectIds(db: Db, orgId: string): Promise<string[]> {
 }
 
 /** The projects a read visits: the one named (the caller checked it is the org's), or all of the org's. */
-const projectsOf = async (db: Db, orgId: string, projectId: string | undefined) => (projectId ? [projectId] : orgProjectIds(db, orgId));
+const projectsOf = async (db: Db, orgId: string, projectId: string | undefined) =>
+  projectId ? [projectId] : orgProjectIds(db, orgId);
 
 /**
  * Where project `projectId` resumes after `a` in the list's order, (started_at, project_id,
@@ -76,11 +77,19 @@ function afterIn(projectId: string, a: SessionKey): SessionAfter {
  * session_id) descending. A project's own order is its object's; projects merge by started_at,
  * then project id.
  */
-export async function listSessions(env: Env, db: Db, orgId: string, f: SessionFilter, page: { after?: SessionKey; limit: number }): Promise<SessionRecord[]> {
+export async function listSessions(
+  env: Env,
+  db: Db,
+  orgId: string,
+  f: SessionFilter,
+  page: { after?: SessionKey; limit: number },
+): Promise<SessionRecord[]> {
   const projectIds = await projectsOf(db, orgId, f.project_id);
   const filter = { device_id: f.device_id, status: f.status, from: f.from, to: f.to };
   const pages = await mapLimit(projectIds, FAN_OUT, async (projectId) =>
-    (await projectHub(env, projectId).listSessions(filter, page.after && afterIn(projectId, page.after), page.limit)).map((s) => recordOf(projectId, s)),
+    (
+      await projectHub(env, projectId).listSessions(filter, page.after && afterIn(projectId, page.after), page.limit)
+    ).map((s) => recordOf(projectId, s)),
   );
   // A stable sort: rows of one project at one started_at keep their object's order.
   const rank = (r: SessionRecord) => r.projectId;
@@ -91,7 +100,13 @@ export async function listSessions(env: Env, db: Db, orgId: string, f: SessionFi
 }
 
 /** Every session of the org with this id (at most one per project), in project id order. */
-async function sessionsWithId(env: Env, db: Db, orgId: string, sessionId: string, projectId?: string): Promise<SessionRecord[]> {
+async function sessionsWithId(
+  env: Env,
+  db: Db,
+  orgId: string,
+  sessionId: string,
+  projectId?: string,
+): Promise<SessionRecord[]> {
   // A project of another org has none of this org's sessions.
   if (projectId !== undefined && !(await findProjectOfOrg(db, orgId, projectId))) return [];
   const projectIds = await projectsOf(db, orgId, projectId);
@@ -103,16 +118,36 @@ async function sessionsWithId(env: Env, db: Db, orgId: string, sessionId: string
 }
 
 /** A session of the org, optionally only in one project; if several projects use the id, the first by project id. */
-export async function findSessionOfOrg(env: Env, db: Db, orgId: string, sessionId: string, projectId?: string): Promise<SessionRecord | undefined> {
+export async function findSessionOfOrg(
+  env: Env,
+  db: Db,
+  orgId: string,
+  sessionId: string,
+  projectId?: string,
+): Promise<SessionRecord | undefined> {
   return (await sessionsWithId(env, db, orgId, sessionId, projectId))[0];
 }
 
 /** Every (project, device) of the org that has a session with this id: at most one per project. */
-export async function sessionDevicesOfOrg(env: Env, db: Db, orgId: string, sessionId: string, projectId?: string): Promise<{ deviceId: string; projectId: string }[]> {
-  return (await sessionsWithId(env, db, orgId, sessionId, projectId)).map((s) => ({ deviceId: s.deviceId, projectId: s.projectId }));
+export async function sessionDevicesOfOrg(
+  env: Env,
+  db: Db,
+  orgId: string,
+  sessionId: string,
+  projectId?: string,
+): Promise<{ deviceId: string; projectId: string }[]> {
+  return (await sessionsWithId(env, db, orgId, sessionId, projectId)).map((s) => ({
+    deviceId: s.deviceId,
+    projectId: s.projectId,
+  }));
 }
 
 /** Session ids of the project that ran during [from, to) (ms): started before `to`, not ended before `from`; newest first. */
-export async function projectSessionIds(env: Env, projectId: string, range: { from?: number; to?: number }, max: number): Promise<string[]> {
+export async function projectSessionIds(
+  env: Env,
+  projectId: string,
+  range: { from?: number; to?: number },
+  max: number,
+): Promise<string[]> {
   return projectHub(env, projectId).sessionIdsBetween(range, max);
 }

@@ -8,7 +8,11 @@ import type { StatsScope } from "../db/repos/stats";
 import { projectOfOrg } from "./tenancy";
 
 /** The scope a stats query names, checked against the caller's org: another org's is 404. */
-export async function statsScope(db: Db, callerOrgId: string, q: { project_id?: string; org_id?: string }): Promise<StatsScope> {
+export async function statsScope(
+  db: Db,
+  callerOrgId: string,
+  q: { project_id?: string; org_id?: string },
+): Promise<StatsScope> {
   if (q.project_id) return { projectId: (await projectOfOrg(db, callerOrgId, q.project_id)).id };
   if (q.org_id !== callerOrgId) throw notFound("org");
   return { orgId: callerOrgId };

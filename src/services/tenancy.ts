@@ -62,7 +62,9 @@ export async function createOrg(db: Db, name: string, tier: OrgTier) {
 /** A new key of the org, made by key `createdBy`; its secret is returned once and never stored. */
 export async function createKey(db: Db, orgId: string, role: KeyRole, name: string, createdBy: string) {
   const { secret, keyHash, prefix } = await mintOrgKey();
-  const key = await insertWithinLimit(db, orgId, "api_keys", (max) => insertKeyWithinLimit(db, orgId, { name, role, keyHash, prefix, createdBy }, max));
+  const key = await insertWithinLimit(db, orgId, "api_keys", (max) =>
+    insertKeyWithinLimit(db, orgId, { name, role, keyHash, prefix, createdBy }, max),
+  );
   return { key, secret };
 }
 
@@ -89,7 +91,6 @@ export async function closeTailsOf(env: Env, db: Db, orgId: string, callerId: st
     afterId = page[page.length - 1]!.id;
   }
 }
-
 
 /** Stops every device key of the project, then removes the project's rows. */
 export async function deleteProject(env: Env, db: Db, projectId: string): Promise<void> {

@@ -20,7 +20,11 @@ export async function liveUsage(env: Env, db: Db, scope: StatsScope, tier: Tier,
   await freshCounts(env, projectIds);
   const parts = await mapLimit(projectIds, FAN_OUT, async (id) => {
     // Active: not offline, as the project's live picture has it (a transition reaches it at once).
-    const [usage, devices, live] = await Promise.all([projectHub(env, id).usage(month, day), countLiveDevices(db, id), projectPresence(env, id, [])]);
+    const [usage, devices, live] = await Promise.all([
+      projectHub(env, id).usage(month, day),
+      countLiveDevices(db, id),
+      projectPresence(env, id, []),
+    ]);
     return { ...usage, devices, active_devices: live.active };
   });
   const sum = { month: zero(), today: zero(), lifetime: zero(), devices: 0, active_devices: 0, storage_bytes: 0 };
@@ -123,7 +127,20 @@ export function presentMonths(rows: MonthlyRow[], scope: StatsScope) {
       byMonth.set(r.month, { ...r, exceededLimits: [...r.exceededLimits] });
       continue;
     }
-    for (const k of ["logs", "logBytes", "sessions", "heartbeats", "deviceMessagesIn", "deviceMessagesOut", "apiCalls", "commands", "artifactBytes", "errorLines", "peakStorageBytes", "overageCents"] as const) {
+    for (const k of [
+      "logs",
+      "logBytes",
+      "sessions",
+      "heartbeats",
+      "deviceMessagesIn",
+      "deviceMessagesOut",
+      "apiCalls",
+      "commands",
+      "artifactBytes",
+      "errorLines",
+      "peakStorageBytes",
+      "overageCents",
+    ] as const) {
       m[k] += r[k];
     }
     m.exceededLimits = [...new Set([...m.exceededLimits, ...r.exceededLimits])];

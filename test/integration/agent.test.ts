@@ -20,7 +20,11 @@ async function ownProject() {
 async function device(project?: { adminKey: string; projectId: string }) {
   const { adminKey, projectId } = project ?? (await ownProject());
   const token = await capsule(adminKey, projectId);
-  const reg = await register(BACKEND, { dsn: `AG-${crypto.randomUUID().slice(0, 6)}`, registration_token: token }, toWorker);
+  const reg = await register(
+    BACKEND,
+    { dsn: `AG-${crypto.randomUUID().slice(0, 6)}`, registration_token: token },
+    toWorker,
+  );
   return { adminKey, projectId, ...reg };
 }
 
@@ -38,7 +42,12 @@ function recording() {
     if (r.url.endsWith("/logs/ingest")) {
       const text = await batchText(r);
       const body = JSON.parse(text);
-      batches.push({ id: body.batch_id, bytes: new TextEncoder().encode(text).length, lines: body.logs.length, gzip: r.headers.get("content-encoding") === "gzip" });
+      batches.push({
+        id: body.batch_id,
+        bytes: new TextEncoder().encode(text).length,
+        lines: body.logs.length,
+        gzip: r.headers.get("content-encoding") === "gzip",
+      });
     }
     return toWorker(r);
   };
@@ -59,13 +68,25 @@ describe("device agent", () => {
       if (r.url.endsWith("/logs/ingest") && ++calls === 2) throw new Error("connection reset");
       return res;
     };
-    const first = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool, batchLines: 100, fetch: flaky });
+    const first = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool,
+      batchLines: 100,
+      fetch: flaky,
+    });
     for (let i = 0; i < 250; i++) first.log(i % 10 === 0 ? "ERROR" : "INFO", "nav", `step ${i}`);
     const partial = await first.flush();
     expect(partial).toMatchObject({ sent: 100, pending: true });
 
     // The process dies; a new one starts over the same spool.
-    const second = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool, batchLines: 100, fetch: toWorker });
+    const second = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool,
+      batchLines: 100,
+      fetch: toWorker,
+    });
     const rest = await second.flush();
     expect(rest).toMatchObject({ sent: 150, accepted: 150, duplicates: 1, pending: false });
     expect(spool.sealed()).toEqual([]);
@@ -79,12 +100,22 @@ describe("device agent", () => {
   it("keeps lines on disk across a crash, even one that tore the last write", async () => {
     const d = await device();
     const dir = `/tmp/fleetbeat-spool-${crypto.randomUUID()}`;
-    const before = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new FileSpool(fs, dir), batchLines: 40 });
+    const before = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new FileSpool(fs, dir),
+      batchLines: 40,
+    });
     for (let i = 0; i < 100; i++) before.log("INFO", "cam", `frame ${i}`, { context: { i } });
     // Crash mid-append: half a line at the end of the open segment.
     fs.appendFileSync(`${dir}/open.ndjson`, '{"timestamp_us":1,"lev');
 
-    const after = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new FileSpool(fs, dir), fetch: toWorker });
+    const after = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new FileSpool(fs, dir),
+      fetch: toWorker,
+    });
     const result = await after.flush();
     expect(result).toMatchObject({ sent: 100, accepted: 100, pending: false });
     expect(fs.readdirSync(dir)).toEqual([]);
@@ -96,7 +127,13 @@ describe("device agent", () => {
     const spool = new MemorySpool();
     const refused: number[] = [];
     // The line is logged in a session the backend will call malformed.
-    const wrongKey = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: "fbd_nope", spool, fetch: toWorker, sessionId: "not/valid" });
+    const wrongKey = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: "fbd_nope",
+      spool,
+      fetch: toWorker,
+      sessionId: "not/valid",
+    });
     wrongKey.log("INFO", "x", "kept");
     expect((await wrongKey.flush()).pending).toBe(true);
     expect(spool.sealed().length).toBe(1);
@@ -115,7 +152,12 @@ describe("device agent", () => {
 
   it("heartbeats, runs a session and takes commands", async () => {
     const d = await device();
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch: toWorker });
+    const agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new MemorySpool(),
+      fetch: toWorker,
+    });
     expect((await agent.heartbeat({ metrics: { cpu_usage: 3 } })).pending_commands).toBe(0);
     await agent.startSession("agent-run-1");
     agent.log("WARN", "nav", "slow");
@@ -140,17 +182,31 @@ describe("device agent, where an attack pass found it losing or holding lines", 
     for (let i = 0; i < 3; i++) before.log("INFO", "cam", `frame ${i}`);
     fs.appendFileSync(`${dir}/open.ndjson`, '{"timestamp_us":1,"lev');
 
-    const after = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new FileSpool(fs, dir), fetch: toWorker });
+    const after = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new FileSpool(fs, dir),
+      fetch: toWorker,
+    });
     after.log("WARN", "cam", "first after the crash");
     after.log("INFO", "cam", "second after the crash");
     expect(await after.flush()).toMatchObject({ sent: 5, accepted: 5, pending: false });
-    expect(await messages(d.adminKey, d.device_id)).toEqual(["frame 0", "frame 1", "frame 2", "first after the crash", "second after the crash"]);
+    expect(await messages(d.adminKey, d.device_id)).toEqual([
+      "frame 0",
+      "frame 1",
+      "frame 2",
+      "first after the crash",
+      "second after the crash",
+    ]);
   });
 
   it("keeps a whole line that a crash left without its newline", () => {
     const dir = `/tmp/fleetbeat-spool-${crypto.randomUUID()}`;
     fs.mkdirSync(dir);
-    fs.writeFileSync(`${dir}/open.ndjson`, JSON.stringify({ timestamp_us: 1, level: "INFO", module: "m", message: "whole" }));
+    fs.writeFileSync(
+      `${dir}/open.ndjson`,
+      JSON.stringify({ timestamp_us: 1, level: "INFO", module: "m", message: "whole" }),
+    );
     const spool = new FileSpool(fs, dir);
     expect(spool.openCount()).toBe(1);
     spool.append({ timestamp_us: 2, level: "INFO", module: "m", message: "next" });
@@ -174,7 +230,13 @@ describe("device agent, where an attack pass found it losing or holding lines", 
     const d = await device();
     const { batches, fetch } = recording();
     const logUpload = { max_lines: 40, max_bytes: 64 * 1024 };
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch, logUpload });
+    const agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new MemorySpool(),
+      fetch,
+      logUpload,
+    });
     // Short lines fill batches by count, then long ones by bytes.
     for (let i = 0; i < 200; i++) agent.log("INFO", "arm", `${i} ${"y".repeat(i < 100 ? 10 : 3000)}`);
     expect(await agent.flush()).toMatchObject({ sent: 200, accepted: 200, pending: false });
@@ -200,7 +262,13 @@ describe("device agent, where an attack pass found it losing or holding lines", 
       if (r.url.endsWith("/logs/ingest") && ++calls === 3) throw new Error("connection reset");
       return res;
     };
-    const options = { backendUrl: BACKEND, deviceKey: d.device_key, spool, batchBytes: 64 * 1024 * 1024, onRejectedBatch: (_: string, status: number) => refused.push(status) };
+    const options = {
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool,
+      batchBytes: 64 * 1024 * 1024,
+      onRejectedBatch: (_: string, status: number) => refused.push(status),
+    };
     const first = new FleetbeatAgent({ ...options, fetch: flaky });
     for (let i = 0; i < 600; i++) first.log("INFO", "lidar", `${i} ${"z".repeat(10_000)}`);
     expect(await first.flush()).toMatchObject({ sent: 300, accepted: 300, pending: true });
@@ -238,7 +306,12 @@ describe("device agent, where an attack pass found it losing or holding lines", 
     const owner = await device(project);
     const other = await device(project);
     const session = `shared-${crypto.randomUUID().slice(0, 8)}`;
-    await new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: owner.device_key, spool: new MemorySpool(), fetch: toWorker }).startSession(session);
+    await new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: owner.device_key,
+      spool: new MemorySpool(),
+      fetch: toWorker,
+    }).startSession(session);
 
     const spool = new MemorySpool();
     const refused: number[] = [];
@@ -275,7 +348,13 @@ describe("device agent, where an attack pass found it losing or holding lines", 
     };
     const spool = new MemorySpool();
     // backoff: false, so every flush tries: the test steps the network by hand.
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool, fetch: network, backoff: false });
+    const agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool,
+      fetch: network,
+      backoff: false,
+    });
     const [a, b] = [`run-a-${crypto.randomUUID().slice(0, 6)}`, `run-b-${crypto.randomUUID().slice(0, 6)}`];
     agent.log("INFO", "nav", "before any session");
     await agent.startSession(a);
@@ -307,7 +386,11 @@ describe("device agent delivery: waiting as the server asks, and a bounded spool
   it("waits for Retry-After, for a quota's reset, and backs off with jitter otherwise", async () => {
     const d = await device();
     let calls = 0;
-    let answer = () => new Response(JSON.stringify({ error: { code: "rate_limited", message: "slow down" } }), { status: 429, headers: { "retry-after": "30" } });
+    let answer = () =>
+      new Response(JSON.stringify({ error: { code: "rate_limited", message: "slow down" } }), {
+        status: 429,
+        headers: { "retry-after": "30" },
+      });
     const fetch = async (r: Request) => (r.url.endsWith("/logs/ingest") ? (calls++, answer()) : toWorker(r));
     const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch });
     agent.log("INFO", "nav", "held back");
@@ -322,13 +405,24 @@ describe("device agent delivery: waiting as the server asks, and a bounded spool
 
     // A quota answers with its reset; the agent waits for it rather than retrying all month.
     const resetsAt = new Date(Date.now() + 3 * 24 * 3600_000).toISOString();
-    answer = () => new Response(JSON.stringify({ error: { code: "quota_exceeded", message: "monthly limit", details: { resets_at: resetsAt } } }), { status: 429 });
+    answer = () =>
+      new Response(
+        JSON.stringify({
+          error: { code: "quota_exceeded", message: "monthly limit", details: { resets_at: resetsAt } },
+        }),
+        { status: 429 },
+      );
     const quota = await agent.flush({ force: true });
     expect(quota).toMatchObject({ pending: true, reason: "429 quota_exceeded" });
     expect(Math.abs(quota.retryAt! - Date.parse(resetsAt))).toBeLessThan(2_000);
 
     // A 503 without a word: our own backoff, up to a second the first time, then up to two.
-    const own = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch: async () => new Response("", { status: 503 }) });
+    const own = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new MemorySpool(),
+      fetch: async () => new Response("", { status: 503 }),
+    });
     own.log("INFO", "nav", "x");
     const t0 = Date.now();
     expect((await own.flush()).retryAt! - t0).toBeLessThanOrEqual(1_000 + 50);
@@ -337,7 +431,12 @@ describe("device agent delivery: waiting as the server asks, and a bounded spool
 
     // Once the server takes it, the line arrives once.
     answer = () => new Response("", { status: 500 });
-    const healed = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch: toWorker });
+    const healed = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new MemorySpool(),
+      fetch: toWorker,
+    });
     healed.log("INFO", "nav", "through");
     expect(await healed.flush()).toMatchObject({ sent: 1, accepted: 1, pending: false });
   });
@@ -351,7 +450,14 @@ describe("device agent delivery: waiting as the server asks, and a bounded spool
       return toWorker(r);
     };
     const maxBytes = 64 * 1024;
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new FileSpool(fs, dir, { maxBytes }), fetch: network, batchLines: 50, backoff: false });
+    const agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new FileSpool(fs, dir, { maxBytes }),
+      fetch: network,
+      batchLines: 50,
+      backoff: false,
+    });
     // 2,000 lines of ~150 bytes: about 300 KB, four and a half times the bound.
     for (let i = 0; i < 2000; i++) {
       agent.log("INFO", "nav", `line ${i} ${"p".repeat(100)}`);
@@ -375,7 +481,6 @@ describe("device agent delivery: waiting as the server asks, and a bounded spool
     expect(fs.existsSync(`${dir}/dropped`)).toBe(false);
   });
 });
-
 
 /**
  * Turn on once the server sends `live` and `send_interval_s` in heartbeat and ingest answers and
@@ -424,7 +529,13 @@ describe("device agent send policy, against the real Worker", () => {
     const d = await device();
     let now = Date.now();
     const { batches, fetch } = recording();
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch, clock: () => now });
+    const agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: d.device_key,
+      spool: new MemorySpool(),
+      fetch,
+      clock: () => now,
+    });
     const beat = await agent.heartbeat({ metrics: { cpu_usage: 1 } });
     if (SERVER_SAYS_LIVE || "live" in beat) {
       // Nobody watches this device: not live, and a pace of tens of seconds.
@@ -465,14 +576,18 @@ describe("device agent send policy, against the real Worker", () => {
     try {
       const beat = await agent.heartbeat({ metrics: { cpu_usage: 2 } });
       expect(beat.pending_commands).toBe(0);
-      if (SERVER_SAYS_LIVE || "live" in beat) expect(beat).toMatchObject({ live: false, send_interval_s: expect.any(Number) });
+      if (SERVER_SAYS_LIVE || "live" in beat)
+        expect(beat).toMatchObject({ live: false, send_interval_s: expect.any(Number) });
       else expect(agent.pace().mode).toBe("own");
       const slow = agent.pace().intervalMs;
 
       agent.log("INFO", "nav", "before the command");
       expect(agent.nextSendAt()).toBe(now + slow);
       now += 5_000;
-      const queued = await call("POST", "/fleet/commands", { token: d.adminKey, body: { device_id: d.device_id, command: "calibrate" } });
+      const queued = await call("POST", "/fleet/commands", {
+        token: d.adminKey,
+        body: { device_id: d.device_id, command: "calibrate" },
+      });
       await eventually("the pushed command", () => agent.pace().mode === "command");
       // The line that has waited 5 s goes at once.
       expect(agent.nextSendAt()).toBeLessThanOrEqual(now);
@@ -495,53 +610,75 @@ describe("device agent send policy, against the real Worker", () => {
     }
   });
 
-  it.skipIf(!SERVER_SAYS_LIVE)("sends every second while someone tails the device, over HTTPS, and slows down when they leave", async () => {
-    // A device stays live a minute after its last viewer leaves; here a second.
-    LIVE.lingerMs = 1000;
-    onTestFinished(() => void (LIVE.lingerMs = 60_000));
-    const d = await device();
-    let now = Date.now();
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), fetch: toWorker, clock: () => now });
-    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(d.adminKey, d.projectId)}&device_id=${d.device_id}`);
-    await viewer.until((f) => f.some((x) => x.type === "ready"));
-    // The viewer's filter travels to the device's object on the server's own time.
-    let watched = await agent.heartbeat();
-    const watchedBy = Date.now() + 10_000;
-    while (!watched.live && Date.now() < watchedBy) {
-      await new Promise((r) => setTimeout(r, 100));
-      watched = await agent.heartbeat();
-    }
-    expect(watched).toMatchObject({ live: true });
-    expect(watched.send_interval_s).toBeLessThanOrEqual(1);
-    expect(agent.pace()).toEqual({ intervalMs: 1000, mode: "live" });
-    agent.log("INFO", "nav", "watched");
-    expect(agent.nextSendAt()).toBe(now + 1000);
-    expect(await agent.flush()).toMatchObject({ accepted: 1 });
-    // The ingest answer says live too.
-    expect(agent.pace().mode).toBe("live");
+  it.skipIf(!SERVER_SAYS_LIVE)(
+    "sends every second while someone tails the device, over HTTPS, and slows down when they leave",
+    async () => {
+      // A device stays live a minute after its last viewer leaves; here a second.
+      LIVE.lingerMs = 1000;
+      onTestFinished(() => void (LIVE.lingerMs = 60_000));
+      const d = await device();
+      let now = Date.now();
+      const agent = new FleetbeatAgent({
+        backendUrl: BACKEND,
+        deviceKey: d.device_key,
+        spool: new MemorySpool(),
+        fetch: toWorker,
+        clock: () => now,
+      });
+      const viewer = await openSocket(
+        `/logs/stream?ticket=${await tailTicket(d.adminKey, d.projectId)}&device_id=${d.device_id}`,
+      );
+      await viewer.until((f) => f.some((x) => x.type === "ready"));
+      // The viewer's filter travels to the device's object on the server's own time.
+      let watched = await agent.heartbeat();
+      const watchedBy = Date.now() + 10_000;
+      while (!watched.live && Date.now() < watchedBy) {
+        await new Promise((r) => setTimeout(r, 100));
+        watched = await agent.heartbeat();
+      }
+      expect(watched).toMatchObject({ live: true });
+      expect(watched.send_interval_s).toBeLessThanOrEqual(1);
+      expect(agent.pace()).toEqual({ intervalMs: 1000, mode: "live" });
+      agent.log("INFO", "nav", "watched");
+      expect(agent.nextSendAt()).toBe(now + 1000);
+      expect(await agent.flush()).toMatchObject({ accepted: 1 });
+      // The ingest answer says live too.
+      expect(agent.pace().mode).toBe("live");
 
-    viewer.ws!.close();
-    const deadline = Date.now() + 10_000;
-    while ((await agent.heartbeat()).live && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(agent.pace().mode).not.toBe("live");
-    now += 1;
-    agent.log("INFO", "nav", "unwatched");
-    expect(agent.nextSendAt()! - now).toBeGreaterThanOrEqual(10_000);
-  });
-
-  it.skipIf(!SERVER_SAYS_LIVE)("hears on the device socket the moment someone starts and stops tailing the device", async () => {
-    LIVE.lingerMs = 1000;
-    onTestFinished(() => void (LIVE.lingerMs = 60_000));
-    const d = await device();
-    const socket = await deviceSocket(d.device_key);
-    const agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: d.device_key, spool: new MemorySpool(), socket, fetch: toWorker });
-    try {
-      const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(d.adminKey, d.projectId)}&device_id=${d.device_id}`);
-      await eventually("a pushed live frame", () => agent.pace().mode === "live");
       viewer.ws!.close();
-      await eventually("a pushed end of live", () => agent.pace().mode !== "live");
-    } finally {
-      socket.close();
-    }
-  });
+      const deadline = Date.now() + 10_000;
+      while ((await agent.heartbeat()).live && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(agent.pace().mode).not.toBe("live");
+      now += 1;
+      agent.log("INFO", "nav", "unwatched");
+      expect(agent.nextSendAt()! - now).toBeGreaterThanOrEqual(10_000);
+    },
+  );
+
+  it.skipIf(!SERVER_SAYS_LIVE)(
+    "hears on the device socket the moment someone starts and stops tailing the device",
+    async () => {
+      LIVE.lingerMs = 1000;
+      onTestFinished(() => void (LIVE.lingerMs = 60_000));
+      const d = await device();
+      const socket = await deviceSocket(d.device_key);
+      const agent = new FleetbeatAgent({
+        backendUrl: BACKEND,
+        deviceKey: d.device_key,
+        spool: new MemorySpool(),
+        socket,
+        fetch: toWorker,
+      });
+      try {
+        const viewer = await openSocket(
+          `/logs/stream?ticket=${await tailTicket(d.adminKey, d.projectId)}&device_id=${d.device_id}`,
+        );
+        await eventually("a pushed live frame", () => agent.pace().mode === "live");
+        viewer.ws!.close();
+        await eventually("a pushed end of live", () => agent.pace().mode !== "live");
+      } finally {
+        socket.close();
+      }
+    },
+  );
 });

@@ -22,7 +22,10 @@ interface Received {
 
 /** A hook of its own on the receiver, checking signatures with `secret`, failing its first `fail` deliveries. */
 async function hook(name: string, secret?: string, fail = 0) {
-  await fetch(`${RECEIVER}/control/${name}`, { method: "POST", body: JSON.stringify({ ...(secret ? { secret } : {}), fail }) });
+  await fetch(`${RECEIVER}/control/${name}`, {
+    method: "POST",
+    body: JSON.stringify({ ...(secret ? { secret } : {}), fail }),
+  });
 }
 
 async function received(name: string): Promise<Received[]> {
@@ -44,7 +47,12 @@ async function rule(adminKey: string, projectId: string, body: Record<string, un
   const name = crypto.randomUUID();
   const res = await call("POST", "/alert-rules", {
     token: adminKey,
-    body: { project_id: projectId, name: `rule ${name.slice(0, 6)}`, targets: [{ url: `${RECEIVER}/hook/${name}` }], ...body },
+    body: {
+      project_id: projectId,
+      name: `rule ${name.slice(0, 6)}`,
+      targets: [{ url: `${RECEIVER}/hook/${name}` }],
+      ...body,
+    },
   });
   expect(res.status, JSON.stringify(res.json)).toBe(201);
   await hook(name, res.json.targets[0].secret);
@@ -72,7 +80,8 @@ async function age(deviceId: string, ms: number) {
 }
 
 const alertsOf = async (token: string, projectId: string, state?: string) =>
-  (await call("GET", `/alerts?project_id=${projectId}${state ? `&state=${state}` : ""}`, { token })).json.alerts as any[];
+  (await call("GET", `/alerts?project_id=${projectId}${state ? `&state=${state}` : ""}`, { token })).json
+    .alerts as any[];
 
 describe("alerts", () => {
   it("an error burst fires one alert and one signed webhook, which the receiver verifies", async () => {
@@ -90,15 +99,26 @@ describe("alerts", () => {
       id: expect.stringMatching(/^alt_.+\.firing$/),
       project_id: t.projectId,
       rule: { id: r.id, kind: "error_rate" },
-      alert: { state: "firing", device_id: t.deviceId, resolved_at: null, summary: expect.stringContaining("8 ERROR/FATAL lines") },
+      alert: {
+        state: "firing",
+        device_id: t.deviceId,
+        resolved_at: null,
+        summary: expect.stringContaining("8 ERROR/FATAL lines"),
+      },
     });
     // More errors while it fires: no second alert, no second webhook.
     expect((await ingest(t.deviceKey, { logs: errors })).status).toBe(200);
     await settle(t.deviceId);
     await new Promise((w) => setTimeout(w, 800));
     expect(await received(r.hook)).toHaveLength(1);
-    const firing = await until("the alert in D1", async () => (await alertsOf(t.adminKey, t.projectId, "firing")).length > 0 && alertsOf(t.adminKey, t.projectId, "firing"));
-    expect(firing).toEqual([expect.objectContaining({ rule_id: r.id, device_id: t.deviceId, state: "firing", resolved_at: null })]);
+    const firing = await until(
+      "the alert in D1",
+      async () =>
+        (await alertsOf(t.adminKey, t.projectId, "firing")).length > 0 && alertsOf(t.adminKey, t.projectId, "firing"),
+    );
+    expect(firing).toEqual([
+      expect.objectContaining({ rule_id: r.id, device_id: t.deviceId, state: "firing", resolved_at: null }),
+    ]);
     expect(firing[0].id).toBe(first!.body.alert.id);
   });
 
@@ -110,26 +130,49 @@ describe("alerts", () => {
     // Three missed heartbeats: the offline mark.
     await rewriteDeviceState(stub, (s) => ({ ...s, lastHeartbeatAt: s.lastHeartbeatAt! - 91_000 }));
     await runDurableObjectAlarm(stub);
-    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe(
+      "offline",
+    );
     // Offline for less than for_s: nothing yet.
     await age(t.deviceId, 60_000);
     await new Promise((w) => setTimeout(w, 500));
     expect(await received(r.hook)).toHaveLength(0);
     // Past for_s, counted from the offline mark.
     await age(t.deviceId, 61_000);
-    const [fired] = await until("the firing webhook", async () => (await received(r.hook)).length > 0 && received(r.hook));
-    expect(fired!.body.alert).toMatchObject({ state: "firing", device_id: t.deviceId, summary: expect.stringContaining("offline since") });
+    const [fired] = await until(
+      "the firing webhook",
+      async () => (await received(r.hook)).length > 0 && received(r.hook),
+    );
+    expect(fired!.body.alert).toMatchObject({
+      state: "firing",
+      device_id: t.deviceId,
+      summary: expect.stringContaining("offline since"),
+    });
     await beat(t);
-    const both = await until("the resolved webhook", async () => (await received(r.hook)).length > 1 && received(r.hook));
-    expect(both[1]!.body).toMatchObject({ id: `${fired!.body.alert.id}.resolved`, alert: { id: fired!.body.alert.id, state: "resolved", resolved_at: expect.any(String) } });
+    const both = await until(
+      "the resolved webhook",
+      async () => (await received(r.hook)).length > 1 && received(r.hook),
+    );
+    expect(both[1]!.body).toMatchObject({
+      id: `${fired!.body.alert.id}.resolved`,
+      alert: { id: fired!.body.alert.id, state: "resolved", resolved_at: expect.any(String) },
+    });
     expect(both[1]!.verified).toBe(true);
-    const resolved = await until("the resolution in D1", async () => (await alertsOf(t.adminKey, t.projectId, "resolved")).length > 0 && alertsOf(t.adminKey, t.projectId, "resolved"));
+    const resolved = await until(
+      "the resolution in D1",
+      async () =>
+        (await alertsOf(t.adminKey, t.projectId, "resolved")).length > 0 &&
+        alertsOf(t.adminKey, t.projectId, "resolved"),
+    );
     expect(resolved[0]).toMatchObject({ id: fired!.body.alert.id, state: "resolved" });
   });
 
   it("a battery under its threshold for for_s fires; one that dips briefly does not", async () => {
     const t = await tenant();
-    const r = await rule(t.adminKey, t.projectId, { kind: "metric_threshold", params: { metric: "battery_level", op: "<", value: 15, for_s: 300 } });
+    const r = await rule(t.adminKey, t.projectId, {
+      kind: "metric_threshold",
+      params: { metric: "battery_level", op: "<", value: 15, for_s: 300 },
+    });
     await beat(t, { battery_level: 80 });
     // A dip: low, then back up before five minutes pass.
     await beat(t, { battery_level: 12 });
@@ -142,8 +185,14 @@ describe("alerts", () => {
     await beat(t, { battery_level: 11 });
     await beat(t, { battery_level: 9 });
     await age(t.deviceId, 301_000);
-    const [fired] = await until("the firing webhook", async () => (await received(r.hook)).length > 0 && received(r.hook));
-    expect(fired!.body.alert).toMatchObject({ state: "firing", summary: expect.stringContaining("battery_level is 9") });
+    const [fired] = await until(
+      "the firing webhook",
+      async () => (await received(r.hook)).length > 0 && received(r.hook),
+    );
+    expect(fired!.body.alert).toMatchObject({
+      state: "firing",
+      summary: expect.stringContaining("battery_level is 9"),
+    });
     await beat(t, { battery_level: 95 });
     const both = await until("the resolution", async () => (await received(r.hook)).length > 1 && received(r.hook));
     expect(both.map((x) => x.body.alert.state)).toEqual(["firing", "resolved"]);
@@ -159,7 +208,11 @@ describe("alerts", () => {
     // Every object restarts: the queued webhook is in the project's storage, not in memory.
     await abortAllDurableObjects();
     await runDurableObjectAlarm(projectHub(env, t.projectId)).catch(() => undefined);
-    const tries = await until("the fourth try", async () => (await received(r.hook)).length >= 4 && received(r.hook), 30_000);
+    const tries = await until(
+      "the fourth try",
+      async () => (await received(r.hook)).length >= 4 && received(r.hook),
+      30_000,
+    );
     expect(tries.map((x) => x.status)).toEqual([500, 500, 500, 200]);
     // Every try carried the same idempotency id, so the receiver can tell it is one delivery.
     expect(new Set(tries.map((x) => x.body.id)).size).toBe(1);
@@ -201,7 +254,9 @@ describe("alerts", () => {
     const sent = await received(slackHook);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.verified).toBe(true);
-    expect(sent[0]!.body).toEqual({ text: expect.stringMatching(/^:red_circle: FIRING \*Hot motor\* \(metric_threshold\): temperature is 85/) });
+    expect(sent[0]!.body).toEqual({
+      text: expect.stringMatching(/^:red_circle: FIRING \*Hot motor\* \(metric_threshold\): temperature is 85/),
+    });
     // Ten minutes on, the held resolution goes (aged here, as if the time had passed).
     const hub = projectHub(env, t.projectId);
     await runInDurableObject(hub, (h, state) => {
@@ -210,7 +265,10 @@ describe("alerts", () => {
       (h as unknown as { alerts: { resolutionAt?: number | null } }).alerts.resolutionAt = undefined;
     });
     await runDurableObjectAlarm(hub);
-    const both = await until("the resolution", async () => (await received(slackHook)).length > 1 && received(slackHook));
+    const both = await until(
+      "the resolution",
+      async () => (await received(slackHook)).length > 1 && received(slackHook),
+    );
     expect(both[1]!.body.text).toMatch(/^:large_green_circle: RESOLVED \*Hot motor\*/);
     expect(await alertsOf(t.adminKey, t.projectId)).toHaveLength(1);
   });
@@ -219,9 +277,14 @@ describe("alerts", () => {
     const t = await tenant();
     const r = await rule(t.adminKey, t.projectId, { kind: "error_rate", params: { count: 3, window_s: 60 } });
     await beat(t);
-    expect((await ingest(t.deviceKey, { logs: Array.from({ length: 5 }, (_, i) => line("ERROR", `e${i}`)) })).status).toBe(200);
+    expect(
+      (await ingest(t.deviceKey, { logs: Array.from({ length: 5 }, (_, i) => line("ERROR", `e${i}`)) })).status,
+    ).toBe(200);
     await until("the webhook", async () => (await received(r.hook)).length > 0);
-    const silenced = await call("PATCH", `/alert-rules/${r.id}`, { token: t.adminKey, body: { silenced_until: new Date(Date.now() + 3600_000).toISOString() } });
+    const silenced = await call("PATCH", `/alert-rules/${r.id}`, {
+      token: t.adminKey,
+      body: { silenced_until: new Date(Date.now() + 3600_000).toISOString() },
+    });
     expect(silenced.status).toBe(200);
     // Idle objects are evicted; the windows are in storage, so a restart does not resolve it either.
     await abortAllDurableObjects();
@@ -234,14 +297,25 @@ describe("alerts", () => {
   it("a project-wide error rate sums its devices' errors into one alert for the project", async () => {
     const t = await tenant();
     const second = await newDevice(t.adminKey, t.projectId);
-    const r = await rule(t.adminKey, t.projectId, { kind: "error_rate", params: { count: 4, window_s: 60, scope: "project" } });
+    const r = await rule(t.adminKey, t.projectId, {
+      kind: "error_rate",
+      params: { count: 4, window_s: 60, scope: "project" },
+    });
     // Two errors from each device: neither reaches four, the project does.
     for (const d of [t, second]) {
-      expect((await ingest(d.deviceKey, { logs: [line("ERROR", "lidar timeout"), line("ERROR", "lidar timeout")] })).status).toBe(200);
+      expect(
+        (await ingest(d.deviceKey, { logs: [line("ERROR", "lidar timeout"), line("ERROR", "lidar timeout")] })).status,
+      ).toBe(200);
       await settle(d.deviceId);
     }
-    const [fired] = await until("the project's webhook", async () => (await received(r.hook)).length > 0 && received(r.hook));
-    expect(fired!.body.alert).toMatchObject({ state: "firing", summary: expect.stringContaining("4 ERROR/FATAL lines across the project") });
+    const [fired] = await until(
+      "the project's webhook",
+      async () => (await received(r.hook)).length > 0 && received(r.hook),
+    );
+    expect(fired!.body.alert).toMatchObject({
+      state: "firing",
+      summary: expect.stringContaining("4 ERROR/FATAL lines across the project"),
+    });
     expect(fired!.body.alert.device_id).toBeUndefined();
     await new Promise((w) => setTimeout(w, 800));
     expect(await received(r.hook)).toHaveLength(1);
@@ -254,8 +328,14 @@ describe("alerts", () => {
     expect(await received(r.hook)).toHaveLength(0);
     // The org is on pro; the hourly job counts 85% of its storage limit in R2.
     await projectHub(env, t.projectId).addStorage(Math.ceil(TIERS.pro.limits.storage_bytes * 0.85));
-    const [fired] = await until("the quota webhook", async () => (await received(r.hook)).length > 0 && received(r.hook));
-    expect(fired!.body.alert).toMatchObject({ state: "firing", summary: expect.stringMatching(/storage_bytes at 85\.\d% of the month's limit/) });
+    const [fired] = await until(
+      "the quota webhook",
+      async () => (await received(r.hook)).length > 0 && received(r.hook),
+    );
+    expect(fired!.body.alert).toMatchObject({
+      state: "firing",
+      summary: expect.stringMatching(/storage_bytes at 85\.\d% of the month's limit/),
+    });
     expect(fired!.body.alert.device_id).toBeUndefined();
   });
 
@@ -268,19 +348,34 @@ describe("alerts", () => {
 
     // Another org: the rule, its alerts and its deliveries are as unknown as a missing rule.
     expect((await call("GET", `/alert-rules/${r.id}`, { token: other.adminKey })).status).toBe(404);
-    expect((await call("PATCH", `/alert-rules/${r.id}`, { token: other.adminKey, body: { name: "mine" } })).status).toBe(404);
+    expect(
+      (await call("PATCH", `/alert-rules/${r.id}`, { token: other.adminKey, body: { name: "mine" } })).status,
+    ).toBe(404);
     expect((await call("DELETE", `/alert-rules/${r.id}`, { token: other.adminKey })).status).toBe(404);
     expect((await call("GET", `/alert-rules/${r.id}/deliveries`, { token: other.adminKey })).status).toBe(404);
     expect((await call("GET", `/alerts?project_id=${t.projectId}`, { token: other.adminKey })).status).toBe(404);
     expect((await call("GET", `/alert-rules?project_id=${t.projectId}`, { token: other.adminKey })).status).toBe(404);
     const foreign = await call("POST", "/alert-rules", {
       token: other.adminKey,
-      body: { project_id: t.projectId, name: "x", kind: "quota", params: { percent: 50 }, targets: [{ url: `${RECEIVER}/hook/x` }] },
+      body: {
+        project_id: t.projectId,
+        name: "x",
+        kind: "quota",
+        params: { percent: 50 },
+        targets: [{ url: `${RECEIVER}/hook/x` }],
+      },
     });
     expect(foreign.status).toBe(404);
     const foreignDevice = await call("POST", "/alert-rules", {
       token: t.adminKey,
-      body: { project_id: t.projectId, name: "x", kind: "device_offline", params: { for_s: 60 }, device_id: otherDevice.deviceId, targets: [{ url: `${RECEIVER}/hook/x` }] },
+      body: {
+        project_id: t.projectId,
+        name: "x",
+        kind: "device_offline",
+        params: { for_s: 60 },
+        device_id: otherDevice.deviceId,
+        targets: [{ url: `${RECEIVER}/hook/x` }],
+      },
     });
     expect(foreignDevice.status).toBe(404);
     // Its devices' errors do not reach this project's rules.
@@ -288,12 +383,17 @@ describe("alerts", () => {
     expect((await ingest(otherDevice.deviceKey, { logs: [line("FATAL", "not yours")] })).status).toBe(200);
     await settle(otherDevice.deviceId);
     // A viewer reads rules but does not change them.
-    expect((await call("GET", `/alert-rules?project_id=${t.projectId}`, { token: t.viewerKey })).json.rules).toHaveLength(1);
+    expect(
+      (await call("GET", `/alert-rules?project_id=${t.projectId}`, { token: t.viewerKey })).json.rules,
+    ).toHaveLength(1);
     expect((await call("PATCH", `/alert-rules/${r.id}`, { token: t.viewerKey, body: { name: "x" } })).status).toBe(403);
 
     // Silenced for an hour: errors raise nothing.
     const until1h = new Date(Date.now() + 3600_000).toISOString();
-    const silenced = await call("PATCH", `/alert-rules/${r.id}`, { token: t.adminKey, body: { silenced_until: until1h } });
+    const silenced = await call("PATCH", `/alert-rules/${r.id}`, {
+      token: t.adminKey,
+      body: { silenced_until: until1h },
+    });
     expect(silenced.json.rule.silenced_until).toBe(until1h);
     await beat(t);
     expect((await ingest(t.deviceKey, { logs: [line("ERROR", "silenced")] })).status).toBe(200);
@@ -306,19 +406,32 @@ describe("alerts", () => {
   it("validates rules at the edge, with the field's path", async () => {
     const t = await tenant();
     const post = (body: Record<string, unknown>) =>
-      call("POST", "/alert-rules", { token: t.adminKey, body: { project_id: t.projectId, name: "r", targets: [{ url: "https://hooks.example.com/x" }], ...body } });
+      call("POST", "/alert-rules", {
+        token: t.adminKey,
+        body: { project_id: t.projectId, name: "r", targets: [{ url: "https://hooks.example.com/x" }], ...body },
+      });
     const short = await post({ kind: "device_offline", params: { for_s: 10 } });
     expect(short.status).toBe(400);
     expect(short.json.error.details[0].path).toBe("params.for_s");
-    expect((await post({ kind: "metric_threshold", params: { metric: "battery_level", op: "<=", value: 1, for_s: 0 } })).json.error.details[0].path).toBe("params.op");
+    expect(
+      (await post({ kind: "metric_threshold", params: { metric: "battery_level", op: "<=", value: 1, for_s: 0 } })).json
+        .error.details[0].path,
+    ).toBe("params.op");
     expect((await post({ kind: "nonsense", params: {} })).status).toBe(400);
-    expect((await post({ kind: "quota", params: { percent: 50 }, targets: [] })).json.error.details[0].path).toBe("targets");
+    expect((await post({ kind: "quota", params: { percent: 50 }, targets: [] })).json.error.details[0].path).toBe(
+      "targets",
+    );
     const r = await post({ kind: "quota", params: { percent: 50 } });
     expect(r.status).toBe(201);
     expect(r.json.targets[0].secret).toMatch(/^whsec_[0-9a-f]{64}$/);
     // Secrets are shown once: never in the rule as it is read later.
-    expect(JSON.stringify((await call("GET", `/alert-rules/${r.json.rule.id}`, { token: t.adminKey })).json)).not.toContain("whsec_");
-    const patched = await call("PATCH", `/alert-rules/${r.json.rule.id}`, { token: t.adminKey, body: { params: { percent: 150 } } });
+    expect(
+      JSON.stringify((await call("GET", `/alert-rules/${r.json.rule.id}`, { token: t.adminKey })).json),
+    ).not.toContain("whsec_");
+    const patched = await call("PATCH", `/alert-rules/${r.json.rule.id}`, {
+      token: t.adminKey,
+      body: { params: { percent: 150 } },
+    });
     expect(patched.status).toBe(400);
     expect(patched.json.error.details[0].path).toBe("percent");
     expect((await call("DELETE", `/alert-rules/${r.json.rule.id}`, { token: t.adminKey })).status).toBe(204);

@@ -12,7 +12,8 @@ import { settle } from "../support/settle";
 describe("API analytics", () => {
   it("records each call in the project it touched, with org-key calls counted as its api_calls", async () => {
     const t = await tenant();
-    const usage = async () => (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
+    const usage = async () =>
+      (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
     const before = (await usage()).api_calls;
     for (let i = 0; i < 3; i++) await call("GET", `/logs?project_id=${t.projectId}&limit=1`, { token: t.viewerKey });
     // The read of usage itself names the project: 3 searches + 1 usage read since `before`.
@@ -20,9 +21,12 @@ describe("API analytics", () => {
 
     // A call naming another org's project is not that project's: it is refused and counted for the caller's org.
     const other = await tenant();
-    const otherBefore = (await call("GET", `/stats/usage?project_id=${other.projectId}`, { token: other.viewerKey })).json.api_calls;
+    const otherBefore = (await call("GET", `/stats/usage?project_id=${other.projectId}`, { token: other.viewerKey }))
+      .json.api_calls;
     expect((await call("GET", `/logs?project_id=${other.projectId}`, { token: t.viewerKey })).status).toBe(404);
-    expect((await call("GET", `/stats/usage?project_id=${other.projectId}`, { token: other.viewerKey })).json.api_calls).toBe(otherBefore + 1);
+    expect(
+      (await call("GET", `/stats/usage?project_id=${other.projectId}`, { token: other.viewerKey })).json.api_calls,
+    ).toBe(otherBefore + 1);
 
     // Calls that touch no project are the org's own, and org usage adds them.
     const orgBefore = (await call("GET", `/stats/usage?org_id=${t.orgId}`, { token: t.viewerKey })).json.api_calls;
@@ -49,7 +53,13 @@ describe("API analytics", () => {
       API_FLUSH.ms = wait;
     }
 
-    const record = { hour: Math.floor(Date.now() / 3_600_000), route: "/api/v1/x", status_class: "2xx", count: 1, hist: { 10: 1 } };
+    const record = {
+      hour: Math.floor(Date.now() / 3_600_000),
+      route: "/api/v1/x",
+      status_class: "2xx",
+      count: 1,
+      hist: { 10: 1 },
+    };
     const day = utcDay(Date.now());
     await hub.recordApi("batch-1", [record], { [day]: 3 });
     await hub.recordApi("batch-1", [record], { [day]: 3 }); // its answer was lost; the Worker sends it again
@@ -87,6 +97,8 @@ describe("API analytics", () => {
     const hour = res.json.hours.at(-1);
     expect(hour.count).toBeGreaterThanOrEqual(6);
     expect(Date.parse(hour.hour) % 3_600_000).toBe(0);
-    expect((await call("GET", `/stats/api?project_id=${t.projectId}&days=99`, { token: t.viewerKey })).status).toBe(400);
+    expect((await call("GET", `/stats/api?project_id=${t.projectId}&days=99`, { token: t.viewerKey })).status).toBe(
+      400,
+    );
   });
 });

@@ -18,7 +18,10 @@ const HOUR = 3_600_000_000;
 
 /** Lets a shard's retention run again now (it runs at most once a minute). */
 const runAgain = async (deviceId: string) =>
-  runInDurableObject(await shardOf(deviceId), (shard) => void ((shard as unknown as { retention: { lastRun: number } }).retention.lastRun = 0));
+  runInDurableObject(
+    await shardOf(deviceId),
+    (shard) => void ((shard as unknown as { retention: { lastRun: number } }).retention.lastRun = 0),
+  );
 
 /**
  * Shortens the hot window of a device's shard to `days`, as a tier change would, and runs its
@@ -36,9 +39,11 @@ async function shrinkWindow(deviceId: string, days: number) {
 
 const manifest = async (deviceId: string) =>
   runInDurableObject(await shardOf(deviceId), (_h, state) =>
-    state.storage.sql.exec<{ key: string; hour: number; seq: number; lines: number; raw_bytes: number; gz_bytes: number }>(
-      "SELECT key, hour, seq, lines, raw_bytes, gz_bytes FROM archive_objects ORDER BY min_ts",
-    ).toArray(),
+    state.storage.sql
+      .exec<{ key: string; hour: number; seq: number; lines: number; raw_bytes: number; gz_bytes: number }>(
+        "SELECT key, hour, seq, lines, raw_bytes, gz_bytes FROM archive_objects ORDER BY min_ts",
+      )
+      .toArray(),
   );
 
 describe("the log archive", () => {
@@ -48,8 +53,13 @@ describe("the log archive", () => {
     const now = Date.now() * 1000;
     // Old lines in two sessions on two devices, over six hours, and recent ones.
     for (let h = 0; h < 6; h++) {
-      await ingest(t.deviceKey, { session_id: h < 3 ? "old-a" : "old-b", logs: loghubLines("HDFS", 40, { endUs: now - 3 * DAY + h * HOUR, offset: h * 40 }) });
-      await ingest(second.deviceKey, { logs: loghubLines("Linux", 25, { endUs: now - 3 * DAY + h * HOUR + 500, offset: h * 25 }) });
+      await ingest(t.deviceKey, {
+        session_id: h < 3 ? "old-a" : "old-b",
+        logs: loghubLines("HDFS", 40, { endUs: now - 3 * DAY + h * HOUR, offset: h * 40 }),
+      });
+      await ingest(second.deviceKey, {
+        logs: loghubLines("Linux", 25, { endUs: now - 3 * DAY + h * HOUR + 500, offset: h * 25 }),
+      });
     }
     await ingest(t.deviceKey, { session_id: "new", logs: loghubLines("HDFS", 30, { endUs: now - 1000, offset: 500 }) });
 
@@ -68,10 +78,12 @@ describe("the log archive", () => {
     ];
     const read = async () => {
       const out: Record<string, string[]> = {};
-      for (const q of queries) out[q] = (await allLogs(t.viewerKey, `${q}&limit=37`)).map((l) => `${l.id} ${l.timestamp_us}`);
+      for (const q of queries)
+        out[q] = (await allLogs(t.viewerKey, `${q}&limit=37`)).map((l) => `${l.id} ${l.timestamp_us}`);
       return out;
     };
-    const exportOf = async () => readText(await fetchRaw(`/logs/export?project_id=${t.projectId}&format=ndjson`, t.viewerKey));
+    const exportOf = async () =>
+      readText(await fetchRaw(`/logs/export?project_id=${t.projectId}&format=ndjson`, t.viewerKey));
     const hot = await read();
     const hotExport = await exportOf();
 
@@ -100,11 +112,17 @@ describe("the log archive", () => {
       // Three batches of 20, each a chunk (the first two closed, with their line index): old and
       // recent lines taking turns, so the archive takes half of each chunk and leaves the rest.
       for (let b = 0; b < 3; b++) {
-        const logs = loghubLines("HDFS", 20, { offset: b * 20 }).map((l, i) => ({ ...l, timestamp_us: i % 2 ? now - 3 * DAY + (b * 20 + i) * 1000 : now - (60 - b * 20 - i) * 1000 }));
+        const logs = loghubLines("HDFS", 20, { offset: b * 20 }).map((l, i) => ({
+          ...l,
+          timestamp_us: i % 2 ? now - 3 * DAY + (b * 20 + i) * 1000 : now - (60 - b * 20 - i) * 1000,
+        }));
         expect((await ingest(t.deviceKey, { logs })).json.accepted).toBe(20);
       }
-      const searches = ["q=block", "q=Receiving bl", "q=PacketResponder", "q=blk"].map((q) => `device_id=${t.deviceId}&${q}&limit=7`);
-      const read = async () => Promise.all(searches.map(async (q) => (await allLogs(t.viewerKey, q)).map((l) => `${l.id} ${l.message}`)));
+      const searches = ["q=block", "q=Receiving bl", "q=PacketResponder", "q=blk"].map(
+        (q) => `device_id=${t.deviceId}&${q}&limit=7`,
+      );
+      const read = async () =>
+        Promise.all(searches.map(async (q) => (await allLogs(t.viewerKey, q)).map((l) => `${l.id} ${l.message}`)));
       const before = await read();
       expect(before.every((found) => found.length > 0)).toBe(true);
       await shrinkWindow(t.deviceId, 1);
@@ -143,17 +161,30 @@ describe("the log archive", () => {
     const base = now - 5 * DAY;
     // Twenty hours with one line each: twenty chunks. Only the last hour's line says "needle".
     for (let h = 0; h < 20; h++) {
-      await ingest(t.deviceKey, { logs: [{ timestamp_us: base + h * HOUR, level: "INFO", module: "m", message: h === 19 ? "a needle here" : `hay ${h}` }] });
+      await ingest(t.deviceKey, {
+        logs: [
+          {
+            timestamp_us: base + h * HOUR,
+            level: "INFO",
+            module: "m",
+            message: h === 19 ? "a needle here" : `hay ${h}`,
+          },
+        ],
+      });
     }
     await shrinkWindow(t.deviceId, 1);
     expect((await manifest(t.deviceId)).length).toBe(20);
-    const first = await call("GET", `/logs?device_id=${t.deviceId}&order=asc&q=needle&limit=10`, { token: t.viewerKey });
+    const first = await call("GET", `/logs?device_id=${t.deviceId}&order=asc&q=needle&limit=10`, {
+      token: t.viewerKey,
+    });
     expect(first.json.logs).toEqual([]);
     expect(first.json.next_cursor).not.toBeNull();
     const found = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&q=needle&limit=10`);
     expect(found.map((l) => l.message)).toEqual(["a needle here"]);
     const all = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&limit=3`);
-    expect(all.map((l) => l.message)).toEqual(Array.from({ length: 20 }, (_, h) => (h === 19 ? "a needle here" : `hay ${h}`)));
+    expect(all.map((l) => l.message)).toEqual(
+      Array.from({ length: 20 }, (_, h) => (h === 19 ? "a needle here" : `hay ${h}`)),
+    );
   });
 
   it("archives the oldest lines early when a shard's hot store passes its size bound", async () => {
@@ -188,7 +219,12 @@ describe("the log archive", () => {
     // The older object passes 365 days (and the last retention run is long ago).
     const shard = await shardOf(t.deviceId);
     await runInDurableObject(shard, (_h, s) => {
-      s.storage.sql.exec("UPDATE archive_objects SET min_ts = min_ts - ?, max_ts = max_ts - ? WHERE key = ?", 400 * DAY, 400 * DAY, objects[0]!.key);
+      s.storage.sql.exec(
+        "UPDATE archive_objects SET min_ts = min_ts - ?, max_ts = max_ts - ? WHERE key = ?",
+        400 * DAY,
+        400 * DAY,
+        objects[0]!.key,
+      );
     });
     await runAgain(t.deviceId);
     await runDurableObjectAlarm(shard);
@@ -200,5 +236,7 @@ describe("the log archive", () => {
 });
 
 function fetchRaw(path: string, token: string): Promise<Response> {
-  return exports.default.fetch(`http://fleetbeat.test/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return exports.default.fetch(`http://fleetbeat.test/api/v1${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
 }

@@ -20,7 +20,11 @@ async function allEvents(adminKey: string, query = "", limit = 50): Promise<Audi
   const out: AuditEvent[] = [];
   let cursor: string | null = null;
   do {
-    const res: Answer = await call("GET", `/audit?limit=${limit}${query ? `&${query}` : ""}${cursor ? `&cursor=${cursor}` : ""}`, { token: adminKey });
+    const res: Answer = await call(
+      "GET",
+      `/audit?limit=${limit}${query ? `&${query}` : ""}${cursor ? `&cursor=${cursor}` : ""}`,
+      { token: adminKey },
+    );
     expect(res.status, JSON.stringify(res.json)).toBe(200);
     out.push(...res.json.events);
     cursor = res.json.next_cursor;
@@ -46,23 +50,47 @@ beforeAll(async () => {
     requestIds[action] = res.headers.get("x-request-id")!;
     return res;
   };
-  operatorKey = (await made("key.created", "POST", "/keys", org.adminKey, { role: "operator", name: "=HYPERLINK(\"http://x\")" })).json.key;
+  operatorKey = (
+    await made("key.created", "POST", "/keys", org.adminKey, { role: "operator", name: '=HYPERLINK("http://x")' })
+  ).json.key;
   viewerKey = await newKey(org.adminKey, "viewer");
   projectId = (await made("project.created", "POST", "/projects", org.adminKey, { name: "audited" })).json.project.id;
-  const token = (await made("capsule.generated", "POST", "/capsules/generate", org.adminKey, { project_id: projectId, device_type: "amr", environment: "production" })).json.capsule.fleet.registration_token;
-  const reg = await call("POST", "/fleet/register", { headers: { "user-agent": "agent/1", "cf-connecting-ip": "203.0.113.50" }, body: { dsn: "SN-AUDIT", registration_token: token } });
+  const token = (
+    await made("capsule.generated", "POST", "/capsules/generate", org.adminKey, {
+      project_id: projectId,
+      device_type: "amr",
+      environment: "production",
+    })
+  ).json.capsule.fleet.registration_token;
+  const reg = await call("POST", "/fleet/register", {
+    headers: { "user-agent": "agent/1", "cf-connecting-ip": "203.0.113.50" },
+    body: { dsn: "SN-AUDIT", registration_token: token },
+  });
   expect(reg.status).toBe(201);
   requestIds["device.registered"] = reg.headers.get("x-request-id")!;
   ({ device_id: deviceId, device_key: deviceKey } = reg.json);
   await made("device.updated", "PATCH", `/fleet/devices/${deviceId}`, org.adminKey, { name: "picker 7" });
-  commandId = (await made("command.sent", "POST", "/fleet/commands", operatorKey, { device_id: deviceId, command: "set_wifi", params: { ssid: "plant", password: "hunter2" } })).json.command.id;
+  commandId = (
+    await made("command.sent", "POST", "/fleet/commands", operatorKey, {
+      device_id: deviceId,
+      command: "set_wifi",
+      params: { ssid: "plant", password: "hunter2" },
+    })
+  ).json.command.id;
   await made("command.delivered", "GET", `/fleet/devices/${deviceId}/commands`, deviceKey);
-  await made("command.acked", "POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, deviceKey, { status: "succeeded", result: { token: "s3cret" } });
+  await made("command.acked", "POST", `/fleet/devices/${deviceId}/commands/${commandId}/ack`, deviceKey, {
+    status: "succeeded",
+    result: { token: "s3cret" },
+  });
   // Steady device traffic: not audited.
   await call("POST", "/fleet/heartbeat", { token: deviceKey, body: {} });
   await call("POST", "/logs/ingest", { token: deviceKey, body: { logs: [line("info", "hello")] } });
   await call("POST", "/sessions", { token: deviceKey, body: { session_id: "run-1", name: "run" } });
-  await call("PUT", "/sessions/run-1/artifacts/a.txt", { token: deviceKey, raw: "hello", headers: { "content-type": "text/plain", "content-length": "5" } });
+  await call("PUT", "/sessions/run-1/artifacts/a.txt", {
+    token: deviceKey,
+    raw: "hello",
+    headers: { "content-type": "text/plain", "content-length": "5" },
+  });
   await made("file.deleted", "DELETE", `/sessions/run-1/files?path=a.txt`, operatorKey);
   const rule = await made("alert_rule.created", "POST", "/alert-rules", org.adminKey, {
     project_id: projectId,
@@ -72,7 +100,9 @@ beforeAll(async () => {
     targets: [{ url: "http://127.0.0.1:9/hook" }],
   });
   const ruleId = rule.json.rule.id;
-  await made("alert_rule.silenced", "PATCH", `/alert-rules/${ruleId}`, operatorKey, { silenced_until: new Date(Date.now() + 3_600_000).toISOString() });
+  await made("alert_rule.silenced", "PATCH", `/alert-rules/${ruleId}`, operatorKey, {
+    silenced_until: new Date(Date.now() + 3_600_000).toISOString(),
+  });
   await made("alert_rule.updated", "PATCH", `/alert-rules/${ruleId}`, org.adminKey, { name: "offline 5 min" });
   await made("alert_rule.deleted", "DELETE", `/alert-rules/${ruleId}`, org.adminKey);
   await made("device.decommissioned", "DELETE", `/fleet/devices/${deviceId}`, org.adminKey);
@@ -128,16 +158,29 @@ describe("audit log", () => {
       ip: IP,
       user_agent: UA,
     });
-    expect(byAction("command.acked")).toMatchObject({ actor: { kind: "device", id: deviceId }, target: { id: commandId }, summary: { status: "succeeded" } });
-    expect(byAction("device.registered")).toMatchObject({ actor: { kind: "device", id: deviceId }, ip: "203.0.113.50", user_agent: "agent/1", summary: { dsn: "SN-AUDIT" } });
-    expect(byAction("org.updated")).toMatchObject({ actor: { kind: "system", id: "admin" }, summary: { tier: "enterprise" } });
+    expect(byAction("command.acked")).toMatchObject({
+      actor: { kind: "device", id: deviceId },
+      target: { id: commandId },
+      summary: { status: "succeeded" },
+    });
+    expect(byAction("device.registered")).toMatchObject({
+      actor: { kind: "device", id: deviceId },
+      ip: "203.0.113.50",
+      user_agent: "agent/1",
+      summary: { dsn: "SN-AUDIT" },
+    });
+    expect(byAction("org.updated")).toMatchObject({
+      actor: { kind: "system", id: "admin" },
+      summary: { tier: "enterprise" },
+    });
     expect(byAction("device.updated").summary).toEqual({ name: "picker 7" });
     // The device itself says who changed it last (a viewer sees it too).
     const shown = await call("GET", `/fleet/devices/${deviceId}`, { token: viewerKey });
     expect(shown.json.device.changed_by).toMatchObject({ kind: "key", label: "first admin key" });
     // Secrets never: the command's parameter values, its result, the capsule's token, a key's secret, a webhook's secret.
     const text = JSON.stringify(events);
-    for (const secret of ["hunter2", "s3cret", "fbk_", "registration_token", "whsec"]) expect(text).not.toContain(secret);
+    for (const secret of ["hunter2", "s3cret", "fbk_", "registration_token", "whsec"])
+      expect(text).not.toContain(secret);
   });
 
   it("filters by actor, action or noun, target, project and time, and pages without gaps or repeats", async () => {
@@ -147,16 +190,25 @@ describe("audit log", () => {
     expect(commands.map((e) => e.action).sort()).toEqual(["command.acked", "command.delivered", "command.sent"]);
     expect((await allEvents(org.adminKey, "action=command.sent")).map((e) => e.target.id)).toEqual([commandId]);
     const byDevice = await allEvents(org.adminKey, `actor=${deviceId}`);
-    expect(byDevice.map((e) => e.action).sort()).toEqual(["command.acked", "command.delivered", "device.connected", "device.registered"]);
+    expect(byDevice.map((e) => e.action).sort()).toEqual([
+      "command.acked",
+      "command.delivered",
+      "device.connected",
+      "device.registered",
+    ]);
     expect((await allEvents(org.adminKey, `target=${commandId}`)).length).toBe(3);
     const inProject = await allEvents(org.adminKey, `project_id=${projectId}`);
     expect(inProject.length).toBe(all.filter((e) => e.project_id === projectId).length);
     expect(inProject.every((e) => e.project_id === projectId)).toBe(true);
     const middle = all[Math.floor(all.length / 2)]!;
     const since = await allEvents(org.adminKey, `from=${encodeURIComponent(middle.at)}`);
-    expect(since.map((e) => e.id)).toEqual(all.filter((e) => Date.parse(e.at) >= Date.parse(middle.at)).map((e) => e.id));
+    expect(since.map((e) => e.id)).toEqual(
+      all.filter((e) => Date.parse(e.at) >= Date.parse(middle.at)).map((e) => e.id),
+    );
     const until = await allEvents(org.adminKey, `to=${encodeURIComponent(middle.at)}`);
-    expect(until.map((e) => e.id)).toEqual(all.filter((e) => Date.parse(e.at) <= Date.parse(middle.at)).map((e) => e.id));
+    expect(until.map((e) => e.id)).toEqual(
+      all.filter((e) => Date.parse(e.at) <= Date.parse(middle.at)).map((e) => e.id),
+    );
     expect((await call("GET", "/audit?action=Command!", { token: org.adminKey })).status).toBe(400);
   });
 
@@ -174,11 +226,16 @@ describe("audit log", () => {
     const ndjson = await exportOf("ndjson");
     expect(ndjson.headers.get("content-type")).toContain("application/x-ndjson");
     expect(ndjson.headers.get("content-disposition")).toMatch(/^attachment; filename="fleetbeat-audit-org_/);
-    const rows = ndjson.text.trim().split("\n").map((l) => JSON.parse(l) as AuditEvent);
+    const rows = ndjson.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as AuditEvent);
     expect(rows).toEqual(all);
     const csv = await exportOf("csv", "action=key");
     const lines = csv.text.trim().split("\r\n");
-    expect(lines[0]).toBe("id,at,actor_kind,actor_id,actor_label,role,action,target_kind,target_id,target_label,project_id,summary,ip,user_agent,request_id");
+    expect(lines[0]).toBe(
+      "id,at,actor_kind,actor_id,actor_label,role,action,target_kind,target_id,target_label,project_id,summary,ip,user_agent,request_id",
+    );
     expect(lines.length).toBe(1 + all.filter((e) => e.action.startsWith("key.")).length);
     // The operator key's name starts with "=": a spreadsheet must show it, not run it.
     expect(csv.text).toContain(`"'=HYPERLINK(""http://x"")"`);
@@ -188,11 +245,18 @@ describe("audit log", () => {
   it("records a command delivered and acknowledged over the device's socket, by the device", async () => {
     const { adminKey, orgId } = await newOrg();
     const pid = (await call("POST", "/projects", { token: adminKey, body: { name: "socket" } })).json.project.id;
-    const reg = await call("POST", "/fleet/register", { body: { dsn: "SN-SOCK", registration_token: await capsule(adminKey, pid) } });
+    const reg = await call("POST", "/fleet/register", {
+      body: { dsn: "SN-SOCK", registration_token: await capsule(adminKey, pid) },
+    });
     const dev = await openSocket("/fleet/connect", { authorization: `Bearer ${reg.json.device_key}` });
     await dev.until((f) => f.some((x) => x.type === "ready"));
-    const sent = await call("POST", "/fleet/commands", { token: adminKey, body: { device_id: reg.json.device_id, command: "reboot" } });
-    const pushed = (await dev.until((f) => f.some((x) => x.type === "command"))).find((x) => x.type === "command").command;
+    const sent = await call("POST", "/fleet/commands", {
+      token: adminKey,
+      body: { device_id: reg.json.device_id, command: "reboot" },
+    });
+    const pushed = (await dev.until((f) => f.some((x) => x.type === "command"))).find(
+      (x) => x.type === "command",
+    ).command;
     dev.send({ type: "command_ack", id: 1, command_id: pushed.id, status: "failed" });
     await dev.until((f) => f.some((x) => x.type === "ack" && x.id === 1));
     dev.ws!.close();
@@ -210,7 +274,13 @@ describe("audit log", () => {
   it("writes one row an event, and lets events go only past the tier's audit retention", async () => {
     const { orgId } = await newOrg("free");
     const hub = orgHub(env, orgId);
-    const entry = (n: number): AuditEntry => ({ actor: { kind: "system", id: "admin", label: "server admin" }, action: "org.updated", target: { kind: "org", id: orgId }, summary: { n }, request_id: `r${n}` });
+    const entry = (n: number): AuditEntry => ({
+      actor: { kind: "system", id: "admin", label: "server admin" },
+      action: "org.updated",
+      target: { kind: "org", id: orgId },
+      summary: { n },
+      request_id: `r${n}`,
+    });
     await hub.appendAudit([entry(0)]);
     const before = (await hub.storageRows()).project;
     await hub.appendAudit(Array.from({ length: 10 }, (_, i) => entry(i + 1)));
@@ -221,15 +291,26 @@ describe("audit log", () => {
     // (Written as the log writes them, with the ids their times give: the log itself only ever stamps now.)
     await runInDurableObject(hub as unknown as DurableObjectStub<ProjectHub>, (_, state) => {
       const dayMs = 86_400_000;
-      for (const [n, ageDays] of [[100, days + 1], [101, days - 1]] as const) {
+      for (const [n, ageDays] of [
+        [100, days + 1],
+        [101, days - 1],
+      ] as const) {
         const id = (Date.now() - ageDays * dayMs) * AUDIT_ID_PER_MS;
         const event = { id: String(id), at: new Date(id / AUDIT_ID_PER_MS).toISOString(), ...entry(n) };
-        state.storage.sql.exec("INSERT INTO audit_events (id, actor_id, action, target_id, event) VALUES (?, 'admin', 'org.updated', ?, ?)", id, orgId, JSON.stringify(event));
+        state.storage.sql.exec(
+          "INSERT INTO audit_events (id, actor_id, action, target_id, event) VALUES (?, 'admin', 'org.updated', ?, ?)",
+          id,
+          orgId,
+          JSON.stringify(event),
+        );
       }
     });
     await hub.appendAudit([entry(102)]);
     const left = await runInDurableObject(hub as unknown as DurableObjectStub<ProjectHub>, (_, state) =>
-      state.storage.sql.exec<{ event: string }>("SELECT event FROM audit_events").toArray().map((r) => (JSON.parse(r.event) as AuditEvent).summary.n),
+      state.storage.sql
+        .exec<{ event: string }>("SELECT event FROM audit_events")
+        .toArray()
+        .map((r) => (JSON.parse(r.event) as AuditEvent).summary.n),
     );
     expect(left).not.toContain(100);
     expect(left).toContain(101);
@@ -239,7 +320,10 @@ describe("audit log", () => {
 });
 
 async function exportOf(format: "ndjson" | "csv", query = "") {
-  const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/audit/export?format=${format}${query ? `&${query}` : ""}`, { headers: { authorization: `Bearer ${org.adminKey}` } });
+  const res = await exports.default.fetch(
+    `http://fleetbeat.test/api/v1/audit/export?format=${format}${query ? `&${query}` : ""}`,
+    { headers: { authorization: `Bearer ${org.adminKey}` } },
+  );
   expect(res.status).toBe(200);
   return { headers: res.headers, text: await readText(res) };
 }

@@ -28,7 +28,9 @@ afterAll(() => {
 });
 
 describe("queries over chunks", () => {
-  it("answer what a filter over every line answers, for every filter, order and page size", { timeout: 120_000 }, async () => {
+  it("answer what a filter over every line answers, for every filter, order and page size", {
+    timeout: 120_000,
+  }, async () => {
     const t = await tenant();
     // Real lines, and a few a rare-word search must find inside long or non-ASCII text: a word
     // past the first characters of a 16,000-character line, and in the chunks holding Ü or ß
@@ -49,11 +51,21 @@ describe("queries over chunks", () => {
     for (let b = 0; next < corpus.length; b++) {
       const size = [1, 3, 90, 7, 25, 2, 60][b % 7]!;
       const session = b % 3 === 0 ? null : `run-${b % 4}`;
-      const logs = corpus.slice(next, next + size).map((l, i) => ({ ...l, timestamp_us: now - ((next + i) * 7919 % 600) * 180_000_000 - (b % 5) }));
+      const logs = corpus
+        .slice(next, next + size)
+        .map((l, i) => ({ ...l, timestamp_us: now - (((next + i) * 7919) % 600) * 180_000_000 - (b % 5) }));
       next += logs.length;
       const res = await ingest(t.deviceKey, { ...(session ? { session_id: session } : {}), logs });
       expect(res.json.accepted).toBe(logs.length);
-      for (const l of logs) sent.push({ id: "", ts: l.timestamp_us, level: levelNumber(parseLevel(l.level)!), module: l.module, message: l.message, session });
+      for (const l of logs)
+        sent.push({
+          id: "",
+          ts: l.timestamp_us,
+          level: levelNumber(parseLevel(l.level)!),
+          module: l.module,
+          message: l.message,
+          session,
+        });
     }
     // Ids in arrival order, as the device gives them.
     const stored = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&limit=1000`);
@@ -65,7 +77,18 @@ describe("queries over chunks", () => {
     // Words in many lines of a chunk, in few, in one, and in none.
     // A search finds a closed chunk's lines by where the index says its longest word is; "needl"
     // and "user authenticat" end in a prefix.
-    const words = ["block", "user", "Received bl", "authentication failure", "needle", "needl", "needle user", "user authenticat", "übel", "zzz-none"];
+    const words = [
+      "block",
+      "user",
+      "Received bl",
+      "authentication failure",
+      "needle",
+      "needl",
+      "needle user",
+      "user authenticat",
+      "übel",
+      "zzz-none",
+    ];
     const from = now - 30 * 3_600_000_000;
     const to = now - 10 * 3_600_000_000;
     const filters: { query: string; keep: (l: Sent) => boolean }[] = [
@@ -74,9 +97,18 @@ describe("queries over chunks", () => {
       { query: "&level=FATAL", keep: (l) => l.level === 4 },
       { query: `&module=${encodeURIComponent(modules[1]!)}`, keep: (l) => l.module === modules[1] },
       { query: "&session_id=run-1", keep: (l) => l.session === "run-1" },
-      { query: `&from=${Math.floor(from / 1000)}&to=${Math.floor(to / 1000)}`, keep: (l) => l.ts >= Math.floor(from / 1000) * 1000 && l.ts < Math.floor(to / 1000) * 1000 },
-      ...words.map((w) => ({ query: `&q=${encodeURIComponent(w)}`, keep: (l: Sent) => matchesTerms(searchTerms(w)!, l.message) })),
-      { query: `&q=user&level=INFO&session_id=run-2`, keep: (l) => matchesTerms(searchTerms("user")!, l.message) && l.level === 1 && l.session === "run-2" },
+      {
+        query: `&from=${Math.floor(from / 1000)}&to=${Math.floor(to / 1000)}`,
+        keep: (l) => l.ts >= Math.floor(from / 1000) * 1000 && l.ts < Math.floor(to / 1000) * 1000,
+      },
+      ...words.map((w) => ({
+        query: `&q=${encodeURIComponent(w)}`,
+        keep: (l: Sent) => matchesTerms(searchTerms(w)!, l.message),
+      })),
+      {
+        query: `&q=user&level=INFO&session_id=run-2`,
+        keep: (l) => matchesTerms(searchTerms("user")!, l.message) && l.level === 1 && l.session === "run-2",
+      },
     ];
     const num = (id: string) => Number(id.split(":")[1]);
     // Then the searches again with words too frequent to be found where the index says: chunks read whole.
@@ -91,7 +123,10 @@ describe("queries over chunks", () => {
           // Pages of one line only where few lines match (a page is a request).
           for (const limit of expected.length <= 40 ? [1, 7, 100] : [23, 100]) {
             const got = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=${order}&limit=${limit}${query}`);
-            expect(got.map((l) => l.id), `${order} limit ${limit}${query}, words found line by line up to ${occurrencesMax}`).toEqual(expected);
+            expect(
+              got.map((l) => l.id),
+              `${order} limit ${limit}${query}, words found line by line up to ${occurrencesMax}`,
+            ).toEqual(expected);
           }
         }
       }

@@ -12,7 +12,12 @@ describe("commands", () => {
     const t = await tenant();
     const queued = await queue(t, { params: { delay_s: 5 }, ttl_s: 600 });
     expect(queued.status).toBe(201);
-    expect(queued.json.command).toMatchObject({ id: expect.stringMatching(/^cmd_/), status: "queued", command: "reboot", params: { delay_s: 5 } });
+    expect(queued.json.command).toMatchObject({
+      id: expect.stringMatching(/^cmd_/),
+      status: "queued",
+      command: "reboot",
+      params: { delay_s: 5 },
+    });
 
     const hb = await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
     expect(hb.json.pending_commands).toBe(1);
@@ -20,16 +25,26 @@ describe("commands", () => {
     const poll = await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey });
     expect(poll.status).toBe(200);
     expect(poll.json.commands).toHaveLength(1);
-    expect(poll.json.commands[0]).toMatchObject({ id: queued.json.command.id, status: "delivered", delivered_at: expect.any(String) });
+    expect(poll.json.commands[0]).toMatchObject({
+      id: queued.json.command.id,
+      status: "delivered",
+      delivered_at: expect.any(String),
+    });
     // Delivered once: the next poll is empty.
-    expect((await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey })).json.commands).toEqual([]);
+    expect((await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey })).json.commands).toEqual(
+      [],
+    );
 
     const ack = await call("POST", `/fleet/devices/${t.deviceId}/commands/${queued.json.command.id}/ack`, {
       token: t.deviceKey,
       body: { status: "succeeded", result: { uptime_s: 3 } },
     });
     expect(ack.status).toBe(200);
-    expect(ack.json.command).toMatchObject({ status: "succeeded", result: { uptime_s: 3 }, completed_at: expect.any(String) });
+    expect(ack.json.command).toMatchObject({
+      status: "succeeded",
+      result: { uptime_s: 3 },
+      completed_at: expect.any(String),
+    });
 
     const history = await call("GET", `/fleet/devices/${t.deviceId}/commands/history`, { token: t.viewerKey });
     const c = history.json.commands[0];
@@ -43,7 +58,10 @@ describe("commands", () => {
     const t = await tenant();
     const { json } = await queue(t, { params: [1, "two", { three: 3 }] });
     expect(json.command.params).toEqual([1, "two", { three: 3 }]);
-    const ack = await call("POST", `/fleet/devices/${t.deviceId}/commands/${json.command.id}/ack`, { token: t.deviceKey, body: { status: "succeeded", result: "done" } });
+    const ack = await call("POST", `/fleet/devices/${t.deviceId}/commands/${json.command.id}/ack`, {
+      token: t.deviceKey,
+      body: { status: "succeeded", result: "done" },
+    });
     expect(ack.json.command.result).toBe("done");
   });
 
@@ -51,7 +69,10 @@ describe("commands", () => {
     const t = await tenant();
     const { json } = await queue(t);
     const ackPath = `/fleet/devices/${t.deviceId}/commands/${json.command.id}/ack`;
-    expect((await call("POST", ackPath, { token: t.deviceKey, body: { status: "failed", result: { error: "busy" } } })).status).toBe(200);
+    expect(
+      (await call("POST", ackPath, { token: t.deviceKey, body: { status: "failed", result: { error: "busy" } } }))
+        .status,
+    ).toBe(200);
     expect((await call("POST", ackPath, { token: t.deviceKey, body: { status: "failed" } })).status).toBe(200);
     const contra = await call("POST", ackPath, { token: t.deviceKey, body: { status: "succeeded" } });
     expect(contra.status).toBe(409);
@@ -69,7 +90,9 @@ describe("commands", () => {
     // Move the two short deadlines into the past instead of waiting a minute.
     const stub = deviceHub(env, t.deviceId);
     await runInDurableObject(stub, (hub, state) => {
-      state.storage.sql.exec("UPDATE device_commands SET expires_at = expires_at - 61000 WHERE command IN ('update', 'capture')");
+      state.storage.sql.exec(
+        "UPDATE device_commands SET expires_at = expires_at - 61000 WHERE command IN ('update', 'capture')",
+      );
       // The object keeps its open commands in memory beside the table: have it read them again.
       (hub as unknown as { commands: { kept?: unknown } }).commands.kept = undefined;
     });
@@ -78,7 +101,9 @@ describe("commands", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
 
     const expired = await runInDurableObject(stub, (_hub, state) =>
-      state.storage.sql.exec<{ id: string; status: string }>("SELECT id, status FROM device_commands ORDER BY id").toArray(),
+      state.storage.sql
+        .exec<{ id: string; status: string }>("SELECT id, status FROM device_commands ORDER BY id")
+        .toArray(),
     );
     expect(Object.fromEntries(expired.map((r) => [r.id, r.status]))).toEqual({
       [delivered.json.command.id]: "expired",
@@ -88,7 +113,11 @@ describe("commands", () => {
 
     const history = await call("GET", `/fleet/devices/${t.deviceId}/commands/history`, { token: t.adminKey });
     const byId = Object.fromEntries(history.json.commands.map((c: any) => [c.id, c]));
-    expect(byId[delivered.json.command.id].transitions.map((x: any) => x.status)).toEqual(["queued", "delivered", "expired"]);
+    expect(byId[delivered.json.command.id].transitions.map((x: any) => x.status)).toEqual([
+      "queued",
+      "delivered",
+      "expired",
+    ]);
     expect(byId[neverPolled.json.command.id].transitions.map((x: any) => x.status)).toEqual(["queued", "expired"]);
     expect(byId[delivered.json.command.id].expired_at).toBe(byId[delivered.json.command.id].expires_at);
 
@@ -116,7 +145,11 @@ describe("commands", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: any = await call("GET", `/fleet/devices/${t.deviceId}/commands/history?limit=2${cursor ? `&cursor=${cursor}` : ""}`, { token: t.adminKey });
+      const res: any = await call(
+        "GET",
+        `/fleet/devices/${t.deviceId}/commands/history?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+        { token: t.adminKey },
+      );
       seen.push(...res.json.commands.map((c: any) => c.id));
       cursor = res.json.next_cursor;
     } while (cursor);

@@ -22,7 +22,8 @@ import { settle } from "../support/settle";
 const DAY = 86_400_000_000; // µs
 
 /** The rows the device's object and its log shard have written so far (each tenant here has its project, and so its shard, to itself). */
-const rows = async (deviceId: string) => (await deviceHub(env, deviceId).storageRows()) + (await (await shardOf(deviceId)).storageRows());
+const rows = async (deviceId: string) =>
+  (await deviceHub(env, deviceId).storageRows()) + (await (await shardOf(deviceId)).storageRows());
 
 /** Rows written by `run`, divided by `events`. */
 async function perEvent(deviceId: string, events: number, run: () => Promise<unknown>): Promise<number> {
@@ -33,7 +34,10 @@ async function perEvent(deviceId: string, events: number, run: () => Promise<unk
 
 /** The audit events in the org's log: each is one row written, never changed. */
 const auditRows = (orgId: string) =>
-  runInDurableObject(orgHub(env, orgId) as unknown as DurableObjectStub<ProjectHub>, (_, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit_events").one().n);
+  runInDurableObject(
+    orgHub(env, orgId) as unknown as DurableObjectStub<ProjectHub>,
+    (_, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit_events").one().n,
+  );
 
 /** `measure`'s rows, plus the audit rows the org's log took meanwhile. */
 async function withAudit(orgId: string, measure: () => Promise<number>): Promise<number> {
@@ -48,7 +52,8 @@ describe("storage rows written per event", () => {
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 10 } } });
     const n = 30;
     const each = await perEvent(t.deviceId, n, async () => {
-      for (let i = 0; i < n; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 10 } } });
+      for (let i = 0; i < n; i++)
+        await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 10 } } });
     });
     console.log(`heartbeat over HTTPS: ${each.toFixed(2)} rows`);
     expect(each).toBeLessThanOrEqual(1);
@@ -115,11 +120,25 @@ describe("storage rows written per event", () => {
       const woken = await runInDurableObject(deviceHub(env, t.deviceId), (_hub, ctx) => {
         const saved = ctx.storage.kv.get<DeviceState>("device")!.owed!;
         // A new instance on the same storage and socket: what an object woken from hibernation is.
-        const fresh = new DeviceHub(ctx, env) as unknown as { state: { current: DeviceState }; delivery: { countsDue(): boolean } };
+        const fresh = new DeviceHub(ctx, env) as unknown as {
+          state: { current: DeviceState };
+          delivery: { countsDue(): boolean };
+        };
         const owed = fresh.state.current.owed!;
         const heartbeats = Object.values(owed.days).reduce((n, d) => n + (d.heartbeats ?? 0), 0);
-        const attachment = ctx.getWebSockets()[0]!.deserializeAttachment() as { beats: { n: number } | null; taken: unknown };
-        return { savedSeal: saved.sealed?.seq ?? null, seal: owed.sealed?.seq ?? null, sentAt: owed.sentAt, due: fresh.delivery.countsDue(), heartbeats, held: attachment.beats?.n, taken: attachment.taken !== null };
+        const attachment = ctx.getWebSockets()[0]!.deserializeAttachment() as {
+          beats: { n: number } | null;
+          taken: unknown;
+        };
+        return {
+          savedSeal: saved.sealed?.seq ?? null,
+          seal: owed.sealed?.seq ?? null,
+          sentAt: owed.sentAt,
+          due: fresh.delivery.countsDue(),
+          heartbeats,
+          held: attachment.beats?.n,
+          taken: attachment.taken !== null,
+        };
       });
       // The saved state still holds the seal: the mark came from the attachment.
       expect(woken.savedSeal).not.toBeNull();
@@ -145,7 +164,10 @@ describe("storage rows written per event", () => {
       const batches = size === 1 ? 300 : size === 100 ? 100 : 20;
       const each = await perEvent(t.deviceId, batches, async () => {
         for (let b = 0; b < batches; b++) {
-          const res = await ingest(t.deviceKey, { batch_id: `b-${b}`, logs: loghubLines("HDFS", size, { offset: b * size }) });
+          const res = await ingest(t.deviceKey, {
+            batch_id: `b-${b}`,
+            logs: loghubLines("HDFS", size, { offset: b * size }),
+          });
           expect(res.json.accepted).toBe(size);
         }
       });
@@ -163,22 +185,38 @@ describe("storage rows written per event", () => {
     await settle(t.deviceId);
     const cost: Record<string, number> = {};
     cost.retry = await perEvent(t.deviceId, 1, () => ingest(t.deviceKey, batch));
-    cost.sessionStart = await perEvent(t.deviceId, 1, () => call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run-1", name: "run" } }));
-    cost.upload = await perEvent(t.deviceId, 1, () =>
-      call("PUT", "/sessions/run-1/artifacts/a.txt", { token: t.deviceKey, raw: "hello", headers: { "content-type": "text/plain", "content-length": "5" } }),
+    cost.sessionStart = await perEvent(t.deviceId, 1, () =>
+      call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run-1", name: "run" } }),
     );
-    cost.sessionEnd = await perEvent(t.deviceId, 1, () => call("PATCH", "/sessions/run-1", { token: t.deviceKey, body: { status: "completed" } }));
+    cost.upload = await perEvent(t.deviceId, 1, () =>
+      call("PUT", "/sessions/run-1/artifacts/a.txt", {
+        token: t.deviceKey,
+        raw: "hello",
+        headers: { "content-type": "text/plain", "content-length": "5" },
+      }),
+    );
+    cost.sessionEnd = await perEvent(t.deviceId, 1, () =>
+      call("PATCH", "/sessions/run-1", { token: t.deviceKey, body: { status: "completed" } }),
+    );
     // A command's events are audited: their rows in the org's log count too (one an event, audit.test.ts).
     let commandId = "";
     cost.commandSent = await withAudit(t.orgId, () =>
       perEvent(t.deviceId, 1, async () => {
-        const sent = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "reboot" } });
+        const sent = await call("POST", "/fleet/commands", {
+          token: t.adminKey,
+          body: { device_id: t.deviceId, command: "reboot" },
+        });
         commandId = sent.json.command.id;
       }),
     );
     await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey });
     cost.commandAcked = await withAudit(t.orgId, () =>
-      perEvent(t.deviceId, 1, () => call("POST", `/fleet/devices/${t.deviceId}/commands/${commandId}/ack`, { token: t.deviceKey, body: { status: "succeeded" } })),
+      perEvent(t.deviceId, 1, () =>
+        call("POST", `/fleet/devices/${t.deviceId}/commands/${commandId}/ack`, {
+          token: t.deviceKey,
+          body: { status: "succeeded" },
+        }),
+      ),
     );
     console.log("rows per event:", JSON.stringify(cost));
     for (const [event, n] of Object.entries(cost)) expect(n, event).toBeLessThanOrEqual(3);
@@ -190,12 +228,20 @@ describe("storage rows written per event", () => {
     // Six hours of lines, as an agent sends them (a batch a minute), ten days old.
     let lines = 0;
     for (let m = 0; m < 360; m += 3) {
-      const batch = loghubLines("HDFS", 60, { endUs: now - 10 * DAY + m * 60_000_000, stepUs: 3_000_000, offset: m * 20 });
+      const batch = loghubLines("HDFS", 60, {
+        endUs: now - 10 * DAY + m * 60_000_000,
+        stepUs: 3_000_000,
+        offset: m * 20,
+      });
       await ingest(t.deviceKey, { logs: batch });
       lines += batch.length;
     }
     const stub = await shardOf(t.deviceId);
-    const runAgain = () => runInDurableObject(stub, (shard) => void ((shard as unknown as { retention: { lastRun: number } }).retention.lastRun = 0));
+    const runAgain = () =>
+      runInDurableObject(
+        stub,
+        (shard) => void ((shard as unknown as { retention: { lastRun: number } }).retention.lastRun = 0),
+      );
     const each = await perEvent(t.deviceId, lines, async () => {
       // Past a one-day window they go to the archive, then past the archive's retention they are deleted.
       await runInDurableObject(stub, (_s, state) => state.storage.kv.put("retention", [1, 365]));

@@ -5,13 +5,22 @@ import { call, newOrg, tenant } from "./helpers";
 describe("PUT /fleet/devices/:device_id", () => {
   it("renames and moves a device like PATCH, changing only the fields sent", async () => {
     const t = await tenant();
-    const put = await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Line 4 arm", environment: "testing" } });
+    const put = await call("PUT", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      body: { name: "Line 4 arm", environment: "testing" },
+    });
     expect(put.status).toBe(200);
     expect(put.json.device).toMatchObject({ id: t.deviceId, name: "Line 4 arm", environment: "testing", dsn: t.dsn });
 
-    const renamed = await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Dock arm" } });
+    const renamed = await call("PUT", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      body: { name: "Dock arm" },
+    });
     expect(renamed.json.device).toMatchObject({ name: "Dock arm", environment: "testing" });
-    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Dock arm" } });
+    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      body: { name: "Dock arm" },
+    });
     // The same answer, but for when it was changed.
     const { changed_by: byPatch, ...patchedDevice } = patched.json.device;
     const { changed_by: byPut, ...renamedDevice } = renamed.json.device;
@@ -22,10 +31,15 @@ describe("PUT /fleet/devices/:device_id", () => {
 
   it("sets and clears maintenance", async () => {
     const t = await tenant();
-    const maintenance = await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance" } });
+    const maintenance = await call("PUT", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      body: { status: "maintenance" },
+    });
     expect(maintenance.json.device.status).toBe("maintenance");
     await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
-    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device.status).toBe("offline");
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device.status).toBe(
+      "offline",
+    );
   });
 
   it("validates and authorizes exactly as PATCH does", async () => {
@@ -45,9 +59,17 @@ describe("PUT /fleet/devices/:device_id", () => {
       expect(put.json.error.code).toBe(patch.json.error.code);
     }
     expect((await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: {} })).status).toBe(400);
-    expect((await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey, body: { name: "x" } })).status).toBe(403);
-    expect((await call("PUT", `/fleet/devices/${t.deviceId}`, { token: other.adminKey, body: { name: "x" } })).status).toBe(404);
-    const text = await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, raw: "name=x", headers: { "content-type": "text/plain" } });
+    expect(
+      (await call("PUT", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey, body: { name: "x" } })).status,
+    ).toBe(403);
+    expect(
+      (await call("PUT", `/fleet/devices/${t.deviceId}`, { token: other.adminKey, body: { name: "x" } })).status,
+    ).toBe(404);
+    const text = await call("PUT", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      raw: "name=x",
+      headers: { "content-type": "text/plain" },
+    });
     expect(text.status).toBe(415);
   });
 

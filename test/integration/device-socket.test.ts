@@ -36,7 +36,12 @@ describe("device WebSocket", () => {
     await dev.until((f) => f.filter((x) => x.type === "ack" || x.type === "error").length === 5);
     expect(acks(dev.frames)[0]).toMatchObject({ id: "h1", of: "heartbeat", pending_commands: 0 });
     const errors = dev.frames.filter((f) => f.type === "error");
-    expect(errors.map((e) => e.error.code)).toEqual(["bad_request", "bad_request", "validation_failed", "validation_failed"]);
+    expect(errors.map((e) => e.error.code)).toEqual([
+      "bad_request",
+      "bad_request",
+      "validation_failed",
+      "validation_failed",
+    ]);
     expect(errors.find((e) => e.id === "h2").error.details[0].path).toBe("status");
     const device = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
     expect(device.json.device).toMatchObject({ status: "online", metrics: { cpu_usage: 5 } });
@@ -47,7 +52,8 @@ describe("device WebSocket", () => {
     const t = await tenant();
     const dev = await connect(t.deviceKey);
     await dev.until((f) => f.some((x) => x.type === "ready"));
-    const logsFrame = (id: string, message: string) => JSON.stringify({ type: "logs", id, logs: [{ level: "INFO", module: "m", message }] });
+    const logsFrame = (id: string, message: string) =>
+      JSON.stringify({ type: "logs", id, logs: [{ level: "INFO", module: "m", message }] });
     // Refused whatever it holds: 2 MiB of ASCII; 1.8 MB of "€" in 600,000 UTF-16 units; binary one byte over.
     dev.ws!.send(logsFrame("ascii", "x".repeat(2 * MAX_FRAME_BYTES)));
     dev.ws!.send(logsFrame("euro", "€".repeat(600_000)));
@@ -63,7 +69,11 @@ describe("device WebSocket", () => {
     }
     expect(dev.frames.find((f) => f.type === "error" && f.error.details.size === MAX_FRAME_BYTES + 1)).toBeDefined();
     // The refused frames stored nothing; the one that fitted is a line, which a 16,384-character message cap rejects by its index.
-    expect(acks(dev.frames).find((a) => a.id === "fits")).toMatchObject({ of: "logs", accepted: 0, rejected: [{ index: 0 }] });
+    expect(acks(dev.frames).find((a) => a.id === "fits")).toMatchObject({
+      of: "logs",
+      accepted: 0,
+      rejected: [{ index: 0 }],
+    });
     expect(acks(dev.frames).find((a) => a.id === "after")).toMatchObject({ of: "heartbeat" });
     expect(dev.ws!.readyState).toBe(WebSocket.OPEN);
     dev.ws!.close();
@@ -73,17 +83,31 @@ describe("device WebSocket", () => {
     const t = await tenant();
     const dev = await connect(t.deviceKey);
     await dev.until((f) => f.some((x) => x.type === "ready"));
-    const queued = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "reboot", params: { in_s: 3 } } });
+    const queued = await call("POST", "/fleet/commands", {
+      token: t.adminKey,
+      body: { device_id: t.deviceId, command: "reboot", params: { in_s: 3 } },
+    });
     await dev.until((f) => f.some((x) => x.type === "command"));
     const pushed = dev.frames.find((f) => f.type === "command").command;
-    expect(pushed).toMatchObject({ id: queued.json.command.id, command: "reboot", params: { in_s: 3 }, status: "delivered" });
+    expect(pushed).toMatchObject({
+      id: queued.json.command.id,
+      command: "reboot",
+      params: { in_s: 3 },
+      status: "delivered",
+    });
 
     dev.send({ type: "command_ack", id: 9, command_id: pushed.id, status: "succeeded", result: { ok: true } });
     await dev.until((f) => acks(f).some((a) => a.id === 9));
     const history = await call("GET", `/fleet/devices/${t.deviceId}/commands/history`, { token: t.viewerKey });
-    expect(history.json.commands[0].transitions.map((x: any) => x.status)).toEqual(["queued", "delivered", "succeeded"]);
+    expect(history.json.commands[0].transitions.map((x: any) => x.status)).toEqual([
+      "queued",
+      "delivered",
+      "succeeded",
+    ]);
     // Pushed commands are not handed out again by the HTTP poll.
-    expect((await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey })).json.commands).toEqual([]);
+    expect((await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey })).json.commands).toEqual(
+      [],
+    );
     dev.ws!.close();
   });
 

@@ -15,7 +15,11 @@ describe("download links", () => {
     const body = new TextEncoder().encode("x,y\n");
     await exports.default.fetch(`${BASE}/sessions/dl/artifacts/data.csv`, {
       method: "PUT",
-      headers: { authorization: `Bearer ${t.deviceKey}`, "content-length": String(body.byteLength), "content-type": "text/csv" },
+      headers: {
+        authorization: `Bearer ${t.deviceKey}`,
+        "content-length": String(body.byteLength),
+        "content-type": "text/csv",
+      },
       body,
     });
     const mint = async (href: string) => call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href } });
@@ -50,17 +54,36 @@ describe("download links", () => {
     await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "hostile" } });
     await ingest(t.deviceKey, { session_id: "hostile", logs: [line("INFO", "<script>document.title='ran'</script>")] });
     const script = new TextEncoder().encode("<script>document.title='ran'</script>");
-    const types = ["image/png, text/html", "text/html", "text/xsl", "image/svg+xml", "text/plain, text/html", "TEXT/HTML;charset=utf-8"];
+    const types = [
+      "image/png, text/html",
+      "text/html",
+      "text/xsl",
+      "image/svg+xml",
+      "text/plain, text/html",
+      "TEXT/HTML;charset=utf-8",
+    ];
     for (const [i, type] of types.entries()) {
       await exports.default.fetch(`${BASE}/sessions/hostile/artifacts/page${i}`, {
         method: "PUT",
-        headers: { authorization: `Bearer ${t.deviceKey}`, "content-length": String(script.byteLength), "content-type": type },
+        headers: {
+          authorization: `Bearer ${t.deviceKey}`,
+          "content-length": String(script.byteLength),
+          "content-type": type,
+        },
         body: script,
       });
     }
-    const link = async (href: string) => plain((await call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href } })).json.url);
+    const link = async (href: string) =>
+      plain((await call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href } })).json.url);
     const answers: [string, Response][] = [
-      ...(await Promise.all(types.map(async (type, i): Promise<[string, Response]> => [type, await link(`/sessions/hostile/files/download?path=page${i}`)]))),
+      ...(await Promise.all(
+        types.map(
+          async (type, i): Promise<[string, Response]> => [
+            type,
+            await link(`/sessions/hostile/files/download?path=page${i}`),
+          ],
+        ),
+      )),
       ["export csv", await link("/logs/export?session_id=hostile&format=csv")],
       ["export json", await link("/logs/export?session_id=hostile&format=json")],
       ["bundle", await link("/sessions/hostile/bundle")],
@@ -74,7 +97,9 @@ describe("download links", () => {
       await res.arrayBuffer();
     }
     // The API's own export answers likewise.
-    const exported = await exports.default.fetch(`${BASE}/logs/export?session_id=hostile&format=ndjson`, { headers: { authorization: `Bearer ${t.viewerKey}` } });
+    const exported = await exports.default.fetch(`${BASE}/logs/export?session_id=hostile&format=ndjson`, {
+      headers: { authorization: `Bearer ${t.viewerKey}` },
+    });
     expect(exported.headers.get("content-security-policy")).toBe("sandbox");
     expect(exported.headers.get("x-content-type-options")).toBe("nosniff");
     await exported.arrayBuffer();
@@ -84,20 +109,39 @@ describe("download links", () => {
     const t = await tenant();
     const stranger = await tenant();
     await call("POST", "/sessions", { token: stranger.deviceKey, body: { session_id: "theirs" } });
-    for (const href of ["/keys", "/logs?project_id=x", "https://evil.example/logs/export", "//evil.example/api/v1/logs/export"]) {
+    for (const href of [
+      "/keys",
+      "/logs?project_id=x",
+      "https://evil.example/logs/export",
+      "//evil.example/api/v1/logs/export",
+    ]) {
       const res = await call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href } });
       expect(res.status, href).toBe(400);
       expect(res.json.error.details[0].path).toBe("href");
     }
-    expect((await call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href: "/sessions/theirs/bundle" } })).status).toBe(404);
-    expect((await call("POST", "/downloads/ticket", { token: t.deviceKey, body: { href: "/logs/export?device_id=x" } })).status).toBe(403);
+    expect(
+      (await call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href: "/sessions/theirs/bundle" } }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await call("POST", "/downloads/ticket", { token: t.deviceKey, body: { href: "/logs/export?device_id=x" } }))
+        .status,
+    ).toBe(403);
 
-    const expiring = await call("POST", "/downloads/ticket", { token: t.viewerKey, body: { href: `/logs/export?project_id=${t.projectId}` } });
-    await env.DB.prepare("UPDATE download_tickets SET expires_at = ?").bind(Date.now() - 1).run();
+    const expiring = await call("POST", "/downloads/ticket", {
+      token: t.viewerKey,
+      body: { href: `/logs/export?project_id=${t.projectId}` },
+    });
+    await env.DB.prepare("UPDATE download_tickets SET expires_at = ?")
+      .bind(Date.now() - 1)
+      .run();
     expect((await plain(expiring.json.url)).status).toBe(401);
 
     const key = await call("POST", "/keys", { token: t.adminKey, body: { role: "viewer", name: "short-lived" } });
-    const link = await call("POST", "/downloads/ticket", { token: key.json.key, body: { href: `/logs/export?project_id=${t.projectId}` } });
+    const link = await call("POST", "/downloads/ticket", {
+      token: key.json.key,
+      body: { href: `/logs/export?project_id=${t.projectId}` },
+    });
     expect((await call("DELETE", `/keys/${key.json.id}`, { token: t.adminKey })).status).toBeLessThan(300);
     expect((await plain(link.json.url)).status).toBe(401);
   });

@@ -10,7 +10,10 @@ async function project() {
 }
 
 const generate = (adminKey: string, projectId: string, environment: unknown) =>
-  call("POST", "/capsules/generate", { token: adminKey, body: { project_id: projectId, device_type: "amr", environment } });
+  call("POST", "/capsules/generate", {
+    token: adminKey,
+    body: { project_id: projectId, device_type: "amr", environment },
+  });
 
 const device = (adminKey: string, deviceId: string) => call("GET", `/fleet/devices/${deviceId}`, { token: adminKey });
 
@@ -18,7 +21,11 @@ function expectRefused(res: { status: number; json: any }, location: string) {
   expect(res.status).toBe(400);
   expect(res.json.error.code).toBe("validation_failed");
   expect(res.json.error.details).toEqual([
-    expect.objectContaining({ location, path: "environment", message: expect.stringContaining("production, testing or development") }),
+    expect.objectContaining({
+      location,
+      path: "environment",
+      message: expect.stringContaining("production, testing or development"),
+    }),
   ]);
 }
 
@@ -49,7 +56,10 @@ describe("environments", () => {
     expect(reg.status).toBe(201);
     expect((await device(adminKey, reg.json.device_id)).json.device.environment).toBe("testing");
 
-    const patched = await call("PATCH", `/fleet/devices/${reg.json.device_id}`, { token: adminKey, body: { environment: "PROD" } });
+    const patched = await call("PATCH", `/fleet/devices/${reg.json.device_id}`, {
+      token: adminKey,
+      body: { environment: "PROD" },
+    });
     expect(patched.status).toBe(200);
     expect(patched.json.device.environment).toBe("production");
   });
@@ -62,13 +72,25 @@ describe("environments", () => {
 
     const cap = await generate(adminKey, projectId, "prod");
     const token = cap.json.capsule.fleet.registration_token;
-    expectRefused(await call("POST", "/fleet/register", { body: { dsn: "AMR-3", registration_token: token, environment: "qa" } }), "body");
+    expectRefused(
+      await call("POST", "/fleet/register", { body: { dsn: "AMR-3", registration_token: token, environment: "qa" } }),
+      "body",
+    );
     // The refused registration did not use the token up.
     const reg = await call("POST", "/fleet/register", { body: { dsn: "AMR-3", registration_token: token } });
     expect(reg.status).toBe(201);
 
-    expectRefused(await call("PATCH", `/fleet/devices/${reg.json.device_id}`, { token: adminKey, body: { environment: "staging" } }), "body");
-    expectRefused(await call("GET", `/fleet/devices?project_id=${projectId}&environment=staging`, { token: adminKey }), "query");
+    expectRefused(
+      await call("PATCH", `/fleet/devices/${reg.json.device_id}`, {
+        token: adminKey,
+        body: { environment: "staging" },
+      }),
+      "body",
+    );
+    expectRefused(
+      await call("GET", `/fleet/devices?project_id=${projectId}&environment=staging`, { token: adminKey }),
+      "query",
+    );
     expect((await device(adminKey, reg.json.device_id)).json.device.environment).toBe("production");
   });
 
@@ -77,7 +99,9 @@ describe("environments", () => {
     const prod = await newDevice(adminKey, projectId, "AMR-10", { environment: "production" });
     const dev = await newDevice(adminKey, projectId, "AMR-11", { environment: "development" });
     const ids = async (environment: string) => {
-      const res = await call("GET", `/fleet/devices?project_id=${projectId}&environment=${environment}`, { token: adminKey });
+      const res = await call("GET", `/fleet/devices?project_id=${projectId}&environment=${environment}`, {
+        token: adminKey,
+      });
       expect(res.status).toBe(200);
       return res.json.devices.map((d: { id: string }) => d.id);
     };
@@ -114,7 +138,9 @@ describe("environments", () => {
     for (const [deviceId, expected] of made) {
       expect((await device(adminKey, deviceId)).json.device.environment).toBe(expected);
     }
-    const { results } = await env.DB.prepare("SELECT DISTINCT environment FROM registration_tokens WHERE device_id IS NULL").all();
+    const { results } = await env.DB.prepare(
+      "SELECT DISTINCT environment FROM registration_tokens WHERE device_id IS NULL",
+    ).all();
     expect(results).toEqual([{ environment: "development" }]);
     // A token minted before the migration registers its device in the rewritten environment.
     const reg = await call("POST", "/fleet/register", { body: { dsn: "AMR-20", registration_token: token } });

@@ -2,19 +2,33 @@ import { describe, expect, it } from "vitest";
 import { call, newOrg, tenant } from "./helpers";
 
 const isContractError = (json: any, code: string) =>
-  expect(json).toEqual({ error: { code, message: expect.any(String), ...(json.error.details !== undefined ? { details: json.error.details } : {}) } });
+  expect(json).toEqual({
+    error: {
+      code,
+      message: expect.any(String),
+      ...(json.error.details !== undefined ? { details: json.error.details } : {}),
+    },
+  });
 
 describe("every failure answers in the contract's error shape", () => {
   it("malformed JSON is a 400 bad_request", async () => {
     const { adminKey } = await newOrg();
-    const res = await call("POST", "/projects", { token: adminKey, raw: '{"name": "x"', headers: { "content-type": "application/json" } });
+    const res = await call("POST", "/projects", {
+      token: adminKey,
+      raw: '{"name": "x"',
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(400);
     isContractError(res.json, "bad_request");
   });
 
   it("a body that is not JSON gets 415", async () => {
     const { adminKey } = await newOrg();
-    const res = await call("POST", "/projects", { token: adminKey, raw: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const res = await call("POST", "/projects", {
+      token: adminKey,
+      raw: "name=x",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(res.status).toBe(415);
     isContractError(res.json, "unsupported_media_type");
   });
@@ -22,7 +36,11 @@ describe("every failure answers in the contract's error shape", () => {
   it("a body over the limit gets 413, by Content-Length or by streaming", async () => {
     const { adminKey } = await newOrg();
     const huge = JSON.stringify({ name: "x".repeat(200_000) });
-    const res = await call("POST", "/projects", { token: adminKey, raw: huge, headers: { "content-type": "application/json" } });
+    const res = await call("POST", "/projects", {
+      token: adminKey,
+      raw: huge,
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(413);
     isContractError(res.json, "payload_too_large");
 
@@ -32,7 +50,11 @@ describe("every failure answers in the contract's error shape", () => {
         c.close();
       },
     });
-    const streamed = await call("POST", "/projects", { token: adminKey, raw: chunks, headers: { "content-type": "application/json" } });
+    const streamed = await call("POST", "/projects", {
+      token: adminKey,
+      raw: chunks,
+      headers: { "content-type": "application/json" },
+    });
     expect(streamed.status).toBe(413);
   });
 
@@ -49,7 +71,10 @@ describe("every failure answers in the contract's error shape", () => {
   });
 
   it("unknown enum values and oversize strings are refused with their paths", async () => {
-    const res = await call("POST", "/orgs", { token: (await import("./helpers")).ADMIN, body: { name: "n".repeat(500), tier: "platinum" } });
+    const res = await call("POST", "/orgs", {
+      token: (await import("./helpers")).ADMIN,
+      body: { name: "n".repeat(500), tier: "platinum" },
+    });
     expect(res.status).toBe(400);
     expect(res.json.error.details.map((d: any) => d.path).sort()).toEqual(["name", "tier"]);
   });
@@ -58,7 +83,10 @@ describe("every failure answers in the contract's error shape", () => {
     const t = await tenant();
     const q = await call("GET", "/fleet/devices?limit=abc&status=sleeping", { token: t.adminKey });
     expect(q.status).toBe(400);
-    expect(q.json.error.details.map((d: any) => `${d.location}:${d.path}`).sort()).toEqual(["query:limit", "query:status"]);
+    expect(q.json.error.details.map((d: any) => `${d.location}:${d.path}`).sort()).toEqual([
+      "query:limit",
+      "query:status",
+    ]);
     // An id that cannot exist names nothing: 404, as for an unknown id.
     const p = await call("GET", "/fleet/devices/not-an-id", { token: t.adminKey });
     expect(p.status).toBe(404);
@@ -88,7 +116,9 @@ describe("every failure answers in the contract's error shape", () => {
     });
     expect(ingest.status).toBe(200);
     expect(ingest.json).toMatchObject({ accepted: 0, rejected: [{ index: 0 }] });
-    const metrics = await call("GET", `/fleet/devices/${t.deviceId}/metrics?to=8640000000000001`, { token: t.adminKey });
+    const metrics = await call("GET", `/fleet/devices/${t.deviceId}/metrics?to=8640000000000001`, {
+      token: t.adminKey,
+    });
     expect(metrics.status).toBe(400);
     const logs = await call("GET", `/logs?device_id=${t.deviceId}&from=9007199254740991`, { token: t.adminKey });
     expect(logs.status).toBe(400);
@@ -97,7 +127,11 @@ describe("every failure answers in the contract's error shape", () => {
   it("a JSON body that is not an object is refused", async () => {
     const { adminKey } = await newOrg();
     for (const raw of ["[]", "42", '"x"', "null"]) {
-      const res = await call("POST", "/projects", { token: adminKey, raw, headers: { "content-type": "application/json" } });
+      const res = await call("POST", "/projects", {
+        token: adminKey,
+        raw,
+        headers: { "content-type": "application/json" },
+      });
       expect(res.status, raw).toBe(400);
       isContractError(res.json, "validation_failed");
     }
@@ -105,7 +139,11 @@ describe("every failure answers in the contract's error shape", () => {
 
   it("invalid UTF-8 is a 400", async () => {
     const { adminKey } = await newOrg();
-    const res = await call("POST", "/projects", { token: adminKey, raw: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), headers: { "content-type": "application/json" } });
+    const res = await call("POST", "/projects", {
+      token: adminKey,
+      raw: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(400);
   });
 

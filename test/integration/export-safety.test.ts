@@ -5,7 +5,9 @@ import { CSV_COLUMNS } from "../../src/services/export-format";
 import { parseCsv } from "../../agent/samples/csv";
 
 async function exportOf(token: string, query: string) {
-  const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return { res, text: await readText(res) };
 }
 
@@ -41,10 +43,18 @@ describe("the CSV export is safe to open in a spreadsheet", () => {
   it("starts every cell a spreadsheet would run with a quote, while NDJSON and JSON stay byte-exact", async () => {
     const t = await tenant();
     const sent = FORMULAS.map((text, i) =>
-      line("WARN", text, { module: i % 2 ? text : "cam", logger: text, thread_id: text.slice(0, 64), context: { note: text } }),
+      line("WARN", text, {
+        module: i % 2 ? text : "cam",
+        logger: text,
+        thread_id: text.slice(0, 64),
+        context: { note: text },
+      }),
     );
     const plain = line("INFO", "plain text; = + - @ inside are fine", { module: "a=b" });
-    const res = await ingest(t.deviceKey, { session_id: "@run", logs: [...sent, plain, line("INFO", "negative thread", { thread_id: -7 })] });
+    const res = await ingest(t.deviceKey, {
+      session_id: "@run",
+      logs: [...sent, plain, line("INFO", "negative thread", { thread_id: -7 })],
+    });
     expect(res.json).toMatchObject({ accepted: FORMULAS.length + 2, rejected: [] });
 
     const csv = await exportOf(t.viewerKey, `device_id=${t.deviceId}&format=csv`);
@@ -71,10 +81,15 @@ describe("the CSV export is safe to open in a spreadsheet", () => {
 
     // NDJSON and JSON are for programs: every value exactly as it was sent.
     const nd = await exportOf(t.viewerKey, `device_id=${t.deviceId}&format=ndjson`);
-    const ndLines = nd.text.trim().split("\n").map((l) => JSON.parse(l));
+    const ndLines = nd.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const js = JSON.parse((await exportOf(t.viewerKey, `device_id=${t.deviceId}&format=json`)).text);
     for (const lines of [ndLines, js]) {
-      expect(lines.map((l: { message: string }) => l.message).sort()).toEqual([...FORMULAS, plain.message, "negative thread"].sort());
+      expect(lines.map((l: { message: string }) => l.message).sort()).toEqual(
+        [...FORMULAS, plain.message, "negative thread"].sort(),
+      );
       for (const l of lines) expect(l.session_id).toBe("@run");
     }
   });
@@ -108,12 +123,18 @@ describe("the export's file name", () => {
   it("names the device or the project that was exported", async () => {
     const t = await tenant();
     await ingest(t.deviceKey, { logs: [line("INFO", "hello")] });
-    const byDevice = disposition((await exportOf(t.viewerKey, `device_id=${t.deviceId}&format=json`)).res.headers.get("content-disposition"));
+    const byDevice = disposition(
+      (await exportOf(t.viewerKey, `device_id=${t.deviceId}&format=json`)).res.headers.get("content-disposition"),
+    );
     expect(byDevice.filename).toMatch(new RegExp(`^fleetbeat-logs-${t.deviceId}-\\d{14}\\.json$`));
     expect(byDevice.real).toBe(byDevice.filename);
     // Plain ASCII: the header is what it always was.
-    expect((await exportOf(t.viewerKey, `device_id=${t.deviceId}&format=json`)).res.headers.get("content-disposition")).toMatch(/^attachment; filename="[^"]+\.json"$/);
-    const byProject = disposition((await exportOf(t.viewerKey, `project_id=${t.projectId}&format=csv`)).res.headers.get("content-disposition"));
+    expect(
+      (await exportOf(t.viewerKey, `device_id=${t.deviceId}&format=json`)).res.headers.get("content-disposition"),
+    ).toMatch(/^attachment; filename="[^"]+\.json"$/);
+    const byProject = disposition(
+      (await exportOf(t.viewerKey, `project_id=${t.projectId}&format=csv`)).res.headers.get("content-disposition"),
+    );
     expect(byProject.filename).toMatch(new RegExp(`^fleetbeat-logs-${t.projectId}-\\d{14}\\.csv$`));
   });
 });

@@ -21,7 +21,12 @@ const SHARDS = 3;
 /** What the project's object has applied from each sender (devices and fan-in objects). */
 const senders = (projectId: string) =>
   runInDurableObject(projectHub(env, projectId), (_hub, state) =>
-    Object.fromEntries(state.storage.sql.exec<{ sender: string; seq: number }>("SELECT sender, seq FROM intake").toArray().map((r) => [r.sender, r.seq])),
+    Object.fromEntries(
+      state.storage.sql
+        .exec<{ sender: string; seq: number }>("SELECT sender, seq FROM intake")
+        .toArray()
+        .map((r) => [r.sender, r.seq]),
+    ),
   );
 
 describe("the fan-in tier", () => {
@@ -44,18 +49,25 @@ describe("the fan-in tier", () => {
       await settleAll();
     }
     const direct = await senders(t.projectId);
-    for (const d of devices) expect(direct[d.deviceId], "the first delivery goes straight to the project").toBeGreaterThan(0);
+    for (const d of devices)
+      expect(direct[d.deviceId], "the first delivery goes straight to the project").toBeGreaterThan(0);
 
     // Now traffic: every device sends lines (a tenth of them errors) and a heartbeat; every batch goes twice.
     let lines = 0;
     let errors = 0;
     const perDevice = new Map<string, number>();
     for (const [i, d] of devices.entries()) {
-      const logs = Array.from({ length: 20 + i }, (_, k) => ({ ...line(k % 10 === 0 ? "ERROR" : "INFO", `device ${i} line ${k}`), module: `m${i % 2}` }));
+      const logs = Array.from({ length: 20 + i }, (_, k) => ({
+        ...line(k % 10 === 0 ? "ERROR" : "INFO", `device ${i} line ${k}`),
+        module: `m${i % 2}`,
+      }));
       lines += logs.length;
       errors += logs.filter((l) => l.level === "ERROR").length;
       perDevice.set(d.deviceId, logs.length);
-      const sent = await Promise.all([ingest(d.deviceKey, { batch_id: "a", logs }), ingest(d.deviceKey, { batch_id: "a", logs })]);
+      const sent = await Promise.all([
+        ingest(d.deviceKey, { batch_id: "a", logs }),
+        ingest(d.deviceKey, { batch_id: "a", logs }),
+      ]);
       expect(sent.map((s) => s.json.duplicate).sort()).toEqual([false, true]);
       await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} });
       // Half way, every object is torn down at once: deliveries in flight are lost or applied, unanswered.
@@ -65,9 +77,11 @@ describe("the fan-in tier", () => {
 
     // Every device's later deliveries went through its fan-in object, not to the project.
     const after = await senders(t.projectId);
-    for (const d of devices) expect(after[d.deviceId], "no direct delivery after the project fanned in").toBe(direct[d.deviceId]);
+    for (const d of devices)
+      expect(after[d.deviceId], "no direct delivery after the project fanned in").toBe(direct[d.deviceId]);
     const used = new Set(devices.map((d) => fanInIndex(d.deviceId, SHARDS)));
-    for (const i of used) expect(after[`${t.projectId}/fan-in/${i}`]).toBeGreaterThan(direct[`${t.projectId}/fan-in/${i}`] ?? 0);
+    for (const i of used)
+      expect(after[`${t.projectId}/fan-in/${i}`]).toBeGreaterThan(direct[`${t.projectId}/fan-in/${i}`] ?? 0);
 
     const usage = (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
     expect(usage.logs).toBe(lines);
@@ -77,21 +91,39 @@ describe("the fan-in tier", () => {
     expect(usage.device_messages_in).toBe(5 * DEVICES);
 
     // Per-device rankings come through the fan-in objects device by device.
-    const overview = (await call("GET", `/stats/overview?project_id=${t.projectId}&days=1&limit=10`, { token: t.viewerKey })).json;
-    expect(Object.fromEntries(overview.top_devices.by_lines.map((d: { device_id: string; lines: number }) => [d.device_id, d.lines]))).toEqual(Object.fromEntries(perDevice));
+    const overview = (
+      await call("GET", `/stats/overview?project_id=${t.projectId}&days=1&limit=10`, { token: t.viewerKey })
+    ).json;
+    expect(
+      Object.fromEntries(
+        overview.top_devices.by_lines.map((d: { device_id: string; lines: number }) => [d.device_id, d.lines]),
+      ),
+    ).toEqual(Object.fromEntries(perDevice));
     expect(overview.totals).toMatchObject({ logs: lines, error_lines: errors });
 
     // Time buckets too: the day's 60-minute buckets hold every line.
     const now = Date.now();
     const from = new Date(now - 2 * 3_600_000).toISOString();
-    const series = (await call("GET", `/stats/timeseries?project_id=${t.projectId}&metric=logs&interval=60m&from=${from}&to=${new Date(now).toISOString()}`, { token: t.viewerKey })).json;
+    const series = (
+      await call(
+        "GET",
+        `/stats/timeseries?project_id=${t.projectId}&metric=logs&interval=60m&from=${from}&to=${new Date(now).toISOString()}`,
+        { token: t.viewerKey },
+      )
+    ).json;
     expect(series.points.reduce((n: number, p: { value: number }) => n + p.value, 0)).toBe(lines);
   });
 
   it("applies a device's sequence once even when the device sends it again (its answer was lost)", async () => {
     const t = await tenant();
     const name = fanInName(t.projectId, 0);
-    const row = { seq: 7, day: utcDay(Date.now()), ...Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])), logs: 5, log_bytes: 50 } as OutboxRow;
+    const row = {
+      seq: 7,
+      day: utcDay(Date.now()),
+      ...Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])),
+      logs: 5,
+      log_bytes: 50,
+    } as OutboxRow;
     const hub = fanInByName(env, name);
     await hub.deliver(name, "dev-x", [row], []);
     await hub.deliver(name, "dev-x", [row], []);
@@ -115,7 +147,11 @@ describe("the fan-in tier", () => {
     for (const [i, d] of devices.entries()) await ingest(d.deviceKey, { logs: [line("WARN", `from device ${i}`)] });
     await viewer.until((f) => f.filter((x) => x.type === "logs").flatMap((x) => x.logs).length >= 3);
     const got = viewer.frames.filter((x) => x.type === "logs").flatMap((x) => x.logs);
-    expect(got.map((l: { message: string }) => l.message).sort()).toEqual(["from device 0", "from device 1", "from device 2"]);
+    expect(got.map((l: { message: string }) => l.message).sort()).toEqual([
+      "from device 0",
+      "from device 1",
+      "from device 2",
+    ]);
     expect(viewer.frames.some((x) => x.type === "dropped")).toBe(false);
     // They came through the fan-in objects: no device has delivered straight since it learned.
     const applied = await senders(t.projectId);
@@ -129,7 +165,9 @@ describe("the fan-in tier", () => {
     await ingest(t.deviceKey, { logs: [line("INFO", "hello")] });
     await settle(t.deviceId);
     // The device, and its log shard (which counts its lines): no fan-in object.
-    expect(Object.keys(await senders(t.projectId)).sort()).toEqual([t.deviceId, shardName(t.projectId, shardOf(t.deviceId))].sort());
+    expect(Object.keys(await senders(t.projectId)).sort()).toEqual(
+      [t.deviceId, shardName(t.projectId, shardOf(t.deviceId))].sort(),
+    );
   });
 
   it("passes on what its outbox held before the intake, under sequences above those it sent, once", async () => {
@@ -173,9 +211,22 @@ describe("the fan-in tier", () => {
     const projectId = await newProject(adminKey);
     const name = fanInName(projectId, 0);
     const day = utcDay(Date.now());
-    const row = { seq: 1, day, ...Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])), logs: 3000, error_lines: 3000 } as OutboxRow;
+    const row = {
+      seq: 1,
+      day,
+      ...Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])),
+      logs: 3000,
+      error_lines: 3000,
+    } as OutboxRow;
     // Three thousand error shapes of 150 characters: more than a device's intake row holds.
-    const tallies = Array.from({ length: 3000 }, (_, i) => ({ seq: 1, day, kind: "error_message" as const, key: `${String(i).padStart(6, "x")} ${"y".repeat(143)}`, lines: 1, errors: 1 }));
+    const tallies = Array.from({ length: 3000 }, (_, i) => ({
+      seq: 1,
+      day,
+      kind: "error_message" as const,
+      key: `${String(i).padStart(6, "x")} ${"y".repeat(143)}`,
+      lines: 1,
+      errors: 1,
+    }));
     const fanIn = fanInByName(env, name);
     await fanIn.deliver(name, "dev-big", [row], [], 0, [], tallies);
     await fanIn.deliver(name, "dev-big", [row], [], 0, [], tallies);

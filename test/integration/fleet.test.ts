@@ -11,7 +11,9 @@ async function pageAll(token: string, query: string, limit: number, between?: ()
   const ids: string[] = [];
   let cursor: string | null = null;
   do {
-    const res: any = await call("GET", `/fleet/devices?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, { token });
+    const res: any = await call("GET", `/fleet/devices?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, {
+      token,
+    });
     expect(res.status).toBe(200);
     ids.push(...res.json.devices.map((d: any) => d.id));
     cursor = res.json.next_cursor;
@@ -24,15 +26,29 @@ describe("fleet list", () => {
   it("filters by environment, status, type and name or DSN", async () => {
     const { adminKey } = await newOrg();
     const projectId = await newProject(adminKey);
-    const a = await newDevice(adminKey, projectId, "AMR-100", { device_type: "amr", environment: "production", name: "Picker north" });
-    const b = await newDevice(adminKey, projectId, "DRN-200", { device_type: "drone", environment: "testing", name: "Scout 100%" });
-    const c = await newDevice(adminKey, projectId, "CAM-300", { device_type: "camera", environment: "production", name: "Dock cam" });
+    const a = await newDevice(adminKey, projectId, "AMR-100", {
+      device_type: "amr",
+      environment: "production",
+      name: "Picker north",
+    });
+    const b = await newDevice(adminKey, projectId, "DRN-200", {
+      device_type: "drone",
+      environment: "testing",
+      name: "Scout 100%",
+    });
+    const c = await newDevice(adminKey, projectId, "CAM-300", {
+      device_type: "camera",
+      environment: "production",
+      name: "Dock cam",
+    });
     await call("POST", "/fleet/heartbeat", { token: a.deviceKey, body: {} });
     // A status filter reads the project's statuses row in D1, which the project rewrites within a minute.
     await writeTransitionsNow(projectId);
 
     const ids = async (q: string) =>
-      (await call("GET", `/fleet/devices?project_id=${projectId}&${q}`, { token: adminKey })).json.devices.map((d: any) => d.id);
+      (await call("GET", `/fleet/devices?project_id=${projectId}&${q}`, { token: adminKey })).json.devices.map(
+        (d: any) => d.id,
+      );
     expect(await ids("environment=production")).toEqual([a.deviceId, c.deviceId]);
     expect(await ids("type=drone")).toEqual([b.deviceId]);
     expect(await ids("environment=testing")).toEqual([b.deviceId]);
@@ -49,9 +65,21 @@ describe("fleet list", () => {
     expect(await ids(`q=${encodeURIComponent("%".repeat(60))}`)).toEqual([]);
     expect(await ids("environment=production&type=camera")).toEqual([c.deviceId]);
 
-    const device = (await call("GET", `/fleet/devices?project_id=${projectId}&q=picker`, { token: adminKey })).json.devices[0];
+    const device = (await call("GET", `/fleet/devices?project_id=${projectId}&q=picker`, { token: adminKey })).json
+      .devices[0];
     expect(Object.keys(device)).toEqual(
-      expect.arrayContaining(["id", "name", "dsn", "device_type", "environment", "status", "last_seen_at", "last_heartbeat_at", "metrics", "current_session_id"]),
+      expect.arrayContaining([
+        "id",
+        "name",
+        "dsn",
+        "device_type",
+        "environment",
+        "status",
+        "last_seen_at",
+        "last_heartbeat_at",
+        "metrics",
+        "current_session_id",
+      ]),
     );
   });
 
@@ -86,11 +114,18 @@ describe("fleet list", () => {
     const { adminKey } = await newOrg();
     const projectId = await newProject(adminKey);
     const d = await newDevice(adminKey, projectId);
-    const res = await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: { name: "Line 4 arm", environment: "testing" } });
+    const res = await call("PATCH", `/fleet/devices/${d.deviceId}`, {
+      token: adminKey,
+      body: { name: "Line 4 arm", environment: "testing" },
+    });
     expect(res.json.device).toMatchObject({ name: "Line 4 arm", environment: "testing" });
-    const testing = await call("GET", `/fleet/devices?project_id=${projectId}&environment=testing`, { token: adminKey });
+    const testing = await call("GET", `/fleet/devices?project_id=${projectId}&environment=testing`, {
+      token: adminKey,
+    });
     expect(testing.json.devices.map((x: any) => x.id)).toEqual([d.deviceId]);
-    expect((await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: { status: "offline" } })).status).toBe(400);
+    expect(
+      (await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: { status: "offline" } })).status,
+    ).toBe(400);
     expect((await call("PATCH", `/fleet/devices/${d.deviceId}`, { token: adminKey, body: {} })).status).toBe(400);
   });
 });
@@ -100,7 +135,14 @@ describe("fleet summary", () => {
   async function errorRule(adminKey: string, projectId: string, deviceId: string) {
     const res = await call("POST", "/alert-rules", {
       token: adminKey,
-      body: { project_id: projectId, name: "any error", kind: "error_rate", params: { count: 1, window_s: 60 }, device_id: deviceId, targets: [{ url: `${inject("webhooks")}/hook/${crypto.randomUUID()}` }] },
+      body: {
+        project_id: projectId,
+        name: "any error",
+        kind: "error_rate",
+        params: { count: 1, window_s: 60 },
+        device_id: deviceId,
+        targets: [{ url: `${inject("webhooks")}/hook/${crypto.randomUUID()}` }],
+      },
     });
     expect(res.status, JSON.stringify(res.json)).toBe(201);
   }
@@ -121,7 +163,10 @@ describe("fleet summary", () => {
     await call("POST", "/fleet/heartbeat", { token: failing.deviceKey, body: { status: "error" } });
     await call("POST", "/fleet/heartbeat", { token: paused.deviceKey, body: {} });
     await call("POST", "/fleet/heartbeat", { token: gone.deviceKey, body: {} });
-    expect((await call("PATCH", `/fleet/devices/${paused.deviceId}`, { token: adminKey, body: { status: "maintenance" } })).status).toBe(200);
+    expect(
+      (await call("PATCH", `/fleet/devices/${paused.deviceId}`, { token: adminKey, body: { status: "maintenance" } }))
+        .status,
+    ).toBe(200);
     expect((await call("DELETE", `/fleet/devices/${gone.deviceId}`, { token: adminKey })).status).toBe(200);
 
     const summary = async (q = "") => call("GET", `/fleet/summary?project_id=${projectId}${q}`, { token: viewerKey });
@@ -138,7 +183,10 @@ describe("fleet summary", () => {
       },
     });
     // With an environment (aliases too), counts are that environment's; by_environment stays whole.
-    expect((await summary("&environment=prod")).json).toEqual({ ...first.json, counts: first.json.by_environment.production });
+    expect((await summary("&environment=prod")).json).toEqual({
+      ...first.json,
+      counts: first.json.by_environment.production,
+    });
     expect((await summary("&environment=development")).json.counts).toEqual({ ...zero, offline: 1 });
 
     // A firing alert of the device in error: alerting, and still in error.
@@ -164,7 +212,9 @@ describe("fleet summary", () => {
     expect(missing.status).toBe(400);
     expect(missing.json.error.code).toBe("validation_failed");
     expect(missing.json.error.details).toEqual([expect.objectContaining({ path: "project_id" })]);
-    const badEnv = await call("GET", `/fleet/summary?project_id=${t.projectId}&environment=staging`, { token: t.viewerKey });
+    const badEnv = await call("GET", `/fleet/summary?project_id=${t.projectId}&environment=staging`, {
+      token: t.viewerKey,
+    });
     expect(badEnv.status).toBe(400);
     expect(badEnv.json.error.details).toEqual([expect.objectContaining({ path: "environment" })]);
     expect((await call("GET", `/fleet/summary?project_id=${t.projectId}`, { token: other.adminKey })).status).toBe(404);
@@ -180,8 +230,14 @@ describe("fleet list sparklines", () => {
     const projectId = await newProject(adminKey);
     const d = await newDevice(adminKey, projectId, "SPK-1");
     const quiet = await newDevice(adminKey, projectId, "SPK-2");
-    for (const [battery, cpu] of [[81.234, 10], [81.234, 30]]) {
-      await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: { metrics: { battery_level: battery, cpu_usage: cpu, temperature: 40 } } });
+    for (const [battery, cpu] of [
+      [81.234, 10],
+      [81.234, 30],
+    ]) {
+      await call("POST", "/fleet/heartbeat", {
+        token: d.deviceKey,
+        body: { metrics: { battery_level: battery, cpu_usage: cpu, temperature: 40 } },
+      });
     }
     await call("POST", "/fleet/heartbeat", { token: quiet.deviceKey, body: { metrics: { temperature: 20 } } });
     // A heartbeat 20 minutes ago, as the device's metric history keeps it (an hour row).
@@ -191,7 +247,11 @@ describe("fleet list sparklines", () => {
     const hour = minute - (minute % 3_600_000);
     await runInDurableObject(deviceHub(env, d.deviceId), (_hub, state) => {
       const data = { [minute]: [1, { battery_level: [90, 90, 90, 1] }] };
-      state.storage.sql.exec("INSERT INTO metric_hours (hour, data) VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET data = excluded.data", hour, JSON.stringify(data));
+      state.storage.sql.exec(
+        "INSERT INTO metric_hours (hour, data) VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET data = excluded.data",
+        hour,
+        JSON.stringify(data),
+      );
     });
     const before = Date.now();
     // The device's delivery of counts brings its presence, sparklines with it.
@@ -206,18 +266,24 @@ describe("fleet list sparklines", () => {
     expect(spark.cpu_usage).toHaveLength(12);
     // The newest slot is last; values keep 3 significant digits; two heartbeats in one slot are averaged.
     expect(spark.battery_level[11]).toBe(81.2);
-    expect(spark.cpu_usage.filter((v: number | null) => v !== null)).toSatisfy((v: number[]) => [[20], [10, 30], [30]].some((w) => JSON.stringify(w) === JSON.stringify(v)));
+    expect(spark.cpu_usage.filter((v: number | null) => v !== null)).toSatisfy((v: number[]) =>
+      [[20], [10, 30], [30]].some((w) => JSON.stringify(w) === JSON.stringify(v)),
+    );
     // The heartbeat of 20 minutes ago, in its slot; slots without a heartbeat are null.
-    const slotOf = (now: number) => 11 - ((now - (now % SLOT)) - (minute - (minute % SLOT))) / SLOT;
+    const slotOf = (now: number) => 11 - (now - (now % SLOT) - (minute - (minute % SLOT))) / SLOT;
     const at = spark.battery_level.indexOf(90);
     expect([slotOf(before), slotOf(after)]).toContain(at);
-    expect(spark.battery_level.filter((v: number | null) => v === null)).toHaveLength(12 - spark.battery_level.filter((v: number | null) => v !== null).length);
+    expect(spark.battery_level.filter((v: number | null) => v === null)).toHaveLength(
+      12 - spark.battery_level.filter((v: number | null) => v !== null).length,
+    );
     expect(spark.cpu_usage[at]).toBeNull();
     // A device without those metrics has none.
     expect(listed.find((x: any) => x.id === quiet.deviceId).sparklines).toEqual({});
     // The Prometheus scrape reads the same picture without them.
     const scrape = await projectPresence(env, projectId, [d.deviceId]);
     expect(scrape.devices[d.deviceId]!.sparklines).toBeUndefined();
-    expect((await projectPresence(env, projectId, [d.deviceId], { sparklines: true })).devices[d.deviceId]!.sparklines).toEqual(spark);
+    expect(
+      (await projectPresence(env, projectId, [d.deviceId], { sparklines: true })).devices[d.deviceId]!.sparklines,
+    ).toEqual(spark);
   });
 });

@@ -7,8 +7,10 @@ import { settle } from "../support/settle";
 import { call, ingest, line, loghubLines, newDevice, newKey, openSocket, tailTicket, tenant } from "./helpers";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-const madeUpId = (prefix: string) => `${prefix}_${Array.from(crypto.getRandomValues(new Uint8Array(26)), (b) => CROCKFORD[b & 31]).join("")}`;
-const hex64 = () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+const madeUpId = (prefix: string) =>
+  `${prefix}_${Array.from(crypto.getRandomValues(new Uint8Array(26)), (b) => CROCKFORD[b & 31]).join("")}`;
+const hex64 = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
 const ids = async (ns: DurableObjectNamespace) => new Set((await listDurableObjectIds(ns)).map((id) => id.toString()));
 
 describe("forged credentials create nothing", () => {
@@ -38,7 +40,9 @@ describe("forged credentials create nothing", () => {
 
   it("a real device's id with a made-up secret is refused too", async () => {
     const t = await tenant();
-    expect((await call("POST", "/fleet/heartbeat", { token: `fbd_${t.deviceId}.${hex64()}`, body: {} })).status).toBe(401);
+    expect((await call("POST", "/fleet/heartbeat", { token: `fbd_${t.deviceId}.${hex64()}`, body: {} })).status).toBe(
+      401,
+    );
     expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} })).status).toBe(200);
   });
 });
@@ -46,7 +50,9 @@ describe("forged credentials create nothing", () => {
 describe("a deleted project stays deleted", () => {
   it("its sessions and logs never come back, and its devices' objects wipe what they held", async () => {
     const t = await tenant();
-    expect((await ingest(t.deviceKey, { session_id: "run-gone", logs: loghubLines("HDFS", 30) })).json.accepted).toBe(30);
+    expect((await ingest(t.deviceKey, { session_id: "run-gone", logs: loghubLines("HDFS", 30) })).json.accepted).toBe(
+      30,
+    );
     await settle(t.deviceId);
     expect((await call("DELETE", `/projects/${t.projectId}`, { token: t.adminKey })).status).toBe(200);
 
@@ -113,7 +119,9 @@ describe("session ownership is decided once", () => {
     expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "mine" } })).status).toBe(201);
     const res = await call("POST", "/fleet/heartbeat", { token: other.deviceKey, body: { session_id: "mine" } });
     expect(res.status).toBe(409);
-    expect((await call("GET", `/fleet/devices/${other.deviceId}`, { token: t.viewerKey })).json.device.current_session_id).toBeNull();
+    expect(
+      (await call("GET", `/fleet/devices/${other.deviceId}`, { token: t.viewerKey })).json.device.current_session_id,
+    ).toBeNull();
   });
 });
 
@@ -127,7 +135,9 @@ describe("revocation reaches the live tail", () => {
     const unused = await tailTicket(viewerKey, t.projectId);
     const untouched = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`);
 
-    const keyId = (await call("GET", "/keys", { token: t.adminKey })).json.keys.find((k: { id: string; prefix: string }) => viewerKey.startsWith(k.prefix) && k.id).id;
+    const keyId = (await call("GET", "/keys", { token: t.adminKey })).json.keys.find(
+      (k: { id: string; prefix: string }) => viewerKey.startsWith(k.prefix) && k.id,
+    ).id;
     expect((await call("DELETE", `/keys/${keyId}`, { token: t.adminKey })).status).toBe(200);
     expect(await closed).toBe(4001);
     expect((await openSocket(`/logs/stream?ticket=${unused}`)).status).toBe(401);
@@ -164,7 +174,9 @@ describe("credentials of the other kind", () => {
     const t = await tenant();
     const viewerKey = await newKey(t.adminKey, "viewer");
     expect((await call("POST", "/fleet/heartbeat", { token: viewerKey, body: {} })).status).toBe(403);
-    const keyId = (await call("GET", "/keys", { token: t.adminKey })).json.keys.find((k: { prefix: string }) => viewerKey.startsWith(k.prefix)).id;
+    const keyId = (await call("GET", "/keys", { token: t.adminKey })).json.keys.find((k: { prefix: string }) =>
+      viewerKey.startsWith(k.prefix),
+    ).id;
     await call("DELETE", `/keys/${keyId}`, { token: t.adminKey });
     expect((await call("POST", "/fleet/heartbeat", { token: viewerKey, body: {} })).status).toBe(401);
     expect((await call("POST", "/fleet/heartbeat", { token: `fbk_${hex64()}`, body: {} })).status).toBe(401);

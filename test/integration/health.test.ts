@@ -16,7 +16,9 @@ it("describes every route the app serves in openapi.json", async () => {
   const served = app.routes
     .filter((r) => r.path.startsWith("/api/v1/") && r.method !== "ALL")
     .map((r) => `${r.method.toLowerCase()} ${r.path.slice("/api/v1".length).replace(/:(\w+)/g, "{$1}")}`);
-  const described = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((m) => `${m} ${path}`));
+  const described = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.keys(ops as object).map((m) => `${m} ${path}`),
+  );
   expect(new Set(described)).toEqual(new Set(served));
   const ingest = doc.paths["/logs/ingest"].post.requestBody.content["application/json"].schema;
   expect(ingest.properties.logs.items.properties.level).toBeDefined();

@@ -98,7 +98,12 @@ export async function capsule(adminKey: string, projectId: string, extra: Record
   return res.json.capsule.fleet.registration_token;
 }
 
-export async function newDevice(adminKey: string, projectId: string, dsn = `SN-${crypto.randomUUID().slice(0, 8)}`, extra: Record<string, unknown> = {}) {
+export async function newDevice(
+  adminKey: string,
+  projectId: string,
+  dsn = `SN-${crypto.randomUUID().slice(0, 8)}`,
+  extra: Record<string, unknown> = {},
+) {
   const token = await capsule(adminKey, projectId, extra);
   const res = await call<DeviceRegistered>("POST", "/fleet/register", { body: { dsn, registration_token: token } });
   if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.json)}`);
@@ -119,7 +124,9 @@ export async function allLogs(token: string, query: string): Promise<LogView[]> 
   const out: LogView[] = [];
   let cursor: string | null = null;
   do {
-    const res: Answer<LogPage> = await call<LogPage>("GET", `/logs?${query}${cursor ? `&cursor=${cursor}` : ""}`, { token });
+    const res: Answer<LogPage> = await call<LogPage>("GET", `/logs?${query}${cursor ? `&cursor=${cursor}` : ""}`, {
+      token,
+    });
     if (res.status !== 200) throw new Error(`GET /logs?${query}: ${res.status} ${JSON.stringify(res.json)}`);
     out.push(...res.json.logs);
     cursor = res.json.next_cursor;
@@ -128,7 +135,11 @@ export async function allLogs(token: string, query: string): Promise<LogView[]> 
 }
 
 /** `n` Loghub lines of one dataset, stamped one millisecond apart ending about now. */
-export function loghubLines(dataset: string, n: number, opts: { endUs?: number; stepUs?: number; offset?: number } = {}) {
+export function loghubLines(
+  dataset: string,
+  n: number,
+  opts: { endUs?: number; stepUs?: number; offset?: number } = {},
+) {
   const sample = env.LOGHUB[dataset]!;
   const step = opts.stepUs ?? 1000;
   const end = opts.endUs ?? Date.now() * 1000 - 1_000_000;

@@ -21,7 +21,8 @@ it("lines older than the hot window leave the hot store and its full-text index 
   const counts = await runInDurableObject(stub, (_h, state) => ({
     archived: state.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(lines), 0) AS n FROM archive_objects").one().n,
     // FTS5's own check of the chunks' index (throws when it is corrupt).
-    integrity: state.storage.sql.exec("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')").toArray().length,
+    integrity: state.storage.sql.exec("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')").toArray()
+      .length,
   }));
   expect(counts).toEqual({ archived: 300, integrity: 0 });
   expect((await hotLineIds(t.deviceId)).length).toBe(200);
@@ -45,7 +46,10 @@ it("each tier keeps lines for its own hot retention, and a device hears of a new
 
   // The org moves to pro (14 days): the device hears it with its next delivery's answer.
   expect((await call("PATCH", `/orgs/${orgId}`, { token: env.ADMIN_TOKEN, body: { tier: "pro" } })).status).toBe(200);
-  await runInDurableObject(projectHub(env, projectId), (hub) => ((hub as unknown as { quota: { tier?: unknown } }).quota.tier = undefined));
+  await runInDurableObject(
+    projectHub(env, projectId),
+    (hub) => ((hub as unknown as { quota: { tier?: unknown } }).quota.tier = undefined),
+  );
   await ingest(device.deviceKey, { logs: [{ ...line, timestamp_us: Date.now() * 1000 - 1000 }] });
   await settle(device.deviceId);
   expect((await ingest(device.deviceKey, { logs: [line] })).json.accepted).toBe(1);

@@ -58,7 +58,11 @@ describe("concurrent batches to one device", () => {
     const rounds = 20;
     for (let r = 0; r < rounds; r++) {
       const body = { session_id: "twins", batch_id: `t${r}`, logs: loghubLines("HDFS", 5, { offset: r * 5 }) };
-      const answers = await Promise.all([ingest(t.deviceKey, body), ingest(t.deviceKey, body), ingest(t.deviceKey, body)]);
+      const answers = await Promise.all([
+        ingest(t.deviceKey, body),
+        ingest(t.deviceKey, body),
+        ingest(t.deviceKey, body),
+      ]);
       expect(answers.map((a) => a.json.duplicate).sort()).toEqual([false, true, true]);
     }
     await settle(t.deviceId);

@@ -13,11 +13,17 @@ const rawJson = (method: string, path: string, token: string, text: string) =>
   call(method, path, { token, raw: text, headers: { "content-type": "application/json" } });
 
 describe("session times", () => {
-  const open = (token: string, session_id: string, started_at: string) => call("POST", "/sessions", { token, body: { session_id, started_at } });
+  const open = (token: string, session_id: string, started_at: string) =>
+    call("POST", "/sessions", { token, body: { session_id, started_at } });
 
   it("refuses a start before 2000 or more than 10 minutes ahead of the server, naming started_at", async () => {
     const t = await tenant();
-    for (const started_at of ["0000-01-01T00:00:00Z", "1999-12-31T23:59:59.999Z", "9999-12-31T23:59:59Z", new Date(Date.now() + 3600_000).toISOString()]) {
+    for (const started_at of [
+      "0000-01-01T00:00:00Z",
+      "1999-12-31T23:59:59.999Z",
+      "9999-12-31T23:59:59Z",
+      new Date(Date.now() + 3600_000).toISOString(),
+    ]) {
       refuses(await open(t.deviceKey, `run-${started_at}`, started_at), "started_at");
     }
     expect((await open(t.deviceKey, "y2k", "2000-01-01T00:00:00Z")).status).toBe(201);
@@ -29,8 +35,15 @@ describe("session times", () => {
   it("refuses an end before 2000 or more than 10 minutes ahead, naming completed_at", async () => {
     const t = await tenant();
     expect((await open(t.deviceKey, "run-1", new Date(Date.now() - 60_000).toISOString())).status).toBe(201);
-    for (const completed_at of ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", new Date(Date.now() + 3600_000).toISOString()]) {
-      refuses(await call("PATCH", "/sessions/run-1", { token: t.deviceKey, body: { status: "completed", completed_at } }), "completed_at");
+    for (const completed_at of [
+      "0000-01-01T00:00:00Z",
+      "9999-12-31T23:59:59Z",
+      new Date(Date.now() + 3600_000).toISOString(),
+    ]) {
+      refuses(
+        await call("PATCH", "/sessions/run-1", { token: t.deviceKey, body: { status: "completed", completed_at } }),
+        "completed_at",
+      );
     }
     const session = await call("GET", "/sessions/run-1", { token: t.viewerKey });
     expect(session.json.session).toMatchObject({ status: "active", completed_at: null });
@@ -42,7 +55,10 @@ describe("session times", () => {
     const t = await tenant();
     const start = Date.now() - 3600_000;
     expect((await open(t.deviceKey, "run-2", new Date(start).toISOString())).status).toBe(201);
-    const early = await call("PATCH", "/sessions/run-2", { token: t.deviceKey, body: { status: "completed", completed_at: new Date(start - 1000).toISOString() } });
+    const early = await call("PATCH", "/sessions/run-2", {
+      token: t.deviceKey,
+      body: { status: "completed", completed_at: new Date(start - 1000).toISOString() },
+    });
     refuses(early, "completed_at");
     const session = await call("GET", "/sessions/run-2", { token: t.viewerKey });
     expect(session.json.session).toMatchObject({ status: "active", completed_at: null });
@@ -50,7 +66,16 @@ describe("session times", () => {
 });
 
 describe("names", () => {
-  const BAD = ["a\u0000b", "line\nbreak", "tab\there", "bell\u0007", "del\u007f", "c1\u009bx", "para\u2029graph", "\u202Eexe.txt"];
+  const BAD = [
+    "a\u0000b",
+    "line\nbreak",
+    "tab\there",
+    "bell\u0007",
+    "del\u007f",
+    "c1\u009bx",
+    "para\u2029graph",
+    "\u202Eexe.txt",
+  ];
 
   it("refuse control characters wherever a name is sent, naming the field", async () => {
     const t = await tenant();
@@ -60,13 +85,24 @@ describe("names", () => {
       refuses(await call("PATCH", `/orgs/${t.orgId}`, { token: ADMIN, body: { name } }), "name");
       refuses(await call("POST", "/projects", { token: t.adminKey, body: { name } }), "name");
       refuses(await call("POST", "/keys", { token: t.adminKey, body: { role: "viewer", name } }), "name");
-      refuses(await call("POST", "/capsules/generate", { token: t.adminKey, body: { project_id: t.projectId, device_type: "amr", environment: "prod", name } }), "name");
-      refuses(await call("POST", "/fleet/register", { body: { dsn: "SN-bad-name", registration_token: token, name } }), "name");
+      refuses(
+        await call("POST", "/capsules/generate", {
+          token: t.adminKey,
+          body: { project_id: t.projectId, device_type: "amr", environment: "prod", name },
+        }),
+        "name",
+      );
+      refuses(
+        await call("POST", "/fleet/register", { body: { dsn: "SN-bad-name", registration_token: token, name } }),
+        "name",
+      );
       refuses(await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name } }), "name");
       refuses(await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "named", name } }), "name");
     }
     // The refused registration did not use the token up.
-    expect((await call("POST", "/fleet/register", { body: { dsn: "SN-bad-name", registration_token: token } })).status).toBe(201);
+    expect(
+      (await call("POST", "/fleet/register", { body: { dsn: "SN-bad-name", registration_token: token } })).status,
+    ).toBe(201);
   });
 
   it("keep inner spaces and any script, trimmed at the ends", async () => {
@@ -74,7 +110,10 @@ describe("names", () => {
     const res = await call("POST", "/projects", { token: t.adminKey, body: { name: "  Entrepôt  北 — مستودع 🤖  " } });
     expect(res.status).toBe(201);
     expect(res.json.project.name).toBe("Entrepôt  北 — مستودع 🤖");
-    const device = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Arm\u200d 4 (ZWJ kept)" } });
+    const device = await call("PATCH", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      body: { name: "Arm\u200d 4 (ZWJ kept)" },
+    });
     expect(device.json.device.name).toBe("Arm\u200d 4 (ZWJ kept)");
   });
 });
@@ -100,7 +139,12 @@ describe("a metric named __proto__", () => {
 
   it("leaves other names that objects inherit as ordinary metrics, end to end", async () => {
     const t = await tenant();
-    const res = await rawJson("POST", "/fleet/heartbeat", t.deviceKey, '{"metrics":{"constructor": 5, "toString": 2, "hasOwnProperty": 3, "cpu": 1}}');
+    const res = await rawJson(
+      "POST",
+      "/fleet/heartbeat",
+      t.deviceKey,
+      '{"metrics":{"constructor": 5, "toString": 2, "hasOwnProperty": 3, "cpu": 1}}',
+    );
     expect(res.status).toBe(200);
     const device = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
     expect(device.json.device.metrics).toEqual({ constructor: 5, toString: 2, hasOwnProperty: 3, cpu: 1 });
@@ -118,7 +162,10 @@ describe("a metric named __proto__", () => {
     const t = await tenant();
     const token = await capsule(t.adminKey, t.projectId);
     const body = `{"dsn":"SN-proto","registration_token":"${token}","device_info":{"__proto__":{"admin":true},"os":"linux"}}`;
-    refuses(await call("POST", "/fleet/register", { raw: body, headers: { "content-type": "application/json" } }), "device_info.__proto__");
+    refuses(
+      await call("POST", "/fleet/register", { raw: body, headers: { "content-type": "application/json" } }),
+      "device_info.__proto__",
+    );
   });
 });
 
@@ -141,7 +188,9 @@ describe("a log line's context key __proto__", () => {
 
   it("is one of many keys that stay ordinary context keys", async () => {
     const t = await tenant();
-    const res = await ingest(t.deviceKey, { logs: [line("INFO", "keys", { context: { constructor: "c", toString: 1, valueOf: true } })] });
+    const res = await ingest(t.deviceKey, {
+      logs: [line("INFO", "keys", { context: { constructor: "c", toString: 1, valueOf: true } })],
+    });
     expect(res.json.accepted).toBe(1);
     const stored = await call("GET", `/logs?device_id=${t.deviceId}`, { token: t.viewerKey });
     expect(stored.json.logs[0].context).toEqual({ constructor: "c", toString: 1, valueOf: true });
@@ -152,7 +201,9 @@ describe("a log line without a module", () => {
   it("is rejected with its index and reason, as docs/limits.md says; its neighbours are kept", async () => {
     const t = await tenant();
     const { module: _, ...noModule } = line("INFO", "no module");
-    const res = await ingest(t.deviceKey, { logs: [line("INFO", "first"), noModule, line("INFO", "empty", { module: "" })] });
+    const res = await ingest(t.deviceKey, {
+      logs: [line("INFO", "first"), noModule, line("INFO", "empty", { module: "" })],
+    });
     expect(res.status).toBe(200);
     expect(res.json.accepted).toBe(1);
     expect(res.json.rejected).toEqual([

@@ -19,7 +19,10 @@ const LIMIT = 1_000;
 /** Orgs of each tier, and `n` projects of them in turn (tier = i mod 3), created `createdAt`, ids `<prefix>_<i>` sorting in order. */
 async function manyProjects(prefix: string, n: number, createdAt: number): Promise<string[]> {
   const tiers = Object.keys(TIERS) as Tier[];
-  for (const tier of tiers) await env.DB.prepare("INSERT INTO orgs (id, name, tier, created_at) VALUES (?, ?, ?, ?)").bind(`${prefix}_org_${tier}`, tier, tier, createdAt).run();
+  for (const tier of tiers)
+    await env.DB.prepare("INSERT INTO orgs (id, name, tier, created_at) VALUES (?, ?, ?, ?)")
+      .bind(`${prefix}_org_${tier}`, tier, tier, createdAt)
+      .run();
   await insertMany(
     "projects",
     "id, org_id, name, created_at",
@@ -33,7 +36,9 @@ describe("a page of the project walk", () => {
   it(`lists ${PAGE_PROJECTS} projects in one query and enqueues them ${PROJECTS_PER_MESSAGE} a message with the next page, whatever the project count`, async () => {
     const at = Date.now() + 2 * DAY_MS;
     await manyProjects("prj_walk", PAGE_PROJECTS + 100, Date.now());
-    const all = (await env.DB.prepare("SELECT id FROM projects ORDER BY id").all<{ id: string }>()).results.map((r) => r.id);
+    const all = (await env.DB.prepare("SELECT id FROM projects ORDER BY id").all<{ id: string }>()).results.map(
+      (r) => r.id,
+    );
     const e = jobsEnv();
     const { env: watched, counts, reset } = counted(e);
     const seen: string[] = [];
@@ -69,7 +74,10 @@ describe("one consumer invocation", () => {
     // Every project lacks more days than one message writes, and each message holds all three tiers.
     const ids = await manyProjects("prj_bound", batch * PROJECTS_PER_MESSAGE, at - (DAYS_PER_MESSAGE + 1) * DAY_MS);
     const e = jobsEnv();
-    for (let i = 0; i < batch; i++) await e.JOBS.sendBatch([{ body: { type: "daily", at, projects: ids.slice(i * PROJECTS_PER_MESSAGE, (i + 1) * PROJECTS_PER_MESSAGE) } }]);
+    for (let i = 0; i < batch; i++)
+      await e.JOBS.sendBatch([
+        { body: { type: "daily", at, projects: ids.slice(i * PROJECTS_PER_MESSAGE, (i + 1) * PROJECTS_PER_MESSAGE) } },
+      ]);
     const { env: watched, counts, reset } = counted(e);
     reset();
 
@@ -79,28 +87,56 @@ describe("one consumer invocation", () => {
     // statement, and per tier the alerts (a batch of two); one closeDay per
     // project-day; one sendBatch for the projects with days left.
     const rowsPerMessage = PROJECTS_PER_MESSAGE * DAYS_PER_MESSAGE;
-    expect(first).toMatchObject({ d1: batch * (3 + rowsPerMessage / 5 + 3 * 2), objects: batch * rowsPerMessage, r2: 0, sends: batch });
+    expect(first).toMatchObject({
+      d1: batch * (3 + rowsPerMessage / 5 + 3 * 2),
+      objects: batch * rowsPerMessage,
+      r2: 0,
+      sends: batch,
+    });
     expect(first.d1).toBeLessThanOrEqual(LIMIT);
     expect(subrequests(first)).toBeLessThanOrEqual(LIMIT);
 
     // The projects with days left go on in follow-ups, a message each.
-    expect(e.JOBS.takeAll()).toEqual(Array.from({ length: batch }, (_, i) => ({ type: "daily", at, projects: ids.slice(i * PROJECTS_PER_MESSAGE, (i + 1) * PROJECTS_PER_MESSAGE) })));
-    const written = await env.DB.prepare("SELECT count(*) AS n FROM daily_stats WHERE project_id LIKE 'prj_bound_%'").first<{ n: number }>();
+    expect(e.JOBS.takeAll()).toEqual(
+      Array.from({ length: batch }, (_, i) => ({
+        type: "daily",
+        at,
+        projects: ids.slice(i * PROJECTS_PER_MESSAGE, (i + 1) * PROJECTS_PER_MESSAGE),
+      })),
+    );
+    const written = await env.DB.prepare(
+      "SELECT count(*) AS n FROM daily_stats WHERE project_id LIKE 'prj_bound_%'",
+    ).first<{ n: number }>();
     expect(written!.n).toBe(ids.length * DAYS_PER_MESSAGE);
   });
 
   it(`stays within ${LIMIT} of each with a full batch of the other messages at their worst`, async () => {
     const at = Date.now();
     // More of each than one message takes: stale uploads, expired tokens and links, deleted projects' prefixes.
-    await insertMany("uploads", "upload_id, project_id, session_id, device_id, path, key, created_at, active_at", "SELECT 'up_' || i, 'prj_x', 's', 'dev_x', 'p', 'artifacts/prj_x/s/p' || i, 0, 0 FROM k", ABORTS_PER_MESSAGE + 1);
+    await insertMany(
+      "uploads",
+      "upload_id, project_id, session_id, device_id, path, key, created_at, active_at",
+      "SELECT 'up_' || i, 'prj_x', 's', 'dev_x', 'p', 'artifacts/prj_x/s/p' || i, 0, 0 FROM k",
+      ABORTS_PER_MESSAGE + 1,
+    );
     await insertMany(
       "registration_tokens",
       "id, org_id, project_id, token_hash, device_type, environment, expires_at, created_at",
       "SELECT 'tok_old_' || i, 'org_x', 'prj_x', 'h' || i, 'amr', 'production', 0, 0 FROM k",
       10_100,
     );
-    await insertMany("download_tickets", "hash, org_id, key_id, href, expires_at", "SELECT 'tk_' || i, 'org_x', 'key_x', '/x', 0 FROM k", 10_100);
-    await insertMany("r2_purges", "prefix, created_at", "SELECT 'gone/prj_' || i || '/', 0 FROM k", PURGE_CALLS_PER_MESSAGE + 1);
+    await insertMany(
+      "download_tickets",
+      "hash, org_id, key_id, href, expires_at",
+      "SELECT 'tk_' || i, 'org_x', 'key_x', '/x', 0 FROM k",
+      10_100,
+    );
+    await insertMany(
+      "r2_purges",
+      "prefix, created_at",
+      "SELECT 'gone/prj_' || i || '/', 0 FROM k",
+      PURGE_CALLS_PER_MESSAGE + 1,
+    );
 
     const e = jobsEnv();
     const messages: JobMessage[] = [
@@ -133,8 +169,10 @@ describe("one consumer invocation", () => {
       ["download_tickets", "hash LIKE 'tk_%'"],
       ["r2_purges", "prefix LIKE 'gone/%'"],
     ]) {
-      expect((await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).first<{ n: number }>())!.n, table).toBe(0);
+      expect(
+        (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).first<{ n: number }>())!.n,
+        table,
+      ).toBe(0);
     }
   });
 });
-

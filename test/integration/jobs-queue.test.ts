@@ -66,7 +66,11 @@ describe("a failed message", () => {
     const e = jobsEnv();
     const { env: failing } = counted(e, {
       statement: (sql, values) => {
-        const hit = failures === 0 && sql.startsWith('insert into "daily_stats"') && values.includes(other) && !values.includes(t.projectId);
+        const hit =
+          failures === 0 &&
+          sql.startsWith('insert into "daily_stats"') &&
+          values.includes(other) &&
+          !values.includes(t.projectId);
         if (hit) failures++;
         return hit;
       },
@@ -78,18 +82,30 @@ describe("a failed message", () => {
     expect(e.JOBS.dead).toEqual([]);
 
     const rows = async () =>
-      (await env.DB.prepare("SELECT project_id, date, logs, error_lines FROM daily_stats WHERE project_id IN (?, ?) ORDER BY project_id, date").bind(t.projectId, other).all()).results;
+      (
+        await env.DB.prepare(
+          "SELECT project_id, date, logs, error_lines FROM daily_stats WHERE project_id IN (?, ?) ORDER BY project_id, date",
+        )
+          .bind(t.projectId, other)
+          .all()
+      ).results;
     const first = await rows();
     // Every day from the projects' creation through yesterday, once each.
     expect(first).toHaveLength(2 * 6);
     const logs = (p: string) => first.filter((r) => r.project_id === p).reduce((n, r) => n + (r.logs as number), 0);
     expect(logs(t.projectId)).toBe(3);
     expect(logs(other)).toBe(1);
-    expect(first.find((r) => r.project_id === t.projectId && r.date === day(1))).toMatchObject({ logs: 3, error_lines: 1 });
+    expect(first.find((r) => r.project_id === t.projectId && r.date === day(1))).toMatchObject({
+      logs: 3,
+      error_lines: 1,
+    });
 
     // The same message delivered again, and the whole run again: nothing changes.
     const again = jobsEnv();
-    await again.JOBS.sendBatch([{ body: { type: "daily", at: when, projects: [t.projectId, other] } }, { body: { type: "daily", at: when, projects: [other] } }]);
+    await again.JOBS.sendBatch([
+      { body: { type: "daily", at: when, projects: [t.projectId, other] } },
+      { body: { type: "daily", at: when, projects: [other] } },
+    ]);
     await drain(again);
     await runJobs(CRON.daily, when);
     await runJobs(CRON.hourly, when + 3_600_000);
@@ -102,7 +118,10 @@ describe("a failed message", () => {
     const e = jobsEnv();
     const { env: failing } = counted(e, { call: (name, method) => name === broken && method === "closeDay" });
     await runJobs(CRON.daily, at(day(2), "00:05:00"), failing as typeof e);
-    const written = async (p: string) => (await env.DB.prepare("SELECT count(*) AS n FROM daily_stats WHERE project_id = ?").bind(p).first<{ n: number }>())!.n;
+    const written = async (p: string) =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM daily_stats WHERE project_id = ?")
+        .bind(p)
+        .first<{ n: number }>())!.n;
     expect(await written(t.projectId)).toBe(2);
     expect(await written(broken)).toBe(0);
     expect(e.JOBS.dead.map((m) => m.body)).toEqual([{ type: "daily", at: at(day(2), "00:05:00"), projects: [broken] }]);
@@ -117,7 +136,9 @@ describe("the daily pruning", () => {
     const now = Date.now();
     const old = now - (keep + 10) * DAY_MS;
     const alert = (id: string, state: string, startedAt: number, resolvedAt: number | null) =>
-      env.DB.prepare("INSERT INTO alerts (id, org_id, project_id, rule_id, state, started_at, resolved_at, summary) VALUES (?, ?, ?, 'rule_x', ?, ?, ?, 's')")
+      env.DB.prepare(
+        "INSERT INTO alerts (id, org_id, project_id, rule_id, state, started_at, resolved_at, summary) VALUES (?, ?, ?, 'rule_x', ?, ?, ?, 's')",
+      )
         .bind(id, t.orgId, t.projectId, state, startedAt, resolvedAt)
         .run();
     await insertMany(
@@ -129,12 +150,18 @@ describe("the daily pruning", () => {
     await alert("alt_recent", "resolved", now - (keep - 10) * DAY_MS, now - (keep - 10) * DAY_MS);
     await alert("alt_still_firing", "firing", old, null);
     for (const a of ["alt_old_000001", "alt_recent", "alt_still_firing"]) {
-      await env.DB.prepare("INSERT INTO alert_deliveries (id, rule_id, alert_id, target_id, state_change, attempt, at) VALUES (?, 'rule_x', ?, 'tgt_x', 'firing', 1, ?)")
+      await env.DB.prepare(
+        "INSERT INTO alert_deliveries (id, rule_id, alert_id, target_id, state_change, attempt, at) VALUES (?, 'rule_x', ?, 'tgt_x', 'firing', 1, ?)",
+      )
         .bind(`dlv_${a}`, a, old)
         .run();
     }
     const left = async () =>
-      (await env.DB.prepare("SELECT id FROM alerts WHERE project_id = ? ORDER BY id").bind(t.projectId).all<{ id: string }>()).results.map((r) => r.id);
+      (
+        await env.DB.prepare("SELECT id FROM alerts WHERE project_id = ? ORDER BY id")
+          .bind(t.projectId)
+          .all<{ id: string }>()
+      ).results.map((r) => r.id);
 
     const e = jobsEnv();
     await e.JOBS.sendBatch([{ body: { type: "daily", at: now, projects: [t.projectId] } }]);
@@ -144,7 +171,11 @@ describe("the daily pruning", () => {
     expect(bodies(e.JOBS.waiting)).toEqual([{ type: "daily", at: now, projects: [t.projectId] }]);
     await drain(e);
     expect(await left()).toEqual(["alt_recent", "alt_still_firing"]);
-    const deliveries = (await env.DB.prepare("SELECT alert_id FROM alert_deliveries WHERE rule_id = 'rule_x' ORDER BY alert_id").all<{ alert_id: string }>()).results;
+    const deliveries = (
+      await env.DB.prepare("SELECT alert_id FROM alert_deliveries WHERE rule_id = 'rule_x' ORDER BY alert_id").all<{
+        alert_id: string;
+      }>()
+    ).results;
     expect(deliveries.map((d) => d.alert_id)).toEqual(["alt_recent", "alt_still_firing"]);
   });
 });
@@ -158,11 +189,15 @@ describe("the jobs queue", () => {
     await worker.scheduled(createScheduledController({ cron: CRON.daily, scheduledTime: when }), env);
     // Every project of this file gets its day, through the queue and its consumer.
     const lacking = () =>
-      env.DB.prepare("SELECT count(*) AS n FROM projects WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM daily_stats d WHERE d.project_id = projects.id AND d.date = ?)")
+      env.DB.prepare(
+        "SELECT count(*) AS n FROM projects WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM daily_stats d WHERE d.project_id = projects.id AND d.date = ?)",
+      )
         .bind(Date.parse(day(1)), day(0))
         .first<{ n: number }>();
     await vi.waitUntil(async () => (await lacking())!.n === 0, { timeout: 20_000, interval: 100 });
-    const row = await env.DB.prepare("SELECT logs FROM daily_stats WHERE project_id = ? AND date = ?").bind(t.projectId, day(0)).first<{ logs: number }>();
+    const row = await env.DB.prepare("SELECT logs FROM daily_stats WHERE project_id = ? AND date = ?")
+      .bind(t.projectId, day(0))
+      .first<{ logs: number }>();
     expect(row).toEqual({ logs: 1 });
   });
 });

@@ -23,8 +23,13 @@ describe("live tail", () => {
     expect((await openSocket(`/logs/stream?ticket=garbage`)).status).toBe(401);
 
     const stranger = await tenant();
-    expect((await call("POST", "/logs/stream/ticket", { token: stranger.viewerKey, body: { project_id: t.projectId } })).status).toBe(404);
-    expect((await call("POST", "/logs/stream/ticket", { token: t.deviceKey, body: { project_id: t.projectId } })).status).toBe(403);
+    expect(
+      (await call("POST", "/logs/stream/ticket", { token: stranger.viewerKey, body: { project_id: t.projectId } }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await call("POST", "/logs/stream/ticket", { token: t.deviceKey, body: { project_id: t.projectId } })).status,
+    ).toBe(403);
     first.ws!.close();
   });
 
@@ -37,15 +42,16 @@ describe("live tail", () => {
 
     await ingest(other.deviceKey, { logs: [line("ERROR", "other device")] });
     await ingest(t.deviceKey, {
-      logs: [
-        line("INFO", "fine"),
-        line("ERROR", "wheel jam"),
-        line("FATAL", "shutdown"),
-      ],
+      logs: [line("INFO", "fine"), line("ERROR", "wheel jam"), line("FATAL", "shutdown")],
     });
     await viewer.until((f) => logsIn(f).length >= 2);
     expect(logsIn(viewer.frames).map((l) => l.message)).toEqual(["wheel jam", "shutdown"]);
-    expect(logsIn(viewer.frames)[0]).toMatchObject({ device_id: t.deviceId, level: "ERROR", id: expect.any(String), timestamp: expect.any(String) });
+    expect(logsIn(viewer.frames)[0]).toMatchObject({
+      device_id: t.deviceId,
+      level: "ERROR",
+      id: expect.any(String),
+      timestamp: expect.any(String),
+    });
 
     viewer.send({ type: "filter", q: "dock" });
     await viewer.until((f) => f.some((x) => x.type === "filter"));
@@ -60,7 +66,10 @@ describe("live tail", () => {
     viewer.send({ type: "filter", level: ["LOUD"] });
     viewer.send({ type: "filter", levels: ["WARN"] }); // a misspelt key is an error, not "everything"
     await viewer.until((f) => f.filter((x) => x.type === "error").length === 2);
-    expect(viewer.frames.filter((x) => x.type === "error").map((x) => x.error.code)).toEqual(["validation_failed", "validation_failed"]);
+    expect(viewer.frames.filter((x) => x.type === "error").map((x) => x.error.code)).toEqual([
+      "validation_failed",
+      "validation_failed",
+    ]);
     viewer.ws!.close();
   });
 
@@ -132,7 +141,9 @@ describe("live tail", () => {
     await viewer.until((f) => f.some((x) => x.type === "ready"));
     const start = Date.now() * 1000 - 10_000_000;
     for (let i = 0; i < 4; i++) {
-      await ingest(t.deviceKey, { logs: loghubLines("Apache", 50, { offset: i * 50, endUs: start + (i + 1) * 100_000 }) });
+      await ingest(t.deviceKey, {
+        logs: loghubLines("Apache", 50, { offset: i * 50, endUs: start + (i + 1) * 100_000 }),
+      });
       await settle(t.deviceId);
     }
     // One frame came; acknowledging it brings the count of the rest.
@@ -167,7 +178,8 @@ describe("live tail", () => {
   it("holds 100 viewers on one project", async () => {
     const t = await tenant();
     const viewers = [];
-    for (let i = 0; i < 100; i++) viewers.push(await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`));
+    for (let i = 0; i < 100; i++)
+      viewers.push(await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}`));
     await Promise.all(viewers.map((v) => v.until((f) => f.some((x) => x.type === "ready"))));
     await ingest(t.deviceKey, { logs: loghubLines("Zookeeper", 20) });
     await Promise.all(viewers.map((v) => v.until((f) => logsIn(f).length === 20)));

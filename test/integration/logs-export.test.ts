@@ -5,7 +5,9 @@ import { CSV_COLUMNS } from "../../src/services/export-format";
 import { parseCsv } from "../../agent/samples/csv";
 
 async function exportOf(token: string, query: string) {
-  const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return { res, text: await readText(res) };
 }
 
@@ -19,7 +21,13 @@ describe("log export", () => {
       logs: [
         ...loghubLines("Apache", 1200),
         { timestamp: new Date().toISOString(), level: "INFO", module: "cam", message: "empty context", context: {} },
-        { timestamp: new Date().toISOString(), level: "ERROR", module: "cam,front", message: 'multi\nline "quoted", with, commas\r\nand 😀', context: { note: 'a "b", c', n: 3, ok: true } },
+        {
+          timestamp: new Date().toISOString(),
+          level: "ERROR",
+          module: "cam,front",
+          message: 'multi\nline "quoted", with, commas\r\nand 😀',
+          context: { note: 'a "b", c', n: 3, ok: true },
+        },
       ],
     });
     const query = `project_id=${t.projectId}`;
@@ -60,7 +68,10 @@ describe("log export", () => {
 
     const nd = await exportOf(t.viewerKey, `${query}&format=ndjson`);
     expect(nd.res.headers.get("content-disposition")).toMatch(/\.ndjson"$/);
-    const ndLines = nd.text.trim().split("\n").map((l) => JSON.parse(l));
+    const ndLines = nd.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(ndLines.length).toBe(expected);
     for (const l of ndLines) expect(["WARN", "ERROR"]).toContain(l.level);
 
@@ -79,7 +90,10 @@ describe("log export", () => {
     expect((await exportOf(b.viewerKey, `project_id=${a.projectId}&format=csv`)).res.status).toBe(404);
     expect((await exportOf(a.viewerKey, `project_id=${a.projectId}&format=xml`)).res.status).toBe(400);
     // Hostile search text answers an empty, well-formed file.
-    const nul = await exportOf(a.viewerKey, `project_id=${a.projectId}&format=json&q=${encodeURIComponent("a\u0000b")}`);
+    const nul = await exportOf(
+      a.viewerKey,
+      `project_id=${a.projectId}&format=json&q=${encodeURIComponent("a\u0000b")}`,
+    );
     expect(nul.res.status).toBe(200);
     expect(JSON.parse(nul.text)).toEqual([]);
   });

@@ -16,7 +16,12 @@ const S = 1_000_000; // µs
 const MIN = 60 * S;
 const iso = (us: number) => new Date(us / 1000).toISOString();
 
-const at = (ts: number, level: string, module: string, message: string) => ({ timestamp_us: ts, level, module, message });
+const at = (ts: number, level: string, module: string, message: string) => ({
+  timestamp_us: ts,
+  level,
+  module,
+  message,
+});
 
 /**
  * A project with device A (named by its DSN) and device B ("Bravo"), and lines from `base`, a
@@ -33,12 +38,20 @@ async function fleet() {
   const base = Math.floor((Date.now() - 2 * 3_600_000) / 300_000) * 300_000 * 1000;
   const runOne = `run-${crypto.randomUUID()}`;
   const runTwo = `run-${crypto.randomUUID()}`;
-  expect((await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: runOne, name: "Run one" } })).status).toBe(201);
-  const nav = Array.from({ length: 30 }, (_, i) => at(base + i * S, i < 10 ? "ERROR" : "INFO", "nav", `waypoint ${i} reached`));
+  expect(
+    (await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: runOne, name: "Run one" } })).status,
+  ).toBe(201);
+  const nav = Array.from({ length: 30 }, (_, i) =>
+    at(base + i * S, i < 10 ? "ERROR" : "INFO", "nav", `waypoint ${i} reached`),
+  );
   expect((await ingest(t.deviceKey, { session_id: runOne, logs: nav })).json.accepted).toBe(30);
-  const arm = Array.from({ length: 5 }, (_, i) => at(base + (100 + i) * S, i === 0 ? "FATAL" : "INFO", "arm", `joint ${i} moved`));
+  const arm = Array.from({ length: 5 }, (_, i) =>
+    at(base + (100 + i) * S, i === 0 ? "FATAL" : "INFO", "arm", `joint ${i} moved`),
+  );
   expect((await ingest(t.deviceKey, { logs: arm })).json.accepted).toBe(5);
-  const bArm = Array.from({ length: 12 }, (_, i) => at(base + (200 + i) * S, i < 3 ? "WARN" : "DEBUG", "arm", i < 3 ? `gripper slipped ${i}` : `servo tick ${i}`));
+  const bArm = Array.from({ length: 12 }, (_, i) =>
+    at(base + (200 + i) * S, i < 3 ? "WARN" : "DEBUG", "arm", i < 3 ? `gripper slipped ${i}` : `servo tick ${i}`),
+  );
   expect((await ingest(b.deviceKey, { session_id: runTwo, logs: bArm })).json.accepted).toBe(12);
   const old = Date.now() * 1000 - 30 * 3_600_000_000;
   const oldLines = Array.from({ length: 7 }, (_, i) => at(old + i * S, "INFO", "old", `boot ${i}`));
@@ -48,7 +61,8 @@ async function fleet() {
 
 const facets = (token: string, query: string) => call("GET", `/logs/facets?${query}`, { token });
 const volume = (token: string, query: string) => call("GET", `/logs/volume?${query}`, { token });
-const sum = (points: any[], level?: string) => points.reduce((n, p) => n + (level ? p[level] : p.debug + p.info + p.warn + p.error + p.fatal), 0);
+const sum = (points: any[], level?: string) =>
+  points.reduce((n, p) => n + (level ? p[level] : p.debug + p.info + p.warn + p.error + p.fatal), 0);
 
 describe("GET /logs/facets", () => {
   it("counts the last 24 hours per device, module and session, the most first, with names", async () => {
@@ -75,12 +89,17 @@ describe("GET /logs/facets", () => {
 
   it("counts only lines in [from, to)", async () => {
     const f = await fleet();
-    const res = await facets(f.viewerKey, `project_id=${f.projectId}&from=${iso(f.base + 100 * S)}&to=${iso(f.base + 205 * S)}`);
+    const res = await facets(
+      f.viewerKey,
+      `project_id=${f.projectId}&from=${iso(f.base + 100 * S)}&to=${iso(f.base + 205 * S)}`,
+    );
     expect(res.status).toBe(200);
-    expect(res.json.devices).toEqual([
-      { id: f.deviceId, name: f.dsn, lines: 5 },
-      { id: f.b.deviceId, name: "Bravo", lines: 5 },
-    ].sort((x, y) => (x.id < y.id ? -1 : 1)));
+    expect(res.json.devices).toEqual(
+      [
+        { id: f.deviceId, name: f.dsn, lines: 5 },
+        { id: f.b.deviceId, name: "Bravo", lines: 5 },
+      ].sort((x, y) => (x.id < y.id ? -1 : 1)),
+    );
     expect(res.json.modules).toEqual([{ name: "arm", lines: 10 }]);
     expect(res.json.sessions).toEqual([{ id: f.runTwo, name: f.runTwo, lines: 5 }]);
     expect(res.json.from).toBe(`${iso(f.base + 100 * S).slice(0, -1)}000Z`);
@@ -95,7 +114,10 @@ describe("GET /logs/facets", () => {
     expect(wide.json.devices.find((d: any) => d.id === f.b.deviceId).lines).toBe(19);
 
     // An empty range past the lines counts nothing.
-    const none = await facets(f.viewerKey, `project_id=${f.projectId}&from=${iso(f.base + 300 * S)}&to=${iso(f.base + 400 * S)}`);
+    const none = await facets(
+      f.viewerKey,
+      `project_id=${f.projectId}&from=${iso(f.base + 300 * S)}&to=${iso(f.base + 400 * S)}`,
+    );
     expect(none.json).toMatchObject({ devices: [], modules: [], sessions: [], partial: false });
   });
 
@@ -103,7 +125,9 @@ describe("GET /logs/facets", () => {
     const t = await tenant();
     const now = Date.now() * 1000 - 60 * S;
     // Modules m1…m6 with 1…6 lines each.
-    const lines = [1, 2, 3, 4, 5, 6].flatMap((n) => Array.from({ length: n }, (_, i) => at(now - i * S, "INFO", `m${n}`, `line ${i}`)));
+    const lines = [1, 2, 3, 4, 5, 6].flatMap((n) =>
+      Array.from({ length: n }, (_, i) => at(now - i * S, "INFO", `m${n}`, `line ${i}`)),
+    );
     expect((await ingest(t.deviceKey, { logs: lines })).json.accepted).toBe(21);
     const saved = FACETS.max;
     FACETS.max = 3;
@@ -219,7 +243,10 @@ describe("GET /logs/volume", () => {
     const nothing = await volume(f.viewerKey, `${range}&interval=1m&q=${encodeURIComponent("no such words here")}`);
     expect(sum(nothing.json.points)).toBe(0);
     // A device's lines without naming the project, as GET /logs takes them.
-    const deviceOnly = await volume(f.viewerKey, `device_id=${f.deviceId}&from=${iso(f.base)}&to=${iso(f.base + 5 * MIN)}&interval=5m`);
+    const deviceOnly = await volume(
+      f.viewerKey,
+      `device_id=${f.deviceId}&from=${iso(f.base)}&to=${iso(f.base + 5 * MIN)}&interval=5m`,
+    );
     expect(deviceOnly.json.points).toEqual([{ t: iso(f.base), debug: 0, info: 24, warn: 0, error: 10, fatal: 1 }]);
   });
 
@@ -231,7 +258,10 @@ describe("GET /logs/volume", () => {
     expect(res.json.points.length).toBeGreaterThanOrEqual(60);
     expect(res.json.points.length).toBeLessThanOrEqual(121);
     expect(sum(res.json.points)).toBe(47);
-    const hour = await volume(f.viewerKey, `project_id=${f.projectId}&from=${iso(f.base)}&to=${iso(f.base + 60 * MIN)}`);
+    const hour = await volume(
+      f.viewerKey,
+      `project_id=${f.projectId}&from=${iso(f.base)}&to=${iso(f.base + 60 * MIN)}`,
+    );
     expect(hour.json.interval).toBe("30s");
     expect(hour.json.points).toHaveLength(120);
 
@@ -257,7 +287,8 @@ async function measured(path: string, token: string) {
     new Proxy(ns, {
       get(target, prop) {
         const value = Reflect.get(target, prop, target) as unknown;
-        if (prop !== "get" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+        if (prop !== "get" || typeof value !== "function")
+          return typeof value === "function" ? value.bind(target) : value;
         return (...args: unknown[]) => {
           const stub = Reflect.apply(value as (...a: unknown[]) => object, target, args) as object;
           return new Proxy(stub, {
@@ -280,7 +311,11 @@ async function measured(path: string, token: string) {
     PROJECT_HUB: counted(env.PROJECT_HUB, (m) => void (m === "sessionNames" && calls.sessionNames++)),
   } as Env;
   const ctx = createExecutionContext();
-  const res = await app.fetch(new Request(`http://fleetbeat.test/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } }), wrapped, ctx);
+  const res = await app.fetch(
+    new Request(`http://fleetbeat.test/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } }),
+    wrapped,
+    ctx,
+  );
   const body = await readText(res);
   await waitOnExecutionContext(ctx);
   return { status: res.status, body, calls };

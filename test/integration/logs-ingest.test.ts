@@ -50,7 +50,9 @@ describe("log ingest", () => {
   it("accepts ISO timestamps with microseconds and keeps them", async () => {
     const t = await tenant();
     const ts = new Date(Date.now() - 60_000).toISOString().replace("Z", "123Z"); // …ss.mmm123Z
-    const res = await ingest(t.deviceKey, { logs: [{ timestamp: ts, level: "warn", module: "nav", message: "slow wheel" }] });
+    const res = await ingest(t.deviceKey, {
+      logs: [{ timestamp: ts, level: "warn", module: "nav", message: "slow wheel" }],
+    });
     expect(res.json.accepted).toBe(1);
     const logs = await call("GET", `/logs?device_id=${t.deviceId}`, { token: t.viewerKey });
     expect(logs.json.logs[0]).toMatchObject({ timestamp: ts, level: "WARN", module: "nav", message: "slow wheel" });
@@ -62,7 +64,14 @@ describe("log ingest", () => {
     const plain = utc.slice(0, -1); // no zone
     const shifted = new Date(base.getTime() + 2 * 3600_000).toISOString().slice(0, -1) + "+0200";
     const spaced = plain.replace("T", " ");
-    const res2 = await ingest(t.deviceKey, { logs: [plain, shifted, spaced].map((timestamp, i) => ({ timestamp, level: "INFO", module: "clock", message: `form ${i}` })) });
+    const res2 = await ingest(t.deviceKey, {
+      logs: [plain, shifted, spaced].map((timestamp, i) => ({
+        timestamp,
+        level: "INFO",
+        module: "clock",
+        message: `form ${i}`,
+      })),
+    });
     expect(res2.json).toMatchObject({ accepted: 3, rejected: [] });
     const forms = await call("GET", `/logs?device_id=${t.deviceId}&q=form`, { token: t.viewerKey });
     expect(new Set(forms.json.logs.map((l: any) => l.timestamp))).toEqual(new Set([utc.replace("Z", "000Z")]));
@@ -119,11 +128,23 @@ describe("log ingest", () => {
     expect(notGzip.json.error.code).toBe("bad_request");
     const truncated = (await gzip(JSON.stringify({ logs: loghubLines("HDFS", 50) }))).slice(0, 40);
     expect((await call("POST", "/logs/ingest", { token: t.deviceKey, raw: truncated, headers })).status).toBe(400);
-    const badJson = await call("POST", "/logs/ingest", { token: t.deviceKey, raw: '{"logs": [', headers: { "content-type": "application/json" } });
+    const badJson = await call("POST", "/logs/ingest", {
+      token: t.deviceKey,
+      raw: '{"logs": [',
+      headers: { "content-type": "application/json" },
+    });
     expect(badJson.status).toBe(400);
-    const gzippedBadJson = await call("POST", "/logs/ingest", { token: t.deviceKey, raw: await gzip('{"logs": ['), headers });
+    const gzippedBadJson = await call("POST", "/logs/ingest", {
+      token: t.deviceKey,
+      raw: await gzip('{"logs": ['),
+      headers,
+    });
     expect(gzippedBadJson.status).toBe(400);
-    const brotli = await call("POST", "/logs/ingest", { token: t.deviceKey, raw: "x", headers: { "content-type": "application/json", "content-encoding": "br" } });
+    const brotli = await call("POST", "/logs/ingest", {
+      token: t.deviceKey,
+      raw: "x",
+      headers: { "content-type": "application/json", "content-encoding": "br" },
+    });
     expect(brotli.status).toBe(415);
     const noLogs = await ingest(t.deviceKey, { lines: [] });
     expect(noLogs.status).toBe(400);
@@ -132,7 +153,9 @@ describe("log ingest", () => {
 
   it("answers batches over the documented limits with 413", async () => {
     const t = await tenant();
-    const tooMany = await ingest(t.deviceKey, { logs: Array.from({ length: LOG_UPLOAD.max_lines + 1 }, () => ({ level: "INFO", message: "x" })) });
+    const tooMany = await ingest(t.deviceKey, {
+      logs: Array.from({ length: LOG_UPLOAD.max_lines + 1 }, () => ({ level: "INFO", message: "x" })),
+    });
     expect(tooMany.status).toBe(413);
     expect(tooMany.json.error.details.limit).toBe(LOG_UPLOAD.max_lines);
     const tooBig = await call("POST", "/logs/ingest", {

@@ -24,9 +24,15 @@ function qs(params: Record<string, string | number>) {
 }
 
 async function loki(path: string, headers: Record<string, string>) {
-  const res = await exports.default.fetch(`${BASE}${path}`, { headers: { "user-agent": "Grafana/11.3.0", ...headers } });
+  const res = await exports.default.fetch(`${BASE}${path}`, {
+    headers: { "user-agent": "Grafana/11.3.0", ...headers },
+  });
   const text = await readText(res);
-  return { status: res.status, type: res.headers.get("content-type"), json: (text ? JSON.parse(text) : null) as LooseJson };
+  return {
+    status: res.status,
+    type: res.headers.get("content-type"),
+    json: (text ? JSON.parse(text) : null) as LooseJson,
+  };
 }
 
 const grafana = (key: string, project: string) => ({ authorization: `Bearer ${key}`, "x-scope-orgid": project });
@@ -52,13 +58,21 @@ const lines = (json: LooseJson) =>
 /** Lines stamped 1 ms apart ending now, so their order is known. */
 const stamped = (specs: [string, string, string?][]) => {
   const end = Date.now() - 1000;
-  return specs.map(([level, message, module], i) => line(level, message, { timestamp: new Date(end - (specs.length - i) * 10).toISOString(), module: module ?? "drive" }));
+  return specs.map(([level, message, module], i) =>
+    line(level, message, {
+      timestamp: new Date(end - (specs.length - i) * 10).toISOString(),
+      module: module ?? "drive",
+    }),
+  );
 };
 
 describe("Loki API: Grafana's requests", () => {
   it("answers Save & test (vector(1)+vector(1) at time 4 s) with the sample 2", async () => {
     const t = await tenant();
-    const res = await loki(`/query?${qs({ direction: "backward", query: "vector(1)+vector(1)", time: "4000000000" })}`, grafana(t.viewerKey, t.projectId));
+    const res = await loki(
+      `/query?${qs({ direction: "backward", query: "vector(1)+vector(1)", time: "4000000000" })}`,
+      grafana(t.viewerKey, t.projectId),
+    );
     expect(res.status).toBe(200);
     expect(res.json.status).toBe("success");
     expect(res.json.data.resultType).toBe("vector");
@@ -102,14 +116,27 @@ describe("Loki API: Grafana's requests", () => {
     const errors = all.json.data.result.find((s: LooseJson) => s.stream.level === "ERROR");
     expect(errors.values.map((v: string[]) => v[1])).toEqual(["disk check ok", "disk failure on /dev/sda"]);
 
-    const forward = await loki(rangeQuery(`{dsn="${t.dsn}"}`, { direction: "forward", limit: 2 }), grafana(t.viewerKey, t.projectId));
-    expect(forward.json.data.result.flatMap((s: LooseJson) => s.values.map((v: string[]) => v[1])).sort()).toEqual(["battery low", "boot ok"]);
+    const forward = await loki(
+      rangeQuery(`{dsn="${t.dsn}"}`, { direction: "forward", limit: 2 }),
+      grafana(t.viewerKey, t.projectId),
+    );
+    expect(forward.json.data.result.flatMap((s: LooseJson) => s.values.map((v: string[]) => v[1])).sort()).toEqual([
+      "battery low",
+      "boot ok",
+    ]);
   });
 
   it("query_range: regex and negative matchers, line filters, and nothing from another project", async () => {
     const t = await tenant();
     const other = await newDevice(t.adminKey, t.projectId);
-    await ingest(t.deviceKey, { logs: stamped([["ERROR", "Disk failure"], ["WARN", "disk slow"], ["ERROR", "disk failure, retry ok"], ["INFO", "disk fine"]]) });
+    await ingest(t.deviceKey, {
+      logs: stamped([
+        ["ERROR", "Disk failure"],
+        ["WARN", "disk slow"],
+        ["ERROR", "disk failure, retry ok"],
+        ["INFO", "disk fine"],
+      ]),
+    });
     await ingest(other.deviceKey, { logs: stamped([["ERROR", "disk failure elsewhere", "storage"]]) });
     const stranger = await tenant();
     await ingest(stranger.deviceKey, { logs: stamped([["ERROR", "disk failure of a stranger"]]) });
@@ -120,9 +147,19 @@ describe("Loki API: Grafana's requests", () => {
       return lines(res.json).map((l) => l.line);
     };
 
-    expect(await of('{level=~"ERROR|WARN"} |= "disk"')).toEqual(["disk failure elsewhere", "disk failure, retry ok", "disk slow"]);
-    expect(await of('{level="error"} |~ "(?i)disk failure" != "retry"')).toEqual(["disk failure elsewhere", "Disk failure"]);
-    expect(await of(`{dsn!="${other.dsn}", module=~"dr.*"} !~ "fine|slow"`)).toEqual(["disk failure, retry ok", "Disk failure"]);
+    expect(await of('{level=~"ERROR|WARN"} |= "disk"')).toEqual([
+      "disk failure elsewhere",
+      "disk failure, retry ok",
+      "disk slow",
+    ]);
+    expect(await of('{level="error"} |~ "(?i)disk failure" != "retry"')).toEqual([
+      "disk failure elsewhere",
+      "Disk failure",
+    ]);
+    expect(await of(`{dsn!="${other.dsn}", module=~"dr.*"} !~ "fine|slow"`)).toEqual([
+      "disk failure, retry ok",
+      "Disk failure",
+    ]);
     expect(await of(`{device_id=~"${other.deviceId}|${stranger.deviceId}"}`)).toEqual(["disk failure elsewhere"]);
     expect(await of('{module!="drive", level!~"DEBUG|INFO"}')).toEqual(["disk failure elsewhere"]);
     expect(await of(`{device_id="${stranger.deviceId}"}`)).toEqual([]);
@@ -131,8 +168,17 @@ describe("Loki API: Grafana's requests", () => {
 
   it("labels and label values, as the label browser asks for them", async () => {
     const t = await tenant();
-    const other = await newDevice(t.adminKey, t.projectId, "SN-OTHER", { device_type: "forklift", environment: "testing" });
-    await ingest(t.deviceKey, { session_id: "shift-1", logs: stamped([["INFO", "a", "nav"], ["ERROR", "b", "lidar"]]) });
+    const other = await newDevice(t.adminKey, t.projectId, "SN-OTHER", {
+      device_type: "forklift",
+      environment: "testing",
+    });
+    await ingest(t.deviceKey, {
+      session_id: "shift-1",
+      logs: stamped([
+        ["INFO", "a", "nav"],
+        ["ERROR", "b", "lidar"],
+      ]),
+    });
     await ingest(other.deviceKey, { logs: stamped([["INFO", "c", "nav"]]) });
     const h = grafana(t.viewerKey, t.projectId);
     const end = Date.now() + 1000;
@@ -140,7 +186,10 @@ describe("Loki API: Grafana's requests", () => {
 
     const labels = await loki(`/labels?${range}`, h);
     expect(labels.status).toBe(200);
-    expect(labels.json).toEqual({ status: "success", data: ["device_id", "device_type", "dsn", "environment", "level", "module", "session_id"] });
+    expect(labels.json).toEqual({
+      status: "success",
+      data: ["device_id", "device_type", "dsn", "environment", "level", "module", "session_id"],
+    });
 
     const values = async (name: string, extra = "") => (await loki(`/label/${name}/values?${range}${extra}`, h)).json;
     expect(await values("level")).toEqual({ status: "success", data: ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"] });
@@ -160,7 +209,10 @@ describe("Loki API: Grafana's requests", () => {
   it("an instant log query reads the hour before its time", async () => {
     const t = await tenant();
     await ingest(t.deviceKey, { logs: stamped([["WARN", "now"]]) });
-    const res = await loki(`/query?${qs({ direction: "backward", limit: 100, query: "{level=\"WARN\"}", time: ns(Date.now() + 1000) })}`, grafana(t.viewerKey, t.projectId));
+    const res = await loki(
+      `/query?${qs({ direction: "backward", limit: 100, query: '{level="WARN"}', time: ns(Date.now() + 1000) })}`,
+      grafana(t.viewerKey, t.projectId),
+    );
     expect(res.status).toBe(200);
     expect(res.json.data.resultType).toBe("streams");
     expect(lines(res.json).map((l) => l.line)).toEqual(["now"]);
@@ -188,13 +240,17 @@ describe("Loki API: who may read", () => {
     expect(ownProject.status).toBe(200);
     expect(ownProject.json.data.result).toEqual([]);
 
-    expect((await loki(rangeQuery(expr), { authorization: `Bearer ${t.viewerKey}` })).json.message).toContain("X-Scope-OrgID");
+    expect((await loki(rangeQuery(expr), { authorization: `Bearer ${t.viewerKey}` })).json.message).toContain(
+      "X-Scope-OrgID",
+    );
     expect((await loki(rangeQuery(expr), { authorization: `Bearer ${t.viewerKey}` })).status).toBe(400);
     expect((await loki(rangeQuery(expr), grafana(t.viewerKey, "tenant-1"))).status).toBe(404);
     expect((await loki(rangeQuery(expr), { "x-scope-orgid": t.projectId })).status).toBe(401);
     expect((await loki(rangeQuery(expr), grafana(t.deviceKey, t.projectId))).status).toBe(401);
     expect((await loki(rangeQuery(expr), grafana("fbk_notakey", t.projectId))).status).toBe(401);
-    expect((await loki(`/labels`, { authorization: `Basic ${btoa("grafana:wrong")}`, "x-scope-orgid": t.projectId })).status).toBe(401);
+    expect(
+      (await loki(`/labels`, { authorization: `Basic ${btoa("grafana:wrong")}`, "x-scope-orgid": t.projectId })).status,
+    ).toBe(401);
   });
 
   it("answers what is outside the subset with 400 naming it, in a body Grafana shows (message)", async () => {
@@ -214,7 +270,9 @@ describe("Loki API: who may read", () => {
       expect(res.json.message).toContain(named);
       expect(res.json.error).toMatchObject({ code: "bad_request", message: res.json.message });
     }
-    expect((await loki(`/query?${qs({ query: "vector(2)", time: ns(Date.now()) })}`, h)).json.message).toContain("metric query vector(…)");
+    expect((await loki(`/query?${qs({ query: "vector(2)", time: ns(Date.now()) })}`, h)).json.message).toContain(
+      "metric query vector(…)",
+    );
     expect((await loki(rangeQuery("{}", { limit: 5001 }), h)).status).toBe(400);
     expect((await loki(rangeQuery("{}", { direction: "sideways" }), h)).status).toBe(400);
     expect((await loki(`/query_range?${qs({ query: "{}", start: "soon" })}`, h)).status).toBe(400);
@@ -239,17 +297,28 @@ const HEAVY = "a{1000}|b{1000}|c{1000}|d{1000}";
 describe("Loki API: regexes are RE2, and what they read is bounded", () => {
   it("answers each regex that stalled the server at once over a 1,000-character line, as Loki would", async () => {
     const t = await tenant();
-    await ingest(t.deviceKey, { logs: stamped([["INFO", XS], ["INFO", XS_MATCHED]]) });
+    await ingest(t.deviceKey, {
+      logs: stamped([
+        ["INFO", XS],
+        ["INFO", XS_MATCHED],
+      ]),
+    });
     const h = grafana(t.viewerKey, t.projectId);
     for (const [name, shape] of STALLERS) {
       const started = Date.now();
       const res = await loki(rangeQuery(`{level=~".*"} |~ ${JSON.stringify(shape)}`), h);
       const ms = Date.now() - started;
       expect(res.status, `${name}: ${JSON.stringify(res.json).slice(0, 300)}`).toBe(200);
-      expect(lines(res.json).map((l) => l.line), name).toEqual([XS_MATCHED]);
+      expect(
+        lines(res.json).map((l) => l.line),
+        name,
+      ).toEqual([XS_MATCHED]);
       expect(ms, `${name} took ${ms} ms`).toBeLessThan(2000);
       const negated = await loki(rangeQuery(`{level=~".*"} !~ ${JSON.stringify(shape)}`), h);
-      expect(lines(negated.json).map((l) => l.line), name).toEqual([XS]);
+      expect(
+        lines(negated.json).map((l) => l.line),
+        name,
+      ).toEqual([XS]);
     }
   });
 
@@ -267,7 +336,13 @@ describe("Loki API: regexes are RE2, and what they read is bounded", () => {
   it("answers 400 with details {limit, max} when its regexes would read more than 8 Mi characters, weighted by size", async () => {
     const t = await tenant();
     // 3 lines of 16,000 x: 48,000 characters, each counting 63 times in each heavy regex.
-    await ingest(t.deviceKey, { logs: stamped([["INFO", "x".repeat(16_000)], ["INFO", "x".repeat(16_000)], ["INFO", "x".repeat(16_000)]]) });
+    await ingest(t.deviceKey, {
+      logs: stamped([
+        ["INFO", "x".repeat(16_000)],
+        ["INFO", "x".repeat(16_000)],
+        ["INFO", "x".repeat(16_000)],
+      ]),
+    });
     const h = grafana(t.viewerKey, t.projectId);
     const heavy = (n: number) => `{} ${Array.from({ length: n }, () => `!~ "${HEAVY}"`).join(" ")}`;
     // Two: 6 M of the 8 Mi.
@@ -277,7 +352,10 @@ describe("Loki API: regexes are RE2, and what they read is bounded", () => {
     // Three: 9 M.
     const past = await loki(rangeQuery(heavy(3)), h);
     expect(past.status).toBe(400);
-    expect(past.json.error).toMatchObject({ code: "bad_request", details: { limit: "chars_tested", max: 8 * 1024 * 1024 } });
+    expect(past.json.error).toMatchObject({
+      code: "bad_request",
+      details: { limit: "chars_tested", max: 8 * 1024 * 1024 },
+    });
     expect(past.json.message).toContain("narrow the time range");
   });
 
@@ -288,7 +366,8 @@ describe("Loki API: regexes are RE2, and what they read is bounded", () => {
       expect((await ingest(t.deviceKey, { logs })).json.accepted).toBe(3200);
     }
     // Every line passes 15 filters and fails the 16th, so each of the 6,400 lines is tested 16 times.
-    const filters = (n: number) => [...Array.from({ length: n - 1 }, (_, i) => `!~ "nope${i}"`), '|~ "never"'].join(" ");
+    const filters = (n: number) =>
+      [...Array.from({ length: n - 1 }, (_, i) => `!~ "nope${i}"`), '|~ "never"'].join(" ");
     const h = grafana(t.viewerKey, t.projectId);
     const within = await loki(rangeQuery(`{} ${filters(15)}`), h);
     expect(within.status, JSON.stringify(within.json).slice(0, 300)).toBe(200);
@@ -324,13 +403,22 @@ async function lokiSocket(path: string, headers: Record<string, string>) {
 }
 
 const tailed = (frames: LooseJson[]) =>
-  frames.flatMap((f) => (f.streams as LooseJson[]).flatMap((s) => s.values.map((v: string[]) => ({ ts: v[0], line: v[1], stream: s.stream }))));
+  frames.flatMap((f) =>
+    (f.streams as LooseJson[]).flatMap((s) =>
+      s.values.map((v: string[]) => ({ ts: v[0], line: v[1], stream: s.stream })),
+    ),
+  );
 
 describe("Loki API: tail over WebSocket", () => {
   it("sends the recent lines, then each fresh line the query matches, as Loki tail frames", async () => {
     const t = await tenant();
     const other = await newDevice(t.adminKey, t.projectId);
-    await ingest(t.deviceKey, { logs: stamped([["ERROR", "before the tail: motor stall"], ["INFO", "before the tail: fine"]]) });
+    await ingest(t.deviceKey, {
+      logs: stamped([
+        ["ERROR", "before the tail: motor stall"],
+        ["INFO", "before the tail: fine"],
+      ]),
+    });
 
     // Grafana's live tail: tail?query=<expr> only, through its proxy with the data source's headers.
     const expr = '{level=~"ERROR|FATAL"} |= "motor" != "ignore"';
@@ -340,24 +428,44 @@ describe("Loki API: tail over WebSocket", () => {
     expect(tail.frames[0]).toMatchObject({ dropped_entries: null });
     expect(tailed(tail.frames).map((l) => l.line)).toEqual(["before the tail: motor stall"]);
 
-    await ingest(other.deviceKey, { logs: [line("ERROR", "motor overheating, ignore"), line("INFO", "motor fine"), line("FATAL", "motor seized", { module: "arm" })] });
+    await ingest(other.deviceKey, {
+      logs: [
+        line("ERROR", "motor overheating, ignore"),
+        line("INFO", "motor fine"),
+        line("FATAL", "motor seized", { module: "arm" }),
+      ],
+    });
     await ingest(t.deviceKey, { logs: [line("ERROR", "motor stall again")] });
     await tail.until(() => tailed(tail.frames).length >= 3);
     const got = tailed(tail.frames);
     expect(got.map((l) => l.line)).toEqual(["before the tail: motor stall", "motor seized", "motor stall again"]);
     expect(got[1]!.ts).toMatch(/^\d{19}$/);
-    expect(got[1]!.stream).toEqual({ device_id: other.deviceId, dsn: other.dsn, device_type: "amr", environment: "production", module: "arm", level: "FATAL" });
+    expect(got[1]!.stream).toEqual({
+      device_id: other.deviceId,
+      dsn: other.dsn,
+      device_type: "amr",
+      environment: "production",
+      module: "arm",
+      level: "FATAL",
+    });
     tail.ws!.close(1000, "done");
   });
 
   it("keeps flowing past the project's window: each frame is acknowledged upstream", async () => {
     const t = await tenant();
-    const tail = await lokiSocket(`/tail?${qs({ query: `{device_id="${t.deviceId}"}` })}`, grafana(t.viewerKey, t.projectId));
+    const tail = await lokiSocket(
+      `/tail?${qs({ query: `{device_id="${t.deviceId}"}` })}`,
+      grafana(t.viewerKey, t.projectId),
+    );
     expect(tail.status).toBe(101);
     // The bridge holds the project's tail to 100 unacknowledged frames; 120 frames all arrive.
     for (let i = 0; i < 120; i++) await ingest(t.deviceKey, { logs: [line("INFO", `tick ${i}`)] });
     await tail.until(() => tailed(tail.frames).length >= 120, 20_000);
-    expect(tailed(tail.frames).map((l) => l.line).at(-1)).toBe("tick 119");
+    expect(
+      tailed(tail.frames)
+        .map((l) => l.line)
+        .at(-1),
+    ).toBe("tick 119");
     tail.ws!.close(1000, "done");
   });
 
@@ -366,7 +474,9 @@ describe("Loki API: tail over WebSocket", () => {
     const key = await newKey(t.adminKey, "viewer");
     const tail = await lokiSocket(`/tail?${qs({ query: "{}" })}`, grafana(key, t.projectId));
     expect(tail.status).toBe(101);
-    const keyId = (await call("GET", "/keys", { token: t.adminKey })).json.keys.find((k: { id: string; prefix: string }) => key.startsWith(k.prefix)).id;
+    const keyId = (await call("GET", "/keys", { token: t.adminKey })).json.keys.find(
+      (k: { id: string; prefix: string }) => key.startsWith(k.prefix),
+    ).id;
     expect((await call("DELETE", `/keys/${keyId}`, { token: t.adminKey })).status).toBe(200);
     await tail.until(() => tail.closes.length > 0);
     expect(tail.closes).toEqual([4001]);
@@ -375,7 +485,10 @@ describe("Loki API: tail over WebSocket", () => {
 
   it("filters live lines with RE2: a regex that stalled the server passes the matching line at once", async () => {
     const t = await tenant();
-    const tail = await lokiSocket(`/tail?${qs({ query: `{} |~ ${JSON.stringify(STALLERS[0]![1])}` })}`, grafana(t.viewerKey, t.projectId));
+    const tail = await lokiSocket(
+      `/tail?${qs({ query: `{} |~ ${JSON.stringify(STALLERS[0]![1])}` })}`,
+      grafana(t.viewerKey, t.projectId),
+    );
     expect(tail.status).toBe(101);
     await ingest(t.deviceKey, { logs: [line("INFO", XS), line("INFO", XS_MATCHED)] });
     await tail.until(() => tailed(tail.frames).length >= 1);
@@ -388,7 +501,9 @@ describe("Loki API: tail over WebSocket", () => {
     const expr = `{} ${Array.from({ length: 3 }, () => `!~ "${HEAVY}"`).join(" ")}`;
     const tail = await lokiSocket(`/tail?${qs({ query: expr })}`, grafana(t.viewerKey, t.projectId));
     expect(tail.status).toBe(101);
-    await ingest(t.deviceKey, { logs: [line("INFO", "x".repeat(16_000)), line("INFO", "x".repeat(16_000)), line("INFO", "x".repeat(16_000))] });
+    await ingest(t.deviceKey, {
+      logs: [line("INFO", "x".repeat(16_000)), line("INFO", "x".repeat(16_000)), line("INFO", "x".repeat(16_000))],
+    });
     await tail.until(() => tail.closes.length > 0);
     expect(tail.closes).toEqual([4400]);
     expect(tail.reasons[0]).toContain("chars_tested");

@@ -7,7 +7,12 @@ describe("GET /me", () => {
     const res = await call("GET", "/me", { token: adminKey });
     expect(res.status).toBe(200);
     expect(res.json.org).toMatchObject({ id: orgId, name: "Acme Robotics", tier: "pro", limits: { devices: 1_000 } });
-    expect(res.json.key).toMatchObject({ id: expect.stringMatching(/^key_/), name: "first admin key", role: "admin", prefix: adminKey.slice(0, 12) });
+    expect(res.json.key).toMatchObject({
+      id: expect.stringMatching(/^key_/),
+      name: "first admin key",
+      role: "admin",
+      prefix: adminKey.slice(0, 12),
+    });
     expect(JSON.stringify(res.json)).not.toContain(adminKey);
   });
 

@@ -45,12 +45,17 @@ describe("the monthly line quota", () => {
     expect(crossing.json.rejected).toHaveLength(21);
     expect(crossing.json.rejected[0]).toMatchObject({ index: 10 });
     expect(crossing.json.rejected[0].reason).not.toMatch(/quota/);
-    expect(crossing.json.rejected.slice(1).map((r: any) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => 41 + i));
+    expect(crossing.json.rejected.slice(1).map((r: any) => r.index)).toEqual(
+      Array.from({ length: 20 }, (_, i) => 41 + i),
+    );
     expect(crossing.json.rejected[1].reason).toMatch(/quota_exceeded/);
 
     const refused = await ingest(key, { logs: lines(5, "c") });
     expect(refused.status).toBe(429);
-    expect(refused.json.error).toMatchObject({ code: "quota_exceeded", details: { quota: "logs_per_month", limit: 100, used: 100 } });
+    expect(refused.json.error).toMatchObject({
+      code: "quota_exceeded",
+      details: { quota: "logs_per_month", limit: 100, used: 100 },
+    });
     const reset = new Date(refused.json.error.details.resets_at);
     expect(reset.getUTCDate()).toBe(1);
     expect(reset.getTime()).toBeGreaterThan(Date.now());
@@ -66,7 +71,9 @@ describe("the monthly line quota", () => {
   it("is exact when several devices cross it at once", async () => {
     const f = await fleet("free", 4);
     const answers = await Promise.all(
-      f.devices.flatMap((d, i) => Array.from({ length: 6 }, (_, b) => ingest(d.deviceKey, { logs: lines(10, `d${i}b${b}-`) }))),
+      f.devices.flatMap((d, i) =>
+        Array.from({ length: 6 }, (_, b) => ingest(d.deviceKey, { logs: lines(10, `d${i}b${b}-`) })),
+      ),
     );
     const accepted = answers.reduce((n, a) => n + (a.status === 200 ? a.json.accepted : 0), 0);
     expect(accepted).toBe(100);
@@ -78,7 +85,9 @@ describe("the monthly line quota", () => {
   it("refuses by log bytes too", async () => {
     TIERS.free.limits.log_bytes_per_month = 50;
     const f = await fleet("free");
-    const answer = await ingest(f.devices[0]!.deviceKey, { logs: [line("INFO", "x".repeat(30)), line("INFO", "y".repeat(30))] });
+    const answer = await ingest(f.devices[0]!.deviceKey, {
+      logs: [line("INFO", "x".repeat(30)), line("INFO", "y".repeat(30))],
+    });
     expect(answer.json.accepted).toBe(1);
     const refused = await ingest(f.devices[0]!.deviceKey, { logs: [line("INFO", "z".repeat(30))] });
     expect(refused.status).toBe(429);
@@ -89,22 +98,32 @@ describe("the monthly line quota", () => {
     TIERS.free.limits.device_messages_in_per_month = 6;
     const f = await fleet("free");
     const d = f.devices[0]!;
-    for (let i = 0; i < 5; i++) expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).status).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).status).toBe(200);
     expect((await ingest(d.deviceKey, { logs: lines(3) })).json.accepted).toBe(3);
     // Six messages in; the device hears it with its next delivery (a second at most).
     await settle(d.deviceId);
     const refused = await ingest(d.deviceKey, { logs: lines(3, "late") });
     expect(refused.status).toBe(429);
-    expect(refused.json.error).toMatchObject({ code: "quota_exceeded", details: { quota: "device_messages_in_per_month", limit: 6 } });
+    expect(refused.json.error).toMatchObject({
+      code: "quota_exceeded",
+      details: { quota: "device_messages_in_per_month", limit: 6 },
+    });
     expect(refused.json.error.details.used).toBeGreaterThanOrEqual(6);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
     // The fleet stays visible and controllable: heartbeats, commands, polls and acks go on.
     expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).status).toBe(200);
-    const queued = await call("POST", "/fleet/commands", { token: f.adminKey, body: { device_id: d.deviceId, command: "reboot" } });
+    const queued = await call("POST", "/fleet/commands", {
+      token: f.adminKey,
+      body: { device_id: d.deviceId, command: "reboot" },
+    });
     expect(queued.status).toBe(201);
     const polled = await call("GET", `/fleet/devices/${d.deviceId}/commands`, { token: d.deviceKey });
     expect(polled.status).toBe(200);
-    const ack = await call("POST", `/fleet/devices/${d.deviceId}/commands/${queued.json.command.id}/ack`, { token: d.deviceKey, body: { status: "succeeded" } });
+    const ack = await call("POST", `/fleet/devices/${d.deviceId}/commands/${queued.json.command.id}/ack`, {
+      token: d.deviceKey,
+      body: { status: "succeeded" },
+    });
     expect(ack.status).toBe(200);
     await settle(d.deviceId);
     expect(await monthLogs(f.adminKey, f.projectId)).toBe(3);

@@ -14,7 +14,11 @@ describe("capsules", () => {
     expect(res.status).toBe(201);
     expect(res.json.capsule.device).toMatchObject({ dsn: "DR-7", type: "drone", environment: "testing" });
     const fleet = res.json.capsule.fleet;
-    expect(fleet).toMatchObject({ project_id: projectId, backend_url: "http://fleetbeat.test", registration_token: expect.stringMatching(/^fbr_/) });
+    expect(fleet).toMatchObject({
+      project_id: projectId,
+      backend_url: "http://fleetbeat.test",
+      registration_token: expect.stringMatching(/^fbr_/),
+    });
     const ttl = Date.parse(fleet.expires_at) - before;
     expect(ttl).toBeGreaterThan(86_400_000 - 5000);
     expect(ttl).toBeLessThanOrEqual(86_400_000 + 5000);
@@ -39,7 +43,9 @@ describe("registration", () => {
     const projectId = await newProject(adminKey);
     const token = await capsule(adminKey, projectId);
 
-    const first = await call("POST", "/fleet/register", { body: { dsn: "AMR-1", registration_token: token, device_info: { fw: "1.2.0" } } });
+    const first = await call("POST", "/fleet/register", {
+      body: { dsn: "AMR-1", registration_token: token, device_info: { fw: "1.2.0" } },
+    });
     expect(first.status).toBe(201);
     expect(first.json).toMatchObject({
       device_id: expect.stringMatching(/^dev_/),
@@ -53,7 +59,9 @@ describe("registration", () => {
     expect(reuse.status).toBe(409);
     expect(reuse.json.error.code).toBe("conflict");
 
-    const unknown = await call("POST", "/fleet/register", { body: { dsn: "AMR-3", registration_token: "fbr_" + "0".repeat(64) } });
+    const unknown = await call("POST", "/fleet/register", {
+      body: { dsn: "AMR-3", registration_token: "fbr_" + "0".repeat(64) },
+    });
     expect(unknown.status).toBe(401);
     const garbage = await call("POST", "/fleet/register", { body: { dsn: "AMR-3", registration_token: "hello" } });
     expect(garbage.status).toBe(401);
@@ -61,7 +69,9 @@ describe("registration", () => {
     // A capsule may live as little as a second.
     const brief = await capsule(adminKey, projectId, { expires_in_s: 1 });
     await new Promise((r) => setTimeout(r, 1100));
-    expect((await call("POST", "/fleet/register", { body: { dsn: "AMR-5", registration_token: brief } })).status).toBe(410);
+    expect((await call("POST", "/fleet/register", { body: { dsn: "AMR-5", registration_token: brief } })).status).toBe(
+      410,
+    );
 
     const old = await capsule(adminKey, projectId);
     // Age the token in the real D1 row rather than waiting a day.
@@ -72,7 +82,9 @@ describe("registration", () => {
     expect(expired.status).toBe(410);
     expect(expired.json.error.code).toBe("gone");
 
-    const stored = await env.DB.prepare("SELECT token_hash FROM registration_tokens WHERE project_id = ?").bind(projectId).all();
+    const stored = await env.DB.prepare("SELECT token_hash FROM registration_tokens WHERE project_id = ?")
+      .bind(projectId)
+      .all();
     expect(JSON.stringify(stored.results)).not.toContain(token);
   });
 
@@ -94,14 +106,19 @@ describe("registration", () => {
     expect(wrong.status).toBe(400);
     expect(wrong.json.error.details[0].path).toBe("dsn");
     // The refusal did not burn the token.
-    expect((await call("POST", "/fleet/register", { body: { dsn: "CAM-9", registration_token: token } })).status).toBe(201);
+    expect((await call("POST", "/fleet/register", { body: { dsn: "CAM-9", registration_token: token } })).status).toBe(
+      201,
+    );
   });
 
   it("the same DSN with a new token rotates the key and keeps the device's id and history", async () => {
     const t = await tenant();
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { name: "Dock robot 7" } });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: 10 } } });
-    const queued = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "calibrate" } });
+    const queued = await call("POST", "/fleet/commands", {
+      token: t.adminKey,
+      body: { device_id: t.deviceId, command: "calibrate" },
+    });
 
     const token = await capsule(t.adminKey, t.projectId);
     const again = await call("POST", "/fleet/register", { body: { dsn: t.dsn, registration_token: token } });
@@ -120,7 +137,9 @@ describe("registration", () => {
   });
 
   it("register validates its body like every other route", async () => {
-    const res = await call("POST", "/fleet/register", { body: { dsn: " bad\u0007dsn", device_info: { blob: "x".repeat(20_000) } } });
+    const res = await call("POST", "/fleet/register", {
+      body: { dsn: " bad\u0007dsn", device_info: { blob: "x".repeat(20_000) } },
+    });
     expect(res.status).toBe(400);
     expect(res.json.error.details.map((d: any) => d.path).sort()).toEqual(["device_info", "dsn", "registration_token"]);
   });

@@ -12,7 +12,11 @@ import {
 import { allLogs, call, newDevice, newOrg, newProject, tenant } from "./helpers";
 
 async function gzipBytes(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+  return new Uint8Array(
+    await new Response(
+      new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
 }
 
 const nowNs = () => BigInt(Date.now()) * 1_000_000n;
@@ -20,12 +24,30 @@ const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 /** An OTLP/JSON export as the OpenTelemetry SDKs write it. */
 function jsonExport(records: Record<string, unknown>[], resource: Record<string, unknown> = {}, scope = "nav.planner") {
   const attrs = (o: Record<string, unknown>) =>
-    Object.entries(o).map(([key, v]) => ({ key, value: typeof v === "number" ? (Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v }) : typeof v === "boolean" ? { boolValue: v } : { stringValue: v } }));
+    Object.entries(o).map(([key, v]) => ({
+      key,
+      value:
+        typeof v === "number"
+          ? Number.isInteger(v)
+            ? { intValue: String(v) }
+            : { doubleValue: v }
+          : typeof v === "boolean"
+            ? { boolValue: v }
+            : { stringValue: v },
+    }));
   return {
     resourceLogs: [
       {
         resource: { attributes: attrs({ "service.name": "robot-nav", ...resource }) },
-        scopeLogs: [{ scope: { name: scope, version: "1.0.0" }, logRecords: records.map((r) => ({ ...r, attributes: attrs((r.attributes as Record<string, unknown>) ?? {}) })) }],
+        scopeLogs: [
+          {
+            scope: { name: scope, version: "1.0.0" },
+            logRecords: records.map((r) => ({
+              ...r,
+              attributes: attrs((r.attributes as Record<string, unknown>) ?? {}),
+            })),
+          },
+        ],
       },
     ],
   };
@@ -48,8 +70,20 @@ describe("OTLP/HTTP logs in", () => {
       t.deviceKey,
       JSON.stringify(
         jsonExport([
-          { timeUnixNano: String(ts), severityNumber: 17, severityText: "Error", body: { stringValue: "path blocked" }, attributes: { "code.namespace": "planner.astar", retries: 3, "session.id": "otlp-run-1" }, traceId: "5b8efff798038103d269b633813fc60c", spanId: "eee19b7ec3c1b174" },
-          { observedTimeUnixNano: String(ts + 1000n), severityNumber: 9, body: { kvlistValue: { values: [{ key: "x", value: { intValue: "4" } }] } } },
+          {
+            timeUnixNano: String(ts),
+            severityNumber: 17,
+            severityText: "Error",
+            body: { stringValue: "path blocked" },
+            attributes: { "code.namespace": "planner.astar", retries: 3, "session.id": "otlp-run-1" },
+            traceId: "5b8efff798038103d269b633813fc60c",
+            spanId: "eee19b7ec3c1b174",
+          },
+          {
+            observedTimeUnixNano: String(ts + 1000n),
+            severityNumber: 9,
+            body: { kvlistValue: { values: [{ key: "x", value: { intValue: "4" } }] } },
+          },
           { timeUnixNano: String(ts + 2000n), severityText: "warning", body: { stringValue: "slow tick" } },
           { timeUnixNano: String(ts + 3000n), severityNumber: 22, body: { stringValue: "motor fault" } },
           { timeUnixNano: String(ts + 4000n), severityNumber: 3, body: { stringValue: "trace detail" } },
@@ -82,11 +116,22 @@ describe("OTLP/HTTP logs in", () => {
     const request = create(ExportLogsServiceRequestSchema, {
       resourceLogs: [
         {
-          resource: { attributes: [{ key: "service.name", value: { value: { case: "stringValue", value: "arm-controller" } } }, { key: "session.id", value: { value: { case: "stringValue", value: "pb-session" } } }] },
+          resource: {
+            attributes: [
+              { key: "service.name", value: { value: { case: "stringValue", value: "arm-controller" } } },
+              { key: "session.id", value: { value: { case: "stringValue", value: "pb-session" } } },
+            ],
+          },
           scopeLogs: [
             {
               logRecords: [
-                { timeUnixNano: ts, severityNumber: 13, body: { value: { case: "stringValue", value: "joint 3 warm" } }, traceId: new Uint8Array(16).fill(0xab), spanId: new Uint8Array(8).fill(0xcd) },
+                {
+                  timeUnixNano: ts,
+                  severityNumber: 13,
+                  body: { value: { case: "stringValue", value: "joint 3 warm" } },
+                  traceId: new Uint8Array(16).fill(0xab),
+                  spanId: new Uint8Array(8).fill(0xcd),
+                },
               ],
             },
           ],
@@ -94,12 +139,19 @@ describe("OTLP/HTTP logs in", () => {
         { scopeLogs: [{ logRecords: [{ timeUnixNano: ts + 1n, body: { value: { case: "intValue", value: 42n } } }] }] },
       ],
     });
-    const res = await post(t.deviceKey, await gzipBytes(toBinary(ExportLogsServiceRequestSchema, request)), "application/x-protobuf", {
-      "content-encoding": "gzip",
-    });
+    const res = await post(
+      t.deviceKey,
+      await gzipBytes(toBinary(ExportLogsServiceRequestSchema, request)),
+      "application/x-protobuf",
+      {
+        "content-encoding": "gzip",
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/x-protobuf");
-    expect(fromBinary(ExportLogsServiceResponseSchema, new Uint8Array(await res.arrayBuffer())).partialSuccess).toBeUndefined();
+    expect(
+      fromBinary(ExportLogsServiceResponseSchema, new Uint8Array(await res.arrayBuffer())).partialSuccess,
+    ).toBeUndefined();
     const lines = await allLogs(t.adminKey, `device_id=${t.deviceId}&order=asc`);
     expect(lines.map((l) => [l.level, l.module, l.message, l.session_id])).toEqual([
       ["WARN", "arm-controller", "joint 3 warm", "pb-session"],
@@ -134,7 +186,15 @@ describe("OTLP/HTTP logs in", () => {
     const t = await tenant();
     const ts = nowNs();
     const bodies = Array.from({ length: 6 }, (_, e) =>
-      JSON.stringify(jsonExport(Array.from({ length: 50 }, (_, i) => ({ timeUnixNano: String(ts + BigInt(e * 1000 + i)), severityNumber: 9, body: { stringValue: `export ${e} line ${i}` } })))),
+      JSON.stringify(
+        jsonExport(
+          Array.from({ length: 50 }, (_, i) => ({
+            timeUnixNano: String(ts + BigInt(e * 1000 + i)),
+            severityNumber: 9,
+            body: { stringValue: `export ${e} line ${i}` },
+          })),
+        ),
+      ),
     );
     // Six exports at once, then every one of them again (the exporter lost the answers).
     const first = await Promise.all(bodies.map((b) => post(t.deviceKey, b, "application/json")));
@@ -176,11 +236,27 @@ describe("OTLP/HTTP logs in", () => {
       const { adminKey } = await newOrg("free");
       const device = await newDevice(adminKey, await newProject(adminKey));
       const ts = nowNs();
-      const three = JSON.stringify(jsonExport([0, 1, 2].map((i) => ({ timeUnixNano: String(ts + BigInt(i)), severityNumber: 9, body: { stringValue: `l${i}` } }))));
+      const three = JSON.stringify(
+        jsonExport(
+          [0, 1, 2].map((i) => ({
+            timeUnixNano: String(ts + BigInt(i)),
+            severityNumber: 9,
+            body: { stringValue: `l${i}` },
+          })),
+        ),
+      );
       expect((await post(device.deviceKey, three, "application/json")).status).toBe(200);
-      const over = await post(device.deviceKey, JSON.stringify(jsonExport([{ timeUnixNano: String(ts + 9n), severityNumber: 9, body: { stringValue: "one too many" } }])), "application/json");
+      const over = await post(
+        device.deviceKey,
+        JSON.stringify(
+          jsonExport([{ timeUnixNano: String(ts + 9n), severityNumber: 9, body: { stringValue: "one too many" } }]),
+        ),
+        "application/json",
+      );
       expect(over.status).toBe(429);
-      const firstOfNextMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1)).getTime();
+      const firstOfNextMonth = new Date(
+        Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1),
+      ).getTime();
       expect(Number(over.headers.get("retry-after"))).toBeCloseTo((firstOfNextMonth - Date.now()) / 1000, -2);
       expect(await over.json()).toMatchObject({ code: 8, message: expect.stringContaining("logs_per_month") });
     });

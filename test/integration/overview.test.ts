@@ -18,7 +18,12 @@ describe("overview and errors stats", () => {
     ];
     await ingest(t.deviceKey, { batch_id: "one", logs: batch });
     await ingest(t.deviceKey, { batch_id: "one", logs: batch }); // a retry adds nothing
-    await ingest(second.deviceKey, { logs: [...many(50, "INFO", "camera", (i) => `frame ${i}`), ...many(1, "ERROR", "camera", () => "exposure failed")] });
+    await ingest(second.deviceKey, {
+      logs: [
+        ...many(50, "INFO", "camera", (i) => `frame ${i}`),
+        ...many(1, "ERROR", "camera", () => "exposure failed"),
+      ],
+    });
     await settle(t.deviceId);
     await settle(second.deviceId);
 

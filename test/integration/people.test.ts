@@ -36,7 +36,10 @@ async function invited(by: Browser, orgId: string, email: string, role: string) 
 
 describe("signing in", () => {
   it("signs a person in through the provider's form, sets an HttpOnly SameSite=Lax session cookie, and makes the org's named owner its owner", async () => {
-    const res = await call("POST", "/orgs", { token: ADMIN, body: { name: "Owned", tier: "pro", owner_email: "alice@example.com" } });
+    const res = await call("POST", "/orgs", {
+      token: ADMIN,
+      body: { name: "Owned", tier: "pro", owner_email: "alice@example.com" },
+    });
     const orgId = res.json.org.id;
     const alice = new Browser();
     const back = await alice.signIn("alice@example.com", "/auth/login?return_to=%2F%23%2Ffleet");
@@ -65,7 +68,9 @@ describe("signing in", () => {
     expect((await replay.json<{ error: { code: string } }>()).error.code).toBe("unauthorized");
     // A callback with no sign-in in progress.
     expect((await new Browser().fetch(callback)).status).toBe(401);
-    const stranger = await exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { cookie: "fleetbeat_session=fbs_made_up", "sec-fetch-site": "same-origin" } });
+    const stranger = await exports.default.fetch("http://fleetbeat.test/api/v1/me", {
+      headers: { cookie: "fleetbeat_session=fbs_made_up", "sec-fetch-site": "same-origin" },
+    });
     expect(stranger.status).toBe(401);
     // Failed sign-ins: one that named an org is in its log; one that named none, in the deployment's.
     const named = await newOrg();
@@ -79,7 +84,11 @@ describe("signing in", () => {
     expect(orgLog.json.events[0].summary.reason).toMatch(/invalid_grant|grant/i);
     const deployment = await call("GET", "/audit/deployment?action=person.sign_in_failed", { token: ADMIN });
     expect(deployment.status).toBe(200);
-    expect(deployment.json.events.some((e: { summary: { reason: string } }) => /no sign-in in progress/.test(e.summary.reason))).toBe(true);
+    expect(
+      deployment.json.events.some((e: { summary: { reason: string } }) =>
+        /no sign-in in progress/.test(e.summary.reason),
+      ),
+    ).toBe(true);
     expect((await call("GET", "/audit/deployment", { token: named.adminKey })).status).toBe(403);
     expect((await call("GET", "/auth/login?return_to=//evil.example/x")).status).toBe(400);
     expect((await call("GET", "/auth/login?return_to=https://evil.example/")).status).toBe(400);
@@ -89,15 +98,21 @@ describe("signing in", () => {
     const { orgId, owner } = await ownedOrg("dave@example.com");
     const copied = owner.session!;
     expect((await owner.call("POST", "/auth/logout")).status).toBe(204);
-    const again = await exports.default.fetch(`http://fleetbeat.test/api/v1/me?org_id=${orgId}`, { headers: { cookie: `fleetbeat_session=${copied}` } });
+    const again = await exports.default.fetch(`http://fleetbeat.test/api/v1/me?org_id=${orgId}`, {
+      headers: { cookie: `fleetbeat_session=${copied}` },
+    });
     expect(again.status).toBe(401);
   });
 
   it("refuses a cross-site mutation made with a session cookie, and takes the same one from this site", async () => {
     const { orgId, owner } = await ownedOrg("bob@example.com");
     const body = { name: "from elsewhere" };
-    expect((await owner.call("POST", "/projects", { org: orgId, body, headers: { "sec-fetch-site": "cross-site" } })).status).toBe(403);
-    expect((await owner.call("POST", "/projects", { org: orgId, body, headers: { "sec-fetch-site": "same-site" } })).status).toBe(403);
+    expect(
+      (await owner.call("POST", "/projects", { org: orgId, body, headers: { "sec-fetch-site": "cross-site" } })).status,
+    ).toBe(403);
+    expect(
+      (await owner.call("POST", "/projects", { org: orgId, body, headers: { "sec-fetch-site": "same-site" } })).status,
+    ).toBe(403);
     // A browser without Fetch Metadata: its Origin decides, and no Origin is not this site.
     const noMetadata = (origin?: string) =>
       owner.fetch("http://fleetbeat.test/api/v1/projects", {
@@ -118,15 +133,23 @@ describe("tokens a correct provider would not give the Worker", () => {
     const start = await b.fetch("http://fleetbeat.test/api/v1/auth/login");
     const state = new URL(start.headers.get("location")!).searchParams.get("state")!;
     const code = await codeFor(env.OIDC_ISSUER, OTHER_CLIENT, "carol@example.com", state);
-    const res = await b.fetch(`http://fleetbeat.test/api/v1/auth/callback?${new URLSearchParams({ code, state, iss: env.OIDC_ISSUER })}`);
+    const res = await b.fetch(
+      `http://fleetbeat.test/api/v1/auth/callback?${new URLSearchParams({ code, state, iss: env.OIDC_ISSUER })}`,
+    );
     expect(res.status).toBe(401);
   });
 
   describe("behind Cloudflare Access (Cf-Access-Jwt-Assertion, the second provider standing in for Access)", () => {
-    const me = (assertion: string) => exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { "cf-access-jwt-assertion": assertion } });
+    const me = (assertion: string) =>
+      exports.default.fetch("http://fleetbeat.test/api/v1/me", { headers: { "cf-access-jwt-assertion": assertion } });
     let orgId: string;
     beforeAll(async () => {
-      orgId = (await call("POST", "/orgs", { token: ADMIN, body: { name: "Behind Access", tier: "pro", owner_email: "dave@example.com" } })).json.org.id;
+      orgId = (
+        await call("POST", "/orgs", {
+          token: ADMIN,
+          body: { name: "Behind Access", tier: "pro", owner_email: "dave@example.com" },
+        })
+      ).json.org.id;
     });
 
     it("takes a valid assertion for this application: the person, owner of the org made for them", async () => {
@@ -175,7 +198,10 @@ describe("people and invitations", () => {
   });
 
   it("an invitation works once, for its email only, and makes its role", async () => {
-    const made = await org.owner.call("POST", "/invitations", { org: org.orgId, body: { email: "Carol@Example.com", role: "viewer" } });
+    const made = await org.owner.call("POST", "/invitations", {
+      org: org.orgId,
+      body: { email: "Carol@Example.com", role: "viewer" },
+    });
     expect(made.status).toBe(201);
     expect(made.json.invitation).toMatchObject({ email: "carol@example.com", role: "viewer" });
     expect(Date.parse(made.json.invitation.expires_at) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
@@ -210,7 +236,9 @@ describe("people and invitations", () => {
     expect((await dave.call("DELETE", `/people/${me}`, { org: orgId })).status).toBe(403);
     const daveId = (await dave.call("GET", "/me", { org: orgId })).json.person.id;
     expect((await dave.call("PATCH", `/people/${daveId}`, { org: orgId, body: { role: "owner" } })).status).toBe(403);
-    expect((await dave.call("POST", "/invitations", { org: orgId, body: { email: "x@example.com", role: "owner" } })).status).toBe(403);
+    expect(
+      (await dave.call("POST", "/invitations", { org: orgId, body: { email: "x@example.com", role: "owner" } })).status,
+    ).toBe(403);
     // With a second owner, the first may step down.
     expect((await owner.call("PATCH", `/people/${daveId}`, { org: orgId, body: { role: "owner" } })).status).toBe(200);
     expect((await owner.call("PATCH", `/people/${me}`, { org: orgId, body: { role: "admin" } })).status).toBe(200);
@@ -251,21 +279,43 @@ describe("people and invitations", () => {
   it("counts people and pending invitations toward the tier's people limit", async () => {
     const { orgId, owner } = await ownedOrg("bob@example.com", "free");
     // Free: 5 people; the owner is one.
-    for (let i = 0; i < 4; i++) expect((await owner.call("POST", "/invitations", { org: orgId, body: { email: `p${i}@example.com`, role: "viewer" } })).status).toBe(201);
-    const over = await owner.call("POST", "/invitations", { org: orgId, body: { email: "p9@example.com", role: "viewer" } });
+    for (let i = 0; i < 4; i++)
+      expect(
+        (await owner.call("POST", "/invitations", { org: orgId, body: { email: `p${i}@example.com`, role: "viewer" } }))
+          .status,
+      ).toBe(201);
+    const over = await owner.call("POST", "/invitations", {
+      org: orgId,
+      body: { email: "p9@example.com", role: "viewer" },
+    });
     expect(over.status).toBe(429);
     expect(over.json.error.details).toMatchObject({ quota: "people", limit: 5, used: 5 });
     const pending = await owner.call("GET", "/invitations", { org: orgId });
     expect(pending.json.invitations).toHaveLength(4);
-    expect((await owner.call("DELETE", `/invitations/${pending.json.invitations[0].id}`, { org: orgId })).status).toBe(200);
-    expect((await owner.call("POST", "/invitations", { org: orgId, body: { email: "p9@example.com", role: "viewer" } })).status).toBe(201);
+    expect((await owner.call("DELETE", `/invitations/${pending.json.invitations[0].id}`, { org: orgId })).status).toBe(
+      200,
+    );
+    expect(
+      (await owner.call("POST", "/invitations", { org: orgId, body: { email: "p9@example.com", role: "viewer" } }))
+        .status,
+    ).toBe(201);
   });
 
   it("an admin key may invite an owner while the org has none", async () => {
     const { adminKey } = await newOrg();
-    const made = await call("POST", "/invitations", { token: adminKey, body: { email: "dave@example.com", role: "owner" } });
+    const made = await call("POST", "/invitations", {
+      token: adminKey,
+      body: { email: "dave@example.com", role: "owner" },
+    });
     expect(made.status).toBe(201);
-    expect((await call("POST", "/invitations", { token: await newKey(adminKey, "viewer"), body: { email: "x@example.com", role: "viewer" } })).status).toBe(403);
+    expect(
+      (
+        await call("POST", "/invitations", {
+          token: await newKey(adminKey, "viewer"),
+          body: { email: "x@example.com", role: "viewer" },
+        })
+      ).status,
+    ).toBe(403);
   });
 });
 
@@ -289,15 +339,47 @@ describe("a person's role", () => {
 
   const ROUTES: { route: string; allowed: Role[]; send: () => [string, string, unknown?] }[] = [
     { route: "GET /projects", allowed: ["owner", "admin", "operator", "viewer"], send: () => ["GET", "/projects"] },
-    { route: "GET /logs/export", allowed: ["owner", "admin", "operator", "viewer"], send: () => ["GET", `/logs/export?project_id=${projectId}&format=ndjson`] },
-    { route: "POST /logs/stream/ticket", allowed: ["owner", "admin", "operator", "viewer"], send: () => ["POST", "/logs/stream/ticket", { project_id: projectId }] },
-    { route: "POST /fleet/commands", allowed: ["owner", "admin", "operator"], send: () => ["POST", "/fleet/commands", { device_id: deviceId, command: "dock" }] },
+    {
+      route: "GET /logs/export",
+      allowed: ["owner", "admin", "operator", "viewer"],
+      send: () => ["GET", `/logs/export?project_id=${projectId}&format=ndjson`],
+    },
+    {
+      route: "POST /logs/stream/ticket",
+      allowed: ["owner", "admin", "operator", "viewer"],
+      send: () => ["POST", "/logs/stream/ticket", { project_id: projectId }],
+    },
+    {
+      route: "POST /fleet/commands",
+      allowed: ["owner", "admin", "operator"],
+      send: () => ["POST", "/fleet/commands", { device_id: deviceId, command: "dock" }],
+    },
     { route: "POST /projects", allowed: ["owner", "admin"], send: () => ["POST", "/projects", { name: "by role" }] },
-    { route: "POST /keys", allowed: ["owner", "admin"], send: () => ["POST", "/keys", { role: "viewer", name: "by role" }] },
-    { route: "POST /capsules/generate", allowed: ["owner", "admin"], send: () => ["POST", "/capsules/generate", { project_id: projectId, device_type: "amr", environment: "production" }] },
-    { route: "PATCH /fleet/devices/:id", allowed: ["owner", "admin"], send: () => ["PATCH", `/fleet/devices/${deviceId}`, { name: "renamed" }] },
+    {
+      route: "POST /keys",
+      allowed: ["owner", "admin"],
+      send: () => ["POST", "/keys", { role: "viewer", name: "by role" }],
+    },
+    {
+      route: "POST /capsules/generate",
+      allowed: ["owner", "admin"],
+      send: () => [
+        "POST",
+        "/capsules/generate",
+        { project_id: projectId, device_type: "amr", environment: "production" },
+      ],
+    },
+    {
+      route: "PATCH /fleet/devices/:id",
+      allowed: ["owner", "admin"],
+      send: () => ["PATCH", `/fleet/devices/${deviceId}`, { name: "renamed" }],
+    },
     { route: "GET /people", allowed: ["owner", "admin"], send: () => ["GET", "/people"] },
-    { route: "POST /invitations", allowed: ["owner", "admin"], send: () => ["POST", "/invitations", { email: "new@example.com", role: "viewer" }] },
+    {
+      route: "POST /invitations",
+      allowed: ["owner", "admin"],
+      send: () => ["POST", "/invitations", { email: "new@example.com", role: "viewer" }],
+    },
     { route: "GET /audit", allowed: ["owner", "admin"], send: () => ["GET", "/audit"] },
   ];
 
@@ -317,7 +399,10 @@ describe("a person's role", () => {
   }
 
   it("the audit log names each person who acted, with their role, and their sign-ins", async () => {
-    const events = (await as.owner.call("GET", "/audit?limit=200", { org: orgId })).json.events as { action: string; actor: { kind: string; label: string; role?: string } }[];
+    const events = (await as.owner.call("GET", "/audit?limit=200", { org: orgId })).json.events as {
+      action: string;
+      actor: { kind: string; label: string; role?: string };
+    }[];
     const by = (action: string, label: string) => events.find((e) => e.action === action && e.actor.label === label);
     expect(by("person.signed_in", "alice@example.com")?.actor).toMatchObject({ kind: "person", role: "owner" });
     expect(by("person.joined", "alice@example.com")).toBeDefined();
@@ -330,7 +415,10 @@ describe("a person's role", () => {
 
 describe("activity stats", () => {
   it("count, for the day, what the org's people, keys and devices did", async () => {
-    const org = await call("POST", "/orgs", { token: ADMIN, body: { name: "Active", tier: "pro", owner_email: "dave@example.com" } });
+    const org = await call("POST", "/orgs", {
+      token: ADMIN,
+      body: { name: "Active", tier: "pro", owner_email: "dave@example.com" },
+    });
     const orgId = org.json.org.id;
     const adminKey = org.json.api_key.key;
     const dave = new Browser();
@@ -349,11 +437,23 @@ describe("activity stats", () => {
     const { deviceId, deviceKey } = await newDevice(adminKey, projectId);
     expect((await call("POST", "/fleet/heartbeat", { token: deviceKey, body: {} })).status).toBe(200);
     // Three commands from Dave: one succeeds, one fails, one expires.
-    const send = async (ttl_s?: number) => (await dave.call("POST", "/fleet/commands", { org: orgId, body: { device_id: deviceId, command: "dock", ...(ttl_s ? { ttl_s } : {}) } })).json.command.id;
+    const send = async (ttl_s?: number) =>
+      (
+        await dave.call("POST", "/fleet/commands", {
+          org: orgId,
+          body: { device_id: deviceId, command: "dock", ...(ttl_s ? { ttl_s } : {}) },
+        })
+      ).json.command.id;
     const [ok1, bad, late] = [await send(), await send(), await send(1)];
     await call("GET", `/fleet/devices/${deviceId}/commands`, { token: deviceKey });
-    await call("POST", `/fleet/devices/${deviceId}/commands/${ok1}/ack`, { token: deviceKey, body: { status: "succeeded" } });
-    await call("POST", `/fleet/devices/${deviceId}/commands/${bad}/ack`, { token: deviceKey, body: { status: "failed" } });
+    await call("POST", `/fleet/devices/${deviceId}/commands/${ok1}/ack`, {
+      token: deviceKey,
+      body: { status: "succeeded" },
+    });
+    await call("POST", `/fleet/devices/${deviceId}/commands/${bad}/ack`, {
+      token: deviceKey,
+      body: { status: "failed" },
+    });
     await new Promise((r) => setTimeout(r, 1_500));
     const history = await call("GET", `/fleet/devices/${deviceId}/commands/history`, { token: adminKey });
     expect(history.json.commands.find((c: { id: string }) => c.id === late).status).toBe("expired");
@@ -388,4 +488,3 @@ describe("activity stats", () => {
     expect((await call("GET", "/stats/activity?from=2026-01-01&to=2026-12-31", { token: adminKey })).status).toBe(400);
   });
 });
-

@@ -22,12 +22,15 @@ beforeAll(countD1Rows);
 
 /** A device's status and the moment it changed, as its project's row in D1 has them (absent: offline). */
 async function registry(projectId: string, id: string): Promise<{ status: string; status_changed_at: number | null }> {
-  const row = await env.DB.prepare("SELECT statuses FROM project_statuses WHERE project_id = ?").bind(projectId).first<{ statuses: string }>();
+  const row = await env.DB.prepare("SELECT statuses FROM project_statuses WHERE project_id = ?")
+    .bind(projectId)
+    .first<{ statuses: string }>();
   const entry = row ? (JSON.parse(row.statuses) as Record<string, [string, number | null]>)[id] : undefined;
   return entry ? { status: entry[0], status_changed_at: entry[1] } : { status: "offline", status_changed_at: null };
 }
 const detail = async (token: string, id: string) => (await call("GET", `/fleet/devices/${id}`, { token })).json.device;
-const beat = (deviceKey: string, body: Record<string, unknown> = {}) => call("POST", "/fleet/heartbeat", { token: deviceKey, body });
+const beat = (deviceKey: string, body: Record<string, unknown> = {}) =>
+  call("POST", "/fleet/heartbeat", { token: deviceKey, body });
 
 /** A project with `n` devices. */
 async function fleet(n: number) {
@@ -77,7 +80,10 @@ function countingEnv() {
     DEVICE_HUB: wrap(env.DEVICE_HUB as unknown as DurableObjectNamespace, "device"),
   };
   // A view of env, never a change to it: the other tests keep the real namespaces.
-  const wrapped = new Proxy(env, { get: (target, prop) => (typeof prop === "string" && prop in namespaces ? namespaces[prop] : Reflect.get(target, prop)) });
+  const wrapped = new Proxy(env, {
+    get: (target, prop) =>
+      typeof prop === "string" && prop in namespaces ? namespaces[prop] : Reflect.get(target, prop),
+  });
   return { env: wrapped, calls };
 }
 
@@ -109,7 +115,9 @@ describe("presence and D1", () => {
     }
     await writeTransitionsNow(f.projectId);
     const written = (await d1RowsWritten()) - before;
-    console.log(`D1 rows written by ${rounds * f.devices.length} steady heartbeats of ${f.devices.length} devices: ${written}`);
+    console.log(
+      `D1 rows written by ${rounds * f.devices.length} steady heartbeats of ${f.devices.length} devices: ${written}`,
+    );
     expect(written).toBe(0);
     // Yet the fleet list has the latest: from the project's picture, as of the deliveries.
     const listed = (await call("GET", `/fleet/devices?project_id=${f.projectId}`, { token: f.adminKey })).json.devices;
@@ -192,7 +200,12 @@ describe("presence and D1", () => {
     for (const d of f.devices) {
       const live = await detail(f.adminKey, d.deviceId);
       const listed = page.devices.find((x) => x.id === d.deviceId)!;
-      expect(listed).toMatchObject({ status: "online", last_seen_at: live.last_seen_at, last_heartbeat_at: live.last_heartbeat_at, metrics: { battery_level: 50 } });
+      expect(listed).toMatchObject({
+        status: "online",
+        last_seen_at: live.last_seen_at,
+        last_heartbeat_at: live.last_heartbeat_at,
+        metrics: { battery_level: 50 },
+      });
     }
   });
 
@@ -208,7 +221,13 @@ describe("presence and D1", () => {
       }
       const rule = await call("POST", "/alert-rules", {
         token: f.adminKey,
-        body: { project_id: f.projectId, name: "offline", kind: "device_offline", params: { for_s: 120 }, targets: [{ url: "https://hooks.example.com/x" }] },
+        body: {
+          project_id: f.projectId,
+          name: "offline",
+          kind: "device_offline",
+          params: { for_s: 120 },
+          targets: [{ url: "https://hooks.example.com/x" }],
+        },
       });
       expect(rule.status, JSON.stringify(rule.json)).toBe(201);
       const { version } = await projectHub(env, f.projectId).alertRulesFor(f.devices[0]!.deviceId, null);

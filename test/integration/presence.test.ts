@@ -11,7 +11,9 @@ import { call, newDevice, tenant } from "./helpers";
 
 /** A device's status as its project's row in D1 has it (absent: offline, as registered), and when the row was written. */
 async function registryRow(projectId: string, id: string): Promise<{ status: string; written_at: number | null }> {
-  const row = await env.DB.prepare("SELECT statuses, written_at FROM project_statuses WHERE project_id = ?").bind(projectId).first<{ statuses: string; written_at: number }>();
+  const row = await env.DB.prepare("SELECT statuses, written_at FROM project_statuses WHERE project_id = ?")
+    .bind(projectId)
+    .first<{ statuses: string; written_at: number }>();
   const entry = row ? (JSON.parse(row.statuses) as Record<string, [string, number | null]>)[id] : undefined;
   return { status: entry?.[0] ?? "offline", written_at: row?.written_at ?? null };
 }
@@ -26,7 +28,10 @@ describe("heartbeats and presence", () => {
     const t = await tenant();
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "maintenance" } });
     await runInDurableObject(deviceHub(env, t.deviceId), (hub) => {
-      const h = hub as unknown as { transaction(w: () => void): void; state: { current: { reportedStatus: string; version: number } } };
+      const h = hub as unknown as {
+        transaction(w: () => void): void;
+        state: { current: { reportedStatus: string; version: number } };
+      };
       const before = structuredClone(h.state.current);
       expect(() =>
         h.transaction(() => {
@@ -48,10 +53,19 @@ describe("heartbeats and presence", () => {
 
     const hb = await call("POST", "/fleet/heartbeat", {
       token: t.deviceKey,
-      body: { status: "online", session_id: "run-1", metrics: { cpu_usage: 41.5, battery_level: 88, wheel_temp_c: 35 } },
+      body: {
+        status: "online",
+        session_id: "run-1",
+        metrics: { cpu_usage: 41.5, battery_level: 88, wheel_temp_c: 35 },
+      },
     });
     expect(hb.status).toBe(200);
-    expect(hb.json).toEqual({ server_time: expect.stringMatching(/Z$/), pending_commands: 0, live: false, send_interval_s: 60 });
+    expect(hb.json).toEqual({
+      server_time: expect.stringMatching(/Z$/),
+      pending_commands: 0,
+      live: false,
+      send_interval_s: 60,
+    });
 
     const after = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey });
     expect(after.json.device).toMatchObject({
@@ -63,7 +77,12 @@ describe("heartbeats and presence", () => {
     });
     // The fleet list has it at once, from the project's live picture; D1 with the project's next batch of transitions.
     const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey });
-    expect(listed.json.devices[0]).toMatchObject({ id: t.deviceId, status: "online", current_session_id: "run-1", last_seen_at: after.json.device.last_seen_at });
+    expect(listed.json.devices[0]).toMatchObject({
+      id: t.deviceId,
+      status: "online",
+      current_session_id: "run-1",
+      last_seen_at: after.json.device.last_seen_at,
+    });
     expect((await registryRow(t.projectId, t.deviceId)).status).toBe("offline");
     await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.projectId, t.deviceId)).status).toBe("online");
@@ -86,13 +105,19 @@ describe("heartbeats and presence", () => {
     // Two missed intervals: the alarm runs but the device stays online.
     await silenceFor(t.deviceId, 2 * 30_000);
     await runDurableObjectAlarm(stub);
-    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("online");
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe(
+      "online",
+    );
 
     // Past three intervals: offline, in the object and the project's picture at once, in D1 with the next batch.
     await silenceFor(t.deviceId, 31_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
-    expect((await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0].status).toBe("offline");
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe(
+      "offline",
+    );
+    expect(
+      (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0].status,
+    ).toBe("offline");
     await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.projectId, t.deviceId)).status).toBe("offline");
     const offline = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=offline`, { token: t.adminKey });
@@ -115,7 +140,8 @@ describe("heartbeats and presence", () => {
     await writeTransitionsNow(t.projectId);
     const first = await registryRow(t.projectId, t.deviceId);
     expect(first.status).toBe("online");
-    for (let i = 2; i <= 5; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: i } } });
+    for (let i = 2; i <= 5; i++)
+      await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: i } } });
     // The detail view reads the device's own object: live.
     const detail = await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey });
     expect(detail.json.device.metrics).toEqual({ cpu_usage: 5 });
@@ -124,15 +150,22 @@ describe("heartbeats and presence", () => {
     await settle(t.deviceId);
     await writeTransitionsNow(t.projectId);
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
-    const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices[0];
-    expect(listed).toMatchObject({ metrics: { cpu_usage: 5 }, last_heartbeat_at: detail.json.device.last_heartbeat_at });
+    const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json
+      .devices[0];
+    expect(listed).toMatchObject({
+      metrics: { cpu_usage: 5 },
+      last_heartbeat_at: detail.json.device.last_heartbeat_at,
+    });
     expect(await registryRow(t.projectId, t.deviceId)).toEqual(first);
   });
 
   it("keeps a downsampled metric history per minute", async () => {
     const t = await tenant();
     for (const cpu of [10, 20, 60]) {
-      await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { metrics: { cpu_usage: cpu, temperature: 30 } } });
+      await call("POST", "/fleet/heartbeat", {
+        token: t.deviceKey,
+        body: { metrics: { cpu_usage: cpu, temperature: 30 } },
+      });
     }
     const res = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=1h`, { token: t.viewerKey });
     expect(res.status).toBe(200);
@@ -148,14 +181,23 @@ describe("heartbeats and presence", () => {
     if (res.json.points.length === 1) expect(cpu[0].avg).toBe(30);
 
     // A week at one-minute resolution would be 10,080 points; the answer picks a coarser interval.
-    const wide = await call("GET", `/fleet/devices/${t.deviceId}/metrics?from=${Date.now() - 7 * 86_400_000}&interval=1m`, { token: t.viewerKey });
+    const wide = await call(
+      "GET",
+      `/fleet/devices/${t.deviceId}/metrics?from=${Date.now() - 7 * 86_400_000}&interval=1m`,
+      { token: t.viewerKey },
+    );
     expect(wide.json.interval).toBe("15m");
-    const rows = await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) =>
-      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM metric_minutes").one().n,
+    const rows = await runInDurableObject(
+      deviceHub(env, t.deviceId),
+      (_h, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM metric_minutes").one().n,
     );
     expect(rows).toBeLessThanOrEqual(2);
 
-    const bad = await call("GET", `/fleet/devices/${t.deviceId}/metrics?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`, { token: t.viewerKey });
+    const bad = await call(
+      "GET",
+      `/fleet/devices/${t.deviceId}/metrics?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`,
+      { token: t.viewerKey },
+    );
     expect(bad.status).toBe(400);
     expect(bad.json.error.details[0].path).toBe("from");
   });
@@ -164,7 +206,11 @@ describe("heartbeats and presence", () => {
     const t = await tenant();
     for (const v of [1, 3]) {
       const raw = `{"metrics":{"constructor":${v},"hasOwnProperty":${v},"toString":${v}}}`;
-      await call("POST", "/fleet/heartbeat", { token: t.deviceKey, raw, headers: { "content-type": "application/json" } });
+      await call("POST", "/fleet/heartbeat", {
+        token: t.deviceKey,
+        raw,
+        headers: { "content-type": "application/json" },
+      });
     }
     const res = await call("GET", `/fleet/devices/${t.deviceId}/metrics?interval=1d`, { token: t.viewerKey });
     const merged = res.json.points.at(-1).metrics;
@@ -183,19 +229,29 @@ describe("heartbeats and presence", () => {
 
   it("maintenance set on a silent device reads back as maintenance", async () => {
     const t = await tenant();
-    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance" } });
+    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      body: { status: "maintenance" },
+    });
     expect(patched.json.device.status).toBe("maintenance");
     await writeTransitionsNow(t.projectId);
-    const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=maintenance`, { token: t.adminKey });
+    const listed = await call("GET", `/fleet/devices?project_id=${t.projectId}&status=maintenance`, {
+      token: t.adminKey,
+    });
     expect(listed.json.devices.map((d: any) => d.id)).toEqual([t.deviceId]);
     await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "online" } });
-    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe("offline");
+    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.adminKey })).json.device.status).toBe(
+      "offline",
+    );
   });
 
   it("an operator's maintenance status holds over the device's reports until set back", async () => {
     const t = await tenant();
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
-    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, { token: t.adminKey, body: { status: "maintenance", name: "Dock robot" } });
+    const patched = await call("PATCH", `/fleet/devices/${t.deviceId}`, {
+      token: t.adminKey,
+      body: { status: "maintenance", name: "Dock robot" },
+    });
     expect(patched.status).toBe(200);
     expect(patched.json.device).toMatchObject({ status: "maintenance", name: "Dock robot" });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { status: "online" } });
@@ -221,11 +277,22 @@ describe("the project's safety net", () => {
       const sql = state.storage.sql;
       const aged = (r: { at: number }) => ({ ...r, at: r.at - 7_200_000 });
       const row = sql.exec<{ report: string }>("SELECT report FROM presence WHERE device_id = ?", t.deviceId).one();
-      sql.exec("UPDATE presence SET report = ? WHERE device_id = ?", JSON.stringify(aged(JSON.parse(row.report))), t.deviceId);
+      sql.exec(
+        "UPDATE presence SET report = ? WHERE device_id = ?",
+        JSON.stringify(aged(JSON.parse(row.report))),
+        t.deviceId,
+      );
       // What its first delivery said of it, too.
-      for (const { sender, seen } of sql.exec<{ sender: string; seen: string }>("SELECT sender, seen FROM intake WHERE seen IS NOT NULL").toArray()) {
+      for (const { sender, seen } of sql
+        .exec<{ sender: string; seen: string }>("SELECT sender, seen FROM intake WHERE seen IS NOT NULL")
+        .toArray()) {
         const all = JSON.parse(seen);
-        if (all[t.deviceId]) sql.exec("UPDATE intake SET seen = ? WHERE sender = ?", JSON.stringify({ ...all, [t.deviceId]: aged(all[t.deviceId]) }), sender);
+        if (all[t.deviceId])
+          sql.exec(
+            "UPDATE intake SET seen = ? WHERE sender = ?",
+            JSON.stringify({ ...all, [t.deviceId]: aged(all[t.deviceId]) }),
+            sender,
+          );
       }
     });
     await evictDurableObject(project);
@@ -237,11 +304,15 @@ describe("the project's safety net", () => {
     } finally {
       PRESENCE_SWEEP.everyMs = every;
     }
-    const status = async (id: string) => (await call("GET", `/fleet/devices/${id}`, { token: t.adminKey })).json.device.status;
+    const status = async (id: string) =>
+      (await call("GET", `/fleet/devices/${id}`, { token: t.adminKey })).json.device.status;
     expect(await status(t.deviceId)).toBe("offline");
     expect(await status(fresh.deviceId)).toBe("online");
     const listed = (await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey })).json.devices;
-    expect(Object.fromEntries(listed.map((d: any) => [d.id, d.status]))).toEqual({ [t.deviceId]: "offline", [fresh.deviceId]: "online" });
+    expect(Object.fromEntries(listed.map((d: any) => [d.id, d.status]))).toEqual({
+      [t.deviceId]: "offline",
+      [fresh.deviceId]: "online",
+    });
     await writeTransitionsNow(t.projectId);
     expect((await registryRow(t.projectId, t.deviceId)).status).toBe("offline");
   });
@@ -261,9 +332,18 @@ describe("decommission", () => {
 
     const list = await call("GET", `/fleet/devices?project_id=${t.projectId}`, { token: t.adminKey });
     expect(list.json.devices).toEqual([]);
-    const all = await call("GET", `/fleet/devices?project_id=${t.projectId}&include_decommissioned=true`, { token: t.adminKey });
-    expect(all.json.devices[0]).toMatchObject({ id: t.deviceId, status: "offline", decommissioned_at: expect.any(String) });
-    const cmd = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "reboot" } });
+    const all = await call("GET", `/fleet/devices?project_id=${t.projectId}&include_decommissioned=true`, {
+      token: t.adminKey,
+    });
+    expect(all.json.devices[0]).toMatchObject({
+      id: t.deviceId,
+      status: "offline",
+      decommissioned_at: expect.any(String),
+    });
+    const cmd = await call("POST", "/fleet/commands", {
+      token: t.adminKey,
+      body: { device_id: t.deviceId, command: "reboot" },
+    });
     expect(cmd.status).toBe(409);
   });
 });

@@ -82,7 +82,11 @@ const projectRows = async (projectId: string) => (await projectHub(env, projectI
 
 /** What the fan-in objects last told the project of their own rows. */
 const fanInRows = (projectId: string) =>
-  runInDurableObject(projectHub(env, projectId), (_hub, state) => state.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(relay_rows), 0) AS n FROM intake").one().n);
+  runInDurableObject(
+    projectHub(env, projectId),
+    (_hub, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(relay_rows), 0) AS n FROM intake").one().n,
+  );
 
 interface Run {
   /** Deliveries the project (or the fan-in object) took, and those with fresh sequences. */
@@ -97,7 +101,11 @@ interface Run {
  * sent again (the answer was lost); every tenth device is watched, and sends lines for the
  * tail alone after each of its counts.
  */
-async function drive(devices: number, rounds: number, deliver: (deviceId: string, d: ReturnType<typeof delivery>, lines: number) => Promise<unknown>): Promise<Run> {
+async function drive(
+  devices: number,
+  rounds: number,
+  deliver: (deviceId: string, d: ReturnType<typeof delivery>, lines: number) => Promise<unknown>,
+): Promise<Run> {
   const run: Run = { deliveries: 0, fresh: 0, counted: [] };
   const now = Date.now();
   for (let r = 1; r <= rounds; r++) {
@@ -124,7 +132,20 @@ async function drive(devices: number, rounds: number, deliver: (deviceId: string
 const lines = (n: number): LogView[] =>
   Array.from({ length: n }, (_, i) => {
     const us = Date.now() * 1000;
-    return { id: `d:${i}`, device_id: "d", session_id: null, timestamp: isoMicros(us), timestamp_us: us, level: "INFO", module: "nav", logger: null, message: `line ${i}`, thread_id: null, process_id: null, context: null };
+    return {
+      id: `d:${i}`,
+      device_id: "d",
+      session_id: null,
+      timestamp: isoMicros(us),
+      timestamp_us: us,
+      level: "INFO",
+      module: "nav",
+      logger: null,
+      message: `line ${i}`,
+      thread_id: null,
+      process_id: null,
+      context: null,
+    };
   });
 
 /** Folds what waits (closing the day before yesterday does, and moves none of the run's counts). */
@@ -133,7 +154,8 @@ const foldAll = (projectId: string) => projectHub(env, projectId).closeDay(addDa
 async function expectCounted(projectId: string, counted: OutboxRow[]) {
   const today = utcDay(Date.now());
   const usage = await projectHub(env, projectId).usage(today.slice(0, 7), today);
-  for (const f of ["logs", "log_bytes", "heartbeats", "device_messages_in", "error_lines"] as const) expect(usage.lifetime[f], f).toBe(sum(counted, f));
+  for (const f of ["logs", "log_bytes", "heartbeats", "device_messages_in", "error_lines"] as const)
+    expect(usage.lifetime[f], f).toBe(sum(counted, f));
 }
 
 describe("the project's side of a delivery, in storage rows written", () => {
@@ -143,7 +165,15 @@ describe("the project's side of a delivery, in storage rows written", () => {
     // Three days, forty buckets, fifty-odd tallies.
     const big = delivery(1, Date.now(), true);
     big.rows.push({ ...big.rows[0]!, day: addDays(big.rows[0]!.day, -2), rows_written: undefined });
-    for (let k = 0; k < 50; k++) big.tallies.push({ seq: 1, day: big.rows[0]!.day, kind: "error_message", key: `shape ${k}`, lines: 1, errors: 1 });
+    for (let k = 0; k < 50; k++)
+      big.tallies.push({
+        seq: 1,
+        day: big.rows[0]!.day,
+        kind: "error_message",
+        key: `shape ${k}`,
+        lines: 1,
+        errors: 1,
+      });
     expect(big.buckets.length).toBeGreaterThanOrEqual(40);
     const cost = async (deliver: () => Promise<unknown>) => {
       const before = await projectRows(projectId);
@@ -154,7 +184,17 @@ describe("the project's side of a delivery, in storage rows written", () => {
     expect(await cost(() => hub.deliver("dev-b", big.rows, [], 0, big.buckets, big.tallies))).toBe(1);
     expect(await cost(() => hub.deliver("dev-b", big.rows, [], 0, big.buckets, big.tallies))).toBe(0);
     expect(await cost(() => hub.deliver("dev-b", [], lines(20), 0))).toBe(0);
-    const fromFanIn = { ...big, rows: big.rows.map((r) => ({ ...r, seq: 5 })), devices: Array.from({ length: 300 }, (_, i) => ({ seq: 5, day: big.rows[0]!.day, device_id: `dev-${i}`, logs: 10, error_lines: 1 })) };
+    const fromFanIn = {
+      ...big,
+      rows: big.rows.map((r) => ({ ...r, seq: 5 })),
+      devices: Array.from({ length: 300 }, (_, i) => ({
+        seq: 5,
+        day: big.rows[0]!.day,
+        device_id: `dev-${i}`,
+        logs: 10,
+        error_lines: 1,
+      })),
+    };
     expect(await cost(() => hub.deliverFanIn(fanInName(projectId, 0), fromFanIn, [], 0))).toBe(1);
     expect(await cost(() => hub.deliverFanIn(fanInName(projectId, 0), fromFanIn, [], 0))).toBe(0);
   });
@@ -165,7 +205,15 @@ describe("the project's side of a delivery, in storage rows written", () => {
     const day = utcDay(Date.now());
     const d = delivery(1, Date.now(), false);
     // Three thousand error shapes of 150 characters.
-    for (let i = 0; i < 3000; i++) d.tallies.push({ seq: 1, day, kind: "error_message", key: `${String(i).padStart(6, "x")} ${"y".repeat(143)}`, lines: 1, errors: 1 });
+    for (let i = 0; i < 3000; i++)
+      d.tallies.push({
+        seq: 1,
+        day,
+        kind: "error_message",
+        key: `${String(i).padStart(6, "x")} ${"y".repeat(143)}`,
+        lines: 1,
+        errors: 1,
+      });
     const before = await projectRows(projectId);
     await hub.deliver("dev-spool", d.rows, [], 0, d.buckets, d.tallies);
     await hub.deliver("dev-spool", d.rows, [], 0, d.buckets, d.tallies);
@@ -182,7 +230,9 @@ describe("the project's side of a delivery, in storage rows written", () => {
     const run = await drive(3, 150, (id, d, n) => hub.deliver(id, d.rows, lines(n), 0, d.buckets, d.tallies));
     await foldAll(projectId);
     const rows = (await projectRows(projectId)) - before;
-    console.log(`few devices: ${rows} rows for ${run.deliveries} deliveries (${run.fresh} fresh): ${(rows / run.deliveries).toFixed(3)} a delivery, ${(rows / run.fresh).toFixed(3)} a fresh one`);
+    console.log(
+      `few devices: ${rows} rows for ${run.deliveries} deliveries (${run.fresh} fresh): ${(rows / run.deliveries).toFixed(3)} a delivery, ${(rows / run.fresh).toFixed(3)} a fresh one`,
+    );
     expect(rows / run.deliveries).toBeLessThanOrEqual(1);
     expect(rows / run.fresh).toBeLessThanOrEqual(1.05);
     await expectCounted(projectId, run.counted);
@@ -195,7 +245,9 @@ describe("the project's side of a delivery, in storage rows written", () => {
     const run = await drive(300, 4, (id, d, n) => hub.deliver(id, d.rows, lines(n), 0, d.buckets, d.tallies));
     await foldAll(projectId);
     const rows = (await projectRows(projectId)) - before;
-    console.log(`many devices: ${rows} rows for ${run.deliveries} deliveries (${run.fresh} fresh): ${(rows / run.deliveries).toFixed(3)} a delivery, ${(rows / run.fresh).toFixed(3)} a fresh one`);
+    console.log(
+      `many devices: ${rows} rows for ${run.deliveries} deliveries (${run.fresh} fresh): ${(rows / run.deliveries).toFixed(3)} a delivery, ${(rows / run.fresh).toFixed(3)} a fresh one`,
+    );
     expect(rows / run.deliveries).toBeLessThanOrEqual(1);
     expect(rows / run.fresh).toBeLessThanOrEqual(1.05);
     await expectCounted(projectId, run.counted);
@@ -214,7 +266,8 @@ describe("the project's side of a delivery, in storage rows written", () => {
       const names = [0, 1].map((i) => fanInName(projectId, i));
       const shard = (deviceId: string) => names[Number(deviceId.slice(4)) % 2]!;
       // Each fan-in object once, so its start (its schema) is not counted.
-      for (const name of names) await fanInByName(env, name).deliver(name, `warm-${name}`, delivery(1, Date.now(), false).rows, []);
+      for (const name of names)
+        await fanInByName(env, name).deliver(name, `warm-${name}`, delivery(1, Date.now(), false).rows, []);
       for (const name of names) await fanInByName(env, name).flush();
       const projectBefore = (await projectRows(projectId)) - (await fanInRows(projectId));
       const fanInBefore = await fanInRows(projectId);
@@ -266,12 +319,22 @@ describe("the project's side of a delivery, in storage rows written", () => {
     const top = await hub().overview(today, today, 10);
     expect(top.devices_by_lines.map((d) => d.lines)).toEqual([1200, 1200, 1200, 1200]);
     expect(top.modules_by_lines[0]).toEqual({ key: "nav", lines: 20 * 120, errors: 0 });
-    const minutes = await hub().series(60, ["logs_info", "logs_warn", "logs_error", "logs_debug"], Date.now() - 3 * 3_600_000, Date.now() + 3_600_000);
+    const minutes = await hub().series(
+      60,
+      ["logs_info", "logs_warn", "logs_error", "logs_debug"],
+      Date.now() - 3 * 3_600_000,
+      Date.now() + 3_600_000,
+    );
     expect(minutes.reduce((n, b) => n + b.n, 0)).toBe(120 * (30 + 5 + 2 + 3));
     // Closing yesterday folds, and leaves today's counts where they were.
     await abortAllDurableObjects();
     const closed = await hub().closeDay(addDays(today, -1));
-    expect(closed.logs).toBe(sum(counted.filter((r) => r.day < today), "logs"));
+    expect(closed.logs).toBe(
+      sum(
+        counted.filter((r) => r.day < today),
+        "logs",
+      ),
+    );
     await expectCounted(projectId, counted);
   });
 });

@@ -39,7 +39,10 @@ const upsert = (id: string, version: number, extra: Partial<SessionUpsert> = {})
 });
 
 const storedRow = (projectId: string, sessionId: string) =>
-  runInDurableObject(projectHub(env, projectId), (_h, state) => state.storage.sql.exec("SELECT * FROM sessions WHERE session_id = ?", sessionId).toArray()[0] as any);
+  runInDurableObject(
+    projectHub(env, projectId),
+    (_h, state) => state.storage.sql.exec("SELECT * FROM sessions WHERE session_id = ?", sessionId).toArray()[0] as any,
+  );
 
 describe("a session's open and end", () => {
   it("write no D1 row, over HTTP or by ingest naming a session", async () => {
@@ -51,22 +54,46 @@ describe("a session's open and end", () => {
     expect((await ingest(d.deviceKey, { logs: [line("INFO", "warm")] })).status).toBe(200);
     const before = await d1RowsWritten();
 
-    expect((await call("POST", "/sessions", { token: d.deviceKey, body: { session_id: "run-1", name: "night run" } })).status).toBe(201);
-    expect((await ingest(d.deviceKey, { session_id: "run-1", logs: [line("ERROR", "boom"), line("INFO", "ok")] })).status).toBe(200);
-    expect((await call("PATCH", "/sessions/run-1", { token: d.deviceKey, body: { status: "completed" } })).status).toBe(200);
+    expect(
+      (await call("POST", "/sessions", { token: d.deviceKey, body: { session_id: "run-1", name: "night run" } }))
+        .status,
+    ).toBe(201);
+    expect(
+      (await ingest(d.deviceKey, { session_id: "run-1", logs: [line("ERROR", "boom"), line("INFO", "ok")] })).status,
+    ).toBe(200);
+    expect((await call("PATCH", "/sessions/run-1", { token: d.deviceKey, body: { status: "completed" } })).status).toBe(
+      200,
+    );
     // Ingest naming a new session claims it, and ending it writes its counts: all in the project's object.
     expect((await ingest(d.deviceKey, { session_id: "run-2", logs: [line("WARN", "w")] })).status).toBe(200);
-    expect((await call("PATCH", "/sessions/run-2", { token: d.deviceKey, body: { status: "failed" } })).status).toBe(200);
+    expect((await call("PATCH", "/sessions/run-2", { token: d.deviceKey, body: { status: "failed" } })).status).toBe(
+      200,
+    );
 
     expect(await d1RowsWritten()).toBe(before);
     // One more open and end, for the count below (the rows the project's object writes for each are counted further down, on the object).
     await call("POST", "/sessions", { token: d.deviceKey, body: { session_id: "run-3" } });
     await call("PATCH", "/sessions/run-3", { token: d.deviceKey, body: { status: "completed" } });
     expect(await d1RowsWritten()).toBe(before);
-    expect(await storedRow(f.projectId, "run-1")).toMatchObject({ device_id: d.deviceId, name: "night run", status: "completed", total_logs: 2, error_count: 1 });
-    expect(await storedRow(f.projectId, "run-2")).toMatchObject({ device_id: d.deviceId, status: "failed", total_logs: 1, warning_count: 1 });
+    expect(await storedRow(f.projectId, "run-1")).toMatchObject({
+      device_id: d.deviceId,
+      name: "night run",
+      status: "completed",
+      total_logs: 2,
+      error_count: 1,
+    });
+    expect(await storedRow(f.projectId, "run-2")).toMatchObject({
+      device_id: d.deviceId,
+      status: "failed",
+      total_logs: 1,
+      warning_count: 1,
+    });
     const listed = await call("GET", `/sessions?project_id=${f.projectId}`, { token: f.adminKey });
-    expect(listed.json.sessions.map((s: { session_id: string }) => s.session_id).sort()).toEqual(["run-1", "run-2", "run-3"]);
+    expect(listed.json.sessions.map((s: { session_id: string }) => s.session_id).sort()).toEqual([
+      "run-1",
+      "run-2",
+      "run-3",
+    ]);
   });
 });
 
@@ -76,7 +103,9 @@ describe("claims on the project's object", () => {
     const [a, b] = f.devices;
     for (let round = 0; round < 5; round++) {
       const session_id = `race-${round}`;
-      const answers = await Promise.all([a!, b!].map((d) => call("POST", "/sessions", { token: d.deviceKey, body: { session_id } })));
+      const answers = await Promise.all(
+        [a!, b!].map((d) => call("POST", "/sessions", { token: d.deviceKey, body: { session_id } })),
+      );
       expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
       const winner = answers[0]!.status === 201 ? a! : b!;
       expect(await projectHub(env, f.projectId).sessionOwner(session_id)).toBe(winner.deviceId);
@@ -85,7 +114,8 @@ describe("claims on the project's object", () => {
 
   it("gives an id to the first device that names it and answers the owner to every other", async () => {
     const hub = projectHub(env, `prj_test_${crypto.randomUUID()}`);
-    const claim = (device: string, id: string) => hub.claimSession(device, { session_id: id, name: `run ${id}`, started_at: 1_700_000_000_000 });
+    const claim = (device: string, id: string) =>
+      hub.claimSession(device, { session_id: id, name: `run ${id}`, started_at: 1_700_000_000_000 });
     expect(await hub.sessionOwner("s")).toBeNull();
     expect(await claim("dev_a", "s")).toBe("dev_a");
     expect(await claim("dev_b", "s")).toBe("dev_a");
@@ -94,7 +124,13 @@ describe("claims on the project's object", () => {
     expect(new Set(owners).size).toBe(1);
     expect(owners[0]).toBe(await hub.sessionOwner("raced"));
     // The same id in another project is another session.
-    expect(await projectHub(env, `prj_test_${crypto.randomUUID()}`).claimSession("dev_b", { session_id: "s", name: "s", started_at: 1 })).toBe("dev_b");
+    expect(
+      await projectHub(env, `prj_test_${crypto.randomUUID()}`).claimSession("dev_b", {
+        session_id: "s",
+        name: "s",
+        started_at: 1,
+      }),
+    ).toBe("dev_b");
   });
 
   it("an end applies once, by version, for its own device only", async () => {
@@ -108,9 +144,16 @@ describe("claims on the project's object", () => {
     await hub.updateSessions("dev_a", [upsert("s", 4, { status: "completed", completed_at: 1_700_000_060_000 })]);
     // A claim writes the row and its two index entries; an end the row alone.
     expect([r1 - r0, (await rows()) - r1]).toEqual([3, 1]);
-    expect(await hub.getSession("s")).toMatchObject({ status: "completed", completed_at: 1_700_000_060_000, total_logs: 40, error_count: 4 });
+    expect(await hub.getSession("s")).toMatchObject({
+      status: "completed",
+      completed_at: 1_700_000_060_000,
+      total_logs: 40,
+      error_count: 4,
+    });
     // A retry, or a late older write, changes nothing.
-    await hub.updateSessions("dev_a", [upsert("s", 4, { status: "completed", completed_at: 1_700_000_060_000, total_logs: 999 })]);
+    await hub.updateSessions("dev_a", [
+      upsert("s", 4, { status: "completed", completed_at: 1_700_000_060_000, total_logs: 999 }),
+    ]);
     await hub.updateSessions("dev_a", [upsert("s", 3)]);
     expect(await storedRow(projectId, "s")).toMatchObject({ status: "completed", total_logs: 40, version: 4 });
     // Another device's write changes nothing.
@@ -132,7 +175,12 @@ describe("claims on the project's object", () => {
     expect(await hub.sessionOwner("kept")).toBeNull();
     expect(await hub.getSession("kept")).toBeNull();
     expect(await hub.listSessions({}, undefined, 10)).toEqual([]);
-    expect(await runInDurableObject(hub, (_h, state) => state.storage.sql.exec("SELECT count(*) AS n FROM sessions").one().n)).toBe(0);
+    expect(
+      await runInDurableObject(
+        hub,
+        (_h, state) => state.storage.sql.exec("SELECT count(*) AS n FROM sessions").one().n,
+      ),
+    ).toBe(0);
   });
 });
 
@@ -157,8 +205,17 @@ describe("sessions D1 had", () => {
       await runDurableObjectAlarm(deviceHub(env, d.deviceId));
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(await projectHub(env, f.projectId).getSession("old-run")).toMatchObject({ device_id: d.deviceId, status: "completed", total_logs: 12, error_count: 1, warning_count: 2 });
-    expect((await call("GET", "/sessions/old-run", { token: f.adminKey })).json.session).toMatchObject({ session_id: "old-run", total_logs: 12 });
+    expect(await projectHub(env, f.projectId).getSession("old-run")).toMatchObject({
+      device_id: d.deviceId,
+      status: "completed",
+      total_logs: 12,
+      error_count: 1,
+      warning_count: 2,
+    });
+    expect((await call("GET", "/sessions/old-run", { token: f.adminKey })).json.session).toMatchObject({
+      session_id: "old-run",
+      total_logs: 12,
+    });
   });
 });
 
@@ -168,7 +225,9 @@ describe("reads of the project's sessions", () => {
     await hub.claimSession("dev_a", { session_id: "early", name: "e", started_at: 1_000 });
     await hub.claimSession("dev_b", { session_id: "mid", name: "m", started_at: 2_000 });
     await hub.claimSession("dev_a", { session_id: "late", name: "l", started_at: 3_000 });
-    await hub.updateSessions("dev_a", [upsert("early", 1, { started_at: 1_000, status: "completed", completed_at: 1_500 })]);
+    await hub.updateSessions("dev_a", [
+      upsert("early", 1, { started_at: 1_000, status: "completed", completed_at: 1_500 }),
+    ]);
     expect(await hub.sessionIdsBetween({ from: 1_600, to: 10_000 }, 10)).toEqual(["late", "mid"]);
     expect(await hub.sessionIdsBetween({ from: 1_200, to: 2_500 }, 10)).toEqual(["mid", "early"]);
     const ids = (rows: { session_id: string }[]) => rows.map((r) => r.session_id);
@@ -185,7 +244,9 @@ describe("reads of the project's sessions", () => {
     await hub.claimSession("dev_a", { session_id: "old-ended", name: "o", started_at: old });
     await hub.claimSession("dev_a", { session_id: "old-active", name: "o", started_at: old });
     await hub.claimSession("dev_a", { session_id: "recent", name: "r", started_at: Date.now() - 86_400_000 });
-    await hub.updateSessions("dev_a", [upsert("old-ended", 1, { started_at: old, status: "completed", completed_at: old + 1_000 })]);
+    await hub.updateSessions("dev_a", [
+      upsert("old-ended", 1, { started_at: old, status: "completed", completed_at: old + 1_000 }),
+    ]);
     await hub.closeDay(new Date(Date.now() - 86_400_000).toISOString().slice(0, 10), 30);
     await runDurableObjectAlarm(hub);
     expect(await hub.getSession("old-ended")).toBeNull();
@@ -194,7 +255,10 @@ describe("reads of the project's sessions", () => {
   });
 });
 
-type SessionPage = { sessions: { session_id: string; project_id: string; started_at: string }[]; next_cursor: string | null };
+type SessionPage = {
+  sessions: { session_id: string; project_id: string; started_at: string }[];
+  next_cursor: string | null;
+};
 
 describe("an org-wide list", () => {
   it("merges the org's projects newest first, and its cursor walks them all", async () => {
@@ -208,12 +272,19 @@ describe("an org-wide list", () => {
       for (const p of [0, 1]) {
         const at = base + (i < 2 ? 0 : i * 1000 + p * 500);
         const session_id = `s-${i}-${p}`;
-        const res = await call("POST", "/sessions", { token: devices[p]!.deviceKey, body: { session_id, started_at: new Date(at).toISOString() } });
+        const res = await call("POST", "/sessions", {
+          token: devices[p]!.deviceKey,
+          body: { session_id, started_at: new Date(at).toISOString() },
+        });
         expect(res.status).toBe(201);
         expected.push({ session_id, project_id: projects[p]!, at });
       }
     }
-    expected.sort((x, y) => y.at - x.at || (x.project_id < y.project_id ? 1 : x.project_id > y.project_id ? -1 : x.session_id < y.session_id ? 1 : -1));
+    expected.sort(
+      (x, y) =>
+        y.at - x.at ||
+        (x.project_id < y.project_id ? 1 : x.project_id > y.project_id ? -1 : x.session_id < y.session_id ? 1 : -1),
+    );
 
     const all = await call<SessionPage>("GET", "/sessions?limit=200", { token: adminKey });
     expect(all.json.sessions.map((s) => s.session_id)).toEqual(expected.map((e) => e.session_id));
@@ -222,7 +293,11 @@ describe("an org-wide list", () => {
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const res: Answer<SessionPage> = await call<SessionPage>("GET", `/sessions?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, { token: adminKey });
+        const res: Answer<SessionPage> = await call<SessionPage>(
+          "GET",
+          `/sessions?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`,
+          { token: adminKey },
+        );
         expect(res.status).toBe(200);
         expect(res.json.sessions.length).toBeLessThanOrEqual(limit);
         seen.push(...res.json.sessions.map((s) => s.session_id));
@@ -232,10 +307,17 @@ describe("an org-wide list", () => {
     }
 
     // A session is found without its project id, and with it only in its own project.
-    expect((await call("GET", "/sessions/s-3-1", { token: adminKey })).json.session).toMatchObject({ session_id: "s-3-1", project_id: projects[1] });
+    expect((await call("GET", "/sessions/s-3-1", { token: adminKey })).json.session).toMatchObject({
+      session_id: "s-3-1",
+      project_id: projects[1],
+    });
     expect((await call("GET", `/sessions/s-3-1?project_id=${projects[0]}`, { token: adminKey })).status).toBe(404);
     // A filter on status narrows every project's page.
     await call("PATCH", "/sessions/s-6-0", { token: devices[0]!.deviceKey, body: { status: "completed" } });
-    expect((await call<SessionPage>("GET", "/sessions?status=completed", { token: adminKey })).json.sessions.map((s) => s.session_id)).toEqual(["s-6-0"]);
+    expect(
+      (await call<SessionPage>("GET", "/sessions?status=completed", { token: adminKey })).json.sessions.map(
+        (s) => s.session_id,
+      ),
+    ).toEqual(["s-6-0"]);
   });
 });

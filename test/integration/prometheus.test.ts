@@ -28,19 +28,39 @@ const value = (families: Families, name: string, deviceId?: string) => {
 describe("GET /metrics (Prometheus)", () => {
   it("answers the devices' last heartbeats and the project's counters, parseable, with escaped labels", async () => {
     const { adminKey } = await newOrg();
-    const viewerKey = (await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "scraper" } })).json.key;
+    const viewerKey = (await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "scraper" } })).json
+      .key;
     const projectId = await newProject(adminKey);
     // A DSN and a device type with a double quote and backslashes, which label values escape.
-    const odd = await newDevice(adminKey, projectId, 'AMR-"7"\\east\\', { device_type: 'Robot "Arm"', environment: "testing" });
+    const odd = await newDevice(adminKey, projectId, 'AMR-"7"\\east\\', {
+      device_type: 'Robot "Arm"',
+      environment: "testing",
+    });
     const plain = await newDevice(adminKey, projectId, "CAM-1", { device_type: "camera", environment: "production" });
     const quiet = await newDevice(adminKey, projectId, "QUIET-1");
 
     const before = Date.now();
-    const metrics = { cpu_usage: 41.5, memory_usage: 63, disk_usage: 12.25, battery_level: 88, temperature: 35.5, wheel_temp_c: -4 };
+    const metrics = {
+      cpu_usage: 41.5,
+      memory_usage: 63,
+      disk_usage: 12.25,
+      battery_level: 88,
+      temperature: 35.5,
+      wheel_temp_c: -4,
+    };
     expect((await call("POST", "/fleet/heartbeat", { token: odd.deviceKey, body: { metrics } })).status).toBe(200);
-    expect((await call("POST", "/fleet/heartbeat", { token: plain.deviceKey, body: { status: "maintenance", metrics: { battery_level: 12 } } })).status).toBe(200);
+    expect(
+      (
+        await call("POST", "/fleet/heartbeat", {
+          token: plain.deviceKey,
+          body: { status: "maintenance", metrics: { battery_level: 12 } },
+        })
+      ).status,
+    ).toBe(200);
     const after = Date.now();
-    expect((await ingest(odd.deviceKey, { logs: [line("INFO", "a"), line("ERROR", "b"), line("FATAL", "c")] })).status).toBe(200);
+    expect(
+      (await ingest(odd.deviceKey, { logs: [line("INFO", "a"), line("ERROR", "b"), line("FATAL", "c")] })).status,
+    ).toBe(200);
     for (const d of [odd, plain]) await settle(d.deviceId);
 
     const res = await scrape(viewerKey, `project_id=${projectId}`);
@@ -58,14 +78,21 @@ describe("GET /metrics (Prometheus)", () => {
 
     // Labels read back to the registry's values.
     const [up] = samples(families, "fleetbeat_device_up", odd.deviceId);
-    expect(up!.labels).toEqual({ device_id: odd.deviceId, dsn: 'AMR-"7"\\east\\', device_type: 'Robot "Arm"', environment: "testing" });
+    expect(up!.labels).toEqual({
+      device_id: odd.deviceId,
+      dsn: 'AMR-"7"\\east\\',
+      device_type: 'Robot "Arm"',
+      environment: "testing",
+    });
     expect(samples(families, "fleetbeat_device_up").map((m) => [m.labels!.device_id, m.value])).toEqual([
       [odd.deviceId, "1"],
       [plain.deviceId, "1"],
       [quiet.deviceId, "0"],
     ]);
     const statusOf = (deviceId: string) =>
-      Object.fromEntries(samples(families, "fleetbeat_device_status", deviceId).map((m) => [m.labels!.status, Number(m.value)]));
+      Object.fromEntries(
+        samples(families, "fleetbeat_device_status", deviceId).map((m) => [m.labels!.status, Number(m.value)]),
+      );
     expect(statusOf(odd.deviceId)).toEqual({ online: 1, offline: 0, maintenance: 0, error: 0 });
     expect(statusOf(plain.deviceId)).toEqual({ online: 0, offline: 0, maintenance: 1, error: 0 });
     expect(statusOf(quiet.deviceId)).toEqual({ online: 0, offline: 1, maintenance: 0, error: 0 });
@@ -85,14 +112,21 @@ describe("GET /metrics (Prometheus)", () => {
 
     // Last heard from and last heartbeat, in unix seconds; a device that sent no heartbeat has no
     // last_heartbeat sample (its registration is when it was last seen).
-    for (const name of ["fleetbeat_device_last_heartbeat_timestamp_seconds", "fleetbeat_device_last_seen_timestamp_seconds"]) {
+    for (const name of [
+      "fleetbeat_device_last_heartbeat_timestamp_seconds",
+      "fleetbeat_device_last_seen_timestamp_seconds",
+    ]) {
       const at = value(families, name, odd.deviceId);
       expect(at).toBeGreaterThanOrEqual(Math.floor(before / 1000));
       expect(at).toBeLessThanOrEqual(Date.now() / 1000);
     }
     expect(samples(families, "fleetbeat_device_last_heartbeat_timestamp_seconds", quiet.deviceId)).toEqual([]);
-    expect(value(families, "fleetbeat_device_last_seen_timestamp_seconds", quiet.deviceId)).toBeLessThanOrEqual(before / 1000);
-    expect(value(families, "fleetbeat_device_last_heartbeat_timestamp_seconds", plain.deviceId)).toBeLessThanOrEqual(after / 1000);
+    expect(value(families, "fleetbeat_device_last_seen_timestamp_seconds", quiet.deviceId)).toBeLessThanOrEqual(
+      before / 1000,
+    );
+    expect(value(families, "fleetbeat_device_last_heartbeat_timestamp_seconds", plain.deviceId)).toBeLessThanOrEqual(
+      after / 1000,
+    );
 
     // The project's counters of this month, as GET /stats/usage has them.
     const project = families.find((f) => f.name === "fleetbeat_project_heartbeats_total")!;
@@ -110,7 +144,9 @@ describe("GET /metrics (Prometheus)", () => {
     }
 
     // The device filters of GET /fleet/devices narrow the devices (not the project's counters).
-    const testing = parsePrometheusTextFormat((await scrape(viewerKey, `project_id=${projectId}&environment=test`)).text);
+    const testing = parsePrometheusTextFormat(
+      (await scrape(viewerKey, `project_id=${projectId}&environment=test`)).text,
+    );
     expect(samples(testing, "fleetbeat_device_up").map((m) => m.labels!.device_id)).toEqual([odd.deviceId]);
     const cameras = parsePrometheusTextFormat((await scrape(adminKey, `project_id=${projectId}&type=camera`)).text);
     expect(samples(cameras, "fleetbeat_device_up").map((m) => m.labels!.device_id)).toEqual([plain.deviceId]);
@@ -125,7 +161,12 @@ describe("GET /metrics (Prometheus)", () => {
       const families = parsePrometheusTextFormat((await scrape(t.viewerKey, `project_id=${t.projectId}`)).text);
       const f = families.find((x) => x.name === "fleetbeat_storage_rows_written_total")!;
       expect(f.type).toBe("COUNTER");
-      return Object.fromEntries(f.metrics.map((m) => [(m as { labels: Record<string, string> }).labels.object, Number((m as { value: string }).value)]));
+      return Object.fromEntries(
+        f.metrics.map((m) => [
+          (m as { labels: Record<string, string> }).labels.object,
+          Number((m as { value: string }).value),
+        ]),
+      );
     };
     // A device in service has delivered before (its first delivery's answer changes its state once).
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });

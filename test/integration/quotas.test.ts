@@ -15,7 +15,10 @@ function expectPlaces(answers: Answer[], quota: string, limit: number, n: number
   expect(stored, JSON.stringify(refused[0]?.json)).toHaveLength(n);
   for (const r of refused) {
     expect(r.status).toBe(429);
-    expect(r.json.error).toMatchObject({ code: "quota_exceeded", details: { quota, limit, used: limit, resets_at: null } });
+    expect(r.json.error).toMatchObject({
+      code: "quota_exceeded",
+      details: { quota, limit, used: limit, resets_at: null },
+    });
   }
 }
 
@@ -45,7 +48,9 @@ describe("quotas on what an org holds (free tier)", () => {
     expect(refused.status).toBe(429);
     expect(refused.json.error.details).toMatchObject({ quota: "api_keys", limit: FREE.api_keys, used: FREE.api_keys });
     expect((await call("DELETE", `/keys/${made[0]}`, { token: adminKey })).status).toBe(200);
-    expect((await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "again" } })).status).toBe(201);
+    expect((await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "again" } })).status).toBe(
+      201,
+    );
   });
 
   it("devices: a new one past the limit is refused and its token stays usable; registered devices are never blocked", async () => {
@@ -62,7 +67,9 @@ describe("quotas on what an org holds (free tier)", () => {
     expect(fleet.json.devices).toHaveLength(FREE.devices);
 
     // A device already registered re-registers, heartbeats and sends logs as before.
-    const again = await call("POST", "/fleet/register", { body: { dsn: "SN-0", registration_token: await capsule(adminKey, projectId) } });
+    const again = await call("POST", "/fleet/register", {
+      body: { dsn: "SN-0", registration_token: await capsule(adminKey, projectId) },
+    });
     expect(again.status).toBe(201);
     expect(again.json.device_id).toBe(devices[0]!.deviceId);
     expect((await call("POST", "/fleet/heartbeat", { token: again.json.device_key, body: {} })).status).toBe(200);
@@ -91,7 +98,11 @@ describe("creations racing for an org's places (free tier)", () => {
   it(`20 projects at once: exactly ${FREE.projects} stored, the rest refused with used = the limit`, async () => {
     for (let run = 0; run < RUNS; run++) {
       const { adminKey } = await newOrg("free");
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => call("POST", "/projects", { token: adminKey, body: { name: `race${i}` } })));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          call("POST", "/projects", { token: adminKey, body: { name: `race${i}` } }),
+        ),
+      );
       expectPlaces(answers, "projects", FREE.projects, FREE.projects);
       expect((await call("GET", "/projects", { token: adminKey })).json.projects).toHaveLength(FREE.projects);
     }
@@ -101,7 +112,9 @@ describe("creations racing for an org's places (free tier)", () => {
     for (let run = 0; run < RUNS; run++) {
       const { adminKey } = await newOrg("free");
       const answers = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: `race${i}` } })),
+        Array.from({ length: 25 }, (_, i) =>
+          call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: `race${i}` } }),
+        ),
       );
       expectPlaces(answers, "api_keys", FREE.api_keys, FREE.api_keys - 1);
       expect((await call("GET", "/keys", { token: adminKey })).json.keys).toHaveLength(FREE.api_keys);
@@ -113,7 +126,8 @@ describe("creations racing for an org's places (free tier)", () => {
       const { adminKey } = await newOrg("free");
       const projectId = await newProject(adminKey);
       const tokens = await Promise.all(Array.from({ length: 12 }, () => capsule(adminKey, projectId)));
-      const register = (i: number) => call("POST", "/fleet/register", { body: { dsn: `SN-${i}`, registration_token: tokens[i] } });
+      const register = (i: number) =>
+        call("POST", "/fleet/register", { body: { dsn: `SN-${i}`, registration_token: tokens[i] } });
       const answers = await Promise.all(tokens.map((_, i) => register(i)));
       expectPlaces(answers, "devices", FREE.devices, FREE.devices);
       const fleet = await call("GET", `/fleet/devices?project_id=${projectId}&limit=100`, { token: adminKey });
@@ -136,7 +150,9 @@ describe("creations racing for an org's places (free tier)", () => {
       for (let i = 0; i < FREE.devices - 1; i++) await newDevice(adminKey, projectId, `SN-${i}`);
       const token = await capsule(adminKey, projectId);
       const answers = await Promise.all(
-        Array.from({ length: 5 }, (_, i) => call("POST", "/fleet/register", { body: { dsn: `SN-race-${i}`, registration_token: token } })),
+        Array.from({ length: 5 }, (_, i) =>
+          call("POST", "/fleet/register", { body: { dsn: `SN-race-${i}`, registration_token: token } }),
+        ),
       );
       expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409]);
       const fleet = await call("GET", `/fleet/devices?project_id=${projectId}&limit=100`, { token: adminKey });

@@ -5,7 +5,17 @@ import { describe, expect, it } from "vitest";
 import { IP_RATE_LIMIT, type RateLimitRule } from "../../src/contract/rate-limits";
 import { TIERS } from "../../src/contract/tiers";
 import { settle } from "../support/settle";
-import { type Answer, type LooseJson, call, line, newDevice, newOrg, newProject, openSocket, tailTicket } from "./helpers";
+import {
+  type Answer,
+  type LooseJson,
+  call,
+  line,
+  newDevice,
+  newOrg,
+  newProject,
+  openSocket,
+  tailTicket,
+} from "./helpers";
 
 /**
  * Waits, if need be, for a fresh window of `rule`'s period (the binding's windows are aligned to
@@ -20,7 +30,8 @@ async function freshWindow(rule: RateLimitRule, needMs: number) {
 /** `n` calls, `width` at a time, in order of sending; their answers. */
 async function burst(n: number, width: number, send: (i: number) => Promise<Answer>): Promise<Answer[]> {
   const out: Answer[] = [];
-  for (let i = 0; i < n; i += width) out.push(...(await Promise.all(Array.from({ length: Math.min(width, n - i) }, (_, j) => send(i + j)))));
+  for (let i = 0; i < n; i += width)
+    out.push(...(await Promise.all(Array.from({ length: Math.min(width, n - i) }, (_, j) => send(i + j)))));
   return out;
 }
 
@@ -36,7 +47,8 @@ describe("rate limits", () => {
   it("an org API key gets its tier's limit, then 429 with Retry-After; another key of the org is not held by it", async () => {
     const rule = TIERS.free.rate_limits.key;
     const { adminKey } = await newOrg("free");
-    const viewer = (await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "viewer" } })).json.key;
+    const viewer = (await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "viewer" } })).json
+      .key;
     await freshWindow(rule, 10_000);
     const answers = await burst(rule.limit + 1, 25, () => call("GET", "/me", { token: viewer }));
     expect(answers.filter((a) => a.status === 200).length).toBe(rule.limit);
@@ -59,20 +71,33 @@ describe("rate limits", () => {
     const { adminKey } = await newOrg("free");
     const projectId = await newProject(adminKey);
     const { deviceId, deviceKey } = await newDevice(adminKey, projectId);
-    const sent = await call("POST", "/fleet/commands", { token: adminKey, body: { device_id: deviceId, command: "reboot" } });
+    const sent = await call("POST", "/fleet/commands", {
+      token: adminKey,
+      body: { device_id: deviceId, command: "reboot" },
+    });
     expect(sent.status).toBe(201);
     await freshWindow(rule, 8_000);
 
-    const polls = await burst(rule.limit + 1, 10, () => call("GET", `/fleet/devices/${deviceId}/commands`, { token: deviceKey }));
+    const polls = await burst(rule.limit + 1, 10, () =>
+      call("GET", `/fleet/devices/${deviceId}/commands`, { token: deviceKey }),
+    );
     expect(polls.filter((a) => a.status === 200).length).toBe(rule.limit);
     expectRateLimited(polls.at(-1)!, rule);
-    expectRateLimited(await call("POST", "/logs/ingest", { token: deviceKey, body: { logs: [line("info", "held back")] } }), rule);
+    expectRateLimited(
+      await call("POST", "/logs/ingest", { token: deviceKey, body: { logs: [line("info", "held back")] } }),
+      rule,
+    );
     expectRateLimited(await call("POST", "/sessions", { token: deviceKey, body: { name: "run" } }), rule);
 
     // What keeps the device online and a command's outcome known is never refused.
-    const beats = await burst(20, 10, () => call("POST", "/fleet/heartbeat", { token: deviceKey, body: { status: "online" } }));
+    const beats = await burst(20, 10, () =>
+      call("POST", "/fleet/heartbeat", { token: deviceKey, body: { status: "online" } }),
+    );
     expect(beats.map((b) => b.status)).toEqual(Array(20).fill(200));
-    const ack = await call("POST", `/fleet/devices/${deviceId}/commands/${sent.json.command.id}/ack`, { token: deviceKey, body: { status: "succeeded" } });
+    const ack = await call("POST", `/fleet/devices/${deviceId}/commands/${sent.json.command.id}/ack`, {
+      token: deviceKey,
+      body: { status: "succeeded" },
+    });
     expect(ack.status).toBe(200);
 
     // What was refused was neither stored nor counted: the polls let through, the heartbeats and the ack were.
@@ -108,14 +133,26 @@ describe("rate limits", () => {
     await freshWindow(rule, 8_000);
     const from = (ip: string) => ({ "cf-connecting-ip": ip });
     const answers = await burst(rule.limit + 1, 25, (i) =>
-      call("POST", "/fleet/register", { headers: from("203.0.113.7"), body: { dsn: `SN-${i}`, registration_token: "not-a-token" } }),
+      call("POST", "/fleet/register", {
+        headers: from("203.0.113.7"),
+        body: { dsn: `SN-${i}`, registration_token: "not-a-token" },
+      }),
     );
     expect(answers.slice(0, rule.limit).every((a) => a.status === 401)).toBe(true);
     expectRateLimited(answers.at(-1)!, rule);
-    const upgrade = await call("GET", "/logs/stream?ticket=x", { headers: { ...from("203.0.113.7"), upgrade: "websocket" } });
+    const upgrade = await call("GET", "/logs/stream?ticket=x", {
+      headers: { ...from("203.0.113.7"), upgrade: "websocket" },
+    });
     expectRateLimited(upgrade, rule);
     // Another address: the token is checked as ever.
-    expect((await call("POST", "/fleet/register", { headers: from("198.51.100.9"), body: { dsn: "SN-x", registration_token: "not-a-token" } })).status).toBe(401);
+    expect(
+      (
+        await call("POST", "/fleet/register", {
+          headers: from("198.51.100.9"),
+          body: { dsn: "SN-x", registration_token: "not-a-token" },
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it("a tail ticket still opens the live tail from an address within its limit", async () => {

@@ -17,7 +17,10 @@ const HOUR = 3_600_000;
 
 /** The session's row as the project's object stores it (project-hub/sessions.ts). */
 const storedSession = (projectId: string, sessionId: string) =>
-  runInDurableObject(projectHub(env, projectId), (_h, state) => state.storage.sql.exec("SELECT * FROM sessions WHERE session_id = ?", sessionId).toArray()[0] as any);
+  runInDurableObject(
+    projectHub(env, projectId),
+    (_h, state) => state.storage.sql.exec("SELECT * FROM sessions WHERE session_id = ?", sessionId).toArray()[0] as any,
+  );
 
 /** Says each session was last named at the moment given, in the device's state. */
 const lastNamed = (deviceId: string, moments: Record<string, number>) =>
@@ -26,10 +29,13 @@ const lastNamed = (deviceId: string, moments: Record<string, number>) =>
     sessionActivity: { seen: { ...s.sessionActivity!.seen, ...moments }, spilled: s.sessionActivity!.spilled },
   }));
 
-const stateOf = (deviceId: string) => runInDurableObject(deviceHub(env, deviceId), (_h, state) => state.storage.kv.get<DeviceState>("device")!);
+const stateOf = (deviceId: string) =>
+  runInDurableObject(deviceHub(env, deviceId), (_h, state) => state.storage.kv.get<DeviceState>("device")!);
 
-const session = async (token: string, id: string) => (await call("GET", `/sessions/${encodeURIComponent(id)}`, { token })).json.session;
-const listed = async (token: string, query: string) => (await call("GET", `/sessions?${query}`, { token })).json.sessions.map((s: any) => s.session_id);
+const session = async (token: string, id: string) =>
+  (await call("GET", `/sessions/${encodeURIComponent(id)}`, { token })).json.session;
+const listed = async (token: string, query: string) =>
+  (await call("GET", `/sessions?${query}`, { token })).json.sessions.map((s: any) => s.session_id);
 
 /** Runs the device's alarm now (one is set while a session is active). */
 async function alarm(deviceId: string): Promise<void> {
@@ -42,8 +48,14 @@ describe("sessions time out", () => {
     const t = await tenant();
     const now = Date.now();
     const started = now - 3 * HOUR;
-    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "quiet", name: "quiet run", started_at: new Date(started).toISOString() } });
-    await ingest(t.deviceKey, { session_id: "quiet", logs: [line("INFO", "a"), line("ERROR", "b"), line("WARN", "c")] });
+    await call("POST", "/sessions", {
+      token: t.deviceKey,
+      body: { session_id: "quiet", name: "quiet run", started_at: new Date(started).toISOString() },
+    });
+    await ingest(t.deviceKey, {
+      session_id: "quiet",
+      logs: [line("INFO", "a"), line("ERROR", "b"), line("WARN", "c")],
+    });
     await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "busy", name: "busy run" } });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { session_id: "busy" } });
 
@@ -68,12 +80,19 @@ describe("sessions time out", () => {
     });
     expect((await session(t.viewerKey, "busy")).status).toBe("active");
     // The project's index has it at once, with its counts; the list filters on it.
-    expect(await storedSession(t.projectId, "quiet")).toMatchObject({ status: "timed_out", completed_at: last, total_logs: 3, error_count: 1 });
+    expect(await storedSession(t.projectId, "quiet")).toMatchObject({
+      status: "timed_out",
+      completed_at: last,
+      total_logs: 3,
+      error_count: 1,
+    });
     expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=timed_out`)).toEqual(["quiet"]);
     expect(await listed(t.viewerKey, "status=timed_out")).toEqual(["quiet"]);
     expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=active`)).toEqual(["busy"]);
     // The current session is the one the heartbeat named, still.
-    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device.current_session_id).toBe("busy");
+    expect(
+      (await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device.current_session_id,
+    ).toBe("busy");
 
     // A second alarm ends nothing again; the session is counted once in usage.
     const version = (await storedSession(t.projectId, "quiet")).version;
@@ -86,24 +105,39 @@ describe("sessions time out", () => {
 
   it("stay ended when lines or heartbeats name them later; the device may still end one itself, once; a new session opens as always", async () => {
     const t = await tenant();
-    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run", name: "run", started_at: new Date(Date.now() - 3 * HOUR).toISOString() } });
+    await call("POST", "/sessions", {
+      token: t.deviceKey,
+      body: { session_id: "run", name: "run", started_at: new Date(Date.now() - 3 * HOUR).toISOString() },
+    });
     await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 4) });
     const last = Date.now() - 90 * 60_000;
     await lastNamed(t.deviceId, { run: last });
     await alarm(t.deviceId);
-    expect(await session(t.viewerKey, "run")).toMatchObject({ status: "timed_out", completed_at: new Date(last).toISOString(), total_logs: 4 });
+    expect(await session(t.viewerKey, "run")).toMatchObject({
+      status: "timed_out",
+      completed_at: new Date(last).toISOString(),
+      total_logs: 4,
+    });
     // It was the device's current session: no longer.
     const device = async () => (await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device;
     expect((await device()).current_session_id).toBeNull();
 
     // The device comes back naming it: its heartbeat and lines are taken (the lines counted in its
     // totals, as for any ended session), but it is neither reopened nor made current again.
-    expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { session_id: "run" } })).status).toBe(200);
-    expect((await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 2, { offset: 4 }) })).json.accepted).toBe(2);
+    expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { session_id: "run" } })).status).toBe(
+      200,
+    );
+    expect(
+      (await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 2, { offset: 4 }) })).json.accepted,
+    ).toBe(2);
     const again = await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run", name: "run" } });
     expect(again.status).toBe(200);
     expect(again.json.session).toMatchObject({ status: "timed_out", completed_at: new Date(last).toISOString() });
-    expect(await session(t.viewerKey, "run")).toMatchObject({ status: "timed_out", completed_at: new Date(last).toISOString(), total_logs: 6 });
+    expect(await session(t.viewerKey, "run")).toMatchObject({
+      status: "timed_out",
+      completed_at: new Date(last).toISOString(),
+      total_logs: 6,
+    });
     expect((await device()).current_session_id).toBeNull();
     await alarm(t.deviceId);
     expect((await session(t.viewerKey, "run")).status).toBe("timed_out");
@@ -124,13 +158,17 @@ describe("sessions time out", () => {
     expect(ended.status).toBe(200);
     expect(ended.json.session).toMatchObject({ status: "completed", total_logs: 6 });
     expect(Date.parse(ended.json.session.completed_at)).toBeGreaterThanOrEqual(before - 1000);
-    expect((await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "completed" } })).status).toBe(200);
+    expect((await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "completed" } })).status).toBe(
+      200,
+    );
     expect((await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "failed" } })).status).toBe(409);
     expect(await storedSession(t.projectId, "run")).toMatchObject({ status: "completed", total_logs: 6 });
     expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=timed_out`)).toEqual([]);
     expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=completed`)).toEqual(["run"]);
     // A completed session stays completed: no timeout replaces a device's end.
-    expect((await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device.current_session_id).toBe("next");
+    expect(
+      (await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device.current_session_id,
+    ).toBe("next");
     await settle(t.deviceId);
     expect((await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.sessions).toBe(2);
   });
@@ -149,30 +187,53 @@ describe("sessions time out", () => {
     expect(Object.keys((await stateOf(t.deviceId)).sessionActivity!.seen).sort()).toEqual(["many-00", ...ids.slice(9)]);
     // Every other was last named two hours ago, as far as the state and the rows know (the rows of those two too).
     const last = Date.now() - 2 * HOUR;
-    await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) => void state.storage.sql.exec("UPDATE sessions SET last_active_at = ?", last));
+    await runInDurableObject(
+      deviceHub(env, t.deviceId),
+      (_h, state) => void state.storage.sql.exec("UPDATE sessions SET last_active_at = ?", last),
+    );
     await rewriteDeviceState(deviceHub(env, t.deviceId), (s) => {
       const seen = s.sessionActivity!.seen;
-      return { ...s, sessionActivity: { seen: Object.fromEntries(Object.entries(seen).map(([id, at]) => [id, id === "many-00" || id === "many-39" ? at : last])), spilled: last } };
+      return {
+        ...s,
+        sessionActivity: {
+          seen: Object.fromEntries(
+            Object.entries(seen).map(([id, at]) => [id, id === "many-00" || id === "many-39" ? at : last]),
+          ),
+          spilled: last,
+        },
+      };
     });
     await alarm(t.deviceId);
     const statuses = Object.fromEntries(
-      (await call("GET", `/sessions?project_id=${t.projectId}&limit=100`, { token: t.viewerKey })).json.sessions.map((s: any) => [s.session_id, s.status]),
+      (await call("GET", `/sessions?project_id=${t.projectId}&limit=100`, { token: t.viewerKey })).json.sessions.map(
+        (s: any) => [s.session_id, s.status],
+      ),
     );
-    expect(statuses).toEqual(Object.fromEntries(ids.map((id) => [id, id === "many-00" || id === "many-39" ? "active" : "timed_out"])));
+    expect(statuses).toEqual(
+      Object.fromEntries(ids.map((id) => [id, id === "many-00" || id === "many-39" ? "active" : "timed_out"])),
+    );
     // Each opened a moment ago (the rows were aged, not their start): a timeout never ends a session before it started.
     for (const id of ["many-01", "many-20"]) {
       const s = await session(t.viewerKey, id);
       expect(s).toMatchObject({ completed_at: s.started_at, duration_seconds: 0 });
     }
-    expect(await stateOf(t.deviceId)).toMatchObject({ sessionActivity: { seen: { "many-00": expect.any(Number), "many-39": expect.any(Number) }, spilled: null } });
+    expect(await stateOf(t.deviceId)).toMatchObject({
+      sessionActivity: { seen: { "many-00": expect.any(Number), "many-39": expect.any(Number) }, spilled: null },
+    });
     expect(Object.keys((await stateOf(t.deviceId)).sessionActivity!.seen)).toHaveLength(2);
   });
 
   it("of a device from before timeouts count from the moment its object first looks", async () => {
     const t = await tenant();
-    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "old", name: "old", started_at: new Date(Date.now() - 5 * HOUR).toISOString() } });
+    await call("POST", "/sessions", {
+      token: t.deviceKey,
+      body: { session_id: "old", name: "old", started_at: new Date(Date.now() - 5 * HOUR).toISOString() },
+    });
     // As such a device's object holds it: no activity in the state or the row.
-    await runInDurableObject(deviceHub(env, t.deviceId), (_h, state) => void state.storage.sql.exec("UPDATE sessions SET last_active_at = NULL"));
+    await runInDurableObject(
+      deviceHub(env, t.deviceId),
+      (_h, state) => void state.storage.sql.exec("UPDATE sessions SET last_active_at = NULL"),
+    );
     await rewriteDeviceState(deviceHub(env, t.deviceId), ({ sessionActivity: _, ...s }) => s as DeviceState);
     const looked = Date.now();
     await alarm(t.deviceId);
@@ -181,7 +242,10 @@ describe("sessions time out", () => {
     expect(seen).toBeGreaterThanOrEqual(looked);
     await lastNamed(t.deviceId, { old: seen - HOUR });
     await alarm(t.deviceId);
-    expect(await session(t.viewerKey, "old")).toMatchObject({ status: "timed_out", completed_at: new Date(seen - HOUR).toISOString() });
+    expect(await session(t.viewerKey, "old")).toMatchObject({
+      status: "timed_out",
+      completed_at: new Date(seen - HOUR).toISOString(),
+    });
   });
 
   it("add no row to the batches and heartbeats that name a session, and a timeout writes what an end does", async () => {
@@ -196,14 +260,24 @@ describe("sessions time out", () => {
     // The same heartbeats, then batches, with and without a session: what the device's object writes.
     const run = async (t: typeof plain, sessionId?: string) => {
       const start = await rows(t.deviceId);
-      for (let i = 0; i < 20; i++) await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: sessionId ? { session_id: sessionId } : {} });
+      for (let i = 0; i < 20; i++)
+        await call("POST", "/fleet/heartbeat", {
+          token: t.deviceKey,
+          body: sessionId ? { session_id: sessionId } : {},
+        });
       const between = await rows(t.deviceId);
-      for (let i = 0; i < 20; i++) await ingest(t.deviceKey, { ...(sessionId ? { session_id: sessionId } : {}), logs: loghubLines("HDFS", 10, { offset: i * 10 }) });
+      for (let i = 0; i < 20; i++)
+        await ingest(t.deviceKey, {
+          ...(sessionId ? { session_id: sessionId } : {}),
+          logs: loghubLines("HDFS", 10, { offset: i * 10 }),
+        });
       return { heartbeats: between - start, batches: (await rows(t.deviceId)) - between };
     };
     const without = await run(plain);
     const withSession = await run(named, "s");
-    console.log(`rows for 20 heartbeats, then 20 batches: ${JSON.stringify(without)} without a session, ${JSON.stringify(withSession)} naming one`);
+    console.log(
+      `rows for 20 heartbeats, then 20 batches: ${JSON.stringify(without)} without a session, ${JSON.stringify(withSession)} naming one`,
+    );
     // A heartbeat naming a session writes what a plain one does (its state row); a batch naming one
     // saves the state for the session's counts (one row, as before timeouts), which carries its activity too.
     expect(withSession.heartbeats).toBeLessThanOrEqual(without.heartbeats);
@@ -214,7 +288,10 @@ describe("sessions time out", () => {
     await lastNamed(named.deviceId, { s: Date.now() - 2 * HOUR });
     const before = await rows(named.deviceId);
     await alarm(named.deviceId);
-    const alarmSet = (await runInDurableObject(deviceHub(env, named.deviceId), (_h, state) => state.storage.getAlarm())) === null ? 0 : 1;
+    const alarmSet =
+      (await runInDurableObject(deviceHub(env, named.deviceId), (_h, state) => state.storage.getAlarm())) === null
+        ? 0
+        : 1;
     const timedOut = (await rows(named.deviceId)) - before - alarmSet;
     console.log(`a timeout: ${timedOut} rows (and ${alarmSet} for the next alarm)`);
     expect((await session(named.viewerKey, "s")).status).toBe("timed_out");

@@ -13,7 +13,8 @@ import { call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 import { shardOf } from "../support/hot-lines";
 import { settle } from "../support/settle";
 
-const logsCounted = async (t: { projectId: string; viewerKey: string }) => (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
+const logsCounted = async (t: { projectId: string; viewerKey: string }) =>
+  (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;
 
 describe("a log shard's counts", () => {
   it("survive a restart before they were delivered: they are read back from the chunks", async () => {
@@ -25,8 +26,15 @@ describe("a log shard's counts", () => {
     await ingest(t.deviceKey, { logs: a });
     await ingest(t.deviceKey, { logs: b });
     expect((await ingest(second.deviceKey, { logs: [line("ERROR", "gripper stalled")] })).json.accepted).toBe(1);
-    const taken = await runInDurableObject(projectHub(env, t.projectId), (_h, s) =>
-      s.storage.sql.exec<{ seq: number }>("SELECT seq FROM intake WHERE sender = ?", shardName(t.projectId, shardIndex(t.deviceId))).toArray()[0]?.seq ?? 0,
+    const taken = await runInDurableObject(
+      projectHub(env, t.projectId),
+      (_h, s) =>
+        s.storage.sql
+          .exec<{ seq: number }>(
+            "SELECT seq FROM intake WHERE sender = ?",
+            shardName(t.projectId, shardIndex(t.deviceId)),
+          )
+          .toArray()[0]?.seq ?? 0,
     );
     expect(taken).toBeGreaterThan(0);
     // Every object stops; the shard's memory of the last batches is gone.
@@ -48,7 +56,9 @@ describe("a log shard's counts", () => {
     const shard = await shardOf(t.deviceId);
     const name = shardName(t.projectId, shardIndex(t.deviceId));
     // The shard seals what it owes and it reaches the project, but the shard never hears the answer.
-    const sealed = await runInDurableObject(shard, (s) => (s as unknown as { counts: { seal(rows: number): unknown } }).counts.seal(0));
+    const sealed = await runInDurableObject(shard, (s) =>
+      (s as unknown as { counts: { seal(rows: number): unknown } }).counts.seal(0),
+    );
     expect(sealed).not.toBeNull();
     const hub = projectHub(env, t.projectId);
     const first = await hub.deliverShard(name, sealed as Parameters<typeof hub.deliverShard>[1]);

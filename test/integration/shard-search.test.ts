@@ -24,7 +24,8 @@ function counted<T extends object>(ns: T, on: (method: string, args: unknown[]) 
   return new Proxy(ns, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
-      if (prop !== "get" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+      if (prop !== "get" || typeof value !== "function")
+        return typeof value === "function" ? value.bind(target) : value;
       return (...args: unknown[]) => {
         const stub = Reflect.apply(value as (...a: unknown[]) => object, target, args) as object;
         return new Proxy(stub, {
@@ -44,7 +45,11 @@ function counted<T extends object>(ns: T, on: (method: string, args: unknown[]) 
 }
 
 /** Runs one API request through the app with counting bindings; answers its body and the calls it made. */
-async function measured(path: string, token: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; calls: Calls }> {
+async function measured(
+  path: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; calls: Calls }> {
   const calls: Calls = { shard: 0, device: 0, project: 0, limits: [] };
   const wrapped = {
     ...env,
@@ -57,7 +62,11 @@ async function measured(path: string, token: string, headers: Record<string, str
   } as Env;
   const ctx = createExecutionContext();
   const url = path.startsWith("/loki/") ? `http://fleetbeat.test${path}` : `http://fleetbeat.test/api/v1${path}`;
-  const res = await app.fetch(new Request(url, { headers: { authorization: `Bearer ${token}`, ...headers } }), wrapped, ctx);
+  const res = await app.fetch(
+    new Request(url, { headers: { authorization: `Bearer ${token}`, ...headers } }),
+    wrapped,
+    ctx,
+  );
   const body = await readText(res);
   await waitOnExecutionContext(ctx);
   return { status: res.status, body, calls };
@@ -69,7 +78,11 @@ async function fleet(devices: number, lines: number) {
   const keys = [t.deviceKey];
   for (let i = 1; i < devices; i++) keys.push((await newDevice(t.adminKey, t.projectId)).deviceKey);
   const end = Date.now() * 1000 - 1_000_000;
-  await Promise.all(keys.map((key, i) => ingest(key, { logs: loghubLines("HDFS", lines, { endUs: end - i * 1000, stepUs: 10_000, offset: i * lines }) })));
+  await Promise.all(
+    keys.map((key, i) =>
+      ingest(key, { logs: loghubLines("HDFS", lines, { endUs: end - i * 1000, stepUs: 10_000, offset: i * lines }) }),
+    ),
+  );
   return { ...t, shards: (await shardsInUse(createDb(env.DB), t.projectId)).length };
 }
 
@@ -79,7 +92,9 @@ beforeAll(() => void (LOG_SHARDS.count = 4));
 afterAll(() => void (LOG_SHARDS.count = saved));
 
 describe("a project-wide read", () => {
-  it("asks each shard the project uses once per page, the same with 8 devices as with 40, and no device", { timeout: 120_000 }, async () => {
+  it("asks each shard the project uses once per page, the same with 8 devices as with 40, and no device", {
+    timeout: 120_000,
+  }, async () => {
     const small = await fleet(8, 10);
     const large = await fleet(40, 10);
     for (const p of [small, large]) {
@@ -96,7 +111,9 @@ describe("a project-wide read", () => {
     expect(large.shards).toBe(LOG_SHARDS.count);
   });
 
-  it("exports page after page from the same shard streams, without asking every shard again for each page", { timeout: 120_000 }, async () => {
+  it("exports page after page from the same shard streams, without asking every shard again for each page", {
+    timeout: 120_000,
+  }, async () => {
     const p = await fleet(40, 60); // 2,400 lines: three export pages of 1,000
     const out = await measured(`/logs/export?project_id=${p.projectId}&format=ndjson`, p.viewerKey);
     expect(out.status).toBe(200);
@@ -110,7 +127,11 @@ describe("a project-wide read", () => {
     const p = await fleet(40, 5);
     const end = BigInt(Date.now() + 1000) * 1_000_000n;
     const q = encodeURIComponent('{module=~".+"}');
-    const out = await measured(`/loki/api/v1/query_range?query=${q}&start=${end - 3_600_000_000_000n}&end=${end}&limit=100&direction=backward`, p.viewerKey, { "x-scope-orgid": p.projectId });
+    const out = await measured(
+      `/loki/api/v1/query_range?query=${q}&start=${end - 3_600_000_000_000n}&end=${end}&limit=100&direction=backward`,
+      p.viewerKey,
+      { "x-scope-orgid": p.projectId },
+    );
     expect(out.status).toBe(200);
     expect(out.calls.shard).toBeLessThanOrEqual(p.shards);
     expect(out.calls.device).toBe(0);

@@ -81,12 +81,18 @@ export class Browser {
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     if (!action) throw new Error(`no sign-in form at ${page.url}: ${html.slice(0, 300)}`);
     const fields = new URLSearchParams();
-    for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1]!, m[2]!);
+    for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g))
+      fields.set(m[1]!, m[2]!);
     fields.set("login", email);
     fields.set("password", "any");
     const submit = new URL(action.replace(/&amp;/g, "&"), page.url).toString();
-    const posted = await this.follow(submit, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: fields.toString() });
-    if (!posted.url.startsWith(`${ORIGIN}/api/v1/auth/callback`)) throw new Error(`the provider did not send us back: ${posted.res.status} at ${posted.url}`);
+    const posted = await this.follow(submit, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: fields.toString(),
+    });
+    if (!posted.url.startsWith(`${ORIGIN}/api/v1/auth/callback`))
+      throw new Error(`the provider did not send us back: ${posted.res.status} at ${posted.url}`);
     return posted.url;
   }
 
@@ -100,19 +106,37 @@ export class Browser {
   }
 
   /** An API call as the dashboard makes it: same-origin, with the session cookie and no key. */
-  async call(method: string, path: string, opts: { body?: unknown; org?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const headers: Record<string, string> = { "sec-fetch-site": "same-origin", ...(opts.org ? { "x-fleetbeat-org": opts.org } : {}), ...opts.headers };
+  async call(
+    method: string,
+    path: string,
+    opts: { body?: unknown; org?: string; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
+    const headers: Record<string, string> = {
+      "sec-fetch-site": "same-origin",
+      ...(opts.org ? { "x-fleetbeat-org": opts.org } : {}),
+      ...opts.headers,
+    };
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    const res = await this.fetch(`${ORIGIN}/api/v1${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+    const res = await this.fetch(`${ORIGIN}/api/v1${path}`, {
+      method,
+      headers,
+      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+    });
     const text = await readText(res);
     return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
   }
 }
 
 /** An ID token minted by `issuer` for `client` (as that client would get one: code, PKCE, token endpoint), signing in as `email`. */
-export async function idTokenFrom(issuer: string, client: { client_id: string; client_secret: string; redirect_uris: string[] }, email: string): Promise<string> {
+export async function idTokenFrom(
+  issuer: string,
+  client: { client_id: string; client_secret: string; redirect_uris: string[] },
+  email: string,
+): Promise<string> {
   const verifier = crypto.randomUUID() + crypto.randomUUID();
-  const challenge = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)))))
+  const challenge = btoa(
+    String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)))),
+  )
     .replace(/\+/g, "-")
     .replace(/\//g, "_")
     .replace(/=+$/, "");
@@ -121,8 +145,16 @@ export async function idTokenFrom(issuer: string, client: { client_id: string; c
   const code = new URL(await new Browser().atProvider(authorize, email)).searchParams.get("code")!;
   const res = await fetch(`${issuer}/token`, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` },
-    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier }).toString(),
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}`,
+    },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    }).toString(),
   });
   const json = await res.json<{ id_token?: string }>();
   if (!json.id_token) throw new Error(`token: ${res.status} ${JSON.stringify(json)}`);
@@ -130,7 +162,12 @@ export async function idTokenFrom(issuer: string, client: { client_id: string; c
 }
 
 /** A code `issuer` issued to `client` (not used), for `email`, sent back to the Worker's callback with `state`. */
-export async function codeFor(issuer: string, client: { client_id: string; redirect_uris: string[] }, email: string, state: string): Promise<string> {
+export async function codeFor(
+  issuer: string,
+  client: { client_id: string; redirect_uris: string[] },
+  email: string,
+  state: string,
+): Promise<string> {
   const authorize = `${issuer}/auth?${new URLSearchParams({ client_id: client.client_id, redirect_uri: client.redirect_uris[0]!, response_type: "code", scope: "openid email", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", state, nonce: "n" })}`;
   return new URL(await new Browser().atProvider(authorize, email)).searchParams.get("code")!;
 }

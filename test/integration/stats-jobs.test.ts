@@ -39,7 +39,14 @@ describe("the daily job", () => {
     await run(CRON.daily, at(d2, "00:05:00"));
     const first = await daily(t.viewerKey, `project_id=${t.projectId}`, day(0), d3);
     expect(first.map((d) => d.date)).toEqual([day(0), day(1), d1]); // d2 is not finished yet
-    expect(first[2]).toMatchObject({ project_id: t.projectId, logs: 7, error_lines: 2, heartbeats: 1, devices: 1, active_devices: 1 });
+    expect(first[2]).toMatchObject({
+      project_id: t.projectId,
+      logs: 7,
+      error_lines: 2,
+      heartbeats: 1,
+      devices: 1,
+      active_devices: 1,
+    });
     expect(first[2]!.error_rate).toBeCloseTo(2 / 7);
     expect(first[0]).toMatchObject({ logs: 0, error_rate: 0 });
 
@@ -62,7 +69,20 @@ describe("the daily job", () => {
 
     // A delivery held up past midnight: a device counted it on d1, after d1 was written. (Its
     // own id, so the high sequence does not hide the test device's next deliveries.)
-    const late = { seq: 1_000_000, day: d1, logs: 6, log_bytes: 60, sessions: 0, heartbeats: 0, device_messages_in: 1, device_messages_out: 0, commands: 0, api_calls: 1, artifact_bytes: 0, error_lines: 0 };
+    const late = {
+      seq: 1_000_000,
+      day: d1,
+      logs: 6,
+      log_bytes: 60,
+      sessions: 0,
+      heartbeats: 0,
+      device_messages_in: 1,
+      device_messages_out: 0,
+      commands: 0,
+      api_calls: 1,
+      artifact_bytes: 0,
+      error_lines: 0,
+    };
     await projectHub(env, t.projectId).deliver("dev_held_up", [late], []);
 
     setClock(at(d3, "08:00:00"));
@@ -94,7 +114,9 @@ describe("the monthly job", () => {
 
     // No daily run has written this month: the monthly job writes its days itself.
     await run(CRON.monthly, at(next, "00:20:00"));
-    const res = await call("GET", `/stats/monthly?project_id=${t.projectId}&year=${month.slice(0, 4)}`, { token: t.viewerKey });
+    const res = await call("GET", `/stats/monthly?project_id=${t.projectId}&year=${month.slice(0, 4)}`, {
+      token: t.viewerKey,
+    });
     const closed = res.json.months.find((m: any) => m.month === month);
     expect(closed).toMatchObject({
       month,
@@ -111,7 +133,9 @@ describe("the monthly job", () => {
     expect(days.at(-1)!.date.slice(0, 7)).toBe(month);
 
     await run(CRON.monthly, at(next, "03:00:00"));
-    const again = await call("GET", `/stats/monthly?project_id=${t.projectId}&year=${month.slice(0, 4)}`, { token: t.viewerKey });
+    const again = await call("GET", `/stats/monthly?project_id=${t.projectId}&year=${month.slice(0, 4)}`, {
+      token: t.viewerKey,
+    });
     expect(again.json.months).toEqual(res.json.months);
   });
 });
@@ -129,8 +153,13 @@ describe("org stats", () => {
     await settle(device2.deviceId);
 
     const usage = async (scope: string) => (await call("GET", `/stats/usage?${scope}`, { token: t.viewerKey })).json;
-    const [a, b, org] = [await usage(`project_id=${t.projectId}`), await usage(`project_id=${other}`), await usage(`org_id=${t.orgId}`)];
-    for (const f of ["logs", "log_bytes", "device_messages_in", "error_lines", "devices"]) expect(org[f]).toBe(a[f] + b[f]);
+    const [a, b, org] = [
+      await usage(`project_id=${t.projectId}`),
+      await usage(`project_id=${other}`),
+      await usage(`org_id=${t.orgId}`),
+    ];
+    for (const f of ["logs", "log_bytes", "device_messages_in", "error_lines", "devices"])
+      expect(org[f]).toBe(a[f] + b[f]);
     // The org's api_calls also hold its own calls (these reads among them): at least the projects' sum.
     expect(org.api_calls).toBeGreaterThanOrEqual(a.api_calls + b.api_calls);
     expect(org.org_id).toBe(t.orgId);
@@ -144,7 +173,8 @@ describe("org stats", () => {
     ];
     expect(po).toHaveLength(1);
     expect(po[0]!.project_id).toBeUndefined();
-    for (const f of ["logs", "log_bytes", "error_lines", "devices", "active_devices"]) expect(po[0]![f]).toBe(pa[0]![f] + pb[0]![f]);
+    for (const f of ["logs", "log_bytes", "error_lines", "devices", "active_devices"])
+      expect(po[0]![f]).toBe(pa[0]![f] + pb[0]![f]);
     expect(po[0]!.error_rate).toBeCloseTo(1 / 8);
 
     // Another org's id is not found, like a missing one.

@@ -30,11 +30,16 @@ async function runRetention(deviceId: string, days = 1) {
 
 /** The compressed bytes a device's log shard holds in R2. */
 const archivedBytes = async (deviceId: string) =>
-  runInDurableObject(await shardOf(deviceId), (_h, s) => s.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(gz_bytes), 0) AS n FROM archive_objects").one().n);
+  runInDurableObject(
+    await shardOf(deviceId),
+    (_h, s) => s.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(gz_bytes), 0) AS n FROM archive_objects").one().n,
+  );
 
 /** Makes every archive object of a device's shard 400 days older, then runs its retention. */
 async function ageArchive(deviceId: string) {
-  await runInDurableObject(await shardOf(deviceId), (_h, s) => s.storage.sql.exec("UPDATE archive_objects SET min_ts = min_ts - ?, max_ts = max_ts - ?", 400 * DAY, 400 * DAY));
+  await runInDurableObject(await shardOf(deviceId), (_h, s) =>
+    s.storage.sql.exec("UPDATE archive_objects SET min_ts = min_ts - ?, max_ts = max_ts - ?", 400 * DAY, 400 * DAY),
+  );
   await runRetention(deviceId);
 }
 
@@ -43,9 +48,14 @@ const DAY = 86_400_000_000; // µs
 describe("storage_bytes", () => {
   it("follows files and archived logs as they are written and deleted, with no R2 listing", async () => {
     const t = await tenant();
-    const storage = async () => (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.storage_bytes;
+    const storage = async () =>
+      (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.storage_bytes;
     await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run", name: "run" } });
-    const put = await call("PUT", "/sessions/run/artifacts/a.bin", { token: t.deviceKey, raw: new Uint8Array(1000), headers: { "content-length": "1000" } });
+    const put = await call("PUT", "/sessions/run/artifacts/a.bin", {
+      token: t.deviceKey,
+      raw: new Uint8Array(1000),
+      headers: { "content-length": "1000" },
+    });
     expect(put.status).toBe(201);
     expect(await storage()).toBe(1000);
 
@@ -71,7 +81,11 @@ describe("storage_bytes", () => {
 /** Stores `size` bytes as `path` in a session of the device's own. */
 async function putFile(deviceKey: string, session: string, path: string, size: number, fetcher = call) {
   await call("POST", "/sessions", { token: deviceKey, body: { session_id: session, name: session } });
-  const res = await fetcher("PUT", `/sessions/${session}/artifacts/${path}`, { token: deviceKey, raw: new Uint8Array(size), headers: { "content-length": String(size) } });
+  const res = await fetcher("PUT", `/sessions/${session}/artifacts/${path}`, {
+    token: deviceKey,
+    raw: new Uint8Array(size),
+    headers: { "content-length": String(size) },
+  });
   expect(res.status).toBe(201);
 }
 
@@ -102,9 +116,17 @@ describe("the org's storage", () => {
 
     // The upload, through the Worker with its bindings watched.
     const { env: watched, counts } = counted(env);
-    const viaWatched = async (method: string, path: string, opts: { token: string; raw: Uint8Array; headers: Record<string, string> }) => {
+    const viaWatched = async (
+      method: string,
+      path: string,
+      opts: { token: string; raw: Uint8Array; headers: Record<string, string> },
+    ) => {
       const res = await worker.fetch(
-        new Request(`http://fleetbeat.test/api/v1${path}`, { method, body: opts.raw, headers: { ...opts.headers, authorization: `Bearer ${opts.token}` } }),
+        new Request(`http://fleetbeat.test/api/v1${path}`, {
+          method,
+          body: opts.raw,
+          headers: { ...opts.headers, authorization: `Bearer ${opts.token}` },
+        }),
         watched,
         createExecutionContext(),
       );

@@ -16,11 +16,16 @@ import { settle, settleFanIn } from "../support/settle";
 import { call, ingest, line, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
 
 const logsIn = (frames: any[]) => frames.filter((f) => f.type === "logs").flatMap((f) => f.logs);
-const shipped = (deviceId: string) => runInDurableObject(deviceHub(env, deviceId), (hub: DeviceHub) => hub[TAIL_SHIPPED]());
+const shipped = (deviceId: string) =>
+  runInDurableObject(deviceHub(env, deviceId), (hub: DeviceHub) => hub[TAIL_SHIPPED]());
 const ready = (frames: any[]) => frames.some((f) => f.type === "ready");
 /** Viewers each group of the project holds now. */
 const groupLoads = (projectId: string, groups: number) =>
-  Promise.all(Array.from({ length: groups }, (_, i) => runInDurableObject(tailGroup(env, tailGroupName(projectId, i)), (_g, state) => state.getWebSockets().length)));
+  Promise.all(
+    Array.from({ length: groups }, (_, i) =>
+      runInDurableObject(tailGroup(env, tailGroupName(projectId, i)), (_g, state) => state.getWebSockets().length),
+    ),
+  );
 
 /** Waits until the device is told it is no longer live (its heartbeat's answer says so). */
 async function untilNotLive(deviceKey: string): Promise<void> {
@@ -35,12 +40,15 @@ describe("the live tail filters at the source", () => {
   it("a viewer of one device receives only that device's lines, and other devices ship nothing", async () => {
     const t = await tenant();
     const others = [await newDevice(t.adminKey, t.projectId), await newDevice(t.adminKey, t.projectId)];
-    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${t.deviceId}`);
+    const viewer = await openSocket(
+      `/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${t.deviceId}`,
+    );
     await viewer.until(ready);
 
     const devices = [t, ...others];
     for (const [i, d] of devices.entries()) {
-      for (let batch = 0; batch < 3; batch++) await ingest(d.deviceKey, { logs: loghubLines("HDFS", 50, { offset: i * 150 + batch * 50 }) });
+      for (let batch = 0; batch < 3; batch++)
+        await ingest(d.deviceKey, { logs: loghubLines("HDFS", 50, { offset: i * 150 + batch * 50 }) });
     }
     for (const d of devices) await settle(d.deviceId);
 
@@ -50,17 +58,26 @@ describe("the live tail filters at the source", () => {
     expect(await shipped(t.deviceId)).toEqual({ calls: 3, lines: 150 });
     for (const d of others) expect(await shipped(d.deviceId)).toEqual({ calls: 0, lines: 0 });
     // And they were never made live: they keep their own pace.
-    for (const d of others) expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).json.live).toBe(false);
+    for (const d of others)
+      expect((await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} })).json.live).toBe(false);
     viewer.ws!.close();
   });
 
   it("a viewer with a level and a q filter: the device ships only the lines that match", async () => {
     const t = await tenant();
     const quiet = await newDevice(t.adminKey, t.projectId);
-    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&level=ERROR,FATAL&q=jam`);
+    const viewer = await openSocket(
+      `/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&level=ERROR,FATAL&q=jam`,
+    );
     await viewer.until(ready);
     await ingest(t.deviceKey, {
-      logs: [line("INFO", "wheel jam"), line("ERROR", "wheel jam"), line("ERROR", "battery low"), line("FATAL", "JAM at dock 4"), line("WARN", "jam ahead")],
+      logs: [
+        line("INFO", "wheel jam"),
+        line("ERROR", "wheel jam"),
+        line("ERROR", "battery low"),
+        line("FATAL", "JAM at dock 4"),
+        line("WARN", "jam ahead"),
+      ],
     });
     await ingest(quiet.deviceKey, { logs: [line("INFO", "jam"), line("ERROR", "nothing to see")] });
     await viewer.until((f) => logsIn(f).length >= 2);
@@ -109,7 +126,9 @@ describe("the live tail filters at the source", () => {
       await ingest(c.deviceKey, { logs: [line("INFO", "c at dock 2")] });
       const messages = async (v: Awaited<ReturnType<typeof open>>, n: number) => {
         await v.until((f) => logsIn(f).length >= n);
-        return logsIn(v.frames).map((l) => l.message).sort();
+        return logsIn(v.frames)
+          .map((l) => l.message)
+          .sort();
       };
       expect(await messages(ofA, 2)).toEqual(["a at dock 1", "a stuck"]);
       expect(await messages(errorsOfA, 1)).toEqual(["a stuck"]);
@@ -136,7 +155,9 @@ describe("the live tail filters at the source", () => {
 
   it("a device that restarted while watched asks what its viewers want before it ships", async () => {
     const t = await tenant();
-    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${t.deviceId}&level=ERROR`);
+    const viewer = await openSocket(
+      `/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${t.deviceId}&level=ERROR`,
+    );
     await viewer.until(ready);
     await ingest(t.deviceKey, { logs: [line("INFO", "routine")] });
     expect(await shipped(t.deviceId)).toEqual({ calls: 0, lines: 0 });
@@ -169,7 +190,9 @@ describe("the live tail filters at the source", () => {
   it("a viewer naming another project's device gets nothing, and that device neither ships nor goes live", async () => {
     const t = await tenant();
     const stranger = await tenant();
-    const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${stranger.deviceId}`);
+    const viewer = await openSocket(
+      `/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${stranger.deviceId}`,
+    );
     await viewer.until(ready);
     await ingest(stranger.deviceKey, { logs: [line("ERROR", "not yours")] });
     await settle(stranger.deviceId);
@@ -186,16 +209,24 @@ describe("the live tail filters at the source", () => {
 
     it("a viewer of one device receives only its lines, and the other devices ship nothing", async () => {
       const t = await tenant();
-      const devices = [t, await newDevice(t.adminKey, t.projectId), await newDevice(t.adminKey, t.projectId), await newDevice(t.adminKey, t.projectId)];
+      const devices = [
+        t,
+        await newDevice(t.adminKey, t.projectId),
+        await newDevice(t.adminKey, t.projectId),
+        await newDevice(t.adminKey, t.projectId),
+      ];
       // Two rounds of heartbeats: the project fans in, and each device learns it from its answer.
       for (let round = 0; round < 2; round++) {
         for (const d of devices) await call("POST", "/fleet/heartbeat", { token: d.deviceKey, body: {} });
         for (const d of devices) await settle(d.deviceId);
       }
       const watched = devices[1]!;
-      const viewer = await openSocket(`/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${watched.deviceId}`);
+      const viewer = await openSocket(
+        `/logs/stream?ticket=${await tailTicket(t.viewerKey, t.projectId)}&device_id=${watched.deviceId}`,
+      );
       await viewer.until(ready);
-      for (const [i, d] of devices.entries()) await ingest(d.deviceKey, { logs: [line("WARN", `from device ${i}`), line("INFO", `more from ${i}`)] });
+      for (const [i, d] of devices.entries())
+        await ingest(d.deviceKey, { logs: [line("WARN", `from device ${i}`), line("INFO", `more from ${i}`)] });
       for (const d of devices) await settle(d.deviceId);
       await settleFanIn(t.projectId, 2);
       await viewer.until((f) => logsIn(f).length >= 2);

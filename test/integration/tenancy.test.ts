@@ -7,19 +7,30 @@ describe("orgs", () => {
     const created = await call("POST", "/orgs", { token: ADMIN, body: { name: "Acme", tier: "free" } });
     expect(created.status).toBe(201);
     expect(created.json.org).toMatchObject({ id: expect.stringMatching(/^org_/), name: "Acme", tier: "free" });
-    expect(created.json.api_key).toMatchObject({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(/^fbk_[0-9a-f]{64}$/), role: "admin" });
+    expect(created.json.api_key).toMatchObject({
+      id: expect.stringMatching(/^key_/),
+      key: expect.stringMatching(/^fbk_[0-9a-f]{64}$/),
+      role: "admin",
+    });
 
     expect((await call("POST", "/orgs", { body: { name: "x", tier: "free" } })).status).toBe(401);
     expect((await call("POST", "/orgs", { token: "wrong", body: { name: "x", tier: "free" } })).status).toBe(401);
-    const withOrgKey = await call("POST", "/orgs", { token: created.json.api_key.key, body: { name: "x", tier: "free" } });
+    const withOrgKey = await call("POST", "/orgs", {
+      token: created.json.api_key.key,
+      body: { name: "x", tier: "free" },
+    });
     expect(withOrgKey.status).toBe(403);
 
     const orgId = created.json.org.id;
     const retier = await call("PATCH", `/orgs/${orgId}`, { token: ADMIN, body: { tier: "enterprise" } });
     expect(retier.status).toBe(200);
     expect(retier.json.org.tier).toBe("enterprise");
-    expect((await call("PATCH", `/orgs/${orgId}`, { token: created.json.api_key.key, body: { tier: "pro" } })).status).toBe(403);
-    expect((await call("PATCH", "/orgs/org_00000000000000000000000000", { token: ADMIN, body: { tier: "pro" } })).status).toBe(404);
+    expect(
+      (await call("PATCH", `/orgs/${orgId}`, { token: created.json.api_key.key, body: { tier: "pro" } })).status,
+    ).toBe(403);
+    expect(
+      (await call("PATCH", "/orgs/org_00000000000000000000000000", { token: ADMIN, body: { tier: "pro" } })).status,
+    ).toBe(404);
   });
 
   it("an org key reads its org with its tier limits, and never another org", async () => {
@@ -31,7 +42,10 @@ describe("orgs", () => {
     const viewer = await newKey(a.adminKey, "viewer");
     expect((await call("GET", `/orgs/${a.orgId}`, { token: viewer })).status).toBe(200);
     // The server admin reads any org.
-    expect((await call("GET", `/orgs/${b.orgId}`, { token: ADMIN })).json.org).toMatchObject({ id: b.orgId, tier: "pro" });
+    expect((await call("GET", `/orgs/${b.orgId}`, { token: ADMIN })).json.org).toMatchObject({
+      id: b.orgId,
+      tier: "pro",
+    });
     const other = await call("GET", `/orgs/${b.orgId}`, { token: a.adminKey });
     expect(other.status).toBe(404);
     expect(other.json.error.code).toBe("not_found");
@@ -73,7 +87,11 @@ describe("API keys", () => {
     const { orgId, adminKey } = await newOrg();
     const made = await call("POST", "/keys", { token: adminKey, body: { role: "viewer", name: "dashboard" } });
     expect(made.status).toBe(201);
-    expect(made.json).toMatchObject({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(/^fbk_/), role: "viewer" });
+    expect(made.json).toMatchObject({
+      id: expect.stringMatching(/^key_/),
+      key: expect.stringMatching(/^fbk_/),
+      role: "viewer",
+    });
 
     const listed = await call("GET", "/keys", { token: adminKey });
     expect(listed.json.keys).toHaveLength(2);
@@ -127,7 +145,10 @@ describe("API keys", () => {
 describe("a viewer key never mutates", () => {
   it("answers 403 on every mutating route and 200 on reads", async () => {
     const t = await tenant();
-    const cmd = await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "reboot" } });
+    const cmd = await call("POST", "/fleet/commands", {
+      token: t.adminKey,
+      body: { device_id: t.deviceId, command: "reboot" },
+    });
     const mutations: [string, string, unknown?][] = [
       ["POST", "/projects", { name: "x" }],
       ["DELETE", `/projects/${t.projectId}`],
@@ -165,7 +186,10 @@ describe("another org's objects answer 404 on every object route", () => {
   it("project, device, metrics, commands and keys of org A are invisible to org B", async () => {
     const a = await tenant();
     const b = await newOrg();
-    const cmd = await call("POST", "/fleet/commands", { token: a.adminKey, body: { device_id: a.deviceId, command: "reboot" } });
+    const cmd = await call("POST", "/fleet/commands", {
+      token: a.adminKey,
+      body: { device_id: a.deviceId, command: "reboot" },
+    });
     const aKeys = await call("GET", "/keys", { token: a.adminKey });
     const routes: [string, string, unknown?][] = [
       ["GET", `/orgs/${a.orgId}`],
@@ -200,10 +224,14 @@ describe("another org's objects answer 404 on every object route", () => {
     });
     expect(ack.status).toBe(404);
     // A's device key cannot ack a command id it does not have.
-    const ownButUnknown = await call("POST", `/fleet/devices/${a.deviceId}/commands/cmd_00000000000000000000000000/ack`, {
-      token: a.deviceKey,
-      body: { status: "succeeded" },
-    });
+    const ownButUnknown = await call(
+      "POST",
+      `/fleet/devices/${a.deviceId}/commands/cmd_00000000000000000000000000/ack`,
+      {
+        token: a.deviceKey,
+        body: { status: "succeeded" },
+      },
+    );
     expect(ownButUnknown.status).toBe(404);
   });
 

@@ -12,11 +12,15 @@ const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"] as const;
 
 /** A small deterministic generator, so a failure can be replayed. */
 function random(seed: number) {
-  return () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 }
 
 async function series(token: string, projectId: string, metric: string, interval: string, from: number, to: number) {
-  const res = await call("GET", `/stats/timeseries?project_id=${projectId}&metric=${metric}&interval=${interval}&from=${new Date(from).toISOString()}&to=${new Date(to - 1).toISOString()}`, { token });
+  const res = await call(
+    "GET",
+    `/stats/timeseries?project_id=${projectId}&metric=${metric}&interval=${interval}&from=${new Date(from).toISOString()}&to=${new Date(to - 1).toISOString()}`,
+    { token },
+  );
   expect(res.status, JSON.stringify(res.json)).toBe(200);
   expect(res.json).toMatchObject({ metric, interval });
   return res.json.points as { t: string; value: number }[];
@@ -47,7 +51,9 @@ describe("time buckets", () => {
       if (b === 3) expect((await ingest(key, { batch_id: `b${b}`, logs })).json.duplicate).toBe(true);
     }
     // Lines outside the window are not in its buckets.
-    await ingest(t.deviceKey, { logs: [{ timestamp_us: (to + 5 * 60_000) * 1000, level: "INFO", module: "nav", message: "after" }] });
+    await ingest(t.deviceKey, {
+      logs: [{ timestamp_us: (to + 5 * 60_000) * 1000, level: "INFO", module: "nav", message: "after" }],
+    });
     await settle(t.deviceId);
     await settle(second.deviceId);
 
@@ -56,8 +62,14 @@ describe("time buckets", () => {
       const points = await series(t.viewerKey, t.projectId, "logs", interval, from, to);
       expect(points).toHaveLength((3 * HOUR) / ({ "1m": 1, "5m": 5, "15m": 15, "60m": 60 }[interval]! * 60_000));
       expect(total(points), interval).toBe(accepted);
-      for (const level of LEVELS) expect(total(await series(t.viewerKey, t.projectId, `logs_${level.toLowerCase()}`, interval, from, to)), `${interval} ${level}`).toBe(sent[level]);
-      expect(total(await series(t.viewerKey, t.projectId, "errors", interval, from, to))).toBe(sent.ERROR! + sent.FATAL!);
+      for (const level of LEVELS)
+        expect(
+          total(await series(t.viewerKey, t.projectId, `logs_${level.toLowerCase()}`, interval, from, to)),
+          `${interval} ${level}`,
+        ).toBe(sent[level]);
+      expect(total(await series(t.viewerKey, t.projectId, "errors", interval, from, to))).toBe(
+        sent.ERROR! + sent.FATAL!,
+      );
     }
     // And bucket by bucket, at the finest size.
     const perMinute = await series(t.viewerKey, t.projectId, "logs", "1m", from, to);
@@ -67,7 +79,9 @@ describe("time buckets", () => {
   it("put a late line in its own bucket, and what arrives (heartbeats, messages) in the bucket of its arrival", async () => {
     const t = await tenant();
     const twoHoursAgo = Date.now() - 2 * HOUR;
-    await ingest(t.deviceKey, { logs: [{ timestamp_us: twoHoursAgo * 1000, level: "WARN", module: "nav", message: "late" }] });
+    await ingest(t.deviceKey, {
+      logs: [{ timestamp_us: twoHoursAgo * 1000, level: "WARN", module: "nav", message: "late" }],
+    });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} });
     await settle(t.deviceId);
     const hour = twoHoursAgo - (twoHoursAgo % HOUR);
@@ -76,23 +90,39 @@ describe("time buckets", () => {
     const now = Date.now();
     const beats = await series(t.viewerKey, t.projectId, "heartbeats", "5m", now - 3_600_000, now + 300_000);
     expect(total(beats)).toBe(1);
-    expect(total(await series(t.viewerKey, t.projectId, "device_messages_in", "5m", now - 3_600_000, now + 300_000))).toBe(2);
+    expect(
+      total(await series(t.viewerKey, t.projectId, "device_messages_in", "5m", now - 3_600_000, now + 300_000)),
+    ).toBe(2);
   });
 
   it("serve whole days from the daily rows, and refuse a series too long to answer", async () => {
     const t = await tenant();
     const day = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
     setClock(`${day}T10:00:00Z`);
-    await ingest(t.deviceKey, { logs: [{ timestamp: new Date().toISOString(), level: "ERROR", module: "nav", message: "x" }] });
+    await ingest(t.deviceKey, {
+      logs: [{ timestamp: new Date().toISOString(), level: "ERROR", module: "nav", message: "x" }],
+    });
     await settle(t.deviceId);
     await runJobs(CRON.daily, Date.parse(`${day}T00:05:00Z`) + 86_400_000);
-    const res = await call("GET", `/stats/timeseries?project_id=${t.projectId}&metric=errors&interval=1d&from=${day}T00:00:00Z&to=${day}T23:59:59Z`, { token: t.viewerKey });
+    const res = await call(
+      "GET",
+      `/stats/timeseries?project_id=${t.projectId}&metric=errors&interval=1d&from=${day}T00:00:00Z&to=${day}T23:59:59Z`,
+      { token: t.viewerKey },
+    );
     expect(res.json.points).toEqual([{ t: `${day}T00:00:00.000Z`, value: 1 }]);
 
-    const tooLong = await call("GET", `/stats/timeseries?project_id=${t.projectId}&metric=logs&interval=1m&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`, { token: t.viewerKey });
+    const tooLong = await call(
+      "GET",
+      `/stats/timeseries?project_id=${t.projectId}&metric=logs&interval=1m&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`,
+      { token: t.viewerKey },
+    );
     expect(tooLong.status).toBe(400);
-    expect((await call("GET", `/stats/timeseries?project_id=${t.projectId}&metric=bytes`, { token: t.viewerKey })).status).toBe(400);
+    expect(
+      (await call("GET", `/stats/timeseries?project_id=${t.projectId}&metric=bytes`, { token: t.viewerKey })).status,
+    ).toBe(400);
     const other = await tenant();
-    expect((await call("GET", `/stats/timeseries?project_id=${other.projectId}&metric=logs`, { token: t.viewerKey })).status).toBe(404);
+    expect(
+      (await call("GET", `/stats/timeseries?project_id=${other.projectId}&metric=logs`, { token: t.viewerKey })).status,
+    ).toBe(404);
   });
 });

@@ -12,7 +12,11 @@ import { settle } from "../support/settle";
 const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
 /** log_bytes as documented: UTF-8 bytes of message, module, logger, thread_id and context. */
 const bytesOf = (lines: ReturnType<typeof loghubLines>) =>
-  lines.reduce((n, l) => n + utf8(l.message) + utf8(l.module) + (l.thread_id ? utf8(l.thread_id) : 0) + utf8(JSON.stringify(l.context)), 0);
+  lines.reduce(
+    (n, l) =>
+      n + utf8(l.message) + utf8(l.module) + (l.thread_id ? utf8(l.thread_id) : 0) + utf8(JSON.stringify(l.context)),
+    0,
+  );
 
 async function usage(t: { viewerKey: string; projectId: string; deviceId: string }) {
   await settle(t.deviceId);
@@ -54,7 +58,12 @@ describe("exact usage counting", () => {
     const t = await tenant();
     const hub = projectHub(env, t.projectId);
     const deliveries = () =>
-      runInDurableObject(hub, (_hub, state) => state.storage.sql.exec<{ seq: number }>("SELECT seq FROM intake WHERE sender = ?", t.deviceId).toArray()[0]?.seq ?? 0);
+      runInDurableObject(
+        hub,
+        (_hub, state) =>
+          state.storage.sql.exec<{ seq: number }>("SELECT seq FROM intake WHERE sender = ?", t.deviceId).toArray()[0]
+            ?.seq ?? 0,
+      );
     // The project's own counters, read without the stats API (which asks recent devices to send first).
     const counted = async () => (await hub.usage(utcDay(Date.now()).slice(0, 7), utcDay(Date.now()))).month;
     await ingest(t.deviceKey, { logs: loghubLines("HDFS", 25) });
@@ -63,7 +72,9 @@ describe("exact usage counting", () => {
     const before = await deliveries();
     expect(await counted()).toMatchObject({ logs: 25, heartbeats: 1 });
     // Within the interval, requests are counted in the device's object (a batch's in its shard) and wait for the next delivery.
-    await Promise.all(Array.from({ length: 10 }, () => call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} })));
+    await Promise.all(
+      Array.from({ length: 10 }, () => call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: {} })),
+    );
     await ingest(t.deviceKey, { logs: loghubLines("HDFS", 5) });
     expect(await deliveries()).toBe(before);
     expect(await counted()).toMatchObject({ logs: 25, heartbeats: 1 });
@@ -104,7 +115,10 @@ describe("exact usage counting", () => {
     const devices = [{ deviceKey: t.deviceKey, deviceId: t.deviceId }];
     for (let i = 0; i < 7; i++) devices.push(await newDevice(t.adminKey, t.projectId));
     const batches = devices.flatMap((d, i) =>
-      [0, 1, 2].map((b) => ({ key: d.deviceKey, body: { batch_id: `c-${b}`, logs: loghubLines("BGL", 40, { offset: i * 120 + b * 40 }) } })),
+      [0, 1, 2].map((b) => ({
+        key: d.deviceKey,
+        body: { batch_id: `c-${b}`, logs: loghubLines("BGL", 40, { offset: i * 120 + b * 40 }) },
+      })),
     );
     // Every batch goes twice at once, as a client that timed out and retried would send it.
     const answers = await Promise.all(batches.flatMap((b) => [ingest(b.key, b.body), ingest(b.key, b.body)]));
@@ -126,7 +140,20 @@ describe("exact usage counting", () => {
     await ingest(t.deviceKey, { logs: loghubLines("HPC", 10) });
     const before = await usage(t);
     const day = utcDay(Date.now());
-    const replay = { seq: 1, day, logs: 10, log_bytes: 999, sessions: 0, heartbeats: 0, device_messages_in: 1, device_messages_out: 0, commands: 0, api_calls: 1, artifact_bytes: 0, error_lines: 0 };
+    const replay = {
+      seq: 1,
+      day,
+      logs: 10,
+      log_bytes: 999,
+      sessions: 0,
+      heartbeats: 0,
+      device_messages_in: 1,
+      device_messages_out: 0,
+      commands: 0,
+      api_calls: 1,
+      artifact_bytes: 0,
+      error_lines: 0,
+    };
     // Its batch's counts went with the batch to the shard; the device's own sequence 1 may be
     // taken already (then the first delivery is ignored too) or not: the second changes nothing.
     await projectHub(env, t.projectId).deliver(t.deviceId, [replay], []);
@@ -148,7 +175,14 @@ describe("exact usage counting", () => {
     await call("POST", "/fleet/commands", { token: t.adminKey, body: { device_id: t.deviceId, command: "b" } });
     await call("GET", `/fleet/devices/${t.deviceId}/commands`, { token: t.deviceKey });
     const u = await usage(t);
-    expect(u).toMatchObject({ heartbeats: 2, sessions: 1, commands: 2, device_messages_out: 2, device_messages_in: 5, logs: 0 });
+    expect(u).toMatchObject({
+      heartbeats: 2,
+      sessions: 1,
+      commands: 2,
+      device_messages_out: 2,
+      device_messages_in: 5,
+      logs: 0,
+    });
   });
 
   it("is readable only inside the org", async () => {
@@ -169,7 +203,18 @@ describe("the counts kept before the intake", () => {
     // The tables as the steps before the intake left them, holding a day of two devices.
     await runInDurableObject(hub, (_hub, state) => {
       const sql = state.storage.sql;
-      for (const t of ["intake", "usage_days", "quota_settled", "device_day_sets", "tally_days", "bucket_days", "presence", "sessions", "audit_events"]) sql.exec(`DROP TABLE ${t}`);
+      for (const t of [
+        "intake",
+        "usage_days",
+        "quota_settled",
+        "device_day_sets",
+        "tally_days",
+        "bucket_days",
+        "presence",
+        "sessions",
+        "audit_events",
+      ])
+        sql.exec(`DROP TABLE ${t}`);
       sql.exec(`CREATE TABLE usage_days (day TEXT PRIMARY KEY, ${USAGE_FIELDS.map((f) => `${f} INTEGER NOT NULL DEFAULT 0`).join(", ")});
         CREATE TABLE device_seqs (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
         CREATE TABLE active_device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (day, device_id));
@@ -177,29 +222,54 @@ describe("the counts kept before the intake", () => {
         CREATE TABLE device_days (day TEXT NOT NULL, device_id TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, device_id));
         CREATE TABLE tallies (day TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, lines INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (day, kind, key));
         CREATE TABLE device_hours (hour INTEGER NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (hour, device_id));`);
-      sql.exec("INSERT INTO usage_days (day, logs, log_bytes, heartbeats, error_lines) VALUES (?, 100, 5000, 4, 5)", day);
+      sql.exec(
+        "INSERT INTO usage_days (day, logs, log_bytes, heartbeats, error_lines) VALUES (?, 100, 5000, 4, 5)",
+        day,
+      );
       sql.exec("INSERT INTO device_seqs VALUES ('dev-old', 7), ('dev-quiet', 2)");
       sql.exec("INSERT INTO active_device_days VALUES (?, 'dev-old'), (?, 'dev-quiet')", day, day);
       sql.exec("INSERT INTO device_days VALUES (?, 'dev-old', 100, 5)", day);
-      sql.exec("INSERT INTO tallies VALUES (?, 'module', 'nav', 100, 5), (?, 'error_message', 'timeout after # ms', 5, 5)", day, day);
-      sql.exec("INSERT INTO buckets VALUES (60, 'logs_info', ?, 95), (60, 'logs_error', ?, 5), (1, 'logs_info', ?, 95), (60, 'heartbeats', ?, 4)", hour, hour, hour + 60_000, hour);
+      sql.exec(
+        "INSERT INTO tallies VALUES (?, 'module', 'nav', 100, 5), (?, 'error_message', 'timeout after # ms', 5, 5)",
+        day,
+        day,
+      );
+      sql.exec(
+        "INSERT INTO buckets VALUES (60, 'logs_info', ?, 95), (60, 'logs_error', ?, 5), (1, 'logs_info', ?, 95), (60, 'heartbeats', ?, 4)",
+        hour,
+        hour,
+        hour + 60_000,
+        hour,
+      );
       // The packing step, and the steps after it.
       const packing = PROJECT_SCHEMA.findIndex((step) => step.includes("CREATE TABLE intake"));
       for (const step of PROJECT_SCHEMA.slice(packing)) sql.exec(step);
     });
     await evictDurableObject(hub);
 
-    expect((await hub.usage(day.slice(0, 7), day)).today).toMatchObject({ logs: 100, log_bytes: 5000, heartbeats: 4, error_lines: 5 });
+    expect((await hub.usage(day.slice(0, 7), day)).today).toMatchObject({
+      logs: 100,
+      log_bytes: 5000,
+      heartbeats: 4,
+      error_lines: 5,
+    });
     const overview = await hub.overview(day, day, 10);
     expect(overview.devices_by_lines).toEqual([{ key: "dev-old", lines: 100, errors: 5 }]);
     expect(overview.modules_by_errors).toEqual([{ key: "nav", lines: 100, errors: 5 }]);
     expect((await hub.topErrors(day, day, 10)).messages).toEqual([{ key: "timeout after # ms", lines: 5, errors: 5 }]);
-    expect(await hub.series(60, ["logs_info", "logs_error"], hour - 3_600_000, hour + 7_200_000)).toEqual([{ start: hour, n: 100 }]);
+    expect(await hub.series(60, ["logs_info", "logs_error"], hour - 3_600_000, hour + 7_200_000)).toEqual([
+      { start: hour, n: 100 },
+    ]);
     expect(await hub.series(1, ["logs_info"], hour, hour + 3_600_000)).toEqual([{ start: hour + 60_000, n: 95 }]);
     expect(await hub.series(60, ["heartbeats"], hour, hour + 3_600_000)).toEqual([{ start: hour, n: 4 }]);
 
     // dev-old's sequence 7 was applied before: sent again, it counts nothing; 8 counts.
-    const row = (seq: number): OutboxRow => ({ ...(Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])) as UsageCounters), seq, day, logs: 10 });
+    const row = (seq: number): OutboxRow => ({
+      ...(Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])) as UsageCounters),
+      seq,
+      day,
+      logs: 10,
+    });
     await hub.deliver("dev-old", [row(7)], []);
     expect((await hub.usage(day.slice(0, 7), day)).today.logs).toBe(100);
     await hub.deliver("dev-old", [row(8)], []);

@@ -114,11 +114,16 @@ describe("layerViolations", () => {
       edge("durable-objects/hub.ts", "src/contract/fleet.ts"),
       edge("src/index.ts", "durable-objects/hub.ts"),
     ];
-    expect(layerViolations(edges, layers)).toEqual(["src/contract/fleet.ts -> durable-objects/hub.ts (contract -> objects)"]);
+    expect(layerViolations(edges, layers)).toEqual([
+      "src/contract/fleet.ts -> durable-objects/hub.ts (contract -> objects)",
+    ]);
   });
 
   it("lets a layer import types, and only types, from the layers it may import types from", () => {
-    const edges = [edge("src/stubs/hub.ts", "durable-objects/hub.ts", true), edge("src/stubs/other.ts", "durable-objects/hub.ts")];
+    const edges = [
+      edge("src/stubs/hub.ts", "durable-objects/hub.ts", true),
+      edge("src/stubs/other.ts", "durable-objects/hub.ts"),
+    ];
     expect(layerViolations(edges, layers)).toEqual(["src/stubs/other.ts -> durable-objects/hub.ts (stubs -> objects)"]);
   });
 

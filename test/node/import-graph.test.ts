@@ -7,23 +7,31 @@ import { findCycles, importGraph, type Layer, layerViolations, unassignedFiles }
 
 const LAYERS: readonly Layer[] = [
   // name        files                                                                    may import
-  { name: "contract", files: ["src/contract/"],                                         mayImport: ["contract", "lib"] },
-  { name: "lib",      files: ["src/lib/"],                                              mayImport: ["lib"] },
-  { name: "db",       files: ["src/db/"],                                               mayImport: ["db", "contract", "lib"] },
+  { name: "contract", files: ["src/contract/"], mayImport: ["contract", "lib"] },
+  { name: "lib", files: ["src/lib/"], mayImport: ["lib"] },
+  { name: "db", files: ["src/db/"], mayImport: ["db", "contract", "lib"] },
   // OTLP is another way in to the same ingest: decoding, mapping and its answers.
-  { name: "ingest",   files: ["src/ingest/", "src/otlp/"],                              mayImport: ["ingest", "contract", "lib"] },
-  { name: "objects",  files: ["durable-objects/"],                                      mayImport: ["objects", "db", "ingest", "stubs", "contract", "lib"] },
-  { name: "stubs",    files: ["src/stubs/"],                                            mayImport: ["contract", "lib"], mayImportTypes: ["objects"] },
-  { name: "services", files: ["src/services/"],                                         mayImport: ["services", "stubs", "db", "ingest", "contract", "lib"] },
-  { name: "http",     files: ["src/http/", "src/auth/", "src/app-env.ts", "src/openapi.ts"], mayImport: ["http", "services", "stubs", "db", "ingest", "contract", "lib"] },
-  { name: "routes",   files: ["src/routes/"],                                           mayImport: ["http", "services", "stubs", "db", "ingest", "contract", "lib"] },
-  { name: "jobs",     files: ["src/jobs/"],                                             mayImport: ["jobs", "services", "stubs", "db", "ingest", "contract", "lib"] },
-  { name: "entry",    files: ["src/index.ts", "src/app.ts"],                            mayImport: "*" },
+  { name: "ingest", files: ["src/ingest/", "src/otlp/"], mayImport: ["ingest", "contract", "lib"] },
+  { name: "objects", files: ["durable-objects/"], mayImport: ["objects", "db", "ingest", "stubs", "contract", "lib"] },
+  { name: "stubs", files: ["src/stubs/"], mayImport: ["contract", "lib"], mayImportTypes: ["objects"] },
+  { name: "services", files: ["src/services/"], mayImport: ["services", "stubs", "db", "ingest", "contract", "lib"] },
+  {
+    name: "http",
+    files: ["src/http/", "src/auth/", "src/app-env.ts", "src/openapi.ts"],
+    mayImport: ["http", "services", "stubs", "db", "ingest", "contract", "lib"],
+  },
+  {
+    name: "routes",
+    files: ["src/routes/"],
+    mayImport: ["http", "services", "stubs", "db", "ingest", "contract", "lib"],
+  },
+  { name: "jobs", files: ["src/jobs/"], mayImport: ["jobs", "services", "stubs", "db", "ingest", "contract", "lib"] },
+  { name: "entry", files: ["src/index.ts", "src/app.ts"], mayImport: "*" },
   // The two clients: each keeps to its own folder and the wire types.
-  { name: "web",      files: ["web/"],                                                  mayImport: ["web", "contract", "lib"], mayImportTypes: ["entry"] },
-  { name: "agent",    files: ["agent/"],                                                mayImport: ["agent", "contract", "lib"] },
+  { name: "web", files: ["web/"], mayImport: ["web", "contract", "lib"], mayImportTypes: ["entry"] },
+  { name: "agent", files: ["agent/"], mayImport: ["agent", "contract", "lib"] },
   // Written by `wrangler types`: Env names the Durable Object classes through src/index.ts.
-  { name: "env",      files: ["src/worker-configuration.d.ts"],                         mayImport: [], mayImportTypes: ["entry"] },
+  { name: "env", files: ["src/worker-configuration.d.ts"], mayImport: [], mayImportTypes: ["entry"] },
 ];
 
 const ROOT = path.resolve(import.meta.dirname, "../..");

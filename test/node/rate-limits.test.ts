@@ -17,7 +17,9 @@ const bindings = config.ratelimits as Declared[];
 const declared = new Map(bindings.map((r) => [r.name, r]));
 
 const rules: [string, RateLimitRule][] = [
-  ...Object.entries(TIERS).flatMap(([tier, plan]) => Object.entries(plan.rate_limits).map(([kind, rule]): [string, RateLimitRule] => [`${tier} ${kind}`, rule])),
+  ...Object.entries(TIERS).flatMap(([tier, plan]) =>
+    Object.entries(plan.rate_limits).map(([kind, rule]): [string, RateLimitRule] => [`${tier} ${kind}`, rule]),
+  ),
   ["client IP", IP_RATE_LIMIT],
 ];
 

@@ -22,17 +22,24 @@ function publicMethods(file: string): string[] {
   const source = readFileSync(path.join(ROOT, file), "utf8");
   const start = source.search(/^export class \w+ extends DurableObject/m);
   const text = source.slice(start, source.indexOf("\n}\n", start));
-  return [...text.matchAll(/^ {2}(?:override\s+)?(?:async\s+)?([A-Za-z_]\w*)\s*\(/gm)].map((m) => m[1]!).filter((name) => !RUNTIME.has(name));
+  return [...text.matchAll(/^ {2}(?:override\s+)?(?:async\s+)?([A-Za-z_]\w*)\s*\(/gm)]
+    .map((m) => m[1]!)
+    .filter((name) => !RUNTIME.has(name));
 }
 
 describe("the Durable Objects' RPC surface", () => {
-  const callers = [...sources("src"), ...sources("durable-objects")].map((f) => ({ file: f, text: readFileSync(path.join(ROOT, f), "utf8") }));
+  const callers = [...sources("src"), ...sources("durable-objects")].map((f) => ({
+    file: f,
+    text: readFileSync(path.join(ROOT, f), "utf8"),
+  }));
 
   for (const hub of HUBS) {
     it(`${hub} exposes only methods someone outside it calls`, () => {
       const methods = publicMethods(hub);
       expect(methods.length).toBeGreaterThan(3);
-      const uncalled = methods.filter((m) => !callers.some((c) => c.file !== hub && new RegExp(`\\.${m}\\(`).test(c.text)));
+      const uncalled = methods.filter(
+        (m) => !callers.some((c) => c.file !== hub && new RegExp(`\\.${m}\\(`).test(c.text)),
+      );
       expect(uncalled, "public methods nothing outside the class calls").toEqual([]);
     });
   }

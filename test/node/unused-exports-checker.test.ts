@@ -16,7 +16,10 @@ function write(file: string, text: string) {
 
 it("reports exports only their own file uses, and keeps those the entry, another file or a test imports", () => {
   write("package.json", JSON.stringify({ name: "made-up", type: "module" }));
-  write("src/index.ts", `export { Hub } from "./hub";\nimport { usedByEntry } from "./lib";\nexport default { fetch: () => usedByEntry };\n`);
+  write(
+    "src/index.ts",
+    `export { Hub } from "./hub";\nimport { usedByEntry } from "./lib";\nexport default { fetch: () => usedByEntry };\n`,
+  );
   write("src/hub.ts", `export class Hub {}\n`);
   write(
     "src/lib.ts",
@@ -29,8 +32,14 @@ it("reports exports only their own file uses, and keeps those the entry, another
       "export interface UsedType { b: number }",
     ].join("\n"),
   );
-  write("agent/agent.ts", `import type { UsedType } from "../src/lib";\nexport class Agent { t?: UsedType }\nexport const agentOnly = 1;\n`);
-  write("test/agent.test.ts", `import { Agent } from "../agent/agent";\nimport { usedByTest } from "../src/lib";\nexport const x = [Agent, usedByTest];\n`);
+  write(
+    "agent/agent.ts",
+    `import type { UsedType } from "../src/lib";\nexport class Agent { t?: UsedType }\nexport const agentOnly = 1;\n`,
+  );
+  write(
+    "test/agent.test.ts",
+    `import { Agent } from "../agent/agent";\nimport { usedByTest } from "../src/lib";\nexport const x = [Agent, usedByTest];\n`,
+  );
 
   expect(unusedExports(root, path.join(import.meta.dirname, "support/knip.jsonc"))).toEqual([
     "agent/agent.ts:3 agentOnly",

@@ -113,12 +113,22 @@ async function stuckViewer(port: number, ticket: string): Promise<StuckViewer> {
     setTimeout(() => reject(new Error(`no handshake answer: ${got.toString().slice(0, 200)}`)), 10_000);
   });
   const status = head.toString("latin1", 0, head.indexOf("\r\n"));
-  if (!/^HTTP\/1\.1 101/.test(status)) throw new Error(`the stream answered ${status}: ${head.toString().slice(0, 300)}`);
+  if (!/^HTTP\/1\.1 101/.test(status))
+    throw new Error(`the stream answered ${status}: ${head.toString().slice(0, 300)}`);
   // From here on nothing is read: the kernel's buffers fill, then the server's.
   socket.pause();
   socket.on("error", () => {});
   const leftover = head.subarray(head.indexOf("\r\n\r\n") + 4);
-  return { socket, readBefore: head.length, readAfter: 0, leftover, frames: {}, closeCode: null, droppedBeforeClose: false, ended: false };
+  return {
+    socket,
+    readBefore: head.length,
+    readAfter: 0,
+    leftover,
+    frames: {},
+    closeCode: null,
+    droppedBeforeClose: false,
+    ended: false,
+  };
 }
 
 /** Reads a stuck viewer again for up to `ms`, parsing the server's (unmasked) frames. */
@@ -160,7 +170,8 @@ async function readBack(v: StuckViewer, ms: number): Promise<void> {
           return;
         }
         if (opcode === 1) {
-          const type = /^\{"type":"(\w+)"/.exec(payload.toString("utf8", 0, Math.min(40, payload.length)))?.[1] ?? "other";
+          const type =
+            /^\{"type":"(\w+)"/.exec(payload.toString("utf8", 0, Math.min(40, payload.length)))?.[1] ?? "other";
           v.frames[type] = (v.frames[type] ?? 0) + 1;
           lastType = type;
         }
@@ -184,7 +195,13 @@ function openWithTicket(port: number, ticket: string): Promise<number> {
       host: "127.0.0.1",
       port,
       path: `/api/v1/logs/stream?ticket=${encodeURIComponent(ticket)}`,
-      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-version": "13", "cf-connecting-ip": anyAddress() },
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-key": randomBytes(16).toString("base64"),
+        "sec-websocket-version": "13",
+        "cf-connecting-ip": anyAddress(),
+      },
     });
     req.on("upgrade", (_res, socket) => {
       socket.destroy();
@@ -216,206 +233,234 @@ describe("abuse drill: stuck viewers, a reconnect storm and forged credentials w
     if (state) rmSync(state, { recursive: true, force: true });
   }, 120_000);
 
-  it("keeps memory and storage bounded, closes stuck viewers, refuses forged credentials, and keeps ingesting", async () => {
-    const base = server.api;
-    const tenant = await newTenant(server, "Abuse drill");
-    const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "ABUSE-0001", registration_token: tenant.registrationToken } });
-    expect(reg.status).toBe(201);
-    const deviceKey: string = reg.json.device_key;
-    const ticket = async () => {
-      const res = await api(base, "POST", "/logs/stream/ticket", { token: tenant.viewerKey, body: { project_id: tenant.projectId } });
-      if (res.status !== 200) throw new Error(`ticket: ${res.status} ${JSON.stringify(res.json)}`);
-      return res.json.ticket as string;
-    };
+  it(
+    "keeps memory and storage bounded, closes stuck viewers, refuses forged credentials, and keeps ingesting",
+    async () => {
+      const base = server.api;
+      const tenant = await newTenant(server, "Abuse drill");
+      const reg = await api(base, "POST", "/fleet/register", {
+        body: { dsn: "ABUSE-0001", registration_token: tenant.registrationToken },
+      });
+      expect(reg.status).toBe(201);
+      const deviceKey: string = reg.json.device_key;
+      const ticket = async () => {
+        const res = await api(base, "POST", "/logs/stream/ticket", {
+          token: tenant.viewerKey,
+          body: { project_id: tenant.projectId },
+        });
+        if (res.status !== 200) throw new Error(`ticket: ${res.status} ${JSON.stringify(res.json)}`);
+        return res.json.ticket as string;
+      };
 
-    let running = true;
-    const loops: Promise<void>[] = [];
+      let running = true;
+      const loops: Promise<void>[] = [];
 
-    // The steady device, from the start to the end.
-    const ingest = { batches: 0, failed: [] as string[], latencies: [] as number[] };
-    const padding = "x".repeat(INGEST_LINE_BYTES);
-    loops.push(
-      (async () => {
-        let n = 0;
-        while (running) {
-          const started = Date.now();
-          const logs = Array.from({ length: INGEST_LINES }, (_, i) => ({
-            timestamp_us: Date.now() * 1000,
-            level: i % 10 === 0 ? "ERROR" : "INFO",
-            module: "abuse",
-            message: `line ${n}-${i} ${padding}`,
-          }));
-          try {
-            const res = await fetch(`${base}/logs/ingest`, {
-              method: "POST",
-              headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json" },
-              body: JSON.stringify({ batch_id: `abuse-${n}`, logs }),
-              signal: AbortSignal.timeout(30_000),
-            });
-            const body: any = await res.json();
-            if (res.status !== 200 || body.accepted !== INGEST_LINES) ingest.failed.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
-          } catch (err) {
-            ingest.failed.push(String(err));
-          }
-          ingest.batches++;
-          ingest.latencies.push(Date.now() - started);
-          n++;
-          await sleep(Math.max(0, INGEST_EVERY_MS - (Date.now() - started)));
-        }
-      })(),
-    );
-    // A viewer that reads and acknowledges everything: lines still flow, and what it is sent
-    // is what each stuck viewer is offered (the same filter, below the 1 MiB/s a stuck one may get).
-    const healthy = { logs: 0, bytes: 0, dropped: 0 };
-    const healthyWs = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`);
-    healthyWs.addEventListener("message", (m) => {
-      const text = String(m.data);
-      const frame = JSON.parse(text);
-      if (frame.type === "logs") {
-        healthy.logs += frame.logs.length;
-        healthy.bytes += text.length;
-        healthyWs.send(JSON.stringify({ type: "ack", seq: frame.seq }));
-      } else if (frame.type === "dropped") healthy.dropped += frame.count;
-    });
-
-    // Warm up, then the baseline.
-    await sleep(5000);
-    const rssStart = workerdRss(server);
-    const phases: { name: string; before: number; after: number; offered: number }[] = [];
-    const phase = async (name: string, ms: number, work: (until: () => boolean) => Promise<void>) => {
-      const before = workerdRss(server).bytes;
-      const offeredBefore = healthy.bytes;
-      const started = Date.now();
-      const until = () => Date.now() - started < ms;
-      await work(until);
-      await sleep(Math.max(0, ms - (Date.now() - started)));
-      phases.push({ name, before, after: workerdRss(server).bytes, offered: healthy.bytes - offeredBefore });
-    };
-
-    // Phase 1: a reconnect storm.
-    const storm = { connects: 0, failed: [] as string[] };
-    await phase("reconnect storm", ABUSE_MS / 4, (until) =>
-      Promise.all(
-        Array.from({ length: STORM_LOOPS }, async () => {
-          while (until()) {
+      // The steady device, from the start to the end.
+      const ingest = { batches: 0, failed: [] as string[], latencies: [] as number[] };
+      const padding = "x".repeat(INGEST_LINE_BYTES);
+      loops.push(
+        (async () => {
+          let n = 0;
+          while (running) {
+            const started = Date.now();
+            const logs = Array.from({ length: INGEST_LINES }, (_, i) => ({
+              timestamp_us: Date.now() * 1000,
+              level: i % 10 === 0 ? "ERROR" : "INFO",
+              module: "abuse",
+              message: `line ${n}-${i} ${padding}`,
+            }));
             try {
-              // undici's WebSocket (Node's) takes headers beside the protocols.
-              const ws = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`, { headers: { "cf-connecting-ip": anyAddress() } } as unknown as string[]);
-              await new Promise<void>((resolve, reject) => {
-                const timer = setTimeout(() => reject(new Error("no ready frame in 10 s")), 10_000);
-                ws.addEventListener("message", (m) => {
-                  if (JSON.parse(String(m.data)).type === "ready") {
-                    clearTimeout(timer);
-                    resolve();
-                  }
-                });
-                ws.addEventListener("error", () => reject(new Error("socket error")));
+              const res = await fetch(`${base}/logs/ingest`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${deviceKey}`, "content-type": "application/json" },
+                body: JSON.stringify({ batch_id: `abuse-${n}`, logs }),
+                signal: AbortSignal.timeout(30_000),
               });
-              ws.close();
-              storm.connects++;
+              const body: any = await res.json();
+              if (res.status !== 200 || body.accepted !== INGEST_LINES)
+                ingest.failed.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
             } catch (err) {
-              storm.failed.push(String(err));
+              ingest.failed.push(String(err));
             }
-            await sleep(20);
+            ingest.batches++;
+            ingest.latencies.push(Date.now() - started);
+            n++;
+            await sleep(Math.max(0, INGEST_EVERY_MS - (Date.now() - started)));
           }
-        }),
-      ).then(() => {}),
-    );
+        })(),
+      );
+      // A viewer that reads and acknowledges everything: lines still flow, and what it is sent
+      // is what each stuck viewer is offered (the same filter, below the 1 MiB/s a stuck one may get).
+      const healthy = { logs: 0, bytes: 0, dropped: 0 };
+      const healthyWs = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`);
+      healthyWs.addEventListener("message", (m) => {
+        const text = String(m.data);
+        const frame = JSON.parse(text);
+        if (frame.type === "logs") {
+          healthy.logs += frame.logs.length;
+          healthy.bytes += text.length;
+          healthyWs.send(JSON.stringify({ type: "ack", seq: frame.seq }));
+        } else if (frame.type === "dropped") healthy.dropped += frame.count;
+      });
 
-    // Phase 2: forged credentials, paced over the phase; storage files counted around it.
-    const filesBefore = durableObjectFiles(state);
-    const forged = { deviceKeys: 0, tickets: 0, statuses: {} as Record<string, number> };
-    const note = (status: number | string) => (forged.statuses[status] = (forged.statuses[status] ?? 0) + 1);
-    const forgedMs = ABUSE_MS / 4;
-    const paceMs = (forgedMs * FORGED_LOOPS_PER_KIND) / FORGED_PER_KIND;
-    const paced = async (count: () => boolean, attempt: () => Promise<void>) => {
-      while (count()) {
+      // Warm up, then the baseline.
+      await sleep(5000);
+      const rssStart = workerdRss(server);
+      const phases: { name: string; before: number; after: number; offered: number }[] = [];
+      const phase = async (name: string, ms: number, work: (until: () => boolean) => Promise<void>) => {
+        const before = workerdRss(server).bytes;
+        const offeredBefore = healthy.bytes;
         const started = Date.now();
-        await attempt();
-        await sleep(Math.max(0, paceMs - (Date.now() - started)));
-      }
-    };
-    await phase("forged credentials", forgedMs, () =>
-      Promise.all(
-        Array.from({ length: FORGED_LOOPS_PER_KIND }, () => [
-          paced(
-            () => forged.deviceKeys++ < FORGED_PER_KIND,
-            async () => {
+        const until = () => Date.now() - started < ms;
+        await work(until);
+        await sleep(Math.max(0, ms - (Date.now() - started)));
+        phases.push({ name, before, after: workerdRss(server).bytes, offered: healthy.bytes - offeredBefore });
+      };
+
+      // Phase 1: a reconnect storm.
+      const storm = { connects: 0, failed: [] as string[] };
+      await phase("reconnect storm", ABUSE_MS / 4, (until) =>
+        Promise.all(
+          Array.from({ length: STORM_LOOPS }, async () => {
+            while (until()) {
               try {
-                const res = await fetch(`${base}/fleet/heartbeat`, {
-                  method: "POST",
-                  headers: { authorization: `Bearer ${forgedDeviceKey()}`, "content-type": "application/json" },
-                  body: JSON.stringify({ status: "online", metrics: { cpu_usage: 1 } }),
-                  signal: AbortSignal.timeout(20_000),
+                // undici's WebSocket (Node's) takes headers beside the protocols.
+                const ws = new WebSocket(`${base.replace("http", "ws")}/logs/stream?ticket=${await ticket()}`, {
+                  headers: { "cf-connecting-ip": anyAddress() },
+                } as unknown as string[]);
+                await new Promise<void>((resolve, reject) => {
+                  const timer = setTimeout(() => reject(new Error("no ready frame in 10 s")), 10_000);
+                  ws.addEventListener("message", (m) => {
+                    if (JSON.parse(String(m.data)).type === "ready") {
+                      clearTimeout(timer);
+                      resolve();
+                    }
+                  });
+                  ws.addEventListener("error", () => reject(new Error("socket error")));
                 });
-                await res.arrayBuffer();
-                note(res.status);
+                ws.close();
+                storm.connects++;
               } catch (err) {
-                note(`error ${(err as Error).name}`);
+                storm.failed.push(String(err));
               }
-            },
-          ),
-          paced(
-            () => forged.tickets++ < FORGED_PER_KIND,
-            async () => {
-              try {
-                note(await openWithTicket(server.port, forgedTicket()));
-              } catch (err) {
-                note(`error ${(err as Error).message}`);
-              }
-            },
-          ),
-        ]).flat(),
-      ).then(() => {}),
-    );
-    forged.deviceKeys = Math.min(forged.deviceKeys, FORGED_PER_KIND);
-    forged.tickets = Math.min(forged.tickets, FORGED_PER_KIND);
-    const filesAfter = durableObjectFiles(state);
+              await sleep(20);
+            }
+          }),
+        ).then(() => {}),
+      );
 
-    // Phase 3: viewers that stop reading once they are in, measured while they are stuck.
-    await phase(`${STUCK_VIEWERS} stuck viewers`, ABUSE_MS / 2, async () => {
-      for (let i = 0; i < STUCK_VIEWERS; i++) stuck.push(await stuckViewer(server.port, await ticket()));
-    });
-    const stuckPhase = phases.at(-1)!;
-    const rssEnd = workerdRss(server);
-    running = false;
-    await Promise.all(loops);
-    healthyWs.close();
+      // Phase 2: forged credentials, paced over the phase; storage files counted around it.
+      const filesBefore = durableObjectFiles(state);
+      const forged = { deviceKeys: 0, tickets: 0, statuses: {} as Record<string, number> };
+      const note = (status: number | string) => (forged.statuses[status] = (forged.statuses[status] ?? 0) + 1);
+      const forgedMs = ABUSE_MS / 4;
+      const paceMs = (forgedMs * FORGED_LOOPS_PER_KIND) / FORGED_PER_KIND;
+      const paced = async (count: () => boolean, attempt: () => Promise<void>) => {
+        while (count()) {
+          const started = Date.now();
+          await attempt();
+          await sleep(Math.max(0, paceMs - (Date.now() - started)));
+        }
+      };
+      await phase("forged credentials", forgedMs, () =>
+        Promise.all(
+          Array.from({ length: FORGED_LOOPS_PER_KIND }, () => [
+            paced(
+              () => forged.deviceKeys++ < FORGED_PER_KIND,
+              async () => {
+                try {
+                  const res = await fetch(`${base}/fleet/heartbeat`, {
+                    method: "POST",
+                    headers: { authorization: `Bearer ${forgedDeviceKey()}`, "content-type": "application/json" },
+                    body: JSON.stringify({ status: "online", metrics: { cpu_usage: 1 } }),
+                    signal: AbortSignal.timeout(20_000),
+                  });
+                  await res.arrayBuffer();
+                  note(res.status);
+                } catch (err) {
+                  note(`error ${(err as Error).name}`);
+                }
+              },
+            ),
+            paced(
+              () => forged.tickets++ < FORGED_PER_KIND,
+              async () => {
+                try {
+                  note(await openWithTicket(server.port, forgedTicket()));
+                } catch (err) {
+                  note(`error ${(err as Error).message}`);
+                }
+              },
+            ),
+          ]).flat(),
+        ).then(() => {}),
+      );
+      forged.deviceKeys = Math.min(forged.deviceKeys, FORGED_PER_KIND);
+      forged.tickets = Math.min(forged.tickets, FORGED_PER_KIND);
+      const filesAfter = durableObjectFiles(state);
 
-    // What the stuck viewers were sent, read back now.
-    await Promise.all(stuck.map((v) => readBack(v, 8000)));
+      // Phase 3: viewers that stop reading once they are in, measured while they are stuck.
+      await phase(`${STUCK_VIEWERS} stuck viewers`, ABUSE_MS / 2, async () => {
+        for (let i = 0; i < STUCK_VIEWERS; i++) stuck.push(await stuckViewer(server.port, await ticket()));
+      });
+      const stuckPhase = phases.at(-1)!;
+      const rssEnd = workerdRss(server);
+      running = false;
+      await Promise.all(loops);
+      healthyWs.close();
 
-    const growth = stuckPhase.after - stuckPhase.before;
-    const sorted = [...ingest.latencies].sort((a, b) => a - b);
-    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-    const newFiles = Object.fromEntries(Object.keys({ ...filesBefore, ...filesAfter }).map((k) => [k, (filesAfter[k] ?? 0) - (filesBefore[k] ?? 0)]));
-    console.log(
-      [
-        `[abuse-drill] ${(ABUSE_MS / 1000).toFixed(0)} s of abuse against workerd pids ${rssEnd.pids.join(",")}`,
-        `[abuse-drill] memory (workerd RSS): start ${mb(rssStart.bytes)}, end ${mb(rssEnd.bytes)}; by phase: ${phases
-          .map((ph) => `${ph.name} ${mb(ph.before)} → ${mb(ph.after)} (${ph.after >= ph.before ? "+" : ""}${mb(ph.after - ph.before)}; ${mb(ph.offered)} offered to each viewer)`)
-          .join("; ")}; asserted: stuck-phase growth ${mb(growth)} < ${mb(MAX_GROWTH_BYTES)}`,
-        `[abuse-drill] stuck viewers: ${STUCK_VIEWERS}; each was sent: ${stuck.map((v) => `${mb(v.readBefore + v.readAfter)} ${JSON.stringify(v.frames)} close ${v.closeCode ?? "none"}${v.ended ? " (ended)" : ""}`).join("; ")}`,
-        `[abuse-drill] reconnect storm: ${storm.connects} viewers connected and closed, ${storm.failed.length} failed${storm.failed.length ? ` (${storm.failed.slice(0, 3).join("; ")})` : ""}`,
-        `[abuse-drill] forged: ${forged.deviceKeys} device keys on POST /fleet/heartbeat, ${forged.tickets} tail tickets on /logs/stream; answers ${JSON.stringify(forged.statuses)}`,
-        `[abuse-drill] Durable Object files around the forged phase: before ${JSON.stringify(filesBefore)}, after ${JSON.stringify(filesAfter)}, new ${JSON.stringify(newFiles)}`,
-        `[abuse-drill] ingest: ${ingest.batches} batches of ${INGEST_LINES} lines, ${ingest.failed.length} failed, latency p50 ${p(0.5)} ms p99 ${p(0.99)} ms max ${sorted.at(-1)} ms; the reading viewer got ${healthy.logs} lines (${mb(healthy.bytes)}), ${healthy.dropped} reported dropped`,
-      ].join("\n"),
-    );
+      // What the stuck viewers were sent, read back now.
+      await Promise.all(stuck.map((v) => readBack(v, 8000)));
 
-    // Every check runs, so the report names each that fails.
-    expect.soft(growth, `workerd grew by ${mb(growth)} while ${STUCK_VIEWERS} viewers were stuck: memory per connection is not bounded (invariant 9)`).toBeLessThan(MAX_GROWTH_BYTES);
-    for (const [i, v] of stuck.entries()) {
-      expect.soft(v.readBefore + v.readAfter, `stuck viewer ${i} was sent at most the 4 MiB cap and a frame`).toBeLessThanOrEqual(STUCK_CAP_BYTES + FRAME_SLACK_BYTES);
-      expect.soft(v.closeCode, `stuck viewer ${i} closed with 4008`).toBe(4008);
-      expect.soft(v.droppedBeforeClose, `stuck viewer ${i} was sent a dropped frame before the close`).toBe(true);
-    }
-    expect.soft(newFiles, "forged ids created Durable Object storage (invariant 8)").toEqual(Object.fromEntries(Object.keys(newFiles).map((k) => [k, 0])));
-    expect.soft(forged.statuses, "every forged credential refused with 401").toEqual({ 401: forged.deviceKeys + forged.tickets });
-    expect.soft(storm.failed, "every viewer of the storm connected").toEqual([]);
-    expect.soft(ingest.failed, "ingest never failed").toEqual([]);
-    expect.soft(healthy.logs, "a viewer that reads still gets lines").toBeGreaterThan(0);
-  }, 8 * 60_000);
+      const growth = stuckPhase.after - stuckPhase.before;
+      const sorted = [...ingest.latencies].sort((a, b) => a - b);
+      const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+      const newFiles = Object.fromEntries(
+        Object.keys({ ...filesBefore, ...filesAfter }).map((k) => [k, (filesAfter[k] ?? 0) - (filesBefore[k] ?? 0)]),
+      );
+      console.log(
+        [
+          `[abuse-drill] ${(ABUSE_MS / 1000).toFixed(0)} s of abuse against workerd pids ${rssEnd.pids.join(",")}`,
+          `[abuse-drill] memory (workerd RSS): start ${mb(rssStart.bytes)}, end ${mb(rssEnd.bytes)}; by phase: ${phases
+            .map(
+              (ph) =>
+                `${ph.name} ${mb(ph.before)} → ${mb(ph.after)} (${ph.after >= ph.before ? "+" : ""}${mb(ph.after - ph.before)}; ${mb(ph.offered)} offered to each viewer)`,
+            )
+            .join("; ")}; asserted: stuck-phase growth ${mb(growth)} < ${mb(MAX_GROWTH_BYTES)}`,
+          `[abuse-drill] stuck viewers: ${STUCK_VIEWERS}; each was sent: ${stuck.map((v) => `${mb(v.readBefore + v.readAfter)} ${JSON.stringify(v.frames)} close ${v.closeCode ?? "none"}${v.ended ? " (ended)" : ""}`).join("; ")}`,
+          `[abuse-drill] reconnect storm: ${storm.connects} viewers connected and closed, ${storm.failed.length} failed${storm.failed.length ? ` (${storm.failed.slice(0, 3).join("; ")})` : ""}`,
+          `[abuse-drill] forged: ${forged.deviceKeys} device keys on POST /fleet/heartbeat, ${forged.tickets} tail tickets on /logs/stream; answers ${JSON.stringify(forged.statuses)}`,
+          `[abuse-drill] Durable Object files around the forged phase: before ${JSON.stringify(filesBefore)}, after ${JSON.stringify(filesAfter)}, new ${JSON.stringify(newFiles)}`,
+          `[abuse-drill] ingest: ${ingest.batches} batches of ${INGEST_LINES} lines, ${ingest.failed.length} failed, latency p50 ${p(0.5)} ms p99 ${p(0.99)} ms max ${sorted.at(-1)} ms; the reading viewer got ${healthy.logs} lines (${mb(healthy.bytes)}), ${healthy.dropped} reported dropped`,
+        ].join("\n"),
+      );
+
+      // Every check runs, so the report names each that fails.
+      expect
+        .soft(
+          growth,
+          `workerd grew by ${mb(growth)} while ${STUCK_VIEWERS} viewers were stuck: memory per connection is not bounded (invariant 9)`,
+        )
+        .toBeLessThan(MAX_GROWTH_BYTES);
+      for (const [i, v] of stuck.entries()) {
+        expect
+          .soft(v.readBefore + v.readAfter, `stuck viewer ${i} was sent at most the 4 MiB cap and a frame`)
+          .toBeLessThanOrEqual(STUCK_CAP_BYTES + FRAME_SLACK_BYTES);
+        expect.soft(v.closeCode, `stuck viewer ${i} closed with 4008`).toBe(4008);
+        expect.soft(v.droppedBeforeClose, `stuck viewer ${i} was sent a dropped frame before the close`).toBe(true);
+      }
+      expect
+        .soft(newFiles, "forged ids created Durable Object storage (invariant 8)")
+        .toEqual(Object.fromEntries(Object.keys(newFiles).map((k) => [k, 0])));
+      expect
+        .soft(forged.statuses, "every forged credential refused with 401")
+        .toEqual({ 401: forged.deviceKeys + forged.tickets });
+      expect.soft(storm.failed, "every viewer of the storm connected").toEqual([]);
+      expect.soft(ingest.failed, "ingest never failed").toEqual([]);
+      expect.soft(healthy.logs, "a viewer that reads still gets lines").toBeGreaterThan(0);
+    },
+    8 * 60_000,
+  );
 });
 
 // The attack classes of the second attack pass (issue 20), kept so variants stay fixed: against
@@ -438,7 +483,9 @@ describe("abuse drill: the attack classes of the second pass, against production
   it("regexes that stalled the server answer within 2 s, and /health within 1 s meanwhile", async () => {
     const tenant = await newTenant(server, "Regex drill");
     const times = await regexAttacks(server, tenant);
-    console.log(`[attacks] regex shapes: ${times.queries.map((q) => `${q.shape} ${q.status} in ${q.ms.toFixed(0)} ms`).join("; ")}; /health polled ${times.health.polls} times, slowest ${times.health.maxMs.toFixed(0)} ms`);
+    console.log(
+      `[attacks] regex shapes: ${times.queries.map((q) => `${q.shape} ${q.status} in ${q.ms.toFixed(0)} ms`).join("; ")}; /health polled ${times.health.polls} times, slowest ${times.health.maxMs.toFixed(0)} ms`,
+    );
   });
 
   it("no file a device uploads runs script in Chromium, whatever its type, opened by link or through the API", async () => {

@@ -3,7 +3,16 @@
 // INFO, stderr as ERROR, JSON lines with their own fields, each line once, and exits with the
 // program's code.
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +22,10 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 
 function agent(args: string[], configDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn("npm", ["run", "--silent", "agent", "--", ...args], { cwd: ROOT, env: { ...process.env, FLEETBEAT_CONFIG_DIR: configDir } });
+    const child = spawn("npm", ["run", "--silent", "agent", "--", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, FLEETBEAT_CONFIG_DIR: configDir },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -40,7 +52,8 @@ describe("the agent program", () => {
   it("lists its commands", async () => {
     const help = await agent(["--help"], work);
     expect(help.code).toBe(0);
-    for (const command of ["register", "run", "session start", "session end", "upload", "tail", "logs"]) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
+    for (const command of ["register", "run", "session start", "session end", "upload", "tail", "logs"])
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
   });
 
   it("registers from a capsule and ships a wrapped program's output with the right levels, once each", async () => {
@@ -96,7 +109,9 @@ describe("the agent program", () => {
     expect(ended.code, ended.stderr).toBe(0);
     const session = await api(base, "GET", `/sessions/${encodeURIComponent(sessionId)}`, { token: tenant.viewerKey });
     expect(session.json.session).toMatchObject({ status: "completed", total_logs: 1, name: "morning run" });
-    const files = await api(base, "GET", `/sessions/${encodeURIComponent(sessionId)}/files`, { token: tenant.viewerKey });
+    const files = await api(base, "GET", `/sessions/${encodeURIComponent(sessionId)}/files`, {
+      token: tenant.viewerKey,
+    });
     expect(files.json.files).toMatchObject([{ path: "telemetry/pose.csv", size: 8, content_type: "text/csv" }]);
     expect((await agent(["upload", file], config)).code).toBe(2); // no session open any more
 
@@ -104,10 +119,14 @@ describe("the agent program", () => {
     const log = path.join(work, "robot.log");
     writeFileSync(log, "before the agent started\n");
     // Node itself (not through npm, whose shell would not pass the SIGTERM on).
-    const follower = spawn(process.execPath, ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "tail", log], {
-      cwd: ROOT,
-      env: { ...process.env, FLEETBEAT_CONFIG_DIR: config },
-    });
+    const follower = spawn(
+      process.execPath,
+      ["--experimental-transform-types", "--no-warnings", "agent/cli.ts", "tail", log],
+      {
+        cwd: ROOT,
+        env: { ...process.env, FLEETBEAT_CONFIG_DIR: config },
+      },
+    );
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await pause(2500);
     appendFileSync(log, "line 1\nline 2\n");
@@ -123,22 +142,42 @@ describe("the agent program", () => {
     await pause(1500);
     follower.kill("SIGTERM");
     await new Promise((r) => follower.on("close", r));
-    const tailed = (await allLogs(base, tenant.viewerKey, `device_id=${device.device_id}&order=asc`)).filter((l) => /^line \d/.test(l.message));
-    expect(tailed.map((l) => l.message)).toEqual(["line 1", "line 2", "line 3 after rotation", "line 4 after truncation", "line 5 as JSON"]);
+    const tailed = (await allLogs(base, tenant.viewerKey, `device_id=${device.device_id}&order=asc`)).filter((l) =>
+      /^line \d/.test(l.message),
+    );
+    expect(tailed.map((l) => l.message)).toEqual([
+      "line 1",
+      "line 2",
+      "line 3 after rotation",
+      "line 4 after truncation",
+      "line 5 as JSON",
+    ]);
     expect(tailed.at(-1)).toMatchObject({ level: "ERROR", module: "tailed" });
 
     // logs, for people: the newest lines as NDJSON, with an org key.
     const read = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn("npm", ["run", "--silent", "agent", "--", "logs", "--device", device.device_id, "--level", "ERROR", "--json"], {
-        cwd: ROOT,
-        env: { ...process.env, FLEETBEAT_CONFIG_DIR: config, FLEETBEAT_API_KEY: tenant.viewerKey, FLEETBEAT_URL: base.replace("/api/v1", "") },
-      });
+      const child = spawn(
+        "npm",
+        ["run", "--silent", "agent", "--", "logs", "--device", device.device_id, "--level", "ERROR", "--json"],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            FLEETBEAT_CONFIG_DIR: config,
+            FLEETBEAT_API_KEY: tenant.viewerKey,
+            FLEETBEAT_URL: base.replace("/api/v1", ""),
+          },
+        },
+      );
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       child.on("close", (code) => resolve({ code, stdout: out }));
     });
     expect(read.code).toBe(0);
-    const printed = read.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const printed = read.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(printed.map((l) => l.message)).toEqual(["encoder lost", "line 5 as JSON"]);
   }, 120_000);
 });

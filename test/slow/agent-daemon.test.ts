@@ -6,7 +6,17 @@
 // policy); a large file goes multipart; the built bin runs on Node 20.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,9 +28,18 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = ["--experimental-transform-types", "--no-warnings", "agent/cli.ts"];
 
 /** Runs an agent command to its end. */
-function agent(args: string[], configDir: string, env: Record<string, string> = {}, node = process.execPath, cli = CLI) {
+function agent(
+  args: string[],
+  configDir: string,
+  env: Record<string, string> = {},
+  node = process.execPath,
+  cli = CLI,
+) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(node, [...cli, ...args], { cwd: ROOT, env: { ...process.env, FLEETBEAT_CONFIG_DIR: configDir, ...env } });
+    const child = spawn(node, [...cli, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, FLEETBEAT_CONFIG_DIR: configDir, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -31,7 +50,10 @@ function agent(args: string[], configDir: string, env: Record<string, string> = 
 
 /** Starts a long-running agent command (daemon, tail); stop() sends SIGTERM and waits for it. */
 function background(args: string[], configDir: string, env: Record<string, string> = {}) {
-  const child: ChildProcess = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, FLEETBEAT_CONFIG_DIR: configDir, ...env } });
+  const child: ChildProcess = spawn(process.execPath, [...CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, FLEETBEAT_CONFIG_DIR: configDir, ...env },
+  });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   child.stdout!.resume();
@@ -62,7 +84,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
  * and how many requests it dropped while down.
  */
 function proxy(target: string) {
-  const state = { mode: "pass" as "pass" | "429" | "down", retryAfterS: 3, ingests: [] as { at: number; status: number; messages?: () => string[] }[], dropped: 0 };
+  const state = {
+    mode: "pass" as "pass" | "429" | "down",
+    retryAfterS: 3,
+    ingests: [] as { at: number; status: number; messages?: () => string[] }[],
+    dropped: 0,
+  };
   const server = http.createServer((req, res) => {
     const ingest = req.url!.endsWith("/logs/ingest");
     if (state.mode === "down") {
@@ -92,7 +119,10 @@ function proxy(target: string) {
   });
   return {
     state,
-    listen: () => new Promise<string>((r) => server.listen(0, "127.0.0.1", () => r(`http://127.0.0.1:${(server.address() as { port: number }).port}`))),
+    listen: () =>
+      new Promise<string>((r) =>
+        server.listen(0, "127.0.0.1", () => r(`http://127.0.0.1:${(server.address() as { port: number }).port}`)),
+      ),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -124,7 +154,9 @@ describe("the agent as a service", () => {
   /** Points a registered device at another origin (a proxy). */
   function pointAt(configDir: string, url: string) {
     const file = path.join(configDir, "device.json");
-    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), backend_url: url }), { mode: 0o600 });
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), backend_url: url }), {
+      mode: 0o600,
+    });
   }
 
   beforeAll(async () => {
@@ -160,8 +192,12 @@ describe("the agent as a service", () => {
       const kb = (n: string) => Number(new RegExp(`^${n}:\\s+(\\d+)`, "m").exec(info)![1]);
       const s = statfsSync(d.configDir);
       // Read again here, a moment later, while other processes write and allocate: close, not equal.
-      expect(Math.abs(metrics.memory_usage - (100 * (kb("MemTotal") - kb("MemAvailable"))) / kb("MemTotal"))).toBeLessThan(10);
-      expect(Math.abs(metrics.disk_usage - (100 * (s.blocks - s.bfree)) / (s.blocks - s.bfree + s.bavail))).toBeLessThan(2);
+      expect(
+        Math.abs(metrics.memory_usage - (100 * (kb("MemTotal") - kb("MemAvailable"))) / kb("MemTotal")),
+      ).toBeLessThan(10);
+      expect(
+        Math.abs(metrics.disk_usage - (100 * (s.blocks - s.bfree)) / (s.blocks - s.bfree + s.bavail)),
+      ).toBeLessThan(2);
       expect(metrics.cpu_usage).toBeGreaterThanOrEqual(0);
       expect(metrics.cpu_usage).toBeLessThanOrEqual(100);
       expect(metrics).toMatchObject({ temperature: 48.5, battery_level: 76 });
@@ -192,9 +228,19 @@ describe("the agent as a service", () => {
       );
       const daemon = background(["daemon"], d.configDir, transport === "poll" ? { FLEETBEAT_SOCKET: "off" } : {});
       const queue = async (command: string, params?: unknown) =>
-        (await api(server.api, "POST", "/fleet/commands", { token: tenant.adminKey, body: { device_id: d.id, command, ...(params ? { params } : {}) } })).json.command.id as string;
+        (
+          await api(server.api, "POST", "/fleet/commands", {
+            token: tenant.adminKey,
+            body: { device_id: d.id, command, ...(params ? { params } : {}) },
+          })
+        ).json.command.id as string;
       try {
-        await until("the first heartbeat", async () => (await api(server.api, "GET", `/fleet/devices/${d.id}`, { token: tenant.viewerKey })).json.device.status === "online");
+        await until(
+          "the first heartbeat",
+          async () =>
+            (await api(server.api, "GET", `/fleet/devices/${d.id}`, { token: tenant.viewerKey })).json.device.status ===
+            "online",
+        );
         const ids = {
           ping: await queue("ping"),
           upload: await queue("upload", { path: path.join(allowed, "run.bag") }),
@@ -208,9 +254,14 @@ describe("the agent as a service", () => {
         const history = await until(
           "every command acknowledged",
           async () => {
-            const h = await api(server.api, "GET", `/fleet/devices/${d.id}/commands/history`, { token: tenant.viewerKey });
+            const h = await api(server.api, "GET", `/fleet/devices/${d.id}/commands/history`, {
+              token: tenant.viewerKey,
+            });
             const byId = new Map<string, any>(h.json.commands.map((c: any) => [c.id, c]));
-            return Object.values(ids).every((id) => ["succeeded", "failed", "rejected"].includes(byId.get(id)?.status)) && byId;
+            return (
+              Object.values(ids).every((id) => ["succeeded", "failed", "rejected"].includes(byId.get(id)?.status)) &&
+              byId
+            );
           },
           transport === "poll" ? 30_000 : 20_000,
         );
@@ -218,7 +269,10 @@ describe("the agent as a service", () => {
         expect(history.get(ids.upload)).toMatchObject({ status: "succeeded", result: { path: "run.bag", size: 12 } });
         expect(history.get(ids.key)).toMatchObject({ status: "rejected" });
         expect(history.get(ids.escape)).toMatchObject({ status: "rejected" });
-        expect(history.get(ids.say)).toMatchObject({ status: "succeeded", result: { exit_code: 0, stdout: 'said {"speed":2}\n' } });
+        expect(history.get(ids.say)).toMatchObject({
+          status: "succeeded",
+          result: { exit_code: 0, stdout: 'said {"speed":2}\n' },
+        });
         expect(history.get(ids.stuck)).toMatchObject({ status: "failed", result: { timed_out: true, timeout_s: 1 } });
         expect(history.get(ids.unknown).status).toBe("rejected");
         expect(history.get(ids.level)).toMatchObject({ status: "succeeded", result: { level: "WARN" } });
@@ -226,11 +280,17 @@ describe("the agent as a service", () => {
 
         // The uploaded file is in a session of its own, as it was on the device.
         const sessionId = history.get(ids.upload).result.session_id;
-        const file = await fetch(`${server.api}/sessions/${encodeURIComponent(sessionId)}/files/download?path=run.bag`, { headers: { authorization: `Bearer ${tenant.viewerKey}` } });
+        const file = await fetch(
+          `${server.api}/sessions/${encodeURIComponent(sessionId)}/files/download?path=run.bag`,
+          { headers: { authorization: `Bearer ${tenant.viewerKey}` } },
+        );
         expect(await file.text()).toBe("rosbag bytes");
 
         // After log-level WARN, the followed file's INFO lines stay on the device.
-        appendFileSync(tailed, `routine pass ${transport}\n${JSON.stringify({ level: "WARN", message: `wheel slip ${transport}` })}\n`);
+        appendFileSync(
+          tailed,
+          `routine pass ${transport}\n${JSON.stringify({ level: "WARN", message: `wheel slip ${transport}` })}\n`,
+        );
         const shipped = await until("the WARN line", async () => {
           const lines = await allLogs(server.api, tenant.viewerKey, `device_id=${d.id}&module=robot.log`);
           return lines.length > 0 && lines;
@@ -249,7 +309,11 @@ describe("the agent as a service", () => {
     pointAt(d.configDir, await p.listen());
     p.state.mode = "429";
     p.state.retryAfterS = 3;
-    const run = await agent(["run", "--", process.execPath, "-e", "for (let i = 0; i < 50; i++) console.log('reading ' + i)"], d.configDir, { FLEETBEAT_SOCKET: "off" });
+    const run = await agent(
+      ["run", "--", process.execPath, "-e", "for (let i = 0; i < 50; i++) console.log('reading ' + i)"],
+      d.configDir,
+      { FLEETBEAT_SOCKET: "off" },
+    );
     await p.close();
     expect(run.code, run.stderr).toBe(0);
     const [refused, next] = p.state.ingests;
@@ -275,7 +339,10 @@ describe("the agent as a service", () => {
       await until("the agent's first heartbeat", async () => p.state.dropped > 0);
       // About 300 KB of lines, in bursts, while the server cannot be reached.
       for (let burst = 0; burst < 10; burst++) {
-        appendFileSync(log, Array.from({ length: 200 }, (_, i) => `sample ${burst * 200 + i} ${"x".repeat(100)}\n`).join(""));
+        appendFileSync(
+          log,
+          Array.from({ length: 200 }, (_, i) => `sample ${burst * 200 + i} ${"x".repeat(100)}\n`).join(""),
+        );
         await sleep(700);
       }
       const spoolDir = path.join(d.configDir, "spool");
@@ -315,7 +382,12 @@ describe("the agent as a service", () => {
     writeFileSync(log, "");
     const daemon = background(["daemon", "--tail", log, "--transport", "https"], d.configDir);
     try {
-      await until("the first heartbeat", async () => (await api(server.api, "GET", `/fleet/devices/${d.id}`, { token: tenant.viewerKey })).json.device.status === "online");
+      await until(
+        "the first heartbeat",
+        async () =>
+          (await api(server.api, "GET", `/fleet/devices/${d.id}`, { token: tenant.viewerKey })).json.device.status ===
+          "online",
+      );
       appendFileSync(log, "joint 1 homed\njoint 2 homed\n");
       await sleep(2000);
       appendFileSync(log, "joint 3 homed\n");
@@ -364,13 +436,17 @@ describe("the agent as a service", () => {
       const steps = await until(
         "every step stored",
         async () => {
-          const all = (await allLogs(server.api, tenant.viewerKey, `device_id=${d.id}&module=mission.log`)).map((l) => l.message);
+          const all = (await allLogs(server.api, tenant.viewerKey, `device_id=${d.id}&module=mission.log`)).map(
+            (l) => l.message,
+          );
           return all.length >= written && all;
         },
         90_000,
       );
       await sleep(2000);
-      const again = (await allLogs(server.api, tenant.viewerKey, `device_id=${d.id}&module=mission.log`)).map((l) => l.message);
+      const again = (await allLogs(server.api, tenant.viewerKey, `device_id=${d.id}&module=mission.log`)).map(
+        (l) => l.message,
+      );
       expect(again.length).toBe(written);
       expect(new Set(again)).toEqual(new Set(Array.from({ length: written }, (_, i) => `step ${i}`)));
       expect(steps.length).toBe(written);
@@ -381,22 +457,40 @@ describe("the agent as a service", () => {
 
   it("follows a fleet's logs live for people (logs --follow)", async () => {
     const d = await device("FOLLOWED-1");
-    const follower = spawn(process.execPath, [...CLI, "logs", "--follow", "--project", tenant.projectId, "--level", "ERROR", "--json"], {
-      cwd: ROOT,
-      env: { ...process.env, FLEETBEAT_CONFIG_DIR: path.join(work, "people"), FLEETBEAT_API_KEY: tenant.viewerKey, FLEETBEAT_URL: origin() },
-    });
+    const follower = spawn(
+      process.execPath,
+      [...CLI, "logs", "--follow", "--project", tenant.projectId, "--level", "ERROR", "--json"],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          FLEETBEAT_CONFIG_DIR: path.join(work, "people"),
+          FLEETBEAT_API_KEY: tenant.viewerKey,
+          FLEETBEAT_URL: origin(),
+        },
+      },
+    );
     let out = "";
     follower.stdout.on("data", (c) => (out += c));
     try {
       await sleep(3000); // the live tail is open
-      const run = await agent(["run", "--", process.execPath, "-e", "console.log('all good'); console.error('lidar timeout')"], d.configDir);
+      const run = await agent(
+        ["run", "--", process.execPath, "-e", "console.log('all good'); console.error('lidar timeout')"],
+        d.configDir,
+      );
       expect(run.code, run.stderr).toBe(0);
       const printed = await until("the live line", async () => {
-        const lines = out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+        const lines = out
+          .trim()
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
         return lines.some((l) => l.message === "lidar timeout") && lines;
       });
       // Only the level asked for, and the device's line once.
-      expect(printed.filter((l) => l.device_id === d.id).map((l) => [l.level, l.message])).toEqual([["ERROR", "lidar timeout"]]);
+      expect(printed.filter((l) => l.device_id === d.id).map((l) => [l.level, l.message])).toEqual([
+        ["ERROR", "lidar timeout"],
+      ]);
     } finally {
       follower.kill("SIGTERM");
     }
@@ -414,7 +508,9 @@ describe("the agent as a service", () => {
     const up = await agent(["upload", file, "--part-mb", "5"], d.configDir);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toContain("in 3 parts");
-    const res = await fetch(`${server.api}/sessions/${encodeURIComponent(sessionId)}/files/download?path=map.pcd`, { headers: { authorization: `Bearer ${tenant.viewerKey}` } });
+    const res = await fetch(`${server.api}/sessions/${encodeURIComponent(sessionId)}/files/download?path=map.pcd`, {
+      headers: { authorization: `Bearer ${tenant.viewerKey}` },
+    });
     const back = Buffer.from(await res.arrayBuffer());
     expect(createHash("sha256").update(back).digest("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
     expect((await agent(["session", "end"], d.configDir)).code).toBe(0);
@@ -425,7 +521,9 @@ describe("the agent as a service", () => {
     expect(build.status, build.stderr).toBe(0);
     const bin = path.join(ROOT, "agent/dist/fleetbeat-agent.mjs");
     // The oldest Node the agent supports, where the machine has one (Debian's is 20).
-    const node20 = ["/usr/bin/node", "/usr/local/bin/node"].find((n) => spawnSync(n, ["--version"], { encoding: "utf8" }).stdout?.startsWith("v20."));
+    const node20 = ["/usr/bin/node", "/usr/local/bin/node"].find((n) =>
+      spawnSync(n, ["--version"], { encoding: "utf8" }).stdout?.startsWith("v20."),
+    );
     const node = node20 ?? process.execPath;
     if (!node20) console.warn("no Node 20 on this machine: the built agent is tried on", process.version);
     const d = path.join(work, "bin-device");
@@ -440,7 +538,13 @@ describe("the agent as a service", () => {
     expect(help.stdout).toMatch(/^ {2}daemon /m);
     const reg = await agent(["register", "--capsule", path.join(d, "capsule.json")], config, {}, node, [bin]);
     expect(reg.code, reg.stderr).toBe(0);
-    const run = await agent(["run", "--", process.execPath, "-e", "console.log('from the built agent'); console.error('and its error')"], config, {}, node, [bin]);
+    const run = await agent(
+      ["run", "--", process.execPath, "-e", "console.log('from the built agent'); console.error('and its error')"],
+      config,
+      {},
+      node,
+      [bin],
+    );
     expect(run.code, run.stderr).toBe(0);
     const id = JSON.parse(readFileSync(path.join(config, "device.json"), "utf8")).device_id;
     const lines = await allLogs(server.api, tenant.viewerKey, `device_id=${id}&order=asc`);

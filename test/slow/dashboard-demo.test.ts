@@ -33,7 +33,14 @@ async function axe(page: Page, view: string, scheme: string, width: number): Pro
   const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
   return result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ view, scheme, width, rule: v.id, impact: v.impact!, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary ?? ""}`.slice(0, 300)) }));
+    .map((v) => ({
+      view,
+      scheme,
+      width,
+      rule: v.id,
+      impact: v.impact!,
+      nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary ?? ""}`.slice(0, 300)),
+    }));
 }
 
 describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Chromium", () => {
@@ -60,7 +67,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
     // The demo fleet registers its ten devices in the first seconds.
     let devices: { id: string; name: string | null; status: string }[] = [];
     for (let i = 0; i < 120 && devices.filter((d) => d.status !== "offline").length < 10; i++) {
-      devices = (await api(base, "GET", `/fleet/devices?project_id=${projectId}&limit=200`, { token: key })).json.devices ?? [];
+      devices =
+        (await api(base, "GET", `/fleet/devices?project_id=${projectId}&limit=200`, { token: key })).json.devices ?? [];
       await sleep(1000);
     }
     expect(devices.length).toBe(10);
@@ -82,7 +90,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
         problems.push(...(await axe(page, view, "light", width)));
         await page.emulateMedia({ colorScheme: "dark" });
         await page.waitForTimeout(200);
-        if (width === 1280) await page.screenshot({ path: path.join(SHOTS, `demo-${view}-${width}-dark.png`), fullPage: true });
+        if (width === 1280)
+          await page.screenshot({ path: path.join(SHOTS, `demo-${view}-${width}-dark.png`), fullPage: true });
         problems.push(...(await axe(page, view, "dark", width)));
         await page.emulateMedia({ colorScheme: "light" });
       }
@@ -128,11 +137,18 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
     const over = chart.locator(".u-over");
     const box = (await over.boundingBox())!;
     await page.mouse.move(box.x + box.width - 4, box.y + box.height / 2);
-    await expect.poll(async () => chart.locator(".u-legend .u-series").nth(1).locator(".u-value").innerText(), { timeout: 5_000 }).toMatch(/\d/);
+    await expect
+      .poll(async () => chart.locator(".u-legend .u-series").nth(1).locator(".u-value").innerText(), { timeout: 5_000 })
+      .toMatch(/\d/);
     await page.getByLabel("Command", { exact: true }).fill("ping");
     await page.getByRole("button", { name: "Send command" }).click();
     const answered = Date.now();
-    await page.getByRole("list", { name: "Command history" }).locator("li").first().getByText("succeeded", { exact: true }).waitFor({ timeout: 20_000 });
+    await page
+      .getByRole("list", { name: "Command history" })
+      .locator("li")
+      .first()
+      .getByText("succeeded", { exact: true })
+      .waitFor({ timeout: 20_000 });
     const answerMs = Date.now() - answered;
     await noRawIds("device");
     await review("device");
@@ -153,13 +169,19 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
     }
     // Live lines in time order: the rows on screen, after several devices' batches came in.
     await page.waitForTimeout(12_000);
-    const stamps = await page.locator(".rows-window li time").evaluateAll((ts) => ts.map((t) => Date.parse(t.getAttribute("datetime")!)));
+    const stamps = await page
+      .locator(".rows-window li time")
+      .evaluateAll((ts) => ts.map((t) => Date.parse(t.getAttribute("datetime")!)));
     expect(stamps.length).toBeGreaterThan(5);
-    for (let i = 1; i < stamps.length; i++) expect(stamps[i]!, `row ${i} is not older than the row above it`).toBeGreaterThanOrEqual(stamps[i - 1]!);
+    for (let i = 1; i < stamps.length; i++)
+      expect(stamps[i]!, `row ${i} is not older than the row above it`).toBeGreaterThanOrEqual(stamps[i - 1]!);
     // The volume histogram has axes; a line opens its detail with its device by name.
     await page.locator("figure.chart .u-axis").first().waitFor();
     await page.locator(".rows-window li button").last().click();
-    await page.getByRole("complementary", { name: "The whole line" }).getByRole("button", { name: "Show lines around this one" }).waitFor();
+    await page
+      .getByRole("complementary", { name: "The whole line" })
+      .getByRole("button", { name: "Show lines around this one" })
+      .waitFor();
     await noRawIds("logs");
     await review("logs");
 
@@ -169,7 +191,14 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
       ["alerts", () => page.getByRole("heading", { name: "Alerts" }).waitFor()],
       ["usage", () => page.locator('tr[data-counter="logs"]').waitFor()],
       ["access", () => page.getByRole("heading", { name: "API keys" }).waitFor()],
-      ["people", () => page.getByRole("heading", { name: /People/ }).first().waitFor()],
+      [
+        "people",
+        () =>
+          page
+            .getByRole("heading", { name: /People/ })
+            .first()
+            .waitFor(),
+      ],
       ["audit", () => page.getByRole("heading", { name: /Audit/ }).first().waitFor()],
     ] as const) {
       await page.goto(`${origin}/#/${view}`);
@@ -187,7 +216,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard with the demo fleet, in Ch
 
     const figures = { first_fleet_row_ms: { median, runs: times }, command_answer_ms: answerMs };
     writeFileSync(path.join(SHOTS, "figures.json"), `${JSON.stringify(figures, null, 2)}\n`);
-    console.log(`[dashboard-demo] first Fleet row with data: median ${median} ms of ${times.join(", ")} ms; a ping answered in ${answerMs} ms; axe problems: ${problems.length}`);
+    console.log(
+      `[dashboard-demo] first Fleet row with data: median ${median} ms of ${times.join(", ")} ms; a ping answered in ${answerMs} ms; axe problems: ${problems.length}`,
+    );
     expect(problems, JSON.stringify(problems, null, 2)).toEqual([]);
     expect(errors).toEqual([]);
     await context.close();

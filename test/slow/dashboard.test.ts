@@ -66,17 +66,33 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const base = server.api;
     const origin = base.replace("/api/v1", "");
     const tenant = await newTenant(server, "Dashboard org");
-    const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-DASH-1", registration_token: tenant.registrationToken, name: "Picker 1" } });
+    const reg = await api(base, "POST", "/fleet/register", {
+      body: { dsn: "AMR-DASH-1", registration_token: tenant.registrationToken, name: "Picker 1" },
+    });
     const deviceKey = reg.json.device_key as string;
     // newTenant's capsule is for the testing environment.
     await api(base, "POST", "/fleet/heartbeat", { token: deviceKey, body: { metrics: { battery_level: 77 } } });
     await api(base, "POST", "/sessions", { token: deviceKey, body: { session_id: "shift-1" } });
-    await fetch(`${base}/sessions/shift-1/artifacts/maps/floor.pgm`, { method: "PUT", headers: { authorization: `Bearer ${deviceKey}` }, body: new Uint8Array(64) });
+    await fetch(`${base}/sessions/shift-1/artifacts/maps/floor.pgm`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${deviceKey}` },
+      body: new Uint8Array(64),
+    });
     // A 2×2 PNG, which the files view previews.
-    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==", "base64");
-    await fetch(`${base}/sessions/shift-1/artifacts/camera/snap.png`, { method: "PUT", headers: { authorization: `Bearer ${deviceKey}`, "content-type": "image/png" }, body: png });
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    await fetch(`${base}/sessions/shift-1/artifacts/camera/snap.png`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${deviceKey}`, "content-type": "image/png" },
+      body: png,
+    });
     const send = (level: string, message: string) =>
-      api(base, "POST", "/logs/ingest", { token: deviceKey, body: { session_id: "shift-1", logs: [{ timestamp: new Date().toISOString(), level, module: "arm", message }] } });
+      api(base, "POST", "/logs/ingest", {
+        token: deviceKey,
+        body: { session_id: "shift-1", logs: [{ timestamp: new Date().toISOString(), level, module: "arm", message }] },
+      });
 
     const { page, errors, shoot } = await openPage(browser);
 
@@ -129,7 +145,12 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
 
     // Many lines stay a window of rows in the page: 20,000 ERROR lines arrive, the page holds a few dozen rows.
     for (let b = 0; b < 20; b++) {
-      const logs = Array.from({ length: 1000 }, (_, i) => ({ timestamp: new Date().toISOString(), level: "ERROR", module: "bulk", message: `bulk ${b}-${i}` }));
+      const logs = Array.from({ length: 1000 }, (_, i) => ({
+        timestamp: new Date().toISOString(),
+        level: "ERROR",
+        module: "bulk",
+        message: `bulk ${b}-${i}`,
+      }));
       await api(base, "POST", "/logs/ingest", { token: deviceKey, body: { logs } });
     }
     await page.getByText(/^2\d,\d{3} lines/).waitFor({ timeout: 20_000 });
@@ -148,7 +169,10 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByLabel("Module").press("Enter");
 
     // Export downloads the rows of the current filter (INFO is unticked) through a one-time link.
-    const [exported] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    const [exported] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export CSV" }).click(),
+    ]);
     const csv = readFileSync((await exported.path())!, "utf8");
     expect(csv).toMatch(/^id,timestamp,device_id,session_id,level,module,/);
     expect(csv).toContain("gripper stalled at bay 4");
@@ -159,10 +183,20 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByRole("link", { name: "shift-1" }).click();
     await page.getByRole("button", { name: "Download maps/floor.pgm" }).waitFor();
     await page.getByRole("img", { name: "camera/snap.png" }).waitFor();
-    const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download maps/floor.pgm" }).click()]);
+    const [file] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download maps/floor.pgm" }).click(),
+    ]);
     expect(readFileSync((await file.path())!).byteLength).toBe(64);
-    const [bundle] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download the session (zip)" }).click()]);
-    expect(readFileSync((await bundle.path())!).subarray(0, 2).toString()).toBe("PK");
+    const [bundle] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download the session (zip)" }).click(),
+    ]);
+    expect(
+      readFileSync((await bundle.path())!)
+        .subarray(0, 2)
+        .toString(),
+    ).toBe("PK");
     await shoot("files");
     await page.getByRole("link", { name: "All sessions" }).click();
     await page.getByRole("table").waitFor();
@@ -193,7 +227,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.getByRole("list", { name: "Command history" }).getByText("reboot").waitFor();
     expect(await page.getByRole("button", { name: "Send command" }).count()).toBe(0);
     expect(await page.getByRole("button", { name: "Decommission" }).count()).toBe(0);
-    console.log(`[dashboard] a line reached the live view ${seenMs} ms after the request was sent; screenshots in ${path.relative(process.cwd(), SHOTS)}`);
+    console.log(
+      `[dashboard] a line reached the live view ${seenMs} ms after the request was sent; screenshots in ${path.relative(process.cwd(), SHOTS)}`,
+    );
     expect(errors).toEqual([]);
     await page.close();
   }, 180_000);
@@ -202,7 +238,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const base = server.api;
     const origin = base.replace("/api/v1", "");
     const tenant = await newTenant(server, "Alerts org");
-    const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-ALERT-1", registration_token: tenant.registrationToken, name: "Picker 9" } });
+    const reg = await api(base, "POST", "/fleet/register", {
+      body: { dsn: "AMR-ALERT-1", registration_token: tenant.registrationToken, name: "Picker 9" },
+    });
     const deviceKey = reg.json.device_key as string;
     await api(base, "POST", "/fleet/heartbeat", { token: deviceKey, body: { metrics: { battery_level: 50 } } });
 
@@ -221,10 +259,18 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     // A server that refuses plain http targets still stores an https one (nothing is sent to it here).
     const probe = await api(base, "POST", "/alert-rules", {
       token: tenant.adminKey,
-      body: { project_id: tenant.projectId, name: "probe", kind: "quota", params: { percent: 99 }, targets: [{ url: target }] },
+      body: {
+        project_id: tenant.projectId,
+        name: "probe",
+        kind: "quota",
+        params: { percent: 99 },
+        targets: [{ url: target }],
+      },
     });
     if (probe.status === 201) {
-      expect((await api(base, "DELETE", `/alert-rules/${probe.json.rule.id}`, { token: tenant.adminKey })).status).toBe(204);
+      expect((await api(base, "DELETE", `/alert-rules/${probe.json.rule.id}`, { token: tenant.adminKey })).status).toBe(
+        204,
+      );
     } else {
       expect(probe.json.error.message).toMatch(/https/);
       target = "https://hooks.example.com/x";
@@ -245,7 +291,10 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await form.getByLabel("Errors", { exact: true }).fill("3");
     await form.getByLabel("Within (s)").fill("5");
     await form.getByRole("button", { name: "Create rule" }).click();
-    await form.getByRole("alert").getByText(/validation_failed/).waitFor();
+    await form
+      .getByRole("alert")
+      .getByText(/validation_failed/)
+      .waitFor();
     expect(await form.getByLabel("Within (s)").getAttribute("aria-invalid")).toBe("true");
     expect(await form.locator("#rule-params-window_s-problem").textContent()).toMatch(/10/);
     expect(await form.getByLabel("Target 1 URL").getAttribute("aria-invalid")).toBe("true");
@@ -276,9 +325,16 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     // rules with its next answer and fetches them at a moment of its own within a minute (so a
     // fleet does not fetch all at once, docs/alerts.md), so more lines follow while none fires yet.
     const fireStarted = Date.now();
-    const firingNow = async () => (await api(base, "GET", `/alerts?project_id=${tenant.projectId}&state=firing`, { token: tenant.adminKey })).json.alerts as unknown[];
+    const firingNow = async () =>
+      (await api(base, "GET", `/alerts?project_id=${tenant.projectId}&state=firing`, { token: tenant.adminKey })).json
+        .alerts as unknown[];
     for (let round = 0; round < 16 && (await firingNow()).length === 0; round++) {
-      const logs = Array.from({ length: 5 }, (_, i) => ({ timestamp: new Date().toISOString(), level: "ERROR", module: "arm", message: `arm fault ${round}-${i}` }));
+      const logs = Array.from({ length: 5 }, (_, i) => ({
+        timestamp: new Date().toISOString(),
+        level: "ERROR",
+        module: "arm",
+        message: `arm fault ${round}-${i}`,
+      }));
       expect((await api(base, "POST", "/logs/ingest", { token: deviceKey, body: { logs } })).status).toBeLessThan(300);
       for (let t = 0; t < 20 && (await firingNow()).length === 0; t++) await sleep(250);
     }
@@ -297,7 +353,10 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
       const { headers, body } = received[0]!;
       const signature = `sha256=${createHmac("sha256", secret).update(`${headers["x-fleetbeat-timestamp"]}.${body}`).digest("hex")}`;
       expect(headers["x-fleetbeat-signature"]).toBe(signature);
-      expect(JSON.parse(body)).toMatchObject({ rule: { name: "Arm errors" }, alert: { state: "firing", device_id: reg.json.device_id } });
+      expect(JSON.parse(body)).toMatchObject({
+        rule: { name: "Arm errors" },
+        alert: { state: "firing", device_id: reg.json.device_id },
+      });
     }
     await rules.getByRole("link", { name: "Deliveries of Arm errors" }).click();
     await page.getByRole("heading", { name: "Rule Arm errors" }).waitFor();
@@ -314,19 +373,28 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await row.getByLabel("Silence Arm errors for").selectOption("8");
     await row.getByRole("button", { name: "Silence Arm errors" }).click();
     await row.getByText("silenced until").waitFor();
-    const listed = (await api(base, "GET", `/alert-rules?project_id=${tenant.projectId}`, { token: tenant.adminKey })).json.rules[0];
+    const listed = (await api(base, "GET", `/alert-rules?project_id=${tenant.projectId}`, { token: tenant.adminKey }))
+      .json.rules[0];
     expect(Math.abs(Date.parse(listed.silenced_until) - Date.now() - 8 * 3_600_000)).toBeLessThan(60_000);
     await shoot("alerts-silenced");
     await row.getByRole("button", { name: "Unsilence Arm errors" }).click();
     await row.getByText("active").waitFor();
     await row.getByRole("button", { name: "Delete Arm errors" }).click();
     await page.getByText("This project has no alert rules yet.").waitFor();
-    expect((await api(base, "GET", `/alert-rules?project_id=${tenant.projectId}`, { token: tenant.adminKey })).json.rules).toEqual([]);
+    expect(
+      (await api(base, "GET", `/alert-rules?project_id=${tenant.projectId}`, { token: tenant.adminKey })).json.rules,
+    ).toEqual([]);
 
     // A viewer sees the rules and alerts, and no control that changes them.
     const made = await api(base, "POST", "/alert-rules", {
       token: tenant.adminKey,
-      body: { project_id: tenant.projectId, name: "Offline watch", kind: "device_offline", params: { for_s: 300 }, targets: [{ url: "https://hooks.example.com/y", format: "slack" }] },
+      body: {
+        project_id: tenant.projectId,
+        name: "Offline watch",
+        kind: "device_offline",
+        params: { for_s: 300 },
+        targets: [{ url: "https://hooks.example.com/y", format: "slack" }],
+      },
     });
     expect(made.status).toBe(201);
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -352,7 +420,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const base = server.api;
     const origin = base.replace("/api/v1", "");
     const tenant = await newTenant(server, "Access org");
-    const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-ACCESS-1", registration_token: tenant.registrationToken, name: "Picker 3" } });
+    const reg = await api(base, "POST", "/fleet/register", {
+      body: { dsn: "AMR-ACCESS-1", registration_token: tenant.registrationToken, name: "Picker 3" },
+    });
     expect(reg.status).toBe(201);
 
     const { page, errors, shoot } = await openPage(browser);
@@ -388,9 +458,13 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const capsule = JSON.parse((await page.getByLabel("Capsule JSON").textContent())!);
     expect(capsule.fleet.project_id).toBe(tenant.projectId);
     expect(capsule.device).toMatchObject({ type: "drone", environment: "testing" });
-    const scout = await api(base, "POST", "/fleet/register", { body: { dsn: "DRONE-1", registration_token: capsule.fleet.registration_token } });
+    const scout = await api(base, "POST", "/fleet/register", {
+      body: { dsn: "DRONE-1", registration_token: capsule.fleet.registration_token },
+    });
     expect(scout.status, JSON.stringify(scout.json)).toBe(201);
-    expect((await api(base, "GET", `/fleet/devices/${scout.json.device_id}`, { token: tenant.adminKey })).json.device.name).toBe("Scout 1");
+    expect(
+      (await api(base, "GET", `/fleet/devices/${scout.json.device_id}`, { token: tenant.adminKey })).json.device.name,
+    ).toBe("Scout 1");
 
     // The operator: commands, and no Access view, no decommission.
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -431,13 +505,26 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     const base = server.api;
     const origin = base.replace("/api/v1", "");
     const admin = server.vars.ADMIN_TOKEN;
-    const made = async (name: string, owner?: string) => (await api(base, "POST", "/orgs", { token: admin, body: { name, tier: "pro", ...(owner ? { owner_email: owner } : {}) } })).json;
+    const made = async (name: string, owner?: string) =>
+      (
+        await api(base, "POST", "/orgs", {
+          token: admin,
+          body: { name, tier: "pro", ...(owner ? { owner_email: owner } : {}) },
+        })
+      ).json;
     const people = await made("People org", "alice@example.com");
     await made("Second org", "alice@example.com");
     await made("Not Alice's org");
     const project = await api(base, "POST", "/projects", { token: people.api_key.key, body: { name: "floor" } });
-    const token = (await api(base, "POST", "/capsules/generate", { token: people.api_key.key, body: { project_id: project.json.project.id, device_type: "amr", environment: "testing" } })).json.capsule.fleet.registration_token;
-    const device = await api(base, "POST", "/fleet/register", { body: { dsn: "AMR-PEOPLE-1", registration_token: token, name: "Picker 9" } });
+    const token = (
+      await api(base, "POST", "/capsules/generate", {
+        token: people.api_key.key,
+        body: { project_id: project.json.project.id, device_type: "amr", environment: "testing" },
+      })
+    ).json.capsule.fleet.registration_token;
+    const device = await api(base, "POST", "/fleet/register", {
+      body: { dsn: "AMR-PEOPLE-1", registration_token: token, name: "Picker 9" },
+    });
     expect(device.status).toBe(201);
 
     /** The provider's plain sign-in form, as a person fills it. */
@@ -448,7 +535,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
       await page.getByRole("navigation", { name: "Views" }).waitFor();
     };
     const noKeyKept = async (page: Page) => {
-      const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+      const stored = await page.evaluate(
+        () => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }),
+      );
       expect(stored).not.toContain("fbk_");
       expect(stored).not.toContain("fleetbeat.key");
     };
@@ -480,7 +569,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await carol.page.getByRole("link", { name: "Sign in" }).click();
     await atProvider(carol.page, "carol@example.com");
     await carol.page.getByText("People org · Carol Viewer · viewer").waitFor();
-    for (const adminOnly of ["Access", "People", "Audit"]) expect(await carol.page.getByRole("link", { name: adminOnly }).count()).toBe(0);
+    for (const adminOnly of ["Access", "People", "Audit"])
+      expect(await carol.page.getByRole("link", { name: adminOnly }).count()).toBe(0);
     await carol.page.goto(`${origin}/#/devices/${device.json.device_id}`);
     await carol.page.getByText("Picker 9").first().waitFor();
     expect(await carol.page.getByRole("button", { name: "Send command" }).count()).toBe(0);
@@ -491,12 +581,22 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     // Alice's audit view shows both: her invitation, Carol's joining.
     await alice.page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Audit" }).click();
     const events = alice.page.getByRole("table", { name: "Audit events" });
-    await events.getByRole("row").filter({ hasText: "person.invited" }).filter({ hasText: "alice@example.com" }).waitFor();
-    await events.getByRole("row").filter({ hasText: "person.joined" }).filter({ hasText: "carol@example.com" }).waitFor();
+    await events
+      .getByRole("row")
+      .filter({ hasText: "person.invited" })
+      .filter({ hasText: "alice@example.com" })
+      .waitFor();
+    await events
+      .getByRole("row")
+      .filter({ hasText: "person.joined" })
+      .filter({ hasText: "carol@example.com" })
+      .waitFor();
     await alice.shoot("audit-people");
 
     // The development provider's own sign-in page asks for a web font this machine cannot reach: its errors are not the dashboard's.
-    const ours = [...alice.errors, ...carol.errors].filter((e) => !e.includes(`(http://localhost:${server.port + 1000}/`) && !e.includes("fonts.googleapis.com"));
+    const ours = [...alice.errors, ...carol.errors].filter(
+      (e) => !e.includes(`(http://localhost:${server.port + 1000}/`) && !e.includes("fonts.googleapis.com"),
+    );
     expect(ours).toEqual([]);
     await alice.page.close();
     await carol.page.close();
@@ -511,4 +611,3 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   });
 });
-

@@ -21,7 +21,11 @@ function blocks(file: string, heading: string | null, lang: string): string[] {
 
 function run(script: string, cwd: string, timeoutMs: number) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("bash", ["-euo", "pipefail", "-c", script], { cwd, env: freshEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
+      cwd,
+      env: freshEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -40,7 +44,6 @@ const jsonLines = (text: string): any[] =>
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l));
-
 
 describe("the README's first minute, against a fresh `npm start`", () => {
   let server: Server;
@@ -71,7 +74,10 @@ describe("the README's first minute, against a fresh `npm start`", () => {
     const expected: [string, (a: any) => boolean][] = [
       ["1. org with its first admin key", (a) => a.org?.id?.startsWith("org_") && a.api_key?.key?.startsWith("fbk_")],
       ["2. project", (a) => a.project?.id?.startsWith("prj_")],
-      ["2. capsule", (a) => a.capsule?.device?.environment === "production" && a.capsule.fleet.registration_token.startsWith("fbr_")],
+      [
+        "2. capsule",
+        (a) => a.capsule?.device?.environment === "production" && a.capsule.fleet.registration_token.startsWith("fbr_"),
+      ],
       ["3. registration", (a) => a.device_id?.startsWith("dev_") && a.device_key?.startsWith("fbd_")],
       ["4. heartbeat", (a) => typeof a.server_time === "string" && a.pending_commands === 0],
       ["5. command queued", (a) => a.command?.status === "queued"],
@@ -81,9 +87,17 @@ describe("the README's first minute, against a fresh `npm start`", () => {
       ["7. ingest accepted 1", (a) => a.accepted === 1 && a.rejected.length === 0 && a.duplicate === false],
       ["8. search finds it", (a) => a.logs?.length === 1 && a.logs[0].message === "gripper stalled"],
       ["9. file uploaded", (a) => a.path === "telemetry/pose.csv" && a.size === 8 && typeof a.etag === "string"],
-      ["9. files listed", (a) => a.files?.length === 1 && a.files[0].path === "telemetry/pose.csv" && a.files[0].content_type === "text/csv"],
+      [
+        "9. files listed",
+        (a) =>
+          a.files?.length === 1 && a.files[0].path === "telemetry/pose.csv" && a.files[0].content_type === "text/csv",
+      ],
       ["10. sessions with counts", (a) => a.sessions?.[0]?.total_logs === 1 && a.sessions[0].error_count === 1],
-      ["10. usage", (a) => a.logs === 1 && a.commands === 1 && a.heartbeats === 1 && a.artifact_bytes === 8 && a.storage_bytes === 8],
+      [
+        "10. usage",
+        (a) =>
+          a.logs === 1 && a.commands === 1 && a.heartbeats === 1 && a.artifact_bytes === 8 && a.storage_bytes === 8,
+      ],
       ["11. tail ticket", (a) => typeof a.ticket === "string" && a.ticket.includes(".fbt_")],
     ];
     let at = 0;
@@ -93,8 +107,14 @@ describe("the README's first minute, against a fresh `npm start`", () => {
       at = found + 1;
     }
     const tail = answers.slice(at);
-    expect(tail.some((a) => a.type === "ready"), `11. the viewer connects:\n${stdout}`).toBe(true);
-    expect(tail.some((a) => a.accepted === 1), "11. the second batch is accepted").toBe(true);
+    expect(
+      tail.some((a) => a.type === "ready"),
+      `11. the viewer connects:\n${stdout}`,
+    ).toBe(true);
+    expect(
+      tail.some((a) => a.accepted === 1),
+      "11. the second batch is accepted",
+    ).toBe(true);
     expect(
       tail.some((a) => a.type === "logs" && a.logs.some((l: any) => l.message === "gripper lost")),
       `11. the live viewer gets the line:\n${stdout}`,
@@ -130,7 +150,9 @@ describe("the README's first minute, against a fresh `npm start`", () => {
           .split(" ")
           .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
       );
-      const res = await fetch(`${vars.B}/fleet/devices/${deviceId}`, { headers: { authorization: `Bearer ${vars.ORG_KEY}` } });
+      const res = await fetch(`${vars.B}/fleet/devices/${deviceId}`, {
+        headers: { authorization: `Bearer ${vars.ORG_KEY}` },
+      });
       const { device } = (await res.json()) as any;
       expect(device).toMatchObject({ dsn: "AMR-0002", environment: "development" });
     } finally {

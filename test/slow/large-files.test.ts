@@ -57,64 +57,84 @@ describe("large session files", () => {
     rmSync(state, { recursive: true, force: true });
   });
 
-  it("takes a 200 MB file in parts, serves it back whole and in a bundle", async () => {
-    const base = server.api;
-    const tenant = await newTenant(server, "Large files org");
-    const capsule = await api(base, "POST", "/capsules/generate", { token: tenant.adminKey, body: { project_id: tenant.projectId, device_type: "drone", environment: "testing" } });
-    const reg = await api(base, "POST", "/fleet/register", { body: { dsn: "DRONE-1", registration_token: capsule.json.capsule.fleet.registration_token } });
-    const deviceKey = reg.json.device_key as string;
-    const auth = (key: string) => ({ authorization: `Bearer ${key}` });
-    expect((await api(base, "POST", "/sessions", { token: deviceKey, body: { session_id: "flight-7" } })).status).toBe(201);
+  it(
+    "takes a 200 MB file in parts, serves it back whole and in a bundle",
+    async () => {
+      const base = server.api;
+      const tenant = await newTenant(server, "Large files org");
+      const capsule = await api(base, "POST", "/capsules/generate", {
+        token: tenant.adminKey,
+        body: { project_id: tenant.projectId, device_type: "drone", environment: "testing" },
+      });
+      const reg = await api(base, "POST", "/fleet/register", {
+        body: { dsn: "DRONE-1", registration_token: capsule.json.capsule.fleet.registration_token },
+      });
+      const deviceKey = reg.json.device_key as string;
+      const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+      expect(
+        (await api(base, "POST", "/sessions", { token: deviceKey, body: { session_id: "flight-7" } })).status,
+      ).toBe(201);
 
-    const file = `${base}/sessions/flight-7/artifacts/video/flight.mp4`;
-    const before = workerdRss(server).bytes;
-    let peakUpload = before;
-    const started = performance.now();
-    const start = await fetch(`${file}?uploads`, { method: "POST", headers: { ...auth(deviceKey), "content-type": "video/mp4" } });
-    expect(start.status).toBe(201);
-    const { upload_id } = (await start.json()) as { upload_id: string };
-    const expected = createHash("sha256");
-    const parts: { part_number: number; etag: string }[] = [];
-    for (let n = 1; n <= PARTS; n++) {
-      const body = part(n);
-      expected.update(body);
-      const res = await fetch(`${file}?upload_id=${encodeURIComponent(upload_id)}&part_number=${n}`, { method: "PUT", headers: auth(deviceKey), body });
-      expect(res.status, await res.clone().text()).toBe(200);
-      parts.push(((await res.json()) as { part: { part_number: number; etag: string } }).part);
-      peakUpload = Math.max(peakUpload, workerdRss(server).bytes);
-    }
-    const done = await fetch(`${file}?upload_id=${encodeURIComponent(upload_id)}&complete`, {
-      method: "POST",
-      headers: { ...auth(deviceKey), "content-type": "application/json" },
-      body: JSON.stringify({ parts }),
-    });
-    expect(done.status).toBe(201);
-    const uploadS = (performance.now() - started) / 1000;
-    const total = PARTS * PART;
-    expect(await done.json()).toMatchObject({ path: "video/flight.mp4", size: total });
+      const file = `${base}/sessions/flight-7/artifacts/video/flight.mp4`;
+      const before = workerdRss(server).bytes;
+      let peakUpload = before;
+      const started = performance.now();
+      const start = await fetch(`${file}?uploads`, {
+        method: "POST",
+        headers: { ...auth(deviceKey), "content-type": "video/mp4" },
+      });
+      expect(start.status).toBe(201);
+      const { upload_id } = (await start.json()) as { upload_id: string };
+      const expected = createHash("sha256");
+      const parts: { part_number: number; etag: string }[] = [];
+      for (let n = 1; n <= PARTS; n++) {
+        const body = part(n);
+        expected.update(body);
+        const res = await fetch(`${file}?upload_id=${encodeURIComponent(upload_id)}&part_number=${n}`, {
+          method: "PUT",
+          headers: auth(deviceKey),
+          body,
+        });
+        expect(res.status, await res.clone().text()).toBe(200);
+        parts.push(((await res.json()) as { part: { part_number: number; etag: string } }).part);
+        peakUpload = Math.max(peakUpload, workerdRss(server).bytes);
+      }
+      const done = await fetch(`${file}?upload_id=${encodeURIComponent(upload_id)}&complete`, {
+        method: "POST",
+        headers: { ...auth(deviceKey), "content-type": "application/json" },
+        body: JSON.stringify({ parts }),
+      });
+      expect(done.status).toBe(201);
+      const uploadS = (performance.now() - started) / 1000;
+      const total = PARTS * PART;
+      expect(await done.json()).toMatchObject({ path: "video/flight.mp4", size: total });
 
-    const download = await fetch(`${base}/sessions/flight-7/files/download?path=video/flight.mp4`, { headers: auth(tenant.viewerKey) });
-    expect(download.status).toBe(200);
-    expect(download.headers.get("content-length")).toBe(String(total));
-    const whole = await drain(download, server);
-    expect(whole.bytes).toBe(total);
-    expect(whole.sha256).toBe(expected.digest("hex"));
+      const download = await fetch(`${base}/sessions/flight-7/files/download?path=video/flight.mp4`, {
+        headers: auth(tenant.viewerKey),
+      });
+      expect(download.status).toBe(200);
+      expect(download.headers.get("content-length")).toBe(String(total));
+      const whole = await drain(download, server);
+      expect(whole.bytes).toBe(total);
+      expect(whole.sha256).toBe(expected.digest("hex"));
 
-    const bundle = await fetch(`${base}/sessions/flight-7/bundle`, { headers: auth(tenant.viewerKey) });
-    expect(bundle.status).toBe(200);
-    const zipped = await drain(bundle, server);
-    // Stored, not compressed: the file, its headers, logs.ndjson and the central directory.
-    expect(zipped.bytes).toBeGreaterThan(total);
-    expect(zipped.bytes).toBeLessThan(total + 64 * 1024);
+      const bundle = await fetch(`${base}/sessions/flight-7/bundle`, { headers: auth(tenant.viewerKey) });
+      expect(bundle.status).toBe(200);
+      const zipped = await drain(bundle, server);
+      // Stored, not compressed: the file, its headers, logs.ndjson and the central directory.
+      expect(zipped.bytes).toBeGreaterThan(total);
+      expect(zipped.bytes).toBeLessThan(total + 64 * 1024);
 
-    const usage = await api(base, "GET", `/stats/usage?project_id=${tenant.projectId}`, { token: tenant.viewerKey });
-    expect(usage.json).toMatchObject({ artifact_bytes: total, storage_bytes: total });
+      const usage = await api(base, "GET", `/stats/usage?project_id=${tenant.projectId}`, { token: tenant.viewerKey });
+      expect(usage.json).toMatchObject({ artifact_bytes: total, storage_bytes: total });
 
-    const grew = (peak: number) => ((peak - before) / MiB).toFixed(0);
-    console.log(
-      `[large-files] ${total / MiB} MiB in ${PARTS} parts uploaded in ${uploadS.toFixed(1)} s (${(total / MiB / uploadS).toFixed(0)} MiB/s); ` +
-        `workerd RSS ${(before / MiB).toFixed(0)} MiB before, +${grew(peakUpload)} MiB at most while uploading, ` +
-        `+${grew(whole.peak)} MiB while downloading, +${grew(zipped.peak)} MiB while zipping (${(zipped.bytes / MiB).toFixed(1)} MiB zip)`,
-    );
-  }, 5 * 60_000);
+      const grew = (peak: number) => ((peak - before) / MiB).toFixed(0);
+      console.log(
+        `[large-files] ${total / MiB} MiB in ${PARTS} parts uploaded in ${uploadS.toFixed(1)} s (${(total / MiB / uploadS).toFixed(0)} MiB/s); ` +
+          `workerd RSS ${(before / MiB).toFixed(0)} MiB before, +${grew(peakUpload)} MiB at most while uploading, ` +
+          `+${grew(whole.peak)} MiB while downloading, +${grew(zipped.peak)} MiB while zipping (${(zipped.bytes / MiB).toFixed(1)} MiB zip)`,
+      );
+    },
+    5 * 60_000,
+  );
 });

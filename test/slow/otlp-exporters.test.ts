@@ -31,7 +31,9 @@ describe("the OpenTelemetry exporters, against a real server", () => {
   ] as const) {
     it(`ships logs over OTLP/HTTP ${encoding}, found through GET /logs`, async () => {
       const tenant = await newTenant(server, `OTLP ${encoding} org`);
-      const reg = await api(server.api, "POST", "/fleet/register", { body: { dsn: `OTLP-${encoding}`, registration_token: tenant.registrationToken } });
+      const reg = await api(server.api, "POST", "/fleet/register", {
+        body: { dsn: `OTLP-${encoding}`, registration_token: tenant.registrationToken },
+      });
       expect(reg.status).toBe(201);
       const exporter = new Exporter({
         url: `${server.api.replace("/api/v1", "")}/v1/logs`,
@@ -43,7 +45,12 @@ describe("the OpenTelemetry exporters, against a real server", () => {
         processors: [new BatchLogRecordProcessor({ exporter })],
       });
       const logger = provider.getLogger("nav.planner", "1.2.0");
-      logger.emit({ severityNumber: SeverityNumber.ERROR, severityText: "ERROR", body: "path blocked at dock 4", attributes: { "code.namespace": "planner.astar", attempt: 3 } });
+      logger.emit({
+        severityNumber: SeverityNumber.ERROR,
+        severityText: "ERROR",
+        body: "path blocked at dock 4",
+        attributes: { "code.namespace": "planner.astar", attempt: 3 },
+      });
       logger.emit({ severityNumber: SeverityNumber.INFO, body: { pose: { x: 1.5, y: -2 } } });
       logger.emit({ severityNumber: SeverityNumber.WARN2, body: "wheel slip" });
       await provider.forceFlush();
@@ -57,7 +64,9 @@ describe("the OpenTelemetry exporters, against a real server", () => {
       ]);
       expect(lines[0].context).toEqual({ attempt: 3 });
       // Counted like native lines, in the project's usage.
-      const usage = await api(server.api, "GET", `/stats/usage?project_id=${tenant.projectId}`, { token: tenant.viewerKey });
+      const usage = await api(server.api, "GET", `/stats/usage?project_id=${tenant.projectId}`, {
+        token: tenant.viewerKey,
+      });
       expect(usage.json.logs).toBe(3);
     });
   }

@@ -15,7 +15,11 @@ import { type Server, api, newTenant, startServer } from "./support/server.ts";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = path.join(import.meta.dirname, "screenshots");
 /** What a browser sends when it navigates to a URL: the request an HTML fallback would answer. */
-const NAVIGATE = { accept: "text/html,application/xhtml+xml,*/*;q=0.8", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" };
+const NAVIGATE = {
+  accept: "text/html,application/xhtml+xml,*/*;q=0.8",
+  "sec-fetch-mode": "navigate",
+  "sec-fetch-dest": "document",
+};
 
 describe("paths in wrangler dev", () => {
   let server: Server;
@@ -67,10 +71,17 @@ describe("paths in wrangler dev", () => {
 
   it("answers GET /api/v1/metrics in the Prometheus text format to a viewer key", async () => {
     const t = await newTenant(server, "Metrics org");
-    const reg = await api(server.api, "POST", "/fleet/register", { body: { dsn: 'AMR-"q"\\1', registration_token: t.registrationToken } });
+    const reg = await api(server.api, "POST", "/fleet/register", {
+      body: { dsn: 'AMR-"q"\\1', registration_token: t.registrationToken },
+    });
     expect(reg.status).toBe(201);
-    await api(server.api, "POST", "/fleet/heartbeat", { token: reg.json.device_key, body: { metrics: { battery_level: 64, cpu_usage: 7.5 } } });
-    const res = await fetch(`${server.api}/metrics?project_id=${t.projectId}`, { headers: { authorization: `Bearer ${t.viewerKey}` } });
+    await api(server.api, "POST", "/fleet/heartbeat", {
+      token: reg.json.device_key,
+      body: { metrics: { battery_level: 64, cpu_usage: 7.5 } },
+    });
+    const res = await fetch(`${server.api}/metrics?project_id=${t.projectId}`, {
+      headers: { authorization: `Bearer ${t.viewerKey}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const families = parsePrometheusTextFormat(await res.text());
@@ -84,42 +95,49 @@ describe("paths in wrangler dev", () => {
     expect(sample("fleetbeat_project_devices")?.value).toBe("1");
   });
 
-  it.skipIf(!existsSync(CHROMIUM))("draws every operation of openapi.json at /docs, with a search, within the CSP", async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-      page.on("pageerror", (e) => errors.push(e.message));
-      await page.goto(`${origin}/docs`);
-      const doc = (await (await fetch(`${server.api}/openapi.json`)).json()) as { paths: Record<string, object> };
-      const total = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
-      await page.getByRole("status").getByText(`${total} operations`).waitFor();
-      expect(await page.locator("section.operation").count()).toBe(total);
-      // The heartbeat's body fields, with types and whether each is required.
-      const heartbeat = page.locator("section.operation", { has: page.getByRole("heading", { name: "POST /fleet/heartbeat" }) });
-      expect(await heartbeat.getByRole("table", { name: "JSON body" }).textContent()).toContain('status"online" | "maintenance" | "error"optionaldefault "online"');
-      expect(await heartbeat.textContent()).toContain("device key");
-      // Search narrows to what mentions every word.
-      await page.getByLabel("Search").fill("prometheus");
-      await page.getByRole("status").getByText(`1 of ${total} operations`).waitFor();
-      expect(await page.getByRole("heading", { name: "GET /metrics" }).isVisible()).toBe(true);
-      mkdirSync(SHOTS, { recursive: true });
-      await page.screenshot({ path: path.join(SHOTS, "docs-search-1280.png"), fullPage: true });
-      // A nested body (each log line's fields under logs[].) for the screenshots.
-      await page.getByLabel("Search").fill("post ingest");
-      await page.getByRole("heading", { name: "POST /logs/ingest" }).waitFor();
-      expect(await page.getByRole("table", { name: "JSON body" }).textContent()).toContain("logs[].level");
-      await page.screenshot({ path: path.join(SHOTS, "docs-ingest-1280.png"), fullPage: true });
-      await page.getByLabel("Search").fill("");
-      await page.setViewportSize({ width: 390, height: 900 });
-      await page.screenshot({ path: path.join(SHOTS, "docs-390.png") });
-      // The way back to the dashboard, and the dashboard's way here.
-      await page.getByRole("link", { name: "Dashboard" }).click();
-      await page.getByRole("link", { name: "API reference" }).waitFor();
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  });
+  it.skipIf(!existsSync(CHROMIUM))(
+    "draws every operation of openapi.json at /docs, with a search, within the CSP",
+    async () => {
+      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const errors: string[] = [];
+        page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+        page.on("pageerror", (e) => errors.push(e.message));
+        await page.goto(`${origin}/docs`);
+        const doc = (await (await fetch(`${server.api}/openapi.json`)).json()) as { paths: Record<string, object> };
+        const total = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+        await page.getByRole("status").getByText(`${total} operations`).waitFor();
+        expect(await page.locator("section.operation").count()).toBe(total);
+        // The heartbeat's body fields, with types and whether each is required.
+        const heartbeat = page.locator("section.operation", {
+          has: page.getByRole("heading", { name: "POST /fleet/heartbeat" }),
+        });
+        expect(await heartbeat.getByRole("table", { name: "JSON body" }).textContent()).toContain(
+          'status"online" | "maintenance" | "error"optionaldefault "online"',
+        );
+        expect(await heartbeat.textContent()).toContain("device key");
+        // Search narrows to what mentions every word.
+        await page.getByLabel("Search").fill("prometheus");
+        await page.getByRole("status").getByText(`1 of ${total} operations`).waitFor();
+        expect(await page.getByRole("heading", { name: "GET /metrics" }).isVisible()).toBe(true);
+        mkdirSync(SHOTS, { recursive: true });
+        await page.screenshot({ path: path.join(SHOTS, "docs-search-1280.png"), fullPage: true });
+        // A nested body (each log line's fields under logs[].) for the screenshots.
+        await page.getByLabel("Search").fill("post ingest");
+        await page.getByRole("heading", { name: "POST /logs/ingest" }).waitFor();
+        expect(await page.getByRole("table", { name: "JSON body" }).textContent()).toContain("logs[].level");
+        await page.screenshot({ path: path.join(SHOTS, "docs-ingest-1280.png"), fullPage: true });
+        await page.getByLabel("Search").fill("");
+        await page.setViewportSize({ width: 390, height: 900 });
+        await page.screenshot({ path: path.join(SHOTS, "docs-390.png") });
+        // The way back to the dashboard, and the dashboard's way here.
+        await page.getByRole("link", { name: "Dashboard" }).click();
+        await page.getByRole("link", { name: "API reference" }).waitFor();
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

@@ -26,8 +26,13 @@ describe("session race drill", () => {
     const base = server.api;
     const tenant = await newTenant(server, "Race org");
     const register = async (dsn: string) => {
-      const capsule = await api(base, "POST", "/capsules/generate", { token: tenant.adminKey, body: { project_id: tenant.projectId, device_type: "amr", environment: "testing" } });
-      const reg = await api(base, "POST", "/fleet/register", { body: { dsn, registration_token: capsule.json.capsule.fleet.registration_token } });
+      const capsule = await api(base, "POST", "/capsules/generate", {
+        token: tenant.adminKey,
+        body: { project_id: tenant.projectId, device_type: "amr", environment: "testing" },
+      });
+      const reg = await api(base, "POST", "/fleet/register", {
+        body: { dsn, registration_token: capsule.json.capsule.fleet.registration_token },
+      });
       return { id: reg.json.device_id as string, key: reg.json.device_key as string };
     };
     const a = await register("RACE-A");
@@ -37,7 +42,8 @@ describe("session race drill", () => {
 
     for (let round = 0; round < ROUNDS; round++) {
       const session_id = `ingest-race-${round}`;
-      const send = (d: { key: string }, who: string) => api(base, "POST", "/logs/ingest", { token: d.key, body: { session_id, logs: [line(who)] } });
+      const send = (d: { key: string }, who: string) =>
+        api(base, "POST", "/logs/ingest", { token: d.key, body: { session_id, logs: [line(who)] } });
       const [ra, rb] = await Promise.all([send(a, "a"), send(b, "b")]);
       outcomes.push(`${ra.status}/${rb.status}`);
       expect([ra.status, rb.status].sort()).toEqual([200, 409]);

@@ -48,10 +48,15 @@ function watch(url: string, headers: Record<string, string> = {}): Watched {
     ws.addEventListener("open", () => resolve());
     ws.addEventListener("error", () => reject(new Error(`${url} did not open`)));
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
+  );
   const frame = (type: string) =>
     new Promise<any>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${type} frame; frames: ${JSON.stringify(frames).slice(0, 500)}`)), CLOSE_WITHIN_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`no ${type} frame; frames: ${JSON.stringify(frames).slice(0, 500)}`)),
+        CLOSE_WITHIN_MS,
+      );
       const look = () => {
         const found = frames.find((f) => f.type === type);
         if (!found) return void waiting.push(look);
@@ -70,12 +75,16 @@ function watch(url: string, headers: Record<string, string> = {}): Watched {
 async function serverClose(w: Watched, what: string): Promise<{ code: number; reason: string }> {
   const start = Date.now();
   while (w.ws.readyState < WebSocket.CLOSING) {
-    if (Date.now() - start > CLOSE_FRAME_WITHIN_MS) throw new Error(`${what}: no close frame within ${CLOSE_FRAME_WITHIN_MS} ms`);
+    if (Date.now() - start > CLOSE_FRAME_WITHIN_MS)
+      throw new Error(`${what}: no close frame within ${CLOSE_FRAME_WITHIN_MS} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: the close frame came, but no close event within ${CLOSE_WITHIN_MS} ms`)), CLOSE_WITHIN_MS);
+    timer = setTimeout(
+      () => reject(new Error(`${what}: the close frame came, but no close event within ${CLOSE_WITHIN_MS} ms`)),
+      CLOSE_WITHIN_MS,
+    );
   });
   try {
     return await Promise.race([w.closed, late]);
@@ -101,7 +110,9 @@ describe("server-initiated WebSocket closes, seen by Node's own WebSocket", () =
   }, 120_000);
 
   async function device(tenant: Awaited<ReturnType<typeof newTenant>>, dsn: string) {
-    const reg = await api(server.api, "POST", "/fleet/register", { body: { dsn, registration_token: tenant.registrationToken } });
+    const reg = await api(server.api, "POST", "/fleet/register", {
+      body: { dsn, registration_token: tenant.registrationToken },
+    });
     expect(reg.status, JSON.stringify(reg.json)).toBe(201);
     return { id: reg.json.device_id as string, key: reg.json.device_key as string };
   }
@@ -113,7 +124,10 @@ describe("server-initiated WebSocket closes, seen by Node's own WebSocket", () =
   };
 
   const doomedKey = async (adminKey: string) => {
-    const res = await api(server.api, "POST", "/keys", { token: adminKey, body: { role: "viewer", name: "revoked soon" } });
+    const res = await api(server.api, "POST", "/keys", {
+      token: adminKey,
+      body: { role: "viewer", name: "revoked soon" },
+    });
     expect(res.status).toBe(201);
     return { id: res.json.id as string, key: res.json.key as string };
   };
@@ -125,9 +139,14 @@ describe("server-initiated WebSocket closes, seen by Node's own WebSocket", () =
     await first.frame("ready");
     const second = watch(`${ws}/fleet/connect`, { authorization: `Bearer ${d.key}` });
     await second.frame("ready");
-    expect(await serverClose(first, "replaced device socket")).toEqual({ code: 4000, reason: "replaced by a newer connection" });
+    expect(await serverClose(first, "replaced device socket")).toEqual({
+      code: 4000,
+      reason: "replaced by a newer connection",
+    });
 
-    expect((await api(server.api, "DELETE", `/fleet/devices/${d.id}`, { token: tenant.adminKey })).status).toBeLessThan(300);
+    expect((await api(server.api, "DELETE", `/fleet/devices/${d.id}`, { token: tenant.adminKey })).status).toBeLessThan(
+      300,
+    );
     expect(await serverClose(second, "decommissioned device socket")).toMatchObject({ code: 4001 });
   });
 
@@ -162,7 +181,12 @@ describe("server-initiated WebSocket closes, seen by Node's own WebSocket", () =
     const deadline = Date.now() + 60_000;
     for (let b = 0; !viewer.frames.some((f) => f.type === "dropped") && Date.now() < deadline; b++) {
       const now = Date.now() * 1000;
-      const logs = Array.from({ length: 100 }, (_, i) => ({ timestamp_us: now + i, level: "INFO", module: "drill", message: `${b}.${i} ${padding}` }));
+      const logs = Array.from({ length: 100 }, (_, i) => ({
+        timestamp_us: now + i,
+        level: "INFO",
+        module: "drill",
+        message: `${b}.${i} ${padding}`,
+      }));
       expect((await api(server.api, "POST", "/logs/ingest", { token: d.key, body: { logs } })).status).toBe(200);
       await new Promise((r) => setTimeout(r, 250));
     }

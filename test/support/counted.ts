@@ -73,7 +73,9 @@ function countedCalls<T extends object>(target: T, count: () => void): T {
         count();
         const out = Reflect.apply(value, t, args);
         // resumeMultipartUpload answers an object at once, whose abort() is the call that reaches R2.
-        return out && typeof out === "object" && !(out instanceof Promise) && "abort" in out ? countedCalls(out, count) : out;
+        return out && typeof out === "object" && !(out instanceof Promise) && "abort" in out
+          ? countedCalls(out, count)
+          : out;
       };
     },
   });

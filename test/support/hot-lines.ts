@@ -7,7 +7,9 @@ import { shardOfDevice } from "../../src/stubs/log-shard";
 
 /** The shard that holds a device's lines (its project read from D1). */
 export async function shardOf(deviceId: string) {
-  const row = await env.DB.prepare("SELECT project_id FROM devices WHERE id = ?").bind(deviceId).first<{ project_id: string }>();
+  const row = await env.DB.prepare("SELECT project_id FROM devices WHERE id = ?")
+    .bind(deviceId)
+    .first<{ project_id: string }>();
   if (!row) throw new Error(`no device ${deviceId}`);
   return shardOfDevice(env, row.project_id, deviceId);
 }
@@ -17,7 +19,12 @@ export async function hotLineIds(deviceId: string): Promise<number[]> {
     state.storage.sql
       .exec<{ data: string }>("SELECT data FROM chunks WHERE device_id = ?", deviceId)
       .toArray()
-      .flatMap((r) => r.data.split("\n").filter(Boolean).map((line) => (JSON.parse(line) as [number])[0]))
+      .flatMap((r) =>
+        r.data
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => (JSON.parse(line) as [number])[0]),
+      )
       .sort((a, b) => a - b),
   );
 }

@@ -32,7 +32,8 @@ export class HeldQueue implements Queue<JobMessage> {
 
   async sendBatch(messages: Iterable<MessageSendRequest<JobMessage>>): Promise<QueueSendBatchResponse> {
     this.sends++;
-    for (const m of messages) this.waiting.push({ id: crypto.randomUUID(), body: structuredClone(m.body), attempts: 1 });
+    for (const m of messages)
+      this.waiting.push({ id: crypto.randomUUID(), body: structuredClone(m.body), attempts: 1 });
     return {} as QueueSendBatchResponse;
   }
 
@@ -57,7 +58,10 @@ export function jobsEnv(over: Partial<Env> = {}): JobsEnv {
 export async function consumeOnce(e: JobsEnv): Promise<{ acked: number; retried: number }> {
   const queue = e.JOBS;
   const taken = queue.waiting.splice(0, env.JOBS_CONSUMER.max_batch_size);
-  const batch = createMessageBatch<JobMessage>(QUEUE, taken.map((m) => ({ id: m.id, timestamp: Date.now(), attempts: m.attempts, body: m.body })));
+  const batch = createMessageBatch<JobMessage>(
+    QUEUE,
+    taken.map((m) => ({ id: m.id, timestamp: Date.now(), attempts: m.attempts, body: m.body })),
+  );
   const ctx = createExecutionContext();
   await worker.queue(batch, e);
   const result = await getQueueResult(batch, ctx);

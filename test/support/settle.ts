@@ -7,7 +7,8 @@ import { type DeviceHub, SETTLE } from "../../durable-objects/device-hub/hub";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { fanInByName, fanInName } from "../../src/stubs/fan-in";
 
-export const settle = (deviceId: string): Promise<void> => runInDurableObject(deviceHub(env, deviceId), (hub: DeviceHub) => hub[SETTLE]());
+export const settle = (deviceId: string): Promise<void> =>
+  runInDurableObject(deviceHub(env, deviceId), (hub: DeviceHub) => hub[SETTLE]());
 
 /** Passes on what a project's first `count` fan-in objects hold (src/contract/fan-in.ts). */
 export const settleFanIn = async (projectId: string, count: number): Promise<void> => {

@@ -18,4 +18,7 @@ export async function writeTransitionsNow(projectId: string): Promise<void> {
 
 /** How many batches of transitions the project has written to D1, and when the last went (its own record). */
 export const transitionBatches = (projectId: string): Promise<{ batches: number; at: number }> =>
-  runInDurableObject(projectHub(env, projectId), (_hub, state) => state.storage.kv.get<{ batches: number; at: number }>("presence_d1") ?? { batches: 0, at: 0 });
+  runInDurableObject(
+    projectHub(env, projectId),
+    (_hub, state) => state.storage.kv.get<{ batches: number; at: number }>("presence_d1") ?? { batches: 0, at: 0 },
+  );

@@ -34,7 +34,12 @@ function fakeServer() {
       state.batches.push({ at: Date.now(), id: body.batch_id, messages: body.logs.map((l) => l.message) });
       return Response.json({ accepted: body.logs.length, rejected: [], duplicate: false, ...state.hint });
     }
-    if (path.endsWith("/fleet/heartbeat")) return Response.json({ server_time: new Date().toISOString(), pending_commands: state.queued.length, ...state.hint });
+    if (path.endsWith("/fleet/heartbeat"))
+      return Response.json({
+        server_time: new Date().toISOString(),
+        pending_commands: state.queued.length,
+        ...state.hint,
+      });
     if (path.endsWith("/commands") && r.method === "GET") return Response.json({ commands: state.queued.splice(0) });
     if (path.endsWith("/ack")) {
       state.acked.push(path.split("/").at(-2)!);
@@ -53,9 +58,15 @@ function fakeSocket(server: ReturnType<typeof fakeServer>) {
     open: true,
     async request(frame): Promise<SocketAnswer> {
       const { type, ...body } = frame as { type: string; batch_id: string; logs: { message: string }[] };
-      if (type === "logs") server.state.batches.push({ at: Date.now(), id: body.batch_id, messages: body.logs.map((l) => l.message) });
+      if (type === "logs")
+        server.state.batches.push({ at: Date.now(), id: body.batch_id, messages: body.logs.map((l) => l.message) });
       if (type === "command_ack") server.state.acked.push(String((body as Record<string, unknown>).command_id));
-      const answer = type === "logs" ? { accepted: body.logs.length, rejected: [], duplicate: false, ...server.state.hint } : type === "heartbeat" ? { server_time: "", pending_commands: 0, ...server.state.hint } : {};
+      const answer =
+        type === "logs"
+          ? { accepted: body.logs.length, rejected: [], duplicate: false, ...server.state.hint }
+          : type === "heartbeat"
+            ? { server_time: "", pending_commands: 0, ...server.state.hint }
+            : {};
       return { type: "ack", id: ++id, of: type, ...answer };
     },
     onPush(listener) {
@@ -78,8 +89,18 @@ describe("the agent's send loop", () => {
     vi.useRealTimers();
   });
 
-  function newAgent(server: ReturnType<typeof fakeServer>, extra: Partial<ConstructorParameters<typeof FleetbeatAgent>[0]> = {}) {
-    agent = new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: "fbd_test", spool: new MemorySpool(), fetch: server.fetch, gzip: false, ...extra });
+  function newAgent(
+    server: ReturnType<typeof fakeServer>,
+    extra: Partial<ConstructorParameters<typeof FleetbeatAgent>[0]> = {},
+  ) {
+    agent = new FleetbeatAgent({
+      backendUrl: BACKEND,
+      deviceKey: "fbd_test",
+      spool: new MemorySpool(),
+      fetch: server.fetch,
+      gzip: false,
+      ...extra,
+    });
     return agent;
   }
 
@@ -231,7 +252,11 @@ describe("the agent's send loop", () => {
   it("sends what a previous process left in the spool at once", async () => {
     const server = fakeServer();
     const spool = new MemorySpool();
-    new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: "fbd_test", spool, fetch: server.fetch }).log("INFO", "nav", "before the crash");
+    new FleetbeatAgent({ backendUrl: BACKEND, deviceKey: "fbd_test", spool, fetch: server.fetch }).log(
+      "INFO",
+      "nav",
+      "before the crash",
+    );
     const a = newAgent(server, { spool });
     a.startSending();
     await advance(0);

@@ -1,7 +1,15 @@
 // Where alert webhooks may go: public https only, except in local development.
 import { describe, expect, it } from "vitest";
 import { targetProblem } from "../../src/contract/alerts";
-import { IPV4_BLOCKS, IPV6_BLOCKS, embeddedIPv4, nonPublicHost, parseIPv4, parseIPv6, specialBlock } from "../../src/contract/special-addresses";
+import {
+  IPV4_BLOCKS,
+  IPV6_BLOCKS,
+  embeddedIPv4,
+  nonPublicHost,
+  parseIPv4,
+  parseIPv6,
+  specialBlock,
+} from "../../src/contract/special-addresses";
 
 const refused = (url: string) => expect(targetProblem(url, false), url).not.toBeNull();
 const taken = (url: string) => expect(targetProblem(url, false), url).toBeNull();
@@ -48,7 +56,13 @@ describe("alert webhook targets", () => {
   });
 
   it("refuse names with a trailing dot as the names they are", () => {
-    for (const url of ["https://localhost./", "https://foo.localhost./hook", "https://metadata.google.internal./computeMetadata/v1/", "https://printer.local./", "https://localhost../"])
+    for (const url of [
+      "https://localhost./",
+      "https://foo.localhost./hook",
+      "https://metadata.google.internal./computeMetadata/v1/",
+      "https://printer.local./",
+      "https://localhost../",
+    ])
       refused(url);
   });
 
@@ -67,7 +81,9 @@ describe("alert webhook targets", () => {
       "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
     ])
       refused(url);
-    expect(targetProblem("https://[64:ff9b::a9fe:a9fe]/", false)).toContain("169.254.169.254 (NAT64), in 169.254.0.0/16, link-local");
+    expect(targetProblem("https://[64:ff9b::a9fe:a9fe]/", false)).toContain(
+      "169.254.169.254 (NAT64), in 169.254.0.0/16, link-local",
+    );
   });
 
   it("refuse the other special-purpose blocks: site-local, benchmarking, documentation, multicast, reserved, broadcast", () => {
@@ -116,7 +132,15 @@ describe("alert webhook targets", () => {
   });
 
   it("refuse single-label and special-use names", () => {
-    for (const url of ["https://metadata/computeMetadata/v1/", "https://printer/", "https://router.home.arpa/", "https://ipv4only.arpa/", "https://ci.test/", "https://x.invalid/", "https://abc.onion/"])
+    for (const url of [
+      "https://metadata/computeMetadata/v1/",
+      "https://printer/",
+      "https://router.home.arpa/",
+      "https://ipv4only.arpa/",
+      "https://ci.test/",
+      "https://x.invalid/",
+      "https://abc.onion/",
+    ])
       refused(url);
   });
 
@@ -136,7 +160,18 @@ describe("special-purpose addresses", () => {
     expect(parseIPv4("0177.0.0.01")).toEqual([127, 0, 0, 1]);
     expect(parseIPv4("10.1.0x102")).toEqual([10, 1, 1, 2]);
     expect(parseIPv4("0xffffffff")).toEqual([255, 255, 255, 255]);
-    for (const bad of ["256.0.0.1", "1.2.3.4.5", "0x100000000", "1.2.3.256", "08.0.0.1", "1..2", "", "example.com", "1.2.3.4."]) expect(parseIPv4(bad), bad).toBeNull();
+    for (const bad of [
+      "256.0.0.1",
+      "1.2.3.4.5",
+      "0x100000000",
+      "1.2.3.256",
+      "08.0.0.1",
+      "1..2",
+      "",
+      "example.com",
+      "1.2.3.4.",
+    ])
+      expect(parseIPv4(bad), bad).toBeNull();
   });
 
   it("read IPv6, compressed or not, with a dotted IPv4 tail or not", () => {
@@ -148,7 +183,19 @@ describe("special-purpose addresses", () => {
     expect(parseIPv6("64:ff9b::169.254.169.254")).toEqual(parseIPv6("64:ff9b::a9fe:a9fe"));
     expect(parseIPv6("1:2:3:4:5:6:1.2.3.4")).toEqual(parseIPv6("1:2:3:4:5:6:102:304"));
     expect(parseIPv6("2001:DB8::")).toEqual([0x20, 0x01, 0x0d, 0xb8, ...Array<number>(12).fill(0)]);
-    for (const bad of ["1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3", ":1", "1:::2", "12345::", "::ffff:1.2.3", "::1.2.3.04", "g::", "1:2:3:4:5:6:7:1.2.3.4"]) expect(parseIPv6(bad), bad).toBeNull();
+    for (const bad of [
+      "1:2:3:4:5:6:7",
+      "1:2:3:4:5:6:7:8:9",
+      "1::2::3",
+      ":1",
+      "1:::2",
+      "12345::",
+      "::ffff:1.2.3",
+      "::1.2.3.04",
+      "g::",
+      "1:2:3:4:5:6:7:1.2.3.4",
+    ])
+      expect(parseIPv6(bad), bad).toBeNull();
   });
 
   it("find the IPv4 address an IPv6 address carries", () => {
@@ -187,7 +234,10 @@ describe("special-purpose addresses", () => {
         // No bit past the prefix length is set.
         const n = Number(bits);
         const hostBits = (i: number) => (i * 8 >= n ? 0xff : (i + 1) * 8 <= n ? 0 : 0xff >> (n - i * 8));
-        expect(parsed!.map((b, i) => b & hostBits(i)), row.block).toEqual(Array<number>(bytes).fill(0));
+        expect(
+          parsed!.map((b, i) => b & hostBits(i)),
+          row.block,
+        ).toEqual(Array<number>(bytes).fill(0));
       }
     }
   });

@@ -16,7 +16,8 @@ function extractionProblems(names: string[]): string[] {
   if (files.size !== names.length) problems.push("two names differ only by case");
   for (const name of names) {
     const segments = name.split("/");
-    for (let i = 1; i < segments.length; i++) if (files.has(fold(segments.slice(0, i).join("/")))) problems.push(`${name}: a file is named like its folder`);
+    for (let i = 1; i < segments.length; i++)
+      if (files.has(fold(segments.slice(0, i).join("/")))) problems.push(`${name}: a file is named like its folder`);
     for (const s of segments) {
       if (s === "") problems.push(`${name}: an empty segment`);
       if (WINDOWS_REFUSES.test(s)) problems.push(`${name}: Windows refuses or changes "${s}"`);
@@ -35,13 +36,21 @@ describe("a file's name in the session bundle", () => {
   });
 
   it("moves a folder that a file already holds the name of, with every file in it", () => {
-    expect(namesOf(["a", "a/secret.txt", "a/more/deep.txt"])).toEqual({ a: "a", "a/secret.txt": "a (2)/secret.txt", "a/more/deep.txt": "a (2)/more/deep.txt" });
+    expect(namesOf(["a", "a/secret.txt", "a/more/deep.txt"])).toEqual({
+      a: "a",
+      "a/secret.txt": "a (2)/secret.txt",
+      "a/more/deep.txt": "a (2)/more/deep.txt",
+    });
     // The other way round: the folder comes first in the listing, the file is renamed.
     expect(namesOf(["A/x.txt", "a"])).toEqual({ "A/x.txt": "A/x.txt", a: "a (2)" });
   });
 
   it("renames names that differ only by case, before the extension", () => {
-    expect(namesOf(["Notes.txt", "notes.txt", "NOTES.TXT"])).toEqual({ "NOTES.TXT": "NOTES.TXT", "Notes.txt": "Notes (2).txt", "notes.txt": "notes (3).txt" });
+    expect(namesOf(["Notes.txt", "notes.txt", "NOTES.TXT"])).toEqual({
+      "NOTES.TXT": "NOTES.TXT",
+      "Notes.txt": "Notes (2).txt",
+      "notes.txt": "notes (3).txt",
+    });
   });
 
   it("keeps clear of Windows' device names, reserved characters and stripped endings", () => {
@@ -53,7 +62,11 @@ describe("a file's name in the session bundle", () => {
       "console.log": "console.log",
     });
     expect(namesOf(['what?<x>:"y"|z*.log'])).toEqual({ 'what?<x>:"y"|z*.log': "what__x___y__z_.log" });
-    expect(namesOf(["draft.", "draft. ", "dir ./f"])).toEqual({ "draft.": "draft_", "draft. ": "draft__", "dir ./f": "dir__/f" });
+    expect(namesOf(["draft.", "draft. ", "dir ./f"])).toEqual({
+      "draft.": "draft_",
+      "draft. ": "draft__",
+      "dir ./f": "dir__/f",
+    });
     // A name made safe never displaces a name that was safe already.
     expect(namesOf(["a:b", "a_b"])).toEqual({ "a:b": "a_b (2)", a_b: "a_b" });
     expect(namesOf(["x (2)", "X", "x"])).toEqual({ X: "X", x: "x (3)", "x (2)": "x (2)" });
@@ -77,7 +90,25 @@ describe("a file's name in the session bundle", () => {
   it("always gives names that extract everywhere, each once (any paths)", () => {
     // Segments drawn from what makes trouble: case, dots, spaces, reserved characters and names.
     const segment = fc.oneof(
-      fc.constantFrom("a", "A", "a.txt", "A.TXT", "con", "CON.txt", "aux", "nul", "com1", "lpt9.log", ".", "..", "a.", "a ", "x (2)", "a_b", "a:b"),
+      fc.constantFrom(
+        "a",
+        "A",
+        "a.txt",
+        "A.TXT",
+        "con",
+        "CON.txt",
+        "aux",
+        "nul",
+        "com1",
+        "lpt9.log",
+        ".",
+        "..",
+        "a.",
+        "a ",
+        "x (2)",
+        "a_b",
+        "a:b",
+      ),
       fc.stringMatching(/^[aA. :?*<>|"_ß(2)\u00e9\u0301]{1,6}$/),
     );
     const path = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.join("/"));

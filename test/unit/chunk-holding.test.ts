@@ -6,14 +6,24 @@ import { describe, expect, it } from "vitest";
 import { ChunkLines } from "../../durable-objects/log-shard/chunks";
 
 /** A line as the store keeps it: the JSON text of its tuple (id, time, level, module, logger, message, …). */
-const lineText = (message: string, i: number) => JSON.stringify([i, 1000 + i, 1, "Kernel", null, message, null, null, null, null]);
+const lineText = (message: string, i: number) =>
+  JSON.stringify([i, 1000 + i, 1, "Kernel", null, message, null, null, null, null]);
 /** A chunk of lines with these messages (one JSON text a line, newline-joined, as stored). */
 const chunk = (texts: string[], plain?: boolean) =>
-  new ChunkLines("dev_1", texts.map((_, i) => `${i},${1000 + i},1,`).join(""), `${texts.map(lineText).join("\n")}\n`, plain);
+  new ChunkLines(
+    "dev_1",
+    texts.map((_, i) => `${i},${1000 + i},1,`).join(""),
+    `${texts.map(lineText).join("\n")}\n`,
+    plain,
+  );
 /** The ids of the lines the chunk finds. */
-const holding = (texts: string[], words: string[]) => chunk(texts).holding(words)?.map((r) => r.id);
+const holding = (texts: string[], words: string[]) =>
+  chunk(texts)
+    .holding(words)
+    ?.map((r) => r.id);
 /** What reading each line finds: every word in its lower-cased text. */
-const eachLine = (texts: string[], words: string[]) => texts.flatMap((t, i) => (words.every((w) => lineText(t, i).toLowerCase().includes(w)) ? [i] : []));
+const eachLine = (texts: string[], words: string[]) =>
+  texts.flatMap((t, i) => (words.every((w) => lineText(t, i).toLowerCase().includes(w)) ? [i] : []));
 
 describe("a chunk's lines that may hold the search words", () => {
   const texts = [
@@ -28,7 +38,19 @@ describe("a chunk's lines that may hold the search words", () => {
   ];
 
   it("are the lines whose text holds every word, each once, in order", () => {
-    for (const words of [["block"], ["blk"], ["block", "terminating"], ["blk", "block"], ["absent"], ["b"], ["line"], ["kernel"], ["src:"], ["/10.0.0.1"], ["0.0"]]) {
+    for (const words of [
+      ["block"],
+      ["blk"],
+      ["block", "terminating"],
+      ["blk", "block"],
+      ["absent"],
+      ["b"],
+      ["line"],
+      ["kernel"],
+      ["src:"],
+      ["/10.0.0.1"],
+      ["0.0"],
+    ]) {
       expect(holding(texts, words), words.join(" ")).toEqual(eachLine(texts, words));
     }
   });

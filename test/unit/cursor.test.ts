@@ -32,7 +32,11 @@ describe("encodeCursor and decodeCursor", () => {
   });
 
   it("read back keys in any script, however long, within the cursor's length limit", () => {
-    const key = { started_at: 1764000000000, project_id: "prj_01KB0000000000000000000000", session_id: `セッション-${"運".repeat(120)}-🤖` };
+    const key = {
+      started_at: 1764000000000,
+      project_id: "prj_01KB0000000000000000000000",
+      session_id: `セッション-${"運".repeat(120)}-🤖`,
+    };
     const cursor = encodeCursor(key);
     expect(decodeCursor(cursor, SessionCursor)).toEqual(key);
     expect(cursor.length).toBeLessThanOrEqual(2048);

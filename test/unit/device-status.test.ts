@@ -1,6 +1,11 @@
 // The status people see for a device, from what its DeviceHub remembers.
 import { describe, expect, it } from "vitest";
-import { type DeviceState, effectiveStatus, MISSED_HEARTBEATS, offlineDeadline } from "../../durable-objects/device-hub/state";
+import {
+  type DeviceState,
+  effectiveStatus,
+  MISSED_HEARTBEATS,
+  offlineDeadline,
+} from "../../durable-objects/device-hub/state";
 
 const INTERVAL_MS = 30_000;
 

@@ -18,7 +18,12 @@ const stored = (level: number, message: string): StoredLine => ({
   context: null,
   bytes: message.length,
 });
-const newTail = () => new DeviceTail({} as Env, () => who, () => {});
+const newTail = () =>
+  new DeviceTail(
+    {} as Env,
+    () => who,
+    () => {},
+  );
 
 describe("the device's live tail", () => {
   it("keeps the newest plan it was told: an answer computed before a change does not undo it", () => {

@@ -35,7 +35,9 @@ describe("a CSV cell", () => {
 
 describe("the export's Content-Disposition", () => {
   it("is a plain filename when the name is plain ASCII", () => {
-    expect(attachmentDisposition("fleetbeat-logs-dev_01KB-20260101T000000.csv")).toBe('attachment; filename="fleetbeat-logs-dev_01KB-20260101T000000.csv"');
+    expect(attachmentDisposition("fleetbeat-logs-dev_01KB-20260101T000000.csv")).toBe(
+      'attachment; filename="fleetbeat-logs-dev_01KB-20260101T000000.csv"',
+    );
   });
 
   /** The header's parameters, as RFC 6266 reads them: name=token or name="quoted string". */
@@ -61,13 +63,17 @@ describe("the export's Content-Disposition", () => {
     expect(p.get("filename")).toBe("fleetbeat-logs-x__filename__evil.bat-20260101T000000.csv");
     expect(p.get("filename*")).toMatch(/^UTF-8''[A-Za-z0-9!#$&+.^_`|~%-]+$/);
     // The real name keeps what a file name may hold; only the quotes go.
-    expect(decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length))).toBe("fleetbeat-logs-x_;filename=_evil.bat-20260101T000000.csv");
+    expect(decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length))).toBe(
+      "fleetbeat-logs-x_;filename=_evil.bat-20260101T000000.csv",
+    );
   });
 
   it("gives a name in any script as UTF-8, with an ASCII fallback", () => {
     const p = parameters(attachmentDisposition("fleetbeat-logs-セッション 1 (é)-20260101T000000.ndjson"));
     expect(p.get("filename")).toBe("fleetbeat-logs-______1____-20260101T000000.ndjson");
-    expect(decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length))).toBe("fleetbeat-logs-セッション 1 (é)-20260101T000000.ndjson");
+    expect(decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length))).toBe(
+      "fleetbeat-logs-セッション 1 (é)-20260101T000000.ndjson",
+    );
   });
 
   it("replaces what no file system takes: path separators, control characters, reserved marks", () => {
@@ -76,7 +82,9 @@ describe("the export's Content-Disposition", () => {
       expect(header).toMatch(/^[\x20-\x7e]+$/);
       const p = parameters(header);
       expect(p.get("filename")).toMatch(/^[A-Za-z0-9._-]+$/);
-      const real = p.has("filename*") ? decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length)) : p.get("filename")!;
+      const real = p.has("filename*")
+        ? decodeURIComponent(p.get("filename*")!.slice("UTF-8''".length))
+        : p.get("filename")!;
       expect(real).not.toMatch(/[\\/:*?"<>|\p{Cc}]/u);
       expect(real).toMatch(/^fleetbeat-logs-.+-1\.csv$/);
     }

@@ -9,7 +9,17 @@ const row = (seq: number, day: string, extra: Partial<OutboxRow>): OutboxRow => 
 const HOUR = Date.parse("2026-03-31T22:00:00Z");
 
 const delivered = (seq: number) => ({
-  rows: [row(seq, "2026-03-31", { logs: 5, log_bytes: 50, error_lines: 1, reserved_logs: 2, reserved_bytes: 20, rows_written: 9 }), row(seq, "2026-04-01", { heartbeats: 3 })],
+  rows: [
+    row(seq, "2026-03-31", {
+      logs: 5,
+      log_bytes: 50,
+      error_lines: 1,
+      reserved_logs: 2,
+      reserved_bytes: 20,
+      rows_written: 9,
+    }),
+    row(seq, "2026-04-01", { heartbeats: 3 }),
+  ],
   buckets: [
     { seq, minutes: 60, start: HOUR, metric: "logs_info", n: 4 },
     { seq, minutes: 60, start: HOUR, metric: "logs_error", n: 1 },
@@ -31,7 +41,9 @@ describe("a delivery's counts as a delta", () => {
     const again = deliveryOf(7, deltaOf(d));
     const reseq = <T extends { seq: number }>(items: T[]) => items.map((i) => ({ ...i, seq: 7 }));
     expect(again.rows).toEqual(reseq(d.rows));
-    expect(byKey(again.buckets, (b) => `${b.minutes}:${b.start}:${b.metric}`)).toEqual(byKey(reseq(d.buckets), (b) => `${b.minutes}:${b.start}:${b.metric}`));
+    expect(byKey(again.buckets, (b) => `${b.minutes}:${b.start}:${b.metric}`)).toEqual(
+      byKey(reseq(d.buckets), (b) => `${b.minutes}:${b.start}:${b.metric}`),
+    );
     expect(byKey(again.tallies, (t) => t.key)).toEqual(byKey(reseq(d.tallies), (t) => t.key));
     expect(again.devices).toEqual(reseq(d.devices));
   });

@@ -8,7 +8,7 @@ describe("the latency histogram", () => {
   it("reads p50, p95 and p99 within 5% of the exact percentile of a known distribution", () => {
     // Log-normal latencies around 40 ms, from a fixed seed.
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const samples = Array.from({ length: 20_000 }, () => {
       const z = Math.sqrt(-2 * Math.log(rnd() || 1e-9)) * Math.cos(2 * Math.PI * rnd());
       return Math.exp(Math.log(40) + 0.8 * z);

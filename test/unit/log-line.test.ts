@@ -68,7 +68,11 @@ describe("timestamps", () => {
   });
 
   it("come from timestamp_us when a line has both forms", () => {
-    const { lines } = validateLines([line({ timestamp: "2026-11-25T09:00:00Z", timestamp_us: NOW_US - 5 })], NOW_US, OLDEST_US);
+    const { lines } = validateLines(
+      [line({ timestamp: "2026-11-25T09:00:00Z", timestamp_us: NOW_US - 5 })],
+      NOW_US,
+      OLDEST_US,
+    );
     expect(lines[0]!.ts).toBe(NOW_US - 5);
   });
 
@@ -108,13 +112,24 @@ describe("a batch", () => {
     const { lines } = validateLines(
       [
         line({ timestamp_us: NOW_US }),
-        line({ timestamp_us: NOW_US, logger: "arm.grip", thread_id: 17, process_id: "p-9", context: { joint: 3, ok: true } }),
+        line({
+          timestamp_us: NOW_US,
+          logger: "arm.grip",
+          thread_id: 17,
+          process_id: "p-9",
+          context: { joint: 3, ok: true },
+        }),
       ],
       NOW_US,
       OLDEST_US,
     );
     expect(lines[0]).toMatchObject({ logger: null, thread_id: null, process_id: null, context: null });
-    expect(lines[1]).toMatchObject({ logger: "arm.grip", thread_id: "17", process_id: "p-9", context: '{"joint":3,"ok":true}' });
+    expect(lines[1]).toMatchObject({
+      logger: "arm.grip",
+      thread_id: "17",
+      process_id: "p-9",
+      context: '{"joint":3,"ok":true}',
+    });
   });
 
   it("counts each line's bytes as UTF-8, over message, module, logger, thread and context", () => {

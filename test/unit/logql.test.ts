@@ -33,7 +33,9 @@ const refused = (query: string) => {
 
 describe("parseLogQuery: the subset", () => {
   it("reads a selector with every matcher operator and every line filter", () => {
-    const q = parseLogQuery('{device_id="dev_1", module!="net", level=~"ERROR|WARN", dsn!~`SN-9.*`} |= "fail" != "retry" |~ "(?i)time(out)?" !~ "ok$"');
+    const q = parseLogQuery(
+      '{device_id="dev_1", module!="net", level=~"ERROR|WARN", dsn!~`SN-9.*`} |= "fail" != "retry" |~ "(?i)time(out)?" !~ "ok$"',
+    );
     expect(q.matchers.map((m) => [m.label, m.op, m.value])).toEqual([
       ["device_id", "=", "dev_1"],
       ["module", "!=", "net"],
@@ -101,7 +103,7 @@ describe("parseLogQuery: refused, naming what", () => {
     ['{module~"a"}', "expected =, !=, =~ or !~ after module"],
     ['{module="a"', 'expected "," or "}"'],
     ['{module="a}', "unterminated string"],
-    ['{module=a}', "expected a quoted string"],
+    ["{module=a}", "expected a quoted string"],
     ['{module="\\."}', "invalid escape"],
     ["", "query is required"],
     ["hello", "expected a stream selector"],
@@ -175,7 +177,11 @@ describe("RegexWork: what a query's regexes read, bounded", () => {
       fn();
     } catch (err) {
       expect(err).toBeInstanceOf(ApiError);
-      return { status: (err as ApiError).status, message: (err as ApiError).message, details: (err as ApiError).details };
+      return {
+        status: (err as ApiError).status,
+        message: (err as ApiError).message,
+        details: (err as ApiError).details,
+      };
     }
     throw new Error("the work was not refused");
   };

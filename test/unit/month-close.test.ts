@@ -30,8 +30,26 @@ function dayRow(date: string, over: Partial<DailyRow> = {}): DailyRow {
 
 describe("closing a month", () => {
   it("sums the days and keeps the peak storage", () => {
-    const m = closeMonth(project, [dayRow("2027-01-01", { logs: 5, storageBytes: 7 }), dayRow("2027-01-02", { logs: 6, errorLines: 2, storageBytes: 3 })], "pro", "2027-01", 1);
-    expect(m).toMatchObject({ ...project, month: "2027-01", logs: 11, errorLines: 2, peakStorageBytes: 7, exceededLimits: [], overageCents: 0, tier: "pro" });
+    const m = closeMonth(
+      project,
+      [
+        dayRow("2027-01-01", { logs: 5, storageBytes: 7 }),
+        dayRow("2027-01-02", { logs: 6, errorLines: 2, storageBytes: 3 }),
+      ],
+      "pro",
+      "2027-01",
+      1,
+    );
+    expect(m).toMatchObject({
+      ...project,
+      month: "2027-01",
+      logs: 11,
+      errorLines: 2,
+      peakStorageBytes: 7,
+      exceededLimits: [],
+      overageCents: 0,
+      tier: "pro",
+    });
   });
 
   it("bills soft limits past their line as overage, and lists hard ones without billing them", () => {
@@ -47,7 +65,13 @@ describe("closing a month", () => {
   });
 
   it("on free, every limit is hard: past the line is listed, never billed", () => {
-    const m = closeMonth(project, [dayRow("2027-01-01", { deviceMessagesIn: TIERS.free.limits.device_messages_in_per_month + 1 })], "free", "2027-01", 1);
+    const m = closeMonth(
+      project,
+      [dayRow("2027-01-01", { deviceMessagesIn: TIERS.free.limits.device_messages_in_per_month + 1 })],
+      "free",
+      "2027-01",
+      1,
+    );
     expect(m.exceededLimits).toEqual(["device_messages_in"]);
     expect(m.overageCents).toBe(0);
   });

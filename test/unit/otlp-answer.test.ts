@@ -15,15 +15,25 @@ describe("OTLP error answers", () => {
   });
 
   it("keeps a quota's Retry-After on its 429, in protobuf for a protobuf request", async () => {
-    const res = errorAnswer("protobuf", new ApiError("quota_exceeded", "the month's limit is reached", {}, { "retry-after": "86400" }));
+    const res = errorAnswer(
+      "protobuf",
+      new ApiError("quota_exceeded", "the month's limit is reached", {}, { "retry-after": "86400" }),
+    );
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("86400");
     expect(res.headers.get("content-type")).toBe("application/x-protobuf");
-    expect(fromBinary(StatusSchema, new Uint8Array(await res.arrayBuffer()))).toMatchObject({ code: 8, message: "the month's limit is reached" });
+    expect(fromBinary(StatusSchema, new Uint8Array(await res.arrayBuffer()))).toMatchObject({
+      code: 8,
+      message: "the month's limit is reached",
+    });
   });
 
   it("answers what will never be accepted without Retry-After", () => {
-    for (const err of [new ApiError("bad_request", "malformed"), new ApiError("payload_too_large", "too big", {}, { "retry-after": "5" }), new ApiError("unauthorized", "no key")]) {
+    for (const err of [
+      new ApiError("bad_request", "malformed"),
+      new ApiError("payload_too_large", "too big", {}, { "retry-after": "5" }),
+      new ApiError("unauthorized", "no key"),
+    ]) {
       const res = errorAnswer("json", err);
       expect(res.status).toBeLessThan(500);
       expect(res.status).not.toBe(429);

@@ -33,25 +33,45 @@ function fetcher(devices: Record<string, LogView[]>, order: "asc" | "desc") {
     const sorted = [...devices[deviceId]!].sort((a, b) => (before(key(a), key(b)) ? -1 : 1));
     if (order === "desc") sorted.reverse();
     const cut = after && ([after.ts, after.device_id, after.id] as const);
-    return { rows: sorted.filter((l) => !cut || (order === "asc" ? before(cut, key(l)) : before(key(l), cut))).slice(0, limit) };
+    return {
+      rows: sorted.filter((l) => !cut || (order === "asc" ? before(cut, key(l)) : before(key(l), cut))).slice(0, limit),
+    };
   };
   return { fetch, calls };
 }
 
-const cursorOf = (l: LogView): LogCursor => ({ ts: l.timestamp_us, device_id: l.device_id, id: Number(l.id.split(":")[1]) });
+const cursorOf = (l: LogView): LogCursor => ({
+  ts: l.timestamp_us,
+  device_id: l.device_id,
+  id: Number(l.id.split(":")[1]),
+});
 
 describe("the k-way page merge", () => {
   it("merges devices by event time, then device id, then row id", async () => {
     const devices = { dev_b: device("dev_b", [10, 30, 30, 50]), dev_a: device("dev_a", [20, 30, 40]) };
     const { fetch } = fetcher(devices, "asc");
     const page = (await mergePages(Object.keys(devices), "asc", undefined, 100, fetch)).rows;
-    expect(page.map((l) => l.id)).toEqual(["dev_b:1", "dev_a:1", "dev_a:2", "dev_b:2", "dev_b:3", "dev_a:3", "dev_b:4"]);
+    expect(page.map((l) => l.id)).toEqual([
+      "dev_b:1",
+      "dev_a:1",
+      "dev_a:2",
+      "dev_b:2",
+      "dev_b:3",
+      "dev_a:3",
+      "dev_b:4",
+    ]);
   });
 
   it("pages through every line exactly once, in either order, from the last line's cursor", async () => {
     const devices = {
-      dev_a: device("dev_a", Array.from({ length: 57 }, (_, i) => i * 3)),
-      dev_b: device("dev_b", Array.from({ length: 41 }, (_, i) => i * 4)),
+      dev_a: device(
+        "dev_a",
+        Array.from({ length: 57 }, (_, i) => i * 3),
+      ),
+      dev_b: device(
+        "dev_b",
+        Array.from({ length: 41 }, (_, i) => i * 4),
+      ),
       dev_c: device("dev_c", [5, 5, 5, 5, 5, 6]),
     };
     for (const order of ["asc", "desc"] as const) {
@@ -71,8 +91,16 @@ describe("the k-way page merge", () => {
 
   it("asks each source once for a page it can hold whole, however the lines are spread", async () => {
     // dev_a holds the whole first page; each of the ten sources is asked once, for the page.
-    const others = Object.fromEntries(Array.from({ length: 9 }, (_, d) => [`dev_o${d}`, device(`dev_o${d}`, [1000 + d])]));
-    const devices = { dev_a: device("dev_a", Array.from({ length: 100 }, (_, i) => i)), ...others };
+    const others = Object.fromEntries(
+      Array.from({ length: 9 }, (_, d) => [`dev_o${d}`, device(`dev_o${d}`, [1000 + d])]),
+    );
+    const devices = {
+      dev_a: device(
+        "dev_a",
+        Array.from({ length: 100 }, (_, i) => i),
+      ),
+      ...others,
+    };
     const { fetch, calls } = fetcher(devices, "asc");
     const page = (await mergePages(Object.keys(devices), "asc", undefined, 50, fetch)).rows;
     expect(page.map((l) => l.timestamp_us)).toEqual(Array.from({ length: 50 }, (_, i) => i));
@@ -84,8 +112,16 @@ describe("the k-way page merge", () => {
     // 20 sources × a page of 1,000 is more than a page may hold from its first fetches.
     const want = 1000;
     expect(20 * want).toBeGreaterThan(FIRST_FETCH_ROWS);
-    const others = Object.fromEntries(Array.from({ length: 19 }, (_, d) => [`dev_o${d}`, device(`dev_o${d}`, [5000 + d])]));
-    const devices = { dev_a: device("dev_a", Array.from({ length: 2000 }, (_, i) => i)), ...others };
+    const others = Object.fromEntries(
+      Array.from({ length: 19 }, (_, d) => [`dev_o${d}`, device(`dev_o${d}`, [5000 + d])]),
+    );
+    const devices = {
+      dev_a: device(
+        "dev_a",
+        Array.from({ length: 2000 }, (_, i) => i),
+      ),
+      ...others,
+    };
     const { fetch, calls } = fetcher(devices, "asc");
     const page = (await mergePages(Object.keys(devices), "asc", undefined, want, fetch)).rows;
     expect(page.map((l) => l.timestamp_us)).toEqual(Array.from({ length: want }, (_, i) => i));
@@ -95,7 +131,9 @@ describe("the k-way page merge", () => {
   });
 
   it("holds at most a chunk per device, whatever the number of devices", async () => {
-    const devices = Object.fromEntries(Array.from({ length: 200 }, (_, d) => [`dev_${String(d).padStart(3, "0")}`, device(`dev_${d}`, [d, d + 1000])]));
+    const devices = Object.fromEntries(
+      Array.from({ length: 200 }, (_, d) => [`dev_${String(d).padStart(3, "0")}`, device(`dev_${d}`, [d, d + 1000])]),
+    );
     const { fetch, calls } = fetcher(devices, "asc");
     const page = (await mergePages(Object.keys(devices), "asc", undefined, 20, fetch)).rows;
     expect(page.length).toBe(20);
@@ -104,8 +142,14 @@ describe("the k-way page merge", () => {
 
   it("ends a page where a device stopped short, and the next page resumes there, every line once", async () => {
     const devices = {
-      dev_a: device("dev_a", Array.from({ length: 30 }, (_, i) => i * 2)),
-      dev_b: device("dev_b", Array.from({ length: 30 }, (_, i) => i * 2 + 1)),
+      dev_a: device(
+        "dev_a",
+        Array.from({ length: 30 }, (_, i) => i * 2),
+      ),
+      dev_b: device(
+        "dev_b",
+        Array.from({ length: 30 }, (_, i) => i * 2 + 1),
+      ),
     };
     const { fetch: plain } = fetcher(devices, "asc");
     // dev_a reads at most 4 of its rows per call, then says where it stopped (as a capped archive scan does).

@@ -10,19 +10,37 @@ describe("the Prometheus text format", () => {
   });
 
   it("spells NaN and the infinities as Go reads them", () => {
-    expect([NaN, Infinity, -Infinity, 0, -1.5, 1e21].map(formatValue)).toEqual(["NaN", "+Inf", "-Inf", "0", "-1.5", "1e+21"]);
+    expect([NaN, Infinity, -Infinity, 0, -1.5, 1e21].map(formatValue)).toEqual([
+      "NaN",
+      "+Inf",
+      "-Inf",
+      "0",
+      "-1.5",
+      "1e+21",
+    ]);
   });
 
   it("writes each family once with HELP and TYPE, leaves out empty ones, and reads back exactly", () => {
     const nasty = 'C:\\DIR\\"FILE"\nnext line';
     const text = formatExposition([
-      { name: "x_up", help: "Up\\down\nsecond line", type: "gauge", samples: [{ labels: { id: "a", dsn: nasty }, value: 1 }, { labels: { id: "b", dsn: "" }, value: 0 }] },
+      {
+        name: "x_up",
+        help: "Up\\down\nsecond line",
+        type: "gauge",
+        samples: [
+          { labels: { id: "a", dsn: nasty }, value: 1 },
+          { labels: { id: "b", dsn: "" }, value: 0 },
+        ],
+      },
       { name: "x_empty", help: "none", type: "gauge", samples: [] },
       { name: "x_seen_total", help: "Counted", type: "counter", samples: [{ labels: {}, value: 12.5 }] },
     ]);
     expect(text.endsWith("\n")).toBe(true);
     expect(text).not.toContain("x_empty");
-    expect(text.split("\n").filter((l) => l.startsWith("# TYPE"))).toEqual(["# TYPE x_up gauge", "# TYPE x_seen_total counter"]);
+    expect(text.split("\n").filter((l) => l.startsWith("# TYPE"))).toEqual([
+      "# TYPE x_up gauge",
+      "# TYPE x_seen_total counter",
+    ]);
     expect(text).toContain('x_up{id="a",dsn="C:\\\\DIR\\\\\\"FILE\\"\\nnext line"} 1');
     expect(parsePrometheusTextFormat(text)).toEqual([
       {

@@ -17,7 +17,8 @@ describe("when a device fetches new alert rules", () => {
 
   it("spreads 10,000 devices that heard at once over the minute: no second takes more than twice its share", () => {
     const perSecond = new Array(RULES_SPREAD.ms / 1000).fill(0);
-    for (let d = 0; d < 10_000; d++) perSecond[Math.floor((rulesFetchAt(crypto.randomUUID(), 3, 0) % RULES_SPREAD.ms) / 1000)]++;
+    for (let d = 0; d < 10_000; d++)
+      perSecond[Math.floor((rulesFetchAt(crypto.randomUUID(), 3, 0) % RULES_SPREAD.ms) / 1000)]++;
     const share = 10_000 / perSecond.length;
     expect(Math.max(...perSecond)).toBeLessThan(2 * share);
     expect(Math.min(...perSecond)).toBeGreaterThan(share / 2);

@@ -2,7 +2,14 @@
 // which line. Pure functions; the objects that use them are tested in tail-source.test.ts.
 import { describe, expect, it } from "vitest";
 import type { LogView } from "../../src/contract/log-view";
-import { TailRouter, distinctFilters, planFor, projectOfGroup, samePlan, tailGroupName } from "../../src/contract/tail-plan";
+import {
+  TailRouter,
+  distinctFilters,
+  planFor,
+  projectOfGroup,
+  samePlan,
+  tailGroupName,
+} from "../../src/contract/tail-plan";
 
 const line = (device_id: string, level: string, message: string, module = "arm"): LogView => ({
   id: `${device_id}:1`,
@@ -43,9 +50,19 @@ describe("tail plans", () => {
   });
 
   it("a hundred viewers with one filter are one filter, whatever the order of their levels", () => {
-    const filters = distinctFilters([{ level: ["ERROR", "WARN"] }, { level: ["WARN", "ERROR"] }, { q: "x" }, { level: ["ERROR", "WARN"] }]);
+    const filters = distinctFilters([
+      { level: ["ERROR", "WARN"] },
+      { level: ["WARN", "ERROR"] },
+      { q: "x" },
+      { level: ["ERROR", "WARN"] },
+    ]);
     expect(filters).toHaveLength(2);
-    expect(samePlan([{ group: g0, filters: [{ q: "x" }, { module: "m" }] }], [{ group: g0, filters: [{ module: "m" }, { q: "x" }] }])).toBe(true);
+    expect(
+      samePlan(
+        [{ group: g0, filters: [{ q: "x" }, { module: "m" }] }],
+        [{ group: g0, filters: [{ module: "m" }, { q: "x" }] }],
+      ),
+    ).toBe(true);
     expect(samePlan([{ group: g0, filters: [{ q: "x" }] }], [{ group: g1, filters: [{ q: "x" }] }])).toBe(false);
   });
 
@@ -54,7 +71,12 @@ describe("tail plans", () => {
       { group: g0, filters: [{ level: ["ERROR"] }, { q: "DOCK" }] },
       { group: g1, filters: [{ module: "wheel" }] },
     ]);
-    const lines = [line("dev_A", "ERROR", "stuck"), line("dev_A", "INFO", "at dock 4"), line("dev_A", "INFO", "rolling", "wheel"), line("dev_A", "INFO", "idle")];
+    const lines = [
+      line("dev_A", "ERROR", "stuck"),
+      line("dev_A", "INFO", "at dock 4"),
+      line("dev_A", "INFO", "rolling", "wheel"),
+      line("dev_A", "INFO", "idle"),
+    ];
     const split = router.split(lines);
     expect(split.get(g0)!.map((l) => l.message)).toEqual(["stuck", "at dock 4"]);
     expect(split.get(g1)!.map((l) => l.message)).toEqual(["rolling"]);

@@ -14,11 +14,13 @@ export type KeyRole = z.output<typeof role>;
 const KEY = "fleetbeat.key";
 
 export const savedKey = () => sessionStorage.getItem(KEY);
-export const saveKey = (key: string | null) => (key === null ? sessionStorage.removeItem(KEY) : sessionStorage.setItem(KEY, key));
+export const saveKey = (key: string | null) =>
+  key === null ? sessionStorage.removeItem(KEY) : sessionStorage.setItem(KEY, key);
 
 const ORG = "fleetbeat.org";
 export const chosenOrg = () => sessionStorage.getItem(ORG);
-export const chooseOrg = (id: string | null) => (id === null ? sessionStorage.removeItem(ORG) : sessionStorage.setItem(ORG, id));
+export const chooseOrg = (id: string | null) =>
+  id === null ? sessionStorage.removeItem(ORG) : sessionStorage.setItem(ORG, id);
 
 export const api = hc<ApiType>(new URL("/api/v1", location.origin).toString(), {
   headers: (): Record<string, string> => {
@@ -61,7 +63,9 @@ export async function ok<T>(res: { ok: boolean; status: number; json(): Promise<
     code = body.error?.code ?? code;
     message = body.error?.message ?? message;
     if (Array.isArray(body.error?.details)) {
-      details = body.error.details.filter((d): d is FieldProblem => typeof d?.path === "string" && typeof d?.message === "string");
+      details = body.error.details.filter(
+        (d): d is FieldProblem => typeof d?.path === "string" && typeof d?.message === "string",
+      );
     }
   } catch {
     // not JSON: keep the status

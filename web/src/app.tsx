@@ -95,9 +95,10 @@ export function App() {
     if (first === "accept" && token && !savedKey()) {
       if (mayHaveSession) void accept(token);
       else setError("Sign in to accept the invitation.");
-    }
-    else if (savedKey() || mayHaveSession) void signIn(savedKey());
-    void api.health.$get().then(async (res) => setSignInOn(((await res.json()) as { sign_in?: boolean }).sign_in === true));
+    } else if (savedKey() || mayHaveSession) void signIn(savedKey());
+    void api.health
+      .$get()
+      .then(async (res) => setSignInOn(((await res.json()) as { sign_in?: boolean }).sign_in === true));
   }, []);
   useEffect(() => sessionStorage.setItem("fleetbeat.project", projectId), [projectId]);
 
@@ -105,7 +106,11 @@ export function App() {
   if (!me) {
     return (
       <>
-        <SignIn onSubmit={signIn} error={error} signInUrl={signInOn ? loginUrl(location.hash ? `/${location.hash}` : "/") : null} />
+        <SignIn
+          onSubmit={signIn}
+          error={error}
+          signInUrl={signInOn ? loginUrl(location.hash ? `/${location.hash}` : "/") : null}
+        />
         <footer class="site-footer">
           <a href="/docs">API reference</a>
         </footer>
@@ -119,7 +124,16 @@ export function App() {
       <header>
         <strong class="brand">fleetbeat</strong>
         <nav aria-label="Views">
-          {(["fleet", "sessions", "logs", "alerts", "usage", ...(role === "admin" ? (["access", "people", "audit"] as const) : [])] as const).map((v) => (
+          {(
+            [
+              "fleet",
+              "sessions",
+              "logs",
+              "alerts",
+              "usage",
+              ...(role === "admin" ? (["access", "people", "audit"] as const) : []),
+            ] as const
+          ).map((v) => (
             <a href={`#/${v}`} aria-current={view === v ? "page" : undefined}>
               {v[0]!.toUpperCase() + v.slice(1)}
             </a>

@@ -72,7 +72,13 @@ export function when(at: string | number | null | undefined, now = Date.now()): 
   const sameDay = new Date(now).toDateString() === d.toDateString();
   return sameDay
     ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false })
-    : d.toLocaleString(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hour12: false });
+    : d.toLocaleString(undefined, {
+        day: "numeric",
+        month: "short",
+        hour: "2-digit",
+        minute: "2-digit",
+        hour12: false,
+      });
 }
 
 /** A log line's time, to the millisecond, in the viewer's time zone: "14:03:07.123" (the date too when not today). */
@@ -80,7 +86,9 @@ export function lineTime(at: string, now = Date.now()): string {
   const d = new Date(at);
   const ms = String(d.getMilliseconds()).padStart(3, "0");
   const time = `${d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false })}.${ms}`;
-  return new Date(now).toDateString() === d.toDateString() ? time : `${d.toLocaleDateString(undefined, { day: "numeric", month: "short" })} ${time}`;
+  return new Date(now).toDateString() === d.toDateString()
+    ? time
+    : `${d.toLocaleDateString(undefined, { day: "numeric", month: "short" })} ${time}`;
 }
 
 /** The full moment, for a tooltip: the viewer's zone and UTC. */
@@ -130,7 +138,8 @@ export function friendly(message: string): string {
   if ((x = /expected array to have >=(\d+) items/i.exec(m))) return `Add at least ${x[1]}`;
   if (/invalid url|Invalid URL/i.test(m)) return "Not a valid URL (https://…)";
   if (/invalid email/i.test(m)) return "Not a valid email address";
-  if ((x = /Invalid option: expected one of (.+)$/i.exec(m))) return `Choose one of ${x[1]!.replace(/"/g, "").replace(/\|/g, ", ")}`;
+  if ((x = /Invalid option: expected one of (.+)$/i.exec(m)))
+    return `Choose one of ${x[1]!.replace(/"/g, "").replace(/\|/g, ", ")}`;
   if ((x = /Invalid input: expected (\w+), received (\w+)/i.exec(m))) return `Expected a ${x[1]}`;
   return m.charAt(0).toUpperCase() + m.slice(1);
 }

@@ -20,7 +20,9 @@ const ruleOf = (r: RuleRow, targets: TargetRow[]): AlertRule => ({
   silenced_until: r.silencedUntil,
   created_at: r.createdAt,
   updated_at: r.updatedAt,
-  targets: targets.filter((t) => t.ruleId === r.id).map((t) => ({ id: t.id, url: t.url, format: t.format, secret: t.secret })),
+  targets: targets
+    .filter((t) => t.ruleId === r.id)
+    .map((t) => ({ id: t.id, url: t.url, format: t.format, secret: t.secret })),
 });
 
 const rowOf = (r: AlertRule): RuleRow => ({
@@ -41,7 +43,18 @@ const rowOf = (r: AlertRule): RuleRow => ({
 export async function insertRule(db: Db, rule: AlertRule): Promise<void> {
   await db.batch([
     db.insert(alertRules).values(rowOf(rule)),
-    db.insert(alertTargets).values(rule.targets.map((t) => ({ id: t.id, ruleId: rule.id, url: t.url, format: t.format, secret: t.secret, createdAt: rule.created_at }))),
+    db
+      .insert(alertTargets)
+      .values(
+        rule.targets.map((t) => ({
+          id: t.id,
+          ruleId: rule.id,
+          url: t.url,
+          format: t.format,
+          secret: t.secret,
+          createdAt: rule.created_at,
+        })),
+      ),
   ]);
 }
 
@@ -51,20 +64,34 @@ export async function updateRule(db: Db, rule: AlertRule): Promise<void> {
 }
 
 export async function deleteRule(db: Db, id: string): Promise<void> {
-  await db.batch([db.delete(alertTargets).where(eq(alertTargets.ruleId, id)), db.delete(alertRules).where(eq(alertRules.id, id))]);
+  await db.batch([
+    db.delete(alertTargets).where(eq(alertTargets.ruleId, id)),
+    db.delete(alertRules).where(eq(alertRules.id, id)),
+  ]);
 }
 
 /** Every rule of a project, with its targets, oldest first. */
 export async function rulesOfProject(db: Db, projectId: string): Promise<AlertRule[]> {
   const rules = await db.select().from(alertRules).where(eq(alertRules.projectId, projectId)).orderBy(alertRules.id);
   if (rules.length === 0) return [];
-  const targets = await db.select().from(alertTargets).where(inArray(alertTargets.ruleId, rules.map((r) => r.id)));
+  const targets = await db
+    .select()
+    .from(alertTargets)
+    .where(
+      inArray(
+        alertTargets.ruleId,
+        rules.map((r) => r.id),
+      ),
+    );
   return rules.map((r) => ruleOf(r, targets));
 }
 
 /** A rule of this org, or undefined (another org's rule is as unknown as a missing one). */
 export async function findRule(db: Db, orgId: string, id: string): Promise<AlertRule | undefined> {
-  const [rule] = await db.select().from(alertRules).where(and(eq(alertRules.id, id), eq(alertRules.orgId, orgId)));
+  const [rule] = await db
+    .select()
+    .from(alertRules)
+    .where(and(eq(alertRules.id, id), eq(alertRules.orgId, orgId)));
   if (!rule) return undefined;
   return ruleOf(rule, await db.select().from(alertTargets).where(eq(alertTargets.ruleId, id)));
 }
@@ -86,7 +113,10 @@ export async function saveAlerts(db: Db, records: AlertRecord[]): Promise<void> 
   await db
     .insert(alerts)
     .values(rows)
-    .onConflictDoUpdate({ target: alerts.id, set: { state: sql`excluded.state`, resolvedAt: sql`excluded.resolved_at`, summary: sql`excluded.summary` } });
+    .onConflictDoUpdate({
+      target: alerts.id,
+      set: { state: sql`excluded.state`, resolvedAt: sql`excluded.resolved_at`, summary: sql`excluded.summary` },
+    });
 }
 
 /** Webhook attempts; one written twice (an object retried its D1 write) is kept once. */
@@ -111,11 +141,23 @@ export async function saveDeliveries(db: Db, records: DeliveryRecord[]): Promise
 }
 
 /** A project's alerts, newest first, by id (ids sort by creation time). */
-export async function listAlerts(db: Db, projectId: string, state: "firing" | "resolved" | undefined, limit: number, before?: string): Promise<AlertRecord[]> {
+export async function listAlerts(
+  db: Db,
+  projectId: string,
+  state: "firing" | "resolved" | undefined,
+  limit: number,
+  before?: string,
+): Promise<AlertRecord[]> {
   const rows = await db
     .select()
     .from(alerts)
-    .where(and(eq(alerts.projectId, projectId), state ? eq(alerts.state, state) : undefined, before ? lt(alerts.id, before) : undefined))
+    .where(
+      and(
+        eq(alerts.projectId, projectId),
+        state ? eq(alerts.state, state) : undefined,
+        before ? lt(alerts.id, before) : undefined,
+      ),
+    )
     .orderBy(desc(alerts.id))
     .limit(limit);
   return rows.map((a) => ({
@@ -132,7 +174,12 @@ export async function listAlerts(db: Db, projectId: string, state: "firing" | "r
 }
 
 /** A rule's webhook attempts, newest first. */
-export async function listDeliveries(db: Db, ruleId: string, limit: number, before?: string): Promise<DeliveryRecord[]> {
+export async function listDeliveries(
+  db: Db,
+  ruleId: string,
+  limit: number,
+  before?: string,
+): Promise<DeliveryRecord[]> {
   const rows = await db
     .select()
     .from(alertDeliveries)
@@ -157,14 +204,24 @@ export async function listDeliveries(db: Db, ruleId: string, limit: number, befo
  * their webhook attempts, in one transaction; answers how many alerts went (the caller comes
  * back while `limit` went). A firing alert stays, however old.
  */
-export async function pruneAlerts(db: Db, projectIds: string[], resolvedBefore: number, limit: number): Promise<number> {
+export async function pruneAlerts(
+  db: Db,
+  projectIds: string[],
+  resolvedBefore: number,
+  limit: number,
+): Promise<number> {
   if (projectIds.length === 0) return 0;
   const doomed = db
     .select({ id: alerts.id })
     .from(alerts)
-    .where(and(inArray(alerts.projectId, projectIds), eq(alerts.state, "resolved"), lt(alerts.resolvedAt, resolvedBefore)))
+    .where(
+      and(inArray(alerts.projectId, projectIds), eq(alerts.state, "resolved"), lt(alerts.resolvedAt, resolvedBefore)),
+    )
     .orderBy(alerts.id)
     .limit(limit);
-  const [, gone] = await db.batch([db.delete(alertDeliveries).where(inArray(alertDeliveries.alertId, doomed)), db.delete(alerts).where(inArray(alerts.id, doomed))]);
+  const [, gone] = await db.batch([
+    db.delete(alertDeliveries).where(inArray(alertDeliveries.alertId, doomed)),
+    db.delete(alerts).where(inArray(alerts.id, doomed)),
+  ]);
   return gone.meta.changes;
 }

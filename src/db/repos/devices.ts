@@ -83,7 +83,12 @@ export interface TokenRegistration {
  * devices), and the device is written only if this call took the token. A refused
  * registration leaves the token as it was, so the device can retry with it.
  */
-export async function registerWithToken(db: Db, tokenId: string, r: Registration, max: number): Promise<TokenRegistration> {
+export async function registerWithToken(
+  db: Db,
+  tokenId: string,
+  r: Registration,
+  max: number,
+): Promise<TokenRegistration> {
   const now = Date.now();
   const { row, renew } = registered(r, now);
   const sameDsn = and(eq(devices.projectId, r.projectId), eq(devices.dsn, r.dsn));
@@ -91,14 +96,23 @@ export async function registerWithToken(db: Db, tokenId: string, r: Registration
     .select({ n: count() })
     .from(devices)
     .where(and(eq(devices.orgId, r.orgId), isNull(devices.decommissionedAt)));
-  const alreadyLive = db.select({ id: devices.id }).from(devices).where(and(sameDsn, isNull(devices.decommissionedAt)));
+  const alreadyLive = db
+    .select({ id: devices.id })
+    .from(devices)
+    .where(and(sameDsn, isNull(devices.decommissionedAt)));
   // The new row's id marks the token as taken by this call until it names the stored device.
   const takenHere = and(eq(registrationTokens.id, tokenId), eq(registrationTokens.deviceId, row.id));
   const [, stored, , [token], [after]] = await db.batch([
     db
       .update(registrationTokens)
       .set({ usedAt: now, deviceId: row.id })
-      .where(and(eq(registrationTokens.id, tokenId), isNull(registrationTokens.usedAt), or(exists(alreadyLive), sql`(${held}) < ${max}`))),
+      .where(
+        and(
+          eq(registrationTokens.id, tokenId),
+          isNull(registrationTokens.usedAt),
+          or(exists(alreadyLive), sql`(${held}) < ${max}`),
+        ),
+      ),
     db
       .insert(devices)
       .select((qb) => qb.select(constantRow(devices, row)).from(registrationTokens).where(takenHere))
@@ -126,7 +140,10 @@ export async function findDeviceOfOrg(db: Db, orgId: string, deviceId: string): 
   return db.query.devices.findFirst({ where: and(eq(devices.id, deviceId), eq(devices.orgId, orgId)) });
 }
 
-export type DeviceFilter = Pick<z.output<typeof ListDevices>, "project_id" | "environment" | "status" | "type" | "q" | "include_decommissioned">;
+export type DeviceFilter = Pick<
+  z.output<typeof ListDevices>,
+  "project_id" | "environment" | "status" | "type" | "q" | "include_decommissioned"
+>;
 
 // A literal, case-insensitive substring test. (D1 caps LIKE patterns at 50 bytes, and LIKE
 // would make % and _ in the user's text wildcards.)
@@ -136,7 +153,12 @@ const contains = (column: AnyColumn, text: string) => sql`instr(lower(${column})
  * At most `limit` of the org's devices after `afterId`, by id. Ids sort by creation, so
  * paging returns every device exactly once even while devices register.
  */
-export async function listDevices(db: Db, orgId: string, f: DeviceFilter, page: { afterId?: string; limit: number }): Promise<Device[]> {
+export async function listDevices(
+  db: Db,
+  orgId: string,
+  f: DeviceFilter,
+  page: { afterId?: string; limit: number },
+): Promise<Device[]> {
   return db
     .select()
     .from(devices)
@@ -165,7 +187,9 @@ function deviceConditions(orgId: string, f: Partial<DeviceFilter>, afterId: stri
  * once per device (the subquery names the projects, not the device's row).
  */
 function statusIs(status: DeviceStatus, orgId: string, projectId: string | undefined): SQL {
-  const rows = projectId ? sql`p.project_id = ${projectId}` : sql`p.project_id IN (SELECT id FROM projects WHERE org_id = ${orgId})`;
+  const rows = projectId
+    ? sql`p.project_id = ${projectId}`
+    : sql`p.project_id IN (SELECT id FROM projects WHERE org_id = ${orgId})`;
   const listed = sql`SELECT j.key FROM ${projectStatuses} p, json_each(p.statuses) j WHERE ${rows}`;
   return status === "offline"
     ? sql`${devices.id} NOT IN (${listed} AND json_extract(j.value, '$[0]') != 'offline')`
@@ -176,7 +200,12 @@ function statusIs(status: DeviceStatus, orgId: string, projectId: string | undef
  * The registry's presence of a page of devices, as listDevices filters and orders them, with
  * only the columns a metrics scrape reads (not device_info, which may be kilobytes each).
  */
-export async function listDevicePresence(db: Db, orgId: string, f: Partial<DeviceFilter>, page: { afterId?: string; limit: number }) {
+export async function listDevicePresence(
+  db: Db,
+  orgId: string,
+  f: Partial<DeviceFilter>,
+  page: { afterId?: string; limit: number },
+) {
   return db
     .select({
       id: devices.id,
@@ -195,7 +224,11 @@ export async function listDevicePresence(db: Db, orgId: string, f: Partial<Devic
 }
 
 /** At most `limit` ids of the project's devices after `afterId`, decommissioned ones included. */
-export async function listDeviceIdsOfProject(db: Db, projectId: string, page: { afterId?: string; limit: number }): Promise<string[]> {
+export async function listDeviceIdsOfProject(
+  db: Db,
+  projectId: string,
+  page: { afterId?: string; limit: number },
+): Promise<string[]> {
   const rows = await db
     .select({ id: devices.id })
     .from(devices)
@@ -224,7 +257,13 @@ export async function listDeviceEnvironments(db: Db, projectId: string, page: { 
   return db
     .select({ id: devices.id, environment: devices.environment, status: devices.status })
     .from(devices)
-    .where(and(eq(devices.projectId, projectId), isNull(devices.decommissionedAt), page.afterId ? gt(devices.id, page.afterId) : undefined))
+    .where(
+      and(
+        eq(devices.projectId, projectId),
+        isNull(devices.decommissionedAt),
+        page.afterId ? gt(devices.id, page.afterId) : undefined,
+      ),
+    )
     .orderBy(asc(devices.id))
     .limit(page.limit);
 }
@@ -243,8 +282,16 @@ export async function countLiveDevices(db: Db, projectId: string): Promise<numbe
 export type ChangedBy = NonNullable<Device["changedBy"]>;
 
 /** A person's or key's change of a device's labels (or of its status alone, kept in its object): who made it, with it. */
-export async function updateDeviceLabels(db: Db, deviceId: string, labels: { name?: string; environment?: Environment }, changedBy: ChangedBy): Promise<void> {
-  await db.update(devices).set({ ...labels, changedBy }).where(eq(devices.id, deviceId));
+export async function updateDeviceLabels(
+  db: Db,
+  deviceId: string,
+  labels: { name?: string; environment?: Environment },
+  changedBy: ChangedBy,
+): Promise<void> {
+  await db
+    .update(devices)
+    .set({ ...labels, changedBy })
+    .where(eq(devices.id, deviceId));
 }
 
 export async function markDecommissioned(db: Db, deviceId: string, at: number, changedBy: ChangedBy): Promise<void> {
@@ -258,7 +305,12 @@ export type StatusEntry = [status: DeviceStatus, changedAt: number | null];
  * Rewrites the project's statuses row (each device that has reported, by id): one D1 row
  * however many devices changed. A deleted project's row is not written again.
  */
-export async function writeProjectStatuses(db: Db, projectId: string, statuses: Record<string, StatusEntry>, at: number): Promise<void> {
+export async function writeProjectStatuses(
+  db: Db,
+  projectId: string,
+  statuses: Record<string, StatusEntry>,
+  at: number,
+): Promise<void> {
   await db.run(sql`
     INSERT INTO ${projectStatuses} (project_id, statuses, written_at)
     SELECT ${projectId}, ${JSON.stringify(statuses)}, ${at} WHERE EXISTS (SELECT 1 FROM projects WHERE id = ${projectId})
@@ -292,7 +344,12 @@ export async function deviceLabelsOf(db: Db, projectId: string, ids: readonly st
   const out: DeviceLabelRow[] = [];
   for (let i = 0; i < ids.length; i += LABEL_IDS_PER_QUERY) {
     const chunk = ids.slice(i, i + LABEL_IDS_PER_QUERY);
-    out.push(...(await db.select(COLUMNS).from(devices).where(and(eq(devices.projectId, projectId), inArray(devices.id, chunk)))));
+    out.push(
+      ...(await db
+        .select(COLUMNS)
+        .from(devices)
+        .where(and(eq(devices.projectId, projectId), inArray(devices.id, chunk)))),
+    );
   }
   return out;
 }

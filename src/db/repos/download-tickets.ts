@@ -21,7 +21,11 @@ export async function redeemDownloadTicket(db: Db, hash: string, now: number): P
 
 /** Deletes at most `limit` tickets that expired before `before`; answers how many went. */
 export async function deleteDownloadTicketsBefore(db: Db, before: number, limit: number): Promise<number> {
-  const expired = db.select({ hash: downloadTickets.hash }).from(downloadTickets).where(lt(downloadTickets.expiresAt, before)).limit(limit);
+  const expired = db
+    .select({ hash: downloadTickets.hash })
+    .from(downloadTickets)
+    .where(lt(downloadTickets.expiresAt, before))
+    .limit(limit);
   const result = await db.delete(downloadTickets).where(inArray(downloadTickets.hash, expired));
   return result.meta.changes;
 }

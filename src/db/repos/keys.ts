@@ -43,13 +43,23 @@ export async function insertKey(db: Db, orgId: string, k: NewKey): Promise<ApiKe
  * Adds the key only while the org holds fewer than `max` live keys, in one statement, and
  * counts its live keys after it in the same batch.
  */
-export async function insertKeyWithinLimit(db: Db, orgId: string, k: NewKey, max: number): Promise<{ created: ApiKey | undefined; used: number }> {
+export async function insertKeyWithinLimit(
+  db: Db,
+  orgId: string,
+  k: NewKey,
+  max: number,
+): Promise<{ created: ApiKey | undefined; used: number }> {
   const row = newKeyRow(orgId, k);
   const held = db.select({ n: count() }).from(apiKeys).where(liveIn(orgId));
   const [stored, [after]] = await db.batch([
     db
       .insert(apiKeys)
-      .select((qb) => qb.select(constantRow(apiKeys, row)).from(orgs).where(and(eq(orgs.id, orgId), sql`(${held}) < ${max}`)))
+      .select((qb) =>
+        qb
+          .select(constantRow(apiKeys, row))
+          .from(orgs)
+          .where(and(eq(orgs.id, orgId), sql`(${held}) < ${max}`)),
+      )
       .returning(),
     held,
   ]);
@@ -80,7 +90,11 @@ export async function listLiveKeys(db: Db, orgId: string): Promise<ApiKey[]> {
  * Revokes a live key of the org. One statement, so two admins revoking each other at once
  * cannot both succeed: an admin key is revoked only while another live admin key remains.
  */
-export async function revokeKeyUnlessLastAdmin(db: Db, orgId: string, keyId: string): Promise<"revoked" | "not_found" | "last_admin"> {
+export async function revokeKeyUnlessLastAdmin(
+  db: Db,
+  orgId: string,
+  keyId: string,
+): Promise<"revoked" | "not_found" | "last_admin"> {
   const otherAdmins = db
     .select({ n: count() })
     .from(apiKeys)

@@ -9,6 +9,10 @@ export async function noteShardInUse(db: Db, projectId: string, shard: number): 
 }
 
 export async function shardsInUse(db: Db, projectId: string): Promise<number[]> {
-  const rows = await db.select({ shard: logShards.shard }).from(logShards).where(eq(logShards.projectId, projectId)).orderBy(asc(logShards.shard));
+  const rows = await db
+    .select({ shard: logShards.shard })
+    .from(logShards)
+    .where(eq(logShards.projectId, projectId))
+    .orderBy(asc(logShards.shard));
   return rows.map((r) => r.shard);
 }

@@ -25,7 +25,11 @@ export async function findOrg(db: Db, orgId: string): Promise<Org | undefined> {
 }
 
 /** The org after the change, or undefined if there is no such org. */
-export async function updateOrg(db: Db, orgId: string, changes: { name?: string; tier?: OrgTier }): Promise<Org | undefined> {
+export async function updateOrg(
+  db: Db,
+  orgId: string,
+  changes: { name?: string; tier?: OrgTier },
+): Promise<Org | undefined> {
   const [org] = await db.update(orgs).set(changes).where(eq(orgs.id, orgId)).returning();
   return org;
 }

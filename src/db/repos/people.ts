@@ -10,19 +10,34 @@ export type Person = typeof people.$inferSelect;
 export type Invitation = typeof invitations.$inferSelect;
 
 /** The person an identity names, made on first sign-in; their email and name as the provider gives them now. */
-export async function upsertPerson(db: Db, who: { issuer: string; subject: string; email: string; name: string | null }, now = Date.now()): Promise<Person> {
+export async function upsertPerson(
+  db: Db,
+  who: { issuer: string; subject: string; email: string; name: string | null },
+  now = Date.now(),
+): Promise<Person> {
   const [row] = await db
     .insert(people)
     .values({ id: newId("psn", now), ...who, createdAt: now, lastSeenAt: now })
-    .onConflictDoUpdate({ target: [people.issuer, people.subject], set: { email: who.email, name: who.name, lastSeenAt: now } })
+    .onConflictDoUpdate({
+      target: [people.issuer, people.subject],
+      set: { email: who.email, name: who.name, lastSeenAt: now },
+    })
     .returning();
   return row!;
 }
 
 // ---- sessions ------------------------------------------------------------------------------
 
-export async function insertSession(db: Db, hash: string, personId: string, now: number, lifetimeMs: number): Promise<void> {
-  await db.insert(personSessions).values({ id: hash, personId, createdAt: now, lastUsedAt: now, expiresAt: now + lifetimeMs });
+export async function insertSession(
+  db: Db,
+  hash: string,
+  personId: string,
+  now: number,
+  lifetimeMs: number,
+): Promise<void> {
+  await db
+    .insert(personSessions)
+    .values({ id: hash, personId, createdAt: now, lastUsedAt: now, expiresAt: now + lifetimeMs });
 }
 
 /** The live session of a cookie's hash, with its person: not ended, within its lifetime and its idle timeout. */
@@ -31,7 +46,14 @@ export async function findLiveSession(db: Db, hash: string, now: number, idleMs:
     .select({ session: personSessions, person: people })
     .from(personSessions)
     .innerJoin(people, eq(people.id, personSessions.personId))
-    .where(and(eq(personSessions.id, hash), isNull(personSessions.endedAt), gt(personSessions.expiresAt, now), gt(personSessions.lastUsedAt, now - idleMs)))
+    .where(
+      and(
+        eq(personSessions.id, hash),
+        isNull(personSessions.endedAt),
+        gt(personSessions.expiresAt, now),
+        gt(personSessions.lastUsedAt, now - idleMs),
+      ),
+    )
     .limit(1);
   return row;
 }
@@ -41,7 +63,10 @@ export async function touchSession(db: Db, hash: string, now: number): Promise<v
 }
 
 export async function endSession(db: Db, hash: string, now = Date.now()): Promise<void> {
-  await db.update(personSessions).set({ endedAt: now }).where(and(eq(personSessions.id, hash), isNull(personSessions.endedAt)));
+  await db
+    .update(personSessions)
+    .set({ endedAt: now })
+    .where(and(eq(personSessions.id, hash), isNull(personSessions.endedAt)));
 }
 
 // ---- memberships ---------------------------------------------------------------------------
@@ -58,7 +83,9 @@ export async function orgsOf(db: Db, personId: string) {
 }
 
 export async function membershipOf(db: Db, orgId: string, personId: string) {
-  return db.query.memberships.findFirst({ where: and(eq(memberships.orgId, orgId), eq(memberships.personId, personId)) });
+  return db.query.memberships.findFirst({
+    where: and(eq(memberships.orgId, orgId), eq(memberships.personId, personId)),
+  });
 }
 
 /** The org's people, oldest member first. */
@@ -82,7 +109,13 @@ export async function setMemberRole(db: Db, orgId: string, personId: string, rol
   const rows = await db
     .update(memberships)
     .set({ role })
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.personId, personId), or(ne(memberships.role, "owner"), sql`${role} = 'owner'`, sql`${owners(orgId)} > 1`)))
+    .where(
+      and(
+        eq(memberships.orgId, orgId),
+        eq(memberships.personId, personId),
+        or(ne(memberships.role, "owner"), sql`${role} = 'owner'`, sql`${owners(orgId)} > 1`),
+      ),
+    )
     .returning();
   return rows.length > 0;
 }
@@ -91,32 +124,63 @@ export async function setMemberRole(db: Db, orgId: string, personId: string, rol
 export async function removeMember(db: Db, orgId: string, personId: string): Promise<boolean> {
   const rows = await db
     .delete(memberships)
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.personId, personId), or(ne(memberships.role, "owner"), sql`${owners(orgId)} > 1`)))
+    .where(
+      and(
+        eq(memberships.orgId, orgId),
+        eq(memberships.personId, personId),
+        or(ne(memberships.role, "owner"), sql`${owners(orgId)} > 1`),
+      ),
+    )
     .returning();
   return rows.length > 0;
 }
 
 /** Makes the person a member with `role`; a member already takes the invitation's role. */
-export async function addMember(db: Db, orgId: string, personId: string, role: PersonRole, now = Date.now()): Promise<void> {
-  await db.insert(memberships).values({ orgId, personId, role, joinedAt: now }).onConflictDoUpdate({ target: [memberships.orgId, memberships.personId], set: { role } });
+export async function addMember(
+  db: Db,
+  orgId: string,
+  personId: string,
+  role: PersonRole,
+  now = Date.now(),
+): Promise<void> {
+  await db
+    .insert(memberships)
+    .values({ orgId, personId, role, joinedAt: now })
+    .onConflictDoUpdate({ target: [memberships.orgId, memberships.personId], set: { role } });
 }
 
 // ---- invitations ---------------------------------------------------------------------------
 
-const pendingIn = (orgId: string, now: number) => and(eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now));
+const pendingIn = (orgId: string, now: number) =>
+  and(
+    eq(invitations.orgId, orgId),
+    isNull(invitations.acceptedAt),
+    isNull(invitations.revokedAt),
+    gt(invitations.expiresAt, now),
+  );
 
 /** What counts toward the tier's people limit: members and pending invitations. */
 const heldPeople = (orgId: string, now: number) =>
   sql<number>`(SELECT count(*) FROM memberships WHERE org_id = ${orgId}) + (SELECT count(*) FROM invitations WHERE org_id = ${orgId} AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ${now})`;
 
 /** Adds an invitation only while the org's people and pending invitations are fewer than `max`, in one statement. */
-export async function insertInvitationWithinLimit(db: Db, row: Omit<Invitation, "id" | "createdAt" | "acceptedAt" | "revokedAt">, max: number, now = Date.now()) {
+export async function insertInvitationWithinLimit(
+  db: Db,
+  row: Omit<Invitation, "id" | "createdAt" | "acceptedAt" | "revokedAt">,
+  max: number,
+  now = Date.now(),
+) {
   const invitation: Invitation = { id: newId("inv", now), createdAt: now, acceptedAt: null, revokedAt: null, ...row };
   const held = heldPeople(row.orgId, now);
   const [stored, [after]] = await db.batch([
     db
       .insert(invitations)
-      .select((qb) => qb.select(constantRow(invitations, invitation)).from(orgs).where(and(eq(orgs.id, row.orgId), sql`${held} < ${max}`)))
+      .select((qb) =>
+        qb
+          .select(constantRow(invitations, invitation))
+          .from(orgs)
+          .where(and(eq(orgs.id, row.orgId), sql`${held} < ${max}`)),
+      )
       .returning(),
     db.select({ n: held }).from(orgs).where(eq(orgs.id, row.orgId)),
   ]);
@@ -127,7 +191,12 @@ export async function listPendingInvitations(db: Db, orgId: string, now = Date.n
   return db.query.invitations.findMany({ where: pendingIn(orgId, now), orderBy: asc(invitations.id), limit: 1000 });
 }
 
-export async function revokeInvitation(db: Db, orgId: string, id: string, now = Date.now()): Promise<Invitation | undefined> {
+export async function revokeInvitation(
+  db: Db,
+  orgId: string,
+  id: string,
+  now = Date.now(),
+): Promise<Invitation | undefined> {
   const [row] = await db
     .update(invitations)
     .set({ revokedAt: now })
@@ -140,11 +209,24 @@ export async function revokeInvitation(db: Db, orgId: string, id: string, now = 
  * Takes the pending invitation of a link's hash for `email`, once: one statement, so two
  * acceptances of one link cannot both succeed. Undefined: unknown, used, withdrawn, expired, or another email's.
  */
-export async function takeInvitation(db: Db, tokenHash: string, emailAddress: string, now = Date.now()): Promise<Invitation | undefined> {
+export async function takeInvitation(
+  db: Db,
+  tokenHash: string,
+  emailAddress: string,
+  now = Date.now(),
+): Promise<Invitation | undefined> {
   const [row] = await db
     .update(invitations)
     .set({ acceptedAt: now })
-    .where(and(eq(invitations.tokenHash, tokenHash), eq(invitations.email, emailAddress), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now)))
+    .where(
+      and(
+        eq(invitations.tokenHash, tokenHash),
+        eq(invitations.email, emailAddress),
+        isNull(invitations.acceptedAt),
+        isNull(invitations.revokedAt),
+        gt(invitations.expiresAt, now),
+      ),
+    )
     .returning();
   return row;
 }
@@ -154,12 +236,23 @@ export async function takeOwnerInvitations(db: Db, emailAddress: string, now = D
   return db
     .update(invitations)
     .set({ acceptedAt: now })
-    .where(and(eq(invitations.email, emailAddress), isNull(invitations.tokenHash), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now)))
+    .where(
+      and(
+        eq(invitations.email, emailAddress),
+        isNull(invitations.tokenHash),
+        isNull(invitations.acceptedAt),
+        isNull(invitations.revokedAt),
+        gt(invitations.expiresAt, now),
+      ),
+    )
     .returning();
 }
 
 /** Whether the org has an owner, or an owner invitation pending. */
 export async function ownerCount(db: Db, orgId: string): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.role, "owner")));
+  const [row] = await db
+    .select({ n: count() })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.role, "owner")));
   return row?.n ?? 0;
 }

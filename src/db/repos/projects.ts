@@ -2,7 +2,17 @@
 import { type SQL, and, asc, count, eq, getTableColumns, gt, inArray, lt, sql } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../client";
-import { alertDeliveries, alertRules, alertTargets, alerts, devices, logShards, orgs, projects, registrationTokens } from "../schema";
+import {
+  alertDeliveries,
+  alertRules,
+  alertTargets,
+  alerts,
+  devices,
+  logShards,
+  orgs,
+  projects,
+  registrationTokens,
+} from "../schema";
 import { newId } from "../../lib/crypto";
 
 export type Project = typeof projects.$inferSelect;
@@ -19,9 +29,15 @@ export async function createProject(db: Db, orgId: string, name: string): Promis
  * `db.insert(table).select(…)` stores, so a row is stored only where that SELECT finds a row.
  * (Here for want of a shared file: keys.ts and devices.ts use it too.)
  */
-export function constantRow<T extends SQLiteTable>(table: T, row: T["$inferSelect"]): Record<keyof T["$inferSelect"], SQL.Aliased> {
+export function constantRow<T extends SQLiteTable>(
+  table: T,
+  row: T["$inferSelect"],
+): Record<keyof T["$inferSelect"], SQL.Aliased> {
   const values = row as Record<string, unknown>;
-  const fields = Object.entries(getTableColumns(table)).map(([key, column]) => [key, sql`${sql.param(values[key], column)}`.as(column.name)]);
+  const fields = Object.entries(getTableColumns(table)).map(([key, column]) => [
+    key,
+    sql`${sql.param(values[key], column)}`.as(column.name),
+  ]);
   return Object.fromEntries(fields) as Record<keyof T["$inferSelect"], SQL.Aliased>;
 }
 
@@ -29,14 +45,24 @@ export function constantRow<T extends SQLiteTable>(table: T, row: T["$inferSelec
  * Adds the project only while the org holds fewer than `max`, in one statement, and counts
  * the org's projects after it in the same batch.
  */
-export async function createProjectWithinLimit(db: Db, orgId: string, name: string, max: number): Promise<{ created: Project | undefined; used: number }> {
+export async function createProjectWithinLimit(
+  db: Db,
+  orgId: string,
+  name: string,
+  max: number,
+): Promise<{ created: Project | undefined; used: number }> {
   const now = Date.now();
   const project: Project = { id: newId("prj", now), orgId, name, createdAt: now };
   const held = db.select({ n: count() }).from(projects).where(eq(projects.orgId, orgId));
   const [stored, [after]] = await db.batch([
     db
       .insert(projects)
-      .select((qb) => qb.select(constantRow(projects, project)).from(orgs).where(and(eq(orgs.id, orgId), sql`(${held}) < ${max}`)))
+      .select((qb) =>
+        qb
+          .select(constantRow(projects, project))
+          .from(orgs)
+          .where(and(eq(orgs.id, orgId), sql`(${held}) < ${max}`)),
+      )
       .returning(),
     held,
   ]);
@@ -49,7 +75,11 @@ export async function findProjectOfOrg(db: Db, orgId: string, projectId: string)
 }
 
 /** At most `limit` of the org's projects after `afterId`, by id (ids sort by creation). */
-export async function listProjects(db: Db, orgId: string, page: { afterId?: string; limit: number }): Promise<Project[]> {
+export async function listProjects(
+  db: Db,
+  orgId: string,
+  page: { afterId?: string; limit: number },
+): Promise<Project[]> {
   return db.query.projects.findMany({
     where: and(eq(projects.orgId, orgId), page.afterId ? gt(projects.id, page.afterId) : undefined),
     orderBy: asc(projects.id),
@@ -58,7 +88,10 @@ export async function listProjects(db: Db, orgId: string, page: { afterId?: stri
 }
 
 /** Ids of projects created before `createdBefore`, `limit` at a time after `afterId`, by id: what the jobs page through. */
-export async function listProjectIds(db: Db, page: { createdBefore: number; afterId: string | null; limit: number }): Promise<string[]> {
+export async function listProjectIds(
+  db: Db,
+  page: { createdBefore: number; afterId: string | null; limit: number },
+): Promise<string[]> {
   const rows = await db
     .select({ id: projects.id })
     .from(projects)
@@ -93,8 +126,22 @@ export async function deleteProjectCascade(db: Db, projectId: string): Promise<v
     db.delete(devices).where(eq(devices.projectId, projectId)),
     db.delete(logShards).where(eq(logShards.projectId, projectId)),
     // A rule's targets and attempts go with it (their rows name the rule, not the project).
-    db.delete(alertTargets).where(inArray(alertTargets.ruleId, db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)))),
-    db.delete(alertDeliveries).where(inArray(alertDeliveries.ruleId, db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)))),
+    db
+      .delete(alertTargets)
+      .where(
+        inArray(
+          alertTargets.ruleId,
+          db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)),
+        ),
+      ),
+    db
+      .delete(alertDeliveries)
+      .where(
+        inArray(
+          alertDeliveries.ruleId,
+          db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.projectId, projectId)),
+        ),
+      ),
     db.delete(alertRules).where(eq(alertRules.projectId, projectId)),
     db.delete(alerts).where(eq(alerts.projectId, projectId)),
     db.delete(projects).where(eq(projects.id, projectId)),

@@ -19,12 +19,20 @@ const ROWS_PER_INSERT = 5;
  * no gap before its last written day.
  */
 export async function insertDailyRows(db: Db, rows: DailyRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await db.insert(dailyStats).values(rows.slice(i, i + ROWS_PER_INSERT)).onConflictDoNothing();
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+    await db
+      .insert(dailyStats)
+      .values(rows.slice(i, i + ROWS_PER_INSERT))
+      .onConflictDoNothing();
 }
 
 /** Writes the months unless they are already written; five rows a statement. */
 export async function insertMonthlyRows(db: Db, rows: MonthlyRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await db.insert(monthlyStats).values(rows.slice(i, i + ROWS_PER_INSERT)).onConflictDoNothing();
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+    await db
+      .insert(monthlyStats)
+      .values(rows.slice(i, i + ROWS_PER_INSERT))
+      .onConflictDoNothing();
 }
 
 /** The latest day written for each of the projects that has one, in one query. */
@@ -58,7 +66,9 @@ export async function projectDays(db: Db, projectId: string, from: string, to: s
 }
 
 const summed = <T extends Record<string, unknown>>(columns: T) =>
-  Object.fromEntries(Object.entries(columns).map(([k, c]) => [k, sql<number>`coalesce(${sum(c as never)}, 0)`.mapWith(Number)])) as {
+  Object.fromEntries(
+    Object.entries(columns).map(([k, c]) => [k, sql<number>`coalesce(${sum(c as never)}, 0)`.mapWith(Number)]),
+  ) as {
     [K in keyof T]: ReturnType<typeof sql<number>>;
   };
 
@@ -77,7 +87,8 @@ export async function dailyStatsOf(db: Db, scope: StatsScope, from: string, to: 
 
 /** Closed months of a year: the project's rows, or every project's rows of the org (summed by the caller). */
 export async function monthlyStatsOf(db: Db, scope: StatsScope, year: number): Promise<MonthlyRow[]> {
-  const ofScope = "projectId" in scope ? eq(monthlyStats.projectId, scope.projectId) : eq(monthlyStats.orgId, scope.orgId);
+  const ofScope =
+    "projectId" in scope ? eq(monthlyStats.projectId, scope.projectId) : eq(monthlyStats.orgId, scope.orgId);
   return db
     .select()
     .from(monthlyStats)
@@ -98,12 +109,24 @@ export async function projectsLacking(
 ): Promise<string[]> {
   const written =
     "date" in row
-      ? db.select({ one: sql`1` }).from(dailyStats).where(and(eq(dailyStats.projectId, projects.id), eq(dailyStats.date, row.date)))
-      : db.select({ one: sql`1` }).from(monthlyStats).where(and(eq(monthlyStats.projectId, projects.id), eq(monthlyStats.month, row.month)));
+      ? db
+          .select({ one: sql`1` })
+          .from(dailyStats)
+          .where(and(eq(dailyStats.projectId, projects.id), eq(dailyStats.date, row.date)))
+      : db
+          .select({ one: sql`1` })
+          .from(monthlyStats)
+          .where(and(eq(monthlyStats.projectId, projects.id), eq(monthlyStats.month, row.month)));
   const rows = await db
     .select({ id: projects.id })
     .from(projects)
-    .where(and(lt(projects.createdAt, createdBefore), page.afterId ? gt(projects.id, page.afterId) : undefined, notExists(written)))
+    .where(
+      and(
+        lt(projects.createdAt, createdBefore),
+        page.afterId ? gt(projects.id, page.afterId) : undefined,
+        notExists(written),
+      ),
+    )
     .orderBy(asc(projects.id))
     .limit(page.limit);
   return rows.map((r) => r.id);

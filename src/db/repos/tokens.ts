@@ -54,6 +54,9 @@ export async function deleteTokensExpiredBefore(db: Db, cutoff: number, limit: n
     .from(registrationTokens)
     .where(lt(registrationTokens.expiresAt, cutoff))
     .limit(limit);
-  const deleted = await db.delete(registrationTokens).where(inArray(registrationTokens.id, expired)).returning({ id: registrationTokens.id });
+  const deleted = await db
+    .delete(registrationTokens)
+    .where(inArray(registrationTokens.id, expired))
+    .returning({ id: registrationTokens.id });
   return deleted.length;
 }

@@ -16,17 +16,33 @@ export async function countOpenUploads(db: Db, deviceId: string): Promise<number
 }
 
 /** The upload `uploadId`, if it is this device's, for this session and path. */
-export async function findUpload(db: Db, uploadId: string, deviceId: string, sessionId: string, path: string): Promise<UploadRecord | undefined> {
+export async function findUpload(
+  db: Db,
+  uploadId: string,
+  deviceId: string,
+  sessionId: string,
+  path: string,
+): Promise<UploadRecord | undefined> {
   const [row] = await db
     .select()
     .from(uploads)
-    .where(and(eq(uploads.uploadId, uploadId), eq(uploads.deviceId, deviceId), eq(uploads.sessionId, sessionId), eq(uploads.path, path)))
+    .where(
+      and(
+        eq(uploads.uploadId, uploadId),
+        eq(uploads.deviceId, deviceId),
+        eq(uploads.sessionId, sessionId),
+        eq(uploads.path, path),
+      ),
+    )
     .limit(1);
   return row;
 }
 
 /** A part R2 took: its size (replacing an earlier copy of the same number), and the upload is active now. */
-export async function recordPart(db: Db, p: { uploadId: string; partNumber: number; size: number; at: number }): Promise<void> {
+export async function recordPart(
+  db: Db,
+  p: { uploadId: string; partNumber: number; size: number; at: number },
+): Promise<void> {
   await db.batch([
     db
       .insert(uploadParts)
@@ -38,7 +54,10 @@ export async function recordPart(db: Db, p: { uploadId: string; partNumber: numb
 
 /** The size of each part R2 holds for the upload, by part number. */
 export async function partSizes(db: Db, uploadId: string): Promise<Map<number, number>> {
-  const rows = await db.select({ n: uploadParts.partNumber, size: uploadParts.size }).from(uploadParts).where(eq(uploadParts.uploadId, uploadId));
+  const rows = await db
+    .select({ n: uploadParts.partNumber, size: uploadParts.size })
+    .from(uploadParts)
+    .where(eq(uploadParts.uploadId, uploadId));
   return new Map(rows.map((r) => [r.n, r.size]));
 }
 
@@ -46,7 +65,11 @@ export async function partSizes(db: Db, uploadId: string): Promise<Map<number, n
  * The bytes R2 holds in parts of the org's uploads under way, leaving out one upload (all its
  * parts) or one part of it (a part about to be sent again).
  */
-export async function pendingBytes(db: Db, orgId: string, except?: { uploadId: string; partNumber?: number }): Promise<number> {
+export async function pendingBytes(
+  db: Db,
+  orgId: string,
+  except?: { uploadId: string; partNumber?: number },
+): Promise<number> {
   const left =
     except === undefined
       ? undefined
@@ -64,7 +87,10 @@ export async function pendingBytes(db: Db, orgId: string, except?: { uploadId: s
 
 /** Forgets a completed or aborted upload and its parts. */
 export async function deleteUpload(db: Db, uploadId: string): Promise<void> {
-  await db.batch([db.delete(uploadParts).where(eq(uploadParts.uploadId, uploadId)), db.delete(uploads).where(eq(uploads.uploadId, uploadId))]);
+  await db.batch([
+    db.delete(uploadParts).where(eq(uploadParts.uploadId, uploadId)),
+    db.delete(uploads).where(eq(uploads.uploadId, uploadId)),
+  ]);
 }
 
 /** Uploads with no part (nor start) since `before`, the longest idle first. */
@@ -82,7 +108,9 @@ export async function addPurges(db: Db, prefixes: string[], now: number): Promis
 }
 
 export async function pendingPurges(db: Db, limit: number): Promise<string[]> {
-  return (await db.select({ prefix: r2Purges.prefix }).from(r2Purges).orderBy(r2Purges.createdAt).limit(limit)).map((r) => r.prefix);
+  return (await db.select({ prefix: r2Purges.prefix }).from(r2Purges).orderBy(r2Purges.createdAt).limit(limit)).map(
+    (r) => r.prefix,
+  );
 }
 
 export async function purgeDone(db: Db, prefix: string): Promise<void> {

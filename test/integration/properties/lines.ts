@@ -31,7 +31,8 @@ const text = (maxLength: number) =>
     { weight: 4, arbitrary: fc.string({ unit: "grapheme", maxLength }) },
     { weight: 1, arbitrary: fc.constantFrom(...NASTY) },
   );
-const bounded = (arb: fc.Arbitrary<string>, min: number, max: number) => arb.filter((s) => s.length >= min && s.length <= max);
+const bounded = (arb: fc.Arbitrary<string>, min: number, max: number) =>
+  arb.filter((s) => s.length >= min && s.length <= max);
 
 /** How a valid line names its time. */
 type TimeForm = "us" | "iso-z" | "iso-us" | "iso-nozone" | "iso-space" | "iso-offset";
@@ -69,7 +70,9 @@ export const validSpec: fc.Arbitrary<ValidSpec> = fc.record(
     extraUs: fc.integer({ min: 0, max: 999 }),
     form: fc.constantFrom<TimeForm>("us", "iso-z", "iso-us", "iso-nozone", "iso-space", "iso-offset"),
     zoneMinutes: fc.constantFrom(-720, -480, -210, 0, 60, 330, 525, 840),
-    level: fc.constantFrom(...LEVELS).chain((l) => fc.constantFrom(l, l.toLowerCase(), `${l[0]}${l.slice(1).toLowerCase()}`)),
+    level: fc
+      .constantFrom(...LEVELS)
+      .chain((l) => fc.constantFrom(l, l.toLowerCase(), `${l[0]}${l.slice(1).toLowerCase()}`)),
     module: bounded(text(30), 1, 128),
     message: text(80),
     logger: bounded(text(30), 0, 256),
@@ -169,7 +172,11 @@ export interface Expected {
  * each one can be found again; the answer says what the store must keep, or null when the
  * line must be rejected.
  */
-export function materialize(spec: LineSpec, nowMs: number, marker: string): { line: unknown; expected: Expected | null } {
+export function materialize(
+  spec: LineSpec,
+  nowMs: number,
+  marker: string,
+): { line: unknown; expected: Expected | null } {
   if (spec.kind === "valid") {
     const { field, us } = timeOf(spec, nowMs);
     const message = `${marker} ${spec.message}`.slice(0, 16_384);
@@ -207,17 +214,39 @@ export function materialize(spec: LineSpec, nowMs: number, marker: string): { li
     "message-not-text": () => ({ ...line, message: choose([5, null, { text: "x" }, ["x"], true]) }),
     "long-message": () => ({ ...line, message: "x".repeat(16_385) }),
     "no-time": () => (delete line.timestamp, delete line.timestamp_us, line),
-    "bad-iso": () => (delete line.timestamp_us, { ...line, timestamp: choose(["yesterday", "", "2026-11-25", "25/11/2026 10:00", "2026-11-25T25:00:00Z", "T", "2026-11-25T10:00:00+5"]) }),
+    "bad-iso": () => (
+      delete line.timestamp_us,
+      {
+        ...line,
+        timestamp: choose([
+          "yesterday",
+          "",
+          "2026-11-25",
+          "25/11/2026 10:00",
+          "2026-11-25T25:00:00Z",
+          "T",
+          "2026-11-25T10:00:00+5",
+        ]),
+      }
+    ),
     "impossible-date": () => {
       delete line.timestamp_us;
       // A day that does not exist in the current month, so it is inside the window if it parsed.
       const now = new Date(nowMs);
-      return { ...line, timestamp: `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${choose(["32", "00", "99"])}T00:00:00Z` };
+      return {
+        ...line,
+        timestamp: `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${choose(["32", "00", "99"])}T00:00:00Z`,
+      };
     },
     "too-old": () => (delete line.timestamp, { ...line, timestamp_us: (nowMs - 40 * DAY_MS) * 1000 }), // past every tier's hot window and the cap
     "too-far-ahead": () => (delete line.timestamp, { ...line, timestamp_us: (nowMs + 3_600_000) * 1000 }),
-    "bad-timestamp-us": () => (delete line.timestamp, { ...line, timestamp_us: choose([-1, 1.5, "1700000000000000", null, 1e300]) }),
-    "context-too-many-keys": () => ({ ...line, context: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])) }),
+    "bad-timestamp-us": () => (
+      delete line.timestamp, { ...line, timestamp_us: choose([-1, 1.5, "1700000000000000", null, 1e300]) }
+    ),
+    "context-too-many-keys": () => ({
+      ...line,
+      context: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])),
+    }),
     "context-nested": () => ({ ...line, context: { a: choose([{ b: 1 }, [1], null]) } }),
     "context-empty-key": () => ({ ...line, context: { "": "x" } }),
     "context-long-value": () => ({ ...line, context: { k: "v".repeat(1025) } }),

@@ -10,7 +10,8 @@
 // lets fast-check shrink a failure to a smaller case (slow against a live server: off by default).
 import fc from "fast-check";
 
-const setting = (name: string): string | undefined => (typeof process === "undefined" ? undefined : process.env?.[name]);
+const setting = (name: string): string | undefined =>
+  typeof process === "undefined" ? undefined : process.env?.[name];
 
 /** The seed every property starts from; a failure prints it with the path to the failing case. */
 export const SEED = Number(setting("FC_SEED") ?? 20261125);
@@ -27,7 +28,12 @@ export const generated = new Map<string, number>();
  * Checks `predicate` on `defaultRuns` cases (or FC_RUNS) drawn from `arb` and records how many
  * cases it generated. The predicate throws (expect) to fail a case.
  */
-export async function checkProperty<T>(name: string, defaultRuns: number, arb: fc.Arbitrary<T>, predicate: (value: T, run: number) => Promise<void>) {
+export async function checkProperty<T>(
+  name: string,
+  defaultRuns: number,
+  arb: fc.Arbitrary<T>,
+  predicate: (value: T, run: number) => Promise<void>,
+) {
   const numRuns = RUNS > 0 ? RUNS : defaultRuns;
   let cases = 0;
   const started = Date.now();
@@ -40,7 +46,9 @@ export async function checkProperty<T>(name: string, defaultRuns: number, arb: f
     );
   } finally {
     generated.set(name, cases);
-    console.log(`[properties] ${name}: ${cases} cases generated (seed ${SEED}, ${numRuns} runs asked, ${Date.now() - started} ms)`);
+    console.log(
+      `[properties] ${name}: ${cases} cases generated (seed ${SEED}, ${numRuns} runs asked, ${Date.now() - started} ms)`,
+    );
   }
 }
 

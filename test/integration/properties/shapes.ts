@@ -25,7 +25,10 @@ export function expectErrorShape(json: LooseJson, context: string): void {
   expect(json, context).not.toBeNull();
   expect(Object.keys(json), `${context}: only "error" at the top`).toEqual(["error"]);
   const { error } = json;
-  expect(Object.keys(error).every((k) => ["code", "message", "details"].includes(k)), `${context}: error keys ${Object.keys(error)}`).toBe(true);
+  expect(
+    Object.keys(error).every((k) => ["code", "message", "details"].includes(k)),
+    `${context}: error keys ${Object.keys(error)}`,
+  ).toBe(true);
   expect(Object.keys(STATUS_OF), `${context}: a contract code`).toContain(error.code);
   expect(error.message, `${context}: a message`).toBeTypeOf("string");
 }
@@ -42,7 +45,9 @@ export function expectErrorFrame(frame: LooseJson, context: string): void {
   expect(frame.type, context).toBe("error");
   const { type: _type, id: _id, ...body } = frame;
   expectErrorShape(body, context);
-  expect(frame.error.code, `${context}: a client error, not an internal one: ${JSON.stringify(frame)}`).not.toBe("internal");
+  expect(frame.error.code, `${context}: a client error, not an internal one: ${JSON.stringify(frame)}`).not.toBe(
+    "internal",
+  );
 }
 
 /** Fails when `text` names any of `secrets` (another org's ids, keys or log text). */

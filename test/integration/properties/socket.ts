@@ -33,8 +33,14 @@ export async function connect(path: string, headers: Record<string, string> = {}
       for (;;) {
         const at = socket.frames.findIndex((f, i) => i >= from && pred(f));
         if (at >= 0) return at;
-        if (socket.closed) throw new Error(`socket closed (${socket.closed.code} ${socket.closed.reason}); frames: ${JSON.stringify(socket.frames.slice(from))}`);
-        if (Date.now() > deadline) throw new Error(`no such frame within ${ms} ms; frames since: ${JSON.stringify(socket.frames.slice(from)).slice(0, 800)}`);
+        if (socket.closed)
+          throw new Error(
+            `socket closed (${socket.closed.code} ${socket.closed.reason}); frames: ${JSON.stringify(socket.frames.slice(from))}`,
+          );
+        if (Date.now() > deadline)
+          throw new Error(
+            `no such frame within ${ms} ms; frames since: ${JSON.stringify(socket.frames.slice(from)).slice(0, 800)}`,
+          );
         await new Promise<void>((r) => {
           wake.push(r);
           setTimeout(r, 50);

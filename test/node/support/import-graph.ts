@@ -101,12 +101,23 @@ function walkAst(node: unknown, visit: (node: AstNode) => void): void {
 /** The file a relative specifier names, tried as written, with an extension, and as a folder. */
 export function resolveImport(from: string, specifier: string, exists: (file: string) => boolean): string | null {
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
-  const candidates = [base, `${base}.ts`, `${base}.tsx`, `${base}.d.ts`, `${base}.mjs`, `${base}/index.ts`, `${base}/index.tsx`];
+  const candidates = [
+    base,
+    `${base}.ts`,
+    `${base}.tsx`,
+    `${base}.d.ts`,
+    `${base}.mjs`,
+    `${base}/index.ts`,
+    `${base}/index.tsx`,
+  ];
   return candidates.find(exists) ?? null;
 }
 
 /** The graph of the files under `dirs`, and the specifiers that name no file. */
-export function importGraph(root: string, dirs: readonly string[]): { files: string[]; edges: Edge[]; unresolved: string[] } {
+export function importGraph(
+  root: string,
+  dirs: readonly string[],
+): { files: string[]; edges: Edge[]; unresolved: string[] } {
   const files = sourceFiles(root, dirs);
   const exists = (file: string) => statSync(path.join(root, file), { throwIfNoEntry: false })?.isFile() ?? false;
   const byPair = new Map<string, Edge>();
@@ -186,7 +197,12 @@ function stronglyConnected(next: Map<string, string[]>): Map<string, number> {
   return component;
 }
 
-function shortestPath(next: Map<string, string[]>, from: string, to: string, allowed: (node: string) => boolean): string[] | null {
+function shortestPath(
+  next: Map<string, string[]>,
+  from: string,
+  to: string,
+  allowed: (node: string) => boolean,
+): string[] | null {
   const cameFrom = new Map<string, string | null>([[from, null]]);
   const queue = [from];
   while (queue.length > 0) {
@@ -225,7 +241,8 @@ export function layerViolations(edges: readonly Edge[], layers: readonly Layer[]
     const allowed =
       b !== undefined &&
       (a.mayImport === "*" || a.mayImport.includes(b.name) || (typeOnly && (a.mayImportTypes ?? []).includes(b.name)));
-    if (!allowed) out.push(`${from} -> ${to} (${a.name} -> ${b?.name ?? "no layer"})${typeOnly ? " [types only]" : ""}`);
+    if (!allowed)
+      out.push(`${from} -> ${to} (${a.name} -> ${b?.name ?? "no layer"})${typeOnly ? " [types only]" : ""}`);
   }
   return out.sort();
 }

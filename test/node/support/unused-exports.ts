@@ -21,7 +21,20 @@ const knipBin = path.resolve(path.dirname(createRequire(import.meta.url).resolve
 export function unusedExports(root: string, configFile: string): string[] {
   const run = spawnSync(
     process.execPath,
-    [knipBin, "--directory", root, "--config", configFile, "--include", KINDS.join(","), "--reporter", "json", "--no-config-hints", "--no-exit-code", "--no-progress"],
+    [
+      knipBin,
+      "--directory",
+      root,
+      "--config",
+      configFile,
+      "--include",
+      KINDS.join(","),
+      "--reporter",
+      "json",
+      "--no-config-hints",
+      "--no-exit-code",
+      "--no-progress",
+    ],
     { encoding: "utf8", timeout: 60_000 },
   );
   if (run.status !== 0) throw new Error(`knip failed (${run.status ?? run.signal}): ${run.stderr || run.stdout}`);

@@ -56,7 +56,13 @@ export interface Opening {
 
 export interface ContentTypeSummary {
   /** Each hostile type, as the API serves it (a plain fetch with the viewer key). */
-  served: { type: string; content_type: string | null; disposition: string | null; csp: string | null; nosniff: boolean }[];
+  served: {
+    type: string;
+    content_type: string | null;
+    disposition: string | null;
+    csp: string | null;
+    nosniff: boolean;
+  }[];
   openings: Opening[];
   /** Marker URLs fetched by files' script (each names the page that ran it); empty when none ran. */
   markers: string[];
@@ -128,7 +134,9 @@ export async function contentTypeDrill(server: Server, opts: { browser?: Browser
   const base = server.api;
   const origin = new URL(base).origin;
   const tenant = await newTenant(server, "Content-type drill");
-  const reg = await api(base, "POST", "/fleet/register", { body: { dsn: `CT-${Date.now()}`, registration_token: tenant.registrationToken } });
+  const reg = await api(base, "POST", "/fleet/register", {
+    body: { dsn: `CT-${Date.now()}`, registration_token: tenant.registrationToken },
+  });
   if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.json)}`);
   const deviceKey = reg.json.device_key as string;
   const sessionId = `content-types-${Date.now()}`;
@@ -168,13 +176,19 @@ export async function contentTypeDrill(server: Server, opts: { browser?: Browser
     const viaLink = await browser.newContext({ acceptDownloads: true });
     const tab = await signedInTab(viaLink, origin, tenant.adminKey, markers);
     for (const f of files) {
-      const minted = await api(base, "POST", "/downloads/ticket", { token: tenant.viewerKey, body: { href: `/sessions/${sessionId}/files/download?path=${encodeURIComponent(f.path)}` } });
+      const minted = await api(base, "POST", "/downloads/ticket", {
+        token: tenant.viewerKey,
+        body: { href: `/sessions/${sessionId}/files/download?path=${encodeURIComponent(f.path)}` },
+      });
       if (minted.status !== 200) throw new Error(`ticket: ${minted.status} ${JSON.stringify(minted.json)}`);
       const outcome = await open(tab, minted.json.url);
       openings.push({ type: f.type, via: "link", outcome, titleSet: (await tab.title()) === PWNED });
     }
     // Through the API, the viewer key sent as a header by the browser itself.
-    const viaApi = await browser.newContext({ acceptDownloads: true, extraHTTPHeaders: { authorization: `Bearer ${tenant.viewerKey}` } });
+    const viaApi = await browser.newContext({
+      acceptDownloads: true,
+      extraHTTPHeaders: { authorization: `Bearer ${tenant.viewerKey}` },
+    });
     const apiTab = await signedInTab(viaApi, origin, tenant.adminKey, markers);
     for (const f of files) {
       const outcome = await open(apiTab, apiUrl(f.path));
@@ -190,11 +204,16 @@ export async function contentTypeDrill(server: Server, opts: { browser?: Browser
     const controlMarkers: string[] = [];
     const control = await browser.newContext();
     const controlTab = await signedInTab(control, origin, tenant.adminKey, controlMarkers);
-    await control.route(`${origin}/__fleetbeat_drill_control`, (route) => route.fulfill({ status: 200, contentType: "text/html", body: payload("html") }));
+    await control.route(`${origin}/__fleetbeat_drill_control`, (route) =>
+      route.fulfill({ status: 200, contentType: "text/html", body: payload("html") }),
+    );
     await controlTab.goto(`${origin}/__fleetbeat_drill_control`, { waitUntil: "load" });
     await expect.poll(() => controlMarkers.length, { timeout: 10_000 }).toBeGreaterThan(0);
     const controlStorage = await controlTab.evaluate((name) => localStorage.getItem(name), PWNED);
-    controlTripped = (await controlTab.title()) === PWNED && controlStorage === "1" && controlMarkers.some((m) => m.includes(encodeURIComponent(tenant.adminKey)));
+    controlTripped =
+      (await controlTab.title()) === PWNED &&
+      controlStorage === "1" &&
+      controlMarkers.some((m) => m.includes(encodeURIComponent(tenant.adminKey)));
     await controlTab.evaluate((name) => localStorage.removeItem(name), PWNED);
     await Promise.all([viaLink.close(), viaApi.close(), control.close()]);
   } finally {
@@ -203,9 +222,15 @@ export async function contentTypeDrill(server: Server, opts: { browser?: Browser
 
   const summary: ContentTypeSummary = { served, openings, markers, localStorageWritten, controlTripped };
   const report = JSON.stringify(summary, null, 2);
-  expect(controlTripped, `the control page's script should trip the markers, or the drill sees nothing:\n${report}`).toBe(true);
+  expect(
+    controlTripped,
+    `the control page's script should trip the markers, or the drill sees nothing:\n${report}`,
+  ).toBe(true);
   expect(markers, `script of an uploaded file ran:\n${report}`).toEqual([]);
-  expect(openings.filter((o) => o.titleSet), `script of an uploaded file set the title:\n${report}`).toEqual([]);
+  expect(
+    openings.filter((o) => o.titleSet),
+    `script of an uploaded file set the title:\n${report}`,
+  ).toEqual([]);
   expect(localStorageWritten, `script of an uploaded file wrote the app's localStorage:\n${report}`).toBe(false);
   for (const s of served) {
     expect(s.csp, `${s.type}: every download is sandboxed`).toBe("sandbox");

@@ -33,7 +33,11 @@ export async function creationRaces(server: Server, runs = 3): Promise<Record<Ki
 
 async function race(server: Server, kind: Kind, n: number, limit: number): Promise<number> {
   const base = server.api;
-  const org = await must(api(base, "POST", "/orgs", { token: server.vars.ADMIN_TOKEN, body: { name: `race ${kind}`, tier: "free" } }), 201, "org");
+  const org = await must(
+    api(base, "POST", "/orgs", { token: server.vars.ADMIN_TOKEN, body: { name: `race ${kind}`, tier: "free" } }),
+    201,
+    "org",
+  );
   const adminKey: string = org.api_key.key;
   const all = <T>(make: (i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => make(i)));
 
@@ -43,25 +47,45 @@ async function race(server: Server, kind: Kind, n: number, limit: number): Promi
   let room = limit;
   if (kind === "projects") {
     answers = await all((i) => api(base, "POST", "/projects", { token: adminKey, body: { name: `race ${i}` } }));
-    held = async () => (await must(api(base, "GET", "/projects?limit=100", { token: adminKey }), 200, "projects")).projects.length;
+    held = async () =>
+      (await must(api(base, "GET", "/projects?limit=100", { token: adminKey }), 200, "projects")).projects.length;
   } else if (kind === "api_keys") {
     room = limit - 1;
-    answers = await all((i) => api(base, "POST", "/keys", { token: adminKey, body: { role: "viewer", name: `race ${i}` } }));
+    answers = await all((i) =>
+      api(base, "POST", "/keys", { token: adminKey, body: { role: "viewer", name: `race ${i}` } }),
+    );
     held = async () => (await must(api(base, "GET", "/keys", { token: adminKey }), 200, "keys")).keys.length;
   } else {
-    const project = await must(api(base, "POST", "/projects", { token: adminKey, body: { name: "race" } }), 201, "project");
+    const project = await must(
+      api(base, "POST", "/projects", { token: adminKey, body: { name: "race" } }),
+      201,
+      "project",
+    );
     const projectId: string = project.project.id;
     const body = { project_id: projectId, device_type: "amr", environment: "testing" };
-    const capsules = await all(() => must(api(base, "POST", "/capsules/generate", { token: adminKey, body }), 201, "capsule"));
-    answers = await all((i) =>
-      api(base, "POST", "/fleet/register", { body: { dsn: `RACE-${i}`, registration_token: capsules[i].capsule.fleet.registration_token } }),
+    const capsules = await all(() =>
+      must(api(base, "POST", "/capsules/generate", { token: adminKey, body }), 201, "capsule"),
     );
-    held = async () => (await must(api(base, "GET", `/fleet/devices?project_id=${projectId}&limit=100`, { token: adminKey }), 200, "devices")).devices.length;
+    answers = await all((i) =>
+      api(base, "POST", "/fleet/register", {
+        body: { dsn: `RACE-${i}`, registration_token: capsules[i].capsule.fleet.registration_token },
+      }),
+    );
+    held = async () =>
+      (
+        await must(
+          api(base, "GET", `/fleet/devices?project_id=${projectId}&limit=100`, { token: adminKey }),
+          200,
+          "devices",
+        )
+      ).devices.length;
   }
 
   const stored = answers.filter((a) => a.status === 201).length;
   const refused = answers.filter((a) => a.status !== 201);
-  expect(stored, `${kind}: ${n} at once against room for ${room}; a refusal: ${JSON.stringify(refused[0]?.json)}`).toBe(Math.min(n, room));
+  expect(stored, `${kind}: ${n} at once against room for ${room}; a refusal: ${JSON.stringify(refused[0]?.json)}`).toBe(
+    Math.min(n, room),
+  );
   for (const r of refused) {
     expect(r.status, `${kind}: ${JSON.stringify(r.json)}`).toBe(429);
     expect(r.json.error).toMatchObject({ code: "quota_exceeded", details: { quota: kind, limit, used: limit } });

@@ -38,18 +38,32 @@ export async function regexAttacks(
 ): Promise<RegexAttackTimes> {
   const base = server.api;
   const capsule = await must(
-    api(base, "POST", "/capsules/generate", { token: tenant.adminKey, body: { project_id: tenant.projectId, device_type: "amr", environment: "testing" } }),
+    api(base, "POST", "/capsules/generate", {
+      token: tenant.adminKey,
+      body: { project_id: tenant.projectId, device_type: "amr", environment: "testing" },
+    }),
     201,
     "capsule",
   );
   const device = await must(
-    api(base, "POST", "/fleet/register", { body: { dsn: "REGEX-0001", registration_token: capsule.capsule.fleet.registration_token } }),
+    api(base, "POST", "/fleet/register", {
+      body: { dsn: "REGEX-0001", registration_token: capsule.capsule.fleet.registration_token },
+    }),
     201,
     "register",
   );
   const now = Date.now() * 1000;
-  const logs = [XS, XS_MATCHED].map((message, i) => ({ timestamp_us: now - 2000 + i, level: "INFO", module: "regex", message }));
-  const ingested = await must(api(base, "POST", "/logs/ingest", { token: device.device_key, body: { batch_id: "regex-1", logs } }), 200, "ingest");
+  const logs = [XS, XS_MATCHED].map((message, i) => ({
+    timestamp_us: now - 2000 + i,
+    level: "INFO",
+    module: "regex",
+    message,
+  }));
+  const ingested = await must(
+    api(base, "POST", "/logs/ingest", { token: device.device_key, body: { batch_id: "regex-1", logs } }),
+    200,
+    "ingest",
+  );
   expect(ingested.accepted, "both lines ingested").toBe(2);
 
   const health = { polls: 0, maxMs: 0 };
@@ -77,7 +91,10 @@ export async function regexAttacks(
         limit: "100",
       });
       const started = Date.now();
-      const res = await fetch(`${origin}/loki/api/v1/query_range?${params}`, { headers, signal: AbortSignal.timeout(60_000) });
+      const res = await fetch(`${origin}/loki/api/v1/query_range?${params}`, {
+        headers,
+        signal: AbortSignal.timeout(60_000),
+      });
       const body: any = await res.json();
       const ms = Date.now() - started;
       queries.push({ shape, status: res.status, ms });

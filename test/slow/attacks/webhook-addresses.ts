@@ -15,7 +15,12 @@ import { type Server, api } from "../support/server.ts";
 
 /** The address forms of issue 20 (defect 5), by kind; every one must be refused. */
 export const WEBHOOK_ADDRESSES = {
-  trailing_dot_names: ["https://localhost./", "https://foo.localhost./", "https://metadata.google.internal./computeMetadata/v1/", "https://printer.local./"],
+  trailing_dot_names: [
+    "https://localhost./",
+    "https://foo.localhost./",
+    "https://metadata.google.internal./computeMetadata/v1/",
+    "https://printer.local./",
+  ],
   ipv6_carrying_private_ipv4: [
     "https://[::7f00:1]/",
     "https://[::127.0.0.1]/",
@@ -39,12 +44,23 @@ export const WEBHOOK_ADDRESSES = {
     "https://[2001:db8::1]/",
     "https://[100::1]/",
   ],
-  ipv4_number_forms: ["https://2130706433/", "http://2130706433/", "https://0x7f.1/", "https://0177.0.0.1/", "https://127.1/", "https://0xa9fea9fe/"],
+  ipv4_number_forms: [
+    "https://2130706433/",
+    "http://2130706433/",
+    "https://0x7f.1/",
+    "https://0177.0.0.1/",
+    "https://127.1/",
+    "https://0xa9fea9fe/",
+  ],
   local_names: ["https://metadata/", "https://localhost/", "https://router.home.arpa/", "https://ipv4only.arpa/"],
 } as const;
 
 /** Public targets the same server must take. */
-const CONTROLS = ["https://hooks.example.com/fleetbeat", "https://93.184.215.14/hook", "https://[2606:4700:4700::1111]/hook"];
+const CONTROLS = [
+  "https://hooks.example.com/fleetbeat",
+  "https://93.184.215.14/hook",
+  "https://[2606:4700:4700::1111]/hook",
+];
 
 export interface WebhookAddressCounts {
   /** Address forms offered, and how many were refused as the contract says. */
@@ -64,13 +80,27 @@ type Answer = { status: number; json: any };
  */
 export async function webhookAddresses(server: Server): Promise<WebhookAddressCounts> {
   const base = server.api;
-  const org = await must(api(base, "POST", "/orgs", { token: server.vars.ADMIN_TOKEN, body: { name: "webhook addresses", tier: "pro" } }), 201, "org");
+  const org = await must(
+    api(base, "POST", "/orgs", { token: server.vars.ADMIN_TOKEN, body: { name: "webhook addresses", tier: "pro" } }),
+    201,
+    "org",
+  );
   const adminKey: string = org.api_key.key;
-  const project = await must(api(base, "POST", "/projects", { token: adminKey, body: { name: "webhooks" } }), 201, "project");
+  const project = await must(
+    api(base, "POST", "/projects", { token: adminKey, body: { name: "webhooks" } }),
+    201,
+    "project",
+  );
   const rule = (targets: string[]) =>
     api(base, "POST", "/alert-rules", {
       token: adminKey,
-      body: { project_id: project.project.id, name: "address drill", kind: "device_offline", params: { for_s: 600 }, targets: targets.map((url) => ({ url })) },
+      body: {
+        project_id: project.project.id,
+        name: "address drill",
+        kind: "device_offline",
+        params: { for_s: 600 },
+        targets: targets.map((url) => ({ url })),
+      },
     });
 
   const probe = await rule(["http://hooks.example.com/fleetbeat"]);
@@ -80,8 +110,16 @@ export async function webhookAddresses(server: Server): Promise<WebhookAddressCo
     );
   }
 
-  const counts: WebhookAddressCounts = { tried: 0, refused: 0, byKind: {} as WebhookAddressCounts["byKind"], controls: 0 };
-  for (const [kind, urls] of Object.entries(WEBHOOK_ADDRESSES) as [keyof typeof WEBHOOK_ADDRESSES, readonly string[]][]) {
+  const counts: WebhookAddressCounts = {
+    tried: 0,
+    refused: 0,
+    byKind: {} as WebhookAddressCounts["byKind"],
+    controls: 0,
+  };
+  for (const [kind, urls] of Object.entries(WEBHOOK_ADDRESSES) as [
+    keyof typeof WEBHOOK_ADDRESSES,
+    readonly string[],
+  ][]) {
     counts.byKind[kind] = 0;
     for (const url of urls) {
       counts.tried++;
@@ -99,7 +137,11 @@ export async function webhookAddresses(server: Server): Promise<WebhookAddressCo
     await must(api(base, "DELETE", `/alert-rules/${taken.json.rule.id}`, { token: adminKey }), 204, "delete rule");
     counts.controls++;
   }
-  const left = await must(api(base, "GET", `/alert-rules?project_id=${project.project.id}`, { token: adminKey }), 200, "rules");
+  const left = await must(
+    api(base, "GET", `/alert-rules?project_id=${project.project.id}`, { token: adminKey }),
+    200,
+    "rules",
+  );
   expect(left.rules, "no refused target left a rule behind").toEqual([]);
   return counts;
 }

@@ -14,7 +14,18 @@ const PORTS = { first: 8830, last: 8849 };
 const OUTPUT_KEPT = 256 * 1024;
 
 /** The variables the README's steps set, which a server's environment must not inherit. */
-const README_VARS = ["B", "ADMIN_TOKEN", "ORG_KEY", "PROJECT_ID", "DEVICE_ID", "DEVICE_KEY", "COMMAND_ID", "TICKET", "ANSWER", "DEVICE_DIR"];
+const README_VARS = [
+  "B",
+  "ADMIN_TOKEN",
+  "ORG_KEY",
+  "PROJECT_ID",
+  "DEVICE_ID",
+  "DEVICE_KEY",
+  "COMMAND_ID",
+  "TICKET",
+  "ANSWER",
+  "DEVICE_DIR",
+];
 
 /** The environment a newcomer's shell has: none of the variables the README's steps set. */
 export function freshEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -33,7 +44,8 @@ function portIsFree(port: number): Promise<boolean> {
 
 /** The first port of the drills' range that is free, with the one `npm start` gives its sign-in provider (port + 1000). */
 export async function freePort(): Promise<number> {
-  for (let port = PORTS.first; port <= PORTS.last; port++) if ((await portIsFree(port)) && (await portIsFree(port + 1000))) return port;
+  for (let port = PORTS.first; port <= PORTS.last; port++)
+    if ((await portIsFree(port)) && (await portIsFree(port + 1000))) return port;
   throw new Error(`no free port in ${PORTS.first}-${PORTS.last}`);
 }
 
@@ -63,7 +75,13 @@ export interface Server {
  * runs no demo fleet (DEMO=0): the drills count what they send, and share two cores. `env`
  * adds variables npm start reads (ALLOW_PRIVATE_WEBHOOKS=false, for production's webhook filter).
  */
-export async function startServer(opts: { state: string; port?: number; timeoutMs?: number; demo?: boolean; env?: Record<string, string> }): Promise<Server> {
+export async function startServer(opts: {
+  state: string;
+  port?: number;
+  timeoutMs?: number;
+  demo?: boolean;
+  env?: Record<string, string>;
+}): Promise<Server> {
   const port = opts.port ?? (await freePort());
   const started = Date.now();
   const child = spawn("npm", ["start"], {
@@ -210,7 +228,9 @@ export function durableObjectFiles(state: string): Record<string, number> {
   if (!existsSync(root)) return counts;
   for (const dir of readdirSync(root)) {
     // metadata.sqlite is the namespace's own index, there before any object.
-    counts[dir] = readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite").length;
+    counts[dir] = readdirSync(path.join(root, dir)).filter(
+      (f) => f.endsWith(".sqlite") && f !== "metadata.sqlite",
+    ).length;
   }
   return counts;
 }
@@ -242,17 +262,38 @@ export async function newTenant(server: Server, name = "Drill org") {
     if (res.status !== status) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.json)}`);
     return res.json;
   };
-  const org = await must("org", api(base, "POST", "/orgs", { token: server.vars.ADMIN_TOKEN, body: { name, tier: "enterprise" } }), 201);
+  const org = await must(
+    "org",
+    api(base, "POST", "/orgs", { token: server.vars.ADMIN_TOKEN, body: { name, tier: "enterprise" } }),
+    201,
+  );
   const adminKey: string = org.api_key.key;
-  const viewer = await must("viewer key", api(base, "POST", "/keys", { token: adminKey, body: { role: "viewer", name: "drill viewer" } }), 201);
-  const project = await must("project", api(base, "POST", "/projects", { token: adminKey, body: { name: "drill" } }), 201);
+  const viewer = await must(
+    "viewer key",
+    api(base, "POST", "/keys", { token: adminKey, body: { role: "viewer", name: "drill viewer" } }),
+    201,
+  );
+  const project = await must(
+    "project",
+    api(base, "POST", "/projects", { token: adminKey, body: { name: "drill" } }),
+    201,
+  );
   const projectId: string = project.project.id;
   const capsule = await must(
     "capsule",
-    api(base, "POST", "/capsules/generate", { token: adminKey, body: { project_id: projectId, device_type: "amr", environment: "testing" } }),
+    api(base, "POST", "/capsules/generate", {
+      token: adminKey,
+      body: { project_id: projectId, device_type: "amr", environment: "testing" },
+    }),
     201,
   );
-  return { orgId: org.org.id as string, adminKey, viewerKey: viewer.key as string, projectId, registrationToken: capsule.capsule.fleet.registration_token as string };
+  return {
+    orgId: org.org.id as string,
+    adminKey,
+    viewerKey: viewer.key as string,
+    projectId,
+    registrationToken: capsule.capsule.fleet.registration_token as string,
+  };
 }
 
 /** Every line GET /logs answers for `query`, following next_cursor to the end. */
@@ -260,7 +301,12 @@ export async function allLogs(base: string, token: string, query: string): Promi
   const out: any[] = [];
   let cursor: string | null = null;
   do {
-    const res = await api(base, "GET", `/logs?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+    const res = await api(
+      base,
+      "GET",
+      `/logs?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      { token },
+    );
     if (res.status !== 200) throw new Error(`GET /logs?${query}: ${res.status} ${JSON.stringify(res.json)}`);
     out.push(...res.json.logs);
     cursor = res.json.next_cursor;

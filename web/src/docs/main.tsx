@@ -16,7 +16,10 @@ async function load(): Promise<void> {
     if (location.hash) document.getElementById(decodeURIComponent(location.hash.slice(1)))?.scrollIntoView();
   } catch (err) {
     root.textContent = "";
-    render(<p class="error">The API reference could not be loaded: {err instanceof Error ? err.message : String(err)}</p>, root);
+    render(
+      <p class="error">The API reference could not be loaded: {err instanceof Error ? err.message : String(err)}</p>,
+      root,
+    );
   }
 }
 

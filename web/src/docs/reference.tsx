@@ -58,8 +58,26 @@ function entries(doc: OpenApiDocument): Entry[] {
       const body = op.requestBody?.content["application/json"]?.schema;
       const tag = op.tags?.[0] ?? path.split("/")[1] ?? "";
       const auth = authOf(op);
-      const words = [method, path, tag, op.summary, noteOf(op), auth, ...(op.parameters ?? []).map((p) => p.name), ...fieldNames(body)];
-      out.push({ id: `${method}-${path}`.replace(/[^\w-]+/g, "-"), method, path, tag, auth, op, body, haystack: words.join(" ").toLowerCase() });
+      const words = [
+        method,
+        path,
+        tag,
+        op.summary,
+        noteOf(op),
+        auth,
+        ...(op.parameters ?? []).map((p) => p.name),
+        ...fieldNames(body),
+      ];
+      out.push({
+        id: `${method}-${path}`.replace(/[^\w-]+/g, "-"),
+        method,
+        path,
+        tag,
+        auth,
+        op,
+        body,
+        haystack: words.join(" ").toLowerCase(),
+      });
     }
   }
   return out;
@@ -98,7 +116,13 @@ function FieldTable({ caption, rows }: { caption: string; rows: (Field & { where
 }
 
 function OperationView({ e }: { e: Entry }) {
-  const params = (e.op.parameters ?? []).map((p) => ({ name: p.name, where: p.in, type: typeOf(p.schema), required: p.required, notes: notesOf(p.schema) }));
+  const params = (e.op.parameters ?? []).map((p) => ({
+    name: p.name,
+    where: p.in,
+    type: typeOf(p.schema),
+    required: p.required,
+    notes: notesOf(p.schema),
+  }));
   const note = noteOf(e.op);
   return (
     <section class="operation" id={e.id} aria-labelledby={`${e.id}-title`}>
@@ -154,12 +178,17 @@ export function Reference({ doc }: { doc: OpenApiDocument }) {
         <main>
           <p>{doc.info.description}</p>
           <p>
-            Base URL <code>{base}</code>. Send keys as <code>Authorization: Bearer &lt;key&gt;</code>. Every failure answers{" "}
-            <code>{'{"error": {"code", "message", "details"}}'}</code> with a 4xx or 5xx status.
+            Base URL <code>{base}</code>. Send keys as <code>Authorization: Bearer &lt;key&gt;</code>. Every failure
+            answers <code>{'{"error": {"code", "message", "details"}}'}</code> with a 4xx or 5xx status.
           </p>
           <label class="search">
             Search{" "}
-            <input type="search" value={q} onInput={(ev) => setQ(ev.currentTarget.value)} placeholder="path, method, field, auth…" />
+            <input
+              type="search"
+              value={q}
+              onInput={(ev) => setQ(ev.currentTarget.value)}
+              placeholder="path, method, field, auth…"
+            />
           </label>
           <p role="status" class="count">
             {shown.length === all.length ? `${all.length} operations` : `${shown.length} of ${all.length} operations`}

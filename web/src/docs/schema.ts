@@ -73,7 +73,11 @@ export function notesOf(s: JsonSchema): string[] {
   if (s.description) notes.push(s.description);
   if (s.default !== undefined) notes.push(`default ${JSON.stringify(s.default)}`);
   if (s.minLength !== undefined || s.maxLength !== undefined) {
-    notes.push(s.maxLength === undefined ? `at least ${s.minLength} characters` : `${s.minLength ?? 0}–${s.maxLength} characters`);
+    notes.push(
+      s.maxLength === undefined
+        ? `at least ${s.minLength} characters`
+        : `${s.minLength ?? 0}–${s.maxLength} characters`,
+    );
   }
   const lo = s.minimum ?? s.exclusiveMinimum;
   const hi = s.maximum ?? s.exclusiveMaximum;

@@ -22,7 +22,11 @@ type Environment = (typeof ENVIRONMENTS)[number];
 
 export function Access(props: { projectId: string; keyId: string | null }) {
   const [version, setVersion] = useState(0);
-  const { data, error } = usePoll(async () => ((await ok(await api.keys.$get())) as { keys: Key[] }).keys, [version], 30_000);
+  const { data, error } = usePoll(
+    async () => ((await ok(await api.keys.$get())) as { keys: Key[] }).keys,
+    [version],
+    30_000,
+  );
   const [failure, setFailure] = useState<string | null>(null);
   const [made, setMade] = useState<{ name: string; key: string } | null>(null);
   const [name, setName] = useState("");
@@ -54,7 +58,10 @@ export function Access(props: { projectId: string; keyId: string | null }) {
   return (
     <section aria-labelledby="access-title">
       <h1 id="access-title">API keys</h1>
-      <p class="muted">Keys let machines and scripts use the API as this org: a viewer reads, an operator also sends commands and silences alerts, an admin changes everything.</p>
+      <p class="muted">
+        Keys let machines and scripts use the API as this org: a viewer reads, an operator also sends commands and
+        silences alerts, an admin changes everything.
+      </p>
       <Failure error={error ?? failure} />
       {data && data.length === 0 ? <Empty title="No API keys">Make one below.</Empty> : null}
       {data && data.length > 0 ? (
@@ -75,14 +82,22 @@ export function Access(props: { projectId: string; keyId: string | null }) {
               ),
               sort: (k) => k.name.toLowerCase(),
             },
-            { key: "role", label: "Role", cell: (k) => <span class={`badge role ${k.role}`}>{k.role}</span>, sort: (k) => ROLES.indexOf(k.role) },
+            {
+              key: "role",
+              label: "Role",
+              cell: (k) => <span class={`badge role ${k.role}`}>{k.role}</span>,
+              sort: (k) => ROLES.indexOf(k.role),
+            },
             { key: "prefix", label: "Starts with", cell: (k) => <code>{k.prefix}…</code> },
             {
               key: "made",
               label: "Made",
               cell: (k) => (
                 <span>
-                  <When at={k.created_at} /> <span class="muted">by {k.created_by ? (names.get(k.created_by) ?? "a revoked key") : "the server admin"}</span>
+                  <When at={k.created_at} />{" "}
+                  <span class="muted">
+                    by {k.created_by ? (names.get(k.created_by) ?? "a revoked key") : "the server admin"}
+                  </span>
                 </span>
               ),
               sort: (k) => Date.parse(k.created_at),
@@ -110,7 +125,13 @@ export function Access(props: { projectId: string; keyId: string | null }) {
       >
         <label class="field">
           <span>Name</span>
-          <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={128} placeholder="line lead" />
+          <input
+            value={name}
+            onInput={(e) => setName(e.currentTarget.value)}
+            required
+            maxLength={128}
+            placeholder="line lead"
+          />
         </label>
         <label class="field">
           <span>Role</span>
@@ -153,8 +174,15 @@ function Capsule(props: { projectId: string }) {
 
   const generate = async () => {
     try {
-      const json = { project_id: props.projectId, device_type: deviceType, environment, ...(deviceName ? { name: deviceName } : {}) };
-      const made = (await ok(await api.capsules.generate.$post({ json }))) as { capsule: { fleet?: { expires_at?: string } } };
+      const json = {
+        project_id: props.projectId,
+        device_type: deviceType,
+        environment,
+        ...(deviceName ? { name: deviceName } : {}),
+      };
+      const made = (await ok(await api.capsules.generate.$post({ json }))) as {
+        capsule: { fleet?: { expires_at?: string } };
+      };
       const expires = made.capsule.fleet?.expires_at ?? null;
       setCapsule({ json: JSON.stringify(made.capsule, null, 2), expires });
       setFailure(null);
@@ -176,8 +204,9 @@ function Capsule(props: { projectId: string }) {
     <>
       <h2 id="capsule-title">Onboard a device</h2>
       <p>
-        A capsule holds a one-time registration token for this project (valid 24 hours). Save it as <code>capsule.json</code> on the device and register with the
-        agent: <code>fleetbeat-agent register --capsule capsule.json</code>.
+        A capsule holds a one-time registration token for this project (valid 24 hours). Save it as{" "}
+        <code>capsule.json</code> on the device and register with the agent:{" "}
+        <code>fleetbeat-agent register --capsule capsule.json</code>.
       </p>
       <Failure error={failure} />
       <form
@@ -202,14 +231,25 @@ function Capsule(props: { projectId: string }) {
         </label>
         <label class="field">
           <span>Name (optional)</span>
-          <input value={deviceName} onInput={(e) => setDeviceName(e.currentTarget.value)} maxLength={128} placeholder="Picker 12" />
+          <input
+            value={deviceName}
+            onInput={(e) => setDeviceName(e.currentTarget.value)}
+            maxLength={128}
+            placeholder="Picker 12"
+          />
         </label>
         <button type="submit">Make capsule</button>
       </form>
       {capsule && (
         <div class="secrets" role="status">
           <p>
-            The capsule, shown only now{capsule.expires ? <>; it works once, until <When at={capsule.expires} /> (<Ago at={capsule.expires} />)</> : null}:
+            The capsule, shown only now
+            {capsule.expires ? (
+              <>
+                ; it works once, until <When at={capsule.expires} /> (<Ago at={capsule.expires} />)
+              </>
+            ) : null}
+            :
           </p>
           <pre class="secret wrap" aria-label="Capsule JSON">
             {capsule.json}

@@ -100,7 +100,8 @@ function condition(r: Pick<Rule, "kind" | "params">): string {
 }
 
 /** Whether a rule watches devices one by one (else the project as a whole). */
-const perDevice = (r: Pick<Rule, "kind" | "params">) => !(r.kind === "quota" || (r.kind === "error_rate" && r.params.scope === "project"));
+const perDevice = (r: Pick<Rule, "kind" | "params">) =>
+  !(r.kind === "quota" || (r.kind === "error_rate" && r.params.scope === "project"));
 
 /** Which devices a rule watches, in words, the device by name and linked. */
 function Watches(props: { rule: Rule; name: NameOf }) {
@@ -122,7 +123,8 @@ function Watches(props: { rule: Rule; name: NameOf }) {
 
 /** Whether a rule watches `device` (null: no filter, every rule). */
 const watchesDevice = (r: Rule, device: Device | undefined | null, id: string) =>
-  perDevice(r) && (r.device_id ? r.device_id === id : !r.device_type || !device || r.device_type === device.device_type);
+  perDevice(r) &&
+  (r.device_id ? r.device_id === id : !r.device_type || !device || r.device_type === device.device_type);
 
 const silencedNow = (r: Rule) => r.silenced_until !== null && Date.parse(r.silenced_until) > Date.now();
 const deviceHref = (id: string) => `#/devices/${encodeURIComponent(id)}`;
@@ -140,7 +142,11 @@ const RuleState = (props: { rule: Rule }) =>
 
 /** A device an alert is about, by name and linked; "the project" for a project-wide one. */
 const Subject = (props: { deviceId: string | null; name: NameOf }) =>
-  props.deviceId ? <Named name={props.name(props.deviceId)} id={props.deviceId} href={deviceHref(props.deviceId)} /> : <span class="muted">the project</span>;
+  props.deviceId ? (
+    <Named name={props.name(props.deviceId)} id={props.deviceId} href={deviceHref(props.deviceId)} />
+  ) : (
+    <span class="muted">the project</span>
+  );
 
 export function Alerts(props: { projectId: string; role: KeyRole }) {
   // Operators silence rules; only admins create, change or delete them.
@@ -159,30 +165,46 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
     [project_id, version],
   );
   const { data: firing, error: firingError } = usePoll(
-    async () => ((await ok(await api.alerts.$get({ query: { project_id, state: "firing", limit: "200" } }))) as { alerts: Alert[] }).alerts,
+    async () =>
+      (
+        (await ok(await api.alerts.$get({ query: { project_id, state: "firing", limit: "200" } }))) as {
+          alerts: Alert[];
+        }
+      ).alerts,
     [project_id, version],
   );
   const { data: resolved } = usePoll(
-    async () => ((await ok(await api.alerts.$get({ query: { project_id, state: "resolved", limit: String(RESOLVED_SHOWN) } }))) as { alerts: Alert[] }).alerts,
+    async () =>
+      (
+        (await ok(
+          await api.alerts.$get({ query: { project_id, state: "resolved", limit: String(RESOLVED_SHOWN) } }),
+        )) as { alerts: Alert[] }
+      ).alerts,
     [project_id, version],
     30_000,
   );
   const ruleNames = rules ? new Map(rules.map((r) => [r.id, r.name])) : null;
   const chosen = names.devices.find((d) => d.id === device);
-  const ofDevice = (alerts: Alert[] | null) => (alerts && device ? alerts.filter((a) => a.device_id === device) : alerts);
+  const ofDevice = (alerts: Alert[] | null) =>
+    alerts && device ? alerts.filter((a) => a.device_id === device) : alerts;
   const shownFiring = ofDevice(firing);
   const shownResolved = ofDevice(resolved);
   const shownRules = rules && device ? rules.filter((r) => watchesDevice(r, chosen, device)) : rules;
-  const deviceOptions = [...names.devices].sort((a, b) => deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true })).map((d) => ({ value: d.id, label: deviceName(d) }));
+  const deviceOptions = [...names.devices]
+    .sort((a, b) => deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true }))
+    .map((d) => ({ value: d.id, label: deviceName(d) }));
   if (device && !chosen) deviceOptions.push({ value: device, label: names.name(device) });
 
   const param = (r: Rule) => ({ param: { id: r.id } });
   const silence = (r: Rule) => {
     const hours = silenceFor[r.id] ?? SILENCE_HOURS[0];
     const until = new Date(Date.now() + hours * 3_600_000).toISOString();
-    return change(async () => ok(await api["alert-rules"][":id"].$patch({ ...param(r), json: { silenced_until: until } })));
+    return change(async () =>
+      ok(await api["alert-rules"][":id"].$patch({ ...param(r), json: { silenced_until: until } })),
+    );
   };
-  const unsilence = (r: Rule) => change(async () => ok(await api["alert-rules"][":id"].$patch({ ...param(r), json: { silenced_until: null } })));
+  const unsilence = (r: Rule) =>
+    change(async () => ok(await api["alert-rules"][":id"].$patch({ ...param(r), json: { silenced_until: null } })));
   const remove = (r: Rule) => {
     if (!confirm(`Delete the rule "${r.name}"? Its webhooks stop at once.`)) return;
     void change(async () => {
@@ -206,7 +228,9 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
 
       <h2 id="firing-title">Firing</h2>
       {shownFiring && shownFiring.length === 0 && <Empty title="Nothing is firing." />}
-      {shownFiring && shownFiring.length > 0 && <AlertTable label="Firing" alerts={shownFiring} rules={ruleNames} name={names.name} />}
+      {shownFiring && shownFiring.length > 0 && (
+        <AlertTable label="Firing" alerts={shownFiring} rules={ruleNames} name={names.name} />
+      )}
 
       <h2 id="resolved-title">Resolved</h2>
       {shownResolved && shownResolved.length === 0 && <Empty title="No alert has resolved yet." />}
@@ -220,7 +244,9 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
       <h2 id="rules-title">Rules</h2>
       {created && <Secrets created={created} onDone={() => setCreated(null)} />}
       {shownRules && shownRules.length === 0 && (
-        <Empty title={rules!.length === 0 ? "This project has no alert rules yet." : "No rule watches this device."}>{admin && rules!.length === 0 ? "Create one below." : null}</Empty>
+        <Empty title={rules!.length === 0 ? "This project has no alert rules yet." : "No rule watches this device."}>
+          {admin && rules!.length === 0 ? "Create one below." : null}
+        </Empty>
       )}
       {shownRules && shownRules.length > 0 && (
         <Table
@@ -253,9 +279,22 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
                 </span>
               ),
             },
-            { key: "watches", label: "Watches", cell: (r) => <span><Watches rule={r} name={names.name} /></span> },
+            {
+              key: "watches",
+              label: "Watches",
+              cell: (r) => (
+                <span>
+                  <Watches rule={r} name={names.name} />
+                </span>
+              ),
+            },
             { key: "targets", label: "Targets", cell: (r) => <Targets targets={r.targets} /> },
-            { key: "state", label: "State", cell: (r) => <RuleState rule={r} />, sort: (r) => (silencedNow(r) ? 1 : 0) },
+            {
+              key: "state",
+              label: "State",
+              cell: (r) => <RuleState rule={r} />,
+              sort: (r) => (silencedNow(r) ? 1 : 0),
+            },
             ...(operates
               ? [
                   {
@@ -284,7 +323,12 @@ export function Alerts(props: { projectId: string; role: KeyRole }) {
                           </>
                         )}
                         {admin && (
-                          <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Delete ${r.name}`}>
+                          <button
+                            type="button"
+                            class="danger"
+                            onClick={() => remove(r)}
+                            aria-label={`Delete ${r.name}`}
+                          >
                             Delete
                           </button>
                         )}
@@ -336,10 +380,20 @@ function AlertTable(props: { label: string; alerts: Alert[]; rules: Map<string, 
         {
           key: "rule",
           label: "Rule",
-          cell: (a) => (props.rules && !props.rules.has(a.rule_id) ? <span class="note">a deleted rule</span> : <Named name={rule(a) ?? "…"} id={a.rule_id} href={ruleHref(a.rule_id)} />),
+          cell: (a) =>
+            props.rules && !props.rules.has(a.rule_id) ? (
+              <span class="note">a deleted rule</span>
+            ) : (
+              <Named name={rule(a) ?? "…"} id={a.rule_id} href={ruleHref(a.rule_id)} />
+            ),
           sort: (a) => rule(a) ?? "",
         },
-        { key: "device", label: "Device", cell: (a) => <Subject deviceId={a.device_id} name={props.name} />, sort: (a) => (a.device_id ? props.name(a.device_id).toLowerCase() : "") },
+        {
+          key: "device",
+          label: "Device",
+          cell: (a) => <Subject deviceId={a.device_id} name={props.name} />,
+          sort: (a) => (a.device_id ? props.name(a.device_id).toLowerCase() : ""),
+        },
         { key: "state", label: "State", cell: (a) => <Status value={a.state} /> },
         {
           key: "started",
@@ -359,12 +413,18 @@ function AlertTable(props: { label: string; alerts: Alert[]; rules: Map<string, 
         },
         ...(resolved
           ? [
-              { key: "resolved", label: "Resolved", cell: (a: Alert) => <When at={a.resolved_at} />, sort: (a: Alert) => (a.resolved_at ? Date.parse(a.resolved_at) : null) },
+              {
+                key: "resolved",
+                label: "Resolved",
+                cell: (a: Alert) => <When at={a.resolved_at} />,
+                sort: (a: Alert) => (a.resolved_at ? Date.parse(a.resolved_at) : null),
+              },
               {
                 key: "lasted",
                 label: "Lasted",
                 numeric: true,
-                cell: (a: Alert) => (a.resolved_at ? duration(Date.parse(a.resolved_at) - Date.parse(a.started_at)) : "—"),
+                cell: (a: Alert) =>
+                  a.resolved_at ? duration(Date.parse(a.resolved_at) - Date.parse(a.started_at)) : "—",
                 sort: (a: Alert) => (a.resolved_at ? Date.parse(a.resolved_at) - Date.parse(a.started_at) : null),
               },
             ]
@@ -387,14 +447,22 @@ function Secrets(props: { created: Created; onDone: () => void }) {
     <section class="secrets" aria-labelledby="secrets-title">
       <h3 id="secrets-title">Signing secrets of “{props.created.rule.name}”</h3>
       <p>
-        <strong>Copy each secret now: it is shown once</strong> and cannot be read again (a lost secret means a new rule). A receiver checks each
-        POST's x-fleetbeat-signature: sha256= and the HMAC-SHA-256, under the secret, of "&lt;x-fleetbeat-timestamp&gt;.&lt;body&gt;".
+        <strong>Copy each secret now: it is shown once</strong> and cannot be read again (a lost secret means a new
+        rule). A receiver checks each POST's x-fleetbeat-signature: sha256= and the HMAC-SHA-256, under the secret, of
+        "&lt;x-fleetbeat-timestamp&gt;.&lt;body&gt;".
       </p>
       <ul class="rows">
         {props.created.targets.map((t) => (
           <li>
             <span class="wrap">{t.url}</span>{" "}
-            <input class="secret" readOnly size={t.secret.length} value={t.secret} aria-label={`Secret for ${t.url}`} onFocus={(e) => e.currentTarget.select()} />{" "}
+            <input
+              class="secret"
+              readOnly
+              size={t.secret.length}
+              value={t.secret}
+              aria-label={`Secret for ${t.url}`}
+              onFocus={(e) => e.currentTarget.select()}
+            />{" "}
             <button type="button" onClick={() => void copy(t)}>
               {copied === t.id ? "Copied" : "Copy"}
             </button>
@@ -483,13 +551,22 @@ interface InputExtras {
 type FieldAttrs = { id: string; "aria-invalid": boolean; "aria-describedby"?: string };
 
 /** A labelled input with the API's problem for `path`, if it named one, under it. */
-function Field(props: { label: string; path: string; problems: Map<string, string>; children: (attrs: FieldAttrs) => JSX.Element }) {
+function Field(props: {
+  label: string;
+  path: string;
+  problems: Map<string, string>;
+  children: (attrs: FieldAttrs) => JSX.Element;
+}) {
   const id = `rule-${props.path.replace(/\./g, "-")}`;
   const problem = props.problems.get(props.path);
   return (
     <span class="field">
       <label for={id}>{props.label}</label>
-      {props.children({ id, "aria-invalid": Boolean(problem), ...(problem ? { "aria-describedby": `${id}-problem` } : {}) })}
+      {props.children({
+        id,
+        "aria-invalid": Boolean(problem),
+        ...(problem ? { "aria-describedby": `${id}-problem` } : {}),
+      })}
       {problem && (
         <span class="error" id={`${id}-problem`}>
           {problem}
@@ -501,7 +578,13 @@ function Field(props: { label: string; path: string; problems: Map<string, strin
 
 /** The paths the form shows a field for (a problem elsewhere is listed under the form). */
 const shownPaths = (d: Draft) => {
-  const paths = ["name", "kind", "min_firing_s", "targets", ...d.targets.flatMap((_, i) => [`targets.${i}.url`, `targets.${i}.format`])];
+  const paths = [
+    "name",
+    "kind",
+    "min_firing_s",
+    "targets",
+    ...d.targets.flatMap((_, i) => [`targets.${i}.url`, `targets.${i}.format`]),
+  ];
   if (d.kind === "device_offline") paths.push("params.for_s");
   if (d.kind === "error_rate") paths.push("params.count", "params.window_s", "params.module", "params.scope");
   if (d.kind === "metric_threshold") paths.push("params.metric", "params.op", "params.value", "params.for_s");
@@ -516,9 +599,12 @@ function RuleForm(props: { projectId: string; devices: Device[]; onCreated: (c: 
   const [problems, setProblems] = useState<Map<string, string>>(new Map());
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((old) => ({ ...old, [k]: v }));
-  const setTarget = (i: number, t: Partial<Draft["targets"][number]>) => setD((old) => ({ ...old, targets: old.targets.map((o, j) => (j === i ? { ...o, ...t } : o)) }));
+  const setTarget = (i: number, t: Partial<Draft["targets"][number]>) =>
+    setD((old) => ({ ...old, targets: old.targets.map((o, j) => (j === i ? { ...o, ...t } : o)) }));
   const watchesDevices = perDevice({ kind: d.kind, params: { scope: d.scope } });
-  const devices = [...props.devices].sort((a, b) => deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true }));
+  const devices = [...props.devices].sort((a, b) =>
+    deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true }),
+  );
   const types = [...new Set(props.devices.map((x) => x.device_type))].sort();
   const metrics = [...new Set(props.devices.flatMap((x) => Object.keys(x.metrics ?? {})))].sort();
   const shown = shownPaths(d);
@@ -527,7 +613,9 @@ function RuleForm(props: { projectId: string; devices: Device[]; onCreated: (c: 
   const submit = async () => {
     setBusy(true);
     try {
-      const created = (await ok(await api["alert-rules"].$post({ json: ruleBody(props.projectId, d) as NewRule }))) as Created;
+      const created = (await ok(
+        await api["alert-rules"].$post({ json: ruleBody(props.projectId, d) as NewRule }),
+      )) as Created;
       setD({ ...EMPTY, kind: d.kind });
       setFailure(null);
       setProblems(new Map());
@@ -535,7 +623,11 @@ function RuleForm(props: { projectId: string; devices: Device[]; onCreated: (c: 
     } catch (err) {
       const details: FieldProblem[] = err instanceof ApiFailure ? err.details : [];
       // The API's message repeats each field's problem in schema words: the fields say them in ours.
-      setFailure(err instanceof ApiFailure && details.length > 0 ? `Some fields need a change: see the messages beside them (${err.code}, ${err.status}).` : describe(err));
+      setFailure(
+        err instanceof ApiFailure && details.length > 0
+          ? `Some fields need a change: see the messages beside them (${err.code}, ${err.status}).`
+          : describe(err),
+      );
       // The first problem the API named for each field, in words, shown beside it.
       const byPath = new Map<string, string>();
       for (const p of details) if (!byPath.has(p.path)) byPath.set(p.path, friendly(p.message));
@@ -548,7 +640,12 @@ function RuleForm(props: { projectId: string; devices: Device[]; onCreated: (c: 
   const input = (label: string, path: string, key: keyof Draft, { type = "text", ...extra }: InputExtras = {}) => (
     <Field label={label} path={path} problems={problems}>
       {(a) => {
-        const common = { ...a, ...extra, value: d[key] as string, onInput: (e: { currentTarget: HTMLInputElement }) => set(key, e.currentTarget.value as never) };
+        const common = {
+          ...a,
+          ...extra,
+          value: d[key] as string,
+          onInput: (e: { currentTarget: HTMLInputElement }) => set(key, e.currentTarget.value as never),
+        };
         return type === "number" ? <input type="number" {...common} /> : <input type="text" {...common} />;
       }}
     </Field>
@@ -616,7 +713,8 @@ function RuleForm(props: { projectId: string; devices: Device[]; onCreated: (c: 
             {input("For (s)", "params.for_s", "for_s", { ...numeric, min: 0 })}
           </>
         )}
-        {d.kind === "quota" && input("Percent of a monthly limit", "params.percent", "percent", { type: "number", min: 1, max: 100 })}
+        {d.kind === "quota" &&
+          input("Percent of a monthly limit", "params.percent", "percent", { type: "number", min: 1, max: 100 })}
         {input("Stays firing at least (s)", "min_firing_s", "min_firing_s", { ...numeric, min: 0 })}
       </fieldset>
       {watchesDevices && (
@@ -645,18 +743,39 @@ function RuleForm(props: { projectId: string; devices: Device[]; onCreated: (c: 
         {d.targets.map((t, i) => (
           <div class="target">
             <Field label={`Target ${i + 1} URL`} path={`targets.${i}.url`} problems={problems}>
-              {(a) => <input {...a} type="url" placeholder="https://hooks.example.com/…" value={t.url} onInput={(e) => setTarget(i, { url: e.currentTarget.value })} />}
+              {(a) => (
+                <input
+                  {...a}
+                  type="url"
+                  placeholder="https://hooks.example.com/…"
+                  value={t.url}
+                  onInput={(e) => setTarget(i, { url: e.currentTarget.value })}
+                />
+              )}
             </Field>
             <Field label="Format" path={`targets.${i}.format`} problems={problems}>
               {(a) => (
-                <select {...a} value={t.format} onChange={(e) => setTarget(i, { format: e.currentTarget.value as "json" | "slack" })}>
+                <select
+                  {...a}
+                  value={t.format}
+                  onChange={(e) => setTarget(i, { format: e.currentTarget.value as "json" | "slack" })}
+                >
                   <option value="json">JSON</option>
                   <option value="slack">Slack</option>
                 </select>
               )}
             </Field>
             {d.targets.length > 1 && (
-              <button type="button" onClick={() => set("targets", d.targets.filter((_, j) => j !== i))} aria-label={`Remove target ${i + 1}`}>
+              <button
+                type="button"
+                onClick={() =>
+                  set(
+                    "targets",
+                    d.targets.filter((_, j) => j !== i),
+                  )
+                }
+                aria-label={`Remove target ${i + 1}`}
+              >
                 Remove
               </button>
             )}
@@ -721,15 +840,23 @@ function byAlert(deliveries: Delivery[]): AlertDeliveries[] {
 /** Where a state change's webhook stands after its attempts: a 2xx settles it, another 4xx (not 429) ends it, the rest retry for 24 h. */
 function outcome(attempts: Delivery[]): { label: string; status: string } {
   const last = attempts.at(-1)!;
-  if (last.status !== null && last.status >= 200 && last.status < 300) return { label: "delivered", status: "succeeded" };
-  if (last.status !== null && last.status >= 400 && last.status < 500 && last.status !== 429) return { label: "refused", status: "failed" };
-  return Date.now() - Date.parse(attempts[0]!.at) > 86_400_000 ? { label: "gave up", status: "failed" } : { label: "retrying", status: "queued" };
+  if (last.status !== null && last.status >= 200 && last.status < 300)
+    return { label: "delivered", status: "succeeded" };
+  if (last.status !== null && last.status >= 400 && last.status < 500 && last.status !== 429)
+    return { label: "refused", status: "failed" };
+  return Date.now() - Date.parse(attempts[0]!.at) > 86_400_000
+    ? { label: "gave up", status: "failed" }
+    : { label: "retrying", status: "queued" };
 }
 
 /** A rule's details and its webhook deliveries, grouped by alert. */
 export function RuleDeliveries(props: { ruleId: string }) {
   const param = { id: props.ruleId };
-  const { data: rule, error } = usePoll(async () => ((await ok(await api["alert-rules"][":id"].$get({ param }))) as { rule: Rule }).rule, [props.ruleId], 30_000);
+  const { data: rule, error } = usePoll(
+    async () => ((await ok(await api["alert-rules"][":id"].$get({ param }))) as { rule: Rule }).rule,
+    [props.ruleId],
+    30_000,
+  );
   return (
     <section aria-labelledby="rule-title">
       <p class="crumbs">
@@ -737,7 +864,8 @@ export function RuleDeliveries(props: { ruleId: string }) {
       </p>
       <div class="title-row">
         <h1 id="rule-title">
-          <span class="muted">Rule</span> <span title={`id ${props.ruleId}`}>{rule ? rule.name : "…"}</span> {rule ? <RuleState rule={rule} /> : null}
+          <span class="muted">Rule</span> <span title={`id ${props.ruleId}`}>{rule ? rule.name : "…"}</span>{" "}
+          {rule ? <RuleState rule={rule} /> : null}
         </h1>
         <CopyId id={props.ruleId} />
       </div>
@@ -752,12 +880,24 @@ function RuleBody(props: { rule: Rule }) {
   const param = { id: rule.id };
   const names = useDeviceNames(rule.project_id);
   const { data: deliveries, error } = usePoll(
-    async () => ((await ok(await api["alert-rules"][":id"].deliveries.$get({ param, query: { limit: "200" } }))) as { deliveries: Delivery[] }).deliveries,
+    async () =>
+      (
+        (await ok(await api["alert-rules"][":id"].deliveries.$get({ param, query: { limit: "200" } }))) as {
+          deliveries: Delivery[];
+        }
+      ).deliveries,
     [rule.id],
   );
   // The alerts the attempts are about (their device, summary and times): the project's latest.
   const { data: alerts } = usePoll(
-    async () => new Map(((await ok(await api.alerts.$get({ query: { project_id: rule.project_id, limit: "200" } }))) as { alerts: Alert[] }).alerts.map((a) => [a.id, a])),
+    async () =>
+      new Map(
+        (
+          (await ok(await api.alerts.$get({ query: { project_id: rule.project_id, limit: "200" } }))) as {
+            alerts: Alert[];
+          }
+        ).alerts.map((a) => [a.id, a]),
+      ),
     [rule.project_id],
     30_000,
   );
@@ -785,13 +925,20 @@ function RuleBody(props: { rule: Rule }) {
           </dd>
           <dt>Created</dt>
           <dd>
-            <When at={rule.created_at} /> <span class="muted">(<Ago at={rule.created_at} />)</span>
+            <When at={rule.created_at} />{" "}
+            <span class="muted">
+              (<Ago at={rule.created_at} />)
+            </span>
           </dd>
         </dl>
       </div>
       <h2 id="deliveries-title">Deliveries</h2>
       <Failure error={error} />
-      {groups && groups.length === 0 && <Empty title="No webhook has been sent for this rule yet.">One is sent when an alert of it fires or resolves.</Empty>}
+      {groups && groups.length === 0 && (
+        <Empty title="No webhook has been sent for this rule yet.">
+          One is sent when an alert of it fires or resolves.
+        </Empty>
+      )}
       {groups && groups.length > 0 && (
         <div class="deliveries">
           <Table
@@ -837,13 +984,19 @@ function RuleBody(props: { rule: Rule }) {
                       return (
                         <li>
                           <span class="change-head">
-                            <Status value={c.change} /> <span class="wrap">{url(c.targetId)}</span> <span class={`badge status ${o.status}`}>{o.label}</span>
+                            <Status value={c.change} /> <span class="wrap">{url(c.targetId)}</span>{" "}
+                            <span class={`badge status ${o.status}`}>{o.label}</span>
                           </span>
-                          <ol class="plain attempts" aria-label={`Attempts of the ${c.change} webhook to ${url(c.targetId)}`}>
+                          <ol
+                            class="plain attempts"
+                            aria-label={`Attempts of the ${c.change} webhook to ${url(c.targetId)}`}
+                          >
                             {c.attempts.map((x) => (
                               <li>
                                 <span class="muted">#{x.attempt}</span> <When at={x.at} />{" "}
-                                <span class={x.status !== null && x.status < 300 ? "ok-text" : "bad-text"}>{x.status === null ? "no answer" : `HTTP ${x.status}`}</span>
+                                <span class={x.status !== null && x.status < 300 ? "ok-text" : "bad-text"}>
+                                  {x.status === null ? "no answer" : `HTTP ${x.status}`}
+                                </span>
                                 {x.error ? <span class="wrap"> · {x.error}</span> : null}
                               </li>
                             ))}
@@ -854,7 +1007,12 @@ function RuleBody(props: { rule: Rule }) {
                   </ul>
                 ),
               },
-              { key: "last", label: "Last attempt", cell: (g) => <Ago at={new Date(g.last).toISOString()} />, sort: (g) => g.last },
+              {
+                key: "last",
+                label: "Last attempt",
+                cell: (g) => <Ago at={new Date(g.last).toISOString()} />,
+                sort: (g) => g.last,
+              },
             ]}
           />
         </div>

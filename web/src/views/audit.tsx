@@ -45,12 +45,18 @@ function AuditLog(props: { name: NameOf }) {
   const [cursor, setCursor] = useState<string | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const query = Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== ""));
-  const { data, error } = usePoll(async () => (await ok(await api.audit.$get({ query: { ...query, limit: "50" } }))) as AuditPage, [JSON.stringify(query)], 15_000);
+  const { data, error } = usePoll(
+    async () => (await ok(await api.audit.$get({ query: { ...query, limit: "50" } }))) as AuditPage,
+    [JSON.stringify(query)],
+    15_000,
+  );
   const events = [...(data?.events ?? []), ...older];
   const next = older.length > 0 ? cursor : (data?.next_cursor ?? null);
   // The names the events give devices (a registration's or a rename's label), beside the project's.
   const labels = new Map<string, string>();
-  for (const e of events) if (e.target.kind === "device" && e.target.label && e.target.label !== e.target.id) labels.set(e.target.id, e.target.label);
+  for (const e of events)
+    if (e.target.kind === "device" && e.target.label && e.target.label !== e.target.id)
+      labels.set(e.target.id, e.target.label);
   const name: NameOf = (id) => {
     const known = props.name(id);
     return known !== id ? known : (labels.get(id) ?? id);
@@ -101,11 +107,19 @@ function AuditLog(props: { name: NameOf }) {
         </label>
         <label class="field">
           <span>Actor id</span>
-          <input value={filters.actor} onChange={(e) => set("actor", e.currentTarget.value)} placeholder="key_…, dev_…, admin" />
+          <input
+            value={filters.actor}
+            onChange={(e) => set("actor", e.currentTarget.value)}
+            placeholder="key_…, dev_…, admin"
+          />
         </label>
         <label class="field">
           <span>Target id</span>
-          <input value={filters.target} onChange={(e) => set("target", e.currentTarget.value)} placeholder="dev_…, cmd_…" />
+          <input
+            value={filters.target}
+            onChange={(e) => set("target", e.currentTarget.value)}
+            placeholder="dev_…, cmd_…"
+          />
         </label>
         <span class="spacer" />
         <button type="button" onClick={() => void exportAs("ndjson")}>
@@ -117,7 +131,11 @@ function AuditLog(props: { name: NameOf }) {
       </form>
       <Failure error={error ?? failure} />
       {data && events.length === 0 ? (
-        <Empty title="No events match">{query.action || query.actor || query.target ? "Clear a filter to see more." : "What people, keys and devices change shows here."}</Empty>
+        <Empty title="No events match">
+          {query.action || query.actor || query.target
+            ? "Clear a filter to see more."
+            : "What people, keys and devices change shows here."}
+        </Empty>
       ) : null}
       {events.length > 0 ? (
         <Table
@@ -131,13 +149,19 @@ function AuditLog(props: { name: NameOf }) {
               label: "Who",
               cell: (e) => (
                 <span title={`id ${e.actor.id}`}>
-                  {e.actor.kind === "device" ? name(e.actor.id) : e.actor.label} <small class="muted">({e.actor.role ? `${e.actor.kind}, ${e.actor.role}` : e.actor.kind})</small>
+                  {e.actor.kind === "device" ? name(e.actor.id) : e.actor.label}{" "}
+                  <small class="muted">({e.actor.role ? `${e.actor.kind}, ${e.actor.role}` : e.actor.kind})</small>
                 </span>
               ),
               sort: (e) => e.actor.label.toLowerCase(),
             },
             { key: "action", label: "Action", cell: (e) => <code>{e.action}</code>, sort: (e) => e.action },
-            { key: "target", label: "Target", cell: (e) => <Target target={e.target} name={name} />, sort: (e) => (e.target.label ?? e.target.id).toLowerCase() },
+            {
+              key: "target",
+              label: "Target",
+              cell: (e) => <Target target={e.target} name={name} />,
+              sort: (e) => (e.target.label ?? e.target.id).toLowerCase(),
+            },
             { key: "change", label: "Change", cell: (e) => <span class="wrap">{changeOf(e.summary, name)}</span> },
             { key: "from", label: "From", cell: (e) => <span title={`request ${e.request_id}`}>{e.ip ?? "—"}</span> },
           ]}
@@ -158,7 +182,12 @@ function AuditLog(props: { name: NameOf }) {
 function Target(props: { target: AuditEvent["target"]; name: NameOf }) {
   const t = props.target;
   const label = t.kind === "device" && (!t.label || t.label === t.id) ? props.name(t.id) : (t.label ?? t.id);
-  const href = t.kind === "device" ? `#/devices/${encodeURIComponent(t.id)}` : t.kind === "alert_rule" ? `#/alerts/${encodeURIComponent(t.id)}` : undefined;
+  const href =
+    t.kind === "device"
+      ? `#/devices/${encodeURIComponent(t.id)}`
+      : t.kind === "alert_rule"
+        ? `#/alerts/${encodeURIComponent(t.id)}`
+        : undefined;
   return (
     <span>
       <span class="muted">{t.kind.replace("_", " ")} </span>
@@ -170,5 +199,8 @@ function Target(props: { target: AuditEvent["target"]; name: NameOf }) {
 /** A summary in words: "name: picker 7, role: operator"; a device id by its name. */
 const changeOf = (summary: Record<string, unknown>, name: NameOf) =>
   Object.entries(summary)
-    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${k === "device_id" && typeof v === "string" ? name(v) : typeof v === "string" ? v : JSON.stringify(v)}`)
+    .map(
+      ([k, v]) =>
+        `${k.replace(/_/g, " ")}: ${k === "device_id" && typeof v === "string" ? name(v) : typeof v === "string" ? v : JSON.stringify(v)}`,
+    )
     .join(", ");

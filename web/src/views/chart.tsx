@@ -58,7 +58,13 @@ function useScheme(): string {
 const stepOf = (p: TimeChartProps) => p.step ?? (p.times.length > 1 ? p.times[1]! - p.times[0]! : 60_000);
 
 const format = (unit: string | undefined) => (v: number | null | undefined) =>
-  v === null || v === undefined ? "—" : unit === "bytes" ? `${count(v)} B`.replace(/(\d)(k|M|G|T) B$/, "$1 $2B") : unit && unit !== "lines" ? withUnit(v, unit) : count(v);
+  v === null || v === undefined
+    ? "—"
+    : unit === "bytes"
+      ? `${count(v)} B`.replace(/(\d)(k|M|G|T) B$/, "$1 $2B")
+      : unit && unit !== "lines"
+        ? withUnit(v, unit)
+        : count(v);
 
 /** A time-series chart with axes, a hover legend and drag zoom. */
 export function TimeChart(props: TimeChartProps) {
@@ -88,9 +94,15 @@ export function TimeChart(props: TimeChartProps) {
     const p = latest.current;
     const fmt = format(p.unit);
     const ordered = p.stacked ? [...p.series].reverse() : p.series;
-    const colorOf = (s: ChartSeries, i: number) => (s.color?.startsWith("--") ? t.v(s.color) : s.color) || t.palette[i % t.palette.length]!;
+    const colorOf = (s: ChartSeries, i: number) =>
+      (s.color?.startsWith("--") ? t.v(s.color) : s.color) || t.palette[i % t.palette.length]!;
     const bars = p.kind === "bars" ? uPlot.paths.bars!({ size: [0.8, 40], align: 1 }) : undefined;
-    const axis = { stroke: t.text, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid, width: 1 }, font: "12px system-ui, sans-serif" };
+    const axis = {
+      stroke: t.text,
+      grid: { stroke: t.grid, width: 1 },
+      ticks: { stroke: t.grid, width: 1 },
+      font: "12px system-ui, sans-serif",
+    };
     const u = new uPlot(
       {
         width: Math.max(el.clientWidth, 200),
@@ -106,18 +118,28 @@ export function TimeChart(props: TimeChartProps) {
               return p.kind === "bars" ? [lo, hi + stepOf(latest.current) / 1000] : [lo, hi > lo ? hi : lo + 60];
             },
           },
-          y: { range: (_u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] } },
-        axes: [
-          { ...axis },
-          { ...axis, size: 56, values: (_u, ticks) => ticks.map((v) => fmt(v)) },
-        ],
+          y: { range: (_u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.05 : 1] },
+        },
+        axes: [{ ...axis }, { ...axis, size: 56, values: (_u, ticks) => ticks.map((v) => fmt(v)) }],
         series: [
           { label: "Time", value: (_u, v) => (v === null ? "—" : new Date(v * 1000).toLocaleString()) },
           ...ordered.map((s, i) => {
             const color = colorOf(s, p.stacked ? p.series.length - 1 - i : i);
             // Stacked: the legend shows the series' own value, not the running sum.
-            const own = p.stacked ? (_u: uPlot, _v: number | null, _s: number, idx: number | null) => fmt(idx === null ? null : (s.values[idx] ?? 0)) : (_u: uPlot, v: number | null) => fmt(v);
-            return { label: s.label, stroke: color, fill: p.kind === "bars" ? color : undefined, width: p.kind === "bars" ? 0 : 2, paths: bars, points: { show: p.kind !== "bars" && p.times.length < 3 }, value: own, spanGaps: false };
+            const own = p.stacked
+              ? (_u: uPlot, _v: number | null, _s: number, idx: number | null) =>
+                  fmt(idx === null ? null : (s.values[idx] ?? 0))
+              : (_u: uPlot, v: number | null) => fmt(v);
+            return {
+              label: s.label,
+              stroke: color,
+              fill: p.kind === "bars" ? color : undefined,
+              width: p.kind === "bars" ? 0 : 2,
+              paths: bars,
+              points: { show: p.kind !== "bars" && p.times.length < 3 },
+              value: own,
+              spanGaps: false,
+            };
           }),
         ],
         cursor: { drag: { x: true, y: false, setScale: !p.onZoom }, points: { show: p.kind !== "bars" } },
@@ -147,7 +169,9 @@ export function TimeChart(props: TimeChartProps) {
     };
     u.over.addEventListener("click", click);
     plot.current = u;
-    const resize = new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 200), height: latest.current.height ?? 180 }));
+    const resize = new ResizeObserver(() =>
+      u.setSize({ width: Math.max(el.clientWidth, 200), height: latest.current.height ?? 180 }),
+    );
     resize.observe(el);
     return () => {
       resize.disconnect();

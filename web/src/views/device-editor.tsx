@@ -8,7 +8,10 @@ import { type Device, Failure, deviceName } from "./parts";
 
 const ENVIRONMENTS = ["production", "testing", "development"] as const;
 
-export function DeviceEditor(props: { device: Device; onClose: (changed: "updated" | "decommissioned" | null) => void }) {
+export function DeviceEditor(props: {
+  device: Device;
+  onClose: (changed: "updated" | "decommissioned" | null) => void;
+}) {
   const d = props.device;
   const dialog = useRef<HTMLDialogElement>(null);
   const [name, setName] = useState(d.name ?? "");
@@ -59,7 +62,12 @@ export function DeviceEditor(props: { device: Device; onClose: (changed: "update
         <h2 id="editor-title">Edit {deviceName(d)}</h2>
         <label class="field">
           <span>Name</span>
-          <input value={name} maxLength={128} onInput={(e) => setName(e.currentTarget.value)} aria-invalid={nameProblem ? true : undefined} />
+          <input
+            value={name}
+            maxLength={128}
+            onInput={(e) => setName(e.currentTarget.value)}
+            aria-invalid={nameProblem ? true : undefined}
+          />
           {nameProblem ? <span class="error">{nameProblem}</span> : null}
         </label>
         <label class="field">
@@ -71,7 +79,8 @@ export function DeviceEditor(props: { device: Device; onClose: (changed: "update
           </select>
         </label>
         <label class="check">
-          <input type="checkbox" checked={maintenance} onChange={(e) => setMaintenance(e.currentTarget.checked)} /> In maintenance
+          <input type="checkbox" checked={maintenance} onChange={(e) => setMaintenance(e.currentTarget.checked)} /> In
+          maintenance
         </label>
         <Failure error={failure} />
         <div class="toolbar">

@@ -58,35 +58,58 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
   const [range, setRange] = useState<(typeof RANGES)[number]>(RANGES[0]);
   const [editing, setEditing] = useState(false);
   const { version, change } = useChanges();
-  const { data: device, error } = usePoll(async () => ((await ok(await api.fleet.devices[":device_id"].$get({ param }))) as { device: Device }).device, [props.deviceId, version]);
+  const { data: device, error } = usePoll(
+    async () => ((await ok(await api.fleet.devices[":device_id"].$get({ param }))) as { device: Device }).device,
+    [props.deviceId, version],
+  );
   const { data: points } = usePoll(
     async () => {
       const to = Date.now();
-      const query = { from: new Date(to - range.ms).toISOString(), to: new Date(to).toISOString(), interval: range.interval };
-      return ((await ok(await api.fleet.devices[":device_id"].metrics.$get({ param, query }))) as { points: Point[] }).points;
+      const query = {
+        from: new Date(to - range.ms).toISOString(),
+        to: new Date(to).toISOString(),
+        interval: range.interval,
+      };
+      return ((await ok(await api.fleet.devices[":device_id"].metrics.$get({ param, query }))) as { points: Point[] })
+        .points;
     },
     [props.deviceId, range],
     60_000,
   );
   const { data: lines } = usePoll(
-    async () => ((await ok(await api.logs.$get({ query: { device_id: props.deviceId, limit: "50" } }))) as { logs: Line[] }).logs,
+    async () =>
+      ((await ok(await api.logs.$get({ query: { device_id: props.deviceId, limit: "50" } }))) as { logs: Line[] }).logs,
     [props.deviceId],
   );
   const { data: history } = usePoll(
-    async () => ((await ok(await api.fleet.devices[":device_id"].commands.history.$get({ param, query: { limit: "20" } }))) as { commands: Command[] }).commands,
+    async () =>
+      (
+        (await ok(await api.fleet.devices[":device_id"].commands.history.$get({ param, query: { limit: "20" } }))) as {
+          commands: Command[];
+        }
+      ).commands,
     [props.deviceId, version],
     3_000,
   );
   const sessionId = device?.current_session_id ?? null;
   const { data: session } = usePoll(
-    async () => (sessionId ? ((await ok(await api.sessions[":session_id"].$get({ param: { session_id: sessionId }, query: {} }))) as { session: SessionInfo }).session : null),
+    async () =>
+      sessionId
+        ? (
+            (await ok(await api.sessions[":session_id"].$get({ param: { session_id: sessionId }, query: {} }))) as {
+              session: SessionInfo;
+            }
+          ).session
+        : null,
     [sessionId],
     60_000,
   );
   const { data: firing } = usePoll(
     async () => {
       if (!device) return null;
-      const { alerts } = (await ok(await api.alerts.$get({ query: { project_id: projectOf(device), state: "firing", limit: "200" } }))) as { alerts: { id: string; device_id?: string | null; summary: string; started_at: string }[] };
+      const { alerts } = (await ok(
+        await api.alerts.$get({ query: { project_id: projectOf(device), state: "firing", limit: "200" } }),
+      )) as { alerts: { id: string; device_id?: string | null; summary: string; started_at: string }[] };
       return alerts.filter((a) => a.device_id === props.deviceId);
     },
     [device?.id],
@@ -95,7 +118,10 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
 
   const send = async () => {
     try {
-      const body: { device_id: string; command: string; params?: unknown } = { device_id: props.deviceId, command: command.trim() };
+      const body: { device_id: string; command: string; params?: unknown } = {
+        device_id: props.deviceId,
+        command: command.trim(),
+      };
       if (params.trim()) body.params = JSON.parse(params);
       await ok(await api.fleet.commands.$post({ json: body }));
       setCommand("");
@@ -152,8 +178,14 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
             <dd>
               {sessionId ? (
                 <>
-                  <Named name={session?.name ?? "running"} id={sessionId} href={`#/sessions/${encodeURIComponent(sessionId)}`} />
-                  {session ? <span class="muted"> · for {duration(Date.now() - Date.parse(session.started_at))}</span> : null}
+                  <Named
+                    name={session?.name ?? "running"}
+                    id={sessionId}
+                    href={`#/sessions/${encodeURIComponent(sessionId)}`}
+                  />
+                  {session ? (
+                    <span class="muted"> · for {duration(Date.now() - Date.parse(session.started_at))}</span>
+                  ) : null}
                 </>
               ) : (
                 "none running"
@@ -190,11 +222,27 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
           </button>
         ))}
       </div>
-      {points && names.length === 0 ? <Empty title="No heartbeat metrics in this range">The device sends them with its heartbeats.</Empty> : null}
+      {points && names.length === 0 ? (
+        <Empty title="No heartbeat metrics in this range">The device sends them with its heartbeats.</Empty>
+      ) : null}
       <div class="charts">
-        {percent.length > 0 && <TimeChart title={`${percent.map((n) => metric(n).label).join(", ")} (%), last ${range.label}`} times={times} unit="%" window={window} series={percent.map((n) => ({ label: metric(n).label, values: values(n) }))} />}
+        {percent.length > 0 && (
+          <TimeChart
+            title={`${percent.map((n) => metric(n).label).join(", ")} (%), last ${range.label}`}
+            times={times}
+            unit="%"
+            window={window}
+            series={percent.map((n) => ({ label: metric(n).label, values: values(n) }))}
+          />
+        )}
         {others.map((n) => (
-          <TimeChart title={`${metric(n).label}${metric(n).unit ? ` (${metric(n).unit})` : ""}, last ${range.label}`} times={times} unit={metric(n).unit} window={window} series={[{ label: metric(n).label, values: values(n) }]} />
+          <TimeChart
+            title={`${metric(n).label}${metric(n).unit ? ` (${metric(n).unit})` : ""}, last ${range.label}`}
+            times={times}
+            unit={metric(n).unit}
+            window={window}
+            series={[{ label: metric(n).label, values: values(n) }]}
+          />
         ))}
       </div>
 
@@ -209,7 +257,13 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
         >
           <label class="field">
             <span>Command</span>
-            <input value={command} list="known-commands" onInput={(e) => setCommand(e.currentTarget.value)} required placeholder="ping" />
+            <input
+              value={command}
+              list="known-commands"
+              onInput={(e) => setCommand(e.currentTarget.value)}
+              required
+              placeholder="ping"
+            />
             <datalist id="known-commands">
               {KNOWN_COMMANDS.map((c) => (
                 <option value={c} />
@@ -230,7 +284,9 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
             <strong class="mono">{c.command}</strong> <Status value={c.status} />
             <span class="note">{c.transitions.map((t) => `${t.status} ${when(t.at)}`).join(" → ")}</span>
             {c.sent_by && <span class="note">sent by {c.sent_by.label}</span>}
-            {c.result !== undefined && c.result !== null ? <code class="mono wrap">{JSON.stringify(c.result)}</code> : null}
+            {c.result !== undefined && c.result !== null ? (
+              <code class="mono wrap">{JSON.stringify(c.result)}</code>
+            ) : null}
           </li>
         ))}
       </ul>
@@ -243,7 +299,8 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
       <ol class="log short" aria-label="Last lines" tabIndex={0}>
         {(lines ?? []).map((l) => (
           <li class={`level-${l.level.toLowerCase()}`}>
-            <time dateTime={l.timestamp}>{lineTime(l.timestamp)}</time> <span class="lvl">{l.level}</span> <span class="mod">{l.module}</span> <span class="msg">{l.message}</span>
+            <time dateTime={l.timestamp}>{lineTime(l.timestamp)}</time> <span class="lvl">{l.level}</span>{" "}
+            <span class="mod">{l.module}</span> <span class="msg">{l.message}</span>
           </li>
         ))}
       </ol>

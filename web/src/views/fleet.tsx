@@ -34,31 +34,36 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
   const { version, change } = useChanges();
   const project_id = props.projectId;
 
-  const { data: summary } = usePoll(async () => (await ok(await api.fleet.summary.$get({ query: { project_id, ...(environment ? { environment } : {}) } }))) as Summary, [project_id, environment, version]);
-  const { data, error } = usePoll(
-    async () => {
-      const query: Record<string, string> = { project_id, limit: "200" };
-      if (environment) query.environment = environment;
-      if (bucket && bucket !== "alerting") query.status = bucket;
-      if (type) query.type = type;
-      if (q) query.q = q;
-      return ((await ok(await api.fleet.devices.$get({ query }))) as { devices: Device[] }).devices;
-    },
-    [project_id, environment, bucket, type, q, version],
+  const { data: summary } = usePoll(
+    async () =>
+      (await ok(
+        await api.fleet.summary.$get({ query: { project_id, ...(environment ? { environment } : {}) } }),
+      )) as Summary,
+    [project_id, environment, version],
   );
+  const { data, error } = usePoll(async () => {
+    const query: Record<string, string> = { project_id, limit: "200" };
+    if (environment) query.environment = environment;
+    if (bucket && bucket !== "alerting") query.status = bucket;
+    if (type) query.type = type;
+    if (q) query.q = q;
+    return ((await ok(await api.fleet.devices.$get({ query }))) as { devices: Device[] }).devices;
+  }, [project_id, environment, bucket, type, q, version]);
   // Which devices have a firing alert: one read of the project's firing alerts.
-  const { data: alerting } = usePoll(
-    async () => {
-      const { alerts } = (await ok(await api.alerts.$get({ query: { project_id, state: "firing", limit: "200" } }))) as { alerts: { device_id?: string | null }[] };
-      return new Set(alerts.map((a) => a.device_id).filter((id): id is string => !!id));
-    },
-    [project_id, version],
-  );
+  const { data: alerting } = usePoll(async () => {
+    const { alerts } = (await ok(await api.alerts.$get({ query: { project_id, state: "firing", limit: "200" } }))) as {
+      alerts: { device_id?: string | null }[];
+    };
+    return new Set(alerts.map((a) => a.device_id).filter((id): id is string => !!id));
+  }, [project_id, version]);
   const shown = bucket === "alerting" ? (data ?? []).filter((d) => alerting?.has(d.id)) : (data ?? []);
   const types = [...new Set((data ?? []).map((d) => d.device_type))].sort();
   const admin = props.role === "admin";
 
-  const tabs = [{ value: "" as const, label: "All", n: summary ? devicesIn(sumOf(summary.by_environment)) : undefined }, ...ENVIRONMENTS.map((e) => ({ value: e, label: e, n: summary ? devicesIn(summary.by_environment[e]) : undefined }))];
+  const tabs = [
+    { value: "" as const, label: "All", n: summary ? devicesIn(sumOf(summary.by_environment)) : undefined },
+    ...ENVIRONMENTS.map((e) => ({ value: e, label: e, n: summary ? devicesIn(summary.by_environment[e]) : undefined })),
+  ];
 
   return (
     <section aria-labelledby="fleet-title">
@@ -73,14 +78,24 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
           if (!step) return;
           // From the tab that has the focus, which need not be the selected one.
           const focused = (e.target as HTMLElement).dataset.env;
-          const at = Math.max(0, tabs.findIndex((t) => (t.value || "all") === (focused ?? (environment || "all"))));
+          const at = Math.max(
+            0,
+            tabs.findIndex((t) => (t.value || "all") === (focused ?? (environment || "all"))),
+          );
           const next = tabs[(at + step + tabs.length) % tabs.length]!.value;
           setEnvironment(next);
           (e.currentTarget.querySelector(`[data-env="${next || "all"}"]`) as HTMLElement | null)?.focus();
         }}
       >
         {tabs.map((t) => (
-          <button type="button" role="tab" data-env={t.value || "all"} aria-selected={environment === t.value} tabIndex={environment === t.value ? 0 : -1} onClick={() => setEnvironment(t.value)}>
+          <button
+            type="button"
+            role="tab"
+            data-env={t.value || "all"}
+            aria-selected={environment === t.value}
+            tabIndex={environment === t.value ? 0 : -1}
+            onClick={() => setEnvironment(t.value)}
+          >
             {t.label}
             {t.n !== undefined ? (
               <span class="n" aria-label={`${t.n} devices`}>
@@ -113,8 +128,14 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
       </div>
       <Failure error={error} />
       {data && shown.length === 0 ? (
-        <Empty title={data.length === 0 && !bucket && !q && !type ? "No devices here yet" : "No device matches these filters"}>
-          {data.length === 0 && !bucket && !q && !type ? "Make a capsule in Access, and register a device with it (README, “A device's first minute”)." : "Clear a filter to see more."}
+        <Empty
+          title={
+            data.length === 0 && !bucket && !q && !type ? "No devices here yet" : "No device matches these filters"
+          }
+        >
+          {data.length === 0 && !bucket && !q && !type
+            ? "Make a capsule in Access, and register a device with it (README, “A device's first minute”)."
+            : "Clear a filter to see more."}
         </Empty>
       ) : layout === "cards" ? (
         <ul class="cards" aria-label="Devices">
@@ -142,7 +163,12 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
           rowKey={(d) => d.id}
           initial={{ key: "name" }}
           columns={[
-            { key: "name", label: "Device", cell: (d) => <Named name={deviceName(d)} id={d.id} href={`#/devices/${encodeURIComponent(d.id)}`} />, sort: (d) => deviceName(d).toLowerCase() },
+            {
+              key: "name",
+              label: "Device",
+              cell: (d) => <Named name={deviceName(d)} id={d.id} href={`#/devices/${encodeURIComponent(d.id)}`} />,
+              sort: (d) => deviceName(d).toLowerCase(),
+            },
             {
               key: "status",
               label: "Status",
@@ -153,15 +179,37 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
               ),
               sort: (d) => STATUSES.indexOf(d.status as (typeof STATUSES)[number]),
             },
-            { key: "seen", label: "Last seen", cell: (d) => <Ago at={d.last_seen_at} />, sort: (d) => (d.last_seen_at ? -Date.parse(d.last_seen_at) : null) },
-            { key: "battery", label: "Battery", cell: (d) => <Spark device={d} name="battery_level" />, sort: (d) => d.metrics?.battery_level ?? null, numeric: true },
-            { key: "cpu", label: "CPU", cell: (d) => <Spark device={d} name="cpu_usage" />, sort: (d) => d.metrics?.cpu_usage ?? null, numeric: true },
+            {
+              key: "seen",
+              label: "Last seen",
+              cell: (d) => <Ago at={d.last_seen_at} />,
+              sort: (d) => (d.last_seen_at ? -Date.parse(d.last_seen_at) : null),
+            },
+            {
+              key: "battery",
+              label: "Battery",
+              cell: (d) => <Spark device={d} name="battery_level" />,
+              sort: (d) => d.metrics?.battery_level ?? null,
+              numeric: true,
+            },
+            {
+              key: "cpu",
+              label: "CPU",
+              cell: (d) => <Spark device={d} name="cpu_usage" />,
+              sort: (d) => d.metrics?.cpu_usage ?? null,
+              numeric: true,
+            },
             { key: "type", label: "Type", cell: (d) => d.device_type, sort: (d) => d.device_type, wide: true },
             { key: "env", label: "Environment", cell: (d) => d.environment, sort: (d) => d.environment, wide: true },
             {
               key: "session",
               label: "Session",
-              cell: (d) => (d.current_session_id ? <a href={`#/sessions/${encodeURIComponent(d.current_session_id)}`}>running</a> : <span class="muted">none</span>),
+              cell: (d) =>
+                d.current_session_id ? (
+                  <a href={`#/sessions/${encodeURIComponent(d.current_session_id)}`}>running</a>
+                ) : (
+                  <span class="muted">none</span>
+                ),
               sort: (d) => (d.current_session_id ? 0 : 1),
             },
             ...(admin

@@ -27,4 +27,3 @@ export function useHashParam(path: string, name: string): [string, (v: string) =
   }, [path, name]);
   return [value, setValue];
 }
-

@@ -18,7 +18,8 @@ export function LineDetail(props: {
   return (
     <aside class="line-detail" aria-label="The whole line">
       <p>
-        <span class={`badge lvl ${l.level.toLowerCase()}`}>{l.level}</span> <time dateTime={l.timestamp}>{exactly(l.timestamp)}</time>
+        <span class={`badge lvl ${l.level.toLowerCase()}`}>{l.level}</span>{" "}
+        <time dateTime={l.timestamp}>{exactly(l.timestamp)}</time>
       </p>
       <p class="message">{l.message}</p>
       <dl class="details">
@@ -27,7 +28,13 @@ export function LineDetail(props: {
           <Named name={props.deviceName} id={l.device_id} href={`#/devices/${encodeURIComponent(l.device_id)}`} />
         </dd>
         <dt>Session</dt>
-        <dd>{l.session_id ? <Named name={props.sessionName} id={l.session_id} href={`#/sessions/${encodeURIComponent(l.session_id)}`} /> : "none"}</dd>
+        <dd>
+          {l.session_id ? (
+            <Named name={props.sessionName} id={l.session_id} href={`#/sessions/${encodeURIComponent(l.session_id)}`} />
+          ) : (
+            "none"
+          )}
+        </dd>
         <dt>Module</dt>
         <dd>{l.module}</dd>
         {l.logger ? (

@@ -6,7 +6,8 @@
 import type { LogView } from "../../../src/contract/log-view";
 
 /** Lines per (time, id), as GET /logs orders a project's lines. */
-const before = (a: LogView, b: LogView) => a.timestamp_us < b.timestamp_us || (a.timestamp_us === b.timestamp_us && a.id < b.id);
+const before = (a: LogView, b: LogView) =>
+  a.timestamp_us < b.timestamp_us || (a.timestamp_us === b.timestamp_us && a.id < b.id);
 
 /**
  * `shown` (in time order) with `incoming` put in their places by time, the oldest dropped past
@@ -17,7 +18,9 @@ export function mergeByTime(shown: LogView[], incoming: LogView[], keep: number)
   if (incoming.length === 0) return shown;
   const tailIds = new Set(shown.slice(-Math.max(incoming.length * 4, 2000)).map((l) => l.id));
   // A line twice in what came (two reads that overlap) is taken once too.
-  const fresh = incoming.filter((l) => !tailIds.has(l.id) && (tailIds.add(l.id), true)).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  const fresh = incoming
+    .filter((l) => !tailIds.has(l.id) && (tailIds.add(l.id), true))
+    .sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   if (fresh.length === 0) return shown;
   const out = shown.slice();
   for (const line of fresh) {

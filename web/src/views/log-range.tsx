@@ -48,24 +48,41 @@ export function RangePicker(props: { value: Range; onChange: (r: Range) => void 
   const apply = (f: string, t: string) => {
     const a = fromLocal(f);
     const b = fromLocal(t);
-    if (a !== null && Number.isFinite(a) && (b === null || (Number.isFinite(b) && b > a))) props.onChange({ kind: "between", from: a, to: b });
+    if (a !== null && Number.isFinite(a) && (b === null || (Number.isFinite(b) && b > a)))
+      props.onChange({ kind: "between", from: a, to: b });
   };
   return (
     <div class="toolbar range">
       <div class="presets" role="group" aria-label="Time range">
         {PRESETS.map((p) => (
-          <button type="button" aria-pressed={r.kind === "last" && r.ms === p.ms} onClick={() => props.onChange({ kind: "last", ms: p.ms })}>
+          <button
+            type="button"
+            aria-pressed={r.kind === "last" && r.ms === p.ms}
+            onClick={() => props.onChange({ kind: "last", ms: p.ms })}
+          >
             {p.label}
           </button>
         ))}
       </div>
       <label class="field">
         <span>From</span>
-        <input type="datetime-local" step="1" value={from} onInput={(e) => setFrom(e.currentTarget.value)} onChange={(e) => apply(e.currentTarget.value, to)} />
+        <input
+          type="datetime-local"
+          step="1"
+          value={from}
+          onInput={(e) => setFrom(e.currentTarget.value)}
+          onChange={(e) => apply(e.currentTarget.value, to)}
+        />
       </label>
       <label class="field">
         <span>To</span>
-        <input type="datetime-local" step="1" value={to} onInput={(e) => setTo(e.currentTarget.value)} onChange={(e) => apply(from, e.currentTarget.value)} />
+        <input
+          type="datetime-local"
+          step="1"
+          value={to}
+          onInput={(e) => setTo(e.currentTarget.value)}
+          onChange={(e) => apply(from, e.currentTarget.value)}
+        />
       </label>
     </div>
   );
@@ -88,12 +105,22 @@ const stepOf = (interval: string) => {
 };
 
 /** Lines per bucket over the range, by level, for the view's filters (GET /logs/volume); refreshed while live. */
-export function Volume(props: { projectId: string; range: Range; filters: Record<string, string>; onZoom: (r: Range) => void }) {
+export function Volume(props: {
+  projectId: string;
+  range: Range;
+  filters: Record<string, string>;
+  onZoom: (r: Range) => void;
+}) {
   const key = JSON.stringify(props.filters);
   const { data, error } = usePoll(
     async () => {
       const { from, to } = bounds(props.range);
-      const query = { project_id: props.projectId, from: new Date(from).toISOString(), to: new Date(to ?? Date.now()).toISOString(), ...props.filters };
+      const query = {
+        project_id: props.projectId,
+        from: new Date(from).toISOString(),
+        to: new Date(to ?? Date.now()).toISOString(),
+        ...props.filters,
+      };
       return (await ok(await api.logs.volume.$get({ query }))) as { interval: string; points: VolumePoint[] };
     },
     [props.projectId, props.range, key],
@@ -114,7 +141,11 @@ export function Volume(props: { projectId: string; range: Range; filters: Record
       step={step}
       window={[from, to ?? Date.now()]}
       times={data.points.map((p) => Date.parse(p.t))}
-      series={LEVELS.map((l) => ({ label: l.toUpperCase(), values: data.points.map((p) => p[l]), color: `--level-${l}` }))}
+      series={LEVELS.map((l) => ({
+        label: l.toUpperCase(),
+        values: data.points.map((p) => p[l]),
+        color: `--level-${l}`,
+      }))}
       onZoom={(from, to) => props.onZoom({ kind: "between", from, to })}
     />
   );

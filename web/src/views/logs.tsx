@@ -21,8 +21,10 @@ import { usePoll } from "./use-poll";
 /** A 404 for a device or session the filter names, in words: the text typed is not one the project knows. */
 function unknownScope(err: unknown, scope: Scope): string | null {
   if (!(err instanceof ApiFailure) || err.status !== 404) return null;
-  if (scope.session_id && /session/i.test(err.message)) return `No session “${scope.session_id}” in this project: pick one from the list.`;
-  if (scope.device_id && /device/i.test(err.message)) return `No device “${scope.device_id}” in this project: pick one from the list.`;
+  if (scope.session_id && /session/i.test(err.message))
+    return `No session “${scope.session_id}” in this project: pick one from the list.`;
+  if (scope.device_id && /device/i.test(err.message))
+    return `No device “${scope.device_id}” in this project: pick one from the list.`;
   return null;
 }
 
@@ -60,9 +62,20 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
   /** Why the stream waits: the Pause button, or a scroll away from the newest line. */
   const [paused, setPaused] = useState<"button" | "scroll" | null>(null);
   const [levels, setLevels] = useState<string[]>([...LEVELS]);
-  const [scope, setScope] = useState<Scope & { q: string }>({ device_id: "", session_id: "", module: "", q: "", ...props.initial });
+  const [scope, setScope] = useState<Scope & { q: string }>({
+    device_id: "",
+    session_id: "",
+    module: "",
+    q: "",
+    ...props.initial,
+  });
   /** What the text inputs hold, as typed (names for devices and sessions); they apply after SETTLE_MS. */
-  const [typed, setTyped] = useState({ q: "", device: props.initial?.device_id ?? "", session: props.initial?.session_id ?? "", module: props.initial?.module ?? "" });
+  const [typed, setTyped] = useState({
+    q: "",
+    device: props.initial?.device_id ?? "",
+    session: props.initial?.session_id ?? "",
+    module: props.initial?.module ?? "",
+  });
   const touched = useRef(false);
   const [range, setRange] = useState<Range>({ kind: "last", ms: 3_600_000 });
   /** A line whose surroundings are shown (the range is around it). */
@@ -89,7 +102,12 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
    * and the ids read back, which the stream may still bring (they are not shown twice). A new
    * scope starts a new one.
    */
-  const gap = useRef<{ from: string | null; reading: boolean; dropped: number; readBack: Set<string> }>({ from: null, reading: false, dropped: 0, readBack: new Set() });
+  const gap = useRef<{ from: string | null; reading: boolean; dropped: number; readBack: Set<string> }>({
+    from: null,
+    reading: false,
+    dropped: 0,
+    readBack: new Set(),
+  });
   /** The timestamp of the last live line, where a drop told next starts (the lines dropped came after it). */
   const lastLive = useRef<string | null>(null);
 
@@ -97,7 +115,11 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
   const { data: facets } = usePoll(
     async () => {
       const { from, to } = bounds(range);
-      const query = { project_id: props.projectId, from: new Date(from).toISOString(), to: new Date(to ?? Date.now()).toISOString() };
+      const query = {
+        project_id: props.projectId,
+        from: new Date(from).toISOString(),
+        to: new Date(to ?? Date.now()).toISOString(),
+      };
       return (await ok(await api.logs.facets.$get({ query }))) as Facets;
     },
     [props.projectId, range],
@@ -129,19 +151,30 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
       : (facets?.devices.find((d) => (d.name ?? "").toLowerCase() === lower || d.id === device)?.id ??
         names.devices.find((d) => [d.name, d.dsn, d.id].some((x) => (x ?? "").toLowerCase() === lower))?.id ??
         null);
-    const sessionId = !session ? "" : (facets?.sessions.find((s) => sessionLabel(s) === session || s.id === session)?.id ?? (session === filterRef.current.scope.session_id ? session : null));
+    const sessionId = !session
+      ? ""
+      : (facets?.sessions.find((s) => sessionLabel(s) === session || s.id === session)?.id ??
+        (session === filterRef.current.scope.session_id ? session : null));
     return {
       scope: { q: t.q.trim(), device_id: deviceId ?? "", session_id: sessionId ?? "", module: t.module.trim() },
       unknown: { device: deviceId === null ? device : null, session: sessionId === null ? session : null },
     };
   };
-  const [unknown, setUnknown] = useState<{ device: string | null; session: string | null }>({ device: null, session: null });
+  const [unknown, setUnknown] = useState<{ device: string | null; session: string | null }>({
+    device: null,
+    session: null,
+  });
   const applyTyped = (t = typed) => {
     const { scope: next, unknown: missing } = resolve(t);
     setUnknown(missing);
     // Against the scope as it is now (a settle timer set before an Enter must not apply it again).
     const now = filterRef.current.scope;
-    if (next.q !== now.q || next.device_id !== now.device_id || next.session_id !== now.session_id || next.module !== now.module) {
+    if (
+      next.q !== now.q ||
+      next.device_id !== now.device_id ||
+      next.session_id !== now.session_id ||
+      next.module !== now.module
+    ) {
       setAround(null);
       setScope(next);
     }
@@ -166,20 +199,37 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
     }));
   }, [facets, names.devices.length]);
 
-  const given = (): Partial<Scope> & { q?: string } => Object.fromEntries(Object.entries(filterRef.current.scope).filter(([, v]) => v));
+  const given = (): Partial<Scope> & { q?: string } =>
+    Object.fromEntries(Object.entries(filterRef.current.scope).filter(([, v]) => v));
   /** The range as GET /logs takes it (ISO 8601). */
   const within = (): { from?: string; to?: string } => {
     const { from, to } = bounds(filterRef.current.range);
     return { from: new Date(from).toISOString(), ...(to !== null ? { to: new Date(to).toISOString() } : {}) };
   };
-  const levelQuery = (): Record<string, string> => (filterRef.current.levels.length > 0 && filterRef.current.levels.length < LEVELS.length ? { level: filterRef.current.levels.join(",") } : {});
+  const levelQuery = (): Record<string, string> =>
+    filterRef.current.levels.length > 0 && filterRef.current.levels.length < LEVELS.length
+      ? { level: filterRef.current.levels.join(",") }
+      : {};
   const filterFrame = () => ({ type: "filter", level: filterRef.current.levels, ...given() });
 
   /** A page of GET /logs for the current filter; `page.from` narrows the range's start. */
-  const history = async (page: { limit: string; cursor?: string; from?: string; to?: string; order?: "asc" | "desc" }) => {
+  const history = async (page: {
+    limit: string;
+    cursor?: string;
+    from?: string;
+    to?: string;
+    order?: "asc" | "desc";
+  }) => {
     const range = within();
     const from = page.from && (!range.from || Date.parse(page.from) > Date.parse(range.from)) ? page.from : range.from;
-    const query: Record<string, string> = { project_id: props.projectId, ...given(), ...range, ...levelQuery(), ...page, ...(from ? { from } : {}) };
+    const query: Record<string, string> = {
+      project_id: props.projectId,
+      ...given(),
+      ...range,
+      ...levelQuery(),
+      ...page,
+      ...(from ? { from } : {}),
+    };
     return (await ok(await api.logs.$get({ query }))) as { logs: Line[]; next_cursor: string | null };
   };
 
@@ -190,8 +240,12 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
       const at = new Date(target.timestamp_us / 1000).toISOString();
       const base = { project_id: props.projectId, device_id: target.device_id, ...levelQuery() };
       const [before, after] = await Promise.all([
-        ok(await api.logs.$get({ query: { ...base, to: at, limit: String(AROUND), order: "desc" } })) as Promise<{ logs: Line[] }>,
-        ok(await api.logs.$get({ query: { ...base, from: at, limit: String(AROUND), order: "asc" } })) as Promise<{ logs: Line[] }>,
+        ok(await api.logs.$get({ query: { ...base, to: at, limit: String(AROUND), order: "desc" } })) as Promise<{
+          logs: Line[];
+        }>,
+        ok(await api.logs.$get({ query: { ...base, from: at, limit: String(AROUND), order: "asc" } })) as Promise<{
+          logs: Line[];
+        }>,
       ]);
       older.current = { cursor: null, loading: false };
       const all = mergeByTime([], [...before.logs, ...after.logs, target], MAX_KEPT);
@@ -224,10 +278,19 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           setState("live");
           ws.send(JSON.stringify(filterFrame()));
           loadRecent().catch((err) => setNotice(describe(err)));
-          if (again) setNotice("Reconnected: the last 100 lines were read again. If more were sent while the connection was down, search the logs for that time.");
+          if (again)
+            setNotice(
+              "Reconnected: the last 100 lines were read again. If more were sent while the connection was down, search the logs for that time.",
+            );
         };
         ws.onmessage = (event) => {
-          const frame = JSON.parse(String(event.data)) as { type: string; seq?: number; logs?: Line[]; count?: number; error?: { message: string } };
+          const frame = JSON.parse(String(event.data)) as {
+            type: string;
+            seq?: number;
+            logs?: Line[];
+            count?: number;
+            error?: { message: string };
+          };
           if (frame.seq !== undefined) ws.send(JSON.stringify({ type: "ack", seq: frame.seq }));
           if (frame.type === "logs" && frame.logs && filterRef.current.live) {
             const readIds = gap.current.readBack;
@@ -238,7 +301,9 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           } else if (frame.type === "dropped" && frame.count && filterRef.current.live) {
             gap.current.dropped += frame.count;
             gap.current.from ??= lastLive.current ?? opened;
-            setNotice(`${gap.current.dropped.toLocaleString()} lines came faster than the view took them; reading them back from the logs.`);
+            setNotice(
+              `${gap.current.dropped.toLocaleString()} lines came faster than the view took them; reading them back from the logs.`,
+            );
             void readBack();
           } else if (frame.type === "error" && frame.error) {
             setNotice(frame.error.message);
@@ -304,9 +369,14 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
       for (const l of read) g.readBack.add(l.id);
       if (pausedRef.current) setHeld((h) => [...h, ...read]);
       else setLines((current) => mergeByTime(current, read, MAX_KEPT));
-      setNotice(`${g.dropped.toLocaleString()} lines came faster than the view took them; they were read back from the logs.`);
+      setNotice(
+        `${g.dropped.toLocaleString()} lines came faster than the view took them; they were read back from the logs.`,
+      );
     } catch (err) {
-      if (gap.current === g) setNotice(`${g.dropped.toLocaleString()} lines came faster than the view took them, and reading them back failed (${describe(err)}). Search the logs to see them.`);
+      if (gap.current === g)
+        setNotice(
+          `${g.dropped.toLocaleString()} lines came faster than the view took them, and reading them back failed (${describe(err)}). Search the logs to see them.`,
+        );
     } finally {
       g.reading = false;
     }
@@ -361,9 +431,17 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
     touched.current = false;
     setAround(null);
     setScope(next);
-    setTyped((t) => ({ ...t, device: next.device_id ? deviceNameOf(next.device_id) : "", session: next.session_id ? (sessionNameOf(next.session_id) ?? next.session_id) : "", module: next.module }));
+    setTyped((t) => ({
+      ...t,
+      device: next.device_id ? deviceNameOf(next.device_id) : "",
+      session: next.session_id ? (sessionNameOf(next.session_id) ?? next.session_id) : "",
+      module: next.module,
+    }));
   };
-  const volumeFilters: Record<string, string> = { ...Object.fromEntries(Object.entries(scope).filter(([, v]) => v)), ...(levels.length > 0 && levels.length < LEVELS.length ? { level: levels.join(",") } : {}) };
+  const volumeFilters: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(scope).filter(([, v]) => v)),
+    ...(levels.length > 0 && levels.length < LEVELS.length ? { level: levels.join(",") } : {}),
+  };
 
   return (
     <section aria-labelledby="logs-title">
@@ -375,7 +453,12 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           setRange(r);
         }}
       />
-      <Volume projectId={props.projectId} range={range} filters={volumeFilters} onZoom={(r) => (setAround(null), setRange(r))} />
+      <Volume
+        projectId={props.projectId}
+        range={range}
+        filters={volumeFilters}
+        onZoom={(r) => (setAround(null), setRange(r))}
+      />
       <form
         class="filters"
         onSubmit={(e) => {
@@ -387,18 +470,42 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           <legend>Levels</legend>
           {LEVELS.map((l) => (
             <label class={`level-${l.toLowerCase()}`}>
-              <input type="checkbox" checked={levels.includes(l)} onChange={(e) => setLevels(e.currentTarget.checked ? LEVELS.filter((x) => x === l || levels.includes(x)) : levels.filter((x) => x !== l))} />{" "}
+              <input
+                type="checkbox"
+                checked={levels.includes(l)}
+                onChange={(e) =>
+                  setLevels(
+                    e.currentTarget.checked
+                      ? LEVELS.filter((x) => x === l || levels.includes(x))
+                      : levels.filter((x) => x !== l),
+                  )
+                }
+              />{" "}
               <span class="lvl">{l}</span>
             </label>
           ))}
         </fieldset>
         <label class="field">
           <span>Text</span>
-          <input type="search" value={typed.q} placeholder="words in the message" onInput={(e) => type("q", e.currentTarget.value)} />
+          <input
+            type="search"
+            value={typed.q}
+            placeholder="words in the message"
+            onInput={(e) => type("q", e.currentTarget.value)}
+          />
         </label>
         <div class="field">
           <label for="log-device">Device</label>
-          <input id="log-device" aria-describedby={unknown.device ? "log-device-unknown" : undefined} value={typed.device} list="log-devices" placeholder="any" aria-invalid={unknown.device ? true : undefined} onInput={(e) => type("device", e.currentTarget.value)} onChange={() => applyTyped()} />
+          <input
+            id="log-device"
+            aria-describedby={unknown.device ? "log-device-unknown" : undefined}
+            value={typed.device}
+            list="log-devices"
+            placeholder="any"
+            aria-invalid={unknown.device ? true : undefined}
+            onInput={(e) => type("device", e.currentTarget.value)}
+            onChange={() => applyTyped()}
+          />
           {unknown.device ? (
             <span class="error" id="log-device-unknown">
               No device called “{unknown.device}”
@@ -412,7 +519,16 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
         </datalist>
         <div class="field">
           <label for="log-session">Session</label>
-          <input id="log-session" aria-describedby={unknown.session ? "log-session-unknown" : undefined} value={typed.session} list="log-sessions" placeholder="any" aria-invalid={unknown.session ? true : undefined} onInput={(e) => type("session", e.currentTarget.value)} onChange={() => applyTyped()} />
+          <input
+            id="log-session"
+            aria-describedby={unknown.session ? "log-session-unknown" : undefined}
+            value={typed.session}
+            list="log-sessions"
+            placeholder="any"
+            aria-invalid={unknown.session ? true : undefined}
+            onInput={(e) => type("session", e.currentTarget.value)}
+            onChange={() => applyTyped()}
+          />
           {unknown.session ? (
             <span class="error" id="log-session-unknown">
               No session “{unknown.session}” with lines in this range
@@ -426,7 +542,13 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
         </datalist>
         <label class="field">
           <span>Module</span>
-          <input value={typed.module} list="log-modules" placeholder="any" onInput={(e) => type("module", e.currentTarget.value)} onChange={() => applyTyped()} />
+          <input
+            value={typed.module}
+            list="log-modules"
+            placeholder="any"
+            onInput={(e) => type("module", e.currentTarget.value)}
+            onChange={() => applyTyped()}
+          />
         </label>
         <datalist id="log-modules">
           {(facets?.modules ?? []).map((m) => (
@@ -439,7 +561,15 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
       </form>
       <div class="toolbar">
         <span class={`badge state ${state === "live" && live && !paused ? "online" : "offline"}`} role="status">
-          {state === "live" ? (live ? (paused ? "live, paused" : "live") : around ? "lines around one" : "past range") : state}
+          {state === "live"
+            ? live
+              ? paused
+                ? "live, paused"
+                : "live"
+              : around
+                ? "lines around one"
+                : "past range"
+            : state}
         </span>
         {live ? (
           <button type="button" onClick={() => (paused ? resume() : setPaused("button"))}>
@@ -458,7 +588,13 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           <button
             type="button"
             onClick={() => {
-              const query = new URLSearchParams({ project_id: props.projectId, format, ...given(), ...within(), ...levelQuery() });
+              const query = new URLSearchParams({
+                project_id: props.projectId,
+                format,
+                ...given(),
+                ...within(),
+                ...levelQuery(),
+              });
               download(`/logs/export?${query}`).catch((err) => setNotice(describe(err)));
             }}
           >
@@ -488,9 +624,19 @@ export function Logs(props: { projectId: string; initial?: Partial<Scope> }) {
           >
             <ol aria-label="Live lines" class="rows-window" style={{ height: `${lines.length * rowH}px` }}>
               {lines.slice(first, last).map((l, k) => (
-                <li key={l.id} class={`level-${l.level.toLowerCase()}${around?.id === l.id ? " target" : ""}`} style={{ top: `${(first + k) * rowH}px`, height: `${rowH}px` }}>
-                  <button type="button" class="row" aria-expanded={open === l.id} onClick={() => setOpen(open === l.id ? null : l.id)}>
-                    <time dateTime={l.timestamp}>{lineTime(l.timestamp)}</time> <span class="lvl">{l.level.padEnd(5)}</span> <span class="dev">{deviceNameOf(l.device_id)}</span>{" "}
+                <li
+                  key={l.id}
+                  class={`level-${l.level.toLowerCase()}${around?.id === l.id ? " target" : ""}`}
+                  style={{ top: `${(first + k) * rowH}px`, height: `${rowH}px` }}
+                >
+                  <button
+                    type="button"
+                    class="row"
+                    aria-expanded={open === l.id}
+                    onClick={() => setOpen(open === l.id ? null : l.id)}
+                  >
+                    <time dateTime={l.timestamp}>{lineTime(l.timestamp)}</time>{" "}
+                    <span class="lvl">{l.level.padEnd(5)}</span> <span class="dev">{deviceNameOf(l.device_id)}</span>{" "}
                     <span class="mod">{l.module}</span> <span class="msg">{l.message}</span>
                   </button>
                 </li>

@@ -18,7 +18,11 @@ const books = new Map<string, Book>();
 const listeners = new Set<() => void>();
 
 async function refresh(projectId: string): Promise<void> {
-  const list = ((await ok(await api.fleet.devices.$get({ query: { project_id: projectId, limit: MAX_DEVICES } }))) as { devices: Device[] }).devices;
+  const list = (
+    (await ok(await api.fleet.devices.$get({ query: { project_id: projectId, limit: MAX_DEVICES } }))) as {
+      devices: Device[];
+    }
+  ).devices;
   books.set(projectId, { at: Date.now(), devices: new Map(list.map((d) => [d.id, deviceName(d)])), list });
   for (const l of listeners) l();
 }
@@ -32,7 +36,10 @@ function refreshIfStale(projectId: string): void {
 }
 
 /** The project's device names (and devices), loaded once a minute for all views. */
-export function useDeviceNames(projectId: string): { name: (id: string | null | undefined) => string; devices: Device[] } {
+export function useDeviceNames(projectId: string): {
+  name: (id: string | null | undefined) => string;
+  devices: Device[];
+} {
   const [, setVersion] = useState(0);
   useEffect(() => {
     const on = () => setVersion((v) => v + 1);

@@ -48,7 +48,9 @@ export function Empty(props: { title: string; children?: ComponentChildren }) {
 }
 
 /** A status as a coloured badge (online, offline, firing, completed, timed_out…). */
-export const Status = (props: { value: string }) => <span class={`badge status ${props.value}`}>{props.value.replace("_", " ")}</span>;
+export const Status = (props: { value: string }) => (
+  <span class={`badge status ${props.value}`}>{props.value.replace("_", " ")}</span>
+);
 
 /**
  * An entity by its name, linked where it has a page; its id shows on hover (title) and a
@@ -85,7 +87,13 @@ function useCopy(): [boolean, (text: string) => void] {
 export function CopyId(props: { id: string }) {
   const [copied, copy] = useCopy();
   return (
-    <button type="button" class="copy" title={`Copy id ${props.id}`} aria-label={copied ? "Copied" : `Copy id ${props.id}`} onClick={() => copy(props.id)}>
+    <button
+      type="button"
+      class="copy"
+      title={`Copy id ${props.id}`}
+      aria-label={copied ? "Copied" : `Copy id ${props.id}`}
+      onClick={() => copy(props.id)}
+    >
       {copied ? (
         "✓"
       ) : (
@@ -121,20 +129,35 @@ export function Ago(props: { at: string | null | undefined }) {
 }
 
 /** A labelled select of `options`, with "any" (the empty value) first; options may carry their own labels. */
-export function AnyOf(props: { label: string; value: string; options: readonly (string | { value: string; label: string })[]; onChange: (value: string) => void }) {
+export function AnyOf(props: {
+  label: string;
+  value: string;
+  options: readonly (string | { value: string; label: string })[];
+  onChange: (value: string) => void;
+}) {
   return (
     <label class="field">
       <span>{props.label}</span>
       <select value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
         <option value="">any</option>
-        {props.options.map((o) => (typeof o === "string" ? <option value={o}>{o.replace("_", " ")}</option> : <option value={o.value}>{o.label}</option>))}
+        {props.options.map((o) =>
+          typeof o === "string" ? (
+            <option value={o}>{o.replace("_", " ")}</option>
+          ) : (
+            <option value={o.value}>{o.label}</option>
+          ),
+        )}
       </select>
     </label>
   );
 }
 
 /** Names with their lines and errors, as the overview ranks them; each may link to its lines. */
-export function Ranking(props: { label: string; column: string; rows: { name: string; id?: string; href?: string; lines: number; errors: number }[] }) {
+export function Ranking(props: {
+  label: string;
+  column: string;
+  rows: { name: string; id?: string; href?: string; lines: number; errors: number }[];
+}) {
   return (
     <Table
       label={props.label}
@@ -143,7 +166,13 @@ export function Ranking(props: { label: string; column: string; rows: { name: st
       initial={{ key: "lines", desc: true }}
       empty={<p>Nothing this week yet.</p>}
       columns={[
-        { key: "name", label: props.column, cell: (r) => (r.id ? <Named name={r.name} id={r.id} href={r.href} /> : r.href ? <a href={r.href}>{r.name}</a> : r.name), sort: (r) => r.name },
+        {
+          key: "name",
+          label: props.column,
+          cell: (r) =>
+            r.id ? <Named name={r.name} id={r.id} href={r.href} /> : r.href ? <a href={r.href}>{r.name}</a> : r.name,
+          sort: (r) => r.name,
+        },
         { key: "lines", label: "Lines", numeric: true, cell: (r) => count(r.lines), sort: (r) => r.lines },
         { key: "errors", label: "Errors", numeric: true, cell: (r) => count(r.errors), sort: (r) => r.errors },
       ]}
@@ -171,7 +200,11 @@ export function explain(err: unknown): string {
 }
 /** A problem's path as its field is called: "json.device_type" → "Device type". */
 const fieldName = (path: string) => {
-  const last = path.split(".").filter((p) => p !== "json" && p !== "query").join(" ") || path;
+  const last =
+    path
+      .split(".")
+      .filter((p) => p !== "json" && p !== "query")
+      .join(" ") || path;
   const words = last.replace(/_/g, " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 };

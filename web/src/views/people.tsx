@@ -35,8 +35,16 @@ export function People(props: { orgId: string; owner: boolean }) {
         throw new Error(explain(err));
       }
     });
-  const people = usePoll(async () => ((await ok(await api.people.$get({ query: {} }))) as { people: Person[] }).people, [version, props.orgId], 30_000);
-  const invitations = usePoll(async () => ((await ok(await api.invitations.$get({ query: {} }))) as { invitations: Invitation[] }).invitations, [version, props.orgId], 30_000);
+  const people = usePoll(
+    async () => ((await ok(await api.people.$get({ query: {} }))) as { people: Person[] }).people,
+    [version, props.orgId],
+    30_000,
+  );
+  const invitations = usePoll(
+    async () => ((await ok(await api.invitations.$get({ query: {} }))) as { invitations: Invitation[] }).invitations,
+    [version, props.orgId],
+    30_000,
+  );
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<PersonRole>("viewer");
   const [link, setLink] = useState<{ email: string; url: string } | null>(null);
@@ -61,7 +69,12 @@ export function People(props: { orgId: string; owner: boolean }) {
           initial={{ key: "name" }}
           empty={<p>Nobody has joined yet: invite someone below.</p>}
           columns={[
-            { key: "name", label: "Name", cell: (p) => p.name ?? <span class="muted">—</span>, sort: (p) => (p.name ?? p.email).toLowerCase() },
+            {
+              key: "name",
+              label: "Name",
+              cell: (p) => p.name ?? <span class="muted">—</span>,
+              sort: (p) => (p.name ?? p.email).toLowerCase(),
+            },
             { key: "email", label: "Email", cell: (p) => <span class="wrap">{p.email}</span>, sort: (p) => p.email },
             {
               key: "role",
@@ -73,7 +86,11 @@ export function People(props: { orgId: string; owner: boolean }) {
                     value={p.role}
                     onChange={(e) => {
                       const to = e.currentTarget.value as PersonRole;
-                      void act(() => api.people[":person_id"].$patch({ param: { person_id: p.id }, query: {}, json: { role: to } }).then(ok));
+                      void act(() =>
+                        api.people[":person_id"]
+                          .$patch({ param: { person_id: p.id }, query: {}, json: { role: to } })
+                          .then(ok),
+                      );
                     }}
                   >
                     {roles.map((r) => (
@@ -85,8 +102,18 @@ export function People(props: { orgId: string; owner: boolean }) {
                 ),
               sort: (p) => ROLES.indexOf(p.role),
             },
-            { key: "joined", label: "Joined", cell: (p) => <When at={p.joined_at} />, sort: (p) => Date.parse(p.joined_at) },
-            { key: "seen", label: "Last seen", cell: (p) => <Ago at={p.last_seen_at} />, sort: (p) => (p.last_seen_at ? -Date.parse(p.last_seen_at) : null) },
+            {
+              key: "joined",
+              label: "Joined",
+              cell: (p) => <When at={p.joined_at} />,
+              sort: (p) => Date.parse(p.joined_at),
+            },
+            {
+              key: "seen",
+              label: "Last seen",
+              cell: (p) => <Ago at={p.last_seen_at} />,
+              sort: (p) => (p.last_seen_at ? -Date.parse(p.last_seen_at) : null),
+            },
             {
               key: "remove",
               label: "Remove",
@@ -99,7 +126,9 @@ export function People(props: { orgId: string; owner: boolean }) {
                     onClick={() => {
                       if (confirm(`Remove ${p.email} from the org? Their next request is refused.`)) {
                         setFailure(null);
-                        void act(() => api.people[":person_id"].$delete({ param: { person_id: p.id }, query: {} }).then(ok));
+                        void act(() =>
+                          api.people[":person_id"].$delete({ param: { person_id: p.id }, query: {} }).then(ok),
+                        );
                       }
                     }}
                   >
@@ -124,7 +153,13 @@ export function People(props: { orgId: string; owner: boolean }) {
       >
         <label class="field">
           <span>Email</span>
-          <input type="email" required value={email} placeholder="carol@example.com" onInput={(e) => setEmail(e.currentTarget.value)} />
+          <input
+            type="email"
+            required
+            value={email}
+            placeholder="carol@example.com"
+            onInput={(e) => setEmail(e.currentTarget.value)}
+          />
         </label>
         <label class="field">
           <span>Role</span>
@@ -168,7 +203,10 @@ export function People(props: { orgId: string; owner: boolean }) {
               label: "Expires",
               cell: (i) => (
                 <span>
-                  <When at={i.expires_at} /> <span class="muted">(<Ago at={i.expires_at} />)</span>
+                  <When at={i.expires_at} />{" "}
+                  <span class="muted">
+                    (<Ago at={i.expires_at} />)
+                  </span>
                 </span>
               ),
               sort: (i) => Date.parse(i.expires_at),
@@ -177,7 +215,11 @@ export function People(props: { orgId: string; owner: boolean }) {
               key: "withdraw",
               label: "Withdraw",
               cell: (i) => (
-                <button type="button" aria-label={`Withdraw the invitation of ${i.email}`} onClick={() => void act(() => api.invitations[":id"].$delete({ param: { id: i.id } }).then(ok))}>
+                <button
+                  type="button"
+                  aria-label={`Withdraw the invitation of ${i.email}`}
+                  onClick={() => void act(() => api.invitations[":id"].$delete({ param: { id: i.id } }).then(ok))}
+                >
                   Withdraw
                 </button>
               ),

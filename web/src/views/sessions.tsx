@@ -37,7 +37,12 @@ const VIEW = "#/sessions";
 const PAGE = "100";
 
 /** How long a session ran (or has run so far, while active). */
-const lasted = (s: Session) => duration((s.status === "active" ? Math.max(s.duration_seconds, (Date.now() - Date.parse(s.started_at)) / 1000) : s.duration_seconds) * 1000);
+const lasted = (s: Session) =>
+  duration(
+    (s.status === "active"
+      ? Math.max(s.duration_seconds, (Date.now() - Date.parse(s.started_at)) / 1000)
+      : s.duration_seconds) * 1000,
+  );
 
 /** "1 error", "12 errors". */
 const counted = (n: number, what: string) => `${count(n)} ${what}${n === 1 ? "" : "s"}`;
@@ -68,7 +73,10 @@ export function Sessions(props: { projectId: string }) {
   // The dates are the viewer's days: from the start of `from` to the end of `to`, local time.
   if (from) query.from = new Date(`${from}T00:00:00`).toISOString();
   if (to) query.to = new Date(new Date(`${to}T00:00:00`).getTime() + 86_400_000).toISOString();
-  const { data, error } = usePoll(async () => (await ok(await api.sessions.$get({ query }))) as SessionPage, [JSON.stringify(query)]);
+  const { data, error } = usePoll(
+    async () => (await ok(await api.sessions.$get({ query }))) as SessionPage,
+    [JSON.stringify(query)],
+  );
   const sessions = [...(data?.sessions ?? []), ...older];
   const next = older.length > 0 ? cursor : (data?.next_cursor ?? null);
   const more = async () => {
@@ -82,7 +90,9 @@ export function Sessions(props: { projectId: string }) {
     }
   };
 
-  const devices = [...names.devices].sort((a, b) => deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true }));
+  const devices = [...names.devices].sort((a, b) =>
+    deviceName(a).localeCompare(deviceName(b), undefined, { numeric: true }),
+  );
   const deviceOptions = devices.map((d) => ({ value: d.id, label: deviceName(d) }));
   // A device asked for by a link that the list does not have (yet): still a choice, by what we know of it.
   if (device && !devices.some((d) => d.id === device)) deviceOptions.push({ value: device, label: names.name(device) });
@@ -119,7 +129,9 @@ export function Sessions(props: { projectId: string }) {
       <Failure error={error ?? failure} />
       {data && sessions.length === 0 ? (
         <Empty title={filtered ? "No session matches these filters" : "No sessions yet"}>
-          {filtered ? "Clear a filter to see more." : "A device opens one with POST /sessions, or by naming a new session_id in its logs."}
+          {filtered
+            ? "Clear a filter to see more."
+            : "A device opens one with POST /sessions, or by naming a new session_id in its logs."}
         </Empty>
       ) : null}
       {sessions.length > 0 ? (
@@ -142,13 +154,47 @@ export function Sessions(props: { projectId: string }) {
               ),
               sort: (s) => s.name.toLowerCase(),
             },
-            { key: "device", label: "Device", cell: (s) => <Named name={names.name(s.device_id)} id={s.device_id} href={deviceHref(s.device_id)} />, sort: (s) => names.name(s.device_id).toLowerCase() },
+            {
+              key: "device",
+              label: "Device",
+              cell: (s) => <Named name={names.name(s.device_id)} id={s.device_id} href={deviceHref(s.device_id)} />,
+              sort: (s) => names.name(s.device_id).toLowerCase(),
+            },
             { key: "status", label: "Status", cell: (s) => <Status value={s.status} />, sort: (s) => s.status },
-            { key: "started", label: "Started", cell: (s) => <When at={s.started_at} />, sort: (s) => Date.parse(s.started_at) },
-            { key: "duration", label: "Duration", numeric: true, cell: (s) => lasted(s), sort: (s) => s.duration_seconds },
-            { key: "lines", label: "Lines", numeric: true, cell: (s) => count(s.total_logs), sort: (s) => s.total_logs },
-            { key: "errors", label: "Errors", numeric: true, cell: (s) => <span class={s.error_count ? "bad-count" : undefined}>{count(s.error_count)}</span>, sort: (s) => s.error_count },
-            { key: "warnings", label: "Warnings", numeric: true, cell: (s) => <span class={s.warning_count ? "warn-count" : undefined}>{count(s.warning_count)}</span>, sort: (s) => s.warning_count },
+            {
+              key: "started",
+              label: "Started",
+              cell: (s) => <When at={s.started_at} />,
+              sort: (s) => Date.parse(s.started_at),
+            },
+            {
+              key: "duration",
+              label: "Duration",
+              numeric: true,
+              cell: (s) => lasted(s),
+              sort: (s) => s.duration_seconds,
+            },
+            {
+              key: "lines",
+              label: "Lines",
+              numeric: true,
+              cell: (s) => count(s.total_logs),
+              sort: (s) => s.total_logs,
+            },
+            {
+              key: "errors",
+              label: "Errors",
+              numeric: true,
+              cell: (s) => <span class={s.error_count ? "bad-count" : undefined}>{count(s.error_count)}</span>,
+              sort: (s) => s.error_count,
+            },
+            {
+              key: "warnings",
+              label: "Warnings",
+              numeric: true,
+              cell: (s) => <span class={s.warning_count ? "warn-count" : undefined}>{count(s.warning_count)}</span>,
+              sort: (s) => s.warning_count,
+            },
           ]}
         />
       ) : null}
@@ -179,16 +225,30 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
   const names = useDeviceNames(props.projectId);
   const param = { session_id: props.sessionId };
   const { data: session, error: sessionError } = usePoll(
-    async () => ((await ok(await api.sessions[":session_id"].$get({ param, query: { project_id: props.projectId } }))) as { session: Session }).session,
+    async () =>
+      (
+        (await ok(await api.sessions[":session_id"].$get({ param, query: { project_id: props.projectId } }))) as {
+          session: Session;
+        }
+      ).session,
     [props.projectId, props.sessionId],
   );
   const { data, error } = usePoll(
-    async () => ((await ok(await api.sessions[":session_id"].files.$get({ param, query: { project_id: props.projectId, limit: "1000" } }))) as { files: FileRow[] }).files,
+    async () =>
+      (
+        (await ok(
+          await api.sessions[":session_id"].files.$get({
+            param,
+            query: { project_id: props.projectId, limit: "1000" },
+          }),
+        )) as { files: FileRow[] }
+      ).files,
     [props.projectId, props.sessionId],
     30_000,
   );
   const base = `/sessions/${encodeURIComponent(props.sessionId)}`;
-  const fileHref = (f: FileRow) => `${base}/files/download?project_id=${props.projectId}&path=${encodeURIComponent(f.path)}`;
+  const fileHref = (f: FileRow) =>
+    `${base}/files/download?project_id=${props.projectId}&path=${encodeURIComponent(f.path)}`;
   const get = (href: string) => download(href).catch((err) => setFailure(describe(err)));
   const device = session ? names.name(session.device_id) : null;
   const total = (data ?? []).reduce((n, f) => n + f.size, 0);
@@ -200,7 +260,8 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
       </p>
       <div class="title-row">
         <h1 id="session-title">
-          <span title={`id ${props.sessionId}`}>{session?.name ?? props.sessionId}</span> {session ? <Status value={session.status} /> : null}
+          <span title={`id ${props.sessionId}`}>{session?.name ?? props.sessionId}</span>{" "}
+          {session ? <Status value={session.status} /> : null}
         </h1>
         <CopyId id={props.sessionId} />
       </div>
@@ -226,10 +287,15 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
             </dd>
             <dt>Started</dt>
             <dd>
-              <When at={session.started_at} /> <span class="muted">(<Ago at={session.started_at} />)</span>
+              <When at={session.started_at} />{" "}
+              <span class="muted">
+                (<Ago at={session.started_at} />)
+              </span>
             </dd>
             <dt>Ended</dt>
-            <dd>{session.completed_at ? <When at={session.completed_at} /> : <span class="muted">still running</span>}</dd>
+            <dd>
+              {session.completed_at ? <When at={session.completed_at} /> : <span class="muted">still running</span>}
+            </dd>
             <dt>Duration</dt>
             <dd>
               {lasted(session)}
@@ -237,8 +303,12 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
             </dd>
             <dt>Lines</dt>
             <dd>
-              {count(session.total_logs)} <span class="muted">·</span> <span class={session.error_count ? "bad-count" : undefined}>{counted(session.error_count, "error")}</span>{" "}
-              <span class="muted">·</span> <span class={session.warning_count ? "warn-count" : undefined}>{counted(session.warning_count, "warning")}</span>
+              {count(session.total_logs)} <span class="muted">·</span>{" "}
+              <span class={session.error_count ? "bad-count" : undefined}>{counted(session.error_count, "error")}</span>{" "}
+              <span class="muted">·</span>{" "}
+              <span class={session.warning_count ? "warn-count" : undefined}>
+                {counted(session.warning_count, "warning")}
+              </span>
             </dd>
             <dt>Files</dt>
             <dd>{data ? `${count(data.length)} (${bytes(total)})` : "…"}</dd>
@@ -247,7 +317,11 @@ export function SessionFiles(props: { projectId: string; sessionId: string }) {
       ) : null}
 
       <h2 id="files-title">Files</h2>
-      {data && data.length === 0 ? <Empty title="This session has no files">A device uploads them with PUT /sessions/:id/artifacts/&lt;path&gt;.</Empty> : null}
+      {data && data.length === 0 ? (
+        <Empty title="This session has no files">
+          A device uploads them with PUT /sessions/:id/artifacts/&lt;path&gt;.
+        </Empty>
+      ) : null}
       {data && data.length > 0 ? (
         <div class="table-wrap">
           <table class="table" aria-labelledby="files-title">

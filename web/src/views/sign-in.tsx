@@ -31,7 +31,14 @@ export function SignIn(props: { onSubmit: (key: string) => void; error: string |
         }}
       >
         <label for="api-key">API key</label>
-        <input id="api-key" type="password" autocomplete="off" value={key} aria-describedby="api-key-hint" onInput={(e) => setKey(e.currentTarget.value)} />
+        <input
+          id="api-key"
+          type="password"
+          autocomplete="off"
+          value={key}
+          aria-describedby="api-key-hint"
+          onInput={(e) => setKey(e.currentTarget.value)}
+        />
         <p id="api-key-hint" class="muted hint">
           Kept in this tab only, until you sign out or close it.
         </p>

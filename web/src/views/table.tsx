@@ -37,7 +37,10 @@ export function Table<T>(props: {
         // Nothing known sorts last either way.
         if (x === null || x === undefined) return y === null || y === undefined ? 0 : 1;
         if (y === null || y === undefined) return -1;
-        const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
+        const c =
+          typeof x === "number" && typeof y === "number"
+            ? x - y
+            : String(x).localeCompare(String(y), undefined, { numeric: true });
         return order!.desc ? -c : c;
       })
     : props.rows;
@@ -49,11 +52,21 @@ export function Table<T>(props: {
             {props.columns.map((c) => {
               const sorted = order?.key === c.key ? (order.desc ? "descending" : "ascending") : undefined;
               return (
-                <th scope="col" class={c.numeric ? "num" : undefined} aria-sort={c.sort ? (sorted ?? "none") : undefined}>
+                <th
+                  scope="col"
+                  class={c.numeric ? "num" : undefined}
+                  aria-sort={c.sort ? (sorted ?? "none") : undefined}
+                >
                   {c.sort ? (
-                    <button type="button" class="sort" onClick={() => setOrder({ key: c.key, desc: order?.key === c.key ? !order.desc : !!c.numeric })}>
+                    <button
+                      type="button"
+                      class="sort"
+                      onClick={() => setOrder({ key: c.key, desc: order?.key === c.key ? !order.desc : !!c.numeric })}
+                    >
                       {c.label}
-                      <span aria-hidden="true">{sorted === "ascending" ? " ▲" : sorted === "descending" ? " ▼" : ""}</span>
+                      <span aria-hidden="true">
+                        {sorted === "ascending" ? " ▲" : sorted === "descending" ? " ▼" : ""}
+                      </span>
                     </button>
                   ) : (
                     c.label
@@ -67,7 +80,10 @@ export function Table<T>(props: {
           {rows.map((r) => (
             <tr key={props.rowKey(r)} class={props.rowClass?.(r)}>
               {props.columns.map((c) => (
-                <td data-label={c.label} class={[c.numeric ? "num" : "", c.wide ? "wide" : ""].join(" ").trim() || undefined}>
+                <td
+                  data-label={c.label}
+                  class={[c.numeric ? "num" : "", c.wide ? "wide" : ""].join(" ").trim() || undefined}
+                >
                   {c.cell(r)}
                 </td>
               ))}

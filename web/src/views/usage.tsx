@@ -90,7 +90,11 @@ const ms = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(n >= 10_000 ? 0 : 1
 
 export function Usage(props: { projectId: string }) {
   const project_id = props.projectId;
-  const { data, error } = usePoll(async () => (await ok(await api.stats.usage.$get({ query: { project_id } }))) as UsageAnswer, [project_id], 30_000);
+  const { data, error } = usePoll(
+    async () => (await ok(await api.stats.usage.$get({ query: { project_id } }))) as UsageAnswer,
+    [project_id],
+    30_000,
+  );
   const [bucket, setBucket] = useState<Bucket>("15m");
 
   // Today since the viewer's midnight, per level: one read per level, summed into stacked bars.
@@ -101,11 +105,21 @@ export function Usage(props: { projectId: string }) {
       const from = midnight.toISOString();
       const to = new Date().toISOString();
       const levels = await Promise.all(
-        LEVEL_SERIES.map(async ([metric]) => ((await ok(await api.stats.timeseries.$get({ query: { project_id, metric, interval: bucket, from, to } }))) as { points: Points }).points),
+        LEVEL_SERIES.map(
+          async ([metric]) =>
+            (
+              (await ok(
+                await api.stats.timeseries.$get({ query: { project_id, metric, interval: bucket, from, to } }),
+              )) as { points: Points }
+            ).points,
+        ),
       );
       // One empty bucket past the last, so the last bar (drawn from its time onwards) shows in full.
       const times = levels[0]!.map((p) => Date.parse(p.t));
-      return { times: [...times, (times.at(-1) ?? Date.now()) + BUCKET_MS[bucket]], levels: levels.map((ps) => [...ps.map((p) => p.value), null]) };
+      return {
+        times: [...times, (times.at(-1) ?? Date.now()) + BUCKET_MS[bucket]],
+        levels: levels.map((ps) => [...ps.map((p) => p.value), null]),
+      };
     },
     [project_id, bucket],
     60_000,
@@ -118,17 +132,38 @@ export function Usage(props: { projectId: string }) {
       const first = `${utcDay(now).slice(0, 7)}-01`;
       const yesterday = utcDay(now - DAY_MS);
       if (yesterday < first) return [] as Day[];
-      return ((await ok(await api.stats.daily.$get({ query: { project_id, from: first, to: yesterday } }))) as { days: Day[] }).days;
+      return (
+        (await ok(await api.stats.daily.$get({ query: { project_id, from: first, to: yesterday } }))) as { days: Day[] }
+      ).days;
     },
     [project_id],
     300_000,
   );
-  const { data: months } = usePoll(async () => ((await ok(await api.stats.monthly.$get({ query: { project_id } }))) as { months: Month[] }).months, [project_id], 300_000);
-  const { data: overview } = usePoll(async () => (await ok(await api.stats.overview.$get({ query: { project_id, days: "7" } }))) as Overview, [project_id], 60_000);
-  const { data: apiStats } = usePoll(async () => ((await ok(await api.stats.api.$get({ query: { project_id, days: "1" } }))) as { routes: ApiRoute[] }).routes, [project_id], 60_000);
+  const { data: months } = usePoll(
+    async () => ((await ok(await api.stats.monthly.$get({ query: { project_id } }))) as { months: Month[] }).months,
+    [project_id],
+    300_000,
+  );
+  const { data: overview } = usePoll(
+    async () => (await ok(await api.stats.overview.$get({ query: { project_id, days: "7" } }))) as Overview,
+    [project_id],
+    60_000,
+  );
+  const { data: apiStats } = usePoll(
+    async () =>
+      ((await ok(await api.stats.api.$get({ query: { project_id, days: "1" } }))) as { routes: ApiRoute[] }).routes,
+    [project_id],
+    60_000,
+  );
 
   const perDay = data && days ? monthByDay(data, days) : null;
-  const perMonth = data && months ? [...months.filter((m) => m.month !== data.month).map((m) => ({ month: m.month, logs: m.logs })), { month: data.month, logs: data.logs ?? 0 }] : null;
+  const perMonth =
+    data && months
+      ? [
+          ...months.filter((m) => m.month !== data.month).map((m) => ({ month: m.month, logs: m.logs })),
+          { month: data.month, logs: data.logs ?? 0 },
+        ]
+      : null;
 
   return (
     <section aria-labelledby="usage-title">
@@ -168,12 +203,18 @@ export function Usage(props: { projectId: string }) {
                         {human(key, used)}
                       </td>
                       <td data-label="Today" class="num today">
-                        {LEVELS.has(key) || !data.today ? <span class="muted">—</span> : human(key, data.today[key] ?? 0)}
+                        {LEVELS.has(key) || !data.today ? (
+                          <span class="muted">—</span>
+                        ) : (
+                          human(key, data.today[key] ?? 0)
+                        )}
                       </td>
                       <td data-label="Limit" class="num" title={limit ? limit.toLocaleString() : undefined}>
                         {limit === null || limit === undefined ? <span class="muted">none</span> : human(key, limit)}
                       </td>
-                      <td data-label="Of the limit">{limit ? <Share used={used} limit={limit} /> : <span class="muted">—</span>}</td>
+                      <td data-label="Of the limit">
+                        {limit ? <Share used={used} limit={limit} /> : <span class="muted">—</span>}
+                      </td>
                     </tr>
                   );
                 })}
@@ -238,7 +279,8 @@ export function Usage(props: { projectId: string }) {
         <>
           <h2>This week</h2>
           <p>
-            Error rate <strong>{(overview.error_rate * 100).toFixed(2)}%</strong> <span class="muted">(ERROR and FATAL lines of all lines)</span>
+            Error rate <strong>{(overview.error_rate * 100).toFixed(2)}%</strong>{" "}
+            <span class="muted">(ERROR and FATAL lines of all lines)</span>
           </p>
           <div class="grid rankings">
             <div>
@@ -246,7 +288,12 @@ export function Usage(props: { projectId: string }) {
               <Ranking
                 label="Top devices"
                 column="Device"
-                rows={overview.top_devices.by_lines.map((d) => ({ ...d, name: d.name ?? d.device_id, id: d.device_id, href: `#/devices/${encodeURIComponent(d.device_id)}` }))}
+                rows={overview.top_devices.by_lines.map((d) => ({
+                  ...d,
+                  name: d.name ?? d.device_id,
+                  id: d.device_id,
+                  href: `#/devices/${encodeURIComponent(d.device_id)}`,
+                }))}
               />
             </div>
             <div>
@@ -254,7 +301,11 @@ export function Usage(props: { projectId: string }) {
               <Ranking
                 label="Top modules"
                 column="Module"
-                rows={overview.top_modules.by_lines.map((m) => ({ ...m, name: m.module, href: `#/logs?module=${encodeURIComponent(m.module)}` }))}
+                rows={overview.top_modules.by_lines.map((m) => ({
+                  ...m,
+                  name: m.module,
+                  href: `#/logs?module=${encodeURIComponent(m.module)}`,
+                }))}
               />
             </div>
           </div>
@@ -272,18 +323,44 @@ export function Usage(props: { projectId: string }) {
             columns={[
               { key: "month", label: "Month", cell: (m) => monthName(m.month), sort: (m) => m.month },
               { key: "logs", label: "Lines", numeric: true, cell: (m) => count(m.logs), sort: (m) => m.logs },
-              { key: "bytes", label: "Log bytes", numeric: true, cell: (m) => bytes(m.log_bytes), sort: (m) => m.log_bytes },
-              { key: "storage", label: "Peak storage", numeric: true, cell: (m) => bytes(m.peak_storage_bytes), sort: (m) => m.peak_storage_bytes },
+              {
+                key: "bytes",
+                label: "Log bytes",
+                numeric: true,
+                cell: (m) => bytes(m.log_bytes),
+                sort: (m) => m.log_bytes,
+              },
+              {
+                key: "storage",
+                label: "Peak storage",
+                numeric: true,
+                cell: (m) => bytes(m.peak_storage_bytes),
+                sort: (m) => m.peak_storage_bytes,
+              },
               {
                 key: "over",
                 label: "Over limits",
-                cell: (m) => (m.exceeded_limits.length ? <span>{m.exceeded_limits.map((l) => <span class="badge status failed">{labelOf(l)}</span>)}</span> : <span class="muted">none</span>),
+                cell: (m) =>
+                  m.exceeded_limits.length ? (
+                    <span>
+                      {m.exceeded_limits.map((l) => (
+                        <span class="badge status failed">{labelOf(l)}</span>
+                      ))}
+                    </span>
+                  ) : (
+                    <span class="muted">none</span>
+                  ),
               },
               {
                 key: "overage",
                 label: "Overage",
                 numeric: true,
-                cell: (m) => (m.overage_charge.cents ? `${(m.overage_charge.cents / 100).toFixed(2)} ${m.overage_charge.currency}` : <span class="muted">none</span>),
+                cell: (m) =>
+                  m.overage_charge.cents ? (
+                    `${(m.overage_charge.cents / 100).toFixed(2)} ${m.overage_charge.currency}`
+                  ) : (
+                    <span class="muted">none</span>
+                  ),
                 sort: (m) => m.overage_charge.cents,
               },
             ]}
@@ -303,9 +380,20 @@ export function Usage(props: { projectId: string }) {
               rowKey={(r) => r.route}
               initial={{ key: "count", desc: true }}
               columns={[
-                { key: "route", label: "Route", cell: (r) => <code class="wrap">{r.route}</code>, sort: (r) => r.route },
+                {
+                  key: "route",
+                  label: "Route",
+                  cell: (r) => <code class="wrap">{r.route}</code>,
+                  sort: (r) => r.route,
+                },
                 { key: "count", label: "Calls", numeric: true, cell: (r) => count(r.count), sort: (r) => r.count },
-                { key: "errors", label: "Errors", numeric: true, cell: (r) => <span class={r.errors ? "bad-count" : undefined}>{count(r.errors)}</span>, sort: (r) => r.errors },
+                {
+                  key: "errors",
+                  label: "Errors",
+                  numeric: true,
+                  cell: (r) => <span class={r.errors ? "bad-count" : undefined}>{count(r.errors)}</span>,
+                  sort: (r) => r.errors,
+                },
                 { key: "p50", label: "p50", numeric: true, cell: (r) => ms(r.p50_ms), sort: (r) => r.p50_ms },
                 { key: "p95", label: "p95", numeric: true, cell: (r) => ms(r.p95_ms), sort: (r) => r.p95_ms },
                 { key: "p99", label: "p99", numeric: true, cell: (r) => ms(r.p99_ms), sort: (r) => r.p99_ms },
@@ -341,7 +429,8 @@ function monthByDay(usage: UsageAnswer, rows: Day[]) {
   const others: (number | null)[] = [];
   for (let t = Date.parse(`${today.slice(0, 7)}-01T00:00:00Z`); utcDay(t) <= today; t += DAY_MS) {
     const date = utcDay(t);
-    const row = date === today ? { logs: usage.today?.logs ?? 0, error_lines: usage.today?.error_lines ?? 0 } : byDate.get(date);
+    const row =
+      date === today ? { logs: usage.today?.logs ?? 0, error_lines: usage.today?.error_lines ?? 0 } : byDate.get(date);
     times.push(t);
     errors.push(row ? row.error_lines : null);
     others.push(row ? Math.max(0, row.logs - row.error_lines) : null);
@@ -359,6 +448,7 @@ const nextMonth = (m: string) => {
   return Date.UTC(y!, n!, 1);
 };
 /** "2025-03" → "March 2025". */
-const monthName = (m: string) => new Date(`${m}-01T12:00:00Z`).toLocaleDateString(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
+const monthName = (m: string) =>
+  new Date(`${m}-01T12:00:00Z`).toLocaleDateString(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
 /** A counter's name as the counters table shows it. */
 const labelOf = (key: string) => COUNTERS.find(([k]) => k === key)?.[1] ?? key.replace(/_/g, " ");
