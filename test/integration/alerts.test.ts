@@ -42,6 +42,25 @@ async function until<T>(what: string, probe: () => Promise<T | false | undefined
   }
 }
 
+/**
+ * Proves nothing more is on its way to the receiver, without waiting for time to pass: what
+ * the devices owe the project is delivered (settle), then the project's alarm runs, which sends
+ * every queued webhook, until its webhook queue is empty. A webhook that was going to be sent
+ * is in the queue by then, so `received` after this is final.
+ */
+async function quiet(projectId: string, ...deviceIds: string[]) {
+  for (const id of deviceIds) await settle(id);
+  const hub = projectHub(env, projectId);
+  await until("the webhook queue to empty", async () => {
+    await runDurableObjectAlarm(hub);
+    const queued = await runInDurableObject(
+      hub,
+      (_, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM webhook_queue").one().n,
+    );
+    return queued === 0;
+  });
+}
+
 /** Creates a rule whose one target is a fresh hook on the receiver; tells the receiver its secret. */
 async function rule(adminKey: string, projectId: string, body: Record<string, unknown>) {
   const name = crypto.randomUUID();
@@ -108,8 +127,7 @@ describe("alerts", () => {
     });
     // More errors while it fires: no second alert, no second webhook.
     expect((await ingest(t.deviceKey, { logs: errors })).status).toBe(200);
-    await settle(t.deviceId);
-    await new Promise((w) => setTimeout(w, 800));
+    await quiet(t.projectId, t.deviceId);
     expect(await received(r.hook)).toHaveLength(1);
     const firing = await until(
       "the alert in D1",
@@ -135,7 +153,7 @@ describe("alerts", () => {
     );
     // Offline for less than for_s: nothing yet.
     await age(t.deviceId, 60_000);
-    await new Promise((w) => setTimeout(w, 500));
+    await quiet(t.projectId, t.deviceId);
     expect(await received(r.hook)).toHaveLength(0);
     // Past for_s, counted from the offline mark.
     await age(t.deviceId, 61_000);
@@ -179,7 +197,7 @@ describe("alerts", () => {
     await age(t.deviceId, 120_000);
     await beat(t, { battery_level: 40 });
     await age(t.deviceId, 300_000);
-    await new Promise((w) => setTimeout(w, 500));
+    await quiet(t.projectId, t.deviceId);
     expect(await received(r.hook)).toHaveLength(0);
     // Low for longer than for_s.
     await beat(t, { battery_level: 11 });
@@ -250,7 +268,7 @@ describe("alerts", () => {
     await beat(t, { temperature: 60 });
     // Hot, cool, hot, cool within ten minutes: one alert, still firing.
     for (const temperature of [85, 70, 90, 65]) await beat(t, { temperature });
-    await new Promise((w) => setTimeout(w, 800));
+    await quiet(t.projectId, t.deviceId);
     const sent = await received(slackHook);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.verified).toBe(true);
@@ -290,7 +308,7 @@ describe("alerts", () => {
     await abortAllDurableObjects();
     await runDurableObjectAlarm(deviceHub(env, t.deviceId));
     await beat(t);
-    await new Promise((w) => setTimeout(w, 800));
+    await quiet(t.projectId, t.deviceId);
     expect((await received(r.hook)).map((x) => x.body.alert.state)).toEqual(["firing"]);
   });
 
@@ -317,7 +335,7 @@ describe("alerts", () => {
       summary: expect.stringContaining("4 ERROR/FATAL lines across the project"),
     });
     expect(fired!.body.alert.device_id).toBeUndefined();
-    await new Promise((w) => setTimeout(w, 800));
+    await quiet(t.projectId, t.deviceId, second.deviceId);
     expect(await received(r.hook)).toHaveLength(1);
   });
 
@@ -397,8 +415,7 @@ describe("alerts", () => {
     expect(silenced.json.rule.silenced_until).toBe(until1h);
     await beat(t);
     expect((await ingest(t.deviceKey, { logs: [line("ERROR", "silenced")] })).status).toBe(200);
-    await settle(t.deviceId);
-    await new Promise((w) => setTimeout(w, 800));
+    await quiet(t.projectId, t.deviceId);
     expect(await received(r.hook)).toHaveLength(0);
     expect(await alertsOf(t.adminKey, t.projectId)).toEqual([]);
   });
