@@ -14,6 +14,7 @@ interface __BaseEnv_Env {
 	ASSETS: Fetcher;
 	HEARTBEAT_INTERVAL_MS: "30000";
 	HOT_WINDOW_DAYS: "30";
+	SESSION_IDLE_S: "1800";
 	PUBLIC_URL: "";
 	ALLOW_PRIVATE_WEBHOOKS: string;
 	ADMIN_TOKEN: string;
