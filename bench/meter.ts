@@ -396,7 +396,7 @@ export function meterBindings(env: Env): void {
                 ? [args[1]].flat()
                 : ((args[0] as { queries?: { sql: string }[] }).queries ?? []).map((q) => q.sql);
             const results = [out].flat() as { meta?: { rows_written?: number } }[];
-            sqls.forEach((q, i) => wrote(`d1: ${String(q)}`, results[i]?.meta?.rows_written ?? 0));
+            for (const [i, q] of sqls.entries()) wrote(`d1: ${String(q)}`, results[i]?.meta?.rows_written ?? 0);
             return out;
           },
       );
@@ -511,7 +511,6 @@ function frameType(message: unknown): string {
   return /"type"\s*:\s*"([a-z_]+)"/.exec(message.slice(0, 200))?.[1] ?? "?";
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: a mixin's constructor takes any[]
 type ObjectClass = new (...args: any[]) => object;
 
 /**
@@ -522,7 +521,6 @@ type ObjectClass = new (...args: any[]) => object;
 export function instrument<C extends ObjectClass>(App: C, className: string): C {
   const nameOf = (ctx: DurableObjectState) => ctx.id.name ?? ctx.id.toString();
   class Metered extends App {
-    // biome-ignore lint/suspicious/noExplicitAny: a mixin's constructor takes any[]
     constructor(...args: any[]) {
       const [ctx, env] = args as [DurableObjectState, Env];
       const name = nameOf(ctx);

@@ -187,7 +187,7 @@ function wrapD1(db: D1Database, sc: Scope[]): D1Database {
       if (prop === "batch")
         return async (stmts: D1PreparedStatement[]) => {
           const results = await target.batch(stmts.map((s) => realStatement.get(s) ?? s));
-          results.forEach((r, i) => d1Counted(sc, sqlOf.get(stmts[i]!) ?? "", r.meta));
+          for (const [i, r] of results.entries()) d1Counted(sc, sqlOf.get(stmts[i]!) ?? "", r.meta);
           return results;
         };
       if (prop === "exec")

@@ -894,7 +894,7 @@ async function run(
       Object.entries(busiest10k.methods)
         .filter(([, r]) => r > 0)
         .map(([m, r]) => `${m} ${fmt(r, 3)}/s`)
-        .join(" + ") || fmt(busiest10k.rate, 3) + "/s"
+        .join(" + ") || `${fmt(busiest10k.rate, 3)}/s`
     }, scaled: a project's object or fan-in object × 10,000 / the project's devices (${fmt(busiest10k.scale, 2)} here), but deliverShard and reserve (calls from shards) × 64 / shards in use and its alarm × 1 (every method × ${fmt(busiest10k.scale, 2)}: ${fmt(busiest10k.allLinear, 1)}/s); a log shard × (10,000 / 64) / its devices; a device's object or a viewer group × 1`,
     at_1m: "—",
     at_10k: `${fmt(busiest10k.at10k, 1)}/s`,

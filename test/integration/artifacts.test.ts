@@ -523,6 +523,7 @@ describe("session files", () => {
 
 describe("the session bundle's names", () => {
   /** What Windows refuses in a name besides the separators, and what it strips (trailing dots and spaces). */
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: Windows refuses control characters in names; this is what the test checks
   const WINDOWS_REFUSES = /[<>:"|?*\\\u0000-\u001f]|[. ]$/;
   const DEVICE_NAME = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
   const fold = (name: string) => name.normalize("NFC").toUpperCase().toLowerCase();

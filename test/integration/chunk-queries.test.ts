@@ -71,7 +71,7 @@ describe("queries over chunks", () => {
     const stored = await allLogs(t.viewerKey, `device_id=${t.deviceId}&order=asc&limit=1000`);
     expect(stored.length).toBe(sent.length);
     const byArrival = [...stored].sort((a, b) => Number(a.id.split(":")[1]) - Number(b.id.split(":")[1]));
-    byArrival.forEach((l, i) => (sent[i]!.id = l.id));
+    for (const [i, l] of byArrival.entries()) sent[i]!.id = l.id;
 
     const modules = [...new Set(sent.map((l) => l.module))];
     // Words in many lines of a chunk, in few, in one, and in none.

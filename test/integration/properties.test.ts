@@ -774,7 +774,7 @@ describe("path properties", () => {
         request,
         async ({ route, ids }) => {
           let path = route.path;
-          route.kinds.forEach((k, i) => (path = path.replace(`{${k}}`, ids[i]!.id)));
+          for (const [i, k] of route.kinds.entries()) path = path.replace(`{${k}}`, ids[i]!.id);
           const bodyId = route.body && !route.path.includes(`{${route.kinds[0]}}`) ? ids[0]!.id : undefined;
           const res = await call(route.method, path, { token: tokens[route.token], body: route.body?.(bodyId ?? "") });
           const context = `${route.method} ${path}${bodyId ? ` ${JSON.stringify(route.body!(bodyId))}` : ""} → ${res.status}`;

@@ -74,7 +74,12 @@ function fakeSocket(server: ReturnType<typeof fakeServer>) {
       return () => listeners.delete(listener);
     },
   };
-  return { socket, push: (frame: PushedFrame) => listeners.forEach((l) => l(frame)) };
+  return {
+    socket,
+    push: (frame: PushedFrame) => {
+      for (const l of listeners) l(frame);
+    },
+  };
 }
 
 const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);

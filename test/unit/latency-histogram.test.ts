@@ -15,7 +15,7 @@ describe("the latency histogram", () => {
     });
     // Recorded in four histograms (isolates, hours) and merged.
     const parts: Histogram[] = [{}, {}, {}, {}];
-    samples.forEach((ms, i) => addSample(parts[i % 4]!, ms));
+    for (const [i, ms] of samples.entries()) addSample(parts[i % 4]!, ms);
     const merged = parts.reduce((a, b) => merge(a, b), {});
     const sorted = [...samples].sort((a, b) => a - b);
     for (const p of [0.5, 0.95, 0.99]) {

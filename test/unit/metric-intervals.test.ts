@@ -6,40 +6,40 @@ import { MAX_POINTS, MetricHistory } from "../../durable-objects/device-hub/metr
 
 const MINUTE = 60_000;
 const DAY = 1440 * MINUTE;
-const fit = MetricHistory.fitInterval;
+const fitted = MetricHistory.fitInterval;
 
 describe("fitInterval", () => {
   it("picks minutes while the range holds at most MAX_POINTS of them", () => {
-    expect(fit(0, DAY)).toBe("1m");
-    expect(fit(0, MAX_POINTS * MINUTE)).toBe("1m");
+    expect(fitted(0, DAY)).toBe("1m");
+    expect(fitted(0, MAX_POINTS * MINUTE)).toBe("1m");
   });
 
   it("widens to the next interval one minute past that", () => {
-    expect(fit(0, (MAX_POINTS + 1) * MINUTE)).toBe("5m");
+    expect(fitted(0, (MAX_POINTS + 1) * MINUTE)).toBe("5m");
   });
 
   it("picks 15-minute buckets for a week and hours for a month", () => {
-    expect(fit(0, 7 * DAY)).toBe("15m");
-    expect(fit(0, 30 * DAY)).toBe("1h");
+    expect(fitted(0, 7 * DAY)).toBe("15m");
+    expect(fitted(0, 30 * DAY)).toBe("1h");
   });
 
   it("never goes finer than the interval asked for", () => {
-    expect(fit(0, 10 * MINUTE, "1h")).toBe("1h");
-    expect(fit(0, DAY, "1d")).toBe("1d");
+    expect(fitted(0, 10 * MINUTE, "1h")).toBe("1h");
+    expect(fitted(0, DAY, "1d")).toBe("1d");
   });
 
   it("goes coarser than the interval asked for when the range needs it", () => {
-    expect(fit(0, 30 * DAY, "1m")).toBe("1h");
+    expect(fitted(0, 30 * DAY, "1m")).toBe("1h");
   });
 
   it("answers days for any longer range, even one that still exceeds MAX_POINTS days", () => {
-    expect(fit(0, 1000 * DAY)).toBe("1d");
-    expect(fit(0, 5000 * DAY)).toBe("1d");
+    expect(fitted(0, 1000 * DAY)).toBe("1d");
+    expect(fitted(0, 5000 * DAY)).toBe("1d");
   });
 
   it("depends only on the range's length, not where it starts", () => {
     const start = Date.UTC(2026, 10, 25);
-    expect(fit(start, start + 7 * DAY)).toBe(fit(0, 7 * DAY));
+    expect(fitted(start, start + 7 * DAY)).toBe(fitted(0, 7 * DAY));
   });
 });
 

@@ -148,6 +148,7 @@ export function Access(props: { projectId: string; keyId: string | null }) {
           <p>
             The key <strong>{made.name}</strong>, shown only now: copy it somewhere safe.
           </p>
+          {/* biome-ignore lint/a11y/useAriaPropsSupportedByRole: names the secret for people using a screen reader and for the browser test that reads it */}
           <pre class="secret wrap" aria-label="New key secret">
             {made.key}
           </pre>
@@ -251,6 +252,7 @@ function Capsule(props: { projectId: string }) {
             ) : null}
             :
           </p>
+          {/* biome-ignore lint/a11y/useAriaPropsSupportedByRole: names the capsule for people using a screen reader and for the browser test that reads it */}
           <pre class="secret wrap" aria-label="Capsule JSON">
             {capsule.json}
           </pre>

@@ -215,6 +215,7 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
       ) : null}
 
       <h2>Metrics</h2>
+      {/* biome-ignore lint/a11y/useSemanticElements: a row of toggle buttons, not a form section; a fieldset would bring a legend and a frame */}
       <div class="presets" role="group" aria-label="Metrics over">
         {RANGES.map((r) => (
           <button type="button" aria-pressed={range === r} onClick={() => setRange(r)}>
@@ -296,6 +297,7 @@ export function DeviceView(props: { deviceId: string; role: KeyRole }) {
         <a href={`#/logs?device_id=${id}`}>All of its lines in Logs</a>
       </p>
       {lines && lines.length === 0 ? <p class="muted">No lines yet.</p> : null}
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling list must take focus to scroll by keyboard (axe: scrollable-region-focusable) */}
       <ol class="log short" aria-label="Last lines" tabIndex={0}>
         {(lines ?? []).map((l) => (
           <li class={`level-${l.level.toLowerCase()}`}>

@@ -98,6 +98,7 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
           >
             {t.label}
             {t.n !== undefined ? (
+              // biome-ignore lint/a11y/useAriaPropsSupportedByRole: a screen reader says "3 devices" rather than a bare 3
               <span class="n" aria-label={`${t.n} devices`}>
                 {count(t.n)}
               </span>
@@ -253,7 +254,7 @@ function Spark(props: { device: Device; name: string }) {
   const { label, unit } = metric(props.name);
   const line = props.device.sparklines?.[props.name];
   const latest = props.device.metrics?.[props.name];
-  if (line && line.some((v) => v !== null)) return <Sparkline label={label} values={line} unit={unit} />;
+  if (line?.some((v) => v !== null)) return <Sparkline label={label} values={line} unit={unit} />;
   return <span>{latest === undefined ? "—" : `${Math.round(latest)}${unit}`}</span>;
 }
 

@@ -53,6 +53,7 @@ export function RangePicker(props: { value: Range; onChange: (r: Range) => void 
   };
   return (
     <div class="toolbar range">
+      {/* biome-ignore lint/a11y/useSemanticElements: a row of toggle buttons, not a form section; a fieldset would bring a legend and a frame */}
       <div class="presets" role="group" aria-label="Time range">
         {PRESETS.map((p) => (
           <button

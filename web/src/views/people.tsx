@@ -175,6 +175,7 @@ export function People(props: { orgId: string; owner: boolean }) {
         <div class="secrets" role="status">
           <p>Send this link to {link.email}; it is shown once, works once, for that email, for 7 days:</p>
           <p>
+            {/* biome-ignore lint/a11y/useAriaPropsSupportedByRole: names the link for people using a screen reader and for the browser test that reads it */}
             <code aria-label="Invitation link" class="wrap">
               {link.url}
             </code>
