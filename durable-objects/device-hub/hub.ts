@@ -9,7 +9,7 @@ import type { AckOutcome, AckStatus, Actor, CommandRecord } from "../../src/cont
 import type { Heartbeat } from "../../src/contract/fleet";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
-import { type EndStatus, SESSION_TIMEOUT } from "../../src/contract/sessions";
+import { type EndStatus, SESSION_IDLE, sessionIdleMs } from "../../src/contract/sessions";
 import { projectHub } from "../../src/stubs/project-hub";
 import type { IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { arrivalBuckets } from "../../src/contract/buckets";
@@ -92,6 +92,8 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly metricHistory: MetricHistory;
   private readonly legacyOutbox: LegacyOutbox;
   private readonly sessions: SessionStore;
+  /** Sessions reopened since the last commit, which tells the project of them. */
+  private readonly reopened: SessionRow[] = [];
   private readonly delivery: ProjectDelivery;
   private readonly presenceReports: PresenceReports;
   private readonly tail: DeviceTail;
@@ -133,6 +135,7 @@ export class DeviceHub extends DurableObject<Env> {
       sql,
       { get: () => this.state.current?.sessionCounts ?? {}, set: (p) => this.state.note((s) => (s.sessionCounts = p)) },
       { get: () => this.state.current?.sessionActivity, set: (a) => this.state.note((s) => (s.sessionActivity = a)) },
+      sessionIdleMs(env.SESSION_IDLE_S),
     );
     // The order the alarm runs them in: expiry and offline first, so what is reported is current.
     this.timers.add({
@@ -150,11 +153,11 @@ export class DeviceHub extends DurableObject<Env> {
         this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : (this.state.current?.heartbeatIntervalMs ?? 0),
       fire: () => this.goOffline(),
     });
-    // Sessions nothing named for an hour end as timed_out (sessions.ts); the check may come SESSION_TIMEOUT.slackMs late, riding on other alarms.
+    // Sessions nothing named for SESSION_IDLE_S end as timed_out (sessions.ts); the check may come SESSION_IDLE.slackMs late, riding on other alarms.
     this.timers.add({
       name: "session timeout",
       due: () => (this.state.current ? this.sessions.nextTimeout() : null),
-      slack: (now) => ((this.sessions.nextTimeout() ?? now) <= now ? 0 : SESSION_TIMEOUT.slackMs),
+      slack: (now) => ((this.sessions.nextTimeout() ?? now) <= now ? 0 : SESSION_IDLE.slackMs),
       fire: (now) => this.timeOutSessions(now),
     });
     this.presenceReports = new PresenceReports(env, this.state, this.sessions, this.timers, (at) =>
@@ -494,10 +497,11 @@ export class DeviceHub extends DurableObject<Env> {
       s.reportedStatus = input.status;
       s.offline = false;
       if (input.metrics) s.metrics = input.metrics;
-      // A session this device ended (or that timed out) is not opened again by naming it.
-      if (input.session_id && (!named || named.status === "active")) s.currentSessionId = input.session_id;
+      // A session this device ended is not opened again by naming it; one that timed out is (below).
+      if (input.session_id && (!named || named.status === "active" || named.status === "timed_out"))
+        s.currentSessionId = input.session_id;
     }, now);
-    if (named) this.sessions.named(named, now);
+    if (named) this.noteNamed(named, now);
     if (input.metrics && Object.keys(input.metrics).length > 0) this.metricHistory.record(input.metrics, now);
     this.alerts.onHeartbeat(input.metrics, now);
     this.expireCommands(now);
@@ -693,7 +697,7 @@ export class DeviceHub extends DurableObject<Env> {
   ): void {
     const { session, created: newSession } = this.sessions.ensure(sessionId, sessionId, now, now);
     this.sessions.count(sessionId, lines, errors, warnings);
-    this.sessions.named(session, now);
+    if (this.noteNamed(session, now)) this.state.update((d) => (d.currentSessionId = sessionId));
     this.state.note((d) => {
       const kept = (d.sessionBatches ??= { since: first, ranges: [] });
       kept.ranges.push([first, first + lines - 1]);
@@ -706,6 +710,13 @@ export class DeviceHub extends DurableObject<Env> {
       d.lastLogAt = now;
       d.currentSessionId = sessionId;
     });
+  }
+
+  /** A line or heartbeat named the session: its timeout starts again, and a timed-out one is reopened (told to the project by commit). Says whether it was reopened. */
+  private noteNamed(session: Pick<SessionRow, "session_id" | "status">, now: number): boolean {
+    const reopened = this.sessions.named(session, now);
+    if (reopened) this.reopened.push(reopened);
+    return reopened !== undefined;
   }
 
   /** Whether the batch whose lines start at `first` is among the session batches counted here lately. */
@@ -765,13 +776,13 @@ export class DeviceHub extends DurableObject<Env> {
     });
     if (outcome.ok) {
       if (outcome.session.version === outcome.session.flushed_version)
-        await this.presenceReports.sessionEnded(outcome.session);
+        await this.presenceReports.sessionChanged(outcome.session);
       await this.commit();
     }
     return outcome;
   }
 
-  /** The alarm: sessions nothing named for SESSION_TIMEOUT.ms end as timed_out, each as an end does (its row, the state, the project told). */
+  /** The alarm: sessions nothing named for SESSION_IDLE_S end as timed_out, each as an end does (its row, the state, the project told). */
   private async timeOutSessions(now: number): Promise<void> {
     const ended = this.transaction(() => {
       const rows = this.sessions.timeOut(now);
@@ -780,7 +791,7 @@ export class DeviceHub extends DurableObject<Env> {
       this.state.save();
       return rows;
     });
-    for (const row of ended) await this.presenceReports.sessionEnded(row);
+    for (const row of ended) await this.presenceReports.sessionChanged(row);
   }
 
   /**
@@ -996,6 +1007,8 @@ export class DeviceHub extends DurableObject<Env> {
   private async commit(): Promise<void> {
     if (this.state.unsaved) this.delivery.sealIfDue();
     this.state.save();
+    // Timed-out sessions a line or heartbeat reopened: the project's index hears of it now, as of an end.
+    for (const row of this.reopened.splice(0)) await this.presenceReports.sessionChanged(row);
     await this.sendAudit();
     await this.presenceReports.sendNow();
     await this.delivery.kick();

@@ -109,13 +109,13 @@ export class PresenceReports {
     this.told = told;
   }
 
-  /** A session ended: the project hears of it now (its row records it as told; a failure marks it to tell again). */
-  async sessionEnded(row: SessionRow): Promise<void> {
+  /** A session ended (or a timed-out one reopened): the project hears of it now (its row records it as told; a failure marks it to tell again). */
+  async sessionChanged(row: SessionRow): Promise<void> {
     const s = this.state.require();
     try {
       await projectHub(this.env, s.projectId).updateSessions(s.deviceId, [upsertOf(row)]);
     } catch (err) {
-      console.error("telling the project of an ended session failed; the alarm retries", err);
+      console.error("telling the project of an ended or reopened session failed; the alarm retries", err);
       this.sessions.notFlushed(row.session_id);
       this.untoldSessions = true;
     }

@@ -6,13 +6,14 @@
 // when it ends (with its counts then), never on a schedule. `version` / `flushed_version` say
 // whether the project has seen an ended session's row.
 //
-// Timeouts: a session no line and no heartbeat named for SESSION_TIMEOUT.ms ends as `timed_out`
-// (the device's alarm asks timeOut). When each active session was last named is kept in the
+// Timeouts: a session no line and no heartbeat named for SESSION_IDLE_S seconds ends as
+// `timed_out` (the device's alarm asks timeOut); a line or heartbeat naming it later makes it
+// active again (named), the one time naming a session writes its row. When each active session was last named is kept in the
 // device's state too (SessionActivity), which the batch or heartbeat that names it saves anyway:
 // noting it writes no row. Past SEEN_MAX sessions the longest silent one's moment goes to its
 // row (`last_active_at`, also written when a session is opened) and the state keeps only the
 // earliest such moment, so the alarm knows when to look at the rows.
-import { type EndedStatus, SESSION_TIMEOUT, type SessionFields } from "../../src/contract/sessions";
+import type { EndedStatus, SessionFields } from "../../src/contract/sessions";
 import type { Sql } from "../storage";
 
 /** Lines, errors and warnings counted for a session and not yet in its row. */
@@ -48,6 +49,8 @@ export class SessionStore {
     private readonly pending: { get(): Pending; set(p: Pending): void },
     /** The sessions' activity in the device's state (undefined before it was kept), and how to change it (the caller saves the state). */
     private readonly activity: { get(): SessionActivity | undefined; set(a: SessionActivity): void },
+    /** How long a session may go unnamed before it times out (SESSION_IDLE_S). */
+    private readonly idleMs: number,
   ) {}
 
   get(id: string): SessionRow | undefined {
@@ -84,11 +87,30 @@ export class SessionStore {
     return { session, created: true };
   }
 
-  /** A line or a heartbeat named the session at `at`: an active one's timeout starts again (in the state; the caller saves it). An ended one stays ended. */
-  named(session: Pick<SessionRow, "session_id" | "status">, at: number): void {
-    if (session.status !== "active") return;
-    if (this.activities().seen[session.session_id] === at) return;
+  /**
+   * A line or a heartbeat named the session at `at`: an active one's timeout starts again (in the
+   * state; the caller saves it). A timed-out one is active again, its completed_at cleared: that
+   * row is answered, recorded as told, for the caller to tell the project at once (as for an end).
+   * A session the device ended stays ended.
+   */
+  named(session: Pick<SessionRow, "session_id" | "status">, at: number): SessionRow | undefined {
+    if (session.status === "timed_out") {
+      const reopened = this.sql
+        .exec<SessionRow>(
+          `UPDATE sessions SET status = 'active', completed_at = NULL, last_active_at = ?, version = version + 1,
+             flushed_version = version + 1 WHERE session_id = ? AND status = 'timed_out' RETURNING *`,
+          at,
+          session.session_id,
+        )
+        .toArray()[0];
+      if (!reopened) return undefined;
+      this.remember(session.session_id, at);
+      return this.withPending(reopened);
+    }
+    if (session.status !== "active") return undefined;
+    if (this.activities().seen[session.session_id] === at) return undefined;
     this.remember(session.session_id, at);
+    return undefined;
   }
 
   /** The sessions' activity; for a device from before it was kept, made once from the rows (its active sessions count from now). */
@@ -144,16 +166,16 @@ export class SessionStore {
     const { seen, spilled } = this.activities();
     let earliest = spilled;
     for (const at of Object.values(seen)) if (earliest === null || at < earliest) earliest = at;
-    return earliest === null ? null : earliest + SESSION_TIMEOUT.ms;
+    return earliest === null ? null : earliest + this.idleMs;
   }
 
   /**
-   * Ends as `timed_out` the active sessions nothing named since `now - SESSION_TIMEOUT.ms`
+   * Ends as `timed_out` the active sessions nothing named since `now - idleMs`
    * (TIME_OUT_MAX at most), each at its last activity (never before it started); answers them
    * ended, for the caller to tell the project as it tells any end.
    */
   timeOut(now: number): SessionRow[] {
-    const before = now - SESSION_TIMEOUT.ms;
+    const before = now - this.idleMs;
     const { seen, spilled } = this.activities();
     const silent = Object.entries(seen).filter(([, at]) => at <= before);
     if (spilled !== null && spilled <= before) {
@@ -265,14 +287,21 @@ export class SessionStore {
     return { ok: true, session: ended };
   }
 
-  /** Ended sessions whose end the project has not seen (a write that failed, or an end from before this was kept). */
+  /**
+   * Ended sessions whose end the project has not seen (a write that failed, or an end from before
+   * this was kept), and reopened ones it was not told of (notFlushed). An active session's row
+   * is otherwise ahead of the project's by its folded counts, which the project need not hear.
+   */
   untold(limit: number): SessionRow[] {
     return this.sql
-      .exec<SessionRow>("SELECT * FROM sessions WHERE status != 'active' AND version > flushed_version LIMIT ?", limit)
+      .exec<SessionRow>(
+        "SELECT * FROM sessions WHERE version > flushed_version AND (status != 'active' OR flushed_version = 0) LIMIT ?",
+        limit,
+      )
       .toArray();
   }
 
-  /** The project was not told of an end after all (see end): the alarm tells it. */
+  /** The project was not told of an end (or a reopening) after all (see end, named): the alarm tells it. */
   notFlushed(id: string): void {
     this.sql.exec("UPDATE sessions SET flushed_version = 0 WHERE session_id = ?", id);
   }

@@ -13,12 +13,20 @@ export type EndStatus = z.output<typeof EndStatus>;
 export type EndedStatus = Exclude<SessionStatus, "active">;
 
 /**
- * A session that no line and no heartbeat named for `ms` ends as `timed_out`, its completed_at
- * the moment it was last named (docs/api-notes.md, Sessions). Its device's alarm checks it, up
- * to `slackMs` late (it rides on the device's other alarms meanwhile). An object, so tests may
- * shorten it.
+ * A session that no line and no heartbeat named for SESSION_IDLE_S seconds ([vars]; 1800 when
+ * unset) ends as `timed_out`, its completed_at the moment it was last named; a later line or
+ * heartbeat naming it makes it active again (docs/api-notes.md, Sessions). Its device's alarm
+ * checks it, up to `slackMs` late (it rides on the device's other alarms meanwhile).
  */
-export const SESSION_TIMEOUT = { ms: 3_600_000, slackMs: 600_000 };
+export const SESSION_IDLE = { defaultS: 1800, slackMs: 300_000 };
+
+/** The idle time after which a session times out, in ms, from SESSION_IDLE_S (seconds; a positive number, else the default). */
+export function sessionIdleMs(configured: string | undefined): number {
+  const s = Number(configured);
+  return (
+    (configured !== undefined && configured !== "" && Number.isFinite(s) && s > 0 ? s : SESSION_IDLE.defaultS) * 1000
+  );
+}
 
 /** A session's fields, times in ms, whether read from D1 or live from the device's object. */
 export interface SessionFields {

@@ -1,19 +1,20 @@
-// The timed_out session status: a session no line and no heartbeat named for SESSION_TIMEOUT.ms
-// ends as timed_out from its device's alarm, at the moment it was last named (docs/api-notes.md,
-// Sessions). Tests age what the device's object keeps of each session's activity (its state, and
+// The timed_out session status: a session no line and no heartbeat named for SESSION_IDLE_S
+// ([vars], 30 minutes) ends as timed_out from its device's alarm, at the moment it was last named;
+// a later line or heartbeat naming it makes it active again (docs/api-notes.md, Sessions). Tests age what the device's object keeps of each session's activity (its state, and
 // the rows past what the state holds), then run the alarm, as the presence tests age heartbeats.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { rewriteDeviceState } from "../support/device-state";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
 import { call, ingest, line, loghubLines, tenant } from "./helpers";
 import { settle } from "../support/settle";
-import { SESSION_TIMEOUT } from "../../src/contract/sessions";
+import { sessionIdleMs } from "../../src/contract/sessions";
 import type { DeviceState } from "../../durable-objects/device-hub/state";
 
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
 
 /** The session's row as the project's object stores it (project-hub/sessions.ts). */
 const storedSession = (projectId: string, sessionId: string) =>
@@ -43,8 +44,12 @@ async function alarm(deviceId: string): Promise<void> {
 }
 
 describe("sessions time out", () => {
-  it("an hour after a line or a heartbeat last named them, at that moment; a session named lately stays active", async () => {
-    expect(SESSION_TIMEOUT.ms).toBe(HOUR);
+  it("SESSION_IDLE_S after a line or a heartbeat last named them, at that moment; a session named lately stays active", async () => {
+    // wrangler.toml's [vars] set it to 30 minutes, the default when unset.
+    expect(env.SESSION_IDLE_S).toBe("1800");
+    expect(sessionIdleMs(env.SESSION_IDLE_S)).toBe(30 * MINUTE);
+    expect(sessionIdleMs(undefined)).toBe(30 * MINUTE);
+    expect(sessionIdleMs("90")).toBe(90_000);
     const t = await tenant();
     const now = Date.now();
     const started = now - 3 * HOUR;
@@ -59,13 +64,13 @@ describe("sessions time out", () => {
     await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "busy", name: "busy run" } });
     await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { session_id: "busy" } });
 
-    // Nothing ends before its hour is up.
+    // Nothing ends before its 30 minutes are up.
     await alarm(t.deviceId);
     expect((await session(t.viewerKey, "quiet")).status).toBe("active");
 
-    // "quiet" was last named two hours ago; "busy" 59 minutes ago.
+    // "quiet" was last named two hours ago; "busy" 29 minutes ago.
     const last = now - 2 * HOUR;
-    await lastNamed(t.deviceId, { quiet: last, busy: now - 59 * 60_000 });
+    await lastNamed(t.deviceId, { quiet: last, busy: now - 29 * MINUTE });
     await alarm(t.deviceId);
 
     const quiet = await session(t.viewerKey, "quiet");
@@ -103,14 +108,14 @@ describe("sessions time out", () => {
     expect((await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.sessions).toBe(2);
   });
 
-  it("stay ended when lines or heartbeats name them later; the device may still end one itself, once; a new session opens as always", async () => {
+  it("are active again when a heartbeat or a line names them later, and time out again; the device may still end one itself", async () => {
     const t = await tenant();
     await call("POST", "/sessions", {
       token: t.deviceKey,
       body: { session_id: "run", name: "run", started_at: new Date(Date.now() - 3 * HOUR).toISOString() },
     });
     await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 4) });
-    const last = Date.now() - 90 * 60_000;
+    const last = Date.now() - 90 * MINUTE;
     await lastNamed(t.deviceId, { run: last });
     await alarm(t.deviceId);
     expect(await session(t.viewerKey, "run")).toMatchObject({
@@ -121,56 +126,118 @@ describe("sessions time out", () => {
     // It was the device's current session: no longer.
     const device = async () => (await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device;
     expect((await device()).current_session_id).toBeNull();
-
-    // The device comes back naming it: its heartbeat and lines are taken (the lines counted in its
-    // totals, as for any ended session), but it is neither reopened nor made current again.
-    expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { session_id: "run" } })).status).toBe(
-      200,
-    );
-    expect(
-      (await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 2, { offset: 4 }) })).json.accepted,
-    ).toBe(2);
+    // POST /sessions with its id answers it as it is: opening is not naming it with a line or heartbeat.
     const again = await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run", name: "run" } });
     expect(again.status).toBe(200);
     expect(again.json.session).toMatchObject({ status: "timed_out", completed_at: new Date(last).toISOString() });
+
+    // The device comes back naming it in a heartbeat: active again, completed_at cleared, current
+    // again, and the project's index says so at once.
+    expect((await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { session_id: "run" } })).status).toBe(
+      200,
+    );
+    expect(await session(t.viewerKey, "run")).toMatchObject({ status: "active", completed_at: null, total_logs: 4 });
+    expect(await storedSession(t.projectId, "run")).toMatchObject({ status: "active", completed_at: null });
+    expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=active`)).toEqual(["run"]);
+    expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=timed_out`)).toEqual([]);
+    expect((await device()).current_session_id).toBe("run");
+    // Its new silence counts from that heartbeat: it times out again, at its last line.
+    await alarm(t.deviceId);
+    expect((await session(t.viewerKey, "run")).status).toBe("active");
+    await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 2, { offset: 4 }) });
+    const lastLine = Date.now() - 31 * MINUTE;
+    await lastNamed(t.deviceId, { run: lastLine });
+    await alarm(t.deviceId);
     expect(await session(t.viewerKey, "run")).toMatchObject({
       status: "timed_out",
-      completed_at: new Date(last).toISOString(),
+      completed_at: new Date(lastLine).toISOString(),
       total_logs: 6,
     });
     expect((await device()).current_session_id).toBeNull();
-    await alarm(t.deviceId);
-    expect((await session(t.viewerKey, "run")).status).toBe("timed_out");
 
-    // A new session meanwhile is as always.
-    const next = await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "next", name: "next" } });
-    expect(next.status).toBe(201);
-    expect(next.json.session).toMatchObject({ status: "active", completed_at: null });
-    expect((await device()).current_session_id).toBe("next");
+    // A batch of lines naming it reopens it too, counted in its totals.
+    expect(
+      (await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 3, { offset: 6 }) })).json.accepted,
+    ).toBe(3);
+    expect(await session(t.viewerKey, "run")).toMatchObject({ status: "active", completed_at: null, total_logs: 9 });
+    expect(await storedSession(t.projectId, "run")).toMatchObject({ status: "active", completed_at: null });
+    expect((await device()).current_session_id).toBe("run");
 
     // timed_out is the server's to give, not the device's.
     const refused = await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "timed_out" } });
     expect(refused.status).toBe(400);
     expect(refused.json.error.details).toEqual([expect.objectContaining({ path: "status" })]);
-    // The device's own end replaces the timeout, once; its completed_at as it says, else now.
+    // The device's own end; a session it ended stays ended when named again.
+    const ended = await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "completed" } });
+    expect(ended.status).toBe(200);
+    expect(ended.json.session).toMatchObject({ status: "completed", total_logs: 9 });
+    await call("POST", "/fleet/heartbeat", { token: t.deviceKey, body: { session_id: "run" } });
+    await ingest(t.deviceKey, { session_id: "run", logs: loghubLines("HDFS", 1, { offset: 9 }) });
+    expect(await session(t.viewerKey, "run")).toMatchObject({ status: "completed", total_logs: 10 });
+    expect((await device()).current_session_id).toBeNull();
+    expect(await storedSession(t.projectId, "run")).toMatchObject({ status: "completed" });
+    // Counted once in usage, however often it was reopened.
+    await settle(t.deviceId);
+    expect((await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.sessions).toBe(1);
+  });
+
+  it("of a device that ended one itself after its timeout: the device's end replaces the timeout, once", async () => {
+    const t = await tenant();
+    await call("POST", "/sessions", { token: t.deviceKey, body: { session_id: "run", name: "run" } });
+    await lastNamed(t.deviceId, { run: Date.now() - HOUR });
+    await alarm(t.deviceId);
+    expect((await session(t.viewerKey, "run")).status).toBe("timed_out");
     const before = Date.now();
     const ended = await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "completed" } });
     expect(ended.status).toBe(200);
-    expect(ended.json.session).toMatchObject({ status: "completed", total_logs: 6 });
     expect(Date.parse(ended.json.session.completed_at)).toBeGreaterThanOrEqual(before - 1000);
     expect((await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "completed" } })).status).toBe(
       200,
     );
     expect((await call("PATCH", "/sessions/run", { token: t.deviceKey, body: { status: "failed" } })).status).toBe(409);
-    expect(await storedSession(t.projectId, "run")).toMatchObject({ status: "completed", total_logs: 6 });
-    expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=timed_out`)).toEqual([]);
-    expect(await listed(t.viewerKey, `project_id=${t.projectId}&status=completed`)).toEqual(["run"]);
-    // A completed session stays completed: no timeout replaces a device's end.
-    expect(
-      (await call("GET", `/fleet/devices/${t.deviceId}`, { token: t.viewerKey })).json.device.current_session_id,
-    ).toBe("next");
-    await settle(t.deviceId);
-    expect((await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json.sessions).toBe(2);
+    expect(await storedSession(t.projectId, "run")).toMatchObject({ status: "completed" });
+  });
+
+  it("over OTLP too: a session named by session.id times out, and a later export naming it reopens it", async () => {
+    const t = await tenant();
+    const otlp = (message: string) =>
+      exports.default.fetch("http://fleetbeat.test/v1/logs", {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.deviceKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          resourceLogs: [
+            {
+              resource: { attributes: [{ key: "session.id", value: { stringValue: "otlp-run" } }] },
+              scopeLogs: [
+                {
+                  logRecords: [
+                    {
+                      timeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+                      severityNumber: 9,
+                      body: { stringValue: message },
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      });
+    expect((await otlp("first")).status).toBe(200);
+    expect((await session(t.viewerKey, "otlp-run")).status).toBe("active");
+    const last = Date.now() - 40 * MINUTE;
+    await lastNamed(t.deviceId, { "otlp-run": last });
+    await alarm(t.deviceId);
+    // Its first line opened it a moment ago: it ends then, never before it started.
+    const timedOut = await session(t.viewerKey, "otlp-run");
+    expect(timedOut).toMatchObject({ status: "timed_out", completed_at: timedOut.started_at, total_logs: 1 });
+    expect((await otlp("back")).status).toBe(200);
+    expect(await session(t.viewerKey, "otlp-run")).toMatchObject({
+      status: "active",
+      completed_at: null,
+      total_logs: 2,
+    });
+    expect(await storedSession(t.projectId, "otlp-run")).toMatchObject({ status: "active" });
   });
 
   it("for a device with more active sessions than its state keeps, each by its own last activity", async () => {
