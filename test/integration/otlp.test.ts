@@ -224,6 +224,38 @@ describe("OTLP/HTTP logs in", () => {
     expect(await noKey.json()).toMatchObject({ code: 16 });
   });
 
+  it("answers a body with a wrongly typed field at any level with 400 naming its path, and stores none of its records", async () => {
+    const t = await tenant();
+    const seven = await post(t.deviceKey, '{"resourceLogs": 7}', "application/json");
+    expect(seven.status).toBe(400);
+    expect(seven.headers.get("retry-after")).toBeNull();
+    expect(await seven.json()).toEqual({
+      code: 3,
+      message: "the body is not an OTLP ExportLogsServiceRequest: resourceLogs must be an array, not 7",
+    });
+    // A record deep inside, beside valid ones: the whole export cannot be decoded (not a partial success).
+    const ts = nowNs();
+    const deep = jsonExport([
+      { timeUnixNano: String(ts), severityNumber: 9, body: { stringValue: "valid" } },
+      { timeUnixNano: String(ts), severityNumber: 9, body: { stringValue: "valid too" }, attributes: {} },
+    ]);
+    (deep.resourceLogs[0]!.scopeLogs[0]!.logRecords[1] as Record<string, unknown>).body = { intValue: { n: 1 } };
+    const bad = await post(t.deviceKey, JSON.stringify(deep), "application/json");
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain(
+      "resourceLogs[0].scopeLogs[0].logRecords[1].body.intValue must be an integer",
+    );
+    // The same in protobuf: a field of the wrong wire type.
+    const pb = await post(t.deviceKey, new Uint8Array([0x08, 0x07]), "application/x-protobuf");
+    expect(pb.status).toBe(400);
+    expect(fromBinary(StatusSchema, new Uint8Array(await pb.arrayBuffer())).code).toBe(3);
+    expect(await allLogs(t.adminKey, `device_id=${t.deviceId}`)).toEqual([]);
+    // The same export well typed is taken whole.
+    (deep.resourceLogs[0]!.scopeLogs[0]!.logRecords[1] as Record<string, unknown>).body = { intValue: "1" };
+    expect((await post(t.deviceKey, JSON.stringify(deep), "application/json")).status).toBe(200);
+    expect(await allLogs(t.adminKey, `device_id=${t.deviceId}`)).toHaveLength(2);
+  });
+
   describe("past the month's quota", () => {
     const saved = TIERS.free.limits.logs_per_month;
     afterEach(() => {
