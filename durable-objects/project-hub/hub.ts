@@ -487,6 +487,20 @@ export class ProjectHub extends DurableObject<Env> {
   }
 
   /** The daily job: closes a finished day and answers its counters (the same answer every time). */
+  /**
+   * A day the job has not closed (today), as closeDay would answer it now, writing nothing: its
+   * counters folded or not, the devices active on it so far, the storage now (GET
+   * /stats/daily?include_today).
+   */
+  async openDay(day: string): Promise<UsageCounters & { active_devices: number; storage_bytes: number }> {
+    return {
+      ...this.usageCounts.between(day, day),
+      // No day after an open one has counts yet: active since it is active on it.
+      active_devices: this.tops.activeSince(day),
+      storage_bytes: this.usageCounts.storageBytes,
+    };
+  }
+
   async closeDay(
     day: string,
     sessionRetentionDays?: number,

@@ -18,9 +18,20 @@ const date = z
 
 export const UsageQuery = z.object(scope).refine(oneScope, ONE_SCOPE);
 
-/** Days, inclusive; at most 366 of them. Both default to the last 30 finished days. */
+/** A yes-or-no query parameter: 1 or true, 0 or false. */
+const flag = z
+  .enum(["1", "true", "0", "false"], { error: "must be 1 or true (or 0 or false)" })
+  .transform((v) => v === "1" || v === "true");
+
+/**
+ * `include_today`: also today's row (UTC) from the live counters, `final: false` (it changes
+ * until the daily job closes the day); every row then says whether it is final.
+ */
+const includeToday = { include_today: flag.optional() };
+
+/** Days, inclusive; at most 366 of them. Both default to the last 30 finished days (to today with include_today). */
 export const DailyQuery = z
-  .object({ ...scope, from: date.optional(), to: date.optional() })
+  .object({ ...scope, from: date.optional(), to: date.optional(), ...includeToday })
   .refine(oneScope, ONE_SCOPE)
   .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from is after to", path: ["from"] })
   .refine((q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) <= 366 * 86_400_000, {
@@ -29,7 +40,7 @@ export const DailyQuery = z
   });
 
 export const MonthlyQuery = z
-  .object({ ...scope, year: z.coerce.number().int().min(2000).max(9999).optional() })
+  .object({ ...scope, year: z.coerce.number().int().min(2000).max(9999).optional(), ...includeToday })
   .refine(oneScope, ONE_SCOPE);
 
 /** The metrics GET /stats/timeseries serves (the contract's names). */

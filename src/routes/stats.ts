@@ -16,7 +16,6 @@ import {
 import { findOrg } from "../db/repos/orgs";
 import { notFound } from "../contract/errors";
 import { orgHub } from "../stubs/project-hub";
-import { dailyStatsOf, monthlyStatsOf } from "../db/repos/stats";
 import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
 import { DAY_MS, utcDay } from "../lib/time";
@@ -24,7 +23,8 @@ import { apiStats } from "../services/api-stats";
 import { overview } from "../services/rankings";
 import { errorStats, timeseries } from "../services/series-stats";
 import { statsScope } from "../services/stats-scope";
-import { liveUsage, presentDay, presentMonths } from "../services/usage-stats";
+import { liveUsage } from "../services/usage-stats";
+import { dailyStats, monthlyStats } from "../services/daily-stats";
 import { projectOfOrg } from "../services/tenancy";
 
 export const stats = new Hono<AppEnv>()
@@ -60,11 +60,7 @@ export const stats = new Hono<AppEnv>()
     const { db, org } = c.var;
     const q = c.req.valid("query");
     const scope = await statsScope(db, org.orgId, q);
-    const now = clockNow();
-    const to = q.to ?? utcDay(now - DAY_MS);
-    const from = q.from ?? utcDay(Date.parse(to) - 29 * DAY_MS);
-    const days = await dailyStatsOf(db, scope, from, to);
-    return c.json({ days: days.map(presentDay) });
+    return c.json({ days: await dailyStats(c.env, db, scope, org.orgId, q, clockNow()) });
   })
   // The org's activity per day, counted from its audit log (admins: it names people).
   .get("/activity", orgKey("admin"), query(ActivityQuery), async (c) => {
@@ -78,6 +74,7 @@ export const stats = new Hono<AppEnv>()
     const { db, org } = c.var;
     const q = c.req.valid("query");
     const scope = await statsScope(db, org.orgId, q);
-    const year = q.year ?? new Date(clockNow()).getUTCFullYear();
-    return c.json({ months: presentMonths(await monthlyStatsOf(db, scope, year), scope) });
+    const now = clockNow();
+    const year = q.year ?? new Date(now).getUTCFullYear();
+    return c.json({ months: await monthlyStats(c.env, db, scope, org.orgId, year, q.include_today === true, now) });
   });
