@@ -28,14 +28,14 @@ export const COUNT_SCAN = { maxLines: 100_000, maxGroups: 20_000 };
 
 type Value = string | number | null;
 
-function valueOf(d: CountDimension, line: ScannedLine, stepUs: number): Value {
+function valueOf(d: CountDimension, line: ScannedLine, stepUs: number, offsetUs: number): Value {
   switch (d) {
     case "device_id":
       return line.device_id;
     case "level":
       return line.level;
     case "bucket":
-      return Math.floor(line.ts / stepUs) * stepUs;
+      return Math.floor((line.ts - offsetUs) / stepUs) * stepUs + offsetUs;
     case "module":
       return line.row().module;
     case "session_id":
@@ -50,6 +50,8 @@ export function countLines(
 ): CountAnswer {
   const { filter } = req;
   const stepUs = req.stepUs ?? 0;
+  const offsetUs = req.bucketOffsetUs ?? 0;
+  const utf8 = new TextEncoder();
   if (req.groupings.some((g) => g.by.includes("bucket")) && !(stepUs > 0))
     throw new Error("a bucket grouping needs stepUs");
   const groupings = req.groupings.map((g) => ({ ...g, counts: new Map<string, CountGroup>() }));
@@ -59,13 +61,14 @@ export function countLines(
     filter,
     (line) => {
       lines++;
+      const n = req.sum === "bytes" ? utf8.encode(line.row().message).length : 1;
       for (const g of groupings) {
-        const key = g.by.map((d) => valueOf(d, line, stepUs));
+        const key = g.by.map((d) => valueOf(d, line, stepUs, offsetUs));
         // JSON keeps a null apart from the text "null".
         const id = key.length === 1 && typeof key[0] === "number" ? String(key[0]) : JSON.stringify(key);
         const group = g.counts.get(id);
-        if (group) group[1]++;
-        else g.counts.set(id, [key, 1]);
+        if (group) group[1] += n;
+        else g.counts.set(id, [key, n]);
       }
     },
     (n) => {

@@ -4,7 +4,7 @@
 // is the `X-Scope-OrgID` header (Loki's tenant header), a project id of the key's org.
 import { createMiddleware } from "hono/factory";
 import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
+import type { AppEnv, OrgEnv } from "../app-env";
 import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
 import { projectId } from "../contract/common";
@@ -33,15 +33,16 @@ function orgKeyOf(header: string | undefined): string {
 }
 
 /** An org API key of any role; sets `org` and `apiKey` as the /api/v1 middleware does (app.ts sets `db` for /loki/*). */
-export const lokiOrgKey = createMiddleware<AppEnv>(async (c, next) => {
+export const lokiOrgKey = createMiddleware<OrgEnv>(async (c, next) => {
   const token = orgKeyOf(c.req.header("authorization"));
   if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw new ApiError("unauthorized", "this API needs an org API key");
-  await acceptOrgKey(c, token, "viewer");
+  // acceptOrgKey sets `org` (and `apiKey`), which this middleware's environment promises the routes after it.
+  await acceptOrgKey(c as unknown as Context<AppEnv>, token, "viewer");
   await next();
 });
 
 /** The project the X-Scope-OrgID header names; 404 when it is not one of the caller's org. */
-export async function scopeProject(c: Context<AppEnv>): Promise<string> {
+export async function scopeProject(c: Context<OrgEnv>): Promise<string> {
   const header = c.req.header("x-scope-orgid")?.trim();
   if (!header) throw new ApiError("bad_request", "set the X-Scope-OrgID header to a project id (prj_…) of your org");
   const parsed = projectId.safeParse(header);

@@ -29,6 +29,10 @@ export interface CountRequest {
   groupings: Grouping[];
   /** The bucket width (µs) of a `bucket` dimension. */
   stepUs?: number;
+  /** Where buckets start, µs modulo stepUs (0: at multiples of stepUs); Loki's metric windows need other alignments. */
+  bucketOffsetUs?: number;
+  /** What a group adds up: its lines (the default), or the UTF-8 bytes of their messages (Loki's volumes and bytes_*). */
+  sum?: "lines" | "bytes";
 }
 
 /** A group: its value of each dimension of its grouping, in order, and its lines. */

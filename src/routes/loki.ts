@@ -1,15 +1,26 @@
 // /loki/api/v1: a Loki-compatible read API, so Grafana's own Loki data source (pointed at
 // fleetbeat with an org key and X-Scope-OrgID: <project id>) shows and live-tails fleet logs.
 // Answers are in Loki's shapes; errors carry Loki's `message` (what Grafana shows) next to the
-// contract's `error: {code, message}`. The LogQL subset is src/contract/logql.ts; docs/grafana.md.
+// contract's `error: {code, message}`. LogQL is parsed with Grafana's grammar
+// (src/contract/logql-parse.ts); what runs is in docs/grafana.md.
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
 import { lokiOrgKey, scopeProject } from "../auth/loki";
 import { ApiError, errorBody } from "../contract/errors";
-import { LokiLabelParams, LokiQueryParams, LokiTailParams, isHealthCheckQuery, parseLogQuery } from "../contract/logql";
+import {
+  LokiDetectedFieldsParams,
+  LokiLabelParams,
+  LokiQueryParams,
+  LokiTailParams,
+  LokiVolumeParams,
+  isHealthCheckQuery,
+} from "../contract/logql";
+import { parseLogQuery, parseQuery } from "../contract/logql-parse";
 import { parseOrThrow } from "../contract/validation";
 import { lokiLabelNames, lokiLabelValues, lokiQuery, lokiSeries, openLokiTail } from "../services/loki";
+import { lokiDetectedFields, lokiVolume, metricResult } from "../services/loki-index";
+import { defaultStepUs, lokiMetric } from "../services/loki-metrics";
 
 const HOUR_US = 3_600_000_000;
 /** Loki's defaults: queries look back an hour, label lookups six. */
@@ -17,6 +28,11 @@ const QUERY_SINCE_US = HOUR_US;
 const LABELS_SINCE_US = 6 * HOUR_US;
 /** An instant log query reads the hour before its time. */
 const INSTANT_WINDOW_US = HOUR_US;
+/**
+ * The Loki version status/buildinfo reports: Grafana's Loki data source and Logs Drilldown turn on
+ * what newer Loki versions have (index/volume, detected_fields) by the version they read there.
+ */
+const LOKI_VERSION = "3.4.0";
 
 const nowUs = () => Date.now() * 1000;
 
@@ -35,6 +51,17 @@ const success = (data: unknown, warning?: string) => ({
 });
 
 export const loki = new Hono<AppEnv>()
+  // Loki answers its build info without a tenant; it names no data.
+  .get("/status/buildinfo", (c) =>
+    c.json({
+      version: LOKI_VERSION,
+      revision: "fleetbeat",
+      branch: "",
+      buildUser: "",
+      buildDate: "",
+      goVersion: "",
+    }),
+  )
   .use(lokiOrgKey)
   .get("/labels", async (c) => {
     await scopeProject(c);
@@ -65,9 +92,14 @@ export const loki = new Hono<AppEnv>()
   .get("/query_range", async (c) => {
     const project = await scopeProject(c);
     const p = parseOrThrow(LokiQueryParams, c.req.query(), "query");
-    const q = parseLogQuery(p.query);
+    const q = parseQuery(p.query);
     const range = rangeOf(p, QUERY_SINCE_US);
-    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, {
+    if (q.kind === "metric") {
+      const grid = { start: range.from, end: range.to, step: p.step ?? defaultStepUs(range.from, range.to) };
+      const answer = await lokiMetric(c.env, c.var.db, c.var.org.orgId, project, q.metric, grid);
+      return c.json(success(metricResult(answer.series, false), answer.warning));
+    }
+    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q.log, {
       ...range,
       limit: p.limit,
       direction: p.direction,
@@ -82,14 +114,59 @@ export const loki = new Hono<AppEnv>()
     if (isHealthCheckQuery(p.query)) {
       return c.json(success({ resultType: "vector", result: [{ metric: {}, value: [at / 1e6, "2"] }] }));
     }
-    const q = parseLogQuery(p.query);
+    const q = parseQuery(p.query);
+    if (q.kind === "metric") {
+      const answer = await lokiMetric(c.env, c.var.db, c.var.org.orgId, project, q.metric, {
+        start: at,
+        end: at,
+        step: 1,
+      });
+      return c.json(success(metricResult(answer.series, true), answer.warning));
+    }
     const range = { from: Math.max(0, at - INSTANT_WINDOW_US), to: at + 1 };
-    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q, {
+    const answer = await lokiQuery(c.env, c.var.db, c.var.org.orgId, project, q.log, {
       ...range,
       limit: p.limit,
       direction: p.direction,
     });
     return c.json(success({ resultType: "streams", result: answer.streams }, answer.warning));
+  })
+  .get("/index/volume", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiVolumeParams, c.req.query(), "query");
+    const answer = await lokiVolume(c.env, c.var.db, c.var.org.orgId, project, parseLogQuery(p.query), {
+      ...rangeOf(p, QUERY_SINCE_US),
+      limit: p.limit,
+      targetLabels: p.targetLabels,
+      aggregateBy: p.aggregateBy,
+    });
+    return c.json(success(answer.result, answer.warning));
+  })
+  .get("/index/volume_range", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiVolumeParams, c.req.query(), "query");
+    const range = rangeOf(p, QUERY_SINCE_US);
+    const answer = await lokiVolume(c.env, c.var.db, c.var.org.orgId, project, parseLogQuery(p.query), {
+      ...range,
+      step: p.step ?? defaultStepUs(range.from, range.to),
+      limit: p.limit,
+      targetLabels: p.targetLabels,
+      aggregateBy: p.aggregateBy,
+    });
+    return c.json(success(answer.result, answer.warning));
+  })
+  .get("/detected_fields", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiDetectedFieldsParams, c.req.query(), "query");
+    const range = rangeOf(p, QUERY_SINCE_US);
+    // Loki answers this one bare, not in {status, data}.
+    return c.json(
+      await lokiDetectedFields(c.env, c.var.db, c.var.org.orgId, project, parseLogQuery(p.query), {
+        ...range,
+        lineLimit: p.line_limit,
+        limit: p.limit,
+      }),
+    );
   })
   .get("/tail", async (c) => {
     const project = await scopeProject(c);

@@ -27,7 +27,7 @@ import { projectHub } from "../stubs/project-hub";
 import { type Source, filterOf, searchScope } from "./log-search";
 
 /** Each shard's answer to the same count, asked of its own devices when the source names them. */
-async function countInShards(env: Env, sources: Source[], req: CountRequest): Promise<CountAnswer[]> {
+export async function countInShards(env: Env, sources: Source[], req: CountRequest): Promise<CountAnswer[]> {
   // RPC's types lose the groups' tuple shape on the way: they are CountGroups.
   return mapLimit(
     sources,

@@ -12,8 +12,10 @@ import { ApiError } from "../contract/errors";
 import type { LogView } from "../contract/log-view";
 import type { LogSearch } from "../contract/logs";
 import {
+  DETECTED_LEVEL,
   DEVICE_LABELS,
   LOKI_LABELS,
+  type Labels,
   type LogQuery,
   type LokiLabel,
   type RegexBounds,
@@ -27,6 +29,7 @@ import {
   needsRegistry,
 } from "../contract/logql";
 import { LEVELS } from "../contract/levels";
+import { runStages } from "../contract/logql-pipeline";
 import { TailFilter } from "../contract/tail-filter";
 import { newTailTicket } from "../contract/tail-ticket";
 import type { Db } from "../db/client";
@@ -38,7 +41,7 @@ import { projectHub } from "../stubs/project-hub";
 import { type Source, narrowTo, searchScope, searchStream } from "./log-search";
 
 /** Lines read (before line filters) per request at most: a rare line filter over a long range answers what it found. */
-const MAX_SCANNED = 20_000;
+export const MAX_SCANNED = 20_000;
 /** A search page: the most GET /logs answers at once (and the recent lines a tail starts with). */
 const PAGE_LINES = 1000;
 /**
@@ -47,7 +50,7 @@ const PAGE_LINES = 1000;
  * per shard however the lines are spread; a query that needs more lines takes more steps, and a
  * shard is asked again only when its rows run out.
  */
-const SCAN_STEP = 256;
+export const SCAN_STEP = 256;
 /** The most devices a registry matcher (dsn, device_type, environment, a device_id regex) considers. */
 const MAX_REGISTRY_DEVICES = 20_000;
 /** The most values label/<name>/values answers. */
@@ -60,7 +63,7 @@ const MAX_VALUES = 1000;
  * ~6 µs on text made for it, so a request's worst is seconds, or tens of seconds at most,
  * shared with other requests through PAUSE_EVERY.
  */
-const REGEX_WORK: RegexBounds = { lines: 100_000, chars: 8 * 1024 * 1024 };
+export const REGEX_WORK: RegexBounds = { lines: 100_000, chars: 8 * 1024 * 1024 };
 /**
  * Regex work after which a filtering run pauses for a macrotask, letting heartbeats and /health
  * through: at worst tens of ms of work, and at best a fraction of one.
@@ -68,7 +71,7 @@ const REGEX_WORK: RegexBounds = { lines: 100_000, chars: 8 * 1024 * 1024 };
 const PAUSE_EVERY: RegexBounds = { lines: 1000, chars: 16 * 1024 };
 
 interface LokiStream {
-  stream: StreamLabels;
+  stream: Labels;
   values: [string, string][];
 }
 
@@ -78,7 +81,7 @@ interface Range {
 }
 
 /** The registry labels of the devices a request meets, each read from D1 once. */
-class DeviceLabels {
+export class DeviceLabels {
   private readonly rows = new Map<string, DeviceLabelRow | null>();
   constructor(
     private readonly db: Db,
@@ -97,7 +100,7 @@ class DeviceLabels {
   }
 
   /** A line's stream labels. */
-  of(line: LogView): StreamLabels {
+  of(line: Pick<LogView, "device_id" | "session_id" | "module" | "level">): StreamLabels {
     const device = this.rows.get(line.device_id);
     return {
       device_id: line.device_id,
@@ -118,37 +121,48 @@ const deviceOnly = (d: DeviceLabelRow): StreamLabels => ({
 const deviceMatchers = (q: LogQuery): LogQuery => ({
   matchers: q.matchers.filter((m) => DEVICE_LABELS.includes(m.label)),
   filters: [],
+  stages: [],
 });
 
 /** Whether the search applies this matcher itself, so no line needs checking for it here. */
-const pushed = (q: LogQuery, label: LokiLabel) =>
+export const pushed = (q: LogQuery, label: LokiLabel) =>
   label === "level" ||
   DEVICE_LABELS.includes(label) ||
   ((label === "session_id" || label === "module") && exactValue(q, label) !== undefined);
 
-interface Passed {
-  labels: StreamLabels;
+export interface Passed {
+  /** The stream's labels, with those the pipeline extracted. */
+  labels: Labels;
   line: LogView;
+  /** The line as the pipeline left it (line_format, decolorize). */
+  text: string;
 }
 
 /**
- * The lines that pass the query, with their labels, up to `room` of them. The regex work is
- * counted in `work` (a 400 past its bounds); after each PAUSE_EVERY of it the run pauses, since
- * workerd serves nothing else while a request computes.
+ * The lines that pass the query, with their labels, up to `room` of them; `detectedLevel` gives
+ * each line Loki 3's detected_level before the pipeline (metric queries group by it). The regex
+ * work is counted in `work` (a 400 past its bounds); after each PAUSE_EVERY of it the run pauses,
+ * since workerd serves nothing else while a request computes.
  */
-async function passing(
+export async function passing(
   q: LogQuery,
   lines: LogView[],
   labels: DeviceLabels,
   work: RegexWork,
-  room = Infinity,
+  opts: { room?: number; detectedLevel?: boolean } = {},
 ): Promise<Passed[]> {
   const out: Passed[] = [];
+  const room = opts.room ?? Infinity;
   let pauseAt = { lines: work.lines + PAUSE_EVERY.lines, chars: work.chars + PAUSE_EVERY.chars };
   for (const line of lines) {
     if (out.length >= room) break;
-    const l = labels.of(line);
-    if (matchesLabels(q, l, work) && matchesLine(q, line.message, work)) out.push({ labels: l, line });
+    const l: Labels = labels.of(line);
+    if (opts.detectedLevel) l[DETECTED_LEVEL] = line.level.toLowerCase();
+    if (matchesLabels(q, l, work) && matchesLine(q, line.message, work)) {
+      const run =
+        q.stages.length === 0 ? { line: line.message, labels: l } : runStages(q.stages, line.message, l, work);
+      if (run) out.push({ labels: run.labels, line, text: run.line });
+    }
     if (work.lines >= pauseAt.lines || work.chars >= pauseAt.chars) {
       pauseAt = { lines: work.lines + PAUSE_EVERY.lines, chars: work.chars + PAUSE_EVERY.chars };
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -160,13 +174,63 @@ async function passing(
 /** Lines streamed together, in the order given. */
 function toStreams(lines: Passed[]): LokiStream[] {
   const streams = new Map<string, LokiStream>();
-  for (const { labels, line } of lines) {
+  for (const { labels, line, text } of lines) {
     const key = JSON.stringify(labels);
     let s = streams.get(key);
     if (!s) streams.set(key, (s = { stream: labels, values: [] }));
-    s.values.push([nanos(line.timestamp_us), line.message]);
+    s.values.push([nanos(line.timestamp_us), text]);
   }
   return [...streams.values()];
+}
+
+/** Where a query's lines are: the shards to ask (narrowed to the devices its registry matchers leave) and what the search filters itself. */
+export interface LokiScope {
+  sources: Source[];
+  search: Pick<LogSearch, "project_id" | "device_id" | "session_id" | "module" | "level">;
+}
+
+/** The scope of a query's selector; null when no line can match (no level left, no device, a device or session of no project's). */
+export async function lokiScope(
+  env: Env,
+  db: Db,
+  orgId: string,
+  projectId: string,
+  q: LogQuery,
+  labels: DeviceLabels,
+  work: RegexWork,
+): Promise<LokiScope | null> {
+  const levels = allowedLevels(q);
+  if (levels.length === 0) return null;
+  let allowed: Set<string> | null = null;
+  if (needsRegistry(q)) {
+    const registry = await projectDeviceLabels(db, projectId, MAX_REGISTRY_DEVICES);
+    labels.add(registry);
+    const dq = deviceMatchers(q);
+    allowed = new Set(registry.filter((d) => matchesLabels(dq, deviceOnly(d), work)).map((d) => d.id));
+    if (allowed.size === 0) return null;
+  }
+  const deviceId = exactValue(q, "device_id");
+  const sessionId = exactValue(q, "session_id");
+  let sources: Source[];
+  try {
+    sources = await searchScope(env, db, orgId, { project_id: projectId, device_id: deviceId, session_id: sessionId });
+  } catch (err) {
+    // A device or session this project does not have: no lines, as Loki answers for any selector.
+    if (err instanceof ApiError && err.code === "not_found") return null;
+    throw err;
+  }
+  if (allowed) sources = narrowTo(sources, allowed);
+  if (sources.length === 0) return null;
+  return {
+    sources,
+    search: {
+      project_id: projectId,
+      device_id: deviceId,
+      session_id: sessionId,
+      module: exactValue(q, "module"),
+      level: levels.length < LEVELS.length ? levels : undefined,
+    },
+  };
 }
 
 export interface QueryAnswer {
@@ -189,39 +253,13 @@ export async function lokiQuery(
   work = new RegexWork(REGEX_WORK),
 ): Promise<QueryAnswer> {
   const labels = new DeviceLabels(db, projectId);
-  const levels = allowedLevels(q);
-  if (levels.length === 0 || p.from >= p.to) return { streams: [] };
-
-  let allowed: Set<string> | null = null;
-  if (needsRegistry(q)) {
-    const registry = await projectDeviceLabels(db, projectId, MAX_REGISTRY_DEVICES);
-    labels.add(registry);
-    const dq = deviceMatchers(q);
-    allowed = new Set(registry.filter((d) => matchesLabels(dq, deviceOnly(d), work)).map((d) => d.id));
-    if (allowed.size === 0) return { streams: [] };
-  }
-
-  const deviceId = exactValue(q, "device_id");
-  const sessionId = exactValue(q, "session_id");
-  const module = exactValue(q, "module");
-  let sources: Source[];
-  try {
-    sources = await searchScope(env, db, orgId, { project_id: projectId, device_id: deviceId, session_id: sessionId });
-  } catch (err) {
-    // A device or session this project does not have: no lines, as Loki answers for any selector.
-    if (err instanceof ApiError && err.code === "not_found") return { streams: [] };
-    throw err;
-  }
-  if (allowed) sources = narrowTo(sources, allowed);
-  if (sources.length === 0) return { streams: [] };
-
-  const postFiltered = q.filters.length > 0 || q.matchers.some((m) => !pushed(q, m.label));
+  if (p.from >= p.to) return { streams: [] };
+  const scope = await lokiScope(env, db, orgId, projectId, q, labels, work);
+  if (!scope) return { streams: [] };
+  const { sources } = scope;
+  const postFiltered = q.filters.length > 0 || q.stages.length > 0 || q.matchers.some((m) => !pushed(q, m.label));
   const search: Omit<LogSearch, "limit" | "cursor"> = {
-    project_id: projectId,
-    device_id: deviceId,
-    session_id: sessionId,
-    module,
-    level: levels.length < LEVELS.length ? levels : undefined,
+    ...scope.search,
     from: p.from,
     to: p.to,
     order: p.direction === "backward" ? "desc" : "asc",
@@ -236,7 +274,7 @@ export async function lokiQuery(
     const page = await stream.next(Math.min(want, MAX_SCANNED - scanned));
     scanned += page.rows.length;
     await labels.load(page.rows.map((l) => l.device_id));
-    found.push(...(await passing(q, page.rows, labels, work, p.limit - found.length)));
+    found.push(...(await passing(q, page.rows, labels, work, { room: p.limit - found.length })));
     if (found.length >= p.limit || (page.rows.length < want && !page.stop)) break;
     if (scanned >= MAX_SCANNED) {
       return {
@@ -256,8 +294,8 @@ export async function lokiSeries(
   projectId: string,
   queries: LogQuery[],
   range: Range,
-): Promise<StreamLabels[]> {
-  const seen = new Map<string, StreamLabels>();
+): Promise<Labels[]> {
+  const seen = new Map<string, Labels>();
   const work = new RegexWork(REGEX_WORK);
   for (const q of queries) {
     const { streams } = await lokiQuery(
@@ -335,7 +373,9 @@ function tailFilterOf(q: LogQuery): TailFilter {
   const levels = allowedLevels(q);
   const level = levels.length < LEVELS.length ? { level: levels } : {};
   // Only printable ASCII: a case-insensitive match of it holds wherever the exact text is.
-  const text = q.filters.find((f) => f.op === "|=" && f.value.trim() !== "" && /^[\x20-\x7e]*$/.test(f.value));
+  const text = q.filters.find(
+    (f) => f.op === "|=" && f.values.length === 1 && f.value.trim() !== "" && /^[\x20-\x7e]*$/.test(f.value),
+  );
   const wanted = {
     device_id: exactValue(q, "device_id"),
     session_id: exactValue(q, "session_id"),

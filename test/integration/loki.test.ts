@@ -257,11 +257,11 @@ describe("Loki API: who may read", () => {
     const t = await tenant();
     const h = grafana(t.viewerKey, t.projectId);
     const cases: [string, string][] = [
-      ['{module="a"} | json', "| json"],
-      ['sum by (level) (count_over_time({module="a"} [1m]))', "metric query sum"],
-      ['rate({module="a"}[5m])', "rate(…)"],
+      ['{module="a"} | pattern "<_> error"', "`| pattern` is not supported"],
+      ['sum by (level) (count_over_time({module="a"} [1m])) > 1', "the binary operator `>`"],
+      ['quantile_over_time(0.9, {module="a"} | json | unwrap ms [5m])', "`quantile_over_time(…)`"],
       ['{job="varlogs"}', 'unknown label "job"'],
-      ['{module="a"} | level="x"', "label filter expression"],
+      ['{module="a"} | label_format x="{{.y}}"', "`| label_format`"],
     ];
     for (const [expr, named] of cases) {
       const res = await loki(rangeQuery(expr), h);
@@ -271,7 +271,7 @@ describe("Loki API: who may read", () => {
       expect(res.json.error).toMatchObject({ code: "bad_request", message: res.json.message });
     }
     expect((await loki(`/query?${qs({ query: "vector(2)", time: ns(Date.now()) })}`, h)).json.message).toContain(
-      "metric query vector(…)",
+      "`vector(…)` is not supported",
     );
     expect((await loki(rangeQuery("{}", { limit: 5001 }), h)).status).toBe(400);
     expect((await loki(rangeQuery("{}", { direction: "sideways" }), h)).status).toBe(400);
@@ -517,8 +517,8 @@ describe("Loki API: tail over WebSocket", () => {
     const cross = await lokiSocket(`/tail?${q}`, grafana(stranger.viewerKey, t.projectId));
     expect(cross.status).toBe(404);
     expect(cross.ws).toBeNull();
-    const json = await lokiSocket(`/tail?${qs({ query: "{} | json" })}`, grafana(t.viewerKey, t.projectId));
-    expect(json.status).toBe(400);
-    expect(json.body.message).toContain("| json");
+    const metric = await lokiSocket(`/tail?${qs({ query: "rate({}[1m])" })}`, grafana(t.viewerKey, t.projectId));
+    expect(metric.status).toBe(400);
+    expect(metric.body.message).toContain("a metric query is not a log query");
   });
 });

@@ -1,6 +1,6 @@
-// The LogQL subset of the Loki read API: what parses, what each part means, and that every
-// unsupported feature is refused with a message naming it. Regexes are RE2, in linear time,
-// and what they read is counted against bounds.
+// LogQL as the Loki read API parses it (Grafana's grammar, @grafana/lezer-logql): what parses,
+// what each part means, and that every unsupported feature is refused with a message naming it.
+// Regexes are RE2, in linear time, and what they read is counted against bounds.
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/contract/errors";
 import {
@@ -14,9 +14,9 @@ import {
   nanos,
   needsRegistry,
   parseDurationUs,
-  parseLogQuery,
   parseLokiTime,
 } from "../../src/contract/logql";
+import { parseLogQuery, parseQuery } from "../../src/contract/logql-parse";
 
 /** Work without bounds, for tests about what matches. */
 const unbounded = () => new RegexWork({ lines: Infinity, chars: Infinity });
@@ -24,7 +24,7 @@ const line = (q: string, text: string) => matchesLine(parseLogQuery(q), text, un
 
 const refused = (query: string) => {
   try {
-    parseLogQuery(query);
+    parseQuery(query);
   } catch (err) {
     return (err as Error).message;
   }
@@ -88,20 +88,31 @@ describe("parseLogQuery: the subset", () => {
 
 describe("parseLogQuery: refused, naming what", () => {
   it.each([
-    ['{module="a"} | json', "the | json stage is not supported"],
-    ['{module="a"} | logfmt | level="x"', "the | logfmt stage is not supported"],
-    ['{module="a"} | line_format "{{.x}}"', "the | line_format stage is not supported"],
-    ['{module="a"} | status >= 500', "the label filter expression | status"],
-    ['rate({module="a"}[5m])', "metric query rate(…) is not supported"],
-    ['sum by (level) (count_over_time({module="a"}[1m]))', "metric query sum"],
-    ['count_over_time({module="a"}[1m])', "metric query count_over_time(…)"],
-    ['{module="a"}[5m]', "a range [duration]"],
+    ['{module="a"} | pattern "<_> error"', "`| pattern` is not supported"],
+    ['{module="a"} | regexp "(?P<x>a)"', "`| regexp` is not supported"],
+    ['{module="a"} | unpack', "`| unpack` is not supported"],
+    ['{module="a"} | label_format a="{{.b}}"', "`| label_format` is not supported"],
+    ['{module="a"} | logfmt --strict', "`| logfmt` with flags"],
+    ['{module="a"} | drop level="DEBUG"', "`| drop` with a matcher"],
+    ['{module="a"} | line_format "{{ printf \\"%s\\" .x }}"', "only {{.label}} substitutions"],
+    ['{module="a"} | json | addr = ip("10.0.0.0/8")', "the ip() label filter"],
+    ['sum by (level) (count_over_time({module="a"}[1m])) > 5', "the binary operator `>` is not supported"],
+    ['quantile_over_time(0.99, {module="a"} | json | unwrap ms [1m])', "`quantile_over_time(…)` is not supported"],
+    ['sum_over_time({module="a"} | logfmt | unwrap bytes [1m])', "`sum_over_time(…)` is not supported"],
+    ['count_over_time({module="a"} | json | unwrap x [1m])', "`| unwrap` is not supported"],
+    ['bottomk(3, rate({module="a"}[1m]))', "`bottomk` is not supported"],
+    ['stddev(rate({module="a"}[1m]))', "`stddev` is not supported"],
+    ["vector(2)", "`vector(…)` is not supported"],
+    ['label_replace(rate({module="a"}[1m]), "x", "$1", "module", "(.*)")', "`label_replace(…)` is not supported"],
+    ['sum by (host) (rate({module="a"}[1m]))', 'grouping by "host" is not supported'],
+    ['{module="a"}[5m]', 'unexpected "[5m]"'],
     ['{module="a"} |> "<_> error"', "pattern line filter |>"],
-    ['{module="a"} |= "a" or "b"', '"or" between line filter values'],
     ['{module="a"} |= ip("10.0.0.0/8")', "the ip() line filter"],
+    ['{job="x"} | pattern "<_>"', "`| pattern` is not supported"],
     ['{app="x"}', 'unknown label "app"'],
     ['{module~"a"}', "expected =, !=, =~ or !~ after module"],
     ['{module="a"', 'expected "," or "}"'],
+    ['{} |= "x" | foo', "parse error at position 16: expected =, !=, =~ or !~ after foo"],
     ['{module="a}', "unterminated string"],
     ["{module=a}", "expected a quoted string"],
     ['{module="\\."}', "invalid escape"],
@@ -116,6 +127,10 @@ describe("parseLogQuery: refused, naming what", () => {
     ['{} |~ "a{1001}"', "invalid repeat count"],
   ])("%s", (query, message) => {
     expect(refused(query)).toContain(message);
+  });
+
+  it("refuses a metric query where a log query is expected", () => {
+    expect(() => parseLogQuery('rate({module="a"}[5m])')).toThrow("a metric query is not a log query");
   });
 
   it("bounds the query and each regex", () => {
