@@ -65,7 +65,7 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 const mod = (a: number, m: number) => ((a % m) + m) % m;
 
 /** The steps of a grid. */
-export function stepsOf(grid: Grid): number[] {
+function stepsOf(grid: Grid): number[] {
   const out: number[] = [];
   for (let t = grid.start; t <= grid.end; t += grid.step) out.push(t);
   return out;

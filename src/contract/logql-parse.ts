@@ -4,7 +4,6 @@
 // becomes data, anything else is a 400 naming the part (`| pattern` is not supported), and a
 // syntax error is a 400 naming the position and what was expected there.
 import { parser } from "@grafana/lezer-logql";
-import type { SyntaxNode } from "@lezer/common";
 import { ApiError } from "./errors";
 import {
   DETECTED_LEVEL,
@@ -21,6 +20,9 @@ import type { MetricExpr, RangeOp, VectorAggregation, VectorOp } from "./logql-m
 import type { CompareOp, JsonPath, LabelPredicate, Stage } from "./logql-pipeline";
 import { bytesOf, durationOf, extractsLabels } from "./logql-pipeline";
 import { RegexBudget } from "./logql-regex";
+
+/** A node of the grammar's tree (@lezer/common's, reached through the parser so no other package is named). */
+type SyntaxNode = ReturnType<typeof parser.parse>["topNode"];
 
 export type ParsedQuery = { kind: "log"; log: LogQuery } | { kind: "metric"; metric: MetricExpr };
 

@@ -4,9 +4,9 @@
 // any label (strings, numbers, durations, bytes, with and/or), `line_format` with `{{.label}}`
 // substitutions, `decolorize`, and `drop`/`keep` of labels. A value a numeric filter cannot read
 // sets `__error__` and keeps the line, as in Loki, so `| __error__=""` drops it.
-import type { LabelMatcher, Labels, LineFilter } from "./logql";
+import type { LabelMatcher, Labels, LineFilter } from "./logql-terms";
 import type { RegexWork } from "./logql-regex";
-import { LOKI_LABELS, parseDurationUs } from "./logql";
+import { LOKI_LABELS, parseDurationUs } from "./logql-terms";
 
 export type CompareOp = ">" | ">=" | "<" | "<=" | "==" | "!=";
 
@@ -93,7 +93,7 @@ function addExtracted(labels: Labels, found: [string, string][]) {
 }
 
 /** A key as a label name: what is not a letter, digit or _ becomes _, and a leading digit gets a _ before it. */
-export function labelName(key: string): string {
+function labelName(key: string): string {
   const s = key.replace(/[^A-Za-z0-9_]/g, "_");
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }

@@ -12,7 +12,7 @@ const MAX_REGEX_CHARS = 256;
  * Regexes (label matchers, line filters, label filters) in one query: each holds a DFA of up to
  * DFA_BYTES while the query runs, and the largest take ~15 ms to compile.
  */
-export const MAX_QUERY_REGEXES = 16;
+const MAX_QUERY_REGEXES = 16;
 /** The memory each regex's DFA may use; past it RE2 resets it, or falls back to its NFA. */
 const DFA_BYTES = 1024 * 1024;
 /** A regex program of up to this many instructions counts each character it reads once towards RegexWork; a larger one once per this many. */

@@ -33,7 +33,7 @@ import { searchStream } from "./log-search";
 import { DeviceLabels, MAX_SCANNED, REGEX_WORK, SCAN_STEP, lokiScope, passing, pushed } from "./loki";
 
 /** The most samples one series may have, as Loki (max 11,000 points per timeseries). */
-export const MAX_POINTS = 11_000;
+const MAX_POINTS = 11_000;
 /** The most buckets a count may be asked for: a range that is no multiple of the step makes narrow buckets. */
 const MAX_BUCKETS = 50_000;
 
