@@ -11,6 +11,15 @@ export const CRON = {
 } as const;
 
 /**
+ * A trigger without a cron string: wrangler dev's banner suggests `/cdn-cgi/local/scheduled`,
+ * which sends "". It runs every job at once, as if each cron had just fired: each job only does
+ * what is past its time (finished days and months still unwritten, expired tokens and tickets,
+ * stale uploads, deleted projects' files), and written rows never change, so this is safe at
+ * any hour.
+ */
+const BARE = "";
+
+/**
  * The messages of a cron run due at `at`. The hourly run also enqueues the projects still
  * lacking yesterday's or last month's row: a day or month that a daily or monthly run left
  * unwritten (a message that went to the dead-letter queue) is written within the hour.
@@ -32,6 +41,17 @@ function scheduledMessages(cron: string, at: number): JobMessage[] {
       ];
     case CRON.monthly:
       return [{ type: "page", work: "monthly", at, lacking: true, after: null }];
+    case BARE:
+      // The daily walk of every project covers the hourly's catch-up of days (and prunes); the
+      // hourly's monthly walk is the monthly run's own.
+      return [
+        { type: "tokens", at },
+        { type: "uploads", at },
+        { type: "page", work: "daily", at, lacking: false, after: null },
+        { type: "page", work: "monthly", at, lacking: true, after: null },
+        { type: "tickets", at },
+        { type: "purges", at },
+      ];
     default:
       console.log(`no job for cron "${cron}"`);
       return [];
