@@ -3,7 +3,8 @@
 // line's labels, renamed `<name>_extracted` where a stream label has the name), label filters on
 // any label (strings, numbers, durations, bytes, with and/or), `line_format` with `{{.label}}`
 // substitutions, `decolorize`, and `drop`/`keep` of labels. A value a numeric filter cannot read
-// sets `__error__` and keeps the line, as in Loki, so `| __error__=""` drops it.
+// sets `__error__` and keeps the line, as in Loki, so `| __error__=""` drops it; a line without
+// the label is dropped.
 import type { LabelMatcher, Labels, LineFilter } from "./logql-terms";
 import type { RegexWork } from "./logql-regex";
 import { LOKI_LABELS, parseDurationUs } from "./logql-terms";
@@ -65,12 +66,15 @@ export function runStages(
         for (const n of s.names) delete labels[n];
         break;
       case "keep":
-        for (const n of Object.keys(labels)) if (!s.names.includes(n)) delete labels[n];
+        for (const n of Object.keys(labels)) if (!s.names.includes(n) && !ERROR_LABELS.has(n)) delete labels[n];
         break;
     }
   }
   return { line, labels };
 }
+
+/** Labels `| keep` leaves, as Loki's does: only `| drop` removes them. */
+const ERROR_LABELS: ReadonlySet<string> = new Set(["__error__", "__error_details__"]);
 
 /** drop and keep on a series' labels, for metric queries answered from counts. */
 export function relabel(stages: Stage[], labels: Labels): Labels {
@@ -170,10 +174,13 @@ function passes(p: LabelPredicate, labels: Labels, work: RegexWork): boolean {
     case "string":
       return p.matcher.test(labels[p.matcher.label] ?? "", work);
     default: {
-      const text = labels[p.label] ?? "";
+      // As Loki: a line already in error passes (only a string matcher on __error__ drops it), a
+      // line without the label does not, and one whose value is no number is kept with the error named.
+      if (labels.__error__ !== undefined) return true;
+      const text = labels[p.label];
+      if (text === undefined) return false;
       const n = p.kind === "number" ? numberOf(text) : p.kind === "duration" ? durationOf(text) : bytesOf(text);
       if (Number.isNaN(n)) {
-        // As Loki: the line is kept with the error named, for `| __error__=""` to drop.
         labels.__error__ = "LabelFilterErr";
         return true;
       }

@@ -139,7 +139,7 @@ async function fromCounts(
       if (dims.includes(dim as CountDimension) && (opts.needed === "all" || opts.needed.has(k))) kept[k] = v;
     }
     if (dims.includes("level") && wants(DETECTED_LEVEL)) kept[DETECTED_LEVEL] = line.level.toLowerCase();
-    add(series, relabel(q.stages, kept), Number(at("bucket")), n);
+    add(series, relabel(q.stages, kept), Number(key[dims.length]), n);
   }
   const from = answers.reduce<number | undefined>(
     (m, a) => (a.countedFrom === undefined ? m : Math.max(m ?? a.countedFrom, a.countedFrom)),
