@@ -5,7 +5,7 @@
 // change that never holds a secret. Steady device traffic (heartbeats, batches, sessions) is not
 // audited. docs/security.md has the list of what is.
 import { z } from "zod";
-import { cursor, instant, limit, orgId, printable, projectId } from "./common";
+import { cursor, instant, instantThrough, limit, orgId, printable, projectId } from "./common";
 
 const AUDIT_ACTIONS = [
   "org.created",
@@ -92,7 +92,8 @@ export const AuditQuery = z.object({
     .optional(),
   target: actorOrTargetId.optional(),
   from: instant.optional(),
-  to: instant.optional(),
+  // Events at or before to: a date takes its whole day in.
+  to: instantThrough.optional(),
   limit: limit(200, 50),
   cursor,
 });

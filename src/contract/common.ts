@@ -1,5 +1,6 @@
 // Field shapes reused by every payload schema.
 import { z } from "zod";
+import { DAY_MS, parseIsoMicros } from "../lib/time";
 
 // Printable text: no control characters, no leading or trailing spaces.
 const PRINTABLE = /^[^\p{Cc}\s](?:[^\p{Cc}]*[^\p{Cc}\s])?$/u;
@@ -41,9 +42,17 @@ export const environment = z.preprocess(
 /** A device serial number, unique within a project. */
 export const dsn = printable(128, "a DSN");
 
+/** What each id is called where people read it. */
+const ID_NAMES = { org: "an org id", prj: "a project id", key: "a key id", dev: "a device id", cmd: "a command id" };
+
 /** An id made by lib/crypto newId: `<prefix>_` and 26 Crockford base-32 characters. */
-const idOf = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`), `not a ${prefix}_ id`);
+const idOf = (prefix: keyof typeof ID_NAMES) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`),
+      `must be ${ID_NAMES[prefix]} like ${prefix}_01JD8X3Y6Q0R5T7V9W2Z4A6B8C (${prefix}_ and 26 letters and digits)`,
+    );
 
 /** Chosen by the device, usually a UUID; any printable text without "/" (it is a path segment). */
 export const sessionId = printable(128, "a session id").refine(
@@ -74,17 +83,82 @@ export const limit = (max = 100, fallback = 50) =>
 /** Cursors carry a sort key, which may hold a 128-character session id in any script. */
 export const cursor = z.string().max(2048).optional();
 
-/** A timestamp as ISO 8601 or as milliseconds since the epoch, from the query string. */
 /** The latest time a query may name: its microseconds still fit a double exactly (year 2255). */
-export const MAX_INSTANT_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
+const MAX_INSTANT_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 
-export const instant = z.union([
-  z.iso
-    .datetime({ offset: true })
-    .transform((s) => Date.parse(s))
-    .pipe(z.number().max(MAX_INSTANT_MS, "too far in the future")),
-  z.coerce.number().int().nonnegative().max(MAX_INSTANT_MS, "too far in the future"),
-]);
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Which moment a date alone (YYYY-MM-DD) stands for in a time range: `start`, 00:00 UTC that day
+ * (a `from`); `next`, 00:00 UTC the next day (a `to` the endpoint excludes); `last`, the day's last
+ * millisecond (a `to` it includes). Either way a `to` date takes the whole day in.
+ */
+type DayEdge = "start" | "next" | "last";
+
+/** A real date (no 2026-02-30) as the ISO time of its edge; anything else is left for the time schema to judge. */
+function dayAsTime(v: unknown, edge: DayEdge): unknown {
+  if (typeof v !== "string" || !DATE_ONLY.test(v)) return v;
+  const ms = Date.parse(`${v}T00:00:00Z`);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== v) return v;
+  const at = edge === "start" ? ms : edge === "next" ? ms + DAY_MS : ms + DAY_MS - 1;
+  // The last microsecond for a µs time: the ISO text carries it, a ms time drops it.
+  return edge === "last" ? new Date(at).toISOString().replace("Z", "999Z") : new Date(at).toISOString();
+}
+
+const TIME_ERROR =
+  "must be a time: ISO 8601 (2026-12-01T08:00:00Z), a date (2026-12-01, UTC) or milliseconds since 1970";
+
+/**
+ * A time in the query string, in ms since the epoch: ISO 8601 with an offset, a date
+ * (YYYY-MM-DD, UTC, at its `edge`), or integer milliseconds. Every query's `from` and `to` use it
+ * (logs in µs: `timeParamUs`), so all of them take a date alike.
+ */
+const timeParam = (edge: DayEdge) =>
+  z.preprocess(
+    (v) => dayAsTime(v, edge),
+    z.union(
+      [
+        z.iso
+          .datetime({ offset: true })
+          .transform((s) => Date.parse(s))
+          .pipe(z.number().max(MAX_INSTANT_MS, "is too far in the future")),
+        z.coerce
+          .number({ error: TIME_ERROR })
+          .int({ error: TIME_ERROR })
+          .nonnegative({ error: TIME_ERROR })
+          .max(MAX_INSTANT_MS, "is too far in the future"),
+      ],
+      { error: TIME_ERROR },
+    ),
+  );
+
+/** As timeParam, in µs since the epoch, an ISO time's microseconds kept (log times are µs). */
+export const timeParamUs = (edge: DayEdge) =>
+  z.preprocess(
+    (v) => dayAsTime(v, edge),
+    z.union(
+      [
+        z.iso
+          .datetime({ offset: true })
+          .transform((s) => parseIsoMicros(s))
+          .pipe(z.number().max(MAX_INSTANT_MS * 1000, "is too far in the future")),
+        z.coerce
+          .number({ error: TIME_ERROR })
+          .int({ error: TIME_ERROR })
+          .nonnegative({ error: TIME_ERROR })
+          .max(MAX_INSTANT_MS, "is too far in the future")
+          .transform((ms) => ms * 1000),
+      ],
+      { error: TIME_ERROR },
+    ),
+  );
+
+/** A range's start: a date means 00:00 UTC that day. */
+export const instant = timeParam("start");
+/** A range's end that the endpoint excludes: a date means 00:00 UTC the next day, so the whole day is in. */
+export const instantUntil = timeParam("next");
+/** A range's end that the endpoint includes: a date means the day's last millisecond. */
+export const instantThrough = timeParam("last");
 
 /** Any JSON value from a client, bounded by its serialised size. */
 /** How deep client JSON may nest; checked without recursion, so no input can exhaust the stack. */

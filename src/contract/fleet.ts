@@ -7,6 +7,7 @@ import {
   dsn,
   environment,
   instant,
+  instantUntil,
   label,
   limit,
   name,
@@ -102,6 +103,7 @@ const MetricInterval = z.preprocess(
 );
 export const MetricsQuery = z.object({
   from: instant.optional(),
-  to: instant.optional(),
+  // Points before to: a date takes its whole day in.
+  to: instantUntil.optional(),
   interval: MetricInterval.optional(),
 });

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ApiError, errorBody } from "./errors";
 import type { LogView } from "./log-view";
 import { TailFilter } from "./tail-filter";
-import { pathOf } from "./validation";
+import { validationError } from "./validation";
 
 /** Frames the server sends a device. `id` echoes the id of the frame being answered. */
 export type DeviceFrame =
@@ -95,6 +95,5 @@ export const ViewerMessage = z.preprocess(
 export function parseViewerMessage(frame: unknown): z.output<typeof ViewerMessage> {
   const parsed = ViewerMessage.safeParse(frame);
   if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message, code: i.code }));
-  throw new ApiError("validation_failed", details.map((d) => `${d.path}: ${d.message}`).join("; "), details);
+  throw validationError(parsed.error.issues);
 }

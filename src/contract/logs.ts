@@ -2,22 +2,7 @@
 // device's object answers for a search.
 import { z } from "zod";
 import { levelSet } from "./tail-filter";
-import { parseIsoMicros } from "../lib/time";
-import { MAX_INSTANT_MS, cursor, deviceId, limit, projectId, sessionId } from "./common";
-
-/** A time in the query string: ISO 8601 (µs kept) or integer milliseconds; held as µs. */
-const instantUs = z.union([
-  z.iso
-    .datetime({ offset: true })
-    .transform((s) => parseIsoMicros(s))
-    .pipe(z.number().max(MAX_INSTANT_MS * 1000, "too far in the future")),
-  z.coerce
-    .number()
-    .int()
-    .nonnegative()
-    .max(MAX_INSTANT_MS, "too far in the future")
-    .transform((ms) => ms * 1000),
-]);
+import { cursor, deviceId, limit, projectId, sessionId, timeParamUs } from "./common";
 
 export const LogSearch = z.object({
   project_id: projectId.optional(),
@@ -25,8 +10,9 @@ export const LogSearch = z.object({
   session_id: sessionId.optional(),
   module: z.string().min(1).max(128).optional(),
   level: levelSet.optional(),
-  from: instantUs.optional(),
-  to: instantUs.optional(),
+  from: timeParamUs("start").optional(),
+  // Lines before to (LogFilter): a date takes its whole day in.
+  to: timeParamUs("next").optional(),
   q: z.string().max(512).optional(),
   order: z.enum(["asc", "desc"]).default("desc"),
   limit: limit(1000, 100),

@@ -1,6 +1,6 @@
 // Sessions: a device's runs, opened and ended by the device, listed and read by people.
 import { z } from "zod";
-import { cursor, deviceId, instant, limit, name, projectId, sessionId } from "./common";
+import { cursor, deviceId, instant, instantUntil, limit, name, projectId, sessionId } from "./common";
 import { ApiError } from "./errors";
 import { LINE_LIMITS } from "./limits";
 
@@ -100,7 +100,8 @@ export const ListSessions = z.object({
   device_id: deviceId.optional(),
   status: SessionStatus.optional(),
   from: instant.optional(),
-  to: instant.optional(),
+  // started_at < to: a date takes its whole day in.
+  to: instantUntil.optional(),
   limit: limit(200, 50),
   cursor,
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ACTIVITY_MAX_DAYS } from "./audit";
-import { orgId, projectId } from "./common";
+import { instant, instantUntil, orgId, projectId } from "./common";
 
 /** A project, or a whole org (the sum of its projects): exactly one of the two. */
 const scope = {
@@ -58,17 +58,16 @@ export const TIMESERIES_METRICS = [
   "api_calls",
 ] as const;
 
-const isoTime = z.string().refine((t) => !Number.isNaN(Date.parse(t)), "an ISO 8601 time");
-
 export const TimeseriesQuery = z
   .object({
     project_id: projectId,
     metric: z.enum(TIMESERIES_METRICS),
     interval: z.enum(["1m", "5m", "15m", "60m", "1d"]).default("60m"),
-    from: isoTime.optional(),
-    to: isoTime.optional(),
+    from: instant.optional(),
+    // Rounded up to the interval, exclusive: a date takes its whole day in.
+    to: instantUntil.optional(),
   })
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), {
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
     message: "from must be before to",
     path: ["from"],
   });
@@ -87,10 +86,11 @@ export const ErrorsQuery = z
   .object({
     project_id: projectId,
     interval: z.enum(["1m", "5m", "15m", "60m", "1d"]).default("60m"),
-    from: isoTime.optional(),
-    to: isoTime.optional(),
+    from: instant.optional(),
+    // Rounded up to the interval, exclusive: a date takes its whole day in.
+    to: instantUntil.optional(),
   })
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), {
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
     message: "from must be before to",
     path: ["from"],
   });

@@ -19,7 +19,7 @@ import { DAY_MS, addDays, utcDay } from "../lib/time";
 import { mapLimit } from "../lib/concurrency";
 import { projectHub } from "../stubs/project-hub";
 import { DAYS_PER_MESSAGE } from "./messages";
-import { closeMonth } from "./month-close";
+import { closeMonth } from "../services/month-close";
 
 /** How far back a missed day is still written (older days have left the project's counters' reach). */
 const BACKFILL_DAYS = 62;

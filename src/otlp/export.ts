@@ -8,7 +8,7 @@ import { LOG_UPLOAD } from "../contract/limits";
 import { sha256 } from "../lib/crypto";
 import { type IngestBatch, type IngestOutcome, envelopeOf, ingest } from "../ingest/ingest";
 import { type MappedLine, lineOf } from "./mapping";
-import type { OtlpRecord } from "./records";
+import type { OtlpRecord } from "./record";
 
 export interface ExportOutcome {
   rejected: number;

@@ -9,7 +9,7 @@
 // names are taken too), and 64-bit integers may be strings or numbers. Keys are lowerCamelCase;
 // the proto's snake_case names are taken too, as proto3 JSON parsers do.
 import { ApiError } from "../contract/errors";
-import type { OtlpRecord, Plain } from "./records";
+import type { OtlpRecord, Plain } from "./record";
 
 type Json = Record<string, unknown>;
 

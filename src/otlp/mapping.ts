@@ -9,7 +9,7 @@
 //   context   the other record attributes, and trace_id and span_id
 // The lines then go through the same ingest as native ones, which validates each on its own.
 import { type Level, parseLevel } from "../contract/levels";
-import type { OtlpRecord, Plain } from "./records";
+import type { OtlpRecord, Plain } from "./record";
 
 const SESSION = "session.id";
 const NAMESPACE = "code.namespace";

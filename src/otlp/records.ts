@@ -10,24 +10,7 @@ import { ApiError } from "../contract/errors";
 import { hex } from "../lib/crypto";
 import { ExportLogsServiceRequestSchema } from "./gen/opentelemetry/proto/collector/logs/v1/logs_service_pb";
 import type { AnyValue, KeyValue } from "./gen/opentelemetry/proto/common/v1/common_pb";
-
-/** A value of an attribute or a body, as plain JavaScript (int64 beyond 2^53 as a string). */
-export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
-
-export interface OtlpRecord {
-  /** Nanoseconds since the epoch; 0n when unset. */
-  timeUnixNano: bigint;
-  observedTimeUnixNano: bigint;
-  severityNumber: number;
-  severityText: string;
-  body: Plain;
-  attributes: Record<string, Plain>;
-  /** Hex, empty when unset. */
-  traceId: string;
-  spanId: string;
-  scopeName: string;
-  resource: Record<string, Plain>;
-}
+import type { OtlpRecord, Plain } from "./record";
 
 const int64 = (v: bigint): number | string =>
   v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();

@@ -6,7 +6,7 @@ import type { Db } from "../db/client";
 import { liveDeviceCounts } from "../db/repos/devices";
 import { findOrg } from "../db/repos/orgs";
 import { type DailyRow, type StatsScope, dailyStatsOf, daysOfProjects, monthlyStatsOf } from "../db/repos/stats";
-import { closeMonth } from "../jobs/month-close";
+import { closeMonth } from "./month-close";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { DAY_MS, utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";

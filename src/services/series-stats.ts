@@ -43,14 +43,14 @@ export async function timeseries(
   env: Env,
   db: Db,
   projectId: string,
-  q: { metric: TimeseriesMetric; interval: Interval; from?: string; to?: string },
+  q: { metric: TimeseriesMetric; interval: Interval; from?: number; to?: number },
   now: number,
 ) {
   await freshCounts(env, [projectId]);
   const step = STEP_MS[q.interval];
   const down = (ms: number) => ms - (ms % step);
-  const to = q.to ? down(Date.parse(q.to) + step - 1) : down(now) + step;
-  const from = q.from ? down(Date.parse(q.from)) : to - DEFAULT_POINTS * step;
+  const to = q.to !== undefined ? down(q.to + step - 1) : down(now) + step;
+  const from = q.from !== undefined ? down(q.from) : to - DEFAULT_POINTS * step;
   if ((to - from) / step > MAX_POINTS) {
     throw invalidField(
       "query",
@@ -85,7 +85,7 @@ export async function errorStats(
   env: Env,
   db: Db,
   projectId: string,
-  q: { interval: Interval; from?: string; to?: string },
+  q: { interval: Interval; from?: number; to?: number },
   now: number,
 ) {
   const series = await timeseries(env, db, projectId, { ...q, metric: "errors" }, now);

@@ -158,3 +158,46 @@ describe("every failure answers in the contract's error shape", () => {
     expect(badAuth.status).toBe(401);
   });
 });
+
+describe("validation errors are worded for people, in the same shape", () => {
+  it("name the field and what it must be: ids, missing fields, enums, times", async () => {
+    const t = await tenant();
+    const badId = await call("GET", "/stats/usage?org_id=nope", { token: t.viewerKey });
+    expect(badId.status).toBe(400);
+    isContractError(badId.json, "validation_failed");
+    const example = "org_01JD8X3Y6Q0R5T7V9W2Z4A6B8C (org_ and 26 letters and digits)";
+    expect(badId.json.error).toEqual({
+      code: "validation_failed",
+      message: `invalid query: org_id must be an org id like ${example}`,
+      details: [
+        { location: "query", path: "org_id", message: `must be an org id like ${example}`, code: "invalid_format" },
+      ],
+    });
+    const project = await call("GET", "/sessions?project_id=prj_1", { token: t.viewerKey });
+    expect(project.json.error.message).toBe(
+      "invalid query: project_id must be a project id like prj_01JD8X3Y6Q0R5T7V9W2Z4A6B8C (prj_ and 26 letters and digits)",
+    );
+
+    const missing = await call("POST", "/projects", { token: t.adminKey, body: {} });
+    expect(missing.status).toBe(400);
+    expect(missing.json.error.message).toBe("invalid body: name is required");
+    expect(missing.json.error.details).toEqual([
+      { location: "body", path: "name", message: "is required", code: "invalid_type" },
+    ]);
+
+    const status = await call("GET", `/sessions?project_id=${t.projectId}&status=done`, { token: t.viewerKey });
+    expect(status.json.error.details[0]).toMatchObject({
+      path: "status",
+      message: 'must be one of "active", "completed", "failed", "aborted", "timed_out"',
+    });
+
+    const time = await call("GET", `/sessions?project_id=${t.projectId}&from=last+week`, { token: t.viewerKey });
+    expect(time.status).toBe(400);
+    expect(time.json.error.message).toBe(
+      "invalid query: from must be a time: ISO 8601 (2026-12-01T08:00:00Z), a date (2026-12-01, UTC) or milliseconds since 1970",
+    );
+    // No raw zod words reach people here.
+    for (const res of [badId, project, missing, status, time])
+      expect(JSON.stringify(res.json)).not.toMatch(/Invalid input|Too small|Too big|not a \w+_ id/);
+  });
+});

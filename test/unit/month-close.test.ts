@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { TIERS } from "../../src/contract/tiers";
 import type { DailyRow } from "../../src/db/repos/stats";
-import { closeMonth } from "../../src/jobs/month-close";
+import { closeMonth } from "../../src/services/month-close";
 
 const GiB = 1024 ** 3;
 const project = { projectId: "prj_a", orgId: "org_a" };

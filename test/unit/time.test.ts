@@ -1,6 +1,7 @@
 // Event times travel as ISO 8601 with microseconds and are stored as integer microseconds;
 // the two conversions must be exact inverses, since Date keeps only milliseconds.
 import { describe, expect, it } from "vitest";
+import { instant, instantThrough, instantUntil, timeParamUs } from "../../src/contract/common";
 import { iso, isoMicros, isoOrNull, parseIsoMicros } from "../../src/lib/time";
 
 describe("isoMicros", () => {
@@ -48,5 +49,37 @@ describe("iso and isoOrNull", () => {
     expect(isoOrNull(null)).toBeNull();
     expect(isoOrNull(undefined)).toBeNull();
     expect(isoOrNull(0)).toBe("1970-01-01T00:00:00.000Z");
+  });
+});
+
+describe("a time in the query string", () => {
+  const day = Date.UTC(2026, 11, 1);
+  it("takes a date alone: 00:00 UTC for a start, the whole day for an end (exclusive or inclusive)", () => {
+    expect(instant.parse("2026-12-01")).toBe(day);
+    expect(instantUntil.parse("2026-12-01")).toBe(day + 86_400_000);
+    expect(instantThrough.parse("2026-12-01")).toBe(day + 86_400_000 - 1);
+    expect(timeParamUs("start").parse("2026-12-01")).toBe(day * 1000);
+    expect(timeParamUs("next").parse("2026-12-01")).toBe((day + 86_400_000) * 1000);
+    expect(timeParamUs("last").parse("2026-12-01")).toBe((day + 86_400_000) * 1000 - 1);
+  });
+
+  it("takes ISO 8601 times and milliseconds as before, whatever the edge", () => {
+    for (const schema of [instant, instantUntil, instantThrough]) {
+      expect(schema.parse("2026-12-01T08:30:00Z")).toBe(day + 8.5 * 3_600_000);
+      expect(schema.parse("2026-12-01T09:30:00+01:00")).toBe(day + 8.5 * 3_600_000);
+      expect(schema.parse(String(day))).toBe(day);
+    }
+    expect(timeParamUs("next").parse("2026-12-01T08:30:00.000007Z")).toBe((day + 8.5 * 3_600_000) * 1000 + 7);
+  });
+
+  it("refuses what is not a real day or time, in words a person reads", () => {
+    for (const bad of ["2026-02-30", "2026-13-01", "yesterday", "2026-12-01T08:00", "-5"]) {
+      const result = instant.safeParse(bad);
+      expect(result.success, bad).toBe(false);
+      expect(result.error!.issues[0]!.message, bad).toBe(
+        "must be a time: ISO 8601 (2026-12-01T08:00:00Z), a date (2026-12-01, UTC) or milliseconds since 1970",
+      );
+    }
+    expect(instantUntil.safeParse("3000-01-01").error!.issues[0]!.message).toBe("is too far in the future");
   });
 });
