@@ -309,7 +309,7 @@ class Walker {
       case "VectorAggregationExpr":
         return this.vectorAggregation(node);
       case "BinOpExpr":
-        throw unsupported(`the binary operator \`${this.text(node.getChild("Expr")!.nextSibling!)}\``);
+        throw unsupported(`the binary operator \`${this.text(binaryOperator(node))}\``);
       case "VectorExpr":
         throw unsupported("`vector(…)`");
       case "LiteralExpr":
@@ -414,6 +414,10 @@ function collect(n: SyntaxNode, name: string): SyntaxNode[] {
   }
   return out;
 }
+
+/** A binary expression's operator: the child between its operands that is no comment or modifier. */
+const binaryOperator = (n: SyntaxNode) =>
+  children(n).find((c) => !["Expr", "LineComment", "BinOpModifier", "(", ")"].includes(c.name))!;
 
 /** A parenthesised log expression's innermost one. */
 const innermost = (n: SyntaxNode): SyntaxNode => {
