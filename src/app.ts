@@ -13,7 +13,8 @@ import { capsules } from "./routes/capsules";
 import { commands } from "./routes/commands";
 import { devices, summary } from "./routes/devices";
 import { fleetDevice } from "./routes/fleet-device";
-import { health } from "./routes/health";
+import { describeService, health } from "./routes/health";
+import { openApiDocument } from "./http/openapi";
 import { keys } from "./routes/keys";
 import { logs } from "./routes/logs";
 import { me } from "./routes/me";
@@ -90,6 +91,11 @@ function apiCallOf(c: Context<AppEnv>, started: number): ApiCall {
 
 const api = new Hono<AppEnv>()
   .route("/", health)
+  .get(
+    "/openapi.json",
+    describeService({ summary: "This document, generated from the routes themselves", auth: "none" }),
+    async (c) => c.json(await openApiDocument(app, c.env.PUBLIC_URL || new URL(c.req.url).origin)),
+  )
   .route("/orgs", orgs)
   .route("/projects", projects)
   .route("/keys", keys)

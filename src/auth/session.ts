@@ -24,10 +24,10 @@ import { type AccessConfig, type SignedIn, accessPerson } from "./oidc";
 import { newSecret, sha256 } from "../lib/crypto";
 
 /** Whether the request came over HTTPS: local development (plain http) gets no Secure flag. */
-const secure = (c: Context<AppEnv>) => new URL(c.req.url).protocol === "https:";
+const secure = <E extends AppEnv>(c: Context<E>) => new URL(c.req.url).protocol === "https:";
 
 /** Starts a session for `personId` and sets its cookie. */
-export async function startSession(c: Context<AppEnv>, personId: string): Promise<void> {
+export async function startSession<E extends AppEnv>(c: Context<E>, personId: string): Promise<void> {
   const secret = newSecret("fbs");
   await insertSession(c.var.db, await sha256(secret), personId, Date.now(), SESSION.absoluteMs);
   setCookie(c, SESSION.cookie, secret, {
@@ -41,9 +41,9 @@ export async function startSession(c: Context<AppEnv>, personId: string): Promis
   setCookie(c, SESSION.hint, "1", { path: "/", secure: secure(c), sameSite: "Lax", maxAge: SESSION.absoluteMs / 1000 });
 }
 
-export const sessionCookie = (c: Context<AppEnv>) => getCookie(c, SESSION.cookie);
+export const sessionCookie = <E extends AppEnv>(c: Context<E>) => getCookie(c, SESSION.cookie);
 
-export function clearSessionCookie(c: Context<AppEnv>): void {
+export function clearSessionCookie<E extends AppEnv>(c: Context<E>): void {
   deleteCookie(c, SESSION.cookie, { path: "/", secure: secure(c) });
   deleteCookie(c, SESSION.hint, { path: "/", secure: secure(c) });
 }
@@ -55,7 +55,7 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
  * so, or (older browsers) its Origin is this origin. A cookie sent by another site's form or
  * script is refused.
  */
-function holdToSameOrigin(c: Context<AppEnv>): void {
+function holdToSameOrigin<E extends AppEnv>(c: Context<E>): void {
   if (SAFE.has(c.req.method)) return;
   const site = c.req.header("sec-fetch-site");
   if (site !== undefined) {
@@ -71,7 +71,7 @@ function holdToSameOrigin(c: Context<AppEnv>): void {
 }
 
 /** The signed-in person of a session cookie, whatever their orgs (accepting an invitation): 401 without a live session. */
-export async function personOfSession(c: Context<AppEnv>) {
+export async function personOfSession<E extends AppEnv>(c: Context<E>) {
   const secret = sessionCookie(c);
   const found = secret ? await findLiveSession(c.var.db, await sha256(secret), Date.now(), SESSION.idleMs) : undefined;
   if (!found) throw new ApiError("unauthorized", "sign in first");
@@ -84,7 +84,11 @@ export async function personOfSession(c: Context<AppEnv>) {
  * expired or idle session, 403 when the person is not a member of the org named, 400 when a
  * person of several orgs names none.
  */
-export async function sessionCaller(c: Context<AppEnv>, secret: string, firstOrg = false): Promise<SessionCaller> {
+export async function sessionCaller<E extends AppEnv>(
+  c: Context<E>,
+  secret: string,
+  firstOrg = false,
+): Promise<SessionCaller> {
   const db = c.var.db;
   const now = Date.now();
   const hash = await sha256(secret);
@@ -100,8 +104,8 @@ export async function sessionCaller(c: Context<AppEnv>, secret: string, firstOrg
  * as a session would be: their orgs, and the one this request acts in. Access sends the header
  * with every request it lets through, so the same-origin rule holds for mutations here too.
  */
-export async function accessCaller(
-  c: Context<AppEnv>,
+export async function accessCaller<E extends AppEnv>(
+  c: Context<E>,
   cfg: AccessConfig,
   assertion: string,
   firstOrg = false,
@@ -112,7 +116,7 @@ export async function accessCaller(
 }
 
 /** A person who signed in (OIDC or Access): their row, and the orgs made for their email (POST /orgs owner_email) now theirs. */
-export async function signedInPerson(c: Context<AppEnv>, who: SignedIn): Promise<Person> {
+export async function signedInPerson<E extends AppEnv>(c: Context<E>, who: SignedIn): Promise<Person> {
   const person = await upsertPerson(c.var.db, who);
   for (const invitation of await takeOwnerInvitations(c.var.db, person.email)) {
     await addMember(c.var.db, invitation.orgId, person.id, "owner");
@@ -128,7 +132,12 @@ export async function signedInPerson(c: Context<AppEnv>, who: SignedIn): Promise
 }
 
 /** The org a person's request acts in, among theirs. */
-async function inOrg(c: Context<AppEnv>, p: Person, sessionHash: string, firstOrg: boolean): Promise<SessionCaller> {
+async function inOrg<E extends AppEnv>(
+  c: Context<E>,
+  p: Person,
+  sessionHash: string,
+  firstOrg: boolean,
+): Promise<SessionCaller> {
   const db = c.var.db;
   const orgs = await orgsOf(db, p.id);
   const named = c.req.header("x-fleetbeat-org") ?? c.req.query("org_id");

@@ -10,7 +10,7 @@ import { orgHub } from "../stubs/project-hub";
 const SYSTEM_ACTOR: AuditActor = { kind: "system", id: "admin", label: "server admin" };
 
 /** Who made the request, as far as its authentication said. */
-export function actorOf(c: Context<AppEnv>): AuditActor {
+export function actorOf<E extends AppEnv>(c: Context<E>): AuditActor {
   const key = c.get("apiKey");
   if (key) return { kind: "key", id: key.id, label: key.name, role: key.role };
   const person = c.get("person")?.person;
@@ -21,7 +21,7 @@ export function actorOf(c: Context<AppEnv>): AuditActor {
 }
 
 /** Where the request came from, and its id (X-Request-Id, echoed in the answer). */
-export function requestOf(c: Context<AppEnv>): RequestInfo {
+export function requestOf<E extends AppEnv>(c: Context<E>): RequestInfo {
   const ip = c.req.header("cf-connecting-ip");
   const userAgent = c.req.header("user-agent");
   return {
@@ -42,7 +42,7 @@ export interface Audited {
 }
 
 /** Appends one event for the request `c` made. */
-export async function audit(c: Context<AppEnv>, e: Audited): Promise<void> {
+export async function audit<E extends AppEnv>(c: Context<E>, e: Audited): Promise<void> {
   const orgId = e.orgId ?? c.get("org")?.orgId ?? c.get("device")?.orgId;
   if (!orgId) throw new Error(`no org to audit ${e.action} in`);
   const entry: AuditEntry = {

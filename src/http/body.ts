@@ -1,6 +1,14 @@
 // Reads a request body without ever holding more than `maxBytes` of it.
 import { ApiError } from "../contract/errors";
 
+export const tooLarge = (maxBytes: number) =>
+  new ApiError("payload_too_large", `body is larger than ${maxBytes} bytes`, { limit: maxBytes });
+
+export const notJson = (mediaType: string) =>
+  new ApiError("unsupported_media_type", "send the body as application/json", { content_type: mediaType || null });
+
+export const malformedJson = (err: Error) => new ApiError("bad_request", `malformed JSON: ${err.message}`);
+
 export async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
   if (!body) return new Uint8Array();
   const reader = body.getReader();
@@ -12,7 +20,7 @@ export async function readBounded(body: ReadableStream<Uint8Array> | null, maxBy
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw new ApiError("payload_too_large", `body is larger than ${maxBytes} bytes`, { limit: maxBytes });
+      throw tooLarge(maxBytes);
     }
     chunks.push(value);
   }
@@ -33,17 +41,11 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
  */
 export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    throw new ApiError("payload_too_large", `body is larger than ${maxBytes} bytes`, { limit: maxBytes });
-  }
+  if (declared > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readBounded(req.body, maxBytes);
   if (bytes.byteLength === 0) return {};
   const mediaType = (req.headers.get("content-type") ?? "").split(";")[0]!.trim();
-  if (!JSON_TYPE.test(mediaType)) {
-    throw new ApiError("unsupported_media_type", "send the body as application/json", {
-      content_type: mediaType || null,
-    });
-  }
+  if (!JSON_TYPE.test(mediaType)) throw notJson(mediaType);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -53,6 +55,6 @@ export async function readJson(req: Request, maxBytes: number): Promise<unknown>
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ApiError("bad_request", `malformed JSON: ${(err as Error).message}`);
+    throw malformedJson(err as Error);
   }
 }

@@ -5,7 +5,7 @@ import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { CompleteUpload, FileQuery, ListFiles, UploadQuery, artifactPath } from "../contract/artifacts";
-import { ApiError } from "../contract/errors";
+import { ApiError, notFound } from "../contract/errors";
 import { SessionParams, SessionQuery } from "../contract/sessions";
 import { readJson } from "../http/body";
 import { params, query } from "../http/validate";
@@ -22,6 +22,10 @@ import {
 } from "../services/artifacts";
 import { sessionBundle } from "../services/session-bundle";
 import { sessionOfOrg } from "../services/tenancy";
+import { describer } from "../http/describe";
+
+const describe = describer("Sessions");
+const UPLOAD = "The file's path is everything after /artifacts/.";
 
 /** The file path of an artifact route: everything after `/artifacts/`, as sent (decoded once, by artifactPath). */
 function pathOf(url: string): string {
@@ -38,34 +42,72 @@ const misuse = () =>
   );
 
 export const artifacts = new Hono<AppEnv>()
-  .put("/:session_id/artifacts/*", deviceAuth, params(SessionParams.passthrough()), query(UploadQuery), async (c) => {
-    const q = c.req.valid("query");
-    const sessionId = c.req.valid("param").session_id;
-    const path = pathOf(c.req.url);
-    const { db } = c.var;
-    if (q.upload_id !== undefined && q.part_number !== undefined) {
-      return c.json(await putPart(c.env, db, c.var.device, sessionId, path, q.upload_id, q.part_number, c.req.raw));
-    }
-    if (q.upload_id !== undefined || q.part_number !== undefined || q.uploads !== undefined || q.complete !== undefined)
+  .put(
+    "/:session_id/artifacts/*",
+    describe({
+      summary:
+        "Upload a session file to the path after /artifacts/: one streamed PUT with Content-Length, or a part of a multipart upload (?upload_id&part_number)",
+      description: `${UPLOAD} The body is the raw file; answers {path, size, etag}, or {part: {part_number, etag}} for a part.`,
+      answers: { 200: "A part stored", 201: "The file stored" },
+      errors: [() => notFound("session"), misuse],
+    }),
+    deviceAuth,
+    params(SessionParams.passthrough()),
+    query(UploadQuery),
+    async (c) => {
+      const q = c.req.valid("query");
+      const sessionId = c.req.valid("param").session_id;
+      const path = pathOf(c.req.url);
+      const { db } = c.var;
+      if (q.upload_id !== undefined && q.part_number !== undefined) {
+        return c.json(await putPart(c.env, db, c.var.device, sessionId, path, q.upload_id, q.part_number, c.req.raw));
+      }
+      if (
+        q.upload_id !== undefined ||
+        q.part_number !== undefined ||
+        q.uploads !== undefined ||
+        q.complete !== undefined
+      )
+        throw misuse();
+      return c.json(await putArtifact(c.env, db, c.var.device, sessionId, path, c.req.raw), 201);
+    },
+  )
+  .post(
+    "/:session_id/artifacts/*",
+    describe({
+      summary: "Start a multipart upload (?uploads) or complete one (?upload_id&complete with {parts})",
+      description: `${UPLOAD} Completing takes a JSON body {parts: [{part_number, etag}]}, up to 1 MiB.`,
+      answers: { 201: "The upload started, or the file completed" },
+      errors: [() => notFound("session"), misuse],
+    }),
+    deviceAuth,
+    params(SessionParams.passthrough()),
+    query(UploadQuery),
+    async (c) => {
+      const q = c.req.valid("query");
+      const sessionId = c.req.valid("param").session_id;
+      const path = pathOf(c.req.url);
+      if (q.uploads !== undefined && q.upload_id === undefined) {
+        return c.json(await startUpload(c.env, c.var.db, c.var.device, sessionId, path, c.req.raw), 201);
+      }
+      if (q.upload_id !== undefined && q.complete !== undefined) {
+        // Up to 10,000 parts: a larger body than other control calls.
+        const body = parseOrThrow(CompleteUpload, await readJson(c.req.raw, 1024 * 1024), "body");
+        return c.json(
+          await completeUpload(c.env, c.var.db, c.var.device, sessionId, path, q.upload_id, body.parts),
+          201,
+        );
+      }
       throw misuse();
-    return c.json(await putArtifact(c.env, db, c.var.device, sessionId, path, c.req.raw), 201);
-  })
-  .post("/:session_id/artifacts/*", deviceAuth, params(SessionParams.passthrough()), query(UploadQuery), async (c) => {
-    const q = c.req.valid("query");
-    const sessionId = c.req.valid("param").session_id;
-    const path = pathOf(c.req.url);
-    if (q.uploads !== undefined && q.upload_id === undefined) {
-      return c.json(await startUpload(c.env, c.var.db, c.var.device, sessionId, path, c.req.raw), 201);
-    }
-    if (q.upload_id !== undefined && q.complete !== undefined) {
-      // Up to 10,000 parts: a larger body than other control calls.
-      const body = parseOrThrow(CompleteUpload, await readJson(c.req.raw, 1024 * 1024), "body");
-      return c.json(await completeUpload(c.env, c.var.db, c.var.device, sessionId, path, q.upload_id, body.parts), 201);
-    }
-    throw misuse();
-  })
+    },
+  )
   .delete(
     "/:session_id/artifacts/*",
+    describe({
+      summary: "Abort a multipart upload (?upload_id)",
+      answers: { 204: "Aborted" },
+      errors: [() => notFound("session"), misuse],
+    }),
     deviceAuth,
     params(SessionParams.passthrough()),
     query(UploadQuery),
@@ -76,37 +118,93 @@ export const artifacts = new Hono<AppEnv>()
       return c.body(null, 204);
     },
   )
-  .get("/:session_id/files", orgKey("viewer"), params(SessionParams), query(ListFiles), async (c) => {
-    const q = c.req.valid("query");
-    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
-    return c.json(await listFiles(c.env, session.projectId, session.sessionId, q.limit, q.cursor));
-  })
-  .get("/:session_id/files/download", orgKey("viewer"), params(SessionParams), query(FileQuery), async (c) => {
-    const q = c.req.valid("query");
-    const path = artifactPath(q.path, "query");
-    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
-    return downloadFile(c.env, session.projectId, session.sessionId, path, c.req.raw);
-  })
-  .delete("/:session_id/files", orgKey("operator"), params(SessionParams), query(FileQuery), async (c) => {
-    const q = c.req.valid("query");
-    const path = artifactPath(q.path, "query");
-    const session = await sessionOfOrg(c.env, c.var.db, c.var.org.orgId, c.req.valid("param").session_id, q.project_id);
-    await deleteFile(c.env, session.projectId, session.sessionId, path);
-    await audit(c, {
-      action: "file.deleted",
-      target: { kind: "file", id: `${session.sessionId}/${path}`, label: path },
-      projectId: session.projectId,
-      summary: { session_id: session.sessionId, path },
-    });
-    return c.body(null, 204);
-  })
-  .get("/:session_id/bundle", orgKey("viewer"), params(SessionParams), query(SessionQuery), async (c) => {
-    const session = await sessionOfOrg(
-      c.env,
-      c.var.db,
-      c.var.org.orgId,
-      c.req.valid("param").session_id,
-      c.req.valid("query").project_id,
-    );
-    return sessionBundle(c.env, session);
-  });
+  .get(
+    "/:session_id/files",
+    describe({ summary: "A page of the session's files", errors: [() => notFound("session")] }),
+    orgKey("viewer"),
+    params(SessionParams),
+    query(ListFiles),
+    async (c) => {
+      const q = c.req.valid("query");
+      const session = await sessionOfOrg(
+        c.env,
+        c.var.db,
+        c.var.org.orgId,
+        c.req.valid("param").session_id,
+        q.project_id,
+      );
+      return c.json(await listFiles(c.env, session.projectId, session.sessionId, q.limit, q.cursor));
+    },
+  )
+  .get(
+    "/:session_id/files/download",
+    describe({
+      summary: "A session file's bytes, with Range and If-None-Match",
+      answers: { 200: "The file", 206: "The range asked for" },
+      media: "application/octet-stream",
+      errors: [() => notFound("session"), () => notFound("file")],
+    }),
+    orgKey("viewer"),
+    params(SessionParams),
+    query(FileQuery),
+    async (c) => {
+      const q = c.req.valid("query");
+      const path = artifactPath(q.path, "query");
+      const session = await sessionOfOrg(
+        c.env,
+        c.var.db,
+        c.var.org.orgId,
+        c.req.valid("param").session_id,
+        q.project_id,
+      );
+      return downloadFile(c.env, session.projectId, session.sessionId, path, c.req.raw);
+    },
+  )
+  .delete(
+    "/:session_id/files",
+    describe({ summary: "Delete a session file", answers: { 204: "Deleted" }, errors: [() => notFound("session")] }),
+    orgKey("operator"),
+    params(SessionParams),
+    query(FileQuery),
+    async (c) => {
+      const q = c.req.valid("query");
+      const path = artifactPath(q.path, "query");
+      const session = await sessionOfOrg(
+        c.env,
+        c.var.db,
+        c.var.org.orgId,
+        c.req.valid("param").session_id,
+        q.project_id,
+      );
+      await deleteFile(c.env, session.projectId, session.sessionId, path);
+      await audit(c, {
+        action: "file.deleted",
+        target: { kind: "file", id: `${session.sessionId}/${path}`, label: path },
+        projectId: session.projectId,
+        summary: { session_id: session.sessionId, path },
+      });
+      return c.body(null, 204);
+    },
+  )
+  .get(
+    "/:session_id/bundle",
+    describe({
+      summary:
+        "The session as one streamed zip: files/<path> (renamed where a name would not extract everywhere), logs.ndjson and manifest.json",
+      media: "application/zip",
+      errors: [() => notFound("session")],
+    }),
+    orgKey("viewer"),
+    params(SessionParams),
+    query(SessionQuery),
+    async (c) => {
+      const session = await sessionOfOrg(
+        c.env,
+        c.var.db,
+        c.var.org.orgId,
+        c.req.valid("param").session_id,
+        c.req.valid("query").project_id,
+      );
+      return sessionBundle(c.env, session);
+    },
+  );

@@ -16,10 +16,12 @@ import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { invalidField, notFound } from "../contract/errors";
 import { query } from "../http/validate";
+import { describer } from "../http/describe";
 import { attachmentDisposition, csvCell } from "../services/export-format";
 import { orgHub } from "../stubs/project-hub";
 
 const Before = z.object({ before: z.number().int().nonnegative() });
+const describe = describer("Audit");
 const EXPORT_PAGE = 200;
 
 /** The filters of a query, checked against the caller's org: another org's id is 404, as for any of its resources. */
@@ -53,8 +55,8 @@ function csvRow(e: AuditEvent): string {
 }
 
 /** A page of the log `logName` (an org's id, or the deployment's), answered as the events are kept. */
-async function page(
-  c: Context<AppEnv>,
+async function page<E extends AppEnv>(
+  c: Context<E>,
   logName: string,
   filter: AuditFilter,
   limit: number,
@@ -73,47 +75,73 @@ async function page(
 }
 
 export const audit = new Hono<AppEnv>()
-  .get("/", orgKey("admin"), query(AuditQuery), async (c) => {
-    const { limit, cursor, ...q } = c.req.valid("query");
-    return page(c, c.var.org.orgId, filterOf(c.var.org.orgId, q), limit, cursor);
-  })
+  .get(
+    "/",
+    describe({
+      summary: "The org's audit log, newest first, filtered and paged",
+      errors: [() => notFound("org"), () => invalidField("query", "from", "from must not be after to")],
+    }),
+    orgKey("admin"),
+    query(AuditQuery),
+    async (c) => {
+      const { limit, cursor, ...q } = c.req.valid("query");
+      return page(c, c.var.org.orgId, filterOf(c.var.org.orgId, q), limit, cursor);
+    },
+  )
   // Failed sign-ins that named no org: the deployment's, for the server admin.
-  .get("/deployment", serverAdmin, query(AuditQuery), async (c) => {
-    const { limit, cursor, ...q } = c.req.valid("query");
-    return page(c, DEPLOYMENT_LOG, filterOf(undefined, q), limit, cursor);
-  })
-  .get("/export", orgKey("admin"), query(AuditExport), async (c) => {
-    const { format, ...q } = c.req.valid("query");
-    const filter = filterOf(c.var.org.orgId, q);
-    const hub = orgHub(c.env, c.var.org.orgId);
-    const encoder = new TextEncoder();
-    let before: number | undefined;
-    let done = false;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (format === "csv") controller.enqueue(encoder.encode(`${CSV_AUDIT_COLUMNS.join(",")}\r\n`));
-      },
-      // Pull-based: the next page is read only when the client has taken the last.
-      async pull(controller) {
-        if (done) return;
-        const { events, next } = await hub.auditPage(
-          { ...filter, ...(before !== undefined ? { before } : {}) },
-          EXPORT_PAGE,
-        );
-        const text = events.map((e) => (format === "csv" ? csvRow(JSON.parse(e) as AuditEvent) : `${e}\n`)).join("");
-        if (text) controller.enqueue(encoder.encode(text));
-        done = next === null;
-        before = next ?? undefined;
-        if (done) controller.close();
-      },
-    });
-    const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "");
-    return new Response(body, {
-      headers: {
-        ...FILE_ANSWER_HEADERS,
-        "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
-        "content-disposition": attachmentDisposition(`fleetbeat-audit-${c.var.org.orgId}-${stamp}.${format}`),
-        "cache-control": "no-store",
-      },
-    });
-  });
+  .get(
+    "/deployment",
+    describe({ summary: "The deployment's own audit log: failed sign-ins that named no org" }),
+    serverAdmin,
+    query(AuditQuery),
+    async (c) => {
+      const { limit, cursor, ...q } = c.req.valid("query");
+      return page(c, DEPLOYMENT_LOG, filterOf(undefined, q), limit, cursor);
+    },
+  )
+  .get(
+    "/export",
+    describe({
+      summary: "The org's audit log as one NDJSON or CSV file",
+      description: "Streamed, page by page; CSV cells are kept from being read as formulas.",
+      media: "application/x-ndjson",
+      errors: [() => notFound("org")],
+    }),
+    orgKey("admin"),
+    query(AuditExport),
+    async (c) => {
+      const { format, ...q } = c.req.valid("query");
+      const filter = filterOf(c.var.org.orgId, q);
+      const hub = orgHub(c.env, c.var.org.orgId);
+      const encoder = new TextEncoder();
+      let before: number | undefined;
+      let done = false;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          if (format === "csv") controller.enqueue(encoder.encode(`${CSV_AUDIT_COLUMNS.join(",")}\r\n`));
+        },
+        // Pull-based: the next page is read only when the client has taken the last.
+        async pull(controller) {
+          if (done) return;
+          const { events, next } = await hub.auditPage(
+            { ...filter, ...(before !== undefined ? { before } : {}) },
+            EXPORT_PAGE,
+          );
+          const text = events.map((e) => (format === "csv" ? csvRow(JSON.parse(e) as AuditEvent) : `${e}\n`)).join("");
+          if (text) controller.enqueue(encoder.encode(text));
+          done = next === null;
+          before = next ?? undefined;
+          if (done) controller.close();
+        },
+      });
+      const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "");
+      return new Response(body, {
+        headers: {
+          ...FILE_ANSWER_HEADERS,
+          "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
+          "content-disposition": attachmentDisposition(`fleetbeat-audit-${c.var.org.orgId}-${stamp}.${format}`),
+          "cache-control": "no-store",
+        },
+      });
+    },
+  );

@@ -5,23 +5,38 @@ import { orgKey } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
 import { jsonBody } from "../http/validate";
 import { deviceHub } from "../stubs/device-hub";
-import { presentCommand } from "../contract/commands";
+import { QueueCommand, presentCommand } from "../contract/commands";
 import { deviceOfOrg } from "../services/tenancy";
-import { QueueCommand } from "../contract/commands";
+import { notFound } from "../contract/errors";
+import { describer } from "../http/describe";
 
-export const commands = new Hono<AppEnv>().post("/", orgKey("operator"), jsonBody(QueueCommand), async (c) => {
-  const body = c.req.valid("json");
-  const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
-  if (device.decommissionedAt) throw new ApiError("conflict", "device is decommissioned");
-  const actor = actorOf(c);
-  const sentBy = {
-    kind: actor.kind === "person" ? ("person" as const) : ("key" as const),
-    id: actor.id,
-    label: actor.label,
-  };
-  const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, sentBy, {
-    actor,
-    via: requestOf(c),
-  });
-  return c.json({ command: presentCommand(device.id, row) }, 201);
-});
+const describe = describer("Fleet");
+const decommissioned = () => new ApiError("conflict", "device is decommissioned");
+
+export const commands = new Hono<AppEnv>().post(
+  "/",
+  describe({
+    summary: "Queue a command",
+    description: "The device gets it over its socket, or on its next poll; it expires after `ttl_s`.",
+    answers: { 201: "The queued command" },
+    errors: [() => notFound("device"), decommissioned],
+  }),
+  orgKey("operator"),
+  jsonBody(QueueCommand),
+  async (c) => {
+    const body = c.req.valid("json");
+    const device = await deviceOfOrg(c.var.db, c.var.org.orgId, body.device_id);
+    if (device.decommissionedAt) throw decommissioned();
+    const actor = actorOf(c);
+    const sentBy = {
+      kind: actor.kind === "person" ? ("person" as const) : ("key" as const),
+      id: actor.id,
+      label: actor.label,
+    };
+    const row = await deviceHub(c.env, device.id).queueCommand(body.command, body.params, body.ttl_s * 1000, sentBy, {
+      actor,
+      via: requestOf(c),
+    });
+    return c.json({ command: presentCommand(device.id, row) }, 201);
+  },
+);
