@@ -13,11 +13,29 @@
 // org in .fleetbeat-demo.json, the demo fleet's device keys in .wrangler/state/demo-fleet.json.
 // With FLEETBEAT_STATE=<dir>, all of them live in <dir> instead, so a second server (a test, a
 // demo) starts fresh and leaves the developer's own state alone.
+//
+// The terminal stays quiet (scripts/quiet-output.mjs; VERBOSE=1 shows everything): the line to
+// paste comes again every few minutes when something was printed since, and on Enter. Ctrl-C
+// stops the demo fleet first, so it ends its sessions and delivers what it holds while the
+// server still answers, then the server.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { DEV_PEOPLE, startDevOidc } from "./dev-oidc.mjs";
+import { createInterface } from "node:readline";
+import { migrationsSummary, wranglerFilter } from "./quiet-output.mjs";
+
+const verbose = Boolean(process.env.VERBOSE && process.env.VERBOSE !== "0");
+// The development provider warns that it is for development only, which it is by design
+// (scripts/dev-oidc.mjs): not worth three lines of every start. Set before it is imported,
+// since it warns on import too.
+if (!verbose) {
+  const warn = console.warn;
+  console.warn = (...args) => {
+    if (!String(args[0]).includes("quick start development-only")) warn(...args);
+  };
+}
+const { DEV_PEOPLE, startDevOidc } = await import("./dev-oidc.mjs");
 
 const port = Number(process.env.PORT || 8787);
 const base = `http://localhost:${port}`;
@@ -114,10 +132,32 @@ async function signIn() {
 }
 const oidc = await signIn();
 const migrate = spawnSync(process.execPath, wrangler("d1", "migrations", "apply", "DB", "--local", ...stateArgs), {
-  stdio: ["ignore", "inherit", "inherit"],
+  stdio: ["ignore", verbose ? "inherit" : "pipe", verbose ? "inherit" : "pipe"],
+  encoding: "utf8",
   env: { ...process.env, CI: "true" },
 });
-if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+if (migrate.status !== 0) {
+  if (!verbose) process.stderr.write(`${migrate.stdout}${migrate.stderr}`);
+  process.exit(migrate.status ?? 1);
+}
+if (!verbose) {
+  const total = readdirSync(path.join(import.meta.dirname, "../migrations")).filter((f) => f.endsWith(".sql")).length;
+  console.log(migrationsSummary(migrate.stdout, total));
+}
+
+/** Whether anything was printed since the line to paste last was. */
+let printedSince = false;
+/** One line to the terminal, from here or from a child. */
+function say(line, stream = process.stdout) {
+  stream.write(`${line}\n`);
+  printedSince = true;
+}
+/** A child's output, line by line, through `filter` (each line to the lines to show). */
+function relay(input, stream, filter = (line) => [line]) {
+  createInterface({ input, crlfDelay: Infinity }).on("line", (line) => {
+    for (const shown of filter(line)) say(shown, stream);
+  });
+}
 
 const dev = spawn(
   process.execPath,
@@ -136,28 +176,60 @@ const dev = spawn(
     ...oidc.args,
   ),
   {
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", verbose ? "inherit" : "pipe", verbose ? "inherit" : "pipe"],
     // Offline machines cannot fetch the sample Request.cf object; use the built-in placeholder.
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" },
   },
 );
+// One filter for both streams: wrangler writes its banner to one and its errors to the other.
+const devFilter = wranglerFilter();
+if (!verbose) {
+  relay(dev.stdout, process.stdout, devFilter.take);
+  relay(dev.stderr, process.stderr, devFilter.take);
+}
 /** The demo fleet, once it runs: an IPC channel to it, so it stops when this process goes, however it goes. */
 let fleet = null;
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, async () => {
-    // The fleet first, so its sessions end while the server still answers; at most a few seconds.
-    if (fleet?.connected) {
-      fleet.disconnect();
-      await Promise.race([new Promise((r) => fleet.once("exit", r)), new Promise((r) => setTimeout(r, 5000))]);
-    }
-    dev.kill(signal);
-  });
+/** How long the demo fleet may take to end its sessions and deliver what it holds (its own limit is 15 s). */
+const FLEET_DRAIN_MS = 20_000;
+let stopping = false;
+/** The fleet first, so it ends its sessions and delivers its lines while the server still answers; then the server. */
+async function stop(signal) {
+  if (stopping) {
+    // Asked twice: no more waiting.
+    fleet?.kill("SIGKILL");
+    dev.kill("SIGKILL");
+    return;
+  }
+  stopping = true;
+  if (fleet?.connected) {
+    say("stopping the demo fleet: it ends its sessions and delivers what it holds (Ctrl-C again stops at once)");
+    fleet.disconnect();
+    await Promise.race([
+      new Promise((r) => (fleet.exitCode === null && fleet.signalCode === null ? fleet.once("exit", r) : r())),
+      new Promise((r) => setTimeout(r, FLEET_DRAIN_MS)),
+    ]);
+  }
+  say("stopping the server");
+  dev.kill(signal);
 }
-dev.on("exit", (code) => process.exit(code ?? 0));
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => void stop(signal));
+dev.on("exit", (code) => {
+  if (!verbose && devFilter.held().length > 0) for (const line of devFilter.held()) say(line, process.stderr);
+  process.exit(code ?? 0);
+});
 
-await waitForHealth();
+try {
+  await waitForHealth();
+} catch (err) {
+  for (const line of devFilter.held()) say(line, process.stderr);
+  throw err;
+}
 const d = await demo(token);
 const shellVars = { B: `${base}/api/v1`, ADMIN_TOKEN: token, ORG_KEY: d.api_key, PROJECT_ID: d.project_id };
+const exportLine = `export ${Object.entries(shellVars)
+  .map(([k, v]) => `${k}=${shellWord(v)}`)
+  .join(" ")}`;
+const interactive = process.stdin.isTTY === true;
 console.log(`
 fleetbeat is running at ${base}  (health: ${base}/api/v1/health)
   dashboard: ${base}/ (${oidc.issuer ? `"Sign in", then type ${DEV_PEOPLE[0].email} (the demo org's owner) at the development provider ${oidc.issuer}; or paste the demo org's key, ORG_KEY below` : "sign in, or paste the demo org's key, ORG_KEY below"}); API reference: ${base}/docs
@@ -165,13 +237,31 @@ fleetbeat is running at ${base}  (health: ${base}/api/v1/health)
 
 Paste into a shell (B is the API base; ORG_KEY and PROJECT_ID are the demo org's admin key and project):
 
-export ${Object.entries(shellVars)
-  .map(([k, v]) => `${k}=${shellWord(v)}`)
-  .join(" ")}
+${exportLine}
 
 Then follow README.md, "A device's first minute", or try:
   curl -H "Authorization: Bearer $ORG_KEY" "$B/projects"
-`);
+${interactive ? "\nEnter prints the line to paste again; Ctrl-C stops everything.\n" : ""}`);
+printedSince = false;
+
+/** The line to paste again, unless nothing was printed since it last was. */
+function exportAgain(always) {
+  if (!always && !printedSince) return;
+  say(`\nThe line to paste (README.md, "A device's first minute"):\n${exportLine}\n`);
+  printedSince = false;
+}
+setInterval(() => exportAgain(false), 3 * 60_000);
+if (interactive) {
+  // Raw mode: Ctrl-C comes here as a key instead of a SIGINT to every process of the terminal,
+  // which would stop the server while the demo fleet still delivers what it holds.
+  process.stdin.setRawMode(true);
+  process.stdin.on("data", (keys) => {
+    for (const key of keys.toString("latin1")) {
+      if (key === "\x03") void stop("SIGINT");
+      else if (key === "\r" || key === "\n") exportAgain(true);
+    }
+  });
+}
 
 if (withDemoFleet) {
   // Flushing every 5 s keeps wrangler's request log to a couple of lines a second. Commands must
@@ -207,15 +297,17 @@ if (withDemoFleet) {
       ...args,
     ],
     {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
       env: { ...process.env, FLEETBEAT_API_KEY: d.api_key, FLEETBEAT_URL: base },
     },
   );
+  relay(fleet.stdout, process.stdout);
+  relay(fleet.stderr, process.stderr);
   fleet.on("exit", (code, signal) => {
-    if (code !== 0 && signal === null) console.log(`the demo fleet stopped (exit code ${code}); the server goes on`);
+    if (code !== 0 && signal === null) say(`the demo fleet stopped (exit code ${code}); the server goes on`);
   });
   console.log(`A demo fleet of 10 simulated devices is sending to the demo project (devices kept in ${fleetFile});
 they answer ping, reboot, set_log_level, upload_logs and identify within seconds (agent/README.md).
-Ctrl-C stops it with the server; DEMO=0 npm start starts the server without it.
+Ctrl-C stops it, then the server; DEMO=0 npm start starts the server without it.
 `);
 }

@@ -27,7 +27,9 @@ asked for after a heartbeat that says one waits, or every --command-poll seconds
   --duration S         stop after S seconds; without it, run until Ctrl-C or SIGTERM
   --project <id>       the project the devices join
   --state <file>       keep the devices' ids and keys in this file (mode 0600), and drive
-                       the same devices again on the next run instead of registering new ones
+                       the same devices again on the next run instead of registering new ones;
+                       without it, the names carry the run ("Simulated tablet 001 (run 3f9c1a)"),
+                       apart from npm start's demo fleet and any other run
   --environment E      production, testing (the default) or development
   --transport T        socket (the device WebSocket, the agent's default; HTTPS while it is
                        not open) or https
@@ -193,7 +195,7 @@ export async function simulateCommand(args: string[]) {
 
   /** The `i`th device: the saved one if its key still works, else one registered now (the same DSN gets a new key). */
   const deviceAt = async (i: number): Promise<VirtualDevice> => {
-    let sim: SimDevice = saved[i] ?? (await provision(org, profileOf(i, run)));
+    let sim: SimDevice = saved[i] ?? (await provision(org, profileOf(i, { run, kept: stateFile !== undefined })));
     const drive = (d: SimDevice) =>
       new VirtualDevice(d, org.backendUrl, { own: sample(d.dataset), everyone }, pace, tally);
     let device = drive(sim);

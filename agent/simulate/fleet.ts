@@ -62,13 +62,20 @@ export function saveDevices(file: string, org: Org, devices: SimDevice[]): void 
   fs.renameSync(temporary, file);
 }
 
-/** The `index`th device of a new fleet; `run` tells one simulator's devices from another's. */
-export function profileOf(index: number, run: string): Pick<SimDevice, "dsn" | "name" | "device_type" | "dataset"> {
+/**
+ * The `index`th device of a new fleet; `run` tells one simulator's devices from another's. A
+ * fleet kept in a state file (npm start's demo fleet) has plain names; a one-off run's names
+ * carry the run too, so its devices never share a name with the demo fleet's or another run's.
+ */
+export function profileOf(
+  index: number,
+  fleet: { run: string; kept: boolean },
+): Pick<SimDevice, "dsn" | "name" | "device_type" | "dataset"> {
   const dataset = DATASETS[index % DATASETS.length]!;
   const number = String(index + 1).padStart(3, "0");
   return {
-    dsn: `sim-${run}-${number}`,
-    name: `Simulated ${DEVICE_TYPES[dataset]} ${number}`,
+    dsn: `sim-${fleet.run}-${number}`,
+    name: `Simulated ${DEVICE_TYPES[dataset]} ${number}${fleet.kept ? "" : ` (run ${fleet.run})`}`,
     device_type: DEVICE_TYPES[dataset],
     dataset,
   };
