@@ -7,7 +7,7 @@ import type { Db } from "./db/client";
 import type { ApiKey } from "./db/repos/keys";
 import type { SessionCaller } from "./contract/people";
 
-export interface OrgCaller {
+interface OrgCaller {
   orgId: string;
   /** The API key's id, or the signed-in person's (psn_…): who minted a ticket, who created a key. */
   keyId: string;
@@ -24,22 +24,22 @@ export interface OrgVariables {
 }
 
 /** Set by deviceAuth: the device whose key its object accepted. */
-export interface DeviceVariables {
+interface DeviceVariables {
   device: Identity;
 }
 
 /** Set by signedDevice: a signed device key not yet checked by its object; the route sets `device` from its answer. */
-export interface SignedDeviceVariables {
+interface SignedDeviceVariables {
   deviceKey: { deviceId: string; keyHash: string };
 }
 
 /** Set by serverAdminOrOrgKey when the caller used the server admin token. */
-export interface ServerAdminVariables {
+interface ServerAdminVariables {
   serverAdmin: boolean;
 }
 
 /** Set by the jsonBody validator: the parsed JSON body, for the API analytics record. */
-export interface JsonBodyVariables {
+interface JsonBodyVariables {
   jsonBody: unknown;
 }
 

@@ -87,6 +87,8 @@ export interface RouteDoc {
   media?: string;
   /** Routes with no auth middleware say who may call them here. */
   auth?: "none" | "ticket" | "session";
+  /** Query parameters the route reads itself (not through query), for its description. */
+  query?: z.ZodType;
   /** A JSON body the route reads itself (not through jsonBody), for its description. */
   body?: z.ZodType;
   /** Errors in another shape than the contract's (OTLP's Status): its schema, and each refusal as the route answers it. */
@@ -147,6 +149,7 @@ export const describer =
     answers = { 200: "OK" },
     media = "application/json",
     auth,
+    query,
     body,
     errorsAs,
     errors = [],
@@ -165,6 +168,9 @@ export const describer =
       ),
       ...(auth ? { "x-auth": auth, security: SECURITY_OF[auth] } : {}),
       ...(errorsAs ? { "x-errors-as": errorsAs } : {}),
+      get parameters() {
+        return query && parametersOf(query, "query");
+      },
       get requestBody() {
         return body && { required: true, content: { "application/json": { schema: jsonSchema(body) } } };
       },

@@ -9,7 +9,7 @@ import { perClientIp } from "../auth/middleware";
 import { type LoginState, SignInFailed, beginLogin, finishLogin, oidcConfig } from "../auth/oidc";
 import { clearSessionCookie, sessionCookie, signedInPerson, startSession } from "../auth/session";
 import { ApiError } from "../contract/errors";
-import { LOGIN, LoginQuery } from "../contract/people";
+import { CallbackQuery, LOGIN, LoginQuery } from "../contract/people";
 import { endSession, orgsOf } from "../db/repos/people";
 import { DEPLOYMENT_LOG } from "../contract/audit";
 import { audit } from "../http/audit";
@@ -69,6 +69,7 @@ export const auth = new Hono<AppEnv>()
     "/callback",
     describe({
       summary: "The provider's redirect back: sets the session cookie, then a redirect to return_to",
+      query: CallbackQuery,
       auth: "none",
       answers: { 302: "To return_to, signed in" },
       errors: [
