@@ -4,6 +4,7 @@
 // (src/contract/logql-metric.ts) counts a log query's lines. The text is parsed with Grafana's own
 // grammar (src/contract/logql-parse.ts); regexes are RE2 with bounded work (logql-regex.ts).
 import { z } from "zod";
+import { invalidField } from "./errors";
 import { LEVELS } from "./levels";
 import type { RegexWork } from "./logql-regex";
 import type { Stage } from "./logql-pipeline";
@@ -104,6 +105,8 @@ const lokiTime = (what: string) =>
 /** The most lines one query answers (Loki's default max_entries_limit_per_query). */
 const MAX_LOKI_LIMIT = 5000;
 
+const STEP_FORMAT = "step: a duration such as 15s or float seconds, at least 1ms";
+
 /** A query's `step`: a duration (15s, 2000ms) or float seconds, as Grafana sends it; µs. */
 const lokiStep = z
   .string()
@@ -111,13 +114,21 @@ const lokiStep = z
   .transform((s, ctx) => {
     const us = parseDurationUs(s);
     if (!Number.isFinite(us) || us < 1000) {
-      ctx.addIssue({ code: "custom", message: "step: a duration such as 15s or float seconds, at least 1ms" });
+      ctx.addIssue({ code: "custom", message: STEP_FORMAT });
       return z.NEVER;
     }
     return Math.round(us);
   });
 
-/** query_range and query (instant) parameters. `step` is a metric query's resolution; `interval` is ignored. */
+/** A metric query's step in µs, from query_range's `step` (which a log query ignores, whatever it holds). */
+export function metricStepUs(step: string | undefined): number | undefined {
+  if (step === undefined) return undefined;
+  const parsed = lokiStep.safeParse(step);
+  if (!parsed.success) throw invalidField("query", "step", STEP_FORMAT);
+  return parsed.data;
+}
+
+/** query_range and query (instant) parameters. `step` is a metric query's resolution (metricStepUs); `interval` is ignored. */
 export const LokiQueryParams = z.object({
   query: z.string().max(MAX_QUERY_CHARS),
   start: lokiTime("start").optional(),
@@ -146,7 +157,7 @@ export const LokiQueryParams = z.object({
     .transform((s) => s.toLowerCase())
     .pipe(z.enum(["backward", "forward"], { error: "direction: backward or forward" }))
     .default("backward"),
-  step: lokiStep.optional(),
+  step: z.string().max(64).optional(),
   interval: z.string().max(64).optional(),
 });
 export type LokiQueryParams = z.output<typeof LokiQueryParams>;

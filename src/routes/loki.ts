@@ -15,6 +15,7 @@ import {
   LokiTailParams,
   LokiVolumeParams,
   isHealthCheckQuery,
+  metricStepUs,
 } from "../contract/logql";
 import { parseLogQuery, parseQuery } from "../contract/logql-parse";
 import { parseOrThrow } from "../contract/validation";
@@ -95,7 +96,8 @@ export const loki = new Hono<AppEnv>()
     const q = parseQuery(p.query);
     const range = rangeOf(p, QUERY_SINCE_US);
     if (q.kind === "metric") {
-      const grid = { start: range.from, end: range.to, step: p.step ?? defaultStepUs(range.from, range.to) };
+      const step = metricStepUs(p.step) ?? defaultStepUs(range.from, range.to);
+      const grid = { start: range.from, end: range.to, step };
       const answer = await lokiMetric(c.env, c.var.db, c.var.org.orgId, project, q.metric, grid);
       return c.json(success(metricResult(answer.series, false), answer.warning));
     }

@@ -230,6 +230,12 @@ describe("Loki metric queries: Grafana's log volume", () => {
     );
     expect(tooMany.status).toBe(400);
     expect(tooMany.json.message).toContain("maximum resolution of 11000 points");
+    const badStep = `/query_range?${qs({ end: ns(T0 + 300_000), query: "sum(count_over_time({}[1m]))", start: ns(T0), step: "soon" })}`;
+    expect((await loki(badStep, h)).json.message).toContain("step: a duration");
+    // A log query ignores its step, whatever it holds.
+    expect((await loki(badStep.replace(encodeURIComponent("sum(count_over_time({}[1m]))"), "%7B%7D"), h)).status).toBe(
+      200,
+    );
   });
 });
 
