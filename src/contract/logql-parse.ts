@@ -285,8 +285,7 @@ class Walker {
     }
     const leaf = parts[0]!;
     if (leaf.name === "Matcher") {
-      const name = this.text(leaf.getChild("Identifier")!);
-      return { kind: "string", matcher: this.matcher(leaf, name === DETECTED_LEVEL ? DETECTED_LEVEL : name) };
+      return { kind: "string", matcher: this.matcher(leaf, this.text(leaf.getChild("Identifier")!)) };
     }
     if (leaf.name === "IpLabelFilter") throw unsupported("the ip() label filter");
     const cmp = leaf.name === "UnitFilter" ? leaf.firstChild! : leaf;
