@@ -45,15 +45,7 @@ async function openDays(env: Env, db: Db, projectIds: string[], orgId: string, d
   });
 }
 
-/** An org's day: its projects' rows summed, as D1's org query sums them. */
-function summed(rows: DailyRow[], day: string): Omit<DailyRow, "projectId" | "orgId" | "createdAt"> {
-  const total = { date: day, ...Object.fromEntries(SUMMED.map((k) => [k, 0])) } as Omit<
-    DailyRow,
-    "projectId" | "orgId" | "createdAt"
-  >;
-  for (const r of rows) for (const k of SUMMED) total[k] += r[k];
-  return total;
-}
+/** The counters an org's day sums over its projects. */
 const SUMMED = [
   "logs",
   "logBytes",
@@ -69,6 +61,16 @@ const SUMMED = [
   "devices",
   "activeDevices",
 ] as const;
+
+/** An org's day: its projects' rows summed, as D1's org query sums them. */
+function summed(rows: DailyRow[], day: string): Omit<DailyRow, "projectId" | "orgId" | "createdAt"> {
+  const total = { date: day, ...Object.fromEntries(SUMMED.map((k) => [k, 0])) } as Omit<
+    DailyRow,
+    "projectId" | "orgId" | "createdAt"
+  >;
+  for (const r of rows) for (const k of SUMMED) total[k] += r[k];
+  return total;
+}
 
 /**
  * The days from `from` to `to` (default: the 30 days to yesterday, or to today with
