@@ -192,7 +192,7 @@ export class SessionStore {
     const ended: SessionRow[] = [];
     for (const [id, at] of silent.slice(0, TIME_OUT_MAX)) {
       const session = this.get(id);
-      if (!session || session.status !== "active") {
+      if (session?.status !== "active") {
         this.forgetActivity(id);
         continue;
       }
