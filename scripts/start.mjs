@@ -281,6 +281,10 @@ if (withDemoFleet) {
     transport,
     "--command-poll",
     "2",
+    // A burst of errors somewhere in the fleet every few seconds (each device's own every
+    // minute or so), so that an alert rule on errors has something to fire on soon.
+    "--burst-every",
+    "60",
     "--project",
     d.project_id,
     "--state",

@@ -46,6 +46,7 @@ asked for after a heartbeat that says one waits, or every --command-poll seconds
   --files N            files each session uploads at its end, of --file-mb each
   --file-mb M          their size in MiB (1 with --files; at most 64); without either flag,
                        a session uploads its telemetry CSV and a summary
+  --burst-every S      a device starts a burst of errors every S seconds on average (600)
   --quiet              report once a minute instead of every 10 s
 
 Durations D take s, m, h or d (seconds without a unit). For the cost workloads of issue 21:
@@ -118,6 +119,7 @@ function paceOf(args: string[], rate: number): DevicePace {
   const heartbeatEvery = numberOption(args, "--heartbeat", { max: 86_400 });
   const commandPollEvery = numberOption(args, "--command-poll", { max: 3600 });
   const sessionLength = durationOption(args, "--session-length");
+  const burstEvery = numberOption(args, "--burst-every", { max: 86_400 });
   return {
     rate,
     transport,
@@ -131,6 +133,7 @@ function paceOf(args: string[], rate: number): DevicePace {
         ? { sessionEvery: perDay === 0 ? Infinity : 86_400 / perDay }
         : {}),
     ...(sessionLength !== undefined ? { sessionLength } : {}),
+    ...(burstEvery !== undefined ? { burstEvery } : {}),
     ...(fileCount !== undefined || fileMb !== undefined
       ? { files: { count: fileCount ?? 2, bytes: Math.round((fileMb ?? 1) * 1024 * 1024) } }
       : {}),

@@ -53,6 +53,8 @@ export interface DevicePace {
   transport: "socket" | "https";
   /** Seconds between asking for commands while the socket is not open; without it, only after a heartbeat that says some wait. */
   commandPollEvery?: number;
+  /** Seconds between bursts of errors, on average (600 by default: errors ~5% of a typical device's lines). */
+  burstEvery?: number;
 }
 
 /** Resolves after `ms`, or at once when `signal` is aborted. */
@@ -137,7 +139,7 @@ export class VirtualDevice {
       ...(pace.sendEvery ? { send: { intervalMs: pace.sendEvery * 1000 } } : {}),
     });
     this.metrics = new DriftingMetrics(random);
-    this.replay = new LineReplay(lines.own, lines.everyone, random);
+    this.replay = new LineReplay(lines.own, lines.everyone, random, pace.burstEvery);
     this.nextSessionAt =
       pace.sessionEvery === Infinity ? Infinity : Date.now() + random() * FIRST_SESSION_WITHIN_S * 1000;
   }
@@ -189,9 +191,8 @@ export class VirtualDevice {
     const down = now < this.downUntil;
     const lines = this.pace.rate > 0 && !down ? this.replay.advance(seconds, this.pace.rate) : [];
     // Spread over the second they stand for, so they keep their order in the store.
-    lines.forEach((line, i) =>
-      this.log(line, Math.round((now - seconds * 1000 * (1 - (i + 1) / lines.length)) * 1000)),
-    );
+    for (const [i, line] of lines.entries())
+      this.log(line, Math.round((now - seconds * 1000 * (1 - (i + 1) / lines.length)) * 1000));
     if (!down && (now >= this.nextHeartbeatAt || this.replay.inBurst !== this.reportedBurst)) {
       await this.heartbeat(now).catch((err) => this.tally.failed("heartbeat", err));
     }

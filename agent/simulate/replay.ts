@@ -8,7 +8,7 @@ import type { SampleLine } from "../samples/sample-line.ts";
  * from none in HDFS, HPC, Linux and OpenSSH to 30% in Apache). A burst every 90 s, as before,
  * made a quarter of a "typical" device's lines errors and its month 1.3M lines, not ~1M.
  */
-const BURST_EVERY_S = 600;
+export const BURST_EVERY_S = 600;
 /** A burst lasts this long, at this many error lines a second (more for a chatty device). */
 const BURST_S = { min: 2, max: 6 };
 const BURST_LINES_PER_S = 3;
@@ -33,6 +33,8 @@ export class LineReplay {
     own: SampleLine[],
     everyone: SampleLine[],
     private readonly random: () => number = Math.random,
+    /** Seconds between bursts, on average. */
+    private readonly burstEvery: number = BURST_EVERY_S,
   ) {
     this.routine = own.filter((l) => !isProblem(l));
     const ownProblems = own.filter(isProblem);
@@ -54,7 +56,7 @@ export class LineReplay {
       out.push(this.routine[this.at]!);
       this.at = (this.at + 1) % this.routine.length;
     }
-    if (!this.inBurst && this.random() < seconds / BURST_EVERY_S) {
+    if (!this.inBurst && this.random() < seconds / this.burstEvery) {
       this.burstLeftS = BURST_S.min + this.random() * (BURST_S.max - BURST_S.min);
     }
     if (this.inBurst) {

@@ -1,13 +1,17 @@
-// The README's "A device's first minute", run as written: a fresh `npm start` on a free port
-// with its own state (FLEETBEAT_STATE), the `export` line it prints, then every shell block of
-// that section as one `bash -euo pipefail` script. Then agent/README.md's complete example
-// against the same server. Plain Node: this starts the real server, as a newcomer would.
+// The README run as written, with the demo fleet on, as a newcomer would: a fresh `npm start`
+// on a free port with its own state (FLEETBEAT_STATE), the `export` line it prints, then each
+// section's shell blocks as one `bash -euo pipefail` script: "A device's first minute" (in its
+// own org, Acme Robotics, which leaves the export line's names alone), the device agent, alerts
+// (ending by deleting its rule), OpenTelemetry and Grafana, and the stats with today's row.
+// agent/README.md's complete example too. Last, the terminal: quiet enough that the line to
+// paste is still in sight. Plain Node: this starts the real server.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, freshEnv, startServer } from "./support/server.ts";
+import { type Server, api, freshEnv, startServer } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -34,6 +38,26 @@ function run(script: string, cwd: string, timeoutMs: number) {
     child.on("close", (code: number | null) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A directory shaped like the repository (agent/, node_modules, package.json), where a section may write its files. */
+function workDir(): string {
+  const work = mkdtempSync(path.join(tmpdir(), "fleetbeat-readme-"));
+  symlinkSync(path.join(ROOT, "agent"), path.join(work, "agent"));
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"));
+  writeFileSync(path.join(work, "package.json"), readFileSync(path.join(ROOT, "package.json")));
+  return work;
+}
+
+/** A port nothing listens on now, for the alerts example's receiver (9000 in the README may be taken here). */
+function anyFreePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
     });
   });
 }
@@ -66,8 +90,21 @@ describe("the README's first minute, against a fresh `npm start`", () => {
   it("runs top to bottom: every step answers as the README says", async () => {
     const steps = blocks("README.md", "A device's first minute", "sh");
     expect(steps.length).toBeGreaterThanOrEqual(3);
-    const { code, stdout, stderr } = await run([exportLine, ...steps].join("\n"), ROOT, 120_000);
+    // Acme Robotics gets names of its own; the export line's (the demo org's) are never set again.
+    const script = steps.join("\n");
+    expect(script).toMatch(/^ACME_KEY=\$\(pick api_key\.key\)$/m);
+    expect(script).toMatch(/^ACME_PROJECT=\$\(pick project\.id\)$/m);
+    expect(script).not.toMatch(/\b(ORG_KEY|PROJECT_ID)=/);
+    expect(script).not.toMatch(/\$(ORG_KEY|PROJECT_ID)\b/);
+    const { code, stdout, stderr } = await run(
+      [exportLine, script, 'echo "names after: $ORG_KEY $PROJECT_ID $ACME_PROJECT"'].join("\n"),
+      ROOT,
+      120_000,
+    );
     expect(code, `the script failed:\n${stdout}\n${stderr}`).toBe(0);
+    const after = /^names after: (\S+) (\S+) (\S+)$/m.exec(stdout);
+    expect(after?.slice(1, 3)).toEqual([server.vars.ORG_KEY, server.vars.PROJECT_ID]);
+    expect(after?.[3]).not.toBe(server.vars.PROJECT_ID);
 
     const answers = jsonLines(stdout);
     // The main flow answers in order; the live viewer's frames interleave with the last ingest.
@@ -131,11 +168,8 @@ describe("the README's first minute, against a fresh `npm start`", () => {
     const [example] = blocks("agent/README.md", null, "ts");
     const [commands] = blocks("agent/README.md", null, "sh");
     // A copy of the repository's shape: first-device.ts beside agent/, with the project's Node 22.
-    const work = mkdtempSync(path.join(tmpdir(), "fleetbeat-agent-"));
+    const work = workDir();
     try {
-      symlinkSync(path.join(ROOT, "agent"), path.join(work, "agent"));
-      symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"));
-      writeFileSync(path.join(work, "package.json"), readFileSync(path.join(ROOT, "package.json")));
       writeFileSync(path.join(work, "first-device.ts"), example!);
       const { code, stdout, stderr } = await run(`${exportLine}\n${commands}`, work, 120_000);
       expect(code, `the example failed:\n${stdout}\n${stderr}`).toBe(0);
@@ -159,4 +193,76 @@ describe("the README's first minute, against a fresh `npm start`", () => {
       rmSync(work, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it("the device agent: registers, wraps a program and reads its error line back", async () => {
+    const [commands] = blocks("README.md", "The device agent", "bash");
+    const work = workDir();
+    try {
+      const { code, stdout, stderr } = await run(`${exportLine}\n${commands}`, work, 120_000);
+      expect(code, `the section failed:\n${stdout}\n${stderr}`).toBe(0);
+      expect(stdout).toMatch(/ERROR\s+dev_\w+ .*encoder lost$/m);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it("alerts: the receiver hears the demo fleet's error burst, and the example deletes its rule", async () => {
+    const [receiver] = blocks("README.md", "Alerts", "js");
+    const [commands] = blocks("README.md", "Alerts", "bash");
+    const port = String(await anyFreePort());
+    const work = workDir();
+    try {
+      writeFileSync(path.join(work, "receiver.mjs"), receiver!.replaceAll("9000", port));
+      const { code, stdout, stderr } = await run(`${exportLine}\n${commands!.replaceAll("9000", port)}`, work, 120_000);
+      expect(code, `the section failed:\n${stdout}\n${stderr}`).toBe(0);
+      expect(stdout).toMatch(/^firing Error burst \S/m);
+      const [alerts] = jsonLines(stdout);
+      expect(alerts.alerts.length, stdout).toBeGreaterThan(0);
+      expect(stdout).toMatch(/^rule deleted: 204$/m);
+      const rules = await api(server.api, "GET", `/alert-rules?project_id=${server.vars.PROJECT_ID}`, {
+        token: server.vars.ORG_KEY,
+      });
+      expect(rules.json.rules.filter((r: any) => r.name === "Error burst")).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it("OpenTelemetry and Grafana: an OTLP record is found, Loki and the scrape answer", async () => {
+    const steps = blocks("README.md", "OpenTelemetry and Grafana", "bash");
+    expect(steps).toHaveLength(2);
+    const { code, stdout, stderr } = await run([exportLine, ...steps].join("\n"), ROOT, 90_000);
+    expect(code, `the section failed:\n${stdout}\n${stderr}`).toBe(0);
+    const answers = jsonLines(stdout);
+    expect(answers.some((a) => a.logs?.[0]?.message === "path blocked at dock 4")).toBe(true);
+    expect(answers.some((a) => a.status === "success" && a.data?.resultType === "streams")).toBe(true);
+    expect(stdout).toMatch(/^fleetbeat_\w+/m);
+  }, 120_000);
+
+  it("stats: the daily job writes finished days only, and include_today adds today's row, not final", async () => {
+    const [commands] = blocks("README.md", "Usage, tiers and stats", "bash");
+    const { code, stdout, stderr } = await run(`${exportLine}\n${commands}`, ROOT, 60_000);
+    expect(code, `the section failed:\n${stdout}\n${stderr}`).toBe(0);
+    expect(stdout).toMatch(/^ok$/m);
+    const [finished, withToday] = jsonLines(stdout);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(finished.days.some((d: any) => d.date === today)).toBe(false);
+    const last = withToday.days.at(-1);
+    expect(last).toMatchObject({ date: today, project_id: server.vars.PROJECT_ID, final: false });
+    // The demo fleet has been sending since the server started.
+    expect(last.logs).toBeGreaterThan(0);
+  }, 90_000);
+
+  it("leaves the terminal quiet: the line to paste is among its last 20 lines", () => {
+    const lines = server
+      .output()
+      .split("\n")
+      .filter((l, i, all) => i < all.length - 1 || l !== "");
+    const last = lines.slice(-20);
+    expect(last, `the last 20 lines:\n${last.join("\n")}`).toContain(exportLine);
+    // The migrations in one line, and none of wrangler's per-request lines (the demo fleet makes a few a second).
+    expect(lines.some((l) => /^D1: (\d+ migrations applied|up to date)/.test(l))).toBe(true);
+    expect(lines.filter((l) => /^│ \d+_\S+\.sql/.test(l))).toEqual([]);
+    expect(lines.filter((l) => /^\[wrangler:info\] (GET|POST|PUT|PATCH|DELETE) \S+ [1-4]\d\d /.test(l))).toEqual([]);
+  });
 });
