@@ -123,23 +123,12 @@ export function share(used: number, limit: number | null | undefined): string {
 }
 
 /**
- * A field problem as a person reads it, from zod's words: "Too small: expected string to have
- * >=1 characters" → "Required"; "Invalid url" → "Not a valid URL". Unknown ones are kept.
+ * A field problem as shown beside its field. The server already words it for people
+ * (src/contract/validation.ts: "is required", "must be at least 3 characters"), without the
+ * field's name, which the form shows: here it only becomes a sentence.
  */
 export function friendly(message: string): string {
   const m = message.trim();
-  if (/expected string to have >=1 characters|String must contain at least 1 character/i.test(m)) return "Required";
-  if (/^Required$|received undefined/i.test(m)) return "Required";
-  let x: RegExpExecArray | null;
-  if ((x = /expected string to have >=(\d+) characters/i.exec(m))) return `At least ${x[1]} characters`;
-  if ((x = /expected string to have <=(\d+) characters/i.exec(m))) return `At most ${x[1]} characters`;
-  if ((x = /expected number to be >=?(-?[\d.]+)/i.exec(m))) return `Must be at least ${x[1]}`;
-  if ((x = /expected number to be <=?(-?[\d.]+)/i.exec(m))) return `Must be at most ${x[1]}`;
-  if ((x = /expected array to have >=(\d+) items/i.exec(m))) return `Add at least ${x[1]}`;
-  if (/invalid url|Invalid URL/i.test(m)) return "Not a valid URL (https://…)";
-  if (/invalid email/i.test(m)) return "Not a valid email address";
-  if ((x = /Invalid option: expected one of (.+)$/i.exec(m)))
-    return `Choose one of ${x[1]!.replace(/"/g, "").replace(/\|/g, ", ")}`;
-  if ((x = /Invalid input: expected (\w+), received (\w+)/i.exec(m))) return `Expected a ${x[1]}`;
+  if (/^(is required|cannot be empty)$/i.test(m)) return "Required";
   return m.charAt(0).toUpperCase() + m.slice(1);
 }
