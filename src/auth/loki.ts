@@ -4,7 +4,7 @@
 // is the `X-Scope-OrgID` header (Loki's tenant header), a project id of the key's org.
 import { createMiddleware } from "hono/factory";
 import type { Context } from "hono";
-import type { AppEnv, OrgEnv } from "../app-env";
+import type { OrgEnv } from "../app-env";
 import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
 import { projectId } from "../contract/common";
@@ -37,7 +37,7 @@ export const lokiOrgKey = createMiddleware<OrgEnv>(async (c, next) => {
   const token = orgKeyOf(c.req.header("authorization"));
   if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw new ApiError("unauthorized", "this API needs an org API key");
   // acceptOrgKey sets `org` (and `apiKey`), which this middleware's environment promises the routes after it.
-  await acceptOrgKey(c as unknown as Context<AppEnv>, token, "viewer");
+  await acceptOrgKey(c, token, "viewer");
   await next();
 });
 
