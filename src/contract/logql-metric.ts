@@ -97,19 +97,20 @@ export function evaluate(expr: MetricExpr, counted: BucketSeries[], grid: Grid):
 
 function evaluateAt(expr: MetricExpr, counted: BucketSeries[], steps: number[]): Series[] {
   if (expr.kind === "range") return counted.map((s) => windows(expr, s, steps)).filter((s) => s.points.length > 0);
-  const inner = evaluateAt(expr.inner, counted, steps);
+  const inner = evaluateAt(expr.inner, counted, steps).map((s) => {
+    const group = grouped(s.labels, expr.grouping);
+    return { labels: s.labels, group, groupKey: labelKey(group), at: new Map(s.points) };
+  });
   // Each step on its own: the inner series' values at it, grouped.
   const out = new Map<string, Series>();
   for (const t of steps) {
     const groups = new Map<string, { labels: Labels; members: { labels: Labels; v: number }[] }>();
     for (const s of inner) {
-      const point = s.points.find((p) => p[0] === t);
-      if (!point) continue;
-      const labels = grouped(s.labels, expr.grouping);
-      const key = labelKey(labels);
-      const g = groups.get(key) ?? { labels, members: [] };
-      g.members.push({ labels: s.labels, v: point[1] });
-      groups.set(key, g);
+      const v = s.at.get(t);
+      if (v === undefined) continue;
+      const g = groups.get(s.groupKey) ?? { labels: s.group, members: [] };
+      g.members.push({ labels: s.labels, v });
+      groups.set(s.groupKey, g);
     }
     for (const g of groups.values()) {
       const results =

@@ -36,6 +36,10 @@ import { DeviceLabels, MAX_SCANNED, REGEX_WORK, SCAN_STEP, lokiScope, passing, p
 const MAX_POINTS = 11_000;
 /** The most buckets a count may be asked for: a range that is no multiple of the step makes narrow buckets. */
 const MAX_BUCKETS = 50_000;
+/** The most series an answer holds, as Loki's default max_query_series. */
+const MAX_SERIES = 500;
+/** Counted series times steps evaluated at most: about a second and a half of the Worker's CPU. */
+const MAX_POINTS_EVALUATED = 1_000_000;
 
 export interface MetricAnswer {
   series: Series[];
@@ -76,7 +80,21 @@ export async function lokiMetric(
     r.log.filters.length > 0 || readsLines(r.log.stages)
       ? await scanned(env, r.log, scope, b, { bytes, labels, work })
       : await fromCounts(env, r.log, scope, b, { bytes, labels, needed: neededLabels(expr) });
-  return { series: evaluate(expr, counted.series, grid), warning: counted.warning };
+  const steps = grid.start === grid.end ? 1 : Math.floor((grid.end - grid.start) / grid.step) + 1;
+  if (counted.series.length * steps > MAX_POINTS_EVALUATED) {
+    throw new ApiError(
+      "bad_request",
+      `the query counts ${counted.series.length} series at ${steps} steps, more than ${MAX_POINTS_EVALUATED} points: widen the step, narrow the time range, add label matchers, or group with sum by (…)`,
+    );
+  }
+  const series = evaluate(expr, counted.series, grid);
+  if (series.length > MAX_SERIES) {
+    throw new ApiError(
+      "bad_request",
+      `maximum of series (${MAX_SERIES}) reached for a single query: add label matchers or group with sum by (…)`,
+    );
+  }
+  return { series, warning: counted.warning };
 }
 
 /** The labels a query's answer can show: all of a stream's, or only those its groupings keep. */

@@ -278,6 +278,30 @@ describe("Loki metric queries: cost", () => {
   });
 });
 
+describe("Loki metric queries: bounds", () => {
+  it("refuses more than 500 series, and more than a million points to evaluate, naming the bound", async () => {
+    const t = await tenant();
+    const logs = Array.from({ length: 501 }, (_, i) =>
+      line("INFO", `tick ${i}`, { timestamp: at(30), module: `m${i}` }),
+    );
+    expect((await ingest(t.deviceKey, { logs })).json.accepted).toBe(501);
+    const h = grafana(t.viewerKey, t.projectId);
+    const series = await loki(range("count_over_time({}[5m])", 300_000), h);
+    expect(series.status).toBe(400);
+    expect(series.json.message).toContain("maximum of series (500) reached for a single query");
+    // 501 series at 10,801 steps of a second.
+    const points = await loki(
+      `/query_range?${qs({ end: ns(T0 + 10_800_000), query: "sum by (module) (count_over_time({}[1s]))", start: ns(T0), step: "1s" })}`,
+      h,
+    );
+    expect(points.status).toBe(400);
+    expect(points.json.message).toContain("more than 1000000 points");
+    expect((await loki(range("sum(count_over_time({}[5m]))", 300_000), h)).json.data.result[0].values).toEqual([
+      [T0 / 1000 + 300, "501"],
+    ]);
+  });
+});
+
 describe("Loki API: the endpoints newer Grafana versions call", () => {
   const window = () => ({ end: ns(T0 + 300_000), start: ns(T0) });
 
