@@ -28,7 +28,7 @@ export const COUNT_SCAN = { maxLines: 100_000, maxGroups: 20_000 };
 
 type Value = string | number | null;
 
-function valueOf(d: CountDimension, line: ScannedLine, stepUs: number, offsetUs: number): Value {
+function dimensionValue(d: CountDimension, line: ScannedLine, stepUs: number, offsetUs: number): Value {
   switch (d) {
     case "device_id":
       return line.device_id;
@@ -63,7 +63,7 @@ export function countLines(
       lines++;
       const n = req.sum === "bytes" ? utf8.encode(line.row().message).length : 1;
       for (const g of groupings) {
-        const key = g.by.map((d) => valueOf(d, line, stepUs, offsetUs));
+        const key = g.by.map((d) => dimensionValue(d, line, stepUs, offsetUs));
         // JSON keeps a null apart from the text "null".
         const id = key.length === 1 && typeof key[0] === "number" ? String(key[0]) : JSON.stringify(key);
         const group = g.counts.get(id);
