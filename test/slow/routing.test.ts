@@ -106,7 +106,11 @@ describe("paths in wrangler dev", () => {
         page.on("pageerror", (e) => errors.push(e.message));
         await page.goto(`${origin}/docs`);
         const doc = (await (await fetch(`${server.api}/openapi.json`)).json()) as { paths: Record<string, object> };
-        const total = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+        // A path's keys are its methods, and `servers` where it is not under /api/v1 (OTLP's /v1/logs).
+        const total = Object.values(doc.paths).reduce(
+          (n, item) => n + Object.keys(item).filter((k) => k !== "servers").length,
+          0,
+        );
         await page.getByRole("status").getByText(`${total} operations`).waitFor();
         expect(await page.locator("section.operation").count()).toBe(total);
         // The heartbeat's body fields, with types and whether each is required.
@@ -117,6 +121,14 @@ describe("paths in wrangler dev", () => {
           'status"online" | "maintenance" | "error"optionaldefault "online"',
         );
         expect(await heartbeat.textContent()).toContain("device key");
+        // How it refuses, with the messages a client would read.
+        const refusals = await heartbeat.getByRole("table", { name: "Errors" }).textContent();
+        expect(refusals).toContain("401");
+        expect(refusals).toContain("invalid or decommissioned device key");
+        expect(refusals).toContain("400");
+        // OTLP's path is at the site's root, and says so.
+        const otlp = page.locator("section.operation", { has: page.getByRole("heading", { name: "POST /v1/logs" }) });
+        expect(await otlp.textContent()).toContain(`at ${origin}, not under the base URL`);
         // Search narrows to what mentions every word.
         await page.getByLabel("Search").fill("prometheus");
         await page.getByRole("status").getByText(`1 of ${total} operations`).waitFor();

@@ -1,6 +1,7 @@
 // The API reference: /api/v1/openapi.json read for people. Operations grouped by tag, each
-// with its method, path, who may call it, its summary, its path and query parameters and its
-// JSON body's fields; a search box narrows them to those that mention every word typed.
+// with its method, path, who may call it, its summary, its path and query parameters, its
+// JSON body's fields and how it refuses; a search box narrows them to those that mention every
+// word typed.
 import { useMemo, useState } from "preact/hooks";
 import { type Field, type JsonSchema, fieldNames, fieldsOf, notesOf, typeOf } from "./schema";
 
@@ -11,6 +12,17 @@ interface Parameter {
   schema: JsonSchema;
 }
 
+/** An example, or a reference to a shared one (its summary is kept beside the reference). */
+interface Example {
+  summary?: string;
+  $ref?: string;
+}
+
+interface Response {
+  description: string;
+  content?: Record<string, { examples?: Record<string, Example> }>;
+}
+
 interface Operation {
   tags?: string[];
   summary: string;
@@ -18,18 +30,26 @@ interface Operation {
   "x-auth"?: string;
   parameters?: Parameter[];
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
+  responses?: Record<string, Response>;
 }
+
+/** A path's operations, and the server it is at when that is not the document's (OTLP's /v1/logs). */
+type PathItem = Record<string, Operation> & { servers?: { url: string }[] };
 
 export interface OpenApiDocument {
   info: { title: string; version: string; description?: string };
   servers?: { url: string }[];
-  paths: Record<string, Record<string, Operation>>;
+  paths: Record<string, PathItem>;
 }
+
+const METHODS = new Set(["get", "put", "post", "delete", "patch", "head", "options", "trace"]);
 
 interface Entry {
   id: string;
   method: string;
   path: string;
+  /** Where the path is, when not under the document's base URL. */
+  server: string | undefined;
   tag: string;
   auth: string;
   op: Operation;
@@ -45,16 +65,20 @@ const AUTH: Record<string, string> = {
   admin: "org key (admin)",
   device: "device key",
   ticket: "tail ticket in the query",
+  session: "signed-in person (session cookie)",
+  "server admin or viewer": "server admin token, or org key (any role)",
 };
 
-/** What the description adds beyond the auth line: "Answers with …". */
-const noteOf = (op: Operation) => op.description?.replace(/^Auth: [^.]*\.\s*/, "") ?? "";
-const authOf = (op: Operation) => op["x-auth"] ?? /^Auth: ([^.]*)\./.exec(op.description ?? "")?.[1] ?? "";
+/** What the description adds beyond the summary. */
+const noteOf = (op: Operation) => op.description ?? "";
+const authOf = (op: Operation) => op["x-auth"] ?? "";
 
 function entries(doc: OpenApiDocument): Entry[] {
   const out: Entry[] = [];
-  for (const [path, methods] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(methods)) {
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, value] of Object.entries(item)) {
+      if (!METHODS.has(method)) continue;
+      const op = value as Operation;
       const body = op.requestBody?.content["application/json"]?.schema;
       const tag = op.tags?.[0] ?? path.split("/")[1] ?? "";
       const auth = authOf(op);
@@ -72,6 +96,7 @@ function entries(doc: OpenApiDocument): Entry[] {
         id: `${method}-${path}`.replace(/[^\w-]+/g, "-"),
         method,
         path,
+        server: item.servers?.[0]?.url,
         tag,
         auth,
         op,
@@ -115,6 +140,48 @@ function FieldTable({ caption, rows }: { caption: string; rows: (Field & { where
   );
 }
 
+/** How an operation refuses: each error status with what it says, from the examples. */
+function Refusals({ responses }: { responses: Record<string, Response> }) {
+  const rows = Object.entries(responses)
+    .filter(([status]) => /^[45]/.test(status))
+    .map(([status, r]) => ({
+      status,
+      says: Object.values(r.content?.["application/json"]?.examples ?? {}).map((x) => x.summary ?? ""),
+      description: r.description,
+    }));
+  if (rows.length === 0) return null;
+  return (
+    <table class="fields">
+      <caption>Errors</caption>
+      <thead>
+        <tr>
+          <th scope="col">Status</th>
+          <th scope="col">Means</th>
+          <th scope="col">For example</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr>
+            <td>
+              <code>{r.status}</code>
+            </td>
+            <td>{r.description}</td>
+            <td>
+              {r.says.map((s, i) => (
+                <>
+                  {i > 0 ? <br /> : null}
+                  {s}
+                </>
+              ))}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function OperationView({ e }: { e: Entry }) {
   const params = (e.op.parameters ?? []).map((p) => ({
     name: p.name,
@@ -135,9 +202,16 @@ function OperationView({ e }: { e: Entry }) {
       </p>
       <p class="auth">
         Auth: <strong>{AUTH[e.auth] ?? e.auth}</strong>
+        {e.server ? (
+          <>
+            {" "}
+            · at <code>{e.server}</code>, not under the base URL
+          </>
+        ) : null}
       </p>
       <FieldTable caption="Parameters" rows={params} />
       {e.body ? <FieldTable caption="JSON body" rows={fieldsOf(e.body)} /> : null}
+      {e.op.responses ? <Refusals responses={e.op.responses} /> : null}
     </section>
   );
 }

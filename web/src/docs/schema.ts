@@ -1,4 +1,4 @@
-// JSON Schema (as src/openapi.ts writes it from the zod contract) read for people: a type in a
+// JSON Schema (as openapi.json carries it from the zod contract, src/http/describe.ts) read for people: a type in a
 // few words, its constraints, and an object's fields flattened to dotted names
 // (logs[].level) so a request body reads as one table.
 
