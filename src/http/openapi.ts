@@ -66,6 +66,12 @@ async function withErrorResponses(op: Operation): Promise<Operation> {
 
 type Example = { summary: string; value: unknown };
 
+const slug = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
+
 /**
  * Examples that several operations give (the same refusal of an auth middleware or of a body
  * reader) are written once, under components.examples, and referenced where they apply, with
@@ -90,11 +96,7 @@ function shareExamples(paths: Record<string, Record<string, unknown>>): Record<s
       if ((uses.get(text) ?? 0) < 2) continue;
       let name = names.get(text);
       if (!name) {
-        const base = e.summary
-          .toLowerCase()
-          .replace(/[^a-z0-9]+/g, "-")
-          .replace(/^-|-$/g, "")
-          .slice(0, 60);
+        const base = slug(e.summary).slice(0, 60);
         name = base;
         for (let n = 2; name in shared; n++) name = `${base}-${n}`;
         shared[name] = e;
@@ -102,6 +104,43 @@ function shareExamples(paths: Record<string, Record<string, unknown>>): Record<s
       }
       (list as Record<string, unknown>)[key] = { $ref: `#/components/examples/${name}`, summary: e.summary };
     }
+  }
+  return shared;
+}
+
+/**
+ * Error answers several operations give whole (an auth middleware's 401, a body reader's 413)
+ * are written once, under components.responses, and referenced where they apply.
+ */
+function shareResponses(paths: Record<string, Record<string, unknown>>): Record<string, unknown> {
+  const all = Object.values(paths).flatMap((item) =>
+    (Object.values(item) as Operation[]).flatMap((op) =>
+      Object.keys(op.responses ?? {})
+        .filter((status) => /^[45]/.test(status))
+        .map((status) => ({ responses: op.responses!, status, text: JSON.stringify(op.responses![status]) })),
+    ),
+  );
+  const uses = new Map<string, number>();
+  for (const r of all) uses.set(r.text, (uses.get(r.text) ?? 0) + 1);
+  const shared: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  for (const r of all) {
+    if ((uses.get(r.text) ?? 0) < 2) continue;
+    let name = names.get(r.text);
+    if (!name) {
+      // Named by its status and its first example: 401-invalid-api-key.
+      const first = Object.values(
+        (r.responses[r.status] as { content: Record<string, { examples: Record<string, Example> }> }).content[
+          "application/json"
+        ]?.examples ?? {},
+      )[0];
+      const base = `${r.status}-${slug(first?.summary ?? "error").slice(0, 40)}`;
+      name = base;
+      for (let n = 2; name in shared; n++) name = `${base}-${n}`;
+      shared[name] = r.responses[r.status];
+      names.set(r.text, name);
+    }
+    r.responses[r.status] = { $ref: `#/components/responses/${name}` };
   }
   return shared;
 }
@@ -171,7 +210,8 @@ async function generate(app: Hono<AppEnv>): Promise<{ doc: Document; outside: Se
     paths[inApi ? path.slice(API.length) : path] = Object.fromEntries(ops);
   }
   const examples = shareExamples(paths);
-  return { doc: { ...doc, paths, components: { ...doc.components, examples } } as Document, outside };
+  const responses = shareResponses(paths);
+  return { doc: { ...doc, paths, components: { ...doc.components, examples, responses } } as Document, outside };
 }
 
 let generated: ReturnType<typeof generate> | undefined;

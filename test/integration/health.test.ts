@@ -58,13 +58,14 @@ function resolve(doc: any, ref: string): unknown {
 function errorExamples(doc: any, op: Operation) {
   return Object.entries(op.responses)
     .filter(([status]) => /^[45]/.test(status))
-    .flatMap(([status, r]) =>
-      Object.values(r.content?.["application/json"]?.examples ?? {}).map((e: any) => ({
+    .flatMap(([status, ref]) => {
+      const r = ("$ref" in ref ? resolve(doc, ref.$ref as string) : ref) as Operation["responses"][string];
+      return Object.values(r.content?.["application/json"]?.examples ?? {}).map((e: any) => ({
         status: Number(status),
         summary: e.summary as string,
         value: ("$ref" in e ? (resolve(doc, e.$ref) as any).value : e.value) as any,
-      })),
-    );
+      }));
+    });
 }
 
 describe("openapi.json, generated from the routes", () => {
@@ -183,8 +184,9 @@ describe("openapi.json, generated from the routes", () => {
           `${where}: {${name}} has no parameter`,
         ).toBe(true);
       expect(Object.keys(op.responses).length, where).toBeGreaterThan(0);
-      for (const [status, r] of Object.entries(op.responses)) {
+      for (const [status, ref] of Object.entries(op.responses)) {
         expect(status, where).toMatch(/^([1-5]\d\d|[1-5]XX|default)$/);
+        const r = ("$ref" in ref ? resolve(doc, ref.$ref as string) : ref) as { description: string };
         expect(typeof r.description, `${where} ${status}`).toBe("string");
       }
     }

@@ -23,6 +23,9 @@ interface Response {
   content?: Record<string, { examples?: Record<string, Example> }>;
 }
 
+/** A response, or a reference to one shared under components.responses. */
+type ResponseOrRef = Response | { $ref: string };
+
 interface Operation {
   tags?: string[];
   summary: string;
@@ -30,7 +33,7 @@ interface Operation {
   "x-auth"?: string;
   parameters?: Parameter[];
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
-  responses?: Record<string, Response>;
+  responses?: Record<string, ResponseOrRef>;
 }
 
 /** A path's operations, and the server it is at when that is not the document's (OTLP's /v1/logs). */
@@ -40,6 +43,7 @@ export interface OpenApiDocument {
   info: { title: string; version: string; description?: string };
   servers?: { url: string }[];
   paths: Record<string, PathItem>;
+  components?: { responses?: Record<string, Response> };
 }
 
 const METHODS = new Set(["get", "put", "post", "delete", "patch", "head", "options", "trace"]);
@@ -141,10 +145,18 @@ function FieldTable({ caption, rows }: { caption: string; rows: (Field & { where
 }
 
 /** How an operation refuses: each error status with what it says, from the examples. */
-function Refusals({ responses }: { responses: Record<string, Response> }) {
+function Refusals({
+  responses,
+  shared,
+}: {
+  responses: Record<string, ResponseOrRef>;
+  shared: Record<string, Response>;
+}) {
   const rows = Object.entries(responses)
     .filter(([status]) => /^[45]/.test(status))
-    .map(([status, r]) => ({
+    .map(([status, ref]) => ({ status, r: "$ref" in ref ? shared[ref.$ref.split("/").pop()!] : ref }))
+    .filter((x): x is { status: string; r: Response } => x.r !== undefined)
+    .map(({ status, r }) => ({
       status,
       says: Object.values(r.content?.["application/json"]?.examples ?? {}).map((x) => x.summary ?? ""),
       description: r.description,
@@ -182,7 +194,7 @@ function Refusals({ responses }: { responses: Record<string, Response> }) {
   );
 }
 
-function OperationView({ e }: { e: Entry }) {
+function OperationView({ e, shared }: { e: Entry; shared: Record<string, Response> }) {
   const params = (e.op.parameters ?? []).map((p) => ({
     name: p.name,
     where: p.in,
@@ -211,7 +223,7 @@ function OperationView({ e }: { e: Entry }) {
       </p>
       <FieldTable caption="Parameters" rows={params} />
       {e.body ? <FieldTable caption="JSON body" rows={fieldsOf(e.body)} /> : null}
-      {e.op.responses ? <Refusals responses={e.op.responses} /> : null}
+      {e.op.responses ? <Refusals responses={e.op.responses} shared={shared} /> : null}
     </section>
   );
 }
@@ -274,7 +286,7 @@ export function Reference({ doc }: { doc: OpenApiDocument }) {
               <section class="tag" id={`tag-${t}`} aria-labelledby={`tag-${t}-title`}>
                 <h2 id={`tag-${t}-title`}>{t}</h2>
                 {ops.map((e) => (
-                  <OperationView e={e} />
+                  <OperationView e={e} shared={doc.components?.responses ?? {}} />
                 ))}
               </section>
             );
