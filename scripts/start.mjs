@@ -214,7 +214,8 @@ async function stop(signal) {
 }
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => void stop(signal));
 dev.on("exit", (code) => {
-  if (!verbose && devFilter.held().length > 0) for (const line of devFilter.held()) say(line, process.stderr);
+  // Stopped before it was ready (or mid-reload): what it said is why.
+  if (!stopping) for (const line of devFilter.held()) say(line, process.stderr);
   process.exit(code ?? 0);
 });
 
@@ -264,7 +265,7 @@ if (interactive) {
 }
 
 if (withDemoFleet) {
-  // Flushing every 5 s keeps wrangler's request log to a couple of lines a second. Commands must
+  // Flushing every 5 s: lines reach the dashboard within seconds, two requests a second. Commands must
   // be answered within seconds: over the device socket (Node 22, the project's node under `npm
   // start`) the server pushes them the moment they are queued; while a socket is not open (it
   // reconnects after the server reloads; a Node without a WebSocket client has none) each device
