@@ -18,10 +18,17 @@ import {
   metricStepUs,
 } from "../contract/logql";
 import { parseLogQuery, parseQuery } from "../contract/logql-parse";
+import {
+  LokiDetectedFieldValuesParams,
+  LokiDetectedLabelsParams,
+  LokiPatternsParams,
+  LokiStatsParams,
+} from "../contract/loki-index-params";
 import { parseOrThrow } from "../contract/validation";
 import { lokiLabelNames, lokiLabelValues, lokiQuery, lokiSeries, openLokiTail } from "../services/loki";
-import { lokiDetectedFields, lokiVolume, metricResult } from "../services/loki-index";
+import { lokiDetectedFieldValues, lokiDetectedFields, lokiVolume, metricResult } from "../services/loki-index";
 import { defaultStepUs, lokiMetric } from "../services/loki-metrics";
+import { lokiDetectedLabels, lokiIndexStats } from "../services/loki-streams";
 
 const HOUR_US = 3_600_000_000;
 /** Loki's defaults: queries look back an hour, label lookups six. */
@@ -36,6 +43,8 @@ const INSTANT_WINDOW_US = HOUR_US;
 const LOKI_VERSION = "3.4.0";
 
 const nowUs = () => Date.now() * 1000;
+/** A selector for every line of the project, for the endpoints where Grafana leaves `{}` out. */
+const ALL_LINES = "{}";
 
 /** [from, to) in µs from Loki's start, end and since. */
 function rangeOf(p: { start?: number; end?: number; since?: number }, defaultSince: number) {
@@ -169,6 +178,62 @@ export const loki = new Hono<AppEnv>()
         limit: p.limit,
       }),
     );
+  })
+  .get("/detected_field/:name/values", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiDetectedFieldValuesParams, c.req.query(), "query");
+    const range = rangeOf(p, QUERY_SINCE_US);
+    // Bare, as detected_fields: {"values": […], "limit": n}.
+    return c.json(
+      await lokiDetectedFieldValues(
+        c.env,
+        c.var.db,
+        c.var.org.orgId,
+        project,
+        parseLogQuery(p.query ?? ALL_LINES),
+        c.req.param("name"),
+        { ...range, lineLimit: p.line_limit, limit: p.limit },
+      ),
+    );
+  })
+  .get("/index/stats", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiStatsParams, c.req.query(), "query");
+    // Bare: {"streams", "chunks", "entries", "bytes"}.
+    return c.json(
+      await lokiIndexStats(
+        c.env,
+        c.var.db,
+        c.var.org.orgId,
+        project,
+        parseLogQuery(p.query),
+        rangeOf(p, QUERY_SINCE_US),
+      ),
+    );
+  })
+  .get("/detected_labels", async (c) => {
+    const project = await scopeProject(c);
+    const p = parseOrThrow(LokiDetectedLabelsParams, c.req.query(), "query");
+    // Bare: {"detectedLabels": [{"label", "cardinality"}]}.
+    return c.json(
+      await lokiDetectedLabels(
+        c.env,
+        c.var.db,
+        c.var.org.orgId,
+        project,
+        parseLogQuery(p.query ?? ALL_LINES),
+        rangeOf(p, QUERY_SINCE_US),
+      ),
+    );
+  })
+  // fleetbeat mines no patterns. Loki without a pattern store answers an empty list (its
+  // PatternsHandler), which Logs Drilldown shows as no patterns; a 404 would be an error toast.
+  .get("/patterns", async (c) => {
+    await scopeProject(c);
+    const p = parseOrThrow(LokiPatternsParams, c.req.query(), "query");
+    if (p.query !== undefined) parseLogQuery(p.query);
+    rangeOf(p, QUERY_SINCE_US);
+    return c.json(success([]));
   })
   .get("/tail", async (c) => {
     const project = await scopeProject(c);

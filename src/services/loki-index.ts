@@ -1,11 +1,13 @@
-// Loki's index/volume, index/volume_range and detected_fields, as Grafana calls them.
+// Loki's index/volume, index/volume_range, detected_fields and detected_field/<name>/values, as
+// Grafana calls them.
 //
 // Volumes are the UTF-8 bytes of the selector's lines per label set, as Loki's are: counted by
 // the log shards (the same count as `sum by (…) (bytes_over_time(…))`, src/services/loki-metrics.ts),
 // grouped by the selector's labels or `targetLabels`, or, with aggregateBy=labels, per label name.
 // Detected fields are what `| json` (for a line that is a JSON object) or `| logfmt` finds in the
 // newest `line_limit` matching lines, with each field's type and number of distinct values, and the
-// per-line labels (module, session_id, detected_level) as Loki lists structured metadata.
+// per-line labels (module, session_id, detected_level) as Loki lists structured metadata;
+// detected_field/<name>/values lists one field's values in the same sample.
 import { ApiError } from "../contract/errors";
 import { DETECTED_LEVEL, type Labels, type LogQuery } from "../contract/logql";
 import type { MetricExpr, Series } from "../contract/logql-metric";
@@ -98,22 +100,32 @@ const MAX_DISTINCT = 1000;
 /** Per-line labels listed as fields, as Loki lists structured metadata (parsers: null). */
 const LINE_LABELS = ["module", "session_id", DETECTED_LEVEL];
 
-/** detected_fields: the fields of the newest `lineLimit` lines the query matches. */
-export async function lokiDetectedFields(
+interface SampledField {
+  values: Set<string>;
+  parsers: Set<"json" | "logfmt">;
+  path?: string[];
+}
+
+/**
+ * The fields of the newest `lineLimit` lines the query matches, by name: what `json` (for a line
+ * that is a JSON object) or `logfmt` finds, and the per-line labels; each with its distinct values
+ * (up to MAX_DISTINCT) and the parsers that found it.
+ */
+async function sampleFields(
   env: Env,
   db: Db,
   orgId: string,
   projectId: string,
   q: LogQuery,
-  p: { from: number; to: number; lineLimit: number; limit: number },
-): Promise<{ fields: DetectedField[]; limit: number }> {
+  p: { from: number; to: number; lineLimit: number },
+): Promise<Map<string, SampledField>> {
   const { streams } = await lokiQuery(env, db, orgId, projectId, q, {
     from: p.from,
     to: p.to,
     limit: p.lineLimit,
     direction: "backward",
   });
-  const seen = new Map<string, { values: Set<string>; parsers: Set<"json" | "logfmt">; path?: string[] }>();
+  const seen = new Map<string, SampledField>();
   const note = (name: string, value: string, parser: "json" | "logfmt" | null, path?: string[]) => {
     let f = seen.get(name);
     if (!f) seen.set(name, (f = { values: new Set(), parsers: new Set(), path }));
@@ -131,6 +143,19 @@ export async function lokiDetectedFields(
       }
     }
   }
+  return seen;
+}
+
+/** detected_fields: the fields of the newest `lineLimit` lines the query matches. */
+export async function lokiDetectedFields(
+  env: Env,
+  db: Db,
+  orgId: string,
+  projectId: string,
+  q: LogQuery,
+  p: { from: number; to: number; lineLimit: number; limit: number },
+): Promise<{ fields: DetectedField[]; limit: number }> {
+  const seen = await sampleFields(env, db, orgId, projectId, q, p);
   const fields = [...seen.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .slice(0, p.limit)
@@ -142,6 +167,24 @@ export async function lokiDetectedFields(
       ...(f.path ? { jsonPath: f.path } : {}),
     }));
   return { fields, limit: p.limit };
+}
+
+/**
+ * detected_field/<name>/values: the distinct values of one field in the same sample as
+ * detected_fields, sorted, at most `limit`; as Loki, `limit` is in the answer only when a value is.
+ */
+export async function lokiDetectedFieldValues(
+  env: Env,
+  db: Db,
+  orgId: string,
+  projectId: string,
+  q: LogQuery,
+  name: string,
+  p: { from: number; to: number; lineLimit: number; limit: number },
+): Promise<{ values: string[]; limit?: number }> {
+  const field = (await sampleFields(env, db, orgId, projectId, q, p)).get(name);
+  const values = [...(field?.values ?? [])].sort().slice(0, p.limit);
+  return values.length > 0 ? { values, limit: p.limit } : { values };
 }
 
 /** A value's type as Loki guesses it: int, float, boolean, duration, bytes, else string. */
