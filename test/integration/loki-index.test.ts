@@ -10,7 +10,7 @@
 // - patterns?query&start&end (Logs Drilldown's patterns tab, getResource('patterns')).
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type LooseJson, ingest, line, newDevice, readText, tenant } from "./helpers";
+import { type LooseJson, ingest, line, loghubLines, newDevice, readText, tenant } from "./helpers";
 
 const BASE = "http://fleetbeat.test/loki/api/v1";
 const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);
@@ -208,5 +208,32 @@ describe("Loki patterns: answered as Loki without pattern ingestion", () => {
     expect(iso.json).toEqual({ status: "success", data: [] });
     expect((await loki(`/patterns?${qs({ ...window(), query: "{module=" })}`, t.h)).status).toBe(400);
     expect((await loki(`/patterns?${qs(window())}`, { "x-scope-orgid": t.projectId })).status).toBe(401);
+  });
+});
+
+describe("Loki index/stats and detected_labels: cost", () => {
+  it("answer over an hour of 4,000 Loghub lines from the shards' counts, every line counted", async () => {
+    const t = await tenant();
+    const endUs = Date.now() * 1000 - 1_000_000;
+    let messageBytes = 0;
+    for (const dataset of ["HDFS", "Linux"]) {
+      const lines = loghubLines(dataset, 2000, { endUs, stepUs: 1_800_000, offset: dataset === "Linux" ? 0 : 1 });
+      messageBytes += bytes(...lines.map((l) => l.message));
+      for (let i = 0; i < lines.length; i += 1000)
+        expect((await ingest(t.deviceKey, { logs: lines.slice(i, i + 1000) })).json.accepted).toBe(1000);
+    }
+    const end = Math.floor(endUs / 1000) + 1000;
+    const range = { end: ns(end), start: ns(end - 3_600_000) };
+    const h = grafana(t.viewerKey, t.projectId);
+    let started = Date.now();
+    const stats = await loki(`/index/stats?${qs({ ...range, query: `{device_id="${t.deviceId}"}` })}`, h);
+    const statsMs = Date.now() - started;
+    expect(stats.json).toMatchObject({ entries: 4000, bytes: messageBytes });
+    started = Date.now();
+    const labels = await loki(`/detected_labels?${qs(range)}`, h);
+    const labelsMs = Date.now() - started;
+    expect(labels.json.detectedLabels.map((l: LooseJson) => l.label)).toContain("module");
+    console.log(`over 4,000 lines: index/stats ${statsMs} ms, detected_labels ${labelsMs} ms`);
+    expect(statsMs + labelsMs).toBeLessThan(5000);
   });
 });
