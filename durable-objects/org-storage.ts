@@ -190,7 +190,7 @@ export class OrgStorage {
     for (let afterId: string | undefined; ; ) {
       const page = await listProjects(db, this.orgId(), { afterId, limit: SEED_PAGE });
       const reports = await Promise.all(page.map((p) => hubNamed(this.env, p.id).storageReport()));
-      page.forEach((p, i) => this.apply(p.id, reports[i]!));
+      for (const [i, p] of page.entries()) this.apply(p.id, reports[i]!);
       if (page.length < SEED_PAGE) break;
       afterId = page[page.length - 1]!.id;
     }

@@ -177,6 +177,7 @@ const tupleOf = (id: number, l: Omit<LogRecord, "id">): Tuple => [
 /** A line's keys as the `keys` column holds them. */
 const keysOf = (t: Tuple): string => `${t[0]},${t[1]},${t[2]},`;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range, control characters included
 const NOT_ASCII = /[^\x00-\x7f]/;
 /** Which of the search words is the longest: the one searched for (the rarest, most likely). */
 const longest = (words: readonly string[]): number =>
@@ -270,7 +271,7 @@ interface Found extends Key {
  * case folding and diacritics decide, and the line is read).
  */
 function mayHold(words: readonly string[], raw: string): boolean {
-  if (words.length === 0 || /[^\x00-\x7f]/.test(raw)) return true;
+  if (words.length === 0 || NOT_ASCII.test(raw)) return true;
   const lower = raw.toLowerCase();
   return words.every((w) => lower.includes(w));
 }

@@ -20,6 +20,7 @@ export interface SearchTerms {
 }
 
 /** Control characters (NUL ends a string inside SQLite's FTS parser) are not searchable text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
 const clean = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, " ").trim();
 
 /** FTS5's unicode61 words of `text`: letters and digits, folded to lower case, diacritics removed. */

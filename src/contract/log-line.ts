@@ -2,6 +2,7 @@
 // store keeps. A bad line is rejected with its index and reason; its neighbours are kept.
 import { z } from "zod";
 import { refuseProtoKey } from "./common";
+import { issuesText } from "./validation";
 import { LINE_LIMITS as L } from "./limits";
 import { parseIsoMicros } from "../lib/time";
 import { levelNumber, parseLevel } from "./levels";
@@ -99,20 +100,26 @@ export function validateLines(raw: unknown[], nowUs: number, oldestUs: number) {
   const lines: StoredLine[] = [];
   const rejected: Rejection[] = [];
   const newestUs = nowUs + L.future_skew_ms * 1000;
-  raw.forEach((value, index) => {
+  for (const [index, value] of raw.entries()) {
     const parsed = LogLine.safeParse(value);
     if (!parsed.success) {
-      const reason = parsed.error.issues
-        .map((i) => `${i.path.length ? i.path.join(".") : "line"}: ${i.message}`)
-        .join("; ");
-      rejected.push({ index, reason });
-      return;
+      rejected.push({ index, reason: issuesText(parsed.error.issues) });
+      continue;
     }
     const line = parsed.data;
     const ts = line.timestamp_us ?? parseTimestamp(line.timestamp!);
-    if (Number.isNaN(ts)) return void rejected.push({ index, reason: "timestamp: not a valid date" });
-    if (ts < oldestUs) return void rejected.push({ index, reason: "timestamp: older than the hot window" });
-    if (ts > newestUs) return void rejected.push({ index, reason: "timestamp: too far in the future" });
+    if (Number.isNaN(ts)) {
+      rejected.push({ index, reason: "timestamp: not a valid date" });
+      continue;
+    }
+    if (ts < oldestUs) {
+      rejected.push({ index, reason: "timestamp: older than the hot window" });
+      continue;
+    }
+    if (ts > newestUs) {
+      rejected.push({ index, reason: "timestamp: too far in the future" });
+      continue;
+    }
     const context = line.context ? JSON.stringify(line.context) : null;
     lines.push({
       ts,
@@ -130,6 +137,6 @@ export function validateLines(raw: unknown[], nowUs: number, oldestUs: number) {
         (line.thread_id ? utf8Length(line.thread_id) : 0) +
         (context ? utf8Length(context) : 0),
     });
-  });
+  }
   return { lines, rejected };
 }

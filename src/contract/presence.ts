@@ -2,9 +2,9 @@
 // registry row, and what the object reports to its project (a transition at once, the rest with
 // each delivery), which answers the fleet's live picture.
 import type { z } from "zod";
-import type { DeviceStatus, Heartbeat, StatusCounts as StatusCountsSchema } from "./fleet";
+import type { DeviceStatus as DeviceStatusSchema, Heartbeat, StatusCounts as StatusCountsSchema } from "./fleet";
 
-export type DeviceStatus = z.output<typeof DeviceStatus>;
+export type DeviceStatus = z.output<typeof DeviceStatusSchema>;
 /** What a device may say about itself; offline is only ever concluded by the server. */
 export type ReportedStatus = z.output<typeof Heartbeat>["status"];
 

@@ -68,6 +68,11 @@ function issueText(path: string, message: string): string {
   return /^(must|is|has|cannot) /.test(message) ? `${path} ${message}` : `${path}: ${message}`;
 }
 
+/** zod's issues as one line a person reads: "module: must be at most 64 characters; level: …". */
+export function issuesText(issues: z.core.$ZodIssue[], root = "line"): string {
+  return issues.map((i) => `${i.path.length ? pathOf(i.path) : root}: ${wordIssue(i)}`).join("; ");
+}
+
 /** The contract's error for zod's issues. */
 export function validationError(issues: z.core.$ZodIssue[], location?: Location): ApiError {
   const details = issues.map((i) => ({

@@ -759,14 +759,12 @@ describe("path properties", () => {
             ? [{ weight: 1, arbitrary: fc.constant({ id: aIds[kind], from: "A" as const }) }]
             : []),
         );
-      const request = fc
-        .integer({ min: 0, max: routes.length - 1 })
-        .chain((r) =>
-          fc.record({
-            route: fc.constant(routes[r]!),
-            ids: fc.tuple(...routes[r]!.kinds.map((k) => idFor(k, routes[r]!))),
-          }),
-        );
+      const request = fc.integer({ min: 0, max: routes.length - 1 }).chain((r) =>
+        fc.record({
+          route: fc.constant(routes[r]!),
+          ids: fc.tuple(...routes[r]!.kinds.map((k) => idFor(k, routes[r]!))),
+        }),
+      );
       const tokens = { admin: A.adminKey, viewer: A.viewerKey, device: A.d1.deviceKey };
       await checkProperty(
         "paths: /fleet/devices/:id, /sessions/:id, /keys/:id, /projects/:id, /orgs/:id",

@@ -43,18 +43,16 @@ const rowOf = (r: AlertRule): RuleRow => ({
 export async function insertRule(db: Db, rule: AlertRule): Promise<void> {
   await db.batch([
     db.insert(alertRules).values(rowOf(rule)),
-    db
-      .insert(alertTargets)
-      .values(
-        rule.targets.map((t) => ({
-          id: t.id,
-          ruleId: rule.id,
-          url: t.url,
-          format: t.format,
-          secret: t.secret,
-          createdAt: rule.created_at,
-        })),
-      ),
+    db.insert(alertTargets).values(
+      rule.targets.map((t) => ({
+        id: t.id,
+        ruleId: rule.id,
+        url: t.url,
+        format: t.format,
+        secret: t.secret,
+        createdAt: rule.created_at,
+      })),
+    ),
   ]);
 }
 
