@@ -25,7 +25,10 @@ const REFUSED = new Set([400, 409, 413, 415]);
 const SERVER_LIMITS: typeof LOG_UPLOAD = { max_lines: 5000, max_bytes: 5 * 1024 * 1024 };
 /** Room under max_bytes for what a batch holds besides its lines: its batch_id and session_id. */
 const ENVELOPE_BYTES = 4 * 1024;
-/** Batches larger than this go by HTTP even when the socket is open: a WebSocket message is at most 1 MiB on Workers. */
+/**
+ * Batches larger than this go by HTTP even when the socket is open: a WebSocket message is at most 1 MiB on
+ * Workers.
+ */
 const SOCKET_BATCH_BYTES = 900 * 1024;
 
 /** What the agent needs of the device socket (agent/socket.ts); tests hand it one of their own. */
@@ -96,7 +99,10 @@ export interface FlushResult {
   rejected: number;
   /** True when a batch could not be delivered now (network, 5xx, 429, 401/403): it stays spooled. */
   pending: boolean;
-  /** When pending: the time (ms since the epoch) before which no flush sends, after the server's Retry-After or our backoff. */
+  /**
+   * When pending: the time (ms since the epoch) before which no flush sends, after the server's Retry-After
+   * or our backoff.
+   */
   retryAt?: number;
   /** When pending: what the last attempt met, e.g. "429 quota_exceeded" or "network: fetch failed". */
   reason?: string;
@@ -369,7 +375,10 @@ export class FleetbeatAgent {
     this.backoff?.failed(serverDelay);
   }
 
-  /** One batch to the server: over the device socket while it is open and the batch fits a message, else by HTTP (gzipped). */
+  /**
+   * One batch to the server: over the device socket while it is open and the batch fits a message, else by
+   * HTTP (gzipped).
+   */
   private async deliver(batch: { batch_id: string; session_id?: string; logs: SpoolLine[] }): Promise<Answer> {
     const json = JSON.stringify(batch);
     const socket = this.options.socket;
@@ -400,7 +409,10 @@ export class FleetbeatAgent {
     return { status: res.status, body, delayMs: serverDelayMs(res.headers.get("retry-after"), body) };
   }
 
-  /** One heartbeat, over the socket while it is open, else by HTTP. Its answer may change the send pace (live, send_interval_s). */
+  /**
+   * One heartbeat, over the socket while it is open, else by HTTP. Its answer may change the send pace (live,
+   * send_interval_s).
+   */
   async heartbeat(body: { status?: ReportedStatus; metrics?: Record<string, number> } = {}): Promise<HeartbeatAnswer> {
     const beat = { ...body, ...(this.sessionId ? { session_id: this.sessionId } : {}) };
     let answer: HeartbeatAnswer | undefined;
@@ -488,7 +500,10 @@ export class FleetbeatAgent {
     this.sender = null;
   }
 
-  /** Sets the send loop's timer for the policy's next time, if that is sooner than the one set (or `reset`: whatever it is). */
+  /**
+   * Sets the send loop's timer for the policy's next time, if that is sooner than the one set (or `reset`:
+   * whatever it is).
+   */
   private wake(reset = false): void {
     const sender = this.sender;
     if (!sender || this.flushing) return; // a flush under way calls again when it ends

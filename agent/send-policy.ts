@@ -8,7 +8,10 @@
 // Pure: every method takes the time, so tests drive it with a clock of their own.
 
 export interface SendPolicyOptions {
-  /** The longest a line waits when nothing calls for sooner (60 s); the server's send_interval_s is followed up to this. */
+  /**
+   * The longest a line waits when nothing calls for sooner (60 s); the server's send_interval_s is followed
+   * up to this.
+   */
   intervalMs?: number;
   /** The pace while live, while a command is answered, and of error lines (1 s); nothing waits less on a timer. */
   fastMs?: number;
@@ -19,7 +22,10 @@ export interface SendPolicyOptions {
   commandLingerMs?: number;
 }
 
-/** What a heartbeat answer, an ingest answer or a `live` frame says about this device (fields an older server leaves out). */
+/**
+ * What a heartbeat answer, an ingest answer or a `live` frame says about this device (fields an older server
+ * leaves out).
+ */
 export interface ServerHint {
   live?: unknown;
   send_interval_s?: unknown;
@@ -86,7 +92,10 @@ export class SendScheduler {
     this.retryAt = null;
   }
 
-  /** The send ended; when `pending`, what it took waits again, until `retryAt` (or a fast beat when the agent does not back off). */
+  /**
+   * The send ended; when `pending`, what it took waits again, until `retryAt` (or a fast beat when the agent
+   * does not back off).
+   */
   sendFinished(now: number, result: { pending: boolean; retryAt?: number }): void {
     const sent = this.inFlight ?? none();
     this.inFlight = null;

@@ -89,13 +89,12 @@ export class MemorySpool implements Spool {
 const SPOOL_MAX_BYTES = 100 * 1024 * 1024;
 
 /**
- * NDJSON files in a folder: `open.ndjson` takes appends; sealing renames it to
- * `<batch id>.ndjson`. The folder stays within `maxBytes` (100 MB by default): when a sealed
- * segment takes it past, the oldest segments are deleted and their lines counted in `dropped`,
- * which the agent reports as a line of its own once the server can be reached. Every line ends in a newline: a write a crash cut short is cut off
- * when the spool opens (or ended with a newline, if what was written is a whole line), so
- * the next line starts on a line of its own. Pass `fsync: true` to make every append survive
- * a power cut, at the cost of a sync each.
+ * NDJSON files in a folder: `open.ndjson` takes appends; sealing renames it to `<batch id>.ndjson`. The
+ * folder stays within `maxBytes` (100 MB by default): when a sealed segment takes it past, the oldest
+ * segments are deleted and their lines counted in `dropped`, which the agent reports as a line of its own
+ * once the server can be reached. Every line ends in a newline: a write a crash cut short is cut off when the
+ * spool opens (or ended with a newline, if what was written is a whole line), so the next line starts on a
+ * line of its own. Pass `fsync: true` to make every append survive a power cut, at the cost of a sync each.
  */
 export class FileSpool implements Spool {
   private count = 0;

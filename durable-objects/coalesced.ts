@@ -38,7 +38,10 @@ export class Coalesced {
   private delivered = 0;
   /** Asks not yet covered, in order: each is answered by the first send that started after it. */
   private waiting: { ask: number; covered: () => void }[] = [];
-  /** Counts may not go before this (ms): a second after the last went, or a retry's wait after a failure. Memory only: after a restart, at once. */
+  /**
+   * Counts may not go before this (ms): a second after the last went, or a retry's wait after a failure.
+   * Memory only: after a restart, at once.
+   */
   private countsNotBefore = 0;
   /** When the alarm should send what is still owed (memory only). */
   private owedAt: number | null = null;

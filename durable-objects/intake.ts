@@ -254,7 +254,10 @@ export class Intake {
     return { taken: m.taken ?? 0, ownRows: m.own ?? 0 };
   }
 
-  /** Sums over every sender: rows its devices wrote, and the highest own total each reported; of the first, what senders named `…/shard/…` wrote. */
+  /**
+   * Sums over every sender: rows its devices wrote, and the highest own total each reported; of the first,
+   * what senders named `…/shard/…` wrote.
+   */
   rowTotals(): { senderRows: number; relayRows: number; shardRows: number } {
     const t = this.sql
       .exec<{ s: number; r: number; l: number }>(
@@ -270,7 +273,10 @@ export class Intake {
     return d;
   }
 
-  /** Senders whose counts came within `withinMs`, newest first, at most `max` + 1 (so the caller knows there are more). */
+  /**
+   * Senders whose counts came within `withinMs`, newest first, at most `max` + 1 (so the caller knows there
+   * are more).
+   */
   recent(withinMs: number, max: number): string[] {
     return this.sql
       .exec<{ sender: string }>(

@@ -45,7 +45,10 @@ const orgHubName = (orgId: string) => `org:${orgId}`;
 /** The project's side: its version, what the org has heard, and its org. */
 const REPORT_KEY = "org_storage_report";
 const ORG_KEY = "org_storage_org";
-/** The org's side: each project's latest report (or that it is gone), their sum, and whether every project was asked once. */
+/**
+ * The org's side: each project's latest report (or that it is gone), their sum, and whether every project was
+ * asked once.
+ */
 const entryKey = (projectId: string) => `org_storage/${projectId}`;
 const TOTAL_KEY = "org_storage_total";
 const SEEDED_KEY = "org_storage_seeded";

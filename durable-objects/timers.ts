@@ -31,7 +31,10 @@ export class Timers {
     this.timers.push(timer);
   }
 
-  /** Sets the alarm to the earliest moment a part must run (its due moment and its slack), unless it is already set sooner. */
+  /**
+   * Sets the alarm to the earliest moment a part must run (its due moment and its slack), unless it is
+   * already set sooner.
+   */
   async arm(now = Date.now()): Promise<void> {
     let next: number | null = null;
     for (const t of this.timers) {

@@ -18,7 +18,10 @@ interface Outcome {
   result: Record<string, unknown>;
 }
 
-/** What a mapped program printed, kept in the ack up to this many characters per stream (the ack's result is at most 16 KiB). */
+/**
+ * What a mapped program printed, kept in the ack up to this many characters per stream (the ack's result is
+ * at most 16 KiB).
+ */
 const OUTPUT_KEPT = 4000;
 /** How long a timed-out program has after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 5000;

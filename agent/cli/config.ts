@@ -42,7 +42,10 @@ const AgentConfig = z
     flush_ms: z.number().int().min(100).default(SEND_DEFAULTS.intervalMs),
     /** "socket": the device WebSocket where the runtime has one, HTTPS while it is not open; "https": HTTPS only. */
     transport: z.enum(["socket", "https"]).default("socket"),
-    /** Without the device socket (Node 20, transport "https", or while it is closed), how often to ask for commands between heartbeats. */
+    /**
+     * Without the device socket (Node 20, transport "https", or while it is closed), how often to ask for
+     * commands between heartbeats.
+     */
     command_poll_s: z.number().min(1).default(10),
   })
   .strict();

@@ -25,7 +25,10 @@ const FINAL_FLUSH_MS = 30_000;
 
 const say = (message: string) => console.error(`fleetbeat agent: ${message}`);
 
-/** The socket unless the command line, FLEETBEAT_SOCKET=off or config.json says HTTPS (or the runtime has no WebSocket). */
+/**
+ * The socket unless the command line, FLEETBEAT_SOCKET=off or config.json says HTTPS (or the runtime has no
+ * WebSocket).
+ */
 function wantsSocket(config: AgentConfig, flag: Transport | undefined): boolean {
   const chosen = flag ?? (process.env.FLEETBEAT_SOCKET === "off" ? "https" : config.transport);
   return chosen === "socket" && DeviceSocket.available();

@@ -19,7 +19,10 @@ import { type FileShape, SimSession } from "./session.ts";
 import type { Tally } from "./tally.ts";
 
 const TICK_MS = 1000;
-/** Without a session pace: idle between sessions, and how long one runs, in seconds. The first starts soon either way. */
+/**
+ * Without a session pace: idle between sessions, and how long one runs, in seconds. The first starts soon
+ * either way.
+ */
 const IDLE_S = { min: 5, max: 30 };
 const SESSION_S = { min: 30, max: 120 };
 const FIRST_SESSION_WITHIN_S = 3;
@@ -51,7 +54,10 @@ export interface DevicePace {
   files?: FileShape;
   /** The device socket (HTTPS while it is not open), or HTTPS only. */
   transport: "socket" | "https";
-  /** Seconds between asking for commands while the socket is not open; without it, only after a heartbeat that says some wait. */
+  /**
+   * Seconds between asking for commands while the socket is not open; without it, only after a heartbeat that
+   * says some wait.
+   */
   commandPollEvery?: number;
   /** Seconds between bursts of errors, on average (600 by default: errors ~5% of a typical device's lines). */
   burstEvery?: number;
@@ -232,7 +238,10 @@ export class VirtualDevice {
     }
   }
 
-  /** The commands waiting for this device, by HTTPS (the server marks them delivered); each is answered without holding up the device. */
+  /**
+   * The commands waiting for this device, by HTTPS (the server marks them delivered); each is answered
+   * without holding up the device.
+   */
   private async pollCommands(): Promise<void> {
     try {
       for (const command of await this.agent.commands(this.device.device_id)) void this.answer(command);

@@ -23,7 +23,10 @@ export class Tally {
   commands = 0;
   /** Device sockets that opened (each reconnect counts), with --transport socket. */
   socketsOpened = 0;
-  /** Requests that failed (a network error, a 5xx, a refusal; a spell of undelivered lines counts once): the first of each kind is told on stderr. */
+  /**
+   * Requests that failed (a network error, a 5xx, a refusal; a spell of undelivered lines counts once): the
+   * first of each kind is told on stderr.
+   */
   errors = 0;
   private readonly told = new Set<string>();
 

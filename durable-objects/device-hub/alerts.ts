@@ -1,13 +1,12 @@
-// A device's own alert conditions, evaluated where its events already arrive: heartbeats
-// (metric_threshold, and the way back from offline), the offline mark (device_offline) and
-// each stored batch (error_rate per device). The object holds only the rules that concern
-// it, asked of the project's object when a delivery's answer (or the project's push) names a
-// version it lacks, so evaluating costs no D1 read or write. It asks after a delay of its own
-// within RULES_SPREAD.ms (a hash of its id and the version), so a rule change heard by many devices at once
-// reaches the project's object spread over that time, not in the same second. What it finds (a condition starting or ending) goes
-// to the project's object, which keeps the alert's state and sends the webhooks; reports
-// wait in this object's storage until the project has them. Everything it judges by (rules,
-// conditions, error windows, reports) is in its storage, so an evicted object resumes as it was.
+// A device's own alert conditions, evaluated where its events already arrive: heartbeats (metric_threshold,
+// and the way back from offline), the offline mark (device_offline) and each stored batch (error_rate per
+// device). The object holds only the rules that concern it, asked of the project's object when a delivery's
+// answer (or the project's push) names a version it lacks, so evaluating costs no D1 read or write. It asks
+// after a delay of its own within RULES_SPREAD.ms (a hash of its id and the version), so a rule change heard
+// by many devices at once reaches the project's object spread over that time, not in the same second. What it
+// finds (a condition starting or ending) goes to the project's object, which keeps the alert's state and
+// sends the webhooks; reports wait in this object's storage until the project has them. Everything it judges
+// by (rules, conditions, error windows, reports) is in its storage, so an evicted object resumes as it was.
 import type { AlertParams, AlertReport, AlertRule } from "../../src/contract/alerts";
 import { createDb } from "../../src/db/client";
 import { findDeviceOfOrg } from "../../src/db/repos/devices";
@@ -34,7 +33,10 @@ type Conditions = Record<string, { since?: number; firing?: boolean }>;
 export class DeviceAlerts {
   private readonly errorWindows: ErrorWindows;
   private refreshing: Promise<void> | null = null;
-  /** A rules version heard of and not fetched yet, and when to fetch it (memory only: the next delivery's answer names it again). */
+  /**
+   * A rules version heard of and not fetched yet, and when to fetch it (memory only: the next delivery's
+   * answer names it again).
+   */
   private announced: { version: number; at: number } | null = null;
 
   constructor(

@@ -39,13 +39,22 @@ export interface OwedState {
   rowsWritten(): number;
   /** Saves the state now (one row), as sealing must be kept before the send. */
   save(): void;
-  /** The project took the sealed delivery `seq` at `at`: kept with the next save, not one of its own (hub.ts markTaken). */
+  /**
+   * The project took the sealed delivery `seq` at `at`: kept with the next save, not one of its own (hub.ts
+   * markTaken).
+   */
   taken(seq: number, at: number): void;
   /** Whether the device is live now: its lines go to the tail. */
   live(): boolean;
-  /** How late the alarm may deliver owed counts (ms): the device's own frames deliver them when due (Sender.countsSlackMs). */
+  /**
+   * How late the alarm may deliver owed counts (ms): the device's own frames deliver them when due
+   * (Sender.countsSlackMs).
+   */
   countsSlackMs(): number;
-  /** The device's presence as of now: a delivery of counts carries it (last seen, metrics) to the project's live picture. */
+  /**
+   * The device's presence as of now: a delivery of counts carries it (last seen, metrics) to the project's
+   * live picture.
+   */
   presence(): PresenceReport | undefined;
 }
 
@@ -83,7 +92,10 @@ export class ProjectDelivery {
     timers.add({ name: "day's counts", due: (now) => this.dayEnd(now), fire: () => this.sends.flush() });
   }
 
-  /** When counts of a day that has ended (or ends next) must go: the next midnight after the oldest day owed, plus this device's slot. */
+  /**
+   * When counts of a day that has ended (or ends next) must go: the next midnight after the oldest day owed,
+   * plus this device's slot.
+   */
   private dayEnd(now: number): number | null {
     const who = this.identity();
     const owed = this.state.owed();

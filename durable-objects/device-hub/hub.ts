@@ -76,7 +76,10 @@ export const LIVE = { holdMs: 3_600_000, lingerMs: 60_000 };
 /** Session batches whose line ranges a device keeps (DeviceState.sessionBatches). */
 const SESSION_BATCHES_KEPT = 64;
 
-/** Audit events a device holds while its org's log cannot be reached (memory); older ones are dropped, and said so in the Worker's log. */
+/**
+ * Audit events a device holds while its org's log cannot be reached (memory); older ones are dropped, and
+ * said so in the Worker's log.
+ */
 const AUDIT_KEPT = 1000;
 
 /** Who acts when the platform itself finds something out (a device gone silent, a command expired). */
@@ -103,7 +106,10 @@ export class DeviceHub extends DurableObject<Env> {
   private readonly auditOut: AuditEntry[] = [];
   /** Heartbeats over the socket held since the state was last saved (socket-beats.ts). */
   private beats: Beats | null = null;
-  /** The delivery the project took since the state was last saved, held by the socket's attachment too (socket-beats.ts). */
+  /**
+   * The delivery the project took since the state was last saved, held by the socket's attachment too
+   * (socket-beats.ts).
+   */
   private taken: Held["taken"] = null;
   /** While set, changes to the state wait for the next save (the socket's heartbeats). */
   private volatile = false;
@@ -153,7 +159,8 @@ export class DeviceHub extends DurableObject<Env> {
         this.ctx.getWebSockets().length > 0 ? SOCKET_BEATS.silenceMs : (this.state.current?.heartbeatIntervalMs ?? 0),
       fire: () => this.goOffline(),
     });
-    // Sessions nothing named for SESSION_IDLE_S end as timed_out (sessions.ts); the check may come SESSION_IDLE.slackMs late, riding on other alarms.
+    // Sessions nothing named for SESSION_IDLE_S end as timed_out (sessions.ts); the check may come
+    // SESSION_IDLE.slackMs late, riding on other alarms.
     this.timers.add({
       name: "session timeout",
       due: () => (this.state.current ? this.sessions.nextTimeout() : null),
@@ -200,7 +207,8 @@ export class DeviceHub extends DurableObject<Env> {
       () => this.lineFloor(),
       this.timers,
     );
-    // A device told on its socket that it is live hears when that ends (after a hibernation, with its next heartbeat's answer).
+    // A device told on its socket that it is live hears when that ends (after a hibernation, with its next
+    // heartbeat's answer).
     this.timers.add({
       name: "live end",
       due: () => (this.liveTold && this.ctx.getWebSockets().length > 0 ? (this.state.current?.liveUntil ?? 0) : null),
@@ -356,7 +364,10 @@ export class DeviceHub extends DurableObject<Env> {
     return (this.state.current?.liveUntil ?? 0) > now;
   }
 
-  /** What the device is told: live while someone watches it, or while one of its alert conditions holds (so its lines come at once). */
+  /**
+   * What the device is told: live while someone watches it, or while one of its alert conditions holds (so
+   * its lines come at once).
+   */
   private advice(now = Date.now()): SendAdvice {
     const live = this.isLive(now) || this.alerts.holding();
     return { live, send_interval_s: live ? SEND_INTERVAL_S.live : SEND_INTERVAL_S.idle };
@@ -411,7 +422,10 @@ export class DeviceHub extends DurableObject<Env> {
     return (await withinRate(this.env, rule, s.deviceId)) ? null : rule;
   }
 
-  /** A request was refused after it was authenticated: what it counted is saved now (one row, if anything is unsaved). */
+  /**
+   * A request was refused after it was authenticated: what it counted is saved now (one row, if anything is
+   * unsaved).
+   */
   async keepCounts(): Promise<void> {
     if (this.state.current) await this.commit();
   }
@@ -550,7 +564,10 @@ export class DeviceHub extends DurableObject<Env> {
     await this.timers.arm();
   }
 
-  /** The alarm found MISSED_HEARTBEATS intervals without a heartbeat (or the open socket fell silent); the project hears of it next. */
+  /**
+   * The alarm found MISSED_HEARTBEATS intervals without a heartbeat (or the open socket fell silent); the
+   * project hears of it next.
+   */
   private async goOffline(): Promise<void> {
     if (!this.state.require().offline)
       this.auditPresence("device.disconnected", { last_seen_at: this.state.require().lastSeenAt });
@@ -561,7 +578,10 @@ export class DeviceHub extends DurableObject<Env> {
     await this.presenceReports.sendNow();
   }
 
-  /** The project's alert rules changed (it tells devices that delivered lately): fetch them at this device's moment (alerts.ts). */
+  /**
+   * The project's alert rules changed (it tells devices that delivered lately): fetch them at this device's
+   * moment (alerts.ts).
+   */
   async alertRulesChanged(version: number): Promise<void> {
     if (!this.state.current) return;
     this.alerts.heardVersion(version);
@@ -584,7 +604,8 @@ export class DeviceHub extends DurableObject<Env> {
   private setLive(watched: boolean, now: number, forMs: number): void {
     const was = this.isLive(now);
     const until = this.state.current?.liveUntil ?? 0;
-    // Renewed a whole hold at a time: an answer that finds the device watched changes the state once an hour, not each time.
+    // Renewed a whole hold at a time: an answer that finds the device watched changes the state once an hour,
+    // not each time.
     const next = watched ? (until >= now + forMs ? until : now + LIVE.holdMs) : Math.min(until, now + forMs);
     if (next !== until) this.state.note((s) => (s.liveUntil = next));
     if (this.isLive(now) === was) return;
@@ -686,7 +707,10 @@ export class DeviceHub extends DurableObject<Env> {
     return { ok: true, answer };
   }
 
-  /** Counts a stored batch's lines (ids from `first`) for its session, opening it here if it is new; saved with the event. */
+  /**
+   * Counts a stored batch's lines (ids from `first`) for its session, opening it here if it is new; saved
+   * with the event.
+   */
   private countForSession(
     sessionId: string,
     first: number,
@@ -712,7 +736,10 @@ export class DeviceHub extends DurableObject<Env> {
     });
   }
 
-  /** A line or heartbeat named the session: its timeout starts again, and a timed-out one is reopened (told to the project by commit). Says whether it was reopened. */
+  /**
+   * A line or heartbeat named the session: its timeout starts again, and a timed-out one is reopened (told to
+   * the project by commit). Says whether it was reopened.
+   */
   private noteNamed(session: Pick<SessionRow, "session_id" | "status">, now: number): boolean {
     const reopened = this.sessions.named(session, now);
     if (reopened) this.reopened.push(reopened);
@@ -724,12 +751,16 @@ export class DeviceHub extends DurableObject<Env> {
     return this.state.current?.sessionBatches?.ranges.some(([a]) => a === first) ?? false;
   }
 
-  /** Whether the stored batch whose lines start at `first` was not counted for its session here (see DeviceState.sessionBatches). */
+  /**
+   * Whether the stored batch whose lines start at `first` was not counted for its session here (see
+   * DeviceState.sessionBatches).
+   */
   private uncounted(first: number): boolean {
     const kept = this.state.current?.sessionBatches;
     if (!kept || first < kept.since) return false;
     if (this.countedHere(first)) return false;
-    // Older than every range kept: it was counted long ago (a retry comes within minutes, not SESSION_BATCHES_KEPT batches later).
+    // Older than every range kept: it was counted long ago (a retry comes within minutes, not
+    // SESSION_BATCHES_KEPT batches later).
     return kept.ranges.length < SESSION_BATCHES_KEPT || first > kept.ranges[0]![0];
   }
 
@@ -782,7 +813,10 @@ export class DeviceHub extends DurableObject<Env> {
     return outcome;
   }
 
-  /** The alarm: sessions nothing named for SESSION_IDLE_S end as timed_out, each as an end does (its row, the state, the project told). */
+  /**
+   * The alarm: sessions nothing named for SESSION_IDLE_S end as timed_out, each as an end does (its row, the
+   * state, the project told).
+   */
   private async timeOutSessions(now: number): Promise<void> {
     const ended = this.transaction(() => {
       const rows = this.sessions.timeOut(now);
@@ -821,7 +855,10 @@ export class DeviceHub extends DurableObject<Env> {
 
   // ---- commands -------------------------------------------------------------------------
 
-  /** A command from a person or key (`sentBy`); audited here, so that its events stay in order (sent before delivered). */
+  /**
+   * A command from a person or key (`sentBy`); audited here, so that its events stay in order (sent before
+   * delivered).
+   */
   async queueCommand(
     command: string,
     params: unknown,
@@ -867,7 +904,10 @@ export class DeviceHub extends DurableObject<Env> {
     return outcome;
   }
 
-  /** An audit event of one of this device's commands, by the device unless said, sent to its org's log at the end of the event (commit). */
+  /**
+   * An audit event of one of this device's commands, by the device unless said, sent to its org's log at the
+   * end of the event (commit).
+   */
   private auditCommand(
     action: AuditAction,
     row: Pick<CommandRecord, "id" | "command">,
@@ -886,7 +926,10 @@ export class DeviceHub extends DurableObject<Env> {
     });
   }
 
-  /** Expires what is past its time, each an audit event by the system (sent with the event's commit, or the alarm's). */
+  /**
+   * Expires what is past its time, each an audit event by the system (sent with the event's commit, or the
+   * alarm's).
+   */
   private expireCommands(now: number): void {
     for (const row of this.commands.expire(now))
       this.auditCommand("command.expired", row, {}, undefined, PRESENCE_ACTOR);
@@ -905,7 +948,10 @@ export class DeviceHub extends DurableObject<Env> {
     });
   }
 
-  /** Appends the audit events waiting here to the org's log; ones that fail wait for the next commit (at most AUDIT_KEPT). */
+  /**
+   * Appends the audit events waiting here to the org's log; ones that fail wait for the next commit (at most
+   * AUDIT_KEPT).
+   */
   private async sendAudit(): Promise<void> {
     const s = this.state.current;
     if (this.auditOut.length === 0 || !s) return;
@@ -989,7 +1035,10 @@ export class DeviceHub extends DurableObject<Env> {
     return this.tail.shipped;
   }
 
-  /** Delivers everything owed to the project now, the shard's counts too, fetches rules it was told of, and waits for it (tests settle with it). */
+  /**
+   * Delivers everything owed to the project now, the shard's counts too, fetches rules it was told of, and
+   * waits for it (tests settle with it).
+   */
   async [SETTLE](): Promise<void> {
     await this.presenceReports.sendNow();
     await this.delivery.flush();
@@ -1021,7 +1070,10 @@ export class DeviceHub extends DurableObject<Env> {
     return days === undefined ? hotWindowMs(this.env) : hotWindowFor(this.env, days);
   }
 
-  /** What the project said with a delivery: the month's quota, the tier's retention, who watches, the rules' version. */
+  /**
+   * What the project said with a delivery: the month's quota, the tier's retention, who watches, the rules'
+   * version.
+   */
   private async heard(answer: DeliveryAnswer): Promise<void> {
     const state = answer.quota;
     const current = this.state.current;
@@ -1034,7 +1086,10 @@ export class DeviceHub extends DurableObject<Env> {
     this.alerts.heardVersion(answer.alert_rules);
   }
 
-  /** One SQLite transaction; if it rolls back, the device state kept in memory goes back to what it was when it began. */
+  /**
+   * One SQLite transaction; if it rolls back, the device state kept in memory goes back to what it was when
+   * it began.
+   */
   private transaction<T>(work: () => T): T {
     const before = this.state.snapshot();
     try {

@@ -17,7 +17,10 @@ import { type OutboxRow, USAGE_FIELDS } from "../../src/contract/usage";
 const OWED_FIELDS = [...USAGE_FIELDS, "reserved_logs", "reserved_bytes", "storage_bytes"] as const;
 export type OwedDelta = Partial<Record<(typeof OWED_FIELDS)[number], number>>;
 
-/** Counts owed, not yet sealed: by day; buckets as "minutes:start:metric" → n; tallies as "day\0kind\0key" → [lines, errors]. */
+/**
+ * Counts owed, not yet sealed: by day; buckets as "minutes:start:metric" → n; tallies as "day\0kind\0key" →
+ * [lines, errors].
+ */
 interface Counts {
   days: Record<string, OwedDelta>;
   buckets: Record<string, number>;
@@ -26,7 +29,10 @@ interface Counts {
 
 interface SealedCounts extends Counts {
   seq: number;
-  /** Where the sealed counts go (the project's object, or one of its fan-in objects): they must go there again until taken. */
+  /**
+   * Where the sealed counts go (the project's object, or one of its fan-in objects): they must go there again
+   * until taken.
+   */
   route: number;
   /** Storage rows written since the last sealed delivery (storage.ts); not usage. */
   rows: number;

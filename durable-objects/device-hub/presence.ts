@@ -42,9 +42,15 @@ const upsertOf = (r: SessionRow): SessionUpsert => ({
 });
 
 export class PresenceReports {
-  /** Ended sessions the project may not have heard of: looked up once per object life, and set when telling it fails. */
+  /**
+   * Ended sessions the project may not have heard of: looked up once per object life, and set when telling it
+   * fails.
+   */
   private untoldSessions?: boolean;
-  /** The transition the project last acknowledged, as far as this object's life knows: at its start, the one it woke with. */
+  /**
+   * The transition the project last acknowledged, as far as this object's life knows: at its start, the one
+   * it woke with.
+   */
   private told: Told;
 
   constructor(
@@ -109,7 +115,10 @@ export class PresenceReports {
     this.told = told;
   }
 
-  /** A session ended (or a timed-out one reopened): the project hears of it now (its row records it as told; a failure marks it to tell again). */
+  /**
+   * A session ended (or a timed-out one reopened): the project hears of it now (its row records it as told; a
+   * failure marks it to tell again).
+   */
   async sessionChanged(row: SessionRow): Promise<void> {
     const s = this.state.require();
     try {

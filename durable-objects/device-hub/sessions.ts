@@ -6,13 +6,13 @@
 // when it ends (with its counts then), never on a schedule. `version` / `flushed_version` say
 // whether the project has seen an ended session's row.
 //
-// Timeouts: a session no line and no heartbeat named for SESSION_IDLE_S seconds ends as
-// `timed_out` (the device's alarm asks timeOut); a line or heartbeat naming it later makes it
-// active again (named), the one time naming a session writes its row. When each active session was last named is kept in the
-// device's state too (SessionActivity), which the batch or heartbeat that names it saves anyway:
-// noting it writes no row. Past SEEN_MAX sessions the longest silent one's moment goes to its
-// row (`last_active_at`, also written when a session is opened) and the state keeps only the
-// earliest such moment, so the alarm knows when to look at the rows.
+// Timeouts: a session no line and no heartbeat named for SESSION_IDLE_S seconds ends as `timed_out` (the
+// device's alarm asks timeOut); a line or heartbeat naming it later makes it active again (named), the one
+// time naming a session writes its row. When each active session was last named is kept in the device's state
+// too (SessionActivity), which the batch or heartbeat that names it saves anyway: noting it writes no row.
+// Past SEEN_MAX sessions the longest silent one's moment goes to its row (`last_active_at`, also written when
+// a session is opened) and the state keeps only the earliest such moment, so the alarm knows when to look at
+// the rows.
 import type { EndedStatus, SessionFields } from "../../src/contract/sessions";
 import type { Sql } from "../storage";
 
@@ -47,7 +47,10 @@ export class SessionStore {
     private readonly sql: Sql,
     /** The pending counts in the device's state, and how to change them (the caller saves the state). */
     private readonly pending: { get(): Pending; set(p: Pending): void },
-    /** The sessions' activity in the device's state (undefined before it was kept), and how to change it (the caller saves the state). */
+    /**
+     * The sessions' activity in the device's state (undefined before it was kept), and how to change it (the
+     * caller saves the state).
+     */
     private readonly activity: { get(): SessionActivity | undefined; set(a: SessionActivity): void },
     /** How long a session may go unnamed before it times out (SESSION_IDLE_S). */
     private readonly idleMs: number,
@@ -113,7 +116,10 @@ export class SessionStore {
     return undefined;
   }
 
-  /** The sessions' activity; for a device from before it was kept, made once from the rows (its active sessions count from now). */
+  /**
+   * The sessions' activity; for a device from before it was kept, made once from the rows (its active
+   * sessions count from now).
+   */
   private activities(): SessionActivity {
     const kept = this.activity.get();
     if (kept) return kept;
@@ -132,7 +138,10 @@ export class SessionStore {
     return made;
   }
 
-  /** Every active session with the last activity its row holds (a scan: only when the state says a row must be read). */
+  /**
+   * Every active session with the last activity its row holds (a scan: only when the state says a row must be
+   * read).
+   */
   private activeRows(): { session_id: string; at: number }[] {
     return this.sql
       .exec<{ session_id: string; at: number }>(
@@ -141,7 +150,10 @@ export class SessionStore {
       .toArray();
   }
 
-  /** Notes the session's activity in the state; past SEEN_MAX, the longest silent session's moment goes to its row (one row written). */
+  /**
+   * Notes the session's activity in the state; past SEEN_MAX, the longest silent session's moment goes to its
+   * row (one row written).
+   */
   private remember(id: string, at: number): void {
     const { seen: was, spilled } = this.activities();
     const seen = { ...was, [id]: Math.max(was[id] ?? 0, at) };

@@ -40,11 +40,17 @@ export interface Beats {
   metrics: Record<string, number> | null;
   /** The metric names the minutes' aggregates follow. */
   names: string[];
-  /** Per minute (its offset in minutes from the first's): heartbeats, then each name's aggregate (0: none that minute). */
+  /**
+   * Per minute (its offset in minutes from the first's): heartbeats, then each name's aggregate (0: none that
+   * minute).
+   */
   minutes: Record<string, [samples: number, ...aggregates: (Aggregate | 0)[]]>;
 }
 
-/** What the socket's attachment holds: heartbeats not saved yet, and the delivery taken since the last save (its sequence, when). */
+/**
+ * What the socket's attachment holds: heartbeats not saved yet, and the delivery taken since the last save
+ * (its sequence, when).
+ */
 export interface Held {
   beats: Beats | null;
   taken: [seq: number, at: number] | null;
@@ -88,7 +94,10 @@ export function addBeat(
   return b;
 }
 
-/** The held minutes as the metric history takes them: the minute's start (ms), its heartbeats, each metric's aggregate. */
+/**
+ * The held minutes as the metric history takes them: the minute's start (ms), its heartbeats, each metric's
+ * aggregate.
+ */
 export function minutesOf(b: Beats): [minute: number, samples: number, data: Record<string, Aggregate>][] {
   const base = Math.floor(b.first / MINUTE_MS) * MINUTE_MS;
   return Object.entries(b.minutes).map(([offset, [samples, ...aggregates]]) => {

@@ -20,7 +20,10 @@ export interface DeviceState extends Identity {
   heartbeatIntervalMs: number;
   /** The org's tier's hot retention when last heard (at registration, then from the project); unset: not yet. */
   hotWindowDays?: number;
-  /** The org's tier when last heard (at registration, then from the project), for the device's rate limit; unset: not yet. */
+  /**
+   * The org's tier when last heard (at registration, then from the project), for the device's rate limit;
+   * unset: not yet.
+   */
   tier?: Tier;
   /** The tier's archive retention when last heard from the project; unset: not yet. */
   archiveDays?: number;
@@ -29,7 +32,10 @@ export interface DeviceState extends Identity {
   maintenance: boolean;
   /** Set by the alarm after MISSED_HEARTBEATS intervals without a heartbeat. */
   offline: boolean;
-  /** When the status people see last changed (ms); unset for a device whose object has not seen a change since it was kept. */
+  /**
+   * When the status people see last changed (ms); unset for a device whose object has not seen a change since
+   * it was kept.
+   */
   statusChangedAt?: number;
   lastHeartbeatAt: number | null;
   lastSeenAt: number | null;
@@ -45,7 +51,10 @@ export interface DeviceState extends Identity {
   owed?: Owed;
   /** Per session: lines, errors and warnings counted and not yet added to its row (sessions.ts). */
   sessionCounts?: Record<string, [number, number, number]>;
-  /** When the active sessions were last named, for their timeout (sessions.ts); unset for a device from before it was kept. */
+  /**
+   * When the active sessions were last named, for their timeout (sessions.ts); unset for a device from before
+   * it was kept.
+   */
   sessionActivity?: SessionActivity;
   /**
    * The latest batches counted for their sessions, by their lines' ids (first, last), saved with
@@ -65,7 +74,10 @@ export interface DeviceState extends Identity {
   liveUntil?: number;
   /** When the retention work last ran (retention.ts). */
   prunedAt?: number;
-  /** The archive's bytes in R2 as last counted to the project (DeviceHub.countArchiveBytes); unset before the first count. */
+  /**
+   * The archive's bytes in R2 as last counted to the project (DeviceHub.countArchiveBytes); unset before the
+   * first count.
+   */
   archiveBytesCounted?: number;
 }
 
@@ -153,7 +165,10 @@ export class DeviceStateStore {
     return this.kept;
   }
 
-  /** Drops what is kept, after a transaction that wrote through this class rolled back, or a write from outside (tests). */
+  /**
+   * Drops what is kept, after a transaction that wrote through this class rolled back, or a write from
+   * outside (tests).
+   */
   forget(): void {
     this.kept = undefined;
     this.dirty = false;
@@ -186,7 +201,10 @@ export class DeviceStateStore {
     return s;
   }
 
-  /** A change of presence (status, last seen, sessions): bumps the version D1 compares; a new status is stamped `at`. */
+  /**
+   * A change of presence (status, last seen, sessions): bumps the version D1 compares; a new status is
+   * stamped `at`.
+   */
   update(change: (s: DeviceState) => void, at = Date.now()): DeviceState {
     const s = this.require();
     const before = effectiveStatus(s);
@@ -246,7 +264,8 @@ export class DeviceStateStore {
       metrics: null,
       currentSessionId: null,
       lastLogAt: null,
-      // A new device has archived nothing; one from before the archive was counted this way keeps it unset (see countArchiveBytes).
+      // A new device has archived nothing; one from before the archive was counted this way keeps it unset
+      // (see countArchiveBytes).
       ...(prev
         ? {}
         : {

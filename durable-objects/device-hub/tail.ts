@@ -40,7 +40,10 @@ export class DeviceTail {
     this.shipper = new TailShipper(env);
   }
 
-  /** Calls that carried lines (to groups, or deliveries to the fan-in object) and lines shipped since the object started. */
+  /**
+   * Calls that carried lines (to groups, or deliveries to the fan-in object) and lines shipped since the
+   * object started.
+   */
   get shipped(): { calls: number; lines: number } {
     const direct = this.shipper.shipped;
     return { calls: direct.calls + this.viaFanIn.calls, lines: direct.lines + this.viaFanIn.lines };
@@ -70,7 +73,10 @@ export class DeviceTail {
     return plan;
   }
 
-  /** Keeps the lines of a committed batch that the plan wants (all of them while it is not known), for shipping at once. */
+  /**
+   * Keeps the lines of a committed batch that the plan wants (all of them while it is not known), for
+   * shipping at once.
+   */
   hold(lines: StoredLine[], sessionId: string | null, firstId: number): void {
     const who = this.who();
     if (!who || (this.plan !== null && this.router.empty)) return;

@@ -96,7 +96,10 @@ export class FanIn extends DurableObject<Env> {
     return this.heard;
   }
 
-  /** The viewers changed: every route now (the project tells each fan-in object at once). Devices hear it with their next answer. */
+  /**
+   * The viewers changed: every route now (the project tells each fan-in object at once). Devices hear it with
+   * their next answer.
+   */
   async watched(plan: TailPlan): Promise<void> {
     if (this.heard) this.heard = { ...this.heard, tail: newerPlan(plan, this.heard.tail) };
   }

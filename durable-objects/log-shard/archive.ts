@@ -212,7 +212,10 @@ export class LogArchive {
     }
   }
 
-  /** The archived line a page in this order reaches first (of these devices, when given): the newest for "desc", the oldest for "asc". */
+  /**
+   * The archived line a page in this order reaches first (of these devices, when given): the newest for
+   * "desc", the oldest for "asc".
+   */
   nearest(order: "asc" | "desc", devices?: string[]): Key | undefined {
     const m = listing(devices);
     const mine = m ? ` WHERE ${m.clause}` : "";

@@ -314,7 +314,10 @@ function lineOfWord(index: Int32Array, word: number): number {
   return lo;
 }
 
-/** Occurrences of a search word worth finding line by line; past it, candidate chunks are read whole. An object, so tests can lower it. */
+/**
+ * Occurrences of a search word worth finding line by line; past it, candidate chunks are read whole. An
+ * object, so tests can lower it.
+ */
 export const SEARCH = { occurrencesMax: 2_000 };
 
 /** The distinct values of a summary list after adding `more`; null once past SUMMARY_NAMES_MAX or already null. */
@@ -361,7 +364,10 @@ export type ScanFilter = Omit<LogFilter, "order" | "after" | "limit">;
 /** Candidate chunks a scan lists at a time. */
 const SCAN_PAGE = 500;
 
-/** A line a scan visits: its device, event time and level at once, its whole row when first asked. One view moves from line to line. */
+/**
+ * A line a scan visits: its device, event time and level at once, its whole row when first asked. One view
+ * moves from line to line.
+ */
 export class ScannedLine {
   device_id = "";
   ts = 0;
@@ -975,7 +981,10 @@ export class ChunkStore {
     for (const r of rows) for (const b of parseRecords(r.batch_log)) yield { ...b, received_at: r.received_at };
   }
 
-  /** Every batch recorded after shard sequence `seq`, with its device and its lines (counts.ts rebuilds what is owed from them). */
+  /**
+   * Every batch recorded after shard sequence `seq`, with its device and its lines (counts.ts rebuilds what
+   * is owed from them).
+   */
   *recordsAfter(seq: number): Generator<{ deviceId: string; record: BatchRecord; lines: ShardRow[] }> {
     const rows = this.sql
       .exec<{ id: number; device_id: string; batch_log: string }>(
@@ -995,7 +1004,10 @@ export class ChunkStore {
     }
   }
 
-  /** A device's lines with ids in [from, to), in id order (a batch's lines: its chunk, and the chunks before when it spanned them). */
+  /**
+   * A device's lines with ids in [from, to), in id order (a batch's lines: its chunk, and the chunks before
+   * when it spanned them).
+   */
   linesOf(deviceId: string, from: number, to: number): ShardRow[] {
     if (to <= from) return [];
     const chunks = this.sql
@@ -1088,7 +1100,10 @@ export class ChunkStore {
     return out;
   }
 
-  /** Keeps answers to a device's batches of before it had a shard, for retries: one chunk row with no lines (never counted: sequence 0). */
+  /**
+   * Keeps answers to a device's batches of before it had a shard, for retries: one chunk row with no lines
+   * (never counted: sequence 0).
+   */
   adoptAnswers(deviceId: string, answers: readonly { id: string; answer: unknown }[], now: number): void {
     if (answers.length === 0) return;
     const log = answers
@@ -1127,7 +1142,10 @@ export class ChunkStore {
     this.lastHour = -1;
   }
 
-  /** The key of the line a page in this order reaches first (of these devices, when given), for a quick "latest page" check. */
+  /**
+   * The key of the line a page in this order reaches first (of these devices, when given), for a quick
+   * "latest page" check.
+   */
   nearest(order: "asc" | "desc", devices?: string[]): Key | undefined {
     const mine = ofDevices(devices);
     const q =

@@ -52,7 +52,10 @@ export interface ShardDelivery {
 export class ShardCounts {
   /** The last sequence given. */
   private seq: number;
-  /** Sequences through this one were given before this object started: after `taken`, they are read back from the records. */
+  /**
+   * Sequences through this one were given before this object started: after `taken`, they are read back from
+   * the records.
+   */
   private readonly startSeq: number;
   /** Where the project stands (the last sequence it took); unknown after a start until it answers. */
   private taken: number | undefined;
@@ -174,7 +177,10 @@ export class ShardCounts {
     if (this.taken !== undefined) this.sql.exec("DELETE FROM shard_events WHERE seq <= ?", this.taken);
   }
 
-  /** The counts of every sequence after `taken` stored before this object started, from the chunks' records and the events. */
+  /**
+   * The counts of every sequence after `taken` stored before this object started, from the chunks' records
+   * and the events.
+   */
   private readBack(taken: number): Piece {
     const piece = emptyPiece(this.startSeq);
     for (const { deviceId, record, lines } of this.chunks.recordsAfter(taken)) {

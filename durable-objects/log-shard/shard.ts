@@ -173,8 +173,9 @@ export class LogShard extends DurableObject<Env> {
     if (seen) return this.duplicate(deviceId, seen);
     this.hotWindowHint = req.hotWindowMs;
     await this.markInUse();
-    // The device's tier may keep lines for less than the operator's cap the Worker checked.
-    // The project's word on the tier's window, once heard, outranks the device's (which hears it only with its own deliveries).
+    // The device's tier may keep lines for less than the operator's cap the Worker checked. The project's
+    // word on the tier's window, once heard, outranks the device's (which hears it only with its own
+    // deliveries).
     const edgeUs = (now - this.hotWindow()) * 1000;
     let kept = refuseLines(batch, (l) => l.ts >= edgeUs, STALE_REJECTION);
     let reserved: [number, number] | null = null;
@@ -322,7 +323,10 @@ export class LogShard extends DurableObject<Env> {
     await this.timers.arm();
   }
 
-  /** The storage rows this object has written since it started (storage.ts; the project hears them with each delivery). */
+  /**
+   * The storage rows this object has written since it started (storage.ts; the project hears them with each
+   * delivery).
+   */
   async storageRows(): Promise<number> {
     return this.storage.rowsWritten;
   }
@@ -342,7 +346,10 @@ export class LogShard extends DurableObject<Env> {
     await this.timers.fire();
   }
 
-  /** D1 lists the shards a project uses (a search asks only those): once, before this shard's first line is answered. */
+  /**
+   * D1 lists the shards a project uses (a search asks only those): once, before this shard's first line is
+   * answered.
+   */
   private async markInUse(): Promise<void> {
     if (this.storage.kv.get(IN_USE_KEY)) return;
     const { projectId, index } = this.who;
@@ -394,7 +401,10 @@ export class LogShard extends DurableObject<Env> {
     return this.storage.kv.get<[number, number]>(RETENTION_KEY)?.[1] ?? DEFAULT_ARCHIVE_DAYS;
   }
 
-  /** When counts of a day that has ended must go: the next midnight after the oldest day owed, plus this shard's slot. */
+  /**
+   * When counts of a day that has ended must go: the next midnight after the oldest day owed, plus this
+   * shard's slot.
+   */
   private dayEnd(): number | null {
     const oldest = this.counts.oldestDay();
     if (oldest === undefined) return null;

@@ -263,7 +263,10 @@ export class ProjectAlerts {
     return this.stored.rules.some((r) => !perDevice(r));
   }
 
-  /** A project error window is looked at again when its oldest counted second leaves it (which resolves a firing alert once it is under the threshold). */
+  /**
+   * A project error window is looked at again when its oldest counted second leaves it (which resolves a
+   * firing alert once it is under the threshold).
+   */
   private nextWindowCheck(): number | null {
     let next: number | null = null;
     for (const rule of this.projectRules("error_rate")) {

@@ -45,7 +45,8 @@ export class ApiStats {
         );
       }
       const newest = Math.max(...records.map((r) => r.hour));
-      // Once an hour: what is past keeping goes (the batch ids by a scan: they have no time index, which every flush would pay for).
+      // Once an hour: what is past keeping goes (the batch ids by a scan: they have no time index, which
+      // every flush would pay for).
       if ((this.storage.kv.get<number>(PRUNED_KEY) ?? 0) < newest) {
         sql.exec("DELETE FROM api_hours WHERE hour < ?", newest - KEEP_HOURS);
         sql.exec("DELETE FROM api_batches WHERE at < ?", now - BATCHES_KEPT_MS);

@@ -35,7 +35,10 @@ export class AuditLog {
 
   constructor(private readonly storage: ObjectStorage) {}
 
-  /** Stamps each entry with an id and a time, now, and stores it: one row each; then deletes a batch of events older than `keepAfter` (ms). */
+  /**
+   * Stamps each entry with an id and a time, now, and stores it: one row each; then deletes a batch of events
+   * older than `keepAfter` (ms).
+   */
   append(entries: AuditEntry[], now: number, keepAfter: number): AuditEvent[] {
     const sql = this.storage.sql;
     this.lastId ??= sql.exec<{ id: number | null }>("SELECT max(id) AS id FROM audit_events").one().id ?? 0;

@@ -74,7 +74,10 @@ function deviceObject(
   };
 }
 
-/** A viewer group of this project, addressed through Env's own typing (the group calls this object, so importing its class would make a cycle). */
+/**
+ * A viewer group of this project, addressed through Env's own typing (the group calls this object, so
+ * importing its class would make a cycle).
+ */
 const tailGroup = (env: Env, name: string) => env.TAIL_GROUP.get(env.TAIL_GROUP.idFromName(name));
 
 const refusals = {
@@ -103,7 +106,10 @@ export class ProjectHub extends DurableObject<Env> {
   private readonly sessions: ProjectSessions;
   /** The org's audit log (an org's own hub only). */
   private readonly audit: AuditLog;
-  /** Sessions to prune before this moment (ms) on the alarm, a batch at a time (memory only: the daily job asks again). */
+  /**
+   * Sessions to prune before this moment (ms) on the alarm, a batch at a time (memory only: the daily job
+   * asks again).
+   */
   private pruneSessionsBefore: number | null = null;
   /** Devices that delivered here directly, and when (memory only; see recentDevices). */
   private readonly lastDelivery = new Map<string, number>();
@@ -188,7 +194,10 @@ export class ProjectHub extends DurableObject<Env> {
     );
   }
 
-  /** A device's transition (status or current session), at once: the live picture has it, D1 with the project's next batch. */
+  /**
+   * A device's transition (status or current session), at once: the live picture has it, D1 with the
+   * project's next batch.
+   */
   async reportPresence(deviceId: string, report: PresenceReport): Promise<void> {
     this.presence.report(deviceId, report);
     await this.timers.arm();
@@ -281,7 +290,8 @@ export class ProjectHub extends DurableObject<Env> {
   ): Promise<DeliveryAnswer> {
     const now = clockNow();
     const day = utcDay(now);
-    // What the sender said of its devices' presence goes in the row its counts write (kept in memory if they bring nothing fresh).
+    // What the sender said of its devices' presence goes in the row its counts write (kept in memory if they
+    // bring nothing fresh).
     const seen =
       sealed.seen && Object.keys(sealed.seen).length > 0 ? this.presence.heard(sender, sealed.seen) : undefined;
     if (sealed.rows.length > 0) {
@@ -448,7 +458,10 @@ export class ProjectHub extends DurableObject<Env> {
     return this.usageCounts.storageBytes;
   }
 
-  /** The project's storage under the version of its last change (the org's hub asks once, when it first keeps the figure). */
+  /**
+   * The project's storage under the version of its last change (the org's hub asks once, when it first keeps
+   * the figure).
+   */
   async storageReport(): Promise<StorageReport> {
     return this.storageReporter.current();
   }
@@ -554,7 +567,10 @@ export class ProjectHub extends DurableObject<Env> {
     await Promise.race([told, new Promise((r) => setTimeout(r, TELL_WAIT_MS))]);
   }
 
-  /** A key was revoked: the streams it opened close now, in every group (its unused tickets open nothing, see admitViewer). */
+  /**
+   * A key was revoked: the streams it opened close now, in every group (its unused tickets open nothing, see
+   * admitViewer).
+   */
   // ---- the org's audit log (an org's own hub) -------------------------------------------------
 
   /** Appends events to the org's audit log (one row each), and lets go of those past the tier's audit retention. */
@@ -614,7 +630,10 @@ export class ProjectHub extends DurableObject<Env> {
     );
   }
 
-  /** A viewer socket from before viewer groups, held here across a deploy: it closes (1012, restart) and reconnects into a group. */
+  /**
+   * A viewer socket from before viewer groups, held here across a deploy: it closes (1012, restart) and
+   * reconnects into a group.
+   */
   override async webSocketMessage(ws: WebSocket): Promise<void> {
     closeQuietly(ws, 1012, "the live tail moved; reconnect");
   }

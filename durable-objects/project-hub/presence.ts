@@ -27,9 +27,15 @@ import type { Timers } from "../timers";
 
 /** Transitions go to D1 at most this often per project (an object, so tests can shorten it). */
 export const PRESENCE_D1 = { everyMs: 60_000 };
-/** What has reached D1: transitions through this sequence, when the last batch went, and how many batches there were. */
+/**
+ * What has reached D1: transitions through this sequence, when the last batch went, and how many batches
+ * there were.
+ */
 const MARK_KEY = "presence_d1";
-/** The safety net's round (an object, so tests can shorten it), and how long a device thought online may go unheard before it is asked. */
+/**
+ * The safety net's round (an object, so tests can shorten it), and how long a device thought online may go
+ * unheard before it is asked.
+ */
 export const PRESENCE_SWEEP = { everyMs: 3_600_000 };
 const SILENT_MS = () => 3 * DELIVERY.everyMs;
 const SWEEP_MAX = 50;

@@ -176,7 +176,10 @@ export class ProjectSessions {
     return this.retired && this.sql.exec("SELECT 1 FROM sessions LIMIT 1").toArray().length > 0;
   }
 
-  /** The project is deleted: its sessions answer nothing from now on and go PRUNE_BATCH at a time (the caller continues). */
+  /**
+   * The project is deleted: its sessions answer nothing from now on and go PRUNE_BATCH at a time (the caller
+   * continues).
+   */
   retire(): boolean {
     this.kv.put(RETIRED_KEY, true);
     return this.pruneBatch(0);

@@ -121,7 +121,10 @@ export class TailCoverage {
   }
 }
 
-/** Whether two filters want lines of the same devices (so a group holding one already gets the other's devices' lines). */
+/**
+ * Whether two filters want lines of the same devices (so a group holding one already gets the other's
+ * devices' lines).
+ */
 function sameSource(a: TailFilter, b: TailFilter): boolean {
   return a.device_id === undefined || (b.device_id !== undefined && concerns(a, b.device_id));
 }

@@ -130,7 +130,10 @@ export class UsageCounts {
     return this.intake.last(sender);
   }
 
-  /** Applies the fresh part of a delivery, with what the sender said of its devices' presence (`seen`, JSON) in the same row. */
+  /**
+   * Applies the fresh part of a delivery, with what the sender said of its devices' presence (`seen`, JSON)
+   * in the same row.
+   */
   private apply(sender: string, sealed: Sealed, now: number, seen?: string): OutboxRow[] {
     const last = this.intake.last(sender);
     const fresh = sealed.rows.filter((r) => r.seq > last);
@@ -209,7 +212,10 @@ export class UsageCounts {
     return folded;
   }
 
-  /** The fold is committed: what it folded is dropped from memory (the intake rows drop it as their senders write again). */
+  /**
+   * The fold is committed: what it folded is dropped from memory (the intake rows drop it as their senders
+   * write again).
+   */
   private afterFold(folded: Folded): void {
     this.folded = folded;
     this.intake.take(folded.epoch);

@@ -14,7 +14,10 @@ import { FAN_OUT, mapLimit } from "../../src/lib/concurrency";
 /** Devices of a project read from D1 per page when every device must hear. */
 const PAGE = 1_000;
 
-/** A device's object, as this one calls it: the one method it needs (a stub typed with the whole class would make an import cycle). */
+/**
+ * A device's object, as this one calls it: the one method it needs (a stub typed with the whole class would
+ * make an import cycle).
+ */
 function watchable(env: Env, deviceId: string): { watch(projectId: string, plan: TailPlan): Promise<void> } {
   const ns = env.DEVICE_HUB as unknown as DurableObjectNamespace;
   return ns.get(ns.idFromName(deviceId)) as unknown as { watch(projectId: string, plan: TailPlan): Promise<void> };

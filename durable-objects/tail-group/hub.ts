@@ -140,7 +140,10 @@ export class TailGroup extends DurableObject<Env> {
     return this.storage.kv.get<boolean>(RETIRED_KEY) === true;
   }
 
-  /** Tells the project's object what the group wants, unless it knows already; a failure is retried by the next change or shipment. */
+  /**
+   * Tells the project's object what the group wants, unless it knows already; a failure is retried by the
+   * next change or shipment.
+   */
   private report(leaving?: Leaving): Promise<void> {
     if (leaving) this.viewers.leave(leaving);
     this.reporting = this.reporting.then(async () => {

@@ -10,7 +10,10 @@ import { type TailRoute, TailRouter } from "../../src/contract/tail-plan";
 export class TailShipper {
   /** Lines each group missed and was not told of yet (memory only). */
   private readonly owed = new Map<string, number>();
-  /** What this object has shipped since it started: calls made and lines carried (memory only; tests and benchmarks read it). */
+  /**
+   * What this object has shipped since it started: calls made and lines carried (memory only; tests and
+   * benchmarks read it).
+   */
   readonly shipped = { calls: 0, lines: 0 };
 
   constructor(private readonly env: Env) {}
@@ -40,7 +43,8 @@ export class TailShipper {
         if (wanted.length === 0 && dropped === 0) return;
         this.owed.delete(group);
         try {
-          // Addressed through Env's own typing, not src/stubs/tail-group.ts: the group calls the project's object, which ships through here.
+          // Addressed through Env's own typing, not src/stubs/tail-group.ts: the group calls the project's
+          // object, which ships through here.
           answers.set(
             group,
             await this.env.TAIL_GROUP.get(this.env.TAIL_GROUP.idFromName(group)).offer(wanted, dropped, deviceId),

@@ -32,7 +32,10 @@ function orgKeyOf(header: string | undefined): string {
   );
 }
 
-/** An org API key of any role; sets `org` and `apiKey` as the /api/v1 middleware does (app.ts sets `db` for /loki/*). */
+/**
+ * An org API key of any role; sets `org` and `apiKey` as the /api/v1 middleware does (app.ts sets `db` for
+ * /loki/*).
+ */
 export const lokiOrgKey = createMiddleware<OrgEnv>(async (c, next) => {
   const token = orgKeyOf(c.req.header("authorization"));
   if (!token.startsWith(`${ORG_KEY_PREFIX}_`)) throw new ApiError("unauthorized", "this API needs an org API key");

@@ -59,7 +59,10 @@ export const serverAdmin = describes(
   guards("server admin", [{ adminToken: [] }], [unknownCredential, () => needsKind("the server admin token")]),
 );
 
-/** A route that takes no credential (registration, the live tail's upgrade): limited per client IP, before any lookup. */
+/**
+ * A route that takes no credential (registration, the live tail's upgrade): limited per client IP, before any
+ * lookup.
+ */
 export const perClientIp = describes(
   createMiddleware<AppEnv>(async (c, next) => {
     await holdToRate(c.env, IP_RATE_LIMIT, clientIp(c.req.header("cf-connecting-ip")), "address");

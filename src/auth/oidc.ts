@@ -184,7 +184,10 @@ export interface AccessConfig {
   jwksUrl: URL;
 }
 
-/** Behind Cloudflare Access: its team's issuer, this application's audience tag, and its keys (the team's certs unless said). */
+/**
+ * Behind Cloudflare Access: its team's issuer, this application's audience tag, and its keys (the team's
+ * certs unless said).
+ */
 export function accessConfig(env: Env): AccessConfig | null {
   if (!env.CF_ACCESS_ISSUER || !env.CF_ACCESS_AUD) return null;
   const issuer = env.CF_ACCESS_ISSUER.replace(/\/$/, "");

@@ -70,7 +70,10 @@ function holdToSameOrigin<E extends AppEnv>(c: Context<E>): void {
   );
 }
 
-/** The signed-in person of a session cookie, whatever their orgs (accepting an invitation): 401 without a live session. */
+/**
+ * The signed-in person of a session cookie, whatever their orgs (accepting an invitation): 401 without a live
+ * session.
+ */
 export async function personOfSession<E extends AppEnv>(c: Context<E>) {
   const secret = sessionCookie(c);
   const found = secret ? await findLiveSession(c.var.db, await sha256(secret), Date.now(), SESSION.idleMs) : undefined;
@@ -115,7 +118,10 @@ export async function accessCaller<E extends AppEnv>(
   return inOrg(c, person, `access:${person.id}`, firstOrg);
 }
 
-/** A person who signed in (OIDC or Access): their row, and the orgs made for their email (POST /orgs owner_email) now theirs. */
+/**
+ * A person who signed in (OIDC or Access): their row, and the orgs made for their email (POST /orgs
+ * owner_email) now theirs.
+ */
 export async function signedInPerson<E extends AppEnv>(c: Context<E>, who: SignedIn): Promise<Person> {
   const person = await upsertPerson(c.var.db, who);
   for (const invitation of await takeOwnerInvitations(c.var.db, person.email)) {

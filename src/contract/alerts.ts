@@ -146,7 +146,10 @@ export function presentRule(r: AlertRule) {
 
 export type AlertState = "firing" | "resolved";
 
-/** A state change a device's object (or the project's) reports for a rule and subject; the same report twice changes nothing. */
+/**
+ * A state change a device's object (or the project's) reports for a rule and subject; the same report twice
+ * changes nothing.
+ */
 export interface AlertReport {
   rule_id: string;
   /** A device id, or "project". */

@@ -57,7 +57,10 @@ export function artifactPath(value: string, location: "path" | "query", field = 
   return path;
 }
 
-/** Types shown inline: raster images, which a browser only decodes, and plain text. Everything else is an attachment. */
+/**
+ * Types shown inline: raster images, which a browser only decodes, and plain text. Everything else is an
+ * attachment.
+ */
 const INLINE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "text/plain"]);
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const QUOTED = '"(?:[\\t \\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\\t\\x20-\\x7E])*"';
@@ -85,7 +88,10 @@ export function servedType(stored: string): { type: string; inline: boolean } {
   return { type, inline: INLINE_TYPES.has(essence) };
 }
 
-/** The 429 of a device starting a multipart upload with OPEN_UPLOADS_MAX open already, in the shape of every count limit. */
+/**
+ * The 429 of a device starting a multipart upload with OPEN_UPLOADS_MAX open already, in the shape of every
+ * count limit.
+ */
 export const tooManyUploads = (used: number) =>
   new ApiError(
     "quota_exceeded",
@@ -105,7 +111,10 @@ export const lengthRequired = () =>
     "a single upload needs a Content-Length; send a file of unknown size as a multipart upload (?uploads)",
   );
 
-/** The query of an upload: none for one PUT; `uploads`, `upload_id` with `part_number`, or `upload_id` with `complete` for multipart. */
+/**
+ * The query of an upload: none for one PUT; `uploads`, `upload_id` with `part_number`, or `upload_id` with
+ * `complete` for multipart.
+ */
 export const UploadQuery = z.object({
   uploads: z.literal("").optional(),
   upload_id: z.string().min(1).max(1024).optional(),

@@ -106,10 +106,16 @@ export const AuditExport = AuditQuery.omit({ limit: true, cursor: true }).extend
 /** What the log reads for a page: the filters, and the events older than `before` (an id). */
 export type AuditFilter = Omit<AuditQuery, "org_id" | "limit" | "cursor"> & { before?: number };
 
-/** Where failed sign-ins that name no org are logged: the deployment's own audit log (GET /audit/deployment, server admin). */
+/**
+ * Where failed sign-ins that name no org are logged: the deployment's own audit log (GET /audit/deployment,
+ * server admin).
+ */
 export const DEPLOYMENT_LOG = "deployment";
 
-/** The id of an event: its time in ms times 1,024 plus its order within that ms, so ids sort by time and a time range is an id range. */
+/**
+ * The id of an event: its time in ms times 1,024 plus its order within that ms, so ids sort by time and a
+ * time range is an id range.
+ */
 export const AUDIT_ID_PER_MS = 1024;
 
 export const CSV_AUDIT_COLUMNS = [

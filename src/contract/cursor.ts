@@ -1,6 +1,6 @@
 // Opaque page cursors. Inside is the sort key of the last row returned; pages continue
 // strictly after it, so rows inserted meanwhile never repeat or shift a page.
-import { z } from "zod";
+import type { z } from "zod";
 import { invalidField } from "./errors";
 
 // base64url of the key's UTF-8 JSON: keys hold any text a client chose (a session id may be

@@ -68,7 +68,10 @@ export const ListDevices = z.object({
 
 export const DeviceParams = z.object({ device_id: deviceId });
 
-/** GET /fleet/summary: the project is required; `environment` narrows `counts` (by_environment always has all three). */
+/**
+ * GET /fleet/summary: the project is required; `environment` narrows `counts` (by_environment always has all
+ * three).
+ */
 export const FleetSummaryQuery = z.object({
   project_id: projectId,
   environment: environment.optional(),

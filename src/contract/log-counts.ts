@@ -31,7 +31,10 @@ export interface CountRequest {
   stepUs?: number;
   /** Where buckets start, µs modulo stepUs (0: at multiples of stepUs); Loki's metric windows need other alignments. */
   bucketOffsetUs?: number;
-  /** What a group adds up: its lines (the default), or the UTF-8 bytes of their messages (Loki's volumes and bytes_*). */
+  /**
+   * What a group adds up: its lines (the default), or the UTF-8 bytes of their messages (Loki's volumes and
+   * bytes_*).
+   */
   sum?: "lines" | "bytes";
 }
 
@@ -60,7 +63,10 @@ export function ranked(groups: CountGroup[], top?: number): CountGroup[] {
   return top === undefined ? groups : groups.slice(0, top);
 }
 
-/** Facets list at most this many devices, modules and sessions each (the contract's 500). An object, so tests can lower it. */
+/**
+ * Facets list at most this many devices, modules and sessions each (the contract's 500). An object, so tests
+ * can lower it.
+ */
 export const FACETS = { max: 500 };
 
 /** The range a count covers when the query names none: the last 24 hours. */
@@ -98,7 +104,10 @@ const AUTO_STEPS_S = [
   1, 2, 3, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400,
 ];
 
-/** The step (seconds) for a range (µs) when none is asked: between 60 and 120 buckets, from 1s up to 1d (fewer for a range under a minute, more past 120 days). */
+/**
+ * The step (seconds) for a range (µs) when none is asked: between 60 and 120 buckets, from 1s up to 1d (fewer
+ * for a range under a minute, more past 120 days).
+ */
 export function autoStep(fromUs: number, toUs: number): number {
   const spanS = (toUs - fromUs) / 1e6;
   return AUTO_STEPS_S.find((s) => Math.ceil(spanS / s) <= AUTO_BUCKETS) ?? AUTO_STEPS_S[AUTO_STEPS_S.length - 1]!;

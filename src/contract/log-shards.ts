@@ -12,7 +12,10 @@ import { slotOf } from "../lib/hash";
  */
 export const LOG_SHARDS = { count: 64 };
 
-/** Shard objects are named `<project id>/shard/<index>`, which is also how they sign their deliveries to the project. */
+/**
+ * Shard objects are named `<project id>/shard/<index>`, which is also how they sign their deliveries to the
+ * project.
+ */
 export const SHARD_SENDER = "/shard/";
 
 /** Which shard keeps a device's lines. */

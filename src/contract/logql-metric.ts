@@ -36,7 +36,10 @@ export const rangeAggregationOf = (e: MetricExpr): RangeAggregation =>
 /** Whether the query counts bytes rather than lines. */
 export const countsBytes = (e: MetricExpr) => rangeAggregationOf(e).op.startsWith("bytes");
 
-/** The steps a query is evaluated at, µs: from start to end inclusive, `step` apart. An instant query has start = end. */
+/**
+ * The steps a query is evaluated at, µs: from start to end inclusive, `step` apart. An instant query has
+ * start = end.
+ */
 export interface Grid {
   start: number;
   end: number;
@@ -177,7 +180,10 @@ function aggregate(op: Exclude<VectorOp, "topk">, values: number[]): number {
   }
 }
 
-/** A series' labels as a grouping keeps them: `by` the listed ones it has, `without` all but those, none without a grouping. */
+/**
+ * A series' labels as a grouping keeps them: `by` the listed ones it has, `without` all but those, none
+ * without a grouping.
+ */
 function grouped(labels: Labels, grouping: VectorAggregation["grouping"]): Labels {
   if (!grouping) return {};
   return Object.fromEntries(Object.entries(labels).filter(([k]) => grouping.labels.includes(k) !== grouping.without));

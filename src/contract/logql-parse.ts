@@ -367,7 +367,10 @@ class Walker {
     return out;
   }
 
-  /** Without a parser, a stream has only fleetbeat's labels (and detected_level): grouping by another is refused by name. */
+  /**
+   * Without a parser, a stream has only fleetbeat's labels (and detected_level): grouping by another is
+   * refused by name.
+   */
   private checkGroupingLabels(inner: MetricExpr, labels: string[]) {
     let e = inner;
     while (e.kind === "vector") e = e.inner;

@@ -90,7 +90,10 @@ const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 
 const STREAM_LABELS: ReadonlySet<string> = new Set(LOKI_LABELS);
 
-/** Extracted values join the labels; one named as a stream label the line has becomes `<name>_extracted`, as in Loki. */
+/**
+ * Extracted values join the labels; one named as a stream label the line has becomes `<name>_extracted`, as
+ * in Loki.
+ */
 function addExtracted(labels: Labels, found: [string, string][]) {
   for (const [name, value] of found)
     labels[STREAM_LABELS.has(name) && name in labels ? `${name}_extracted` : name] = value;

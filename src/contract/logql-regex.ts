@@ -15,7 +15,10 @@ const MAX_REGEX_CHARS = 256;
 const MAX_QUERY_REGEXES = 16;
 /** The memory each regex's DFA may use; past it RE2 resets it, or falls back to its NFA. */
 const DFA_BYTES = 1024 * 1024;
-/** A regex program of up to this many instructions counts each character it reads once towards RegexWork; a larger one once per this many. */
+/**
+ * A regex program of up to this many instructions counts each character it reads once towards RegexWork; a
+ * larger one once per this many.
+ */
 const INSTRUCTIONS_PER_WEIGHT = 64;
 
 /** Counts the regexes of the query being parsed: one more past MAX_QUERY_REGEXES is refused. */
@@ -85,7 +88,10 @@ function refusedRegex(source: string, err: RE2JSException): ApiError {
   return new ApiError("bad_request", `invalid regular expression ${JSON.stringify(source)}: ${why}`);
 }
 
-/** The most work a query's regexes may do: tests (one line or label value through one regex) and the characters they read, weighted. */
+/**
+ * The most work a query's regexes may do: tests (one line or label value through one regex) and the
+ * characters they read, weighted.
+ */
 export interface RegexBounds {
   lines: number;
   chars: number;

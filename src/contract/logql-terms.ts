@@ -24,7 +24,10 @@ export interface LabelMatcher {
   label: LokiLabel;
   op: MatchOp;
   value: string;
-  /** Whether a stream's value (missing labels are "", as in Loki) passes this matcher; a regex counts its work in `work`. */
+  /**
+   * Whether a stream's value (missing labels are "", as in Loki) passes this matcher; a regex counts its work
+   * in `work`.
+   */
   test: (value: string, work?: RegexWork) => boolean;
 }
 

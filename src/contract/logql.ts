@@ -62,7 +62,10 @@ export function exactValue(q: Pick<LogQuery, "matchers">, label: LokiLabel): str
 export const allowedLevels = (q: Pick<LogQuery, "matchers">) =>
   LEVELS.filter((l) => q.matchers.every((m) => m.label !== "level" || m.test(l)));
 
-/** Whether any matcher needs the device registry (dsn, device_type, environment, or a device_id other than one exact id). */
+/**
+ * Whether any matcher needs the device registry (dsn, device_type, environment, or a device_id other than one
+ * exact id).
+ */
 export const needsRegistry = (q: Pick<LogQuery, "matchers">) =>
   q.matchers.some(
     (m) => DEVICE_LABELS.includes(m.label) && !(m.label === "device_id" && m.op === "=" && m.value !== ""),
@@ -128,7 +131,10 @@ export function metricStepUs(step: string | undefined): number | undefined {
   return parsed.data;
 }
 
-/** query_range and query (instant) parameters. `step` is a metric query's resolution (metricStepUs); `interval` is ignored. */
+/**
+ * query_range and query (instant) parameters. `step` is a metric query's resolution (metricStepUs);
+ * `interval` is ignored.
+ */
 export const LokiQueryParams = z.object({
   query: z.string().max(MAX_QUERY_CHARS),
   start: lokiTime("start").optional(),

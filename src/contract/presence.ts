@@ -54,5 +54,8 @@ export interface PresenceReport extends Presence {
   sparklines?: Sparklines;
 }
 
-/** A status count of devices, as GET /fleet/summary answers it (alerting: devices with a firing alert, counted beside their status). */
+/**
+ * A status count of devices, as GET /fleet/summary answers it (alerting: devices with a firing alert, counted
+ * beside their status).
+ */
 export type StatusCounts = z.output<typeof StatusCountsSchema>;

@@ -20,7 +20,10 @@ export type EndedStatus = Exclude<SessionStatus, "active">;
  */
 export const SESSION_IDLE = { defaultS: 1800, slackMs: 300_000 };
 
-/** The idle time after which a session times out, in ms, from SESSION_IDLE_S (seconds; a positive number, else the default). */
+/**
+ * The idle time after which a session times out, in ms, from SESSION_IDLE_S (seconds; a positive number, else
+ * the default).
+ */
 export function sessionIdleMs(configured: string | undefined): number {
   const s = Number(configured);
   return (
@@ -40,7 +43,10 @@ export interface SessionFields {
   warning_count: number;
 }
 
-/** A session as its project's object stores it (durable-objects/project-hub/sessions.ts): its fields and the device that owns it. */
+/**
+ * A session as its project's object stores it (durable-objects/project-hub/sessions.ts): its fields and the
+ * device that owns it.
+ */
 export type StoredSession = SessionFields & { device_id: string };
 
 /** What a device's object sends its project of an ended (or changed) session: `version` orders the writes. */
@@ -86,7 +92,10 @@ export const CreateSession = z.object({
   started_at: deviceTime.optional(),
 });
 
-/** A completed_at before the session's started_at can only be refused where the session is known: its device's object. */
+/**
+ * A completed_at before the session's started_at can only be refused where the session is known: its device's
+ * object.
+ */
 export const EndSession = z.object({
   status: EndStatus,
   completed_at: deviceTime.optional(),

@@ -10,7 +10,10 @@
 // An address is public when the most specific block holding it is globally reachable.
 // Names are not resolved: a public name pointing at a private address is not caught here.
 
-/** A special-purpose block, as IANA's registries list it; `global` is the "Globally Reachable" column (N/A counts as false). */
+/**
+ * A special-purpose block, as IANA's registries list it; `global` is the "Globally Reachable" column (N/A
+ * counts as false).
+ */
 interface Block {
   block: string;
   name: string;

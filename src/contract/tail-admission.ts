@@ -4,7 +4,10 @@
 // object send (an object is never addressed from outside).
 import type { TailFilter } from "./tail-filter";
 
-/** What a group needs to accept a viewer: the group's own name, the viewer's filter, the org key behind its ticket, its window. */
+/**
+ * What a group needs to accept a viewer: the group's own name, the viewer's filter, the org key behind its
+ * ticket, its window.
+ */
 export interface AdmittedViewer {
   group: string;
   filter: TailFilter;
@@ -13,7 +16,10 @@ export interface AdmittedViewer {
   window?: number;
 }
 
-/** The project's answer to a ticket: the group that takes the viewer and the org key the ticket acts for, or the status that refuses it. */
+/**
+ * The project's answer to a ticket: the group that takes the viewer and the org key the ticket acts for, or
+ * the status that refuses it.
+ */
 export type Admission = { ok: true; group: string; orgId: string; keyId: string } | { ok: false; status: 401 | 429 };
 
 const VIEWER_HEADER = "x-tail-viewer";

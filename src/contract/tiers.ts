@@ -46,9 +46,15 @@ export interface TierPlan {
   alert_retention_days: number;
   /** Days an audit event is kept (append-only until then). */
   audit_retention_days: number;
-  /** The largest file one PUT takes (Cloudflare's request body limit of the plan it runs on); larger files go multipart. */
+  /**
+   * The largest file one PUT takes (Cloudflare's request body limit of the plan it runs on); larger files go
+   * multipart.
+   */
   single_upload_bytes: number;
-  /** Requests per org API key (or signed-in person) and per device, by the [[ratelimits]] binding that holds them (rate-limits.ts). */
+  /**
+   * Requests per org API key (or signed-in person) and per device, by the [[ratelimits]] binding that holds
+   * them (rate-limits.ts).
+   */
   rate_limits: { key: RateLimitRule; device: RateLimitRule };
   /** USD cents per unit past a soft limit, per month. */
   overage_cents: {

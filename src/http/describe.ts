@@ -91,7 +91,10 @@ export interface RouteDoc {
   query?: z.ZodType;
   /** A JSON body the route reads itself (not through jsonBody), for its description. */
   body?: z.ZodType;
-  /** Errors in another shape than the contract's (OTLP's Status): its schema, and each refusal as the route answers it. */
+  /**
+   * Errors in another shape than the contract's (OTLP's Status): its schema, and each refusal as the route
+   * answers it.
+   */
   errorsAs?: { schema: object; answer: (err: ApiError) => Promise<{ status: number; value: unknown }> };
   /** Refusals the route itself makes, beyond its auth and validators, built as the code builds them. */
   errors?: (() => ApiError)[];

@@ -27,7 +27,10 @@ function checkEncoding(req: Request): "identity" | "gzip" {
   return encoding;
 }
 
-/** A log body's bytes (native or OTLP), gunzipped when it says so, at most LOG_UPLOAD.max_bytes either way (413 past it). */
+/**
+ * A log body's bytes (native or OTLP), gunzipped when it says so, at most LOG_UPLOAD.max_bytes either way
+ * (413 past it).
+ */
 export async function readLogBody(req: Request): Promise<Uint8Array> {
   const encoding = checkEncoding(req);
   const declared = Number(req.headers.get("content-length") ?? "0");

@@ -216,7 +216,10 @@ async function generate(app: Hono<AppEnv>): Promise<{ doc: Document; outside: Se
 
 let generated: ReturnType<typeof generate> | undefined;
 
-/** The API's description as served at `origin`: /api/v1 is the server; a path outside it (OTLP's /v1/logs) names the origin itself. */
+/**
+ * The API's description as served at `origin`: /api/v1 is the server; a path outside it (OTLP's /v1/logs)
+ * names the origin itself.
+ */
 export async function openApiDocument(app: Hono<AppEnv>, origin: string) {
   generated ??= generate(app).catch((err) => {
     generated = undefined;

@@ -30,7 +30,10 @@ function pageOf(db: Db, page: Page): Promise<string[]> {
     : listProjectIds(db, { createdBefore: page.at, ...cursor });
 }
 
-/** The messages a page sends: its projects' work, PROJECTS_PER_MESSAGE a message, and the next page if this one was full. */
+/**
+ * The messages a page sends: its projects' work, PROJECTS_PER_MESSAGE a message, and the next page if this
+ * one was full.
+ */
 export async function walkPage(db: Db, page: Page): Promise<JobMessage[]> {
   const ids = await pageOf(db, page);
   const out: JobMessage[] = [];

@@ -206,7 +206,10 @@ function record(v: unknown, path: string, scopeName: string, resource: Record<st
   };
 }
 
-/** An ExportLogsServiceRequest in OTLP JSON (already parsed), as flat records; throws 400 naming the first field that cannot be decoded. */
+/**
+ * An ExportLogsServiceRequest in OTLP JSON (already parsed), as flat records; throws 400 naming the first
+ * field that cannot be decoded.
+ */
 export function recordsOfJson(value: unknown): OtlpRecord[] {
   if (!value || typeof value !== "object" || Array.isArray(value))
     throw new ApiError("bad_request", "the body is not an OTLP ExportLogsServiceRequest (a JSON object)");

@@ -43,7 +43,10 @@ function attributesOfProto(kvs: KeyValue[]): Record<string, Plain> {
   return out;
 }
 
-/** The request, or 400: bytes that are not one (a wrong wire type at any level, a truncated field) cannot be decoded. */
+/**
+ * The request, or 400: bytes that are not one (a wrong wire type at any level, a truncated field) cannot be
+ * decoded.
+ */
 function decoded(bytes: Uint8Array) {
   try {
     return fromBinary(ExportLogsServiceRequestSchema, bytes);

@@ -27,7 +27,10 @@ const decommissioned = () => new ApiError("conflict", "device is decommissioned"
 const DAY = 24 * 3600 * 1000;
 const IdCursor = z.object({ id: z.string() });
 
-/** GET /fleet/summary: counts by status and environment from the project's live picture (services/fleet-presence.ts). A read: nothing audited. */
+/**
+ * GET /fleet/summary: counts by status and environment from the project's live picture
+ * (services/fleet-presence.ts). A read: nothing audited.
+ */
 export const summary = new Hono<AppEnv>().get(
   "/",
   describe({

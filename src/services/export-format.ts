@@ -22,7 +22,10 @@ const FORMULA_START = /^[=+\-@\t\r]/;
 /** RFC 4180 quotes a comma, quote, CR or LF; ";" and tab too, since spreadsheets in some locales split on them. */
 const NEEDS_QUOTES = /[",;\t\r\n]/;
 
-/** One cell: a leading `'` before a formula character, so spreadsheets show the text instead of running it, then RFC 4180 quoting. */
+/**
+ * One cell: a leading `'` before a formula character, so spreadsheets show the text instead of running it,
+ * then RFC 4180 quoting.
+ */
 export function csvCell(value: string | null): string {
   if (value === null) return "";
   const text = FORMULA_START.test(value) ? `'${value}` : value;

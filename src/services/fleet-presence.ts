@@ -17,7 +17,10 @@ import { presentDevice } from "./presenters";
 
 const IdCursor = z.object({ id: z.string() });
 
-/** The live presence of `ids`, all of one project, and how many of its devices are not offline: one call to its object. */
+/**
+ * The live presence of `ids`, all of one project, and how many of its devices are not offline: one call to
+ * its object.
+ */
 export async function projectPresence(
   env: Env,
   projectId: string,

@@ -7,7 +7,10 @@ import { MAX_VIEWERS } from "../contract/tail-plan";
 import { projectHub } from "../stubs/project-hub";
 import { tailGroup } from "../stubs/tail-group";
 
-/** The viewer's upgrade request, answered by its group; 401 for a ticket the project does not take, 429 past its viewers. */
+/**
+ * The viewer's upgrade request, answered by its group; 401 for a ticket the project does not take, 429 past
+ * its viewers.
+ */
 export async function openLiveTail(
   env: Env,
   request: Request,

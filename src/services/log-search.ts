@@ -76,7 +76,10 @@ export function narrowTo(sources: Source[], deviceIds: Set<string>): Source[] {
   });
 }
 
-/** What the shards are asked, from a search's parameters (null: the words can match nothing). Counts (log-counts.ts) use it too. */
+/**
+ * What the shards are asked, from a search's parameters (null: the words can match nothing). Counts
+ * (log-counts.ts) use it too.
+ */
 export function filterOf(p: Omit<LogSearch, "limit" | "cursor">): Omit<LogFilter, "after" | "limit"> | null {
   const match = p.q === undefined || p.q.trim() === "" ? undefined : ftsExpression(p.q);
   if (match === null) return null;

@@ -183,13 +183,19 @@ function toStreams(lines: Passed[]): LokiStream[] {
   return [...streams.values()];
 }
 
-/** Where a query's lines are: the shards to ask (narrowed to the devices its registry matchers leave) and what the search filters itself. */
+/**
+ * Where a query's lines are: the shards to ask (narrowed to the devices its registry matchers leave) and what
+ * the search filters itself.
+ */
 export interface LokiScope {
   sources: Source[];
   search: Pick<LogSearch, "project_id" | "device_id" | "session_id" | "module" | "level">;
 }
 
-/** The scope of a query's selector; null when no line can match (no level left, no device, a device or session of no project's). */
+/**
+ * The scope of a query's selector; null when no line can match (no level left, no device, a device or session
+ * of no project's).
+ */
 export async function lokiScope(
   env: Env,
   db: Db,
@@ -365,10 +371,16 @@ export async function lokiLabelValues(
 
 /** Lines a viewer may have unacknowledged at the project; the bridge acknowledges each frame once it passed it on. */
 const TAIL_WINDOW = 100;
-/** The close code of a tail whose query is refused after it opened (its regexes passed REGEX_WORK): the 400 a query gets. */
+/**
+ * The close code of a tail whose query is refused after it opened (its regexes passed REGEX_WORK): the 400 a
+ * query gets.
+ */
 const CLOSE_REFUSED = 4400;
 
-/** What the project's tail can filter itself: one device, session, module; the levels; a case-insensitive text every |= line holds. */
+/**
+ * What the project's tail can filter itself: one device, session, module; the levels; a case-insensitive text
+ * every |= line holds.
+ */
 function tailFilterOf(q: LogQuery): TailFilter {
   const levels = allowedLevels(q);
   const level = levels.length < LEVELS.length ? { level: levels } : {};

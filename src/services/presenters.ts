@@ -34,7 +34,10 @@ export const presentKey = (k: ApiKey) => ({
   created_at: iso(k.createdAt),
 });
 
-/** A registry row, overlaid with the live presence (the device's object's, or its project's picture) when we have it. */
+/**
+ * A registry row, overlaid with the live presence (the device's object's, or its project's picture) when we
+ * have it.
+ */
 export const presentDevice = (d: Device, live?: Presence | null) => ({
   id: d.id,
   project_id: d.projectId,

@@ -142,7 +142,10 @@ export async function sessionDevicesOfOrg(
   }));
 }
 
-/** Session ids of the project that ran during [from, to) (ms): started before `to`, not ended before `from`; newest first. */
+/**
+ * Session ids of the project that ran during [from, to) (ms): started before `to`, not ended before `from`;
+ * newest first.
+ */
 export async function projectSessionIds(
   env: Env,
   projectId: string,

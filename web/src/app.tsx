@@ -76,7 +76,10 @@ export function App() {
   };
   const [signInOn, setSignInOn] = useState(false);
 
-  /** An invitation's link (#/accept/<token>): taken with the session, if there is one; else the sign-in page, which comes back here. */
+  /**
+   * An invitation's link (#/accept/<token>): taken with the session, if there is one; else the sign-in page,
+   * which comes back here.
+   */
   const accept = async (token: string) => {
     try {
       const taken = (await ok(await api.invitations.accept.$post({ json: { token } }))) as { org_id: string };

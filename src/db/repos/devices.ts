@@ -182,9 +182,9 @@ function deviceConditions(orgId: string, f: Partial<DeviceFilter>, afterId: stri
 }
 
 /**
- * Devices with `status` as their projects last wrote it (writeProjectStatuses): listed with it in
- * their project's row, or, for offline, also not listed (registered offline, never heard). Each project's row is read once per query, not
- * once per device (the subquery names the projects, not the device's row).
+ * Devices with `status` as their projects last wrote it (writeProjectStatuses): listed with it in their
+ * project's row, or, for offline, also not listed (registered offline, never heard). Each project's row is
+ * read once per query, not once per device (the subquery names the projects, not the device's row).
  */
 function statusIs(status: DeviceStatus, orgId: string, projectId: string | undefined): SQL {
   const rows = projectId
@@ -281,7 +281,10 @@ export async function countLiveDevices(db: Db, projectId: string): Promise<numbe
 /** Who changed a device, and when (shown with it). */
 export type ChangedBy = NonNullable<Device["changedBy"]>;
 
-/** A person's or key's change of a device's labels (or of its status alone, kept in its object): who made it, with it. */
+/**
+ * A person's or key's change of a device's labels (or of its status alone, kept in its object): who made it,
+ * with it.
+ */
 export async function updateDeviceLabels(
   db: Db,
   deviceId: string,
@@ -317,7 +320,10 @@ export async function writeProjectStatuses(
     ON CONFLICT (project_id) DO UPDATE SET statuses = excluded.statuses, written_at = excluded.written_at`);
 }
 
-/** Names of the given devices of the org, by id (rankings, log facets): one query however many ids (they go as one JSON parameter). */
+/**
+ * Names of the given devices of the org, by id (rankings, log facets): one query however many ids (they go as
+ * one JSON parameter).
+ */
 export async function deviceNames(db: Db, orgId: string, ids: string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
   const rows = await db

@@ -87,7 +87,10 @@ export async function listProjects(
   });
 }
 
-/** Ids of projects created before `createdBefore`, `limit` at a time after `afterId`, by id: what the jobs page through. */
+/**
+ * Ids of projects created before `createdBefore`, `limit` at a time after `afterId`, by id: what the jobs
+ * page through.
+ */
 export async function listProjectIds(
   db: Db,
   page: { createdBefore: number; afterId: string | null; limit: number },
@@ -103,7 +106,10 @@ export async function listProjectIds(
 
 export type ProjectWithTier = Project & { tier: (typeof orgs.$inferSelect)["tier"] };
 
-/** The projects of `ids` that still exist, with their org's tier, by id, in one query (at most 90 ids: D1 binds 100 parameters). */
+/**
+ * The projects of `ids` that still exist, with their org's tier, by id, in one query (at most 90 ids: D1
+ * binds 100 parameters).
+ */
 export async function projectsWithTier(db: Db, ids: string[]): Promise<ProjectWithTier[]> {
   if (ids.length === 0) return [];
   return db
@@ -119,7 +125,10 @@ export async function findProject(db: Db, projectId: string): Promise<Project | 
   return db.query.projects.findFirst({ where: eq(projects.id, projectId) });
 }
 
-/** The project with its tokens, devices and rules, in one batch so none outlives it. (Its sessions are in its object, retired first.) */
+/**
+ * The project with its tokens, devices and rules, in one batch so none outlives it. (Its sessions are in its
+ * object, retired first.)
+ */
 export async function deleteProjectCascade(db: Db, projectId: string): Promise<void> {
   await db.batch([
     db.delete(registrationTokens).where(eq(registrationTokens.projectId, projectId)),

@@ -90,7 +90,10 @@ export function notesOf(s: JsonSchema): string[] {
   return notes;
 }
 
-/** The object schema inside `s` whose fields should open up, if any (an object, an array of them, or one alternative that is). */
+/**
+ * The object schema inside `s` whose fields should open up, if any (an object, an array of them, or one
+ * alternative that is).
+ */
 function objectIn(s: JsonSchema): { schema: JsonSchema; suffix: string } | null {
   if (s.properties) return { schema: s, suffix: "" };
   if (s.items?.properties) return { schema: s.items, suffix: "[]" };

@@ -837,7 +837,10 @@ function byAlert(deliveries: Delivery[]): AlertDeliveries[] {
   return [...alerts.values()].sort((x, y) => y.last - x.last);
 }
 
-/** Where a state change's webhook stands after its attempts: a 2xx settles it, another 4xx (not 429) ends it, the rest retry for 24 h. */
+/**
+ * Where a state change's webhook stands after its attempts: a 2xx settles it, another 4xx (not 429) ends it,
+ * the rest retry for 24 h.
+ */
 function outcome(attempts: Delivery[]): { label: string; status: string } {
   const last = attempts.at(-1)!;
   if (last.status !== null && last.status >= 200 && last.status < 300)

@@ -178,7 +178,10 @@ function AuditLog(props: { name: NameOf }) {
   );
 }
 
-/** What an event changed: by its label, linked where the dashboard has a page for it (a device, an alert rule), its id on hover and copy. */
+/**
+ * What an event changed: by its label, linked where the dashboard has a page for it (a device, an alert
+ * rule), its id on hover and copy.
+ */
 function Target(props: { target: AuditEvent["target"]; name: NameOf }) {
   const t = props.target;
   const label = t.kind === "device" && (!t.label || t.label === t.id) ? props.name(t.id) : (t.label ?? t.id);

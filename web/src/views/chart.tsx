@@ -27,7 +27,10 @@ export interface TimeChartProps {
   /** Bars stacked: each series on top of the ones before it (a volume by level). */
   stacked?: boolean;
   height?: number;
-  /** A drag (or a click on a bar) picked this range: the view zooms there itself. Without it, the chart zooms in place. */
+  /**
+   * A drag (or a click on a bar) picked this range: the view zooms there itself. Without it, the chart zooms
+   * in place.
+   */
   onZoom?: (from: number, to: number) => void;
   /** The time window the x axis spans (ms), whatever the data covers; else the data's own span. */
   window?: [number, number];

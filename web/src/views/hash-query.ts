@@ -7,7 +7,10 @@ import { useEffect, useState } from "preact/hooks";
 const hashPath = () => location.hash.split("?")[0] || "#/";
 const hashQuery = () => new URLSearchParams(location.hash.split("?")[1] ?? "");
 
-/** Writes view `path`'s filters into its URL without a navigation (reload and a shared link keep them); not once another view's URL is there. */
+/**
+ * Writes view `path`'s filters into its URL without a navigation (reload and a shared link keep them); not
+ * once another view's URL is there.
+ */
 export function writeHashQuery(path: string, values: Record<string, string>) {
   if (hashPath() !== path) return;
   const query = new URLSearchParams(Object.entries(values).filter(([, v]) => v !== "")).toString();

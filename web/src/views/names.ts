@@ -27,7 +27,10 @@ async function refresh(projectId: string): Promise<void> {
   for (const l of listeners) l();
 }
 
-/** Reads the project's devices again when its book is older than EVERY_MS (marked at once, so one read is under way at a time). */
+/**
+ * Reads the project's devices again when its book is older than EVERY_MS (marked at once, so one read is
+ * under way at a time).
+ */
 function refreshIfStale(projectId: string): void {
   const book = books.get(projectId);
   if (book && Date.now() - book.at < EVERY_MS) return;

@@ -219,7 +219,10 @@ interface FileRow {
 /** Raster images preview inline; SVG and HTML never do (they could run script). */
 const PREVIEWABLE = /^image\/(png|jpeg|gif|webp|avif|bmp)$/;
 
-/** A session: what it is (device, status, times, counts, links), then its files by folder, with downloads, image previews and the whole session as one zip. */
+/**
+ * A session: what it is (device, status, times, counts, links), then its files by folder, with downloads,
+ * image previews and the whole session as one zip.
+ */
 export function SessionFiles(props: { projectId: string; sessionId: string }) {
   const [failure, setFailure] = useState<string | null>(null);
   const names = useDeviceNames(props.projectId);

@@ -420,7 +420,10 @@ function Share(props: { used: number; limit: number }) {
   );
 }
 
-/** The days of this month (UTC) up to today: the daily rows where they exist, today's live figures, nothing on days not written. */
+/**
+ * The days of this month (UTC) up to today: the daily rows where they exist, today's live figures, nothing on
+ * days not written.
+ */
 function monthByDay(usage: UsageAnswer, rows: Day[]) {
   const today = usage.today?.day ?? utcDay(Date.now());
   const byDate = new Map(rows.map((d) => [d.date, d]));
