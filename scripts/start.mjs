@@ -102,6 +102,21 @@ async function demo(admin) {
   return saved;
 }
 
+/**
+ * Whether this process is the terminal's foreground job: raw mode from a background job
+ * (`npm start &`) would stop it (SIGTTOU). Where /proc says nothing, assume it is.
+ */
+function inForeground() {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    // pid (comm) state ppid pgrp session tty_nr tpgid …; comm may hold spaces, so split after the last ")".
+    const [, , pgrp, , , tpgid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return pgrp === tpgid;
+  } catch {
+    return true;
+  }
+}
+
 /** A value as one shell word: left bare when it is safe, single-quoted otherwise. */
 const shellWord = (v) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
 
@@ -230,7 +245,7 @@ const shellVars = { B: `${base}/api/v1`, ADMIN_TOKEN: token, ORG_KEY: d.api_key,
 const exportLine = `export ${Object.entries(shellVars)
   .map(([k, v]) => `${k}=${shellWord(v)}`)
   .join(" ")}`;
-const interactive = process.stdin.isTTY === true;
+const interactive = process.stdin.isTTY === true && inForeground();
 console.log(`
 fleetbeat is running at ${base}  (health: ${base}/api/v1/health)
   dashboard: ${base}/ (${oidc.issuer ? `"Sign in", then type ${DEV_PEOPLE[0].email} (the demo org's owner) at the development provider ${oidc.issuer}; or paste the demo org's key, ORG_KEY below` : "sign in, or paste the demo org's key, ORG_KEY below"}); API reference: ${base}/docs

@@ -244,8 +244,10 @@ describe("the README's first minute, against a fresh `npm start`", () => {
     const { code, stdout, stderr } = await run(`${exportLine}\n${commands}`, ROOT, 60_000);
     expect(code, `the section failed:\n${stdout}\n${stderr}`).toBe(0);
     expect(stdout).toMatch(/^ok$/m);
-    // The bare trigger wrangler's banner suggests ran the jobs (it used to find none for cron "").
+    // The bare trigger wrangler's banner suggests ran the jobs (it used to find none for cron ""):
+    // the queue's consumer took their messages.
     expect(server.output()).not.toContain("no job for cron");
+    expect(server.output()).toMatch(/^\[wrangler:info\] QUEUE fleetbeat-jobs \d+\/\d+/m);
     const [finished, withToday] = jsonLines(stdout);
     const today = new Date().toISOString().slice(0, 10);
     expect(finished.days.some((d: any) => d.date === today)).toBe(false);
