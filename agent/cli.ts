@@ -11,9 +11,10 @@
 // The device's id and key are kept in $FLEETBEAT_CONFIG_DIR (default ~/.config/fleetbeat),
 // in device.json, readable only by its owner; the log spool lives beside it, so nothing a
 // program printed is lost to a crash or an outage.
-import { logsCommand } from "./cli/logs.ts";
+
 import { fail } from "./cli/config.ts";
 import { daemonCommand } from "./cli/daemon.ts";
+import { logsCommand } from "./cli/logs.ts";
 import { registerCommand } from "./cli/register.ts";
 import { runCommand } from "./cli/run.ts";
 import { sessionCommand } from "./cli/session.ts";

@@ -7,10 +7,11 @@
 // key-value store (a Map here): no D1, no extra RPC.
 //
 //   npm run bench:alerts   (bundled first with esbuild: src/ imports without file extensions)
-import type { AlertRule } from "../src/contract/alerts.ts";
-import { lineTallies } from "../src/contract/tallies.ts";
+
 import { DeviceAlerts } from "../durable-objects/device-hub/alerts.ts";
 import { Timers } from "../durable-objects/timers.ts";
+import type { AlertRule } from "../src/contract/alerts.ts";
+import { lineTallies } from "../src/contract/tallies.ts";
 import { corpus } from "./server.ts";
 
 const ITERATIONS = 20_000;

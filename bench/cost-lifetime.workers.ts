@@ -20,7 +20,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterAll, beforeAll, it, vi } from "vitest";
-import { FIELDS, type R2Tally, type Reading, type Tally, alarms, forgetAlarm, reading } from "./meter";
+import { alarms, FIELDS, forgetAlarm, type R2Tally, type Reading, reading, type Tally } from "./meter";
 
 interface Line {
   level: string;

@@ -25,8 +25,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { addUsage, dollars, emptyUsage, GOALS, LINE_ITEMS, MODEL, PRICES, type Usage } from "./cost-model.ts";
 import { FIELDS, type R2Tally, type Reading, type Tally } from "./meter.ts";
-import { GOALS, LINE_ITEMS, MODEL, PRICES, type Usage, addUsage, dollars, emptyUsage } from "./cost-model.ts";
 import { api, startServer } from "./server.ts";
 
 /** The code before the cost work (issue 21). */

@@ -13,18 +13,18 @@
 // Benchmarks start it with `wrangler dev bench/limit-entry.ts`, which keeps wrangler.toml's
 // bindings; `npm start` and `wrangler deploy` never see this file.
 import { DeviceHub as AppDeviceHub } from "../durable-objects/device-hub/hub";
-import { ProjectHub as AppProjectHub } from "../durable-objects/project-hub/hub";
-import { type StoredLine, validateLines } from "../src/contract/log-line";
 import { FanIn as AppFanIn } from "../durable-objects/fan-in/hub";
-import { LogShard as AppLogShard } from "../durable-objects/log-shard/shard";
 import type { LogArchive } from "../durable-objects/log-shard/archive";
-import { shardsInUse } from "../src/db/repos/log-shards";
-import { logShard, shardOfDevice } from "../src/stubs/log-shard";
+import { LogShard as AppLogShard } from "../durable-objects/log-shard/shard";
+import { ProjectHub as AppProjectHub } from "../durable-objects/project-hub/hub";
 import { FAN_IN } from "../src/contract/fan-in";
+import { type StoredLine, validateLines } from "../src/contract/log-line";
 import { DELIVERY } from "../src/contract/usage";
 import { createDb } from "../src/db/client";
 import { listDeviceIdsOfProject } from "../src/db/repos/devices";
+import { shardsInUse } from "../src/db/repos/log-shards";
 import entry from "../src/index";
+import { logShard, shardOfDevice } from "../src/stubs/log-shard";
 
 // The live tail's viewer groups, as the app has them.
 export { TailGroup } from "../src/index";

@@ -5,9 +5,10 @@
 // stamped afresh, so each one is stored and counted.
 //
 //   npm run bench:otlp      (PORT_BENCH, default 8881; BENCH_SECONDS per row, default 6)
-import { create, toBinary } from "@bufbuild/protobuf";
+
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { ExportLogsServiceRequestSchema } from "../src/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import { corpus, newDevice, newProject, startServer } from "./server.ts";
 

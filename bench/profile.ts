@@ -14,7 +14,7 @@
 //     BENCH_LINES      lines per batch (default 1,000)
 //     PORT_BENCH (default 8871), BENCH_INSPECTOR_PORT (default 9241),
 //     BENCH_PROFILE_OUT: write the .cpuprofile files there (<path>.json.cpuprofile, <path>.gzip.cpuprofile)
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";

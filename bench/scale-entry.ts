@@ -21,20 +21,21 @@
 //   - `GET /__bench/archive-stats`: the R2 archive objects, read back: objects, lines, device-hours.
 // `wrangler dev bench/scale-entry.ts` keeps wrangler.toml's bindings; `npm start` and
 // `wrangler deploy` never see this file.
+
+import type { z } from "zod";
 import { DeviceHub as AppDeviceHub } from "../durable-objects/device-hub/hub";
 import { FanIn as AppFanIn } from "../durable-objects/fan-in/hub";
 import type { LogArchive } from "../durable-objects/log-shard/archive";
 import { LogShard as AppLogShard } from "../durable-objects/log-shard/shard";
 import { ProjectHub as AppProjectHub } from "../durable-objects/project-hub/hub";
 import { TailGroup as AppTailGroup } from "../durable-objects/tail-group/hub";
+import type { GenerateCapsule, Register } from "../src/contract/fleet";
+import { shardOf } from "../src/contract/log-shards";
 import { createDb } from "../src/db/client";
 import { listDeviceIdsOfProject } from "../src/db/repos/devices";
 import { shardsInUse } from "../src/db/repos/log-shards";
-import { shardOf } from "../src/contract/log-shards";
-import type { GenerateCapsule, Register } from "../src/contract/fleet";
-import { issueToken, registerDevice } from "../src/services/registration";
-import type { z } from "zod";
 import entry from "../src/index";
+import { issueToken, registerDevice } from "../src/services/registration";
 import { logShard } from "../src/stubs/log-shard";
 
 /** What one scope counted. */

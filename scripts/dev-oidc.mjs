@@ -8,8 +8,9 @@
 // Options (startDevOidc): the port, the clients it knows (id, secret, redirect URIs), the ID
 // token's lifetime, and signing keys of its own (a second provider, whose tokens the first one's
 // keys do not verify).
-import { generateKeyPair, exportJWK } from "jose";
+
 import { createServer } from "node:http";
+import { exportJWK, generateKeyPair } from "jose";
 import Provider from "oidc-provider";
 
 /** The test people: sign in by typing one of these emails. */

@@ -2,10 +2,11 @@
 // and what each middleware adds. A caller's variables are optional here, where nothing is known
 // yet, and required in the environment of the middleware that sets them (auth/middleware.ts):
 // a route chained after that middleware has them, and a route without it has to check.
+
+import type { SessionCaller } from "./contract/people";
 import type { Identity } from "./contract/presence";
 import type { Db } from "./db/client";
 import type { ApiKey } from "./db/repos/keys";
-import type { SessionCaller } from "./contract/people";
 
 interface OrgCaller {
   orgId: string;

@@ -5,9 +5,9 @@ import { consumeJobs } from "./jobs/consumer";
 import { runScheduled } from "./jobs/schedule";
 
 export { DeviceHub } from "../durable-objects/device-hub/hub";
-export { ProjectHub } from "../durable-objects/project-hub/hub";
 export { FanIn } from "../durable-objects/fan-in/hub";
 export { LogShard } from "../durable-objects/log-shard/shard";
+export { ProjectHub } from "../durable-objects/project-hub/hub";
 export { TailGroup } from "../durable-objects/tail-group/hub";
 
 export default {

@@ -6,9 +6,9 @@ import { homedir } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
 import { LEVELS, type Level, parseLevel } from "../../src/contract/levels.ts";
-import type { DeviceSocket } from "../socket.ts";
 import { FleetbeatAgent, type Registration } from "../agent.ts";
 import { SEND_DEFAULTS } from "../send-policy.ts";
+import type { DeviceSocket } from "../socket.ts";
 import { FileSpool } from "../spool.ts";
 
 /** config.json, written by the operator; every field may be left out. */

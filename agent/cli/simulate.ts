@@ -4,7 +4,7 @@ import { DATASETS, type Dataset, loadLoghub } from "../samples/loghub.ts";
 import type { SampleLine } from "../samples/sample-line.ts";
 import { SEND_DEFAULTS } from "../send-policy.ts";
 import { type DevicePace, VirtualDevice } from "../simulate/device.ts";
-import { type Org, type SimDevice, loadDevices, profileOf, provision, saveDevices } from "../simulate/fleet.ts";
+import { loadDevices, type Org, profileOf, provision, type SimDevice, saveDevices } from "../simulate/fleet.ts";
 import { Tally } from "../simulate/tally.ts";
 import { DeviceSocket } from "../socket.ts";
 import { fail, option } from "./config.ts";

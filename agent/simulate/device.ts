@@ -11,7 +11,7 @@ import type { SampleLine } from "../samples/sample-line.ts";
 import { DeviceSocket, type PushedCommand } from "../socket.ts";
 import { MemorySpool } from "../spool.ts";
 import { putArtifact } from "./artifacts.ts";
-import { type Simulated, runSimulated } from "./commands.ts";
+import { runSimulated, type Simulated } from "./commands.ts";
 import type { SimDevice } from "./fleet.ts";
 import { DriftingMetrics } from "./metrics.ts";
 import { LineReplay } from "./replay.ts";

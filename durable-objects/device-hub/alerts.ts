@@ -10,12 +10,12 @@
 import type { AlertParams, AlertReport, AlertRule } from "../../src/contract/alerts";
 import { createDb } from "../../src/db/client";
 import { findDeviceOfOrg } from "../../src/db/repos/devices";
-import { projectHub } from "../../src/stubs/project-hub";
 import { slotOf } from "../../src/lib/hash";
+import { projectHub } from "../../src/stubs/project-hub";
 import { ErrorWindows } from "../error-windows";
+import type { Kv } from "../storage";
 import type { Timers } from "../timers";
 import type { DeviceState } from "./state";
-import type { Kv } from "../storage";
 
 const RULES_KEY = "alert_rules";
 const CONDITIONS_KEY = "alert_conditions";

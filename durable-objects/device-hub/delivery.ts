@@ -9,18 +9,18 @@
 // the groups.
 import { type DeliveryAnswer, fanInIndex } from "../../src/contract/fan-in";
 import type { StoredLine } from "../../src/contract/log-line";
-import { DELIVERY } from "../../src/contract/usage";
 import type { PresenceReport } from "../../src/contract/presence";
+import { DELIVERY } from "../../src/contract/usage";
 import { slotOf } from "../../src/lib/hash";
 import { DAY_MS, utcDay } from "../../src/lib/time";
 import { fanInByName, fanInName } from "../../src/stubs/fan-in";
 import { projectHub } from "../../src/stubs/project-hub";
-import type { ProjectHub } from "../project-hub/hub";
 import { Coalesced } from "../coalesced";
+import type { ProjectHub } from "../project-hub/hub";
 import type { Kv } from "../storage";
 import type { Timers } from "../timers";
 import type { LegacyOutbox } from "./legacy-outbox";
-import { type Owed, anyOwed, deliveryOf, seal } from "./owed";
+import { anyOwed, deliveryOf, type Owed, seal } from "./owed";
 import type { DeviceTail } from "./tail";
 
 const FAN_IN_KEY = "fan_in";

@@ -8,8 +8,8 @@
 import type { LogRecord } from "../../src/contract/log-line";
 import { shardOfDevice } from "../../src/stubs/log-shard";
 import type { DeviceArchiveRow } from "../log-shard/archive";
-import type { HandOver as Piece } from "../log-shard/shard";
 import type { ShardRow } from "../log-shard/rows";
+import type { HandOver as Piece } from "../log-shard/shard";
 import type { ObjectStorage } from "../storage";
 import type { Timers } from "../timers";
 

@@ -5,54 +5,53 @@
 // RPC surface; each concern is a part in this folder, and every part that needs time registers
 // with the one alarm (timers.ts).
 import { DurableObject } from "cloudflare:workers";
+import type { z } from "zod";
+import { UPLOAD_GRACE_MS } from "../../src/contract/artifacts";
+import {
+  type AuditAction,
+  type AuditActor,
+  type AuditEntry,
+  paramNames,
+  type RequestInfo,
+} from "../../src/contract/audit";
+import { arrivalBuckets } from "../../src/contract/buckets";
 import type { AckOutcome, AckStatus, Actor, CommandRecord } from "../../src/contract/commands";
+import type { DeliveryAnswer } from "../../src/contract/fan-in";
 import type { Heartbeat } from "../../src/contract/fleet";
+import type { StoredLine } from "../../src/contract/log-line";
 import type { MetricInterval } from "../../src/contract/metrics";
 import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/presence";
+import { type RateLimitRule, withinRate } from "../../src/contract/rate-limits";
 import { type EndStatus, SESSION_IDLE, sessionIdleMs } from "../../src/contract/sessions";
-import { projectHub } from "../../src/stubs/project-hub";
+import type { TailPlan } from "../../src/contract/tail-plan";
+import { TIERS, type Tier } from "../../src/contract/tiers";
 import type { IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
-import { arrivalBuckets } from "../../src/contract/buckets";
-import { UPLOAD_GRACE_MS } from "../../src/contract/artifacts";
-import type { StoredLine } from "../../src/contract/log-line";
 import { clockNow } from "../../src/lib/clock";
 import { hotWindowFor, hotWindowMs } from "../../src/lib/config";
-import { utcDay } from "../../src/lib/time";
 import { newId } from "../../src/lib/crypto";
-import type { z } from "zod";
-import { migrate } from "../sql-migrations";
-import { answerClose } from "../sockets";
-import { Timers } from "../timers";
-import type { DeliveryAnswer } from "../../src/contract/fan-in";
-import { CountedStorage } from "../storage";
+import { utcDay } from "../../src/lib/time";
 import { shardOfDevice } from "../../src/stubs/log-shard";
+import { orgHub, projectHub } from "../../src/stubs/project-hub";
 import type { AppendOutcome, RequestCounts } from "../log-shard/shard";
+import { answerClose } from "../sockets";
+import { migrate } from "../sql-migrations";
+import { CountedStorage } from "../storage";
+import { Timers } from "../timers";
+import { DeviceAlerts } from "./alerts";
 import { CommandQueue } from "./commands";
 import { ProjectDelivery } from "./delivery";
-import { DeviceAlerts } from "./alerts";
 import { HandOverToShard } from "./hand-over";
 import { LegacyOutbox } from "./legacy-outbox";
 import { MetricHistory } from "./metrics";
-import { type Owed, type OwedDelta, addBuckets, addUsage, delivered, emptyOwed } from "./owed";
+import { addBuckets, addUsage, delivered, emptyOwed, type Owed, type OwedDelta } from "./owed";
 import { PresenceReports } from "./presence";
 import { Retention } from "./retention";
 import { DEVICE_SCHEMA } from "./schema";
 import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
 import { DeviceSocket } from "./socket";
-import { type Beats, type Held, SOCKET_BEATS, addBeat, heldOf, minutesOf, saveDue } from "./socket-beats";
+import { addBeat, type Beats, type Held, heldOf, minutesOf, SOCKET_BEATS, saveDue } from "./socket-beats";
 import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
 import { DeviceTail, TAIL_SHIPPED } from "./tail";
-import type { TailPlan } from "../../src/contract/tail-plan";
-import { type RateLimitRule, withinRate } from "../../src/contract/rate-limits";
-import { TIERS, type Tier } from "../../src/contract/tiers";
-import {
-  type AuditAction,
-  type AuditActor,
-  type AuditEntry,
-  type RequestInfo,
-  paramNames,
-} from "../../src/contract/audit";
-import { orgHub } from "../../src/stubs/project-hub";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
 export const SETTLE = Symbol("settle");

@@ -16,12 +16,13 @@
 // metric history, metrics.ts), computed when it is made: they ride in the rows the project
 // writes anyway (the transition's presence row, the delivery's intake row), so they cost reads here
 // and no row anywhere.
-import { projectHub } from "../../src/stubs/project-hub";
+
 import type { PresenceReport, Sparklines } from "../../src/contract/presence";
-import type { SessionRow, SessionStore } from "./sessions";
 import type { SessionUpsert } from "../../src/contract/sessions";
-import { type DeviceStateStore, type Told, reportOf, toldOf } from "./state";
+import { projectHub } from "../../src/stubs/project-hub";
 import type { Timers } from "../timers";
+import type { SessionRow, SessionStore } from "./sessions";
+import { type DeviceStateStore, reportOf, type Told, toldOf } from "./state";
 
 /** Ended sessions sent to the project's object in one call. */
 const SESSION_BATCH = 50;

@@ -1,5 +1,6 @@
 import { COMMANDS_SCHEMA } from "./commands";
 import { METRIC_HOURS_SCHEMA } from "./metrics";
+
 // SQLite schema of a DeviceHub. Each entry is one migration step (see sql-migrations.ts).
 // The log tables (logs, batches, log_hours, archive_chunks, chunks) are no longer written: a
 // device's lines live in its log shard now, and what is left here is handed over (hand-over.ts).

@@ -4,12 +4,14 @@
 // what HTTP would answer, or an error frame with the contract's error body (a message over
 // MAX_FRAME_BYTES, 1 MiB, gets payload_too_large before it is parsed). Commands are pushed as
 // {"type":"command", command} the moment they are queued.
+
+import type { z } from "zod";
 import {
   type AckOutcome,
   type AckStatus,
+  ackRefusal,
   CommandAckFrame,
   type CommandRecord,
-  ackRefusal,
   presentCommand,
 } from "../../src/contract/commands";
 import { ApiError, errorBody } from "../../src/contract/errors";
@@ -19,8 +21,7 @@ import type { HeartbeatOutcome } from "../../src/contract/presence";
 import { sessionTaken } from "../../src/contract/sessions";
 import type { UsageDelta } from "../../src/contract/usage";
 import { parseOrThrow } from "../../src/contract/validation";
-import { type IngestBatch, type IngestOutcome, envelopeOf, ingest } from "../../src/ingest/ingest";
-import type { z } from "zod";
+import { envelopeOf, type IngestBatch, type IngestOutcome, ingest } from "../../src/ingest/ingest";
 import { closeQuietly } from "../sockets";
 
 /** What the socket asks of its DeviceHub; the same work HTTP requests do. */

@@ -9,7 +9,7 @@
 // delivery before it ships anything (delivery.ts).
 import type { StoredLine } from "../../src/contract/log-line";
 import { type LogView, presentLog } from "../../src/contract/log-view";
-import { type TailPlan, type TailRoute, TailRouter, planFor, projectOfGroup } from "../../src/contract/tail-plan";
+import { planFor, projectOfGroup, type TailPlan, type TailRoute, TailRouter } from "../../src/contract/tail-plan";
 import { TAIL_BUFFER_MAX } from "../coalesced";
 import { TailShipper } from "../tail-group/shipper";
 

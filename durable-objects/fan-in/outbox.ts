@@ -9,7 +9,7 @@
 import type { BucketRow } from "../../src/contract/buckets";
 import type { TallyRow } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
-import { type Delivered, Intake, type RowMarks, deliveryOf, deltaOf } from "../intake";
+import { type Delivered, deliveryOf, deltaOf, Intake, type RowMarks } from "../intake";
 import type { ObjectStorage } from "../storage";
 
 /** The sender row that holds what the outbox tables of the version before the intake still owed. */

@@ -18,7 +18,7 @@ import type { LogFilter } from "../../src/contract/logs";
 import type { ObjectStorage } from "../storage";
 import type { ChunkStore } from "./chunks";
 import type { ShardCounts } from "./counts";
-import { type Key, comesBefore, keepLine } from "./order";
+import { comesBefore, type Key, keepLine } from "./order";
 import type { ShardRow } from "./rows";
 
 /** Lines per object at most (~5–10 MB of NDJSON, about a tenth of that compressed). */

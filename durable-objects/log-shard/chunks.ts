@@ -16,11 +16,12 @@
 // Lines are ordered project-wide by (event time, device id, line id); a line keeps the id its
 // device's next id gave it on arrival. A count (line-counts.ts) scans the same candidates,
 // newest chunks first, in no order within them, until its bound.
+
+import { LINE_LIMITS } from "../../src/contract/limits";
 import type { LogRecord, StoredLine } from "../../src/contract/log-line";
 import type { LogFilter } from "../../src/contract/logs";
-import { LINE_LIMITS } from "../../src/contract/limits";
 import type { Sql } from "../storage";
-import { type Key, comesBefore, keepLine } from "./order";
+import { comesBefore, type Key, keepLine } from "./order";
 import type { ShardRow } from "./rows";
 
 /** A chunk closes (and is indexed for words) past any of these. An object, so tests can lower it. */

@@ -10,13 +10,13 @@
 // answer was lost is answered with where the project stands then, and only the rest goes
 // again. After a restart the shard asks first, and rebuilds what the project has not taken from
 // the records. Nothing is lost or counted twice, and the project's sequence is the only mark.
-import { type BucketRow, arrivalBuckets, lineBuckets } from "../../src/contract/buckets";
+import { arrivalBuckets, type BucketRow, lineBuckets } from "../../src/contract/buckets";
 import type { DeviceDayRow } from "../../src/contract/fan-in";
+import type { TallyRow } from "../../src/contract/tallies";
 import { lineTallies } from "../../src/contract/tallies";
 import type { OutboxRow } from "../../src/contract/usage";
 import { utcDay } from "../../src/lib/time";
-import { type Owed, type OwedDelta, addBuckets, addTallies, addUsage, deliveryOf, emptyOwed } from "../device-hub/owed";
-import type { TallyRow } from "../../src/contract/tallies";
+import { addBuckets, addTallies, addUsage, deliveryOf, emptyOwed, type Owed, type OwedDelta } from "../device-hub/owed";
 import type { Sql } from "../storage";
 import type { BatchRecord, ChunkStore } from "./chunks";
 import type { ShardRow } from "./rows";

@@ -15,8 +15,8 @@ import {
   type CountRequest,
   ranked,
 } from "../../src/contract/log-counts";
-import type { ChunkStore, ScannedLine } from "./chunks";
 import type { LogArchive } from "./archive";
+import type { ChunkStore, ScannedLine } from "./chunks";
 
 /**
  * Lines one count reads at most, and groups it holds per grouping. Measured on a loaded 2-core

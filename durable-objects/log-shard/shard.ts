@@ -6,9 +6,9 @@
 // that needs time registers with the one alarm (timers.ts).
 import { DurableObject } from "cloudflare:workers";
 import type { DeliveryAnswer } from "../../src/contract/fan-in";
-import { SHARD_SENDER } from "../../src/contract/log-shards";
-import type { Rejection, StoredLine } from "../../src/contract/log-line";
 import type { CountAnswer, CountRequest } from "../../src/contract/log-counts";
+import type { Rejection, StoredLine } from "../../src/contract/log-line";
+import { SHARD_SENDER } from "../../src/contract/log-shards";
 import type { LogCursor, LogFilter } from "../../src/contract/logs";
 import { QUOTA_REJECTION, type QuotaState } from "../../src/contract/quota";
 import { DELIVERY } from "../../src/contract/usage";
@@ -21,16 +21,16 @@ import { slotOf } from "../../src/lib/hash";
 import { DAY_MS, utcDay } from "../../src/lib/time";
 import { projectHub } from "../../src/stubs/project-hub";
 import { Coalesced } from "../coalesced";
-import { QuotaGate } from "./quota";
 import { migrate } from "../sql-migrations";
 import { CountedStorage } from "../storage";
 import { Timers } from "../timers";
 import { ARCHIVE_SCHEMA, type DeviceArchiveRow, LogArchive } from "./archive";
 import { BatchMemory, type Taken } from "./batches";
-import { CHUNKS_SCHEMA, CHUNK_WORDS_SCHEMA, ChunkStore } from "./chunks";
+import { CHUNK_WORDS_SCHEMA, CHUNKS_SCHEMA, ChunkStore } from "./chunks";
 import { EVENTS_SCHEMA, ShardCounts } from "./counts";
 import { countLines } from "./line-counts";
 import { comesBefore } from "./order";
+import { QuotaGate } from "./quota";
 import { Retention } from "./retention";
 import type { ShardRow } from "./rows";
 

@@ -8,8 +8,8 @@
 // webhooks and for D1 (webhooks.ts).
 import {
   type AlertParams,
-  type AlertReport,
   type AlertRecord,
+  type AlertReport,
   type AlertRule,
   concerns,
   perDevice,
@@ -19,9 +19,9 @@ import type { TallyRow } from "../../src/contract/tallies";
 import type { UsageCounters } from "../../src/contract/usage";
 import { newId } from "../../src/lib/crypto";
 import { ErrorWindows } from "../error-windows";
+import type { ObjectStorage } from "../storage";
 import type { Timers } from "../timers";
 import { Webhooks } from "./webhooks";
-import type { ObjectStorage } from "../storage";
 
 const RULES_KEY = "alert_rules";
 /** The subject of a project-wide rule's alert. */

@@ -7,8 +7,8 @@
 // Append-only: nothing updates a row, and the only delete is of rows older than the tier's
 // audit retention, a batch at a time as events arrive.
 import {
-  AUDIT_ID_PER_MS,
   type ActivityDay,
+  AUDIT_ID_PER_MS,
   type AuditEntry,
   type AuditEvent,
   type AuditFilter,

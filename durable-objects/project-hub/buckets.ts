@@ -5,7 +5,7 @@
 // BUCKET_KEEP_DAYS have passed.
 import { BUCKET_KEEP_DAYS, BUCKET_MINUTES, type BucketMetric, type BucketMinutes } from "../../src/contract/buckets";
 import { DAY_MS, utcDay } from "../../src/lib/time";
-import { type Delta, addCounts, metricIndex, slotStart } from "../intake";
+import { addCounts, type Delta, metricIndex, slotStart } from "../intake";
 import type { Sql } from "../storage";
 
 type Slots = Record<string, number[]>;

@@ -5,46 +5,16 @@
 // from the devices to the groups without passing here. This class is its RPC surface; each
 // concern is a part in this folder.
 import { DurableObject } from "cloudflare:workers";
-import type { LogView } from "../../src/contract/log-view";
-import { TailFilter } from "../../src/contract/tail-filter";
-import { type Admission, viewerRequest } from "../../src/contract/tail-admission";
-import type { BucketMetric, BucketMinutes, BucketRow } from "../../src/contract/buckets";
-import type { OutboxRow } from "../../src/contract/usage";
-import { errorBody } from "../../src/contract/errors";
-import { createDb } from "../../src/db/client";
-import { migrate } from "../sql-migrations";
-import { answerClose, closeQuietly } from "../sockets";
-import { Timers } from "../timers";
-import { TailShipper } from "../tail-group/shipper";
-import { PROJECT_SCHEMA } from "./schema";
-import { TailCoverage } from "./tail-coverage";
-import { MAX_VIEWERS } from "../../src/contract/tail-plan";
-import { Watchers } from "./watchers";
-import { type TicketHolder, Tickets } from "./tickets";
-import type { QuotaGrant } from "../../src/contract/quota";
-import type { TallyRow } from "../../src/contract/tallies";
-import { clockNow } from "../../src/lib/clock";
-import { DAY_MS, addDays, utcDay } from "../../src/lib/time";
-import type { ApiRecord } from "../../src/contract/api-records";
-import { ApiStats } from "./api-stats";
-import { TimeBuckets } from "./buckets";
-import { Tops } from "./tops";
-import { MonthlyQuota } from "./quota";
-import { type Sealed, UsageCounts } from "./usage";
-import { FanInRoute } from "./fan-in-route";
-import { FAN_IN_SENDER } from "../../src/contract/fan-in";
-import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
 import type { AlertReport, AlertRule } from "../../src/contract/alerts";
-import { TIERS, usageLimits } from "../../src/contract/tiers";
-import { ProjectAlerts } from "./alerts";
-import { CountedStorage } from "../storage";
-import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage";
-import type { UsageCounters } from "../../src/contract/usage";
-import type { DeviceStatus, PresenceReport, StatusCounts } from "../../src/contract/presence";
-import { FleetPresence } from "./presence";
-import { ProjectSessions } from "./sessions";
-import { AuditLog } from "./audit";
+import type { ApiRecord } from "../../src/contract/api-records";
 import type { ActivityDay, AuditEntry, AuditFilter } from "../../src/contract/audit";
+import type { BucketMetric, BucketMinutes, BucketRow } from "../../src/contract/buckets";
+import { errorBody } from "../../src/contract/errors";
+import type { DeliveryAnswer, DeviceDayRow } from "../../src/contract/fan-in";
+import { FAN_IN_SENDER } from "../../src/contract/fan-in";
+import type { LogView } from "../../src/contract/log-view";
+import type { DeviceStatus, PresenceReport, StatusCounts } from "../../src/contract/presence";
+import type { QuotaGrant } from "../../src/contract/quota";
 import type {
   SessionAfter,
   SessionFields,
@@ -52,6 +22,35 @@ import type {
   SessionUpsert,
   StoredSession,
 } from "../../src/contract/sessions";
+import { type Admission, viewerRequest } from "../../src/contract/tail-admission";
+import { TailFilter } from "../../src/contract/tail-filter";
+import { MAX_VIEWERS } from "../../src/contract/tail-plan";
+import type { TallyRow } from "../../src/contract/tallies";
+import { TIERS, usageLimits } from "../../src/contract/tiers";
+import type { OutboxRow, UsageCounters } from "../../src/contract/usage";
+import { createDb } from "../../src/db/client";
+import { clockNow } from "../../src/lib/clock";
+import { addDays, DAY_MS, utcDay } from "../../src/lib/time";
+import { OrgStorage, type StorageReport, StorageReporter } from "../org-storage";
+import { answerClose, closeQuietly } from "../sockets";
+import { migrate } from "../sql-migrations";
+import { CountedStorage } from "../storage";
+import { TailShipper } from "../tail-group/shipper";
+import { Timers } from "../timers";
+import { ProjectAlerts } from "./alerts";
+import { ApiStats } from "./api-stats";
+import { AuditLog } from "./audit";
+import { TimeBuckets } from "./buckets";
+import { FanInRoute } from "./fan-in-route";
+import { FleetPresence } from "./presence";
+import { MonthlyQuota } from "./quota";
+import { PROJECT_SCHEMA } from "./schema";
+import { ProjectSessions } from "./sessions";
+import { TailCoverage } from "./tail-coverage";
+import { type TicketHolder, Tickets } from "./tickets";
+import { Tops } from "./tops";
+import { type Sealed, UsageCounts } from "./usage";
+import { Watchers } from "./watchers";
 
 /** A new viewer waits at most this long for its devices to hear of it (ms). */
 const TELL_WAIT_MS = 1000;

@@ -5,12 +5,12 @@
 // of viewers, and each device's plan. Viewers themselves, and the lines, never come here.
 import type { TailFilter } from "../../src/contract/tail-filter";
 import {
+  concerns,
   MAX_VIEWERS,
+  planFor,
   TAIL_GROUPS,
   type TailPlan,
   type TailRoute,
-  concerns,
-  planFor,
   tailGroupName,
 } from "../../src/contract/tail-plan";
 import type { Kv } from "../storage";

@@ -6,9 +6,10 @@
 // The fan-in objects are told every route, since they pass lines on for their devices.
 // Changes that come while devices are being told are merged into one more pass, which tells each
 // device the plan of that moment: however fast viewers come and go, one pass runs at a time.
+
+import { planFor, samePlan, type TailPlan, type TailRoute } from "../../src/contract/tail-plan";
 import { createDb } from "../../src/db/client";
 import { listDeviceIdsOfProject } from "../../src/db/repos/devices";
-import { type TailPlan, type TailRoute, planFor, samePlan } from "../../src/contract/tail-plan";
 import { FAN_OUT, mapLimit } from "../../src/lib/concurrency";
 
 /** Devices of a project read from D1 per page when every device must hear. */

@@ -13,8 +13,8 @@ import {
 import { createDb } from "../../src/db/client";
 import { saveAlerts, saveDeliveries } from "../../src/db/repos/alerts";
 import { hmacHex, newId } from "../../src/lib/crypto";
-import type { Timers } from "../timers";
 import type { ObjectStorage } from "../storage";
+import type { Timers } from "../timers";
 
 /** Retries wait 0.5 s, 1 s, 2 s, … up to an hour, for up to a day after the first try. */
 const FIRST_RETRY_MS = 500;

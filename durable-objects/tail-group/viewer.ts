@@ -13,9 +13,9 @@
 // stays behind, and at once when it acknowledges again. A slow viewer costs the others and
 // ingest nothing.
 import type { TailFrame } from "../../src/contract/frames";
-import { closeQuietly } from "../sockets";
 import type { LogView } from "../../src/contract/log-view";
 import { type TailFilter, tailMatcher } from "../../src/contract/tail-filter";
+import { closeQuietly } from "../sockets";
 
 export const DEFAULT_WINDOW = 1000;
 export const MAX_WINDOW = 10_000;

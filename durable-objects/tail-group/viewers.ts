@@ -1,7 +1,7 @@
 // A viewer group's live-tail viewers: hibernating WebSockets, each with its filter and flow
 // state in its attachment (see viewer.ts). Lines shipped to the group are offered to each
 // viewer; losses not yet reported go out by the alarm.
-import { type TailFrame, errorFrame, parseFrame, parseViewerMessage } from "../../src/contract/frames";
+import { errorFrame, parseFrame, parseViewerMessage, type TailFrame } from "../../src/contract/frames";
 import type { LogView } from "../../src/contract/log-view";
 import type { TailFilter } from "../../src/contract/tail-filter";
 import { concerns, distinctFilters } from "../../src/contract/tail-plan";
@@ -9,14 +9,14 @@ import { closeQuietly } from "../sockets";
 import type { Kv } from "../storage";
 import type { Timers } from "../timers";
 import {
-  DROPPED_REPORT_MS,
-  UNACKED_CAP_BYTES,
-  type ViewerState,
   acknowledge,
+  DROPPED_REPORT_MS,
   newViewer,
   offer,
   reportDropped,
   send,
+  UNACKED_CAP_BYTES,
+  type ViewerState,
 } from "./viewer";
 
 const REPORT_AT_KEY = "dropped_report_at";

@@ -2,14 +2,15 @@
 // enough), sent as `Authorization: Bearer <key>` or, since Grafana's data source also offers
 // basic auth, as the password of `Authorization: Basic base64(<any user>:<key>)`. The project
 // is the `X-Scope-OrgID` header (Loki's tenant header), a project id of the key's org.
-import { createMiddleware } from "hono/factory";
+
 import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { OrgEnv } from "../app-env";
+import { projectId } from "../contract/common";
 import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
-import { projectId } from "../contract/common";
-import { acceptOrgKey } from "./middleware";
 import { projectOfOrg } from "../services/tenancy";
+import { acceptOrgKey } from "./middleware";
 
 /** The org key in an Authorization header, Bearer or Basic (as the password). */
 function orgKeyOf(header: string | undefined): string {

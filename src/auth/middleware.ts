@@ -5,18 +5,18 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv, DeviceEnv, OrgEnv, OrgVariables, SignedDeviceEnv } from "../app-env";
-import { DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, bearer, verifyDeviceKey } from "../contract/credentials";
+import { bearer, DEVICE_KEY_PREFIX, ORG_KEY_PREFIX, verifyDeviceKey } from "../contract/credentials";
 import { ApiError } from "../contract/errors";
-import { IP_RATE_LIMIT, clientIp, holdToRate, rateLimited } from "../contract/rate-limits";
+import { PERSON_RANK, type SessionCaller } from "../contract/people";
+import { clientIp, holdToRate, IP_RATE_LIMIT, rateLimited } from "../contract/rate-limits";
 import { TIERS } from "../contract/tiers";
-import { type KeyRole, findLiveKeyByHash } from "../db/repos/keys";
+import { findLiveKeyByHash, type KeyRole } from "../db/repos/keys";
+import { type Auth, describes, example } from "../http/describe";
 import { signingKey } from "../lib/config";
 import { secretsEqual, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
-import { PERSON_RANK, type SessionCaller } from "../contract/people";
-import { type Auth, describes, example } from "../http/describe";
-import { accessCaller, sessionCaller, sessionCookie } from "./session";
 import { accessConfig } from "./oidc";
+import { accessCaller, sessionCaller, sessionCookie } from "./session";
 
 /** Whether `token` is the server admin token (never true when none is configured). */
 const isAdminToken = async (env: Env, token: string) =>

@@ -2,8 +2,9 @@
 // `oauth4webapi` (the client) and `jose` (the ID token's signature, against the provider's JWKS).
 // Configured by OIDC_ISSUER, OIDC_CLIENT_ID ([vars]) and OIDC_CLIENT_SECRET (a secret); with no
 // issuer, sign-in is off and only API keys work.
-import * as oauth from "oauth4webapi";
+
 import { createRemoteJWKSet, jwtVerify } from "jose";
+import * as oauth from "oauth4webapi";
 import { ApiError } from "../contract/errors";
 
 const SCOPE = "openid email profile";

@@ -7,21 +7,21 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../contract/errors";
 import { SESSION, type SessionCaller } from "../contract/people";
-import { findProject } from "../db/repos/projects";
 import { orgOfDevice } from "../db/repos/devices";
 import {
-  type Person,
   addMember,
   findLiveSession,
   insertSession,
   orgsOf,
+  type Person,
   takeOwnerInvitations,
   touchSession,
   upsertPerson,
 } from "../db/repos/people";
+import { findProject } from "../db/repos/projects";
 import { audit } from "../http/audit";
-import { type AccessConfig, type SignedIn, accessPerson } from "./oidc";
 import { newSecret, sha256 } from "../lib/crypto";
+import { type AccessConfig, accessPerson, type SignedIn } from "./oidc";
 
 /** Whether the request came over HTTPS: local development (plain http) gets no Secure flag. */
 const secure = <E extends AppEnv>(c: Context<E>) => new URL(c.req.url).protocol === "https:";

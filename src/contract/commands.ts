@@ -1,6 +1,6 @@
 // Commands: what an operator queues for a device, and how the device acknowledges it.
 import { z } from "zod";
-import { isoOrNull, iso } from "../lib/time";
+import { iso, isoOrNull } from "../lib/time";
 import { boundedJsonValue, commandId, cursor, deviceId, limit, printable } from "./common";
 import { ApiError, notFound } from "./errors";
 

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "./metrics";
 import {
   boundedJson,
   cursor,
@@ -16,6 +15,7 @@ import {
   refuseProtoKey,
   sessionId,
 } from "./common";
+import { INTERVAL_ALIASES, INTERVAL_MS, type MetricInterval as MetricIntervalName } from "./metrics";
 
 const MAX_CAPSULE_TTL_S = 7 * 24 * 3600;
 

@@ -5,9 +5,9 @@
 // bounded number of lines (durable-objects/log-shard/line-counts.ts); the Worker merges the
 // shards' counts (src/services/log-counts.ts).
 import { z } from "zod";
-import { invalidField } from "./errors";
 import { projectId } from "./common";
-import { LogSearch, type LogFilter } from "./logs";
+import { invalidField } from "./errors";
+import { type LogFilter, LogSearch } from "./logs";
 
 /**
  * What a line can be grouped by. `bucket` is the start (µs since the epoch) of the bucket of

@@ -1,11 +1,11 @@
 // One log line as a device sends it, validated on its own, and the compact form the hot
 // store keeps. A bad line is rejected with its index and reason; its neighbours are kept.
 import { z } from "zod";
-import { refuseProtoKey } from "./common";
-import { issuesText } from "./validation";
-import { LINE_LIMITS as L } from "./limits";
 import { parseIsoMicros } from "../lib/time";
+import { refuseProtoKey } from "./common";
 import { levelNumber, parseLevel } from "./levels";
+import { LINE_LIMITS as L } from "./limits";
+import { issuesText } from "./validation";
 
 // ISO 8601 / RFC 3339. A time without a zone (as Python's isoformat() writes it) is UTC.
 const ISO = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(Z|[+-]\d{2}:?\d{2})?$/i;

@@ -7,9 +7,9 @@ import { parser } from "@grafana/lezer-logql";
 import { ApiError } from "./errors";
 import {
   DETECTED_LEVEL,
-  LOKI_LABELS,
   type LabelMatcher,
   type LineFilter,
+  LOKI_LABELS,
   type LogQuery,
   type LokiLabel,
   MAX_QUERY_CHARS,

@@ -5,8 +5,9 @@
 // substitutions, `decolorize`, and `drop`/`keep` of labels. A value a numeric filter cannot read
 // sets `__error__` and keeps the line, as in Loki, so `| __error__=""` drops it; a line without
 // the label is dropped.
-import type { LabelMatcher, Labels, LineFilter } from "./logql-terms";
+
 import type { RegexWork } from "./logql-regex";
+import type { LabelMatcher, Labels, LineFilter } from "./logql-terms";
 import { LOKI_LABELS, parseDurationUs } from "./logql-terms";
 
 export type CompareOp = ">" | ">=" | "<" | "<=" | "==" | "!=";

@@ -4,13 +4,13 @@
 // (src/contract/logql-metric.ts) counts a log query's lines. The text is parsed with Grafana's own
 // grammar (src/contract/logql-parse.ts); regexes are RE2 with bounded work (logql-regex.ts).
 import { z } from "zod";
+import { parseIsoMicros } from "../lib/time";
 import { invalidField } from "./errors";
 import { LEVELS } from "./levels";
-import type { RegexWork } from "./logql-regex";
 import type { Stage } from "./logql-pipeline";
-import { parseIsoMicros } from "../lib/time";
+import type { RegexWork } from "./logql-regex";
 
-export { RegexWork, type RegexBounds, compileRegex } from "./logql-regex";
+export { compileRegex, type RegexBounds, RegexWork } from "./logql-regex";
 export {
   DETECTED_LEVEL,
   DEVICE_LABELS,
@@ -20,16 +20,17 @@ export {
   LOKI_LABELS,
   type LokiLabel,
   type MatchOp,
-  type StreamLabels,
   parseDurationUs,
+  type StreamLabels,
 } from "./logql-terms";
+
 import {
   DEVICE_LABELS,
   type LabelMatcher,
   type LineFilter,
   type LokiLabel,
-  type StreamLabels,
   parseDurationUs,
+  type StreamLabels,
 } from "./logql-terms";
 
 export interface LogQuery {

@@ -1,8 +1,8 @@
 // Logs: the ingest envelope, search and export queries, the live tail, and the query a
 // device's object answers for a search.
 import { z } from "zod";
-import { levelSet } from "./tail-filter";
 import { cursor, deviceId, limit, projectId, sessionId, timeParamUs } from "./common";
+import { levelSet } from "./tail-filter";
 
 export const LogSearch = z.object({
   project_id: projectId.optional(),

@@ -2,7 +2,7 @@
 // object from it, and that object checks (and burns) the secret's hash. The secret carries a
 // tag under the server's signing key, so a made-up ticket is refused before any object is
 // addressed.
-import { signedSecret, isSignedFor } from "../lib/crypto";
+import { isSignedFor, signedSecret } from "../lib/crypto";
 import { projectId } from "./common";
 
 export async function newTailTicket(project: string, signingKey: string): Promise<{ ticket: string; secret: string }> {

@@ -1,8 +1,8 @@
 // The D1 control plane. Hot, per-device data (logs, heartbeats, commands) lives in the
 // device's Durable Object; these tables hold what is queried across a project or org.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ENVIRONMENTS, personRole, role, tier } from "../contract/common";
 import type { z } from "zod";
+import { ENVIRONMENTS, personRole, role, tier } from "../contract/common";
 import { DeviceStatus } from "../contract/fleet";
 
 // Each enum is declared once, in the contract; drizzle wants its values as a non-empty tuple.

@@ -7,10 +7,10 @@ import { type DescribeRouteOptions, describeRoute, uniqueSymbol } from "hono-ope
 import type { OpenAPIV3_1 } from "openapi-types";
 import { z } from "zod";
 import { ApiError, errorBody } from "../contract/errors";
-import { type Location, parseOrThrow } from "../contract/validation";
-import { malformedJson } from "./body";
 import { type LimitName, TIERS } from "../contract/tiers";
+import { type Location, parseOrThrow } from "../contract/validation";
 import { quotaExceeded } from "../services/quotas";
+import { malformedJson } from "./body";
 
 /** One error answer, as the code raises it. openapi.ts turns these into each status's examples. */
 export interface ErrorExample {

@@ -2,12 +2,12 @@
 // it is defined (http/describe.ts), and hono-openapi gathers what its middleware and its own
 // describeRoute say. Generated once per isolate, when first asked for, never at start-up.
 import type { Hono } from "hono";
+import { generateSpecs } from "hono-openapi";
 import type { AppEnv } from "../app-env";
 import { ApiError, ErrorBody } from "../contract/errors";
-import { generateSpecs } from "hono-openapi";
 import { SESSION } from "../contract/people";
 import { VERSION } from "../contract/version";
-import { type ErrorExample, type RouteDoc, example, jsonSchema } from "./describe";
+import { type ErrorExample, example, jsonSchema, type RouteDoc } from "./describe";
 
 /** The API's own prefix: paths under it are written relative to the server URL, which names it. */
 const API = "/api/v1";

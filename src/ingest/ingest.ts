@@ -6,9 +6,9 @@ import { ApiError } from "../contract/errors";
 import { LOG_UPLOAD } from "../contract/limits";
 import { type Rejection, type StoredLine, validateLines } from "../contract/log-line";
 import { IngestEnvelope } from "../contract/logs";
-import { sessionTaken } from "../contract/sessions";
-import { type QuotaState, monthlyQuotaExceeded } from "../contract/quota";
+import { monthlyQuotaExceeded, type QuotaState } from "../contract/quota";
 import { type RateLimitRule, rateLimited } from "../contract/rate-limits";
+import { sessionTaken } from "../contract/sessions";
 import { parseOrThrow } from "../contract/validation";
 
 /** What the device's object is handed: lines already validated, rejections already decided. */

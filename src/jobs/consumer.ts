@@ -21,11 +21,11 @@
 // So a message makes at most 51 D1 queries and 130 subrequests of any kind (D1 included), and
 // an invocation of B messages at most 255 and 650: within 1,000 of each whatever the fleet's
 // size, since no line above grows with it. test/integration/jobs-bounds.test.ts counts them.
-import { type Db, createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { projectsWithTier } from "../db/repos/projects";
 import { addDays, utcDay } from "../lib/time";
 import { dropOldTickets, dropOldTokens } from "./expired";
-import { JobMessage, type ProjectJob, enqueue } from "./messages";
+import { enqueue, JobMessage, type ProjectJob } from "./messages";
 import { pruneProjects } from "./prune";
 import { abortStaleUploads, purgeDeletedProjects } from "./r2-cleanup";
 import { closeMonths, lastDayOfMonth, previousMonth, writeMissingDays } from "./stats";

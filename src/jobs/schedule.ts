@@ -2,7 +2,7 @@
 // messages go on the jobs queue; the queue's consumer (consumer.ts) does the work, a bounded
 // amount per message, with retries. Enqueueing is a handful of messages whatever the fleet's
 // size: the project walk is itself a message that enqueues the next page (walk.ts).
-import { type JobMessage, type JobQueue, enqueue } from "./messages";
+import { enqueue, type JobMessage, type JobQueue } from "./messages";
 
 export const CRON = {
   hourly: "0 * * * *",

@@ -15,11 +15,11 @@ import type { Db } from "../db/client";
 import { liveDeviceCounts } from "../db/repos/devices";
 import type { ProjectWithTier } from "../db/repos/projects";
 import { type DailyRow, daysOfProjects, insertDailyRows, insertMonthlyRows, lastDailyDates } from "../db/repos/stats";
-import { DAY_MS, addDays, utcDay } from "../lib/time";
 import { mapLimit } from "../lib/concurrency";
+import { addDays, DAY_MS, utcDay } from "../lib/time";
+import { closeMonth } from "../services/month-close";
 import { projectHub } from "../stubs/project-hub";
 import { DAYS_PER_MESSAGE } from "./messages";
-import { closeMonth } from "../services/month-close";
 
 /** How far back a missed day is still written (older days have left the project's counters' reach). */
 const BACKFILL_DAYS = 62;

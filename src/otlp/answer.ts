@@ -4,9 +4,9 @@
 // Retry-After, since only there can the exporter's retry help; everything else is final.
 import { create, toBinary, toJson } from "@bufbuild/protobuf";
 import { ApiError } from "../contract/errors";
-import { ExportLogsServiceResponseSchema } from "./gen/opentelemetry/proto/collector/logs/v1/logs_service_pb";
-import { StatusSchema } from "./gen/google/rpc/status_pb";
 import type { ExportOutcome } from "./export";
+import { StatusSchema } from "./gen/google/rpc/status_pb";
+import { ExportLogsServiceResponseSchema } from "./gen/opentelemetry/proto/collector/logs/v1/logs_service_pb";
 
 export type OtlpEncoding = "protobuf" | "json";
 

@@ -5,9 +5,9 @@
 // same bytes, so every group is recognised and nothing is stored or counted twice.
 import { ApiError } from "../contract/errors";
 import { LOG_UPLOAD } from "../contract/limits";
+import { envelopeOf, type IngestBatch, type IngestOutcome, ingest } from "../ingest/ingest";
 import { sha256 } from "../lib/crypto";
-import { type IngestBatch, type IngestOutcome, envelopeOf, ingest } from "../ingest/ingest";
-import { type MappedLine, lineOf } from "./mapping";
+import { lineOf, type MappedLine } from "./mapping";
 import type { OtlpRecord } from "./record";
 
 export interface ExportOutcome {

@@ -2,7 +2,6 @@
 // webhook attempts. See src/contract/alerts.ts and docs/alerts.md.
 import { Hono } from "hono";
 import { z } from "zod";
-import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import {
@@ -18,8 +17,9 @@ import {
 } from "../contract/alerts";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, notFound } from "../contract/errors";
-import { describer } from "../http/describe";
 import { listAlerts, listDeliveries, rulesOfProject } from "../db/repos/alerts";
+import { audit } from "../http/audit";
+import { describer } from "../http/describe";
 import { jsonBody, params, query } from "../http/validate";
 import { createRule, patchRule, removeRule, ruleOfOrg } from "../services/alert-rules";
 import { projectOfOrg } from "../services/tenancy";

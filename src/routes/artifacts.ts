@@ -1,15 +1,16 @@
 // Session files: devices upload them (PUT, or multipart for large files); people list,
 // download and delete them (src/services/artifacts.ts), or take a session whole as one zip.
 import { Hono } from "hono";
-import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
-import { CompleteUpload, FileQuery, ListFiles, UploadQuery, artifactPath } from "../contract/artifacts";
+import { artifactPath, CompleteUpload, FileQuery, ListFiles, UploadQuery } from "../contract/artifacts";
 import { ApiError, notFound } from "../contract/errors";
 import { SessionParams, SessionQuery } from "../contract/sessions";
-import { readJson } from "../http/body";
-import { params, query } from "../http/validate";
 import { parseOrThrow } from "../contract/validation";
+import { audit } from "../http/audit";
+import { readJson } from "../http/body";
+import { describer } from "../http/describe";
+import { params, query } from "../http/validate";
 import {
   abortUpload,
   completeUpload,
@@ -22,7 +23,6 @@ import {
 } from "../services/artifacts";
 import { sessionBundle } from "../services/session-bundle";
 import { sessionOfOrg } from "../services/tenancy";
-import { describer } from "../http/describe";
 
 const describe = describer("Sessions");
 const UPLOAD = "The file's path is everything after /artifacts/.";

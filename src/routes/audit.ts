@@ -5,18 +5,18 @@ import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey, serverAdmin } from "../auth/middleware";
 import {
-  DEPLOYMENT_LOG,
-  AuditExport,
   type AuditEvent,
+  AuditExport,
   type AuditFilter,
   AuditQuery,
   CSV_AUDIT_COLUMNS,
+  DEPLOYMENT_LOG,
 } from "../contract/audit";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { invalidField, notFound } from "../contract/errors";
-import { query } from "../http/validate";
 import { describer } from "../http/describe";
+import { query } from "../http/validate";
 import { attachmentDisposition, csvCell } from "../services/export-format";
 import { orgHub } from "../stubs/project-hub";
 

@@ -6,15 +6,15 @@ import { type Context, Hono } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { perClientIp } from "../auth/middleware";
-import { type LoginState, SignInFailed, beginLogin, finishLogin, oidcConfig } from "../auth/oidc";
+import { beginLogin, finishLogin, type LoginState, oidcConfig, SignInFailed } from "../auth/oidc";
 import { clearSessionCookie, sessionCookie, signedInPerson, startSession } from "../auth/session";
+import { DEPLOYMENT_LOG } from "../contract/audit";
 import { ApiError } from "../contract/errors";
 import { CallbackQuery, LOGIN, LoginQuery } from "../contract/people";
 import { endSession, orgsOf } from "../db/repos/people";
-import { DEPLOYMENT_LOG } from "../contract/audit";
 import { audit } from "../http/audit";
-import { query } from "../http/validate";
 import { describer } from "../http/describe";
+import { query } from "../http/validate";
 import { signingKey } from "../lib/config";
 import { sha256 } from "../lib/crypto";
 

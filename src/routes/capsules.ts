@@ -1,14 +1,14 @@
 import { Hono } from "hono";
-import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
+import { notFound } from "../contract/errors";
+import { GenerateCapsule } from "../contract/fleet";
+import { audit } from "../http/audit";
+import { describer } from "../http/describe";
 import { jsonBody } from "../http/validate";
 import { iso } from "../lib/time";
 import { issueToken } from "../services/registration";
 import { projectOfOrg } from "../services/tenancy";
-import { GenerateCapsule } from "../contract/fleet";
-import { notFound } from "../contract/errors";
-import { describer } from "../http/describe";
 
 const describe = describer("Fleet");
 

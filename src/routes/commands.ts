@@ -2,12 +2,11 @@ import { Hono } from "hono";
 import { actorOf, requestOf } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { ApiError } from "../contract/errors";
+import { ApiError, notFound } from "../contract/errors";
 import { jsonBody } from "../http/validate";
 import { deviceHub } from "../stubs/device-hub";
 import { QueueCommand, presentCommand } from "../contract/commands";
 import { deviceOfOrg } from "../services/tenancy";
-import { notFound } from "../contract/errors";
 import { describer } from "../http/describe";
 
 const describe = describer("Fleet");

@@ -13,11 +13,17 @@ import { ApiError, invalidField, notFound } from "../contract/errors";
 import { jsonBody, params, query } from "../http/validate";
 import { iso } from "../lib/time";
 import { deviceHub } from "../stubs/device-hub";
-import { ackRefusal, presentCommand } from "../contract/commands";
 import { presentDevice } from "../services/presenters";
 import { fleetSummary, listFleet } from "../services/fleet-presence";
 import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
-import { AckCommand, CommandHistoryQuery, CommandParams, CommandPollQuery } from "../contract/commands";
+import {
+  AckCommand,
+  CommandHistoryQuery,
+  CommandParams,
+  CommandPollQuery,
+  ackRefusal,
+  presentCommand,
+} from "../contract/commands";
 import { DeviceParams, FleetSummaryQuery, ListDevices, MetricsQuery, UpdateDevice } from "../contract/fleet";
 import { describer } from "../http/describe";
 

@@ -3,10 +3,10 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
 import { DownloadParams, DownloadRequest } from "../contract/downloads";
-import { jsonBody, params } from "../http/validate";
-import { mintDownload, serveDownload } from "../services/downloads";
 import { ApiError } from "../contract/errors";
 import { describer } from "../http/describe";
+import { jsonBody, params } from "../http/validate";
+import { mintDownload, serveDownload } from "../services/downloads";
 
 const describe = describer("Downloads");
 

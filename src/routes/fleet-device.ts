@@ -1,16 +1,16 @@
 // What devices call on /fleet: registration (with a token in the body), heartbeats and the device socket.
 import { Hono } from "hono";
-import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, perClientIp, revokedDeviceKey, signedDevice } from "../auth/middleware";
-import { jsonBody } from "../http/validate";
-import { iso } from "../lib/time";
-import { deviceHub } from "../stubs/device-hub";
-import { registerDevice } from "../services/registration";
+import { ApiError } from "../contract/errors";
 import { Heartbeat, Register } from "../contract/fleet";
 import { sessionTaken } from "../contract/sessions";
-import { ApiError } from "../contract/errors";
+import { audit } from "../http/audit";
 import { atLimit, describer } from "../http/describe";
+import { jsonBody } from "../http/validate";
+import { iso } from "../lib/time";
+import { registerDevice } from "../services/registration";
+import { deviceHub } from "../stubs/device-hub";
 
 const describe = describer("Fleet");
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { VERSION } from "../contract/version";
 import { oidcConfig } from "../auth/oidc";
+import { VERSION } from "../contract/version";
 import { describer } from "../http/describe";
 
 /** The service's own routes; GET /openapi.json is beside them in app.ts, which it describes. */

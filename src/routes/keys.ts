@@ -1,14 +1,14 @@
 import { Hono } from "hono";
-import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { findLiveKey, listLiveKeys } from "../db/repos/keys";
 import { ApiError, notFound } from "../contract/errors";
+import { CreateKey, KeyParams } from "../contract/tenancy";
+import { findLiveKey, listLiveKeys } from "../db/repos/keys";
+import { audit } from "../http/audit";
+import { atLimit, describer } from "../http/describe";
 import { jsonBody, params } from "../http/validate";
 import { presentKey } from "../services/presenters";
 import { createKey, revokeKey } from "../services/tenancy";
-import { CreateKey, KeyParams } from "../contract/tenancy";
-import { atLimit, describer } from "../http/describe";
 
 const describe = describer("Keys");
 const lastAdminKey = () => new ApiError("conflict", "this is the org's last admin key; create another admin key first");

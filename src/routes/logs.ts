@@ -1,17 +1,17 @@
 // /logs: ingest (device), search, export, facets and volume (org keys), and the live tail.
 import { Hono } from "hono";
+import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { orgKey, perClientIp, signedDevice } from "../auth/middleware";
-import { ApiError } from "../contract/errors";
-import { FacetsQuery, VolumeQuery } from "../contract/log-counts";
-import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
-import { LogLine } from "../contract/log-line";
-import { z } from "zod";
-import { notJson, tooLarge } from "../http/body";
+import { ApiError, notFound } from "../contract/errors";
 import { LOG_UPLOAD } from "../contract/limits";
+import { FacetsQuery, VolumeQuery } from "../contract/log-counts";
+import { LogLine } from "../contract/log-line";
+import { IngestEnvelope, LogExport, LogSearch, StreamQuery, TicketRequest } from "../contract/logs";
 import { newTailTicket, verifyTailTicket } from "../contract/tail-ticket";
 import { parseOrThrow } from "../contract/validation";
-import { readJson } from "../http/body";
+import { notJson, readJson, tooLarge } from "../http/body";
+import { describer } from "../http/describe";
 import { readIngestBody } from "../http/ingest-body";
 import { DEFAULT_BODY_LIMIT, query } from "../http/validate";
 import { ingest } from "../ingest/ingest";
@@ -25,8 +25,6 @@ import { searchLogs, searchScope } from "../services/log-search";
 import { projectOfOrg } from "../services/tenancy";
 import { deviceHub } from "../stubs/device-hub";
 import { projectHub } from "../stubs/project-hub";
-import { describer } from "../http/describe";
-import { notFound } from "../contract/errors";
 
 const describe = describer("Logs");
 /** What a batch holds, line by line (the route reads it itself: gzip, and refusals per line). */

@@ -9,12 +9,12 @@ import type { AppEnv } from "../app-env";
 import { lokiOrgKey, scopeProject } from "../auth/loki";
 import { ApiError, errorBody } from "../contract/errors";
 import {
+  isHealthCheckQuery,
   LokiDetectedFieldsParams,
   LokiLabelParams,
   LokiQueryParams,
   LokiTailParams,
   LokiVolumeParams,
-  isHealthCheckQuery,
   metricStepUs,
 } from "../contract/logql";
 import { parseLogQuery, parseQuery } from "../contract/logql-parse";
@@ -26,7 +26,7 @@ import {
 } from "../contract/loki-index-params";
 import { parseOrThrow } from "../contract/validation";
 import { lokiLabelNames, lokiLabelValues, lokiQuery, lokiSeries, openLokiTail } from "../services/loki";
-import { lokiDetectedFieldValues, lokiDetectedFields, lokiVolume, metricResult } from "../services/loki-index";
+import { lokiDetectedFields, lokiDetectedFieldValues, lokiVolume, metricResult } from "../services/loki-index";
 import { defaultStepUs, lokiMetric } from "../services/loki-metrics";
 import { lokiDetectedLabels, lokiIndexStats } from "../services/loki-streams";
 

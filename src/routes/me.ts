@@ -3,10 +3,10 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { findOrg } from "../db/repos/orgs";
 import { ApiError } from "../contract/errors";
-import { presentKey, presentOrg } from "../services/presenters";
+import { findOrg } from "../db/repos/orgs";
 import { describer } from "../http/describe";
+import { presentKey, presentOrg } from "../services/presenters";
 
 const describe = describer("Keys");
 

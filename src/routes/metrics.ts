@@ -3,14 +3,14 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
+import { notFound } from "../contract/errors";
 import { ScrapeQuery } from "../contract/scrape";
+import { describer } from "../http/describe";
 import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
 import { PROMETHEUS_CONTENT_TYPE } from "../lib/prometheus-text";
 import { scrapeProject } from "../services/prometheus-metrics";
 import { projectOfOrg } from "../services/tenancy";
-import { notFound } from "../contract/errors";
-import { describer } from "../http/describe";
 
 const describe = describer("Metrics");
 

@@ -1,19 +1,20 @@
 import { Hono } from "hono";
-import { audit } from "../http/audit";
-import { insertInvitationWithinLimit } from "../db/repos/people";
 import { TIERS } from "../contract/tiers";
+import { insertInvitationWithinLimit } from "../db/repos/people";
+import { audit } from "../http/audit";
 
 /** How long an org's named owner has to sign in for the first time. */
 const OWNER_INVITATION_MS = 365 * 24 * 3_600_000;
+
 import type { AppEnv } from "../app-env";
 import { serverAdmin, serverAdminOrOrgKey } from "../auth/middleware";
-import { describer } from "../http/describe";
-import { findOrg, updateOrg } from "../db/repos/orgs";
 import { notFound } from "../contract/errors";
+import { CreateOrg, OrgParams, UpdateOrg } from "../contract/tenancy";
+import { findOrg, updateOrg } from "../db/repos/orgs";
+import { describer } from "../http/describe";
 import { jsonBody, params } from "../http/validate";
 import { presentOrg } from "../services/presenters";
 import { createOrg } from "../services/tenancy";
-import { CreateOrg, OrgParams, UpdateOrg } from "../contract/tenancy";
 
 const describe = describer("Orgs");
 

@@ -5,13 +5,13 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { deviceAuth } from "../auth/middleware";
 import { ApiError } from "../contract/errors";
+import { describer } from "../http/describe";
 import { parseJsonBytes, readLogBody } from "../http/ingest-body";
 import { hotWindowMs } from "../lib/config";
-import { errorAnswer, encodingOf, exportAnswer } from "../otlp/answer";
+import { encodingOf, errorAnswer, exportAnswer } from "../otlp/answer";
 import { storeExport } from "../otlp/export";
 import { recordsOfJson, recordsOfProtobuf } from "../otlp/records";
 import { deviceHub } from "../stubs/device-hub";
-import { describer } from "../http/describe";
 
 const describe = describer("OpenTelemetry");
 const notOtlp = () =>

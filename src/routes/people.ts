@@ -2,6 +2,8 @@
 // email (a link shown once, valid 7 days, for that email only), change roles and remove people;
 // only owners touch owners, and the last owner can be neither demoted nor removed. While an org
 // has no owner, an admin (key or person) may invite one.
+
+import type { Context } from "hono";
 import { Hono } from "hono";
 import type { AppEnv, OrgEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
@@ -30,13 +32,12 @@ import {
   takeInvitation,
 } from "../db/repos/people";
 import { audit } from "../http/audit";
+import { atLimit, describer } from "../http/describe";
 import { jsonBody, params, query } from "../http/validate";
-import { iso } from "../lib/time";
 import { newSecret, sha256 } from "../lib/crypto";
+import { iso } from "../lib/time";
 import { insertWithinLimit } from "../services/quotas";
 import { closeTailsOf } from "../services/tenancy";
-import type { Context } from "hono";
-import { atLimit, describer } from "../http/describe";
 
 const describePeople = describer("People");
 const describeInvitations = describer("Invitations");

@@ -1,17 +1,17 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { audit } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
-import { createProjectWithinLimit, listProjects } from "../db/repos/projects";
-import { insertWithinLimit } from "../services/quotas";
 import { decodeCursor, page } from "../contract/cursor";
+import { notFound } from "../contract/errors";
+import { CreateProject, ListProjects, ProjectParams } from "../contract/tenancy";
+import { createProjectWithinLimit, listProjects } from "../db/repos/projects";
+import { audit } from "../http/audit";
+import { atLimit, describer } from "../http/describe";
 import { jsonBody, params, query } from "../http/validate";
 import { presentProject } from "../services/presenters";
+import { insertWithinLimit } from "../services/quotas";
 import { deleteProject, projectOfOrg } from "../services/tenancy";
-import { CreateProject, ListProjects, ProjectParams } from "../contract/tenancy";
-import { notFound } from "../contract/errors";
-import { atLimit, describer } from "../http/describe";
 
 const describe = describer("Projects");
 

@@ -6,15 +6,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
-import { type SessionRecord, listSessions } from "../services/session-records";
 import { decodeCursor, page } from "../contract/cursor";
 import { ApiError, invalidField, notFound } from "../contract/errors";
-import { jsonBody, params, query } from "../http/validate";
-import { describer } from "../http/describe";
-import { FAN_OUT, mapLimit } from "../lib/concurrency";
-import { deviceHub } from "../stubs/device-hub";
-import { presentSession } from "../services/presenters";
-import { deviceInScope, projectOfOrg, sessionOfOrg } from "../services/tenancy";
 import {
   CreateSession,
   EndSession,
@@ -23,6 +16,13 @@ import {
   SessionQuery,
   sessionTaken,
 } from "../contract/sessions";
+import { describer } from "../http/describe";
+import { jsonBody, params, query } from "../http/validate";
+import { FAN_OUT, mapLimit } from "../lib/concurrency";
+import { presentSession } from "../services/presenters";
+import { listSessions, type SessionRecord } from "../services/session-records";
+import { deviceInScope, projectOfOrg, sessionOfOrg } from "../services/tenancy";
+import { deviceHub } from "../stubs/device-hub";
 
 const describe = describer("Sessions");
 const alreadyEnded = () => new ApiError("conflict", "session already ended as completed");

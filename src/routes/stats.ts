@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
+import { notFound } from "../contract/errors";
 import {
   ActivityQuery,
   ApiStatsQuery,
@@ -14,19 +15,18 @@ import {
   UsageQuery,
 } from "../contract/stats";
 import { findOrg } from "../db/repos/orgs";
-import { notFound } from "../contract/errors";
-import { orgHub } from "../stubs/project-hub";
-import { query } from "../http/validate";
 import { describer } from "../http/describe";
+import { query } from "../http/validate";
 import { clockNow } from "../lib/clock";
 import { DAY_MS, utcDay } from "../lib/time";
 import { apiStats } from "../services/api-stats";
+import { dailyStats, monthlyStats } from "../services/daily-stats";
 import { overview } from "../services/rankings";
 import { errorStats, timeseries } from "../services/series-stats";
 import { statsScope } from "../services/stats-scope";
-import { liveUsage } from "../services/usage-stats";
-import { dailyStats, monthlyStats } from "../services/daily-stats";
 import { projectOfOrg } from "../services/tenancy";
+import { liveUsage } from "../services/usage-stats";
+import { orgHub } from "../stubs/project-hub";
 
 const describe = describer("Stats");
 /** Stats name a project of the org, or the org itself (org_id). */

@@ -1,6 +1,8 @@
 // Alert rules: kept in D1, and after every change the project's whole rule set is handed to
 // its object, which versions it and passes it on to the devices it concerns
 // (durable-objects/project-hub/alerts.ts).
+
+import type { z } from "zod";
 import {
   ALERT_PARAMS,
   type AlertRule,
@@ -14,7 +16,6 @@ import type { Db } from "../db/client";
 import { deleteRule, findRule, insertRule, rulesOfProject, updateRule } from "../db/repos/alerts";
 import { newId, newSecret } from "../lib/crypto";
 import { projectHub } from "../stubs/project-hub";
-import type { z } from "zod";
 import { deviceOfOrg, projectOfOrg } from "./tenancy";
 
 /** Plain http, localhost and private addresses are for local development only (wrangler.toml). */

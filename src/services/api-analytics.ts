@@ -8,7 +8,7 @@
 // calls, which are counted as api_calls here, are neither lost to a failed call nor doubled by
 // a retry. What this cannot survive is the isolate dying in the API_FLUSH.ms before its batch goes.
 // Device calls are counted exactly by the device's object instead.
-import { type Histogram, addSample } from "../contract/latency-histogram";
+import { addSample, type Histogram } from "../contract/latency-histogram";
 import { createDb } from "../db/client";
 import { findProjectOfOrg } from "../db/repos/projects";
 import { utcDay } from "../lib/time";

@@ -10,16 +10,17 @@
 // there, one call however many projects the org has. Parts of multipart uploads under way are
 // held by R2 too, before any file exists: D1 keeps their sizes, and the quota counts them
 // beside the files.
-import { ApiError, notFound } from "../contract/errors";
+
 import {
-  OPEN_UPLOADS_MAX,
-  PART_MIN_BYTES,
   artifactPrefix,
   lengthRequired,
+  OPEN_UPLOADS_MAX,
+  PART_MIN_BYTES,
   servedType,
   tooManyUploads,
 } from "../contract/artifacts";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
+import { ApiError, notFound } from "../contract/errors";
 import { sessionTaken } from "../contract/sessions";
 import { TIERS, type Tier } from "../contract/tiers";
 import type { Db } from "../db/client";

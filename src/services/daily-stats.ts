@@ -5,12 +5,12 @@
 import type { Db } from "../db/client";
 import { liveDeviceCounts } from "../db/repos/devices";
 import { findOrg } from "../db/repos/orgs";
-import { type DailyRow, type StatsScope, dailyStatsOf, daysOfProjects, monthlyStatsOf } from "../db/repos/stats";
-import { closeMonth } from "./month-close";
+import { type DailyRow, dailyStatsOf, daysOfProjects, monthlyStatsOf, type StatsScope } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { DAY_MS, utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
 import { freshCounts } from "./fresh-counts";
+import { closeMonth } from "./month-close";
 import { projectIdsOf } from "./stats-scope";
 import { presentDay, presentMonths } from "./usage-stats";
 

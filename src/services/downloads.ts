@@ -4,7 +4,7 @@
 // once, within DOWNLOAD_TTL_MS, and only while the org key that made it is live. It is served
 // by the same code as the authenticated route, with the key's org, and always sandboxed: a
 // link opens in the dashboard's own origin, so nothing it serves may run there.
-import { FileQuery, artifactPath } from "../contract/artifacts";
+import { artifactPath, FileQuery } from "../contract/artifacts";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import { ApiError, invalidField } from "../contract/errors";
 import { LogExport } from "../contract/logs";

@@ -5,10 +5,10 @@
 // as of the device's last delivery (every DELIVERY.everyMs at most; docs/presence.md). A read
 // asks each project on the page once, whatever the number of devices.
 import { z } from "zod";
-import type { FleetSummary, ListDevices } from "../contract/fleet";
 import { ENVIRONMENTS, type Environment } from "../contract/common";
-import type { DeviceStatus, PresenceReport, StatusCounts } from "../contract/presence";
 import { decodeCursor, page } from "../contract/cursor";
+import type { FleetSummary, ListDevices } from "../contract/fleet";
+import type { DeviceStatus, PresenceReport, StatusCounts } from "../contract/presence";
 import type { Db } from "../db/client";
 import { type Device, listDeviceEnvironments, listDevices } from "../db/repos/devices";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";

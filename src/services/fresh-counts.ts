@@ -6,13 +6,14 @@
 //
 // Only a project's few recent devices are asked (at most RECENT_MAX); a project busier than
 // that reads counts up to one delivery interval old, as its devices deliver them.
+
+import { isShard } from "../contract/log-shards";
+import { DELIVERY } from "../contract/usage";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { deviceHub } from "../stubs/device-hub";
 import { shardByName } from "../stubs/log-shard";
-import { isShard } from "../contract/log-shards";
 import { projectHub } from "../stubs/project-hub";
 import { flushApiCalls } from "./api-analytics";
-import { DELIVERY } from "../contract/usage";
 
 /** A device that delivered this recently may still owe counts: one interval's gap, and its alarm's slack. */
 const RECENT_MS = () => DELIVERY.everyMs + 2_500;

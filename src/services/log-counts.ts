@@ -3,28 +3,29 @@
 // counts its hot store only, reading a bounded number of lines
 // (durable-objects/log-shard/line-counts.ts); an answer says when some lines were not counted
 // (`partial`) and from which time every line was (`counted_from`). Reads only.
+
+import { invalidField } from "../contract/errors";
+import { LEVELS } from "../contract/levels";
 import {
+  autoStep,
   type CountAnswer,
   type CountGroup,
   type CountRequest,
-  type FacetsQuery,
-  FACETS,
-  VOLUME,
-  type VolumeQuery,
-  autoStep,
   countRange,
+  FACETS,
+  type FacetsQuery,
   intervalName,
   ranked,
+  VOLUME,
+  type VolumeQuery,
 } from "../contract/log-counts";
-import { invalidField } from "../contract/errors";
-import { LEVELS } from "../contract/levels";
 import type { Db } from "../db/client";
 import { deviceNames } from "../db/repos/devices";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { iso, isoMicros } from "../lib/time";
 import { logShard } from "../stubs/log-shard";
 import { projectHub } from "../stubs/project-hub";
-import { type Source, filterOf, searchScope } from "./log-search";
+import { filterOf, type Source, searchScope } from "./log-search";
 
 /** Each shard's answer to the same count, asked of its own devices when the source names them. */
 export async function countInShards(env: Env, sources: Source[], req: CountRequest): Promise<CountAnswer[]> {

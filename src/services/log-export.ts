@@ -2,9 +2,10 @@
 // page is read only when the client has taken the previous one: any size, constant memory.
 // One merge serves the whole file: each shard is asked again only when its rows run out, not
 // once per page (services/page-merge.ts).
-import { type ExportFormat, EXPORT_TYPES, attachmentDisposition, exportWriters } from "./export-format";
+
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
 import type { LogSearch } from "../contract/logs";
+import { attachmentDisposition, EXPORT_TYPES, type ExportFormat, exportWriters } from "./export-format";
 import { type Source, searchStream } from "./log-search";
 
 const EXPORT_PAGE = 1000;

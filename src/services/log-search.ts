@@ -4,19 +4,18 @@
 // the project uses (D1 lists them), at most LOG_SHARDS.count, however many devices it has. The
 // cursor is the merge's triple, so a page resumes exactly after the last line it returned.
 import { z } from "zod";
-import type { LogCursor, LogFilter } from "../contract/logs";
-import type { Db } from "../db/client";
-import { sessionDevicesOfOrg } from "./session-records";
-import { shardsInUse } from "../db/repos/log-shards";
 import { decodeCursor, encodeCursor } from "../contract/cursor";
 import { invalidField, notFound } from "../contract/errors";
-import { shardOf } from "../contract/log-shards";
 import { ftsExpression, searchTerms } from "../contract/fts-query";
-import { MergedLines, rowId } from "./page-merge";
 import { levelNumber } from "../contract/levels";
+import { shardOf } from "../contract/log-shards";
 import { type LogView, presentLog } from "../contract/log-view";
-import type { LogSearch } from "../contract/logs";
+import type { LogCursor, LogFilter, LogSearch } from "../contract/logs";
+import type { Db } from "../db/client";
+import { shardsInUse } from "../db/repos/log-shards";
 import { logShard } from "../stubs/log-shard";
+import { MergedLines, rowId } from "./page-merge";
+import { sessionDevicesOfOrg } from "./session-records";
 import { deviceOfOrg, projectOfOrg } from "./tenancy";
 
 const CursorShape = z.object({ ts: z.number().int(), device_id: z.string(), id: z.number().int() });

@@ -11,26 +11,26 @@
 import { ApiError } from "../contract/errors";
 import { LEVELS, levelNumber } from "../contract/levels";
 import type { CountDimension } from "../contract/log-counts";
-import { DETECTED_LEVEL, DEVICE_LABELS, type LogQuery, type Labels, RegexWork } from "../contract/logql";
+import { DETECTED_LEVEL, DEVICE_LABELS, type Labels, type LogQuery, RegexWork } from "../contract/logql";
 import {
   type BucketSeries,
   type Buckets,
-  type Grid,
-  type MetricExpr,
-  type Series,
   bucketOf,
   bucketsFor,
   countsBytes,
   evaluate,
+  type Grid,
   labelKey,
+  type MetricExpr,
   rangeAggregationOf,
+  type Series,
 } from "../contract/logql-metric";
 import { readsLines, relabel } from "../contract/logql-pipeline";
 import type { Db } from "../db/client";
 import { isoMicros } from "../lib/time";
 import { countInShards } from "./log-counts";
 import { searchStream } from "./log-search";
-import { DeviceLabels, MAX_SCANNED, REGEX_WORK, SCAN_STEP, lokiScope, passing, pushed } from "./loki";
+import { DeviceLabels, lokiScope, MAX_SCANNED, passing, pushed, REGEX_WORK, SCAN_STEP } from "./loki";
 
 /** The most samples one series may have, as Loki (max 11,000 points per timeseries). */
 const MAX_POINTS = 11_000;

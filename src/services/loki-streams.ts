@@ -14,7 +14,7 @@ import type { LogView } from "../contract/log-view";
 import { type LogQuery, RegexWork, type StreamLabels } from "../contract/logql";
 import type { Db } from "../db/client";
 import { countInShards } from "./log-counts";
-import { DeviceLabels, REGEX_WORK, lokiScope, pushed } from "./loki";
+import { DeviceLabels, lokiScope, pushed, REGEX_WORK } from "./loki";
 
 /** What a stream is counted by: its dimensions in the shards' counts. */
 const STREAM_DIMS: CountDimension[] = ["device_id", "session_id", "module", "level"];

@@ -9,36 +9,36 @@
 // do is counted and bounded (REGEX_WORK: a 400 past it, per request, and per frame of a tail),
 // and a long filtering run pauses now and then so that other requests share the isolate.
 import { ApiError } from "../contract/errors";
+import { LEVELS } from "../contract/levels";
 import type { LogView } from "../contract/log-view";
-import type { LogSearch } from "../contract/logs";
 import {
+  allowedLevels,
   DETECTED_LEVEL,
   DEVICE_LABELS,
-  LOKI_LABELS,
+  exactValue,
   type Labels,
+  LOKI_LABELS,
   type LogQuery,
   type LokiLabel,
-  type RegexBounds,
-  RegexWork,
-  type StreamLabels,
-  allowedLevels,
-  exactValue,
   matchesLabels,
   matchesLine,
   nanos,
   needsRegistry,
+  type RegexBounds,
+  RegexWork,
+  type StreamLabels,
 } from "../contract/logql";
-import { LEVELS } from "../contract/levels";
 import { runStages } from "../contract/logql-pipeline";
+import type { LogSearch } from "../contract/logs";
 import { TailFilter } from "../contract/tail-filter";
 import { newTailTicket } from "../contract/tail-ticket";
 import type { Db } from "../db/client";
 import { type DeviceLabelRow, deviceLabelsOf, projectDeviceLabels } from "../db/repos/devices";
-import { projectSessionIds } from "./session-records";
 import { signingKey } from "../lib/config";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
-import { type Source, narrowTo, searchScope, searchStream } from "./log-search";
+import { narrowTo, type Source, searchScope, searchStream } from "./log-search";
+import { projectSessionIds } from "./session-records";
 
 /** Lines read (before line filters) per request at most: a rare line filter over a long range answers what it found. */
 export const MAX_SCANNED = 20_000;

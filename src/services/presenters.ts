@@ -1,9 +1,9 @@
 // How stored rows look on the wire: snake_case fields and ISO 8601 times.
 import type { Presence } from "../contract/presence";
 import type { SessionFields } from "../contract/sessions";
+import { presentPlan } from "../contract/tiers";
 import type { apiKeys, devices, orgs, projects } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
-import { presentPlan } from "../contract/tiers";
 
 type Org = typeof orgs.$inferSelect;
 type Project = typeof projects.$inferSelect;

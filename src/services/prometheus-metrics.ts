@@ -8,12 +8,12 @@
 // holds: a device hands its counts on at most once per delivery interval (src/contract/usage.ts),
 // and a scrape does not ask for them sooner.
 import type { z } from "zod";
+import type { DeviceStatus } from "../contract/fleet";
 import { SCRAPE_MAX_DEVICES, SCRAPE_PAGE, type ScrapeQuery } from "../contract/scrape";
 import { USAGE_FIELDS } from "../contract/usage";
-import type { DeviceStatus } from "../contract/fleet";
 import type { Db } from "../db/client";
 import { countLiveDevices, listDevicePresence } from "../db/repos/devices";
-import { type Labels, type MetricFamily, formatExposition } from "../lib/prometheus-text";
+import { formatExposition, type Labels, type MetricFamily } from "../lib/prometheus-text";
 import { utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
 import { projectPresence } from "./fleet-presence";

@@ -1,16 +1,16 @@
 // Registration tokens: minted with a capsule, turned once into a device and its key.
 import type { z } from "zod";
-import { REGISTRATION_TOKEN_PREFIX, newDeviceKey } from "../contract/credentials";
+import { newDeviceKey, REGISTRATION_TOKEN_PREFIX } from "../contract/credentials";
+import { ApiError, invalidField } from "../contract/errors";
+import type { GenerateCapsule, Register } from "../contract/fleet";
+import { LOG_UPLOAD } from "../contract/limits";
+import { TIERS } from "../contract/tiers";
 import type { Db } from "../db/client";
 import { registerWithToken } from "../db/repos/devices";
 import { findTokenByHash, insertToken, releaseToken } from "../db/repos/tokens";
-import { ApiError, invalidField } from "../contract/errors";
-import { newSecret, sha256 } from "../lib/crypto";
-import { LOG_UPLOAD } from "../contract/limits";
 import { heartbeatIntervalMs, signingKey } from "../lib/config";
-import type { GenerateCapsule, Register } from "../contract/fleet";
+import { newSecret, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
-import { TIERS } from "../contract/tiers";
 import { insertWithinLimit, tierOf } from "./quotas";
 
 /** A one-time token for a device of the project; the secret is returned once and stored as a hash. */

@@ -6,8 +6,8 @@ import type { TIMESERIES_METRICS } from "../contract/stats";
 import type { Db } from "../db/client";
 import { type DailyRow, projectDays } from "../db/repos/stats";
 import { iso, utcDay } from "../lib/time";
-import { freshCounts } from "./fresh-counts";
 import { projectHub } from "../stubs/project-hub";
+import { freshCounts } from "./fresh-counts";
 
 type TimeseriesMetric = (typeof TIMESERIES_METRICS)[number];
 /** How many rankings list. */

@@ -5,14 +5,15 @@
 // compressed already), and each is read from R2 only when the zip reaches it, so a session of
 // any size streams in the memory of one chunk, beside its list of paths and names. client-zip
 // writes Zip64 where sizes need it.
-import { sourcesOf } from "./log-search";
+
 import { downloadZip } from "client-zip";
 import { artifactPrefix } from "../contract/artifacts";
 import { FILE_ANSWER_HEADERS } from "../contract/downloads";
-import type { SessionRecord } from "./session-records";
 import { bundleNames } from "./bundle-names";
 import { attachmentDisposition } from "./export-format";
 import { logExport } from "./log-export";
+import { sourcesOf } from "./log-search";
+import type { SessionRecord } from "./session-records";
 
 const LIST_PAGE = 1000;
 

@@ -3,9 +3,9 @@
 // project's object once; a read of the whole org (no project_id) asks every project of the org,
 // one call per project (FAN_OUT at a time), and merges what they answer.
 import type { z } from "zod";
+import type { ListSessions, SessionAfter, SessionStatus, StoredSession } from "../contract/sessions";
 import type { Db } from "../db/client";
 import { findProjectOfOrg, listProjects } from "../db/repos/projects";
-import type { ListSessions, SessionAfter, SessionStatus, StoredSession } from "../contract/sessions";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { projectHub } from "../stubs/project-hub";
 

@@ -1,20 +1,21 @@
 // Orgs, their keys and projects. A row of another org is reported exactly like a missing
 // row: 404.
+
+import { projectPrefixes } from "../contract/artifacts";
 import { ORG_KEY_PREFIX } from "../contract/credentials";
 import { notFound } from "../contract/errors";
 import type { Db } from "../db/client";
 import { findDeviceOfOrg, listDeviceIdsOfProject } from "../db/repos/devices";
-import { type KeyRole, insertKeyWithinLimit, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
-import { type OrgTier, createOrgWithAdminKey } from "../db/repos/orgs";
+import { insertKeyWithinLimit, type KeyRole, revokeKeyUnlessLastAdmin } from "../db/repos/keys";
+import { createOrgWithAdminKey, type OrgTier } from "../db/repos/orgs";
 import { deleteProjectCascade, findProjectOfOrg, listProjects } from "../db/repos/projects";
 import { addPurges } from "../db/repos/uploads";
-import { projectPrefixes } from "../contract/artifacts";
-import { findSessionOfOrg } from "./session-records";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { newSecret, sha256 } from "../lib/crypto";
 import { deviceHub } from "../stubs/device-hub";
 import { projectHub } from "../stubs/project-hub";
 import { insertWithinLimit } from "./quotas";
+import { findSessionOfOrg } from "./session-records";
 
 export async function projectOfOrg(db: Db, orgId: string, projectId: string) {
   const project = await findProjectOfOrg(db, orgId, projectId);

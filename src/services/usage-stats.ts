@@ -8,8 +8,8 @@ import type { MonthlyRow, StatsScope } from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { utcDay } from "../lib/time";
 import { orgHub, projectHub } from "../stubs/project-hub";
-import { freshCounts } from "./fresh-counts";
 import { projectPresence } from "./fleet-presence";
+import { freshCounts } from "./fresh-counts";
 import { add, projectIdsOf, zero } from "./stats-scope";
 
 /** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */

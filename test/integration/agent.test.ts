@@ -1,12 +1,12 @@
 import { exports } from "cloudflare:workers";
 import * as fs from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { LIVE } from "../../durable-objects/device-hub/hub";
 import { type AgentSocket, FleetbeatAgent, register } from "../../agent/agent";
 import type { PushedFrame, SocketAnswer } from "../../agent/socket";
 import { FileSpool, MemorySpool } from "../../agent/spool";
-import { allLogs, call, capsule, newOrg, newProject, openSocket, tailTicket } from "./helpers";
+import { LIVE } from "../../durable-objects/device-hub/hub";
 import { settle } from "../support/settle";
+import { allLogs, call, capsule, newOrg, newProject, openSocket, tailTicket } from "./helpers";
 
 const BACKEND = "http://fleetbeat.test";
 const toWorker = (r: Request) => exports.default.fetch(r);

@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { utcDay } from "../../src/lib/time";
 import { API_FLUSH, flushApiCalls } from "../../src/services/api-analytics";
 import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, line, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { call, ingest, line, tenant } from "./helpers";
 
 describe("API analytics", () => {
   it("records each call in the project it touched, with org-key calls counted as its api_calls", async () => {

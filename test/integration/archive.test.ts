@@ -10,8 +10,8 @@ import { PAGE_OBJECTS } from "../../durable-objects/log-shard/archive";
 import { CHUNK } from "../../durable-objects/log-shard/chunks";
 import { HOT_STORE } from "../../durable-objects/log-shard/retention";
 import { shardOf as shardIndex } from "../../src/contract/log-shards";
-import { allLogs, call, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
 import { hotLineIds, shardOf } from "../support/hot-lines";
+import { allLogs, call, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
 
 const DAY = 86_400_000_000; // µs
 const HOUR = 3_600_000_000;

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TIERS } from "../../src/contract/tiers";
 import { CRON } from "../../src/jobs/schedule";
 import { runJobs } from "../support/jobs";
-import { call, ingest, line, newDevice, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { call, ingest, line, newDevice, tenant } from "./helpers";
 
 const BASE = "http://fleetbeat.test/api/v1";
 const saved = structuredClone(TIERS);

@@ -5,9 +5,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { ProjectHub } from "../../durable-objects/project-hub/hub";
 import { AUDIT_ID_PER_MS, type AuditEntry, type AuditEvent } from "../../src/contract/audit";
 import { TIERS } from "../../src/contract/tiers";
-import type { ProjectHub } from "../../durable-objects/project-hub/hub";
 import { orgHub } from "../../src/stubs/project-hub";
 import { ADMIN, type Answer, call, capsule, line, newKey, newOrg, openSocket, readText } from "./helpers";
 

@@ -7,17 +7,17 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DeviceHub } from "../../durable-objects/device-hub/hub";
+import { SOCKET_BEATS } from "../../durable-objects/device-hub/socket-beats";
+import type { DeviceState } from "../../durable-objects/device-hub/state";
+import type { ProjectHub } from "../../durable-objects/project-hub/hub";
+import { DELIVERY } from "../../src/contract/usage";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { orgHub } from "../../src/stubs/project-hub";
-import type { ProjectHub } from "../../durable-objects/project-hub/hub";
-import { call, ingest, loghubLines, openSocket, tenant } from "./helpers";
-import { DELIVERY } from "../../src/contract/usage";
-import { SOCKET_BEATS } from "../../durable-objects/device-hub/socket-beats";
-import { DeviceHub } from "../../durable-objects/device-hub/hub";
-import type { DeviceState } from "../../durable-objects/device-hub/state";
 import { rewriteDeviceState } from "../support/device-state";
 import { shardOf } from "../support/hot-lines";
 import { settle } from "../support/settle";
+import { call, ingest, loghubLines, openSocket, tenant } from "./helpers";
 
 const DAY = 86_400_000_000; // µs
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_FRAME_BYTES } from "../../src/contract/frames";
-import { call, loghubLines, openSocket, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { call, loghubLines, openSocket, tenant } from "./helpers";
 
 const connect = (deviceKey: string) => openSocket("/fleet/connect", { authorization: `Bearer ${deviceKey}` });
 const acks = (frames: any[]) => frames.filter((f) => f.type === "ack");

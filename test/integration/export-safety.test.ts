@@ -1,8 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ingest, line, readText, tenant } from "./helpers";
-import { CSV_COLUMNS } from "../../src/services/export-format";
 import { parseCsv } from "../../agent/samples/csv";
+import { CSV_COLUMNS } from "../../src/services/export-format";
+import { ingest, line, readText, tenant } from "./helpers";
 
 async function exportOf(token: string, query: string) {
   const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, {
@@ -116,7 +116,7 @@ describe("the export's file name", () => {
     expect(res.status).toBe(200);
     expect(JSON.parse(text.trim()).session_id).toBe(session);
     const { filename, real } = disposition(res.headers.get("content-disposition"));
-    expect(real).toMatch(new RegExp(`^fleetbeat-logs-テスト走行 #3 \\(é\\)-\\d{14}\\.ndjson$`));
+    expect(real).toMatch(/^fleetbeat-logs-テスト走行 #3 \(é\)-\d{14}\.ndjson$/);
     expect(filename).toMatch(/^fleetbeat-logs-[_3]+-\d{14}\.ndjson$/);
   });
 

@@ -1,17 +1,18 @@
 // The fan-in tier at small scale: past FAN_IN.fromDevices active devices, a project's devices
 // deliver through fan-in objects, which pass their counts on at most once a second. The
 // project's numbers stay exactly what its devices did, through duplicates and restarts.
-import { shardName, shardOf } from "../../src/contract/log-shards";
+
 import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FAN_IN, fanInIndex } from "../../src/contract/fan-in";
-import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, line, newDevice, newOrg, newProject, openSocket, tailTicket, tenant } from "./helpers";
-import { fanInByName, fanInName } from "../../src/stubs/fan-in";
+import { shardName, shardOf } from "../../src/contract/log-shards";
 import { type OutboxRow, USAGE_FIELDS } from "../../src/contract/usage";
 import { utcDay } from "../../src/lib/time";
+import { fanInByName, fanInName } from "../../src/stubs/fan-in";
+import { projectHub } from "../../src/stubs/project-hub";
 import { settle, settleFanIn } from "../support/settle";
+import { call, ingest, line, newDevice, newOrg, newProject, openSocket, tailTicket, tenant } from "./helpers";
 
 const usual = { ...FAN_IN };
 /** Six devices, fanning in past two, two to a fan-in object: three of them. */

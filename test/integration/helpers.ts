@@ -1,7 +1,6 @@
 // Calls the Worker the way a client would, through its fetch handler, and builds the
 // org / project / device a test needs. Each test makes its own, so files never share state.
-import { exports } from "cloudflare:workers";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import type { LogView } from "../../src/contract/log-view";
 
 export const ADMIN = env.ADMIN_TOKEN;

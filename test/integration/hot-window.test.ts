@@ -2,9 +2,9 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, loghubLines, newDevice, newOrg, newProject, tenant } from "./helpers";
-import { settle } from "../support/settle";
 import { hotLineIds, shardOf } from "../support/hot-lines";
+import { settle } from "../support/settle";
+import { call, ingest, loghubLines, newDevice, newOrg, newProject, tenant } from "./helpers";
 
 it("lines older than the hot window leave the hot store and its full-text index for the archive, where queries still find them", async () => {
   const t = await tenant();

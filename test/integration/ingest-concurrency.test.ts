@@ -1,8 +1,8 @@
 // Concurrent batches to one device: each is stored once and counted once, whatever order the
 // device's object takes them in.
 import { describe, expect, it } from "vitest";
-import { allLogs, call, ingest, loghubLines, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { allLogs, call, ingest, loghubLines, tenant } from "./helpers";
 
 const BATCH = 40;
 /** Row id of a log id `<device id>:<row id>`. */

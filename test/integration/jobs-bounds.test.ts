@@ -5,13 +5,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TIERS, type Tier } from "../../src/contract/tiers";
-import { DAYS_PER_MESSAGE, type JobMessage, MESSAGES_PER_PAGE, PROJECTS_PER_MESSAGE } from "../../src/jobs/messages";
-import { PAGE_PROJECTS } from "../../src/jobs/walk";
 import { DELETES_PER_MESSAGE } from "../../src/jobs/expired";
+import { DAYS_PER_MESSAGE, type JobMessage, MESSAGES_PER_PAGE, PROJECTS_PER_MESSAGE } from "../../src/jobs/messages";
 import { ABORTS_PER_MESSAGE, PURGE_CALLS_PER_MESSAGE } from "../../src/jobs/r2-cleanup";
+import { PAGE_PROJECTS } from "../../src/jobs/walk";
 import { counted, subrequests } from "../support/counted";
-import { insertMany } from "../support/many-rows";
 import { consumeOnce, drain, jobsEnv } from "../support/jobs";
+import { insertMany } from "../support/many-rows";
 
 const DAY_MS = 86_400_000;
 const LIMIT = 1_000;

@@ -11,10 +11,10 @@ import type { JobMessage } from "../../src/jobs/messages";
 import { PRUNE_ROWS } from "../../src/jobs/prune";
 import { CRON } from "../../src/jobs/schedule";
 import { utcDay } from "../../src/lib/time";
-import { counted } from "../support/counted";
-import { insertMany } from "../support/many-rows";
-import { consumeOnce, drain, jobsEnv, runJobs } from "../support/jobs";
 import { setClock } from "../support/clock";
+import { counted } from "../support/counted";
+import { consumeOnce, drain, jobsEnv, runJobs } from "../support/jobs";
+import { insertMany } from "../support/many-rows";
 import { settle } from "../support/settle";
 import { ingest, line, newDevice, newProject, tenant } from "./helpers";
 

@@ -2,8 +2,8 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, line, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { call, ingest, line, loghubLines, newDevice, openSocket, tailTicket, tenant } from "./helpers";
 
 const logsIn = (frames: any[]) => frames.filter((f) => f.type === "logs").flatMap((f) => f.logs);
 

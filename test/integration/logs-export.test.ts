@@ -1,8 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { allLogs, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
-import { CSV_COLUMNS } from "../../src/services/export-format";
 import { parseCsv } from "../../agent/samples/csv";
+import { CSV_COLUMNS } from "../../src/services/export-format";
+import { allLogs, ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
 
 async function exportOf(token: string, query: string) {
   const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/logs/export?${query}`, {

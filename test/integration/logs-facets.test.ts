@@ -4,8 +4,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { COUNT_SCAN } from "../../durable-objects/log-shard/line-counts";
 import { CHUNK } from "../../durable-objects/log-shard/chunks";
+import { COUNT_SCAN } from "../../durable-objects/log-shard/line-counts";
 import { app } from "../../src/app";
 import { FACETS, VOLUME } from "../../src/contract/log-counts";
 import { shardOf } from "../../src/contract/log-shards";

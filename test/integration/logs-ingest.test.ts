@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LOG_UPLOAD } from "../../src/contract/limits";
-import { call, gzip, ingest, loghubLines, tenant } from "./helpers";
 import { hotLineIds } from "../support/hot-lines";
+import { call, gzip, ingest, loghubLines, tenant } from "./helpers";
 
 /** Lines the device's shard holds for it. */
 const stored = async (deviceId: string) => (await hotLineIds(deviceId)).length;

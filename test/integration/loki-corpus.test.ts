@@ -7,11 +7,12 @@
 // fleetbeat stream does not have, which is a 400 of its own ("unknown label"): the test renames
 // each selector label to one of fleetbeat's (job → module, namespace → environment, …) so that
 // every other part of the query is what decides. Grouping labels and pipelines are left as written.
-import { parser } from "@grafana/lezer-logql";
+
 import { exports } from "cloudflare:workers";
+import { parser } from "@grafana/lezer-logql";
 import { describe, expect, it } from "vitest";
 import { LOGQL_CORPUS } from "../fixtures/logql-corpus";
-import { type LooseJson, ingest, line, readText, tenant } from "./helpers";
+import { ingest, type LooseJson, line, readText, tenant } from "./helpers";
 
 const RENAMED: Record<string, string> = {
   job: "module",

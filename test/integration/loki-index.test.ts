@@ -10,7 +10,7 @@
 // - patterns?query&start&end (Logs Drilldown's patterns tab, getResource('patterns')).
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type LooseJson, ingest, line, loghubLines, newDevice, readText, tenant } from "./helpers";
+import { ingest, type LooseJson, line, loghubLines, newDevice, readText, tenant } from "./helpers";
 
 const BASE = "http://fleetbeat.test/loki/api/v1";
 const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);

@@ -9,7 +9,7 @@
 // each with the data source's custom headers (Authorization, X-Scope-OrgID).
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type LooseJson, call, ingest, line, newDevice, newKey, readText, tenant } from "./helpers";
+import { call, ingest, type LooseJson, line, newDevice, newKey, readText, tenant } from "./helpers";
 
 const BASE = "http://fleetbeat.test/loki/api/v1";
 const NS_PER_MS = 1_000_000n;

@@ -4,8 +4,8 @@
 // shared with the objects in this isolate, so the tests shrink its limits.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TIERS } from "../../src/contract/tiers";
-import { call, ingest, line, newDevice, newOrg, newProject } from "./helpers";
 import { settle } from "../support/settle";
+import { call, ingest, line, newDevice, newOrg, newProject } from "./helpers";
 
 const saved = structuredClone(TIERS);
 beforeEach(() => {

@@ -1,7 +1,8 @@
 // POST /v1/logs in workerd: OTLP JSON and protobuf, gzip, the mapping to fleetbeat's lines,
 // partial success, retried exports stored once, and the answers OTLP exporters act on.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+
 import { exports } from "cloudflare:workers";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import { TIERS } from "../../src/contract/tiers";
 import { StatusSchema } from "../../src/otlp/gen/google/rpc/status_pb";

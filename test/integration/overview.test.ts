@@ -1,8 +1,8 @@
 // GET /stats/overview and /stats/errors: totals, error rate and rankings of devices, modules
 // and repeated error messages, exact under retried batches, and an org as its projects' sum.
 import { describe, expect, it } from "vitest";
-import { call, ingest, line, newDevice, newProject, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { call, ingest, line, newDevice, newProject, tenant } from "./helpers";
 
 const many = (n: number, level: string, module: string, message: (i: number) => string) =>
   Array.from({ length: n }, (_, i) => ({ ...line(level, message(i)), module }));

@@ -2,15 +2,16 @@
 // with a session cookie: owners, admins, operators and viewers per org, invitations by email,
 // the last owner kept, removal and sign-out effective on the next request, cross-site
 // mutations refused, and every step in the org's audit log.
-import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, call, newKey, newOrg, newProject, newDevice, readText } from "./helpers";
-import { Browser, codeFor, idTokenFrom } from "./sign-in";
-import { env, exports } from "cloudflare:workers";
-import { SignJWT, generateKeyPair } from "jose";
-import { ACCESS_CLIENT, OTHER_CLIENT } from "../oidc-clients";
+
 import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { generateKeyPair, SignJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
 import { deviceHub } from "../../src/stubs/device-hub";
+import { ACCESS_CLIENT, OTHER_CLIENT } from "../oidc-clients";
 import { rewriteDeviceState } from "../support/device-state";
+import { ADMIN, call, newDevice, newKey, newOrg, newProject, readText } from "./helpers";
+import { Browser, codeFor, idTokenFrom } from "./sign-in";
 
 /** An org made for `email` as its owner, and that person signed in. */
 async function ownedOrg(email: string, tier: "free" | "pro" = "pro") {

@@ -7,16 +7,16 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RULES_SPREAD } from "../../durable-objects/device-hub/alerts";
+import { ListDevices } from "../../src/contract/fleet";
 import { createDb } from "../../src/db/client";
 import { listFleet } from "../../src/services/fleet-presence";
-import { ListDevices } from "../../src/contract/fleet";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
+import { countD1Rows, d1RowsWritten } from "../support/d1-rows";
 import { rewriteDeviceState } from "../support/device-state";
 import { settle } from "../support/settle";
 import { transitionBatches, writeTransitionsNow } from "../support/transitions";
 import { call, newDevice, newOrg, newProject, openSocket } from "./helpers";
-import { countD1Rows, d1RowsWritten } from "../support/d1-rows";
 
 beforeAll(countD1Rows);
 

@@ -1,12 +1,12 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { rewriteDeviceState } from "../support/device-state";
+import { PRESENCE_SWEEP } from "../../durable-objects/project-hub/presence";
 import { deviceHub } from "../../src/stubs/device-hub";
+import { projectHub } from "../../src/stubs/project-hub";
+import { rewriteDeviceState } from "../support/device-state";
 import { settle } from "../support/settle";
 import { writeTransitionsNow } from "../support/transitions";
-import { projectHub } from "../../src/stubs/project-hub";
-import { PRESENCE_SWEEP } from "../../durable-objects/project-hub/presence";
 import { call, newDevice, tenant } from "./helpers";
 
 /** A device's status as its project's row in D1 has it (absent: offline, as registered), and when the row was written. */

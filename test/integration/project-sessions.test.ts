@@ -7,12 +7,12 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { SessionUpsert } from "../../src/contract/sessions";
 import { DEVICE_SCHEMA } from "../../durable-objects/device-hub/schema";
+import type { SessionUpsert } from "../../src/contract/sessions";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
-import { type Answer, call, ingest, line, newDevice, newOrg, newProject } from "./helpers";
 import { countD1Rows, d1RowsWritten } from "../support/d1-rows";
+import { type Answer, call, ingest, line, newDevice, newOrg, newProject } from "./helpers";
 
 beforeAll(countD1Rows);
 

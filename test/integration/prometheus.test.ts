@@ -1,12 +1,13 @@
 // GET /metrics: the project's devices and counters in the Prometheus text format, read back
 // by a Prometheus text-format parser, with values from the heartbeats and logs sent.
+
+import { env, exports } from "cloudflare:workers";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
-import { env, exports } from "cloudflare:workers";
 import { SCRAPE_MAX_DEVICES, SCRAPE_PAGE } from "../../src/contract/scrape";
-import { call, ingest, line, loghubLines, newDevice, newOrg, newProject, readText, tenant } from "./helpers";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { settle } from "../support/settle";
+import { call, ingest, line, loghubLines, newDevice, newOrg, newProject, readText, tenant } from "./helpers";
 
 async function scrape(token: string | undefined, query: string) {
   const res = await exports.default.fetch(`http://fleetbeat.test/api/v1/metrics?${query}`, {

@@ -6,15 +6,17 @@
 //   the session's total_logs, GET /stats/usage), also when a batch_id is sent again;
 // - nothing of org B is ever visible to org A's keys: B's ids answer 404, never the object.
 // Runs, seed and shrinking are set in properties/runner.ts (FC_RUNS, FC_SEED, FC_SHRINK).
+
+import { exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { settle } from "../support/settle";
 import {
   type Answer,
-  type LooseJson,
   allLogs,
   call,
   gzip,
+  type LooseJson,
   line,
   newDevice,
   newKey,
@@ -25,10 +27,9 @@ import {
   tenant,
 } from "./helpers";
 import { type Expected, type LineSpec, lineSpecs, materialize } from "./properties/lines";
-import { TIMEOUT_MS, checkProperty, reportGenerated } from "./properties/runner";
+import { checkProperty, reportGenerated, TIMEOUT_MS } from "./properties/runner";
 import { expectClientError, expectErrorFrame, expectNoLeak } from "./properties/shapes";
 import { connect } from "./properties/socket";
-import { exports } from "cloudflare:workers";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /** A well-formed id that names nothing: `<prefix>_` and 26 Crockford characters. */

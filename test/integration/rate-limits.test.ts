@@ -7,8 +7,8 @@ import { TIERS } from "../../src/contract/tiers";
 import { settle } from "../support/settle";
 import {
   type Answer,
-  type LooseJson,
   call,
+  type LooseJson,
   line,
   newDevice,
   newOrg,

@@ -5,13 +5,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { rewriteDeviceState } from "../support/device-state";
+import type { DeviceState } from "../../durable-objects/device-hub/state";
+import { sessionIdleMs } from "../../src/contract/sessions";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, line, loghubLines, tenant } from "./helpers";
+import { rewriteDeviceState } from "../support/device-state";
 import { settle } from "../support/settle";
-import { sessionIdleMs } from "../../src/contract/sessions";
-import type { DeviceState } from "../../durable-objects/device-hub/state";
+import { call, ingest, line, loghubLines, tenant } from "./helpers";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;

@@ -1,14 +1,14 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { rewriteDeviceState } from "../support/device-state";
-import { deviceHub } from "../../src/stubs/device-hub";
-import { projectHub } from "../../src/stubs/project-hub";
-import { allLogs, call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
-import { settle } from "../support/settle";
-import { shardOfDevice } from "../../src/stubs/log-shard";
 import { envelopeOf, ingest as ingestCore } from "../../src/ingest/ingest";
 import { hotWindowMs } from "../../src/lib/config";
+import { deviceHub } from "../../src/stubs/device-hub";
+import { shardOfDevice } from "../../src/stubs/log-shard";
+import { projectHub } from "../../src/stubs/project-hub";
+import { rewriteDeviceState } from "../support/device-state";
+import { settle } from "../support/settle";
+import { allLogs, call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 
 /** The session's row as the project's object stores it (sessions left D1: project-hub/sessions.ts). */
 const storedSession = (projectId: string, sessionId: string) =>

@@ -7,11 +7,11 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { shardName, shardOf as shardIndex } from "../../src/contract/log-shards";
+import { shardOf as shardIndex, shardName } from "../../src/contract/log-shards";
 import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 import { shardOf } from "../support/hot-lines";
 import { settle } from "../support/settle";
+import { call, ingest, line, loghubLines, newDevice, tenant } from "./helpers";
 
 const logsCounted = async (t: { projectId: string; viewerKey: string }) =>
   (await call("GET", `/stats/usage?project_id=${t.projectId}`, { token: t.viewerKey })).json;

@@ -7,8 +7,8 @@ import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { LOG_SHARDS } from "../../src/contract/log-shards";
-import { shardsInUse } from "../../src/db/repos/log-shards";
 import { createDb } from "../../src/db/client";
+import { shardsInUse } from "../../src/db/repos/log-shards";
 import { ingest, loghubLines, newDevice, readText, tenant } from "./helpers";
 
 interface Calls {

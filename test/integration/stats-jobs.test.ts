@@ -5,11 +5,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CRON } from "../../src/jobs/schedule";
-import { runJobs } from "../support/jobs";
 import { projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, line, newDevice, newProject, tenant } from "./helpers";
 import { setClock } from "../support/clock";
+import { runJobs } from "../support/jobs";
 import { settle } from "../support/settle";
+import { call, ingest, line, newDevice, newProject, tenant } from "./helpers";
 
 // Days after today, so every one of them is after the projects were created.
 const DAY_MS = 86_400_000;

@@ -10,12 +10,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ORG_REPORT } from "../../durable-objects/org-storage";
 import worker from "../../src/index";
 import { CRON } from "../../src/jobs/schedule";
-import { runJobs } from "../support/jobs";
-import { counted } from "../support/counted";
 import { orgHub, projectHub } from "../../src/stubs/project-hub";
-import { call, ingest, loghubLines, newDevice, newProject, tenant } from "./helpers";
+import { counted } from "../support/counted";
 import { shardOf } from "../support/hot-lines";
+import { runJobs } from "../support/jobs";
 import { settle } from "../support/settle";
+import { call, ingest, loghubLines, newDevice, newProject, tenant } from "./helpers";
 
 /** Runs a device's log shard's retention now, with a hot window of `days` (as a tier change would set). */
 async function runRetention(deviceId: string, days = 1) {

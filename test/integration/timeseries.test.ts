@@ -2,10 +2,10 @@
 // buckets of a window add up to exactly the lines accepted in it.
 import { describe, expect, it } from "vitest";
 import { CRON } from "../../src/jobs/schedule";
-import { runJobs } from "../support/jobs";
-import { call, ingest, newDevice, tenant } from "./helpers";
 import { setClock } from "../support/clock";
+import { runJobs } from "../support/jobs";
 import { settle } from "../support/settle";
+import { call, ingest, newDevice, tenant } from "./helpers";
 
 const HOUR = 3_600_000;
 const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"] as const;

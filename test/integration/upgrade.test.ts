@@ -6,9 +6,9 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { deviceHub } from "../../src/stubs/device-hub";
-import { allLogs, call, ingest, loghubLines, tenant } from "./helpers";
 import { hotLineIds } from "../support/hot-lines";
 import { settle } from "../support/settle";
+import { allLogs, call, ingest, loghubLines, tenant } from "./helpers";
 
 /** Writes `n` lines into the table of a row per line, as the store before chunks did (with their FTS entries). */
 function writeOldLines(state: DurableObjectState, lines: ReturnType<typeof loghubLines>, sessionId: string | null) {

@@ -1,13 +1,13 @@
 import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addDays, utcDay } from "../../src/lib/time";
 import { PROJECT_SCHEMA } from "../../durable-objects/project-hub/schema";
-import { USAGE_FIELDS, type OutboxRow, type UsageCounters } from "../../src/contract/usage";
+import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
+import { addDays, utcDay } from "../../src/lib/time";
 import { deviceHub } from "../../src/stubs/device-hub";
 import { projectHub } from "../../src/stubs/project-hub";
-import { allLogs, call, ingest, loghubLines, newDevice, newOrg, newProject, tenant } from "./helpers";
 import { settle } from "../support/settle";
+import { allLogs, call, ingest, loghubLines, newDevice, newOrg, newProject, tenant } from "./helpers";
 
 const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
 /** log_bytes as documented: UTF-8 bytes of message, module, logger, thread_id and context. */

@@ -28,11 +28,11 @@ import { type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, api, durableObjectFiles, newTenant, sleep, startServer, workerdRss } from "./support/server.ts";
 import { contentTypeDrill } from "./attacks/content-types.ts";
 import { creationRaces } from "./attacks/creation-races.ts";
 import { regexAttacks } from "./attacks/regex.ts";
 import { webhookAddresses } from "./attacks/webhook-addresses.ts";
+import { api, durableObjectFiles, newTenant, type Server, sleep, startServer, workerdRss } from "./support/server.ts";
 
 /** How long the abuse lasts: a quarter storm, a quarter forged credentials, a half stuck viewers (ABUSE_SECONDS for a local run). */
 const ABUSE_MS = Number(process.env.ABUSE_SECONDS ?? 60) * 1000;

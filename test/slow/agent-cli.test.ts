@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, allLogs, api, newTenant, startServer } from "./support/server.ts";
+import { allLogs, api, newTenant, type Server, startServer } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 

@@ -10,11 +10,11 @@ import {
   appendFileSync,
   mkdirSync,
   mkdtempSync,
-  readFileSync,
   readdirSync,
+  readFileSync,
   rmSync,
-  statSync,
   statfsSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import http from "node:http";
@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, allLogs, api, newTenant, sleep, startServer } from "./support/server.ts";
+import { allLogs, api, newTenant, type Server, sleep, startServer } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = ["--experimental-transform-types", "--no-warnings", "agent/cli.ts"];

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Server, allLogs, api, newTenant, sleep, startServer } from "./support/server.ts";
+import { allLogs, api, newTenant, type Server, sleep, startServer } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 

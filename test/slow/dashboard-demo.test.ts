@@ -7,13 +7,14 @@
 // included) on any view, light or dark. Every view is saved at 1280 and 390 px (and dark at
 // 1280) under test/slow/screenshots/demo-*.png, and the time from navigation to the first Fleet
 // row with data (median of 3) is printed and written to test/slow/screenshots/figures.json.
-import AxeBuilder from "@axe-core/playwright";
+
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type Browser, type Page, chromium } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, api, sleep, startServer } from "./support/server.ts";
+import { api, type Server, sleep, startServer } from "./support/server.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = path.join(import.meta.dirname, "screenshots");

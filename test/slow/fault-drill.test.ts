@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetbeatAgent, register } from "../../agent/agent.ts";
 import { FileSpool } from "../../agent/spool.ts";
-import { type Server, allLogs, api, newTenant, sleep, startServer } from "./support/server.ts";
+import { allLogs, api, newTenant, type Server, sleep, startServer } from "./support/server.ts";
 
 /** Sessions, lines in each, and the pace: 20 lines every 100 ms, about 200 lines a second. */
 const SESSIONS = 6;

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, api, freshEnv, groupPids, sleep, startServer } from "./support/server.ts";
+import { api, freshEnv, groupPids, type Server, sleep, startServer } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, api, newTenant, startServer, workerdRss } from "./support/server.ts";
+import { api, newTenant, type Server, startServer, workerdRss } from "./support/server.ts";
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;

@@ -2,16 +2,17 @@
 // JSON (@opentelemetry/exporter-logs-otlp-http) and protobuf (…-otlp-proto), gzipped, with
 // the device key as a header, send through the logs SDK; the lines are found through GET /logs
 // and counted in usage like native ones.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { SeverityNumber } from "@opentelemetry/api-logs";
 import { OTLPLogExporter as JsonExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPLogExporter as ProtoExporter } from "@opentelemetry/exporter-logs-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, allLogs, api, newTenant, startServer } from "./support/server.ts";
+import { allLogs, api, newTenant, type Server, startServer } from "./support/server.ts";
 
 describe("the OpenTelemetry exporters, against a real server", () => {
   let server: Server;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, allLogs, api, newTenant, startServer } from "./support/server.ts";
+import { allLogs, api, newTenant, type Server, startServer } from "./support/server.ts";
 
 const ROUNDS = 10;
 

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, api, newTenant, startServer } from "./support/server.ts";
+import { api, newTenant, type Server, startServer } from "./support/server.ts";
 
 /** The close frame: a local round trip, with room for a loaded machine. */
 const CLOSE_FRAME_WITHIN_MS = 3000;

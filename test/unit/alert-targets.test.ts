@@ -2,9 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { targetProblem } from "../../src/contract/alerts";
 import {
+  embeddedIPv4,
   IPV4_BLOCKS,
   IPV6_BLOCKS,
-  embeddedIPv4,
   nonPublicHost,
   parseIPv4,
   parseIPv6,

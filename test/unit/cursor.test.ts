@@ -2,8 +2,8 @@
 // anything else sent as a cursor is a 400 naming the cursor.
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ApiError } from "../../src/contract/errors";
 import { decodeCursor, encodeCursor, page } from "../../src/contract/cursor";
+import { ApiError } from "../../src/contract/errors";
 
 const IdCursor = z.object({ id: z.string() });
 const SessionCursor = z.object({ started_at: z.number(), project_id: z.string(), session_id: z.string() });

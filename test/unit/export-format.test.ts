@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { attachmentDisposition, csvCell } from "../../src/services/export-format";
 import { parseCsv } from "../../agent/samples/csv";
+import { attachmentDisposition, csvCell } from "../../src/services/export-format";
 
 describe("a CSV cell", () => {
   it("starts with a quote when a spreadsheet would read it as a formula (OWASP CSV injection)", () => {

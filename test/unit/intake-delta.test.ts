@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { deliveryOf, deltaOf, merge } from "../../durable-objects/intake";
 import type { BucketRow } from "../../src/contract/buckets";
 import type { TallyRow } from "../../src/contract/tallies";
 import { type OutboxRow, USAGE_FIELDS, type UsageCounters } from "../../src/contract/usage";
-import { deliveryOf, deltaOf, merge } from "../../durable-objects/intake";
 
 const zero = Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])) as UsageCounters;
 const row = (seq: number, day: string, extra: Partial<OutboxRow>): OutboxRow => ({ ...zero, seq, day, ...extra });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addSample, merge, quantile, type Histogram } from "../../src/contract/latency-histogram";
+import { addSample, type Histogram, merge, quantile } from "../../src/contract/latency-histogram";
 
 /** The exact `p` quantile of sorted samples, by the same rank rule. */
 const exact = (sorted: number[], p: number) => sorted[Math.max(1, Math.ceil(p * sorted.length)) - 1]!;

@@ -5,11 +5,11 @@ import { describe, expect, it } from "vitest";
 import type { Labels } from "../../src/contract/logql";
 import {
   type BucketSeries,
-  type Grid,
-  type MetricExpr,
   bucketOf,
   bucketsFor,
   evaluate,
+  type Grid,
+  type MetricExpr,
   rangeAggregationOf,
 } from "../../src/contract/logql-metric";
 import { parseQuery } from "../../src/contract/logql-parse";

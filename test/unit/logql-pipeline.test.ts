@@ -1,7 +1,7 @@
 // A LogQL pipeline's stages on single lines, as Loki runs them: parsers, label filters on what
 // they extract (strings, numbers, durations, bytes, and/or), line_format, drop and keep.
 import { describe, expect, it } from "vitest";
-import { type Labels, RegexWork, matchesLine } from "../../src/contract/logql";
+import { type Labels, matchesLine, RegexWork } from "../../src/contract/logql";
 import { parseLogQuery } from "../../src/contract/logql-parse";
 import { bytesOf, durationOf, jsonFields, logfmtFields, runStages } from "../../src/contract/logql-pipeline";
 

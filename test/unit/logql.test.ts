@@ -4,7 +4,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/contract/errors";
 import {
-  RegexWork,
   allowedLevels,
   compileRegex,
   exactValue,
@@ -15,6 +14,7 @@ import {
   needsRegistry,
   parseDurationUs,
   parseLokiTime,
+  RegexWork,
 } from "../../src/contract/logql";
 import { parseLogQuery, parseQuery } from "../../src/contract/logql-parse";
 

@@ -1,8 +1,8 @@
 // Which bucket width a metrics query uses: the one asked for, or the narrowest wider one that
 // keeps the answer within MAX_POINTS points.
 import { describe, expect, it } from "vitest";
-import { INTERVAL_ALIASES, INTERVAL_MS } from "../../src/contract/metrics";
 import { MAX_POINTS, MetricHistory } from "../../durable-objects/device-hub/metrics";
+import { INTERVAL_ALIASES, INTERVAL_MS } from "../../src/contract/metrics";
 
 const MINUTE = 60_000;
 const DAY = 1440 * MINUTE;

@@ -3,11 +3,11 @@
 import { describe, expect, it } from "vitest";
 import type { LogView } from "../../src/contract/log-view";
 import {
-  TailRouter,
   distinctFilters,
   planFor,
   projectOfGroup,
   samePlan,
+  TailRouter,
   tailGroupName,
 } from "../../src/contract/tail-plan";
 

@@ -1,7 +1,6 @@
 // Live-tail flow control, one viewer at a time, with a socket that only records what it is sent.
 // Times are plain milliseconds chosen by each test, so every limit is reached exactly.
 import { describe, expect, it } from "vitest";
-import type { LogView } from "../../src/contract/log-view";
 import {
   acknowledge,
   CLOSE_UNACKED,
@@ -16,6 +15,7 @@ import {
   UNACKED_BYTES_MAX,
   UNACKED_CAP_BYTES,
 } from "../../durable-objects/tail-group/viewer";
+import type { LogView } from "../../src/contract/log-view";
 
 type Frame = { type: "logs"; seq: number; logs: LogView[] } | { type: "dropped"; count: number };
 

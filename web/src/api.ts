@@ -4,8 +4,8 @@
 // signs in has an HttpOnly session cookie instead (no script reads it), and only the org they
 // chose (not a secret) is kept here.
 import { hc } from "hono/client";
-import type { ApiType } from "../../src/app";
 import type { z } from "zod";
+import type { ApiType } from "../../src/app";
 import type { role } from "../../src/contract/common";
 
 /** An API key's role: admin, operator or viewer (what each may do: docs/security.md). */

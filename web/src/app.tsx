@@ -6,14 +6,14 @@
 // identity provider (an HttpOnly cookie the page never sees); machines and local use may paste
 // an org key instead.
 import { useEffect, useState } from "preact/hooks";
-import { type KeyRole, ApiFailure, api, chooseOrg, chosenOrg, describe, loginUrl, ok, saveKey, savedKey } from "./api";
-import { People } from "./views/people";
+import { ApiFailure, api, chooseOrg, chosenOrg, describe, type KeyRole, loginUrl, ok, savedKey, saveKey } from "./api";
 import { Access } from "./views/access";
 import { Alerts, RuleDeliveries } from "./views/alerts";
 import { Audit } from "./views/audit";
 import { DeviceView } from "./views/device";
 import { Fleet } from "./views/fleet";
 import { Logs } from "./views/logs";
+import { People } from "./views/people";
 import { SessionFiles, Sessions } from "./views/sessions";
 import { SignIn } from "./views/sign-in";
 import { Usage } from "./views/usage";

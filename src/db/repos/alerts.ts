@@ -2,7 +2,7 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { AlertKind, AlertRecord, AlertRule, DeliveryRecord } from "../../contract/alerts";
 import type { Db } from "../client";
-import { alertDeliveries, alertRules, alertTargets, alerts } from "../schema";
+import { alertDeliveries, alertRules, alerts, alertTargets } from "../schema";
 
 type RuleRow = typeof alertRules.$inferSelect;
 type TargetRow = typeof alertTargets.$inferSelect;

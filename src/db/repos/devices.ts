@@ -2,15 +2,15 @@
 // project's statuses row (written by its ProjectHub at most once a minute, which keeps the live
 // presence; durable-objects/project-hub/presence.ts). A device's own row is not written by its
 // traffic: its status, last seen and metrics there are as registered (or decommissioned).
-import { type AnyColumn, type SQL, and, asc, count, eq, exists, gt, inArray, isNull, or, sql } from "drizzle-orm";
+import { type AnyColumn, and, asc, count, eq, exists, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Environment } from "../../contract/common";
-import type { Db } from "../client";
-import { devices, projectStatuses, registrationTokens } from "../schema";
-import { newId } from "../../lib/crypto";
-import { constantRow } from "./projects";
 import type { ListDevices } from "../../contract/fleet";
 import type { DeviceStatus } from "../../contract/presence";
+import { newId } from "../../lib/crypto";
+import type { Db } from "../client";
+import { devices, projectStatuses, registrationTokens } from "../schema";
+import { constantRow } from "./projects";
 
 export type Device = typeof devices.$inferSelect;
 

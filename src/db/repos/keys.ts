@@ -1,10 +1,10 @@
 // Org API keys. Only the SHA-256 of a secret is stored; a revoked key keeps its row (revoked_at set).
 import { and, asc, count, eq, isNull, ne, or, sql } from "drizzle-orm";
+import type { Tier } from "../../contract/tiers";
+import { newId } from "../../lib/crypto";
 import type { Db } from "../client";
 import { apiKeys, orgs } from "../schema";
-import { newId } from "../../lib/crypto";
 import { constantRow } from "./projects";
-import type { Tier } from "../../contract/tiers";
 
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type KeyRole = ApiKey["role"];

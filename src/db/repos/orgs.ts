@@ -1,8 +1,8 @@
 // Orgs. An org is born with its first admin key, in one batch, so none exists without one.
 import { eq } from "drizzle-orm";
+import { newId } from "../../lib/crypto";
 import type { Db } from "../client";
 import { apiKeys, orgs } from "../schema";
-import { newId } from "../../lib/crypto";
 import { type ApiKey, type NewKey, newKeyRow } from "./keys";
 
 export type Org = typeof orgs.$inferSelect;

@@ -1,9 +1,9 @@
 // People, their memberships of orgs, invitations and sign-in sessions (src/contract/people.ts).
 import { and, asc, count, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
+import type { PersonRole } from "../../contract/people";
+import { newId } from "../../lib/crypto";
 import type { Db } from "../client";
 import { invitations, memberships, orgs, people, personSessions } from "../schema";
-import { newId } from "../../lib/crypto";
-import type { PersonRole } from "../../contract/people";
 import { constantRow } from "./projects";
 
 export type Person = typeof people.$inferSelect;

@@ -1,19 +1,19 @@
 // Projects, and the one place a project's D1 rows are removed together.
-import { type SQL, and, asc, count, eq, getTableColumns, gt, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, count, eq, getTableColumns, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import { newId } from "../../lib/crypto";
 import type { Db } from "../client";
 import {
   alertDeliveries,
   alertRules,
-  alertTargets,
   alerts,
+  alertTargets,
   devices,
   logShards,
   orgs,
   projects,
   registrationTokens,
 } from "../schema";
-import { newId } from "../../lib/crypto";
 
 export type Project = typeof projects.$inferSelect;
 

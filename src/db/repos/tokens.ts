@@ -1,9 +1,9 @@
 // Registration tokens: minted with a capsule, consumed once by a registering device.
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import type { Environment } from "../../contract/common";
+import { newId } from "../../lib/crypto";
 import type { Db } from "../client";
 import { registrationTokens } from "../schema";
-import { newId } from "../../lib/crypto";
 
 export type RegistrationToken = typeof registrationTokens.$inferSelect;
 

@@ -7,9 +7,9 @@
 // run, it would have set the tab's title, written localStorage, and fetched a marker URL with
 // the key it read. A control page (the same script, served by the drill itself without
 // fleetbeat's headers) proves the markers work: it must trip all of them.
-import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { expect } from "vitest";
-import { type Server, api, newTenant } from "../support/server.ts";
+import { api, newTenant, type Server } from "../support/server.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** What the script sets, and the path of the marker it fetches; nothing of fleetbeat answers that path. */

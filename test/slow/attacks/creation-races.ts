@@ -4,7 +4,7 @@
 // races through the Worker's fetch; this one goes through wrangler dev's sockets and D1.)
 import { expect } from "vitest";
 import { TIERS } from "../../../src/contract/tiers.ts";
-import { type Server, api } from "../support/server.ts";
+import { api, type Server } from "../support/server.ts";
 
 type Kind = "projects" | "api_keys" | "devices";
 type Answer = { status: number; json: any };

@@ -4,7 +4,7 @@
 // polled all the while, within HEALTH_MS. (The fast tier's test/integration/loki.test.ts sends
 // the same shapes through the Worker's fetch; this one goes through wrangler dev's sockets.)
 import { expect } from "vitest";
-import { type Server, api, sleep } from "../support/server.ts";
+import { api, type Server, sleep } from "../support/server.ts";
 
 const QUERY_MS = 2000;
 const HEALTH_MS = 1000;

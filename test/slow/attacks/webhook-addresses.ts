@@ -11,7 +11,7 @@
 // server for this drill is started another way, for example wrangler dev with
 // `--var ALLOW_PRIVATE_WEBHOOKS:false` on its own state. webhookAddresses checks first.
 import { expect } from "vitest";
-import { type Server, api } from "../support/server.ts";
+import { api, type Server } from "../support/server.ts";
 
 /** The address forms of issue 20 (defect 5), by kind; every one must be refused. */
 export const WEBHOOK_ADDRESSES = {

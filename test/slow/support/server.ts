@@ -3,7 +3,7 @@
 // look at it from outside: the export line it printed, its workerd processes' memory, the
 // Durable Object storage files under its state.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 

@@ -3,7 +3,7 @@
 // JSON body's fields and how it refuses; a search box narrows them to those that mention every
 // word typed.
 import { useMemo, useState } from "preact/hooks";
-import { type Field, type JsonSchema, fieldNames, fieldsOf, notesOf, typeOf } from "./schema";
+import { type Field, fieldNames, fieldsOf, type JsonSchema, notesOf, typeOf } from "./schema";
 
 interface Parameter {
   name: string;

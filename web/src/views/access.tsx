@@ -3,8 +3,8 @@
 // device can be onboarded without curl. Each secret is shown once, as the API answers it, and
 // kept nowhere.
 import { useState } from "preact/hooks";
-import { type KeyRole, api, ok } from "../api";
-import { Ago, CopyText, Empty, Failure, When, explain } from "./parts";
+import { api, type KeyRole, ok } from "../api";
+import { Ago, CopyText, Empty, explain, Failure, When } from "./parts";
 import { Table } from "./table";
 import { usePoll } from "./use-poll";
 

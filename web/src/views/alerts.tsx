@@ -8,12 +8,12 @@
 // of a rule: its 400 validation_failed problems show beside the fields they name, in words.
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import type { AlertKind as Kind, AlertState } from "../../../src/contract/alerts";
-import { ApiFailure, type FieldProblem, type KeyRole, api, describe, ok } from "../api";
+import type { AlertState, AlertKind as Kind } from "../../../src/contract/alerts";
+import { ApiFailure, api, describe, type FieldProblem, type KeyRole, ok } from "../api";
 import { duration, friendly } from "../format";
-import { Ago, AnyOf, CopyId, type Device, Empty, Failure, Named, Status, When, deviceName } from "./parts";
-import { useDeviceNames } from "./names";
 import { useHashParam, writeHashQuery } from "./hash-query";
+import { useDeviceNames } from "./names";
+import { Ago, AnyOf, CopyId, type Device, deviceName, Empty, Failure, Named, Status, When } from "./parts";
 import { Table } from "./table";
 import { useChanges, usePoll } from "./use-poll";
 

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiFailure, api, describe, ok } from "../api";
 import { friendly } from "../format";
-import { type Device, Failure, deviceName } from "./parts";
+import { type Device, deviceName, Failure } from "./parts";
 
 const ENVIRONMENTS = ["production", "testing", "development"] as const;
 

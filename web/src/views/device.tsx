@@ -3,11 +3,11 @@
 // lines, and commands with their history. Operators send commands; admins also edit it (name,
 // environment, maintenance) and decommission it.
 import { useState } from "preact/hooks";
-import { type KeyRole, api, describe, ok } from "../api";
+import { api, describe, type KeyRole, ok } from "../api";
 import { duration, lineTime, metric, when } from "../format";
 import { TimeChart } from "./chart";
 import { DeviceEditor } from "./device-editor";
-import { Ago, CopyId, type Device, Empty, Failure, Named, Status, deviceName } from "./parts";
+import { Ago, CopyId, type Device, deviceName, Empty, Failure, Named, Status } from "./parts";
 import { useChanges, usePoll } from "./use-poll";
 
 interface Point {

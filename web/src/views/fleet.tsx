@@ -4,11 +4,11 @@
 // CPU sparklines of the last hour (carried in the list's answer, so no row calls anything),
 // and the current session. Admins edit or decommission a device from its row. Refreshed every 10 s.
 import { useState } from "preact/hooks";
-import { type KeyRole, api, ok } from "../api";
+import { api, type KeyRole, ok } from "../api";
 import { count, metric } from "../format";
 import { Sparkline } from "./chart";
 import { DeviceEditor } from "./device-editor";
-import { Ago, AnyOf, type Device, Empty, Failure, Named, Status, deviceName } from "./parts";
+import { Ago, AnyOf, type Device, deviceName, Empty, Failure, Named, Status } from "./parts";
 import { Table } from "./table";
 import { useChanges, usePoll } from "./use-poll";
 

@@ -14,7 +14,7 @@ import { ApiFailure, api, describe, download, ok } from "../api";
 import { count, lineTime } from "../format";
 import { LineDetail } from "./log-detail";
 import { mergeByTime } from "./log-merge";
-import { type Range, RangePicker, Volume, bounds } from "./log-range";
+import { bounds, type Range, RangePicker, Volume } from "./log-range";
 import { useDeviceNames } from "./names";
 import { usePoll } from "./use-poll";
 

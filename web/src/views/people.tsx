@@ -3,7 +3,7 @@
 // by owners only, and the last owner by nobody (the server says so).
 import { useState } from "preact/hooks";
 import { api, ok } from "../api";
-import { Ago, CopyText, Empty, Failure, When, explain } from "./parts";
+import { Ago, CopyText, Empty, explain, Failure, When } from "./parts";
 import { Table } from "./table";
 import { useChanges, usePoll } from "./use-poll";
 

@@ -6,9 +6,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, describe, download, ok, oneTimeUrl } from "../api";
 import { bytes, count, duration } from "../format";
-import { Ago, AnyOf, CopyId, Empty, Failure, Named, Status, When, deviceName } from "./parts";
 import { useHashParam, writeHashQuery } from "./hash-query";
 import { useDeviceNames } from "./names";
+import { Ago, AnyOf, CopyId, deviceName, Empty, Failure, Named, Status, When } from "./parts";
 import { Table } from "./table";
 import { usePoll } from "./use-poll";
 
