@@ -1,13 +1,13 @@
 import { Hono } from "hono";
-import { actorOf, requestOf } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { orgKey } from "../auth/middleware";
+import { presentCommand, QueueCommand } from "../contract/commands";
 import { ApiError, notFound } from "../contract/errors";
-import { jsonBody } from "../http/validate";
-import { deviceHub } from "../stubs/device-hub";
-import { QueueCommand, presentCommand } from "../contract/commands";
-import { deviceOfOrg } from "../services/tenancy";
+import { actorOf, requestOf } from "../http/audit";
 import { describer } from "../http/describe";
+import { jsonBody } from "../http/validate";
+import { deviceOfOrg } from "../services/tenancy";
+import { deviceHub } from "../stubs/device-hub";
 
 const describe = describer("Fleet");
 const decommissioned = () => new ApiError("conflict", "device is decommissioned");

@@ -4,28 +4,28 @@
 // so no device id can shadow it).
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, audit, requestOf } from "../http/audit";
 import type { AppEnv } from "../app-env";
 import { deviceAuth, deviceAuthUnlimited, orgKey } from "../auth/middleware";
-import { markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
-import { decodeCursor, page } from "../contract/cursor";
-import { ApiError, invalidField, notFound } from "../contract/errors";
-import { jsonBody, params, query } from "../http/validate";
-import { iso } from "../lib/time";
-import { deviceHub } from "../stubs/device-hub";
-import { presentDevice } from "../services/presenters";
-import { fleetSummary, listFleet } from "../services/fleet-presence";
-import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
 import {
   AckCommand,
+  ackRefusal,
   CommandHistoryQuery,
   CommandParams,
   CommandPollQuery,
-  ackRefusal,
   presentCommand,
 } from "../contract/commands";
+import { decodeCursor, page } from "../contract/cursor";
+import { ApiError, invalidField, notFound } from "../contract/errors";
 import { DeviceParams, FleetSummaryQuery, ListDevices, MetricsQuery, UpdateDevice } from "../contract/fleet";
+import { markDecommissioned, updateDeviceLabels } from "../db/repos/devices";
+import { actorOf, audit, requestOf } from "../http/audit";
 import { describer } from "../http/describe";
+import { jsonBody, params, query } from "../http/validate";
+import { iso } from "../lib/time";
+import { fleetSummary, listFleet } from "../services/fleet-presence";
+import { presentDevice } from "../services/presenters";
+import { deviceOfOrg, projectOfOrg } from "../services/tenancy";
+import { deviceHub } from "../stubs/device-hub";
 
 const describe = describer("Fleet");
 const decommissioned = () => new ApiError("conflict", "device is decommissioned");

@@ -98,8 +98,7 @@ export function Fleet(props: { projectId: string; role: KeyRole }) {
           >
             {t.label}
             {t.n !== undefined ? (
-              // biome-ignore lint/a11y/useAriaPropsSupportedByRole: a screen reader says "3 devices" rather
-              // than a bare 3
+              // biome-ignore lint/a11y/useAriaPropsSupportedByRole: a screen reader says "3 devices", not "3"
               <span class="n" aria-label={`${t.n} devices`}>
                 {count(t.n)}
               </span>
