@@ -8,7 +8,7 @@ import type { SampleLine } from "../samples/sample-line.ts";
  * from none in HDFS, HPC, Linux and OpenSSH to 30% in Apache). A burst every 90 s, as before,
  * made a quarter of a "typical" device's lines errors and its month 1.3M lines, not ~1M.
  */
-export const BURST_EVERY_S = 600;
+const BURST_EVERY_S = 600;
 /** A burst lasts this long, at this many error lines a second (more for a chatty device). */
 const BURST_S = { min: 2, max: 6 };
 const BURST_LINES_PER_S = 3;
