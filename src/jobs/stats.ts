@@ -14,7 +14,14 @@ import { TIERS } from "../contract/tiers";
 import type { Db } from "../db/client";
 import { liveDeviceCounts } from "../db/repos/devices";
 import type { ProjectWithTier } from "../db/repos/projects";
-import { type DailyRow, daysOfProjects, insertDailyRows, insertMonthlyRows, lastDailyDates } from "../db/repos/stats";
+import {
+  type DailyRow,
+  dailyRowOf,
+  daysOfProjects,
+  insertDailyRows,
+  insertMonthlyRows,
+  lastDailyDates,
+} from "../db/repos/stats";
 import { mapLimit } from "../lib/concurrency";
 import { addDays, DAY_MS, utcDay } from "../lib/time";
 import { closeMonth } from "../services/month-close";
@@ -51,25 +58,11 @@ export interface DaysWritten {
 async function closedDay(env: Env, p: ProjectWithTier, day: string, devices: number, at: number): Promise<DailyRow> {
   // The project's object prunes its sessions by the tier's archive retention as it closes the day.
   const usage = await projectHub(env, p.id).closeDay(day, TIERS[p.tier].archive_retention_days);
-  return {
-    projectId: p.id,
-    orgId: p.orgId,
-    date: day,
-    logs: usage.logs,
-    logBytes: usage.log_bytes,
-    sessions: usage.sessions,
-    heartbeats: usage.heartbeats,
-    deviceMessagesIn: usage.device_messages_in,
-    deviceMessagesOut: usage.device_messages_out,
-    apiCalls: usage.api_calls,
-    commands: usage.commands,
-    artifactBytes: usage.artifact_bytes,
-    errorLines: usage.error_lines,
+  return dailyRowOf({ projectId: p.id, orgId: p.orgId, date: day, createdAt: at }, usage, {
     storageBytes: usage.storage_bytes,
     devices,
     activeDevices: usage.active_devices,
-    createdAt: at,
-  };
+  });
 }
 
 /**
@@ -90,6 +83,7 @@ export async function writeMissingDays(
     const written = last.get(p.id);
     if (written) return addDays(written, 1);
     const created = utcDay(p.createdAt);
+    // biome-ignore lint/complexity/useMathMinMax: days as YYYY-MM-DD text, which Math.max cannot compare
     return created > earliest ? created : earliest;
   };
   const todo = projects.filter((p) => firstOf(p) <= through);

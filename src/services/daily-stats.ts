@@ -5,12 +5,19 @@
 import type { Db } from "../db/client";
 import { liveDeviceCounts } from "../db/repos/devices";
 import { findOrg } from "../db/repos/orgs";
-import { type DailyRow, dailyStatsOf, daysOfProjects, monthlyStatsOf, type StatsScope } from "../db/repos/stats";
+import {
+  type DailyRow,
+  dailyRowOf,
+  dailyStatsOf,
+  daysOfProjects,
+  monthlyStatsOf,
+  type StatsScope,
+} from "../db/repos/stats";
 import { FAN_OUT, mapLimit } from "../lib/concurrency";
 import { DAY_MS, utcDay } from "../lib/time";
 import { projectHub } from "../stubs/project-hub";
 import { freshCounts } from "./fresh-counts";
-import { closeMonth } from "./month-close";
+import { closeMonth, DAY_COUNTERS } from "./month-close";
 import { projectIdsOf } from "./stats-scope";
 import { presentDay, presentMonths } from "./usage-stats";
 
@@ -23,44 +30,16 @@ async function openDays(env: Env, db: Db, projectIds: string[], orgId: string, d
   const devices = await liveDeviceCounts(db, projectIds);
   return mapLimit(projectIds, FAN_OUT, async (id): Promise<DailyRow> => {
     const u = await projectHub(env, id).openDay(day);
-    return {
-      projectId: id,
-      orgId,
-      date: day,
-      logs: u.logs,
-      logBytes: u.log_bytes,
-      sessions: u.sessions,
-      heartbeats: u.heartbeats,
-      deviceMessagesIn: u.device_messages_in,
-      deviceMessagesOut: u.device_messages_out,
-      apiCalls: u.api_calls,
-      commands: u.commands,
-      artifactBytes: u.artifact_bytes,
-      errorLines: u.error_lines,
+    return dailyRowOf({ projectId: id, orgId, date: day, createdAt: now }, u, {
       storageBytes: u.storage_bytes,
       devices: devices.get(id) ?? 0,
       activeDevices: u.active_devices,
-      createdAt: now,
-    };
+    });
   });
 }
 
 /** The counters an org's day sums over its projects. */
-const SUMMED = [
-  "logs",
-  "logBytes",
-  "sessions",
-  "heartbeats",
-  "deviceMessagesIn",
-  "deviceMessagesOut",
-  "apiCalls",
-  "commands",
-  "artifactBytes",
-  "errorLines",
-  "storageBytes",
-  "devices",
-  "activeDevices",
-] as const;
+const SUMMED = [...DAY_COUNTERS, "storageBytes", "devices", "activeDevices"] as const;
 
 /** An org's day: its projects' rows summed, as D1's org query sums them. */
 function summed(rows: DailyRow[], day: string): Omit<DailyRow, "projectId" | "orgId" | "createdAt"> {
@@ -126,25 +105,11 @@ export async function monthlyStats(
     const { month: u, storage_bytes } = await projectHub(env, id).usage(month, today);
     const peak = Math.max(storage_bytes, ...written.filter((d) => d.projectId === id).map((d) => d.storageBytes));
     // The month so far as one day of its sums: closeMonth adds the counters and takes the peak.
-    const sofar: DailyRow = {
-      projectId: id,
-      orgId: orgId,
-      date: today,
-      logs: u.logs,
-      logBytes: u.log_bytes,
-      sessions: u.sessions,
-      heartbeats: u.heartbeats,
-      deviceMessagesIn: u.device_messages_in,
-      deviceMessagesOut: u.device_messages_out,
-      apiCalls: u.api_calls,
-      commands: u.commands,
-      artifactBytes: u.artifact_bytes,
-      errorLines: u.error_lines,
+    const sofar = dailyRowOf({ projectId: id, orgId, date: today, createdAt: now }, u, {
       storageBytes: peak,
       devices: 0,
       activeDevices: 0,
-      createdAt: now,
-    };
+    });
     return closeMonth({ projectId: id, orgId: orgId }, [sofar], tier, month, now);
   });
   const [open] = presentMonths(rows, scope);

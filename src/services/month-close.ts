@@ -4,7 +4,8 @@
 import { TIERS, type Tier } from "../contract/tiers";
 import type { DailyRow, MonthlyRow } from "../db/repos/stats";
 
-const DAY_COUNTERS = [
+/** The counters a month sums from its days (the rest of a day's row is a level, not a count). */
+export const DAY_COUNTERS = [
   "logs",
   "logBytes",
   "sessions",

@@ -1,6 +1,7 @@
 // daily_stats and monthly_stats: rows written once by the jobs (a second write of the same
 // key does nothing), read by the stats API for a project or summed over an org.
 import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, lte, max, notExists, sql, sum } from "drizzle-orm";
+import type { UsageCounters } from "../../contract/usage";
 import type { Db } from "../client";
 import { dailyStats, monthlyStats, projects } from "../schema";
 
@@ -9,6 +10,31 @@ export type MonthlyRow = typeof monthlyStats.$inferSelect;
 
 /** Either one project, or every project of an org summed. */
 export type StatsScope = { projectId: string } | { orgId: string };
+
+/**
+ * A project's day as its row: the counters as its object answers them (snake_case), and what
+ * the object does not count (the live devices, the storage of the day or the month's peak).
+ */
+export function dailyRowOf(
+  of: { projectId: string; orgId: string; date: string; createdAt: number },
+  u: UsageCounters,
+  rest: { storageBytes: number; devices: number; activeDevices: number },
+): DailyRow {
+  return {
+    ...of,
+    logs: u.logs,
+    logBytes: u.log_bytes,
+    sessions: u.sessions,
+    heartbeats: u.heartbeats,
+    deviceMessagesIn: u.device_messages_in,
+    deviceMessagesOut: u.device_messages_out,
+    apiCalls: u.api_calls,
+    commands: u.commands,
+    artifactBytes: u.artifact_bytes,
+    errorLines: u.error_lines,
+    ...rest,
+  };
+}
 
 /** Rows a statement inserts: D1 binds at most 100 parameters, and a row takes 17 or 18. */
 const ROWS_PER_INSERT = 5;
