@@ -13,6 +13,7 @@ import { parser } from "@grafana/lezer-logql";
 import { describe, expect, it } from "vitest";
 import { LOGQL_CORPUS } from "../fixtures/logql-corpus";
 import { ingest, type LooseJson, line, readText, tenant } from "./helpers";
+import { ns } from "./loki-client";
 
 const RENAMED: Record<string, string> = {
   job: "module",
@@ -48,8 +49,6 @@ function relabelled(query: string): string {
 }
 
 const isMetric = (query: string) => parser.parse(query).topNode.getChild("Expr")?.firstChild?.name === "MetricExpr";
-
-const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);
 
 describe("Loki API: a corpus of real LogQL queries", () => {
   it(`runs or refuses by name each of the ${LOGQL_CORPUS.length} queries`, async () => {

@@ -1,36 +1,6 @@
-// The Loki endpoints newer Grafana versions and Logs Drilldown call beside the query API, shaped
-// as they send them, with the data source's headers (X-Scope-OrgID and the key):
-// - index/stats?query=<selector>&start&end (ns): the query editor's size estimate
-//   (public/app/plugins/datasource/loki/datasource.ts, getQueryStats: one call per stream
-//   selector of the query, `{ showErrorAlert: false }`, summing streams, chunks, bytes, entries);
-// - detected_labels?start&end, and with `query` when the selector is not `{}`
-//   (LanguageProvider.ts: the probe in start(), fetchDetectedLabels; Logs Drilldown);
-// - detected_field/<name>/values?start&end&limit=1000, and `query` unless `{}`
-//   (LanguageProvider.ts, fetchDetectedLabelValues);
-// - patterns?query&start&end (Logs Drilldown's patterns tab, getResource('patterns')).
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ingest, type LooseJson, line, loghubLines, newDevice, readText, tenant } from "./helpers";
-
-const BASE = "http://fleetbeat.test/loki/api/v1";
-const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);
-
-function qs(params: Record<string, string | number>) {
-  return Object.keys(params)
-    .sort()
-    .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(String(params[k]))}`)
-    .join("&");
-}
-
-async function loki(path: string, headers: Record<string, string>) {
-  const res = await exports.default.fetch(`${BASE}${path}`, {
-    headers: { "user-agent": "Grafana/12.1.0", ...headers },
-  });
-  const text = await readText(res);
-  return { status: res.status, json: (text ? JSON.parse(text) : null) as LooseJson };
-}
-
-const grafana = (key: string, project: string) => ({ authorization: `Bearer ${key}`, "x-scope-orgid": project });
+import { ingest, type LooseJson, line, loghubLines, newDevice, tenant } from "./helpers";
+import { grafana, loki, ns, qs } from "./loki-client";
 
 /** A minute boundary 30 to 31 minutes ago: lines are stamped at known offsets from it. */
 const T0 = Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000;

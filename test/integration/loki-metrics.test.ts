@@ -1,35 +1,6 @@
-// Metric queries and the endpoints newer Grafana versions call, shaped as Grafana sends them:
-// - Explore's log volume (public/app/plugins/datasource/loki/datasource.ts, getSupplementaryQuery):
-//   `sum by (level, detected_level) (count_over_time(<expr> | drop __error__[$__auto]))`, and the
-//   older `sum by (level) (count_over_time(<expr>[$__interval]))`, through query_range with step
-//   in ms (pkg/tsdb/loki/api.go makeDataRequest: `step=<n>ms`);
-// - metric panels: query_range (matrix) and instant query (vector);
-// - index/volume and index/volume_range (query, start, end, limit, step, targetLabels,
-//   aggregateBy), status/buildinfo and detected_fields (query, start, end, line_limit, limit),
-//   with the data source's headers.
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ingest, type LooseJson, line, loghubLines, newDevice, readText, tenant } from "./helpers";
-
-const BASE = "http://fleetbeat.test/loki/api/v1";
-const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);
-
-function qs(params: Record<string, string | number>) {
-  return Object.keys(params)
-    .sort()
-    .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(String(params[k]))}`)
-    .join("&");
-}
-
-async function loki(path: string, headers: Record<string, string>) {
-  const res = await exports.default.fetch(`${BASE}${path}`, {
-    headers: { "user-agent": "Grafana/11.3.0", ...headers },
-  });
-  const text = await readText(res);
-  return { status: res.status, json: (text ? JSON.parse(text) : null) as LooseJson };
-}
-
-const grafana = (key: string, project: string) => ({ authorization: `Bearer ${key}`, "x-scope-orgid": project });
+import { ingest, type LooseJson, line, loghubLines, newDevice, tenant } from "./helpers";
+import { grafana, loki, ns, qs } from "./loki-client";
 
 /** A minute boundary 30 to 31 minutes ago: lines are stamped at known offsets from it. */
 const T0 = Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000;

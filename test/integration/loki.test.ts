@@ -9,33 +9,8 @@
 // each with the data source's custom headers (Authorization, X-Scope-OrgID).
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, ingest, type LooseJson, line, newDevice, newKey, readText, tenant } from "./helpers";
-
-const BASE = "http://fleetbeat.test/loki/api/v1";
-const NS_PER_MS = 1_000_000n;
-const ns = (ms: number) => String(BigInt(ms) * NS_PER_MS);
-
-/** Grafana's backend sorts the query string (Go url.Values.Encode). */
-function qs(params: Record<string, string | number>) {
-  return Object.keys(params)
-    .sort()
-    .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(String(params[k]))}`)
-    .join("&");
-}
-
-async function loki(path: string, headers: Record<string, string>) {
-  const res = await exports.default.fetch(`${BASE}${path}`, {
-    headers: { "user-agent": "Grafana/11.3.0", ...headers },
-  });
-  const text = await readText(res);
-  return {
-    status: res.status,
-    type: res.headers.get("content-type"),
-    json: (text ? JSON.parse(text) : null) as LooseJson,
-  };
-}
-
-const grafana = (key: string, project: string) => ({ authorization: `Bearer ${key}`, "x-scope-orgid": project });
+import { call, ingest, type LooseJson, line, newDevice, newKey, tenant } from "./helpers";
+import { grafana, LOKI_BASE, loki, ns, qs } from "./loki-client";
 
 /** A query_range as Grafana's backend builds it, over the last `minutes`. */
 const rangeQuery = (expr: string, opts: { limit?: number; direction?: string; minutes?: number } = {}) => {
@@ -379,7 +354,7 @@ describe("Loki API: regexes are RE2, and what they read is bounded", () => {
 
 /** A WebSocket to the Loki API, its frames collected as parsed JSON. */
 async function lokiSocket(path: string, headers: Record<string, string>) {
-  const res = await exports.default.fetch(`${BASE}${path}`, { headers: { upgrade: "websocket", ...headers } });
+  const res = await exports.default.fetch(`${LOKI_BASE}${path}`, { headers: { upgrade: "websocket", ...headers } });
   const ws = res.webSocket;
   const frames: LooseJson[] = [];
   const closes: number[] = [];
