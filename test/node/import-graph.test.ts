@@ -30,8 +30,13 @@ const LAYERS: readonly Layer[] = [
   // The two clients: each keeps to its own folder and the wire types.
   { name: "web", files: ["web/"], mayImport: ["web", "contract", "lib"], mayImportTypes: ["entry"] },
   { name: "agent", files: ["agent/"], mayImport: ["agent", "contract", "lib"] },
-  // Written by `wrangler types`: Env names the Durable Object classes through src/index.ts.
-  { name: "env", files: ["src/worker-configuration.d.ts"], mayImport: [], mayImportTypes: ["entry"] },
+  // Written by `wrangler types` (and src/secrets.d.ts by hand): Env names the Durable Object classes through src/index.ts.
+  {
+    name: "env",
+    files: ["src/worker-configuration.d.ts", "src/secrets.d.ts"],
+    mayImport: [],
+    mayImportTypes: ["entry"],
+  },
 ];
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
