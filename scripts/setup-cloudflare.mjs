@@ -162,7 +162,8 @@ function wranglerRunner(cwd) {
   const bin = path.join(REPO, "node_modules", ".bin");
   const env = { ...process.env, PATH: [process.env.PATH, bin].filter(Boolean).join(path.delimiter) };
   return (args) => {
-    const r = spawnSync("wrangler", args, { cwd, env, encoding: "utf8", stdio: ["inherit", "pipe", "pipe"] });
+    // No stdin: wrangler then never starts an interactive login whose prompts would be captured.
+    const r = spawnSync("wrangler", args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     if (r.error) throw r.error;
     return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
   };
@@ -179,15 +180,15 @@ function fixtureRunner(file) {
   };
 }
 
-/** The secrets to put: the names in .dev.vars.example that [vars] does not set. */
-function secretNames(raw) {
+/** The secrets to put: the names in .dev.vars.example that the environment's [vars] do not set. */
+function secretNames(vars) {
   const example = path.join(REPO, ".dev.vars.example");
   if (!existsSync(example)) return ["ADMIN_TOKEN", "SIGNING_SECRET", "OIDC_CLIENT_SECRET"];
   const names = readFileSync(example, "utf8")
     .split("\n")
     .map((l) => /^\s*#?\s*([A-Z][A-Z0-9_]*)\s*=/.exec(l)?.[1])
     .filter(Boolean);
-  return [...new Set(names)].filter((n) => !(n in (raw.vars ?? {})));
+  return [...new Set(names)].filter((n) => !(n in (vars ?? {})));
 }
 
 /**
@@ -224,6 +225,12 @@ export async function setup({ configPath, envName, dryRun, run, list, log = cons
     if (r.status !== 0) throw new WranglerError(line, r);
     return parse(r.stdout);
   };
+  const listAgain = (args) => {
+    log(`$ wrangler ${args.join(" ")}`);
+    const r = run(args);
+    if (r.status !== 0) throw new WranglerError(`wrangler ${args.join(" ")}`, r);
+    return r.stdout;
+  };
   const create = (args) => {
     const line = `wrangler ${args.join(" ")}`;
     if (dryRun) {
@@ -241,18 +248,20 @@ export async function setup({ configPath, envName, dryRun, run, list, log = cons
   let text = readFileSync(configPath, "utf8");
   const original = text;
   for (const db of want.d1) {
+    const what = `D1 database ${db.name} (${db.binding})`;
     let id = dbs?.get(db.name);
-    if (id) report.exists.push(`D1 database ${db.name} (${db.binding}), id ${id}`);
+    if (id) report.exists.push(`${what}, id ${id}`);
     else {
       const r = create(["d1", "create", db.name]);
-      if (r.dry) id = newIdOf(db.name);
-      else {
-        id = r.taken ? undefined : parseD1Create(r.stdout);
-        if (!id) id = parseD1List(run(["d1", "list", "--json"]).stdout).get(db.name);
+      if (r.dry) {
+        id = newIdOf(db.name);
+        report.created.push(what);
+      } else {
+        // The id from the create's config snippet, else (a name taken) from the list again.
+        id = (!r.taken && parseD1Create(r.stdout)) || parseD1List(listAgain(["d1", "list", "--json"])).get(db.name);
         if (!id) throw new Error(`wrangler d1 create ${db.name} printed no database_id, and d1 list has none`);
-        (r.taken ? report.exists : report.created).push(`D1 database ${db.name} (${db.binding}), id ${id}`);
+        (r.taken ? report.exists : report.created).push(`${what}, id ${id}`);
       }
-      if (r.dry) report.created.push(`D1 database ${db.name} (${db.binding})`);
     }
     const edit = withD1Id(text, envName, db.name, id);
     if (!edit) {
@@ -303,7 +312,7 @@ export async function setup({ configPath, envName, dryRun, run, list, log = cons
   log("");
   log("Next steps (docs/deploy.md):");
   let n = 0;
-  for (const s of secretNames(raw)) log(`  ${++n}. npx wrangler secret put ${s}${flag}`);
+  for (const s of secretNames(section.vars ?? raw.vars)) log(`  ${++n}. npx wrangler secret put ${s}${flag}`);
   for (const db of want.d1) log(`  ${++n}. npx wrangler d1 migrations apply ${db.name} --remote${flag}`);
   log(`  ${++n}. npx wrangler deploy${flag}`);
   return report;

@@ -99,11 +99,15 @@ const fail = (message) => {
 };
 const cmd = args.slice(0, args[0] === "r2" ? 3 : 2).join(" ");
 const name = args[cmd.split(" ").length];
-if (cmd === "d1 list") out(d1List(s.d1));
+if (cmd === "d1 list") out(d1List(s.d1.filter((d) => !s.unlisted.includes(d.name) || s.listedOnce.includes(d.name))));
 else if (cmd === "r2 bucket list") out(r2List(s.r2.filter((b) => !s.unlisted.includes(b))));
 else if (cmd === "queues list") out(queuesList(s.queues.filter((q) => !s.unlisted.includes(q))));
 else if (cmd === "d1 create") {
-  if (s.d1.some((d) => d.name === name)) fail("A database with that name already exists. [code: 7502]");
+  if (s.d1.some((d) => d.name === name)) {
+    s.listedOnce.push(name);
+    save();
+    fail("A database with that name already exists. [code: 7502]");
+  }
   const uuid = crypto.randomUUID();
   s.d1.push({ name, uuid });
   save();
@@ -158,9 +162,12 @@ function dryRun(fixtures: Record<string, string>, env?: string): Run {
 
 /** The environments to try: the top level, and [env.staging] once wrangler.toml has one. */
 const { rawConfig } = experimental_readRawConfig({ config: path.join(ROOT, "wrangler.toml") });
-const envs: (string | undefined)[] = [undefined, ...(rawConfig.env?.staging ? ["staging"] : [])];
+const envs: [string, string | undefined][] = [
+  ["the top level", undefined],
+  ...(rawConfig.env?.staging ? [["--env staging", "staging"] as [string, string]] : []),
+];
 
-describe.each(envs)("setup:cloudflare --dry-run (env %s)", (env) => {
+describe.each(envs)("setup:cloudflare --dry-run, %s", (_, env) => {
   const header = env ? `[[env.${env}.d1_databases]]` : "[[d1_databases]]";
   const listCommands = (n: ReturnType<typeof namesIn>) => [
     ...(n.d1.length ? ["run: wrangler d1 list --json"] : []),
@@ -257,7 +264,7 @@ describe("setup:cloudflare with a stub wrangler (no network)", () => {
     mkdirSync(bin, { recursive: true });
     writeFileSync(path.join(bin, "wrangler"), STUB);
     chmodSync(path.join(bin, "wrangler"), 0o755);
-    writeFileSync(state, JSON.stringify({ d1: [], r2: [], queues: [], unlisted: [], ...account }));
+    writeFileSync(state, JSON.stringify({ d1: [], r2: [], queues: [], unlisted: [], listedOnce: [], ...account }));
     writeFileSync(log, "");
     const env = {
       ...process.env,
@@ -333,6 +340,34 @@ describe("setup:cloudflare with a stub wrangler (no network)", () => {
     for (const b of n.buckets) expect(existing).toContain(`R2 bucket ${b} `);
     for (const q of n.queues) expect(existing).toContain(`queue ${q}\n`);
     expect(stub.account().r2).toEqual(n.buckets);
+  });
+
+  it("a database the first list missed: its create says the name is taken, and the list again gives its id", () => {
+    const n = namesIn(config);
+    const db = n.d1[0]!;
+    const uuid = randomUUID();
+    const stub = stubbed({ d1: [{ name: db.name, uuid }], unlisted: [db.name] });
+    const r = stub.run();
+    expect(r.status).toBe(0);
+    expect(r.called.slice(0, 3)).toEqual([
+      "wrangler d1 list --json",
+      `wrangler d1 create ${db.name}`,
+      "wrangler d1 list --json",
+    ]);
+    expect(namesIn(config).d1[0]!.id).toBe(uuid);
+    expect(stub.account().d1).toEqual([{ name: db.name, uuid }]);
+  });
+
+  it("rate-limit namespace ids used twice are named in a warning", () => {
+    const ids = [...original.matchAll(/^namespace_id = "(\d+)"$/gm)].map((m) => m[1]!);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(runScript(["--dry-run"]).stdout).not.toContain("Warning");
+    writeFileSync(config, original.replace(`namespace_id = "${ids[1]}"`, `namespace_id = "${ids[0]}"`));
+    const r = runScript(["--dry-run"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`Warning: rate-limit namespace_id ${ids[0]} is used by top level \\w+ and top level \\w+`),
+    );
   });
 
   it("an environment the file lacks is a clear error, and the file is untouched", () => {
