@@ -39,7 +39,7 @@ const newIdOf = (name) => `<id printed by wrangler d1 create ${name}>`;
 const TAKEN = /already exists|already taken|already in use|already owned/i;
 
 /** The resources one environment of wrangler.toml names (its raw, parsed form). */
-export function resourcesOf(section) {
+function resourcesOf(section) {
   const d1 = (section.d1_databases ?? []).map((d) => ({
     binding: d.binding,
     name: d.database_name,
@@ -60,7 +60,7 @@ export function resourcesOf(section) {
  * Every [[ratelimits]] namespace_id in the file (top level and every env) with where it is
  * declared; the ids used more than once. Two bindings on one namespace share its counters.
  */
-export function rateLimitNamespaces(raw) {
+function rateLimitNamespaces(raw) {
   const all = [];
   const sections = [["top level", raw], ...Object.entries(raw.env ?? {}).map(([n, s]) => [`env.${n}`, s])];
   for (const [where, section] of sections) {
@@ -115,7 +115,7 @@ const tableName = (s) => s.replace(/["'\s]/g, "");
  * The [[d1_databases]] blocks of one environment in the file's text, with the line numbers
  * (0-based) of their database_name and database_id lines: where an id is written.
  */
-export function d1Blocks(text, envName) {
+function d1Blocks(text, envName) {
   const want = envName ? `env.${envName}.d1_databases` : "d1_databases";
   const blocks = [];
   let current = null;

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { experimental_readRawConfig, unstable_readConfig } from "wrangler";
+import { parseD1Create, parseD1List, parseQueuesList, parseR2List, withD1Id } from "../../scripts/setup-cloudflare.mjs";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const SCRIPT = path.join(ROOT, "scripts/setup-cloudflare.mjs");
@@ -390,5 +391,57 @@ describe("setup:cloudflare with a stub wrangler (no network)", () => {
       `${original}${extra.replace("# its own database\n", '# its own database\ndatabase_id = "0f0e0d0c-0000-4000-8000-000000000001"\n')}`,
     );
     expect(r.stdout).toContain("npx wrangler deploy --env ci");
+  });
+});
+
+describe("setup:cloudflare's readers of wrangler's output", () => {
+  it("reads names from lists printed in colour, and from the queues table with a jurisdiction column", () => {
+    const grey = (s: string) => `\u001b[90m${s}\u001b[39m`;
+    expect([...parseR2List(`Listing buckets...\n\u001b[37mname:\u001b[39m           ${grey("a-bucket")}\n`)]).toEqual([
+      "a-bucket",
+    ]);
+    const table = [
+      "┌────┬────────┬──────────────┐",
+      "│ id │ name   │ jurisdiction │",
+      "├────┼────────┼──────────────┤",
+      "│ 1  │ q-one  │ eu           │",
+      "├────┼────────┼──────────────┤",
+      "│ 2  │ q-two  │              │",
+      "└────┴────────┴──────────────┘",
+    ].join("\n");
+    expect([...parseQueuesList(table)]).toEqual(["q-one", "q-two"]);
+    expect([...parseQueuesList(queuesList([]))]).toEqual([]);
+    expect([...parseD1List(`${d1List([{ name: "x", uuid: "u-1" }])}\n`)]).toEqual([["x", "u-1"]]);
+  });
+
+  it("reads the new id from d1 create's snippet in TOML or in JSON", () => {
+    const id = randomUUID();
+    expect(parseD1Create(`[[d1_databases]]\nbinding = "DB"\ndatabase_name = "x"\ndatabase_id = "${id}"\n`)).toBe(id);
+    expect(parseD1Create(`{\n  "d1_databases": [\n    { "binding": "DB", "database_id": "${id}" }\n  ]\n}`)).toBe(id);
+    expect(parseD1Create("✅ Successfully created DB 'x'")).toBeUndefined();
+  });
+
+  it("writes an id on the block's own line, keeping its comment, and adds the line where there is none", () => {
+    const text = [
+      "[[d1_databases]] # first",
+      'binding = "DB"',
+      'database_name = "one"',
+      'database_id = "old" # kept',
+      "",
+      "[[d1_databases]]",
+      'binding = "OTHER"',
+      'database_name = "two"',
+      "",
+      "[vars]",
+      'database_name = "not a block"',
+    ].join("\n");
+    const one = withD1Id(text, undefined, "one", "id-1")!;
+    expect(one.line).toBe(4);
+    expect(one.text).toBe(text.replace('"old" # kept', '"id-1" # kept'));
+    expect(withD1Id(one.text, undefined, "one", "id-1")).toBeNull();
+    const two = withD1Id(text, undefined, "two", "id-2")!;
+    expect(two.line).toBe(9);
+    expect(two.text.split("\n").slice(7, 10)).toEqual(['database_name = "two"', 'database_id = "id-2"', ""]);
+    expect(() => withD1Id(text, "staging", "one", "id-1")).toThrow(/env\.staging\.d1_databases/);
   });
 });
