@@ -275,6 +275,8 @@ export async function setup({ configPath, envName, dryRun, run, list, log = cons
     log(`${dryRun ? "would write" : "write"}: ${entry}`);
     report.written.push(entry);
   }
+  // Written at once, so an id created here is kept even if a later create fails.
+  if (!dryRun && text !== original) writeFileSync(configPath, text);
 
   // R2 and Queues are bound by name: nothing to write, only to create.
   const buckets = want.buckets.length ? listed(["r2", "bucket", "list"], parseR2List, "R2 buckets") : new Set();
@@ -294,8 +296,6 @@ export async function setup({ configPath, envName, dryRun, run, list, log = cons
   const mine = limits.all.filter((r) => r.where === (envName ? `env.${envName}` : "top level"));
   for (const d of limits.duplicates)
     report.warnings.push(`rate-limit namespace_id ${d.id} is used by ${d.users.join(" and ")}: they share one counter`);
-
-  if (!dryRun && text !== original) writeFileSync(configPath, text);
 
   // The summary.
   const section_ = (title, items) => log(`${title}:${items.length ? items.map((i) => `\n  ${i}`).join("") : " none"}`);

@@ -100,6 +100,7 @@ const fail = (message) => {
 };
 const cmd = args.slice(0, args[0] === "r2" ? 3 : 2).join(" ");
 const name = args[cmd.split(" ").length];
+if (s.failOn === cmd) fail("Authentication error [code: 10000]");
 if (cmd === "d1 list") out(d1List(s.d1.filter((d) => !s.unlisted.includes(d.name) || s.listedOnce.includes(d.name))));
 else if (cmd === "r2 bucket list") out(r2List(s.r2.filter((b) => !s.unlisted.includes(b))));
 else if (cmd === "queues list") out(queuesList(s.queues.filter((q) => !s.unlisted.includes(q))));
@@ -254,6 +255,7 @@ describe.each(envs)("setup:cloudflare --dry-run, %s", (_, env) => {
 
 describe("setup:cloudflare with a stub wrangler (no network)", () => {
   function stubbed(account: {
+    failOn?: string;
     d1?: { name: string; uuid: string }[];
     r2?: string[];
     queues?: string[];
@@ -357,6 +359,29 @@ describe("setup:cloudflare with a stub wrangler (no network)", () => {
     ]);
     expect(namesIn(config).d1[0]!.id).toBe(uuid);
     expect(stub.account().d1).toEqual([{ name: db.name, uuid }]);
+  });
+
+  it("a create that fails stops the run with wrangler's message, keeping the id already written; a rerun finishes", () => {
+    const n = namesIn(config);
+    const stub = stubbed({ failOn: "queues create" });
+    const r = stub.run();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`\`wrangler queues create ${n.queues[0]}\` failed (exit 1)`);
+    expect(r.stderr).toContain("Authentication error [code: 10000]");
+    const id = stub.account().d1[0]!.uuid;
+    expect(namesIn(config).d1[0]!.id).toBe(id);
+
+    const state = path.join(dir, "account.json");
+    writeFileSync(state, JSON.stringify({ ...JSON.parse(readFileSync(state, "utf8")), failOn: undefined }));
+    const rerun = stub.run();
+    expect(rerun.status).toBe(0);
+    expect(rerun.called).toEqual([
+      "wrangler d1 list --json",
+      "wrangler r2 bucket list",
+      "wrangler queues list",
+      ...n.queues.map((q) => `wrangler queues create ${q}`),
+    ]);
+    expect(namesIn(config).d1[0]!.id).toBe(id);
   });
 
   it("rate-limit namespace ids used twice are named in a warning", () => {
