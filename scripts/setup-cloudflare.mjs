@@ -75,7 +75,8 @@ function rateLimitNamespaces(raw) {
 /** `wrangler d1 list --json`: [{ uuid, name, … }]. */
 export function parseD1List(stdout) {
   const text = stripVTControlCharacters(stdout);
-  const start = text.indexOf("[");
+  // The array's own line: a warning before it ("▲ [WARNING] …") has brackets too.
+  const start = text.search(/^\[\s*(\{|\]|$)/m);
   if (start < 0) throw new Error(`wrangler d1 list --json printed no JSON array:\n${stdout}`);
   return new Map(JSON.parse(text.slice(start)).map((db) => [db.name, db.uuid]));
 }

@@ -437,6 +437,8 @@ describe("setup:cloudflare's readers of wrangler's output", () => {
     expect([...parseQueuesList(table)]).toEqual(["q-one", "q-two"]);
     expect([...parseQueuesList(queuesList([]))]).toEqual([]);
     expect([...parseD1List(`${d1List([{ name: "x", uuid: "u-1" }])}\n`)]).toEqual([["x", "u-1"]]);
+    const warned = `▲ [WARNING] Processing wrangler.toml configuration: [env.x] ...\n\n${d1List([])}\n`;
+    expect([...parseD1List(warned)]).toEqual([]);
   });
 
   it("reads the new id from d1 create's snippet in TOML or in JSON", () => {
