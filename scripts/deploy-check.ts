@@ -278,12 +278,27 @@ function wrangler(args: string[]): Promise<{ code: number; output: string }> {
   });
 }
 
+/** wrangler's warnings in its output: each "▲ [WARNING]" title with the paragraph under it, on one line. */
+export function wranglerWarnings(output: string): string[] {
+  return output
+    .split("▲ [WARNING]")
+    .slice(1)
+    .map((block) => {
+      const lines = block.split("\n").map((l) => l.trim());
+      let i = 1;
+      while (i < lines.length && lines[i] === "") i++;
+      const detail: string[] = [];
+      for (; i < lines.length && lines[i] !== ""; i++) detail.push(lines[i]!.replace(/^- /, ""));
+      return [lines[0], ...detail].join(" ");
+    });
+}
+
 /** The last lines of a command's output, for a failure. */
 const tail = (output: string, lines = 15) =>
   output
     .trim()
     .split("\n")
-    .filter((l) => !l.startsWith("[custom build]"))
+    .filter((l) => l.trim() !== "" && !l.startsWith("[custom build]") && !l.includes("Logs were written"))
     .slice(-lines)
     .map((l) => `    ${l}`)
     .join("\n");
@@ -303,6 +318,8 @@ async function main() {
       const outdir = path.join(tmp, label);
       const run = await wrangler(["deploy", "--dry-run", envArg, `--outdir=${outdir}`]);
       const size = parseUploadSize(run.output);
+      // wrangler's own warnings about the configuration (a binding an environment does not repeat).
+      for (const w of wranglerWarnings(run.output)) warnings.push(`${label}: wrangler: ${w}`);
       if (run.code !== 0) {
         failures.push(`wrangler deploy --dry-run ${envArg} failed (exit ${run.code}):\n${tail(run.output)}`);
         continue;
@@ -373,11 +390,13 @@ async function main() {
     });
     failures.push(...report.failures, ...queueFailures("wrangler.toml", production));
     if (staging) failures.push(...queueFailures("[env.staging]", staging));
-    const vars = prodNames.filter((d) => d.kind === "var").length;
+    const count = (names: Declared[] | undefined) => {
+      const vars = names?.filter((d) => d.kind === "var").length ?? 0;
+      return `${(names?.length ?? 0) - vars} bindings + ${vars} vars`;
+    };
     summary.push(
-      `bindings   ${prodNames.length - vars} and ${vars} vars in production, ` +
-        `${(stagingNames?.length ?? 0) - (stagingNames?.filter((d) => d.kind === "var").length ?? 0)} in staging; ` +
-        `read by ${files.length} source files`,
+      `bindings   production ${count(prodNames)}, staging ${count(stagingNames)}; ` +
+        `checked against ${files.length} files of src/ and durable-objects/`,
     );
 
     // 5. The secrets, where a team finds them.

@@ -16,6 +16,7 @@ import {
   startupCpu,
   typedSecrets,
   workerSources,
+  wranglerWarnings,
 } from "../../scripts/deploy-check.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -39,6 +40,24 @@ describe("wrangler's output", () => {
       gzipBytes: Math.round(537.53 * 1024),
     });
     expect(parseUploadSize("--dry-run: exiting now.")).toBeUndefined();
+  });
+
+  it("gathers each of wrangler's warnings with the lines under it", () => {
+    const out = [
+      "Total Upload: 1.00 KiB / gzip: 0.50 KiB",
+      "▲ [WARNING] Processing wrangler.toml configuration:",
+      "",
+      "  ",
+      '    - "env.staging" environment configuration',
+      '      - "kv_namespaces" exists at the top level, but not on "env.staging".',
+      "",
+      "",
+      "--dry-run: exiting now.",
+    ].join("\n");
+    expect(wranglerWarnings(out)).toEqual([
+      'Processing wrangler.toml configuration: "env.staging" environment configuration "kv_namespaces" exists at the top level, but not on "env.staging".',
+    ]);
+    expect(wranglerWarnings("Total Upload: 1.00 KiB / gzip: 0.50 KiB\n--dry-run: exiting now.")).toEqual([]);
   });
 
   it("counts a profile's sample time less its idle samples, garbage collection included", () => {
