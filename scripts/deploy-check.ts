@@ -215,6 +215,16 @@ export function queueFailures(where: string, config: Config): string[] {
   return failures;
 }
 
+/** Routes (hostnames) staging would take from production: routes are inherited unless staging sets its own. */
+export function sharedRoutes(production: Config, staging: Config): string[] {
+  const pattern = (r: string | { pattern: string }) => (typeof r === "string" ? r : r.pattern);
+  const prod = new Set([...(production.routes ?? []), ...(production.route ? [production.route] : [])].map(pattern));
+  return [...(staging.routes ?? []), ...(staging.route ? [staging.route] : [])]
+    .map(pattern)
+    .filter((p) => prod.has(p))
+    .map((p) => `[env.staging] takes production's route ${p}: give staging routes of its own (or routes = [])`);
+}
+
 /** Each secret is named in docs/deploy.md and as a NAME= line (commented out or not) of .dev.vars.example. */
 export function secretsDocumented(
   secrets: readonly string[],
@@ -389,7 +399,7 @@ async function main() {
       secretsTyped: typedSecrets(readIfExists("src/secrets.d.ts") ?? ""),
     });
     failures.push(...report.failures, ...queueFailures("wrangler.toml", production));
-    if (staging) failures.push(...queueFailures("[env.staging]", staging));
+    if (staging) failures.push(...queueFailures("[env.staging]", staging), ...sharedRoutes(production, staging));
     const count = (names: Declared[] | undefined) => {
       const vars = names?.filter((d) => d.kind === "var").length ?? 0;
       return `${(names?.length ?? 0) - vars} bindings + ${vars} vars`;

@@ -13,6 +13,7 @@ import {
   parseUploadSize,
   queueFailures,
   secretsDocumented,
+  sharedRoutes,
   startupCpu,
   typedSecrets,
   workerSources,
@@ -145,6 +146,16 @@ describe("bindings against the code", () => {
       `[env.staging] ${prodDb.name} uses production's d1 ${prodDb.resource} (production's ${prodDb.name})`,
     ]);
     expect(compareBindings({ ...input, staging: undefined }).failures).toEqual(["wrangler.toml has no [env.staging]"]);
+  });
+
+  it("fails when staging would take production's route, and staging sets routes of its own", () => {
+    expect(sharedRoutes(production, staging)).toEqual([]);
+    const withDomain = { ...production, routes: [{ pattern: "fleet.example.com", custom_domain: true }] };
+    const inherited = { ...staging, routes: ["fleet.example.com"] };
+    expect(sharedRoutes(withDomain, inherited)).toEqual([
+      "[env.staging] takes production's route fleet.example.com: give staging routes of its own (or routes = [])",
+    ]);
+    expect(sharedRoutes(withDomain, staging)).toEqual([]);
   });
 
   it("fails on a queue consumer without a dead-letter queue", () => {
