@@ -71,6 +71,12 @@ export interface Server {
   output(): string;
   /** SIGTERM to the whole group, SIGKILL if it is still there after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /**
+   * Ctrl-C as a person gives it: in a terminal npm start reads it as a key, so it reaches its
+   * script alone (here a SIGINT to that process), which stops the demo fleet, then the server.
+   * Resolves whether the whole group is gone within `ms`.
+   */
+  interrupt(ms?: number): Promise<boolean>;
   /** SIGKILL to the whole group at once, as a crash or a power cut would; resolves once it is gone. */
   kill(): Promise<void>;
 }
@@ -164,6 +170,14 @@ export async function startServer(opts: {
         await groupGone(10_000);
       }
       await Promise.race([exited, sleep(1000)]);
+    },
+    async interrupt(ms = 40_000) {
+      const script = groupPids(child.pid!).find(
+        (p) => p.comm === "node" && readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes("scripts/start.mjs"),
+      );
+      if (!script) throw new Error(`npm start's script is not running:\n${output.slice(-3000)}`);
+      process.kill(script.pid, "SIGINT");
+      return groupGone(ms);
     },
     async kill() {
       signalGroup("SIGKILL");
