@@ -3,80 +3,46 @@
 // [env.*]) and with the names the code reads (`env.NAME` in src/ and durable-objects/, and the
 // rate-limit bindings the tier table names). A secret is a name the code reads that
 // wrangler.toml does not declare; each one is also in .dev.vars.example.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { experimental_readRawConfig, unstable_readConfig } from "wrangler";
+import { declaredNames, envReads, workerSources } from "../../scripts/deploy-check.ts";
 
 const root = path.join(import.meta.dirname, "../..");
 const configPath = path.join(root, "wrangler.toml");
 const doc = readFileSync(path.join(root, "docs/deploy.md"), "utf8");
 const example = readFileSync(path.join(root, ".dev.vars.example"), "utf8");
 
-/** The parts of a resolved wrangler.toml this test reads. */
-interface Config {
-  d1_databases: { binding: string; database_name?: string }[];
-  r2_buckets: { binding: string; bucket_name?: string }[];
-  durable_objects: { bindings: { name: string; class_name: string }[] };
-  queues: {
-    producers?: { binding: string; queue: string }[];
-    consumers?: { queue: string; dead_letter_queue?: string }[];
-  };
-  ratelimits: { name: string }[];
-  assets?: { binding?: string };
-  vars: Record<string, unknown>;
-  secrets?: { required?: string[] };
-}
+type Config = ReturnType<typeof unstable_readConfig>;
 
 /** The top level (production) and every named environment, each as wrangler resolves it. */
 const envNames = Object.keys(experimental_readRawConfig({ config: configPath }).rawConfig.env ?? {});
 const environments = [
-  { label: "top level", config: unstable_readConfig({ config: configPath }) as Config },
+  { label: "top level", config: unstable_readConfig({ config: configPath }) },
   ...envNames.map((env) => ({
     label: `env.${env}`,
-    config: unstable_readConfig({ config: configPath, env }) as Config,
+    config: unstable_readConfig({ config: configPath, env }),
   })),
 ];
 
 /** The names the Worker sees in `env`: every binding and variable one environment declares. */
-function declaredNames(c: Config): string[] {
-  return [
-    ...c.d1_databases.map((d) => d.binding),
-    ...c.r2_buckets.map((b) => b.binding),
-    ...c.durable_objects.bindings.map((b) => b.name),
-    ...(c.queues.producers ?? []).map((q) => q.binding),
-    ...c.ratelimits.map((r) => r.name),
-    ...(c.assets?.binding ? [c.assets.binding] : []),
-    ...Object.keys(c.vars),
-  ];
-}
+const bindingNames = (c: Config): string[] => declaredNames(c).map((d) => d.name);
 
-/** The account's resources one environment names: what the doc's commands create. */
+/** The account's resources one environment names: what the doc's commands create (rate limits create none). */
 function resourceNames(c: Config): string[] {
-  return [
-    ...c.d1_databases.map((d) => d.database_name ?? ""),
-    ...c.r2_buckets.map((b) => b.bucket_name ?? ""),
-    ...(c.queues.producers ?? []).map((q) => q.queue),
-    ...(c.queues.consumers ?? []).flatMap((q) => [q.queue, q.dead_letter_queue ?? ""]),
-    ...c.durable_objects.bindings.map((b) => b.class_name),
-  ].filter(Boolean);
+  const named = declaredNames(c)
+    .filter((d) => d.kind !== "ratelimit")
+    .map((d) => d.resource);
+  const deadLetters = (c.queues.consumers ?? []).map((q: { dead_letter_queue?: string }) => q.dead_letter_queue ?? "");
+  return [...named, ...deadLetters].filter(Boolean);
 }
 
-/** Every `.ts` file under a folder, but not the types wrangler generates from wrangler.toml. */
-function sources(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((f) => f.isFile() && f.name.endsWith(".ts") && f.name !== "worker-configuration.d.ts")
-    .map((f) => path.join(f.parentPath, f.name));
-}
-
-/** The names the code reads: `env.NAME` (c.env, this.env, env?.) and `binding: "NAME"` (rate limits). */
+/** The names the code reads: `env.NAME` (deploy:check's reader), and `binding: "NAME"` (the tiers' rate limits). */
 function namesTheCodeReads(): Set<string> {
-  const names = new Set<string>();
-  for (const file of [...sources(path.join(root, "src")), ...sources(path.join(root, "durable-objects"))]) {
-    const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/\benv\??\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
-    for (const m of text.matchAll(/\bbinding:\s*"([A-Z][A-Z0-9_]*)"/g)) names.add(m[1]!);
-  }
+  const files = workerSources();
+  const names = new Set(envReads(files).keys());
+  for (const f of files) for (const m of f.text.matchAll(/\bbinding:\s*"([A-Z][A-Z0-9_]*)"/g)) names.add(m[1]!);
   return names;
 }
 
@@ -94,8 +60,8 @@ function tableNames(heading: string): string[] {
 }
 
 const read = namesTheCodeReads();
-const declaredTop = new Set(declaredNames(environments[0]!.config));
-const declaredAnywhere = new Set(environments.flatMap((e) => declaredNames(e.config)));
+const declaredTop = new Set(bindingNames(environments[0]!.config));
+const declaredAnywhere = new Set(environments.flatMap((e) => bindingNames(e.config)));
 const required = new Set(environments.flatMap((e) => e.config.secrets?.required ?? []));
 const secrets = [...new Set([...[...read].filter((n) => !declaredAnywhere.has(n)), ...required])].sort();
 
@@ -115,7 +81,7 @@ describe("docs/deploy.md against wrangler.toml and the code", () => {
   });
 
   it.each(environments)("$label: every binding and variable has a row in the doc's tables", ({ config }) => {
-    const bindings = declaredNames(config).filter((n) => !(n in config.vars));
+    const bindings = bindingNames(config).filter((n) => !(n in config.vars));
     expect(bindings.filter((n) => !tables.bindings.includes(n))).toEqual([]);
     expect(Object.keys(config.vars).filter((n) => !tables.variables.includes(n))).toEqual([]);
   });
