@@ -1,7 +1,7 @@
 // Session files: devices upload them (PUT, or multipart for large files); people list,
 // download and delete them (src/services/artifacts.ts), or take a session whole as one zip.
-import { Hono } from "hono";
-import type { AppEnv } from "../app-env";
+import { type Context, Hono } from "hono";
+import type { AppEnv, OrgEnv } from "../app-env";
 import { deviceAuth, orgKey } from "../auth/middleware";
 import { artifactPath, CompleteUpload, FileQuery, ListFiles, UploadQuery } from "../contract/artifacts";
 import { ApiError, notFound } from "../contract/errors";
@@ -25,6 +25,10 @@ import { sessionBundle } from "../services/session-bundle";
 import { sessionOfOrg } from "../services/tenancy";
 
 const describe = describer("Sessions");
+
+/** The session named in the path, when it is the calling org's (a 404 otherwise, as for a missing one). */
+const orgSession = (c: Context<OrgEnv>, sessionId: string, projectId?: string) =>
+  sessionOfOrg(c.env, c.var.db, c.var.org.orgId, sessionId, projectId);
 const UPLOAD = "The file's path is everything after /artifacts/.";
 
 /** The file path of an artifact route: everything after `/artifacts/`, as sent (decoded once, by artifactPath). */
@@ -126,13 +130,7 @@ export const artifacts = new Hono<AppEnv>()
     query(ListFiles),
     async (c) => {
       const q = c.req.valid("query");
-      const session = await sessionOfOrg(
-        c.env,
-        c.var.db,
-        c.var.org.orgId,
-        c.req.valid("param").session_id,
-        q.project_id,
-      );
+      const session = await orgSession(c, c.req.valid("param").session_id, q.project_id);
       return c.json(await listFiles(c.env, session.projectId, session.sessionId, q.limit, q.cursor));
     },
   )
@@ -150,13 +148,7 @@ export const artifacts = new Hono<AppEnv>()
     async (c) => {
       const q = c.req.valid("query");
       const path = artifactPath(q.path, "query");
-      const session = await sessionOfOrg(
-        c.env,
-        c.var.db,
-        c.var.org.orgId,
-        c.req.valid("param").session_id,
-        q.project_id,
-      );
+      const session = await orgSession(c, c.req.valid("param").session_id, q.project_id);
       return downloadFile(c.env, session.projectId, session.sessionId, path, c.req.raw);
     },
   )
@@ -169,13 +161,7 @@ export const artifacts = new Hono<AppEnv>()
     async (c) => {
       const q = c.req.valid("query");
       const path = artifactPath(q.path, "query");
-      const session = await sessionOfOrg(
-        c.env,
-        c.var.db,
-        c.var.org.orgId,
-        c.req.valid("param").session_id,
-        q.project_id,
-      );
+      const session = await orgSession(c, c.req.valid("param").session_id, q.project_id);
       await deleteFile(c.env, session.projectId, session.sessionId, path);
       await audit(c, {
         action: "file.deleted",
@@ -198,13 +184,7 @@ export const artifacts = new Hono<AppEnv>()
     params(SessionParams),
     query(SessionQuery),
     async (c) => {
-      const session = await sessionOfOrg(
-        c.env,
-        c.var.db,
-        c.var.org.orgId,
-        c.req.valid("param").session_id,
-        c.req.valid("query").project_id,
-      );
+      const session = await orgSession(c, c.req.valid("param").session_id, c.req.valid("query").project_id);
       return sessionBundle(c.env, session);
     },
   );

@@ -10,6 +10,7 @@ import { utcDay } from "../lib/time";
 import { orgHub, projectHub } from "../stubs/project-hub";
 import { projectPresence } from "./fleet-presence";
 import { freshCounts } from "./fresh-counts";
+import { DAY_COUNTERS } from "./month-close";
 import { add, projectIdsOf, zero } from "./stats-scope";
 
 /** GET /stats/usage: this month's counters, today's and lifetime, with the tier's limit beside each. */
@@ -127,22 +128,7 @@ export function presentMonths(rows: MonthlyRow[], scope: StatsScope) {
       byMonth.set(r.month, { ...r, exceededLimits: [...r.exceededLimits] });
       continue;
     }
-    for (const k of [
-      "logs",
-      "logBytes",
-      "sessions",
-      "heartbeats",
-      "deviceMessagesIn",
-      "deviceMessagesOut",
-      "apiCalls",
-      "commands",
-      "artifactBytes",
-      "errorLines",
-      "peakStorageBytes",
-      "overageCents",
-    ] as const) {
-      m[k] += r[k];
-    }
+    for (const k of [...DAY_COUNTERS, "peakStorageBytes", "overageCents"] as const) m[k] += r[k];
     m.exceededLimits = [...new Set([...m.exceededLimits, ...r.exceededLimits])];
   }
   return [...byMonth.values()].map(({ projectId: _p, ...m }) => presentMonthRow(m));
