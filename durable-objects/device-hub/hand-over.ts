@@ -8,7 +8,7 @@
 import type { LogRecord } from "../../src/contract/log-line";
 import { shardOfDevice } from "../../src/stubs/log-shard";
 import type { DeviceArchiveRow } from "../log-shard/archive";
-import type { ShardRow } from "../log-shard/rows";
+import { rowOf, type ShardRow, type Tuple } from "../log-shard/rows";
 import type { HandOver as Piece } from "../log-shard/shard";
 import type { ObjectStorage } from "../storage";
 import type { Timers } from "../timers";
@@ -18,19 +18,6 @@ const PIECE_LINES = 20_000;
 /** Batch answers younger than this still answer a retry (the shard keeps them as long). */
 const ANSWERS_MS = 48 * 3600 * 1000;
 const COLUMNS = "id, ts, level, module, logger, message, thread_id, process_id, session_id, context";
-
-type Tuple = [
-  number,
-  number,
-  number,
-  string,
-  string | null,
-  string,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-];
 
 /** Set once nothing is left: a woken object then asks its schema nothing (the lookups read ~150 rows). */
 const DONE_KEY = "handed_over";
@@ -139,18 +126,3 @@ export class HandOverToShard {
     });
   }
 }
-
-const rowOf = (deviceId: string, t: Tuple): ShardRow =>
-  ({
-    device_id: deviceId,
-    id: t[0],
-    ts: t[1],
-    level: t[2],
-    module: t[3],
-    logger: t[4],
-    message: t[5],
-    thread_id: t[6],
-    process_id: t[7],
-    session_id: t[8],
-    context: t[9],
-  }) as ShardRow;

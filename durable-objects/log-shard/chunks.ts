@@ -22,7 +22,7 @@ import type { LogRecord, StoredLine } from "../../src/contract/log-line";
 import type { LogFilter } from "../../src/contract/logs";
 import type { Sql } from "../storage";
 import { comesBefore, type Key, keepLine } from "./order";
-import type { ShardRow } from "./rows";
+import { rowOf, type ShardRow, type Tuple } from "./rows";
 
 /** A chunk closes (and is indexed for words) past any of these. An object, so tests can lower it. */
 export const CHUNK = { maxLines: 2_000, maxBytes: 512 * 1024, maxBatches: 500 };
@@ -69,19 +69,6 @@ export const CHUNKS_SCHEMA = `CREATE TABLE chunks (
  */
 export const CHUNK_WORDS_SCHEMA = `ALTER TABLE chunks ADD COLUMN line_index BLOB;
    CREATE VIRTUAL TABLE chunk_words USING fts5vocab (chunks_fts, instance);`;
-
-type Tuple = [
-  number,
-  number,
-  number,
-  string,
-  string | null,
-  string,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-];
 
 /** A batch as its chunk remembers it. */
 export interface BatchRecord {
@@ -146,21 +133,6 @@ interface Head {
 
 const HEAD =
   "id, device_id, hour, open, first_id, end_id, lines, min_ts, max_ts, levels, modules, sessions, received_at, batches, bytes";
-
-const rowOf = (deviceId: string, t: Tuple): ShardRow =>
-  ({
-    device_id: deviceId,
-    id: t[0],
-    ts: t[1],
-    level: t[2],
-    module: t[3],
-    logger: t[4],
-    message: t[5],
-    thread_id: t[6],
-    process_id: t[7],
-    session_id: t[8],
-    context: t[9],
-  }) as ShardRow;
 
 const tupleOf = (id: number, l: Omit<LogRecord, "id">): Tuple => [
   id,
