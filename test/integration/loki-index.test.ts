@@ -1,3 +1,13 @@
+// The Loki endpoints newer Grafana versions and Logs Drilldown call beside the query API, shaped
+// as they send them, with the data source's headers (X-Scope-OrgID and the key):
+// - index/stats?query=<selector>&start&end (ns): the query editor's size estimate
+//   (public/app/plugins/datasource/loki/datasource.ts, getQueryStats: one call per stream
+//   selector of the query, `{ showErrorAlert: false }`, summing streams, chunks, bytes, entries);
+// - detected_labels?start&end, and with `query` when the selector is not `{}`
+//   (LanguageProvider.ts: the probe in start(), fetchDetectedLabels; Logs Drilldown);
+// - detected_field/<name>/values?start&end&limit=1000, and `query` unless `{}`
+//   (LanguageProvider.ts, fetchDetectedLabelValues);
+// - patterns?query&start&end (Logs Drilldown's patterns tab, getResource('patterns')).
 import { describe, expect, it } from "vitest";
 import { ingest, type LooseJson, line, loghubLines, newDevice, tenant } from "./helpers";
 import { grafana, loki, ns, qs } from "./loki-client";

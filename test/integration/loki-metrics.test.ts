@@ -1,3 +1,12 @@
+// Metric queries and the endpoints newer Grafana versions call, shaped as Grafana sends them:
+// - Explore's log volume (public/app/plugins/datasource/loki/datasource.ts, getSupplementaryQuery):
+//   `sum by (level, detected_level) (count_over_time(<expr> | drop __error__[$__auto]))`, and the
+//   older `sum by (level) (count_over_time(<expr>[$__interval]))`, through query_range with step
+//   in ms (pkg/tsdb/loki/api.go makeDataRequest: `step=<n>ms`);
+// - metric panels: query_range (matrix) and instant query (vector);
+// - index/volume and index/volume_range (query, start, end, limit, step, targetLabels,
+//   aggregateBy), status/buildinfo and detected_fields (query, start, end, line_limit, limit),
+//   with the data source's headers.
 import { describe, expect, it } from "vitest";
 import { ingest, type LooseJson, line, loghubLines, newDevice, tenant } from "./helpers";
 import { grafana, loki, ns, qs } from "./loki-client";
