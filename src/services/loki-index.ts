@@ -8,12 +8,11 @@
 // newest `line_limit` matching lines, with each field's type and number of distinct values, and the
 // per-line labels (module, session_id, detected_level) as Loki lists structured metadata;
 // detected_field/<name>/values lists one field's values in the same sample.
-import { ApiError } from "../contract/errors";
 import { DETECTED_LEVEL, type Labels, type LogQuery } from "../contract/logql";
 import type { MetricExpr, Series } from "../contract/logql-metric";
 import { bytesOf, durationOf, jsonFieldPaths, logfmtFields } from "../contract/logql-pipeline";
 import type { Db } from "../db/client";
-import { lokiQuery } from "./loki";
+import { lokiQuery, selectorOnly } from "./loki";
 import { lokiMetric } from "./loki-metrics";
 
 export interface VolumeRequest {
@@ -53,8 +52,7 @@ export async function lokiVolume(
   q: LogQuery,
   p: VolumeRequest,
 ): Promise<{ result: MetricResult; warning?: string }> {
-  if (q.filters.length > 0 || q.stages.length > 0)
-    throw new ApiError("bad_request", "index/volume takes a stream selector only, without line filters or stages");
+  selectorOnly(q, "index/volume");
   const targets = p.targetLabels ?? [...new Set(q.matchers.map((m) => m.label as string))];
   const instant = p.step === undefined;
   const rangeUs = instant ? Math.max(p.to - p.from, 1000) : p.step!;

@@ -9,7 +9,7 @@
 // which time on every line was counted. Counts cover the hot store; where they stop short (a
 // shard's scan bound, archived lines) the answer says so the same way.
 import { ApiError } from "../contract/errors";
-import { LEVELS, levelNumber } from "../contract/levels";
+import { LEVELS } from "../contract/levels";
 import type { CountDimension } from "../contract/log-counts";
 import { DETECTED_LEVEL, DEVICE_LABELS, type Labels, type LogQuery, RegexWork } from "../contract/logql";
 import {
@@ -30,7 +30,7 @@ import type { Db } from "../db/client";
 import { isoMicros } from "../lib/time";
 import { countInShards } from "./log-counts";
 import { searchStream } from "./log-search";
-import { DeviceLabels, lokiScope, MAX_SCANNED, passing, pushed, REGEX_WORK, SCAN_STEP } from "./loki";
+import { countFilter, DeviceLabels, lokiScope, MAX_SCANNED, passing, pushed, REGEX_WORK, SCAN_STEP } from "./loki";
 
 /** The most samples one series may have, as Loki (max 11,000 points per timeseries). */
 const MAX_POINTS = 11_000;
@@ -124,13 +124,7 @@ async function fromCounts(
   if (wants("session_id") || filtered("session_id")) dims.push("session_id");
   if (wants("level") || wants(DETECTED_LEVEL)) dims.push("level");
   const answers = await countInShards(env, scope.sources, {
-    filter: {
-      from: b.from,
-      to: b.to,
-      levels: scope.search.level?.map(levelNumber),
-      module: scope.search.module,
-      session_id: scope.search.session_id,
-    },
+    filter: countFilter(scope, b),
     groupings: [{ by: [...dims, "bucket"] }],
     stepUs: b.width,
     bucketOffsetUs: b.offset,

@@ -7,14 +7,13 @@
 // (durable-objects/log-shard/line-counts.ts, the count GET /logs/volume uses); the matchers the
 // shards cannot apply (a module or session regex, `!=`) are applied to each group here. A device's
 // lines are all in one shard, so the shards' groups never overlap.
-import { ApiError } from "../contract/errors";
-import { LEVELS, levelNumber } from "../contract/levels";
+import { LEVELS } from "../contract/levels";
 import type { CountAnswer, CountDimension } from "../contract/log-counts";
 import type { LogView } from "../contract/log-view";
 import { type LogQuery, RegexWork, type StreamLabels } from "../contract/logql";
 import type { Db } from "../db/client";
 import { countInShards } from "./log-counts";
-import { DeviceLabels, lokiScope, pushed, REGEX_WORK } from "./loki";
+import { countFilter, DeviceLabels, lokiScope, pushed, REGEX_WORK, selectorOnly } from "./loki";
 
 /** What a stream is counted by: its dimensions in the shards' counts. */
 const STREAM_DIMS: CountDimension[] = ["device_id", "session_id", "module", "level"];
@@ -26,11 +25,6 @@ interface Counted {
   /** The streams with a line in the range, each with its lines or bytes. */
   streams: { stream: Stream; n: number }[];
   labels: DeviceLabels;
-}
-
-function selectorOnly(q: LogQuery, endpoint: string) {
-  if (q.filters.length > 0 || q.stages.length > 0)
-    throw new ApiError("bad_request", `${endpoint} takes a stream selector only, without line filters or stages`);
 }
 
 /** The selector's streams in [from, to), each with the lines (or bytes) the shards counted. */
@@ -47,13 +41,7 @@ async function countStreams(
   const labels = new DeviceLabels(db, projectId);
   const scope = await lokiScope(env, db, orgId, projectId, q, labels, work);
   if (!scope) return sums.map(() => ({ streams: [], labels }));
-  const filter = {
-    from: range.from,
-    to: range.to,
-    levels: scope.search.level?.map(levelNumber),
-    module: scope.search.module,
-    session_id: scope.search.session_id,
-  };
+  const filter = countFilter(scope, range);
   const answers = await Promise.all(
     sums.map((sum) => countInShards(env, scope.sources, { filter, groupings: [{ by: STREAM_DIMS }], sum })),
   );

@@ -9,7 +9,8 @@
 // do is counted and bounded (REGEX_WORK: a 400 past it, per request, and per frame of a tail),
 // and a long filtering run pauses now and then so that other requests share the isolate.
 import { ApiError } from "../contract/errors";
-import { LEVELS } from "../contract/levels";
+import { LEVELS, levelNumber } from "../contract/levels";
+import type { CountRequest } from "../contract/log-counts";
 import type { LogView } from "../contract/log-view";
 import {
   allowedLevels,
@@ -237,6 +238,23 @@ export async function lokiScope(
       level: levels.length < LEVELS.length ? levels : undefined,
     },
   };
+}
+
+/** What the shards count for a selector's scope over [from, to): the filters they apply themselves. */
+export function countFilter(scope: LokiScope, range: { from: number; to: number }): CountRequest["filter"] {
+  return {
+    from: range.from,
+    to: range.to,
+    levels: scope.search.level?.map(levelNumber),
+    module: scope.search.module,
+    session_id: scope.search.session_id,
+  };
+}
+
+/** The index endpoints take a stream selector alone: they answer from counts, which know no line text. */
+export function selectorOnly(q: LogQuery, endpoint: string): void {
+  if (q.filters.length > 0 || q.stages.length > 0)
+    throw new ApiError("bad_request", `${endpoint} takes a stream selector only, without line filters or stages`);
 }
 
 export interface QueryAnswer {
