@@ -24,7 +24,7 @@ import type { HeartbeatOutcome, Identity, Presence } from "../../src/contract/pr
 import { type RateLimitRule, withinRate } from "../../src/contract/rate-limits";
 import { type EndStatus, SESSION_IDLE, sessionIdleMs } from "../../src/contract/sessions";
 import type { TailPlan } from "../../src/contract/tail-plan";
-import { TIERS, type Tier } from "../../src/contract/tiers";
+import { TIERS } from "../../src/contract/tiers";
 import type { IngestBatch, IngestOutcome } from "../../src/ingest/ingest";
 import { clockNow } from "../../src/lib/clock";
 import { hotWindowFor, hotWindowMs } from "../../src/lib/config";
@@ -50,7 +50,7 @@ import { DEVICE_SCHEMA } from "./schema";
 import { type EndOutcome, type SessionRow, SessionStore } from "./sessions";
 import { DeviceSocket } from "./socket";
 import { addBeat, type Beats, type Held, heldOf, minutesOf, SOCKET_BEATS, saveDue } from "./socket-beats";
-import { DeviceStateStore, offlineDeadline, presenceOf } from "./state";
+import { DeviceStateStore, offlineDeadline, type Provisioning, presenceOf } from "./state";
 import { DeviceTail, TAIL_SHIPPED } from "./tail";
 
 /** Tests wait on deliveries under way with this; a symbol, so it is no RPC method. */
@@ -375,15 +375,7 @@ export class DeviceHub extends DurableObject<Env> {
   // ---- identity -------------------------------------------------------------------------
 
   /** Registration and re-registration: (re)binds the identity and sets a new key. History is kept. */
-  async provision(
-    p: Identity & {
-      keyHash: string;
-      heartbeatIntervalMs: number;
-      hotWindowDays: number;
-      tier: Tier;
-      deviceType?: string | null;
-    },
-  ): Promise<void> {
+  async provision(p: Provisioning): Promise<void> {
     migrate(this.storage, DEVICE_SCHEMA);
     this.state.provision(p, Date.now());
     await this.timers.arm();

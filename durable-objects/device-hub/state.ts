@@ -14,6 +14,15 @@ import type { MetricHour } from "./metrics";
 import type { Owed } from "./owed";
 import type { SessionActivity } from "./sessions";
 
+/** What registering binds a device's object to: its identity, its key, and the settings it runs by. */
+export type Provisioning = Identity & {
+  keyHash: string;
+  heartbeatIntervalMs: number;
+  hotWindowDays: number;
+  tier: Tier;
+  deviceType?: string | null;
+};
+
 export interface DeviceState extends Identity {
   /** SHA-256 of the device key; null once decommissioned, so the key stops at once. */
   keyHash: string | null;
@@ -245,16 +254,7 @@ export class DeviceStateStore {
   }
 
   /** (Re)binds the device to an identity and a key, keeping everything else it knew. Saved at once. */
-  provision(
-    p: Identity & {
-      keyHash: string;
-      heartbeatIntervalMs: number;
-      hotWindowDays: number;
-      tier: Tier;
-      deviceType?: string | null;
-    },
-    now: number,
-  ): void {
+  provision(p: Provisioning, now: number): void {
     const prev = this.stored.state;
     this.stored.state = {
       reportedStatus: "online",
